@@ -1,0 +1,1 @@
+"""AlphaCrystal Studio desktop application (Qt widgets and adapters only; science lives in ``core``)."""

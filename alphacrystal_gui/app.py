@@ -1,0 +1,30 @@
+"""Entry point of ``alphacrystal-gui``.
+
+This is the first, thin window: a formula bar with live validation and a
+structure viewer that shows a file's primitive-cell contact map. The full
+application (prediction, map editor, live reconstruction, 3D view) builds on it.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import sys
+from collections.abc import Sequence
+
+from alphacrystal_gui.main_window import MainWindow
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    multiprocessing.freeze_support()
+    from PySide6.QtWidgets import QApplication
+
+    app = QApplication.instance() or QApplication(list(argv or sys.argv))
+    app.setApplicationName("AlphaCrystal Studio")
+    app.setOrganizationName("AlphaCrystal")
+    window = MainWindow()
+    window.show()
+    return app.exec()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,24 @@
+"""Error types raised by the engine for bad user input.
+
+Every error a user can trigger with bad input (a formula, a file, a data set)
+derives from :class:`AlphaCrystalError`; the CLI and the GUI print its message
+without a traceback. Programming errors stay ordinary Python exceptions.
+"""
+
+from __future__ import annotations
+
+
+class AlphaCrystalError(Exception):
+    """Base class of all user-facing errors; ``str(err)`` is the message to show."""
+
+
+class FormulaError(AlphaCrystalError, ValueError):
+    """A chemical formula could not be parsed or does not fit the requested cell."""
+
+
+class StructureFileError(AlphaCrystalError, OSError):
+    """A structure file could not be read or written; the message names the file."""
+
+
+class DatasetError(AlphaCrystalError, ValueError):
+    """A data set file or folder is missing, malformed or empty."""

@@ -1,0 +1,210 @@
+"""Structure files through pymatgen: read CIF/POSCAR, write CIF/POSCAR/VASP inputs, atomic writes.
+
+Every write goes to a temporary file (or folder) next to the target and is then
+renamed over it, so a crash or a kill never leaves a half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+from pymatgen.core import SETTINGS, Structure
+from pymatgen.io.cif import CifWriter
+from pymatgen.io.vasp import Poscar
+from pymatgen.io.vasp.sets import MPRelaxSet
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from core.errors import StructureFileError
+
+SYMPREC = 0.01
+"""Default symmetry tolerance in Å for primitive cells and symmetrised CIFs."""
+
+EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
+
+_POTCAR_README = """\
+POTCAR was not written: pymatgen's pseudopotential directory is not configured.
+
+POTCAR.spec lists the PAW datasets of the Materials Project relax set (MPRelaxSet)
+in the order of the species in POSCAR. To let AlphaCrystal Studio write POTCAR
+itself, point pymatgen at your licensed VASP pseudopotentials once:
+
+    pmg config -p /path/to/your/VASP/potentials /path/to/pymatgen_psp
+    pmg config --add PMG_VASP_PSP_DIR /path/to/pymatgen_psp
+
+or concatenate the POTCARs by hand in the order of POTCAR.spec:
+
+    cat $VASP_PP/PAW_PBE/<symbol>/POTCAR ... > POTCAR
+"""
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (temporary file + rename).
+
+    Raises
+    ------
+    StructureFileError
+        If the folder is missing or not writable; the message names the path.
+    """
+    target = Path(path)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    except OSError as exc:
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, target)
+    except OSError as exc:
+        Path(tmp).unlink(missing_ok=True)
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    return target
+
+
+def read_structure(path: str | os.PathLike) -> Structure:
+    """Read an ordered structure from a CIF, POSCAR/CONTCAR/``*.vasp`` or pymatgen JSON file.
+
+    The cell is returned as stored in the file (use :func:`primitive_cell` for
+    the primitive cell that contact maps refer to).
+
+    Raises
+    ------
+    StructureFileError
+        If the file is missing, unreadable, empty or has partial occupancies;
+        the message names the file and the reason.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise StructureFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise StructureFileError(f"{p}: is a folder, expected a structure file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(p)
+    except Exception as exc:  # pymatgen raises many types for bad files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
+    if len(structure) == 0:
+        raise StructureFileError(f"{p}: the file contains no atoms")
+    if not structure.is_ordered:
+        raise StructureFileError(
+            f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
+        )
+    return structure
+
+
+def primitive_cell(structure: Structure, symprec: float = SYMPREC) -> Structure:
+    """The spglib primitive cell of ``structure`` (the cell contact maps refer to).
+
+    Falls back to the input cell when spglib finds no symmetry at ``symprec`` (Å).
+    """
+    try:
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
+    except Exception:  # spglib gives up on some distorted cells
+        primitive = None
+    return primitive if primitive is not None and len(primitive) <= len(structure) else structure
+
+
+def space_group(structure: Structure, symprec: float = 0.1) -> tuple[int, str]:
+    """Space-group number and Hermann-Mauguin symbol (symprec 0.1 Å, the MP-20 convention)."""
+    analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
+    return analyzer.get_space_group_number(), analyzer.get_space_group_symbol()
+
+
+def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SYMPREC) -> str:
+    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites."""
+    writer = CifWriter(structure, symprec=symprec if symmetrize else None)
+    return str(writer)
+
+
+def write_cif(
+    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = SYMPREC
+) -> Path:
+    """Write a CIF atomically (P1 by default, symmetrised with ``symmetrize=True``)."""
+    return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
+
+
+def write_poscar(structure: Structure, path: str | os.PathLike, comment: str | None = None) -> Path:
+    """Write a VASP POSCAR atomically, species sorted into contiguous blocks."""
+    poscar = Poscar(structure, comment=comment, sort_structure=True)
+    return atomic_write_text(path, poscar.get_str())
+
+
+def potcar_configured() -> bool:
+    """True when pymatgen knows a VASP pseudopotential directory (PMG_VASP_PSP_DIR)."""
+    psp = SETTINGS.get("PMG_VASP_PSP_DIR")
+    return bool(psp) and Path(psp).is_dir()
+
+
+def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
+    """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
+
+    The folder gets POSCAR, INCAR and KPOINTS; POTCAR too when pymatgen's
+    pseudopotential directory is configured, otherwise ``POTCAR.spec`` and a
+    ``README.txt`` explaining how to add it. The folder is built next to the
+    target and renamed into place, so it is never left half-written.
+    """
+    target = Path(folder)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        input_set = MPRelaxSet(structure)
+        if potcar_configured():
+            input_set.write_input(staging)
+        else:
+            input_set.write_input(staging, potcar_spec=True)
+            (staging / "README.txt").write_text(_POTCAR_README)
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            os.replace(staging, target)
+            shutil.rmtree(retired, ignore_errors=True)
+        else:
+            os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+def export_structure(
+    structure: Structure,
+    out_dir: str | os.PathLike,
+    stem: str | None = None,
+    formats: Iterable[str] = EXPORT_FORMATS,
+) -> list[Path]:
+    """Export one structure in several formats into ``out_dir``.
+
+    Formats: ``cif`` (P1, ``STEM.cif``), ``cif-symmetrized`` (``STEM_sym.cif``),
+    ``poscar`` (``STEM.POSCAR``), ``vasp`` (folder ``STEM_vasp/``).
+    ``stem`` defaults to the reduced formula.
+    """
+    out = Path(out_dir)
+    stem = stem or structure.composition.reduced_formula
+    written: list[Path] = []
+    for fmt in formats:
+        if fmt == "cif":
+            written.append(write_cif(structure, out / f"{stem}.cif"))
+        elif fmt == "cif-symmetrized":
+            written.append(write_cif(structure, out / f"{stem}_sym.cif", symmetrize=True))
+        elif fmt == "poscar":
+            written.append(write_poscar(structure, out / f"{stem}.POSCAR", comment=stem))
+        elif fmt == "vasp":
+            written.append(write_vasp_inputs(structure, out / f"{stem}_vasp"))
+        else:
+            raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+    return written

@@ -1,0 +1,64 @@
+"""Shared fixtures: textbook crystals built in code from space group and lattice.
+
+Lattice constants in Å from standard references (room-temperature experimental values).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+MP_CSV = SHARED_DATA / "mp" / "structures.csv.gz"
+PAPER_BENCHMARK = SHARED_DATA / "benchmarks" / "alphacrystal_paper"
+
+
+def nacl() -> Structure:
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def cscl() -> Structure:
+    return Structure.from_spacegroup("Pm-3m", Lattice.cubic(4.12), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def rutile() -> Structure:
+    return Structure.from_spacegroup(
+        "P4_2/mnm", Lattice.tetragonal(4.594, 2.959), ["Ti", "O"], [[0, 0, 0], [0.3048, 0.3048, 0]]
+    )
+
+
+def perovskite() -> Structure:
+    return Structure.from_spacegroup(
+        "Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"], [[0.5, 0.5, 0.5], [0, 0, 0], [0.5, 0, 0]]
+    )
+
+
+def wurtzite() -> Structure:
+    return Structure.from_spacegroup(
+        "P6_3mc", Lattice.hexagonal(3.25, 5.207), ["Zn", "O"], [[1 / 3, 2 / 3, 0], [1 / 3, 2 / 3, 0.382]]
+    )
+
+
+FIXTURES = {"NaCl": nacl, "CsCl": cscl, "TiO2": rutile, "SrTiO3": perovskite, "ZnO": wurtzite}
+
+
+@pytest.fixture(params=sorted(FIXTURES))
+def textbook_crystal(request) -> tuple[str, Structure]:
+    return request.param, FIXTURES[request.param]()
+
+
+@pytest.fixture
+def shared_mp_csv() -> Path:
+    if not MP_CSV.exists():
+        pytest.skip(f"data set not present: {MP_CSV}")
+    return MP_CSV
+
+
+@pytest.fixture(autouse=True)
+def _isolated_cache(tmp_path_factory, monkeypatch):
+    """Keep each test session's feature cache out of the user's home folder."""
+    monkeypatch.setenv("ALPHACRYSTAL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

@@ -1,0 +1,92 @@
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from core.composition import atom_elements, parse_formula, z_values
+from core.errors import FormulaError
+
+
+@pytest.mark.parametrize(
+    ("text", "reduced", "per_unit", "typed_z"),
+    [
+        ("Ag2F4", "AgF2", 3, 2),
+        ("AgF2", "AgF2", 3, 1),
+        ("Ca3(PO4)2", "Ca3(PO4)2", 13, 1),
+        ("LiFePO4", "LiFePO4", 7, 1),
+        (" Sr Ti O3 ", "SrTiO3", 5, 1),
+    ],
+)
+def test_parse_formula(text, reduced, per_unit, typed_z):
+    f = parse_formula(text)
+    assert f.reduced_formula == reduced
+    assert f.atoms_per_formula_unit == per_unit
+    assert f.typed_z == typed_z
+
+
+def test_atom_elements_follow_fixed_element_order():
+    # cations before anions (Pettifor's Mendeleev number): Ag before F, Sr < Ti < O
+    assert atom_elements("AgF2", 2) == ["Ag", "Ag", "F", "F", "F", "F"]
+    assert atom_elements("O3TiSr", 1) == ["Sr", "Ti", "O", "O", "O"]
+    assert atom_elements("LiFePO4", 1) == ["Li", "Fe", "P", "O", "O", "O", "O"]
+
+
+def test_z_values_fit_in_l_atoms():
+    assert z_values("AgF2") == [1, 2, 3, 4]
+    assert z_values("NaCl", max_atoms=24) == list(range(1, 13))
+    assert z_values("LiFePO4") == [1]
+    with pytest.raises(FormulaError, match="13 atoms per formula unit"):
+        z_values("Ca3(PO4)2", max_atoms=12)
+    assert z_values("Ca3(PO4)2", max_atoms=26) == [1, 2]
+
+
+def test_atom_elements_rejects_bad_z_and_too_many_atoms():
+    with pytest.raises(FormulaError, match="positive integer"):
+        atom_elements("NaCl", 0)
+    with pytest.raises(FormulaError, match="more than max_atoms=12"):
+        atom_elements("NaCl", 7, max_atoms=12)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("   ", "empty"),
+        ("Xx2", "unknown element 'Xx'"),
+        ("D2O", "unknown element 'D'"),
+        ("Fe2O(", "cannot parse"),
+        ("nacl", "cannot parse"),
+        ("Fe0.5O", "whole numbers"),
+        ("Na-Cl", "invalid characters"),
+        ("H2O!", "invalid characters"),
+    ],
+)
+def test_parse_errors_are_clear(text, message):
+    with pytest.raises(FormulaError, match=message):
+        parse_formula(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.characters(codec="utf-8"), max_size=25))
+def test_parser_fuzz_only_raises_formula_error(text):
+    try:
+        formula = parse_formula(text)
+    except FormulaError:
+        return
+    assert formula.atoms_per_formula_unit >= 1
+    assert all(n >= 1 for n in formula.counts.values())
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="HCNOFeNaClTiSr()[]0123456789.", max_size=20))
+def test_parser_fuzz_formula_like_text(text):
+    try:
+        formula = parse_formula(text)
+    except FormulaError:
+        return
+    zs = []
+    try:
+        zs = formula.z_values(24)
+    except FormulaError:
+        pass
+    for z in zs:
+        assert len(formula.atom_elements(z)) == z * formula.atoms_per_formula_unit
