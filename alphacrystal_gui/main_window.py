@@ -78,7 +78,7 @@ class MainWindow(QMainWindow):
         """Read a structure file and show its primitive-cell contact map; errors go to a dialog."""
         try:
             cell = core.primitive_cell(core.read_structure(path))
-            cmap = core.contact_map(cell)
+            cmap = core.compute_contact_map(cell)
         except core.AlphaCrystalError as exc:
             QMessageBox.warning(self, "Cannot open structure", str(exc))
             return False

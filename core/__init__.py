@@ -6,12 +6,24 @@ listed here are internal.
 """
 
 from core.composition import DEFAULT_MAX_ATOMS, Formula, atom_elements, parse_formula, z_values
-from core.contact_map import ContactMap, canonical_order, contact_map, contact_map_from_arrays
+from core.contact_map import (
+    ContactMap,
+    canonical_order,
+    compute_contact_map,
+    contact_map_from_arrays,
+)
 from core.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.elements import FEATURE_NAMES, FeatureScaler, element_table
 from core.errors import AlphaCrystalError, DatasetError, FormulaError, StructureFileError
-from core.featurize import FeaturizedDataset, featurize
-from core.io import export_structure, primitive_cell, read_structure, write_cif, write_poscar, write_vasp_inputs
+from core.featurize import FeaturizedDataset, featurize_dataset
+from core.io import (
+    export_structure,
+    primitive_cell,
+    read_structure,
+    write_cif,
+    write_poscar,
+    write_vasp_inputs,
+)
 from core.metrics import (
     CSP_TOLERANCES,
     PAPER_TOLERANCES,
@@ -38,12 +50,12 @@ __all__ = [
     "StructureFileError",
     "atom_elements",
     "canonical_order",
-    "contact_map",
+    "compute_contact_map",
     "contact_map_from_arrays",
     "dice",
     "element_table",
     "export_structure",
-    "featurize",
+    "featurize_dataset",
     "fractional_rmsd_mae",
     "load_dataset",
     "matched_dice",

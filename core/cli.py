@@ -37,12 +37,12 @@ def format_contact_map(labels: Sequence[str], matrix: np.ndarray) -> str:
 
 
 def cmd_contact_map(args: argparse.Namespace) -> int:
-    from core.contact_map import contact_map
+    from core.contact_map import compute_contact_map
     from core.io import primitive_cell, read_structure, space_group
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)
-    cmap = contact_map(cell, tolerance=args.tolerance)
+    cmap = compute_contact_map(cell, tolerance=args.tolerance)
     number, symbol = space_group(cell)
     print(f"file: {args.file}")
     print(

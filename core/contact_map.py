@@ -347,7 +347,7 @@ def contact_map_from_arrays(
     )
 
 
-def contact_map(
+def compute_contact_map(
     structure: Structure, tolerance: float = DEFAULT_TOLERANCE, canonical: bool = True
 ) -> ContactMap:
     """Contact map of a structure **as given**; pass a primitive cell (see ``core.io.primitive_cell``).

@@ -75,7 +75,7 @@ class FeaturizedDataset:
             return cls(**{f.name: data[f.name] for f in fields(cls)})
 
 
-def featurize(
+def featurize_dataset(
     dataset: CrystalDataset,
     max_atoms: int = 12,
     tolerance: float = DEFAULT_TOLERANCE,

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
+# Qt widgets render offscreen unless pytest-xvfb (or a desktop) provides a display.
+if not os.environ.get("DISPLAY"):
+    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 MP_CSV = SHARED_DATA / "mp" / "structures.csv.gz"
 PAPER_BENCHMARK = SHARED_DATA / "benchmarks" / "alphacrystal_paper"
@@ -61,4 +65,3 @@ def shared_mp_csv() -> Path:
 def _isolated_cache(tmp_path_factory, monkeypatch):
     """Keep each test session's feature cache out of the user's home folder."""
     monkeypatch.setenv("ALPHACRYSTAL_CACHE", str(tmp_path_factory.getbasetemp() / "cache"))
-    os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")

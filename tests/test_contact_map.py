@@ -5,7 +5,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 
-from core.contact_map import ContactMap, canonical_order, contact_map
+from core.contact_map import ContactMap, canonical_order, compute_contact_map
 from core.io import primitive_cell
 
 # (species in canonical order, coordination numbers over images) from textbook geometry
@@ -19,7 +19,7 @@ EXPECTED = {
 
 
 def _map(structure: Structure) -> ContactMap:
-    return contact_map(primitive_cell(structure))
+    return compute_contact_map(primitive_cell(structure))
 
 
 def test_textbook_coordination(textbook_crystal):
@@ -48,18 +48,18 @@ def test_textbook_maps_by_hand():
 def test_metal_pairs_are_never_in_contact():
     # beta-brass CuZn (CsCl type): the Cu-Zn distance 2.55 Å lies in the window, but both are metals
     brass = Structure(Lattice.cubic(2.95), ["Cu", "Zn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
-    cmap = contact_map(brass)
+    cmap = compute_contact_map(brass)
     assert not cmap.matrix.any() and cmap.n_valid_bonds == 0 and cmap.n_short_contacts == 0
     # ...unless they clash
     clash = Structure(Lattice.cubic(6.0), ["Cu", "Zn"], [[0, 0, 0], [0.15, 0, 0]])
-    assert contact_map(clash).n_short_contacts == 1
+    assert compute_contact_map(clash).n_short_contacts == 1
 
 
 def test_images_beyond_the_minimum_image_count():
     # C-C window is [1.06, 1.86] Å. The minimum image of atom 2 is 0.9 Å away (short),
     # the next image along a (2.4 - 0.9 = 1.5 Å) is a valid bond.
     cell = Structure(Lattice.orthorhombic(2.4, 10, 10), ["C", "C"], [[0, 0, 0], [0.375, 0, 0]])
-    cmap = contact_map(cell, canonical=False)
+    cmap = compute_contact_map(cell, canonical=False)
     assert cmap.matrix[0, 1] == 1 and cmap.short[0, 1] == 1
     assert cmap.n_valid_bonds == 1 and cmap.n_short_contacts == 1
     assert cmap.valid_bond_fraction == pytest.approx(0.5)
@@ -75,7 +75,7 @@ def test_short_contacts_in_compressed_rock_salt():
 def test_tolerance_changes_window():
     nacl = FIXTURES["NaCl"]()
     assert _map(nacl).matrix[0, 1] == 1
-    assert contact_map(primitive_cell(nacl), tolerance=0.1).matrix[0, 1] == 0  # 2.82 > 2.68 + 0.1
+    assert compute_contact_map(primitive_cell(nacl), tolerance=0.1).matrix[0, 1] == 0  # 2.82 > 2.68 + 0.1
 
 
 def _shuffled(structure: Structure, seed: int) -> Structure:
@@ -104,8 +104,8 @@ def test_map_invariant_to_site_order_origin_and_supercell(textbook_crystal):
 def test_large_symmetric_cell_is_canonical_under_any_site_order(seed):
     # a 12-atom rutile supercell used as given: many symmetry-equivalent atoms to tie-break
     cell = FIXTURES["TiO2"]() * (2, 1, 1)
-    reference = contact_map(cell)
-    cmap = contact_map(_shuffled(cell, seed).translate_sites(range(12), [seed / 1e4, 0.3, 0.1]))
+    reference = compute_contact_map(cell)
+    cmap = compute_contact_map(_shuffled(cell, seed).translate_sites(range(12), [seed / 1e4, 0.3, 0.1]))
     np.testing.assert_array_equal(cmap.matrix, reference.matrix)
     assert cmap.species == reference.species
 
@@ -136,9 +136,9 @@ def test_canonical_order_is_a_canonical_form(graph):
 
 def test_order_maps_rows_back_to_input_sites():
     cell = _shuffled(primitive_cell(FIXTURES["SrTiO3"]()), 3)
-    cmap = contact_map(cell)
+    cmap = compute_contact_map(cell)
     assert [cell[i].specie.symbol for i in cmap.order] == list(cmap.species)
-    raw = contact_map(cell, canonical=False)
+    raw = compute_contact_map(cell, canonical=False)
     np.testing.assert_array_equal(raw.matrix[np.ix_(cmap.order, cmap.order)], cmap.matrix)
 
 
@@ -159,4 +159,4 @@ def test_disordered_structure_is_rejected():
 
     s = Structure(Lattice.cubic(4.0), [{"Fe": 0.5, "Co": 0.5}], [[0, 0, 0]])
     with pytest.raises(AlphaCrystalError, match="partially occupied"):
-        contact_map(s)
+        compute_contact_map(s)

@@ -1,0 +1,88 @@
+import csv
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import FIXTURES, PAPER_BENCHMARK
+from pymatgen.io.cif import CifWriter
+
+from core.cli import main
+
+
+@pytest.fixture
+def rutile_cif(tmp_path):
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    return path
+
+
+def test_contact_map_command(rutile_cif, tmp_path, capsys):
+    out_json = tmp_path / "map.json"
+    assert main(["contact-map", str(rutile_cif), "--json", str(out_json)]) == 0
+    text = capsys.readouterr().out
+    assert "P4_2/mnm (136)" in text
+    assert "Ti1" in text and "O4" in text
+    data = json.loads(out_json.read_text())
+    assert data["labels"] == ["Ti1", "Ti2", "O1", "O2", "O3", "O4"]
+    assert data["coordination_numbers"] == [6, 6, 3, 3, 3, 3]
+    assert data["matrix"][0] == [0, 0, 1, 1, 1, 1]
+    assert data["primitive"] is True
+
+
+def test_contact_map_as_given(tmp_path, capsys):
+    path = tmp_path / "nacl.cif"
+    CifWriter(FIXTURES["NaCl"]()).write_file(path)
+    assert main(["contact-map", str(path), "--as-given"]) == 0
+    assert "atoms (as given): 8" in capsys.readouterr().out
+
+
+def test_bad_input_exits_2_with_one_line(tmp_path, capsys):
+    assert main(["contact-map", str(tmp_path / "missing.cif")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alphacrystal: error:") and "missing.cif" in err and "Traceback" not in err
+    assert main(["dataset-stats", str(tmp_path / "none.csv")]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_dataset_stats_command(tmp_path, capsys):
+    path = tmp_path / "d.csv"
+    with open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=["material_id", "cif"])
+        writer.writeheader()
+        for name, make in FIXTURES.items():
+            writer.writerow({"material_id": name, "cif": str(CifWriter(make()))})
+    out_json = tmp_path / "s.json"
+    assert main(["dataset-stats", str(path), "--json", str(out_json)]) == 0
+    text = capsys.readouterr().out
+    assert "structures: 5" in text and "split by reduced formula" in text
+    stats = json.loads(out_json.read_text())
+    assert stats["n_structures"] == 5
+    assert stats["atoms_per_structure"] == {"2": 1, "4": 1, "5": 1, "6": 1, "8": 1}
+    assert set(stats["split_by_formula"]) >= {"train", "validation", "test", "seed"}
+
+
+def test_export_command(rutile_cif, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    out = tmp_path / "out"
+    assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "cif,poscar,vasp"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["rutile.POSCAR", "rutile.cif", "rutile_vasp"]
+    assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "xyz"]) == 2
+    assert "unknown format" in capsys.readouterr().err
+
+
+def test_console_script_runs():
+    result = subprocess.run([sys.executable, "-m", "core.cli", "--help"], capture_output=True, text=True)
+    assert result.returncode == 0
+    for command in ("contact-map", "dataset-stats", "export"):
+        assert command in result.stdout
+
+
+@pytest.mark.data
+def test_contact_map_on_every_paper_benchmark_cif(capsys):
+    files = sorted(PAPER_BENCHMARK.glob("*.cif")) if PAPER_BENCHMARK.exists() else []
+    if not files:
+        pytest.skip("paper benchmark CIFs not present")
+    for path in files:
+        assert main(["contact-map", str(path)]) == 0, path
+    assert capsys.readouterr().out.count("valid-bond fraction") == len(files)

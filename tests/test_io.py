@@ -1,0 +1,123 @@
+import os
+import stat
+
+import pytest
+from conftest import FIXTURES
+from pymatgen.core import Lattice, Structure
+
+from core.errors import StructureFileError
+from core.io import (
+    atomic_write_text,
+    export_structure,
+    primitive_cell,
+    read_structure,
+    space_group,
+    write_cif,
+    write_poscar,
+    write_vasp_inputs,
+)
+from core.metrics import structure_match
+
+
+@pytest.mark.parametrize("symmetrize", [False, True])
+def test_cif_round_trip(textbook_crystal, tmp_path, symmetrize):
+    _, structure = textbook_crystal
+    path = write_cif(structure, tmp_path / "x.cif", symmetrize=symmetrize)
+    again = read_structure(path)
+    assert structure_match(again, structure).matched
+    assert len(again) == len(structure)
+    text = path.read_text()
+    if symmetrize:
+        assert "_symmetry_space_group_name_H-M   'P 1'" not in text
+    else:
+        assert "_symmetry_space_group_name_H-M   'P 1'" in text
+
+
+def test_poscar_round_trip(textbook_crystal, tmp_path):
+    _, structure = textbook_crystal
+    path = write_poscar(structure, tmp_path / "POSCAR")
+    again = read_structure(path)
+    assert structure_match(again, structure).matched
+
+
+def test_primitive_cell_and_space_group():
+    nacl = FIXTURES["NaCl"]()
+    assert len(nacl) == 8
+    prim = primitive_cell(nacl)
+    assert len(prim) == 2
+    assert space_group(prim) == (225, "Fm-3m")
+    assert space_group(FIXTURES["ZnO"]())[0] == 186
+
+
+def test_vasp_folder_without_potcar(tmp_path, monkeypatch):
+    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    folder = write_vasp_inputs(primitive_cell(FIXTURES["TiO2"]()), tmp_path / "run")
+    names = sorted(p.name for p in folder.iterdir())
+    assert names == ["INCAR", "KPOINTS", "POSCAR", "POTCAR.spec", "README.txt"]
+    incar = (folder / "INCAR").read_text()
+    assert "ENCUT = 520" in incar and "ISIF = 3" in incar
+    assert "PMG_VASP_PSP_DIR" in (folder / "README.txt").read_text()
+    assert (folder / "POTCAR.spec").read_text().split() == ["Ti_pv", "O"]
+    # re-writing replaces the folder and leaves no staging folders behind
+    write_vasp_inputs(primitive_cell(FIXTURES["TiO2"]()), tmp_path / "run")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
+
+
+def test_export_all_formats(tmp_path, monkeypatch):
+    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    written = export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")
+    assert [p.name for p in written] == ["sto.cif", "sto_sym.cif", "sto.POSCAR", "sto_vasp"]
+    for path in written[:3]:
+        assert structure_match(read_structure(path), FIXTURES["SrTiO3"]()).matched
+    with pytest.raises(ValueError, match="unknown export format"):
+        export_structure(FIXTURES["SrTiO3"](), tmp_path, formats=["xyz"])
+
+
+def test_unreadable_files_name_the_file(tmp_path):
+    with pytest.raises(StructureFileError, match="no such file"):
+        read_structure(tmp_path / "missing.cif")
+    bad = tmp_path / "garbage.cif"
+    bad.write_text("data_x\n_cell_length_a oops\nloop_\n_atom_site_label\n")
+    with pytest.raises(StructureFileError, match="garbage.cif"):
+        read_structure(bad)
+    with pytest.raises(StructureFileError, match="is a folder"):
+        read_structure(tmp_path)
+    odd = tmp_path / "notes.txt"
+    odd.write_text("hello")
+    with pytest.raises(StructureFileError, match="notes.txt"):
+        read_structure(odd)
+
+
+def test_partial_occupancy_is_rejected(tmp_path):
+    disordered = Structure(Lattice.cubic(3.0), [{"Fe": 0.5, "Co": 0.5}], [[0, 0, 0]])
+    path = tmp_path / "alloy.cif"
+    path.write_text(str(__import__("pymatgen.io.cif", fromlist=["CifWriter"]).CifWriter(disordered)))
+    with pytest.raises(StructureFileError, match="partially occupied"):
+        read_structure(path)
+
+
+def test_atomic_write_replaces_and_cleans_up(tmp_path):
+    target = tmp_path / "a.txt"
+    atomic_write_text(target, "one")
+    atomic_write_text(target, "two")
+    assert target.read_text() == "two"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")
+def test_read_only_folder_gives_clear_error(tmp_path):
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    folder.chmod(stat.S_IRUSR | stat.S_IXUSR)
+    try:
+        with pytest.raises(StructureFileError, match="cannot write"):
+            write_cif(FIXTURES["NaCl"](), folder / "x.cif")
+    finally:
+        folder.chmod(stat.S_IRWXU)
+
+
+def test_unwritable_target_gives_clear_error(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(StructureFileError, match="cannot write"):
+        write_cif(FIXTURES["NaCl"](), blocker / "sub" / "x.cif")
