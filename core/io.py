@@ -120,8 +120,18 @@ def space_group(structure: Structure, symprec: float = 0.1) -> tuple[int, str]:
 
 
 def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SYMPREC) -> str:
-    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites."""
-    writer = CifWriter(structure, symprec=symprec if symmetrize else None)
+    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites.
+
+    Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
+    from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
+    """
+    labelled = structure.copy()
+    counts: dict[str, int] = {}
+    for site in labelled:
+        symbol = site.specie.symbol
+        counts[symbol] = counts.get(symbol, 0) + 1
+        site.label = f"{symbol}{counts[symbol]}"
+    writer = CifWriter(labelled, symprec=symprec if symmetrize else None)
     return str(writer)
 
 

@@ -27,6 +27,8 @@ def test_cif_round_trip(textbook_crystal, tmp_path, symmetrize):
     assert structure_match(again, structure).matched
     assert len(again) == len(structure)
     text = path.read_text()
+    labels = [line.split()[1] for line in text.splitlines() if line.startswith("  ") and len(line.split()) == 7]
+    assert labels and len(labels) == len(set(labels))  # CIF site labels must be unique
     if symmetrize:
         assert "_symmetry_space_group_name_H-M   'P 1'" not in text
     else:
