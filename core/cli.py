@@ -36,7 +36,21 @@ def format_contact_map(labels: Sequence[str], matrix: np.ndarray) -> str:
     return "\n".join(lines)
 
 
+_STRUCTURE_SUFFIXES = (".cif", ".vasp", ".json", ".poscar", ".contcar", ".gz")
+
+
+def _looks_like_formula(text: str) -> bool:
+    """A missing path without a folder, a structure-file suffix or a POSCAR-like name."""
+    path = Path(text)
+    if path.exists() or "/" in text or "\\" in text:
+        return False
+    name = path.name.lower()
+    return not (name.endswith(_STRUCTURE_SUFFIXES) or name.startswith(("poscar", "contcar")))
+
+
 def cmd_contact_map(args: argparse.Namespace) -> int:
+    if _looks_like_formula(args.file):
+        return _predict_contact_map(args)
     from core.contact_map import compute_contact_map
     from core.io import primitive_cell, read_structure, space_group
 
@@ -63,6 +77,69 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
                "spacegroup_number": number, "spacegroup_symbol": symbol,
                "primitive": not args.as_given, **cmap.to_dict()}
     _write_json(args.json, payload)
+    return 0
+
+
+def _predict_contact_map(args: argparse.Namespace) -> int:
+    from core.contact_model import load_model, predict_contact_map
+
+    model = load_model(args.model, args.device)
+    prediction = predict_contact_map(args.file, z=args.z, model=model)
+    n = len(prediction.species)
+    print(f"formula: {prediction.formula}   Z = {prediction.z} ({n} atoms, primitive cell; "
+          f"Z options {', '.join(map(str, prediction.z_options))})   threshold {prediction.threshold:.2f}")
+    print()
+    print(format_contact_map(prediction.labels, prediction.contact))
+    if args.probabilities:
+        print("\nprobabilities:")
+        width = max(5, *(len(lab) for lab in prediction.labels)) + 1
+        print(" " * width + "".join(f"{lab:>{width}}" for lab in prediction.labels))
+        for lab, row in zip(prediction.labels, prediction.probabilities):
+            print(f"{lab:<{width}}" + "".join(f"{v:>{width}.2f}" for v in row))
+    print("\natom  predicted map degree")
+    for lab, deg in zip(prediction.labels, prediction.contact.sum(axis=1)):
+        print(f"{lab:<6}{int(deg):>10}")
+    _write_json(args.json, prediction.to_dict())
+    return 0
+
+
+def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
+    from core.contact_model import DataSettings, load_contact_data, load_model
+    from core.contact_model.evaluation import evaluate_contact_model
+    from core.datasets import load_dataset
+    from core.featurize import featurize_dataset
+
+    model = load_model(args.model, args.device)
+    recorded = DataSettings.from_dict(model.metadata["data"])
+    train_path = args.train_data or recorded.path
+    if not Path(train_path).exists():
+        raise AlphaCrystalError(f"training data {train_path} not found (needed for the baselines); pass --train-data")
+    base = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
+    if args.split == "all":
+        data = featurize_dataset(load_dataset(args.data).filter(max_atoms=model.max_atoms), model.max_atoms)
+    elif Path(args.data).resolve() == Path(train_path).resolve():
+        data = getattr(base, args.split)
+    else:
+        other = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": args.data}))
+        data = getattr(other, args.split)
+    result = evaluate_contact_model(model, data, base.train, plot=args.plot)
+    print(f"n = {result['n']} structures ({result['n_removed_seen_in_training']} removed: formula seen in training)")
+    rows = [("model", result["dice_mean"], result["exact_fraction"]),
+            ("model, matched (same-element permutations)", result["matched_dice_mean"], result["matched_exact_fraction"]),
+            ("baseline: pair prior", result["baseline_pair_prior_dice_mean"], result["baseline_pair_prior_exact_fraction"]),
+            ("baseline: nearest composition", result["baseline_nearest_dice_mean"], result["baseline_nearest_exact_fraction"])]
+    print(f"{'':<44}{'Dice mean':>10}{'exact':>8}")
+    for name, value, exact in rows:
+        print(f"{name:<44}{value:>10.3f}{100 * exact:>7.1f}%")
+    print(f"Dice std {result['dice_std']:.3f}   >= 0.8: {100 * result['ge_0_8_fraction']:.1f}%   "
+          f"inference {result['ms_per_formula']:.2f} ms/formula (batched, {model.device})")
+    if args.per_structure:
+        print(f"\n{'material_id':<16}{'formula':<14}{'atoms':>6}{'Dice':>8}{'matched':>9}")
+        for row in result["structures"]:
+            print(f"{row['material_id']:<16}{row['formula']:<14}{row['n_atoms']:>6}{row['dice']:>8.3f}{row['matched_dice']:>9.3f}")
+    if args.plot:
+        print(f"histogram: {args.plot}")
+    _write_json(args.json, result)
     return 0
 
 
@@ -106,6 +183,59 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+def _format_seconds(seconds: float) -> str:
+    seconds = int(max(0, seconds))
+    return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
+
+
+def cmd_train_contact_map(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from core.contact_model import (
+        DataSettings,
+        TrainingConfig,
+        load_contact_data,
+        train_contact_model,
+    )
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = DataSettings(path=args.data, max_atoms=args.max_atoms, split_seed=args.split_seed)
+    print(f"loading and featurising {args.data} (cached after the first run) ...", flush=True)
+    data = load_contact_data(settings)
+    print(f"train {len(data.train)}  validation {len(data.validation)}  test {len(data.test)} structures "
+          f"(split by reduced formula, seed {args.split_seed})", flush=True)
+    config = TrainingConfig(
+        preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
+        patience=args.patience, seed=args.seed, matched_loss=args.matched_loss, device=args.device,
+        templates=args.templates,
+        time_limit_s=args.time_limit_min * 60 if args.time_limit_min else None,
+    )
+
+    def progress(info: dict) -> None:
+        if info.get("stopped"):
+            print(f"stopped ({info['stopped']}) after epoch {info['epoch']}: best validation Dice "
+                  f"{info['best_val_dice']:.4f}; threshold {info['threshold']:.2f} gives "
+                  f"{info['val_dice_at_threshold']:.4f}", flush=True)
+            return
+        print(f"epoch {info['epoch']:>3}/{info['epochs']}  loss {info['train_loss']:.4f}  "
+              f"val Dice {info['val_dice']:.4f} (best {info['best_val_dice']:.4f})  "
+              f"elapsed {_format_seconds(info['elapsed_s'])}  left <= {_format_seconds(info['eta_s'])}", flush=True)
+
+    checkpoint = args.checkpoint or f"{args.out}.ckpt"
+    metadata = {"data": settings.to_dict(), "preset": args.preset,
+                "command": "alphacrystal " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
+                "torch": str(torch.__version__)}
+    model = train_contact_model(data.train, data.validation, config, checkpoint=checkpoint,
+                                resume=args.resume, progress=progress, metadata=metadata)
+    path = model.save(args.out)
+    print(f"wrote {path}")
+    _write_json(args.json, {k: v for k, v in model.metadata.items() if k != "history"} | {"model": str(path)})
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alphacrystal",
@@ -114,8 +244,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    p = sub.add_parser("contact-map", help="print the contact map of a structure file (CIF, POSCAR)")
-    p.add_argument("file", help="CIF, POSCAR/CONTCAR or *.vasp file")
+    p = sub.add_parser("contact-map", help="contact map of a structure file, or the predicted map of a formula")
+    p.add_argument("file", metavar="FILE_OR_FORMULA", help="CIF/POSCAR file, or a formula such as Ag2F4")
+    p.add_argument("--z", type=int, default=None, help="formula units for a prediction (default: chosen)")
+    p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda")
+    p.add_argument("--probabilities", action="store_true", help="also print predicted probabilities")
     p.add_argument("--tolerance", type=float, default=0.4, help="bond window half-width in Å (default 0.4)")
     p.add_argument("--as-given", action="store_true", help="use the cell as stored instead of the primitive cell")
     p.add_argument("--json", metavar="PATH", help="also write the map and counts as JSON")
@@ -140,6 +274,43 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
     p.add_argument("--json", metavar="PATH", help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
+
+    train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
+    p = train.add_parser("contact-map", help="train the contact-map network")
+    p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
+    p.add_argument("--out", default="contact_model.pt", help="model file to write")
+    p.add_argument("--preset", default="default", choices=["default", "paper", "tiny"])
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--time-limit-min", type=float, default=None, help="stop before this many minutes")
+    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the split by reduced formula")
+    p.add_argument("--max-atoms", type=int, default=12, help="L: largest primitive cell")
+    p.add_argument("--matched-loss", action="store_true",
+                   help="align targets to predictions by same-element permutation before the loss")
+    p.add_argument("--templates", type=int, default=0, metavar="K",
+                   help="feed the maps of the K most similar training compositions to the network (0: off)")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt)")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
+    p.add_argument("--json", metavar="PATH", help="write the training summary as JSON")
+    p.set_defaults(func=cmd_train_contact_map)
+
+    evaluate = sub.add_parser("evaluate", help="evaluate a model").add_subparsers(dest="what", required=True, metavar="MODEL")
+    p = evaluate.add_parser("contact-map", help="Dice of predicted contact maps against true ones, with baselines")
+    p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
+    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+                   help="all rows (default), or the model's recorded held-out split of this file")
+    p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
+    p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--plot", metavar="PNG", help="write a histogram of Dice (paper Figure 3)")
+    p.add_argument("--per-structure", action="store_true", help="print one row per structure")
+    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.set_defaults(func=cmd_evaluate_contact_map)
     return parser
 
 

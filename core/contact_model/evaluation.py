@@ -1,0 +1,195 @@
+"""Honest evaluation of a contact-map model on held-out structures, with two baselines.
+
+Baselines are computed from the training partition only:
+
+* **pair prior** - predict a contact between every two atoms whose element pair
+  is bonded in more than half of the training structures that contain the pair
+  (two atoms of the element for a same-element pair);
+* **nearest** - copy the map of the training structure with the same atom count
+  whose per-atom element features (standardised, canonical order) are closest
+  in L1 distance.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import numpy as np
+
+from core.contact_model.data import groups_by_size
+from core.contact_model.model import ContactModel
+from core.elements import raw_features
+from core.featurize import FeaturizedDataset
+from core.metrics import dice, matched_dice
+
+
+def _subset(data: FeaturizedDataset, idx: np.ndarray) -> FeaturizedDataset:
+    return FeaturizedDataset(*(getattr(data, f)[idx] for f in (
+        "material_ids", "formulas", "numbers", "mask", "features", "contact", "short", "spacegroups")))
+
+
+def drop_seen_formulas(data: FeaturizedDataset, formulas: list[str]) -> tuple[FeaturizedDataset, int]:
+    """Remove structures whose reduced formula was used for training; returns (rest, n_removed)."""
+    seen = set(formulas)
+    keep = np.array([f not in seen for f in data.formulas], dtype=bool)
+    return _subset(data, np.flatnonzero(keep)), int((~keep).sum())
+
+
+def predict_dataset(model: ContactModel, data: FeaturizedDataset) -> tuple[list[np.ndarray], float]:
+    """Probability maps (one n x n array per structure) and the inference wall time in s."""
+    out: list[np.ndarray] = [np.zeros((0, 0))] * len(data)
+    start = time.perf_counter()
+    for n, idx in groups_by_size(data).items():
+        probs = model.predict_probabilities(data.numbers[idx, :n])
+        for k, p in zip(idx, probs):
+            out[k] = p
+    return out, time.perf_counter() - start
+
+
+class PairPriorBaseline:
+    """Contact wherever the element pair is bonded in > 50 % of training structures containing it."""
+
+    def fit(self, train: FeaturizedDataset) -> PairPriorBaseline:
+        size = int(train.numbers.max()) + 1
+        bonded = np.zeros((size, size))
+        present = np.zeros((size, size))
+        for k in range(len(train)):
+            n = int(train.n_atoms[k])
+            z = train.numbers[k, :n].astype(np.int64)
+            ii, jj = np.nonzero(~np.eye(n, dtype=bool))
+            pairs = np.zeros((size, size), dtype=bool)
+            pairs[z[ii], z[jj]] = True  # pair present (two atoms of it for a same-element pair)
+            bi, bj = np.nonzero(train.contact[k, :n, :n])
+            hit = np.zeros((size, size), dtype=bool)
+            hit[z[bi], z[bj]] = True  # pair bonded somewhere in this structure
+            present += pairs
+            bonded += hit
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.probability = np.where(present > 0, bonded / np.maximum(present, 1), 0.0)
+        return self
+
+    def predict(self, numbers: np.ndarray) -> np.ndarray:
+        z = np.asarray(numbers, dtype=np.int64)
+        z = np.where(z < len(self.probability), z, 0)
+        out = (self.probability[z[:, None], z[None, :]] > 0.5).astype(np.uint8)
+        np.fill_diagonal(out, 0)
+        return out
+
+
+class NearestCompositionBaseline:
+    """Copy the map of the closest training composition with the same atom count."""
+
+    def fit(self, train: FeaturizedDataset, model: ContactModel) -> NearestCompositionBaseline:
+        self.model = model
+        self.train = train
+        self.groups = groups_by_size(train)
+        self.encoded = {n: self._encode(train.numbers[idx, :n]) for n, idx in self.groups.items()}
+        return self
+
+    def _encode(self, numbers: np.ndarray) -> np.ndarray:
+        return self.model.scaler.transform(raw_features(numbers)).reshape(len(numbers), -1)
+
+    def predict_many(self, numbers: np.ndarray) -> list[np.ndarray]:
+        """Maps for structures of one atom count n (numbers: (B, n))."""
+        n = numbers.shape[1]
+        if n not in self.groups:
+            return [np.zeros((n, n), dtype=np.uint8) for _ in numbers]
+        query = self._encode(numbers)
+        reference = self.encoded[n]
+        best = np.empty(len(query), dtype=np.int64)
+        for s in range(0, len(query), 64):
+            dist = np.abs(query[s : s + 64, None, :] - reference[None, :, :]).sum(axis=2)
+            best[s : s + 64] = dist.argmin(axis=1)
+        idx = self.groups[n][best]
+        return [self.train.contact[k, :n, :n] for k in idx]
+
+
+def _summary(scores: np.ndarray) -> dict[str, float]:
+    return {
+        "dice_mean": float(scores.mean()) if len(scores) else float("nan"),
+        "dice_std": float(scores.std()) if len(scores) else float("nan"),
+        "exact_fraction": float((scores >= 1 - 1e-9).mean()) if len(scores) else float("nan"),
+        "ge_0_8_fraction": float((scores >= 0.8 - 1e-9).mean()) if len(scores) else float("nan"),
+    }
+
+
+def evaluate_contact_model(
+    model: ContactModel,
+    data: FeaturizedDataset,
+    train: FeaturizedDataset | None = None,
+    plot: str | Path | None = None,
+) -> dict:
+    """Metrics of ``model`` on ``data`` (formulas seen in training are removed first).
+
+    Returns a JSON-ready dict with ``n``, ``dice_mean``, ``dice_std``,
+    ``exact_fraction``, ``ge_0_8_fraction``, ``matched_dice_mean``,
+    ``matched_exact_fraction``, the baselines' figures (when ``train`` is
+    given), ``ms_per_formula``, a breakdown by atom count and per-structure rows.
+    """
+    data, n_seen = drop_seen_formulas(data, model.train_formulas)
+    probs, seconds = predict_dataset(model, data)
+    n = len(data)
+    species = [[str(z) for z in data.numbers[k, : int(data.n_atoms[k])]] for k in range(n)]
+    targets = [data.contact[k, : int(data.n_atoms[k]), : int(data.n_atoms[k])] for k in range(n)]
+    preds = [(p > model.threshold).astype(np.uint8) for p in probs]
+    scores = np.array([dice(p, t) for p, t in zip(preds, targets)])
+    matched = np.array([matched_dice(p, t, s) for p, t, s in zip(preds, targets, species)])
+    result: dict = {"n": n, "n_removed_seen_in_training": n_seen, **_summary(scores),
+                    "matched_dice_mean": float(matched.mean()) if n else float("nan"),
+                    "matched_exact_fraction": float((matched >= 1 - 1e-9).mean()) if n else float("nan"),
+                    "threshold": model.threshold,
+                    "ms_per_formula": 1000 * seconds / max(1, n)}
+    if train is not None:
+        prior = PairPriorBaseline().fit(train)
+        prior_scores = np.array([dice(prior.predict(data.numbers[k, : len(t)]), t) for k, t in enumerate(targets)])
+        nearest = NearestCompositionBaseline().fit(train, model)
+        near_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
+        for size, idx in groups_by_size(data).items():
+            for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):
+                near_pred[k] = m
+        near_scores = np.array([dice(p, t) for p, t in zip(near_pred, targets)])
+        for name, values in (("pair_prior", prior_scores), ("nearest", near_scores)):
+            summary = _summary(values)
+            result[f"baseline_{name}_dice_mean"] = summary["dice_mean"]
+            result[f"baseline_{name}_exact_fraction"] = summary["exact_fraction"]
+    sizes = data.n_atoms
+    result["by_atom_count"] = {
+        int(s): {"n": int((sizes == s).sum()), "dice_mean": float(scores[sizes == s].mean()),
+                 "exact_fraction": float((scores[sizes == s] >= 1 - 1e-9).mean())}
+        for s in np.unique(sizes)
+    }
+    result["structures"] = [
+        {"material_id": str(data.material_ids[k]), "formula": str(data.formulas[k]),
+         "n_atoms": int(sizes[k]), "dice": round(float(scores[k]), 4), "matched_dice": round(float(matched[k]), 4)}
+        for k in range(n)
+    ]
+    if plot:
+        plot_histogram(scores, plot, result)
+    return result
+
+
+def plot_histogram(scores: np.ndarray, path: str | Path, result: dict) -> Path:
+    """Histogram of per-structure Dice, like Figure 3 of the paper."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
+    ax.hist(scores, bins=np.linspace(0, 1, 21), color="#3a6ea5", edgecolor="white")
+    ax.set_xlabel("contact map accuracy (Dice)")
+    ax.set_ylabel("test structures")
+    text = (f"n = {result['n']}\nmean {result['dice_mean']:.3f} ± {result['dice_std']:.3f}\n"
+            f"exact {100 * result['exact_fraction']:.1f} %")
+    if "baseline_pair_prior_dice_mean" in result:
+        text += (f"\npair-prior baseline {result['baseline_pair_prior_dice_mean']:.3f}"
+                 f"\nnearest baseline {result['baseline_nearest_dice_mean']:.3f}")
+    ax.text(0.03, 0.97, text, transform=ax.transAxes, va="top", fontsize=9)
+    ax.set_title("Predicted contact maps, held-out formulas")
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out

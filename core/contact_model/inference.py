@@ -1,0 +1,117 @@
+"""From a formula to a predicted contact map with the shipped (or a given) model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from core.composition import Formula, parse_formula
+from core.contact_model.model import ContactModel
+from core.elements import atomic_numbers
+from core.errors import FormulaError
+from resources import RESOURCE_DIR
+
+DEFAULT_MODEL_PATH = RESOURCE_DIR / "contact_model_default.pt"
+
+
+@dataclass(frozen=True)
+class ContactPrediction:
+    """A predicted contact map of a primitive cell.
+
+    Attributes
+    ----------
+    formula : str
+        Reduced formula.
+    z : int
+        Formula units in the cell; ``z_options`` lists all that fit in L atoms.
+    species, labels : tuple of str
+        Element and label (``Ag1, Ag2, F1, ...``) of each row, canonical element order.
+    probabilities : ndarray, shape (n, n)
+        Predicted contact probabilities (symmetric, zero diagonal).
+    contact : ndarray of uint8, shape (n, n)
+        ``probabilities > threshold``.
+    threshold : float
+    """
+
+    formula: str
+    z: int
+    z_options: tuple[int, ...]
+    species: tuple[str, ...]
+    labels: tuple[str, ...]
+    probabilities: np.ndarray
+    contact: np.ndarray
+    threshold: float
+
+    def to_dict(self) -> dict:
+        return {
+            "formula": self.formula,
+            "z": self.z,
+            "z_options": list(self.z_options),
+            "species": list(self.species),
+            "labels": list(self.labels),
+            "threshold": self.threshold,
+            "contact": self.contact.tolist(),
+            "probabilities": np.round(self.probabilities, 4).tolist(),
+        }
+
+
+@lru_cache(maxsize=2)
+def _cached_model(path: str, device: str) -> ContactModel:
+    return ContactModel.load(path, device)
+
+
+def load_model(path: str | None = None, device: str = "auto") -> ContactModel:
+    """The model at ``path`` (default: the shipped one), loaded once per process."""
+    return _cached_model(str(path or DEFAULT_MODEL_PATH), device)
+
+
+def choose_z(formula: Formula, model: ContactModel) -> int:
+    """The Z to use when none is given: the typed one (``Ag2F4`` -> 2) when it
+    has more than one formula unit, else the most frequent Z among training
+    structures with the same atoms per formula unit (ties: smaller Z)."""
+    options = formula.z_values(model.max_atoms)
+    if formula.typed_z > 1 and formula.typed_z in options:
+        return formula.typed_z
+    counts = model.z_prior.get(formula.atoms_per_formula_unit, {})
+    return max(options, key=lambda z: (counts.get(z, 0), -z))
+
+
+def predict_contact_map(
+    formula: str | Formula, z: int | None = None, model: ContactModel | None = None
+) -> ContactPrediction:
+    """Predict the contact map of ``formula`` with ``z`` formula units (chosen when None).
+
+    Raises
+    ------
+    FormulaError
+        For an invalid formula, or a cell larger than the model's L atoms.
+    """
+    model = model or load_model()
+    parsed = formula if isinstance(formula, Formula) else parse_formula(formula)
+    options = parsed.z_values(model.max_atoms)
+    if z is None:
+        z = choose_z(parsed, model)
+    elif z not in options:
+        raise FormulaError(
+            f"Z={z} gives {z * parsed.atoms_per_formula_unit} atoms for '{parsed.text}'; "
+            f"the model handles at most {model.max_atoms} (Z in {options})"
+        )
+    species = parsed.atom_elements(z, model.max_atoms)
+    probs = model.predict_probabilities(atomic_numbers(species)[None, :])[0]
+    seen: dict[str, int] = {}
+    labels = []
+    for el in species:
+        seen[el] = seen.get(el, 0) + 1
+        labels.append(f"{el}{seen[el]}")
+    return ContactPrediction(
+        formula=parsed.reduced_formula,
+        z=z,
+        z_options=tuple(options),
+        species=tuple(species),
+        labels=tuple(labels),
+        probabilities=probs,
+        contact=(probs > model.threshold).astype(np.uint8),
+        threshold=model.threshold,
+    )

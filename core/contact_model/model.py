@@ -1,0 +1,164 @@
+"""A trained contact-map model: network weights, feature scaler, threshold, provenance.
+
+Saved as one ``.pt`` file holding only tensors and plain Python values, loaded
+with ``torch.load(weights_only=True)`` (no pickled code is executed).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from core.contact_model.inputs import atom_inputs
+from core.contact_model.network import ContactNet, ContactNetConfig
+from core.contact_model.templates import TemplateBank
+from core.elements import FeatureScaler
+from core.errors import AlphaCrystalError
+
+FORMAT = "alphacrystal-contact-model/1"
+
+
+def pick_device(device: str = "auto") -> torch.device:
+    """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda``."""
+    if device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise AlphaCrystalError("CUDA was requested but no CUDA device is available")
+    return torch.device(device)
+
+
+@dataclass
+class ContactModel:
+    """Network plus everything needed to turn a composition into a contact map.
+
+    Attributes
+    ----------
+    net : ContactNet
+    scaler : FeatureScaler
+        Fitted on the training atoms.
+    threshold : float
+        Probability above which a contact is predicted (tuned on validation Dice).
+    max_atoms : int
+        The L the model was trained for.
+    z_prior : dict[int, dict[int, int]]
+        Training counts of Z per atoms-per-formula-unit, used to pick Z.
+    metadata : dict
+        Preset, data settings, training command and history, metrics.
+    train_formulas : list of str
+        Reduced formulas used for training (to keep evaluation honest).
+    templates : TemplateBank or None
+        Training maps retrieved as extra inputs (when the network uses them).
+    """
+
+    net: ContactNet
+    scaler: FeatureScaler
+    threshold: float = 0.5
+    max_atoms: int = 12
+    z_prior: dict[int, dict[int, int]] = field(default_factory=dict)
+    metadata: dict = field(default_factory=dict)
+    train_formulas: list[str] = field(default_factory=list)
+    templates: TemplateBank | None = None
+
+    @property
+    def device(self) -> torch.device:
+        return next(self.net.parameters()).device
+
+    def to(self, device: str | torch.device) -> ContactModel:
+        self.net.to(pick_device(device) if isinstance(device, str) else device)
+        return self
+
+    @torch.no_grad()
+    def predict_probabilities(self, numbers: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Contact probabilities, shape (B, n, n), for atomic numbers (B, n) in canonical order."""
+        numbers = np.atleast_2d(numbers)
+        self.net.eval()
+        out = []
+        for start in range(0, len(numbers), batch_size):
+            chunk = numbers[start : start + batch_size]
+            x = torch.from_numpy(atom_inputs(chunk, self.scaler, self.max_atoms)).to(self.device)
+            t = None
+            if self.net.config.template_channels:
+                if self.templates is None:
+                    raise AlphaCrystalError("this model needs its template bank, which is missing")
+                t = torch.from_numpy(self.templates.query(chunk)).to(self.device)
+            probs = torch.sigmoid(self.net(x, t)).cpu().numpy()
+            n = probs.shape[-1]
+            probs[:, np.arange(n), np.arange(n)] = 0.0
+            out.append(probs)
+        return np.concatenate(out) if out else np.zeros((0,) + numbers.shape[1:] * 2, np.float32)
+
+    def save(self, path: str | os.PathLike) -> Path:
+        """Write the model atomically."""
+        target = Path(path)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        payload = {
+            "format": FORMAT,
+            "config": self.net.config.to_dict(),
+            "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
+            "scaler": self.scaler.to_dict(),
+            "threshold": float(self.threshold),
+            "max_atoms": int(self.max_atoms),
+            "z_prior": {str(k): {str(z): c for z, c in v.items()} for k, v in self.z_prior.items()},
+            "metadata": json.loads(json.dumps(self.metadata, default=str)),  # plain types only
+            "train_formulas": "\n".join(self.train_formulas),
+            "templates": None if self.templates is None else {
+                "k": self.templates.k, **{k: torch.from_numpy(v) for k, v in self.templates.to_arrays().items()}
+            },
+        }
+        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+        torch.save(payload, tmp)
+        os.replace(tmp, target)
+        return target
+
+    @classmethod
+    def load(cls, path: str | os.PathLike, device: str = "auto") -> ContactModel:
+        """Load a saved model; raises :class:`AlphaCrystalError` naming the file on failure."""
+        p = Path(path)
+        if not p.exists():
+            raise AlphaCrystalError(
+                f"{p}: no such model file (train one with `alphacrystal train contact-map`)"
+            )
+        try:
+            payload = torch.load(p, map_location="cpu", weights_only=True)
+        except Exception as exc:
+            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
+            raise AlphaCrystalError(f"{p}: not a readable model file ({reason})") from None
+        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+            raise AlphaCrystalError(f"{p}: not an AlphaCrystal contact model (format {FORMAT})")
+        net = ContactNet(ContactNetConfig(**payload["config"]))
+        net.load_state_dict(payload["state_dict"])
+        net.eval()
+        scaler = FeatureScaler.from_dict(payload["scaler"])
+        bank = None
+        if payload.get("templates"):
+            arrays = {k: v.numpy() for k, v in payload["templates"].items() if k != "k"}
+            bank = TemplateBank.from_arrays(arrays, scaler, int(payload["templates"]["k"]))
+        model = cls(
+            net=net,
+            scaler=scaler,
+            threshold=float(payload["threshold"]),
+            max_atoms=int(payload["max_atoms"]),
+            z_prior={int(k): {int(z): int(c) for z, c in v.items()} for k, v in payload["z_prior"].items()},
+            metadata=payload.get("metadata", {}),
+            train_formulas=[f for f in payload.get("train_formulas", "").split("\n") if f],
+            templates=bank,
+        )
+        return model.to(device)
+
+
+def z_prior_from(formulas: np.ndarray, n_atoms: np.ndarray) -> dict[int, dict[int, int]]:
+    """Counts of Z per atoms-per-formula-unit among training structures."""
+    from pymatgen.core import Composition
+
+    counts: dict[int, Counter] = {}
+    for formula, n in zip(formulas, n_atoms):
+        per_unit = int(round(Composition(str(formula)).num_atoms))
+        if per_unit and n % per_unit == 0:
+            counts.setdefault(per_unit, Counter())[int(n) // per_unit] += 1
+    return {k: dict(v) for k, v in sorted(counts.items())}

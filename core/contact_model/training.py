@@ -1,0 +1,285 @@
+"""Training of the contact-map network: Adam, BCE over real off-diagonal entries,
+mini-batches of one atom count, early stopping on validation Dice, checkpoints.
+
+Training is deterministic for a seed on one device, can be interrupted
+(Ctrl-C writes a checkpoint) and resumed from the last checkpoint.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from core.contact_model.data import groups_by_size
+from core.contact_model.inputs import N_INPUTS, atom_inputs
+from core.contact_model.model import ContactModel, pick_device, z_prior_from
+from core.contact_model.network import ContactNet, preset
+from core.contact_model.templates import TemplateBank
+from core.elements import FeatureScaler, raw_features
+from core.featurize import FeaturizedDataset
+from core.metrics import best_matching_permutation
+
+Progress = Callable[[dict], None]
+
+
+@dataclass
+class TrainingConfig:
+    """Hyper-parameters of a training run (recorded in the model's metadata)."""
+
+    preset: str = "default"
+    epochs: int = 200
+    batch_size: int = 64
+    learning_rate: float = 1e-3
+    weight_decay: float = 0.0
+    patience: int = 20
+    time_limit_s: float | None = None
+    seed: int = 0
+    matched_loss: bool = False
+    templates: int = 0
+    device: str = "auto"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+class _Batches:
+    """Inputs, template planes and targets of one partition, grouped by atom count.
+
+    With a template bank built from this very partition (``self_bank=True``),
+    each structure is excluded from its own retrieval.
+    """
+
+    def __init__(self, data: FeaturizedDataset, scaler: FeatureScaler, max_atoms: int,
+                 bank: TemplateBank | None = None, self_bank: bool = False) -> None:
+        self.groups: dict[int, tuple[torch.Tensor, torch.Tensor, np.ndarray]] = {}
+        self.templates: dict[int, torch.Tensor | None] = {}
+        for n, idx in groups_by_size(data).items():
+            numbers = data.numbers[idx, :n]
+            x = torch.from_numpy(atom_inputs(numbers, scaler, max_atoms))
+            y = torch.from_numpy(data.contact[idx, :n, :n].astype(np.float32))
+            self.groups[n] = (x, y, idx)
+            self.templates[n] = (
+                torch.from_numpy(bank.query(numbers, exclude=idx if self_bank else None)) if bank else None
+            )
+        self.species = data.numbers
+
+    def __len__(self) -> int:
+        return sum(len(g[2]) for g in self.groups.values())
+
+    def epoch(self, batch_size: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
+        batches = []
+        for n, (_, _, idx) in self.groups.items():
+            order = rng.permutation(len(idx))
+            batches += [(n, order[s : s + batch_size]) for s in range(0, len(order), batch_size)]
+        return [batches[k] for k in rng.permutation(len(batches))]
+
+
+def _off_diagonal(n: int, device: torch.device) -> torch.Tensor:
+    return 1.0 - torch.eye(n, device=device)
+
+
+def _dice_per_sample(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    mask = _off_diagonal(pred.shape[-1], pred.device)
+    p, t = pred * mask, target * mask
+    inter = (p * t).sum(dim=(1, 2))
+    total = p.sum(dim=(1, 2)) + t.sum(dim=(1, 2))
+    return torch.where(total > 0, 2 * inter / total.clamp(min=1e-9), torch.ones_like(total))
+
+
+def _matched_targets(probs: np.ndarray, targets: np.ndarray, species: np.ndarray) -> np.ndarray:
+    """Targets re-ordered (within elements) to best agree with the current predictions."""
+    out = targets.copy()
+    for k in range(len(targets)):
+        perm, _ = best_matching_permutation(targets[k], probs[k] > 0.5, species[k].tolist(), exact_limit=720)
+        out[k] = targets[k][np.ix_(perm, perm)]
+    return out
+
+
+@torch.no_grad()
+def predict_groups(net: ContactNet, batches: _Batches, device: torch.device) -> dict[int, np.ndarray]:
+    """Probabilities per atom-count group (same order as the group's indices)."""
+    net.eval()
+    out = {}
+    for n, (x, _, _) in batches.groups.items():
+        t = batches.templates[n]
+        chunks = [
+            torch.sigmoid(net(x[s : s + 1024].to(device), None if t is None else t[s : s + 1024].to(device))).cpu()
+            for s in range(0, len(x), 1024)
+        ]
+        out[n] = torch.cat(chunks).numpy()
+    return out
+
+
+def mean_dice(net: ContactNet, batches: _Batches, device: torch.device, threshold: float = 0.5) -> float:
+    """Mean positional Dice over a partition."""
+    probs = predict_groups(net, batches, device)
+    scores = [
+        _dice_per_sample(torch.from_numpy((probs[n] > threshold).astype(np.float32)), y)
+        for n, (_, y, _) in batches.groups.items()
+    ]
+    return float(torch.cat(scores).mean()) if scores else 0.0
+
+
+def tune_threshold(net: ContactNet, batches: _Batches, device: torch.device) -> tuple[float, float]:
+    """Threshold in 0.30…0.70 that maximises mean validation Dice; returns (threshold, dice)."""
+    probs = predict_groups(net, batches, device)
+    best = (0.5, -1.0)
+    for threshold in np.round(np.arange(0.30, 0.701, 0.05), 2):
+        scores = [
+            _dice_per_sample(torch.from_numpy((probs[n] > threshold).astype(np.float32)), y)
+            for n, (_, y, _) in batches.groups.items()
+        ]
+        value = float(torch.cat(scores).mean())
+        if value > best[1] + 1e-9:
+            best = (float(threshold), value)
+    return best
+
+
+def train_contact_model(
+    train: FeaturizedDataset,
+    validation: FeaturizedDataset,
+    config: TrainingConfig,
+    checkpoint: str | os.PathLike | None = None,
+    resume: bool = False,
+    progress: Progress | None = None,
+    metadata: dict | None = None,
+) -> ContactModel:
+    """Train a :class:`ContactModel`; returns the best model by validation Dice.
+
+    Parameters
+    ----------
+    train, validation : FeaturizedDataset
+        Partitions that share no reduced formula.
+    config : TrainingConfig
+    checkpoint : path, optional
+        Written after every epoch and on Ctrl-C; with ``resume=True`` training
+        continues from it.
+    progress : callable, optional
+        Called after every epoch with a dict (epoch, epochs, train_loss,
+        val_dice, best_val_dice, elapsed_s, eta_s, stopped).
+    metadata : dict, optional
+        Stored in the model (data settings, command line, ...).
+    """
+    torch.manual_seed(config.seed)
+    device = pick_device(config.device)
+    max_atoms = train.max_atoms
+    scaler = FeatureScaler().fit(raw_features(train.numbers[train.mask]))
+    bank = TemplateBank(train.numbers, train.contact, scaler, config.templates) if config.templates else None
+    net = ContactNet(preset(config.preset, N_INPUTS, bank.channels if bank else 0)).to(device)
+    optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    train_batches = _Batches(train, scaler, max_atoms, bank, self_bank=True)
+    val_batches = _Batches(validation, scaler, max_atoms, bank)
+    state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "history": [], "elapsed": 0.0,
+             "best_state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
+    ckpt = Path(checkpoint) if checkpoint else None
+    if resume and ckpt and ckpt.exists():
+        saved = torch.load(ckpt, map_location="cpu", weights_only=False)
+        net.load_state_dict(saved["model"])
+        optimizer.load_state_dict(saved["optimizer"])
+        state = saved["state"]
+        torch.set_rng_state(saved["torch_rng"])
+
+    def save_checkpoint() -> None:
+        if ckpt is None:
+            return
+        ckpt.parent.mkdir(parents=True, exist_ok=True)
+        tmp = ckpt.with_name(f".{ckpt.name}.tmp")
+        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
+                    "torch_rng": torch.get_rng_state(), "config": config.to_dict()}, tmp)
+        os.replace(tmp, ckpt)
+
+    start = time.perf_counter() - state["elapsed"]
+    stopped = "epochs"
+    try:
+        while state["epoch"] < config.epochs:
+            elapsed = time.perf_counter() - start
+            per_epoch = elapsed / max(1, len(state["history"]))
+            if config.time_limit_s and state["history"] and elapsed + per_epoch > config.time_limit_s:
+                stopped = "time limit"
+                break
+            if state["epoch"] - state["best_epoch"] >= config.patience:
+                stopped = "early stopping"
+                break
+            loss = _train_epoch(net, optimizer, train_batches, config, device,
+                                np.random.default_rng(config.seed * 100_003 + state["epoch"]))
+            val_dice = mean_dice(net, val_batches, device)
+            state["epoch"] += 1
+            state["elapsed"] = time.perf_counter() - start
+            if val_dice > state["best_dice"]:
+                state["best_dice"], state["best_epoch"] = val_dice, state["epoch"]
+                state["best_state"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
+            state["history"].append({"epoch": state["epoch"], "train_loss": loss, "val_dice": val_dice,
+                                     "elapsed_s": round(state["elapsed"], 1)})
+            save_checkpoint()
+            if progress:
+                per_epoch = state["elapsed"] / len(state["history"])
+                remaining = config.epochs - state["epoch"]
+                if config.time_limit_s:
+                    remaining = min(remaining, int(max(0.0, config.time_limit_s - state["elapsed"]) // per_epoch))
+                progress({"epoch": state["epoch"], "epochs": config.epochs, "train_loss": loss,
+                          "val_dice": val_dice, "best_val_dice": state["best_dice"],
+                          "elapsed_s": state["elapsed"], "eta_s": remaining * per_epoch, "stopped": None})
+    except KeyboardInterrupt:
+        save_checkpoint()
+        raise
+    net.load_state_dict(state["best_state"])
+    threshold, tuned_dice = tune_threshold(net, val_batches, device)
+    if progress:
+        progress({"epoch": state["epoch"], "epochs": config.epochs, "stopped": stopped,
+                  "best_val_dice": state["best_dice"], "threshold": threshold,
+                  "val_dice_at_threshold": tuned_dice, "elapsed_s": state["elapsed"]})
+    info = dict(metadata or {})
+    info.update({
+        "training": config.to_dict(),
+        "stopped": stopped,
+        "epochs_run": state["epoch"],
+        "best_epoch": state["best_epoch"],
+        "training_seconds": round(state["elapsed"], 1),
+        "val_dice_at_0_5": round(state["best_dice"], 4),
+        "val_dice_at_threshold": round(tuned_dice, 4),
+        "history": state["history"],
+        "n_train": len(train),
+        "n_validation": len(validation),
+    })
+    return ContactModel(
+        net=net.cpu().eval(),
+        scaler=scaler,
+        threshold=threshold,
+        max_atoms=max_atoms,
+        z_prior=z_prior_from(train.formulas, train.n_atoms),
+        metadata=info,
+        train_formulas=sorted(set(train.formulas.tolist())),
+        templates=bank,
+    )
+
+
+def _train_epoch(net: ContactNet, optimizer: torch.optim.Optimizer, batches: _Batches,
+                 config: TrainingConfig, device: torch.device, rng: np.random.Generator) -> float:
+    net.train()
+    total, count = 0.0, 0
+    for n, rows in batches.epoch(config.batch_size, rng):
+        if len(rows) < 2 or n < 2:  # batch norm needs two samples; one atom has no pairs
+            continue
+        x, y, idx = batches.groups[n]
+        t = batches.templates[n]
+        xb, yb = x[rows].to(device), y[rows]
+        logits = net(xb, None if t is None else t[rows].to(device))
+        if config.matched_loss:
+            probs = torch.sigmoid(logits.detach()).cpu().numpy()
+            yb = torch.from_numpy(_matched_targets(probs, yb.numpy(), batches.species[idx[rows], :n]))
+        mask = _off_diagonal(n, device).expand_as(logits)
+        loss = F.binary_cross_entropy_with_logits(logits, yb.to(device), weight=mask, reduction="sum")
+        loss = loss / mask.sum()
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        total += float(loss.detach()) * len(rows)
+        count += len(rows)
+    return total / max(1, count)

@@ -1,0 +1,218 @@
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import FIXTURES
+from pymatgen.core import Lattice, Structure
+
+from core.cli import main
+from core.contact_model import (
+    ContactModel,
+    ContactNet,
+    TrainingConfig,
+    predict_contact_map,
+    preset,
+    train_contact_model,
+)
+from core.contact_model.evaluation import PairPriorBaseline, evaluate_contact_model
+from core.contact_model.inputs import N_INPUTS, atom_inputs
+from core.contact_model.templates import TemplateBank
+from core.datasets import _Builder
+from core.elements import FeatureScaler, atomic_numbers, raw_features
+from core.errors import AlphaCrystalError, FormulaError
+from core.featurize import featurize_dataset
+from core.io import primitive_cell
+
+SUBSTITUTIONS = {
+    "NaCl": [("Na", "K"), ("Na", "Li"), ("Cl", "Br"), ("Na", "Rb"), ("Cl", "F"), ("Na", "Ag")],
+    "CsCl": [("Cs", "Tl"), ("Cl", "Br"), ("Cl", "I")],
+    "TiO2": [("Ti", "Sn"), ("Ti", "Ge"), ("Ti", "Ru"), ("Ti", "Mn"), ("Ti", "Pb")],
+    "SrTiO3": [("Sr", "Ba"), ("Sr", "Ca"), ("Ti", "Zr"), ("Ti", "Sn"), ("Sr", "Pb")],
+    "ZnO": [("Zn", "Be"), ("O", "S"), ("Zn", "Cd")],
+}
+
+
+def _fixture_dataset():
+    """Textbook structures and element-substituted copies (scaled by covalent radii)."""
+    builder = _Builder()
+    k = 0
+    for name, make in FIXTURES.items():
+        base = primitive_cell(make())
+        variants = [base]
+        for old, new in SUBSTITUTIONS[name]:
+            s = base.copy()
+            s.replace_species({old: new})
+            s.scale_lattice(s.volume * 1.1)
+            variants.append(s)
+        for s in variants:
+            z = atomic_numbers([site.specie.symbol for site in s])
+            builder.add(f"fx-{k}", s.lattice.matrix, z, s.frac_coords, s.composition.reduced_formula, 1, -1.0)
+            k += 1
+    return builder.build("fixtures")
+
+
+@pytest.fixture(scope="module")
+def fixture_data():
+    ds = _fixture_dataset()
+    feats = featurize_dataset(ds, max_atoms=12, use_cache=False)
+    val = np.arange(len(ds)) % 5 == 4
+    from core.contact_model.evaluation import _subset
+
+    return _subset(feats, np.flatnonzero(~val)), _subset(feats, np.flatnonzero(val))
+
+
+@pytest.fixture(scope="module")
+def tiny_model(fixture_data):
+    train, val = fixture_data
+    config = TrainingConfig(preset="tiny", epochs=25, batch_size=4, learning_rate=3e-3, patience=100, seed=0)
+    return train_contact_model(train, val, config)
+
+
+def test_network_shapes_and_symmetry():
+    torch.manual_seed(0)
+    net = ContactNet(preset("tiny", N_INPUTS)).eval()
+    for n in (2, 7, 12):
+        logits = net(torch.randn(3, n, N_INPUTS))
+        assert logits.shape == (3, n, n)
+        assert torch.allclose(logits, logits.transpose(1, 2))
+    paper = preset("paper", N_INPUTS)
+    assert (paper.blocks_1d, paper.filters_1d, paper.blocks_2d, paper.filters_2d) == (9, 32, 9, 256)
+    with pytest.raises(ValueError):
+        preset("huge", N_INPUTS)
+
+
+def test_network_with_templates_requires_them():
+    net = ContactNet(preset("tiny", N_INPUTS, template_channels=4)).eval()
+    x = torch.randn(2, 5, N_INPUTS)
+    assert net(x, torch.rand(2, 4, 5, 5)).shape == (2, 5, 5)
+    with pytest.raises(ValueError, match="template planes"):
+        net(x)
+
+
+def test_inputs_encode_element_blocks():
+    z = atomic_numbers(["Ti", "Ti", "O", "O", "O", "O"])[None, :]
+    scaler = FeatureScaler().fit(raw_features(z[0]))
+    x = atom_inputs(z, scaler, 12)
+    assert x.shape == (1, 6, N_INPUTS)
+    fraction, rank, position, size = x[0, :, -4], x[0, :, -3], x[0, :, -2], x[0, :, -1]
+    np.testing.assert_allclose(fraction, [2 / 6] * 2 + [4 / 6] * 4)
+    np.testing.assert_allclose(rank, [0.25, 0.75, 0.125, 0.375, 0.625, 0.875])
+    assert position[0] == 0 and position[-1] == 1 and np.allclose(size, 0.5)
+
+
+def test_training_reduces_loss_and_learns_fixtures(tiny_model):
+    history = tiny_model.metadata["history"]
+    assert history[-1]["train_loss"] < 0.7 * history[0]["train_loss"]
+    assert tiny_model.metadata["val_dice_at_threshold"] > 0.6
+    prediction = predict_contact_map("KCl", z=1, model=tiny_model)
+    assert prediction.labels == ("K1", "Cl1")
+    assert prediction.contact.tolist() == [[0, 1], [1, 0]]
+
+
+def test_training_is_reproducible(fixture_data):
+    train, val = fixture_data
+    config = TrainingConfig(preset="tiny", epochs=2, batch_size=4, seed=3)
+    a = train_contact_model(train, val, config)
+    b = train_contact_model(train, val, config)
+    for (ka, va), (kb, vb) in zip(a.net.state_dict().items(), b.net.state_dict().items()):
+        assert ka == kb and torch.equal(va, vb)
+
+
+def test_resume_from_checkpoint(fixture_data, tmp_path):
+    train, val = fixture_data
+    ckpt = tmp_path / "run.ckpt"
+    first = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4), checkpoint=ckpt)
+    assert ckpt.exists() and first.metadata["epochs_run"] == 2
+    more = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=4, batch_size=4),
+                               checkpoint=ckpt, resume=True)
+    assert more.metadata["epochs_run"] == 4
+    assert [h["epoch"] for h in more.metadata["history"]] == [1, 2, 3, 4]
+
+
+def test_save_load_round_trip(tiny_model, tmp_path):
+    path = tiny_model.save(tmp_path / "m.pt")
+    loaded = ContactModel.load(path, device="cpu")
+    z = atomic_numbers(["Sr", "Ti", "O", "O", "O"])[None, :]
+    np.testing.assert_allclose(loaded.predict_probabilities(z), tiny_model.predict_probabilities(z), atol=1e-6)
+    assert loaded.threshold == tiny_model.threshold and loaded.train_formulas == tiny_model.train_formulas
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"nope")
+    with pytest.raises(AlphaCrystalError, match="bad.pt"):
+        ContactModel.load(bad)
+    with pytest.raises(AlphaCrystalError, match="no such model"):
+        ContactModel.load(tmp_path / "missing.pt")
+
+
+def test_template_model_round_trip(fixture_data, tmp_path):
+    train, val = fixture_data
+    model = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4, templates=2))
+    assert model.net.config.template_channels == 4
+    loaded = ContactModel.load(model.save(tmp_path / "t.pt"), device="cpu")
+    z = atomic_numbers(["K", "Cl"])[None, :]
+    np.testing.assert_allclose(loaded.predict_probabilities(z), model.predict_probabilities(z), atol=1e-6)
+
+
+def test_template_bank_never_returns_the_query_itself(fixture_data):
+    train, _ = fixture_data
+    scaler = FeatureScaler().fit(raw_features(train.numbers[train.mask]))
+    bank = TemplateBank(train.numbers, train.contact, scaler, k=1)
+    n = 2
+    idx = bank.groups[n]
+    planes = bank.query(train.numbers[idx, :n], exclude=idx)
+    own = bank.query(train.numbers[idx, :n])
+    assert np.allclose(own[:, 1], np.tanh(0.0))  # without exclusion the nearest is itself (distance 0)
+    assert (planes[:, 1] > 0).all()  # with exclusion it never is
+
+
+def test_predict_errors_and_z_choice(tiny_model):
+    with pytest.raises(FormulaError, match="unknown element"):
+        predict_contact_map("Xx2O", model=tiny_model)
+    with pytest.raises(FormulaError, match="more than the 12 atoms"):
+        predict_contact_map("Ca3(PO4)2", model=tiny_model)
+    with pytest.raises(FormulaError, match="Z=5"):
+        predict_contact_map("TiO2", z=5, model=tiny_model)
+    assert predict_contact_map("Ti2O4", model=tiny_model).z == 2  # typed Z
+    assert predict_contact_map("TiO2", model=tiny_model).z == 2  # rutile's Z is the most common in training
+
+
+def test_pair_prior_baseline(fixture_data):
+    train, _ = fixture_data
+    prior = PairPriorBaseline().fit(train)
+    assert prior.predict(atomic_numbers(["Na", "Cl"])).tolist() == [[0, 1], [1, 0]]
+    assert not prior.predict(atomic_numbers(["O", "O"])).any()
+
+
+def test_evaluation_keys(tiny_model, fixture_data, tmp_path):
+    train, val = fixture_data
+    result = evaluate_contact_model(tiny_model, val, train, plot=tmp_path / "hist.png")
+    for key in ("n", "dice_mean", "dice_std", "exact_fraction", "ge_0_8_fraction", "matched_dice_mean",
+                "baseline_pair_prior_dice_mean", "baseline_nearest_dice_mean", "ms_per_formula"):
+        assert key in result, key
+    assert result["n"] == len(val) and 0 <= result["dice_mean"] <= 1
+    assert result["matched_dice_mean"] >= result["dice_mean"] - 1e-9
+    assert (tmp_path / "hist.png").stat().st_size > 1000
+    # structures whose formula was used for training are removed
+    assert evaluate_contact_model(tiny_model, train)["n"] == 0
+
+
+def test_cli_predicts_formula(tiny_model, tmp_path, capsys):
+    path = tiny_model.save(tmp_path / "m.pt")
+    out = tmp_path / "p.json"
+    assert main(["contact-map", "Sr2Ti2O6", "--model", str(path), "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Z = 2 (10 atoms" in text and "Sr1" in text
+    data = json.loads(out.read_text())
+    assert data["labels"][:3] == ["Sr1", "Sr2", "Ti1"] and len(data["contact"]) == 10
+    assert main(["contact-map", "Qq2", "--model", str(path)]) == 2
+    assert "unknown element" in capsys.readouterr().err
+    assert main(["contact-map", "missing.cif", "--model", str(path)]) == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_structure_file_still_gives_true_map(tmp_path, capsys):
+    s = Structure(Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    path = tmp_path / "NaCl.cif"
+    s.to(filename=str(path))
+    assert main(["contact-map", str(path)]) == 0
+    assert "valid bonds" in capsys.readouterr().out
