@@ -210,11 +210,16 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         patience=args.patience, seed=args.seed, matched_loss=args.matched_loss, device=args.device,
-        templates=args.templates,
+        templates=args.templates, dice_loss=args.dice_loss,
         time_limit_s=args.time_limit_min * 60 if args.time_limit_min else None,
     )
 
     def progress(info: dict) -> None:
+        if info.get("final"):
+            snap = info["snap_similarity"]
+            print(f"template snapping: {'off' if snap is None else f'at map Dice >= {snap:.2f}'}; validation "
+                  f"Dice {info['val_dice_final']:.4f}, exact {100 * info['val_exact_fraction_final']:.1f}%", flush=True)
+            return
         if info.get("stopped"):
             print(f"stopped ({info['stopped']}) after epoch {info['epoch']}: best validation Dice "
                   f"{info['best_val_dice']:.4f}; threshold {info['threshold']:.2f} gives "
@@ -292,6 +297,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="align targets to predictions by same-element permutation before the loss")
     p.add_argument("--templates", type=int, default=0, metavar="K",
                    help="feed the maps of the K most similar training compositions to the network (0: off)")
+    p.add_argument("--dice-loss", type=float, default=0.0, metavar="W",
+                   help="add W x (1 - soft Dice) to the cross-entropy (0: off, the paper's loss)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt)")

@@ -62,6 +62,11 @@ class FeaturizedDataset:
     def n_atoms(self) -> np.ndarray:
         return self.mask.sum(axis=1)
 
+    def subset(self, indices: np.ndarray) -> FeaturizedDataset:
+        """The structures at ``indices`` (in that order)."""
+        idx = np.asarray(indices, dtype=np.int64)
+        return FeaturizedDataset(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")

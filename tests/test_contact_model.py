@@ -57,9 +57,7 @@ def fixture_data():
     ds = _fixture_dataset()
     feats = featurize_dataset(ds, max_atoms=12, use_cache=False)
     val = np.arange(len(ds)) % 5 == 4
-    from core.contact_model.evaluation import _subset
-
-    return _subset(feats, np.flatnonzero(~val)), _subset(feats, np.flatnonzero(val))
+    return feats.subset(np.flatnonzero(~val)), feats.subset(np.flatnonzero(val))
 
 
 @pytest.fixture(scope="module")

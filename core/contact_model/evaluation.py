@@ -24,26 +24,21 @@ from core.featurize import FeaturizedDataset
 from core.metrics import dice, matched_dice
 
 
-def _subset(data: FeaturizedDataset, idx: np.ndarray) -> FeaturizedDataset:
-    return FeaturizedDataset(*(getattr(data, f)[idx] for f in (
-        "material_ids", "formulas", "numbers", "mask", "features", "contact", "short", "spacegroups")))
-
-
 def drop_seen_formulas(data: FeaturizedDataset, formulas: list[str]) -> tuple[FeaturizedDataset, int]:
     """Remove structures whose reduced formula was used for training; returns (rest, n_removed)."""
     seen = set(formulas)
     keep = np.array([f not in seen for f in data.formulas], dtype=bool)
-    return _subset(data, np.flatnonzero(keep)), int((~keep).sum())
+    return data.subset(np.flatnonzero(keep)), int((~keep).sum())
 
 
 def predict_dataset(model: ContactModel, data: FeaturizedDataset) -> tuple[list[np.ndarray], float]:
-    """Probability maps (one n x n array per structure) and the inference wall time in s."""
+    """Predicted 0/1 maps (one n x n array per structure) and the inference wall time in s."""
     out: list[np.ndarray] = [np.zeros((0, 0))] * len(data)
     start = time.perf_counter()
     for n, idx in groups_by_size(data).items():
-        probs = model.predict_probabilities(data.numbers[idx, :n])
-        for k, p in zip(idx, probs):
-            out[k] = p
+        _, maps = model.predict(data.numbers[idx, :n])
+        for k, m in zip(idx, maps):
+            out[k] = m
     return out, time.perf_counter() - start
 
 
@@ -128,17 +123,16 @@ def evaluate_contact_model(
     given), ``ms_per_formula``, a breakdown by atom count and per-structure rows.
     """
     data, n_seen = drop_seen_formulas(data, model.train_formulas)
-    probs, seconds = predict_dataset(model, data)
+    preds, seconds = predict_dataset(model, data)
     n = len(data)
     species = [[str(z) for z in data.numbers[k, : int(data.n_atoms[k])]] for k in range(n)]
     targets = [data.contact[k, : int(data.n_atoms[k]), : int(data.n_atoms[k])] for k in range(n)]
-    preds = [(p > model.threshold).astype(np.uint8) for p in probs]
     scores = np.array([dice(p, t) for p, t in zip(preds, targets)])
     matched = np.array([matched_dice(p, t, s) for p, t, s in zip(preds, targets, species)])
     result: dict = {"n": n, "n_removed_seen_in_training": n_seen, **_summary(scores),
                     "matched_dice_mean": float(matched.mean()) if n else float("nan"),
                     "matched_exact_fraction": float((matched >= 1 - 1e-9).mean()) if n else float("nan"),
-                    "threshold": model.threshold,
+                    "threshold": model.threshold, "snap_similarity": model.snap_similarity,
                     "ms_per_formula": 1000 * seconds / max(1, n)}
     if train is not None:
         prior = PairPriorBaseline().fit(train)

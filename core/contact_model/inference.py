@@ -31,7 +31,8 @@ class ContactPrediction:
     probabilities : ndarray, shape (n, n)
         Predicted contact probabilities (symmetric, zero diagonal).
     contact : ndarray of uint8, shape (n, n)
-        ``probabilities > threshold``.
+        ``probabilities > threshold``, or the nearest training map when the two
+        agree closely (template snapping, see :class:`ContactModel`).
     threshold : float
     """
 
@@ -99,7 +100,8 @@ def predict_contact_map(
             f"the model handles at most {model.max_atoms} (Z in {options})"
         )
     species = parsed.atom_elements(z, model.max_atoms)
-    probs = model.predict_probabilities(atomic_numbers(species)[None, :])[0]
+    probs, maps = model.predict(atomic_numbers(species)[None, :])
+    probs, contact = probs[0], maps[0]
     seen: dict[str, int] = {}
     labels = []
     for el in species:
@@ -112,6 +114,6 @@ def predict_contact_map(
         species=tuple(species),
         labels=tuple(labels),
         probabilities=probs,
-        contact=(probs > model.threshold).astype(np.uint8),
+        contact=contact,
         threshold=model.threshold,
     )

@@ -54,6 +54,11 @@ class ContactModel:
         Reduced formulas used for training (to keep evaluation honest).
     templates : TemplateBank or None
         Training maps retrieved as extra inputs (when the network uses them).
+    snap_similarity : float or None
+        Template snapping: when the thresholded prediction has a Dice of at
+        least this value with the nearest template, the template (the map of a
+        real crystal, hence geometrically realisable) is returned instead.
+        Tuned on validation Dice; None disables it.
     """
 
     net: ContactNet
@@ -64,6 +69,7 @@ class ContactModel:
     metadata: dict = field(default_factory=dict)
     train_formulas: list[str] = field(default_factory=list)
     templates: TemplateBank | None = None
+    snap_similarity: float | None = None
 
     @property
     def device(self) -> torch.device:
@@ -74,24 +80,37 @@ class ContactModel:
         return self
 
     @torch.no_grad()
-    def predict_probabilities(self, numbers: np.ndarray, batch_size: int = 512) -> np.ndarray:
-        """Contact probabilities, shape (B, n, n), for atomic numbers (B, n) in canonical order."""
+    def predict(self, numbers: np.ndarray, batch_size: int = 512) -> tuple[np.ndarray, np.ndarray]:
+        """Probabilities and 0/1 maps, shape (B, n, n) each, for atomic numbers (B, n)
+        in canonical order (all rows with the same n)."""
         numbers = np.atleast_2d(numbers)
         self.net.eval()
-        out = []
+        probs_out, maps_out = [], []
         for start in range(0, len(numbers), batch_size):
             chunk = numbers[start : start + batch_size]
             x = torch.from_numpy(atom_inputs(chunk, self.scaler, self.max_atoms)).to(self.device)
-            t = None
+            planes = None
             if self.net.config.template_channels:
                 if self.templates is None:
                     raise AlphaCrystalError("this model needs its template bank, which is missing")
-                t = torch.from_numpy(self.templates.query(chunk)).to(self.device)
+                planes = self.templates.query(chunk)
+            t = None if planes is None else torch.from_numpy(planes).to(self.device)
             probs = torch.sigmoid(self.net(x, t)).cpu().numpy()
             n = probs.shape[-1]
             probs[:, np.arange(n), np.arange(n)] = 0.0
-            out.append(probs)
-        return np.concatenate(out) if out else np.zeros((0,) + numbers.shape[1:] * 2, np.float32)
+            maps = (probs > self.threshold).astype(np.uint8)
+            if self.snap_similarity is not None and planes is not None:
+                maps = snap_to_templates(maps, planes, self.templates.k, self.snap_similarity)
+            probs_out.append(probs)
+            maps_out.append(maps)
+        if not probs_out:
+            empty = np.zeros((0, numbers.shape[1], numbers.shape[1]), np.float32)
+            return empty, empty.astype(np.uint8)
+        return np.concatenate(probs_out), np.concatenate(maps_out)
+
+    def predict_probabilities(self, numbers: np.ndarray, batch_size: int = 512) -> np.ndarray:
+        """Contact probabilities, shape (B, n, n), for atomic numbers (B, n) in canonical order."""
+        return self.predict(numbers, batch_size)[0]
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model atomically."""
@@ -103,6 +122,7 @@ class ContactModel:
             "state_dict": {k: v.detach().cpu() for k, v in self.net.state_dict().items()},
             "scaler": self.scaler.to_dict(),
             "threshold": float(self.threshold),
+            "snap_similarity": self.snap_similarity,
             "max_atoms": int(self.max_atoms),
             "z_prior": {str(k): {str(z): c for z, c in v.items()} for k, v in self.z_prior.items()},
             "metadata": json.loads(json.dumps(self.metadata, default=str)),  # plain types only
@@ -148,6 +168,7 @@ class ContactModel:
             metadata=payload.get("metadata", {}),
             train_formulas=[f for f in payload.get("train_formulas", "").split("\n") if f],
             templates=bank,
+            snap_similarity=payload.get("snap_similarity"),
         )
         return model.to(device)
 
@@ -162,3 +183,24 @@ def z_prior_from(formulas: np.ndarray, n_atoms: np.ndarray) -> dict[int, dict[in
         if per_unit and n % per_unit == 0:
             counts.setdefault(per_unit, Counter())[int(n) // per_unit] += 1
     return {k: dict(v) for k, v in sorted(counts.items())}
+
+
+def snap_to_templates(maps: np.ndarray, planes: np.ndarray, k: int, similarity: float) -> np.ndarray:
+    """Replace each map by its nearest template when their Dice is at least ``similarity``.
+
+    ``planes`` are the template planes of :meth:`TemplateBank.query` (maps, then
+    distances; a distance of 1 marks a missing template).
+    """
+    out = maps.copy()
+    n = maps.shape[-1]
+    off = ~np.eye(n, dtype=bool)
+    for b in range(len(maps)):
+        if planes[b, k, 0, 0] >= 1.0:
+            continue
+        template = planes[b, 0].astype(np.uint8)
+        a, t = maps[b][off], template[off]
+        total = int(a.sum()) + int(t.sum())
+        score = 1.0 if total == 0 else 2.0 * int((a & t).sum()) / total
+        if score >= similarity:
+            out[b] = template
+    return out

@@ -19,7 +19,7 @@ import torch.nn.functional as F
 
 from core.contact_model.data import groups_by_size
 from core.contact_model.inputs import N_INPUTS, atom_inputs
-from core.contact_model.model import ContactModel, pick_device, z_prior_from
+from core.contact_model.model import ContactModel, pick_device, snap_to_templates, z_prior_from
 from core.contact_model.network import ContactNet, preset
 from core.contact_model.templates import TemplateBank
 from core.elements import FeatureScaler, raw_features
@@ -39,10 +39,12 @@ class TrainingConfig:
     learning_rate: float = 1e-3
     weight_decay: float = 0.0
     patience: int = 20
+    lr_patience: int = 5
     time_limit_s: float | None = None
     seed: int = 0
     matched_loss: bool = False
     templates: int = 0
+    dice_loss: float = 0.0
     device: str = "auto"
 
     def to_dict(self) -> dict:
@@ -142,6 +144,37 @@ def tune_threshold(net: ContactNet, batches: _Batches, device: torch.device) -> 
     return best
 
 
+SNAP_CANDIDATES: tuple[float | None, ...] = (None, 0.95, 0.9, 0.85, 0.8)
+
+
+def tune_snap(model: ContactModel, validation: FeaturizedDataset) -> tuple[float | None, float, float]:
+    """Template-snapping similarity (or None) with the best mean validation Dice.
+
+    Returns ``(similarity, dice_mean, exact_fraction)`` on the validation set.
+    """
+    saved = model.snap_similarity
+    model.snap_similarity = None
+    cases = []
+    for n, idx in groups_by_size(validation).items():
+        numbers = validation.numbers[idx, :n]
+        _, maps = model.predict(numbers)
+        planes = model.templates.query(numbers) if model.templates is not None else None
+        cases.append((maps, planes, torch.from_numpy(validation.contact[idx, :n, :n].astype(np.float32))))
+    model.snap_similarity = saved
+    best: tuple[float | None, float, float] = (None, -1.0, 0.0)
+    for similarity in SNAP_CANDIDATES if model.templates is not None else (None,):
+        scores = []
+        for maps, planes, target in cases:
+            if similarity is not None:
+                maps = snap_to_templates(maps, planes, model.templates.k, similarity)
+            scores.append(_dice_per_sample(torch.from_numpy(maps.astype(np.float32)), target))
+        values = torch.cat(scores)
+        mean = float(values.mean())
+        if mean > best[1] + 1e-9:
+            best = (similarity, mean, float((values >= 1 - 1e-9).float().mean()))
+    return best
+
+
 def train_contact_model(
     train: FeaturizedDataset,
     validation: FeaturizedDataset,
@@ -174,6 +207,10 @@ def train_contact_model(
     bank = TemplateBank(train.numbers, train.contact, scaler, config.templates) if config.templates else None
     net = ContactNet(preset(config.preset, N_INPUTS, bank.channels if bank else 0)).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    # halve the learning rate when validation Dice has not improved for lr_patience epochs
+    scheduler = torch.optim.lr_scheduler.ReduceLROnPlateau(
+        optimizer, mode="max", factor=0.5, patience=config.lr_patience
+    )
     train_batches = _Batches(train, scaler, max_atoms, bank, self_bank=True)
     val_batches = _Batches(validation, scaler, max_atoms, bank)
     state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "history": [], "elapsed": 0.0,
@@ -183,6 +220,7 @@ def train_contact_model(
         saved = torch.load(ckpt, map_location="cpu", weights_only=False)
         net.load_state_dict(saved["model"])
         optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
         torch.set_rng_state(saved["torch_rng"])
 
@@ -191,7 +229,8 @@ def train_contact_model(
             return
         ckpt.parent.mkdir(parents=True, exist_ok=True)
         tmp = ckpt.with_name(f".{ckpt.name}.tmp")
-        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(), "state": state,
+        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict(), "state": state,
                     "torch_rng": torch.get_rng_state(), "config": config.to_dict()}, tmp)
         os.replace(tmp, ckpt)
 
@@ -210,12 +249,14 @@ def train_contact_model(
             loss = _train_epoch(net, optimizer, train_batches, config, device,
                                 np.random.default_rng(config.seed * 100_003 + state["epoch"]))
             val_dice = mean_dice(net, val_batches, device)
+            scheduler.step(val_dice)
             state["epoch"] += 1
             state["elapsed"] = time.perf_counter() - start
             if val_dice > state["best_dice"]:
                 state["best_dice"], state["best_epoch"] = val_dice, state["epoch"]
                 state["best_state"] = {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}
             state["history"].append({"epoch": state["epoch"], "train_loss": loss, "val_dice": val_dice,
+                                     "lr": optimizer.param_groups[0]["lr"],
                                      "elapsed_s": round(state["elapsed"], 1)})
             save_checkpoint()
             if progress:
@@ -248,7 +289,7 @@ def train_contact_model(
         "n_train": len(train),
         "n_validation": len(validation),
     })
-    return ContactModel(
+    model = ContactModel(
         net=net.cpu().eval(),
         scaler=scaler,
         threshold=threshold,
@@ -258,6 +299,14 @@ def train_contact_model(
         train_formulas=sorted(set(train.formulas.tolist())),
         templates=bank,
     )
+    snap, snap_dice, snap_exact = tune_snap(model, validation)
+    model.snap_similarity = snap
+    model.metadata.update({"snap_similarity": snap, "val_dice_final": round(snap_dice, 4),
+                           "val_exact_fraction_final": round(snap_exact, 4)})
+    if progress:
+        progress({"stopped": None, "final": True, "snap_similarity": snap,
+                  "val_dice_final": snap_dice, "val_exact_fraction_final": snap_exact})
+    return model
 
 
 def _train_epoch(net: ContactNet, optimizer: torch.optim.Optimizer, batches: _Batches,
@@ -277,6 +326,11 @@ def _train_epoch(net: ContactNet, optimizer: torch.optim.Optimizer, batches: _Ba
         mask = _off_diagonal(n, device).expand_as(logits)
         loss = F.binary_cross_entropy_with_logits(logits, yb.to(device), weight=mask, reduction="sum")
         loss = loss / mask.sum()
+        if config.dice_loss:
+            # soft Dice per structure, the evaluation metric, added to the BCE
+            p, t = torch.sigmoid(logits) * mask, yb.to(device) * mask
+            soft = (2 * (p * t).sum(dim=(1, 2)) + 1.0) / (p.sum(dim=(1, 2)) + t.sum(dim=(1, 2)) + 1.0)
+            loss = loss + config.dice_loss * (1.0 - soft).mean()
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
