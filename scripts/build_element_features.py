@@ -39,21 +39,12 @@ import sys
 import warnings
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from core.elements import FEATURE_NAMES  # noqa: E402  (the column order lives in one place)
+
 OUT = Path(__file__).resolve().parents[1] / "resources" / "element_features.csv"
 MAX_Z = 103
-FEATURES = [
-    "mendeleev_number",
-    "unpaired_electrons",
-    "first_ionization_energy_eV",
-    "covalent_radius_A",
-    "heat_of_formation_kJ_mol",
-    "dipole_polarizability_bohr3",
-    "average_ionic_radius_A",
-    "group",
-    "row",
-    "electronegativity_pauling",
-    "atomic_number",
-]
+FEATURES = list(FEATURE_NAMES)
 _SUBSHELL_CAPACITY = {"s": 2, "p": 6, "d": 10, "f": 14}
 
 
