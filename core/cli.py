@@ -189,6 +189,7 @@ def _format_seconds(seconds: float) -> str:
 
 
 def cmd_train_contact_map(args: argparse.Namespace) -> int:
+    import dataclasses
     import shlex
 
     import torch
@@ -199,6 +200,7 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
         load_contact_data,
         train_contact_model,
     )
+    from core.contact_model.training import combine_ensemble
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -215,15 +217,13 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     )
 
     def progress(info: dict) -> None:
-        if info.get("final"):
-            snap = info["snap_similarity"]
-            print(f"template snapping: {'off' if snap is None else f'at map Dice >= {snap:.2f}'}; validation "
-                  f"Dice {info['val_dice_final']:.4f}, exact {100 * info['val_exact_fraction_final']:.1f}%", flush=True)
-            return
         if info.get("stopped"):
+            snap = info["snap_similarity"]
             print(f"stopped ({info['stopped']}) after epoch {info['epoch']}: best validation Dice "
                   f"{info['best_val_dice']:.4f}; threshold {info['threshold']:.2f} gives "
-                  f"{info['val_dice_at_threshold']:.4f}", flush=True)
+                  f"{info['val_dice_at_threshold']:.4f}; template snapping "
+                  f"{'off' if snap is None else f'at map Dice >= {snap:.2f}'} gives {info['val_dice_final']:.4f} "
+                  f"({100 * info['val_exact_fraction_final']:.1f}% exact)", flush=True)
             return
         print(f"epoch {info['epoch']:>3}/{info['epochs']}  loss {info['train_loss']:.4f}  "
               f"val Dice {info['val_dice']:.4f} (best {info['best_val_dice']:.4f})  "
@@ -233,8 +233,21 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     metadata = {"data": settings.to_dict(), "preset": args.preset,
                 "command": "alphacrystal " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "torch": str(torch.__version__)}
-    model = train_contact_model(data.train, data.validation, config, checkpoint=checkpoint,
-                                resume=args.resume, progress=progress, metadata=metadata)
+    members = []
+    for k in range(args.ensemble):
+        member_config = dataclasses.replace(
+            config, seed=args.seed + k,
+            time_limit_s=config.time_limit_s / args.ensemble if config.time_limit_s else None)
+        if args.ensemble > 1:
+            print(f"ensemble member {k + 1}/{args.ensemble} (seed {member_config.seed})", flush=True)
+        members.append(train_contact_model(
+            data.train, data.validation, member_config,
+            checkpoint=checkpoint if k == 0 else f"{checkpoint}.seed{member_config.seed}",
+            resume=args.resume, progress=progress, metadata=metadata))
+    model = members[0] if len(members) == 1 else combine_ensemble(members, data.validation)
+    if len(members) > 1:
+        print(f"ensemble of {len(members)}: threshold {model.threshold:.2f}, validation Dice "
+              f"{model.metadata['val_dice_final']:.4f} ({100 * model.metadata['val_exact_fraction_final']:.1f}% exact)")
     path = model.save(args.out)
     print(f"wrote {path}")
     _write_json(args.json, {k: v for k, v in model.metadata.items() if k != "history"} | {"model": str(path)})
@@ -299,6 +312,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="feed the maps of the K most similar training compositions to the network (0: off)")
     p.add_argument("--dice-loss", type=float, default=0.0, metavar="W",
                    help="add W x (1 - soft Dice) to the cross-entropy (0: off, the paper's loss)")
+    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+                   help="train N models (seeds SEED..SEED+N-1, time limit shared) and average them")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
     p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt)")

@@ -214,3 +214,19 @@ def test_structure_file_still_gives_true_map(tmp_path, capsys):
     s.to(filename=str(path))
     assert main(["contact-map", str(path)]) == 0
     assert "valid bonds" in capsys.readouterr().out
+
+
+def test_ensemble_averages_members_and_round_trips(fixture_data, tmp_path):
+    from core.contact_model.training import combine_ensemble
+
+    train, val = fixture_data
+    a = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4, seed=0, templates=1))
+    b = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4, seed=1, templates=1))
+    z = atomic_numbers(["Sr", "Ti", "O", "O", "O"])[None, :]
+    expected = (a.predict_probabilities(z) + b.predict_probabilities(z)) / 2
+    ensemble = combine_ensemble([a, b], val)
+    assert len(ensemble.members) == 1 and len(ensemble.metadata["ensemble"]) == 2
+    np.testing.assert_allclose(ensemble.predict_probabilities(z), expected, atol=1e-6)
+    loaded = ContactModel.load(ensemble.save(tmp_path / "e.pt"), device="cpu")
+    np.testing.assert_allclose(loaded.predict_probabilities(z), expected, atol=1e-6)
+    assert loaded.threshold == ensemble.threshold

@@ -54,6 +54,9 @@ class ContactModel:
         Reduced formulas used for training (to keep evaluation honest).
     templates : TemplateBank or None
         Training maps retrieved as extra inputs (when the network uses them).
+    members : list of ContactNet
+        Further networks trained on the same data with other seeds; the
+        probabilities of ``net`` and all members are averaged (an ensemble).
     snap_similarity : float or None
         Template snapping: when the thresholded prediction has a Dice of at
         least this value with the nearest template, the template (the map of a
@@ -70,13 +73,16 @@ class ContactModel:
     train_formulas: list[str] = field(default_factory=list)
     templates: TemplateBank | None = None
     snap_similarity: float | None = None
+    members: list[ContactNet] = field(default_factory=list)
 
     @property
     def device(self) -> torch.device:
         return next(self.net.parameters()).device
 
     def to(self, device: str | torch.device) -> ContactModel:
-        self.net.to(pick_device(device) if isinstance(device, str) else device)
+        target = pick_device(device) if isinstance(device, str) else device
+        for net in (self.net, *self.members):
+            net.to(target)
         return self
 
     @torch.no_grad()
@@ -84,7 +90,9 @@ class ContactModel:
         """Probabilities and 0/1 maps, shape (B, n, n) each, for atomic numbers (B, n)
         in canonical order (all rows with the same n)."""
         numbers = np.atleast_2d(numbers)
-        self.net.eval()
+        nets = (self.net, *self.members)
+        for net in nets:
+            net.eval()
         probs_out, maps_out = [], []
         for start in range(0, len(numbers), batch_size):
             chunk = numbers[start : start + batch_size]
@@ -95,7 +103,7 @@ class ContactModel:
                     raise AlphaCrystalError("this model needs its template bank, which is missing")
                 planes = self.templates.query(chunk)
             t = None if planes is None else torch.from_numpy(planes).to(self.device)
-            probs = torch.sigmoid(self.net(x, t)).cpu().numpy()
+            probs = torch.stack([torch.sigmoid(net(x, t)) for net in nets]).mean(dim=0).cpu().numpy()
             n = probs.shape[-1]
             probs[:, np.arange(n), np.arange(n)] = 0.0
             maps = (probs > self.threshold).astype(np.uint8)
@@ -123,6 +131,10 @@ class ContactModel:
             "scaler": self.scaler.to_dict(),
             "threshold": float(self.threshold),
             "snap_similarity": self.snap_similarity,
+            "members": [
+                {"config": m.config.to_dict(), "state_dict": {k: v.detach().cpu() for k, v in m.state_dict().items()}}
+                for m in self.members
+            ],
             "max_atoms": int(self.max_atoms),
             "z_prior": {str(k): {str(z): c for z, c in v.items()} for k, v in self.z_prior.items()},
             "metadata": json.loads(json.dumps(self.metadata, default=str)),  # plain types only
@@ -151,9 +163,7 @@ class ContactModel:
             raise AlphaCrystalError(f"{p}: not a readable model file ({reason})") from None
         if not isinstance(payload, dict) or payload.get("format") != FORMAT:
             raise AlphaCrystalError(f"{p}: not an AlphaCrystal contact model (format {FORMAT})")
-        net = ContactNet(ContactNetConfig(**payload["config"]))
-        net.load_state_dict(payload["state_dict"])
-        net.eval()
+        net = _load_net(payload["config"], payload["state_dict"])
         scaler = FeatureScaler.from_dict(payload["scaler"])
         bank = None
         if payload.get("templates"):
@@ -169,8 +179,15 @@ class ContactModel:
             train_formulas=[f for f in payload.get("train_formulas", "").split("\n") if f],
             templates=bank,
             snap_similarity=payload.get("snap_similarity"),
+            members=[_load_net(m["config"], m["state_dict"]) for m in payload.get("members", [])],
         )
         return model.to(device)
+
+
+def _load_net(config: dict, state_dict: dict) -> ContactNet:
+    net = ContactNet(ContactNetConfig(**config))
+    net.load_state_dict(state_dict)
+    return net.eval()
 
 
 def z_prior_from(formulas: np.ndarray, n_atoms: np.ndarray) -> dict[int, dict[int, int]]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.elements import FeatureScaler, raw_features
+from core.elements import N_FEATURES, FeatureScaler, raw_features
 
 
 class TemplateBank:
@@ -63,7 +63,7 @@ class TemplateBank:
             return out
         query = self._encode(numbers)
         reference = self.encoded[n]
-        scale = float(n * 11)  # mean absolute difference per feature
+        scale = float(n * N_FEATURES)  # mean absolute difference per feature
         for s in range(0, batch, 128):
             dist = np.abs(query[s : s + 128, None, :] - reference[None, :, :]).sum(axis=2) / scale
             if exclude is not None:

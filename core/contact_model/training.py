@@ -129,50 +129,59 @@ def mean_dice(net: ContactNet, batches: _Batches, device: torch.device, threshol
     return float(torch.cat(scores).mean()) if scores else 0.0
 
 
-def tune_threshold(net: ContactNet, batches: _Batches, device: torch.device) -> tuple[float, float]:
-    """Threshold in 0.30…0.70 that maximises mean validation Dice; returns (threshold, dice)."""
-    probs = predict_groups(net, batches, device)
-    best = (0.5, -1.0)
-    for threshold in np.round(np.arange(0.30, 0.701, 0.05), 2):
-        scores = [
-            _dice_per_sample(torch.from_numpy((probs[n] > threshold).astype(np.float32)), y)
-            for n, (_, y, _) in batches.groups.items()
-        ]
-        value = float(torch.cat(scores).mean())
-        if value > best[1] + 1e-9:
-            best = (float(threshold), value)
-    return best
-
-
+THRESHOLDS = tuple(float(t) for t in np.round(np.arange(0.30, 0.701, 0.05), 2))
 SNAP_CANDIDATES: tuple[float | None, ...] = (None, 0.95, 0.9, 0.85, 0.8)
 
 
-def tune_snap(model: ContactModel, validation: FeaturizedDataset) -> tuple[float | None, float, float]:
-    """Template-snapping similarity (or None) with the best mean validation Dice.
+def tune_decision(model: ContactModel, validation: FeaturizedDataset) -> dict:
+    """Set ``model.threshold`` (0.30…0.70) and ``model.snap_similarity`` to the values
+    with the best mean validation Dice (first the threshold, then snapping).
 
-    Returns ``(similarity, dice_mean, exact_fraction)`` on the validation set.
+    Returns the chosen values with the validation Dice and exact fraction.
     """
-    saved = model.snap_similarity
-    model.snap_similarity = None
     cases = []
     for n, idx in groups_by_size(validation).items():
         numbers = validation.numbers[idx, :n]
-        _, maps = model.predict(numbers)
+        probs = model.predict_probabilities(numbers)
         planes = model.templates.query(numbers) if model.templates is not None else None
-        cases.append((maps, planes, torch.from_numpy(validation.contact[idx, :n, :n].astype(np.float32))))
-    model.snap_similarity = saved
-    best: tuple[float | None, float, float] = (None, -1.0, 0.0)
-    for similarity in SNAP_CANDIDATES if model.templates is not None else (None,):
-        scores = []
-        for maps, planes, target in cases:
-            if similarity is not None:
-                maps = snap_to_templates(maps, planes, model.templates.k, similarity)
-            scores.append(_dice_per_sample(torch.from_numpy(maps.astype(np.float32)), target))
-        values = torch.cat(scores)
-        mean = float(values.mean())
-        if mean > best[1] + 1e-9:
-            best = (similarity, mean, float((values >= 1 - 1e-9).float().mean()))
-    return best
+        cases.append((probs, planes, torch.from_numpy(validation.contact[idx, :n, :n].astype(np.float32))))
+
+    def scores(threshold: float, snap: float | None) -> torch.Tensor:
+        out = []
+        for probs, planes, target in cases:
+            maps = (probs > threshold).astype(np.uint8)
+            if snap is not None:
+                maps = snap_to_templates(maps, planes, model.templates.k, snap)
+            out.append(_dice_per_sample(torch.from_numpy(maps.astype(np.float32)), target))
+        return torch.cat(out)
+
+    threshold = max(THRESHOLDS, key=lambda t: (float(scores(t, None).mean()), -abs(t - 0.5)))
+    at_threshold = float(scores(threshold, None).mean())
+    snaps = SNAP_CANDIDATES if model.templates is not None else (None,)
+    best_snap, best_values = None, scores(threshold, None)
+    for snap in snaps[1:]:
+        values = scores(threshold, snap)
+        if float(values.mean()) > float(best_values.mean()) + 1e-9:
+            best_snap, best_values = snap, values
+    model.threshold, model.snap_similarity = threshold, best_snap
+    return {"threshold": threshold, "val_dice_at_threshold": round(at_threshold, 4),
+            "snap_similarity": best_snap, "val_dice_final": round(float(best_values.mean()), 4),
+            "val_exact_fraction_final": round(float((best_values >= 1 - 1e-9).float().mean()), 4)}
+
+
+def combine_ensemble(models: list[ContactModel], validation: FeaturizedDataset) -> ContactModel:
+    """One model averaging the probabilities of models trained on the same data
+    (same scaler and template bank) with different seeds; threshold and snapping
+    are re-tuned on validation."""
+    first = models[0]
+    first.members = [m.net for m in models[1:]] + [net for m in models[1:] for net in m.members]
+    decision = tune_decision(first, validation)
+    first.metadata = {**first.metadata, **decision,
+                      "ensemble": [{k: m.metadata.get(k) for k in ("training", "epochs_run", "best_epoch",
+                                                                      "training_seconds", "val_dice_at_0_5")}
+                                   for m in models],
+                      "training_seconds": round(sum(m.metadata.get("training_seconds", 0) for m in models), 1)}
+    return first
 
 
 def train_contact_model(
@@ -271,11 +280,6 @@ def train_contact_model(
         save_checkpoint()
         raise
     net.load_state_dict(state["best_state"])
-    threshold, tuned_dice = tune_threshold(net, val_batches, device)
-    if progress:
-        progress({"epoch": state["epoch"], "epochs": config.epochs, "stopped": stopped,
-                  "best_val_dice": state["best_dice"], "threshold": threshold,
-                  "val_dice_at_threshold": tuned_dice, "elapsed_s": state["elapsed"]})
     info = dict(metadata or {})
     info.update({
         "training": config.to_dict(),
@@ -284,7 +288,6 @@ def train_contact_model(
         "best_epoch": state["best_epoch"],
         "training_seconds": round(state["elapsed"], 1),
         "val_dice_at_0_5": round(state["best_dice"], 4),
-        "val_dice_at_threshold": round(tuned_dice, 4),
         "history": state["history"],
         "n_train": len(train),
         "n_validation": len(validation),
@@ -292,20 +295,17 @@ def train_contact_model(
     model = ContactModel(
         net=net.cpu().eval(),
         scaler=scaler,
-        threshold=threshold,
         max_atoms=max_atoms,
         z_prior=z_prior_from(train.formulas, train.n_atoms),
         metadata=info,
         train_formulas=sorted(set(train.formulas.tolist())),
         templates=bank,
     )
-    snap, snap_dice, snap_exact = tune_snap(model, validation)
-    model.snap_similarity = snap
-    model.metadata.update({"snap_similarity": snap, "val_dice_final": round(snap_dice, 4),
-                           "val_exact_fraction_final": round(snap_exact, 4)})
+    decision = tune_decision(model, validation)
+    model.metadata.update(decision)
     if progress:
-        progress({"stopped": None, "final": True, "snap_similarity": snap,
-                  "val_dice_final": snap_dice, "val_exact_fraction_final": snap_exact})
+        progress({"epoch": state["epoch"], "epochs": config.epochs, "stopped": stopped,
+                  "best_val_dice": state["best_dice"], "elapsed_s": state["elapsed"], **decision})
     return model
 
 
