@@ -19,7 +19,8 @@ import numpy as np
 
 from core.contact_model.data import groups_by_size
 from core.contact_model.model import ContactModel
-from core.elements import raw_features
+from core.contact_model.templates import TemplateBank
+from core.elements import FeatureScaler
 from core.featurize import FeaturizedDataset
 from core.metrics import dice, matched_dice
 
@@ -73,31 +74,16 @@ class PairPriorBaseline:
 
 
 class NearestCompositionBaseline:
-    """Copy the map of the closest training composition with the same atom count."""
+    """Copy the map of the closest training composition with the same atom count
+    (the first template of a :class:`TemplateBank` over the training set)."""
 
-    def fit(self, train: FeaturizedDataset, model: ContactModel) -> NearestCompositionBaseline:
-        self.model = model
-        self.train = train
-        self.groups = groups_by_size(train)
-        self.encoded = {n: self._encode(train.numbers[idx, :n]) for n, idx in self.groups.items()}
+    def fit(self, train: FeaturizedDataset, scaler: FeatureScaler) -> NearestCompositionBaseline:
+        self.bank = TemplateBank(train.numbers, train.contact, scaler, k=1)
         return self
 
-    def _encode(self, numbers: np.ndarray) -> np.ndarray:
-        return self.model.scaler.transform(raw_features(numbers)).reshape(len(numbers), -1)
-
-    def predict_many(self, numbers: np.ndarray) -> list[np.ndarray]:
-        """Maps for structures of one atom count n (numbers: (B, n))."""
-        n = numbers.shape[1]
-        if n not in self.groups:
-            return [np.zeros((n, n), dtype=np.uint8) for _ in numbers]
-        query = self._encode(numbers)
-        reference = self.encoded[n]
-        best = np.empty(len(query), dtype=np.int64)
-        for s in range(0, len(query), 64):
-            dist = np.abs(query[s : s + 64, None, :] - reference[None, :, :]).sum(axis=2)
-            best[s : s + 64] = dist.argmin(axis=1)
-        idx = self.groups[n][best]
-        return [self.train.contact[k, :n, :n] for k in idx]
+    def predict_many(self, numbers: np.ndarray) -> np.ndarray:
+        """Maps, shape (B, n, n), for structures of one atom count n (numbers: (B, n))."""
+        return self.bank.query(numbers)[:, 0].astype(np.uint8)
 
 
 def _summary(scores: np.ndarray) -> dict[str, float]:
@@ -137,7 +123,7 @@ def evaluate_contact_model(
     if train is not None:
         prior = PairPriorBaseline().fit(train)
         prior_scores = np.array([dice(prior.predict(data.numbers[k, : len(t)]), t) for k, t in enumerate(targets)])
-        nearest = NearestCompositionBaseline().fit(train, model)
+        nearest = NearestCompositionBaseline().fit(train, model.scaler)
         near_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
         for size, idx in groups_by_size(data).items():
             for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):

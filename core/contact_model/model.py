@@ -20,6 +20,7 @@ from core.contact_model.network import ContactNet, ContactNetConfig
 from core.contact_model.templates import TemplateBank
 from core.elements import FeatureScaler
 from core.errors import AlphaCrystalError
+from core.metrics import dice
 
 FORMAT = "alphacrystal-contact-model/1"
 
@@ -209,15 +210,10 @@ def snap_to_templates(maps: np.ndarray, planes: np.ndarray, k: int, similarity: 
     distances; a distance of 1 marks a missing template).
     """
     out = maps.copy()
-    n = maps.shape[-1]
-    off = ~np.eye(n, dtype=bool)
     for b in range(len(maps)):
-        if planes[b, k, 0, 0] >= 1.0:
+        if planes[b, k, 0, 0] >= 1.0:  # no template of this size
             continue
         template = planes[b, 0].astype(np.uint8)
-        a, t = maps[b][off], template[off]
-        total = int(a.sum()) + int(t.sum())
-        score = 1.0 if total == 0 else 2.0 * int((a & t).sum()) / total
-        if score >= similarity:
+        if dice(maps[b], template) >= similarity:
             out[b] = template
     return out
