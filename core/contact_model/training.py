@@ -72,9 +72,6 @@ class _Batches:
             )
         self.species = data.numbers
 
-    def __len__(self) -> int:
-        return sum(len(g[2]) for g in self.groups.values())
-
     def epoch(self, batch_size: int, rng: np.random.Generator) -> list[tuple[int, np.ndarray]]:
         batches = []
         for n, (_, _, idx) in self.groups.items():
