@@ -143,6 +143,117 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _candidate_model(path: str | None):
+    from core.candidates import CandidateModel, load_default_candidate_model
+
+    return CandidateModel.load(path) if path else load_default_candidate_model()
+
+
+def cmd_candidates(args: argparse.Namespace) -> int:
+    from core.candidates import propose_candidates
+
+    model = _candidate_model(args.model)
+    start = time.perf_counter()
+    candidates = propose_candidates(args.formula, top_k=args.top_k, z=args.z, model=model,
+                                    count_wyckoff=not args.no_wyckoff)
+    seconds = time.perf_counter() - start
+    if not candidates:
+        raise AlphaCrystalError(f"no space group admits '{args.formula}' with the allowed Z")
+    print(f"{'rank':>4}  {'sg':>3} {'symbol':<10}{'system':<13}{'prob':>6}{'Z':>3}{'atoms':>6}"
+          f"{'a':>8}{'b':>8}{'c':>8}{'alpha':>7}{'beta':>7}{'gamma':>7}{'Wyckoff':>9}")
+    for k, c in enumerate(candidates, 1):
+        a, b, cc, al, be, ga = c.lattice
+        wyck = "-" if c.n_wyckoff_assignments is None else str(c.n_wyckoff_assignments)
+        print(f"{k:>4}  {c.spacegroup:>3} {c.symbol:<10}{c.crystal_system:<13}{c.probability:>6.3f}{c.z:>3}"
+              f"{c.n_atoms:>6}{a:>8.3f}{b:>8.3f}{cc:>8.3f}{al:>7.1f}{be:>7.1f}{ga:>7.1f}{wyck:>9}")
+    print(f"lattice: conventional cell, Å and degrees; atoms: primitive cell; "
+          f"Wyckoff: feasible assignments ({1000 * seconds:.0f} ms)")
+    _write_json(args.json, {"formula": args.formula, "candidates": [c.to_dict() for c in candidates]})
+    return 0
+
+
+def cmd_train_candidates(args: argparse.Namespace) -> int:
+    import shlex
+
+    import torch
+
+    from core.candidates.data import load_candidate_data
+    from core.candidates.training import CandidateTrainingConfig, train_candidate_model
+    from core.contact_model import DataSettings
+
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    settings = DataSettings(path=args.data, max_atoms=args.max_atoms, split_seed=args.split_seed)
+    print(f"loading {args.data} and finding space groups (cached after the first run) ...", flush=True)
+    data = load_candidate_data(settings)
+    print(f"train {len(data.train)}  validation {len(data.validation)}  test {len(data.test)} structures "
+          f"(split by reduced formula, seed {args.split_seed})", flush=True)
+    config = CandidateTrainingConfig(sg_hidden=args.sg_hidden, sg_dropout=args.sg_dropout,
+                                     lattice_hidden=args.lattice_hidden, lattice_dropout=args.lattice_dropout,
+                                     epochs=args.epochs,
+                                     learning_rate=args.lr, patience=args.patience, ensemble=args.ensemble,
+                                     seed=args.seed, max_atoms=args.max_atoms)
+
+    def progress(info: dict) -> None:
+        if info["epoch"] % 10 == 0:
+            print(f"{info['model']:<18} epoch {info['epoch']:>3}  loss {info['train_loss']:.4f}  "
+                  f"val {info['val_loss']:.4f} (best {info['best_val_loss']:.4f})  "
+                  f"{_format_seconds(info['elapsed_s'])}", flush=True)
+
+    metadata = {"data": settings.to_dict(), "torch": str(torch.__version__),
+                "command": "alphacrystal " + " ".join(shlex.quote(a) for a in sys.argv[1:])}
+    model = train_candidate_model(data, config, progress=progress, metadata=metadata)
+    path = model.save(args.out)
+    print(f"wrote {path} ({_format_seconds(model.metadata['training_seconds'])} of training)")
+    _write_json(args.json, {k: v for k, v in model.metadata.items()} | {"model": str(path)})
+    return 0
+
+
+def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
+    from core.candidates.data import candidate_table, load_candidate_data
+    from core.candidates.evaluation import evaluate_candidates
+    from core.contact_model import DataSettings
+    from core.datasets import load_dataset
+
+    model = _candidate_model(args.model)
+    recorded = DataSettings.from_dict(model.metadata["data"])
+    train_path = args.train_data or recorded.path
+    if not Path(train_path).exists():
+        raise AlphaCrystalError(f"training data {train_path} not found (needed for the baselines); pass --train-data")
+    base = load_candidate_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
+    if args.split == "all":
+        table = candidate_table(load_dataset(args.data).filter(max_atoms=model.max_atoms))
+    elif Path(args.data).resolve() == Path(train_path).resolve():
+        table = getattr(base, args.split)
+    else:
+        table = getattr(load_candidate_data(DataSettings.from_dict({**recorded.to_dict(), "path": args.data})),
+                        args.split)
+    seen = set(model.train_formulas)
+    keep = np.array([f not in seen for f in table.formulas], dtype=bool)
+    table = table.subset(np.flatnonzero(keep))
+    if len(table) == 0:
+        raise AlphaCrystalError(f"{args.data}: no structure left after removing formulas seen in training")
+    result = evaluate_candidates(model, table, base.train) | {"n_removed_seen_in_training": int((~keep).sum())}
+    print(f"n = {result['n']} structures ({result['n_removed_seen_in_training']} removed: formula seen in training)")
+    print(f"{'space group (Z unknown)':<40}{'top-1':>7}{'top-3':>7}{'top-5':>7}{'top-10':>7}")
+    for name, prefix, suffix in (("model", "sg_top", ""), ("model given the true Z", "sg_top", "_given_z"),
+                                 ("baseline: frequency (true atom count)", "baseline_frequency_sg_top", "")):
+        print(f"{name:<40}" + "".join(f"{100 * result[f'{prefix}{k}{suffix}']:>6.1f}%" for k in (1, 3, 5, 10)))
+    print(f"{'crystal system':<40}{'top-1':>7}{'top-2':>7}")
+    print(f"{'model':<40}{100 * result['crystal_system_top1']:>6.1f}%{100 * result['crystal_system_top2']:>6.1f}%")
+    print(f"{'baseline: frequency':<40}{100 * result['baseline_frequency_crystal_system_top1']:>6.1f}%"
+          f"{100 * result['baseline_frequency_crystal_system_top2']:>6.1f}%")
+    print(f"{'lattice (true space group and Z)':<40}{'abc MAPE':>9}{'abc MAE':>9}{'V/atom MAPE':>12}"
+          f"{'R2 a':>7}{'R2 b':>7}{'R2 c':>7}")
+    for name, prefix in (("model", ""), ("baseline: prototype + atomic volumes", "baseline_prototype_")):
+        print(f"{name:<40}{result[prefix + 'abc_mape']:>8.2f}%{result[prefix + 'abc_mae']:>7.3f} Å"
+              f"{result[prefix + 'volume_mape']:>11.2f}%" + "".join(
+                  f"{result[prefix + k + '_r2']:>7.3f}" for k in "abc"))
+    print(f"cubic a R2 {result['cubic_a_r2']:.3f}   {result['ms_per_formula']:.1f} ms/formula (CPU)")
+    _write_json(args.json, result)
+    return 0
+
+
 def cmd_dataset_stats(args: argparse.Namespace) -> int:
     from core.datasets import load_dataset, split_by_formula, stats_text
 
@@ -293,6 +404,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
 
+    p = sub.add_parser("candidates", help="ranked space groups, Z and lattices predicted for a formula")
+    p.add_argument("formula", help="chemical formula, e.g. AgF2")
+    p.add_argument("--top-k", type=int, default=10, help="number of space groups (default 10)")
+    p.add_argument("--z", type=int, default=None, help="formula units in the primitive cell (default: predicted)")
+    p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
+    p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
+    p.add_argument("--json", metavar="PATH", help="also write the candidates as JSON")
+    p.set_defaults(func=cmd_candidates)
+
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = train.add_parser("contact-map", help="train the contact-map network")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
@@ -321,6 +441,24 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", metavar="PATH", help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_contact_map)
 
+    p = train.add_parser("candidates", help="train the space-group/Z and lattice predictors")
+    p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
+    p.add_argument("--out", default="candidate_model.pt", help="model file to write")
+    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--sg-hidden", type=int, default=256, help="hidden width of the space-group network")
+    p.add_argument("--sg-dropout", type=float, default=0.3)
+    p.add_argument("--lattice-hidden", type=int, default=512, help="hidden width of the lattice network")
+    p.add_argument("--lattice-dropout", type=float, default=0.2)
+    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
+    p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
+    p.add_argument("--ensemble", type=int, default=3, help="networks per predictor (seeds SEED..SEED+N-1)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--split-seed", type=int, default=0, help="seed of the split by reduced formula")
+    p.add_argument("--max-atoms", type=int, default=12, help="largest primitive cell")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
+    p.add_argument("--json", metavar="PATH", help="write the training summary as JSON")
+    p.set_defaults(func=cmd_train_candidates)
+
     evaluate = sub.add_parser("evaluate", help="evaluate a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = evaluate.add_parser("contact-map", help="Dice of predicted contact maps against true ones, with baselines")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
@@ -333,6 +471,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_contact_map)
+
+    p = evaluate.add_parser("candidates", help="space-group top-k and lattice errors, with baselines")
+    p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
+    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+                   help="all rows (default), or the model's recorded held-out split of this file")
+    p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
+    p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
+    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.set_defaults(func=cmd_evaluate_candidates)
     return parser
 
 

@@ -11,6 +11,10 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from core.datasets import _Builder
+from core.elements import atomic_numbers
+from core.io import primitive_cell
+
 # Qt widgets render offscreen unless pytest-xvfb (or a desktop) provides a display.
 if not os.environ.get("DISPLAY"):
     os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
@@ -47,6 +51,33 @@ def wurtzite() -> Structure:
 
 
 FIXTURES = {"NaCl": nacl, "CsCl": cscl, "TiO2": rutile, "SrTiO3": perovskite, "ZnO": wurtzite}
+
+SUBSTITUTIONS = {
+    "NaCl": [("Na", "K"), ("Na", "Li"), ("Cl", "Br"), ("Na", "Rb"), ("Cl", "F"), ("Na", "Ag")],
+    "CsCl": [("Cs", "Tl"), ("Cl", "Br"), ("Cl", "I")],
+    "TiO2": [("Ti", "Sn"), ("Ti", "Ge"), ("Ti", "Ru"), ("Ti", "Mn"), ("Ti", "Pb")],
+    "SrTiO3": [("Sr", "Ba"), ("Sr", "Ca"), ("Ti", "Zr"), ("Ti", "Sn"), ("Sr", "Pb")],
+    "ZnO": [("Zn", "Be"), ("O", "S"), ("Zn", "Cd")],
+}
+
+
+def substituted_dataset():
+    """Textbook structures and element-substituted copies (scaled by covalent radii)."""
+    builder = _Builder()
+    k = 0
+    for name, make in FIXTURES.items():
+        base = primitive_cell(make())
+        variants = [base]
+        for old, new in SUBSTITUTIONS[name]:
+            s = base.copy()
+            s.replace_species({old: new})
+            s.scale_lattice(s.volume * 1.1)
+            variants.append(s)
+        for s in variants:
+            z = atomic_numbers([site.specie.symbol for site in s])
+            builder.add(f"fx-{k}", s.lattice.matrix, z, s.frac_coords, s.composition.reduced_formula, 1, -1.0)
+            k += 1
+    return builder.build("fixtures")
 
 
 @pytest.fixture(params=sorted(FIXTURES))

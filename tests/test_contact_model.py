@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pytest
 import torch
-from conftest import FIXTURES
+from conftest import substituted_dataset
 from pymatgen.core import Lattice, Structure
 
 from core.cli import main
@@ -18,43 +18,14 @@ from core.contact_model import (
 from core.contact_model.evaluation import PairPriorBaseline, evaluate_contact_model
 from core.contact_model.inputs import N_INPUTS, atom_inputs
 from core.contact_model.templates import TemplateBank
-from core.datasets import _Builder
 from core.elements import FeatureScaler, atomic_numbers, raw_features
 from core.errors import AlphaCrystalError, FormulaError
 from core.featurize import featurize_dataset
-from core.io import primitive_cell
-
-SUBSTITUTIONS = {
-    "NaCl": [("Na", "K"), ("Na", "Li"), ("Cl", "Br"), ("Na", "Rb"), ("Cl", "F"), ("Na", "Ag")],
-    "CsCl": [("Cs", "Tl"), ("Cl", "Br"), ("Cl", "I")],
-    "TiO2": [("Ti", "Sn"), ("Ti", "Ge"), ("Ti", "Ru"), ("Ti", "Mn"), ("Ti", "Pb")],
-    "SrTiO3": [("Sr", "Ba"), ("Sr", "Ca"), ("Ti", "Zr"), ("Ti", "Sn"), ("Sr", "Pb")],
-    "ZnO": [("Zn", "Be"), ("O", "S"), ("Zn", "Cd")],
-}
-
-
-def _fixture_dataset():
-    """Textbook structures and element-substituted copies (scaled by covalent radii)."""
-    builder = _Builder()
-    k = 0
-    for name, make in FIXTURES.items():
-        base = primitive_cell(make())
-        variants = [base]
-        for old, new in SUBSTITUTIONS[name]:
-            s = base.copy()
-            s.replace_species({old: new})
-            s.scale_lattice(s.volume * 1.1)
-            variants.append(s)
-        for s in variants:
-            z = atomic_numbers([site.specie.symbol for site in s])
-            builder.add(f"fx-{k}", s.lattice.matrix, z, s.frac_coords, s.composition.reduced_formula, 1, -1.0)
-            k += 1
-    return builder.build("fixtures")
 
 
 @pytest.fixture(scope="module")
 def fixture_data():
-    ds = _fixture_dataset()
+    ds = substituted_dataset()
     feats = featurize_dataset(ds, max_atoms=12, use_cache=False)
     val = np.arange(len(ds)) % 5 == 4
     return feats.subset(np.flatnonzero(~val)), feats.subset(np.flatnonzero(val))

@@ -1,0 +1,127 @@
+"""Training tables for the candidate predictors: composition, Z, space group, lattice.
+
+Each structure of a :class:`core.datasets.CrystalDataset` becomes one row with
+its reduced composition, the number of formula units Z in its primitive cell,
+its space group and the lattice parameters of its conventional standard cell
+(spglib at symprec 0.1 Å and 5°, the MP-20 convention; ITA settings: monoclinic
+unique axis b, rhombohedral groups in hexagonal axes). The split is the one of
+the contact-map model (:class:`core.contact_model.data.DataSettings`), by
+reduced formula, so the held-out test formulas are the same for every model.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import warnings
+from dataclasses import dataclass, fields
+
+import numpy as np
+import spglib
+from pymatgen.core import Lattice
+
+from core.candidates.features import reduce_counts
+from core.contact_model.data import DataSettings
+from core.datasets import CrystalDataset, cache_dir, load_dataset, split_by_formula
+from core.elements import element_table
+
+SYMPREC = 0.1
+ANGLE_TOLERANCE = 5.0
+TABLE_VERSION = "1"
+
+
+@dataclass
+class CandidateTable:
+    """Rows of (composition, Z, space group, conventional lattice).
+
+    Attributes
+    ----------
+    formulas : ndarray of str (N,)
+        Reduced formulas.
+    counts : ndarray (N, max_z + 1)
+        Atoms per element of one reduced formula unit.
+    z : ndarray of int (N,)
+        Formula units in the primitive cell.
+    nsites : ndarray of int (N,)
+        Atoms in the primitive cell.
+    spacegroup : ndarray of int (N,)
+        Space-group number (spglib, symprec 0.1 Å).
+    lattice : ndarray (N, 6)
+        Conventional standard cell a, b, c (Å), α, β, γ (degrees).
+    """
+
+    material_ids: np.ndarray
+    formulas: np.ndarray
+    counts: np.ndarray
+    z: np.ndarray
+    nsites: np.ndarray
+    spacegroup: np.ndarray
+    lattice: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.formulas)
+
+    def subset(self, idx: np.ndarray) -> CandidateTable:
+        return CandidateTable(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
+
+    @property
+    def volume_per_atom(self) -> np.ndarray:
+        """Å³ per atom (setting independent)."""
+        from core.spacegroups import cell_volume, centring_points
+
+        points = np.array([centring_points(int(n)) for n in self.spacegroup])
+        return cell_volume(self.lattice) / (self.nsites * points)
+
+
+def symmetry_row(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> tuple[int, np.ndarray]:
+    """``(space group, conventional (a, b, c, α, β, γ))`` of one structure via spglib."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=SYMPREC,
+                                           angle_tolerance=ANGLE_TOLERANCE)
+    if data is None:
+        return 1, np.array(Lattice(lattice).parameters)
+    return int(data.number), np.array(Lattice(data.std_lattice).parameters)
+
+
+def candidate_table(dataset: CrystalDataset, use_cache: bool = True) -> CandidateTable:
+    """Symmetry-analyse every structure of ``dataset`` (cached on disk by content)."""
+    key = hashlib.sha256(f"{TABLE_VERSION}|{dataset.content_hash()}".encode()).hexdigest()[:24]
+    path = cache_dir() / f"candidates-{key}.npz"
+    if use_cache and path.exists():
+        with np.load(path, allow_pickle=False) as data:
+            return CandidateTable(**{f.name: data[f.name] for f in fields(CandidateTable)})
+    max_z = element_table().max_z
+    n = len(dataset)
+    counts = np.zeros((n, max_z + 1))
+    sg = np.zeros(n, dtype=np.int64)
+    lat = np.zeros((n, 6))
+    for k in range(n):
+        lattice, frac, numbers = dataset.atoms(k)
+        np.add.at(counts[k], numbers, 1)
+        sg[k], lat[k] = symmetry_row(lattice, frac, numbers)
+    reduced = reduce_counts(counts)
+    nsites = dataset.nsites.astype(np.int64)
+    table = CandidateTable(
+        material_ids=dataset.material_ids, formulas=dataset.formulas, counts=reduced,
+        z=(nsites // reduced.sum(axis=1).astype(np.int64)), nsites=nsites, spacegroup=sg, lattice=lat)
+    if use_cache:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp.npz")
+        np.savez(tmp, **{f.name: getattr(table, f.name) for f in fields(table)})
+        tmp.replace(path)
+    return table
+
+
+@dataclass
+class CandidateData:
+    train: CandidateTable
+    validation: CandidateTable
+    test: CandidateTable
+
+
+def load_candidate_data(settings: DataSettings) -> CandidateData:
+    """Filter and split exactly as the contact-map model does, then symmetry-analyse."""
+    dataset = load_dataset(settings.path).filter(
+        settings.max_atoms, settings.exclude_all_metal, settings.lowest_energy_per_formula)
+    split = split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+    return CandidateData(*(candidate_table(part) for part in (split.train, split.validation, split.test)))

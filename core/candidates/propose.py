@@ -1,0 +1,120 @@
+"""``propose_candidates``: a formula → ranked (space group, Z, lattice) candidates."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from functools import lru_cache
+
+import numpy as np
+
+from core.candidates.features import count_matrix, formula_counts
+from core.candidates.model import CandidateModel
+from core.candidates.ranking import rank_spacegroups
+from core.composition import Formula, parse_formula
+from core.datasets import crystal_system
+from core.errors import FormulaError
+from core.spacegroups import centring_points, spacegroup_symbol
+from core.wyckoff import count_assignments
+
+DEFAULT_MODEL_NAME = "candidate_model_default.pt"
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One proposed (space group, Z, lattice) for a composition.
+
+    Attributes
+    ----------
+    spacegroup, symbol, crystal_system
+        International number, short Hermann-Mauguin symbol, crystal system.
+    probability : float
+        Model probability of the space group (summed over feasible Z,
+        renormalised over feasible groups).
+    z : int
+        Most probable number of formula units in the primitive cell for this group.
+    n_atoms : int
+        Atoms in the primitive cell (``z`` × atoms per formula unit); the
+        conventional cell holds ``n_atoms * centring_points``.
+    lattice : tuple of float
+        Conventional standard cell ``(a, b, c, α, β, γ)`` in Å and degrees
+        (rhombohedral groups in hexagonal axes, monoclinic unique axis b).
+    n_wyckoff_assignments : int or None
+        Feasible Wyckoff assignments of the composition (capped at pyxtal's
+        enumeration limit); ``None`` when not counted.
+    z_probabilities : dict[int, float]
+        Probability of each feasible Z for this group.
+    """
+
+    spacegroup: int
+    symbol: str
+    crystal_system: str
+    probability: float
+    z: int
+    n_atoms: int
+    centring_points: int
+    lattice: tuple[float, float, float, float, float, float]
+    n_wyckoff_assignments: int | None
+    z_probabilities: dict[int, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@lru_cache(maxsize=2)
+def load_default_candidate_model() -> CandidateModel:
+    """The shipped model (``resources/candidate_model_default.pt``), loaded once."""
+    from resources import resource_path
+
+    return CandidateModel.load(resource_path(DEFAULT_MODEL_NAME))
+
+
+def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = None,
+                       model: CandidateModel | None = None, count_wyckoff: bool = True) -> list[Candidate]:
+    """Ranked space-group candidates with Z and a predicted lattice for each.
+
+    Parameters
+    ----------
+    formula : str or Formula
+        E.g. ``"AgF2"``; the typed multiple (``Ag2F4``) does not fix Z, pass ``z``.
+    top_k : int
+        Number of space groups returned (fewer if fewer are feasible).
+    z : int, optional
+        Formula units in the primitive cell; by default the model picks the most
+        probable feasible Z per group.
+    model : CandidateModel, optional
+        Defaults to the shipped model.
+    count_wyckoff : bool
+        Count the feasible Wyckoff assignments of each candidate (slower for
+        low-symmetry groups with many atoms).
+
+    Raises
+    ------
+    FormulaError
+        Malformed formula, unknown element, or a formula unit larger than the model's cell.
+    """
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    model = model or load_default_candidate_model()
+    parsed.z_values(model.max_atoms)  # raises FormulaError if one unit is too big
+    if z is not None and (z < 1 or z * parsed.atoms_per_formula_unit > model.max_atoms):
+        raise FormulaError(f"'{parsed.text}' with Z={z} has {z * parsed.atoms_per_formula_unit} atoms; "
+                           f"the model handles 1..{model.max_atoms}")
+    per_fu = formula_counts(parsed)
+    counts = count_matrix([per_fu])
+    species = tuple(per_fu[k] for k in sorted(per_fu))
+    joint = model.joint_probabilities(counts)[0]
+    ranked = rank_spacegroups(joint, species, top_k=top_k, z=z)
+    if not ranked:
+        return []
+    zs = np.array([r.best_z for r in ranked])
+    lattices = model.predict_lattice(np.repeat(counts, len(ranked), axis=0),
+                                     np.array([r.spacegroup for r in ranked]), zs)
+    out = []
+    for r, zz, lat in zip(ranked, zs, lattices):
+        n_wyck = count_assignments(r.spacegroup, tuple(n * int(zz) for n in species)) if count_wyckoff else None
+        out.append(Candidate(
+            spacegroup=r.spacegroup, symbol=spacegroup_symbol(r.spacegroup),
+            crystal_system=crystal_system(r.spacegroup), probability=r.probability, z=int(zz),
+            n_atoms=int(zz) * parsed.atoms_per_formula_unit, centring_points=centring_points(r.spacegroup),
+            lattice=tuple(round(float(v), 4) for v in lat), n_wyckoff_assignments=n_wyck,
+            z_probabilities=dict(sorted(r.z_probabilities.items()))))
+    return out
