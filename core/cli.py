@@ -254,6 +254,100 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ga_settings(args: argparse.Namespace):
+    from core.reconstruction import GASettings
+
+    if args.population < 4 or args.generations < 1:
+        raise AlphaCrystalError("--population must be at least 4 and --generations at least 1")
+    return GASettings(population=args.population, generations=args.generations, patience=args.patience)
+
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    import multiprocessing
+
+    from core.io import write_cif
+    from core.metrics import CSP_TOLERANCES, structure_match
+    from core.reconstruction import plan_jobs
+    from core.reconstruction.inputs import read_target
+    from core.reconstruction.runner import run_jobs
+
+    multiprocessing.freeze_support()
+    target, reference = read_target(args.input)
+    jobs = plan_jobs(target, args.assignments, args.restarts, _ga_settings(args), args.seed, args.strain)
+    mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
+    print(f"{target.name}: {len(target.species)} atoms, space group {target.spacegroup}, lattice "
+          f"{' '.join(f'{v:.3f}' for v in target.lattice)}; {mode}; {len(jobs)} GA runs", flush=True)
+
+    def done(result) -> None:
+        print(f"  {result.job_id:<28} fitness {result.fitness:.3f}  Dice {result.dice:.3f}  "
+              f"valid {result.valid_fraction:.3f}  {result.generations:>4} gen  {result.seconds:5.1f} s  "
+              f"[{result.assignment.label}]", flush=True)
+
+    start = time.perf_counter()
+    results = run_jobs(jobs, workers=args.jobs, on_result=done)
+    results.sort(key=lambda r: -r.fitness)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for rank, result in enumerate(results[: args.keep], 1):
+        path = write_cif(result.structure, out / f"{target.name}-rank{rank}-sg{target.spacegroup}.cif")
+        row = result.to_dict() | {"rank": rank, "cif": str(path)}
+        if reference is not None:
+            match = structure_match(result.structure, reference, CSP_TOLERANCES)
+            row |= {"matches_input": match.matched, "rms": match.rms}
+        summary.append(row)
+        print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}"
+              + (f"  (matches the input: {row['matches_input']}"
+                 + (f", rms {row['rms']:.3f})" if row["rms"] is not None else ")") if reference is not None else ""))
+    print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
+    _write_json(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
+    return 0
+
+
+def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
+    import multiprocessing
+
+    from core.contact_model import DataSettings
+    from core.datasets import load_dataset, split_by_formula
+    from core.reconstruction.evaluation import evaluate_reconstruction
+
+    multiprocessing.freeze_support()
+    data = Path(args.data)
+    dataset = load_dataset(data).filter(max_atoms=args.max_atoms)
+    if args.split == "test":
+        s = DataSettings(path=str(data), max_atoms=args.max_atoms)
+        dataset = split_by_formula(dataset.filter(s.max_atoms, s.exclude_all_metal, s.lowest_energy_per_formula),
+                                   s.fractions, s.split_seed, s.test_formulas).test
+    idx = np.arange(len(dataset))
+    if args.n and args.n < len(idx):
+        idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
+    structures = [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+    print(f"{len(structures)} structures from {data} ({args.split}), {args.assignments} Wyckoff assignments x "
+          f"{args.restarts} restarts each, population {args.population}, up to {args.generations} generations",
+          flush=True)
+
+    def progress(done: int, total: int) -> None:
+        if done % max(1, total // 20) == 0 or done == total:
+            print(f"  {done}/{total} GA runs done", flush=True)
+
+    result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
+                                     args.jobs, args.seed, progress)
+    print(f"{'id':<14}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
+          f"{'RMSD':>7}{'MAE':>7}")
+    for row in result["structures"]:
+        rms = f"{row['rms']:.3f}" if row["rms"] is not None else "-"
+        print(f"{row['id']:<14}{row['formula']:<12}{row['n_atoms']:>6}{row['spacegroup']:>5}{row['fitness']:>9.3f}"
+              f"{row['dice']:>7.3f}{'yes' if row['matched'] else 'no':>7}{rms:>7}{row['rmsd']:>7.3f}"
+              f"{row['mae']:>7.3f}")
+    print(f"n {result['n']}  match rate {result['match_rate']:.3f}  Dice {result['dice_mean']:.3f}  "
+          f"fitness 1: {result['fitness_1_fraction']:.3f}  RMSD {result['rmsd_mean']:.3f}  MAE {result['mae_mean']:.3f}")
+    print(f"{result['evals_per_s_per_core']:,.0f} evaluations/s/core, {result['seconds_per_structure']:.1f} s per "
+          f"structure (wall), {result['cpu_seconds_per_structure']:.1f} s CPU"
+          + (f"; skipped {len(result['skipped'])}" if result["skipped"] else ""))
+    _write_json(args.json, result)
+    return 0
+
+
 def cmd_dataset_stats(args: argparse.Namespace) -> int:
     from core.datasets import load_dataset, split_by_formula, stats_text
 
@@ -365,6 +459,16 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assignments", type=int, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
+    p.add_argument("--restarts", type=int, default=1, help="GA runs per assignment with different seeds")
+    p.add_argument("--population", type=int, default=100, help="GA population (paper: 100)")
+    p.add_argument("--generations", type=int, default=1000, help="maximum generations (paper: 1000)")
+    p.add_argument("--patience", type=int, default=20, help="stop after fitness 1 held this many generations")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--seed", type=int, default=0)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alphacrystal",
@@ -412,6 +516,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
     p.add_argument("--json", metavar="PATH", help="also write the candidates as JSON")
     p.set_defaults(func=cmd_candidates)
+
+    p = sub.add_parser("reconstruct", help="CMCrystal: build a structure whose contact map matches a target")
+    p.add_argument("input", help="CIF/POSCAR (oracle mode: its true map, space group and lattice) or a JSON "
+                                 "file with formula, z, spacegroup, lattice and contact_map")
+    p.add_argument("--out", default="reconstructed", help="folder for the best CIFs (default ./reconstructed)")
+    p.add_argument("--keep", type=int, default=3, help="number of best structures written (default 3)")
+    p.add_argument("--strain", type=float, default=0.0, help="let free lattice lengths vary by this fraction (e.g. 0.1)")
+    _add_ga_arguments(p)
+    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.set_defaults(func=cmd_reconstruct)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = train.add_parser("contact-map", help="train the contact-map network")
@@ -480,6 +594,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_candidates)
+
+    p = evaluate.add_parser("reconstruction", help="oracle-mode reconstruction: match rate, Dice, RMSD, speed")
+    p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
+    p.add_argument("--split", choices=["all", "test"], default="all",
+                   help="all structures (default), or the held-out test split of the models")
+    p.add_argument("--n", type=int, default=200, help="seeded sample of at most N structures (0: all)")
+    p.add_argument("--max-atoms", type=int, default=12)
+    _add_ga_arguments(p)
+    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.set_defaults(func=cmd_evaluate_reconstruction)
     return parser
 
 

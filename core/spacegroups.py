@@ -10,9 +10,11 @@ Lattice parameters are ``(a, b, c, α, β, γ)`` in Å and degrees.
 
 from __future__ import annotations
 
+import warnings
 from functools import cache
 
 import numpy as np
+import spglib
 
 from core.datasets import CRYSTAL_SYSTEMS, crystal_system
 
@@ -97,3 +99,46 @@ def satisfies_constraints(number: int, params: np.ndarray, tol_length: float = 1
 def _check(number: int) -> None:
     if not 1 <= int(number) <= N_SPACEGROUPS:
         raise ValueError(f"space group number must be 1-230, got {number}")
+
+
+# Rows: primitive basis vectors in units of the conventional ones (fractional).
+# Any basis of the centred lattice serves; these are the ITA/spglib choices.
+_PRIMITIVE_BASIS = {
+    "P": ((1, 0, 0), (0, 1, 0), (0, 0, 1)),
+    "A": ((1, 0, 0), (0, 0.5, 0.5), (0, -0.5, 0.5)),
+    "B": ((0.5, 0, 0.5), (0, 1, 0), (-0.5, 0, 0.5)),
+    "C": ((0.5, 0.5, 0), (-0.5, 0.5, 0), (0, 0, 1)),
+    "I": ((-0.5, 0.5, 0.5), (0.5, -0.5, 0.5), (0.5, 0.5, -0.5)),
+    "F": ((0, 0.5, 0.5), (0.5, 0, 0.5), (0.5, 0.5, 0)),
+    "R": ((2 / 3, 1 / 3, 1 / 3), (-1 / 3, 1 / 3, 1 / 3), (-1 / 3, -2 / 3, 1 / 3)),
+}
+
+
+def primitive_basis(number: int) -> np.ndarray:
+    """3×3 matrix ``T`` whose rows are primitive lattice vectors in conventional
+    fractional units: ``A_prim = T @ A_conv`` (lattice rows) and fractional
+    coordinates convert as ``f_prim = f_conv @ inv(T)``."""
+    return np.array(_PRIMITIVE_BASIS[spacegroup_symbol(number)[0]], dtype=float)
+
+
+SYMPREC = 0.1
+"""Å; the MP-20 convention for space groups (with an angle tolerance of 5°)."""
+ANGLE_TOLERANCE = 5.0
+
+
+def symmetry_of(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
+                symprec: float = SYMPREC) -> tuple[int, np.ndarray]:
+    """``(space group, conventional (a, b, c, α, β, γ))`` of a cell via spglib.
+
+    The conventional cell is spglib's standardised one (ITA settings as pyxtal
+    uses them); P1 with the cell as given when spglib finds no symmetry.
+    """
+    from pymatgen.core import Lattice
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        data = spglib.get_symmetry_dataset((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
+                                           symprec=symprec, angle_tolerance=ANGLE_TOLERANCE)
+    if data is None:
+        return 1, np.array(Lattice(lattice).parameters)
+    return int(data.number), np.array(Lattice(data.std_lattice).parameters)

@@ -12,21 +12,19 @@ reduced formula, so the held-out test formulas are the same for every model.
 from __future__ import annotations
 
 import hashlib
-import warnings
 from dataclasses import dataclass, fields
 
 import numpy as np
-import spglib
-from pymatgen.core import Lattice
 
 from core.candidates.features import reduce_counts
 from core.contact_model.data import DataSettings
 from core.datasets import CrystalDataset, cache_dir, load_dataset, split_by_formula
 from core.elements import element_table
+from core.spacegroups import ANGLE_TOLERANCE, SYMPREC, symmetry_of
 
-SYMPREC = 0.1
-ANGLE_TOLERANCE = 5.0
 TABLE_VERSION = "1"
+__all__ = ["ANGLE_TOLERANCE", "SYMPREC", "CandidateData", "CandidateTable", "candidate_table",
+           "load_candidate_data", "symmetry_row"]
 
 
 @dataclass
@@ -74,13 +72,7 @@ class CandidateTable:
 
 def symmetry_row(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> tuple[int, np.ndarray]:
     """``(space group, conventional (a, b, c, α, β, γ))`` of one structure via spglib."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=SYMPREC,
-                                           angle_tolerance=ANGLE_TOLERANCE)
-    if data is None:
-        return 1, np.array(Lattice(lattice).parameters)
-    return int(data.number), np.array(Lattice(data.std_lattice).parameters)
+    return symmetry_of(lattice, frac, numbers, symprec=SYMPREC)
 
 
 def candidate_table(dataset: CrystalDataset, use_cache: bool = True) -> CandidateTable:

@@ -1,0 +1,33 @@
+"""CMCrystal reconstruction: a genetic algorithm that places atoms on Wyckoff orbits of a
+space group so that the structure's contact map matches a target map.
+
+Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jobs`,
+:class:`ReconstructionJob`, :func:`run_job`, :func:`run_jobs`, :class:`ReconstructionResult`,
+:class:`GASettings`, :class:`CancelToken`, :func:`enumerate_assignments`.
+"""
+
+from core.reconstruction.assignments import Assignment, enumerate_assignments
+from core.reconstruction.ga import GASettings, GAState
+from core.reconstruction.job import (
+    CancelToken,
+    ReconstructionJob,
+    ReconstructionResult,
+    ReconstructionTarget,
+    oracle_target,
+    plan_jobs,
+    run_job,
+)
+
+__all__ = [
+    "Assignment",
+    "CancelToken",
+    "GASettings",
+    "GAState",
+    "ReconstructionJob",
+    "ReconstructionResult",
+    "ReconstructionTarget",
+    "enumerate_assignments",
+    "oracle_target",
+    "plan_jobs",
+    "run_job",
+]

@@ -1,0 +1,175 @@
+"""The genetic algorithm of CMCrystal: tournament selection, crossover, mutation, elitism.
+
+Genes of fractional coordinates are periodic (mutation wraps them into [0, 1)
+and blend crossover follows the shorter way round the circle); strain genes live
+in [-1, 1] and are clipped. The whole population is evaluated at once.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+
+from core.reconstruction.fitness import ContactFitness, Evaluation
+from core.reconstruction.genome import Decoder
+
+PERFECT = 1.0 - 1e-9
+
+
+@dataclass(frozen=True)
+class GASettings:
+    """Paper defaults: population 100, up to 1000 generations (100,000 evaluations).
+
+    Attributes
+    ----------
+    population, generations : int
+    tournament : int
+        Individuals drawn per tournament.
+    crossover_rate : float
+        Probability that a child mixes two parents (else it copies one).
+    mutation_rate : float or None
+        Per-gene mutation probability (default ``max(1/n_genes, 0.1)``).
+    mutation_sigma : float
+        Standard deviation of Gaussian mutation (fractional units / strain units).
+    reset_rate : float
+        Per-gene probability of a uniform re-draw (keeps diversity).
+    elitism : int
+        Best individuals copied unchanged to the next generation.
+    patience : int
+        Stop when the best fitness has been 1 for this many generations.
+    """
+
+    population: int = 100
+    generations: int = 1000
+    tournament: int = 3
+    crossover_rate: float = 0.9
+    mutation_rate: float | None = None
+    mutation_sigma: float = 0.08
+    reset_rate: float = 0.02
+    elitism: int = 2
+    patience: int = 20
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class GAState:
+    """Progress of a run, passed to the progress callback after every generation."""
+
+    generation: int
+    best_fitness: float
+    mean_fitness: float
+    best_genes: np.ndarray
+    evaluations: int
+    elapsed_s: float
+    history: list[tuple[float, float]] = field(default_factory=list)
+
+
+def _random_genes(rng: np.random.Generator, n: int, periodic: np.ndarray) -> np.ndarray:
+    g = rng.random((n, len(periodic)))
+    g[:, ~periodic] = 2 * g[:, ~periodic] - 1
+    return g
+
+
+def _normalise(genes: np.ndarray, periodic: np.ndarray) -> np.ndarray:
+    genes[:, periodic] %= 1.0
+    genes[:, ~periodic] = np.clip(genes[:, ~periodic], -1.0, 1.0)
+    return genes
+
+
+def run_ga(
+    decoder: Decoder,
+    fitness: ContactFitness,
+    settings: GASettings,
+    rng: np.random.Generator,
+    progress: Callable[[GAState], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
+) -> tuple[np.ndarray, Evaluation, GAState]:
+    """Evolve genomes of ``decoder`` towards ``fitness`` = 1.
+
+    Returns the best genome, its evaluation (arrays of length 1) and the final state.
+    """
+    start = time.perf_counter()
+    periodic = decoder.periodic
+    n_genes = decoder.n_genes
+    pop_size = settings.population
+
+    def evaluate(genes: np.ndarray) -> Evaluation:
+        return fitness.evaluate(decoder.frac_coords(genes), decoder.lattice_matrices(genes))
+
+    if n_genes == 0:  # every atom on a fixed position: one structure to score
+        genes = np.zeros((1, 0))
+        ev = evaluate(genes)
+        state = GAState(0, float(ev.fitness[0]), float(ev.fitness[0]), genes[0], 1, time.perf_counter() - start,
+                        [(float(ev.fitness[0]), float(ev.fitness[0]))])
+        if progress:
+            progress(state)
+        return genes[0], ev, state
+
+    rate = settings.mutation_rate if settings.mutation_rate is not None else max(1.0 / n_genes, 0.1)
+    genes = _random_genes(rng, pop_size, periodic)
+    ev = evaluate(genes)
+    evaluations = pop_size
+    history: list[tuple[float, float]] = []
+    perfect_since = None
+    for generation in range(1, settings.generations + 1):
+        order = np.argsort(-ev.fitness, kind="stable")
+        best = order[0]
+        history.append((float(ev.fitness[best]), float(ev.fitness.mean())))
+        state = GAState(generation, history[-1][0], history[-1][1], genes[best].copy(), evaluations,
+                        time.perf_counter() - start, history)
+        if progress:
+            progress(state)
+        if ev.fitness[best] >= PERFECT:
+            perfect_since = perfect_since or generation
+            if generation - perfect_since >= settings.patience:
+                break
+        else:
+            perfect_since = None
+        if generation == settings.generations or (cancelled and cancelled()):
+            break
+        # selection: tournaments
+        n_children = pop_size - settings.elitism
+        draws = rng.integers(0, pop_size, size=(2, n_children, settings.tournament))
+        parents = [d[np.arange(n_children), np.argmax(ev.fitness[d], axis=1)] for d in draws]
+        a, b = genes[parents[0]], genes[parents[1]]
+        # crossover: uniform gene mixing, plus a blend step on half of the mixed children
+        mix = rng.random(n_children) < settings.crossover_rate
+        take_b = (rng.random(a.shape) < 0.5) & mix[:, None]
+        child = np.where(take_b, b, a)
+        blend = mix & (rng.random(n_children) < 0.5)
+        if blend.any():
+            diff = b[blend] - a[blend]
+            diff[:, periodic] -= np.round(diff[:, periodic])       # shorter way round the circle
+            child[blend] = a[blend] + rng.random((blend.sum(), 1)) * diff
+        # mutation: Gaussian steps and rare uniform resets
+        mutate = rng.random(child.shape) < rate
+        child = child + mutate * rng.normal(0.0, settings.mutation_sigma, child.shape)
+        reset = rng.random(child.shape) < settings.reset_rate
+        if reset.any():
+            child = np.where(reset, _random_genes(rng, n_children, periodic), child)
+        child = _normalise(child, periodic)
+        elite = genes[order[: settings.elitism]]
+        genes = np.concatenate([elite, child])
+        child_ev = evaluate(child)
+        elite_ev = _take(ev, order[: settings.elitism])
+        ev = _concat(elite_ev, child_ev)
+        evaluations += n_children
+    best = int(np.argmax(ev.fitness))
+    return genes[best], _take(ev, [best]), state
+
+
+def _take(ev: Evaluation, idx) -> Evaluation:
+    idx = np.asarray(idx)
+    return Evaluation(ev.fitness[idx], ev.dice[idx], ev.valid_fraction[idx], ev.n_valid[idx], ev.n_short[idx],
+                      ev.maps[idx])
+
+
+def _concat(a: Evaluation, b: Evaluation) -> Evaluation:
+    return Evaluation(*(np.concatenate([x, y]) for x, y in zip(
+        (a.fitness, a.dice, a.valid_fraction, a.n_valid, a.n_short, a.maps),
+        (b.fitness, b.dice, b.valid_fraction, b.n_valid, b.n_short, b.maps))))

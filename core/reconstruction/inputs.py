@@ -1,0 +1,81 @@
+"""Reconstruction targets from files: a structure (oracle mode) or a JSON description.
+
+JSON (``.json`` or ``.input``)::
+
+    {"formula": "TiO2", "z": 2, "spacegroup": 136,
+     "lattice": [4.594, 4.594, 2.959, 90, 90, 90],
+     "contact_map": [[0, 1, ...], ...]}
+
+``lattice`` is the conventional cell (Å, degrees; rhombohedral groups in
+hexagonal axes); the map rows follow the contact-map order of the formula's
+atoms (elements by Mendeleev number, e.g. Ti Ti O O O O), or give ``species``
+explicitly instead of ``formula`` and ``z``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+
+from core.composition import parse_formula
+from core.errors import AlphaCrystalError
+from core.io import read_structure
+from core.reconstruction.job import ReconstructionTarget, oracle_target
+
+JSON_SUFFIXES = (".json", ".input")
+
+
+def read_target(path: str | Path) -> tuple[ReconstructionTarget, object | None]:
+    """``(target, reference structure or None)`` from a structure file or a JSON description.
+
+    Raises
+    ------
+    AlphaCrystalError
+        Naming the file and the problem (missing key, wrong map size, bad numbers).
+    """
+    p = Path(path)
+    if not p.exists():
+        raise AlphaCrystalError(f"{p}: no such file")
+    if p.suffix.lower() not in JSON_SUFFIXES:
+        structure = read_structure(p)
+        return oracle_target(structure, name=p.stem), structure
+    try:
+        data = json.loads(p.read_text())
+    except json.JSONDecodeError as exc:
+        raise AlphaCrystalError(f"{p}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    return target_from_dict(data, where=str(p)), None
+
+
+def target_from_dict(data: dict, where: str = "input") -> ReconstructionTarget:
+    """A target from the JSON form described in the module docstring."""
+    if not isinstance(data, dict):
+        raise AlphaCrystalError(f"{where}: expected a JSON object")
+    missing = [k for k in ("spacegroup", "lattice", "contact_map") if k not in data]
+    if missing:
+        raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}")
+    if "species" in data:
+        species = tuple(str(s) for s in data["species"])
+    elif "formula" in data:
+        formula = parse_formula(str(data["formula"]))
+        species = tuple(formula.atom_elements(int(data.get("z", formula.typed_z))))
+    else:
+        raise AlphaCrystalError(f"{where}: give 'formula' (and 'z') or 'species'")
+    try:
+        matrix = np.asarray(data["contact_map"], dtype=float)
+        lattice = tuple(float(v) for v in data["lattice"])
+        spacegroup = int(data["spacegroup"])
+    except (TypeError, ValueError) as exc:
+        raise AlphaCrystalError(f"{where}: {exc}") from None
+    n = len(species)
+    if matrix.shape != (n, n):
+        raise AlphaCrystalError(f"{where}: contact_map is {matrix.shape[0] if matrix.ndim else 0}x"
+                                f"{matrix.shape[1] if matrix.ndim > 1 else 0}, expected {n}x{n} for {n} atoms")
+    if not np.isin(matrix, (0, 1)).all() or not np.array_equal(matrix, matrix.T):
+        raise AlphaCrystalError(f"{where}: contact_map must be a symmetric 0/1 matrix")
+    if len(lattice) != 6 or min(lattice[:3]) <= 0 or not all(0 < a < 180 for a in lattice[3:]):
+        raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
+    if not 1 <= spacegroup <= 230:
+        raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
+    return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, str(data.get("name", "")))

@@ -1,0 +1,170 @@
+"""Reconstruction jobs: one GA run for one (space group, lattice, Wyckoff assignment, seed).
+
+:class:`ReconstructionTarget` is what a reconstruction aims at (species in the
+map's row order, the 0/1 map, a space group and a conventional lattice); it
+comes from a prediction or, in oracle mode, from a known structure
+(:func:`oracle_target`). :func:`plan_jobs` expands a target into jobs over the
+top Wyckoff assignments and restarts; :func:`run_job` runs one in this process
+with a progress callback every generation and a cancellation check.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+from pymatgen.core import Structure
+
+from core.contact_map import DEFAULT_TOLERANCE, compute_contact_map
+from core.elements import atomic_numbers, element_sort_key
+from core.errors import AlphaCrystalError
+from core.io import primitive_cell
+from core.reconstruction.assignments import Assignment, enumerate_assignments
+from core.reconstruction.fitness import ContactFitness
+from core.reconstruction.ga import GASettings, GAState, run_ga
+from core.reconstruction.genome import Decoder
+from core.spacegroups import constrain_lattice, symmetry_of
+
+
+class CancelToken:
+    """Thread-safe cancellation flag checked by the GA every generation."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+
+@dataclass(frozen=True)
+class ReconstructionTarget:
+    """What to reconstruct.
+
+    Attributes
+    ----------
+    species : tuple of str
+        Element of each map row (primitive cell).
+    contact_map : ndarray (n, n)
+        Target 0/1 map.
+    spacegroup : int
+    lattice : tuple of 6 floats
+        Conventional cell (a, b, c in Å; α, β, γ in degrees).
+    """
+
+    species: tuple[str, ...]
+    contact_map: np.ndarray
+    spacegroup: int
+    lattice: tuple[float, ...]
+    name: str = ""
+
+    @property
+    def species_counts(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for el in sorted(self.species, key=element_sort_key):
+            counts[el] = counts.get(el, 0) + 1
+        return counts
+
+
+def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAULT_TOLERANCE) -> ReconstructionTarget:
+    """The true map (primitive cell, canonical order), space group and conventional lattice
+    of a known structure (spglib at symprec 0.1 Å, the MP-20 convention)."""
+    cell = primitive_cell(structure)
+    cmap = compute_contact_map(cell, tolerance=tolerance)
+    numbers = atomic_numbers([s.specie.symbol for s in cell])
+    sg, params = symmetry_of(cell.lattice.matrix, cell.frac_coords, numbers)
+    return ReconstructionTarget(tuple(cmap.species), cmap.matrix.copy(), sg, tuple(float(v) for v in params),
+                                name or cell.composition.reduced_formula)
+
+
+@dataclass(frozen=True)
+class ReconstructionJob:
+    target: ReconstructionTarget
+    assignment: Assignment
+    settings: GASettings = field(default_factory=GASettings)
+    seed: int = 0
+    max_strain: float = 0.0
+    tolerance: float = DEFAULT_TOLERANCE
+    job_id: str = ""
+
+
+@dataclass
+class ReconstructionResult:
+    """Best structure of one job, with its scores (fitness = Dice × valid-bond fraction)."""
+
+    job_id: str
+    structure: Structure
+    fitness: float
+    dice: float
+    valid_fraction: float
+    n_valid_bonds: int
+    n_short_contacts: int
+    assignment: Assignment
+    lattice: tuple[float, ...]
+    generations: int
+    evaluations: int
+    seconds: float
+    cancelled: bool = False
+    history: list[tuple[float, float]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {"job_id": self.job_id, "formula": self.structure.composition.reduced_formula,
+                "spacegroup": self.assignment.spacegroup, "assignment": self.assignment.to_dict(),
+                "fitness": self.fitness, "dice": self.dice, "valid_fraction": self.valid_fraction,
+                "n_valid_bonds": self.n_valid_bonds, "n_short_contacts": self.n_short_contacts,
+                "lattice": list(self.lattice), "generations": self.generations, "evaluations": self.evaluations,
+                "seconds": self.seconds, "cancelled": self.cancelled}
+
+
+def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: int = 1,
+              settings: GASettings | None = None, seed: int = 0, max_strain: float = 0.0,
+              tolerance: float = DEFAULT_TOLERANCE) -> list[ReconstructionJob]:
+    """Jobs over the ``n_assignments`` best Wyckoff assignments × ``restarts`` seeds.
+
+    Raises
+    ------
+    AlphaCrystalError
+        If the composition fits no Wyckoff assignment of the space group.
+    """
+    assignments = enumerate_assignments(target.spacegroup, target.species_counts, limit=n_assignments)
+    if not assignments:
+        raise AlphaCrystalError(
+            f"{target.name or 'target'}: the composition {target.species_counts} does not fit any Wyckoff "
+            f"assignment of space group {target.spacegroup}")
+    settings = settings or GASettings()
+    return [ReconstructionJob(target, a, settings, seed + 1000 * k + r, max_strain, tolerance,
+                              f"{target.name or 'target'}-sg{target.spacegroup}-w{k}-r{r}")
+            for k, a in enumerate(assignments) for r in range(restarts)]
+
+
+def _target_in_decoder_order(target: ReconstructionTarget, decoder: Decoder) -> np.ndarray:
+    """Rows of the target map re-grouped to the decoder's species sequence."""
+    if sorted(target.species) != sorted(decoder.species):
+        raise AlphaCrystalError(f"assignment {decoder.assignment.label} holds {len(decoder.species)} atoms "
+                                f"({'/'.join(sorted(set(decoder.species)))}); the map has {len(target.species)}")
+    order = sorted(range(len(target.species)), key=lambda i: element_sort_key(target.species[i]))
+    return np.asarray(target.contact_map)[np.ix_(order, order)]
+
+
+def run_job(job: ReconstructionJob, progress: Callable[[GAState], None] | None = None,
+            cancel=None) -> ReconstructionResult:
+    """Run one GA; ``cancel`` is any object with ``is_set()`` (checked every generation)."""
+    start = time.perf_counter()
+    lattice = constrain_lattice(job.target.spacegroup, np.asarray(job.target.lattice, dtype=float))
+    decoder = Decoder(job.assignment, lattice, job.max_strain)
+    fitness = ContactFitness(decoder.species, _target_in_decoder_order(job.target, decoder), job.tolerance)
+    rng = np.random.default_rng(job.seed)
+    genes, ev, state = run_ga(decoder, fitness, job.settings, rng, progress,
+                              (lambda: cancel.is_set()) if cancel is not None else None)
+    params = decoder.lattice_params(genes[None, :])[0]
+    return ReconstructionResult(
+        job_id=job.job_id, structure=decoder.structure(genes), fitness=float(ev.fitness[0]),
+        dice=float(ev.dice[0]), valid_fraction=float(ev.valid_fraction[0]), n_valid_bonds=int(ev.n_valid[0]),
+        n_short_contacts=int(ev.n_short[0]), assignment=job.assignment, lattice=tuple(float(v) for v in params),
+        generations=state.generation, evaluations=state.evaluations, seconds=time.perf_counter() - start,
+        cancelled=bool(cancel is not None and cancel.is_set()), history=list(state.history))

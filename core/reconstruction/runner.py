@@ -1,0 +1,116 @@
+"""Run many reconstruction jobs on a spawn-safe process pool (or in this process).
+
+Workers are started with the ``spawn`` method (safe next to Qt threads and in a
+PyInstaller bundle, where the entry point must call
+``multiprocessing.freeze_support()``), with numpy/BLAS/torch limited to one
+thread each: the GA is vectorised over the population, so one process per core
+is the fastest arrangement. Progress of every job arrives after every
+generation through a manager queue; cancellation is a manager event the GA
+checks every generation.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+from core.reconstruction.ga import GAState
+from core.reconstruction.job import ReconstructionJob, ReconstructionResult, run_job
+
+JobProgress = Callable[[str, dict], None]
+"""Called with (job_id, {"generation", "best_fitness", "mean_fitness", "evaluations"})."""
+
+
+def _limit_threads() -> None:
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = "1"
+    try:
+        import torch
+
+        torch.set_num_threads(1)
+    except ImportError:  # pragma: no cover - torch is a dependency
+        pass
+
+
+def _state_dict(state: GAState) -> dict:
+    return {"generation": state.generation, "best_fitness": state.best_fitness,
+            "mean_fitness": state.mean_fitness, "evaluations": state.evaluations}
+
+
+def _worker(job: ReconstructionJob, events, cancel) -> ReconstructionResult:
+    def progress(state: GAState) -> None:
+        events.put((job.job_id, _state_dict(state)))
+
+    return run_job(job, progress if events is not None else None, cancel)
+
+
+def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress: JobProgress | None = None,
+             cancel=None, on_result: Callable[[ReconstructionResult], None] | None = None
+             ) -> list[ReconstructionResult]:
+    """Run ``jobs``; results in the order of ``jobs``.
+
+    Parameters
+    ----------
+    workers : int, optional
+        Processes (default: CPU count, at most the number of jobs); 1 runs in this process.
+    progress : callable, optional
+        Per-generation progress of every job (called in the calling thread).
+    cancel : object with ``is_set()``, optional
+        When set, running jobs stop after their current generation and return
+        their best structure so far (``cancelled=True``); queued jobs are skipped.
+    on_result : callable, optional
+        Called with each result as soon as its job finishes.
+    """
+    if not jobs:
+        return []
+    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    if workers <= 1:
+        results = []
+        for job in jobs:
+            if cancel is not None and cancel.is_set():
+                break
+            cb = (lambda s, jid=job.job_id: progress(jid, _state_dict(s))) if progress else None
+            results.append(run_job(job, cb, cancel))
+            if on_result:
+                on_result(results[-1])
+        return results
+    ctx = mp.get_context("spawn")
+    with ctx.Manager() as manager:
+        events = manager.Queue() if progress else None
+        stop = manager.Event()
+        by_future = {}
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_limit_threads) as pool:
+            for job in jobs:
+                by_future[pool.submit(_worker, job, events, stop)] = job.job_id
+            pending = set(by_future)
+            results: dict[str, ReconstructionResult] = {}
+            while pending:
+                done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
+                for fut in done:
+                    if fut.cancelled():
+                        continue
+                    result = fut.result()
+                    results[result.job_id] = result
+                    if on_result:
+                        on_result(result)
+                _drain(events, progress)
+                if cancel is not None and cancel.is_set() and not stop.is_set():
+                    stop.set()
+                    for fut in pending:
+                        fut.cancel()
+            _drain(events, progress)
+    return [results[j.job_id] for j in jobs if j.job_id in results]
+
+
+def _drain(events, progress: JobProgress | None) -> None:
+    if events is None or progress is None:
+        return
+    while True:
+        try:
+            job_id, info = events.get_nowait()
+        except (queue.Empty, EOFError, OSError):
+            return
+        progress(job_id, info)

@@ -1,0 +1,226 @@
+"""CMCrystal reconstruction: symmetry-correct decoding, vectorised fitness against the
+foundation's contact maps, GA runs that recover textbook structures, cancellation,
+the parallel runner, evaluation and CLI."""
+
+import json
+
+import numpy as np
+import pytest
+import spglib
+from conftest import FIXTURES, nacl, rutile, wurtzite
+from pymatgen.core import Lattice, Structure
+
+from core.cli import main
+from core.contact_map import compute_contact_map, contact_counts
+from core.elements import atomic_numbers
+from core.errors import AlphaCrystalError
+from core.metrics import structure_match
+from core.reconstruction import (
+    CancelToken,
+    GASettings,
+    enumerate_assignments,
+    oracle_target,
+    plan_jobs,
+    run_job,
+)
+from core.reconstruction.assignments import Assignment
+from core.reconstruction.evaluation import evaluate_reconstruction
+from core.reconstruction.fitness import ContactFitness
+from core.reconstruction.genome import Decoder
+from core.reconstruction.inputs import target_from_dict
+from core.reconstruction.runner import run_jobs
+
+CASES = [  # (space group, species, orbits, conventional lattice)
+    (225, ("Na", "Cl"), (("4a",), ("4b",)), (5.64, 5.64, 5.64, 90, 90, 90)),
+    (136, ("Ti", "O"), (("2a",), ("4f",)), (4.59, 4.59, 2.96, 90, 90, 90)),
+    (62, ("Ca", "Si", "O"), (("4c",), ("4c",), ("4c", "8d")), (5.5, 3.9, 10.2, 90, 90, 90)),
+    (166, ("Bi", "Se"), (("6c",), ("3a", "6c")), (4.14, 4.14, 28.6, 90, 90, 120)),
+    (12, ("Al", "O"), (("4i",), ("4i", "4i")), (11.8, 2.9, 5.6, 90, 104, 90)),
+    (191, ("Mg", "B"), (("1a",), ("6l",)), (6.1, 6.1, 3.5, 90, 90, 120)),
+    (14, ("Ag", "F"), (("2a",), ("4e",)), (3.7, 5.1, 6.0, 90, 122.8, 90)),
+]
+
+
+def _decoder(sg, species, orbits, lattice):
+    from core.reconstruction.assignments import orbit_dof
+
+    dof = sum(orbit_dof(sg, lab) for o in orbits for lab in o)
+    return Decoder(Assignment(sg, species, orbits, dof), lattice)
+
+
+@pytest.mark.parametrize("sg, species, orbits, lattice", CASES)
+def test_decoding_keeps_the_space_group(sg, species, orbits, lattice):
+    decoder = _decoder(sg, species, orbits, lattice)
+    rng = np.random.default_rng(sg)
+    genes = rng.random((8, decoder.n_genes))
+    frac, lat = decoder.frac_coords(genes), decoder.lattice_matrices(genes)
+    from pyxtal.symmetry import Group
+
+    from core.spacegroups import centring_points
+
+    group = Group(sg)
+    expected_atoms = sum(int(lab[:-1]) for o in orbits for lab in o) // centring_points(sg)
+    point_ops = group[0].multiplicity // centring_points(sg)
+    numbers = atomic_numbers(decoder.species)
+    exact = 0
+    for f, m in zip(frac, lat):
+        assert len(f) == expected_atoms  # primitive cell of a centred group: centring copies dropped
+        ops = spglib.get_symmetry((m, f, numbers), symprec=1e-4)
+        assert len(ops["rotations"]) >= point_ops  # the given group, or a supergroup
+        exact += spglib.get_spacegroup((m, f, numbers), symprec=1e-4).endswith(f"({sg})")
+    assert exact >= 6  # generic genomes keep exactly the given group
+
+
+def test_coupled_coordinates_stay_coupled():
+    decoder = _decoder(136, ("Ti", "O"), (("2a",), ("4f",)), (4.59, 4.59, 2.96, 90, 90, 90))
+    assert decoder.n_genes == 1  # (x, x, 0): one gene, not two
+    frac = decoder.frac_coords(np.array([[0.3]]))[0]
+    o = frac[np.array(decoder.species) == "O"]
+    assert any(np.allclose(p, [0.3, 0.3, 0.0]) for p in o)
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_vectorised_contacts_equal_the_foundation(name):
+    structure = FIXTURES[name]()
+    cells = [structure]
+    for k in range(4):  # perturbed, compressed and expanded copies: bonds, short contacts, none
+        s = structure.copy()
+        s.perturb(0.3 * k, 0.0)
+        s.scale_lattice(s.volume * (0.85 + 0.1 * k))
+        cells.append(s)
+    species = [site.specie.symbol for site in structure]
+    fit = ContactFitness(species, np.zeros((len(species), len(species))))
+    frac = np.array([c.frac_coords for c in cells])
+    lat = np.array([c.lattice.matrix for c in cells])
+    maps, n_valid, n_short = fit.contacts(frac, lat)
+    for c, m, nv, ns in zip(cells, maps, n_valid, n_short):
+        ref = contact_counts(c.lattice.matrix, c.frac_coords, atomic_numbers(species))
+        assert np.array_equal(m, ref.bonded) and nv == ref.n_valid_bonds and ns == ref.n_short_contacts
+
+
+@pytest.mark.parametrize("name", sorted(FIXTURES))
+def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
+    structure = FIXTURES[name]()
+    from core.io import primitive_cell
+
+    cell = primitive_cell(structure)
+    cmap = compute_contact_map(cell)
+    frac = cell.frac_coords[cmap.order]
+    fit = ContactFitness(list(cmap.species), cmap.matrix)
+    ev = fit.evaluate(frac[None], cell.lattice.matrix[None])
+    assert ev.fitness[0] == pytest.approx(1.0) and ev.dice[0] == pytest.approx(1.0)
+    # shuffling same-element atoms changes nothing
+    rng = np.random.default_rng(0)
+    perm = np.arange(len(frac))
+    for el in set(cmap.species):
+        idx = np.flatnonzero(np.array(cmap.species) == el)
+        perm[idx] = rng.permutation(idx)
+    ev2 = fit.evaluate(frac[perm][None], cell.lattice.matrix[None])
+    assert ev2.dice[0] == pytest.approx(1.0)
+
+
+def test_matched_dice_beats_positional_dice():
+    species = ["Na", "Na", "Cl", "Cl"]
+    target = np.array([[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]])
+    swapped = target[[1, 0, 2, 3]][:, [1, 0, 2, 3]]  # same map with the two Na swapped
+    fit = ContactFitness(species, target)
+    assert fit.matched_overlap(swapped[None].astype(np.uint8))[0] == target.sum()
+
+
+def test_assignments_are_ranked_by_free_parameters():
+    found = enumerate_assignments(136, {"Ti": 2, "O": 4})
+    assert found and [a.dof for a in found] == sorted(a.dof for a in found)
+    assert any(a.orbits == (("2a",), ("4f",)) for a in found)
+    assert enumerate_assignments(225, {"Na": 1, "Cl": 1})[0].dof == 0
+    with pytest.raises(AlphaCrystalError):
+        plan_jobs(target_from_dict({"species": ["Na", "Cl"], "spacegroup": 230, "lattice": [5, 5, 5, 90, 90, 90],
+                                    "contact_map": [[0, 1], [1, 0]]}))
+
+
+@pytest.mark.parametrize("builder, assignments", [(nacl, 1), (rutile, 8), (wurtzite, 4)])
+def test_seeded_run_recovers_the_structure(builder, assignments):
+    structure = builder()
+    target = oracle_target(structure)
+    results = [run_job(j) for j in plan_jobs(target, assignments, settings=GASettings(generations=150))]
+    best = max(results, key=lambda r: r.fitness)
+    assert best.fitness == pytest.approx(1.0)
+    assert structure_match(best.structure, structure).matched
+
+
+def test_runs_are_reproducible():
+    target = oracle_target(wurtzite())
+    job = plan_jobs(target, 1, settings=GASettings(generations=30, patience=5))[0]
+    a, b = run_job(job), run_job(job)
+    assert a.fitness == b.fitness and np.allclose(a.structure.frac_coords, b.structure.frac_coords)
+
+
+def test_cancellation_stops_within_one_generation():
+    target = oracle_target(wurtzite())
+    job = next(j for j in plan_jobs(target, 4, settings=GASettings(generations=1000))
+               if j.assignment.orbits == (("2a",), ("2a",)))  # never reaches fitness 1
+    token = CancelToken()
+    seen = []
+
+    def progress(state):
+        seen.append(state.generation)
+        if state.generation == 5:
+            token.cancel()
+
+    result = run_job(job, progress, token)
+    assert result.cancelled and result.generations <= 6 and max(seen) <= 6
+
+
+def test_parallel_runner_matches_sequential():
+    target = oracle_target(rutile())
+    jobs = plan_jobs(target, 4, settings=GASettings(generations=20, patience=3))
+    seen = []
+    parallel = run_jobs(jobs, workers=2, progress=lambda jid, info: seen.append(jid))
+    sequential = run_jobs(jobs, workers=1)
+    assert [r.job_id for r in parallel] == [j.job_id for j in jobs]
+    assert [r.fitness for r in parallel] == [r.fitness for r in sequential]
+    assert set(seen) <= {j.job_id for j in jobs} and seen
+
+
+def test_evaluation_keys():
+    result = evaluate_reconstruction([("nacl", nacl()), ("zno", wurtzite())], n_assignments=4,
+                                     settings=GASettings(generations=100), workers=1)
+    for key in ("n", "match_rate", "dice_mean", "rmsd_mean", "mae_mean", "evals_per_s_per_core",
+                "seconds_per_structure"):
+        assert key in result
+    assert result["n"] == 2 and result["match_rate"] == 1.0
+    json.dumps(result)
+
+
+def test_target_json_errors():
+    with pytest.raises(AlphaCrystalError, match="missing key"):
+        target_from_dict({"formula": "NaCl"})
+    with pytest.raises(AlphaCrystalError, match="2x2"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
+                          "contact_map": [[0]]})
+    with pytest.raises(AlphaCrystalError, match="symmetric 0/1"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
+                          "contact_map": [[0, 2], [1, 0]]})
+
+
+def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
+    cif = tmp_path / "rutile.cif"
+    rutile().to(filename=str(cif))
+    out = tmp_path / "out"
+    report = tmp_path / "r.json"
+    assert main(["reconstruct", str(cif), "--out", str(out), "--assignments", "8", "--generations", "100",
+                 "--jobs", "1", "--json", str(report)]) == 0
+    payload = json.loads(report.read_text())
+    assert payload["results"][0]["fitness"] == pytest.approx(1.0) and payload["results"][0]["matches_input"]
+    assert (out / "rutile-rank1-sg136.cif").exists()
+    spec = {"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.64, 5.64, 5.64, 90, 90, 90],
+            "contact_map": [[0, 1], [1, 0]], "name": "nacl"}
+    inp = tmp_path / "nacl.json"
+    inp.write_text(json.dumps(spec))
+    assert main(["reconstruct", str(inp), "--out", str(out), "--jobs", "1"]) == 0
+    s = Structure.from_file(str(out / "nacl-rank1-sg225.cif"))
+    assert structure_match(s, Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                                        [[0, 0, 0], [0.5, 0.5, 0.5]])).matched
+    bad = tmp_path / "bad.json"
+    bad.write_text("{not json")
+    assert main(["reconstruct", str(bad)]) == 2
+    assert "bad.json" in capsys.readouterr().err
