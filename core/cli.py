@@ -285,7 +285,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     results = run_jobs(jobs, workers=args.jobs, on_result=done)
-    results.sort(key=lambda r: -r.fitness)
+    results.sort(key=lambda r: -r.score)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -332,11 +332,11 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
 
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
                                      args.jobs, args.seed, progress)
-    print(f"{'id':<14}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
+    print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:
         rms = f"{row['rms']:.3f}" if row["rms"] is not None else "-"
-        print(f"{row['id']:<14}{row['formula']:<12}{row['n_atoms']:>6}{row['spacegroup']:>5}{row['fitness']:>9.3f}"
+        print(f"{row['id']:<22}{row['formula']:<12}{row['n_atoms']:>6}{row['spacegroup']:>5}{row['fitness']:>9.3f}"
               f"{row['dice']:>7.3f}{'yes' if row['matched'] else 'no':>7}{rms:>7}{row['rmsd']:>7.3f}"
               f"{row['mae']:>7.3f}")
     print(f"n {result['n']}  match rate {result['match_rate']:.3f}  Dice {result['dice_mean']:.3f}  "
@@ -464,7 +464,8 @@ def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--restarts", type=int, default=1, help="GA runs per assignment with different seeds")
     p.add_argument("--population", type=int, default=100, help="GA population (paper: 100)")
     p.add_argument("--generations", type=int, default=1000, help="maximum generations (paper: 1000)")
-    p.add_argument("--patience", type=int, default=20, help="stop after fitness 1 held this many generations")
+    p.add_argument("--patience", type=int, default=50,
+                   help="generations to keep refining bond lengths after fitness 1 (default 50)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
 

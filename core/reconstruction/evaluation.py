@@ -3,7 +3,7 @@ and lattice, and compare with the truth.
 
 Per structure the jobs of :func:`core.reconstruction.job.plan_jobs` run (top N
 Wyckoff assignments × restarts) and the result with the highest fitness is
-kept. Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
+kept (ties: bond lengths closest to r_i + r_j, ``ReconstructionResult.score``). Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
 angle_tol 10, ltol 0.3), matched Dice of the reconstructed map against the
 true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
 """
@@ -52,7 +52,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     reference = dict(structures)
     out_rows = []
     for name, row in rows.items():
-        best = max(by_structure[name], key=lambda r: r.fitness)
+        best = max(by_structure[name], key=lambda r: r.score)
         match = structure_match(best.structure, reference[name], CSP_TOLERANCES)
         try:
             rmsd, mae = fractional_rmsd_mae(best.structure, reference[name])

@@ -36,6 +36,13 @@ class Evaluation:
     n_valid: np.ndarray
     n_short: np.ndarray
     maps: np.ndarray
+    bond_strain: np.ndarray
+
+    @property
+    def score(self) -> np.ndarray:
+        """What the GA ranks by: the fitness, ties broken towards bond lengths near
+        r_i + r_j (a 0.001-weighted secondary term that never outweighs a fitness step)."""
+        return self.fitness - 0.001 * self.bond_strain
 
 
 class ContactFitness:
@@ -78,6 +85,8 @@ class ContactFitness:
         self._diag = iu == ju
         self._lo2, self._hi2, self._short2 = self.lo2[iu, ju], self.hi2[iu, ju], self.short2[iu, ju]
         self._valid_pair = self.valid_pair[iu, ju]
+        self._ideal = pair[iu, ju].astype(np.float32)
+        self.tolerance = float(tolerance)
         # same-element blocks, for the matched Dice
         self.blocks = [np.flatnonzero(np.array(species) == el) for el in dict.fromkeys(species)]
         same = np.zeros((n, n), dtype=bool)
@@ -97,7 +106,8 @@ class ContactFitness:
         return np.array(list(product(*(range(-r, r + 1) for r in reach))), dtype=np.float32)
 
     def contacts(self, frac: np.ndarray, lattices: np.ndarray):
-        """Bonded maps (P, n, n) and counts of valid bonds and short contacts (P,).
+        """Bonded maps (P, n, n), counts of valid bonds and short contacts (P,), and the mean
+        |d - (r_i + r_j)| / tol over valid bonds (P,; 0 without bonds).
 
         Only the pairs i <= j are computed (batched matrix products); a self pair
         (i, i) counts its images m and -m once.
@@ -118,6 +128,9 @@ class ContactFitness:
         valid[:, self._diag, zero] = False
         short[:, self._diag, zero] = False
         weight = np.where(self._diag, 1, 2)                           # self pairs: images +-m
+        dev = np.abs(np.sqrt(np.maximum(d2, 0)) - self._ideal[:, None]) / self.tolerance
+        n_bonds = np.maximum(valid.sum(axis=(1, 2)), 1)
+        strain = np.where(valid, dev, 0).sum(axis=(1, 2)) / n_bonds
         n_valid = (valid.sum(axis=2) * weight).sum(axis=1) // 2
         n_short = (short.sum(axis=2) * weight).sum(axis=1) // 2
         n = frac.shape[1]
@@ -125,7 +138,7 @@ class ContactFitness:
         bonded = valid.any(axis=2) & ~self._diag
         maps[:, iu, ju] = bonded
         maps[:, ju, iu] = bonded
-        return maps, n_valid, n_short
+        return maps, n_valid, n_short, strain
 
     # -- matched Dice --------------------------------------------------------------------------
     def matched_overlap(self, maps: np.ndarray, max_rounds: int | None = None) -> np.ndarray:
@@ -158,10 +171,10 @@ class ContactFitness:
         return (cp * t).sum(axis=(1, 2))
 
     def evaluate(self, frac: np.ndarray, lattices: np.ndarray) -> Evaluation:
-        maps, n_valid, n_short = self.contacts(frac, lattices)
+        maps, n_valid, n_short, strain = self.contacts(frac, lattices)
         overlap = self.matched_overlap(maps)
         total = maps.sum(axis=(1, 2)) + self.target_sum
         dice = np.where(total > 0, 2 * overlap / np.maximum(total, 1e-9), 1.0)
         counted = n_valid + n_short
         valid_fraction = np.where(counted > 0, n_valid / np.maximum(counted, 1), 1.0)
-        return Evaluation(dice * valid_fraction, dice, valid_fraction, n_valid, n_short, maps)
+        return Evaluation(dice * valid_fraction, dice, valid_fraction, n_valid, n_short, maps, strain)

@@ -39,7 +39,9 @@ class GASettings:
     elitism : int
         Best individuals copied unchanged to the next generation.
     patience : int
-        Stop when the best fitness has been 1 for this many generations.
+        Stop when the best fitness has been 1 for this many generations (they
+        are not wasted: the GA ranks equal fitness by how close bond lengths are
+        to r_i + r_j, see :attr:`Evaluation.score`).
     """
 
     population: int = 100
@@ -50,7 +52,7 @@ class GASettings:
     mutation_sigma: float = 0.08
     reset_rate: float = 0.02
     elitism: int = 2
-    patience: int = 20
+    patience: int = 50
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +69,14 @@ class GAState:
     evaluations: int
     elapsed_s: float
     history: list[tuple[float, float]] = field(default_factory=list)
+    decoder: Decoder | None = None
+
+    @property
+    def best_structure(self):
+        """The best structure so far as a pymatgen Structure (built on demand, ~0.2 ms)."""
+        if self.decoder is None:
+            raise ValueError("this state carries no decoder")
+        return self.decoder.structure(self.best_genes)
 
 
 def _random_genes(rng: np.random.Generator, n: int, periodic: np.ndarray) -> np.ndarray:
@@ -105,7 +115,7 @@ def run_ga(
         genes = np.zeros((1, 0))
         ev = evaluate(genes)
         state = GAState(0, float(ev.fitness[0]), float(ev.fitness[0]), genes[0], 1, time.perf_counter() - start,
-                        [(float(ev.fitness[0]), float(ev.fitness[0]))])
+                        [(float(ev.fitness[0]), float(ev.fitness[0]))], decoder)
         if progress:
             progress(state)
         return genes[0], ev, state
@@ -117,11 +127,11 @@ def run_ga(
     history: list[tuple[float, float]] = []
     perfect_since = None
     for generation in range(1, settings.generations + 1):
-        order = np.argsort(-ev.fitness, kind="stable")
+        order = np.argsort(-ev.score, kind="stable")
         best = order[0]
         history.append((float(ev.fitness[best]), float(ev.fitness.mean())))
         state = GAState(generation, history[-1][0], history[-1][1], genes[best].copy(), evaluations,
-                        time.perf_counter() - start, history)
+                        time.perf_counter() - start, history, decoder)
         if progress:
             progress(state)
         if ev.fitness[best] >= PERFECT:
@@ -135,7 +145,7 @@ def run_ga(
         # selection: tournaments
         n_children = pop_size - settings.elitism
         draws = rng.integers(0, pop_size, size=(2, n_children, settings.tournament))
-        parents = [d[np.arange(n_children), np.argmax(ev.fitness[d], axis=1)] for d in draws]
+        parents = [d[np.arange(n_children), np.argmax(ev.score[d], axis=1)] for d in draws]
         a, b = genes[parents[0]], genes[parents[1]]
         # crossover: uniform gene mixing, plus a blend step on half of the mixed children
         mix = rng.random(n_children) < settings.crossover_rate
@@ -159,17 +169,17 @@ def run_ga(
         elite_ev = _take(ev, order[: settings.elitism])
         ev = _concat(elite_ev, child_ev)
         evaluations += n_children
-    best = int(np.argmax(ev.fitness))
+    best = int(np.argmax(ev.score))
     return genes[best], _take(ev, [best]), state
 
 
 def _take(ev: Evaluation, idx) -> Evaluation:
     idx = np.asarray(idx)
     return Evaluation(ev.fitness[idx], ev.dice[idx], ev.valid_fraction[idx], ev.n_valid[idx], ev.n_short[idx],
-                      ev.maps[idx])
+                      ev.maps[idx], ev.bond_strain[idx])
 
 
 def _concat(a: Evaluation, b: Evaluation) -> Evaluation:
     return Evaluation(*(np.concatenate([x, y]) for x, y in zip(
-        (a.fitness, a.dice, a.valid_fraction, a.n_valid, a.n_short, a.maps),
-        (b.fitness, b.dice, b.valid_fraction, b.n_valid, b.n_short, b.maps))))
+        (a.fitness, a.dice, a.valid_fraction, a.n_valid, a.n_short, a.maps, a.bond_strain),
+        (b.fitness, b.dice, b.valid_fraction, b.n_valid, b.n_short, b.maps, b.bond_strain))))

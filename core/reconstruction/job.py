@@ -28,6 +28,8 @@ from core.reconstruction.ga import GASettings, GAState, run_ga
 from core.reconstruction.genome import Decoder
 from core.spacegroups import constrain_lattice, symmetry_of
 
+MAX_FIXED_ASSIGNMENTS = 50
+
 
 class CancelToken:
     """Thread-safe cancellation flag checked by the GA every generation."""
@@ -111,6 +113,12 @@ class ReconstructionResult:
     seconds: float
     cancelled: bool = False
     history: list[tuple[float, float]] = field(default_factory=list)
+    bond_strain: float = 0.0
+
+    @property
+    def score(self) -> float:
+        """Fitness with the GA's tie-break (bond lengths near r_i + r_j): use it to rank results."""
+        return self.fitness - 0.001 * self.bond_strain
 
     def to_dict(self) -> dict:
         return {"job_id": self.job_id, "formula": self.structure.composition.reduced_formula,
@@ -118,20 +126,24 @@ class ReconstructionResult:
                 "fitness": self.fitness, "dice": self.dice, "valid_fraction": self.valid_fraction,
                 "n_valid_bonds": self.n_valid_bonds, "n_short_contacts": self.n_short_contacts,
                 "lattice": list(self.lattice), "generations": self.generations, "evaluations": self.evaluations,
-                "seconds": self.seconds, "cancelled": self.cancelled}
+                "seconds": self.seconds, "cancelled": self.cancelled, "bond_strain": self.bond_strain}
 
 
 def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: int = 1,
               settings: GASettings | None = None, seed: int = 0, max_strain: float = 0.0,
               tolerance: float = DEFAULT_TOLERANCE) -> list[ReconstructionJob]:
-    """Jobs over the ``n_assignments`` best Wyckoff assignments × ``restarts`` seeds.
+    """Jobs over the ``n_assignments`` best Wyckoff assignments × ``restarts`` seeds, plus
+    every assignment without free parameters (one evaluation each, at most
+    :data:`MAX_FIXED_ASSIGNMENTS`), which cost nothing to try.
 
     Raises
     ------
     AlphaCrystalError
         If the composition fits no Wyckoff assignment of the space group.
     """
-    assignments = enumerate_assignments(target.spacegroup, target.species_counts, limit=n_assignments)
+    every = enumerate_assignments(target.spacegroup, target.species_counts)
+    assignments = every[:n_assignments]
+    assignments += [a for a in every[n_assignments:] if a.dof == 0][:MAX_FIXED_ASSIGNMENTS]
     if not assignments:
         raise AlphaCrystalError(
             f"{target.name or 'target'}: the composition {target.species_counts} does not fit any Wyckoff "
@@ -139,7 +151,7 @@ def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: in
     settings = settings or GASettings()
     return [ReconstructionJob(target, a, settings, seed + 1000 * k + r, max_strain, tolerance,
                               f"{target.name or 'target'}-sg{target.spacegroup}-w{k}-r{r}")
-            for k, a in enumerate(assignments) for r in range(restarts)]
+            for k, a in enumerate(assignments) for r in range(restarts if a.dof else 1)]
 
 
 def _target_in_decoder_order(target: ReconstructionTarget, decoder: Decoder) -> np.ndarray:
@@ -167,4 +179,5 @@ def run_job(job: ReconstructionJob, progress: Callable[[GAState], None] | None =
         dice=float(ev.dice[0]), valid_fraction=float(ev.valid_fraction[0]), n_valid_bonds=int(ev.n_valid[0]),
         n_short_contacts=int(ev.n_short[0]), assignment=job.assignment, lattice=tuple(float(v) for v in params),
         generations=state.generation, evaluations=state.evaluations, seconds=time.perf_counter() - start,
-        cancelled=bool(cancel is not None and cancel.is_set()), history=list(state.history))
+        cancelled=bool(cancel is not None and cancel.is_set()), history=list(state.history),
+        bond_strain=float(ev.bond_strain[0]))

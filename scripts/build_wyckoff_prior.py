@@ -1,0 +1,58 @@
+"""Build resources/wyckoff_prior.json: how often each Wyckoff orbit of each space group is
+occupied in the training partition (same data and split as the shipped models).
+
+Used to rank Wyckoff assignments for the reconstruction (core.reconstruction.assignments).
+In a held-apart check (a prior built from 3,000 training structures, tested on
+400 others) ranking by it puts the true assignment in the first 5 for 71 % of
+them, against 36 % when ranking by fewest free parameters (docs/reconstruction.md).
+
+    python scripts/build_wyckoff_prior.py --data ../shared/data/mp/structures.csv.gz
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+from collections import Counter, defaultdict
+
+import numpy as np
+import spglib
+
+from core.contact_model.data import DataSettings
+from core.datasets import load_dataset, split_by_formula
+from core.io import atomic_write_text
+from core.spacegroups import ANGLE_TOLERANCE, SYMPREC
+from resources import RESOURCE_DIR
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", required=True)
+    parser.add_argument("--out", default=str(RESOURCE_DIR / "wyckoff_prior.json"))
+    args = parser.parse_args()
+    s = DataSettings(path=args.data)
+    ds = load_dataset(s.path).filter(s.max_atoms, s.exclude_all_metal, s.lowest_energy_per_formula)
+    train = split_by_formula(ds, s.fractions, s.split_seed, s.test_formulas).train
+    counts: dict[int, Counter] = defaultdict(Counter)
+    warnings.simplefilter("ignore")
+    for k in range(len(train)):
+        lattice, frac, numbers = train.atoms(k)
+        cell = spglib.standardize_cell((lattice, frac, numbers), symprec=SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        if cell is None:
+            continue
+        data = spglib.get_symmetry_dataset(cell, symprec=SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        if data is None:
+            continue
+        for rep in np.unique(data.equivalent_atoms):
+            counts[int(data.number)][str(data.wyckoffs[rep])] += 1
+    payload = {"source": f"{args.data} training partition (split seed {s.split_seed}), "
+                         f"{len(train)} structures; orbits occupied per space group and Wyckoff letter",
+               "command": "python scripts/build_wyckoff_prior.py --data " + args.data,
+               "counts": {str(sg): dict(sorted(c.items())) for sg, c in sorted(counts.items())}}
+    atomic_write_text(args.out, json.dumps(payload, indent=1) + "\n")
+    print(f"wrote {args.out}: {sum(sum(c.values()) for c in counts.values())} orbits in {len(counts)} space groups")
+
+
+if __name__ == "__main__":
+    main()
