@@ -231,3 +231,16 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["reconstruct", str(bad)]) == 2
     assert "bad.json" in capsys.readouterr().err
+
+
+def test_vectorised_lattice_matrices_equal_pymatgen():
+    from core.reconstruction.genome import conventional_matrices
+
+    params = np.array([[4.0, 5.0, 6.0, 80.0, 104.0, 95.0], [3.0, 3.0, 9.0, 90.0, 90.0, 120.0]])
+    for row, m in zip(params, conventional_matrices(params)):
+        assert np.allclose(m, Lattice.from_parameters(*row).matrix)
+    decoder = _decoder(136, ("Ti", "O"), (("2a",), ("4f",)), (4.59, 4.59, 2.96, 90, 90, 90))
+    strained = Decoder(decoder.assignment, decoder.params, max_strain=0.1)
+    assert strained.n_genes == 3  # x of 4f + strain of a (= b) + strain of c
+    p = strained.lattice_params(np.array([[0.3, 1.0, -1.0]]))[0]
+    assert p[0] == p[1] == pytest.approx(4.59 * 1.1) and p[2] == pytest.approx(2.96 * 0.9)

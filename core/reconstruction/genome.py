@@ -77,6 +77,20 @@ def strain_groups(spacegroup: int) -> tuple[tuple[int, ...], ...]:
     return ((0,), (1,), (2,))
 
 
+def conventional_matrices(params: np.ndarray) -> np.ndarray:
+    """Lattice vectors (rows, Å) of cells ``(a, b, c, α, β, γ)`` (shape (P, 6) -> (P, 3, 3)),
+    vectorised, in pymatgen's ``Lattice.from_parameters`` orientation."""
+    a, b, c = params[:, 0], params[:, 1], params[:, 2]
+    al, be, ga = (np.radians(params[:, k]) for k in (3, 4, 5))
+    val = np.clip((np.cos(al) * np.cos(be) - np.cos(ga)) / (np.sin(al) * np.sin(be)), -1.0, 1.0)
+    gamma_star = np.arccos(val)
+    zero = np.zeros_like(a)
+    va = np.stack([a * np.sin(be), zero, a * np.cos(be)], axis=1)
+    vb = np.stack([-b * np.sin(al) * np.cos(gamma_star), b * np.sin(al) * np.sin(gamma_star), b * np.cos(al)], axis=1)
+    vc = np.stack([zero, zero, c], axis=1)
+    return np.stack([va, vb, vc], axis=1)
+
+
 class Decoder:
     """Decode populations of genomes of one Wyckoff assignment into primitive cells.
 
@@ -143,7 +157,7 @@ class Decoder:
         if not self.strain_groups:
             conv = Lattice.from_parameters(*self.params).matrix
             return np.repeat((self.basis @ conv)[None], len(params), axis=0)
-        return np.array([self.basis @ Lattice.from_parameters(*row).matrix for row in params])
+        return self.basis[None] @ conventional_matrices(params)
 
     def frac_coords(self, genes: np.ndarray) -> np.ndarray:
         """Fractional coordinates in the primitive cell, shape (P, n, 3), in [0, 1)."""
