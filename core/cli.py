@@ -285,7 +285,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     results = run_jobs(jobs, workers=args.jobs, on_result=done)
-    results.sort(key=lambda r: -r.score)
+    results.sort(key=lambda r: r.rank_key)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = []

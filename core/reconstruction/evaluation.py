@@ -3,7 +3,8 @@ and lattice, and compare with the truth.
 
 Per structure the jobs of :func:`core.reconstruction.job.plan_jobs` run (top N
 Wyckoff assignments × restarts) and the result with the highest fitness is
-kept (ties: bond lengths closest to r_i + r_j, ``ReconstructionResult.score``). Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
+kept (ties: the assignment ranked higher by the Wyckoff prior, then bond lengths
+closest to r_i + r_j; ``ReconstructionResult.rank_key``). Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
 angle_tol 10, ltol 0.3), matched Dice of the reconstructed map against the
 true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
 """
@@ -52,7 +53,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     reference = dict(structures)
     out_rows = []
     for name, row in rows.items():
-        best = max(by_structure[name], key=lambda r: r.score)
+        best = min(by_structure[name], key=lambda r: r.rank_key)
         match = structure_match(best.structure, reference[name], CSP_TOLERANCES)
         try:
             rmsd, mae = fractional_rmsd_mae(best.structure, reference[name])

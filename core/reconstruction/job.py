@@ -93,6 +93,7 @@ class ReconstructionJob:
     max_strain: float = 0.0
     tolerance: float = DEFAULT_TOLERANCE
     job_id: str = ""
+    assignment_rank: int = 0
 
 
 @dataclass
@@ -114,11 +115,15 @@ class ReconstructionResult:
     cancelled: bool = False
     history: list[tuple[float, float]] = field(default_factory=list)
     bond_strain: float = 0.0
+    assignment_rank: int = 0
 
     @property
-    def score(self) -> float:
-        """Fitness with the GA's tie-break (bond lengths near r_i + r_j): use it to rank results."""
-        return self.fitness - 0.001 * self.bond_strain
+    def rank_key(self) -> tuple[float, int, float]:
+        """Sort key of results (ascending = best first): higher fitness, then the
+        assignment the Wyckoff prior ranks higher, then bond lengths closer to
+        r_i + r_j (the prior is the better judge between assignments that reach
+        the same fitness; measurements in docs/reconstruction.md)."""
+        return (-round(self.fitness, 9), self.assignment_rank, self.bond_strain)
 
     def to_dict(self) -> dict:
         return {"job_id": self.job_id, "formula": self.structure.composition.reduced_formula,
@@ -150,7 +155,7 @@ def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: in
             f"assignment of space group {target.spacegroup}")
     settings = settings or GASettings()
     return [ReconstructionJob(target, a, settings, seed + 1000 * k + r, max_strain, tolerance,
-                              f"{target.name or 'target'}-sg{target.spacegroup}-w{k}-r{r}")
+                              f"{target.name or 'target'}-sg{target.spacegroup}-w{k}-r{r}", k)
             for k, a in enumerate(assignments) for r in range(restarts if a.dof else 1)]
 
 
@@ -180,4 +185,4 @@ def run_job(job: ReconstructionJob, progress: Callable[[GAState], None] | None =
         n_short_contacts=int(ev.n_short[0]), assignment=job.assignment, lattice=tuple(float(v) for v in params),
         generations=state.generation, evaluations=state.evaluations, seconds=time.perf_counter() - start,
         cancelled=bool(cancel is not None and cancel.is_set()), history=list(state.history),
-        bond_strain=float(ev.bond_strain[0]))
+        bond_strain=float(ev.bond_strain[0]), assignment_rank=job.assignment_rank)
