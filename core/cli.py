@@ -308,16 +308,16 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     import multiprocessing
 
     from core.contact_model import DataSettings
-    from core.datasets import load_dataset, split_by_formula
+    from core.contact_model.data import split_dataset
+    from core.datasets import load_dataset
     from core.reconstruction.evaluation import evaluate_reconstruction
 
     multiprocessing.freeze_support()
     data = Path(args.data)
-    dataset = load_dataset(data).filter(max_atoms=args.max_atoms)
     if args.split == "test":
-        s = DataSettings(path=str(data), max_atoms=args.max_atoms)
-        dataset = split_by_formula(dataset.filter(s.max_atoms, s.exclude_all_metal, s.lowest_energy_per_formula),
-                                   s.fractions, s.split_seed, s.test_formulas).test
+        dataset = split_dataset(DataSettings(path=str(data), max_atoms=args.max_atoms)).test
+    else:
+        dataset = load_dataset(data).filter(max_atoms=args.max_atoms)
     idx = np.arange(len(dataset))
     if args.n and args.n < len(idx):
         idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))

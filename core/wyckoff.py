@@ -19,7 +19,8 @@ DEFAULT_MAX_COMBINATIONS = 5000
 
 
 @cache
-def _group(number: int):
+def pyxtal_group(number: int):
+    """pyxtal's ``Group`` of a space group, built once per process (about 10 ms each)."""
     from pyxtal.symmetry import Group
 
     return Group(int(number))
@@ -45,7 +46,7 @@ def is_feasible(number: int, primitive_counts: tuple[int, ...]) -> bool:
     counts = conventional_counts(primitive_counts, number)
     if not counts or min(counts) <= 0:
         return False
-    ok, _ = _group(number).check_compatible(counts)
+    ok, _ = pyxtal_group(number).check_compatible(counts)
     return bool(ok)
 
 
@@ -75,7 +76,7 @@ def wyckoff_assignments(number: int, primitive_counts: tuple[int, ...] | list[in
     counts = tuple(int(n) for n in primitive_counts)
     if not is_feasible(number, counts):
         return []
-    combos, freedom, _ = _group(number).list_wyckoff_combinations(
+    combos, freedom, _ = pyxtal_group(number).list_wyckoff_combinations(
         conventional_counts(counts, number), Nmax=max_combinations)
     return [WyckoffAssignment(tuple(tuple(str(w) for w in species) for species in combo), bool(free))
             for combo, free in zip(combos, freedom)]

@@ -17,8 +17,8 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from core.candidates.features import reduce_counts
-from core.contact_model.data import DataSettings
-from core.datasets import CrystalDataset, cache_dir, load_dataset, split_by_formula
+from core.contact_model.data import DataSettings, split_dataset
+from core.datasets import CrystalDataset, cache_dir
 from core.elements import element_table
 from core.spacegroups import ANGLE_TOLERANCE, SYMPREC, symmetry_of
 
@@ -113,7 +113,5 @@ class CandidateData:
 
 def load_candidate_data(settings: DataSettings) -> CandidateData:
     """Filter and split exactly as the contact-map model does, then symmetry-analyse."""
-    dataset = load_dataset(settings.path).filter(
-        settings.max_atoms, settings.exclude_all_metal, settings.lowest_energy_per_formula)
-    split = split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+    split = split_dataset(settings)
     return CandidateData(*(candidate_table(part) for part in (split.train, split.validation, split.test)))

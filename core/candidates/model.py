@@ -18,7 +18,7 @@ import torch
 from core.candidates.features import composition_features
 from core.candidates.lattice import decode
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
-from core.errors import AlphaCrystalError
+from core.model_files import load_payload, save_payload
 from core.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
 
 FORMAT = "alphacrystal-candidate-model/1"
@@ -111,9 +111,6 @@ class CandidateModel:
     # -- persistence ---------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model atomically."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
-
         def pack(nets):
             return [{"config": n.config.to_dict(),
                      "state_dict": {k: _compact(v) for k, v in n.state_dict().items()}} for n in nets]
@@ -128,24 +125,12 @@ class CandidateModel:
             "metadata": json.loads(json.dumps(self.metadata, default=str)),
             "train_formulas": "\n".join(self.train_formulas),
         }
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, target)
-        return target
+        return save_payload(payload, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> CandidateModel:
         """Load a saved model; raises :class:`AlphaCrystalError` naming the file on failure."""
-        p = Path(path)
-        if not p.exists():
-            raise AlphaCrystalError(f"{p}: no such model file (train one with `alphacrystal train candidates`)")
-        try:
-            payload = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise AlphaCrystalError(f"{p}: not a readable model file ({reason})") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise AlphaCrystalError(f"{p}: not an AlphaCrystal candidate model (format {FORMAT} expected)")
+        payload = load_payload(path, FORMAT, "candidate model", "alphacrystal train candidates")
 
         def unpack(items, kind):
             nets = []

@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
-from core.datasets import load_dataset, split_by_formula
+from core.datasets import DatasetSplit, load_dataset, split_by_formula
 from core.featurize import FeaturizedDataset, featurize_dataset
 
 PAPER_BENCHMARK_FORMULAS: tuple[str, ...] = (
@@ -52,12 +52,18 @@ class ContactData:
     test: FeaturizedDataset
 
 
-def load_contact_data(settings: DataSettings) -> ContactData:
-    """Load, filter, split by reduced formula and featurise (cached on disk)."""
+def split_dataset(settings: DataSettings) -> DatasetSplit:
+    """Load and filter the data file of ``settings`` and split it by reduced formula:
+    the one split every shipped model is trained and evaluated on."""
     dataset = load_dataset(settings.path).filter(
         settings.max_atoms, settings.exclude_all_metal, settings.lowest_energy_per_formula
     )
-    split = split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+    return split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+
+
+def load_contact_data(settings: DataSettings) -> ContactData:
+    """Load, filter, split by reduced formula and featurise (cached on disk)."""
+    split = split_dataset(settings)
     return ContactData(
         *(featurize_dataset(part, settings.max_atoms) for part in (split.train, split.validation, split.test))
     )

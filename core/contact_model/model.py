@@ -21,6 +21,7 @@ from core.contact_model.templates import TemplateBank
 from core.elements import FeatureScaler
 from core.errors import AlphaCrystalError
 from core.metrics import dice
+from core.model_files import load_payload, save_payload
 
 FORMAT = "alphacrystal-contact-model/1"
 
@@ -123,8 +124,6 @@ class ContactModel:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write the model atomically."""
-        target = Path(path)
-        target.parent.mkdir(parents=True, exist_ok=True)
         payload = {
             "format": FORMAT,
             "config": self.net.config.to_dict(),
@@ -144,26 +143,12 @@ class ContactModel:
                 "k": self.templates.k, **{k: torch.from_numpy(v) for k, v in self.templates.to_arrays().items()}
             },
         }
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        torch.save(payload, tmp)
-        os.replace(tmp, target)
-        return target
+        return save_payload(payload, path)
 
     @classmethod
     def load(cls, path: str | os.PathLike, device: str = "auto") -> ContactModel:
         """Load a saved model; raises :class:`AlphaCrystalError` naming the file on failure."""
-        p = Path(path)
-        if not p.exists():
-            raise AlphaCrystalError(
-                f"{p}: no such model file (train one with `alphacrystal train contact-map`)"
-            )
-        try:
-            payload = torch.load(p, map_location="cpu", weights_only=True)
-        except Exception as exc:
-            reason = str(exc).strip().splitlines()[0][:200] if str(exc).strip() else type(exc).__name__
-            raise AlphaCrystalError(f"{p}: not a readable model file ({reason})") from None
-        if not isinstance(payload, dict) or payload.get("format") != FORMAT:
-            raise AlphaCrystalError(f"{p}: not an AlphaCrystal contact model (format {FORMAT})")
+        payload = load_payload(path, FORMAT, "contact model", "alphacrystal train contact-map")
         net = _load_net(payload["config"], payload["state_dict"])
         scaler = FeatureScaler.from_dict(payload["scaler"])
         bank = None

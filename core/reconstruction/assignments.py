@@ -21,20 +21,13 @@ import math
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
-from core.wyckoff import DEFAULT_MAX_COMBINATIONS, wyckoff_assignments
-
-
-@cache
-def _group(number: int):
-    from pyxtal.symmetry import Group
-
-    return Group(int(number))
+from core.wyckoff import DEFAULT_MAX_COMBINATIONS, pyxtal_group, wyckoff_assignments
 
 
 @cache
 def orbit_dof(number: int, label: str) -> int:
     """Free coordinates of the Wyckoff orbit ``label`` (e.g. ``"4c"``) of a group."""
-    return int(_group(number).get_wyckoff_position(label.lstrip("0123456789")).get_dof())
+    return int(pyxtal_group(number).get_wyckoff_position(label.lstrip("0123456789")).get_dof())
 
 
 @dataclass(frozen=True)
@@ -108,7 +101,7 @@ def _prior_counts() -> dict[int, dict[str, int]]:
 def prior_cost(a: Assignment) -> float:
     """Mean over occupied orbits of -ln P(Wyckoff letter | space group), Laplace-smoothed."""
     counts = _prior_counts().get(a.spacegroup, {})
-    n_letters = len(_group(a.spacegroup).Wyckoff_positions)
+    n_letters = len(pyxtal_group(a.spacegroup).Wyckoff_positions)
     total = sum(counts.values()) + n_letters
     labels = _flat(a)
     return -sum(math.log((counts.get(lab.lstrip("0123456789"), 0) + 1) / total) for lab in labels) / len(labels)

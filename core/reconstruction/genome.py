@@ -25,8 +25,9 @@ from pymatgen.core import Lattice, Structure
 
 from core.datasets import crystal_system
 from core.elements import element_sort_key
-from core.reconstruction.assignments import Assignment, _group
+from core.reconstruction.assignments import Assignment
 from core.spacegroups import constrain_lattice, primitive_basis
+from core.wyckoff import pyxtal_group
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class OrbitMap:
 @lru_cache(maxsize=4096)
 def orbit_map(spacegroup: int, label: str, element: str = "") -> OrbitMap:
     """The :class:`OrbitMap` of Wyckoff orbit ``label`` (e.g. ``"4a"``) of a space group."""
-    wp = _group(spacegroup).get_wyckoff_position(label.lstrip("0123456789"))
+    wp = pyxtal_group(spacegroup).get_wyckoff_position(label.lstrip("0123456789"))
     rot = np.array([op.affine_matrix[:3, :3] for op in wp.ops])
     trans = np.array([op.affine_matrix[:3, 3] for op in wp.ops])
     free = tuple(int(k) for k in np.flatnonzero(np.abs(rot).sum(axis=(0, 1)) > 0))
