@@ -128,6 +128,9 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
             ("model, matched (same-element permutations)", result["matched_dice_mean"], result["matched_exact_fraction"]),
             ("baseline: pair prior", result["baseline_pair_prior_dice_mean"], result["baseline_pair_prior_exact_fraction"]),
             ("baseline: nearest composition", result["baseline_nearest_dice_mean"], result["baseline_nearest_exact_fraction"])]
+    if "baseline_nearest_in_model_bank_dice_mean" in result:
+        rows.append(("baseline: nearest in model bank (train+val)", result["baseline_nearest_in_model_bank_dice_mean"],
+                     result["baseline_nearest_in_model_bank_exact_fraction"]))
     print(f"{'':<44}{'Dice mean':>10}{'exact':>8}")
     for name, value, exact in rows:
         print(f"{name:<44}{value:>10.3f}{100 * exact:>7.1f}%")
@@ -405,7 +408,7 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
         load_contact_data,
         train_contact_model,
     )
-    from core.contact_model.training import combine_ensemble
+    from core.contact_model.training import add_validation_templates, combine_ensemble
 
     if args.threads:
         torch.set_num_threads(args.threads)
@@ -453,6 +456,9 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     if len(members) > 1:
         print(f"ensemble of {len(members)}: threshold {model.threshold:.2f}, validation Dice "
               f"{model.metadata['val_dice_final']:.4f} ({100 * model.metadata['val_exact_fraction_final']:.1f}% exact)")
+    if model.templates is not None:
+        add_validation_templates(model, data.validation)
+        print(f"template bank: {len(model.templates.numbers)} maps (training + validation)", flush=True)
     path = model.save(args.out)
     print(f"wrote {path}")
     _write_json(args.json, {k: v for k, v in model.metadata.items() if k != "history"} | {"model": str(path)})

@@ -201,3 +201,39 @@ def test_ensemble_averages_members_and_round_trips(fixture_data, tmp_path):
     loaded = ContactModel.load(ensemble.save(tmp_path / "e.pt"), device="cpu")
     np.testing.assert_allclose(loaded.predict_probabilities(z), expected, atol=1e-6)
     assert loaded.threshold == ensemble.threshold
+
+
+def test_snapping_picks_the_most_similar_template():
+    from core.contact_model.model import snap_to_templates
+
+    pred = np.zeros((1, 3, 3), np.uint8)
+    pred[0, 0, 1] = pred[0, 1, 0] = pred[0, 0, 2] = pred[0, 2, 0] = 1
+    far, near = pred[0].copy(), pred[0].copy()
+    far[0, 2] = far[2, 0] = 0
+    far[1, 2] = far[2, 1] = 1
+    near[1, 2] = near[2, 1] = 1  # one extra bond: Dice 0.8 with the prediction
+    planes = np.zeros((1, 4, 3, 3), np.float32)
+    planes[0, 0], planes[0, 1] = far, near  # nearest composition first, better map second
+    planes[0, 2], planes[0, 3] = 0.1, 0.2
+    np.testing.assert_array_equal(snap_to_templates(pred, planes, 2, 0.8)[0], near)
+    np.testing.assert_array_equal(snap_to_templates(pred, planes, 2, 0.9)[0], pred[0])  # below: kept
+    planes[0, 3] = 1.0  # the better template missing: the nearest (Dice 0.5) is not close enough
+    np.testing.assert_array_equal(snap_to_templates(pred, planes, 2, 0.8)[0], pred[0])
+
+
+def test_validation_maps_join_the_bank_and_count_as_seen(fixture_data, tmp_path):
+    from core.contact_model.training import add_validation_templates
+
+    train, val = fixture_data
+    model = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=1, batch_size=4, templates=1))
+    add_validation_templates(model, val)
+    assert len(model.templates.numbers) == len(train) + len(val)
+    assert set(val.formulas.tolist()) <= set(model.train_formulas)
+    k = 0
+    n = int(val.n_atoms[k])
+    nearest = model.templates.query(val.numbers[k : k + 1, :n])
+    np.testing.assert_array_equal(nearest[0, 0], val.contact[k, :n, :n])  # its own map is now retrievable
+    result = evaluate_contact_model(model, val, train)
+    assert result["n"] == 0 and result["n_removed_seen_in_training"] == len(val)
+    loaded = ContactModel.load(model.save(tmp_path / "v.pt"), device="cpu")
+    assert len(loaded.templates.numbers) == len(train) + len(val)

@@ -129,7 +129,15 @@ def evaluate_contact_model(
             for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):
                 near_pred[k] = m
         near_scores = np.array([dice(p, t) for p, t in zip(near_pred, targets)])
-        for name, values in (("pair_prior", prior_scores), ("nearest", near_scores)):
+        baselines = [("pair_prior", prior_scores), ("nearest", near_scores)]
+        if model.templates is not None and len(model.templates.numbers) > len(train):
+            # the nearest map in the model's own bank (training + validation maps)
+            bank_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
+            for size, idx in groups_by_size(data).items():
+                for k, m in zip(idx, model.templates.query(data.numbers[idx, :size])[:, 0]):
+                    bank_pred[k] = m.astype(np.uint8)
+            baselines.append(("nearest_in_model_bank", np.array([dice(p, t) for p, t in zip(bank_pred, targets)])))
+        for name, values in baselines:
             summary = _summary(values)
             result[f"baseline_{name}_dice_mean"] = summary["dice_mean"]
             result[f"baseline_{name}_exact_fraction"] = summary["exact_fraction"]

@@ -53,7 +53,8 @@ class ContactModel:
     metadata : dict
         Preset, data settings, training command and history, metrics.
     train_formulas : list of str
-        Reduced formulas used for training (to keep evaluation honest).
+        Reduced formulas the model has seen: its training structures and every
+        map in its template bank (evaluation drops them, to stay honest).
     templates : TemplateBank or None
         Training maps retrieved as extra inputs (when the network uses them).
     members : list of ContactNet
@@ -189,16 +190,24 @@ def z_prior_from(formulas: np.ndarray, n_atoms: np.ndarray) -> dict[int, dict[in
 
 
 def snap_to_templates(maps: np.ndarray, planes: np.ndarray, k: int, similarity: float) -> np.ndarray:
-    """Replace each map by its nearest template when their Dice is at least ``similarity``.
+    """Replace each map by the most similar of its ``k`` templates when their Dice
+    is at least ``similarity``.
 
     ``planes`` are the template planes of :meth:`TemplateBank.query` (maps, then
-    distances; a distance of 1 marks a missing template).
+    distances; a distance of 1 marks a missing template). Choosing the best of
+    the k retrieved templates rather than only the nearest composition raises
+    the validation exact-map rate (70.4 % against 69.6 %) at equal Dice.
     """
     out = maps.copy()
     for b in range(len(maps)):
-        if planes[b, k, 0, 0] >= 1.0:  # no template of this size
-            continue
-        template = planes[b, 0].astype(np.uint8)
-        if dice(maps[b], template) >= similarity:
-            out[b] = template
+        best, best_dice = None, -1.0
+        for j in range(k):
+            if planes[b, k + j, 0, 0] >= 1.0:  # no template in this slot
+                continue
+            template = planes[b, j].astype(np.uint8)
+            score = dice(maps[b], template)
+            if score > best_dice:
+                best, best_dice = template, score
+        if best is not None and best_dice >= similarity:
+            out[b] = best
     return out

