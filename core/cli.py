@@ -7,6 +7,7 @@ there. Bad input ends with one ``alphacrystal: error: ...`` line and exit code 2
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 import time
@@ -307,6 +308,83 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def _predict_settings(args: argparse.Namespace):
+    from core.pipeline import PredictionSettings
+
+    z = None if args.z in (None, "auto") else _positive_int(args.z, "--z")
+    base = PredictionSettings.fast() if args.fast else PredictionSettings()
+    changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
+               "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
+    for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate"):
+        value = getattr(args, name)
+        if value is not None:
+            changes[{"assignments": "n_assignments", "strain": "max_strain"}.get(name, name)] = value
+    return dataclasses.replace(base, **changes)
+
+
+def _positive_int(text: str, option: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}") from None
+    if value < 1:
+        raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}")
+    return value
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import multiprocessing
+    import signal
+
+    from core.composition import parse_formula
+    from core.pipeline import predict_structures
+    from core.reconstruction.job import CancelToken
+    from core.terminal import ProgressBar, format_seconds
+
+    multiprocessing.freeze_support()
+    settings = _predict_settings(args)
+    formula = parse_formula(args.formula)  # a bad formula fails here, before any folder is made
+    out = Path(args.out or f"predictions/{formula.reduced_formula}")
+    cancel = CancelToken()
+
+    def interrupt(signum, frame) -> None:  # first Ctrl-C: stop cleanly; second: abort
+        cancel.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        print("\nalphacrystal: stopping after the current step (Ctrl-C again to abort) ...",
+              file=sys.stderr, flush=True)
+
+    previous = signal.signal(signal.SIGINT, interrupt)
+    try:
+        result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if result.cancelled:
+        print(f"alphacrystal: interrupted; finished steps are kept in {out} - run the same command to resume",
+              file=sys.stderr)
+        return 130
+    rows = result.rows()
+    best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
+    print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} candidates "
+          f"in {format_seconds(result.seconds)}"
+          + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
+             f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
+    print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
+          f"{'Dice':>7}{'fitness':>9}  candidate")
+    for r in rows:
+        energy = "" if r["energy_per_atom"] is None else f"{r['energy_per_atom']:.4f}"
+        delta = "" if r["energy_per_atom"] is None or best is None else f"{1000 * (r['energy_per_atom'] - best):.1f}"
+        print(f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
+              f"{energy:>12}{delta:>10}{r['dice']:>7.3f}{r['fitness']:>9.3f}  "
+              f"{r['symbol']} Z={r['z']} p={r['sg_probability']:.2f}")
+    if result.rejected:
+        print(f"{len(result.rejected)} reconstructions rejected (broken geometry or failed relaxation): "
+              f"listed in summary.json")
+    print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")
+    _write_json(args.json, {"formula": result.formula, "out": str(out), "seconds": result.seconds,
+                            "structures": rows})
+    return 0
+
+
 def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     import multiprocessing
 
@@ -533,6 +611,27 @@ def build_parser() -> argparse.ArgumentParser:
     _add_ga_arguments(p)
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.set_defaults(func=cmd_reconstruct)
+
+    p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
+    p.add_argument("formula", help="chemical formula, e.g. TiO2")
+    p.add_argument("--out", help="output folder (default predictions/FORMULA); re-running into it resumes")
+    p.add_argument("--top-k", type=int, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--z", default="auto", help="formula units in the primitive cell, or auto (default)")
+    p.add_argument("--spacegroup", type=int, action="append", metavar="N",
+                   help="try this space group instead of the predicted ones (repeatable)")
+    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--no-relax", action="store_true", help="skip CHGNet relaxation; rank by contact-map fitness")
+    p.add_argument("--fast", action="store_true",
+                   help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
+    p.add_argument("--assignments", type=int, default=None, help="Wyckoff assignments per candidate (default 5)")
+    p.add_argument("--restarts", type=int, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--population", type=int, default=None, help="GA population (default 100, as in the paper)")
+    p.add_argument("--generations", type=int, default=None, help="GA generations (default 1000, as in the paper)")
+    p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
+    p.add_argument("--relax-per-candidate", type=int, default=None, help="distinct structures relaxed per candidate (default 2)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
+    p.set_defaults(func=cmd_predict)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = train.add_parser("contact-map", help="train the contact-map network")

@@ -42,6 +42,10 @@ or concatenate the POTCARs by hand in the order of POTCAR.spec:
 """
 
 
+_UMASK = os.umask(0)
+os.umask(_UMASK)  # read once at import (os.umask can only be read by setting it)
+
+
 def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     """Write ``text`` to ``path`` atomically (temporary file + rename).
 
@@ -57,6 +61,7 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
     except OSError as exc:
         raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; a written file gets normal permissions
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
             fh.write(text)
             fh.flush()
@@ -120,7 +125,8 @@ def space_group(structure: Structure, symprec: float = 0.1) -> tuple[int, str]:
 
 
 def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SYMPREC) -> str:
-    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites.
+    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
+    (P1 when spglib cannot determine the symmetry).
 
     Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
     from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
@@ -131,8 +137,12 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SY
         symbol = site.specie.symbol
         counts[symbol] = counts.get(symbol, 0) + 1
         site.label = f"{symbol}{counts[symbol]}"
-    writer = CifWriter(labelled, symprec=symprec if symmetrize else None)
-    return str(writer)
+    if symmetrize:
+        try:
+            return str(CifWriter(labelled, symprec=symprec))
+        except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells
+            pass  # such a cell is written in P1 rather than not at all
+    return str(CifWriter(labelled))
 
 
 def write_cif(
@@ -170,6 +180,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
         raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
         input_set = MPRelaxSet(structure)
+        os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700
         if potcar_configured():
             input_set.write_input(staging)
         else:

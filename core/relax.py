@@ -1,0 +1,186 @@
+"""Relaxation and energy ranking with the CHGNet universal interatomic potential.
+
+CHGNet (Deng et al., Nat. Mach. Intell. 2023) ships its pretrained weights in
+its wheel, so relaxation works offline. Positions and cell are relaxed together
+(ASE FIRE with CHGNet's default Fréchet cell filter) until the largest force is
+below ``fmax`` (eV/Å) or ``steps`` is reached. Energies are CHGNet's total
+energy per atom (eV/atom, MP-compatible GGA/GGA+U scale): comparable between
+polymorphs of one composition, not a formation energy.
+
+Reconstructed structures can hold atoms far too close; a relaxation that
+raises, or ends with a non-finite energy, is reported as failed (``error``)
+instead of stopping the run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import time
+import warnings
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from pymatgen.core import Structure
+
+MIN_DISTANCE = 0.5
+"""Å: closer atoms are a broken structure; it is not sent to the potential."""
+
+
+@dataclass(frozen=True)
+class RelaxSettings:
+    """Attributes
+    ----------
+    fmax : float
+        Force convergence criterion, eV/Å.
+    steps : int
+        Maximum optimiser steps.
+    relax_cell : bool
+        Relax the lattice as well as the positions.
+    device : str
+        ``cpu``, ``cuda`` or ``auto`` (CUDA when present).
+    """
+
+    fmax: float = 0.1
+    steps: int = 300
+    relax_cell: bool = True
+    device: str = "cpu"
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class RelaxResult:
+    """Outcome of one relaxation.
+
+    Attributes
+    ----------
+    structure : Structure
+        Relaxed structure (the input when the relaxation failed).
+    energy_per_atom : float
+        CHGNet energy of the relaxed structure, eV/atom (nan when failed).
+    initial_energy_per_atom : float
+        CHGNet energy of the input structure, eV/atom.
+    steps : int
+        Optimiser steps taken.
+    max_force : float
+        Largest remaining force, eV/Å.
+    converged : bool
+        ``max_force <= fmax``.
+    seconds : float
+    error : str or None
+        Why the relaxation failed, if it did.
+    """
+
+    structure: Structure
+    energy_per_atom: float
+    initial_energy_per_atom: float
+    steps: int
+    max_force: float
+    converged: bool
+    seconds: float
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and math.isfinite(self.energy_per_atom)
+
+    def to_dict(self) -> dict:
+        return {"structure": self.structure.as_dict(), "energy_per_atom": self.energy_per_atom,
+                "initial_energy_per_atom": self.initial_energy_per_atom, "steps": self.steps,
+                "max_force": self.max_force, "converged": self.converged, "seconds": self.seconds,
+                "error": self.error}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> RelaxResult:
+        values = dict(data)
+        values["structure"] = Structure.from_dict(values["structure"])
+        return cls(**values)
+
+
+def _quiet():
+    """CHGNet prints its device and ASE its optimiser log; keep stdout clean for the CLI."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+class Relaxer:
+    """CHGNet relaxations with one model instance (loaded on first use, ~4 s)."""
+
+    def __init__(self, settings: RelaxSettings | None = None) -> None:
+        self.settings = settings or RelaxSettings()
+        self._optimizer = None
+
+    def _load(self):
+        if self._optimizer is None:
+            with _quiet(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                from chgnet.model import CHGNet, StructOptimizer
+
+                device = None if self.settings.device == "auto" else self.settings.device
+                model = CHGNet.load(verbose=False, use_device=device)
+                self._optimizer = StructOptimizer(model=model, use_device=device)
+        return self._optimizer
+
+    def energy_per_atom(self, structure: Structure) -> float:
+        """Single-point CHGNet energy, eV/atom."""
+        optimizer = self._load()
+        with _quiet(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            prediction = optimizer.calculator.model.predict_structure(structure)
+        return float(np.asarray(prediction["e"]).reshape(-1)[0])
+
+    def relax(self, structure: Structure) -> RelaxResult:
+        """Relax ``structure``; never raises for a bad structure (see ``RelaxResult.error``)."""
+        start = time.perf_counter()
+        too_close = shortest_distance(structure) < MIN_DISTANCE
+        if too_close:
+            return RelaxResult(structure, float("nan"), float("nan"), 0, float("nan"), False,
+                               time.perf_counter() - start, f"atoms closer than {MIN_DISTANCE} Å")
+        optimizer = self._load()
+        s = self.settings
+        try:
+            with _quiet(), warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                out = optimizer.relax(structure, fmax=s.fmax, steps=s.steps, relax_cell=s.relax_cell,
+                                      verbose=False)
+            trajectory = out["trajectory"]
+            final = out["final_structure"]
+            n = len(final)
+            energies = np.asarray(trajectory.energies, dtype=float)
+            forces = np.asarray(trajectory.forces[-1], dtype=float)
+            max_force = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
+            energy = float(energies[-1]) / n
+            initial = float(energies[0]) / n
+        except Exception as exc:  # noqa: BLE001 - the potential can fail on a broken geometry
+            return RelaxResult(structure, float("nan"), float("nan"), 0, float("nan"), False,
+                               time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
+        error = None if math.isfinite(energy) else "non-finite energy"
+        return RelaxResult(final, energy, initial, len(energies) - 1, max_force, max_force <= s.fmax,
+                           time.perf_counter() - start, error)
+
+
+def shortest_distance(structure: Structure) -> float:
+    """Shortest interatomic distance in Å over periodic images (inf for one atom alone)."""
+    if len(structure) < 2 and min(structure.lattice.abc) >= MIN_DISTANCE:
+        return float("inf")
+    dist = structure.distance_matrix
+    np.fill_diagonal(dist, np.inf)
+    shortest = float(dist.min()) if dist.size else float("inf")
+    return min(shortest, min(structure.lattice.abc))
+
+
+_WORKER_RELAXER: Relaxer | None = None
+
+
+def relax_worker(structure: dict, settings: dict) -> dict:
+    """Process-pool entry point: relax a structure given as ``Structure.as_dict()``.
+
+    The CHGNet model is loaded once per worker process and reused.
+    """
+    global _WORKER_RELAXER
+    wanted = RelaxSettings(**settings)
+    if _WORKER_RELAXER is None or _WORKER_RELAXER.settings != wanted:
+        _WORKER_RELAXER = Relaxer(wanted)
+    return _WORKER_RELAXER.relax(Structure.from_dict(structure)).to_dict()

@@ -1,0 +1,143 @@
+"""The output folder of a prediction: ranked structures, summaries and the resume state.
+
+Layout::
+
+    OUT/
+      summary.csv, summary.json        one row per ranked structure (written last)
+      01_TiO2_P4_2-mnm/                one folder per ranked structure
+        TiO2.cif                       relaxed, symmetrised CIF
+        POSCAR                         relaxed, for VASP
+        vasp/                          Materials Project relaxation input set
+        reconstructed.cif              the GA structure before relaxation (P1)
+        result.json                    the summary row of this structure
+      .alphacrystal/                   resume state: one JSON per finished
+                                       reconstruction and relaxation
+
+Every file is written atomically. Finished steps are stored under a key that
+hashes everything they depend on (formula, candidate, map, settings), so a
+re-run with the same inputs skips them and a run with other settings recomputes
+only what changed; an interrupted run never leaves a half-written file.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from core.errors import AlphaCrystalError
+from core.io import atomic_write_text
+
+STATE_DIR = ".alphacrystal"
+RANKED_FOLDER = re.compile(r"^\d{2,}_")
+
+
+class OutputFolderError(AlphaCrystalError, OSError):
+    """The output folder cannot be created or written; the message names it."""
+
+
+def state_key(*parts: object) -> str:
+    """A short stable hash of JSON-serialisable parts."""
+    text = json.dumps(parts, sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def safe_name(text: str) -> str:
+    """A file-name-safe version of a formula or space-group symbol (``P4_2/mnm`` -> ``P4_2-mnm``)."""
+    return re.sub(r"[^A-Za-z0-9_.()-]+", "-", text.replace("/", "-")).strip("-") or "x"
+
+
+class RunFolder:
+    """One prediction's output folder (see the module docstring for its layout)."""
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.state = self.path / STATE_DIR
+
+    def prepare(self) -> None:
+        """Create the folder and check that it is writable.
+
+        Raises
+        ------
+        OutputFolderError
+            When it cannot be created or written (read-only, a file in the way).
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputFolderError(f"output folder {self.path} is a file")
+        try:
+            self.state.mkdir(parents=True, exist_ok=True)
+            fd, probe = tempfile.mkstemp(dir=self.state, prefix=".probe.")
+            os.close(fd)
+            os.unlink(probe)
+        except OSError as exc:
+            raise OutputFolderError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
+
+    # resume state -------------------------------------------------------
+    def load(self, kind: str, key: str) -> dict | None:
+        """A finished step stored under ``kind`` and ``key``, or None."""
+        path = self.state / f"{kind}-{key}.json"
+        if not path.is_file():
+            return None
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):  # unreadable or from an older crash: recompute
+            return None
+
+    def save(self, kind: str, key: str, payload: dict) -> None:
+        atomic_write_text(self.state / f"{kind}-{key}.json", json.dumps(payload) + "\n")
+
+    # results ------------------------------------------------------------
+    def write_ranked(self, entries: list[tuple[str, Callable[[Path], None]]]) -> list[Path]:
+        """Replace the ranked folders by ``entries`` = [(folder name, writer(folder))].
+
+        Each folder is filled in a staging folder first; old ranked folders
+        (``NN_*``) are removed only once every new one is complete.
+        """
+        staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=self.path))
+        try:
+            for name, writer in entries:
+                folder = staging / name
+                folder.mkdir()
+                writer(folder)
+            for old in self.path.iterdir():
+                if old.is_dir() and RANKED_FOLDER.match(old.name):
+                    shutil.rmtree(old)
+            out = []
+            for name, _ in entries:
+                os.replace(staging / name, self.path / name)
+                out.append(self.path / name)
+            return out
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
+    def write_summary(self, rows: list[dict], meta: dict) -> tuple[Path, Path]:
+        """``summary.csv`` (one row per ranked structure) and ``summary.json`` (rows + run details)."""
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        csv_path = atomic_write_text(self.path / "summary.csv", buffer.getvalue())
+        json_path = atomic_write_text(self.path / "summary.json",
+                                      json.dumps({**meta, "structures": rows}, indent=2, default=_plain) + "\n")
+        return csv_path, json_path
+
+
+def _plain(value):
+    try:
+        import numpy as np
+
+        if isinstance(value, np.generic):
+            return value.item()
+        if isinstance(value, np.ndarray):
+            return value.tolist()
+    except ImportError:  # pragma: no cover
+        pass
+    return str(value)
