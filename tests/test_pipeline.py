@@ -1,0 +1,167 @@
+"""End-to-end prediction: formula in, ranked structures and files out; resume; bad input."""
+
+import csv
+import io
+import json
+import math
+
+import pytest
+
+from core import pipeline
+from core.cli import main
+from core.errors import FormulaError
+from core.pipeline import PipelineProgress, PredictionError, PredictionSettings, predict_structures
+from core.reconstruction.job import CancelToken
+from core.relax import Relaxer, RelaxSettings
+from core.run_folder import OutputFolderError
+from core.terminal import ProgressBar, format_seconds
+
+TINY = PredictionSettings(top_k=1, n_assignments=2, population=30, generations=40, patience=5,
+                          relax_per_candidate=1, relax_steps=30, fmax=0.2, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def nacl_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("nacl")
+    events: list[PipelineProgress] = []
+    result = predict_structures("NaCl", TINY, out_dir=out, progress=events.append)
+    return out, result, events
+
+
+def test_nacl_writes_every_promised_file(nacl_run):
+    out, result, _ = nacl_run
+    assert not result.cancelled and result.ranked
+    best = result.ranked[0]
+    assert best.candidate.spacegroup == 225 and best.reconstruction.fitness == pytest.approx(1.0)
+    assert math.isfinite(best.energy_per_atom) and -4.5 < best.energy_per_atom < -3.0  # CHGNet rock salt ~ -3.67
+    folder = out / best.folder.name
+    assert folder.name == "01_NaCl_Fm-3m"
+    for name in ("NaCl.cif", "POSCAR", "reconstructed.cif", "result.json", "vasp/INCAR", "vasp/KPOINTS", "vasp/POSCAR"):
+        assert (folder / name).is_file(), name
+    assert "_symmetry_space_group_name_H-M   Fm-3m" in (folder / "NaCl.cif").read_text()
+    rows = list(csv.DictReader(io.StringIO((out / "summary.csv").read_text())))
+    assert rows[0]["folder"] == folder.name and rows[0]["relaxed_spacegroup"] == "225"
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["formula"] == "NaCl" and summary["structures"][0]["energy_per_atom"] < -3
+    assert {"candidates", "contact_maps", "settings", "stage_seconds"} <= set(summary)
+    for key in ("spacegroup", "z", "dice", "valid_fraction", "energy_per_atom", "relaxed_spacegroup", "wall_s"):
+        assert key in rows[0]
+
+
+def test_progress_covers_every_stage_in_order(nacl_run):
+    _, _, events = nacl_run
+    stages = [e.stage for e in events]
+    order = [s for s in pipeline.STAGES if s in stages] + ["done"]
+    assert order == list(dict.fromkeys(stages))
+    assert all(0 <= e.done <= e.total for e in events)
+
+
+def test_rerun_resumes_without_recomputing(nacl_run, monkeypatch):
+    out, first, _ = nacl_run
+
+    def no_ga(*args, **kwargs):
+        raise AssertionError("a finished reconstruction was run again")
+
+    monkeypatch.setattr(pipeline, "run_jobs", no_ga)
+    monkeypatch.setattr(Relaxer, "relax", lambda self, s: (_ for _ in ()).throw(AssertionError("relaxed again")))
+    again = predict_structures("NaCl", TINY, out_dir=out)
+    assert again.resumed == {"reconstructions": 1, "relaxations": 1}
+    assert again.ranked[0].energy_per_atom == pytest.approx(first.ranked[0].energy_per_atom)
+    assert (out / "01_NaCl_Fm-3m" / "NaCl.cif").is_file()
+
+
+def test_cancelled_run_keeps_finished_steps_and_resumes(tmp_path):
+    settings = PredictionSettings(top_k=2, n_assignments=1, population=20, generations=20, patience=5,
+                                  relax=False, jobs=1)
+    cancel = CancelToken()
+
+    def stop_after_first_candidate(p: PipelineProgress) -> None:
+        if p.stage == "reconstruction" and list((tmp_path / ".alphacrystal").glob("reconstruction-*.json")):
+            cancel.cancel()
+
+    result = predict_structures("NaCl", settings, out_dir=tmp_path, progress=stop_after_first_candidate, cancel=cancel)
+    assert result.cancelled
+    assert not (tmp_path / "summary.csv").exists()  # nothing half-done is presented as a result
+    stored = list((tmp_path / ".alphacrystal").glob("reconstruction-*.json"))
+    assert len(stored) == 1
+    resumed = predict_structures("NaCl", settings, out_dir=tmp_path)
+    assert resumed.resumed["reconstructions"] == 1 and not resumed.cancelled
+    assert (tmp_path / "summary.csv").is_file()
+
+
+def test_without_relaxation_ranks_by_fitness(tmp_path):
+    settings = PredictionSettings(top_k=2, n_assignments=2, population=20, generations=20, patience=5,
+                                  relax=False, jobs=1)
+    result = predict_structures("NaCl", settings, out_dir=tmp_path)
+    fitness = [r.reconstruction.fitness for r in result.ranked]
+    assert fitness == sorted(fitness, reverse=True)
+    assert all(r.relaxation is None and math.isnan(r.energy_per_atom) for r in result.ranked)
+    assert json.loads((tmp_path / "summary.json").read_text())["structures"][0]["energy_per_atom"] is None
+
+
+def test_given_space_group_and_edited_map(tmp_path):
+    from core.contact_model.inference import predict_contact_map
+
+    settings = PredictionSettings(spacegroups=(221,), z=1, n_assignments=1, population=20, generations=20,
+                                  relax=False, jobs=1)
+    prediction = predict_contact_map("CsCl", z=1)
+    result = predict_structures("CsCl", settings, contact_maps={1: prediction})
+    assert [c.spacegroup for c in result.candidates] == [221]
+    assert result.contact_maps[1] is prediction and result.ranked
+
+
+def test_bad_input_errors(tmp_path):
+    with pytest.raises(FormulaError, match="Xx"):
+        predict_structures("Xx2O", TINY)
+    with pytest.raises(FormulaError):
+        predict_structures("Ca3Al2Si3O12", TINY)  # one formula unit (20 atoms) beyond L = 12
+    with pytest.raises(PredictionError, match="space group"):
+        predict_structures("NaCl", PredictionSettings(spacegroups=(229,), z=1, jobs=1))
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(OutputFolderError, match="file"):
+        predict_structures("NaCl", TINY, out_dir=blocker / "sub")
+    assert not list(tmp_path.glob("**/summary.csv"))
+
+
+def test_relaxer_rejects_overlapping_atoms():
+    from pymatgen.core import Lattice, Structure
+
+    broken = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[0, 0, 0], [0.01, 0, 0]])
+    result = Relaxer(RelaxSettings(steps=5)).relax(broken)
+    assert not result.ok and "closer" in result.error
+
+
+def test_cli_predict_and_errors(tmp_path, capsys):
+    out = tmp_path / "run"
+    args = ["predict", "NaCl", "--out", str(out), "--top-k", "1", "--assignments", "1", "--population", "20",
+            "--generations", "20", "--jobs", "1", "--no-relax", "--json", str(tmp_path / "r.json")]
+    assert main(args) == 0
+    text = capsys.readouterr().out
+    assert "01_NaCl_Fm-3m" in text and (out / "summary.csv").is_file()
+    assert json.loads((tmp_path / "r.json").read_text())["structures"][0]["spacegroup"] == 225
+    assert main(["predict", "Xx2O", "--out", str(tmp_path / "bad")]) == 2
+    assert "unknown element 'Xx'" in capsys.readouterr().err
+    assert not (tmp_path / "bad").exists()
+    assert main(["predict", "NaCl", "--z", "two"]) == 2
+    assert "--z" in capsys.readouterr().err
+
+
+def test_progress_bar_lines():
+    stream = io.StringIO()
+    bar = ProgressBar(stream)
+    bar(PipelineProgress("reconstruction", 3, 12, "sg225-z1", 30.0, 90.0))
+    bar(PipelineProgress("reconstruction", 12, 12, "", 61.0, 0.0))
+    lines = stream.getvalue().splitlines()
+    assert lines[0].startswith("reconstruction [######") and "3/12" in lines[0] and "ETA 1:30" in lines[0]
+    assert "12/12" in lines[1] and "ETA" not in lines[1]
+    assert format_seconds(3725) == "1:02:05" and format_seconds(None) == "?"
+
+
+@pytest.mark.slow
+def test_parallel_run_matches_the_promised_layout(tmp_path):
+    settings = PredictionSettings(top_k=2, n_assignments=1, population=20, generations=20, patience=5,
+                                  relax_per_candidate=1, relax_steps=10, fmax=0.3, jobs=2)
+    result = predict_structures("NaCl", settings, out_dir=tmp_path)
+    assert result.ranked and all(math.isfinite(r.energy_per_atom) for r in result.ranked)
+    assert len(list(tmp_path.glob("0*_NaCl_*"))) == len(result.ranked)
