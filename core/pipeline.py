@@ -26,6 +26,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -38,7 +39,7 @@ from core.errors import AlphaCrystalError
 from core.io import cif_text, space_group, write_cif, write_poscar, write_vasp_inputs
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget, plan_jobs
-from core.reconstruction.runner import run_jobs, spawn_pool
+from core.reconstruction.runner import run_jobs, spawn_pool, terminate_workers
 from core.relax import (
     MIN_DISTANCE,
     Relaxer,
@@ -73,6 +74,8 @@ class PredictionSettings:
         Wyckoff assignments per candidate (best prior first) and GA runs per assignment.
     population, generations, patience : int
         GA settings (paper: population 100, 1000 generations).
+    stall : int or None
+        Stop a GA run whose best fitness has not improved for this many generations.
     max_strain : float
         Lattice lengths may vary by ± this fraction around the predicted lattice.
     relax : bool
@@ -81,6 +84,9 @@ class PredictionSettings:
         Distinct reconstructions of each candidate that are relaxed.
     fmax, relax_steps : float, int
         CHGNet convergence (eV/Å) and step limit.
+    prerelax_steps, refine_top : int
+        Every structure is relaxed for ``prerelax_steps`` first; only the
+        ``refine_top`` lowest in energy continue up to ``relax_steps``.
     jobs : int or None
         Worker processes (default: all cores).
     seed : int
@@ -94,24 +100,28 @@ class PredictionSettings:
     population: int = 100
     generations: int = 1000
     patience: int = 50
+    stall: int | None = 200
     max_strain: float = 0.1
     relax: bool = True
     relax_per_candidate: int = 2
     fmax: float = 0.1
     relax_steps: int = 300
+    prerelax_steps: int = 60
+    refine_top: int = 3
     jobs: int | None = None
     seed: int = 0
 
     @classmethod
     def fast(cls, **changes) -> PredictionSettings:
         """A quick look: 3 assignments, population 60, 300 generations, 1 relaxation per
-        candidate with a looser force criterion."""
-        base = cls(n_assignments=3, population=60, generations=300, patience=30,
-                   relax_per_candidate=1, fmax=0.2, relax_steps=150)
+        candidate with a looser force criterion, the best 2 relaxed further."""
+        base = cls(n_assignments=3, population=60, generations=300, patience=30, stall=100,
+                   relax_per_candidate=1, fmax=0.2, relax_steps=150, prerelax_steps=40, refine_top=2)
         return replace(base, **changes)
 
     def ga(self) -> GASettings:
-        return GASettings(population=self.population, generations=self.generations, patience=self.patience)
+        return GASettings(population=self.population, generations=self.generations, patience=self.patience,
+                          stall=self.stall)
 
     def relax_settings(self) -> RelaxSettings:
         return RelaxSettings(fmax=self.fmax, steps=self.relax_steps)
@@ -220,6 +230,7 @@ def predict_structures(
     candidates: list[Candidate] | None = None,
     contact_maps: dict[int, ContactPrediction] | None = None,
     on_generation: Callable[[str, dict], None] | None = None,
+    on_reconstruction: Callable[[str, ReconstructionResult], None] | None = None,
 ) -> PredictionResult:
     """Predict, relax and rank crystal structures of ``formula``.
 
@@ -240,6 +251,8 @@ def predict_structures(
         Maps per Z to use instead of the network's (e.g. edited in the GUI).
     on_generation : callable, optional
         ``(job_id, {generation, best_fitness, mean_fitness, evaluations})`` for every GA generation.
+    on_reconstruction : callable, optional
+        ``(candidate key, result)`` as soon as a GA run ends (its structure, fitness, Dice).
 
     Raises
     ------
@@ -275,7 +288,7 @@ def predict_structures(
     clock.stage("contact maps", len(zs), len(zs), "")
 
     reconstructions, resumed_recon = _reconstruct(parsed.reduced_formula, candidates, maps, settings, folder,
-                                                  clock, cancel, on_generation)
+                                                  clock, cancel, on_generation, on_reconstruction)
     cancelled = _is_set(cancel)
     relaxations: dict[tuple[str, int], RelaxResult] = {}
     selected = {key: _distinct(results, settings.relax_per_candidate) for key, results in reconstructions.items()}
@@ -327,7 +340,7 @@ def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactP
                      settings.ga().to_dict(), settings.max_strain, settings.seed)
 
 
-def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_generation):
+def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_generation, on_reconstruction):
     """GA runs of all candidates on one pool; finished candidates are stored at once."""
     results: dict[str, list[ReconstructionResult]] = {}
     jobs, owner, keys, pending_count = [], {}, {}, {}
@@ -337,7 +350,7 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
         keys[name] = _reconstruction_key(formula, cand, maps[cand.z], settings)
         stored = folder.load("reconstruction", keys[name]) if folder else None
         if stored is not None:
-            results[name] = [_result_from_dict(d) for d in stored["results"]]
+            results[name] = [result_from_dict(d) for d in stored["results"]]
             resumed += 1
             continue
         planned = plan_jobs(_target(cand, maps[cand.z]), settings.n_assignments, settings.restarts,
@@ -359,9 +372,11 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
         pending_count[name] -= 1
         if pending_count[name] == 0 and folder is not None and not any(r.cancelled for r in results[name]):
             folder.save("reconstruction", keys[name], {"candidate": name,
-                                                       "results": [_result_to_dict(r) for r in results[name]]})
+                                                       "results": [result_to_dict(r) for r in results[name]]})
         clock.stage("reconstruction", done[0], total,
                     f"{name}: fitness {result.fitness:.3f} [{result.assignment.label}]")
+        if on_reconstruction:
+            on_reconstruction(name, result)
 
     if jobs:
         run_jobs(jobs, workers=settings.jobs, progress=on_generation, cancel=cancel, on_result=finished)
@@ -393,54 +408,123 @@ def _fits(matcher, a: Structure, b: Structure) -> bool:
 
 
 def _relax(selected, settings, folder, clock, cancel):
-    """CHGNet relaxations of the selected reconstructions (a process pool when jobs > 1)."""
-    relax_settings = settings.relax_settings()
+    """CHGNet relaxations of the selected reconstructions, in two rounds.
+
+    Round 1 relaxes every structure for ``prerelax_steps``; round 2 continues
+    the ``refine_top`` lowest-energy unconverged ones up to ``relax_steps`` in
+    all. Most GA structures are far from the energy minimum and would use the
+    whole step budget; relaxing all of them fully made relaxation 2/3 of the
+    run time. A structure left after round 1 keeps its (higher) round-1 energy
+    and ``converged=False``. Both rounds share one process pool when jobs > 1.
+    """
+    full = settings.relax_settings()
+    first = replace(full, steps=min(settings.prerelax_steps, full.steps))
     out: dict[tuple[str, int], RelaxResult] = {}
-    todo: list[tuple[tuple[str, int], Structure, str]] = []
+    pre: dict[tuple[str, int], RelaxResult] = {}
+    keys: dict[tuple[str, int], str] = {}
+    structures: dict[tuple[str, int], Structure] = {}
     resumed = 0
     for name, results in selected.items():
         for k, r in enumerate(results):
-            key = state_key(cif_text(r.structure), relax_settings.to_dict())
-            stored = folder.load("relaxation", key) if folder else None
+            item = (name, k)
+            keys[item] = state_key(cif_text(r.structure), full.to_dict(), settings.prerelax_steps, settings.refine_top)
+            structures[item] = r.structure
+            stored = folder.load("relaxation", keys[item]) if folder else None
             if stored is not None:
-                out[(name, k)] = RelaxResult.from_dict(stored)
+                out[item] = RelaxResult.from_dict(stored)
                 resumed += 1
-            else:
-                todo.append(((name, k), r.structure, key))
-    total = len(todo)
-    clock.stage("relaxation", 0, total, f"{total} CHGNet relaxations" + (f" ({resumed} resumed)" if resumed else ""))
+                continue
+            stored = folder.load("prerelaxation", keys[item]) if folder else None
+            if stored is not None:
+                pre[item] = RelaxResult.from_dict(stored)
+    round1 = [item for item in structures if item not in out and item not in pre]
+    expected = len(round1) + min(settings.refine_top, len(structures) - len(out))
+    done = [0]
+    clock.stage("relaxation", 0, expected, f"{len(round1)} CHGNet relaxations of {first.steps} steps"
+                + (f" ({resumed} resumed)" if resumed else ""))
 
-    def store(item, result: RelaxResult, done: int) -> None:
-        out[item[0]] = result
-        if folder is not None:
-            folder.save("relaxation", item[2], result.to_dict())
+    def report(item, result: RelaxResult, total: int) -> None:
+        done[0] += 1
         e = f"{result.energy_per_atom:.4f} eV/atom" if result.ok else f"failed ({result.error})"
-        clock.stage("relaxation", done, total, f"{item[0][0]}: {e}")
+        clock.stage("relaxation", done[0], total, f"{item[0]}: {e}")
 
-    workers = min(settings.jobs or mp.cpu_count() or 1, total)
-    if workers <= 1:
-        relaxer = Relaxer(relax_settings)
-        for n, item in enumerate(todo, 1):
-            if _is_set(cancel):
-                break
-            store(item, relaxer.relax(item[1]), n)
-        return out, resumed
-    with spawn_pool(workers) as pool:
-        futures = {pool.submit(relax_worker, item[1].as_dict(), relax_settings.to_dict()): item for item in todo}
+    workers = min(settings.jobs or mp.cpu_count() or 1, max(1, len(round1)))
+    with _RelaxRunner(workers, cancel) as runner:
+        for item, result in runner.run([(i, structures[i]) for i in round1], first):
+            pre[item] = result
+            if folder is not None:
+                folder.save("prerelaxation", keys[item], result.to_dict())
+            report(item, result, expected)
+        if _is_set(cancel):
+            return out, resumed
+        waiting = [i for i in pre if i not in out]
+        unconverged = sorted((i for i in waiting if pre[i].ok and not pre[i].converged),
+                             key=lambda i: pre[i].energy_per_atom)
+        refine = unconverged[: settings.refine_top] if full.steps > first.steps else []
+        for item in waiting:
+            if item not in refine:
+                out[item] = pre[item]
+                if folder is not None:
+                    folder.save("relaxation", keys[item], pre[item].to_dict())
+        total = done[0] + len(refine)
+        rest = replace(full, steps=full.steps - first.steps)
+        for item, result in runner.run([(i, pre[i].structure) for i in refine], rest):
+            out[item] = _joined(pre[item], result)
+            if folder is not None:
+                folder.save("relaxation", keys[item], out[item].to_dict())
+            report(item, out[item], total)
+    return out, resumed
+
+
+def _joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
+    """One result for a relaxation done in two parts."""
+    if not second.ok:
+        return first
+    return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
+                       first.steps + second.steps, second.max_force, second.converged,
+                       first.seconds + second.seconds, second.error)
+
+
+class _RelaxRunner:
+    """Relaxations in this process (one worker) or on one spawn pool kept for both rounds."""
+
+    def __init__(self, workers: int, cancel) -> None:
+        self.workers, self.cancel = workers, cancel
+        self._pool_context = None
+        self._pool = None
+
+    def __enter__(self) -> _RelaxRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool_context is not None:
+            self._pool_context.__exit__(*exc)
+
+    def run(self, items, settings: RelaxSettings):
+        """Yield (item, RelaxResult) as relaxations finish; stops early when cancelled."""
+        if not items or _is_set(self.cancel):
+            return
+        if self.workers <= 1:
+            relaxer = _relaxer(settings)
+            for item, structure in items:
+                if _is_set(self.cancel):
+                    return
+                yield item, relaxer.relax(structure)
+            return
+        if self._pool is None:
+            self._pool_context = spawn_pool(self.workers)
+            self._pool = self._pool_context.__enter__()
+        futures = {self._pool.submit(relax_worker, s.as_dict(), settings.to_dict()): item for item, s in items}
         pending = set(futures)
-        done = 0
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
             for fut in finished:
-                if fut.cancelled():
-                    continue
-                done += 1
-                store(futures[fut], RelaxResult.from_dict(fut.result()), done)
-            if _is_set(cancel):
-                for fut in pending:
-                    fut.cancel()
-                pending = {f for f in pending if not f.cancelled()}
-    return out, resumed
+                if not fut.cancelled():
+                    yield futures[fut], RelaxResult.from_dict(fut.result())
+            if _is_set(self.cancel):
+                # a relaxation can take a minute: stop the workers instead of waiting for them
+                terminate_workers(self._pool)
+                return
 
 
 def _rank(candidates, selected, relaxations, relaxed: bool) -> tuple[list[RankedStructure], list[dict]]:
@@ -524,6 +608,12 @@ def _structure_writer(entry: RankedStructure, formula: str):
 
 
 # ---------------------------------------------------------------- helpers
+@lru_cache(maxsize=2)
+def _relaxer(settings: RelaxSettings) -> Relaxer:
+    """One CHGNet instance per process and settings (loading takes seconds)."""
+    return Relaxer(settings)
+
+
 def _space_group(structure: Structure) -> tuple[int, str]:
     try:
         return space_group(structure)
@@ -535,12 +625,12 @@ def _is_set(cancel) -> bool:
     return cancel is not None and cancel.is_set()
 
 
-def _result_to_dict(r: ReconstructionResult) -> dict:
+def result_to_dict(r: ReconstructionResult) -> dict:
     return {**r.to_dict(), "structure": r.structure.as_dict(), "assignment": r.assignment.to_dict(),
             "assignment_rank": r.assignment_rank, "history": []}
 
 
-def _result_from_dict(d: dict) -> ReconstructionResult:
+def result_from_dict(d: dict) -> ReconstructionResult:
     from core.reconstruction.assignments import Assignment
 
     a = d["assignment"]

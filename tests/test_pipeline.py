@@ -165,3 +165,23 @@ def test_parallel_run_matches_the_promised_layout(tmp_path):
     result = predict_structures("NaCl", settings, out_dir=tmp_path)
     assert result.ranked and all(math.isfinite(r.energy_per_atom) for r in result.ranked)
     assert len(list(tmp_path.glob("0*_NaCl_*"))) == len(result.ranked)
+
+
+@pytest.mark.slow
+def test_cancel_during_parallel_relaxation_returns_promptly(tmp_path):
+    import time
+
+    settings = PredictionSettings(top_k=2, n_assignments=1, population=20, generations=20, patience=5,
+                                  relax_per_candidate=1, relax_steps=2000, fmax=1e-6, jobs=2)
+    cancel = CancelToken()
+    when: list[float] = []
+
+    def cancel_when_relaxing(p: PipelineProgress) -> None:
+        if p.stage == "relaxation" and not when:
+            when.append(time.perf_counter())
+            cancel.cancel()
+
+    result = predict_structures("NaCl", settings, out_dir=tmp_path, progress=cancel_when_relaxing, cancel=cancel)
+    assert result.cancelled and when
+    assert time.perf_counter() - when[0] < 5.0  # workers are stopped, not waited for
+    assert not (tmp_path / "summary.csv").exists()

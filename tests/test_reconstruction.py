@@ -244,3 +244,15 @@ def test_vectorised_lattice_matrices_equal_pymatgen():
     assert strained.n_genes == 3  # x of 4f + strain of a (= b) + strain of c
     p = strained.lattice_params(np.array([[0.3, 1.0, -1.0]]))[0]
     assert p[0] == p[1] == pytest.approx(4.59 * 1.1) and p[2] == pytest.approx(2.96 * 0.9)
+
+
+def test_stalled_run_stops_early():
+    target = oracle_target(wurtzite())
+    settings = GASettings(generations=1000, patience=10**6, stall=25)
+    job = next(j for j in plan_jobs(target, 4, settings=settings)
+               if j.assignment.orbits == (("2a",), ("2a",)))  # never reaches fitness 1
+    history = run_job(job).history
+    best = [b for b, _ in history]
+    assert len(history) < 1000
+    last_gain = max((k for k in range(1, len(best)) if best[k] > best[k - 1] + 1e-9), default=0)
+    assert len(history) - 1 - last_gain >= 25  # it waited the full stall window after the last gain

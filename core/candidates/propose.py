@@ -59,6 +59,14 @@ class Candidate:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    @classmethod
+    def from_dict(cls, data: dict) -> Candidate:
+        """Inverse of :meth:`to_dict` (JSON turns tuples into lists and int keys into strings)."""
+        values = dict(data)
+        values["lattice"] = tuple(float(v) for v in values["lattice"])
+        values["z_probabilities"] = {int(k): float(v) for k, v in values.get("z_probabilities", {}).items()}
+        return cls(**values)
+
 
 @lru_cache(maxsize=2)
 def load_default_candidate_model() -> CandidateModel:

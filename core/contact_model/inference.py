@@ -45,6 +45,14 @@ class ContactPrediction:
     contact: np.ndarray
     threshold: float
 
+    @classmethod
+    def from_dict(cls, data: dict) -> ContactPrediction:
+        """Inverse of :meth:`to_dict` (probabilities rounded to 4 decimals there)."""
+        return cls(formula=data["formula"], z=int(data["z"]), z_options=tuple(data["z_options"]),
+                   species=tuple(data["species"]), labels=tuple(data["labels"]),
+                   probabilities=np.asarray(data["probabilities"], dtype=np.float32),
+                   contact=np.asarray(data["contact"], dtype=np.uint8), threshold=float(data["threshold"]))
+
     def to_dict(self) -> dict:
         return {
             "formula": self.formula,

@@ -42,6 +42,9 @@ class GASettings:
         Stop when the best fitness has been 1 for this many generations (they
         are not wasted: the GA ranks equal fitness by how close bond lengths are
         to r_i + r_j, see :attr:`Evaluation.score`).
+    stall : int or None
+        Stop when the best fitness has not improved for this many generations
+        (None: never; the paper runs the full budget).
     """
 
     population: int = 100
@@ -53,6 +56,7 @@ class GASettings:
     reset_rate: float = 0.02
     elitism: int = 2
     patience: int = 50
+    stall: int | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -126,6 +130,7 @@ def run_ga(
     evaluations = pop_size
     history: list[tuple[float, float]] = []
     perfect_since = None
+    best_so_far, improved_at = -1.0, 0
     for generation in range(1, settings.generations + 1):
         order = np.argsort(-ev.score, kind="stable")
         best = order[0]
@@ -140,6 +145,10 @@ def run_ga(
                 break
         else:
             perfect_since = None
+        if ev.fitness[best] > best_so_far + 1e-9:
+            best_so_far, improved_at = float(ev.fitness[best]), generation
+        elif settings.stall and generation - improved_at >= settings.stall:
+            break
         if generation == settings.generations or (cancelled and cancelled()):
             break
         # selection: tournaments

@@ -72,6 +72,18 @@ def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
                 os.environ[var] = value
 
 
+def terminate_workers(pool: ProcessPoolExecutor) -> None:
+    """Cancel queued tasks and stop the worker processes of ``pool`` now.
+
+    ``concurrent.futures`` offers no public way to stop a running task; the
+    executor's process table is used for that (its results are discarded).
+    """
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in list(getattr(pool, "_processes", {}).values()):
+        if process.is_alive():
+            process.terminate()
+
+
 def start_manager(ctx):
     """A started multiprocessing manager (for progress queues and cancel events)
     that ignores Ctrl-C like the workers; shut it down when done."""

@@ -1,0 +1,153 @@
+"""Plain models behind the widgets (no Qt here): they hold state and call listeners.
+
+As in napari, widgets are thin views: they read these models and call their
+methods; the models notify every listener after a change, so several views
+(the map editor, the coordination list, the results table) stay in step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+Listener = Callable[[], None]
+
+
+class ContactMapDocument:
+    """The contact map being edited: the prediction, a threshold, hand edits, undo/redo.
+
+    The map is symmetric with a zero diagonal at all times: toggling (i, j)
+    toggles (j, i). Every change (toggle, threshold, reset) is one undoable step.
+
+    Attributes
+    ----------
+    labels, species : list of str
+        Row labels (``Ag1``, ``F1``...) and elements, canonical order.
+    probabilities : ndarray (n, n) or None
+        The network's probabilities (None for a map without a prediction).
+    matrix : ndarray of uint8 (n, n)
+        The current map.
+    reference : ndarray (n, n) or None
+        The true map of an opened structure with the same atoms, for the diff overlay.
+    """
+
+    def __init__(self) -> None:
+        self.labels: list[str] = []
+        self.species: list[str] = []
+        self.probabilities: np.ndarray | None = None
+        self.threshold = 0.5
+        self.matrix = np.zeros((0, 0), dtype=np.uint8)
+        self.reference: np.ndarray | None = None
+        self._undo: list[tuple[np.ndarray, float]] = []
+        self._redo: list[tuple[np.ndarray, float]] = []
+        self._listeners: list[Listener] = []
+        self._predicted = np.zeros((0, 0), dtype=np.uint8)
+
+    # listeners -------------------------------------------------------------
+    def connect(self, listener: Listener) -> None:
+        self._listeners.append(listener)
+
+    def _changed(self) -> None:
+        for listener in list(self._listeners):
+            listener()
+
+    # loading -----------------------------------------------------------------
+    @property
+    def n(self) -> int:
+        return len(self.labels)
+
+    def load(self, labels, species, matrix, probabilities=None, threshold: float = 0.5,
+             predicted=None) -> None:
+        """Show a new map (clears undo history). ``predicted`` is what Reset returns to."""
+        self.labels, self.species = list(labels), list(species)
+        self.matrix = _symmetric(np.asarray(matrix, dtype=np.uint8))
+        self.probabilities = None if probabilities is None else np.asarray(probabilities, dtype=np.float32)
+        self.threshold = float(threshold)
+        self._predicted = self.matrix.copy() if predicted is None else _symmetric(np.asarray(predicted, np.uint8))
+        if self.reference is not None and self.reference.shape != self.matrix.shape:
+            self.reference = None
+        self._undo.clear()
+        self._redo.clear()
+        self._changed()
+
+    def set_reference(self, matrix: np.ndarray | None) -> None:
+        """The true map for the diff overlay (ignored when its size differs)."""
+        self.reference = None if matrix is None or np.shape(matrix) != self.matrix.shape else np.asarray(matrix)
+        self._changed()
+
+    # edits -----------------------------------------------------------------
+    def _push(self) -> None:
+        self._undo.append((self.matrix.copy(), self.threshold))
+        self._redo.clear()
+
+    def toggle(self, i: int, j: int) -> bool:
+        """Flip the bond between atoms i and j (and its mirror); the diagonal cannot be set."""
+        if i == j or not (0 <= i < self.n and 0 <= j < self.n):
+            return False
+        self._push()
+        value = 1 - int(self.matrix[i, j])
+        self.matrix[i, j] = self.matrix[j, i] = value
+        self._changed()
+        return True
+
+    def set_threshold(self, threshold: float) -> None:
+        """Re-threshold the probabilities (an undoable step; drops hand edits)."""
+        if self.probabilities is None:
+            return
+        self._push()
+        self.threshold = float(threshold)
+        self.matrix = _symmetric((self.probabilities > self.threshold).astype(np.uint8))
+        self._changed()
+
+    def reset(self) -> None:
+        """Back to the prediction (undoable)."""
+        self._push()
+        self.matrix = self._predicted.copy()
+        self._changed()
+
+    def undo(self) -> bool:
+        if not self._undo:
+            return False
+        self._redo.append((self.matrix.copy(), self.threshold))
+        self.matrix, self.threshold = self._undo.pop()
+        self._changed()
+        return True
+
+    def redo(self) -> bool:
+        if not self._redo:
+            return False
+        self._undo.append((self.matrix.copy(), self.threshold))
+        self.matrix, self.threshold = self._redo.pop()
+        self._changed()
+        return True
+
+    @property
+    def can_undo(self) -> bool:
+        return bool(self._undo)
+
+    @property
+    def can_redo(self) -> bool:
+        return bool(self._redo)
+
+    @property
+    def edited(self) -> bool:
+        """True when the map differs from the prediction."""
+        return self.matrix.shape != self._predicted.shape or bool((self.matrix != self._predicted).any())
+
+    # derived ---------------------------------------------------------------
+    def coordination(self) -> np.ndarray:
+        """Bonds per atom (row sums)."""
+        return self.matrix.sum(axis=1).astype(int)
+
+    def diff(self) -> np.ndarray | None:
+        """+1 where the map has a bond the reference lacks, -1 where it misses one, else 0."""
+        if self.reference is None:
+            return None
+        return self.matrix.astype(int) - np.asarray(self.reference, dtype=int)
+
+
+def _symmetric(matrix: np.ndarray) -> np.ndarray:
+    out = np.maximum(matrix, matrix.T).astype(np.uint8)
+    np.fill_diagonal(out, 0)
+    return out

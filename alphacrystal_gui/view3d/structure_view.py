@@ -1,0 +1,184 @@
+"""3D view of a crystal structure (vispy scene embedded in Qt).
+
+Atoms are shaded spheres (``Markers`` with spherical shading) coloured with
+the Jmol scheme pymatgen ships and sized by covalent radius; bonds are drawn
+from a contact map (or, without one, from the foundation's bond rule on
+distances); cell edges and an axis triad show the lattice. Turntable camera:
+drag to rotate, wheel to zoom, shift-drag to pan. Clicking an atom shows its
+label, element and fractional coordinates.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Structure
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from vispy import scene
+
+from core.contact_map import compute_contact_map
+from core.elements import atomic_numbers, element_table
+
+CELL_EDGES = np.array([[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7], [4, 5], [4, 6], [5, 7], [6, 7]])
+
+
+@lru_cache(maxsize=1)
+def jmol_colours() -> dict[str, tuple[float, float, float]]:
+    """Element -> RGB in 0..1 from pymatgen's ElementColorSchemes.yaml (Jmol)."""
+    import pymatgen.vis
+    from monty.serialization import loadfn
+
+    table = loadfn(str(Path(pymatgen.vis.__file__).parent / "ElementColorSchemes.yaml"))["Jmol"]
+    return {el: tuple(c / 255 for c in rgb) for el, rgb in table.items()}
+
+
+def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1),
+                   contact: np.ndarray | None = None) -> dict:
+    """Positions (Å, Cartesian), colours, sizes, labels, bond segments and cell corners to draw.
+
+    Bonds connect atom i to the image of j that lies within the bond window
+    (``contact[i, j] == 1`` when a map is given, else the foundation's rule),
+    inside the repeated cell.
+    """
+    na, nb, nc = repeat
+    shifts = np.array([(a, b, c) for a in range(na) for b in range(nb) for c in range(nc)], dtype=float)
+    frac = np.mod(structure.frac_coords, 1.0)
+    species = [site.specie.symbol for site in structure]
+    n = len(structure)
+    all_frac = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    lattice = structure.lattice.matrix
+    positions = all_frac @ lattice
+    colours = jmol_colours()
+    table = element_table()
+    radii = table.covalent_radius[atomic_numbers(species)]
+    atom_species = species * len(shifts)
+    if contact is None:
+        contact = compute_contact_map(structure.copy(), canonical=False).matrix
+    counts: dict[str, int] = {}
+    labels = []
+    for el in species:
+        counts[el] = counts.get(el, 0) + 1
+        labels.append(f"{el}{counts[el]}")
+    # bond segments: for every bonded (i, j) the nearest image of j within r_i + r_j + 0.4 Å
+    segments = []
+    cutoff = radii[:, None] + radii[None, :] + 0.4
+    for shift in shifts:
+        base = (frac + shift) @ lattice
+        for i, j in zip(*np.nonzero(np.triu(contact))):
+            for image in np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).T.reshape(-1, 3):
+                other = (frac[j] + shift + image) @ lattice
+                d = np.linalg.norm(other - base[i])
+                if d <= cutoff[i, j]:
+                    segments += [base[i], other]
+    corners = np.array([(a, b, c) for a in (0, na) for b in (0, nb) for c in (0, nc)], dtype=float) @ lattice
+    return {
+        "positions": positions,
+        "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
+        "sizes": np.tile(0.9 * radii, len(shifts)),
+        "labels": [f"{labels[k % n]}" for k in range(len(positions))],
+        "species": atom_species,
+        "frac": all_frac,
+        "bonds": np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3)),
+        "cell": corners[CELL_EDGES.reshape(-1)],
+    }
+
+
+class StructureView(QWidget):
+    """Embedded vispy canvas with a supercell switch, PNG export and click-to-label."""
+
+    atomPicked = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = scene.SceneCanvas(keys=None, bgcolor="white", size=(480, 420), show=False)
+        self.view = self.canvas.central_widget.add_view()
+        self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
+        self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
+        self.bond_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.35, 0.35, 0.35, 1),
+                                             width=3)
+        self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
+                                             width=1.5)
+        self.axis = scene.visuals.XYZAxis(parent=self.view.scene, width=3)
+        self.structure: Structure | None = None
+        self.contact: np.ndarray | None = None
+        self.geometry: dict | None = None
+        self.supercell = QCheckBox("2 × 2 × 2")
+        self.export_button = QPushButton("Save PNG…")
+        self.title = QLabel("No structure")
+        self.picked = QLabel("")
+        top = QHBoxLayout()
+        top.addWidget(self.title, 1)
+        top.addWidget(self.supercell)
+        top.addWidget(self.export_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(top)
+        layout.addWidget(self.canvas.native, 1)
+        layout.addWidget(self.picked)
+        self.supercell.toggled.connect(lambda _: self._draw())
+        self.canvas.events.mouse_release.connect(self._mouse_release)
+
+    def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None) -> None:
+        """Draw ``structure`` (None clears). ``contact`` draws bonds from a map in site order."""
+        self.structure, self.contact = structure, contact
+        self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
+        self._draw(reset_camera=True)
+
+    def _draw(self, reset_camera: bool = False) -> None:
+        if self.structure is None:
+            self.atoms.set_data(np.zeros((0, 3)))
+            self.bond_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+            self.cell_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+            self.geometry = None
+            self.canvas.update()
+            return
+        repeat = (2, 2, 2) if self.supercell.isChecked() else (1, 1, 1)
+        g = scene_geometry(self.structure, repeat, self.contact)
+        self.geometry = g
+        self.atoms.set_data(g["positions"], face_color=g["colours"], size=2 * g["sizes"], edge_width=0)
+        if len(g["bonds"]):
+            self.bond_lines.set_data(g["bonds"], color=(0.35, 0.35, 0.35, 1))
+        else:
+            self.bond_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+        self.cell_lines.set_data(g["cell"], color=(0.1, 0.1, 0.1, 1))
+        length = float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.35
+        self.axis.transform = scene.transforms.STTransform(scale=(length, length, length))
+        if reset_camera:
+            centre = g["cell"].mean(axis=0)
+            self.view.camera.center = tuple(centre)
+            self.view.camera.scale_factor = float(np.ptp(g["cell"], axis=0).max()) * 1.8 + 2.0
+        self.canvas.update()
+
+    def _mouse_release(self, event) -> None:
+        if self.geometry is None or event.button != 1:
+            return
+        label = self.pick(event.pos)
+        if label:
+            self.picked.setText(label)
+            self.atomPicked.emit(label)
+
+    def pick(self, canvas_pos) -> str | None:
+        """Label of the atom drawn nearest to a canvas position (pixels), within 15 px."""
+        g = self.geometry
+        if g is None or not len(g["positions"]):
+            return None
+        transform = self.atoms.get_transform("visual", "canvas")
+        screen = transform.map(g["positions"])
+        screen = screen[:, :2] / screen[:, 3:4]
+        dist = np.linalg.norm(screen - np.asarray(canvas_pos[:2], dtype=float), axis=1)
+        k = int(np.argmin(dist))
+        if dist[k] > 15:
+            return None
+        x, y, z = g["frac"][k]
+        return f"{g['labels'][k]} ({g['species'][k]}) at ({x:.3f}, {y:.3f}, {z:.3f}) fractional"
+
+    def render_png(self, path: str | Path) -> Path:
+        """Write the current view to a PNG file."""
+        from vispy.io import write_png
+
+        image = self.canvas.render()
+        write_png(str(path), image)
+        return Path(path)

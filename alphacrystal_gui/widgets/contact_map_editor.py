@@ -1,0 +1,184 @@
+"""Contact-map editor (pyqtgraph): click a cell to toggle a bond, threshold slider, undo/redo.
+
+A thin view over :class:`alphacrystal_gui.models.ContactMapDocument`: it draws
+the document and forwards clicks and buttons to it. Colours: a bond is gold,
+no bond light grey; with a reference structure open, bonds the reference lacks
+are red and bonds it has but the map misses are blue. In "probabilities" view
+the network's probabilities are drawn (viridis) with the thresholded bonds
+outlined.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import QPointF, QRectF, Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QSlider,
+    QVBoxLayout,
+    QWidget,
+)
+
+from alphacrystal_gui.models import ContactMapDocument
+
+CELL = 12  # pixels per map cell in the rendered image (1-pixel grid lines)
+COLOURS = {
+    "none": (236, 236, 236),
+    "bond": (242, 193, 78),
+    "extra": (214, 69, 65),
+    "missing": (66, 133, 244),
+    "grid": (255, 255, 255),
+    "diagonal": (200, 200, 200),
+}
+
+
+def render_map(matrix: np.ndarray, diff: np.ndarray | None = None, probabilities: np.ndarray | None = None,
+               cell: int = CELL) -> np.ndarray:
+    """RGBA image (n*cell, n*cell, 4) of a map, row i at the top (uint8)."""
+    n = matrix.shape[0]
+    colour = np.empty((n, n, 3), dtype=np.uint8)
+    if probabilities is not None:
+        lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, 256)[:, :3]
+        colour[:] = lut[np.clip((probabilities * 255).astype(int), 0, 255)]
+    else:
+        colour[:] = COLOURS["none"]
+        colour[matrix > 0] = COLOURS["bond"]
+        if diff is not None:
+            colour[diff > 0] = COLOURS["extra"]
+            colour[diff < 0] = COLOURS["missing"]
+    idx = np.arange(n)
+    colour[idx, idx] = COLOURS["diagonal"]
+    image = np.repeat(np.repeat(colour, cell, axis=0), cell, axis=1)
+    rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
+    rgba[::cell, :, :3] = COLOURS["grid"]
+    rgba[:, ::cell, :3] = COLOURS["grid"]
+    if probabilities is not None:  # outline the thresholded bonds
+        for i, j in zip(*np.nonzero(matrix)):
+            y, x = i * cell, j * cell
+            rgba[y + 1 : y + cell, x + 1, :3] = 255
+            rgba[y + 1 : y + cell, x + cell - 1, :3] = 255
+            rgba[y + 1, x + 1 : x + cell, :3] = 255
+            rgba[y + cell - 1, x + 1 : x + cell, :3] = 255
+    return rgba
+
+
+class ContactMapEditor(QWidget):
+    """The L x L map with labelled axes, view switch, threshold slider and edit buttons."""
+
+    cellToggled = Signal(int, int)
+
+    def __init__(self, document: ContactMapDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.document = document
+        pg.setConfigOptions(imageAxisOrder="row-major", antialias=True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setAspectLocked(True)
+        self.plot.invertY(True)
+        self.plot.setMenuEnabled(False)
+        self.plot.hideButtons()
+        self.plot.getPlotItem().getViewBox().setMouseEnabled(x=False, y=False)
+        for name in ("left", "bottom"):
+            axis = self.plot.getAxis(name)
+            axis.setPen(pg.mkPen("#555"))
+            axis.setTextPen(pg.mkPen("#222"))
+        self.image = pg.ImageItem()
+        self.plot.addItem(self.image)
+        self.plot.scene().sigMouseClicked.connect(self._clicked)
+
+        self.view = QComboBox()
+        self.view.addItems(["Map", "Probabilities"])
+        self.threshold = QSlider(Qt.Orientation.Horizontal)
+        self.threshold.setRange(5, 95)
+        self.threshold.setValue(50)
+        self.threshold_label = QLabel("threshold 0.50")
+        self.undo_button = QPushButton("Undo")
+        self.redo_button = QPushButton("Redo")
+        self.reset_button = QPushButton("Reset to prediction")
+        self.info = QLabel()
+        self.info.setWordWrap(True)
+        self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("View:"))
+        controls.addWidget(self.view)
+        controls.addWidget(self.threshold_label)
+        controls.addWidget(self.threshold, 1)
+        buttons = QHBoxLayout()
+        for b in (self.undo_button, self.redo_button, self.reset_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(controls)
+        layout.addWidget(self.plot, 1)
+        layout.addLayout(buttons)
+        layout.addWidget(self.info)
+
+        self.view.currentIndexChanged.connect(lambda _: self.refresh())
+        self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(f"threshold {v / 100:.2f}"))
+        self.threshold.sliderReleased.connect(self._threshold_released)
+        self.undo_button.clicked.connect(self.document.undo)
+        self.redo_button.clicked.connect(self.document.redo)
+        self.reset_button.clicked.connect(self.document.reset)
+        self.document.connect(self.refresh)
+        self.refresh()
+
+    # events ------------------------------------------------------------------
+    def _threshold_released(self) -> None:
+        self.document.set_threshold(self.threshold.value() / 100)
+
+    def cell_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        """(row, column) of the map cell under a scene position, or None outside the map."""
+        point = self.plot.getPlotItem().getViewBox().mapSceneToView(scene_pos)
+        i, j = int(np.floor(point.y())), int(np.floor(point.x()))
+        if 0 <= i < self.document.n and 0 <= j < self.document.n:
+            return i, j
+        return None
+
+    def _clicked(self, event) -> None:
+        if event.button() != Qt.MouseButton.LeftButton or self.view.currentIndex() != 0:
+            return
+        cell = self.cell_at(event.scenePos())
+        if cell is not None and self.document.toggle(*cell):
+            self.cellToggled.emit(*cell)
+
+    # drawing -----------------------------------------------------------------
+    def refresh(self) -> None:
+        doc = self.document
+        n = doc.n
+        has_probs = doc.probabilities is not None
+        self.threshold.setEnabled(has_probs)
+        if self.view.currentIndex() == 1 and not has_probs:
+            self.view.setCurrentIndex(0)
+        self.threshold.blockSignals(True)
+        self.threshold.setValue(int(round(doc.threshold * 100)))
+        self.threshold.blockSignals(False)
+        self.threshold_label.setText(f"threshold {doc.threshold:.2f}")
+        self.undo_button.setEnabled(doc.can_undo)
+        self.redo_button.setEnabled(doc.can_redo)
+        self.reset_button.setEnabled(has_probs and doc.edited)
+        if n == 0:
+            self.image.clear()
+            self.info.setText("No contact map yet: type a formula and press Predict, or open a structure.")
+            return
+        probs = doc.probabilities if self.view.currentIndex() == 1 else None
+        self.image.setImage(render_map(doc.matrix, doc.diff(), probs), levels=(0, 255))
+        self.image.setRect(QRectF(0, 0, n, n))
+        ticks = [[(k + 0.5, lab) for k, lab in enumerate(doc.labels)]]
+        self.plot.getAxis("bottom").setTicks(ticks)
+        self.plot.getAxis("left").setTicks(ticks)
+        self.plot.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
+        degrees = doc.coordination()
+        text = "Coordination: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
+        text += f"  ·  {int(doc.matrix.sum()) // 2} bonds"
+        if doc.edited:
+            text += "  ·  edited by hand"
+        diff = doc.diff()
+        if diff is not None:
+            text += (f"  ·  vs reference: {int((diff > 0).sum()) // 2} extra (red), "
+                     f"{int((diff < 0).sum()) // 2} missing (blue)")
+        self.info.setText(text)
