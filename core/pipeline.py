@@ -314,6 +314,38 @@ def predict_structures(
     return result
 
 
+def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,
+                   device: str = "auto", progress: Progress | None = None, cancel=None
+                   ) -> tuple[list[Candidate], dict[int, ContactPrediction]]:
+    """Steps 1 and 2 alone: the candidates and the predicted map of every Z among them
+    (what the GUI shows for editing before a run).
+
+    Raises
+    ------
+    FormulaError, PredictionError
+        As :func:`predict_structures`.
+    """
+    from core.contact_model.inference import load_model
+
+    clock = _Clock(progress, time.perf_counter())
+    parsed = parse_formula(formula)
+    clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.reduced_formula}")
+    candidates = _propose(parsed, PredictionSettings(top_k=top_k, z=z))
+    if not candidates:
+        raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
+                              + (f" with Z={z}" if z else "") + " within the model's cell size")
+    model = load_model(model_path, device)
+    zs = sorted({c.z for c in candidates})
+    maps = {}
+    for k, zz in enumerate(zs):
+        if _is_set(cancel):
+            break
+        clock.stage("contact maps", k, len(zs), f"Z = {zz}")
+        maps[zz] = predict_contact_map(parsed, z=zz, model=model)
+    clock.finish()
+    return candidates, maps
+
+
 # ---------------------------------------------------------------- stages
 def _propose(parsed, settings: PredictionSettings) -> list[Candidate]:
     if settings.spacegroups:

@@ -1,44 +1,142 @@
+"""The desktop window (pytest-qt; pytest-xvfb provides the X server the vispy canvas needs)."""
+
+import json
+
+import numpy as np
 import pytest
 from conftest import FIXTURES
 from pymatgen.io.cif import CifWriter
 
 pytest.importorskip("PySide6")
+from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
+
 from alphacrystal_gui.main_window import MainWindow  # noqa: E402
+from core.project import Project  # noqa: E402
+
+TINY = {"population": 20, "generations": 15, "n_assignments": 1, "restarts": 1, "jobs": 1, "relax": False}
 
 
 @pytest.fixture
-def window(qtbot):
-    w = MainWindow()
+def window(qtbot, tmp_path):
+    settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
+    w = MainWindow(settings)
     qtbot.addWidget(w)
+    w.show()
+    yield w
+    w.cancel()
+    w.wait_for_tasks()
+
+
+def wait_idle(qtbot, w, timeout=120_000):
+    """Wait until every worker thread has finished (QThread.finished removes it)."""
+    qtbot.waitUntil(lambda: not w._tasks, timeout=timeout)
+
+
+def predicted(qtbot, w, formula="NaCl"):
+    w.formula_bar.edit.setText(formula)
+    w.formula_bar.predict_button.click()
+    wait_idle(qtbot, w)
+    assert w.prediction is not None, w.statusBar().currentMessage()
     return w
 
 
 def test_formula_validation_as_you_type(window, qtbot):
-    qtbot.keyClicks(window.formula_edit, "AgF2")
-    assert "Z=4: 12 atoms" in window.formula_status.text()
-    window.formula_edit.setText("Xx2")
-    assert "unknown element" in window.formula_status.text()
-    window.formula_edit.setText("Ca3(PO4)2")
-    assert "13 atoms per formula unit" in window.formula_status.text()
+    qtbot.keyClicks(window.formula_bar.edit, "AgF2")
+    assert "Z=4: 12 atoms" in window.formula_bar.status.text()
+    assert window.formula_bar.predict_button.isEnabled()
+    window.formula_bar.edit.setText("Xx2")
+    assert "unknown element" in window.formula_bar.status.text()
+    assert not window.formula_bar.predict_button.isEnabled()
+    window.formula_bar.edit.setText("Ca3(PO4)2")
+    assert "13 atoms per formula unit" in window.formula_bar.status.text()
 
 
-def test_open_structure_shows_contact_map(window, tmp_path):
+def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    assert w.candidates.table.rowCount() >= 1
+    assert w.candidates.table.item(0, 1).text() == "225"
+    doc = w.document
+    assert doc.labels[:1] == ["Na1"] and doc.n == w.prediction.z * 2
+    before = doc.matrix.copy()
+    # a real mouse click on the centre of cell (row 0, column 1)
+    vb = w.editor.plot.getPlotItem().getViewBox()
+    scene_pos = vb.mapViewToScene(QPointF(1.5, 0.5))
+    widget_pos = w.editor.plot.mapFromScene(scene_pos)
+    qtbot.mouseClick(w.editor.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
+    assert doc.matrix[0, 1] != before[0, 1] and doc.matrix[1, 0] == doc.matrix[0, 1]
+    w.undo_action.trigger()
+    assert (doc.matrix == before).all()
+    assert "Coordination" in w.editor.info.text()
+
+
+def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp_path):
+    w = predicted(qtbot, window, "NaCl")
+    w.run_panel.apply_settings(TINY)
+    w.document.toggle(0, 1)  # an edit that must survive the project round trip
+    w.document.toggle(0, 1)
+    w.document.toggle(0, 1)
+    edited = w.document.matrix.copy()
+    progress = []
+    w.run_panel.progress.valueChanged.connect(progress.append)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    assert w.rows and w.results.rowCount() == len(w.rows)
+    assert progress and w.run_panel.start_button.isEnabled()
+    assert w.run_panel._series  # live fitness curves arrived
+    # export
+    w.results.selectRow(0)
+    w.export(tmp_path / "export", selected=False)
+    wait_idle(qtbot, w)
+    from pymatgen.core import Structure
+
+    cifs = sorted((tmp_path / "export").glob("*/NaCl.cif"))
+    assert len(cifs) == len(w.rows)
+    assert Structure.from_file(cifs[0]).composition.reduced_formula == "NaCl"
+    assert Structure.from_file(cifs[0].parent / "POSCAR").composition.reduced_formula == "NaCl"
+    # project
+    path = tmp_path / "nacl.acproj"
+    assert w.save_project(path=path)
+    data = json.loads(path.read_text())
+    assert data["formula"] == "NaCl" and len(data["results"]) == len(w.rows)
+    project = Project.load(path)
+    assert np.array_equal(project.edited_map, edited)
+    other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    assert other.open_project(path)
+    assert np.array_equal(other.document.matrix, edited)
+    assert other.results.rowCount() == len(w.rows)
+    assert other.candidates.table.rowCount() == w.candidates.table.rowCount()
+    assert str(path.resolve()) in other._recent()
+
+
+def test_cancel_stops_a_run_and_leaves_the_app_usable(window, qtbot):
+    w = predicted(qtbot, window, "TiO2")
+    w.run_panel.apply_settings({**TINY, "generations": 100000, "n_assignments": 3})
+    w.run_panel.start_button.click()
+    qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+    w.run_panel.cancel_button.click()
+    wait_idle(qtbot, w, timeout=10_000)
+    assert w.run_panel.start_button.isEnabled() and not w.run_panel.cancel_button.isEnabled()
+    assert "cancelled" in w.statusBar().currentMessage()
+
+
+def test_open_structure_shows_true_map_and_3d(window, tmp_path):
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
     assert window.open_structure(path)
-    table = window.map_table
-    assert table.rowCount() == 6
-    assert table.horizontalHeaderItem(0).text() == "Ti1"
-    assert table.item(0, 2).text() == "1" and table.item(0, 1).text() == "0"
-    assert "TiO2" in window.structure_label.text()
+    assert window.document.n == 6 and window.document.labels[0] == "Ti1"
+    assert window.document.matrix[0, 2] == 1 and window.document.matrix[0, 1] == 0
+    assert "P4_2/mnm" in window.view3d.title.text()
+    g = window.view3d.geometry
+    assert g is not None and len(g["bonds"]) > 0 and len(g["positions"]) >= 6
 
 
-def test_bad_file_shows_dialog_not_traceback(window, tmp_path, monkeypatch):
-    shown = []
-    monkeypatch.setattr(
-        "alphacrystal_gui.main_window.QMessageBox.warning", lambda *args: shown.append(args[2])
-    )
+def test_bad_files_show_a_message_not_a_traceback(window, tmp_path):
     bad = tmp_path / "broken.cif"
     bad.write_text("this is not a cif")
     assert not window.open_structure(bad)
-    assert shown and "broken.cif" in shown[0]
+    assert "broken.cif" in window.error_box.text()
+    junk = tmp_path / "junk.acproj"
+    junk.write_text('{"format": "alphacrystal-project/1",\n "formula": ')
+    assert not window.open_project(junk)
+    assert "junk.acproj, line 2" in window.error_box.text()

@@ -11,6 +11,7 @@ label, element and fractional coordinates.
 from __future__ import annotations
 
 from functools import lru_cache
+from itertools import product
 from pathlib import Path
 
 import numpy as np
@@ -39,9 +40,9 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
                    contact: np.ndarray | None = None) -> dict:
     """Positions (Å, Cartesian), colours, sizes, labels, bond segments and cell corners to draw.
 
-    Bonds connect atom i to the image of j that lies within the bond window
-    (``contact[i, j] == 1`` when a map is given, else the foundation's rule),
-    inside the repeated cell.
+    Bonds connect atom i to every image of j that lies within the bond window
+    (``contact[i, j] == 1`` when a map is given, else the foundation's rule);
+    bonded images outside the drawn cells are added as atoms (labels with a prime).
     """
     na, nb, nc = repeat
     shifts = np.array([(a, b, c) for a in range(na) for b in range(nb) for c in range(nc)], dtype=float)
@@ -62,23 +63,36 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     for el in species:
         counts[el] = counts.get(el, 0) + 1
         labels.append(f"{el}{counts[el]}")
-    # bond segments: for every bonded (i, j) the nearest image of j within r_i + r_j + 0.4 Å
-    segments = []
+    # Bond segments from every atom to each image of a bonded atom within r_i + r_j + 0.4 Å
+    # (vectorised over bonded pairs and the 27 neighbouring cells); a bonded image that
+    # lies outside the drawn cells is drawn as an atom too, as VESTA does.
+    segments, extra = [], {}
     cutoff = radii[:, None] + radii[None, :] + 0.4
-    for shift in shifts:
-        base = (frac + shift) @ lattice
-        for i, j in zip(*np.nonzero(np.triu(contact))):
-            for image in np.array(np.meshgrid([-1, 0, 1], [-1, 0, 1], [-1, 0, 1])).T.reshape(-1, 3):
-                other = (frac[j] + shift + image) @ lattice
-                d = np.linalg.norm(other - base[i])
-                if d <= cutoff[i, j]:
-                    segments += [base[i], other]
+    pairs = np.argwhere(contact > 0)
+    images = np.array(list(product((-1, 0, 1), repeat=3)), dtype=float)
+    upper = np.array(repeat, dtype=float)
+    for shift in shifts if len(pairs) else []:
+        fi = frac[pairs[:, 0]] + shift
+        fj = frac[pairs[:, 1]][:, None, :] + shift + images[None, :, :]
+        dist = np.linalg.norm((fj - fi[:, None, :]) @ lattice, axis=2)
+        for p_idx, im in np.argwhere(dist <= cutoff[pairs[:, 0], pairs[:, 1]][:, None]):
+            end = fj[p_idx, im]
+            segments += [fi[p_idx] @ lattice, end @ lattice]
+            if ((end < -1e-6) | (end > upper + 1e-6)).any():
+                extra[tuple(np.round(end, 4))] = int(pairs[p_idx, 1])
     corners = np.array([(a, b, c) for a in (0, na) for b in (0, nb) for c in (0, nc)], dtype=float) @ lattice
+    extra_frac = np.array(list(extra), dtype=float).reshape(-1, 3)
+    extra_idx = list(extra.values())
+    all_frac = np.concatenate([all_frac, extra_frac])
+    positions = np.concatenate([positions, extra_frac @ lattice])
+    atom_species = atom_species + [species[k] for k in extra_idx]
+    atom_labels = [labels[k % n] for k in range(len(shifts) * n)] + [labels[k] + "'" for k in extra_idx]
+    sizes = np.concatenate([np.tile(0.45 * radii, len(shifts)), 0.45 * radii[extra_idx]])  # ball-and-stick radius
     return {
         "positions": positions,
         "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
-        "sizes": np.tile(0.9 * radii, len(shifts)),
-        "labels": [f"{labels[k % n]}" for k in range(len(positions))],
+        "sizes": sizes,
+        "labels": atom_labels,
         "species": atom_species,
         "frac": all_frac,
         "bonds": np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3)),

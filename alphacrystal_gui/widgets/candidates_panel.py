@@ -1,0 +1,172 @@
+"""Candidates table: ranked (space group, Z, lattice, probability); editable, with hand-added rows.
+
+Columns ``a b c α β γ`` (Å, degrees; conventional cell) and the space group
+can be edited; an edited space group is checked for Wyckoff feasibility and
+its symbol refreshed. The check box of a row chooses whether it is run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QHeaderView,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.candidates.propose import Candidate
+from core.datasets import crystal_system
+from core.spacegroups import centring_points, constrain_lattice, spacegroup_symbol
+
+COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
+LATTICE_COLUMNS = range(6, 12)
+
+
+class CandidatesPanel(QWidget):
+    """Shows candidates; ``candidates()`` returns the checked rows with their edits."""
+
+    changed = Signal()
+    message = Signal(str)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.table = QTableWidget(0, len(COLUMNS))
+        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.verticalHeader().setVisible(False)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.add_button = QPushButton("Add space group")
+        self.remove_button = QPushButton("Remove")
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        buttons.addStretch(1)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(buttons)
+        self._rows: list[Candidate] = []
+        self.formula = ""
+        self._filling = False
+        self.table.itemChanged.connect(self._edited)
+        self.add_button.clicked.connect(self.add_row)
+        self.remove_button.clicked.connect(self._remove_selected)
+
+    def set_candidates(self, candidates: list[Candidate], formula: str = "", checked: int | None = None) -> None:
+        """Show ``candidates`` of ``formula``; the first ``checked`` rows are ticked (default all)."""
+        self._rows = list(candidates)
+        self.formula = formula or self.formula
+        self._filling = True
+        self.table.setRowCount(0)
+        for k, c in enumerate(self._rows):
+            self._append(c, checked is None or k < checked)
+        self._filling = False
+        self.add_button.setEnabled(bool(self._rows))
+        self.changed.emit()
+
+    @staticmethod
+    def _texts(c: Candidate) -> tuple[str, ...]:
+        return (str(c.spacegroup), c.symbol, str(c.z), str(c.n_atoms), f"{c.probability:.3f}",
+                *(f"{v:.3f}" if k < 3 else f"{v:.2f}" for k, v in enumerate(c.lattice)))
+
+    def _append(self, c: Candidate, checked: bool) -> None:
+        row = self.table.rowCount()
+        self.table.insertRow(row)
+        tick = QTableWidgetItem()
+        tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+        tick.setCheckState(Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked)
+        self.table.setItem(row, 0, tick)
+        for col, text in enumerate(self._texts(c), 1):
+            item = QTableWidgetItem(text)
+            flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+            if col == 1 or col in LATTICE_COLUMNS:
+                flags |= Qt.ItemFlag.ItemIsEditable
+            item.setFlags(flags)
+            item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+            self.table.setItem(row, col, item)
+
+    def _write_row(self, row: int, c: Candidate) -> None:
+        self._filling = True
+        for col, text in enumerate(self._texts(c), 1):
+            self.table.item(row, col).setText(text)
+        self._filling = False
+
+    def add_row(self) -> None:
+        """A copy of the selected (or first) candidate, to edit into another space group."""
+        if not self._rows:
+            return
+        source = self._rows[max(0, self.table.currentRow())]
+        self._rows.append(replace(source, probability=0.0))
+        self._filling = True
+        self._append(self._rows[-1], True)
+        self._filling = False
+        self.table.setCurrentCell(len(self._rows) - 1, 1)
+        self.changed.emit()
+
+    def _remove_selected(self) -> None:
+        row = self.table.currentRow()
+        if 0 <= row < len(self._rows):
+            del self._rows[row]
+            self.table.removeRow(row)
+            self.changed.emit()
+
+    def _edited(self, item: QTableWidgetItem) -> None:
+        if self._filling:
+            return
+        row, col = item.row(), item.column()
+        if col == 0:
+            self.changed.emit()
+            return
+        c = self._rows[row]
+        if item.text() == self._texts(c)[col - 1]:
+            return  # Qt also reports changes that leave the text as it was
+        try:
+            if col == 1:
+                c = self._with_spacegroup(c, int(item.text()))
+            elif col in LATTICE_COLUMNS:
+                lattice = list(c.lattice)
+                value = float(item.text())
+                if value <= 0 or (col >= 9 and value >= 180):
+                    raise ValueError
+                lattice[col - 6] = value
+                c = replace(c, lattice=tuple(float(v) for v in constrain_lattice(c.spacegroup, lattice)))
+        except ValueError:
+            self.message.emit(f"row {row + 1}: '{item.text()}' is not a valid {COLUMNS[col]}")
+        self._rows[row] = c
+        self._write_row(row, c)
+        self.changed.emit()
+
+    def _with_spacegroup(self, c: Candidate, sg: int) -> Candidate:
+        from core.wyckoff import is_feasible
+
+        if not 1 <= sg <= 230:
+            raise ValueError
+        counts = self._species_counts(c)
+        if not is_feasible(sg, counts):
+            self.message.emit(f"space group {sg} has no Wyckoff assignment for this composition and Z={c.z}")
+            return c
+        lattice = tuple(float(v) for v in constrain_lattice(sg, list(c.lattice)))
+        return replace(c, spacegroup=sg, symbol=spacegroup_symbol(sg), crystal_system=crystal_system(sg),
+                       lattice=lattice, centring_points=centring_points(sg), probability=0.0,
+                       n_wyckoff_assignments=None)
+
+    def _species_counts(self, c: Candidate) -> tuple[int, ...]:
+        from core.candidates.features import formula_counts
+        from core.composition import parse_formula
+
+        per_unit = formula_counts(parse_formula(self.formula))
+        return tuple(per_unit[k] * c.z for k in sorted(per_unit))
+
+    def candidates(self) -> list[Candidate]:
+        """The ticked candidates, edits applied."""
+        return [c for row, c in enumerate(self._rows)
+                if self.table.item(row, 0) is not None
+                and self.table.item(row, 0).checkState() == Qt.CheckState.Checked]
+
+    def all_candidates(self) -> list[Candidate]:
+        return list(self._rows)

@@ -1,0 +1,89 @@
+"""Formula entry with live validation, a Z chooser and the Predict button."""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.composition import DEFAULT_MAX_ATOMS, parse_formula
+from core.errors import FormulaError
+
+
+class FormulaBar(QWidget):
+    """Emits ``predictRequested(formula, z)`` (z None = automatic) for a valid formula."""
+
+    predictRequested = Signal(str, object)
+
+    def __init__(self, max_atoms: int = DEFAULT_MAX_ATOMS, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.max_atoms = max_atoms
+        self.edit = QLineEdit(placeholderText="Formula, e.g. AgF2 or SrTiO3")
+        self.z_box = QComboBox()
+        self.z_box.setToolTip("Formula units in the primitive cell")
+        self.z_box.addItem("Z auto", None)
+        self.predict_button = QPushButton("Predict")
+        self.predict_button.setDefault(True)
+        self.predict_button.setEnabled(False)
+        self.status = QLabel()
+        self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Formula:"))
+        row.addWidget(self.edit, 1)
+        row.addWidget(self.z_box)
+        row.addWidget(self.predict_button)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(row)
+        layout.addWidget(self.status)
+        self.edit.textChanged.connect(self.validate)
+        self.edit.returnPressed.connect(self._request)
+        self.predict_button.clicked.connect(self._request)
+
+    def validate(self, text: str | None = None) -> bool:
+        """Show the atoms per Z for a valid formula, or the error; update the Z chooser."""
+        text = self.edit.text() if text is None else text
+        self.z_box.blockSignals(True)
+        previous = self.z_box.currentData()
+        self.z_box.clear()
+        self.z_box.addItem("Z auto", None)
+        ok = False
+        if not text.strip():
+            self.status.setText("")
+        else:
+            try:
+                formula = parse_formula(text)
+                zs = formula.z_values(self.max_atoms)
+            except FormulaError as exc:
+                self.status.setText(f"<span style='color:#b00020'>{exc}</span>")
+            else:
+                for z in zs:
+                    self.z_box.addItem(f"Z = {z} ({z * formula.atoms_per_formula_unit} atoms)", z)
+                options = ", ".join(f"Z={z}: {z * formula.atoms_per_formula_unit} atoms" for z in zs)
+                self.status.setText(f"{formula.reduced_formula} — {options}")
+                ok = True
+                index = self.z_box.findData(previous)
+                if previous is not None and index >= 0:
+                    self.z_box.setCurrentIndex(index)
+        self.z_box.blockSignals(False)
+        self.predict_button.setEnabled(ok)
+        return ok
+
+    @property
+    def z(self) -> int | None:
+        return self.z_box.currentData()
+
+    def set_busy(self, busy: bool) -> None:
+        self.predict_button.setEnabled(not busy and self.validate())
+        self.edit.setReadOnly(busy)
+
+    def _request(self) -> None:
+        if self.validate() and self.predict_button.isEnabled():
+            self.predictRequested.emit(self.edit.text().strip(), self.z)

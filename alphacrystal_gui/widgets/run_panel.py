@@ -1,0 +1,172 @@
+"""Run panel: GA settings, Start / Cancel, a live fitness plot and a progress bar with ETA.
+
+Generation events arrive far faster than a screen refreshes (thousands per
+second from several worker processes); they are buffered and the plot is
+redrawn by a 10 Hz timer, so the GUI thread never spends more than a few
+milliseconds per frame on it.
+"""
+
+from __future__ import annotations
+
+import pyqtgraph as pg
+from PySide6.QtCore import QTimer, Signal
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from core.pipeline import PipelineProgress, PredictionSettings
+from core.terminal import format_seconds
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
+           "#bcbd22"]
+
+
+class RunPanel(QWidget):
+    """Emits ``startRequested`` and ``cancelRequested``; shows progress and fitness curves."""
+
+    startRequested = Signal()
+    cancelRequested = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        d = PredictionSettings()
+        self.population = self._spin(10, 2000, d.population)
+        self.generations = self._spin(1, 100000, d.generations)
+        self.restarts = self._spin(1, 20, d.restarts)
+        self.assignments = self._spin(1, 50, d.n_assignments)
+        self.processes = self._spin(1, 256, 2)
+        self.relax = QCheckBox("Relax and rank with CHGNet")
+        self.relax.setChecked(True)
+        form = QFormLayout()
+        form.addRow("Population", self.population)
+        form.addRow("Generations", self.generations)
+        form.addRow("Restarts", self.restarts)
+        form.addRow("Wyckoff assignments", self.assignments)
+        form.addRow("Processes", self.processes)
+        form.addRow(self.relax)
+        self.start_button = QPushButton("Start reconstruction")
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.setEnabled(False)
+        self.start_button.setEnabled(False)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.start_button)
+        buttons.addWidget(self.cancel_button)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 100)
+        self.stage = QLabel("Idle")
+        self.stage.setWordWrap(True)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "generation")
+        self.plot.setLabel("left", "fitness (Dice × valid bonds)")
+        self.plot.setYRange(0, 1.02)
+        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addLayout(form)
+        layout.addLayout(buttons)
+        layout.addWidget(self.progress)
+        layout.addWidget(self.stage)
+        layout.addWidget(self.plot, 1)
+        self.start_button.clicked.connect(self.startRequested)
+        self.cancel_button.clicked.connect(self.cancelRequested)
+        self._series: dict[str, list[tuple[int, float, float]]] = {}
+        self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
+        self._colours: dict[str, str] = {}
+        self._dirty = False
+        self.timer = QTimer(self)
+        self.timer.setInterval(100)
+        self.timer.timeout.connect(self.redraw)
+
+    @staticmethod
+    def _spin(low: int, high: int, value: int) -> QSpinBox:
+        box = QSpinBox()
+        box.setRange(low, high)
+        box.setValue(value)
+        return box
+
+    def settings(self, base: PredictionSettings | None = None) -> PredictionSettings:
+        """The GA and relaxation settings chosen in the panel."""
+        from dataclasses import replace
+
+        base = base or PredictionSettings()
+        return replace(base, population=self.population.value(), generations=self.generations.value(),
+                       restarts=self.restarts.value(), n_assignments=self.assignments.value(),
+                       jobs=self.processes.value(), relax=self.relax.isChecked())
+
+    def apply_settings(self, settings: dict) -> None:
+        self.population.setValue(int(settings.get("population", self.population.value())))
+        self.generations.setValue(int(settings.get("generations", self.generations.value())))
+        self.restarts.setValue(int(settings.get("restarts", self.restarts.value())))
+        self.assignments.setValue(int(settings.get("n_assignments", self.assignments.value())))
+        if settings.get("jobs"):
+            self.processes.setValue(int(settings["jobs"]))
+        self.relax.setChecked(bool(settings.get("relax", True)))
+
+    # run state ---------------------------------------------------------------
+    def set_running(self, running: bool) -> None:
+        self.start_button.setEnabled(not running)
+        self.cancel_button.setEnabled(running)
+        if running:
+            self.clear_plot()
+            self.progress.setValue(0)
+            self.timer.start()
+        else:
+            self.timer.stop()
+            self.redraw()
+
+    def clear_plot(self) -> None:
+        self._series.clear()
+        for best, mean in self._curves.values():
+            self.plot.removeItem(best)
+            self.plot.removeItem(mean)
+        self._curves.clear()
+        self._colours.clear()
+        legend = self.plot.getPlotItem().legend
+        if legend is not None:
+            legend.clear()
+
+    def add_generation(self, job_id: str, info: dict) -> None:
+        """Buffer one generation (drawn by the timer)."""
+        self._series.setdefault(job_id, []).append(
+            (int(info["generation"]), float(info["best_fitness"]), float(info["mean_fitness"])))
+        self._dirty = True
+
+    def redraw(self) -> None:
+        """Draw the buffered generations: one colour per candidate (solid: best, dashed: mean)."""
+        if not self._dirty:
+            return
+        self._dirty = False
+        for job_id, points in self._series.items():
+            if job_id not in self._curves:
+                group = job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
+                if group not in self._colours:
+                    self._colours[group] = PALETTE[len(self._colours) % len(PALETTE)]
+                    named = group
+                else:
+                    named = None
+                colour = pg.mkColor(self._colours[group])
+                faint = pg.mkColor(colour)
+                faint.setAlpha(90)
+                best = self.plot.plot(pen=pg.mkPen(colour, width=2), name=named)
+                mean = self.plot.plot(pen=pg.mkPen(faint, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+                self._curves[job_id] = (best, mean)
+            gens = [p[0] for p in points]
+            self._curves[job_id][0].setData(gens, [p[1] for p in points])
+            self._curves[job_id][1].setData(gens, [p[2] for p in points])
+
+    def show_progress(self, p: PipelineProgress) -> None:
+        fraction = p.done / p.total if p.total else 1.0
+        self.progress.setValue(int(100 * fraction))
+        self.progress.setFormat(f"{p.stage}: {p.done}/{p.total}")
+        eta = "" if p.eta_s is None or p.done >= p.total else f", about {format_seconds(p.eta_s)} left"
+        self.stage.setText(f"{p.stage} — {format_seconds(p.elapsed_s)} elapsed{eta}"
+                           + (f"\n{p.message}" if p.message else ""))

@@ -1,0 +1,49 @@
+"""The GUI's plain models (no Qt needed)."""
+
+import numpy as np
+
+from alphacrystal_gui.models import ContactMapDocument
+
+
+def _doc():
+    doc = ContactMapDocument()
+    probs = np.array([[0, 0.9, 0.3], [0.9, 0, 0.6], [0.3, 0.6, 0]], dtype=np.float32)
+    doc.load(["Na1", "Cl1", "Cl2"], ["Na", "Cl", "Cl"], probs > 0.5, probs, 0.5)
+    return doc
+
+
+def test_toggle_edits_both_mirror_entries_and_undo_restores():
+    doc = _doc()
+    calls = []
+    doc.connect(lambda: calls.append(1))
+    before = doc.matrix.copy()
+    assert doc.toggle(0, 2)
+    assert doc.matrix[0, 2] == doc.matrix[2, 0] == 1 and doc.edited
+    assert not doc.toggle(1, 1)  # the diagonal stays zero
+    assert doc.undo() and (doc.matrix == before).all() and not doc.edited
+    assert doc.redo() and doc.matrix[2, 0] == 1
+    assert list(doc.coordination()) == [2, 2, 2]
+    assert calls
+
+
+def test_threshold_and_reset_are_undoable():
+    doc = _doc()
+    doc.set_threshold(0.25)
+    assert doc.matrix.sum() == 6
+    doc.reset()
+    assert doc.matrix.sum() == 4 and doc.threshold == 0.25
+    doc.undo()
+    doc.undo()
+    assert doc.threshold == 0.5 and doc.matrix.sum() == 4
+    assert not doc.undo()
+
+
+def test_diff_against_a_reference():
+    doc = _doc()
+    ref = np.zeros((3, 3), dtype=np.uint8)
+    ref[0, 2] = ref[2, 0] = 1
+    doc.set_reference(ref)
+    diff = doc.diff()
+    assert diff[0, 1] == 1 and diff[0, 2] == -1
+    doc.set_reference(np.zeros((2, 2)))  # other atoms: no overlay
+    assert doc.diff() is None
