@@ -140,3 +140,22 @@ def test_bad_files_show_a_message_not_a_traceback(window, tmp_path):
     junk.write_text('{"format": "alphacrystal-project/1",\n "formula": ')
     assert not window.open_project(junk)
     assert "junk.acproj, line 2" in window.error_box.text()
+
+
+def test_candidates_can_be_edited_and_added(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    panel = w.candidates
+    first = panel.all_candidates()[0]
+    panel.table.item(0, 6).setText("6.000")  # a of a cubic cell: b and c follow
+    edited = panel.all_candidates()[0]
+    assert edited.lattice[:3] == pytest.approx((6.0, 6.0, 6.0)) and edited.spacegroup == first.spacegroup
+    panel.table.setCurrentCell(0, 1)
+    panel.add_button.click()
+    row = panel.table.rowCount() - 1
+    panel.table.item(row, 1).setText("221")  # Pm-3m, where one NaCl unit fits (CsCl type)
+    added = panel.all_candidates()[row]
+    assert added.spacegroup == 221 and added.symbol == "Pm-3m" and added.probability == 0.0
+    panel.table.item(row, 1).setText("abc")
+    assert panel.all_candidates()[row].spacegroup == 221  # rejected, with a message
+    panel.table.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
+    assert 221 not in [c.spacegroup for c in panel.candidates()]

@@ -111,11 +111,15 @@ class StructureView(QWidget):
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
         self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
+        # "agg" lines: wide GL lines are invalid on core-profile contexts (Mesa llvmpipe)
         self.bond_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.35, 0.35, 0.35, 1),
-                                             width=3)
+                                             width=4, method="agg")
         self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
-                                             width=1.5)
-        self.axis = scene.visuals.XYZAxis(parent=self.view.scene, width=3)
+                                             width=1.5, method="agg")
+        axis_pos = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
+        axis_colour = np.array([[0.85, 0.1, 0.1, 1]] * 2 + [[0.1, 0.65, 0.1, 1]] * 2 + [[0.1, 0.2, 0.9, 1]] * 2)
+        self.axis = scene.visuals.Line(axis_pos, color=axis_colour, connect="segments", width=3, method="agg",
+                                       parent=self.view.scene)  # x red, y green, z blue
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None

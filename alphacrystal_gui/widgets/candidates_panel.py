@@ -134,6 +134,12 @@ class CandidatesPanel(QWidget):
                 if value <= 0 or (col >= 9 and value >= 180):
                     raise ValueError
                 lattice[col - 6] = value
+                if col < 9:  # a length: tied lengths of the crystal system follow the edit
+                    tied = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
+                    group = tied.get(c.crystal_system, ())
+                    if col - 6 in group:
+                        for k in group:
+                            lattice[k] = value
                 c = replace(c, lattice=tuple(float(v) for v in constrain_lattice(c.spacegroup, lattice)))
         except ValueError:
             self.message.emit(f"row {row + 1}: '{item.text()}' is not a valid {COLUMNS[col]}")

@@ -1,0 +1,75 @@
+"""Drive AlphaCrystal Studio through a real AgF2 session and save screenshots to docs/screenshots/.
+
+Usage (from the repository root; needs a display, e.g. Xvfb)::
+
+    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshots.py [--generations 300]
+
+Steps: open the true AgF2 structure (mp-7715, when ../shared is present) as
+the reference, predict AgF2 with Z = 2, run the reconstruction with CHGNet
+relaxation, select the best result. Saved: ``main-window.png`` (the whole
+window after the run), ``contact-map-editor.png`` and ``structure-3d.png``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+REFERENCE = ROOT.parent / "shared" / "data" / "benchmarks" / "alphacrystal_paper" / "mp-7715.cif"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
+    parser.add_argument("--generations", type=int, default=300)
+    args = parser.parse_args(argv)
+    sys.path.insert(0, str(ROOT))
+    from PySide6.QtCore import QSettings
+    from PySide6.QtWidgets import QApplication
+
+    from alphacrystal_gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([])
+    settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(settings)
+    window.resize(1560, 940)
+    window.show()
+
+    def settle(seconds: float = 0.5) -> None:
+        end = time.perf_counter() + seconds
+        while window._tasks or time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.01)
+
+    if REFERENCE.exists():
+        window.open_structure(REFERENCE)
+    window.formula_bar.edit.setText("AgF2")
+    settle()
+    index = window.formula_bar.z_box.findData(2)
+    window.formula_bar.z_box.setCurrentIndex(index)
+    window.formula_bar.predict_button.click()
+    settle()
+    window.run_panel.apply_settings({"generations": args.generations, "jobs": 2, "relax": True})
+    window.run_panel.start_button.click()
+    settle(1.0)
+    window.results.selectRow(0)
+    settle(1.0)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    window.grab().save(str(out / "main-window.png"))
+    window.editor.grab().save(str(out / "contact-map-editor.png"))
+    window.view3d.render_png(out / "structure-3d.png")
+    print(f"saved screenshots to {out}: {window.statusBar().currentMessage()}")
+    window.close()
+    return 0
+
+
+if __name__ == "__main__":
+    import multiprocessing
+
+    multiprocessing.freeze_support()
+    sys.exit(main())
