@@ -4,7 +4,7 @@ Usage (from the repository root)::
 
     python benchmarks/bench_prediction.py [--jobs 2] [--fast] [FORMULA:Z ...]
 
-Prints the wall time of every stage for each formula (default: three 12-atom
+Prints the wall time of every stage for each formula (default: 10- and 12-atom
 cells) with the default settings (the paper's GA budget: population 100, up to
 1000 generations, 5 Wyckoff assignments per candidate, 2 CHGNet relaxations per
 candidate). Target: at most 2 minutes per 12-atom formula on a 2-core CPU.
@@ -23,7 +23,7 @@ DEFAULT = ("TaON:4", "FeAsSe:4", "MgP4:2")
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("formulas", nargs="*", default=list(DEFAULT), help="FORMULA:Z (default: three 12-atom cells)")
+    parser.add_argument("formulas", nargs="*", default=list(DEFAULT), help="FORMULA:Z (default: TaON, FeAsSe with 12 atoms, MgP4 with 10)")
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--fast", action="store_true", help="the --fast preset")
     args = parser.parse_args(argv)
