@@ -23,7 +23,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("AlphaCrystal")
     window = MainWindow()
     window.show()
-    return app.exec()
+    code = app.exec()
+    return leave(code)
+
+
+def leave(code: int) -> int:
+    """End the process without Python's final garbage collection.
+
+    After a session with the vispy canvas and worker threads, the interpreter's
+    last collection at exit aborted in a C extension ("bool_dealloc") on this
+    machine (PySide6 6.12, vispy 0.17); everything the user wants is written
+    atomically before this point, so the process exits directly.
+    """
+    import os
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ preferences persist in ``QSettings``.
 
 from __future__ import annotations
 
+import sys
 from dataclasses import replace
 from pathlib import Path
 
@@ -69,6 +70,29 @@ def run_and_compare(formula, settings, candidates, contact_maps, reference=None,
                 row["rmsd_reference"] = None
         rows.append(row)
     return result, rows
+
+
+def live_geometry(on_reconstruction):
+    """Wrap the GUI's ``on_reconstruction`` so the 3D geometry of an improved
+    structure is computed in the worker thread (pymatgen neighbour search and
+    cylinder meshes took ~180 ms, too long for the GUI thread)."""
+    from alphacrystal_gui.view3d.structure_view import scene_geometry
+
+    best = [-1.0]
+
+    def callback(name, result):
+        if result.fitness > best[0]:
+            best[0] = result.fitness
+            on_reconstruction(name, result, scene_geometry(result.structure))
+
+    return callback
+
+
+def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
+             on_generation=None, on_reconstruction=None):
+    """:func:`run_and_compare` with 3D geometry of improving structures made off the GUI thread."""
+    return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
+                           on_generation, live_geometry(on_reconstruction) if on_reconstruction else None)
 
 
 def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
@@ -135,6 +159,9 @@ class MainWindow(QMainWindow):
 
     def __init__(self, settings: QSettings | None = None) -> None:
         super().__init__()
+        # Worker threads run Python too; a short GIL switch interval (default 5 ms) lets
+        # the GUI thread get it back quickly between the many Qt calls of a redraw.
+        sys.setswitchinterval(0.0005)
         self.setWindowTitle("AlphaCrystal Studio")
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("AlphaCrystal", "AlphaCrystal Studio")
@@ -337,18 +364,18 @@ class MainWindow(QMainWindow):
         settings = self.run_panel.settings()
         self._best_live = -1.0
         self.run_panel.set_running(True)
-        task = self._start(run_and_compare, self.formula, settings, chosen, maps, self.reference, live=True,
+        task = self._start(run_live, self.formula, settings, chosen, maps, self.reference, live=True,
                            on_progress=self.run_panel.show_progress, on_success=self._run_finished)
-        task.worker.generation.connect(self.run_panel.add_generation)
-        task.worker.reconstruction.connect(self._live_result)
+        task.connect("generation", self.run_panel.add_generation)
+        task.connect("reconstruction", self._live_result)
         self.statusBar().showMessage(f"Reconstructing {len(chosen)} candidates…")
 
-    def _live_result(self, name: str, result) -> None:
+    def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
         if result.fitness > self._best_live:
             self._best_live = result.fitness
             self.view3d.show_structure(result.structure,
                                        f"best so far: {name}, fitness {result.fitness:.3f} "
-                                       f"[{result.assignment.label}]")
+                                       f"[{result.assignment.label}]", geometry=geometry)
 
     def _run_finished(self, out) -> None:
         result, rows = out

@@ -1,14 +1,14 @@
 """Run engine calls off the GUI thread and bring their results back as Qt signals.
 
 ``start_task(parent, fn, ...)`` runs ``fn(*args, progress=..., cancel=..., **kwargs)``
-in a fresh ``QThread``; the callbacks ``fn`` receives emit signals that Qt
-delivers to the GUI thread (queued connections), so widgets are only touched
-there. Engine errors (:class:`core.AlphaCrystalError`) arrive as a readable
+in a fresh ``QThread``; what the callbacks ``fn`` receives report is queued and
+delivered to the GUI thread, so widgets are only touched there. Engine errors (:class:`core.AlphaCrystalError`) arrive as a readable
 message; anything else as a message plus the traceback for the details pane.
 """
 
 from __future__ import annotations
 
+import queue
 import traceback
 from collections.abc import Callable
 from typing import Any
@@ -20,13 +20,17 @@ from core.reconstruction.job import CancelToken
 
 
 class Worker(QObject):
-    """Calls one function in its thread; reports through signals."""
+    """Calls one function in its thread; reports through an event queue.
 
-    progress = Signal(object)
-    generation = Signal(str, object)
-    reconstruction = Signal(str, object)
-    succeeded = Signal(object)
-    failed = Signal(str, str)  # message, details
+    Payloads (progress events, GA generations, the result) never travel as
+    signal arguments: the worker puts them in a thread-safe queue and emits the
+    argument-less ``pending`` signal; the GUI thread drains the queue. Passing
+    Python objects through queued PySide6 signals from a busy worker thread
+    crashed the interpreter (a refcount error on ``True``/``False`` after long
+    runs); a plain queue has no such failure mode and batches bursts of events.
+    """
+
+    pending = Signal()
     done = Signal()
 
     def __init__(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
@@ -35,23 +39,28 @@ class Worker(QObject):
         self.fn, self.args, self.kwargs = fn, args, dict(kwargs or {})
         self.cancel_token = CancelToken()
         self.live = live
+        self.events: queue.SimpleQueue = queue.SimpleQueue()
+
+    def _post(self, kind: str, *payload) -> None:
+        self.events.put((kind, payload))
+        self.pending.emit()
 
     @Slot()
     def run(self) -> None:
         kwargs = dict(self.kwargs)
-        kwargs["progress"] = self.progress.emit
+        kwargs["progress"] = lambda p: self._post("progress", p)
         kwargs["cancel"] = self.cancel_token
         if self.live:
-            kwargs["on_generation"] = self.generation.emit
-            kwargs["on_reconstruction"] = self.reconstruction.emit
+            kwargs["on_generation"] = lambda job, info: self._post("generation", job, info)
+            kwargs["on_reconstruction"] = lambda name, result: self._post("reconstruction", name, result)
         try:
             result = self.fn(*self.args, **kwargs)
         except AlphaCrystalError as exc:
-            self.failed.emit(str(exc), "")
+            self._post("failed", str(exc), "")
         except Exception as exc:  # noqa: BLE001 - shown in a dialog instead of crashing the app
-            self.failed.emit(f"{type(exc).__name__}: {exc}", traceback.format_exc())
+            self._post("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         else:
-            self.succeeded.emit(result)
+            self._post("succeeded", result)
         finally:
             self.done.emit()
 
@@ -59,11 +68,46 @@ class Worker(QObject):
         self.cancel_token.cancel()
 
 
-class Task:
-    """A worker and its thread; keep a reference until ``thread.finished``."""
+class Task(QObject):
+    """A worker, its thread and the GUI-side callbacks; lives in the GUI thread.
 
-    def __init__(self, worker: Worker, thread: QThread) -> None:
-        self.worker, self.thread = worker, thread
+    Keep a reference until ``thread.finished``.
+    """
+
+    def __init__(self, worker: Worker, thread: QThread, callbacks: dict[str, Callable]) -> None:
+        super().__init__()
+        self.worker, self.thread, self.callbacks = worker, thread, callbacks
+        worker.pending.connect(self.drain)  # queued: runs in the GUI thread
+        thread.finished.connect(self.drain)
+
+    @Slot()
+    def drain(self) -> None:
+        """Deliver the queued events to their callbacks (GUI thread); of a burst of
+        ``progress`` events only the latest is delivered."""
+        latest_progress = None
+        while True:
+            try:
+                kind, payload = self.worker.events.get_nowait()
+            except queue.Empty:
+                break
+            if kind == "progress":
+                latest_progress = payload
+                continue
+            if kind in ("succeeded", "failed") and latest_progress is not None:
+                self._deliver("progress", latest_progress)
+                latest_progress = None
+            self._deliver(kind, payload)
+        if latest_progress is not None:
+            self._deliver("progress", latest_progress)
+
+    def _deliver(self, kind: str, payload: tuple) -> None:
+        callback = self.callbacks.get(kind)
+        if callback is not None:
+            callback(*payload)
+
+    def connect(self, kind: str, callback: Callable) -> None:
+        """Add a callback for ``progress``, ``generation``, ``reconstruction``, ``succeeded`` or ``failed``."""
+        self.callbacks[kind] = callback
 
     def cancel(self) -> None:
         self.worker.cancel()
@@ -83,18 +127,14 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
     thread = QThread(parent)
     worker = Worker(fn, args, kwargs, live)
     worker.moveToThread(thread)
+    callbacks = {k: v for k, v in (("succeeded", on_success), ("failed", on_failure), ("progress", on_progress))
+                 if v is not None}
+    task = Task(worker, thread, callbacks)
     thread.started.connect(worker.run)
-    if on_success:
-        worker.succeeded.connect(on_success)
-    if on_failure:
-        worker.failed.connect(on_failure)
-    if on_progress:
-        worker.progress.connect(on_progress)
     worker.done.connect(thread.quit)
     thread.finished.connect(worker.deleteLater)
     thread.finished.connect(thread.deleteLater)
     if on_finished:
         thread.finished.connect(on_finished)
-    task = Task(worker, thread)
     thread.start()
     return task

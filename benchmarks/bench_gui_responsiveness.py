@@ -74,4 +74,6 @@ if __name__ == "__main__":
     import multiprocessing
 
     multiprocessing.freeze_support()
-    sys.exit(main())
+    from alphacrystal_gui.app import leave
+
+    leave(main())

@@ -159,3 +159,23 @@ def test_candidates_can_be_edited_and_added(window, qtbot):
     assert panel.all_candidates()[row].spacegroup == 221  # rejected, with a message
     panel.table.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
     assert 221 not in [c.spacegroup for c in panel.candidates()]
+
+
+def test_3d_view_renders_atoms_and_bonds(window, tmp_path, caplog):
+    import logging
+
+    from vispy.io import read_png
+
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    assert window.open_structure(path)
+    window.view3d.supercell.setChecked(True)
+    png = window.view3d.render_png(tmp_path / "view.png")
+    image = read_png(str(png))
+    drawn = (image[..., :3] < 240).any(axis=2)
+    assert drawn.mean() > 0.02  # atoms, bonds and cell edges are on the image
+    red = (image[..., 0] > 200) & (image[..., 1] < 80) & (image[..., 2] < 80)
+    assert red.sum() > 50  # oxygen is red in the Jmol scheme
+    errors = [r for r in caplog.records if r.name.startswith("vispy") and r.levelno >= logging.WARNING
+              and "propagateSizeHints" not in r.getMessage()]
+    assert not errors, errors[0].getMessage()

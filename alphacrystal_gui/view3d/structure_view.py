@@ -88,16 +88,40 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     atom_species = atom_species + [species[k] for k in extra_idx]
     atom_labels = [labels[k % n] for k in range(len(shifts) * n)] + [labels[k] + "'" for k in extra_idx]
     sizes = np.concatenate([np.tile(0.45 * radii, len(shifts)), 0.45 * radii[extra_idx]])  # ball-and-stick radius
+    bonds = np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3))
+    mesh = cylinder_mesh(bonds) if len(bonds) else None
     return {
+        "mesh": mesh,
         "positions": positions,
         "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
         "sizes": sizes,
         "labels": atom_labels,
         "species": atom_species,
         "frac": all_frac,
-        "bonds": np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3)),
+        "bonds": bonds,
         "cell": corners[CELL_EDGES.reshape(-1)],
     }
+
+
+def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangle faces of open cylinders along segments (pairs of rows, Å)."""
+    start, end = segments[0::2], segments[1::2]
+    axis = end - start
+    length = np.linalg.norm(axis, axis=1, keepdims=True)
+    axis = axis / np.where(length > 0, length, 1.0)
+    helper = np.where(np.abs(axis[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v = np.cross(axis, u)
+    angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    ring = radius * (np.cos(angles)[None, :, None] * u[:, None, :] + np.sin(angles)[None, :, None] * v[:, None, :])
+    vertices = np.concatenate([start[:, None, :] + ring, end[:, None, :] + ring], axis=1)  # (m, 2*sides, 3)
+    k = np.arange(sides)
+    nxt = (k + 1) % sides
+    quad = np.stack([np.stack([k, nxt, sides + k], 1), np.stack([nxt, sides + nxt, sides + k], 1)], 1).reshape(-1, 3)
+    offsets = (np.arange(len(start)) * 2 * sides)[:, None, None]
+    faces = (quad[None, :, :] + offsets).reshape(-1, 3)
+    return vertices.reshape(-1, 3).astype(np.float32), faces.astype(np.uint32)
 
 
 class StructureView(QWidget):
@@ -111,14 +135,14 @@ class StructureView(QWidget):
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
         self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
-        # "agg" lines: wide GL lines are invalid on core-profile contexts (Mesa llvmpipe)
-        self.bond_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.35, 0.35, 0.35, 1),
-                                             width=4, method="agg")
+        # Bonds are cylinders (a mesh): GL lines wider than 1 px are invalid on core-profile
+        # contexts (Mesa llvmpipe) and vispy's "agg" lines cannot draw separate segments.
+        self.bond_mesh = scene.visuals.Mesh(parent=self.view.scene, color=(0.55, 0.55, 0.55, 1), shading="smooth")
         self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
-                                             width=1.5, method="agg")
+                                             width=1)
         axis_pos = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
         axis_colour = np.array([[0.85, 0.1, 0.1, 1]] * 2 + [[0.1, 0.65, 0.1, 1]] * 2 + [[0.1, 0.2, 0.9, 1]] * 2)
-        self.axis = scene.visuals.Line(axis_pos, color=axis_colour, connect="segments", width=3, method="agg",
+        self.axis = scene.visuals.Line(axis_pos, color=axis_colour, connect="segments", width=1,
                                        parent=self.view.scene)  # x red, y green, z blue
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
@@ -139,28 +163,32 @@ class StructureView(QWidget):
         self.supercell.toggled.connect(lambda _: self._draw())
         self.canvas.events.mouse_release.connect(self._mouse_release)
 
-    def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None) -> None:
-        """Draw ``structure`` (None clears). ``contact`` draws bonds from a map in site order."""
+    def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None,
+                       geometry: dict | None = None) -> None:
+        """Draw ``structure`` (None clears). ``contact`` draws bonds from a map in site order;
+        ``geometry`` is :func:`scene_geometry` computed elsewhere (e.g. in a worker thread)."""
         self.structure, self.contact = structure, contact
         self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
-        self._draw(reset_camera=True)
+        self._draw(reset_camera=True, geometry=geometry)
 
-    def _draw(self, reset_camera: bool = False) -> None:
+    def _draw(self, reset_camera: bool = False, geometry: dict | None = None) -> None:
         if self.structure is None:
             self.atoms.set_data(np.zeros((0, 3)))
-            self.bond_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+            self.bond_mesh.set_data(vertices=None, faces=None)
             self.cell_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
             self.geometry = None
             self.canvas.update()
             return
         repeat = (2, 2, 2) if self.supercell.isChecked() else (1, 1, 1)
-        g = scene_geometry(self.structure, repeat, self.contact)
+        g = geometry if geometry is not None and repeat == (1, 1, 1) else \
+            scene_geometry(self.structure, repeat, self.contact)
         self.geometry = g
         self.atoms.set_data(g["positions"], face_color=g["colours"], size=2 * g["sizes"], edge_width=0)
-        if len(g["bonds"]):
-            self.bond_lines.set_data(g["bonds"], color=(0.35, 0.35, 0.35, 1))
+        if g["mesh"] is not None:
+            vertices, faces = g["mesh"]
+            self.bond_mesh.set_data(vertices=vertices, faces=faces, color=(0.55, 0.55, 0.55, 1))
         else:
-            self.bond_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+            self.bond_mesh.set_data(vertices=None, faces=None)
         self.cell_lines.set_data(g["cell"], color=(0.1, 0.1, 0.1, 1))
         length = float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.35
         self.axis.transform = scene.transforms.STTransform(scale=(length, length, length))

@@ -82,6 +82,7 @@ class RunPanel(QWidget):
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[str, str] = {}
         self._dirty = False
+        self._progress: PipelineProgress | None = None
         self.timer = QTimer(self)
         self.timer.setInterval(100)
         self.timer.timeout.connect(self.redraw)
@@ -141,10 +142,12 @@ class RunPanel(QWidget):
         self._dirty = True
 
     def redraw(self) -> None:
-        """Draw the buffered generations: one colour per candidate (solid: best, dashed: mean)."""
+        """Draw the buffered generations (one colour per candidate; solid: best, dashed: mean)
+        and the latest progress."""
         if not self._dirty:
             return
         self._dirty = False
+        self._draw_progress()
         for job_id, points in self._series.items():
             if job_id not in self._curves:
                 group = job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
@@ -164,6 +167,17 @@ class RunPanel(QWidget):
             self._curves[job_id][1].setData(gens, [p[2] for p in points])
 
     def show_progress(self, p: PipelineProgress) -> None:
+        """Keep the latest progress; while running, the 10 Hz timer draws it."""
+        self._progress = p
+        self._dirty = True
+        if not self.timer.isActive():
+            self._draw_progress()
+
+    def _draw_progress(self) -> None:
+        p = self._progress
+        if p is None:
+            return
+        self._progress = None
         fraction = p.done / p.total if p.total else 1.0
         self.progress.setValue(int(100 * fraction))
         self.progress.setFormat(f"{p.stage}: {p.done}/{p.total}")
