@@ -69,7 +69,19 @@ def run_and_compare(formula, settings, candidates, contact_maps, reference=None,
             except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
                 row["rmsd_reference"] = None
         rows.append(row)
-    return result, rows
+    return result, rows, [result_view(entry.structure) for entry in result.ranked]
+
+
+def result_view(structure):
+    """Contact map (primitive cell) and 3D geometry of a result, made in the worker thread
+    so that selecting a row costs the GUI thread only the drawing."""
+    from alphacrystal_gui.view3d.structure_view import scene_geometry
+
+    try:
+        cmap = core.compute_contact_map(core.primitive_cell(structure))
+    except core.AlphaCrystalError:
+        cmap = None
+    return cmap, scene_geometry(structure)
 
 
 def live_geometry(on_reconstruction):
@@ -170,6 +182,7 @@ class MainWindow(QMainWindow):
         self.prediction: ContactPrediction | None = None
         self.maps: dict[int, ContactPrediction] = {}
         self.rows: list[dict] = []
+        self._views: dict[int, tuple] = {}
         self.reference = None
         self.reference_name = ""
         self.project_path: Path | None = None
@@ -186,7 +199,7 @@ class MainWindow(QMainWindow):
         self.results = ResultsTable()
         self.map_title = QLabel("Contact map")
         self.back_button = QPushButton("Back to the input map")
-        self.back_button.hide()
+        self.back_button.setEnabled(False)  # enabled, not shown/hidden: a relayout repaints the 3D canvas
 
         centre = QWidget()
         layout = QVBoxLayout(centre)
@@ -378,8 +391,9 @@ class MainWindow(QMainWindow):
                                        f"[{result.assignment.label}]", geometry=geometry)
 
     def _run_finished(self, out) -> None:
-        result, rows = out
+        result, rows, views = out
         self.rows = rows
+        self._views = dict(enumerate(views))
         self.results.set_rows(rows)
         if rows:
             self.results.select_index(0)
@@ -398,26 +412,28 @@ class MainWindow(QMainWindow):
         title = f"#{row['rank']} {row.get('relaxed_symbol') or row['symbol']}"
         if row.get("energy_per_atom") is not None:
             title += f", {row['energy_per_atom']:.4f} eV/atom"
-        self.view3d.show_structure(structure, title)
-        try:
-            cmap = core.compute_contact_map(core.primitive_cell(structure))
-        except core.AlphaCrystalError as exc:
-            self.statusBar().showMessage(str(exc))
-            return
+        cmap, geometry = self._views.get(index, (None, None))
+        self.view3d.show_structure(structure, title, geometry=geometry)
+        if cmap is None:
+            try:
+                cmap = core.compute_contact_map(core.primitive_cell(structure))
+            except core.AlphaCrystalError as exc:
+                self.statusBar().showMessage(str(exc))
+                return
         if self._input_snapshot is None and self.document.n:
             self._input_snapshot = (self.prediction, self.document.matrix.copy(), self.document.threshold)
         self.document.load(cmap.labels, cmap.species, cmap.matrix)
         self._apply_reference_overlay()
         self.map_title.setText(f"Contact map of result #{row['rank']} (view only)")
         self.editor.setEnabled(True)
-        self.back_button.setVisible(self._input_snapshot is not None)
+        self.back_button.setEnabled(self._input_snapshot is not None)
 
     def back_to_input_map(self, snapshot: bool = True) -> None:
         if self._input_snapshot is None:
             return
         prediction, matrix, threshold = self._input_snapshot
         self._input_snapshot = None
-        self.back_button.hide()
+        self.back_button.setEnabled(False)
         if snapshot and prediction is not None:
             self.load_prediction(prediction, matrix, threshold)
 
@@ -542,6 +558,7 @@ class MainWindow(QMainWindow):
             self.load_prediction(prediction, np.asarray(project.edited_map) if project.edited_map else None,
                                  project.threshold)
         self.rows = list(project.results)
+        self._views = {}
         self.results.set_rows(self.rows)
         self.project_path = Path(path)
         self._remember(Path(path))

@@ -40,10 +40,13 @@ class Worker(QObject):
         self.cancel_token = CancelToken()
         self.live = live
         self.events: queue.SimpleQueue = queue.SimpleQueue()
+        self.signalled = False
 
     def _post(self, kind: str, *payload) -> None:
         self.events.put((kind, payload))
-        self.pending.emit()
+        if not self.signalled:  # one wake-up at a time: GA generations arrive by the thousand
+            self.signalled = True
+            self.pending.emit()
 
     @Slot()
     def run(self) -> None:
@@ -51,8 +54,8 @@ class Worker(QObject):
         kwargs["progress"] = lambda p: self._post("progress", p)
         kwargs["cancel"] = self.cancel_token
         if self.live:
-            kwargs["on_generation"] = lambda job, info: self._post("generation", job, info)
-            kwargs["on_reconstruction"] = lambda name, result: self._post("reconstruction", name, result)
+            kwargs["on_generation"] = lambda *args: self._post("generation", *args)
+            kwargs["on_reconstruction"] = lambda *args: self._post("reconstruction", *args)
         try:
             result = self.fn(*self.args, **kwargs)
         except AlphaCrystalError as exc:
@@ -84,6 +87,7 @@ class Task(QObject):
     def drain(self) -> None:
         """Deliver the queued events to their callbacks (GUI thread); of a burst of
         ``progress`` events only the latest is delivered."""
+        self.worker.signalled = False  # events posted from now on send a new wake-up
         latest_progress = None
         while True:
             try:

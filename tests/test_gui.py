@@ -80,7 +80,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     w.run_panel.progress.valueChanged.connect(progress.append)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    assert w.rows and w.results.rowCount() == len(w.rows)
+    assert w.rows and w.results.rowCount() == len(w.rows), w.statusBar().currentMessage()
     assert progress and w.run_panel.start_button.isEnabled()
     assert w.run_panel._series  # live fitness curves arrived
     # export

@@ -144,6 +144,8 @@ class StructureView(QWidget):
         axis_colour = np.array([[0.85, 0.1, 0.1, 1]] * 2 + [[0.1, 0.65, 0.1, 1]] * 2 + [[0.1, 0.2, 0.9, 1]] * 2)
         self.axis = scene.visuals.Line(axis_pos, color=axis_colour, connect="segments", width=1,
                                        parent=self.view.scene)  # x red, y green, z blue
+        for visual in (self.atoms, self.bond_mesh, self.cell_lines, self.axis):
+            visual.visible = False  # drawing an empty visual is a GL error on some drivers
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
@@ -172,10 +174,11 @@ class StructureView(QWidget):
         self._draw(reset_camera=True, geometry=geometry)
 
     def _draw(self, reset_camera: bool = False, geometry: dict | None = None) -> None:
-        if self.structure is None:
-            self.atoms.set_data(np.zeros((0, 3)))
-            self.bond_mesh.set_data(vertices=None, faces=None)
-            self.cell_lines.set_data(np.zeros((2, 3)), color=(0, 0, 0, 0))
+        shown = self.structure is not None
+        for visual in (self.atoms, self.cell_lines, self.axis):
+            visual.visible = shown
+        if not shown:
+            self.bond_mesh.visible = False
             self.geometry = None
             self.canvas.update()
             return
@@ -184,11 +187,10 @@ class StructureView(QWidget):
             scene_geometry(self.structure, repeat, self.contact)
         self.geometry = g
         self.atoms.set_data(g["positions"], face_color=g["colours"], size=2 * g["sizes"], edge_width=0)
+        self.bond_mesh.visible = g["mesh"] is not None
         if g["mesh"] is not None:
             vertices, faces = g["mesh"]
             self.bond_mesh.set_data(vertices=vertices, faces=faces, color=(0.55, 0.55, 0.55, 1))
-        else:
-            self.bond_mesh.set_data(vertices=None, faces=None)
         self.cell_lines.set_data(g["cell"], color=(0.1, 0.1, 0.1, 1))
         length = float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.35
         self.axis.transform = scene.transforms.STTransform(scale=(length, length, length))

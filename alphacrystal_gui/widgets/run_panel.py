@@ -8,6 +8,7 @@ milliseconds per frame on it.
 
 from __future__ import annotations
 
+import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -81,6 +82,7 @@ class RunPanel(QWidget):
         self._series: dict[str, list[tuple[int, float, float]]] = {}
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[str, str] = {}
+        self._changed: set[str] = set()
         self._dirty = False
         self._progress: PipelineProgress | None = None
         self.timer = QTimer(self)
@@ -126,6 +128,7 @@ class RunPanel(QWidget):
 
     def clear_plot(self) -> None:
         self._series.clear()
+        self._changed.clear()
         for best, mean in self._curves.values():
             self.plot.removeItem(best)
             self.plot.removeItem(mean)
@@ -136,9 +139,13 @@ class RunPanel(QWidget):
             legend.clear()
 
     def add_generation(self, job_id: str, info: dict) -> None:
-        """Buffer one generation (drawn by the timer)."""
+        """Buffer one generation (drawn by the timer); runs without free parameters
+        (generation 0, one evaluation) have no curve."""
+        if int(info["generation"]) == 0:
+            return
         self._series.setdefault(job_id, []).append(
             (int(info["generation"]), float(info["best_fitness"]), float(info["mean_fitness"])))
+        self._changed.add(job_id)
         self._dirty = True
 
     def redraw(self) -> None:
@@ -148,7 +155,8 @@ class RunPanel(QWidget):
             return
         self._dirty = False
         self._draw_progress()
-        for job_id, points in self._series.items():
+        for job_id in self._changed:
+            points = self._series[job_id]
             if job_id not in self._curves:
                 group = job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
                 if group not in self._colours:
@@ -159,12 +167,18 @@ class RunPanel(QWidget):
                 colour = pg.mkColor(self._colours[group])
                 faint = pg.mkColor(colour)
                 faint.setAlpha(90)
-                best = self.plot.plot(pen=pg.mkPen(colour, width=2), name=named)
-                mean = self.plot.plot(pen=pg.mkPen(faint, width=1, style=pg.QtCore.Qt.PenStyle.DashLine))
+                # no antialiasing and peak downsampling: dozens of 1000-point curves redraw in a few ms
+                best = self.plot.plot(pen=pg.mkPen(colour, width=2), name=named, antialias=False)
+                mean = self.plot.plot(pen=pg.mkPen(faint, width=1, style=pg.QtCore.Qt.PenStyle.DashLine),
+                                      antialias=False)
+                for curve in (best, mean):
+                    curve.setDownsampling(auto=True, method="peak")
+                    curve.setClipToView(True)
                 self._curves[job_id] = (best, mean)
-            gens = [p[0] for p in points]
-            self._curves[job_id][0].setData(gens, [p[1] for p in points])
-            self._curves[job_id][1].setData(gens, [p[2] for p in points])
+            data = np.asarray(points, dtype=float)
+            self._curves[job_id][0].setData(data[:, 0], data[:, 1])
+            self._curves[job_id][1].setData(data[:, 0], data[:, 2])
+        self._changed.clear()
 
     def show_progress(self, p: PipelineProgress) -> None:
         """Keep the latest progress; while running, the 10 Hz timer draws it."""
