@@ -43,7 +43,12 @@ from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.workers import Task, start_task
 from core.candidates.propose import Candidate
 from core.contact_model.inference import ContactPrediction
-from core.pipeline import PredictionSettings, predict_structures, propose_inputs
+from core.pipeline import (
+    PredictionSettings,
+    compare_with_reference,
+    predict_structures,
+    propose_inputs,
+)
 from core.project import SUFFIX, Project
 
 MAX_RECENT = 8
@@ -57,18 +62,12 @@ def run_and_compare(formula, settings, candidates, contact_maps, reference=None,
     result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
                                 contact_maps=contact_maps, on_generation=on_generation,
                                 on_reconstruction=on_reconstruction)
+    comparisons = compare_with_reference(result, reference) if reference is not None else None
     rows = []
-    for entry in result.ranked:
+    for k, entry in enumerate(result.ranked):
         row = entry.row() | {"structure": entry.structure.as_dict(),
                              "reconstructed": entry.reconstruction.structure.as_dict()}
-        if reference is not None:
-            match = core.structure_match(entry.structure, reference, core.CSP_TOLERANCES)
-            row["match_reference"] = bool(match.matched)
-            try:
-                row["rmsd_reference"] = float(core.fractional_rmsd_mae(entry.structure, reference)[0])
-            except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
-                row["rmsd_reference"] = None
-        rows.append(row)
+        rows.append(row | (comparisons[k] if comparisons else {}))
     return result, rows, [result_view(entry.structure) for entry in result.ranked]
 
 
@@ -108,25 +107,20 @@ def run_live(formula, settings, candidates, contact_maps, reference=None, progre
 
 
 def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
-    """One folder per result (symmetrised CIF, POSCAR, VASP input set, reconstructed CIF)."""
+    """One folder per result, as ``alphacrystal predict`` writes them."""
     from pymatgen.core import Structure
 
-    from core.io import write_cif, write_poscar, write_vasp_inputs
-    from core.run_folder import safe_name
+    from core.run_folder import ranked_folder_name, write_structure_folder
 
     out = []
     for k, row in enumerate(rows, 1):
         if cancel is not None and cancel.is_set():
             break
-        structure = Structure.from_dict(row["structure"])
-        target = Path(folder) / f"{int(row.get('rank', k)):02d}_{safe_name(formula)}_" \
-                                f"{safe_name(row.get('relaxed_symbol') or row.get('symbol', 'P1'))}"
-        write_cif(structure, target / f"{safe_name(formula)}.cif", symmetrize=True)
-        write_poscar(structure, target / "POSCAR", comment=f"{formula} rank {row.get('rank', k)}")
-        write_vasp_inputs(structure, target / "vasp")
-        if row.get("reconstructed"):
-            write_cif(Structure.from_dict(row["reconstructed"]), target / "reconstructed.cif")
-        out.append(target)
+        rank = int(row.get("rank", k))
+        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
+        reconstructed = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
+        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
+                                          rank, row, reconstructed))
     return out
 
 

@@ -36,7 +36,7 @@ from core.candidates.propose import Candidate, propose_candidates
 from core.composition import parse_formula
 from core.contact_model.inference import ContactPrediction, predict_contact_map
 from core.errors import AlphaCrystalError
-from core.io import cif_text, space_group, write_cif, write_poscar, write_vasp_inputs
+from core.io import cif_text, space_group
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget, plan_jobs
 from core.reconstruction.runner import run_jobs, spawn_pool, terminate_workers
@@ -48,7 +48,7 @@ from core.relax import (
     relax_worker,
     shortest_distance,
 )
-from core.run_folder import RunFolder, safe_name, state_key
+from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
 
 STAGES = ("candidates", "contact maps", "reconstruction", "relaxation", "ranking", "export")
 
@@ -317,6 +317,22 @@ def predict_structures(
     result.seconds = time.perf_counter() - start
     clock.finish()
     return result
+
+
+def compare_with_reference(result: PredictionResult, reference: Structure) -> list[dict]:
+    """Per ranked structure: does it match ``reference`` (StructureMatcher, CSP tolerances)
+    and the paper's fractional RMSD (None where undefined)."""
+    from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
+
+    out = []
+    for entry in result.ranked:
+        match = structure_match(entry.structure, reference, CSP_TOLERANCES)
+        try:
+            rmsd = float(fractional_rmsd_mae(entry.structure, reference)[0])
+        except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
+            rmsd = None
+        out.append({"match_reference": bool(match.matched), "rmsd_reference": rmsd})
+    return out
 
 
 def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,
@@ -624,7 +640,7 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
     entries = []
     for e in result.ranked:
         _, symbol = _space_group(e.structure)
-        name = f"{e.rank:02d}_{safe_name(result.formula)}_{safe_name(symbol)}"
+        name = ranked_folder_name(e.rank, result.formula, symbol)
         e.folder = folder.path / name
         entries.append((name, _structure_writer(e, result.formula)))
     folder.write_ranked(entries)
@@ -639,20 +655,8 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
 
 
 def _structure_writer(entry: RankedStructure, formula: str):
-    import json
-
-    from core.io import atomic_write_text
-
-    def write(path: Path) -> None:
-        structure = entry.structure
-        write_cif(structure, path / f"{safe_name(formula)}.cif", symmetrize=True)
-        write_poscar(structure, path / "POSCAR", comment=f"{formula} rank {entry.rank} (AlphaCrystal Studio)")
-        write_vasp_inputs(structure, path / "vasp")
-        write_cif(entry.reconstruction.structure, path / "reconstructed.cif")
-        row = entry.row() | {"folder": path.name}
-        atomic_write_text(path / "result.json", json.dumps(row, indent=2) + "\n")
-
-    return write
+    return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
+                                               entry.reconstruction.structure)
 
 
 # ---------------------------------------------------------------- helpers

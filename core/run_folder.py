@@ -141,3 +141,26 @@ def _plain(value):
     except ImportError:  # pragma: no cover
         pass
     return str(value)
+
+
+def ranked_folder_name(rank: int, formula: str, symbol: str) -> str:
+    """``01_TiO2_P4_2-mnm``: rank, formula and space-group symbol, file-name safe."""
+    return f"{int(rank):02d}_{safe_name(formula)}_{safe_name(symbol)}"
+
+
+def write_structure_folder(folder: Path, structure, formula: str, rank: int, row: dict,
+                           reconstructed=None) -> Path:
+    """Fill ``folder`` with one result: ``FORMULA.cif`` (symmetrised), ``POSCAR``, ``vasp/``
+    (Materials Project relaxation set), ``reconstructed.cif`` (P1, when given) and ``result.json``."""
+    from core.io import write_cif, write_poscar, write_vasp_inputs
+
+    folder = Path(folder)
+    write_cif(structure, folder / f"{safe_name(formula)}.cif", symmetrize=True)
+    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {rank} (AlphaCrystal Studio)")
+    write_vasp_inputs(structure, folder / "vasp")
+    if reconstructed is not None:
+        write_cif(reconstructed, folder / "reconstructed.cif")
+    clean = {k: v for k, v in row.items() if k not in ("structure", "reconstructed")}
+    atomic_write_text(folder / "result.json", json.dumps(clean | {"folder": folder.name}, indent=2,
+                                                         default=_plain) + "\n")
+    return folder
