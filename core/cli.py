@@ -385,24 +385,30 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
-    import multiprocessing
-
+def _sample_structures(args: argparse.Namespace) -> list:
+    """(material id, Structure) of a seeded sample of ``args.n`` structures with at most
+    ``args.max_atoms`` atoms: from the models' held-out test split (``--split test``) or all."""
     from core.contact_model import DataSettings
     from core.contact_model.data import split_dataset
     from core.datasets import load_dataset
+
+    if args.split == "test":
+        dataset = split_dataset(DataSettings(path=str(args.data), max_atoms=args.max_atoms)).test
+    else:
+        dataset = load_dataset(args.data).filter(max_atoms=args.max_atoms)
+    idx = np.arange(len(dataset))
+    if args.n and args.n < len(idx):
+        idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
+    return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+
+def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
+    import multiprocessing
+
     from core.prediction_evaluation import evaluate_prediction
 
     multiprocessing.freeze_support()
     data = Path(args.data)
-    if args.split == "test":
-        dataset = split_dataset(DataSettings(path=str(data), max_atoms=args.max_atoms)).test
-    else:
-        dataset = load_dataset(data).filter(max_atoms=args.max_atoms)
-    idx = np.arange(len(dataset))
-    if args.n and args.n < len(idx):
-        idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
-    structures = [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+    structures = _sample_structures(args)
     settings = _predict_settings(args)
     protocols = {"predicted": False, "given": True}
     chosen = list(protocols) if args.protocol == "both" else [args.protocol]
@@ -437,21 +443,11 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
 def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     import multiprocessing
 
-    from core.contact_model import DataSettings
-    from core.contact_model.data import split_dataset
-    from core.datasets import load_dataset
     from core.reconstruction.evaluation import evaluate_reconstruction
 
     multiprocessing.freeze_support()
     data = Path(args.data)
-    if args.split == "test":
-        dataset = split_dataset(DataSettings(path=str(data), max_atoms=args.max_atoms)).test
-    else:
-        dataset = load_dataset(data).filter(max_atoms=args.max_atoms)
-    idx = np.arange(len(dataset))
-    if args.n and args.n < len(idx):
-        idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
-    structures = [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+    structures = _sample_structures(args)
     print(f"{len(structures)} structures from {data} ({args.split}), {args.assignments} Wyckoff assignments x "
           f"{args.restarts} restarts each, population {args.population}, up to {args.generations} generations",
           flush=True)

@@ -185,3 +185,21 @@ def test_cancel_during_parallel_relaxation_returns_promptly(tmp_path):
     assert result.cancelled and when
     assert time.perf_counter() - when[0] < 5.0  # workers are stopped, not waited for
     assert not (tmp_path / "summary.csv").exists()
+
+
+def test_cli_evaluate_prediction_keys(tmp_path, capsys):
+    from pymatgen.core import Lattice, Structure
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(folder / "nacl.cif"))
+    out = tmp_path / "eval.json"
+    args = ["evaluate", "prediction", "--data", str(folder), "--split", "all", "--n", "0", "--top-k", "1",
+            "--assignments", "1", "--population", "20", "--generations", "10", "--no-relax", "--json", str(out)]
+    assert main(args) == 0
+    result = json.loads(out.read_text())
+    for key in ("n", "match_rate_top1", "match_rate_top5", "rms_mean", "seconds_per_formula"):
+        assert key in result and key in result["given_spacegroup"]
+    assert result["n"] == 1 and result["match_rate_top1"] == 1.0  # rock salt is found from its formula
+    assert "DiffCSP" in json.dumps(result["anchors"])
