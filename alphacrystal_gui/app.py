@@ -1,30 +1,94 @@
-"""Entry point of ``alphacrystal-gui``.
+"""Entry point of ``alphacrystal-gui`` (and of the packaged app).
 
-This is the first, thin window: a formula bar with live validation and a
-structure viewer that shows a file's primitive-cell contact map. The full
-application (prediction, map editor, live reconstruction, 3D view) builds on it.
+``alphacrystal-gui [FILE]`` opens the main window (a CIF/POSCAR or an
+``.acproj`` project given on the command line is opened). ``--smoke`` checks
+an installation end to end without a user: it opens the window, predicts the
+candidates and contact map of NaCl, runs a tiny reconstruction on the spawn
+process pool, writes a CIF to a temporary folder and exits 0 (1 on any failure).
 """
 
 from __future__ import annotations
 
+import argparse
 import multiprocessing
 import sys
+import tempfile
+import time
 from collections.abc import Sequence
-
-from alphacrystal_gui.main_window import MainWindow
+from pathlib import Path
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    multiprocessing.freeze_support()
+    multiprocessing.freeze_support()  # first: a frozen spawn worker must not start a GUI
+    parser = argparse.ArgumentParser(prog="alphacrystal-gui", description="AlphaCrystal Studio")
+    parser.add_argument("file", nargs="?", help="structure file or .acproj project to open")
+    parser.add_argument("--smoke", action="store_true", help="run a short end-to-end check and exit")
+    args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
     from PySide6.QtWidgets import QApplication
 
-    app = QApplication.instance() or QApplication(list(argv or sys.argv))
+    from alphacrystal_gui.main_window import MainWindow
+
+    app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("AlphaCrystal Studio")
     app.setOrganizationName("AlphaCrystal")
+    if args.smoke:
+        return leave(smoke(app))
     window = MainWindow()
     window.show()
+    if args.file:
+        if args.file.endswith(".acproj"):
+            window.open_project(args.file)
+        else:
+            window.open_structure(args.file)
     code = app.exec()
     return leave(code)
+
+
+def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
+    """Predict, reconstruct (process pool) and export one CIF without a user; 0 when all worked."""
+    from PySide6.QtCore import QSettings
+
+    from alphacrystal_gui.main_window import MainWindow
+
+    folder = Path(tempfile.mkdtemp(prefix="alphacrystal-smoke-"))
+    window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat))
+    window.show()
+    errors: list[str] = []
+    window.show_error = lambda message, details="": errors.append(message)  # no modal dialog
+
+    def wait(done) -> bool:
+        end = time.monotonic() + timeout_s
+        while not done() and time.monotonic() < end:
+            app.processEvents()
+            time.sleep(0.01)
+        return done()
+
+    window.formula_bar.edit.setText(formula)
+    window.formula_bar.predict_button.click()
+    if not wait(lambda: not window._tasks) or window.prediction is None:
+        return _fail("prediction", errors)
+    print(f"smoke: {len(window.candidates.candidates())} candidates, contact map of "
+          f"{len(window.prediction.species)} atoms", flush=True)
+    window.run_panel.apply_settings({"population": 20, "generations": 20, "n_assignments": 1, "jobs": 2,
+                                     "relax": False})
+    window.run_panel.start_button.click()
+    if not wait(lambda: not window._tasks) or not window.rows:
+        return _fail("reconstruction", errors)
+    window.results.selectRow(0)
+    window.export(folder / "export", selected=True)
+    if not wait(lambda: not window._tasks):
+        return _fail("export", errors)
+    cifs = sorted((folder / "export").glob("*/*.cif"))
+    if not cifs or errors:
+        return _fail("export", errors)
+    print(f"smoke: {len(window.rows)} structures; wrote {cifs[0]}", flush=True)
+    window.close()
+    return 0
+
+
+def _fail(step: str, errors: list[str]) -> int:
+    print(f"smoke: {step} failed" + (f": {errors[-1]}" if errors else ""), file=sys.stderr, flush=True)
+    return 1
 
 
 def leave(code: int) -> int:

@@ -179,3 +179,14 @@ def test_3d_view_renders_atoms_and_bonds(window, tmp_path, caplog):
     errors = [r for r in caplog.records if r.name.startswith("vispy") and r.levelno >= logging.WARNING
               and "propagateSizeHints" not in r.getMessage()]
     assert not errors, errors[0].getMessage()
+
+
+def test_smoke_mode_runs_end_to_end():
+    import os
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "alphacrystal_gui.app", "--smoke"], capture_output=True, text=True,
+                          timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert "wrote" in done.stdout and "NaCl.cif" in done.stdout
