@@ -3,8 +3,9 @@
 ``alphacrystal-gui [FILE]`` opens the main window (a CIF/POSCAR or an
 ``.acproj`` project given on the command line is opened). ``--smoke`` checks
 an installation end to end without a user: it opens the window, predicts the
-candidates and contact map of NaCl, runs a tiny reconstruction on the spawn
-process pool, writes a CIF to a temporary folder and exits 0 (1 on any failure).
+candidates and contact map of NaCl, runs a tiny reconstruction and CHGNet
+relaxation on the spawn process pools, writes a CIF to a temporary folder and
+exits 0 (1 on any failure).
 """
 
 from __future__ import annotations
@@ -70,7 +71,7 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
     print(f"smoke: {len(window.candidates.candidates())} candidates, contact map of "
           f"{len(window.prediction.species)} atoms", flush=True)
     window.run_panel.apply_settings({"population": 20, "generations": 20, "n_assignments": 1, "jobs": 2,
-                                     "relax": False})
+                                     "relax": True})
     window.run_panel.start_button.click()
     if not wait(lambda: not window._tasks) or not window.rows:
         return _fail("reconstruction", errors)
@@ -81,7 +82,10 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
     cifs = sorted((folder / "export").glob("*/*.cif"))
     if not cifs or errors:
         return _fail("export", errors)
-    print(f"smoke: {len(window.rows)} structures; wrote {cifs[0]}", flush=True)
+    energy = window.rows[0].get("energy_per_atom")
+    if energy is None:
+        return _fail("CHGNet relaxation", errors)
+    print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet); wrote {cifs[0]}", flush=True)
     window.close()
     return 0
 

@@ -27,6 +27,9 @@ OPTIONS = [
     "--distpath", str(ROOT / "dist"),
     "--workpath", str(ROOT / "build" / "pyinstaller"),
     "--specpath", str(ROOT / "build"),
+    # the packages themselves (an editable install is invisible to PyInstaller's analysis)
+    "--paths", str(ROOT),
+    "--hidden-import", "alphacrystal_gui.app",
     # 3D view: vispy loads its Qt backend by name and reads GLSL shaders from package data
     "--collect-data", "vispy",
     "--hidden-import", "vispy.app.backends._pyside6",
@@ -38,21 +41,29 @@ OPTIONS = [
     "--collect-data", "pyxtal",
     "--collect-data", "resources",
     "--collect-data", "pyqtgraph",
-    "--collect-submodules", "pyqtgraph",
     "--hidden-import", "spglib",
     # not used by the app: keep the bundle smaller
     "--exclude-module", "tkinter",
-    "--exclude-module", "matplotlib",
     "--exclude-module", "IPython",
     "--exclude-module", "pytest",
 ]
+
+
+def chgnet_weights() -> list[str]:
+    """``--add-data`` for CHGNet's pretrained weights (``*.pth.tar`` are not picked up by
+    ``--collect-data``; CHGNet looks for them at ``chgnet/model/../pretrained/``)."""
+    import importlib.util
+    import os
+
+    package = Path(importlib.util.find_spec("chgnet").submodule_search_locations[0])
+    return ["--add-data", f"{package / 'pretrained'}{os.pathsep}chgnet/pretrained"]
 
 
 def main() -> int:
     import PyInstaller.__main__
 
     start = time.perf_counter()
-    PyInstaller.__main__.run([*OPTIONS, str(ROOT / "packaging" / "entry.py")])
+    PyInstaller.__main__.run([*OPTIONS, *chgnet_weights(), str(ROOT / "packaging" / "entry.py")])
     app = ROOT / "dist" / "AlphaCrystalStudio"
     size = sum(f.stat().st_size for f in app.rglob("*") if f.is_file())
     print(f"built {app} in {time.perf_counter() - start:.0f} s: {size / 1e6:.0f} MB")
