@@ -51,12 +51,15 @@ OPTIONS = [
 
 def chgnet_weights() -> list[str]:
     """``--add-data`` for CHGNet's pretrained weights (``*.pth.tar`` are not picked up by
-    ``--collect-data``; CHGNet looks for them at ``chgnet/model/../pretrained/``)."""
+    ``--collect-data``; CHGNet opens ``chgnet/model/../pretrained/...``, so a
+    ``chgnet/model/`` folder must exist in the bundle too)."""
     import importlib.util
     import os
 
     package = Path(importlib.util.find_spec("chgnet").submodule_search_locations[0])
-    return ["--add-data", f"{package / 'pretrained'}{os.pathsep}chgnet/pretrained"]
+    return ["--add-data", f"{package / 'pretrained'}{os.pathsep}chgnet/pretrained",
+            # the path goes through chgnet/model/, which must exist as a folder in the bundle
+            "--add-data", f"{package / 'model' / '__init__.py'}{os.pathsep}chgnet/model"]
 
 
 def main() -> int:
