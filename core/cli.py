@@ -588,6 +588,19 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_prediction_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``predict`` that ``evaluate prediction`` shares (read by ``_predict_settings``)."""
+    p.add_argument("--no-relax", action="store_true", help="skip CHGNet relaxation; rank by contact-map fitness")
+    p.add_argument("--fast", action="store_true",
+                   help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
+    p.add_argument("--assignments", type=int, default=None, help="Wyckoff assignments per candidate (default 5)")
+    p.add_argument("--restarts", type=int, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--population", type=int, default=None, help="GA population (default 100, as in the paper)")
+    p.add_argument("--generations", type=int, default=None, help="GA generations (default 1000, as in the paper)")
+    p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
+    p.add_argument("--relax-per-candidate", type=int, default=None, help="distinct structures relaxed per candidate (default 2)")
+
+
 def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assignments", type=int, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
     p.add_argument("--restarts", type=int, default=1, help="GA runs per assignment with different seeds")
@@ -665,15 +678,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spacegroup", type=int, action="append", metavar="N",
                    help="try this space group instead of the predicted ones (repeatable)")
     p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--no-relax", action="store_true", help="skip CHGNet relaxation; rank by contact-map fitness")
-    p.add_argument("--fast", action="store_true",
-                   help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
-    p.add_argument("--assignments", type=int, default=None, help="Wyckoff assignments per candidate (default 5)")
-    p.add_argument("--restarts", type=int, default=None, help="GA runs per assignment (default 1)")
-    p.add_argument("--population", type=int, default=None, help="GA population (default 100, as in the paper)")
-    p.add_argument("--generations", type=int, default=None, help="GA generations (default 1000, as in the paper)")
-    p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
-    p.add_argument("--relax-per-candidate", type=int, default=None, help="distinct structures relaxed per candidate (default 2)")
+    _add_prediction_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
     p.set_defaults(func=cmd_predict)
@@ -767,14 +772,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z", default="auto", help=argparse.SUPPRESS)
     p.add_argument("--spacegroup", type=int, action="append", help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=int, default=None, help="formulas evaluated at a time, one core each")
-    p.add_argument("--no-relax", action="store_true", help="skip CHGNet relaxation; rank by fitness")
-    p.add_argument("--fast", action="store_true", help="the quick preset of predict")
-    p.add_argument("--assignments", type=int, default=None)
-    p.add_argument("--restarts", type=int, default=None)
-    p.add_argument("--population", type=int, default=None)
-    p.add_argument("--generations", type=int, default=None)
-    p.add_argument("--strain", type=float, default=None)
-    p.add_argument("--relax-per-candidate", type=int, default=None)
+    _add_prediction_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_prediction)
