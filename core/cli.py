@@ -456,8 +456,15 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
         if done % max(1, total // 20) == 0 or done == total:
             print(f"  {done}/{total} GA runs done", flush=True)
 
+    relax = None
+    if args.relax_top:
+        from core.relax import RelaxSettings
+
+        relax = RelaxSettings(fmax=args.fmax, steps=args.relax_steps)
+        print(f"then CHGNet relaxation of the best {args.relax_top} distinct results and of the true structure "
+              f"({args.relax_steps} steps, fmax {args.fmax} eV/Å); the lowest energy is ranked first", flush=True)
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
-                                     args.jobs, args.seed, progress)
+                                     args.jobs, args.seed, progress, relax, args.relax_top)
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:
@@ -470,6 +477,10 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     print(f"{result['evals_per_s_per_core']:,.0f} evaluations/s/core, {result['seconds_per_structure']:.1f} s per "
           f"structure (wall), {result['cpu_seconds_per_structure']:.1f} s CPU"
           + (f"; skipped {len(result['skipped'])}" if result["skipped"] else ""))
+    if relax is not None:
+        print(f"energy-ranked (CHGNet): match rate {result['match_rate_energy']:.3f}; some relaxed result matches "
+              f"{result['match_rate_any_relaxed']:.3f}; of {result['energy_misses']} misses, the true structure "
+              f"is lower in energy for {result['energy_misses_truth_lower']}")
     _write_json(args.json, result)
     return 0
 
@@ -758,6 +769,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n", type=int, default=200, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=int, default=12)
     _add_ga_arguments(p)
+    p.add_argument("--relax-top", type=int, default=0, metavar="M",
+                   help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
+    p.add_argument("--relax-steps", type=int, default=150, help="CHGNet optimiser steps (with --relax-top)")
+    p.add_argument("--fmax", type=float, default=0.1, help="force criterion in eV/Å (with --relax-top)")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")

@@ -24,9 +24,7 @@ import math
 import multiprocessing as mp
 import time
 from collections.abc import Callable
-from concurrent.futures import FIRST_COMPLETED, wait
 from dataclasses import asdict, dataclass, field, replace
-from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -39,13 +37,13 @@ from core.errors import AlphaCrystalError
 from core.io import cif_text, space_group
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget, plan_jobs
-from core.reconstruction.runner import run_jobs, spawn_pool, terminate_workers
+from core.reconstruction.runner import run_jobs
+from core.reconstruction.selection import distinct_results, same_structure
 from core.relax import (
     MIN_DISTANCE,
-    Relaxer,
     RelaxResult,
+    RelaxRunner,
     RelaxSettings,
-    relax_worker,
     shortest_distance,
 )
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
@@ -293,7 +291,7 @@ def predict_structures(
     relaxations: dict[tuple[str, int], RelaxResult] = {}
     selected, broken = {}, []
     for key, results in reconstructions.items():
-        selected[key], dropped = _distinct(results, settings.relax_per_candidate)
+        selected[key], dropped = distinct_results(results, settings.relax_per_candidate)
         broken += [{"candidate": key, "assignment": r.assignment.label, "fitness": round(r.fitness, 4),
                     "reason": f"atoms closer than {MIN_DISTANCE} Å"} for r in dropped]
     resumed_relax = 0
@@ -365,6 +363,14 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
         maps[zz] = predict_contact_map(parsed, z=zz, model=model)
     clock.finish()
     return candidates, maps
+
+
+def warm_up(model_path: str | None = None, device: str = "auto", progress: Progress | None = None,
+            cancel=None) -> None:
+    """Load the contact and candidate models and the Wyckoff tables once (about 1-3 s),
+    so that the first prediction a user asks for is quick (an app calls this in the
+    background at start-up)."""
+    propose_inputs("NaCl", None, 1, model_path, device)
 
 
 # ---------------------------------------------------------------- stages
@@ -439,38 +445,6 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     return {name: res for name, res in results.items() if res}, resumed
 
 
-def _distinct(results: list[ReconstructionResult], limit: int
-              ) -> tuple[list[ReconstructionResult], list[ReconstructionResult]]:
-    """The best ``limit`` results that are sound (no atoms closer than ``MIN_DISTANCE``)
-    and different structures (StructureMatcher); returns (kept, broken ones skipped).
-
-    Skipping broken results here, rather than after relaxation, lets the next
-    sound result of the candidate take their place (measured: with the true
-    space group given, 3 of 20 held-out formulas had only broken top results).
-    """
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
-    kept: list[ReconstructionResult] = []
-    broken: list[ReconstructionResult] = []
-    for r in results:
-        if len(kept) >= limit:
-            break
-        if shortest_distance(r.structure) < MIN_DISTANCE:
-            broken.append(r)
-            continue
-        if not any(_fits(matcher, r.structure, k.structure) for k in kept):
-            kept.append(r)
-    return kept, broken
-
-
-def _fits(matcher, a: Structure, b: Structure) -> bool:
-    try:
-        return bool(matcher.fit(a, b))
-    except Exception:  # noqa: BLE001 - pymatgen can fail on degenerate cells; treat as different
-        return False
-
-
 def _relax(selected, settings, folder, clock, cancel):
     """CHGNet relaxations of the selected reconstructions, in two rounds.
 
@@ -513,7 +487,7 @@ def _relax(selected, settings, folder, clock, cancel):
         clock.stage("relaxation", done[0], total, f"{item[0]}: {e}")
 
     workers = min(settings.jobs or mp.cpu_count() or 1, max(1, len(round1)))
-    with _RelaxRunner(workers, cancel) as runner:
+    with RelaxRunner(workers, cancel) as runner:
         for item, result in runner.run([(i, structures[i]) for i in round1], first):
             pre[item] = result
             if folder is not None:
@@ -547,48 +521,6 @@ def _joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
     return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
                        first.steps + second.steps, second.max_force, second.converged,
                        first.seconds + second.seconds, second.error)
-
-
-class _RelaxRunner:
-    """Relaxations in this process (one worker) or on one spawn pool kept for both rounds."""
-
-    def __init__(self, workers: int, cancel) -> None:
-        self.workers, self.cancel = workers, cancel
-        self._pool_context = None
-        self._pool = None
-
-    def __enter__(self) -> _RelaxRunner:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self._pool_context is not None:
-            self._pool_context.__exit__(*exc)
-
-    def run(self, items, settings: RelaxSettings):
-        """Yield (item, RelaxResult) as relaxations finish; stops early when cancelled."""
-        if not items or _is_set(self.cancel):
-            return
-        if self.workers <= 1:
-            relaxer = _relaxer(settings)
-            for item, structure in items:
-                if _is_set(self.cancel):
-                    return
-                yield item, relaxer.relax(structure)
-            return
-        if self._pool is None:
-            self._pool_context = spawn_pool(self.workers)
-            self._pool = self._pool_context.__enter__()
-        futures = {self._pool.submit(relax_worker, s.as_dict(), settings.to_dict()): item for item, s in items}
-        pending = set(futures)
-        while pending:
-            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
-            for fut in finished:
-                if not fut.cancelled():
-                    yield futures[fut], RelaxResult.from_dict(fut.result())
-            if _is_set(self.cancel):
-                # a relaxation can take a minute: stop the workers instead of waiting for them
-                terminate_workers(self._pool)
-                return
 
 
 def _rank(candidates, selected, relaxations, relaxed: bool) -> tuple[list[RankedStructure], list[dict]]:
@@ -625,7 +557,7 @@ def _rank(candidates, selected, relaxations, relaxed: bool) -> tuple[list[Ranked
     matcher = StructureMatcher()
     kept: list[RankedStructure] = []
     for e in entries:
-        twin = next((k for k in kept if _fits(matcher, e.structure, k.structure)), None)
+        twin = next((k for k in kept if same_structure(matcher, e.structure, k.structure)), None)
         if twin is not None:
             twin.duplicates += 1
         else:
@@ -660,12 +592,6 @@ def _structure_writer(entry: RankedStructure, formula: str):
 
 
 # ---------------------------------------------------------------- helpers
-@lru_cache(maxsize=2)
-def _relaxer(settings: RelaxSettings) -> Relaxer:
-    """One CHGNet instance per process and settings (loading takes seconds)."""
-    return Relaxer(settings)
-
-
 def _space_group(structure: Structure) -> tuple[int, str]:
     try:
         return space_group(structure)

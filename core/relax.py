@@ -20,6 +20,7 @@ import math
 import time
 import warnings
 from dataclasses import asdict, dataclass
+from functools import lru_cache
 
 import numpy as np
 from pymatgen.core import Structure
@@ -184,3 +185,63 @@ def relax_worker(structure: dict, settings: dict) -> dict:
     if _WORKER_RELAXER is None or _WORKER_RELAXER.settings != wanted:
         _WORKER_RELAXER = Relaxer(wanted)
     return _WORKER_RELAXER.relax(Structure.from_dict(structure)).to_dict()
+
+
+@lru_cache(maxsize=2)
+def cached_relaxer(settings: RelaxSettings) -> Relaxer:
+    """One CHGNet instance per process and settings (loading takes seconds)."""
+    return Relaxer(settings)
+
+
+class RelaxRunner:
+    """Relaxations in this process (one worker) or on one spawn pool kept open for
+    several batches (``with RelaxRunner(2, cancel) as runner: runner.run(...)``).
+
+    ``cancel`` is anything with ``is_set()`` (a ``threading.Event``, a
+    ``CancelToken``) or None; a cancelled batch stops the workers at once,
+    because one relaxation can take a minute.
+    """
+
+    def __init__(self, workers: int, cancel=None) -> None:
+        self.workers, self.cancel = workers, cancel
+        self._pool_context = None
+        self._pool = None
+
+    def __enter__(self) -> RelaxRunner:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._pool_context is not None:
+            self._pool_context.__exit__(*exc)
+
+    def _cancelled(self) -> bool:
+        return self.cancel is not None and self.cancel.is_set()
+
+    def run(self, items, settings: RelaxSettings):
+        """Yield (key, RelaxResult) as relaxations of ``items`` [(key, Structure)] finish."""
+        from concurrent.futures import FIRST_COMPLETED, wait
+
+        from core.reconstruction.runner import spawn_pool, terminate_workers
+
+        if not items or self._cancelled():
+            return
+        if self.workers <= 1:
+            relaxer = cached_relaxer(settings)
+            for item, structure in items:
+                if self._cancelled():
+                    return
+                yield item, relaxer.relax(structure)
+            return
+        if self._pool is None:
+            self._pool_context = spawn_pool(self.workers)
+            self._pool = self._pool_context.__enter__()
+        futures = {self._pool.submit(relax_worker, s.as_dict(), settings.to_dict()): item for item, s in items}
+        pending = set(futures)
+        while pending:
+            finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
+            for fut in finished:
+                if not fut.cancelled():
+                    yield futures[fut], RelaxResult.from_dict(fut.result())
+            if self._cancelled():
+                terminate_workers(self._pool)
+                return

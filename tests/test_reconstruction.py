@@ -256,3 +256,15 @@ def test_stalled_run_stops_early():
     assert len(history) < 1000
     last_gain = max((k for k in range(1, len(best)) if best[k] > best[k - 1] + 1e-9), default=0)
     assert len(history) - 1 - last_gain >= 25  # it waited the full stall window after the last gain
+
+
+def test_energy_ranked_evaluation_relaxes_results_and_the_truth():
+    from core.relax import RelaxSettings
+
+    result = evaluate_reconstruction([("nacl", nacl())], n_assignments=3, settings=GASettings(generations=50),
+                                     workers=1, relax=RelaxSettings(steps=20, fmax=0.2), relax_top=2)
+    row = result["structures"][0]
+    assert row["relaxed"] >= 1 and row["matched_energy"] and row["matched_any_relaxed"]
+    assert np.isfinite(row["energy"]) and np.isfinite(row["true_energy"])
+    assert result["match_rate_energy"] == 1.0 and result["energy_misses"] == 0
+    json.dumps(result)

@@ -7,6 +7,13 @@ kept (ties: the assignment ranked higher by the Wyckoff prior, then bond lengths
 closest to r_i + r_j; ``ReconstructionResult.rank_key``). Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
 angle_tol 10, ltol 0.3), matched Dice of the reconstructed map against the
 true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
+
+With ``relax`` settings, the method's last step is evaluated too (energy
+ranking): the best ``relax_top`` distinct sound results of each structure are
+relaxed with CHGNet and the lowest in energy is compared with the truth
+(``match_rate_energy``). The true structure is relaxed as well, so each miss can
+be told apart: the true structure is lower in energy than the one chosen (the
+search never found it) or higher (the potential ranks it wrongly).
 """
 
 from __future__ import annotations
@@ -22,12 +29,18 @@ from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, oracle_target, plan_jobs
 from core.reconstruction.runner import run_jobs
+from core.reconstruction.selection import distinct_results
+from core.relax import RelaxResult, RelaxRunner, RelaxSettings
 
 
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
                             settings: GASettings | None = None, workers: int | None = None, seed: int = 0,
-                            progress=None) -> dict:
-    """Reconstruct every structure in oracle mode; returns the summary and per-structure rows."""
+                            progress=None, relax: RelaxSettings | None = None, relax_top: int = 3) -> dict:
+    """Reconstruct every structure in oracle mode; returns the summary and per-structure rows.
+
+    ``relax``: also relax the best ``relax_top`` distinct results and the true
+    structure with CHGNet and rank by energy (see the module docstring).
+    """
     jobs, rows, skipped = [], {}, []
     for name, structure in structures:
         target = oracle_target(structure, name=name)
@@ -51,6 +64,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     results = run_jobs(jobs, workers=workers, on_result=collect)
     wall = time.perf_counter() - start
     reference = dict(structures)
+    energy_rows = _energy_ranking(by_structure, reference, relax, relax_top, workers) if relax else {}
     out_rows = []
     for name, row in rows.items():
         best = min(by_structure[name], key=lambda r: r.rank_key)
@@ -62,7 +76,8 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
         out_rows.append({**row, "fitness": best.fitness, "dice": best.dice, "valid_fraction": best.valid_fraction,
                          "matched": match.matched, "rms": match.rms, "rmsd": rmsd, "mae": mae,
                          "assignment": best.assignment.label, "seconds": sum(r.seconds for r in by_structure[name]),
-                         "evaluations": sum(r.evaluations for r in by_structure[name])})
+                         "evaluations": sum(r.evaluations for r in by_structure[name]),
+                         **energy_rows.get(name, {})})
     n = len(out_rows)
     evals = sum(r.evaluations for r in results)
     cpu_seconds = sum(r.seconds for r in results)
@@ -79,7 +94,57 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
         "evals_per_s_per_core": evals / cpu_seconds if cpu_seconds else float("nan"),
         "seconds_per_structure": wall / n if n else float("nan"),
         "cpu_seconds_per_structure": cpu_seconds / n if n else float("nan"),
+        **(_energy_summary(out_rows, relax, relax_top) if relax else {}),
         "settings": (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts},
         "skipped": skipped,
         "structures": out_rows,
+    }
+
+
+def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], reference: dict[str, Structure],
+                    relax: RelaxSettings, relax_top: int, workers: int | None) -> dict[str, dict]:
+    """Per structure: relax the best ``relax_top`` distinct sound results and the truth,
+    keep the lowest CHGNet energy, and compare it with the truth."""
+    items: list[tuple[tuple[str, int], Structure]] = []
+    for name, results in by_structure.items():
+        kept, _ = distinct_results(sorted(results, key=lambda r: r.rank_key), relax_top)
+        items += [((name, k), r.structure) for k, r in enumerate(kept)]
+        items.append(((name, -1), reference[name]))
+    relaxed: dict[tuple[str, int], RelaxResult] = {}
+    with RelaxRunner(max(1, workers or 1)) as runner:
+        for key, result in runner.run(items, relax):
+            relaxed[key] = result
+    out: dict[str, dict] = {}
+    for name in by_structure:
+        truth = relaxed.get((name, -1))
+        tried = sorted((k, r) for (n, k), r in relaxed.items() if n == name and k >= 0)
+        ok = [(k, r) for k, r in tried if r.ok]
+        row: dict = {"relaxed": len(tried), "true_energy": truth.energy_per_atom if truth and truth.ok else None}
+        if ok:
+            k, chosen = min(ok, key=lambda kr: kr[1].energy_per_atom)
+            matches = [structure_match(r.structure, reference[name], CSP_TOLERANCES) for _, r in ok]
+            chosen_match = matches[[i for i, _ in ok].index(k)]
+            row.update({"energy_choice": k, "energy": chosen.energy_per_atom,
+                        "matched_energy": chosen_match.matched, "rms_energy": chosen_match.rms,
+                        "matched_any_relaxed": any(m.matched for m in matches)})
+        else:
+            row.update({"energy_choice": None, "energy": None, "matched_energy": False, "rms_energy": None,
+                        "matched_any_relaxed": False})
+        out[name] = row
+    return out
+
+
+def _energy_summary(rows: list[dict], relax: RelaxSettings, relax_top: int) -> dict:
+    n = len(rows)
+    if not n:
+        return {}
+    misses = [r for r in rows if not r["matched_energy"]]
+    truth_lower = [r for r in misses if r["true_energy"] is not None and r["energy"] is not None
+                   and r["true_energy"] < r["energy"] - 1e-3]
+    return {
+        "match_rate_energy": float(np.mean([r["matched_energy"] for r in rows])),
+        "match_rate_any_relaxed": float(np.mean([r["matched_any_relaxed"] for r in rows])),
+        "energy_misses_truth_lower": len(truth_lower),
+        "energy_misses": len(misses),
+        "relax_settings": relax.to_dict() | {"relax_top": relax_top},
     }
