@@ -3,8 +3,10 @@
 Usage (from the repository root, in the project's virtual environment)::
 
     pip install pyinstaller
-    python packaging/build.py            # build (about ten minutes on 2 cores)
+    python packaging/build.py            # build (3-4 minutes on 2 cores)
     xvfb-run -a dist/AlphaCrystalStudio/AlphaCrystalStudio --smoke   # check it
+    python packaging/build.py --check    # both: build, then the smoke run (under xvfb-run
+                                         # when there is no display)
 
 The bundle carries the shipped models (``resources``), pymatgen's data
 (element tables, colour schemes, VASP input sets), pyxtal's Wyckoff tables,
@@ -13,6 +15,10 @@ vispy's shaders and CHGNet's pretrained weights, so it runs offline.
 
 from __future__ import annotations
 
+import argparse
+import os
+import shutil
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -62,15 +68,35 @@ def chgnet_weights() -> list[str]:
             "--add-data", f"{package / 'model' / '__init__.py'}{os.pathsep}chgnet/model"]
 
 
-def main() -> int:
+APP = ROOT / "dist" / "AlphaCrystalStudio"
+
+
+def smoke_command(app: Path = APP) -> list[str]:
+    """The built app's ``--smoke`` run, under ``xvfb-run`` when there is no display."""
+    command = [str(app / ("AlphaCrystalStudio.exe" if os.name == "nt" else "AlphaCrystalStudio")), "--smoke"]
+    if sys.platform.startswith("linux") and not os.environ.get("DISPLAY") and shutil.which("xvfb-run"):
+        command = ["xvfb-run", "-a", *command]
+    return command
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Build dist/AlphaCrystalStudio with PyInstaller.")
+    parser.add_argument("--check", action="store_true", help="run the built app's --smoke check afterwards")
+    args = parser.parse_args(argv)
     import PyInstaller.__main__
 
     start = time.perf_counter()
     PyInstaller.__main__.run([*OPTIONS, *chgnet_weights(), str(ROOT / "packaging" / "entry.py")])
-    app = ROOT / "dist" / "AlphaCrystalStudio"
-    size = sum(f.stat().st_size for f in app.rglob("*") if f.is_file())
-    print(f"built {app} in {time.perf_counter() - start:.0f} s: {size / 1e6:.0f} MB")
-    return 0
+    size = sum(f.stat().st_size for f in APP.rglob("*") if f.is_file())
+    print(f"built {APP} in {time.perf_counter() - start:.0f} s: {size / 1e6:.0f} MB", flush=True)
+    if not args.check:
+        return 0
+    command = smoke_command()
+    print("checking:", " ".join(command), flush=True)
+    start = time.perf_counter()
+    code = subprocess.call(command)
+    print(f"smoke run exit code {code} ({time.perf_counter() - start:.0f} s)")
+    return code
 
 
 if __name__ == "__main__":
