@@ -36,6 +36,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return leave(smoke(app))
     window = MainWindow()
     window.show()
+    window.warm_up()
     if args.file:
         if args.file.endswith(".acproj"):
             window.open_project(args.file)

@@ -13,7 +13,7 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
     QComboBox,
@@ -48,10 +48,13 @@ from core.pipeline import (
     compare_with_reference,
     predict_structures,
     propose_inputs,
+    warm_up,
 )
 from core.project import SUFFIX, Project
 
 MAX_RECENT = 8
+LIVE_VIEW_INTERVAL_MS = 700
+"""Shortest time between two live 3D updates of the best structure during a run."""
 
 
 # ------------------------------------------------------------------ engine calls run in worker threads
@@ -183,6 +186,11 @@ class MainWindow(QMainWindow):
         self.task: Task | None = None
         self._tasks: list[Task] = []
         self._best_live = -1.0
+        self._pending_live = None
+        self._live_timer = QTimer(self)
+        self._live_timer.setSingleShot(True)
+        self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
+        self._live_timer.timeout.connect(self._draw_live)
         self._input_snapshot = None
 
         self.formula_bar = FormulaBar()
@@ -290,7 +298,7 @@ class MainWindow(QMainWindow):
         self.error_box = box
         self.statusBar().showMessage(message.splitlines()[0])
 
-    def _start(self, fn, *args, busy: bool = True, on_success=None, **kwargs) -> Task:
+    def _start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, **kwargs) -> Task:
         def finished() -> None:
             self._tasks.remove(task)
             if busy:
@@ -299,7 +307,7 @@ class MainWindow(QMainWindow):
                 self.run_panel.set_running(False)
             self._update_actions()
 
-        task = start_task(self, fn, *args, on_success=on_success, on_failure=self.show_error,
+        task = start_task(self, fn, *args, on_success=on_success, on_failure=on_failure or self.show_error,
                           on_finished=finished, **kwargs)
         self._tasks.append(task)
         if busy:
@@ -307,6 +315,13 @@ class MainWindow(QMainWindow):
             self.formula_bar.set_busy(True)
         self._update_actions()
         return task
+
+    def warm_up(self) -> Task:
+        """Load the models in the background (the first Predict is then quick)."""
+        model = str(self.qsettings.value("model", "") or "") or None
+        device = str(self.qsettings.value("device", "auto"))
+        # a failure (a broken model file in the preferences) is reported by Predict itself
+        return self._start(warm_up, model, device, busy=False, on_failure=lambda *_: None)
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -378,13 +393,26 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Reconstructing {len(chosen)} candidates…")
 
     def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
+        """Keep the best structure so far; the 3D view shows it at most every
+        ``LIVE_VIEW_INTERVAL_MS`` (a redraw costs tens of ms in software OpenGL)."""
         if result.fitness > self._best_live:
             self._best_live = result.fitness
-            self.view3d.show_structure(result.structure,
-                                       f"best so far: {name}, fitness {result.fitness:.3f} "
-                                       f"[{result.assignment.label}]", geometry=geometry)
+            self._pending_live = (name, result, geometry)
+            if not self._live_timer.isActive():
+                self._live_timer.start()
+
+    def _draw_live(self) -> None:
+        if self._pending_live is None:
+            return
+        name, result, geometry = self._pending_live
+        self._pending_live = None
+        self.view3d.show_structure(result.structure,
+                                   f"best so far: {name}, fitness {result.fitness:.3f} "
+                                   f"[{result.assignment.label}]", geometry=geometry)
 
     def _run_finished(self, out) -> None:
+        self._live_timer.stop()
+        self._pending_live = None
         result, rows, views = out
         self.rows = rows
         self._views = dict(enumerate(views))

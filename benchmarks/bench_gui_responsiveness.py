@@ -4,10 +4,16 @@ Usage (from the repository root; needs a display, e.g. ``xvfb-run -a``)::
 
     xvfb-run -a python benchmarks/bench_gui_responsiveness.py [--formula AgF2] [--generations 300]
 
-A 5 ms QTimer records the time between its ticks while the window predicts
-the candidates and the map, then runs reconstruction (2 processes) and CHGNet
+A 5 ms QTimer records the time between its ticks while the window loads its
+models in the background (as the app does at start-up), predicts the
+candidates and the map, then runs reconstruction (2 processes) and CHGNet
 relaxation with live fitness plots and 3D updates. Printed per phase: ticks,
 longest gap, 99th percentile gap and the number of gaps over 50 ms.
+
+``--trace`` also times the GUI-thread handlers (queued worker events, plot
+redraws, 3D scene updates, canvas paints) and attributes each gap over 50 ms
+to the handlers that ran inside it; time no handler explains is the worker
+thread holding the GIL or Qt's own work.
 """
 
 from __future__ import annotations
@@ -25,6 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formula", default="AgF2")
     parser.add_argument("--generations", type=int, default=300)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--trace", action="store_true", help="attribute long gaps to GUI-thread handlers")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import tempfile
@@ -35,6 +42,9 @@ def main(argv: list[str] | None = None) -> int:
 
     from alphacrystal_gui.main_window import MainWindow
 
+    spans: list[tuple[str, float, float]] = []
+    if args.trace:
+        _instrument(spans)
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
@@ -46,6 +56,7 @@ def main(argv: list[str] | None = None) -> int:
 
     def measure(name: str, start_fn, rows: list) -> None:
         ticks.clear()
+        spans.clear()
         timer.start()
         t0 = time.perf_counter()
         start_fn()
@@ -56,8 +67,11 @@ def main(argv: list[str] | None = None) -> int:
         gaps = np.diff(ticks) * 1000 if len(ticks) > 1 else np.zeros(1)
         rows.append((name, time.perf_counter() - t0, len(ticks), float(gaps.max()), float(np.percentile(gaps, 99)),
                      int((gaps > 50).sum())))
+        if args.trace:
+            _attribute(name, ticks, spans)
 
     rows: list = []
+    measure("start-up: models load (background)", window.warm_up, rows)
     window.formula_bar.edit.setText(args.formula)
     measure("predict candidates + map", window.formula_bar.predict_button.click, rows)
     window.run_panel.apply_settings({"generations": args.generations, "jobs": args.processes, "relax": True})
@@ -68,6 +82,70 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{seconds:>8.1f}{n:>7}{worst:>12.1f}{p99:>8.1f}{over:>10}")
     window.close()
     return 0
+
+
+def _instrument(spans: list) -> None:
+    """Wrap GUI-thread handlers so that each call records (name, start, end)."""
+    import pyqtgraph as pg
+    from vispy import scene
+
+    from alphacrystal_gui import workers
+    from alphacrystal_gui.view3d.structure_view import StructureView
+    from alphacrystal_gui.widgets.results_table import ResultsTable
+    from alphacrystal_gui.widgets.run_panel import RunPanel
+
+    def wrap(owner, attr: str, label):
+        original = getattr(owner, attr)
+
+        def timed(*a, **k):
+            t = time.perf_counter()
+            try:
+                return original(*a, **k)
+            finally:
+                spans.append((label(a) if callable(label) else label, t, time.perf_counter()))
+
+        setattr(owner, attr, timed)
+
+    wrap(workers.Task, "_deliver", lambda a: f"deliver {a[1]}")
+    wrap(RunPanel, "redraw", "fitness plot redraw")
+    wrap(StructureView, "_draw", "3D scene update")
+    wrap(ResultsTable, "set_rows", "results table")
+    wrap(scene.SceneCanvas, "on_draw", "3D canvas paint")
+    wrap(pg.GraphicsView, "paintEvent", "plot paint")
+
+
+def _attribute(phase: str, ticks: list[float], spans: list) -> None:
+    import numpy as np
+
+    if len(ticks) < 2:
+        return
+    t = np.asarray(ticks)
+    totals: dict[str, list[float]] = {}
+    unexplained = []
+    for a, b in zip(t[:-1], t[1:]):
+        if (b - a) * 1000 <= 50:
+            continue
+        inside: dict[str, float] = {}
+        for name, s, e in spans:
+            overlap = min(b, e) - max(a, s)
+            if overlap > 0:
+                inside[name] = inside.get(name, 0.0) + overlap
+        main = max(inside, key=inside.get) if inside else None
+        if main is None or inside[main] < 0.5 * (b - a):
+            unexplained.append((b - a) * 1000)
+        else:
+            totals.setdefault(main, []).append((b - a) * 1000)
+    print(f"  {phase}: gaps over 50 ms by the handler that took most of the gap")
+    for name, gaps in sorted(totals.items(), key=lambda kv: -len(kv[1])):
+        print(f"    {name:<40}{len(gaps):>4} gaps, max {max(gaps):6.1f} ms")
+    if unexplained:
+        print(f"    {'no GUI handler (GIL held by a worker / Qt)':<40}{len(unexplained):>4} gaps, "
+              f"max {max(unexplained):6.1f} ms")
+    calls: dict[str, list[float]] = {}
+    for name, s, e in spans:
+        calls.setdefault(name, []).append((e - s) * 1000)
+    for name, d in sorted(calls.items()):
+        print(f"    handler {name:<32}{len(d):>5} calls, mean {np.mean(d):6.1f} ms, max {max(d):6.1f} ms")
 
 
 if __name__ == "__main__":

@@ -190,3 +190,30 @@ def test_smoke_mode_runs_end_to_end():
                           timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wrote" in done.stdout and "NaCl.cif" in done.stdout
+
+
+def test_warm_up_loads_models_in_the_background(window, qtbot):
+    task = window.warm_up()
+    assert window.task is None and task in window._tasks  # runs, but the window is not busy
+    wait_idle(qtbot, window)
+    assert not task.running
+    predicted(qtbot, window, "NaCl")
+
+
+def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
+    from types import SimpleNamespace
+
+    from conftest import nacl
+
+    from alphacrystal_gui.main_window import LIVE_VIEW_INTERVAL_MS
+
+    label = SimpleNamespace(label="4a 4b")
+    worse = SimpleNamespace(fitness=0.5, structure=nacl(), assignment=label)
+    better = SimpleNamespace(fitness=0.9, structure=nacl(), assignment=label)
+    window._best_live = -1.0
+    window._live_result("c1", worse)
+    window._live_result("c2", better)
+    window._live_result("c1", worse)  # not an improvement: ignored
+    assert "best so far" not in window.view3d.title.text()  # nothing drawn yet: one redraw per interval
+    qtbot.waitUntil(lambda: "best so far" in window.view3d.title.text(), timeout=5 * LIVE_VIEW_INTERVAL_MS)
+    assert "c2, fitness 0.900" in window.view3d.title.text()
