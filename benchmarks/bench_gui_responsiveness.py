@@ -111,6 +111,9 @@ def _instrument(spans: list) -> None:
     wrap(StructureView, "_draw", "3D scene update")
     wrap(ResultsTable, "set_rows", "results table")
     wrap(scene.SceneCanvas, "on_draw", "3D canvas paint")
+    from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget
+
+    wrap(OffscreenCanvasWidget, "_render", "3D offscreen frame")
     wrap(pg.GraphicsView, "paintEvent", "plot paint")
 
 

@@ -39,6 +39,9 @@ OPTIONS = [
     # 3D view: vispy loads its Qt backend by name and reads GLSL shaders from package data
     "--collect-data", "vispy",
     "--hidden-import", "vispy.app.backends._pyside6",
+    # ... and the 3D view renders offscreen through vispy's EGL backend where EGL works
+    "--hidden-import", "vispy.app.backends._egl",
+    "--hidden-import", "vispy.ext.egl",
     # CHGNet finds its pretrained weights next to chgnet/model/
     "--collect-data", "chgnet",
     "--collect-submodules", "chgnet",

@@ -1,4 +1,5 @@
-"""3D view of a crystal structure (vispy scene embedded in Qt).
+"""3D view of a crystal structure (a vispy scene, drawn offscreen or embedded:
+see :mod:`alphacrystal_gui.view3d.canvas_host`).
 
 Atoms are shaded spheres (``Markers`` with spherical shading) coloured with
 the Jmol scheme pymatgen ships and sized by covalent radius; bonds are drawn
@@ -20,6 +21,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from vispy import scene
 
+from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
 from core.contact_map import compute_contact_map
 from core.elements import atomic_numbers, element_table
 
@@ -131,7 +133,7 @@ class StructureView(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.canvas = scene.SceneCanvas(keys=None, bgcolor="white", size=(480, 420), show=False)
+        self.canvas, canvas_widget, self.render_mode = create_canvas((480, 420))
         self.view = self.canvas.central_widget.add_view()
         self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
         self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
@@ -160,7 +162,8 @@ class StructureView(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
-        layout.addWidget(self.canvas.native, 1)
+        layout.addWidget(canvas_widget, 1)
+        self.canvas_widget = canvas_widget
         layout.addWidget(self.picked)
         self.supercell.toggled.connect(lambda _: self._draw())
         self.canvas.events.mouse_release.connect(self._mouse_release)
@@ -227,6 +230,7 @@ class StructureView(QWidget):
         """Write the current view to a PNG file."""
         from vispy.io import write_png
 
-        image = self.canvas.render()
+        widget = self.canvas_widget
+        image = widget.grab_frame() if isinstance(widget, OffscreenCanvasWidget) else self.canvas.render()
         write_png(str(path), image)
         return Path(path)
