@@ -34,7 +34,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName("AlphaCrystal")
     if args.smoke:
         return leave(smoke(app))
-    window = MainWindow()
+    from alphacrystal_gui.engine_process import EngineProcess
+
+    window = MainWindow(engine=EngineProcess())
     window.show()
     window.warm_up()
     if args.file:
@@ -50,10 +52,11 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
     """Predict, reconstruct (process pool) and export one CIF without a user; 0 when all worked."""
     from PySide6.QtCore import QSettings
 
+    from alphacrystal_gui.engine_process import EngineProcess
     from alphacrystal_gui.main_window import MainWindow
 
     folder = Path(tempfile.mkdtemp(prefix="alphacrystal-smoke-"))
-    window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat))
+    window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat), engine=EngineProcess())
     window.show()
     errors: list[str] = []
     window.show_error = lambda message, details="": errors.append(message)  # no modal dialog

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
 )
 
 import core
+from alphacrystal_gui.engine_calls import export_rows, propose_inputs, run_live, warm_up
+from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.models import ContactMapDocument
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
@@ -43,88 +45,12 @@ from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.workers import Task, start_task
 from core.candidates.propose import Candidate
 from core.contact_model.inference import ContactPrediction
-from core.pipeline import (
-    PredictionSettings,
-    compare_with_reference,
-    predict_structures,
-    propose_inputs,
-    warm_up,
-)
+from core.pipeline import PredictionSettings
 from core.project import SUFFIX, Project
 
 MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
 """Shortest time between two live 3D updates of the best structure during a run."""
-
-
-# ------------------------------------------------------------------ engine calls run in worker threads
-def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-                    on_generation=None, on_reconstruction=None):
-    """``predict_structures`` plus, when a reference structure is open, its match and RMSD
-    against every result (StructureMatcher at CSP tolerances; the paper's RMSD)."""
-    result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
-                                contact_maps=contact_maps, on_generation=on_generation,
-                                on_reconstruction=on_reconstruction)
-    comparisons = compare_with_reference(result, reference) if reference is not None else None
-    rows = []
-    for k, entry in enumerate(result.ranked):
-        row = entry.row() | {"structure": entry.structure.as_dict(),
-                             "reconstructed": entry.reconstruction.structure.as_dict()}
-        rows.append(row | (comparisons[k] if comparisons else {}))
-    return result, rows, [result_view(entry.structure) for entry in result.ranked]
-
-
-def result_view(structure):
-    """Contact map (primitive cell) and 3D geometry of a result, made in the worker thread
-    so that selecting a row costs the GUI thread only the drawing."""
-    from alphacrystal_gui.view3d.structure_view import scene_geometry
-
-    try:
-        cmap = core.compute_contact_map(core.primitive_cell(structure))
-    except core.AlphaCrystalError:
-        cmap = None
-    return cmap, scene_geometry(structure)
-
-
-def live_geometry(on_reconstruction):
-    """Wrap the GUI's ``on_reconstruction`` so the 3D geometry of an improved
-    structure is computed in the worker thread (pymatgen neighbour search and
-    cylinder meshes took ~180 ms, too long for the GUI thread)."""
-    from alphacrystal_gui.view3d.structure_view import scene_geometry
-
-    best = [-1.0]
-
-    def callback(name, result):
-        if result.fitness > best[0]:
-            best[0] = result.fitness
-            on_reconstruction(name, result, scene_geometry(result.structure))
-
-    return callback
-
-
-def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-             on_generation=None, on_reconstruction=None):
-    """:func:`run_and_compare` with 3D geometry of improving structures made off the GUI thread."""
-    return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
-                           on_generation, live_geometry(on_reconstruction) if on_reconstruction else None)
-
-
-def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
-    """One folder per result, as ``alphacrystal predict`` writes them."""
-    from pymatgen.core import Structure
-
-    from core.run_folder import ranked_folder_name, write_structure_folder
-
-    out = []
-    for k, row in enumerate(rows, 1):
-        if cancel is not None and cancel.is_set():
-            break
-        rank = int(row.get("rank", k))
-        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
-        reconstructed = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
-        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
-                                          rank, row, reconstructed))
-    return out
 
 
 class PreferencesDialog(QDialog):
@@ -166,8 +92,11 @@ class PreferencesDialog(QDialog):
 class MainWindow(QMainWindow):
     """AlphaCrystal Studio's one window."""
 
-    def __init__(self, settings: QSettings | None = None) -> None:
+    def __init__(self, settings: QSettings | None = None, engine: EngineProcess | None = None) -> None:
+        """``engine``: run predictions and reconstructions in that helper process (the app
+        does; without one they run in worker threads of this process)."""
         super().__init__()
+        self.engine = engine
         # Worker threads run Python too; a short GIL switch interval (default 5 ms) lets
         # the GUI thread get it back quickly between the many Qt calls of a redraw.
         sys.setswitchinterval(0.0005)
@@ -298,7 +227,8 @@ class MainWindow(QMainWindow):
         self.error_box = box
         self.statusBar().showMessage(message.splitlines()[0])
 
-    def _start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, **kwargs) -> Task:
+    def _start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, in_engine: bool = False,
+               **kwargs) -> Task:
         def finished() -> None:
             self._tasks.remove(task)
             if busy:
@@ -307,7 +237,8 @@ class MainWindow(QMainWindow):
                 self.run_panel.set_running(False)
             self._update_actions()
 
-        task = start_task(self, fn, *args, on_success=on_success, on_failure=on_failure or self.show_error,
+        task = start_task(self, fn, *args, engine=self.engine if in_engine else None,
+                          on_success=on_success, on_failure=on_failure or self.show_error,
                           on_finished=finished, **kwargs)
         self._tasks.append(task)
         if busy:
@@ -316,12 +247,15 @@ class MainWindow(QMainWindow):
         self._update_actions()
         return task
 
-    def warm_up(self) -> Task:
-        """Load the models in the background (the first Predict is then quick)."""
+    def warm_up(self) -> Task | None:
+        """Load the models in the engine process in the background (the first Predict is
+        then quick); without an engine process there is nothing to warm (returns None)."""
+        if self.engine is None:
+            return None
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
         # a failure (a broken model file in the preferences) is reported by Predict itself
-        return self._start(warm_up, model, device, busy=False, on_failure=lambda *_: None)
+        return self._start(warm_up, model, device, busy=False, on_failure=lambda *_: None, in_engine=True)
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -341,7 +275,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
-        self._start(propose_inputs, formula, z, 5, model, device,
+        self._start(propose_inputs, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, *out))
 
     def _show_inputs(self, formula: str, candidates: list[Candidate], maps: dict[int, ContactPrediction]) -> None:
@@ -386,7 +320,7 @@ class MainWindow(QMainWindow):
         settings = self.run_panel.settings()
         self._best_live = -1.0
         self.run_panel.set_running(True)
-        task = self._start(run_live, self.formula, settings, chosen, maps, self.reference, live=True,
+        task = self._start(run_live, self.formula, settings, chosen, maps, self.reference, live=True, in_engine=True,
                            on_progress=self.run_panel.show_progress, on_success=self._run_finished)
         task.connect("generation", self.run_panel.add_generation)
         task.connect("reconstruction", self._live_result)
@@ -643,4 +577,6 @@ class MainWindow(QMainWindow):
         if self.task is not None:
             self.task.cancel()
         self.wait_for_tasks(10000)
+        if self.engine is not None:
+            self.engine.stop()
         super().closeEvent(event)

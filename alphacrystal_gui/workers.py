@@ -15,6 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
+from alphacrystal_gui.engine_process import EngineProcess
 from core.errors import AlphaCrystalError
 from core.reconstruction.job import CancelToken
 
@@ -34,9 +35,10 @@ class Worker(QObject):
     done = Signal()
 
     def __init__(self, fn: Callable[..., Any], args: tuple = (), kwargs: dict | None = None,
-                 live: bool = False) -> None:
+                 live: bool = False, engine: EngineProcess | None = None) -> None:
         super().__init__()
         self.fn, self.args, self.kwargs = fn, args, dict(kwargs or {})
+        self.engine = engine
         self.cancel_token = CancelToken()
         self.live = live
         self.events: queue.SimpleQueue = queue.SimpleQueue()
@@ -50,6 +52,9 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        if self.engine is not None:
+            self._run_in_engine()
+            return
         kwargs = dict(self.kwargs)
         kwargs["progress"] = lambda p: self._post("progress", p)
         kwargs["cancel"] = self.cancel_token
@@ -64,6 +69,14 @@ class Worker(QObject):
             self._post("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         else:
             self._post("succeeded", result)
+        finally:
+            self.done.emit()
+
+    def _run_in_engine(self) -> None:
+        try:
+            self.engine.call(self.fn, self.args, self.kwargs, self._post, self.live, self.cancel_token.is_set)
+        except Exception as exc:  # noqa: BLE001 - e.g. an argument that cannot be pickled
+            self._post("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
             self.done.emit()
 
@@ -122,14 +135,17 @@ class Task(QObject):
 
 
 def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = False,
+               engine: EngineProcess | None = None,
                on_success: Callable[[Any], None] | None = None,
                on_failure: Callable[[str, str], None] | None = None,
                on_progress: Callable[[Any], None] | None = None,
                on_finished: Callable[[], None] | None = None, **kwargs) -> Task:
-    """Run ``fn`` in a new thread. ``fn`` must accept ``progress`` and ``cancel`` keywords
-    (and ``on_generation`` / ``on_reconstruction`` when ``live``)."""
+    """Run ``fn`` in a new thread, or from a new thread in ``engine`` (then ``fn`` must be
+    an importable function with picklable arguments and result). ``fn`` must accept
+    ``progress`` and ``cancel`` keywords (and ``on_generation`` / ``on_reconstruction``
+    when ``live``)."""
     thread = QThread(parent)
-    worker = Worker(fn, args, kwargs, live)
+    worker = Worker(fn, args, kwargs, live, engine)
     worker.moveToThread(thread)
     callbacks = {k: v for k, v in (("succeeded", on_success), ("failed", on_failure), ("progress", on_progress))
                  if v is not None}

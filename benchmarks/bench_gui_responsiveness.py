@@ -32,6 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--generations", type=int, default=300)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--trace", action="store_true", help="attribute long gaps to GUI-thread handlers")
+    parser.add_argument("--no-engine", action="store_true",
+                        help="run the engine calls in worker threads of the GUI process (the app uses a helper process)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import tempfile
@@ -47,7 +49,9 @@ def main(argv: list[str] | None = None) -> int:
         _instrument(spans)
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "bench.ini"), QSettings.Format.IniFormat)
-    window = MainWindow(settings)
+    from alphacrystal_gui.engine_process import EngineProcess
+
+    window = MainWindow(settings, engine=None if args.no_engine else EngineProcess())
     window.show()
     ticks: list[float] = []
     timer = QTimer()
@@ -71,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
             _attribute(name, ticks, spans)
 
     rows: list = []
-    measure("start-up: models load (background)", window.warm_up, rows)
+    if not args.no_engine:
+        measure("start-up: models load (engine process)", window.warm_up, rows)
     window.formula_bar.edit.setText(args.formula)
     measure("predict candidates + map", window.formula_bar.predict_button.click, rows)
     window.run_panel.apply_settings({"generations": args.generations, "jobs": args.processes, "relax": True})

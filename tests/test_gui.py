@@ -1,6 +1,7 @@
 """The desktop window (pytest-qt; pytest-xvfb provides the X server the vispy canvas needs)."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -192,14 +193,24 @@ def test_smoke_mode_runs_end_to_end():
     assert "wrote" in done.stdout and "NaCl.cif" in done.stdout
 
 
-def test_warm_up_loads_models_in_the_background(window, qtbot):
-    task = window.warm_up()
-    assert window.task is None and task in window._tasks  # runs, but the window is not busy
-    wait_idle(qtbot, window)
-    from core.contact_model.inference import _cached_model
+def test_warm_up_loads_models_in_the_engine_process(qtbot, tmp_path):
+    from alphacrystal_gui.engine_process import EngineProcess
 
-    assert _cached_model.cache_info().currsize >= 1  # the contact model is loaded and kept
-    predicted(qtbot, window, "NaCl")
+    engine = EngineProcess()
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        task = w.warm_up()
+        assert w.task is None and task in w._tasks  # runs, but the window is not busy
+        wait_idle(qtbot, w)
+        assert engine.running
+        start = time.monotonic()
+        predicted(qtbot, w, "NaCl")
+        assert time.monotonic() - start < 10  # models already loaded in the engine
+    finally:
+        w.close()
+    assert not engine.running
 
 
 def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
@@ -219,3 +230,31 @@ def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
     assert "best so far" not in window.view3d.title.text()  # nothing drawn yet: one redraw per interval
     qtbot.waitUntil(lambda: "best so far" in window.view3d.title.text(), timeout=5 * LIVE_VIEW_INTERVAL_MS)
     assert "c2, fitness 0.900" in window.view3d.title.text()
+
+
+def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
+    from alphacrystal_gui.engine_process import EngineProcess
+
+    engine = EngineProcess()
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
+    qtbot.addWidget(w)
+    w.show()
+    try:
+        predicted(qtbot, w, "NaCl")
+        assert engine.running  # the models were loaded there, not here
+        w.run_panel.apply_settings(TINY)
+        w.run_panel.start_button.click()
+        wait_idle(qtbot, w)
+        assert w.rows and w.results.rowCount() == len(w.rows)
+        assert w.run_panel._series  # GA generations came back in batches
+        w.run_panel.apply_settings({**TINY, "generations": 100000, "population": 200})
+        w.run_panel.start_button.click()
+        qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+        w.cancel()
+        start = time.monotonic()
+        wait_idle(qtbot, w, timeout=30_000)
+        assert time.monotonic() - start < 10
+        assert "cancelled" in w.statusBar().currentMessage()
+    finally:
+        w.close()
+    assert not engine.running

@@ -1,0 +1,82 @@
+"""The engine calls the window makes, as plain functions (no Qt): they run in a
+worker thread or in the engine process (:mod:`alphacrystal_gui.engine_process`),
+so they must be importable top-level functions with picklable arguments.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import core
+from core.pipeline import compare_with_reference, predict_structures, propose_inputs, warm_up
+
+__all__ = ["export_rows", "live_geometry", "propose_inputs", "result_view", "run_and_compare", "run_live", "warm_up"]
+
+
+def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
+                    on_generation=None, on_reconstruction=None):
+    """``predict_structures`` plus, when a reference structure is open, its match and RMSD
+    against every result (StructureMatcher at CSP tolerances; the paper's RMSD)."""
+    result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
+                                contact_maps=contact_maps, on_generation=on_generation,
+                                on_reconstruction=on_reconstruction)
+    comparisons = compare_with_reference(result, reference) if reference is not None else None
+    rows = []
+    for k, entry in enumerate(result.ranked):
+        row = entry.row() | {"structure": entry.structure.as_dict(),
+                             "reconstructed": entry.reconstruction.structure.as_dict()}
+        rows.append(row | (comparisons[k] if comparisons else {}))
+    return result, rows, [result_view(entry.structure) for entry in result.ranked]
+
+
+def result_view(structure):
+    """Contact map (primitive cell) and 3D geometry of a result, made in the worker thread
+    so that selecting a row costs the GUI thread only the drawing."""
+    from alphacrystal_gui.view3d.geometry import scene_geometry
+
+    try:
+        cmap = core.compute_contact_map(core.primitive_cell(structure))
+    except core.AlphaCrystalError:
+        cmap = None
+    return cmap, scene_geometry(structure)
+
+
+def live_geometry(on_reconstruction):
+    """Wrap the GUI's ``on_reconstruction`` so the 3D geometry of an improved
+    structure is computed in the worker thread (pymatgen neighbour search and
+    cylinder meshes took ~180 ms, too long for the GUI thread)."""
+    from alphacrystal_gui.view3d.geometry import scene_geometry
+
+    best = [-1.0]
+
+    def callback(name, result):
+        if result.fitness > best[0]:
+            best[0] = result.fitness
+            on_reconstruction(name, result, scene_geometry(result.structure))
+
+    return callback
+
+
+def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
+             on_generation=None, on_reconstruction=None):
+    """:func:`run_and_compare` with 3D geometry of improving structures made off the GUI thread."""
+    return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
+                           on_generation, live_geometry(on_reconstruction) if on_reconstruction else None)
+
+
+def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
+    """One folder per result, as ``alphacrystal predict`` writes them."""
+    from pymatgen.core import Structure
+
+    from core.run_folder import ranked_folder_name, write_structure_folder
+
+    out = []
+    for k, row in enumerate(rows, 1):
+        if cancel is not None and cancel.is_set():
+            break
+        rank = int(row.get("rank", k))
+        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
+        reconstructed = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
+        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
+                                          rank, row, reconstructed))
+    return out

@@ -1,0 +1,175 @@
+"""A helper process that runs the window's engine calls (no Qt in here).
+
+Why a process and not only a thread: worker threads share the interpreter
+lock with the GUI thread, and parts of the engine hold it for long stretches
+in C code - pyxtal parsing its Wyckoff tables (``ast.literal_eval``), torch
+unpickling the models, spglib, module imports. Measured with py-spy, those
+were the event-loop stalls left after the drawing was made cheap. In a
+separate process they cost the GUI nothing; the models also stay loaded there
+between calls.
+
+Protocol: the GUI side sends ``(function, args, kwargs, live)`` and receives
+``(kind, payload)`` events - ``progress``, ``generations`` (a batch of GA
+generations), ``reconstruction``, then exactly one ``succeeded`` or
+``failed`` - over ``multiprocessing`` queues. Calls run one at a time. The
+process is started with ``spawn`` (safe next to Qt and in a frozen app), at a
+lower priority than the window, and exits when its parent is gone.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import queue
+import threading
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+GENERATION_BATCH_S = 0.05
+"""GA generation events are sent in batches at most this often (thousands arrive per second)."""
+
+ENGINE_NICENESS = 5
+"""The engine process runs this much below the window's priority (its GA workers lower still)."""
+
+
+class EngineError(RuntimeError):
+    """The engine process ended while a call was running."""
+
+
+class _Cancel:
+    """``is_set()`` view of the shared cancel event (what the engine's calls check)."""
+
+    def __init__(self, event) -> None:
+        self.event = event
+
+    def is_set(self) -> bool:
+        return self.event.is_set()
+
+
+def _serve(requests, events, cancel, parent_pid: int) -> None:
+    """The engine process's loop: run one request after another until told to stop."""
+    from core.reconstruction.runner import ignore_interrupts, lower_priority
+
+    ignore_interrupts()
+    lower_priority(ENGINE_NICENESS)
+    while True:
+        try:
+            request = requests.get(timeout=1.0)
+        except queue.Empty:
+            if os.getppid() != parent_pid:  # the window is gone: do not linger
+                return
+            continue
+        if request is None:
+            return
+        _run_request(request, events, _Cancel(cancel))
+
+
+def _run_request(request, events, cancel: _Cancel) -> None:
+    fn, args, kwargs, live = request
+    kwargs = dict(kwargs)
+    batch: list = []
+    last = [time.monotonic()]
+
+    def flush() -> None:
+        if batch:
+            events.put(("generations", (list(batch),)))
+            batch.clear()
+        last[0] = time.monotonic()
+
+    def on_generation(*payload) -> None:
+        batch.append(payload)
+        if time.monotonic() - last[0] >= GENERATION_BATCH_S:
+            flush()
+
+    kwargs["progress"] = lambda p: events.put(("progress", (p,)))
+    kwargs["cancel"] = cancel
+    if live:
+        kwargs["on_generation"] = on_generation
+        kwargs["on_reconstruction"] = lambda *payload: (flush(), events.put(("reconstruction", payload)))
+    from core.errors import AlphaCrystalError
+
+    try:
+        result = fn(*args, **kwargs)
+    except AlphaCrystalError as exc:
+        flush()
+        events.put(("failed", (str(exc), "")))
+    except Exception as exc:  # noqa: BLE001 - reported to the window as a dialog
+        flush()
+        events.put(("failed", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
+    else:
+        flush()
+        events.put(("succeeded", (result,)))
+
+
+class EngineProcess:
+    """The GUI side: start the process on first use, send calls, relay their events.
+
+    :meth:`call` blocks until the call ends, so run it in a worker thread; it
+    waits on a queue (no interpreter lock held while waiting).
+    """
+
+    def __init__(self) -> None:
+        self._ctx = mp.get_context("spawn")
+        self._process = None
+        self._lock = threading.Lock()
+        self._requests = self._events = self._cancel = None
+
+    @property
+    def running(self) -> bool:
+        return self._process is not None and self._process.is_alive()
+
+    def start(self) -> None:
+        if self.running:
+            return
+        self._requests, self._events, self._cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
+        self._process = self._ctx.Process(target=_serve, name="alphacrystal-engine", daemon=False,
+                                          args=(self._requests, self._events, self._cancel, os.getpid()))
+        self._process.start()
+
+    def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict, post: Callable[..., None],
+             live: bool = False, cancelled: Callable[[], bool] = lambda: False) -> None:
+        """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` in the engine process;
+        ``post(kind, *payload)`` receives its events (ending with ``succeeded`` or ``failed``).
+        ``cancelled()`` is polled: once true, the call is asked to stop."""
+        with self._lock:
+            self.start()
+            self._cancel.clear()
+            self._requests.put((fn, args, kwargs, live))
+            while True:
+                if cancelled() and not self._cancel.is_set():
+                    self._cancel.set()
+                try:
+                    kind, payload = self._events.get(timeout=0.2)
+                except queue.Empty:
+                    if not self.running:
+                        code = None if self._process is None else self._process.exitcode
+                        self._process = None
+                        post("failed", f"the engine process ended unexpectedly (exit code {code}); "
+                                       "the next action starts a new one", "")
+                        return
+                    continue
+                if kind == "generations":
+                    for generation in payload[0]:
+                        post("generation", *generation)
+                    continue
+                post(kind, *payload)
+                if kind in ("succeeded", "failed"):
+                    return
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """End the process (cancelling a running call first)."""
+        if self._process is None:
+            return
+        if self._cancel is not None:
+            self._cancel.set()
+        try:
+            self._requests.put(None)
+        except (OSError, ValueError):
+            pass
+        self._process.join(timeout)
+        if self._process.is_alive():
+            self._process.terminate()
+            self._process.join(1.0)
+        self._process = None

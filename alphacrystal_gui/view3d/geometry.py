@@ -1,0 +1,116 @@
+"""Geometry of a crystal drawing (no Qt, no OpenGL): atom positions, Jmol colours,
+ball sizes, bond cylinders, cell edges. Computed wherever is convenient (a
+worker thread, the engine process) and handed to the 3D view to draw.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from itertools import product
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Structure
+
+from core.contact_map import compute_contact_map
+from core.elements import atomic_numbers, element_table
+
+CELL_EDGES = np.array([[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7], [4, 5], [4, 6], [5, 7], [6, 7]])
+
+
+@lru_cache(maxsize=1)
+def jmol_colours() -> dict[str, tuple[float, float, float]]:
+    """Element -> RGB in 0..1 from pymatgen's ElementColorSchemes.yaml (Jmol)."""
+    import pymatgen.vis
+    from monty.serialization import loadfn
+
+    table = loadfn(str(Path(pymatgen.vis.__file__).parent / "ElementColorSchemes.yaml"))["Jmol"]
+    return {el: tuple(c / 255 for c in rgb) for el, rgb in table.items()}
+
+
+def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1),
+                   contact: np.ndarray | None = None) -> dict:
+    """Positions (Å, Cartesian), colours, sizes, labels, bond segments and cell corners to draw.
+
+    Bonds connect atom i to every image of j that lies within the bond window
+    (``contact[i, j] == 1`` when a map is given, else the foundation's rule);
+    bonded images outside the drawn cells are added as atoms (labels with a prime).
+    """
+    na, nb, nc = repeat
+    shifts = np.array([(a, b, c) for a in range(na) for b in range(nb) for c in range(nc)], dtype=float)
+    frac = np.mod(structure.frac_coords, 1.0)
+    species = [site.specie.symbol for site in structure]
+    n = len(structure)
+    all_frac = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    lattice = structure.lattice.matrix
+    positions = all_frac @ lattice
+    colours = jmol_colours()
+    table = element_table()
+    radii = table.covalent_radius[atomic_numbers(species)]
+    atom_species = species * len(shifts)
+    if contact is None:
+        contact = compute_contact_map(structure.copy(), canonical=False).matrix
+    counts: dict[str, int] = {}
+    labels = []
+    for el in species:
+        counts[el] = counts.get(el, 0) + 1
+        labels.append(f"{el}{counts[el]}")
+    # Bond segments from every atom to each image of a bonded atom within r_i + r_j + 0.4 Å
+    # (vectorised over bonded pairs and the 27 neighbouring cells); a bonded image that
+    # lies outside the drawn cells is drawn as an atom too, as VESTA does.
+    segments, extra = [], {}
+    cutoff = radii[:, None] + radii[None, :] + 0.4
+    pairs = np.argwhere(contact > 0)
+    images = np.array(list(product((-1, 0, 1), repeat=3)), dtype=float)
+    upper = np.array(repeat, dtype=float)
+    for shift in shifts if len(pairs) else []:
+        fi = frac[pairs[:, 0]] + shift
+        fj = frac[pairs[:, 1]][:, None, :] + shift + images[None, :, :]
+        dist = np.linalg.norm((fj - fi[:, None, :]) @ lattice, axis=2)
+        for p_idx, im in np.argwhere(dist <= cutoff[pairs[:, 0], pairs[:, 1]][:, None]):
+            end = fj[p_idx, im]
+            segments += [fi[p_idx] @ lattice, end @ lattice]
+            if ((end < -1e-6) | (end > upper + 1e-6)).any():
+                extra[tuple(np.round(end, 4))] = int(pairs[p_idx, 1])
+    corners = np.array([(a, b, c) for a in (0, na) for b in (0, nb) for c in (0, nc)], dtype=float) @ lattice
+    extra_frac = np.array(list(extra), dtype=float).reshape(-1, 3)
+    extra_idx = list(extra.values())
+    all_frac = np.concatenate([all_frac, extra_frac])
+    positions = np.concatenate([positions, extra_frac @ lattice])
+    atom_species = atom_species + [species[k] for k in extra_idx]
+    atom_labels = [labels[k % n] for k in range(len(shifts) * n)] + [labels[k] + "'" for k in extra_idx]
+    sizes = np.concatenate([np.tile(0.45 * radii, len(shifts)), 0.45 * radii[extra_idx]])  # ball-and-stick radius
+    bonds = np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3))
+    mesh = cylinder_mesh(bonds) if len(bonds) else None
+    return {
+        "mesh": mesh,
+        "positions": positions,
+        "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
+        "sizes": sizes,
+        "labels": atom_labels,
+        "species": atom_species,
+        "frac": all_frac,
+        "bonds": bonds,
+        "cell": corners[CELL_EDGES.reshape(-1)],
+    }
+
+
+def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -> tuple[np.ndarray, np.ndarray]:
+    """Vertices and triangle faces of open cylinders along segments (pairs of rows, Å)."""
+    start, end = segments[0::2], segments[1::2]
+    axis = end - start
+    length = np.linalg.norm(axis, axis=1, keepdims=True)
+    axis = axis / np.where(length > 0, length, 1.0)
+    helper = np.where(np.abs(axis[:, :1]) < 0.9, [[1.0, 0.0, 0.0]], [[0.0, 1.0, 0.0]])
+    u = np.cross(axis, helper)
+    u /= np.linalg.norm(u, axis=1, keepdims=True)
+    v = np.cross(axis, u)
+    angles = np.linspace(0, 2 * np.pi, sides, endpoint=False)
+    ring = radius * (np.cos(angles)[None, :, None] * u[:, None, :] + np.sin(angles)[None, :, None] * v[:, None, :])
+    vertices = np.concatenate([start[:, None, :] + ring, end[:, None, :] + ring], axis=1)  # (m, 2*sides, 3)
+    k = np.arange(sides)
+    nxt = (k + 1) % sides
+    quad = np.stack([np.stack([k, nxt, sides + k], 1), np.stack([nxt, sides + nxt, sides + k], 1)], 1).reshape(-1, 3)
+    offsets = (np.arange(len(start)) * 2 * sides)[:, None, None]
+    faces = (quad[None, :, :] + offsets).reshape(-1, 3)
+    return vertices.reshape(-1, 3).astype(np.float32), faces.astype(np.uint32)

@@ -1,0 +1,52 @@
+"""The GUI's helper process: results, errors, a crash, cancellation, generation batches."""
+
+import threading
+import time
+
+import engine_helpers as helpers
+import pytest
+
+from alphacrystal_gui.engine_process import EngineProcess
+
+
+@pytest.fixture(scope="module")
+def engine():
+    e = EngineProcess()
+    yield e
+    e.stop()
+    assert not e.running
+
+
+def collect(engine, fn, *args, live=False, cancelled=lambda: False):
+    events = []
+    engine.call(fn, args, {}, lambda kind, *payload: events.append((kind, payload)), live, cancelled)
+    return events
+
+
+def test_result_and_progress_come_back(engine):
+    events = collect(engine, helpers.add, 2, 3)
+    assert events == [("progress", (("half", 2),)), ("succeeded", (5,))]
+    assert engine.running and engine._process.pid is not None
+
+
+def test_engine_errors_become_readable_failures(engine):
+    kind, (message, details) = collect(engine, helpers.bad_formula)[-1]
+    assert kind == "failed" and "unknown element 'Xx'" in message and details == ""
+
+
+def test_a_crash_is_reported_and_the_next_call_starts_a_new_process(engine):
+    kind, (message, _) = collect(engine, helpers.die)[-1]
+    assert kind == "failed" and "exit code 3" in message
+    assert collect(engine, helpers.add, 1, 1)[-1] == ("succeeded", (2,))
+
+
+def test_cancel_reaches_the_call_and_generations_arrive_in_order(engine):
+    flag = threading.Event()
+    threading.Timer(0.5, flag.set).start()
+    start = time.monotonic()
+    events = collect(engine, helpers.wait_for_cancel, live=True, cancelled=flag.is_set)
+    assert time.monotonic() - start < 5
+    kind, ((state, stopped_at),) = events[-1]
+    assert kind == "succeeded" and state == "cancelled"
+    generations = [payload[1]["generation"] for kind, payload in events if kind == "generation"]
+    assert generations == list(range(stopped_at))  # batched on the way, unbatched on arrival
