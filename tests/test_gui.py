@@ -33,6 +33,17 @@ def wait_idle(qtbot, w, timeout=120_000):
     qtbot.waitUntil(lambda: not w._tasks, timeout=timeout)
 
 
+def engine_window(qtbot, tmp_path):
+    """A window whose engine calls run in a helper process, as in the app."""
+    from alphacrystal_gui.engine_process import EngineProcess
+
+    engine = EngineProcess()
+    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
+    qtbot.addWidget(w)
+    w.show()
+    return w, engine
+
+
 def predicted(qtbot, w, formula="NaCl"):
     w.formula_bar.edit.setText(formula)
     w.formula_bar.predict_button.click()
@@ -194,12 +205,7 @@ def test_smoke_mode_runs_end_to_end():
 
 
 def test_warm_up_loads_models_in_the_engine_process(qtbot, tmp_path):
-    from alphacrystal_gui.engine_process import EngineProcess
-
-    engine = EngineProcess()
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
-    qtbot.addWidget(w)
-    w.show()
+    w, engine = engine_window(qtbot, tmp_path)
     try:
         task = w.warm_up()
         assert w.task is None and task in w._tasks  # runs, but the window is not busy
@@ -233,12 +239,7 @@ def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
 
 
 def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
-    from alphacrystal_gui.engine_process import EngineProcess
-
-    engine = EngineProcess()
-    w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
-    qtbot.addWidget(w)
-    w.show()
+    w, engine = engine_window(qtbot, tmp_path)
     try:
         predicted(qtbot, w, "NaCl")
         assert engine.running  # the models were loaded there, not here
