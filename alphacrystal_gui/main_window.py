@@ -264,8 +264,11 @@ class MainWindow(QMainWindow):
 
     def wait_for_tasks(self, timeout_ms: int = 60000) -> None:
         """Block until worker threads end (used on close and by tests)."""
+        from shiboken6 import isValid
+
         for task in list(self._tasks):
-            task.thread.wait(timeout_ms)
+            if isValid(task.thread):  # Qt may already have deleted a finished thread
+                task.thread.wait(timeout_ms)
 
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:

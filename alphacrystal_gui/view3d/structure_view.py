@@ -18,9 +18,31 @@ from pymatgen.core import Structure
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 from vispy import scene
+from vispy.visuals import MeshVisual
 
 from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
 from alphacrystal_gui.view3d.geometry import scene_geometry
+
+
+class _BondMeshVisual(MeshVisual):
+    """vispy's mesh with one colour function for its lifetime.
+
+    ``MeshVisual`` makes a new (identical) colour function on every ``set_data``,
+    which re-compiles its shaders: 12-35 ms per new structure in software
+    OpenGL, in the GUI thread. Colour maps (one value per vertex) keep vispy's path.
+    """
+
+    _pass_colour = None
+
+    def _build_color_transform(self, colors):
+        if colors.ndim == 2 and colors.shape[1] == 1:
+            return super()._build_color_transform(colors)
+        if self._pass_colour is None:
+            self._pass_colour = super()._build_color_transform(colors)
+        return self._pass_colour
+
+
+_BondMesh = scene.visuals.create_visual_node(_BondMeshVisual)
 
 
 class StructureView(QWidget):
@@ -36,13 +58,18 @@ class StructureView(QWidget):
         self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
         # Bonds are cylinders (a mesh): GL lines wider than 1 px are invalid on core-profile
         # contexts (Mesa llvmpipe) and vispy's "agg" lines cannot draw separate segments.
-        self.bond_mesh = scene.visuals.Mesh(parent=self.view.scene, color=(0.55, 0.55, 0.55, 1), shading="smooth")
+        self.bond_mesh = _BondMesh(parent=self.view.scene, color=(0.55, 0.55, 0.55, 1), shading="smooth")
         self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
                                              width=1)
         axis_pos = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
         axis_colour = np.array([[0.85, 0.1, 0.1, 1]] * 2 + [[0.1, 0.65, 0.1, 1]] * 2 + [[0.1, 0.2, 0.9, 1]] * 2)
         self.axis = scene.visuals.Line(axis_pos, color=axis_colour, connect="segments", width=1,
                                        parent=self.view.scene)  # x red, y green, z blue
+        # one transform, rescaled per structure: assigning a new transform object makes vispy
+        # rebuild (re-compile) the visual's shaders, 20-40 ms in software OpenGL
+        self.axis.transform = scene.transforms.STTransform()
+        if self.render_mode == "offscreen":
+            self._compile_shaders()
         for visual in (self.atoms, self.bond_mesh, self.cell_lines, self.axis):
             visual.visible = False  # drawing an empty visual is a GL error on some drivers
         self.structure: Structure | None = None
@@ -64,6 +91,20 @@ class StructureView(QWidget):
         layout.addWidget(self.picked)
         self.supercell.toggled.connect(lambda _: self._draw())
         self.canvas.events.mouse_release.connect(self._mouse_release)
+
+    def _compile_shaders(self) -> None:
+        """Draw every visual once with placeholder data, so that the shaders are compiled
+        while the window is built rather than in the first frame of a structure (about
+        100 ms in software OpenGL, which would stall the window during a run)."""
+        point = np.zeros((1, 3), dtype=np.float32)
+        self.atoms.set_data(point, face_color=(0.5, 0.5, 0.5, 1), size=1.0, edge_width=0)
+        self.bond_mesh.set_data(vertices=np.eye(3, dtype=np.float32), faces=np.array([[0, 1, 2]], np.uint32),
+                                color=(0.55, 0.55, 0.55, 1))
+        self.cell_lines.set_data(np.array([[0, 0, 0], [1, 1, 1]], dtype=np.float32), color=(0.1, 0.1, 0.1, 1))
+        try:
+            self.canvas.render(size=(8, 8))
+        except Exception:  # noqa: BLE001 - only a head start; the first real frame compiles them otherwise
+            pass
 
     def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None,
                        geometry: dict | None = None) -> None:
@@ -96,7 +137,7 @@ class StructureView(QWidget):
                                     faces=np.asarray(faces).astype(np.uint32), color=(0.55, 0.55, 0.55, 1))
         self.cell_lines.set_data(g["cell"], color=(0.1, 0.1, 0.1, 1))
         length = float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.35
-        self.axis.transform = scene.transforms.STTransform(scale=(length, length, length))
+        self.axis.transform.scale = (length, length, length)
         if reset_camera:
             centre = g["cell"].mean(axis=0)
             self.view.camera.center = tuple(centre)
