@@ -271,7 +271,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     from core.io import write_cif
     from core.metrics import CSP_TOLERANCES, structure_match
-    from core.reconstruction import plan_jobs
+    from core.reconstruction import escalate, plan_jobs
     from core.reconstruction.inputs import read_target
     from core.reconstruction.runner import run_jobs
 
@@ -289,6 +289,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     start = time.perf_counter()
     results = run_jobs(jobs, workers=args.jobs, on_result=done)
+    more = escalate(target, results, args.assignments, args.escalate, args.restarts, _ga_settings(args), args.seed,
+                    args.strain)
+    if more:
+        print(f"no run reached fitness 1: {len(more)} more runs on the assignments ranked up to {args.escalate}",
+              flush=True)
+        results += run_jobs(more, workers=args.jobs, on_result=done)
     results.sort(key=lambda r: r.rank_key)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -449,7 +455,8 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     data = Path(args.data)
     structures = _sample_structures(args)
     print(f"{len(structures)} structures from {data} ({args.split}), {args.assignments} Wyckoff assignments x "
-          f"{args.restarts} restarts each, population {args.population}, up to {args.generations} generations",
+          f"{args.restarts} restarts each (below fitness 1: up to {args.escalate} assignments), population "
+          f"{args.population}, up to {args.generations} generations",
           flush=True)
 
     def progress(done: int, total: int) -> None:
@@ -464,7 +471,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
         print(f"then CHGNet relaxation of the best {args.relax_top} distinct results and of the true structure "
               f"({args.relax_steps} steps, fmax {args.fmax} eV/Å); the lowest energy is ranked first", flush=True)
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
-                                     args.jobs, args.seed, progress, relax, args.relax_top)
+                                     args.jobs, args.seed, progress, relax, args.relax_top, args.escalate)
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:
@@ -476,7 +483,8 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
           f"fitness 1: {result['fitness_1_fraction']:.3f}  RMSD {result['rmsd_mean']:.3f}  MAE {result['mae_mean']:.3f}")
     print(f"{result['evals_per_s_per_core']:,.0f} evaluations/s/core, {result['seconds_per_structure']:.1f} s per "
           f"structure (wall), {result['cpu_seconds_per_structure']:.1f} s CPU"
-          + (f"; skipped {len(result['skipped'])}" if result["skipped"] else ""))
+          + (f"; skipped {len(result['skipped'])}" if result["skipped"] else "")
+          + (f"; {result['escalated']} escalated to {args.escalate} assignments" if result["escalated"] else ""))
     if relax is not None:
         print(f"energy-ranked (CHGNet): match rate {result['match_rate_energy']:.3f}; some relaxed result matches "
               f"{result['match_rate_any_relaxed']:.3f}; of {result['energy_misses']} misses, the true structure "
@@ -615,6 +623,9 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
 def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--assignments", type=int, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
     p.add_argument("--restarts", type=int, default=1, help="GA runs per assignment with different seeds")
+    p.add_argument("--escalate", type=int, default=20, metavar="N",
+                   help="when every run ends below fitness 1, go on with the assignments ranked up to N "
+                        "(default 20; 0: off)")
     p.add_argument("--population", type=int, default=100, help="GA population (paper: 100)")
     p.add_argument("--generations", type=int, default=1000, help="maximum generations (paper: 1000)")
     p.add_argument("--patience", type=int, default=50,

@@ -19,6 +19,7 @@ from core.reconstruction import (
     CancelToken,
     GASettings,
     enumerate_assignments,
+    escalate,
     oracle_target,
     plan_jobs,
     run_job,
@@ -28,6 +29,7 @@ from core.reconstruction.evaluation import evaluate_reconstruction
 from core.reconstruction.fitness import ContactFitness
 from core.reconstruction.genome import Decoder
 from core.reconstruction.inputs import target_from_dict
+from core.reconstruction.job import ReconstructionResult
 from core.reconstruction.runner import run_jobs
 
 CASES = [  # (space group, species, orbits, conventional lattice)
@@ -188,6 +190,26 @@ def test_parallel_runner_matches_sequential():
     assert set(seen) <= {j.job_id for j in jobs} and seen
 
 
+def _result(job, fitness, cancelled=False):
+    return ReconstructionResult(job.job_id, wurtzite(), fitness, fitness, 1.0, 4, 0, job.assignment, (3.2,) * 3,
+                                10, 1000, 0.1, cancelled, assignment_rank=job.assignment_rank)
+
+
+def test_escalation_adds_lower_ranked_assignments_only_when_no_run_reaches_fitness_one():
+    target = oracle_target(rutile())
+    first = plan_jobs(target, 2)
+    failed = [_result(j, 0.8) for j in first]
+    more = escalate(target, failed, 2, 8)
+    every = enumerate_assignments(target.spacegroup, target.species_counts)
+    expected = [k for k, a in enumerate(every[:8]) if k >= 2 and a.dof]
+    assert [j.assignment_rank for j in more] == expected  # dof-0 ones already ran in the first call
+    assert all(j.assignment == every[j.assignment_rank] for j in more)
+    assert not {j.job_id for j in more} & {j.job_id for j in first}
+    assert escalate(target, failed[:1] + [_result(first[1], 1.0)], 2, 8) == []  # one run reached fitness 1
+    assert escalate(target, [_result(first[0], 0.8, cancelled=True)], 2, 8) == []  # the user stopped it
+    assert escalate(target, failed, 2, 2) == []  # nothing further to try
+
+
 def test_evaluation_keys():
     result = evaluate_reconstruction([("nacl", nacl()), ("zno", wurtzite())], n_assignments=4,
                                      settings=GASettings(generations=100), workers=1)
@@ -195,6 +217,7 @@ def test_evaluation_keys():
                 "seconds_per_structure"):
         assert key in result
     assert result["n"] == 2 and result["match_rate"] == 1.0
+    assert result["escalated"] == 0  # both reach fitness 1 with their first assignments
     json.dumps(result)
 
 

@@ -1,7 +1,7 @@
 """CMCrystal reconstruction: a genetic algorithm that places atoms on Wyckoff orbits of a
 space group so that the structure's contact map matches a target map.
 
-Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jobs`,
+Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jobs`, :func:`escalate`,
 :class:`ReconstructionJob`, :func:`run_job`, :func:`run_jobs`, :class:`ReconstructionResult`,
 :class:`GASettings`, :class:`CancelToken`, :func:`enumerate_assignments`.
 """
@@ -13,6 +13,7 @@ from core.reconstruction.job import (
     ReconstructionJob,
     ReconstructionResult,
     ReconstructionTarget,
+    escalate,
     oracle_target,
     plan_jobs,
     run_job,
@@ -27,6 +28,7 @@ __all__ = [
     "ReconstructionResult",
     "ReconstructionTarget",
     "enumerate_assignments",
+    "escalate",
     "oracle_target",
     "plan_jobs",
     "run_job",

@@ -4,7 +4,8 @@ and lattice, and compare with the truth.
 Per structure the jobs of :func:`core.reconstruction.job.plan_jobs` run (top N
 Wyckoff assignments × restarts) and the result with the highest fitness is
 kept (ties: the assignment ranked higher by the Wyckoff prior, then bond lengths
-closest to r_i + r_j; ``ReconstructionResult.rank_key``). Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
+closest to r_i + r_j; ``ReconstructionResult.rank_key``). With ``escalate_to``,
+structures whose runs all end below fitness 1 try further assignments. Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
 angle_tol 10, ltol 0.3), matched Dice of the reconstructed map against the
 true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
 
@@ -27,7 +28,7 @@ from pymatgen.core import Structure
 from core.errors import AlphaCrystalError
 from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.reconstruction.ga import GASettings
-from core.reconstruction.job import ReconstructionResult, oracle_target, plan_jobs
+from core.reconstruction.job import ReconstructionResult, escalate, oracle_target, plan_jobs
 from core.reconstruction.runner import run_jobs
 from core.reconstruction.selection import distinct_results
 from core.relax import RelaxResult, RelaxRunner, RelaxSettings
@@ -35,15 +36,20 @@ from core.relax import RelaxResult, RelaxRunner, RelaxSettings
 
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
                             settings: GASettings | None = None, workers: int | None = None, seed: int = 0,
-                            progress=None, relax: RelaxSettings | None = None, relax_top: int = 3) -> dict:
+                            progress=None, relax: RelaxSettings | None = None, relax_top: int = 3,
+                            escalate_to: int = 0) -> dict:
     """Reconstruct every structure in oracle mode; returns the summary and per-structure rows.
 
     ``relax``: also relax the best ``relax_top`` distinct results and the true
     structure with CHGNet and rank by energy (see the module docstring).
+    ``escalate_to``: structures whose ``n_assignments`` runs all end below
+    fitness 1 go on with the assignments ranked up to ``escalate_to``
+    (:func:`core.reconstruction.job.escalate`).
     """
-    jobs, rows, skipped = [], {}, []
+    jobs, rows, skipped, targets = [], {}, [], {}
     for name, structure in structures:
         target = oracle_target(structure, name=name)
+        targets[name] = target
         try:
             planned = plan_jobs(target, n_assignments, restarts, settings, seed)
         except AlphaCrystalError as exc:  # e.g. symmetry found at 0.1 Å admits no assignment
@@ -59,9 +65,16 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     def collect(result: ReconstructionResult) -> None:
         by_structure[job_owner[result.job_id]].append(result)
         if progress:
-            progress(len(sum(by_structure.values(), [])), len(jobs))
+            progress(sum(map(len, by_structure.values())), len(job_owner))  # escalation adds jobs
 
     results = run_jobs(jobs, workers=workers, on_result=collect)
+    more = [job for name in rows for job in escalate(targets[name], by_structure[name], n_assignments, escalate_to,
+                                                       restarts, settings, seed)]
+    for job in more:
+        job_owner[job.job_id] = job.target.name
+        rows[job.target.name]["n_jobs"] += 1
+    results += run_jobs(more, workers=workers, on_result=collect)
+    escalated = sorted({job.target.name for job in more})
     wall = time.perf_counter() - start
     reference = dict(structures)
     energy_rows = _energy_ranking(by_structure, reference, relax, relax_top, workers) if relax else {}
@@ -77,6 +90,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
                          "matched": match.matched, "rms": match.rms, "rmsd": rmsd, "mae": mae,
                          "assignment": best.assignment.label, "seconds": sum(r.seconds for r in by_structure[name]),
                          "evaluations": sum(r.evaluations for r in by_structure[name]),
+                         "escalated": name in escalated,
                          **energy_rows.get(name, {})})
     n = len(out_rows)
     evals = sum(r.evaluations for r in results)
@@ -95,7 +109,9 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
         "seconds_per_structure": wall / n if n else float("nan"),
         "cpu_seconds_per_structure": cpu_seconds / n if n else float("nan"),
         **(_energy_summary(out_rows, relax, relax_top) if relax else {}),
-        "settings": (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts},
+        "escalated": len(escalated),
+        "settings": (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts,
+                                                             "escalate_to": escalate_to},
         "skipped": skipped,
         "structures": out_rows,
     }
