@@ -168,6 +168,9 @@ class EngineProcess:
             self._requests.put(None)
         except (OSError, ValueError):
             pass
+        if self._process.pid is None:  # its start failed: nothing to wait for
+            self._process = None
+            return
         self._process.join(timeout)
         if self._process.is_alive():
             self._process.terminate()
