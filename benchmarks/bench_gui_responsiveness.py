@@ -120,6 +120,46 @@ def _instrument(spans: list) -> None:
 
     wrap(OffscreenCanvasWidget, "_render", "3D offscreen frame")
     wrap(pg.GraphicsView, "paintEvent", "plot paint")
+    _trace_window_events(spans)
+    _trace_garbage_collection(spans)
+
+
+def _trace_window_events(spans: list) -> None:
+    """Record the main window's repaints and layouts (Qt paints every widget of a window
+    in one update request, then sends the image to the display)."""
+    from PySide6.QtCore import QEvent
+
+    from alphacrystal_gui.main_window import MainWindow
+
+    labels = {QEvent.Type.UpdateRequest: "window repaint (all widgets)", QEvent.Type.LayoutRequest: "window layout"}
+    original = MainWindow.event
+
+    def event(self, e):
+        label = labels.get(e.type())
+        if label is None:
+            return original(self, e)
+        t = time.perf_counter()
+        try:
+            return original(self, e)
+        finally:
+            spans.append((label, t, time.perf_counter()))
+
+    MainWindow.event = event
+
+
+def _trace_garbage_collection(spans: list) -> None:
+    """Record Python's cyclic garbage collections (any thread) as spans ``gc generation N``."""
+    import gc
+
+    started: dict[str, float] = {}
+
+    def callback(phase: str, info: dict) -> None:
+        if phase == "start":
+            started["t"] = time.perf_counter()
+        elif "t" in started:
+            spans.append((f"gc generation {info['generation']}", started.pop("t"), time.perf_counter()))
+
+    gc.callbacks.append(callback)
 
 
 def _attribute(phase: str, ticks: list[float], spans: list) -> None:
