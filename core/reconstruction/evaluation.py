@@ -4,7 +4,7 @@ and lattice, and compare with the truth.
 Per structure the jobs of :func:`core.reconstruction.job.plan_jobs` run (top N
 Wyckoff assignments × restarts) and the result with the highest fitness is
 kept (ties: the assignment ranked higher by the Wyckoff prior, then bond lengths
-closest to those of real crystals; ``ReconstructionResult.rank_key``). With ``escalate_to``,
+closest to r_i + r_j; ``ReconstructionResult.rank_key``). With ``escalate_to``,
 structures whose runs all end below fitness 1 try further assignments. Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
 angle_tol 10, ltol 0.3), matched Dice of the reconstructed map against the
 true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.

@@ -22,7 +22,6 @@ from itertools import product
 
 import numpy as np
 
-from core.bond_lengths import typical_bond_lengths
 from core.contact_map import DEFAULT_TOLERANCE, METAL_CLASH_FACTOR
 from core.elements import atomic_numbers, element_table
 
@@ -41,9 +40,8 @@ class Evaluation:
 
     @property
     def score(self) -> np.ndarray:
-        """What the GA ranks by: the fitness, ties broken towards bond lengths near the
-        typical ones of real crystals (:mod:`core.bond_lengths`; a 0.001-weighted
-        secondary term that never outweighs a fitness step)."""
+        """What the GA ranks by: the fitness, ties broken towards bond lengths near
+        r_i + r_j (a 0.001-weighted secondary term that never outweighs a fitness step)."""
         return self.fitness - 0.001 * self.bond_strain
 
 
@@ -59,14 +57,9 @@ class ContactFitness:
         Target 0/1 map whose rows follow the same species sequence.
     tolerance : float
         Bond window half-width, Å.
-    bond_lengths : {"typical", "covalent"}
-        Length each bond should have, for the tie-break between structures of equal
-        fitness (``Evaluation.score``): the median in real crystals
-        (:mod:`core.bond_lengths`) or r_i + r_j.
     """
 
-    def __init__(self, species: list[str], target: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
-                 bond_lengths: str = "typical") -> None:
+    def __init__(self, species: list[str], target: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> None:
         target = np.asarray(target)
         n = len(species)
         if target.shape != (n, n):
@@ -92,8 +85,7 @@ class ContactFitness:
         self._diag = iu == ju
         self._lo2, self._hi2, self._short2 = self.lo2[iu, ju], self.hi2[iu, ju], self.short2[iu, ju]
         self._valid_pair = self.valid_pair[iu, ju]
-        ideal = typical_bond_lengths(species) if bond_lengths == "typical" else pair
-        self._ideal = ideal[iu, ju].astype(np.float32)
+        self._ideal = pair[iu, ju].astype(np.float32)
         self.tolerance = float(tolerance)
         # same-element blocks, for the matched Dice
         self.blocks = [np.flatnonzero(np.array(species) == el) for el in dict.fromkeys(species)]
@@ -115,7 +107,7 @@ class ContactFitness:
 
     def contacts(self, frac: np.ndarray, lattices: np.ndarray):
         """Bonded maps (P, n, n), counts of valid bonds and short contacts (P,), and the mean
-        |d - d_typical(i, j)| / tol over valid bonds (P,; 0 without bonds).
+        |d - (r_i + r_j)| / tol over valid bonds (P,; 0 without bonds).
 
         Only the pairs i <= j are computed (batched matrix products); a self pair
         (i, i) counts its images m and -m once.

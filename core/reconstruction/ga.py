@@ -41,7 +41,7 @@ class GASettings:
     patience : int
         Stop when the best fitness has been 1 for this many generations (they
         are not wasted: the GA ranks equal fitness by how close bond lengths are
-        to the typical lengths of real crystals, see :attr:`Evaluation.score`).
+        to r_i + r_j, see :attr:`Evaluation.score`).
     stall : int or None
         Stop when the best fitness has not improved for this many generations
         (None: never; the paper runs the full budget).

@@ -121,7 +121,7 @@ class ReconstructionResult:
     def rank_key(self) -> tuple[float, int, float]:
         """Sort key of results (ascending = best first): higher fitness, then the
         assignment the Wyckoff prior ranks higher, then bond lengths closer to
-        typical ones (the prior is the better judge between assignments that reach
+        r_i + r_j (the prior is the better judge between assignments that reach
         the same fitness; measurements in docs/reconstruction.md)."""
         return (-round(self.fitness, 9), self.assignment_rank, self.bond_strain)
 
