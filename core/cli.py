@@ -128,7 +128,9 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
     rows = [("model", result["dice_mean"], result["exact_fraction"]),
             ("model, matched (same-element permutations)", result["matched_dice_mean"], result["matched_exact_fraction"]),
             ("baseline: pair prior", result["baseline_pair_prior_dice_mean"], result["baseline_pair_prior_exact_fraction"]),
-            ("baseline: nearest composition", result["baseline_nearest_dice_mean"], result["baseline_nearest_exact_fraction"])]
+            ("baseline: nearest composition", result["baseline_nearest_dice_mean"], result["baseline_nearest_exact_fraction"]),
+            ("baseline: nearest, same stoichiometry", result["baseline_nearest_same_pattern_dice_mean"],
+             result["baseline_nearest_same_pattern_exact_fraction"])]
     if "baseline_nearest_in_model_bank_dice_mean" in result:
         rows.append(("baseline: nearest in model bank (train+val)", result["baseline_nearest_in_model_bank_dice_mean"],
                      result["baseline_nearest_in_model_bank_exact_fraction"]))
@@ -562,7 +564,7 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     config = TrainingConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         patience=args.patience, seed=args.seed, matched_loss=args.matched_loss, device=args.device,
-        templates=args.templates, dice_loss=args.dice_loss,
+        templates=args.templates, same_pattern=args.same_pattern, dice_loss=args.dice_loss,
         time_limit_s=args.time_limit_min * 60 if args.time_limit_min else None,
     )
 
@@ -722,6 +724,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="align targets to predictions by same-element permutation before the loss")
     p.add_argument("--templates", type=int, default=0, metavar="K",
                    help="feed the maps of the K most similar training compositions to the network (0: off)")
+    p.add_argument("--same-pattern", action="store_true",
+                   help="retrieve templates with the same stoichiometry pattern first (with --templates)")
     p.add_argument("--dice-loss", type=float, default=0.0, metavar="W",
                    help="add W x (1 - soft Dice) to the cross-entropy (0: off, the paper's loss)")
     p.add_argument("--ensemble", type=int, default=1, metavar="N",

@@ -17,7 +17,7 @@ from core.contact_model import (
 )
 from core.contact_model.evaluation import PairPriorBaseline, evaluate_contact_model
 from core.contact_model.inputs import N_INPUTS, atom_inputs
-from core.contact_model.templates import TemplateBank
+from core.contact_model.templates import TemplateBank, pattern_codes
 from core.elements import FeatureScaler, atomic_numbers, raw_features
 from core.errors import AlphaCrystalError, FormulaError
 from core.featurize import featurize_dataset
@@ -115,11 +115,33 @@ def test_save_load_round_trip(tiny_model, tmp_path):
 
 def test_template_model_round_trip(fixture_data, tmp_path):
     train, val = fixture_data
-    model = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4, templates=2))
-    assert model.net.config.template_channels == 4
+    model = train_contact_model(train, val, TrainingConfig(preset="tiny", epochs=2, batch_size=4, templates=2,
+                                                           same_pattern=True))
+    assert model.net.config.template_channels == 4 and model.templates.same_pattern
     loaded = ContactModel.load(model.save(tmp_path / "t.pt"), device="cpu")
+    assert loaded.templates.same_pattern
     z = atomic_numbers(["K", "Cl"])[None, :]
     np.testing.assert_allclose(loaded.predict_probabilities(z), model.predict_probabilities(z), atol=1e-6)
+
+
+def test_stoichiometry_patterns_and_pattern_first_retrieval():
+    rows = atomic_numbers(["Ti", "O", "O"]), atomic_numbers(["Sn", "F", "F"]), atomic_numbers(["Ti", "Ti", "O"])
+    codes = pattern_codes(np.stack(rows))
+    assert codes[0] == codes[1] != codes[2]
+    # bank: Ti2O (pattern A2B) and CaF2 (AB2); the query TiO2 shares its elements with the first
+    # and its pattern with the second; with same_pattern the AB2 map comes first
+    numbers = np.zeros((2, 12), dtype=np.int16)
+    numbers[0, :3], numbers[1, :3] = atomic_numbers(["Ti", "Ti", "O"]), atomic_numbers(["Ca", "F", "F"])
+    contact = np.zeros((2, 12, 12), dtype=np.uint8)
+    contact[0, 0, 2] = contact[0, 2, 0] = 1
+    contact[1, 0, 1:3] = contact[1, 1:3, 0] = 1
+    scaler = FeatureScaler().fit(raw_features(numbers[numbers > 0]))
+    query = atomic_numbers(["Ti", "O", "O"])[None, :]
+    plain = TemplateBank(numbers, contact, scaler, k=2).query(query)
+    first = TemplateBank(numbers, contact, scaler, k=2, same_pattern=True).query(query)
+    assert np.array_equal(first[0, 0], contact[1, :3, :3])          # the AB2 map comes first
+    assert {plain[0, 0].sum(), plain[0, 1].sum()} == {first[0, 0].sum(), first[0, 1].sum()}  # same two maps
+    assert 0 < first[0, 2, 0, 0] < 1                                # distance plane: feature distance only
 
 
 def test_template_bank_never_returns_the_query_itself(fixture_data):
@@ -156,7 +178,8 @@ def test_evaluation_keys(tiny_model, fixture_data, tmp_path):
     train, val = fixture_data
     result = evaluate_contact_model(tiny_model, val, train, plot=tmp_path / "hist.png")
     for key in ("n", "dice_mean", "dice_std", "exact_fraction", "ge_0_8_fraction", "matched_dice_mean",
-                "baseline_pair_prior_dice_mean", "baseline_nearest_dice_mean", "ms_per_formula"):
+                "baseline_pair_prior_dice_mean", "baseline_nearest_dice_mean",
+                "baseline_nearest_same_pattern_dice_mean", "ms_per_formula"):
         assert key in result, key
     assert result["n"] == len(val) and 0 <= result["dice_mean"] <= 1
     assert result["matched_dice_mean"] >= result["dice_mean"] - 1e-9

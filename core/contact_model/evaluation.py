@@ -75,10 +75,14 @@ class PairPriorBaseline:
 
 class NearestCompositionBaseline:
     """Copy the map of the closest training composition with the same atom count
-    (the first template of a :class:`TemplateBank` over the training set)."""
+    (the first template of a :class:`TemplateBank` over the training set);
+    ``same_pattern``: among those with the same stoichiometry pattern first."""
+
+    def __init__(self, same_pattern: bool = False) -> None:
+        self.same_pattern = same_pattern
 
     def fit(self, train: FeaturizedDataset, scaler: FeatureScaler) -> NearestCompositionBaseline:
-        self.bank = TemplateBank(train.numbers, train.contact, scaler, k=1)
+        self.bank = TemplateBank(train.numbers, train.contact, scaler, k=1, same_pattern=self.same_pattern)
         return self
 
     def predict_many(self, numbers: np.ndarray) -> np.ndarray:
@@ -123,13 +127,14 @@ def evaluate_contact_model(
     if train is not None:
         prior = PairPriorBaseline().fit(train)
         prior_scores = np.array([dice(prior.predict(data.numbers[k, : len(t)]), t) for k, t in enumerate(targets)])
-        nearest = NearestCompositionBaseline().fit(train, model.scaler)
-        near_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
-        for size, idx in groups_by_size(data).items():
-            for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):
-                near_pred[k] = m
-        near_scores = np.array([dice(p, t) for p, t in zip(near_pred, targets)])
-        baselines = [("pair_prior", prior_scores), ("nearest", near_scores)]
+        baselines = [("pair_prior", prior_scores)]
+        for name, same_pattern in (("nearest", False), ("nearest_same_pattern", True)):
+            nearest = NearestCompositionBaseline(same_pattern).fit(train, model.scaler)
+            near_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
+            for size, idx in groups_by_size(data).items():
+                for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):
+                    near_pred[k] = m
+            baselines.append((name, np.array([dice(p, t) for p, t in zip(near_pred, targets)])))
         if model.templates is not None and len(model.templates.numbers) > len(train):
             # the nearest map in the model's own bank (training + validation maps)
             bank_pred: list[np.ndarray] = [np.zeros((0, 0))] * n

@@ -141,7 +141,8 @@ class ContactModel:
             "metadata": json.loads(json.dumps(self.metadata, default=str)),  # plain types only
             "train_formulas": "\n".join(self.train_formulas),
             "templates": None if self.templates is None else {
-                "k": self.templates.k, **{k: torch.from_numpy(v) for k, v in self.templates.to_arrays().items()}
+                "k": self.templates.k, "same_pattern": self.templates.same_pattern,
+                **{k: torch.from_numpy(v) for k, v in self.templates.to_arrays().items()}
             },
         }
         return save_payload(payload, path)
@@ -154,8 +155,9 @@ class ContactModel:
         scaler = FeatureScaler.from_dict(payload["scaler"])
         bank = None
         if payload.get("templates"):
-            arrays = {k: v.numpy() for k, v in payload["templates"].items() if k != "k"}
-            bank = TemplateBank.from_arrays(arrays, scaler, int(payload["templates"]["k"]))
+            stored = payload["templates"]
+            arrays = {k: v.numpy() for k, v in stored.items() if k not in ("k", "same_pattern")}
+            bank = TemplateBank.from_arrays(arrays, scaler, int(stored["k"]), bool(stored.get("same_pattern", False)))
         model = cls(
             net=net,
             scaler=scaler,

@@ -44,6 +44,7 @@ class TrainingConfig:
     seed: int = 0
     matched_loss: bool = False
     templates: int = 0
+    same_pattern: bool = False
     dice_loss: float = 0.0
     device: str = "auto"
 
@@ -197,7 +198,7 @@ def add_validation_templates(model: ContactModel, validation: FeaturizedDataset)
     model.templates = TemplateBank(
         np.concatenate([bank.numbers, validation.numbers.astype(bank.numbers.dtype)]),
         np.concatenate([bank.contact, validation.contact.astype(np.uint8)]),
-        bank.scaler, bank.k)
+        bank.scaler, bank.k, bank.same_pattern)
     model.train_formulas = sorted(set(model.train_formulas) | set(validation.formulas.tolist()))
     model.metadata["template_bank"] = {"train": len(bank.numbers), "validation": len(validation)}
     return model
@@ -232,7 +233,8 @@ def train_contact_model(
     device = pick_device(config.device)
     max_atoms = train.max_atoms
     scaler = FeatureScaler().fit(raw_features(train.numbers[train.mask]))
-    bank = TemplateBank(train.numbers, train.contact, scaler, config.templates) if config.templates else None
+    bank = (TemplateBank(train.numbers, train.contact, scaler, config.templates, config.same_pattern)
+            if config.templates else None)
     net = ContactNet(preset(config.preset, N_INPUTS, bank.channels if bank else 0)).to(device)
     optimizer = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     # halve the learning rate when validation Dice has not improved for lr_patience epochs
