@@ -2,6 +2,8 @@
 occupied in the training partition (same data and split as the shipped models).
 
 Used to rank Wyckoff assignments for the reconstruction (core.reconstruction.assignments).
+Also counts the occupations ("prototypes": space group and the Wyckoff letters of
+each element, elements anonymised) seen in training.
 In a held-apart check (a prior built from 3,000 training structures, tested on
 400 others) ranking by it puts the true assignment in the first 5 for 71 % of
 them, against 36 % when ranking by fewest free parameters (docs/reconstruction.md).
@@ -22,6 +24,7 @@ import spglib
 from core.contact_model.data import DataSettings
 from core.datasets import load_dataset, split_by_formula
 from core.io import atomic_write_text
+from core.reconstruction.assignments import prototype_key
 from core.spacegroups import ANGLE_TOLERANCE, SYMPREC
 from resources import RESOURCE_DIR
 
@@ -35,6 +38,7 @@ def main() -> None:
     ds = load_dataset(s.path).filter(s.max_atoms, s.exclude_all_metal, s.lowest_energy_per_formula)
     train = split_by_formula(ds, s.fractions, s.split_seed, s.test_formulas).train
     counts: dict[int, Counter] = defaultdict(Counter)
+    prototypes: Counter = Counter()
     warnings.simplefilter("ignore")
     for k in range(len(train)):
         lattice, frac, numbers = train.atoms(k)
@@ -44,12 +48,16 @@ def main() -> None:
         data = spglib.get_symmetry_dataset(cell, symprec=SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
         if data is None:
             continue
+        letters: dict[int, list[str]] = defaultdict(list)
         for rep in np.unique(data.equivalent_atoms):
             counts[int(data.number)][str(data.wyckoffs[rep])] += 1
+            letters[int(cell[2][rep])].append(str(data.wyckoffs[rep]))
+        prototypes[prototype_key(int(data.number), list(letters.values()))] += 1
     payload = {"source": f"{args.data} training partition (split seed {s.split_seed}), "
                          f"{len(train)} structures; orbits occupied per space group and Wyckoff letter",
                "command": "python scripts/build_wyckoff_prior.py --data " + args.data,
-               "counts": {str(sg): dict(sorted(c.items())) for sg, c in sorted(counts.items())}}
+               "counts": {str(sg): dict(sorted(c.items())) for sg, c in sorted(counts.items())},
+               "prototypes": dict(sorted(prototypes.items()))}
     atomic_write_text(args.out, json.dumps(payload, indent=1) + "\n")
     print(f"wrote {args.out}: {sum(sum(c.values()) for c in counts.values())} orbits in {len(counts)} space groups")
 

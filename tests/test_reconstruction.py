@@ -130,11 +130,13 @@ def test_matched_dice_beats_positional_dice():
 
 
 def test_assignments_are_ranked_by_the_prior():
-    from core.reconstruction.assignments import prior_cost
+    from core.reconstruction.assignments import prior_cost, prototype_count, prototype_key
 
     found = enumerate_assignments(136, {"Ti": 2, "O": 4})
-    costs = [round(prior_cost(a), 9) for a in found]
-    assert found and costs == sorted(costs)
+    keys = [(prototype_count(a) == 0, round(prior_cost(a), 9)) for a in found]
+    assert found and keys == sorted(keys)  # occupations seen in training first, then by the prior
+    assert prototype_key(136, [["2a"], ["4f"]]) == prototype_key(136, [["4f"], ["2a"]]) == "136|a;f"
+    assert prototype_count(found[0]) > 0
     assert any(a.orbits == (("2a",), ("4f",)) for a in found[:3])  # rutile's own assignment ranks high
     assert enumerate_assignments(225, {"Na": 1, "Cl": 1})[0].dof == 0
     # assignments without free parameters are always tried, beyond the top N

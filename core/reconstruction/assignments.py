@@ -83,19 +83,35 @@ def enumerate_assignments(spacegroup: int, species_counts: dict[str, int], limit
     for combo in combos:
         dof = sum(orbit_dof(spacegroup, label) for orbits in combo.orbits for label in orbits)
         out.append(Assignment(spacegroup, elements, combo.orbits, dof))
-    out.sort(key=lambda a: (round(prior_cost(a), 9), len(_flat(a)), a.dof))
+    out.sort(key=lambda a: (prototype_count(a) == 0, round(prior_cost(a), 9), len(_flat(a)), a.dof))
     return out[:limit] if limit else out
 
 
 @lru_cache(maxsize=1)
-def _prior_counts() -> dict[int, dict[str, int]]:
+def _prior_data() -> dict:
     from resources import resource_path
 
     try:
-        data = json.loads(resource_path("wyckoff_prior.json").read_text())
+        return json.loads(resource_path("wyckoff_prior.json").read_text())
     except FileNotFoundError:  # a checkout without the file: rank by orbits and free parameters
         return {}
-    return {int(sg): {k: int(v) for k, v in c.items()} for sg, c in data["counts"].items()}
+
+
+@lru_cache(maxsize=1)
+def _prior_counts() -> dict[int, dict[str, int]]:
+    return {int(sg): {k: int(v) for k, v in c.items()} for sg, c in _prior_data().get("counts", {}).items()}
+
+
+def prototype_key(spacegroup: int, letters_per_element: list[list[str]]) -> str:
+    """Space group and the Wyckoff letters of each element, elements anonymised:
+    ``"136|a;f"`` for rutile (Ti on 2a, O on 4f) and every other AB2 compound so placed."""
+    groups = sorted(",".join(sorted(lab.lstrip("0123456789") for lab in letters)) for letters in letters_per_element)
+    return f"{spacegroup}|{';'.join(groups)}"
+
+
+def prototype_count(a: Assignment) -> int:
+    """How many training structures occupy the Wyckoff orbits the way ``a`` does."""
+    return int(_prior_data().get("prototypes", {}).get(prototype_key(a.spacegroup, [list(o) for o in a.orbits]), 0))
 
 
 def prior_cost(a: Assignment) -> float:
