@@ -5,13 +5,17 @@ conventional cell (pyxtal's enumeration, :func:`core.wyckoff.wyckoff_assignments
 Its degrees of freedom are the free coordinates of its orbits (x, y, z of a
 general position; x of (x, 0, 0); x and z of (x, x, z)...).
 
-Assignments are ranked by a prior learnt from the training partition
+Assignments are ranked by what the training partition holds: first those whose
+occupation (space group, Wyckoff letters per element, elements anonymised;
+:func:`prototype_key`) occurs in a training structure, then by a prior
 (``resources/wyckoff_prior.json``, built by ``scripts/build_wyckoff_prior.py``):
 the mean over occupied orbits of -ln P(Wyckoff letter | space group),
 Laplace-smoothed, then fewer orbits, then fewer free parameters. In a
 held-apart check (prior from 3,000 training structures, tested on 400 others)
-this puts the true assignment first for 38 % and in the first 5 for 71 %
-(ranking by fewest free parameters: 10 % and 36 %).
+the letter prior alone puts the true assignment first for 38 % and in the
+first 5 for 71 % (ranking by fewest free parameters: 10 % and 36 %); putting
+occupations seen in training first raised the oracle-mode match rate on 198
+validation structures from 0.758 to 0.848 (docs/reconstruction.md).
 """
 
 from __future__ import annotations
