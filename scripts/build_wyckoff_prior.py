@@ -54,7 +54,8 @@ def main() -> None:
             letters[int(cell[2][rep])].append(str(data.wyckoffs[rep]))
         prototypes[prototype_key(int(data.number), list(letters.values()))] += 1
     payload = {"source": f"{args.data} training partition (split seed {s.split_seed}), "
-                         f"{len(train)} structures; orbits occupied per space group and Wyckoff letter",
+                         f"{len(train)} structures; orbits occupied per space group and Wyckoff letter, "
+                         "and occupations (prototypes) per space group",
                "command": "python scripts/build_wyckoff_prior.py --data " + args.data,
                "counts": {str(sg): dict(sorted(c.items())) for sg, c in sorted(counts.items())},
                "prototypes": dict(sorted(prototypes.items()))}
