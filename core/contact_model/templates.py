@@ -75,18 +75,16 @@ class TemplateBank:
         scale = float(n * N_FEATURES)  # mean absolute difference per feature
         for s in range(0, batch, 128):
             dist = np.abs(query[s : s + 128, None, :] - reference[None, :, :]).sum(axis=2) / scale
+            if exclude is not None:
+                rows = np.flatnonzero(np.asarray(exclude[s : s + 128]) >= 0)
+                for r in rows:
+                    dist[r, idx == exclude[s + r]] = np.inf
+            rank = dist
             if self.same_pattern:
                 # an offset larger than any feature distance puts other patterns behind;
                 # the distance plane still shows the feature distance alone
                 other = pattern_codes(numbers[s : s + 128])[:, None] != self.patterns[n][None, :]
                 rank = dist + PATTERN_OFFSET * other
-            else:
-                rank = dist
-            if exclude is not None:
-                rows = np.flatnonzero(np.asarray(exclude[s : s + 128]) >= 0)
-                for r in rows:
-                    dist[r, idx == exclude[s + r]] = np.inf
-                    rank[r, idx == exclude[s + r]] = np.inf
             k = min(self.k, dist.shape[1])
             nearest = np.argsort(rank, axis=1, kind="stable")[:, :k]
             for b in range(len(nearest)):
