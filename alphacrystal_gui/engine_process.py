@@ -11,9 +11,14 @@ between calls.
 Protocol: the GUI side sends ``(function, args, kwargs, live)`` and receives
 ``(kind, payload)`` events - ``progress``, ``generations`` (a batch of GA
 generations), ``reconstruction``, then exactly one ``succeeded`` or
-``failed`` - over ``multiprocessing`` queues. Calls run one at a time. The
+``failed`` - over ``multiprocessing`` queues (a started process first sends
+one ``ready``). Calls run one at a time. The
 process is started with ``spawn`` (safe next to Qt and in a frozen app), at a
 lower priority than the window, and exits when its parent is gone.
+
+Diagnosing a call that never returns: on POSIX, ``kill -USR1 <engine pid>``
+(:meth:`EngineProcess.dump_stacks`) makes the process print the stack of each
+of its threads to its standard error, and carry on.
 """
 
 from __future__ import annotations
@@ -54,6 +59,8 @@ def _serve(requests, events, cancel, parent_pid: int) -> None:
 
     ignore_interrupts()
     lower_priority(ENGINE_NICENESS)
+    _dump_stacks_on_request()
+    events.put(("ready", ()))
     while True:
         try:
             request = requests.get(timeout=1.0)
@@ -64,6 +71,19 @@ def _serve(requests, events, cancel, parent_pid: int) -> None:
         if request is None:
             return
         _run_request(request, events, _Cancel(cancel))
+
+
+def _dump_stacks_on_request() -> None:
+    """Print every thread's stack to stderr on SIGUSR1 (POSIX; elsewhere nothing)."""
+    import faulthandler
+    import signal
+    import sys
+
+    if hasattr(signal, "SIGUSR1") and sys.stderr is not None:
+        try:
+            faulthandler.register(signal.SIGUSR1, file=sys.stderr, all_threads=True, chain=False)
+        except (AttributeError, OSError, ValueError, RuntimeError):  # e.g. stderr without a file descriptor
+            pass
 
 
 def _run_request(request, events, cancel: _Cancel) -> None:
@@ -115,6 +135,7 @@ class EngineProcess:
         self._process = None
         self._lock = threading.Lock()
         self._requests = self._events = self._cancel = None
+        self._ready = False
 
     @property
     def running(self) -> bool:
@@ -123,6 +144,7 @@ class EngineProcess:
     def start(self) -> None:
         if self.running:
             return
+        self._ready = False
         self._requests, self._events, self._cancel = self._ctx.Queue(), self._ctx.Queue(), self._ctx.Event()
         self._process = self._ctx.Process(target=_serve, name="alphacrystal-engine", daemon=False,
                                           args=(self._requests, self._events, self._cancel, os.getpid()))
@@ -150,6 +172,9 @@ class EngineProcess:
                                        "the next action starts a new one", "")
                         return
                     continue
+                if kind == "ready":  # the process is serving (and handles SIGUSR1)
+                    self._ready = True
+                    continue
                 if kind == "generations":
                     for generation in payload[0]:
                         post("generation", *generation)
@@ -157,6 +182,22 @@ class EngineProcess:
                 post(kind, *payload)
                 if kind in ("succeeded", "failed"):
                     return
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self.running else None
+
+    def dump_stacks(self) -> bool:
+        """Ask the running process to print its threads' stacks to its stderr (POSIX).
+        Returns whether the request was sent (not before the process is serving: until
+        then the signal would end it)."""
+        import signal
+
+        pid = self.pid
+        if pid is None or not self._ready or not hasattr(signal, "SIGUSR1"):
+            return False
+        os.kill(pid, signal.SIGUSR1)
+        return True
 
     def stop(self, timeout: float = 5.0) -> None:
         """End the process (cancelling a running call first)."""

@@ -56,10 +56,19 @@ def main(argv: list[str] | None = None) -> int:
     ticks: list[float] = []
     timer = QTimer()
     timer.setInterval(5)
-    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    sched: list[tuple[int, int]] = []  # GUI thread's (CPU ns, run-queue wait ns) at each tick
+    read_sched = _sched_reader() if args.trace else None
+
+    def tick() -> None:
+        ticks.append(time.perf_counter())
+        if read_sched is not None:
+            sched.append(read_sched())
+
+    timer.timeout.connect(tick)
 
     def measure(name: str, start_fn, rows: list) -> None:
         ticks.clear()
+        sched.clear()
         spans.clear()
         timer.start()
         t0 = time.perf_counter()
@@ -72,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append((name, time.perf_counter() - t0, len(ticks), float(gaps.max()), float(np.percentile(gaps, 99)),
                      int((gaps > 50).sum())))
         if args.trace:
-            _attribute(name, ticks, spans)
+            _attribute(name, ticks, spans, sched)
 
     rows: list = []
     if not args.no_engine:
@@ -162,7 +171,26 @@ def _trace_garbage_collection(spans: list) -> None:
     gc.callbacks.append(callback)
 
 
-def _attribute(phase: str, ticks: list[float], spans: list) -> None:
+def _sched_reader():
+    """A function returning the GUI thread's (CPU time, run-queue wait) in ns from Linux's
+    ``/proc/thread-self/schedstat``, or None where it is unavailable. A gap in which the
+    thread waited on the run queue was the OS giving the CPU to another process; one in
+    which it neither ran nor waited was the thread blocked (the GIL, the X server)."""
+    try:
+        with open("/proc/thread-self/schedstat") as f:
+            f.read()
+    except OSError:
+        return None
+
+    def read() -> tuple[int, int]:
+        with open("/proc/thread-self/schedstat") as f:
+            cpu, wait, _ = f.read().split()
+        return int(cpu), int(wait)
+
+    return read
+
+
+def _attribute(phase: str, ticks: list[float], spans: list, sched: list | None = None) -> None:
     import numpy as np
 
     if len(ticks) < 2:
@@ -170,9 +198,14 @@ def _attribute(phase: str, ticks: list[float], spans: list) -> None:
     t = np.asarray(ticks)
     totals: dict[str, list[float]] = {}
     unexplained = []
-    for a, b in zip(t[:-1], t[1:]):
+    for i, (a, b) in enumerate(zip(t[:-1], t[1:])):
         if (b - a) * 1000 <= 50:
             continue
+        if sched and len(sched) == len(ticks):
+            cpu = (sched[i + 1][0] - sched[i][0]) / 1e6
+            wait = (sched[i + 1][1] - sched[i][1]) / 1e6
+            print(f"  gap {(b - a) * 1000:6.1f} ms: GUI thread ran {cpu:5.1f} ms, waited for a CPU {wait:5.1f} ms, "
+                  f"blocked {(b - a) * 1000 - cpu - wait:5.1f} ms")
         inside: dict[str, float] = {}
         for name, s, e in spans:
             overlap = min(b, e) - max(a, s)

@@ -50,3 +50,30 @@ def test_cancel_reaches_the_call_and_generations_arrive_in_order(engine):
     assert kind == "succeeded" and state == "cancelled"
     generations = [payload[1]["generation"] for kind, payload in events if kind == "generation"]
     assert generations == list(range(stopped_at))  # batched on the way, unbatched on arrival
+
+
+@pytest.mark.skipif(not hasattr(__import__("signal"), "SIGUSR1"), reason="POSIX signals only")
+def test_a_busy_process_prints_its_stacks_on_request(capfd):
+    engine = EngineProcess()  # started under capfd, so that its stderr is captured here
+    flag = threading.Event()
+    caller = threading.Thread(target=collect, args=(engine, helpers.wait_for_cancel),
+                              kwargs={"live": True, "cancelled": flag.is_set})
+    assert not engine.dump_stacks()  # not started
+    caller.start()
+    try:
+        deadline = time.monotonic() + 60
+        while not engine.dump_stacks() and time.monotonic() < deadline:  # sent once the process serves
+            time.sleep(0.05)
+        deadline = time.monotonic() + 10
+        err = ""
+        while "wait_for_cancel" not in err and time.monotonic() < deadline:
+            time.sleep(0.1)
+            err += capfd.readouterr().err
+    finally:
+        flag.set()
+        caller.join(10)
+    assert "wait_for_cancel" in err and "_serve" in err  # the call's stack, printed by the engine process
+    try:
+        assert collect(engine, helpers.add, 1, 2)[-1] == ("succeeded", (3,))  # and it carries on
+    finally:
+        engine.stop()

@@ -29,8 +29,22 @@ def window(qtbot, tmp_path):
 
 
 def wait_idle(qtbot, w, timeout=120_000):
-    """Wait until every worker thread has finished (QThread.finished removes it)."""
-    qtbot.waitUntil(lambda: not w._tasks, timeout=timeout)
+    """Wait until every worker thread has finished (QThread.finished removes it).
+
+    On a timeout, the stacks of this process's threads and of the engine process
+    (if any) are printed to stderr, which pytest shows with the failure."""
+    try:
+        qtbot.waitUntil(lambda: not w._tasks, timeout=timeout)
+    except Exception:
+        import faulthandler
+        import sys
+
+        print(f"--- still running after {timeout} ms: {len(w._tasks)} task(s); "
+              f"status bar: {w.statusBar().currentMessage()!r}", file=sys.stderr)
+        faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
+        if w.engine is not None and w.engine.dump_stacks():
+            time.sleep(2.0)  # the engine process writes its stacks to the same stderr
+        raise
 
 
 def engine_window(qtbot, tmp_path):
