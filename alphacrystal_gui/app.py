@@ -38,6 +38,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     window = MainWindow(engine=EngineProcess())
     window.show()
+    freeze_start_up_objects()
     window.warm_up()
     if args.file:
         if args.file.endswith(".acproj"):
@@ -58,6 +59,7 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
     folder = Path(tempfile.mkdtemp(prefix="alphacrystal-smoke-"))
     window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat), engine=EngineProcess())
     window.show()
+    freeze_start_up_objects()
     errors: list[str] = []
     window.show_error = lambda message, details="": errors.append(message)  # no modal dialog
 
@@ -97,6 +99,23 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
 def _fail(step: str, errors: list[str]) -> int:
     print(f"smoke: {step} failed" + (f": {errors[-1]}" if errors else ""), file=sys.stderr, flush=True)
     return 1
+
+
+def freeze_start_up_objects() -> None:
+    """Collect garbage once, then leave every object alive now out of later collections.
+
+    After start-up the window's process holds a few hundred thousand objects
+    (Qt wrappers, pyqtgraph, vispy, numpy, pymatgen), and each of Python's full
+    (generation 2) collections traverses all of them: one stopped the event loop
+    for 215 ms during a 44-s run (``benchmarks/bench_gui_responsiveness.py``).
+    These objects live for the whole session anyway; ``gc.freeze`` moves them to
+    a permanent generation, so later collections traverse only what the session
+    created since.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
 
 
 def leave(code: int) -> int:

@@ -200,7 +200,7 @@ class EngineProcess:
         return True
 
     def stop(self, timeout: float = 5.0) -> None:
-        """End the process (cancelling a running call first)."""
+        """End the process (cancelling a running call first) and release its queues."""
         if self._process is None:
             return
         if self._cancel is not None:
@@ -209,11 +209,26 @@ class EngineProcess:
             self._requests.put(None)
         except (OSError, ValueError):
             pass
-        if self._process.pid is None:  # its start failed: nothing to wait for
-            self._process = None
-            return
-        self._process.join(timeout)
-        if self._process.is_alive():
-            self._process.terminate()
-            self._process.join(1.0)
+        if self._process.pid is not None:  # None: its start failed, nothing to wait for
+            self._process.join(timeout)
+            if self._process.is_alive():
+                self._process.terminate()
+                self._process.join(1.0)
+        clean = self._process.exitcode == 0  # it read every request up to the final None
         self._process = None
+        self._release_queues(wait=clean)
+
+    def _release_queues(self, wait: bool) -> None:
+        """Close the queues and drop them, so that their semaphores are unlinked now (an app
+        that ends with ``os._exit`` would otherwise leave them to the resource tracker,
+        which warns about "leaked semaphore objects"). ``wait``: let the feeder thread
+        finish first - only when the process has read everything, or it could block."""
+        for q in (self._requests, self._events):
+            if q is None:
+                continue
+            q.close()
+            if wait:
+                q.join_thread()
+            else:
+                q.cancel_join_thread()
+        self._requests = self._events = self._cancel = None

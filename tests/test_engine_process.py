@@ -77,3 +77,28 @@ def test_a_busy_process_prints_its_stacks_on_request(capfd):
         assert collect(engine, helpers.add, 1, 2)[-1] == ("succeeded", (3,))  # and it carries on
     finally:
         engine.stop()
+
+
+def test_stop_leaves_no_semaphores_to_the_resource_tracker(tmp_path):
+    """The app ends with os._exit; its stopped engine must not leave "leaked semaphore" warnings."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = tmp_path / "stop_and_exit.py"
+    script.write_text(
+        "import os, sys\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}]\n"
+        "import engine_helpers\n"
+        "from alphacrystal_gui.engine_process import EngineProcess\n"
+        "if __name__ == '__main__':\n"
+        "    e = EngineProcess()\n"
+        "    out = []\n"
+        "    e.call(engine_helpers.add, (1, 2), {}, lambda kind, *p: out.append(kind))\n"
+        "    e.stop()\n"
+        "    print(out[-1], flush=True)\n"
+        "    os._exit(0)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).parents[1])
+    assert done.returncode == 0 and done.stdout.strip() == "succeeded", done.stderr[-2000:]
+    assert "leaked semaphore" not in done.stderr, done.stderr[-2000:]
