@@ -89,6 +89,11 @@ class PreferencesDialog(QDialog):
             self.model.setText(path)
 
 
+LEFT_DOCK_WIDTH, RIGHT_DOCK_WIDTH = 520, 560
+"""Initial widths (px) of the candidates/run column and of the 3D view/results column
+(first start; later the saved layout)."""
+
+
 class MainWindow(QMainWindow):
     """AlphaCrystal Studio's one window."""
 
@@ -139,9 +144,9 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.back_button)
         layout.addWidget(self.editor, 1)
         self.setCentralWidget(centre)
-        self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
+        left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
+        view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
         self.run_panel.processes.setValue(int(self.qsettings.value("processes", 2)))
@@ -163,10 +168,17 @@ class MainWindow(QMainWindow):
         state = self.qsettings.value("windowState")
         if state is not None:
             self.restoreState(state)
+        self._first_show_docks = None if state is not None else [left_dock, view_dock]
         self.statusBar().showMessage("Type a formula and press Predict, or File ▸ Open a structure.")
         self._update_actions()
 
     # ------------------------------------------------------------------ layout
+    def showEvent(self, event) -> None:  # noqa: N802 - Qt override
+        super().showEvent(event)
+        if self._first_show_docks is not None:  # first start: room for the results' columns
+            self.resizeDocks(self._first_show_docks, [LEFT_DOCK_WIDTH, RIGHT_DOCK_WIDTH], Qt.Orientation.Horizontal)
+            self._first_show_docks = None
+
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
         dock = QDockWidget(title, self)
         dock.setObjectName(title)

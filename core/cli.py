@@ -377,12 +377,13 @@ def cmd_predict(args: argparse.Namespace) -> int:
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
     print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
-          f"{'Dice':>7}{'fitness':>9}  candidate")
+          f"{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  candidate")
     for r in rows:
         energy = "" if r["energy_per_atom"] is None else f"{r['energy_per_atom']:.4f}"
         delta = "" if r["energy_per_atom"] is None or best is None else f"{1000 * (r['energy_per_atom'] - best):.1f}"
         print(f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
-              f"{energy:>12}{delta:>10}{r['dice']:>7.3f}{r['fitness']:>9.3f}  "
+              f"{energy:>12}{delta:>10}{r['dice']:>7.3f}{r['fitness']:>9.3f}"
+              f"{'' if r['relaxed_dice'] is None else format(r['relaxed_dice'], '.3f'):>9}  "
               f"{r['symbol']} Z={r['z']} p={r['sg_probability']:.2f}")
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions rejected (broken geometry or failed relaxation): "

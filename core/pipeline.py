@@ -153,6 +153,8 @@ class RankedStructure:
     relaxation: RelaxResult | None
     duplicates: int = 0
     folder: Path | None = None
+    relaxed_score: tuple[float, float, float] | None = None
+    """(fitness, Dice, valid-bond fraction) of the relaxed structure against the map the GA used."""
 
     @property
     def structure(self) -> Structure:
@@ -179,6 +181,8 @@ class RankedStructure:
             "assignment": r.assignment.label,
             "dice": round(r.dice, 4), "valid_fraction": round(r.valid_fraction, 4), "fitness": round(r.fitness, 4),
             "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, 5),
+            "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
+            "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
             "relaxed_spacegroup": sg, "relaxed_symbol": symbol,
             "converged": None if x is None else x.converged,
             "relax_steps": None if x is None else x.steps,
@@ -301,6 +305,8 @@ def predict_structures(
 
     clock.stage("ranking", 0, 1, "removing duplicates")
     ranked, rejected = _rank(candidates, selected, relaxations, settings.relax)
+    for entry in ranked:
+        entry.relaxed_score = _relaxed_score(entry, maps[entry.candidate.z])
     rejected = broken + rejected
     clock.stage("ranking", 1, 1, f"{len(ranked)} distinct structures"
                 + (f", {len(rejected)} rejected" if rejected else ""))
@@ -521,6 +527,22 @@ def _joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
     return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
                        first.steps + second.steps, second.max_force, second.converged,
                        first.seconds + second.seconds, second.error)
+
+
+def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tuple[float, float, float] | None:
+    """How well the relaxed structure keeps the bonds of the map (None without relaxation).
+
+    Relaxation moves atoms freely: a GA structure of low fitness can relax into one
+    with exactly the map's bonds, and a perfect one can lose some."""
+    from core.reconstruction.fitness import score_structure
+
+    if entry.relaxation is None or not entry.relaxation.ok:
+        return None
+    try:
+        ev = score_structure(entry.relaxation.structure, list(prediction.species), np.asarray(prediction.contact))
+    except AlphaCrystalError:
+        return None
+    return float(ev.fitness[0]), float(ev.dice[0]), float(ev.valid_fraction[0])
 
 
 def _rank(candidates, selected, relaxations, relaxed: bool) -> tuple[list[RankedStructure], list[dict]]:

@@ -64,6 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     window.editor.grab().save(str(out / "contact-map-editor.png"))
     window.view3d.render_png(out / "structure-3d.png")
     print(f"saved screenshots to {out}: {window.statusBar().currentMessage()}")
+    for r in window.rows[:5]:
+        print(f"  #{r['rank']} {r['symbol']} -> {r.get('relaxed_symbol')}  E {r.get('energy_per_atom')} eV/atom  "
+              f"match reference {r.get('match_reference')}  Dice {r['dice']}  relaxed Dice {r.get('relaxed_dice')}")
     window.close()
     return 0
 

@@ -34,6 +34,7 @@ def test_nacl_writes_every_promised_file(nacl_run):
     best = result.ranked[0]
     assert best.candidate.spacegroup == 225 and best.reconstruction.fitness == pytest.approx(1.0)
     assert math.isfinite(best.energy_per_atom) and -4.5 < best.energy_per_atom < -3.0  # CHGNet rock salt ~ -3.67
+    assert best.relaxed_score is not None and best.relaxed_score[1] == pytest.approx(1.0)  # rock salt keeps its bonds
     folder = out / best.folder.name
     assert folder.name == "01_NaCl_Fm-3m"
     for name in ("NaCl.cif", "POSCAR", "reconstructed.cif", "result.json", "vasp/INCAR", "vasp/KPOINTS", "vasp/POSCAR"):
@@ -44,7 +45,8 @@ def test_nacl_writes_every_promised_file(nacl_run):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["formula"] == "NaCl" and summary["structures"][0]["energy_per_atom"] < -3
     assert {"candidates", "contact_maps", "settings", "stage_seconds"} <= set(summary)
-    for key in ("spacegroup", "z", "dice", "valid_fraction", "energy_per_atom", "relaxed_spacegroup", "wall_s"):
+    for key in ("spacegroup", "z", "dice", "valid_fraction", "energy_per_atom", "relaxed_spacegroup", "relaxed_dice",
+                "wall_s"):
         assert key in rows[0]
 
 
@@ -96,6 +98,7 @@ def test_without_relaxation_ranks_by_fitness(tmp_path):
     fitness = [r.reconstruction.fitness for r in result.ranked]
     assert fitness == sorted(fitness, reverse=True)
     assert all(r.relaxation is None and math.isnan(r.energy_per_atom) for r in result.ranked)
+    assert all(r.row()["relaxed_dice"] is None for r in result.ranked)
     assert json.loads((tmp_path / "summary.json").read_text())["structures"][0]["energy_per_atom"] is None
 
 

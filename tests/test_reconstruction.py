@@ -121,6 +121,24 @@ def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
     assert ev2.dice[0] == pytest.approx(1.0)
 
 
+@pytest.mark.parametrize("name", ["TiO2", "SrTiO3"])
+def test_any_structure_is_scored_against_a_map_in_any_site_order(name):
+    from core.io import primitive_cell
+    from core.reconstruction.fitness import score_structure
+
+    cell = primitive_cell(FIXTURES[name]())
+    cmap = compute_contact_map(cell)
+    shuffled = Structure.from_sites([cell[i] for i in np.random.default_rng(1).permutation(len(cell))])
+    ev = score_structure(shuffled, list(cmap.species), cmap.matrix)
+    assert ev.fitness[0] == pytest.approx(1.0) and ev.dice[0] == pytest.approx(1.0)
+    apart = shuffled.copy()
+    apart.scale_lattice(shuffled.volume * 3.0)  # every distance x1.44: no bond left in the window
+    ev = score_structure(apart, list(cmap.species), cmap.matrix)
+    assert ev.dice[0] == pytest.approx(0.0) and ev.fitness[0] == pytest.approx(0.0)
+    with pytest.raises(AlphaCrystalError, match="not the map's"):
+        score_structure(shuffled, ["Ti"] * len(shuffled), cmap.matrix)
+
+
 def test_matched_dice_beats_positional_dice():
     species = ["Na", "Na", "Cl", "Cl"]
     target = np.array([[0, 0, 1, 0], [0, 0, 0, 1], [1, 0, 0, 0], [0, 1, 0, 0]])

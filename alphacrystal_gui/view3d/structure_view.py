@@ -136,7 +136,8 @@ class StructureView(QWidget):
             self.bond_mesh.set_data(vertices=np.asarray(vertices).astype(np.float32),
                                     faces=np.asarray(faces).astype(np.uint32), color=(0.55, 0.55, 0.55, 1))
         self.cell_lines.set_data(g["cell"], color=(0.1, 0.1, 0.1, 1))
-        length = float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.35
+        # long enough to stick out of an atom at the origin (ball radius 0.45 r_cov <= 1.2 Å)
+        length = max(float(np.linalg.norm(self.structure.lattice.matrix, axis=1).min()) * 0.5, 2.0)
         self.axis.transform.scale = (length, length, length)
         if reset_camera:
             centre = g["cell"].mean(axis=0)

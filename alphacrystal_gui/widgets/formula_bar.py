@@ -34,6 +34,7 @@ class FormulaBar(QWidget):
         self.predict_button.setEnabled(False)
         self.status = QLabel()
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.status.setWordWrap(True)  # a long formula's Z list must not widen the window's centre
         row = QHBoxLayout()
         row.addWidget(QLabel("Formula:"))
         row.addWidget(self.edit, 1)

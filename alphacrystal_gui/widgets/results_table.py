@@ -7,8 +7,20 @@ import math
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-COLUMNS = ("rank", "space group", "relaxed SG", "Z", "Dice", "valid bonds", "fitness", "E (eV/atom)",
-           "match ref.", "RMSD ref.")
+COLUMNS = ("rank", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
+           "Dice", "valid bonds", "fitness")
+
+TOOLTIPS = {
+    "space group": "The candidate space group the GA placed atoms in",
+    "relaxed SG": "Space group of the relaxed structure (spglib, 0.1 Å)",
+    "Dice": "Dice of the GA structure's contact map against the input map (same-element atoms matched)",
+    "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window (r_i + r_j ± 0.4 Å)",
+    "fitness": "GA fitness: Dice × valid-bond fraction",
+    "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
+    "E (eV/atom)": "CHGNet energy per atom of the relaxed structure (ranks polymorphs; not a formation energy)",
+    "match ref.": "Same structure as the open reference (pymatgen StructureMatcher)",
+    "RMSD ref.": "Fractional-coordinate RMSD against the open reference (paper's definition)",
+}
 
 
 class _NumberItem(QTableWidgetItem):
@@ -34,6 +46,9 @@ class ResultsTable(QTableWidget):
     def __init__(self, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
         self.setHorizontalHeaderLabels(COLUMNS)
+        for col, name in enumerate(COLUMNS):
+            if name in TOOLTIPS:
+                self.horizontalHeaderItem(col).setToolTip(TOOLTIPS[name])
         self.verticalHeader().setVisible(False)
         self.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
@@ -49,20 +64,23 @@ class ResultsTable(QTableWidget):
             self.insertRow(row)
             energy = r.get("energy_per_atom")
             match = r.get("match_reference")
-            cells = [
-                (r.get("rank", index + 1), str(r.get("rank", index + 1))),
-                (r.get("spacegroup"), f"{r.get('symbol', '')} ({r.get('spacegroup', '')})"),
-                (r.get("relaxed_spacegroup"), f"{r.get('relaxed_symbol', '')} ({r.get('relaxed_spacegroup', '')})"
-                 if r.get("relaxed_spacegroup") else ""),
-                (r.get("z"), str(r.get("z", ""))),
-                (r.get("dice"), _f(r.get("dice"))),
-                (r.get("valid_fraction"), _f(r.get("valid_fraction"))),
-                (r.get("fitness"), _f(r.get("fitness"))),
-                (energy, "" if energy is None else f"{energy:.4f}"),
-                (0 if match else 1, "" if match is None else ("yes" if match else "no")),
-                (r.get("rmsd_reference"), _f(r.get("rmsd_reference"))),
-            ]
-            for col, (value, text) in enumerate(cells):
+            cells = {
+                "rank": (r.get("rank", index + 1), str(r.get("rank", index + 1))),
+                "space group": (r.get("spacegroup"), f"{r.get('symbol', '')} ({r.get('spacegroup', '')})"),
+                "Z": (r.get("z"), str(r.get("z", ""))),
+                "relaxed SG": (r.get("relaxed_spacegroup"),
+                               f"{r.get('relaxed_symbol', '')} ({r.get('relaxed_spacegroup', '')})"
+                               if r.get("relaxed_spacegroup") else ""),
+                "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
+                "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
+                "RMSD ref.": (r.get("rmsd_reference"), _f(r.get("rmsd_reference"))),
+                "Dice relaxed": (r.get("relaxed_dice"), _f(r.get("relaxed_dice"))),
+                "Dice": (r.get("dice"), _f(r.get("dice"))),
+                "valid bonds": (r.get("valid_fraction"), _f(r.get("valid_fraction"))),
+                "fitness": (r.get("fitness"), _f(r.get("fitness"))),
+            }
+            for col, name in enumerate(COLUMNS):
+                value, text = cells[name]
                 item = _NumberItem(value, text)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 self.setItem(row, col, item)

@@ -178,3 +178,38 @@ class ContactFitness:
         counted = n_valid + n_short
         valid_fraction = np.where(counted > 0, n_valid / np.maximum(counted, 1), 1.0)
         return Evaluation(dice * valid_fraction, dice, valid_fraction, n_valid, n_short, maps, strain)
+
+
+def score_structure(structure, species: list[str], contact_map: np.ndarray,
+                    tolerance: float = DEFAULT_TOLERANCE) -> Evaluation:
+    """Fitness, Dice and valid-bond fraction of one given structure against a contact map,
+    as the GA scores its cells (e.g. a structure after relaxation, to see whether it
+    still has the bonds of the map).
+
+    Parameters
+    ----------
+    structure : pymatgen.core.Structure
+        The cell whose sites are the map's atoms, in any order (same elements and counts).
+    species : list of str
+        Element of each row of ``contact_map``.
+    contact_map : ndarray (n, n)
+        Target 0/1 map.
+
+    Returns
+    -------
+    Evaluation
+        Arrays of length 1.
+    """
+    from core.errors import AlphaCrystalError
+
+    own = [site.specie.symbol for site in structure]
+    if sorted(own) != sorted(species):
+        raise AlphaCrystalError(f"the structure's atoms ({structure.composition.formula}) are not the map's "
+                                f"({'-'.join(species)})")
+    rows: dict[str, list[int]] = {}
+    for i, element in enumerate(species):
+        rows.setdefault(element, []).append(i)
+    order = [rows[element].pop(0) for element in own]  # map row of each site (same-element order is free)
+    target = np.asarray(contact_map)[np.ix_(order, order)]
+    fitness = ContactFitness(own, target, tolerance)
+    return fitness.evaluate(structure.frac_coords[None, :, :], structure.lattice.matrix[None, :, :])
