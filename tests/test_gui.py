@@ -273,3 +273,26 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
     finally:
         w.close()
     assert not engine.running
+
+
+def test_results_table_shows_each_column_under_its_header(qtbot):
+    from alphacrystal_gui.widgets.results_table import COLUMNS, ResultsTable
+
+    table = ResultsTable()
+    qtbot.addWidget(table)
+    rows = [{"rank": 2, "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
+             "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6375, "match_reference": False, "rmsd_reference": None,
+             "relaxed_dice": 0.5, "dice": 1.0, "valid_fraction": 1.0, "fitness": 1.0},
+            {"rank": 1, "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
+             "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6474, "match_reference": True, "rmsd_reference": 0.012,
+             "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0}]
+    table.set_rows(rows)
+    cell = {name: table.item(0, col).text() for col, name in enumerate(COLUMNS)}  # sorted by rank: rank 1 first
+    assert cell["rank"] == "1" and cell["E (eV/atom)"] == "-3.6474" and cell["match ref."] == "yes"
+    assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
+    assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
+    assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n not in ("rank", "Z"))
+    table.selectRow(0)
+    with qtbot.waitSignal(table.rowSelected) as selected:
+        table.selectRow(1)
+    assert selected.args == [0]  # the index into the rows as given
