@@ -100,6 +100,10 @@ def main(argv: list[str] | None = None) -> int:
     window.run_panel.apply_settings({"generations": args.generations, "jobs": args.processes, "relax": True})
     measure("reconstruct + relax (live plots)", window.run_panel.start_button.click, rows)
     measure("select result, show map + 3D", lambda: window.show_result(0), rows)
+    cancels = [_cancel_latency(app, window, "reconstruction", {"generations": 100_000, "jobs": args.processes,
+                                                                "relax": True}),
+               _cancel_latency(app, window, "relaxation", {"generations": 30, "jobs": args.processes,
+                                                            "relax": True})]
     t_gc = time.perf_counter()
     gc.collect()  # the worst case of an automatic full collection during a session
     full_gc_ms = (time.perf_counter() - t_gc) * 1000
@@ -108,8 +112,49 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{seconds:>8.1f}{n:>7}{worst:>12.1f}{p99:>8.1f}{over:>10}")
     print(f"a full garbage collection after these phases: {full_gc_ms:.1f} ms "
           f"({len(gc.get_objects())} objects not frozen)")
+    print(f"{'Cancel during':<34}{'cancel -> idle s':>17}{'  Start enabled after'}")
+    for stage, seconds, usable in cancels:
+        print(f"{stage:<34}{seconds:>17.2f}  {'yes' if usable else 'NO'}")
     window.close()
     return 0
+
+
+def _cancel_latency(app, window, stage: str, settings: dict, timeout_s: float = 300.0) -> tuple[str, float, bool]:
+    """Start a run, press Cancel once the pipeline reports ``stage``, and time how long
+    until every worker thread has finished (target: within a second). Returns
+    (stage, seconds, whether Start is enabled again); seconds is nan if the stage
+    was never reached."""
+    panel = window.run_panel
+    panel.apply_settings(settings)
+    seen = {"stage": None}
+    original = panel.show_progress
+
+    def spy(p) -> None:
+        seen["stage"] = p.stage
+        original(p)
+
+    panel.show_progress = spy  # looked up when the run starts
+    try:
+        panel.start_button.click()
+        end = time.perf_counter() + timeout_s
+        while seen["stage"] != stage and window._tasks and time.perf_counter() < end:
+            app.processEvents()
+            time.sleep(0.005)
+        if seen["stage"] != stage or not window._tasks:
+            while window._tasks:
+                window.cancel()
+                app.processEvents()
+                time.sleep(0.01)
+            return stage, float("nan"), panel.start_button.isEnabled()
+        time.sleep(1.0)  # well inside the stage
+        t = time.perf_counter()
+        panel.cancel_button.click()
+        while window._tasks:
+            app.processEvents()
+            time.sleep(0.001)
+        return stage, time.perf_counter() - t, panel.start_button.isEnabled()
+    finally:
+        del panel.show_progress
 
 
 def _instrument(spans: list) -> None:

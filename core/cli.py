@@ -386,7 +386,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"{'' if r['relaxed_dice'] is None else format(r['relaxed_dice'], '.3f'):>9}  "
               f"{r['symbol']} Z={r['z']} p={r['sg_probability']:.2f}")
     if result.rejected:
-        print(f"{len(result.rejected)} reconstructions rejected (broken geometry or failed relaxation): "
+        print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
+              f"relaxation, no Wyckoff assignment): "
               f"listed in summary.json")
     print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")
     _write_json(args.json, {"formula": result.formula, "out": str(out), "seconds": result.seconds,

@@ -289,11 +289,13 @@ def predict_structures(
             maps[z] = predict_contact_map(parsed, z=z)
     clock.stage("contact maps", len(zs), len(zs), "")
 
-    reconstructions, resumed_recon = _reconstruct(parsed.reduced_formula, candidates, maps, settings, folder,
-                                                  clock, cancel, on_generation, on_reconstruction)
+    reconstructions, resumed_recon, skipped = _reconstruct(parsed.reduced_formula, candidates, maps, settings,
+                                                           folder, clock, cancel, on_generation, on_reconstruction)
+    if len(skipped) == len(candidates):
+        raise PredictionError("; ".join(s["reason"] for s in skipped))
     cancelled = _is_set(cancel)
     relaxations: dict[tuple[str, int], RelaxResult] = {}
-    selected, broken = {}, []
+    selected, broken = {}, list(skipped)
     for key, results in reconstructions.items():
         selected[key], dropped = distinct_results(results, settings.relax_per_candidate)
         broken += [{"candidate": key, "assignment": r.assignment.label, "fitness": round(r.fitness, 4),
@@ -408,7 +410,7 @@ def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactP
 def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_generation, on_reconstruction):
     """GA runs of all candidates on one pool; finished candidates are stored at once."""
     results: dict[str, list[ReconstructionResult]] = {}
-    jobs, owner, keys, pending_count = [], {}, {}, {}
+    jobs, owner, keys, pending_count, skipped = [], {}, {}, {}, []
     resumed = 0
     for cand in candidates:
         name = candidate_key(cand)
@@ -418,8 +420,12 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
             results[name] = [result_from_dict(d) for d in stored["results"]]
             resumed += 1
             continue
-        planned = plan_jobs(_target(cand, maps[cand.z]), settings.n_assignments, settings.restarts,
-                            settings.ga(), settings.seed, settings.max_strain)
+        try:
+            planned = plan_jobs(_target(cand, maps[cand.z]), settings.n_assignments, settings.restarts,
+                                settings.ga(), settings.seed, settings.max_strain)
+        except AlphaCrystalError as exc:  # no Wyckoff assignment found: the other candidates still run
+            skipped.append({"candidate": name, "assignment": "", "fitness": None, "reason": str(exc)})
+            continue
         jobs += planned
         pending_count[name] = len(planned)
         for job in planned:
@@ -448,7 +454,7 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     order = {j.job_id: k for k, j in enumerate(jobs)}
     for name in results:
         results[name].sort(key=lambda r: (r.rank_key, order.get(r.job_id, 0)))
-    return {name: res for name, res in results.items() if res}, resumed
+    return {name: res for name, res in results.items() if res}, resumed, skipped
 
 
 def _relax(selected, settings, folder, clock, cancel):

@@ -16,6 +16,8 @@ from functools import cache, lru_cache
 from core.spacegroups import centring_points
 
 DEFAULT_MAX_COMBINATIONS = 5000
+RETRY_MAX_COMBINATIONS = 500_000
+"""pyxtal's search-grid cap for a second try when the default cap found nothing."""
 
 
 @cache
@@ -76,8 +78,14 @@ def wyckoff_assignments(number: int, primitive_counts: tuple[int, ...] | list[in
     counts = tuple(int(n) for n in primitive_counts)
     if not is_feasible(number, counts):
         return []
-    combos, freedom, _ = pyxtal_group(number).list_wyckoff_combinations(
-        conventional_counts(counts, number), Nmax=max_combinations)
+    group = pyxtal_group(number)
+    combos, freedom, _ = group.list_wyckoff_combinations(conventional_counts(counts, number), Nmax=max_combinations)
+    if not combos and max_combinations < RETRY_MAX_COMBINATIONS:
+        # pyxtal caps the size of its search grid, not the number of solutions: with many
+        # orbits (P4/mmm, Cu7 in TlCu7S4) the cap can cut every solution of a feasible
+        # composition. A larger grid finds them (1-3 s, only in that case).
+        combos, freedom, _ = group.list_wyckoff_combinations(conventional_counts(counts, number),
+                                                             Nmax=RETRY_MAX_COMBINATIONS)
     return [WyckoffAssignment(tuple(tuple(str(w) for w in species) for species in combo), bool(free))
             for combo, free in zip(combos, freedom)]
 

@@ -65,6 +65,17 @@ def test_feasibility_of_known_cases():
     assert count_assignments(230, (1, 1)) == 0
 
 
+def test_feasible_compositions_with_many_orbits_get_assignments():
+    """pyxtal's capped search grid once found none for these (TlCu7S4 in P4/mmm, Z = 1;
+    Pd5Ge in P4/mmm, Z = 2), so the pipeline proposed candidates it could not run."""
+    for counts in ((1, 7, 4), (10, 2)):
+        assert is_feasible(123, counts)
+        assignments = wyckoff_assignments(123, counts)
+        assert assignments
+        for a in assignments[:50]:
+            assert [sum(int(label[:-1]) for label in orbits) for orbits in a.orbits] == list(counts)
+
+
 def test_composition_features_depend_on_composition_only():
     counts = count_matrix([{11: 1, 17: 1}, {11: 2, 17: 2}, {22: 1, 8: 2}])
     x = composition_features(counts)

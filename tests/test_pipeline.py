@@ -113,6 +113,27 @@ def test_given_space_group_and_edited_map(tmp_path):
     assert result.contact_maps[1] is prediction and result.ranked
 
 
+def test_a_candidate_without_assignments_is_skipped_not_fatal(tmp_path, monkeypatch):
+    from core.errors import AlphaCrystalError
+
+    real = pipeline.plan_jobs
+
+    def plan_jobs(target, *args, **kwargs):
+        if target.spacegroup != 225:
+            raise AlphaCrystalError(f"sg{target.spacegroup}: no Wyckoff assignment (test)")
+        return real(target, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "plan_jobs", plan_jobs)
+    settings = PredictionSettings(top_k=3, n_assignments=1, population=20, generations=10, relax=False, jobs=1)
+    result = predict_structures("NaCl", settings, out_dir=tmp_path / "run")
+    assert result.ranked and {r.candidate.spacegroup for r in result.ranked} == {225}
+    assert any("no Wyckoff assignment (test)" in r["reason"] for r in result.rejected)
+    monkeypatch.setattr(pipeline, "plan_jobs", lambda target, *a, **k: (_ for _ in ()).throw(
+        AlphaCrystalError(f"sg{target.spacegroup}: none")))
+    with pytest.raises(PredictionError, match="none"):
+        predict_structures("NaCl", settings, out_dir=tmp_path / "run2")
+
+
 def test_bad_input_errors(tmp_path):
     with pytest.raises(FormulaError, match="Xx"):
         predict_structures("Xx2O", TINY)

@@ -16,6 +16,7 @@ import multiprocessing as mp
 import os
 import queue
 import signal
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
@@ -33,6 +34,11 @@ def ignore_interrupts() -> None:
 
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+CANCEL_GRACE_S = 0.3
+"""After a cancel, running jobs get this long to return their best structure so far
+(a GA generation takes milliseconds); workers that have not answered by then are
+stopped, so that Cancel takes effect within a second."""
 
 WORKER_NICENESS = 10
 """Workers run this much below the parent's priority (POSIX ``nice``)."""
@@ -97,10 +103,13 @@ def terminate_workers(pool: ProcessPoolExecutor) -> None:
     ``concurrent.futures`` offers no public way to stop a running task; the
     executor's process table is used for that (its results are discarded).
     """
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
     pool.shutdown(wait=False, cancel_futures=True)
-    for process in list(getattr(pool, "_processes", {}).values()):
+    for process in processes:
         if process.is_alive():
             process.terminate()
+    for process in processes:
+        process.join(1.0)
 
 
 def start_manager(ctx):
@@ -165,6 +174,7 @@ def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress
                 by_future[pool.submit(_worker, job, events, stop)] = job.job_id
             pending = set(by_future)
             results: dict[str, ReconstructionResult] = {}
+            stopped_at = None
             while pending:
                 done, pending = wait(pending, timeout=0.1, return_when=FIRST_COMPLETED)
                 for fut in done:
@@ -177,8 +187,15 @@ def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress
                 _drain(events, progress)
                 if cancel is not None and cancel.is_set() and not stop.is_set():
                     stop.set()
+                    stopped_at = time.monotonic()
                     for fut in pending:
                         fut.cancel()
+                if stopped_at is not None and pending and time.monotonic() - stopped_at > CANCEL_GRACE_S:
+                    # still starting (a spawn worker imports for 2-3 s before its first
+                    # generation): nothing to return yet, so do not wait for it
+                    break
+            if stopped_at is not None:  # cancelled: the workers have nothing left to do, and
+                terminate_workers(pool)  # letting each tear its interpreter down took ~0.7 s
             _drain(events, progress)
     return [results[j.job_id] for j in jobs if j.job_id in results]
 
