@@ -384,7 +384,8 @@ def warm_up(model_path: str | None = None, device: str = "auto", progress: Progr
 # ---------------------------------------------------------------- stages
 def _propose(parsed, settings: PredictionSettings) -> list[Candidate]:
     if settings.spacegroups:
-        pool = propose_candidates(parsed, top_k=230, z=settings.z)
+        # every feasible group, to find the user's: no assignment counts (up to 230 enumerations)
+        pool = propose_candidates(parsed, top_k=230, z=settings.z, count_wyckoff=False)
         by_sg = {c.spacegroup: c for c in pool}
         missing = [sg for sg in settings.spacegroups if sg not in by_sg]
         if missing:
