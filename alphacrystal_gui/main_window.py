@@ -89,9 +89,9 @@ class PreferencesDialog(QDialog):
             self.model.setText(path)
 
 
-LEFT_DOCK_WIDTH, RIGHT_DOCK_WIDTH = 520, 560
-"""Initial widths (px) of the candidates/run column and of the 3D view/results column
-(first start; later the saved layout)."""
+LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.33, 0.36
+"""Initial widths of the candidates/run column and of the 3D view/results column, as
+shares of the window's width (first start; later the saved layout)."""
 
 
 class MainWindow(QMainWindow):
@@ -176,7 +176,8 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._first_show_docks is not None:  # first start: room for the results' columns
-            self.resizeDocks(self._first_show_docks, [LEFT_DOCK_WIDTH, RIGHT_DOCK_WIDTH], Qt.Orientation.Horizontal)
+            widths = [int(self.width() * LEFT_DOCK_SHARE), int(self.width() * RIGHT_DOCK_SHARE)]
+            self.resizeDocks(self._first_show_docks, widths, Qt.Orientation.Horizontal)
             self._first_show_docks = None
 
     def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
