@@ -75,9 +75,14 @@ def wyckoff_assignments(number: int, primitive_counts: tuple[int, ...] | list[in
 
     Returns an empty list when the composition does not fit the group.
     """
-    counts = tuple(int(n) for n in primitive_counts)
+    return list(_assignments(int(number), tuple(int(n) for n in primitive_counts), int(max_combinations)))
+
+
+@lru_cache(maxsize=256)
+def _assignments(number: int, counts: tuple[int, ...], max_combinations: int) -> tuple[WyckoffAssignment, ...]:
+    """Cached: planning, escalation and the candidate counts ask for the same enumeration."""
     if not is_feasible(number, counts):
-        return []
+        return ()
     group = pyxtal_group(number)
     combos, freedom, _ = group.list_wyckoff_combinations(conventional_counts(counts, number), Nmax=max_combinations)
     if not combos and max_combinations < RETRY_MAX_COMBINATIONS:
@@ -86,8 +91,8 @@ def wyckoff_assignments(number: int, primitive_counts: tuple[int, ...] | list[in
         # composition. A larger grid finds them (1-3 s, only in that case).
         combos, freedom, _ = group.list_wyckoff_combinations(conventional_counts(counts, number),
                                                              Nmax=RETRY_MAX_COMBINATIONS)
-    return [WyckoffAssignment(tuple(tuple(str(w) for w in species) for species in combo), bool(free))
-            for combo, free in zip(combos, freedom)]
+    return tuple(WyckoffAssignment(tuple(tuple(str(w) for w in species) for species in combo), bool(free))
+                 for combo, free in zip(combos, freedom))
 
 
 def count_assignments(number: int, primitive_counts: tuple[int, ...] | list[int],

@@ -85,9 +85,24 @@ class NearestCompositionBaseline:
         self.bank = TemplateBank(train.numbers, train.contact, scaler, k=1, same_pattern=self.same_pattern)
         return self
 
+    @classmethod
+    def of_bank(cls, bank: TemplateBank) -> NearestCompositionBaseline:
+        """The baseline over an existing bank (e.g. a model's training + validation maps)."""
+        baseline = cls(bank.same_pattern)
+        baseline.bank = bank
+        return baseline
+
     def predict_many(self, numbers: np.ndarray) -> np.ndarray:
         """Maps, shape (B, n, n), for structures of one atom count n (numbers: (B, n))."""
         return self.bank.query(numbers)[:, 0].astype(np.uint8)
+
+    def predict_dataset(self, data: FeaturizedDataset) -> list[np.ndarray]:
+        """One map per structure of ``data`` (queried one atom count at a time)."""
+        maps: list[np.ndarray] = [np.zeros((0, 0), dtype=np.uint8)] * len(data)
+        for size, idx in groups_by_size(data).items():
+            for k, m in zip(idx, self.predict_many(data.numbers[idx, :size])):
+                maps[k] = m
+        return maps
 
 
 def _summary(scores: np.ndarray) -> dict[str, float]:
@@ -127,21 +142,15 @@ def evaluate_contact_model(
     if train is not None:
         prior = PairPriorBaseline().fit(train)
         prior_scores = np.array([dice(prior.predict(data.numbers[k, : len(t)]), t) for k, t in enumerate(targets)])
-        baselines = [("pair_prior", prior_scores)]
-        for name, same_pattern in (("nearest", False), ("nearest_same_pattern", True)):
-            nearest = NearestCompositionBaseline(same_pattern).fit(train, model.scaler)
-            near_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
-            for size, idx in groups_by_size(data).items():
-                for k, m in zip(idx, nearest.predict_many(data.numbers[idx, :size])):
-                    near_pred[k] = m
-            baselines.append((name, np.array([dice(p, t) for p, t in zip(near_pred, targets)])))
+        nearest = {"nearest": NearestCompositionBaseline(False).fit(train, model.scaler),
+                   "nearest_same_pattern": NearestCompositionBaseline(True).fit(train, model.scaler)}
         if model.templates is not None and len(model.templates.numbers) > len(train):
             # the nearest map in the model's own bank (training + validation maps)
-            bank_pred: list[np.ndarray] = [np.zeros((0, 0))] * n
-            for size, idx in groups_by_size(data).items():
-                for k, m in zip(idx, model.templates.query(data.numbers[idx, :size])[:, 0]):
-                    bank_pred[k] = m.astype(np.uint8)
-            baselines.append(("nearest_in_model_bank", np.array([dice(p, t) for p, t in zip(bank_pred, targets)])))
+            nearest["nearest_in_model_bank"] = NearestCompositionBaseline.of_bank(model.templates)
+        baselines = [("pair_prior", prior_scores)]
+        for name, baseline in nearest.items():
+            maps = baseline.predict_dataset(data)
+            baselines.append((name, np.array([dice(p, t) for p, t in zip(maps, targets)])))
         for name, values in baselines:
             summary = _summary(values)
             result[f"baseline_{name}_dice_mean"] = summary["dice_mean"]
