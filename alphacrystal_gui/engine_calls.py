@@ -14,17 +14,17 @@ __all__ = ["export_rows", "live_geometry", "propose_inputs", "result_view", "run
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-                    on_generation=None, on_reconstruction=None):
+                    on_generation=None, on_reconstruction=None, templates=None):
     """``predict_structures`` plus, when a reference structure is open, its match and RMSD
     against every result (StructureMatcher at CSP tolerances; the paper's RMSD)."""
     result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
                                 contact_maps=contact_maps, on_generation=on_generation,
-                                on_reconstruction=on_reconstruction)
+                                on_reconstruction=on_reconstruction, templates=templates)
     comparisons = compare_with_reference(result, reference) if reference is not None else None
     rows = []
     for k, entry in enumerate(result.ranked):
         row = entry.row() | {"structure": entry.structure.as_dict(),
-                             "reconstructed": entry.reconstruction.structure.as_dict()}
+                             "reconstructed": entry.initial.as_dict()}
         rows.append(row | (comparisons[k] if comparisons else {}))
     return result, rows, [result_view(entry.structure) for entry in result.ranked]
 
@@ -58,16 +58,18 @@ def live_geometry(on_reconstruction):
 
 
 def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-             on_generation=None, on_reconstruction=None):
+             on_generation=None, on_reconstruction=None, templates=None):
     """:func:`run_and_compare` with 3D geometry of improving structures made off the GUI thread."""
     return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
-                           on_generation, live_geometry(on_reconstruction) if on_reconstruction else None)
+                           on_generation, live_geometry(on_reconstruction) if on_reconstruction else None,
+                           templates)
 
 
 def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
     """One folder per result, as ``alphacrystal predict`` writes them."""
     from pymatgen.core import Structure
 
+    from core.pipeline import initial_name
     from core.run_folder import ranked_folder_name, write_structure_folder
 
     out = []
@@ -77,6 +79,7 @@ def export_rows(rows: list[dict], folder: str, formula: str, progress=None, canc
         rank = int(row.get("rank", k))
         name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
         reconstructed = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
+        route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
         out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
-                                          rank, row, reconstructed))
+                                          rank, row, reconstructed, initial_name(route)))
     return out

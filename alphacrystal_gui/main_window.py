@@ -294,13 +294,24 @@ class MainWindow(QMainWindow):
         self._start(propose_inputs, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, *out))
 
-    def _show_inputs(self, formula: str, candidates: list[Candidate], maps: dict[int, ContactPrediction]) -> None:
+    def _show_inputs(self, formula: str, candidates: list[Candidate], maps: dict[int, ContactPrediction],
+                     templates: list | None = None) -> None:
         self.formula = formula
         self.maps = dict(maps)
         self.candidates.set_candidates(candidates, formula)
+        self.candidates.set_templates(templates or [])
+        if not candidates:  # beyond the contact route's cell size: templates only
+            self.prediction = None
+            self.document.load([], [], np.zeros((0, 0), dtype=np.uint8))
+            self.map_title.setText(f"No contact map for {formula}: the contact route covers cells of up to 12 atoms; "
+                                   "the run uses the templates below")
+            self.statusBar().showMessage(f"{len(templates or [])} templates (no contact map for this cell size); "
+                                         "press Start.")
+            return
         z = self.formula_bar.z or candidates[0].z
         self.load_prediction(maps.get(z) or maps[candidates[0].z])
-        self.statusBar().showMessage(f"{len(candidates)} candidates; edit the map or press Start reconstruction.")
+        self.statusBar().showMessage(f"{len(candidates)} candidates and {len(templates or [])} templates; "
+                                     "edit the map or press Start reconstruction.")
 
     def load_prediction(self, prediction: ContactPrediction, edited: np.ndarray | None = None,
                         threshold: float | None = None) -> None:
@@ -323,12 +334,17 @@ class MainWindow(QMainWindow):
         return replace(self.prediction, contact=self.document.matrix.copy(), threshold=self.document.threshold)
 
     def start_run(self) -> None:
-        if self.task is not None or self.prediction is None:
+        if self.task is not None or (self.prediction is None and not self.candidates.all_templates()):
             return
         self.back_to_input_map()
-        chosen = self.candidates.candidates()
+        chosen = self.candidates.candidates() if self.prediction is not None else []
+        templates = self.candidates.templates()
+        if not chosen and not templates:
+            self.show_error("tick at least one space-group candidate or template")
+            return
         maps = dict(self.maps)
-        maps[self.prediction.z] = self.edited_prediction()
+        if self.prediction is not None:
+            maps[self.prediction.z] = self.edited_prediction()
         missing = sorted({c.z for c in chosen} - set(maps))
         if missing:
             self.show_error(f"no contact map for Z = {missing}; press Predict again")
@@ -337,10 +353,12 @@ class MainWindow(QMainWindow):
         self._best_live = -1.0
         self.run_panel.set_running(True)
         task = self._start(run_live, self.formula, settings, chosen, maps, self.reference, live=True, in_engine=True,
-                           on_progress=self.run_panel.show_progress, on_success=self._run_finished)
+                           on_progress=self.run_panel.show_progress, on_success=self._run_finished,
+                           templates=templates)
         task.connect("generation", self.run_panel.add_generation)
         task.connect("reconstruction", self._live_result)
-        self.statusBar().showMessage(f"Reconstructing {len(chosen)} candidates…")
+        self.statusBar().showMessage(f"Reconstructing {len(chosen)} candidates and relaxing {len(templates)} "
+                                     "templates…")
 
     def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
         """Keep the best structure so far; the 3D view shows it at most every

@@ -43,6 +43,8 @@ class Worker(QObject):
         self.live = live
         self.events: queue.SimpleQueue = queue.SimpleQueue()
         self.signalled = False
+        self.state = "created"
+        """created -> running -> returned -> done emitted: where a task that never ends stopped (diagnostics)."""
 
     def _post(self, kind: str, *payload) -> None:
         self.events.put((kind, payload))
@@ -52,6 +54,7 @@ class Worker(QObject):
 
     @Slot()
     def run(self) -> None:
+        self.state = "running"
         if self.engine is not None:
             self._run_in_engine()
             return
@@ -70,7 +73,9 @@ class Worker(QObject):
         else:
             self._post("succeeded", result)
         finally:
+            self.state = "returned"
             self.done.emit()
+            self.state = "done emitted"
 
     def _run_in_engine(self) -> None:
         try:
@@ -78,7 +83,9 @@ class Worker(QObject):
         except Exception as exc:  # noqa: BLE001 - e.g. an argument that cannot be pickled
             self._post("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
+            self.state = "returned"
             self.done.emit()
+            self.state = "done emitted"
 
     def cancel(self) -> None:
         self.cancel_token.cancel()

@@ -1,5 +1,5 @@
 """AlphaCrystal Studio engine (no Qt): compositions, element features, contact maps,
-structure I/O, data sets and metrics.
+structure I/O, data sets, metrics and the template channel.
 
 The names below are the public API used by the CLI and the GUI; modules not
 listed here are internal.
@@ -16,6 +16,7 @@ from core.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_f
 from core.elements import FEATURE_NAMES, FeatureScaler, element_table
 from core.errors import AlphaCrystalError, DatasetError, FormulaError, StructureFileError
 from core.featurize import FeaturizedDataset, featurize_dataset
+from core.formula_split import full_range_split
 from core.io import (
     export_structure,
     primitive_cell,
@@ -31,6 +32,12 @@ from core.metrics import (
     fractional_rmsd_mae,
     matched_dice,
     structure_match,
+)
+from core.templates import (
+    TemplateCandidate,
+    TemplateLibrary,
+    TemplateLibraryError,
+    retrieve_templates,
 )
 
 __all__ = [
@@ -48,6 +55,9 @@ __all__ = [
     "Formula",
     "FormulaError",
     "StructureFileError",
+    "TemplateCandidate",
+    "TemplateLibrary",
+    "TemplateLibraryError",
     "atom_elements",
     "canonical_order",
     "compute_contact_map",
@@ -57,11 +67,13 @@ __all__ = [
     "export_structure",
     "featurize_dataset",
     "fractional_rmsd_mae",
+    "full_range_split",
     "load_dataset",
     "matched_dice",
     "parse_formula",
     "primitive_cell",
     "read_structure",
+    "retrieve_templates",
     "split_by_formula",
     "structure_match",
     "write_cif",

@@ -178,6 +178,38 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_templates(args: argparse.Namespace) -> int:
+    from core.composition import parse_formula
+    from core.pipeline import MAX_ATOMS, check_scope
+    from core.templates.library import load_library
+    from core.templates.retrieval import retrieve_templates
+
+    parsed = parse_formula(args.formula)
+    check_scope(parsed, args.z)
+    library = load_library(args.library)
+    found = retrieve_templates(parsed, z=args.z, top_k=args.top_k, library=library, scorer=args.scorer,
+                               max_atoms=MAX_ATOMS)
+    print(f"{parsed.reduced_formula}" + (f" Z={args.z}" if args.z else " (every Z up to "
+                                         f"{MAX_ATOMS} atoms)")
+          + f": {len(found)} distinct templates from {len(library)} known structures")
+    if not found:
+        print("no known structure of the same stoichiometry pattern (anonymous formula and atom count)")
+    print(f"{'#':>3}  {'source':<22}{'template':<14}{'space group':<16}{'Z':>3}{'score':>9}{'similar':>8}"
+          f"{'V (Å³)':>9}  substitution; Wyckoff")
+    for k, c in enumerate(found, 1):
+        subst = ", ".join(f"{a}->{b}" for a, b in c.mapping if a != b) or "none"
+        print(f"{k:>3}  {c.source:<22}{c.template_formula:<14}{c.symbol + ' (' + str(c.spacegroup) + ')':<16}"
+              f"{c.z:>3}{c.score:>9.3f}{c.similar:>8}{c.volume:>9.1f}  {subst}; {c.wyckoff}")
+    if found:
+        meaning = ("sum of log ionic substitution probabilities" if found[0].scorer == "ionic"
+                   else "minus mean |Δ Mendeleev number| per atom")
+        print(f"score: {found[0].scorer} ({meaning}; higher is more likely); "
+              "similar: lower-scored templates giving the same structure")
+    _write_json(args.json, {"formula": parsed.reduced_formula, "z": args.z,
+                            "templates": [c.to_dict() for c in found]})
+    return 0
+
+
 def cmd_train_candidates(args: argparse.Namespace) -> int:
     import shlex
 
@@ -323,11 +355,26 @@ def _predict_settings(args: argparse.Namespace):
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
-    for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate"):
+    for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate",
+                 "templates_top_k", "template_scorer"):
         value = getattr(args, name)
         if value is not None:
-            changes[{"assignments": "n_assignments", "strain": "max_strain"}.get(name, name)] = value
+            changes[{"assignments": "n_assignments", "strain": "max_strain",
+                     "templates_top_k": "template_top_k"}.get(name, name)] = value
+    changes["sources"] = _sources(args.sources)
     return dataclasses.replace(base, **changes)
+
+
+def _sources(text: str) -> tuple[str, ...]:
+    """``contact,templates`` -> ("contact", "templates"); an unknown name is an error naming it."""
+    from core.pipeline import SOURCES
+
+    names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = [s for s in names if s not in SOURCES]
+    if unknown or not names:
+        raise AlphaCrystalError(f"--sources: unknown source {', '.join(unknown) or '(none given)'}; "
+                                f"choose from {','.join(SOURCES)}")
+    return names
 
 
 def _positive_int(text: str, option: str) -> int:
@@ -372,19 +419,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
         return 130
     rows = result.rows()
     best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
-    print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} candidates "
+    for note in result.notes:
+        print(f"note: {note}")
+    print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} space-group "
+          f"candidates and {len(result.templates)} templates "
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
     print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
-          f"{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  candidate")
+          f"{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for r in rows:
-        energy = "" if r["energy_per_atom"] is None else f"{r['energy_per_atom']:.4f}"
-        delta = "" if r["energy_per_atom"] is None or best is None else f"{1000 * (r['energy_per_atom'] - best):.1f}"
-        print(f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
-              f"{energy:>12}{delta:>10}{r['dice']:>7.3f}{r['fitness']:>9.3f}"
-              f"{'' if r['relaxed_dice'] is None else format(r['relaxed_dice'], '.3f'):>9}  "
-              f"{r['symbol']} Z={r['z']} p={r['sg_probability']:.2f}")
+        print(_result_line(r, best))
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
               f"relaxation, no Wyckoff assignment): "
@@ -395,21 +440,52 @@ def cmd_predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def _number(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+
+def _result_line(r: dict, best: float | None) -> str:
+    """One row of the ``predict`` table (route-specific columns blank for the other route)."""
+    energy = r["energy_per_atom"]
+    delta = None if energy is None or best is None else 1000 * (energy - best)
+    if r["source"].startswith("template"):
+        start = f"{r['source']} ({r['template_formula']}, {r['symbol']} Z={r['z']})"
+    else:
+        start = f"{r['source']} ({r['symbol']} Z={r['z']} p={r['sg_probability']:.2f})"
+    if r.get("found_also_by"):
+        start += f"; also {r['found_also_by']}"
+    return (f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
+            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}{_number(r['dice'], '.3f'):>7}"
+            f"{_number(r['fitness'], '.3f'):>9}{_number(r['relaxed_dice'], '.3f'):>9}  {start}")
+
+
 def _sample_structures(args: argparse.Namespace) -> list:
     """(material id, Structure) of a seeded sample of ``args.n`` structures with at most
-    ``args.max_atoms`` atoms: from the models' held-out test split (``--split test``) or all."""
+    ``args.max_atoms`` atoms: a held-out partition of the formula split (``--split
+    test`` or ``validation``) or all rows.
+
+    Up to 12 atoms the sample is the paper's scope (the models' split: no all-metal
+    compounds, lowest-energy polymorph per formula); above, the full-range split of
+    :mod:`core.formula_split` (all compositions, lowest-energy polymorph per formula),
+    whose held-out formulas include the paper-scope ones."""
     from core.contact_model import DataSettings
     from core.contact_model.data import split_dataset
     from core.datasets import load_dataset
 
-    if args.split == "test":
-        dataset = split_dataset(DataSettings(path=str(args.data), max_atoms=args.max_atoms)).test
+    split = getattr(args, "split", "test")
+    if split in ("test", "validation") and args.max_atoms <= 12:
+        dataset = getattr(split_dataset(DataSettings(path=str(args.data), max_atoms=args.max_atoms)), split)
+    elif split in ("test", "validation"):
+        from core.formula_split import full_range_split
+
+        dataset = getattr(full_range_split(args.data, args.max_atoms), split).filter(lowest_energy_per_formula=True)
     else:
         dataset = load_dataset(args.data).filter(max_atoms=args.max_atoms)
     idx = np.arange(len(dataset))
     if args.n and args.n < len(idx):
         idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
     return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+
 
 def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
     import multiprocessing
@@ -437,14 +513,21 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
         results[name] = evaluate_prediction(structures, settings, protocols[name], args.jobs or 1, show)
         r = results[name]
         print(f"{name} space groups: match rate top-1 {r['match_rate_top1']:.3f}, top-5 {r['match_rate_top5']:.3f}, "
-              f"RMS {r['rms_mean']:.3f}, {r['seconds_per_formula']:.1f} s/formula (one core)", flush=True)
+              f"RMS {r['rms_mean']:.3f}, attempted {r['attempted_fraction']:.3f}, "
+              f"{r['seconds_per_formula']:.1f} s/formula (one core)", flush=True)
+        for route, alone in r["by_route_alone"].items():
+            print(f"  {route} alone: top-1 {alone['match_rate_top1']:.3f}, top-5 {alone['match_rate_top5']:.3f}; "
+                  f"first correct structure from {route}: {r['first_match_by_source'][route]:.3f}", flush=True)
     main_result = results.get("predicted", results.get("given"))
     payload = {k: v for k, v in main_result.items() if k != "structures"}
     if "given" in results and "predicted" in results:
         payload["given_spacegroup"] = {k: v for k, v in results["given"].items() if k != "structures"}
     payload["anchors"] = {"DiffCSP_match_rate_mp20_1_sample": 0.5149, "CDVAE_match_rate_mp20_1_sample": 0.3390,
-                          "note": "MP-20 test set, up to 20 atoms, one sample per formula; ours: <= "
-                                  f"{args.max_atoms} atoms, held-out formulas of our split"}
+                          "FlowMM_match_rate_mp20_1_sample": 0.6139, "OMatG_match_rate_mp20_1_sample": 0.638,
+                          "TCSP2_top5_cspbench": 0.783, "PNcsp_plus_top5_cspbench": 0.850,
+                          "note": "MP-20 test set, up to 20 atoms, one sample per formula (top-1); TCSP 2.0 and "
+                                  "PNcsp+: top-5 structure match on CSPBench; ours: <= "
+                                  f"{args.max_atoms} atoms, held-out formulas of our split, true Z given"}
     payload["structures"] = {name: r["structures"] for name, r in results.items()}
     _write_json(args.json, payload)
     return 0
@@ -622,6 +705,15 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generations", type=int, default=None, help="GA generations (default 1000, as in the paper)")
     p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
     p.add_argument("--relax-per-candidate", type=int, default=None, help="distinct structures relaxed per candidate (default 2)")
+    p.add_argument("--sources", default="contact,templates",
+                   help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
+                        "(substituted known structures) or both (default contact,templates)")
+    p.add_argument("--templates-top-k", type=int, default=None, metavar="K",
+                   help="distinct template structures relaxed (default 5, --fast 3)")
+    p.add_argument("--template-scorer", choices=["mendeleev", "ionic", "auto"], default=None,
+                   help="substitution score of the template retrieval (default mendeleev: the Mendeleev-number "
+                        "distance; ionic: data-mined ionic substitution probabilities; auto: ionic when "
+                        "oxidation states can be guessed)")
 
 
 def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
@@ -685,6 +777,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
     p.add_argument("--json", metavar="PATH", help="also write the candidates as JSON")
     p.set_defaults(func=cmd_candidates)
+
+    p = sub.add_parser("templates", help="known structures of the same stoichiometry with the elements substituted")
+    p.add_argument("formula", help="chemical formula, e.g. KBr")
+    p.add_argument("--z", type=int, default=None, help="formula units in the cell (default: every Z up to 20 atoms)")
+    p.add_argument("--top-k", type=int, default=10, help="distinct templates listed (default 10)")
+    p.add_argument("--scorer", choices=["mendeleev", "ionic", "auto"], default="mendeleev",
+                   help="substitution score (default mendeleev)")
+    p.add_argument("--library", default=None, help="template library file (default: the shipped one)")
+    p.add_argument("--json", metavar="PATH", help="also write the templates (with structures) as JSON")
+    p.set_defaults(func=cmd_templates)
 
     p = sub.add_parser("reconstruct", help="CMCrystal: build a structure whose contact map matches a target")
     p.add_argument("input", help="CIF/POSCAR (oracle mode: its true map, space group and lattice) or a JSON "
@@ -794,8 +896,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
-    p.add_argument("--split", choices=["all", "test"], default="test",
-                   help="the held-out test split of the models (default) or all structures")
+    p.add_argument("--split", choices=["all", "test", "validation"], default="test",
+                   help="held-out formulas: test (default) or validation (for tuning), or all structures; "
+                        "up to 12 atoms the paper's scope, above it all compositions (core.formula_split)")
     p.add_argument("--n", type=int, default=30, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=int, default=12)
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",

@@ -5,13 +5,21 @@ The one orchestration used by the CLI (``alphacrystal predict``) and the GUI:
 1. candidates: top-k feasible (space group, Z, lattice) of the candidate model;
 2. contact maps: the shipped network's map for every Z among the candidates
    (or maps given by the caller, e.g. edited by hand in the GUI);
-3. reconstruction: CMCrystal GA runs for the top Wyckoff assignments of every
+3. templates: the top distinct known structures of the same stoichiometry
+   pattern with the elements substituted (:mod:`core.templates`);
+4. reconstruction: CMCrystal GA runs for the top Wyckoff assignments of every
    candidate, all on one spawn process pool;
-4. relaxation: the best distinct reconstructions of every candidate relaxed
-   with CHGNet (positions and cell);
-5. ranking: duplicates dropped (StructureMatcher), the rest ordered by CHGNet
-   energy per atom (without relaxation: by fitness, then space-group probability);
-6. export (when an output folder is given): see :mod:`core.run_folder`.
+5. relaxation: the best distinct reconstructions of every candidate and every
+   template structure relaxed with CHGNet (positions and cell), one pool;
+6. ranking: one list for both routes: duplicates dropped (StructureMatcher),
+   the rest ordered by CHGNet energy per atom; every entry names its ``source``
+   (``CMCrystal sg225`` or ``template mp-22862``);
+7. export (when an output folder is given): see :mod:`core.run_folder`.
+
+Routes (``PredictionSettings.sources``): ``contact`` (the paper's CMCrystal
+route, cells up to the models' 12 atoms) and ``templates`` (every composition
+up to :data:`MAX_ATOMS` atoms). A composition outside a route's scope runs on the
+other route, and ``PredictionResult.notes`` says why.
 
 Progress arrives through a callback with the stage, counts and an ETA; a
 cancel token stops the run after the current GA generation / relaxation, and
@@ -31,9 +39,9 @@ import numpy as np
 from pymatgen.core import Structure
 
 from core.candidates.propose import Candidate, propose_candidates
-from core.composition import parse_formula
+from core.composition import Formula, parse_formula
 from core.contact_model.inference import ContactPrediction, predict_contact_map
-from core.errors import AlphaCrystalError
+from core.errors import AlphaCrystalError, FormulaError
 from core.io import cif_text, space_group
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget, plan_jobs
@@ -47,8 +55,12 @@ from core.relax import (
     shortest_distance,
 )
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
+from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
-STAGES = ("candidates", "contact maps", "reconstruction", "relaxation", "ranking", "export")
+STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
+SOURCES = ("contact", "templates")
+MAX_ATOMS = 20
+"""Largest primitive cell a prediction covers (MP-20's range); the contact route stops at its models' size."""
 
 
 class PredictionError(AlphaCrystalError):
@@ -88,6 +100,13 @@ class PredictionSettings:
     jobs : int or None
         Worker processes (default: all cores).
     seed : int
+    sources : tuple of str
+        Routes pooled into one ranking: ``contact`` (CMCrystal on the predicted
+        map) and/or ``templates`` (substituted known structures).
+    template_top_k : int
+        Distinct template structures relaxed.
+    template_scorer : str
+        Substitution score of the template retrieval (``mendeleev``, ``ionic``, ``auto``).
     """
 
     top_k: int = 5
@@ -108,6 +127,16 @@ class PredictionSettings:
     refine_top: int = 3
     jobs: int | None = None
     seed: int = 0
+    sources: tuple[str, ...] = SOURCES
+    template_top_k: int = 5
+    template_scorer: str = "mendeleev"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown or not self.sources:
+            raise PredictionError(f"unknown source(s) {', '.join(unknown) or '(none given)'}: "
+                                  f"choose from {', '.join(SOURCES)}")
 
     @classmethod
     def fast(cls, **changes) -> PredictionSettings:
@@ -145,41 +174,73 @@ class PipelineProgress:
 
 @dataclass
 class RankedStructure:
-    """One predicted structure after relaxation (or reconstruction only) and ranking."""
+    """One predicted structure after relaxation (or before, without relaxation) and ranking.
+
+    Exactly one route made it: CMCrystal (``candidate`` and ``reconstruction``
+    set) or a template substitution (``template`` set).
+    """
 
     rank: int
-    candidate: Candidate
-    reconstruction: ReconstructionResult
+    source: str
+    """``CMCrystal sg225`` or ``template mp-22862``."""
+    initial: Structure
+    """The structure before relaxation: the GA's reconstruction or the substituted template."""
     relaxation: RelaxResult | None
+    candidate: Candidate | None = None
+    reconstruction: ReconstructionResult | None = None
+    template: TemplateCandidate | None = None
     duplicates: int = 0
+    found_also_by: list[str] = field(default_factory=list)
+    """Sources of the duplicates merged into this entry (the same structure found again)."""
     folder: Path | None = None
     relaxed_score: tuple[float, float, float] | None = None
-    """(fitness, Dice, valid-bond fraction) of the relaxed structure against the map the GA used."""
+    """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
+
+    @property
+    def route(self) -> str:
+        """``contact`` or ``templates``."""
+        return "templates" if self.template is not None else "contact"
 
     @property
     def structure(self) -> Structure:
-        """The relaxed structure when relaxation succeeded, else the reconstructed one."""
+        """The relaxed structure when relaxation succeeded, else the initial one."""
         if self.relaxation is not None and self.relaxation.ok:
             return self.relaxation.structure
-        return self.reconstruction.structure
+        return self.initial
 
     @property
     def energy_per_atom(self) -> float:
         """CHGNet energy, eV/atom (nan without a successful relaxation)."""
         return self.relaxation.energy_per_atom if self.relaxation is not None else float("nan")
 
+    @property
+    def spacegroup(self) -> int:
+        """Space group the route started from (the candidate's or the template's)."""
+        return self.template.spacegroup if self.template is not None else self.candidate.spacegroup
+
+    @property
+    def z(self) -> int:
+        return self.template.z if self.template is not None else self.candidate.z
+
     def row(self) -> dict:
-        """The summary row (plain values)."""
+        """The summary row (plain values; route-specific columns are None for the other route)."""
         sg, symbol = _space_group(self.structure)
-        r, c, x = self.reconstruction, self.candidate, self.relaxation
+        r, c, x, tpl = self.reconstruction, self.candidate, self.relaxation, self.template
+        start = tpl or c
+        seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
         return {
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
             "formula": self.structure.composition.reduced_formula,
-            "spacegroup": c.spacegroup, "symbol": c.symbol, "z": c.z, "n_atoms": c.n_atoms,
-            "sg_probability": round(c.probability, 4),
-            "assignment": r.assignment.label,
-            "dice": round(r.dice, 4), "valid_fraction": round(r.valid_fraction, 4), "fitness": round(r.fitness, 4),
+            "source": self.source,
+            "spacegroup": start.spacegroup, "symbol": start.symbol, "z": start.z, "n_atoms": start.n_atoms,
+            "sg_probability": None if c is None else round(c.probability, 4),
+            "assignment": tpl.wyckoff if tpl is not None else r.assignment.label,
+            "template_formula": None if tpl is None else tpl.template_formula,
+            "template_score": None if tpl is None else round(tpl.score, 4),
+            "dice": None if r is None else round(r.dice, 4),
+            "valid_fraction": None if r is None else round(r.valid_fraction, 4),
+            "fitness": None if r is None else round(r.fitness, 4),
             "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, 5),
             "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
             "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
@@ -188,15 +249,22 @@ class RankedStructure:
             "relax_steps": None if x is None else x.steps,
             "relax_error": None if x is None else x.error,
             "duplicates": self.duplicates,
-            "reconstruction_s": round(r.seconds, 2),
+            "found_also_by": "; ".join(self.found_also_by),
+            "reconstruction_s": None if r is None else round(r.seconds, 2),
             "relaxation_s": None if x is None else round(x.seconds, 2),
-            "wall_s": round(r.seconds + (x.seconds if x is not None else 0.0), 2),
+            "wall_s": round(seconds, 2),
         }
 
 
 @dataclass
 class PredictionResult:
-    """Everything a prediction produced."""
+    """Everything a prediction produced.
+
+    ``pool`` holds every sound structure of both routes in ranking order before
+    duplicates across routes were merged (what each route alone would have
+    ranked); ``ranked`` is the pooled, de-duplicated list. ``notes`` says what the
+    run could not do (a route out of scope) in words for the user.
+    """
 
     formula: str
     settings: PredictionSettings
@@ -210,6 +278,9 @@ class PredictionResult:
     out_dir: Path | None = None
     resumed: dict[str, int] = field(default_factory=dict)
     rejected: list[dict] = field(default_factory=list)
+    templates: list[TemplateCandidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pool: list[RankedStructure] = field(default_factory=list)
 
     def rows(self) -> list[dict]:
         return [r.row() for r in self.ranked]
@@ -233,6 +304,7 @@ def predict_structures(
     contact_maps: dict[int, ContactPrediction] | None = None,
     on_generation: Callable[[str, dict], None] | None = None,
     on_reconstruction: Callable[[str, ReconstructionResult], None] | None = None,
+    templates: list[TemplateCandidate] | None = None,
 ) -> PredictionResult:
     """Predict, relax and rank crystal structures of ``formula``.
 
@@ -255,13 +327,15 @@ def predict_structures(
         ``(job_id, {generation, best_fitness, mean_fitness, evaluations})`` for every GA generation.
     on_reconstruction : callable, optional
         ``(candidate key, result)`` as soon as a GA run ends (its structure, fitness, Dice).
+    templates : list of TemplateCandidate, optional
+        Use these template structures instead of retrieving them.
 
     Raises
     ------
     FormulaError
-        Bad formula, unknown element, or more atoms than the models handle.
+        Bad formula, unknown element, or a cell of more than :data:`MAX_ATOMS` atoms.
     PredictionError
-        No feasible candidate.
+        Neither route has a structure to offer (no feasible candidate, no template).
     OutputFolderError
         The output folder cannot be written.
     """
@@ -269,53 +343,67 @@ def predict_structures(
     start = time.perf_counter()
     clock = _Clock(progress, start)
     parsed = parse_formula(formula)
+    check_scope(parsed, settings.z)
     folder = RunFolder(out_dir) if out_dir is not None else None
     if folder is not None:
         folder.prepare()
+    notes = scope_notes(parsed, settings)
 
-    clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.reduced_formula}")
-    if candidates is None:
-        candidates = _propose(parsed, settings)
-    if not candidates:
-        raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
-                              + (f" with Z={settings.z}" if settings.z else "") + " within the model's cell size")
-    clock.stage("candidates", 1, 1, f"{len(candidates)} candidates")
-
+    use_contact = "contact" in settings.sources and contact_route_fits(parsed, settings.z)
+    given = candidates is not None
+    candidates = (candidates if given else _propose(parsed, settings, clock)) if use_contact else []
+    if use_contact and not candidates and not given:
+        notes.append("contact route: no space group admits a Wyckoff assignment of "
+                     f"{parsed.reduced_formula}" + (f" with Z={settings.z}" if settings.z else ""))
     maps = dict(contact_maps or {})
     zs = sorted({c.z for c in candidates})
     for k, z in enumerate(zs):
         if z not in maps:
             clock.stage("contact maps", k, len(zs), f"Z = {z}")
             maps[z] = predict_contact_map(parsed, z=z)
-    clock.stage("contact maps", len(zs), len(zs), "")
+    if zs:
+        clock.stage("contact maps", len(zs), len(zs), "")
 
-    reconstructions, resumed_recon, skipped = _reconstruct(parsed.reduced_formula, candidates, maps, settings,
-                                                           folder, clock, cancel, on_generation, on_reconstruction)
-    if len(skipped) == len(candidates):
-        raise PredictionError("; ".join(s["reason"] for s in skipped))
+    if templates is None:
+        templates = _retrieve(parsed, settings, clock) if "templates" in settings.sources else []
+    if not candidates and not templates:
+        raise PredictionError(f"no structure to offer for '{formula}'"
+                              + (f" with Z={settings.z}" if settings.z else "") + ": " + "; ".join(notes))
+
+    reconstructions, resumed_recon, skipped = {}, 0, []
+    if candidates:
+        reconstructions, resumed_recon, skipped = _reconstruct(parsed.reduced_formula, candidates, maps, settings,
+                                                               folder, clock, cancel, on_generation,
+                                                               on_reconstruction)
+        if len(skipped) == len(candidates) and not templates:
+            raise PredictionError("; ".join(s["reason"] for s in skipped))
     cancelled = _is_set(cancel)
-    relaxations: dict[tuple[str, int], RelaxResult] = {}
     selected, broken = {}, list(skipped)
     for key, results in reconstructions.items():
         selected[key], dropped = distinct_results(results, settings.relax_per_candidate)
         broken += [{"candidate": key, "assignment": r.assignment.label, "fitness": round(r.fitness, 4),
                     "reason": f"atoms closer than {MIN_DISTANCE} Å"} for r in dropped]
+    entries = _entries(candidates, selected, templates)
+    relaxations: dict[tuple[str, int], RelaxResult] = {}
     resumed_relax = 0
     if settings.relax and not cancelled:
-        relaxations, resumed_relax = _relax(selected, settings, folder, clock, cancel)
+        relaxations, resumed_relax = _relax({item: e.initial for item, e in entries.items()}, settings, folder,
+                                            clock, cancel)
         cancelled = _is_set(cancel)
 
     clock.stage("ranking", 0, 1, "removing duplicates")
-    ranked, rejected = _rank(candidates, selected, relaxations, settings.relax)
-    for entry in ranked:
-        entry.relaxed_score = _relaxed_score(entry, maps[entry.candidate.z])
+    ranked, pool, rejected = _rank(entries, relaxations, settings.relax)
+    for entry in pool:
+        if entry.z in maps:
+            entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
     rejected = broken + rejected
     clock.stage("ranking", 1, 1, f"{len(ranked)} distinct structures"
                 + (f", {len(rejected)} rejected" if rejected else ""))
     result = PredictionResult(parsed.reduced_formula, settings, candidates, maps, reconstructions, ranked,
                               time.perf_counter() - start, clock.durations, cancelled,
                               Path(out_dir) if out_dir is not None else None,
-                              {"reconstructions": resumed_recon, "relaxations": resumed_relax}, rejected)
+                              {"reconstructions": resumed_recon, "relaxations": resumed_relax}, rejected,
+                              templates, notes, pool)
     if folder is not None and not cancelled:
         clock.stage("export", 0, len(ranked), "writing CIF, POSCAR and VASP inputs")
         export_prediction(result, folder)
@@ -342,10 +430,12 @@ def compare_with_reference(result: PredictionResult, reference: Structure) -> li
 
 
 def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,
-                   device: str = "auto", progress: Progress | None = None, cancel=None
-                   ) -> tuple[list[Candidate], dict[int, ContactPrediction]]:
-    """Steps 1 and 2 alone: the candidates and the predicted map of every Z among them
-    (what the GUI shows for editing before a run).
+                   device: str = "auto", progress: Progress | None = None, cancel=None, template_top_k: int = 5
+                   ) -> tuple[list[Candidate], dict[int, ContactPrediction], list[TemplateCandidate]]:
+    """The inputs of a run without running it (what the GUI shows for editing):
+    the space-group candidates, the predicted map of every Z among them, and the
+    top template structures. Candidates and maps are empty when the composition
+    is beyond the contact route's cell size (the templates still cover it).
 
     Raises
     ------
@@ -356,11 +446,18 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
 
     clock = _Clock(progress, time.perf_counter())
     parsed = parse_formula(formula)
-    clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.reduced_formula}")
-    candidates = _propose(parsed, PredictionSettings(top_k=top_k, z=z))
-    if not candidates:
+    check_scope(parsed, z)
+    settings = PredictionSettings(top_k=top_k, z=z, template_top_k=template_top_k)
+    templates = _retrieve(parsed, settings, clock)
+    if not contact_route_fits(parsed, z):
+        if not templates:
+            raise PredictionError("; ".join(scope_notes(parsed, settings)) + "; and no template either")
+        clock.finish()
+        return [], {}, templates
+    candidates = _propose(parsed, settings, clock)
+    if not candidates and not templates:
         raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
-                              + (f" with Z={z}" if z else "") + " within the model's cell size")
+                              + (f" with Z={z}" if z else "") + " within the model's cell size, and no template")
     model = load_model(model_path, device)
     zs = sorted({c.z for c in candidates})
     maps = {}
@@ -370,19 +467,69 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
         clock.stage("contact maps", k, len(zs), f"Z = {zz}")
         maps[zz] = predict_contact_map(parsed, z=zz, model=model)
     clock.finish()
-    return candidates, maps
+    return candidates, maps, templates
 
 
 def warm_up(model_path: str | None = None, device: str = "auto", progress: Progress | None = None,
             cancel=None) -> None:
-    """Load the contact and candidate models and the Wyckoff tables once (about 1-3 s),
-    so that the first prediction a user asks for is quick (an app calls this in the
-    background at start-up)."""
+    """Load the contact and candidate models, the Wyckoff tables and the template
+    library once (a few seconds), so that the first prediction a user asks for is
+    quick (an app calls this in the background at start-up)."""
     propose_inputs("NaCl", None, 1, model_path, device)
 
 
+# ---------------------------------------------------------------- scope
+def check_scope(parsed: Formula, z: int | None) -> None:
+    """Raise :class:`FormulaError` when no cell of ``parsed`` (with ``z``) fits :data:`MAX_ATOMS` atoms."""
+    per_unit = parsed.atoms_per_formula_unit
+    if per_unit > MAX_ATOMS:
+        raise FormulaError(f"'{parsed.text}' has {per_unit} atoms per formula unit; predictions cover cells of "
+                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
+    if z is not None and (z < 1 or z * per_unit > MAX_ATOMS):
+        raise FormulaError(f"'{parsed.text}' with Z={z} has {z * per_unit} atoms; predictions cover cells of "
+                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
+
+
+def contact_model_max_atoms() -> int:
+    """Largest cell (atoms) the shipped candidate and contact-map models handle."""
+    from core.candidates.propose import load_default_candidate_model
+
+    return load_default_candidate_model().max_atoms
+
+
+def contact_route_fits(parsed: Formula, z: int | None) -> bool:
+    """Whether some cell of ``parsed`` (with ``z`` when given) fits the contact route's models."""
+    limit = contact_model_max_atoms()
+    return (z or 1) * parsed.atoms_per_formula_unit <= limit
+
+
+def is_all_metal(parsed: Formula) -> bool:
+    """Whether every element of the formula is a metal (pymatgen's ``is_metal``)."""
+    from pymatgen.core import Element
+
+    return all(Element(el).is_metal for el in parsed.counts)
+
+
+def scope_notes(parsed: Formula, settings: PredictionSettings) -> list[str]:
+    """What the user should know about the routes for this composition, in words."""
+    notes = []
+    if "contact" in settings.sources and not contact_route_fits(parsed, settings.z):
+        limit = contact_model_max_atoms()
+        atoms = (settings.z or 1) * parsed.atoms_per_formula_unit
+        notes.append(f"contact route skipped: its models cover cells of up to {limit} atoms and "
+                     f"{parsed.reduced_formula}" + (f" with Z={settings.z}" if settings.z else "")
+                     + f" has {atoms}; the structures come from templates")
+    elif "contact" in settings.sources and is_all_metal(parsed):
+        notes.append(f"{parsed.reduced_formula} is all-metal: its contact map is empty by definition (metal pairs "
+                     "are never in contact), so CMCrystal places its atoms by the space-group and Wyckoff "
+                     "priors alone")
+    return notes
+
+
 # ---------------------------------------------------------------- stages
-def _propose(parsed, settings: PredictionSettings) -> list[Candidate]:
+def _propose(parsed, settings: PredictionSettings, clock=None) -> list[Candidate]:
+    if clock is not None:
+        clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.reduced_formula}")
     if settings.spacegroups:
         # every feasible group, to find the user's: no assignment counts (up to 230 enumerations)
         pool = propose_candidates(parsed, top_k=230, z=settings.z, count_wyckoff=False)
@@ -391,8 +538,36 @@ def _propose(parsed, settings: PredictionSettings) -> list[Candidate]:
         if missing:
             raise PredictionError(f"space group(s) {', '.join(map(str, missing))} admit no Wyckoff assignment "
                                   f"of '{parsed.text}'" + (f" with Z={settings.z}" if settings.z else ""))
-        return [by_sg[sg] for sg in settings.spacegroups]
-    return propose_candidates(parsed, top_k=settings.top_k, z=settings.z)
+        out = [by_sg[sg] for sg in settings.spacegroups]
+    else:
+        out = propose_candidates(parsed, top_k=settings.top_k, z=settings.z)
+    if clock is not None:
+        clock.stage("candidates", 1, 1, f"{len(out)} candidates")
+    return out
+
+
+def _retrieve(parsed: Formula, settings: PredictionSettings, clock) -> list[TemplateCandidate]:
+    clock.stage("templates", 0, 1, f"searching known structures of {parsed.reduced_formula}'s stoichiometry")
+    found = retrieve_templates(parsed, z=settings.z, top_k=settings.template_top_k, scorer=settings.template_scorer,
+                               spacegroups=settings.spacegroups, max_atoms=MAX_ATOMS)
+    clock.stage("templates", 1, 1, f"{len(found)} templates"
+                + (": " + ", ".join(f"{c.template_formula} {c.symbol}" for c in found[:3]) if found else ""))
+    return found
+
+
+def _entries(candidates: list[Candidate], selected: dict[str, list[ReconstructionResult]],
+             templates: list[TemplateCandidate]) -> dict[tuple[str, int], RankedStructure]:
+    """One unranked entry per structure to relax: (candidate key, k) or (template key, 0)."""
+    by_name = {candidate_key(c): c for c in candidates}
+    out: dict[tuple[str, int], RankedStructure] = {}
+    for name, results in selected.items():
+        cand = by_name[name]
+        for k, r in enumerate(results):
+            out[(name, k)] = RankedStructure(0, f"CMCrystal sg{cand.spacegroup}", r.structure, None,
+                                             candidate=cand, reconstruction=r)
+    for tpl in templates:
+        out[(tpl.key, 0)] = RankedStructure(0, tpl.source, tpl.structure, None, template=tpl)
+    return out
 
 
 def _target(candidate: Candidate, prediction: ContactPrediction) -> ReconstructionTarget:
@@ -458,36 +633,33 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     return {name: res for name, res in results.items() if res}, resumed, skipped
 
 
-def _relax(selected, settings, folder, clock, cancel):
-    """CHGNet relaxations of the selected reconstructions, in two rounds.
+def _relax(structures: dict[tuple[str, int], Structure], settings, folder, clock, cancel):
+    """CHGNet relaxations of the structures of both routes, in two rounds.
 
     Round 1 relaxes every structure for ``prerelax_steps``; round 2 continues
-    the ``refine_top`` lowest-energy unconverged ones up to ``relax_steps`` in
-    all. Most GA structures are far from the energy minimum and would use the
-    whole step budget; relaxing all of them fully made relaxation 2/3 of the
-    run time. A structure left after round 1 keeps its (higher) round-1 energy
-    and ``converged=False``. Both rounds share one process pool when jobs > 1.
+    the ``refine_top`` lowest-energy unconverged ones (of either route) up to
+    ``relax_steps`` in all: the routes share one budget. Most GA structures are
+    far from the energy minimum and would use the whole step budget; relaxing
+    all of them fully made relaxation 2/3 of the run time. A structure left after
+    round 1 keeps its (higher) round-1 energy and ``converged=False``. Both
+    rounds share one process pool when jobs > 1.
     """
     full = settings.relax_settings()
     first = replace(full, steps=min(settings.prerelax_steps, full.steps))
     out: dict[tuple[str, int], RelaxResult] = {}
     pre: dict[tuple[str, int], RelaxResult] = {}
     keys: dict[tuple[str, int], str] = {}
-    structures: dict[tuple[str, int], Structure] = {}
     resumed = 0
-    for name, results in selected.items():
-        for k, r in enumerate(results):
-            item = (name, k)
-            keys[item] = state_key(cif_text(r.structure), full.to_dict(), settings.prerelax_steps, settings.refine_top)
-            structures[item] = r.structure
-            stored = folder.load("relaxation", keys[item]) if folder else None
-            if stored is not None:
-                out[item] = RelaxResult.from_dict(stored)
-                resumed += 1
-                continue
-            stored = folder.load("prerelaxation", keys[item]) if folder else None
-            if stored is not None:
-                pre[item] = RelaxResult.from_dict(stored)
+    for item, structure in structures.items():
+        keys[item] = state_key(cif_text(structure), full.to_dict(), settings.prerelax_steps, settings.refine_top)
+        stored = folder.load("relaxation", keys[item]) if folder else None
+        if stored is not None:
+            out[item] = RelaxResult.from_dict(stored)
+            resumed += 1
+            continue
+        stored = folder.load("prerelaxation", keys[item]) if folder else None
+        if stored is not None:
+            pre[item] = RelaxResult.from_dict(stored)
     round1 = [item for item in structures if item not in out and item not in pre]
     expected = len(round1) + min(settings.refine_top, len(structures) - len(out))
     done = [0]
@@ -552,48 +724,65 @@ def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tup
     return float(ev.fitness[0]), float(ev.dice[0]), float(ev.valid_fraction[0])
 
 
-def _rank(candidates, selected, relaxations, relaxed: bool) -> tuple[list[RankedStructure], list[dict]]:
-    """Drop broken structures and duplicates (keeping the better one) and order the rest:
-    by energy, or by fitness without relaxation. Returns (ranked, rejected)."""
+def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tuple[str, int], RelaxResult],
+          relaxed: bool) -> tuple[list[RankedStructure], list[RankedStructure], list[dict]]:
+    """Drop broken structures, order the rest, merge duplicates across both routes
+    (keeping the better one). Returns (ranked, pool in order before merging, rejected).
+
+    Order: by CHGNet energy per atom; without relaxation the routes have no common
+    scale, so their own orders (CMCrystal: fitness, then space-group probability;
+    templates: substitution score) are interleaved, template first."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    by_name = {candidate_key(c): c for c in candidates}
-    entries, rejected = [], []
-    for name, results in selected.items():
-        for k, r in enumerate(results):
-            relaxation = relaxations.get((name, k))
-            if relaxed and relaxation is None:  # not relaxed (run cancelled)
-                continue
-            reason = None
-            if relaxation is not None and not relaxation.ok:
-                reason = f"relaxation failed: {relaxation.error}"
-            elif shortest_distance(r.structure) < MIN_DISTANCE:
-                reason = f"atoms closer than {MIN_DISTANCE} Å"
-            if reason:
-                rejected.append({"candidate": name, "assignment": r.assignment.label,
-                                 "fitness": round(r.fitness, 4), "reason": reason})
-                continue
-            entries.append(RankedStructure(0, by_name[name], r, relaxation))
-
-    def order(e: RankedStructure):
-        if relaxed:
-            energy = e.energy_per_atom
-            return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0,
-                    -e.reconstruction.fitness, -e.candidate.probability)
-        return (-round(e.reconstruction.fitness, 9), -e.candidate.probability, e.reconstruction.bond_strain)
-
-    entries.sort(key=order)
+    sound, rejected = [], []
+    for item, e in entries.items():
+        relaxation = relaxations.get(item)
+        if relaxed and relaxation is None:  # not relaxed (run cancelled)
+            continue
+        reason = None
+        if relaxation is not None and not relaxation.ok:
+            reason = f"relaxation failed: {relaxation.error}"
+        elif shortest_distance(e.initial) < MIN_DISTANCE:
+            reason = f"atoms closer than {MIN_DISTANCE} Å"
+        if reason:
+            r = e.reconstruction
+            rejected.append({"candidate": item[0], "source": e.source,
+                             "assignment": r.assignment.label if r is not None else e.template.wyckoff,
+                             "fitness": None if r is None else round(r.fitness, 4), "reason": reason})
+            continue
+        e.relaxation = relaxation
+        sound.append(e)
+    sound = _ordered(sound, relaxed)
     matcher = StructureMatcher()
     kept: list[RankedStructure] = []
-    for e in entries:
+    for e in sound:
         twin = next((k for k in kept if same_structure(matcher, e.structure, k.structure)), None)
         if twin is not None:
             twin.duplicates += 1
+            if e.source not in twin.found_also_by and e.source != twin.source:
+                twin.found_also_by.append(e.source)
         else:
             kept.append(e)
     for rank, e in enumerate(kept, 1):
         e.rank = rank
-    return kept, rejected
+    return kept, sound, rejected
+
+
+def _ordered(entries: list[RankedStructure], relaxed: bool) -> list[RankedStructure]:
+    if relaxed:
+        def by_energy(e: RankedStructure):
+            energy = e.energy_per_atom
+            prior = -e.reconstruction.fitness if e.reconstruction is not None else -1.0
+            return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0, prior)
+        return sorted(entries, key=by_energy)
+    contact = sorted((e for e in entries if e.template is None),
+                     key=lambda e: (-round(e.reconstruction.fitness, 9), -e.candidate.probability,
+                                    e.reconstruction.bond_strain))
+    templates = sorted((e for e in entries if e.template is not None), key=lambda e: -e.template.score)
+    out = []
+    for k in range(max(len(contact), len(templates))):
+        out += [e[k] for e in (templates, contact) if k < len(e)]
+    return out
 
 
 def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
@@ -611,13 +800,20 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
             "rejected": result.rejected,
             "candidates": [c.to_dict() for c in result.candidates],
             "contact_maps": {str(z): p.to_dict() for z, p in result.contact_maps.items()},
+            "templates": [c.to_dict(with_structure=False) for c in result.templates],
+            "notes": result.notes,
             "energy": "CHGNet 0.3.0 total energy per atom (eV/atom)" if result.settings.relax else None}
     folder.write_summary(result.rows(), meta)
 
 
 def _structure_writer(entry: RankedStructure, formula: str):
     return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
-                                               entry.reconstruction.structure)
+                                               entry.initial, initial_name(entry.route))
+
+
+def initial_name(route: str) -> str:
+    """File name of a result's structure before relaxation: ``reconstructed.cif`` or ``template.cif``."""
+    return "template.cif" if route == "templates" else "reconstructed.cif"
 
 
 # ---------------------------------------------------------------- helpers

@@ -4,7 +4,10 @@ Protocol (as in the CSP literature, e.g. DiffCSP and CDVAE on MP-20): for each
 held-out structure the formula and its true number of formula units Z are
 given; the pipeline predicts, relaxes and ranks; the prediction counts as a
 match at rank k when one of the first k ranked structures matches the true one
-with pymatgen's StructureMatcher at stol 0.5, angle_tol 10°, ltol 0.3. Reported
+with pymatgen's StructureMatcher at stol 0.5, angle_tol 10°, ltol 0.3. With
+both routes pooled, one run also gives each route's figure alone: the same
+relaxed structures of that route, de-duplicated and ranked by themselves
+(``by_route_alone``), and which route produced the first correct structure. Reported
 with the predicted space groups (top-k) and, separately, with the true space
 group given (the paper's Table 2 setting, still with the predicted map and
 lattice).
@@ -56,19 +59,25 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
     row["seconds"] = time.perf_counter() - start
     row["n_ranked"] = len(result.ranked)
     row["candidate_spacegroups"] = [c.spacegroup for c in result.candidates]
-    row["true_sg_in_candidates"] = sg in row["candidate_spacegroups"]
+    row["template_spacegroups"] = [c.spacegroup for c in result.templates]
+    row["true_sg_in_candidates"] = sg in row["candidate_spacegroups"] + row["template_spacegroups"]
     row["match_rank"] = None
     row["rms"] = None
+    row["match_source"] = None
     for entry in result.ranked[:top]:
         match = structure_match(entry.structure, reference, CSP_TOLERANCES)
         if match.matched:
-            row["match_rank"], row["rms"] = entry.rank, match.rms
+            row["match_rank"], row["rms"], row["match_source"] = entry.rank, match.rms, entry.route
             break
+    row["route_match_rank"] = {route: route_match_rank(result, route, reference, top)
+                               for route in config.sources}
+    row["notes"] = result.notes
     if result.ranked:
         best = result.ranked[0]
-        row["top1_spacegroup"] = best.candidate.spacegroup
+        row["top1_source"] = best.source
+        row["top1_spacegroup"] = best.spacegroup
         row["top1_energy_per_atom"] = best.energy_per_atom
-        row["top1_dice"] = best.reconstruction.dice
+        row["top1_dice"] = None if best.reconstruction is None else best.reconstruction.dice
         loose = structure_match(best.structure, reference, PAPER_TOLERANCES)
         row["top1_paper_rms"] = loose.rms if loose.matched else None
         try:
@@ -78,19 +87,58 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
     return row
 
 
+def route_match_rank(result, route: str, reference: Structure, top: int = 5) -> int | None:
+    """Rank of the first match among the distinct structures of one route alone (what
+    ``--sources ROUTE`` would have ranked from the same relaxations), or None."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from core.reconstruction.selection import same_structure
+
+    matcher = StructureMatcher()
+    distinct: list = []
+    for entry in result.pool:
+        if entry.route != route:
+            continue
+        if any(same_structure(matcher, entry.structure, d.structure) for d in distinct):
+            continue
+        distinct.append(entry)
+        if structure_match(entry.structure, reference, CSP_TOLERANCES).matched:
+            return len(distinct)
+        if len(distinct) >= top:
+            return None
+    return None
+
+
 def summarise(rows: list[dict]) -> dict:
-    """Match rates at rank 1 and 5, mean RMS over matches, seconds per formula."""
+    """Match rates at rank 1 and 5 (pooled and per route), which route found the first
+    correct structure, attempted fraction, mean RMS over matches, seconds per formula."""
     n = len(rows)
     ranks = [r.get("match_rank") for r in rows]
     rms = [r["rms"] for r in rows if r.get("match_rank") == 1 and r.get("rms") is not None]
     rms5 = [r["rms"] for r in rows if r.get("match_rank") is not None and r.get("rms") is not None]
+    routes = sorted({route for r in rows for route in r.get("route_match_rank", {})})
+
+    def rate(values, test) -> float:
+        return float(np.mean([test(v) for v in values])) if n else float("nan")
+
+    by_route = {route: {"match_rate_top1": rate([r.get("route_match_rank", {}).get(route) for r in rows],
+                                                lambda k: k == 1),
+                        "match_rate_top5": rate([r.get("route_match_rank", {}).get(route) for r in rows],
+                                                lambda k: k is not None)}
+                for route in routes}
     return {
         "n": n,
-        "match_rate_top1": float(np.mean([k == 1 for k in ranks])) if n else float("nan"),
-        "match_rate_top5": float(np.mean([k is not None for k in ranks])) if n else float("nan"),
+        "match_rate_top1": rate(ranks, lambda k: k == 1),
+        "match_rate_top5": rate(ranks, lambda k: k is not None),
+        "match_rate_top1_by_source": {route: rate(rows, lambda r, route=route: r.get("match_rank") == 1
+                                                  and r.get("match_source") == route) for route in routes},
+        "first_match_by_source": {route: rate(rows, lambda r, route=route: r.get("match_source") == route)
+                                  for route in routes},
+        "by_route_alone": by_route,
+        "attempted_fraction": rate(rows, lambda r: bool(r.get("n_ranked"))),
         "rms_mean": float(np.mean(rms)) if rms else float("nan"),
         "rms_mean_top5": float(np.mean(rms5)) if rms5 else float("nan"),
-        "true_sg_in_candidates": float(np.mean([bool(r.get("true_sg_in_candidates")) for r in rows])) if n else float("nan"),
+        "true_sg_in_candidates": rate(rows, lambda r: bool(r.get("true_sg_in_candidates"))),
         "errors": sum(1 for r in rows if r.get("error")),
         "seconds_per_formula": float(np.mean([r["seconds"] for r in rows])) if n else float("nan"),
     }

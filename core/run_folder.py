@@ -8,7 +8,8 @@ Layout::
         TiO2.cif                       relaxed, symmetrised CIF
         POSCAR                         relaxed, for VASP
         vasp/                          Materials Project relaxation input set
-        reconstructed.cif              the GA structure before relaxation (P1)
+        reconstructed.cif              the GA structure before relaxation (P1; CMCrystal results)
+        template.cif                   the substituted template before relaxation (P1; template results)
         result.json                    the summary row of this structure
       .alphacrystal/                   resume state: one JSON per finished
                                        reconstruction and relaxation
@@ -149,9 +150,11 @@ def ranked_folder_name(rank: int, formula: str, symbol: str) -> str:
 
 
 def write_structure_folder(folder: Path, structure, formula: str, rank: int, row: dict,
-                           reconstructed=None) -> Path:
+                           reconstructed=None, initial_name: str = "reconstructed.cif") -> Path:
     """Fill ``folder`` with one result: ``FORMULA.cif`` (symmetrised), ``POSCAR``, ``vasp/``
-    (Materials Project relaxation set), ``reconstructed.cif`` (P1, when given) and ``result.json``."""
+    (Materials Project relaxation set), the structure before relaxation as ``initial_name``
+    (P1, when given: ``reconstructed.cif`` from CMCrystal, ``template.cif`` from a
+    substituted template) and ``result.json``."""
     from core.io import write_cif, write_poscar, write_vasp_inputs
 
     folder = Path(folder)
@@ -159,8 +162,8 @@ def write_structure_folder(folder: Path, structure, formula: str, rank: int, row
     write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {rank} (AlphaCrystal Studio)")
     write_vasp_inputs(structure, folder / "vasp")
     if reconstructed is not None:
-        write_cif(reconstructed, folder / "reconstructed.cif")
-    clean = {k: v for k, v in row.items() if k not in ("structure", "reconstructed")}
+        write_cif(reconstructed, folder / initial_name)
+    clean = {k: v for k, v in row.items() if k not in ("structure", "reconstructed", "initial")}
     atomic_write_text(folder / "result.json", json.dumps(clean | {"folder": folder.name}, indent=2,
                                                          default=_plain) + "\n")
     return folder

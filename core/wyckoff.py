@@ -28,6 +28,12 @@ def pyxtal_group(number: int):
     return Group(int(number))
 
 
+@cache
+def wyckoff_multiplicities(number: int) -> dict[str, int]:
+    """Multiplicity (conventional cell) of every Wyckoff letter of a group: 225 -> a 4, b 4, ..., l 192."""
+    return {wp.letter: int(wp.multiplicity) for wp in pyxtal_group(number).Wyckoff_positions}
+
+
 def conventional_counts(primitive_counts: tuple[int, ...] | list[int], number: int) -> list[int]:
     """Atoms of each species in the conventional cell of space group ``number``."""
     m = centring_points(number)

@@ -41,6 +41,10 @@ def wait_idle(qtbot, w, timeout=120_000):
 
         print(f"--- still running after {timeout} ms: {len(w._tasks)} task(s); "
               f"status bar: {w.statusBar().currentMessage()!r}", file=sys.stderr)
+        for task in w._tasks:
+            print(f"task {task.worker.fn.__name__}: worker {task.worker.state}, thread running "
+                  f"{task.thread.isRunning()}, finished {task.thread.isFinished()}, "
+                  f"undelivered events {task.worker.events.qsize()}", file=sys.stderr)
         faulthandler.dump_traceback(file=sys.stderr, all_threads=True)
         if w.engine is not None and w.engine.dump_stacks():
             time.sleep(2.0)  # the engine process writes its stacks to the same stderr

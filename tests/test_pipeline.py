@@ -4,6 +4,7 @@ import csv
 import io
 import json
 import math
+from dataclasses import replace
 
 import pytest
 
@@ -17,7 +18,9 @@ from core.run_folder import OutputFolderError
 from core.terminal import ProgressBar, format_seconds
 
 TINY = PredictionSettings(top_k=1, n_assignments=2, population=30, generations=40, patience=5,
-                          relax_per_candidate=1, relax_steps=30, fmax=0.2, jobs=1)
+                          relax_per_candidate=1, relax_steps=30, fmax=0.2, jobs=1, sources=("contact",))
+"""The contact route alone (the pooled ranking is tested in test_templates.py)."""
+CONTACT = {"sources": ("contact",)}
 
 
 @pytest.fixture(scope="module")
@@ -74,7 +77,7 @@ def test_rerun_resumes_without_recomputing(nacl_run, monkeypatch):
 
 def test_cancelled_run_keeps_finished_steps_and_resumes(tmp_path):
     settings = PredictionSettings(top_k=2, n_assignments=1, population=20, generations=20, patience=5,
-                                  relax=False, jobs=1)
+                                  relax=False, jobs=1, **CONTACT)
     cancel = CancelToken()
 
     def stop_after_first_candidate(p: PipelineProgress) -> None:
@@ -93,7 +96,7 @@ def test_cancelled_run_keeps_finished_steps_and_resumes(tmp_path):
 
 def test_without_relaxation_ranks_by_fitness(tmp_path):
     settings = PredictionSettings(top_k=2, n_assignments=2, population=20, generations=20, patience=5,
-                                  relax=False, jobs=1)
+                                  relax=False, jobs=1, **CONTACT)
     result = predict_structures("NaCl", settings, out_dir=tmp_path)
     fitness = [r.reconstruction.fitness for r in result.ranked]
     assert fitness == sorted(fitness, reverse=True)
@@ -106,7 +109,7 @@ def test_given_space_group_and_edited_map(tmp_path):
     from core.contact_model.inference import predict_contact_map
 
     settings = PredictionSettings(spacegroups=(221,), z=1, n_assignments=1, population=20, generations=20,
-                                  relax=False, jobs=1)
+                                  relax=False, jobs=1, **CONTACT)
     prediction = predict_contact_map("CsCl", z=1)
     result = predict_structures("CsCl", settings, contact_maps={1: prediction})
     assert [c.spacegroup for c in result.candidates] == [221]
@@ -124,7 +127,8 @@ def test_a_candidate_without_assignments_is_skipped_not_fatal(tmp_path, monkeypa
         return real(target, *args, **kwargs)
 
     monkeypatch.setattr(pipeline, "plan_jobs", plan_jobs)
-    settings = PredictionSettings(top_k=3, n_assignments=1, population=20, generations=10, relax=False, jobs=1)
+    settings = PredictionSettings(top_k=3, n_assignments=1, population=20, generations=10, relax=False, jobs=1,
+                                  **CONTACT)
     result = predict_structures("NaCl", settings, out_dir=tmp_path / "run")
     assert result.ranked and {r.candidate.spacegroup for r in result.ranked} == {225}
     assert any("no Wyckoff assignment (test)" in r["reason"] for r in result.rejected)
@@ -137,8 +141,12 @@ def test_a_candidate_without_assignments_is_skipped_not_fatal(tmp_path, monkeypa
 def test_bad_input_errors(tmp_path):
     with pytest.raises(FormulaError, match="Xx"):
         predict_structures("Xx2O", TINY)
-    with pytest.raises(FormulaError):
-        predict_structures("Ca3Al2Si3O12", TINY)  # one formula unit (20 atoms) beyond L = 12
+    with pytest.raises(FormulaError, match="up to 20 atoms"):
+        predict_structures("Ca3Al2Si3O13", TINY)  # one formula unit (21 atoms) beyond MP-20's 20
+    with pytest.raises(FormulaError, match="up to 20 atoms"):
+        predict_structures("NaCl", replace(TINY, z=11))
+    with pytest.raises(PredictionError, match="contact route skipped: its models cover cells of up to 12 atoms"):
+        predict_structures("Ca3Al2Si3O12", TINY)  # 20 atoms: only templates could offer a structure
     with pytest.raises(PredictionError, match="space group"):
         predict_structures("NaCl", PredictionSettings(spacegroups=(229,), z=1, jobs=1))
     blocker = tmp_path / "file"
@@ -159,7 +167,7 @@ def test_relaxer_rejects_overlapping_atoms():
 def test_cli_predict_and_errors(tmp_path, capsys):
     out = tmp_path / "run"
     args = ["predict", "NaCl", "--out", str(out), "--top-k", "1", "--assignments", "1", "--population", "20",
-            "--generations", "20", "--jobs", "1", "--no-relax", "--json", str(tmp_path / "r.json")]
+            "--generations", "20", "--jobs", "1", "--no-relax", "--sources", "contact", "--json", str(tmp_path / "r.json")]
     assert main(args) == 0
     text = capsys.readouterr().out
     assert "01_NaCl_Fm-3m" in text and (out / "summary.csv").is_file()
@@ -169,6 +177,8 @@ def test_cli_predict_and_errors(tmp_path, capsys):
     assert not (tmp_path / "bad").exists()
     assert main(["predict", "NaCl", "--z", "two"]) == 2
     assert "--z" in capsys.readouterr().err
+    assert main(["predict", "NaCl", "--sources", "contact,maps"]) == 2
+    assert "--sources: unknown source maps" in capsys.readouterr().err
 
 
 def test_progress_bar_lines():
@@ -185,7 +195,7 @@ def test_progress_bar_lines():
 @pytest.mark.slow
 def test_parallel_run_matches_the_promised_layout(tmp_path):
     settings = PredictionSettings(top_k=2, n_assignments=1, population=20, generations=20, patience=5,
-                                  relax_per_candidate=1, relax_steps=10, fmax=0.3, jobs=2)
+                                  relax_per_candidate=1, relax_steps=10, fmax=0.3, jobs=2, template_top_k=2)
     result = predict_structures("NaCl", settings, out_dir=tmp_path)
     assert result.ranked and all(math.isfinite(r.energy_per_atom) for r in result.ranked)
     assert len(list(tmp_path.glob("0*_NaCl_*"))) == len(result.ranked)

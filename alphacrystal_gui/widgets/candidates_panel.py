@@ -1,8 +1,13 @@
-"""Candidates table: ranked (space group, Z, lattice, probability); editable, with hand-added rows.
+"""Candidates of a run: CMCrystal's space groups (editable) and the template structures.
 
-Columns ``a b c α β γ`` (Å, degrees; conventional cell) and the space group
-can be edited; an edited space group is checked for Wyckoff feasibility and
-its symbol refreshed. The check box of a row chooses whether it is run.
+The upper table holds the ranked (space group, Z, lattice, probability)
+candidates of the contact route. Columns ``a b c α β γ`` (Å, degrees;
+conventional cell) and the space group can be edited; an edited space group is
+checked for Wyckoff feasibility and its symbol refreshed. The lower table holds
+the template route's candidates: known structures of the same stoichiometry
+with the elements substituted (source id, template formula, space group, Z,
+substitution score, Wyckoff occupation). The check box of a row of either
+table chooses whether it is run.
 """
 
 from __future__ import annotations
@@ -11,8 +16,10 @@ from dataclasses import replace
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
+    QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
+    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -23,9 +30,18 @@ from PySide6.QtWidgets import (
 from core.candidates.propose import Candidate
 from core.datasets import crystal_system
 from core.spacegroups import centring_points, constrain_lattice, spacegroup_symbol
+from core.templates.retrieval import TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
 LATTICE_COLUMNS = range(6, 12)
+TEMPLATE_COLUMNS = ("run", "source", "template", "space group", "Z", "score", "Wyckoff")
+TEMPLATE_TOOLTIPS = {
+    "source": "Materials Project id of the known structure used as a template",
+    "template": "Formula of the template; its elements are replaced by the query's",
+    "score": "Substitution score: sum of log ionic substitution probabilities (Hautier et al. 2011) when "
+             "oxidation states can be guessed, else minus the mean |Δ Mendeleev number| per atom; higher is likelier",
+    "Wyckoff": "Wyckoff occupation of the substituted structure (conventional-cell multiplicities)",
+}
 
 
 class CandidatesPanel(QWidget):
@@ -46,11 +62,23 @@ class CandidatesPanel(QWidget):
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
+        self.templates_label = QLabel("Templates: known structures with the elements substituted")
+        self.templates_table = QTableWidget(0, len(TEMPLATE_COLUMNS))
+        self.templates_table.setHorizontalHeaderLabels(TEMPLATE_COLUMNS)
+        for col, name in enumerate(TEMPLATE_COLUMNS):
+            if name in TEMPLATE_TOOLTIPS:
+                self.templates_table.horizontalHeaderItem(col).setToolTip(TEMPLATE_TOOLTIPS[name])
+        self.templates_table.verticalHeader().setVisible(False)
+        self.templates_table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.templates_table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.table, 1)
+        layout.addWidget(self.table, 3)
         layout.addLayout(buttons)
+        layout.addWidget(self.templates_label)
+        layout.addWidget(self.templates_table, 2)
         self._rows: list[Candidate] = []
+        self._templates: list[TemplateCandidate] = []
         self.formula = ""
         self._filling = False
         self.table.itemChanged.connect(self._edited)
@@ -176,3 +204,37 @@ class CandidatesPanel(QWidget):
 
     def all_candidates(self) -> list[Candidate]:
         return list(self._rows)
+
+    # templates -----------------------------------------------------------------
+    def set_templates(self, templates: list[TemplateCandidate], checked: int | None = None) -> None:
+        """Show the template candidates; the first ``checked`` rows are ticked (default all)."""
+        self._templates = list(templates)
+        table = self.templates_table
+        table.setRowCount(0)
+        for k, c in enumerate(self._templates):
+            table.insertRow(k)
+            tick = QTableWidgetItem()
+            tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
+            tick.setCheckState(Qt.CheckState.Checked if checked is None or k < checked else Qt.CheckState.Unchecked)
+            table.setItem(k, 0, tick)
+            texts = (c.template_id, c.template_formula, f"{c.symbol} ({c.spacegroup})", str(c.z),
+                     f"{c.score:.2f}", c.wyckoff)
+            for col, text in enumerate(texts, 1):
+                item = QTableWidgetItem(text)
+                item.setToolTip(f"{c.source}: {c.template_formula} with "
+                                + (", ".join(f"{a}→{b}" for a, b in c.mapping if a != b) or "no substitution")
+                                + f"; {c.similar} more template(s) gave the same structure")
+                table.setItem(k, col, item)
+        self.templates_label.setText(f"Templates: {len(self._templates)} known structures with the elements "
+                                     "substituted" if self._templates else
+                                     "Templates: no known structure of this stoichiometry")
+        self.changed.emit()
+
+    def templates(self) -> list[TemplateCandidate]:
+        """The ticked template candidates."""
+        return [c for row, c in enumerate(self._templates)
+                if self.templates_table.item(row, 0) is not None
+                and self.templates_table.item(row, 0).checkState() == Qt.CheckState.Checked]
+
+    def all_templates(self) -> list[TemplateCandidate]:
+        return list(self._templates)

@@ -7,11 +7,14 @@ import math
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
-COLUMNS = ("rank", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
+COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness")
 
 TOOLTIPS = {
-    "space group": "The candidate space group the GA placed atoms in",
+    "source": "Which route made the structure: CMCrystal (the GA on the contact map, in the named space group) "
+              "or a template (a known Materials Project structure, id given, with the elements substituted); "
+              "'also' names other routes that found the same structure",
+    "space group": "The space group the structure started in: the GA's candidate or the template's",
     "relaxed SG": "Space group of the relaxed structure (spglib, 0.1 Å)",
     "Dice": "Dice of the GA structure's contact map against the input map (same-element atoms matched)",
     "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window (r_i + r_j ± 0.4 Å)",
@@ -64,8 +67,14 @@ class ResultsTable(QTableWidget):
             self.insertRow(row)
             energy = r.get("energy_per_atom")
             match = r.get("match_reference")
+            source = r.get("source", "")
+            if r.get("template_formula"):
+                source += f" ({r['template_formula']})"
+            if r.get("found_also_by"):
+                source += f"; also {r['found_also_by']}"
             cells = {
                 "rank": (r.get("rank", index + 1), str(r.get("rank", index + 1))),
+                "source": (source, source),
                 "space group": (r.get("spacegroup"), f"{r.get('symbol', '')} ({r.get('spacegroup', '')})"),
                 "Z": (r.get("z"), str(r.get("z", ""))),
                 "relaxed SG": (r.get("relaxed_spacegroup"),
@@ -81,7 +90,7 @@ class ResultsTable(QTableWidget):
             }
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
-                item = _NumberItem(value, text)
+                item = _NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 self.setItem(row, col, item)
         self.setSortingEnabled(True)

@@ -1,0 +1,151 @@
+"""The template channel: library file, retrieval, substitution, pooled ranking, leakage."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from pymatgen.core import Lattice, Structure
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from core.cli import main
+from core.pipeline import PredictionSettings, predict_structures
+from core.templates.library import TemplateLibrary, TemplateLibraryError, load_library
+from core.templates.retrieval import retrieve_templates
+
+DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mp" / "structures.csv.gz"
+
+
+def rock_salt(a, b, lattice):
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(lattice), [a, b], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def caesium_chloride(a, b, lattice):
+    return Structure(Lattice.cubic(lattice), [a, b], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def heusler(x, y, z, lattice):
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(lattice), [x, y, z],
+                                     [[0.25, 0.25, 0.25], [0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+@pytest.fixture(scope="module")
+def small_library():
+    structures = [rock_salt("Na", "Cl", 5.64).get_primitive_structure(),
+                  caesium_chloride("Cs", "Cl", 4.12),
+                  heusler("Cu", "Mn", "Al", 5.95).get_primitive_structure()]
+    # the shipped library's volume model: three structures cannot fit one volume per element
+    return TemplateLibrary.from_structures(structures, ["mp-22862", "mp-22865", "mp-3574"],
+                                           element_volumes=load_library().element_volumes)
+
+
+def test_rock_salt_template_comes_first_for_kbr(small_library):
+    found = retrieve_templates("KBr", z=1, top_k=5, library=small_library)
+    assert [c.template_id for c in found] == ["mp-22862", "mp-22865"]
+    best = found[0]
+    assert best.scorer == "mendeleev" and best.score > found[1].score  # K is nearer Na than Cs on Pettifor's scale
+    assert dict(best.mapping) == {"Na": "K", "Cl": "Br"} and best.source == "template mp-22862"
+    assert best.structure.composition.reduced_formula == "KBr"
+    assert best.wyckoff == "Br 4b, K 4a"
+
+
+def test_substitution_keeps_the_space_group_and_rescales_the_volume(small_library):
+    for formula in ("KBr", "MgO", "CsI"):
+        for cand in retrieve_templates(formula, z=1, library=small_library):
+            assert SpacegroupAnalyzer(cand.structure, symprec=0.1).get_space_group_number() == cand.spacegroup
+            assert cand.structure.volume == pytest.approx(cand.volume)
+    kbr = retrieve_templates("KBr", z=1, library=small_library)[0]
+    nacl = small_library.structure(0)
+    assert kbr.volume > 1.2 * nacl.volume  # K and Br are larger than Na and Cl
+    assert kbr.volume == pytest.approx(2 * 36.6, rel=0.1)  # KBr rock salt: a = 6.60 Å, 71.9 Å^3 per primitive cell
+
+
+def test_an_intermetallic_gets_templates_by_mendeleev_distance(small_library):
+    found = retrieve_templates("Ni2MnGa", z=1, library=small_library)
+    assert found and found[0].template_id == "mp-3574" and found[0].scorer == "mendeleev"
+    assert found[0].spacegroup == 225 and dict(found[0].mapping) == {"Cu": "Ni", "Mn": "Mn", "Al": "Ga"}
+    assert retrieve_templates("Ni2MnGa", z=2, library=small_library) == []  # no 8-atom (2,2,4) template
+
+
+def test_ionic_scorer_uses_substitution_probabilities(small_library):
+    found = retrieve_templates("KBr", z=1, library=small_library, scorer="ionic")
+    assert {c.scorer for c in found} == {"ionic"} and all(c.score < 0 for c in found)
+    assert retrieve_templates("Ni2MnGa", z=1, library=small_library, scorer="auto")[0].scorer == "mendeleev"
+
+
+def test_excluded_formula_and_space_group_filter(small_library):
+    assert [c.template_id for c in retrieve_templates("NaCl", z=1, library=small_library,
+                                                      exclude_formulas=("NaCl",))] == ["mp-22865"]
+    assert [c.spacegroup for c in retrieve_templates("KBr", z=1, library=small_library, spacegroups=(221,))] == [221]
+
+
+def test_library_round_trip_and_corrupt_files(small_library, tmp_path):
+    path = small_library.save(tmp_path / "lib.npz")
+    again = TemplateLibrary.load(path)
+    assert list(again.material_ids) == list(small_library.material_ids)
+    assert np.allclose(again.frac_coords, small_library.frac_coords, atol=1e-4)
+    assert list(again.wyckoffs) == list(small_library.wyckoffs)
+    bad = tmp_path / "bad.npz"
+    bad.write_bytes(b"not a zip file at all")
+    with pytest.raises(TemplateLibraryError, match="bad.npz: not a readable template library"):
+        TemplateLibrary.load(bad)
+    with pytest.raises(TemplateLibraryError, match="missing.npz: no such template library"):
+        TemplateLibrary.load(tmp_path / "missing.npz")
+    small_library.offsets = small_library.offsets.copy()
+    broken = TemplateLibrary(**{**small_library.__dict__, "offsets": small_library.offsets[:-1]})
+    with pytest.raises(TemplateLibraryError, match="offsets"):
+        TemplateLibrary.load(broken.save(tmp_path / "broken.npz"))
+
+
+def test_shipped_library_loads_and_finds_a_perovskite():
+    library = load_library()
+    assert len(library) > 30000 and library.meta["licence"].endswith("CC BY 4.0")
+    found = retrieve_templates("SrTiO3", z=1, top_k=3)
+    assert found[0].spacegroup == 221 and found[0].template_formula != "SrTiO3" or "SrTiO3" in library.formula_set
+
+
+def test_pooled_ranking_orders_by_energy_and_keeps_the_source(small_library, tmp_path):
+    settings = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=20, patience=5,
+                                  relax_per_candidate=1, relax_steps=20, prerelax_steps=10, fmax=0.3, jobs=1)
+    templates = retrieve_templates("KBr", z=1, library=small_library)
+    result = predict_structures("KBr", settings, out_dir=tmp_path / "run", templates=templates)
+    energies = [e.energy_per_atom for e in result.ranked]
+    assert energies == sorted(energies) and len(result.pool) >= len(result.ranked)
+    sources = {e.source for e in result.pool}
+    assert "template mp-22862" in sources and any(s.startswith("CMCrystal sg") for s in sources)
+    rows = json.loads((tmp_path / "run" / "summary.json").read_text())["structures"]
+    assert [r["source"] for r in rows] == [e.source for e in result.ranked]
+    for e in result.ranked:
+        folder = tmp_path / "run" / e.folder.name
+        assert json.loads((folder / "result.json").read_text())["source"] == e.source
+        assert (folder / ("template.cif" if e.template is not None else "reconstructed.cif")).is_file()
+    header = (tmp_path / "run" / "summary.csv").read_text().splitlines()[0].split(",")
+    assert "source" in header and "template_formula" in header
+
+
+def test_cli_templates(capsys, tmp_path):
+    out = tmp_path / "t.json"
+    assert main(["templates", "KBr", "--z", "1", "--top-k", "3", "--json", str(out)]) == 0
+    text = capsys.readouterr().out
+    assert "Fm-3m (225)" in text and "template mp-" in text
+    payload = json.loads(out.read_text())
+    assert payload["templates"][0]["spacegroup"] == 225 and "structure" in payload["templates"][0]
+    assert main(["templates", "Xx2O"]) == 2
+    assert "unknown element 'Xx'" in capsys.readouterr().err
+    assert main(["templates", "NaCl", "--z", "11"]) == 2
+    assert "up to 20 atoms" in capsys.readouterr().err
+
+
+@pytest.mark.data
+@pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data")
+def test_no_held_out_formula_is_in_the_shipped_library():
+    from core.formula_split import full_range_split
+
+    split = full_range_split(DATA)
+    library = load_library()
+    held_out = set(split.validation.formulas.astype(str)) | set(split.test.formulas.astype(str))
+    assert not held_out & library.formula_set
+    assert library.formula_set == set(split.train.formulas.astype(str))
+    sample = sorted(held_out)[:: max(1, len(held_out) // 40)]
+    for formula in sample:
+        assert all(c.template_formula != formula for c in retrieve_templates(formula, top_k=5))
