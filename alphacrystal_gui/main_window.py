@@ -44,9 +44,11 @@ from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.workers import Task, start_task
 from core.candidates.propose import Candidate
+from core.cli import __version__
 from core.contact_model.inference import ContactPrediction
 from core.pipeline import PredictionSettings
 from core.project import SUFFIX, Project
+from core.templates.retrieval import TemplateCandidate
 
 MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
@@ -92,6 +94,20 @@ class PreferencesDialog(QDialog):
 LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.33, 0.36
 """Initial widths of the candidates/run column and of the 3D view/results column, as
 shares of the window's width (first start; later the saved layout)."""
+
+
+ABOUT_TEXT = f"""<h3>AlphaCrystal Studio {__version__}</h3>
+<p>Crystal structure prediction from a chemical formula: the AlphaCrystal method (Hu et al.; predicted
+contact maps reconstructed by the CMCrystal genetic algorithm) pooled with template substitution,
+relaxed and ranked with CHGNet.</p>
+<p><b>Data.</b> The shipped models and the template library (resources/template_library.npz: known
+structures used as templates) are derived from Materials Project data (Jain et al., APL Mater. 1, 011002
+(2013)) via the MP-20 set (Xie et al., ICLR 2022), licensed CC BY 4.0
+(https://creativecommons.org/licenses/by/4.0/). A result whose source reads "template mp-…" is that
+Materials Project entry with its elements substituted.</p>
+<p><b>Methods used.</b> CHGNet (Deng et al., Nat. Mach. Intell. 2023) for relaxation and energies;
+ionic substitution probabilities of Hautier et al. (Inorg. Chem. 2011) and Pettifor's Mendeleev numbers
+for template scores, through pymatgen; spglib and pyxtal for symmetry.</p>"""
 
 
 class MainWindow(QMainWindow):
@@ -220,12 +236,18 @@ class MainWindow(QMainWindow):
         edit.addAction(QAction("&Preferences…", self, triggered=self.preferences))
         view = self.menuBar().addMenu("&View")
         view.addAction(QAction("Save 3D view as &PNG…", self, triggered=self._ask_png))
+        help_menu = self.menuBar().addMenu("&Help")
+        help_menu.addAction(QAction("&About AlphaCrystal Studio", self, triggered=self.about))
         self._refresh_recent()
+
+    def about(self) -> None:
+        """Version, method and the data attributions the licences ask for."""
+        QMessageBox.about(self, "About AlphaCrystal Studio", ABOUT_TEXT)
 
     def _update_actions(self) -> None:
         busy = self.task is not None
-        self.run_panel.start_button.setEnabled(not busy and bool(self.candidates.candidates()) and self.document.n > 0
-                                               and self.prediction is not None)
+        contact_ready = bool(self.candidates.candidates()) and self.document.n > 0 and self.prediction is not None
+        self.run_panel.start_button.setEnabled(not busy and (contact_ready or bool(self.candidates.templates())))
         self.export_selected_action.setEnabled(bool(self.rows))
         self.export_all_action.setEnabled(bool(self.rows))
         self.undo_action.setEnabled(self.document.can_undo)
@@ -482,6 +504,8 @@ class MainWindow(QMainWindow):
         snapshot = self._input_snapshot
         prediction, matrix, threshold = snapshot if snapshot else (self.prediction, self.document.matrix,
                                                                    self.document.threshold)
+        ticked = {id(c) for c in self.candidates.templates()}
+        templates = [c.to_dict() | {"run": id(c) in ticked} for c in self.candidates.all_templates()]
         return Project(
             formula=self.formula or self.formula_bar.edit.text(), z=self.formula_bar.z,
             candidates=[c.to_dict() for c in self.candidates.all_candidates()],
@@ -490,7 +514,8 @@ class MainWindow(QMainWindow):
             threshold=float(threshold) if prediction is not None else None,
             settings=self.run_panel.settings().to_dict(), results=self.rows,
             reference={"name": self.reference_name, "structure": self.reference.as_dict()}
-            if self.reference is not None else None)
+            if self.reference is not None else None,
+            templates=templates)
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> bool:
         if path is None:
@@ -523,6 +548,8 @@ class MainWindow(QMainWindow):
             project = Project.load(path)
             candidates = [Candidate.from_dict(c) for c in project.candidates]
             prediction = ContactPrediction.from_dict(project.prediction) if project.prediction else None
+            templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"})
+                         for t in project.templates]
         except (core.AlphaCrystalError, KeyError, TypeError, ValueError) as exc:
             self.show_error(str(exc) if isinstance(exc, core.AlphaCrystalError)
                             else f"{path}: not a readable project ({type(exc).__name__}: {exc})")
@@ -535,6 +562,7 @@ class MainWindow(QMainWindow):
             if index >= 0:
                 self.formula_bar.z_box.setCurrentIndex(index)
         self.candidates.set_candidates(candidates, project.formula)
+        self.candidates.set_templates(templates, ticked=[bool(t.get("run", True)) for t in project.templates])
         self.run_panel.apply_settings(project.settings)
         self.reference = None
         self.reference_map = None

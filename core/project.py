@@ -48,6 +48,9 @@ class Project:
         Summary rows plus ``structure`` (``Structure.as_dict()``) of every result.
     reference : dict or None
         An opened reference structure (``Structure.as_dict()``) and its file name.
+    templates : list of dict
+        ``TemplateCandidate.to_dict()`` of the template candidates (with structures),
+        and whether each is ticked for a run (``run``).
     """
 
     formula: str = ""
@@ -59,11 +62,13 @@ class Project:
     settings: dict = field(default_factory=dict)
     results: list[dict] = field(default_factory=list)
     reference: dict | None = None
+    templates: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "formula": self.formula, "z": self.z, "candidates": self.candidates,
                 "prediction": self.prediction, "edited_map": self.edited_map, "threshold": self.threshold,
-                "settings": self.settings, "results": self.results, "reference": self.reference}
+                "settings": self.settings, "results": self.results, "reference": self.reference,
+                "templates": self.templates}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically; raises :class:`ProjectFileError` naming the file."""

@@ -78,13 +78,19 @@ def test_formula_validation_as_you_type(window, qtbot):
     assert "unknown element" in window.formula_bar.status.text()
     assert not window.formula_bar.predict_button.isEnabled()
     window.formula_bar.edit.setText("Ca3(PO4)2")
-    assert "13 atoms per formula unit" in window.formula_bar.status.text()
+    assert "Z=1: 13 atoms (templates only)" in window.formula_bar.status.text()
+    assert window.formula_bar.predict_button.isEnabled()
+    window.formula_bar.edit.setText("Ca3Al2Si3O13")
+    assert "21 atoms per formula unit" in window.formula_bar.status.text()
+    assert not window.formula_bar.predict_button.isEnabled()
 
 
 def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
     assert w.candidates.table.rowCount() >= 1
     assert w.candidates.table.item(0, 1).text() == "225"
+    assert w.candidates.templates_table.rowCount() >= 1  # the template route's candidates beside them
+    assert w.candidates.templates_table.item(0, 1).text().startswith("mp-")
     doc = w.document
     assert doc.labels[:1] == ["Na1"] and doc.n == w.prediction.z * 2
     before = doc.matrix.copy()
@@ -136,7 +142,30 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert np.array_equal(other.document.matrix, edited)
     assert other.results.rowCount() == len(w.rows)
     assert other.candidates.table.rowCount() == w.candidates.table.rowCount()
+    assert [c.template_id for c in other.candidates.templates()] == [c.template_id for c in w.candidates.templates()]
+    assert other.candidates.templates() and other.run_panel.start_button.isEnabled()
     assert str(path.resolve()) in other._recent()
+
+
+def test_a_cell_beyond_the_contact_route_runs_on_templates(window, qtbot, tmp_path):
+    window.formula_bar.edit.setText("MgAl2O4")
+    window.formula_bar.z_box.setCurrentIndex(window.formula_bar.z_box.findData(2))  # 14 atoms: spinel's cell
+    assert "(templates only)" in window.formula_bar.z_box.currentText()
+    window.formula_bar.predict_button.click()
+    wait_idle(qtbot, window)
+    assert window.prediction is None and window.candidates.table.rowCount() == 0
+    assert window.candidates.templates_table.rowCount() >= 1
+    assert "up to 12 atoms" in window.map_title.text()
+    assert window.run_panel.start_button.isEnabled()
+    window.run_panel.apply_settings(TINY)
+    window.run_panel.start_button.click()
+    wait_idle(qtbot, window)
+    assert window.rows and all(r["source"].startswith("template m") for r in window.rows)  # mp- or mvc- ids
+    assert window.results.item(0, 1).text().startswith("template m")
+    window.export(tmp_path / "export", selected=False)
+    wait_idle(qtbot, window)
+    first = sorted((tmp_path / "export").glob("01_*"))[0]
+    assert (first / "template.cif").is_file() and json.loads((first / "result.json").read_text())["source"]
 
 
 def test_cancel_stops_a_run_and_leaves_the_app_usable(window, qtbot):
@@ -284,10 +313,10 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
 
     table = ResultsTable()
     qtbot.addWidget(table)
-    rows = [{"rank": 2, "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
+    rows = [{"rank": 2, "source": "template mp-2657", "template_formula": "TiO2", "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
              "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6375, "match_reference": False, "rmsd_reference": None,
              "relaxed_dice": 0.5, "dice": 1.0, "valid_fraction": 1.0, "fitness": 1.0},
-            {"rank": 1, "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
+            {"rank": 1, "source": "CMCrystal sg136", "found_also_by": "template mp-2657", "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
              "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6474, "match_reference": True, "rmsd_reference": 0.012,
              "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0}]
     table.set_rows(rows)
@@ -295,8 +324,19 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert cell["rank"] == "1" and cell["E (eV/atom)"] == "-3.6474" and cell["match ref."] == "yes"
     assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
+    assert cell["source"] == "CMCrystal sg136; also template mp-2657"
+    assert table.item(1, COLUMNS.index("source")).text() == "template mp-2657 (TiO2)"
     assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n not in ("rank", "Z"))
     table.selectRow(0)
     with qtbot.waitSignal(table.rowSelected) as selected:
         table.selectRow(1)
     assert selected.args == [0]  # the index into the rows as given
+
+
+def test_about_names_the_data_source_and_licence(window):
+    from alphacrystal_gui.main_window import ABOUT_TEXT
+
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    assert [a.text().replace("&", "") for a in menus["Help"].actions()] == ["About AlphaCrystal Studio"]
+    for words in ("Materials Project", "MP-20", "CC BY 4.0", "template_library.npz", "CHGNet"):
+        assert words in ABOUT_TEXT

@@ -206,8 +206,8 @@ class CandidatesPanel(QWidget):
         return list(self._rows)
 
     # templates -----------------------------------------------------------------
-    def set_templates(self, templates: list[TemplateCandidate], checked: int | None = None) -> None:
-        """Show the template candidates; the first ``checked`` rows are ticked (default all)."""
+    def set_templates(self, templates: list[TemplateCandidate], ticked: list[bool] | None = None) -> None:
+        """Show the template candidates; ``ticked[k]`` says whether row k is run (default all)."""
         self._templates = list(templates)
         table = self.templates_table
         table.setRowCount(0)
@@ -215,7 +215,8 @@ class CandidatesPanel(QWidget):
             table.insertRow(k)
             tick = QTableWidgetItem()
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            tick.setCheckState(Qt.CheckState.Checked if checked is None or k < checked else Qt.CheckState.Unchecked)
+            run = ticked is None or k >= len(ticked) or ticked[k]
+            tick.setCheckState(Qt.CheckState.Checked if run else Qt.CheckState.Unchecked)
             table.setItem(k, 0, tick)
             texts = (c.template_id, c.template_formula, f"{c.symbol} ({c.spacegroup})", str(c.z),
                      f"{c.score:.2f}", c.wyckoff)

@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
 
 from core.composition import DEFAULT_MAX_ATOMS, parse_formula
 from core.errors import FormulaError
+from core.pipeline import MAX_ATOMS, check_scope
 
 
 class FormulaBar(QWidget):
@@ -22,9 +23,12 @@ class FormulaBar(QWidget):
 
     predictRequested = Signal(str, object)
 
-    def __init__(self, max_atoms: int = DEFAULT_MAX_ATOMS, parent: QWidget | None = None) -> None:
+    def __init__(self, max_atoms: int = MAX_ATOMS, contact_max_atoms: int = DEFAULT_MAX_ATOMS,
+                 parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.max_atoms = max_atoms
+        self.contact_max_atoms = contact_max_atoms
+        """Cells larger than this are predicted from templates only (the contact route's models stop there)."""
         self.edit = QLineEdit(placeholderText="Formula, e.g. AgF2 or SrTiO3")
         self.z_box = QComboBox()
         self.z_box.setToolTip("Formula units in the primitive cell")
@@ -61,13 +65,14 @@ class FormulaBar(QWidget):
         else:
             try:
                 formula = parse_formula(text)
+                check_scope(formula, None)
                 zs = formula.z_values(self.max_atoms)
             except FormulaError as exc:
                 self.status.setText(f"<span style='color:#b00020'>{exc}</span>")
             else:
                 for z in zs:
-                    self.z_box.addItem(f"Z = {z} ({z * formula.atoms_per_formula_unit} atoms)", z)
-                options = ", ".join(f"Z={z}: {z * formula.atoms_per_formula_unit} atoms" for z in zs)
+                    self.z_box.addItem(f"Z = {z} ({self._atoms(formula, z)})", z)
+                options = ", ".join(f"Z={z}: {self._atoms(formula, z)}" for z in zs)
                 self.status.setText(f"{formula.reduced_formula} — {options}")
                 ok = True
                 index = self.z_box.findData(previous)
@@ -76,6 +81,10 @@ class FormulaBar(QWidget):
         self.z_box.blockSignals(False)
         self.predict_button.setEnabled(ok)
         return ok
+
+    def _atoms(self, formula, z: int) -> str:
+        n = z * formula.atoms_per_formula_unit
+        return f"{n} atoms" + (" (templates only)" if n > self.contact_max_atoms else "")
 
     @property
     def z(self) -> int | None:
