@@ -10,7 +10,20 @@ from pathlib import Path
 import core
 from core.pipeline import compare_with_reference, predict_structures, propose_inputs, warm_up
 
-__all__ = ["export_rows", "live_geometry", "propose_inputs", "result_view", "run_and_compare", "run_live", "warm_up"]
+__all__ = ["export_rows", "live_geometry", "loaded_resources", "propose_inputs", "result_view", "run_and_compare",
+           "run_live", "warm_up"]
+
+
+def loaded_resources(progress=None, cancel=None) -> dict[str, bool]:
+    """Which shipped resources this process holds in memory (what ``warm_up`` loads):
+    lets a test check the engine process's state instead of timing a call."""
+    from core.candidates.propose import load_default_candidate_model
+    from core.contact_model.inference import _cached_model
+    from core.templates.library import load_library
+
+    return {"candidate model": load_default_candidate_model.cache_info().currsize > 0,
+            "contact model": _cached_model.cache_info().currsize > 0,
+            "template library": load_library.cache_info().currsize > 0}
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,

@@ -141,9 +141,10 @@ class PredictionSettings:
     @classmethod
     def fast(cls, **changes) -> PredictionSettings:
         """A quick look: 3 assignments, population 60, 300 generations, 1 relaxation per
-        candidate with a looser force criterion, the best 2 relaxed further."""
+        candidate and 3 templates with a looser force criterion, the best 2 relaxed further."""
         base = cls(n_assignments=3, population=60, generations=300, patience=30, stall=100,
-                   relax_per_candidate=1, fmax=0.2, relax_steps=150, prerelax_steps=40, refine_top=2)
+                   relax_per_candidate=1, fmax=0.2, relax_steps=150, prerelax_steps=40, refine_top=2,
+                   template_top_k=3)
         return replace(base, **changes)
 
     def ga(self) -> GASettings:

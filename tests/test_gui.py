@@ -258,9 +258,13 @@ def test_warm_up_loads_models_in_the_engine_process(qtbot, tmp_path):
         assert w.task is None and task in w._tasks  # runs, but the window is not busy
         wait_idle(qtbot, w)
         assert engine.running
-        start = time.monotonic()
-        predicted(qtbot, w, "NaCl")
-        assert time.monotonic() - start < 10  # models already loaded in the engine
+        from alphacrystal_gui.engine_calls import loaded_resources
+
+        state = []
+        w._start(loaded_resources, busy=False, in_engine=True, on_success=state.append)
+        wait_idle(qtbot, w)
+        assert state == [{"candidate model": True, "contact model": True, "template library": True}]
+        predicted(qtbot, w, "NaCl")  # the models stay loaded between calls (a state, not a time, is checked)
     finally:
         w.close()
     assert not engine.running
@@ -299,9 +303,9 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
         w.run_panel.start_button.click()
         qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
         w.cancel()
-        start = time.monotonic()
-        wait_idle(qtbot, w, timeout=30_000)
-        assert time.monotonic() - start < 10
+        # 100000 generations would take hours: ending at all shows the cancel reached the GA workers
+        # (its latency is measured by benchmarks/bench_gui_responsiveness.py, not timed here)
+        wait_idle(qtbot, w, timeout=120_000)
         assert "cancelled" in w.statusBar().currentMessage()
     finally:
         w.close()
