@@ -97,11 +97,27 @@ class Task(QObject):
     Keep a reference until ``thread.finished``.
     """
 
-    def __init__(self, worker: Worker, thread: QThread, callbacks: dict[str, Callable]) -> None:
+    def __init__(self, worker: Worker, thread: QThread, callbacks: dict[str, Callable],
+                 on_finished: Callable[[], None] | None = None) -> None:
         super().__init__()
         self.worker, self.thread, self.callbacks = worker, thread, callbacks
+        self.on_finished = on_finished
         worker.pending.connect(self.drain)  # queued: runs in the GUI thread
-        thread.finished.connect(self.drain)
+        thread.finished.connect(self._finished)  # queued to this object, which lives in the GUI thread
+
+    @Slot()
+    def _finished(self) -> None:
+        """The thread has ended: deliver what is left, tell the owner, then free the thread object.
+
+        One slot does all three, in this order. With separate connections of
+        ``thread.finished`` to ``on_finished`` and to ``thread.deleteLater``, the
+        thread object could be deleted before the ``on_finished`` call queued on it was
+        delivered, and that call was then lost: the window kept the task for ever
+        (the GUI tests' rare hang; seen under load with the thread already deleted)."""
+        self.drain()
+        if self.on_finished is not None:
+            self.on_finished()
+        self.thread.deleteLater()
 
     @Slot()
     def drain(self) -> None:
@@ -156,12 +172,9 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
     worker.moveToThread(thread)
     callbacks = {k: v for k, v in (("succeeded", on_success), ("failed", on_failure), ("progress", on_progress))
                  if v is not None}
-    task = Task(worker, thread, callbacks)
+    task = Task(worker, thread, callbacks, on_finished)
     thread.started.connect(worker.run)
     worker.done.connect(thread.quit)
-    thread.finished.connect(worker.deleteLater)
-    thread.finished.connect(thread.deleteLater)
-    if on_finished:
-        thread.finished.connect(on_finished)
+    thread.finished.connect(worker.deleteLater)  # in the ending thread (Qt's documented way to free its objects)
     thread.start()
     return task

@@ -72,7 +72,7 @@ def predicted(qtbot, w, formula="NaCl"):
 
 def test_formula_validation_as_you_type(window, qtbot):
     qtbot.keyClicks(window.formula_bar.edit, "AgF2")
-    assert "Z=4: 12 atoms" in window.formula_bar.status.text()
+    assert "Z=1–4: 3–12 atoms; Z=5–6: 15–18 atoms (templates only)" in window.formula_bar.status.text()
     assert window.formula_bar.predict_button.isEnabled()
     window.formula_bar.edit.setText("Xx2")
     assert "unknown element" in window.formula_bar.status.text()

@@ -72,7 +72,7 @@ class FormulaBar(QWidget):
             else:
                 for z in zs:
                     self.z_box.addItem(f"Z = {z} ({self._atoms(formula, z)})", z)
-                options = ", ".join(f"Z={z}: {self._atoms(formula, z)}" for z in zs)
+                options = self._summary(formula, zs)
                 self.status.setText(f"{formula.reduced_formula} — {options}")
                 ok = True
                 index = self.z_box.findData(previous)
@@ -81,6 +81,22 @@ class FormulaBar(QWidget):
         self.z_box.blockSignals(False)
         self.predict_button.setEnabled(ok)
         return ok
+
+    def _summary(self, formula, zs: list[int]) -> str:
+        """``Z=1: 7 atoms, Z=2: 14 atoms (templates only)``; long lists as ranges
+        (``Z=1-6: 2-12 atoms; Z=7-10: 14-20 atoms (templates only)``)."""
+        per = formula.atoms_per_formula_unit
+        if len(zs) <= 3:
+            return ", ".join(f"Z={z}: {self._atoms(formula, z)}" for z in zs)
+        both = [z for z in zs if z * per <= self.contact_max_atoms]
+        only = [z for z in zs if z * per > self.contact_max_atoms]
+        parts = []
+        for group, suffix in ((both, ""), (only, " (templates only)")):
+            if group:
+                span = f"Z={group[0]}" if len(group) == 1 else f"Z={group[0]}–{group[-1]}"
+                atoms = (f"{group[0] * per}" if len(group) == 1 else f"{group[0] * per}–{group[-1] * per}")
+                parts.append(f"{span}: {atoms} atoms{suffix}")
+        return "; ".join(parts)
 
     def _atoms(self, formula, z: int) -> str:
         n = z * formula.atoms_per_formula_unit
