@@ -589,6 +589,9 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     results: dict[str, list[ReconstructionResult]] = {}
     jobs, owner, keys, pending_count, skipped = [], {}, {}, {}, []
     resumed = 0
+    # planning enumerates Wyckoff assignments (seconds to a minute for low-symmetry groups): its own message,
+    # and its time counted in this stage rather than in the one before
+    clock.stage("reconstruction", 0, 1, f"enumerating Wyckoff assignments of {len(candidates)} candidates")
     for cand in candidates:
         name = candidate_key(cand)
         keys[name] = _reconstruction_key(formula, cand, maps[cand.z], settings)
