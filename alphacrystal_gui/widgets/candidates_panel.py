@@ -198,9 +198,7 @@ class CandidatesPanel(QWidget):
 
     def candidates(self) -> list[Candidate]:
         """The ticked candidates, edits applied."""
-        return [c for row, c in enumerate(self._rows)
-                if self.table.item(row, 0) is not None
-                and self.table.item(row, 0).checkState() == Qt.CheckState.Checked]
+        return _ticked(self.table, self._rows)
 
     def all_candidates(self) -> list[Candidate]:
         return list(self._rows)
@@ -233,9 +231,13 @@ class CandidatesPanel(QWidget):
 
     def templates(self) -> list[TemplateCandidate]:
         """The ticked template candidates."""
-        return [c for row, c in enumerate(self._templates)
-                if self.templates_table.item(row, 0) is not None
-                and self.templates_table.item(row, 0).checkState() == Qt.CheckState.Checked]
+        return _ticked(self.templates_table, self._templates)
 
     def all_templates(self) -> list[TemplateCandidate]:
         return list(self._templates)
+
+
+def _ticked(table: QTableWidget, items: list) -> list:
+    """The items whose row has its check box (column 0) ticked."""
+    return [c for row, c in enumerate(items)
+            if table.item(row, 0) is not None and table.item(row, 0).checkState() == Qt.CheckState.Checked]
