@@ -10,6 +10,9 @@ from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTab
 COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness")
 
+SOURCE_WIDTH_PX = 190
+"""Widest the source column opens at (px); drag to widen, hover for the whole text."""
+
 TOOLTIPS = {
     "source": "Which route made the structure: CMCrystal (the GA on the contact map, in the named space group) "
               "or a template (a known Materials Project structure, id given, with the elements substituted); "
@@ -57,6 +60,9 @@ class ResultsTable(QTableWidget):
         self.setSelectionMode(QAbstractItemView.SelectionMode.SingleSelection)
         self.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
         self.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        # the source can be long ("CMCrystal sg136; also template mp-1058; template mp-556324"): capped width,
+        # the whole text in the cell's tooltip, so energy and match stay in view
+        self.horizontalHeader().setSectionResizeMode(COLUMNS.index("source"), QHeaderView.ResizeMode.Interactive)
         self.itemSelectionChanged.connect(self._selected)
 
     def set_rows(self, rows: list[dict]) -> None:
@@ -91,10 +97,15 @@ class ResultsTable(QTableWidget):
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
                 item = _NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
+                if name == "source":
+                    item.setToolTip(text)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 self.setItem(row, col, item)
         self.setSortingEnabled(True)
         self.sortByColumn(0, Qt.SortOrder.AscendingOrder)
+        source = COLUMNS.index("source")
+        self.resizeColumnToContents(source)
+        self.setColumnWidth(source, min(self.columnWidth(source), SOURCE_WIDTH_PX))
 
     def _selected(self) -> None:
         items = self.selectedItems()
