@@ -325,8 +325,8 @@ class MainWindow(QMainWindow):
         if not candidates:  # beyond the contact route's cell size: templates only
             self.prediction = None
             self.document.load([], [], np.zeros((0, 0), dtype=np.uint8))
-            self.map_title.setText(f"No contact map for {formula}: the contact route covers cells of up to 12 atoms; "
-                                   "the run uses the templates below")
+            self.map_title.setText(f"No contact map for {formula}: the contact route covers cells of up to "
+                                   f"{self.formula_bar.contact_max_atoms} atoms; the run uses the templates below")
             self.statusBar().showMessage(f"{len(templates or [])} templates (no contact map for this cell size); "
                                          "press Start.")
             return

@@ -17,6 +17,8 @@ from core.errors import FormulaError
 
 DEFAULT_MAX_ATOMS = 12
 """Default map size L (atoms in the primitive cell), as in the paper."""
+MP20_MAX_ATOMS = 20
+"""Largest primitive cell of MP-20: the range predictions, templates and the full-range split cover."""
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
 _SYMBOL = re.compile(r"[A-Z][a-z]*")

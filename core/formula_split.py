@@ -25,21 +25,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 from pymatgen.core import Composition
 
-from core.datasets import DatasetSplit, load_dataset
+from core.composition import MP20_MAX_ATOMS
+from core.datasets import CrystalDataset, DatasetSplit, load_dataset
 
 if TYPE_CHECKING:
     from core.contact_model.data import DataSettings
 
-FULL_RANGE_MAX_ATOMS = 20
-"""Largest primitive cell of MP-20 (atoms)."""
+FULL_RANGE_MAX_ATOMS = MP20_MAX_ATOMS
 
 PARTITIONS = ("train", "validation", "test")
 
 
-def formula_roles(path: str | os.PathLike, max_atoms: int = FULL_RANGE_MAX_ATOMS,
-                  base: DataSettings | None = None) -> dict[str, int]:
-    """Partition (0 train, 1 validation, 2 test) of every reduced formula with a
-    structure of at most ``max_atoms`` atoms in the data file ``path``."""
+def formula_roles(path: str | os.PathLike, dataset: CrystalDataset, base: DataSettings | None = None
+                  ) -> dict[str, int]:
+    """Partition (0 train, 1 validation, 2 test) of every reduced formula of ``dataset``
+    (the structures of the data file ``path`` in the range to split)."""
     from core.contact_model.data import DataSettings, split_dataset  # imports torch: only when used
 
     base = base or DataSettings(path=str(path))
@@ -47,7 +47,6 @@ def formula_roles(path: str | os.PathLike, max_atoms: int = FULL_RANGE_MAX_ATOMS
     roles: dict[str, int] = {}
     for k, part in enumerate((paper.train, paper.validation, paper.test)):
         roles.update({str(f): k for f in np.unique(part.formulas)})
-    dataset = load_dataset(path).filter(max_atoms=max_atoms)
     forced = {Composition(f).reduced_formula for f in base.test_formulas}
     others = sorted(str(f) for f in np.unique(dataset.formulas) if str(f) not in roles)
     for f in others:
@@ -67,7 +66,7 @@ def full_range_split(path: str | os.PathLike, max_atoms: int = FULL_RANGE_MAX_AT
                      base: DataSettings | None = None) -> DatasetSplit:
     """Train / validation / test partitions of every structure with at most
     ``max_atoms`` atoms (all polymorphs, all compositions) of the data file ``path``."""
-    roles = formula_roles(path, max_atoms, base)
     dataset = load_dataset(path).filter(max_atoms=max_atoms)
+    roles = formula_roles(path, dataset, base)
     part = np.array([roles[str(f)] for f in dataset.formulas], dtype=np.int64)
     return DatasetSplit(*(dataset.subset(np.flatnonzero(part == k)) for k in range(3)))

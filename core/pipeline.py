@@ -39,7 +39,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from core.candidates.propose import Candidate, propose_candidates
-from core.composition import Formula, parse_formula
+from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
 from core.contact_model.inference import ContactPrediction, predict_contact_map
 from core.errors import AlphaCrystalError, FormulaError
 from core.io import cif_text, space_group
@@ -59,7 +59,7 @@ from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
 STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
 SOURCES = ("contact", "templates")
-MAX_ATOMS = 20
+MAX_ATOMS = MP20_MAX_ATOMS
 """Largest primitive cell a prediction covers (MP-20's range); the contact route stops at its models' size."""
 
 
@@ -505,10 +505,10 @@ def contact_route_fits(parsed: Formula, z: int | None) -> bool:
 
 
 def is_all_metal(parsed: Formula) -> bool:
-    """Whether every element of the formula is a metal (pymatgen's ``is_metal``)."""
-    from pymatgen.core import Element
+    """Whether every element of the formula is a metal (the element table the contact rule uses)."""
+    from core.elements import atomic_numbers, element_table
 
-    return all(Element(el).is_metal for el in parsed.counts)
+    return bool(element_table().is_metal[atomic_numbers(list(parsed.counts))].all())
 
 
 def scope_notes(parsed: Formula, settings: PredictionSettings) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.composition import MP20_MAX_ATOMS
 from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
 from core.templates.volume import fit_element_volumes
 
@@ -68,7 +69,7 @@ def _mapped(func, items: list, workers: int) -> list:
         return [x for part in parts for x in part]
 
 
-def build_library(data_path: str | os.PathLike, max_atoms: int = 20, workers: int = 1,
+def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS, workers: int = 1,
                   log: Callable[[str], None] = print) -> TemplateLibrary:
     """The training partition of the full-range split of ``data_path`` as a library."""
     from pymatgen.core import Element

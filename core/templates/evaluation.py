@@ -40,8 +40,6 @@ def radius_volume(template_volume: float, template_numbers, query_numbers) -> fl
 
 def evaluate_one(structure: Structure, z: int, library: TemplateLibrary, scorer: str, top_k: int = 5) -> dict:
     """Retrieval of one known structure: rank of the first match, volume errors."""
-    from pymatgen.core import Element
-
     formula = structure.composition.reduced_formula
     start = time.perf_counter()
     found = retrieve_templates(formula, z=z, top_k=top_k, library=library, scorer=scorer,
@@ -55,8 +53,7 @@ def evaluate_one(structure: Structure, z: int, library: TemplateLibrary, scorer:
             k = int(np.flatnonzero(library.material_ids == cand.template_id)[0])
             s = library.atom_slice(k)
             t_numbers, t_volume = library.numbers[s], abs(float(np.linalg.det(library.lattices[k])))
-            mapping = {Element(a).Z: Element(b).Z for a, b in cand.mapping}
-            q_numbers = [mapping[int(n)] for n in t_numbers]
+            q_numbers = [site.specie.Z for site in cand.structure]  # substituted, in the template's atom order
             estimates = {"template ratio": cand.volume,
                          "element volumes": model_volume(library.element_volumes, q_numbers),
                          "template unscaled": t_volume,

@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
-from core.composition import Formula, parse_formula
+from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
 from core.errors import FormulaError
 from core.templates.library import NO_OXIDATION, TemplateLibrary, load_library, wyckoff_label
 from core.templates.volume import substituted_volume
@@ -267,7 +267,7 @@ def candidate_zs(parsed: Formula, z: int | None, max_atoms: int) -> list[int]:
 
 def retrieve_templates(formula: str | Formula, z: int | None = None, top_k: int = 10,
                        library: TemplateLibrary | None = None, scorer: str = DEFAULT_SCORER,
-                       exclude_formulas: Sequence[str] = (), max_atoms: int = 20,
+                       exclude_formulas: Sequence[str] = (), max_atoms: int = MP20_MAX_ATOMS,
                        pool: int = 60, spacegroups: Sequence[int] | None = None) -> list[TemplateCandidate]:
     """The ``top_k`` most likely distinct substituted templates of ``formula``.
 
