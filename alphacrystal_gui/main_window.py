@@ -45,8 +45,9 @@ from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.workers import Task, start_task
 from core.candidates.propose import Candidate
 from core.cli import __version__
+from core.composition import parse_formula
 from core.contact_model.inference import ContactPrediction
-from core.pipeline import PredictionSettings
+from core.pipeline import PredictionSettings, runs_cmcrystal_by_default
 from core.project import SUFFIX, Project
 from core.templates.retrieval import TemplateCandidate
 
@@ -320,7 +321,9 @@ class MainWindow(QMainWindow):
                      templates: list | None = None) -> None:
         self.formula = formula
         self.maps = dict(maps)
-        self.candidates.set_candidates(candidates, formula)
+        # the engine's default: an all-metal formula with templates does not run CMCrystal (ticks off)
+        run_contact = runs_cmcrystal_by_default(parse_formula(formula), templates or [])
+        self.candidates.set_candidates(candidates, formula, checked=None if run_contact else 0)
         self.candidates.set_templates(templates or [])
         if not candidates:  # beyond the contact route's cell size: templates only
             self.prediction = None
@@ -332,6 +335,11 @@ class MainWindow(QMainWindow):
             return
         z = self.formula_bar.z or candidates[0].z
         self.load_prediction(maps.get(z) or maps[candidates[0].z])
+        if not run_contact:
+            self.statusBar().showMessage(f"{formula} is all-metal: {len(templates)} templates ticked, CMCrystal "
+                                         "candidates unticked (its contact map is empty; tick them to run it); "
+                                         "press Start.")
+            return
         self.statusBar().showMessage(f"{len(candidates)} candidates and {len(templates or [])} templates; "
                                      "edit the map or press Start reconstruction.")
 

@@ -1,5 +1,5 @@
 """AlphaCrystal Studio engine (no Qt): compositions, element features, contact maps,
-structure I/O, data sets, metrics and the template channel.
+structure I/O, data sets, metrics, the template channel and the interatomic potentials.
 
 The names below are the public API used by the CLI and the GUI; modules not
 listed here are internal.
@@ -33,6 +33,7 @@ from core.metrics import (
     matched_dice,
     structure_match,
 )
+from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError
 from core.templates import (
     TemplateCandidate,
     TemplateLibrary,
@@ -43,8 +44,10 @@ from core.templates import (
 __all__ = [
     "CSP_TOLERANCES",
     "DEFAULT_MAX_ATOMS",
+    "DEFAULT_POTENTIAL",
     "FEATURE_NAMES",
     "PAPER_TOLERANCES",
+    "POTENTIALS",
     "AlphaCrystalError",
     "ContactMap",
     "CrystalDataset",
@@ -54,6 +57,7 @@ __all__ = [
     "FeaturizedDataset",
     "Formula",
     "FormulaError",
+    "PotentialError",
     "StructureFileError",
     "TemplateCandidate",
     "TemplateLibrary",

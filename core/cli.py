@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.errors import AlphaCrystalError
+from core.potentials import POTENTIALS
 
 __version__ = "0.1.0"
 
@@ -356,7 +357,7 @@ def _predict_settings(args: argparse.Namespace):
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
     for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate",
-                 "templates_top_k", "template_scorer"):
+                 "templates_top_k", "template_scorer", "potential"):
         value = getattr(args, name)
         if value is not None:
             changes[{"assignments": "n_assignments", "strain": "max_strain",
@@ -696,7 +697,10 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
 
 def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     """Options of ``predict`` that ``evaluate prediction`` shares (read by ``_predict_settings``)."""
-    p.add_argument("--no-relax", action="store_true", help="skip CHGNet relaxation; rank by contact-map fitness")
+    p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
+    p.add_argument("--potential", choices=list(POTENTIALS), default=None,
+                   help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
+                        "both offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
                    help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
     p.add_argument("--assignments", type=int, default=None, help="Wyckoff assignments per candidate (default 5)")

@@ -1,21 +1,23 @@
-"""Relaxation and energy ranking with the CHGNet universal interatomic potential.
+"""Relaxation and energy ranking with a universal interatomic potential.
 
-CHGNet (Deng et al., Nat. Mach. Intell. 2023) ships its pretrained weights in
-its wheel, so relaxation works offline. Positions and cell are relaxed together
-(ASE FIRE with CHGNet's default Fréchet cell filter) until the largest force is
-below ``fmax`` (eV/Å) or ``steps`` is reached. Energies are CHGNet's total
-energy per atom (eV/atom, MP-compatible GGA/GGA+U scale): comparable between
-polymorphs of one composition, not a formation energy.
+The potential is CHGNet by default, SevenNet-0 on request (:mod:`core.potentials`;
+both offline). Positions and cell are relaxed together (ASE FIRE with the
+Fréchet cell filter) until the largest force is below ``fmax`` (eV/Å) or
+``steps`` is reached. Energies are the potential's total energy per atom
+(eV/atom, MP-compatible GGA/GGA+U scale): comparable between polymorphs of one
+composition relaxed with the same potential, not a formation energy.
+
+Structures are relaxed one at a time, in parallel processes: relaxing a batch
+with one model call per step was no faster per structure on the CPU
+(``benchmarks/bench_potentials.py``, docs/potentials.md).
 
 Reconstructed structures can hold atoms far too close; a relaxation that
-raises, or ends with a non-finite energy, is reported as failed (``error``)
-instead of stopping the run.
+raises, ends with a non-finite energy or with atoms collapsed together is
+reported as failed (``error``) instead of stopping the run.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import time
 import warnings
@@ -24,6 +26,8 @@ from functools import lru_cache
 
 import numpy as np
 from pymatgen.core import Structure
+
+from core.potentials import DEFAULT_POTENTIAL, check_potential, load_calculator, quiet
 
 MIN_DISTANCE = 0.5
 """Å: closer atoms are a broken structure; it is not sent to the potential."""
@@ -41,12 +45,15 @@ class RelaxSettings:
         Relax the lattice as well as the positions.
     device : str
         ``cpu``, ``cuda`` or ``auto`` (CUDA when present).
+    potential : str
+        ``chgnet`` or ``sevennet`` (:mod:`core.potentials`).
     """
 
     fmax: float = 0.1
     steps: int = 300
     relax_cell: bool = True
     device: str = "cpu"
+    potential: str = DEFAULT_POTENTIAL
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -101,64 +108,74 @@ class RelaxResult:
         return cls(**values)
 
 
-def _quiet():
-    """CHGNet prints its device and ASE its optimiser log; keep stdout clean for the CLI."""
-    return contextlib.redirect_stdout(io.StringIO())
-
-
 class Relaxer:
-    """CHGNet relaxations with one model instance (loaded on first use, ~4 s)."""
+    """Relaxations with one potential instance (loaded on first use, 0.1–2 s).
+
+    Both potentials run the same optimiser: ASE FIRE on the positions and, with
+    ``relax_cell``, the cell through ASE's Fréchet cell filter (CHGNet's own
+    ``StructOptimizer`` default), so their figures differ only by the potential.
+    """
 
     def __init__(self, settings: RelaxSettings | None = None) -> None:
         self.settings = settings or RelaxSettings()
-        self._optimizer = None
+        check_potential(self.settings.potential)
+        self._calculator = None
 
     def _load(self):
-        if self._optimizer is None:
-            with _quiet(), warnings.catch_warnings():
-                warnings.simplefilter("ignore")
-                from chgnet.model import CHGNet, StructOptimizer
+        if self._calculator is None:
+            self._calculator = load_calculator(self.settings.potential, self.settings.device)
+        return self._calculator
 
-                device = None if self.settings.device == "auto" else self.settings.device
-                model = CHGNet.load(verbose=False, use_device=device)
-                self._optimizer = StructOptimizer(model=model, use_device=device)
-        return self._optimizer
+    def _atoms(self, structure: Structure):
+        from pymatgen.io.ase import AseAtomsAdaptor
+
+        atoms = AseAtomsAdaptor.get_atoms(structure)
+        atoms.calc = self._load()
+        return atoms
 
     def energy_per_atom(self, structure: Structure) -> float:
-        """Single-point CHGNet energy, eV/atom."""
-        optimizer = self._load()
-        with _quiet(), warnings.catch_warnings():
+        """Single-point energy of the potential, eV/atom."""
+        atoms = self._atoms(structure)
+        with quiet(), warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            prediction = optimizer.calculator.model.predict_structure(structure)
-        return float(np.asarray(prediction["e"]).reshape(-1)[0])
+            return float(atoms.get_potential_energy()) / len(atoms)
 
     def relax(self, structure: Structure) -> RelaxResult:
         """Relax ``structure``; never raises for a bad structure (see ``RelaxResult.error``)."""
+        from ase.filters import FrechetCellFilter
+        from ase.optimize import FIRE
+        from pymatgen.io.ase import AseAtomsAdaptor
+
         start = time.perf_counter()
-        too_close = shortest_distance(structure) < MIN_DISTANCE
-        if too_close:
+
+        def failed(reason: str) -> RelaxResult:
             return RelaxResult(structure, float("nan"), float("nan"), 0, float("nan"), False,
-                               time.perf_counter() - start, f"atoms closer than {MIN_DISTANCE} Å")
-        optimizer = self._load()
+                               time.perf_counter() - start, reason)
+
+        if shortest_distance(structure) < MIN_DISTANCE:
+            return failed(f"atoms closer than {MIN_DISTANCE} Å")
         s = self.settings
         try:
-            with _quiet(), warnings.catch_warnings():
+            atoms = self._atoms(structure)
+            n = len(atoms)
+            with quiet(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                out = optimizer.relax(structure, fmax=s.fmax, steps=s.steps, relax_cell=s.relax_cell,
-                                      verbose=False)
-            trajectory = out["trajectory"]
-            final = out["final_structure"]
-            n = len(final)
-            energies = np.asarray(trajectory.energies, dtype=float)
-            forces = np.asarray(trajectory.forces[-1], dtype=float)
+                initial = float(atoms.get_potential_energy()) / n
+                optimizer = FIRE(FrechetCellFilter(atoms) if s.relax_cell else atoms, logfile=None)
+                converged = bool(optimizer.run(fmax=s.fmax, steps=s.steps))
+                energy = float(atoms.get_potential_energy()) / n
+                forces = np.asarray(atoms.get_forces(), dtype=float)
+            relaxed = AseAtomsAdaptor.get_structure(atoms)  # carries the calculator's moments: dropped,
+            final = Structure(relaxed.lattice, relaxed.species, relaxed.frac_coords)  # the potential is no DFT
             max_force = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
-            energy = float(energies[-1]) / n
-            initial = float(energies[0]) / n
         except Exception as exc:  # noqa: BLE001 - the potential can fail on a broken geometry
-            return RelaxResult(structure, float("nan"), float("nan"), 0, float("nan"), False,
-                               time.perf_counter() - start, f"{type(exc).__name__}: {exc}")
-        error = None if math.isfinite(energy) else "non-finite energy"
-        return RelaxResult(final, energy, initial, len(energies) - 1, max_force, max_force <= s.fmax,
+            return failed(f"{type(exc).__name__}: {exc}")
+        error = None
+        if not math.isfinite(energy):
+            error = "non-finite energy"
+        elif shortest_distance(final) < MIN_DISTANCE:  # a potential's short-range hole: energy meaningless
+            error = f"atoms collapsed closer than {MIN_DISTANCE} Å during relaxation"
+        return RelaxResult(final, energy, initial, optimizer.nsteps, max_force, converged,
                            time.perf_counter() - start, error)
 
 
@@ -178,7 +195,7 @@ _WORKER_RELAXER: Relaxer | None = None
 def relax_worker(structure: dict, settings: dict) -> dict:
     """Process-pool entry point: relax a structure given as ``Structure.as_dict()``.
 
-    The CHGNet model is loaded once per worker process and reused.
+    The potential is loaded once per worker process and reused.
     """
     global _WORKER_RELAXER
     wanted = RelaxSettings(**settings)
@@ -189,7 +206,7 @@ def relax_worker(structure: dict, settings: dict) -> dict:
 
 @lru_cache(maxsize=2)
 def cached_relaxer(settings: RelaxSettings) -> Relaxer:
-    """One CHGNet instance per process and settings (loading takes seconds)."""
+    """One potential instance per process and settings (loading takes up to seconds)."""
     return Relaxer(settings)
 
 

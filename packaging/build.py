@@ -45,6 +45,11 @@ OPTIONS = [
     # CHGNet finds its pretrained weights next to chgnet/model/
     "--collect-data", "chgnet",
     "--collect-submodules", "chgnet",
+    # SevenNet-0 (--potential sevennet): weights under sevenn/pretrained_potentials/, e3nn's
+    # constants and torch_geometric are imported by name
+    "--collect-data", "sevenn",
+    "--collect-submodules", "sevenn",
+    "--collect-data", "e3nn",
     # data files read at run time
     "--collect-data", "pymatgen",
     "--collect-data", "pyxtal",

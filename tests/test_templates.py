@@ -1,6 +1,7 @@
 """The template channel: library file, retrieval, substitution, pooled ranking, leakage."""
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -121,6 +122,25 @@ def test_pooled_ranking_orders_by_energy_and_keeps_the_source(small_library, tmp
         assert (folder / ("template.cif" if e.template is not None else "reconstructed.cif")).is_file()
     header = (tmp_path / "run" / "summary.csv").read_text().splitlines()[0].split(",")
     assert "source" in header and "template_formula" in header
+
+
+def test_all_metal_runs_cmcrystal_only_without_a_template(small_library):
+    settings = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=20, patience=5,
+                                  relax=False, jobs=1)
+    templates = retrieve_templates("Ni2MnGa", z=1, library=small_library)
+    result = predict_structures("Ni2MnGa", settings, templates=templates)
+    assert not result.candidates and result.ranked and {e.route for e in result.ranked} == {"templates"}
+    assert any("all-metal" in n and "CMCrystal is skipped" in n for n in result.notes)
+    # no template: CMCrystal is the only route and runs, saying its map is empty
+    alone = predict_structures("Ni2MnGa", settings, templates=[])
+    assert alone.candidates and {e.route for e in alone.ranked} == {"contact"}
+    assert any("empty by definition" in n for n in alone.notes)
+    # the user asks for CMCrystal: it runs
+    asked = predict_structures("Ni2MnGa", replace(settings, sources=("contact",)))
+    assert asked.candidates and not any("skipped" in n for n in asked.notes)
+    # a compound with a non-metal keeps both routes
+    kbr = predict_structures("KBr", settings, templates=retrieve_templates("KBr", z=1, library=small_library))
+    assert kbr.candidates and {e.route for e in kbr.pool} == {"contact", "templates"}
 
 
 def test_cli_templates(capsys, tmp_path):

@@ -13,6 +13,7 @@ import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
+    QComboBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
@@ -24,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from core.pipeline import PipelineProgress, PredictionSettings
+from core.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.terminal import format_seconds
 
 REDRAW_INTERVAL_MS = 200
@@ -47,15 +49,21 @@ class RunPanel(QWidget):
         self.restarts = self._spin(1, 20, d.restarts)
         self.assignments = self._spin(1, 50, d.n_assignments)
         self.processes = self._spin(1, 256, 2)
-        self.relax = QCheckBox("Relax and rank with CHGNet")
+        self.relax = QCheckBox("Relax and rank with")
         self.relax.setChecked(True)
+        self.potential = QComboBox()
+        for name, potential in POTENTIALS.items():
+            self.potential.addItem(potential.label, name)
+        self.potential.setCurrentIndex(self.potential.findData(d.potential))
+        self.potential.setToolTip("interatomic potential that relaxes and ranks the structures (docs/potentials.md)")
+        self.relax.toggled.connect(self.potential.setEnabled)
         form = QFormLayout()
         form.addRow("Population", self.population)
         form.addRow("Generations", self.generations)
         form.addRow("Restarts", self.restarts)
         form.addRow("Wyckoff assignments", self.assignments)
         form.addRow("Processes", self.processes)
-        form.addRow(self.relax)
+        form.addRow(self.relax, self.potential)
         self.start_button = QPushButton("Start reconstruction")
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setEnabled(False)
@@ -113,7 +121,8 @@ class RunPanel(QWidget):
         base = base or PredictionSettings()
         return replace(base, population=self.population.value(), generations=self.generations.value(),
                        restarts=self.restarts.value(), n_assignments=self.assignments.value(),
-                       jobs=self.processes.value(), relax=self.relax.isChecked())
+                       jobs=self.processes.value(), relax=self.relax.isChecked(),
+                       potential=self.potential.currentData())
 
     def apply_settings(self, settings: dict) -> None:
         self.population.setValue(int(settings.get("population", self.population.value())))
@@ -123,6 +132,9 @@ class RunPanel(QWidget):
         if settings.get("jobs"):
             self.processes.setValue(int(settings["jobs"]))
         self.relax.setChecked(bool(settings.get("relax", True)))
+        found = self.potential.findData(settings.get("potential", DEFAULT_POTENTIAL))
+        if found >= 0:
+            self.potential.setCurrentIndex(found)
 
     # run state ---------------------------------------------------------------
     def set_running(self, running: bool) -> None:

@@ -1,0 +1,85 @@
+"""The machine-learned interatomic potentials that relax and rank structures.
+
+Both ship their pretrained weights inside their PyPI wheels, so they load
+offline (no download at run time):
+
+- ``chgnet``: CHGNet 0.3.0 (Deng et al., Nat. Mach. Intell. 2023), trained on
+  MPtrj; energies on the MP GGA/GGA+U scale. The default (see
+  ``docs/potentials.md`` for the measurement that chose it).
+- ``sevennet``: SevenNet-0 (11 Jul 2024; Park et al., J. Chem. Theory Comput.
+  2024), trained on MPtrj. The larger ``7net-l3i5`` in the same wheel was
+  2.5× slower per step on this CPU, too slow for the 2-minute budget.
+
+Energies of different potentials are not comparable with each other: a run
+ranks all its structures with one potential.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from dataclasses import dataclass
+
+from core.errors import AlphaCrystalError
+
+
+@dataclass(frozen=True)
+class Potential:
+    """One selectable potential.
+
+    Attributes
+    ----------
+    name : str
+        The name users type (``--potential``).
+    label : str
+        Model and version, as shown in outputs.
+    package : str
+        The pip package that holds code and weights.
+    """
+
+    name: str
+    label: str
+    package: str
+
+
+POTENTIALS: dict[str, Potential] = {
+    "chgnet": Potential("chgnet", "CHGNet 0.3.0", "chgnet"),
+    "sevennet": Potential("sevennet", "SevenNet-0 (11Jul2024)", "sevenn"),
+}
+DEFAULT_POTENTIAL = "chgnet"
+
+
+class PotentialError(AlphaCrystalError):
+    """Unknown potential, or its package is not installed."""
+
+
+def check_potential(name: str) -> Potential:
+    """The potential called ``name``; a clear error for anything else."""
+    if name not in POTENTIALS:
+        raise PotentialError(f"unknown potential {name!r}: choose from {', '.join(POTENTIALS)}")
+    return POTENTIALS[name]
+
+
+def quiet():
+    """The potentials print their device and version; keep stdout clean for the CLI."""
+    return contextlib.redirect_stdout(io.StringIO())
+
+
+def load_calculator(name: str, device: str = "cpu"):
+    """An ASE calculator for potential ``name`` (energies in eV, forces in eV/Å,
+    stress in eV/Å³). ``device``: ``cpu``, ``cuda`` or ``auto`` (CUDA when present)."""
+    potential = check_potential(name)
+    try:
+        with quiet(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if name == "chgnet":
+                from chgnet.model.dynamics import CHGNetCalculator
+
+                return CHGNetCalculator(use_device=None if device == "auto" else device)
+            from sevenn.calculator import SevenNetCalculator
+
+            return SevenNetCalculator("7net-0", device=device)
+    except ImportError as exc:
+        raise PotentialError(f"potential {name!r} needs the {potential.package!r} package "
+                             f"(pip install {potential.package}): {exc}") from exc

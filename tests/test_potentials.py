@@ -1,0 +1,64 @@
+"""The selectable interatomic potentials (CHGNet default, SevenNet-0 option) and the relaxer's guards."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from ase.calculators.calculator import Calculator, all_changes
+from pymatgen.core import Lattice, Structure
+
+import core.relax
+from core.cli import main
+from core.pipeline import PredictionSettings
+from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError, check_potential
+from core.relax import Relaxer, RelaxSettings
+
+
+def compressed_rock_salt() -> Structure:
+    """NaCl rock salt at 5.3 Å (DFT ~5.6-5.7 Å): both potentials must expand it."""
+    return Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.3), ["Na", "Cl"],
+                                     [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+
+
+def test_unknown_potential_is_a_clear_error():
+    with pytest.raises(PotentialError, match="unknown potential 'mace'.*chgnet, sevennet"):
+        check_potential("mace")
+    with pytest.raises(PotentialError, match="mace"):
+        PredictionSettings(potential="mace")
+    with pytest.raises(PotentialError, match="mace"):
+        Relaxer(RelaxSettings(potential="mace"))
+    assert DEFAULT_POTENTIAL in POTENTIALS and PredictionSettings().relax_settings().potential == DEFAULT_POTENTIAL
+
+
+@pytest.mark.parametrize("name", sorted(POTENTIALS))
+def test_each_potential_relaxes_offline(name):
+    start = compressed_rock_salt()
+    result = Relaxer(RelaxSettings(potential=name, steps=200, fmax=0.05)).relax(start)
+    assert result.ok and result.converged and result.steps > 0
+    assert result.energy_per_atom < result.initial_energy_per_atom
+    assert result.structure.volume > start.volume * 1.05  # the compressed cell expanded
+    assert -5.0 < result.energy_per_atom < -2.5  # MP-scale NaCl: about -3.4 eV/atom
+    assert result.structure.site_properties == {}  # no calculator moments carried into the exports
+
+
+class Collapse(Calculator):
+    """A toy potential pulling every atom onto the first one (a short-range hole)."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        d = self.atoms.positions - self.atoms.positions[0]
+        self.results = {"energy": -float((d ** 2).sum()), "forces": -2.0 * d * 5.0, "stress": np.zeros(6)}
+
+
+def test_a_relaxation_that_collapses_atoms_is_failed(monkeypatch):
+    monkeypatch.setattr(core.relax, "load_calculator", lambda name, device: Collapse())
+    result = Relaxer(RelaxSettings(steps=300, relax_cell=False)).relax(compressed_rock_salt())
+    assert not result.ok and "collapsed" in result.error
+
+
+def test_cli_rejects_unknown_potential(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(["predict", "NaCl", "--potential", "mace"])
+    assert stop.value.code == 2 and "invalid choice: 'mace'" in capsys.readouterr().err
