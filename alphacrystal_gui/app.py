@@ -92,6 +92,7 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
     if energy is None:
         return _fail("CHGNet relaxation", errors)
     print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet); wrote {cifs[0]}", flush=True)
+    window.confirm_discard = lambda action: True  # a scripted session: nothing to save
     window.close()
     return 0
 

@@ -9,10 +9,8 @@ preferences persist in ``QSettings``.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
-import numpy as np
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
@@ -22,6 +20,8 @@ from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
     QFormLayout,
+    QHBoxLayout,
+    QInputDialog,
     QLabel,
     QLineEdit,
     QMainWindow,
@@ -35,7 +35,6 @@ from PySide6.QtWidgets import (
 import core
 from alphacrystal_gui.engine_calls import export_rows, propose_inputs, run_live, warm_up
 from alphacrystal_gui.engine_process import EngineProcess
-from alphacrystal_gui.models import ContactMapDocument
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
@@ -47,9 +46,10 @@ from core.candidates.propose import Candidate
 from core.cli import __version__
 from core.composition import parse_formula
 from core.contact_model.inference import ContactPrediction
+from core.map_document import ContactMapDocument
 from core.pipeline import PredictionSettings, runs_cmcrystal_by_default
 from core.project import SUFFIX, Project
-from core.templates.retrieval import TemplateCandidate
+from core.session import RunRequest, Session, SessionError
 
 MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
@@ -112,7 +112,8 @@ for template scores, through pymatgen; spglib and pyxtal for symmetry.</p>"""
 
 
 class MainWindow(QMainWindow):
-    """AlphaCrystal Studio's one window."""
+    """AlphaCrystal Studio's one window: renders the :class:`core.session.Session` and
+    sends it the user's intents (the window keeps no copy of the workflow state)."""
 
     def __init__(self, settings: QSettings | None = None, engine: EngineProcess | None = None) -> None:
         """``engine``: run predictions and reconstructions in that helper process (the app
@@ -122,62 +123,88 @@ class MainWindow(QMainWindow):
         # Worker threads run Python too; a short GIL switch interval (default 5 ms) lets
         # the GUI thread get it back quickly between the many Qt calls of a redraw.
         sys.setswitchinterval(0.0005)
-        self.setWindowTitle("AlphaCrystal Studio")
         self.setAcceptDrops(True)
         self.qsettings = settings or QSettings("AlphaCrystal", "AlphaCrystal Studio")
-        self.document = ContactMapDocument()
-        self.formula = ""
-        self.prediction: ContactPrediction | None = None
-        self.maps: dict[int, ContactPrediction] = {}
-        self.rows: list[dict] = []
-        self._views: dict[int, tuple] = {}
-        self.reference = None
-        self.reference_name = ""
-        self.project_path: Path | None = None
+        self.session = Session()
         self.task: Task | None = None
         self._tasks: list[Task] = []
+        self._run_request: RunRequest | None = None
+        self._refilling = False
         self._best_live = -1.0
         self._pending_live = None
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
         self._live_timer.timeout.connect(self._draw_live)
-        self._input_snapshot = None
+        self.confirm_discard = self._ask_discard
+        """Called before unsaved work would be lost; returns whether to go on (tests replace it)."""
 
         self.formula_bar = FormulaBar()
         self.candidates = CandidatesPanel()
-        self.editor = ContactMapEditor(self.document)
+        self.editor = ContactMapEditor(self.session.result_document)
         self.run_panel = RunPanel()
         self.view3d = StructureView()
         self.results = ResultsTable()
+        self.discarded = QLabel("")
+        self.discarded.setWordWrap(True)
+        self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.map_title = QLabel("Contact map")
+        self.z_select = QComboBox()
+        self.z_select.setToolTip("the contact map of each Z; a candidate runs on the map of its own Z")
         self.back_button = QPushButton("Back to the input map")
         self.back_button.setEnabled(False)  # enabled, not shown/hidden: a relayout repaints the 3D canvas
 
         centre = QWidget()
         layout = QVBoxLayout(centre)
         layout.addWidget(self.formula_bar)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Map:"))
+        row.addWidget(self.z_select, 1)
+        row.addWidget(self.back_button)
+        layout.addLayout(row)
         layout.addWidget(self.map_title)
-        layout.addWidget(self.back_button)
         layout.addWidget(self.editor, 1)
         self.setCentralWidget(centre)
+        results_box = QWidget()
+        results_layout = QVBoxLayout(results_box)
+        results_layout.setContentsMargins(0, 0, 0, 0)
+        results_layout.addWidget(self.results, 1)
+        results_layout.addWidget(self.discarded)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Results", self.results, Qt.DockWidgetArea.RightDockWidgetArea)
+        self._dock("Results", results_box, Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
         self.run_panel.processes.setValue(int(self.qsettings.value("processes", 2)))
         self.run_panel.generations.setValue(int(self.qsettings.value("generations",
                                                                      PredictionSettings().generations)))
 
+        # intents: widgets -> session
         self.formula_bar.predictRequested.connect(self.predict)
         self.candidates.message.connect(self.statusBar().showMessage)
-        self.candidates.changed.connect(self._update_actions)
+        self.candidates.changed.connect(self._candidates_edited)
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.rowSelected.connect(self.show_result)
-        self.back_button.clicked.connect(self.back_to_input_map)
-        self.document.connect(self._update_actions)
+        self.back_button.clicked.connect(lambda: self.back_to_input_map())
+        self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
+        self.view3d.export_button.clicked.connect(self._ask_png)
+        # events: session -> widgets
+        s = self.session
+        s.formula_changed.connect(self._on_formula)
+        s.candidates_changed.connect(self._update_z_select)
+        s.candidates_changed.connect(self._update_actions)
+        s.current_z_changed.connect(lambda _: self._show_current_map())
+        s.map_edited.connect(lambda _: self._update_z_select())
+        s.map_edited.connect(lambda _: self._update_actions())
+        s.results_changed.connect(self._on_results)
+        s.viewing_changed.connect(lambda _: self._show_current_map())
+        s.run_state_changed.connect(self._on_run_state)
+        s.histories_changed.connect(lambda: self.run_panel.set_histories(s.histories))
+        s.generation.connect(self.run_panel.add_generation)
+        s.dirty_changed.connect(lambda _: self.setWindowTitle(s.title()))
+        s.reference_changed.connect(self._show_current_map)
+
         self.resize(1400, 860)
         geometry = self.qsettings.value("geometry")
         if geometry is not None:
@@ -186,8 +213,33 @@ class MainWindow(QMainWindow):
         if state is not None:
             self.restoreState(state)
         self._first_show_docks = None if state is not None else [left_dock, view_dock]
+        self.setWindowTitle(s.title())
         self.statusBar().showMessage("Type a formula and press Predict, or File ▸ Open a structure.")
         self._update_actions()
+
+    # ------------------------------------------------------------------ session views (read-only accessors)
+    @property
+    def document(self) -> ContactMapDocument:
+        """The map the editor shows: the current Z's input map, or the viewed result's (read-only)."""
+        return self.editor.document
+
+    @property
+    def prediction(self) -> ContactPrediction | None:
+        """The network's prediction of the current Z (None without a contact map)."""
+        z = self.session.current_z
+        return self.session.predictions.get(z) if z is not None else None
+
+    @property
+    def formula(self) -> str:
+        return self.session.formula
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.session.rows
+
+    @property
+    def project_path(self) -> Path | None:
+        return self.session.project_path
 
     # ------------------------------------------------------------------ layout
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -211,7 +263,7 @@ class MainWindow(QMainWindow):
         self.open_project_action = QAction("Open &project…", self, shortcut="Ctrl+Shift+O",
                                            triggered=self._ask_open_project)
         self.save_action = QAction("&Save project", self, shortcut=QKeySequence.StandardKey.Save,
-                                   triggered=self.save_project)
+                                   triggered=lambda: self.save_project())
         self.save_as_action = QAction("Save project &as…", self, shortcut="Ctrl+Shift+S",
                                       triggered=lambda: self.save_project(ask=True))
         self.recent_menu = file.addMenu("Open &recent")
@@ -227,12 +279,12 @@ class MainWindow(QMainWindow):
         file.addAction(QAction("&Quit", self, shortcut=QKeySequence.StandardKey.Quit, triggered=self.close))
         edit = self.menuBar().addMenu("&Edit")
         self.undo_action = QAction("&Undo map edit", self, shortcut=QKeySequence("Ctrl+Z"),
-                                   triggered=self.document.undo)
+                                   triggered=lambda: self._edit_input_map("undo"))
         self.redo_action = QAction("&Redo map edit", self, shortcut=QKeySequence("Ctrl+Shift+Z"),
-                                   triggered=self.document.redo)
+                                   triggered=lambda: self._edit_input_map("redo"))
         edit.addAction(self.undo_action)
         edit.addAction(self.redo_action)
-        edit.addAction(QAction("Re&set map to prediction", self, triggered=self.document.reset))
+        edit.addAction(QAction("Re&set map to prediction", self, triggered=lambda: self._edit_input_map("reset")))
         edit.addSeparator()
         edit.addAction(QAction("&Preferences…", self, triggered=self.preferences))
         view = self.menuBar().addMenu("&View")
@@ -245,14 +297,21 @@ class MainWindow(QMainWindow):
         """Version, method and the data attributions the licences ask for."""
         QMessageBox.about(self, "About AlphaCrystal Studio", ABOUT_TEXT)
 
+    def _edit_input_map(self, what: str) -> None:
+        doc = self.session.document()
+        if doc is not None and self.session.viewing is None:
+            getattr(doc, what)()
+
     def _update_actions(self) -> None:
+        s = self.session
         busy = self.task is not None
-        contact_ready = bool(self.candidates.candidates()) and self.document.n > 0 and self.prediction is not None
-        self.run_panel.start_button.setEnabled(not busy and (contact_ready or bool(self.candidates.templates())))
-        self.export_selected_action.setEnabled(bool(self.rows))
-        self.export_all_action.setEnabled(bool(self.rows))
-        self.undo_action.setEnabled(self.document.can_undo)
-        self.redo_action.setEnabled(self.document.can_redo)
+        self.run_panel.start_button.setEnabled(not busy and s.can_run)
+        self.export_selected_action.setEnabled(bool(s.rows))
+        self.export_all_action.setEnabled(bool(s.rows))
+        doc = s.document()
+        editable = doc is not None and s.viewing is None
+        self.undo_action.setEnabled(editable and doc.can_undo)
+        self.redo_action.setEnabled(editable and doc.can_redo)
 
     # ------------------------------------------------------------------ errors and tasks
     def show_error(self, message: str, details: str = "") -> None:
@@ -296,6 +355,7 @@ class MainWindow(QMainWindow):
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
+            self.session.request_cancel()
             self.statusBar().showMessage("Cancelling…")
 
     def wait_for_tasks(self, timeout_ms: int = 60000) -> None:
@@ -306,89 +366,158 @@ class MainWindow(QMainWindow):
             if isValid(task.thread):  # Qt may already have deleted a finished thread
                 task.thread.wait(timeout_ms)
 
+    # ------------------------------------------------------------------ unsaved work
+    def _ask_discard(self, action: str) -> bool:
+        """Save / Discard / Cancel before ``action`` loses unsaved work; True to go on."""
+        answer = QMessageBox.question(
+            self, "Unsaved changes", f"{self.session.title().split(' — ')[0].rstrip(' *')} has unsaved changes "
+            f"(edited maps, candidates or results). Save them before you {action}?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save)
+        if answer == QMessageBox.StandardButton.Save:
+            return self.save_project()
+        return answer == QMessageBox.StandardButton.Discard
+
+    def _may_discard(self, action: str) -> bool:
+        return not self.session.dirty or self.confirm_discard(action)
+
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:
-        """Candidates and contact maps for ``formula`` (worker thread)."""
-        if self.task is not None:
+        """Candidates, contact maps and templates for ``formula`` (worker thread)."""
+        if self.task is not None or not self._may_discard(f"predict {formula}"):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
         self._start(propose_inputs, formula, z, 5, model, device, in_engine=True,
-                    on_success=lambda out: self._show_inputs(formula, *out))
+                    on_success=lambda out: self._show_inputs(formula, z, *out))
 
-    def _show_inputs(self, formula: str, candidates: list[Candidate], maps: dict[int, ContactPrediction],
-                     templates: list | None = None) -> None:
-        self.formula = formula
-        self.maps = dict(maps)
+    def _show_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
+                     maps: dict[int, ContactPrediction], templates: list | None = None) -> None:
+        templates = templates or []
         # the engine's default: an all-metal formula with templates does not run CMCrystal (ticks off)
-        run_contact = runs_cmcrystal_by_default(parse_formula(formula), templates or [])
-        self.candidates.set_candidates(candidates, formula, checked=None if run_contact else 0)
-        self.candidates.set_templates(templates or [])
-        if not candidates:  # beyond the contact route's cell size: templates only
-            self.prediction = None
-            self.document.load([], [], np.zeros((0, 0), dtype=np.uint8))
-            self.map_title.setText(f"No contact map for {formula}: the contact route covers cells of up to "
-                                   f"{self.formula_bar.contact_max_atoms} atoms; the run uses the templates below")
-            self.statusBar().showMessage(f"{len(templates or [])} templates (no contact map for this cell size); "
+        run_contact = runs_cmcrystal_by_default(parse_formula(formula), templates)
+        self.session.set_inputs(formula, z, candidates, maps, templates, [run_contact] * len(candidates))
+        self.session.project_path = None
+        self.setWindowTitle(self.session.title())
+        if not candidates:
+            self.statusBar().showMessage(f"{len(templates)} templates (no contact map for this cell size); "
                                          "press Start.")
-            return
-        z = self.formula_bar.z or candidates[0].z
-        self.load_prediction(maps.get(z) or maps[candidates[0].z])
-        if not run_contact:
+        elif not run_contact:
             self.statusBar().showMessage(f"{formula} is all-metal: {len(templates)} templates ticked, CMCrystal "
                                          "candidates unticked (its contact map is empty; tick them to run it); "
                                          "press Start.")
-            return
-        self.statusBar().showMessage(f"{len(candidates)} candidates and {len(templates or [])} templates; "
-                                     "edit the map or press Start reconstruction.")
+        else:
+            self.statusBar().showMessage(f"{len(candidates)} candidates and {len(templates)} templates; "
+                                         "edit the maps or press Start reconstruction.")
 
-    def load_prediction(self, prediction: ContactPrediction, edited: np.ndarray | None = None,
-                        threshold: float | None = None) -> None:
-        self.prediction = prediction
-        self.back_to_input_map(snapshot=False)
-        self.document.load(prediction.labels, prediction.species, prediction.contact, prediction.probabilities,
-                           prediction.threshold, predicted=prediction.contact)
-        if threshold is not None and abs(threshold - prediction.threshold) > 1e-9:
-            self.document.set_threshold(threshold)
-        if edited is not None and np.shape(edited) == self.document.matrix.shape:
-            self.document.matrix = np.asarray(edited, dtype=np.uint8).copy()
-            self.document._changed()
-        self._apply_reference_overlay()
-        self.map_title.setText(f"Contact map of {prediction.formula}, Z = {prediction.z} "
-                               f"({len(prediction.species)} atoms, primitive cell): click a cell to toggle a bond")
+    def _on_formula(self, formula: str) -> None:
+        """A new formula in the session: every view shows its inputs and no stale result."""
+        s = self.session
+        self._refilling = True  # the tables' change signals echo the session's own state: not an edit
+        try:
+            self.candidates.set_candidates(s.candidates, formula)
+            for row, ticked in enumerate(s.candidate_ticked):
+                self.candidates.table.item(row, 0).setCheckState(Qt.CheckState.Checked if ticked
+                                                                 else Qt.CheckState.Unchecked)
+            self.candidates.set_templates(s.templates, ticked=s.template_ticked)
+        finally:
+            self._refilling = False
+        if self.formula_bar.edit.text() != formula:
+            self.formula_bar.edit.setText(formula)
+        self.view3d.show_structure(None)
+        self.view3d.picked.setText("")
+        self._update_z_select()
+        self._show_current_map()
+
+    def _candidates_edited(self) -> None:
+        """The candidates table changed: hand the edits and ticks to the session."""
+        if self._refilling:
+            return
+        self.session.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
+        self.session.set_template_ticked(self.candidates.template_ticks())
+
+    def _update_z_select(self) -> None:
+        """One entry per Z: atoms, the candidates that run on its map, whether it is edited."""
+        s = self.session
+        self.z_select.blockSignals(True)
+        self.z_select.clear()
+        for z in s.zs:
+            doc = s.documents[z]
+            groups = [str(c.spacegroup) for c, t in zip(s.candidates, s.candidate_ticked) if c.z == z and t]
+            text = f"Z = {z}: {doc.n} atoms · " + (f"candidates sg {', '.join(groups)}" if groups
+                                                    else "no ticked candidate")
+            if doc.edited:
+                text += " · edited"
+            self.z_select.addItem(text, z)
+        if s.current_z is not None:
+            self.z_select.setCurrentIndex(self.z_select.findData(s.current_z))
+        self.z_select.setEnabled(bool(s.zs))
+        self.z_select.blockSignals(False)
+
+    def _show_current_map(self) -> None:
+        """The editor shows the viewed result's map (read-only) or the current Z's input map."""
+        s = self.session
+        if s.viewing is not None:
+            row = s.rows[s.viewing]
+            self.editor.set_document(s.result_document, read_only=True)
+            self.map_title.setText(f"Contact map of result #{row['rank']} ({s.results.formula}; view only)")
+            self.back_button.setEnabled(True)
+        else:
+            self.back_button.setEnabled(False)
+            doc = s.document()
+            if doc is None:
+                self.editor.set_document(s.result_document if s.reference_map is None else self._reference_document(),
+                                         read_only=True)
+                if s.formula and not s.zs:
+                    self.map_title.setText(f"No contact map for {s.formula}: the contact route covers cells of up to "
+                                           f"{self.formula_bar.contact_max_atoms} atoms; the run uses the templates")
+            else:
+                self.editor.set_document(doc)
+                self.map_title.setText(f"Contact map of {s.formula}, Z = {s.current_z} ({doc.n} atoms, primitive "
+                                       "cell): click a cell to toggle a bond")
+                if self.z_select.currentData() != s.current_z:
+                    self._update_z_select()
+        self._update_actions()
+
+    def _reference_document(self) -> ContactMapDocument:
+        """The opened reference's true map, shown read-only when there is no input map."""
+        ref = self.session.reference_map
+        doc = ContactMapDocument()
+        doc.load(ref.labels, ref.species, ref.matrix)
+        return doc
 
     # ------------------------------------------------------------------ run
     def edited_prediction(self) -> ContactPrediction:
-        """The network's prediction with the map as edited."""
-        return replace(self.prediction, contact=self.document.matrix.copy(), threshold=self.document.threshold)
+        """The current Z's prediction with its map as edited."""
+        return self.session.maps_for_run()[self.session.current_z]
 
     def start_run(self) -> None:
-        if self.task is not None or (self.prediction is None and not self.candidates.all_templates()):
+        if self.task is not None:
             return
-        self.back_to_input_map()
-        chosen = self.candidates.candidates() if self.prediction is not None else []
-        templates = self.candidates.templates()
-        if not chosen and not templates:
-            self.show_error("tick at least one space-group candidate or template")
+        try:
+            request = self.session.begin_run()
+        except SessionError as exc:
+            self.show_error(str(exc))
             return
-        maps = dict(self.maps)
-        if self.prediction is not None:
-            maps[self.prediction.z] = self.edited_prediction()
-        missing = sorted({c.z for c in chosen} - set(maps))
-        if missing:
-            self.show_error(f"no contact map for Z = {missing}; press Predict again")
-            return
-        settings = self.run_panel.settings()
+        self._run_request = request
         self._best_live = -1.0
         self.run_panel.set_running(True)
-        task = self._start(run_live, self.formula, settings, chosen, maps, self.reference, live=True, in_engine=True,
-                           on_progress=self.run_panel.show_progress, on_success=self._run_finished,
-                           templates=templates)
-        task.connect("generation", self.run_panel.add_generation)
+        self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
+        task = self._start(run_live, request.formula, self.run_panel.settings(), request.candidates, request.maps,
+                           self.session.reference, live=True, in_engine=True, on_progress=self._progress,
+                           on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
+        task.connect("generation", self.session.add_generation)
         task.connect("reconstruction", self._live_result)
-        self.statusBar().showMessage(f"Reconstructing {len(chosen)} candidates and relaxing {len(templates)} "
-                                     "templates…")
+        self.statusBar().showMessage(f"Running {request.describe()}…")
+
+    def _progress(self, progress) -> None:
+        self.session.run_progress(progress.message)
+        self.run_panel.show_progress(progress)
+
+    def _run_failed(self, message: str, details: str = "") -> None:
+        self.session.fail_run(message)
+        self.show_error(message, details)
 
     def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
         """Keep the best structure so far; the 3D view shows it at most every
@@ -406,56 +535,56 @@ class MainWindow(QMainWindow):
         self._pending_live = None
         self.view3d.show_structure(result.structure,
                                    f"best so far: {name}, fitness {result.fitness:.3f} "
-                                   f"[{result.assignment.label}]", geometry=geometry)
+                                   f"[{result.assignment.label}] (before relaxation)", geometry=geometry)
 
     def _run_finished(self, out) -> None:
         self._live_timer.stop()
         self._pending_live = None
         result, rows, views = out
-        self.rows = rows
-        self._views = dict(enumerate(views))
-        self.results.set_rows(rows)
-        if rows:
-            self.results.select_index(0)
-        state = "cancelled: partial results" if result.cancelled else "done"
-        self.statusBar().showMessage(f"Run {state}: {len(rows)} distinct structures in {result.seconds:.0f} s"
+        self.session.finish_run(self._run_request, result, rows, views)
+        self.statusBar().showMessage(f"Run {self.session.run_message}"
                                      + (f", {len(result.rejected)} rejected" if result.rejected else ""))
+
+    def _on_run_state(self, state: str) -> None:
+        self.run_panel.show_state(state, self.session.run_message)
+
+    def _on_results(self) -> None:
+        """New results (or none): table, discarded lines, 3D view."""
+        s = self.session
+        self.results.set_rows(s.rows)
+        if s.results is not None and s.results.discarded:
+            lines = s.results.discarded
+            shown = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
+            self.discarded.setText(f"Not in the list ({len(lines)}):\n{shown}")
+            self.discarded.setToolTip("\n".join(lines))
+        else:
+            self.discarded.setText("")
+            self.discarded.setToolTip("")
+        if s.rows:
+            self.results.select_index(0)
+        else:
+            self.view3d.show_structure(None)
+        self._update_actions()
 
     def show_result(self, index: int) -> None:
         """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""
         from pymatgen.core import Structure
 
-        if not 0 <= index < len(self.rows):
+        s = self.session
+        try:
+            row = s.view_result(index)
+        except SessionError:
             return
-        row = self.rows[index]
         structure = Structure.from_dict(row["structure"])
-        title = f"#{row['rank']} {row.get('relaxed_symbol') or row['symbol']}"
+        title = f"#{row['rank']} {s.results.formula} {row.get('relaxed_symbol') or row['symbol']}"
         if row.get("energy_per_atom") is not None:
             title += f", {row['energy_per_atom']:.4f} eV/atom"
-        cmap, geometry = self._views.get(index, (None, None))
+        geometry = s.results.views.get(index, (None, None))[1]
         self.view3d.show_structure(structure, title, geometry=geometry)
-        if cmap is None:
-            try:
-                cmap = core.compute_contact_map(core.primitive_cell(structure))
-            except core.AlphaCrystalError as exc:
-                self.statusBar().showMessage(str(exc))
-                return
-        if self._input_snapshot is None and self.document.n:
-            self._input_snapshot = (self.prediction, self.document.matrix.copy(), self.document.threshold)
-        self.document.load(cmap.labels, cmap.species, cmap.matrix)
-        self._apply_reference_overlay()
-        self.map_title.setText(f"Contact map of result #{row['rank']} (view only)")
-        self.editor.setEnabled(True)
-        self.back_button.setEnabled(self._input_snapshot is not None)
+        self.view3d.picked.setText("")
 
-    def back_to_input_map(self, snapshot: bool = True) -> None:
-        if self._input_snapshot is None:
-            return
-        prediction, matrix, threshold = self._input_snapshot
-        self._input_snapshot = None
-        self.back_button.setEnabled(False)
-        if snapshot and prediction is not None:
-            self.load_prediction(prediction, matrix, threshold)
+    def back_to_input_map(self) -> None:
+        self.session.back_to_input()
 
     # ------------------------------------------------------------------ reference structures
     def _ask_open_structure(self) -> None:
@@ -473,26 +602,21 @@ class MainWindow(QMainWindow):
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))
             return False
-        self.reference, self.reference_name = cell, Path(path).name
-        self.reference_map = cmap
+        self.session.set_reference(cell, Path(path).name, cmap)
         self.view3d.show_structure(cell, f"{Path(path).name}: {cell.composition.reduced_formula}, "
                                          f"{sg_symbol} ({sg_number})")
-        self.formula_bar.edit.setText(cell.composition.reduced_formula)
-        if self.prediction is None or list(self.prediction.species) != list(cmap.species):
-            self.document.load(cmap.labels, cmap.species, cmap.matrix)
+        if not self.session.formula:
+            self.formula_bar.edit.setText(cell.composition.reduced_formula)
+        if self.session.document() is None:
             self.map_title.setText(f"True contact map of {Path(path).name} ({len(cmap.species)} atoms)")
-        self._apply_reference_overlay()
         self.statusBar().showMessage(
             f"{Path(path).name}: {cell.composition.reduced_formula}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
             f"{cmap.n_valid_bonds} bonds, {cmap.n_short_contacts} short contacts")
         return True
 
-    def _apply_reference_overlay(self) -> None:
-        ref = getattr(self, "reference_map", None)
-        if ref is not None and list(ref.species) == list(self.document.species):
-            self.document.set_reference(ref.matrix)
-        else:
-            self.document.set_reference(None)
+    @property
+    def reference(self):
+        return self.session.reference
 
     def dragEnterEvent(self, event) -> None:  # noqa: N802 - Qt override
         if event.mimeData().hasUrls():
@@ -509,25 +633,11 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ projects
     def project(self) -> Project:
-        snapshot = self._input_snapshot
-        prediction, matrix, threshold = snapshot if snapshot else (self.prediction, self.document.matrix,
-                                                                   self.document.threshold)
-        ticked = {id(c) for c in self.candidates.templates()}
-        templates = [c.to_dict() | {"run": id(c) in ticked} for c in self.candidates.all_templates()]
-        return Project(
-            formula=self.formula or self.formula_bar.edit.text(), z=self.formula_bar.z,
-            candidates=[c.to_dict() for c in self.candidates.all_candidates()],
-            prediction=prediction.to_dict() if prediction else None,
-            edited_map=np.asarray(matrix).tolist() if prediction is not None else None,
-            threshold=float(threshold) if prediction is not None else None,
-            settings=self.run_panel.settings().to_dict(), results=self.rows,
-            reference={"name": self.reference_name, "structure": self.reference.as_dict()}
-            if self.reference is not None else None,
-            templates=templates)
+        return self.session.to_project(self.run_panel.settings().to_dict())
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> bool:
         if path is None:
-            path = self.project_path
+            path = self.session.project_path
         if ask or path is None:
             chosen, _ = QFileDialog.getSaveFileName(self, "Save project", str(path or f"{self.formula}{SUFFIX}"),
                                                     f"AlphaCrystal projects (*{SUFFIX})")
@@ -535,12 +645,12 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX
         try:
-            written = self.project().save(path)
+            written = self.session.save(path, self.run_panel.settings().to_dict())
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))
             return False
-        self.project_path = written
         self._remember(written)
+        self.setWindowTitle(self.session.title())
         self.statusBar().showMessage(f"Saved {written}")
         return True
 
@@ -550,44 +660,24 @@ class MainWindow(QMainWindow):
             self.open_project(path)
 
     def open_project(self, path: str | Path) -> bool:
-        from pymatgen.core import Structure
-
+        if self.task is not None or not self._may_discard(f"open {Path(path).name}"):
+            return False
         try:
             project = Project.load(path)
-            candidates = [Candidate.from_dict(c) for c in project.candidates]
-            prediction = ContactPrediction.from_dict(project.prediction) if project.prediction else None
-            templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"})
-                         for t in project.templates]
-        except (core.AlphaCrystalError, KeyError, TypeError, ValueError) as exc:
+            self.session.load_project(project, path)
+        except (core.AlphaCrystalError, KeyError, TypeError, ValueError, AttributeError) as exc:
             self.show_error(str(exc) if isinstance(exc, core.AlphaCrystalError)
                             else f"{path}: not a readable project ({type(exc).__name__}: {exc})")
             return False
-        self._input_snapshot = None
-        self.formula = project.formula
-        self.formula_bar.edit.setText(project.formula)
+        self.run_panel.apply_settings(project.settings)
         if project.z is not None:
             index = self.formula_bar.z_box.findData(project.z)
             if index >= 0:
                 self.formula_bar.z_box.setCurrentIndex(index)
-        self.candidates.set_candidates(candidates, project.formula)
-        self.candidates.set_templates(templates, ticked=[bool(t.get("run", True)) for t in project.templates])
-        self.run_panel.apply_settings(project.settings)
-        self.reference = None
-        self.reference_map = None
-        if project.reference:
-            self.reference = Structure.from_dict(project.reference["structure"])
-            self.reference_name = project.reference.get("name", "reference")
-            self.reference_map = core.compute_contact_map(self.reference)
-        self.maps = {}
-        if prediction is not None:
-            self.maps[prediction.z] = prediction
-            self.load_prediction(prediction, np.asarray(project.edited_map) if project.edited_map else None,
-                                 project.threshold)
-        self.rows = list(project.results)
-        self._views = {}
-        self.results.set_rows(self.rows)
-        self.project_path = Path(path)
+        if self.session.viewing is not None:
+            self.results.select_index(self.session.viewing)
         self._remember(Path(path))
+        self.setWindowTitle(self.session.title())
         self.statusBar().showMessage(f"Opened {path}")
         self._update_actions()
         return True
@@ -614,21 +704,30 @@ class MainWindow(QMainWindow):
             self.export(folder, selected)
 
     def export(self, folder: str | Path, selected: bool = True) -> Task | None:
-        rows = self.rows
+        """Write the session's results (the selected one or all) under the formula they were computed for."""
+        index = None
         if selected:
             items = self.results.selectedItems()
-            if not items:
-                self.show_error("select a result to export (or use Export all)")
-                return None
-            rows = [self.rows[int(items[0].data(Qt.ItemDataRole.UserRole))]]
-        return self._start(export_rows, rows, str(folder), self.formula, busy=False,
+            index = int(items[0].data(Qt.ItemDataRole.UserRole)) if items else -1
+        try:
+            rows, formula = self.session.export_selection(index)
+        except SessionError as exc:
+            self.show_error(str(exc))
+            return None
+        return self._start(export_rows, rows, str(folder), formula, busy=False,
                            on_success=lambda paths: self.statusBar().showMessage(
-                               f"Exported {len(paths)} structures (CIF, POSCAR, VASP inputs) to {folder}"))
+                               f"Exported {len(paths)} {formula} structures (CIF, POSCAR, VASP inputs) to {folder}"))
 
     def _ask_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save 3D view", "structure.png", "PNG images (*.png)")
-        if path:
-            self.view3d.render_png(path)
+        if not path:
+            return
+        w, h = self.view3d.canvas.physical_size
+        choices = [f"{k}× ({k * w} × {k * h} pixels)" for k in (1, 2, 4)]
+        choice, ok = QInputDialog.getItem(self, "Save 3D view", "Resolution:", choices, 1, False)
+        if ok:
+            written = self.view3d.render_png(path, scale=(1, 2, 4)[choices.index(choice)])
+            self.statusBar().showMessage(f"Saved {written}")
 
     # ------------------------------------------------------------------ preferences and closing
     def preferences(self) -> None:
@@ -642,6 +741,9 @@ class MainWindow(QMainWindow):
             self.run_panel.generations.setValue(dialog.generations.value())
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
+        if not self._may_discard("quit"):
+            event.ignore()
+            return
         self.qsettings.setValue("geometry", self.saveGeometry())
         self.qsettings.setValue("windowState", self.saveState())
         if self.task is not None:

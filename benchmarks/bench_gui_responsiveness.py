@@ -115,6 +115,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{'Cancel during':<34}{'cancel -> idle s':>17}{'  Start enabled after'}")
     for stage, seconds, usable in cancels:
         print(f"{stage:<34}{seconds:>17.2f}  {'yes' if usable else 'NO'}")
+    window.confirm_discard = lambda action: True  # a scripted session: nothing to save
     window.close()
     return 0
 

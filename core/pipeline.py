@@ -200,6 +200,8 @@ class RankedStructure:
     duplicates: int = 0
     found_also_by: list[str] = field(default_factory=list)
     """Sources of the duplicates merged into this entry (the same structure found again)."""
+    duplicate_of: RankedStructure | None = None
+    """The ranked entry this one was merged into (None when it is ranked itself)."""
     folder: Path | None = None
     relaxed_score: tuple[float, float, float] | None = None
     """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
@@ -795,6 +797,7 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
     for e in sound:
         twin = next((k for k in kept if same_structure(matcher, e.structure, k.structure)), None)
         if twin is not None:
+            e.duplicate_of = twin
             twin.duplicates += 1
             if e.source not in twin.found_also_by and e.source != twin.source:
                 twin.found_also_by.append(e.source)
@@ -803,6 +806,27 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
     for rank, e in enumerate(kept, 1):
         e.rank = rank
     return kept, sound, rejected
+
+
+def discarded_lines(result: PredictionResult) -> list[str]:
+    """One line per structure of a run that is not in its ranked list, saying why:
+    merged as a duplicate of a ranked one (after relaxation, when relaxed), or
+    rejected (atoms too close, relaxation failed, no Wyckoff assignment)."""
+    lines = []
+    for e in result.pool:
+        if e.duplicate_of is None:
+            continue
+        r = e.reconstruction
+        what = f"{e.source} [{r.assignment.label}] fitness {r.fitness:.3f}" if r is not None else \
+            f"{e.source} ({e.template.template_formula} {e.template.symbol})"
+        energy = f", {e.energy_per_atom:.4f} eV/atom" if math.isfinite(e.energy_per_atom) else ""
+        when = " after relaxation" if result.settings.relax else ""
+        lines.append(f"{what}{energy}: the same structure as #{e.duplicate_of.rank}{when}")
+    for r in result.rejected:
+        fitness = f" fitness {r['fitness']:.3f}" if r.get("fitness") is not None else ""
+        what = r.get("source") or f"CMCrystal {r.get('candidate', '')}"
+        lines.append(f"{what} [{r.get('assignment', '')}]{fitness}: {r['reason']}")
+    return lines
 
 
 def _ordered(entries: list[RankedStructure], relaxed: bool) -> list[RankedStructure]:

@@ -50,7 +50,18 @@ class Project:
         An opened reference structure (``Structure.as_dict()``) and its file name.
     templates : list of dict
         ``TemplateCandidate.to_dict()`` of the template candidates (with structures),
-        and whether each is ticked for a run (``run``).
+        and whether each is ticked for a run (``run``); candidates carry ``run`` too.
+    maps : dict
+        Per Z (as a string): ``prediction``, ``edited_map`` and ``threshold`` (every
+        Z's map; ``prediction``/``edited_map`` above repeat the current one for older readers).
+    current_z : int or None
+        The Z whose map was shown.
+    run : dict or None
+        What the results came from: ``formula``, ``inputs``, ``discarded``, ``cancelled``, ``seconds``.
+    histories : dict
+        GA fitness history per job: [generation, best, mean] lists.
+    viewing : int or None
+        The result shown when saved (index into ``results``).
     """
 
     formula: str = ""
@@ -63,12 +74,18 @@ class Project:
     results: list[dict] = field(default_factory=list)
     reference: dict | None = None
     templates: list[dict] = field(default_factory=list)
+    maps: dict[str, dict] = field(default_factory=dict)
+    current_z: int | None = None
+    run: dict | None = None
+    histories: dict[str, list] = field(default_factory=dict)
+    viewing: int | None = None
 
     def to_dict(self) -> dict:
         return {"format": FORMAT, "formula": self.formula, "z": self.z, "candidates": self.candidates,
                 "prediction": self.prediction, "edited_map": self.edited_map, "threshold": self.threshold,
                 "settings": self.settings, "results": self.results, "reference": self.reference,
-                "templates": self.templates}
+                "templates": self.templates, "maps": self.maps, "current_z": self.current_z, "run": self.run,
+                "histories": self.histories, "viewing": self.viewing}
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically; raises :class:`ProjectFileError` naming the file."""

@@ -21,6 +21,7 @@ TINY = {"population": 20, "generations": 15, "n_assignments": 1, "restarts": 1, 
 def window(qtbot, tmp_path):
     settings = QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat)
     w = MainWindow(settings)
+    w.confirm_discard = lambda action: True  # no modal question when the test closes the window
     qtbot.addWidget(w)
     w.show()
     yield w
@@ -57,6 +58,7 @@ def engine_window(qtbot, tmp_path):
 
     engine = EngineProcess()
     w = MainWindow(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), engine=engine)
+    w.confirm_discard = lambda action: True
     qtbot.addWidget(w)
     w.show()
     return w, engine
@@ -137,8 +139,11 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     project = Project.load(path)
     assert np.array_equal(project.edited_map, edited)
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
     assert other.open_project(path)
+    assert other.session.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
+    other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
     assert other.results.rowCount() == len(w.rows)
     assert other.candidates.table.rowCount() == w.candidates.table.rowCount()
@@ -344,3 +349,135 @@ def test_about_names_the_data_source_and_licence(window):
     assert [a.text().replace("&", "") for a in menus["Help"].actions()] == ["About AlphaCrystal Studio"]
     for words in ("Materials Project", "MP-20", "CC BY 4.0", "template_library.npz", "CHGNet"):
         assert words in ABOUT_TEXT
+
+
+# ---------------------------------------------------------------- one truth (the session model)
+def test_results_of_a_previous_formula_are_never_shown_or_exported_under_a_new_one(window, qtbot, tmp_path):
+    w = predicted(qtbot, window, "NaCl")
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    assert w.rows and w.view3d.structure is not None
+    predicted(qtbot, w, "AgF2")
+    assert w.rows == [] and w.results.rowCount() == 0 and w.view3d.structure is None
+    assert not w.export_all_action.isEnabled()
+    assert w.export(tmp_path / "export", selected=False) is None
+    assert "no results to export" in w.error_box.text() and not (tmp_path / "export").exists()
+    # and a run's results are written under the formula they were computed for
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    w.formula_bar.edit.setText("SrTiO3")  # typed, not predicted: the results stay AgF2's
+    w.export(tmp_path / "agf2", selected=False)
+    wait_idle(qtbot, w)
+    from pymatgen.core import Structure
+
+    cifs = sorted((tmp_path / "agf2").glob("*/AgF2.cif"))
+    assert cifs and all("AgF2" in c.parent.name for c in cifs)
+    assert Structure.from_file(cifs[0]).composition.reduced_formula == "AgF2"
+
+
+def test_a_result_map_is_view_only_and_back_restores_the_input_map_exactly(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    w.document.toggle(0, 1)
+    edited = w.document.matrix.copy()
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    w.results.selectRow(0)
+    assert w.session.viewing is not None and w.editor.read_only and w.back_button.isEnabled()
+    before = w.document.matrix.copy()
+    vb = w.editor.plot.getPlotItem().getViewBox()
+    widget_pos = w.editor.plot.mapFromScene(vb.mapViewToScene(QPointF(1.5, 0.5)))
+    qtbot.mouseClick(w.editor.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
+    assert np.array_equal(w.document.matrix, before)  # a click on a result's map changes nothing
+    assert not w.undo_action.isEnabled()
+    w.back_button.click()  # Qt passes clicked(False): it must not reach the session
+    assert w.session.viewing is None and not w.editor.read_only
+    assert w.document.matrix.tobytes() == edited.tobytes()
+
+
+def test_edits_on_two_z_values_both_reach_their_candidates(window, qtbot, monkeypatch):
+    w = predicted(qtbot, window, "NaCl")
+    zs = w.session.zs
+    assert len(zs) >= 2 and w.z_select.count() == len(zs)
+    assert all(f"Z = {z}" in w.z_select.itemText(k) for k, z in enumerate(zs))
+    original = {z: w.session.predictions[z].contact.copy() for z in zs[:2]}
+    for k in (0, 1):
+        w.z_select.activated.emit(k)  # what choosing an entry does
+        assert w.session.current_z == zs[k] and f"Z = {zs[k]}" in w.map_title.text()
+        w.document.toggle(0, 1)
+    assert "edited" in w.z_select.itemText(0) and "edited" in w.z_select.itemText(1)
+    import alphacrystal_gui.main_window as mw
+    from core.errors import AlphaCrystalError
+
+    sent = {}
+
+    def fake_run(formula, settings, candidates, maps, *args, **kwargs):
+        sent.update(maps)
+        raise AlphaCrystalError("stopped by the test")
+
+    monkeypatch.setattr(mw, "run_live", fake_run)
+    w.start_run()
+    wait_idle(qtbot, w)
+    for z in zs[:2]:
+        assert sent[z].contact[0, 1] == 1 - original[z][0, 1]
+    assert w.session.run_state.value == "failed"
+
+
+def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
+    w = predicted(qtbot, window, "NaCl")
+    w.document.toggle(0, 1)
+    path = tmp_path / "nacl.acproj"
+    assert w.save_project(path=path)
+    assert w.windowTitle() == "nacl — AlphaCrystal Studio"
+    w.document.toggle(0, 1)
+    assert w.windowTitle() == "nacl * — AlphaCrystal Studio"
+    other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    other.confirm_discard = lambda action: True
+    qtbot.addWidget(other)
+    assert other.open_project(path) and other.run_panel.start_button.isEnabled()
+    other.run_panel.apply_settings(TINY)
+    other.run_panel.start_button.click()
+    wait_idle(qtbot, other)
+    assert other.rows and other.session.results.formula == "NaCl", other.statusBar().currentMessage()
+    assert other.run_panel._series  # fitness curves of the new run
+
+
+def test_quit_with_unsaved_work_asks_first(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    asked = []
+    w.confirm_discard = lambda action: asked.append(action) or False  # the user presses Cancel
+    w.close()
+    assert asked == ["quit"] and w.isVisible()
+    w.formula_bar.edit.setText("KBr")
+    w.formula_bar.predict_button.click()
+    assert asked == ["quit", "predict KBr"] and w.formula == "NaCl"  # Predict would replace the edits
+    w.confirm_discard = lambda action: True
+
+
+def test_save_png_button_writes_the_view_at_the_chosen_resolution(window, qtbot, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog, QInputDialog
+    from vispy.io import read_png
+
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    assert window.open_structure(path)
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "view.png"), ""))
+    monkeypatch.setattr(QInputDialog, "getItem", lambda parent, title, label, items, *a, **k: (items[1], True))
+    window.view3d.export_button.click()
+    image = read_png(str(tmp_path / "view.png"))
+    single = read_png(str(window.view3d.render_png(tmp_path / "one.png")))
+    assert image.shape[0] == 2 * single.shape[0] and image.shape[1] == 2 * single.shape[1]
+
+
+def test_cancel_shows_cancelled_not_a_full_bar(window, qtbot):
+    w = predicted(qtbot, window, "TiO2")
+    w.run_panel.apply_settings({**TINY, "generations": 100000, "n_assignments": 3})
+    w.run_panel.start_button.click()
+    assert w.session.run_state.value in ("starting", "running")
+    qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+    w.run_panel.cancel_button.click()
+    wait_idle(qtbot, w, timeout=60_000)
+    assert w.session.run_state.value == "cancelled"
+    assert w.run_panel.progress.format() == "cancelled" and "cancelled" in w.run_panel.stage.text()

@@ -154,8 +154,8 @@ class OffscreenCanvasWidget(QWidget):
         self.frames += 1
         self.update()
 
-    def grab_frame(self, alpha: bool = True) -> np.ndarray:
-        """Render now at the widget's size in device pixels; RGBA (h, w, 4), or RGB without alpha."""
+    def grab_frame(self, alpha: bool = True, scale: int = 1) -> np.ndarray:
+        """Render now at ``scale`` × the widget's size in device pixels; RGBA (h, w, 4), or RGB without alpha."""
         self._rendering = True
         try:
             size = self._physical_size()
@@ -163,7 +163,8 @@ class OffscreenCanvasWidget(QWidget):
                 self.canvas.size = size
                 # vispy's EGL backend does not announce a new size; its Qt backend does
                 self.canvas.events.resize(size=self.canvas.size, physical_size=self.canvas.physical_size)
-            return np.ascontiguousarray(self.canvas.render(alpha=alpha))
+            out = None if scale == 1 else (size[0] * scale, size[1] * scale)
+            return np.ascontiguousarray(self.canvas.render(alpha=alpha, size=out))
         finally:
             self._rendering = False
             # SceneCanvas drops update requests until its draw handler has run; render()

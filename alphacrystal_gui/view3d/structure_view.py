@@ -168,11 +168,15 @@ class StructureView(QWidget):
         x, y, z = g["frac"][k]
         return f"{g['labels'][k]} ({g['species'][k]}) at ({x:.3f}, {y:.3f}, {z:.3f}) fractional"
 
-    def render_png(self, path: str | Path) -> Path:
-        """Write the current view to a PNG file."""
+    def render_png(self, path: str | Path, scale: int = 1) -> Path:
+        """Write the current view to a PNG file at ``scale`` × the panel's size in device pixels."""
         from vispy.io import write_png
 
         widget = self.canvas_widget
-        image = widget.grab_frame() if isinstance(widget, OffscreenCanvasWidget) else self.canvas.render()
+        if isinstance(widget, OffscreenCanvasWidget):
+            image = widget.grab_frame(scale=scale)
+        else:
+            w, h = self.canvas.physical_size
+            image = self.canvas.render(size=(w * scale, h * scale))
         write_png(str(path), image)
         return Path(path)

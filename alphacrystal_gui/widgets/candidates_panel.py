@@ -27,9 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.candidates.propose import Candidate
-from core.datasets import crystal_system
-from core.spacegroups import centring_points, constrain_lattice, spacegroup_symbol
+from core.candidates.propose import Candidate, CandidateEditError
 from core.templates.retrieval import TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
@@ -82,6 +80,7 @@ class CandidatesPanel(QWidget):
         self.formula = ""
         self._filling = False
         self.table.itemChanged.connect(self._edited)
+        self.templates_table.itemChanged.connect(lambda item: item.column() == 0 and self.changed.emit())
         self.add_button.clicked.connect(self.add_row)
         self.remove_button.clicked.connect(self._remove_selected)
 
@@ -154,47 +153,15 @@ class CandidatesPanel(QWidget):
         if item.text() == self._texts(c)[col - 1]:
             return  # Qt also reports changes that leave the text as it was
         try:
-            if col == 1:
-                c = self._with_spacegroup(c, int(item.text()))
-            elif col in LATTICE_COLUMNS:
-                lattice = list(c.lattice)
-                value = float(item.text())
-                if value <= 0 or (col >= 9 and value >= 180):
-                    raise ValueError
-                lattice[col - 6] = value
-                if col < 9:  # a length: tied lengths of the crystal system follow the edit
-                    tied = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
-                    group = tied.get(c.crystal_system, ())
-                    if col - 6 in group:
-                        for k in group:
-                            lattice[k] = value
-                c = replace(c, lattice=tuple(float(v) for v in constrain_lattice(c.spacegroup, lattice)))
+            c = c.with_spacegroup(int(item.text()), self.formula) if col == 1 else \
+                c.with_lattice_value(col - 6, float(item.text()))
         except ValueError:
             self.message.emit(f"row {row + 1}: '{item.text()}' is not a valid {COLUMNS[col]}")
+        except CandidateEditError as exc:
+            self.message.emit(f"row {row + 1}: {exc}")
         self._rows[row] = c
         self._write_row(row, c)
         self.changed.emit()
-
-    def _with_spacegroup(self, c: Candidate, sg: int) -> Candidate:
-        from core.wyckoff import is_feasible
-
-        if not 1 <= sg <= 230:
-            raise ValueError
-        counts = self._species_counts(c)
-        if not is_feasible(sg, counts):
-            self.message.emit(f"space group {sg} has no Wyckoff assignment for this composition and Z={c.z}")
-            return c
-        lattice = tuple(float(v) for v in constrain_lattice(sg, list(c.lattice)))
-        return replace(c, spacegroup=sg, symbol=spacegroup_symbol(sg), crystal_system=crystal_system(sg),
-                       lattice=lattice, centring_points=centring_points(sg), probability=0.0,
-                       n_wyckoff_assignments=None)
-
-    def _species_counts(self, c: Candidate) -> tuple[int, ...]:
-        from core.candidates.features import formula_counts
-        from core.composition import parse_formula
-
-        per_unit = formula_counts(parse_formula(self.formula))
-        return tuple(per_unit[k] * c.z for k in sorted(per_unit))
 
     def candidates(self) -> list[Candidate]:
         """The ticked candidates, edits applied."""
@@ -203,11 +170,20 @@ class CandidatesPanel(QWidget):
     def all_candidates(self) -> list[Candidate]:
         return list(self._rows)
 
+    def candidate_ticks(self) -> list[bool]:
+        """Whether each row of :meth:`all_candidates` is ticked."""
+        return [_is_ticked(self.table, row) for row in range(len(self._rows))]
+
+    def template_ticks(self) -> list[bool]:
+        """Whether each row of :meth:`all_templates` is ticked."""
+        return [_is_ticked(self.templates_table, row) for row in range(len(self._templates))]
+
     # templates -----------------------------------------------------------------
     def set_templates(self, templates: list[TemplateCandidate], ticked: list[bool] | None = None) -> None:
         """Show the template candidates; ``ticked[k]`` says whether row k is run (default all)."""
         self._templates = list(templates)
         table = self.templates_table
+        table.blockSignals(True)  # one ``changed`` at the end, not one per cell
         table.setRowCount(0)
         for k, c in enumerate(self._templates):
             table.insertRow(k)
@@ -224,6 +200,7 @@ class CandidatesPanel(QWidget):
                                 + (", ".join(f"{a}→{b}" for a, b in c.mapping if a != b) or "no substitution")
                                 + f"; {c.similar} more template(s) gave the same structure")
                 table.setItem(k, col, item)
+        table.blockSignals(False)
         self.templates_label.setText(f"Templates: {len(self._templates)} known structures with the elements "
                                      "substituted" if self._templates else
                                      "Templates: no known structure of this stoichiometry")
@@ -237,7 +214,11 @@ class CandidatesPanel(QWidget):
         return list(self._templates)
 
 
+def _is_ticked(table: QTableWidget, row: int) -> bool:
+    item = table.item(row, 0)
+    return item is not None and item.checkState() == Qt.CheckState.Checked
+
+
 def _ticked(table: QTableWidget, items: list) -> list:
     """The items whose row has its check box (column 0) ticked."""
-    return [c for row, c in enumerate(items)
-            if table.item(row, 0) is not None and table.item(row, 0).checkState() == Qt.CheckState.Checked]
+    return [c for row, c in enumerate(items) if _is_ticked(table, row)]

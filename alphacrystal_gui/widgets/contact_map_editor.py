@@ -1,6 +1,6 @@
 """Contact-map editor (pyqtgraph): click a cell to toggle a bond, threshold slider, undo/redo.
 
-A thin view over :class:`alphacrystal_gui.models.ContactMapDocument`: it draws
+A thin view over :class:`core.map_document.ContactMapDocument`: it draws
 the document and forwards clicks and buttons to it. Colours: a bond is gold,
 no bond light grey; with a reference structure open, bonds the reference lacks
 are red and bonds it has but the map misses are blue. In "probabilities" view
@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alphacrystal_gui.models import ContactMapDocument
+from core.map_document import ContactMapDocument
 
 CELL = 12  # pixels per map cell in the rendered image (1-pixel grid lines)
 COLOURS = {
@@ -121,15 +121,27 @@ class ContactMapEditor(QWidget):
         self.view.currentIndexChanged.connect(lambda _: self.refresh())
         self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(f"threshold {v / 100:.2f}"))
         self.threshold.sliderReleased.connect(self._threshold_released)
-        self.undo_button.clicked.connect(self.document.undo)
-        self.redo_button.clicked.connect(self.document.redo)
-        self.reset_button.clicked.connect(self.document.reset)
+        self.undo_button.clicked.connect(lambda: self.document.undo())
+        self.redo_button.clicked.connect(lambda: self.document.redo())
+        self.reset_button.clicked.connect(lambda: self.document.reset())
+        self.read_only = False
         self.document.connect(self.refresh)
+        self.refresh()
+
+    def set_document(self, document: ContactMapDocument, read_only: bool = False) -> None:
+        """Show another document (a Z's input map, or a result's map with ``read_only``:
+        clicks, threshold and edit buttons then do nothing)."""
+        if document is not self.document:
+            self.document.disconnect(self.refresh)
+            self.document = document
+            document.connect(self.refresh)
+        self.read_only = read_only
         self.refresh()
 
     # events ------------------------------------------------------------------
     def _threshold_released(self) -> None:
-        self.document.set_threshold(self.threshold.value() / 100)
+        if not self.read_only:
+            self.document.set_threshold(self.threshold.value() / 100)
 
     def cell_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         """(row, column) of the map cell under a scene position, or None outside the map."""
@@ -140,7 +152,7 @@ class ContactMapEditor(QWidget):
         return None
 
     def _clicked(self, event) -> None:
-        if event.button() != Qt.MouseButton.LeftButton or self.view.currentIndex() != 0:
+        if event.button() != Qt.MouseButton.LeftButton or self.view.currentIndex() != 0 or self.read_only:
             return
         cell = self.cell_at(event.scenePos())
         if cell is not None and self.document.toggle(*cell):
@@ -151,16 +163,16 @@ class ContactMapEditor(QWidget):
         doc = self.document
         n = doc.n
         has_probs = doc.probabilities is not None
-        self.threshold.setEnabled(has_probs)
+        self.threshold.setEnabled(has_probs and not self.read_only)
         if self.view.currentIndex() == 1 and not has_probs:
             self.view.setCurrentIndex(0)
         self.threshold.blockSignals(True)
         self.threshold.setValue(int(round(doc.threshold * 100)))
         self.threshold.blockSignals(False)
         self.threshold_label.setText(f"threshold {doc.threshold:.2f}")
-        self.undo_button.setEnabled(doc.can_undo)
-        self.redo_button.setEnabled(doc.can_redo)
-        self.reset_button.setEnabled(has_probs and doc.edited)
+        self.undo_button.setEnabled(doc.can_undo and not self.read_only)
+        self.redo_button.setEnabled(doc.can_redo and not self.read_only)
+        self.reset_button.setEnabled(has_probs and doc.edited and not self.read_only)
         if n == 0:
             self.image.clear()
             self.info.setText("No contact map yet: type a formula and press Predict, or open a structure.")
@@ -175,7 +187,9 @@ class ContactMapEditor(QWidget):
         degrees = doc.coordination()
         text = "Coordination: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
         text += f"  ·  {int(doc.matrix.sum()) // 2} bonds"
-        if doc.edited:
+        if self.read_only:
+            text += "  ·  view only"
+        elif doc.edited:
             text += "  ·  edited by hand"
         diff = doc.diff()
         if diff is not None:

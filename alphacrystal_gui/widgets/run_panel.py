@@ -149,6 +149,40 @@ class RunPanel(QWidget):
             self.timer.stop()
             self.redraw()
 
+    def show_state(self, state: str, message: str) -> None:
+        """The session's run state, in words: a busy bar while pools start, and after a
+        cancel the bar keeps what was done instead of reading full."""
+        if state == "starting":
+            self.progress.setRange(0, 0)  # an indeterminate bar: alive, nothing counted yet
+            self.stage.setText(message)
+        else:
+            self.progress.setRange(0, 100)
+        if state in ("done", "cancelled", "failed"):
+            self._progress = None
+            self._dirty = False
+            if state == "done":
+                self.progress.setValue(100)
+            self.progress.setFormat(state)
+            self.stage.setText(self.stage.fontMetrics().elidedText(
+                message, Qt.TextElideMode.ElideRight, max(50, self.stage.width() - 8)))
+            self.stage.setToolTip(message)
+        elif state == "cancelling":
+            self.progress.setFormat("cancelling…")
+
+    def set_histories(self, histories: dict[str, list]) -> None:
+        """Draw stored fitness histories (a reopened project) in place of the current curves."""
+        self.clear_plot()
+        last = 0
+        for job_id, points in histories.items():
+            for generation, best, mean in points:
+                self.add_generation(job_id, {"generation": generation, "best_fitness": best,
+                                             "mean_fitness": mean})
+                last = max(last, int(generation))
+        if last:
+            self.plot.setXRange(0, last, padding=0.02)
+        self._dirty = True
+        self.redraw()
+
     def clear_plot(self) -> None:
         self._series.clear()
         self._changed.clear()
@@ -214,6 +248,8 @@ class RunPanel(QWidget):
         p = self._progress
         if p is None:
             return
+        if self.progress.maximum() == 0:  # the first real progress after "starting"
+            self.progress.setRange(0, 100)
         self._progress = None
         fraction = p.done / p.total if p.total else 1.0
         self.progress.setValue(int(100 * fraction))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 
 import numpy as np
@@ -17,6 +17,14 @@ from core.spacegroups import centring_points, spacegroup_symbol
 from core.wyckoff import count_assignments
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
+
+
+TIED_LENGTHS = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
+"""Conventional-cell lengths (indices into a, b, c) equal by the crystal system."""
+
+
+class CandidateEditError(FormulaError):
+    """A hand edit of a candidate that cannot be applied (the message says why)."""
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,55 @@ class Candidate:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def with_spacegroup(self, spacegroup: int, formula: str | Formula) -> Candidate:
+        """This candidate moved to another space group (same Z; lattice constrained to the
+        new group's crystal system; probability 0: chosen by hand).
+
+        Raises
+        ------
+        CandidateEditError
+            Not a group number, or no Wyckoff assignment of ``formula`` × Z in it.
+        """
+        from core.spacegroups import constrain_lattice
+        from core.wyckoff import is_feasible
+
+        if not 1 <= int(spacegroup) <= 230:
+            raise CandidateEditError(f"space group {spacegroup} does not exist (1-230)")
+        per_unit = formula_counts(parse_formula(formula) if isinstance(formula, str) else formula)
+        counts = tuple(per_unit[k] * self.z for k in sorted(per_unit))
+        if not is_feasible(spacegroup, counts):
+            raise CandidateEditError(f"space group {spacegroup} has no Wyckoff assignment for this composition "
+                                     f"and Z={self.z}")
+        lattice = tuple(float(v) for v in constrain_lattice(spacegroup, list(self.lattice)))
+        return replace(self, spacegroup=spacegroup, symbol=spacegroup_symbol(spacegroup),
+                       crystal_system=crystal_system(spacegroup), lattice=lattice,
+                       centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None)
+
+    def with_lattice_value(self, index: int, value: float) -> Candidate:
+        """This candidate with lattice parameter ``index`` (0-5: a, b, c in Å, α, β, γ in
+        degrees) set to ``value``; lengths tied by the crystal system follow (a = b = c
+        in cubic, a = b in tetragonal, hexagonal and trigonal), then the group's
+        constraints are applied.
+
+        Raises
+        ------
+        CandidateEditError
+            A length ≤ 0 or an angle outside (0°, 180°).
+        """
+        from core.spacegroups import constrain_lattice
+
+        if not 0 <= index < 6:
+            raise CandidateEditError(f"lattice parameter index {index} (0-5)")
+        if value <= 0 or (index >= 3 and value >= 180):
+            raise CandidateEditError(f"{'length' if index < 3 else 'angle'} {value} is out of range")
+        lattice = list(self.lattice)
+        lattice[index] = float(value)
+        tied = TIED_LENGTHS.get(self.crystal_system, ())
+        if index in tied:
+            for k in tied:
+                lattice[k] = float(value)
+        return replace(self, lattice=tuple(float(v) for v in constrain_lattice(self.spacegroup, lattice)))
 
     @classmethod
     def from_dict(cls, data: dict) -> Candidate:

@@ -1,8 +1,9 @@
-"""Plain models behind the widgets (no Qt here): they hold state and call listeners.
+"""The contact map being edited by hand: a plain model (no Qt) that calls listeners.
 
-As in napari, widgets are thin views: they read these models and call their
-methods; the models notify every listener after a change, so several views
-(the map editor, the coordination list, the results table) stay in step.
+As in napari, widgets are thin views: they read the document and call its
+methods; it notifies every listener after a change, so several views (the map
+editor, the coordination list) stay in step. The session
+(:mod:`core.session`) holds one document per Z.
 """
 
 from __future__ import annotations
@@ -48,6 +49,11 @@ class ContactMapDocument:
     def connect(self, listener: Listener) -> None:
         self._listeners.append(listener)
 
+    def disconnect(self, listener: Listener) -> None:
+        """Stop calling ``listener`` (no error when it was not connected)."""
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
     def _changed(self) -> None:
         for listener in list(self._listeners):
             listener()
@@ -67,6 +73,15 @@ class ContactMapDocument:
         self._predicted = self.matrix.copy() if predicted is None else _symmetric(np.asarray(predicted, np.uint8))
         if self.reference is not None and self.reference.shape != self.matrix.shape:
             self.reference = None
+        self._undo.clear()
+        self._redo.clear()
+        self._changed()
+
+    def replace_matrix(self, matrix: np.ndarray) -> None:
+        """Set the map as stored elsewhere (a reopened project's edits); clears undo history."""
+        if np.shape(matrix) != self.matrix.shape:
+            raise ValueError(f"map of shape {np.shape(matrix)} for {self.n} atoms")
+        self.matrix = _symmetric(np.asarray(matrix, dtype=np.uint8))
         self._undo.clear()
         self._redo.clear()
         self._changed()

@@ -1,8 +1,8 @@
-"""The GUI's plain models (no Qt needed)."""
+"""The contact map being edited (no Qt needed)."""
 
 import numpy as np
 
-from alphacrystal_gui.models import ContactMapDocument
+from core.map_document import ContactMapDocument
 
 
 def _doc():

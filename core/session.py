@@ -1,0 +1,510 @@
+"""The desktop app's one source of truth: a Qt-free session model that emits events.
+
+As in napari, the model is a plain object and the widgets are thin views: they
+render what the session holds and send it the user's intents; the session
+changes its state and emits a ``psygnal`` event, and every view subscribed to
+that event redraws. Nothing a view shows is a second copy of the state, so a
+result can never be shown, exported or saved under another formula than the
+one it was computed for.
+
+The session holds:
+
+- the formula and the chosen Z of the last Predict, the space-group candidates
+  and template candidates (each with whether it runs),
+- one edited contact map per Z (:class:`core.map_document.ContactMapDocument`,
+  with its undo history): each candidate runs on the map of its own Z,
+- the results of the last run, tagged with the formula and inputs they came
+  from (:class:`SessionResults`), their GA fitness histories, and which result
+  is being viewed (its map is shown read-only; the input maps are untouched),
+- the reference structure opened for comparison,
+- the run state (:class:`RunState`) and whether anything is unsaved.
+
+It saves and loads itself as a :class:`core.project.Project`.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+from psygnal import Signal
+
+from core.candidates.propose import Candidate
+from core.contact_map import ContactMap
+from core.contact_model.inference import ContactPrediction
+from core.errors import AlphaCrystalError
+from core.map_document import ContactMapDocument
+from core.project import Project
+from core.templates.retrieval import TemplateCandidate
+
+APP_NAME = "AlphaCrystal Studio"
+
+
+class SessionError(AlphaCrystalError):
+    """A user intent the session cannot carry out now (the message says why)."""
+
+
+class RunState(str, enum.Enum):
+    """Where a run is: shown to the user as is."""
+
+    IDLE = "idle"
+    STARTING = "starting"  # worker processes starting, nothing computed yet
+    RUNNING = "running"
+    CANCELLING = "cancelling"
+    DONE = "done"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+
+    @property
+    def busy(self) -> bool:
+        return self in (RunState.STARTING, RunState.RUNNING, RunState.CANCELLING)
+
+
+@dataclass
+class RunRequest:
+    """The inputs of one run, copied from the session when it starts (later edits do not reach it)."""
+
+    formula: str
+    candidates: list[Candidate]
+    maps: dict[int, ContactPrediction]
+    templates: list[TemplateCandidate]
+    edited_zs: list[int]
+
+    def describe(self) -> str:
+        """E.g. ``NaCl: 3 space-group candidates (Z=1 map edited by hand), 5 templates``."""
+        text = f"{self.formula}: {len(self.candidates)} space-group candidates"
+        if self.edited_zs:
+            text += f" ({', '.join(f'Z={z}' for z in self.edited_zs)} map edited by hand)"
+        return text + f", {len(self.templates)} templates"
+
+
+@dataclass
+class SessionResults:
+    """The results of one run and what they came from.
+
+    Attributes
+    ----------
+    formula : str
+        The formula the run predicted (export and save use this one, never the typed one).
+    inputs : str
+        :meth:`RunRequest.describe` of the run.
+    rows : list of dict
+        ``RankedStructure.row()`` plus ``structure`` and ``reconstructed`` (``as_dict``) per result, rank order.
+    discarded : list of str
+        One line per structure that is not in the list, saying why (duplicate of #k,
+        atoms too close, relaxation failed).
+    cancelled : bool
+    seconds : float
+    views : dict
+        Result index -> (contact map, 3D geometry) made off the GUI thread (not saved).
+    """
+
+    formula: str
+    inputs: str
+    rows: list[dict]
+    discarded: list[str] = field(default_factory=list)
+    cancelled: bool = False
+    seconds: float = 0.0
+    views: dict[int, tuple] = field(default_factory=dict)
+
+    def to_dict(self) -> dict:
+        return {"formula": self.formula, "inputs": self.inputs, "discarded": self.discarded,
+                "cancelled": self.cancelled, "seconds": self.seconds}
+
+
+class Session:
+    """One working session of the desktop app (see the module docstring)."""
+
+    formula_changed = Signal(str)
+    """A new Predict (or an opened project): new formula, candidates, templates and maps."""
+    candidates_changed = Signal()
+    """Candidates or templates edited, ticked or unticked."""
+    current_z_changed = Signal(int)
+    """The map shown for editing is now that Z's."""
+    map_edited = Signal(int)
+    """The input map of that Z changed (a toggle, threshold, undo...)."""
+    results_changed = Signal()
+    """New results, or none (a new formula cleared them)."""
+    viewing_changed = Signal(object)
+    """The result index whose map is shown read-only, or None (back to the input map)."""
+    run_state_changed = Signal(str)
+    generation = Signal(str, dict)
+    """A GA generation of a run: (job id, {generation, best_fitness, mean_fitness, ...})."""
+    histories_changed = Signal()
+    """The fitness histories were replaced (a new run started, a project was opened)."""
+    reference_changed = Signal()
+    dirty_changed = Signal(bool)
+
+    def __init__(self) -> None:
+        self.formula = ""
+        self.z: int | None = None
+        self.candidates: list[Candidate] = []
+        self.candidate_ticked: list[bool] = []
+        self.templates: list[TemplateCandidate] = []
+        self.template_ticked: list[bool] = []
+        self.documents: dict[int, ContactMapDocument] = {}
+        self._document_listeners: dict[int, object] = {}
+        self.predictions: dict[int, ContactPrediction] = {}
+        self.current_z: int | None = None
+        self.results: SessionResults | None = None
+        self.histories: dict[str, list[tuple[int, float, float]]] = {}
+        self.viewing: int | None = None
+        self.result_document = ContactMapDocument()
+        self.reference = None
+        self.reference_name = ""
+        self.reference_map: ContactMap | None = None
+        self.run_state = RunState.IDLE
+        self.run_message = ""
+        self.project_path: Path | None = None
+        self.dirty = False
+
+    # ------------------------------------------------------------------ inputs
+    def set_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
+                   maps: dict[int, ContactPrediction], templates: list[TemplateCandidate],
+                   candidate_ticked: list[bool] | None = None, template_ticked: list[bool] | None = None) -> None:
+        """The outcome of a Predict: replaces every input and clears the previous results.
+
+        Raises
+        ------
+        SessionError
+            While a run is going on.
+        """
+        if self.run_state.busy:
+            raise SessionError("a run is going on: cancel it before predicting another formula")
+        self.formula, self.z = formula, z
+        self.candidates = list(candidates)
+        self.candidate_ticked = list(candidate_ticked) if candidate_ticked is not None else [True] * len(candidates)
+        self.templates = list(templates)
+        self.template_ticked = list(template_ticked) if template_ticked is not None else [True] * len(templates)
+        self.predictions = dict(maps)
+        for z_old, doc in self.documents.items():
+            doc.disconnect(self._document_listeners.pop(z_old))
+        self.documents = {}
+        for zz, prediction in sorted(maps.items()):
+            self.documents[zz] = self._new_document(zz, prediction)
+        self.current_z = self._default_z()
+        self._clear_results()
+        self.histories = {}
+        self.run_state, self.run_message = RunState.IDLE, ""
+        self.formula_changed.emit(formula)
+        self.histories_changed.emit()
+        self.run_state_changed.emit(self.run_state.value)
+        self._set_dirty(True)
+
+    def _new_document(self, z: int, prediction: ContactPrediction) -> ContactMapDocument:
+        doc = ContactMapDocument()
+        doc.load(prediction.labels, prediction.species, prediction.contact, prediction.probabilities,
+                 prediction.threshold, predicted=prediction.contact)
+        if self.reference_map is not None and list(self.reference_map.species) == list(prediction.species):
+            doc.set_reference(self.reference_map.matrix)
+
+        def edited(z: int = z) -> None:
+            self._set_dirty(True)
+            self.map_edited.emit(z)
+
+        doc.connect(edited)
+        self._document_listeners[z] = edited
+        return doc
+
+    def _default_z(self) -> int | None:
+        zs = sorted(self.documents)
+        if not zs:
+            return None
+        if self.z in self.documents:
+            return self.z
+        ticked = [c.z for c, t in zip(self.candidates, self.candidate_ticked) if t and c.z in self.documents]
+        return ticked[0] if ticked else zs[0]
+
+    @property
+    def zs(self) -> list[int]:
+        """The Z values with a contact map, ascending."""
+        return sorted(self.documents)
+
+    def document(self, z: int | None = None) -> ContactMapDocument | None:
+        """The input map of ``z`` (default: the one shown for editing)."""
+        return self.documents.get(self.current_z if z is None else z)
+
+    def select_z(self, z: int) -> None:
+        """Show the map of ``z`` for editing (and leave any result's map)."""
+        if z not in self.documents:
+            raise SessionError(f"no contact map for Z = {z}")
+        self.back_to_input()
+        if z != self.current_z:
+            self.current_z = z
+            self.current_z_changed.emit(z)
+
+    def edited_zs(self) -> list[int]:
+        """The Z values whose map differs from the network's prediction."""
+        return [z for z, doc in sorted(self.documents.items()) if doc.edited]
+
+    def maps_for_run(self) -> dict[int, ContactPrediction]:
+        """Every Z's prediction with its map as edited (each candidate runs on its own Z's map)."""
+        return {z: replace(self.predictions[z], contact=doc.matrix.copy(), threshold=doc.threshold)
+                for z, doc in self.documents.items()}
+
+    def set_candidates(self, candidates: list[Candidate], ticked: list[bool]) -> None:
+        """Candidates as edited in the candidates table (space group, lattice, added rows, ticks)."""
+        if len(candidates) != len(ticked):
+            raise ValueError("one tick per candidate")
+        if list(candidates) == self.candidates and list(ticked) == self.candidate_ticked:
+            return
+        self.candidates, self.candidate_ticked = list(candidates), list(ticked)
+        self.candidates_changed.emit()
+        self._set_dirty(True)
+
+    def set_template_ticked(self, ticked: list[bool]) -> None:
+        if len(ticked) != len(self.templates):
+            raise ValueError("one tick per template")
+        if list(ticked) == self.template_ticked:
+            return
+        self.template_ticked = list(ticked)
+        self.candidates_changed.emit()
+        self._set_dirty(True)
+
+    def ticked_candidates(self) -> list[Candidate]:
+        return [c for c, t in zip(self.candidates, self.candidate_ticked) if t]
+
+    def ticked_templates(self) -> list[TemplateCandidate]:
+        return [c for c, t in zip(self.templates, self.template_ticked) if t]
+
+    @property
+    def can_run(self) -> bool:
+        return not self.run_state.busy and bool(self.ticked_candidates() or self.ticked_templates())
+
+    # ------------------------------------------------------------------ runs
+    def begin_run(self) -> RunRequest:
+        """Snapshot the inputs for a run and enter :attr:`RunState.STARTING`.
+
+        Raises
+        ------
+        SessionError
+            Nothing ticked, a candidate whose Z has no map, or a run going on.
+        """
+        if self.run_state.busy:
+            raise SessionError("a run is going on")
+        chosen, templates = self.ticked_candidates(), self.ticked_templates()
+        if not chosen and not templates:
+            raise SessionError("tick at least one space-group candidate or template")
+        missing = sorted({c.z for c in chosen} - set(self.documents))
+        if missing:
+            raise SessionError(f"no contact map for Z = {', '.join(map(str, missing))}: untick those candidates "
+                               "or press Predict with that Z")
+        self.back_to_input()
+        maps = self.maps_for_run()
+        request = RunRequest(self.formula, chosen, {c.z: maps[c.z] for c in chosen}, templates,
+                             [z for z in self.edited_zs() if z in {c.z for c in chosen}])
+        self.histories = {}
+        self.histories_changed.emit()
+        self._set_state(RunState.STARTING, "starting worker processes…")
+        return request
+
+    def run_progress(self, message: str = "") -> None:
+        """Work has been done: STARTING becomes RUNNING (CANCELLING stays)."""
+        if self.run_state == RunState.STARTING:
+            self._set_state(RunState.RUNNING, message)
+        elif self.run_state == RunState.RUNNING and message:
+            self.run_message = message
+
+    def add_generation(self, job: str, data: dict) -> None:
+        """One GA generation of the running run (kept for the plot and the project)."""
+        self.histories.setdefault(job, []).append(
+            (int(data["generation"]), float(data["best_fitness"]), float(data["mean_fitness"])))
+        self.run_progress()
+        self.generation.emit(job, data)
+
+    def request_cancel(self) -> bool:
+        """Ask the running run to stop (returns whether there was one)."""
+        if not self.run_state.busy or self.run_state == RunState.CANCELLING:
+            return False
+        self._set_state(RunState.CANCELLING, "cancelling…")
+        return True
+
+    def finish_run(self, request: RunRequest, result, rows: list[dict], views: list | None = None) -> None:
+        """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its rows."""
+        from core.pipeline import discarded_lines
+
+        self.results = SessionResults(request.formula, request.describe(), list(rows), discarded_lines(result),
+                                      bool(result.cancelled), float(result.seconds),
+                                      dict(enumerate(views or [])))
+        self.viewing = None
+        finished = len(rows)
+        if result.cancelled:
+            self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
+        else:
+            self._set_state(RunState.DONE, f"done: {finished} distinct structures in {result.seconds:.0f} s")
+        self.results_changed.emit()
+        self._set_dirty(True)
+
+    def fail_run(self, message: str) -> None:
+        self._set_state(RunState.FAILED, message)
+
+    def _set_state(self, state: RunState, message: str) -> None:
+        self.run_state, self.run_message = state, message
+        self.run_state_changed.emit(state.value)
+
+    # ------------------------------------------------------------------ results
+    def _clear_results(self) -> None:
+        self.results = None
+        self.viewing = None
+        self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
+        self.results_changed.emit()
+        self.viewing_changed.emit(None)
+
+    @property
+    def rows(self) -> list[dict]:
+        return self.results.rows if self.results is not None else []
+
+    def view_result(self, index: int) -> dict:
+        """Show result ``index``: its map goes to :attr:`result_document` (read-only);
+        the input maps are not touched. Returns its row."""
+        if not 0 <= index < len(self.rows):
+            raise SessionError(f"no result #{index + 1}")
+        row = self.rows[index]
+        cmap = self.results.views.get(index, (None, None))[0]
+        if cmap is None:
+            cmap = result_contact_map(row)
+        if cmap is not None:
+            self.result_document.load(cmap.labels, cmap.species, cmap.matrix)
+            ref = self.reference_map
+            self.result_document.set_reference(ref.matrix if ref is not None
+                                               and list(ref.species) == list(cmap.species) else None)
+        else:
+            self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
+        self.viewing = index
+        self.viewing_changed.emit(index)
+        return row
+
+    def back_to_input(self) -> None:
+        """Leave a result's map: the input map of the current Z is shown again, exactly as it was."""
+        if self.viewing is not None:
+            self.viewing = None
+            self.viewing_changed.emit(None)
+
+    def export_selection(self, index: int | None = None) -> tuple[list[dict], str]:
+        """(rows, formula) to export: result ``index`` or all, with the formula they were computed for."""
+        if self.results is None or not self.rows:
+            raise SessionError("no results to export: run a prediction first")
+        if index is None:
+            return list(self.rows), self.results.formula
+        if not 0 <= index < len(self.rows):
+            raise SessionError("select a result to export (or use Export all)")
+        return [self.rows[index]], self.results.formula
+
+    # ------------------------------------------------------------------ reference
+    def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
+        """A known structure to compare with (its true map overlays maps of the same atoms)."""
+        self.reference, self.reference_name, self.reference_map = structure, name, cmap
+        for doc in self.documents.values():
+            doc.set_reference(cmap.matrix if cmap is not None and list(cmap.species) == list(doc.species) else None)
+        self.reference_changed.emit()
+        self._set_dirty(True)
+
+    # ------------------------------------------------------------------ saving
+    def _set_dirty(self, dirty: bool) -> None:
+        if dirty != self.dirty:
+            self.dirty = dirty
+            self.dirty_changed.emit(dirty)
+
+    def title(self) -> str:
+        """Window title: project name (or formula), an unsaved mark, the app's name."""
+        name = self.project_path.stem if self.project_path is not None else (self.formula or "")
+        if not name:
+            return APP_NAME
+        return f"{name}{' *' if self.dirty else ''} — {APP_NAME}"
+
+    def to_project(self, settings: dict) -> Project:
+        """Everything needed to continue later: inputs, every Z's edited map, results, histories."""
+        current = self.document()
+        return Project(
+            formula=self.formula, z=self.z,
+            candidates=[c.to_dict() | {"run": t} for c, t in zip(self.candidates, self.candidate_ticked)],
+            prediction=self.predictions[self.current_z].to_dict() if current is not None else None,
+            edited_map=current.matrix.tolist() if current is not None else None,
+            threshold=float(current.threshold) if current is not None else None,
+            settings=settings, results=self.rows,
+            reference={"name": self.reference_name, "structure": self.reference.as_dict()}
+            if self.reference is not None else None,
+            templates=[c.to_dict() | {"run": t} for c, t in zip(self.templates, self.template_ticked)],
+            maps={str(z): {"prediction": self.predictions[z].to_dict(), "edited_map": doc.matrix.tolist(),
+                           "threshold": float(doc.threshold)} for z, doc in self.documents.items()},
+            current_z=self.current_z,
+            run=self.results.to_dict() if self.results is not None else None,
+            histories={job: [list(p) for p in points] for job, points in self.histories.items()},
+            viewing=self.viewing)
+
+    def save(self, path: str | Path, settings: dict) -> Path:
+        """Write the project atomically; the session is then saved (not dirty) under that name."""
+        written = self.to_project(settings).save(path)
+        self.project_path = written
+        self._set_dirty(False)
+        self.dirty_changed.emit(False)  # the title changes with the name even when it was clean
+        return written
+
+    def load_project(self, project: Project, path: str | Path | None = None) -> None:
+        """Replace the session by an opened project (projects of format 1 without per-Z maps too).
+
+        Raises
+        ------
+        KeyError, TypeError, ValueError
+            A malformed project (the caller names the file).
+        """
+        from pymatgen.core import Structure
+
+        from core.contact_map import compute_contact_map
+        from core.io import primitive_cell
+
+        candidates = [Candidate.from_dict({k: v for k, v in c.items() if k != "run"}) for c in project.candidates]
+        templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"})
+                     for t in project.templates]
+        stored = project.maps or ({str(project.prediction["z"]): {"prediction": project.prediction,
+                                                                   "edited_map": project.edited_map,
+                                                                   "threshold": project.threshold}}
+                                  if project.prediction else {})
+        predictions = {int(z): ContactPrediction.from_dict(m["prediction"]) for z, m in stored.items()}
+        reference = None
+        if project.reference:
+            reference = Structure.from_dict(project.reference["structure"])
+        self.run_state = RunState.IDLE
+        self.set_inputs(project.formula, project.z, candidates, predictions, templates,
+                        [bool(c.get("run", True)) for c in project.candidates],
+                        [bool(t.get("run", True)) for t in project.templates])
+        if reference is not None:
+            self.set_reference(reference, project.reference.get("name", "reference"),
+                               compute_contact_map(primitive_cell(reference)))
+        for z, m in stored.items():
+            doc = self.documents[int(z)]
+            if m.get("threshold") is not None and abs(float(m["threshold"]) - doc.threshold) > 1e-9:
+                doc.set_threshold(float(m["threshold"]))
+            if m.get("edited_map") is not None and np.shape(m["edited_map"]) == doc.matrix.shape:
+                doc.replace_matrix(np.asarray(m["edited_map"], dtype=np.uint8))
+        if project.current_z is not None and int(project.current_z) in self.documents:
+            self.current_z = int(project.current_z)
+            self.current_z_changed.emit(self.current_z)
+        self.histories = {job: [tuple(p) for p in points] for job, points in (project.histories or {}).items()}
+        self.histories_changed.emit()
+        if project.results:
+            run = project.run or {}
+            self.results = SessionResults(run.get("formula", project.formula), run.get("inputs", "opened project"),
+                                          list(project.results), list(run.get("discarded", [])),
+                                          bool(run.get("cancelled", False)), float(run.get("seconds", 0.0)))
+            self.results_changed.emit()
+            if project.viewing is not None and 0 <= int(project.viewing) < len(self.rows):
+                self.view_result(int(project.viewing))
+        self.project_path = Path(path) if path is not None else None
+        self._set_dirty(False)
+        self.dirty_changed.emit(False)
+
+
+def result_contact_map(row: dict) -> ContactMap | None:
+    """The contact map (primitive cell) of a result row's structure, or None when it cannot be made."""
+    from pymatgen.core import Structure
+
+    from core.contact_map import compute_contact_map
+    from core.io import primitive_cell
+
+    try:
+        return compute_contact_map(primitive_cell(Structure.from_dict(row["structure"])))
+    except AlphaCrystalError:
+        return None

@@ -1,0 +1,159 @@
+"""The Qt-free session model: one truth for the desktop app (no display needed)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from conftest import nacl
+
+from core.pipeline import PredictionSettings, predict_structures, propose_inputs
+from core.project import Project
+from core.session import RunState, Session, SessionError
+
+TINY = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=15, patience=5, relax=False, jobs=1)
+
+
+@pytest.fixture(scope="module")
+def nacl_inputs():
+    return propose_inputs("NaCl")
+
+
+def session_with(inputs, formula="NaCl") -> Session:
+    s = Session()
+    candidates, maps, templates = inputs
+    s.set_inputs(formula, None, candidates, maps, templates)
+    return s
+
+
+def run(session: Session):
+    """A real (tiny) run of what the session would start, finished into the session."""
+    from dataclasses import replace
+
+    request = session.begin_run()
+    result = predict_structures(request.formula, replace(TINY, sources=("contact", "templates")),
+                                candidates=request.candidates[:1], contact_maps=request.maps,
+                                templates=request.templates[:1])
+    rows = [e.row() | {"structure": e.structure.as_dict(), "reconstructed": e.initial.as_dict()}
+            for e in result.ranked]
+    session.finish_run(request, result, rows)
+    return request, result
+
+
+def test_every_z_has_its_own_map_and_edits_reach_their_candidates(nacl_inputs):
+    s = session_with(nacl_inputs)
+    zs = sorted({c.z for c in s.candidates})
+    assert len(zs) >= 2 and s.zs == sorted(nacl_inputs[1])
+    edited = []
+    s.map_edited.connect(edited.append)
+    first, second = zs[0], zs[1]
+    s.document(first).toggle(0, 1)
+    s.select_z(second)
+    assert s.current_z == second and s.document() is s.document(second)
+    s.document().toggle(0, 1)
+    assert edited == [first, second] and s.edited_zs() == [first, second]
+    request = s.begin_run()
+    for z in (first, second):
+        original = nacl_inputs[1][z].contact
+        assert request.maps[z].contact[0, 1] == 1 - original[0, 1]  # each Z runs on its own edited map
+    assert f"Z={first}, Z={second} map edited by hand" in request.describe()
+
+
+def test_a_new_formula_clears_the_results_of_the_previous_one(nacl_inputs):
+    s = session_with(nacl_inputs)
+    run(s)
+    assert s.rows and s.results.formula == "NaCl" and s.run_state == RunState.DONE
+    rows, formula = s.export_selection()
+    assert formula == "NaCl"
+    s.set_inputs("KBr", None, [], {}, nacl_inputs[2])
+    assert s.results is None and s.rows == []
+    with pytest.raises(SessionError, match="no results"):
+        s.export_selection()
+
+
+def test_viewing_a_result_leaves_the_input_map_untouched(nacl_inputs):
+    s = session_with(nacl_inputs)
+    s.document().toggle(0, 1)
+    before = s.document().matrix.copy()
+    run(s)
+    s.view_result(0)
+    assert s.viewing == 0 and s.result_document.n > 0
+    s.result_document.toggle(0, 1)  # whatever happens to the result's map...
+    s.back_to_input()
+    assert s.viewing is None
+    assert np.array_equal(s.document().matrix, before)  # ...the input map is byte for byte the same
+    assert s.begin_run().maps[s.current_z].contact.tobytes() == before.tobytes()
+
+
+def test_run_states_and_cancel(nacl_inputs):
+    s = session_with(nacl_inputs)
+    states = []
+    s.run_state_changed.connect(states.append)
+    s.begin_run()
+    assert s.run_state == RunState.STARTING and "starting" in s.run_message
+    with pytest.raises(SessionError, match="run is going on"):
+        s.set_inputs("KBr", None, [], {}, [])
+    s.add_generation("c1-sg225-a1-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    assert s.run_state == RunState.RUNNING and s.histories["c1-sg225-a1-r0"] == [(1, 0.5, 0.2)]
+    assert s.request_cancel() and s.run_state == RunState.CANCELLING
+    assert states == ["starting", "running", "cancelling"]
+
+
+def test_nothing_ticked_or_a_missing_map_is_a_clear_error(nacl_inputs):
+    s = session_with(nacl_inputs)
+    s.set_candidates(s.candidates, [False] * len(s.candidates))
+    s.set_template_ticked([False] * len(s.templates))
+    with pytest.raises(SessionError, match="tick at least one"):
+        s.begin_run()
+    s.set_inputs("NaCl", None, nacl_inputs[0], {}, [])
+    with pytest.raises(SessionError, match="no contact map for Z"):
+        s.begin_run()
+
+
+def test_project_round_trip_keeps_every_map_results_and_histories(nacl_inputs, tmp_path):
+    s = session_with(nacl_inputs)
+    zs = s.zs
+    s.document(zs[0]).toggle(0, 1)
+    s.select_z(zs[1])
+    s.document().toggle(0, 1)
+    s.set_template_ticked([False] + [True] * (len(s.templates) - 1))
+    run(s)
+    s.add_generation("c1", {"generation": 3, "best_fitness": 0.9, "mean_fitness": 0.4})
+    s.view_result(0)
+    assert s.dirty and s.title().startswith("NaCl *")
+    path = s.save(tmp_path / "nacl.acproj", TINY.to_dict())
+    assert not s.dirty and s.title() == "nacl — AlphaCrystal Studio"
+
+    other = Session()
+    other.load_project(Project.load(path), path)
+    assert not other.dirty and other.formula == "NaCl" and other.zs == zs
+    for z in zs:
+        assert np.array_equal(other.document(z).matrix, s.document(z).matrix)
+    assert other.current_z == zs[1] and other.edited_zs() == s.edited_zs()
+    assert other.template_ticked == s.template_ticked and other.candidate_ticked == s.candidate_ticked
+    assert other.results.formula == "NaCl" and len(other.rows) == len(s.rows)
+    assert other.results.discarded == s.results.discarded
+    assert other.histories == s.histories and other.viewing == 0
+    assert other.begin_run().maps[zs[0]].contact.tobytes() == s.document(zs[0]).matrix.tobytes()  # re-runs
+
+
+def test_a_project_of_the_first_format_still_opens(nacl_inputs, tmp_path):
+    candidates, maps, templates = nacl_inputs
+    z = candidates[0].z
+    edited = maps[z].contact.copy()
+    edited[0, 1] = edited[1, 0] = 1 - edited[0, 1]
+    old = Project(formula="NaCl", candidates=[c.to_dict() for c in candidates], prediction=maps[z].to_dict(),
+                  edited_map=edited.tolist(), threshold=maps[z].threshold, results=[],
+                  reference={"name": "nacl.cif", "structure": nacl().as_dict()})
+    s = Session()
+    s.load_project(old)
+    assert s.zs == [z] and np.array_equal(s.document().matrix, edited)
+    assert s.reference_name == "nacl.cif" and s.document().reference is not None
+
+
+def test_discarded_structures_are_explained(nacl_inputs):
+    s = session_with(nacl_inputs)
+    _, result = run(s)
+    merged = [e for e in result.pool if e.duplicate_of is not None]
+    assert len(s.results.discarded) == len(merged) + len(result.rejected)
+    for line, e in zip(s.results.discarded, merged):
+        assert f"the same structure as #{e.duplicate_of.rank}" in line and e.source in line
