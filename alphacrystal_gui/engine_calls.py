@@ -5,25 +5,18 @@ so they must be importable top-level functions with picklable arguments.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import core
-from core.pipeline import compare_with_reference, predict_structures, propose_inputs, warm_up
+from core import (
+    compare_with_reference,
+    export_rows,
+    loaded_resources,
+    predict_structures,
+    propose_inputs,
+    warm_up,
+)
 
 __all__ = ["export_rows", "live_geometry", "loaded_resources", "propose_inputs", "result_view", "run_and_compare",
            "run_live", "warm_up"]
-
-
-def loaded_resources(progress=None, cancel=None) -> dict[str, bool]:
-    """Which shipped resources this process holds in memory (what ``warm_up`` loads):
-    lets a test check the engine process's state instead of timing a call."""
-    from core.candidates.propose import load_default_candidate_model
-    from core.contact_model.inference import _cached_model
-    from core.templates.library import load_library
-
-    return {"candidate model": load_default_candidate_model.cache_info().currsize > 0,
-            "contact model": _cached_model.cache_info().currsize > 0,
-            "template library": load_library.cache_info().currsize > 0}
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
@@ -76,23 +69,3 @@ def run_live(formula, settings, candidates, contact_maps, reference=None, progre
     return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
                            on_generation, live_geometry(on_reconstruction) if on_reconstruction else None,
                            templates)
-
-
-def export_rows(rows: list[dict], folder: str, formula: str, progress=None, cancel=None) -> list[Path]:
-    """One folder per result, as ``alphacrystal predict`` writes them."""
-    from pymatgen.core import Structure
-
-    from core.pipeline import initial_name
-    from core.run_folder import ranked_folder_name, write_structure_folder
-
-    out = []
-    for k, row in enumerate(rows, 1):
-        if cancel is not None and cancel.is_set():
-            break
-        rank = int(row.get("rank", k))
-        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
-        reconstructed = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
-        route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
-        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
-                                          rank, row, reconstructed, initial_name(route)))
-    return out

@@ -55,7 +55,7 @@ class _Cancel:
 
 def _serve(requests, events, cancel, parent_pid: int) -> None:
     """The engine process's loop: run one request after another until told to stop."""
-    from core.reconstruction.runner import ignore_interrupts, lower_priority
+    from core import ignore_interrupts, lower_priority
 
     ignore_interrupts()
     lower_priority(ENGINE_NICENESS)
@@ -108,7 +108,7 @@ def _run_request(request, events, cancel: _Cancel) -> None:
     if live:
         kwargs["on_generation"] = on_generation
         kwargs["on_reconstruction"] = lambda *payload: (flush(), events.put(("reconstruction", payload)))
-    from core.errors import AlphaCrystalError
+    from core import AlphaCrystalError
 
     try:
         result = fn(*args, **kwargs)

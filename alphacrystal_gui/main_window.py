@@ -42,14 +42,20 @@ from alphacrystal_gui.widgets.formula_bar import FormulaBar
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.workers import Task, start_task
-from core.candidates.propose import Candidate
-from core.cli import __version__
-from core.composition import parse_formula
-from core.contact_model.inference import ContactPrediction
-from core.map_document import ContactMapDocument
-from core.pipeline import PredictionSettings, runs_cmcrystal_by_default
-from core.project import SUFFIX, Project
-from core.session import RunRequest, Session, SessionError
+from core import (
+    PROJECT_SUFFIX,
+    Candidate,
+    ContactMapDocument,
+    ContactPrediction,
+    PredictionSettings,
+    Project,
+    RunRequest,
+    Session,
+    SessionError,
+    __version__,
+    parse_formula,
+    runs_cmcrystal_by_default,
+)
 
 MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
@@ -100,13 +106,14 @@ shares of the window's width (first start; later the saved layout)."""
 ABOUT_TEXT = f"""<h3>AlphaCrystal Studio {__version__}</h3>
 <p>Crystal structure prediction from a chemical formula: the AlphaCrystal method (Hu et al.; predicted
 contact maps reconstructed by the CMCrystal genetic algorithm) pooled with template substitution,
-relaxed and ranked with CHGNet.</p>
+relaxed and ranked with a machine-learned interatomic potential.</p>
 <p><b>Data.</b> The shipped models and the template library (resources/template_library.npz: known
 structures used as templates) are derived from Materials Project data (Jain et al., APL Mater. 1, 011002
 (2013)) via the MP-20 set (Xie et al., ICLR 2022), licensed CC BY 4.0
 (https://creativecommons.org/licenses/by/4.0/). A result whose source reads "template mp-…" is that
 Materials Project entry with its elements substituted.</p>
-<p><b>Methods used.</b> CHGNet (Deng et al., Nat. Mach. Intell. 2023) for relaxation and energies;
+<p><b>Methods used.</b> CHGNet (Deng et al., Nat. Mach. Intell. 2023), or on request SevenNet-0 (Park et
+al., J. Chem. Theory Comput. 2024), for relaxation and energies;
 ionic substitution probabilities of Hautier et al. (Inorg. Chem. 2011) and Pettifor's Mendeleev numbers
 for template scores, through pymatgen; spglib and pyxtal for symmetry.</p>"""
 
@@ -625,7 +632,7 @@ class MainWindow(QMainWindow):
     def dropEvent(self, event) -> None:  # noqa: N802 - Qt override
         for url in event.mimeData().urls():
             path = url.toLocalFile()
-            if path.endswith(SUFFIX):
+            if path.endswith(PROJECT_SUFFIX):
                 self.open_project(path)
             elif path:
                 self.open_structure(path)
@@ -639,11 +646,11 @@ class MainWindow(QMainWindow):
         if path is None:
             path = self.session.project_path
         if ask or path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Save project", str(path or f"{self.formula}{SUFFIX}"),
-                                                    f"AlphaCrystal projects (*{SUFFIX})")
+            chosen, _ = QFileDialog.getSaveFileName(self, "Save project", str(path or f"{self.formula}{PROJECT_SUFFIX}"),
+                                                    f"AlphaCrystal projects (*{PROJECT_SUFFIX})")
             if not chosen:
                 return False
-            path = chosen if chosen.endswith(SUFFIX) else chosen + SUFFIX
+            path = chosen if chosen.endswith(PROJECT_SUFFIX) else chosen + PROJECT_SUFFIX
         try:
             written = self.session.save(path, self.run_panel.settings().to_dict())
         except core.AlphaCrystalError as exc:
@@ -655,7 +662,7 @@ class MainWindow(QMainWindow):
         return True
 
     def _ask_open_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"AlphaCrystal projects (*{SUFFIX})")
+        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"AlphaCrystal projects (*{PROJECT_SUFFIX})")
         if path:
             self.open_project(path)
 

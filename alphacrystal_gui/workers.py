@@ -16,8 +16,7 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, Signal, Slot
 
 from alphacrystal_gui.engine_process import EngineProcess
-from core.errors import AlphaCrystalError
-from core.reconstruction.job import CancelToken
+from core import AlphaCrystalError, CancelToken
 
 
 class Worker(QObject):

@@ -97,7 +97,7 @@ def summarise(rows: list[dict]) -> dict:
 
 def main() -> int:
     from core.formula_split import full_range_split
-    from core.reconstruction.runner import spawn_pool
+    from core.parallel import spawn_pool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

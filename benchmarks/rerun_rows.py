@@ -37,8 +37,8 @@ def main() -> int:
     from concurrent.futures import FIRST_COMPLETED, wait
 
     from core.datasets import load_dataset
+    from core.parallel import spawn_pool
     from core.prediction_evaluation import evaluate_one, summarise
-    from core.reconstruction.runner import spawn_pool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

@@ -1,8 +1,11 @@
 """AlphaCrystal Studio engine (no Qt): compositions, element features, contact maps,
-structure I/O, data sets, metrics, the template channel and the interatomic potentials.
+structure I/O, data sets, metrics, the template channel, the interatomic potentials,
+the prediction pipeline and the desktop app's session model.
 
-The names below are the public API used by the CLI and the GUI; modules not
-listed here are internal.
+The names in ``__all__`` are the public API used by the CLI and the GUI (the GUI
+imports nothing else from ``core``); modules not listed here are internal. The
+names of :data:`_LAZY` load their module on first use (``core.Session``), so
+that ``import core`` stays light for the CLI: the pipeline pulls in torch.
 """
 
 from core.composition import DEFAULT_MAX_ATOMS, Formula, atom_elements, parse_formula, z_values
@@ -41,7 +44,38 @@ from core.templates import (
     retrieve_templates,
 )
 
-__all__ = [
+_LAZY = {
+    # prediction pipeline (torch, pyxtal, the shipped models)
+    "MAX_ATOMS": "core.pipeline", "PipelineProgress": "core.pipeline", "PredictionError": "core.pipeline",
+    "PredictionResult": "core.pipeline", "PredictionSettings": "core.pipeline", "check_scope": "core.pipeline",
+    "compare_with_reference": "core.pipeline", "export_rows": "core.pipeline", "loaded_resources": "core.pipeline",
+    "predict_structures": "core.pipeline", "propose_inputs": "core.pipeline",
+    "runs_cmcrystal_by_default": "core.pipeline", "warm_up": "core.pipeline",
+    "Candidate": "core.candidates.propose", "CandidateEditError": "core.candidates.propose",
+    "ContactPrediction": "core.contact_model.inference",
+    # the desktop app's model
+    "ContactMapDocument": "core.map_document", "RunRequest": "core.session", "RunState": "core.session",
+    "Session": "core.session", "SessionError": "core.session", "PROJECT_SUFFIX": "core.project",
+    "Project": "core.project",
+    # processes and terminal output
+    "CancelToken": "core.parallel", "ignore_interrupts": "core.parallel", "lower_priority": "core.parallel",
+    "format_seconds": "core.terminal", "atomic_numbers": "core.elements", "__version__": "core.cli",
+}
+_RENAMED = {"PROJECT_SUFFIX": "SUFFIX"}
+
+
+def __getattr__(name: str):
+    """Load a name of :data:`_LAZY` from its module on first use."""
+    if name in _LAZY:
+        import importlib
+
+        value = getattr(importlib.import_module(_LAZY[name]), _RENAMED.get(name, name))
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'core' has no attribute {name!r}")
+
+
+__all__ = [*_LAZY,
     "CSP_TOLERANCES",
     "DEFAULT_MAX_ATOMS",
     "DEFAULT_POTENTIAL",

@@ -393,8 +393,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import signal
 
     from core.composition import parse_formula
+    from core.parallel import CancelToken
     from core.pipeline import predict_structures
-    from core.reconstruction.job import CancelToken
     from core.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()

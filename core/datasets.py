@@ -35,27 +35,9 @@ from core.cif_p1 import read_p1_cif
 from core.elements import element_table
 from core.errors import DatasetError, StructureFileError
 from core.io import primitive_cell, read_structure
+from core.symmetry import CRYSTAL_SYSTEMS, crystal_system
 
 CACHE_VERSION = "1"
-
-CRYSTAL_SYSTEMS = (
-    ("triclinic", 1, 2),
-    ("monoclinic", 3, 15),
-    ("orthorhombic", 16, 74),
-    ("tetragonal", 75, 142),
-    ("trigonal", 143, 167),
-    ("hexagonal", 168, 194),
-    ("cubic", 195, 230),
-)
-
-
-def crystal_system(spacegroup_number: int) -> str:
-    """Crystal system of a space-group number (1-230); ``"unknown"`` otherwise."""
-    for name, low, high in CRYSTAL_SYSTEMS:
-        if low <= spacegroup_number <= high:
-            return name
-    return "unknown"
-
 
 def cache_dir() -> Path:
     """Folder of the on-disk cache (``$ALPHACRYSTAL_CACHE`` or ``~/.cache/alphacrystal``)."""

@@ -20,9 +20,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.errors import StructureFileError
-
-SYMPREC = 0.01
-"""Default symmetry tolerance in Å for primitive cells and symmetrised CIFs."""
+from core.symmetry import CELL_SYMPREC
 
 EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
 
@@ -106,7 +104,7 @@ def read_structure(path: str | os.PathLike) -> Structure:
     return structure
 
 
-def primitive_cell(structure: Structure, symprec: float = SYMPREC) -> Structure:
+def primitive_cell(structure: Structure, symprec: float = CELL_SYMPREC) -> Structure:
     """The spglib primitive cell of ``structure`` (the cell contact maps refer to).
 
     Falls back to the input cell when spglib finds no symmetry at ``symprec`` (Å).
@@ -124,7 +122,7 @@ def space_group(structure: Structure, symprec: float = 0.1) -> tuple[int, str]:
     return analyzer.get_space_group_number(), analyzer.get_space_group_symbol()
 
 
-def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SYMPREC) -> str:
+def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = CELL_SYMPREC) -> str:
     """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
     (P1 when spglib cannot determine the symmetry).
 
@@ -146,7 +144,7 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SY
 
 
 def write_cif(
-    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = SYMPREC
+    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = CELL_SYMPREC
 ) -> Path:
     """Write a CIF atomically (P1 by default, symmetrised with ``symmetrize=True``)."""
     return atomic_write_text(path, cif_text(structure, symmetrize, symprec))

@@ -489,6 +489,18 @@ def warm_up(model_path: str | None = None, device: str = "auto", progress: Progr
     propose_inputs("NaCl", None, 1, model_path, device)
 
 
+def loaded_resources(progress=None, cancel=None) -> dict[str, bool]:
+    """Which shipped resources this process holds in memory (what :func:`warm_up` loads):
+    lets a caller check a process's state instead of timing a call."""
+    from core.candidates.propose import load_default_candidate_model
+    from core.contact_model.inference import _cached_model
+    from core.templates.library import load_library
+
+    return {"candidate model": load_default_candidate_model.cache_info().currsize > 0,
+            "contact model": _cached_model.cache_info().currsize > 0,
+            "template library": load_library.cache_info().currsize > 0}
+
+
 # ---------------------------------------------------------------- scope
 def check_scope(parsed: Formula, z: int | None) -> None:
     """Raise :class:`FormulaError` when no cell of ``parsed`` (with ``z``) fits :data:`MAX_ATOMS` atoms."""
@@ -871,6 +883,23 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
 def _structure_writer(entry: RankedStructure, formula: str):
     return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
                                                entry.initial, initial_name(entry.route))
+
+
+def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None, cancel=None) -> list[Path]:
+    """Write result rows (``RankedStructure.row()`` plus ``structure`` and ``reconstructed``
+    as ``Structure.as_dict()``, as the desktop app keeps them) into ``folder``, one
+    ranked subfolder each, with the same writer and names as a prediction's output folder."""
+    out = []
+    for k, row in enumerate(rows, 1):
+        if _is_set(cancel):
+            break
+        rank = int(row.get("rank", k))
+        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
+        initial = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
+        route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
+        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
+                                          rank, row, initial, initial_name(route)))
+    return out
 
 
 def initial_name(route: str) -> str:

@@ -150,7 +150,7 @@ def evaluate_prediction(structures: list[tuple[str, Structure]], settings: Predi
     """Run :func:`evaluate_one` on every structure (``workers`` formulas at a time)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    from core.reconstruction.runner import spawn_pool
+    from core.parallel import spawn_pool
 
     payload = settings.to_dict()
     rows: list[dict] = []

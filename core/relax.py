@@ -238,7 +238,7 @@ class RelaxRunner:
         """Yield (key, RelaxResult) as relaxations of ``items`` [(key, Structure)] finish."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        from core.reconstruction.runner import spawn_pool, terminate_workers
+        from core.parallel import spawn_pool, terminate_workers
 
         if not items or self._cancelled():
             return

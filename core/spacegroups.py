@@ -16,7 +16,7 @@ from functools import cache
 import numpy as np
 import spglib
 
-from core.datasets import CRYSTAL_SYSTEMS, crystal_system
+from core.symmetry import ANGLE_TOLERANCE, CRYSTAL_SYSTEMS, SPACEGROUP_SYMPREC, crystal_system
 
 N_SPACEGROUPS = 230
 SYSTEM_NAMES: tuple[str, ...] = tuple(name for name, _, _ in CRYSTAL_SYSTEMS)
@@ -121,13 +121,10 @@ def primitive_basis(number: int) -> np.ndarray:
     return np.array(_PRIMITIVE_BASIS[spacegroup_symbol(number)[0]], dtype=float)
 
 
-SYMPREC = 0.1
-"""Å; the MP-20 convention for space groups (with an angle tolerance of 5°)."""
-ANGLE_TOLERANCE = 5.0
 
 
 def symmetry_of(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
-                symprec: float = SYMPREC) -> tuple[int, np.ndarray]:
+                symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, np.ndarray]:
     """``(space group, conventional (a, b, c, α, β, γ))`` of a cell via spglib.
 
     The conventional cell is spglib's standardised one (ITA settings as pyxtal

@@ -25,7 +25,7 @@ from core.contact_model.data import DataSettings
 from core.datasets import load_dataset, split_by_formula
 from core.io import atomic_write_text
 from core.reconstruction.assignments import prototype_key
-from core.spacegroups import ANGLE_TOLERANCE, SYMPREC
+from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
 from resources import RESOURCE_DIR
 
 
@@ -42,10 +42,10 @@ def main() -> None:
     warnings.simplefilter("ignore")
     for k in range(len(train)):
         lattice, frac, numbers = train.atoms(k)
-        cell = spglib.standardize_cell((lattice, frac, numbers), symprec=SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        cell = spglib.standardize_cell((lattice, frac, numbers), symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
         if cell is None:
             continue
-        data = spglib.get_symmetry_dataset(cell, symprec=SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        data = spglib.get_symmetry_dataset(cell, symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
         if data is None:
             continue
         letters: dict[int, list[str]] = defaultdict(list)

@@ -23,3 +23,22 @@ def test_importing_core_loads_no_gui_module():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_gui_uses_only_the_documented_core_api():
+    """Widgets talk to the engine through ``core``'s public names (``core/__init__.py``), never its modules."""
+    import core
+
+    deep = re.compile(r"^\s*(from\s+core\.\S+\s+import|import\s+core\.)", re.MULTILINE)
+    offenders = [str(p) for p in (ROOT / "alphacrystal_gui").rglob("*.py") if deep.search(p.read_text())]
+    assert offenders == []
+    for path in (ROOT / "alphacrystal_gui").rglob("*.py"):
+        for block in re.findall(r"^from core import \(([^)]*)\)|^from core import (.*)$", path.read_text(), re.MULTILINE):
+            for name in re.split(r"[,\s]+", " ".join(block)):
+                if name and not name.startswith("#"):
+                    assert name in core.__all__, f"{path.name} imports core.{name}, which is not public API"
+
+
+def test_process_pools_do_not_import_back_up_from_the_relaxer():
+    text = (ROOT / "core" / "relax.py").read_text()
+    assert "core.reconstruction" not in text and "core.parallel" in text

@@ -9,10 +9,11 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from core.contact_map import compute_contact_map
-from core.datasets import cache_dir, crystal_system, load_dataset, split_by_formula, stats_text
+from core.datasets import cache_dir, load_dataset, split_by_formula, stats_text
 from core.errors import DatasetError
 from core.featurize import featurize_dataset
 from core.io import primitive_cell
+from core.symmetry import crystal_system
 
 
 def _rows():

@@ -11,8 +11,8 @@ import pytest
 from core import pipeline
 from core.cli import main
 from core.errors import FormulaError
+from core.parallel import CancelToken
 from core.pipeline import PipelineProgress, PredictionError, PredictionSettings, predict_structures
-from core.reconstruction.job import CancelToken
 from core.relax import Relaxer, RelaxSettings
 from core.run_folder import OutputFolderError
 from core.terminal import ProgressBar, format_seconds

@@ -12,8 +12,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from core.contact_map import compute_contact_map
-from core.elements import atomic_numbers, element_table
+from core import atomic_numbers, compute_contact_map, element_table
 
 CELL_EDGES = np.array([[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7], [4, 5], [4, 6], [5, 7], [6, 7]])
 

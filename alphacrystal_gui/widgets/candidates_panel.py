@@ -27,8 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.candidates.propose import Candidate, CandidateEditError
-from core.templates.retrieval import TemplateCandidate
+from core import Candidate, CandidateEditError, TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
 LATTICE_COLUMNS = range(6, 12)

@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.map_document import ContactMapDocument
+from core import ContactMapDocument
 
 CELL = 12  # pixels per map cell in the rendered image (1-pixel grid lines)
 COLOURS = {

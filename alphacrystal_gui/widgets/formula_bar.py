@@ -13,9 +13,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.composition import DEFAULT_MAX_ATOMS, parse_formula
-from core.errors import FormulaError
-from core.pipeline import MAX_ATOMS, check_scope
+from core import DEFAULT_MAX_ATOMS, MAX_ATOMS, FormulaError, check_scope, parse_formula
 
 
 class FormulaBar(QWidget):

@@ -24,9 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core.pipeline import PipelineProgress, PredictionSettings
-from core.potentials import DEFAULT_POTENTIAL, POTENTIALS
-from core.terminal import format_seconds
+from core import DEFAULT_POTENTIAL, POTENTIALS, PipelineProgress, PredictionSettings, format_seconds
 
 REDRAW_INTERVAL_MS = 200
 """Fitness curves and progress are drawn at most this often during a run."""

@@ -20,10 +20,11 @@ from core.candidates.features import reduce_counts
 from core.contact_model.data import DataSettings, split_dataset
 from core.datasets import CrystalDataset, cache_dir
 from core.elements import element_table
-from core.spacegroups import ANGLE_TOLERANCE, SYMPREC, symmetry_of
+from core.spacegroups import symmetry_of
+from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
 
 TABLE_VERSION = "1"
-__all__ = ["ANGLE_TOLERANCE", "SYMPREC", "CandidateData", "CandidateTable", "candidate_table",
+__all__ = ["ANGLE_TOLERANCE", "SPACEGROUP_SYMPREC", "CandidateData", "CandidateTable", "candidate_table",
            "load_candidate_data", "symmetry_row"]
 
 
@@ -72,7 +73,7 @@ class CandidateTable:
 
 def symmetry_row(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> tuple[int, np.ndarray]:
     """``(space group, conventional (a, b, c, α, β, γ))`` of one structure via spglib."""
-    return symmetry_of(lattice, frac, numbers, symprec=SYMPREC)
+    return symmetry_of(lattice, frac, numbers, symprec=SPACEGROUP_SYMPREC)
 
 
 def candidate_table(dataset: CrystalDataset, use_cache: bool = True) -> CandidateTable:

@@ -11,9 +11,9 @@ from core.candidates.features import count_matrix, formula_counts
 from core.candidates.model import CandidateModel
 from core.candidates.ranking import rank_spacegroups
 from core.composition import Formula, parse_formula
-from core.datasets import crystal_system
 from core.errors import FormulaError
 from core.spacegroups import centring_points, spacegroup_symbol
+from core.symmetry import crystal_system
 from core.wyckoff import count_assignments
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"

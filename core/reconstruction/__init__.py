@@ -6,10 +6,10 @@ Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jo
 :class:`GASettings`, :class:`CancelToken`, :func:`enumerate_assignments`.
 """
 
+from core.parallel import CancelToken
 from core.reconstruction.assignments import Assignment, enumerate_assignments
 from core.reconstruction.ga import GASettings, GAState
 from core.reconstruction.job import (
-    CancelToken,
     ReconstructionJob,
     ReconstructionResult,
     ReconstructionTarget,

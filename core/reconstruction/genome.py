@@ -23,10 +23,10 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from core.datasets import crystal_system
 from core.elements import element_sort_key
 from core.reconstruction.assignments import Assignment
 from core.spacegroups import constrain_lattice, primitive_basis
+from core.symmetry import crystal_system
 from core.wyckoff import pyxtal_group
 
 

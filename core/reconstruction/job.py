@@ -10,7 +10,6 @@ with a progress callback every generation and a cancellation check.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -29,19 +28,6 @@ from core.reconstruction.genome import Decoder
 from core.spacegroups import constrain_lattice, symmetry_of
 
 MAX_FIXED_ASSIGNMENTS = 50
-
-
-class CancelToken:
-    """Thread-safe cancellation flag checked by the GA every generation."""
-
-    def __init__(self) -> None:
-        self._event = threading.Event()
-
-    def cancel(self) -> None:
-        self._event.set()
-
-    def is_set(self) -> bool:
-        return self._event.is_set()
 
 
 @dataclass(frozen=True)

@@ -1,125 +1,27 @@
 """Run many reconstruction jobs on a spawn-safe process pool (or in this process).
 
-Workers are started with the ``spawn`` method (safe next to Qt threads and in a
-PyInstaller bundle, where the entry point must call
-``multiprocessing.freeze_support()``), with numpy/BLAS/torch limited to one
-thread each: the GA is vectorised over the population, so one process per core
-is the fastest arrangement. Progress of every job arrives after every
+The pool is :func:`core.parallel.spawn_pool` (one thread per worker): the GA is
+vectorised over the population, so one process per core is the fastest
+arrangement. Progress of every job arrives after every
 generation through a manager queue; cancellation is a manager event the GA
 checks every generation.
 """
 
 from __future__ import annotations
 
-import contextlib
 import multiprocessing as mp
 import os
 import queue
-import signal
 import time
-from collections.abc import Callable, Iterator
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, wait
 
+from core.parallel import CANCEL_GRACE_S, spawn_pool, start_manager, terminate_workers
 from core.reconstruction.ga import GAState
 from core.reconstruction.job import ReconstructionJob, ReconstructionResult, run_job
 
 JobProgress = Callable[[str, dict], None]
 """Called with (job_id, {"generation", "best_fitness", "mean_fitness", "evaluations"})."""
-
-
-def ignore_interrupts() -> None:
-    """Let Ctrl-C reach only the parent: it cancels the run through the cancel
-    event, so workers finish their generation and return their best structure."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-
-
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-
-CANCEL_GRACE_S = 0.3
-"""After a cancel, running jobs get this long to return their best structure so far
-(a GA generation takes milliseconds); workers that have not answered by then are
-stopped, so that Cancel takes effect within a second."""
-
-WORKER_NICENESS = 10
-"""Workers run this much below the parent's priority (POSIX ``nice``)."""
-
-
-def lower_priority(increment: int = WORKER_NICENESS) -> None:
-    """Lower this process's scheduling priority (POSIX only; a no-op elsewhere).
-
-    With as many workers as cores, the parent (the desktop app's GUI thread, or
-    the user's shell) would otherwise get a third of a core: the kernel now gives
-    it the CPU whenever it needs it, and the workers everything else, so runs
-    take as long as before when nothing else is busy.
-    """
-    if hasattr(os, "nice"):
-        try:
-            os.nice(increment)
-        except OSError:  # pragma: no cover - not permitted: keep the priority
-            pass
-
-
-def limit_worker_threads() -> None:
-    """Pool initializer: one torch thread per worker process, lower priority, no SIGINT
-    (the BLAS and OpenMP limits must already be in the environment: see :func:`spawn_pool`)."""
-    ignore_interrupts()
-    lower_priority()
-    for var in THREAD_VARIABLES:
-        os.environ[var] = "1"
-    try:
-        import torch
-
-        torch.set_num_threads(1)
-    except ImportError:  # pragma: no cover - torch is a dependency
-        pass
-
-
-@contextlib.contextmanager
-def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
-    """A spawn process pool whose workers use one thread each.
-
-    The thread limits go into the environment *before* the workers start:
-    unpickling a task imports numpy (OpenBLAS/OpenMP) before any initializer
-    could set them, and two workers with spinning two-thread pools on two cores
-    made CHGNet relaxations 2-3x slower than one worker (measured).
-    """
-    saved = {var: os.environ.get(var) for var in THREAD_VARIABLES}
-    os.environ.update({var: "1" for var in THREAD_VARIABLES})
-    try:
-        ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_worker_threads) as pool:
-            yield pool
-    finally:
-        for var, value in saved.items():
-            if value is None:
-                os.environ.pop(var, None)
-            else:
-                os.environ[var] = value
-
-
-def terminate_workers(pool: ProcessPoolExecutor) -> None:
-    """Cancel queued tasks and stop the worker processes of ``pool`` now.
-
-    ``concurrent.futures`` offers no public way to stop a running task; the
-    executor's process table is used for that (its results are discarded).
-    """
-    processes = list((getattr(pool, "_processes", None) or {}).values())  # shutdown() forgets them
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        if process.is_alive():
-            process.terminate()
-    for process in processes:
-        process.join(1.0)
-
-
-def start_manager(ctx):
-    """A started multiprocessing manager (for progress queues and cancel events)
-    that ignores Ctrl-C like the workers; shut it down when done."""
-    from multiprocessing.managers import SyncManager
-
-    manager = SyncManager(ctx=ctx)
-    manager.start(initializer=ignore_interrupts)
-    return manager
 
 
 def _state_dict(state: GAState) -> dict:

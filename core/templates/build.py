@@ -20,7 +20,7 @@ def symmetry_labels(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) 
     """Space group and per-atom Wyckoff letters at :data:`TEMPLATE_SYMPREC` (1, '?' when spglib fails)."""
     import spglib
 
-    from core.spacegroups import ANGLE_TOLERANCE
+    from core.symmetry import ANGLE_TOLERANCE
 
     try:
         data = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=TEMPLATE_SYMPREC,
@@ -62,7 +62,7 @@ def _chunks(items: list, n: int) -> list[list]:
 def _mapped(func, items: list, workers: int) -> list:
     if workers <= 1:
         return func(items)
-    from core.reconstruction.runner import spawn_pool
+    from core.parallel import spawn_pool
 
     with spawn_pool(workers) as pool:
         parts = pool.map(func, _chunks(items, workers))

@@ -27,11 +27,11 @@ import numpy as np
 from pymatgen.core import Lattice, Structure
 
 from core.errors import AlphaCrystalError
-from core.spacegroups import SYMPREC
+from core.symmetry import SPACEGROUP_SYMPREC
 
 DEFAULT_LIBRARY_NAME = "template_library.npz"
 FORMAT_VERSION = 1
-TEMPLATE_SYMPREC = SYMPREC
+TEMPLATE_SYMPREC = SPACEGROUP_SYMPREC
 """Å: tolerance of the stored space groups and Wyckoff letters (the one engine-wide tolerance, 0.1 Å as MP-20)."""
 
 NO_OXIDATION = -128
