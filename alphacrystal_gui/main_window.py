@@ -386,7 +386,7 @@ class MainWindow(QMainWindow):
         return answer == QMessageBox.StandardButton.Discard
 
     def _may_discard(self, action: str) -> bool:
-        return not self.session.dirty or self.confirm_discard(action)
+        return not self.session.has_unsaved_work or self.confirm_discard(action)
 
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:

@@ -407,12 +407,18 @@ class Session:
             self.dirty = dirty
             self.dirty_changed.emit(dirty)
 
+    @property
+    def has_unsaved_work(self) -> bool:
+        """Something a Predict, Open or Quit would lose: unsaved inputs, edits or results
+        (an opened reference structure alone is just a file that can be opened again)."""
+        return self.dirty and bool(self.formula)
+
     def title(self) -> str:
         """Window title: project name (or formula), an unsaved mark, the app's name."""
         name = self.project_path.stem if self.project_path is not None else (self.formula or "")
         if not name:
             return APP_NAME
-        return f"{name}{' *' if self.dirty else ''} — {APP_NAME}"
+        return f"{name}{' *' if self.has_unsaved_work else ''} — {APP_NAME}"
 
     def to_project(self, settings: dict) -> Project:
         """Everything needed to continue later: inputs, every Z's edited map, results, histories."""

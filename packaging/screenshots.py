@@ -37,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication([])
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
+    window.confirm_discard = lambda action: True  # a scripted session: nothing to save
     window.resize(1560, 940)
     window.show()
 
@@ -70,7 +71,6 @@ def main(argv: list[str] | None = None) -> int:
     for r in window.rows[:5]:
         print(f"  #{r['rank']} {r['symbol']} -> {r.get('relaxed_symbol')}  E {r.get('energy_per_atom')} eV/atom  "
               f"match reference {r.get('match_reference')}  Dice {r['dice']}  relaxed Dice {r.get('relaxed_dice')}")
-    window.confirm_discard = lambda action: True  # a scripted session: nothing to save
     window.close()
     return 0
 

@@ -481,3 +481,14 @@ def test_cancel_shows_cancelled_not_a_full_bar(window, qtbot):
     wait_idle(qtbot, w, timeout=60_000)
     assert w.session.run_state.value == "cancelled"
     assert w.run_panel.progress.format() == "cancelled" and "cancelled" in w.run_panel.stage.text()
+
+
+def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_path):
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    asked = []
+    window.confirm_discard = lambda action: asked.append(action) or False
+    assert window.open_structure(path)
+    predicted(qtbot, window, "TiO2")
+    assert asked == [] and window.session.reference is not None  # the reference stays for comparison
+    window.confirm_discard = lambda action: True
