@@ -12,8 +12,6 @@ table chooses whether it is run.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -127,7 +125,7 @@ class CandidatesPanel(QWidget):
         if not self._rows:
             return
         source = self._rows[max(0, self.table.currentRow())]
-        self._rows.append(replace(source, probability=0.0))
+        self._rows.append(source.added_by_hand())
         self._filling = True
         self._append(self._rows[-1], True)
         self._filling = False

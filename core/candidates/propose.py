@@ -91,6 +91,10 @@ class Candidate:
                        crystal_system=crystal_system(spacegroup), lattice=lattice,
                        centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None)
 
+    def added_by_hand(self) -> Candidate:
+        """A copy to edit into another candidate (probability 0: not the model's)."""
+        return replace(self, probability=0.0)
+
     def with_lattice_value(self, index: int, value: float) -> Candidate:
         """This candidate with lattice parameter ``index`` (0-5: a, b, c in Å, α, β, γ in
         degrees) set to ``value``; lengths tied by the crystal system follow (a = b = c
