@@ -50,13 +50,18 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
-    """Predict, reconstruct (process pool) and export one CIF without a user; 0 when all worked."""
+    """Predict, reconstruct (process pool) and export one CIF without a user; 0 when all worked.
+    Its temporary folder (settings, export) is removed at the end."""
+    with tempfile.TemporaryDirectory(prefix="alphacrystal-smoke-") as folder:
+        return _smoke(app, Path(folder), formula, timeout_s)
+
+
+def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     from PySide6.QtCore import QSettings
 
     from alphacrystal_gui.engine_process import EngineProcess
     from alphacrystal_gui.main_window import MainWindow
 
-    folder = Path(tempfile.mkdtemp(prefix="alphacrystal-smoke-"))
     window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat), engine=EngineProcess())
     window.show()
     freeze_start_up_objects()

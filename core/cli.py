@@ -51,6 +51,8 @@ def _looks_like_formula(text: str) -> bool:
 
 
 def cmd_contact_map(args: argparse.Namespace) -> int:
+    if not args.file.strip():
+        raise AlphaCrystalError("contact-map: the formula or file name is empty")
     if _looks_like_formula(args.file):
         return _predict_contact_map(args)
     from core.contact_map import compute_contact_map
@@ -378,6 +380,28 @@ def _sources(text: str) -> tuple[str, ...]:
     return names
 
 
+def positive(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse names the option in its error)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{value} is not allowed: give 1 or more")
+    return value
+
+
+def spacegroup_number(text: str) -> int:
+    """argparse type: an international space-group number, 1-230."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a space-group number (1-230)") from None
+    if not 1 <= value <= 230:
+        raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
+    return value
+
+
 def _positive_int(text: str, option: str) -> int:
     try:
         value = int(text)
@@ -394,30 +418,39 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from core.composition import parse_formula
     from core.parallel import CancelToken
-    from core.pipeline import predict_structures
+    from core.pipeline import predict_structures, z_from_formula
     from core.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()
     settings = _predict_settings(args)
     formula = parse_formula(args.formula)  # a bad formula fails here, before any folder is made
+    z, reading = z_from_formula(formula, settings.z)
+    if reading:
+        print(f"note: {reading}", flush=True)
+        settings = dataclasses.replace(settings, z=z)
     out = Path(args.out or f"predictions/{formula.reduced_formula}")
     cancel = CancelToken()
 
-    def interrupt(signum, frame) -> None:  # first Ctrl-C: stop cleanly; second: abort
+    received: list[int] = []
+
+    def interrupt(signum, frame) -> None:  # first Ctrl-C or SIGTERM: stop cleanly; second Ctrl-C: abort
+        received.append(signum)
         cancel.cancel()
         signal.signal(signal.SIGINT, signal.default_int_handler)
-        print("\nalphacrystal: stopping after the current step (Ctrl-C again to abort) ...",
+        what = "terminated" if signum == signal.SIGTERM else "Ctrl-C"
+        print(f"\nalphacrystal: {what}: stopping after the current step (Ctrl-C again to abort) ...",
               file=sys.stderr, flush=True)
 
-    previous = signal.signal(signal.SIGINT, interrupt)
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel)
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
     if result.cancelled:
         print(f"alphacrystal: interrupted; finished steps are kept in {out} - run the same command to resume",
               file=sys.stderr)
-        return 130
+        return 143 if signal.SIGTERM in received else 130
     rows = result.rows()
     best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
     for note in result.notes:
@@ -703,16 +736,16 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
                         "both offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
                    help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
-    p.add_argument("--assignments", type=int, default=None, help="Wyckoff assignments per candidate (default 5)")
-    p.add_argument("--restarts", type=int, default=None, help="GA runs per assignment (default 1)")
-    p.add_argument("--population", type=int, default=None, help="GA population (default 100, as in the paper)")
-    p.add_argument("--generations", type=int, default=None, help="GA generations (default 1000, as in the paper)")
+    p.add_argument("--assignments", type=positive, default=None, help="Wyckoff assignments per candidate (default 5)")
+    p.add_argument("--restarts", type=positive, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--population", type=positive, default=None, help="GA population (default 100, as in the paper)")
+    p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
     p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
-    p.add_argument("--relax-per-candidate", type=int, default=None, help="distinct structures relaxed per candidate (default 2)")
+    p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
     p.add_argument("--sources", default="contact,templates",
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
                         "(substituted known structures) or both (default contact,templates)")
-    p.add_argument("--templates-top-k", type=int, default=None, metavar="K",
+    p.add_argument("--templates-top-k", type=positive, default=None, metavar="K",
                    help="distinct template structures relaxed (default 5, --fast 3)")
     p.add_argument("--template-scorer", choices=["mendeleev", "ionic", "auto"], default=None,
                    help="substitution score of the template retrieval (default mendeleev: the Mendeleev-number "
@@ -721,16 +754,16 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--assignments", type=int, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
-    p.add_argument("--restarts", type=int, default=1, help="GA runs per assignment with different seeds")
+    p.add_argument("--assignments", type=positive, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
+    p.add_argument("--restarts", type=positive, default=1, help="GA runs per assignment with different seeds")
     p.add_argument("--escalate", type=int, default=20, metavar="N",
                    help="when every run ends below fitness 1, go on with the assignments ranked up to N "
                         "(default 20; 0: off)")
-    p.add_argument("--population", type=int, default=100, help="GA population (paper: 100)")
-    p.add_argument("--generations", type=int, default=1000, help="maximum generations (paper: 1000)")
+    p.add_argument("--population", type=positive, default=100, help="GA population (paper: 100)")
+    p.add_argument("--generations", type=positive, default=1000, help="maximum generations (paper: 1000)")
     p.add_argument("--patience", type=int, default=50,
                    help="generations to keep refining bond lengths after fitness 1 (default 50)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
     p.add_argument("--seed", type=int, default=0)
 
 
@@ -775,7 +808,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("candidates", help="ranked space groups, Z and lattices predicted for a formula")
     p.add_argument("formula", help="chemical formula, e.g. AgF2")
-    p.add_argument("--top-k", type=int, default=10, help="number of space groups (default 10)")
+    p.add_argument("--top-k", type=positive, default=10, help="number of space groups (default 10)")
     p.add_argument("--z", type=int, default=None, help="formula units in the primitive cell (default: predicted)")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
@@ -785,7 +818,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("templates", help="known structures of the same stoichiometry with the elements substituted")
     p.add_argument("formula", help="chemical formula, e.g. KBr")
     p.add_argument("--z", type=int, default=None, help="formula units in the cell (default: every Z up to 20 atoms)")
-    p.add_argument("--top-k", type=int, default=10, help="distinct templates listed (default 10)")
+    p.add_argument("--top-k", type=positive, default=10, help="distinct templates listed (default 10)")
     p.add_argument("--scorer", choices=["mendeleev", "ionic", "auto"], default="mendeleev",
                    help="substitution score (default mendeleev)")
     p.add_argument("--library", default=None, help="template library file (default: the shipped one)")
@@ -805,11 +838,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
     p.add_argument("formula", help="chemical formula, e.g. TiO2")
     p.add_argument("--out", help="output folder (default predictions/FORMULA); re-running into it resumes")
-    p.add_argument("--top-k", type=int, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
     p.add_argument("--z", default="auto", help="formula units in the primitive cell, or auto (default)")
-    p.add_argument("--spacegroup", type=int, action="append", metavar="N",
+    p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
                    help="try this space group instead of the predicted ones (repeatable)")
-    p.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
     _add_prediction_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
@@ -907,10 +940,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-atoms", type=int, default=12)
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
-    p.add_argument("--top-k", type=int, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
     p.add_argument("--z", default="auto", help=argparse.SUPPRESS)
-    p.add_argument("--spacegroup", type=int, action="append", help=argparse.SUPPRESS)
-    p.add_argument("--jobs", type=int, default=None, help="formulas evaluated at a time, one core each")
+    p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)
+    p.add_argument("--jobs", type=positive, default=None, help="formulas evaluated at a time, one core each")
     _add_prediction_options(p)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
@@ -923,13 +956,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
     except AlphaCrystalError as exc:
         print(f"alphacrystal: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("alphacrystal: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (``| head -1``): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
 
 
 if __name__ == "__main__":

@@ -151,6 +151,10 @@ def parse_formula(text: str) -> Formula:
         counts[symbol] = counts.get(symbol, 0) + int(rounded)
     if not counts:
         raise FormulaError(f"formula '{stripped}' contains no atoms")
+    dropped = [symbol for symbol in dict.fromkeys(_SYMBOL.findall(stripped)) if symbol not in counts]
+    if dropped:  # pymatgen silently drops an element with amount 0 ("Na0Cl" -> Cl)
+        raise FormulaError(f"formula '{stripped}': {', '.join(dropped)} has amount 0; "
+                           "remove it or give at least one atom")
     return Formula(stripped, counts)
 
 

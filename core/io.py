@@ -20,7 +20,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.errors import StructureFileError
-from core.symmetry import CELL_SYMPREC
+from core.symmetry import CELL_SYMPREC, SPACEGROUP_SYMPREC
 
 EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
 
@@ -88,6 +88,8 @@ def read_structure(path: str | os.PathLike) -> Structure:
         raise StructureFileError(f"{p}: no such file")
     if p.is_dir():
         raise StructureFileError(f"{p}: is a folder, expected a structure file")
+    if _is_poscar_name(p):
+        _check_poscar_counts(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -104,6 +106,52 @@ def read_structure(path: str | os.PathLike) -> Structure:
     return structure
 
 
+def _is_poscar_name(path: Path) -> bool:
+    name = path.name.upper()
+    return name.startswith(("POSCAR", "CONTCAR")) or name.endswith(".VASP")
+
+
+def _check_poscar_counts(path: Path) -> None:
+    """The atom counts of a POSCAR must match its coordinate lines.
+
+    pymatgen reads a counts line ``1 0`` followed by two coordinate lines as one
+    atom and fails with ``list index out of range`` on too few lines; both are a
+    silent reinterpretation or a riddle for the user, so they are an error naming
+    the line. (Checked here because no library reports it.)
+    """
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return  # the reader below reports unreadable files
+    k = 5  # comment, scale, three lattice lines
+    if len(lines) <= k:
+        return
+    if not lines[k].split() or not lines[k].split()[0].lstrip("-").isdigit():
+        k += 1  # VASP 5: element names, then counts
+    if k >= len(lines):
+        return
+    try:
+        counts = [int(v) for v in lines[k].split()]
+    except ValueError:
+        return  # not a counts line: the reader below reports the format problem
+    if any(c < 1 for c in counts):
+        raise StructureFileError(f"{path}, line {k + 1}: atom counts '{lines[k].strip()}' include "
+                                 f"{min(counts)}; every species listed needs at least one atom")
+    start = k + 1
+    if start < len(lines) and lines[start].strip()[:1] in ("S", "s"):
+        start += 1  # Selective dynamics
+    start += 1  # Direct / Cartesian
+    coordinates = 0
+    for line in lines[start:]:
+        if not line.strip():
+            break  # velocities or predictor-corrector data may follow after a blank line
+        coordinates += 1
+    if coordinates != sum(counts):
+        raise StructureFileError(f"{path}, line {k + 1}: the counts '{lines[k].strip()}' add up to "
+                                 f"{sum(counts)} atoms but {coordinates} coordinate lines follow "
+                                 f"(from line {start + 1})")
+
+
 def primitive_cell(structure: Structure, symprec: float = CELL_SYMPREC) -> Structure:
     """The spglib primitive cell of ``structure`` (the cell contact maps refer to).
 
@@ -116,13 +164,13 @@ def primitive_cell(structure: Structure, symprec: float = CELL_SYMPREC) -> Struc
     return primitive if primitive is not None and len(primitive) <= len(structure) else structure
 
 
-def space_group(structure: Structure, symprec: float = 0.1) -> tuple[int, str]:
-    """Space-group number and Hermann-Mauguin symbol (symprec 0.1 Å, the MP-20 convention)."""
+def space_group(structure: Structure, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, str]:
+    """Space-group number and Hermann-Mauguin symbol (:data:`core.symmetry.SPACEGROUP_SYMPREC`, MP-20's)."""
     analyzer = SpacegroupAnalyzer(structure, symprec=symprec)
     return analyzer.get_space_group_number(), analyzer.get_space_group_symbol()
 
 
-def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = CELL_SYMPREC) -> str:
+def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:
     """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
     (P1 when spglib cannot determine the symmetry).
 
@@ -144,7 +192,7 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = CE
 
 
 def write_cif(
-    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = CELL_SYMPREC
+    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC
 ) -> Path:
     """Write a CIF atomically (P1 by default, symmetrised with ``symmetrize=True``)."""
     return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
@@ -184,6 +232,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
         else:
             input_set.write_input(staging, potcar_spec=True)
             (staging / "README.txt").write_text(_POTCAR_README)
+        _tidy_incar(staging / "INCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
@@ -198,6 +247,20 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _tidy_incar(path: Path) -> None:
+    """Rewrite INCAR floats as VASP users write them (``EDIFF = 0.0003``, not the
+    ``0.00030000000000000003`` of the input set's per-atom arithmetic)."""
+    from pymatgen.io.vasp import Incar
+
+    incar = Incar.from_file(path)
+    for key, value in incar.items():
+        if isinstance(value, float):
+            incar[key] = float(f"{value:.6g}")
+        elif isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+            incar[key] = [float(f"{v:.6g}") for v in value]
+    incar.write_file(path)
 
 
 def export_structure(

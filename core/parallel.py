@@ -63,10 +63,37 @@ def lower_priority(increment: int = WORKER_NICENESS) -> None:
             pass
 
 
+PARENT_POLL_S = 1.0
+"""How often a worker checks that its parent process is still alive (seconds)."""
+
+
+def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
+    """Make this (worker) process exit within ``poll_s`` once its parent has died.
+
+    A ``kill -9`` of the parent runs no clean-up, and the pool's workers would go on
+    computing (hundreds of MB each) under PID 1 for minutes. Linux's parent-death
+    signal fires when the parent *thread* ends (pools are made from worker threads
+    in the desktop app), so a daemon thread watches the parent's PID instead.
+    """
+    parent = os.getppid()
+
+    def watch() -> None:
+        import time
+
+        while True:
+            time.sleep(poll_s)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
+
+
 def limit_worker_threads() -> None:
     """Pool initializer: one torch thread per worker process, lower priority, no SIGINT
-    (the BLAS and OpenMP limits must already be in the environment: see :func:`spawn_pool`)."""
+    (the BLAS and OpenMP limits must already be in the environment: see :func:`spawn_pool`);
+    exits when the parent dies."""
     ignore_interrupts()
+    exit_with_parent()
     lower_priority()
     for var in THREAD_VARIABLES:
         os.environ[var] = "1"
@@ -116,11 +143,16 @@ def terminate_workers(pool: ProcessPoolExecutor) -> None:
         process.join(1.0)
 
 
+def _manager_initializer() -> None:
+    ignore_interrupts()
+    exit_with_parent()
+
+
 def start_manager(ctx):
     """A started multiprocessing manager (for progress queues and cancel events)
     that ignores Ctrl-C like the workers; shut it down when done."""
     from multiprocessing.managers import SyncManager
 
     manager = SyncManager(ctx=ctx)
-    manager.start(initializer=ignore_interrupts)
+    manager.start(initializer=_manager_initializer)
     return manager

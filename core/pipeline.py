@@ -57,6 +57,7 @@ from core.relax import (
     shortest_distance,
 )
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
+from core.symmetry import SPACEGROUP_SYMPREC
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
 STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
@@ -260,6 +261,7 @@ class RankedStructure:
             "relax_error": None if x is None else x.error,
             "duplicates": self.duplicates,
             "found_also_by": "; ".join(self.found_also_by),
+            "from_relaxation_only": bool(r is not None and r.fitness == 0.0),
             "reconstruction_s": None if r is None else round(r.seconds, 2),
             "relaxation_s": None if x is None else round(x.seconds, 2),
             "wall_s": round(seconds, 2),
@@ -511,6 +513,27 @@ def check_scope(parsed: Formula, z: int | None) -> None:
     if z is not None and (z < 1 or z * per_unit > MAX_ATOMS):
         raise FormulaError(f"'{parsed.text}' with Z={z} has {z * per_unit} atoms; predictions cover cells of "
                            f"up to {MAX_ATOMS} atoms (MP-20's range)")
+
+
+def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | None]:
+    """The Z to run and, when the typed formula says more than its reduced form, the one
+    line that tells the user how it was read (never a silent reinterpretation).
+
+    ``Ag2F4`` means Z = 2 (as the contact-map command reads it) unless ``z`` is given;
+    a typed multiple whose cell exceeds :data:`MAX_ATOMS` atoms (``C60H120``) is
+    reduced, and Z is chosen automatically.
+    """
+    typed = parsed.typed_z
+    if typed <= 1:
+        return z, None
+    unit = parsed.reduced_formula
+    if z is not None:
+        return z, f"{parsed.text} is {typed} × {unit}; running Z = {z} as given by --z"
+    atoms = typed * parsed.atoms_per_formula_unit
+    if atoms <= MAX_ATOMS:
+        return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
+    return None, (f"{parsed.text} is {typed} × {unit} ({atoms} atoms), beyond the {MAX_ATOMS}-atom limit: "
+                  f"predicting {unit} with Z chosen automatically")
 
 
 def contact_model_max_atoms() -> int:
@@ -866,18 +889,23 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
         name = ranked_folder_name(e.rank, result.formula, symbol)
         e.folder = folder.path / name
         entries.append((name, _structure_writer(e, result.formula)))
-    folder.write_ranked(entries)
     meta = {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),
             "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
             "resumed": result.resumed,
             "rejected": result.rejected,
+            "discarded": discarded_lines(result),
             "candidates": [c.to_dict() for c in result.candidates],
             "contact_maps": {str(z): p.to_dict() for z, p in result.contact_maps.items()},
             "templates": [c.to_dict(with_structure=False) for c in result.templates],
             "notes": result.notes,
+            "symprec": SPACEGROUP_SYMPREC,
+            "symprec_note": "Å, with an angle tolerance of 5°: space groups of the table, folder names and "
+                            "symmetrised CIFs",
+            "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
+                                    "comes from the relaxation, not from the contact map",
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
-    folder.write_summary(result.rows(), meta)
+    folder.publish(entries, result.rows(), meta)
 
 
 def _structure_writer(entry: RankedStructure, formula: str):

@@ -38,6 +38,9 @@ from core.io import atomic_write_text
 
 STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
+SUMMARY_FILES = ("summary.csv", "summary.json")
+LEFTOVERS = (".staging.*", ".retired.*")
+"""Folders a killed run can leave behind; the next run removes them."""
 
 
 class OutputFolderError(AlphaCrystalError, OSError):
@@ -77,6 +80,9 @@ class RunFolder:
             fd, probe = tempfile.mkstemp(dir=self.state, prefix=".probe.")
             os.close(fd)
             os.unlink(probe)
+            for pattern in LEFTOVERS:
+                for leftover in self.path.glob(pattern):
+                    shutil.rmtree(leftover, ignore_errors=True)
         except OSError as exc:
             raise OutputFolderError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
 
@@ -95,38 +101,54 @@ class RunFolder:
         atomic_write_text(self.state / f"{kind}-{key}.json", json.dumps(payload) + "\n")
 
     # results ------------------------------------------------------------
-    def write_ranked(self, entries: list[tuple[str, Callable[[Path], None]]]) -> list[Path]:
-        """Replace the ranked folders by ``entries`` = [(folder name, writer(folder))].
+    def publish(self, entries: list[tuple[str, Callable[[Path], None]]], rows: list[dict], meta: dict) -> list[Path]:
+        """Replace the run's results by ``entries`` = [(folder name, writer(folder))]
+        and their summary, so that a kill at any moment never leaves a summary that
+        lists a folder which is not there.
 
-        Each folder is filled in a staging folder first; old ranked folders
-        (``NN_*``) are removed only once every new one is complete.
+        Everything is built in a staging folder beside the results first. Then the
+        old ``summary.csv``/``summary.json`` are removed, the old ranked folders
+        (``NN_*``) retired, the new folders renamed into place, and the new
+        summaries renamed in last. Leftovers of a killed run (``.staging.*``,
+        ``.retired.*``) are removed by the next run (:meth:`prepare`).
         """
         staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=self.path))
+        retired = None
         try:
             for name, writer in entries:
                 folder = staging / name
                 folder.mkdir()
                 writer(folder)
+            summaries = self._summary_files(staging, rows, meta)
+            for name in SUMMARY_FILES:
+                (self.path / name).unlink(missing_ok=True)
+            retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
             for old in self.path.iterdir():
                 if old.is_dir() and RANKED_FOLDER.match(old.name):
-                    shutil.rmtree(old)
+                    os.replace(old, retired / old.name)
             out = []
             for name, _ in entries:
                 os.replace(staging / name, self.path / name)
                 out.append(self.path / name)
+            for path in summaries:  # last: the summary appears once every folder it lists is in place
+                os.replace(path, self.path / path.name)
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            if retired is not None:
+                shutil.rmtree(retired, ignore_errors=True)
 
-    def write_summary(self, rows: list[dict], meta: dict) -> tuple[Path, Path]:
-        """``summary.csv`` (one row per ranked structure) and ``summary.json`` (rows + run details)."""
+    @staticmethod
+    def _summary_files(folder: Path, rows: list[dict], meta: dict) -> tuple[Path, Path]:
+        """``summary.csv`` (one row per ranked structure) and ``summary.json`` (the same
+        rows + run details), written together into ``folder`` from one list of rows."""
         buffer = io.StringIO()
         if rows:
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        csv_path = atomic_write_text(self.path / "summary.csv", buffer.getvalue())
-        json_path = atomic_write_text(self.path / "summary.json",
+        csv_path = atomic_write_text(folder / "summary.csv", buffer.getvalue())
+        json_path = atomic_write_text(folder / "summary.json",
                                       json.dumps({**meta, "structures": rows}, indent=2, default=_plain) + "\n")
         return csv_path, json_path
 

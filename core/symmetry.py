@@ -3,10 +3,13 @@
 Two tolerances exist on purpose, for two jobs:
 
 - :data:`SPACEGROUP_SYMPREC` (0.1 Å, with :data:`ANGLE_TOLERANCE` 5°): the
-  space group of a structure as MP-20 and the CSP literature report it: data
-  sets, candidates, templates, result tables and folder names;
-- :data:`CELL_SYMPREC` (0.01 Å): finding the primitive cell of a structure and
-  writing symmetrised CIFs, where a loose tolerance would move atoms.
+  space group of a structure as MP-20 and the CSP literature report it, and
+  everything a result reports: data sets, candidates, templates, result
+  tables, folder names and the symmetrised CIF (so a folder named for a group
+  holds a CIF of that group; symmetrising moves atoms by at most this much);
+- :data:`CELL_SYMPREC` (0.01 Å): finding the primitive cell of a structure
+  (the cell a contact map refers to), where a loose tolerance would merge
+  atoms that differ.
 """
 
 from __future__ import annotations

@@ -40,8 +40,10 @@ def distinct_results(results: list[ReconstructionResult], limit: int
 
 
 def same_structure(matcher, a: Structure, b: Structure) -> bool:
-    """``matcher.fit(a, b)``, False where pymatgen fails on a degenerate cell."""
+    """Whether ``a`` and ``b`` are the same structure for ``matcher``, tested both ways
+    (``fit(a, b)`` alone can differ from ``fit(b, a)``: duplicate removal would then
+    depend on the order); False where pymatgen fails on a degenerate cell."""
     try:
-        return bool(matcher.fit(a, b))
+        return bool(matcher.fit(a, b, symmetric=True))
     except Exception:  # noqa: BLE001 - pymatgen can fail on degenerate cells; treat as different
         return False

@@ -1,0 +1,244 @@
+"""Outputs a user can hand to VASP unchecked, and no silent reinterpretation of the input."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import rutile
+from pymatgen.core import Lattice, Structure
+from pymatgen.io.cif import CifParser
+from pymatgen.io.vasp import Incar
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from core.cli import main
+from core.composition import parse_formula
+from core.errors import FormulaError, StructureFileError
+from core.io import read_structure, space_group, write_cif, write_poscar, write_vasp_inputs
+from core.pipeline import z_from_formula
+from core.reconstruction.selection import same_structure
+from core.run_folder import RunFolder
+from core.symmetry import SPACEGROUP_SYMPREC
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def rattled_rutile(seed: int = 0, amplitude: float = 0.01) -> Structure:
+    s = rutile()
+    noise = np.random.default_rng(seed).normal(0, amplitude, (len(s), 3))
+    return Structure(s.lattice, s.species, s.cart_coords + noise, coords_are_cartesian=True)
+
+
+def test_the_symmetrised_cif_has_the_group_the_result_reports(tmp_path):
+    s = rattled_rutile()
+    number, _ = space_group(s)
+    assert number == 136  # reported at SPACEGROUP_SYMPREC
+    assert SpacegroupAnalyzer(s, symprec=0.01).get_space_group_number() != 136  # the rattle is real
+    path = write_cif(s, tmp_path / "TiO2.cif", symmetrize=True)
+    cif = CifParser(path).parse_structures(primitive=False)[0]
+    assert SpacegroupAnalyzer(cif, symprec=0.01).get_space_group_number() == 136
+    assert "P4_2/mnm" in path.read_text()
+
+
+def test_incar_floats_read_as_vasp_users_write_them_and_magmom_is_the_input_sets(tmp_path):
+    mno = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    mno = mno.get_primitive_structure()
+    mno.add_site_property("magmom", [0.05, 0.01])  # as a potential's predicted moments would be
+    plain = Structure(mno.lattice, mno.species, mno.frac_coords)  # what the relaxer hands on: no moments
+    folder = write_vasp_inputs(plain, tmp_path / "vasp")
+    text = (folder / "INCAR").read_text()
+    assert not re.search(r"\d\.\d{9,}", text), text  # no 0.00030000000000000003
+    incar = Incar.from_file(folder / "INCAR")
+    assert incar["EDIFF"] == pytest.approx(1e-4) and "EDIFF = 0.0001" in text
+    assert incar["MAGMOM"] == [5.0, 0.6]  # MPRelaxSet's defaults: Mn 5 μB, O 0.6 μB
+
+
+def test_the_relaxer_hands_on_no_calculator_moments():
+    from core.relax import Relaxer, RelaxSettings
+
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    result = Relaxer(RelaxSettings(steps=3)).relax(s.get_primitive_structure())
+    assert result.ok and result.structure.site_properties == {}
+
+
+def test_duplicate_test_is_symmetric():
+    class OneWay:
+        """A matcher for which fit(a, b) != fit(b, a), as pymatgen's can be."""
+
+        def fit(self, a, b, symmetric=False):
+            one_way = a is first
+            return (one_way or a is not first and b is first) if symmetric else one_way
+
+    first, second = rutile(), rutile()
+    assert same_structure(OneWay(), first, second) == same_structure(OneWay(), second, first) is True
+
+
+def _entries(names, fail_at=None):
+    def writer(name):
+        def write(folder: Path) -> None:
+            if name == fail_at:
+                raise RuntimeError("killed")
+            (folder / "x.cif").write_text(name)
+        return write
+    return [(n, writer(n)) for n in names]
+
+
+def test_publishing_never_leaves_a_summary_listing_missing_folders(tmp_path, monkeypatch):
+    folder = RunFolder(tmp_path / "run")
+    folder.prepare()
+    folder.publish(_entries(["01_A", "02_A"]), [{"folder": "01_A"}, {"folder": "02_A"}], {})
+    # a failure while the new results are built leaves the old ones, summary included
+    with pytest.raises(RuntimeError):
+        folder.publish(_entries(["01_B", "02_B"], fail_at="02_B"), [{"folder": "01_B"}], {})
+    assert sorted(p.name for p in folder.path.iterdir() if p.name[0].isdigit()) == ["01_A", "02_A"]
+    assert json.loads((folder.path / "summary.json").read_text())["structures"][0]["folder"] == "01_A"
+    # a kill in the middle of the swap: whatever summary exists lists only folders that exist
+    calls = {"n": 0}
+    real = os.replace
+
+    def dying(a, b):
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise KeyboardInterrupt
+        return real(a, b)
+
+    monkeypatch.setattr(os, "replace", dying)
+    with pytest.raises(KeyboardInterrupt):
+        folder.publish(_entries(["01_C", "02_C", "03_C"]), [{"folder": f"0{k}_C"} for k in (1, 2, 3)], {})
+    monkeypatch.setattr(os, "replace", real)
+    summary = folder.path / "summary.json"
+    if summary.exists():
+        for row in json.loads(summary.read_text())["structures"]:
+            assert (folder.path / row["folder"]).is_dir()
+    # the next run removes what a killed one left behind
+    (folder.path / ".staging.x1").mkdir(exist_ok=True)
+    RunFolder(folder.path).prepare()
+    assert not list(folder.path.glob(".staging.*")) and not list(folder.path.glob(".retired.*"))
+
+
+def test_a_zero_count_is_an_error_and_a_typed_multiple_is_said():
+    with pytest.raises(FormulaError, match="Na has amount 0"):
+        parse_formula("Na0Cl")
+    assert z_from_formula(parse_formula("Ag5F10"), None) == (5, "Ag5F10 read as AgF2 with Z = 5 (15 atoms per "
+                                                                "cell), as typed")
+    z, line = z_from_formula(parse_formula("C60H120"), None)
+    assert z is None and "180 atoms" in line and "beyond the 20-atom limit" in line
+    assert z_from_formula(parse_formula("AgF2"), None) == (None, None)
+
+
+def test_cli_predict_says_how_it_read_the_formula(tmp_path, capsys):
+    args = ["predict", "Ag2F4", "--out", str(tmp_path / "run"), "--sources", "templates", "--no-relax",
+            "--templates-top-k", "1", "--jobs", "1"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert out.splitlines()[0] == "note: Ag2F4 read as AgF2 with Z = 2 (6 atoms per cell), as typed"
+    rows = json.loads((tmp_path / "run" / "summary.json").read_text())["structures"]
+    assert rows and all(r["z"] == 2 for r in rows)
+    assert json.loads((tmp_path / "run" / "summary.json").read_text())["symprec"] == SPACEGROUP_SYMPREC
+    assert main(["predict", "Na0Cl", "--out", str(tmp_path / "bad")]) == 2
+    assert "Na has amount 0" in capsys.readouterr().err and not (tmp_path / "bad").exists()
+
+
+def test_poscar_counts_must_match_the_coordinate_lines(tmp_path):
+    good = write_poscar(Structure(Lattice.cubic(4), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]),
+                        tmp_path / "POSCAR")
+    lines = good.read_text().splitlines()
+    assert len(read_structure(good)) == 2
+    zero = tmp_path / "POSCAR_zero"
+    zero.write_text("\n".join(lines[:6] + ["1 0"] + lines[7:]) + "\n")
+    with pytest.raises(StructureFileError, match=r"POSCAR_zero, line 7: atom counts '1 0'"):
+        read_structure(zero)
+    short = tmp_path / "short.vasp"
+    short.write_text("\n".join(lines[:-1]) + "\n")
+    with pytest.raises(StructureFileError, match=r"short.vasp, line 7: .* 2 atoms but 1 coordinate lines"):
+        read_structure(short)
+
+
+WORKERS_SCRIPT = """
+import os, sys, time
+from core.parallel import spawn_pool
+def main():
+    with spawn_pool(2) as pool:
+        pids = list(pool.map(_pid, range(8)))
+        print(" ".join(map(str, sorted(set(pids)))), flush=True)
+        time.sleep(600)
+def _pid(_):
+    time.sleep(0.2)
+    return os.getpid()
+if __name__ == "__main__":
+    main()
+"""
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split()[2] == "Z")
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="reads /proc")
+def test_pool_workers_exit_when_their_parent_is_killed(tmp_path):
+    script = tmp_path / "pool.py"
+    script.write_text(WORKERS_SCRIPT)
+    parent = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True, cwd=ROOT,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        workers = [int(p) for p in parent.stdout.readline().split()]
+        assert workers and all(_alive(p) for p in workers)
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 60  # the watchdog polls every second; generous under load
+        while any(_alive(p) for p in workers) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert not any(_alive(p) for p in workers)
+    finally:
+        parent.kill()
+
+
+def test_sigterm_stops_predict_like_ctrl_c(tmp_path):
+    out = tmp_path / "run"
+    proc = subprocess.Popen([sys.executable, "-m", "core.cli", "predict", "TiO2", "--out", str(out), "--jobs", "1",
+                             "--generations", "100000", "--population", "60", "--top-k", "1", "--assignments", "1",
+                             "--sources", "contact", "--no-relax"],
+                            stderr=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True, cwd=ROOT)
+    try:
+        for line in proc.stderr:  # wait for the event, not for a time: the GA has started
+            if line.startswith("reconstruction"):
+                break
+        proc.send_signal(signal.SIGTERM)
+        rest = proc.stderr.read()
+        assert proc.wait(timeout=300) == 143
+        assert "terminated: stopping after the current step" in rest and "finished steps are kept" in rest
+    finally:
+        proc.kill()
+
+
+@pytest.mark.parametrize("args, words", [
+    (["predict", "NaCl", "--spacegroup", "231"], "231 is not a space-group number"),
+    (["predict", "NaCl", "--jobs", "0"], "argument --jobs: 0 is not allowed"),
+    (["predict", "NaCl", "--top-k", "0"], "argument --top-k: 0 is not allowed"),
+    (["candidates", "NaCl", "--top-k", "-3"], "argument --top-k: -3 is not allowed"),
+])
+def test_bad_numbers_are_usage_errors_naming_the_option(args, words, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    assert stop.value.code == 2 and words in capsys.readouterr().err
+
+
+def test_empty_contact_map_argument_and_a_closed_pipe(capsys):
+    assert main(["contact-map", ""]) == 2
+    assert "the formula or file name is empty" in capsys.readouterr().err
+    done = subprocess.run(f"{sys.executable} -m core.cli contact-map Ag4F8 --probabilities | head -1",
+                          shell=True, capture_output=True, text=True, cwd=ROOT)
+    assert done.stdout.strip() and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
