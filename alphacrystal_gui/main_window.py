@@ -9,6 +9,7 @@ preferences persist in ``QSettings``.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
@@ -511,7 +512,8 @@ class MainWindow(QMainWindow):
         self._best_live = -1.0
         self.run_panel.set_running(True)
         self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
-        task = self._start(run_live, request.formula, self.run_panel.settings(), request.candidates, request.maps,
+        settings = replace(self.run_panel.settings(), device=str(self.qsettings.value("device", "auto")))
+        task = self._start(run_live, request.formula, settings, request.candidates, request.maps,
                            self.session.reference, live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
         task.connect("generation", self.session.add_generation)

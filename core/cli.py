@@ -359,7 +359,7 @@ def _predict_settings(args: argparse.Namespace):
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
     for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate",
-                 "templates_top_k", "template_scorer", "potential"):
+                 "templates_top_k", "template_scorer", "potential", "device"):
         value = getattr(args, name)
         if value is not None:
             changes[{"assignments": "n_assignments", "strain": "max_strain",
@@ -731,6 +731,8 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
 def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     """Options of ``predict`` that ``evaluate prediction`` shares (read by ``_predict_settings``)."""
     p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
+                   help="where the contact-map network and the potential run (default auto: CUDA when present)")
     p.add_argument("--potential", choices=list(POTENTIALS), default=None,
                    help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
                         "both offline; see docs/potentials.md)")

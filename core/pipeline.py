@@ -41,7 +41,8 @@ from pymatgen.core import Structure
 
 from core.candidates.propose import Candidate, propose_candidates
 from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
-from core.contact_model.inference import ContactPrediction, predict_contact_map
+from core.contact_model.inference import ContactPrediction, load_model, predict_contact_map
+from core.device import DEFAULT_DEVICE, check_device_name, resolve_device
 from core.errors import AlphaCrystalError, FormulaError
 from core.io import cif_text, space_group
 from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
@@ -113,6 +114,9 @@ class PredictionSettings:
     potential : str
         Interatomic potential that relaxes and ranks (``chgnet``, ``sevennet``;
         :mod:`core.potentials`).
+    device : str
+        Where the contact-map network and the potential run: ``auto`` (CUDA when
+        present), ``cpu``, ``cuda`` or ``cuda:N`` (:mod:`core.device`).
     """
 
     top_k: int = 5
@@ -137,10 +141,12 @@ class PredictionSettings:
     template_top_k: int = 5
     template_scorer: str = "mendeleev"
     potential: str = DEFAULT_POTENTIAL
+    device: str = DEFAULT_DEVICE
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
         check_potential(self.potential)
+        check_device_name(self.device)
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise PredictionError(f"unknown source(s) {', '.join(unknown) or '(none given)'}: "
@@ -160,7 +166,8 @@ class PredictionSettings:
                           stall=self.stall)
 
     def relax_settings(self) -> RelaxSettings:
-        return RelaxSettings(fmax=self.fmax, steps=self.relax_steps, potential=self.potential)
+        return RelaxSettings(fmax=self.fmax, steps=self.relax_steps, potential=self.potential,
+                             device=resolve_device(self.device))
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -356,6 +363,7 @@ def predict_structures(
     clock = _Clock(progress, start)
     parsed = parse_formula(formula)
     check_scope(parsed, settings.z)
+    device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
     folder = RunFolder(out_dir) if out_dir is not None else None
     if folder is not None:
         folder.prepare()
@@ -375,7 +383,7 @@ def predict_structures(
     for k, z in enumerate(zs):
         if z not in maps:
             clock.stage("contact maps", k, len(zs), f"Z = {z}")
-            maps[z] = predict_contact_map(parsed, z=z)
+            maps[z] = predict_contact_map(parsed, z=z, model=load_model(None, device))
     if zs:
         clock.stage("contact maps", len(zs), len(zs), "")
 
@@ -455,8 +463,6 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
     FormulaError, PredictionError
         As :func:`predict_structures`.
     """
-    from core.contact_model.inference import load_model
-
     clock = _Clock(progress, time.perf_counter())
     parsed = parse_formula(formula)
     check_scope(parsed, z)
@@ -903,6 +909,7 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
                             "symmetrised CIFs",
             "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
                                     "comes from the relaxation, not from the contact map",
+            "device": resolve_device(result.settings.device),
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
     folder.publish(entries, result.rows(), meta)

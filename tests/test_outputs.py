@@ -142,7 +142,8 @@ def test_cli_predict_says_how_it_read_the_formula(tmp_path, capsys):
     assert out.splitlines()[0] == "note: Ag2F4 read as AgF2 with Z = 2 (6 atoms per cell), as typed"
     rows = json.loads((tmp_path / "run" / "summary.json").read_text())["structures"]
     assert rows and all(r["z"] == 2 for r in rows)
-    assert json.loads((tmp_path / "run" / "summary.json").read_text())["symprec"] == SPACEGROUP_SYMPREC
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["symprec"] == SPACEGROUP_SYMPREC and summary["device"] in ("cpu", "cuda:0")
     assert main(["predict", "Na0Cl", "--out", str(tmp_path / "bad")]) == 2
     assert "Na has amount 0" in capsys.readouterr().err and not (tmp_path / "bad").exists()
 
@@ -242,3 +243,20 @@ def test_empty_contact_map_argument_and_a_closed_pipe(capsys):
     done = subprocess.run(f"{sys.executable} -m core.cli contact-map Ag4F8 --probabilities | head -1",
                           shell=True, capture_output=True, text=True, cwd=ROOT)
     assert done.stdout.strip() and "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
+
+
+def test_device_names_and_a_missing_gpu_are_clear_errors(tmp_path, capsys):
+    import torch
+
+    from core.device import DeviceError, resolve_device
+    from core.pipeline import PredictionSettings, predict_structures
+
+    with pytest.raises(DeviceError, match="unknown device 'gpu'"):
+        PredictionSettings(device="gpu")
+    assert resolve_device("cpu") == "cpu" and resolve_device("auto") in ("cpu", "cuda:0")
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU: the missing-GPU error cannot be shown")
+    with pytest.raises(DeviceError, match="no CUDA device"):
+        predict_structures("NaCl", PredictionSettings(device="cuda", relax=False))
+    assert main(["predict", "NaCl", "--device", "cuda:1", "--out", str(tmp_path / "run")]) == 2
+    assert "PyTorch sees no CUDA device" in capsys.readouterr().err and not (tmp_path / "run").exists()

@@ -72,8 +72,11 @@ def _cached_model(path: str, device: str) -> ContactModel:
 
 
 def load_model(path: str | None = None, device: str = "auto") -> ContactModel:
-    """The model at ``path`` (default: the shipped one), loaded once per process."""
-    return _cached_model(str(path or DEFAULT_MODEL_PATH), device)
+    """The model at ``path`` (default: the shipped one) on ``device``, loaded once per
+    process and concrete device (``auto`` and ``cuda:0`` share one copy on a GPU machine)."""
+    from core.device import resolve_device
+
+    return _cached_model(str(path or DEFAULT_MODEL_PATH), resolve_device(device))
 
 
 def choose_z(formula: Formula, model: ContactModel) -> int:

@@ -27,12 +27,10 @@ FORMAT = "alphacrystal-contact-model/1"
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda``."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if device.startswith("cuda") and not torch.cuda.is_available():
-        raise AlphaCrystalError("CUDA was requested but no CUDA device is available")
-    return torch.device(device)
+    """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda[:N]`` (:mod:`core.device`)."""
+    from core.device import resolve_device
+
+    return torch.device(resolve_device(device))
 
 
 @dataclass
