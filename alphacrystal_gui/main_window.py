@@ -504,15 +504,15 @@ class MainWindow(QMainWindow):
         if self.task is not None:
             return
         try:
+            settings = replace(self.run_panel.settings(), device=str(self.qsettings.value("device", "auto")))
             request = self.session.begin_run()
-        except SessionError as exc:
+        except core.AlphaCrystalError as exc:  # nothing to run, a missing map, a bad device preference
             self.show_error(str(exc))
             return
         self._run_request = request
         self._best_live = -1.0
         self.run_panel.set_running(True)
         self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
-        settings = replace(self.run_panel.settings(), device=str(self.qsettings.value("device", "auto")))
         task = self._start(run_live, request.formula, settings, request.candidates, request.maps,
                            self.session.reference, live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
@@ -674,9 +674,8 @@ class MainWindow(QMainWindow):
         try:
             project = Project.load(path)
             self.session.load_project(project, path)
-        except (core.AlphaCrystalError, KeyError, TypeError, ValueError, AttributeError) as exc:
-            self.show_error(str(exc) if isinstance(exc, core.AlphaCrystalError)
-                            else f"{path}: not a readable project ({type(exc).__name__}: {exc})")
+        except core.AlphaCrystalError as exc:  # the session names the file and the problem
+            self.show_error(str(exc))
             return False
         self.run_panel.apply_settings(project.settings)
         if project.z is not None:

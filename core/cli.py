@@ -766,13 +766,16 @@ def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--patience", type=int, default=50,
                    help="generations to keep refining bond lengths after fitness 1 (default 50)")
     p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alphacrystal",
-        description="AlphaCrystal Studio engine: contact maps, data sets and structure export.",
+        description="AlphaCrystal Studio: crystal structures predicted from a chemical formula, relaxed, ranked "
+                    "and ready for DFT (start with: alphacrystal predict AgF2). The other commands give each step "
+                    "on its own: predicted contact maps, space-group candidates, template structures, CMCrystal "
+                    "reconstruction, structure export, training and evaluation.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
@@ -802,7 +805,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("export", help="write a structure as CIF, symmetrised CIF, POSCAR and a VASP input folder")
     p.add_argument("file", help="structure file to export")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--formats", default="cif,cif-symmetrized,poscar,vasp", help="comma-separated (default: all)")
+    p.add_argument("--formats", default="cif,cif-symmetrized,poscar,vasp",
+                   help="comma-separated, from cif, cif-symmetrized, poscar, vasp (default: all four)")
     p.add_argument("--stem", help="file name stem (default: input file stem)")
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
     p.add_argument("--json", metavar="PATH", help="also write the list of written files as JSON")
@@ -846,7 +850,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="try this space group instead of the predicted ones (repeatable)")
     p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
     _add_prediction_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")
     p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
     p.set_defaults(func=cmd_predict)
 
@@ -854,10 +858,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = train.add_parser("contact-map", help="train the contact-map network")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
     p.add_argument("--out", default="contact_model.pt", help="model file to write")
-    p.add_argument("--preset", default="default", choices=["default", "paper", "tiny"])
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--preset", default="default", choices=["default", "paper", "tiny"],
+                   help="network size and schedule: default, paper (as published) or tiny (tests)")
+    p.add_argument("--epochs", type=positive, default=200, help="maximum training epochs (default 200)")
     p.add_argument("--time-limit-min", type=float, default=None, help="stop before this many minutes")
-    p.add_argument("--batch-size", type=int, default=64)
+    p.add_argument("--batch-size", type=positive, default=64, help="maps per optimiser step (default 64)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
     p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
@@ -883,15 +888,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = train.add_parser("candidates", help="train the space-group/Z and lattice predictors")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
     p.add_argument("--out", default="candidate_model.pt", help="model file to write")
-    p.add_argument("--epochs", type=int, default=200)
+    p.add_argument("--epochs", type=positive, default=200, help="maximum training epochs (default 200)")
     p.add_argument("--sg-hidden", type=int, default=256, help="hidden width of the space-group network")
-    p.add_argument("--sg-dropout", type=float, default=0.3)
+    p.add_argument("--sg-dropout", type=float, default=0.3, help="dropout of the space-group network (default 0.3)")
     p.add_argument("--lattice-hidden", type=int, default=512, help="hidden width of the lattice network")
-    p.add_argument("--lattice-dropout", type=float, default=0.2)
+    p.add_argument("--lattice-dropout", type=float, default=0.2, help="dropout of the lattice network (default 0.2)")
     p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
     p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
     p.add_argument("--ensemble", type=int, default=3, help="networks per predictor (seeds SEED..SEED+N-1)")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
     p.add_argument("--split-seed", type=int, default=0, help="seed of the split by reduced formula")
     p.add_argument("--max-atoms", type=int, default=12, help="largest primitive cell")
     p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
@@ -905,7 +910,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="all rows (default), or the model's recorded held-out split of this file")
     p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
-    p.add_argument("--device", default="auto")
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
     p.add_argument("--plot", metavar="PNG", help="write a histogram of Dice (paper Figure 3)")
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
@@ -925,7 +930,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--split", choices=["all", "test"], default="all",
                    help="all structures (default), or the held-out test split of the models")
     p.add_argument("--n", type=int, default=200, help="seeded sample of at most N structures (0: all)")
-    p.add_argument("--max-atoms", type=int, default=12)
+    p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell sampled (default 12)")
     _add_ga_arguments(p)
     p.add_argument("--relax-top", type=int, default=0, metavar="M",
                    help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
@@ -939,7 +944,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="held-out formulas: test (default) or validation (for tuning), or all structures; "
                         "up to 12 atoms the paper's scope, above it all compositions (core.formula_split)")
     p.add_argument("--n", type=int, default=30, help="seeded sample of at most N structures (0: all)")
-    p.add_argument("--max-atoms", type=int, default=12)
+    p.add_argument("--max-atoms", type=positive, default=12,
+                   help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
     p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
@@ -947,7 +953,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=positive, default=None, help="formulas evaluated at a time, one core each")
     _add_prediction_options(p)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_prediction)
     return parser

@@ -67,7 +67,7 @@ PARENT_POLL_S = 1.0
 """How often a worker checks that its parent process is still alive (seconds)."""
 
 
-def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
+def exit_with_parent(parent: int | None = None, poll_s: float = PARENT_POLL_S) -> None:
     """Make this (worker) process exit within ``poll_s`` once its parent has died.
 
     A ``kill -9`` of the parent runs no clean-up, and the pool's workers would go on
@@ -75,7 +75,9 @@ def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
     signal fires when the parent *thread* ends (pools are made from worker threads
     in the desktop app), so a daemon thread watches the parent's PID instead.
     """
-    parent = os.getppid()
+    parent = os.getppid() if parent is None else parent
+    if os.getppid() != parent:  # the parent died before this process got here
+        os._exit(1)
 
     def watch() -> None:
         import time
@@ -88,12 +90,13 @@ def exit_with_parent(poll_s: float = PARENT_POLL_S) -> None:
     threading.Thread(target=watch, name="exit-with-parent", daemon=True).start()
 
 
-def limit_worker_threads() -> None:
+def limit_worker_threads(parent: int | None = None) -> None:
     """Pool initializer: one torch thread per worker process, lower priority, no SIGINT
     (the BLAS and OpenMP limits must already be in the environment: see :func:`spawn_pool`);
     exits when the parent dies."""
     ignore_interrupts()
-    exit_with_parent()
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a group-wide SIGTERM (timeout, systemd) goes to the parent,
+    exit_with_parent(parent)  # which cancels cleanly; the parent stops workers with SIGKILL
     lower_priority()
     for var in THREAD_VARIABLES:
         os.environ[var] = "1"
@@ -118,7 +121,8 @@ def spawn_pool(workers: int) -> Iterator[ProcessPoolExecutor]:
     os.environ.update({var: "1" for var in THREAD_VARIABLES})
     try:
         ctx = mp.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_worker_threads) as pool:
+        with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=limit_worker_threads,
+                                 initargs=(os.getpid(),)) as pool:
             yield pool
     finally:
         for var, value in saved.items():
@@ -138,7 +142,7 @@ def terminate_workers(pool: ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes:
         if process.is_alive():
-            process.terminate()
+            process.kill()  # workers ignore SIGTERM (see limit_worker_threads)
     for process in processes:
         process.join(1.0)
 

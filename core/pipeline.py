@@ -526,8 +526,8 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
     line that tells the user how it was read (never a silent reinterpretation).
 
     ``Ag2F4`` means Z = 2 (as the contact-map command reads it) unless ``z`` is given;
-    a typed multiple whose cell exceeds :data:`MAX_ATOMS` atoms (``C60H120``) is
-    reduced, and Z is chosen automatically.
+    a typed multiple whose cell the contact route cannot take (``Na8Cl8``: 16 atoms;
+    ``C60H120``: 180) is reduced, and Z is chosen automatically.
     """
     typed = parsed.typed_z
     if typed <= 1:
@@ -536,10 +536,13 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
     if z is not None:
         return z, f"{parsed.text} is {typed} × {unit}; running Z = {z} as given by --z"
     atoms = typed * parsed.atoms_per_formula_unit
-    if atoms <= MAX_ATOMS:
+    if contact_route_fits(parsed, typed):
         return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
-    return None, (f"{parsed.text} is {typed} × {unit} ({atoms} atoms), beyond the {MAX_ATOMS}-atom limit: "
-                  f"predicting {unit} with Z chosen automatically")
+    limit = MAX_ATOMS if atoms > MAX_ATOMS else contact_model_max_atoms()
+    why = (f"beyond the {MAX_ATOMS}-atom limit" if atoms > MAX_ATOMS else
+           f"beyond the contact route's {limit} atoms (--z {typed} runs that cell on templates)")
+    return None, f"{parsed.text} is {typed} × {unit} ({atoms} atoms), {why}: predicting {unit} with Z chosen " \
+                 "automatically"
 
 
 def contact_model_max_atoms() -> int:

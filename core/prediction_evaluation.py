@@ -150,8 +150,10 @@ def evaluate_prediction(structures: list[tuple[str, Structure]], settings: Predi
     """Run :func:`evaluate_one` on every structure (``workers`` formulas at a time)."""
     from concurrent.futures import FIRST_COMPLETED, wait
 
+    from core.device import resolve_device
     from core.parallel import spawn_pool
 
+    resolve_device(settings.device)  # one clear error, not an error row per formula
     payload = settings.to_dict()
     rows: list[dict] = []
     start = time.perf_counter()

@@ -123,15 +123,22 @@ class RunFolder:
             for name in SUMMARY_FILES:
                 (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
-            for old in self.path.iterdir():
-                if old.is_dir() and RANKED_FOLDER.match(old.name):
+            for old in self.path.iterdir():  # only result folders: never a user's own "2024_notes/"
+                if old.is_dir() and RANKED_FOLDER.match(old.name) and (old / "result.json").is_file():
                     os.replace(old, retired / old.name)
             out = []
-            for name, _ in entries:
-                os.replace(staging / name, self.path / name)
-                out.append(self.path / name)
-            for path in summaries:  # last: the summary appears once every folder it lists is in place
-                os.replace(path, self.path / path.name)
+            try:
+                for name, _ in entries:
+                    os.replace(staging / name, self.path / name)
+                    out.append(self.path / name)
+                for path in summaries:  # last: the summary appears once every folder it lists is in place
+                    os.replace(path, self.path / path.name)
+            except Exception:
+                for moved in out:  # an error (not a kill) mid-swap: put the old results back
+                    shutil.rmtree(moved, ignore_errors=True)
+                for old in retired.iterdir():
+                    os.replace(old, self.path / old.name)
+                raise
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -328,7 +328,7 @@ class Session:
         self.results = SessionResults(request.formula, request.describe(), list(rows), discarded_lines(result),
                                       bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])))
-        self.viewing = None
+        self.back_to_input()  # a result of the previous run may be on view
         finished = len(rows)
         if result.cancelled:
             self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
@@ -396,7 +396,7 @@ class Session:
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
         """A known structure to compare with (its true map overlays maps of the same atoms)."""
         self.reference, self.reference_name, self.reference_map = structure, name, cmap
-        for doc in self.documents.values():
+        for doc in [*self.documents.values(), self.result_document]:
             doc.set_reference(cmap.matrix if cmap is not None and list(cmap.species) == list(doc.species) else None)
         self.reference_changed.emit()
         self._set_dirty(True)
@@ -453,9 +453,22 @@ class Session:
 
         Raises
         ------
-        KeyError, TypeError, ValueError
-            A malformed project (the caller names the file).
+        ProjectFileError
+            A malformed project, naming the file and the problem; the session is
+            left as it was.
         """
+        from core.project import ProjectFileError
+
+        try:
+            parsed = self._parse_project(project)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, AlphaCrystalError) as exc:
+            where = str(path) if path is not None else "project"
+            raise ProjectFileError(f"{where}: not a readable project ({type(exc).__name__}: {exc})") from None
+        self._apply_project(project, path, *parsed)
+
+    @staticmethod
+    def _parse_project(project: Project):
+        """Every object of a project, built before the session changes (a bad file changes nothing)."""
         from pymatgen.core import Structure
 
         from core.contact_map import compute_contact_map
@@ -469,16 +482,39 @@ class Session:
                                                                    "threshold": project.threshold}}
                                   if project.prediction else {})
         predictions = {int(z): ContactPrediction.from_dict(m["prediction"]) for z, m in stored.items()}
-        reference = None
+        reference = reference_map = None
         if project.reference:
             reference = Structure.from_dict(project.reference["structure"])
+            reference_map = compute_contact_map(primitive_cell(reference))
+        for z, m in stored.items():
+            edited = m.get("edited_map")
+            n = len(predictions[int(z)].species)
+            if edited is not None and np.shape(edited) != (n, n):
+                raise ValueError(f"the edited map of Z = {z} is not {n} × {n}")
+        histories = {str(job): [tuple(float(v) for v in p[:3]) for p in points]
+                     for job, points in (project.histories or {}).items()}
+        for m in stored.values():
+            if m.get("threshold") is not None:
+                float(m["threshold"])
+        for value in (project.current_z, project.viewing):
+            if value is not None:
+                int(value)
+        run = project.run or {}
+        float(run.get("seconds", 0.0)), list(run.get("discarded", []))
+        for row in project.results:
+            Structure.from_dict(row["structure"])  # every result must be drawable and exportable
+        return candidates, templates, stored, predictions, reference, reference_map, histories
+
+    def _apply_project(self, project: Project, path, candidates, templates, stored, predictions, reference,
+                       reference_map, histories) -> None:
         self.run_state = RunState.IDLE
+        # the reference first (or none: never the previous project's), so the new maps get its overlay
+        self.reference, self.reference_map = reference, reference_map
+        self.reference_name = str(project.reference.get("name", "reference")) if reference is not None else ""
         self.set_inputs(project.formula, project.z, candidates, predictions, templates,
                         [bool(c.get("run", True)) for c in project.candidates],
                         [bool(t.get("run", True)) for t in project.templates])
-        if reference is not None:
-            self.set_reference(reference, project.reference.get("name", "reference"),
-                               compute_contact_map(primitive_cell(reference)))
+        self.reference_changed.emit()
         for z, m in stored.items():
             doc = self.documents[int(z)]
             if m.get("threshold") is not None and abs(float(m["threshold"]) - doc.threshold) > 1e-9:
@@ -488,7 +524,7 @@ class Session:
         if project.current_z is not None and int(project.current_z) in self.documents:
             self.current_z = int(project.current_z)
             self.current_z_changed.emit(self.current_z)
-        self.histories = {job: [tuple(p) for p in points] for job, points in (project.histories or {}).items()}
+        self.histories = {job: [(int(g), b, m) for g, b, m in points] for job, points in histories.items()}
         self.histories_changed.emit()
         if project.results:
             run = project.run or {}

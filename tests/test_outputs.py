@@ -127,8 +127,10 @@ def test_publishing_never_leaves_a_summary_listing_missing_folders(tmp_path, mon
 def test_a_zero_count_is_an_error_and_a_typed_multiple_is_said():
     with pytest.raises(FormulaError, match="Na has amount 0"):
         parse_formula("Na0Cl")
-    assert z_from_formula(parse_formula("Ag5F10"), None) == (5, "Ag5F10 read as AgF2 with Z = 5 (15 atoms per "
-                                                                "cell), as typed")
+    assert z_from_formula(parse_formula("Ag4F8"), None) == (4, "Ag4F8 read as AgF2 with Z = 4 (12 atoms per "
+                                                               "cell), as typed")
+    z, line = z_from_formula(parse_formula("Ag5F10"), None)
+    assert z is None and "beyond the contact route's 12 atoms (--z 5 runs that cell on templates)" in line
     z, line = z_from_formula(parse_formula("C60H120"), None)
     assert z is None and "180 atoms" in line and "beyond the 20-atom limit" in line
     assert z_from_formula(parse_formula("AgF2"), None) == (None, None)
@@ -260,3 +262,36 @@ def test_device_names_and_a_missing_gpu_are_clear_errors(tmp_path, capsys):
         predict_structures("NaCl", PredictionSettings(device="cuda", relax=False))
     assert main(["predict", "NaCl", "--device", "cuda:1", "--out", str(tmp_path / "run")]) == 2
     assert "PyTorch sees no CUDA device" in capsys.readouterr().err and not (tmp_path / "run").exists()
+
+
+def test_every_option_has_help_and_the_program_says_what_it_does():
+    import argparse
+
+    from core.cli import build_parser
+
+    parser = build_parser()
+    assert "alphacrystal predict" in parser.description and parser.description.startswith("AlphaCrystal Studio: crystal")
+    missing = []
+
+    def walk(p, path):
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for name, sub in action.choices.items():
+                    walk(sub, [*path, name])
+            elif action.option_strings and action.help is None:
+                missing.append(" ".join([*path, action.option_strings[0]]))
+
+    walk(parser, [])
+    assert missing == []
+
+
+def test_publishing_leaves_a_users_own_numbered_folder_alone(tmp_path):
+    folder = RunFolder(tmp_path)
+    folder.prepare()
+    notes = tmp_path / "2024_notes"
+    notes.mkdir()
+    (notes / "mine.txt").write_text("keep")
+    folder.publish(_entries(["01_A"]), [{"folder": "01_A"}], {})
+    (tmp_path / "01_A" / "result.json").write_text("{}")
+    folder.publish(_entries(["01_B"]), [{"folder": "01_B"}], {})
+    assert (notes / "mine.txt").read_text() == "keep" and not (tmp_path / "01_A").exists()

@@ -157,3 +157,24 @@ def test_discarded_structures_are_explained(nacl_inputs):
     assert len(s.results.discarded) == len(merged) + len(result.rejected)
     for line, e in zip(s.results.discarded, merged):
         assert f"the same structure as #{e.duplicate_of.rank}" in line and e.source in line
+
+
+def test_opening_a_project_without_a_reference_drops_the_previous_one(nacl_inputs, tmp_path):
+    s = session_with(nacl_inputs)
+    plain = s.save(tmp_path / "plain.acproj", TINY.to_dict())
+    s.set_reference(nacl(), "nacl.cif", None)
+    assert s.reference is not None
+    s.load_project(Project.load(plain), plain)
+    assert s.reference is None and s.reference_name == ""
+
+
+def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
+    from core.project import ProjectFileError
+
+    s = session_with(nacl_inputs)
+    s.document().toggle(0, 1)
+    before = s.document().matrix.copy()
+    bad = Project(formula="KBr", results=[{"rank": 1, "structure": {"not": "a structure"}}])
+    with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
+        s.load_project(bad, tmp_path / "broken.acproj")
+    assert s.formula == "NaCl" and np.array_equal(s.document().matrix, before)
