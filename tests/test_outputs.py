@@ -295,3 +295,14 @@ def test_publishing_leaves_a_users_own_numbered_folder_alone(tmp_path):
     (tmp_path / "01_A" / "result.json").write_text("{}")
     folder.publish(_entries(["01_B"]), [{"folder": "01_B"}], {})
     assert (notes / "mine.txt").read_text() == "keep" and not (tmp_path / "01_A").exists()
+
+
+def test_a_ragged_contact_map_is_named_not_a_numpy_riddle(tmp_path):
+    from core.errors import AlphaCrystalError
+    from core.reconstruction.inputs import read_target
+
+    path = tmp_path / "target.json"
+    path.write_text(json.dumps({"species": ["Na", "Cl"], "spacegroup": 225, "lattice": [5.6, 5.6, 5.6, 90, 90, 90],
+                                "contact_map": [[0, 1], [1]]}))
+    with pytest.raises(AlphaCrystalError, match=r"target.json: contact_map rows differ in length .*row 2 has 1"):
+        read_target(path)

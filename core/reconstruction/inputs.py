@@ -62,8 +62,16 @@ def target_from_dict(data: dict, where: str = "input") -> ReconstructionTarget:
         species = tuple(formula.atom_elements(int(data.get("z", formula.typed_z))))
     else:
         raise AlphaCrystalError(f"{where}: give 'formula' (and 'z') or 'species'")
+    rows = data["contact_map"]
+    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
+        raise AlphaCrystalError(f"{where}: contact_map must be a list of rows (a square 0/1 matrix)")
+    lengths = sorted({len(r) for r in rows})
+    if len(lengths) > 1:
+        short = next(k for k, r in enumerate(rows) if len(r) != len(rows[0]))
+        raise AlphaCrystalError(f"{where}: contact_map rows differ in length ({', '.join(map(str, lengths))} "
+                                f"entries; row {short + 1} has {len(rows[short])}, row 1 has {len(rows[0])})")
     try:
-        matrix = np.asarray(data["contact_map"], dtype=float)
+        matrix = np.asarray(rows, dtype=float)
         lattice = tuple(float(v) for v in data["lattice"])
         spacegroup = int(data["spacegroup"])
     except (TypeError, ValueError) as exc:
