@@ -359,7 +359,7 @@ def _predict_settings(args: argparse.Namespace):
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
     for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate",
-                 "templates_top_k", "template_scorer", "potential", "device"):
+                 "templates_top_k", "template_scorer", "potential", "device", "magmom"):
         value = getattr(args, name)
         if value is not None:
             changes[{"assignments": "n_assignments", "strain": "max_strain",
@@ -733,6 +733,9 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
     p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
                    help="where the contact-map network and the potential run (default auto: CUDA when present)")
+    p.add_argument("--magmom", choices=["input-set", "potential"], default=None,
+                   help="INCAR MAGMOM of the VASP inputs: input-set (default: the Materials Project set's value "
+                        "per element, e.g. 5 for Mn, 0.6 otherwise) or potential (CHGNet's predicted moments)")
     p.add_argument("--potential", choices=list(POTENTIALS), default=None,
                    help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
                         "both offline; see docs/potentials.md)")

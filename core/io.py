@@ -210,8 +210,11 @@ def potcar_configured() -> bool:
     return bool(psp) and Path(psp).is_dir()
 
 
-def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
+def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None) -> Path:
     """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
+
+    ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
+    site, in the structure's site order) are given.
 
     The folder gets POSCAR, INCAR and KPOINTS; POTCAR too when pymatgen's
     pseudopotential directory is configured, otherwise ``POTCAR.spec`` and a
@@ -225,6 +228,8 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike) -> Path:
     except OSError as exc:
         raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
     try:
+        if magmoms is not None:
+            structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
         input_set = MPRelaxSet(structure)
         os.chmod(staging, 0o777 & ~_UMASK)  # mkdtemp makes 0700
         if potcar_configured():

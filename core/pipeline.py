@@ -61,6 +61,9 @@ from core.run_folder import RunFolder, ranked_folder_name, state_key, write_stru
 from core.symmetry import SPACEGROUP_SYMPREC
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
+MAGMOM_SOURCES = ("input-set", "potential")
+"""Where the exported INCAR's MAGMOM comes from (:attr:`PredictionSettings.magmom`)."""
+
 STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
 SOURCES = ("contact", "templates")
 MAX_ATOMS = MP20_MAX_ATOMS
@@ -117,6 +120,10 @@ class PredictionSettings:
     device : str
         Where the contact-map network and the potential run: ``auto`` (CUDA when
         present), ``cpu``, ``cuda`` or ``cuda:N`` (:mod:`core.device`).
+    magmom : str
+        INCAR ``MAGMOM`` of the exported VASP inputs: ``input-set`` (the Materials
+        Project set's defaults per element) or ``potential`` (CHGNet's predicted
+        moments of the relaxed structure; near zero for many magnetic ions).
     """
 
     top_k: int = 5
@@ -142,11 +149,17 @@ class PredictionSettings:
     template_scorer: str = "mendeleev"
     potential: str = DEFAULT_POTENTIAL
     device: str = DEFAULT_DEVICE
+    magmom: str = "input-set"
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
         check_potential(self.potential)
         check_device_name(self.device)
+        if self.magmom not in MAGMOM_SOURCES:
+            raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
+        if self.magmom == "potential" and (self.potential != "chgnet" or not self.relax):
+            raise PredictionError("MAGMOM from the potential needs CHGNet relaxation (--potential chgnet, no "
+                                  "--no-relax): SevenNet-0 predicts no magnetic moments")
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise PredictionError(f"unknown source(s) {', '.join(unknown) or '(none given)'}: "
@@ -788,7 +801,7 @@ def _joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
         return first
     return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
                        first.steps + second.steps, second.max_force, second.converged,
-                       first.seconds + second.seconds, second.error)
+                       first.seconds + second.seconds, second.error, second.magmoms)
 
 
 def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tuple[float, float, float] | None:
@@ -897,7 +910,7 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
         _, symbol = _space_group(e.structure)
         name = ranked_folder_name(e.rank, result.formula, symbol)
         e.folder = folder.path / name
-        entries.append((name, _structure_writer(e, result.formula)))
+        entries.append((name, _structure_writer(e, result.formula, result.settings.magmom)))
     meta = {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),
             "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
             "resumed": result.resumed,
@@ -913,14 +926,19 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
             "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
                                     "comes from the relaxation, not from the contact map",
             "device": resolve_device(result.settings.device),
+            "magmom": "INCAR MAGMOM: " + ("CHGNet's predicted moments of the relaxed structure"
+                                          if result.settings.magmom == "potential" else
+                                          "the Materials Project input set's defaults per element"),
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
     folder.publish(entries, result.rows(), meta)
 
 
-def _structure_writer(entry: RankedStructure, formula: str):
+def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
+    x = entry.relaxation
+    magmoms = x.magmoms if magmom == "potential" and x is not None and x.ok else None
     return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
-                                               entry.initial, initial_name(entry.route))
+                                               entry.initial, initial_name(entry.route), magmoms)
 
 
 def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None, cancel=None) -> list[Path]:

@@ -90,6 +90,8 @@ class RelaxResult:
     converged: bool
     seconds: float
     error: str | None = None
+    magmoms: list[float] | None = None
+    """The potential's magnetic moments of the relaxed structure, μB per site (CHGNet only)."""
 
     @property
     def ok(self) -> bool:
@@ -99,7 +101,7 @@ class RelaxResult:
         return {"structure": self.structure.as_dict(), "energy_per_atom": self.energy_per_atom,
                 "initial_energy_per_atom": self.initial_energy_per_atom, "steps": self.steps,
                 "max_force": self.max_force, "converged": self.converged, "seconds": self.seconds,
-                "error": self.error}
+                "error": self.error, "magmoms": self.magmoms}
 
     @classmethod
     def from_dict(cls, data: dict) -> RelaxResult:
@@ -165,8 +167,9 @@ class Relaxer:
                 converged = bool(optimizer.run(fmax=s.fmax, steps=s.steps))
                 energy = float(atoms.get_potential_energy()) / n
                 forces = np.asarray(atoms.get_forces(), dtype=float)
-            relaxed = AseAtomsAdaptor.get_structure(atoms)  # carries the calculator's moments: dropped,
-            final = Structure(relaxed.lattice, relaxed.species, relaxed.frac_coords)  # the potential is no DFT
+                moments = atoms.calc.results.get("magmoms")
+            relaxed = AseAtomsAdaptor.get_structure(atoms)  # the calculator's moments go to ``magmoms``,
+            final = Structure(relaxed.lattice, relaxed.species, relaxed.frac_coords)  # not into the exports
             max_force = float(np.linalg.norm(forces, axis=1).max()) if len(forces) else 0.0
         except Exception as exc:  # noqa: BLE001 - the potential can fail on a broken geometry
             return failed(f"{type(exc).__name__}: {exc}")
@@ -175,8 +178,9 @@ class Relaxer:
             error = "non-finite energy"
         elif shortest_distance(final) < MIN_DISTANCE:  # a potential's short-range hole: energy meaningless
             error = f"atoms collapsed closer than {MIN_DISTANCE} Å during relaxation"
+        magmoms = None if moments is None else [round(float(m), 3) for m in np.ravel(moments)]
         return RelaxResult(final, energy, initial, optimizer.nsteps, max_force, converged,
-                           time.perf_counter() - start, error)
+                           time.perf_counter() - start, error, magmoms)
 
 
 def shortest_distance(structure: Structure) -> float:

@@ -179,7 +179,8 @@ def ranked_folder_name(rank: int, formula: str, symbol: str) -> str:
 
 
 def write_structure_folder(folder: Path, structure, formula: str, rank: int, row: dict,
-                           reconstructed=None, initial_name: str = "reconstructed.cif") -> Path:
+                           reconstructed=None, initial_name: str = "reconstructed.cif",
+                           magmoms: list[float] | None = None) -> Path:
     """Fill ``folder`` with one result: ``FORMULA.cif`` (symmetrised), ``POSCAR``, ``vasp/``
     (Materials Project relaxation set), the structure before relaxation as ``initial_name``
     (P1, when given: ``reconstructed.cif`` from CMCrystal, ``template.cif`` from a
@@ -189,7 +190,7 @@ def write_structure_folder(folder: Path, structure, formula: str, rank: int, row
     folder = Path(folder)
     write_cif(structure, folder / f"{safe_name(formula)}.cif", symmetrize=True)
     write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {rank} (AlphaCrystal Studio)")
-    write_vasp_inputs(structure, folder / "vasp")
+    write_vasp_inputs(structure, folder / "vasp", magmoms)
     if reconstructed is not None:
         write_cif(reconstructed, folder / initial_name)
     clean = {k: v for k, v in row.items() if k not in ("structure", "reconstructed", "initial")}

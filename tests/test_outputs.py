@@ -306,3 +306,23 @@ def test_a_ragged_contact_map_is_named_not_a_numpy_riddle(tmp_path):
                                 "contact_map": [[0, 1], [1]]}))
     with pytest.raises(AlphaCrystalError, match=r"target.json: contact_map rows differ in length .*row 2 has 1"):
         read_target(path)
+
+
+def test_magmom_from_the_potential_only_when_asked(tmp_path):
+    from core.pipeline import PredictionError, PredictionSettings, predict_structures
+
+    with pytest.raises(PredictionError, match="needs CHGNet relaxation"):
+        PredictionSettings(magmom="potential", potential="sevennet")
+    mno = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    folder = write_vasp_inputs(mno.get_primitive_structure(), tmp_path / "vasp", magmoms=[4.2, 0.05])
+    assert Incar.from_file(folder / "INCAR")["MAGMOM"] == [4.2, 0.05]
+    settings = PredictionSettings(sources=("templates",), template_top_k=1, relax_steps=5, prerelax_steps=3,
+                                  fmax=0.5, jobs=1, magmom="potential")
+    result = predict_structures("MnO", settings, out_dir=tmp_path / "run")
+    best = result.ranked[0]
+    assert best.relaxation.magmoms and len(best.relaxation.magmoms) == len(best.structure)
+    incar = Incar.from_file(best.folder / "vasp" / "INCAR")
+    poscar_order = Structure.from_file(best.folder / "vasp" / "POSCAR")
+    assert len(incar["MAGMOM"]) == len(poscar_order)
+    assert sorted(incar["MAGMOM"]) == pytest.approx(sorted(best.relaxation.magmoms), abs=1e-3)
+    assert "CHGNet's predicted moments" in json.loads((tmp_path / "run" / "summary.json").read_text())["magmom"]
