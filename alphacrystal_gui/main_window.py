@@ -262,6 +262,7 @@ class MainWindow(QMainWindow):
         dock.setObjectName(title)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
+        self.docks = [*getattr(self, "docks", []), dock]
         return dock
 
     def _menus(self) -> None:
@@ -297,6 +298,9 @@ class MainWindow(QMainWindow):
         edit.addAction(QAction("&Preferences…", self, triggered=self.preferences))
         view = self.menuBar().addMenu("&View")
         view.addAction(QAction("Save 3D view as &PNG…", self, triggered=self._ask_png))
+        view.addSeparator()
+        for dock in self.docks:  # a panel closed with × comes back from here
+            view.addAction(dock.toggleViewAction())
         help_menu = self.menuBar().addMenu("&Help")
         help_menu.addAction(QAction("&About AlphaCrystal Studio", self, triggered=self.about))
         self._refresh_recent()

@@ -16,7 +16,13 @@ from functools import cache
 import numpy as np
 import spglib
 
-from core.symmetry import ANGLE_TOLERANCE, CRYSTAL_SYSTEMS, SPACEGROUP_SYMPREC, crystal_system
+from core.symmetry import (
+    ANGLE_TOLERANCE,
+    CRYSTAL_SYSTEMS,
+    SPACEGROUP_SYMPREC,
+    crystal_system,
+    hm_symbol,
+)
 
 N_SPACEGROUPS = 230
 SYSTEM_NAMES: tuple[str, ...] = tuple(name for name, _, _ in CRYSTAL_SYSTEMS)
@@ -28,11 +34,10 @@ _CENTRING_POINTS = {"P": 1, "A": 2, "B": 2, "C": 2, "I": 2, "R": 3, "F": 4}
 
 @cache
 def spacegroup_symbol(number: int) -> str:
-    """Short Hermann-Mauguin symbol, e.g. ``Fm-3m`` for 225."""
+    """Short Hermann-Mauguin symbol, e.g. ``Fm-3m`` for 225, ``P4_2/mnm`` for 136
+    (:func:`core.symmetry.hm_symbol`: spglib's spelling, as relaxed structures report it)."""
     _check(number)
-    from pyxtal.symmetry import Group
-
-    return str(Group(number, quick=True).symbol)
+    return hm_symbol(number)
 
 
 def centring_points(number: int) -> int:

@@ -14,6 +14,8 @@ Two tolerances exist on purpose, for two jobs:
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 SPACEGROUP_SYMPREC = 0.1
 """Å; the MP-20 convention for space groups (with an angle tolerance of 5°)."""
 ANGLE_TOLERANCE = 5.0
@@ -39,3 +41,21 @@ def crystal_system(spacegroup_number: int) -> str:
         if low <= spacegroup_number <= high:
             return name
     return "unknown"
+
+
+@lru_cache(maxsize=1)
+def _short_symbols() -> dict[int, str]:
+    import spglib
+
+    out: dict[int, str] = {}
+    for hall in range(1, 531):  # spglib's Hall numbers; the first of each group is its standard setting
+        data = spglib.get_spacegroup_type(hall)
+        out.setdefault(int(data.number), str(data.international_short))
+    return out
+
+
+def hm_symbol(spacegroup_number: int) -> str:
+    """Short Hermann-Mauguin symbol as spglib, pymatgen and CIFs write it (``P4_2/mnm``,
+    ``P2_1/c``, ``Fm-3m``): the one spelling the program shows, for candidates,
+    templates and relaxed structures alike."""
+    return _short_symbols()[int(spacegroup_number)]

@@ -492,3 +492,31 @@ def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_pat
     predicted(qtbot, window, "TiO2")
     assert asked == [] and window.session.reference is not None  # the reference stays for comparison
     window.confirm_discard = lambda action: True
+
+
+def test_a_closed_panel_comes_back_from_the_view_menu(window, qtbot):
+    menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
+    toggles = {a.text(): a for a in menus["View"].actions() if a.isCheckable()}
+    assert set(toggles) == {"Candidates", "Run", "3D view", "Results"}
+    results = next(d for d in window.docks if d.windowTitle() == "Results")
+    results.close()
+    assert not results.isVisible() and not toggles["Results"].isChecked()
+    toggles["Results"].trigger()
+    assert results.isVisible()
+
+
+def test_one_spelling_of_space_group_symbols(window, qtbot):
+    w = predicted(qtbot, window, "TiO2")
+    symbols = [w.candidates.table.item(r, 2).text() for r in range(w.candidates.table.rowCount())]
+    assert "P4_2/mnm" in symbols and "P42/mnm" not in symbols  # as the relaxed structures report it
+
+
+def test_the_fitness_axis_fits_the_generations_reached(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    w.run_panel.apply_settings({**TINY, "generations": 5000})
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    reached = max(points[-1][0] for points in w.run_panel._series.values())
+    assert reached < 5000  # the runs stopped early (fitness 1 and patience)
+    low, high = w.run_panel.plot.getPlotItem().getViewBox().viewRange()[0]
+    assert high < 1.1 * reached + 1

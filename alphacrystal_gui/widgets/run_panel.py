@@ -146,6 +146,13 @@ class RunPanel(QWidget):
         else:
             self.timer.stop()
             self.redraw()
+            self.fit_generations()
+
+    def fit_generations(self) -> None:
+        """Fit the x-axis to the generations the runs reached (they stop early: patience, stall)."""
+        last = max((points[-1][0] for points in self._series.values() if points), default=0)
+        if last:
+            self.plot.setXRange(0, last, padding=0.02)
 
     def show_state(self, state: str, message: str) -> None:
         """The session's run state, in words: a busy bar while pools start, and after a
@@ -170,16 +177,13 @@ class RunPanel(QWidget):
     def set_histories(self, histories: dict[str, list]) -> None:
         """Draw stored fitness histories (a reopened project) in place of the current curves."""
         self.clear_plot()
-        last = 0
         for job_id, points in histories.items():
             for generation, best, mean in points:
                 self.add_generation(job_id, {"generation": generation, "best_fitness": best,
                                              "mean_fitness": mean})
-                last = max(last, int(generation))
-        if last:
-            self.plot.setXRange(0, last, padding=0.02)
         self._dirty = True
         self.redraw()
+        self.fit_generations()
 
     def clear_plot(self) -> None:
         self._series.clear()
