@@ -142,6 +142,9 @@ class MatchTolerances:
     ltol: float
 
 
+DEFAULT_TOLERANCES = MatchTolerances(stol=0.3, angle_tol=5.0, ltol=0.2)
+"""pymatgen's StructureMatcher defaults: the desktop app's "match ref." column."""
+
 CSP_TOLERANCES = MatchTolerances(stol=0.5, angle_tol=10.0, ltol=0.3)
 """Tolerances of the CSP literature (CDVAE, DiffCSP match rate)."""
 

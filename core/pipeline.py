@@ -58,7 +58,7 @@ from core.relax import (
     shortest_distance,
 )
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
-from core.symmetry import SPACEGROUP_SYMPREC
+from core.symmetry import SPACEGROUP_SYMPREC, cell_summary
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
 MAGMOM_SOURCES = ("input-set", "potential")
@@ -276,6 +276,7 @@ class RankedStructure:
             "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
             "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
             "relaxed_spacegroup": sg, "relaxed_symbol": symbol,
+            **cell_summary(self.structure),
             "converged": None if x is None else x.converged,
             "relax_steps": None if x is None else x.steps,
             "relax_error": None if x is None else x.error,
@@ -448,13 +449,14 @@ def predict_structures(
 
 
 def compare_with_reference(result: PredictionResult, reference: Structure) -> list[dict]:
-    """Per ranked structure: does it match ``reference`` (StructureMatcher, CSP tolerances)
-    and the paper's fractional RMSD (None where undefined)."""
-    from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
+    """Per ranked structure: does it match ``reference`` (pymatgen's StructureMatcher at its
+    default tolerances, :data:`core.metrics.DEFAULT_TOLERANCES`: what a user checking by hand
+    would get) and the paper's fractional RMSD (None where undefined)."""
+    from core.metrics import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
 
     out = []
     for entry in result.ranked:
-        match = structure_match(entry.structure, reference, CSP_TOLERANCES)
+        match = structure_match(entry.structure, reference, DEFAULT_TOLERANCES)
         try:
             rmsd = float(fractional_rmsd_mae(entry.structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned

@@ -59,3 +59,22 @@ def hm_symbol(spacegroup_number: int) -> str:
     ``P2_1/c``, ``Fm-3m``): the one spelling the program shows, for candidates,
     templates and relaxed structures alike."""
     return _short_symbols()[int(spacegroup_number)]
+
+
+def cell_summary(structure) -> dict:
+    """What a crystallographer reads first about a structure: the conventional standard
+    cell at :data:`SPACEGROUP_SYMPREC` (``a``, ``b``, ``c`` in Å; ``alpha``, ``beta``,
+    ``gamma`` in degrees; ``volume`` in Å³), the ``volume_per_atom`` (Å³) and the
+    ``density`` (g/cm³). The cell as given when spglib finds no symmetry."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        cell = SpacegroupAnalyzer(structure, symprec=SPACEGROUP_SYMPREC,
+                                  angle_tolerance=ANGLE_TOLERANCE).get_conventional_standard_structure()
+    except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
+        cell = structure
+    a, b, c, alpha, beta, gamma = cell.lattice.parameters
+    return {"a": round(a, 4), "b": round(b, 4), "c": round(c, 4), "alpha": round(alpha, 2), "beta": round(beta, 2),
+            "gamma": round(gamma, 2), "volume": round(cell.volume, 3),
+            "volume_per_atom": round(structure.volume / len(structure), 3),
+            "density": round(float(structure.density), 4)}

@@ -326,3 +326,15 @@ def test_magmom_from_the_potential_only_when_asked(tmp_path):
     assert len(incar["MAGMOM"]) == len(poscar_order)
     assert sorted(incar["MAGMOM"]) == pytest.approx(sorted(best.relaxation.magmoms), abs=1e-3)
     assert "CHGNet's predicted moments" in json.loads((tmp_path / "run" / "summary.json").read_text())["magmom"]
+
+
+def test_rows_carry_the_crystallography():
+    from core.pipeline import PredictionSettings, predict_structures
+
+    result = predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=1, relax=False,
+                                                           jobs=1))
+    row = result.ranked[0].row()
+    assert row["relaxed_symbol"] == "Fm-3m" and row["a"] == row["b"] == row["c"]  # the conventional cube
+    assert 5.2 < row["a"] < 6.2 and (row["alpha"], row["beta"], row["gamma"]) == (90.0, 90.0, 90.0)
+    assert row["volume"] == pytest.approx(row["a"] ** 3, rel=1e-3)
+    assert 1.8 < row["density"] < 2.6  # NaCl: 2.16 g/cm³

@@ -8,7 +8,7 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
 
 COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
-           "Dice", "valid bonds", "fitness")
+           "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "ρ (g/cm³)", "Wyckoff")
 
 SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
@@ -24,7 +24,13 @@ TOOLTIPS = {
     "fitness": "GA fitness: Dice × valid-bond fraction",
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
     "E (eV/atom)": "CHGNet energy per atom of the relaxed structure (ranks polymorphs; not a formation energy)",
-    "match ref.": "Same structure as the open reference (pymatgen StructureMatcher)",
+    "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
+                  "(ltol 0.2, stol 0.3, angle 5°)",
+    "a b c (Å)": "Conventional standard cell of the relaxed structure (spglib, 0.1 Å)",
+    "α β γ (°)": "Conventional standard cell angles of the relaxed structure",
+    "V (Å³)": "Volume of the conventional cell",
+    "ρ (g/cm³)": "Density of the relaxed structure",
+    "Wyckoff": "Wyckoff assignment the structure started from (the GA's or the template's)",
     "RMSD ref.": "Fractional-coordinate RMSD against the open reference (paper's definition)",
 }
 
@@ -93,6 +99,12 @@ class ResultsTable(QTableWidget):
                 "Dice": (r.get("dice"), _f(r.get("dice"))),
                 "valid bonds": (r.get("valid_fraction"), _f(r.get("valid_fraction"))),
                 "fitness": (r.get("fitness"), _f(r.get("fitness"))),
+                "a b c (Å)": (r.get("a"), " ".join(f"{r[k]:.3f}" for k in "abc") if r.get("a") else ""),
+                "α β γ (°)": (r.get("alpha"), " ".join(f"{r[k]:.1f}" for k in ("alpha", "beta", "gamma"))
+                              if r.get("alpha") else ""),
+                "V (Å³)": (r.get("volume"), "" if r.get("volume") is None else f"{r['volume']:.2f}"),
+                "ρ (g/cm³)": (r.get("density"), "" if r.get("density") is None else f"{r['density']:.3f}"),
+                "Wyckoff": (r.get("assignment") or "", r.get("assignment") or ""),
             }
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
