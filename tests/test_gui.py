@@ -334,6 +334,10 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
     assert cell["source"] == "CMCrystal sg136; also template mp-2657"
+    rows[1]["from_relaxation_only"] = True  # fitness 0 with match yes: explained, not left as a riddle
+    table.set_rows(rows)
+    fitness = table.item(0, COLUMNS.index("fitness"))
+    assert fitness.text() == "0.000 *" and "comes from the relaxation" in fitness.toolTip()
     assert table.item(1, COLUMNS.index("source")).text() == "template mp-2657 (TiO2)"
     assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n not in ("rank", "Z"))
     table.selectRow(0)

@@ -35,6 +35,10 @@ TOOLTIPS = {
 }
 
 
+RELAXATION_ONLY = ("* The GA structure had no bond of the map (fitness 0: an assignment without free parameters "
+                   "or far from the map); this result comes from the relaxation, not from the contact map")
+
+
 class _NumberItem(QTableWidgetItem):
     """Sorts by the number it shows (blank last)."""
 
@@ -106,11 +110,16 @@ class ResultsTable(QTableWidget):
                 "ρ (g/cm³)": (r.get("density"), "" if r.get("density") is None else f"{r['density']:.3f}"),
                 "Wyckoff": (r.get("assignment") or "", r.get("assignment") or ""),
             }
+            relaxation_only = bool(r.get("from_relaxation_only"))
+            if relaxation_only:
+                cells["fitness"] = (r.get("fitness"), _f(r.get("fitness")) + " *")
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
                 item = _NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
                 if name == "source":
                     item.setToolTip(text)
+                elif name == "fitness" and relaxation_only:
+                    item.setToolTip(RELAXATION_ONLY)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 self.setItem(row, col, item)
         self.setSortingEnabled(True)
