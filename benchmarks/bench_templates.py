@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from core.formula_split import full_range_split
+    from core.formula_split import held_out_formulas, seeded_sample
     from core.prediction_evaluation import true_z_and_spacegroup
     from core.templates.evaluation import VOLUME_SCHEMES, evaluate_retrieval
     from core.templates.library import load_library
@@ -36,8 +36,8 @@ def main() -> int:
     parser.add_argument("--json", help="write all figures here")
     args = parser.parse_args()
 
-    part = getattr(full_range_split(args.data), args.split).filter(lowest_energy_per_formula=True)
-    idx = np.sort(np.random.default_rng(args.seed).choice(len(part), size=min(args.n, len(part)), replace=False))
+    part = held_out_formulas(args.data, args.split)
+    idx = seeded_sample(np.arange(len(part)), args.n, args.seed)
     metal = part.all_metal()[idx]
     items = []
     for k in idx:

@@ -96,7 +96,7 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main() -> int:
-    from core.formula_split import full_range_split
+    from core.formula_split import held_out_formulas, seeded_sample
     from core.parallel import spawn_pool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -109,9 +109,8 @@ def main() -> int:
     parser.add_argument("--json", help="write all figures here")
     args = parser.parse_args()
 
-    part = getattr(full_range_split(args.data), args.split).filter(lowest_energy_per_formula=True)
-    pick = np.flatnonzero(part.nsites <= args.max_atoms)
-    idx = np.sort(np.random.default_rng(args.seed).choice(pick, size=min(args.n, len(pick)), replace=False))
+    part = held_out_formulas(args.data, args.split)
+    idx = seeded_sample(np.flatnonzero(part.nsites <= args.max_atoms), args.n, args.seed)
     structures = [(str(part.material_ids[k]), part.structure(int(k))) for k in idx]
     print(f"{len(structures)} {args.split} formulas with <= {args.max_atoms} atoms, true Z given, "
           f"{args.jobs} at a time; potentials {', '.join(POTENTIAL_NAMES)}", flush=True)

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from core.formula_split import full_range_split
+    from core.formula_split import held_out_formulas, seeded_sample
     from core.pipeline import PredictionSettings
     from core.prediction_evaluation import evaluate_prediction
 
@@ -36,9 +36,8 @@ def main() -> int:
     parser.add_argument("--json", help="write all figures here")
     args = parser.parse_args()
 
-    part = getattr(full_range_split(args.data), args.split).filter(lowest_energy_per_formula=True)
-    metal = np.flatnonzero(part.all_metal() & (part.nsites <= args.max_atoms))
-    idx = np.sort(np.random.default_rng(args.seed).choice(metal, size=min(args.n, len(metal)), replace=False))
+    part = held_out_formulas(args.data, args.split)
+    idx = seeded_sample(np.flatnonzero(part.all_metal() & (part.nsites <= args.max_atoms)), args.n, args.seed)
     structures = [(str(part.material_ids[k]), part.structure(int(k))) for k in idx]
     print(f"{len(structures)} all-metal {args.split} formulas with <= {args.max_atoms} atoms, true Z given, "
           f"{args.jobs} at a time", flush=True)

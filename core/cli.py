@@ -380,36 +380,39 @@ def _sources(text: str) -> tuple[str, ...]:
     return names
 
 
-def positive(text: str) -> int:
-    """argparse type: a whole number >= 1 (argparse names the option in its error)."""
+def _whole_number(text: str, low: int, high: int | None, what: str) -> int:
+    """``text`` as a whole number in [low, high]; a message naming the problem otherwise."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{value} is not allowed: give 1 or more")
+        raise ValueError(f"{text!r} is not {what}") from None
+    if value < low or (high is not None and value > high):
+        raise ValueError(f"{value} is not {what}")
     return value
+
+
+def positive(text: str) -> int:
+    """argparse type: a whole number >= 1 (argparse names the option in its error)."""
+    try:
+        return _whole_number(text, 1, None, "allowed: give a whole number of 1 or more")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def spacegroup_number(text: str) -> int:
     """argparse type: an international space-group number, 1-230."""
     try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a space-group number (1-230)") from None
-    if not 1 <= value <= 230:
-        raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
-    return value
+        return _whole_number(text, 1, 230, "a space-group number: they run from 1 to 230")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def _positive_int(text: str, option: str) -> int:
+    """``--z``-style values: a whole number >= 1 (``auto`` is handled by the caller)."""
     try:
-        value = int(text)
+        return _whole_number(text, 1, None, "a positive integer")
     except ValueError:
         raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}") from None
-    if value < 1:
-        raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}")
-    return value
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
@@ -515,9 +518,9 @@ def _sample_structures(args: argparse.Namespace) -> list:
         dataset = getattr(full_range_split(args.data, args.max_atoms), split).filter(lowest_energy_per_formula=True)
     else:
         dataset = load_dataset(args.data).filter(max_atoms=args.max_atoms)
-    idx = np.arange(len(dataset))
-    if args.n and args.n < len(idx):
-        idx = np.sort(np.random.default_rng(args.seed).choice(idx, size=args.n, replace=False))
+    from core.formula_split import seeded_sample
+
+    idx = seeded_sample(np.arange(len(dataset)), args.n, args.seed) if args.n else np.arange(len(dataset))
     return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
 
 

@@ -70,3 +70,16 @@ def full_range_split(path: str | os.PathLike, max_atoms: int = FULL_RANGE_MAX_AT
     roles = formula_roles(path, dataset, base)
     part = np.array([roles[str(f)] for f in dataset.formulas], dtype=np.int64)
     return DatasetSplit(*(dataset.subset(np.flatnonzero(part == k)) for k in range(3)))
+
+
+def held_out_formulas(path: str | os.PathLike, split: str) -> CrystalDataset:
+    """The lowest-energy polymorph of every formula of a held-out partition (``validation``
+    or ``test``) of :func:`full_range_split`: what the evaluations sample from."""
+    return getattr(full_range_split(path), split).filter(lowest_energy_per_formula=True)
+
+
+def seeded_sample(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """``n`` of ``rows`` (indices) drawn without replacement with ``seed``, in ascending
+    order (all of them when ``n`` is larger): the one sampling rule of the evaluations."""
+    rows = np.asarray(rows)
+    return np.sort(np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False))

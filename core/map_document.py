@@ -122,18 +122,17 @@ class ContactMapDocument:
         self._changed()
 
     def undo(self) -> bool:
-        if not self._undo:
-            return False
-        self._redo.append((self.matrix.copy(), self.threshold))
-        self.matrix, self.threshold = self._undo.pop()
-        self._changed()
-        return True
+        return self._step(self._undo, self._redo)
 
     def redo(self) -> bool:
-        if not self._redo:
+        return self._step(self._redo, self._undo)
+
+    def _step(self, source: list, target: list) -> bool:
+        """Restore the last state of ``source``, keeping the current one on ``target``."""
+        if not source:
             return False
-        self._undo.append((self.matrix.copy(), self.threshold))
-        self.matrix, self.threshold = self._redo.pop()
+        target.append((self.matrix.copy(), self.threshold))
+        self.matrix, self.threshold = source.pop()
         self._changed()
         return True
 

@@ -226,6 +226,7 @@ class RankedStructure:
     folder: Path | None = None
     relaxed_score: tuple[float, float, float] | None = None
     """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
+    _crystallography: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
 
     @property
     def route(self) -> str:
@@ -253,9 +254,18 @@ class RankedStructure:
     def z(self) -> int:
         return self.template.z if self.template is not None else self.candidate.z
 
+    def crystallography(self) -> dict:
+        """``relaxed_spacegroup``, ``relaxed_symbol`` and :func:`core.symmetry.cell_summary` of
+        :attr:`structure`, computed once per structure (rows, folder names and exports share it)."""
+        structure = self.structure
+        if self._crystallography is None or self._crystallography[0] != id(structure):
+            sg, symbol = _space_group(structure)
+            self._crystallography = (id(structure), {"relaxed_spacegroup": sg, "relaxed_symbol": symbol,
+                                                     **cell_summary(structure)})
+        return self._crystallography[1]
+
     def row(self) -> dict:
         """The summary row (plain values; route-specific columns are None for the other route)."""
-        sg, symbol = _space_group(self.structure)
         r, c, x, tpl = self.reconstruction, self.candidate, self.relaxation, self.template
         start = tpl or c
         seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
@@ -275,8 +285,7 @@ class RankedStructure:
             "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, 5),
             "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
             "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
-            "relaxed_spacegroup": sg, "relaxed_symbol": symbol,
-            **cell_summary(self.structure),
+            **self.crystallography(),
             "converged": None if x is None else x.converged,
             "relax_steps": None if x is None else x.steps,
             "relax_error": None if x is None else x.error,
@@ -909,8 +918,7 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
     """Write the ranked folders and the summaries of ``result`` into ``folder``."""
     entries = []
     for e in result.ranked:
-        _, symbol = _space_group(e.structure)
-        name = ranked_folder_name(e.rank, result.formula, symbol)
+        name = ranked_folder_name(e.rank, result.formula, e.crystallography()["relaxed_symbol"])
         e.folder = folder.path / name
         entries.append((name, _structure_writer(e, result.formula, result.settings.magmom)))
     meta = {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),

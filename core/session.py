@@ -444,9 +444,13 @@ class Session:
         """Write the project atomically; the session is then saved (not dirty) under that name."""
         written = self.to_project(settings).save(path)
         self.project_path = written
-        self._set_dirty(False)
-        self.dirty_changed.emit(False)  # the title changes with the name even when it was clean
+        self._saved()
         return written
+
+    def _saved(self) -> None:
+        """Clean under :attr:`project_path`: one event, also when it was clean (the title's name changes)."""
+        self.dirty = False
+        self.dirty_changed.emit(False)
 
     def load_project(self, project: Project, path: str | Path | None = None) -> None:
         """Replace the session by an opened project (projects of format 1 without per-Z maps too).
@@ -535,8 +539,7 @@ class Session:
             if project.viewing is not None and 0 <= int(project.viewing) < len(self.rows):
                 self.view_result(int(project.viewing))
         self.project_path = Path(path) if path is not None else None
-        self._set_dirty(False)
-        self.dirty_changed.emit(False)
+        self._saved()
 
 
 def result_contact_map(row: dict) -> ContactMap | None:
