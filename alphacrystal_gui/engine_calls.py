@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import core
 from core import (
+    cell_size_note,
     compare_with_reference,
     export_rows,
     loaded_resources,
@@ -15,8 +16,16 @@ from core import (
     warm_up,
 )
 
-__all__ = ["export_rows", "live_geometry", "loaded_resources", "propose_inputs", "result_view", "run_and_compare",
-           "run_live", "warm_up"]
+__all__ = ["export_rows", "inputs_with_note", "live_geometry", "loaded_resources", "propose_inputs", "result_view",
+           "run_and_compare", "run_live", "warm_up"]
+
+
+def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progress=None, cancel=None):
+    """``propose_inputs`` plus the engine's one-line remark on the formula's cell sizes
+    (:func:`core.cell_size_note`; None when there is nothing to say)."""
+    candidates, maps, templates = propose_inputs(formula, z, top_k, model, device, progress=progress, cancel=cancel)
+    note = cell_size_note(core.parse_formula(formula), core.PredictionSettings(z=z))
+    return candidates, maps, templates, note
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,

@@ -34,7 +34,7 @@ from PySide6.QtWidgets import (
 )
 
 import core
-from alphacrystal_gui.engine_calls import export_rows, propose_inputs, run_live, warm_up
+from alphacrystal_gui.engine_calls import export_rows, inputs_with_note, run_live, warm_up
 from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
@@ -401,12 +401,14 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
-        self._start(propose_inputs, formula, z, 5, model, device, in_engine=True,
+        self._start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, z, *out))
 
     def _show_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
-                     maps: dict[int, ContactPrediction], templates: list | None = None) -> None:
+                     maps: dict[int, ContactPrediction], templates: list | None = None,
+                     note: str | None = None) -> None:
         templates = templates or []
+        self.formula_bar.show_note(formula, note)
         # the engine's default: an all-metal formula with templates does not run CMCrystal (ticks off)
         run_contact = runs_cmcrystal_by_default(parse_formula(formula), templates)
         self.session.set_inputs(formula, z, candidates, maps, templates, [run_contact] * len(candidates))

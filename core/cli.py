@@ -421,7 +421,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from core.composition import parse_formula
     from core.parallel import CancelToken
-    from core.pipeline import predict_structures, z_from_formula
+    from core.pipeline import cell_size_note, predict_structures, z_from_formula
     from core.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()
@@ -431,6 +431,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if reading:
         print(f"note: {reading}", flush=True)
         settings = dataclasses.replace(settings, z=z)
+    said = [note for note in [cell_size_note(formula, settings)] if note]  # before work starts
+    for note in said:
+        print(f"note: {note}", flush=True)
     out = Path(args.out or f"predictions/{formula.reduced_formula}")
     cancel = CancelToken()
 
@@ -457,7 +460,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     rows = result.rows()
     best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
     for note in result.notes:
-        print(f"note: {note}")
+        if note not in said:
+            print(f"note: {note}")
     print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} space-group "
           f"candidates and {len(result.templates)} templates "
           f"in {format_seconds(result.seconds)}"

@@ -608,11 +608,46 @@ def runs_cmcrystal_by_default(parsed: Formula, templates: list[TemplateCandidate
     return not (templates and is_all_metal(parsed))
 
 
+def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
+    """One line when the training data's common Z for ``parsed``'s stoichiometry is out of
+    reach (``LiFePO4``: 80 % of the known ABCD4 cells have Z = 2, 14 atoms, beyond the
+    contact models' 12 atoms; and Z = 2 is the largest cell MP-20 holds, so the real cell
+    may be larger than this program's limit). None when nothing needs saying or the user
+    chose Z (``settings.z``)."""
+    from core.templates.library import load_library
+    from core.templates.z_census import z_census
+
+    if settings.z is not None:
+        return None
+    census = z_census(parsed, load_library(), MAX_ATOMS)
+    common = census.common
+    if not common:
+        return None
+    apfu = census.atoms_per_formula_unit
+    contact_limit, cap = contact_model_max_atoms(), census.largest_z_in_data
+    beyond = [z for z in common if z * apfu > contact_limit]
+    contact_part = "contact" in settings.sources and beyond and contact_route_fits(parsed, None)
+    shown = beyond if contact_part else [cap] if cap in common else []
+    if not shown:
+        return None
+    share = ", ".join(f"{census.share(z):.0%} have Z = {z} ({z * apfu} atoms)" for z in shown)
+    parts = []
+    if contact_part:
+        templates = "; templates cover larger cells" if "templates" in settings.sources else ""
+        parts.append(f"beyond the contact-map models' {contact_limit}-atom limit "
+                     f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{templates})")
+    if cap in common:
+        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MAX_ATOMS} atoms), so the true cell "
+                     f"may be larger than this program's {MAX_ATOMS}-atom limit")
+    return (f"{parsed.reduced_formula}: of the {census.total} {census.anonymous_formula} structures in the "
+            f"training data, {share}: " + "; ".join(parts))
+
+
 def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[TemplateCandidate] | None = None,
                 candidates_given: bool = False) -> list[str]:
     """What the user should know about the routes for this composition, in words
     (``templates``: those retrieved; ``candidates_given``: CMCrystal candidates chosen by the caller)."""
-    notes = []
+    notes = [note] if (note := cell_size_note(parsed, settings)) else []
     if "contact" not in settings.sources:
         return notes
     if not contact_route_fits(parsed, settings.z):

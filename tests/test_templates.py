@@ -169,3 +169,57 @@ def test_no_held_out_formula_is_in_the_shipped_library():
     sample = sorted(held_out)[:: max(1, len(held_out) // 40)]
     for formula in sample:
         assert all(c.template_formula != formula for c in retrieve_templates(formula, top_k=5))
+
+
+# ---------------------------------------------------------------- Z census (issue 17: LiFePO4)
+def _rocksalt(a: float, species=("Na", "Cl")):
+    from pymatgen.core import Lattice, Structure
+
+    return Structure(Lattice.cubic(a), list(species), [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def test_z_census_counts_known_structures_by_formula_units():
+    from core.composition import parse_formula
+    from core.templates import TemplateLibrary
+    from core.templates.z_census import z_census
+
+    cells = [_rocksalt(3.0), _rocksalt(3.2, ("K", "Br")), _rocksalt(3.1, ("Na", "F")),
+             _rocksalt(3.0) * (2, 1, 1), _rocksalt(3.3, ("K", "I")) * (2, 1, 1), _rocksalt(3.1, ("Rb", "Cl")) * (1, 1, 3)]
+    library = TemplateLibrary.from_structures(cells, [f"mp-{k}" for k in range(len(cells))])
+    census = z_census(parse_formula("LiF"), library, data_max_atoms=6)
+    assert census.anonymous_formula == "AB" and census.atoms_per_formula_unit == 2
+    assert census.counts == {1: 3, 2: 2, 3: 1} and census.total == 6
+    assert census.common == [1, 2]  # Z = 3 holds 1 of 6, under the 25 % that makes a Z common
+    assert census.largest_z_in_data == 3
+    assert z_census(parse_formula("CaF2"), library, 6).counts == {} and z_census(parse_formula("CaF2"), library, 6).common == []
+
+
+def test_cell_size_note_names_the_limits_for_lifepo4():
+    """LiFePO4 (olivine: Z = 4, 28 atoms) must not run at Z = 1 without a word: the
+    training data's ABCD4 cells are mostly Z = 2, beyond the contact models' limit
+    and the largest MP-20 holds."""
+    from core.composition import parse_formula
+    from core.pipeline import MAX_ATOMS, PredictionSettings, cell_size_note, contact_model_max_atoms
+
+    note = cell_size_note(parse_formula("LiFePO4"), PredictionSettings())
+    assert note is not None and note.startswith("LiFePO4: of the ")
+    assert "ABCD4" in note and "have Z = 2 (14 atoms)" in note
+    assert f"{contact_model_max_atoms()}-atom limit" in note and f"{MAX_ATOMS}-atom limit" in note
+    assert cell_size_note(parse_formula("LiFePO4"), PredictionSettings(z=1)) is None  # the user chose Z
+    assert cell_size_note(parse_formula("NaCl"), PredictionSettings()) is None
+    templates_only = cell_size_note(parse_formula("LiFePO4"), PredictionSettings(sources=("templates",)))
+    assert "contact-map" not in templates_only and f"{MAX_ATOMS}-atom limit" in templates_only
+
+
+def test_predict_says_the_cell_size_note_before_work_starts(monkeypatch, capsys, tmp_path):
+    import core.pipeline
+    from core.cli import main
+
+    def stop(*args, **kwargs):
+        print("WORK STARTS")
+        raise core.pipeline.PredictionError("stopped by the test")
+
+    monkeypatch.setattr(core.pipeline, "predict_structures", stop)
+    assert main(["predict", "LiFePO4", "--out", str(tmp_path / "out")]) == 2
+    out = capsys.readouterr().out
+    assert out.index("note: LiFePO4: of the ") < out.index("WORK STARTS")

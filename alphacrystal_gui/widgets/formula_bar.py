@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -37,6 +39,9 @@ class FormulaBar(QWidget):
         self.status = QLabel()
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.status.setWordWrap(True)  # a long formula's Z list must not widen the window's centre
+        self._note: tuple[str, str] | None = None
+        """(formula text, note): the engine's remark on that formula (e.g. its common cells are
+        beyond a model's limit), shown under the Z list until the formula is edited."""
         row = QHBoxLayout()
         row.addWidget(QLabel("Formula:"))
         row.addWidget(self.edit, 1)
@@ -71,7 +76,9 @@ class FormulaBar(QWidget):
                 for z in zs:
                     self.z_box.addItem(f"Z = {z} ({self._atoms(formula, z)})", z)
                 options = self._summary(formula, zs)
-                self.status.setText(f"{formula.reduced_formula} — {options}")
+                note = self._note[1] if self._note and self._note[0] == text.strip() else ""
+                self.status.setText(f"{formula.reduced_formula} — {options}"
+                                    + (f"<br><span style='color:#8a5a00'>note: {escape(note)}</span>" if note else ""))
                 ok = True
                 index = self.z_box.findData(previous)
                 if previous is not None and index >= 0:
@@ -79,6 +86,12 @@ class FormulaBar(QWidget):
         self.z_box.blockSignals(False)
         self.predict_button.setEnabled(ok)
         return ok
+
+    def show_note(self, formula_text: str, note: str | None) -> None:
+        """Show the engine's ``note`` on ``formula_text`` under the Z list (None clears it);
+        it stays until the formula is edited."""
+        self._note = (formula_text.strip(), note) if note else None
+        self.validate()
 
     def _summary(self, formula, zs: list[int]) -> str:
         """``Z=1: 7 atoms, Z=2: 14 atoms (templates only)``; long lists as ranges
