@@ -13,7 +13,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from PySide6.QtCore import QObject, QThread, Signal, Slot
+from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
 from alphacrystal_gui.engine_process import EngineProcess
 from core import AlphaCrystalError, CancelToken
@@ -113,10 +113,14 @@ class Task(QObject):
         thread object could be deleted before the ``on_finished`` call queued on it was
         delivered, and that call was then lost: the window kept the task for ever
         (the GUI tests' rare hang; seen under load with the thread already deleted)."""
-        self.drain()
-        if self.on_finished is not None:
-            self.on_finished()
-        self.thread.deleteLater()
+        try:
+            self.drain()
+        finally:  # a callback that raises must not keep the task for ever
+            try:
+                if self.on_finished is not None:
+                    self.on_finished()
+            finally:
+                self.thread.deleteLater()
 
     @Slot()
     def drain(self) -> None:
@@ -173,7 +177,11 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
                  if v is not None}
     task = Task(worker, thread, callbacks, on_finished)
     thread.started.connect(worker.run)
-    worker.done.connect(thread.quit)
+    # direct: the worker thread ends its own event loop (QThread.quit is thread-safe; a quit
+    # called before the loop starts makes it return at once). Queued to the thread object,
+    # which lives in the GUI thread, the quit took a second hop through the GUI's event loop
+    # before ``finished``, one more place for the end of a task to wait on.
+    worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
     thread.finished.connect(worker.deleteLater)  # in the ending thread (Qt's documented way to free its objects)
     thread.start()
     return task

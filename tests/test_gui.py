@@ -87,6 +87,18 @@ def test_formula_validation_as_you_type(window, qtbot):
     assert not window.formula_bar.predict_button.isEnabled()
 
 
+def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot):
+    w = predicted(qtbot, window, "LiFePO4")
+    assert "note: LiFePO4: of the " in w.formula_bar.status.text()
+    from core.pipeline import contact_model_max_atoms
+
+    assert f"{contact_model_max_atoms()}-atom limit" in w.formula_bar.status.text()
+    w.formula_bar.edit.setText("LiFePO4 ")  # the same formula: the note stays
+    assert "note: LiFePO4" in w.formula_bar.status.text()
+    w.formula_bar.edit.setText("NaFePO4")
+    assert "note:" not in w.formula_bar.status.text()
+
+
 def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
     assert w.candidates.table.rowCount() >= 1
@@ -524,3 +536,23 @@ def test_the_fitness_axis_fits_the_generations_reached(window, qtbot):
     assert reached < 5000  # the runs stopped early (fitness 1 and patience)
     low, high = w.run_panel.plot.getPlotItem().getViewBox().viewRange()[0]
     assert high < 1.1 * reached + 1
+
+
+def test_a_task_whose_callback_raises_still_ends(qtbot):
+    """The window forgets a task only in its ``on_finished``: a result callback that raises
+    while the task ends must not skip it (the window would wait on that task for ever)."""
+    from PySide6.QtCore import QThread
+
+    from alphacrystal_gui.workers import Task, Worker
+
+    def broken(result):
+        raise ValueError(f"callback broke on {result}")
+
+    ended = []
+    worker = Worker(lambda **_: None)
+    thread = QThread()
+    task = Task(worker, thread, {"succeeded": broken}, on_finished=lambda: ended.append(True))
+    worker.events.put(("succeeded", (42,)))  # the result is still queued when the thread ends
+    with pytest.raises(ValueError, match="callback broke on 42"):
+        task._finished()
+    assert ended == [True]
