@@ -226,3 +226,71 @@ def test_cli_candidates_table_and_json(tiny, tmp_path, capsys):
     assert payload["formula"] == "NaCl" and 1 <= len(payload["candidates"]) <= 3
     assert main(["candidates", "NaQq", "--model", str(path)]) == 2
     assert "NaQq" in capsys.readouterr().err
+
+
+# ---------------------------------------------------------------- the bounded Wyckoff enumerator (issue 18)
+def test_enumerator_equals_pyxtal_on_every_group_for_small_counts():
+    """Where pyxtal's grid is small enough to be complete, both list the same assignments
+    (as multisets of orbits per species) for every space group."""
+    import numpy as np
+
+    from core.wyckoff import enumerate_combinations, pyxtal_group
+
+    compared = 0
+    for sg in range(1, 231):
+        group = pyxtal_group(sg)
+        same_rule = all((np.trace(wp.ops[0].rotation_matrix) > 0) == (wp.get_dof() > 0)
+                        for wp in group.Wyckoff_positions)  # pyxtal's test for a repeatable orbit
+        for primitive in ((1,), (2,), (1, 1), (1, 2), (2, 2)):
+            counts = conventional_counts(primitive, sg)
+            ours = enumerate_combinations(sg, counts, 10**6)
+            if not is_feasible(sg, primitive):
+                assert ours == [], (sg, primitive)
+                continue
+            theirs = group.list_wyckoff_combinations(counts)[0]
+            mine = {tuple(tuple(sorted(o)) for o in combo) for combo in ours}
+            assert len(mine) == len(ours), (sg, primitive, "a multiset listed twice")
+            expected = {tuple(tuple(sorted(o)) for o in combo) for combo in theirs}
+            assert mine == expected if same_rule else mine >= expected, (sg, primitive)
+            compared += 1
+    assert compared > 500
+
+
+def test_enumerator_finds_the_true_assignment_of_known_structures():
+    """Structures of the shipped template library (training formulas, up to 20 atoms): every
+    composition gets assignments, and the true one is among the kept ones for nearly all."""
+    from collections import Counter
+
+    import numpy as np
+
+    from core.reconstruction.assignments import orbit_dof
+    from core.spacegroups import centring_points
+    from core.templates import load_library
+    from core.wyckoff import DEFAULT_MAX_COMBINATIONS, wyckoff_multiplicities
+
+    library = load_library()
+    rng = np.random.default_rng(1)
+    found = checked = 0
+    for k in rng.choice(len(library), 300, replace=False):
+        atoms = library.atom_slice(k)
+        sg, numbers, letters = int(library.spacegroups[k]), library.numbers[atoms], library.wyckoffs[atoms]
+        elements = sorted(set(numbers.tolist()))
+        truth, whole = [], "?" not in letters
+        for element in elements:
+            orbits = []
+            for letter, n in Counter(letters[numbers == element].tolist()).items():
+                m = wyckoff_multiplicities(sg).get(letter, 0)
+                copies, rest = divmod(n * centring_points(sg), m) if m else (0, 1)
+                # a stored cell that is a supercell of its primitive cell doubles fixed points: skip it
+                whole &= rest == 0 and (copies == 1 or orbit_dof(sg, f"{m}{letter}") > 0)
+                orbits += [f"{m}{letter}"] * copies
+            truth.append(tuple(sorted(orbits)))
+        if not whole:
+            continue
+        counts = tuple(int((numbers == e).sum()) for e in elements)
+        assignments = wyckoff_assignments(sg, counts)
+        assert assignments, (library.formulas[k], sg, counts)
+        checked += 1
+        found += tuple(truth) in {tuple(tuple(sorted(o)) for o in a.orbits) for a in assignments}
+    assert checked > 250
+    assert found / checked >= 0.95, f"true assignment kept for {found}/{checked} (cap {DEFAULT_MAX_COMBINATIONS})"

@@ -52,13 +52,31 @@ class ContactData:
     test: FeaturizedDataset
 
 
+PAPER_MAX_ATOMS = 12
+"""Cells up to this size are split as the paper-scope models were (:func:`split_by_formula`);
+larger ranges extend that split (:func:`core.formula_split.full_range_split`)."""
+
+
 def split_dataset(settings: DataSettings) -> DatasetSplit:
     """Load and filter the data file of ``settings`` and split it by reduced formula:
-    the one split every shipped model is trained and evaluated on."""
-    dataset = load_dataset(settings.path).filter(
-        settings.max_atoms, settings.exclude_all_metal, settings.lowest_energy_per_formula
-    )
-    return split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+    the one split every shipped model is trained and evaluated on.
+
+    Up to :data:`PAPER_MAX_ATOMS` atoms the split of the paper-scope models; above, the
+    full-range split, in which every paper-scope formula keeps its partition (a model
+    trained at 20 atoms never trains on a formula the 12-atom models were tested on)."""
+    if settings.max_atoms <= PAPER_MAX_ATOMS:
+        dataset = load_dataset(settings.path).filter(
+            settings.max_atoms, settings.exclude_all_metal, settings.lowest_energy_per_formula
+        )
+        return split_by_formula(dataset, settings.fractions, settings.split_seed, settings.test_formulas)
+    from core.formula_split import full_range_split
+
+    base = DataSettings(path=settings.path, split_seed=settings.split_seed, fractions=settings.fractions,
+                        test_formulas=settings.test_formulas)
+    full = full_range_split(settings.path, settings.max_atoms, base)
+    return DatasetSplit(*(part.filter(settings.max_atoms, settings.exclude_all_metal,
+                                      settings.lowest_energy_per_formula)
+                          for part in (full.train, full.validation, full.test)))
 
 
 def load_contact_data(settings: DataSettings) -> ContactData:

@@ -1,7 +1,7 @@
 """Wyckoff assignments of a composition in a space group, with their free parameters.
 
 An assignment puts every species on one or more Wyckoff orbits of the
-conventional cell (pyxtal's enumeration, :func:`core.wyckoff.wyckoff_assignments`).
+conventional cell (:func:`core.wyckoff.wyckoff_assignments`).
 Its degrees of freedom are the free coordinates of its orbits (x, y, z of a
 general position; x of (x, 0, 0); x and z of (x, x, z)...).
 
@@ -20,12 +20,16 @@ validation structures from 0.758 to 0.848 (docs/reconstruction.md).
 
 from __future__ import annotations
 
-import json
-import math
 from dataclasses import dataclass
-from functools import cache, lru_cache
+from functools import cache
 
-from core.wyckoff import DEFAULT_MAX_COMBINATIONS, pyxtal_group, wyckoff_assignments
+from core.wyckoff import (
+    DEFAULT_MAX_COMBINATIONS,
+    letter_costs,
+    pyxtal_group,
+    wyckoff_assignments,
+    wyckoff_prior,
+)
 
 
 @cache
@@ -91,21 +95,6 @@ def enumerate_assignments(spacegroup: int, species_counts: dict[str, int], limit
     return out[:limit] if limit else out
 
 
-@lru_cache(maxsize=1)
-def _prior_data() -> dict:
-    from resources import resource_path
-
-    try:
-        return json.loads(resource_path("wyckoff_prior.json").read_text())
-    except FileNotFoundError:  # a checkout without the file: rank by orbits and free parameters
-        return {}
-
-
-@lru_cache(maxsize=1)
-def _prior_counts() -> dict[int, dict[str, int]]:
-    return {int(sg): {k: int(v) for k, v in c.items()} for sg, c in _prior_data().get("counts", {}).items()}
-
-
 def prototype_key(spacegroup: int, letters_per_element: list[list[str]]) -> str:
     """Space group and the Wyckoff letters of each element, elements anonymised:
     ``"136|a;f"`` for rutile (Ti on 2a, O on 4f) and every other AB2 compound so placed."""
@@ -115,16 +104,14 @@ def prototype_key(spacegroup: int, letters_per_element: list[list[str]]) -> str:
 
 def prototype_count(a: Assignment) -> int:
     """How many training structures occupy the Wyckoff orbits the way ``a`` does."""
-    return int(_prior_data().get("prototypes", {}).get(prototype_key(a.spacegroup, [list(o) for o in a.orbits]), 0))
+    return int(wyckoff_prior().get("prototypes", {}).get(prototype_key(a.spacegroup, [list(o) for o in a.orbits]), 0))
 
 
 def prior_cost(a: Assignment) -> float:
     """Mean over occupied orbits of -ln P(Wyckoff letter | space group), Laplace-smoothed."""
-    counts = _prior_counts().get(a.spacegroup, {})
-    n_letters = len(pyxtal_group(a.spacegroup).Wyckoff_positions)
-    total = sum(counts.values()) + n_letters
+    costs = letter_costs(a.spacegroup)
     labels = _flat(a)
-    return -sum(math.log((counts.get(lab.lstrip("0123456789"), 0) + 1) / total) for lab in labels) / len(labels)
+    return sum(costs[lab.lstrip("0123456789")] for lab in labels) / len(labels)
 
 
 def _flat(a: Assignment) -> list[str]:
