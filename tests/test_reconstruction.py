@@ -311,3 +311,18 @@ def test_energy_ranked_evaluation_relaxes_results_and_the_truth():
     assert np.isfinite(row["energy"]) and np.isfinite(row["true_energy"])
     assert result["match_rate_energy"] == 1.0 and result["energy_misses"] == 0
     json.dumps(result)
+
+
+def test_assignment_without_free_coordinates_costs_one_generation():
+    """NaCl on 4a/4b: the atoms cannot move, only the cell's lengths (strain genes): one
+    generation of strains is scored, not a stall budget of flat generations."""
+    target = oracle_target(nacl())
+    target = type(target)(**{**target.__dict__, "lattice": tuple(v * (1.15 if k < 3 else 1) for k, v in
+                                                                  enumerate(target.lattice))})  # 15 % too large: no bond
+    settings = GASettings(population=40, generations=1000, patience=10**6, stall=200)
+    job = next(j for j in plan_jobs(target, 1, settings=settings, max_strain=0.2) if j.assignment.dof == 0)
+    result = run_job(job)
+    assert result.generations == 1 and result.evaluations == 40 and len(result.history) == 1
+    assert result.fitness == pytest.approx(1.0)  # a strain among the 40 brings the bonds back
+    unstrained = run_job(next(j for j in plan_jobs(target, 1, settings=settings) if j.assignment.dof == 0))
+    assert unstrained.generations == 0 and unstrained.evaluations == 1 and unstrained.fitness == 0.0

@@ -115,14 +115,8 @@ def run_ga(
     def evaluate(genes: np.ndarray) -> Evaluation:
         return fitness.evaluate(decoder.frac_coords(genes), decoder.lattice_matrices(genes))
 
-    if n_genes == 0:  # every atom on a fixed position: one structure to score
-        genes = np.zeros((1, 0))
-        ev = evaluate(genes)
-        state = GAState(0, float(ev.fitness[0]), float(ev.fitness[0]), genes[0], 1, time.perf_counter() - start,
-                        [(float(ev.fitness[0]), float(ev.fitness[0]))], decoder)
-        if progress:
-            progress(state)
-        return genes[0], ev, state
+    if decoder.n_coordinate_genes == 0:
+        return _score_fixed_atoms(decoder, evaluate, pop_size, rng, progress, start)
 
     rate = settings.mutation_rate if settings.mutation_rate is not None else max(1.0 / n_genes, 0.1)
     genes = _random_genes(rng, pop_size, periodic)
@@ -179,6 +173,27 @@ def run_ga(
         ev = _concat(elite_ev, child_ev)
         evaluations += n_children
     best = int(np.argmax(ev.score))
+    return genes[best], _take(ev, [best]), state
+
+
+def _score_fixed_atoms(decoder: Decoder, evaluate: Callable[[np.ndarray], Evaluation], pop_size: int,
+                       rng: np.random.Generator, progress, start: float) -> tuple[np.ndarray, Evaluation, GAState]:
+    """Every atom on a point without free coordinates: nothing for generations to evolve.
+
+    Without strain genes one structure is scored. With them, only the cell lengths can
+    change, so one generation is scored instead of a stall budget of them (the flat
+    fitness curves of such assignments): the unstrained cell and ``pop_size - 1``
+    random strains, in one vectorised evaluation; the best is kept."""
+    genes = np.zeros((1, decoder.n_genes))
+    if decoder.n_genes:
+        genes = np.concatenate([genes, _random_genes(rng, pop_size - 1, decoder.periodic)])
+    ev = evaluate(genes)
+    best = int(np.argmax(ev.score))
+    point = (float(ev.fitness[best]), float(ev.fitness.mean()))
+    state = GAState(1 if decoder.n_genes else 0, point[0], point[1], genes[best], len(genes),
+                    time.perf_counter() - start, [point], decoder)
+    if progress:
+        progress(state)
     return genes[best], _take(ev, [best]), state
 
 
