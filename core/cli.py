@@ -308,31 +308,35 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     from core.io import write_cif
     from core.metrics import CSP_TOLERANCES, structure_match
-    from core.reconstruction import escalate, plan_jobs
     from core.reconstruction.inputs import read_target
-    from core.reconstruction.runner import run_jobs
+    from core.reconstruction.loop import LoopSettings, reconstruct
 
     multiprocessing.freeze_support()
     target, reference = read_target(args.input)
-    jobs = plan_jobs(target, args.assignments, args.restarts, _ga_settings(args), args.seed, args.strain)
+    settings = LoopSettings(args.assignments, args.restarts, _ga_settings(args), args.seed, args.strain, args.escalate,
+                            args.jobs)
     mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
-    print(f"{target.name}: {len(target.species)} atoms, space group {target.spacegroup}, lattice "
-          f"{' '.join(f'{v:.3f}' for v in target.lattice)}; {mode}; {len(jobs)} GA runs", flush=True)
+    runs = []
 
-    def done(result) -> None:
+    def planned(total: int) -> None:
+        if not runs:
+            print(f"{target.name}: {len(target.species)} atoms, space group {target.spacegroup}, lattice "
+                  f"{' '.join(f'{v:.3f}' for v in target.lattice)}; {mode}; {total} GA runs", flush=True)
+        else:
+            print(f"no run reached fitness 1: {total - runs[-1]} more runs on the assignments ranked up to "
+                  f"{args.escalate}", flush=True)
+        runs.append(total)
+
+    def done(name, result) -> None:
         print(f"  {result.job_id:<28} fitness {result.fitness:.3f}  Dice {result.dice:.3f}  "
               f"valid {result.valid_fraction:.3f}  {result.generations:>4} gen  {result.seconds:5.1f} s  "
               f"[{result.assignment.label}]", flush=True)
 
     start = time.perf_counter()
-    results = run_jobs(jobs, workers=args.jobs, on_result=done)
-    more = escalate(target, results, args.assignments, args.escalate, args.restarts, _ga_settings(args), args.seed,
-                    args.strain)
-    if more:
-        print(f"no run reached fitness 1: {len(more)} more runs on the assignments ranked up to {args.escalate}",
-              flush=True)
-        results += run_jobs(more, workers=args.jobs, on_result=done)
-    results.sort(key=lambda r: r.rank_key)
+    outcome = reconstruct({target.name: target}, settings, on_planned=planned, on_result=done)
+    if outcome.skipped:
+        raise AlphaCrystalError(outcome.skipped[target.name])
+    results = outcome.results[target.name]
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     summary = []
@@ -358,11 +362,11 @@ def _predict_settings(args: argparse.Namespace):
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
-    for name in ("assignments", "restarts", "population", "generations", "strain", "relax_per_candidate",
+    for name in ("assignments", "restarts", "escalate", "population", "generations", "strain", "relax_per_candidate",
                  "templates_top_k", "template_scorer", "potential", "device", "magmom"):
-        value = getattr(args, name)
+        value = getattr(args, name, None)
         if value is not None:
-            changes[{"assignments": "n_assignments", "strain": "max_strain",
+            changes[{"assignments": "n_assignments", "strain": "max_strain", "escalate": "escalate_to",
                      "templates_top_k": "template_top_k"}.get(name, name)] = value
     changes["sources"] = _sources(args.sources)
     return dataclasses.replace(base, **changes)
@@ -750,6 +754,9 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
     p.add_argument("--assignments", type=positive, default=None, help="Wyckoff assignments per candidate (default 5)")
     p.add_argument("--restarts", type=positive, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--escalate", type=int, default=None, metavar="N",
+                   help="a candidate whose runs all end below fitness 1 goes on with the assignments ranked up "
+                        "to N (default 0: off; each escalated candidate costs about 30 s on 2 cores)")
     p.add_argument("--population", type=positive, default=None, help="GA population (default 100, as in the paper)")
     p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
     p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")

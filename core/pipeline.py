@@ -47,8 +47,8 @@ from core.errors import AlphaCrystalError, FormulaError
 from core.io import cif_text, space_group
 from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.reconstruction.ga import GASettings
-from core.reconstruction.job import ReconstructionResult, ReconstructionTarget, plan_jobs
-from core.reconstruction.runner import run_jobs
+from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
+from core.reconstruction.loop import LoopSettings, reconstruct
 from core.reconstruction.selection import distinct_results, same_structure
 from core.relax import (
     MIN_DISTANCE,
@@ -89,6 +89,9 @@ class PredictionSettings:
         Try exactly these space groups (e.g. a known one) instead of the top-k.
     n_assignments, restarts : int
         Wyckoff assignments per candidate (best prior first) and GA runs per assignment.
+    escalate_to : int
+        A candidate none of whose runs reaches fitness 1 goes on with the assignments
+        ranked up to this (0: never; :mod:`core.reconstruction.loop`).
     population, generations, patience : int
         GA settings (paper: population 100, 1000 generations).
     stall : int or None
@@ -131,6 +134,7 @@ class PredictionSettings:
     spacegroups: tuple[int, ...] | None = None
     n_assignments: int = 5
     restarts: int = 1
+    escalate_to: int = 0
     population: int = 100
     generations: int = 1000
     patience: int = 50
@@ -177,6 +181,11 @@ class PredictionSettings:
     def ga(self) -> GASettings:
         return GASettings(population=self.population, generations=self.generations, patience=self.patience,
                           stall=self.stall)
+
+    def loop(self) -> LoopSettings:
+        """The reconstruction loop's settings (:mod:`core.reconstruction.loop`)."""
+        return LoopSettings(self.n_assignments, self.restarts, self.ga(), self.seed, self.max_strain,
+                            self.escalate_to, self.jobs)
 
     def relax_settings(self) -> RelaxSettings:
         return RelaxSettings(fmax=self.fmax, steps=self.relax_steps, potential=self.potential,
@@ -719,16 +728,17 @@ def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactP
                         settings: PredictionSettings) -> str:
     return state_key(formula, candidate.spacegroup, candidate.z, candidate.lattice, list(prediction.species),
                      np.asarray(prediction.contact).tolist(), settings.n_assignments, settings.restarts,
-                     settings.ga().to_dict(), settings.max_strain, settings.seed)
+                     settings.ga().to_dict(), settings.max_strain, settings.seed,
+                     *([settings.escalate_to] if settings.escalate_to else []))  # older run folders still resume
 
 
 def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_generation, on_reconstruction):
-    """GA runs of all candidates on one pool; finished candidates are stored at once."""
+    """The reconstruction loop over all candidates on one pool (:func:`core.reconstruction.loop.reconstruct`);
+    finished candidates are stored at once, stored ones are resumed."""
     results: dict[str, list[ReconstructionResult]] = {}
-    jobs, owner, keys, pending_count, skipped = [], {}, {}, {}, []
+    keys, targets, skipped = {}, {}, []
     resumed = 0
-    # planning enumerates Wyckoff assignments (seconds to a minute for low-symmetry groups): its own message,
-    # and its time counted in this stage rather than in the one before
+    # planning enumerates Wyckoff assignments: its own message, and its time counted in this stage
     clock.stage("reconstruction", 0, 1, f"enumerating Wyckoff assignments of {len(candidates)} candidates")
     for cand in candidates:
         name = candidate_key(cand)
@@ -737,41 +747,32 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
         if stored is not None:
             results[name] = [result_from_dict(d) for d in stored["results"]]
             resumed += 1
-            continue
-        try:
-            planned = plan_jobs(_target(cand, maps[cand.z]), settings.n_assignments, settings.restarts,
-                                settings.ga(), settings.seed, settings.max_strain)
-        except AlphaCrystalError as exc:  # no Wyckoff assignment found: the other candidates still run
-            skipped.append({"candidate": name, "assignment": "", "fitness": None, "reason": str(exc)})
-            continue
-        jobs += planned
-        pending_count[name] = len(planned)
-        for job in planned:
-            owner[job.job_id] = name
-        results[name] = []
-    total = len(jobs)
-    done = [0]
-    clock.stage("reconstruction", 0, total, f"{total} GA runs over {len(pending_count)} candidates"
-                + (f" ({resumed} resumed)" if resumed else ""))
+        else:
+            targets[name] = _target(cand, maps[cand.z])
+    counter = {"done": 0, "total": 0}
 
-    def finished(result: ReconstructionResult) -> None:
-        name = owner[result.job_id]
-        results[name].append(result)
-        done[0] += 1
-        pending_count[name] -= 1
-        if pending_count[name] == 0 and folder is not None and not any(r.cancelled for r in results[name]):
-            folder.save("reconstruction", keys[name], {"candidate": name,
-                                                       "results": [result_to_dict(r) for r in results[name]]})
-        clock.stage("reconstruction", done[0], total,
+    def planned(total: int) -> None:
+        counter["total"] = total
+        clock.stage("reconstruction", counter["done"], total, f"{total} GA runs over {len(targets)} candidates"
+                    + (f" ({resumed} resumed)" if resumed else ""))
+
+    def finished(name: str, result: ReconstructionResult) -> None:
+        counter["done"] += 1
+        clock.stage("reconstruction", counter["done"], counter["total"],
                     f"{name}: fitness {result.fitness:.3f} [{result.assignment.label}]")
         if on_reconstruction:
             on_reconstruction(name, result)
 
-    if jobs:
-        run_jobs(jobs, workers=settings.jobs, progress=on_generation, cancel=cancel, on_result=finished)
-    order = {j.job_id: k for k, j in enumerate(jobs)}
-    for name in results:
-        results[name].sort(key=lambda r: (r.rank_key, order.get(r.job_id, 0)))
+    def target_done(name: str, done: list[ReconstructionResult]) -> None:
+        if folder is not None and not any(r.cancelled for r in done):
+            folder.save("reconstruction", keys[name], {"candidate": name, "results": [result_to_dict(r) for r in done]})
+
+    if targets:
+        outcome = reconstruct(targets, settings.loop(), progress=on_generation, cancel=cancel, on_planned=planned,
+                              on_result=finished, on_target_done=target_done)
+        results.update(outcome.results)
+        skipped = [{"candidate": name, "assignment": "", "fitness": None, "reason": reason}
+                   for name, reason in outcome.skipped.items()]
     return {name: res for name, res in results.items() if res}, resumed, skipped
 
 

@@ -67,7 +67,7 @@ def test_rerun_resumes_without_recomputing(nacl_run, monkeypatch):
     def no_ga(*args, **kwargs):
         raise AssertionError("a finished reconstruction was run again")
 
-    monkeypatch.setattr(pipeline, "run_jobs", no_ga)
+    monkeypatch.setattr(pipeline, "reconstruct", no_ga)
     monkeypatch.setattr(Relaxer, "relax", lambda self, s: (_ for _ in ()).throw(AssertionError("relaxed again")))
     again = predict_structures("NaCl", TINY, out_dir=out)
     assert again.resumed == {"reconstructions": 1, "relaxations": 1}
@@ -119,20 +119,22 @@ def test_given_space_group_and_edited_map(tmp_path):
 def test_a_candidate_without_assignments_is_skipped_not_fatal(tmp_path, monkeypatch):
     from core.errors import AlphaCrystalError
 
-    real = pipeline.plan_jobs
+    import core.reconstruction.loop as loop
+
+    real = loop.plan_jobs
 
     def plan_jobs(target, *args, **kwargs):
         if target.spacegroup != 225:
             raise AlphaCrystalError(f"sg{target.spacegroup}: no Wyckoff assignment (test)")
         return real(target, *args, **kwargs)
 
-    monkeypatch.setattr(pipeline, "plan_jobs", plan_jobs)
+    monkeypatch.setattr(loop, "plan_jobs", plan_jobs)
     settings = PredictionSettings(top_k=3, n_assignments=1, population=20, generations=10, relax=False, jobs=1,
                                   **CONTACT)
     result = predict_structures("NaCl", settings, out_dir=tmp_path / "run")
     assert result.ranked and {r.candidate.spacegroup for r in result.ranked} == {225}
     assert any("no Wyckoff assignment (test)" in r["reason"] for r in result.rejected)
-    monkeypatch.setattr(pipeline, "plan_jobs", lambda target, *a, **k: (_ for _ in ()).throw(
+    monkeypatch.setattr(loop, "plan_jobs", lambda target, *a, **k: (_ for _ in ()).throw(
         AlphaCrystalError(f"sg{target.spacegroup}: none")))
     with pytest.raises(PredictionError, match="none"):
         predict_structures("NaCl", settings, out_dir=tmp_path / "run2")

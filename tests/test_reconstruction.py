@@ -326,3 +326,52 @@ def test_assignment_without_free_coordinates_costs_one_generation():
     assert result.fitness == pytest.approx(1.0)  # a strain among the 40 brings the bonds back
     unstrained = run_job(next(j for j in plan_jobs(target, 1, settings=settings) if j.assignment.dof == 0))
     assert unstrained.generations == 0 and unstrained.evaluations == 1 and unstrained.fitness == 0.0
+
+
+def test_the_one_loop_escalates_only_targets_below_fitness_one():
+    """Two targets on one pool: wurtzite's true map (reached by its best assignment) and a
+    map no structure can have (every pair in contact, Zn-Zn and O-O included): only the
+    second goes on to lower-ranked assignments, once, and each target is reported done once."""
+    from dataclasses import replace
+
+    from core.reconstruction.loop import LoopSettings, reconstruct
+
+    good = oracle_target(wurtzite(), name="good")
+    n = len(good.species)
+    impossible = replace(good, name="impossible", contact_map=np.ones((n, n), dtype=int) - np.eye(n, dtype=int))
+    settings = LoopSettings(n_assignments=1, ga=GASettings(population=20, generations=60, patience=5, stall=20),
+                            escalate_to=4, workers=1)
+    done, planned = {}, []
+    outcome = reconstruct({"good": good, "impossible": impossible}, settings, on_planned=planned.append,
+                          on_target_done=lambda name, results: done.setdefault(name, []).append(len(results)))
+    assert outcome.escalated == ["impossible"]
+    assert max(r.fitness for r in outcome.results["good"]) == pytest.approx(1.0)
+    assert max(r.fitness for r in outcome.results["impossible"]) < 1
+    ranks = {r.assignment_rank for r in outcome.results["impossible"]}
+    assert 0 in ranks and max(ranks) >= 1  # the first assignment and escalated ones
+    assert all(r.assignment_rank == 0 or r.assignment.dof > 0 for r in outcome.results["impossible"]
+               if r.job_id.split("-")[-2].startswith("x"))  # escalation adds assignments with free coordinates
+    assert {k: len(v) for k, v in done.items()} == {"good": 1, "impossible": 1}
+    assert done["impossible"] == [len(outcome.results["impossible"])] and planned[-1] == len(outcome.jobs) > planned[0]
+    keys = [r.rank_key for r in outcome.results["impossible"]]
+    assert keys == sorted(keys)  # best first
+
+
+def test_a_sixteen_atom_oracle_reconstruction_on_a_small_budget():
+    """MP-20's range beyond the paper's 12 atoms: LiTiO2 (Fd-3m, 16 atoms in the primitive
+    cell; a training structure of the shipped template library) rebuilt from its true map,
+    space group and lattice with a small GA budget."""
+    from core.reconstruction.loop import LoopSettings, reconstruct
+    from core.templates import load_library
+
+    library = load_library()
+    k = next(i for i in range(len(library)) if library.formulas[i] == "LiTiO2" and library.spacegroups[i] == 227
+             and library.nsites[i] == 16)
+    truth = library.structure(k)
+    target = oracle_target(truth, name="LiTiO2")
+    assert len(target.species) == 16
+    settings = LoopSettings(n_assignments=3, ga=GASettings(population=40, generations=150, patience=10, stall=40),
+                            workers=1)
+    best = reconstruct({"LiTiO2": target}, settings).results["LiTiO2"][0]
+    assert best.fitness == pytest.approx(1.0)
+    assert structure_match(best.structure, truth).matched

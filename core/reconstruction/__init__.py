@@ -3,7 +3,8 @@ space group so that the structure's contact map matches a target map.
 
 Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jobs`, :func:`escalate`,
 :class:`ReconstructionJob`, :func:`run_job`, :func:`run_jobs`, :class:`ReconstructionResult`,
-:class:`GASettings`, :class:`CancelToken`, :func:`enumerate_assignments`.
+:class:`GASettings`, :class:`CancelToken`, :func:`enumerate_assignments`, and the one loop over
+them all: :func:`reconstruct` with :class:`LoopSettings`.
 """
 
 from core.parallel import CancelToken
@@ -18,12 +19,15 @@ from core.reconstruction.job import (
     plan_jobs,
     run_job,
 )
+from core.reconstruction.loop import LoopOutcome, LoopSettings, reconstruct
 
 __all__ = [
     "Assignment",
     "CancelToken",
     "GASettings",
     "GAState",
+    "LoopOutcome",
+    "LoopSettings",
     "ReconstructionJob",
     "ReconstructionResult",
     "ReconstructionTarget",
@@ -31,5 +35,6 @@ __all__ = [
     "escalate",
     "oracle_target",
     "plan_jobs",
+    "reconstruct",
     "run_job",
 ]

@@ -1,8 +1,8 @@
 """Oracle-mode evaluation: reconstruct known structures from their true map, space group
 and lattice, and compare with the truth.
 
-Per structure the jobs of :func:`core.reconstruction.job.plan_jobs` run (top N
-Wyckoff assignments × restarts) and the result with the highest fitness is
+Per structure the one reconstruction loop runs (:func:`core.reconstruction.loop.reconstruct`,
+as in ``predict``: top N Wyckoff assignments × restarts) and the result with the highest fitness is
 kept (ties: the assignment ranked higher by the Wyckoff prior, then bond lengths
 closest to r_i + r_j; ``ReconstructionResult.rank_key``). With ``escalate_to``,
 structures whose runs all end below fitness 1 try further assignments. Reported: StructureMatcher match rate (CSP tolerances stol 0.5,
@@ -20,16 +20,14 @@ search never found it) or higher (the potential ranks it wrongly).
 from __future__ import annotations
 
 import time
-from collections import defaultdict
 
 import numpy as np
 from pymatgen.core import Structure
 
-from core.errors import AlphaCrystalError
 from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.reconstruction.ga import GASettings
-from core.reconstruction.job import ReconstructionResult, escalate, oracle_target, plan_jobs
-from core.reconstruction.runner import run_jobs
+from core.reconstruction.job import ReconstructionResult, oracle_target
+from core.reconstruction.loop import LoopSettings, reconstruct
 from core.reconstruction.selection import distinct_results
 from core.relax import RelaxResult, RelaxRunner, RelaxSettings
 
@@ -46,41 +44,34 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     fitness 1 go on with the assignments ranked up to ``escalate_to``
     (:func:`core.reconstruction.job.escalate`).
     """
-    jobs, rows, skipped, targets = [], {}, [], {}
-    for name, structure in structures:
-        target = oracle_target(structure, name=name)
-        targets[name] = target
-        try:
-            planned = plan_jobs(target, n_assignments, restarts, settings, seed)
-        except AlphaCrystalError as exc:  # e.g. symmetry found at 0.1 Å admits no assignment
-            skipped.append({"id": name, "reason": str(exc)})
-            continue
-        jobs += planned
-        rows[name] = {"id": name, "formula": structure.composition.reduced_formula,
-                      "n_atoms": len(target.species), "spacegroup": target.spacegroup, "n_jobs": len(planned)}
-    by_structure: dict[str, list[ReconstructionResult]] = defaultdict(list)
-    job_owner = {j.job_id: j.target.name for j in jobs}
-    start = time.perf_counter()
+    targets = {name: oracle_target(structure, name=name) for name, structure in structures}
+    done = [0, 0]
 
-    def collect(result: ReconstructionResult) -> None:
-        by_structure[job_owner[result.job_id]].append(result)
+    def planned(total: int) -> None:
+        done[1] = total
+
+    def collect(name: str, result: ReconstructionResult) -> None:
+        done[0] += 1
         if progress:
-            progress(sum(map(len, by_structure.values())), len(job_owner))  # escalation adds jobs
+            progress(done[0], done[1])  # escalation adds jobs
 
-    results = run_jobs(jobs, workers=workers, on_result=collect)
-    more = [job for name in rows for job in escalate(targets[name], by_structure[name], n_assignments, escalate_to,
-                                                       restarts, settings, seed)]
-    for job in more:
-        job_owner[job.job_id] = job.target.name
-        rows[job.target.name]["n_jobs"] += 1
-    results += run_jobs(more, workers=workers, on_result=collect)
-    escalated = sorted({job.target.name for job in more})
+    start = time.perf_counter()
+    loop = LoopSettings(n_assignments, restarts, settings or GASettings(), seed, 0.0, escalate_to, workers)
+    outcome = reconstruct(targets, loop, on_planned=planned, on_result=collect)
+    by_structure = outcome.results
+    results = [r for res in by_structure.values() for r in res]
+    escalated = outcome.escalated
+    skipped = [{"id": name, "reason": reason} for name, reason in outcome.skipped.items()]
+    rows = {name: {"id": name, "formula": structure.composition.reduced_formula,
+                   "n_atoms": len(targets[name].species), "spacegroup": targets[name].spacegroup,
+                   "n_jobs": len(by_structure[name])}
+            for name, structure in structures if name in by_structure}
     wall = time.perf_counter() - start
     reference = dict(structures)
     energy_rows = _energy_ranking(by_structure, reference, relax, relax_top, workers) if relax else {}
     out_rows = []
     for name, row in rows.items():
-        best = min(by_structure[name], key=lambda r: r.rank_key)
+        best = by_structure[name][0]  # best first (the loop's order)
         match = structure_match(best.structure, reference[name], CSP_TOLERANCES)
         try:
             rmsd, mae = fractional_rmsd_mae(best.structure, reference[name])
