@@ -30,7 +30,6 @@ every finished step is kept for a resumed run in the same folder.
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
@@ -44,7 +43,7 @@ from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
 from core.contact_model.inference import ContactPrediction, load_model, predict_contact_map
 from core.device import DEFAULT_DEVICE, check_device_name, resolve_device
 from core.errors import AlphaCrystalError, FormulaError
-from core.io import cif_text, space_group
+from core.io import space_group
 from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
@@ -53,10 +52,10 @@ from core.reconstruction.selection import distinct_results, same_structure
 from core.relax import (
     MIN_DISTANCE,
     RelaxResult,
-    RelaxRunner,
     RelaxSettings,
     shortest_distance,
 )
+from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, relax_in_rounds
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
 from core.symmetry import SPACEGROUP_SYMPREC, cell_summary
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
@@ -144,8 +143,8 @@ class PredictionSettings:
     relax_per_candidate: int = 2
     fmax: float = 0.1
     relax_steps: int = 300
-    prerelax_steps: int = 60
-    refine_top: int = 3
+    prerelax_steps: int = PRERELAX_STEPS
+    refine_top: int = REFINE_TOP
     jobs: int | None = None
     seed: int = 0
     sources: tuple[str, ...] = SOURCES
@@ -777,78 +776,16 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
 
 
 def _relax(structures: dict[tuple[str, int], Structure], settings, folder, clock, cancel):
-    """Relaxations of the structures of both routes, in two rounds.
-
-    Round 1 relaxes every structure for ``prerelax_steps``; round 2 continues
-    the ``refine_top`` lowest-energy unconverged ones (of either route) up to
-    ``relax_steps`` in all: the routes share one budget. Most GA structures are
-    far from the energy minimum and would use the whole step budget; relaxing
-    all of them fully made relaxation 2/3 of the run time. A structure left after
-    round 1 keeps its (higher) round-1 energy and ``converged=False``. Both
-    rounds share one process pool when jobs > 1.
-    """
+    """Relaxations of the structures of both routes (:func:`core.relax_rounds.relax_in_rounds`:
+    one shared budget, stored in the run folder as they finish)."""
     full = settings.relax_settings()
-    first = replace(full, steps=min(settings.prerelax_steps, full.steps))
-    out: dict[tuple[str, int], RelaxResult] = {}
-    pre: dict[tuple[str, int], RelaxResult] = {}
-    keys: dict[tuple[str, int], str] = {}
-    resumed = 0
-    for item, structure in structures.items():
-        keys[item] = state_key(cif_text(structure), full.to_dict(), settings.prerelax_steps, settings.refine_top)
-        stored = folder.load("relaxation", keys[item]) if folder else None
-        if stored is not None:
-            out[item] = RelaxResult.from_dict(stored)
-            resumed += 1
-            continue
-        stored = folder.load("prerelaxation", keys[item]) if folder else None
-        if stored is not None:
-            pre[item] = RelaxResult.from_dict(stored)
-    round1 = [item for item in structures if item not in out and item not in pre]
-    expected = len(round1) + min(settings.refine_top, len(structures) - len(out))
-    done = [0]
-    clock.stage("relaxation", 0, expected, f"{len(round1)} {POTENTIALS[full.potential].label} relaxations of {first.steps} steps"
-                + (f" ({resumed} resumed)" if resumed else ""))
+    label = POTENTIALS[full.potential].label
 
-    def report(item, result: RelaxResult, total: int) -> None:
-        done[0] += 1
-        e = f"{result.energy_per_atom:.4f} eV/atom" if result.ok else f"failed ({result.error})"
-        clock.stage("relaxation", done[0], total, f"{item[0]}: {e}")
+    def progress(done: int, total: int, message: str) -> None:
+        clock.stage("relaxation", done, total, message.replace("relaxations", f"{label} relaxations", 1))
 
-    workers = min(settings.jobs or mp.cpu_count() or 1, max(1, len(round1)))
-    with RelaxRunner(workers, cancel) as runner:
-        for item, result in runner.run([(i, structures[i]) for i in round1], first):
-            pre[item] = result
-            if folder is not None:
-                folder.save("prerelaxation", keys[item], result.to_dict())
-            report(item, result, expected)
-        if _is_set(cancel):
-            return out, resumed
-        waiting = [i for i in pre if i not in out]
-        unconverged = sorted((i for i in waiting if pre[i].ok and not pre[i].converged),
-                             key=lambda i: pre[i].energy_per_atom)
-        refine = unconverged[: settings.refine_top] if full.steps > first.steps else []
-        for item in waiting:
-            if item not in refine:
-                out[item] = pre[item]
-                if folder is not None:
-                    folder.save("relaxation", keys[item], pre[item].to_dict())
-        total = done[0] + len(refine)
-        rest = replace(full, steps=full.steps - first.steps)
-        for item, result in runner.run([(i, pre[i].structure) for i in refine], rest):
-            out[item] = _joined(pre[item], result)
-            if folder is not None:
-                folder.save("relaxation", keys[item], out[item].to_dict())
-            report(item, out[item], total)
-    return out, resumed
-
-
-def _joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
-    """One result for a relaxation done in two parts."""
-    if not second.ok:
-        return first
-    return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
-                       first.steps + second.steps, second.max_force, second.converged,
-                       first.seconds + second.seconds, second.error, second.magmoms)
+    return relax_in_rounds(structures, full, settings.prerelax_steps, settings.refine_top, settings.jobs,
+                           cancel=cancel, store=folder, progress=progress)
 
 
 def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tuple[float, float, float] | None:

@@ -11,7 +11,8 @@ true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
 
 With ``relax`` settings, the method's last step is evaluated too (energy
 ranking): the best ``relax_top`` distinct sound results of each structure are
-relaxed with CHGNet and the lowest in energy is compared with the truth
+relaxed as ``predict`` relaxes (:func:`core.relax_rounds.relax_in_rounds`: all for
+60 steps, the 3 lowest to the end) and the lowest in energy is compared with the truth
 (``match_rate_energy``). The true structure is relaxed as well, so each miss can
 be told apart: the true structure is lower in energy than the one chosen (the
 search never found it) or higher (the potential ranks it wrongly).
@@ -29,7 +30,8 @@ from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, oracle_target
 from core.reconstruction.loop import LoopSettings, reconstruct
 from core.reconstruction.selection import distinct_results
-from core.relax import RelaxResult, RelaxRunner, RelaxSettings
+from core.relax import RelaxSettings
+from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, relax_in_rounds
 
 
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
@@ -117,10 +119,10 @@ def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], referen
         kept, _ = distinct_results(sorted(results, key=lambda r: r.rank_key), relax_top)
         items += [((name, k), r.structure) for k, r in enumerate(kept)]
         items.append(((name, -1), reference[name]))
-    relaxed: dict[tuple[str, int], RelaxResult] = {}
-    with RelaxRunner(max(1, workers or 1)) as runner:
-        for key, result in runner.run(items, relax):
-            relaxed[key] = result
+    # predict's relaxation policy (core.relax_rounds): every structure briefly, the lowest
+    # in energy fully; per structure, with the truth in a pool of its own
+    relaxed, _ = relax_in_rounds(dict(items), relax, PRERELAX_STEPS, REFINE_TOP, max(1, workers or 1),
+                                 group=lambda key: (key[0], key[1] < 0))
     out: dict[str, dict] = {}
     for name in by_structure:
         truth = relaxed.get((name, -1))

@@ -1,0 +1,138 @@
+"""How a pool of candidate structures is relaxed: all briefly, then the most promising fully.
+
+One policy for ``predict`` (both routes share one budget) and the evaluations that
+rank reconstructions by energy (:mod:`core.reconstruction.evaluation`), so the
+figures in docs/ measure the relaxation ``predict`` ships.
+
+Round 1 relaxes every structure for ``prerelax_steps``; round 2 continues the
+``refine_top`` lowest-energy unconverged ones up to the full step budget. Most GA
+structures are far from the energy minimum and would use the whole budget;
+relaxing all of them fully made relaxation 2/3 of a run's time. A structure left
+after round 1 keeps its (higher) round-1 energy and ``converged=False``. Both
+rounds share one process pool.
+"""
+
+from __future__ import annotations
+
+import multiprocessing as mp
+from collections.abc import Callable, Hashable
+from dataclasses import replace
+from typing import Protocol
+
+from pymatgen.core import Structure
+
+from core.io import cif_text
+from core.relax import RelaxResult, RelaxRunner, RelaxSettings
+from core.run_folder import state_key
+
+PRERELAX_STEPS = 60
+"""Steps of round 1 (every structure), ``predict``'s default."""
+
+REFINE_TOP = 3
+"""Structures finished in round 2 (the lowest in energy after round 1), ``predict``'s default."""
+
+
+class ResultStore(Protocol):
+    """Where finished relaxations are kept between runs (a :class:`core.run_folder.RunFolder`)."""
+
+    def load(self, kind: str, key: str) -> dict | None: ...
+
+    def save(self, kind: str, key: str, data: dict) -> None: ...
+
+
+def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, prerelax_steps: int, refine_top: int,
+                    workers: int | None = None, cancel=None, store: ResultStore | None = None,
+                    progress: Callable[[int, int, str], None] | None = None,
+                    group: Callable[[Hashable], Hashable] | None = None
+                    ) -> tuple[dict[Hashable, RelaxResult], int]:
+    """Relax ``structures`` (key -> structure) in two rounds (module docstring).
+
+    Parameters
+    ----------
+    full : RelaxSettings
+        The whole relaxation (force criterion in eV/Å, step budget, potential, device).
+    prerelax_steps, refine_top : int
+        Steps of round 1, and how many structures round 2 finishes.
+    workers : int, optional
+        Processes (default: every core, at most one per structure).
+    cancel : object with ``is_set()``, optional
+    store : optional
+        Finished (pre)relaxations are saved there as they end and resumed from it.
+    progress : callable, optional
+        ``(done, total, message)`` after each relaxation.
+    group : callable, optional
+        Key -> pool: round 2 finishes ``refine_top`` structures of each pool (an evaluation
+        of many formulas at once); default one pool (``predict``: both routes share it).
+
+    Returns
+    -------
+    (results by key, how many were resumed from ``store``)
+    """
+    first = replace(full, steps=min(prerelax_steps, full.steps))
+    out: dict[Hashable, RelaxResult] = {}
+    pre: dict[Hashable, RelaxResult] = {}
+    keys = {item: state_key(cif_text(structure), full.to_dict(), prerelax_steps, refine_top)
+            for item, structure in structures.items()}
+    resumed = 0
+    for item in structures:
+        stored = store.load("relaxation", keys[item]) if store else None
+        if stored is not None:
+            out[item] = RelaxResult.from_dict(stored)
+            resumed += 1
+            continue
+        stored = store.load("prerelaxation", keys[item]) if store else None
+        if stored is not None:
+            pre[item] = RelaxResult.from_dict(stored)
+    round1 = [item for item in structures if item not in out and item not in pre]
+    group = group or (lambda item: None)
+    expected = len(round1) + min(refine_top * len({group(i) for i in structures}), len(structures) - len(out))
+    done = [0]
+    if progress:
+        progress(0, expected, f"{len(round1)} relaxations of {first.steps} steps"
+                 + (f" ({resumed} resumed)" if resumed else ""))
+
+    def report(item, result: RelaxResult, total: int) -> None:
+        done[0] += 1
+        if progress:
+            energy = f"{result.energy_per_atom:.4f} eV/atom" if result.ok else f"failed ({result.error})"
+            progress(done[0], total, f"{item[0] if isinstance(item, tuple) else item}: {energy}")
+
+    def save(kind: str, item, result: RelaxResult) -> None:
+        if store is not None:
+            store.save(kind, keys[item], result.to_dict())
+
+    workers = min(workers or mp.cpu_count() or 1, max(1, len(round1)))
+    with RelaxRunner(workers, cancel) as runner:
+        for item, result in runner.run([(i, structures[i]) for i in round1], first):
+            pre[item] = result
+            save("prerelaxation", item, result)
+            report(item, result, expected)
+        if cancel is not None and cancel.is_set():
+            return out, resumed
+        waiting = [i for i in pre if i not in out]
+        unconverged = sorted((i for i in waiting if pre[i].ok and not pre[i].converged),
+                             key=lambda i: pre[i].energy_per_atom)
+        per_pool: dict[Hashable, list] = {}
+        for item in unconverged:
+            per_pool.setdefault(group(item), []).append(item)
+        refine = [i for items in per_pool.values() for i in items[:refine_top]] if full.steps > first.steps else []
+        for item in waiting:
+            if item not in refine:
+                out[item] = pre[item]
+                save("relaxation", item, pre[item])
+        total = done[0] + len(refine)
+        rest = replace(full, steps=full.steps - first.steps)
+        for item, result in runner.run([(i, pre[i].structure) for i in refine], rest):
+            out[item] = joined(pre[item], result)
+            save("relaxation", item, out[item])
+            report(item, out[item], total)
+    return out, resumed
+
+
+def joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
+    """One result for a relaxation done in two parts."""
+    if not second.ok:
+        return first
+    return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
+                       first.steps + second.steps, second.max_force, second.converged,
+                       first.seconds + second.seconds, second.error, second.magmoms)
