@@ -93,6 +93,7 @@ class ContactFitness:
         for b in self.blocks:
             same[np.ix_(b, b)] = True
         self.swappable = np.triu(same, k=1)
+        self._swaps = np.nonzero(self.swappable)                        # (a, b) with a < b, same element
         self._target_order = [b[np.argsort(-self.target[b].sum(axis=1), kind="stable")] for b in self.blocks]
 
     # -- contact maps --------------------------------------------------------------------------
@@ -128,10 +129,13 @@ class ContactFitness:
         valid[:, self._diag, zero] = False
         short[:, self._diag, zero] = False
         weight = np.where(self._diag, 1, 2)                           # self pairs: images +-m
-        dev = np.abs(np.sqrt(np.maximum(d2, 0)) - self._ideal[:, None]) / self.tolerance
-        n_bonds = np.maximum(valid.sum(axis=(1, 2)), 1)
-        strain = np.where(valid, dev, 0).sum(axis=(1, 2)) / n_bonds
-        n_valid = (valid.sum(axis=2) * weight).sum(axis=1) // 2
+        per_pair = valid.sum(axis=2)                                  # (P, m)
+        n_bonds = np.maximum(per_pair.sum(axis=1), 1)
+        # bond-length deviation only where there is a bond (a few per cell, not P x m x K roots)
+        who, pair, image = np.nonzero(valid)
+        dev = np.abs(np.sqrt(d2[who, pair, image]) - self._ideal[pair]) / self.tolerance
+        strain = np.bincount(who, weights=dev, minlength=len(frac)) / n_bonds
+        n_valid = (per_pair * weight).sum(axis=1) // 2
         n_short = (short.sum(axis=2) * weight).sum(axis=1) // 2
         n = frac.shape[1]
         maps = np.zeros((len(frac), n, n), dtype=np.uint8)
@@ -153,21 +157,26 @@ class ContactFitness:
         rows = np.arange(p)[:, None, None]
         cp = c[rows, perm[:, :, None], perm[:, None, :]]
         t = self.target
-        idx = np.arange(p)
+        sa, sb = self._swaps
+        active = np.arange(p)                                         # individuals still improving
         for _ in range(max_rounds or n):
-            m = cp @ t.T
+            if not len(sa) or not len(active):
+                break
+            c_act = cp[active]
+            m = c_act @ t.T
             diag = np.diagonal(m, axis1=1, axis2=2)
-            delta = m + m.transpose(0, 2, 1) - diag[:, :, None] - diag[:, None, :] + 2 * cp * t
-            delta = np.where(self.swappable, delta, -np.inf)
-            best = delta.reshape(p, -1).argmax(axis=1)
-            gain = delta.reshape(p, -1)[idx, best]
-            improve = gain > 1e-6
+            # gain of swapping a <-> b, for the swappable pairs only
+            delta = (m[:, sa, sb] + m[:, sb, sa] - diag[:, sa] - diag[:, sb]
+                     + 2 * c_act[:, sa, sb] * t[sa, sb])
+            best = delta.argmax(axis=1)
+            improve = delta[np.arange(len(active)), best] > 1e-6
             if not improve.any():
                 break
-            who = idx[improve]
-            a, b = np.divmod(best[improve], n)
+            who = active[improve]
+            a, b = sa[best[improve]], sb[best[improve]]
             cp[who, a], cp[who, b] = cp[who, b].copy(), cp[who, a].copy()
             cp[who, :, a], cp[who, :, b] = cp[who, :, b].copy(), cp[who, :, a].copy()
+            active = who
         return (cp * t).sum(axis=(1, 2))
 
     def evaluate(self, frac: np.ndarray, lattices: np.ndarray) -> Evaluation:
