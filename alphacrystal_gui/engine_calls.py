@@ -16,8 +16,13 @@ from core import (
     warm_up,
 )
 
-__all__ = ["export_rows", "inputs_with_note", "live_geometry", "loaded_resources", "propose_inputs", "result_view",
+__all__ = ["export_rows", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources", "propose_inputs", "result_view",
            "run_and_compare", "run_live", "warm_up"]
+
+
+def run_folder_results(path, progress=None, cancel=None):
+    """:func:`core.read_run_folder` as a worker call (formula, rows, meta)."""
+    return core.read_run_folder(path)
 
 
 def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progress=None, cancel=None):

@@ -34,7 +34,13 @@ from PySide6.QtWidgets import (
 )
 
 import core
-from alphacrystal_gui.engine_calls import export_rows, inputs_with_note, run_live, warm_up
+from alphacrystal_gui.engine_calls import (
+    export_rows,
+    inputs_with_note,
+    run_folder_results,
+    run_live,
+    warm_up,
+)
 from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
@@ -42,6 +48,7 @@ from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel
+from alphacrystal_gui.widgets.screening_table import ScreeningTable
 from alphacrystal_gui.workers import Task, start_task
 from core import (
     PROJECT_SUFFIX,
@@ -275,11 +282,16 @@ class MainWindow(QMainWindow):
                                    triggered=lambda: self.save_project())
         self.save_as_action = QAction("Save project &as…", self, shortcut="Ctrl+Shift+S",
                                       triggered=lambda: self.save_project(ask=True))
+        self.open_screen_action = QAction("Open s&creening folder…", self, triggered=self._ask_open_screen,
+                                          toolTip="A folder written by 'alphacrystal screen': its table of formulas")
+        self.open_run_action = QAction("Open &run folder…", self, triggered=self._ask_open_run_folder,
+                                       toolTip="The results of a finished 'alphacrystal predict' run")
         self.recent_menu = file.addMenu("Open &recent")
         self.export_selected_action = QAction("&Export selected…", self, shortcut="Ctrl+E",
                                               triggered=lambda: self._ask_export(selected=True))
         self.export_all_action = QAction("Export &all…", self, triggered=lambda: self._ask_export(selected=False))
-        for action in (self.open_structure_action, self.open_project_action):
+        for action in (self.open_structure_action, self.open_project_action, self.open_run_action,
+                       self.open_screen_action):
             file.addAction(action)
         file.addMenu(self.recent_menu)
         for action in (self.save_action, self.save_as_action, self.export_selected_action, self.export_all_action):
@@ -628,6 +640,42 @@ class MainWindow(QMainWindow):
             f"{Path(path).name}: {cell.composition.reduced_formula}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
             f"{cmap.n_valid_bonds} bonds, {cmap.n_short_contacts} short contacts")
         return True
+
+    # ------------------------------------------------------------------ run and screening folders
+    def _ask_open_run_folder(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open run folder (alphacrystal predict --out)")
+        if path:
+            self.open_run_folder(path)
+
+    def open_run_folder(self, path: str | Path) -> None:
+        """Read a finished run folder in a worker thread and show its results (no inputs to edit)."""
+        if self.task is not None or not self._may_discard(f"open {Path(path).name}"):
+            return
+        self.statusBar().showMessage(f"Reading {path}…")
+        self._start(run_folder_results, str(path), on_success=lambda out: self._show_run_folder(path, *out))
+
+    def _show_run_folder(self, path, formula: str, rows: list[dict], meta: dict) -> None:
+        self.formula_bar.edit.setText(formula)
+        self.session.show_run_folder(path, formula, rows, meta)
+        self.setWindowTitle(self.session.title())
+        self.statusBar().showMessage(f"{formula}: {len(rows)} structures from {path}")
+
+    def _ask_open_screen(self) -> None:
+        path = QFileDialog.getExistingDirectory(self, "Open screening folder (alphacrystal screen --out)")
+        if path:
+            self.open_screen(path)
+
+    def open_screen(self, path: str | Path) -> ScreeningTable | None:
+        """Show a screen's table; double-clicking a formula opens its run folder here."""
+        try:
+            rows = core.read_screen_table(path)
+        except core.AlphaCrystalError as exc:
+            self.show_error(str(exc))
+            return None
+        self.screening_table = ScreeningTable(path, rows, self)
+        self.screening_table.openRequested.connect(self.open_run_folder)
+        self.screening_table.show()
+        return self.screening_table
 
     @property
     def reference(self):

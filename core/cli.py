@@ -355,6 +355,63 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_screen(args: argparse.Namespace) -> int:
+    """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screening)."""
+    import signal
+
+    from core.screen_input import read_screen_input
+    from core.screening import ClusterSpec, read_cluster_config, screen, start_cluster
+    from core.terminal import format_seconds
+
+    found = read_screen_input(args.input)
+    for problem in found.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    if not found.items:
+        raise AlphaCrystalError(f"{args.input}: no formula left to screen ({len(found.problems)} bad lines)")
+    settings = _predict_settings(args)
+    if args.scheduler and args.cluster != "local":
+        raise AlphaCrystalError("give either --scheduler or --cluster, not both")
+    kind = "scheduler" if args.scheduler else args.cluster
+    config = read_cluster_config(args.cluster_config) if args.cluster_config else {}
+    if config and kind not in ("slurm", "pbs"):
+        raise AlphaCrystalError("--cluster-config is for --cluster slurm or pbs")
+    spec = ClusterSpec(kind, args.scheduler, args.workers, args.threads_per_worker, config)
+    print(f"screen: {len(found.items)} formulas from {found.source} -> {args.out}"
+          + (f" ({len(found.problems)} lines skipped)" if found.problems else ""), flush=True)
+    client, cluster = start_cluster(spec, args.retries)
+
+    def progress(p) -> None:
+        finished_now = p.done + p.failed
+        eta = "" if not finished_now or not p.running else \
+            f", ETA {format_seconds(p.elapsed_s / finished_now * p.running)}"
+        print(f"[{format_seconds(p.elapsed_s)}] done {p.done + p.skipped}/{p.total} ({p.skipped} earlier), "
+              f"failed {p.failed}, running {p.running}{eta}" + (f"  {p.last}" if p.last else ""), flush=True)
+
+    def terminate(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
+        rows = screen(found.items, args.out, dataclasses.asdict(settings), client, retries=args.retries,
+                      progress=progress)
+    except KeyboardInterrupt:
+        print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
+              "command to continue", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = [r for r in rows if r["status"] == "failed"]
+    print(f"\n{len(rows) - len(failed)} done, {len(failed)} failed: {args.out}/screen.csv, {args.out}/report.html")
+    for row in failed:
+        print(f"  failed: {row['formula']}: {row.get('reason', '')}")
+    return 1 if failed else 0
+
+
 def _predict_settings(args: argparse.Namespace):
     from core.pipeline import PredictionSettings
 
@@ -870,6 +927,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")
     p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
     p.set_defaults(func=cmd_predict)
+
+    p = sub.add_parser("screen", help="predict many formulas on a Dask cluster (laptop to SLURM/PBS), "
+                                      "resumable, with a report",
+                       description="One prediction per formula, run as Dask tasks: a local cluster by default "
+                                   "(one worker per core), an existing scheduler, or SLURM/PBS via dask-jobqueue. "
+                                   "Writes DIR/FORMULA/ (as predict), DIR/screen.csv and DIR/report.html. "
+                                   "See docs/screening.md.")
+    p.add_argument("input", metavar="INPUT",
+                   help="a text file (formula [Z] [space group] per line, # comments), a CSV file with a formula "
+                        "column (and optional z, spacegroup, reference), or a pattern such as {Li,Na}{Co,Ni}O2")
+    p.add_argument("--out", required=True, help="output folder; re-running into it skips finished formulas")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--cluster", choices=["local", "slurm", "pbs"], default="local",
+                   help="local (default: a Dask LocalCluster here), or slurm / pbs through dask-jobqueue")
+    p.add_argument("--cluster-config", metavar="FILE",
+                   help="dask-jobqueue settings for slurm/pbs (queue, cores, memory, walltime, account, ...)")
+    p.add_argument("--workers", type=positive, default=None,
+                   help="local: worker processes (default one per core); slurm/pbs: batch jobs (default 1)")
+    p.add_argument("--threads-per-worker", type=positive, default=1,
+                   help="threads per worker (default 1: each formula runs on one core)")
+    p.add_argument("--retries", type=int, default=2,
+                   help="re-runs of a formula whose task crashed or whose worker died (default 2)")
+    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates per formula (default 5)")
+    _add_prediction_options(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0)")
+    p.set_defaults(func=cmd_screen, z="auto", spacegroup=None, jobs=1)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = train.add_parser("contact-map", help="train the contact-map network")

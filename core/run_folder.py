@@ -197,3 +197,46 @@ def write_structure_folder(folder: Path, structure, formula: str, rank: int, row
     atomic_write_text(folder / "result.json", json.dumps(clean | {"folder": folder.name}, indent=2,
                                                          default=_plain) + "\n")
     return folder
+
+
+def read_run_folder(path: str | os.PathLike) -> tuple[str, list[dict], dict]:
+    """A finished run folder read back: (formula, rows, summary meta).
+
+    Each row is the structure's ``result.json`` plus ``structure`` (the relaxed cell, from
+    its ``POSCAR``: exact, not symmetrised) and ``reconstructed`` (its structure before
+    relaxation, when the folder has one), as ``as_dict``, in rank order: what the desktop
+    app shows for a run it did itself (a screen's formulas are opened this way).
+
+    Raises
+    ------
+    OutputFolderError
+        No finished run there (no ``summary.json``), or a listed folder is missing or unreadable.
+    """
+    from pymatgen.core import Structure
+
+    from core.io import read_structure
+
+    path = Path(path)
+    summary_path = path / "summary.json"
+    if not summary_path.is_file():
+        raise OutputFolderError(f"{path}: no finished prediction here (no summary.json)")
+    try:
+        summary = json.loads(summary_path.read_text())
+    except (OSError, json.JSONDecodeError) as exc:
+        raise OutputFolderError(f"{summary_path}: cannot be read ({exc})") from None
+    rows = []
+    for listed in summary.get("structures", []):
+        folder = path / str(listed.get("folder", ""))
+        try:
+            row = json.loads((folder / "result.json").read_text())
+            row["structure"] = Structure.from_file(folder / "POSCAR").as_dict()
+        except (OSError, ValueError) as exc:
+            raise OutputFolderError(f"{folder}: the result listed in {summary_path.name} cannot be read "
+                                    f"({exc})") from None
+        for name in ("reconstructed.cif", "template.cif"):
+            if (folder / name).is_file():
+                row["reconstructed"] = read_structure(folder / name).as_dict()
+                break
+        rows.append(row)
+    meta = {k: v for k, v in summary.items() if k != "structures"}
+    return str(summary.get("formula", path.name)), rows, meta

@@ -337,6 +337,22 @@ class Session:
         self.results_changed.emit()
         self._set_dirty(True)
 
+    def show_run_folder(self, path: str | Path, formula: str, rows: list[dict], meta: dict) -> None:
+        """Show the results of a finished run folder (:func:`core.run_folder.read_run_folder`):
+        a run made elsewhere (``predict``, a screen) with no inputs to edit here.
+
+        Raises
+        ------
+        SessionError
+            While a run is going on.
+        """
+        self.set_inputs(formula, None, [], {}, [])
+        self.results = SessionResults(formula, f"run folder {path}", list(rows), list(meta.get("discarded", [])),
+                                      False, float(meta.get("seconds") or 0.0))
+        self._set_state(RunState.DONE, f"{len(rows)} structures from {path}")
+        self.results_changed.emit()
+        self._set_dirty(False)
+
     def fail_run(self, message: str) -> None:
         self._set_state(RunState.FAILED, message)
 

@@ -556,3 +556,25 @@ def test_a_task_whose_callback_raises_still_ends(qtbot):
     with pytest.raises(ValueError, match="callback broke on 42"):
         task._finished()
     assert ended == [True]
+
+
+def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_path):
+    """File > Open screening folder: the screen's table; double-click a formula: its run
+    folder's results in the main window (as a screen leaves them: screen.csv + FORMULA/)."""
+    from core.pipeline import PredictionSettings, predict_structures
+    from core.screen_input import ScreenItem
+    from core.screening import row_from_folder, write_report
+
+    settings = PredictionSettings(sources=("templates",), relax=False, template_top_k=2, jobs=1)
+    predict_structures("NaCl", settings, out_dir=tmp_path / "NaCl")
+    write_report(tmp_path, [row_from_folder(ScreenItem("NaCl"), tmp_path / "NaCl"),
+                            {"formula": "Xx", "status": "failed", "reason": "unknown element"}])
+    dialog = window.open_screen(tmp_path)
+    assert dialog.table.rowCount() == 2 and dialog.table.item(0, 0).text() == "NaCl"
+    dialog.table.cellDoubleClicked.emit(0, 0)
+    wait_idle(qtbot, window)
+    assert window.session.formula == "NaCl" and len(window.session.rows) == 2
+    assert window.results.rowCount() == 2
+    assert window.session.rows[0]["structure"]["lattice"] and window.session.rows[0]["symbol"] == "Fm-3m"
+    assert not window.session.has_unsaved_work
+    assert window.open_screen(tmp_path / "NaCl") is None  # a run folder is not a screen: an error, no table

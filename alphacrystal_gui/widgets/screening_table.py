@@ -1,0 +1,66 @@
+"""A screen's ``screen.csv`` in a table; double-click a formula to open its results."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QDialog,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+COLUMNS = (("formula", "Formula"), ("status", "Status"), ("best_energy_per_atom", "Best E (eV/atom)"),
+           ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
+           ("n_structures", "Structures"), ("seconds", "Seconds"), ("reason", "Reason"))
+
+
+class ScreeningTable(QDialog):
+    """Rows of a screen (strings from ``core.read_screen_table``); emits ``openRequested(folder)``
+    when a finished formula is double-clicked (or Enter is pressed on it)."""
+
+    openRequested = Signal(str)
+
+    def __init__(self, folder: str | Path, rows: list[dict], parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.folder = Path(folder)
+        self.rows = rows
+        self.setWindowTitle(f"Screen {self.folder.name}")
+        done = sum(1 for r in rows if r.get("status", "").startswith("done"))
+        label = QLabel(f"{len(rows)} formulas in {self.folder}: {done} done, {len(rows) - done} failed. "
+                       "Double-click a formula to open its results.")
+        label.setWordWrap(True)
+        self.table = QTableWidget(len(rows), len(COLUMNS))
+        self.table.setHorizontalHeaderLabels([title for _, title in COLUMNS])
+        self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QTableWidget.SelectionBehavior.SelectRows)
+        self.table.setToolTip("Double-click a formula to open its run folder's results in the main window")
+        for r, row in enumerate(rows):
+            for c, (key, _) in enumerate(COLUMNS):
+                text = row.get(key) or ""
+                item = QTableWidgetItem(text)
+                try:
+                    item.setData(Qt.ItemDataRole.EditRole, float(text))  # numeric columns sort as numbers
+                except ValueError:
+                    pass
+                item.setData(Qt.ItemDataRole.UserRole, r)
+                self.table.setItem(r, c, item)
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # input order until a click
+        self.table.setSortingEnabled(True)
+        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        self.table.cellDoubleClicked.connect(lambda r, _c: self._open(r))
+        self.table.itemActivated.connect(lambda item: self._open(item.row()))
+        layout = QVBoxLayout(self)
+        layout.addWidget(label)
+        layout.addWidget(self.table)
+        self.resize(900, 420)
+
+    def _open(self, table_row: int) -> None:
+        row = self.rows[self.table.item(table_row, 0).data(Qt.ItemDataRole.UserRole)]
+        folder = row.get("folder") or str(self.folder / row.get("formula", ""))
+        self.openRequested.emit(folder)

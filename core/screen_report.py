@@ -1,0 +1,112 @@
+"""``report.html`` of a screen: one self-contained page (no network, no files beside it).
+
+A sortable table (click a header) with one row per formula, links to each formula's
+run folder and best CIF (relative to the report, so the folder can be moved or
+copied whole), and an inline SVG plot of the best energy per atom across the
+screen. Written by :func:`core.screening.write_report`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from html import escape
+from pathlib import Path
+
+COLUMNS = (("formula", "Formula"), ("status", "Status"), ("best_energy_per_atom", "Best E (eV/atom)"),
+           ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
+           ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
+
+_SORT_SCRIPT = """
+document.querySelectorAll('th').forEach(function (th, col) {
+  th.addEventListener('click', function () {
+    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows);
+    var up = th.dataset.dir !== 'up'; th.dataset.dir = up ? 'up' : 'down';
+    rows.sort(function (a, b) {
+      var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v, nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return up ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+
+
+def report_html(rows: list[dict], out: Path) -> str:
+    """The page for ``rows`` (screen rows, :data:`core.screening.ROW_FIELDS`) of the screen in ``out``."""
+    done = sum(1 for r in rows if r.get("status", "").startswith("done"))
+    failed = sum(1 for r in rows if r.get("status") == "failed")
+    body = "\n".join(_row(r, out) for r in rows)
+    head = "".join(f"<th title='click to sort'>{escape(title)}</th>" for _, title in COLUMNS)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>AlphaCrystal screen: {escape(out.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
+</style></head><body>
+<h1>Screen {escape(out.name)}</h1>
+<p>{len(rows)} formulas: {done} done, {failed} failed. Best E is the CHGNet (or the chosen potential's)
+energy per atom of each formula's rank-1 structure; energies of different compositions are not
+formation energies and compare only within one composition. Match: StructureMatcher at pymatgen's
+default tolerances against the reference given in the input.</p>
+{energy_plot(rows)}
+<table><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table>
+<script>{_SORT_SCRIPT}</script>
+</body></html>
+"""
+
+
+def _row(row: dict, out: Path) -> str:
+    cells = []
+    for key, _ in COLUMNS:
+        value = row.get(key)
+        shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        sort_value = "" if value is None else str(value)
+        text = escape(shown)
+        if key == "formula":
+            links = [f"<a href='{escape(_relative(row.get('folder'), out))}'>{text}</a>"] if row.get("folder") else [text]
+            if row.get("cif"):
+                links.append(f"<a href='{escape(_relative(row['cif'], out))}'>CIF</a>")
+            text = " ".join(links)
+        cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
+    css = " class='failed'" if row.get("status") == "failed" else ""
+    return f"<tr{css}>{''.join(cells)}</tr>"
+
+
+def _relative(path: str | None, out: Path) -> str:
+    if not path:
+        return ""
+    try:
+        return os.path.relpath(path, out).replace(os.sep, "/")
+    except ValueError:  # another drive (Windows)
+        return Path(path).as_uri()
+
+
+def energy_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
+    """Inline SVG: best energy per atom of every finished formula, in screen order."""
+    points = [(r["formula"], float(r["best_energy_per_atom"])) for r in rows
+              if isinstance(r.get("best_energy_per_atom"), (int, float))
+              and math.isfinite(float(r["best_energy_per_atom"]))]
+    if not points:
+        return "<p>(no finished formula yet: no energy plot)</p>"
+    lo, hi = min(e for _, e in points), max(e for _, e in points)
+    span = (hi - lo) or 1.0
+    left, right, top, bottom = 60, 10, 10, 40
+    step = (width - left - right) / max(len(points) - 1, 1)
+
+    def y(e: float) -> float:
+        return top + (hi - e) / span * (height - top - bottom)
+
+    dots = "".join(f"<circle cx='{left + k * step:.1f}' cy='{y(e):.1f}' r='4' fill='#3060c0'>"
+                   f"<title>{escape(f)}: {e:.4f} eV/atom</title></circle>" for k, (f, e) in enumerate(points))
+    labels = "".join(f"<text x='{left + k * step:.1f}' y='{height - 5}' font-size='10' text-anchor='middle'>"
+                     f"{escape(f)}</text>" for k, (f, _) in enumerate(points)) if len(points) <= 30 else ""
+    axis = (f"<text x='5' y='{y(hi) + 4:.1f}' font-size='10'>{hi:.3f}</text>"
+            f"<text x='5' y='{y(lo) + 4:.1f}' font-size='10'>{lo:.3f}</text>"
+            f"<line x1='{left - 5}' y1='{top}' x2='{left - 5}' y2='{height - bottom}' stroke='#888'/>")
+    return (f"<h2>Best energy per atom (eV/atom)</h2><svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
+            f"height='{height}' role='img' aria-label='best energy per atom of each formula'>{axis}{dots}{labels}</svg>")

@@ -1,0 +1,136 @@
+"""alphacrystal screen: input parsing, a real screen on a 2-worker LocalCluster, resume,
+retries after a worker dies, and the report files."""
+
+import csv
+import json
+from pathlib import Path
+
+import pytest
+
+from core.screen_input import ScreenInputError, ScreenItem, read_screen_input
+
+
+# ---------------------------------------------------------------- input
+def test_text_input_with_comments_z_space_groups_and_bad_lines(tmp_path):
+    path = tmp_path / "formulas.txt"
+    path.write_text("# a phase field\nLiCoO2  3  166\n\nNaCl   -  225 221   # two groups\nXx2O\nMgO 0\n"
+                    "TiO2 2 999\nNaCl\n")
+    found = read_screen_input(str(path))
+    assert found.items == [ScreenItem("LiCoO2", 3, (166,), None, 2), ScreenItem("NaCl", None, (225, 221), None, 4)]
+    assert found.problems[0] == "formulas.txt line 5: unknown element 'Xx' in formula 'Xx2O'"
+    assert found.problems[1].startswith("formulas.txt line 6: Z must be a positive whole number")
+    assert found.problems[2] == "formulas.txt line 7: '999' is not a space-group number (1-230)"
+    assert found.problems[3] == "line 8: NaCl is already on line 4 (run once)"
+
+
+def test_csv_input_with_a_reference_column(tmp_path):
+    (tmp_path / "nacl.cif").write_text("data_x\n")
+    path = tmp_path / "screen.csv"
+    path.write_text("formula,z,spacegroup,reference\nNaCl,1,225,nacl.cif\nKBr,,,\nCsCl,1,,missing.cif\n")
+    found = read_screen_input(str(path))
+    assert found.items[0] == ScreenItem("NaCl", 1, (225,), str(tmp_path / "nacl.cif"), 2)
+    assert found.items[1] == ScreenItem("KBr", None, (), None, 3)
+    assert found.problems == ["screen.csv line 4: reference 'missing.cif': no such file"]
+    (tmp_path / "bad.csv").write_text("compound,z\nNaCl,1\n")
+    with pytest.raises(ScreenInputError, match="bad.csv line 1: no 'formula' column"):
+        read_screen_input(str(tmp_path / "bad.csv"))
+
+
+def test_pattern_expands_to_the_product_in_order():
+    found = read_screen_input("{Li,Na,K}{Co,Ni}O2")
+    assert [i.formula for i in found.items] == ["LiCoO2", "LiNiO2", "NaCoO2", "NaNiO2", "KCoO2", "KNiO2"]
+    assert read_screen_input("{Li,Xx}F").problems == ["pattern: unknown element 'Xx' in formula 'XxF'"]
+    for bad in ("{Li,Na}{Co", "{Li,{Na}}O", "{Li,}O"):
+        with pytest.raises(ScreenInputError):
+            read_screen_input(bad)
+    with pytest.raises(ScreenInputError, match="no such file"):
+        read_screen_input("formulas-that-are-not-here.txt")
+
+
+def test_cluster_config_file_names_a_bad_line(tmp_path):
+    from core.screening import ScreenError, read_cluster_config
+
+    good = tmp_path / "slurm.cfg"
+    good.write_text("# our partition\nqueue = short\ncores = 4\nmemory = 16GB\nwalltime = 02:00:00\naccount = csp\n")
+    assert read_cluster_config(good) == {"queue": "short", "cores": 4, "memory": "16GB", "walltime": "02:00:00",
+                                         "account": "csp"}
+    bad = tmp_path / "bad.cfg"
+    bad.write_text("queue = short\nnodes = 3\n")
+    with pytest.raises(ScreenError, match="bad.cfg line 2: unknown setting 'nodes'"):
+        read_cluster_config(bad)
+
+
+# ---------------------------------------------------------------- screens on a real LocalCluster
+@pytest.fixture(scope="module")
+def client():
+    from core.screening import ClusterSpec, start_cluster
+
+    client, cluster = start_cluster(ClusterSpec("local", workers=2), retries=1)
+    yield client
+    client.close()
+    cluster.close()
+
+
+def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path, monkeypatch):
+    from core.cli import main
+
+    inp = tmp_path / "in.txt"
+    inp.write_text("NaCl\nKBr 1\nMgO 1 225\n")
+    monkeypatch.setattr("core.screening.start_cluster", lambda spec, retries=2: (client, None))
+    monkeypatch.setattr(client, "close", lambda: None)  # the module's client outlives the command
+    out = tmp_path / "screen"
+    assert main(["screen", str(inp), "--out", str(out), "--fast", "--no-relax", "--sources", "templates"]) == 0
+    rows = list(csv.DictReader((out / "screen.csv").open()))
+    assert [r["formula"] for r in rows] == ["NaCl", "KBr", "MgO"]
+    assert all(r["status"] == "done" and r["symbol"] == "Fm-3m" and Path(r["cif"]).is_file() for r in rows)
+    assert {r["worker"] for r in rows} <= {w for w in client.scheduler_info()["workers"]}
+    for r in rows:
+        assert json.loads((out / r["formula"] / "summary.json").read_text())["structures"]
+    html = (out / "report.html").read_text()
+    assert html.count("<tr>") == 1 + 3 and "NaCl/01_NaCl_Fm-3m/NaCl.cif" in html  # header + one per formula
+
+    # resume: every formula is finished, so nothing runs again
+    from core.screen_input import read_screen_input
+    from core.screening import screen
+    from screen_helpers import must_not_run
+
+    again = screen(read_screen_input(str(inp)).items, out, {}, client, task=must_not_run)
+    assert [r["status"] for r in again] == ["done (earlier run)"] * 3
+
+
+def test_a_worker_killed_mid_task_costs_a_retry_and_then_a_failure(tmp_path):
+    """One worker, so that deaths never coincide (Dask charges a task for every worker that
+    dies while it is assigned there; two workers killed at the same moment can charge a
+    task twice for one try)."""
+    from screen_helpers import dies_on_first_try
+
+    from core.screening import ClusterSpec, screen, start_cluster
+
+    items = [ScreenItem("NaCl", line=1), ScreenItem("KBr", line=2)]
+    client, cluster = start_cluster(ClusterSpec("local", workers=1), retries=1)
+    try:
+        rows = screen(items, tmp_path, {}, client, retries=1, task=dies_on_first_try)
+    finally:
+        client.close()
+        cluster.close()
+    assert rows[0]["status"] == "done" and (tmp_path / "NaCl.attempts").read_text() == "2"
+    assert rows[1]["status"] == "failed" and "KilledWorker" in rows[1]["reason"]
+    assert int((tmp_path / "KBr.attempts").read_text()) == 2  # first try and one retry
+    written = list(csv.DictReader((tmp_path / "screen.csv").open()))
+    assert [(r["formula"], r["status"]) for r in written] == [("NaCl", "done"), ("KBr", "failed")]
+
+
+def test_slurm_job_script_from_a_config_file(tmp_path):
+    """--cluster slurm builds dask-jobqueue's SLURMCluster from the config file (no job is
+    submitted here: the job script is what sbatch would get)."""
+    from core.screening import ClusterSpec, jobqueue_cluster, read_cluster_config
+
+    path = tmp_path / "slurm.cfg"
+    path.write_text("queue = short\naccount = csp\nwalltime = 01:30:00\nmemory = 8GB\n")
+    cluster = jobqueue_cluster(ClusterSpec("slurm", workers=4, config=read_cluster_config(path)))
+    try:
+        script = cluster.job_script()
+    finally:
+        cluster.close()
+    assert "#SBATCH -p short" in script and "#SBATCH -A csp" in script and "#SBATCH -t 01:30:00" in script
+    assert "export OMP_NUM_THREADS=1" in script and "--nthreads 1" in script
