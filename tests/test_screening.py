@@ -90,9 +90,10 @@ def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path,
     assert html.count("<tr>") == 1 + 3 and "NaCl/01_NaCl_Fm-3m/NaCl.cif" in html  # header + one per formula
 
     # resume: every formula is finished, so nothing runs again
+    from screen_helpers import must_not_run
+
     from core.screen_input import read_screen_input
     from core.screening import screen
-    from screen_helpers import must_not_run
 
     again = screen(read_screen_input(str(inp)).items, out, {}, client, task=must_not_run)
     assert [r["status"] for r in again] == ["done (earlier run)"] * 3
