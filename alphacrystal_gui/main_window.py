@@ -154,7 +154,7 @@ class MainWindow(QMainWindow):
         self.confirm_discard = self._ask_discard
         """Called before unsaved work would be lost; returns whether to go on (tests replace it)."""
 
-        self.formula_bar = FormulaBar()
+        self.formula_bar = FormulaBar(contact_max_atoms=core.shipped_contact_route_atoms())
         self.candidates = CandidatesPanel()
         self.editor = ContactMapEditor(self.session.result_document)
         self.run_panel = RunPanel()

@@ -272,6 +272,10 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     seen = set(model.train_formulas)
     keep = np.array([f not in seen for f in table.formulas], dtype=bool)
     table = table.subset(np.flatnonzero(keep))
+    if args.atoms:
+        low, high = _atom_range(args.atoms)
+        table = table.subset(np.flatnonzero((table.nsites >= low) & (table.nsites <= high)))
+        print(f"cells of {low}-{high} atoms only")
     if len(table) == 0:
         raise AlphaCrystalError(f"{args.data}: no structure left after removing formulas seen in training")
     result = evaluate_candidates(model, table, base.train) | {"n_removed_seen_in_training": int((~keep).sum())}
@@ -293,6 +297,18 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     print(f"cubic a R2 {result['cubic_a_r2']:.3f}   {result['ms_per_formula']:.1f} ms/formula (CPU)")
     _write_json(args.json, result)
     return 0
+
+
+def _atom_range(text: str) -> tuple[int, int]:
+    """``13-20`` -> (13, 20); ``12`` -> (1, 12)."""
+    parts = text.split("-")
+    try:
+        low, high = (1, int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    except ValueError:
+        raise AlphaCrystalError(f"--atoms takes LOW-HIGH or HIGH, e.g. 13-20, not {text!r}") from None
+    if not 1 <= low <= high:
+        raise AlphaCrystalError(f"--atoms {text}: need 1 <= LOW <= HIGH")
+    return low, high
 
 
 def _ga_settings(args: argparse.Namespace):
@@ -1022,6 +1038,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="all rows (default), or the model's recorded held-out split of this file")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
+    p.add_argument("--atoms", metavar="LOW-HIGH", default=None,
+                   help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_candidates)
 

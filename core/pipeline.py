@@ -40,7 +40,12 @@ from pymatgen.core import Structure
 
 from core.candidates.propose import Candidate, propose_candidates
 from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
-from core.contact_model.inference import ContactPrediction, load_model, predict_contact_map
+from core.contact_model.inference import (
+    ContactPrediction,
+    load_model,
+    model_for_cell,
+    predict_contact_map,
+)
 from core.device import DEFAULT_DEVICE, check_device_name, resolve_device
 from core.errors import AlphaCrystalError, FormulaError
 from core.io import space_group
@@ -414,7 +419,8 @@ def predict_structures(
     for k, z in enumerate(zs):
         if z not in maps:
             clock.stage("contact maps", k, len(zs), f"Z = {z}")
-            maps[z] = predict_contact_map(parsed, z=z, model=load_model(None, device))
+            maps[z] = predict_contact_map(parsed, z=z, model=model_for_cell(z * parsed.atoms_per_formula_unit,
+                                                                             device))
     if zs:
         clock.stage("contact maps", len(zs), len(zs), "")
 
@@ -509,13 +515,14 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
     if not candidates and not templates:
         raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
                               + (f" with Z={z}" if z else "") + " within the model's cell size, and no template")
-    model = load_model(model_path, device)
     zs = sorted({c.z for c in candidates})
     maps = {}
     for k, zz in enumerate(zs):
         if _is_set(cancel):
             break
         clock.stage("contact maps", k, len(zs), f"Z = {zz}")
+        model = load_model(model_path, device) if model_path else \
+            model_for_cell(zz * parsed.atoms_per_formula_unit, device)
         maps[zz] = predict_contact_map(parsed, z=zz, model=model)
     clock.finish()
     return candidates, maps, templates
@@ -578,7 +585,34 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
 
 
 def contact_model_max_atoms() -> int:
-    """Largest cell (atoms) the shipped candidate and contact-map models handle."""
+    """Largest cell (atoms) the shipped candidate and contact-map models handle (20 with the
+    20-atom models shipped; 12 without)."""
+    from core.candidates.propose import (
+        load_default_candidate_model,
+        load_large_cell_candidate_model,
+    )
+    from core.contact_model.inference import shipped_max_atoms
+
+    large = load_large_cell_candidate_model()
+    candidates = max(load_default_candidate_model().max_atoms, large.max_atoms if large else 0)
+    return min(candidates, shipped_max_atoms())
+
+
+def shipped_contact_route_atoms() -> int:
+    """:func:`contact_model_max_atoms` without loading a model (file checks only: for the
+    GUI thread): 20 when the 20-atom models are shipped, else the default 12."""
+    from core.candidates.propose import LARGE_CELL_MODEL_NAME
+    from core.composition import DEFAULT_MAX_ATOMS
+    from core.contact_model.inference import LARGE_CELL_MODEL_PATH
+    from resources import RESOURCE_DIR
+
+    shipped = LARGE_CELL_MODEL_PATH.is_file() and (RESOURCE_DIR / LARGE_CELL_MODEL_NAME).is_file()
+    return MAX_ATOMS if shipped else DEFAULT_MAX_ATOMS
+
+
+def automatic_z_max_atoms() -> int:
+    """Largest cell the contact route proposes when Z is automatic: the default models'
+    (12 atoms; the 20-atom models run where one formula unit or a given Z needs them)."""
     from core.candidates.propose import load_default_candidate_model
 
     return load_default_candidate_model().max_atoms
@@ -632,7 +666,7 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     if not common:
         return None
     apfu = census.atoms_per_formula_unit
-    contact_limit, cap = contact_model_max_atoms(), census.largest_z_in_data
+    contact_limit, cap = automatic_z_max_atoms(), census.largest_z_in_data
     beyond = [z for z in common if z * apfu > contact_limit]
     contact_part = "contact" in settings.sources and beyond and contact_route_fits(parsed, None)
     shown = beyond if contact_part else [cap] if cap in common else []
@@ -642,8 +676,10 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     parts = []
     if contact_part:
         templates = "; templates cover larger cells" if "templates" in settings.sources else ""
-        parts.append(f"beyond the contact-map models' {contact_limit}-atom limit "
-                     f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{templates})")
+        larger = contact_model_max_atoms()
+        given = (f"; --z {beyond[0]} runs it with the {larger}-atom models" if beyond[0] * apfu <= larger else "")
+        parts.append(f"beyond the {contact_limit}-atom limit of automatic Z "
+                     f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{given}{templates})")
     if cap in common:
         parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MAX_ATOMS} atoms), so the true cell "
                      f"may be larger than this program's {MAX_ATOMS}-atom limit")

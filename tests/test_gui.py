@@ -74,13 +74,17 @@ def predicted(qtbot, w, formula="NaCl"):
 
 def test_formula_validation_as_you_type(window, qtbot):
     qtbot.keyClicks(window.formula_bar.edit, "AgF2")
-    assert "Z=1–4: 3–12 atoms; Z=5–6: 15–18 atoms (templates only)" in window.formula_bar.status.text()
+    import core
+
+    large = core.shipped_contact_route_atoms() >= 20  # the 20-atom contact models are shipped
+    assert ("Z=1–6: 3–18 atoms" if large else "Z=1–4: 3–12 atoms; Z=5–6: 15–18 atoms (templates only)") \
+        in window.formula_bar.status.text()
     assert window.formula_bar.predict_button.isEnabled()
     window.formula_bar.edit.setText("Xx2")
     assert "unknown element" in window.formula_bar.status.text()
     assert not window.formula_bar.predict_button.isEnabled()
     window.formula_bar.edit.setText("Ca3(PO4)2")
-    assert "Z=1: 13 atoms (templates only)" in window.formula_bar.status.text()
+    assert ("Z=1: 13 atoms" if large else "Z=1: 13 atoms (templates only)") in window.formula_bar.status.text()
     assert window.formula_bar.predict_button.isEnabled()
     window.formula_bar.edit.setText("Ca3Al2Si3O13")
     assert "21 atoms per formula unit" in window.formula_bar.status.text()
@@ -90,9 +94,9 @@ def test_formula_validation_as_you_type(window, qtbot):
 def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot):
     w = predicted(qtbot, window, "LiFePO4")
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()
-    from core.pipeline import contact_model_max_atoms
+    from core.pipeline import automatic_z_max_atoms
 
-    assert f"{contact_model_max_atoms()}-atom limit" in w.formula_bar.status.text()
+    assert f"{automatic_z_max_atoms()}-atom limit of automatic Z" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("LiFePO4 ")  # the same formula: the note stays
     assert "note: LiFePO4" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("NaFePO4")

@@ -199,12 +199,12 @@ def test_cell_size_note_names_the_limits_for_lifepo4():
     training data's ABCD4 cells are mostly Z = 2, beyond the contact models' limit
     and the largest MP-20 holds."""
     from core.composition import parse_formula
-    from core.pipeline import MAX_ATOMS, PredictionSettings, cell_size_note, contact_model_max_atoms
+    from core.pipeline import MAX_ATOMS, PredictionSettings, automatic_z_max_atoms, cell_size_note
 
     note = cell_size_note(parse_formula("LiFePO4"), PredictionSettings())
     assert note is not None and note.startswith("LiFePO4: of the ")
     assert "ABCD4" in note and "have Z = 2 (14 atoms)" in note
-    assert f"{contact_model_max_atoms()}-atom limit" in note and f"{MAX_ATOMS}-atom limit" in note
+    assert f"{automatic_z_max_atoms()}-atom limit of automatic Z" in note and f"{MAX_ATOMS}-atom limit" in note
     assert cell_size_note(parse_formula("LiFePO4"), PredictionSettings(z=1)) is None  # the user chose Z
     assert cell_size_note(parse_formula("NaCl"), PredictionSettings()) is None
     templates_only = cell_size_note(parse_formula("LiFePO4"), PredictionSettings(sources=("templates",)))

@@ -17,6 +17,8 @@ from core.symmetry import crystal_system
 from core.wyckoff import count_assignments
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
+LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
+"""Trained on cells of up to 20 atoms: used where the default (12-atom) model cannot reach."""
 
 
 TIED_LENGTHS = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
@@ -137,6 +139,25 @@ def load_default_candidate_model() -> CandidateModel:
     return CandidateModel.load(resource_path(DEFAULT_MODEL_NAME))
 
 
+@lru_cache(maxsize=1)
+def load_large_cell_candidate_model() -> CandidateModel | None:
+    """The shipped 20-atom model (``resources/candidate_model_l20.pt``), or None without it."""
+    from resources import RESOURCE_DIR
+
+    path = RESOURCE_DIR / LARGE_CELL_MODEL_NAME
+    return CandidateModel.load(path) if path.is_file() else None
+
+
+def candidate_model_for(parsed: Formula, z: int | None = None) -> CandidateModel:
+    """The model for a formula (and a given Z): the default 12-atom model whenever it can
+    answer (its held-out figures at 12 atoms are the better ones: docs/candidates.md), the
+    20-atom model for a given Z whose cell has 13-20 atoms, or a formula unit of 13-20."""
+    small = load_default_candidate_model()
+    cell = (z or 1) * parsed.atoms_per_formula_unit
+    large = load_large_cell_candidate_model() if cell > small.max_atoms else None
+    return large if large is not None and cell <= large.max_atoms else small
+
+
 def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = None,
                        model: CandidateModel | None = None, count_wyckoff: bool = True) -> list[Candidate]:
     """Ranked space-group candidates with Z and a predicted lattice for each.
@@ -151,7 +172,7 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
         Formula units in the primitive cell; by default the model picks the most
         probable feasible Z per group.
     model : CandidateModel, optional
-        Defaults to the shipped model.
+        Defaults to the shipped model for the cell (:func:`candidate_model_for`).
     count_wyckoff : bool
         Count the feasible Wyckoff assignments of each candidate (slower for
         low-symmetry groups with many atoms).
@@ -162,7 +183,7 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
         Malformed formula, unknown element, or a formula unit larger than the model's cell.
     """
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
-    model = model or load_default_candidate_model()
+    model = model or candidate_model_for(parsed, z)
     parsed.z_values(model.max_atoms)  # raises FormulaError if one unit is too big
     if z is not None and (z < 1 or z * parsed.atoms_per_formula_unit > model.max_atoms):
         raise FormulaError(f"'{parsed.text}' with Z={z} has {z * parsed.atoms_per_formula_unit} atoms; "

@@ -14,6 +14,8 @@ from core.errors import FormulaError
 from resources import RESOURCE_DIR
 
 DEFAULT_MODEL_PATH = RESOURCE_DIR / "contact_model_default.pt"
+LARGE_CELL_MODEL_PATH = RESOURCE_DIR / "contact_model_l20.pt"
+"""Trained on cells of up to 20 atoms: used for cells the default (12-atom) model cannot take."""
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class ContactPrediction:
         }
 
 
-@lru_cache(maxsize=2)
+@lru_cache(maxsize=4)
 def _cached_model(path: str, device: str) -> ContactModel:
     return ContactModel.load(path, device)
 
@@ -77,6 +79,20 @@ def load_model(path: str | None = None, device: str = "auto") -> ContactModel:
     from core.device import resolve_device
 
     return _cached_model(str(path or DEFAULT_MODEL_PATH), resolve_device(device))
+
+
+def model_for_cell(n_atoms: int, device: str = "auto") -> ContactModel:
+    """The shipped model for a cell of ``n_atoms`` atoms: the default one up to its L (12),
+    the 20-atom one above when it is shipped (else the default, which then names its limit)."""
+    small = load_model(None, device)
+    if n_atoms > small.max_atoms and LARGE_CELL_MODEL_PATH.is_file():
+        return load_model(str(LARGE_CELL_MODEL_PATH), device)
+    return small
+
+
+def shipped_max_atoms() -> int:
+    """Largest cell (atoms) a shipped contact model takes."""
+    return load_model(str(LARGE_CELL_MODEL_PATH) if LARGE_CELL_MODEL_PATH.is_file() else None).max_atoms
 
 
 def choose_z(formula: Formula, model: ContactModel) -> int:
