@@ -126,6 +126,10 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
     else:
         other = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": args.data}))
         data = getattr(other, args.split)
+    if args.atoms:
+        low, high = _atom_range(args.atoms)
+        data = data.subset(np.flatnonzero((data.n_atoms >= low) & (data.n_atoms <= high)))
+        print(f"cells of {low}-{high} atoms only")
     result = evaluate_contact_model(model, data, base.train, plot=args.plot)
     print(f"n = {result['n']} structures ({result['n_removed_seen_in_training']} removed: formula seen in training)")
     rows = [("model", result["dice_mean"], result["exact_fraction"]),
@@ -1030,6 +1034,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plot", metavar="PNG", help="write a histogram of Dice (paper Figure 3)")
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
     p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--atoms", metavar="LOW-HIGH", default=None,
+                   help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
     p.set_defaults(func=cmd_evaluate_contact_map)
 
     p = evaluate.add_parser("candidates", help="space-group top-k and lattice errors, with baselines")
