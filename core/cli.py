@@ -404,8 +404,10 @@ def cmd_screen(args: argparse.Namespace) -> int:
         finished_now = p.done + p.failed
         eta = "" if not finished_now or not p.running else \
             f", ETA {format_seconds(p.elapsed_s / finished_now * p.running)}"
-        print(f"[{format_seconds(p.elapsed_s)}] done {p.done + p.skipped}/{p.total} ({p.skipped} earlier), "
-              f"failed {p.failed}, running {p.running}{eta}" + (f"  {p.last}" if p.last else ""), flush=True)
+        filled = int(24 * (p.total - p.running) / p.total) if p.total else 24
+        print(f"screen [{'#' * filled}{'-' * (24 - filled)}] {format_seconds(p.elapsed_s)}  done "
+              f"{p.done + p.skipped}/{p.total} ({p.skipped} earlier), failed {p.failed}, left {p.running}{eta}"
+              + (f"  {p.last}" if p.last else ""), flush=True)
 
     def terminate(signum, frame) -> None:
         raise KeyboardInterrupt

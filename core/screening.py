@@ -258,6 +258,7 @@ class ScreenProgress:
 
     @property
     def running(self) -> int:
+        """Formulas not finished yet (running or waiting for a worker)."""
         return self.total - self.done - self.failed - self.skipped
 
 
