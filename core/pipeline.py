@@ -668,7 +668,8 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     apfu = census.atoms_per_formula_unit
     contact_limit, cap = automatic_z_max_atoms(), census.largest_z_in_data
     beyond = [z for z in common if z * apfu > contact_limit]
-    contact_part = "contact" in settings.sources and beyond and contact_route_fits(parsed, None)
+    contact_part = ("contact" in settings.sources and beyond and contact_route_fits(parsed, None)
+                    and contact_limit // apfu >= 1)  # a 13-20-atom unit runs on the 20-atom models already
     shown = beyond if contact_part else [cap] if cap in common else []
     if not shown:
         return None

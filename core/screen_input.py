@@ -130,7 +130,7 @@ def _read_csv(path: Path) -> ScreenInput:
                 ref_path = (path.parent / reference) if not Path(reference).is_absolute() else Path(reference)
                 if not ref_path.is_file():
                     raise AlphaCrystalError(f"reference {reference!r}: no such file")
-                reference = str(ref_path)
+                reference = str(ref_path.resolve())
             out.items.append(_item(cell["formula"], z, groups, reference, number))
         except AlphaCrystalError as exc:
             out.problems.append(f"{path.name} line {number}: {exc}")

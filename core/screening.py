@@ -29,6 +29,7 @@ report; nothing half-written is reported as a result.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import os
 import socket
@@ -171,8 +172,7 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    settings = PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
-                                     "spacegroups": item.spacegroups or None})
+    settings = PredictionSettings(**task_settings(item, settings_dict))
     folder = Path(out_dir) / item.name
     try:
         result = predict_structures(item.formula, settings, out_dir=folder)
@@ -197,9 +197,38 @@ ROW_FIELDS = ("formula", "status", "best_energy_per_atom", "spacegroup", "symbol
               "rms", "n_structures", "seconds", "worker", "folder", "cif", "reason", "line")
 
 
-def finished(folder: Path) -> bool:
-    """Whether a formula's run folder holds a finished prediction (its summary)."""
-    return (folder / "summary.json").is_file()
+IGNORED_SETTINGS = ("jobs", "device")
+"""Settings that do not change a prediction's result (where it ran)."""
+
+
+def task_settings(item: ScreenItem, settings_dict: dict) -> dict:
+    """The prediction settings of one formula: the screen's, with its own Z and space groups, one core."""
+    from core.pipeline import PredictionSettings
+
+    return PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
+                                 "spacegroups": item.spacegroups or None}).to_dict()
+
+
+def finished(folder: Path, settings: dict | None = None) -> bool:
+    """Whether a formula's run folder holds a finished prediction (its summary) made with
+    ``settings`` (:func:`task_settings`; None: any). Another Z, other space groups or
+    other settings run again; the run folder then recomputes only what they change."""
+    import json
+
+    path = folder / "summary.json"
+    if not path.is_file():
+        return False
+    if settings is None:
+        return True
+    try:
+        stored = json.loads(path.read_text()).get("settings", {})
+    except (OSError, ValueError):
+        return False
+
+    def comparable(values: dict) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if k not in IGNORED_SETTINGS}
+
+    return comparable(stored) == comparable(settings)
 
 
 def row_from_folder(item: ScreenItem, folder: Path) -> dict:
@@ -274,7 +303,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     """
     from distributed import wait
 
-    out = Path(out_dir)
+    out = Path(out_dir).resolve()  # a worker on another machine or in another folder needs the full path
     if out.exists() and not out.is_dir():
         raise ScreenError(f"{out} is a file, not a folder")
     out.mkdir(parents=True, exist_ok=True)
@@ -282,7 +311,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     rows: dict[str, dict] = {}
     state = ScreenProgress(total=len(items))
     for item in items:
-        if finished(out / item.name):
+        if finished(out / item.name, task_settings(item, settings_dict) if settings_dict else None):
             rows[item.name] = {**row_from_folder(item, out / item.name), "status": "done (earlier run)"}
             state.skipped += 1
     todo = [item for item in items if item.name not in rows]
@@ -307,8 +336,12 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
         while running:
             try:
                 done, _ = wait(list(running), timeout=2.0, return_when="FIRST_COMPLETED")
-            except TimeoutError:  # nothing finished: look for new workers, then wait again
+            except (TimeoutError, asyncio.TimeoutError):  # nothing finished: look for new workers, wait again
                 done = set()
+            except Exception:  # noqa: BLE001 - e.g. FuturesCancelledError: a lost scheduler connection
+                done = {f for f in running if f.status in ("finished", "error", "cancelled", "lost")}
+                if not done:
+                    raise
             for future in done:
                 item = running.pop(future)
                 try:

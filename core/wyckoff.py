@@ -145,8 +145,8 @@ def enumerate_combinations(number: int, counts: list[int] | tuple[int, ...], max
     an orbit without free coordinates holding at most one species once (a point is one atom);
     the likeliest first, at most ``max_solutions``.
 
-    Each species' own options (multisets of orbits) are listed first and sorted by the sum of
-    their letters' costs (:func:`letter_costs`; fewer and commoner orbits first); their
+    Each species' own options (multisets of orbits) are listed first, cheapest first by the
+    sum of their letters' costs (:func:`letter_costs`; fewer and commoner orbits first); their
     product is then walked best-first (a heap over index tuples), skipping combinations that
     put two species on one fixed orbit. A bound on solutions, not on a search grid, keeps the
     likeliest ones of large problems (20 atoms in Pmmm). Should the walk find nothing within
@@ -167,11 +167,10 @@ def enumerate_combinations(number: int, counts: list[int] | tuple[int, ...], max
     cost = [letter_costs(number)[label.lstrip("0123456789")] for label, _, _ in table]
     options = []
     for n in counts:
-        found = _species_options(table, reach, n, SPECIES_OPTIONS_CAP)
+        found = _species_options(table, reach, n, SPECIES_OPTIONS_CAP, cost)
         if not found:
             return []
-        keyed = sorted((sum(cost[k] for k in o), len(o), o) for o in found)
-        options.append([o for _, _, o in keyed])
+        options.append(found)
     solutions = _best_first(table, options, cost, max_solutions, max_nodes)
     if not solutions:
         solutions = _depth_first(table, reach, counts, max_solutions, 10 * max_nodes)
@@ -182,27 +181,29 @@ SPECIES_OPTIONS_CAP = 20_000
 """Most orbit multisets listed for one species (in search order) before the product walk."""
 
 
-def _species_options(table, reach, n: int, cap: int) -> list[tuple[int, ...]]:
-    """Multisets of orbit indices (non-decreasing) whose multiplicities sum to ``n``, fixed orbits once."""
-    out: list[tuple[int, ...]] = []
-    chosen: list[int] = []
+def _species_options(table, reach, n: int, cap: int, cost: list[float] | None = None) -> list[tuple[int, ...]]:
+    """Multisets of orbit indices (non-decreasing) whose multiplicities sum to ``n``, fixed
+    orbits once; the ``cap`` cheapest by summed letter cost (ties: fewer orbits), cheapest first.
 
-    def fill(start: int, remaining: int) -> bool:
+    Best-first over partial multisets (a heap keyed by the cost so far; costs are >= 0, so
+    complete multisets come out in cost order): a cap applied to a depth-first listing
+    dropped the cheapest options of large counts in groups with many orbits (Pmmm's
+    general position for 8 atoms)."""
+    import heapq
+
+    cost = cost or [0.0] * len(table)
+    out: list[tuple[int, ...]] = []
+    heap: list[tuple[float, int, int, int, tuple[int, ...]]] = [(0.0, 0, n, 0, ())]
+    while heap and len(out) < cap:
+        spent, size, remaining, start, chosen = heapq.heappop(heap)
         if remaining == 0:
-            out.append(tuple(chosen))
-            return len(out) >= cap
+            out.append(chosen)
+            continue
         for k in range(start, len(table)):
             _, m, free = table[k]
             if m > remaining or not reach[k if free else k + 1][remaining - m]:
                 continue
-            chosen.append(k)
-            stop = fill(k if free else k + 1, remaining - m)
-            chosen.pop()
-            if stop:
-                return True
-        return False
-
-    fill(0, n)
+            heapq.heappush(heap, (spent + cost[k], size + 1, remaining - m, k if free else k + 1, chosen + (k,)))
     return out
 
 

@@ -135,3 +135,21 @@ def test_slurm_job_script_from_a_config_file(tmp_path):
         cluster.close()
     assert "#SBATCH -p short" in script and "#SBATCH -A csp" in script and "#SBATCH -t 01:30:00" in script
     assert "export OMP_NUM_THREADS=1" in script and "--nthreads 1" in script
+
+
+def test_a_rerun_with_other_settings_is_not_skipped(tmp_path):
+    """A finished folder counts as done only for the settings it was made with."""
+    import dataclasses
+
+    from core.pipeline import PredictionSettings
+    from core.screening import finished, task_settings
+
+    settings = dataclasses.asdict(PredictionSettings.fast())
+    item = ScreenItem("NaCl", z=1)
+    folder = tmp_path / item.name
+    folder.mkdir()
+    stored = {**task_settings(item, settings), "jobs": 2, "device": "cpu"}  # where it ran does not matter
+    (folder / "summary.json").write_text(json.dumps({"settings": stored, "structures": []}))
+    assert finished(folder, task_settings(item, settings))
+    assert not finished(folder, task_settings(ScreenItem("NaCl", z=2), settings))  # another Z
+    assert not finished(folder, task_settings(item, {**settings, "population": 100}))  # another GA budget

@@ -27,68 +27,84 @@ def jmol_colours() -> dict[str, tuple[float, float, float]]:
     return {el: tuple(c / 255 for c in rgb) for el, rgb in table.items()}
 
 
+BOUNDARY_TOL = 1e-3
+"""Fractional distance from a face within which an atom is drawn on the opposite face too."""
+
+
 def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1),
                    contact: np.ndarray | None = None) -> dict:
     """Positions (Å, Cartesian), colours, sizes, labels, bond segments and cell corners to draw.
 
-    Bonds connect atom i to every image of j that lies within the bond window
-    (``contact[i, j] == 1`` when a map is given, else the foundation's rule);
-    bonded images outside the drawn cells are added as atoms (labels with a prime).
+    As VESTA draws a cell: the atoms of the ``repeat`` cells, an atom on a face, edge
+    or corner of the block repeated on every face, edge and corner it touches (cubic
+    SrTiO3: 8 Sr, 6 O, 1 Ti), and the bonded images just outside the block (labels
+    with a prime). Bonds join every pair of drawn atoms that are in contact
+    (``contact[i, j] == 1`` when a map is given, else the foundation's rule) within
+    r_i + r_j + 0.4 Å, so no bond ends where no atom is drawn.
     """
     na, nb, nc = repeat
+    upper = np.array(repeat, dtype=float)
     shifts = np.array([(a, b, c) for a in range(na) for b in range(nb) for c in range(nc)], dtype=float)
     frac = np.mod(structure.frac_coords, 1.0)
+    frac[frac > 1 - BOUNDARY_TOL] = 0.0  # 0.99999 is the face at 0
     species = [site.specie.symbol for site in structure]
     n = len(structure)
-    all_frac = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
     lattice = structure.lattice.matrix
-    positions = all_frac @ lattice
-    colours = jmol_colours()
     table = element_table()
     radii = table.covalent_radius[atomic_numbers(species)]
-    atom_species = species * len(shifts)
     if contact is None:
         contact = compute_contact_map(structure.copy(), canonical=False).matrix
+    contact = np.asarray(contact)
     counts: dict[str, int] = {}
     labels = []
     for el in species:
         counts[el] = counts.get(el, 0) + 1
         labels.append(f"{el}{counts[el]}")
-    # Bond segments from every atom to each image of a bonded atom within r_i + r_j + 0.4 Å
-    # (vectorised over bonded pairs and the 27 neighbouring cells); a bonded image that
-    # lies outside the drawn cells is drawn as an atom too, as VESTA does.
-    segments, extra = [], {}
     cutoff = radii[:, None] + radii[None, :] + 0.4
+
+    # the block's atoms, then their copies on the far faces, edges and corners
+    block = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)
+    owner = np.tile(np.arange(n), len(shifts))
+    drawn: dict[tuple, int] = {}
+    for f, k in zip(block, owner):
+        low = np.flatnonzero(f < BOUNDARY_TOL)
+        for mask in product((0, 1), repeat=len(low)):
+            g = f.copy()
+            g[low[np.array(mask, dtype=bool)]] += upper[low[np.array(mask, dtype=bool)]]
+            drawn.setdefault(tuple(np.round(g, 4)), int(k))
+    inside = len(drawn)
+    # bonded images just outside the block (vectorised over bonded pairs and the 27 neighbouring cells)
     pairs = np.argwhere(contact > 0)
     images = np.array(list(product((-1, 0, 1), repeat=3)), dtype=float)
-    upper = np.array(repeat, dtype=float)
     for shift in shifts if len(pairs) else []:
         fi = frac[pairs[:, 0]] + shift
         fj = frac[pairs[:, 1]][:, None, :] + shift + images[None, :, :]
         dist = np.linalg.norm((fj - fi[:, None, :]) @ lattice, axis=2)
         for p_idx, im in np.argwhere(dist <= cutoff[pairs[:, 0], pairs[:, 1]][:, None]):
             end = fj[p_idx, im]
-            segments += [fi[p_idx] @ lattice, end @ lattice]
             if ((end < -1e-6) | (end > upper + 1e-6)).any():
-                extra[tuple(np.round(end, 4))] = int(pairs[p_idx, 1])
+                drawn.setdefault(tuple(np.round(end, 4)), int(pairs[p_idx, 1]))
+    all_frac = np.array(list(drawn), dtype=float).reshape(-1, 3)
+    base = np.array(list(drawn.values()), dtype=int)
+    positions = all_frac @ lattice
+    # bonds between drawn atoms only
+    delta = np.linalg.norm(positions[:, None, :] - positions[None, :, :], axis=2)
+    bonded = (contact[base[:, None], base[None, :]] > 0) & (delta <= cutoff[base[:, None], base[None, :]]) \
+        & (delta > 0.1)
+    i, j = np.nonzero(np.triu(bonded, k=1))
+    bonds = np.stack([positions[i], positions[j]], axis=1).reshape(-1, 3) if len(i) else np.zeros((0, 3))
     corners = np.array([(a, b, c) for a in (0, na) for b in (0, nb) for c in (0, nc)], dtype=float) @ lattice
-    extra_frac = np.array(list(extra), dtype=float).reshape(-1, 3)
-    extra_idx = list(extra.values())
-    all_frac = np.concatenate([all_frac, extra_frac])
-    positions = np.concatenate([positions, extra_frac @ lattice])
-    atom_species = atom_species + [species[k] for k in extra_idx]
-    atom_labels = [labels[k % n] for k in range(len(shifts) * n)] + [labels[k] + "'" for k in extra_idx]
-    sizes = np.concatenate([np.tile(0.45 * radii, len(shifts)), 0.45 * radii[extra_idx]])  # ball-and-stick radius
-    bonds = np.array(segments).reshape(-1, 3) if segments else np.zeros((0, 3))
-    mesh = cylinder_mesh(bonds) if len(bonds) else None
+    colours = jmol_colours()
+    atom_species = [species[k] for k in base]
     return {
-        "mesh": mesh,
+        "mesh": cylinder_mesh(bonds) if len(bonds) else None,
         "positions": positions,
         "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
-        "sizes": sizes,
-        "labels": atom_labels,
+        "sizes": 0.45 * radii[base],  # ball-and-stick radius
+        "labels": [labels[k] + ("'" if m >= inside else "") for m, k in enumerate(base)],
         "species": atom_species,
         "frac": all_frac,
+        "base": base,
         "bonds": bonds,
         "cell": corners[CELL_EDGES.reshape(-1)],
     }

@@ -55,12 +55,18 @@ class ScreeningTable(QDialog):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.cellDoubleClicked.connect(lambda r, _c: self._open(r))
         self.table.itemActivated.connect(lambda item: self._open(item.row()))
+        self.status = QLabel()
         layout = QVBoxLayout(self)
         layout.addWidget(label)
         layout.addWidget(self.table)
+        layout.addWidget(self.status)
         self.resize(900, 420)
 
     def _open(self, table_row: int) -> None:
+        """The formula's run folder inside this screen folder (the path in screen.csv may be
+        relative, or from another machine when the folder was copied off a cluster)."""
         row = self.rows[self.table.item(table_row, 0).data(Qt.ItemDataRole.UserRole)]
-        folder = row.get("folder") or str(self.folder / row.get("formula", ""))
-        self.openRequested.emit(folder)
+        if not row.get("folder"):
+            self.status.setText(f"{row.get('formula', '')} has no results: {row.get('reason') or row.get('status')}")
+            return
+        self.openRequested.emit(str(self.folder / Path(row["folder"]).name))

@@ -92,7 +92,8 @@ def model_for_cell(n_atoms: int, device: str = "auto") -> ContactModel:
 
 def shipped_max_atoms() -> int:
     """Largest cell (atoms) a shipped contact model takes."""
-    return load_model(str(LARGE_CELL_MODEL_PATH) if LARGE_CELL_MODEL_PATH.is_file() else None).max_atoms
+    # read on the CPU: asking the size must not start CUDA (a --device cpu run, the GUI, a screen worker)
+    return load_model(str(LARGE_CELL_MODEL_PATH) if LARGE_CELL_MODEL_PATH.is_file() else None, "cpu").max_atoms
 
 
 def choose_z(formula: Formula, model: ContactModel) -> int:

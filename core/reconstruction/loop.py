@@ -26,6 +26,7 @@ from core.reconstruction.job import (
     ReconstructionResult,
     ReconstructionTarget,
     escalate,
+    needs_escalation,
     plan_jobs,
 )
 from core.reconstruction.runner import JobProgress, run_jobs
@@ -139,7 +140,11 @@ def reconstruct(targets: Mapping[str, ReconstructionTarget], settings: LoopSetti
             on_result(name, result)
 
     def _target_finished(name: str) -> None:
-        more = [] if name in escalated or (cancel is not None and cancel.is_set()) else escalate(
+        cancelled = cancel is not None and cancel.is_set()
+        if cancelled and name not in escalated and settings.escalate_to > settings.n_assignments \
+                and needs_escalation(results[name]):
+            return  # it would have escalated: not done (a resumed run escalates it)
+        more = [] if name in escalated or cancelled else escalate(
             targets[name], results[name], settings.n_assignments, settings.escalate_to, settings.restarts,
             settings.ga, settings.seed, settings.max_strain)
         if more:

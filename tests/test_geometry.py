@@ -1,0 +1,37 @@
+"""The 3D view's geometry (no display needed): atoms on the cell boundary are drawn on
+every face, edge and corner they touch, and every bond joins two drawn atoms."""
+
+from collections import Counter
+
+import numpy as np
+from pymatgen.core import Lattice, Structure
+
+from alphacrystal_gui.view3d.geometry import scene_geometry
+
+
+def _perovskite() -> Structure:
+    return Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+
+
+def _inside(geometry, upper) -> Counter:
+    f = geometry["frac"]
+    keep = (f >= -1e-6).all(axis=1) & (f <= np.asarray(upper) + 1e-6).all(axis=1)
+    return Counter(np.array(geometry["species"])[keep].tolist())
+
+
+def test_cubic_perovskite_cell_draws_every_periodic_image_on_its_boundary():
+    g = scene_geometry(_perovskite())
+    assert _inside(g, (1, 1, 1)) == {"Sr": 8, "Ti": 1, "O": 6}  # corners, centre, face centres
+    big = scene_geometry(_perovskite(), (2, 2, 2))
+    assert _inside(big, (2, 2, 2)) == {"Sr": 27, "Ti": 8, "O": 36}
+
+
+def test_every_bond_ends_on_a_drawn_atom_and_ti_has_its_six_oxygens():
+    g = scene_geometry(_perovskite())
+    positions, ends = g["positions"], g["bonds"]
+    assert len(ends) and all(np.linalg.norm(positions - e, axis=1).min() < 1e-6 for e in ends)
+    ti = positions[g["species"].index("Ti")]
+    touching = sum(np.linalg.norm(ends[0::2] - ti, axis=1).round(6).tolist().count(0.0) for _ in [0]) + \
+        sum(np.linalg.norm(ends[1::2] - ti, axis=1).round(6).tolist().count(0.0) for _ in [0])
+    assert touching == 6
