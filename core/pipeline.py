@@ -349,6 +349,19 @@ def candidate_key(candidate: Candidate) -> str:
     return f"sg{candidate.spacegroup}-z{candidate.z}"
 
 
+def candidate_label(key: str) -> str:
+    """A candidate key (``sg136-z2``, :func:`candidate_key`) in words: ``P4_2/mnm (136), Z = 2``;
+    any other text is returned as it is."""
+    import re
+
+    from core.symmetry import hm_symbol
+
+    found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
+    if not found or not 1 <= int(found[1]) <= 230:
+        return key
+    return f"{hm_symbol(int(found[1]))} ({found[1]}), Z = {found[2]}"
+
+
 def predict_structures(
     formula: str,
     settings: PredictionSettings | None = None,

@@ -582,3 +582,20 @@ def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_pa
     assert window.session.rows[0]["structure"]["lattice"] and window.session.rows[0]["symbol"] == "Fm-3m"
     assert not window.session.has_unsaved_work
     assert window.open_screen(tmp_path / "NaCl") is None  # a run folder is not a screen: an error, no table
+
+
+def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(window):
+    panel = window.run_panel
+    panel.clear_plot()
+    for generation in range(1, 6):
+        panel.add_generation("sg136-z2-sg136-w0-r0", {"generation": generation, "best_fitness": 0.2 * generation,
+                                                      "mean_fitness": 0.1})
+        panel.add_generation("sg136-z2-sg136-w1-r0", {"generation": generation, "best_fitness": 0.1,
+                                                      "mean_fitness": 0.05})
+    panel.redraw()
+    legend = panel.plot.getPlotItem().legend
+    assert [label.text for _, label in legend.items] == ["P4_2/mnm (136), Z = 2"]  # one entry per candidate
+    lead_best, lead_mean = panel._curves["sg136-z2-sg136-w0-r0"]
+    other_best, other_mean = panel._curves["sg136-z2-sg136-w1-r0"]
+    assert lead_best.opts["pen"].width() == 3 and other_best.opts["pen"].width() == 1
+    assert lead_mean.isVisible() and not other_mean.isVisible()

@@ -24,7 +24,14 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_POTENTIAL, POTENTIALS, PipelineProgress, PredictionSettings, format_seconds
+from core import (
+    DEFAULT_POTENTIAL,
+    POTENTIALS,
+    PipelineProgress,
+    PredictionSettings,
+    candidate_label,
+    format_seconds,
+)
 
 REDRAW_INTERVAL_MS = 200
 """Fitness curves and progress are drawn at most this often during a run."""
@@ -217,10 +224,10 @@ class RunPanel(QWidget):
         for job_id in self._changed:
             points = self._series[job_id]
             if job_id not in self._curves:
-                group = job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
+                group = self._group(job_id)
                 if group not in self._colours:
                     self._colours[group] = PALETTE[len(self._colours) % len(PALETTE)]
-                    named = group
+                    named = candidate_label(group)
                 else:
                     named = None
                 colour = pg.mkColor(self._colours[group])
@@ -237,7 +244,29 @@ class RunPanel(QWidget):
             data = np.asarray(points, dtype=float)
             self._curves[job_id][0].setData(data[:, 0], data[:, 1])
             self._curves[job_id][1].setData(data[:, 0], data[:, 2])
+        for group in {self._group(job_id) for job_id in self._changed}:
+            self._emphasise(group)
         self._changed.clear()
+
+    @staticmethod
+    def _group(job_id: str) -> str:
+        """The candidate of a GA run (``sg136-z2-sg136-w0-r0`` -> ``sg136-z2``)."""
+        return job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
+
+    def _emphasise(self, group: str) -> None:
+        """The candidate's leading run (highest best fitness so far) bold with its mean
+        (dashed); its other runs faint and without mean curves."""
+        jobs = [j for j in self._curves if self._group(j) == group]
+        leader = max(jobs, key=lambda j: (self._series[j][-1][1], -jobs.index(j)))
+        colour = pg.mkColor(self._colours[group])
+        faint = pg.mkColor(colour)
+        faint.setAlpha(70)
+        for job_id in jobs:
+            best, mean = self._curves[job_id]
+            lead = job_id == leader
+            best.setPen(pg.mkPen(colour if lead else faint, width=3 if lead else 1))
+            best.setZValue(1 if lead else 0)
+            mean.setVisible(lead)
 
     def show_progress(self, p: PipelineProgress) -> None:
         """Keep the latest progress; while running, the 10 Hz timer draws it."""
