@@ -40,6 +40,9 @@ class ContactMapDocument:
         self.threshold = 0.5
         self.matrix = np.zeros((0, 0), dtype=np.uint8)
         self.reference: np.ndarray | None = None
+        self.image_coordination: np.ndarray | None = None
+        """Coordination numbers over periodic images (Sr 12, Ti 6 in SrTiO3), when the map
+        comes from a structure; a predicted map has only partner counts (:meth:`coordination`)."""
         self._undo: list[tuple[np.ndarray, float]] = []
         self._redo: list[tuple[np.ndarray, float]] = []
         self._listeners: list[Listener] = []
@@ -64,9 +67,11 @@ class ContactMapDocument:
         return len(self.labels)
 
     def load(self, labels, species, matrix, probabilities=None, threshold: float = 0.5,
-             predicted=None) -> None:
-        """Show a new map (clears undo history). ``predicted`` is what Reset returns to."""
+             predicted=None, image_coordination=None) -> None:
+        """Show a new map (clears undo history). ``predicted`` is what Reset returns to;
+        ``image_coordination``: a structure's coordination numbers over periodic images."""
         self.labels, self.species = list(labels), list(species)
+        self.image_coordination = None if image_coordination is None else np.asarray(image_coordination, dtype=int)
         self.matrix = _symmetric(np.asarray(matrix, dtype=np.uint8))
         self.probabilities = None if probabilities is None else np.asarray(probabilities, dtype=np.float32)
         self.threshold = float(threshold)
@@ -151,8 +156,20 @@ class ContactMapDocument:
 
     # derived ---------------------------------------------------------------
     def coordination(self) -> np.ndarray:
-        """Bonds per atom (row sums)."""
+        """Distinct bonded partners per atom in the cell (row sums); not the coordination
+        number a crystallographer reads (:attr:`image_coordination`)."""
         return self.matrix.sum(axis=1).astype(int)
+
+    def rule_conflicts(self) -> list[tuple[int, int]]:
+        """Bonded pairs (i < j) that the contact rule never bonds: two metals (their pairs
+        are never in contact by the paper's definition, so no structure's map has them)."""
+        from core.elements import atomic_numbers, element_table
+
+        if not self.n:
+            return []
+        metal = element_table().is_metal[atomic_numbers(self.species)]
+        i, j = np.nonzero(np.triu(self.matrix, k=1) & (metal[:, None] & metal[None, :]))
+        return list(zip(i.tolist(), j.tolist()))
 
     def diff(self) -> np.ndarray | None:
         """+1 where the map has a bond the reference lacks, -1 where it misses one, else 0."""

@@ -382,7 +382,8 @@ class Session:
         if cmap is None:
             cmap = result_contact_map(row)
         if cmap is not None:
-            self.result_document.load(cmap.labels, cmap.species, cmap.matrix)
+            self.result_document.load(cmap.labels, cmap.species, cmap.matrix,
+                                      image_coordination=cmap.coordination_numbers)
             ref = self.reference_map
             self.result_document.set_reference(ref.matrix if ref is not None
                                                and list(ref.species) == list(cmap.species) else None)

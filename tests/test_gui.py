@@ -599,3 +599,18 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
     other_best, other_mean = panel._curves["sg136-z2-sg136-w1-r0"]
     assert lead_best.opts["pen"].width() == 3 and other_best.opts["pen"].width() == 1
     assert lead_mean.isVisible() and not other_mean.isVisible()
+
+
+def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qtbot):
+    from conftest import FIXTURES
+
+    from core.map_document import ContactMapDocument
+
+    doc = ContactMapDocument()
+    cmap = __import__("core").compute_contact_map(FIXTURES["TiO2"]())
+    doc.load(cmap.labels, cmap.species, cmap.matrix, image_coordination=cmap.coordination_numbers)
+    window.editor.set_document(doc)
+    assert "CN (periodic) / partners in the cell: Ti1 6/" in window.editor.info.text()
+    ti = [k for k, el in enumerate(cmap.species) if el == "Ti"]
+    doc.toggle(ti[0], ti[1])
+    assert "warning: Ti1–Ti2: two metals" in window.editor.info.text()

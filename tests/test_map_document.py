@@ -47,3 +47,17 @@ def test_diff_against_a_reference():
     assert diff[0, 1] == 1 and diff[0, 2] == -1
     doc.set_reference(np.zeros((2, 2)))  # other atoms: no overlay
     assert doc.diff() is None
+
+
+def test_metal_metal_bonds_are_flagged_and_periodic_cn_is_kept():
+    from core.map_document import ContactMapDocument
+
+    doc = ContactMapDocument()
+    doc.load(["Sr1", "Ti1", "O1"], ["Sr", "Ti", "O"], np.array([[0, 0, 1], [0, 0, 1], [1, 1, 0]]),
+             image_coordination=[12, 6, 6])
+    assert doc.rule_conflicts() == [] and doc.image_coordination.tolist() == [12, 6, 6]
+    assert doc.coordination().tolist() == [1, 1, 2]  # partners in the cell, not the CN
+    doc.toggle(0, 1)  # Sr-Ti: two metals
+    assert doc.rule_conflicts() == [(0, 1)]
+    doc.undo()
+    assert doc.rule_conflicts() == []

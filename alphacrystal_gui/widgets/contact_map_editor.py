@@ -185,8 +185,18 @@ class ContactMapEditor(QWidget):
         self.plot.getAxis("left").setTicks(ticks)
         self.plot.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
         degrees = doc.coordination()
-        text = "Coordination: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
+        if doc.image_coordination is not None and len(doc.image_coordination) == n:
+            text = "CN (periodic) / partners in the cell: " + ", ".join(
+                f"{lab} {cn}/{d}" for lab, cn, d in zip(doc.labels, doc.image_coordination, degrees))
+        else:
+            text = "Partners in the cell: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
         text += f"  ·  {int(doc.matrix.sum()) // 2} bonds"
+        conflicts = doc.rule_conflicts()
+        if conflicts:
+            pairs = ", ".join(f"{doc.labels[i]}–{doc.labels[j]}" for i, j in conflicts[:3])
+            more = f" and {len(conflicts) - 3} more" if len(conflicts) > 3 else ""
+            text += (f"  ·  <span style='color:#b35c00'>warning: {pairs}{more}: two metals, which the contact rule "
+                     "never bonds; no structure can have this bond, so CMCrystal cannot reach fitness 1</span>")
         if self.read_only:
             text += "  ·  view only"
         elif doc.edited:
