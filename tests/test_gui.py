@@ -120,7 +120,7 @@ def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
     assert doc.matrix[0, 1] != before[0, 1] and doc.matrix[1, 0] == doc.matrix[0, 1]
     w.undo_action.trigger()
     assert (doc.matrix == before).all()
-    assert "Coordination" in w.editor.info.text()
+    assert "Partners in the cell" in w.editor.info.text()
 
 
 def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp_path):
@@ -614,3 +614,10 @@ def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qt
     ti = [k for k, el in enumerate(cmap.species) if el == "Ti"]
     doc.toggle(ti[0], ti[1])
     assert "warning: Ti1–Ti2: two metals" in window.editor.info.text()
+
+
+def test_candidate_columns_fit_the_panel_at_the_default_window_size(window, qtbot):
+    w = predicted(qtbot, window, "SrTiO3")
+    table = w.candidates.table
+    assert table.horizontalHeader().length() <= table.viewport().width()  # a, b, c, α, β, γ without scrolling
+    assert table.horizontalHeaderItem(1).toolTip().startswith("space-group number")

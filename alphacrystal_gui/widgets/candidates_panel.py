@@ -28,6 +28,13 @@ from PySide6.QtWidgets import (
 from core import Candidate, CandidateEditError, TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
+"""What each column holds (header tooltips, error messages)."""
+HEADERS = ("run", "SG", "symbol", "Z", "n", "p", "a", "b", "c", "α", "β", "γ")
+"""Short headers, so that every column, the lattice included, fits the panel at the window's default size."""
+TOOLTIPS = ("tick to run this candidate", "space-group number (editable)", "Hermann-Mauguin symbol",
+            "formula units in the primitive cell", "atoms in the primitive cell",
+            "probability of this space group and Z", "a (Å, editable)", "b (Å, editable)", "c (Å, editable)",
+            "α (degrees, editable)", "β (degrees, editable)", "γ (degrees, editable)")
 LATTICE_COLUMNS = range(6, 12)
 TEMPLATE_COLUMNS = ("run", "source", "template", "space group", "Z", "score", "Wyckoff")
 TEMPLATE_TOOLTIPS = {
@@ -48,7 +55,9 @@ class CandidatesPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.table = QTableWidget(0, len(COLUMNS))
-        self.table.setHorizontalHeaderLabels(COLUMNS)
+        self.table.setHorizontalHeaderLabels(HEADERS)
+        for col, tip in enumerate(TOOLTIPS):
+            self.table.horizontalHeaderItem(col).setToolTip(tip)
         self.table.verticalHeader().setVisible(False)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.add_button = QPushButton("Add space group")
@@ -95,8 +104,8 @@ class CandidatesPanel(QWidget):
 
     @staticmethod
     def _texts(c: Candidate) -> tuple[str, ...]:
-        return (str(c.spacegroup), c.symbol, str(c.z), str(c.n_atoms), f"{c.probability:.3f}",
-                *(f"{v:.3f}" if k < 3 else f"{v:.2f}" for k, v in enumerate(c.lattice)))
+        return (str(c.spacegroup), c.symbol, str(c.z), str(c.n_atoms), f"{c.probability:.2f}",
+                *(f"{v:.2f}" if k < 3 else f"{v:.1f}".removesuffix(".0") for k, v in enumerate(c.lattice)))
 
     def _append(self, c: Candidate, checked: bool) -> None:
         row = self.table.rowCount()
