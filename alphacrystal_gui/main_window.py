@@ -183,6 +183,11 @@ class MainWindow(QMainWindow):
         results_box = QWidget()
         results_layout = QVBoxLayout(results_box)
         results_layout.setContentsMargins(0, 0, 0, 0)
+        self.results_filter = QLineEdit(placeholderText="Filter results (e.g. Pnma, template, mp-)")
+        self.results_filter.setClearButtonEnabled(True)
+        self.results_filter.setToolTip("show only the results whose cells contain this text")
+        self.results_filter.textChanged.connect(self.results.set_filter)
+        results_layout.addWidget(self.results_filter)
         results_layout.addWidget(self.results, 1)
         results_layout.addWidget(self.discarded)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -201,6 +206,7 @@ class MainWindow(QMainWindow):
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.rowSelected.connect(self.show_result)
+        self.results.actionRequested.connect(self.result_action)
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
         self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
         self.view3d.export_button.clicked.connect(self._ask_png)
@@ -640,6 +646,29 @@ class MainWindow(QMainWindow):
             f"{Path(path).name}: {cell.composition.reduced_formula}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
             f"{cmap.n_valid_bonds} bonds, {cmap.n_short_contacts} short contacts")
         return True
+
+    def result_action(self, action: str, index: int) -> None:
+        """A result's right-click menu: copy its CIF or POSCAR, export it, or show it."""
+        from pymatgen.core import Structure
+        from PySide6.QtWidgets import QApplication
+
+        if not 0 <= index < len(self.session.rows):
+            return
+        row = self.session.rows[index]
+        if action == "map":
+            self.results.select_index(index)
+            return
+        if action == "export":
+            self.results.select_index(index)
+            self._ask_export(selected=True)
+            return
+        structure = Structure.from_dict(row["structure"])
+        if action == "copy-cif":
+            text, what = core.cif_text(structure, symmetrize=True), "symmetrised CIF"
+        else:
+            text, what = core.poscar_text(structure, f"{self.session.results.formula} rank {index + 1}"), "POSCAR"
+        QApplication.clipboard().setText(text)
+        self.statusBar().showMessage(f"Copied the {what} of result #{index + 1} to the clipboard")
 
     # ------------------------------------------------------------------ run and screening folders
     def _ask_open_run_folder(self) -> None:

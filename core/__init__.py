@@ -21,7 +21,9 @@ from core.errors import AlphaCrystalError, DatasetError, FormulaError, Structure
 from core.featurize import FeaturizedDataset, featurize_dataset
 from core.formula_split import full_range_split
 from core.io import (
+    cif_text,
     export_structure,
+    poscar_text,
     primitive_cell,
     read_structure,
     write_cif,
@@ -80,6 +82,8 @@ def __getattr__(name: str):
 
 __all__ = [*_LAZY,
     "CSP_TOLERANCES",
+    "cif_text",
+    "poscar_text",
     "DEFAULT_MAX_ATOMS",
     "DEFAULT_POTENTIAL",
     "FEATURE_NAMES",

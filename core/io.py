@@ -198,10 +198,15 @@ def write_cif(
     return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
 
 
+def poscar_text(structure: Structure, comment: str | None = None) -> str:
+    """A POSCAR of ``structure`` as text (VASP 5 format with element names, species sorted
+    into contiguous blocks): what :func:`write_poscar` writes."""
+    return Poscar(structure, comment=comment, sort_structure=True).get_str()
+
+
 def write_poscar(structure: Structure, path: str | os.PathLike, comment: str | None = None) -> Path:
-    """Write a VASP POSCAR atomically, species sorted into contiguous blocks."""
-    poscar = Poscar(structure, comment=comment, sort_structure=True)
-    return atomic_write_text(path, poscar.get_str())
+    """Write a VASP POSCAR atomically (:func:`poscar_text`)."""
+    return atomic_write_text(path, poscar_text(structure, comment))
 
 
 def potcar_configured() -> bool:

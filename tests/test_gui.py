@@ -621,3 +621,29 @@ def test_candidate_columns_fit_the_panel_at_the_default_window_size(window, qtbo
     table = w.candidates.table
     assert table.horizontalHeader().length() <= table.viewport().width()  # a, b, c, α, β, γ without scrolling
     assert table.horizontalHeaderItem(1).toolTip().startswith("space-group number")
+
+
+def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
+    """Results from a run folder: the filter hides rows, the menu copies a POSCAR that parses back."""
+    from pymatgen.io.vasp import Poscar
+    from PySide6.QtWidgets import QApplication
+
+    from core.pipeline import PredictionSettings, predict_structures
+
+    predict_structures("NaCl", PredictionSettings(sources=("templates",), relax=False, template_top_k=3, jobs=1),
+                       out_dir=tmp_path / "NaCl")
+    window.open_run_folder(tmp_path / "NaCl")
+    wait_idle(qtbot, window)
+    n = window.results.rowCount()
+    assert n >= 2
+    assert window.results.set_filter("Fm-3m") == 1 and window.results.set_filter("") == n
+    window.results_filter.setText("no such text")
+    assert all(window.results.isRowHidden(r) for r in range(n))
+    window.results_filter.clear()
+    menu = window.results.row_menu(0)
+    assert [a.text() for a in menu.actions()][:2] == ["Copy CIF", "Copy POSCAR"]
+    menu.actions()[1].trigger()
+    copied = Poscar.from_str(QApplication.clipboard().text()).structure
+    assert copied.composition.reduced_formula == "NaCl"
+    menu.actions()[0].trigger()
+    assert QApplication.clipboard().text().startswith("# generated using pymatgen")

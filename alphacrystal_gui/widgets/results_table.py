@@ -5,7 +5,11 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QTableWidget, QTableWidgetItem
+from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
+
+ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("export", "Export…"),
+               ("map", "Show its contact map and 3D structure"))
+"""The right-click menu of a result: (action id, label)."""
 
 COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "ρ (g/cm³)", "Wyckoff")
@@ -58,6 +62,8 @@ class ResultsTable(QTableWidget):
     ``rowSelected(index)`` gives the index into the list last passed to ``set_rows``."""
 
     rowSelected = Signal(int)
+    actionRequested = Signal(str, int)
+    """(action id of :data:`ROW_ACTIONS`, result index): the right-click menu."""
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
@@ -74,6 +80,33 @@ class ResultsTable(QTableWidget):
         # the whole text in the cell's tooltip, so energy and match stay in view
         self.horizontalHeader().setSectionResizeMode(COLUMNS.index("source"), QHeaderView.ResizeMode.Interactive)
         self.itemSelectionChanged.connect(self._selected)
+        self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
+        self.customContextMenuRequested.connect(self._menu)
+        self.setToolTip("Click a row to show it; right-click to copy its CIF or POSCAR, export it, or show its map")
+
+    def row_menu(self, index: int) -> QMenu:
+        """The right-click menu of result ``index`` (its actions emit :attr:`actionRequested`)."""
+        menu = QMenu(self)
+        for action, label in ROW_ACTIONS:
+            menu.addAction(label, lambda a=action: self.actionRequested.emit(a, index))
+        return menu
+
+    def _menu(self, point) -> None:
+        item = self.itemAt(point)
+        if item is not None:
+            self.row_menu(int(item.data(Qt.ItemDataRole.UserRole))).exec(self.viewport().mapToGlobal(point))
+
+    def set_filter(self, text: str) -> int:
+        """Show only the rows whose cells contain ``text`` (any column, case-insensitive);
+        returns how many are shown."""
+        needle = text.strip().lower()
+        shown = 0
+        for row in range(self.rowCount()):
+            cells = (self.item(row, col).text().lower() for col in range(self.columnCount()) if self.item(row, col))
+            hide = bool(needle) and not any(needle in cell for cell in cells)
+            self.setRowHidden(row, hide)
+            shown += not hide
+        return shown
 
     def set_rows(self, rows: list[dict]) -> None:
         self.setSortingEnabled(False)
