@@ -647,3 +647,25 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     assert copied.composition.reduced_formula == "NaCl"
     menu.actions()[0].trigger()
     assert QApplication.clipboard().text().startswith("# generated using pymatgen")
+
+
+def test_3d_view_looks_along_each_axis_and_shows_an_element_legend(window, qtbot):
+    from pymatgen.core import Lattice, Structure
+
+    view = window.view3d
+    s = Structure(Lattice.from_parameters(4, 5, 6, 80, 95, 110), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    view.show_structure(s)
+    assert "Na" in view.legend.text() and "Cl" in view.legend.text()
+    centre = np.array(view.view.camera.center)
+
+    def on_screen(vector):
+        t = view.atoms.get_transform("visual", "canvas")
+        m = t.map(np.array([centre, centre + vector]))
+        return np.linalg.norm(m[0, :2] / m[0, 3] - m[1, :2] / m[1, 3])
+
+    for k in range(3):
+        view.view_buttons["abc"[k]].click()
+        assert on_screen(s.lattice.matrix[k]) < 1.0  # the axis points at the viewer: one pixel
+        assert on_screen(s.lattice.matrix[(k + 1) % 3]) > 20.0
+    view.view_buttons["reset"].click()
+    assert on_screen(s.lattice.matrix[0]) > 20.0

@@ -76,20 +76,40 @@ class StructureView(QWidget):
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
         self.supercell = QCheckBox("2 × 2 × 2")
+        self.supercell.setToolTip("draw 2 × 2 × 2 cells (the view re-centres on them)")
         self.export_button = QPushButton("Save PNG…")
+        self.export_button.setToolTip("save the view as a PNG at 1, 2 or 4 times the panel's size")
         self.title = QLabel("No structure")
+        self.legend = QLabel("")
+        self.legend.setToolTip("element colours (Jmol scheme)")
         self.picked = QLabel("")
+        self.view_buttons = {}
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
+        for axis in ("a", "b", "c"):
+            button = QPushButton(axis)
+            button.setFixedWidth(28)
+            button.setToolTip(f"look along the {axis} axis (shortcut {axis.upper()} in the 3D view)")
+            button.setShortcut(axis.upper())
+            button.clicked.connect(lambda _=False, k="abc".index(axis): self.look_along(k))
+            self.view_buttons[axis] = button
+            top.addWidget(button)
+        reset = QPushButton("reset")
+        reset.setToolTip("the default oblique view (shortcut R)")
+        reset.setShortcut("R")
+        reset.clicked.connect(self.reset_view)
+        self.view_buttons["reset"] = reset
+        top.addWidget(reset)
         top.addWidget(self.supercell)
         top.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(top)
+        layout.addWidget(self.legend)
         layout.addWidget(canvas_widget, 1)
         self.canvas_widget = canvas_widget
         layout.addWidget(self.picked)
-        self.supercell.toggled.connect(lambda _: self._draw())
+        self.supercell.toggled.connect(lambda _: self._draw(reset_camera=True))
         self.canvas.events.mouse_release.connect(self._mouse_release)
 
     def _compile_shaders(self) -> None:
@@ -143,7 +163,26 @@ class StructureView(QWidget):
             centre = g["cell"].mean(axis=0)
             self.view.camera.center = tuple(centre)
             self.view.camera.scale_factor = float(np.ptp(g["cell"], axis=0).max()) * 1.8 + 2.0
+        seen = dict.fromkeys(g["species"])
+        colour = {el: tuple(c) for el, c in zip(g["species"], g["colours"])}
+        self.legend.setText("  ".join(
+            f"<span style='color:rgb({int(255 * colour[el][0])},{int(255 * colour[el][1])},"
+            f"{int(255 * colour[el][2])})'>&#9679;</span> {el}" for el in seen))
         self.canvas.update()
+
+    def look_along(self, axis: int) -> None:
+        """Turn the camera to look along lattice vector ``axis`` (0 a, 1 b, 2 c)."""
+        if self.structure is None:
+            return
+        direction = self.structure.lattice.matrix[axis]
+        self.view.camera.elevation, self.view.camera.azimuth = camera_angles(direction)
+        self.canvas.update()
+
+    def reset_view(self) -> None:
+        """The default oblique view, centred on the drawn cells."""
+        self.view.camera.elevation, self.view.camera.azimuth = 22.0, 35.0
+        if self.structure is not None:
+            self._draw(reset_camera=True)
 
     def _mouse_release(self, event) -> None:
         if self.geometry is None or event.button != 1:
@@ -180,3 +219,13 @@ class StructureView(QWidget):
             image = self.canvas.render(size=(w * scale, h * scale))
         write_png(str(path), image)
         return Path(path)
+
+
+def camera_angles(direction) -> tuple[float, float]:
+    """(elevation, azimuth) in degrees of a vispy ``TurntableCamera`` that looks along
+    ``direction`` (Cartesian). vispy's camera sits at azimuth 0 on the -y side of its
+    centre, looking towards +y; azimuth turns it about z, elevation lifts it."""
+    x, y, z = np.asarray(direction, dtype=float) / np.linalg.norm(direction)
+    elevation = float(np.degrees(np.arcsin(np.clip(-z, -1.0, 1.0))))
+    azimuth = float(np.degrees(np.arctan2(-x, y)))
+    return elevation, azimuth
