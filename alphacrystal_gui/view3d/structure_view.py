@@ -86,12 +86,12 @@ class StructureView(QWidget):
         self.view_buttons = {}
         top = QHBoxLayout()
         top.addWidget(self.title, 1)
-        for axis in ("a", "b", "c"):
+        for index, axis in enumerate("abc"):
             button = QPushButton(axis)
             button.setFixedWidth(28)
             button.setToolTip(f"look along the {axis} axis (shortcut {axis.upper()} in the 3D view)")
             button.setShortcut(axis.upper())
-            button.clicked.connect(lambda _=False, k="abc".index(axis): self.look_along(k))
+            button.clicked.connect(lambda _=False, k=index: self.look_along(k))
             self.view_buttons[axis] = button
             top.addWidget(button)
         reset = QPushButton("reset")
