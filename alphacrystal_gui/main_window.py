@@ -210,6 +210,7 @@ class MainWindow(QMainWindow):
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
         self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
         self.view3d.export_button.clicked.connect(self._ask_png)
+        self.view3d.atomPicked.connect(self.statusBar().showMessage)  # a picked atom, a distance, an angle
         # events: session -> widgets
         s = self.session
         s.formula_changed.connect(self._on_formula)

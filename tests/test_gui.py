@@ -669,3 +669,24 @@ def test_3d_view_looks_along_each_axis_and_shows_an_element_legend(window, qtbot
         assert on_screen(s.lattice.matrix[(k + 1) % 3]) > 20.0
     view.view_buttons["reset"].click()
     assert on_screen(s.lattice.matrix[0]) > 20.0
+
+
+def test_3d_view_measures_distances_and_angles_between_drawn_images(window):
+    from pymatgen.core import Lattice, Structure
+
+    s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    view = window.view3d
+    view.show_structure(s)
+    g = view.geometry
+
+    def drawn(frac):
+        return int(np.argmin(np.linalg.norm(g["frac"] - np.array(frac), axis=1)))
+
+    na, cl_x, cl_y = drawn([0, 0, 0]), drawn([0.5, 0, 0]), drawn([0, 0.5, 0])
+    view.add_pick(cl_x)
+    text = view.add_pick(na)
+    i, j = (next(k for k, site in enumerate(s) if np.allclose(site.frac_coords % 1, f)) for f in ([0.5, 0, 0], [0, 0, 0]))
+    assert f"= {s.get_distance(i, j, jimage=[0, 0, 0]):.3f} Å" in text  # pymatgen: 2.820 Å
+    angle = view.add_pick(cl_y)
+    assert "= 90.00°" in angle and window.statusBar().currentMessage() == angle
+    assert "at (" in view.add_pick(na)  # a fourth click starts a new measurement

@@ -131,6 +131,7 @@ class StructureView(QWidget):
         """Draw ``structure`` (None clears). ``contact`` draws bonds from a map in site order;
         ``geometry`` is :func:`scene_geometry` computed elsewhere (e.g. in a worker thread)."""
         self.structure, self.contact = structure, contact
+        self._picks = []
         self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
         self._draw(reset_camera=True, geometry=geometry)
 
@@ -187,13 +188,12 @@ class StructureView(QWidget):
     def _mouse_release(self, event) -> None:
         if self.geometry is None or event.button != 1:
             return
-        label = self.pick(event.pos)
-        if label:
-            self.picked.setText(label)
-            self.atomPicked.emit(label)
+        k = self.pick_index(event.pos)
+        if k is not None:
+            self.add_pick(k)
 
-    def pick(self, canvas_pos) -> str | None:
-        """Label of the atom drawn nearest to a canvas position (pixels), within 15 px."""
+    def pick_index(self, canvas_pos) -> int | None:
+        """Index of the drawn atom nearest to a canvas position (pixels), within 15 px."""
         g = self.geometry
         if g is None or not len(g["positions"]):
             return None
@@ -202,10 +202,27 @@ class StructureView(QWidget):
         screen = screen[:, :2] / screen[:, 3:4]
         dist = np.linalg.norm(screen - np.asarray(canvas_pos[:2], dtype=float), axis=1)
         k = int(np.argmin(dist))
-        if dist[k] > 15:
-            return None
+        return None if dist[k] > 15 else k
+
+    def pick(self, canvas_pos) -> str | None:
+        """Label of the atom drawn nearest to a canvas position (pixels), within 15 px."""
+        k = self.pick_index(canvas_pos)
+        return None if k is None else self._describe(k)
+
+    def _describe(self, k: int) -> str:
+        g = self.geometry
         x, y, z = g["frac"][k]
         return f"{g['labels'][k]} ({g['species'][k]}) at ({x:.3f}, {y:.3f}, {z:.3f}) fractional"
+
+    def add_pick(self, k: int) -> str:
+        """Add drawn atom ``k`` to the measurement: one atom is described, two give their
+        distance, three the angle at the middle one (the drawn images, so periodic images
+        count); a fourth click starts again. Returns (and shows, and emits) the text."""
+        self._picks = [*getattr(self, "_picks", [])[-2:], k] if len(getattr(self, "_picks", [])) < 3 else [k]
+        text = measurement_text(self.geometry, self._picks) if len(self._picks) > 1 else self._describe(k)
+        self.picked.setText(text)
+        self.atomPicked.emit(text)
+        return text
 
     def render_png(self, path: str | Path, scale: int = 1) -> Path:
         """Write the current view to a PNG file at ``scale`` × the panel's size in device pixels."""
@@ -229,3 +246,18 @@ def camera_angles(direction) -> tuple[float, float]:
     elevation = float(np.degrees(np.arcsin(np.clip(-z, -1.0, 1.0))))
     azimuth = float(np.degrees(np.arctan2(-x, y)))
     return elevation, azimuth
+
+
+def measurement_text(geometry: dict, picks: list[int]) -> str:
+    """``d(Na1–Cl1) = 2.820 Å`` for two drawn atoms; for three, the angle at the middle one
+    and both distances (Cartesian positions of the drawn images, Å and degrees)."""
+    p = geometry["positions"][picks]
+    names = [geometry["labels"][k] for k in picks]
+    d01 = float(np.linalg.norm(p[1] - p[0]))
+    if len(picks) == 2:
+        return f"d({names[0]}–{names[1]}) = {d01:.3f} Å"
+    d12 = float(np.linalg.norm(p[2] - p[1]))
+    u, v = p[0] - p[1], p[2] - p[1]
+    angle = float(np.degrees(np.arccos(np.clip(u @ v / (np.linalg.norm(u) * np.linalg.norm(v)), -1.0, 1.0))))
+    return (f"angle {names[0]}–{names[1]}–{names[2]} = {angle:.2f}°  (d {names[0]}–{names[1]} = {d01:.3f} Å, "
+            f"{names[1]}–{names[2]} = {d12:.3f} Å)")
