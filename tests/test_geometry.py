@@ -35,3 +35,20 @@ def test_every_bond_ends_on_a_drawn_atom_and_ti_has_its_six_oxygens():
     touching = sum(np.linalg.norm(ends[0::2] - ti, axis=1).round(6).tolist().count(0.0) for _ in [0]) + \
         sum(np.linalg.norm(ends[1::2] - ti, axis=1).round(6).tolist().count(0.0) for _ in [0])
     assert touching == 6
+
+
+def test_coordination_polyhedra_ti_octahedron():
+    from alphacrystal_gui.view3d.geometry import polyhedra_mesh
+
+    g = scene_geometry(_perovskite())
+    vertices, faces, colours = polyhedra_mesh(g, {"Ti"})
+    assert vertices.shape == (6, 3) and faces.shape == (8, 3)  # one octahedron: 6 O, 8 triangles
+    assert np.allclose(np.linalg.norm(vertices - vertices.mean(axis=0), axis=1), 3.905 / 2)
+    assert (colours[:, 3] < 1).all()  # translucent
+    assert polyhedra_mesh(_geometry_without_bonds(), None) is None  # nothing bonded: nothing to draw
+
+
+def _geometry_without_bonds():
+    g = scene_geometry(_perovskite(), contact=np.zeros((5, 5), dtype=int))
+    assert len(g["bond_pairs"]) == 0
+    return g

@@ -690,3 +690,19 @@ def test_3d_view_measures_distances_and_angles_between_drawn_images(window):
     angle = view.add_pick(cl_y)
     assert "= 90.00°" in angle and window.statusBar().currentMessage() == angle
     assert "at (" in view.add_pick(na)  # a fourth click starts a new measurement
+
+
+def test_3d_view_polyhedra_choice(window):
+    from pymatgen.core import Lattice, Structure
+
+    view = window.view3d
+    s = Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
+                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    view.show_structure(s)
+    assert not view.polyhedra.visible
+    view.show_polyhedra("Ti")
+    assert view.polyhedra.visible and view.polyhedra_box.currentText() == "polyhedra: Ti"
+    view.show_structure(s)  # another structure with the same elements keeps the choice
+    assert view.polyhedra.visible
+    view.show_polyhedra(None)
+    assert not view.polyhedra.visible

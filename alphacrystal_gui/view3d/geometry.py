@@ -106,6 +106,7 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
         "frac": all_frac,
         "base": base,
         "bonds": bonds,
+        "bond_pairs": np.stack([i, j], axis=1) if len(i) else np.zeros((0, 2), dtype=int),
         "cell": corners[CELL_EDGES.reshape(-1)],
     }
 
@@ -129,3 +130,42 @@ def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -
     offsets = (np.arange(len(start)) * 2 * sides)[:, None, None]
     faces = (quad[None, :, :] + offsets).reshape(-1, 3)
     return vertices.reshape(-1, 3).astype(np.float32), faces.astype(np.uint32)
+
+
+def polyhedra_mesh(geometry: dict, elements: set[str] | None = None, min_neighbours: int = 4, alpha: float = 0.5
+                   ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """Coordination polyhedra: the convex hull of the drawn neighbours of every drawn atom
+    with at least ``min_neighbours`` bonds to drawn atoms (of ``elements`` when given), in
+    its element's colour made translucent. Returns (vertices (V, 3) Å, faces (F, 3), vertex colours (V, 4)) or None.
+
+    Centres are the atoms whose neighbours are all of other elements (cations in an ionic
+    structure, as VESTA's default polyhedra), so anions do not wrap cations twice."""
+    from scipy.spatial import ConvexHull, QhullError
+
+    pairs = geometry.get("bond_pairs", np.zeros((0, 2), dtype=int))
+    positions, species, colours = geometry["positions"], geometry["species"], geometry["colours"]
+    neighbours: dict[int, set[int]] = {}
+    for a, b in pairs:
+        neighbours.setdefault(int(a), set()).add(int(b))
+        neighbours.setdefault(int(b), set()).add(int(a))
+    vertices, faces, vertex_colours = [], [], []
+    for centre, around in neighbours.items():
+        if len(around) < min_neighbours or any(species[k] == species[centre] for k in around):
+            continue
+        if elements is not None and species[centre] not in elements:
+            continue
+        points = positions[sorted(around)]
+        try:
+            hull = ConvexHull(points)
+        except (QhullError, ValueError):  # flat (square-planar) or degenerate: no volume to draw
+            continue
+        offset = sum(len(v) for v in vertices)
+        vertices.append(points)
+        faces.append(hull.simplices + offset)
+        colour = np.array(colours[centre], dtype=float)
+        colour[3] = alpha
+        vertex_colours.append(np.repeat(colour[None, :], len(points), axis=0))
+    if not vertices:
+        return None
+    return (np.concatenate(vertices).astype(np.float32), np.concatenate(faces).astype(np.uint32),
+            np.concatenate(vertex_colours).astype(np.float32))

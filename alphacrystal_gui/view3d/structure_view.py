@@ -16,12 +16,20 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QVBoxLayout,
+    QWidget,
+)
 from vispy import scene
 from vispy.visuals import MeshVisual
 
 from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
-from alphacrystal_gui.view3d.geometry import scene_geometry
+from alphacrystal_gui.view3d.geometry import polyhedra_mesh, scene_geometry
 
 
 class _BondMeshVisual(MeshVisual):
@@ -59,6 +67,11 @@ class StructureView(QWidget):
         # Bonds are cylinders (a mesh): GL lines wider than 1 px are invalid on core-profile
         # contexts (Mesa llvmpipe) and vispy's "agg" lines cannot draw separate segments.
         self.bond_mesh = _BondMesh(parent=self.view.scene, color=(0.55, 0.55, 0.55, 1), shading="smooth")
+        # coordination polyhedra: translucent, per-vertex colours, drawn after the opaque visuals
+        self.polyhedra = scene.visuals.Mesh(parent=self.view.scene, shading=None)
+        self.polyhedra.set_gl_state("translucent", depth_test=True, cull_face=False)
+        self.polyhedra.order = 10
+        self.polyhedra.visible = False
         self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
                                              width=1)
         axis_pos = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
@@ -75,6 +88,11 @@ class StructureView(QWidget):
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
+        self.polyhedra_box = QComboBox()
+        self.polyhedra_box.setToolTip("coordination polyhedra: none, around every atom whose neighbours are all "
+                                      "other elements (cations), or around one element")
+        self.polyhedra_box.addItem("no polyhedra", None)
+        self.polyhedra_box.currentIndexChanged.connect(lambda _: self._draw_polyhedra())
         self.supercell = QCheckBox("2 × 2 × 2")
         self.supercell.setToolTip("draw 2 × 2 × 2 cells (the view re-centres on them)")
         self.export_button = QPushButton("Save PNG…")
@@ -100,6 +118,7 @@ class StructureView(QWidget):
         reset.clicked.connect(self.reset_view)
         self.view_buttons["reset"] = reset
         top.addWidget(reset)
+        top.addWidget(self.polyhedra_box)
         top.addWidget(self.supercell)
         top.addWidget(self.export_button)
         layout = QVBoxLayout(self)
@@ -141,6 +160,7 @@ class StructureView(QWidget):
             visual.visible = shown
         if not shown:
             self.bond_mesh.visible = False
+            self.polyhedra.visible = False
             self.geometry = None
             self.canvas.update()
             return
@@ -164,11 +184,43 @@ class StructureView(QWidget):
             centre = g["cell"].mean(axis=0)
             self.view.camera.center = tuple(centre)
             self.view.camera.scale_factor = float(np.ptp(g["cell"], axis=0).max()) * 1.8 + 2.0
+        self._update_polyhedra_choices(list(dict.fromkeys(g["species"])))
+        self._draw_polyhedra()
         seen = dict.fromkeys(g["species"])
         colour = {el: tuple(c) for el, c in zip(g["species"], g["colours"])}
         self.legend.setText("  ".join(
             f"<span style='color:rgb({int(255 * colour[el][0])},{int(255 * colour[el][1])},"
             f"{int(255 * colour[el][2])})'>&#9679;</span> {el}" for el in seen))
+        self.canvas.update()
+
+    def _update_polyhedra_choices(self, elements: list[str]) -> None:
+        """Keep the choice when the elements stay; offer "all centres" and each element."""
+        current = self.polyhedra_box.currentData()
+        self.polyhedra_box.blockSignals(True)
+        self.polyhedra_box.clear()
+        self.polyhedra_box.addItem("no polyhedra", None)
+        self.polyhedra_box.addItem("polyhedra: all centres", "all")
+        for el in elements:
+            self.polyhedra_box.addItem(f"polyhedra: {el}", el)
+        index = self.polyhedra_box.findData(current)
+        self.polyhedra_box.setCurrentIndex(max(index, 0))
+        self.polyhedra_box.blockSignals(False)
+
+    def show_polyhedra(self, choice: str | None) -> None:
+        """``None`` (none), ``"all"`` (every cation-like centre) or an element symbol."""
+        index = self.polyhedra_box.findData(choice)
+        if index >= 0:
+            self.polyhedra_box.setCurrentIndex(index)
+
+    def _draw_polyhedra(self) -> None:
+        choice = self.polyhedra_box.currentData()
+        mesh = None
+        if choice is not None and self.geometry is not None:
+            mesh = polyhedra_mesh(self.geometry, None if choice == "all" else {choice})
+        self.polyhedra.visible = mesh is not None
+        if mesh is not None:
+            vertices, faces, colours = mesh
+            self.polyhedra.set_data(vertices=vertices, faces=faces, vertex_colors=colours)
         self.canvas.update()
 
     def look_along(self, axis: int) -> None:
