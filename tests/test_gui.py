@@ -706,3 +706,22 @@ def test_3d_view_polyhedra_choice(window):
     assert view.polyhedra.visible
     view.show_polyhedra(None)
     assert not view.polyhedra.visible
+
+
+def test_png_export_at_twice_the_size_fills_the_image(window, tmp_path):
+    """At 2x the scene must fill the bigger image (it was drawn into one corner of it)."""
+    from pymatgen.core import Lattice, Structure
+    from vispy.io import read_png
+
+    view = window.view3d
+    view.show_structure(Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
+                                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]))
+    one = read_png(str(view.render_png(tmp_path / "one.png", scale=1)))
+    two = read_png(str(view.render_png(tmp_path / "two.png", scale=2)))
+    assert two.shape[0] == 2 * one.shape[0] and two.shape[1] == 2 * one.shape[1]
+
+    def extent(image):
+        ys, xs = np.nonzero((image[..., :3] < 240).any(axis=2))
+        return (xs.max() - xs.min()) / image.shape[1], (ys.max() - ys.min()) / image.shape[0]
+
+    assert np.allclose(extent(two), extent(one), atol=0.05)  # the same picture, twice as large

@@ -159,17 +159,25 @@ class OffscreenCanvasWidget(QWidget):
         self._rendering = True
         try:
             size = self._physical_size()
-            if tuple(self.canvas.size) != size:
-                self.canvas.size = size
-                # vispy's EGL backend does not announce a new size; its Qt backend does
-                self.canvas.events.resize(size=self.canvas.size, physical_size=self.canvas.physical_size)
-            out = None if scale == 1 else (size[0] * scale, size[1] * scale)
-            return np.ascontiguousarray(self.canvas.render(alpha=alpha, size=out))
+            self._resize_canvas((size[0] * scale, size[1] * scale))
+            try:
+                # rendered at the larger size itself: render(size=...) kept the small viewport and
+                # drew the scene into one corner of the bigger image
+                return np.ascontiguousarray(self.canvas.render(alpha=alpha))
+            finally:
+                if scale != 1:
+                    self._resize_canvas(size)
         finally:
             self._rendering = False
             # SceneCanvas drops update requests until its draw handler has run; render()
             # does not run that handler, so re-arm it (vispy's own flag) for the next change
             self.canvas._update_pending = False
+
+    def _resize_canvas(self, size: tuple[int, int]) -> None:
+        if tuple(self.canvas.size) != tuple(size):
+            self.canvas.size = size
+            # vispy's EGL backend does not announce a new size; its Qt backend does
+            self.canvas.events.resize(size=self.canvas.size, physical_size=self.canvas.physical_size)
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
