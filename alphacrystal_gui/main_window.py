@@ -815,10 +815,12 @@ class MainWindow(QMainWindow):
         if not path:
             return
         w, h = self.view3d.canvas.physical_size
-        choices = [f"{k}× ({k * w} × {k * h} pixels)" for k in (1, 2, 4)]
-        choice, ok = QInputDialog.getItem(self, "Save 3D view", "Resolution:", choices, 1, False)
+        options = [(k, background) for background in ("white", "transparent") for k in (1, 2, 4)]
+        choices = [f"{k}× ({k * w} × {k * h} pixels), {background} background" for k, background in options]
+        choice, ok = QInputDialog.getItem(self, "Save 3D view", "Resolution and background:", choices, 1, False)
         if ok:
-            written = self.view3d.render_png(path, scale=(1, 2, 4)[choices.index(choice)])
+            scale, background = options[choices.index(choice)]
+            written = self.view3d.render_png(path, scale=scale, transparent=background == "transparent")
             self.statusBar().showMessage(f"Saved {written}")
 
     # ------------------------------------------------------------------ preferences and closing

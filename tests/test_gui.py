@@ -725,3 +725,6 @@ def test_png_export_at_twice_the_size_fills_the_image(window, tmp_path):
         return (xs.max() - xs.min()) / image.shape[1], (ys.max() - ys.min()) / image.shape[0]
 
     assert np.allclose(extent(two), extent(one), atol=0.05)  # the same picture, twice as large
+    clear = read_png(str(view.render_png(tmp_path / "clear.png", scale=1, transparent=True)))
+    assert clear.shape[2] == 4 and clear[0, 0, 3] == 0 and clear[..., 3].max() == 255  # see-through background
+    assert read_png(str(view.render_png(tmp_path / "again.png")))[0, 0, 3] == 255  # white again afterwards

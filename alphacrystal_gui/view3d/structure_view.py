@@ -276,16 +276,23 @@ class StructureView(QWidget):
         self.atomPicked.emit(text)
         return text
 
-    def render_png(self, path: str | Path, scale: int = 1) -> Path:
-        """Write the current view to a PNG file at ``scale`` × the panel's size in device pixels."""
+    def render_png(self, path: str | Path, scale: int = 1, transparent: bool = False) -> Path:
+        """Write the current view to a PNG file at ``scale`` × the panel's size in device pixels,
+        on white or (``transparent``) on a transparent background."""
         from vispy.io import write_png
 
         widget = self.canvas_widget
-        if isinstance(widget, OffscreenCanvasWidget):
-            image = widget.grab_frame(scale=scale)
-        else:
-            w, h = self.canvas.physical_size
-            image = self.canvas.render(size=(w * scale, h * scale))
+        background = self.canvas.bgcolor
+        if transparent:
+            self.canvas.bgcolor = (1.0, 1.0, 1.0, 0.0)
+        try:
+            if isinstance(widget, OffscreenCanvasWidget):
+                image = widget.grab_frame(scale=scale)
+            else:
+                w, h = self.canvas.physical_size
+                image = self.canvas.render(size=(w * scale, h * scale))
+        finally:
+            self.canvas.bgcolor = background
         write_png(str(path), image)
         return Path(path)
 
