@@ -45,6 +45,7 @@ from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
+from alphacrystal_gui.widgets.energy_plot import EnergyPlot
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel
@@ -160,6 +161,8 @@ class MainWindow(QMainWindow):
         self.run_panel = RunPanel()
         self.view3d = StructureView()
         self.results = ResultsTable()
+        self.energy_plot = EnergyPlot()
+        self.energy_plot.setMaximumHeight(170)
         self.discarded = QLabel("")
         self.discarded.setWordWrap(True)
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -189,6 +192,7 @@ class MainWindow(QMainWindow):
         self.results_filter.textChanged.connect(self.results.set_filter)
         results_layout.addWidget(self.results_filter)
         results_layout.addWidget(self.results, 1)
+        results_layout.addWidget(self.energy_plot)
         results_layout.addWidget(self.discarded)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -207,6 +211,7 @@ class MainWindow(QMainWindow):
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.rowSelected.connect(self.show_result)
         self.results.actionRequested.connect(self.result_action)
+        self.energy_plot.resultClicked.connect(self.results.select_index)
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
         self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
         self.view3d.export_button.clicked.connect(self._ask_png)
@@ -586,6 +591,7 @@ class MainWindow(QMainWindow):
         """New results (or none): table, discarded lines, 3D view."""
         s = self.session
         self.results.set_rows(s.rows)
+        self.energy_plot.set_rows(s.rows)
         if s.results is not None and s.results.discarded:
             lines = s.results.discarded
             shown = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")

@@ -728,3 +728,19 @@ def test_png_export_at_twice_the_size_fills_the_image(window, tmp_path):
     clear = read_png(str(view.render_png(tmp_path / "clear.png", scale=1, transparent=True)))
     assert clear.shape[2] == 4 and clear[0, 0, 3] == 0 and clear[..., 3].max() == 255  # see-through background
     assert read_png(str(view.render_png(tmp_path / "again.png")))[0, 0, 3] == 255  # white again afterwards
+
+
+def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
+    from core.pipeline import PredictionSettings, predict_structures
+
+    predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=3, jobs=1,
+                                                  relax_steps=20, prerelax_steps=10), out_dir=tmp_path / "NaCl")
+    window.open_run_folder(tmp_path / "NaCl")
+    wait_idle(qtbot, window)
+    plot = window.energy_plot
+    assert len(plot.indices) == len([r for r in window.session.rows if r.get("energy_per_atom") is not None]) >= 2
+    x, y = plot.scatter.getData()
+    assert y.min() == 0.0 and list(x) == sorted(x)  # energy above the best, by rank
+    last = plot.scatter.points()[-1]
+    plot._clicked(plot.scatter, [last])
+    assert window.session.viewing == plot.indices[-1]

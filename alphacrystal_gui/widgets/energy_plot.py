@@ -1,0 +1,54 @@
+"""Energy of every relaxed result against its rank; click a point to show that structure."""
+
+from __future__ import annotations
+
+import numpy as np
+import pyqtgraph as pg
+from PySide6.QtCore import Signal
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+
+class EnergyPlot(QWidget):
+    """Scatter of energy above the lowest (meV/atom) against rank; emits ``resultClicked(index)``."""
+
+    resultClicked = Signal(int)
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.plot = pg.PlotWidget(background="w")
+        self.plot.setLabel("bottom", "rank")
+        self.plot.setLabel("left", "E − E(best) (meV/atom)")
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setMouseEnabled(x=False, y=False)
+        self.plot.setToolTip("energy of each relaxed result above the lowest (blue: CMCrystal, orange: template); "
+                             "click a point to show that structure")
+        self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=0.5), hoverable=True,
+                                          tip="rank {x:.0f}: {y:.1f} meV/atom above the best".format)
+        self.plot.addItem(self.scatter)
+        self.scatter.sigClicked.connect(self._clicked)
+        self.indices: list[int] = []
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.plot)
+        self.setMinimumHeight(120)
+
+    def set_rows(self, rows: list[dict]) -> None:
+        """Rows of a run (``energy_per_atom`` in eV/atom; rows without one are left out)."""
+        points = [(k, r.get("rank", k + 1), r["energy_per_atom"]) for k, r in enumerate(rows)
+                  if r.get("energy_per_atom") is not None]
+        self.indices = [k for k, _, _ in points]
+        if not points:
+            self.scatter.setData([], [])
+            return
+        ranks = np.array([p[1] for p in points], dtype=float)
+        energies = np.array([p[2] for p in points], dtype=float)
+        above = 1000.0 * (energies - energies.min())
+        # blue: CMCrystal, orange: a template
+        brushes = [pg.mkBrush("#1f77b4" if str(rows[k].get("source", "")).startswith("CMCrystal") else "#ff7f0e")
+                   for k in self.indices]
+        self.scatter.setData(ranks, above, data=self.indices, brush=brushes)
+        self.plot.setXRange(0.5, max(ranks) + 0.5, padding=0.02)
+
+    def _clicked(self, _item, spots, _event=None) -> None:
+        if len(spots):
+            self.resultClicked.emit(int(spots[0].data()))
