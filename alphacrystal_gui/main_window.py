@@ -212,6 +212,7 @@ class MainWindow(QMainWindow):
         self.results.rowSelected.connect(self.show_result)
         self.results.actionRequested.connect(self.result_action)
         self.energy_plot.resultClicked.connect(self.results.select_index)
+        self.run_panel.candidateClicked.connect(self.show_candidate_result)
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
         self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
         self.view3d.export_button.clicked.connect(self._ask_png)
@@ -653,6 +654,21 @@ class MainWindow(QMainWindow):
             f"{Path(path).name}: {cell.composition.reduced_formula}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
             f"{cmap.n_valid_bonds} bonds, {cmap.n_short_contacts} short contacts")
         return True
+
+    def show_candidate_result(self, key: str) -> None:
+        """A fitness curve was clicked: show the best-ranked result of that candidate."""
+        import re
+
+        found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
+        rows = self.session.rows
+        for index, row in enumerate(rows):
+            if found and str(row.get("source", "")).startswith("CMCrystal") \
+                    and row.get("spacegroup") == int(found[1]) and row.get("z") == int(found[2]):
+                self.results.select_index(index)
+                self.statusBar().showMessage(f"{core.candidate_label(key)}: its best result is #{index + 1}")
+                return
+        self.statusBar().showMessage(f"{core.candidate_label(key)}: no result of this candidate "
+                                     + ("in the list (a duplicate, or discarded)" if rows else "yet"))
 
     def result_action(self, action: str, index: int) -> None:
         """A result's right-click menu: copy its CIF or POSCAR, export it, or show it."""

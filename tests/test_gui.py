@@ -744,3 +744,20 @@ def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
     last = plot.scatter.points()[-1]
     plot._clicked(plot.scatter, [last])
     assert window.session.viewing == plot.indices[-1]
+
+
+def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
+    rows = [{"rank": 1, "source": "template mp-1", "spacegroup": 225, "z": 1, "structure": None},
+            {"rank": 2, "source": "CMCrystal sg136 (P4_2/mnm Z=2 p=0.40)", "spacegroup": 136, "z": 2}]
+    selected = []
+    window.results.select_index = selected.append
+    window.session.results = type("R", (), {"rows": rows})()
+    panel = window.run_panel
+    panel.clear_plot()
+    panel.add_generation("sg136-z2-sg136-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    panel.redraw()
+    best, _ = panel._curves["sg136-z2-sg136-w0-r0"]
+    best.sigClicked.emit(best, None)
+    assert selected == [1] and "its best result is #2" in window.statusBar().currentMessage()
+    window.show_candidate_result("sg14-z4")
+    assert "no result of this candidate" in window.statusBar().currentMessage()

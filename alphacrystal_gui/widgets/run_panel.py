@@ -45,6 +45,8 @@ class RunPanel(QWidget):
 
     startRequested = Signal()
     cancelRequested = Signal()
+    candidateClicked = Signal(str)
+    """A fitness curve was clicked: the candidate key of its run (``sg136-z2``)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -240,6 +242,8 @@ class RunPanel(QWidget):
                 for curve in (best, mean):
                     curve.setDownsampling(auto=True, method="peak")
                     curve.setClipToView(True)
+                best.setCurveClickable(True, width=6)
+                best.sigClicked.connect(lambda *_, g=group: self.candidateClicked.emit(g))
                 self._curves[job_id] = (best, mean)
             data = np.asarray(points, dtype=float)
             self._curves[job_id][0].setData(data[:, 0], data[:, 1])
