@@ -40,6 +40,7 @@ class ContactMapDocument:
         self.threshold = 0.5
         self.matrix = np.zeros((0, 0), dtype=np.uint8)
         self.reference: np.ndarray | None = None
+        self.reference_distances: np.ndarray | None = None
         self.image_coordination: np.ndarray | None = None
         """Coordination numbers over periodic images (Sr 12, Ti 6 in SrTiO3), when the map
         comes from a structure; a predicted map has only partner counts (:meth:`coordination`)."""
@@ -91,10 +92,28 @@ class ContactMapDocument:
         self._redo.clear()
         self._changed()
 
-    def set_reference(self, matrix: np.ndarray | None) -> None:
-        """The true map for the diff overlay (ignored when its size differs)."""
+    def set_reference(self, matrix: np.ndarray | None, distances: np.ndarray | None = None) -> None:
+        """The true map for the diff overlay (ignored when its size differs) and, optionally,
+        the reference structure's shortest interatomic distances in the same order (Å)."""
         self.reference = None if matrix is None or np.shape(matrix) != self.matrix.shape else np.asarray(matrix)
+        self.reference_distances = None if self.reference is None or distances is None else np.asarray(distances)
         self._changed()
+
+    def describe_pair(self, i: int, j: int) -> str:
+        """What hovering over cell (i, j) says: the pair, bonded or not, the network's
+        probability and, with a reference, its bond and distance (Å)."""
+        if not (0 <= i < self.n and 0 <= j < self.n):
+            return ""
+        if i == j:
+            return f"{self.labels[i]}: the diagonal (an atom and itself) is never a bond"
+        text = f"{self.labels[i]}–{self.labels[j]}: {'bonded' if self.matrix[i, j] else 'not bonded'}"
+        if self.probabilities is not None:
+            text += f", p = {float(self.probabilities[i, j]):.2f}"
+        if self.reference is not None:
+            text += f"; reference: {'bonded' if self.reference[i, j] else 'not bonded'}"
+            if self.reference_distances is not None:
+                text += f", d = {float(self.reference_distances[i, j]):.3f} Å"
+        return text
 
     # edits -----------------------------------------------------------------
     def _push(self) -> None:

@@ -155,6 +155,7 @@ class Session:
         self.reference = None
         self.reference_name = ""
         self.reference_map: ContactMap | None = None
+        self.reference_distances: np.ndarray | None = None
         self.run_state = RunState.IDLE
         self.run_message = ""
         self.project_path: Path | None = None
@@ -198,7 +199,7 @@ class Session:
         doc.load(prediction.labels, prediction.species, prediction.contact, prediction.probabilities,
                  prediction.threshold, predicted=prediction.contact)
         if self.reference_map is not None and list(self.reference_map.species) == list(prediction.species):
-            doc.set_reference(self.reference_map.matrix)
+            doc.set_reference(self.reference_map.matrix, self.reference_distances)
 
         def edited(z: int = z) -> None:
             self._set_dirty(True)
@@ -385,8 +386,8 @@ class Session:
             self.result_document.load(cmap.labels, cmap.species, cmap.matrix,
                                       image_coordination=cmap.coordination_numbers)
             ref = self.reference_map
-            self.result_document.set_reference(ref.matrix if ref is not None
-                                               and list(ref.species) == list(cmap.species) else None)
+            same = ref is not None and list(ref.species) == list(cmap.species)
+            self.result_document.set_reference(ref.matrix if same else None, self.reference_distances)
         else:
             self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
         self.viewing = index
@@ -413,8 +414,10 @@ class Session:
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
         """A known structure to compare with (its true map overlays maps of the same atoms)."""
         self.reference, self.reference_name, self.reference_map = structure, name, cmap
+        self.reference_distances = reference_distances(structure, cmap)
         for doc in [*self.documents.values(), self.result_document]:
-            doc.set_reference(cmap.matrix if cmap is not None and list(cmap.species) == list(doc.species) else None)
+            same = cmap is not None and list(cmap.species) == list(doc.species)
+            doc.set_reference(cmap.matrix if same else None, self.reference_distances)
         self.reference_changed.emit()
         self._set_dirty(True)
 
@@ -557,6 +560,15 @@ class Session:
                 self.view_result(int(project.viewing))
         self.project_path = Path(path) if path is not None else None
         self._saved()
+
+
+def reference_distances(structure, cmap: ContactMap | None) -> np.ndarray | None:
+    """Shortest distances (Å, periodic images counted) between the atoms of ``structure``
+    in the order of its contact map's rows, or None when they cannot be paired up."""
+    if structure is None or cmap is None or len(structure) != len(cmap.species):
+        return None
+    order = np.asarray(cmap.order)
+    return np.asarray(structure.distance_matrix)[np.ix_(order, order)]
 
 
 def result_contact_map(row: dict) -> ContactMap | None:

@@ -761,3 +761,38 @@ def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
     assert selected == [1] and "its best result is #2" in window.statusBar().currentMessage()
     window.show_candidate_result("sg14-z4")
     assert "no result of this candidate" in window.statusBar().currentMessage()
+
+
+def test_map_editor_hover_describes_the_pair_and_probability_view_has_a_colour_bar(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    editor = w.editor
+    doc = editor.document
+    editor._hovered(editor.plot.getPlotItem().getViewBox().mapViewToScene(pg_point(1.5, 0.5)))
+    assert editor.hover.text().startswith(f"{doc.labels[0]}–{doc.labels[1]}: ") and ", p = " in editor.hover.text()
+    editor.view.setCurrentIndex(1)
+    assert editor.scale.isVisibleTo(editor) and "p = 0" in editor.scale.text()
+    editor.view.setCurrentIndex(0)
+    assert not editor.scale.isVisibleTo(editor)
+
+
+def pg_point(x, y):
+    from PySide6.QtCore import QPointF
+
+    return QPointF(x, y)
+
+
+def test_reference_distance_in_the_hover_text(window, qtbot, tmp_path):
+    from conftest import FIXTURES
+    from pymatgen.io.cif import CifWriter
+
+    w = predicted(qtbot, window, "TiO2")
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"]()).write_file(path)
+    w.open_structure(path)
+    doc = w.session.document()
+    if doc.reference is None:  # the predicted Z differs from rutile's: no overlay to describe
+        pytest.skip("the predicted map's atoms differ from the reference's")
+    i = doc.labels.index("Ti1")
+    j = next(k for k in range(doc.n) if doc.species[k] == "O" and doc.reference[i, k])
+    text = doc.describe_pair(i, j)
+    assert "reference: bonded, d = 1.9" in text or "reference: bonded, d = 2.0" in text  # Ti-O ~1.95-1.98 Å

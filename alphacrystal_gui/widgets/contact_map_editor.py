@@ -66,6 +66,17 @@ def render_map(matrix: np.ndarray, diff: np.ndarray | None = None, probabilities
     return rgba
 
 
+def _probability_scale(steps: int = 11) -> str:
+    """A colour bar as rich text: viridis swatches from p = 0 to 1 (the Probabilities view's scale)."""
+    lut = pg.colormap.get("viridis").getLookupTable(0.0, 1.0, steps)[:, :3]
+    swatches = "".join(f"<span style='background-color:rgb({r},{g},{b})'>&nbsp;&nbsp;&nbsp;</span>"
+                       for r, g, b in lut)
+    return f"p = 0 {swatches} 1"
+
+
+_PROBABILITY_SCALE = _probability_scale()
+
+
 class ContactMapEditor(QWidget):
     """The L x L map with labelled axes, view switch, threshold slider and edit buttons."""
 
@@ -88,6 +99,7 @@ class ContactMapEditor(QWidget):
         self.image = pg.ImageItem()
         self.plot.addItem(self.image)
         self.plot.scene().sigMouseClicked.connect(self._clicked)
+        self.plot.scene().sigMouseMoved.connect(self._hovered)
 
         self.view = QComboBox()
         self.view.addItems(["Map", "Probabilities"])
@@ -98,6 +110,12 @@ class ContactMapEditor(QWidget):
         self.undo_button = QPushButton("Undo")
         self.redo_button = QPushButton("Redo")
         self.reset_button = QPushButton("Reset to prediction")
+        self.hover = QLabel(" ")
+        self.hover.setToolTip("the pair under the mouse: bond, the network's probability, the reference's "
+                              "bond and distance")
+        self.scale = QLabel(_PROBABILITY_SCALE)
+        self.scale.setToolTip("colour scale of the Probabilities view (bonds at or above the threshold are outlined)")
+        self.scale.setVisible(False)
         self.info = QLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -115,6 +133,8 @@ class ContactMapEditor(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(controls)
         layout.addWidget(self.plot, 1)
+        layout.addWidget(self.scale)
+        layout.addWidget(self.hover)
         layout.addLayout(buttons)
         layout.addWidget(self.info)
 
@@ -151,6 +171,10 @@ class ContactMapEditor(QWidget):
             return i, j
         return None
 
+    def _hovered(self, scene_pos) -> None:
+        cell = self.cell_at(scene_pos)
+        self.hover.setText(self.document.describe_pair(*cell) if cell is not None else " ")
+
     def _clicked(self, event) -> None:
         if event.button() != Qt.MouseButton.LeftButton or self.view.currentIndex() != 0 or self.read_only:
             return
@@ -178,6 +202,7 @@ class ContactMapEditor(QWidget):
             self.info.setText("No contact map yet: type a formula and press Predict, or open a structure.")
             return
         probs = doc.probabilities if self.view.currentIndex() == 1 else None
+        self.scale.setVisible(probs is not None)
         self.image.setImage(render_map(doc.matrix, doc.diff(), probs), levels=(0, 255))
         self.image.setRect(QRectF(0, 0, n, n))
         ticks = [[(k + 0.5, lab) for k, lab in enumerate(doc.labels)]]
