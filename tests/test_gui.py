@@ -249,7 +249,12 @@ def test_3d_view_renders_atoms_and_bonds(window, tmp_path, caplog):
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
     assert window.open_structure(path)
-    window.view3d.supercell.setChecked(True)
+    window.view3d.set_repeat((2, 2, 1))
+    assert window.view3d.repeat == (2, 2, 1)
+    frac = window.view3d.geometry["frac"]
+    assert frac[:, 0].max() >= 2 - 1e-6 and frac[:, 2].max() <= 1 + 0.6  # two cells along a, one along c
+    centre = np.array(window.view3d.view.camera.center)
+    assert np.allclose(centre, window.view3d.geometry["cell"].mean(axis=0))  # re-centred on the 2 x 2 x 1 block
     png = window.view3d.render_png(tmp_path / "view.png")
     image = read_png(str(png))
     drawn = (image[..., :3] < 240).any(axis=2)

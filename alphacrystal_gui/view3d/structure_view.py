@@ -17,11 +17,11 @@ import numpy as np
 from pymatgen.core import Structure
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
-    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
     QPushButton,
+    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -93,8 +93,13 @@ class StructureView(QWidget):
                                       "other elements (cations), or around one element")
         self.polyhedra_box.addItem("no polyhedra", None)
         self.polyhedra_box.currentIndexChanged.connect(lambda _: self._draw_polyhedra())
-        self.supercell = QCheckBox("2 × 2 × 2")
-        self.supercell.setToolTip("draw 2 × 2 × 2 cells (the view re-centres on them)")
+        self.cells = []
+        for axis in "abc":
+            box = QSpinBox()
+            box.setRange(1, 4)
+            box.setToolTip(f"cells drawn along {axis} (N × M × K; the view re-centres on them)")
+            box.valueChanged.connect(lambda _: self._draw(reset_camera=True))
+            self.cells.append(box)
         self.export_button = QPushButton("Save PNG…")
         self.export_button.setToolTip("save the view as a PNG at 1, 2 or 4 times the panel's size")
         self.title = QLabel("No structure")
@@ -119,7 +124,9 @@ class StructureView(QWidget):
         self.view_buttons["reset"] = reset
         top.addWidget(reset)
         top.addWidget(self.polyhedra_box)
-        top.addWidget(self.supercell)
+        top.addWidget(QLabel("cells"))
+        for box in self.cells:
+            top.addWidget(box)
         top.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -128,7 +135,6 @@ class StructureView(QWidget):
         layout.addWidget(canvas_widget, 1)
         self.canvas_widget = canvas_widget
         layout.addWidget(self.picked)
-        self.supercell.toggled.connect(lambda _: self._draw(reset_camera=True))
         self.canvas.events.mouse_release.connect(self._mouse_release)
 
     def _compile_shaders(self) -> None:
@@ -164,7 +170,7 @@ class StructureView(QWidget):
             self.geometry = None
             self.canvas.update()
             return
-        repeat = (2, 2, 2) if self.supercell.isChecked() else (1, 1, 1)
+        repeat = self.repeat
         g = geometry if geometry is not None and repeat == (1, 1, 1) else \
             scene_geometry(self.structure, repeat, self.contact)
         self.geometry = g
@@ -222,6 +228,19 @@ class StructureView(QWidget):
             vertices, faces, colours = mesh
             self.polyhedra.set_data(vertices=vertices, faces=faces, vertex_colors=colours)
         self.canvas.update()
+
+    @property
+    def repeat(self) -> tuple[int, int, int]:
+        """Cells drawn along a, b and c."""
+        return tuple(box.value() for box in self.cells)
+
+    def set_repeat(self, repeat: tuple[int, int, int]) -> None:
+        """Draw N × M × K cells (one redraw, view re-centred)."""
+        for box, n in zip(self.cells, repeat):
+            box.blockSignals(True)
+            box.setValue(int(n))
+            box.blockSignals(False)
+        self._draw(reset_camera=True)
 
     def look_along(self, axis: int) -> None:
         """Turn the camera to look along lattice vector ``axis`` (0 a, 1 b, 2 c)."""
