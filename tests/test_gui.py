@@ -801,3 +801,15 @@ def test_reference_distance_in_the_hover_text(window, qtbot, tmp_path):
     j = next(k for k in range(doc.n) if doc.species[k] == "O" and doc.reference[i, k])
     text = doc.describe_pair(i, j)
     assert "reference: bonded, d = 1.9" in text or "reference: bonded, d = 2.0" in text  # Ti-O ~1.95-1.98 Å
+
+
+def test_keyboard_shortcuts_and_tooltips_of_the_main_controls(window):
+    assert window.formula_bar.predict_button.shortcut().toString() == "Ctrl+P"
+    assert window.run_panel.start_button.shortcut().toString() == "Ctrl+R"
+    assert window.run_panel.cancel_button.shortcut().toString() == "Esc"
+    assert window.export_selected_action.shortcut().toString() == "Ctrl+E"
+    assert [window.view3d.view_buttons[k].shortcut().toString() for k in ("a", "b", "c", "reset")] == \
+        ["A", "B", "C", "R"]
+    for widget in (window.formula_bar.edit, window.formula_bar.predict_button, window.run_panel.start_button,
+                   window.run_panel.cancel_button, window.view3d.export_button, window.results_filter):
+        assert widget.toolTip(), widget
