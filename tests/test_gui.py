@@ -813,3 +813,17 @@ def test_keyboard_shortcuts_and_tooltips_of_the_main_controls(window):
     for widget in (window.formula_bar.edit, window.formula_bar.predict_button, window.run_panel.start_button,
                    window.run_panel.cancel_button, window.view3d.export_button, window.results_filter):
         assert widget.toolTip(), widget
+
+
+def test_3d_hover_names_the_atom_under_the_mouse(window):
+    from types import SimpleNamespace
+
+    from pymatgen.core import Lattice, Structure
+
+    view = window.view3d
+    view.show_structure(Structure(Lattice.cubic(4.0), ["Cs", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+    k = view.geometry["species"].index("Cl")
+    t = view.atoms.get_transform("visual", "canvas")
+    p = t.map(view.geometry["positions"][k:k + 1])[0]
+    view._mouse_move(SimpleNamespace(pos=(p[0] / p[3], p[1] / p[3]), is_dragging=False))
+    assert view.canvas_widget.toolTip().startswith("Cl1 (Cl) at (0.500, 0.500, 0.500)")

@@ -136,6 +136,7 @@ class StructureView(QWidget):
         self.canvas_widget = canvas_widget
         layout.addWidget(self.picked)
         self.canvas.events.mouse_release.connect(self._mouse_release)
+        self.canvas.events.mouse_move.connect(self._mouse_move)
 
     def _compile_shaders(self) -> None:
         """Draw every visual once with placeholder data, so that the shaders are compiled
@@ -262,6 +263,13 @@ class StructureView(QWidget):
         k = self.pick_index(event.pos)
         if k is not None:
             self.add_pick(k)
+
+    def _mouse_move(self, event) -> None:
+        """Hovering (no button held) names the atom under the mouse in the canvas tooltip."""
+        if self.geometry is None or event.is_dragging:
+            return
+        k = self.pick_index(event.pos)
+        self.canvas_widget.setToolTip("" if k is None else self._describe(k))
 
     def pick_index(self, canvas_pos) -> int | None:
         """Index of the drawn atom nearest to a canvas position (pixels), within 15 px."""
