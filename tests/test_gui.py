@@ -355,6 +355,7 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
     assert cell["source"] == "CMCrystal sg136; also template mp-2657"
+    assert cell["ΔE (meV/atom)"] == "0.0" and table.item(1, COLUMNS.index("ΔE (meV/atom)")).text() == "9.9"
     rows[1]["from_relaxation_only"] = True  # fitness 0 with match yes: explained, not left as a riddle
     table.set_rows(rows)
     fitness = table.item(0, COLUMNS.index("fitness"))

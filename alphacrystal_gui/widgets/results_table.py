@@ -11,7 +11,7 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
                ("map", "Show its contact map and 3D structure"))
 """The right-click menu of a result: (action id, label)."""
 
-COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
+COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "ρ (g/cm³)", "Wyckoff")
 
 SOURCE_WIDTH_PX = 190
@@ -28,6 +28,7 @@ TOOLTIPS = {
     "fitness": "GA fitness: Dice × valid-bond fraction",
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
     "E (eV/atom)": "CHGNet energy per atom of the relaxed structure (ranks polymorphs; not a formation energy)",
+    "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
     "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
                   "(ltol 0.2, stol 0.3, angle 5°)",
     "a b c (Å)": "Conventional standard cell of the relaxed structure (spglib, 0.1 Å)",
@@ -111,6 +112,8 @@ class ResultsTable(QTableWidget):
     def set_rows(self, rows: list[dict]) -> None:
         self.setSortingEnabled(False)
         self.setRowCount(0)
+        energies = [r["energy_per_atom"] for r in rows if r.get("energy_per_atom") is not None]
+        lowest = min(energies) if energies else None
         for index, r in enumerate(rows):
             row = self.rowCount()
             self.insertRow(row)
@@ -130,6 +133,8 @@ class ResultsTable(QTableWidget):
                                f"{r.get('relaxed_symbol', '')} ({r.get('relaxed_spacegroup', '')})"
                                if r.get("relaxed_spacegroup") else ""),
                 "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
+                "ΔE (meV/atom)": (None if energy is None else 1000 * (energy - lowest),
+                                  "" if energy is None else f"{1000 * (energy - lowest):.1f}"),
                 "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
                 "RMSD ref.": (r.get("rmsd_reference"), _f(r.get("rmsd_reference"))),
                 "Dice relaxed": (r.get("relaxed_dice"), _f(r.get("relaxed_dice"))),
