@@ -8,7 +8,9 @@ Steps: open the true AgF2 structure (mp-7715, when ../shared is present) as
 the reference, predict AgF2 with Z = 2, run the reconstruction with CHGNet
 relaxation, select the best result. Saved: ``main-window.png`` (the whole
 window after the run, the best result selected), ``structure-3d.png`` (that
-result) and ``contact-map-editor.png`` (back on the input map).
+result), ``results-table.png`` (the results with their crystallography and the
+energy plot), ``contact-map-editor.png`` (back on the input map) and
+``structure-3d-polyhedra.png`` (rutile's TiO6 octahedra and a measured distance).
 """
 
 from __future__ import annotations
@@ -64,15 +66,39 @@ def main(argv: list[str] | None = None) -> int:
     out.mkdir(parents=True, exist_ok=True)
     window.grab().save(str(out / "main-window.png"))
     window.view3d.render_png(out / "structure-3d.png")
+    window.results.parentWidget().grab().save(str(out / "results-table.png"))  # table, energy plot, discarded
     window.back_button.click()  # the editor's own shot: the input map, compared with the reference
     settle(0.5)
     window.editor.grab().save(str(out / "contact-map-editor.png"))
+    polyhedra_shot(window, out / "structure-3d-polyhedra.png")
+    settle(0.5)
     print(f"saved screenshots to {out}: {window.statusBar().currentMessage()}")
     for r in window.rows[:5]:
         print(f"  #{r['rank']} {r['symbol']} -> {r.get('relaxed_symbol')}  E {r.get('energy_per_atom')} eV/atom  "
               f"match reference {r.get('match_reference')}  Dice {r['dice']}  relaxed Dice {r.get('relaxed_dice')}")
     window.close()
     return 0
+
+
+def polyhedra_shot(window, path: Path) -> None:
+    """Rutile TiO2 (the shipped example) in 2 x 2 x 1 cells with TiO6 octahedra and one Ti-O
+    distance measured (two atoms clicked)."""
+    import numpy as np
+
+    from core import primitive_cell, read_structure
+
+    view = window.view3d
+    cell = primitive_cell(read_structure(ROOT / "resources" / "examples" / "TiO2_rutile.cif"))
+    view.show_structure(cell, "rutile TiO2 (P4_2/mnm): TiO6 octahedra, one Ti-O distance")
+    view.set_repeat((2, 2, 1))
+    view.show_polyhedra("Ti")
+    g = view.geometry
+    ti = g["species"].index("Ti")
+    oxygens = [k for k, el in enumerate(g["species"]) if el == "O"]
+    nearest = min(oxygens, key=lambda k: float(np.linalg.norm(g["positions"][k] - g["positions"][ti])))
+    view.add_pick(ti)
+    view.add_pick(nearest)
+    view.grab().save(str(path))
 
 
 if __name__ == "__main__":
