@@ -70,8 +70,7 @@ def main(argv: list[str] | None = None) -> int:
     window.back_button.click()  # the editor's own shot: the input map, compared with the reference
     settle(0.5)
     window.editor.grab().save(str(out / "contact-map-editor.png"))
-    polyhedra_shot(window, out / "structure-3d-polyhedra.png")
-    settle(0.5)
+    polyhedra_shot(window, out / "structure-3d-polyhedra.png", settle)
     print(f"saved screenshots to {out}: {window.statusBar().currentMessage()}")
     for r in window.rows[:5]:
         print(f"  #{r['rank']} {r['symbol']} -> {r.get('relaxed_symbol')}  E {r.get('energy_per_atom')} eV/atom  "
@@ -80,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-def polyhedra_shot(window, path: Path) -> None:
+def polyhedra_shot(window, path: Path, settle) -> None:
     """Rutile TiO2 (the shipped example) in 2 x 2 x 1 cells with TiO6 octahedra and one Ti-O
     distance measured (two atoms clicked)."""
     import numpy as np
@@ -98,6 +97,7 @@ def polyhedra_shot(window, path: Path) -> None:
     nearest = min(oxygens, key=lambda k: float(np.linalg.norm(g["positions"][k] - g["positions"][ti])))
     view.add_pick(ti)
     view.add_pick(nearest)
+    settle(0.5)  # the offscreen canvas renders on the next turn of the event loop
     view.grab().save(str(path))
 
 

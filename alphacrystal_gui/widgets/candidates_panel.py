@@ -100,7 +100,16 @@ class CandidatesPanel(QWidget):
             self._append(c, checked is None or k < checked)
         self._filling = False
         self.add_button.setEnabled(bool(self._rows))
+        self._fit_columns()
         self.changed.emit()
+
+    def _fit_columns(self) -> None:
+        """Ask for the width every column needs (the dock widens), so the lattice is never
+        hidden behind a scrollbar."""
+        self.table.resizeColumnsToContents()
+        needed = (self.table.horizontalHeader().length() + self.table.verticalScrollBar().sizeHint().width()
+                  + 2 * self.table.frameWidth())
+        self.table.setMinimumWidth(needed)
 
     @staticmethod
     def _texts(c: Candidate) -> tuple[str, ...]:
