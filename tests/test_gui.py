@@ -840,3 +840,16 @@ def test_3d_hover_names_the_atom_under_the_mouse(window):
     p = t.map(view.geometry["positions"][k:k + 1])[0]
     view._mouse_move(SimpleNamespace(pos=(p[0] / p[3], p[1] / p[3]), is_dragging=False))
     assert view.canvas_widget.toolTip().startswith("Cl1 (Cl) at (0.500, 0.500, 0.500)")
+
+
+def test_3d_view_switches_between_jmol_and_vesta_colours(window):
+    from pymatgen.core import Lattice, Structure
+
+    view = window.view3d
+    view.show_structure(Structure(Lattice.cubic(4.6), ["Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]]))
+    ti = view.geometry["species"].index("Ti")
+    jmol = tuple(view.geometry["colours"][ti])
+    view.scheme_box.setCurrentText("VESTA")
+    vesta = tuple(view.geometry["colours"][ti])
+    assert jmol != vesta and np.allclose(vesta[:3], np.array([120, 202, 255]) / 255)  # VESTA's Ti blue
+    assert "rgb(120,202,255)" in view.legend.text()

@@ -17,14 +17,24 @@ from core import atomic_numbers, compute_contact_map, element_table
 CELL_EDGES = np.array([[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7], [4, 5], [4, 6], [5, 7], [6, 7]])
 
 
-@lru_cache(maxsize=1)
-def jmol_colours() -> dict[str, tuple[float, float, float]]:
-    """Element -> RGB in 0..1 from pymatgen's ElementColorSchemes.yaml (Jmol)."""
+COLOUR_SCHEMES = ("Jmol", "VESTA")
+"""Element colour schemes of pymatgen's ElementColorSchemes.yaml."""
+
+
+@lru_cache(maxsize=2)
+def element_colours(scheme: str = "Jmol") -> dict[str, tuple[float, float, float]]:
+    """Element -> RGB in 0..1 from pymatgen's ElementColorSchemes.yaml (``Jmol`` or ``VESTA``)."""
     import pymatgen.vis
     from monty.serialization import loadfn
 
-    table = loadfn(str(Path(pymatgen.vis.__file__).parent / "ElementColorSchemes.yaml"))["Jmol"]
+    table = loadfn(str(Path(pymatgen.vis.__file__).parent / "ElementColorSchemes.yaml"))[scheme]
     return {el: tuple(c / 255 for c in rgb) for el, rgb in table.items()}
+
+
+def atom_colours(species: list[str], scheme: str = "Jmol") -> np.ndarray:
+    """RGBA (n, 4) of atoms in a colour scheme (unknown elements magenta)."""
+    colours = element_colours(scheme)
+    return np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in species]).reshape(-1, 4)
 
 
 BOUNDARY_TOL = 1e-3
@@ -94,12 +104,11 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     i, j = np.nonzero(np.triu(bonded, k=1))
     bonds = np.stack([positions[i], positions[j]], axis=1).reshape(-1, 3) if len(i) else np.zeros((0, 3))
     corners = np.array([(a, b, c) for a in (0, na) for b in (0, nb) for c in (0, nc)], dtype=float) @ lattice
-    colours = jmol_colours()
     atom_species = [species[k] for k in base]
     return {
         "mesh": cylinder_mesh(bonds) if len(bonds) else None,
         "positions": positions,
-        "colours": np.array([colours.get(el, (0.8, 0.3, 0.8)) + (1.0,) for el in atom_species]),
+        "colours": atom_colours(atom_species),
         "sizes": 0.45 * radii[base],  # ball-and-stick radius
         "labels": [labels[k] + ("'" if m >= inside else "") for m, k in enumerate(base)],
         "species": atom_species,

@@ -29,7 +29,12 @@ from vispy import scene
 from vispy.visuals import MeshVisual
 
 from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
-from alphacrystal_gui.view3d.geometry import polyhedra_mesh, scene_geometry
+from alphacrystal_gui.view3d.geometry import (
+    COLOUR_SCHEMES,
+    atom_colours,
+    polyhedra_mesh,
+    scene_geometry,
+)
 
 
 class _BondMeshVisual(MeshVisual):
@@ -88,6 +93,10 @@ class StructureView(QWidget):
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
+        self.scheme_box = QComboBox()
+        self.scheme_box.addItems(list(COLOUR_SCHEMES))
+        self.scheme_box.setToolTip("element colours: Jmol or VESTA scheme")
+        self.scheme_box.currentIndexChanged.connect(lambda _: self._draw())
         self.polyhedra_box = QComboBox()
         self.polyhedra_box.setToolTip("coordination polyhedra: none, around every atom whose neighbours are all "
                                       "other elements (cations), or around one element")
@@ -123,6 +132,7 @@ class StructureView(QWidget):
         reset.clicked.connect(self.reset_view)
         self.view_buttons["reset"] = reset
         top.addWidget(reset)
+        top.addWidget(self.scheme_box)
         top.addWidget(self.polyhedra_box)
         top.addWidget(QLabel("cells"))
         for box in self.cells:
@@ -174,6 +184,8 @@ class StructureView(QWidget):
         repeat = self.repeat
         g = geometry if geometry is not None and repeat == (1, 1, 1) else \
             scene_geometry(self.structure, repeat, self.contact)
+        if self.scheme_box.currentText() != "Jmol":
+            g = {**g, "colours": atom_colours(g["species"], self.scheme_box.currentText())}
         self.geometry = g
         self.atoms.set_data(g["positions"], face_color=g["colours"], size=2 * g["sizes"], edge_width=0)
         self.bond_mesh.visible = g["mesh"] is not None
