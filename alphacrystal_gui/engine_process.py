@@ -66,6 +66,9 @@ def _serve(requests, events, cancel, parent_pid: int) -> None:
             request = requests.get(timeout=1.0)
         except queue.Empty:
             if os.getppid() != parent_pid:  # the window is gone: do not linger
+                # nobody will read the events still queued: exit without waiting to flush them
+                # (the queue's feeder thread blocked on a full pipe kept the orphan alive, ~0.5 GB)
+                events.cancel_join_thread()
                 return
             continue
         if request is None:

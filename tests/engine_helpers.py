@@ -27,3 +27,13 @@ def wait_for_cancel(progress=None, cancel=None, on_generation=None, on_reconstru
         on_generation("job", {"generation": generation})
         time.sleep(0.001)
     return "not cancelled", -1
+
+
+def chatty(marker, progress=None, cancel=None):
+    """Fill the events pipe (about 2 MB nobody reads), then say so in ``marker``."""
+    from pathlib import Path
+
+    for _ in range(200):
+        progress("x" * 10_000)
+    Path(marker).write_text("sent")
+    return "done"

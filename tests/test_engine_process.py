@@ -102,3 +102,50 @@ def test_stop_leaves_no_semaphores_to_the_resource_tracker(tmp_path):
                           cwd=Path(__file__).parents[1])
     assert done.returncode == 0 and done.stdout.strip() == "succeeded", done.stderr[-2000:]
     assert "leaked semaphore" not in done.stderr, done.stderr[-2000:]
+
+
+def test_an_orphaned_engine_with_unread_events_exits(tmp_path):
+    """The window dies while the engine still has events queued for it: the engine must
+    still exit (its queue's feeder thread, blocked on a full pipe, kept it alive for hours)."""
+    import os
+    import subprocess
+    import sys
+    import time
+    from pathlib import Path
+
+    marker = tmp_path / "sent"
+    script = tmp_path / "die_early.py"
+    script.write_text(
+        "import os, sys, time\n"
+        f"sys.path[:0] = [{str(Path(__file__).parent)!r}]\n"
+        "import engine_helpers\n"
+        "from alphacrystal_gui.engine_process import EngineProcess\n"
+        "if __name__ == '__main__':\n"
+        "    e = EngineProcess()\n"
+        "    e.start()\n"
+        f"    e._requests.put((engine_helpers.chatty, ({str(marker)!r},), {{}}, False))\n"
+        f"    while not os.path.exists({str(marker)!r}):\n"
+        "        time.sleep(0.05)\n"
+        "    print(e.pid, flush=True)\n"
+        "    os._exit(0)\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).parents[1])
+    assert done.returncode == 0, done.stderr[-2000:]
+    pid = int(done.stdout.split()[-1])
+
+    def alive() -> bool:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        try:  # a zombie (exited, not yet reaped by init) counts as gone
+            return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 120  # it notices within about a second; the deadline only bounds a failure
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    if alive():
+        os.kill(pid, 9)
+        raise AssertionError("the orphaned engine process did not exit")
