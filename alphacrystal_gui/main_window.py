@@ -657,13 +657,11 @@ class MainWindow(QMainWindow):
 
     def show_candidate_result(self, key: str) -> None:
         """A fitness curve was clicked: show the best-ranked result of that candidate."""
-        import re
-
-        found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
+        parsed = core.parse_candidate_key(key)
         rows = self.session.rows
         for index, row in enumerate(rows):
-            if found and str(row.get("source", "")).startswith("CMCrystal") \
-                    and row.get("spacegroup") == int(found[1]) and row.get("z") == int(found[2]):
+            if parsed and str(row.get("source", "")).startswith("CMCrystal") \
+                    and (row.get("spacegroup"), row.get("z")) == parsed:
                 self.results.select_index(index)
                 self.statusBar().showMessage(f"{core.candidate_label(key)}: its best result is #{index + 1}")
                 return

@@ -50,7 +50,7 @@ _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
     "MAX_ATOMS": "core.pipeline", "PipelineProgress": "core.pipeline", "PredictionError": "core.pipeline",
     "PredictionResult": "core.pipeline", "PredictionSettings": "core.pipeline", "check_scope": "core.pipeline",
-    "cell_size_note": "core.pipeline", "candidate_label": "core.pipeline", "shipped_contact_route_atoms": "core.pipeline",
+    "cell_size_note": "core.pipeline", "candidate_label": "core.pipeline", "parse_candidate_key": "core.pipeline", "shipped_contact_route_atoms": "core.pipeline",
     "read_run_folder": "core.run_folder",
     "read_screen_table": "core.screening", "ScreenError": "core.screening",
     "compare_with_reference": "core.pipeline", "export_rows": "core.pipeline", "loaded_resources": "core.pipeline",

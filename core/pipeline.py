@@ -349,17 +349,21 @@ def candidate_key(candidate: Candidate) -> str:
     return f"sg{candidate.spacegroup}-z{candidate.z}"
 
 
+def parse_candidate_key(key: str) -> tuple[int, int] | None:
+    """(space group, Z) of a candidate key (``sg136-z2`` -> (136, 2)); None for other text."""
+    import re
+
+    found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
+    return (int(found[1]), int(found[2])) if found and 1 <= int(found[1]) <= 230 else None
+
+
 def candidate_label(key: str) -> str:
     """A candidate key (``sg136-z2``, :func:`candidate_key`) in words: ``P4_2/mnm (136), Z = 2``;
     any other text is returned as it is."""
-    import re
-
     from core.symmetry import hm_symbol
 
-    found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
-    if not found or not 1 <= int(found[1]) <= 230:
-        return key
-    return f"{hm_symbol(int(found[1]))} ({found[1]}), Z = {found[2]}"
+    parsed = parse_candidate_key(key)
+    return key if parsed is None else f"{hm_symbol(parsed[0])} ({parsed[0]}), Z = {parsed[1]}"
 
 
 def predict_structures(

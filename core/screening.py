@@ -168,11 +168,11 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     """
     import torch
 
-    from core.pipeline import PredictionSettings, predict_structures
+    from core.pipeline import predict_structures
 
     torch.set_num_threads(1)
     start = time.perf_counter()
-    settings = PredictionSettings(**task_settings(item, settings_dict))
+    settings = task_settings(item, settings_dict, as_dict=False)
     folder = Path(out_dir) / item.name
     try:
         result = predict_structures(item.formula, settings, out_dir=folder)
@@ -201,12 +201,14 @@ IGNORED_SETTINGS = ("jobs", "device")
 """Settings that do not change a prediction's result (where it ran)."""
 
 
-def task_settings(item: ScreenItem, settings_dict: dict) -> dict:
-    """The prediction settings of one formula: the screen's, with its own Z and space groups, one core."""
+def task_settings(item: ScreenItem, settings_dict: dict, as_dict: bool = True):
+    """The prediction settings of one formula: the screen's, with its own Z and space groups,
+    one core (a ``PredictionSettings``, or its dict as ``summary.json`` stores it)."""
     from core.pipeline import PredictionSettings
 
-    return PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
-                                 "spacegroups": item.spacegroups or None}).to_dict()
+    settings = PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
+                                     "spacegroups": item.spacegroups or None})
+    return settings.to_dict() if as_dict else settings
 
 
 def finished(folder: Path, settings: dict | None = None) -> bool:
