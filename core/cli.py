@@ -54,13 +54,16 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     if not args.file.strip():
         raise AlphaCrystalError("contact-map: the formula or file name is empty")
     if _looks_like_formula(args.file):
+        if args.rule != "paper":
+            raise AlphaCrystalError(f"contact-map {args.file}: --rule {args.rule} applies to structure files; "
+                                    "predicted maps follow the paper's rule the network was trained on")
         return _predict_contact_map(args)
     from core.contact_map import compute_contact_map
     from core.io import primitive_cell, read_structure, space_group
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)
-    cmap = compute_contact_map(cell, tolerance=args.tolerance)
+    cmap = compute_contact_map(cell, tolerance=args.tolerance, rule=args.rule)
     number, symbol = space_group(cell)
     print(f"file: {args.file}")
     print(
@@ -332,7 +335,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from core.reconstruction.loop import LoopSettings, reconstruct
 
     multiprocessing.freeze_support()
-    target, reference = read_target(args.input)
+    target, reference = read_target(args.input, args.rule)
     settings = LoopSettings(args.assignments, args.restarts, _ga_settings(args), args.seed, args.strain, args.escalate,
                             args.jobs)
     mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
@@ -583,6 +586,24 @@ def _result_line(r: dict, best: float | None) -> str:
             f"{_number(r['fitness'], '.3f'):>9}{_number(r['relaxed_dice'], '.3f'):>9}  {start}")
 
 
+def _add_rule_argument(p: argparse.ArgumentParser) -> None:
+    """``--rule``: the contact rule of maps computed from structures (core.contact_rule)."""
+    from core.contact_rule import RULES
+
+    p.add_argument("--rule", choices=RULES, default="paper",
+                   help="contact rule of a structure's map: paper (default; metal-metal pairs never in contact) "
+                        "or metallic (metal-metal pairs within the metallic-radius sum ± tolerance)")
+
+
+def _add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """``--min-atoms`` and ``--exclude-all-metal``: which held-out structures a sample draws from."""
+    p.add_argument("--min-atoms", type=positive, default=1,
+                   help="smallest primitive cell sampled (default 1; e.g. 13 with --max-atoms 20 for 13-20 atoms)")
+    p.add_argument("--compositions", choices=["any", "with-nonmetal", "all-metal"], default="any",
+                   help="which compositions are sampled: any (default), only those with a non-metal, or only "
+                        "all-metal ones (up to 12 atoms the held-out split is the paper's: with a non-metal)")
+
+
 def _sample_structures(args: argparse.Namespace) -> list:
     """(material id, Structure) of a seeded sample of ``args.n`` structures with at most
     ``args.max_atoms`` atoms: a held-out partition of the formula split (``--split
@@ -605,6 +626,14 @@ def _sample_structures(args: argparse.Namespace) -> list:
         dataset = getattr(full_range_split(args.data, args.max_atoms), split).filter(lowest_energy_per_formula=True)
     else:
         dataset = load_dataset(args.data).filter(max_atoms=args.max_atoms)
+    min_atoms = getattr(args, "min_atoms", 1)
+    if min_atoms > args.max_atoms:
+        raise AlphaCrystalError(f"--min-atoms {min_atoms} is above --max-atoms {args.max_atoms}")
+    dataset = dataset.filter(min_atoms=min_atoms)
+    kind = getattr(args, "compositions", "any")
+    if kind != "any":
+        all_metal = dataset.all_metal()
+        dataset = dataset.subset(np.flatnonzero(all_metal if kind == "all-metal" else ~all_metal))
     from core.formula_split import seeded_sample
 
     idx = seeded_sample(np.arange(len(dataset)), args.n, args.seed) if args.n else np.arange(len(dataset))
@@ -682,7 +711,8 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
         print(f"then CHGNet relaxation of the best {args.relax_top} distinct results and of the true structure "
               f"({args.relax_steps} steps, fmax {args.fmax} eV/Å); the lowest energy is ranked first", flush=True)
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
-                                     args.jobs, args.seed, progress, relax, args.relax_top, args.escalate)
+                                     args.jobs, args.seed, progress, relax, args.relax_top, args.escalate,
+                                     args.rule)
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:
@@ -884,6 +914,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--probabilities", action="store_true", help="also print predicted probabilities")
     p.add_argument("--tolerance", type=float, default=0.4, help="bond window half-width in Å (default 0.4)")
     p.add_argument("--as-given", action="store_true", help="use the cell as stored instead of the primitive cell")
+    _add_rule_argument(p)
     p.add_argument("--json", metavar="PATH", help="also write the map and counts as JSON")
     p.set_defaults(func=cmd_contact_map)
 
@@ -934,6 +965,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--keep", type=int, default=3, help="number of best structures written (default 3)")
     p.add_argument("--strain", type=float, default=0.0, help="let free lattice lengths vary by this fraction (e.g. 0.1)")
     _add_ga_arguments(p)
+    _add_rule_argument(p)
     p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
     p.set_defaults(func=cmd_reconstruct)
 
@@ -1053,10 +1085,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = evaluate.add_parser("reconstruction", help="oracle-mode reconstruction: match rate, Dice, RMSD, speed")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
-    p.add_argument("--split", choices=["all", "test"], default="all",
-                   help="all structures (default), or the held-out test split of the models")
+    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+                   help="all structures (default), or the held-out test or validation formulas of the models")
     p.add_argument("--n", type=int, default=200, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell sampled (default 12)")
+    _add_size_filter_arguments(p)
+    _add_rule_argument(p)
     _add_ga_arguments(p)
     p.add_argument("--relax-top", type=int, default=0, metavar="M",
                    help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
@@ -1074,6 +1108,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
+    _add_size_filter_arguments(p)
     p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
     p.add_argument("--z", default="auto", help=argparse.SUPPRESS)
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)

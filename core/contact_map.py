@@ -10,11 +10,10 @@ cells with several images in range are handled.
 
 Short contacts (``d < r_i + r_j - tol``, self-images included) are reported
 separately; the reconstruction fitness penalises them. For metal-metal pairs,
-which the map ignores, a contact is short only when it is a clash,
-``d < METAL_CLASH_FACTOR * (r_i + r_j)``: with the plain rule 16% of real
-Materials Project cells (CsCl among them, Cs-Cs 4.12 Å < 2 x 2.44 - 0.4 Å)
-would count as having short contacts, while no real cell has a metal pair
-closer than 0.62 (r_i + r_j) (measured on ``mp/structures.csv.gz``).
+which the map ignores, a contact is short only when it is a clash (see
+:mod:`core.contact_rule`, where the windows of both rules live: the paper's,
+the default, and ``metallic``, which puts metal-metal pairs in contact within a
+metallic-radius window).
 
 Canonical atom order
 --------------------
@@ -44,14 +43,16 @@ import numpy as np
 from pymatgen.core import Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 
+from core.contact_rule import (  # noqa: F401
+    DEFAULT_RULE,
+    DEFAULT_TOLERANCE,
+    METAL_CLASH_FACTOR,
+    check_rule,
+    pair_windows,
+    rule_for_cell,
+)
 from core.elements import element_rank, element_table
 from core.errors import AlphaCrystalError
-
-DEFAULT_TOLERANCE = 0.4
-"""Half-width of the bonding window around r_i + r_j, in Å (paper: 0.4 Å)."""
-
-METAL_CLASH_FACTOR = 0.6
-"""Metal-metal pairs closer than this fraction of r_i + r_j count as short contacts."""
 
 MAX_CANONICAL_LEAVES = 256
 """Upper bound on tie-breaks explored when canonicalising the atom order."""
@@ -105,6 +106,8 @@ class ContactMap:
         number: NaCl gives 6 although its 2-atom map has one 1 per row).
     tolerance : float
         Window half-width in Å used to build the map.
+    rule : str
+        The contact rule (:mod:`core.contact_rule`): ``paper`` or ``metallic``.
     """
 
     species: tuple[str, ...]
@@ -115,6 +118,7 @@ class ContactMap:
     order: np.ndarray
     coordination_numbers: np.ndarray
     tolerance: float = DEFAULT_TOLERANCE
+    rule: str = DEFAULT_RULE
     labels: tuple[str, ...] = field(init=False)
 
     def __post_init__(self) -> None:
@@ -162,6 +166,7 @@ class ContactMap:
             "coordination_numbers": self.coordination_numbers.tolist(),
             "order": self.order.tolist(),
             "tolerance": self.tolerance,
+            "rule": self.rule,
         }
 
     @classmethod
@@ -175,6 +180,7 @@ class ContactMap:
             order=np.asarray(data["order"], dtype=np.int64),
             coordination_numbers=np.asarray(data["coordination_numbers"], dtype=np.int64),
             tolerance=float(data.get("tolerance", DEFAULT_TOLERANCE)),
+            rule=check_rule(str(data.get("rule", DEFAULT_RULE))),
         )
 
 
@@ -183,6 +189,7 @@ def contact_counts(
     frac_coords: np.ndarray,
     numbers: np.ndarray,
     tolerance: float = DEFAULT_TOLERANCE,
+    rule: str = DEFAULT_RULE,
 ) -> ContactCounts:
     """Bonded and short contacts of a periodic cell given as arrays.
 
@@ -196,19 +203,20 @@ def contact_counts(
         Atomic numbers.
     tolerance : float
         Window half-width in Å.
+    rule : str
+        Contact rule (:mod:`core.contact_rule`).
     """
     numbers = np.asarray(numbers, dtype=np.int64)
     n = len(numbers)
-    table = element_table()
-    radii = table.covalent_radius[numbers]
-    metal = table.is_metal[numbers]
     bonded = np.zeros((n, n), dtype=np.uint8)
     short = np.zeros((n, n), dtype=np.uint8)
     if n == 0:
         return ContactCounts(bonded, short, 0, 0, np.zeros(0, dtype=np.int64))
     lattice = np.ascontiguousarray(lattice, dtype=np.float64)
     cart = np.ascontiguousarray(np.asarray(frac_coords, dtype=np.float64) @ lattice)
-    cutoff = 2.0 * float(radii.max()) + tolerance
+    rule = rule_for_cell(rule, numbers)
+    kinds = np.unique(numbers)
+    cutoff = pair_windows(kinds[:, None], kinds[None, :], tolerance, rule).reach + 1e-6
     centre, neighbour, images, dist = find_points_in_spheres(
         cart, cart, r=cutoff, pbc=np.ones(3, dtype=np.int64), lattice=lattice, tol=1e-8
     )
@@ -216,10 +224,9 @@ def contact_counts(
     neighbour = neighbour.astype(np.int64)
     is_self = (centre == neighbour) & ~np.any(images, axis=1)
     centre, neighbour, dist = centre[~is_self], neighbour[~is_self], dist[~is_self]
-    target = radii[centre] + radii[neighbour]
-    metal_pair = metal[centre] & metal[neighbour]
-    is_short = np.where(metal_pair, dist < METAL_CLASH_FACTOR * target, dist < target - tolerance)
-    is_valid = ~metal_pair & (dist >= target - tolerance) & (dist <= target + tolerance)
+    window = pair_windows(numbers[centre], numbers[neighbour], tolerance, rule)
+    is_short = dist < window.short_below
+    is_valid = window.bondable & (dist >= window.low) & (dist <= window.high)
     bonded[centre[is_valid], neighbour[is_valid]] = 1
     np.fill_diagonal(bonded, 0)
     short[centre[is_short], neighbour[is_short]] = 1
@@ -325,10 +332,11 @@ def contact_map_from_arrays(
     numbers: np.ndarray,
     tolerance: float = DEFAULT_TOLERANCE,
     canonical: bool = True,
+    rule: str = DEFAULT_RULE,
 ) -> ContactMap:
     """Contact map of a primitive cell given as arrays (see :func:`contact_counts`)."""
     numbers = np.asarray(numbers, dtype=np.int64)
-    counts = contact_counts(lattice, frac_coords, numbers, tolerance)
+    counts = contact_counts(lattice, frac_coords, numbers, tolerance, rule)
     if canonical:
         order = canonical_order(counts.bonded, numbers, counts.coordination_numbers)
     else:
@@ -344,11 +352,13 @@ def contact_map_from_arrays(
         order=order,
         coordination_numbers=counts.coordination_numbers[order],
         tolerance=tolerance,
+        rule=rule,
     )
 
 
 def compute_contact_map(
-    structure: Structure, tolerance: float = DEFAULT_TOLERANCE, canonical: bool = True
+    structure: Structure, tolerance: float = DEFAULT_TOLERANCE, canonical: bool = True,
+    rule: str = DEFAULT_RULE,
 ) -> ContactMap:
     """Contact map of a structure **as given**; pass a primitive cell (see ``core.io.primitive_cell``).
 
@@ -360,6 +370,8 @@ def compute_contact_map(
         Window half-width in Å (paper: 0.4).
     canonical : bool
         Reorder rows canonically (default); ``False`` keeps the site order.
+    rule : str
+        Contact rule (:mod:`core.contact_rule`): ``paper`` (default) or ``metallic``.
 
     Raises
     ------
@@ -377,5 +389,5 @@ def compute_contact_map(
     except (KeyError, AttributeError) as exc:
         raise AlphaCrystalError(f"unsupported species in structure: {exc}") from None
     return contact_map_from_arrays(
-        structure.lattice.matrix, structure.frac_coords, numbers, tolerance, canonical
+        structure.lattice.matrix, structure.frac_coords, numbers, tolerance, canonical, rule
     )

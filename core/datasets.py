@@ -132,14 +132,17 @@ class CrystalDataset:
         max_atoms: int | None = None,
         exclude_all_metal: bool = False,
         lowest_energy_per_formula: bool = False,
+        min_atoms: int | None = None,
     ) -> CrystalDataset:
-        """Structures with at most ``max_atoms`` atoms, optionally without all-metal
+        """Structures with ``min_atoms``-``max_atoms`` atoms (either bound optional), optionally without all-metal
         compounds (as in the paper) and keeping only the lowest-formation-energy
         polymorph of each reduced formula (rows without an energy are kept only
         when their formula has no row with one)."""
         keep = np.ones(len(self), dtype=bool)
         if max_atoms is not None:
             keep &= self.nsites <= max_atoms
+        if min_atoms is not None:
+            keep &= self.nsites >= min_atoms
         if exclude_all_metal:
             keep &= ~self.all_metal()
         idx = np.flatnonzero(keep)

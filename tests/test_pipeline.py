@@ -239,3 +239,33 @@ def test_cli_evaluate_prediction_keys(tmp_path, capsys):
         assert key in result and key in result["given_spacegroup"]
     assert result["n"] == 1 and result["match_rate_top1"] == 1.0  # rock salt is found from its formula
     assert "DiffCSP" in json.dumps(result["anchors"])
+
+
+def test_evaluation_samples_by_size_and_composition(tmp_path):
+    """``--min-atoms`` and ``--compositions`` choose which structures an evaluation draws."""
+    import argparse
+
+    from pymatgen.core import Lattice, Structure
+
+    from core.cli import _sample_structures
+    from core.errors import AlphaCrystalError
+
+    folder = tmp_path / "cifs"
+    folder.mkdir()
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5]]).to(filename=str(folder / "nacl.cif"))
+    Structure(Lattice.cubic(2.95), ["Cu", "Zn"], [[0, 0, 0], [0.5] * 3]).to(filename=str(folder / "cuzn.cif"))
+    Structure(Lattice.cubic(3.9), ["Sr", "Ti", "O", "O", "O"],
+              [[0, 0, 0], [0.5] * 3, [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]).to(
+        filename=str(folder / "srtio3.cif"))
+
+    def formulas(**options) -> list[str]:
+        args = argparse.Namespace(data=str(folder), split="all", max_atoms=20, n=0, seed=0, **options)
+        return sorted(s.composition.reduced_formula for _, s in _sample_structures(args))
+
+    assert formulas(min_atoms=1, compositions="any") == ["NaCl", "SrTiO3", "ZnCu"]
+    assert formulas(min_atoms=3, compositions="any") == ["SrTiO3"]
+    assert formulas(min_atoms=1, compositions="all-metal") == ["ZnCu"]
+    assert formulas(min_atoms=1, compositions="with-nonmetal") == ["NaCl", "SrTiO3"]
+    with pytest.raises(AlphaCrystalError, match="--min-atoms 21 is above --max-atoms 20"):
+        formulas(min_atoms=21, compositions="any")

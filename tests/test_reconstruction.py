@@ -84,9 +84,23 @@ def test_coupled_coordinates_stay_coupled():
     assert any(np.allclose(p, [0.3, 0.3, 0.0]) for p in o)
 
 
-@pytest.mark.parametrize("name", sorted(FIXTURES))
-def test_vectorised_contacts_equal_the_foundation(name):
-    structure = FIXTURES[name]()
+def _cuzn_b2() -> Structure:
+    return Structure(Lattice.cubic(2.95), ["Cu", "Zn"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+
+
+def _mgcu2_laves() -> Structure:
+    """MgCu2 (C15 Laves phase, Fd-3m, a = 7.04 Å), conventional cell."""
+    return Structure.from_spacegroup(227, Lattice.cubic(7.04), ["Mg", "Cu"], [[0.125] * 3, [0.5] * 3])
+
+
+INTERMETALLICS = {"CuZn": _cuzn_b2, "MgCu2": _mgcu2_laves}
+
+
+@pytest.mark.parametrize("name, rule", [(n, "paper") for n in sorted(FIXTURES)]
+                         + [(n, r) for n in sorted({**FIXTURES, **INTERMETALLICS}) for r in ("metallic",)]
+                         + [(n, "paper") for n in sorted(INTERMETALLICS)])
+def test_vectorised_contacts_equal_the_foundation(name, rule):
+    structure = {**FIXTURES, **INTERMETALLICS}[name]()
     cells = [structure]
     for k in range(4):  # perturbed, compressed and expanded copies: bonds, short contacts, none
         s = structure.copy()
@@ -94,12 +108,12 @@ def test_vectorised_contacts_equal_the_foundation(name):
         s.scale_lattice(s.volume * (0.85 + 0.1 * k))
         cells.append(s)
     species = [site.specie.symbol for site in structure]
-    fit = ContactFitness(species, np.zeros((len(species), len(species))))
+    fit = ContactFitness(species, np.zeros((len(species), len(species))), rule=rule)
     frac = np.array([c.frac_coords for c in cells])
     lat = np.array([c.lattice.matrix for c in cells])
     maps, n_valid, n_short, _ = fit.contacts(frac, lat)
     for c, m, nv, ns in zip(cells, maps, n_valid, n_short):
-        ref = contact_counts(c.lattice.matrix, c.frac_coords, atomic_numbers(species))
+        ref = contact_counts(c.lattice.matrix, c.frac_coords, atomic_numbers(species), rule=rule)
         assert np.array_equal(m, ref.bonded) and nv == ref.n_valid_bonds and ns == ref.n_short_contacts
 
 
@@ -378,3 +392,64 @@ def test_a_sixteen_atom_oracle_reconstruction_on_a_small_budget():
     best = reconstruct({"LiTiO2": target}, settings).results["LiTiO2"][0]
     assert best.fitness == pytest.approx(1.0)
     assert structure_match(best.structure, truth).matched
+
+
+def _ti3al() -> Structure:
+    """Ti3Al (D0_19, P6_3/mmc): Ti on 6h (x = 0.8333), Al on 2c; a = 5.78, c = 4.64 Å."""
+    return Structure.from_spacegroup(194, Lattice.hexagonal(5.78, 4.64), ["Ti", "Al"],
+                                     [[0.8333, 0.6666, 0.25], [1 / 3, 2 / 3, 0.25]])
+
+
+def test_the_metallic_rule_gives_intermetallics_a_map():
+    from core.contact_rule import metallic_radius, pair_windows
+    from core.elements import element_table
+
+    cuzn = _cuzn_b2()
+    assert compute_contact_map(cuzn).matrix.sum() == 0  # the paper's rule: metals never bond
+    metallic = compute_contact_map(cuzn, rule="metallic")
+    assert metallic.matrix.tolist() == [[0, 1], [1, 0]] and metallic.rule == "metallic"
+    # bcc: 8 unlike neighbours at 2.55 Å and 6 like ones at 2.95 Å (the 14 of the rhombic dodecahedron)
+    assert metallic.coordination_numbers.tolist() == [14, 14]
+    nacl_map = compute_contact_map(nacl())  # pairs with a non-metal: the same under both rules
+    assert np.array_equal(nacl_map.matrix, compute_contact_map(nacl(), rule="metallic").matrix)
+    table = element_table()
+    z = [table.z_of(s) for s in ("Sn", "Pb", "Bi", "Fe")]
+    assert np.all(metallic_radius()[z] > 1.2)  # no gaps in the table (pymatgen lacks Sn, Pb, Bi)
+    fe = table.z_of("Fe")
+    window = pair_windows(np.array([fe]), np.array([fe]), rule="metallic")
+    assert window.low[0] < 2.48 < window.high[0]  # bcc Fe nearest neighbours
+    with pytest.raises(AlphaCrystalError, match="unknown contact rule"):
+        compute_contact_map(cuzn, rule="covalent")
+
+
+def test_an_intermetallic_oracle_reconstruction_with_the_metallic_rule():
+    """Ti3Al: an empty map under the paper's rule, a map the GA fits under the metallic
+    rule; rebuilt from that map, space group and lattice (Ti on 6h has a free x)."""
+    from core.reconstruction.loop import LoopSettings, reconstruct
+
+    truth = _ti3al()
+    assert oracle_target(truth).contact_map.sum() == 0
+    target = oracle_target(truth, name="Ti3Al", rule="metallic")
+    assert target.contact_map.sum() > 0 and target.rule == "metallic"
+    settings = LoopSettings(n_assignments=5, ga=GASettings(population=40, generations=150, patience=10, stall=40),
+                            workers=1)
+    best = reconstruct({"Ti3Al": target}, settings).results["Ti3Al"][0]
+    assert best.fitness == pytest.approx(1.0)
+    assert structure_match(best.structure, truth).matched
+
+
+def test_reconstruct_takes_the_rule(tmp_path, capsys):
+    from core.io import write_cif
+
+    cif = tmp_path / "Ti3Al.cif"
+    write_cif(_ti3al(), cif)
+    assert main(["contact-map", str(cif), "--rule", "metallic", "--json", str(tmp_path / "m.json")]) == 0
+    assert json.loads((tmp_path / "m.json").read_text())["rule"] == "metallic"
+    assert main(["contact-map", "Ti3Al", "--rule", "metallic"]) == 2
+    assert "predicted maps follow the paper's rule" in capsys.readouterr().err
+    payload = {"formula": "Ti3Al", "z": 2, "spacegroup": 194, "lattice": [5.78, 5.78, 4.64, 90, 90, 120],
+               "contact_map": [[0] * 8] * 8, "rule": "ionic"}
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(payload))
+    assert main(["reconstruct", str(bad)]) == 2
+    assert "rule must be one of paper, metallic" in capsys.readouterr().err

@@ -37,8 +37,10 @@ from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, relax_in_rounds
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
                             settings: GASettings | None = None, workers: int | None = None, seed: int = 0,
                             progress=None, relax: RelaxSettings | None = None, relax_top: int = 3,
-                            escalate_to: int = 0) -> dict:
+                            escalate_to: int = 0, rule: str = "paper") -> dict:
     """Reconstruct every structure in oracle mode; returns the summary and per-structure rows.
+
+    ``rule``: the contact rule of the true maps and the GA (:mod:`core.contact_rule`).
 
     ``relax``: also relax the best ``relax_top`` distinct results and the true
     structure with CHGNet and rank by energy (see the module docstring).
@@ -46,7 +48,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     fitness 1 go on with the assignments ranked up to ``escalate_to``
     (:func:`core.reconstruction.job.escalate`).
     """
-    targets = {name: oracle_target(structure, name=name) for name, structure in structures}
+    targets = {name: oracle_target(structure, name=name, rule=rule) for name, structure in structures}
     done = [0, 0]
 
     def planned(total: int) -> None:

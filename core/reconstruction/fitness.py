@@ -1,9 +1,10 @@
 """Vectorised CMCrystal fitness: matched Dice × valid-bond fraction (paper eq. 2 and 3).
 
 For a whole population at once (numpy, float32 distances): the contact map of
-every candidate cell by the foundation's rule (:mod:`core.contact_map`: bonded
-when some periodic image lies within ``r_i + r_j ± tol``; metal pairs never
-bonded; short when closer than the window, metal pairs only when they clash),
+every candidate cell by the same contact rule as the target map
+(:mod:`core.contact_rule`; the paper's: bonded when some periodic image lies
+within ``r_i + r_j ± tol``, metal pairs never bonded, short when closer than the
+window, metal pairs only when they clash),
 counting every periodic image that can be in range, the numbers of valid bonds
 and short contacts per (i, j, image), and the Dice against the target map
 **maximised over permutations of same-element atoms** (a quadratic assignment,
@@ -22,8 +23,8 @@ from itertools import product
 
 import numpy as np
 
-from core.contact_map import DEFAULT_TOLERANCE, METAL_CLASH_FACTOR
-from core.elements import atomic_numbers, element_table
+from core.contact_rule import DEFAULT_RULE, DEFAULT_TOLERANCE, pair_windows, rule_for_cell
+from core.elements import atomic_numbers
 
 
 @dataclass
@@ -57,29 +58,28 @@ class ContactFitness:
         Target 0/1 map whose rows follow the same species sequence.
     tolerance : float
         Bond window half-width, Å.
+    rule : str
+        Contact rule of the target map (:mod:`core.contact_rule`).
     """
 
-    def __init__(self, species: list[str], target: np.ndarray, tolerance: float = DEFAULT_TOLERANCE) -> None:
+    def __init__(self, species: list[str], target: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,
+                 rule: str = DEFAULT_RULE) -> None:
         target = np.asarray(target)
         n = len(species)
         if target.shape != (n, n):
             raise ValueError(f"target map is {target.shape}, expected ({n}, {n}) for {n} atoms")
-        table = element_table()
         z = atomic_numbers(species)
-        radii = table.covalent_radius[z]
-        metal = table.is_metal[z]
-        pair = radii[:, None] + radii[None, :]
-        metal_pair = metal[:, None] & metal[None, :]
+        window = pair_windows(z[:, None], z[None, :], tolerance, rule_for_cell(rule, z))
+        pair = window.ideal
         self.species = list(species)
         self.target = (target > 0).astype(np.float32)
         np.fill_diagonal(self.target, 0)
         self.target_sum = float(self.target.sum())
-        self.valid_pair = ~metal_pair
-        self.lo2 = (np.clip(pair - tolerance, 0, None) ** 2).astype(np.float32)
-        self.hi2 = ((pair + tolerance) ** 2).astype(np.float32)
-        short = np.where(metal_pair, METAL_CLASH_FACTOR * pair, pair - tolerance)
-        self.short2 = (np.clip(short, 0, None) ** 2).astype(np.float32)
-        self.cutoff = float(np.where(metal_pair, short, pair + tolerance).max())
+        self.valid_pair = window.bondable
+        self.lo2 = (window.low ** 2).astype(np.float32)
+        self.hi2 = (window.high ** 2).astype(np.float32)
+        self.short2 = (np.clip(window.short_below, 0, None) ** 2).astype(np.float32)
+        self.cutoff = window.reach
         iu, ju = np.triu_indices(n)
         self._pairs = (iu, ju)
         self._diag = iu == ju
@@ -190,7 +190,7 @@ class ContactFitness:
 
 
 def score_structure(structure, species: list[str], contact_map: np.ndarray,
-                    tolerance: float = DEFAULT_TOLERANCE) -> Evaluation:
+                    tolerance: float = DEFAULT_TOLERANCE, rule: str = DEFAULT_RULE) -> Evaluation:
     """Fitness, Dice and valid-bond fraction of one given structure against a contact map,
     as the GA scores its cells (e.g. a structure after relaxation, to see whether it
     still has the bonds of the map).
@@ -203,6 +203,8 @@ def score_structure(structure, species: list[str], contact_map: np.ndarray,
         Element of each row of ``contact_map``.
     contact_map : ndarray (n, n)
         Target 0/1 map.
+    tolerance, rule : float, str
+        Bond window half-width (Å) and contact rule of the map.
 
     Returns
     -------
@@ -220,5 +222,5 @@ def score_structure(structure, species: list[str], contact_map: np.ndarray,
         rows.setdefault(element, []).append(i)
     order = [rows[element].pop(0) for element in own]  # map row of each site (same-element order is free)
     target = np.asarray(contact_map)[np.ix_(order, order)]
-    fitness = ContactFitness(own, target, tolerance)
+    fitness = ContactFitness(own, target, tolerance, rule)
     return fitness.evaluate(structure.frac_coords[None, :, :], structure.lattice.matrix[None, :, :])

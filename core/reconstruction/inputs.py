@@ -9,7 +9,8 @@ JSON (``.json`` or ``.input``)::
 ``lattice`` is the conventional cell (Å, degrees; rhombohedral groups in
 hexagonal axes); the map rows follow the contact-map order of the formula's
 atoms (elements by Mendeleev number, e.g. Ti Ti O O O O), or give ``species``
-explicitly instead of ``formula`` and ``z``.
+explicitly instead of ``formula`` and ``z``. An optional ``"rule": "metallic"``
+says the map follows the metallic contact rule (:mod:`core.contact_rule`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from core.composition import parse_formula
+from core.contact_rule import DEFAULT_RULE, RULES
 from core.errors import AlphaCrystalError
 from core.io import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
@@ -27,8 +29,9 @@ from core.reconstruction.job import ReconstructionTarget, oracle_target
 JSON_SUFFIXES = (".json", ".input")
 
 
-def read_target(path: str | Path) -> tuple[ReconstructionTarget, object | None]:
-    """``(target, reference structure or None)`` from a structure file or a JSON description.
+def read_target(path: str | Path, rule: str = DEFAULT_RULE) -> tuple[ReconstructionTarget, object | None]:
+    """``(target, reference structure or None)`` from a structure file (its map by ``rule``)
+    or a JSON description (its own ``rule`` key, default the paper's).
 
     Raises
     ------
@@ -40,7 +43,7 @@ def read_target(path: str | Path) -> tuple[ReconstructionTarget, object | None]:
         raise AlphaCrystalError(f"{p}: no such file")
     if p.suffix.lower() not in JSON_SUFFIXES:
         structure = read_structure(p)
-        return oracle_target(structure, name=p.stem), structure
+        return oracle_target(structure, name=p.stem, rule=rule), structure
     try:
         data = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
@@ -86,4 +89,8 @@ def target_from_dict(data: dict, where: str = "input") -> ReconstructionTarget:
         raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
     if not 1 <= spacegroup <= 230:
         raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
-    return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, str(data.get("name", "")))
+    rule = str(data.get("rule", DEFAULT_RULE))
+    if rule not in RULES:
+        raise AlphaCrystalError(f"{where}: rule must be one of {', '.join(RULES)}, got {rule!r}")
+    return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, str(data.get("name", "")),
+                                rule)

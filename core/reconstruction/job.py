@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from pymatgen.core import Structure
 
-from core.contact_map import DEFAULT_TOLERANCE, compute_contact_map
+from core.contact_map import DEFAULT_RULE, DEFAULT_TOLERANCE, compute_contact_map
 from core.elements import atomic_numbers, element_sort_key
 from core.errors import AlphaCrystalError
 from core.io import primitive_cell
@@ -43,6 +43,8 @@ class ReconstructionTarget:
     spacegroup : int
     lattice : tuple of 6 floats
         Conventional cell (a, b, c in Å; α, β, γ in degrees).
+    rule : str
+        Contact rule the map follows (:mod:`core.contact_rule`); the GA scores by it.
     """
 
     species: tuple[str, ...]
@@ -50,6 +52,7 @@ class ReconstructionTarget:
     spacegroup: int
     lattice: tuple[float, ...]
     name: str = ""
+    rule: str = DEFAULT_RULE
 
     @property
     def species_counts(self) -> dict[str, int]:
@@ -59,15 +62,16 @@ class ReconstructionTarget:
         return counts
 
 
-def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAULT_TOLERANCE) -> ReconstructionTarget:
-    """The true map (primitive cell, canonical order), space group and conventional lattice
-    of a known structure (spglib at symprec 0.1 Å, the MP-20 convention)."""
+def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAULT_TOLERANCE,
+                  rule: str = DEFAULT_RULE) -> ReconstructionTarget:
+    """The true map by ``rule`` (primitive cell, canonical order), space group and conventional
+    lattice of a known structure (spglib at symprec 0.1 Å, the MP-20 convention)."""
     cell = primitive_cell(structure)
-    cmap = compute_contact_map(cell, tolerance=tolerance)
+    cmap = compute_contact_map(cell, tolerance=tolerance, rule=rule)
     numbers = atomic_numbers([s.specie.symbol for s in cell])
     sg, params = symmetry_of(cell.lattice.matrix, cell.frac_coords, numbers)
     return ReconstructionTarget(tuple(cmap.species), cmap.matrix.copy(), sg, tuple(float(v) for v in params),
-                                name or cell.composition.reduced_formula)
+                                name or cell.composition.reduced_formula, rule)
 
 
 @dataclass(frozen=True)
@@ -195,7 +199,8 @@ def run_job(job: ReconstructionJob, progress: Callable[[GAState], None] | None =
     start = time.perf_counter()
     lattice = constrain_lattice(job.target.spacegroup, np.asarray(job.target.lattice, dtype=float))
     decoder = Decoder(job.assignment, lattice, job.max_strain)
-    fitness = ContactFitness(decoder.species, _target_in_decoder_order(job.target, decoder), job.tolerance)
+    fitness = ContactFitness(decoder.species, _target_in_decoder_order(job.target, decoder), job.tolerance,
+                             job.target.rule)
     rng = np.random.default_rng(job.seed)
     genes, ev, state = run_ga(decoder, fitness, job.settings, rng, progress,
                               (lambda: cancel.is_set()) if cancel is not None else None)
