@@ -531,12 +531,14 @@ class MainWindow(QMainWindow):
         """The current Z's prediction with its map as edited."""
         return self.session.maps_for_run()[self.session.current_z]
 
-    def start_run(self) -> None:
+    def start_run(self, rerun: int | None = None) -> None:
+        """Run the ticked candidates and templates, or (``rerun``: a result index) CMCrystal
+        again from that result's Wyckoff assignment on the current map of its Z."""
         if self.task is not None:
             return
         try:
             settings = replace(self.run_panel.settings(), device=str(self.qsettings.value("device", "auto")))
-            request = self.session.begin_run()
+            request = self.session.begin_run() if rerun is None else self.session.begin_rerun(rerun)
         except core.AlphaCrystalError as exc:  # nothing to run, a missing map, a bad device preference
             self.show_error(str(exc))
             return
@@ -669,13 +671,16 @@ class MainWindow(QMainWindow):
                                      + ("in the list (a duplicate, or discarded)" if rows else "yet"))
 
     def result_action(self, action: str, index: int) -> None:
-        """A result's right-click menu: copy its CIF or POSCAR, export it, or show it."""
+        """A result's right-click menu: copy its CIF or POSCAR, export it, show it, or re-run from it."""
         from pymatgen.core import Structure
         from PySide6.QtWidgets import QApplication
 
         if not 0 <= index < len(self.session.rows):
             return
         row = self.session.rows[index]
+        if action == "rerun":
+            self.start_run(rerun=index)
+            return
         if action == "map":
             self.results.select_index(index)
             return

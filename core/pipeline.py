@@ -772,9 +772,12 @@ def _entries(candidates: list[Candidate], selected: dict[str, list[Reconstructio
 
 
 def _target(candidate: Candidate, prediction: ContactPrediction) -> ReconstructionTarget:
+    from core.reconstruction.assignments import Assignment
+
+    forced = (Assignment.from_dict(candidate.assignment),) if candidate.assignment else ()
     return ReconstructionTarget(species=tuple(prediction.species), contact_map=np.asarray(prediction.contact),
                                 spacegroup=candidate.spacegroup, lattice=tuple(candidate.lattice),
-                                name=candidate_key(candidate))
+                                name=candidate_key(candidate), assignments=forced)
 
 
 def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactPrediction,
@@ -782,7 +785,8 @@ def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactP
     return state_key(formula, candidate.spacegroup, candidate.z, candidate.lattice, list(prediction.species),
                      np.asarray(prediction.contact).tolist(), settings.n_assignments, settings.restarts,
                      settings.ga().to_dict(), settings.max_strain, settings.seed,
-                     *([settings.escalate_to] if settings.escalate_to else []))  # older run folders still resume
+                     *([settings.escalate_to] if settings.escalate_to else []),  # older run folders still resume
+                     *([candidate.assignment["label"]] if candidate.assignment else []))
 
 
 def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_generation, on_reconstruction):

@@ -71,13 +71,18 @@ class RunRequest:
     maps: dict[int, ContactPrediction]
     templates: list[TemplateCandidate]
     edited_zs: list[int]
+    rerun_of: str = ""
+    """``result #3`` when the run starts again from a result's Wyckoff assignment."""
 
     def describe(self) -> str:
-        """E.g. ``NaCl: 3 space-group candidates (Z=1 map edited by hand), 5 templates``."""
-        text = f"{self.formula}: {len(self.candidates)} space-group candidates"
-        if self.edited_zs:
-            text += f" ({', '.join(f'Z={z}' for z in self.edited_zs)} map edited by hand)"
-        return text + f", {len(self.templates)} templates"
+        """E.g. ``NaCl: 3 space-group candidates (Z=1 map edited by hand), 5 templates``, or
+        ``TiO2: re-run of result #3 in P4_2/mnm (136), Z = 2 [Ti 2a, O 4f]``."""
+        edited = f" ({', '.join(f'Z={z}' for z in self.edited_zs)} map edited by hand)" if self.edited_zs else ""
+        if self.rerun_of:
+            c = self.candidates[0]
+            return (f"{self.formula}: re-run of {self.rerun_of} in {c.symbol} ({c.spacegroup}), Z = {c.z} "
+                    f"[{c.assignment['label']}]{edited}")
+        return f"{self.formula}: {len(self.candidates)} space-group candidates{edited}, {len(self.templates)} templates"
 
 
 @dataclass
@@ -296,6 +301,44 @@ class Session:
         maps = self.maps_for_run()
         request = RunRequest(self.formula, chosen, {c.z: maps[c.z] for c in chosen}, templates,
                              [z for z in self.edited_zs() if z in {c.z for c in chosen}])
+        self.histories = {}
+        self.histories_changed.emit()
+        self._set_state(RunState.STARTING, "starting worker processes…")
+        return request
+
+    def begin_rerun(self, index: int) -> RunRequest:
+        """Snapshot a run of CMCrystal from result ``index``: its structure's space group, Z,
+        lattice and Wyckoff assignment (:func:`core.candidates.propose.rerun_candidate`), on
+        the input map of its Z as edited now; enters :attr:`RunState.STARTING`.
+
+        Raises
+        ------
+        SessionError
+            A run going on, no such result, results without input maps here (a run
+            folder), no map for the result's Z, or no assignment readable from it.
+        """
+        from pymatgen.core import Structure
+
+        from core.candidates.propose import rerun_candidate
+
+        if self.run_state.busy:
+            raise SessionError("a run is going on")
+        if not 0 <= index < len(self.rows):
+            raise SessionError(f"no result #{index + 1}")
+        if self.results.formula != self.formula or not self.documents:
+            raise SessionError(f"these results have no contact maps here (opened from a run folder): press "
+                               f"Predict for {self.results.formula} first")
+        try:
+            candidate = rerun_candidate(Structure.from_dict(self.rows[index]["structure"]), self.formula)
+        except AlphaCrystalError as exc:
+            raise SessionError(f"result #{index + 1}: {exc}") from None
+        if candidate.z not in self.documents:
+            raise SessionError(f"result #{index + 1} has Z = {candidate.z}: no contact map for that Z; press "
+                               f"Predict with Z = {candidate.z} first")
+        self.back_to_input()
+        maps = self.maps_for_run()
+        request = RunRequest(self.formula, [candidate], {candidate.z: maps[candidate.z]}, [],
+                             [z for z in self.edited_zs() if z == candidate.z], rerun_of=f"result #{index + 1}")
         self.histories = {}
         self.histories_changed.emit()
         self._set_state(RunState.STARTING, "starting worker processes…")

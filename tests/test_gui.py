@@ -853,3 +853,21 @@ def test_3d_view_switches_between_jmol_and_vesta_colours(window):
     vesta = tuple(view.geometry["colours"][ti])
     assert jmol != vesta and np.allclose(vesta[:3], np.array([120, 202, 255]) / 255)  # VESTA's Ti blue
     assert "rgb(120,202,255)" in view.legend.text()
+
+
+def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    assert w.rows
+    cmcrystal = next(k for k, r in enumerate(w.session.rows) if r["source"].startswith("CMCrystal"))
+    menu = w.results.row_menu(cmcrystal)
+    rerun = next(a for a in menu.actions() if a.text().startswith("Re-run CMCrystal"))
+    rerun.trigger()
+    assert "re-run of result" in w.statusBar().currentMessage()
+    wait_idle(qtbot, w)
+    assert w.session.results.inputs.startswith(f"NaCl: re-run of result #{cmcrystal + 1} in ")
+    rows = w.session.rows
+    assert rows and all(r["source"].startswith("CMCrystal") for r in rows)  # no templates in a re-run
+    assert len({r["assignment"] for r in rows}) == 1

@@ -269,3 +269,33 @@ def test_evaluation_samples_by_size_and_composition(tmp_path):
     assert formulas(min_atoms=1, compositions="with-nonmetal") == ["NaCl", "SrTiO3"]
     with pytest.raises(AlphaCrystalError, match="--min-atoms 21 is above --max-atoms 20"):
         formulas(min_atoms=21, compositions="any")
+
+
+def test_a_rerun_from_a_structure_runs_its_assignment_only():
+    """Re-run from a result: the structure's space group, Z, lattice and Wyckoff assignment
+    (rutile: Ti 2a, O 4f), several GA seeds of that one assignment, on the given map."""
+    from conftest import rutile
+
+    from core.candidates.propose import Candidate, rerun_candidate
+    from core.contact_model.inference import predict_contact_map
+
+    candidate = rerun_candidate(rutile(), "TiO2")
+    assert (candidate.spacegroup, candidate.z, candidate.n_atoms) == (136, 2, 6)
+    label = candidate.assignment["label"]
+    # spglib may read the primitive cell in the other origin of the normaliser: O (x, -x, 0), 4g
+    assert label in ("Ti 2a, O 4f", "Ti 2a, O 4g") and candidate.probability == 0.0
+    assert candidate.lattice == pytest.approx((4.594, 4.594, 2.959, 90, 90, 90), abs=0.01)
+    assert Candidate.from_dict(json.loads(json.dumps(candidate.to_dict()))) == candidate  # saved in projects
+    with pytest.raises(FormulaError, match="not of the formula NaCl"):
+        rerun_candidate(rutile(), "NaCl")
+    runs = []
+    settings = PredictionSettings(n_assignments=5, population=20, generations=20, patience=5, relax=False, jobs=1,
+                                  **CONTACT)
+    result = predict_structures("TiO2", settings, candidates=[candidate],
+                                contact_maps={2: predict_contact_map("TiO2", z=2)},
+                                on_reconstruction=lambda name, r: runs.append(r.assignment.label))
+    assert runs == [label] * 4  # FORCED_RESTARTS seeds of the one assignment, no others
+    assert result.ranked and all(r.reconstruction.assignment.label == label for r in result.ranked)
+    from core.metrics import structure_match
+
+    assert structure_match(result.ranked[0].structure, rutile()).matched  # rutile again, from its assignment

@@ -178,3 +178,40 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
     assert s.formula == "NaCl" and np.array_equal(s.document().matrix, before)
+
+
+def test_a_rerun_starts_from_a_results_assignment_on_the_current_map(nacl_inputs):
+    s = session_with(nacl_inputs)
+    run(s)
+    row = s.rows[0]
+    z = s.current_z
+    s.document(z).toggle(0, 1)  # edited after the run: the re-run takes the map as it is now
+    request = s.begin_rerun(0)
+    assert s.run_state == RunState.STARTING and request.templates == []
+    [candidate] = request.candidates
+    from pymatgen.core import Structure
+
+    from core.io import space_group
+
+    assert candidate.assignment and candidate.spacegroup == space_group(Structure.from_dict(row["structure"]))[0]
+    assert request.maps[candidate.z].contact.tobytes() == s.document(candidate.z).matrix.tobytes()
+    assert f"re-run of result #1 in {candidate.symbol}" in request.describe()
+    assert candidate.assignment["label"] in request.describe()
+    from dataclasses import replace
+
+    result = predict_structures(request.formula, replace(TINY, sources=("contact",)), candidates=request.candidates,
+                                contact_maps=request.maps)
+    assert result.ranked and all(r.reconstruction.assignment.label == candidate.assignment["label"]
+                                 for r in result.ranked)
+    with pytest.raises(SessionError, match="a run is going on"):
+        s.begin_rerun(0)
+
+
+def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
+    s = session_with(nacl_inputs)
+    with pytest.raises(SessionError, match="no result #1"):
+        s.begin_rerun(0)
+    run(s)
+    s.show_run_folder("/tmp/elsewhere", "KCl", list(s.rows), {})
+    with pytest.raises(SessionError, match="press Predict for KCl first"):
+        s.begin_rerun(0)

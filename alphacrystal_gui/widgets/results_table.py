@@ -8,7 +8,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
 ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("export", "Export…"),
-               ("map", "Show its contact map and 3D structure"))
+               ("map", "Show its contact map and 3D structure"),
+               ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
 """The right-click menu of a result: (action id, label)."""
 
 COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
@@ -83,7 +84,8 @@ class ResultsTable(QTableWidget):
         self.itemSelectionChanged.connect(self._selected)
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
-        self.setToolTip("Click a row to show it; right-click to copy its CIF or POSCAR, export it, or show its map")
+        self.setToolTip("Click a row to show it; right-click to copy its CIF or POSCAR, export it, show its map, "
+                        "or re-run CMCrystal from its space group, lattice and Wyckoff assignment")
 
     def row_menu(self, index: int) -> QMenu:
         """The right-click menu of result ``index`` (its actions emit :attr:`actionRequested`)."""

@@ -53,6 +53,10 @@ class Candidate:
         enumeration limit); ``None`` when not counted.
     z_probabilities : dict[int, float]
         Probability of each feasible Z for this group.
+    assignment : dict or None
+        The one Wyckoff assignment (``Assignment.to_dict()``) CMCrystal runs for this
+        candidate: a re-run from a known structure (:func:`rerun_candidate`); None for
+        the prior's top assignments.
     """
 
     spacegroup: int
@@ -65,6 +69,7 @@ class Candidate:
     lattice: tuple[float, float, float, float, float, float]
     n_wyckoff_assignments: int | None
     z_probabilities: dict[int, float] = field(default_factory=dict)
+    assignment: dict | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -129,6 +134,36 @@ class Candidate:
         values["lattice"] = tuple(float(v) for v in values["lattice"])
         values["z_probabilities"] = {int(k): float(v) for k, v in values.get("z_probabilities", {}).items()}
         return cls(**values)
+
+
+def rerun_candidate(structure, formula: str | Formula) -> Candidate:
+    """A candidate to run CMCrystal again from a structure (a result, a template, a file):
+    its space group, Z, conventional lattice and Wyckoff assignment (read by spglib at
+    the reporting tolerance), probability 0 (chosen by hand).
+
+    Raises
+    ------
+    FormulaError
+        When the structure is not of ``formula`` (another composition).
+    AlphaCrystalError
+        When no Wyckoff assignment can be read from it.
+    """
+    from core.reconstruction.assignments import assignment_of_structure
+
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    per_unit = parsed.reduced_counts
+    assignment, lattice = assignment_of_structure(structure)
+    primitive_atoms = {el: sum(int(lab[:-1]) for lab in orbit) // centring_points(assignment.spacegroup)
+                       for el, orbit in zip(assignment.species, assignment.orbits)}
+    first = next(iter(per_unit))
+    z = primitive_atoms.get(first, 0) // per_unit[first]
+    if set(primitive_atoms) != set(per_unit) or any(primitive_atoms[el] != z * n for el, n in per_unit.items()):
+        raise FormulaError(f"the structure ({structure.composition.reduced_formula}) is not of the formula "
+                           f"{parsed.reduced_formula}")
+    number = assignment.spacegroup
+    return Candidate(number, spacegroup_symbol(number), crystal_system(number), 0.0, z,
+                     sum(primitive_atoms.values()), centring_points(number), lattice, 1,
+                     assignment=assignment.to_dict())
 
 
 @lru_cache(maxsize=2)

@@ -29,6 +29,10 @@ from core.spacegroups import constrain_lattice, symmetry_of
 
 MAX_FIXED_ASSIGNMENTS = 50
 
+FORCED_RESTARTS = 4
+"""GA seeds of each assignment a target is restricted to (a re-run from one structure's
+assignment spends about what the prior's top assignments would cost on that one)."""
+
 
 @dataclass(frozen=True)
 class ReconstructionTarget:
@@ -45,6 +49,9 @@ class ReconstructionTarget:
         Conventional cell (a, b, c in Å; α, β, γ in degrees).
     rule : str
         Contact rule the map follows (:mod:`core.contact_rule`); the GA scores by it.
+    assignments : tuple of Assignment
+        Run only these Wyckoff assignments (a re-run from a known structure's one),
+        each with at least :data:`FORCED_RESTARTS` seeds; empty: the prior's ranking.
     """
 
     species: tuple[str, ...]
@@ -53,6 +60,7 @@ class ReconstructionTarget:
     lattice: tuple[float, ...]
     name: str = ""
     rule: str = DEFAULT_RULE
+    assignments: tuple[Assignment, ...] = ()
 
     @property
     def species_counts(self) -> dict[str, int]:
@@ -142,6 +150,8 @@ def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: in
     AlphaCrystalError
         If the composition fits no Wyckoff assignment of the space group.
     """
+    if target.assignments:
+        return _forced_jobs(target, restarts, settings or GASettings(), seed, max_strain, tolerance, start)
     every = enumerate_assignments(target.spacegroup, target.species_counts)
     if start:
         ranked = [(k, a) for k, a in enumerate(every[:n_assignments]) if k >= start and a.dof]
@@ -159,6 +169,26 @@ def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: in
     return [ReconstructionJob(target, a, settings, seed + 1000 * (k if start else pos) + r, max_strain, tolerance,
                               f"{name}-x{k}-r{r}" if start else f"{name}-w{pos}-r{r}", k)
             for pos, (k, a) in enumerate(ranked) for r in range(restarts if a.dof else 1)]
+
+
+def _forced_jobs(target: ReconstructionTarget, restarts: int, settings: GASettings, seed: int, max_strain: float,
+                 tolerance: float, start: int) -> list[ReconstructionJob]:
+    """Jobs of a target restricted to given assignments (none to escalate to)."""
+    if start:
+        return []
+    counts = target.species_counts
+    for a in target.assignments:
+        placed = Decoder(a, target.lattice).species
+        if a.spacegroup != target.spacegroup or {el: placed.count(el) for el in counts} != counts \
+                or len(placed) != len(target.species):
+            raise AlphaCrystalError(f"{target.name or 'target'}: the assignment {a.label} (space group "
+                                    f"{a.spacegroup}) does not place the atoms {counts} of space group "
+                                    f"{target.spacegroup}")
+    name = f"{target.name or 'target'}-sg{target.spacegroup}"
+    runs = 1 if all(a.dof == 0 for a in target.assignments) else max(restarts, FORCED_RESTARTS)
+    return [ReconstructionJob(target, a, settings, seed + 1000 * pos + r, max_strain, tolerance,
+                              f"{name}-w{pos}-r{r}", pos)
+            for pos, a in enumerate(target.assignments) for r in range(runs if a.dof else 1)]
 
 
 def needs_escalation(results: list[ReconstructionResult]) -> bool:
