@@ -4,6 +4,7 @@ every face, edge and corner they touch, and every bond joins two drawn atoms."""
 from collections import Counter
 
 import numpy as np
+import pytest
 from pymatgen.core import Lattice, Structure
 
 from alphacrystal_gui.view3d.geometry import scene_geometry
@@ -45,7 +46,25 @@ def test_coordination_polyhedra_ti_octahedron():
     assert vertices.shape == (6, 3) and faces.shape == (8, 3)  # one octahedron: 6 O, 8 triangles
     assert np.allclose(np.linalg.norm(vertices - vertices.mean(axis=0), axis=1), 3.905 / 2)
     assert (colours[:, 3] < 1).all()  # translucent
+    from alphacrystal_gui.view3d.geometry import POLYHEDRON_MAX_LUMINANCE, atom_colours, polyhedra_edges
+
+    ti = atom_colours(["Ti"])[0]  # Jmol's light grey: darkened, same hue
+    assert colours[0, :3] @ [0.2126, 0.7152, 0.0722] == pytest.approx(POLYHEDRON_MAX_LUMINANCE)
+    assert np.allclose(colours[0, :3] / colours[0, :3].max(), ti[:3] / ti[:3].max())
+    assert len(polyhedra_edges(vertices, faces)) == 2 * 12  # an octahedron's 12 edges
     assert polyhedra_mesh(_geometry_without_bonds(), None) is None  # nothing bonded: nothing to draw
+
+
+def test_polyhedra_edges_skip_the_diagonals_of_square_faces():
+    from scipy.spatial import ConvexHull
+
+    from alphacrystal_gui.view3d.geometry import polyhedra_edges
+
+    cube = np.array([[x, y, z] for x in (0, 1) for y in (0, 1) for z in (0, 1)], dtype=float)
+    faces = ConvexHull(cube).simplices  # 12 triangles, two per square face
+    ends = polyhedra_edges(cube, faces)
+    assert len(ends) == 2 * 12
+    assert np.allclose(np.linalg.norm(ends[0::2] - ends[1::2], axis=1), 1.0)  # cube edges, no face diagonals
 
 
 def _geometry_without_bonds():

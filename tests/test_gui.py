@@ -705,9 +705,33 @@ def test_3d_view_measures_distances_and_angles_between_drawn_images(window):
     text = view.add_pick(na)
     i, j = (next(k for k, site in enumerate(s) if np.allclose(site.frac_coords % 1, f)) for f in ([0.5, 0, 0], [0, 0, 0]))
     assert f"= {s.get_distance(i, j, jimage=[0, 0, 0]):.3f} Å" in text  # pymatgen: 2.820 Å
+    # drawn in the scene too: a line between the two atoms and the distance beside it
+    assert view.measure_line.visible and view.measure_text.text == "2.820 Å"
     angle = view.add_pick(cl_y)
     assert "= 90.00°" in angle and window.statusBar().currentMessage() == angle
+    assert view.measure_text.text == "90.00°" and len(view.measure_line.pos) == 3
     assert "at (" in view.add_pick(na)  # a fourth click starts a new measurement
+    assert not view.measure_line.visible
+    view.add_pick(cl_x)
+    view.scheme_box.setCurrentText("VESTA")  # the same atoms redrawn: the measurement stays
+    assert view.measure_line.visible
+    view.set_repeat((2, 1, 1))  # other atoms drawn: it goes
+    assert not view.measure_line.visible and view.picked.text() == ""
+
+
+def test_3d_view_draws_site_labels(window):
+    from pymatgen.core import Lattice, Structure
+
+    view = window.view3d
+    view.show_structure(Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
+                                  [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]]))
+    assert not view.labels.visible
+    view.show_labels(True)
+    assert view.labels.visible and view.labels_box.isChecked()
+    assert list(view.labels.text) == list(view.geometry["labels"]) and "Ti1" in view.labels.text
+    assert len(view.labels.pos) == len(view.geometry["positions"])
+    view.show_structure(None)
+    assert not view.labels.visible
 
 
 def test_3d_view_polyhedra_choice(window):
@@ -720,6 +744,7 @@ def test_3d_view_polyhedra_choice(window):
     assert not view.polyhedra.visible
     view.show_polyhedra("Ti")
     assert view.polyhedra.visible and view.polyhedra_box.currentText() == "polyhedra: Ti"
+    assert view.polyhedra_lines.visible and len(view.polyhedra_lines.pos) == 24  # the octahedron's 12 edges
     view.show_structure(s)  # another structure with the same elements keeps the choice
     assert view.polyhedra.visible
     view.show_polyhedra(None)

@@ -141,11 +141,45 @@ def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -
     return vertices.reshape(-1, 3).astype(np.float32), faces.astype(np.uint32)
 
 
-def polyhedra_mesh(geometry: dict, elements: set[str] | None = None, min_neighbours: int = 4, alpha: float = 0.5
+POLYHEDRON_MAX_LUMINANCE = 0.55
+"""Polyhedra take the centre's colour darkened to at most this relative luminance (0-1),
+so light colours (Ti's grey, Al's) stay visible as translucent faces on white."""
+
+
+def polyhedron_colour(rgb, alpha: float = 0.55) -> np.ndarray:
+    """RGBA of a polyhedron around an atom of colour ``rgb`` (0-1): the same hue, darkened
+    to :data:`POLYHEDRON_MAX_LUMINANCE` where lighter, made translucent."""
+    rgb = np.asarray(rgb[:3], dtype=float)
+    luminance = float(rgb @ np.array([0.2126, 0.7152, 0.0722]))
+    if luminance > POLYHEDRON_MAX_LUMINANCE:
+        rgb = rgb * (POLYHEDRON_MAX_LUMINANCE / luminance)
+    return np.append(rgb, alpha)
+
+
+def polyhedra_edges(vertices: np.ndarray, faces: np.ndarray, flat_degrees: float = 1.0) -> np.ndarray:
+    """Edges of polyhedra drawn as triangles, as segment end points (2E, 3) Å: every edge
+    of the triangles except those between two coplanar ones (a square face's diagonal)."""
+    tri = vertices[faces]
+    normals = np.cross(tri[:, 1] - tri[:, 0], tri[:, 2] - tri[:, 0])
+    normals /= np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+    owners: dict[tuple[int, int], list[int]] = {}
+    for f, (a, b, c) in enumerate(faces):
+        for u, v in ((a, b), (b, c), (c, a)):
+            owners.setdefault((min(u, v), max(u, v)), []).append(f)
+    cos_flat = np.cos(np.radians(flat_degrees))
+    keep = [edge for edge, fs in owners.items()
+            if len(fs) != 2 or abs(float(normals[fs[0]] @ normals[fs[1]])) < cos_flat]
+    if not keep:
+        return np.zeros((0, 3), dtype=np.float32)
+    return vertices[np.array(keep).reshape(-1)].astype(np.float32)
+
+
+def polyhedra_mesh(geometry: dict, elements: set[str] | None = None, min_neighbours: int = 4, alpha: float = 0.55
                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
     """Coordination polyhedra: the convex hull of the drawn neighbours of every drawn atom
     with at least ``min_neighbours`` bonds to drawn atoms (of ``elements`` when given), in
-    its element's colour made translucent. Returns (vertices (V, 3) Å, faces (F, 3), vertex colours (V, 4)) or None.
+    its element's colour (:func:`polyhedron_colour`: darkened where light, translucent).
+    Returns (vertices (V, 3) Å, faces (F, 3), vertex colours (V, 4)) or None.
 
     Centres are the atoms whose neighbours are all of other elements (cations in an ionic
     structure, as VESTA's default polyhedra), so anions do not wrap cations twice."""
@@ -171,8 +205,7 @@ def polyhedra_mesh(geometry: dict, elements: set[str] | None = None, min_neighbo
         offset = sum(len(v) for v in vertices)
         vertices.append(points)
         faces.append(hull.simplices + offset)
-        colour = np.array(colours[centre], dtype=float)
-        colour[3] = alpha
+        colour = polyhedron_colour(colours[centre], alpha)
         vertex_colours.append(np.repeat(colour[None, :], len(points), axis=0))
     if not vertices:
         return None

@@ -17,6 +17,7 @@ import numpy as np
 from pymatgen.core import Structure
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QHBoxLayout,
     QLabel,
@@ -32,9 +33,13 @@ from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_ca
 from alphacrystal_gui.view3d.geometry import (
     COLOUR_SCHEMES,
     atom_colours,
+    polyhedra_edges,
     polyhedra_mesh,
     scene_geometry,
 )
+
+MEASURE_COLOUR = (0.85, 0.35, 0.0, 1.0)
+"""Colour of a measured distance or angle drawn in the scene (orange)."""
 
 
 class _BondMeshVisual(MeshVisual):
@@ -72,11 +77,32 @@ class StructureView(QWidget):
         # Bonds are cylinders (a mesh): GL lines wider than 1 px are invalid on core-profile
         # contexts (Mesa llvmpipe) and vispy's "agg" lines cannot draw separate segments.
         self.bond_mesh = _BondMesh(parent=self.view.scene, color=(0.55, 0.55, 0.55, 1), shading="smooth")
-        # coordination polyhedra: translucent, per-vertex colours, drawn after the opaque visuals
-        self.polyhedra = scene.visuals.Mesh(parent=self.view.scene, shading=None)
+        # coordination polyhedra: translucent, per-vertex colours, flat-shaded faces so that each
+        # face reads as a plane, dark edges; drawn after the opaque visuals
+        self.polyhedra = scene.visuals.Mesh(parent=self.view.scene, shading="flat")
         self.polyhedra.set_gl_state("translucent", depth_test=True, cull_face=False)
         self.polyhedra.order = 10
         self.polyhedra.visible = False
+        self.polyhedra_lines = scene.visuals.Line(parent=self.view.scene, connect="segments",
+                                                  color=(0.15, 0.15, 0.2, 0.9), width=1)
+        self.polyhedra_lines.order = 11
+        self.polyhedra_lines.visible = False
+        # site labels (Ti1, O3) and the measured distance or angle, drawn over everything
+        self.labels = scene.visuals.Text(parent=self.view.scene, color=(0.05, 0.05, 0.05, 1), font_size=8,
+                                         anchor_x="left", anchor_y="bottom")
+        self.labels.set_gl_state("translucent", depth_test=False)
+        self.labels.order = 20
+        self.labels.visible = False
+        self.measure_line = scene.visuals.Line(parent=self.view.scene, connect="strip", color=MEASURE_COLOUR,
+                                               width=1)
+        self.measure_line.set_gl_state("translucent", depth_test=False)
+        self.measure_line.order = 21
+        self.measure_text = scene.visuals.Text(parent=self.view.scene, color=MEASURE_COLOUR, font_size=10,
+                                               bold=True, anchor_x="center", anchor_y="bottom")
+        self.measure_text.set_gl_state("translucent", depth_test=False)
+        self.measure_text.order = 22
+        for visual in (self.measure_line, self.measure_text):
+            visual.visible = False
         self.cell_lines = scene.visuals.Line(parent=self.view.scene, connect="segments", color=(0.1, 0.1, 0.1, 1),
                                              width=1)
         axis_pos = np.array([[0, 0, 0], [1, 0, 0], [0, 0, 0], [0, 1, 0], [0, 0, 0], [0, 0, 1]], dtype=float)
@@ -93,6 +119,8 @@ class StructureView(QWidget):
         self.structure: Structure | None = None
         self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
+        self._picks: list[int] = []
+        """Drawn atoms clicked for a measurement (indices into the geometry)."""
         self.scheme_box = QComboBox()
         self.scheme_box.addItems(list(COLOUR_SCHEMES))
         self.scheme_box.setToolTip("element colours: Jmol or VESTA scheme")
@@ -102,6 +130,10 @@ class StructureView(QWidget):
                                       "other elements (cations), or around one element")
         self.polyhedra_box.addItem("no polyhedra", None)
         self.polyhedra_box.currentIndexChanged.connect(lambda _: self._draw_polyhedra())
+        self.labels_box = QCheckBox("labels")
+        self.labels_box.setToolTip("site labels (Ti1, O3) next to every drawn atom; images outside the cell "
+                                   "carry a prime")
+        self.labels_box.toggled.connect(lambda _: self._draw_labels())
         self.cells = []
         for axis in "abc":
             box = QSpinBox()
@@ -134,6 +166,7 @@ class StructureView(QWidget):
         top.addWidget(reset)
         top.addWidget(self.scheme_box)
         top.addWidget(self.polyhedra_box)
+        top.addWidget(self.labels_box)
         top.addWidget(QLabel("cells"))
         for box in self.cells:
             top.addWidget(box)
@@ -157,10 +190,13 @@ class StructureView(QWidget):
         self.bond_mesh.set_data(vertices=np.eye(3, dtype=np.float32), faces=np.array([[0, 1, 2]], np.uint32),
                                 color=(0.55, 0.55, 0.55, 1))
         self.cell_lines.set_data(np.array([[0, 0, 0], [1, 1, 1]], dtype=np.float32), color=(0.1, 0.1, 0.1, 1))
+        self.labels.text, self.labels.pos = ["O1"], point
+        self.labels.visible = True
         try:
             self.canvas.render(size=(8, 8))
         except Exception:  # noqa: BLE001 - only a head start; the first real frame compiles them otherwise
             pass
+        self.labels.visible = False
 
     def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None,
                        geometry: dict | None = None) -> None:
@@ -176,8 +212,9 @@ class StructureView(QWidget):
         for visual in (self.atoms, self.cell_lines, self.axis):
             visual.visible = shown
         if not shown:
-            self.bond_mesh.visible = False
-            self.polyhedra.visible = False
+            for visual in (self.bond_mesh, self.polyhedra, self.polyhedra_lines, self.labels, self.measure_line,
+                           self.measure_text):
+                visual.visible = False
             self.geometry = None
             self.canvas.update()
             return
@@ -186,6 +223,11 @@ class StructureView(QWidget):
             scene_geometry(self.structure, repeat, self.contact)
         if self.scheme_box.currentText() != "Jmol":
             g = {**g, "colours": atom_colours(g["species"], self.scheme_box.currentText())}
+        old = self.geometry
+        if old is None or np.shape(old["positions"]) != np.shape(g["positions"]) \
+                or not np.allclose(old["positions"], g["positions"]):
+            self._picks = []  # other atoms drawn: the measurement's indices mean nothing now
+            self.picked.setText("")
         self.geometry = g
         self.atoms.set_data(g["positions"], face_color=g["colours"], size=2 * g["sizes"], edge_width=0)
         self.bond_mesh.visible = g["mesh"] is not None
@@ -205,6 +247,8 @@ class StructureView(QWidget):
             self.view.camera.scale_factor = float(np.ptp(g["cell"], axis=0).max()) * 1.8 + 2.0
         self._update_polyhedra_choices(list(dict.fromkeys(g["species"])))
         self._draw_polyhedra()
+        self._draw_labels()
+        self._draw_measurement()
         seen = dict.fromkeys(g["species"])
         colour = {el: tuple(c) for el, c in zip(g["species"], g["colours"])}
         self.legend.setText("  ".join(
@@ -236,10 +280,40 @@ class StructureView(QWidget):
         mesh = None
         if choice is not None and self.geometry is not None:
             mesh = polyhedra_mesh(self.geometry, None if choice == "all" else {choice})
-        self.polyhedra.visible = mesh is not None
+        self.polyhedra.visible = self.polyhedra_lines.visible = mesh is not None
         if mesh is not None:
             vertices, faces, colours = mesh
             self.polyhedra.set_data(vertices=vertices, faces=faces, vertex_colors=colours)
+            edges = polyhedra_edges(vertices, faces)
+            self.polyhedra_lines.visible = len(edges) > 0
+            if len(edges):
+                self.polyhedra_lines.set_data(edges)
+        self.canvas.update()
+
+    def _draw_labels(self) -> None:
+        g = self.geometry
+        shown = self.labels_box.isChecked() and g is not None and len(g["positions"]) > 0
+        self.labels.visible = shown
+        if shown:
+            # a little beside the atom's centre, towards the viewer's upper right
+            self.labels.text = list(g["labels"])
+            self.labels.pos = np.asarray(g["positions"], dtype=np.float32) + 0.25
+        self.canvas.update()
+
+    def show_labels(self, on: bool) -> None:
+        """Draw (or hide) the site label of every drawn atom."""
+        self.labels_box.setChecked(bool(on))
+
+    def _draw_measurement(self) -> None:
+        """The picked atoms joined by a line, with the distance (two) or angle (three) beside it."""
+        picks = self._picks
+        shown = self.geometry is not None and len(picks) >= 2
+        self.measure_line.visible = self.measure_text.visible = shown
+        if shown:
+            points = np.asarray(self.geometry["positions"], dtype=np.float32)[picks]
+            self.measure_line.set_data(points, color=MEASURE_COLOUR)
+            self.measure_text.text = measurement_label(self.geometry, picks)
+            self.measure_text.pos = (points[1] if len(picks) == 3 else points.mean(axis=0))[None, :]
         self.canvas.update()
 
     @property
@@ -309,8 +383,9 @@ class StructureView(QWidget):
         """Add drawn atom ``k`` to the measurement: one atom is described, two give their
         distance, three the angle at the middle one (the drawn images, so periodic images
         count); a fourth click starts again. Returns (and shows, and emits) the text."""
-        self._picks = [*getattr(self, "_picks", [])[-2:], k] if len(getattr(self, "_picks", [])) < 3 else [k]
+        self._picks = [*self._picks, k] if len(self._picks) < 3 else [k]
         text = measurement_text(self.geometry, self._picks) if len(self._picks) > 1 else self._describe(k)
+        self._draw_measurement()
         self.picked.setText(text)
         self.atomPicked.emit(text)
         return text
@@ -344,6 +419,12 @@ def camera_angles(direction) -> tuple[float, float]:
     elevation = float(np.degrees(np.arcsin(np.clip(-z, -1.0, 1.0))))
     azimuth = float(np.degrees(np.arctan2(-x, y)))
     return elevation, azimuth
+
+
+def measurement_label(geometry: dict, picks: list[int]) -> str:
+    """The short form drawn in the scene: ``2.820 Å`` for two atoms, ``90.00°`` for three."""
+    text = measurement_text(geometry, picks)
+    return text.split(" = ")[1].split("  ")[0]
 
 
 def measurement_text(geometry: dict, picks: list[int]) -> str:
