@@ -46,7 +46,11 @@ def test_coordination_polyhedra_ti_octahedron():
     assert vertices.shape == (6, 3) and faces.shape == (8, 3)  # one octahedron: 6 O, 8 triangles
     assert np.allclose(np.linalg.norm(vertices - vertices.mean(axis=0), axis=1), 3.905 / 2)
     assert (colours[:, 3] < 1).all()  # translucent
-    from alphacrystal_gui.view3d.geometry import POLYHEDRON_MAX_LUMINANCE, atom_colours, polyhedra_edges
+    from alphacrystal_gui.view3d.geometry import (
+        POLYHEDRON_MAX_LUMINANCE,
+        atom_colours,
+        polyhedra_edges,
+    )
 
     ti = atom_colours(["Ti"])[0]  # Jmol's light grey: darkened, same hue
     assert colours[0, :3] @ [0.2126, 0.7152, 0.0722] == pytest.approx(POLYHEDRON_MAX_LUMINANCE)
