@@ -501,6 +501,22 @@ def _positive_int(text: str, option: str) -> int:
         raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}") from None
 
 
+def _rerun_from(path: str, formula, settings):
+    """([candidate], settings) of ``predict --from-structure``: the structure's space group,
+    Z, lattice and Wyckoff assignment, CMCrystal only."""
+    from core.candidates.propose import rerun_candidate
+    from core.io import read_structure
+
+    if settings.z is not None or settings.spacegroups:
+        raise AlphaCrystalError("--from-structure takes the space group and Z from the structure: "
+                                "leave out --z and --spacegroup")
+    candidate = rerun_candidate(read_structure(path), formula)
+    print(f"note: CMCrystal from {path}: {candidate.symbol} ({candidate.spacegroup}), Z = {candidate.z}, "
+          f"[{candidate.assignment['label']}], lattice "
+          f"{' '.join(f'{v:.3f}' for v in candidate.lattice)}", flush=True)
+    return [candidate], dataclasses.replace(settings, z=candidate.z, sources=("contact",))
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import multiprocessing
     import signal
@@ -513,10 +529,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
     multiprocessing.freeze_support()
     settings = _predict_settings(args)
     formula = parse_formula(args.formula)  # a bad formula fails here, before any folder is made
-    z, reading = z_from_formula(formula, settings.z)
-    if reading:
-        print(f"note: {reading}", flush=True)
-        settings = dataclasses.replace(settings, z=z)
+    candidates = None
+    if args.from_structure:
+        candidates, settings = _rerun_from(args.from_structure, formula, settings)
+    else:
+        z, reading = z_from_formula(formula, settings.z)
+        if reading:
+            print(f"note: {reading}", flush=True)
+            settings = dataclasses.replace(settings, z=z)
     said = [note for note in [cell_size_note(formula, settings)] if note]  # before work starts
     for note in said:
         print(f"note: {note}", flush=True)
@@ -535,7 +555,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
-        result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel)
+        result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel,
+                                    candidates=candidates)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -976,6 +997,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--z", default="auto", help="formula units in the primitive cell, or auto (default)")
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
                    help="try this space group instead of the predicted ones (repeatable)")
+    p.add_argument("--from-structure", metavar="FILE",
+                   help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
+                        "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")
     p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
     _add_prediction_options(p)
     p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")

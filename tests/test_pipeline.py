@@ -299,3 +299,23 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
     from core.metrics import structure_match
 
     assert structure_match(result.ranked[0].structure, rutile()).matched  # rutile again, from its assignment
+
+
+def test_cli_predict_from_a_structure(tmp_path, capsys):
+    """``predict --from-structure``: the GUI's re-run from a result, scripted."""
+    from conftest import rutile
+
+    cif = tmp_path / "rutile.cif"
+    rutile().to(filename=str(cif))
+    out = tmp_path / "run"
+    assert main(["predict", "TiO2", "--from-structure", str(cif), "--no-relax", "--population", "20",
+                 "--generations", "20", "--jobs", "1", "--out", str(out), "--json", str(tmp_path / "r.json")]) == 0
+    said = capsys.readouterr().out
+    assert "CMCrystal from" in said and "P4_2/mnm (136), Z = 2" in said
+    rows = json.loads((tmp_path / "r.json").read_text())
+    rows = rows["structures"] if isinstance(rows, dict) else rows
+    assert rows and all(r["source"].startswith("CMCrystal") for r in rows)
+    assert main(["predict", "NaCl", "--from-structure", str(cif)]) == 2
+    assert "not of the formula NaCl" in capsys.readouterr().err
+    assert main(["predict", "TiO2", "--from-structure", str(cif), "--z", "2"]) == 2
+    assert "leave out --z" in capsys.readouterr().err
