@@ -360,9 +360,11 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
              "relaxed_dice": 0.5, "dice": 1.0, "valid_fraction": 1.0, "fitness": 1.0},
             {"rank": 1, "source": "CMCrystal sg136", "found_also_by": "template mp-2657", "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
              "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6474, "match_reference": True, "rmsd_reference": 0.012,
-             "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0}]
+             "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0, "volume": 124.27,
+             "volume_per_atom": 10.356, "density": 4.27}]
     table.set_rows(rows)
     cell = {name: table.item(0, col).text() for col, name in enumerate(COLUMNS)}  # sorted by rank: rank 1 first
+    assert cell["V (Å³)"] == "124.27" and cell["V/atom (Å³)"] == "10.36" and cell["ρ (g/cm³)"] == "4.270"
     assert cell["rank"] == "1" and cell["E (eV/atom)"] == "-3.6474" and cell["match ref."] == "yes"
     assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"

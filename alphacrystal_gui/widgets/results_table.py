@@ -13,7 +13,8 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
 """The right-click menu of a result: (action id, label)."""
 
 COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
-           "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "ρ (g/cm³)", "Wyckoff")
+           "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
+           "Wyckoff")
 
 SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
@@ -35,6 +36,7 @@ TOOLTIPS = {
     "a b c (Å)": "Conventional standard cell of the relaxed structure (spglib, 0.1 Å)",
     "α β γ (°)": "Conventional standard cell angles of the relaxed structure",
     "V (Å³)": "Volume of the conventional cell",
+    "V/atom (Å³)": "Volume per atom of the relaxed structure (compares polymorphs and cells of any size)",
     "ρ (g/cm³)": "Density of the relaxed structure",
     "Wyckoff": "Wyckoff assignment the structure started from (the GA's or the template's)",
     "RMSD ref.": "Fractional-coordinate RMSD against the open reference (paper's definition)",
@@ -147,6 +149,8 @@ class ResultsTable(QTableWidget):
                 "α β γ (°)": (r.get("alpha"), " ".join(f"{r[k]:.1f}" for k in ("alpha", "beta", "gamma"))
                               if r.get("alpha") else ""),
                 "V (Å³)": (r.get("volume"), "" if r.get("volume") is None else f"{r['volume']:.2f}"),
+                "V/atom (Å³)": (r.get("volume_per_atom"), "" if r.get("volume_per_atom") is None
+                                else f"{r['volume_per_atom']:.2f}"),
                 "ρ (g/cm³)": (r.get("density"), "" if r.get("density") is None else f"{r['density']:.3f}"),
                 "Wyckoff": (r.get("assignment") or "", r.get("assignment") or ""),
             }
