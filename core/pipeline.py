@@ -628,11 +628,10 @@ def shipped_contact_route_atoms() -> int:
 
 
 def automatic_z_max_atoms() -> int:
-    """Largest cell the contact route proposes when Z is automatic: the default models'
-    (12 atoms; the 20-atom models run where one formula unit or a given Z needs them)."""
-    from core.candidates.propose import load_default_candidate_model
-
-    return load_default_candidate_model().max_atoms
+    """Largest cell the contact route proposes when Z is automatic: 20 atoms with the
+    20-atom models shipped (both candidate models pooled,
+    :func:`core.candidates.propose.automatic_z_models`), else the default models' 12."""
+    return contact_model_max_atoms()
 
 
 def contact_route_fits(parsed: Formula, z: int | None) -> bool:

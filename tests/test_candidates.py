@@ -294,3 +294,36 @@ def test_enumerator_finds_the_true_assignment_of_known_structures():
         found += tuple(truth) in {tuple(tuple(sorted(o)) for o in a.orbits) for a in assignments}
     assert checked > 250
     assert found / checked >= 0.95, f"true assignment kept for {found}/{checked} (cap {DEFAULT_MAX_COMBINATIONS})"
+
+
+def test_pooled_joint_keeps_the_small_models_ranking_and_adds_larger_cells():
+    from core.candidates.ranking import pooled_joint
+
+    rng = np.random.default_rng(0)
+    small = np.zeros((12, 230))
+    small[:4] = rng.random((4, 230))  # AB2 (3 atoms per unit): Z = 1-4 fit 12 atoms
+    small /= small.sum()
+    large = np.zeros((20, 230))
+    large[:6] = rng.random((6, 230))  # Z = 5, 6 (15, 18 atoms) only the 20-atom model has
+    large /= large.sum()
+    pooled = pooled_joint(small, large, 3, 12)
+    assert pooled.sum() == pytest.approx(1.0)
+    q = large[4:6].sum()
+    assert np.allclose(pooled[4:6], large[4:6]) and np.allclose(pooled[:4], (1 - q) * small[:4])
+    assert np.allclose(pooled_joint(small, large, 3, 12, large_weight=0.0)[:12], small)  # no trust: the small one
+
+
+def test_automatic_z_proposes_cells_up_to_20_atoms():
+    """The Z list reaches 20 atoms when Z is automatic: CaTiO3's Pnma perovskite (Z = 4,
+    20 atoms) and the MgAl2O4 spinel (Fd-3m, Z = 2, 14 atoms) come first, each with a
+    lattice of its own cell; NaCl keeps its rock salt."""
+    from core.candidates.propose import load_large_cell_candidate_model
+
+    if load_large_cell_candidate_model() is None:
+        pytest.skip("the 20-atom candidate model is not shipped")
+    for formula, (symbol, z, atoms) in {"CaTiO3": ("Pnma", 4, 20), "MgAl2O4": ("Fd-3m", 2, 14),
+                                        "NaCl": ("Fm-3m", 1, 2)}.items():
+        first = propose_candidates(formula, top_k=5, count_wyckoff=False)[0]
+        assert (first.symbol, first.z, first.n_atoms) == (symbol, z, atoms), formula
+    pnma = propose_candidates("CaTiO3", top_k=5, count_wyckoff=False)[0]
+    assert sorted(pnma.lattice[:3]) == pytest.approx([5.4, 5.5, 7.7], abs=0.4)  # the 20-atom cell's lattice

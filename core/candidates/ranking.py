@@ -70,3 +70,39 @@ def rank_spacegroups(joint: np.ndarray, counts_per_fu: tuple[int, ...], top_k: i
               for sg, v in per_group.items()]
     ranked.sort(key=lambda r: -r.probability)
     return ranked[:top_k]
+
+
+def pooled_joint(small: np.ndarray, large: np.ndarray, atoms_per_fu: np.ndarray | float, small_max: int,
+                 large_weight: float = 1.0) -> np.ndarray:
+    """P(Z, space group) over every cell up to the large model's size, from two models.
+
+    Cells the small model answers (Z × atoms per formula unit ≤ ``small_max``) keep
+    its distribution, scaled by ``1 - q``; larger cells take the large model's own
+    probabilities, whose sum over them is ``q`` (the large model's probability that
+    the cell is larger than ``small_max``). So the ranking among small cells is the
+    small model's (its held-out figures are the better ones there) and larger cells
+    enter only as far as the large model believes in them.
+
+    Parameters
+    ----------
+    small : ndarray (..., Zs, 230)
+        The small model's :meth:`CandidateModel.joint_probabilities`.
+    large : ndarray (..., Zl, 230)
+        The large model's, ``Zl >= Zs``.
+    atoms_per_fu : float or ndarray (...)
+        Atoms per reduced formula unit.
+    small_max : int
+        Largest cell (atoms) of the small model.
+    large_weight : float
+        Multiplies the large model's probabilities of larger cells (``q`` too);
+        1 trusts them as they are.
+    """
+    small, large = np.asarray(small, dtype=float), np.asarray(large, dtype=float)
+    n_small, n_large = small.shape[-2], large.shape[-2]
+    cells = np.asarray(atoms_per_fu, dtype=float)[..., None] * np.arange(1, n_large + 1)
+    big = cells > small_max                                                  # (..., Zl)
+    out = large_weight * large * big[..., None]
+    q = out.sum(axis=(-2, -1))                                               # (...)
+    keep = (~big[..., :n_small])[..., None]
+    out[..., :n_small, :] += (1.0 - q)[..., None, None] * small * keep
+    return out
