@@ -37,7 +37,10 @@ def _hits(ranked, true_sg: int, true_z: int) -> tuple[int | None, int | None]:
 
 def main() -> int:
     from core.candidates.data import load_candidate_data
-    from core.candidates.propose import load_default_candidate_model, load_large_cell_candidate_model
+    from core.candidates.propose import (
+        load_default_candidate_model,
+        load_large_cell_candidate_model,
+    )
     from core.candidates.ranking import pooled_joint, rank_spacegroups
     from core.contact_model import DataSettings
 
