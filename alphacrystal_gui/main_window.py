@@ -679,6 +679,9 @@ class MainWindow(QMainWindow):
             return
         row = self.session.rows[index]
         if action == "rerun":
+            if self.task is not None:
+                self.statusBar().showMessage("Wait for the current task to finish (or cancel it), then re-run")
+                return
             self.start_run(rerun=index)
             return
         if action == "map":
