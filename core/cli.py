@@ -54,7 +54,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     if not args.file.strip():
         raise AlphaCrystalError("contact-map: the formula or file name is empty")
     if _looks_like_formula(args.file):
-        if args.rule != "paper":
+        if args.rule not in (None, "paper"):
             raise AlphaCrystalError(f"contact-map {args.file}: --rule {args.rule} applies to structure files; "
                                     "predicted maps follow the paper's rule the network was trained on")
         return _predict_contact_map(args)
@@ -63,7 +63,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)
-    cmap = compute_contact_map(cell, tolerance=args.tolerance, rule=args.rule)
+    cmap = compute_contact_map(cell, tolerance=args.tolerance, rule=args.rule or "paper")
     number, symbol = space_group(cell)
     print(f"file: {args.file}")
     print(
@@ -611,13 +611,14 @@ def _add_rule_argument(p: argparse.ArgumentParser) -> None:
     """``--rule``: the contact rule of maps computed from structures (core.contact_rule)."""
     from core.contact_rule import RULES
 
-    p.add_argument("--rule", choices=RULES, default="paper",
+    p.add_argument("--rule", choices=RULES, default=None,
                    help="contact rule of a structure's map: paper (default; metal-metal pairs never in contact) "
-                        "or metallic (metal-metal pairs within the metallic-radius sum ± tolerance)")
+                        "or metallic (metal-metal pairs of all-metal cells within the metallic-radius sum "
+                        "± tolerance)")
 
 
 def _add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
-    """``--min-atoms`` and ``--exclude-all-metal``: which held-out structures a sample draws from."""
+    """``--min-atoms`` and ``--compositions``: which held-out structures a sample draws from."""
     p.add_argument("--min-atoms", type=positive, default=1,
                    help="smallest primitive cell sampled (default 1; e.g. 13 with --max-atoms 20 for 13-20 atoms)")
     p.add_argument("--compositions", choices=["any", "with-nonmetal", "all-metal"], default="any",
@@ -655,6 +656,12 @@ def _sample_structures(args: argparse.Namespace) -> list:
     if kind != "any":
         all_metal = dataset.all_metal()
         dataset = dataset.subset(np.flatnonzero(all_metal if kind == "all-metal" else ~all_metal))
+    if len(dataset) == 0:
+        raise AlphaCrystalError(f"{args.data}: no structure of {min_atoms}-{args.max_atoms} atoms with compositions "
+                                f"'{kind}' in the {split} split" + (" (up to 12 atoms the held-out split is the "
+                                                                    "paper's: no all-metal compounds)"
+                                                                    if kind == "all-metal" and args.max_atoms <= 12
+                                                                    and split != "all" else ""))
     from core.formula_split import seeded_sample
 
     idx = seeded_sample(np.arange(len(dataset)), args.n, args.seed) if args.n else np.arange(len(dataset))
@@ -733,7 +740,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
               f"({args.relax_steps} steps, fmax {args.fmax} eV/Å); the lowest energy is ranked first", flush=True)
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
                                      args.jobs, args.seed, progress, relax, args.relax_top, args.escalate,
-                                     args.rule)
+                                     args.rule or "paper")
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:

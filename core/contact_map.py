@@ -336,6 +336,7 @@ def contact_map_from_arrays(
 ) -> ContactMap:
     """Contact map of a primitive cell given as arrays (see :func:`contact_counts`)."""
     numbers = np.asarray(numbers, dtype=np.int64)
+    rule = rule_for_cell(rule, numbers)  # the rule applied is the one recorded (metallic: all-metal cells only)
     counts = contact_counts(lattice, frac_coords, numbers, tolerance, rule)
     if canonical:
         order = canonical_order(counts.bonded, numbers, counts.coordination_numbers)

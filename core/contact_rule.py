@@ -97,7 +97,7 @@ def rule_for_cell(rule: str, numbers: np.ndarray) -> str:
 @lru_cache(maxsize=1)
 def metallic_radius() -> np.ndarray:
     """Metallic radius in Å per atomic number (pymatgen's table, Slater's atomic radius
-    where it has none; 0 for elements with neither)."""
+    where it has none, the Cordero covalent radius for elements with neither)."""
     from pymatgen.core import Element
 
     table = element_table()

@@ -18,7 +18,7 @@ The one orchestration used by the CLI (``alphacrystal predict``) and the GUI:
 7. export (when an output folder is given): see :mod:`core.run_folder`.
 
 Routes (``PredictionSettings.sources``): ``contact`` (the paper's CMCrystal
-route, cells up to the models' 12 atoms) and ``templates`` (every composition
+route, cells up to the shipped models' 20 atoms, automatic Z included) and ``templates`` (every composition
 up to :data:`MAX_ATOMS` atoms). A composition outside a route's scope runs on the
 other route, and ``PredictionResult.notes`` says why.
 
@@ -668,9 +668,9 @@ def runs_cmcrystal_by_default(parsed: Formula, templates: list[TemplateCandidate
 
 def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     """One line when the training data's common Z for ``parsed``'s stoichiometry is out of
-    reach (``LiFePO4``: 80 % of the known ABCD4 cells have Z = 2, 14 atoms, beyond the
-    contact models' 12 atoms; and Z = 2 is the largest cell MP-20 holds, so the real cell
-    may be larger than this program's limit). None when nothing needs saying or the user
+    reach (``LiFePO4``: 80 % of the known ABCD4 cells have Z = 2, 14 atoms, and Z = 2 is
+    the largest cell MP-20 holds, so the real cell may be larger than this program's
+    limit; without the 20-atom models, Z = 2 is also beyond automatic Z's 12 atoms). None when nothing needs saying or the user
     chose Z (``settings.z``)."""
     from core.templates.library import load_library
     from core.templates.z_census import z_census

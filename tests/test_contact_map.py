@@ -160,3 +160,47 @@ def test_disordered_structure_is_rejected():
     s = Structure(Lattice.cubic(4.0), [{"Fe": 0.5, "Co": 0.5}], [[0, 0, 0]])
     with pytest.raises(AlphaCrystalError, match="partially occupied"):
         compute_contact_map(s)
+
+
+def _paper_rule_by_hand(structure: Structure, tol: float = 0.4):
+    """The paper's rule written out independently of core.contact_rule: Cordero radii,
+    bonded within r_i + r_j ± tol except metal pairs, short below the window (metal
+    pairs: below 0.6 (r_i + r_j)), every periodic image (pymatgen's neighbour list)."""
+    from pymatgen.core import Element
+
+    from core.elements import element_table
+
+    table = element_table()
+    n = len(structure)
+    bonded = np.zeros((n, n), dtype=np.uint8)
+    valid = short = 0
+    for i, neighbours in enumerate(structure.get_all_neighbors(6.0)):
+        zi = structure[i].specie.Z
+        for nb in neighbours:
+            zj = nb.specie.Z
+            target = table.covalent_radius[zi] + table.covalent_radius[zj]
+            metals = Element.from_Z(zi).is_metal and Element.from_Z(zj).is_metal
+            if metals:
+                short += nb.nn_distance < 0.6 * target
+            elif nb.nn_distance < target - tol:
+                short += 1
+            elif nb.nn_distance <= target + tol:
+                valid += 1
+                if nb.index != i:
+                    bonded[i, nb.index] = 1
+    return bonded, valid // 2, short // 2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_paper_rule_is_unchanged_against_a_hand_written_copy(seed):
+    """Pins the default rule (the maps every model was trained on) to its definition."""
+    from core.contact_map import contact_counts
+
+    rng = np.random.default_rng(seed)
+    species = rng.choice(["Na", "Cl", "Ti", "O", "Cs", "Fe", "H", "S"], size=int(rng.integers(2, 7)))
+    cell = Structure(Lattice.from_parameters(*(rng.uniform(3.0, 6.0, 3)), *(rng.uniform(70, 110, 3))),
+                     species.tolist(), rng.random((len(species), 3)))
+    counts = contact_counts(cell.lattice.matrix, cell.frac_coords, [s.specie.Z for s in cell])
+    bonded, valid, short = _paper_rule_by_hand(cell)
+    assert np.array_equal(counts.bonded, bonded)
+    assert (counts.n_valid_bonds, counts.n_short_contacts) == (valid, short)

@@ -720,6 +720,11 @@ def test_3d_view_measures_distances_and_angles_between_drawn_images(window):
     assert view.measure_line.visible
     view.set_repeat((2, 1, 1))  # other atoms drawn: it goes
     assert not view.measure_line.visible and view.picked.text() == ""
+    k = view.geometry["labels"].index(view.geometry["labels"][0])
+    view.add_pick(k)
+    assert "d(" not in view.add_pick(k) and not view.measure_line.visible  # the same atom twice: no measure
+    view.show_structure(s)
+    assert view.picked.text() == "" and not view.measure_line.visible
 
 
 def test_3d_view_draws_site_labels(window):

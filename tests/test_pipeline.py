@@ -269,6 +269,14 @@ def test_evaluation_samples_by_size_and_composition(tmp_path):
     assert formulas(min_atoms=1, compositions="with-nonmetal") == ["NaCl", "SrTiO3"]
     with pytest.raises(AlphaCrystalError, match="--min-atoms 21 is above --max-atoms 20"):
         formulas(min_atoms=21, compositions="any")
+    with pytest.raises(AlphaCrystalError, match="no structure of 3-20 atoms with compositions 'all-metal'"):
+        formulas(min_atoms=3, compositions="all-metal")
+
+
+def propose_fixture_candidate():
+    from core.candidates.propose import propose_candidates
+
+    return propose_candidates("NaCl", top_k=1, count_wyckoff=False)[0]
 
 
 def test_a_rerun_from_a_structure_runs_its_assignment_only():
@@ -288,6 +296,13 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
     assert Candidate.from_dict(json.loads(json.dumps(candidate.to_dict()))) == candidate  # saved in projects
     with pytest.raises(FormulaError, match="not of the formula NaCl"):
         rerun_candidate(rutile(), "NaCl")
+    assert "assignment" not in propose_fixture_candidate().to_dict()  # files stay readable by earlier versions
+    from conftest import nacl
+
+    shaken = nacl()  # an 8-atom cell moved by 0.04 Å: Fm-3m at the reporting tolerance, as the table says
+    shaken.perturb(0.04)
+    again = rerun_candidate(shaken, "NaCl")
+    assert (again.spacegroup, again.z, again.assignment["label"]) == (225, 1, "Na 4a, Cl 4b")
     runs = []
     settings = PredictionSettings(n_assignments=5, population=20, generations=20, patience=5, relax=False, jobs=1,
                                   **CONTACT)

@@ -410,8 +410,9 @@ def test_the_metallic_rule_gives_intermetallics_a_map():
     assert metallic.matrix.tolist() == [[0, 1], [1, 0]] and metallic.rule == "metallic"
     # bcc: 8 unlike neighbours at 2.55 Å and 6 like ones at 2.95 Å (the 14 of the rhombic dodecahedron)
     assert metallic.coordination_numbers.tolist() == [14, 14]
-    nacl_map = compute_contact_map(nacl())  # pairs with a non-metal: the same under both rules
-    assert np.array_equal(nacl_map.matrix, compute_contact_map(nacl(), rule="metallic").matrix)
+    nacl_map = compute_contact_map(nacl())  # a cell with a non-metal: the paper's rule under either name
+    nacl_metallic = compute_contact_map(nacl(), rule="metallic")
+    assert np.array_equal(nacl_map.matrix, nacl_metallic.matrix) and nacl_metallic.rule == "paper"
     table = element_table()
     z = [table.z_of(s) for s in ("Sn", "Pb", "Bi", "Fe")]
     assert np.all(metallic_radius()[z] > 1.2)  # no gaps in the table (pymatgen lacks Sn, Pb, Bi)
@@ -453,3 +454,9 @@ def test_reconstruct_takes_the_rule(tmp_path, capsys):
     bad.write_text(json.dumps(payload))
     assert main(["reconstruct", str(bad)]) == 2
     assert "rule must be one of paper, metallic" in capsys.readouterr().err
+    bad.write_text(json.dumps({**payload, "rule": "paper"}))
+    assert main(["reconstruct", str(bad), "--rule", "metallic"]) == 2  # the file and the option disagree
+    assert "follows the 'paper' contact rule, not 'metallic'" in capsys.readouterr().err
+    from core.reconstruction.inputs import target_from_dict
+
+    assert target_from_dict({k: v for k, v in payload.items() if k != "rule"}, rule="metallic").rule == "metallic"

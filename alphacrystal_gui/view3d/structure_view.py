@@ -204,6 +204,7 @@ class StructureView(QWidget):
         ``geometry`` is :func:`scene_geometry` computed elsewhere (e.g. in a worker thread)."""
         self.structure, self.contact = structure, contact
         self._picks = []
+        self.picked.setText("")
         self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
         self._draw(reset_camera=True, geometry=geometry)
 
@@ -383,6 +384,8 @@ class StructureView(QWidget):
         """Add drawn atom ``k`` to the measurement: one atom is described, two give their
         distance, three the angle at the middle one (the drawn images, so periodic images
         count); a fourth click starts again. Returns (and shows, and emits) the text."""
+        if self._picks and self._picks[-1] == k:  # the same atom again: nothing to measure
+            return self.picked.text()
         self._picks = [*self._picks, k] if len(self._picks) < 3 else [k]
         text = measurement_text(self.geometry, self._picks) if len(self._picks) > 1 else self._describe(k)
         self._draw_measurement()

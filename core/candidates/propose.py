@@ -72,7 +72,11 @@ class Candidate:
     assignment: dict | None = None
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """JSON-ready; ``assignment`` only when set (files stay readable by earlier versions)."""
+        data = asdict(self)
+        if data["assignment"] is None:
+            del data["assignment"]
+        return data
 
     def with_spacegroup(self, spacegroup: int, formula: str | Formula) -> Candidate:
         """This candidate moved to another space group (same Z; lattice constrained to the
@@ -96,11 +100,13 @@ class Candidate:
         lattice = tuple(float(v) for v in constrain_lattice(spacegroup, list(self.lattice)))
         return replace(self, spacegroup=spacegroup, symbol=spacegroup_symbol(spacegroup),
                        crystal_system=crystal_system(spacegroup), lattice=lattice,
-                       centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None)
+                       centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None,
+                       assignment=None)
 
     def added_by_hand(self) -> Candidate:
-        """A copy to edit into another candidate (probability 0: not the model's)."""
-        return replace(self, probability=0.0)
+        """A copy to edit into another candidate (probability 0: not the model's; the
+        prior's assignments, not a re-run's one)."""
+        return replace(self, probability=0.0, assignment=None)
 
     def with_lattice_value(self, index: int, value: float) -> Candidate:
         """This candidate with lattice parameter ``index`` (0-5: a, b, c in Å, α, β, γ in
@@ -203,9 +209,11 @@ def automatic_z_models(parsed: Formula) -> tuple[CandidateModel, CandidateModel]
     top 5 for 82.5 % of the 13-20-atom cells (12-atom model: 29.7 %) and 87.6 % of the
     smaller ones (89.4 %); over all 85.5 % against 64.6 %.
     """
+    from core.contact_model.inference import LARGE_CELL_MODEL_PATH
+
     small, large = load_default_candidate_model(), load_large_cell_candidate_model()
-    if large is None or parsed.atoms_per_formula_unit > small.max_atoms:
-        return None
+    if large is None or not LARGE_CELL_MODEL_PATH.is_file() or parsed.atoms_per_formula_unit > small.max_atoms:
+        return None  # a 13-20-atom cell needs the 20-atom contact-map model too
     return small, large
 
 

@@ -120,9 +120,11 @@ def _flat(a: Assignment) -> list[str]:
 
 def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
     """The Wyckoff assignment of a known structure and its conventional lattice
-    ``(a, b, c, α, β, γ)`` (Å, degrees): spglib on the primitive cell at the reporting
-    tolerance (:data:`core.symmetry.SPACEGROUP_SYMPREC`), one orbit per set of
-    symmetry-equivalent atoms, labelled as the enumeration labels them (``4c``).
+    ``(a, b, c, α, β, γ)`` (Å, degrees): spglib at the reporting tolerance
+    (:data:`core.symmetry.SPACEGROUP_SYMPREC`, the space group the results table shows),
+    one orbit per set of symmetry-equivalent atoms, labelled as the enumeration labels
+    them (``4c``); the primitive cell it describes holds multiplicity / centring atoms
+    per orbit.
 
     Raises
     ------
@@ -136,19 +138,19 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
 
     from core.elements import element_sort_key
     from core.errors import AlphaCrystalError
-    from core.io import primitive_cell
     from core.spacegroups import centring_points
     from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
     from core.wyckoff import wyckoff_multiplicities
 
-    cell = primitive_cell(structure)
-    symbols = [site.specie.symbol for site in cell]
-    numbers = [site.specie.Z for site in cell]
+    # the cell as given: spglib's equivalent atoms name one representative per crystallographic
+    # orbit whatever the cell (a supercell too), so no primitive cell at another tolerance is needed
+    symbols = [site.specie.symbol for site in structure]
+    numbers = [site.specie.Z for site in structure]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        data = spglib.get_symmetry_dataset((cell.lattice.matrix, cell.frac_coords, numbers),
+        data = spglib.get_symmetry_dataset((structure.lattice.matrix, structure.frac_coords, numbers),
                                            symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
-    formula = cell.composition.reduced_formula
+    formula = structure.composition.reduced_formula
     if data is None:
         raise AlphaCrystalError(f"{formula}: spglib finds no symmetry to read a Wyckoff assignment from")
     number = int(data.number)
@@ -158,10 +160,11 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
         letter = str(data.wyckoffs[atom])
         orbits.setdefault(symbols[atom], []).append(f"{multiplicity[letter]}{letter}")
     elements = tuple(sorted(orbits, key=element_sort_key))
-    per_orbit = {el: sum(int(lab[:-1]) for lab in orbits[el]) // centring_points(number) for el in elements}
-    if any(per_orbit[el] != symbols.count(el) for el in elements):
+    per_cell = {el: sum(int(lab[:-1]) for lab in orbits[el]) / centring_points(number) for el in elements}
+    total = sum(per_cell.values())
+    if any(abs(per_cell[el] / total - symbols.count(el) / len(symbols)) > 1e-9 for el in elements):
         raise AlphaCrystalError(f"{formula}: the Wyckoff orbits spglib reports in space group {number} do not "
-                                "add up to the primitive cell's atoms")
+                                "add up to the cell's composition")
     labels = tuple(tuple(sorted(orbits[el], key=lambda lab: (lab[-1], lab))) for el in elements)
     dof = sum(orbit_dof(number, lab) for orbit in labels for lab in orbit)
     lattice = tuple(float(v) for v in Lattice(data.std_lattice).parameters)

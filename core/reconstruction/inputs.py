@@ -29,9 +29,10 @@ from core.reconstruction.job import ReconstructionTarget, oracle_target
 JSON_SUFFIXES = (".json", ".input")
 
 
-def read_target(path: str | Path, rule: str = DEFAULT_RULE) -> tuple[ReconstructionTarget, object | None]:
-    """``(target, reference structure or None)`` from a structure file (its map by ``rule``)
-    or a JSON description (its own ``rule`` key, default the paper's).
+def read_target(path: str | Path, rule: str | None = None) -> tuple[ReconstructionTarget, object | None]:
+    """``(target, reference structure or None)`` from a structure file (its map by ``rule``,
+    default the paper's) or a JSON description (its ``rule`` key, else ``rule``; both
+    given and different is an error).
 
     Raises
     ------
@@ -43,18 +44,22 @@ def read_target(path: str | Path, rule: str = DEFAULT_RULE) -> tuple[Reconstruct
         raise AlphaCrystalError(f"{p}: no such file")
     if p.suffix.lower() not in JSON_SUFFIXES:
         structure = read_structure(p)
-        return oracle_target(structure, name=p.stem, rule=rule), structure
+        return oracle_target(structure, name=p.stem, rule=rule or DEFAULT_RULE), structure
     try:
         data = json.loads(p.read_text())
     except json.JSONDecodeError as exc:
         raise AlphaCrystalError(f"{p}: not valid JSON (line {exc.lineno}: {exc.msg})") from None
-    return target_from_dict(data, where=str(p)), None
+    return target_from_dict(data, where=str(p), rule=rule), None
 
 
-def target_from_dict(data: dict, where: str = "input") -> ReconstructionTarget:
-    """A target from the JSON form described in the module docstring."""
+def target_from_dict(data: dict, where: str = "input", rule: str | None = None) -> ReconstructionTarget:
+    """A target from the JSON form described in the module docstring (``rule``: the
+    caller's contact rule, used when the data names none)."""
     if not isinstance(data, dict):
         raise AlphaCrystalError(f"{where}: expected a JSON object")
+    if rule is not None and "rule" in data and str(data["rule"]) != rule:
+        raise AlphaCrystalError(f"{where}: the file's map follows the '{data['rule']}' contact rule, not "
+                                f"'{rule}' as asked")
     missing = [k for k in ("spacegroup", "lattice", "contact_map") if k not in data]
     if missing:
         raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}")
@@ -89,7 +94,7 @@ def target_from_dict(data: dict, where: str = "input") -> ReconstructionTarget:
         raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
     if not 1 <= spacegroup <= 230:
         raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
-    rule = str(data.get("rule", DEFAULT_RULE))
+    rule = str(data.get("rule", rule or DEFAULT_RULE))
     if rule not in RULES:
         raise AlphaCrystalError(f"{where}: rule must be one of {', '.join(RULES)}, got {rule!r}")
     return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, str(data.get("name", "")),

@@ -79,7 +79,7 @@ def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAU
     numbers = atomic_numbers([s.specie.symbol for s in cell])
     sg, params = symmetry_of(cell.lattice.matrix, cell.frac_coords, numbers)
     return ReconstructionTarget(tuple(cmap.species), cmap.matrix.copy(), sg, tuple(float(v) for v in params),
-                                name or cell.composition.reduced_formula, rule)
+                                name or cell.composition.reduced_formula, cmap.rule)
 
 
 @dataclass(frozen=True)
