@@ -206,8 +206,13 @@ class ContactMapEditor(QWidget):
         self.image.setImage(render_map(doc.matrix, doc.diff(), probs), levels=(0, 255))
         self.image.setRect(QRectF(0, 0, n, n))
         ticks = [[(k + 0.5, lab) for k, lab in enumerate(doc.labels)]]
-        self.plot.getAxis("bottom").setTicks(ticks)
         self.plot.getAxis("left").setTicks(ticks)
+        # along x the labels of 13-20 atoms overlap: every other one as a second tick level,
+        # whose text pyqtgraph leaves out where it has no room (all are in the hover text)
+        labelled = list(enumerate(doc.labels))
+        self.plot.getAxis("bottom").setTicks(ticks if n <= 12 else
+                                             [[(k + 0.5, lab) for k, lab in labelled[0::2]],
+                                              [(k + 0.5, lab) for k, lab in labelled[1::2]]])
         self.plot.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
         degrees = doc.coordination()
         if doc.image_coordination is not None and len(doc.image_coordination) == n:
