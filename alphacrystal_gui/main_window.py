@@ -47,6 +47,7 @@ from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
+from alphacrystal_gui.widgets.labels import fitted
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel
 from alphacrystal_gui.widgets.screening_table import ScreeningTable
@@ -163,10 +164,10 @@ class MainWindow(QMainWindow):
         self.results = ResultsTable()
         self.energy_plot = EnergyPlot()
         self.energy_plot.setMaximumHeight(170)
-        self.discarded = QLabel("")
+        self.discarded = fitted(QLabel(""))
         self.discarded.setWordWrap(True)
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.map_title = QLabel("Contact map")
+        self.map_title = fitted(QLabel("Contact map"))
         self.z_select = QComboBox()
         self.z_select.setToolTip("the contact map of each Z; a candidate runs on the map of its own Z")
         self.back_button = QPushButton("Back to the input map")

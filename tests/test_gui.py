@@ -905,3 +905,15 @@ def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbo
     rows = w.session.rows
     assert rows and all(r["source"].startswith("CMCrystal") for r in rows)  # no templates in a re-run
     assert len({r["assignment"] for r in rows}) == 1
+
+
+def test_long_messages_never_widen_the_window(window):
+    """A run's 'best so far' title, its stage line and a measurement wrap or are cut
+    inside their panels: the window's minimum width stays (it once grew to 2,056 px)."""
+    before = window.minimumSizeHint().width()
+    long = " ".join(["best so far: sg136-z2-sg136-w0-r0, fitness 0.875 [Ag 2a, F 4f]"] * 4)
+    for label in (window.view3d.title, window.view3d.picked, window.view3d.legend, window.run_panel.stage,
+                  window.map_title, window.editor.hover, window.editor.info):
+        label.setText(long)
+    assert window.minimumSizeHint().width() <= before
+    assert before < 1500  # fits a 1920-pixel screen with room to spare

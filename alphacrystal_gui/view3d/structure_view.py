@@ -37,6 +37,7 @@ from alphacrystal_gui.view3d.geometry import (
     polyhedra_mesh,
     scene_geometry,
 )
+from alphacrystal_gui.widgets.labels import fitted
 
 MEASURE_COLOUR = (0.85, 0.35, 0.0, 1.0)
 """Colour of a measured distance or angle drawn in the scene (orange)."""
@@ -143,13 +144,15 @@ class StructureView(QWidget):
             self.cells.append(box)
         self.export_button = QPushButton("Save PNG…")
         self.export_button.setToolTip("save the view as a PNG at 1, 2 or 4 times the panel's size")
-        self.title = QLabel("No structure")
-        self.legend = QLabel("")
+        # a long title ("best so far: ... (before relaxation)") takes the width it is given,
+        # on its own row, whole in the tooltip
+        self.title = fitted(QLabel("No structure"), wrap=False)
+        self.legend = fitted(QLabel(""))
         self.legend.setToolTip("element colours (Jmol scheme)")
-        self.picked = QLabel("")
+        self.picked = fitted(QLabel(""))
         self.view_buttons = {}
         top = QHBoxLayout()
-        top.addWidget(self.title, 1)
+        top.addStretch(1)
         for index, axis in enumerate("abc"):
             button = QPushButton(axis)
             button.setFixedWidth(28)
@@ -173,6 +176,7 @@ class StructureView(QWidget):
         top.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.title)
         layout.addLayout(top)
         layout.addWidget(self.legend)
         layout.addWidget(canvas_widget, 1)
@@ -206,6 +210,7 @@ class StructureView(QWidget):
         self._picks = []
         self.picked.setText("")
         self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
+        self.title.setToolTip(self.title.text())
         self._draw(reset_camera=True, geometry=geometry)
 
     def _draw(self, reset_camera: bool = False, geometry: dict | None = None) -> None:

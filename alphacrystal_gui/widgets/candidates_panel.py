@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alphacrystal_gui.widgets.labels import fitted
 from core import Candidate, CandidateEditError, TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
@@ -66,7 +67,7 @@ class CandidatesPanel(QWidget):
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
-        self.templates_label = QLabel("Templates: known structures with the elements substituted")
+        self.templates_label = fitted(QLabel("Templates: known structures with the elements substituted"))
         self.templates_table = QTableWidget(0, len(TEMPLATE_COLUMNS))
         self.templates_table.setHorizontalHeaderLabels(TEMPLATE_COLUMNS)
         for col, name in enumerate(TEMPLATE_COLUMNS):

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alphacrystal_gui.widgets.labels import fitted
 from core import (
     DEFAULT_POTENTIAL,
     POTENTIALS,
@@ -84,7 +85,7 @@ class RunPanel(QWidget):
         buttons.addWidget(self.cancel_button)
         self.progress = QProgressBar()
         self.progress.setRange(0, 100)
-        self.stage = QLabel("Idle")
+        self.stage = fitted(QLabel("Idle"))
         # a fixed two-line height: text that wraps differently must not re-lay out the
         # dock (a relayout resizes and fully repaints the plot: measured 20-60 ms)
         self.stage.setFixedHeight(2 * self.stage.fontMetrics().lineSpacing() + 4)
