@@ -302,7 +302,9 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
     shaken = nacl()  # an 8-atom cell moved by 0.04 Å: Fm-3m at the reporting tolerance, as the table says
     shaken.perturb(0.04)
     again = rerun_candidate(shaken, "NaCl")
-    assert (again.spacegroup, again.z, again.assignment["label"]) == (225, 1, "Na 4a, Cl 4b")
+    # the random shake decides whether spglib puts its origin on Na or on Cl: both readings are rock salt
+    assert (again.spacegroup, again.z) == (225, 1)
+    assert again.assignment["label"] in ("Na 4a, Cl 4b", "Na 4b, Cl 4a")
     runs = []
     settings = PredictionSettings(n_assignments=5, population=20, generations=20, patience=5, relax=False, jobs=1,
                                   **CONTACT)
