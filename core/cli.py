@@ -624,6 +624,24 @@ def _add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--compositions", choices=["any", "with-nonmetal", "all-metal"], default="any",
                    help="which compositions are sampled: any (default), only those with a non-metal, or only "
                         "all-metal ones (up to 12 atoms the held-out split is the paper's: with a non-metal)")
+    p.add_argument("--exclude-from", nargs="+", metavar="JSON", default=[],
+                   help="leave out the structures of these earlier evaluations (their JSON output) before "
+                        "sampling: a further sample disjoint from theirs, to be merged with them")
+
+
+def _evaluated_ids(paths: Sequence[str]) -> set[str]:
+    """Material ids of the per-structure rows of earlier evaluation JSON files
+    (``structures``: a list of rows, or one list per protocol)."""
+    ids: set[str] = set()
+    for path in paths:
+        try:
+            rows = json.loads(Path(path).read_text())["structures"]
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise AlphaCrystalError(f"{path}: not an evaluation's JSON output with per-structure rows ({exc})") \
+                from None
+        lists = rows.values() if isinstance(rows, dict) else [rows]
+        ids.update(str(row["id"]) for part in lists for row in part)
+    return ids
 
 
 def _sample_structures(args: argparse.Namespace) -> list:
@@ -662,9 +680,14 @@ def _sample_structures(args: argparse.Namespace) -> list:
                                                                     "paper's: no all-metal compounds)"
                                                                     if kind == "all-metal" and args.max_atoms <= 12
                                                                     and split != "all" else ""))
+    excluded = _evaluated_ids(getattr(args, "exclude_from", []))
+    rows = np.flatnonzero(~np.isin(np.asarray(dataset.material_ids, dtype=str), sorted(excluded))) \
+        if excluded else np.arange(len(dataset))
+    if len(rows) == 0:
+        raise AlphaCrystalError(f"{args.data}: every structure of the sample's pool is in --exclude-from")
     from core.formula_split import seeded_sample
 
-    idx = seeded_sample(np.arange(len(dataset)), args.n, args.seed) if args.n else np.arange(len(dataset))
+    idx = seeded_sample(rows, args.n, args.seed) if args.n else rows
     return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
 
 

@@ -272,6 +272,17 @@ def test_evaluation_samples_by_size_and_composition(tmp_path):
     with pytest.raises(AlphaCrystalError, match="no structure of 3-20 atoms with compositions 'all-metal'"):
         formulas(min_atoms=3, compositions="all-metal")
 
+    # --exclude-from: a further sample disjoint from an earlier evaluation's rows
+    earlier = tmp_path / "earlier.json"
+    earlier.write_text(json.dumps({"structures": [{"id": "nacl"}]}))
+    assert formulas(min_atoms=1, compositions="any", exclude_from=[str(earlier)]) == ["SrTiO3", "ZnCu"]
+    earlier.write_text(json.dumps({"structures": {"predicted": [{"id": "nacl"}, {"id": "srtio3"}, {"id": "cuzn"}]}}))
+    with pytest.raises(AlphaCrystalError, match="every structure of the sample's pool is in --exclude-from"):
+        formulas(min_atoms=1, compositions="any", exclude_from=[str(earlier)])
+    earlier.write_text("{}")
+    with pytest.raises(AlphaCrystalError, match="earlier.json: not an evaluation's JSON output"):
+        formulas(min_atoms=1, compositions="any", exclude_from=[str(earlier)])
+
 
 def propose_fixture_candidate():
     from core.candidates.propose import propose_candidates

@@ -25,7 +25,7 @@ from core.reconstruction import (
     run_job,
 )
 from core.reconstruction.assignments import Assignment
-from core.reconstruction.evaluation import evaluate_reconstruction
+from core.reconstruction.evaluation import evaluate_reconstruction, merge
 from core.reconstruction.fitness import ContactFitness
 from core.reconstruction.genome import Decoder
 from core.reconstruction.inputs import target_from_dict
@@ -256,6 +256,23 @@ def test_evaluation_keys():
     assert result["n"] == 2 and result["match_rate"] == 1.0
     assert result["escalated"] == 0  # both reach fitness 1 with their first assignments
     json.dumps(result)
+
+    # two disjoint samples merged give the joint run's figures (seeds depend on the structure only)
+    parts = [evaluate_reconstruction([item], n_assignments=4, settings=GASettings(generations=100), workers=1)
+             for item in (("nacl", nacl()), ("zno", wurtzite()))]
+    merged = merge([json.loads(json.dumps(p)) for p in parts])
+    for key in ("n", "match_rate", "dice_mean", "fitness_1_fraction", "rmsd_mean", "mae_mean", "escalated",
+                "settings"):
+        assert merged[key] == pytest.approx(result[key]) if isinstance(result[key], float) else \
+            merged[key] == result[key], key
+    def timeless(rows: list[dict]) -> str:  # JSON text: NaN (a 2-atom cell's RMSD) compares equal
+        return json.dumps([{k: v for k, v in row.items() if k != "seconds"} for row in rows])
+
+    assert timeless(merged["structures"]) == timeless(result["structures"])
+    with pytest.raises(ValueError, match="more than one evaluation: nacl"):
+        merge([parts[0], parts[0]])
+    with pytest.raises(ValueError, match="different settings"):
+        merge([parts[0], {**parts[1], "settings": {**parts[1]["settings"], "generations": 7}}])
 
 
 def test_target_json_errors():

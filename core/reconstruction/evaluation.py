@@ -20,6 +20,7 @@ search never found it) or higher (the potential ranks it wrongly).
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -63,7 +64,6 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
     loop = LoopSettings(n_assignments, restarts, settings or GASettings(), seed, 0.0, escalate_to, workers)
     outcome = reconstruct(targets, loop, on_planned=planned, on_result=collect)
     by_structure = outcome.results
-    results = [r for res in by_structure.values() for r in res]
     escalated = outcome.escalated
     skipped = [{"id": name, "reason": reason} for name, reason in outcome.skipped.items()]
     rows = {name: {"id": name, "formula": structure.composition.reduced_formula,
@@ -87,29 +87,70 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
                          "evaluations": sum(r.evaluations for r in by_structure[name]),
                          "escalated": name in escalated,
                          **energy_rows.get(name, {})})
-    n = len(out_rows)
-    evals = sum(r.evaluations for r in results)
-    cpu_seconds = sum(r.seconds for r in results)
-    finite = [r for r in out_rows if np.isfinite(r["rmsd"])]
+    settings_dict = (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts,
+                                                            "escalate_to": escalate_to}
+    if relax:
+        settings_dict["relax"] = relax.to_dict() | {"relax_top": relax_top}
+    return summarise(out_rows, wall, settings_dict, skipped)
+
+
+def summarise(rows: list[dict], wall_seconds: float, settings: dict, skipped: list[dict]) -> dict:
+    """The evaluation's figures from its per-structure rows: match rate, mean Dice,
+    fraction at fitness 1, RMSD/MAE (fractional, the paper's metric), speed
+    (evaluations per CPU second; seconds per structure of ``wall_seconds`` and of
+    CPU) and, when the rows carry them, the energy-ranked figures."""
+    n = len(rows)
+    evals = sum(r["evaluations"] for r in rows)
+    cpu_seconds = sum(r["seconds"] for r in rows)
+    finite = [r for r in rows if np.isfinite(r["rmsd"])]
+    relax = settings.get("relax")
     return {
         "n": n,
-        "match_rate": float(np.mean([r["matched"] for r in out_rows])) if n else float("nan"),
-        "dice_mean": float(np.mean([r["dice"] for r in out_rows])) if n else float("nan"),
-        "fitness_1_fraction": float(np.mean([r["fitness"] >= 1 - 1e-9 for r in out_rows])) if n else float("nan"),
+        "match_rate": float(np.mean([r["matched"] for r in rows])) if n else float("nan"),
+        "dice_mean": float(np.mean([r["dice"] for r in rows])) if n else float("nan"),
+        "fitness_1_fraction": float(np.mean([r["fitness"] >= 1 - 1e-9 for r in rows])) if n else float("nan"),
         "rmsd_mean": float(np.mean([r["rmsd"] for r in finite])) if finite else float("nan"),
         "mae_mean": float(np.mean([r["mae"] for r in finite])) if finite else float("nan"),
-        "rms_mean_matched": float(np.mean([r["rms"] for r in out_rows if r["matched"]]))
-        if any(r["matched"] for r in out_rows) else float("nan"),
+        "rms_mean_matched": float(np.mean([r["rms"] for r in rows if r["matched"]]))
+        if any(r["matched"] for r in rows) else float("nan"),
         "evals_per_s_per_core": evals / cpu_seconds if cpu_seconds else float("nan"),
-        "seconds_per_structure": wall / n if n else float("nan"),
+        "seconds_per_structure": wall_seconds / n if n else float("nan"),
         "cpu_seconds_per_structure": cpu_seconds / n if n else float("nan"),
-        **(_energy_summary(out_rows, relax, relax_top) if relax else {}),
-        "escalated": len(escalated),
-        "settings": (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts,
-                                                             "escalate_to": escalate_to},
+        **(_energy_summary(rows, relax) if relax else {}),
+        "escalated": sum(bool(r.get("escalated")) for r in rows),
+        "settings": {k: v for k, v in settings.items() if k != "relax"},
         "skipped": skipped,
-        "structures": out_rows,
+        "structures": rows,
     }
+
+
+def merge(evaluations: list[dict]) -> dict:
+    """One evaluation from several of disjoint samples run with the same settings
+    (e.g. a second seeded sample drawn with ``--exclude-from`` the first): rows
+    pooled, figures recomputed by :func:`summarise`, wall time added.
+
+    Raises ``ValueError`` when the settings differ or a structure is in two of them."""
+    if not evaluations:
+        raise ValueError("nothing to merge")
+    settings = [_full_settings(e) for e in evaluations]
+    if any(s != settings[0] for s in settings[1:]):
+        raise ValueError("the evaluations were run with different settings: "
+                         + "; ".join(json.dumps(s, sort_keys=True) for s in settings))
+    rows = [row for e in evaluations for row in e["structures"]]
+    ids = [row["id"] for row in rows]
+    twice = sorted({i for i in ids if ids.count(i) > 1})
+    if twice:
+        raise ValueError(f"structures in more than one evaluation: {', '.join(twice)}")
+    wall = sum(e["seconds_per_structure"] * e["n"] for e in evaluations if e["n"])
+    return summarise(rows, wall, settings[0], [s for e in evaluations for s in e["skipped"]])
+
+
+def _full_settings(evaluation: dict) -> dict:
+    """The GA, loop and (when relaxed) relaxation settings an evaluation recorded."""
+    out = dict(evaluation["settings"])
+    if "relax_settings" in evaluation:
+        out["relax"] = evaluation["relax_settings"]
+    return out
 
 
 def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], reference: dict[str, Structure],
@@ -145,7 +186,7 @@ def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], referen
     return out
 
 
-def _energy_summary(rows: list[dict], relax: RelaxSettings, relax_top: int) -> dict:
+def _energy_summary(rows: list[dict], relax: dict) -> dict:
     n = len(rows)
     if not n:
         return {}
@@ -157,5 +198,5 @@ def _energy_summary(rows: list[dict], relax: RelaxSettings, relax_top: int) -> d
         "match_rate_any_relaxed": float(np.mean([r["matched_any_relaxed"] for r in rows])),
         "energy_misses_truth_lower": len(truth_lower),
         "energy_misses": len(misses),
-        "relax_settings": relax.to_dict() | {"relax_top": relax_top},
+        "relax_settings": relax,
     }
