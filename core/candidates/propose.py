@@ -159,8 +159,7 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     per_unit = parsed.reduced_counts
     assignment, lattice = assignment_of_structure(structure)
-    primitive_atoms = {el: sum(int(lab[:-1]) for lab in orbit) // centring_points(assignment.spacegroup)
-                       for el, orbit in zip(assignment.species, assignment.orbits)}
+    primitive_atoms = assignment.primitive_counts
     first = next(iter(per_unit))
     z = primitive_atoms.get(first, 0) // per_unit[first]
     if set(primitive_atoms) != set(per_unit) or any(primitive_atoms[el] != z * n for el, n in per_unit.items()):

@@ -63,6 +63,18 @@ class Assignment:
         """E.g. ``Ti 2a, O 4f``."""
         return ", ".join(f"{el} {' '.join(orb)}" for el, orb in zip(self.species, self.orbits))
 
+    @property
+    def primitive_counts(self) -> dict[str, int]:
+        """Atoms of each species in the primitive cell: the orbits' multiplicities
+        (conventional cell) over the group's lattice points per conventional cell."""
+        from core.spacegroups import centring_points
+
+        points = centring_points(self.spacegroup)
+        counts: dict[str, int] = {}
+        for el, orbit in zip(self.species, self.orbits):
+            counts[el] = counts.get(el, 0) + sum(int(label[:-1]) for label in orbit) // points
+        return counts
+
     def to_dict(self) -> dict:
         return {"spacegroup": self.spacegroup, "species": list(self.species),
                 "orbits": [list(o) for o in self.orbits], "dof": self.dof, "label": self.label}
@@ -138,7 +150,6 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
 
     from core.elements import element_sort_key
     from core.errors import AlphaCrystalError
-    from core.spacegroups import centring_points
     from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
     from core.wyckoff import wyckoff_multiplicities
 
@@ -160,12 +171,13 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
         letter = str(data.wyckoffs[atom])
         orbits.setdefault(symbols[atom], []).append(f"{multiplicity[letter]}{letter}")
     elements = tuple(sorted(orbits, key=element_sort_key))
-    per_cell = {el: sum(int(lab[:-1]) for lab in orbits[el]) / centring_points(number) for el in elements}
+    labels = tuple(tuple(sorted(orbits[el], key=lambda lab: (lab[-1], lab))) for el in elements)
+    dof = sum(orbit_dof(number, lab) for orbit in labels for lab in orbit)
+    assignment = Assignment(number, elements, labels, dof)
+    per_cell = assignment.primitive_counts
     total = sum(per_cell.values())
     if any(abs(per_cell[el] / total - symbols.count(el) / len(symbols)) > 1e-9 for el in elements):
         raise AlphaCrystalError(f"{formula}: the Wyckoff orbits spglib reports in space group {number} do not "
                                 "add up to the cell's composition")
-    labels = tuple(tuple(sorted(orbits[el], key=lambda lab: (lab[-1], lab))) for el in elements)
-    dof = sum(orbit_dof(number, lab) for orbit in labels for lab in orbit)
     lattice = tuple(float(v) for v in Lattice(data.std_lattice).parameters)
-    return Assignment(number, elements, labels, dof), lattice
+    return assignment, lattice

@@ -178,9 +178,7 @@ def _forced_jobs(target: ReconstructionTarget, restarts: int, settings: GASettin
         return []
     counts = target.species_counts
     for a in target.assignments:
-        placed = Decoder(a, target.lattice).species
-        if a.spacegroup != target.spacegroup or {el: placed.count(el) for el in counts} != counts \
-                or len(placed) != len(target.species):
+        if a.spacegroup != target.spacegroup or a.primitive_counts != counts:
             raise AlphaCrystalError(f"{target.name or 'target'}: the assignment {a.label} (space group "
                                     f"{a.spacegroup}) does not place the atoms {counts} of space group "
                                     f"{target.spacegroup}")
