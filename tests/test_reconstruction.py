@@ -477,3 +477,13 @@ def test_reconstruct_takes_the_rule(tmp_path, capsys):
     from core.reconstruction.inputs import target_from_dict
 
     assert target_from_dict({k: v for k, v in payload.items() if k != "rule"}, rule="metallic").rule == "metallic"
+
+
+def test_assignment_primitive_counts():
+    """Orbit multiplicities (conventional cell) over the group's lattice points."""
+    from core.reconstruction.assignments import Assignment
+
+    assert Assignment(225, ("Na", "Cl"), (("4a",), ("4b",)), 0).primitive_counts == {"Na": 1, "Cl": 1}
+    assert Assignment(136, ("Ti", "O"), (("2a",), ("4f",)), 1).primitive_counts == {"Ti": 2, "O": 4}
+    spinel = Assignment(227, ("Mg", "Al", "O"), (("8a",), ("16d",), ("32e",)), 1)
+    assert spinel.primitive_counts == {"Mg": 2, "Al": 4, "O": 8}
