@@ -6,9 +6,10 @@
 
 The second command draws its seeded sample from the same pool with the first
 sample's structures left out, so the two together are a sample of 200 drawn
-without replacement. Each structure's GA seeds depend only on that structure
-(``core.reconstruction.job.plan_jobs``), so a structure gives the same result in
-either run. The merge refuses evaluations run with different settings or sharing
+without replacement (the further sample draws from a random stream of its own,
+``core.formula_split.seeded_sample``). The GA seeds of a structure's runs follow
+their place in its own plan, not the batch (``core.reconstruction.job.plan_jobs``),
+so a structure gives the same result in either run. The merge refuses evaluations run with different settings or sharing
 a structure (``core.reconstruction.evaluation.merge``).
 """
 
@@ -32,7 +33,7 @@ def main() -> int:
     args = parser.parse_args()
     try:
         merged = merge([json.loads(Path(path).read_text()) for path in args.sources])
-    except (OSError, ValueError, KeyError) as exc:
+    except (OSError, ValueError, KeyError, TypeError) as exc:
         print(f"merge_reconstruction: {exc}", file=sys.stderr)
         return 2
     merged["merged_from"] = list(args.sources)

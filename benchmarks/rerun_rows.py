@@ -72,15 +72,23 @@ def main() -> int:
     rows = stored["structures"][args.protocol]
     history = reruns_of(stored)
     done_ids: list[str] = []
-    if args.resume and history and history[-1].get("rows") == args.only and not history[-1].get("complete", True):
-        done_ids = list(history.pop()["ids"])
+    started = {"date": datetime.date.today().isoformat(), "command": " ".join(sys.argv)}
+    if args.resume:
+        if not (history and history[-1].get("rows") == args.only and not history[-1].get("complete", True)):
+            print(f"rerun_rows: --resume: the last re-run of {args.source} is not a cut-short '{args.only}' "
+                  "re-run; nothing to resume", file=sys.stderr)
+            return 2
+        last = history.pop()
+        done_ids = list(last["ids"])
+        started = {"date": last["date"], "command": last["command"],
+                   "resumed": list(last.get("resumed", [])) + [started]}
     picked = [k for k, r in enumerate(rows) if selected(r, args.only) and r["id"] not in done_ids]
     dataset = load_dataset(args.data)
     where = {mid: k for k, mid in enumerate(dataset.material_ids)}
     settings = stored["settings"]
     given = args.protocol == "given"
-    record = {"rows": args.only, "n": len(picked) + len(done_ids), "date": datetime.date.today().isoformat(),
-              "command": " ".join(sys.argv), "ids": done_ids, "complete": not picked}
+    record = {"rows": args.only, "n": len(picked) + len(done_ids), **started, "ids": done_ids,
+              "complete": not picked}
 
     def write() -> dict:
         summary = summarise(rows)
@@ -101,7 +109,7 @@ def main() -> int:
                 k = futures[fut]
                 old, rows[k] = rows[k], fut.result()
                 record["ids"].append(rows[k]["id"])
-                record["complete"] = not pending
+                record["complete"] = len(record["ids"]) == record["n"]
                 write()
                 print(f"  [{len(record['ids'])}/{record['n']}] {rows[k]['formula']:<12} match rank "
                       f"{old.get('match_rank')} -> {rows[k].get('match_rank')}"

@@ -635,13 +635,23 @@ def _evaluated_ids(paths: Sequence[str]) -> set[str]:
     ids: set[str] = set()
     for path in paths:
         try:
-            rows = json.loads(Path(path).read_text())["structures"]
-        except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise AlphaCrystalError(f"{path}: not an evaluation's JSON output with per-structure rows ({exc})") \
-                from None
-        lists = rows.values() if isinstance(rows, dict) else [rows]
-        ids.update(str(row["id"]) for part in lists for row in part)
+            payload = json.loads(Path(path).read_text())
+            rows = payload["structures"]
+            lists = list(rows.values()) if isinstance(rows, dict) else [rows]
+            lists.append(payload.get("skipped", []))  # drawn before, even if it could not run
+            ids.update(str(row["id"]) for part in lists for row in part)
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise AlphaCrystalError(f"{path}: not an evaluation's JSON output with per-structure rows "
+                                    f"({type(exc).__name__}: {exc})") from None
     return ids
+
+
+def _sample_record(args: argparse.Namespace, drawn: int) -> dict:
+    """Where an evaluation's sample came from (written with its figures; evaluations
+    merged into one must have drawn from the same pool)."""
+    return {"data": str(args.data), "split": getattr(args, "split", "test"), "max_atoms": args.max_atoms,
+            "min_atoms": getattr(args, "min_atoms", 1), "compositions": getattr(args, "compositions", "any"),
+            "seed": args.seed, "n": drawn, "exclude_from": list(getattr(args, "exclude_from", []))}
 
 
 def _sample_structures(args: argparse.Namespace) -> list:
@@ -687,7 +697,9 @@ def _sample_structures(args: argparse.Namespace) -> list:
         raise AlphaCrystalError(f"{args.data}: every structure of the sample's pool is in --exclude-from")
     from core.formula_split import seeded_sample
 
-    idx = seeded_sample(rows, args.n, args.seed) if args.n else rows
+    # a further sample draws from its own random stream: with the first sample's seed
+    # numpy's draw lands next to the first sample's picks in the pool's row order
+    idx = seeded_sample(rows, args.n, args.seed, stream=len(excluded)) if args.n else rows
     return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
 
 
@@ -764,6 +776,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
                                      args.jobs, args.seed, progress, relax, args.relax_top, args.escalate,
                                      args.rule or "paper")
+    result["sample"] = _sample_record(args, len(structures))
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:

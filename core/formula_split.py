@@ -78,8 +78,13 @@ def held_out_formulas(path: str | os.PathLike, split: str) -> CrystalDataset:
     return getattr(full_range_split(path), split).filter(lowest_energy_per_formula=True)
 
 
-def seeded_sample(rows: np.ndarray, n: int, seed: int) -> np.ndarray:
+def seeded_sample(rows: np.ndarray, n: int, seed: int, stream: int = 0) -> np.ndarray:
     """``n`` of ``rows`` (indices) drawn without replacement with ``seed``, in ascending
-    order (all of them when ``n`` is larger): the one sampling rule of the evaluations."""
+    order (all of them when ``n`` is larger): the one sampling rule of the evaluations.
+
+    ``stream`` > 0 draws from a random stream of its own (``SeedSequence([seed,
+    stream])``), for a further sample from a pool with an earlier sample removed:
+    with the same stream numpy's draw would land next to the earlier picks."""
     rows = np.asarray(rows)
-    return np.sort(np.random.default_rng(seed).choice(rows, size=min(n, len(rows)), replace=False))
+    rng = np.random.default_rng([seed, stream] if stream else seed)
+    return np.sort(rng.choice(rows, size=min(n, len(rows)), replace=False))

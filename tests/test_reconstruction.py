@@ -273,6 +273,16 @@ def test_evaluation_keys():
         merge([parts[0], parts[0]])
     with pytest.raises(ValueError, match="different settings"):
         merge([parts[0], {**parts[1], "settings": {**parts[1]["settings"], "generations": 7}}])
+    with pytest.raises(ValueError, match="different settings"):  # the contact rule is a setting too
+        merge([parts[0], {**parts[1], "settings": {**parts[1]["settings"], "rule": "metallic"}}])
+    pool = {"data": "a.csv", "split": "test", "max_atoms": 20, "min_atoms": 13, "compositions": "any", "seed": 0}
+    with pytest.raises(ValueError, match="different pools"):
+        merge([{**parts[0], "sample": pool | {"n": 1}}, {**parts[1], "sample": pool | {"min_atoms": 1, "n": 1}}])
+    both = merge([{**parts[0], "sample": pool | {"n": 1, "exclude_from": []}},
+                  {**parts[1], "sample": pool | {"n": 1, "exclude_from": ["first.json"]}}])
+    assert both["sample"] == pool | {"n": 2}
+    with pytest.raises(ValueError, match="more than one evaluation: 7"):  # ids may be numbers; skipped count
+        merge([{**parts[0], "skipped": [{"id": 7, "reason": "x"}]}, {**parts[1], "skipped": [{"id": 7, "reason": "x"}]}])
 
 
 def test_target_json_errors():
@@ -487,3 +497,8 @@ def test_assignment_primitive_counts():
     assert Assignment(136, ("Ti", "O"), (("2a",), ("4f",)), 1).primitive_counts == {"Ti": 2, "O": 4}
     spinel = Assignment(227, ("Mg", "Al", "O"), (("8a",), ("16d",), ("32e",)), 1)
     assert spinel.primitive_counts == {"Mg": 2, "Al": 4, "O": 8}
+    assert Assignment.from_dict(spinel.to_dict()) == spinel
+    with pytest.raises(AlphaCrystalError, match="'8a' is not a Wyckoff position of space group 225"):
+        Assignment.from_dict({"spacegroup": 225, "species": ["Na", "Cl"], "orbits": [["8a"], ["4b"]], "dof": 0})
+    with pytest.raises(AlphaCrystalError, match="'4z' is not a Wyckoff position"):
+        Assignment.from_dict({"spacegroup": 225, "species": ["Na", "Cl"], "orbits": [["4a"], ["4z"]], "dof": 0})

@@ -23,11 +23,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from core.errors import AlphaCrystalError
 from core.wyckoff import (
     DEFAULT_MAX_COMBINATIONS,
     letter_costs,
     pyxtal_group,
     wyckoff_assignments,
+    wyckoff_multiplicities,
     wyckoff_prior,
 )
 
@@ -81,8 +83,17 @@ class Assignment:
 
     @classmethod
     def from_dict(cls, data: dict) -> Assignment:
-        return cls(int(data["spacegroup"]), tuple(data["species"]), tuple(tuple(o) for o in data["orbits"]),
-                   int(data["dof"]))
+        """The assignment of :meth:`to_dict`; every orbit label must be a Wyckoff letter of
+        the group with its multiplicity (``4a`` in Fm-3m, never ``8a``)."""
+        assignment = cls(int(data["spacegroup"]), tuple(data["species"]), tuple(tuple(o) for o in data["orbits"]),
+                         int(data["dof"]))
+        multiplicity = wyckoff_multiplicities(assignment.spacegroup)
+        for orbit in assignment.orbits:
+            for label in orbit:
+                if multiplicity.get(label[-1:]) is None or label[:-1] != str(multiplicity[label[-1]]):
+                    raise AlphaCrystalError(f"the Wyckoff assignment {assignment.label}: '{label}' is not a Wyckoff "
+                                            f"position of space group {assignment.spacegroup}")
+        return assignment
 
 
 def enumerate_assignments(spacegroup: int, species_counts: dict[str, int], limit: int | None = None,
@@ -149,9 +160,7 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
     from pymatgen.core import Lattice
 
     from core.elements import element_sort_key
-    from core.errors import AlphaCrystalError
     from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
-    from core.wyckoff import wyckoff_multiplicities
 
     # the cell as given: spglib's equivalent atoms name one representative per crystallographic
     # orbit whatever the cell (a supercell too), so no primitive cell at another tolerance is needed

@@ -88,7 +88,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
                          "escalated": name in escalated,
                          **energy_rows.get(name, {})})
     settings_dict = (settings or GASettings()).to_dict() | {"n_assignments": n_assignments, "restarts": restarts,
-                                                            "escalate_to": escalate_to}
+                                                            "escalate_to": escalate_to, "rule": rule, "seed": seed}
     if relax:
         settings_dict["relax"] = relax.to_dict() | {"relax_top": relax_top}
     return summarise(out_rows, wall, settings_dict, skipped)
@@ -118,7 +118,7 @@ def summarise(rows: list[dict], wall_seconds: float, settings: dict, skipped: li
         "cpu_seconds_per_structure": cpu_seconds / n if n else float("nan"),
         **(_energy_summary(rows, relax) if relax else {}),
         "escalated": sum(bool(r.get("escalated")) for r in rows),
-        "settings": {k: v for k, v in settings.items() if k != "relax"},
+        "settings": settings,
         "skipped": skipped,
         "structures": rows,
     }
@@ -136,19 +136,30 @@ def merge(evaluations: list[dict]) -> dict:
     if any(s != settings[0] for s in settings[1:]):
         raise ValueError("the evaluations were run with different settings: "
                          + "; ".join(json.dumps(s, sort_keys=True) for s in settings))
+    samples = [e.get("sample") for e in evaluations]
+    pool = [{k: v for k, v in sample.items() if k not in ("n", "exclude_from")} for sample in samples if sample]
+    if any(p != pool[0] for p in pool[1:]):
+        raise ValueError("the evaluations drew from different pools: "
+                         + "; ".join(json.dumps(p, sort_keys=True) for p in pool))
     rows = [row for e in evaluations for row in e["structures"]]
-    ids = [row["id"] for row in rows]
+    skipped = [s for e in evaluations for s in e["skipped"]]
+    ids = [str(row["id"]) for row in rows + skipped]
     twice = sorted({i for i in ids if ids.count(i) > 1})
     if twice:
         raise ValueError(f"structures in more than one evaluation: {', '.join(twice)}")
+    # wall time: the runs' own, added (they may have run with different worker counts)
     wall = sum(e["seconds_per_structure"] * e["n"] for e in evaluations if e["n"])
-    return summarise(rows, wall, settings[0], [s for e in evaluations for s in e["skipped"]])
+    merged = summarise(rows, wall, settings[0], skipped)
+    if pool:
+        merged["sample"] = pool[0] | {"n": sum(s.get("n", 0) for s in samples if s)}
+    return merged
 
 
 def _full_settings(evaluation: dict) -> dict:
-    """The GA, loop and (when relaxed) relaxation settings an evaluation recorded."""
+    """The GA, loop, rule, seed and (when relaxed) relaxation settings an evaluation
+    recorded (files before 2026-12-02 keep the relaxation in ``relax_settings``)."""
     out = dict(evaluation["settings"])
-    if "relax_settings" in evaluation:
+    if "relax_settings" in evaluation and "relax" not in out:
         out["relax"] = evaluation["relax_settings"]
     return out
 
