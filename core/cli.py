@@ -635,12 +635,16 @@ def _evaluated_ids(paths: Sequence[str]) -> set[str]:
     ids: set[str] = set()
     for path in paths:
         try:
-            payload = json.loads(Path(path).read_text())
+            text = Path(path).read_text()
+        except OSError as exc:
+            raise AlphaCrystalError(f"{path}: cannot be read ({exc.strerror or exc})") from None
+        try:
+            payload = json.loads(text)
             rows = payload["structures"]
             lists = list(rows.values()) if isinstance(rows, dict) else [rows]
             lists.append(payload.get("skipped", []))  # drawn before, even if it could not run
             ids.update(str(row["id"]) for part in lists for row in part)
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise AlphaCrystalError(f"{path}: not an evaluation's JSON output with per-structure rows "
                                     f"({type(exc).__name__}: {exc})") from None
     return ids

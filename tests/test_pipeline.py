@@ -283,6 +283,8 @@ def test_evaluation_samples_by_size_and_composition(tmp_path):
         earlier.write_text(text)
         with pytest.raises(AlphaCrystalError, match="earlier.json: not an evaluation's JSON output"):
             formulas(min_atoms=1, compositions="any", exclude_from=[str(earlier)])
+    with pytest.raises(AlphaCrystalError, match="missing.json: cannot be read"):
+        formulas(min_atoms=1, compositions="any", exclude_from=[str(tmp_path / "missing.json")])
     earlier.write_text(json.dumps({"structures": [], "skipped": [{"id": "srtio3", "reason": "no assignment"}]}))
     assert formulas(min_atoms=1, compositions="any", exclude_from=[str(earlier)]) == ["NaCl", "ZnCu"]
 
