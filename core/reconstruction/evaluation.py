@@ -151,7 +151,7 @@ def merge(evaluations: list[dict]) -> dict:
     wall = sum(e["seconds_per_structure"] * e["n"] for e in evaluations if e["n"])
     merged = summarise(rows, wall, settings[0], skipped)
     if pool:
-        merged["sample"] = pool[0] | {"n": sum(s.get("n", 0) for s in samples if s)}
+        merged["sample"] = pool[0] | {"n": len(rows) + len(skipped)}  # structures drawn
     return merged
 
 
