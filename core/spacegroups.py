@@ -18,6 +18,7 @@ import spglib
 
 from core.symmetry import (
     ANGLE_TOLERANCE,
+    CELL_SYMPREC,
     CRYSTAL_SYSTEMS,
     SPACEGROUP_SYMPREC,
     crystal_system,
@@ -144,3 +145,19 @@ def symmetry_of(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray,
     if data is None:
         return 1, np.array(Lattice(lattice).parameters)
     return int(data.number), np.array(Lattice(data.std_lattice).parameters)
+
+
+def cell_symmetry(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> tuple[int, np.ndarray]:
+    """:func:`symmetry_of` a primitive cell (found at :data:`CELL_SYMPREC`) as its atoms can
+    be placed: at :data:`SPACEGROUP_SYMPREC` (MP-20's reporting tolerance) unless that
+    group's primitive cell holds fewer atoms than the cell (a slightly distorted
+    superstructure, e.g. a 20-atom cell read as a 10-atom Fm-3m double perovskite at
+    0.1 Å), when no Wyckoff assignment of it places the cell's atoms: then at
+    :data:`CELL_SYMPREC`, the tolerance the cell was found at."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        primitive = spglib.find_primitive((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
+                                          symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+    if primitive is not None and len(primitive[2]) < len(numbers):
+        return symmetry_of(lattice, frac, numbers, symprec=CELL_SYMPREC)
+    return symmetry_of(lattice, frac, numbers)

@@ -502,3 +502,22 @@ def test_assignment_primitive_counts():
         Assignment.from_dict({"spacegroup": 225, "species": ["Na", "Cl"], "orbits": [["8a"], ["4b"]], "dof": 0})
     with pytest.raises(AlphaCrystalError, match="'4z' is not a Wyckoff position"):
         Assignment.from_dict({"spacegroup": 225, "species": ["Na", "Cl"], "orbits": [["4a"], ["4z"]], "dof": 0})
+
+
+def test_oracle_target_group_places_the_cells_atoms():
+    """A slightly distorted superstructure (here rock salt doubled, one Na moved 0.03 Å) is a
+    4-atom primitive cell at 0.01 Å but Fm-3m with 2 atoms at 0.1 Å: the target takes the
+    group that can place its 4 atoms (seen: Sr4Hf2Cr2O12, 20 atoms, read as Fm-3m)."""
+    from pymatgen.core import Lattice, Structure
+
+    from core.reconstruction.assignments import enumerate_assignments
+    from core.reconstruction.job import oracle_target
+
+    primitive = Structure(Lattice([[0, 2.82, 2.82], [2.82, 0, 2.82], [2.82, 2.82, 0]]), ["Na", "Cl"],
+                          [[0, 0, 0], [0.5, 0.5, 0.5]])
+    doubled = primitive * (2, 1, 1)
+    doubled.translate_sites([0], [0.03, 0, 0], frac_coords=False)
+    target = oracle_target(doubled)
+    assert len(target.species) == 4 and target.spacegroup != 225
+    assert enumerate_assignments(target.spacegroup, target.species_counts)
+    assert oracle_target(primitive).spacegroup == 225  # an undistorted cell keeps MP-20's reading

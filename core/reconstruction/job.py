@@ -25,7 +25,7 @@ from core.reconstruction.assignments import Assignment, enumerate_assignments
 from core.reconstruction.fitness import ContactFitness
 from core.reconstruction.ga import GASettings, GAState, run_ga
 from core.reconstruction.genome import Decoder
-from core.spacegroups import constrain_lattice, symmetry_of
+from core.spacegroups import cell_symmetry, constrain_lattice
 
 MAX_FIXED_ASSIGNMENTS = 50
 
@@ -73,11 +73,12 @@ class ReconstructionTarget:
 def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAULT_TOLERANCE,
                   rule: str = DEFAULT_RULE) -> ReconstructionTarget:
     """The true map by ``rule`` (primitive cell, canonical order), space group and conventional
-    lattice of a known structure (spglib at symprec 0.1 Å, the MP-20 convention)."""
+    lattice of a known structure (spglib at symprec 0.1 Å, the MP-20 convention, unless that
+    group cannot place the cell's atoms: :func:`core.spacegroups.cell_symmetry`)."""
     cell = primitive_cell(structure)
     cmap = compute_contact_map(cell, tolerance=tolerance, rule=rule)
     numbers = atomic_numbers([s.specie.symbol for s in cell])
-    sg, params = symmetry_of(cell.lattice.matrix, cell.frac_coords, numbers)
+    sg, params = cell_symmetry(cell.lattice.matrix, cell.frac_coords, numbers)
     return ReconstructionTarget(tuple(cmap.species), cmap.matrix.copy(), sg, tuple(float(v) for v in params),
                                 name or cell.composition.reduced_formula, cmap.rule)
 
