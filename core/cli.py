@@ -742,6 +742,7 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
     payload = {k: v for k, v in main_result.items() if k != "structures"}
     if "given" in results and "predicted" in results:
         payload["given_spacegroup"] = {k: v for k, v in results["given"].items() if k != "structures"}
+    payload["sample"] = _sample_record(args, len(structures))
     payload["anchors"] = {"DiffCSP_match_rate_mp20_1_sample": 0.5149, "CDVAE_match_rate_mp20_1_sample": 0.3390,
                           "FlowMM_match_rate_mp20_1_sample": 0.6139, "OMatG_match_rate_mp20_1_sample": 0.638,
                           "TCSP2_top5_cspbench": 0.783, "PNcsp_plus_top5_cspbench": 0.850,

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from core.errors import AlphaCrystalError
+from core.spacegroups import centring_points
 from core.wyckoff import (
     DEFAULT_MAX_COMBINATIONS,
     letter_costs,
@@ -69,8 +70,6 @@ class Assignment:
     def primitive_counts(self) -> dict[str, int]:
         """Atoms of each species in the primitive cell: the orbits' multiplicities
         (conventional cell) over the group's lattice points per conventional cell."""
-        from core.spacegroups import centring_points
-
         points = centring_points(self.spacegroup)
         counts: dict[str, int] = {}
         for el, orbit in zip(self.species, self.orbits):
@@ -90,7 +89,7 @@ class Assignment:
         multiplicity = wyckoff_multiplicities(assignment.spacegroup)
         for orbit in assignment.orbits:
             for label in orbit:
-                if multiplicity.get(label[-1:]) is None or label[:-1] != str(multiplicity[label[-1]]):
+                if label != f"{multiplicity.get(label[-1:])}{label[-1:]}":
                     raise AlphaCrystalError(f"the Wyckoff assignment {assignment.label}: '{label}' is not a Wyckoff "
                                             f"position of space group {assignment.spacegroup}")
         return assignment

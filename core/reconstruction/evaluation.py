@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import Counter
 
 import numpy as np
 from pymatgen.core import Structure
@@ -143,8 +144,7 @@ def merge(evaluations: list[dict]) -> dict:
                          + "; ".join(json.dumps(p, sort_keys=True) for p in pool))
     rows = [row for e in evaluations for row in e["structures"]]
     skipped = [s for e in evaluations for s in e["skipped"]]
-    ids = [str(row["id"]) for row in rows + skipped]
-    twice = sorted({i for i in ids if ids.count(i) > 1})
+    twice = sorted(i for i, k in Counter(str(row["id"]) for row in rows + skipped).items() if k > 1)
     if twice:
         raise ValueError(f"structures in more than one evaluation: {', '.join(twice)}")
     # wall time: the runs' own, added (they may have run with different worker counts)
