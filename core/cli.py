@@ -556,7 +556,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel,
-                                    candidates=candidates)
+                                    candidates=candidates, overwrite=args.overwrite)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -1041,6 +1041,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
     p.add_argument("formula", help="chemical formula, e.g. TiO2")
     p.add_argument("--out", help="output folder (default predictions/FORMULA); re-running into it resumes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another formula's results in --out (refused otherwise); files you added to "
+                        "result folders are kept either way")
     p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
     p.add_argument("--z", default="auto", help="formula units in the primitive cell, or auto (default)")
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",

@@ -244,6 +244,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             (staging / "README.txt").write_text(_POTCAR_README)
         _tidy_incar(staging / "INCAR")
         if target.exists():
+            _carry_other_files(target, staging)
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
             os.replace(staging, target)
@@ -257,6 +258,22 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "README.txt")
+"""What :func:`write_vasp_inputs` writes (and replaces); anything else in the folder is the user's."""
+
+
+def _carry_other_files(old: Path, new: Path) -> None:
+    """Move every file of ``old`` that is not one of :data:`VASP_INPUT_FILES` (a user's
+    OUTCAR, CONTCAR, job script) into ``new``, so that replacing the inputs removes nothing
+    the user wrote."""
+    for path in sorted(old.rglob("*")):
+        relative = path.relative_to(old)
+        if path.is_dir() or (len(relative.parts) == 1 and relative.name in VASP_INPUT_FILES):
+            continue
+        (new / relative).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(path, new / relative)
 
 
 def _tidy_incar(path: Path) -> None:

@@ -377,6 +377,7 @@ def predict_structures(
     on_generation: Callable[[str, dict], None] | None = None,
     on_reconstruction: Callable[[str, ReconstructionResult], None] | None = None,
     templates: list[TemplateCandidate] | None = None,
+    overwrite: bool = False,
 ) -> PredictionResult:
     """Predict, relax and rank crystal structures of ``formula``.
 
@@ -401,6 +402,9 @@ def predict_structures(
         ``(candidate key, result)`` as soon as a GA run ends (its structure, fitness, Dice).
     templates : list of TemplateCandidate, optional
         Use these template structures instead of retrieving them.
+    overwrite : bool
+        Replace another formula's results in ``out_dir`` (refused otherwise, before any
+        work); files the user added there are kept either way (:mod:`core.run_folder`).
 
     Raises
     ------
@@ -417,7 +421,7 @@ def predict_structures(
     parsed = parse_formula(formula)
     check_scope(parsed, settings.z)
     device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
-    folder = RunFolder(out_dir) if out_dir is not None else None
+    folder = RunFolder(out_dir, parsed.reduced_formula, overwrite) if out_dir is not None else None
     if folder is not None:
         folder.prepare()
 
@@ -972,6 +976,7 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
     folder.publish(entries, result.rows(), meta)
+    result.notes.extend(folder.notes)
 
 
 def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):

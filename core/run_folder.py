@@ -41,10 +41,23 @@ RANKED_FOLDER = re.compile(r"^\d{2,}_")
 SUMMARY_FILES = ("summary.csv", "summary.json")
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""
+MANIFEST = "written.json"
+"""``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
+SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
+KEPT_PREFIX = "kept_"
+"""An earlier result folder that holds files of the user's is kept as ``kept_01_...``."""
+_OWN_FILES = ("result.json", "POSCAR", "reconstructed.cif", "template.cif", "vasp/INCAR", "vasp/KPOINTS",
+              "vasp/POSCAR", "vasp/POTCAR", "vasp/POTCAR.spec", "vasp/README.txt")
+"""What a result folder of an older version (written before :data:`MANIFEST`) held besides
+``FORMULA.cif``."""
 
 
 class OutputFolderError(AlphaCrystalError, OSError):
     """The output folder cannot be created or written; the message names it."""
+
+
+class ForeignResultsError(OutputFolderError):
+    """The output folder holds another formula's results (``--overwrite`` replaces them)."""
 
 
 def state_key(*parts: object) -> str:
@@ -61,20 +74,77 @@ def safe_name(text: str) -> str:
 class RunFolder:
     """One prediction's output folder (see the module docstring for its layout)."""
 
-    def __init__(self, path: str | os.PathLike) -> None:
+    def __init__(self, path: str | os.PathLike, formula: str | None = None, overwrite: bool = False) -> None:
+        """``formula``: the run's formula; a folder holding another formula's results is
+        refused unless ``overwrite`` (the user's own files are kept even then)."""
         self.path = Path(path)
         self.state = self.path / STATE_DIR
+        self.formula = formula
+        self.overwrite = overwrite
+        self.notes: list[str] = []
+        """What :meth:`publish` did with files of the user's (kept, moved along), in words."""
+
+    def check(self) -> None:
+        """Refuse, before anything is written, a folder whose contents this program did not
+        write where it would write (a ``summary.csv`` of the user's, a ``01_...`` folder
+        without ``result.json``) or that holds another formula's results (unless
+        ``overwrite``).
+
+        Raises
+        ------
+        OutputFolderError, ForeignResultsError
+        """
+        if self.path.exists() and not self.path.is_dir():
+            raise OutputFolderError(f"output folder {self.path} is a file")
+        if not self.path.is_dir():
+            return
+        summary = self.path / "summary.json"
+        summary_formula = None
+        if summary.exists():
+            try:
+                payload = json.loads(summary.read_text())
+                rows = payload["structures"]  # every summary of ours lists its structures
+                if not isinstance(rows, list):
+                    raise TypeError("structures is not a list")
+                summary_formula = payload.get("formula")
+            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+                raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
+                                        "move it or choose another output folder") from None
+        elif (self.path / "summary.csv").exists():
+            raise OutputFolderError(f"{self.path / 'summary.csv'} was not written by alphacrystal (no "
+                                    "summary.json beside it); move it or choose another output folder")
+        for folder in sorted(self.path.iterdir()):
+            if self._named_like_ours(folder) and not (folder / "result.json").is_file():
+                raise OutputFolderError(f"{folder} is named like a result folder but has no result.json: it is "
+                                        "not this program's; move it or choose another output folder")
+        if self.formula is None or self.overwrite:
+            return
+        found = {summary_formula} if summary_formula else set()
+        for folder in self._result_folders():
+            found.add(str(_read_json(folder / "result.json").get("formula", "")))
+        other = sorted(f for f in found if f and not same_formula(f, self.formula))
+        if other:
+            raise ForeignResultsError(f"{self.path} holds the results of {', '.join(other)}, not "
+                                      f"{self.formula}: choose another output folder, or pass --overwrite to "
+                                      "replace them (files you added to them are kept)")
+
+    def _named_like_ours(self, path: Path) -> bool:
+        """``NN_FORMULA_...`` with this run's formula: where a result folder of this run may go
+        (a user's ``2024_notes/`` is not)."""
+        parts = path.name.split("_")
+        return (self.formula is not None and RANKED_FOLDER.match(path.name) is not None and len(parts) > 2
+                and same_formula(parts[1], self.formula))
 
     def prepare(self) -> None:
-        """Create the folder and check that it is writable.
+        """Check the folder (:meth:`check`), create it and check that it is writable.
 
         Raises
         ------
         OutputFolderError
-            When it cannot be created or written (read-only, a file in the way).
+            When it cannot be created or written (read-only, a file in the way), or
+            holds what this program must not replace (:meth:`check`).
         """
-        if self.path.exists() and not self.path.is_dir():
-            raise OutputFolderError(f"output folder {self.path} is a file")
+        self.check()
         try:
             self.state.mkdir(parents=True, exist_ok=True)
             fd, probe = tempfile.mkstemp(dir=self.state, prefix=".probe.")
@@ -104,27 +174,44 @@ class RunFolder:
     def publish(self, entries: list[tuple[str, Callable[[Path], None]]], rows: list[dict], meta: dict) -> list[Path]:
         """Replace the run's results by ``entries`` = [(folder name, writer(folder))]
         and their summary, so that a kill at any moment never leaves a summary that
-        lists a folder which is not there.
+        lists a folder which is not there, and no file of the user's is ever removed.
 
         Everything is built in a staging folder beside the results first. Then the
-        old ``summary.csv``/``summary.json`` are removed, the old ranked folders
-        (``NN_*``) retired, the new folders renamed into place, and the new
-        summaries renamed in last. Leftovers of a killed run (``.staging.*``,
-        ``.retired.*``) are removed by the next run (:meth:`prepare`).
+        folder is checked again (:meth:`check`); the old ``summary.csv``/``summary.json``
+        are removed, the old ranked folders (``NN_*``) retired, the new folders renamed
+        into place, and the new summaries renamed in last. An old result folder holding
+        files the program did not write (or wrote and the user edited,
+        :data:`MANIFEST`) is not retired: those files move along into the new folder of
+        the same structure (identical ``POSCAR``), or, without one, the old folder is
+        kept whole as ``kept_NN_*``; :attr:`notes` says which. Leftovers of a killed run
+        (``.staging.*``, ``.retired.*``) are removed by the next run (:meth:`prepare`).
         """
         staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=self.path))
         retired = None
+        self.notes = []
         try:
             for name, writer in entries:
                 folder = staging / name
                 folder.mkdir()
                 writer(folder)
+            written = {name: _file_hashes(staging / name) for name, _ in entries}
             summaries = self._summary_files(staging, rows, meta)
+            self.check()
+            old_folders = self._result_folders()
+            names = {name for name, _ in entries}
+            for name in names:
+                target = self.path / name
+                if (target.exists() or target.is_symlink()) and target not in old_folders:
+                    raise OutputFolderError(f"{target} is in the way and is not a result folder of this program; "
+                                            "move it or choose another output folder")
+            keep = self._place_user_files(old_folders, staging, written)
             for name in SUMMARY_FILES:
                 (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
-            for old in self.path.iterdir():  # only result folders: never a user's own "2024_notes/"
-                if old.is_dir() and RANKED_FOLDER.match(old.name) and (old / "result.json").is_file():
+            for old in old_folders:  # only result folders: never a user's own "2024_notes/"
+                if old in keep:
+                    os.replace(old, keep[old])
+                else:
                     os.replace(old, retired / old.name)
             out = []
             try:
@@ -139,11 +226,61 @@ class RunFolder:
                 for old in retired.iterdir():
                     os.replace(old, self.path / old.name)
                 raise
+            self._save_manifest(written)
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if retired is not None:
                 shutil.rmtree(retired, ignore_errors=True)
+
+    def _result_folders(self) -> list[Path]:
+        """The ranked folders (``NN_*`` with a ``result.json``) of an earlier run."""
+        if not self.path.is_dir():
+            return []
+        return sorted(p for p in self.path.iterdir()
+                      if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / "result.json").is_file())
+
+    def user_files(self, folder: Path) -> list[str]:
+        """Files of a result folder (paths relative to it) that this program did not write,
+        or wrote and somebody changed since."""
+        manifest = _read_json(self.state / MANIFEST).get(folder.name)
+        if isinstance(manifest, dict):
+            own = manifest
+        else:  # a folder of an older version: its file names
+            formula = str(_read_json(folder / "result.json").get("formula", ""))
+            own = {name: None for name in (*_OWN_FILES, f"{safe_name(formula)}.cif")}
+        found = _file_hashes(folder, with_hash=isinstance(manifest, dict))
+        return sorted(name for name, digest in found.items()
+                      if name not in own or (own[name] is not None and own[name] != digest))
+
+    def _place_user_files(self, old_folders: list[Path], staging: Path,
+                          written: dict[str, dict[str, str]]) -> dict[Path, Path]:
+        """Move the user's files of each old result folder into the staged folder of the
+        same structure; return {old folder: kept name} for the folders that must stay."""
+        keep: dict[Path, Path] = {}
+        poscars = {name: (staging / name / "POSCAR").read_bytes() for name in written
+                   if (staging / name / "POSCAR").is_file()}
+        for old in old_folders:
+            files = self.user_files(old)
+            if not files:
+                continue
+            poscar = (old / "POSCAR").read_bytes() if (old / "POSCAR").is_file() else None
+            same = next((name for name, text in poscars.items() if poscar is not None and text == poscar), None)
+            if same is not None and not any((staging / same / f).exists() for f in files):
+                for f in files:
+                    (staging / same / f).parent.mkdir(parents=True, exist_ok=True)
+                    os.replace(old / f, staging / same / f)
+                self.notes.append(f"kept {_count(files)} you added to {old.name} ({', '.join(files)}): moved "
+                                  f"along with the same structure into {same}")
+                continue
+            kept = _free_name(self.path, KEPT_PREFIX + old.name)
+            keep[old] = kept
+            self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours "
+                              f"({', '.join(files)}) and its structure is not among the new results")
+        return keep
+
+    def _save_manifest(self, written: dict[str, dict[str, str]]) -> None:
+        atomic_write_text(self.state / MANIFEST, json.dumps(written, indent=1, sort_keys=True) + "\n")
 
     @staticmethod
     def _summary_files(folder: Path, rows: list[dict], meta: dict) -> tuple[Path, Path]:
@@ -158,6 +295,49 @@ class RunFolder:
         json_path = atomic_write_text(folder / "summary.json",
                                       json.dumps({**meta, "structures": rows}, indent=2, default=_plain) + "\n")
         return csv_path, json_path
+
+
+def _read_json(path: Path) -> dict:
+    """A JSON object from ``path``; {} when it is missing, unreadable or not an object."""
+    try:
+        value = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return value if isinstance(value, dict) else {}
+
+
+def _file_hashes(folder: Path, with_hash: bool = True) -> dict[str, str | None]:
+    """{path relative to ``folder``: SHA-256} of every file below it (None without ``with_hash``)."""
+    out: dict[str, str | None] = {}
+    for path in sorted(folder.rglob("*")):
+        if path.is_file() or path.is_symlink():
+            out[path.relative_to(folder).as_posix()] = \
+                hashlib.sha256(path.read_bytes()).hexdigest() if with_hash and path.is_file() else None
+    return out
+
+
+def _free_name(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists."""
+    candidate, k = parent / name, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = parent / f"{name}-{k}"
+    return candidate
+
+
+def _count(files: list[str]) -> str:
+    return f"{len(files)} file" + ("" if len(files) == 1 else "s")
+
+
+def same_formula(a: str, b: str) -> bool:
+    """Whether two formulas name the same compound (reduced compositions equal:
+    ``H`` and ``H2``, ``Ag2F4`` and ``AgF2`` are the same)."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
+    except Exception:  # noqa: BLE001 - an unparsable name is another compound
+        return a == b
 
 
 def _plain(value):

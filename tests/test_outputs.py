@@ -87,6 +87,7 @@ def _entries(names, fail_at=None):
             if name == fail_at:
                 raise RuntimeError("killed")
             (folder / "x.cif").write_text(name)
+            (folder / "result.json").write_text(json.dumps({"folder": name}))
         return write
     return [(n, writer(n)) for n in names]
 
@@ -297,7 +298,6 @@ def test_publishing_leaves_a_users_own_numbered_folder_alone(tmp_path):
     notes.mkdir()
     (notes / "mine.txt").write_text("keep")
     folder.publish(_entries(["01_A"]), [{"folder": "01_A"}], {})
-    (tmp_path / "01_A" / "result.json").write_text("{}")
     folder.publish(_entries(["01_B"]), [{"folder": "01_B"}], {})
     assert (notes / "mine.txt").read_text() == "keep" and not (tmp_path / "01_A").exists()
 

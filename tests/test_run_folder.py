@@ -1,0 +1,109 @@
+"""A prediction's output folder never removes what the user wrote (core.run_folder)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from core.cli import main
+from core.run_folder import ForeignResultsError, OutputFolderError, RunFolder
+
+
+def _result(name: str, formula: str, poscar: str):
+    """A writer of a result folder as the pipeline writes it (CIF, POSCAR, vasp/, result.json)."""
+    def write(folder: Path) -> None:
+        (folder / f"{formula}.cif").write_text(f"data_{formula}\n")
+        (folder / "POSCAR").write_text(poscar)
+        (folder / "vasp").mkdir()
+        (folder / "vasp" / "INCAR").write_text("ENCUT = 520\n")
+        (folder / "result.json").write_text(json.dumps({"formula": formula, "folder": name}))
+    return name, write
+
+
+def _publish(path: Path, formula: str, poscars: dict[str, str]) -> RunFolder:
+    folder = RunFolder(path, formula)
+    folder.prepare()
+    folder.publish([_result(name, formula, text) for name, text in poscars.items()],
+                   [{"folder": name} for name in poscars], {"formula": formula})
+    return folder
+
+
+def test_a_rerun_moves_the_users_files_along_with_the_same_structure(tmp_path):
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "OUTCAR").write_text("my DFT run")
+    (tmp_path / "01_H_P6_3-mmc" / "mynotes.txt").write_text("notes")
+    # the same structures again, ranked the other way round
+    folder = _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    moved = tmp_path / "02_H_P6_3-mmc"
+    assert (moved / "vasp" / "OUTCAR").read_text() == "my DFT run"
+    assert (moved / "mynotes.txt").read_text() == "notes"
+    assert not (tmp_path / "01_H_Fm-3m" / "mynotes.txt").exists()
+    assert any("moved along" in note and "02_H_P6_3-mmc" in note for note in folder.notes)
+    # still the user's on the run after that (the manifest lists what the program wrote)
+    _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    assert (moved / "vasp" / "OUTCAR").read_text() == "my DFT run"
+
+
+def test_a_folder_whose_structure_is_gone_is_kept_whole_and_said(tmp_path):
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "INCAR").write_text("ENCUT = 700\n")  # the user edited ours
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H other\n"})
+    kept = tmp_path / "kept_01_H_P6_3-mmc"
+    assert (kept / "vasp" / "INCAR").read_text() == "ENCUT = 700\n"
+    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() == "H other\n"
+    assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note for note in folder.notes)
+    # a folder without the user's files is replaced as before
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H third\n"})
+    assert folder.notes == [] and not (tmp_path / "kept_01_H_P6_3-mmc-2").exists()
+
+
+def test_another_formulas_results_are_refused_unless_overwrite(tmp_path):
+    _publish(tmp_path, "ZnO", {"01_ZnO_P6_3mc": "ZnO\n"})
+    with pytest.raises(ForeignResultsError, match="holds the results of ZnO, not NaCl.*--overwrite"):
+        RunFolder(tmp_path, "NaCl").prepare()
+    assert (tmp_path / "01_ZnO_P6_3mc" / "POSCAR").is_file()
+    RunFolder(tmp_path, "Zn2O2").prepare()  # the same compound
+    (tmp_path / "01_ZnO_P6_3mc" / "mine.txt").write_text("mine")
+    _publish_over = RunFolder(tmp_path, "NaCl", overwrite=True)
+    _publish_over.prepare()
+    _publish_over.publish([_result("01_NaCl_Fm-3m", "NaCl", "NaCl\n")], [{"folder": "01_NaCl_Fm-3m"}],
+                          {"formula": "NaCl"})
+    assert (tmp_path / "kept_01_ZnO_P6_3mc" / "mine.txt").read_text() == "mine"
+    assert json.loads((tmp_path / "summary.json").read_text())["formula"] == "NaCl"
+
+
+def test_files_the_program_did_not_write_stop_it_before_anything_is_touched(tmp_path):
+    (tmp_path / "summary.csv").write_text("my,own\n1,2\n")
+    (tmp_path / "01_NaCl_Fm-3m").mkdir()
+    with pytest.raises(OutputFolderError, match="summary.csv was not written by alphacrystal"):
+        RunFolder(tmp_path, "NaCl").prepare()
+    (tmp_path / "summary.csv").unlink()
+    with pytest.raises(OutputFolderError, match="01_NaCl_Fm-3m is named like a result folder"):
+        RunFolder(tmp_path, "NaCl").prepare()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["01_NaCl_Fm-3m"]  # nothing made, nothing removed
+
+
+def test_cli_predict_refuses_another_formulas_folder_before_work(tmp_path, capsys):
+    _publish(tmp_path, "ZnO", {"01_ZnO_P6_3mc": "ZnO\n"})
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    assert main(["predict", "NaCl", "--fast", "--no-relax", "--out", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alphacrystal: error:") and "holds the results of ZnO" in err and err.count("\n") == 1
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
+def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    from core.io import write_vasp_inputs
+
+    rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")
+    (folder / "OUTCAR").write_text("my DFT run")
+    (folder / "runs").mkdir()
+    (folder / "runs" / "job.sh").write_text("#!/bin/sh")
+    write_vasp_inputs(rock_salt, folder)
+    assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "runs" / "job.sh").is_file()
+    assert (folder / "INCAR").is_file() and not list(tmp_path.glob(".vasp*"))
