@@ -56,8 +56,31 @@ def smoke(app, formula: str = "NaCl", timeout_s: float = 300.0) -> int:
         return _smoke(app, Path(folder), formula, timeout_s)
 
 
+def unresolved_public_names() -> list[str]:
+    """Every name of ``core.__all__`` that does not load, with its error. The lazy names of
+    ``core/__init__.py`` are imported by module name at first use, which PyInstaller's
+    analysis cannot see: a frozen app missing one of their modules fails only when a user
+    reaches it, so the smoke run loads them all first."""
+    import core
+
+    missing = []
+    for name in core.__all__:
+        try:
+            getattr(core, name)
+        except Exception as error:  # noqa: BLE001 - reported, whatever the cause
+            missing.append(f"{name}: {type(error).__name__}: {error}")
+    return missing
+
+
 def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     from PySide6.QtCore import QSettings
+
+    missing = unresolved_public_names()
+    if missing:
+        return _fail("public API", ["; ".join(missing)])
+    import core
+
+    print(f"smoke: all {len(core.__all__)} public names of core load", flush=True)
 
     from alphacrystal_gui.engine_process import EngineProcess
     from alphacrystal_gui.main_window import MainWindow

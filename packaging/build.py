@@ -36,6 +36,10 @@ OPTIONS = [
     # the packages themselves (an editable install is invisible to PyInstaller's analysis)
     "--paths", str(ROOT),
     "--hidden-import", "alphacrystal_gui.app",
+    # every module of ours: core/__init__.py loads its lazy names with importlib, which the
+    # analysis does not follow (a frozen app without core.pipeline failed at start-up)
+    "--collect-submodules", "core",
+    "--collect-submodules", "alphacrystal_gui",
     # 3D view: vispy loads its Qt backend by name and reads GLSL shaders from package data
     "--collect-data", "vispy",
     "--hidden-import", "vispy.app.backends._pyside6",

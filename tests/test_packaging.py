@@ -29,4 +29,5 @@ def test_built_app_passes_its_smoke_run():
                           capture_output=True, text=True, timeout=1800)
     tail = (done.stdout + done.stderr)[-3000:]
     assert done.returncode == 0, tail
+    assert "public names of core load" in tail  # every lazy name resolves in the frozen app
     assert "smoke: " in tail and "wrote " in tail and "smoke run exit code 0" in tail
