@@ -22,3 +22,17 @@ class StructureFileError(AlphaCrystalError, OSError):
 
 class DatasetError(AlphaCrystalError, ValueError):
     """A data set file or folder is missing, malformed or empty."""
+
+
+class AlphaCrystalWarning(UserWarning):
+    """Base class of warnings about user input that does not stop the work (the CLI prints
+    them as ``alphacrystal: warning: ...``)."""
+
+
+class StructureWarning(AlphaCrystalWarning):
+    """A structure file was read but looks wrong (atoms closer than
+    :data:`core.io.MIN_ATOM_DISTANCE`); the message names the file."""
+
+
+class ExportError(AlphaCrystalError, ValueError):
+    """Export settings that cannot work (no or an unknown format, a file stem that is a path)."""

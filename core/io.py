@@ -13,16 +13,32 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from pymatgen.core import SETTINGS, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.sets import MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from core.errors import StructureFileError
+from core.errors import ExportError, StructureFileError, StructureWarning
 from core.symmetry import CELL_SYMPREC, SPACEGROUP_SYMPREC
 
 EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
+
+MIN_CELL_VOLUME = 1.0
+"""Å³: a cell of smaller volume is degenerate (a zero or coplanar lattice vector); the
+densest solids have about 5 Å³ per atom."""
+MIN_CELL_SHAPE = 1e-3
+"""Smallest volume / (a b c) of a cell (1 for a rectangular cell): below it the three
+lattice vectors are nearly coplanar (angles within a few hundredths of a degree of flat)."""
+MIN_ATOM_DISTANCE = 0.5
+"""Å: atoms closer than this are reported with a :class:`StructureWarning` (the shortest
+bond, H-H, is 0.74 Å; closer atoms are duplicates or a wrong coordinate)."""
+MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
+"""Å: a shorter lattice vector (0 in a degenerate cell) puts every atom closer than
+:data:`MIN_ATOM_DISTANCE` to its own periodic image: an error, not a warning."""
+MAX_CELL_LENGTH = 1.0e4
+"""Å: a longer lattice vector is not a crystal's cell (a unit or number-format mistake)."""
 
 _POTCAR_README = """\
 POTCAR was not written: pymatgen's pseudopotential directory is not configured.
@@ -77,11 +93,16 @@ def read_structure(path: str | os.PathLike) -> Structure:
     The cell is returned as stored in the file (use :func:`primitive_cell` for
     the primitive cell that contact maps refer to).
 
+    Every structure file is checked here, once (:func:`check_structure`): a finite,
+    non-degenerate lattice and known elements; atoms closer than
+    :data:`MIN_ATOM_DISTANCE` give a :class:`~core.errors.StructureWarning`.
+
     Raises
     ------
     StructureFileError
-        If the file is missing, unreadable, empty or has partial occupancies;
-        the message names the file and the reason.
+        If the file is missing, unreadable, empty, has partial occupancies, a
+        degenerate or non-finite lattice or an unknown element; the message names
+        the file and the reason.
     """
     p = Path(path)
     if not p.exists():
@@ -103,7 +124,84 @@ def read_structure(path: str | os.PathLike) -> Structure:
         raise StructureFileError(
             f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
         )
+    check_structure(structure, str(p))
     return structure
+
+
+def check_structure(structure: Structure, source: str) -> None:
+    """Check a structure read from ``source`` (a file name, for the messages).
+
+    Raises
+    ------
+    StructureFileError
+        A non-finite number in the lattice or the coordinates, a lattice vector of
+        length below :data:`MIN_CELL_LENGTH` (0: degenerate) or above
+        :data:`MAX_CELL_LENGTH`, a cell volume below
+        :data:`MIN_CELL_VOLUME` or a flat cell (:data:`MIN_CELL_SHAPE`), or an
+        element that is not in the periodic table up to Lr (e.g. a dummy ``Xx``).
+
+    Warns
+    -----
+    StructureWarning
+        Atoms closer than :data:`MIN_ATOM_DISTANCE` (the closest pair is named).
+    """
+    from core.elements import element_table
+
+    matrix = np.asarray(structure.lattice.matrix, dtype=float)
+    if not np.isfinite(matrix).all():
+        raise StructureFileError(f"{source}: the lattice has a non-finite number (nan or inf): "
+                                 f"{_rows(matrix)}")
+    with np.errstate(all="ignore"):
+        lengths = np.sqrt((matrix ** 2).sum(axis=1))
+        volume = abs(float(np.linalg.det(matrix)))
+    if not (lengths >= MIN_CELL_LENGTH).all():
+        k = int(np.argmin(lengths))
+        raise StructureFileError(f"{source}: the lattice vector {'abc'[k]} has length {lengths[k]:.4g} Å"
+                                 + (" (a degenerate cell)" if lengths[k] == 0 else
+                                    f", below {MIN_CELL_LENGTH:g} Å: every atom would touch its own image"))
+    if not (lengths <= MAX_CELL_LENGTH).all():
+        raise StructureFileError(f"{source}: a lattice vector of {lengths.max():.4g} Å is longer than "
+                                 f"{MAX_CELL_LENGTH:g} Å: not a crystal's cell")
+    if not volume >= MIN_CELL_VOLUME:
+        raise StructureFileError(f"{source}: the cell volume is {volume:.4g} Å³, below {MIN_CELL_VOLUME:g} Å³: "
+                                 "a degenerate cell (coplanar lattice vectors or a wrong scale)")
+    if not volume >= MIN_CELL_SHAPE * float(np.prod(lengths)):
+        raise StructureFileError(f"{source}: the lattice vectors are (nearly) coplanar (cell volume "
+                                 f"{volume:.4g} Å³ for lengths {' '.join(f'{v:.4g}' for v in lengths)} Å): "
+                                 "a degenerate cell")
+    frac = np.asarray(structure.frac_coords, dtype=float)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(frac).all(axis=1) & np.isfinite(frac @ matrix).all(axis=1)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        raise StructureFileError(f"{source}: atom {k + 1} has a coordinate that is not a finite number "
+                                 f"(or too large): {' '.join(f'{v:g}' for v in frac[k])} (fractional)")
+    table = element_table()
+    for k, site in enumerate(structure):
+        symbol = getattr(site.specie, "symbol", str(site.specie))
+        try:
+            table.z_of(symbol)
+        except KeyError:
+            raise StructureFileError(f"{source}: atom {k + 1} is '{symbol}', not a known element "
+                                     "(H to Lr)") from None
+    centre, neighbour, _, distance = structure.get_neighbor_list(MIN_ATOM_DISTANCE)
+    if len(distance):
+        k = int(np.argmin(distance))
+        i, j = int(centre[k]), int(neighbour[k])
+        pairs = len({tuple(sorted((int(a), int(b)))) for a, b in zip(centre, neighbour)})
+        if i == j:
+            where, cause = f"atom {i + 1} ({structure[i].specie}) and its own periodic image", \
+                "a lattice vector too short?"
+        else:
+            where, cause = f"atoms {i + 1} ({structure[i].specie}) and {j + 1} ({structure[j].specie})", \
+                "a duplicated atom or a wrong coordinate?"
+        warnings.warn(StructureWarning(
+            f"{source}: {where} are {distance[k]:.4f} Å apart, closer than {MIN_ATOM_DISTANCE} Å"
+            + (f" ({pairs} such pairs)" if pairs > 1 else "") + f": {cause}"), stacklevel=3)
+
+
+def _rows(matrix) -> str:
+    return "; ".join(" ".join(f"{v:g}" for v in row) for row in matrix)
 
 
 def _is_poscar_name(path: Path) -> bool:
@@ -290,6 +388,90 @@ def _tidy_incar(path: Path) -> None:
     incar.write_file(path)
 
 
+def check_output_file(path: str | os.PathLike) -> Path:
+    """An output file (``--json``, ``--plot``, a model file) checked before any work: not
+    a folder, in a folder that exists and is writable, and writable itself if it exists.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output file name is empty")
+    if target.is_dir():
+        raise StructureFileError(f"{target} is a folder, not a file")
+    parent = target.parent
+    if not parent.exists():
+        raise StructureFileError(f"{target}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise StructureFileError(f"{target}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {parent} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise StructureFileError(f"{target}: the file is not writable")
+    return target
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """An output folder (``--out``) checked before any work: a folder or not there yet (it
+    is made), not a file, under a writable folder.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output folder name is empty")
+    if target.exists() and not target.is_dir():
+        raise StructureFileError(f"{target} is a file, not a folder")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if existing.exists() and not existing.is_dir():
+        raise StructureFileError(f"{target}: {existing} is a file, not a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {existing} is not writable")
+    return target
+
+
+def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The export formats, each one of :data:`EXPORT_FORMATS`, at least one (repeats dropped).
+
+    Raises
+    ------
+    ExportError
+        No format, or an unknown one (named).
+    """
+    chosen = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
+    if not chosen:
+        raise ExportError(f"no export format given; choose from {', '.join(EXPORT_FORMATS)}")
+    unknown = [f for f in chosen if f not in EXPORT_FORMATS]
+    if unknown:
+        raise ExportError(f"unknown export format {', '.join(map(repr, unknown))}; "
+                          f"choose from {', '.join(EXPORT_FORMATS)}")
+    return chosen
+
+
+def check_file_stem(stem: str) -> str:
+    """A file name stem for exported files: a plain name, so every file lands in the output
+    folder (no path separator, not ``.`` or ``..``, not empty).
+
+    Raises
+    ------
+    ExportError
+        Naming the stem and the problem.
+    """
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not stem.strip() or stem.strip() in (".", "..") or "\0" in stem:
+        raise ExportError(f"file stem {stem!r} is not a file name")
+    if any(sep in stem for sep in separators):
+        raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
+                          "(the files go into the output folder)")
+    return stem
+
+
 def export_structure(
     structure: Structure,
     out_dir: str | os.PathLike,
@@ -300,10 +482,19 @@ def export_structure(
 
     Formats: ``cif`` (P1, ``STEM.cif``), ``cif-symmetrized`` (``STEM_sym.cif``),
     ``poscar`` (``STEM.POSCAR``), ``vasp`` (folder ``STEM_vasp/``).
-    ``stem`` defaults to the reduced formula.
+    ``stem`` defaults to the reduced formula. The formats, the stem and the folder
+    are checked before anything is written.
+
+    Raises
+    ------
+    ExportError
+        No or an unknown format, or a stem that is not a plain file name.
+    StructureFileError
+        ``out_dir`` is a file, or a file cannot be written.
     """
-    out = Path(out_dir)
-    stem = stem or structure.composition.reduced_formula
+    formats = check_export_formats(formats)
+    stem = check_file_stem(stem or structure.composition.reduced_formula)
+    out = check_output_folder(out_dir)
     written: list[Path] = []
     for fmt in formats:
         if fmt == "cif":
@@ -312,8 +503,6 @@ def export_structure(
             written.append(write_cif(structure, out / f"{stem}_sym.cif", symmetrize=True))
         elif fmt == "poscar":
             written.append(write_poscar(structure, out / f"{stem}.POSCAR", comment=stem))
-        elif fmt == "vasp":
-            written.append(write_vasp_inputs(structure, out / f"{stem}_vasp"))
         else:
-            raise ValueError(f"unknown export format {fmt!r}; choose from {', '.join(EXPORT_FORMATS)}")
+            written.append(write_vasp_inputs(structure, out / f"{stem}_vasp"))
     return written
