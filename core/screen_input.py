@@ -85,6 +85,9 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     path = Path(text_or_path)
     if path.is_file():
         out = _read_csv(path) if path.suffix.lower() == ".csv" else _read_text(path)
+    elif path.is_dir():
+        raise ScreenInputError(f"{text_or_path}: is a folder; give a text file (a formula per line), a CSV file "
+                               "with a formula column, or a pattern such as {Li,Na}{Co,Ni}O2")
     elif "{" in text_or_path:
         out = _expand_pattern(text_or_path)
     else:

@@ -32,6 +32,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import os
+import shutil
 import socket
 import time
 from collections.abc import Callable
@@ -43,6 +44,12 @@ from core.screen_input import ScreenItem
 
 CLUSTERS = ("local", "slurm", "pbs")
 DEFAULT_RETRIES = 2
+DEFAULT_WORKER_TIMEOUT = 600.0
+"""Seconds a screen with formulas left waits while the cluster has no worker (none started
+yet, or all gone) before it stops with an error (``screen --worker-timeout``)."""
+SUBMIT_COMMANDS = {"slurm": "sbatch", "pbs": "qsub"}
+"""The batch system's submit command dask-jobqueue runs for each worker job: it must be on
+this machine's PATH (a login node of the cluster)."""
 JOBQUEUE_KEYS = ("queue", "cores", "memory", "walltime", "account", "processes", "interface", "job_extra_directives",
                  "local_directory", "log_directory", "python", "job_script_prologue")
 """Keys a ``--cluster slurm|pbs`` config file may set (passed to dask-jobqueue's cluster class)."""
@@ -134,6 +141,11 @@ def start_cluster(spec: ClusterSpec, retries: int = DEFAULT_RETRIES):
                                dashboard_address=":0", env=dict(SINGLE_THREAD_ENV))
         return Client(cluster), cluster
     if spec.kind in ("slurm", "pbs"):
+        command = SUBMIT_COMMANDS[spec.kind]
+        if shutil.which(command) is None:  # dask-jobqueue would log the failed submission and wait for ever
+            raise ScreenError(f"--cluster {spec.kind}: the batch command '{command}' is not found on this "
+                              f"machine (PATH); run the screen on a login node of the {spec.kind.upper()} "
+                              "cluster, or use --cluster local or --scheduler")
         cluster = jobqueue_cluster(spec)
         cluster.scale(jobs=spec.workers or 1)
         return Client(cluster), cluster
@@ -295,8 +307,13 @@ class ScreenProgress:
 
 def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: dict, client,
            retries: int = DEFAULT_RETRIES, progress: Callable[[ScreenProgress], None] | None = None,
-           cancel=None, task: Callable = screen_task) -> list[dict]:
+           cancel=None, task: Callable = screen_task,
+           worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT) -> list[dict]:
     """Run every item not finished yet on ``client``; return one row per item (input order).
+
+    While formulas are left and the cluster has had no worker for ``worker_timeout``
+    seconds (None: wait for ever), the screen stops with a :class:`ScreenError` (finished
+    rows are kept in ``screen.csv``): batch jobs that never start, or workers all gone.
 
     ``screen.csv`` and ``report.html`` in ``out_dir`` are rewritten after each finished
     formula (atomically), so an interrupted screen still has its report. ``cancel``
@@ -321,12 +338,21 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     if progress:
         progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
     running: dict = {}
+    no_worker_since = [time.perf_counter()]  # when the cluster was last seen without a worker
 
     def fill() -> None:
         """Submit while fewer tasks are out than the cluster has threads (at least one): a
         task is only ever on the worker that runs it, so a worker that dies costs that one
-        formula a retry, not the formulas queued behind it (Dask counts those too)."""
+        formula a retry, not the formulas queued behind it (Dask counts those too).
+        No worker for ``worker_timeout`` seconds while formulas are left is an error."""
         threads = sum(client.nthreads().values())
+        if threads or not (todo or running):
+            no_worker_since[0] = time.perf_counter()
+        elif worker_timeout is not None and time.perf_counter() - no_worker_since[0] >= worker_timeout:
+            raise ScreenError(f"no Dask worker in {worker_timeout:g} s with {len(todo) + len(running)} formulas "
+                              "left: the cluster's worker jobs did not start or have all ended (check the batch "
+                              "queue, e.g. squeue or qstat; --worker-timeout sets the wait); finished formulas "
+                              f"are in {out}/screen.csv")
         while todo and len(running) < max(1, threads):
             item = todo.pop(0)
             future = client.submit(task, item, settings_dict, str(out), key=f"screen-{item.name}-{time.time_ns()}",
