@@ -11,12 +11,14 @@ import dataclasses
 import json
 import sys
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 import numpy as np
 
-from core.errors import AlphaCrystalError
+from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.potentials import POTENTIALS
 
 __version__ = "0.1.0"
@@ -57,18 +59,23 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         if args.rule not in (None, "paper"):
             raise AlphaCrystalError(f"contact-map {args.file}: --rule {args.rule} applies to structure files; "
                                     "predicted maps follow the paper's rule the network was trained on")
+        _options_not_for(args, "a formula (a predicted map is of the primitive cell, with the paper's "
+                               "window of the network's training)", as_given="--as-given", tolerance="--tolerance")
         return _predict_contact_map(args)
-    from core.contact_map import compute_contact_map
+    _options_not_for(args, "a structure file (its atoms fix the cell and the map)", z="--z",
+                     probabilities="--probabilities")
+    from core.contact_map import DEFAULT_TOLERANCE, compute_contact_map
     from core.io import primitive_cell, read_structure, space_group
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)
-    cmap = compute_contact_map(cell, tolerance=args.tolerance, rule=args.rule or "paper")
+    window = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
+    cmap = compute_contact_map(cell, tolerance=window, rule=args.rule or "paper")
     number, symbol = space_group(cell)
     print(f"file: {args.file}")
     print(
         f"formula: {cell.composition.reduced_formula}   atoms ({'as given' if args.as_given else 'primitive cell'}): "
-        f"{len(cell)}   space group: {symbol} ({number})   window: r_i + r_j ± {args.tolerance} Å"
+        f"{len(cell)}   space group: {symbol} ({number})   window: r_i + r_j ± {window} Å"
     )
     print()
     print(format_contact_map(cmap.labels, cmap.matrix))
@@ -85,6 +92,14 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
                "primitive": not args.as_given, **cmap.to_dict()}
     _write_json(args.json, payload)
     return 0
+
+
+def _options_not_for(args: argparse.Namespace, what: str, **options: str) -> None:
+    """An error naming the given ``options`` (attribute -> option) that do not apply to ``what``."""
+    given = [option for name, option in options.items() if getattr(args, name) not in (None, False)]
+    if given:
+        raise AlphaCrystalError(f"contact-map {args.file}: {' and '.join(given)} "
+                                f"{'does' if len(given) == 1 else 'do'} not apply to {what}")
 
 
 def _predict_contact_map(args: argparse.Namespace) -> int:
@@ -313,7 +328,7 @@ def _atom_range(text: str) -> tuple[int, int]:
         low, high = (1, int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
     except ValueError:
         raise AlphaCrystalError(f"--atoms takes LOW-HIGH or HIGH, e.g. 13-20, not {text!r}") from None
-    if not 1 <= low <= high:
+    if len(parts) > 2 or not 1 <= low <= high:
         raise AlphaCrystalError(f"--atoms {text}: need 1 <= LOW <= HIGH")
     return low, high
 
@@ -321,8 +336,6 @@ def _atom_range(text: str) -> tuple[int, int]:
 def _ga_settings(args: argparse.Namespace):
     from core.reconstruction import GASettings
 
-    if args.population < 4 or args.generations < 1:
-        raise AlphaCrystalError("--population must be at least 4 and --generations at least 1")
     return GASettings(population=args.population, generations=args.generations, patience=args.patience)
 
 
@@ -420,7 +433,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         workers = len(client.scheduler_info().get("workers", {}))
         print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
         rows = screen(found.items, args.out, dataclasses.asdict(settings), client, retries=args.retries,
-                      progress=progress)
+                      progress=progress, worker_timeout=args.worker_timeout)
     except KeyboardInterrupt:
         print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
               "command to continue", file=sys.stderr)
@@ -440,7 +453,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 def _predict_settings(args: argparse.Namespace):
     from core.pipeline import PredictionSettings
 
-    z = None if args.z in (None, "auto") else _positive_int(args.z, "--z")
+    z = None if args.z in (None, "auto") else args.z  # checked by z_or_auto (screen's default: "auto")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
@@ -466,39 +479,176 @@ def _sources(text: str) -> tuple[str, ...]:
     return names
 
 
-def _whole_number(text: str, low: int, high: int | None, what: str) -> int:
-    """``text`` as a whole number in [low, high]; a message naming the problem otherwise."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise ValueError(f"{text!r} is not {what}") from None
-    if value < low or (high is not None and value > high):
-        raise ValueError(f"{value} is not {what}")
-    return value
+MAX_COUNT = 1_000_000
+"""Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
+MAX_PROCESSES = 1024
+"""Most worker processes, threads or batch jobs an option may ask for."""
+MIN_POPULATION = 4
+"""The GA's smallest population: it keeps 2 elite individuals and needs at least 2
+children per generation (with 2 or fewer it fails); one rule for every command."""
+MAX_POPULATION = 10_000
+"""The GA evaluates the whole population at once: 100x the paper's 100 fills the memory."""
+MAX_GA_RUNS = 1000
+"""Most Wyckoff assignments, restarts or escalated assignments per candidate (each run
+takes tens of seconds)."""
+MAX_STRAIN = 0.5
+"""Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
+MAX_SEED = 2**32 - 1
+"""numpy's and torch's seeds are unsigned 32-bit numbers here."""
 
 
-def positive(text: str) -> int:
-    """argparse type: a whole number >= 1 (argparse names the option in its error)."""
-    try:
-        return _whole_number(text, 1, None, "allowed: give a whole number of 1 or more")
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(str(exc)) from None
+class Number:
+    """argparse type: a whole (``int``) or real (finite ``float``) number from ``low`` to
+    ``high`` (None: no bound; ``low_open``/``high_open``: the bound itself excluded).
+
+    A bad value is a usage error naming the option and the allowed range (argparse adds
+    the option: ``argument --strain: -1 is not allowed: give a number from 0 to 0.5``).
+    Every numeric option of the CLI has one (tests/test_fuzzing.py finds them by this class).
+    """
+
+    def __init__(self, kind: type, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False, note: str = "") -> None:
+        self.kind, self.low, self.high = kind, low, high
+        self.low_open, self.high_open, self.note = low_open, high_open, note
+        self.__name__ = "whole number" if kind is int else "number"  # argparse's name of the type
+
+    def describe(self) -> str:
+        """``a whole number of 1 or more``, ``a number from 0 to 0.5``, ..."""
+        what = "a whole number" if self.kind is int else "a number"
+        low, high = (None if v is None else str(v) if self.kind is int else f"{v:g}" for v in (self.low, self.high))
+        low = f"above {low}" if low is not None and self.low_open else low
+        high = f"below {high}" if high is not None and self.high_open else high
+        if low is None and high is None:
+            text = what
+        elif high is None:
+            text = f"{what} {low}" if self.low_open else f"{what} of {low} or more"
+        elif low is None:
+            text = f"{what} {high}" if self.high_open else f"{what} of {high} or less"
+        elif self.low_open or self.high_open:
+            text = f"{what} {low if self.low_open else 'of ' + low + ' or more'} and " \
+                   f"{high if self.high_open else high + ' or less'}"
+        else:
+            text = f"{what} from {low} to {high}"
+        return text + (f" ({self.note})" if self.note else "")
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text.strip())
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give {self.describe()}") from None
+        if self.kind is float and not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give {self.describe()}")
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if below or above:
+            raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give {self.describe()}")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Number({self.describe()})"
+
+
+positive = Number(int, 1, MAX_COUNT)
+"""argparse type: a whole number >= 1 (argparse names the option in its error)."""
+non_negative = Number(int, 0, MAX_COUNT)
+processes = Number(int, 1, MAX_PROCESSES)
+seed = Number(int, 0, MAX_SEED)
+top_spacegroups = Number(int, 1, 230, note="there are 230 space groups")
+population = Number(int, MIN_POPULATION, MAX_POPULATION,
+                    note="the GA keeps 2 elite individuals and breeds at least 2 children")
+ga_runs = Number(int, 1, MAX_GA_RUNS)
+escalate_to = Number(int, 0, MAX_GA_RUNS, note="0: off")
+strain = Number(float, 0.0, MAX_STRAIN, note="a fraction of the lattice lengths; 0: fixed")
+positive_float = Number(float, 0.0, low_open=True)
+non_negative_float = Number(float, 0.0)
+dropout = Number(float, 0.0, 1.0, high_open=True)
+learning_rate = Number(float, 0.0, 1.0, low_open=True)
 
 
 def spacegroup_number(text: str) -> int:
     """argparse type: an international space-group number, 1-230."""
     try:
-        return _whole_number(text, 1, 230, "a space-group number: they run from 1 to 230")
-    except ValueError as exc:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a space-group number: they run from 1 to 230") from None
+    if not 1 <= value <= 230:
+        raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
+    return value
+
+
+def z_or_auto(text: str) -> int | None:
+    """argparse type of ``--z``: ``auto`` (None) or formula units, a whole number >= 1."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give auto or {positive.describe()}") from None
+
+
+def tolerance(text: str) -> float:
+    """argparse type of ``--tolerance``: a bond window half-width in Å, 0 to
+    :data:`core.contact_map.MAX_TOLERANCE`."""
+    from core.contact_map import MAX_TOLERANCE
+
+    return Number(float, 0.0, MAX_TOLERANCE, note="Å")(text)
+
+
+def atom_range(text: str) -> str:
+    """argparse type of ``--atoms``: LOW-HIGH or HIGH, checked at parse time by
+    :func:`_atom_range` (which the commands call for the numbers)."""
+    try:
+        _atom_range(text)
+    except AlphaCrystalError as exc:  # argparse names the option itself
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--atoms ")) from None
+    return text
+
+
+def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type from a ``core.io`` check (its error becomes a usage error)."""
+
+    def convert(text: str) -> str:
+        try:
+            check(text)
+        except AlphaCrystalError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    convert.__name__ = check.__name__
+    return convert
+
+
+def output_file(text: str) -> str:
+    """argparse type of ``--json``, ``--plot`` and other files written: checked before any
+    work (:func:`core.io.check_output_file`: not a folder, in a writable folder that exists)."""
+    from core.io import check_output_file
+
+    return _checked(check_output_file)(text)
+
+
+def output_folder(text: str) -> str:
+    """argparse type of ``--out`` folders: not a file, under a writable folder
+    (:func:`core.io.check_output_folder`)."""
+    from core.io import check_output_folder
+
+    return _checked(check_output_folder)(text)
+
+
+def export_formats(text: str) -> tuple[str, ...]:
+    """argparse type of ``export --formats``: known formats, at least one."""
+    from core.io import check_export_formats
+
+    try:
+        return check_export_formats(text.split(","))
+    except AlphaCrystalError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _positive_int(text: str, option: str) -> int:
-    """``--z``-style values: a whole number >= 1 (``auto`` is handled by the caller)."""
-    try:
-        return _whole_number(text, 1, None, "a positive integer")
-    except ValueError:
-        raise AlphaCrystalError(f"{option} must be 'auto' or a positive integer, not {text!r}") from None
+def file_stem(text: str) -> str:
+    """argparse type of ``export --stem``: a plain file name (:func:`core.io.check_file_stem`)."""
+    from core.io import check_file_stem
+
+    return _checked(check_file_stem)(text)
 
 
 def _rerun_from(path: str, formula, settings):
@@ -827,16 +977,12 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.io import EXPORT_FORMATS, export_structure, primitive_cell, read_structure
+    from core.io import export_structure, primitive_cell, read_structure
 
-    formats = [f.strip() for f in args.formats.split(",") if f.strip()]
-    unknown = [f for f in formats if f not in EXPORT_FORMATS]
-    if unknown:
-        raise AlphaCrystalError(f"unknown format(s) {', '.join(unknown)}; choose from {', '.join(EXPORT_FORMATS)}")
-    structure = read_structure(args.file)
+    structure = read_structure(args.file)  # the formats, the stem and --out are checked by their types
     if args.primitive:
         structure = primitive_cell(structure)
-    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=formats)
+    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats)
     for path in written:
         print(path)
     _write_json(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
@@ -930,14 +1076,16 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
                         "both offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
                    help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
-    p.add_argument("--assignments", type=positive, default=None, help="Wyckoff assignments per candidate (default 5)")
-    p.add_argument("--restarts", type=positive, default=None, help="GA runs per assignment (default 1)")
-    p.add_argument("--escalate", type=int, default=None, metavar="N",
+    p.add_argument("--assignments", type=ga_runs, default=None, help="Wyckoff assignments per candidate (default 5)")
+    p.add_argument("--restarts", type=ga_runs, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--escalate", type=escalate_to, default=None, metavar="N",
                    help="a candidate whose runs all end below fitness 1 goes on with the assignments ranked up "
                         "to N (default 0: off; each escalated candidate costs about 30 s on 2 cores)")
-    p.add_argument("--population", type=positive, default=None, help="GA population (default 100, as in the paper)")
+    p.add_argument("--population", type=population, default=None,
+                   help=f"GA population (default 100, as in the paper; {MIN_POPULATION} to {MAX_POPULATION})")
     p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
-    p.add_argument("--strain", type=float, default=None, help="lattice length freedom around the prediction (default 0.1)")
+    p.add_argument("--strain", type=strain, default=None,
+                   help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
     p.add_argument("--sources", default="contact,templates",
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
@@ -951,21 +1099,34 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
 
 
 def _add_ga_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--assignments", type=positive, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
-    p.add_argument("--restarts", type=positive, default=1, help="GA runs per assignment with different seeds")
-    p.add_argument("--escalate", type=int, default=20, metavar="N",
+    p.add_argument("--assignments", type=ga_runs, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
+    p.add_argument("--restarts", type=ga_runs, default=1, help="GA runs per assignment with different seeds")
+    p.add_argument("--escalate", type=escalate_to, default=20, metavar="N",
                    help="when every run ends below fitness 1, go on with the assignments ranked up to N "
                         "(default 20; 0: off)")
-    p.add_argument("--population", type=positive, default=100, help="GA population (paper: 100)")
+    p.add_argument("--population", type=population, default=100,
+                   help=f"GA population (paper: 100; {MIN_POPULATION} to {MAX_POPULATION})")
     p.add_argument("--generations", type=positive, default=1000, help="maximum generations (paper: 1000)")
-    p.add_argument("--patience", type=int, default=50,
+    p.add_argument("--patience", type=non_negative, default=50,
                    help="generations to keep refining bond lengths after fitness 1 (default 50)")
-    p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")
+    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors: ``alphacrystal: error: predict: argument
+    --population: 2 is not allowed: ... (see alphacrystal predict --help)``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("alphacrystal").strip()
+        self.exit(2, f"alphacrystal: error: {command + ': ' if command else ''}{message} "
+                     f"(see {self.prog} --help)\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    from core.screening import DEFAULT_WORKER_TIMEOUT
+
+    parser = _Parser(
         prog="alphacrystal",
         description="AlphaCrystal Studio: crystal structures predicted from a chemical formula, relaxed, ranked "
                     "and ready for DFT (start with: alphacrystal predict AgF2). The other commands give each step "
@@ -977,84 +1138,89 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("contact-map", help="contact map of a structure file, or the predicted map of a formula")
     p.add_argument("file", metavar="FILE_OR_FORMULA", help="CIF/POSCAR file, or a formula such as Ag2F4")
-    p.add_argument("--z", type=int, default=None, help="formula units for a prediction (default: chosen)")
+    p.add_argument("--z", type=positive, default=None, help="formula units for a prediction (default: chosen)")
     p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
     p.add_argument("--device", default="auto", help="auto, cpu or cuda")
     p.add_argument("--probabilities", action="store_true", help="also print predicted probabilities")
-    p.add_argument("--tolerance", type=float, default=0.4, help="bond window half-width in Å (default 0.4)")
+    p.add_argument("--tolerance", type=tolerance, default=None,
+                   help="bond window half-width in Å, for structure files (default 0.4; at most 1)")
     p.add_argument("--as-given", action="store_true", help="use the cell as stored instead of the primitive cell")
     _add_rule_argument(p)
-    p.add_argument("--json", metavar="PATH", help="also write the map and counts as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the map and counts as JSON")
     p.set_defaults(func=cmd_contact_map)
 
     p = sub.add_parser("dataset-stats", help="counts by atom number, elements and space groups of a data set")
     p.add_argument("path", help="MP-20-style CSV(.gz) with a 'cif' column, or a folder of CIFs")
-    p.add_argument("--max-atoms", type=int, default=None, help="keep structures with at most N atoms")
+    p.add_argument("--max-atoms", type=positive, default=None, help="keep structures with at most N atoms")
     p.add_argument("--exclude-all-metal", action="store_true", help="drop compounds made of metals only")
     p.add_argument("--lowest-energy", action="store_true", help="keep the lowest-energy polymorph per formula")
-    p.add_argument("--seed", type=int, default=0, help="seed of the split by reduced formula (default 0)")
-    p.add_argument("--top", type=int, default=15, help="rows shown per table (default 15)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the split by reduced formula (default 0)")
+    p.add_argument("--top", type=positive, default=15, help="rows shown per table (default 15)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the on-disk cache")
-    p.add_argument("--json", metavar="PATH", help="also write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write all figures as JSON")
     p.set_defaults(func=cmd_dataset_stats)
 
     p = sub.add_parser("export", help="write a structure as CIF, symmetrised CIF, POSCAR and a VASP input folder")
     p.add_argument("file", help="structure file to export")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--formats", default="cif,cif-symmetrized,poscar,vasp",
+    p.add_argument("--out", required=True, type=output_folder, help="output folder")
+    p.add_argument("--formats", type=export_formats, default="cif,cif-symmetrized,poscar,vasp",
                    help="comma-separated, from cif, cif-symmetrized, poscar, vasp (default: all four)")
-    p.add_argument("--stem", help="file name stem (default: input file stem)")
+    p.add_argument("--stem", type=file_stem,
+                   help="file name stem, a plain name without folders (default: input file stem)")
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
-    p.add_argument("--json", metavar="PATH", help="also write the list of written files as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser("candidates", help="ranked space groups, Z and lattices predicted for a formula")
     p.add_argument("formula", help="chemical formula, e.g. AgF2")
-    p.add_argument("--top-k", type=positive, default=10, help="number of space groups (default 10)")
-    p.add_argument("--z", type=int, default=None, help="formula units in the primitive cell (default: predicted)")
+    p.add_argument("--top-k", type=top_spacegroups, default=10, help="number of space groups (default 10)")
+    p.add_argument("--z", type=positive, default=None, help="formula units in the primitive cell (default: predicted)")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
-    p.add_argument("--json", metavar="PATH", help="also write the candidates as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the candidates as JSON")
     p.set_defaults(func=cmd_candidates)
 
     p = sub.add_parser("templates", help="known structures of the same stoichiometry with the elements substituted")
     p.add_argument("formula", help="chemical formula, e.g. KBr")
-    p.add_argument("--z", type=int, default=None, help="formula units in the cell (default: every Z up to 20 atoms)")
+    p.add_argument("--z", type=positive, default=None, help="formula units in the cell (default: every Z up to 20 atoms)")
     p.add_argument("--top-k", type=positive, default=10, help="distinct templates listed (default 10)")
     p.add_argument("--scorer", choices=["mendeleev", "ionic", "auto"], default="mendeleev",
                    help="substitution score (default mendeleev)")
     p.add_argument("--library", default=None, help="template library file (default: the shipped one)")
-    p.add_argument("--json", metavar="PATH", help="also write the templates (with structures) as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the templates (with structures) as JSON")
     p.set_defaults(func=cmd_templates)
 
     p = sub.add_parser("reconstruct", help="CMCrystal: build a structure whose contact map matches a target")
     p.add_argument("input", help="CIF/POSCAR (oracle mode: its true map, space group and lattice) or a JSON "
                                  "file with formula, z, spacegroup, lattice and contact_map")
-    p.add_argument("--out", default="reconstructed", help="folder for the best CIFs (default ./reconstructed)")
-    p.add_argument("--keep", type=int, default=3, help="number of best structures written (default 3)")
-    p.add_argument("--strain", type=float, default=0.0, help="let free lattice lengths vary by this fraction (e.g. 0.1)")
+    p.add_argument("--out", default="reconstructed", type=output_folder,
+                   help="folder for the best CIFs (default ./reconstructed)")
+    p.add_argument("--keep", type=positive, default=3, help="number of best structures written (default 3)")
+    p.add_argument("--strain", type=strain, default=0.0,
+                   help=f"let free lattice lengths vary by this fraction (e.g. 0.1; default 0: fixed; at most {MAX_STRAIN})")
     _add_ga_arguments(p)
     _add_rule_argument(p)
-    p.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the results as JSON")
     p.set_defaults(func=cmd_reconstruct)
 
     p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
     p.add_argument("formula", help="chemical formula, e.g. TiO2")
-    p.add_argument("--out", help="output folder (default predictions/FORMULA); re-running into it resumes")
+    p.add_argument("--out", type=output_folder,
+                   help="output folder (default predictions/FORMULA); re-running into it resumes")
     p.add_argument("--overwrite", action="store_true",
                    help="replace another formula's results in --out (refused otherwise); files you added to "
                         "result folders are kept either way")
-    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
-    p.add_argument("--z", default="auto", help="formula units in the primitive cell, or auto (default)")
+    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--z", type=z_or_auto, default="auto", help="formula units in the primitive cell, or auto (default)")
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
                    help="try this space group instead of the predicted ones (repeatable)")
     p.add_argument("--from-structure", metavar="FILE",
                    help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
                         "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")
-    p.add_argument("--jobs", type=positive, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
     _add_prediction_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0; same seed, same result)")
-    p.add_argument("--json", metavar="PATH", help="also write the ranked rows as JSON")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the ranked rows as JSON")
     p.set_defaults(func=cmd_predict)
 
     p = sub.add_parser("screen", help="predict many formulas on a Dask cluster (laptop to SLURM/PBS), "
@@ -1066,70 +1232,74 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("input", metavar="INPUT",
                    help="a text file (formula [Z] [space group] per line, # comments), a CSV file with a formula "
                         "column (and optional z, spacegroup, reference), or a pattern such as {Li,Na}{Co,Ni}O2")
-    p.add_argument("--out", required=True, help="output folder; re-running into it skips finished formulas")
+    p.add_argument("--out", required=True, type=output_folder,
+                   help="output folder; re-running into it skips finished formulas")
     p.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler, e.g. tcp://host:8786")
     p.add_argument("--cluster", choices=["local", "slurm", "pbs"], default="local",
                    help="local (default: a Dask LocalCluster here), or slurm / pbs through dask-jobqueue")
     p.add_argument("--cluster-config", metavar="FILE",
                    help="dask-jobqueue settings for slurm/pbs (queue, cores, memory, walltime, account, ...)")
-    p.add_argument("--workers", type=positive, default=None,
+    p.add_argument("--workers", type=processes, default=None,
                    help="local: worker processes (default one per core); slurm/pbs: batch jobs (default 1)")
-    p.add_argument("--threads-per-worker", type=positive, default=1,
+    p.add_argument("--threads-per-worker", type=processes, default=1,
                    help="threads per worker (default 1: each formula runs on one core)")
-    p.add_argument("--retries", type=int, default=2,
+    p.add_argument("--retries", type=Number(int, 0, 100), default=2,
                    help="re-runs of a formula whose task crashed or whose worker died (default 2)")
-    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates per formula (default 5)")
+    p.add_argument("--worker-timeout", type=positive_float, default=DEFAULT_WORKER_TIMEOUT, metavar="SECONDS",
+                   help="stop with an error when the cluster has had no worker for this long while formulas are "
+                        f"left: batch jobs that never start, or all gone (default {DEFAULT_WORKER_TIMEOUT:g} s)")
+    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates per formula (default 5)")
     _add_prediction_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the GA runs (default 0)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0)")
     p.set_defaults(func=cmd_screen, z="auto", spacegroup=None, jobs=1)
 
     train = sub.add_parser("train", help="train a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = train.add_parser("contact-map", help="train the contact-map network")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
-    p.add_argument("--out", default="contact_model.pt", help="model file to write")
+    p.add_argument("--out", default="contact_model.pt", type=output_file, help="model file to write")
     p.add_argument("--preset", default="default", choices=["default", "paper", "tiny"],
                    help="network size and schedule: default, paper (as published) or tiny (tests)")
     p.add_argument("--epochs", type=positive, default=200, help="maximum training epochs (default 200)")
-    p.add_argument("--time-limit-min", type=float, default=None, help="stop before this many minutes")
-    p.add_argument("--batch-size", type=positive, default=64, help="maps per optimiser step (default 64)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate (default 1e-3)")
-    p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the split by reduced formula")
-    p.add_argument("--max-atoms", type=int, default=12, help="L: largest primitive cell")
+    p.add_argument("--time-limit-min", type=positive_float, default=None, help="stop before this many minutes")
+    p.add_argument("--batch-size", type=Number(int, 1, 65536), default=64, help="maps per optimiser step (default 64)")
+    p.add_argument("--lr", type=learning_rate, default=1e-3, help="Adam learning rate (default 1e-3)")
+    p.add_argument("--patience", type=positive, default=20, help="early-stopping patience in epochs")
+    p.add_argument("--seed", type=seed, default=0, help="seed of weights and batch order")
+    p.add_argument("--split-seed", type=seed, default=0, help="seed of the split by reduced formula")
+    p.add_argument("--max-atoms", type=positive, default=12, help="L: largest primitive cell")
     p.add_argument("--matched-loss", action="store_true",
                    help="align targets to predictions by same-element permutation before the loss")
-    p.add_argument("--templates", type=int, default=0, metavar="K",
+    p.add_argument("--templates", type=Number(int, 0, 100), default=0, metavar="K",
                    help="feed the maps of the K most similar training compositions to the network (0: off)")
     p.add_argument("--same-pattern", action="store_true",
                    help="retrieve templates with the same stoichiometry pattern first (with --templates)")
-    p.add_argument("--dice-loss", type=float, default=0.0, metavar="W",
+    p.add_argument("--dice-loss", type=non_negative_float, default=0.0, metavar="W",
                    help="add W x (1 - soft Dice) to the cross-entropy (0: off, the paper's loss)")
-    p.add_argument("--ensemble", type=int, default=1, metavar="N",
+    p.add_argument("--ensemble", type=positive, default=1, metavar="N",
                    help="train N models (seeds SEED..SEED+N-1, time limit shared) and average them")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--checkpoint", help="checkpoint file (default OUT.ckpt)")
+    p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
+    p.add_argument("--checkpoint", type=output_file, help="checkpoint file (default OUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    p.add_argument("--json", metavar="PATH", help="write the training summary as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_contact_map)
 
     p = train.add_parser("candidates", help="train the space-group/Z and lattice predictors")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
-    p.add_argument("--out", default="candidate_model.pt", help="model file to write")
+    p.add_argument("--out", default="candidate_model.pt", type=output_file, help="model file to write")
     p.add_argument("--epochs", type=positive, default=200, help="maximum training epochs (default 200)")
-    p.add_argument("--sg-hidden", type=int, default=256, help="hidden width of the space-group network")
-    p.add_argument("--sg-dropout", type=float, default=0.3, help="dropout of the space-group network (default 0.3)")
-    p.add_argument("--lattice-hidden", type=int, default=512, help="hidden width of the lattice network")
-    p.add_argument("--lattice-dropout", type=float, default=0.2, help="dropout of the lattice network (default 0.2)")
-    p.add_argument("--lr", type=float, default=1e-3, help="Adam learning rate")
-    p.add_argument("--patience", type=int, default=20, help="early-stopping patience in epochs")
-    p.add_argument("--ensemble", type=int, default=3, help="networks per predictor (seeds SEED..SEED+N-1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of weights and batch order (default 0)")
-    p.add_argument("--split-seed", type=int, default=0, help="seed of the split by reduced formula")
-    p.add_argument("--max-atoms", type=int, default=12, help="largest primitive cell")
-    p.add_argument("--threads", type=int, default=None, help="CPU threads for torch")
-    p.add_argument("--json", metavar="PATH", help="write the training summary as JSON")
+    p.add_argument("--sg-hidden", type=Number(int, 1, 65536), default=256, help="hidden width of the space-group network")
+    p.add_argument("--sg-dropout", type=dropout, default=0.3, help="dropout of the space-group network (default 0.3)")
+    p.add_argument("--lattice-hidden", type=Number(int, 1, 65536), default=512, help="hidden width of the lattice network")
+    p.add_argument("--lattice-dropout", type=dropout, default=0.2, help="dropout of the lattice network (default 0.2)")
+    p.add_argument("--lr", type=learning_rate, default=1e-3, help="Adam learning rate")
+    p.add_argument("--patience", type=positive, default=20, help="early-stopping patience in epochs")
+    p.add_argument("--ensemble", type=positive, default=3, help="networks per predictor (seeds SEED..SEED+N-1)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of weights and batch order (default 0)")
+    p.add_argument("--split-seed", type=seed, default=0, help="seed of the split by reduced formula")
+    p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell")
+    p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_candidates)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a model").add_subparsers(dest="what", required=True, metavar="MODEL")
@@ -1140,10 +1310,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
-    p.add_argument("--plot", metavar="PNG", help="write a histogram of Dice (paper Figure 3)")
+    p.add_argument("--plot", metavar="PNG", type=output_file, help="write a histogram of Dice (paper Figure 3)")
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
-    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
-    p.add_argument("--atoms", metavar="LOW-HIGH", default=None,
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
+    p.add_argument("--atoms", metavar="LOW-HIGH", type=atom_range, default=None,
                    help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
     p.set_defaults(func=cmd_evaluate_contact_map)
 
@@ -1153,46 +1323,59 @@ def build_parser() -> argparse.ArgumentParser:
                    help="all rows (default), or the model's recorded held-out split of this file")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
-    p.add_argument("--atoms", metavar="LOW-HIGH", default=None,
+    p.add_argument("--atoms", metavar="LOW-HIGH", type=atom_range, default=None,
                    help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
-    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_candidates)
 
     p = evaluate.add_parser("reconstruction", help="oracle-mode reconstruction: match rate, Dice, RMSD, speed")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
     p.add_argument("--split", choices=["all", "test", "validation"], default="all",
                    help="all structures (default), or the held-out test or validation formulas of the models")
-    p.add_argument("--n", type=int, default=200, help="seeded sample of at most N structures (0: all)")
+    p.add_argument("--n", type=non_negative, default=200, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell sampled (default 12)")
     _add_size_filter_arguments(p)
     _add_rule_argument(p)
     _add_ga_arguments(p)
-    p.add_argument("--relax-top", type=int, default=0, metavar="M",
+    p.add_argument("--relax-top", type=non_negative, default=0, metavar="M",
                    help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
-    p.add_argument("--relax-steps", type=int, default=150, help="CHGNet optimiser steps (with --relax-top)")
-    p.add_argument("--fmax", type=float, default=0.1, help="force criterion in eV/Å (with --relax-top)")
-    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--relax-steps", type=positive, default=150, help="CHGNet optimiser steps (with --relax-top)")
+    p.add_argument("--fmax", type=positive_float, default=0.1, help="force criterion in eV/Å (with --relax-top)")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
     p.add_argument("--split", choices=["all", "test", "validation"], default="test",
                    help="held-out formulas: test (default) or validation (for tuning), or all structures; "
                         "up to 12 atoms the paper's scope, above it all compositions (core.formula_split)")
-    p.add_argument("--n", type=int, default=30, help="seeded sample of at most N structures (0: all)")
+    p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=positive, default=12,
                    help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
     _add_size_filter_arguments(p)
-    p.add_argument("--top-k", type=positive, default=5, help="space-group candidates (default 5)")
-    p.add_argument("--z", default="auto", help=argparse.SUPPRESS)
+    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--z", type=z_or_auto, default="auto", help=argparse.SUPPRESS)
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)
-    p.add_argument("--jobs", type=positive, default=None, help="formulas evaluated at a time, one core each")
+    p.add_argument("--jobs", type=processes, default=None, help="formulas evaluated at a time, one core each")
     _add_prediction_options(p)
-    p.add_argument("--seed", type=int, default=0, help="seed of the sample (default 0)")
-    p.add_argument("--json", metavar="PATH", help="write all figures as JSON")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the sample (default 0)")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_prediction)
     return parser
+
+
+def _one_line_warnings(show: Callable) -> Callable:
+    """``warnings.showwarning`` that prints our warnings about the input as one line,
+    ``alphacrystal: warning: ...``, and passes others on to ``show``."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, AlphaCrystalWarning):
+            print(f"alphacrystal: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1200,7 +1383,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        code = func(args)
+        with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+            warnings.simplefilter("always", AlphaCrystalWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            code = func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
         return code
     except AlphaCrystalError as exc:

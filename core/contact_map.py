@@ -57,6 +57,10 @@ from core.errors import AlphaCrystalError
 MAX_CANONICAL_LEAVES = 256
 """Upper bound on tie-breaks explored when canonicalising the atom order."""
 
+MAX_TOLERANCE = 1.0
+"""Å: the widest bond window half-width a user may ask for (the paper's is 0.4): a wider
+window reaches second neighbours and its lower edge goes below zero for light atoms."""
+
 
 @dataclass(frozen=True)
 class ContactCounts:

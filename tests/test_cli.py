@@ -67,8 +67,9 @@ def test_export_command(rutile_cif, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "cif,poscar,vasp"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["rutile.POSCAR", "rutile.cif", "rutile_vasp"]
-    assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "xyz"]) == 2
-    assert "unknown format" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a usage error, before the file is read
+        main(["export", str(rutile_cif), "--out", str(out), "--formats", "xyz"])
+    assert stop.value.code == 2 and "unknown export format 'xyz'" in capsys.readouterr().err
 
 
 def test_console_script_runs():

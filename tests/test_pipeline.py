@@ -177,8 +177,9 @@ def test_cli_predict_and_errors(tmp_path, capsys):
     assert main(["predict", "Xx2O", "--out", str(tmp_path / "bad")]) == 2
     assert "unknown element 'Xx'" in capsys.readouterr().err
     assert not (tmp_path / "bad").exists()
-    assert main(["predict", "NaCl", "--z", "two"]) == 2
-    assert "--z" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as stop:  # a usage error, checked by the option's type
+        main(["predict", "NaCl", "--z", "two"])
+    assert stop.value.code == 2 and "argument --z: two is not allowed" in capsys.readouterr().err
     assert main(["predict", "NaCl", "--sources", "contact,maps"]) == 2
     assert "--sources: unknown source maps" in capsys.readouterr().err
 
