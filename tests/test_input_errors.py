@@ -1,0 +1,302 @@
+"""Bad input of every kind ends in one ``alphacrystal: error: ...`` line and exit code 2,
+before any work and before anything is written (issue 27): GA population, structure files
+(degenerate lattices, unknown elements, atoms on top of each other), batch clusters without
+their submit command or without workers, numeric options, output paths."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import warnings
+
+import pytest
+from conftest import nacl
+from pymatgen.io.cif import CifWriter
+
+from core import cli
+from core.cli import main
+from core.errors import StructureFileError, StructureWarning
+from core.io import MIN_ATOM_DISTANCE, read_structure
+
+
+def one_error_line(err: str, *words: str) -> None:
+    """``err`` is one ``alphacrystal: error:`` line that names every word."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("alphacrystal: error:"), err
+    assert "Traceback" not in err
+    for word in words:
+        assert word in lines[0], (word, err)
+
+
+def usage_error(argv: list[str], capsys, *words: str) -> None:
+    """``argv`` is refused while parsing (exit 2) with one line naming ``words``."""
+    with pytest.raises(SystemExit) as stop:
+        main(argv)
+    assert stop.value.code == 2
+    one_error_line(capsys.readouterr().err, *words)
+
+
+def poscar(lattice: list[str], species: str = "Na Cl", counts: str = "1 1",
+           coords: tuple[str, ...] = ("0 0 0", "0.5 0.5 0.5"), scale: str = "1.0") -> str:
+    return "test\n" + scale + "\n" + "\n".join(lattice) + f"\n{species}\n{counts}\nDirect\n" + "\n".join(coords) + "\n"
+
+
+CUBIC = ["4 0 0", "0 4 0", "0 0 4"]
+
+
+# ---------------------------------------------------------------- 1. the GA's population
+@pytest.mark.parametrize("command", ["predict", "reconstruct"])
+@pytest.mark.parametrize("value", ["1", "2", "3"])
+def test_population_below_the_ga_minimum_is_one_rule_before_any_folder(command, value, tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    target = "NaCl" if command == "predict" else str(tmp_path / "in.json")
+    usage_error([command, target, "--population", value], capsys, "--population", f"{value} is not allowed",
+                f"from {cli.MIN_POPULATION}")
+    assert list(tmp_path.iterdir()) == []  # no .alphacrystal, no predictions/ folder
+
+
+def test_the_minimum_population_runs(tmp_path, capsys):
+    spec = {"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.64, 5.64, 5.64, 90, 90, 90],
+            "contact_map": [[0, 1], [1, 0]], "name": "nacl"}
+    inp = tmp_path / "nacl.json"
+    inp.write_text(json.dumps(spec))
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "out"), "--population", str(cli.MIN_POPULATION),
+                 "--generations", "3", "--assignments", "1", "--escalate", "0", "--jobs", "1"]) == 0
+    assert (tmp_path / "out" / "nacl-rank1-sg225.cif").is_file()
+
+
+# ---------------------------------------------------------------- 2. structure files, checked once on reading
+DEGENERATE = {
+    "zero vector": (poscar(["0 0 0", "0 4 0", "0 0 4"]), "has length 0"),
+    "coplanar": (poscar(["4 0 0", "0 4 0", "4 4 0"]), "degenerate cell"),
+    "nan": (poscar(["nan 0 0", "0 4 0", "0 0 4"]), "non-finite"),
+    "inf": (poscar(["inf 0 0", "0 4 0", "0 0 4"]), "non-finite"),
+    "zero scale": (poscar(CUBIC, scale="0"), "degenerate cell"),
+    "too long": (poscar(["1e300 0 0", "0 4 0", "0 0 4"]), "not a crystal's cell"),
+    "nan coordinate": (poscar(CUBIC, coords=("nan 0 0", "0.5 0.5 0.5")), "atom 1 has a coordinate"),
+    "unknown element": (poscar(CUBIC, species="Xx Cl"), "'Xx', not a known element"),
+}
+
+
+@pytest.mark.parametrize("case", DEGENERATE)
+def test_bad_structure_files_are_a_structure_file_error_naming_the_file(case, tmp_path):
+    text, words = DEGENERATE[case]
+    path = tmp_path / "POSCAR"
+    path.write_text(text)
+    with pytest.raises(StructureFileError, match=words) as err:
+        read_structure(path)
+    assert str(path) in str(err.value)
+
+
+@pytest.mark.parametrize("case", ["zero vector", "nan", "unknown element"])
+@pytest.mark.parametrize("command", ["export", "contact-map", "reconstruct"])
+def test_bad_structure_files_stop_every_command_before_it_writes(case, command, tmp_path, capsys):
+    text, words = DEGENERATE[case]
+    path = tmp_path / "POSCAR"
+    path.write_text(text)
+    out = tmp_path / "out"
+    argv = {"export": ["export", str(path), "--out", str(out)],
+            "contact-map": ["contact-map", str(path), "--json", str(tmp_path / "map.json")],
+            "reconstruct": ["reconstruct", str(path), "--out", str(out), "--json", str(tmp_path / "r.json")]}[command]
+    assert main(argv) == 2
+    one_error_line(capsys.readouterr().err, str(path), words)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["POSCAR"]  # nothing written, no partial files
+
+
+def test_a_cif_with_a_flat_cell_is_refused(tmp_path):
+    text = str(CifWriter(nacl())).replace("_cell_angle_alpha   90.00000000", "_cell_angle_alpha   0")
+    path = tmp_path / "flat.cif"
+    path.write_text(text)
+    with pytest.raises(StructureFileError, match="flat.cif"):
+        read_structure(path)
+
+
+def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys):
+    path = tmp_path / "POSCAR"
+    path.write_text(poscar(CUBIC, coords=("0 0 0", "0.0001 0.0001 0.0001")))  # 0.0007 Å apart
+    with pytest.warns(StructureWarning, match=rf"atoms 1 \(Na\) and 2 \(Cl\) are 0.0007 Å apart, closer than "
+                                              rf"{MIN_ATOM_DISTANCE} Å"):
+        read_structure(path)
+    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp"]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("alphacrystal: warning:") and "0.0007 Å apart" in err and len(err.splitlines()) == 1
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a good file gives no warning
+        good = tmp_path / "good.vasp"
+        good.write_text(poscar(CUBIC))
+        read_structure(good)
+
+
+# ---------------------------------------------------------------- 3. batch clusters
+@pytest.mark.parametrize("kind, command", [("slurm", "sbatch"), ("pbs", "qsub")])
+def test_a_batch_cluster_without_its_submit_command_fails_at_once(kind, command, tmp_path, monkeypatch, capsys):
+    pytest.importorskip("dask_jobqueue")
+    empty = tmp_path / "bin"
+    empty.mkdir()
+    monkeypatch.setenv("PATH", str(empty))
+    out = tmp_path / "screen"
+    assert main(["screen", "{Li,Na}Cl", "--out", str(out), "--cluster", kind]) == 2
+    one_error_line(capsys.readouterr().err, f"--cluster {kind}", f"'{command}'")
+    assert not out.exists()
+
+
+class _NoWorkers:
+    """A Dask client whose cluster never gets a worker."""
+
+    def nthreads(self) -> dict:
+        return {}
+
+    def submit(self, *args, **kwargs):
+        raise AssertionError("nothing is submitted once the wait for a worker has run out")
+
+
+def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path):
+    from core.screen_input import ScreenItem
+    from core.screening import ScreenError, screen
+
+    with pytest.raises(ScreenError, match="no Dask worker in 0 s with 2 formulas left"):
+        screen([ScreenItem("NaCl"), ScreenItem("KBr")], tmp_path / "out", {}, _NoWorkers(), worker_timeout=0)
+    assert (tmp_path / "out" / "screen.csv").is_file()  # the report of what finished (nothing) is kept
+
+
+def test_worker_timeout_option(capsys):
+    usage_error(["screen", "NaCl", "--out", "x", "--worker-timeout", "0"], capsys, "--worker-timeout")
+    args = cli.build_parser().parse_args(["screen", "NaCl", "--out", "x"])
+    from core.screening import DEFAULT_WORKER_TIMEOUT
+
+    assert args.worker_timeout == DEFAULT_WORKER_TIMEOUT == 600
+
+
+# ---------------------------------------------------------------- 4. numeric options and ignored options
+@pytest.mark.parametrize("argv, option", [
+    (["predict", "NaCl", "--strain", "-1"], "--strain"),
+    (["predict", "NaCl", "--strain", "1"], "--strain"),
+    (["predict", "NaCl", "--strain", "nan"], "--strain"),
+    (["predict", "NaCl", "--escalate", "-1"], "--escalate"),
+    (["predict", "NaCl", "--top-k", "231"], "--top-k"),
+    (["predict", "NaCl", "--seed", "-1"], "--seed"),
+    (["predict", "NaCl", "--z", "0"], "--z"),
+    (["predict", "NaCl", "--jobs", "100000"], "--jobs"),
+    (["predict", "NaCl", "--population", "1000000000"], "--population"),
+    (["reconstruct", "x.json", "--strain", "-0.1"], "--strain"),
+    (["reconstruct", "x.json", "--patience", "-1"], "--patience"),
+    (["reconstruct", "x.json", "--keep", "0"], "--keep"),
+    (["screen", "NaCl", "--out", "x", "--retries", "-1"], "--retries"),
+    (["contact-map", "x.cif", "--tolerance", "-1"], "--tolerance"),
+    (["contact-map", "x.cif", "--tolerance", "inf"], "--tolerance"),
+    (["contact-map", "NaCl", "--z", "0"], "--z"),
+    (["dataset-stats", "x.csv", "--max-atoms", "0"], "--max-atoms"),
+    (["dataset-stats", "x.csv", "--top", "-1"], "--top"),
+    (["candidates", "NaCl", "--top-k", "-1"], "--top-k"),
+    (["candidates", "NaCl", "--z", "-2"], "--z"),
+    (["templates", "NaCl", "--top-k", "-1"], "--top-k"),
+    (["templates", "NaCl", "--z", "0"], "--z"),
+    (["export", "x.cif", "--out", "o", "--formats", ""], "--formats"),
+    (["export", "x.cif", "--out", "o", "--formats", ",,"], "--formats"),
+    (["export", "x.cif", "--out", "o", "--stem", "../../x"], "--stem"),
+    (["export", "x.cif", "--out", "o", "--stem", ".."], "--stem"),
+    (["train", "contact-map", "--data", "d.csv", "--lr", "0"], "--lr"),
+    (["train", "contact-map", "--data", "d.csv", "--time-limit-min", "-5"], "--time-limit-min"),
+    (["train", "contact-map", "--data", "d.csv", "--dice-loss", "-1"], "--dice-loss"),
+    (["train", "contact-map", "--data", "d.csv", "--patience", "0"], "--patience"),
+    (["train", "candidates", "--data", "d.csv", "--sg-dropout", "1"], "--sg-dropout"),
+    (["train", "candidates", "--data", "d.csv", "--threads", "0"], "--threads"),
+    (["evaluate", "reconstruction", "--data", "d.csv", "--n", "-1"], "--n"),
+    (["evaluate", "reconstruction", "--data", "d.csv", "--fmax", "0"], "--fmax"),
+    (["evaluate", "contact-map", "--data", "d.csv", "--atoms", "20-13"], "--atoms"),
+    (["evaluate", "prediction", "--data", "d.csv", "--min-atoms", "0"], "--min-atoms"),
+])
+def test_bad_option_values_are_usage_errors_naming_the_option(argv, option, capsys):
+    usage_error(argv, capsys, f"argument {option}")
+
+
+def test_every_numeric_option_has_a_checked_type():
+    """No option of any command takes a bare int or float: each has a type that checks its range."""
+    checked = (cli.Number,)
+    named = {cli.spacegroup_number, cli.z_or_auto, cli.tolerance}
+    numeric = 0
+    for command, action in cli_actions():
+        assert action.type not in (int, float), (command, action.option_strings)
+        default = action.default
+        if isinstance(default, (int, float)) and not isinstance(default, bool) or action.type in named:
+            assert isinstance(action.type, checked) or action.type in named, (command, action.option_strings)
+            numeric += 1
+    assert numeric > 60
+
+
+def test_output_options_are_checked_before_work():
+    outputs = {"--json", "--plot", "--checkpoint"}
+    for command, action in cli_actions():
+        if set(action.option_strings) & outputs:
+            assert action.type is cli.output_file, (command, action.option_strings)
+        if "--out" in action.option_strings:
+            assert action.type in (cli.output_file, cli.output_folder), (command, action.option_strings)
+
+
+def cli_actions(parser: argparse.ArgumentParser | None = None, command: tuple[str, ...] = ()):
+    """(command words, action) of every option and argument of every (sub-)command."""
+    parser = parser or cli.build_parser()
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from cli_actions(sub, (*command, name))
+        else:
+            yield command, action
+
+
+def test_contact_map_options_that_do_not_apply_are_errors(tmp_path, capsys):
+    path = tmp_path / "nacl.cif"
+    CifWriter(nacl()).write_file(path)
+    for option in (["--z", "3"], ["--probabilities"]):
+        assert main(["contact-map", str(path), *option]) == 2
+        one_error_line(capsys.readouterr().err, option[0], "does not apply to a structure file")
+    for option in (["--as-given"], ["--tolerance", "0.3"]):
+        assert main(["contact-map", "NaCl", *option]) == 2
+        one_error_line(capsys.readouterr().err, option[0], "does not apply to a formula")
+    assert main(["contact-map", str(path), "--tolerance", "0.3"]) == 0
+    assert "r_i + r_j ± 0.3 Å" in capsys.readouterr().out
+
+
+def test_export_stem_stays_in_the_output_folder(tmp_path):
+    from core.errors import ExportError
+    from core.io import export_structure
+
+    for stem in ("../x", "a/b", "..", ""):
+        with pytest.raises(ExportError):
+            export_structure(nacl(), tmp_path / "out", stem=stem or " ")
+    with pytest.raises(ExportError, match="no export format"):
+        export_structure(nacl(), tmp_path / "out", formats=[])
+    assert list(tmp_path.iterdir()) == []
+
+
+# ---------------------------------------------------------------- 5. output paths, before any work
+@pytest.mark.parametrize("command", [["templates", "NaCl"], ["candidates", "NaCl"], ["contact-map", "NaCl"],
+                                     ["predict", "NaCl"], ["dataset-stats", "x.csv"]])
+def test_json_output_is_checked_before_work(command, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    usage_error([*command, "--json", str(tmp_path)], capsys, "--json", "is a folder, not a file")
+    missing = tmp_path / "nonexistent" / "x.json"
+    usage_error([*command, "--json", str(missing)], capsys, "--json", "does not exist")
+    assert list(tmp_path.iterdir()) == []  # no folder made, no prediction started
+
+
+def test_plot_output_is_checked(tmp_path, capsys):
+    usage_error(["evaluate", "contact-map", "--data", "d.csv", "--plot", str(tmp_path)], capsys, "--plot")
+
+
+def test_out_that_is_a_file(tmp_path, capsys):
+    blocker = tmp_path / "taken"
+    blocker.write_text("")
+    for command in (["export", "x.cif"], ["predict", "NaCl"], ["reconstruct", "x.json"], ["screen", "NaCl"]):
+        usage_error([*command, "--out", str(blocker)], capsys, "--out", f"{blocker} is a file, not a folder")
+
+
+# ---------------------------------------------------------------- 6. screen input that is a folder
+def test_screen_input_that_is_a_folder(tmp_path, capsys):
+    folder = tmp_path / "formulas"
+    folder.mkdir()
+    assert main(["screen", str(folder), "--out", str(tmp_path / "out")]) == 2
+    one_error_line(capsys.readouterr().err, str(folder), "is a folder", "a text file", "a CSV file", "a pattern")
+    assert not (tmp_path / "out").exists()
