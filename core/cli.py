@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.potentials import POTENTIALS
+from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 
 __version__ = "0.1.0"
 
@@ -64,6 +65,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         return _predict_contact_map(args)
     _options_not_for(args, "a structure file (its atoms fix the cell and the map)", z="--z",
                      probabilities="--probabilities")
+    from core.composition import formula_unit_text
     from core.contact_map import DEFAULT_TOLERANCE, compute_contact_map
     from core.io import primitive_cell, read_structure, space_group
 
@@ -74,7 +76,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     number, symbol = space_group(cell)
     print(f"file: {args.file}")
     print(
-        f"formula: {cell.composition.reduced_formula}   atoms ({'as given' if args.as_given else 'primitive cell'}): "
+        f"formula: {formula_unit_text(cell.composition)}   atoms ({'as given' if args.as_given else 'primitive cell'}): "
         f"{len(cell)}   space group: {symbol} ({number})   window: r_i + r_j ± {window} Å"
     )
     print()
@@ -87,7 +89,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         f"\nvalid bonds: {cmap.n_valid_bonds}   short contacts: {cmap.n_short_contacts}   "
         f"valid-bond fraction: {cmap.valid_bond_fraction:.3f}"
     )
-    payload = {"file": str(args.file), "formula": cell.composition.reduced_formula,
+    payload = {"file": str(args.file), "formula": formula_unit_text(cell.composition),
                "spacegroup_number": number, "spacegroup_symbol": symbol,
                "primitive": not args.as_given, **cmap.to_dict()}
     _write_json(args.json, payload)
@@ -103,13 +105,26 @@ def _options_not_for(args: argparse.Namespace, what: str, **options: str) -> Non
 
 
 def _predict_contact_map(args: argparse.Namespace) -> int:
+    from core.composition import parse_formula
     from core.contact_model import load_model, predict_contact_map
+    from core.contact_model.inference import model_for_cell
 
-    model = load_model(args.model, args.device)
-    prediction = predict_contact_map(args.file, z=args.z, model=model)
+    parsed = parse_formula(args.file)
+    z, how = args.z, "as given" if args.z else None
+    if args.model:
+        model = load_model(args.model, args.device)
+        how = how or "from the model's training statistics"
+    else:  # the Z and the model `predict` would use
+        z, reading = _z_as_predict_reads_it(parsed, args.z)
+        if reading:
+            print(f"note: {reading}")
+        how = how or ("as typed" if reading else "the top space-group candidate's, as predict tries first")
+        model = model_for_cell(z * parsed.atoms_per_formula_unit, args.device)
+    prediction = predict_contact_map(parsed, z=z, model=model)
     n = len(prediction.species)
-    print(f"formula: {prediction.formula}   Z = {prediction.z} ({n} atoms, primitive cell; "
-          f"Z options {', '.join(map(str, prediction.z_options))})   threshold {prediction.threshold:.2f}")
+    print(f"formula: {prediction.formula}   Z = {prediction.z} ({how}; {n} atoms, primitive cell; "
+          f"Z options {', '.join(map(str, prediction.z_options))}; model of up to {model.max_atoms} atoms)   "
+          f"threshold {prediction.threshold:.2f}")
     print()
     print(format_contact_map(prediction.labels, prediction.contact))
     if args.probabilities:
@@ -125,30 +140,89 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None]:
+    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.pipeline.z_from_formula`),
+    else the Z of the top space-group candidate (the shipped models pooled, as ``predict``)."""
+    from core.candidates import propose_candidates
+    from core.pipeline import z_from_formula
+
+    z, reading = z_from_formula(parsed, z)
+    if z is None:
+        top = propose_candidates(parsed, top_k=1, count_wyckoff=False)
+        if not top:
+            raise AlphaCrystalError(f"no space group admits '{parsed.text}' in a cell of up to 20 atoms; pass --z")
+        z = top[0].z
+    return z, reading
+
+
 def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
+    from core.contact_model.inference import DEFAULT_MODEL_PATH, LARGE_CELL_MODEL_PATH
+
+    wanted = _atom_range(args.atoms) if args.atoms else (1, 10**6)
+    if args.model:
+        plan = [(args.model, wanted)]
+    else:  # each cell with the model `predict` uses for it (model_for_cell)
+        plan = [(str(DEFAULT_MODEL_PATH), (1, 12))]
+        if LARGE_CELL_MODEL_PATH.is_file():
+            plan.append((str(LARGE_CELL_MODEL_PATH), (13, 20)))
+        plan = [(path, (max(low, wanted[0]), min(high, wanted[1]))) for path, (low, high) in plan]
+        plan = [(path, (low, high)) for path, (low, high) in plan if low <= high]
+        if not plan:
+            raise AlphaCrystalError(f"--atoms {args.atoms}: the shipped models take cells of 1-20 atoms")
+    results, empty = {}, []
+    for path, atoms in plan:
+        result = _evaluate_contact_model_on(args, path, atoms)
+        if result["n"] == 0:
+            empty.append(f"{atoms[0]}-{atoms[1]} atoms ({Path(path).name}): "
+                         + (f"all {result['n_removed_seen_in_training']} have a formula seen in training"
+                            if result["n_removed_seen_in_training"] else "none in the sample"))
+            continue
+        results[f"{atoms[0]}-{atoms[1]}"] = result
+    if not results:
+        raise AlphaCrystalError(f"{args.data}: no structure to evaluate in the {args.split} split: "
+                                + "; ".join(empty))
+    for line in empty:
+        print(f"not evaluated: {line}")
+    _write_json(args.json, next(iter(results.values())) if len(results) == 1 else {"by_cell_size": results})
+    return 0
+
+
+def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms: tuple[int, int]) -> dict:
+    """Evaluate one model on the cells of ``atoms`` = (low, high) atoms of ``args.data``,
+    print its table and return its figures (``n`` = 0 when nothing was left to evaluate)."""
     from core.contact_model import DataSettings, load_contact_data, load_model
     from core.contact_model.evaluation import evaluate_contact_model
     from core.datasets import load_dataset
     from core.featurize import featurize_dataset
 
-    model = load_model(args.model, args.device)
+    model = load_model(model_path, args.device)
+    low, high = atoms[0], min(atoms[1], model.max_atoms)
     recorded = DataSettings.from_dict(model.metadata["data"])
     train_path = args.train_data or recorded.path
+    data = None
+    if args.split == "all":
+        data = load_dataset(args.data).filter(min_atoms=low, max_atoms=high)
+        if len(data) == 0:  # said before the training data is needed
+            return {"n": 0, "n_removed_seen_in_training": 0}
+        data = featurize_dataset(data, model.max_atoms)
     if not Path(train_path).exists():
         raise AlphaCrystalError(f"training data {train_path} not found (needed for the baselines); pass --train-data")
     base = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
-    if args.split == "all":
-        data = featurize_dataset(load_dataset(args.data).filter(max_atoms=model.max_atoms), model.max_atoms)
-    elif Path(args.data).resolve() == Path(train_path).resolve():
+    if data is None and Path(args.data).resolve() == Path(train_path).resolve():
         data = getattr(base, args.split)
-    else:
+    elif data is None:
         other = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": args.data}))
         data = getattr(other, args.split)
-    if args.atoms:
-        low, high = _atom_range(args.atoms)
-        data = data.subset(np.flatnonzero((data.n_atoms >= low) & (data.n_atoms <= high)))
-        print(f"cells of {low}-{high} atoms only")
-    result = evaluate_contact_model(model, data, base.train, plot=args.plot)
+    data = data.subset(np.flatnonzero((data.n_atoms >= low) & (data.n_atoms <= high)))
+    print(f"\ncells of {low}-{high} atoms: {Path(model_path).name} (contact model of up to {model.max_atoms} atoms)")
+    if len(data) == 0:
+        return {"n": 0, "n_removed_seen_in_training": 0}
+    plot = args.plot
+    if plot and not args.model and (low, high) != (1, 12):  # one histogram per model
+        plot = str(Path(plot).with_name(f"{Path(plot).stem}-{low}-{high}{Path(plot).suffix}"))
+    result = evaluate_contact_model(model, data, base.train, plot=plot)
+    if result["n"] == 0:
+        return result
     print(f"n = {result['n']} structures ({result['n_removed_seen_in_training']} removed: formula seen in training)")
     rows = [("model", result["dice_mean"], result["exact_fraction"]),
             ("model, matched (same-element permutations)", result["matched_dice_mean"], result["matched_exact_fraction"]),
@@ -168,10 +242,9 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
         print(f"\n{'material_id':<16}{'formula':<14}{'atoms':>6}{'Dice':>8}{'matched':>9}")
         for row in result["structures"]:
             print(f"{row['material_id']:<16}{row['formula']:<14}{row['n_atoms']:>6}{row['dice']:>8.3f}{row['matched_dice']:>9.3f}")
-    if args.plot:
-        print(f"histogram: {args.plot}")
-    _write_json(args.json, result)
-    return 0
+    if plot:
+        print(f"histogram: {plot}")
+    return {**result, "model": str(model_path), "atoms": [low, high]}
 
 
 def _candidate_model(path: str | None):
@@ -181,9 +254,11 @@ def _candidate_model(path: str | None):
 
 
 def cmd_candidates(args: argparse.Namespace) -> int:
-    from core.candidates import propose_candidates
+    from core.candidates import CandidateModel, propose_candidates
 
-    model = _candidate_model(args.model)
+    # without --model the shipped models choose as `predict` does: both pooled when Z is
+    # automatic, the 20-atom one for a given Z of 13-20 atoms (candidate_model_for)
+    model = CandidateModel.load(args.model) if args.model else None
     start = time.perf_counter()
     candidates = propose_candidates(args.formula, top_k=args.top_k, z=args.z, model=model,
                                     count_wyckoff=not args.no_wyckoff)
@@ -214,7 +289,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
     library = load_library(args.library)
     found = retrieve_templates(parsed, z=args.z, top_k=args.top_k, library=library, scorer=args.scorer,
                                max_atoms=MAX_ATOMS)
-    print(f"{parsed.reduced_formula}" + (f" Z={args.z}" if args.z else " (every Z up to "
+    print(f"{parsed.unit_formula}" + (f" Z={args.z}" if args.z else " (every Z up to "
                                          f"{MAX_ATOMS} atoms)")
           + f": {len(found)} distinct templates from {len(library)} known structures")
     if not found:
@@ -230,7 +305,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
                    else "minus mean |Δ Mendeleev number| per atom")
         print(f"score: {found[0].scorer} ({meaning}; higher is more likely); "
               "similar: lower-scored templates giving the same structure")
-    _write_json(args.json, {"formula": parsed.reduced_formula, "z": args.z,
+    _write_json(args.json, {"formula": parsed.unit_formula, "z": args.z,
                             "templates": [c.to_dict() for c in found]})
     return 0
 
@@ -278,7 +353,14 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     from core.contact_model import DataSettings
     from core.datasets import load_dataset
 
-    model = _candidate_model(args.model)
+    atoms = _atom_range(args.atoms) if args.atoms else None
+    if args.model is None and atoms is not None and atoms[1] > 12:  # the model predict uses for such cells
+        from core.candidates.propose import load_large_cell_candidate_model
+
+        model = load_large_cell_candidate_model() or _candidate_model(None)
+    else:
+        model = _candidate_model(args.model)
+    print(f"model: {args.model or 'shipped'}, cells of up to {model.max_atoms} atoms")
     recorded = DataSettings.from_dict(model.metadata["data"])
     train_path = args.train_data or recorded.path
     if not Path(train_path).exists():
@@ -291,15 +373,19 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     else:
         table = getattr(load_candidate_data(DataSettings.from_dict({**recorded.to_dict(), "path": args.data})),
                         args.split)
+    drawn = len(table)
     seen = set(model.train_formulas)
     keep = np.array([f not in seen for f in table.formulas], dtype=bool)
     table = table.subset(np.flatnonzero(keep))
-    if args.atoms:
-        low, high = _atom_range(args.atoms)
+    if atoms:
+        low, high = atoms
         table = table.subset(np.flatnonzero((table.nsites >= low) & (table.nsites <= high)))
         print(f"cells of {low}-{high} atoms only")
     if len(table) == 0:
-        raise AlphaCrystalError(f"{args.data}: no structure left after removing formulas seen in training")
+        raise AlphaCrystalError(
+            f"{args.data}: no structure to evaluate in the {args.split} split: {drawn} of up to {model.max_atoms} "
+            f"atoms, {int((~keep).sum())} of them with a formula seen in training"
+            + (f", none left of {atoms[0]}-{atoms[1]} atoms" if atoms else ""))
     result = evaluate_candidates(model, table, base.train) | {"n_removed_seen_in_training": int((~keep).sum())}
     print(f"n = {result['n']} structures ({result['n_removed_seen_in_training']} removed: formula seen in training)")
     print(f"{'space group (Z unknown)':<40}{'top-1':>7}{'top-3':>7}{'top-5':>7}{'top-10':>7}")
@@ -319,6 +405,19 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     print(f"cubic a R2 {result['cubic_a_r2']:.3f}   {result['ms_per_formula']:.1f} ms/formula (CPU)")
     _write_json(args.json, result)
     return 0
+
+
+def _match_words(strict, loose) -> str:
+    """Whether a reconstruction matches its input, naming the tolerances that say so."""
+    from core.metrics import CSP_TOLERANCES
+
+    if strict.matched:
+        return f"matches the input at pymatgen's default tolerances, rms {strict.rms:.3f}"
+    if loose.matched:
+        return (f"no match at pymatgen's default tolerances; matches only at the CSP literature's looser "
+                f"stol {CSP_TOLERANCES.stol}, ltol {CSP_TOLERANCES.ltol}, angle {CSP_TOLERANCES.angle_tol:g}°, "
+                f"rms {loose.rms:.3f}")
+    return "does not match the input"
 
 
 def _atom_range(text: str) -> tuple[int, int]:
@@ -343,7 +442,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     import multiprocessing
 
     from core.io import write_cif
-    from core.metrics import CSP_TOLERANCES, structure_match
+    from core.metrics import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
 
@@ -379,13 +478,16 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     for rank, result in enumerate(results[: args.keep], 1):
         path = write_cif(result.structure, out / f"{target.name}-rank{rank}-sg{target.spacegroup}.cif")
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
+        said = ""
         if reference is not None:
-            match = structure_match(result.structure, reference, CSP_TOLERANCES)
-            row |= {"matches_input": match.matched, "rms": match.rms}
+            strict = structure_match(result.structure, reference, DEFAULT_TOLERANCES)
+            loose = strict if strict.matched else structure_match(result.structure, reference, CSP_TOLERANCES)
+            row |= {"matches_input": strict.matched, "matches_input_csp_tolerances": loose.matched,
+                    "rms": loose.rms, "match_tolerances": {"default": dataclasses.asdict(DEFAULT_TOLERANCES),
+                                                           "csp": dataclasses.asdict(CSP_TOLERANCES)}}
+            said = f"  ({_match_words(strict, loose)})"
         summary.append(row)
-        print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}"
-              + (f"  (matches the input: {row['matches_input']}"
-                 + (f", rms {row['rms']:.3f})" if row["rms"] is not None else ")") if reference is not None else ""))
+        print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}{said}")
     print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
     _write_json(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
     return 0
@@ -483,9 +585,6 @@ MAX_COUNT = 1_000_000
 """Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
 MAX_PROCESSES = 1024
 """Most worker processes, threads or batch jobs an option may ask for."""
-MIN_POPULATION = 4
-"""The GA's smallest population: it keeps 2 elite individuals and needs at least 2
-children per generation (with 2 or fewer it fails); one rule for every command."""
 MAX_POPULATION = 10_000
 """The GA evaluates the whole population at once: 100x the paper's 100 fills the memory."""
 MAX_GA_RUNS = 1000
@@ -674,6 +773,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.composition import parse_formula
     from core.parallel import CancelToken
     from core.pipeline import cell_size_note, predict_structures, z_from_formula
+    from core.run_folder import safe_name
     from core.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()
@@ -690,7 +790,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     said = [note for note in [cell_size_note(formula, settings)] if note]  # before work starts
     for note in said:
         print(f"note: {note}", flush=True)
-    out = Path(args.out or f"predictions/{formula.reduced_formula}")
+    out = Path(args.out or f"predictions/{safe_name(formula.unit_formula)}")
     cancel = CancelToken()
 
     received: list[int] = []
@@ -1307,7 +1407,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
     p.add_argument("--split", choices=["all", "test", "validation"], default="all",
                    help="all rows (default), or the model's recorded held-out split of this file")
-    p.add_argument("--model", default=None, help="contact model file (default: the shipped one)")
+    p.add_argument("--model", default=None,
+                   help="contact model file (default: the shipped ones as predict uses them: the 12-atom model "
+                        "for cells of up to 12 atoms, the 20-atom model for 13-20; one table each)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
     p.add_argument("--plot", metavar="PNG", type=output_file, help="write a histogram of Dice (paper Figure 3)")

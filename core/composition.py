@@ -59,6 +59,13 @@ class Formula:
         return Composition(self.reduced_counts).reduced_formula
 
     @property
+    def unit_formula(self) -> str:
+        """The reduced formula unit as the program writes it wherever it shows a formula with
+        a Z (:func:`formula_unit_text`): ``H`` for hydrogen (pymatgen writes ``H2``),
+        ``NaO`` for ``Na2O2``, ``H8SN2O4`` for ``(NH4)2SO4``; ``AgF2`` as pymatgen does."""
+        return formula_unit_text(self.reduced_counts)
+
+    @property
     def atoms_per_formula_unit(self) -> int:
         return sum(self.reduced_counts.values())
 
@@ -106,6 +113,27 @@ class Formula:
             )
         reduced = self.reduced_counts
         return [el for el in self.elements for _ in range(reduced[el] * z)]
+
+
+def formula_unit_text(counts: dict[str, float] | Composition) -> str:
+    """The reduced formula unit of ``counts`` (a cell's atoms or a formula's), written so that
+    ``Z`` × this unit is the cell: pymatgen's reduced formula where it is that unit, else
+    the elements in pymatgen's order with the unit's counts. pymatgen's reduced formula
+    writes molecular units (``H2``, ``O2``, ``Na2O2``) and polyanion brackets
+    (``H8S(NO2)2``), which miscount the atoms of a Z and put brackets in folder names.
+    """
+    composition = Composition(counts)
+    amounts = {str(el): int(round(n)) for el, n in composition.items()}
+    divisor = 0
+    for n in amounts.values():
+        divisor = gcd(divisor, n)
+    unit_counts = {el: n // max(divisor, 1) for el, n in amounts.items()}
+    unit = Composition(unit_counts)
+    written = unit.reduced_formula
+    if "(" not in written and Composition(written).almost_equals(unit):
+        return written
+    order = [_SYMBOL.match(part)[0] for part in unit.formula.split()]  # pymatgen's element order
+    return "".join(el + ("" if unit_counts[el] == 1 else str(unit_counts[el])) for el in order)
 
 
 def parse_formula(text: str) -> Formula:

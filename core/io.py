@@ -21,7 +21,7 @@ from pymatgen.io.vasp.sets import MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.errors import ExportError, StructureFileError, StructureWarning
-from core.symmetry import CELL_SYMPREC, SPACEGROUP_SYMPREC
+from core.symmetry import ANGLE_TOLERANCE, CELL_SYMPREC, SPACEGROUP_SYMPREC
 
 EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
 
@@ -282,8 +282,8 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SP
         counts[symbol] = counts.get(symbol, 0) + 1
         site.label = f"{symbol}{counts[symbol]}"
     if symmetrize:
-        try:
-            return str(CifWriter(labelled, symprec=symprec))
+        try:  # refined as core.symmetry.standard_cell does: the cell the result tables report
+            return str(CifWriter(labelled, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE))
         except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells
             pass  # such a cell is written in P1 rather than not at all
     return str(CifWriter(labelled))

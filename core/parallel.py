@@ -63,6 +63,25 @@ def lower_priority(increment: int = WORKER_NICENESS) -> None:
             pass
 
 
+def background_priority(niceness: int = WORKER_NICENESS) -> None:
+    """Run this process at a niceness of at least ``niceness`` (absolute, so calling it
+    for every task of a long-lived worker does not push it further; POSIX only).
+
+    For processes that compute for the program in the background without a pool of
+    its own (a screen's Dask workers): at the pool workers' priority, a window's run
+    and a screen beside it share the cores (measured: 1.8x slower per relaxation
+    beside two niced busy processes, against 10x beside two at normal priority,
+    ``benchmarks/bench_under_load.py``).
+    """
+    if not hasattr(os, "getpriority"):
+        return
+    try:
+        if os.getpriority(os.PRIO_PROCESS, 0) < niceness:
+            os.setpriority(os.PRIO_PROCESS, 0, niceness)
+    except OSError:  # pragma: no cover - not permitted: keep the priority
+        pass
+
+
 PARENT_POLL_S = 1.0
 """How often a worker checks that its parent process is still alive (seconds)."""
 
@@ -106,6 +125,28 @@ def limit_worker_threads(parent: int | None = None) -> None:
         torch.set_num_threads(1)
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+
+
+@contextlib.contextmanager
+def one_thread() -> Iterator[None]:
+    """Run the enclosed work on one thread (torch's intra-op pool, BLAS and OpenMP), as a
+    pool worker does (:func:`limit_worker_threads`): the in-process path of ``--jobs 1``.
+
+    torch otherwise starts one intra-op thread per core in this process; with other
+    processes busy on those cores (a screen, an evaluation, the window's own pool) its
+    threads wait for each other at every operation, and CHGNet relaxations ran 30 times
+    slower than on a quiet machine (``benchmarks/bench_under_load.py``, docs/prediction.md).
+    """
+    import torch
+    from threadpoolctl import threadpool_limits
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        with threadpool_limits(limits=1):
+            yield
+    finally:
+        torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -247,11 +247,15 @@ class RelaxRunner:
         if not items or self._cancelled():
             return
         if self.workers <= 1:
+            from core.parallel import one_thread
+
             relaxer = cached_relaxer(settings)
             for item, structure in items:
                 if self._cancelled():
                     return
-                yield item, relaxer.relax(structure)
+                with one_thread():  # one worker, one core: as a pool worker runs
+                    result = relaxer.relax(structure)
+                yield item, result
             return
         if self._pool is None:
             self._pool_context = spawn_pool(self.workers)

@@ -67,8 +67,9 @@ def state_key(*parts: object) -> str:
 
 
 def safe_name(text: str) -> str:
-    """A file-name-safe version of a formula or space-group symbol (``P4_2/mnm`` -> ``P4_2-mnm``)."""
-    return re.sub(r"[^A-Za-z0-9_.()-]+", "-", text.replace("/", "-")).strip("-") or "x"
+    """A file-name-safe version of a formula or space-group symbol (``P4_2/mnm`` -> ``P4_2-mnm``):
+    letters, digits, ``_``, ``.`` and ``-`` only, safe on every file system (no brackets)."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text.replace("/", "-")).strip("-.") or "x"
 
 
 class RunFolder:

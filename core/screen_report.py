@@ -92,6 +92,9 @@ def energy_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
               if isinstance(r.get("best_energy_per_atom"), (int, float))
               and math.isfinite(float(r["best_energy_per_atom"]))]
     if not points:
+        if any(str(r.get("status", "")).startswith("done") for r in rows):
+            return ("<p>(no energy plot: the finished formulas have no energies, as their structures were "
+                    "not relaxed (--no-relax); they are ranked by contact-map fitness)</p>")
         return "<p>(no finished formula yet: no energy plot)</p>"
     lo, hi = min(e for _, e in points), max(e for _, e in points)
     span = (hi - lo) or 1.0

@@ -180,9 +180,11 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     """
     import torch
 
+    from core.parallel import background_priority
     from core.pipeline import predict_structures
 
     torch.set_num_threads(1)
+    background_priority()  # a window's run beside the screen gets its share of the cores
     start = time.perf_counter()
     settings = task_settings(item, settings_dict, as_dict=False)
     folder = Path(out_dir) / item.name

@@ -61,18 +61,30 @@ def hm_symbol(spacegroup_number: int) -> str:
     return _short_symbols()[int(spacegroup_number)]
 
 
-def cell_summary(structure) -> dict:
-    """What a crystallographer reads first about a structure: the conventional standard
-    cell at :data:`SPACEGROUP_SYMPREC` (``a``, ``b``, ``c`` in Å; ``alpha``, ``beta``,
-    ``gamma`` in degrees; ``volume`` in Å³), the ``volume_per_atom`` (Å³) and the
-    ``density`` (g/cm³). The cell as given when spglib finds no symmetry."""
+def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
+    """The symmetrised conventional cell of ``structure`` in the standard setting of the
+    International Tables (spglib's refined cell, e.g. Pnma with a > c > b for an
+    orthorhombic perovskite), at ``symprec`` (Å) and :data:`ANGLE_TOLERANCE`: the cell
+    the symmetrised CIF is written in (pymatgen's ``CifWriter`` refines it the same way)
+    and the one the result tables report. The cell as given when spglib finds no symmetry.
+
+    (pymatgen's ``get_conventional_standard_structure`` sorts orthorhombic axes a < b < c
+    instead, which disagreed with the CIF beside it for every Pnma and Imma result.)
+    """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
-        cell = SpacegroupAnalyzer(structure, symprec=SPACEGROUP_SYMPREC,
-                                  angle_tolerance=ANGLE_TOLERANCE).get_conventional_standard_structure()
+        return SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).get_refined_structure()
     except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
-        cell = structure
+        return structure
+
+
+def cell_summary(structure) -> dict:
+    """What a crystallographer reads first about a structure: the conventional cell of the
+    symmetrised CIF (:func:`standard_cell`; ``a``, ``b``, ``c`` in Å; ``alpha``, ``beta``,
+    ``gamma`` in degrees; ``volume`` in Å³), the ``volume_per_atom`` (Å³) and the
+    ``density`` (g/cm³)."""
+    cell = standard_cell(structure)
     a, b, c, alpha, beta, gamma = cell.lattice.parameters
     return {"a": round(a, 4), "b": round(b, 4), "c": round(c, 4), "alpha": round(alpha, 2), "beta": round(beta, 2),
             "gamma": round(gamma, 2), "volume": round(cell.volume, 3),

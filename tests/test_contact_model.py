@@ -193,7 +193,7 @@ def test_cli_predicts_formula(tiny_model, tmp_path, capsys):
     out = tmp_path / "p.json"
     assert main(["contact-map", "Sr2Ti2O6", "--model", str(path), "--json", str(out)]) == 0
     text = capsys.readouterr().out
-    assert "Z = 2 (10 atoms" in text and "Sr1" in text
+    assert "Z = 2 (" in text and "10 atoms" in text and "Sr1" in text
     data = json.loads(out.read_text())
     assert data["labels"][:3] == ["Sr1", "Sr2", "Ti1"] and len(data["contact"]) == 10
     assert main(["contact-map", "Qq2", "--model", str(path)]) == 2

@@ -136,7 +136,7 @@ def predict_contact_map(
         seen[el] = seen.get(el, 0) + 1
         labels.append(f"{el}{seen[el]}")
     return ContactPrediction(
-        formula=parsed.reduced_formula,
+        formula=parsed.unit_formula,
         z=z,
         z_options=tuple(options),
         species=tuple(species),

@@ -17,6 +17,10 @@ from core.reconstruction.fitness import ContactFitness, Evaluation
 from core.reconstruction.genome import Decoder
 
 PERFECT = 1.0 - 1e-9
+MIN_POPULATION = 4
+"""The smallest population the GA runs: it keeps :attr:`GASettings.elitism` (2) elite
+individuals and needs at least 2 children per generation (with 2 or fewer it failed
+with a ValueError); every command and the desktop app's spin box use this one rule."""
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,13 @@ class GASettings:
     elitism: int = 2
     patience: int = 50
     stall: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.population < MIN_POPULATION:
+            from core.errors import AlphaCrystalError
+
+            raise AlphaCrystalError(f"GA population {self.population}: at least {MIN_POPULATION} individuals "
+                                    f"are needed ({self.elitism} elite and 2 or more children per generation)")
 
     def to_dict(self) -> dict:
         return asdict(self)

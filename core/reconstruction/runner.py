@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
 
-from core.parallel import CANCEL_GRACE_S, spawn_pool, start_manager, terminate_workers
+from core.parallel import CANCEL_GRACE_S, one_thread, spawn_pool, start_manager, terminate_workers
 from core.reconstruction.ga import GAState
 from core.reconstruction.job import ReconstructionJob, ReconstructionResult, run_job
 
@@ -62,7 +62,8 @@ def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress
             if cancel is not None and cancel.is_set():
                 break
             cb = (lambda s, jid=job.job_id: progress(jid, _state_dict(s))) if progress else None
-            results.append(run_job(job, cb, cancel))
+            with one_thread():  # one worker, one core: as a pool worker runs
+                results.append(run_job(job, cb, cancel))
             if on_result:
                 on_result(results[-1])
         return results

@@ -47,3 +47,37 @@ def same_structure(matcher, a: Structure, b: Structure) -> bool:
         return bool(matcher.fit(a, b, symmetric=True))
     except Exception:  # noqa: BLE001 - pymatgen can fail on degenerate cells; treat as different
         return False
+
+
+def same_reported_structure(matcher, a: Structure, b: Structure, cells: dict[int, tuple] | None = None) -> bool:
+    """Whether two relaxed results are one structure as the user gets them: the same for
+    ``matcher`` as they are (:func:`same_structure`), or the same space group at the
+    reporting tolerance and the same symmetrised cells (the CIFs written for them:
+    :func:`core.symmetry.standard_cell`).
+
+    The second test is needed because StructureMatcher first reduces each structure to
+    a primitive cell at its own 0.25 Å tolerance: of two relaxed I4/mcm SrTiO3 cells
+    0.1 meV/atom apart (octahedra tilted by 0.12 and 0.05 Å), one reduced to the
+    5-atom cubic cell and the other did not, so they were ranked 1 and 2 although
+    their CIFs are the same structure. ``cells`` caches (space group, standard cell)
+    by ``id`` of the structure.
+    """
+    if same_structure(matcher, a, b):
+        return True
+    cells = {} if cells is None else cells
+    (group_a, cell_a), (group_b, cell_b) = (_reported(s, cells) for s in (a, b))
+    return group_a == group_b and same_structure(matcher, cell_a, cell_b)
+
+
+def _reported(structure: Structure, cells: dict[int, tuple]) -> tuple:
+    from core.io import space_group
+    from core.symmetry import standard_cell
+
+    key = id(structure)
+    if key not in cells:
+        try:
+            group = space_group(structure)[0]
+        except Exception:  # noqa: BLE001 - spglib fails on degenerate cells: compare as given
+            group = 1
+        cells[key] = (group, standard_cell(structure))
+    return cells[key]
