@@ -377,6 +377,7 @@ def predict_structures(
     on_generation: Callable[[str, dict], None] | None = None,
     on_reconstruction: Callable[[str, ReconstructionResult], None] | None = None,
     templates: list[TemplateCandidate] | None = None,
+    on_relaxed: Callable[[tuple[str, int], RankedStructure], None] | None = None,
     overwrite: bool = False,
 ) -> PredictionResult:
     """Predict, relax and rank crystal structures of ``formula``.
@@ -402,6 +403,12 @@ def predict_structures(
         ``(candidate key, result)`` as soon as a GA run ends (its structure, fitness, Dice).
     templates : list of TemplateCandidate, optional
         Use these template structures instead of retrieving them.
+    on_relaxed : callable, optional
+        ``(key, entry)`` as each structure's relaxation finishes (and again when the second
+        round continues it; resumed ones at once): ``key`` is ``(candidate key, k)`` or
+        ``(template key, 0)``, ``entry`` an unranked :class:`RankedStructure` (rank 0) with the
+        relaxation so far. Failed relaxations and structures with atoms too close are not
+        reported; duplicates are merged only by the final ranking.
     overwrite : bool
         Replace another formula's results in ``out_dir`` (refused otherwise, before any
         work); files the user added there are kept either way (:mod:`core.run_folder`).
@@ -466,8 +473,7 @@ def predict_structures(
     relaxations: dict[tuple[str, int], RelaxResult] = {}
     resumed_relax = 0
     if settings.relax and not cancelled:
-        relaxations, resumed_relax = _relax({item: e.initial for item, e in entries.items()}, settings, folder,
-                                            clock, cancel)
+        relaxations, resumed_relax = _relax(entries, settings, folder, clock, cancel, maps, on_relaxed)
         cancelled = _is_set(cancel)
 
     clock.stage("ranking", 0, 1, "removing duplicates")
@@ -476,8 +482,12 @@ def predict_structures(
         if entry.z in maps:
             entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
     rejected = broken + rejected
-    clock.stage("ranking", 1, 1, f"{len(ranked)} distinct structures"
-                + (f", {len(rejected)} rejected" if rejected else ""))
+    if cancelled:  # the ranked ones are only what finished before the stop
+        clock.stage("ranking", 1, 1, f"interrupted: {len(ranked)} structures from the finished part" if ranked
+                    else "interrupted before any structure was finished")
+    else:
+        clock.stage("ranking", 1, 1, f"{len(ranked)} distinct structures"
+                    + (f", {len(rejected)} rejected" if rejected else ""))
     result = PredictionResult(parsed.reduced_formula, settings, candidates, maps, reconstructions, ranked,
                               time.perf_counter() - start, clock.durations, cancelled,
                               Path(out_dir) if out_dir is not None else None,
@@ -836,17 +846,29 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     return {name: res for name, res in results.items() if res}, resumed, skipped
 
 
-def _relax(structures: dict[tuple[str, int], Structure], settings, folder, clock, cancel):
+def _relax(entries: dict[tuple[str, int], RankedStructure], settings, folder, clock, cancel,
+           maps: dict[int, ContactPrediction] | None = None, on_relaxed=None):
     """Relaxations of the structures of both routes (:func:`core.relax_rounds.relax_in_rounds`:
-    one shared budget, stored in the run folder as they finish)."""
+    one shared budget, stored in the run folder as they finish); ``on_relaxed`` as in
+    :func:`predict_structures`."""
     full = settings.relax_settings()
     label = POTENTIALS[full.potential].label
 
     def progress(done: int, total: int, message: str) -> None:
         clock.stage("relaxation", done, total, message.replace("relaxations", f"{label} relaxations", 1))
 
-    return relax_in_rounds(structures, full, settings.prerelax_steps, settings.refine_top, settings.jobs,
-                           cancel=cancel, store=folder, progress=progress)
+    def relaxed(item: tuple[str, int], result: RelaxResult) -> None:
+        entry = entries[item]
+        if not result.ok or shortest_distance(entry.initial) < MIN_DISTANCE:  # the ranking rejects these
+            return
+        entry = replace(entry, relaxation=result, found_also_by=[], _crystallography=None)
+        if maps and entry.z in maps:
+            entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
+        on_relaxed(item, entry)
+
+    return relax_in_rounds({item: e.initial for item, e in entries.items()}, full, settings.prerelax_steps,
+                           settings.refine_top, settings.jobs, cancel=cancel, store=folder, progress=progress,
+                           on_result=relaxed if on_relaxed is not None else None)
 
 
 def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tuple[float, float, float] | None:

@@ -43,7 +43,8 @@ class ResultStore(Protocol):
 def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, prerelax_steps: int, refine_top: int,
                     workers: int | None = None, cancel=None, store: ResultStore | None = None,
                     progress: Callable[[int, int, str], None] | None = None,
-                    group: Callable[[Hashable], Hashable] | None = None
+                    group: Callable[[Hashable], Hashable] | None = None,
+                    on_result: Callable[[Hashable, RelaxResult], None] | None = None
                     ) -> tuple[dict[Hashable, RelaxResult], int]:
     """Relax ``structures`` (key -> structure) in two rounds (module docstring).
 
@@ -59,14 +60,21 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
     store : optional
         Finished (pre)relaxations are saved there as they end and resumed from it.
     progress : callable, optional
-        ``(done, total, message)`` after each relaxation.
+        ``(done, total, message)`` at the start and after each relaxation. ``total`` is
+        fixed before the first relaxation: round 1's relaxations plus the most round 2
+        can continue (``refine_top`` per pool); those round 2 does not need (converged
+        or failed structures) count as done when round 1 ends.
     group : callable, optional
         Key -> pool: round 2 finishes ``refine_top`` structures of each pool (an evaluation
         of many formulas at once); default one pool (``predict``: both routes share it).
+    on_result : callable, optional
+        ``(key, result)`` for each structure's relaxation so far: at once for those resumed
+        from ``store``, after round 1, and again after round 2 for those it continues
+        (the later result replaces the earlier).
 
     Returns
     -------
-    (results by key, how many were resumed from ``store``)
+    (results by key, how many structures reused a relaxation or prerelaxation from ``store``)
     """
     first = replace(full, steps=min(prerelax_steps, full.steps))
     out: dict[Hashable, RelaxResult] = {}
@@ -83,16 +91,31 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
         stored = store.load("prerelaxation", keys[item]) if store else None
         if stored is not None:
             pre[item] = RelaxResult.from_dict(stored)
+            resumed += 1
     round1 = [item for item in structures if item not in out and item not in pre]
     group = group or (lambda item: None)
-    expected = len(round1) + min(refine_top * len({group(i) for i in structures}), len(structures) - len(out))
+    # one count, known before the first relaxation: round 1 plus the most round 2 can continue
+    waiting_per_pool: dict[Hashable, int] = {}
+    for item in structures:
+        if item not in out:
+            waiting_per_pool[group(item)] = waiting_per_pool.get(group(item), 0) + 1
+    planned = sum(min(refine_top, n) for n in waiting_per_pool.values()) if full.steps > first.steps else 0
+    total = len(round1) + planned
     done = [0]
-    if progress:
-        progress(0, expected, f"{len(round1)} relaxations of {first.steps} steps"
-                 + (f" ({resumed} resumed)" if resumed else ""))
+    if progress and not total:
+        progress(0, 0, f"{resumed} of {len(structures)} structures resumed: no relaxations to run")
+    elif progress:
+        progress(0, total, f"{total} relaxations: {len(round1)} of {first.steps} steps"
+                 + (f", then up to {planned} of the lowest in energy continued to {full.steps} steps" if planned else "")
+                 + (f"; {resumed} of {len(structures)} structures resumed" if resumed else ""))
+    if on_result:
+        for item, result in [*out.items(), *pre.items()]:
+            on_result(item, result)
 
-    def report(item, result: RelaxResult, total: int) -> None:
+    def report(item, result: RelaxResult) -> None:
         done[0] += 1
+        if on_result:
+            on_result(item, result)
         if progress:
             energy = f"{result.energy_per_atom:.4f} eV/atom" if result.ok else f"failed ({result.error})"
             progress(done[0], total, f"{item[0] if isinstance(item, tuple) else item}: {energy}")
@@ -106,7 +129,7 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
         for item, result in runner.run([(i, structures[i]) for i in round1], first):
             pre[item] = result
             save("prerelaxation", item, result)
-            report(item, result, expected)
+            report(item, result)
         if cancel is not None and cancel.is_set():
             return out, resumed
         waiting = [i for i in pre if i not in out]
@@ -120,12 +143,17 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
             if item not in refine:
                 out[item] = pre[item]
                 save("relaxation", item, pre[item])
-        total = done[0] + len(refine)
+        if planned > len(refine):  # converged or failed in round 1: nothing left to continue
+            done[0] += planned - len(refine)
+            if progress:
+                progress(done[0], total, f"{len(refine)} continued to {full.steps} steps ({planned - len(refine)} "
+                         "not needed: the others converged or failed)" if refine else
+                         "no second round needed: every structure converged or failed in the first")
         rest = replace(full, steps=full.steps - first.steps)
         for item, result in runner.run([(i, pre[i].structure) for i in refine], rest):
             out[item] = joined(pre[item], result)
             save("relaxation", item, out[item])
-            report(item, out[item], total)
+            report(item, out[item])
     return out, resumed
 
 
