@@ -16,8 +16,8 @@ from core import (
     warm_up,
 )
 
-__all__ = ["export_rows", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources", "propose_inputs", "result_view",
-           "run_and_compare", "run_live", "warm_up"]
+__all__ = ["export_rows", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
+           "propose_inputs", "provisional_rows", "result_view", "run_and_compare", "run_live", "warm_up"]
 
 
 def run_folder_results(path, progress=None, cancel=None):
@@ -34,19 +34,37 @@ def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progre
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-                    on_generation=None, on_reconstruction=None, templates=None):
+                    on_generation=None, on_reconstruction=None, templates=None, on_relaxed=None):
     """``predict_structures`` plus, when a reference structure is open, its match and RMSD
     against every result (StructureMatcher at CSP tolerances; the paper's RMSD)."""
     result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
                                 contact_maps=contact_maps, on_generation=on_generation,
-                                on_reconstruction=on_reconstruction, templates=templates)
+                                on_reconstruction=on_reconstruction, templates=templates, on_relaxed=on_relaxed)
     comparisons = compare_with_reference(result, reference) if reference is not None else None
     rows = []
     for k, entry in enumerate(result.ranked):
-        row = entry.row() | {"structure": entry.structure.as_dict(),
-                             "reconstructed": entry.initial.as_dict()}
-        rows.append(row | (comparisons[k] if comparisons else {}))
+        rows.append(result_row(entry) | (comparisons[k] if comparisons else {}))
     return result, rows, [result_view(entry.structure) for entry in result.ranked]
+
+
+def result_row(entry) -> dict:
+    """A ranked (or provisional) entry as the window keeps it: its row plus both structures."""
+    return entry.row() | {"structure": entry.structure.as_dict(), "reconstructed": entry.initial.as_dict()}
+
+
+def provisional_rows(on_relaxed):
+    """Wrap the GUI's ``on_relaxed(key, row, view)``: each structure relaxed so far becomes a
+    result row and its view (contact map, 3D geometry), made here, off the GUI thread; the
+    key is ``sg225-z1/0`` or ``mp-22862/0``."""
+
+    def callback(item, entry):
+        try:
+            row, view = result_row(entry), result_view(entry.structure)
+        except Exception:  # noqa: BLE001 - a preview must never stop the run; the final ranking has it
+            return
+        on_relaxed(f"{item[0]}/{item[1]}", row, view)
+
+    return callback
 
 
 def result_view(structure):
@@ -78,8 +96,9 @@ def live_geometry(on_reconstruction):
 
 
 def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
-             on_generation=None, on_reconstruction=None, templates=None):
-    """:func:`run_and_compare` with 3D geometry of improving structures made off the GUI thread."""
+             on_generation=None, on_reconstruction=None, templates=None, on_relaxed=None):
+    """:func:`run_and_compare` with 3D geometry of improving structures, and the rows of
+    structures relaxed so far (:func:`provisional_rows`), made off the GUI thread."""
     return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
                            on_generation, live_geometry(on_reconstruction) if on_reconstruction else None,
-                           templates)
+                           templates, provisional_rows(on_relaxed) if on_relaxed else None)

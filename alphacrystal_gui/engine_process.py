@@ -10,7 +10,7 @@ between calls.
 
 Protocol: the GUI side sends ``(function, args, kwargs, live)`` and receives
 ``(kind, payload)`` events - ``progress``, ``generations`` (a batch of GA
-generations), ``reconstruction``, then exactly one ``succeeded`` or
+generations), ``reconstruction``, ``relaxed`` (a structure relaxed so far), then exactly one ``succeeded`` or
 ``failed`` - over ``multiprocessing`` queues (a started process first sends
 one ``ready``). Calls run one at a time. The
 process is started with ``spawn`` (safe next to Qt and in a frozen app), at a
@@ -111,6 +111,7 @@ def _run_request(request, events, cancel: _Cancel) -> None:
     if live:
         kwargs["on_generation"] = on_generation
         kwargs["on_reconstruction"] = lambda *payload: (flush(), events.put(("reconstruction", payload)))
+        kwargs["on_relaxed"] = lambda *payload: events.put(("relaxed", payload))
     from core import AlphaCrystalError
 
     try:

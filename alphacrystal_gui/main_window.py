@@ -71,6 +71,13 @@ MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
 """Shortest time between two live 3D updates of the best structure during a run."""
 
+Z_SELECT_TIP = ("the contact map of each Z (a candidate runs on the map of its own Z); while a result's map "
+                "is on view, it is named first")
+
+PROVISIONAL_NOTE = ("Provisional: the structures relaxed so far, ranked by their energy so far. Some may still be "
+                    "relaxed further, and duplicates are merged only when the run ends; the final ranking then "
+                    "replaces this list (export and save wait for it).")
+
 
 class PreferencesDialog(QDialog):
     """Model file, device, default processes and GA budget."""
@@ -149,6 +156,8 @@ class MainWindow(QMainWindow):
         self._refilling = False
         self._best_live = -1.0
         self._pending_live = None
+        self._drawn_row: dict | None = None
+        """The result row the 3D view draws (to redraw only when it changed)."""
         self._live_timer = QTimer(self)
         self._live_timer.setSingleShot(True)
         self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
@@ -169,7 +178,7 @@ class MainWindow(QMainWindow):
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.map_title = fitted(QLabel("Contact map"))
         self.z_select = QComboBox()
-        self.z_select.setToolTip("the contact map of each Z; a candidate runs on the map of its own Z")
+        self.z_select.setToolTip(Z_SELECT_TIP)
         self.back_button = QPushButton("Back to the input map")
         self.back_button.setEnabled(False)  # enabled, not shown/hidden: a relayout repaints the 3D canvas
 
@@ -215,7 +224,7 @@ class MainWindow(QMainWindow):
         self.energy_plot.resultClicked.connect(self.results.select_index)
         self.run_panel.candidateClicked.connect(self.show_candidate_result)
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
-        self.z_select.activated.connect(lambda k: self.session.select_z(self.z_select.itemData(k)))
+        self.z_select.activated.connect(self._z_chosen)
         self.view3d.export_button.clicked.connect(self._ask_png)
         self.view3d.atomPicked.connect(self.statusBar().showMessage)  # a picked atom, a distance, an angle
         # events: session -> widgets
@@ -226,6 +235,7 @@ class MainWindow(QMainWindow):
         s.current_z_changed.connect(lambda _: self._show_current_map())
         s.map_edited.connect(lambda _: self._update_z_select())
         s.map_edited.connect(lambda _: self._update_actions())
+        s.run_cleared.connect(self._on_run_cleared)
         s.results_changed.connect(self._on_results)
         s.viewing_changed.connect(lambda _: self._show_current_map())
         s.run_state_changed.connect(self._on_run_state)
@@ -344,8 +354,9 @@ class MainWindow(QMainWindow):
         s = self.session
         busy = self.task is not None
         self.run_panel.start_button.setEnabled(not busy and s.can_run)
-        self.export_selected_action.setEnabled(bool(s.rows))
-        self.export_all_action.setEnabled(bool(s.rows))
+        final = bool(s.rows) and not s.provisional  # provisional results are not exported
+        self.export_selected_action.setEnabled(final)
+        self.export_all_action.setEnabled(final)
         doc = s.document()
         editable = doc is not None and s.viewing is None
         self.undo_action.setEnabled(editable and doc.can_undo)
@@ -477,11 +488,19 @@ class MainWindow(QMainWindow):
         self.session.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
         self.session.set_template_ticked(self.candidates.template_ticks())
 
+    def _z_chosen(self, index: int) -> None:
+        z = self.z_select.itemData(index)
+        if z is not None:  # not the viewed result's entry
+            self.session.select_z(z)
+
     def _update_z_select(self) -> None:
-        """One entry per Z: atoms, the candidates that run on its map, whether it is edited."""
+        """One entry per Z: atoms, the candidates that run on its map, whether it is edited;
+        while a result's map is on view, an entry naming it comes first and is the one shown."""
         s = self.session
         self.z_select.blockSignals(True)
         self.z_select.clear()
+        if s.viewing is not None:
+            self.z_select.addItem(self._viewed_map_name(), None)
         for z in s.zs:
             doc = s.documents[z]
             groups = [str(c.spacegroup) for c, t in zip(s.candidates, s.candidate_ticked) if c.z == z and t]
@@ -490,10 +509,26 @@ class MainWindow(QMainWindow):
             if doc.edited:
                 text += " · edited"
             self.z_select.addItem(text, z)
-        if s.current_z is not None:
+        if s.viewing is not None:
+            self.z_select.setCurrentIndex(0)
+        elif s.current_z is not None:
             self.z_select.setCurrentIndex(self.z_select.findData(s.current_z))
-        self.z_select.setEnabled(bool(s.zs))
+        self.z_select.setEnabled(bool(s.zs) or s.viewing is not None)
+        self.z_select.setToolTip(f"{self.z_select.currentText()}\n{Z_SELECT_TIP}" if self.z_select.count()
+                                 else Z_SELECT_TIP)  # the whole entry, where the box cuts it
         self.z_select.blockSignals(False)
+
+    def _viewed_map_name(self) -> str:
+        """``result #1: 10 atoms (Z = 2) · view only`` (the viewed result's map, its own Z)."""
+        s = self.session
+        row, n = s.rows[s.viewing], s.result_document.n
+        try:
+            per_unit = parse_formula(s.results.formula).atoms_per_formula_unit
+        except core.AlphaCrystalError:
+            per_unit = 0
+        z = f" (Z = {n // per_unit})" if per_unit and n and n % per_unit == 0 else ""
+        provisional = " · provisional rank" if row.get("provisional") else ""
+        return f"result #{row['rank']}: {n} atoms{z} · view only{provisional}"
 
     def _show_current_map(self) -> None:
         """The editor shows the viewed result's map (read-only) or the current Z's input map."""
@@ -501,8 +536,11 @@ class MainWindow(QMainWindow):
         if s.viewing is not None:
             row = s.rows[s.viewing]
             self.editor.set_document(s.result_document, read_only=True)
-            self.map_title.setText(f"Contact map of result #{row['rank']} ({s.results.formula}; view only)")
+            provisional = ", provisional rank" if row.get("provisional") else ""
+            self.map_title.setText(f"Contact map of result #{row['rank']} ({s.results.formula}{provisional}; "
+                                   "view only)")
             self.back_button.setEnabled(True)
+            self._update_z_select()
         else:
             self.back_button.setEnabled(False)
             doc = s.document()
@@ -516,8 +554,8 @@ class MainWindow(QMainWindow):
                 self.editor.set_document(doc)
                 self.map_title.setText(f"Contact map of {s.formula}, Z = {s.current_z} ({doc.n} atoms, primitive "
                                        "cell): click a cell to toggle a bond")
-                if self.z_select.currentData() != s.current_z:
-                    self._update_z_select()
+            if self.z_select.currentData() != s.current_z or self.z_select.findData(None) >= 0:
+                self._update_z_select()  # it named the viewed result's map, or another Z
         self._update_actions()
 
     def _reference_document(self) -> ContactMapDocument:
@@ -552,6 +590,7 @@ class MainWindow(QMainWindow):
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
         task.connect("generation", self.session.add_generation)
         task.connect("reconstruction", self._live_result)
+        task.connect("relaxed", self.session.add_provisional)
         self.statusBar().showMessage(f"Running {request.describe()}…")
 
     def _progress(self, progress) -> None:
@@ -576,6 +615,7 @@ class MainWindow(QMainWindow):
             return
         name, result, geometry = self._pending_live
         self._pending_live = None
+        self._drawn_row = None
         self.view3d.show_structure(result.structure,
                                    f"best so far: {name}, fitness {result.fitness:.3f} "
                                    f"[{result.assignment.label}] (before relaxation)", geometry=geometry)
@@ -591,11 +631,36 @@ class MainWindow(QMainWindow):
     def _on_run_state(self, state: str) -> None:
         self.run_panel.show_state(state, self.session.run_message)
 
+    def _on_run_cleared(self) -> None:
+        """The previous run is gone: every view of it is reset (progress, fitness curves,
+        results, energy plot, the 3D view and its legend, the result's map)."""
+        self._live_timer.stop()
+        self._pending_live = None
+        self._best_live = -1.0
+        self.run_panel.clear_run()
+        self._drawn_row = None
+        self._on_results()  # no rows: the 3D view is cleared too
+        self._show_current_map()
+
     def _on_results(self) -> None:
-        """New results (or none): table, discarded lines, 3D view."""
+        """New results (or none, or a run's provisional ones): table, notes, 3D view."""
         s = self.session
-        self.results.set_rows(s.rows)
+        self.results.set_rows(s.rows, provisional=s.provisional)
         self.energy_plot.set_rows(s.rows)
+        if s.provisional:
+            n = len(s.rows)
+            self.discarded.setText(f"Provisional: {n} structure{'s' if n != 1 else ''} relaxed so far, ranked by "
+                                   "energy so far; the final ranking (duplicates merged) replaces this list when "
+                                   "the run ends.")
+            self.discarded.setToolTip(PROVISIONAL_NOTE)
+            if s.viewing is not None:  # the viewed one stays selected and drawn (redrawn only if it changed)
+                self.results.select_index(s.viewing, notify=False)
+                if s.rows[s.viewing] is not self._drawn_row:
+                    self._draw_result(s.viewing)
+                else:
+                    self.view3d.title.setText(self._result_title(s.viewing))
+            self._update_actions()
+            return
         if s.results is not None and s.results.discarded:
             lines = s.results.discarded
             shown = "\n".join(lines[:6]) + (f"\n… and {len(lines) - 6} more" if len(lines) > 6 else "")
@@ -607,25 +672,36 @@ class MainWindow(QMainWindow):
         if s.rows:
             self.results.select_index(0)
         else:
+            self._drawn_row = None
             self.view3d.show_structure(None)
         self._update_actions()
 
     def show_result(self, index: int) -> None:
         """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""
-        from pymatgen.core import Structure
-
-        s = self.session
         try:
-            row = s.view_result(index)
+            self.session.view_result(index)
         except SessionError:
             return
-        structure = Structure.from_dict(row["structure"])
+        self._draw_result(index)
+
+    def _result_title(self, index: int) -> str:
+        s = self.session
+        row = s.rows[index]
         title = f"#{row['rank']} {s.results.formula} {row.get('relaxed_symbol') or row['symbol']}"
         if row.get("energy_per_atom") is not None:
             title += f", {row['energy_per_atom']:.4f} eV/atom"
+        return title + (" (provisional: relaxed so far)" if row.get("provisional") else "")
+
+    def _draw_result(self, index: int) -> None:
+        from pymatgen.core import Structure
+
+        s = self.session
+        row = s.rows[index]
         geometry = s.results.views.get(index, (None, None))[1]
-        self.view3d.show_structure(structure, title, geometry=geometry)
+        self.view3d.show_structure(Structure.from_dict(row["structure"]), self._result_title(index),
+                                   geometry=geometry)
         self.view3d.picked.setText("")
+        self._drawn_row = row
 
     def back_to_input_map(self) -> None:
         self.session.back_to_input()
@@ -647,6 +723,7 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return False
         self.session.set_reference(cell, Path(path).name, cmap)
+        self._drawn_row = None
         self.view3d.show_structure(cell, f"{Path(path).name}: {cell.composition.reduced_formula}, "
                                          f"{sg_symbol} ({sg_number})")
         if not self.session.formula:

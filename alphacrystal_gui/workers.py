@@ -63,6 +63,7 @@ class Worker(QObject):
         if self.live:
             kwargs["on_generation"] = lambda *args: self._post("generation", *args)
             kwargs["on_reconstruction"] = lambda *args: self._post("reconstruction", *args)
+            kwargs["on_relaxed"] = lambda *args: self._post("relaxed", *args)
         try:
             result = self.fn(*self.args, **kwargs)
         except AlphaCrystalError as exc:
@@ -149,7 +150,7 @@ class Task(QObject):
             callback(*payload)
 
     def connect(self, kind: str, callback: Callable) -> None:
-        """Add a callback for ``progress``, ``generation``, ``reconstruction``, ``succeeded`` or ``failed``."""
+        """Add a callback for ``progress``, ``generation``, ``reconstruction``, ``relaxed``, ``succeeded`` or ``failed``."""
         self.callbacks[kind] = callback
 
     def cancel(self) -> None:
@@ -168,8 +169,8 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
                on_finished: Callable[[], None] | None = None, **kwargs) -> Task:
     """Run ``fn`` in a new thread, or from a new thread in ``engine`` (then ``fn`` must be
     an importable function with picklable arguments and result). ``fn`` must accept
-    ``progress`` and ``cancel`` keywords (and ``on_generation`` / ``on_reconstruction``
-    when ``live``)."""
+    ``progress`` and ``cancel`` keywords (and ``on_generation`` / ``on_reconstruction`` /
+    ``on_relaxed`` when ``live``)."""
     thread = QThread(parent)
     worker = Worker(fn, args, kwargs, live, engine)
     worker.moveToThread(thread)

@@ -15,9 +15,16 @@ The session holds:
   with its undo history): each candidate runs on the map of its own Z,
 - the results of the last run, tagged with the formula and inputs they came
   from (:class:`SessionResults`), their GA fitness histories, and which result
-  is being viewed (its map is shown read-only; the input maps are untouched),
+  is being viewed (its map is shown read-only; the input maps are untouched);
+  during a run, the structures relaxed so far as provisional results (ranked by
+  energy so far; the final ranking replaces them),
 - the reference structure opened for comparison,
 - the run state (:class:`RunState`) and whether anything is unsaved.
+
+Everything that belongs to a run (results, provisional results, fitness
+histories, the viewed result, the run's state and message) is cleared together
+by a new Predict, an opened project or the start of the next run, with one
+event, :attr:`Session.run_cleared`, that every view of a run follows.
 
 It saves and loads itself as a :class:`core.project.Project`.
 """
@@ -104,6 +111,10 @@ class SessionResults:
     seconds : float
     views : dict
         Result index -> (contact map, 3D geometry) made off the GUI thread (not saved).
+    provisional : bool
+        The structures relaxed so far by a run still going on, ranked by energy so far
+        (duplicates not merged yet): never exported or saved; the run's final ranking
+        replaces them.
     """
 
     formula: str
@@ -113,6 +124,7 @@ class SessionResults:
     cancelled: bool = False
     seconds: float = 0.0
     views: dict[int, tuple] = field(default_factory=dict)
+    provisional: bool = False
 
     def to_dict(self) -> dict:
         return {"formula": self.formula, "inputs": self.inputs, "discarded": self.discarded,
@@ -131,7 +143,11 @@ class Session:
     map_edited = Signal(int)
     """The input map of that Z changed (a toggle, threshold, undo...)."""
     results_changed = Signal()
-    """New results, or none (a new formula cleared them)."""
+    """New results (final, or a run's provisional ones), or none."""
+    run_cleared = Signal()
+    """The previous run and everything from it is gone (a new Predict, an opened project, the
+    start of the next run): results, provisional results, fitness histories, the viewed
+    result, the run's state and message. Every view of a run resets on this one event."""
     viewing_changed = Signal(object)
     """The result index whose map is shown read-only, or None (back to the input map)."""
     run_state_changed = Signal(str)
@@ -163,8 +179,14 @@ class Session:
         self.reference_distances: np.ndarray | None = None
         self.run_state = RunState.IDLE
         self.run_message = ""
+        self.run_request: RunRequest | None = None
+        """The inputs of the run going on (or of the last one)."""
+        self._provisional: dict[str, tuple[dict, object]] = {}
+        self._given: tuple[list, list, list] = ([], [], [])
+        """Candidates, their ticks and the template ticks as the last Predict (or Open) gave them."""
         self.project_path: Path | None = None
         self.dirty = False
+        self._unsaved_shown = False
 
     # ------------------------------------------------------------------ inputs
     def set_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
@@ -191,12 +213,10 @@ class Session:
         for zz, prediction in sorted(maps.items()):
             self.documents[zz] = self._new_document(zz, prediction)
         self.current_z = self._default_z()
-        self._clear_results()
-        self.histories = {}
-        self.run_state, self.run_message = RunState.IDLE, ""
+        self._given = (list(self.candidates), list(self.candidate_ticked), list(self.template_ticked))
+        self.project_path = None  # new inputs are no saved project's (an opened one sets it again)
+        self._clear_run()
         self.formula_changed.emit(formula)
-        self.histories_changed.emit()
-        self.run_state_changed.emit(self.run_state.value)
         self._set_dirty(True)
 
     def _new_document(self, z: int, prediction: ContactPrediction) -> ContactMapDocument:
@@ -301,9 +321,16 @@ class Session:
         maps = self.maps_for_run()
         request = RunRequest(self.formula, chosen, {c.z: maps[c.z] for c in chosen}, templates,
                              [z for z in self.edited_zs() if z in {c.z for c in chosen}])
-        self.histories = {}
-        self.histories_changed.emit()
+        return self._start(request)
+
+    def _start(self, request: RunRequest) -> RunRequest:
+        """The previous run is cleared (the window shows only the current run); STARTING."""
+        had_results = self.results is not None
+        self._clear_run()
+        self.run_request = request
         self._set_state(RunState.STARTING, "starting worker processes…")
+        if had_results:
+            self._set_dirty(True)
         return request
 
     def begin_rerun(self, index: int) -> RunRequest:
@@ -339,10 +366,7 @@ class Session:
         maps = self.maps_for_run()
         request = RunRequest(self.formula, [candidate], {candidate.z: maps[candidate.z]}, [],
                              [z for z in self.edited_zs() if z == candidate.z], rerun_of=f"result #{index + 1}")
-        self.histories = {}
-        self.histories_changed.emit()
-        self._set_state(RunState.STARTING, "starting worker processes…")
-        return request
+        return self._start(request)
 
     def run_progress(self, message: str = "") -> None:
         """Work has been done: STARTING becomes RUNNING (CANCELLING stays)."""
@@ -365,10 +389,53 @@ class Session:
         self._set_state(RunState.CANCELLING, "cancelling…")
         return True
 
+    def add_provisional(self, key: str, row: dict, view=None) -> None:
+        """A structure of the running run was relaxed (or relaxed further): it joins the
+        provisional results, ranked by energy so far (``row["rank"]``, ``row["provisional"]``).
+        A later call with the same ``key`` replaces its row. A viewed provisional result stays
+        on view (its index follows the new order). Ignored when no run is going on.
+
+        ``row`` is ``RankedStructure.row()`` plus ``structure`` and ``reconstructed``;
+        ``view`` is (contact map, 3D geometry) or None."""
+        if not self.run_state.busy or self.run_request is None:
+            return
+        viewed = self.rows[self.viewing].get("key") if self.viewing is not None and self.results else None
+        self._provisional[key] = (dict(row) | {"key": key, "provisional": True}, view)
+
+        def by_energy(item):
+            energy = item[1][0].get("energy_per_atom")
+            return (energy is None, energy if energy is not None else 0.0, item[0])
+
+        ordered = sorted(self._provisional.items(), key=by_energy)
+        rows = []
+        for rank, (_, (entry, _view)) in enumerate(ordered, 1):
+            entry["rank"] = rank  # the same dict while its structure stays: views can tell it is unchanged
+            rows.append(entry)
+        request = self.run_request
+        self.results = SessionResults(request.formula, request.describe(), rows, [], False, 0.0,
+                                      {k: v for k, (_, (_, v)) in enumerate(ordered) if v is not None},
+                                      provisional=True)
+        if viewed is not None:
+            index = next(k for k, r in enumerate(rows) if r["key"] == viewed)
+            if viewed == key:
+                self.view_result(index)  # its structure changed: its map again
+            elif index != self.viewing:
+                self.viewing = index
+                self.viewing_changed.emit(index)
+        self.results_changed.emit()
+        self._set_dirty(True)
+
+    @property
+    def provisional(self) -> bool:
+        """The results shown are a running run's provisional ones."""
+        return self.results is not None and self.results.provisional
+
     def finish_run(self, request: RunRequest, result, rows: list[dict], views: list | None = None) -> None:
-        """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its rows."""
+        """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its rows
+        (they replace any provisional results)."""
         from core.pipeline import discarded_lines
 
+        self._provisional = {}
         self.results = SessionResults(request.formula, request.describe(), list(rows), discarded_lines(result),
                                       bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])))
@@ -405,12 +472,15 @@ class Session:
         self.run_state_changed.emit(state.value)
 
     # ------------------------------------------------------------------ results
-    def _clear_results(self) -> None:
+    def _clear_run(self) -> None:
+        """Forget the previous run and everything from it; one :attr:`run_cleared` event."""
         self.results = None
         self.viewing = None
+        self._provisional = {}
         self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
-        self.results_changed.emit()
-        self.viewing_changed.emit(None)
+        self.histories = {}
+        self.run_state, self.run_message = RunState.IDLE, ""
+        self.run_cleared.emit()
 
     @property
     def rows(self) -> list[dict]:
@@ -447,6 +517,8 @@ class Session:
         """(rows, formula) to export: result ``index`` or all, with the formula they were computed for."""
         if self.results is None or not self.rows:
             raise SessionError("no results to export: run a prediction first")
+        if self.results.provisional:
+            raise SessionError("the run is still going on: its results are provisional until it ends")
         if index is None:
             return list(self.rows), self.results.formula
         if not 0 <= index < len(self.rows):
@@ -466,15 +538,30 @@ class Session:
 
     # ------------------------------------------------------------------ saving
     def _set_dirty(self, dirty: bool) -> None:
-        if dirty != self.dirty:
-            self.dirty = dirty
+        """Changed since the last save (or not); ``dirty_changed`` also when that changes
+        whether there is unsaved work (an edit made, or undone)."""
+        unsaved = dirty and self.has_work
+        if dirty != self.dirty or unsaved != self._unsaved_shown:
+            self.dirty, self._unsaved_shown = dirty, unsaved
             self.dirty_changed.emit(dirty)
 
     @property
+    def has_work(self) -> bool:
+        """Work a Predict, Open or Quit would lose: an edited map, candidates or template
+        ticks changed from what Predict gave, or results (a bare prediction can be made
+        again; an opened reference structure is just a file that can be opened again);
+        for a saved project, any change since it was saved."""
+        if not self.formula:
+            return False
+        if self.project_path is not None:
+            return True
+        return bool(self.rows) or bool(self.edited_zs()) \
+            or (self.candidates, self.candidate_ticked, self.template_ticked) != self._given
+
+    @property
     def has_unsaved_work(self) -> bool:
-        """Something a Predict, Open or Quit would lose: unsaved inputs, edits or results
-        (an opened reference structure alone is just a file that can be opened again)."""
-        return self.dirty and bool(self.formula)
+        """:attr:`has_work` not saved: what Quit, Predict and Open ask about."""
+        return self.dirty and self.has_work
 
     def title(self) -> str:
         """Window title: project name (or formula), an unsaved mark, the app's name."""
@@ -492,16 +579,16 @@ class Session:
             prediction=self.predictions[self.current_z].to_dict() if current is not None else None,
             edited_map=current.matrix.tolist() if current is not None else None,
             threshold=float(current.threshold) if current is not None else None,
-            settings=settings, results=self.rows,
+            settings=settings, results=[] if self.provisional else self.rows,
             reference={"name": self.reference_name, "structure": self.reference.as_dict()}
             if self.reference is not None else None,
             templates=[c.to_dict() | {"run": t} for c, t in zip(self.templates, self.template_ticked)],
             maps={str(z): {"prediction": self.predictions[z].to_dict(), "edited_map": doc.matrix.tolist(),
                            "threshold": float(doc.threshold)} for z, doc in self.documents.items()},
             current_z=self.current_z,
-            run=self.results.to_dict() if self.results is not None else None,
+            run=self.results.to_dict() if self.results is not None and not self.provisional else None,
             histories={job: [list(p) for p in points] for job, points in self.histories.items()},
-            viewing=self.viewing)
+            viewing=None if self.provisional else self.viewing)
 
     def save(self, path: str | Path, settings: dict) -> Path:
         """Write the project atomically; the session is then saved (not dirty) under that name."""
@@ -512,7 +599,7 @@ class Session:
 
     def _saved(self) -> None:
         """Clean under :attr:`project_path`: one event, also when it was clean (the title's name changes)."""
-        self.dirty = False
+        self.dirty, self._unsaved_shown = False, False
         self.dirty_changed.emit(False)
 
     def load_project(self, project: Project, path: str | Path | None = None) -> None:

@@ -18,7 +18,7 @@ def die(progress=None, cancel=None):
     os._exit(3)
 
 
-def wait_for_cancel(progress=None, cancel=None, on_generation=None, on_reconstruction=None):
+def wait_for_cancel(progress=None, cancel=None, on_generation=None, on_reconstruction=None, on_relaxed=None):
     import time
 
     for generation in range(100_000):

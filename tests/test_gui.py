@@ -488,6 +488,7 @@ def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
 
 def test_quit_with_unsaved_work_asks_first(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
+    w.document.toggle(0, 1)  # work to lose: an edited map
     asked = []
     w.confirm_discard = lambda action: asked.append(action) or False  # the user presses Cancel
     w.close()
@@ -917,3 +918,109 @@ def test_long_messages_never_widen_the_window(window):
         label.setText(long)
     assert window.minimumSizeHint().width() <= before
     assert before < 1500  # fits a 1920-pixel screen with room to spare
+
+
+# ---------------------------------------------------------------- issue 27: only the current run
+def tick_only(w, candidates: int, templates: int) -> None:
+    """Run the first ``candidates`` space-group candidates and the first ``templates`` templates."""
+    for table, keep in ((w.candidates.table, candidates), (w.candidates.templates_table, templates)):
+        for row in range(table.rowCount()):
+            table.item(row, 0).setCheckState(Qt.CheckState.Checked if row < keep else Qt.CheckState.Unchecked)
+
+
+def test_a_new_predict_clears_every_view_of_the_previous_run(window, qtbot, tmp_path):
+    w = predicted(qtbot, window, "SrTiO3")
+    tick_only(w, 1, 1)
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    assert w.rows and w.run_panel.stage.text().startswith("done: ") and w.run_panel.progress.value() == 100
+    assert "Sr" in w.view3d.legend.text() and w.run_panel._curves
+    w.grab().save(str(tmp_path / "before.png"))
+    events = []
+    w.session.run_cleared.connect(lambda: events.append("cleared"))
+    predicted(qtbot, w, "KBr")
+    assert events == ["cleared"]  # one event, every view follows it
+    assert w.rows == [] and w.results.rowCount() == 0 and w.session.histories == {}
+    assert w.run_panel.stage.text() == "Idle" and w.run_panel.progress.text() == ""  # no "done: ...", no full bar
+    assert not w.run_panel._curves and not w.run_panel._series
+    assert w.view3d.title.text() == "No structure" and w.view3d.legend.text() == ""  # no Sr, Ti, O legend
+    assert w.discarded.text() == "" and not w.export_all_action.isEnabled()
+    w.grab().save(str(tmp_path / "after.png"))
+
+
+def test_the_map_selector_names_the_map_on_view(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    tick_only(w, 1, 1)
+    w.run_panel.apply_settings(TINY)
+    w.run_panel.start_button.click()
+    wait_idle(qtbot, w)
+    w.results.select_index(0)
+    assert w.session.viewing == 0
+    n = w.session.result_document.n
+    shown = w.z_select.currentText()
+    assert shown.startswith("result #1") and f"{n} atoms (Z = {n // 2})" in shown and "view only" in shown, shown
+    assert all(f"Z = {z}:" in w.z_select.itemText(k + 1) for k, z in enumerate(w.session.zs))  # the inputs after it
+    z = w.session.zs[-1]
+    w.z_select.activated.emit(w.z_select.findData(z))  # choosing an input map leaves the result's
+    assert w.session.viewing is None and w.session.current_z == z
+    assert w.z_select.currentText().startswith(f"Z = {z}:") and w.z_select.findData(None) == -1
+
+
+def test_quit_after_a_bare_prediction_asks_nothing(window, qtbot):
+    w = predicted(qtbot, window, "NaCl")
+    asked = []
+    w.confirm_discard = lambda action: asked.append(action) or False
+    assert not w.session.has_unsaved_work and "*" not in w.windowTitle()
+    w.document.toggle(0, 1)
+    assert w.session.has_unsaved_work and "*" in w.windowTitle()  # an edit is work to lose
+    w.undo_action.trigger()
+    assert not w.session.has_unsaved_work and "*" not in w.windowTitle()  # undone: nothing to lose
+    w.close()
+    assert asked == [] and not w.isVisible()
+
+
+def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, tmp_path, monkeypatch):
+    """Through the engine process, as in the app: each relaxed structure joins the table at
+    once, marked provisional; the final ranking replaces them; one relaxation count."""
+    from dataclasses import replace
+
+    w, engine = engine_window(qtbot, tmp_path)
+    try:
+        predicted(qtbot, w, "NaCl")
+        tick_only(w, 1, 2)
+        w.run_panel.apply_settings({**TINY, "relax": True})
+        chosen = w.run_panel.settings
+        monkeypatch.setattr(w.run_panel, "settings", lambda *a: replace(
+            chosen(*a), relax_steps=20, prerelax_steps=10, refine_top=1, relax_per_candidate=1))
+        seen, totals = [], set()
+        w.session.results_changed.connect(lambda: seen.append((
+            w.session.provisional, w.results.rowCount(), w.results.horizontalHeaderItem(0).text(),
+            w.results.item(0, 0).text() if w.results.rowCount() else "", w.export_all_action.isEnabled(),
+            w.discarded.text())))
+        show = w.run_panel.show_progress
+        monkeypatch.setattr(w.run_panel, "show_progress", lambda p: (
+            totals.add(p.total) if p.stage == "relaxation" else None, show(p)))
+        w.run_panel.start_button.click()
+        qtbot.waitUntil(lambda: w.session.provisional, timeout=300_000)  # before the run ends
+        assert w.session.run_state.busy or w.session.provisional
+        wait_idle(qtbot, w, timeout=300_000)
+        provisional = [s for s in seen if s[0]]
+        assert provisional, seen
+        assert [s[1] for s in provisional] == sorted(s[1] for s in provisional)  # rows arrive one by one
+        for _, _, header, rank, export, note in provisional:
+            assert header == "rank (provisional)" and rank == "1?" and not export and note.startswith("Provisional")
+        assert not w.session.provisional and w.rows and w.results.horizontalHeaderItem(0).text() == "rank"
+        assert w.results.item(0, 0).text() == "1" and w.export_all_action.isEnabled()
+        assert all("provisional" not in r for r in w.rows)
+        assert len(totals) == 1, totals  # the bar's total never changed
+        # a new Predict leaves no point and no axis of the energy plot behind
+        assert len(w.energy_plot.scatter.points()) == len(w.rows)
+        predicted(qtbot, w, "KBr")
+        assert len(w.energy_plot.scatter.points()) == 0
+        from alphacrystal_gui.widgets.energy_plot import EMPTY_RANGE
+
+        assert np.allclose(w.energy_plot.plot.getViewBox().viewRange(), EMPTY_RANGE)
+    finally:
+        w.close()
+    assert not engine.running

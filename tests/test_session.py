@@ -215,3 +215,85 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
     s.show_run_folder("/tmp/elsewhere", "KCl", list(s.rows), {})
     with pytest.raises(SessionError, match="press Predict for KCl first"):
         s.begin_rerun(0)
+
+
+# ---------------------------------------------------------------- issue 27: only the current run
+def test_a_new_predict_or_run_clears_the_whole_previous_run_with_one_event(nacl_inputs):
+    s = session_with(nacl_inputs)
+    run(s)
+    s.add_generation("c1", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    s.view_result(0)
+    cleared = []
+    s.run_cleared.connect(lambda: cleared.append((s.results, s.histories, s.viewing, s.run_state, s.run_message)))
+    s.set_inputs("NaCl", None, *nacl_inputs[:2], nacl_inputs[2])
+    assert cleared == [(None, {}, None, RunState.IDLE, "")]
+    assert s.result_document.n == 0
+    run(s)
+    before = len(cleared)
+    s.begin_run()  # the next run starts: the previous one's results go with one event
+    assert len(cleared) == before + 1 and s.results is None and s.run_state == RunState.STARTING
+
+
+def provisional_row(energy, structure) -> dict:
+    return {"source": "template mp-1", "energy_per_atom": energy, "spacegroup": 225, "symbol": "Fm-3m", "z": 1,
+            "structure": structure.as_dict(), "reconstructed": structure.as_dict()}
+
+
+def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_replaces_them(nacl_inputs, tmp_path):
+    s = session_with(nacl_inputs)
+    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    assert s.results is None  # no run going on: a late event changes nothing
+    request = s.begin_run()
+    events = []
+    s.results_changed.connect(lambda: events.append([(r.get("key"), r["rank"]) for r in s.rows]))
+    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    s.add_provisional("b/0", provisional_row(-3.5, nacl()))
+    assert events[-1] == [("b/0", 1), ("a/0", 2)] and s.provisional and all(r["provisional"] for r in s.rows)
+    s.view_result(1)  # a/0
+    s.add_provisional("c/0", provisional_row(-3.2, nacl()))
+    assert s.rows[s.viewing]["key"] == "a/0" and s.viewing == 2  # the viewed one stays on view
+    s.add_provisional("a/0", provisional_row(-3.9, nacl()))  # relaxed further: it replaces its row
+    assert [r["key"] for r in s.rows] == ["a/0", "b/0", "c/0"] and s.viewing == 0
+    with pytest.raises(SessionError, match="provisional"):
+        s.export_selection()
+    project = s.to_project({})
+    assert project.results == [] and project.run is None  # never saved as if final
+    assert s.has_unsaved_work  # results are work to lose
+    from dataclasses import replace
+
+    result = predict_structures(request.formula, replace(TINY, sources=("contact",)),
+                                candidates=request.candidates[:1], contact_maps=request.maps)
+    rows = [e.row() | {"structure": e.structure.as_dict(), "reconstructed": e.initial.as_dict()}
+            for e in result.ranked]
+    s.finish_run(request, result, rows)
+    assert not s.provisional and s.rows == rows and s.viewing is None
+    s.add_provisional("d/0", provisional_row(-4.0, nacl()))  # after the end: ignored
+    assert s.rows == rows
+
+
+def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
+    s = session_with(nacl_inputs)
+    changes = []
+    s.dirty_changed.connect(lambda _: changes.append(s.has_unsaved_work))
+    assert not s.has_unsaved_work and "*" not in s.title()  # a bare prediction can be made again
+    s.document().toggle(0, 1)
+    assert s.has_unsaved_work and "*" in s.title() and changes[-1] is True
+    s.document().undo()
+    assert not s.has_unsaved_work and changes[-1] is False
+    s.set_template_ticked([False] + s.template_ticked[1:])
+    assert s.has_unsaved_work
+    s.set_template_ticked([True] * len(s.templates))
+    assert not s.has_unsaved_work
+    s.set_reference(nacl(), "nacl.cif", None)
+    assert not s.has_unsaved_work  # a reference is a file that can be opened again
+    run(s)
+    assert s.has_unsaved_work  # results
+    s.save(tmp_path / "nacl.acproj", TINY.to_dict())
+    assert not s.has_unsaved_work
+    s.set_template_ticked([False] + s.template_ticked[1:])
+    s.set_template_ticked([True] * len(s.templates))
+    assert s.has_unsaved_work and "*" in s.title()  # back to the prediction, but no longer what was saved
+    s.set_inputs("NaCl", None, *nacl_inputs[:2], nacl_inputs[2])  # a new Predict: no saved project's
+    assert not s.has_unsaved_work and s.project_path is None and "*" not in s.title()
+    s.document().toggle(0, 1)
+    assert s.has_unsaved_work and changes[-1] is True

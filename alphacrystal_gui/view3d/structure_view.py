@@ -222,6 +222,8 @@ class StructureView(QWidget):
                            self.measure_text):
                 visual.visible = False
             self.geometry = None
+            self.legend.setText("")  # no elements of a structure no longer drawn
+            self._update_polyhedra_choices([])
             self.canvas.update()
             return
         repeat = self.repeat

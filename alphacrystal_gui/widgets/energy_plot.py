@@ -8,6 +8,10 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 
+EMPTY_RANGE = ((0.5, 5.5), (0.0, 100.0))
+"""(rank, meV/atom) axes of the plot without results (no previous run's axes left behind)."""
+
+
 class EnergyPlot(QWidget):
     """Scatter of energy above the lowest (meV/atom) against rank; emits ``resultClicked(index)``."""
 
@@ -31,15 +35,19 @@ class EnergyPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.setMinimumHeight(120)
+        self.set_rows([])
 
     def set_rows(self, rows: list[dict]) -> None:
         """Rows of a run (``energy_per_atom`` in eV/atom; rows without one are left out)."""
         points = [(k, r.get("rank", k + 1), r["energy_per_atom"]) for k, r in enumerate(rows)
                   if r.get("energy_per_atom") is not None]
         self.indices = [k for k, _, _ in points]
-        if not points:
+        if not points:  # no run's axes left behind either
             self.scatter.setData([], [])
+            self.plot.setXRange(*EMPTY_RANGE[0], padding=0)
+            self.plot.setYRange(*EMPTY_RANGE[1], padding=0)
             return
+        self.plot.enableAutoRange(axis="y")
         ranks = np.array([p[1] for p in points], dtype=float)
         energies = np.array([p[2] for p in points], dtype=float)
         above = 1000.0 * (energies - energies.min())

@@ -43,6 +43,10 @@ TOOLTIPS = {
 }
 
 
+PROVISIONAL = ("Provisional rank: by energy so far, among the structures relaxed so far. Some may still be "
+               "relaxed further and duplicates are merged only when the run ends; the final ranking then "
+               "replaces these rows")
+
 RELAXATION_ONLY = ("* The GA structure had no bond of the map (fitness 0: an assignment without free parameters "
                    "or far from the map); this result comes from the relaxation, not from the contact map")
 
@@ -113,9 +117,14 @@ class ResultsTable(QTableWidget):
             shown += not hide
         return shown
 
-    def set_rows(self, rows: list[dict]) -> None:
+    def set_rows(self, rows: list[dict], provisional: bool = False) -> None:
+        """Show ``rows``; ``provisional``: a running run's rows, ranked by energy so far (the rank
+        header and each rank say so, in italics, with a tooltip)."""
         self.setSortingEnabled(False)
         self.setRowCount(0)
+        rank_header = self.horizontalHeaderItem(0)
+        rank_header.setText("rank (provisional)" if provisional else "rank")
+        rank_header.setToolTip(PROVISIONAL if provisional else "")
         energies = [r["energy_per_atom"] for r in rows if r.get("energy_per_atom") is not None]
         lowest = min(energies) if energies else None
         for index, r in enumerate(rows):
@@ -129,7 +138,7 @@ class ResultsTable(QTableWidget):
             if r.get("found_also_by"):
                 source += f"; also {r['found_also_by']}"
             cells = {
-                "rank": (r.get("rank", index + 1), str(r.get("rank", index + 1))),
+                "rank": (r.get("rank", index + 1), f"{r.get('rank', index + 1)}" + ("?" if provisional else "")),
                 "source": (source, source),
                 "space group": (r.get("spacegroup"), f"{r.get('symbol', '')} ({r.get('spacegroup', '')})"),
                 "Z": (r.get("z"), str(r.get("z", ""))),
@@ -164,6 +173,12 @@ class ResultsTable(QTableWidget):
                     item.setToolTip(text)
                 elif name == "fitness" and relaxation_only:
                     item.setToolTip(RELAXATION_ONLY)
+                elif name == "rank" and provisional:
+                    item.setToolTip(PROVISIONAL)
+                if provisional:
+                    font = item.font()
+                    font.setItalic(True)
+                    item.setFont(font)
                 item.setData(Qt.ItemDataRole.UserRole, index)
                 self.setItem(row, col, item)
         self.setSortingEnabled(True)
@@ -177,11 +192,16 @@ class ResultsTable(QTableWidget):
         if items:
             self.rowSelected.emit(int(items[0].data(Qt.ItemDataRole.UserRole)))
 
-    def select_index(self, index: int) -> None:
-        for row in range(self.rowCount()):
-            if self.item(row, 0).data(Qt.ItemDataRole.UserRole) == index:
-                self.selectRow(row)
-                return
+    def select_index(self, index: int, notify: bool = True) -> None:
+        """Select the row of result ``index``; ``notify=False``: without emitting ``rowSelected``."""
+        was_blocked = self.blockSignals(True) if not notify else self.signalsBlocked()
+        try:
+            for row in range(self.rowCount()):
+                if self.item(row, 0).data(Qt.ItemDataRole.UserRole) == index:
+                    self.selectRow(row)
+                    return
+        finally:
+            self.blockSignals(was_blocked)
 
 
 def _f(value) -> str:

@@ -162,6 +162,19 @@ class RunPanel(QWidget):
             self.redraw()
             self.fit_generations()
 
+    def clear_run(self) -> None:
+        """No run: no curves (the axis at the chosen generations), an empty bar, "Idle"."""
+        self.timer.stop()
+        self._progress = None
+        self._dirty = False
+        self.clear_plot()
+        self.plot.setXRange(0, self.generations.value(), padding=0.02)
+        self.progress.setRange(0, 100)
+        self.progress.reset()  # no value, no text
+        self.progress.setFormat("%p%")
+        self.stage.setText("Idle")
+        self.stage.setToolTip("")
+
     def fit_generations(self) -> None:
         """Fit the x-axis to the generations the runs reached (they stop early: patience, stall)."""
         last = max((points[-1][0] for points in self._series.values() if points), default=0)
