@@ -151,9 +151,10 @@ class RunFolder:
             fd, probe = tempfile.mkstemp(dir=self.state, prefix=".probe.")
             os.close(fd)
             os.unlink(probe)
-            for pattern in LEFTOVERS:
-                for leftover in self.path.glob(pattern):
-                    shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in self.path.glob(".staging.*"):  # of a killed run: only files the program wrote
+                shutil.rmtree(leftover, ignore_errors=True)
+            for leftover in self.path.glob(".retired.*"):  # a retired folder with the user's files is kept
+                self._remove_retired(leftover)
         except OSError as exc:
             raise OutputFolderError(f"cannot write to output folder {self.path}: {exc.strerror or exc}") from None
 
@@ -188,8 +189,7 @@ class RunFolder:
         (``.staging.*``, ``.retired.*``) are removed by the next run (:meth:`prepare`).
         """
         staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=self.path))
-        retired = None
-        self.notes = []
+        retired, previous = None, None
         try:
             for name, writer in entries:
                 folder = staging / name
@@ -205,7 +205,8 @@ class RunFolder:
                 if (target.exists() or target.is_symlink()) and target not in old_folders:
                     raise OutputFolderError(f"{target} is in the way and is not a result folder of this program; "
                                             "move it or choose another output folder")
-            keep = self._place_user_files(old_folders, staging, written)
+            previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
+            keep, moves = self._plan_user_files(old_folders, staging, written, previous)
             for name in SUMMARY_FILES:
                 (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
@@ -228,11 +229,12 @@ class RunFolder:
                     os.replace(old, self.path / old.name)
                 raise
             self._save_manifest(written)
+            self._move_user_files(retired, moves)
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if retired is not None:
-                shutil.rmtree(retired, ignore_errors=True)
+                self._remove_retired(retired, previous)
 
     def _result_folders(self) -> list[Path]:
         """The ranked folders (``NN_*`` with a ``result.json``) of an earlier run."""
@@ -241,10 +243,10 @@ class RunFolder:
         return sorted(p for p in self.path.iterdir()
                       if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / "result.json").is_file())
 
-    def user_files(self, folder: Path) -> list[str]:
+    def user_files(self, folder: Path, manifest: dict | None = None) -> list[str]:
         """Files of a result folder (paths relative to it) that this program did not write,
-        or wrote and somebody changed since."""
-        manifest = _read_json(self.state / MANIFEST).get(folder.name)
+        or wrote and somebody changed since (by ``manifest``, default the one on disk)."""
+        manifest = (_read_json(self.state / MANIFEST) if manifest is None else manifest).get(folder.name)
         if isinstance(manifest, dict):
             own = manifest
         else:  # a folder of an older version: its file names
@@ -254,31 +256,49 @@ class RunFolder:
         return sorted(name for name, digest in found.items()
                       if name not in own or (own[name] is not None and own[name] != digest))
 
-    def _place_user_files(self, old_folders: list[Path], staging: Path,
-                          written: dict[str, dict[str, str]]) -> dict[Path, Path]:
-        """Move the user's files of each old result folder into the staged folder of the
-        same structure; return {old folder: kept name} for the folders that must stay."""
+    def _plan_user_files(self, old_folders: list[Path], staging: Path, written: dict[str, dict[str, str]],
+                         previous: dict) -> tuple[dict[Path, Path], list[tuple[str, str, list[str]]]]:
+        """Where the user's files of each old result folder go: along with the same structure
+        (identical ``POSCAR``) into its new folder, as (old name, new name, files), moved once
+        the new folders are in place; else the old folder stays whole under a ``kept_`` name,
+        as {old folder: kept path}. :attr:`notes` says which."""
         keep: dict[Path, Path] = {}
+        moves: list[tuple[str, str, list[str]]] = []
         poscars = {name: (staging / name / "POSCAR").read_bytes() for name in written
                    if (staging / name / "POSCAR").is_file()}
         for old in old_folders:
-            files = self.user_files(old)
+            files = self.user_files(old, previous)
             if not files:
                 continue
             poscar = (old / "POSCAR").read_bytes() if (old / "POSCAR").is_file() else None
             same = next((name for name, text in poscars.items() if poscar is not None and text == poscar), None)
             if same is not None and not any((staging / same / f).exists() for f in files):
-                for f in files:
-                    (staging / same / f).parent.mkdir(parents=True, exist_ok=True)
-                    os.replace(old / f, staging / same / f)
+                moves.append((old.name, same, files))
                 self.notes.append(f"kept {_count(files)} you added to {old.name} ({', '.join(files)}): moved "
                                   f"along with the same structure into {same}")
                 continue
-            kept = _free_name(self.path, KEPT_PREFIX + old.name)
-            keep[old] = kept
-            self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours "
+            keep[old] = _free_name(self.path, KEPT_PREFIX + old.name)
+            self.notes.append(f"kept {old.name} as {keep[old].name}: it holds {_count(files)} of yours "
                               f"({', '.join(files)}) and its structure is not among the new results")
-        return keep
+        return keep, moves
+
+    def _move_user_files(self, retired: Path, moves: list[tuple[str, str, list[str]]]) -> None:
+        """Move the planned user files from the retired old folders into the new ones."""
+        for old_name, new_name, files in moves:
+            for f in files:
+                (self.path / new_name / f).parent.mkdir(parents=True, exist_ok=True)
+                os.replace(retired / old_name / f, self.path / new_name / f)
+
+    def _remove_retired(self, retired: Path, manifest: dict | None = None) -> None:
+        """Remove retired old result folders, except one still holding files of the user's (a
+        move that failed, or a run killed before it): that one is kept as ``kept_NN_...``."""
+        for old in sorted(retired.iterdir()) if retired.is_dir() else []:
+            files = self.user_files(old, manifest) if old.is_dir() and (old / "result.json").is_file() else []
+            if files:
+                kept = _free_name(self.path, KEPT_PREFIX + old.name)
+                os.replace(old, kept)
+                self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours")
+        shutil.rmtree(retired, ignore_errors=True)
 
     def _save_manifest(self, written: dict[str, dict[str, str]]) -> None:
         atomic_write_text(self.state / MANIFEST, json.dumps(written, indent=1, sort_keys=True) + "\n")

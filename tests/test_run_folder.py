@@ -107,3 +107,16 @@ def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
     write_vasp_inputs(rock_salt, folder)
     assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "runs" / "job.sh").is_file()
     assert (folder / "INCAR").is_file() and not list(tmp_path.glob(".vasp*"))
+
+
+def test_a_run_killed_before_the_users_files_moved_keeps_them(tmp_path):
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "mynotes.txt").write_text("notes")
+    (tmp_path / ".retired.x").mkdir()  # where a killed re-run left the old folder
+    (tmp_path / "01_H_P6_3-mmc").rename(tmp_path / ".retired.x" / "01_H_P6_3-mmc")
+    (tmp_path / ".staging.y").mkdir()
+    folder = RunFolder(tmp_path, "H")
+    folder.prepare()
+    assert (tmp_path / "kept_01_H_P6_3-mmc" / "mynotes.txt").read_text() == "notes"
+    assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note for note in folder.notes)
+    assert not list(tmp_path.glob(".retired.*")) and not list(tmp_path.glob(".staging.*"))
