@@ -1024,3 +1024,14 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
     finally:
         w.close()
     assert not engine.running
+
+
+def test_generations_that_arrive_just_before_the_end_are_still_drawn(window):
+    """The run ends between two redraw ticks: its last generations are drawn anyway
+    (the final state used to drop them, leaving a run without curves)."""
+    panel = window.run_panel
+    panel.set_running(True)
+    panel.add_generation("sg225-z1-sg225-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    panel.show_state("done", "done: 1 distinct structures in 1 s")
+    panel.set_running(False)
+    assert "sg225-z1-sg225-w0-r0" in panel._curves and panel.progress.format() == "done"

@@ -7,7 +7,6 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
-
 EMPTY_RANGE = ((0.5, 5.5), (0.0, 100.0))
 """(rank, meV/atom) axes of the plot without results (no previous run's axes left behind)."""
 

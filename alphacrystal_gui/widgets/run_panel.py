@@ -190,8 +190,8 @@ class RunPanel(QWidget):
         else:
             self.progress.setRange(0, 100)
         if state in ("done", "cancelled", "failed"):
-            self._progress = None
-            self._dirty = False
+            self._progress = None  # no late progress over the final state; curves still to draw stay
+            self._dirty = bool(self._changed)
             if state == "done":
                 self.progress.setValue(100)
             self.progress.setFormat(state)
