@@ -39,7 +39,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from core.candidates.propose import Candidate, propose_candidates
-from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
+from core.composition import MP20_MAX_ATOMS, Formula, formula_unit_text, parse_formula
 from core.contact_model.inference import (
     ContactPrediction,
     load_model,
@@ -53,7 +53,7 @@ from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
 from core.reconstruction.loop import LoopSettings, reconstruct
-from core.reconstruction.selection import distinct_results, same_structure
+from core.reconstruction.selection import distinct_results, same_reported_structure
 from core.relax import (
     MIN_DISTANCE,
     RelaxResult,
@@ -285,7 +285,7 @@ class RankedStructure:
         return {
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
-            "formula": self.structure.composition.reduced_formula,
+            "formula": formula_unit_text(self.structure.composition),
             "source": self.source,
             "spacegroup": start.spacegroup, "symbol": start.symbol, "z": start.z, "n_atoms": start.n_atoms,
             "sg_probability": None if c is None else round(c.probability, 4),
@@ -428,7 +428,7 @@ def predict_structures(
     parsed = parse_formula(formula)
     check_scope(parsed, settings.z)
     device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
-    folder = RunFolder(out_dir, parsed.reduced_formula, overwrite) if out_dir is not None else None
+    folder = RunFolder(out_dir, parsed.unit_formula, overwrite) if out_dir is not None else None
     if folder is not None:
         folder.prepare()
 
@@ -441,7 +441,7 @@ def predict_structures(
     candidates = (candidates if given else _propose(parsed, settings, clock)) if use_contact else []
     if use_contact and not candidates and not given:
         notes.append("contact route: no space group admits a Wyckoff assignment of "
-                     f"{parsed.reduced_formula}" + (f" with Z={settings.z}" if settings.z else ""))
+                     f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else ""))
     maps = dict(contact_maps or {})
     zs = sorted({c.z for c in candidates})
     for k, z in enumerate(zs):
@@ -488,7 +488,7 @@ def predict_structures(
     else:
         clock.stage("ranking", 1, 1, f"{len(ranked)} distinct structures"
                     + (f", {len(rejected)} rejected" if rejected else ""))
-    result = PredictionResult(parsed.reduced_formula, settings, candidates, maps, reconstructions, ranked,
+    result = PredictionResult(parsed.unit_formula, settings, candidates, maps, reconstructions, ranked,
                               time.perf_counter() - start, clock.durations, cancelled,
                               Path(out_dir) if out_dir is not None else None,
                               {"reconstructions": resumed_recon, "relaxations": resumed_relax}, rejected,
@@ -602,7 +602,7 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
     typed = parsed.typed_z
     if typed <= 1:
         return z, None
-    unit = parsed.reduced_formula
+    unit = parsed.unit_formula
     if z is not None:
         return z, f"{parsed.text} is {typed} × {unit}; running Z = {z} as given by --z"
     atoms = typed * parsed.atoms_per_formula_unit
@@ -714,7 +714,7 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     if cap in common:
         parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MAX_ATOMS} atoms), so the true cell "
                      f"may be larger than this program's {MAX_ATOMS}-atom limit")
-    return (f"{parsed.reduced_formula}: of the {census.total} {census.anonymous_formula} structures in the "
+    return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
             f"training data, {share}: " + "; ".join(parts))
 
 
@@ -729,12 +729,12 @@ def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[T
         limit = contact_model_max_atoms()
         atoms = (settings.z or 1) * parsed.atoms_per_formula_unit
         notes.append(f"contact route skipped: its models cover cells of up to {limit} atoms and "
-                     f"{parsed.reduced_formula}" + (f" with Z={settings.z}" if settings.z else "")
+                     f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else "")
                      + f" has {atoms}; the structures come from templates")
     elif is_all_metal(parsed) and not candidates_given and not runs_cmcrystal_by_default(parsed, templates or []):
-        notes.append(ALL_METAL_NOTE.format(formula=parsed.reduced_formula, n=len(templates or [])))
+        notes.append(ALL_METAL_NOTE.format(formula=parsed.unit_formula, n=len(templates or [])))
     elif is_all_metal(parsed):
-        notes.append(f"{parsed.reduced_formula} is all-metal: its contact map is empty by definition (metal pairs "
+        notes.append(f"{parsed.unit_formula} is all-metal: its contact map is empty by definition (metal pairs "
                      "are never in contact), so CMCrystal places its atoms by the space-group and Wyckoff "
                      "priors alone")
     return notes
@@ -743,7 +743,7 @@ def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[T
 # ---------------------------------------------------------------- stages
 def _propose(parsed, settings: PredictionSettings, clock=None) -> list[Candidate]:
     if clock is not None:
-        clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.reduced_formula}")
+        clock.stage("candidates", 0, 1, f"proposing space groups for {parsed.unit_formula}")
     if settings.spacegroups:
         # every feasible group, to find the user's: no assignment counts (up to 230 enumerations)
         pool = propose_candidates(parsed, top_k=230, z=settings.z, count_wyckoff=False)
@@ -761,7 +761,7 @@ def _propose(parsed, settings: PredictionSettings, clock=None) -> list[Candidate
 
 
 def _retrieve(parsed: Formula, settings: PredictionSettings, clock) -> list[TemplateCandidate]:
-    clock.stage("templates", 0, 1, f"searching known structures of {parsed.reduced_formula}'s stoichiometry")
+    clock.stage("templates", 0, 1, f"searching known structures of {parsed.unit_formula}'s stoichiometry")
     found = retrieve_templates(parsed, z=settings.z, top_k=settings.template_top_k, scorer=settings.template_scorer,
                                spacegroups=settings.spacegroups, max_atoms=MAX_ATOMS)
     clock.stage("templates", 1, 1, f"{len(found)} templates"
@@ -916,10 +916,10 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
         e.relaxation = relaxation
         sound.append(e)
     sound = _ordered(sound, relaxed)
-    matcher = StructureMatcher()
+    matcher, cells = StructureMatcher(), {}
     kept: list[RankedStructure] = []
     for e in sound:
-        twin = next((k for k in kept if same_structure(matcher, e.structure, k.structure)), None)
+        twin = next((k for k in kept if same_reported_structure(matcher, e.structure, k.structure, cells)), None)
         if twin is not None:
             e.duplicate_of = twin
             twin.duplicates += 1

@@ -182,6 +182,8 @@ class Session:
         self.run_request: RunRequest | None = None
         """The inputs of the run going on (or of the last one)."""
         self._provisional: dict[str, tuple[dict, object]] = {}
+        self._replaced_results: SessionResults | None = None
+        """The results a running run replaced, until it yields its own."""
         self._given: tuple[list, list, list] = ([], [], [])
         """Candidates, their ticks and the template ticks as the last Predict (or Open) gave them."""
         self.project_path: Path | None = None
@@ -326,7 +328,10 @@ class Session:
     def _start(self, request: RunRequest) -> RunRequest:
         """The previous run is cleared (the window shows only the current run); STARTING."""
         had_results = self.results is not None
+        # shown again if this run fails or ends without a structure: starting a run never loses results
+        replaced = self.results if had_results and not self.results.provisional else None
         self._clear_run()
+        self._replaced_results = replaced
         self.run_request = request
         self._set_state(RunState.STARTING, "starting worker processes…")
         if had_results:
@@ -436,6 +441,11 @@ class Session:
         from core.pipeline import discarded_lines
 
         self._provisional = {}
+        if not rows and self._replaced_results is not None:  # nothing finished: the previous results stay
+            self._restore_replaced(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
+                                   "the previous results are shown again")
+            return
+        self._replaced_results = None
         self.results = SessionResults(request.formula, request.describe(), list(rows), discarded_lines(result),
                                       bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])))
@@ -465,7 +475,18 @@ class Session:
         self._set_dirty(False)
 
     def fail_run(self, message: str) -> None:
+        """The run failed: its provisional results stay on view (marked so); without any,
+        the results the run replaced are shown again."""
+        if self.results is None and self._replaced_results is not None:
+            self._restore_replaced(f"{message} (the previous results are shown again)", RunState.FAILED)
+            return
         self._set_state(RunState.FAILED, message)
+
+    def _restore_replaced(self, message: str, state: RunState | None = None) -> None:
+        self.results, self._replaced_results = self._replaced_results, None
+        self._set_state(state or (RunState.CANCELLED if self.run_state == RunState.CANCELLING else RunState.DONE),
+                        message)
+        self.results_changed.emit()
 
     def _set_state(self, state: RunState, message: str) -> None:
         self.run_state, self.run_message = state, message
@@ -477,6 +498,7 @@ class Session:
         self.results = None
         self.viewing = None
         self._provisional = {}
+        self._replaced_results = None
         self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
         self.histories = {}
         self.run_state, self.run_message = RunState.IDLE, ""

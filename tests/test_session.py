@@ -297,3 +297,25 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     assert not s.has_unsaved_work and s.project_path is None and "*" not in s.title()
     s.document().toggle(0, 1)
     assert s.has_unsaved_work and changes[-1] is True
+
+
+def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(nacl_inputs):
+    s = session_with(nacl_inputs)
+    run(s)
+    before = s.rows
+    shown = []
+    s.results_changed.connect(lambda: shown.append(len(s.rows)))
+    s.begin_run()
+    assert s.results is None
+    s.fail_run("engine stopped")
+    assert s.rows == before and s.run_state == RunState.FAILED and "previous results" in s.run_message
+    assert shown[-1] == len(before)
+    request = s.begin_run()  # a cancelled run with nothing finished
+
+    class Nothing:
+        cancelled, seconds = True, 1.0
+        pool, rejected = [], []
+
+    s.request_cancel()
+    s.finish_run(request, Nothing(), [])
+    assert s.rows == before and s.run_state == RunState.CANCELLED
