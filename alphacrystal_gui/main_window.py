@@ -715,13 +715,20 @@ class MainWindow(QMainWindow):
 
     def open_structure(self, path: str | Path) -> bool:
         """Show a reference structure: 3D view, space group, its true map (and the diff overlay)."""
+        import warnings
+
         try:
-            cell = core.primitive_cell(core.read_structure(path))
+            with warnings.catch_warnings(record=True) as said:  # the reader's warnings go to the user
+                warnings.simplefilter("always", core.StructureWarning)
+                cell = core.primitive_cell(core.read_structure(path))
             cmap = core.compute_contact_map(cell)
             sg_number, sg_symbol = core.io.space_group(cell)
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))
             return False
+        for warning in said:
+            if issubclass(warning.category, core.StructureWarning):
+                self.show_error(f"Warning: {warning.message}")
         self.session.set_reference(cell, Path(path).name, cmap)
         self._drawn_row = None
         self.view3d.show_structure(cell, f"{Path(path).name}: {cell.composition.reduced_formula}, "

@@ -17,7 +17,7 @@ from core.contact_map import (
 )
 from core.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.elements import FEATURE_NAMES, FeatureScaler, element_table
-from core.errors import AlphaCrystalError, DatasetError, FormulaError, StructureFileError
+from core.errors import AlphaCrystalError, DatasetError, FormulaError, StructureFileError, StructureWarning
 from core.featurize import FeaturizedDataset, featurize_dataset
 from core.formula_split import full_range_split
 from core.io import (
@@ -100,6 +100,7 @@ __all__ = [*_LAZY,
     "FormulaError",
     "PotentialError",
     "StructureFileError",
+    "StructureWarning",
     "TemplateCandidate",
     "TemplateLibrary",
     "TemplateLibraryError",

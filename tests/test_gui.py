@@ -225,6 +225,14 @@ def test_open_structure_shows_true_map_and_3d(window, tmp_path):
     assert g is not None and len(g["bonds"]) > 0 and len(g["positions"]) >= 6
 
 
+def test_a_structure_with_atoms_too_close_opens_with_the_readers_warning(window, tmp_path):
+    path = tmp_path / "POSCAR"
+    path.write_text("close\n1.0\n5 0 0\n0 5 0\n0 0 5\nNa Cl\n2 1\ndirect\n"
+                    "0 0 0\n0.02 0 0\n0.5 0.5 0.5\n")
+    assert window.open_structure(path)
+    assert "Warning" in window.error_box.text() and "closer than" in window.error_box.text()
+
+
 def test_bad_files_show_a_message_not_a_traceback(window, tmp_path):
     bad = tmp_path / "broken.cif"
     bad.write_text("this is not a cif")
