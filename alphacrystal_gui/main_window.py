@@ -731,14 +731,14 @@ class MainWindow(QMainWindow):
                 self.show_error(f"Warning: {warning.message}")
         self.session.set_reference(cell, Path(path).name, cmap)
         self._drawn_row = None
-        self.view3d.show_structure(cell, f"{Path(path).name}: {cell.composition.reduced_formula}, "
+        self.view3d.show_structure(cell, f"{Path(path).name}: {core.formula_unit_text(cell.composition)}, "
                                          f"{sg_symbol} ({sg_number})")
         if not self.session.formula:
-            self.formula_bar.edit.setText(cell.composition.reduced_formula)
+            self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
         if self.session.document() is None:
             self.map_title.setText(f"True contact map of {Path(path).name} ({len(cmap.species)} atoms)")
         self.statusBar().showMessage(
-            f"{Path(path).name}: {cell.composition.reduced_formula}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
+            f"{Path(path).name}: {core.formula_unit_text(cell.composition)}, {sg_symbol} ({sg_number}), {len(cell)} atoms, "
             f"{cmap.n_valid_bonds} bonds, {cmap.n_short_contacts} short contacts")
         return True
 

@@ -8,7 +8,14 @@ names of :data:`_LAZY` load their module on first use (``core.Session``), so
 that ``import core`` stays light for the CLI: the pipeline pulls in torch.
 """
 
-from core.composition import DEFAULT_MAX_ATOMS, Formula, atom_elements, parse_formula, z_values
+from core.composition import (
+    DEFAULT_MAX_ATOMS,
+    Formula,
+    atom_elements,
+    formula_unit_text,
+    parse_formula,
+    z_values,
+)
 from core.contact_map import (
     ContactMap,
     canonical_order,
@@ -17,7 +24,13 @@ from core.contact_map import (
 )
 from core.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.elements import FEATURE_NAMES, FeatureScaler, element_table
-from core.errors import AlphaCrystalError, DatasetError, FormulaError, StructureFileError, StructureWarning
+from core.errors import (
+    AlphaCrystalError,
+    DatasetError,
+    FormulaError,
+    StructureFileError,
+    StructureWarning,
+)
 from core.featurize import FeaturizedDataset, featurize_dataset
 from core.formula_split import full_range_split
 from core.io import (
@@ -112,6 +125,7 @@ __all__ = [*_LAZY,
     "element_table",
     "export_structure",
     "featurize_dataset",
+    "formula_unit_text",
     "fractional_rmsd_mae",
     "full_range_split",
     "load_dataset",

@@ -535,7 +535,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         workers = len(client.scheduler_info().get("workers", {}))
         print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
         rows = screen(found.items, args.out, dataclasses.asdict(settings), client, retries=args.retries,
-                      progress=progress, worker_timeout=args.worker_timeout)
+                      progress=progress, worker_timeout=_worker_timeout(args.worker_timeout, spec.kind))
     except KeyboardInterrupt:
         print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
               "command to continue", file=sys.stderr)
@@ -766,6 +766,27 @@ def _rerun_from(path: str, formula, settings):
     return [candidate], dataclasses.replace(settings, z=candidate.z, sources=("contact",))
 
 
+def _default_out(formula) -> Path:
+    """``predictions/UNIT`` (the unit formula, :attr:`Formula.unit_formula`), or the folder an
+    earlier version named by pymatgen's reduced formula (``predictions/H2``) when only that
+    exists, so that re-running the same command resumes there."""
+    from core.run_folder import safe_name
+
+    out = Path("predictions") / safe_name(formula.unit_formula)
+    earlier = Path("predictions") / safe_name(formula.reduced_formula)
+    return earlier if not out.exists() and earlier != out and (earlier / ".alphacrystal").is_dir() else out
+
+
+def _worker_timeout(given: float | None, kind: str) -> float | None:
+    """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS
+    (a queue can hold batch jobs for hours), :data:`core.screening.DEFAULT_WORKER_TIMEOUT` otherwise."""
+    from core.screening import DEFAULT_WORKER_TIMEOUT
+
+    if given is not None:
+        return given
+    return None if kind in ("slurm", "pbs") else DEFAULT_WORKER_TIMEOUT
+
+
 def cmd_predict(args: argparse.Namespace) -> int:
     import multiprocessing
     import signal
@@ -773,7 +794,6 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.composition import parse_formula
     from core.parallel import CancelToken
     from core.pipeline import cell_size_note, predict_structures, z_from_formula
-    from core.run_folder import safe_name
     from core.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()
@@ -790,7 +810,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     said = [note for note in [cell_size_note(formula, settings)] if note]  # before work starts
     for note in said:
         print(f"note: {note}", flush=True)
-    out = Path(args.out or f"predictions/{safe_name(formula.unit_formula)}")
+    out = Path(args.out) if args.out else _default_out(formula)
     cancel = CancelToken()
 
     received: list[int] = []
@@ -1345,9 +1365,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="threads per worker (default 1: each formula runs on one core)")
     p.add_argument("--retries", type=Number(int, 0, 100), default=2,
                    help="re-runs of a formula whose task crashed or whose worker died (default 2)")
-    p.add_argument("--worker-timeout", type=positive_float, default=DEFAULT_WORKER_TIMEOUT, metavar="SECONDS",
+    p.add_argument("--worker-timeout", type=positive_float, default=None, metavar="SECONDS",
                    help="stop with an error when the cluster has had no worker for this long while formulas are "
-                        f"left: batch jobs that never start, or all gone (default {DEFAULT_WORKER_TIMEOUT:g} s)")
+                        f"left (default {DEFAULT_WORKER_TIMEOUT:g} s on a local cluster or a scheduler; none on "
+                        "SLURM/PBS, whose batch jobs may wait in the queue for hours)")
     p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates per formula (default 5)")
     _add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0)")

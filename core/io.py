@@ -342,11 +342,15 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             (staging / "README.txt").write_text(_POTCAR_README)
         _tidy_incar(staging / "INCAR")
         if target.exists():
-            _carry_other_files(target, staging)
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
-            os.replace(staging, target)
-            shutil.rmtree(retired, ignore_errors=True)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                os.replace(retired / target.name, target)  # the old folder back, the user's files in it
+                shutil.rmtree(retired, ignore_errors=True)
+                raise
+            _retire_keeping_other_files(retired, target)
         else:
             os.replace(staging, target)
     except OSError as exc:
@@ -362,16 +366,36 @@ VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "READ
 """What :func:`write_vasp_inputs` writes (and replaces); anything else in the folder is the user's."""
 
 
-def _carry_other_files(old: Path, new: Path) -> None:
-    """Move every file of ``old`` that is not one of :data:`VASP_INPUT_FILES` (a user's
-    OUTCAR, CONTCAR, job script) into ``new``, so that replacing the inputs removes nothing
-    the user wrote."""
-    for path in sorted(old.rglob("*")):
-        relative = path.relative_to(old)
-        if path.is_dir() or (len(relative.parts) == 1 and relative.name in VASP_INPUT_FILES):
-            continue
-        (new / relative).parent.mkdir(parents=True, exist_ok=True)
-        os.replace(path, new / relative)
+def _other_files(folder: Path) -> list[Path]:
+    """Everything in ``folder`` besides :data:`VASP_INPUT_FILES` at its top: the user's
+    files, links and folders (empty ones too), deepest last."""
+    return [p for p in sorted(folder.rglob("*"))
+            if not (p.parent == folder and p.name in VASP_INPUT_FILES and p.is_file() and not p.is_symlink())]
+
+
+def _retire_keeping_other_files(retired: Path, target: Path) -> None:
+    """Move the user's files (a VASP run's OUTCAR, CONTCAR, job scripts) of the replaced
+    folder ``retired/target.name`` into the new ``target``, then remove it; anything that
+    could not be moved stays in a visible ``target.kept`` folder, never removed."""
+    old = retired / target.name
+    try:
+        for path in _other_files(old):
+            destination = target / path.relative_to(old)
+            if path.is_dir() and not path.is_symlink():
+                destination.mkdir(parents=True, exist_ok=True)
+            elif path.exists() or path.is_symlink():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, destination)
+    finally:
+        left = [p for p in _other_files(old) if not p.is_dir() or p.is_symlink()] if old.exists() else []
+        if left:
+            kept = target.with_name(f"{target.name}.kept")
+            k = 1
+            while kept.exists():
+                k += 1
+                kept = target.with_name(f"{target.name}.kept-{k}")
+            os.replace(old, kept)
+        shutil.rmtree(retired, ignore_errors=True)
 
 
 def _tidy_incar(path: Path) -> None:

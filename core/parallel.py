@@ -137,16 +137,20 @@ def one_thread() -> Iterator[None]:
     threads wait for each other at every operation, and CHGNet relaxations ran 30 times
     slower than on a quiet machine (``benchmarks/bench_under_load.py``, docs/prediction.md).
     """
-    import torch
+    import sys
+
     from threadpoolctl import threadpool_limits
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    torch = sys.modules.get("torch")  # not imported by a GA-only run: nothing of torch's to limit
+    before = torch.get_num_threads() if torch is not None else None
+    if torch is not None:
+        torch.set_num_threads(1)
     try:
         with threadpool_limits(limits=1):
             yield
     finally:
-        torch.set_num_threads(before)
+        if torch is not None:
+            torch.set_num_threads(before)
 
 
 @contextlib.contextmanager

@@ -1011,7 +1011,12 @@ def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input
 def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None, cancel=None) -> list[Path]:
     """Write result rows (``RankedStructure.row()`` plus ``structure`` and ``reconstructed``
     as ``Structure.as_dict()``, as the desktop app keeps them) into ``folder``, one
-    ranked subfolder each, with the same writer and names as a prediction's output folder."""
+    ranked subfolder each, with the same writer and names as a prediction's output folder
+    (the formula written as the unit formula, :func:`core.composition.formula_unit_text`)."""
+    try:
+        formula = parse_formula(formula).unit_formula
+    except FormulaError:  # a name that is not a formula: kept as it is
+        pass
     out = []
     for k, row in enumerate(rows, 1):
         if _is_set(cancel):

@@ -220,7 +220,9 @@ class RunFolder:
                 for name, _ in entries:
                     os.replace(staging / name, self.path / name)
                     out.append(self.path / name)
-                for path in summaries:  # last: the summary appears once every folder it lists is in place
+                # last: the summary appears once every folder it lists is in place; the json first,
+                # so that a kill between the two never leaves a csv that check() takes for the user's
+                for path in sorted(summaries, key=lambda p: p.suffix != ".json"):
                     os.replace(path, self.path / path.name)
             except Exception:
                 for moved in out:  # an error (not a kill) mid-swap: put the old results back
@@ -237,11 +239,19 @@ class RunFolder:
                 self._remove_retired(retired, previous)
 
     def _result_folders(self) -> list[Path]:
-        """The ranked folders (``NN_*`` with a ``result.json``) of an earlier run."""
+        """The ranked folders of the earlier run: those its manifest (:data:`MANIFEST`) or its
+        ``summary.json`` lists, with a ``result.json``; any ``NN_*`` folder with a
+        ``result.json`` only for a folder of an older version that has neither. A copy the
+        user made (``01_TiO2_mybackup/``) is not listed, so it is never retired."""
         if not self.path.is_dir():
             return []
+        listed = set(_read_json(self.state / MANIFEST))
+        summary = _read_json(self.path / "summary.json").get("structures")
+        if isinstance(summary, list):
+            listed |= {str(row.get("folder", "")) for row in summary if isinstance(row, dict)}
         return sorted(p for p in self.path.iterdir()
-                      if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / "result.json").is_file())
+                      if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / "result.json").is_file()
+                      and (not listed or p.name in listed))
 
     def user_files(self, folder: Path, manifest: dict | None = None) -> list[str]:
         """Files of a result folder (paths relative to it) that this program did not write,
@@ -252,7 +262,7 @@ class RunFolder:
         else:  # a folder of an older version: its file names
             formula = str(_read_json(folder / "result.json").get("formula", ""))
             own = {name: None for name in (*_OWN_FILES, f"{safe_name(formula)}.cif")}
-        found = _file_hashes(folder, with_hash=isinstance(manifest, dict))
+        found = _file_hashes(folder, hashed=set(own) if isinstance(manifest, dict) else set())
         return sorted(name for name, digest in found.items()
                       if name not in own or (own[name] is not None and own[name] != digest))
 
@@ -264,14 +274,13 @@ class RunFolder:
         as {old folder: kept path}. :attr:`notes` says which."""
         keep: dict[Path, Path] = {}
         moves: list[tuple[str, str, list[str]]] = []
-        poscars = {name: (staging / name / "POSCAR").read_bytes() for name in written
-                   if (staging / name / "POSCAR").is_file()}
+        poscars = {name: _structure_lines(staging / name / "POSCAR") for name in written}
         for old in old_folders:
             files = self.user_files(old, previous)
             if not files:
                 continue
-            poscar = (old / "POSCAR").read_bytes() if (old / "POSCAR").is_file() else None
-            same = next((name for name, text in poscars.items() if poscar is not None and text == poscar), None)
+            poscar = _structure_lines(old / "POSCAR")
+            same = next((name for name, lines in poscars.items() if poscar is not None and lines == poscar), None)
             if same is not None and not any((staging / same / f).exists() for f in files):
                 moves.append((old.name, same, files))
                 self.notes.append(f"kept {_count(files)} you added to {old.name} ({', '.join(files)}): moved "
@@ -327,14 +336,34 @@ def _read_json(path: Path) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _file_hashes(folder: Path, with_hash: bool = True) -> dict[str, str | None]:
-    """{path relative to ``folder``: SHA-256} of every file below it (None without ``with_hash``)."""
+def _file_hashes(folder: Path, hashed: set[str] | None = None) -> dict[str, str | None]:
+    """{path relative to ``folder``: SHA-256} of every file below it; only the paths in
+    ``hashed`` are read (all when None: a folder the program just wrote), so that a user's
+    WAVECAR of several GB is listed, not read."""
     out: dict[str, str | None] = {}
     for path in sorted(folder.rglob("*")):
         if path.is_file() or path.is_symlink():
-            out[path.relative_to(folder).as_posix()] = \
-                hashlib.sha256(path.read_bytes()).hexdigest() if with_hash and path.is_file() else None
+            name = path.relative_to(folder).as_posix()
+            wanted = path.is_file() and not path.is_symlink() and (hashed is None or name in hashed)
+            out[name] = _sha256(path) if wanted else None
     return out
+
+
+def _structure_lines(poscar: Path) -> list[str] | None:
+    """A POSCAR's lines without the first (a comment that names the rank): equal for the same
+    relaxed structure whatever its rank; None without one."""
+    try:
+        return poscar.read_text().splitlines()[1:]
+    except OSError:
+        return None
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _free_name(parent: Path, name: str) -> Path:

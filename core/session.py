@@ -475,11 +475,21 @@ class Session:
         self._set_dirty(False)
 
     def fail_run(self, message: str) -> None:
-        """The run failed: its provisional results stay on view (marked so); without any,
-        the results the run replaced are shown again."""
-        if self.results is None and self._replaced_results is not None:
+        """The run failed. The results it replaced are shown again (its own provisional rows
+        are dropped: the previous run's finished results come first); without any, its
+        provisional rows become its results, ranked by energy and not de-duplicated, so that
+        they can be exported and saved."""
+        self._provisional = {}
+        if self._replaced_results is not None:
             self._restore_replaced(f"{message} (the previous results are shown again)", RunState.FAILED)
             return
+        if self.results is not None and self.results.provisional:
+            self.results = replace(self.results, provisional=False,
+                                   rows=[{k: v for k, v in r.items() if k != "provisional"} for r in self.rows],
+                                   inputs=f"{self.results.inputs} (failed run: the structures relaxed before it "
+                                          "failed, not de-duplicated)")
+            message = f"{message} ({len(self.rows)} structures relaxed before it failed are kept)"
+            self.results_changed.emit()
         self._set_state(RunState.FAILED, message)
 
     def _restore_replaced(self, message: str, state: RunState | None = None) -> None:
@@ -577,8 +587,8 @@ class Session:
             return False
         if self.project_path is not None:
             return True
-        return bool(self.rows) or bool(self.edited_zs()) \
-            or (self.candidates, self.candidate_ticked, self.template_ticked) != self._given
+        return bool(self.rows) or self._replaced_results is not None or self.run_state.busy \
+            or bool(self.edited_zs()) or (self.candidates, self.candidate_ticked, self.template_ticked) != self._given
 
     @property
     def has_unsaved_work(self) -> bool:

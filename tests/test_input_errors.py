@@ -166,7 +166,10 @@ def test_worker_timeout_option(capsys):
     args = cli.build_parser().parse_args(["screen", "NaCl", "--out", "x"])
     from core.screening import DEFAULT_WORKER_TIMEOUT
 
-    assert args.worker_timeout == DEFAULT_WORKER_TIMEOUT == 600
+    assert args.worker_timeout is None  # the cluster kind's default
+    assert cli._worker_timeout(None, "local") == DEFAULT_WORKER_TIMEOUT == 600
+    assert cli._worker_timeout(None, "slurm") is None and cli._worker_timeout(None, "pbs") is None  # queues wait
+    assert cli._worker_timeout(30.0, "slurm") == 30.0
 
 
 # ---------------------------------------------------------------- 4. numeric options and ignored options

@@ -12,14 +12,19 @@ from core.run_folder import ForeignResultsError, OutputFolderError, RunFolder
 
 
 def _result(name: str, formula: str, poscar: str):
-    """A writer of a result folder as the pipeline writes it (CIF, POSCAR, vasp/, result.json)."""
-    def write(folder: Path) -> None:
-        (folder / f"{formula}.cif").write_text(f"data_{formula}\n")
-        (folder / "POSCAR").write_text(poscar)
-        (folder / "vasp").mkdir()
-        (folder / "vasp" / "INCAR").write_text("ENCUT = 520\n")
-        (folder / "result.json").write_text(json.dumps({"formula": formula, "folder": name}))
-    return name, write
+    """A writer of a result folder as the pipeline writes it (core.run_folder.write_structure_folder:
+    symmetrised CIF, POSCAR whose comment names the rank, vasp/, result.json); ``poscar`` names the
+    structure ("H one", "H two", ...: a different cell for each)."""
+    from pymatgen.core import Composition, Lattice, Structure
+
+    from core.run_folder import write_structure_folder
+
+    elements = [str(e) for e in Composition(formula).elements]
+    a = 3.0 + sum(map(ord, poscar)) % 97 / 50  # one cell per name
+    structure = Structure(Lattice.cubic(a), elements, [[k / (len(elements) + 1)] * 3 for k in range(len(elements))])
+    rank = int(name.split("_")[0])
+    return name, lambda folder: write_structure_folder(folder, structure, formula, rank,
+                                                       {"formula": formula, "rank": rank})
 
 
 def _publish(path: Path, formula: str, poscars: dict[str, str]) -> RunFolder:
@@ -49,10 +54,11 @@ def test_a_rerun_moves_the_users_files_along_with_the_same_structure(tmp_path):
 def test_a_folder_whose_structure_is_gone_is_kept_whole_and_said(tmp_path):
     _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
     (tmp_path / "01_H_P6_3-mmc" / "vasp" / "INCAR").write_text("ENCUT = 700\n")  # the user edited ours
+    before = (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text()
     folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H other\n"})
     kept = tmp_path / "kept_01_H_P6_3-mmc"
-    assert (kept / "vasp" / "INCAR").read_text() == "ENCUT = 700\n"
-    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() == "H other\n"
+    assert (kept / "vasp" / "INCAR").read_text() == "ENCUT = 700\n" and (kept / "POSCAR").read_text() == before
+    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() != before
     assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note for note in folder.notes)
     # a folder without the user's files is replaced as before
     folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H third\n"})
@@ -65,12 +71,15 @@ def test_another_formulas_results_are_refused_unless_overwrite(tmp_path):
         RunFolder(tmp_path, "NaCl").prepare()
     assert (tmp_path / "01_ZnO_P6_3mc" / "POSCAR").is_file()
     RunFolder(tmp_path, "Zn2O2").prepare()  # the same compound
+    (tmp_path / "01_ZnO_mybackup").mkdir()  # a copy the user made of a result folder: never retired
+    (tmp_path / "01_ZnO_mybackup" / "result.json").write_text('{"formula": "ZnO"}')
     (tmp_path / "01_ZnO_P6_3mc" / "mine.txt").write_text("mine")
     _publish_over = RunFolder(tmp_path, "NaCl", overwrite=True)
     _publish_over.prepare()
     _publish_over.publish([_result("01_NaCl_Fm-3m", "NaCl", "NaCl\n")], [{"folder": "01_NaCl_Fm-3m"}],
                           {"formula": "NaCl"})
     assert (tmp_path / "kept_01_ZnO_P6_3mc" / "mine.txt").read_text() == "mine"
+    assert (tmp_path / "01_ZnO_mybackup" / "result.json").is_file()
     assert json.loads((tmp_path / "summary.json").read_text())["formula"] == "NaCl"
 
 
@@ -120,3 +129,32 @@ def test_a_run_killed_before_the_users_files_moved_keeps_them(tmp_path):
     assert (tmp_path / "kept_01_H_P6_3-mmc" / "mynotes.txt").read_text() == "notes"
     assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note for note in folder.notes)
     assert not list(tmp_path.glob(".retired.*")) and not list(tmp_path.glob(".staging.*"))
+
+
+def test_vasp_inputs_that_cannot_replace_the_folder_leave_the_users_files_in_it(tmp_path, monkeypatch):
+    import os
+
+    from pymatgen.core import Lattice, Structure
+
+    from core.errors import StructureFileError
+    from core.io import write_vasp_inputs
+
+    rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")
+    (folder / "OUTCAR").write_text("my DFT run")
+    (folder / "WAVECAR.link").symlink_to(folder / "OUTCAR")
+    real = os.replace
+
+    def failing(a, b):
+        if str(a).startswith(str(tmp_path / ".vasp.")) and ".old." not in str(a) and str(b) == str(folder):
+            raise OSError(13, "Permission denied")  # the new inputs cannot take the folder's place
+        return real(a, b)
+
+    monkeypatch.setattr(os, "replace", failing)
+    with pytest.raises(StructureFileError, match="Permission denied"):
+        write_vasp_inputs(rock_salt, folder)
+    monkeypatch.setattr(os, "replace", real)
+    assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "WAVECAR.link").is_symlink()
+    write_vasp_inputs(rock_salt, folder)  # and when it works, the link moves along too
+    assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "WAVECAR.link").is_symlink()
+    assert not list(tmp_path.glob(".vasp*")) and not list(tmp_path.glob("vasp.kept*"))

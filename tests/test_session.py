@@ -319,3 +319,20 @@ def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(na
     s.request_cancel()
     s.finish_run(request, Nothing(), [])
     assert s.rows == before and s.run_state == RunState.CANCELLED
+
+
+def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
+    s = session_with(nacl_inputs)
+    s.begin_run()  # no earlier results: the failed run's relaxed structures become its results
+    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    s.fail_run("engine stopped")
+    assert not s.provisional and len(s.rows) == 1 and "kept" in s.run_message
+    assert "provisional" not in s.rows[0]
+    rows, _ = s.export_selection()  # exportable and saved
+    assert len(rows) == 1 and s.to_project({}).results
+    before = s.rows
+    s.begin_run()  # with earlier results: they come back, the failed run's partial rows go
+    assert s.has_unsaved_work  # quitting now would lose the earlier results: it asks
+    s.add_provisional("b/0", provisional_row(-3.5, nacl()))
+    s.fail_run("engine stopped")
+    assert s.rows == before and not s.provisional and "previous results" in s.run_message

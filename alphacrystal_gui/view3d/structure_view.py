@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 from vispy import scene
 from vispy.visuals import MeshVisual
 
+import core
 from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
 from alphacrystal_gui.view3d.geometry import (
     COLOUR_SCHEMES,
@@ -209,7 +210,8 @@ class StructureView(QWidget):
         self.structure, self.contact = structure, contact
         self._picks = []
         self.picked.setText("")
-        self.title.setText(title or ("No structure" if structure is None else structure.composition.reduced_formula))
+        self.title.setText(title or ("No structure" if structure is None
+                                     else core.formula_unit_text(structure.composition)))
         self.title.setToolTip(self.title.text())
         self._draw(reset_camera=True, geometry=geometry)
 

@@ -80,7 +80,7 @@ class FormulaBar(QWidget):
                     self.z_box.addItem(f"Z = {z} ({self._atoms(formula, z)})", z)
                 options = self._summary(formula, zs)
                 note = self._note[1] if self._note and self._note[0] == text.strip() else ""
-                self.status.setText(f"{formula.reduced_formula} — {options}"
+                self.status.setText(f"{formula.unit_formula} — {options}"
                                     + (f"<br><span style='color:#8a5a00'>note: {escape(note)}</span>" if note else ""))
                 ok = True
                 index = self.z_box.findData(previous)

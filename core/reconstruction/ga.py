@@ -20,7 +20,8 @@ PERFECT = 1.0 - 1e-9
 MIN_POPULATION = 4
 """The smallest population the GA runs: it keeps :attr:`GASettings.elitism` (2) elite
 individuals and needs at least 2 children per generation (with 2 or fewer it failed
-with a ValueError); every command and the desktop app's spin box use this one rule."""
+with a ValueError); every command checks it, and :class:`GASettings` refuses less (the
+desktop app's spin box starts at 10)."""
 
 
 @dataclass(frozen=True)
