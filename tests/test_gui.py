@@ -294,7 +294,7 @@ def test_smoke_mode_runs_end_to_end():
     import sys
 
     done = subprocess.run([sys.executable, "-m", "alphacrystal_gui.app", "--smoke"], capture_output=True, text=True,
-                          timeout=600, env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                          timeout=3600, env={**os.environ, "PYTHONUNBUFFERED": "1"})  # smoke steps wait for states
     assert done.returncode == 0, done.stderr[-2000:]
     assert "wrote" in done.stdout and "NaCl.cif" in done.stdout
 

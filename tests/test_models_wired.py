@@ -31,8 +31,12 @@ def test_contact_map_of_a_formula_takes_predicts_z_and_model(capsys):
 
 
 def test_an_empty_evaluation_sample_is_an_error_naming_why(tmp_path, capsys):
-    big = Structure(Lattice.cubic(12.0), ["Na"] * 12 + ["Cl"] * 12,
-                    [[x / 3, y / 3, z / 3] for x in range(3) for y in range(3) for z in range(3)][:24])
+    import numpy as np
+
+    # 27 atoms on a jittered grid: no smaller primitive cell, beyond both models' 20 atoms
+    grid = np.array([[x / 3, y / 3, z / 3] for x in range(3) for y in range(3) for z in range(3)])
+    jitter = np.random.default_rng(0).uniform(-0.03, 0.03, grid.shape)
+    big = Structure(Lattice.cubic(12.0), ["Na", "Cl"] * 13 + ["Na"], grid + jitter)
     big.to(filename=str(tmp_path / "big.cif"))
     assert main(["evaluate", "contact-map", "--data", str(tmp_path)]) == 2
     err = capsys.readouterr().err
