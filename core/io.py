@@ -366,6 +366,16 @@ VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "READ
 """What :func:`write_vasp_inputs` writes (and replaces); anything else in the folder is the user's."""
 
 
+def free_path(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists: where a folder
+    kept for the user goes without replacing anything."""
+    candidate, k = parent / name, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = parent / f"{name}-{k}"
+    return candidate
+
+
 def _other_files(folder: Path) -> list[Path]:
     """Everything in ``folder`` besides :data:`VASP_INPUT_FILES` at its top: the user's
     files, links and folders (empty ones too), deepest last."""
@@ -389,12 +399,7 @@ def _retire_keeping_other_files(retired: Path, target: Path) -> None:
     finally:
         left = [p for p in _other_files(old) if not p.is_dir() or p.is_symlink()] if old.exists() else []
         if left:
-            kept = target.with_name(f"{target.name}.kept")
-            k = 1
-            while kept.exists():
-                k += 1
-                kept = target.with_name(f"{target.name}.kept-{k}")
-            os.replace(old, kept)
+            os.replace(old, free_path(target.parent, f"{target.name}.kept"))
         shutil.rmtree(retired, ignore_errors=True)
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from core.errors import AlphaCrystalError
-from core.io import atomic_write_text
+from core.io import atomic_write_text, free_path
 
 STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
@@ -286,7 +286,7 @@ class RunFolder:
                 self.notes.append(f"kept {_count(files)} you added to {old.name} ({', '.join(files)}): moved "
                                   f"along with the same structure into {same}")
                 continue
-            keep[old] = _free_name(self.path, KEPT_PREFIX + old.name)
+            keep[old] = free_path(self.path, KEPT_PREFIX + old.name)
             self.notes.append(f"kept {old.name} as {keep[old].name}: it holds {_count(files)} of yours "
                               f"({', '.join(files)}) and its structure is not among the new results")
         return keep, moves
@@ -304,7 +304,7 @@ class RunFolder:
         for old in sorted(retired.iterdir()) if retired.is_dir() else []:
             files = self.user_files(old, manifest) if old.is_dir() and (old / "result.json").is_file() else []
             if files:
-                kept = _free_name(self.path, KEPT_PREFIX + old.name)
+                kept = free_path(self.path, KEPT_PREFIX + old.name)
                 os.replace(old, kept)
                 self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours")
         shutil.rmtree(retired, ignore_errors=True)
@@ -364,15 +364,6 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
-
-
-def _free_name(parent: Path, name: str) -> Path:
-    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists."""
-    candidate, k = parent / name, 1
-    while candidate.exists() or candidate.is_symlink():
-        k += 1
-        candidate = parent / f"{name}-{k}"
-    return candidate
 
 
 def _count(files: list[str]) -> str:
