@@ -20,6 +20,7 @@ import numpy as np
 
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.potentials import POTENTIALS
+from core.ranking import NEAR_TIE_EV
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 
 __version__ = "0.1.0"
@@ -560,12 +561,14 @@ def _predict_settings(args: argparse.Namespace):
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
     for name in ("assignments", "restarts", "escalate", "population", "generations", "strain", "relax_per_candidate",
-                 "templates_top_k", "template_scorer", "potential", "device", "magmom"):
+                 "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential"):
         value = getattr(args, name, None)
         if value is not None:
             changes[{"assignments": "n_assignments", "strain": "max_strain", "escalate": "escalate_to",
                      "templates_top_k": "template_top_k"}.get(name, name)] = value
     changes["sources"] = _sources(args.sources)
+    if getattr(args, "near_tie", None) is not None:
+        changes["near_tie"] = args.near_tie / 1000
     return dataclasses.replace(base, **changes)
 
 
@@ -848,6 +851,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for r in rows:
         print(_result_line(r, best))
+    if rows and rows[0].get("rank_reason"):
+        print(f"why #1: {rows[0]['rank_reason']} (every rank's reason: summary.csv, rank_reason)")
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
               f"relaxation, no Wyckoff assignment): "
@@ -1207,6 +1212,13 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
+    p.add_argument("--second-potential", choices=list(POTENTIALS), default=None,
+                   help="re-rank the 5 lowest distinct structures by the mean of both potentials' energies, the "
+                        "second at the first one's relaxed geometry (default: off; docs/ranking.md)")
+    p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
+                   metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
+                   "one is at most this many meV/atom higher (default "
+                   f"{1000 * NEAR_TIE_EV:g}; 0: off; docs/ranking.md)")
     p.add_argument("--sources", default="contact,templates",
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
                         "(substituted known structures) or both (default contact,templates)")

@@ -50,6 +50,13 @@ from core.device import DEFAULT_DEVICE, check_device_name, resolve_device
 from core.errors import AlphaCrystalError, FormulaError
 from core.io import space_group
 from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
+from core.ranking import (
+    NEAR_TIE_EV,
+    duplicates_before_relaxation,
+    is_proper_subgroup,
+    merge_near_ties,
+    point_group_order,
+)
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
 from core.reconstruction.loop import LoopSettings, reconstruct
@@ -60,7 +67,7 @@ from core.relax import (
     RelaxSettings,
     shortest_distance,
 )
-from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, relax_in_rounds
+from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW, relax_in_rounds
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
 from core.symmetry import SPACEGROUP_SYMPREC, cell_summary
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
@@ -111,6 +118,17 @@ class PredictionSettings:
     prerelax_steps, refine_top : int
         Every structure is relaxed for ``prerelax_steps`` first; only the
         ``refine_top`` lowest in energy continue up to ``relax_steps``.
+    refine_window : float or None
+        eV/atom: of those, only the ones within this much of the lowest energy after the
+        first round continue (None: the ``refine_top`` lowest whatever their energy).
+    second_potential : str or None
+        A second potential (``sevennet``, ``chgnet``) that re-ranks the ``second_top`` lowest
+        distinct structures: each is ordered by the mean of the two potentials' energies above
+        the lowest, the second one evaluated at the first one's relaxed geometry (None: off).
+    second_top : int
+    near_tie : float
+        eV/atom: a relaxed structure that is a distortion of a higher-symmetry one at most
+        this much higher in energy is merged onto it (:mod:`core.ranking`; 0: off).
     jobs : int or None
         Worker processes (default: all cores).
     seed : int
@@ -150,6 +168,10 @@ class PredictionSettings:
     relax_steps: int = 300
     prerelax_steps: int = PRERELAX_STEPS
     refine_top: int = REFINE_TOP
+    refine_window: float | None = REFINE_WINDOW
+    near_tie: float = NEAR_TIE_EV
+    second_potential: str | None = None
+    second_top: int = 5
     jobs: int | None = None
     seed: int = 0
     sources: tuple[str, ...] = SOURCES
@@ -162,6 +184,11 @@ class PredictionSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
         check_potential(self.potential)
+        if self.second_potential is not None:
+            check_potential(self.second_potential)
+            if self.second_potential == self.potential:
+                raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
+                                      "choose the other one or none")
         check_device_name(self.device)
         if self.magmom not in MAGMOM_SOURCES:
             raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
@@ -236,6 +263,13 @@ class RankedStructure:
     """Sources of the duplicates merged into this entry (the same structure found again)."""
     duplicate_of: RankedStructure | None = None
     """The ranked entry this one was merged into (None when it is ranked itself)."""
+    near_tie: tuple[RankedStructure, float] | None = None
+    """(lower-symmetry structure, its energy below this one in eV/atom) when this entry took
+    the place of a near-tie it distorts (:func:`core.ranking.merge_near_ties`)."""
+    second_energy: float | None = None
+    """The second potential's energy at the relaxed geometry, eV/atom (None when not re-ranked)."""
+    rank_reason: str = ""
+    """Why the entry ranks where it does, in words (summary ``rank_reason``, the GUI's tooltip)."""
     folder: Path | None = None
     relaxed_score: tuple[float, float, float] | None = None
     """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
@@ -302,6 +336,8 @@ class RankedStructure:
             "converged": None if x is None else x.converged,
             "relax_steps": None if x is None else x.steps,
             "relax_error": None if x is None else x.error,
+            "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, 5),
+            "rank_reason": self.rank_reason,
             "duplicates": self.duplicates,
             "found_also_by": "; ".join(self.found_also_by),
             "from_relaxation_only": bool(r is not None and r.fitness == 0.0),
@@ -473,11 +509,19 @@ def predict_structures(
     relaxations: dict[tuple[str, int], RelaxResult] = {}
     resumed_relax = 0
     if settings.relax and not cancelled:
-        relaxations, resumed_relax = _relax(entries, settings, folder, clock, cancel, maps, on_relaxed)
+        twins = _same_before_relaxation(entries)
+        relaxations, resumed_relax = _relax({k: e for k, e in entries.items() if k not in twins}, settings,
+                                            folder, clock, cancel, maps, on_relaxed)
+        for item, twin in twins.items():  # the same structure relaxes the same way: merged when ranked
+            if twin in relaxations:
+                relaxations[item] = relaxations[twin]
         cancelled = _is_set(cancel)
 
     clock.stage("ranking", 0, 1, "removing duplicates")
-    ranked, pool, rejected = _rank(entries, relaxations, settings.relax)
+    ranked, pool, rejected = _rank(entries, relaxations, settings.relax, settings.near_tie)
+    if settings.relax and settings.second_potential and len(ranked) > 1 and not _is_set(cancel):
+        clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.second_potential].label}")
+        ranked = _second_opinion(ranked, settings, device)
     for entry in pool:
         if entry.z in maps:
             entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
@@ -846,6 +890,15 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
     return {name: res for name, res in results.items() if res}, resumed, skipped
 
 
+def _same_before_relaxation(entries: dict[tuple[str, int], RankedStructure]) -> dict:
+    """Entries whose structure is another's before relaxation (a template and a CMCrystal run
+    often give the same one): item -> the item relaxed in its place (templates kept first)."""
+    items = list(entries)
+    twins = duplicates_before_relaxation([entries[i].initial for i in items],
+                                         [entries[i].template is not None for i in items])
+    return {items[k]: items[j] for k, j in twins.items()}
+
+
 def _relax(entries: dict[tuple[str, int], RankedStructure], settings, folder, clock, cancel,
            maps: dict[int, ContactPrediction] | None = None, on_relaxed=None):
     """Relaxations of the structures of both routes (:func:`core.relax_rounds.relax_in_rounds`:
@@ -868,7 +921,8 @@ def _relax(entries: dict[tuple[str, int], RankedStructure], settings, folder, cl
 
     return relax_in_rounds({item: e.initial for item, e in entries.items()}, full, settings.prerelax_steps,
                            settings.refine_top, settings.jobs, cancel=cancel, store=folder, progress=progress,
-                           on_result=relaxed if on_relaxed is not None else None)
+                           on_result=relaxed if on_relaxed is not None else None,
+                           refine_window=settings.refine_window)
 
 
 def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tuple[float, float, float] | None:
@@ -888,9 +942,12 @@ def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tup
 
 
 def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tuple[str, int], RelaxResult],
-          relaxed: bool) -> tuple[list[RankedStructure], list[RankedStructure], list[dict]]:
+          relaxed: bool, near_tie: float = 0.0
+          ) -> tuple[list[RankedStructure], list[RankedStructure], list[dict]]:
     """Drop broken structures, order the rest, merge duplicates across both routes
-    (keeping the better one). Returns (ranked, pool in order before merging, rejected).
+    (keeping the better one) and, relaxed, near-ties onto the higher symmetry
+    (``near_tie`` eV/atom, :func:`core.ranking.merge_near_ties`). Returns (ranked, pool in
+    order before merging, rejected); each ranked entry says why in ``rank_reason``.
 
     Order: by energy per atom; without relaxation the routes have no common
     scale, so their own orders (CMCrystal: fitness, then space-group probability;
@@ -920,16 +977,117 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
     kept: list[RankedStructure] = []
     for e in sound:
         twin = next((k for k in kept if same_reported_structure(matcher, e.structure, k.structure, cells)), None)
-        if twin is not None:
+        if twin is not None and relaxed and _higher_symmetry_twin(e, twin, near_tie):
+            _represent(e, twin, kept, sound)
+        elif twin is not None:
             e.duplicate_of = twin
             twin.duplicates += 1
             if e.source not in twin.found_also_by and e.source != twin.source:
                 twin.found_also_by.append(e.source)
         else:
             kept.append(e)
+    if relaxed and near_tie > 0 and len(kept) > 1:
+        kept = _merge_near_ties(kept, near_tie)
     for rank, e in enumerate(kept, 1):
         e.rank = rank
+    _explain(kept, relaxed, near_tie)
     return kept, sound, rejected
+
+
+def _higher_symmetry_twin(e: RankedStructure, twin: RankedStructure, window: float) -> bool:
+    """Whether ``e``, the same structure as the lower-energy ``twin``, should represent it:
+    its space group is a proper supergroup of the twin's and it is at most ``window`` eV/atom higher."""
+    if window <= 0 or e.energy_per_atom - twin.energy_per_atom > window:
+        return False
+    mine, theirs = (x.crystallography()["relaxed_spacegroup"] for x in (e, twin))
+    return is_proper_subgroup(theirs, mine) and point_group_order(mine) > point_group_order(theirs)
+
+
+def _represent(e: RankedStructure, twin: RankedStructure, kept: list[RankedStructure],
+               sound: list[RankedStructure]) -> None:
+    """``e`` takes the place of its lower-symmetry ``twin`` in ``kept``; the twin and the
+    duplicates merged into it so far are merged into ``e``."""
+    kept[kept.index(twin)] = e
+    for other in sound:
+        if other.duplicate_of is twin:
+            other.duplicate_of = e
+    e.duplicates, twin.duplicates = twin.duplicates + 1, 0
+    e.found_also_by = [s for s in [*twin.found_also_by, twin.source] if s != e.source]
+    twin.found_also_by = []
+    twin.duplicate_of = e
+    e.near_tie = (twin, e.energy_per_atom - twin.energy_per_atom)
+
+
+def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str
+                    ) -> list[RankedStructure]:
+    """The ``second_top`` first of ``ranked`` re-ordered by the mean of both potentials' energies
+    above their lowest (the second at the first one's geometry); ranks and reasons renewed."""
+    from core.relax import cached_relaxer
+
+    head = ranked[:settings.second_top]
+    relaxer = cached_relaxer(RelaxSettings(potential=settings.second_potential, device=device))
+    for e in head:
+        try:
+            e.second_energy = relaxer.energy_per_atom(e.structure)
+        except Exception:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
+            return ranked
+    low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
+    order = sorted(head, key=lambda e: (e.energy_per_atom - low1) + (e.second_energy - low2))
+    out = order + ranked[len(head):]
+    for rank, e in enumerate(out, 1):
+        e.rank = rank
+    _explain(out, True, settings.near_tie)
+    first, second = (POTENTIALS[settings.potential].label.split()[0],
+                     POTENTIALS[settings.second_potential].label.split()[0])
+    for e in head:
+        e.rank_reason += (f"; {first} and {second} mean: {first} {1000 * (e.energy_per_atom - low1):.1f}, "
+                          f"{second} {1000 * (e.second_energy - low2):.1f} meV/atom above the lowest of the "
+                          f"first {len(head)}")
+    return out
+
+
+def _merge_near_ties(kept: list[RankedStructure], window: float) -> list[RankedStructure]:
+    """``kept`` (distinct, by energy) with near-ties merged onto the higher symmetry."""
+    order, ties = merge_near_ties([e.structure for e in kept], [e.energy_per_atom for e in kept],
+                                  [e.crystallography()["relaxed_spacegroup"] for e in kept], window)
+    for tie in ties:
+        lower, higher = kept[tie.lower], kept[tie.higher]
+        lower.duplicate_of = higher
+        higher.near_tie = (lower, tie.gap)
+    return [kept[i] for i in order]
+
+
+def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> None:
+    """Fill ``rank_reason`` of every ranked entry."""
+    if not ranked:
+        return
+    if not relaxed:
+        for e in ranked:
+            how = (f"template substitution score {e.template.score:.3f}" if e.template is not None else
+                   f"GA fitness {e.reconstruction.fitness:.3f}, space-group probability "
+                   f"{e.candidate.probability:.3f}")
+            e.rank_reason = (f"not relaxed: each route in its own order ({how}), the two routes interleaved, "
+                             "template first")
+        return
+    lowest = min(e.energy_per_atom for e in ranked)
+    for e in ranked:
+        gap = 1000 * (e.energy_per_atom - lowest)
+        if len(ranked) == 1:
+            text = "the only distinct structure"
+        elif e.rank == 1 and gap < 0.05:
+            text = f"lowest energy of the {len(ranked)} distinct structures"
+        else:
+            text = f"{gap:.1f} meV/atom above the lowest"
+        if e.near_tie is not None:
+            lower, below = e.near_tie
+            symbol = lower.crystallography()["relaxed_symbol"]
+            own = e.crystallography()["relaxed_symbol"]
+            text = (f"{own} in place of its {symbol} distortion ({lower.source}, {1000 * below:.1f} meV/atom "
+                    f"lower): near-ties within {1000 * near_tie:.0f} meV/atom are merged onto the higher "
+                    f"symmetry; " + text)
+        if e.duplicates:
+            text += f"; found {e.duplicates + 1} times"
+        e.rank_reason = text
 
 
 def discarded_lines(result: PredictionResult) -> list[str]:
@@ -945,7 +1103,16 @@ def discarded_lines(result: PredictionResult) -> list[str]:
             f"{e.source} ({e.template.template_formula} {e.template.symbol})"
         energy = f", {e.energy_per_atom:.4f} eV/atom" if math.isfinite(e.energy_per_atom) else ""
         when = " after relaxation" if result.settings.relax else ""
-        lines.append(f"{what}{energy}: the same structure as #{e.duplicate_of.rank}{when}")
+        twin = e.duplicate_of
+        if twin.rank == 0 and twin.duplicate_of is not None:  # a twin that was itself merged as a near-tie
+            lines.append(f"{what}{energy}: the same structure as {twin.source}'s, a distortion merged onto "
+                         f"#{twin.duplicate_of.rank}")
+        elif twin.near_tie is not None and twin.near_tie[0] is e:
+            lines.append(f"{what}{energy}: a {e.crystallography()['relaxed_symbol']} distortion of #{twin.rank} "
+                         f"({twin.crystallography()['relaxed_symbol']}), {1000 * twin.near_tie[1]:.1f} meV/atom "
+                         "lower: merged onto the higher symmetry")
+        else:
+            lines.append(f"{what}{energy}: the same structure as #{twin.rank}{when}")
     for r in result.rejected:
         fitness = f" fitness {r['fitness']:.3f}" if r.get("fitness") is not None else ""
         what = r.get("source") or f"CMCrystal {r.get('candidate', '')}"

@@ -92,6 +92,9 @@ class RelaxResult:
     error: str | None = None
     magmoms: list[float] | None = None
     """The potential's magnetic moments of the relaxed structure, μB per site (CHGNet only)."""
+    energies: list[float] | None = None
+    """Energy after each optimiser step, eV/atom (the relaxation's course: staged relaxation
+    policies are chosen from it, docs/ranking.md)."""
 
     @property
     def ok(self) -> bool:
@@ -101,7 +104,7 @@ class RelaxResult:
         return {"structure": self.structure.as_dict(), "energy_per_atom": self.energy_per_atom,
                 "initial_energy_per_atom": self.initial_energy_per_atom, "steps": self.steps,
                 "max_force": self.max_force, "converged": self.converged, "seconds": self.seconds,
-                "error": self.error, "magmoms": self.magmoms}
+                "error": self.error, "magmoms": self.magmoms, "energies": self.energies}
 
     @classmethod
     def from_dict(cls, data: dict) -> RelaxResult:
@@ -164,6 +167,9 @@ class Relaxer:
                 warnings.simplefilter("ignore")
                 initial = float(atoms.get_potential_energy()) / n
                 optimizer = FIRE(FrechetCellFilter(atoms) if s.relax_cell else atoms, logfile=None)
+                course: list[float] = []
+                # the optimiser evaluated this step's energy already: reading it costs nothing
+                optimizer.attach(lambda: course.append(round(float(atoms.get_potential_energy()) / n, 6)))
                 converged = bool(optimizer.run(fmax=s.fmax, steps=s.steps))
                 energy = float(atoms.get_potential_energy()) / n
                 forces = np.asarray(atoms.get_forces(), dtype=float)
@@ -180,7 +186,7 @@ class Relaxer:
             error = f"atoms collapsed closer than {MIN_DISTANCE} Å during relaxation"
         magmoms = None if moments is None else [round(float(m), 3) for m in np.ravel(moments)]
         return RelaxResult(final, energy, initial, optimizer.nsteps, max_force, converged,
-                           time.perf_counter() - start, error, magmoms)
+                           time.perf_counter() - start, error, magmoms, course)
 
 
 def shortest_distance(structure: Structure) -> float:

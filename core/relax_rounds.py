@@ -14,6 +14,7 @@ rounds share one process pool.
 
 from __future__ import annotations
 
+import math
 import multiprocessing as mp
 from collections.abc import Callable, Hashable
 from dataclasses import replace
@@ -22,6 +23,7 @@ from typing import Protocol
 from pymatgen.core import Structure
 
 from core.io import cif_text
+from core.ranking import continued_within_window
 from core.relax import RelaxResult, RelaxRunner, RelaxSettings
 from core.run_folder import state_key
 
@@ -30,6 +32,10 @@ PRERELAX_STEPS = 60
 
 REFINE_TOP = 3
 """Structures finished in round 2 (the lowest in energy after round 1), ``predict``'s default."""
+
+REFINE_WINDOW: float | None = None
+"""eV/atom: round 2 continues only structures within this much of the lowest round-1 energy
+(None: no window), ``predict``'s default."""
 
 
 class ResultStore(Protocol):
@@ -44,8 +50,8 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
                     workers: int | None = None, cancel=None, store: ResultStore | None = None,
                     progress: Callable[[int, int, str], None] | None = None,
                     group: Callable[[Hashable], Hashable] | None = None,
-                    on_result: Callable[[Hashable, RelaxResult], None] | None = None
-                    ) -> tuple[dict[Hashable, RelaxResult], int]:
+                    on_result: Callable[[Hashable, RelaxResult], None] | None = None,
+                    refine_window: float | None = None) -> tuple[dict[Hashable, RelaxResult], int]:
     """Relax ``structures`` (key -> structure) in two rounds (module docstring).
 
     Parameters
@@ -53,7 +59,11 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
     full : RelaxSettings
         The whole relaxation (force criterion in eV/Å, step budget, potential, device).
     prerelax_steps, refine_top : int
-        Steps of round 1, and how many structures round 2 finishes.
+        Steps of round 1, and the most structures round 2 finishes (of each pool).
+    refine_window : float, optional
+        eV/atom: round 2 continues only unconverged structures within this much of the
+        lowest round-1 energy of their pool (the lowest unconverged one always; None: the
+        ``refine_top`` lowest whatever their energy).
     workers : int, optional
         Processes (default: every core, at most one per structure).
     cancel : object with ``is_set()``, optional
@@ -79,7 +89,8 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
     first = replace(full, steps=min(prerelax_steps, full.steps))
     out: dict[Hashable, RelaxResult] = {}
     pre: dict[Hashable, RelaxResult] = {}
-    keys = {item: state_key(cif_text(structure), full.to_dict(), prerelax_steps, refine_top)
+    window = () if refine_window is None else (refine_window,)  # keys of runs without a window unchanged
+    keys = {item: state_key(cif_text(structure), full.to_dict(), prerelax_steps, refine_top, *window)
             for item, structure in structures.items()}
     resumed = 0
     for item in structures:
@@ -133,12 +144,15 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
         if cancel is not None and cancel.is_set():
             return out, resumed
         waiting = [i for i in pre if i not in out]
-        unconverged = sorted((i for i in waiting if pre[i].ok and not pre[i].converged),
-                             key=lambda i: pre[i].energy_per_atom)
         per_pool: dict[Hashable, list] = {}
-        for item in unconverged:
-            per_pool.setdefault(group(item), []).append(item)
-        refine = [i for items in per_pool.values() for i in items[:refine_top]] if full.steps > first.steps else []
+        for item in waiting:
+            if pre[item].ok:
+                per_pool.setdefault(group(item), []).append(item)
+        refine = [i for items in per_pool.values()
+                  for i in continued_within_window({i: pre[i].energy_per_atom for i in items},
+                                                   {i: pre[i].converged for i in items},
+                                                   math.inf if refine_window is None else refine_window,
+                                                   1, refine_top)] if full.steps > first.steps else []
         for item in waiting:
             if item not in refine:
                 out[item] = pre[item]
@@ -163,4 +177,5 @@ def joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
         return first
     return RelaxResult(second.structure, second.energy_per_atom, first.initial_energy_per_atom,
                        first.steps + second.steps, second.max_force, second.converged,
-                       first.seconds + second.seconds, second.error, second.magmoms)
+                       first.seconds + second.seconds, second.error, second.magmoms,
+                       (first.energies or []) + (second.energies or []) if first.energies is not None else None)

@@ -371,7 +371,8 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
             {"rank": 1, "source": "CMCrystal sg136", "found_also_by": "template mp-2657", "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
              "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6474, "match_reference": True, "rmsd_reference": 0.012,
              "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0, "volume": 124.27,
-             "volume_per_atom": 10.356, "density": 4.27}]
+             "volume_per_atom": 10.356, "density": 4.27,
+             "rank_reason": "lowest energy of the 2 distinct structures; found 2 times"}]
     table.set_rows(rows)
     cell = {name: table.item(0, col).text() for col, name in enumerate(COLUMNS)}  # sorted by rank: rank 1 first
     assert cell["V (Å³)"] == "124.27" and cell["V/atom (Å³)"] == "10.36" and cell["ρ (g/cm³)"] == "4.270"
@@ -380,12 +381,14 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
     assert cell["source"] == "CMCrystal sg136; also template mp-2657"
     assert cell["ΔE (meV/atom)"] == "0.0" and table.item(1, COLUMNS.index("ΔE (meV/atom)")).text() == "9.9"
+    assert table.item(0, 0).toolTip() == "Why rank 1: lowest energy of the 2 distinct structures; found 2 times"
+    assert "hover a rank" in table.horizontalHeaderItem(0).toolTip()
     rows[1]["from_relaxation_only"] = True  # fitness 0 with match yes: explained, not left as a riddle
     table.set_rows(rows)
     fitness = table.item(0, COLUMNS.index("fitness"))
     assert fitness.text() == "0.000 *" and "comes from the relaxation" in fitness.toolTip()
     assert table.item(1, COLUMNS.index("source")).text() == "template mp-2657 (TiO2)"
-    assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n not in ("rank", "Z"))
+    assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n != "Z")
     table.selectRow(0)
     with qtbot.waitSignal(table.rowSelected) as selected:
         table.selectRow(1)

@@ -20,6 +20,8 @@ SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
 
 TOOLTIPS = {
+    "rank": "Order of the results: by the potential's energy per atom, near-ties merged onto the higher "
+            "symmetry; hover a rank for the reason",
     "source": "Which route made the structure: CMCrystal (the GA on the contact map, in the named space group) "
               "or a template (a known Materials Project structure, id given, with the elements substituted); "
               "'also' names other routes that found the same structure",
@@ -124,7 +126,7 @@ class ResultsTable(QTableWidget):
         self.setRowCount(0)
         rank_header = self.horizontalHeaderItem(0)
         rank_header.setText("rank (provisional)" if provisional else "rank")
-        rank_header.setToolTip(PROVISIONAL if provisional else "")
+        rank_header.setToolTip(PROVISIONAL if provisional else TOOLTIPS["rank"])
         energies = [r["energy_per_atom"] for r in rows if r.get("energy_per_atom") is not None]
         lowest = min(energies) if energies else None
         for index, r in enumerate(rows):
@@ -175,6 +177,8 @@ class ResultsTable(QTableWidget):
                     item.setToolTip(RELAXATION_ONLY)
                 elif name == "rank" and provisional:
                     item.setToolTip(PROVISIONAL)
+                elif name == "rank" and r.get("rank_reason"):
+                    item.setToolTip(f"Why rank {r.get('rank', index + 1)}: {r['rank_reason']}")
                 if provisional:
                     font = item.font()
                     font.setItalic(True)

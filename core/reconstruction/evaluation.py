@@ -33,7 +33,7 @@ from core.reconstruction.job import ReconstructionResult, oracle_target
 from core.reconstruction.loop import LoopSettings, reconstruct
 from core.reconstruction.selection import distinct_results
 from core.relax import RelaxSettings
-from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, relax_in_rounds
+from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW, relax_in_rounds
 
 
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
@@ -176,7 +176,7 @@ def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], referen
     # predict's relaxation policy (core.relax_rounds): every structure briefly, the lowest
     # in energy fully; per structure, with the truth in a pool of its own
     relaxed, _ = relax_in_rounds(dict(items), relax, PRERELAX_STEPS, REFINE_TOP, max(1, workers or 1),
-                                 group=lambda key: (key[0], key[1] < 0))
+                                 group=lambda key: (key[0], key[1] < 0), refine_window=REFINE_WINDOW)
     out: dict[str, dict] = {}
     for name in by_structure:
         truth = relaxed.get((name, -1))

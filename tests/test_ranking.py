@@ -1,0 +1,154 @@
+"""Ranking policies (core.ranking) and their use by the pipeline's ranking."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from pymatgen.core import Lattice, Structure
+
+from core.io import space_group
+from core.pipeline import RankedStructure, _rank, discarded_lines
+from core.ranking import (
+    continued_within_window,
+    distorts,
+    duplicates_before_relaxation,
+    is_proper_subgroup,
+    merge_near_ties,
+    point_group_order,
+)
+from core.relax import RelaxResult
+from core.templates.retrieval import TemplateCandidate
+
+
+def cubic_perovskite() -> Structure:
+    return Structure(Lattice.cubic(3.905), ["Sr", "Ti", "O", "O", "O"],
+                     [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+
+
+def tetragonal_copy() -> Structure:
+    """The cubic perovskite stretched 5 % along c with Ti off centre: P4mm at the reporting
+    tolerance (0.1 Å), cubic again when symmetrised at 0.3 Å."""
+    return Structure(Lattice.tetragonal(3.905, 3.905 * 1.05), ["Sr", "Ti", "O", "O", "O"],
+                     [[0, 0, 0], [0.5, 0.5, 0.53], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+
+
+def test_group_orders_and_subgroups():
+    assert point_group_order(1) == 1 and point_group_order(221) == 48 and point_group_order(225) == 48
+    assert point_group_order(139) == 16 and point_group_order(99) == 8
+    assert is_proper_subgroup(139, 225) and is_proper_subgroup(99, 221)
+    assert not is_proper_subgroup(225, 139) and not is_proper_subgroup(221, 221)
+
+
+def test_a_distorted_copy_is_recognised_and_an_unrelated_structure_is_not():
+    cub, tet = cubic_perovskite(), tetragonal_copy()
+    assert space_group(tet)[0] == 99 and space_group(cub)[0] == 221
+    assert distorts(tet, cub, 221)
+    rocksalt = Structure(Lattice.cubic(5.6), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    assert not distorts(tet, rocksalt, 221)
+
+
+def test_near_tie_merged_onto_the_higher_symmetry_only_within_the_window():
+    cub, tet = cubic_perovskite(), tetragonal_copy()
+    order, ties = merge_near_ties([tet, cub], [-8.002, -8.000], [99, 221], window=0.010)
+    assert order == [1] and len(ties) == 1 and ties[0].lower == 0 and ties[0].higher == 1
+    assert ties[0].gap == pytest.approx(0.002)
+    order, ties = merge_near_ties([tet, cub], [-8.020, -8.000], [99, 221], window=0.010)
+    assert order == [0, 1] and not ties
+
+
+def entry(structure: Structure, energy: float, template_id: str) -> RankedStructure:
+    """A relaxed result of the template route (``structure`` before and after relaxation)."""
+    sg, symbol = space_group(structure)
+    template = TemplateCandidate(template_id, "SrTiO3", sg, symbol, 1, len(structure), (), 1.0, "mendeleev", "",
+                                 structure.volume, structure)
+    relaxation = RelaxResult(structure, energy, energy + 0.5, 10, 0.01, True, 1.0)
+    return RankedStructure(0, template.source, structure, relaxation, template=template)
+
+
+def test_pipeline_ranking_merges_the_near_tie_and_says_why():
+    """A cubic structure and a slightly distorted tetragonal copy 2 meV/atom lower: one result,
+    the cubic one, with the option on; both without it."""
+    def pool():
+        entries = {("tet", 0): entry(tetragonal_copy(), -8.002, "mp-1"),
+                   ("cub", 0): entry(cubic_perovskite(), -8.000, "mp-5229")}
+        return entries, {k: e.relaxation for k, e in entries.items()}
+
+    entries, relaxations = pool()
+    ranked, sound, _ = _rank(entries, relaxations, True, near_tie=0.010)
+    assert [e.source for e in ranked] == ["template mp-5229"]
+    assert ranked[0].crystallography()["relaxed_spacegroup"] == 221 and ranked[0].rank == 1
+    reason = ranked[0].rank_reason
+    assert "in place of its P4mm distortion" in reason and "2.0 meV/atom lower" in reason
+    merged = [e for e in sound if e.duplicate_of is not None]
+    assert [e.source for e in merged] == ["template mp-1"]
+
+    class Result:  # what discarded_lines reads
+        pool = sound
+        rejected: list = []
+
+        class settings:
+            relax = True
+
+    assert any("P4mm distortion of #1 (Pm-3m), 2.0 meV/atom lower" in line for line in discarded_lines(Result))
+
+    entries, relaxations = pool()
+    ranked, _, _ = _rank(entries, relaxations, True, near_tie=0.0)
+    assert [e.source for e in ranked] == ["template mp-1"]  # the same structure at default tolerances
+    assert ranked[0].rank_reason == "the only distinct structure; found 2 times"
+    assert ranked[0].crystallography()["relaxed_spacegroup"] == 99
+
+
+def test_staged_relaxation_keeps_the_best_of_a_small_pool():
+    energies = {"a": -5.00, "b": -5.04, "c": -4.90, "d": -5.10}
+    converged = {"a": False, "b": False, "c": False, "d": True}
+    # d converged already (lowest); b is 60 meV/atom above it, a 100, c 200
+    assert continued_within_window(energies, converged, 0.070, 0) == ["b"]
+    assert continued_within_window(energies, converged, 0.070, 2) == ["b", "a"]
+    assert continued_within_window(energies, converged, 0.500, 0) == ["b", "a", "c"]
+    assert continued_within_window({}, {}, 0.1, 3) == []
+    # the lowest unconverged structure is continued whatever the window when at_least >= 1
+    assert continued_within_window({"x": -1.0, "y": -0.5}, {"x": False, "y": False}, 0.0, 1) == ["x"]
+
+
+def test_duplicates_before_relaxation_keep_the_template():
+    cub = cubic_perovskite()
+    shifted = cub.copy()
+    shifted.translate_sites(range(len(shifted)), [0.1, 0.1, 0.1])  # the same structure, origin moved
+    stretched = Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords)  # another cell
+    twins = duplicates_before_relaxation([shifted, stretched, cub], preferred=[False, False, True])
+    assert twins == {0: 2}
+
+
+def test_rank_reason_in_the_summary(tmp_path):
+    from core.cli import main
+
+    args = ["predict", "NaCl", "--out", str(tmp_path / "run"), "--sources", "templates", "--no-relax",
+            "--templates-top-k", "2", "--jobs", "1"]
+    assert main(args) == 0
+    rows = json.loads((tmp_path / "run" / "summary.json").read_text())["structures"]
+    assert rows and all(r["rank_reason"].startswith("not relaxed") for r in rows)
+    assert "rank_reason" in (tmp_path / "run" / "summary.csv").read_text().splitlines()[0]
+
+
+def test_second_potential_reorders_by_the_mean_of_both():
+    """Two structures 1 meV/atom apart for the first potential: the second potential's energies at
+    the same geometries decide (its gap between a cell stretched 40 % and a relaxed one is far larger)."""
+    from dataclasses import replace
+
+    from core.pipeline import PredictionSettings, _second_opinion
+    from core.relax import Relaxer, RelaxSettings
+
+    good = cubic_perovskite()
+    bad = Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), good.species, good.frac_coords)  # far higher energy
+    entries = {("bad", 0): entry(bad, -8.001, "mp-2"), ("good", 0): entry(good, -8.000, "mp-1")}
+    ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True, near_tie=0.0)
+    assert [e.source for e in ranked] == ["template mp-2", "template mp-1"]
+    settings = replace(PredictionSettings(), second_potential="sevennet")
+    out = _second_opinion(ranked, settings, "cpu")
+    second = Relaxer(RelaxSettings(potential="sevennet"))
+    assert out[0].second_energy == pytest.approx(second.energy_per_atom(good), abs=1e-5)
+    assert [e.source for e in out] == ["template mp-1", "template mp-2"] and [e.rank for e in out] == [1, 2]
+    assert "CHGNet and SevenNet-0 mean" in out[0].rank_reason
+    with pytest.raises(Exception, match="second potential is the first one"):
+        PredictionSettings(second_potential="chgnet")
