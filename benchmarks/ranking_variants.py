@@ -205,7 +205,9 @@ def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, 
         ranked = [ranked[i] for i in order]
     if policy.get("second"):  # the k lowest distinct structures re-ordered by both potentials
         head = ranked[:policy.get("second_top", len(ranked))]
-        second = {m: pool.items[m[0]]["second_energy_per_atom"] for m in head}
+        name = policy.get("second_name", "sevennet")
+        second = {m: pool.items[m[0]]["second_energy_per_atom"] if name == "sevennet"
+                  else pool.items[m[0]].get("energies_by_potential", {}).get(name) for m in head}
         if head and all(v is not None for v in second.values()):
             lo1, lo2 = min(energy[m] for m in head), min(second.values())
             w = policy["second"]
@@ -258,22 +260,32 @@ def feature_rows(pool: Pool, ranked: list[tuple], members: list[tuple], matcher,
     return rows
 
 
-def learned_ranker_cv(pools: list[Pool], relax: str = "all", c: float = 1.0, top_k: int | None = None) -> dict:
-    """Leave-one-formula-out: the ranker trained on the other pools re-orders each pool's
-    distinct structures (all of them, or the ``top_k`` lowest in energy)."""
+def ranker_data(pools: list[Pool], relax: str, dedup: bool) -> list[tuple]:
+    """(pool, distinct ranked members, feature matrix, labels, steps) of each pool."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.ranking import LinearRanker, ranker_features
+    from core.ranking import ranker_features
 
     matcher = StructureMatcher()
     data = []
     for pool in pools:
         cells: dict = {}
-        members, steps = relax_policy(pool, relax, False, matcher, cells)
+        pool.stage_energy.clear()
+        members, steps = relax_policy(pool, relax, dedup, matcher, cells)
         ranked = distinct_by_energy(pool, members, matcher, cells)
         x = ranker_features(feature_rows(pool, ranked, members, matcher, cells))
         y = np.array([pool.matches(*m) for m in ranked], dtype=int)
         data.append((pool, ranked, x, y, steps))
+    return data
+
+
+def learned_ranker_cv(pools: list[Pool], relax: str = "all", c: float = 1.0, top_k: int | None = None,
+                      dedup: bool = False) -> dict:
+    """Leave-one-formula-out: the ranker trained on the other pools re-orders each pool's
+    distinct structures (all of them, or the ``top_k`` lowest in energy)."""
+    from core.ranking import LinearRanker
+
+    data = ranker_data(pools, relax, dedup)
     ranks = []
     for k, (pool, ranked, x, _y, _) in enumerate(data):
         train = [d for j, d in enumerate(data) if j != k and len(d[3])]
@@ -340,10 +352,28 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("caches", nargs="+")
     p.add_argument("--json")
     p.add_argument("--misses", action="store_true", help="print the miss analysis")
-    p.add_argument("--variants", default="default", help="default | quick")
+    p.add_argument("--policy", default="stage:20:100:1", help="relaxation policy of the ranking variants")
+    p.add_argument("--train", metavar="JSON", help="fit the learned ranker on every pool given and write it here")
+    p.add_argument("--train-policy", default="all", help="relaxation policy the ranker's features come from")
+    p.add_argument("--train-c", type=float, default=0.1, help="inverse L2 strength of the ranker")
     args = p.parse_args(argv)
     pools = load(args.caches)
     print(f"{len(pools)} pools from {', '.join(args.caches)}")
+    if args.train:
+        from core.ranking import RANKER_FEATURES, LinearRanker
+
+        data = [d for d in ranker_data(pools, args.train_policy, True) if len(d[3])]
+        model = LinearRanker.fit(np.vstack([d[2] for d in data]), np.concatenate([d[3] for d in data]), args.train_c)
+        labels = np.concatenate([d[3] for d in data])
+        print(f"{len(labels)} distinct relaxed structures, {int(labels.sum())} of them the known structure")
+        payload = model.to_dict() | {"trained_on": [p.id for p in pools], "policy": args.train_policy,
+                                     "rows": len(labels), "positives": int(labels.sum()),
+                                     "C": args.train_c, "command": " ".join(sys.argv)}
+        Path(args.train).write_text(json.dumps(payload, indent=1) + "\n")
+        for name, coef in zip(RANKER_FEATURES, model.coef):
+            print(f"  {name:<16}{coef:+.3f}")
+        print(f"wrote {args.train}")
+        return 0
     out: dict = {"pools": [p.id for p in pools], "variants": {}}
     if args.misses:
         rows = miss_table(pools)
@@ -363,12 +393,16 @@ def main(argv: list[str] | None = None) -> int:
             variants.append((f"stage:{length}:{w}:1", True, {}))
         variants.append((f"stage:{length}:100:1:3", True, {}))
         variants.append((f"stage:{length}:1000:3:3", True, {}))
+    chosen = args.policy
     for d in (5, 10, 20, 30):
-        variants.append(("all", False, {"near_tie": d}))
+        variants.append((chosen, True, {"near_tie": d}))
     for w in (0.3, 0.5, 1.0):
         for k in (3, 5):
-            variants.append(("all", False, {"second": w, "second_top": k}))
-    variants.append(("stage:20:100:1", True, {"second": 0.5, "second_top": 5}))
+            variants.append((chosen, True, {"second": w, "second_top": k}))
+    variants.append((chosen, True, {"second": 0.5, "second_top": 5, "near_tie": 10}))
+    for w in (0.5, 1.0):
+        for k in (3, 5):
+            variants.append((chosen, True, {"second": w, "second_top": k, "second_name": "sevennet-l3i5"}))
     print(f"\n{'relaxation':<16}{'dedup':<7}{'ranking':<34}{'top-1':>7}{'top-5':>7}{'steps':>8}")
     for relax, dedup, ranking in variants:
         res = evaluate(pools, relax, dedup, ranking)
@@ -378,10 +412,10 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
     for c in (0.1, 1.0):
         for top_k in (3, None):
-            res = learned_ranker_cv(pools, "all", c, top_k)
+            res = learned_ranker_cv(pools, chosen, c, top_k, True)
             name = f"learned C={c} top-{top_k or 'all'} (CV)"
-            out["variants"][f"all|False|{name}"] = res
-            print(f"{'all':<14}{'False':<7}{name:<34}{res['top1']:>7.3f}{res['top5']:>7.3f}{res['steps']:>8.0f}",
+            out["variants"][f"{chosen}|True|{name}"] = res
+            print(f"{chosen:<16}{'True':<7}{name:<34}{res['top1']:>7.3f}{res['top5']:>7.3f}{res['steps']:>8.0f}",
                   flush=True)
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)

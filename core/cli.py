@@ -561,12 +561,14 @@ def _predict_settings(args: argparse.Namespace):
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
     for name in ("assignments", "restarts", "escalate", "population", "generations", "strain", "relax_per_candidate",
-                 "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential"):
+                 "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential", "second_weight", "ranking"):
         value = getattr(args, name, None)
         if value is not None:
             changes[{"assignments": "n_assignments", "strain": "max_strain", "escalate": "escalate_to",
                      "templates_top_k": "template_top_k"}.get(name, name)] = value
     changes["sources"] = _sources(args.sources)
+    if changes.get("second_potential") == "none":
+        changes["second_potential"] = None
     if getattr(args, "near_tie", None) is not None:
         changes["near_tie"] = args.near_tie / 1000
     return dataclasses.replace(base, **changes)
@@ -1212,13 +1214,21 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
-    p.add_argument("--second-potential", choices=list(POTENTIALS), default=None,
-                   help="re-rank the 5 lowest distinct structures by the mean of both potentials' energies, the "
-                        "second at the first one's relaxed geometry (default: off; docs/ranking.md)")
+    p.add_argument("--ranking", choices=["energy", "learned"], default=None,
+                   help="order of the relaxed structures: energy (default: the potential's energy per atom) or "
+                        "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
+                        "on validation pools; docs/ranking.md)")
+    p.add_argument("--second-potential", choices=[*POTENTIALS, "none"], default=None,
+                   help="potential that re-ranks the 5 lowest distinct structures at the first one's relaxed "
+                        "geometry (default: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
+                        "docs/ranking.md)")
+    p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
+                   help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
+                        "mean; 1: the second alone at the first one's geometry)")
     p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
-                   "one is at most this many meV/atom higher (default "
-                   f"{1000 * NEAR_TIE_EV:g}; 0: off; docs/ranking.md)")
+                   f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
+                   "docs/ranking.md)")
     p.add_argument("--sources", default="contact,templates",
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
                         "(substituted known structures) or both (default contact,templates)")

@@ -51,11 +51,12 @@ from core.errors import AlphaCrystalError, FormulaError
 from core.io import space_group
 from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.ranking import (
-    NEAR_TIE_EV,
+    LinearRanker,
     duplicates_before_relaxation,
     is_proper_subgroup,
     merge_near_ties,
     point_group_order,
+    ranker_features,
 )
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
@@ -79,6 +80,22 @@ STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxati
 SOURCES = ("contact", "templates")
 MAX_ATOMS = MP20_MAX_ATOMS
 """Largest primitive cell a prediction covers (MP-20's range); the contact route stops at its models' size."""
+
+
+RANKINGS = ("energy", "learned")
+"""How relaxed structures are ordered (:attr:`PredictionSettings.ranking`)."""
+
+SECOND_POTENTIAL = {"chgnet": "sevennet", "sevennet": "chgnet", "sevennet-l3i5": "chgnet"}
+"""The potential that re-ranks the first structures by default, for each relaxing potential
+(``second_potential="auto"``; docs/ranking.md: on 40 validation formulas top-1 0.825 -> 0.925
+with SevenNet-0 re-ranking CHGNet's first 5)."""
+LEARNED_TOP = 3
+"""How many of the lowest-energy structures ``ranking="learned"`` re-orders (of 3 and all,
+the better on validation: docs/ranking.md)."""
+SECOND_TOP = 5
+"""How many of the first structures the second potential re-ranks."""
+SECOND_WEIGHT = 1.0
+"""Weight of the second potential's energy against the first's in the re-ranking."""
 
 
 class PredictionError(AlphaCrystalError):
@@ -121,14 +138,21 @@ class PredictionSettings:
     refine_window : float or None
         eV/atom: of those, only the ones within this much of the lowest energy after the
         first round continue (None: the ``refine_top`` lowest whatever their energy).
+    ranking : str
+        ``energy`` (the potential's energy per atom) or ``learned`` (the shipped logistic
+        ranker over energy gap, symmetry, route and map agreement: :mod:`core.ranking`).
     second_potential : str or None
-        A second potential (``sevennet``, ``chgnet``) that re-ranks the ``second_top`` lowest
-        distinct structures: each is ordered by the mean of the two potentials' energies above
-        the lowest, the second one evaluated at the first one's relaxed geometry (None: off).
+        A second potential (``sevennet``, ``sevennet-l3i5``, ``chgnet``) that re-ranks the
+        ``second_top`` lowest distinct structures, evaluated at the first one's relaxed geometry
+        (None: off; ``auto``, the default: SevenNet-0 after CHGNet, CHGNet after a SevenNet).
     second_top : int
+    second_weight : float
+        Weight of the second potential's energy (above its lowest) against the first's:
+        0.5 the mean, 1 the second alone.
     near_tie : float
         eV/atom: a relaxed structure that is a distortion of a higher-symmetry one at most
-        this much higher in energy is merged onto it (:mod:`core.ranking`; 0: off).
+        this much higher in energy is merged onto it (:mod:`core.ranking`; 0: off, the
+        default: no change of top-1 or top-5 on validation at 5-30 meV/atom).
     jobs : int or None
         Worker processes (default: all cores).
     seed : int
@@ -169,9 +193,11 @@ class PredictionSettings:
     prerelax_steps: int = PRERELAX_STEPS
     refine_top: int = REFINE_TOP
     refine_window: float | None = REFINE_WINDOW
-    near_tie: float = NEAR_TIE_EV
-    second_potential: str | None = None
-    second_top: int = 5
+    near_tie: float = 0.0
+    ranking: str = "energy"
+    second_potential: str | None = "auto"
+    second_top: int = SECOND_TOP
+    second_weight: float = SECOND_WEIGHT
     jobs: int | None = None
     seed: int = 0
     sources: tuple[str, ...] = SOURCES
@@ -184,7 +210,9 @@ class PredictionSettings:
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
         check_potential(self.potential)
-        if self.second_potential is not None:
+        if self.ranking not in RANKINGS:
+            raise PredictionError(f"unknown ranking {self.ranking!r}: choose from {', '.join(RANKINGS)}")
+        if self.second_potential not in (None, "auto"):
             check_potential(self.second_potential)
             if self.second_potential == self.potential:
                 raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
@@ -203,11 +231,20 @@ class PredictionSettings:
     @classmethod
     def fast(cls, **changes) -> PredictionSettings:
         """A quick look: 3 assignments, population 60, 300 generations, 1 relaxation per
-        candidate and 3 templates with a looser force criterion, the best 2 relaxed further."""
+        candidate and 3 templates with a looser force criterion, the best 2 relaxed further,
+        no second potential."""
         base = cls(n_assignments=3, population=60, generations=300, patience=30, stall=100,
                    relax_per_candidate=1, fmax=0.2, relax_steps=150, prerelax_steps=40, refine_top=2,
-                   template_top_k=3)
+                   template_top_k=3, second_potential=None)
         return replace(base, **changes)
+
+    @property
+    def reranking_potential(self) -> str | None:
+        """The potential that re-ranks the first structures (``second_potential`` with ``auto``
+        resolved for the relaxing potential), or None."""
+        if self.second_potential == "auto":
+            return SECOND_POTENTIAL[self.potential]
+        return self.second_potential
 
     def ga(self) -> GASettings:
         return GASettings(population=self.population, generations=self.generations, patience=self.patience,
@@ -519,12 +556,14 @@ def predict_structures(
 
     clock.stage("ranking", 0, 1, "removing duplicates")
     ranked, pool, rejected = _rank(entries, relaxations, settings.relax, settings.near_tie)
-    if settings.relax and settings.second_potential and len(ranked) > 1 and not _is_set(cancel):
-        clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.second_potential].label}")
-        ranked = _second_opinion(ranked, settings, device)
     for entry in pool:
         if entry.z in maps:
             entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
+    if settings.relax and settings.ranking == "learned" and len(ranked) > 1:
+        ranked = _learned_order(ranked, settings)
+    if settings.relax and settings.reranking_potential and len(ranked) > 1 and not _is_set(cancel):
+        clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}")
+        ranked = _second_opinion(ranked, settings, device)
     rejected = broken + rejected
     if cancelled:  # the ranked ones are only what finished before the stop
         clock.stage("ranking", 1, 1, f"interrupted: {len(ranked)} structures from the finished part" if ranked
@@ -1018,31 +1057,58 @@ def _represent(e: RankedStructure, twin: RankedStructure, kept: list[RankedStruc
     e.near_tie = (twin, e.energy_per_atom - twin.energy_per_atom)
 
 
+def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) -> list[RankedStructure]:
+    """The first :data:`LEARNED_TOP` of ``ranked`` re-ordered by the shipped learned ranker's
+    score (highest first)."""
+    rows = [{"energy_per_atom": e.energy_per_atom, "relaxed_spacegroup": e.crystallography()["relaxed_spacegroup"],
+             "route": e.route, "template_score": e.template.score if e.template is not None else None,
+             "sg_probability": e.candidate.probability if e.candidate is not None else None,
+             "dice": e.reconstruction.dice if e.reconstruction is not None else None,
+             "relaxed_dice": None if e.relaxed_score is None else e.relaxed_score[1],
+             "volume_per_atom": e.structure.volume / len(e.structure),
+             "initial_volume_per_atom": e.initial.volume / len(e.initial),
+             "times_found": e.duplicates + 1, "converged": e.relaxation.converged} for e in ranked]
+    scores = LinearRanker.load().score(ranker_features(rows))
+    head = min(LEARNED_TOP, len(ranked))
+    order = sorted(range(head), key=lambda k: -scores[k]) + list(range(head, len(ranked)))
+    out = [ranked[k] for k in order]
+    for rank, e in enumerate(out, 1):
+        e.rank = rank
+    _explain(out, True, settings.near_tie)
+    for k, e in zip(order[:head], out):
+        e.rank_reason += (f"; the first {head} ordered by the learned ranker's score, this one "
+                          f"{scores[k]:.2f}")
+    return out
+
+
 def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str
                     ) -> list[RankedStructure]:
-    """The ``second_top`` first of ``ranked`` re-ordered by the mean of both potentials' energies
-    above their lowest (the second at the first one's geometry); ranks and reasons renewed."""
+    """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
+    first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
+    above its lowest among them); ranks and reasons renewed."""
     from core.relax import cached_relaxer
 
     head = ranked[:settings.second_top]
-    relaxer = cached_relaxer(RelaxSettings(potential=settings.second_potential, device=device))
+    relaxer = cached_relaxer(RelaxSettings(potential=settings.reranking_potential, device=device))
     for e in head:
         try:
             e.second_energy = relaxer.energy_per_atom(e.structure)
         except Exception:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
             return ranked
+    w = settings.second_weight
     low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
-    order = sorted(head, key=lambda e: (e.energy_per_atom - low1) + (e.second_energy - low2))
+    order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))
     out = order + ranked[len(head):]
     for rank, e in enumerate(out, 1):
         e.rank = rank
     _explain(out, True, settings.near_tie)
-    first, second = (POTENTIALS[settings.potential].label.split()[0],
-                     POTENTIALS[settings.second_potential].label.split()[0])
+    first, second = POTENTIALS[settings.potential].label, POTENTIALS[settings.reranking_potential].label
+    how = (f"{second}'s energy at the {first} geometry" if w >= 1 else
+           f"{1 - w:g} × {first} + {w:g} × {second} energies")
     for e in head:
-        e.rank_reason += (f"; {first} and {second} mean: {first} {1000 * (e.energy_per_atom - low1):.1f}, "
-                          f"{second} {1000 * (e.second_energy - low2):.1f} meV/atom above the lowest of the "
-                          f"first {len(head)}")
+        e.rank_reason += (f"; the first {len(head)} ordered by {how}: {first} "
+                          f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
+                          f" meV/atom above their lowest")
     return out
 
 

@@ -46,8 +46,12 @@ class Potential:
 POTENTIALS: dict[str, Potential] = {
     "chgnet": Potential("chgnet", "CHGNet 0.3.0", "chgnet"),
     "sevennet": Potential("sevennet", "SevenNet-0 (11Jul2024)", "sevenn"),
+    "sevennet-l3i5": Potential("sevennet-l3i5", "SevenNet-l3i5", "sevenn"),
 }
 DEFAULT_POTENTIAL = "chgnet"
+
+SEVENNET_MODELS = {"sevennet": "7net-0", "sevennet-l3i5": "7net-l3i5"}
+"""sevenn's names of the pretrained models shipped in its wheel (loaded offline)."""
 
 
 class PotentialError(AlphaCrystalError):
@@ -79,7 +83,7 @@ def load_calculator(name: str, device: str = "cpu"):
                 return CHGNetCalculator(use_device=None if device == "auto" else device)
             from sevenn.calculator import SevenNetCalculator
 
-            return SevenNetCalculator("7net-0", device=device)
+            return SevenNetCalculator(SEVENNET_MODELS[name], device=device)
     except ImportError as exc:
         raise PotentialError(f"potential {name!r} needs the {potential.package!r} package "
                              f"(pip install {potential.package}): {exc}") from exc

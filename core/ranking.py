@@ -202,6 +202,9 @@ def _same_size(a: Structure, b: Structure, ltol: float = 0.2) -> bool:
     return max(va, vb) / min(va, vb) <= (1 + ltol) ** 3
 
 
+RANKER_FILE = "ranker_linear.json"
+"""The shipped learned ranker's coefficients (card: resources/ranker_linear.md)."""
+
 RANKER_FEATURES = (
     "energy_gap_mev",        # energy above the lowest distinct structure, meV/atom
     "energy_order",          # 0 for the lowest, 1 for the next, ...
@@ -278,6 +281,15 @@ class LinearRanker:
     def to_dict(self) -> dict:
         return {"features": list(self.features), "mean": list(self.mean), "scale": list(self.scale),
                 "coef": list(self.coef), "intercept": self.intercept}
+
+    @classmethod
+    def load(cls, path=None) -> LinearRanker:
+        """The shipped ranker (:data:`RANKER_FILE` in ``resources/``) or the one at ``path``."""
+        import json
+
+        from resources import resource_path
+
+        return cls.from_dict(json.loads((resource_path(RANKER_FILE) if path is None else path).read_text()))
 
     @classmethod
     def from_dict(cls, data: dict) -> LinearRanker:

@@ -144,11 +144,59 @@ def test_second_potential_reorders_by_the_mean_of_both():
     entries = {("bad", 0): entry(bad, -8.001, "mp-2"), ("good", 0): entry(good, -8.000, "mp-1")}
     ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True, near_tie=0.0)
     assert [e.source for e in ranked] == ["template mp-2", "template mp-1"]
-    settings = replace(PredictionSettings(), second_potential="sevennet")
+    settings = replace(PredictionSettings(), second_potential="sevennet", second_weight=0.5)
     out = _second_opinion(ranked, settings, "cpu")
     second = Relaxer(RelaxSettings(potential="sevennet"))
     assert out[0].second_energy == pytest.approx(second.energy_per_atom(good), abs=1e-5)
     assert [e.source for e in out] == ["template mp-1", "template mp-2"] and [e.rank for e in out] == [1, 2]
-    assert "CHGNet and SevenNet-0 mean" in out[0].rank_reason
+    assert "ordered by 0.5 × CHGNet 0.3.0 + 0.5 × SevenNet-0 (11Jul2024) energies" in out[0].rank_reason
     with pytest.raises(Exception, match="second potential is the first one"):
         PredictionSettings(second_potential="chgnet")
+
+
+def test_the_default_second_potential_is_the_other_one():
+    from dataclasses import replace
+
+    from core.pipeline import PredictionSettings
+
+    assert PredictionSettings().reranking_potential == "sevennet"
+    assert replace(PredictionSettings(), potential="sevennet").reranking_potential == "chgnet"
+    assert PredictionSettings.fast().reranking_potential is None
+    assert PredictionSettings(second_potential=None).reranking_potential is None
+
+
+def test_cli_second_potential_none_and_near_tie(tmp_path):
+    from core.cli import _predict_settings, build_parser
+
+    args = build_parser().parse_args(["predict", "NaCl", "--second-potential", "none", "--near-tie", "10"])
+    settings = _predict_settings(args)
+    assert settings.reranking_potential is None and settings.near_tie == pytest.approx(0.010)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "NaCl", "--near-tie", "-1"])
+
+
+def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
+    """The features come from what the pipeline knows when it ranks (energies, symmetry, route,
+    scores); no reference structure is given anywhere."""
+    import inspect
+
+    from core.pipeline import LEARNED_TOP, PredictionSettings, _learned_order
+    from core.ranking import RANKER_FEATURES, LinearRanker, ranker_features
+
+    assert not any("ref" in name or "match" in name for name in RANKER_FEATURES)
+    assert list(inspect.signature(ranker_features).parameters) == ["rows"]
+    cub = cubic_perovskite()
+    structures = [cub, Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords),
+                  Structure(Lattice.tetragonal(3.905, 3.905 * 0.6), cub.species, cub.frac_coords),
+                  Structure(Lattice.tetragonal(3.905, 3.905 * 2.0), cub.species, cub.frac_coords)]
+    entries = {(f"t{k}", 0): entry(s, -8.0 + 0.01 * k, f"mp-{k}") for k, s in enumerate(structures)}
+    ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
+    assert len(ranked) == 4
+    model = LinearRanker.load()
+    assert model.features == RANKER_FEATURES and len(model.coef) == len(RANKER_FEATURES)
+    out = _learned_order(ranked, PredictionSettings(ranking="learned"))
+    assert [e.rank for e in out] == [1, 2, 3, 4] and out[3] is ranked[3]  # only the first 3 move
+    assert sorted(e.source for e in out[:LEARNED_TOP]) == sorted(e.source for e in ranked[:LEARNED_TOP])
+    assert all("learned ranker's score" in e.rank_reason for e in out[:LEARNED_TOP])
+    with pytest.raises(Exception, match="unknown ranking"):
+        PredictionSettings(ranking="random")
