@@ -20,8 +20,8 @@ SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
 
 TOOLTIPS = {
-    "rank": "Order of the results: by the potential's energy per atom, near-ties merged onto the higher "
-            "symmetry; hover a rank for the reason",
+    "rank": "Order of the results: by the potential's energy per atom, the first 5 re-ranked by a second "
+            "potential at the same geometry (SevenNet-0 after CHGNet; docs/ranking.md); hover a rank for the reason",
     "source": "Which route made the structure: CMCrystal (the GA on the contact map, in the named space group) "
               "or a template (a known Materials Project structure, id given, with the elements substituted); "
               "'also' names other routes that found the same structure",
@@ -31,7 +31,8 @@ TOOLTIPS = {
     "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window (r_i + r_j ± 0.4 Å)",
     "fitness": "GA fitness: Dice × valid-bond fraction",
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
-    "E (eV/atom)": "CHGNet energy per atom of the relaxed structure (ranks polymorphs; not a formation energy)",
+    "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
+                   "chosen otherwise; ranks polymorphs; not a formation energy)",
     "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
     "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
                   "(ltol 0.2, stol 0.3, angle 5°)",
