@@ -57,6 +57,10 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
     except AlphaCrystalError as exc:
         return {**row, "error": str(exc), "seconds": time.perf_counter() - start, "match_rank": None}
     row["seconds"] = time.perf_counter() - start
+    row["stage_seconds"] = result.stage_seconds
+    relaxations = {id(e.relaxation): e.relaxation for e in result.pool if e.relaxation is not None}
+    row["relax_steps"] = sum(x.steps for x in relaxations.values())  # a structure relaxed once counts once
+    row["n_relaxed"] = len(relaxations)
     row["n_ranked"] = len(result.ranked)
     row["candidate_spacegroups"] = [c.spacegroup for c in result.candidates]
     row["template_spacegroups"] = [c.spacegroup for c in result.templates]
@@ -141,6 +145,8 @@ def summarise(rows: list[dict]) -> dict:
         "true_sg_in_candidates": rate(rows, lambda r: bool(r.get("true_sg_in_candidates"))),
         "errors": sum(1 for r in rows if r.get("error")),
         "seconds_per_formula": float(np.mean([r["seconds"] for r in rows])) if n else float("nan"),
+        "relax_steps_per_formula": float(np.mean([r["relax_steps"] for r in rows if "relax_steps" in r]))
+        if any("relax_steps" in r for r in rows) else float("nan"),
     }
 
 

@@ -236,8 +236,11 @@ def test_cli_evaluate_prediction_keys(tmp_path, capsys):
             "--assignments", "1", "--population", "20", "--generations", "10", "--no-relax", "--json", str(out)]
     assert main(args) == 0
     result = json.loads(out.read_text())
-    for key in ("n", "match_rate_top1", "match_rate_top5", "rms_mean", "seconds_per_formula"):
+    for key in ("n", "match_rate_top1", "match_rate_top5", "rms_mean", "seconds_per_formula",
+                "relax_steps_per_formula"):
         assert key in result and key in result["given_spacegroup"]
+    row = result["structures"]["predicted"][0] if isinstance(result["structures"], dict) else result["structures"][0]
+    assert row["relax_steps"] == 0 and row["n_relaxed"] == 0 and "reconstruction" in row["stage_seconds"]
     assert result["n"] == 1 and result["match_rate_top1"] == 1.0  # rock salt is found from its formula
     assert "DiffCSP" in json.dumps(result["anchors"])
 
