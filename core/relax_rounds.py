@@ -120,7 +120,9 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
         progress(0, 0, f"{resumed} of {len(structures)} structures resumed: no relaxations to run")
     elif progress:
         progress(0, total, f"{total} relaxations: {len(round1)} of {first.steps} steps"
-                 + (f", then up to {planned} of the lowest in energy continued to {full.steps} steps" if planned else "")
+                 + (f", then up to {planned} of the lowest in energy"
+                    + (f" (within {1000 * refine_window:g} meV/atom)" if refine_window is not None else "")
+                    + f" continued to {full.steps} steps" if planned else "")
                  + (f"; {resumed} of {len(structures)} structures resumed" if resumed else ""))
     if on_result:
         for item, result in [*out.items(), *pre.items()]:
