@@ -154,3 +154,20 @@ def test_an_interrupted_run_does_not_claim_zero_distinct_structures(tmp_path):
     ranking = [e.message for e in events if e.stage == "ranking"]
     assert ranking and not any("distinct structures" in m for m in ranking), ranking
     assert "interrupted" in ranking[-1]
+
+
+def test_window_continues_only_structures_near_the_lowest_and_keeps_the_best(fake_runner):
+    """Energies -k/10 eV/atom after round 1: with a 150 meV/atom window only the two lowest
+    unconverged structures (k = 5, 4) go on; the best one is kept, the far ones keep round 1."""
+    fake_runner.UNCONVERGED = {1, 2, 3, 4, 5}
+    out, _ = relax_rounds.relax_in_rounds(structures(6), FULL, prerelax_steps=10, refine_top=5, workers=1,
+                                          refine_window=0.15)
+    continued = sorted(item for item, steps in fake_runner.runs if steps == FULL.steps - 10)
+    assert continued == [4, 5]
+    best = min(out, key=lambda k: out[k].energy_per_atom)
+    assert best == 5 and out[5].converged and out[5].steps == FULL.steps
+    assert not out[1].converged and out[1].steps == 10  # left after round 1
+    # without a window the 5 lowest unconverged ones (all of them) go on
+    fake_runner.runs = []
+    relax_rounds.relax_in_rounds(structures(6), FULL, prerelax_steps=10, refine_top=5, workers=1)
+    assert sorted(item for item, steps in fake_runner.runs if steps == FULL.steps - 10) == [1, 2, 3, 4, 5]
