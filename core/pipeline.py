@@ -563,7 +563,9 @@ def predict_structures(
         ranked = _learned_order(ranked, settings)
     if settings.relax and settings.reranking_potential and len(ranked) > 1 and not _is_set(cancel):
         clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}")
-        ranked = _second_opinion(ranked, settings, device)
+        ranked, failure = _second_opinion(ranked, settings, device)
+        if failure:
+            notes.append(failure)
     rejected = broken + rejected
     if cancelled:  # the ranked ones are only what finished before the stop
         clock.stage("ranking", 1, 1, f"interrupted: {len(ranked)} structures from the finished part" if ranked
@@ -1082,7 +1084,7 @@ def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) 
 
 
 def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str
-                    ) -> list[RankedStructure]:
+                    ) -> tuple[list[RankedStructure], str | None]:
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
     above its lowest among them); ranks and reasons renewed."""
@@ -1093,8 +1095,12 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
     for e in head:
         try:
             e.second_energy = relaxer.energy_per_atom(e.structure)
-        except Exception:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
-            return ranked
+        except Exception as exc:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
+            for f in head:
+                f.second_energy = None
+            return ranked, (f"re-ranking by {POTENTIALS[settings.reranking_potential].label} failed "
+                            f"({type(exc).__name__}: {exc}); the results are ranked by "
+                            f"{POTENTIALS[settings.potential].label} alone")
     w = settings.second_weight
     low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
     order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))
@@ -1109,7 +1115,7 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
         e.rank_reason += (f"; the first {len(head)} ordered by {how}: {first} "
                           f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
                           f" meV/atom above their lowest")
-    return out
+    return out, None
 
 
 def _merge_near_ties(kept: list[RankedStructure], window: float) -> list[RankedStructure]:

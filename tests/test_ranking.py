@@ -145,7 +145,8 @@ def test_second_potential_reorders_by_the_mean_of_both():
     ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True, near_tie=0.0)
     assert [e.source for e in ranked] == ["template mp-2", "template mp-1"]
     settings = replace(PredictionSettings(), second_potential="sevennet", second_weight=0.5)
-    out = _second_opinion(ranked, settings, "cpu")
+    out, failure = _second_opinion(ranked, settings, "cpu")
+    assert failure is None
     second = Relaxer(RelaxSettings(potential="sevennet"))
     assert out[0].second_energy == pytest.approx(second.energy_per_atom(good), abs=1e-5)
     assert [e.source for e in out] == ["template mp-1", "template mp-2"] and [e.rank for e in out] == [1, 2]
@@ -200,3 +201,25 @@ def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
     assert all("learned ranker's score" in e.rank_reason for e in out[:LEARNED_TOP])
     with pytest.raises(Exception, match="unknown ranking"):
         PredictionSettings(ranking="random")
+
+
+def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
+    from dataclasses import replace
+
+    import core.relax
+    from core.pipeline import PredictionSettings, _second_opinion
+
+    def broken(name, device):
+        raise RuntimeError("no weights")
+
+    monkeypatch.setattr(core.relax, "load_calculator", broken)
+    core.relax.cached_relaxer.cache_clear()
+    cub = cubic_perovskite()
+    entries = {("a", 0): entry(cub, -8.001, "mp-2"),
+               ("b", 0): entry(Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords),
+                               -8.000, "mp-1")}
+    ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
+    out, failure = _second_opinion(ranked, replace(PredictionSettings(), second_potential="sevennet"), "cpu")
+    core.relax.cached_relaxer.cache_clear()
+    assert out == ranked and "re-ranking by SevenNet-0" in failure and "no weights" in failure
+    assert "ranked by CHGNet 0.3.0 alone" in failure and all(e.second_energy is None for e in out)
