@@ -121,7 +121,12 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     energy = window.rows[0].get("energy_per_atom")
     if energy is None:
         return _fail("CHGNet relaxation", errors)
-    print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet); wrote {cifs[0]}", flush=True)
+    second = window.rows[0].get("second_energy_per_atom")
+    if len(window.rows) > 1 and second is None:  # the default re-ranking needs SevenNet-0 in the bundle
+        return _fail("SevenNet-0 re-ranking", errors or [window.rows[0].get("rank_reason", "")])
+    print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet)"
+          + (f", {second:.4f} eV/atom (SevenNet-0)" if second is not None else "") + f"; wrote {cifs[0]}",
+          flush=True)
     window.confirm_discard = lambda action: True  # a scripted session: nothing to save
     window.close()
     return 0

@@ -87,8 +87,9 @@ RANKINGS = ("energy", "learned")
 
 SECOND_POTENTIAL = {"chgnet": "sevennet", "sevennet": "chgnet", "sevennet-l3i5": "chgnet"}
 """The potential that re-ranks the first structures by default, for each relaxing potential
-(``second_potential="auto"``; docs/ranking.md: on 40 validation formulas top-1 0.825 -> 0.925
-with SevenNet-0 re-ranking CHGNet's first 5)."""
+(``second_potential="auto"``). Chosen on validation (docs/ranking.md: top-1 0.825 -> 0.925 on 40
+formulas with SevenNet-0 re-ranking CHGNet's first 5); on the 100 test formulas the change was
+neutral (0.82 -> 0.81)."""
 LEARNED_TOP = 3
 """How many of the lowest-energy structures ``ranking="learned"`` re-orders (of 3 and all,
 the better on validation: docs/ranking.md)."""
@@ -133,8 +134,8 @@ class PredictionSettings:
     fmax, relax_steps : float, int
         Relaxation convergence (eV/Å) and step limit.
     prerelax_steps, refine_top : int
-        Every structure is relaxed for ``prerelax_steps`` first; only the
-        ``refine_top`` lowest in energy continue up to ``relax_steps``.
+        Every structure is relaxed for ``prerelax_steps`` first; at most ``refine_top``
+        of the unconverged ones, the lowest in energy, continue up to ``relax_steps``.
     refine_window : float or None
         eV/atom: of those, only the ones within this much of the lowest energy after the
         first round continue (None: the ``refine_top`` lowest whatever their energy).
@@ -1096,11 +1097,13 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
         try:
             e.second_energy = relaxer.energy_per_atom(e.structure)
         except Exception as exc:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
-            for f in head:
+            failure = (f"re-ranking by {POTENTIALS[settings.reranking_potential].label} failed "
+                       f"({type(exc).__name__}: {exc}); the results are ranked by "
+                       f"{POTENTIALS[settings.potential].label} alone")
+            for f in head:  # the rows say it too (the window shows rows, not the run's notes)
                 f.second_energy = None
-            return ranked, (f"re-ranking by {POTENTIALS[settings.reranking_potential].label} failed "
-                            f"({type(exc).__name__}: {exc}); the results are ranked by "
-                            f"{POTENTIALS[settings.potential].label} alone")
+                f.rank_reason += f"; {failure}"
+            return ranked, failure
     w = settings.second_weight
     low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
     order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))

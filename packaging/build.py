@@ -33,6 +33,8 @@ OPTIONS = [
     "--distpath", str(ROOT / "dist"),
     "--workpath", str(ROOT / "build" / "pyinstaller"),
     "--specpath", str(ROOT / "build"),
+    # hooks of our own: packages whose TorchScript needs their source (e3nn, sevenn)
+    "--additional-hooks-dir", str(ROOT / "packaging" / "hooks"),
     # the packages themselves (an editable install is invisible to PyInstaller's analysis)
     "--paths", str(ROOT),
     "--hidden-import", "alphacrystal_gui.app",

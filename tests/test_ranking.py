@@ -223,3 +223,4 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     core.relax.cached_relaxer.cache_clear()
     assert out == ranked and "re-ranking by SevenNet-0" in failure and "no weights" in failure
     assert "ranked by CHGNet 0.3.0 alone" in failure and all(e.second_energy is None for e in out)
+    assert all(failure in e.rank_reason for e in out)
