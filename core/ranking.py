@@ -1,8 +1,9 @@
 """Ranking relaxed structures of one formula: near-ties, symmetry, and why each ranks where it does.
 
-The potential's energy orders the distinct relaxed structures. Two refinements
+The potential's energy orders the distinct relaxed structures. These refinements
 were measured on validation pools (``benchmarks/ranking_variants.py``,
-docs/ranking.md):
+docs/ranking.md); the staged relaxation and the removal of duplicates before it are
+``predict``'s defaults, the near-tie merge and the learned ranker are options:
 
 * **Near-ties merged onto the higher symmetry.** A machine-learned potential often
   puts a slightly distorted copy of a structure (a subgroup, e.g. a tetragonal
@@ -14,6 +15,12 @@ docs/ranking.md):
   can still lower the symmetry; the converse is not true).
 * **Staged relaxation** (:func:`continued_within_window`): after a short first round,
   only structures within a window of the lowest energy get the full budget.
+* **Duplicates before relaxation** (:func:`duplicates_before_relaxation`): the same
+  structure from two routes is relaxed once.
+* **A learned ranker** (:class:`LinearRanker` over :data:`RANKER_FEATURES`).
+
+The second potential's re-ranking, the default that changed top-1 most on validation,
+lives with the pipeline's ranking (``core.pipeline._second_opinion``).
 
 Every function here works on plain sequences (structures, energies, space groups),
 so the pipeline and the benchmarks share it.
@@ -29,8 +36,9 @@ import numpy as np
 from pymatgen.core import Structure
 
 NEAR_TIE_EV = 0.010
-"""eV/atom: the widest energy gap over which a lower-symmetry structure is merged onto a
-higher-symmetry one it distorts (chosen on validation pools: docs/ranking.md)."""
+"""eV/atom: a typical window for merging a lower-symmetry structure onto a higher-symmetry
+one it distorts (``predict --near-tie``). Off by default: on the validation pools no window
+of 5-30 meV/atom changed a top-1 or top-5 match (docs/ranking.md)."""
 
 NEAR_TIE_SYMPREC = 0.3
 """Å: the tolerance at which the lower-symmetry structure is symmetrised before it is
