@@ -4,7 +4,8 @@ Usage (from the repository root)::
 
     python benchmarks/bench_prediction.py [--jobs 2] [--fast] [--sources contact,templates] [FORMULA:Z ...]
 
-Prints the wall time of every stage for each formula (default: 10- and 12-atom
+``--policy before`` runs the relaxation and ranking of 2026-12-02 for comparison
+(docs/ranking.md). Prints the wall time of every stage for each formula (default: 10- and 12-atom
 cells, an intermetallic, and 14- and 20-atom cells that only the templates
 cover) with the default settings (the paper's GA budget: population 100, up to
 1000 generations, 5 Wyckoff assignments per candidate, 2 CHGNet relaxations per
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=None, help="worker processes (default: all cores)")
     parser.add_argument("--fast", action="store_true", help="the --fast preset")
     parser.add_argument("--sources", default="contact,templates", help="routes (default both)")
+    parser.add_argument("--policy", choices=["default", "before"], default="default",
+                        help="before: the relaxation and ranking of 2026-12-02 (60 first-round steps, the 3 "
+                             "lowest continued, no window, no second potential; duplicates are still relaxed once)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     import os
@@ -37,10 +41,13 @@ def main(argv: list[str] | None = None) -> int:
 
     stages = tuple(s for s in STAGES if s != "export")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
+    if args.policy == "before":
+        base = PredictionSettings(**{**base.to_dict(), "prerelax_steps": 60, "refine_top": 3, "refine_window": None,
+                                     "second_potential": None})
     sources = tuple(args.sources.split(","))
-    print(f"settings: {'fast' if args.fast else 'default'}; sources {','.join(sources)}; "
+    print(f"settings: {'fast' if args.fast else 'default'}, policy {args.policy}; sources {','.join(sources)}; "
           f"{args.jobs or os.cpu_count()} workers")
-    print(f"{'formula':<14}{'Z':>3}{'atoms':>6}{'GA runs':>8}{'tpl':>5}{'relaxed':>8}"
+    print(f"{'formula':<14}{'Z':>3}{'atoms':>6}{'GA runs':>8}{'tpl':>5}{'relaxed':>8}{'steps':>7}"
           + "".join(f"{s[:12]:>14}" for s in stages) + f"{'total s':>9}")
     for item in args.formulas:
         formula, _, z = item.partition(":")
@@ -50,9 +57,10 @@ def main(argv: list[str] | None = None) -> int:
         result = predict_structures(formula, settings)
         total = time.perf_counter() - start
         runs = sum(len(v) for v in result.reconstructions.values())
-        relaxed = sum(1 + r.duplicates for r in result.ranked) + len(result.rejected)
+        relaxations = {id(e.relaxation): e.relaxation for e in result.pool if e.relaxation is not None}
+        relaxed, steps = len(relaxations), sum(x.steps for x in relaxations.values())  # each relaxation once
         first = (result.candidates or result.templates)[0]
-        print(f"{formula:<14}{first.z:>3}{first.n_atoms:>6}{runs:>8}{len(result.templates):>5}{relaxed:>8}"
+        print(f"{formula:<14}{first.z:>3}{first.n_atoms:>6}{runs:>8}{len(result.templates):>5}{relaxed:>8}{steps:>7}"
               + "".join(f"{result.stage_seconds.get(s, 0.0):>14.1f}" for s in stages) + f"{total:>9.1f}", flush=True)
     return 0
 
