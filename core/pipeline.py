@@ -53,9 +53,8 @@ from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.ranking import (
     LinearRanker,
     duplicates_before_relaxation,
-    is_proper_subgroup,
     merge_near_ties,
-    point_group_order,
+    raises_symmetry,
     ranker_features,
 )
 from core.reconstruction.ga import GASettings
@@ -1042,7 +1041,7 @@ def _higher_symmetry_twin(e: RankedStructure, twin: RankedStructure, window: flo
     if window <= 0 or e.energy_per_atom - twin.energy_per_atom > window:
         return False
     mine, theirs = (x.crystallography()["relaxed_spacegroup"] for x in (e, twin))
-    return is_proper_subgroup(theirs, mine) and point_group_order(mine) > point_group_order(theirs)
+    return raises_symmetry(theirs, mine)
 
 
 def _represent(e: RankedStructure, twin: RankedStructure, kept: list[RankedStructure],
@@ -1074,10 +1073,7 @@ def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) 
     scores = LinearRanker.load().score(ranker_features(rows))
     head = min(LEARNED_TOP, len(ranked))
     order = sorted(range(head), key=lambda k: -scores[k]) + list(range(head, len(ranked)))
-    out = [ranked[k] for k in order]
-    for rank, e in enumerate(out, 1):
-        e.rank = rank
-    _explain(out, True, settings.near_tie)
+    out = _renumbered([ranked[k] for k in order], settings.near_tie)
     for k, e in zip(order[:head], out):
         e.rank_reason += (f"; the first {head} ordered by the learned ranker's score, this one "
                           f"{scores[k]:.2f}")
@@ -1107,10 +1103,7 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
     w = settings.second_weight
     low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
     order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))
-    out = order + ranked[len(head):]
-    for rank, e in enumerate(out, 1):
-        e.rank = rank
-    _explain(out, True, settings.near_tie)
+    out = _renumbered(order + ranked[len(head):], settings.near_tie)
     first, second = POTENTIALS[settings.potential].label, POTENTIALS[settings.reranking_potential].label
     how = (f"{second}'s energy at the {first} geometry" if w >= 1 else
            f"{1 - w:g} × {first} + {w:g} × {second} energies")
@@ -1119,6 +1112,14 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
                           f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
                           f" meV/atom above their lowest")
     return out, None
+
+
+def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
+    """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""
+    for rank, e in enumerate(ordered, 1):
+        e.rank = rank
+    _explain(ordered, True, near_tie)
+    return ordered
 
 
 def _merge_near_ties(kept: list[RankedStructure], window: float) -> list[RankedStructure]:

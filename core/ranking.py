@@ -72,6 +72,12 @@ def is_proper_subgroup(sub: int, group: int) -> bool:
     return bool(SpaceGroup.from_int_number(sub).is_subgroup(SpaceGroup.from_int_number(group)))
 
 
+def raises_symmetry(lower: int, higher: int) -> bool:
+    """Whether space group ``higher`` is a proper supergroup of ``lower`` with more operations
+    per primitive cell: the one test of "the higher-symmetry version" of a structure."""
+    return is_proper_subgroup(lower, higher) and point_group_order(higher) > point_group_order(lower)
+
+
 def distorts(lower: Structure, higher: Structure, higher_group: int,
              symprec: float = NEAR_TIE_SYMPREC) -> bool:
     """Whether ``lower`` is a distortion of ``higher``: symmetrised at ``symprec`` Å it has
@@ -131,9 +137,7 @@ def merge_near_ties(structures: Sequence[Structure], energies: Sequence[float], 
             gap = energies[j] - energies[i]
             if gap > window:
                 break
-            if j in placed or not is_proper_subgroup(spacegroups[i], spacegroups[j]):
-                continue
-            if point_group_order(spacegroups[j]) <= point_group_order(spacegroups[i]):
+            if j in placed or not raises_symmetry(spacegroups[i], spacegroups[j]):
                 continue
             if partner is not None and point_group_order(spacegroups[j]) <= point_group_order(spacegroups[partner]):
                 continue
