@@ -44,6 +44,8 @@ class Worker(QObject):
         self.signalled = False
         self.state = "created"
         """created -> running -> returned -> done emitted: where a task that never ends stopped (diagnostics)."""
+        self.home = QThread.currentThread()
+        """The GUI thread, where the worker is handed back to be deleted (:meth:`_hand_back`)."""
 
     def _post(self, kind: str, *payload) -> None:
         self.events.put((kind, payload))
@@ -73,9 +75,7 @@ class Worker(QObject):
         else:
             self._post("succeeded", result)
         finally:
-            self.state = "returned"
-            self.done.emit()
-            self.state = "done emitted"
+            self._hand_back()
 
     def _run_in_engine(self) -> None:
         try:
@@ -83,9 +83,21 @@ class Worker(QObject):
         except Exception as exc:  # noqa: BLE001 - e.g. an argument that cannot be pickled
             self._post("failed", f"{type(exc).__name__}: {exc}", traceback.format_exc())
         finally:
-            self.state = "returned"
-            self.done.emit()
-            self.state = "done emitted"
+            self._hand_back()
+
+    def _hand_back(self) -> None:
+        """End of the work, in the worker thread: the worker moves back to the GUI thread
+        (to be deleted there, by :class:`Task`), then ``done`` ends the thread.
+
+        Deleted in the ending worker thread (``thread.finished -> deleteLater``), the
+        worker's ~QObject held Qt's connection mutex while waiting for the GIL, and the GUI
+        thread, holding the GIL, waited for that mutex in ``QObject::disconnect``
+        (``ResultsTable.set_rows`` -> ``setSortingEnabled``): a deadlock, seen once in a
+        CI run of the GUI tests (py-spy: ``~QObject`` -> ``Shiboken::GilState::acquire``)."""
+        self.state = "returned"
+        self.moveToThread(self.home)
+        self.done.emit()
+        self.state = "done emitted"
 
     def cancel(self) -> None:
         self.cancel_token.cancel()
@@ -121,6 +133,7 @@ class Task(QObject):
                 if self.on_finished is not None:
                     self.on_finished()
             finally:
+                self.worker.deleteLater()  # in the GUI thread (Worker._hand_back)
                 self.thread.deleteLater()
 
     @Slot()
@@ -183,6 +196,5 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
     # which lives in the GUI thread, the quit took a second hop through the GUI's event loop
     # before ``finished``, one more place for the end of a task to wait on.
     worker.done.connect(thread.quit, Qt.ConnectionType.DirectConnection)
-    thread.finished.connect(worker.deleteLater)  # in the ending thread (Qt's documented way to free its objects)
     thread.start()
     return task
