@@ -27,6 +27,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(list(argv) if argv is not None else sys.argv[1:])
     from PySide6.QtWidgets import QApplication
 
+    from alphacrystal_gui.gui_thread_gc import collect_in_gui_thread
     from alphacrystal_gui.main_window import MainWindow
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
@@ -39,6 +40,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     window = MainWindow(engine=EngineProcess())
     window.show()
     freeze_start_up_objects()
+    collector = collect_in_gui_thread()  # noqa: F841 (lives as long as the event loop)
     window.warm_up()
     if args.file:
         if args.file.endswith(".acproj"):
@@ -85,11 +87,13 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     print(f"smoke: all {len(core.__all__)} public names of core load", flush=True)
 
     from alphacrystal_gui.engine_process import EngineProcess
+    from alphacrystal_gui.gui_thread_gc import collect_in_gui_thread
     from alphacrystal_gui.main_window import MainWindow
 
     window = MainWindow(QSettings(str(folder / "smoke.ini"), QSettings.Format.IniFormat), engine=EngineProcess())
     window.show()
     freeze_start_up_objects()
+    collector = collect_in_gui_thread()  # noqa: F841 (lives as long as the smoke run)
     errors: list[str] = []
     window.show_error = lambda message, details="": errors.append(message)  # no modal dialog
 

@@ -14,6 +14,23 @@ from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
 from alphacrystal_gui.main_window import MainWindow  # noqa: E402
 from core.project import Project  # noqa: E402
 
+
+
+@pytest.fixture(autouse=True)
+def gui_thread_gc(qapp):
+    """Collect cycles only in the GUI thread, as the app does (a Qt object of an earlier
+    test's window collected in a worker thread deadlocked a test); at the end, destroy the
+    closed windows and collect in this thread, then give collection back to Python."""
+    from PySide6.QtCore import QCoreApplication, QEvent
+
+    from alphacrystal_gui.gui_thread_gc import collect_in_gui_thread, stop_collecting
+
+    collector = collect_in_gui_thread()
+    yield
+    QCoreApplication.sendPostedEvents(None, QEvent.Type.DeferredDelete)
+    stop_collecting(collector)
+
+
 TINY = {"population": 20, "generations": 15, "n_assignments": 1, "restarts": 1, "jobs": 1, "relax": False}
 
 
@@ -70,6 +87,26 @@ def predicted(qtbot, w, formula="NaCl"):
     wait_idle(qtbot, w)
     assert w.prediction is not None, w.statusBar().currentMessage()
     return w
+
+
+def test_garbage_is_collected_only_in_the_gui_thread(window, qtbot):
+    import gc
+    import threading
+
+    threads: set[str] = set()
+
+    def note(phase, info):
+        if phase == "start":
+            threads.add(threading.current_thread().name)
+
+    gc.callbacks.append(note)
+    try:
+        assert not gc.isenabled()  # the timer of the GUI thread collects instead
+        predicted(qtbot, window, "NaCl")  # worker threads allocate plenty meanwhile
+        qtbot.waitUntil(lambda: bool(threads), timeout=60_000)
+    finally:
+        gc.callbacks.remove(note)
+    assert threads == {threading.main_thread().name}
 
 
 def test_formula_validation_as_you_type(window, qtbot):
