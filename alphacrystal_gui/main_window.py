@@ -920,8 +920,12 @@ class MainWindow(QMainWindow):
             self.show_error(str(exc))
             return None
         return self._start(export_rows, rows, str(folder), formula, busy=False,
-                           on_success=lambda paths: self.statusBar().showMessage(
-                               f"Exported {len(paths)} {formula} structures (CIF, POSCAR, VASP inputs) to {folder}"))
+                           on_success=lambda out: self._exported(out, formula, folder))
+
+    def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path) -> None:
+        paths, notes = out
+        self.statusBar().showMessage(f"Exported {len(paths)} {formula} structures (CIF, POSCAR, VASP inputs) "
+                                     f"to {folder}" + "".join(f"; {note}" for note in notes))
 
     def _ask_png(self) -> None:
         path, _ = QFileDialog.getSaveFileName(self, "Save 3D view", "structure.png", "PNG images (*.png)")

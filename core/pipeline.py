@@ -29,6 +29,7 @@ every finished step is kept for a resumed run in the same folder.
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -1251,26 +1252,36 @@ def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input
                                                entry.initial, initial_name(entry.route), magmoms)
 
 
-def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None, cancel=None) -> list[Path]:
+def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None,
+                cancel=None) -> tuple[list[Path], list[str]]:
     """Write result rows (``RankedStructure.row()`` plus ``structure`` and ``reconstructed``
     as ``Structure.as_dict()``, as the desktop app keeps them) into ``folder``, one
     ranked subfolder each, with the same writer and names as a prediction's output folder
-    (the formula written as the unit formula, :func:`core.composition.formula_unit_text`)."""
+    (the formula written as the unit formula, :func:`core.composition.formula_unit_text`).
+
+    Returns the folders written and notes on what was kept of the user's: a file the user
+    edited in an earlier export is never replaced (:meth:`core.run_folder.RunFolder.write_in_place`).
+    """
     try:
         formula = parse_formula(formula).unit_formula
     except FormulaError:  # a name that is not a formula: kept as it is
         pass
-    out = []
+    entries = []
     for k, row in enumerate(rows, 1):
-        if _is_set(cancel):
-            break
         rank = int(row.get("rank", k))
         name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
         initial = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
         route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
-        out.append(write_structure_folder(Path(folder) / name, Structure.from_dict(row["structure"]), formula,
-                                          rank, row, initial, initial_name(route)))
-    return out
+        entries.append((name, functools.partial(write_structure_folder, structure=Structure.from_dict(row["structure"]),
+                                                formula=formula, rank=rank, row=row, reconstructed=initial,
+                                                initial_name=initial_name(route))))
+    target = RunFolder(folder)
+    out = []
+    for entry in entries:
+        if _is_set(cancel):
+            break
+        out += target.write_in_place([entry])
+    return out, target.notes
 
 
 def initial_name(route: str) -> str:

@@ -238,6 +238,63 @@ class RunFolder:
             if retired is not None:
                 self._remove_retired(retired, previous)
 
+    def write_in_place(self, entries: list[tuple[str, Callable[[Path], None]]]) -> list[Path]:
+        """Write result folders ``entries`` = [(folder name, writer(folder))] into the folder
+        beside whatever it holds (the desktop app's export: no summary, other folders left as
+        they are), never replacing a file the user edited.
+
+        Each folder is written in a staging folder first. Into an existing folder of that
+        name the new files are moved one by one, and files the user added stay, unless a
+        file the program would write there differs both from what it last wrote (by
+        :data:`MANIFEST`; a folder without an entry there counts every difference) and from
+        the new version: then the old folder is kept whole as ``kept_NN_*`` and the new one
+        takes its name. :attr:`notes` says so.
+        """
+        try:
+            self.state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputFolderError(f"cannot write to folder {self.path}: {exc.strerror or exc}") from None
+        manifest = _read_json(self.state / MANIFEST)
+        out = []
+        for name, writer in entries:
+            target = self.path / name
+            if target.exists() and not target.is_dir() or target.is_symlink():
+                raise OutputFolderError(f"{target} is in the way and is not a result folder of this program; "
+                                        "move it or choose another folder")
+            staging = Path(tempfile.mkdtemp(prefix=".staging.", dir=self.path))
+            try:
+                new = staging / name  # the writer names the folder in result.json
+                new.mkdir()
+                writer(new)
+                written = _file_hashes(new)
+                edited = self._edited(target, written, manifest.get(name)) if target.is_dir() else []
+                if edited:
+                    kept = free_path(self.path, KEPT_PREFIX + name)
+                    os.replace(target, kept)
+                    self.notes.append(f"kept {name} as {kept.name}: you edited {', '.join(edited)}")
+                if target.is_dir():
+                    for file in written:
+                        (target / file).parent.mkdir(parents=True, exist_ok=True)
+                        os.replace(new / file, target / file)
+                else:
+                    os.replace(new, target)
+            finally:
+                shutil.rmtree(staging, ignore_errors=True)
+            manifest[name] = written
+            self._save_manifest(manifest)
+            out.append(target)
+        return out
+
+    @staticmethod
+    def _edited(folder: Path, written: dict[str, str | None], own: object) -> list[str]:
+        """Files of ``folder`` that the program is about to write anew (``written``) and that
+        differ from both the new version and what the program last wrote there (``own``, its
+        manifest entry; None when there is none): the user's edits, which must not be replaced."""
+        own = own if isinstance(own, dict) else {}
+        found = _file_hashes(folder, hashed=set(written))
+        return sorted(name for name, digest in found.items()
+                      if name in written and digest != written[name] and digest != own.get(name))
+
     def _result_folders(self) -> list[Path]:
         """The ranked folders of the earlier run: those its manifest (:data:`MANIFEST`) or its
         ``summary.json`` lists, with a ``result.json``; any ``NN_*`` folder with a

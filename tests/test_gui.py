@@ -186,6 +186,15 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert len(cifs) == len(w.rows)
     assert Structure.from_file(cifs[0]).composition.reduced_formula == "NaCl"
     assert Structure.from_file(cifs[0].parent / "POSCAR").composition.reduced_formula == "NaCl"
+    # exporting again never replaces a file the user edited in the exported folder
+    poscar = cifs[0].parent / "POSCAR"
+    mine = poscar.read_text().replace("AlphaCrystal Studio", "my edit for VASP")
+    poscar.write_text(mine)
+    w.export(tmp_path / "export", selected=True)
+    wait_idle(qtbot, w)
+    kept = tmp_path / "export" / f"kept_{cifs[0].parent.name}"
+    assert (kept / "POSCAR").read_text() == mine and poscar.read_text() != mine
+    assert f"as {kept.name}: you edited POSCAR" in w.statusBar().currentMessage()
     # project
     path = tmp_path / "nacl.acproj"
     assert w.save_project(path=path)

@@ -158,3 +158,45 @@ def test_vasp_inputs_that_cannot_replace_the_folder_leave_the_users_files_in_it(
     write_vasp_inputs(rock_salt, folder)  # and when it works, the link moves along too
     assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "WAVECAR.link").is_symlink()
     assert not list(tmp_path.glob(".vasp*")) and not list(tmp_path.glob("vasp.kept*"))
+
+
+def _export(path: Path, poscars: dict[str, str]) -> RunFolder:
+    """The desktop app's export: result folders written in place (RunFolder.write_in_place)."""
+    folder = RunFolder(path)
+    folder.write_in_place([_result(name, "H", text) for name, text in poscars.items()])
+    return folder
+
+
+def test_a_re_export_keeps_a_file_the_user_edited(tmp_path):
+    _export(tmp_path, {"01_H_P6_3-mmc": "H one\n"})
+    poscar = tmp_path / "01_H_P6_3-mmc" / "POSCAR"
+    edited = poscar.read_text().replace("rank 1", "rank 1, my MAGMOM set")
+    poscar.write_text(edited)
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "OUTCAR").write_text("my DFT run")
+    folder = _export(tmp_path, {"01_H_P6_3-mmc": "H other\n"})  # another structure took rank 1
+    kept = tmp_path / "kept_01_H_P6_3-mmc"
+    assert (kept / "POSCAR").read_text() == edited and (kept / "vasp" / "OUTCAR").read_text() == "my DFT run"
+    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() != edited
+    assert folder.notes == ["kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc: you edited POSCAR"]
+
+
+def test_a_re_export_replaces_its_own_files_and_leaves_the_users_added_ones(tmp_path):
+    _export(tmp_path, {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "OUTCAR").write_text("my DFT run")
+    before = (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text()
+    folder = _export(tmp_path, {"01_H_P6_3-mmc": "H other\n"})  # only the selected one, changed
+    assert folder.notes == [] and not list(tmp_path.glob("kept_*"))
+    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() != before  # ours: replaced
+    assert (tmp_path / "01_H_P6_3-mmc" / "vasp" / "OUTCAR").read_text() == "my DFT run"
+    assert (tmp_path / "02_H_Fm-3m" / "POSCAR").exists()  # another export's folder: left as it was
+
+
+def test_an_export_over_a_folder_it_did_not_record_keeps_every_difference(tmp_path):
+    from core.run_folder import MANIFEST, STATE_DIR
+
+    _export(tmp_path, {"01_H_P6_3-mmc": "H one\n"})
+    (tmp_path / STATE_DIR / MANIFEST).unlink()  # written by an older version, or copied here
+    assert _export(tmp_path, {"01_H_P6_3-mmc": "H one\n"}).notes == []  # the same files: nothing to keep
+    (tmp_path / STATE_DIR / MANIFEST).unlink()
+    folder = _export(tmp_path, {"01_H_P6_3-mmc": "H other\n"})
+    assert (tmp_path / "kept_01_H_P6_3-mmc" / "POSCAR").exists() and "kept 01_H_P6_3-mmc" in folder.notes[0]
