@@ -611,7 +611,8 @@ class MainWindow(QMainWindow):
                 self._live_timer.start()
 
     def _draw_live(self) -> None:
-        if self._pending_live is None:
+        if self._pending_live is None or self.session.provisional:  # a relaxed structure is shown instead
+            self._pending_live = None
             return
         name, result, geometry = self._pending_live
         self._pending_live = None
@@ -653,12 +654,17 @@ class MainWindow(QMainWindow):
                                    "energy so far; the final ranking (duplicates merged) replaces this list when "
                                    "the run ends.")
             self.discarded.setToolTip(PROVISIONAL_NOTE)
-            if s.viewing is not None:  # the viewed one stays selected and drawn (redrawn only if it changed)
+            # the viewed one stays selected and drawn (redrawn only if it changed); with none chosen,
+            # the lowest energy so far replaces the GA's best structure before relaxation
+            shown = s.viewing if s.viewing is not None else 0 if s.rows else None
+            if s.viewing is not None:
                 self.results.select_index(s.viewing, notify=False)
-                if s.rows[s.viewing] is not self._drawn_row:
-                    self._draw_result(s.viewing)
+            if shown is not None:
+                self._pending_live = None
+                if s.rows[shown] is not self._drawn_row:
+                    self._draw_result(shown)
                 else:
-                    self.view3d.title.setText(self._result_title(s.viewing))
+                    self.view3d.title.setText(self._result_title(shown))
             self._update_actions()
             return
         if s.results is not None and s.results.discarded:

@@ -1054,7 +1054,7 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         w.session.results_changed.connect(lambda: seen.append((
             w.session.provisional, w.results.rowCount(), w.results.horizontalHeaderItem(0).text(),
             w.results.item(0, 0).text() if w.results.rowCount() else "", w.export_all_action.isEnabled(),
-            w.discarded.text())))
+            w.discarded.text(), w.view3d.title.text())))
         show = w.run_panel.show_progress
         monkeypatch.setattr(w.run_panel, "show_progress", lambda p: (
             totals.add(p.total) if p.stage == "relaxation" else None, show(p)))
@@ -1065,8 +1065,10 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         provisional = [s for s in seen if s[0]]
         assert provisional, seen
         assert [s[1] for s in provisional] == sorted(s[1] for s in provisional)  # rows arrive one by one
-        for _, _, header, rank, export, note in provisional:
+        for _, _, header, rank, export, note, title in provisional:
             assert header == "rank (provisional)" and rank == "1?" and not export and note.startswith("Provisional")
+            # the 3D view shows the lowest-energy structure relaxed so far, not the GA's best before relaxation
+            assert title.startswith("#1 NaCl") and title.endswith("(provisional: relaxed so far)"), title
         assert not w.session.provisional and w.rows and w.results.horizontalHeaderItem(0).text() == "rank"
         assert w.results.item(0, 0).text() == "1" and w.export_all_action.isEnabled()
         assert all("provisional" not in r for r in w.rows)
