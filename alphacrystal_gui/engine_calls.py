@@ -16,13 +16,23 @@ from core import (
     warm_up,
 )
 
-__all__ = ["export_rows", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
+__all__ = ["export_rows", "hull_picture_of", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
            "propose_inputs", "provisional_rows", "result_view", "run_and_compare", "run_live", "warm_up"]
 
 
 def run_folder_results(path, progress=None, cancel=None):
     """:func:`core.read_run_folder` as a worker call (formula, rows, meta)."""
     return core.read_run_folder(path)
+
+
+def hull_picture_of(rows, progress=None, cancel=None):
+    """(:func:`core.hull_picture` of a run's rows, why there is none): the picture of the hull
+    plot, made off the GUI thread (the first call reads the reference phases, about a second)."""
+    try:
+        picture = core.hull_picture(rows)
+    except core.StabilityError as exc:
+        return None, str(exc)
+    return picture, "" if picture is not None else "no result has an energy above the hull (not relaxed)"
 
 
 def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progress=None, cancel=None):

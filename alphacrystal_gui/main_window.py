@@ -36,6 +36,7 @@ from PySide6.QtWidgets import (
 import core
 from alphacrystal_gui.engine_calls import (
     export_rows,
+    hull_picture_of,
     inputs_with_note,
     run_folder_results,
     run_live,
@@ -46,6 +47,7 @@ from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
+from alphacrystal_gui.widgets.hull_plot import HullPlot
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
 from alphacrystal_gui.widgets.labels import fitted
 from alphacrystal_gui.widgets.results_table import ResultsTable
@@ -173,6 +175,8 @@ class MainWindow(QMainWindow):
         self.results = ResultsTable()
         self.energy_plot = EnergyPlot()
         self.energy_plot.setMaximumHeight(170)
+        self.hull_plot = HullPlot()
+        self.hull_plot.setMaximumHeight(170)
         self.discarded = fitted(QLabel(""))
         self.discarded.setWordWrap(True)
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
@@ -202,7 +206,10 @@ class MainWindow(QMainWindow):
         self.results_filter.textChanged.connect(self.results.set_filter)
         results_layout.addWidget(self.results_filter)
         results_layout.addWidget(self.results, 1)
-        results_layout.addWidget(self.energy_plot)
+        plots = QHBoxLayout()
+        plots.addWidget(self.energy_plot, 1)
+        plots.addWidget(self.hull_plot, 1)
+        results_layout.addLayout(plots)
         results_layout.addWidget(self.discarded)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
@@ -222,6 +229,7 @@ class MainWindow(QMainWindow):
         self.results.rowSelected.connect(self.show_result)
         self.results.actionRequested.connect(self.result_action)
         self.energy_plot.resultClicked.connect(self.results.select_index)
+        self.hull_plot.resultClicked.connect(self.results.select_index)
         self.run_panel.candidateClicked.connect(self.show_candidate_result)
         self.back_button.clicked.connect(lambda: self.back_to_input_map())
         self.z_select.activated.connect(self._z_chosen)
@@ -648,6 +656,7 @@ class MainWindow(QMainWindow):
         s = self.session
         self.results.set_rows(s.rows, provisional=s.provisional)
         self.energy_plot.set_rows(s.rows)
+        self._draw_hull()
         if s.provisional:
             n = len(s.rows)
             self.discarded.setText(f"Provisional: {n} structure{'s' if n != 1 else ''} relaxed so far, ranked by "
@@ -681,6 +690,21 @@ class MainWindow(QMainWindow):
             self._drawn_row = None
             self.view3d.show_structure(None)
         self._update_actions()
+
+    def _draw_hull(self) -> None:
+        """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""
+        results = self.session.results
+        if results is None or results.provisional or not results.rows:
+            self.hull_plot.show_picture(None, "the hull of the known phases is drawn when the run ends"
+                                        if results is not None and results.provisional else "no results yet")
+            return
+
+        def drawn(out) -> None:
+            if self.session.results is results:  # not replaced meanwhile
+                self.hull_plot.show_picture(*out)
+
+        self._start(hull_picture_of, results.rows, busy=False, on_success=drawn,
+                    on_failure=lambda message, details="": drawn((None, message)))
 
     def show_result(self, index: int) -> None:
         """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""

@@ -65,6 +65,9 @@ _LAZY = {
     "PredictionResult": "core.pipeline", "PredictionSettings": "core.pipeline", "check_scope": "core.pipeline",
     "cell_size_note": "core.pipeline", "candidate_label": "core.pipeline", "parse_candidate_key": "core.pipeline", "shipped_contact_route_atoms": "core.pipeline",
     "read_run_folder": "core.run_folder",
+    # stability against the known phases (pymatgen's phase diagram)
+    "HullPicture": "core.stability", "Stability": "core.stability", "StabilityError": "core.stability",
+    "hull_picture": "core.stability",
     "read_screen_table": "core.screening", "ScreenError": "core.screening",
     "compare_with_reference": "core.pipeline", "export_rows": "core.pipeline", "loaded_resources": "core.pipeline",
     "predict_structures": "core.pipeline", "propose_inputs": "core.pipeline",

@@ -19,9 +19,12 @@ from typing import NoReturn
 import numpy as np
 
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
-from core.potentials import POTENTIALS
+from core.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.ranking import NEAR_TIE_EV
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
+from core.stability import DEFAULT_EHULL_THRESHOLD_EV
+from core.stability import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
+from core.stability import FRAMES as STABILITY_FRAMES
 
 __version__ = "0.1.0"
 
@@ -571,6 +574,10 @@ def _predict_settings(args: argparse.Namespace):
         changes["second_potential"] = None
     if getattr(args, "near_tie", None) is not None:
         changes["near_tie"] = args.near_tie / 1000
+    if getattr(args, "stability_frame", None) is not None:
+        changes["stability_frame"] = None if args.stability_frame == "none" else args.stability_frame
+    if getattr(args, "ehull_threshold", None) is not None:
+        changes["ehull_threshold"] = args.ehull_threshold / 1000
     return dataclasses.replace(base, **changes)
 
 
@@ -850,11 +857,15 @@ def cmd_predict(args: argparse.Namespace) -> int:
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
     print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
-          f"{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
+          f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for r in rows:
         print(_result_line(r, best))
     if rows and rows[0].get("rank_reason"):
         print(f"why #1: {rows[0]['rank_reason']} (every rank's reason: summary.csv, rank_reason)")
+    if rows and rows[0].get("stability"):
+        print(f"hull of #1: {rows[0]['stability']}, {rows[0]['e_above_hull_meV']:+.0f} meV/atom against the known "
+              f"phases; the hull there is {rows[0]['decomposition']} (summary.csv: e_above_hull_meV, "
+              "decomposition; docs/stability.md)")
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
               f"relaxation, no Wyckoff assignment): "
@@ -880,7 +891,8 @@ def _result_line(r: dict, best: float | None) -> str:
     if r.get("found_also_by"):
         start += f"; also {r['found_also_by']}"
     return (f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
-            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}{_number(r['dice'], '.3f'):>7}"
+            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}"
+            f"{_number(r.get('e_above_hull_meV'), '.0f'):>13}  {r.get('stability') or '':<11}{_number(r['dice'], '.3f'):>7}"
             f"{_number(r['fitness'], '.3f'):>9}{_number(r['relaxed_dice'], '.3f'):>9}  {start}")
 
 
@@ -1121,6 +1133,18 @@ def _format_seconds(seconds: float) -> str:
     return f"{seconds // 3600:d}:{seconds % 3600 // 60:02d}:{seconds % 60:02d}"
 
 
+def cmd_build_references(args: argparse.Namespace) -> int:
+    from core.reference_phases import build_reference_phases, reference_file
+
+    start = time.perf_counter()
+    references = build_reference_phases(args.data, args.potential,
+                                        progress=lambda message: print(message, flush=True))
+    path = references.save(args.out or reference_file(args.potential))
+    print(f"{len(references)} reference formulas, {len(references.elements)} elements -> {path} "
+          f"({path.stat().st_size / 1e6:.2f} MB) in {_format_seconds(time.perf_counter() - start)}")
+    return 0
+
+
 def cmd_train_contact_map(args: argparse.Namespace) -> int:
     import dataclasses
     import shlex
@@ -1229,6 +1253,13 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
                    "docs/ranking.md)")
+    p.add_argument("--stability-frame", choices=[*STABILITY_FRAMES, "none"], default=None,
+                   help="energies of the convex hull of the known phases that each relaxed result is placed on "
+                        f"(default {DEFAULT_STABILITY_FRAME}: Materials Project's formation energies, the "
+                        "potential's fitted elemental energies; none: no energy above the hull; docs/stability.md)")
+    p.add_argument("--ehull-threshold", type=Number(float, 0.0, 10000.0, note="meV/atom"), default=None,
+                   metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
+                   f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")
     p.add_argument("--sources", default="contact,templates",
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
                         "(substituted known structures) or both (default contact,templates)")
@@ -1444,6 +1475,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
     p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_candidates)
+
+    p = sub.add_parser("build-references", help="known phases (training data + elements) and their energies "
+                       "with a potential, for energies above the convex hull")
+    p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) with formation energies")
+    p.add_argument("--potential", choices=list(POTENTIALS), default=DEFAULT_POTENTIAL,
+                   help=f"potential whose energies are stored (default {DEFAULT_POTENTIAL})")
+    p.add_argument("--out", type=output_file, default=None,
+                   help="file to write (default: the shipped resources/reference_phases_POTENTIAL.npz)")
+    p.set_defaults(func=cmd_build_references)
 
     evaluate = sub.add_parser("evaluate", help="evaluate a model").add_subparsers(dest="what", required=True, metavar="MODEL")
     p = evaluate.add_parser("contact-map", help="Dice of predicted contact maps against true ones, with baselines")

@@ -70,6 +70,15 @@ from core.relax import (
 )
 from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW, relax_in_rounds
 from core.run_folder import RunFolder, ranked_folder_name, state_key, write_structure_folder
+from core.stability import (
+    DEFAULT_EHULL_THRESHOLD_EV,
+    DEFAULT_FRAME,
+    FRAMES,
+    STABILITY_COLUMNS,
+    Stability,
+    StabilityError,
+    hull_judge,
+)
 from core.symmetry import SPACEGROUP_SYMPREC, cell_summary
 from core.templates.retrieval import TemplateCandidate, retrieve_templates
 
@@ -154,6 +163,12 @@ class PredictionSettings:
         eV/atom: a relaxed structure that is a distortion of a higher-symmetry one at most
         this much higher in energy is merged onto it (:mod:`core.ranking`; 0: off, the
         default: no change of top-1 or top-5 on validation at 5-30 meV/atom).
+    stability_frame : str or None
+        Where the energies of the convex hull come from (:data:`core.stability.FRAMES`); each
+        relaxed result gets its formation energy, energy above the hull of the known phases
+        and decomposition (None: off).
+    ehull_threshold : float
+        eV/atom above the hull up to which a result is ``metastable`` (above: ``unstable``).
     jobs : int or None
         Worker processes (default: all cores).
     seed : int
@@ -199,6 +214,8 @@ class PredictionSettings:
     second_potential: str | None = "auto"
     second_top: int = SECOND_TOP
     second_weight: float = SECOND_WEIGHT
+    stability_frame: str | None = DEFAULT_FRAME
+    ehull_threshold: float = DEFAULT_EHULL_THRESHOLD_EV
     jobs: int | None = None
     seed: int = 0
     sources: tuple[str, ...] = SOURCES
@@ -218,6 +235,11 @@ class PredictionSettings:
             if self.second_potential == self.potential:
                 raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
                                       "choose the other one or none")
+        if self.stability_frame is not None and self.stability_frame not in FRAMES:
+            raise PredictionError(f"unknown stability frame {self.stability_frame!r}: choose from "
+                                  f"{', '.join(FRAMES)}")
+        if not self.ehull_threshold >= 0:
+            raise PredictionError(f"the E_hull threshold must be >= 0 eV/atom, not {self.ehull_threshold}")
         check_device_name(self.device)
         if self.magmom not in MAGMOM_SOURCES:
             raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
@@ -308,6 +330,9 @@ class RankedStructure:
     """The second potential's energy at the relaxed geometry, eV/atom (None when not re-ranked)."""
     rank_reason: str = ""
     """Why the entry ranks where it does, in words (summary ``rank_reason``, the GUI's tooltip)."""
+    stability: Stability | None = None
+    """Formation energy, energy above the hull of the known phases and decomposition
+    (:mod:`core.stability`; None without relaxation or reference phases)."""
     folder: Path | None = None
     relaxed_score: tuple[float, float, float] | None = None
     """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
@@ -376,6 +401,7 @@ class RankedStructure:
             "relax_error": None if x is None else x.error,
             "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, 5),
             "rank_reason": self.rank_reason,
+            **(self.stability.row() if self.stability is not None else dict.fromkeys(STABILITY_COLUMNS)),
             "duplicates": self.duplicates,
             "found_also_by": "; ".join(self.found_also_by),
             "from_relaxation_only": bool(r is not None and r.fitness == 0.0),
@@ -565,6 +591,11 @@ def predict_structures(
     if settings.relax and settings.reranking_potential and len(ranked) > 1 and not _is_set(cancel):
         clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}")
         ranked, failure = _second_opinion(ranked, settings, device)
+        if failure:
+            notes.append(failure)
+    if settings.relax and settings.stability_frame and ranked and not _is_set(cancel):
+        clock.stage("ranking", 0, 1, "energy above the hull of the known phases")
+        failure = _place_on_hull(ranked, settings)
         if failure:
             notes.append(failure)
     rejected = broken + rejected
@@ -1113,6 +1144,22 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
                           f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
                           f" meV/atom above their lowest")
     return out, None
+
+
+def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) -> str | None:
+    """Give every relaxed entry its place on the hull of the known phases (:mod:`core.stability`)
+    in the frame of ``settings``; returns a note when it cannot be done (no reference phases
+    for the potential, an element without a reference energy)."""
+    try:
+        judge = hull_judge(settings.potential, settings.stability_frame, settings.ehull_threshold)
+        for e in ranked:
+            if e.relaxation is not None and e.relaxation.ok:
+                e.stability = judge.assess(e.structure.composition, e.energy_per_atom)
+    except StabilityError as exc:
+        for e in ranked:
+            e.stability = None
+        return f"no energy above the hull: {exc}"
+    return None
 
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:

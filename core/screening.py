@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import math
 import os
 import shutil
 import socket
@@ -41,6 +42,7 @@ from pathlib import Path
 
 from core.errors import AlphaCrystalError
 from core.screen_input import ScreenItem
+from core.stability import STABILITY_COLUMNS
 
 CLUSTERS = ("local", "slurm", "pbs")
 DEFAULT_RETRIES = 2
@@ -207,8 +209,24 @@ def _worker_name() -> str:
 
 
 # ---------------------------------------------------------------- rows
-ROW_FIELDS = ("formula", "status", "best_energy_per_atom", "spacegroup", "symbol", "source", "dice", "match",
-              "rms", "n_structures", "seconds", "worker", "folder", "cif", "reason", "line")
+ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "best_energy_per_atom", "formation_energy_per_atom",
+              "decomposition", "spacegroup", "symbol", "source", "dice", "match", "rms", "n_structures", "seconds",
+              "worker", "folder", "cif", "reason", "line")
+"""Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first)."""
+
+
+def screen_order(rows: list[dict]) -> list[dict]:
+    """Rows by energy above the hull of the rank-1 structure (meV/atom; comparable across
+    formulas, unlike energies per atom), lowest first; rows without one (not relaxed, failed,
+    no reference phases) follow in their own order."""
+    def key(row: dict) -> tuple[int, float]:
+        try:
+            value = float(row.get("e_above_hull_meV"))
+        except (TypeError, ValueError):
+            return (1, 0.0)
+        return (0, value) if math.isfinite(value) else (1, 0.0)
+
+    return sorted(rows, key=key)
 
 
 IGNORED_SETTINGS = ("jobs", "device")
@@ -258,6 +276,7 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
     cif = folder / best["folder"] / f"{summary.get('formula', item.name)}.cif" if best.get("folder") else None
     row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
            "best_energy_per_atom": best.get("energy_per_atom"),
+           **{k: best.get(k) for k in STABILITY_COLUMNS},
            "spacegroup": best.get("relaxed_spacegroup", best.get("spacegroup")),
            "symbol": best.get("relaxed_symbol", best.get("symbol")), "source": best.get("source"),
            "dice": best.get("dice") if best.get("relaxed_dice") is None else best["relaxed_dice"],
@@ -405,6 +424,7 @@ def write_report(out: Path, rows: list[dict]) -> None:
     from core.io import atomic_write_text
     from core.screen_report import report_html
 
+    rows = screen_order(rows)
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=list(ROW_FIELDS), extrasaction="ignore")
     writer.writeheader()

@@ -1073,6 +1073,21 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         assert w.results.item(0, 0).text() == "1" and w.export_all_action.isEnabled()
         assert all("provisional" not in r for r in w.rows)
         assert len(totals) == 1, totals  # the bar's total never changed
+        # every relaxed result is placed on the hull of Na-Cl: the table says where, the hull plot draws it
+        from alphacrystal_gui.widgets.results_table import COLUMNS
+
+        column = COLUMNS.index("E_hull (meV/atom)")
+        assert w.rows[0]["stability"] in ("stable", "metastable", "unstable")
+        assert w.results.item(0, column).text() == f"{w.rows[0]['e_above_hull_meV']:+.0f}"
+        assert "against the hull of the known phases" in w.results.item(0, column).toolTip()
+        qtbot.waitUntil(lambda: w.hull_plot.picture is not None, timeout=120_000)
+        assert w.hull_plot.picture.elements == ("Na", "Cl")
+        assert {p["name"] for p in w.hull_plot.picture.phases if p["stable"]} >= {"Na", "Cl"}
+        assert len(w.hull_plot.picture.predictions) == len(w.rows)
+        stars = w.hull_plot.results
+        last = stars.points()[-1]
+        stars.sigClicked.emit(stars, [last], None)  # what a click on that result's star sends
+        assert w.session.viewing == last.data()[0] == len(w.rows) - 1
         # a new Predict leaves no point and no axis of the energy plot behind
         assert len(w.energy_plot.scatter.points()) == len(w.rows)
         predicted(qtbot, w, "KBr")

@@ -87,7 +87,7 @@ def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path,
     for r in rows:
         assert json.loads((out / r["formula"] / "summary.json").read_text())["structures"]
     html = (out / "report.html").read_text()
-    assert html.count("<tr>") == 1 + 3 and "NaCl/01_NaCl_Fm-3m/NaCl.cif" in html  # header + one per formula
+    assert html.count("<tr") == 1 + 3 and "NaCl/01_NaCl_Fm-3m/NaCl.cif" in html  # header + one per formula
 
     # resume: every formula is finished, so nothing runs again
     from screen_helpers import must_not_run
@@ -153,3 +153,24 @@ def test_a_rerun_with_other_settings_is_not_skipped(tmp_path):
     assert finished(folder, task_settings(item, settings))
     assert not finished(folder, task_settings(ScreenItem("NaCl", z=2), settings))  # another Z
     assert not finished(folder, task_settings(item, {**settings, "population": 100}))  # another GA budget
+
+
+def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_it(tmp_path):
+    from core.screen_report import report_html
+    from core.screening import screen_order, write_report
+
+    rows = [{"formula": "LiCoO2", "status": "done", "e_above_hull_meV": 35.0, "stability": "metastable",
+             "decomposition": "0.500 LiO + 0.500 CoO2"},
+            {"formula": "NaCoO2", "status": "failed", "e_above_hull_meV": None},
+            {"formula": "KCoO2", "status": "done", "e_above_hull_meV": "-4.0", "stability": "stable",
+             "decomposition": "1.000 KCoO2"},
+            {"formula": "LiNiO2", "status": "done", "e_above_hull_meV": 120.0, "stability": "unstable",
+             "decomposition": "0.500 Li2O + 0.500 NiO2"}]
+    assert [r["formula"] for r in screen_order(rows)] == ["KCoO2", "LiCoO2", "LiNiO2", "NaCoO2"]
+    write_report(tmp_path, rows)
+    written = list(csv.DictReader((tmp_path / "screen.csv").open()))
+    assert [r["formula"] for r in written] == ["KCoO2", "LiCoO2", "LiNiO2", "NaCoO2"]
+    assert written[1]["stability"] == "metastable" and written[1]["decomposition"] == "0.500 LiO + 0.500 CoO2"
+    html = report_html(screen_order(rows), tmp_path)
+    assert "id='hull-limit'" in html and "data-hull='35.0'" in html and "data-hull=''" in html
+    assert "Energy above the hull of the known phases (meV/atom)" in html  # the plot compares formulas

@@ -12,7 +12,8 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
                ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
 """The right-click menu of a result: (action id, label)."""
 
-COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
+COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "E_hull (meV/atom)",
+           "stability", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
            "Wyckoff")
 
@@ -34,6 +35,11 @@ TOOLTIPS = {
     "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
                    "chosen otherwise; ranks polymorphs; not a formation energy)",
     "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
+    "E_hull (meV/atom)": "Energy above the convex hull of the known phases of the formula's chemical system "
+                         "(training data of Materials Project; negative: below every known combination); "
+                         "hover a value for the decomposition (docs/stability.md)",
+    "stability": "stable: on or below the hull of the known phases; metastable: above it by at most the "
+                 "threshold; unstable: above that",
     "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
                   "(ltol 0.2, stol 0.3, angle 5°)",
     "a b c (Å)": "Conventional standard cell of the relaxed structure (spglib, 0.1 Å)",
@@ -151,6 +157,9 @@ class ResultsTable(QTableWidget):
                 "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
                 "ΔE (meV/atom)": (None if energy is None else 1000 * (energy - lowest),
                                   "" if energy is None else f"{1000 * (energy - lowest):.1f}"),
+                "E_hull (meV/atom)": (r.get("e_above_hull_meV"), "" if r.get("e_above_hull_meV") is None
+                                      else f"{r['e_above_hull_meV']:+.0f}"),
+                "stability": (LABEL_ORDER.get(r.get("stability"), None), r.get("stability") or ""),
                 "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
                 "RMSD ref.": (r.get("rmsd_reference"), _f(r.get("rmsd_reference"))),
                 "Dice relaxed": (r.get("relaxed_dice"), _f(r.get("relaxed_dice"))),
@@ -180,6 +189,8 @@ class ResultsTable(QTableWidget):
                     item.setToolTip(PROVISIONAL)
                 elif name == "rank" and r.get("rank_reason"):
                     item.setToolTip(f"Why rank {r.get('rank', index + 1)}: {r['rank_reason']}")
+                elif name in ("E_hull (meV/atom)", "stability") and r.get("stability"):
+                    item.setToolTip(hull_tooltip(r))
                 if provisional:
                     font = item.font()
                     font.setItalic(True)
@@ -207,6 +218,17 @@ class ResultsTable(QTableWidget):
                     return
         finally:
             self.blockSignals(was_blocked)
+
+
+LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2}
+"""Sort order of the stability column."""
+
+
+def hull_tooltip(row: dict) -> str:
+    """Where a result lies against the known phases, in words (from its summary row)."""
+    return (f"{row['stability']}: {row['e_above_hull_meV']:+.0f} meV/atom against the hull of the known phases, "
+            f"which at this composition is {row['decomposition']}; formation energy "
+            f"{row['formation_energy_per_atom']:.3f} eV/atom")
 
 
 def _f(value) -> str:

@@ -15,7 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-COLUMNS = (("formula", "Formula"), ("status", "Status"), ("best_energy_per_atom", "Best E (eV/atom)"),
+COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
+           ("stability", "Stability"), ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("reason", "Reason"))
 
@@ -49,8 +50,12 @@ class ScreeningTable(QDialog):
                 except ValueError:
                     pass
                 item.setData(Qt.ItemDataRole.UserRole, r)
+                if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):
+                    item.setToolTip(f"{row.get('stability')}: {text if key == 'e_above_hull_meV' else row.get('e_above_hull_meV')} "
+                                    f"meV/atom above the hull of the known phases, which at this composition is "
+                                    f"{row['decomposition']}")
                 self.table.setItem(r, c, item)
-        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # input order until a click
+        self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # screen.csv's order (by E_hull)
         self.table.setSortingEnabled(True)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.table.cellDoubleClicked.connect(lambda r, _c: self._open(r))

@@ -1,0 +1,132 @@
+"""Energy above the convex hull of known phases (core.stability, core.reference_phases)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from core.reference_phases import ReferencePhases, fit_chemical_potentials, formation_energy
+from core.stability import HullJudge, StabilityError, label_for
+
+MU = {"Na": -1.3, "Cl": -1.8, "K": -1.1}
+"""The potential's chemical potentials of the built references, eV/atom."""
+
+
+def _references() -> ReferencePhases:
+    """Na-Cl-K phases built in code: NaCl at -2.0 eV/atom formation energy (MP), NaCl3 at
+    -0.9 (above the hull of NaCl + Cl), KCl at -2.1; the potential's energies at the stored
+    geometry are MP's formation energies plus μ, plus 0.05 eV/atom for KCl."""
+    formulas = np.array(["Cl", "K", "KCl", "Na", "NaCl", "NaCl3"])
+    mp = np.array([0.0, 0.0, -2.1, 0.0, -2.0, -0.9])
+    from pymatgen.core import Composition
+
+    energy = np.array([formation_energy(Composition(f), e, MU) for f, e in zip(formulas, -mp)]) * -1
+    energy[2] += 0.05
+    elements = np.array(["Na", "Cl", "K"])
+    mu = {kind: np.array([MU[e] for e in elements]) for kind in ("crystal", "static", "fitted")}
+    return ReferencePhases("chgnet", formulas, np.array([f"mp-{k}" for k in range(6)]), mp, energy, elements, mu)
+
+
+def _energy(formula: str, ef: float) -> float:
+    """The potential's total energy per atom of ``formula`` at formation energy ``ef``."""
+    from pymatgen.core import Composition
+
+    fractions = Composition(formula).fractional_composition
+    return ef + sum(float(x) * MU[str(el)] for el, x in fractions.items())
+
+
+def test_the_built_references_have_the_formation_energies_they_were_given():
+    refs = _references()
+    from pymatgen.core import Composition
+
+    nacl = list(refs.formulas).index("NaCl")
+    assert formation_energy(Composition("NaCl"), refs.potential_energy[nacl], MU) == pytest.approx(-2.0)
+
+
+def test_a_structure_on_the_hull_is_stable_and_one_above_it_decomposes():
+    judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
+    on = judge.assess("NaCl", _energy("NaCl", -2.0))
+    assert on.e_above_hull == pytest.approx(0.0, abs=1e-9) and on.label == "stable"
+    assert on.decomposition == (("NaCl (mp-4)", pytest.approx(1.0)),)  # the known phase and its MP entry
+    # Na2Cl at -0.6 eV/atom: the hull there is 1/3 Na + 2/3 NaCl (by atom) at -4/3 eV/atom
+    above = judge.assess("Na2Cl", _energy("Na2Cl", -0.6))
+    assert above.e_above_hull == pytest.approx(-0.6 + 4 / 3)
+    assert above.label == "unstable"
+    assert dict(above.decomposition) == pytest.approx({"NaCl (mp-4)": 2 / 3, "Na (mp-3)": 1 / 3})
+    assert above.decomposition_text() == "0.667 NaCl (mp-4) + 0.333 Na (mp-3)"
+    row = above.row()
+    assert row["e_above_hull_meV"] == pytest.approx(733.3, abs=0.1) and row["stability"] == "unstable"
+    assert "unstable: +733 meV/atom, above the hull" in above.describe()
+
+
+def test_a_new_compound_below_the_known_hull_is_stable_with_a_negative_energy_above_it():
+    judge = HullJudge(_references(), "mp-fitted")
+    below = judge.assess("NaCl2", _energy("NaCl2", -1.5))  # the hull: 2/3 NaCl + 1/3 Cl at -4/3
+    assert below.e_above_hull == pytest.approx(-1.5 + 4 / 3) and below.label == "stable"
+    assert "below the hull" in below.describe()
+
+
+def test_labels_follow_the_threshold():
+    assert label_for(0.0005, 0.05) == "stable"
+    assert label_for(0.03, 0.05) == "metastable"
+    assert label_for(0.06, 0.05) == "unstable"
+
+
+def test_the_potential_frame_uses_the_potentials_own_reference_energies():
+    refs = _references()
+    mp = HullJudge(refs, "mp-fitted").assess("KCl", _energy("KCl", -2.1))
+    own = HullJudge(refs, "potential").assess("KCl", _energy("KCl", -2.1))
+    assert mp.e_above_hull == pytest.approx(0.0, abs=1e-9)
+    assert own.e_above_hull == pytest.approx(-0.05)  # the potential put known KCl 50 meV/atom higher
+
+
+def test_a_formula_can_be_judged_without_its_own_known_phases():
+    judge = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
+    alone = judge.assess("NaCl", _energy("NaCl", -2.0))
+    # without NaCl, the hull at NaCl is 2/3 NaCl3 + 1/3 Na at 2/3 x -0.9 eV/atom
+    assert dict(alone.decomposition) == pytest.approx({"NaCl3 (mp-5)": 2 / 3, "Na (mp-3)": 1 / 3})
+    assert alone.e_above_hull == pytest.approx(-2.0 + 0.6)
+
+
+def test_clear_errors_for_a_missing_element_and_an_unknown_frame():
+    judge = HullJudge(_references())
+    with pytest.raises(StabilityError, match="no reference energy for Xe"):
+        judge.assess("XeCl2", -2.0)
+    with pytest.raises(StabilityError, match="unknown stability frame 'dft'"):
+        HullJudge(_references(), "dft")
+
+
+def test_fitted_chemical_potentials_recover_the_frame_shift():
+    formulas = ["NaCl", "NaCl3", "Na2Cl", "KCl", "K2Cl"]
+    from pymatgen.core import Composition
+
+    formation = np.array([-2.0, -0.9, -0.5, -2.1, -0.7])
+    energies = np.array([_energy(f, e) for f, e in zip(formulas, formation)])
+    assert all(Composition(f) for f in formulas)
+    mu = fit_chemical_potentials(formulas, energies, formation, ["Na", "Cl", "K", "Xe"])
+    assert mu[:3] == pytest.approx([MU["Na"], MU["Cl"], MU["K"]]) and np.isnan(mu[3])
+
+
+def test_references_round_trip_through_their_file(tmp_path):
+    refs = _references()
+    back = ReferencePhases.load(refs.save(tmp_path / "refs.npz"))
+    assert list(back.formulas) == list(refs.formulas) and back.potential == "chgnet"
+    assert np.allclose(back.potential_energy, refs.potential_energy)
+    assert back.chemical_potentials("fitted") == pytest.approx(MU)
+
+
+def test_the_hull_picture_of_a_binary_names_phases_tie_lines_and_results():
+    from core.stability import hull_picture
+
+    judge = HullJudge(_references(), "mp-fitted")
+    rows = [{"rank": 1, "formula": "Na2Cl", **judge.assess("Na2Cl", _energy("Na2Cl", -0.6)).row()}]
+    picture = hull_picture(rows, judge)
+    assert picture.drawable and picture.elements == ("Na", "Cl")
+    stable = {p["name"] for p in picture.phases if p["stable"]}
+    assert stable == {"Na", "Cl", "NaCl"}  # NaCl3 lies above NaCl + Cl
+    assert ("Na", "NaCl") in picture.edges and ("Cl", "NaCl") in picture.edges
+    (mark,) = picture.predictions
+    assert mark["index"] == 0 and mark["fractions"] == pytest.approx((2 / 3, 1 / 3))
+    assert mark["formation_energy"] == pytest.approx(-0.6) and mark["e_above_hull"] == pytest.approx(0.733, abs=1e-3)
+    assert hull_picture([{"rank": 1, "formula": "NaCl", "formation_energy_per_atom": None}], judge) is None
+    assert rows[0]["hull_frame"] == "chgnet:mp-fitted"
