@@ -128,6 +128,11 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     second = window.rows[0].get("second_energy_per_atom")
     if len(window.rows) > 1 and second is None:  # the default re-ranking needs SevenNet-0 in the bundle
         return _fail("SevenNet-0 re-ranking", errors or [window.rows[0].get("rank_reason", "")])
+    if window.rows[0].get("stability") is None:  # the reference phases must be in the bundle
+        return _fail("energy above the hull", errors or ["no result has one: are the reference phases "
+                                                          "(resources/reference_phases_chgnet.npz) in the bundle?"])
+    print(f"smoke: #1 is {window.rows[0]['stability']}, {window.rows[0]['e_above_hull_meV']:+.0f} meV/atom "
+          f"against the hull of the known phases ({window.rows[0]['decomposition']})", flush=True)
     print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet)"
           + (f", {second:.4f} eV/atom (SevenNet-0)" if second is not None else "") + f"; wrote {cifs[0]}",
           flush=True)

@@ -37,12 +37,13 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Composition
 
-RESOURCE_DIR = Path(__file__).resolve().parent.parent / "resources"
 MU_KINDS = ("crystal", "static", "fitted")
 
 
 def reference_file(potential: str) -> Path:
-    """Where the shipped reference phases of ``potential`` live."""
+    """Where the shipped reference phases of ``potential`` live (they may be absent)."""
+    from resources import RESOURCE_DIR
+
     return RESOURCE_DIR / f"reference_phases_{potential}.npz"
 
 
