@@ -101,8 +101,8 @@ class HullPlot(QWidget):
         self.plot.setToolTip(f"Gibbs triangle of {a}-{b}-{c}: stable known phases (black) joined by the hull's tie "
                              "lines, known phases above the hull (grey), this run's results (red stars); hover a "
                              "point for its name, click a star to show it")
-        self.plot.setXRange(-0.08, 1.08, padding=0)
-        self.plot.setYRange(-0.08, math.sqrt(3) / 2 + 0.08, padding=0)
+        self.plot.setXRange(-0.15, 1.15, padding=0)  # room for the corner labels
+        self.plot.setYRange(-0.15, math.sqrt(3) / 2 + 0.15, padding=0)
 
     def _points(self, known_xy: list[tuple[float, float]], picture, result_xy=None) -> None:
         phases = picture.phases
