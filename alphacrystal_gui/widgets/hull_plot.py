@@ -17,7 +17,12 @@ STABLE_BRUSH, KNOWN_BRUSH, RESULT_BRUSH = "#202020", "#b0b0b0", "#d62728"
 
 class HullPlot(QWidget):
     """Draws a :class:`core.stability.HullPicture` (or says why there is none); emits
-    ``resultClicked(index)`` with the result's index into the rows."""
+    ``resultClicked(index)`` with the result's index into the rows.
+
+    Every item is added to the plot once and then only updated (``setData``, visibility):
+    removing a graphics item goes through ``setParentItem(None)``, and with PySide6 each such
+    call lost a reference to ``None``; redrawn on every change of the results, the plot
+    brought ``None``'s count to zero and crashed the interpreter at exit."""
 
     resultClicked = Signal(int)
 
@@ -25,79 +30,90 @@ class HullPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.showGrid(x=False, y=False)
         self.message = pg.TextItem("", color="#555555", anchor=(0.5, 0.5))
+        self.frame = pg.PlotDataItem(pen=pg.mkPen("#808080", width=1))  # the Gibbs triangle
+        self.lines = pg.PlotDataItem(pen=pg.mkPen("#505050", width=1.2), connect="pairs")  # hull, tie lines
         self.known = pg.ScatterPlotItem(size=8, pen=pg.mkPen("k", width=0.5), hoverable=True,
                                         tip=lambda x, y, data: data)
         self.results = pg.ScatterPlotItem(size=13, symbol="star", pen=pg.mkPen("k", width=0.5),
                                           brush=pg.mkBrush(RESULT_BRUSH), hoverable=True,
                                           tip=lambda x, y, data: data[1])
+        self.corners = [pg.TextItem("", color="k", anchor=anchor) for anchor in ((1, 0), (0, 0), (0.5, 1))]
+        for item in (self.frame, self.lines, self.known, self.results, self.message, *self.corners):
+            self.plot.addItem(item)
         self.results.sigClicked.connect(self._clicked)
         self.picture = None
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.setMinimumHeight(120)
-        self.show_picture(None, "no results on a hull yet")
+        self.show_picture(None, "no results yet")
 
     def show_picture(self, picture, why: str = "") -> None:
         """Draw ``picture`` (a ``HullPicture`` or None, then ``why`` is shown)."""
         self.picture = picture
-        self.plot.clear()
-        self.plot.getPlotItem().showAxis("left", True)
-        self.plot.getPlotItem().showAxis("bottom", True)
         if picture is None or not picture.drawable:
-            text = why if picture is None else (
+            self._say(why if picture is None else (
                 f"the hull of a {len(picture.elements)}-element system cannot be drawn here; "
-                "E_hull and the decomposition are in the table")
-            self._say(text)
+                "E_hull and the decomposition are in the table"))
             return
+        self.message.setVisible(False)
         if len(picture.elements) == 2:
             self._binary(picture)
         else:
             self._ternary(picture)
 
     def _say(self, text: str) -> None:
+        for item in (self.frame, self.lines, self.known, self.results):
+            item.setData([], [])
+        for corner in self.corners:
+            corner.setVisible(False)
+        self._axes(False)
         self.plot.setXRange(0, 1, padding=0)
         self.plot.setYRange(0, 1, padding=0)
         self.message.setText(text)
         self.message.setPos(0.5, 0.5)
-        self.plot.addItem(self.message)
+        self.message.setVisible(True)
         self.plot.setToolTip(text)
+
+    def _axes(self, shown: bool) -> None:
+        for side in ("left", "bottom"):
+            self.plot.getPlotItem().showAxis(side, shown)
 
     def _binary(self, picture) -> None:
         a, b = picture.elements
+        self._axes(True)
         self.plot.setLabel("bottom", f"x in {a}(1-x){b}x")
         self.plot.setLabel("left", "formation energy (eV/atom)")
         stable = sorted((p for p in picture.phases if p["stable"]), key=lambda p: p["fractions"][1])
-        self.plot.plot([p["fractions"][1] for p in stable], [p["formation_energy"] for p in stable],
-                       pen=pg.mkPen("#404040", width=1.5))
+        xs = [p["fractions"][1] for p in stable]
+        ys = [p["formation_energy"] for p in stable]
+        self.frame.setData([], [])
+        self.lines.setData(np.repeat(xs, 2)[1:-1], np.repeat(ys, 2)[1:-1])  # consecutive stable phases joined
+        for corner in self.corners:
+            corner.setVisible(False)
         self._points([(p["fractions"][1], p["formation_energy"]) for p in picture.phases], picture)
         self.plot.setToolTip(f"Convex hull of {a}-{b}: known phases (black on the hull, grey above it) and this "
                              "run's results (red stars); hover a point for its name, click a star to show it")
         self.plot.enableAutoRange()
 
     def _ternary(self, picture) -> None:
-        a, b, c = picture.elements
-
         def xy(fractions) -> tuple[float, float]:  # Gibbs triangle: a at (0, 0), b at (1, 0), c on top
             return fractions[1] + fractions[2] / 2, fractions[2] * math.sqrt(3) / 2
 
-        corners = [xy((1, 0, 0)), xy((0, 1, 0)), xy((0, 0, 1)), xy((1, 0, 0))]
-        self.plot.plot([p[0] for p in corners], [p[1] for p in corners], pen=pg.mkPen("#808080", width=1))
+        self._axes(False)
+        corners = [xy((1, 0, 0)), xy((0, 1, 0)), xy((0, 0, 1))]
+        self.frame.setData([p[0] for p in corners + corners[:1]], [p[1] for p in corners + corners[:1]])
         where = {p["name"]: xy(p["fractions"]) for p in picture.phases}
-        for first, second in picture.edges:
-            if first in where and second in where:
-                self.plot.plot([where[first][0], where[second][0]], [where[first][1], where[second][1]],
-                               pen=pg.mkPen("#606060", width=1))
-        self._points([xy(p["fractions"]) for p in picture.phases], picture, [xy(p["fractions"])
-                                                                              for p in picture.predictions])
-        for name, (x, y), anchor in zip((a, b, c), corners[:3], ((1, 0), (0, 0), (0.5, 1))):
-            label = pg.TextItem(name, color="k", anchor=anchor)
+        ends = [where[name] for edge in picture.edges if all(n in where for n in edge) for name in edge]
+        self.lines.setData([x for x, _ in ends], [y for _, y in ends])
+        for label, name, (x, y) in zip(self.corners, picture.elements, corners):
+            label.setText(name)
             label.setPos(x, y)
-            self.plot.addItem(label)
-        self.plot.getPlotItem().hideAxis("left")
-        self.plot.getPlotItem().hideAxis("bottom")
+            label.setVisible(True)
+        self._points([xy(p["fractions"]) for p in picture.phases], picture,
+                     [xy(p["fractions"]) for p in picture.predictions])
+        a, b, c = picture.elements
         self.plot.setToolTip(f"Gibbs triangle of {a}-{b}-{c}: stable known phases (black) joined by the hull's tie "
                              "lines, known phases above the hull (grey), this run's results (red stars); hover a "
                              "point for its name, click a star to show it")
@@ -111,14 +127,12 @@ class HullPlot(QWidget):
                 for p in phases]
         self.known.setData(np.array([x for x, _ in known_xy]), np.array([y for _, y in known_xy]), data=tips,
                            brush=[pg.mkBrush(STABLE_BRUSH if p["stable"] else KNOWN_BRUSH) for p in phases])
-        self.plot.addItem(self.known)
         marks = picture.predictions
         if result_xy is None:
             result_xy = [(m["fractions"][1], m["formation_energy"]) for m in marks]
         data = [(m["index"], f"{m['name']}: {m['formation_energy']:.3f} eV/atom, "
                  f"{1000 * m['e_above_hull']:+.0f} meV/atom against the hull") for m in marks]
         self.results.setData(np.array([x for x, _ in result_xy]), np.array([y for _, y in result_xy]), data=data)
-        self.plot.addItem(self.results)
 
     def _clicked(self, _item, spots, _event=None) -> None:
         if len(spots):
