@@ -1253,10 +1253,11 @@ def _add_prediction_options(p: argparse.ArgumentParser) -> None:
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
                    "docs/ranking.md)")
-    p.add_argument("--stability-frame", choices=[*STABILITY_FRAMES, "none"], default=None,
+    p.add_argument("--stability-frame", choices=[DEFAULT_STABILITY_FRAME, *STABILITY_FRAMES, "none"], default=None,
                    help="energies of the convex hull of the known phases that each relaxed result is placed on "
-                        f"(default {DEFAULT_STABILITY_FRAME}: Materials Project's formation energies, the "
-                        "potential's fitted elemental energies; none: no energy above the hull; docs/stability.md)")
+                        f"(default {DEFAULT_STABILITY_FRAME}: chosen per potential, mp-fitted for CHGNet "
+                        "(Materials Project's formation energies, the potential's fitted elemental energies), "
+                        "potential for SevenNet-0; none: no energy above the hull; docs/stability.md)")
     p.add_argument("--ehull-threshold", type=Number(float, 0.0, 10000.0, note="meV/atom"), default=None,
                    metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
                    f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")

@@ -164,7 +164,8 @@ class PredictionSettings:
         this much higher in energy is merged onto it (:mod:`core.ranking`; 0: off, the
         default: no change of top-1 or top-5 on validation at 5-30 meV/atom).
     stability_frame : str or None
-        Where the energies of the convex hull come from (:data:`core.stability.FRAMES`); each
+        Where the energies of the convex hull come from (:data:`core.stability.FRAMES`; ``auto``,
+        the default: the one chosen for the potential, :data:`core.stability.FRAME_FOR_POTENTIAL`); each
         relaxed result gets its formation energy, energy above the hull of the known phases
         and decomposition (None: off).
     ehull_threshold : float
@@ -235,9 +236,9 @@ class PredictionSettings:
             if self.second_potential == self.potential:
                 raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
                                       "choose the other one or none")
-        if self.stability_frame is not None and self.stability_frame not in FRAMES:
+        if self.stability_frame is not None and self.stability_frame not in (*FRAMES, DEFAULT_FRAME):
             raise PredictionError(f"unknown stability frame {self.stability_frame!r}: choose from "
-                                  f"{', '.join(FRAMES)}")
+                                  f"{', '.join((DEFAULT_FRAME, *FRAMES))}")
         if not self.ehull_threshold >= 0:
             raise PredictionError(f"the E_hull threshold must be >= 0 eV/atom, not {self.ehull_threshold}")
         check_device_name(self.device)

@@ -57,9 +57,13 @@ FRAMES: dict[str, StabilityFrame] = {
     "mp-crystal": StabilityFrame("mp", "crystal"),
     "potential": StabilityFrame("potential", "static"),
 }
-DEFAULT_FRAME = "mp-fitted"
-"""Chosen on validation (docs/stability.md): the smallest error of the known structures'
-formation energies and the fewest known compounds called unstable."""
+DEFAULT_FRAME = "auto"
+"""The frame of :data:`FRAME_FOR_POTENTIAL` for the run's potential."""
+FRAME_FOR_POTENTIAL = {"chgnet": "mp-fitted", "sevennet": "potential"}
+"""Chosen on validation for each potential (docs/stability.md): the smallest error of E_hull
+against Materials Project's own energies on the same hull (CHGNet 20 meV/atom with fitted
+chemical potentials; SevenNet-0 24 meV/atom with its own reference energies, 67 with fitted
+ones: its energies carry no Materials Project correction that a per-element shift can absorb)."""
 DEFAULT_EHULL_THRESHOLD_EV = 0.1
 """Above the hull by at most this (eV/atom): ``metastable``; chosen on validation so that a
 known compound is rarely called ``unstable`` (docs/stability.md)."""
@@ -124,6 +128,12 @@ class Stability:
                 f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)")
 
 
+def resolved_frame(frame: str, potential: str) -> str:
+    """``frame``, or for ``auto`` the one chosen on validation for ``potential``
+    (:data:`FRAME_FOR_POTENTIAL`; ``potential`` for one not measured)."""
+    return FRAME_FOR_POTENTIAL.get(potential, "potential") if frame == "auto" else frame
+
+
 def label_for(e_above_hull: float, threshold: float) -> str:
     """``stable`` / ``metastable`` / ``unstable`` for an energy above the hull (eV/atom)."""
     if e_above_hull <= ON_HULL_EV:
@@ -140,6 +150,7 @@ class HullJudge:
 
     def __init__(self, references: ReferencePhases, frame: str = DEFAULT_FRAME,
                  threshold: float = DEFAULT_EHULL_THRESHOLD_EV, exclude: frozenset[str] = frozenset()) -> None:
+        frame = resolved_frame(frame, references.potential)
         if frame not in FRAMES:
             raise StabilityError(f"unknown stability frame {frame!r}: choose from {', '.join(FRAMES)}")
         self.references, self.frame_name, self.frame = references, frame, FRAMES[frame]

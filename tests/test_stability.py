@@ -130,3 +130,12 @@ def test_the_hull_picture_of_a_binary_names_phases_tie_lines_and_results():
     assert mark["formation_energy"] == pytest.approx(-0.6) and mark["e_above_hull"] == pytest.approx(0.733, abs=1e-3)
     assert hull_picture([{"rank": 1, "formula": "NaCl", "formation_energy_per_atom": None}], judge) is None
     assert rows[0]["hull_frame"] == "chgnet:mp-fitted"
+
+
+def test_the_automatic_frame_is_the_one_chosen_for_the_potential():
+    from dataclasses import replace
+
+    refs = _references()
+    assert HullJudge(refs, "auto").frame_name == "mp-fitted"  # CHGNet's
+    assert HullJudge(replace(refs, potential="sevennet"), "auto").frame_name == "potential"
+    assert HullJudge(replace(refs, potential="sevennet"), "mp-crystal").frame_name == "mp-crystal"
