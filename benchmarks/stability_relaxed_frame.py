@@ -49,7 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     from core.formula_split import held_out_formulas, seeded_sample
     from core.reference_phases import ReferencePhases
     from core.relax import Relaxer, RelaxSettings
-    from core.stability import HullJudge, _subsystems
+    from core.stability import HullJudge, chemical_subsystems
 
     torch.set_num_threads(1)
     refs = ReferencePhases.load(args.references)
@@ -60,7 +60,7 @@ def main(argv: list[str] | None = None) -> int:
     known = json.loads((Path(args.cache) / f"relaxed-{refs.potential}-validation.json").read_text())
     chosen = [k for k in sample if known.get(str(held.material_ids[k])) is not None][:args.compounds]
     systems = {frozenset(str(e) for e in Composition(str(held.formulas[k])).elements) for k in chosen}
-    subsystems = {sub for system in systems for sub in _subsystems(system)}
+    subsystems = {sub for system in systems for sub in chemical_subsystems(system)}
     wanted = {k for k, f in enumerate(refs.formulas)
               if frozenset(str(e) for e in Composition(str(f)).elements) in subsystems}
     print(f"{len(chosen)} compounds, {len(systems)} chemical systems, {len(wanted)} reference formulas to relax",

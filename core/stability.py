@@ -174,7 +174,7 @@ class HullJudge:
         formation energies; every element at 0)."""
         if elements not in self._diagrams:
             entries = [PDEntry(Composition(el), 0.0, name=el, attribute=self._ids.get(el)) for el in sorted(elements)]
-            for subsystem in _subsystems(elements):
+            for subsystem in chemical_subsystems(elements):
                 for k in self._by_system.get(subsystem, ()):
                     formula, ef = str(self.references.formulas[k]), self._formation[k]
                     if math.isfinite(ef) and formula not in self.exclude:
@@ -282,7 +282,7 @@ def phase_label(entry: PDEntry) -> str:
     return f"{entry.name} ({entry.attribute})" if entry.attribute else entry.name
 
 
-def _subsystems(elements: frozenset[str]) -> list[frozenset[str]]:
+def chemical_subsystems(elements: frozenset[str]) -> list[frozenset[str]]:
     """Every subset of ``elements`` with at least two of them (the compounds' chemical systems)."""
     ordered = sorted(elements)
     return [frozenset(el for bit, el in enumerate(ordered) if mask >> bit & 1)
