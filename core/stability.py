@@ -156,7 +156,8 @@ class HullJudge:
         self.references, self.frame_name, self.frame = references, frame, FRAMES[frame]
         self.threshold, self.exclude = threshold, exclude
         self.mu = references.chemical_potentials(self.frame.mu)
-        self._elements = [frozenset(str(e) for e in Composition(f).elements) for f in references.formulas]
+        self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
+        self._elements = [frozenset(str(e) for e in c.elements) for c in self._compositions]
         self._ids = {str(f): str(i) for f, i in zip(references.formulas, references.mp_ids)}
         self._by_system: dict[frozenset[str], list[int]] = {}
         for k, own in enumerate(self._elements):
@@ -164,9 +165,9 @@ class HullJudge:
         if self.frame.references == "mp":
             self._formation = np.asarray(references.mp_formation, dtype=float)
         else:
-            self._formation = np.array([formation_energy(Composition(f), e, self.mu) if all(
-                el in self.mu for el in elements) else np.nan for f, e, elements in
-                zip(references.formulas, references.potential_energy, self._elements)])
+            self._formation = np.array([formation_energy(c, e, self.mu) if elements <= self.mu.keys() else np.nan
+                                        for c, e, elements in zip(self._compositions, references.potential_energy,
+                                                                  self._elements)])
         self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
 
     def phase_diagram(self, elements: frozenset[str]) -> PhaseDiagram:
@@ -176,9 +177,8 @@ class HullJudge:
             entries = [PDEntry(Composition(el), 0.0, name=el, attribute=self._ids.get(el)) for el in sorted(elements)]
             for subsystem in chemical_subsystems(elements):
                 for k in self._by_system.get(subsystem, ()):
-                    formula, ef = str(self.references.formulas[k]), self._formation[k]
+                    formula, ef, comp = str(self.references.formulas[k]), self._formation[k], self._compositions[k]
                     if math.isfinite(ef) and formula not in self.exclude:
-                        comp = Composition(formula)
                         entries.append(PDEntry(comp, ef * comp.num_atoms, name=formula,
                                                attribute=str(self.references.mp_ids[k])))
             self._diagrams[elements] = PhaseDiagram(entries)

@@ -15,6 +15,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alphacrystal_gui.widgets.results_table import hull_tooltip
+
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
            ("stability", "Stability"), ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
@@ -51,9 +53,7 @@ class ScreeningTable(QDialog):
                     pass
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):
-                    item.setToolTip(f"{row.get('stability')}: {text if key == 'e_above_hull_meV' else row.get('e_above_hull_meV')} "
-                                    f"meV/atom above the hull of the known phases, which at this composition is "
-                                    f"{row['decomposition']}")
+                    item.setToolTip(hull_tooltip(row))
                 self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # screen.csv's order (by E_hull)
         self.table.setSortingEnabled(True)
