@@ -67,7 +67,8 @@ _LAZY = {
     "read_run_folder": "core.run_folder",
     # stability against the known phases (pymatgen's phase diagram)
     "HullPicture": "core.stability", "Stability": "core.stability", "StabilityError": "core.stability",
-    "hull_picture": "core.stability",
+    "hull_picture": "core.stability", "STABILITY_FRAMES": "core.stability",
+    "DEFAULT_STABILITY_FRAME": "core.stability", "RANKINGS": "core.pipeline",
     "read_screen_table": "core.screening", "ScreenError": "core.screening",
     "compare_with_reference": "core.pipeline", "export_rows": "core.pipeline", "loaded_resources": "core.pipeline",
     "predict_structures": "core.pipeline", "propose_inputs": "core.pipeline",
@@ -82,7 +83,7 @@ _LAZY = {
     "CancelToken": "core.parallel", "ignore_interrupts": "core.parallel", "lower_priority": "core.parallel",
     "format_seconds": "core.terminal", "atomic_numbers": "core.elements", "__version__": "core.cli",
 }
-_RENAMED = {"PROJECT_SUFFIX": "SUFFIX"}
+_RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
 
 
 def __getattr__(name: str):

@@ -417,7 +417,7 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
             {"rank": 1, "source": "CMCrystal sg136", "found_also_by": "template mp-2657", "spacegroup": 136, "symbol": "P4_2/mnm", "z": 2, "relaxed_spacegroup": 14,
              "relaxed_symbol": "P2_1/c", "energy_per_atom": -3.6474, "match_reference": True, "rmsd_reference": 0.012,
              "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0, "volume": 124.27,
-             "volume_per_atom": 10.356, "density": 4.27,
+             "volume_per_atom": 10.356, "density": 4.27, "second_energy_per_atom": -3.38401,
              "rank_reason": "lowest energy of the 2 distinct structures; found 2 times"}]
     table.set_rows(rows)
     cell = {name: table.item(0, col).text() for col, name in enumerate(COLUMNS)}  # sorted by rank: rank 1 first
@@ -426,6 +426,7 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert cell["Dice relaxed"] == "1.000" and cell["Dice"] == "0.000" and cell["RMSD ref."] == "0.012"
     assert cell["relaxed SG"] == "P2_1/c (14)" and cell["space group"] == "P4_2/mnm (136)"
     assert cell["source"] == "CMCrystal sg136; also template mp-2657"
+    assert cell["E 2nd (eV/atom)"] == "-3.3840" and table.item(1, COLUMNS.index("E 2nd (eV/atom)")).text() == ""
     assert cell["ΔE (meV/atom)"] == "0.0" and table.item(1, COLUMNS.index("ΔE (meV/atom)")).text() == "9.9"
     assert table.item(0, 0).toolTip() == "Why rank 1: lowest energy of the 2 distinct structures; found 2 times"
     assert "hover a rank" in table.horizontalHeaderItem(0).toolTip()
@@ -439,6 +440,44 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     with qtbot.waitSignal(table.rowSelected) as selected:
         table.selectRow(1)
     assert selected.args == [0]  # the index into the rows as given
+
+
+def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(window, qtbot, tmp_path):
+    w = predicted(qtbot, window, "NaCl")
+    options = w.run_panel.ranking_options
+    assert not options.body.isVisible() and "Ranking: energy, auto second potential" in options.toggle.text()
+    defaults = w.run_panel.settings()
+    assert (defaults.second_potential, defaults.stability_frame, defaults.ehull_threshold) == ("auto", "auto", 0.1)
+    options.toggle.click()
+    assert options.body.isVisible()
+    options.second.setCurrentIndex(options.second.findData(None))
+    options.ranking.setCurrentIndex(options.ranking.findData("learned"))
+    options.near_tie.setValue(5.0)
+    options.frame.setCurrentIndex(options.frame.findData("potential"))
+    options.threshold.setValue(80.0)
+    chosen = w.run_panel.settings()
+    assert (chosen.second_potential, chosen.ranking, chosen.stability_frame) == (None, "learned", "potential")
+    assert chosen.near_tie == pytest.approx(0.005) and chosen.ehull_threshold == pytest.approx(0.08)
+    assert options.toggle.text() == "Ranking: learned, no second potential, near-tie 5 meV; hull potential"
+    # the second potential cannot be the first one: its entry is disabled, auto when it was chosen
+    options.second.setCurrentIndex(options.second.findData("sevennet"))
+    w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("sevennet"))
+    assert options.second.currentData() == "auto"
+    assert not options.second.model().item(options.second.findData("sevennet")).isEnabled()
+    w.run_panel.settings()  # no PredictionError: a valid pair
+    w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("chgnet"))
+    options.second.setCurrentIndex(options.second.findData(None))
+    options.frame.setCurrentIndex(options.frame.findData(None))  # no hull: the threshold has no meaning
+    assert not options.threshold.isEnabled()
+    path = tmp_path / "options.acproj"
+    assert w.save_project(path=path)
+    other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
+    other.confirm_discard = lambda action: True
+    qtbot.addWidget(other)
+    assert other.open_project(path)
+    again = other.run_panel.settings()
+    assert (again.second_potential, again.ranking, again.stability_frame) == (None, "learned", None)
+    assert again.near_tie == pytest.approx(0.005) and again.ehull_threshold == pytest.approx(0.08)
 
 
 def test_about_names_the_data_source_and_licence(window):

@@ -12,7 +12,8 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
                ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
 """The right-click menu of a result: (action id, label)."""
 
-COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "E_hull (meV/atom)",
+COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "E 2nd (eV/atom)",
+           "E_hull (meV/atom)",
            "stability", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
            "Wyckoff")
@@ -35,6 +36,9 @@ TOOLTIPS = {
     "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
                    "chosen otherwise; ranks polymorphs; not a formation energy)",
     "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
+    "E 2nd (eV/atom)": "Energy per atom by the second potential (SevenNet-0 after CHGNet, CHGNet after a "
+                       "SevenNet, unless chosen otherwise) at the first potential's relaxed geometry; only the "
+                       "lowest 5 distinct structures are evaluated, and they are re-ranked by it (docs/ranking.md)",
     "E_hull (meV/atom)": "Energy above the convex hull of the known phases of the formula's chemical system "
                          "(training data of Materials Project; negative: below every known combination); "
                          "hover a value for the decomposition (docs/stability.md)",
@@ -157,6 +161,8 @@ class ResultsTable(QTableWidget):
                 "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
                 "ΔE (meV/atom)": (None if energy is None else 1000 * (energy - lowest),
                                   "" if energy is None else f"{1000 * (energy - lowest):.1f}"),
+                "E 2nd (eV/atom)": (r.get("second_energy_per_atom"), "" if r.get("second_energy_per_atom") is None
+                                    else f"{r['second_energy_per_atom']:.4f}"),
                 "E_hull (meV/atom)": (r.get("e_above_hull_meV"), "" if r.get("e_above_hull_meV") is None
                                       else f"{r['e_above_hull_meV']:+.0f}"),
                 "stability": (LABEL_ORDER.get(r.get("stability"), None), r.get("stability") or ""),

@@ -14,12 +14,14 @@ from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFormLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
@@ -27,7 +29,10 @@ from PySide6.QtWidgets import (
 from alphacrystal_gui.widgets.labels import fitted
 from core import (
     DEFAULT_POTENTIAL,
+    DEFAULT_STABILITY_FRAME,
     POTENTIALS,
+    RANKINGS,
+    STABILITY_FRAMES,
     PipelineProgress,
     PredictionSettings,
     candidate_label,
@@ -64,7 +69,12 @@ class RunPanel(QWidget):
             self.potential.addItem(potential.label, name)
         self.potential.setCurrentIndex(self.potential.findData(d.potential))
         self.potential.setToolTip("interatomic potential that relaxes and ranks the structures (docs/potentials.md)")
+        self.ranking_options = RankingOptions(d)
+        self.potential.currentIndexChanged.connect(
+            lambda: self.ranking_options.exclude_potential(self.potential.currentData()))
+        self.ranking_options.exclude_potential(self.potential.currentData())
         self.relax.toggled.connect(self.potential.setEnabled)
+        self.relax.toggled.connect(self.ranking_options.setEnabled)
         form = QFormLayout()
         form.addRow("Population", self.population)
         form.addRow("Generations", self.generations)
@@ -103,6 +113,7 @@ class RunPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
+        layout.addWidget(self.ranking_options)
         layout.addLayout(buttons)
         layout.addWidget(self.progress)
         layout.addWidget(self.stage)
@@ -134,7 +145,7 @@ class RunPanel(QWidget):
         return replace(base, population=self.population.value(), generations=self.generations.value(),
                        restarts=self.restarts.value(), n_assignments=self.assignments.value(),
                        jobs=self.processes.value(), relax=self.relax.isChecked(),
-                       potential=self.potential.currentData())
+                       potential=self.potential.currentData(), **self.ranking_options.values())
 
     def apply_settings(self, settings: dict) -> None:
         self.population.setValue(int(settings.get("population", self.population.value())))
@@ -147,6 +158,7 @@ class RunPanel(QWidget):
         found = self.potential.findData(settings.get("potential", DEFAULT_POTENTIAL))
         if found >= 0:
             self.potential.setCurrentIndex(found)
+        self.ranking_options.apply(settings)
 
     # run state ---------------------------------------------------------------
     def set_running(self, running: bool) -> None:
@@ -313,3 +325,113 @@ class RunPanel(QWidget):
         self.stage.setText(f"{p.stage} — {format_seconds(p.elapsed_s)} elapsed{eta}"
                            + (f"\n{message}" if message else ""))
         self.stage.setToolTip(p.message or "")
+
+
+class RankingOptions(QWidget):
+    """How the relaxed structures are ranked and placed on the hull: the second potential,
+    the ranking, the near-tie merge, the stability frame and the E_hull threshold
+    (the ``predict`` options of the same names; docs/ranking.md, docs/stability.md).
+
+    Folded under a header button that names the current choice, so the fitness plot
+    keeps its room; every value maps onto one :class:`PredictionSettings` field.
+    """
+
+    def __init__(self, defaults: PredictionSettings, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.toggle = QToolButton()
+        self.toggle.setCheckable(True)
+        self.toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.toggle.setAutoRaise(True)
+        self.toggle.setToolTip("show or hide the ranking and stability options")
+        self.second = QComboBox()
+        self.second.addItem("auto (the other potential)", "auto")
+        self.second.addItem("none", None)
+        for name, potential in POTENTIALS.items():
+            self.second.addItem(potential.label, name)
+        self.second.setToolTip("a second potential re-ranks the 5 lowest distinct structures at the first one's "
+                               "relaxed geometry (docs/ranking.md)")
+        self.ranking = QComboBox()
+        for name in RANKINGS:
+            self.ranking.addItem(name, name)
+        self.ranking.setToolTip("energy: the potentials' energy per atom; learned: a logistic ranker over energy "
+                                "gap, symmetry, route and map agreement (docs/ranking.md)")
+        self.near_tie = QDoubleSpinBox()
+        self.near_tie.setRange(0.0, 1000.0)
+        self.near_tie.setDecimals(1)
+        self.near_tie.setSuffix(" meV/atom")
+        self.near_tie.setSpecialValueText("off")
+        self.near_tie.setToolTip("merge a relaxed structure onto a higher-symmetry one it distorts when that one is "
+                                 "at most this much higher in energy (0: off)")
+        self.frame = QComboBox()
+        self.frame.addItem(f"{DEFAULT_STABILITY_FRAME} (chosen per potential)", DEFAULT_STABILITY_FRAME)
+        for name in STABILITY_FRAMES:
+            self.frame.addItem(name, name)
+        self.frame.addItem("none (no E_hull)", None)
+        self.frame.setToolTip("energies of the convex hull of the known phases each result is placed on "
+                              "(docs/stability.md)")
+        self.threshold = QDoubleSpinBox()
+        self.threshold.setRange(0.0, 10000.0)
+        self.threshold.setDecimals(0)
+        self.threshold.setSuffix(" meV/atom")
+        self.threshold.setToolTip("a result at most this far above the hull is metastable, above it unstable")
+        self.frame.currentIndexChanged.connect(lambda: self.threshold.setEnabled(self.frame.currentData() is not None))
+        self.body = QWidget()
+        form = QFormLayout(self.body)
+        form.setContentsMargins(12, 0, 0, 0)
+        form.addRow("Second potential", self.second)
+        form.addRow("Ranking", self.ranking)
+        form.addRow("Near-tie merge", self.near_tie)
+        form.addRow("Stability frame", self.frame)
+        form.addRow("Metastable up to", self.threshold)
+        self.body.setVisible(False)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.setSpacing(0)
+        layout.addWidget(self.toggle)
+        layout.addWidget(self.body)
+        self.toggle.toggled.connect(self._fold)
+        for combo in (self.second, self.ranking, self.frame):
+            combo.currentIndexChanged.connect(self._name_choice)
+        for box in (self.near_tie, self.threshold):
+            box.valueChanged.connect(self._name_choice)
+        self.apply(defaults.to_dict())
+
+    def _fold(self, open_: bool) -> None:
+        self.toggle.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
+        self.body.setVisible(open_)
+
+    def _name_choice(self) -> None:
+        values = self.values()
+        second = values["second_potential"] or "no"
+        hull = "no hull" if values["stability_frame"] is None else f"hull {values['stability_frame']}"
+        merge = f", near-tie {1000 * values['near_tie']:g} meV" if values["near_tie"] else ""
+        self.toggle.setText(f"Ranking: {values['ranking']}, {second} second potential{merge}; {hull}")
+
+    def exclude_potential(self, first: str) -> None:
+        """The second potential cannot be the first: its entry is disabled (auto when chosen)."""
+        model = self.second.model()
+        for row in range(self.second.count()):
+            model.item(row).setEnabled(self.second.itemData(row) != first)
+        if self.second.currentData() == first:
+            self.second.setCurrentIndex(self.second.findData("auto"))
+
+    def values(self) -> dict:
+        """The :class:`PredictionSettings` fields chosen here (energies in eV/atom)."""
+        return {"second_potential": self.second.currentData(), "ranking": self.ranking.currentData(),
+                "near_tie": self.near_tie.value() / 1000.0, "stability_frame": self.frame.currentData(),
+                "ehull_threshold": self.threshold.value() / 1000.0}
+
+    def apply(self, settings: dict) -> None:
+        """Show the choice of a settings dict (a reopened project); absent keys keep the current value."""
+        for combo, key in ((self.second, "second_potential"), (self.ranking, "ranking"),
+                           (self.frame, "stability_frame")):
+            if key in settings:
+                found = combo.findData(settings[key])
+                if found >= 0 and combo.model().item(found).isEnabled():
+                    combo.setCurrentIndex(found)
+        if "near_tie" in settings:
+            self.near_tie.setValue(1000.0 * float(settings["near_tie"]))
+        if "ehull_threshold" in settings:
+            self.threshold.setValue(1000.0 * float(settings["ehull_threshold"]))
+        self._name_choice()
