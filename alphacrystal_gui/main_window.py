@@ -47,8 +47,8 @@ from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
-from alphacrystal_gui.widgets.hull_plot import HullPlot
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
+from alphacrystal_gui.widgets.hull_plot import HullPlot
 from alphacrystal_gui.widgets.labels import fitted
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from alphacrystal_gui.widgets.run_panel import RunPanel

@@ -124,7 +124,7 @@ def main(argv=None) -> int:
         order = canonical_order(m, z)
         canonical.append(m[np.ix_(order, order)])
     rows["canonicalised prediction"] = score(canonical)
-    rows[f"nearest training map (same stoichiometry first)"] = score([pl[0].astype(np.uint8) for pl in planes])
+    rows["nearest training map (same stoichiometry first)"] = score([pl[0].astype(np.uint8) for pl in planes])
 
     groups, features, values, candidates = [], [], [], []
     for cell, (p, m, pl, t) in enumerate(zip(probs, thresholded, planes, targets)):
@@ -150,7 +150,7 @@ def main(argv=None) -> int:
         chosen.append(candidates[idx[np.argmax(predicted[idx])]])
         oracle.append(candidates[idx[np.argmax(values_array[idx])]])
     rows[f"learned choice among prediction, snap and {k} templates (5-fold CV)"] = score(chosen)
-    rows[f"ceiling: best of those candidates (oracle)"] = score(oracle)
+    rows["ceiling: best of those candidates (oracle)"] = score(oracle)
     matched = np.array([matched_dice(m, t, [str(z) for z in zs]) for m, t, zs in zip(thresholded, targets, numbers)])
     rows["ceiling: permutation-matched Dice of the thresholded map"] = (float(matched.mean()),
                                                                        float((matched >= 1 - 1e-9).mean()))

@@ -15,7 +15,6 @@ from alphacrystal_gui.main_window import MainWindow  # noqa: E402
 from core.project import Project  # noqa: E402
 
 
-
 @pytest.fixture(autouse=True)
 def gui_thread_gc(qapp):
     """Collect cycles only in the GUI thread, as the app does (a Qt object of an earlier
