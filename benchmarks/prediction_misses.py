@@ -1,8 +1,8 @@
 """Why did a held-out prediction miss? CHGNet energy of the true structure against our top-1.
 
-Usage (from the repository root, after ``alphacrystal evaluate prediction ... --json docs/prediction-test20.json``)::
+Usage (from the repository root, after ``alphacrystal evaluate prediction ... --json docs/results/prediction-test20.json``)::
 
-    python benchmarks/prediction_misses.py [docs/prediction-test20.json]
+    python benchmarks/prediction_misses.py [docs/results/prediction-test20.json]
 
 For every formula whose top-1 did not match, the true structure is relaxed with
 the same CHGNet settings as the pipeline. If its energy is lower than our

@@ -1,7 +1,7 @@
 """Re-measure the rows of a stored prediction evaluation that a change affects.
 
     python benchmarks/rerun_rows.py --data ../shared/data/mp/structures.csv.gz \\
-        --from docs/prediction-all20-test100.json --only all-metal --out docs/prediction-all20-test100.json
+        --from docs/results/prediction-all20-test100.json --only all-metal --out docs/results/prediction-all20-test100.json
 
 A change that touches only some compositions (e.g. all-metal formulas now run
 on templates alone when templates exist, or cells of 13-20 atoms now run the
