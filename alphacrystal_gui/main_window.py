@@ -138,7 +138,7 @@ for template scores, through pymatgen; spglib and pyxtal for symmetry.</p>"""
 
 
 class MainWindow(QMainWindow):
-    """AlphaCrystal Studio's one window: renders the :class:`core.session.Session` and
+    """AlphaCrystal Studio's one window: renders the :class:`core.app.session.Session` and
     sends it the user's intents (the window keeps no copy of the workflow state)."""
 
     def __init__(self, settings: QSettings | None = None, engine: EngineProcess | None = None) -> None:
@@ -752,7 +752,7 @@ class MainWindow(QMainWindow):
                 warnings.simplefilter("always", core.StructureWarning)
                 cell = core.primitive_cell(core.read_structure(path))
             cmap = core.compute_contact_map(cell)
-            sg_number, sg_symbol = core.io.space_group(cell)
+            sg_number, sg_symbol = core.space_group(cell)
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))
             return False

@@ -31,10 +31,10 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.threads:
         torch.set_num_threads(args.threads)
-    from core.composition import parse_formula
     from core.contact_model.inference import DEFAULT_MODEL_PATH, predict_contact_map
     from core.contact_model.model import ContactModel
-    from core.elements import atomic_numbers
+    from core.crystal.composition import parse_formula
+    from core.crystal.elements import atomic_numbers
 
     path = args.model or DEFAULT_MODEL_PATH
     loads = []

@@ -40,9 +40,9 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
-    from core.contact_map import contact_map_from_arrays
-    from core.datasets import load_dataset
-    from core.featurize import featurize_dataset
+    from core.contact.contact_map import contact_map_from_arrays
+    from core.data.datasets import load_dataset
+    from core.data.featurize import featurize_dataset
 
     rows: list[tuple[str, str, str]] = []
     cli = [sys.executable, "-m", "core.cli", "dataset-stats", args.path]

@@ -43,9 +43,9 @@ def rattled(structures, seed: int):
 def main() -> int:
     import torch
 
-    from core.formula_split import full_range_split
-    from core.potentials import POTENTIALS
-    from core.relax import Relaxer, RelaxSettings
+    from core.data.formula_split import full_range_split
+    from core.relax.potentials import POTENTIALS
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

@@ -37,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import os
 
-    from core.pipeline import STAGES, PredictionSettings, predict_structures
+    from core.predict.pipeline import STAGES, PredictionSettings, predict_structures
 
     stages = tuple(s for s in STAGES if s != "export")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()

@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     from pymatgen.analysis.structure_matcher import StructureMatcher
     from pymatgen.core import Structure
 
-    from core.potentials import load_calculator
+    from core.relax.potentials import load_calculator
 
     torch.set_num_threads(1)
     items = []

@@ -26,9 +26,9 @@ FORMULAS = "NaCl,MgO,ZnS,TiO2,AgF2,CaF2,SrTiO3,GaN"
 
 
 def main() -> None:
-    from core.pipeline import PredictionSettings
-    from core.screen_input import ScreenItem
-    from core.screening import ClusterSpec, screen, start_cluster
+    from core.predict.pipeline import PredictionSettings
+    from core.screen.inputs import ScreenItem
+    from core.screen.screening import ClusterSpec, screen, start_cluster
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

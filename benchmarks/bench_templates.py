@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from core.formula_split import held_out_formulas, seeded_sample
-    from core.prediction_evaluation import true_z_and_spacegroup
+    from core.data.formula_split import held_out_formulas, seeded_sample
+    from core.predict.evaluation import true_z_and_spacegroup
     from core.templates.evaluation import VOLUME_SCHEMES, evaluate_retrieval
     from core.templates.library import load_library
 

@@ -9,9 +9,9 @@ Prints seconds per relaxation for three paths, each on a quiet machine and with
 window):
 
 * in-process, torch's default threads (one intra-op thread per core): the
-  ``--jobs 1`` path before ``core.parallel.one_thread``;
-* in-process, one thread (``core.parallel.one_thread``): the ``--jobs 1`` path now;
-* a spawn pool of 2 workers, one thread each (``core.parallel.spawn_pool``).
+  ``--jobs 1`` path before ``core.runtime.parallel.one_thread``;
+* in-process, one thread (``core.runtime.parallel.one_thread``): the ``--jobs 1`` path now;
+* a spawn pool of 2 workers, one thread each (``core.runtime.parallel.spawn_pool``).
 
 A fair share under a load of two processes on two cores is about 2-3x slower
 than quiet; the table says how far each path is from that.
@@ -54,7 +54,7 @@ def background_load(processes: int, niceness: int = 0):
 def structures(n: int):
     import numpy as np
 
-    from core.io import read_structure
+    from core.io.structures import read_structure
 
     base = read_structure(ROOT / "resources" / "examples" / "TiO2_rutile.cif")
     rng = np.random.default_rng(0)
@@ -70,12 +70,12 @@ def structures(n: int):
 def timed(path: str, items, settings) -> float:
     import torch
 
-    from core.relax import RelaxRunner
+    from core.relax.relaxer import RelaxRunner
 
     before = torch.get_num_threads()
     start = time.perf_counter()
     if path == "in-process, torch default threads":
-        from core.relax import cached_relaxer
+        from core.relax.relaxer import cached_relaxer
 
         torch.set_num_threads(os.cpu_count() or 1)
         relaxer = cached_relaxer(settings)
@@ -98,7 +98,7 @@ def main(argv=None) -> int:
                         help="their niceness (10: the pool workers of another run of this program)")
     parser.add_argument("--paths", default="0,1,2", help="which paths to time (0,1,2 as listed above)")
     args = parser.parse_args(argv)
-    from core.relax import RelaxSettings, cached_relaxer
+    from core.relax.relaxer import RelaxSettings, cached_relaxer
 
     settings = RelaxSettings(fmax=0.01, steps=args.steps)  # fmax small: every relaxation runs all its steps
     items = [(k, s) for k, s in enumerate(structures(args.relaxations))]

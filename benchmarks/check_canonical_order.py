@@ -30,8 +30,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
-    from core.contact_map import contact_map_from_arrays
-    from core.datasets import load_dataset
+    from core.contact.contact_map import contact_map_from_arrays
+    from core.data.datasets import load_dataset
 
     dataset = load_dataset(args.path).filter(max_atoms=args.max_atoms)
     rng = np.random.default_rng(args.seed)

@@ -34,10 +34,10 @@ def compare_one(name: str, structure: dict) -> dict:
     """Both potentials on one formula (a top-level function: runs in a worker)."""
     from pymatgen.core import Structure
 
+    from core.crystal.matching import CSP_TOLERANCES, structure_match
     from core.errors import AlphaCrystalError
-    from core.metrics import CSP_TOLERANCES, structure_match
-    from core.pipeline import PredictionSettings, predict_structures
-    from core.prediction_evaluation import true_z_and_spacegroup
+    from core.predict.evaluation import true_z_and_spacegroup
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     reference = Structure.from_dict(structure)
     z, n_atoms, sg = true_z_and_spacegroup(reference)
@@ -96,8 +96,8 @@ def summarise(rows: list[dict]) -> dict:
 
 
 def main() -> int:
-    from core.formula_split import held_out_formulas, seeded_sample
-    from core.parallel import spawn_pool
+    from core.data.formula_split import held_out_formulas, seeded_sample
+    from core.runtime.parallel import spawn_pool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

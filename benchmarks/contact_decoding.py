@@ -15,7 +15,7 @@ exact-map fraction:
   the plug-in expected Dice 2 sum(p_top k) / (k + sum p) (decision theory for F1
   under independent Bernoulli contacts);
 * **canonicalised prediction**: the thresholded map re-ordered by the canonical
-  order of its own graph (``core.contact_map.canonical_order``), since the target's
+  order of its own graph (``core.contact.contact_map.canonical_order``), since the target's
   order within an element block is canonical;
 * **learned choice**: among the thresholded map, its snapped version and the
   ``--templates`` nearest training maps, a gradient-boosted regressor (scikit-learn,
@@ -24,7 +24,7 @@ exact-map fraction:
   best is taken; 5-fold cross-validation grouped by cell, so no cell chooses with
   a regressor that saw it;
 * two ceilings: the best of the candidates (oracle) and the permutation-matched
-  Dice of the thresholded map (``core.metrics.matched_dice``).
+  Dice of the thresholded map (``core.contact.metrics.matched_dice``).
 
 The point is a measured answer to whether the 0.85 target is a decision problem or
 a model problem (docs/contact-model.md).
@@ -71,13 +71,13 @@ def main(argv=None) -> int:
     from sklearn.ensemble import HistGradientBoostingRegressor
     from sklearn.model_selection import GroupKFold
 
-    from core.contact_map import canonical_order
+    from core.contact.contact_map import canonical_order
+    from core.contact.metrics import dice, matched_dice
     from core.contact_model import DataSettings, load_contact_data
     from core.contact_model.data import groups_by_size
     from core.contact_model.evaluation import drop_seen_formulas
     from core.contact_model.model import ContactModel, snap_to_templates
     from core.contact_model.templates import TemplateBank
-    from core.metrics import dice, matched_dice
 
     model = ContactModel.load(args.model, "cpu")
     low, high = (int(v) for v in args.atoms.split("-"))

@@ -6,7 +6,7 @@ A seeded sample of held-out all-metal formulas with at most 12 atoms (the cells
 both routes cover; lowest-energy polymorph, full-range split, true Z given) runs
 through the pooled pipeline at the default settings; prints the pooled figures and
 each route alone (the same relaxed structures, de-duplicated and ranked by
-themselves: ``core.prediction_evaluation.route_match_rank``).
+themselves: ``core.predict.evaluation.route_match_rank``).
 """
 
 from __future__ import annotations
@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from core.formula_split import held_out_formulas, seeded_sample
-    from core.pipeline import PredictionSettings
-    from core.prediction_evaluation import evaluate_prediction
+    from core.data.formula_split import held_out_formulas, seeded_sample
+    from core.predict.evaluation import evaluate_prediction
+    from core.predict.pipeline import PredictionSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

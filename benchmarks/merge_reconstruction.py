@@ -7,7 +7,7 @@
 The second command draws its seeded sample from the same pool with the first
 sample's structures left out, so the two together are a sample of 200 drawn
 without replacement (the further sample draws from a random stream of its own,
-``core.formula_split.seeded_sample``). The GA seeds of a structure's runs follow
+``core.data.formula_split.seeded_sample``). The GA seeds of a structure's runs follow
 their place in its own plan, not the batch (``core.reconstruction.job.plan_jobs``),
 so a structure gives the same result in either run. The merge refuses evaluations run with different settings or sharing
 a structure (``core.reconstruction.evaluation.merge``).
@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def main() -> int:
-    from core.io import atomic_write_text
+    from core.io.files import atomic_write_text
     from core.reconstruction.evaluation import merge
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -54,8 +54,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from core.contact_model import load_model
     from core.contact_model.evaluation import evaluate_contact_model
-    from core.datasets import load_dataset
-    from core.featurize import featurize_dataset
+    from core.data.datasets import load_dataset
+    from core.data.featurize import featurize_dataset
 
     model = load_model(args.model, "cpu")
     data = featurize_dataset(load_dataset(args.folder).filter(max_atoms=model.max_atoms), model.max_atoms)

@@ -52,18 +52,17 @@ def _fmt(value, digits: int = 3) -> str:
 
 
 def run_target(path: Path, jobs: int) -> dict:
-    from core.contact_map import compute_contact_map
-    from core.io import primitive_cell, read_structure
-    from core.metrics import (
+    from core.contact.contact_map import compute_contact_map
+    from core.contact.metrics import dice, matched_dice
+    from core.crystal.matching import (
         CSP_TOLERANCES,
         PAPER_TOLERANCES,
-        dice,
         fractional_rmsd_mae,
-        matched_dice,
         structure_match,
     )
-    from core.pipeline import PredictionSettings, predict_structures
-    from core.prediction_evaluation import true_z_and_spacegroup
+    from core.io.structures import primitive_cell, read_structure
+    from core.predict.evaluation import true_z_and_spacegroup
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     reference = read_structure(path)
     z, n_atoms, sg = true_z_and_spacegroup(reference)

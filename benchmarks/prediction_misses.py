@@ -26,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     warnings.simplefilter("ignore")
     from core.contact_model import DataSettings
-    from core.contact_model.data import split_dataset
-    from core.relax import Relaxer, RelaxSettings
+    from core.data.formula_split import split_dataset
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     result = json.loads(path.read_text())
     data = split_dataset(DataSettings(path=str(ROOT.parent / "shared/data/mp/structures.csv.gz"), max_atoms=12)).test

@@ -10,7 +10,7 @@ settings except that *every* structure of the pool is relaxed to the full budget
   score, Dice/fitness of the GA structure, Z, predicted lattice volume),
 * the structure before relaxation, after round 1 (``prerelax_steps``) and after the
   full relaxation, with energies (eV/atom), steps and convergence,
-* whether it matches the true structure (``core.metrics.CSP_TOLERANCES``),
+* whether it matches the true structure (``core.crystal.matching.CSP_TOLERANCES``),
 * the energy after every optimiser step (to simulate other round-1 lengths),
 * the SevenNet-0 energy (eV/atom) of the fully relaxed structure (a second opinion
   at the same geometry).
@@ -47,11 +47,11 @@ def pool_one(name: str, structure: dict, second_potential: str | None) -> dict:
     warnings.simplefilter("ignore")
     from pymatgen.core import Structure
 
-    from core import pipeline
+    from core.crystal.matching import CSP_TOLERANCES, structure_match
     from core.errors import AlphaCrystalError
-    from core.metrics import CSP_TOLERANCES, structure_match
-    from core.pipeline import PredictionSettings, predict_structures
-    from core.prediction_evaluation import true_z_and_spacegroup
+    from core.predict import pipeline
+    from core.predict.evaluation import true_z_and_spacegroup
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     # every structure relaxed, duplicates before relaxation included: the variants script
     # simulates removing them (and the near-tie merge only changes the ranked list, not the pool)
@@ -119,7 +119,7 @@ def _volume(lattice) -> float | None:
 def _second_energies(structures, name: str | None) -> list[float | None]:
     if not name:
         return [None] * len(structures)
-    from core.relax import Relaxer, RelaxSettings
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     relaxer = Relaxer(RelaxSettings(potential=name))
     out = []
@@ -147,16 +147,16 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("OMP_NUM_THREADS", "1")
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     sys.path.insert(0, str(ROOT))
-    from core.cli import _sample_structures
-    from core.parallel import spawn_pool
+    from core.data.sampling import EvaluationSample
+    from core.runtime.parallel import spawn_pool
 
-    ns = argparse.Namespace(data=args.data, split=args.split, max_atoms=args.max_atoms, min_atoms=args.min_atoms,
-                            compositions=args.compositions or ("with-nonmetal" if args.max_atoms <= 12 else "any"),
-                            n=args.n, seed=args.seed, exclude_from=[])
-    sample = _sample_structures(ns)
+    chosen = EvaluationSample(data=args.data, split=args.split, max_atoms=args.max_atoms, min_atoms=args.min_atoms,
+                              compositions=args.compositions or ("with-nonmetal" if args.max_atoms <= 12 else "any"),
+                              n=args.n, seed=args.seed)
+    sample = chosen.draw()
     cache = Path(args.cache)
     cache.mkdir(parents=True, exist_ok=True)
-    (cache / "sample.json").write_text(json.dumps({**vars(ns), "ids": [n for n, _ in sample]}, indent=1))
+    (cache / "sample.json").write_text(json.dumps({**chosen.record(len(sample)), "ids": [n for n, _ in sample]}, indent=1))
     todo = [(n, s) for n, s in sample if not (cache / f"{n}.json").exists()]
     print(f"{len(sample)} formulas, {len(sample) - len(todo)} cached, {len(todo)} to run", flush=True)
     from concurrent.futures import FIRST_COMPLETED, wait

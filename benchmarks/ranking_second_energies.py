@@ -31,7 +31,7 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from pymatgen.core import Structure
 
-    from core.relax import Relaxer, RelaxSettings
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     torch.set_num_threads(1)
     relaxer = Relaxer(RelaxSettings(potential=args.potential))

@@ -32,7 +32,7 @@ warnings.simplefilter("ignore")
 
 from pymatgen.core import Structure  # noqa: E402
 
-from core.metrics import CSP_TOLERANCES, structure_match  # noqa: E402
+from core.crystal.matching import CSP_TOLERANCES, structure_match  # noqa: E402
 
 
 @dataclass
@@ -74,7 +74,7 @@ class Pool:
         return self._structures[key]
 
     def group(self, k: int, stage: str) -> int:
-        from core.io import space_group
+        from core.crystal.symmetry import space_group
 
         if (k, stage) not in self._groups:
             try:
@@ -109,7 +109,7 @@ def relax_policy(pool: Pool, policy: str, dedup_initial: bool, matcher, cells) -
     """(member (index, stage) after relaxation, total optimiser steps) under ``policy``:
     ``top3`` (shipped: the 3 lowest unconverged continued), ``all``, or ``window:W[:N]``
     (every unconverged structure within W meV/atom of the lowest, at least N)."""
-    from core.ranking import continued_within_window
+    from core.relax.rounds import continued_within_window
 
     items = list(range(len(pool.items)))
     items = [k for k in items if pool.items[k]["prerelax"] is not None]
@@ -152,7 +152,7 @@ def staged(pool: Pool, items: list[int], length: int, window: float, least: int,
     structures within ``window`` eV/atom of the lowest (at least ``least``), simulated from the
     cached energy after every step. A structure left after round 1 is reported with its energy
     at step ``length`` and, as an approximation, its structure after the cached 60-step round."""
-    from core.ranking import continued_within_window
+    from core.relax.rounds import continued_within_window
 
     energies, converged, steps_first = {}, {}, {}
     for k in items:
@@ -193,7 +193,7 @@ def distinct_by_energy(pool: Pool, members: list[tuple], matcher, cells, key=Non
 
 def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, ranker=None) -> list[tuple]:
     """Ranked distinct members under a ranking policy."""
-    from core.ranking import merge_near_ties
+    from core.predict.ranking import merge_near_ties
 
     energy = {m: energy_of(pool, m) for m in members}
     score = energy
@@ -264,7 +264,7 @@ def ranker_data(pools: list[Pool], relax: str, dedup: bool) -> list[tuple]:
     """(pool, distinct ranked members, feature matrix, labels, steps) of each pool."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.ranking import ranker_features
+    from core.predict.ranking import ranker_features
 
     matcher = StructureMatcher()
     data = []
@@ -283,7 +283,7 @@ def learned_ranker_cv(pools: list[Pool], relax: str = "all", c: float = 1.0, top
                       dedup: bool = False) -> dict:
     """Leave-one-formula-out: the ranker trained on the other pools re-orders each pool's
     distinct structures (all of them, or the ``top_k`` lowest in energy)."""
-    from core.ranking import LinearRanker
+    from core.predict.ranking import LinearRanker
 
     data = ranker_data(pools, relax, dedup)
     ranks = []
@@ -305,7 +305,7 @@ def miss_table(pools: list[Pool]) -> list[dict]:
     """Each miss of the fully relaxed, energy-ranked pool: class, energy gap, symmetry relation."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.ranking import is_proper_subgroup
+    from core.predict.ranking import is_proper_subgroup
 
     matcher = StructureMatcher()
     rows = []
@@ -360,7 +360,7 @@ def main(argv: list[str] | None = None) -> int:
     pools = load(args.caches)
     print(f"{len(pools)} pools from {', '.join(args.caches)}")
     if args.train:
-        from core.ranking import RANKER_FEATURES, LinearRanker
+        from core.predict.ranking import RANKER_FEATURES, LinearRanker
 
         data = [d for d in ranker_data(pools, args.train_policy, True) if len(d[3])]
         model = LinearRanker.fit(np.vstack([d[2] for d in data]), np.concatenate([d[3] for d in data]), args.train_c)

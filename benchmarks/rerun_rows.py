@@ -7,7 +7,7 @@ A change that touches only some compositions (e.g. all-metal formulas now run
 on templates alone when templates exist, or cells of 13-20 atoms now run the
 contact route too) need not re-run the whole sample: the selected rows
 (``--only all-metal``, ``13-20-atoms`` or ``all``) run again through
-``core.prediction_evaluation.evaluate_one`` with the stored settings (current
+``core.predict.evaluation.evaluate_one`` with the stored settings (current
 code and defaults for anything the JSON does not name), the others are kept,
 and the summary is recomputed from all rows. The output records each re-run
 (``rerun``: a list, newest last) with the date, the command and the ids done.
@@ -31,8 +31,8 @@ SELECTORS = ("all-metal", "13-20-atoms", "all")
 
 
 def selected(row: dict, only: str) -> bool:
-    from core.composition import parse_formula
-    from core.pipeline import is_all_metal
+    from core.crystal.composition import parse_formula
+    from core.predict.pipeline import is_all_metal
 
     if only == "all-metal":
         return is_all_metal(parse_formula(row["formula"]))
@@ -52,10 +52,10 @@ def reruns_of(stored: dict) -> list[dict]:
 def main() -> int:
     from concurrent.futures import FIRST_COMPLETED, wait
 
-    from core.datasets import load_dataset
-    from core.io import atomic_write_text
-    from core.parallel import spawn_pool
-    from core.prediction_evaluation import evaluate_one, summarise
+    from core.data.datasets import load_dataset
+    from core.io.files import atomic_write_text
+    from core.predict.evaluation import evaluate_one, summarise
+    from core.runtime.parallel import spawn_pool
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

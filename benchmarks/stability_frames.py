@@ -6,7 +6,7 @@ stands for a new compound: none of its polymorphs is among the reference phases
 prediction, and since every MP-20 entry lies within 0.08 eV/atom of Materials
 Project's hull, a good frame places nearly all of them within the threshold.
 
-For each frame (``core.stability.FRAMES``) and each energy of the known structure (the
+For each frame (``core.stability.hull.FRAMES``) and each energy of the known structure (the
 potential's at the stored geometry, and after relaxation with the potential as a
 prediction is, on a seeded sample), the table gives the MAE of the formation energy
 against Materials Project's, and the fraction of known compounds at or below each
@@ -49,11 +49,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from pymatgen.core import Composition
 
-    from core.formula_split import held_out_formulas, seeded_sample
-    from core.potentials import energies_per_atom
-    from core.reference_phases import ReferencePhases
-    from core.relax import Relaxer, RelaxSettings
-    from core.stability import FRAMES, HullJudge
+    from core.data.formula_split import held_out_formulas, seeded_sample
+    from core.relax.potentials import energies_per_atom
+    from core.relax.relaxer import Relaxer, RelaxSettings
+    from core.stability.hull import FRAMES, HullJudge
+    from core.stability.references import ReferencePhases
 
     torch.set_num_threads(1)
     refs = ReferencePhases.load(args.references)

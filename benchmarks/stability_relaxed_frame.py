@@ -45,11 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     from pymatgen.core import Composition
 
-    from core.datasets import load_dataset
-    from core.formula_split import held_out_formulas, seeded_sample
-    from core.reference_phases import ReferencePhases
-    from core.relax import Relaxer, RelaxSettings
-    from core.stability import HullJudge, chemical_subsystems
+    from core.data.datasets import load_dataset
+    from core.data.formula_split import held_out_formulas, seeded_sample
+    from core.relax.relaxer import Relaxer, RelaxSettings
+    from core.stability.hull import HullJudge, chemical_subsystems
+    from core.stability.references import ReferencePhases
 
     torch.set_num_threads(1)
     refs = ReferencePhases.load(args.references)

@@ -8,7 +8,14 @@ names of :data:`_LAZY` load their module on first use (``core.Session``), so
 that ``import core`` stays light for the CLI: the pipeline pulls in torch.
 """
 
-from core.composition import (
+from core.contact.contact_map import (
+    ContactMap,
+    canonical_order,
+    compute_contact_map,
+    contact_map_from_arrays,
+)
+from core.contact.metrics import dice, matched_dice
+from core.crystal.composition import (
     DEFAULT_MAX_ATOMS,
     Formula,
     atom_elements,
@@ -16,14 +23,17 @@ from core.composition import (
     parse_formula,
     z_values,
 )
-from core.contact_map import (
-    ContactMap,
-    canonical_order,
-    compute_contact_map,
-    contact_map_from_arrays,
+from core.crystal.elements import FEATURE_NAMES, FeatureScaler, element_table
+from core.crystal.symmetry import space_group
+from core.crystal.matching import (
+    CSP_TOLERANCES,
+    PAPER_TOLERANCES,
+    fractional_rmsd_mae,
+    structure_match,
 )
-from core.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
-from core.elements import FEATURE_NAMES, FeatureScaler, element_table
+from core.data.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
+from core.data.featurize import FeaturizedDataset, featurize_dataset
+from core.data.formula_split import full_range_split
 from core.errors import (
     AlphaCrystalError,
     DatasetError,
@@ -31,9 +41,7 @@ from core.errors import (
     StructureFileError,
     StructureWarning,
 )
-from core.featurize import FeaturizedDataset, featurize_dataset
-from core.formula_split import full_range_split
-from core.io import (
+from core.io.structures import (
     cif_text,
     export_structure,
     poscar_text,
@@ -43,15 +51,7 @@ from core.io import (
     write_poscar,
     write_vasp_inputs,
 )
-from core.metrics import (
-    CSP_TOLERANCES,
-    PAPER_TOLERANCES,
-    dice,
-    fractional_rmsd_mae,
-    matched_dice,
-    structure_match,
-)
-from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError
+from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError
 from core.templates import (
     TemplateCandidate,
     TemplateLibrary,
@@ -61,27 +61,27 @@ from core.templates import (
 
 _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
-    "MAX_ATOMS": "core.pipeline", "PipelineProgress": "core.pipeline", "PredictionError": "core.pipeline",
-    "PredictionResult": "core.pipeline", "PredictionSettings": "core.pipeline", "check_scope": "core.pipeline",
-    "cell_size_note": "core.pipeline", "candidate_label": "core.pipeline", "parse_candidate_key": "core.pipeline", "shipped_contact_route_atoms": "core.pipeline",
-    "read_run_folder": "core.run_folder",
+    "MAX_ATOMS": "core.predict.pipeline", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.pipeline",
+    "PredictionResult": "core.predict.pipeline", "PredictionSettings": "core.predict.pipeline", "check_scope": "core.predict.pipeline",
+    "cell_size_note": "core.predict.pipeline", "candidate_label": "core.predict.pipeline", "parse_candidate_key": "core.predict.pipeline", "shipped_contact_route_atoms": "core.predict.pipeline",
+    "read_run_folder": "core.predict.run_folder",
     # stability against the known phases (pymatgen's phase diagram)
-    "HullPicture": "core.stability", "Stability": "core.stability", "StabilityError": "core.stability",
-    "hull_picture": "core.stability", "STABILITY_FRAMES": "core.stability",
-    "DEFAULT_STABILITY_FRAME": "core.stability", "RANKINGS": "core.pipeline",
-    "read_screen_table": "core.screening", "ScreenError": "core.screening",
-    "compare_with_reference": "core.pipeline", "export_rows": "core.pipeline", "loaded_resources": "core.pipeline",
-    "predict_structures": "core.pipeline", "propose_inputs": "core.pipeline",
-    "runs_cmcrystal_by_default": "core.pipeline", "warm_up": "core.pipeline",
+    "HullPicture": "core.stability.hull", "Stability": "core.stability.hull", "StabilityError": "core.stability.hull",
+    "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",
+    "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.pipeline",
+    "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
+    "compare_with_reference": "core.predict.pipeline", "export_rows": "core.predict.pipeline", "loaded_resources": "core.predict.pipeline",
+    "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
+    "runs_cmcrystal_by_default": "core.predict.pipeline", "warm_up": "core.predict.pipeline",
     "Candidate": "core.candidates.propose", "CandidateEditError": "core.candidates.propose",
     "ContactPrediction": "core.contact_model.inference",
     # the desktop app's model
-    "ContactMapDocument": "core.map_document", "RunRequest": "core.session", "RunState": "core.session",
-    "Session": "core.session", "SessionError": "core.session", "PROJECT_SUFFIX": "core.project",
-    "Project": "core.project",
+    "ContactMapDocument": "core.contact.map_document", "RunRequest": "core.app.session", "RunState": "core.app.session",
+    "Session": "core.app.session", "SessionError": "core.app.session", "PROJECT_SUFFIX": "core.app.project",
+    "Project": "core.app.project",
     # processes and terminal output
-    "CancelToken": "core.parallel", "ignore_interrupts": "core.parallel", "lower_priority": "core.parallel",
-    "format_seconds": "core.terminal", "atomic_numbers": "core.elements", "__version__": "core.cli",
+    "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",
+    "format_seconds": "core.runtime.terminal", "atomic_numbers": "core.crystal.elements", "__version__": "core.cli",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
 
@@ -136,6 +136,7 @@ __all__ = [*_LAZY,
     "matched_dice",
     "parse_formula",
     "primitive_cell",
+    "space_group",
     "read_structure",
     "retrieve_templates",
     "split_by_formula",

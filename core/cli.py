@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import sys
 import time
 import warnings
@@ -19,21 +18,21 @@ from typing import NoReturn
 import numpy as np
 
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
-from core.potentials import DEFAULT_POTENTIAL, POTENTIALS
-from core.ranking import NEAR_TIE_EV
+from core.predict.ranking import NEAR_TIE_EV
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
-from core.stability import DEFAULT_EHULL_THRESHOLD_EV
-from core.stability import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
-from core.stability import FRAMES as STABILITY_FRAMES
+from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
+from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
+from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
+from core.stability.hull import FRAMES as STABILITY_FRAMES
 
 __version__ = "0.1.0"
 
 
 def _write_json(path: str | None, payload: dict) -> None:
     if path:
-        from core.io import atomic_write_text
+        from core.io.files import write_json
 
-        atomic_write_text(path, json.dumps(payload, indent=2) + "\n")
+        write_json(path, payload)
 
 
 def format_contact_map(labels: Sequence[str], matrix: np.ndarray) -> str:
@@ -69,9 +68,10 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         return _predict_contact_map(args)
     _options_not_for(args, "a structure file (its atoms fix the cell and the map)", z="--z",
                      probabilities="--probabilities")
-    from core.composition import formula_unit_text
-    from core.contact_map import DEFAULT_TOLERANCE, compute_contact_map
-    from core.io import primitive_cell, read_structure, space_group
+    from core.contact.contact_map import DEFAULT_TOLERANCE, compute_contact_map
+    from core.crystal.composition import formula_unit_text
+    from core.crystal.symmetry import space_group
+    from core.io.structures import primitive_cell, read_structure
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)
@@ -109,9 +109,9 @@ def _options_not_for(args: argparse.Namespace, what: str, **options: str) -> Non
 
 
 def _predict_contact_map(args: argparse.Namespace) -> int:
-    from core.composition import parse_formula
     from core.contact_model import load_model, predict_contact_map
     from core.contact_model.inference import model_for_cell
+    from core.crystal.composition import parse_formula
 
     parsed = parse_formula(args.file)
     z, how = args.z, "as given" if args.z else None
@@ -145,10 +145,10 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
 
 
 def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None]:
-    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.pipeline.z_from_formula`),
+    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.predict.pipeline.z_from_formula`),
     else the Z of the top space-group candidate (the shipped models pooled, as ``predict``)."""
     from core.candidates import propose_candidates
-    from core.pipeline import z_from_formula
+    from core.predict.pipeline import z_from_formula
 
     z, reading = z_from_formula(parsed, z)
     if z is None:
@@ -196,8 +196,8 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
     print its table and return its figures (``n`` = 0 when nothing was left to evaluate)."""
     from core.contact_model import DataSettings, load_contact_data, load_model
     from core.contact_model.evaluation import evaluate_contact_model
-    from core.datasets import load_dataset
-    from core.featurize import featurize_dataset
+    from core.data.datasets import load_dataset
+    from core.data.featurize import featurize_dataset
 
     model = load_model(model_path, args.device)
     low, high = atoms[0], min(atoms[1], model.max_atoms)
@@ -283,8 +283,8 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    from core.composition import parse_formula
-    from core.pipeline import MAX_ATOMS, check_scope
+    from core.crystal.composition import parse_formula
+    from core.predict.pipeline import MAX_ATOMS, check_scope
     from core.templates.library import load_library
     from core.templates.retrieval import retrieve_templates
 
@@ -355,7 +355,7 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     from core.candidates.data import candidate_table, load_candidate_data
     from core.candidates.evaluation import evaluate_candidates
     from core.contact_model import DataSettings
-    from core.datasets import load_dataset
+    from core.data.datasets import load_dataset
 
     atoms = _atom_range(args.atoms) if args.atoms else None
     if args.model is None and atoms is not None and atoms[1] > 12:  # the model predict uses for such cells
@@ -413,7 +413,7 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
 
 def _match_words(strict, loose) -> str:
     """Whether a reconstruction matches its input, naming the tolerances that say so."""
-    from core.metrics import CSP_TOLERANCES
+    from core.crystal.matching import CSP_TOLERANCES
 
     if strict.matched:
         return f"matches the input at pymatgen's default tolerances, rms {strict.rms:.3f}"
@@ -445,8 +445,8 @@ def _ga_settings(args: argparse.Namespace):
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import multiprocessing
 
-    from core.io import write_cif
-    from core.metrics import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
+    from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
+    from core.io.structures import write_cif
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
 
@@ -498,12 +498,12 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
 
 def cmd_screen(args: argparse.Namespace) -> int:
-    """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screening)."""
+    """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screen.screening)."""
     import signal
 
-    from core.screen_input import read_screen_input
-    from core.screening import ClusterSpec, read_cluster_config, screen, start_cluster
-    from core.terminal import format_seconds
+    from core.runtime.terminal import format_seconds
+    from core.screen.inputs import read_screen_input
+    from core.screen.screening import ClusterSpec, read_cluster_config, screen, start_cluster
 
     found = read_screen_input(args.input)
     for problem in found.problems:
@@ -557,7 +557,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 
 def _predict_settings(args: argparse.Namespace):
-    from core.pipeline import PredictionSettings
+    from core.predict.pipeline import PredictionSettings
 
     z = None if args.z in (None, "auto") else args.z  # checked by z_or_auto (screen's default: "auto")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
@@ -583,7 +583,7 @@ def _predict_settings(args: argparse.Namespace):
 
 def _sources(text: str) -> tuple[str, ...]:
     """``contact,templates`` -> ("contact", "templates"); an unknown name is an error naming it."""
-    from core.pipeline import SOURCES
+    from core.predict.pipeline import SOURCES
 
     names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
     unknown = [s for s in names if s not in SOURCES]
@@ -699,8 +699,8 @@ def z_or_auto(text: str) -> int | None:
 
 def tolerance(text: str) -> float:
     """argparse type of ``--tolerance``: a bond window half-width in Å, 0 to
-    :data:`core.contact_map.MAX_TOLERANCE`."""
-    from core.contact_map import MAX_TOLERANCE
+    :data:`core.contact.contact_map.MAX_TOLERANCE`."""
+    from core.contact.contact_map import MAX_TOLERANCE
 
     return Number(float, 0.0, MAX_TOLERANCE, note="Å")(text)
 
@@ -716,7 +716,7 @@ def atom_range(text: str) -> str:
 
 
 def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse type from a ``core.io`` check (its error becomes a usage error)."""
+    """An argparse type from a ``core.io.structures`` check (its error becomes a usage error)."""
 
     def convert(text: str) -> str:
         try:
@@ -731,23 +731,23 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
 
 def output_file(text: str) -> str:
     """argparse type of ``--json``, ``--plot`` and other files written: checked before any
-    work (:func:`core.io.check_output_file`: not a folder, in a writable folder that exists)."""
-    from core.io import check_output_file
+    work (:func:`core.io.structures.check_output_file`: not a folder, in a writable folder that exists)."""
+    from core.io.structures import check_output_file
 
     return _checked(check_output_file)(text)
 
 
 def output_folder(text: str) -> str:
     """argparse type of ``--out`` folders: not a file, under a writable folder
-    (:func:`core.io.check_output_folder`)."""
-    from core.io import check_output_folder
+    (:func:`core.io.structures.check_output_folder`)."""
+    from core.io.structures import check_output_folder
 
     return _checked(check_output_folder)(text)
 
 
 def export_formats(text: str) -> tuple[str, ...]:
     """argparse type of ``export --formats``: known formats, at least one."""
-    from core.io import check_export_formats
+    from core.io.structures import check_export_formats
 
     try:
         return check_export_formats(text.split(","))
@@ -756,8 +756,8 @@ def export_formats(text: str) -> tuple[str, ...]:
 
 
 def file_stem(text: str) -> str:
-    """argparse type of ``export --stem``: a plain file name (:func:`core.io.check_file_stem`)."""
-    from core.io import check_file_stem
+    """argparse type of ``export --stem``: a plain file name (:func:`core.io.structures.check_file_stem`)."""
+    from core.io.structures import check_file_stem
 
     return _checked(check_file_stem)(text)
 
@@ -766,7 +766,7 @@ def _rerun_from(path: str, formula, settings):
     """([candidate], settings) of ``predict --from-structure``: the structure's space group,
     Z, lattice and Wyckoff assignment, CMCrystal only."""
     from core.candidates.propose import rerun_candidate
-    from core.io import read_structure
+    from core.io.structures import read_structure
 
     if settings.z is not None or settings.spacegroups:
         raise AlphaCrystalError("--from-structure takes the space group and Z from the structure: "
@@ -782,7 +782,7 @@ def _default_out(formula) -> Path:
     """``predictions/UNIT`` (the unit formula, :attr:`Formula.unit_formula`), or the folder an
     earlier version named by pymatgen's reduced formula (``predictions/H2``) when only that
     exists, so that re-running the same command resumes there."""
-    from core.run_folder import safe_name
+    from core.predict.run_folder import safe_name
 
     out = Path("predictions") / safe_name(formula.unit_formula)
     earlier = Path("predictions") / safe_name(formula.reduced_formula)
@@ -791,8 +791,8 @@ def _default_out(formula) -> Path:
 
 def _worker_timeout(given: float | None, kind: str) -> float | None:
     """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS
-    (a queue can hold batch jobs for hours), :data:`core.screening.DEFAULT_WORKER_TIMEOUT` otherwise."""
-    from core.screening import DEFAULT_WORKER_TIMEOUT
+    (a queue can hold batch jobs for hours), :data:`core.screen.screening.DEFAULT_WORKER_TIMEOUT` otherwise."""
+    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
 
     if given is not None:
         return given
@@ -803,10 +803,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import multiprocessing
     import signal
 
-    from core.composition import parse_formula
-    from core.parallel import CancelToken
-    from core.pipeline import cell_size_note, predict_structures, z_from_formula
-    from core.terminal import ProgressBar, format_seconds
+    from core.crystal.composition import parse_formula
+    from core.predict.pipeline import cell_size_note, predict_structures, z_from_formula
+    from core.runtime.parallel import CancelToken
+    from core.runtime.terminal import ProgressBar, format_seconds
 
     multiprocessing.freeze_support()
     settings = _predict_settings(args)
@@ -897,8 +897,8 @@ def _result_line(r: dict, best: float | None) -> str:
 
 
 def _add_rule_argument(p: argparse.ArgumentParser) -> None:
-    """``--rule``: the contact rule of maps computed from structures (core.contact_rule)."""
-    from core.contact_rule import RULES
+    """``--rule``: the contact rule of maps computed from structures (core.contact.contact_rule)."""
+    from core.contact.contact_rule import RULES
 
     p.add_argument("--rule", choices=RULES, default=None,
                    help="contact rule of a structure's map: paper (default; metal-metal pairs never in contact) "
@@ -918,88 +918,27 @@ def _add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
                         "sampling: a further sample disjoint from theirs, to be merged with them")
 
 
-def _evaluated_ids(paths: Sequence[str]) -> set[str]:
-    """Material ids of the per-structure rows of earlier evaluation JSON files
-    (``structures``: a list of rows, or one list per protocol)."""
-    ids: set[str] = set()
-    for path in paths:
-        try:
-            text = Path(path).read_text()
-        except OSError as exc:
-            raise AlphaCrystalError(f"{path}: cannot be read ({exc.strerror or exc})") from None
-        try:
-            payload = json.loads(text)
-            rows = payload["structures"]
-            lists = list(rows.values()) if isinstance(rows, dict) else [rows]
-            lists.append(payload.get("skipped", []))  # drawn before, even if it could not run
-            ids.update(str(row["id"]) for part in lists for row in part)
-        except (ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise AlphaCrystalError(f"{path}: not an evaluation's JSON output with per-structure rows "
-                                    f"({type(exc).__name__}: {exc})") from None
-    return ids
+def _evaluation_sample(args: argparse.Namespace):
+    """The :class:`core.data.sampling.EvaluationSample` of an ``evaluate`` command's options."""
+    from core.data.sampling import EvaluationSample
 
-
-def _sample_record(args: argparse.Namespace, drawn: int) -> dict:
-    """Where an evaluation's sample came from (written with its figures; evaluations
-    merged into one must have drawn from the same pool)."""
-    return {"data": str(args.data), "split": getattr(args, "split", "test"), "max_atoms": args.max_atoms,
-            "min_atoms": getattr(args, "min_atoms", 1), "compositions": getattr(args, "compositions", "any"),
-            "seed": args.seed, "n": drawn, "exclude_from": list(getattr(args, "exclude_from", []))}
-
-
-def _sample_structures(args: argparse.Namespace) -> list:
-    """(material id, Structure) of a seeded sample of ``args.n`` structures with at most
-    ``args.max_atoms`` atoms: a held-out partition of the formula split (``--split
-    test`` or ``validation``) or all rows.
-
-    Up to 12 atoms the sample is the paper's scope (the models' split: no all-metal
-    compounds, lowest-energy polymorph per formula); above, the full-range split of
-    :mod:`core.formula_split` (all compositions, lowest-energy polymorph per formula),
-    whose held-out formulas include the paper-scope ones."""
-    from core.contact_model import DataSettings
-    from core.contact_model.data import split_dataset
-    from core.datasets import load_dataset
-
-    split = getattr(args, "split", "test")
-    if split in ("test", "validation") and args.max_atoms <= 12:
-        dataset = getattr(split_dataset(DataSettings(path=str(args.data), max_atoms=args.max_atoms)), split)
-    elif split in ("test", "validation"):
-        from core.formula_split import full_range_split
-
-        dataset = getattr(full_range_split(args.data, args.max_atoms), split).filter(lowest_energy_per_formula=True)
-    else:
-        dataset = load_dataset(args.data).filter(max_atoms=args.max_atoms)
     min_atoms = getattr(args, "min_atoms", 1)
     if min_atoms > args.max_atoms:
         raise AlphaCrystalError(f"--min-atoms {min_atoms} is above --max-atoms {args.max_atoms}")
-    dataset = dataset.filter(min_atoms=min_atoms)
-    kind = getattr(args, "compositions", "any")
-    if kind != "any":
-        all_metal = dataset.all_metal()
-        dataset = dataset.subset(np.flatnonzero(all_metal if kind == "all-metal" else ~all_metal))
-    if len(dataset) == 0:
-        raise AlphaCrystalError(f"{args.data}: no structure of {min_atoms}-{args.max_atoms} atoms with compositions "
-                                f"'{kind}' in the {split} split" + (" (up to 12 atoms the held-out split is the "
-                                                                    "paper's: no all-metal compounds)"
-                                                                    if kind == "all-metal" and args.max_atoms <= 12
-                                                                    and split != "all" else ""))
-    excluded = _evaluated_ids(getattr(args, "exclude_from", []))
-    rows = np.flatnonzero(~np.isin(np.asarray(dataset.material_ids, dtype=str), sorted(excluded))) \
-        if excluded else np.arange(len(dataset))
-    if len(rows) == 0:
-        raise AlphaCrystalError(f"{args.data}: every structure of the sample's pool is in --exclude-from")
-    from core.formula_split import seeded_sample
+    return EvaluationSample(data=str(args.data), split=getattr(args, "split", "test"), max_atoms=args.max_atoms,
+                            min_atoms=min_atoms, compositions=getattr(args, "compositions", "any"), n=args.n,
+                            seed=args.seed, exclude_from=tuple(getattr(args, "exclude_from", None) or ()))
 
-    # a further sample draws from its own random stream: with the first sample's seed
-    # numpy's draw lands next to the first sample's picks in the pool's row order
-    idx = seeded_sample(rows, args.n, args.seed, stream=len(excluded)) if args.n else rows
-    return [(str(dataset.material_ids[k]), dataset.structure(int(k))) for k in idx]
+
+def _sample_structures(args: argparse.Namespace) -> list:
+    """(material id, Structure) of the sample an ``evaluate`` command's options describe."""
+    return _evaluation_sample(args).draw()
 
 
 def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
     import multiprocessing
 
-    from core.prediction_evaluation import evaluate_prediction
+    from core.predict.evaluation import evaluate_prediction
 
     multiprocessing.freeze_support()
     data = Path(args.data)
@@ -1031,7 +970,7 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
     payload = {k: v for k, v in main_result.items() if k != "structures"}
     if "given" in results and "predicted" in results:
         payload["given_spacegroup"] = {k: v for k, v in results["given"].items() if k != "structures"}
-    payload["sample"] = _sample_record(args, len(structures))
+    payload["sample"] = _evaluation_sample(args).record(len(structures))
     payload["anchors"] = {"DiffCSP_match_rate_mp20_1_sample": 0.5149, "CDVAE_match_rate_mp20_1_sample": 0.3390,
                           "FlowMM_match_rate_mp20_1_sample": 0.6139, "OMatG_match_rate_mp20_1_sample": 0.638,
                           "TCSP2_top5_cspbench": 0.783, "PNcsp_plus_top5_cspbench": 0.850,
@@ -1062,7 +1001,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
 
     relax = None
     if args.relax_top:
-        from core.relax import RelaxSettings
+        from core.relax.relaxer import RelaxSettings
 
         relax = RelaxSettings(fmax=args.fmax, steps=args.relax_steps)
         print(f"then CHGNet relaxation of the best {args.relax_top} distinct results and of the true structure "
@@ -1070,7 +1009,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
     result = evaluate_reconstruction(structures, args.assignments, args.restarts, _ga_settings(args),
                                      args.jobs, args.seed, progress, relax, args.relax_top, args.escalate,
                                      args.rule or "paper")
-    result["sample"] = _sample_record(args, len(structures))
+    result["sample"] = _evaluation_sample(args).record(len(structures))
     print(f"{'id':<22}{'formula':<12}{'atoms':>6}{'sg':>5}{'fitness':>9}{'Dice':>7}{'match':>7}{'rms':>7}"
           f"{'RMSD':>7}{'MAE':>7}")
     for row in result["structures"]:
@@ -1093,7 +1032,7 @@ def cmd_evaluate_reconstruction(args: argparse.Namespace) -> int:
 
 
 def cmd_dataset_stats(args: argparse.Namespace) -> int:
-    from core.datasets import load_dataset, split_by_formula, stats_text
+    from core.data.datasets import SPLIT_FRACTIONS, load_dataset, split_by_formula, stats_text
 
     start = time.perf_counter()
     dataset = load_dataset(args.path, use_cache=not args.no_cache)
@@ -1101,7 +1040,7 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
     dataset = dataset.filter(args.max_atoms, args.exclude_all_metal, args.lowest_energy)
     stats = dataset.stats()
     split = split_by_formula(dataset, seed=args.seed).summary() if len(dataset) else {}
-    stats["split_by_formula"] = {"seed": args.seed, "fractions": [0.8, 0.1, 0.1], **split}
+    stats["split_by_formula"] = {"seed": args.seed, "fractions": list(SPLIT_FRACTIONS), **split}
     stats["filters"] = {"max_atoms": args.max_atoms, "exclude_all_metal": args.exclude_all_metal,
                         "lowest_energy_per_formula": args.lowest_energy}
     stats["load_seconds"] = round(loaded, 3)
@@ -1116,7 +1055,7 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.io import export_structure, primitive_cell, read_structure
+    from core.io.structures import export_structure, primitive_cell, read_structure
 
     structure = read_structure(args.file)  # the formats, the stem and --out are checked by their types
     if args.primitive:
@@ -1134,7 +1073,7 @@ def _format_seconds(seconds: float) -> str:
 
 
 def cmd_build_references(args: argparse.Namespace) -> int:
-    from core.reference_phases import build_reference_phases, reference_file
+    from core.stability.references import build_reference_phases, reference_file
 
     start = time.perf_counter()
     references = build_reference_phases(args.data, args.potential,
@@ -1298,7 +1237,7 @@ class _Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from core.screening import DEFAULT_WORKER_TIMEOUT
+    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
 
     parser = _Parser(
         prog="alphacrystal",
@@ -1533,7 +1472,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
     p.add_argument("--split", choices=["all", "test", "validation"], default="test",
                    help="held-out formulas: test (default) or validation (for tuning), or all structures; "
-                        "up to 12 atoms the paper's scope, above it all compositions (core.formula_split)")
+                        "up to 12 atoms the paper's scope, above it all compositions (core.data.formula_split)")
     p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=positive, default=12,
                    help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")

@@ -39,7 +39,7 @@ OPTIONS = [
     "--paths", str(ROOT),
     "--hidden-import", "alphacrystal_gui.app",
     # every module of ours: core/__init__.py loads its lazy names with importlib, which the
-    # analysis does not follow (a frozen app without core.pipeline failed at start-up)
+    # analysis does not follow (a frozen app without core.predict.pipeline failed at start-up)
     "--collect-submodules", "core",
     "--collect-submodules", "alphacrystal_gui",
     # 3D view: vispy loads its Qt backend by name and reads GLSL shaders from package data

@@ -40,7 +40,7 @@ import warnings
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from core.elements import FEATURE_NAMES  # noqa: E402  (the column order lives in one place)
+from core.crystal.elements import FEATURE_NAMES  # noqa: E402  (the column order lives in one place)
 
 OUT = Path(__file__).resolve().parents[1] / "resources" / "element_features.csv"
 MAX_Z = 103

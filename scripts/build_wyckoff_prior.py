@@ -27,9 +27,9 @@ import numpy as np
 import spglib
 
 from core.contact_model.data import DataSettings, split_dataset
-from core.io import atomic_write_text
+from core.io.structures import atomic_write_text
 from core.reconstruction.assignments import prototype_key
-from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
+from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
 from resources import RESOURCE_DIR
 
 

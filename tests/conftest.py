@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from core.datasets import _Builder
-from core.elements import atomic_numbers
-from core.io import primitive_cell
+from core.crystal.elements import atomic_numbers
+from core.data.datasets import _Builder
+from core.io.structures import primitive_cell
 
 # Qt widgets render offscreen unless pytest-xvfb (or a desktop) provides a display.
 if not os.environ.get("DISPLAY"):

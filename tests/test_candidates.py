@@ -19,23 +19,28 @@ from core.candidates.lattice import decode, encode
 from core.candidates.ranking import rank_spacegroups
 from core.candidates.training import CandidateTrainingConfig, train_candidate_model
 from core.cli import main
-from core.errors import FormulaError
-from core.spacegroups import (
+from core.crystal.spacegroups import (
     cell_volume,
     centring_points,
     constrain_lattice,
     satisfies_constraints,
-    spacegroup_symbol,
 )
-from core.wyckoff import conventional_counts, count_assignments, is_feasible, wyckoff_assignments
+from core.crystal.symmetry import hm_symbol
+from core.crystal.wyckoff import (
+    conventional_counts,
+    count_assignments,
+    is_feasible,
+    wyckoff_assignments,
+)
+from core.errors import FormulaError
 
 
 def test_spacegroup_facts():
-    assert spacegroup_symbol(225) == "Fm-3m" and centring_points(225) == 4
+    assert hm_symbol(225) == "Fm-3m" and centring_points(225) == 4
     assert centring_points(166) == 3  # R-3m in hexagonal axes
     assert centring_points(12) == 2 and centring_points(229) == 2 and centring_points(62) == 1
     with pytest.raises(ValueError):
-        spacegroup_symbol(231)
+        hm_symbol(231)
 
 
 @pytest.mark.parametrize("number, expect", [
@@ -234,7 +239,7 @@ def test_enumerator_equals_pyxtal_on_every_group_for_small_counts():
     (as multisets of orbits per species) for every space group."""
     import numpy as np
 
-    from core.wyckoff import enumerate_combinations, pyxtal_group
+    from core.crystal.wyckoff import enumerate_combinations, pyxtal_group
 
     compared = 0
     for sg in range(1, 231):
@@ -263,10 +268,10 @@ def test_enumerator_finds_the_true_assignment_of_known_structures():
 
     import numpy as np
 
+    from core.crystal.spacegroups import centring_points
+    from core.crystal.wyckoff import DEFAULT_MAX_COMBINATIONS, wyckoff_multiplicities
     from core.reconstruction.assignments import orbit_dof
-    from core.spacegroups import centring_points
     from core.templates import load_library
-    from core.wyckoff import DEFAULT_MAX_COMBINATIONS, wyckoff_multiplicities
 
     library = load_library()
     rng = np.random.default_rng(1)

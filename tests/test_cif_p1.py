@@ -7,7 +7,7 @@ import pytest
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
-from core.cif_p1 import read_p1_cif
+from core.io.cif_p1 import read_p1_cif
 
 
 def _compare(text: str) -> None:

@@ -63,7 +63,7 @@ def test_dataset_stats_command(tmp_path, capsys):
 
 
 def test_export_command(rutile_cif, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
     out = tmp_path / "out"
     assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "cif,poscar,vasp"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["rutile.POSCAR", "rutile.cif", "rutile_vasp"]

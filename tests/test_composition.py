@@ -2,7 +2,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from core.composition import atom_elements, parse_formula, z_values
+from core.crystal.composition import atom_elements, parse_formula, z_values
 from core.errors import FormulaError
 
 

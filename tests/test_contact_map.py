@@ -5,8 +5,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 
-from core.contact_map import ContactMap, canonical_order, compute_contact_map
-from core.io import primitive_cell
+from core.contact.contact_map import ContactMap, canonical_order, compute_contact_map
+from core.io.structures import primitive_cell
 
 # (species in canonical order, coordination numbers over images) from textbook geometry
 EXPECTED = {
@@ -163,12 +163,12 @@ def test_disordered_structure_is_rejected():
 
 
 def _paper_rule_by_hand(structure: Structure, tol: float = 0.4):
-    """The paper's rule written out independently of core.contact_rule: Cordero radii,
+    """The paper's rule written out independently of core.contact.contact_rule: Cordero radii,
     bonded within r_i + r_j ± tol except metal pairs, short below the window (metal
     pairs: below 0.6 (r_i + r_j)), every periodic image (pymatgen's neighbour list)."""
     from pymatgen.core import Element
 
-    from core.elements import element_table
+    from core.crystal.elements import element_table
 
     table = element_table()
     n = len(structure)
@@ -194,7 +194,7 @@ def _paper_rule_by_hand(structure: Structure, tol: float = 0.4):
 @pytest.mark.parametrize("seed", range(6))
 def test_the_paper_rule_is_unchanged_against_a_hand_written_copy(seed):
     """Pins the default rule (the maps every model was trained on) to its definition."""
-    from core.contact_map import contact_counts
+    from core.contact.contact_map import contact_counts
 
     rng = np.random.default_rng(seed)
     species = rng.choice(["Na", "Cl", "Ti", "O", "Cs", "Fe", "H", "S"], size=int(rng.integers(2, 7)))

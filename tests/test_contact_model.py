@@ -18,9 +18,9 @@ from core.contact_model import (
 from core.contact_model.evaluation import PairPriorBaseline, evaluate_contact_model
 from core.contact_model.inputs import N_INPUTS, atom_inputs
 from core.contact_model.templates import TemplateBank, pattern_codes
-from core.elements import FeatureScaler, atomic_numbers, raw_features
+from core.crystal.elements import FeatureScaler, atomic_numbers, raw_features
+from core.data.featurize import featurize_dataset
 from core.errors import AlphaCrystalError, FormulaError
-from core.featurize import featurize_dataset
 
 
 @pytest.fixture(scope="module")

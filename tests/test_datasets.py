@@ -8,12 +8,12 @@ from conftest import FIXTURES, PAPER_BENCHMARK
 from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
-from core.contact_map import compute_contact_map
-from core.datasets import cache_dir, load_dataset, split_by_formula, stats_text
+from core.contact.contact_map import compute_contact_map
+from core.crystal.symmetry import crystal_system
+from core.data.datasets import cache_dir, load_dataset, split_by_formula, stats_text
+from core.data.featurize import featurize_dataset
 from core.errors import DatasetError
-from core.featurize import featurize_dataset
-from core.io import primitive_cell
-from core.symmetry import crystal_system
+from core.io.structures import primitive_cell
 
 
 def _rows():
@@ -74,7 +74,7 @@ def test_filters(tiny_csv):
 
 def test_split_by_formula_never_leaks():
     # 200 synthetic entries over 60 formulas
-    from core.datasets import _Builder
+    from core.data.datasets import _Builder
 
     builder = _Builder()
     rng = np.random.default_rng(0)

@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from core.elements import (
+from core.crystal.elements import (
     FEATURE_NAMES,
     N_FEATURES,
     FeatureScaler,

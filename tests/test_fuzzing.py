@@ -20,10 +20,10 @@ from hypothesis import strategies as st
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 
-from core.cif_p1 import read_p1_cif
+from core.app.project import Project
 from core.errors import AlphaCrystalError, StructureFileError, StructureWarning
-from core.io import read_structure, write_poscar
-from core.project import Project
+from core.io.cif_p1 import read_p1_cif
+from core.io.structures import read_structure, write_poscar
 
 CIF_EXAMPLES = POSCAR_EXAMPLES = 300
 PROJECT_EXAMPLES = 200
@@ -101,7 +101,7 @@ def project_text():
 @fuzz(PROJECT_EXAMPLES)
 @given(data=st.data())
 def test_project_files_open_or_give_their_own_error(tmp_path, project_text, data):
-    from core.session import Session
+    from core.app.session import Session
 
     path = tmp_path / "p.acproj"
     path.write_text(data.draw(mutations(project_text)), encoding="utf-8")
@@ -157,7 +157,7 @@ def test_degenerate_poscar_lattices_are_a_structure_file_error(tmp_path, rows):
 @given(rows=st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True) | FINITE, min_size=3, max_size=3),
                      min_size=3, max_size=3))
 def test_any_poscar_lattice_reads_to_a_sound_cell_or_its_own_error(tmp_path, rows):
-    from core.io import MAX_CELL_LENGTH, MIN_CELL_VOLUME
+    from core.io.structures import MAX_CELL_LENGTH, MIN_CELL_VOLUME
 
     path = tmp_path / "POSCAR"
     path.write_text(_poscar(rows))

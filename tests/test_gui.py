@@ -12,7 +12,7 @@ pytest.importorskip("PySide6")
 from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
 
 from alphacrystal_gui.main_window import MainWindow  # noqa: E402
-from core.project import Project  # noqa: E402
+from core.app.project import Project  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -130,7 +130,7 @@ def test_formula_validation_as_you_type(window, qtbot):
 def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot):
     w = predicted(qtbot, window, "LiFePO4")
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()
-    from core.pipeline import automatic_z_max_atoms
+    from core.predict.pipeline import automatic_z_max_atoms
 
     assert ("limit of automatic Z" in w.formula_bar.status.text()) is (automatic_z_max_atoms() < 14)
     assert "the true cell may be larger than this program" in w.formula_bar.status.text()  # (HTML-escaped 's)
@@ -683,9 +683,9 @@ def test_a_task_whose_callback_raises_still_ends(qtbot):
 def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_path):
     """File > Open screening folder: the screen's table; double-click a formula: its run
     folder's results in the main window (as a screen leaves them: screen.csv + FORMULA/)."""
-    from core.pipeline import PredictionSettings, predict_structures
-    from core.screen_input import ScreenItem
-    from core.screening import row_from_folder, write_report
+    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.screen.inputs import ScreenItem
+    from core.screen.screening import row_from_folder, write_report
 
     settings = PredictionSettings(sources=("templates",), relax=False, template_top_k=2, jobs=1)
     predict_structures("NaCl", settings, out_dir=tmp_path / "NaCl")
@@ -722,7 +722,7 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
 def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qtbot):
     from conftest import FIXTURES
 
-    from core.map_document import ContactMapDocument
+    from core.contact.map_document import ContactMapDocument
 
     doc = ContactMapDocument()
     cmap = __import__("core").compute_contact_map(FIXTURES["TiO2"]())
@@ -746,7 +746,7 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     from pymatgen.io.vasp import Poscar
     from PySide6.QtWidgets import QApplication
 
-    from core.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     predict_structures("NaCl", PredictionSettings(sources=("templates",), relax=False, template_top_k=3, jobs=1),
                        out_dir=tmp_path / "NaCl")
@@ -879,7 +879,7 @@ def test_png_export_at_twice_the_size_fills_the_image(window, tmp_path):
 
 
 def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
-    from core.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=3, jobs=1,
                                                   relax_steps=20, prerelax_steps=10), out_dir=tmp_path / "NaCl")

@@ -16,7 +16,7 @@ from pymatgen.io.cif import CifWriter
 from core import cli
 from core.cli import main
 from core.errors import StructureFileError, StructureWarning
-from core.io import MIN_ATOM_DISTANCE, read_structure
+from core.io.structures import MIN_ATOM_DISTANCE, read_structure
 
 
 def one_error_line(err: str, *words: str) -> None:
@@ -118,7 +118,7 @@ def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys
     with pytest.warns(StructureWarning, match=rf"atoms 1 \(Na\) and 2 \(Cl\) are 0.0007 Å apart, closer than "
                                               rf"{MIN_ATOM_DISTANCE} Å"):
         read_structure(path)
-    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
     assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("alphacrystal: warning:") and "0.0007 Å apart" in err and len(err.splitlines()) == 1
@@ -153,8 +153,8 @@ class _NoWorkers:
 
 
 def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path):
-    from core.screen_input import ScreenItem
-    from core.screening import ScreenError, screen
+    from core.screen.inputs import ScreenItem
+    from core.screen.screening import ScreenError, screen
 
     with pytest.raises(ScreenError, match="no Dask worker in 0 s with 2 formulas left"):
         screen([ScreenItem("NaCl"), ScreenItem("KBr")], tmp_path / "out", {}, _NoWorkers(), worker_timeout=0)
@@ -164,7 +164,7 @@ def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path
 def test_worker_timeout_option(capsys):
     usage_error(["screen", "NaCl", "--out", "x", "--worker-timeout", "0"], capsys, "--worker-timeout")
     args = cli.build_parser().parse_args(["screen", "NaCl", "--out", "x"])
-    from core.screening import DEFAULT_WORKER_TIMEOUT
+    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
 
     assert args.worker_timeout is None  # the cluster kind's default
     assert cli._worker_timeout(None, "local") == DEFAULT_WORKER_TIMEOUT == 600
@@ -264,7 +264,7 @@ def test_contact_map_options_that_do_not_apply_are_errors(tmp_path, capsys):
 
 def test_export_stem_stays_in_the_output_folder(tmp_path):
     from core.errors import ExportError
-    from core.io import export_structure
+    from core.io.structures import export_structure
 
     for stem in ("../x", "a/b", "..", ""):
         with pytest.raises(ExportError):

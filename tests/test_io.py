@@ -5,18 +5,18 @@ import pytest
 from conftest import FIXTURES
 from pymatgen.core import Lattice, Structure
 
+from core.crystal.matching import structure_match
+from core.crystal.symmetry import space_group
 from core.errors import StructureFileError
-from core.io import (
-    atomic_write_text,
+from core.io.files import atomic_write_text
+from core.io.structures import (
     export_structure,
     primitive_cell,
     read_structure,
-    space_group,
     write_cif,
     write_poscar,
     write_vasp_inputs,
 )
-from core.metrics import structure_match
 
 
 @pytest.mark.parametrize("symmetrize", [False, True])
@@ -52,7 +52,7 @@ def test_primitive_cell_and_space_group():
 
 
 def test_vasp_folder_without_potcar(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
     folder = write_vasp_inputs(primitive_cell(FIXTURES["TiO2"]()), tmp_path / "run")
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["INCAR", "KPOINTS", "POSCAR", "POTCAR.spec", "README.txt"]
@@ -66,7 +66,7 @@ def test_vasp_folder_without_potcar(tmp_path, monkeypatch):
 
 
 def test_export_all_formats(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
     written = export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")
     assert [p.name for p in written] == ["sto.cif", "sto_sym.cif", "sto.POSCAR", "sto_vasp"]
     for path in written[:3]:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from core.map_document import ContactMapDocument
+from core.contact.map_document import ContactMapDocument
 
 
 def _doc():
@@ -50,7 +50,7 @@ def test_diff_against_a_reference():
 
 
 def test_metal_metal_bonds_are_flagged_and_periodic_cn_is_kept():
-    from core.map_document import ContactMapDocument
+    from core.contact.map_document import ContactMapDocument
 
     doc = ContactMapDocument()
     doc.load(["Sr1", "Ti1", "O1"], ["Sr", "Ti", "O"], np.array([[0, 0, 1], [0, 0, 1], [1, 1, 0]]),

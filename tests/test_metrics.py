@@ -7,17 +7,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 
-from core.contact_map import compute_contact_map
-from core.io import primitive_cell
-from core.metrics import (
+from core.contact.contact_map import compute_contact_map
+from core.contact.metrics import best_matching_permutation, dice, matched_dice
+from core.crystal.matching import (
     CSP_TOLERANCES,
     PAPER_TOLERANCES,
-    best_matching_permutation,
-    dice,
     fractional_rmsd_mae,
-    matched_dice,
     structure_match,
 )
+from core.io.structures import primitive_cell
 
 
 def test_dice_basics():

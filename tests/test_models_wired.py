@@ -47,8 +47,8 @@ def test_an_empty_evaluation_sample_is_an_error_naming_why(tmp_path, capsys):
 def test_the_summary_reports_the_cell_of_the_cif_beside_it_for_an_orthorhombic_result(tmp_path):
     from pymatgen.io.cif import CifParser
 
-    from core.io import write_cif
-    from core.symmetry import cell_summary
+    from core.crystal.symmetry import cell_summary
+    from core.io.structures import write_cif
 
     # a Pnma cell given with its axes sorted a < b < c (pymatgen's convention, not the CIF's)
     pnma = Structure.from_spacegroup("Pnma", Lattice.orthorhombic(5.5, 7.8, 5.3), ["Ca", "Ti", "O", "O"],
@@ -65,7 +65,7 @@ def test_the_summary_reports_the_cell_of_the_cif_beside_it_for_an_orthorhombic_r
 
 
 def test_the_report_of_a_screen_without_relaxation_says_why_it_has_no_energy_plot(tmp_path):
-    from core.screen_report import report_html
+    from core.screen.report import report_html
 
     rows = [{"formula": f, "status": "done", "best_energy_per_atom": None} for f in ("NaCl", "KCl", "LiF")]
     page = report_html(rows, tmp_path)
@@ -133,7 +133,7 @@ def test_in_process_work_runs_on_one_thread_and_background_work_at_the_workers_p
 
     import torch
 
-    from core.parallel import WORKER_NICENESS, one_thread
+    from core.runtime.parallel import WORKER_NICENESS, one_thread
 
     before = torch.get_num_threads()
     with one_thread():
@@ -150,7 +150,7 @@ def test_in_process_work_runs_on_one_thread_and_background_work_at_the_workers_p
 def _niceness_after_two_calls() -> int:
     import os
 
-    from core.parallel import background_priority
+    from core.runtime.parallel import background_priority
 
     background_priority()
     background_priority()  # absolute: a second task does not push it further

@@ -20,13 +20,13 @@ from pymatgen.io.vasp import Incar
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.cli import main
-from core.composition import parse_formula
+from core.crystal.composition import parse_formula
+from core.crystal.symmetry import SPACEGROUP_SYMPREC, space_group
 from core.errors import FormulaError, StructureFileError
-from core.io import read_structure, space_group, write_cif, write_poscar, write_vasp_inputs
-from core.pipeline import z_from_formula
+from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
+from core.predict.pipeline import z_from_formula
+from core.predict.run_folder import RunFolder
 from core.reconstruction.selection import same_structure
-from core.run_folder import RunFolder
-from core.symmetry import SPACEGROUP_SYMPREC
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def test_incar_floats_read_as_vasp_users_write_them_and_magmom_is_the_input_sets
 
 
 def test_the_relaxer_hands_on_no_calculator_moments():
-    from core.relax import Relaxer, RelaxSettings
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     s = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     result = Relaxer(RelaxSettings(steps=3)).relax(s.get_primitive_structure())
@@ -131,7 +131,7 @@ def test_a_zero_count_is_an_error_and_a_typed_multiple_is_said():
     assert z_from_formula(parse_formula("Ag4F8"), None) == (4, "Ag4F8 read as AgF2 with Z = 4 (12 atoms per "
                                                                "cell), as typed")
     z, line = z_from_formula(parse_formula("Ag5F10"), None)  # 15 atoms
-    from core.pipeline import contact_model_max_atoms
+    from core.predict.pipeline import contact_model_max_atoms
 
     if contact_model_max_atoms() >= 15:  # the 20-atom models are shipped: the typed cell runs as typed
         assert z == 5 and line == "Ag5F10 read as AgF2 with Z = 5 (15 atoms per cell), as typed"
@@ -173,7 +173,7 @@ def test_poscar_counts_must_match_the_coordinate_lines(tmp_path):
 
 WORKERS_SCRIPT = """
 import os, sys, time
-from core.parallel import spawn_pool
+from core.runtime.parallel import spawn_pool
 def main():
     with spawn_pool(2) as pool:
         pids = list(pool.map(_pid, range(8)))
@@ -256,8 +256,8 @@ def test_empty_contact_map_argument_and_a_closed_pipe(capsys):
 def test_device_names_and_a_missing_gpu_are_clear_errors(tmp_path, capsys):
     import torch
 
-    from core.device import DeviceError, resolve_device
-    from core.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.runtime.device import DeviceError, resolve_device
 
     with pytest.raises(DeviceError, match="unknown device 'gpu'"):
         PredictionSettings(device="gpu")
@@ -314,7 +314,7 @@ def test_a_ragged_contact_map_is_named_not_a_numpy_riddle(tmp_path):
 
 
 def test_magmom_from_the_potential_only_when_asked(tmp_path):
-    from core.pipeline import PredictionError, PredictionSettings, predict_structures
+    from core.predict.pipeline import PredictionError, PredictionSettings, predict_structures
 
     with pytest.raises(PredictionError, match="needs CHGNet relaxation"):
         PredictionSettings(magmom="potential", potential="sevennet")
@@ -334,7 +334,7 @@ def test_magmom_from_the_potential_only_when_asked(tmp_path):
 
 
 def test_rows_carry_the_crystallography():
-    from core.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import PredictionSettings, predict_structures
 
     result = predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=1, relax=False,
                                                            jobs=1))

@@ -8,14 +8,15 @@ from dataclasses import replace
 
 import pytest
 
-from core import pipeline
 from core.cli import main
 from core.errors import FormulaError
-from core.parallel import CancelToken
-from core.pipeline import PipelineProgress, PredictionError, PredictionSettings, predict_structures
-from core.relax import Relaxer, RelaxSettings
-from core.run_folder import OutputFolderError
-from core.terminal import ProgressBar, format_seconds
+from core.predict import pipeline
+from core.predict.pipeline import PredictionError, PredictionSettings, predict_structures
+from core.predict.run_folder import OutputFolderError
+from core.relax.relaxer import Relaxer, RelaxSettings
+from core.runtime.parallel import CancelToken
+from core.runtime.progress import PipelineProgress
+from core.runtime.terminal import ProgressBar, format_seconds
 
 TINY = PredictionSettings(top_k=1, n_assignments=2, population=30, generations=40, patience=5,
                           relax_per_candidate=1, relax_steps=30, fmax=0.2, jobs=1, sources=("contact",))
@@ -300,7 +301,7 @@ def test_further_sample_is_drawn_independently_of_the_first():
     independent)."""
     import numpy as np
 
-    from core.formula_split import seeded_sample
+    from core.data.formula_split import seeded_sample
 
     pool = np.arange(1002)
     first = seeded_sample(pool, 100, 0)
@@ -358,7 +359,7 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
                                 on_reconstruction=lambda name, r: runs.append(r.assignment.label))
     assert runs == [label] * 4  # FORCED_RESTARTS seeds of the one assignment, no others
     assert result.ranked and all(r.reconstruction.assignment.label == label for r in result.ranked)
-    from core.metrics import structure_match
+    from core.crystal.matching import structure_match
 
     assert structure_match(result.ranked[0].structure, rutile()).matched  # rutile again, from its assignment
 

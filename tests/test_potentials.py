@@ -7,11 +7,11 @@ import pytest
 from ase.calculators.calculator import Calculator, all_changes
 from pymatgen.core import Lattice, Structure
 
-import core.relax
+import core.relax.relaxer
 from core.cli import main
-from core.pipeline import PredictionSettings
-from core.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError, check_potential
-from core.relax import Relaxer, RelaxSettings
+from core.predict.pipeline import PredictionSettings
+from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError, check_potential
+from core.relax.relaxer import Relaxer, RelaxSettings
 
 
 def compressed_rock_salt() -> Structure:
@@ -53,7 +53,7 @@ class Collapse(Calculator):
 
 
 def test_a_relaxation_that_collapses_atoms_is_failed(monkeypatch):
-    monkeypatch.setattr(core.relax, "load_calculator", lambda name, device: Collapse())
+    monkeypatch.setattr(core.relax.relaxer, "load_calculator", lambda name, device: Collapse())
     result = Relaxer(RelaxSettings(steps=300, relax_cell=False)).relax(compressed_rock_salt())
     assert not result.ok and "collapsed" in result.error
 

@@ -1,4 +1,4 @@
-"""Ranking policies (core.ranking) and their use by the pipeline's ranking."""
+"""Ranking policies (core.predict.ranking) and their use by the pipeline's ranking."""
 
 from __future__ import annotations
 
@@ -7,17 +7,17 @@ import json
 import pytest
 from pymatgen.core import Lattice, Structure
 
-from core.io import space_group
-from core.pipeline import RankedStructure, _rank, discarded_lines
-from core.ranking import (
-    continued_within_window,
+from core.crystal.symmetry import space_group
+from core.predict.pipeline import RankedStructure, _rank, discarded_lines
+from core.predict.ranking import (
     distorts,
     duplicates_before_relaxation,
     is_proper_subgroup,
     merge_near_ties,
     point_group_order,
 )
-from core.relax import RelaxResult
+from core.relax.relaxer import RelaxResult
+from core.relax.rounds import continued_within_window
 from core.templates.retrieval import TemplateCandidate
 
 
@@ -136,8 +136,8 @@ def test_second_potential_reorders_by_the_mean_of_both():
     the same geometries decide (its gap between a cell stretched 40 % and a relaxed one is far larger)."""
     from dataclasses import replace
 
-    from core.pipeline import PredictionSettings, _second_opinion
-    from core.relax import Relaxer, RelaxSettings
+    from core.predict.pipeline import PredictionSettings, _second_opinion
+    from core.relax.relaxer import Relaxer, RelaxSettings
 
     good = cubic_perovskite()
     bad = Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), good.species, good.frac_coords)  # far higher energy
@@ -158,7 +158,7 @@ def test_second_potential_reorders_by_the_mean_of_both():
 def test_the_default_second_potential_is_the_other_one():
     from dataclasses import replace
 
-    from core.pipeline import PredictionSettings
+    from core.predict.pipeline import PredictionSettings
 
     assert PredictionSettings().reranking_potential == "sevennet"
     assert replace(PredictionSettings(), potential="sevennet").reranking_potential == "chgnet"
@@ -181,8 +181,8 @@ def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
     scores); no reference structure is given anywhere."""
     import inspect
 
-    from core.pipeline import LEARNED_TOP, PredictionSettings, _learned_order
-    from core.ranking import RANKER_FEATURES, LinearRanker, ranker_features
+    from core.predict.pipeline import LEARNED_TOP, PredictionSettings, _learned_order
+    from core.predict.ranking import RANKER_FEATURES, LinearRanker, ranker_features
 
     assert not any("ref" in name or "match" in name for name in RANKER_FEATURES)
     assert list(inspect.signature(ranker_features).parameters) == ["rows"]
@@ -206,21 +206,21 @@ def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
 def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     from dataclasses import replace
 
-    import core.relax
-    from core.pipeline import PredictionSettings, _second_opinion
+    import core.relax.relaxer
+    from core.predict.pipeline import PredictionSettings, _second_opinion
 
     def broken(name, device):
         raise RuntimeError("no weights")
 
-    monkeypatch.setattr(core.relax, "load_calculator", broken)
-    core.relax.cached_relaxer.cache_clear()
+    monkeypatch.setattr(core.relax.relaxer, "load_calculator", broken)
+    core.relax.relaxer.cached_relaxer.cache_clear()
     cub = cubic_perovskite()
     entries = {("a", 0): entry(cub, -8.001, "mp-2"),
                ("b", 0): entry(Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords),
                                -8.000, "mp-1")}
     ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
     out, failure = _second_opinion(ranked, replace(PredictionSettings(), second_potential="sevennet"), "cpu")
-    core.relax.cached_relaxer.cache_clear()
+    core.relax.relaxer.cached_relaxer.cache_clear()
     assert out == ranked and "re-ranking by SevenNet-0" in failure and "no weights" in failure
     assert "ranked by CHGNet 0.3.0 alone" in failure and all(e.second_energy is None for e in out)
     assert all(failure in e.rank_reason for e in out)

@@ -11,10 +11,10 @@ from conftest import FIXTURES, nacl, rutile, wurtzite
 from pymatgen.core import Lattice, Structure
 
 from core.cli import main
-from core.contact_map import compute_contact_map, contact_counts
-from core.elements import atomic_numbers
+from core.contact.contact_map import compute_contact_map, contact_counts
+from core.crystal.elements import atomic_numbers
+from core.crystal.matching import structure_match
 from core.errors import AlphaCrystalError
-from core.metrics import structure_match
 from core.reconstruction import (
     CancelToken,
     GASettings,
@@ -61,7 +61,7 @@ def test_decoding_keeps_the_space_group(sg, species, orbits, lattice):
     frac, lat = decoder.frac_coords(genes), decoder.lattice_matrices(genes)
     from pyxtal.symmetry import Group
 
-    from core.spacegroups import centring_points
+    from core.crystal.spacegroups import centring_points
 
     group = Group(sg)
     expected_atoms = sum(int(lab[:-1]) for o in orbits for lab in o) // centring_points(sg)
@@ -120,7 +120,7 @@ def test_vectorised_contacts_equal_the_foundation(name, rule):
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
     structure = FIXTURES[name]()
-    from core.io import primitive_cell
+    from core.io.structures import primitive_cell
 
     cell = primitive_cell(structure)
     cmap = compute_contact_map(cell)
@@ -140,7 +140,7 @@ def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
 
 @pytest.mark.parametrize("name", ["TiO2", "SrTiO3"])
 def test_any_structure_is_scored_against_a_map_in_any_site_order(name):
-    from core.io import primitive_cell
+    from core.io.structures import primitive_cell
     from core.reconstruction.fitness import score_structure
 
     cell = primitive_cell(FIXTURES[name]())
@@ -346,7 +346,7 @@ def test_stalled_run_stops_early():
 
 
 def test_energy_ranked_evaluation_relaxes_results_and_the_truth():
-    from core.relax import RelaxSettings
+    from core.relax.relaxer import RelaxSettings
 
     result = evaluate_reconstruction([("nacl", nacl())], n_assignments=3, settings=GASettings(generations=50),
                                      workers=1, relax=RelaxSettings(steps=20, fmax=0.2), relax_top=2)
@@ -428,8 +428,8 @@ def _ti3al() -> Structure:
 
 
 def test_the_metallic_rule_gives_intermetallics_a_map():
-    from core.contact_rule import metallic_radius, pair_windows
-    from core.elements import element_table
+    from core.contact.contact_rule import metallic_radius, pair_windows
+    from core.crystal.elements import element_table
 
     cuzn = _cuzn_b2()
     assert compute_contact_map(cuzn).matrix.sum() == 0  # the paper's rule: metals never bond
@@ -467,7 +467,7 @@ def test_an_intermetallic_oracle_reconstruction_with_the_metallic_rule():
 
 
 def test_reconstruct_takes_the_rule(tmp_path, capsys):
-    from core.io import write_cif
+    from core.io.structures import write_cif
 
     cif = tmp_path / "Ti3Al.cif"
     write_cif(_ti3al(), cif)

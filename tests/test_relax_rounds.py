@@ -8,14 +8,15 @@ import math
 import pytest
 from conftest import nacl
 
-from core import relax_rounds
-from core.parallel import CancelToken
-from core.pipeline import PipelineProgress, PredictionSettings, predict_structures
-from core.relax import RelaxResult, RelaxSettings
+from core.predict.pipeline import PredictionSettings, predict_structures
+from core.relax import rounds as relax_rounds
+from core.relax.relaxer import RelaxResult, RelaxSettings
+from core.runtime.parallel import CancelToken
+from core.runtime.progress import PipelineProgress
 
 
 class FakeRunner:
-    """Stands in for :class:`core.relax.RelaxRunner`: energy -k/10 eV/atom for structure k;
+    """Stands in for :class:`core.relax.relaxer.RelaxRunner`: energy -k/10 eV/atom for structure k;
     round 1 leaves the keys in ``UNCONVERGED`` unconverged; ``stop_after`` cancels."""
 
     UNCONVERGED: set = set()

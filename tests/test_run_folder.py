@@ -1,4 +1,4 @@
-"""A prediction's output folder never removes what the user wrote (core.run_folder)."""
+"""A prediction's output folder never removes what the user wrote (core.predict.run_folder)."""
 
 from __future__ import annotations
 
@@ -8,16 +8,16 @@ from pathlib import Path
 import pytest
 
 from core.cli import main
-from core.run_folder import ForeignResultsError, OutputFolderError, RunFolder
+from core.predict.run_folder import ForeignResultsError, OutputFolderError, RunFolder
 
 
 def _result(name: str, formula: str, poscar: str):
-    """A writer of a result folder as the pipeline writes it (core.run_folder.write_structure_folder:
+    """A writer of a result folder as the pipeline writes it (core.predict.run_folder.write_structure_folder:
     symmetrised CIF, POSCAR whose comment names the rank, vasp/, result.json); ``poscar`` names the
     structure ("H one", "H two", ...: a different cell for each)."""
     from pymatgen.core import Composition, Lattice, Structure
 
-    from core.run_folder import write_structure_folder
+    from core.predict.run_folder import write_structure_folder
 
     elements = [str(e) for e in Composition(formula).elements]
     a = 3.0 + sum(map(ord, poscar)) % 97 / 50  # one cell per name
@@ -106,7 +106,7 @@ def test_cli_predict_refuses_another_formulas_folder_before_work(tmp_path, capsy
 def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
     from pymatgen.core import Lattice, Structure
 
-    from core.io import write_vasp_inputs
+    from core.io.structures import write_vasp_inputs
 
     rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")
@@ -137,7 +137,7 @@ def test_vasp_inputs_that_cannot_replace_the_folder_leave_the_users_files_in_it(
     from pymatgen.core import Lattice, Structure
 
     from core.errors import StructureFileError
-    from core.io import write_vasp_inputs
+    from core.io.structures import write_vasp_inputs
 
     rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")
@@ -192,7 +192,7 @@ def test_a_re_export_replaces_its_own_files_and_leaves_the_users_added_ones(tmp_
 
 
 def test_an_export_over_a_folder_it_did_not_record_keeps_every_difference(tmp_path):
-    from core.run_folder import MANIFEST, STATE_DIR
+    from core.predict.run_folder import MANIFEST, STATE_DIR
 
     _export(tmp_path, {"01_H_P6_3-mmc": "H one\n"})
     (tmp_path / STATE_DIR / MANIFEST).unlink()  # written by an older version, or copied here

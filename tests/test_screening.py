@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from core.screen_input import ScreenInputError, ScreenItem, read_screen_input
+from core.screen.inputs import ScreenInputError, ScreenItem, read_screen_input
 
 
 # ---------------------------------------------------------------- input
@@ -48,7 +48,7 @@ def test_pattern_expands_to_the_product_in_order():
 
 
 def test_cluster_config_file_names_a_bad_line(tmp_path):
-    from core.screening import ScreenError, read_cluster_config
+    from core.screen.screening import ScreenError, read_cluster_config
 
     good = tmp_path / "slurm.cfg"
     good.write_text("# our partition\nqueue = short\ncores = 4\nmemory = 16GB\nwalltime = 02:00:00\naccount = csp\n")
@@ -63,7 +63,7 @@ def test_cluster_config_file_names_a_bad_line(tmp_path):
 # ---------------------------------------------------------------- screens on a real LocalCluster
 @pytest.fixture(scope="module")
 def client():
-    from core.screening import ClusterSpec, start_cluster
+    from core.screen.screening import ClusterSpec, start_cluster
 
     client, cluster = start_cluster(ClusterSpec("local", workers=2), retries=1)
     yield client
@@ -76,7 +76,7 @@ def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path,
 
     inp = tmp_path / "in.txt"
     inp.write_text("NaCl\nKBr 1\nMgO 1 225\n")
-    monkeypatch.setattr("core.screening.start_cluster", lambda spec, retries=2: (client, None))
+    monkeypatch.setattr("core.screen.screening.start_cluster", lambda spec, retries=2: (client, None))
     monkeypatch.setattr(client, "close", lambda: None)  # the module's client outlives the command
     out = tmp_path / "screen"
     assert main(["screen", str(inp), "--out", str(out), "--fast", "--no-relax", "--sources", "templates"]) == 0
@@ -92,8 +92,8 @@ def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path,
     # resume: every formula is finished, so nothing runs again
     from screen_helpers import must_not_run
 
-    from core.screen_input import read_screen_input
-    from core.screening import screen
+    from core.screen.inputs import read_screen_input
+    from core.screen.screening import screen
 
     again = screen(read_screen_input(str(inp)).items, out, {}, client, task=must_not_run)
     assert [r["status"] for r in again] == ["done (earlier run)"] * 3
@@ -105,7 +105,7 @@ def test_a_worker_killed_mid_task_costs_a_retry_and_then_a_failure(tmp_path):
     task twice for one try)."""
     from screen_helpers import dies_on_first_try
 
-    from core.screening import ClusterSpec, screen, start_cluster
+    from core.screen.screening import ClusterSpec, screen, start_cluster
 
     items = [ScreenItem("NaCl", line=1), ScreenItem("KBr", line=2)]
     client, cluster = start_cluster(ClusterSpec("local", workers=1), retries=1)
@@ -124,7 +124,7 @@ def test_a_worker_killed_mid_task_costs_a_retry_and_then_a_failure(tmp_path):
 def test_slurm_job_script_from_a_config_file(tmp_path):
     """--cluster slurm builds dask-jobqueue's SLURMCluster from the config file (no job is
     submitted here: the job script is what sbatch would get)."""
-    from core.screening import ClusterSpec, jobqueue_cluster, read_cluster_config
+    from core.screen.screening import ClusterSpec, jobqueue_cluster, read_cluster_config
 
     path = tmp_path / "slurm.cfg"
     path.write_text("queue = short\naccount = csp\nwalltime = 01:30:00\nmemory = 8GB\n")
@@ -141,8 +141,8 @@ def test_a_rerun_with_other_settings_is_not_skipped(tmp_path):
     """A finished folder counts as done only for the settings it was made with."""
     import dataclasses
 
-    from core.pipeline import PredictionSettings
-    from core.screening import finished, task_settings
+    from core.predict.pipeline import PredictionSettings
+    from core.screen.screening import finished, task_settings
 
     settings = dataclasses.asdict(PredictionSettings.fast())
     item = ScreenItem("NaCl", z=1)
@@ -156,8 +156,8 @@ def test_a_rerun_with_other_settings_is_not_skipped(tmp_path):
 
 
 def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_it(tmp_path):
-    from core.screen_report import report_html
-    from core.screening import screen_order, write_report
+    from core.screen.report import report_html
+    from core.screen.screening import screen_order, write_report
 
     rows = [{"formula": "LiCoO2", "status": "done", "e_above_hull_meV": 35.0, "stability": "metastable",
              "decomposition": "0.500 LiO + 0.500 CoO2"},

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from conftest import nacl
 
-from core.pipeline import PredictionSettings, predict_structures, propose_inputs
-from core.project import Project
-from core.session import RunState, Session, SessionError
+from core.app.project import Project
+from core.app.session import RunState, Session, SessionError
+from core.predict.pipeline import PredictionSettings, predict_structures, propose_inputs
 
 TINY = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=15, patience=5, relax=False, jobs=1)
 
@@ -169,7 +169,7 @@ def test_opening_a_project_without_a_reference_drops_the_previous_one(nacl_input
 
 
 def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
-    from core.project import ProjectFileError
+    from core.app.project import ProjectFileError
 
     s = session_with(nacl_inputs)
     s.document().toggle(0, 1)
@@ -191,7 +191,7 @@ def test_a_rerun_starts_from_a_results_assignment_on_the_current_map(nacl_inputs
     [candidate] = request.candidates
     from pymatgen.core import Structure
 
-    from core.io import space_group
+    from core.crystal.symmetry import space_group
 
     assert candidate.assignment and candidate.spacegroup == space_group(Structure.from_dict(row["structure"]))[0]
     assert request.maps[candidate.z].contact.tobytes() == s.document(candidate.z).matrix.tobytes()

@@ -10,7 +10,7 @@ from core.candidates import load_default_candidate_model, propose_candidates
 from core.candidates.propose import DEFAULT_MODEL_NAME
 from core.cli import main
 from core.contact_model import PAPER_BENCHMARK_FORMULAS
-from core.spacegroups import satisfies_constraints
+from core.crystal.spacegroups import satisfies_constraints
 from resources import RESOURCE_DIR
 
 pytestmark = pytest.mark.skipif(not (RESOURCE_DIR / DEFAULT_MODEL_NAME).exists(), reason="no shipped model")

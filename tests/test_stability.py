@@ -1,12 +1,12 @@
-"""Energy above the convex hull of known phases (core.stability, core.reference_phases)."""
+"""Energy above the convex hull of known phases (core.stability.hull, core.stability.references)."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
-from core.reference_phases import ReferencePhases, fit_chemical_potentials, formation_energy
-from core.stability import HullJudge, StabilityError, label_for
+from core.stability.hull import HullJudge, StabilityError, label_for
+from core.stability.references import ReferencePhases, fit_chemical_potentials, formation_energy
 
 MU = {"Na": -1.3, "Cl": -1.8, "K": -1.1}
 """The potential's chemical potentials of the built references, eV/atom."""
@@ -116,7 +116,7 @@ def test_references_round_trip_through_their_file(tmp_path):
 
 
 def test_the_hull_picture_of_a_binary_names_phases_tie_lines_and_results():
-    from core.stability import hull_picture
+    from core.stability.hull import hull_picture
 
     judge = HullJudge(_references(), "mp-fitted")
     rows = [{"rank": 1, "formula": "Na2Cl", **judge.assess("Na2Cl", _energy("Na2Cl", -0.6)).row()}]

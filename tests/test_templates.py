@@ -10,7 +10,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.cli import main
-from core.pipeline import PredictionSettings, predict_structures
+from core.predict.pipeline import PredictionSettings, predict_structures
 from core.templates.library import TemplateLibrary, TemplateLibraryError, load_library
 from core.templates.retrieval import retrieve_templates
 
@@ -159,7 +159,7 @@ def test_cli_templates(capsys, tmp_path):
 @pytest.mark.data
 @pytest.mark.skipif(not DATA.exists(), reason="needs ../shared/data")
 def test_no_held_out_formula_is_in_the_shipped_library():
-    from core.formula_split import full_range_split
+    from core.data.formula_split import full_range_split
 
     split = full_range_split(DATA)
     library = load_library()
@@ -179,7 +179,7 @@ def _rocksalt(a: float, species=("Na", "Cl")):
 
 
 def test_z_census_counts_known_structures_by_formula_units():
-    from core.composition import parse_formula
+    from core.crystal.composition import parse_formula
     from core.templates import TemplateLibrary
     from core.templates.z_census import z_census
 
@@ -198,8 +198,13 @@ def test_cell_size_note_names_the_limits_for_lifepo4():
     """LiFePO4 (olivine: Z = 4, 28 atoms) must not run without a word: the training
     data's ABCD4 cells are mostly Z = 2, the largest MP-20 holds (automatic Z proposes
     it: cells up to 20 atoms)."""
-    from core.composition import parse_formula
-    from core.pipeline import MAX_ATOMS, PredictionSettings, automatic_z_max_atoms, cell_size_note
+    from core.crystal.composition import parse_formula
+    from core.predict.pipeline import (
+        MAX_ATOMS,
+        PredictionSettings,
+        automatic_z_max_atoms,
+        cell_size_note,
+    )
 
     note = cell_size_note(parse_formula("LiFePO4"), PredictionSettings())
     assert note is not None and note.startswith("LiFePO4: of the ")
@@ -213,14 +218,14 @@ def test_cell_size_note_names_the_limits_for_lifepo4():
 
 
 def test_predict_says_the_cell_size_note_before_work_starts(monkeypatch, capsys, tmp_path):
-    import core.pipeline
+    import core.predict.pipeline
     from core.cli import main
 
     def stop(*args, **kwargs):
         print("WORK STARTS")
-        raise core.pipeline.PredictionError("stopped by the test")
+        raise core.predict.pipeline.PredictionError("stopped by the test")
 
-    monkeypatch.setattr(core.pipeline, "predict_structures", stop)
+    monkeypatch.setattr(core.predict.pipeline, "predict_structures", stop)
     assert main(["predict", "LiFePO4", "--out", str(tmp_path / "out")]) == 2
     out = capsys.readouterr().out
     assert out.index("note: LiFePO4: of the ") < out.index("WORK STARTS")

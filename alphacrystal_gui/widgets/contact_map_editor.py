@@ -1,6 +1,6 @@
 """Contact-map editor (pyqtgraph): click a cell to toggle a bond, threshold slider, undo/redo.
 
-A thin view over :class:`core.map_document.ContactMapDocument`: it draws
+A thin view over :class:`core.contact.map_document.ContactMapDocument`: it draws
 the document and forwards clicks and buttons to it. Colours: a bond is gold,
 no bond light grey; with a reference structure open, bonds the reference lacks
 are red and bonds it has but the map misses are blue. In "probabilities" view

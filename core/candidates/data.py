@@ -1,11 +1,11 @@
 """Training tables for the candidate predictors: composition, Z, space group, lattice.
 
-Each structure of a :class:`core.datasets.CrystalDataset` becomes one row with
+Each structure of a :class:`core.data.datasets.CrystalDataset` becomes one row with
 its reduced composition, the number of formula units Z in its primitive cell,
 its space group and the lattice parameters of its conventional standard cell
 (spglib at symprec 0.1 Å and 5°, the MP-20 convention; ITA settings: monoclinic
 unique axis b, rhombohedral groups in hexagonal axes). The split is the one of
-the contact-map model (:class:`core.contact_model.data.DataSettings`), by
+the contact-map model (:class:`core.data.formula_split.DataSettings`), by
 reduced formula, so the held-out test formulas are the same for every model.
 """
 
@@ -17,11 +17,10 @@ from dataclasses import dataclass, fields
 import numpy as np
 
 from core.candidates.features import reduce_counts
-from core.contact_model.data import DataSettings, split_dataset
-from core.datasets import CrystalDataset, cache_dir
-from core.elements import element_table
-from core.spacegroups import symmetry_of
-from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
+from core.crystal.elements import element_table
+from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetry_of
+from core.data.datasets import CrystalDataset, cache_dir
+from core.data.formula_split import DataSettings, split_dataset
 
 TABLE_VERSION = "1"
 __all__ = ["ANGLE_TOLERANCE", "SPACEGROUP_SYMPREC", "CandidateData", "CandidateTable", "candidate_table",
@@ -65,7 +64,7 @@ class CandidateTable:
     @property
     def volume_per_atom(self) -> np.ndarray:
         """Å³ per atom (setting independent)."""
-        from core.spacegroups import cell_volume, centring_points
+        from core.crystal.spacegroups import cell_volume, centring_points
 
         points = np.array([centring_points(int(n)) for n in self.spacegroup])
         return cell_volume(self.lattice) / (self.nsites * points)

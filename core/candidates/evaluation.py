@@ -26,8 +26,8 @@ from core.candidates.data import CandidateTable
 from core.candidates.lattice import decode, encode
 from core.candidates.model import CandidateModel
 from core.candidates.ranking import rank_spacegroups
-from core.spacegroups import SYSTEM_NAMES
-from core.symmetry import crystal_system
+from core.crystal.spacegroups import SYSTEM_NAMES
+from core.crystal.symmetry import crystal_system
 
 TOP_K = (1, 3, 5, 10)
 

@@ -3,7 +3,7 @@
 The information matminer's Magpie preset carries, computed here from the shipped
 element table (no matminer dependency, no network):
 
-* for each of the 11 element features (:data:`core.elements.FEATURE_NAMES`):
+* for each of the 11 element features (:data:`core.crystal.elements.FEATURE_NAMES`):
   the atom-fraction-weighted mean, mean absolute deviation, minimum, maximum
   and range over the elements of the compound (55 values);
 * stoichiometry: number of elements, Lp norms of the atom fractions
@@ -21,8 +21,8 @@ from math import gcd
 
 import numpy as np
 
-from core.composition import Formula
-from core.elements import FEATURE_NAMES, atomic_numbers, element_table
+from core.crystal.composition import Formula
+from core.crystal.elements import FEATURE_NAMES, atomic_numbers, element_table
 
 _STATS = ("mean", "mad", "min", "max", "range")
 _NORMS = (2, 3, 5, 7, 10)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.spacegroups import (
+from core.crystal.spacegroups import (
     SYSTEM_NAMES,
     cell_volume,
     centring_points,

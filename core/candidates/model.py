@@ -18,8 +18,8 @@ import torch
 from core.candidates.features import composition_features
 from core.candidates.lattice import decode
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
-from core.model_files import load_payload, save_payload
-from core.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
+from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
+from core.io.model_files import load_payload, save_payload
 
 FORMAT = "alphacrystal-candidate-model/1"
 

@@ -14,7 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
-from core.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES
+from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES
 
 N_LATTICE_TARGETS = 6
 

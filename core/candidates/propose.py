@@ -10,11 +10,11 @@ import numpy as np
 from core.candidates.features import count_matrix, formula_counts
 from core.candidates.model import CandidateModel
 from core.candidates.ranking import pooled_joint, rank_spacegroups
-from core.composition import Formula, parse_formula
+from core.crystal.composition import Formula, parse_formula
+from core.crystal.spacegroups import centring_points
+from core.crystal.symmetry import crystal_system, hm_symbol
+from core.crystal.wyckoff import count_assignments
 from core.errors import FormulaError
-from core.spacegroups import centring_points, spacegroup_symbol
-from core.symmetry import crystal_system
-from core.wyckoff import count_assignments
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
 LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
@@ -87,8 +87,8 @@ class Candidate:
         CandidateEditError
             Not a group number, or no Wyckoff assignment of ``formula`` × Z in it.
         """
-        from core.spacegroups import constrain_lattice
-        from core.wyckoff import is_feasible
+        from core.crystal.spacegroups import constrain_lattice
+        from core.crystal.wyckoff import is_feasible
 
         if not 1 <= int(spacegroup) <= 230:
             raise CandidateEditError(f"space group {spacegroup} does not exist (1-230)")
@@ -98,7 +98,7 @@ class Candidate:
             raise CandidateEditError(f"space group {spacegroup} has no Wyckoff assignment for this composition "
                                      f"and Z={self.z}")
         lattice = tuple(float(v) for v in constrain_lattice(spacegroup, list(self.lattice)))
-        return replace(self, spacegroup=spacegroup, symbol=spacegroup_symbol(spacegroup),
+        return replace(self, spacegroup=spacegroup, symbol=hm_symbol(spacegroup),
                        crystal_system=crystal_system(spacegroup), lattice=lattice,
                        centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None,
                        assignment=None)
@@ -119,7 +119,7 @@ class Candidate:
         CandidateEditError
             A length ≤ 0 or an angle outside (0°, 180°).
         """
-        from core.spacegroups import constrain_lattice
+        from core.crystal.spacegroups import constrain_lattice
 
         if not 0 <= index < 6:
             raise CandidateEditError(f"lattice parameter index {index} (0-5)")
@@ -166,7 +166,7 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
         raise FormulaError(f"the structure ({structure.composition.reduced_formula}) is not of the formula "
                            f"{parsed.reduced_formula}")
     number = assignment.spacegroup
-    return Candidate(number, spacegroup_symbol(number), crystal_system(number), 0.0, z,
+    return Candidate(number, hm_symbol(number), crystal_system(number), 0.0, z,
                      sum(primitive_atoms.values()), centring_points(number), lattice, 1,
                      assignment=assignment.to_dict())
 
@@ -273,7 +273,7 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
     for r, zz, lat in zip(ranked, zs, lattices):
         n_wyck = count_assignments(r.spacegroup, tuple(n * int(zz) for n in species)) if count_wyckoff else None
         out.append(Candidate(
-            spacegroup=r.spacegroup, symbol=spacegroup_symbol(r.spacegroup),
+            spacegroup=r.spacegroup, symbol=hm_symbol(r.spacegroup),
             crystal_system=crystal_system(r.spacegroup), probability=r.probability, z=int(zz),
             n_atoms=int(zz) * parsed.atoms_per_formula_unit, centring_points=centring_points(r.spacegroup),
             lattice=tuple(round(float(v), 4) for v in lat), n_wyckoff_assignments=n_wyck,

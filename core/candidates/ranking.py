@@ -1,7 +1,7 @@
 """From joint P(Z, space group) to ranked, Wyckoff-feasible space groups.
 
 A (space group, Z) pair is kept only when the composition with Z formula units
-fits Wyckoff orbits of the group (:func:`core.wyckoff.is_feasible`); the
+fits Wyckoff orbits of the group (:func:`core.crystal.wyckoff.is_feasible`); the
 probabilities of the kept pairs are renormalised. The probability of a space
 group is the sum over its feasible Z.
 """
@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.wyckoff import is_feasible
+from core.crystal.wyckoff import is_feasible
 
 DEFAULT_SCAN = 60
 

@@ -22,7 +22,7 @@ from core.candidates.features import composition_features
 from core.candidates.lattice import encode, free_mask
 from core.candidates.model import CandidateModel, allowed_z_mask
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
-from core.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
+from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
 
 Progress = Callable[[dict], None]
 

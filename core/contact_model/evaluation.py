@@ -17,12 +17,12 @@ from pathlib import Path
 
 import numpy as np
 
+from core.contact.metrics import dice, matched_dice
 from core.contact_model.data import groups_by_size
 from core.contact_model.model import ContactModel
 from core.contact_model.templates import TemplateBank
-from core.elements import FeatureScaler
-from core.featurize import FeaturizedDataset
-from core.metrics import dice, matched_dice
+from core.crystal.elements import FeatureScaler
+from core.data.featurize import FeaturizedDataset
 
 
 def drop_seen_formulas(data: FeaturizedDataset, formulas: list[str]) -> tuple[FeaturizedDataset, int]:

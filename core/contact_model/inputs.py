@@ -1,7 +1,7 @@
 """Per-atom network inputs for a composition: normalised element features plus position encodings.
 
 For a cell of n atoms listed in canonical element order, each atom gets
-the 11 standardised element features (:class:`core.elements.FeatureScaler`)
+the 11 standardised element features (:class:`core.crystal.elements.FeatureScaler`)
 and 4 encodings that let the network tell same-element atoms apart and know
 the cell size: the element's fraction of the cell, the atom's rank within its
 element block ((k + 0.5) / count), its relative position i / (n - 1), and n / L.
@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.elements import N_FEATURES, FeatureScaler, raw_features
+from core.crystal.elements import N_FEATURES, FeatureScaler, raw_features
 
 N_ENCODINGS = 4
 N_INPUTS = N_FEATURES + N_ENCODINGS

@@ -15,20 +15,20 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.contact.metrics import dice
 from core.contact_model.inputs import atom_inputs
 from core.contact_model.network import ContactNet, ContactNetConfig
 from core.contact_model.templates import TemplateBank
-from core.elements import FeatureScaler
+from core.crystal.elements import FeatureScaler
 from core.errors import AlphaCrystalError
-from core.metrics import dice
-from core.model_files import load_payload, save_payload
+from core.io.model_files import load_payload, save_payload
 
 FORMAT = "alphacrystal-contact-model/1"
 
 
 def pick_device(device: str = "auto") -> torch.device:
-    """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda[:N]`` (:mod:`core.device`)."""
-    from core.device import resolve_device
+    """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda[:N]`` (:mod:`core.runtime.device`)."""
+    from core.runtime.device import resolve_device
 
     return torch.device(resolve_device(device))
 

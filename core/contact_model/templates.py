@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.elements import N_FEATURES, FeatureScaler, raw_features
+from core.crystal.elements import N_FEATURES, FeatureScaler, raw_features
 
 
 class TemplateBank:

@@ -17,14 +17,14 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.contact.metrics import best_matching_permutation
 from core.contact_model.data import groups_by_size
 from core.contact_model.inputs import N_INPUTS, atom_inputs
 from core.contact_model.model import ContactModel, pick_device, snap_to_templates, z_prior_from
 from core.contact_model.network import ContactNet, preset
 from core.contact_model.templates import TemplateBank
-from core.elements import FeatureScaler, raw_features
-from core.featurize import FeaturizedDataset
-from core.metrics import best_matching_permutation
+from core.crystal.elements import FeatureScaler, raw_features
+from core.data.featurize import FeaturizedDataset
 
 Progress = Callable[[dict], None]
 

@@ -7,7 +7,6 @@ Public API: :class:`ReconstructionTarget`, :func:`oracle_target`, :func:`plan_jo
 them all: :func:`reconstruct` with :class:`LoopSettings`.
 """
 
-from core.parallel import CancelToken
 from core.reconstruction.assignments import Assignment, enumerate_assignments
 from core.reconstruction.ga import GASettings, GAState
 from core.reconstruction.job import (
@@ -20,6 +19,7 @@ from core.reconstruction.job import (
     run_job,
 )
 from core.reconstruction.loop import LoopOutcome, LoopSettings, reconstruct
+from core.runtime.parallel import CancelToken
 
 __all__ = [
     "Assignment",

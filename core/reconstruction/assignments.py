@@ -1,7 +1,7 @@
 """Wyckoff assignments of a composition in a space group, with their free parameters.
 
 An assignment puts every species on one or more Wyckoff orbits of the
-conventional cell (:func:`core.wyckoff.wyckoff_assignments`).
+conventional cell (:func:`core.crystal.wyckoff.wyckoff_assignments`).
 Its degrees of freedom are the free coordinates of its orbits (x, y, z of a
 general position; x of (x, 0, 0); x and z of (x, x, z)...).
 
@@ -23,9 +23,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
-from core.errors import AlphaCrystalError
-from core.spacegroups import centring_points
-from core.wyckoff import (
+from core.crystal.spacegroups import centring_points
+from core.crystal.wyckoff import (
     DEFAULT_MAX_COMBINATIONS,
     letter_costs,
     pyxtal_group,
@@ -33,6 +32,7 @@ from core.wyckoff import (
     wyckoff_multiplicities,
     wyckoff_prior,
 )
+from core.errors import AlphaCrystalError
 
 
 @cache
@@ -143,7 +143,7 @@ def _flat(a: Assignment) -> list[str]:
 def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
     """The Wyckoff assignment of a known structure and its conventional lattice
     ``(a, b, c, α, β, γ)`` (Å, degrees): spglib at the reporting tolerance
-    (:data:`core.symmetry.SPACEGROUP_SYMPREC`, the space group the results table shows),
+    (:data:`core.crystal.symmetry.SPACEGROUP_SYMPREC`, the space group the results table shows),
     one orbit per set of symmetry-equivalent atoms, labelled as the enumeration labels
     them (``4c``); the primitive cell it describes holds multiplicity / centring atoms
     per orbit.
@@ -153,22 +153,17 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
     AlphaCrystalError
         When spglib finds no symmetry dataset or the orbits do not add up to the cell's atoms.
     """
-    import warnings
 
-    import spglib
     from pymatgen.core import Lattice
 
-    from core.elements import element_sort_key
-    from core.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
+    from core.crystal.elements import element_sort_key
+    from core.crystal.symmetry import symmetry_dataset
 
     # the cell as given: spglib's equivalent atoms name one representative per crystallographic
     # orbit whatever the cell (a supercell too), so no primitive cell at another tolerance is needed
     symbols = [site.specie.symbol for site in structure]
     numbers = [site.specie.Z for site in structure]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        data = spglib.get_symmetry_dataset((structure.lattice.matrix, structure.frac_coords, numbers),
-                                           symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+    data = symmetry_dataset(structure.lattice.matrix, structure.frac_coords, numbers)
     formula = structure.composition.reduced_formula
     if data is None:
         raise AlphaCrystalError(f"{formula}: spglib finds no symmetry to read a Wyckoff assignment from")

@@ -11,7 +11,7 @@ true one, the paper's RMSD and MAE of fractional coordinates, GA throughput.
 
 With ``relax`` settings, the method's last step is evaluated too (energy
 ranking): the best ``relax_top`` distinct sound results of each structure are
-relaxed as ``predict`` relaxes (:func:`core.relax_rounds.relax_in_rounds`: all for
+relaxed as ``predict`` relaxes (:func:`core.relax.rounds.relax_in_rounds`: all for
 60 steps, the 3 lowest to the end) and the lowest in energy is compared with the truth
 (``match_rate_energy``). The true structure is relaxed as well, so each miss can
 be told apart: the true structure is lower in energy than the one chosen (the
@@ -27,13 +27,13 @@ from collections import Counter
 import numpy as np
 from pymatgen.core import Structure
 
-from core.metrics import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
+from core.crystal.matching import CSP_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.reconstruction.ga import GASettings
 from core.reconstruction.job import ReconstructionResult, oracle_target
 from core.reconstruction.loop import LoopSettings, reconstruct
 from core.reconstruction.selection import distinct_results
-from core.relax import RelaxSettings
-from core.relax_rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW, relax_in_rounds
+from core.relax.relaxer import RelaxSettings
+from core.relax.rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW, relax_in_rounds
 
 
 def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignments: int = 5, restarts: int = 1,
@@ -42,7 +42,7 @@ def evaluate_reconstruction(structures: list[tuple[str, Structure]], n_assignmen
                             escalate_to: int = 0, rule: str = "paper") -> dict:
     """Reconstruct every structure in oracle mode; returns the summary and per-structure rows.
 
-    ``rule``: the contact rule of the true maps and the GA (:mod:`core.contact_rule`).
+    ``rule``: the contact rule of the true maps and the GA (:mod:`core.contact.contact_rule`).
 
     ``relax``: also relax the best ``relax_top`` distinct results and the true
     structure with CHGNet and rank by energy (see the module docstring).
@@ -173,7 +173,7 @@ def _energy_ranking(by_structure: dict[str, list[ReconstructionResult]], referen
         kept, _ = distinct_results(sorted(results, key=lambda r: r.rank_key), relax_top)
         items += [((name, k), r.structure) for k, r in enumerate(kept)]
         items.append(((name, -1), reference[name]))
-    # predict's relaxation policy (core.relax_rounds): every structure briefly, the lowest
+    # predict's relaxation policy (core.relax.rounds): every structure briefly, the lowest
     # in energy fully; per structure, with the truth in a pool of its own
     relaxed, _ = relax_in_rounds(dict(items), relax, PRERELAX_STEPS, REFINE_TOP, max(1, workers or 1),
                                  group=lambda key: (key[0], key[1] < 0), refine_window=REFINE_WINDOW)

@@ -2,7 +2,7 @@
 
 For a whole population at once (numpy, float32 distances): the contact map of
 every candidate cell by the same contact rule as the target map
-(:mod:`core.contact_rule`; the paper's: bonded when some periodic image lies
+(:mod:`core.contact.contact_rule`; the paper's: bonded when some periodic image lies
 within ``r_i + r_j ± tol``, metal pairs never bonded, short when closer than the
 window, metal pairs only when they clash),
 counting every periodic image that can be in range, the numbers of valid bonds
@@ -23,8 +23,8 @@ from itertools import product
 
 import numpy as np
 
-from core.contact_rule import DEFAULT_RULE, DEFAULT_TOLERANCE, pair_windows, rule_for_cell
-from core.elements import atomic_numbers
+from core.contact.contact_rule import DEFAULT_RULE, DEFAULT_TOLERANCE, pair_windows, rule_for_cell
+from core.crystal.elements import atomic_numbers
 
 
 @dataclass
@@ -59,7 +59,7 @@ class ContactFitness:
     tolerance : float
         Bond window half-width, Å.
     rule : str
-        Contact rule of the target map (:mod:`core.contact_rule`).
+        Contact rule of the target map (:mod:`core.contact.contact_rule`).
     """
 
     def __init__(self, species: list[str], target: np.ndarray, tolerance: float = DEFAULT_TOLERANCE,

@@ -10,7 +10,7 @@ Decoding is a precomputed affine map per orbit: for every atom *k* of the orbit
 in the primitive cell, ``f_k = (R_k v + t_k) @ inv(T)``, where ``v`` is the
 generic (x, y, z) vector filled from the genes, (R_k, t_k) pyxtal's symmetry
 operation and T the primitive basis of the centred lattice
-(:func:`core.spacegroups.primitive_basis`). Orbit copies related by a centring
+(:func:`core.crystal.spacegroups.primitive_basis`). Orbit copies related by a centring
 translation are dropped once, at set-up, so a centred group gives exactly the
 primitive-cell atoms (Fm-3m NaCl: 2 atoms, not 8). No CIF text is involved.
 """
@@ -23,11 +23,11 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
-from core.elements import element_sort_key
+from core.crystal.elements import element_sort_key
+from core.crystal.spacegroups import constrain_lattice, primitive_basis
+from core.crystal.symmetry import crystal_system
+from core.crystal.wyckoff import pyxtal_group
 from core.reconstruction.assignments import Assignment
-from core.spacegroups import constrain_lattice, primitive_basis
-from core.symmetry import crystal_system
-from core.wyckoff import pyxtal_group
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@ JSON (``.json`` or ``.input``)::
 hexagonal axes); the map rows follow the contact-map order of the formula's
 atoms (elements by Mendeleev number, e.g. Ti Ti O O O O), or give ``species``
 explicitly instead of ``formula`` and ``z``. An optional ``"rule": "metallic"``
-says the map follows the metallic contact rule (:mod:`core.contact_rule`).
+says the map follows the metallic contact rule (:mod:`core.contact.contact_rule`).
 """
 
 from __future__ import annotations
@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from core.composition import parse_formula
-from core.contact_rule import DEFAULT_RULE, RULES
+from core.contact.contact_rule import DEFAULT_RULE, RULES
+from core.crystal.composition import parse_formula
 from core.errors import AlphaCrystalError
-from core.io import read_structure
+from core.io.structures import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
 
 JSON_SUFFIXES = (".json", ".input")

@@ -17,15 +17,16 @@ from dataclasses import dataclass, field
 import numpy as np
 from pymatgen.core import Structure
 
-from core.contact_map import DEFAULT_RULE, DEFAULT_TOLERANCE, compute_contact_map
-from core.elements import atomic_numbers, element_sort_key
+from core.contact.contact_map import DEFAULT_RULE, DEFAULT_TOLERANCE, compute_contact_map
+from core.crystal.elements import atomic_numbers, element_sort_key
+from core.crystal.spacegroups import constrain_lattice
+from core.crystal.symmetry import cell_symmetry
 from core.errors import AlphaCrystalError
-from core.io import primitive_cell
+from core.io.structures import primitive_cell
 from core.reconstruction.assignments import Assignment, enumerate_assignments
 from core.reconstruction.fitness import ContactFitness
 from core.reconstruction.ga import GASettings, GAState, run_ga
 from core.reconstruction.genome import Decoder
-from core.spacegroups import cell_symmetry, constrain_lattice
 
 MAX_FIXED_ASSIGNMENTS = 50
 
@@ -48,7 +49,7 @@ class ReconstructionTarget:
     lattice : tuple of 6 floats
         Conventional cell (a, b, c in Å; α, β, γ in degrees).
     rule : str
-        Contact rule the map follows (:mod:`core.contact_rule`); the GA scores by it.
+        Contact rule the map follows (:mod:`core.contact.contact_rule`); the GA scores by it.
     assignments : tuple of Assignment
         Run only these Wyckoff assignments (a re-run from a known structure's one),
         each with at least :data:`FORCED_RESTARTS` seeds; empty: the prior's ranking.
@@ -74,7 +75,7 @@ def oracle_target(structure: Structure, name: str = "", tolerance: float = DEFAU
                   rule: str = DEFAULT_RULE) -> ReconstructionTarget:
     """The true map by ``rule`` (primitive cell, canonical order), space group and conventional
     lattice of a known structure (spglib at symprec 0.1 Å, the MP-20 convention, unless that
-    group cannot place the cell's atoms: :func:`core.spacegroups.cell_symmetry`)."""
+    group cannot place the cell's atoms: :func:`core.crystal.symmetry.cell_symmetry`)."""
     cell = primitive_cell(structure)
     cmap = compute_contact_map(cell, tolerance=tolerance, rule=rule)
     numbers = atomic_numbers([s.specie.symbol for s in cell])

@@ -1,6 +1,6 @@
 """The one reconstruction loop: plan, run and escalate the GA jobs of any number of targets.
 
-``predict`` (:mod:`core.pipeline`: one target per space-group candidate),
+``predict`` (:mod:`core.predict.pipeline`: one target per space-group candidate),
 ``alphacrystal reconstruct`` (one target) and ``alphacrystal evaluate
 reconstruction`` (one target per held-out structure) all call :func:`reconstruct`,
 so the oracle figures in docs/ measure the loop that ``predict`` ships.

@@ -1,6 +1,6 @@
 """Run many reconstruction jobs on a spawn-safe process pool (or in this process).
 
-The pool is :func:`core.parallel.spawn_pool` (one thread per worker): the GA is
+The pool is :func:`core.runtime.parallel.spawn_pool` (one thread per worker): the GA is
 vectorised over the population, so one process per core is the fastest
 arrangement. Progress of every job arrives after every
 generation through a manager queue; cancellation is a manager event the GA
@@ -16,9 +16,15 @@ import time
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, wait
 
-from core.parallel import CANCEL_GRACE_S, one_thread, spawn_pool, start_manager, terminate_workers
 from core.reconstruction.ga import GAState
 from core.reconstruction.job import ReconstructionJob, ReconstructionResult, run_job
+from core.runtime.parallel import (
+    CANCEL_GRACE_S,
+    one_thread,
+    spawn_pool,
+    start_manager,
+    terminate_workers,
+)
 
 JobProgress = Callable[[str, dict], None]
 """Called with (job_id, {"generation", "best_fitness", "mean_fitness", "evaluations"})."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from pymatgen.core import Structure
 
 from core.reconstruction.job import ReconstructionResult
-from core.relax import MIN_DISTANCE, shortest_distance
+from core.relax.relaxer import MIN_DISTANCE, shortest_distance
 
 
 def distinct_results(results: list[ReconstructionResult], limit: int
@@ -53,7 +53,7 @@ def same_reported_structure(matcher, a: Structure, b: Structure, cells: dict[int
     """Whether two relaxed results are one structure as the user gets them: the same for
     ``matcher`` as they are (:func:`same_structure`), or the same space group at the
     reporting tolerance and the same symmetrised cells (the CIFs written for them:
-    :func:`core.symmetry.standard_cell`).
+    :func:`core.crystal.symmetry.standard_cell`).
 
     The second test is needed because StructureMatcher first reduces each structure to
     a primitive cell at its own 0.25 Å tolerance: of two relaxed I4/mcm SrTiO3 cells
@@ -70,8 +70,7 @@ def same_reported_structure(matcher, a: Structure, b: Structure, cells: dict[int
 
 
 def _reported(structure: Structure, cells: dict[int, tuple]) -> tuple:
-    from core.io import space_group
-    from core.symmetry import standard_cell
+    from core.crystal.symmetry import space_group, standard_cell
 
     key = id(structure)
     if key not in cells:

@@ -6,7 +6,7 @@
 - :mod:`core.templates.build`: builds the library from an MP-20-style file;
 - :mod:`core.templates.evaluation`: retrieval alone on held-out structures.
 
-``core.pipeline.predict_structures`` pools these structures with CMCrystal's.
+``core.predict.pipeline.predict_structures`` pools these structures with CMCrystal's.
 """
 
 from core.templates.library import TemplateLibrary, TemplateLibraryError, load_library

@@ -8,7 +8,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.composition import MP20_MAX_ATOMS
+from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
+from core.crystal.symmetry import wyckoff_letters
 from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
 from core.templates.volume import fit_element_volumes
 
@@ -16,38 +17,10 @@ LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) vi
            "(Xie et al., ICLR 2022), CC BY 4.0")
 
 
-def symmetry_labels(lattice: np.ndarray, frac: np.ndarray, numbers: np.ndarray) -> tuple[int, list[str]]:
-    """Space group and per-atom Wyckoff letters at :data:`TEMPLATE_SYMPREC` (1, '?' when spglib fails)."""
-    import spglib
-
-    from core.symmetry import ANGLE_TOLERANCE
-
-    try:
-        data = spglib.get_symmetry_dataset((lattice, frac, numbers), symprec=TEMPLATE_SYMPREC,
-                                           angle_tolerance=ANGLE_TOLERANCE)
-    except Exception:  # noqa: BLE001 - spglib raises on degenerate input in newer versions
-        data = None
-    if data is None:
-        return 1, ["a"] * len(numbers)
-    return int(data.number), [str(w) for w in data.wyckoffs]
-
-
-def oxidation_guess(formula: str) -> dict[str, int] | None:
-    """Most probable integer oxidation state of each element (pymatgen's
-    ``oxi_state_guesses``, averages rounded), or None when there is no guess."""
-    from pymatgen.core import Composition
-
-    try:
-        guesses = Composition(formula).oxi_state_guesses(max_sites=-1)
-    except Exception:  # noqa: BLE001 - pymatgen fails on exotic compositions
-        return None
-    if not guesses:
-        return None
-    return {el: int(round(v)) for el, v in guesses[0].items()}
 
 
 def _labels_chunk(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[tuple[int, list[str]]]:
-    return [symmetry_labels(*item) for item in items]
+    return [wyckoff_letters(*item, symprec=TEMPLATE_SYMPREC) for item in items]
 
 
 def _oxidation_chunk(formulas: list[str]) -> list[dict[str, int] | None]:
@@ -62,7 +35,7 @@ def _chunks(items: list, n: int) -> list[list]:
 def _mapped(func, items: list, workers: int) -> list:
     if workers <= 1:
         return func(items)
-    from core.parallel import spawn_pool
+    from core.runtime.parallel import spawn_pool
 
     with spawn_pool(workers) as pool:
         parts = pool.map(func, _chunks(items, workers))
@@ -74,7 +47,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
     """The training partition of the full-range split of ``data_path`` as a library."""
     from pymatgen.core import Element
 
-    from core.formula_split import full_range_split
+    from core.data.formula_split import full_range_split
 
     start = time.perf_counter()
     split = full_range_split(data_path, max_atoms)
@@ -96,7 +69,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
             oxidation[s] = [guess[Element.from_Z(int(z)).symbol] for z in train.numbers[s]]
     volumes = np.abs(np.linalg.det(train.lattices))
     meta = {"source": str(data_path), "licence": LICENCE, "max_atoms": max_atoms,
-            "split": "core.formula_split.full_range_split (paper-scope split, seed 0; other formulas "
+            "split": "core.data.formula_split.full_range_split (paper-scope split, seed 0; other formulas "
                      "seed 1; fractions 0.8/0.1/0.1): training partition only",
             "symprec": TEMPLATE_SYMPREC, "n_templates": len(train),
             "n_formulas": len(formulas), "seconds": round(time.perf_counter() - start, 1)}

@@ -15,7 +15,7 @@ from collections.abc import Callable
 import numpy as np
 from pymatgen.core import Structure
 
-from core.metrics import CSP_TOLERANCES, structure_match
+from core.crystal.matching import CSP_TOLERANCES, structure_match
 from core.templates.library import TemplateLibrary
 from core.templates.retrieval import retrieve_templates
 from core.templates.volume import model_volume

@@ -1,7 +1,7 @@
 """The template library: known structures of the training formulas, packed for retrieval.
 
 Every structure (all polymorphs, all compositions, all-metal ones included) of
-the *training* partition of :func:`core.formula_split.full_range_split` with at
+the *training* partition of :func:`core.data.formula_split.full_range_split` with at
 most 20 atoms: lattice, species, fractional coordinates, space group and
 Wyckoff letters (spglib at :data:`TEMPLATE_SYMPREC`), material id, formation
 energy, and a guessed oxidation state per atom (pymatgen's
@@ -26,8 +26,12 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Lattice, Structure
 
+from core.crystal.composition import oxidation_guess
+from core.crystal.spacegroups import centring_points
+from core.crystal.symmetry import SPACEGROUP_SYMPREC, wyckoff_letters
+from core.crystal.wyckoff import wyckoff_multiplicities
 from core.errors import AlphaCrystalError
-from core.symmetry import SPACEGROUP_SYMPREC
+from core.templates.volume import fit_element_volumes
 
 DEFAULT_LIBRARY_NAME = "template_library.npz"
 FORMAT_VERSION = 1
@@ -117,11 +121,9 @@ class TemplateLibrary:
         """A library of the given structures (as stored; symmetry and oxidation states computed
         here; the volume model fitted on them unless ``element_volumes`` (Å³ per atom by atomic
         number) is given). For tests and small custom libraries."""
-        from core.templates.build import oxidation_guess, symmetry_labels
-        from core.templates.volume import fit_element_volumes
 
         numbers = [np.array([site.specie.Z for site in s]) for s in structures]
-        labels = [symmetry_labels(s.lattice.matrix, s.frac_coords, z) for s, z in zip(structures, numbers)]
+        labels = [wyckoff_letters(s.lattice.matrix, s.frac_coords, z, TEMPLATE_SYMPREC) for s, z in zip(structures, numbers)]
         oxidation = []
         for s in structures:
             guess = oxidation_guess(s.composition.reduced_formula)
@@ -233,9 +235,6 @@ def wyckoff_label(spacegroup: int, numbers, letters) -> str:
     ``numbers`` and ``letters`` are per atom of a primitive cell; an orbit of
     multiplicity m holds m / (lattice points per conventional cell) of its atoms."""
     from pymatgen.core import Element
-
-    from core.spacegroups import centring_points
-    from core.wyckoff import wyckoff_multiplicities
 
     points = centring_points(spacegroup)
     multiplicity = wyckoff_multiplicities(spacegroup)

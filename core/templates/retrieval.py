@@ -34,7 +34,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
-from core.composition import MP20_MAX_ATOMS, Formula, parse_formula
+from core.crystal.composition import MP20_MAX_ATOMS, Formula, parse_formula
 from core.errors import FormulaError
 from core.templates.library import NO_OXIDATION, TemplateLibrary, load_library, wyckoff_label
 from core.templates.volume import substituted_volume
@@ -174,7 +174,7 @@ def ions_tabulated(oxidation: dict[str, int]) -> bool:
 @lru_cache(maxsize=4096)
 def query_oxidation(formula: str) -> dict[str, int] | None:
     """Guessed integer oxidation states of a reduced formula (None when none fit)."""
-    from core.templates.build import oxidation_guess
+    from core.crystal.composition import oxidation_guess
 
     return oxidation_guess(formula)
 
@@ -329,8 +329,8 @@ def _distinct(library: TemplateLibrary, scored: list, top_k: int, scorer: str) -
     """Build the substitutions best first and keep those that are new structures."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
+    from core.crystal.symmetry import hm_symbol
     from core.reconstruction.selection import same_structure
-    from core.spacegroups import spacegroup_symbol
 
     matcher = StructureMatcher()
     kept: list[TemplateCandidate] = []
@@ -353,7 +353,7 @@ def _distinct(library: TemplateLibrary, scored: list, top_k: int, scorer: str) -
         wyckoff = wyckoff_label(int(library.spacegroups[k]), numbers, library.wyckoffs[s])
         kept.append(TemplateCandidate(
             template_id=str(library.material_ids[k]), template_formula=str(library.formulas[k]),
-            spacegroup=sg, symbol=spacegroup_symbol(sg), z=zz, n_atoms=len(numbers),
+            spacegroup=sg, symbol=hm_symbol(sg), z=zz, n_atoms=len(numbers),
             mapping=tuple((Element.from_Z(a).symbol, Element.from_Z(b).symbol) for a, b in sorted(mapping.items())),
             score=score + 0.0, scorer=scorer, wyckoff=wyckoff, volume=volume, structure=structure))
     return kept

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass
 from functools import lru_cache
 
-from core.composition import Formula
+from core.crystal.composition import Formula
 from core.templates.library import TemplateLibrary
 from core.templates.retrieval import pattern_index
 

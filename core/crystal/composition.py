@@ -1,0 +1,212 @@
+"""Chemical formulas: parsing, formula units Z, and per-atom element lists.
+
+All atom counts refer to the **primitive cell**, the cell in which contact maps
+are defined: ``Z`` is the number of reduced formula units in that cell.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from math import gcd
+
+from pymatgen.core import Composition
+
+from core.crystal.elements import element_sort_key, element_table
+from core.errors import FormulaError
+
+DEFAULT_MAX_ATOMS = 12
+"""Default map size L (atoms in the primitive cell), as in the paper."""
+MP20_MAX_ATOMS = 20
+"""Largest primitive cell of MP-20: the range predictions, templates and the full-range split cover."""
+
+_ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
+_SYMBOL = re.compile(r"[A-Z][a-z]*")
+
+
+@dataclass(frozen=True)
+class Formula:
+    """A parsed chemical formula with integer atom counts.
+
+    Attributes
+    ----------
+    text : str
+        The formula as the user typed it (whitespace stripped).
+    counts : dict[str, int]
+        Atoms of each element in the formula as typed (``Ag2F4`` -> Ag 2, F 4).
+    """
+
+    text: str
+    counts: dict[str, int]
+
+    @property
+    def reduced_counts(self) -> dict[str, int]:
+        """Atoms per reduced formula unit (``Ag2F4`` -> Ag 1, F 2)."""
+        divisor = self.typed_z
+        return {el: n // divisor for el, n in self.counts.items()}
+
+    @property
+    def typed_z(self) -> int:
+        """Formula units implied by the typed text (``Ag2F4`` -> 2, ``AgF2`` -> 1)."""
+        divisor = 0
+        for n in self.counts.values():
+            divisor = gcd(divisor, n)
+        return divisor
+
+    @property
+    def reduced_formula(self) -> str:
+        """pymatgen's reduced formula, e.g. ``AgF2``; used to split data sets."""
+        return Composition(self.reduced_counts).reduced_formula
+
+    @property
+    def unit_formula(self) -> str:
+        """The reduced formula unit as the program writes it wherever it shows a formula with
+        a Z (:func:`formula_unit_text`): ``H`` for hydrogen (pymatgen writes ``H2``),
+        ``NaO`` for ``Na2O2``, ``H8SN2O4`` for ``(NH4)2SO4``; ``AgF2`` as pymatgen does."""
+        return formula_unit_text(self.reduced_counts)
+
+    @property
+    def atoms_per_formula_unit(self) -> int:
+        return sum(self.reduced_counts.values())
+
+    @property
+    def elements(self) -> tuple[str, ...]:
+        """Distinct elements in the fixed contact-map element order."""
+        return tuple(sorted(self.counts, key=element_sort_key))
+
+    def z_values(self, max_atoms: int = DEFAULT_MAX_ATOMS) -> list[int]:
+        """Numbers of formula units Z whose primitive cell has at most ``max_atoms`` atoms.
+
+        Raises
+        ------
+        FormulaError
+            If even one formula unit has more than ``max_atoms`` atoms.
+        """
+        if max_atoms < 1:
+            raise FormulaError(f"max_atoms must be positive, got {max_atoms}")
+        per_unit = self.atoms_per_formula_unit
+        if per_unit > max_atoms:
+            raise FormulaError(
+                f"formula '{self.text}' has {per_unit} atoms per formula unit, "
+                f"more than the {max_atoms} atoms a map of size L={max_atoms} can hold"
+            )
+        return list(range(1, max_atoms // per_unit + 1))
+
+    def atom_elements(self, z: int, max_atoms: int | None = None) -> list[str]:
+        """One element symbol per atom of a primitive cell with ``z`` formula units.
+
+        Atoms are grouped by element in the fixed contact-map element order
+        (:func:`core.crystal.elements.element_sort_key`), so the list lines up with the
+        rows of a canonical contact map (``AgF2``, z=2 -> Ag Ag F F F F).
+
+        Raises
+        ------
+        FormulaError
+            If ``z`` is not a positive integer or the cell exceeds ``max_atoms``.
+        """
+        if not isinstance(z, int) or isinstance(z, bool) or z < 1:
+            raise FormulaError(f"Z must be a positive integer, got {z!r}")
+        n_atoms = z * self.atoms_per_formula_unit
+        if max_atoms is not None and n_atoms > max_atoms:
+            raise FormulaError(
+                f"'{self.text}' with Z={z} has {n_atoms} atoms, more than max_atoms={max_atoms}"
+            )
+        reduced = self.reduced_counts
+        return [el for el in self.elements for _ in range(reduced[el] * z)]
+
+
+def formula_unit_text(counts: dict[str, float] | Composition) -> str:
+    """The reduced formula unit of ``counts`` (a cell's atoms or a formula's), written so that
+    ``Z`` × this unit is the cell: pymatgen's reduced formula where it is that unit, else
+    the elements in pymatgen's order with the unit's counts. pymatgen's reduced formula
+    writes molecular units (``H2``, ``O2``, ``Na2O2``) and polyanion brackets
+    (``H8S(NO2)2``), which miscount the atoms of a Z and put brackets in folder names.
+    """
+    composition = Composition(counts)
+    amounts = {str(el): int(round(n)) for el, n in composition.items()}
+    divisor = 0
+    for n in amounts.values():
+        divisor = gcd(divisor, n)
+    unit_counts = {el: n // max(divisor, 1) for el, n in amounts.items()}
+    unit = Composition(unit_counts)
+    written = unit.reduced_formula
+    if "(" not in written and Composition(written).almost_equals(unit):
+        return written
+    order = [_SYMBOL.match(part)[0] for part in unit.formula.split()]  # pymatgen's element order
+    return "".join(el + ("" if unit_counts[el] == 1 else str(unit_counts[el])) for el in order)
+
+
+def parse_formula(text: str) -> Formula:
+    """Parse a chemical formula such as ``AgF2``, ``Ag2F4``, ``Ca3(PO4)2``, ``LiFePO4``.
+
+    Parsing is done by pymatgen; this function adds the checks a structure
+    predictor needs: known elements only (Z ≤ 103, no dummy species or isotope
+    labels such as ``D``), integer and positive amounts.
+
+    Raises
+    ------
+    FormulaError
+        For empty or malformed text, unknown elements or non-integer amounts;
+        the message names the formula and the problem.
+    """
+    if not isinstance(text, str):
+        raise FormulaError(f"a formula must be text, got {type(text).__name__}")
+    stripped = "".join(text.split())
+    if not stripped:
+        raise FormulaError("the formula is empty")
+    if not _ALLOWED.match(stripped):
+        bad = sorted({c for c in stripped if not _ALLOWED.match(c)})
+        raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}")
+    table = element_table()
+    for symbol in _SYMBOL.findall(stripped):
+        try:
+            table.z_of(symbol)
+        except KeyError:
+            raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'") from None
+    try:
+        composition = Composition(stripped)
+    except Exception as exc:  # pymatgen raises ValueError, KeyError, IndexError...
+        raise FormulaError(f"cannot parse formula '{stripped}': {exc}") from None
+    counts: dict[str, int] = {}
+    for element, amount in composition.items():
+        symbol = getattr(element, "symbol", str(element))
+        rounded = round(amount)
+        if abs(amount - rounded) > 1e-6 or rounded < 1:
+            raise FormulaError(
+                f"formula '{stripped}': {symbol} has amount {amount:g}; "
+                "only whole numbers of atoms are supported (no partial occupancy)"
+            )
+        counts[symbol] = counts.get(symbol, 0) + int(rounded)
+    if not counts:
+        raise FormulaError(f"formula '{stripped}' contains no atoms")
+    dropped = [symbol for symbol in dict.fromkeys(_SYMBOL.findall(stripped)) if symbol not in counts]
+    if dropped:  # pymatgen silently drops an element with amount 0 ("Na0Cl" -> Cl)
+        raise FormulaError(f"formula '{stripped}': {', '.join(dropped)} has amount 0; "
+                           "remove it or give at least one atom")
+    return Formula(stripped, counts)
+
+
+def atom_elements(formula: str | Formula, z: int, max_atoms: int | None = None) -> list[str]:
+    """Convenience wrapper: per-atom element list of ``formula`` with ``z`` formula units."""
+    parsed = formula if isinstance(formula, Formula) else parse_formula(formula)
+    return parsed.atom_elements(z, max_atoms)
+
+
+def z_values(formula: str | Formula, max_atoms: int = DEFAULT_MAX_ATOMS) -> list[int]:
+    """Convenience wrapper: the Z values of ``formula`` that fit in ``max_atoms`` atoms."""
+    parsed = formula if isinstance(formula, Formula) else parse_formula(formula)
+    return parsed.z_values(max_atoms)
+
+
+def oxidation_guess(formula: str) -> dict[str, int] | None:
+    """Most probable integer oxidation state of each element (pymatgen's
+    ``oxi_state_guesses``, averages rounded), or None when there is no guess."""
+    from pymatgen.core import Composition
+
+    try:
+        guesses = Composition(formula).oxi_state_guesses(max_sites=-1)
+    except Exception:  # noqa: BLE001 - pymatgen fails on exotic compositions
+        return None
+    if not guesses:
+        return None
+    return {el: int(round(v)) for el, v in guesses[0].items()}

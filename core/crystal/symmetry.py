@@ -1,0 +1,179 @@
+"""Symmetry: the tolerances, crystal systems, symbols, and every space-group question asked
+of a structure or cell (spglib through one call, :func:`symmetry_dataset`). The one place
+for each; no other module calls spglib's symmetry finder.
+
+Two tolerances exist on purpose, for two jobs:
+
+- :data:`SPACEGROUP_SYMPREC` (0.1 Å, with :data:`ANGLE_TOLERANCE` 5°): the
+  space group of a structure as MP-20 and the CSP literature report it, and
+  everything a result reports: data sets, candidates, templates, result
+  tables, folder names and the symmetrised CIF (so a folder named for a group
+  holds a CIF of that group; symmetrising moves atoms by at most this much);
+- :data:`CELL_SYMPREC` (0.01 Å): finding the primitive cell of a structure
+  (the cell a contact map refers to), where a loose tolerance would merge
+  atoms that differ.
+"""
+
+from __future__ import annotations
+
+import warnings
+from functools import lru_cache
+
+import numpy as np
+
+SPACEGROUP_SYMPREC = 0.1
+"""Å; the MP-20 convention for space groups (with an angle tolerance of 5°)."""
+ANGLE_TOLERANCE = 5.0
+"""Degrees, with :data:`SPACEGROUP_SYMPREC`."""
+CELL_SYMPREC = 0.01
+"""Å; primitive cells and symmetrised CIFs."""
+
+CRYSTAL_SYSTEMS = (
+    ("triclinic", 1, 2),
+    ("monoclinic", 3, 15),
+    ("orthorhombic", 16, 74),
+    ("tetragonal", 75, 142),
+    ("trigonal", 143, 167),
+    ("hexagonal", 168, 194),
+    ("cubic", 195, 230),
+)
+"""(name, first group, last group) of each crystal system."""
+
+
+def crystal_system(spacegroup_number: int) -> str:
+    """Crystal system of a space-group number (1-230); ``"unknown"`` otherwise."""
+    for name, low, high in CRYSTAL_SYSTEMS:
+        if low <= spacegroup_number <= high:
+            return name
+    return "unknown"
+
+
+@lru_cache(maxsize=1)
+def _short_symbols() -> dict[int, str]:
+    import spglib
+
+    out: dict[int, str] = {}
+    for hall in range(1, 531):  # spglib's Hall numbers; the first of each group is its standard setting
+        data = spglib.get_spacegroup_type(hall)
+        out.setdefault(int(data.number), str(data.international_short))
+    return out
+
+
+def hm_symbol(spacegroup_number: int) -> str:
+    """Short Hermann-Mauguin symbol as spglib, pymatgen and CIFs write it (``P4_2/mnm``,
+    ``P2_1/c``, ``Fm-3m``): the one spelling the program shows, for candidates,
+    templates and relaxed structures alike. Raises ValueError outside 1-230."""
+    if not 1 <= int(spacegroup_number) <= 230:
+        raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
+    return _short_symbols()[int(spacegroup_number)]
+
+
+def symmetry_dataset(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC):
+    """spglib's symmetry dataset of a cell (lattice rows in Å, fractional coordinates,
+    atomic numbers) at ``symprec`` (Å) and :data:`ANGLE_TOLERANCE`; None where spglib
+    finds none or fails on a degenerate cell."""
+    import spglib
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return spglib.get_symmetry_dataset((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
+                                               symprec=symprec, angle_tolerance=ANGLE_TOLERANCE)
+    except Exception:  # noqa: BLE001 - newer spglib raises on degenerate input
+        return None
+
+
+def cell_space_group(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC) -> int:
+    """Space-group number of a cell (1 where spglib finds no symmetry)."""
+    data = symmetry_dataset(lattice, frac, numbers, symprec)
+    return 1 if data is None else int(data.number)
+
+
+def wyckoff_letters(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, list[str]]:
+    """Space group and per-atom Wyckoff letters of a cell (1 and ``a`` for every atom where
+    spglib finds no symmetry)."""
+    data = symmetry_dataset(lattice, frac, numbers, symprec)
+    if data is None:
+        return 1, ["a"] * len(numbers)
+    return int(data.number), [str(w) for w in data.wyckoffs]
+
+
+def symmetry_of(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, np.ndarray]:
+    """``(space group, conventional (a, b, c, α, β, γ))`` of a cell.
+
+    The conventional cell is spglib's standardised one (ITA settings as pyxtal
+    uses them); P1 with the cell as given when spglib finds no symmetry.
+    """
+    from pymatgen.core import Lattice
+
+    data = symmetry_dataset(lattice, frac, numbers, symprec)
+    if data is None:
+        return 1, np.array(Lattice(lattice).parameters)
+    return int(data.number), np.array(Lattice(data.std_lattice).parameters)
+
+
+def cell_symmetry(lattice, frac, numbers) -> tuple[int, np.ndarray]:
+    """:func:`symmetry_of` a primitive cell (found at :data:`CELL_SYMPREC`) as its atoms can
+    be placed: at :data:`SPACEGROUP_SYMPREC` (MP-20's reporting tolerance) unless that
+    group's primitive cell holds fewer atoms than the cell (a slightly distorted
+    superstructure, e.g. a 20-atom cell read as a 10-atom Fm-3m double perovskite at
+    0.1 Å), when no Wyckoff assignment of it places the cell's atoms: then at
+    :data:`CELL_SYMPREC`, the tolerance the cell was found at."""
+    import spglib
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        primitive = spglib.find_primitive((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
+                                          symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+    if primitive is not None and len(primitive[2]) < len(numbers):
+        return symmetry_of(lattice, frac, numbers, symprec=CELL_SYMPREC)
+    return symmetry_of(lattice, frac, numbers)
+
+
+def space_group(structure, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, str]:
+    """Space-group number and Hermann-Mauguin symbol of a pymatgen structure at ``symprec``
+    (Å; MP-20's 0.1 by default) and :data:`ANGLE_TOLERANCE`. Raises where spglib fails
+    on a degenerate cell (:func:`space_group_or_p1` does not)."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    analyzer = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE)
+    return analyzer.get_space_group_number(), analyzer.get_space_group_symbol()
+
+
+def space_group_or_p1(structure, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, str]:
+    """:func:`space_group`, or ``(1, "P1")`` where spglib fails on a degenerate cell."""
+    try:
+        return space_group(structure, symprec)
+    except Exception:  # noqa: BLE001 - spglib fails on degenerate cells
+        return 1, "P1"
+
+
+def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
+    """The symmetrised conventional cell of ``structure`` in the standard setting of the
+    International Tables (spglib's refined cell, e.g. Pnma with a > c > b for an
+    orthorhombic perovskite), at ``symprec`` (Å) and :data:`ANGLE_TOLERANCE`: the cell
+    the symmetrised CIF is written in (pymatgen's ``CifWriter`` refines it the same way)
+    and the one the result tables report. The cell as given when spglib finds no symmetry.
+
+    (pymatgen's ``get_conventional_standard_structure`` sorts orthorhombic axes a < b < c
+    instead, which disagreed with the CIF beside it for every Pnma and Imma result.)
+    """
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        return SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).get_refined_structure()
+    except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
+        return structure
+
+
+def cell_summary(structure) -> dict:
+    """What a crystallographer reads first about a structure: the conventional cell of the
+    symmetrised CIF (:func:`standard_cell`; ``a``, ``b``, ``c`` in Å; ``alpha``, ``beta``,
+    ``gamma`` in degrees; ``volume`` in Å³), the ``volume_per_atom`` (Å³) and the
+    ``density`` (g/cm³)."""
+    cell = standard_cell(structure)
+    a, b, c, alpha, beta, gamma = cell.lattice.parameters
+    return {"a": round(a, 4), "b": round(b, 4), "c": round(c, 4), "alpha": round(alpha, 2), "beta": round(beta, 2),
+            "gamma": round(gamma, 2), "volume": round(cell.volume, 3),
+            "volume_per_atom": round(structure.volume / len(structure), 3),
+            "density": round(float(structure.density), 4)}

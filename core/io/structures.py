@@ -1,0 +1,503 @@
+"""Structure files through pymatgen: read CIF/POSCAR, write CIF/POSCAR/VASP inputs.
+
+Every write goes to a temporary file (or folder) next to the target and is then
+renamed over it (:mod:`core.io.files`), so a crash or a kill never leaves a
+half-written file behind.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import SETTINGS, Structure
+from pymatgen.io.cif import CifWriter
+from pymatgen.io.vasp import Poscar
+from pymatgen.io.vasp.sets import MPRelaxSet
+from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+from core.crystal.symmetry import ANGLE_TOLERANCE, CELL_SYMPREC, SPACEGROUP_SYMPREC
+from core.errors import ExportError, StructureFileError, StructureWarning
+from core.io.files import UMASK, atomic_write_text
+
+EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
+
+MIN_CELL_VOLUME = 1.0
+"""Å³: a cell of smaller volume is degenerate (a zero or coplanar lattice vector); the
+densest solids have about 5 Å³ per atom."""
+MIN_CELL_SHAPE = 1e-3
+"""Smallest volume / (a b c) of a cell (1 for a rectangular cell): below it the three
+lattice vectors are nearly coplanar (angles within a few hundredths of a degree of flat)."""
+MIN_ATOM_DISTANCE = 0.5
+"""Å: atoms closer than this are reported with a :class:`StructureWarning` (the shortest
+bond, H-H, is 0.74 Å; closer atoms are duplicates or a wrong coordinate)."""
+MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
+"""Å: a shorter lattice vector (0 in a degenerate cell) puts every atom closer than
+:data:`MIN_ATOM_DISTANCE` to its own periodic image: an error, not a warning."""
+MAX_CELL_LENGTH = 1.0e4
+"""Å: a longer lattice vector is not a crystal's cell (a unit or number-format mistake)."""
+
+_POTCAR_README = """\
+POTCAR was not written: pymatgen's pseudopotential directory is not configured.
+
+POTCAR.spec lists the PAW datasets of the Materials Project relax set (MPRelaxSet)
+in the order of the species in POSCAR. To let AlphaCrystal Studio write POTCAR
+itself, point pymatgen at your licensed VASP pseudopotentials once:
+
+    pmg config -p /path/to/your/VASP/potentials /path/to/pymatgen_psp
+    pmg config --add PMG_VASP_PSP_DIR /path/to/pymatgen_psp
+
+or concatenate the POTCARs by hand in the order of POTCAR.spec:
+
+    cat $VASP_PP/PAW_PBE/<symbol>/POTCAR ... > POTCAR
+"""
+
+
+def read_structure(path: str | os.PathLike) -> Structure:
+    """Read an ordered structure from a CIF, POSCAR/CONTCAR/``*.vasp`` or pymatgen JSON file.
+
+    The cell is returned as stored in the file (use :func:`primitive_cell` for
+    the primitive cell that contact maps refer to).
+
+    Every structure file is checked here, once (:func:`check_structure`): a finite,
+    non-degenerate lattice and known elements; atoms closer than
+    :data:`MIN_ATOM_DISTANCE` give a :class:`~core.errors.StructureWarning`.
+
+    Raises
+    ------
+    StructureFileError
+        If the file is missing, unreadable, empty, has partial occupancies, a
+        degenerate or non-finite lattice or an unknown element; the message names
+        the file and the reason.
+    """
+    p = Path(path)
+    if not p.exists():
+        raise StructureFileError(f"{p}: no such file")
+    if p.is_dir():
+        raise StructureFileError(f"{p}: is a folder, expected a structure file")
+    if _is_poscar_name(p):
+        _check_poscar_counts(p)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            structure = Structure.from_file(p)
+    except Exception as exc:  # pymatgen raises many types for bad files
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
+    if len(structure) == 0:
+        raise StructureFileError(f"{p}: the file contains no atoms")
+    if not structure.is_ordered:
+        raise StructureFileError(
+            f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
+        )
+    check_structure(structure, str(p))
+    return structure
+
+
+def check_structure(structure: Structure, source: str) -> None:
+    """Check a structure read from ``source`` (a file name, for the messages).
+
+    Raises
+    ------
+    StructureFileError
+        A non-finite number in the lattice or the coordinates, a lattice vector of
+        length below :data:`MIN_CELL_LENGTH` (0: degenerate) or above
+        :data:`MAX_CELL_LENGTH`, a cell volume below
+        :data:`MIN_CELL_VOLUME` or a flat cell (:data:`MIN_CELL_SHAPE`), or an
+        element that is not in the periodic table up to Lr (e.g. a dummy ``Xx``).
+
+    Warns
+    -----
+    StructureWarning
+        Atoms closer than :data:`MIN_ATOM_DISTANCE` (the closest pair is named).
+    """
+    from core.crystal.elements import element_table
+
+    matrix = np.asarray(structure.lattice.matrix, dtype=float)
+    if not np.isfinite(matrix).all():
+        raise StructureFileError(f"{source}: the lattice has a non-finite number (nan or inf): "
+                                 f"{_rows(matrix)}")
+    with np.errstate(all="ignore"):
+        lengths = np.sqrt((matrix ** 2).sum(axis=1))
+        volume = abs(float(np.linalg.det(matrix)))
+    if not (lengths >= MIN_CELL_LENGTH).all():
+        k = int(np.argmin(lengths))
+        raise StructureFileError(f"{source}: the lattice vector {'abc'[k]} has length {lengths[k]:.4g} Å"
+                                 + (" (a degenerate cell)" if lengths[k] == 0 else
+                                    f", below {MIN_CELL_LENGTH:g} Å: every atom would touch its own image"))
+    if not (lengths <= MAX_CELL_LENGTH).all():
+        raise StructureFileError(f"{source}: a lattice vector of {lengths.max():.4g} Å is longer than "
+                                 f"{MAX_CELL_LENGTH:g} Å: not a crystal's cell")
+    if not volume >= MIN_CELL_VOLUME:
+        raise StructureFileError(f"{source}: the cell volume is {volume:.4g} Å³, below {MIN_CELL_VOLUME:g} Å³: "
+                                 "a degenerate cell (coplanar lattice vectors or a wrong scale)")
+    if not volume >= MIN_CELL_SHAPE * float(np.prod(lengths)):
+        raise StructureFileError(f"{source}: the lattice vectors are (nearly) coplanar (cell volume "
+                                 f"{volume:.4g} Å³ for lengths {' '.join(f'{v:.4g}' for v in lengths)} Å): "
+                                 "a degenerate cell")
+    frac = np.asarray(structure.frac_coords, dtype=float)
+    with np.errstate(all="ignore"):
+        finite = np.isfinite(frac).all(axis=1) & np.isfinite(frac @ matrix).all(axis=1)
+    if not finite.all():
+        k = int(np.flatnonzero(~finite)[0])
+        raise StructureFileError(f"{source}: atom {k + 1} has a coordinate that is not a finite number "
+                                 f"(or too large): {' '.join(f'{v:g}' for v in frac[k])} (fractional)")
+    table = element_table()
+    for k, site in enumerate(structure):
+        symbol = getattr(site.specie, "symbol", str(site.specie))
+        try:
+            table.z_of(symbol)
+        except KeyError:
+            raise StructureFileError(f"{source}: atom {k + 1} is '{symbol}', not a known element "
+                                     "(H to Lr)") from None
+    centre, neighbour, _, distance = structure.get_neighbor_list(MIN_ATOM_DISTANCE)
+    if len(distance):
+        k = int(np.argmin(distance))
+        i, j = int(centre[k]), int(neighbour[k])
+        pairs = len({tuple(sorted((int(a), int(b)))) for a, b in zip(centre, neighbour)})
+        if i == j:
+            where, cause = f"atom {i + 1} ({structure[i].specie}) and its own periodic image", \
+                "a lattice vector too short?"
+        else:
+            where, cause = f"atoms {i + 1} ({structure[i].specie}) and {j + 1} ({structure[j].specie})", \
+                "a duplicated atom or a wrong coordinate?"
+        warnings.warn(StructureWarning(
+            f"{source}: {where} are {distance[k]:.4f} Å apart, closer than {MIN_ATOM_DISTANCE} Å"
+            + (f" ({pairs} such pairs)" if pairs > 1 else "") + f": {cause}"), stacklevel=3)
+
+
+def _rows(matrix) -> str:
+    return "; ".join(" ".join(f"{v:g}" for v in row) for row in matrix)
+
+
+def _is_poscar_name(path: Path) -> bool:
+    name = path.name.upper()
+    return name.startswith(("POSCAR", "CONTCAR")) or name.endswith(".VASP")
+
+
+def _check_poscar_counts(path: Path) -> None:
+    """The atom counts of a POSCAR must match its coordinate lines.
+
+    pymatgen reads a counts line ``1 0`` followed by two coordinate lines as one
+    atom and fails with ``list index out of range`` on too few lines; both are a
+    silent reinterpretation or a riddle for the user, so they are an error naming
+    the line. (Checked here because no library reports it.)
+    """
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return  # the reader below reports unreadable files
+    k = 5  # comment, scale, three lattice lines
+    if len(lines) <= k:
+        return
+    if not lines[k].split() or not lines[k].split()[0].lstrip("-").isdigit():
+        k += 1  # VASP 5: element names, then counts
+    if k >= len(lines):
+        return
+    try:
+        counts = [int(v) for v in lines[k].split()]
+    except ValueError:
+        return  # not a counts line: the reader below reports the format problem
+    if any(c < 1 for c in counts):
+        raise StructureFileError(f"{path}, line {k + 1}: atom counts '{lines[k].strip()}' include "
+                                 f"{min(counts)}; every species listed needs at least one atom")
+    start = k + 1
+    if start < len(lines) and lines[start].strip()[:1] in ("S", "s"):
+        start += 1  # Selective dynamics
+    start += 1  # Direct / Cartesian
+    coordinates = 0
+    for line in lines[start:]:
+        if not line.strip():
+            break  # velocities or predictor-corrector data may follow after a blank line
+        coordinates += 1
+    if coordinates != sum(counts):
+        raise StructureFileError(f"{path}, line {k + 1}: the counts '{lines[k].strip()}' add up to "
+                                 f"{sum(counts)} atoms but {coordinates} coordinate lines follow "
+                                 f"(from line {start + 1})")
+
+
+def primitive_cell(structure: Structure, symprec: float = CELL_SYMPREC) -> Structure:
+    """The spglib primitive cell of ``structure`` (the cell contact maps refer to).
+
+    Falls back to the input cell when spglib finds no symmetry at ``symprec`` (Å).
+    """
+    try:
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
+    except Exception:  # spglib gives up on some distorted cells
+        primitive = None
+    return primitive if primitive is not None and len(primitive) <= len(structure) else structure
+
+
+
+def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:
+    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
+    (P1 when spglib cannot determine the symmetry).
+
+    Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
+    from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
+    """
+    labelled = structure.copy()
+    counts: dict[str, int] = {}
+    for site in labelled:
+        symbol = site.specie.symbol
+        counts[symbol] = counts.get(symbol, 0) + 1
+        site.label = f"{symbol}{counts[symbol]}"
+    if symmetrize:
+        try:  # refined as core.crystal.symmetry.standard_cell does: the cell the result tables report
+            return str(CifWriter(labelled, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE))
+        except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells
+            pass  # such a cell is written in P1 rather than not at all
+    return str(CifWriter(labelled))
+
+
+def write_cif(
+    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC
+) -> Path:
+    """Write a CIF atomically (P1 by default, symmetrised with ``symmetrize=True``)."""
+    return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
+
+
+def poscar_text(structure: Structure, comment: str | None = None) -> str:
+    """A POSCAR of ``structure`` as text (VASP 5 format with element names, species sorted
+    into contiguous blocks): what :func:`write_poscar` writes."""
+    return Poscar(structure, comment=comment, sort_structure=True).get_str()
+
+
+def write_poscar(structure: Structure, path: str | os.PathLike, comment: str | None = None) -> Path:
+    """Write a VASP POSCAR atomically (:func:`poscar_text`)."""
+    return atomic_write_text(path, poscar_text(structure, comment))
+
+
+def potcar_configured() -> bool:
+    """True when pymatgen knows a VASP pseudopotential directory (PMG_VASP_PSP_DIR)."""
+    psp = SETTINGS.get("PMG_VASP_PSP_DIR")
+    return bool(psp) and Path(psp).is_dir()
+
+
+def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None) -> Path:
+    """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
+
+    ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
+    site, in the structure's site order) are given.
+
+    The folder gets POSCAR, INCAR and KPOINTS; POTCAR too when pymatgen's
+    pseudopotential directory is configured, otherwise ``POTCAR.spec`` and a
+    ``README.txt`` explaining how to add it. The folder is built next to the
+    target and renamed into place, so it is never left half-written.
+    """
+    target = Path(folder)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    except OSError as exc:
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    try:
+        if magmoms is not None:
+            structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
+        input_set = MPRelaxSet(structure)
+        os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
+        if potcar_configured():
+            input_set.write_input(staging)
+        else:
+            input_set.write_input(staging, potcar_spec=True)
+            (staging / "README.txt").write_text(_POTCAR_README)
+        _tidy_incar(staging / "INCAR")
+        if target.exists():
+            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
+            os.replace(target, retired / target.name)
+            try:
+                os.replace(staging, target)
+            except OSError:
+                os.replace(retired / target.name, target)  # the old folder back, the user's files in it
+                shutil.rmtree(retired, ignore_errors=True)
+                raise
+            _retire_keeping_other_files(retired, target)
+        else:
+            os.replace(staging, target)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except Exception:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return target
+
+
+VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "README.txt")
+"""What :func:`write_vasp_inputs` writes (and replaces); anything else in the folder is the user's."""
+
+
+def free_path(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists: where a folder
+    kept for the user goes without replacing anything."""
+    candidate, k = parent / name, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = parent / f"{name}-{k}"
+    return candidate
+
+
+def _other_files(folder: Path) -> list[Path]:
+    """Everything in ``folder`` besides :data:`VASP_INPUT_FILES` at its top: the user's
+    files, links and folders (empty ones too), deepest last."""
+    return [p for p in sorted(folder.rglob("*"))
+            if not (p.parent == folder and p.name in VASP_INPUT_FILES and p.is_file() and not p.is_symlink())]
+
+
+def _retire_keeping_other_files(retired: Path, target: Path) -> None:
+    """Move the user's files (a VASP run's OUTCAR, CONTCAR, job scripts) of the replaced
+    folder ``retired/target.name`` into the new ``target``, then remove it; anything that
+    could not be moved stays in a visible ``target.kept`` folder, never removed."""
+    old = retired / target.name
+    try:
+        for path in _other_files(old):
+            destination = target / path.relative_to(old)
+            if path.is_dir() and not path.is_symlink():
+                destination.mkdir(parents=True, exist_ok=True)
+            elif path.exists() or path.is_symlink():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, destination)
+    finally:
+        left = [p for p in _other_files(old) if not p.is_dir() or p.is_symlink()] if old.exists() else []
+        if left:
+            os.replace(old, free_path(target.parent, f"{target.name}.kept"))
+        shutil.rmtree(retired, ignore_errors=True)
+
+
+def _tidy_incar(path: Path) -> None:
+    """Rewrite INCAR floats as VASP users write them (``EDIFF = 0.0003``, not the
+    ``0.00030000000000000003`` of the input set's per-atom arithmetic)."""
+    from pymatgen.io.vasp import Incar
+
+    incar = Incar.from_file(path)
+    for key, value in incar.items():
+        if isinstance(value, float):
+            incar[key] = float(f"{value:.6g}")
+        elif isinstance(value, list) and value and all(isinstance(v, float) for v in value):
+            incar[key] = [float(f"{v:.6g}") for v in value]
+    incar.write_file(path)
+
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """An output file (``--json``, ``--plot``, a model file) checked before any work: not
+    a folder, in a folder that exists and is writable, and writable itself if it exists.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output file name is empty")
+    if target.is_dir():
+        raise StructureFileError(f"{target} is a folder, not a file")
+    parent = target.parent
+    if not parent.exists():
+        raise StructureFileError(f"{target}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise StructureFileError(f"{target}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {parent} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise StructureFileError(f"{target}: the file is not writable")
+    return target
+
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """An output folder (``--out``) checked before any work: a folder or not there yet (it
+    is made), not a file, under a writable folder.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output folder name is empty")
+    if target.exists() and not target.is_dir():
+        raise StructureFileError(f"{target} is a file, not a folder")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if existing.exists() and not existing.is_dir():
+        raise StructureFileError(f"{target}: {existing} is a file, not a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {existing} is not writable")
+    return target
+
+
+def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
+    """The export formats, each one of :data:`EXPORT_FORMATS`, at least one (repeats dropped).
+
+    Raises
+    ------
+    ExportError
+        No format, or an unknown one (named).
+    """
+    chosen = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
+    if not chosen:
+        raise ExportError(f"no export format given; choose from {', '.join(EXPORT_FORMATS)}")
+    unknown = [f for f in chosen if f not in EXPORT_FORMATS]
+    if unknown:
+        raise ExportError(f"unknown export format {', '.join(map(repr, unknown))}; "
+                          f"choose from {', '.join(EXPORT_FORMATS)}")
+    return chosen
+
+
+def check_file_stem(stem: str) -> str:
+    """A file name stem for exported files: a plain name, so every file lands in the output
+    folder (no path separator, not ``.`` or ``..``, not empty).
+
+    Raises
+    ------
+    ExportError
+        Naming the stem and the problem.
+    """
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not stem.strip() or stem.strip() in (".", "..") or "\0" in stem:
+        raise ExportError(f"file stem {stem!r} is not a file name")
+    if any(sep in stem for sep in separators):
+        raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
+                          "(the files go into the output folder)")
+    return stem
+
+
+def export_structure(
+    structure: Structure,
+    out_dir: str | os.PathLike,
+    stem: str | None = None,
+    formats: Iterable[str] = EXPORT_FORMATS,
+) -> list[Path]:
+    """Export one structure in several formats into ``out_dir``.
+
+    Formats: ``cif`` (P1, ``STEM.cif``), ``cif-symmetrized`` (``STEM_sym.cif``),
+    ``poscar`` (``STEM.POSCAR``), ``vasp`` (folder ``STEM_vasp/``).
+    ``stem`` defaults to the reduced formula. The formats, the stem and the folder
+    are checked before anything is written.
+
+    Raises
+    ------
+    ExportError
+        No or an unknown format, or a stem that is not a plain file name.
+    StructureFileError
+        ``out_dir`` is a file, or a file cannot be written.
+    """
+    formats = check_export_formats(formats)
+    stem = check_file_stem(stem or structure.composition.reduced_formula)
+    out = check_output_folder(out_dir)
+    written: list[Path] = []
+    for fmt in formats:
+        if fmt == "cif":
+            written.append(write_cif(structure, out / f"{stem}.cif"))
+        elif fmt == "cif-symmetrized":
+            written.append(write_cif(structure, out / f"{stem}_sym.cif", symmetrize=True))
+        elif fmt == "poscar":
+            written.append(write_poscar(structure, out / f"{stem}.POSCAR", comment=stem))
+        else:
+            written.append(write_vasp_inputs(structure, out / f"{stem}_vasp"))
+    return written

@@ -1,0 +1,148 @@
+"""``report.html`` of a screen: one self-contained page (no network, no files beside it).
+
+A sortable table (click a header) with one row per formula, links to each formula's
+run folder and best CIF (relative to the report, so the folder can be moved or
+copied whole), and an inline SVG plot of the best energy per atom across the
+screen. Written by :func:`core.screen.screening.write_report`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from html import escape
+from pathlib import Path
+
+COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
+           ("stability", "Stability"), ("decomposition", "Hull at this composition"),
+           ("best_energy_per_atom", "Best E (eV/atom)"),
+           ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
+           ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
+
+_SORT_SCRIPT = """
+function filterHull() {
+  var limit = parseFloat(document.getElementById('hull-limit').value), shown = 0;
+  document.querySelectorAll('tbody tr').forEach(function (r) {
+    var v = parseFloat(r.dataset.hull), hide = !isNaN(limit) && !(v <= limit);
+    r.style.display = hide ? 'none' : ''; shown += hide ? 0 : 1;
+  });
+  document.getElementById('hull-shown').textContent = shown + ' shown';
+}
+document.getElementById('hull-limit').addEventListener('input', filterHull);
+document.querySelectorAll('th').forEach(function (th, col) {
+  th.addEventListener('click', function () {
+    var body = th.closest('table').tBodies[0], rows = Array.from(body.rows);
+    var up = th.dataset.dir !== 'up'; th.dataset.dir = up ? 'up' : 'down';
+    rows.sort(function (a, b) {
+      var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v, nx = parseFloat(x), ny = parseFloat(y);
+      var c = (!isNaN(nx) && !isNaN(ny)) ? nx - ny : x.localeCompare(y);
+      return up ? c : -c;
+    });
+    rows.forEach(function (r) { body.appendChild(r); });
+  });
+});
+"""
+
+
+def report_html(rows: list[dict], out: Path) -> str:
+    """The page for ``rows`` (screen rows, :data:`core.screen.screening.ROW_FIELDS`) of the screen in ``out``."""
+    done = sum(1 for r in rows if r.get("status", "").startswith("done"))
+    failed = sum(1 for r in rows if r.get("status") == "failed")
+    body = "\n".join(_row(r, out) for r in rows)
+    head = "".join(f"<th title='click to sort'>{escape(title)}</th>" for _, title in COLUMNS)
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>AlphaCrystal screen: {escape(out.name)}</title>
+<style>
+body {{ font-family: sans-serif; margin: 1.5em; }} table {{ border-collapse: collapse; font-size: 0.9em; }}
+th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
+th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
+</style></head><body>
+<h1>Screen {escape(out.name)}</h1>
+<p>{len(rows)} formulas: {done} done, {failed} failed, sorted by E_hull: the energy of each formula's
+rank-1 structure above the convex hull of the known phases of its chemical system (the training data's
+Materials Project phases; negative: below every known combination of them), which compares across
+formulas. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
+the run), unstable. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
+within one composition. Match: StructureMatcher at pymatgen's default tolerances against the reference
+given in the input.</p>
+<p><label>Show E_hull ≤ <input id='hull-limit' type='number' step='10' size='6'> meV/atom</label>
+<span id='hull-shown'></span></p>
+{hull_plot(rows)}
+<table><thead><tr>{head}</tr></thead><tbody>
+{body}
+</tbody></table>
+<script>{_SORT_SCRIPT}</script>
+</body></html>
+"""
+
+
+def _row(row: dict, out: Path) -> str:
+    cells = []
+    for key, _ in COLUMNS:
+        value = row.get(key)
+        shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        sort_value = "" if value is None else str(value)
+        text = escape(shown)
+        if key == "formula":
+            links = [f"<a href='{escape(_relative(row.get('folder'), out))}'>{text}</a>"] if row.get("folder") else [text]
+            if row.get("cif"):
+                links.append(f"<a href='{escape(_relative(row['cif'], out))}'>CIF</a>")
+            text = " ".join(links)
+        cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
+    css = " class='failed'" if row.get("status") == "failed" else ""
+    hull = row.get("e_above_hull_meV")
+    return f"<tr{css} data-hull='{escape('' if hull is None else str(hull))}'>{''.join(cells)}</tr>"
+
+
+def _relative(path: str | None, out: Path) -> str:
+    if not path:
+        return ""
+    try:
+        return os.path.relpath(path, out).replace(os.sep, "/")
+    except ValueError:  # another drive (Windows)
+        return Path(path).as_uri()
+
+
+def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
+    """Inline SVG: energy above the hull (meV/atom) of every finished formula, in screen order;
+    the best energy per atom (eV/atom) where no formula has one (runs without reference phases)."""
+    key, title, unit = "e_above_hull_meV", "Energy above the hull of the known phases (meV/atom)", "meV/atom"
+    points = _points(rows, key)
+    if not points:
+        key, title, unit = "best_energy_per_atom", "Best energy per atom (eV/atom)", "eV/atom"
+        points = _points(rows, key)
+    if not points:
+        if any(str(r.get("status", "")).startswith("done") for r in rows):
+            return ("<p>(no energy plot: the finished formulas have no energies, as their structures were "
+                    "not relaxed (--no-relax); they are ranked by contact-map fitness)</p>")
+        return "<p>(no finished formula yet: no energy plot)</p>"
+    lo, hi = min(e for _, e in points), max(e for _, e in points)
+    span = (hi - lo) or 1.0
+    left, right, top, bottom = 60, 10, 10, 40
+    step = (width - left - right) / max(len(points) - 1, 1)
+
+    def y(e: float) -> float:
+        return top + (hi - e) / span * (height - top - bottom)
+
+    dots = "".join(f"<circle cx='{left + k * step:.1f}' cy='{y(e):.1f}' r='4' fill='#3060c0'>"
+                   f"<title>{escape(f)}: {e:.4f} {unit}</title></circle>" for k, (f, e) in enumerate(points))
+    labels = "".join(f"<text x='{left + k * step:.1f}' y='{height - 5}' font-size='10' text-anchor='middle'>"
+                     f"{escape(f)}</text>" for k, (f, _) in enumerate(points)) if len(points) <= 30 else ""
+    axis = (f"<text x='5' y='{y(hi) + 4:.1f}' font-size='10'>{hi:.3f}</text>"
+            f"<text x='5' y='{y(lo) + 4:.1f}' font-size='10'>{lo:.3f}</text>"
+            f"<line x1='{left - 5}' y1='{top}' x2='{left - 5}' y2='{height - bottom}' stroke='#888'/>")
+    return (f"<h2>{escape(title)}</h2><svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
+            f"height='{height}' role='img' aria-label='{escape(title)} of each formula'>{axis}{dots}{labels}</svg>")
+
+
+def _points(rows: list[dict], key: str) -> list[tuple[str, float]]:
+    """(formula, value) of the rows with a finite number under ``key`` (a string from screen.csv too)."""
+    points = []
+    for r in rows:
+        try:
+            value = float(r.get(key))
+        except (TypeError, ValueError):
+            continue
+        if math.isfinite(value):
+            points.append((str(r["formula"]), value))
+    return points

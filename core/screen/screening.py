@@ -1,0 +1,452 @@
+"""Screening many formulas: one ``predict`` per formula, spread over a Dask cluster.
+
+``alphacrystal screen`` runs :func:`screen` on a Dask ``distributed`` cluster: by
+default a ``LocalCluster`` started in this process (one worker process per core,
+one thread each, nothing to install or configure), or an existing scheduler
+(``--scheduler tcp://host:8786``), or a SLURM / PBS cluster through dask-jobqueue
+(``--cluster slurm|pbs`` with a small config file; docs/screening.md). We write no
+queue of our own: Dask schedules, retries and reports.
+
+Each formula is one task, :func:`screen_task`, that runs the same
+:func:`core.predict.pipeline.predict_structures` as ``predict`` into ``DIR/FORMULA/`` (the
+run folder: per-step results are stored as they finish, so a retried or re-run
+formula resumes). The task runs on one core (``jobs=1``: the GA and the
+relaxations in the worker process itself); the models, the template library and
+the potential are cached per process, so a worker loads them once, not once per
+formula.
+
+Resumable and fault tolerant: a formula whose folder holds a finished summary is
+not run again (its row is read back). A task that raises is retried up to
+``retries`` times by Dask; a worker that dies (killed process, lost node) makes
+the scheduler re-run its task elsewhere, up to the same number of times
+(``distributed.scheduler.allowed-failures``); then the formula is recorded as
+failed with the reason. No more tasks are out than the cluster has threads, so a
+task sits only on the worker that runs it: Dask also counts a death against the
+tasks queued on that worker, which would fail formulas that never ran. A prediction that fails for a reason of its own (no
+structure to offer) is not retried. Only finished formulas are written to the
+report; nothing half-written is reported as a result.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import math
+import os
+import shutil
+import socket
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from core.errors import AlphaCrystalError
+from core.screen.inputs import ScreenItem
+from core.stability.hull import STABILITY_COLUMNS
+
+CLUSTERS = ("local", "slurm", "pbs")
+DEFAULT_RETRIES = 2
+DEFAULT_WORKER_TIMEOUT = 600.0
+"""Seconds a screen with formulas left waits while the cluster has no worker (none started
+yet, or all gone) before it stops with an error (``screen --worker-timeout``)."""
+SUBMIT_COMMANDS = {"slurm": "sbatch", "pbs": "qsub"}
+"""The batch system's submit command dask-jobqueue runs for each worker job: it must be on
+this machine's PATH (a login node of the cluster)."""
+JOBQUEUE_KEYS = ("queue", "cores", "memory", "walltime", "account", "processes", "interface", "job_extra_directives",
+                 "local_directory", "log_directory", "python", "job_script_prologue")
+"""Keys a ``--cluster slurm|pbs`` config file may set (passed to dask-jobqueue's cluster class)."""
+
+SINGLE_THREAD_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
+class ScreenError(AlphaCrystalError):
+    """A screen cannot start (no cluster, a bad cluster config, an output folder that is a file)."""
+
+
+@dataclass(frozen=True)
+class ClusterSpec:
+    """Where the screen's tasks run.
+
+    Attributes
+    ----------
+    kind : str
+        ``local`` (a LocalCluster in this process), ``scheduler`` (connect to
+        ``address``), ``slurm`` or ``pbs`` (dask-jobqueue).
+    address : str or None
+        Scheduler address for ``scheduler``, e.g. ``tcp://10.0.0.5:8786``.
+    workers : int or None
+        Local: worker processes (default one per core); slurm/pbs: batch jobs.
+    threads_per_worker : int
+    config : dict
+        dask-jobqueue keyword arguments (:data:`JOBQUEUE_KEYS`), from the config file.
+    """
+
+    kind: str = "local"
+    address: str | None = None
+    workers: int | None = None
+    threads_per_worker: int = 1
+    config: dict = field(default_factory=dict)
+
+
+def read_cluster_config(path: str | os.PathLike) -> dict:
+    """The dask-jobqueue settings of a small JSON or ``key = value`` file (queue, cores,
+    memory, walltime, account, ...); an unknown key is an error naming the line."""
+    import json
+
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise ScreenError(f"{path}: {exc.strerror}") from None
+    if text.lstrip().startswith("{"):
+        try:
+            config = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ScreenError(f"{path} line {exc.lineno}: not valid JSON ({exc.msg})") from None
+        lines = {key: 1 for key in config}
+    else:
+        config, lines = {}, {}
+        for number, raw in enumerate(text.splitlines(), 1):
+            line = raw.split("#", 1)[0].strip()
+            if not line:
+                continue
+            if "=" not in line:
+                raise ScreenError(f"{path} line {number}: expected 'key = value', got {raw.strip()!r}")
+            key, value = (part.strip() for part in line.split("=", 1))
+            config[key] = int(value) if value.isdigit() else value.strip("'\"")
+            lines[key] = number
+    for key in config:
+        if key not in JOBQUEUE_KEYS:
+            raise ScreenError(f"{path} line {lines[key]}: unknown setting {key!r} "
+                              f"(known: {', '.join(JOBQUEUE_KEYS)})")
+    return config
+
+
+def start_cluster(spec: ClusterSpec, retries: int = DEFAULT_RETRIES):
+    """A Dask ``Client`` for ``spec`` and the cluster object it owns (None for a scheduler
+    address). Close both when done (the client first). A scheduler started here lets a task
+    whose worker died run ``retries`` more times (``allowed-failures``)."""
+    import dask
+    from distributed import Client, LocalCluster
+
+    dask.config.set({"distributed.scheduler.allowed-failures": retries})
+
+    if spec.kind == "scheduler":
+        try:
+            return Client(spec.address, timeout="20s"), None
+        except OSError as exc:
+            raise ScreenError(f"no Dask scheduler answers at {spec.address}: {exc}") from None
+    if spec.kind == "local":
+        dask.config.set({"distributed.worker.daemon": False})  # a worker may start its own processes
+        workers = spec.workers or os.cpu_count() or 1
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=spec.threads_per_worker, processes=True,
+                               dashboard_address=":0", env=dict(SINGLE_THREAD_ENV))
+        return Client(cluster), cluster
+    if spec.kind in ("slurm", "pbs"):
+        command = SUBMIT_COMMANDS[spec.kind]
+        if shutil.which(command) is None:  # dask-jobqueue would log the failed submission and wait for ever
+            raise ScreenError(f"--cluster {spec.kind}: the batch command '{command}' is not found on this "
+                              f"machine (PATH); run the screen on a login node of the {spec.kind.upper()} "
+                              "cluster, or use --cluster local or --scheduler")
+        cluster = jobqueue_cluster(spec)
+        cluster.scale(jobs=spec.workers or 1)
+        return Client(cluster), cluster
+    raise ScreenError(f"unknown cluster {spec.kind!r}: choose from {', '.join(CLUSTERS)} or give --scheduler")
+
+
+def jobqueue_cluster(spec: ClusterSpec):
+    """The dask-jobqueue cluster of a ``slurm`` or ``pbs`` spec, not scaled yet (no job
+    submitted): each batch job is one worker process of one thread by default, with the
+    single-thread BLAS/OpenMP environment; the config file's settings override."""
+    try:
+        import dask_jobqueue
+    except ImportError:
+        raise ScreenError(f"--cluster {spec.kind} needs dask-jobqueue: pip install dask-jobqueue "
+                          "(or pip install 'alphacrystal-studio[cluster]')") from None
+    cls = dask_jobqueue.SLURMCluster if spec.kind == "slurm" else dask_jobqueue.PBSCluster
+    config = {"cores": 1, "processes": 1, "memory": "4GB", **spec.config}
+    config.setdefault("job_script_prologue", [f"export {k}={v}" for k, v in SINGLE_THREAD_ENV.items()])
+    try:
+        return cls(**config)
+    except (TypeError, ValueError) as exc:
+        raise ScreenError(f"--cluster {spec.kind}: {exc}") from None
+
+
+# ---------------------------------------------------------------- one formula (runs on a worker)
+def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
+    """Predict one formula into ``out_dir/item.name`` and return its screen row.
+
+    Runs on a Dask worker: one core (``jobs=1``), torch on one thread. A prediction
+    that fails for a reason of its own (an :class:`AlphaCrystalError`) returns a
+    ``failed`` row; anything else raises, so that Dask retries it.
+    """
+    import torch
+
+    from core.predict.pipeline import predict_structures
+    from core.runtime.parallel import background_priority
+
+    torch.set_num_threads(1)
+    background_priority()  # a window's run beside the screen gets its share of the cores
+    start = time.perf_counter()
+    settings = task_settings(item, settings_dict, as_dict=False)
+    folder = Path(out_dir) / item.name
+    try:
+        result = predict_structures(item.formula, settings, out_dir=folder)
+    except AlphaCrystalError as exc:
+        return failed_row(item, str(exc), time.perf_counter() - start, worker=_worker_name())
+    row = row_from_folder(item, folder)
+    return {**row, "seconds": round(time.perf_counter() - start, 1), "worker": _worker_name(),
+            "resumed": bool(any(result.resumed.values()))}
+
+
+def _worker_name() -> str:
+    try:
+        from distributed import get_worker
+
+        return get_worker().address
+    except (ImportError, ValueError):
+        return socket.gethostname()
+
+
+# ---------------------------------------------------------------- rows
+ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "best_energy_per_atom", "formation_energy_per_atom",
+              "decomposition", "spacegroup", "symbol", "source", "dice", "match", "rms", "n_structures", "seconds",
+              "worker", "folder", "cif", "reason", "line")
+"""Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first)."""
+
+
+def screen_order(rows: list[dict]) -> list[dict]:
+    """Rows by energy above the hull of the rank-1 structure (meV/atom; comparable across
+    formulas, unlike energies per atom), lowest first; rows without one (not relaxed, failed,
+    no reference phases) follow in their own order."""
+    def key(row: dict) -> tuple[int, float]:
+        try:
+            value = float(row.get("e_above_hull_meV"))
+        except (TypeError, ValueError):
+            return (1, 0.0)
+        return (0, value) if math.isfinite(value) else (1, 0.0)
+
+    return sorted(rows, key=key)
+
+
+IGNORED_SETTINGS = ("jobs", "device")
+"""Settings that do not change a prediction's result (where it ran)."""
+
+
+def task_settings(item: ScreenItem, settings_dict: dict, as_dict: bool = True):
+    """The prediction settings of one formula: the screen's, with its own Z and space groups,
+    one core (a ``PredictionSettings``, or its dict as ``summary.json`` stores it)."""
+    from core.predict.pipeline import PredictionSettings
+
+    settings = PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
+                                     "spacegroups": item.spacegroups or None})
+    return settings.to_dict() if as_dict else settings
+
+
+def finished(folder: Path, settings: dict | None = None) -> bool:
+    """Whether a formula's run folder holds a finished prediction (its summary) made with
+    ``settings`` (:func:`task_settings`; None: any). Another Z, other space groups or
+    other settings run again; the run folder then recomputes only what they change."""
+    import json
+
+    path = folder / "summary.json"
+    if not path.is_file():
+        return False
+    if settings is None:
+        return True
+    try:
+        stored = json.loads(path.read_text()).get("settings", {})
+    except (OSError, ValueError):
+        return False
+
+    def comparable(values: dict) -> dict:
+        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if k not in IGNORED_SETTINGS}
+
+    return comparable(stored) == comparable(settings)
+
+
+def row_from_folder(item: ScreenItem, folder: Path) -> dict:
+    """The screen row of a finished run folder: its best structure (rank 1), and, with a
+    reference, whether it matches it (StructureMatcher at its default tolerances)."""
+    import json
+
+    summary = json.loads((folder / "summary.json").read_text())
+    rows = summary.get("structures", [])
+    best = rows[0] if rows else {}
+    cif = folder / best["folder"] / f"{summary.get('formula', item.name)}.cif" if best.get("folder") else None
+    row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
+           "best_energy_per_atom": best.get("energy_per_atom"),
+           **{k: best.get(k) for k in STABILITY_COLUMNS},
+           "spacegroup": best.get("relaxed_spacegroup", best.get("spacegroup")),
+           "symbol": best.get("relaxed_symbol", best.get("symbol")), "source": best.get("source"),
+           "dice": best.get("dice") if best.get("relaxed_dice") is None else best["relaxed_dice"],
+           "n_structures": len(rows),
+           "seconds": summary.get("seconds"), "folder": str(folder),
+           "cif": str(cif) if cif is not None and cif.is_file() else "", "match": None, "rms": None,
+           "reason": "" if rows else "no structure in the summary", "worker": ""}
+    if item.reference and row["cif"]:
+        row.update(_match(row["cif"], item.reference))
+    return row
+
+
+def _match(cif: str, reference: str) -> dict:
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    from core.io.structures import read_structure
+
+    try:
+        predicted, known = read_structure(cif), read_structure(reference)
+    except AlphaCrystalError as exc:
+        return {"match": None, "reason": f"reference not compared: {exc}"}
+    matcher = StructureMatcher()
+    rms = matcher.get_rms_dist(predicted, known)
+    return {"match": rms is not None, "rms": None if rms is None else round(float(rms[0]), 4)}
+
+
+def failed_row(item: ScreenItem, reason: str, seconds: float | None = None, worker: str = "") -> dict:
+    return {"formula": item.formula, "status": "failed", "reason": reason.splitlines()[0] if reason else "",
+            "seconds": None if seconds is None else round(seconds, 1), "worker": worker, "line": item.line}
+
+
+# ---------------------------------------------------------------- the screen
+@dataclass
+class ScreenProgress:
+    """Counts of a running screen (for the progress bar)."""
+
+    total: int
+    done: int = 0
+    failed: int = 0
+    skipped: int = 0
+    elapsed_s: float = 0.0
+    last: str = ""
+
+    @property
+    def running(self) -> int:
+        """Formulas not finished yet (running or waiting for a worker)."""
+        return self.total - self.done - self.failed - self.skipped
+
+
+def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: dict, client,
+           retries: int = DEFAULT_RETRIES, progress: Callable[[ScreenProgress], None] | None = None,
+           cancel=None, task: Callable = screen_task,
+           worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT) -> list[dict]:
+    """Run every item not finished yet on ``client``; return one row per item (input order).
+
+    While formulas are left and the cluster has had no worker for ``worker_timeout``
+    seconds (None: wait for ever), the screen stops with a :class:`ScreenError` (finished
+    rows are kept in ``screen.csv``): batch jobs that never start, or workers all gone.
+
+    ``screen.csv`` and ``report.html`` in ``out_dir`` are rewritten after each finished
+    formula (atomically), so an interrupted screen still has its report. ``cancel``
+    (anything with ``is_set()``) stops it: running tasks are cancelled, finished rows kept.
+    ``task`` is the function run per formula (:func:`screen_task`; tests pass others).
+    """
+    from distributed import wait
+
+    out = Path(out_dir).resolve()  # a worker on another machine or in another folder needs the full path
+    if out.exists() and not out.is_dir():
+        raise ScreenError(f"{out} is a file, not a folder")
+    out.mkdir(parents=True, exist_ok=True)
+    start = time.perf_counter()
+    rows: dict[str, dict] = {}
+    state = ScreenProgress(total=len(items))
+    for item in items:
+        if finished(out / item.name, task_settings(item, settings_dict) if settings_dict else None):
+            rows[item.name] = {**row_from_folder(item, out / item.name), "status": "done (earlier run)"}
+            state.skipped += 1
+    todo = [item for item in items if item.name not in rows]
+    write_report(out, [rows[i.name] for i in items if i.name in rows])
+    if progress:
+        progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
+    running: dict = {}
+    no_worker_since = [time.perf_counter()]  # when the cluster was last seen without a worker
+
+    def fill() -> None:
+        """Submit while fewer tasks are out than the cluster has threads (at least one): a
+        task is only ever on the worker that runs it, so a worker that dies costs that one
+        formula a retry, not the formulas queued behind it (Dask counts those too).
+        No worker for ``worker_timeout`` seconds while formulas are left is an error."""
+        threads = sum(client.nthreads().values())
+        if threads or not (todo or running):
+            no_worker_since[0] = time.perf_counter()
+        elif worker_timeout is not None and time.perf_counter() - no_worker_since[0] >= worker_timeout:
+            raise ScreenError(f"no Dask worker in {worker_timeout:g} s with {len(todo) + len(running)} formulas "
+                              "left: the cluster's worker jobs did not start or have all ended (check the batch "
+                              "queue, e.g. squeue or qstat; --worker-timeout sets the wait); finished formulas "
+                              f"are in {out}/screen.csv")
+        while todo and len(running) < max(1, threads):
+            item = todo.pop(0)
+            future = client.submit(task, item, settings_dict, str(out), key=f"screen-{item.name}-{time.time_ns()}",
+                                   retries=retries, pure=False)
+            running[future] = item
+
+    try:
+        fill()
+        while running:
+            try:
+                done, _ = wait(list(running), timeout=2.0, return_when="FIRST_COMPLETED")
+            except (TimeoutError, asyncio.TimeoutError):  # nothing finished: look for new workers, wait again
+                done = set()
+            except Exception:  # noqa: BLE001 - e.g. FuturesCancelledError: a lost scheduler connection
+                done = {f for f in running if f.status in ("finished", "error", "cancelled", "lost")}
+                if not done:
+                    raise
+            for future in done:
+                item = running.pop(future)
+                try:
+                    row = future.result()
+                except Exception as exc:  # noqa: BLE001 - failed every retry, or its worker kept dying
+                    row = failed_row(item, f"{type(exc).__name__}: {exc}")
+                future.release()  # read: a worker that dies later must not make Dask run it again
+                rows[item.name] = row
+                if row["status"] == "failed":
+                    state.failed += 1
+                else:
+                    state.done += 1
+                state.last = f"{item.formula}: {row['status']}"
+                write_report(out, [rows[i.name] for i in items if i.name in rows])
+                if progress:
+                    progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
+            if cancel is not None and cancel.is_set():
+                break
+            fill()  # also picks up workers that joined (a batch system starting jobs)
+    finally:
+        if running:
+            client.cancel(list(running))
+    return [rows[i.name] for i in items if i.name in rows]
+
+
+def write_report(out: Path, rows: list[dict]) -> None:
+    """``screen.csv`` and ``report.html`` of the rows so far (each written atomically)."""
+    import csv
+    import io
+
+    from core.io.files import atomic_write_text
+    from core.screen.report import report_html
+
+    rows = screen_order(rows)
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=list(ROW_FIELDS), extrasaction="ignore")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS})
+    atomic_write_text(out / "screen.csv", buffer.getvalue())
+    atomic_write_text(out / "report.html", report_html(rows, out))
+
+
+def read_screen_table(folder: str | os.PathLike) -> list[dict]:
+    """The rows of a screen's ``screen.csv`` (strings as written), for the desktop app.
+
+    Raises
+    ------
+    ScreenError
+        The folder holds no ``screen.csv``.
+    """
+    import csv
+
+    path = Path(folder) / "screen.csv"
+    try:
+        with path.open(newline="") as handle:
+            return list(csv.DictReader(handle))
+    except OSError as exc:
+        raise ScreenError(f"{folder}: not a screen folder (no readable screen.csv: {exc.strerror})") from None

@@ -1,0 +1,312 @@
+"""Is a predicted compound stable? Formation energy and energy above the convex hull.
+
+A prediction's energy says which arrangement of a formula is lowest; whether the
+formula exists at all depends on its competing phases. Here a relaxed result is
+placed on the convex hull of the known phases of its chemical system
+(:mod:`core.stability.references`, pymatgen :class:`~pymatgen.analysis.phase_diagram.PhaseDiagram`):
+
+- formation energy per atom, eV/atom: ``E - Σ x_i μ_i`` with the potential's
+  elemental chemical potentials μ of the frame;
+- energy above the hull, eV/atom (negative: below every known combination of
+  phases), and the decomposition products with their fractions (by atom);
+- a label: ``stable`` (on or below the known hull), ``metastable`` (above it by at
+  most the threshold) or ``unstable``.
+
+A frame (:data:`FRAMES`) says where the references' formation energies come from
+(Materials Project's, or the potential's at the stored geometry) and which
+chemical potentials turn the prediction's energy into a formation energy. The
+default frame and threshold were chosen on validation formulas
+(``benchmarks/stability_frames.py``, docs/stability.md).
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
+from pymatgen.core import Composition
+
+from core.errors import AlphaCrystalError
+from core.stability.references import ReferencePhases, formation_energy, reference_file
+
+
+@dataclass(frozen=True)
+class StabilityFrame:
+    """Where the energies of the hull come from.
+
+    Attributes
+    ----------
+    references : str
+        ``mp``: Materials Project's formation energies; ``potential``: the potential's
+        energies at the stored geometry, with the chemical potentials below.
+    mu : str
+        The potential's chemical potentials (:data:`core.stability.references.MU_KINDS`) that
+        turn the prediction's (and, for ``potential``, the references') energies into
+        formation energies.
+    """
+
+    references: str
+    mu: str
+
+
+FRAMES: dict[str, StabilityFrame] = {
+    "mp-fitted": StabilityFrame("mp", "fitted"),
+    "mp-crystal": StabilityFrame("mp", "crystal"),
+    "potential": StabilityFrame("potential", "static"),
+}
+DEFAULT_FRAME = "auto"
+"""The frame of :data:`FRAME_FOR_POTENTIAL` for the run's potential."""
+FRAME_FOR_POTENTIAL = {"chgnet": "mp-fitted", "sevennet": "potential"}
+"""Chosen on validation for each potential (docs/stability.md): the smallest error of E_hull
+against Materials Project's own energies on the same hull (CHGNet 20 meV/atom with fitted
+chemical potentials; SevenNet-0 24 meV/atom with its own reference energies, 67 with fitted
+ones: its energies carry no Materials Project correction that a per-element shift can absorb)."""
+DEFAULT_EHULL_THRESHOLD_EV = 0.1
+"""Above the hull by at most this (eV/atom): ``metastable``; chosen on validation so that a
+known compound is rarely called ``unstable`` (docs/stability.md)."""
+ON_HULL_EV = 0.001
+"""Within this of the hull (eV/atom, numerical noise of the hull construction): ``stable``."""
+LABELS = ("stable", "metastable", "unstable")
+STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame")
+"""The summary columns of :meth:`Stability.row` (None where a result has no place on the hull)."""
+
+
+class StabilityError(AlphaCrystalError):
+    """No reference phases for the potential, or an unknown frame."""
+
+
+@dataclass(frozen=True)
+class Stability:
+    """A result placed on the hull of its chemical system.
+
+    Attributes
+    ----------
+    formation_energy_per_atom : float
+        eV/atom, in the frame's chemical potentials.
+    e_above_hull : float
+        eV/atom above the hull of the known phases (negative: below it).
+    decomposition : tuple of (str, float)
+        The phases of the hull at this composition and their fractions by atom, largest first.
+    label : str
+        ``stable``, ``metastable`` or ``unstable`` (:data:`LABELS`).
+    frame : str
+        The frame's name (:data:`FRAMES`).
+    threshold : float
+        The ``metastable`` threshold used, eV/atom.
+    potential : str
+        The potential whose reference phases made the hull.
+    """
+
+    formation_energy_per_atom: float
+    e_above_hull: float
+    decomposition: tuple[tuple[str, float], ...]
+    label: str
+    frame: str
+    threshold: float
+    potential: str = ""
+
+    def decomposition_text(self) -> str:
+        """``0.500 NaF + 0.500 ZnF2`` (fractions by atom)."""
+        return " + ".join(f"{fraction:.3f} {formula}" for formula, fraction in self.decomposition)
+
+    def row(self) -> dict:
+        """Columns of a summary row: formation energy (eV/atom), E_hull (meV/atom), decomposition, label."""
+        values = (round(self.formation_energy_per_atom, 5), round(1000 * self.e_above_hull, 1),
+                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}")
+        return dict(zip(STABILITY_COLUMNS, values))
+
+    def describe(self) -> str:
+        """One sentence for a tooltip or a report."""
+        where = ("below the hull of the known phases" if self.e_above_hull < -ON_HULL_EV else
+                 "on the hull of the known phases" if self.e_above_hull <= ON_HULL_EV else
+                 "above the hull of the known phases")
+        return (f"{self.label}: {1000 * self.e_above_hull:+.0f} meV/atom, {where}; the hull at this composition "
+                f"is {self.decomposition_text()} (formation energy {self.formation_energy_per_atom:.3f} eV/atom, "
+                f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)")
+
+
+def resolved_frame(frame: str, potential: str) -> str:
+    """``frame``, or for ``auto`` the one chosen on validation for ``potential``
+    (:data:`FRAME_FOR_POTENTIAL`; ``potential`` for one not measured)."""
+    return FRAME_FOR_POTENTIAL.get(potential, "potential") if frame == "auto" else frame
+
+
+def label_for(e_above_hull: float, threshold: float) -> str:
+    """``stable`` / ``metastable`` / ``unstable`` for an energy above the hull (eV/atom)."""
+    if e_above_hull <= ON_HULL_EV:
+        return "stable"
+    return "metastable" if e_above_hull <= threshold else "unstable"
+
+
+class HullJudge:
+    """The hulls of one potential's reference phases in one frame (one per chemical system, cached).
+
+    ``exclude`` (reduced formulas) leaves phases out, as for the validation of the
+    frames, where a formula's own polymorphs must not judge it.
+    """
+
+    def __init__(self, references: ReferencePhases, frame: str = DEFAULT_FRAME,
+                 threshold: float = DEFAULT_EHULL_THRESHOLD_EV, exclude: frozenset[str] = frozenset()) -> None:
+        frame = resolved_frame(frame, references.potential)
+        if frame not in FRAMES:
+            raise StabilityError(f"unknown stability frame {frame!r}: choose from {', '.join(FRAMES)}")
+        self.references, self.frame_name, self.frame = references, frame, FRAMES[frame]
+        self.threshold, self.exclude = threshold, exclude
+        self.mu = references.chemical_potentials(self.frame.mu)
+        self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
+        self._elements = [frozenset(str(e) for e in c.elements) for c in self._compositions]
+        self._ids = {str(f): str(i) for f, i in zip(references.formulas, references.mp_ids)}
+        self._by_system: dict[frozenset[str], list[int]] = {}
+        for k, own in enumerate(self._elements):
+            self._by_system.setdefault(own, []).append(k)
+        if self.frame.references == "mp":
+            self._formation = np.asarray(references.mp_formation, dtype=float)
+        else:
+            self._formation = np.array([formation_energy(c, e, self.mu) if elements <= self.mu.keys() else np.nan
+                                        for c, e, elements in zip(self._compositions, references.potential_energy,
+                                                                  self._elements)])
+        self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
+
+    def phase_diagram(self, elements: frozenset[str]) -> PhaseDiagram:
+        """The hull of the reference phases whose elements all lie in ``elements`` (eV/atom
+        formation energies; every element at 0)."""
+        if elements not in self._diagrams:
+            entries = [PDEntry(Composition(el), 0.0, name=el, attribute=self._ids.get(el)) for el in sorted(elements)]
+            for subsystem in chemical_subsystems(elements):
+                for k in self._by_system.get(subsystem, ()):
+                    formula, ef, comp = str(self.references.formulas[k]), self._formation[k], self._compositions[k]
+                    if math.isfinite(ef) and formula not in self.exclude:
+                        entries.append(PDEntry(comp, ef * comp.num_atoms, name=formula,
+                                               attribute=str(self.references.mp_ids[k])))
+            self._diagrams[elements] = PhaseDiagram(entries)
+        return self._diagrams[elements]
+
+    def assess(self, composition: Composition | str, energy_per_atom: float) -> Stability:
+        """Place a structure of ``composition`` with the potential's energy ``energy_per_atom``
+        (eV/atom) on the hull of its chemical system.
+
+        Raises
+        ------
+        StabilityError
+            When an element has no chemical potential in the references.
+        """
+        comp = Composition(composition)
+        elements = frozenset(str(e) for e in comp.elements)
+        missing = sorted(elements - set(self.mu))
+        if missing:
+            raise StabilityError(f"no reference energy for {', '.join(missing)} in the reference phases of "
+                                 f"{self.references.potential}")
+        ef = formation_energy(comp, energy_per_atom, self.mu)
+        diagram = self.phase_diagram(elements)  # of the known phases only: the prediction is not on it
+        e_hull = ef - diagram.get_hull_energy_per_atom(comp)
+        products = sorted(((phase_label(e), float(x)) for e, x in diagram.get_decomposition(comp).items()),
+                          key=lambda p: -p[1])
+        return Stability(ef, float(e_hull), tuple(products), label_for(float(e_hull), self.threshold),
+                         self.frame_name, self.threshold, self.references.potential)
+
+
+@dataclass
+class HullPicture:
+    """What a hull plot of one chemical system draws (plain data for a view; energies eV/atom).
+
+    Attributes
+    ----------
+    elements : tuple of str
+        The system's elements; the plot can be drawn for two or three of them (:attr:`drawable`).
+    phases : list of dict
+        Every known phase of the system: ``name`` (formula), ``label`` (with its Materials Project
+        entry), ``fractions`` (atom fractions in the order of
+        ``elements``), ``formation_energy``, ``e_above_hull`` and ``stable``.
+    edges : list of (str, str)
+        Tie lines of the hull between stable phases (names).
+    predictions : list of dict
+        The results placed on the hull: ``index`` (into the rows given), ``name``, ``fractions``,
+        ``formation_energy``, ``e_above_hull``.
+    """
+
+    elements: tuple[str, ...]
+    phases: list[dict]
+    edges: list[tuple[str, str]]
+    predictions: list[dict]
+
+    @property
+    def drawable(self) -> bool:
+        """A binary (energy against composition) or a ternary (Gibbs triangle)."""
+        return len(self.elements) in (2, 3)
+
+
+def hull_picture(rows: list[dict], judge: HullJudge | None = None) -> HullPicture | None:
+    """The hull of the chemical system of ``rows`` (summary rows of one formula with the
+    :data:`STABILITY_COLUMNS`) and where each of them lies, against ``judge`` (default: the
+    shipped references of the rows' ``hull_frame``); None when no row has a place on the hull.
+
+    Raises
+    ------
+    StabilityError
+        When the rows' references are not shipped.
+    """
+    placed = [(k, r) for k, r in enumerate(rows) if r.get("formation_energy_per_atom") is not None]
+    if not placed:
+        return None
+    if judge is None:
+        potential, _, frame = str(placed[0][1].get("hull_frame") or "").partition(":")
+        judge = hull_judge(potential or "chgnet", frame or DEFAULT_FRAME)
+    comp = Composition(placed[0][1]["formula"])
+    elements = tuple(sorted((str(e) for e in comp.elements), key=lambda el: Composition(el).average_electroneg))
+    diagram = judge.phase_diagram(frozenset(elements))
+
+    def fractions(c: Composition) -> tuple[float, ...]:
+        return tuple(float(c.get_atomic_fraction(el)) for el in elements)
+
+    phases = []
+    for entry in diagram.all_entries:
+        e_hull = float(diagram.get_e_above_hull(entry))
+        phases.append({"name": entry.name, "label": phase_label(entry), "fractions": fractions(entry.composition),
+                       "formation_energy": float(diagram.get_form_energy_per_atom(entry)),
+                       "e_above_hull": e_hull, "stable": e_hull <= 1e-9})
+    edges = set()
+    for facet in diagram.facets:
+        names = sorted(diagram.qhull_entries[k].name for k in facet)
+        edges |= {(a, b) for i, a in enumerate(names) for b in names[i + 1:]}
+    predictions = [{"index": k, "name": f"#{r.get('rank', k + 1)} {r['formula']}", "fractions": fractions(comp),
+                    "formation_energy": float(r["formation_energy_per_atom"]),
+                    "e_above_hull": float(r["e_above_hull_meV"]) / 1000} for k, r in placed]
+    return HullPicture(elements, phases, sorted(edges), predictions)
+
+
+def phase_label(entry: PDEntry) -> str:
+    """``ZnO (mp-2133)``: a known phase's formula and its Materials Project entry."""
+    return f"{entry.name} ({entry.attribute})" if entry.attribute else entry.name
+
+
+def chemical_subsystems(elements: frozenset[str]) -> list[frozenset[str]]:
+    """Every subset of ``elements`` with at least two of them (the compounds' chemical systems)."""
+    ordered = sorted(elements)
+    return [frozenset(el for bit, el in enumerate(ordered) if mask >> bit & 1)
+            for mask in range(1, 1 << len(ordered)) if bin(mask).count("1") >= 2]
+
+
+@functools.lru_cache(maxsize=4)
+def shipped_references(potential: str) -> ReferencePhases:
+    """The shipped reference phases of ``potential`` (read once).
+
+    Raises
+    ------
+    StabilityError
+        When none are shipped for it.
+    """
+    path = reference_file(potential)
+    if not path.is_file():
+        raise StabilityError(f"no reference phases are shipped for potential {potential!r} ({path.name} is "
+                             "missing): energies above the hull cannot be computed")
+    return ReferencePhases.load(path)
+
+
+@functools.lru_cache(maxsize=8)
+def hull_judge(potential: str, frame: str = DEFAULT_FRAME,
+               threshold: float = DEFAULT_EHULL_THRESHOLD_EV) -> HullJudge:
+    """A :class:`HullJudge` of the shipped references of ``potential`` (built once per process)."""
+    return HullJudge(shipped_references(potential), frame, threshold)
