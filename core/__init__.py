@@ -24,13 +24,13 @@ from core.crystal.composition import (
     z_values,
 )
 from core.crystal.elements import FEATURE_NAMES, FeatureScaler, element_table
-from core.crystal.symmetry import space_group
 from core.crystal.matching import (
     CSP_TOLERANCES,
     PAPER_TOLERANCES,
     fractional_rmsd_mae,
     structure_match,
 )
+from core.crystal.symmetry import space_group
 from core.data.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.data.featurize import FeaturizedDataset, featurize_dataset
 from core.data.formula_split import full_range_split
@@ -59,6 +59,9 @@ from core.templates import (
     retrieve_templates,
 )
 
+__version__ = "0.1.0"
+"""The version of AlphaCrystal Studio (pyproject.toml reads it from here)."""
+
 _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
     "MAX_ATOMS": "core.predict.pipeline", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.pipeline",
@@ -81,7 +84,7 @@ _LAZY = {
     "Project": "core.app.project",
     # processes and terminal output
     "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",
-    "format_seconds": "core.runtime.terminal", "atomic_numbers": "core.crystal.elements", "__version__": "core.cli",
+    "format_seconds": "core.runtime.terminal", "atomic_numbers": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
 
@@ -98,6 +101,7 @@ def __getattr__(name: str):
 
 
 __all__ = [*_LAZY,
+    "__version__",
     "CSP_TOLERANCES",
     "cif_text",
     "poscar_text",

@@ -175,10 +175,11 @@ def test_any_poscar_lattice_reads_to_a_sound_cell_or_its_own_error(tmp_path, row
 # ---------------------------------------------------------------- numeric CLI options
 def _cli_options():
     """(command words, option, its type, the command's required arguments) of every option
-    with a checked numeric type (core.cli.Number and the named ones)."""
+    with a checked numeric type (core.cli.options.Number and the named ones)."""
     import argparse
 
-    from core import cli
+    from core.cli import build_parser
+    from core.cli import options as cli
 
     numeric = {cli.spacegroup_number, cli.z_or_auto, cli.tolerance}
     found = []
@@ -197,7 +198,7 @@ def _cli_options():
             if action.option_strings and (isinstance(action.type, cli.Number) or action.type in numeric):
                 found.append((words, action.option_strings[0], action.type, tuple(required)))
 
-    walk(cli.build_parser(), ())
+    walk(build_parser(), ())
     return found
 
 
@@ -220,7 +221,8 @@ def test_numeric_options_are_accepted_in_range_or_refused_in_one_line(monkeypatc
     """Negative, zero, huge, non-finite or garbage: accepted (then within the option's range)
     or ``alphacrystal: error: ...`` naming the option, exit 2; never a traceback. The commands
     themselves are replaced, so nothing runs."""
-    from core import cli
+    from core.cli import evaluate, files, main, maps, predict, proposals, reconstruct, train
+    from core.cli import options as cli
 
     words, name, kind, required = option
     seen = {}
@@ -229,12 +231,13 @@ def test_numeric_options_are_accepted_in_range_or_refused_in_one_line(monkeypatc
         seen["value"] = getattr(args, name.lstrip("-").replace("-", "_"))
         return 0
 
-    for attr in dir(cli):
-        if attr.startswith("cmd_"):
-            monkeypatch.setattr(cli, attr, parsed_only)
+    for module in (evaluate, files, maps, predict, proposals, reconstruct, train):
+        for attr in dir(module):
+            if attr.startswith("cmd_"):
+                monkeypatch.setattr(module, attr, parsed_only)
     capsys.readouterr()
     try:
-        code = cli.main([*words, *required, f"{name}={value}"])
+        code = main([*words, *required, f"{name}={value}"])
     except SystemExit as stop:
         err = capsys.readouterr().err
         assert stop.code == 2 and err.startswith("alphacrystal: error:") and name in err, err

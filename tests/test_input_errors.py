@@ -13,8 +13,9 @@ import pytest
 from conftest import nacl
 from pymatgen.io.cif import CifWriter
 
-from core import cli
-from core.cli import main
+from core.cli import build_parser, main
+from core.cli import options as cli
+from core.cli.predict import _worker_timeout as worker_timeout
 from core.errors import StructureFileError, StructureWarning
 from core.io.structures import MIN_ATOM_DISTANCE, read_structure
 
@@ -163,13 +164,13 @@ def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path
 
 def test_worker_timeout_option(capsys):
     usage_error(["screen", "NaCl", "--out", "x", "--worker-timeout", "0"], capsys, "--worker-timeout")
-    args = cli.build_parser().parse_args(["screen", "NaCl", "--out", "x"])
+    args = build_parser().parse_args(["screen", "NaCl", "--out", "x"])
     from core.screen.screening import DEFAULT_WORKER_TIMEOUT
 
     assert args.worker_timeout is None  # the cluster kind's default
-    assert cli._worker_timeout(None, "local") == DEFAULT_WORKER_TIMEOUT == 600
-    assert cli._worker_timeout(None, "slurm") is None and cli._worker_timeout(None, "pbs") is None  # queues wait
-    assert cli._worker_timeout(30.0, "slurm") == 30.0
+    assert worker_timeout(None, "local") == DEFAULT_WORKER_TIMEOUT == 600
+    assert worker_timeout(None, "slurm") is None and worker_timeout(None, "pbs") is None  # queues wait
+    assert worker_timeout(30.0, "slurm") == 30.0
 
 
 # ---------------------------------------------------------------- 4. numeric options and ignored options
@@ -240,7 +241,7 @@ def test_output_options_are_checked_before_work():
 
 def cli_actions(parser: argparse.ArgumentParser | None = None, command: tuple[str, ...] = ()):
     """(command words, action) of every option and argument of every (sub-)command."""
-    parser = parser or cli.build_parser()
+    parser = parser or build_parser()
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
             for name, sub in action.choices.items():

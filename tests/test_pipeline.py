@@ -252,7 +252,7 @@ def test_evaluation_samples_by_size_and_composition(tmp_path):
 
     from pymatgen.core import Lattice, Structure
 
-    from core.cli import _sample_structures
+    from core.cli.evaluate import _sample_structures
     from core.errors import AlphaCrystalError
 
     folder = tmp_path / "cifs"

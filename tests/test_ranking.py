@@ -167,7 +167,8 @@ def test_the_default_second_potential_is_the_other_one():
 
 
 def test_cli_second_potential_none_and_near_tie(tmp_path):
-    from core.cli import _predict_settings, build_parser
+    from core.cli import build_parser
+    from core.cli.options import predict_settings as _predict_settings
 
     args = build_parser().parse_args(["predict", "NaCl", "--second-potential", "none", "--near-tie", "10"])
     settings = _predict_settings(args)

@@ -358,3 +358,32 @@ def _train_epoch(net: ContactNet, optimizer: torch.optim.Optimizer, batches: _Ba
         total += float(loss.detach()) * len(rows)
         count += len(rows)
     return total / max(1, count)
+
+
+def train_contact_ensemble(train: FeaturizedDataset, validation: FeaturizedDataset, config: TrainingConfig,
+                           members: int = 1, checkpoint: str | None = None, resume: bool = False,
+                           progress=None, metadata: dict | None = None, announce=None) -> ContactModel:
+    """Train ``members`` networks (seeds ``config.seed`` upwards, ``config.time_limit_s`` shared
+    equally), average them (:func:`combine_ensemble`, which re-tunes the decision on
+    validation) and add the validation maps to the template bank
+    (:func:`add_validation_templates`): the shipped models' recipe.
+
+    ``checkpoint``: member 0's checkpoint file, member k's ``CHECKPOINT.seedS``;
+    ``announce(text)`` receives one line per member started."""
+    import dataclasses
+
+    trained = []
+    for k in range(members):
+        member_config = dataclasses.replace(
+            config, seed=config.seed + k,
+            time_limit_s=config.time_limit_s / members if config.time_limit_s else None)
+        if members > 1 and announce is not None:
+            announce(f"ensemble member {k + 1}/{members} (seed {member_config.seed})")
+        trained.append(train_contact_model(
+            train, validation, member_config,
+            checkpoint=None if checkpoint is None else checkpoint if k == 0 else f"{checkpoint}.seed{member_config.seed}",
+            resume=resume, progress=progress, metadata=metadata))
+    model = trained[0] if len(trained) == 1 else combine_ensemble(trained, validation)
+    if model.templates is not None:
+        add_validation_templates(model, validation)
+    return model

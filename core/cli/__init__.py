@@ -1,0 +1,13 @@
+"""The ``alphacrystal`` command line, as ``ase/cli``: a command table (:mod:`core.cli.main`)
+and one module per command group that parses its arguments, calls the engine and prints.
+Shared option types and limits live in :mod:`core.cli.options`.
+
+Every sub-command that computes figures accepts ``--json PATH`` and writes them there.
+Bad input ends with one ``alphacrystal: error: ...`` line and exit code 2.
+
+Layer 9 (the top): may import every layer of ``core``; nothing in ``core`` imports it.
+"""
+
+from core.cli.main import build_parser, main
+
+__all__ = ["build_parser", "main"]

@@ -1,0 +1,99 @@
+"""``alphacrystal export``, ``dataset-stats`` and ``build-references``: structure files, the data set, reference phases.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from core.cli.options import (
+    export_formats,
+    file_stem,
+    output_file,
+    output_folder,
+    positive,
+    seed,
+    write_json_option,
+)
+from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
+from core.runtime.terminal import format_seconds
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from core.io.structures import export_structure, primitive_cell, read_structure
+
+    structure = read_structure(args.file)  # the formats, the stem and --out are checked by their types
+    if args.primitive:
+        structure = primitive_cell(structure)
+    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats)
+    for path in written:
+        print(path)
+    write_json_option(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
+    return 0
+
+def cmd_dataset_stats(args: argparse.Namespace) -> int:
+    from core.data.datasets import SPLIT_FRACTIONS, load_dataset, split_by_formula, stats_text
+
+    start = time.perf_counter()
+    dataset = load_dataset(args.path, use_cache=not args.no_cache)
+    loaded = time.perf_counter() - start
+    dataset = dataset.filter(args.max_atoms, args.exclude_all_metal, args.lowest_energy)
+    stats = dataset.stats()
+    split = split_by_formula(dataset, seed=args.seed).summary() if len(dataset) else {}
+    stats["split_by_formula"] = {"seed": args.seed, "fractions": list(SPLIT_FRACTIONS), **split}
+    stats["filters"] = {"max_atoms": args.max_atoms, "exclude_all_metal": args.exclude_all_metal,
+                        "lowest_energy_per_formula": args.lowest_energy}
+    stats["load_seconds"] = round(loaded, 3)
+    print(stats_text(stats, top=args.top))
+    if split:
+        print(f"split by reduced formula (seed {args.seed}, 80/10/10 of formulas):")
+        for name, part in split.items():
+            print(f"  {name:>10}  {part['structures']:>7} structures  {part['formulas']:>7} formulas")
+    print(f"\nloaded in {loaded:.2f} s (cache: {'off' if args.no_cache else 'on'})")
+    write_json_option(args.json, stats)
+    return 0
+
+def cmd_build_references(args: argparse.Namespace) -> int:
+    from core.stability.references import build_reference_phases, reference_file
+
+    start = time.perf_counter()
+    references = build_reference_phases(args.data, args.potential,
+                                        progress=lambda message: print(message, flush=True))
+    path = references.save(args.out or reference_file(args.potential))
+    print(f"{len(references)} reference formulas, {len(references.elements)} elements -> {path} "
+          f"({path.stat().st_size / 1e6:.2f} MB) in {format_seconds(time.perf_counter() - start)}")
+    return 0
+
+
+def register(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add this module's commands to the parser groups (``sub``: top level; ``train``, ``evaluate``)."""
+    sub, = groups["sub"],
+    p = sub.add_parser("dataset-stats", help="counts by atom number, elements and space groups of a data set")
+    p.add_argument("path", help="MP-20-style CSV(.gz) with a 'cif' column, or a folder of CIFs")
+    p.add_argument("--max-atoms", type=positive, default=None, help="keep structures with at most N atoms")
+    p.add_argument("--exclude-all-metal", action="store_true", help="drop compounds made of metals only")
+    p.add_argument("--lowest-energy", action="store_true", help="keep the lowest-energy polymorph per formula")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the split by reduced formula (default 0)")
+    p.add_argument("--top", type=positive, default=15, help="rows shown per table (default 15)")
+    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the on-disk cache")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write all figures as JSON")
+    p.set_defaults(func=cmd_dataset_stats)
+    p = sub.add_parser("export", help="write a structure as CIF, symmetrised CIF, POSCAR and a VASP input folder")
+    p.add_argument("file", help="structure file to export")
+    p.add_argument("--out", required=True, type=output_folder, help="output folder")
+    p.add_argument("--formats", type=export_formats, default="cif,cif-symmetrized,poscar,vasp",
+                   help="comma-separated, from cif, cif-symmetrized, poscar, vasp (default: all four)")
+    p.add_argument("--stem", type=file_stem,
+                   help="file name stem, a plain name without folders (default: input file stem)")
+    p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
+    p.set_defaults(func=cmd_export)
+    p = sub.add_parser("build-references", help="known phases (training data + elements) and their energies "
+                       "with a potential, for energies above the convex hull")
+    p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) with formation energies")
+    p.add_argument("--potential", choices=list(POTENTIALS), default=DEFAULT_POTENTIAL,
+                   help=f"potential whose energies are stored (default {DEFAULT_POTENTIAL})")
+    p.add_argument("--out", type=output_file, default=None,
+                   help="file to write (default: the shipped resources/reference_phases_POTENTIAL.npz)")
+    p.set_defaults(func=cmd_build_references)

@@ -1,0 +1,80 @@
+"""The ``alphacrystal`` entry point: the command table, warnings as one line, errors as exit codes."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import warnings
+from collections.abc import Callable, Sequence
+
+from core import __version__
+from core.cli import evaluate, files, maps, predict, proposals, reconstruct, train
+from core.cli.options import Parser
+from core.errors import AlphaCrystalError, AlphaCrystalWarning
+
+COMMANDS = (maps, files, proposals, reconstruct, predict)
+"""Modules of the top-level commands, in the order ``--help`` lists them; each adds its
+parsers with ``register(groups)``. The ``train`` and ``evaluate`` groups follow."""
+
+GROUPS = (("train", "train a model", train), ("evaluate", "evaluate a model", evaluate))
+"""Command groups with a second word (``alphacrystal train contact-map``): name, help, module."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = Parser(
+        prog="alphacrystal",
+        description="AlphaCrystal Studio: crystal structures predicted from a chemical formula, relaxed, ranked "
+                    "and ready for DFT (start with: alphacrystal predict AgF2). The other commands give each step "
+                    "on its own: predicted contact maps, space-group candidates, template structures, CMCrystal "
+                    "reconstruction, structure export, training and evaluation.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    groups = {"sub": sub}
+    for module in COMMANDS:
+        module.register(groups)
+    for name, text, module in GROUPS:
+        groups[name] = sub.add_parser(name, help=text).add_subparsers(dest="what", required=True, metavar="MODEL")
+        module.register(groups)
+    return parser
+
+
+def _one_line_warnings(show: Callable) -> Callable:
+    """``warnings.showwarning`` that prints our warnings about the input as one line,
+    ``alphacrystal: warning: ...``, and passes others on to ``show``."""
+
+    def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+        if issubclass(category, AlphaCrystalWarning):
+            print(f"alphacrystal: warning: {message}", file=sys.stderr, flush=True)
+        else:
+            show(message, category, filename, lineno, file, line)
+
+    return show_warning
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        with warnings.catch_warnings():  # restores the filters and showwarning afterwards
+            warnings.simplefilter("always", AlphaCrystalWarning)
+            warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            code = func(args)
+        sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
+        return code
+    except AlphaCrystalError as exc:
+        print(f"alphacrystal: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("alphacrystal: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:  # the reader went away (``| head -1``): stop quietly, as Unix tools do
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 141
+
+
+if __name__ == "__main__":
+    sys.exit(main())

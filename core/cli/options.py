@@ -1,0 +1,352 @@
+"""Shared option types, limits and option groups of the ``alphacrystal`` commands: every numeric
+option has a :class:`Number` type naming its range, every output path is checked before any work.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+from collections.abc import Callable
+from typing import NoReturn
+
+import numpy as np
+
+from core.errors import AlphaCrystalError
+from core.predict.ranking import NEAR_TIE_EV
+from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
+from core.relax.potentials import POTENTIALS
+from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
+from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
+from core.stability.hull import FRAMES as STABILITY_FRAMES
+
+MAX_COUNT = 1_000_000
+"""Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
+
+MAX_PROCESSES = 1024
+"""Most worker processes, threads or batch jobs an option may ask for."""
+
+MAX_POPULATION = 10_000
+"""The GA evaluates the whole population at once: 100x the paper's 100 fills the memory."""
+
+MAX_GA_RUNS = 1000
+"""Most Wyckoff assignments, restarts or escalated assignments per candidate (each run
+takes tens of seconds)."""
+
+MAX_STRAIN = 0.5
+"""Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
+
+MAX_SEED = 2**32 - 1
+"""numpy's and torch's seeds are unsigned 32-bit numbers here."""
+
+class Number:
+    """argparse type: a whole (``int``) or real (finite ``float``) number from ``low`` to
+    ``high`` (None: no bound; ``low_open``/``high_open``: the bound itself excluded).
+
+    A bad value is a usage error naming the option and the allowed range (argparse adds
+    the option: ``argument --strain: -1 is not allowed: give a number from 0 to 0.5``).
+    Every numeric option of the CLI has one (tests/test_fuzzing.py finds them by this class).
+    """
+
+    def __init__(self, kind: type, low: float | None = None, high: float | None = None, *,
+                 low_open: bool = False, high_open: bool = False, note: str = "") -> None:
+        self.kind, self.low, self.high = kind, low, high
+        self.low_open, self.high_open, self.note = low_open, high_open, note
+        self.__name__ = "whole number" if kind is int else "number"  # argparse's name of the type
+
+    def describe(self) -> str:
+        """``a whole number of 1 or more``, ``a number from 0 to 0.5``, ..."""
+        what = "a whole number" if self.kind is int else "a number"
+        low, high = (None if v is None else str(v) if self.kind is int else f"{v:g}" for v in (self.low, self.high))
+        low = f"above {low}" if low is not None and self.low_open else low
+        high = f"below {high}" if high is not None and self.high_open else high
+        if low is None and high is None:
+            text = what
+        elif high is None:
+            text = f"{what} {low}" if self.low_open else f"{what} of {low} or more"
+        elif low is None:
+            text = f"{what} {high}" if self.high_open else f"{what} of {high} or less"
+        elif self.low_open or self.high_open:
+            text = f"{what} {low if self.low_open else 'of ' + low + ' or more'} and " \
+                   f"{high if self.high_open else high + ' or less'}"
+        else:
+            text = f"{what} from {low} to {high}"
+        return text + (f" ({self.note})" if self.note else "")
+
+    def __call__(self, text: str) -> int | float:
+        try:
+            value = self.kind(text.strip())
+        except (ValueError, OverflowError):
+            raise argparse.ArgumentTypeError(f"{text!r} is not allowed: give {self.describe()}") from None
+        if self.kind is float and not np.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give {self.describe()}")
+        below = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        above = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        if below or above:
+            raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give {self.describe()}")
+        return value
+
+    def __repr__(self) -> str:
+        return f"Number({self.describe()})"
+
+positive = Number(int, 1, MAX_COUNT)
+"""argparse type: a whole number >= 1 (argparse names the option in its error)."""
+
+non_negative = Number(int, 0, MAX_COUNT)
+
+processes = Number(int, 1, MAX_PROCESSES)
+
+seed = Number(int, 0, MAX_SEED)
+
+top_spacegroups = Number(int, 1, 230, note="there are 230 space groups")
+
+population = Number(int, MIN_POPULATION, MAX_POPULATION,
+                    note="the GA keeps 2 elite individuals and breeds at least 2 children")
+
+ga_runs = Number(int, 1, MAX_GA_RUNS)
+
+escalate_to = Number(int, 0, MAX_GA_RUNS, note="0: off")
+
+strain = Number(float, 0.0, MAX_STRAIN, note="a fraction of the lattice lengths; 0: fixed")
+
+positive_float = Number(float, 0.0, low_open=True)
+
+non_negative_float = Number(float, 0.0)
+
+dropout = Number(float, 0.0, 1.0, high_open=True)
+
+learning_rate = Number(float, 0.0, 1.0, low_open=True)
+
+def spacegroup_number(text: str) -> int:
+    """argparse type: an international space-group number, 1-230."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a space-group number: they run from 1 to 230") from None
+    if not 1 <= value <= 230:
+        raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
+    return value
+
+def z_or_auto(text: str) -> int | None:
+    """argparse type of ``--z``: ``auto`` (None) or formula units, a whole number >= 1."""
+    if text.strip().lower() == "auto":
+        return None
+    try:
+        return positive(text)
+    except argparse.ArgumentTypeError:
+        raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give auto or {positive.describe()}") from None
+
+def tolerance(text: str) -> float:
+    """argparse type of ``--tolerance``: a bond window half-width in Å, 0 to
+    :data:`core.contact.contact_map.MAX_TOLERANCE`."""
+    from core.contact.contact_map import MAX_TOLERANCE
+
+    return Number(float, 0.0, MAX_TOLERANCE, note="Å")(text)
+
+def atom_range(text: str) -> str:
+    """argparse type of ``--atoms``: LOW-HIGH or HIGH, checked at parse time by
+    :func:`parse_atom_range` (which the commands call for the numbers)."""
+    try:
+        parse_atom_range(text)
+    except AlphaCrystalError as exc:  # argparse names the option itself
+        raise argparse.ArgumentTypeError(str(exc).removeprefix("--atoms ")) from None
+    return text
+
+def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
+    """An argparse type from a ``core.io.structures`` check (its error becomes a usage error)."""
+
+    def convert(text: str) -> str:
+        try:
+            check(text)
+        except AlphaCrystalError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
+        return text
+
+    convert.__name__ = check.__name__
+    return convert
+
+def output_file(text: str) -> str:
+    """argparse type of ``--json``, ``--plot`` and other files written: checked before any
+    work (:func:`core.io.structures.check_output_file`: not a folder, in a writable folder that exists)."""
+    from core.io.structures import check_output_file
+
+    return _checked(check_output_file)(text)
+
+def output_folder(text: str) -> str:
+    """argparse type of ``--out`` folders: not a file, under a writable folder
+    (:func:`core.io.structures.check_output_folder`)."""
+    from core.io.structures import check_output_folder
+
+    return _checked(check_output_folder)(text)
+
+def export_formats(text: str) -> tuple[str, ...]:
+    """argparse type of ``export --formats``: known formats, at least one."""
+    from core.io.structures import check_export_formats
+
+    try:
+        return check_export_formats(text.split(","))
+    except AlphaCrystalError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+def file_stem(text: str) -> str:
+    """argparse type of ``export --stem``: a plain file name (:func:`core.io.structures.check_file_stem`)."""
+    from core.io.structures import check_file_stem
+
+    return _checked(check_file_stem)(text)
+
+def parse_atom_range(text: str) -> tuple[int, int]:
+    """``13-20`` -> (13, 20); ``12`` -> (1, 12)."""
+    parts = text.split("-")
+    try:
+        low, high = (1, int(parts[0])) if len(parts) == 1 else (int(parts[0]), int(parts[1]))
+    except ValueError:
+        raise AlphaCrystalError(f"--atoms takes LOW-HIGH or HIGH, e.g. 13-20, not {text!r}") from None
+    if len(parts) > 2 or not 1 <= low <= high:
+        raise AlphaCrystalError(f"--atoms {text}: need 1 <= LOW <= HIGH")
+    return low, high
+
+def write_json_option(path: str | None, payload: dict) -> None:
+    if path:
+        from core.io.files import write_json
+
+        write_json(path, payload)
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with the project's one-line errors: ``alphacrystal: error: predict: argument
+    --population: 2 is not allowed: ... (see alphacrystal predict --help)``, exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        command = self.prog.removeprefix("alphacrystal").strip()
+        self.exit(2, f"alphacrystal: error: {command + ': ' if command else ''}{message} "
+                     f"(see {self.prog} --help)\n")
+
+def add_rule_argument(p: argparse.ArgumentParser) -> None:
+    """``--rule``: the contact rule of maps computed from structures (core.contact.contact_rule)."""
+    from core.contact.contact_rule import RULES
+
+    p.add_argument("--rule", choices=RULES, default=None,
+                   help="contact rule of a structure's map: paper (default; metal-metal pairs never in contact) "
+                        "or metallic (metal-metal pairs of all-metal cells within the metallic-radius sum "
+                        "± tolerance)")
+
+def add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
+    """``--min-atoms`` and ``--compositions``: which held-out structures a sample draws from."""
+    p.add_argument("--min-atoms", type=positive, default=1,
+                   help="smallest primitive cell sampled (default 1; e.g. 13 with --max-atoms 20 for 13-20 atoms)")
+    p.add_argument("--compositions", choices=["any", "with-nonmetal", "all-metal"], default="any",
+                   help="which compositions are sampled: any (default), only those with a non-metal, or only "
+                        "all-metal ones (up to 12 atoms the held-out split is the paper's: with a non-metal)")
+    p.add_argument("--exclude-from", nargs="+", metavar="JSON", default=[],
+                   help="leave out the structures of these earlier evaluations (their JSON output) before "
+                        "sampling: a further sample disjoint from theirs, to be merged with them")
+
+def add_ga_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--assignments", type=ga_runs, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
+    p.add_argument("--restarts", type=ga_runs, default=1, help="GA runs per assignment with different seeds")
+    p.add_argument("--escalate", type=escalate_to, default=20, metavar="N",
+                   help="when every run ends below fitness 1, go on with the assignments ranked up to N "
+                        "(default 20; 0: off)")
+    p.add_argument("--population", type=population, default=100,
+                   help=f"GA population (paper: 100; {MIN_POPULATION} to {MAX_POPULATION})")
+    p.add_argument("--generations", type=positive, default=1000, help="maximum generations (paper: 1000)")
+    p.add_argument("--patience", type=non_negative, default=50,
+                   help="generations to keep refining bond lengths after fitness 1 (default 50)")
+    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
+
+def add_prediction_options(p: argparse.ArgumentParser) -> None:
+    """Options of ``predict`` that ``evaluate prediction`` shares (read by ``predict_settings``)."""
+    p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
+    p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
+                   help="where the contact-map network and the potential run (default auto: CUDA when present)")
+    p.add_argument("--magmom", choices=["input-set", "potential"], default=None,
+                   help="INCAR MAGMOM of the VASP inputs: input-set (default: the Materials Project set's value "
+                        "per element, e.g. 5 for Mn, 0.6 otherwise) or potential (CHGNet's predicted moments)")
+    p.add_argument("--potential", choices=list(POTENTIALS), default=None,
+                   help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
+                        "both offline; see docs/potentials.md)")
+    p.add_argument("--fast", action="store_true",
+                   help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
+    p.add_argument("--assignments", type=ga_runs, default=None, help="Wyckoff assignments per candidate (default 5)")
+    p.add_argument("--restarts", type=ga_runs, default=None, help="GA runs per assignment (default 1)")
+    p.add_argument("--escalate", type=escalate_to, default=None, metavar="N",
+                   help="a candidate whose runs all end below fitness 1 goes on with the assignments ranked up "
+                        "to N (default 0: off; each escalated candidate costs about 30 s on 2 cores)")
+    p.add_argument("--population", type=population, default=None,
+                   help=f"GA population (default 100, as in the paper; {MIN_POPULATION} to {MAX_POPULATION})")
+    p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
+    p.add_argument("--strain", type=strain, default=None,
+                   help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
+    p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
+    p.add_argument("--ranking", choices=["energy", "learned"], default=None,
+                   help="order of the relaxed structures: energy (default: the potential's energy per atom) or "
+                        "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
+                        "on validation pools; docs/ranking.md)")
+    p.add_argument("--second-potential", choices=[*POTENTIALS, "none"], default=None,
+                   help="potential that re-ranks the 5 lowest distinct structures at the first one's relaxed "
+                        "geometry (default: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
+                        "docs/ranking.md)")
+    p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
+                   help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
+                        "mean; 1: the second alone at the first one's geometry)")
+    p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
+                   metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
+                   f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
+                   "docs/ranking.md)")
+    p.add_argument("--stability-frame", choices=[DEFAULT_STABILITY_FRAME, *STABILITY_FRAMES, "none"], default=None,
+                   help="energies of the convex hull of the known phases that each relaxed result is placed on "
+                        f"(default {DEFAULT_STABILITY_FRAME}: chosen per potential, mp-fitted for CHGNet "
+                        "(Materials Project's formation energies, the potential's fitted elemental energies), "
+                        "potential for SevenNet-0; none: no energy above the hull; docs/stability.md)")
+    p.add_argument("--ehull-threshold", type=Number(float, 0.0, 10000.0, note="meV/atom"), default=None,
+                   metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
+                   f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")
+    p.add_argument("--sources", default="contact,templates",
+                   help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
+                        "(substituted known structures) or both (default contact,templates)")
+    p.add_argument("--templates-top-k", type=positive, default=None, metavar="K",
+                   help="distinct template structures relaxed (default 5, --fast 3)")
+    p.add_argument("--template-scorer", choices=["mendeleev", "ionic", "auto"], default=None,
+                   help="substitution score of the template retrieval (default mendeleev: the Mendeleev-number "
+                        "distance; ionic: data-mined ionic substitution probabilities; auto: ionic when "
+                        "oxidation states can be guessed)")
+
+def ga_settings(args: argparse.Namespace):
+    from core.reconstruction import GASettings
+
+    return GASettings(population=args.population, generations=args.generations, patience=args.patience)
+
+def predict_settings(args: argparse.Namespace):
+    from core.predict.pipeline import PredictionSettings
+
+    z = None if args.z in (None, "auto") else args.z  # checked by z_or_auto (screen's default: "auto")
+    base = PredictionSettings.fast() if args.fast else PredictionSettings()
+    changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
+               "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
+    for name in ("assignments", "restarts", "escalate", "population", "generations", "strain", "relax_per_candidate",
+                 "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential", "second_weight", "ranking"):
+        value = getattr(args, name, None)
+        if value is not None:
+            changes[{"assignments": "n_assignments", "strain": "max_strain", "escalate": "escalate_to",
+                     "templates_top_k": "template_top_k"}.get(name, name)] = value
+    changes["sources"] = _sources(args.sources)
+    if changes.get("second_potential") == "none":
+        changes["second_potential"] = None
+    if getattr(args, "near_tie", None) is not None:
+        changes["near_tie"] = args.near_tie / 1000
+    if getattr(args, "stability_frame", None) is not None:
+        changes["stability_frame"] = None if args.stability_frame == "none" else args.stability_frame
+    if getattr(args, "ehull_threshold", None) is not None:
+        changes["ehull_threshold"] = args.ehull_threshold / 1000
+    return dataclasses.replace(base, **changes)
+
+def _sources(text: str) -> tuple[str, ...]:
+    """``contact,templates`` -> ("contact", "templates"); an unknown name is an error naming it."""
+    from core.predict.pipeline import SOURCES
+
+    names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
+    unknown = [s for s in names if s not in SOURCES]
+    if unknown or not names:
+        raise AlphaCrystalError(f"--sources: unknown source {', '.join(unknown) or '(none given)'}; "
+                                f"choose from {','.join(SOURCES)}")
+    return names

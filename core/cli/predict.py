@@ -1,0 +1,268 @@
+"""``alphacrystal predict`` and ``alphacrystal screen``: formula in, ranked structures out; many formulas on Dask.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import sys
+from pathlib import Path
+
+from core.cli.options import (
+    Number,
+    add_prediction_options,
+    output_file,
+    output_folder,
+    positive_float,
+    predict_settings,
+    processes,
+    seed,
+    spacegroup_number,
+    top_spacegroups,
+    write_json_option,
+    z_or_auto,
+)
+from core.errors import AlphaCrystalError
+
+
+def _rerun_from(path: str, formula, settings):
+    """([candidate], settings) of ``predict --from-structure``: the structure's space group,
+    Z, lattice and Wyckoff assignment, CMCrystal only."""
+    from core.candidates.propose import rerun_candidate
+    from core.io.structures import read_structure
+
+    if settings.z is not None or settings.spacegroups:
+        raise AlphaCrystalError("--from-structure takes the space group and Z from the structure: "
+                                "leave out --z and --spacegroup")
+    candidate = rerun_candidate(read_structure(path), formula)
+    print(f"note: CMCrystal from {path}: {candidate.symbol} ({candidate.spacegroup}), Z = {candidate.z}, "
+          f"[{candidate.assignment['label']}], lattice "
+          f"{' '.join(f'{v:.3f}' for v in candidate.lattice)}", flush=True)
+    return [candidate], dataclasses.replace(settings, z=candidate.z, sources=("contact",))
+
+def _default_out(formula) -> Path:
+    """``predictions/UNIT`` (the unit formula, :attr:`Formula.unit_formula`), or the folder an
+    earlier version named by pymatgen's reduced formula (``predictions/H2``) when only that
+    exists, so that re-running the same command resumes there."""
+    from core.predict.run_folder import safe_name
+
+    out = Path("predictions") / safe_name(formula.unit_formula)
+    earlier = Path("predictions") / safe_name(formula.reduced_formula)
+    return earlier if not out.exists() and earlier != out and (earlier / ".alphacrystal").is_dir() else out
+
+def _worker_timeout(given: float | None, kind: str) -> float | None:
+    """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS
+    (a queue can hold batch jobs for hours), :data:`core.screen.screening.DEFAULT_WORKER_TIMEOUT` otherwise."""
+    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
+
+    if given is not None:
+        return given
+    return None if kind in ("slurm", "pbs") else DEFAULT_WORKER_TIMEOUT
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    import multiprocessing
+    import signal
+
+    from core.crystal.composition import parse_formula
+    from core.predict.pipeline import cell_size_note, predict_structures, z_from_formula
+    from core.runtime.parallel import CancelToken
+    from core.runtime.terminal import ProgressBar, format_seconds
+
+    multiprocessing.freeze_support()
+    settings = predict_settings(args)
+    formula = parse_formula(args.formula)  # a bad formula fails here, before any folder is made
+    candidates = None
+    if args.from_structure:
+        candidates, settings = _rerun_from(args.from_structure, formula, settings)
+    else:
+        z, reading = z_from_formula(formula, settings.z)
+        if reading:
+            print(f"note: {reading}", flush=True)
+            settings = dataclasses.replace(settings, z=z)
+    said = [note for note in [cell_size_note(formula, settings)] if note]  # before work starts
+    for note in said:
+        print(f"note: {note}", flush=True)
+    out = Path(args.out) if args.out else _default_out(formula)
+    cancel = CancelToken()
+
+    received: list[int] = []
+
+    def interrupt(signum, frame) -> None:  # first Ctrl-C or SIGTERM: stop cleanly; second Ctrl-C: abort
+        received.append(signum)
+        cancel.cancel()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        what = "terminated" if signum == signal.SIGTERM else "Ctrl-C"
+        print(f"\nalphacrystal: {what}: stopping after the current step (Ctrl-C again to abort) ...",
+              file=sys.stderr, flush=True)
+
+    previous = {sig: signal.signal(sig, interrupt) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        result = predict_structures(args.formula, settings, out_dir=out, progress=ProgressBar(), cancel=cancel,
+                                    candidates=candidates, overwrite=args.overwrite)
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if result.cancelled:
+        print(f"alphacrystal: interrupted; finished steps are kept in {out} - run the same command to resume",
+              file=sys.stderr)
+        return 143 if signal.SIGTERM in received else 130
+    rows = result.rows()
+    best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
+    for note in result.notes:
+        if note not in said:
+            print(f"note: {note}")
+    print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} space-group "
+          f"candidates and {len(result.templates)} templates "
+          f"in {format_seconds(result.seconds)}"
+          + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
+             f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
+    print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
+          f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
+    for r in rows:
+        print(_result_line(r, best))
+    if rows and rows[0].get("rank_reason"):
+        print(f"why #1: {rows[0]['rank_reason']} (every rank's reason: summary.csv, rank_reason)")
+    if rows and rows[0].get("stability"):
+        print(f"hull of #1: {rows[0]['stability']}, {rows[0]['e_above_hull_meV']:+.0f} meV/atom against the known "
+              f"phases; the hull there is {rows[0]['decomposition']} (summary.csv: e_above_hull_meV, "
+              "decomposition; docs/stability.md)")
+    if result.rejected:
+        print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
+              f"relaxation, no Wyckoff assignment): "
+              f"listed in summary.json")
+    print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")
+    write_json_option(args.json, {"formula": result.formula, "out": str(out), "seconds": result.seconds,
+                            "structures": rows})
+    return 0
+
+def _number(value, spec: str) -> str:
+    return "" if value is None else format(value, spec)
+
+def _result_line(r: dict, best: float | None) -> str:
+    """One row of the ``predict`` table (route-specific columns blank for the other route)."""
+    energy = r["energy_per_atom"]
+    delta = None if energy is None or best is None else 1000 * (energy - best)
+    if r["source"].startswith("template"):
+        start = f"{r['source']} ({r['template_formula']}, {r['symbol']} Z={r['z']})"
+    else:
+        start = f"{r['source']} ({r['symbol']} Z={r['z']} p={r['sg_probability']:.2f})"
+    if r.get("found_also_by"):
+        start += f"; also {r['found_also_by']}"
+    return (f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
+            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}"
+            f"{_number(r.get('e_above_hull_meV'), '.0f'):>13}  {r.get('stability') or '':<11}{_number(r['dice'], '.3f'):>7}"
+            f"{_number(r['fitness'], '.3f'):>9}{_number(r['relaxed_dice'], '.3f'):>9}  {start}")
+
+def cmd_screen(args: argparse.Namespace) -> int:
+    """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screen.screening)."""
+    import signal
+
+    from core.runtime.terminal import format_seconds
+    from core.screen.inputs import read_screen_input
+    from core.screen.screening import ClusterSpec, read_cluster_config, screen, start_cluster
+
+    found = read_screen_input(args.input)
+    for problem in found.problems:
+        print(f"skipped: {problem}", file=sys.stderr)
+    if not found.items:
+        raise AlphaCrystalError(f"{args.input}: no formula left to screen ({len(found.problems)} bad lines)")
+    settings = predict_settings(args)
+    if args.scheduler and args.cluster != "local":
+        raise AlphaCrystalError("give either --scheduler or --cluster, not both")
+    kind = "scheduler" if args.scheduler else args.cluster
+    config = read_cluster_config(args.cluster_config) if args.cluster_config else {}
+    if config and kind not in ("slurm", "pbs"):
+        raise AlphaCrystalError("--cluster-config is for --cluster slurm or pbs")
+    spec = ClusterSpec(kind, args.scheduler, args.workers, args.threads_per_worker, config)
+    print(f"screen: {len(found.items)} formulas from {found.source} -> {args.out}"
+          + (f" ({len(found.problems)} lines skipped)" if found.problems else ""), flush=True)
+    client, cluster = start_cluster(spec, args.retries)
+
+    def progress(p) -> None:
+        finished_now = p.done + p.failed
+        eta = "" if not finished_now or not p.running else \
+            f", ETA {format_seconds(p.elapsed_s / finished_now * p.running)}"
+        filled = int(24 * (p.total - p.running) / p.total) if p.total else 24
+        print(f"screen [{'#' * filled}{'-' * (24 - filled)}] {format_seconds(p.elapsed_s)}  done "
+              f"{p.done + p.skipped}/{p.total} ({p.skipped} earlier), failed {p.failed}, left {p.running}{eta}"
+              + (f"  {p.last}" if p.last else ""), flush=True)
+
+    def terminate(signum, frame) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        workers = len(client.scheduler_info().get("workers", {}))
+        print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
+        rows = screen(found.items, args.out, dataclasses.asdict(settings), client, retries=args.retries,
+                      progress=progress, worker_timeout=_worker_timeout(args.worker_timeout, spec.kind))
+    except KeyboardInterrupt:
+        print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
+              "command to continue", file=sys.stderr)
+        return 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        client.close()
+        if cluster is not None:
+            cluster.close()
+    failed = [r for r in rows if r["status"] == "failed"]
+    print(f"\n{len(rows) - len(failed)} done, {len(failed)} failed: {args.out}/screen.csv, {args.out}/report.html")
+    for row in failed:
+        print(f"  failed: {row['formula']}: {row.get('reason', '')}")
+    return 1 if failed else 0
+
+
+def register(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add this module's commands to the parser groups (``sub``: top level; ``train``, ``evaluate``)."""
+    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
+
+    sub, = groups["sub"],
+    p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
+    p.add_argument("formula", help="chemical formula, e.g. TiO2")
+    p.add_argument("--out", type=output_folder,
+                   help="output folder (default predictions/FORMULA); re-running into it resumes")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace another formula's results in --out (refused otherwise); files you added to "
+                        "result folders are kept either way")
+    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--z", type=z_or_auto, default="auto", help="formula units in the primitive cell, or auto (default)")
+    p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
+                   help="try this space group instead of the predicted ones (repeatable)")
+    p.add_argument("--from-structure", metavar="FILE",
+                   help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
+                        "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")
+    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
+    add_prediction_options(p)
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the ranked rows as JSON")
+    p.set_defaults(func=cmd_predict)
+    p = sub.add_parser("screen", help="predict many formulas on a Dask cluster (laptop to SLURM/PBS), "
+                                      "resumable, with a report",
+                       description="One prediction per formula, run as Dask tasks: a local cluster by default "
+                                   "(one worker per core), an existing scheduler, or SLURM/PBS via dask-jobqueue. "
+                                   "Writes DIR/FORMULA/ (as predict), DIR/screen.csv and DIR/report.html. "
+                                   "See docs/screening.md.")
+    p.add_argument("input", metavar="INPUT",
+                   help="a text file (formula [Z] [space group] per line, # comments), a CSV file with a formula "
+                        "column (and optional z, spacegroup, reference), or a pattern such as {Li,Na}{Co,Ni}O2")
+    p.add_argument("--out", required=True, type=output_folder,
+                   help="output folder; re-running into it skips finished formulas")
+    p.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler, e.g. tcp://host:8786")
+    p.add_argument("--cluster", choices=["local", "slurm", "pbs"], default="local",
+                   help="local (default: a Dask LocalCluster here), or slurm / pbs through dask-jobqueue")
+    p.add_argument("--cluster-config", metavar="FILE",
+                   help="dask-jobqueue settings for slurm/pbs (queue, cores, memory, walltime, account, ...)")
+    p.add_argument("--workers", type=processes, default=None,
+                   help="local: worker processes (default one per core); slurm/pbs: batch jobs (default 1)")
+    p.add_argument("--threads-per-worker", type=processes, default=1,
+                   help="threads per worker (default 1: each formula runs on one core)")
+    p.add_argument("--retries", type=Number(int, 0, 100), default=2,
+                   help="re-runs of a formula whose task crashed or whose worker died (default 2)")
+    p.add_argument("--worker-timeout", type=positive_float, default=None, metavar="SECONDS",
+                   help="stop with an error when the cluster has had no worker for this long while formulas are "
+                        f"left (default {DEFAULT_WORKER_TIMEOUT:g} s on a local cluster or a scheduler; none on "
+                        "SLURM/PBS, whose batch jobs may wait in the queue for hours)")
+    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates per formula (default 5)")
+    add_prediction_options(p)
+    p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0)")
+    p.set_defaults(func=cmd_screen, z="auto", spacegroup=None, jobs=1)

@@ -1,0 +1,106 @@
+"""``alphacrystal reconstruct``: CMCrystal on a target contact map (a structure file: oracle mode).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import time
+from pathlib import Path
+
+from core.cli.options import (
+    MAX_STRAIN,
+    add_ga_arguments,
+    add_rule_argument,
+    ga_settings,
+    output_file,
+    output_folder,
+    positive,
+    strain,
+    write_json_option,
+)
+from core.errors import AlphaCrystalError
+
+
+def _match_words(strict, loose) -> str:
+    """Whether a reconstruction matches its input, naming the tolerances that say so."""
+    from core.crystal.matching import CSP_TOLERANCES
+
+    if strict.matched:
+        return f"matches the input at pymatgen's default tolerances, rms {strict.rms:.3f}"
+    if loose.matched:
+        return (f"no match at pymatgen's default tolerances; matches only at the CSP literature's looser "
+                f"stol {CSP_TOLERANCES.stol}, ltol {CSP_TOLERANCES.ltol}, angle {CSP_TOLERANCES.angle_tol:g}°, "
+                f"rms {loose.rms:.3f}")
+    return "does not match the input"
+
+def cmd_reconstruct(args: argparse.Namespace) -> int:
+    import multiprocessing
+
+    from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
+    from core.io.structures import write_cif
+    from core.reconstruction.inputs import read_target
+    from core.reconstruction.loop import LoopSettings, reconstruct
+
+    multiprocessing.freeze_support()
+    target, reference = read_target(args.input, args.rule)
+    settings = LoopSettings(args.assignments, args.restarts, ga_settings(args), args.seed, args.strain, args.escalate,
+                            args.jobs)
+    mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
+    runs = []
+
+    def planned(total: int) -> None:
+        if not runs:
+            print(f"{target.name}: {len(target.species)} atoms, space group {target.spacegroup}, lattice "
+                  f"{' '.join(f'{v:.3f}' for v in target.lattice)}; {mode}; {total} GA runs", flush=True)
+        else:
+            print(f"no run reached fitness 1: {total - runs[-1]} more runs on the assignments ranked up to "
+                  f"{args.escalate}", flush=True)
+        runs.append(total)
+
+    def done(name, result) -> None:
+        print(f"  {result.job_id:<28} fitness {result.fitness:.3f}  Dice {result.dice:.3f}  "
+              f"valid {result.valid_fraction:.3f}  {result.generations:>4} gen  {result.seconds:5.1f} s  "
+              f"[{result.assignment.label}]", flush=True)
+
+    start = time.perf_counter()
+    outcome = reconstruct({target.name: target}, settings, on_planned=planned, on_result=done)
+    if outcome.skipped:
+        raise AlphaCrystalError(outcome.skipped[target.name])
+    results = outcome.results[target.name]
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = []
+    for rank, result in enumerate(results[: args.keep], 1):
+        path = write_cif(result.structure, out / f"{target.name}-rank{rank}-sg{target.spacegroup}.cif")
+        row = result.to_dict() | {"rank": rank, "cif": str(path)}
+        said = ""
+        if reference is not None:
+            strict = structure_match(result.structure, reference, DEFAULT_TOLERANCES)
+            loose = strict if strict.matched else structure_match(result.structure, reference, CSP_TOLERANCES)
+            row |= {"matches_input": strict.matched, "matches_input_csp_tolerances": loose.matched,
+                    "rms": loose.rms, "match_tolerances": {"default": dataclasses.asdict(DEFAULT_TOLERANCES),
+                                                           "csp": dataclasses.asdict(CSP_TOLERANCES)}}
+            said = f"  ({_match_words(strict, loose)})"
+        summary.append(row)
+        print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}{said}")
+    print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
+    write_json_option(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
+    return 0
+
+
+def register(groups: dict[str, argparse._SubParsersAction]) -> None:
+    """Add this module's commands to the parser groups (``sub``: top level; ``train``, ``evaluate``)."""
+    sub, = groups["sub"],
+    p = sub.add_parser("reconstruct", help="CMCrystal: build a structure whose contact map matches a target")
+    p.add_argument("input", help="CIF/POSCAR (oracle mode: its true map, space group and lattice) or a JSON "
+                                 "file with formula, z, spacegroup, lattice and contact_map")
+    p.add_argument("--out", default="reconstructed", type=output_folder,
+                   help="folder for the best CIFs (default ./reconstructed)")
+    p.add_argument("--keep", type=positive, default=3, help="number of best structures written (default 3)")
+    p.add_argument("--strain", type=strain, default=0.0,
+                   help=f"let free lattice lengths vary by this fraction (e.g. 0.1; default 0: fixed; at most {MAX_STRAIN})")
+    add_ga_arguments(p)
+    add_rule_argument(p)
+    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the results as JSON")
+    p.set_defaults(func=cmd_reconstruct)
