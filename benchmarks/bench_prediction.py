@@ -37,7 +37,8 @@ def main(argv: list[str] | None = None) -> int:
     sys.path.insert(0, str(ROOT))
     import os
 
-    from core.predict.pipeline import STAGES, PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import STAGES, PredictionSettings
 
     stages = tuple(s for s in STAGES if s != "export")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()

@@ -26,7 +26,7 @@ FORMULAS = "NaCl,MgO,ZnS,TiO2,AgF2,CaF2,SrTiO3,GaN"
 
 
 def main() -> None:
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
     from core.screen.inputs import ScreenItem
     from core.screen.screening import ClusterSpec, screen, start_cluster
 

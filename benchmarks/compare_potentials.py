@@ -37,7 +37,8 @@ def compare_one(name: str, structure: dict) -> dict:
     from core.crystal.matching import CSP_TOLERANCES, structure_match
     from core.errors import AlphaCrystalError
     from core.predict.evaluation import true_z_and_spacegroup
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     reference = Structure.from_dict(structure)
     z, n_atoms, sg = true_z_and_spacegroup(reference)

@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 def main() -> int:
     from core.data.formula_split import held_out_formulas, seeded_sample
     from core.predict.evaluation import evaluate_prediction
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", required=True)

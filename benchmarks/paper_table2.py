@@ -62,7 +62,8 @@ def run_target(path: Path, jobs: int) -> dict:
     )
     from core.io.structures import primitive_cell, read_structure
     from core.predict.evaluation import true_z_and_spacegroup
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     reference = read_structure(path)
     z, n_atoms, sg = true_z_and_spacegroup(reference)

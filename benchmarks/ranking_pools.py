@@ -51,7 +51,8 @@ def pool_one(name: str, structure: dict, second_potential: str | None) -> dict:
     from core.errors import AlphaCrystalError
     from core.predict import pipeline
     from core.predict.evaluation import true_z_and_spacegroup
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     # every structure relaxed, duplicates before relaxation included: the variants script
     # simulates removing them (and the near-tie merge only changes the ranked list, not the pool)

@@ -32,7 +32,7 @@ SELECTORS = ("all-metal", "13-20-atoms", "all")
 
 def selected(row: dict, only: str) -> bool:
     from core.crystal.composition import parse_formula
-    from core.predict.pipeline import is_all_metal
+    from core.predict.scope import is_all_metal
 
     if only == "all-metal":
         return is_all_metal(parse_formula(row["formula"]))

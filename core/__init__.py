@@ -64,18 +64,18 @@ __version__ = "0.1.0"
 
 _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
-    "MAX_ATOMS": "core.predict.pipeline", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.pipeline",
-    "PredictionResult": "core.predict.pipeline", "PredictionSettings": "core.predict.pipeline", "check_scope": "core.predict.pipeline",
-    "cell_size_note": "core.predict.pipeline", "candidate_label": "core.predict.pipeline", "parse_candidate_key": "core.predict.pipeline", "shipped_contact_route_atoms": "core.predict.pipeline",
+    "MAX_ATOMS": "core.predict.settings", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
+    "PredictionResult": "core.predict.results", "PredictionSettings": "core.predict.settings", "check_scope": "core.predict.scope",
+    "cell_size_note": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
     "read_run_folder": "core.predict.run_folder",
     # stability against the known phases (pymatgen's phase diagram)
     "HullPicture": "core.stability.hull", "Stability": "core.stability.hull", "StabilityError": "core.stability.hull",
     "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",
-    "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.pipeline",
+    "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.settings",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
-    "compare_with_reference": "core.predict.pipeline", "export_rows": "core.predict.pipeline", "loaded_resources": "core.predict.pipeline",
+    "compare_with_reference": "core.predict.pipeline", "export_rows": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
-    "runs_cmcrystal_by_default": "core.predict.pipeline", "warm_up": "core.predict.pipeline",
+    "runs_cmcrystal_by_default": "core.predict.scope", "warm_up": "core.predict.pipeline",
     "Candidate": "core.candidates.propose", "CandidateEditError": "core.candidates.propose",
     "ContactPrediction": "core.contact_model.inference",
     # the desktop app's model

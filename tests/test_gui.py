@@ -130,7 +130,7 @@ def test_formula_validation_as_you_type(window, qtbot):
 def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot):
     w = predicted(qtbot, window, "LiFePO4")
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()
-    from core.predict.pipeline import automatic_z_max_atoms
+    from core.predict.scope import automatic_z_max_atoms
 
     assert ("limit of automatic Z" in w.formula_bar.status.text()) is (automatic_z_max_atoms() < 14)
     assert "the true cell may be larger than this program" in w.formula_bar.status.text()  # (HTML-escaped 's)
@@ -683,7 +683,8 @@ def test_a_task_whose_callback_raises_still_ends(qtbot):
 def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_path):
     """File > Open screening folder: the screen's table; double-click a formula: its run
     folder's results in the main window (as a screen leaves them: screen.csv + FORMULA/)."""
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
     from core.screen.inputs import ScreenItem
     from core.screen.screening import row_from_folder, write_report
 
@@ -746,7 +747,8 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     from pymatgen.io.vasp import Poscar
     from PySide6.QtWidgets import QApplication
 
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     predict_structures("NaCl", PredictionSettings(sources=("templates",), relax=False, template_top_k=3, jobs=1),
                        out_dir=tmp_path / "NaCl")
@@ -879,7 +881,8 @@ def test_png_export_at_twice_the_size_fills_the_image(window, tmp_path):
 
 
 def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=3, jobs=1,
                                                   relax_steps=20, prerelax_steps=10), out_dir=tmp_path / "NaCl")

@@ -24,8 +24,8 @@ from core.crystal.composition import parse_formula
 from core.crystal.symmetry import SPACEGROUP_SYMPREC, space_group
 from core.errors import FormulaError, StructureFileError
 from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
-from core.predict.pipeline import z_from_formula
 from core.predict.run_folder import RunFolder
+from core.predict.scope import z_from_formula
 from core.reconstruction.selection import same_structure
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -131,7 +131,7 @@ def test_a_zero_count_is_an_error_and_a_typed_multiple_is_said():
     assert z_from_formula(parse_formula("Ag4F8"), None) == (4, "Ag4F8 read as AgF2 with Z = 4 (12 atoms per "
                                                                "cell), as typed")
     z, line = z_from_formula(parse_formula("Ag5F10"), None)  # 15 atoms
-    from core.predict.pipeline import contact_model_max_atoms
+    from core.predict.scope import contact_model_max_atoms
 
     if contact_model_max_atoms() >= 15:  # the 20-atom models are shipped: the typed cell runs as typed
         assert z == 5 and line == "Ag5F10 read as AgF2 with Z = 5 (15 atoms per cell), as typed"
@@ -256,7 +256,8 @@ def test_empty_contact_map_argument_and_a_closed_pipe(capsys):
 def test_device_names_and_a_missing_gpu_are_clear_errors(tmp_path, capsys):
     import torch
 
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
     from core.runtime.device import DeviceError, resolve_device
 
     with pytest.raises(DeviceError, match="unknown device 'gpu'"):
@@ -314,7 +315,8 @@ def test_a_ragged_contact_map_is_named_not_a_numpy_riddle(tmp_path):
 
 
 def test_magmom_from_the_potential_only_when_asked(tmp_path):
-    from core.predict.pipeline import PredictionError, PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionError, PredictionSettings
 
     with pytest.raises(PredictionError, match="needs CHGNet relaxation"):
         PredictionSettings(magmom="potential", potential="sevennet")
@@ -334,7 +336,8 @@ def test_magmom_from_the_potential_only_when_asked(tmp_path):
 
 
 def test_rows_carry_the_crystallography():
-    from core.predict.pipeline import PredictionSettings, predict_structures
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
 
     result = predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=1, relax=False,
                                                            jobs=1))

@@ -10,9 +10,11 @@ import pytest
 
 from core.cli import main
 from core.errors import FormulaError
-from core.predict import pipeline
-from core.predict.pipeline import PredictionError, PredictionSettings, predict_structures
+from core.predict import stages
+from core.predict.pipeline import predict_structures
 from core.predict.run_folder import OutputFolderError
+from core.predict.scope import contact_model_max_atoms
+from core.predict.settings import STAGES, PredictionError, PredictionSettings
 from core.relax.relaxer import Relaxer, RelaxSettings
 from core.runtime.parallel import CancelToken
 from core.runtime.progress import PipelineProgress
@@ -57,7 +59,7 @@ def test_nacl_writes_every_promised_file(nacl_run):
 def test_progress_covers_every_stage_in_order(nacl_run):
     _, _, events = nacl_run
     stages = [e.stage for e in events]
-    order = [s for s in pipeline.STAGES if s in stages] + ["done"]
+    order = [s for s in STAGES if s in stages] + ["done"]
     assert order == list(dict.fromkeys(stages))
     assert all(0 <= e.done <= e.total for e in events)
 
@@ -68,7 +70,7 @@ def test_rerun_resumes_without_recomputing(nacl_run, monkeypatch):
     def no_ga(*args, **kwargs):
         raise AssertionError("a finished reconstruction was run again")
 
-    monkeypatch.setattr(pipeline, "reconstruct", no_ga)
+    monkeypatch.setattr(stages, "reconstruct", no_ga)
     monkeypatch.setattr(Relaxer, "relax", lambda self, s: (_ for _ in ()).throw(AssertionError("relaxed again")))
     again = predict_structures("NaCl", TINY, out_dir=out)
     assert again.resumed == {"reconstructions": 1, "relaxations": 1}
@@ -147,7 +149,7 @@ def test_bad_input_errors(tmp_path):
         predict_structures("Ca3Al2Si3O13", TINY)  # one formula unit (21 atoms) beyond MP-20's 20
     with pytest.raises(FormulaError, match="up to 20 atoms"):
         predict_structures("NaCl", replace(TINY, z=11))
-    if pipeline.contact_model_max_atoms() < 20:  # without the 20-atom models only templates could take it
+    if contact_model_max_atoms() < 20:  # without the 20-atom models only templates could take it
         with pytest.raises(PredictionError, match="contact route skipped: its models cover cells of up to 12 atoms"):
             predict_structures("Ca3Al2Si3O12", TINY)  # 20 atoms
     with pytest.raises(PredictionError, match="space group"):

@@ -9,7 +9,7 @@ from pymatgen.core import Lattice, Structure
 
 import core.relax.relaxer
 from core.cli import main
-from core.predict.pipeline import PredictionSettings
+from core.predict.settings import PredictionSettings
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError, check_potential
 from core.relax.relaxer import Relaxer, RelaxSettings
 

@@ -8,7 +8,7 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from core.crystal.symmetry import space_group
-from core.predict.pipeline import RankedStructure, _rank, discarded_lines
+from core.predict.ordering import _rank
 from core.predict.ranking import (
     distorts,
     duplicates_before_relaxation,
@@ -16,6 +16,7 @@ from core.predict.ranking import (
     merge_near_ties,
     point_group_order,
 )
+from core.predict.results import RankedStructure, discarded_lines
 from core.relax.relaxer import RelaxResult
 from core.relax.rounds import continued_within_window
 from core.templates.retrieval import TemplateCandidate
@@ -136,7 +137,8 @@ def test_second_potential_reorders_by_the_mean_of_both():
     the same geometries decide (its gap between a cell stretched 40 % and a relaxed one is far larger)."""
     from dataclasses import replace
 
-    from core.predict.pipeline import PredictionSettings, _second_opinion
+    from core.predict.ordering import _second_opinion
+    from core.predict.settings import PredictionSettings
     from core.relax.relaxer import Relaxer, RelaxSettings
 
     good = cubic_perovskite()
@@ -158,7 +160,7 @@ def test_second_potential_reorders_by_the_mean_of_both():
 def test_the_default_second_potential_is_the_other_one():
     from dataclasses import replace
 
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
 
     assert PredictionSettings().reranking_potential == "sevennet"
     assert replace(PredictionSettings(), potential="sevennet").reranking_potential == "chgnet"
@@ -182,8 +184,9 @@ def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
     scores); no reference structure is given anywhere."""
     import inspect
 
-    from core.predict.pipeline import LEARNED_TOP, PredictionSettings, _learned_order
+    from core.predict.ordering import _learned_order
     from core.predict.ranking import RANKER_FEATURES, LinearRanker, ranker_features
+    from core.predict.settings import LEARNED_TOP, PredictionSettings
 
     assert not any("ref" in name or "match" in name for name in RANKER_FEATURES)
     assert list(inspect.signature(ranker_features).parameters) == ["rows"]
@@ -208,7 +211,8 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     from dataclasses import replace
 
     import core.relax.relaxer
-    from core.predict.pipeline import PredictionSettings, _second_opinion
+    from core.predict.ordering import _second_opinion
+    from core.predict.settings import PredictionSettings
 
     def broken(name, device):
         raise RuntimeError("no weights")

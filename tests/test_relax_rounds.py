@@ -8,7 +8,8 @@ import math
 import pytest
 from conftest import nacl
 
-from core.predict.pipeline import PredictionSettings, predict_structures
+from core.predict.pipeline import predict_structures
+from core.predict.settings import PredictionSettings
 from core.relax import rounds as relax_rounds
 from core.relax.relaxer import RelaxResult, RelaxSettings
 from core.runtime.parallel import CancelToken

@@ -141,7 +141,7 @@ def test_a_rerun_with_other_settings_is_not_skipped(tmp_path):
     """A finished folder counts as done only for the settings it was made with."""
     import dataclasses
 
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
     from core.screen.screening import finished, task_settings
 
     settings = dataclasses.asdict(PredictionSettings.fast())

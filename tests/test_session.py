@@ -8,7 +8,8 @@ from conftest import nacl
 
 from core.app.project import Project
 from core.app.session import RunState, Session, SessionError
-from core.predict.pipeline import PredictionSettings, predict_structures, propose_inputs
+from core.predict.pipeline import predict_structures, propose_inputs
+from core.predict.settings import PredictionSettings
 
 TINY = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=15, patience=5, relax=False, jobs=1)
 

@@ -10,7 +10,8 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.cli import main
-from core.predict.pipeline import PredictionSettings, predict_structures
+from core.predict.pipeline import predict_structures
+from core.predict.settings import PredictionSettings
 from core.templates.library import TemplateLibrary, TemplateLibraryError, load_library
 from core.templates.retrieval import retrieve_templates
 
@@ -199,12 +200,8 @@ def test_cell_size_note_names_the_limits_for_lifepo4():
     data's ABCD4 cells are mostly Z = 2, the largest MP-20 holds (automatic Z proposes
     it: cells up to 20 atoms)."""
     from core.crystal.composition import parse_formula
-    from core.predict.pipeline import (
-        MAX_ATOMS,
-        PredictionSettings,
-        automatic_z_max_atoms,
-        cell_size_note,
-    )
+    from core.predict.scope import automatic_z_max_atoms, cell_size_note
+    from core.predict.settings import MAX_ATOMS, PredictionSettings
 
     note = cell_size_note(parse_formula("LiFePO4"), PredictionSettings())
     assert note is not None and note.startswith("LiFePO4: of the ")
@@ -223,7 +220,7 @@ def test_predict_says_the_cell_size_note_before_work_starts(monkeypatch, capsys,
 
     def stop(*args, **kwargs):
         print("WORK STARTS")
-        raise core.predict.pipeline.PredictionError("stopped by the test")
+        raise core.predict.settings.PredictionError("stopped by the test")
 
     monkeypatch.setattr(core.predict.pipeline, "predict_structures", stop)
     assert main(["predict", "LiFePO4", "--out", str(tmp_path / "out")]) == 2

@@ -438,7 +438,7 @@ class Session:
     def finish_run(self, request: RunRequest, result, rows: list[dict], views: list | None = None) -> None:
         """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its rows
         (they replace any provisional results)."""
-        from core.predict.pipeline import discarded_lines
+        from core.predict.results import discarded_lines
 
         self._provisional = {}
         if not rows and self._replaced_results is not None:  # nothing finished: the previous results stay

@@ -117,10 +117,10 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     return 0
 
 def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None]:
-    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.predict.pipeline.z_from_formula`),
+    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.predict.scope.z_from_formula`),
     else the Z of the top space-group candidate (the shipped models pooled, as ``predict``)."""
     from core.candidates import propose_candidates
-    from core.predict.pipeline import z_from_formula
+    from core.predict.scope import z_from_formula
 
     z, reading = z_from_formula(parsed, z)
     if z is None:

@@ -317,7 +317,7 @@ def ga_settings(args: argparse.Namespace):
     return GASettings(population=args.population, generations=args.generations, patience=args.patience)
 
 def predict_settings(args: argparse.Namespace):
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
 
     z = None if args.z in (None, "auto") else args.z  # checked by z_or_auto (screen's default: "auto")
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
@@ -342,7 +342,7 @@ def predict_settings(args: argparse.Namespace):
 
 def _sources(text: str) -> tuple[str, ...]:
     """``contact,templates`` -> ("contact", "templates"); an unknown name is an error naming it."""
-    from core.predict.pipeline import SOURCES
+    from core.predict.settings import SOURCES
 
     names = tuple(dict.fromkeys(s.strip() for s in text.split(",") if s.strip()))
     unknown = [s for s in names if s not in SOURCES]

@@ -64,7 +64,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     import signal
 
     from core.crystal.composition import parse_formula
-    from core.predict.pipeline import cell_size_note, predict_structures, z_from_formula
+    from core.predict.pipeline import predict_structures
+    from core.predict.scope import cell_size_note, z_from_formula
     from core.runtime.parallel import CancelToken
     from core.runtime.terminal import ProgressBar, format_seconds
 

@@ -41,7 +41,8 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
 def cmd_templates(args: argparse.Namespace) -> int:
     from core.crystal.composition import parse_formula
-    from core.predict.pipeline import MAX_ATOMS, check_scope
+    from core.predict.scope import check_scope
+    from core.predict.settings import MAX_ATOMS
     from core.templates.library import load_library
     from core.templates.retrieval import retrieve_templates
 

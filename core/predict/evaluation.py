@@ -34,7 +34,8 @@ from core.crystal.matching import (
 from core.crystal.symmetry import symmetry_of
 from core.errors import AlphaCrystalError
 from core.io.structures import primitive_cell
-from core.predict.pipeline import PredictionSettings, predict_structures
+from core.predict.pipeline import predict_structures
+from core.predict.settings import PredictionSettings
 
 
 def true_z_and_spacegroup(structure: Structure) -> tuple[int, int, int]:

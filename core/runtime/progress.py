@@ -6,6 +6,7 @@ One event type for the pipeline, the screening and both front ends (the terminal
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 
@@ -22,3 +23,7 @@ class PipelineProgress:
     message: str = ""
     elapsed_s: float = 0.0
     eta_s: float | None = None
+
+
+Progress = Callable[[PipelineProgress], None]
+"""A progress callback: called with every :class:`PipelineProgress` event."""

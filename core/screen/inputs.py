@@ -165,7 +165,7 @@ def _expand_pattern(pattern: str) -> ScreenInput:
 
 
 def _item(formula: str, z: int | None, groups: tuple[int, ...], reference: str | None, line: int) -> ScreenItem:
-    from core.predict.pipeline import check_scope
+    from core.predict.scope import check_scope
 
     parsed = parse_formula(formula)  # FormulaError names the formula
     check_scope(parsed, z)

@@ -236,7 +236,7 @@ IGNORED_SETTINGS = ("jobs", "device")
 def task_settings(item: ScreenItem, settings_dict: dict, as_dict: bool = True):
     """The prediction settings of one formula: the screen's, with its own Z and space groups,
     one core (a ``PredictionSettings``, or its dict as ``summary.json`` stores it)."""
-    from core.predict.pipeline import PredictionSettings
+    from core.predict.settings import PredictionSettings
 
     settings = PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
                                      "spacegroups": item.spacegroups or None})

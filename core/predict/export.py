@@ -1,0 +1,87 @@
+"""Writing a prediction: ranked folders (CIF, POSCAR, VASP inputs) and the summaries, for the CLI
+and for the rows the window exports.
+"""
+
+from __future__ import annotations
+
+import functools
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from core.crystal.composition import parse_formula
+from core.crystal.symmetry import SPACEGROUP_SYMPREC
+from core.errors import FormulaError
+from core.predict.results import PredictionResult, RankedStructure, discarded_lines, initial_name
+from core.predict.run_folder import RunFolder, ranked_folder_name, write_structure_folder
+from core.predict.stages import _is_set
+from core.relax.potentials import POTENTIALS
+from core.runtime.device import resolve_device
+
+
+def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
+    """Write the ranked folders and the summaries of ``result`` into ``folder``."""
+    entries = []
+    for e in result.ranked:
+        name = ranked_folder_name(e.rank, result.formula, e.crystallography()["relaxed_symbol"])
+        e.folder = folder.path / name
+        entries.append((name, _structure_writer(e, result.formula, result.settings.magmom)))
+    meta = {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),
+            "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
+            "resumed": result.resumed,
+            "rejected": result.rejected,
+            "discarded": discarded_lines(result),
+            "candidates": [c.to_dict() for c in result.candidates],
+            "contact_maps": {str(z): p.to_dict() for z, p in result.contact_maps.items()},
+            "templates": [c.to_dict(with_structure=False) for c in result.templates],
+            "notes": result.notes,
+            "symprec": SPACEGROUP_SYMPREC,
+            "symprec_note": "Å, with an angle tolerance of 5°: space groups of the table, folder names and "
+                            "symmetrised CIFs",
+            "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
+                                    "comes from the relaxation, not from the contact map",
+            "device": resolve_device(result.settings.device),
+            "magmom": "INCAR MAGMOM: " + ("CHGNet's predicted moments of the relaxed structure"
+                                          if result.settings.magmom == "potential" else
+                                          "the Materials Project input set's defaults per element"),
+            "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
+            if result.settings.relax else None}
+    folder.publish(entries, result.rows(), meta)
+    result.notes.extend(folder.notes)
+
+def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
+    x = entry.relaxation
+    magmoms = x.magmoms if magmom == "potential" and x is not None and x.ok else None
+    return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
+                                               entry.initial, initial_name(entry.route), magmoms)
+
+def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None,
+                cancel=None) -> tuple[list[Path], list[str]]:
+    """Write result rows (``RankedStructure.row()`` plus ``structure`` and ``reconstructed``
+    as ``Structure.as_dict()``, as the desktop app keeps them) into ``folder``, one
+    ranked subfolder each, with the same writer and names as a prediction's output folder
+    (the formula written as the unit formula, :func:`core.crystal.composition.formula_unit_text`).
+
+    Returns the folders written and notes on what was kept of the user's: a file the user
+    edited in an earlier export is never replaced (:meth:`core.predict.run_folder.RunFolder.write_in_place`).
+    """
+    try:
+        formula = parse_formula(formula).unit_formula
+    except FormulaError:  # a name that is not a formula: kept as it is
+        pass
+    entries = []
+    for k, row in enumerate(rows, 1):
+        rank = int(row.get("rank", k))
+        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
+        initial = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
+        route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
+        entries.append((name, functools.partial(write_structure_folder, structure=Structure.from_dict(row["structure"]),
+                                                formula=formula, rank=rank, row=row, reconstructed=initial,
+                                                initial_name=initial_name(route))))
+    target = RunFolder(folder)
+    out = []
+    for entry in entries:
+        if _is_set(cancel):
+            break
+        out += target.write_in_place([entry])
+    return out, target.notes

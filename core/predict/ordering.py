@@ -1,0 +1,237 @@
+"""Ordering the relaxed pool: duplicates merged (the higher-symmetry twin represents them), the
+learned ranker or the energy, the second potential's re-ranking, the hull, and each rank's reason.
+The policies themselves are in :mod:`core.predict.ranking`.
+"""
+
+from __future__ import annotations
+
+import math
+
+from core.predict.ranking import (
+    LinearRanker,
+    merge_near_ties,
+    raises_symmetry,
+    ranker_features,
+)
+from core.predict.results import RankedStructure
+from core.predict.settings import LEARNED_TOP, PredictionSettings
+from core.reconstruction.selection import same_reported_structure
+from core.relax.potentials import POTENTIALS
+from core.relax.relaxer import (
+    MIN_DISTANCE,
+    RelaxResult,
+    RelaxSettings,
+    shortest_distance,
+)
+from core.stability.hull import (
+    StabilityError,
+    hull_judge,
+)
+
+
+def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tuple[str, int], RelaxResult],
+          relaxed: bool, near_tie: float = 0.0
+          ) -> tuple[list[RankedStructure], list[RankedStructure], list[dict]]:
+    """Drop broken structures, order the rest, merge duplicates across both routes
+    (keeping the better one) and, relaxed, near-ties onto the higher symmetry
+    (``near_tie`` eV/atom, :func:`core.predict.ranking.merge_near_ties`). Returns (ranked, pool in
+    order before merging, rejected); each ranked entry says why in ``rank_reason``.
+
+    Order: by energy per atom; without relaxation the routes have no common
+    scale, so their own orders (CMCrystal: fitness, then space-group probability;
+    templates: substitution score) are interleaved, template first."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher
+
+    sound, rejected = [], []
+    for item, e in entries.items():
+        relaxation = relaxations.get(item)
+        if relaxed and relaxation is None:  # not relaxed (run cancelled)
+            continue
+        reason = None
+        if relaxation is not None and not relaxation.ok:
+            reason = f"relaxation failed: {relaxation.error}"
+        elif shortest_distance(e.initial) < MIN_DISTANCE:
+            reason = f"atoms closer than {MIN_DISTANCE} Å"
+        if reason:
+            r = e.reconstruction
+            rejected.append({"candidate": item[0], "source": e.source,
+                             "assignment": r.assignment.label if r is not None else e.template.wyckoff,
+                             "fitness": None if r is None else round(r.fitness, 4), "reason": reason})
+            continue
+        e.relaxation = relaxation
+        sound.append(e)
+    sound = _ordered(sound, relaxed)
+    matcher, cells = StructureMatcher(), {}
+    kept: list[RankedStructure] = []
+    for e in sound:
+        twin = next((k for k in kept if same_reported_structure(matcher, e.structure, k.structure, cells)), None)
+        if twin is not None and relaxed and _higher_symmetry_twin(e, twin, near_tie):
+            _represent(e, twin, kept, sound)
+        elif twin is not None:
+            e.duplicate_of = twin
+            twin.duplicates += 1
+            if e.source not in twin.found_also_by and e.source != twin.source:
+                twin.found_also_by.append(e.source)
+        else:
+            kept.append(e)
+    if relaxed and near_tie > 0 and len(kept) > 1:
+        kept = _merge_near_ties(kept, near_tie)
+    for rank, e in enumerate(kept, 1):
+        e.rank = rank
+    _explain(kept, relaxed, near_tie)
+    return kept, sound, rejected
+
+def _higher_symmetry_twin(e: RankedStructure, twin: RankedStructure, window: float) -> bool:
+    """Whether ``e``, the same structure as the lower-energy ``twin``, should represent it:
+    its space group is a proper supergroup of the twin's and it is at most ``window`` eV/atom higher."""
+    if window <= 0 or e.energy_per_atom - twin.energy_per_atom > window:
+        return False
+    mine, theirs = (x.crystallography()["relaxed_spacegroup"] for x in (e, twin))
+    return raises_symmetry(theirs, mine)
+
+def _represent(e: RankedStructure, twin: RankedStructure, kept: list[RankedStructure],
+               sound: list[RankedStructure]) -> None:
+    """``e`` takes the place of its lower-symmetry ``twin`` in ``kept``; the twin and the
+    duplicates merged into it so far are merged into ``e``."""
+    kept[kept.index(twin)] = e
+    for other in sound:
+        if other.duplicate_of is twin:
+            other.duplicate_of = e
+    e.duplicates, twin.duplicates = twin.duplicates + 1, 0
+    e.found_also_by = [s for s in [*twin.found_also_by, twin.source] if s != e.source]
+    twin.found_also_by = []
+    twin.duplicate_of = e
+    e.near_tie = (twin, e.energy_per_atom - twin.energy_per_atom)
+
+def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) -> list[RankedStructure]:
+    """The first :data:`LEARNED_TOP` of ``ranked`` re-ordered by the shipped learned ranker's
+    score (highest first)."""
+    rows = [{"energy_per_atom": e.energy_per_atom, "relaxed_spacegroup": e.crystallography()["relaxed_spacegroup"],
+             "route": e.route, "template_score": e.template.score if e.template is not None else None,
+             "sg_probability": e.candidate.probability if e.candidate is not None else None,
+             "dice": e.reconstruction.dice if e.reconstruction is not None else None,
+             "relaxed_dice": None if e.relaxed_score is None else e.relaxed_score[1],
+             "volume_per_atom": e.structure.volume / len(e.structure),
+             "initial_volume_per_atom": e.initial.volume / len(e.initial),
+             "times_found": e.duplicates + 1, "converged": e.relaxation.converged} for e in ranked]
+    scores = LinearRanker.load().score(ranker_features(rows))
+    head = min(LEARNED_TOP, len(ranked))
+    order = sorted(range(head), key=lambda k: -scores[k]) + list(range(head, len(ranked)))
+    out = _renumbered([ranked[k] for k in order], settings.near_tie)
+    for k, e in zip(order[:head], out):
+        e.rank_reason += (f"; the first {head} ordered by the learned ranker's score, this one "
+                          f"{scores[k]:.2f}")
+    return out
+
+def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str
+                    ) -> tuple[list[RankedStructure], str | None]:
+    """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
+    first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
+    above its lowest among them); ranks and reasons renewed."""
+    from core.relax.relaxer import cached_relaxer
+
+    head = ranked[:settings.second_top]
+    relaxer = cached_relaxer(RelaxSettings(potential=settings.reranking_potential, device=device))
+    for e in head:
+        try:
+            e.second_energy = relaxer.energy_per_atom(e.structure)
+        except Exception as exc:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
+            failure = (f"re-ranking by {POTENTIALS[settings.reranking_potential].label} failed "
+                       f"({type(exc).__name__}: {exc}); the results are ranked by "
+                       f"{POTENTIALS[settings.potential].label} alone")
+            for f in head:  # the rows say it too (the window shows rows, not the run's notes)
+                f.second_energy = None
+                f.rank_reason += f"; {failure}"
+            return ranked, failure
+    w = settings.second_weight
+    low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
+    order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))
+    out = _renumbered(order + ranked[len(head):], settings.near_tie)
+    first, second = POTENTIALS[settings.potential].label, POTENTIALS[settings.reranking_potential].label
+    how = (f"{second}'s energy at the {first} geometry" if w >= 1 else
+           f"{1 - w:g} × {first} + {w:g} × {second} energies")
+    for e in head:
+        e.rank_reason += (f"; the first {len(head)} ordered by {how}: {first} "
+                          f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
+                          f" meV/atom above their lowest")
+    return out, None
+
+def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) -> str | None:
+    """Give every relaxed entry its place on the hull of the known phases (:mod:`core.stability.hull`)
+    in the frame of ``settings``; returns a note when it cannot be done (no reference phases
+    for the potential, an element without a reference energy)."""
+    try:
+        judge = hull_judge(settings.potential, settings.stability_frame, settings.ehull_threshold)
+        for e in ranked:
+            if e.relaxation is not None and e.relaxation.ok:
+                e.stability = judge.assess(e.structure.composition, e.energy_per_atom)
+    except StabilityError as exc:
+        for e in ranked:
+            e.stability = None
+        return f"no energy above the hull: {exc}"
+    return None
+
+def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
+    """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""
+    for rank, e in enumerate(ordered, 1):
+        e.rank = rank
+    _explain(ordered, True, near_tie)
+    return ordered
+
+def _merge_near_ties(kept: list[RankedStructure], window: float) -> list[RankedStructure]:
+    """``kept`` (distinct, by energy) with near-ties merged onto the higher symmetry."""
+    order, ties = merge_near_ties([e.structure for e in kept], [e.energy_per_atom for e in kept],
+                                  [e.crystallography()["relaxed_spacegroup"] for e in kept], window)
+    for tie in ties:
+        lower, higher = kept[tie.lower], kept[tie.higher]
+        lower.duplicate_of = higher
+        higher.near_tie = (lower, tie.gap)
+    return [kept[i] for i in order]
+
+def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> None:
+    """Fill ``rank_reason`` of every ranked entry."""
+    if not ranked:
+        return
+    if not relaxed:
+        for e in ranked:
+            how = (f"template substitution score {e.template.score:.3f}" if e.template is not None else
+                   f"GA fitness {e.reconstruction.fitness:.3f}, space-group probability "
+                   f"{e.candidate.probability:.3f}")
+            e.rank_reason = (f"not relaxed: each route in its own order ({how}), the two routes interleaved, "
+                             "template first")
+        return
+    lowest = min(e.energy_per_atom for e in ranked)
+    for e in ranked:
+        gap = 1000 * (e.energy_per_atom - lowest)
+        if len(ranked) == 1:
+            text = "the only distinct structure"
+        elif e.rank == 1 and gap < 0.05:
+            text = f"lowest energy of the {len(ranked)} distinct structures"
+        else:
+            text = f"{gap:.1f} meV/atom above the lowest"
+        if e.near_tie is not None:
+            lower, below = e.near_tie
+            symbol = lower.crystallography()["relaxed_symbol"]
+            own = e.crystallography()["relaxed_symbol"]
+            text = (f"{own} in place of its {symbol} distortion ({lower.source}, {1000 * below:.1f} meV/atom "
+                    f"lower): near-ties within {1000 * near_tie:.0f} meV/atom are merged onto the higher "
+                    f"symmetry; " + text)
+        if e.duplicates:
+            text += f"; found {e.duplicates + 1} times"
+        e.rank_reason = text
+
+def _ordered(entries: list[RankedStructure], relaxed: bool) -> list[RankedStructure]:
+    if relaxed:
+        def by_energy(e: RankedStructure):
+            energy = e.energy_per_atom
+            prior = -e.reconstruction.fitness if e.reconstruction is not None else -1.0
+            return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0, prior)
+        return sorted(entries, key=by_energy)
+    contact = sorted((e for e in entries if e.template is None),
+                     key=lambda e: (-round(e.reconstruction.fitness, 9), -e.candidate.probability,
+                                    e.reconstruction.bond_strain))
+    templates = sorted((e for e in entries if e.template is not None), key=lambda e: -e.template.score)
+    out = []
+    for k in range(max(len(contact), len(templates))):
+        out += [e[k] for e in (templates, contact) if k < len(e)]
+    return out

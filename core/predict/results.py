@@ -1,0 +1,236 @@
+"""What a prediction returns: one :class:`RankedStructure` per distinct structure and the
+:class:`PredictionResult` that holds them, their rows (``summary.csv/json``), the candidate keys
+and the (de)serialisation of reconstructions for resumed runs.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pymatgen.core import Structure
+
+from core.candidates.propose import Candidate
+from core.contact_model.inference import (
+    ContactPrediction,
+)
+from core.crystal.composition import formula_unit_text
+from core.crystal.symmetry import cell_summary, space_group_or_p1
+from core.predict.settings import PredictionSettings
+from core.reconstruction.job import ReconstructionResult
+from core.relax.relaxer import (
+    RelaxResult,
+)
+from core.stability.hull import (
+    STABILITY_COLUMNS,
+    Stability,
+)
+from core.templates.retrieval import TemplateCandidate
+
+
+@dataclass
+class RankedStructure:
+    """One predicted structure after relaxation (or before, without relaxation) and ranking.
+
+    Exactly one route made it: CMCrystal (``candidate`` and ``reconstruction``
+    set) or a template substitution (``template`` set).
+    """
+
+    rank: int
+    source: str
+    """``CMCrystal sg225`` or ``template mp-22862``."""
+    initial: Structure
+    """The structure before relaxation: the GA's reconstruction or the substituted template."""
+    relaxation: RelaxResult | None
+    candidate: Candidate | None = None
+    reconstruction: ReconstructionResult | None = None
+    template: TemplateCandidate | None = None
+    duplicates: int = 0
+    found_also_by: list[str] = field(default_factory=list)
+    """Sources of the duplicates merged into this entry (the same structure found again)."""
+    duplicate_of: RankedStructure | None = None
+    """The ranked entry this one was merged into (None when it is ranked itself)."""
+    near_tie: tuple[RankedStructure, float] | None = None
+    """(lower-symmetry structure, its energy below this one in eV/atom) when this entry took
+    the place of a near-tie it distorts (:func:`core.predict.ranking.merge_near_ties`)."""
+    second_energy: float | None = None
+    """The second potential's energy at the relaxed geometry, eV/atom (None when not re-ranked)."""
+    rank_reason: str = ""
+    """Why the entry ranks where it does, in words (summary ``rank_reason``, the GUI's tooltip)."""
+    stability: Stability | None = None
+    """Formation energy, energy above the hull of the known phases and decomposition
+    (:mod:`core.stability.hull`; None without relaxation or reference phases)."""
+    folder: Path | None = None
+    relaxed_score: tuple[float, float, float] | None = None
+    """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
+    _crystallography: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def route(self) -> str:
+        """``contact`` or ``templates``."""
+        return "templates" if self.template is not None else "contact"
+
+    @property
+    def structure(self) -> Structure:
+        """The relaxed structure when relaxation succeeded, else the initial one."""
+        if self.relaxation is not None and self.relaxation.ok:
+            return self.relaxation.structure
+        return self.initial
+
+    @property
+    def energy_per_atom(self) -> float:
+        """Energy of the run's potential, eV/atom (nan without a successful relaxation)."""
+        return self.relaxation.energy_per_atom if self.relaxation is not None else float("nan")
+
+    @property
+    def spacegroup(self) -> int:
+        """Space group the route started from (the candidate's or the template's)."""
+        return self.template.spacegroup if self.template is not None else self.candidate.spacegroup
+
+    @property
+    def z(self) -> int:
+        return self.template.z if self.template is not None else self.candidate.z
+
+    def crystallography(self) -> dict:
+        """``relaxed_spacegroup``, ``relaxed_symbol`` and :func:`core.crystal.symmetry.cell_summary` of
+        :attr:`structure`, computed once per structure (rows, folder names and exports share it)."""
+        structure = self.structure
+        if self._crystallography is None or self._crystallography[0] != id(structure):
+            sg, symbol = space_group_or_p1(structure)
+            self._crystallography = (id(structure), {"relaxed_spacegroup": sg, "relaxed_symbol": symbol,
+                                                     **cell_summary(structure)})
+        return self._crystallography[1]
+
+    def row(self) -> dict:
+        """The summary row (plain values; route-specific columns are None for the other route)."""
+        r, c, x, tpl = self.reconstruction, self.candidate, self.relaxation, self.template
+        start = tpl or c
+        seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
+        return {
+            "rank": self.rank,
+            "folder": self.folder.name if self.folder else "",
+            "formula": formula_unit_text(self.structure.composition),
+            "source": self.source,
+            "spacegroup": start.spacegroup, "symbol": start.symbol, "z": start.z, "n_atoms": start.n_atoms,
+            "sg_probability": None if c is None else round(c.probability, 4),
+            "assignment": tpl.wyckoff if tpl is not None else r.assignment.label,
+            "template_formula": None if tpl is None else tpl.template_formula,
+            "template_score": None if tpl is None else round(tpl.score, 4),
+            "dice": None if r is None else round(r.dice, 4),
+            "valid_fraction": None if r is None else round(r.valid_fraction, 4),
+            "fitness": None if r is None else round(r.fitness, 4),
+            "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, 5),
+            "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
+            "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
+            **self.crystallography(),
+            "converged": None if x is None else x.converged,
+            "relax_steps": None if x is None else x.steps,
+            "relax_error": None if x is None else x.error,
+            "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, 5),
+            "rank_reason": self.rank_reason,
+            **(self.stability.row() if self.stability is not None else dict.fromkeys(STABILITY_COLUMNS)),
+            "duplicates": self.duplicates,
+            "found_also_by": "; ".join(self.found_also_by),
+            "from_relaxation_only": bool(r is not None and r.fitness == 0.0),
+            "reconstruction_s": None if r is None else round(r.seconds, 2),
+            "relaxation_s": None if x is None else round(x.seconds, 2),
+            "wall_s": round(seconds, 2),
+        }
+
+@dataclass
+class PredictionResult:
+    """Everything a prediction produced.
+
+    ``pool`` holds every sound structure of both routes in ranking order before
+    duplicates across routes were merged (what each route alone would have
+    ranked); ``ranked`` is the pooled, de-duplicated list. ``notes`` says what the
+    run could not do (a route out of scope) in words for the user.
+    """
+
+    formula: str
+    settings: PredictionSettings
+    candidates: list[Candidate]
+    contact_maps: dict[int, ContactPrediction]
+    reconstructions: dict[str, list[ReconstructionResult]]
+    ranked: list[RankedStructure]
+    seconds: float
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+    cancelled: bool = False
+    out_dir: Path | None = None
+    resumed: dict[str, int] = field(default_factory=dict)
+    rejected: list[dict] = field(default_factory=list)
+    templates: list[TemplateCandidate] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    pool: list[RankedStructure] = field(default_factory=list)
+
+    def rows(self) -> list[dict]:
+        return [r.row() for r in self.ranked]
+
+def candidate_key(candidate: Candidate) -> str:
+    """A readable id of a candidate: ``sg136-z2``."""
+    return f"sg{candidate.spacegroup}-z{candidate.z}"
+
+def parse_candidate_key(key: str) -> tuple[int, int] | None:
+    """(space group, Z) of a candidate key (``sg136-z2`` -> (136, 2)); None for other text."""
+    import re
+
+    found = re.fullmatch(r"sg(\d+)-z(\d+)", key)
+    return (int(found[1]), int(found[2])) if found and 1 <= int(found[1]) <= 230 else None
+
+def candidate_label(key: str) -> str:
+    """A candidate key (``sg136-z2``, :func:`candidate_key`) in words: ``P4_2/mnm (136), Z = 2``;
+    any other text is returned as it is."""
+    from core.crystal.symmetry import hm_symbol
+
+    parsed = parse_candidate_key(key)
+    return key if parsed is None else f"{hm_symbol(parsed[0])} ({parsed[0]}), Z = {parsed[1]}"
+
+def initial_name(route: str) -> str:
+    """File name of a result's structure before relaxation: ``reconstructed.cif`` or ``template.cif``."""
+    return "template.cif" if route == "templates" else "reconstructed.cif"
+
+def result_to_dict(r: ReconstructionResult) -> dict:
+    return {**r.to_dict(), "structure": r.structure.as_dict(), "assignment": r.assignment.to_dict(),
+            "assignment_rank": r.assignment_rank, "history": []}
+
+def result_from_dict(d: dict) -> ReconstructionResult:
+    from core.reconstruction.assignments import Assignment
+
+    a = d["assignment"]
+    assignment = Assignment(a["spacegroup"], tuple(a["species"]), tuple(tuple(o) for o in a["orbits"]), a["dof"])
+    return ReconstructionResult(
+        job_id=d["job_id"], structure=Structure.from_dict(d["structure"]), fitness=d["fitness"], dice=d["dice"],
+        valid_fraction=d["valid_fraction"], n_valid_bonds=d["n_valid_bonds"], n_short_contacts=d["n_short_contacts"],
+        assignment=assignment, lattice=tuple(d["lattice"]), generations=d["generations"],
+        evaluations=d["evaluations"], seconds=d["seconds"], cancelled=d["cancelled"],
+        bond_strain=d.get("bond_strain", 0.0), assignment_rank=d.get("assignment_rank", 0))
+
+def discarded_lines(result: PredictionResult) -> list[str]:
+    """One line per structure of a run that is not in its ranked list, saying why:
+    merged as a duplicate of a ranked one (after relaxation, when relaxed), or
+    rejected (atoms too close, relaxation failed, no Wyckoff assignment)."""
+    lines = []
+    for e in result.pool:
+        if e.duplicate_of is None:
+            continue
+        r = e.reconstruction
+        what = f"{e.source} [{r.assignment.label}] fitness {r.fitness:.3f}" if r is not None else \
+            f"{e.source} ({e.template.template_formula} {e.template.symbol})"
+        energy = f", {e.energy_per_atom:.4f} eV/atom" if math.isfinite(e.energy_per_atom) else ""
+        when = " after relaxation" if result.settings.relax else ""
+        twin = e.duplicate_of
+        if twin.rank == 0 and twin.duplicate_of is not None:  # a twin that was itself merged as a near-tie
+            lines.append(f"{what}{energy}: the same structure as {twin.source}'s, a distortion merged onto "
+                         f"#{twin.duplicate_of.rank}")
+        elif twin.near_tie is not None and twin.near_tie[0] is e:
+            lines.append(f"{what}{energy}: a {e.crystallography()['relaxed_symbol']} distortion of #{twin.rank} "
+                         f"({twin.crystallography()['relaxed_symbol']}), {1000 * twin.near_tie[1]:.1f} meV/atom "
+                         "lower: merged onto the higher symmetry")
+        else:
+            lines.append(f"{what}{energy}: the same structure as #{twin.rank}{when}")
+    for r in result.rejected:
+        fitness = f" fitness {r['fitness']:.3f}" if r.get("fitness") is not None else ""
+        what = r.get("source") or f"CMCrystal {r.get('candidate', '')}"
+        lines.append(f"{what} [{r.get('assignment', '')}]{fitness}: {r['reason']}")
+    return lines

@@ -1,0 +1,161 @@
+"""Which route can take a composition: the cell-size limits of the shipped models, Z as typed,
+the all-metal rule, and the notes that tell the user why a route did not run.
+"""
+
+from __future__ import annotations
+
+from core.crystal.composition import Formula
+from core.errors import FormulaError
+from core.predict.settings import MAX_ATOMS, PredictionSettings
+from core.templates.retrieval import TemplateCandidate
+
+
+# ---------------------------------------------------------------- scope
+def check_scope(parsed: Formula, z: int | None) -> None:
+    """Raise :class:`FormulaError` when no cell of ``parsed`` (with ``z``) fits :data:`MAX_ATOMS` atoms."""
+    per_unit = parsed.atoms_per_formula_unit
+    if per_unit > MAX_ATOMS:
+        raise FormulaError(f"'{parsed.text}' has {per_unit} atoms per formula unit; predictions cover cells of "
+                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
+    if z is not None and (z < 1 or z * per_unit > MAX_ATOMS):
+        raise FormulaError(f"'{parsed.text}' with Z={z} has {z * per_unit} atoms; predictions cover cells of "
+                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
+
+def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | None]:
+    """The Z to run and, when the typed formula says more than its reduced form, the one
+    line that tells the user how it was read (never a silent reinterpretation).
+
+    ``Ag2F4`` means Z = 2 (as the contact-map command reads it) unless ``z`` is given;
+    a typed multiple whose cell the contact route cannot take (``Na8Cl8``: 16 atoms;
+    ``C60H120``: 180) is reduced, and Z is chosen automatically.
+    """
+    typed = parsed.typed_z
+    if typed <= 1:
+        return z, None
+    unit = parsed.unit_formula
+    if z is not None:
+        return z, f"{parsed.text} is {typed} × {unit}; running Z = {z} as given by --z"
+    atoms = typed * parsed.atoms_per_formula_unit
+    if contact_route_fits(parsed, typed):
+        return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
+    limit = MAX_ATOMS if atoms > MAX_ATOMS else contact_model_max_atoms()
+    why = (f"beyond the {MAX_ATOMS}-atom limit" if atoms > MAX_ATOMS else
+           f"beyond the contact route's {limit} atoms (--z {typed} runs that cell on templates)")
+    return None, f"{parsed.text} is {typed} × {unit} ({atoms} atoms), {why}: predicting {unit} with Z chosen " \
+                 "automatically"
+
+def contact_model_max_atoms() -> int:
+    """Largest cell (atoms) the shipped candidate and contact-map models handle (20 with the
+    20-atom models shipped; 12 without)."""
+    from core.candidates.propose import (
+        load_default_candidate_model,
+        load_large_cell_candidate_model,
+    )
+    from core.contact_model.inference import shipped_max_atoms
+
+    large = load_large_cell_candidate_model()
+    candidates = max(load_default_candidate_model().max_atoms, large.max_atoms if large else 0)
+    return min(candidates, shipped_max_atoms())
+
+def shipped_contact_route_atoms() -> int:
+    """:func:`contact_model_max_atoms` without loading a model (file checks only: for the
+    GUI thread): 20 when the 20-atom models are shipped, else the default 12."""
+    from core.candidates.propose import LARGE_CELL_MODEL_NAME
+    from core.contact_model.inference import LARGE_CELL_MODEL_PATH
+    from core.crystal.composition import DEFAULT_MAX_ATOMS
+    from resources import RESOURCE_DIR
+
+    shipped = LARGE_CELL_MODEL_PATH.is_file() and (RESOURCE_DIR / LARGE_CELL_MODEL_NAME).is_file()
+    return MAX_ATOMS if shipped else DEFAULT_MAX_ATOMS
+
+def automatic_z_max_atoms() -> int:
+    """Largest cell the contact route proposes when Z is automatic: 20 atoms with the
+    20-atom models shipped (both candidate models pooled,
+    :func:`core.candidates.propose.automatic_z_models`), else the default models' 12."""
+    return contact_model_max_atoms()
+
+def contact_route_fits(parsed: Formula, z: int | None) -> bool:
+    """Whether some cell of ``parsed`` (with ``z`` when given) fits the contact route's models."""
+    limit = contact_model_max_atoms()
+    return (z or 1) * parsed.atoms_per_formula_unit <= limit
+
+def is_all_metal(parsed: Formula) -> bool:
+    """Whether every element of the formula is a metal (the element table the contact rule uses)."""
+    from core.crystal.elements import atomic_numbers, element_table
+
+    return bool(element_table().is_metal[atomic_numbers(list(parsed.counts))].all())
+
+ALL_METAL_NOTE = ("{formula} is all-metal and {n} known structures of its stoichiometry serve as templates: "
+                  "CMCrystal is skipped (an all-metal contact map is empty by definition; on held-out "
+                  "intermetallics the templates alone ranked better than pooled with it, docs/prediction.md); "
+                  "--sources contact runs it")
+
+def runs_cmcrystal_by_default(parsed: Formula, templates: list[TemplateCandidate]) -> bool:
+    """Whether CMCrystal runs by default beside these templates: always, except for an
+    all-metal composition that has templates.
+
+    Measured on 20 held-out all-metal formulas of the validation split (at most 12
+    atoms, true Z; ``benchmarks/intermetallic_routes.py``): templates alone top-1
+    0.85 / top-5 1.00, pooled with CMCrystal 0.75 / 1.00 (its empty-map structures
+    were lower in CHGNet energy and pushed correct templates down), CMCrystal alone
+    0.55 / 0.55. Without a template CMCrystal is the only route and runs.
+    """
+    return not (templates and is_all_metal(parsed))
+
+def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
+    """One line when the training data's common Z for ``parsed``'s stoichiometry is out of
+    reach (``LiFePO4``: 80 % of the known ABCD4 cells have Z = 2, 14 atoms, and Z = 2 is
+    the largest cell MP-20 holds, so the real cell may be larger than this program's
+    limit; without the 20-atom models, Z = 2 is also beyond automatic Z's 12 atoms). None when nothing needs saying or the user
+    chose Z (``settings.z``)."""
+    from core.templates.library import load_library
+    from core.templates.z_census import z_census
+
+    if settings.z is not None:
+        return None
+    census = z_census(parsed, load_library(), MAX_ATOMS)
+    common = census.common
+    if not common:
+        return None
+    apfu = census.atoms_per_formula_unit
+    contact_limit, cap = automatic_z_max_atoms(), census.largest_z_in_data
+    beyond = [z for z in common if z * apfu > contact_limit]
+    contact_part = ("contact" in settings.sources and beyond and contact_route_fits(parsed, None)
+                    and contact_limit // apfu >= 1)  # a 13-20-atom unit runs on the 20-atom models already
+    shown = beyond if contact_part else [cap] if cap in common else []
+    if not shown:
+        return None
+    share = ", ".join(f"{census.share(z):.0%} have Z = {z} ({z * apfu} atoms)" for z in shown)
+    parts = []
+    if contact_part:
+        templates = "; templates cover larger cells" if "templates" in settings.sources else ""
+        larger = contact_model_max_atoms()
+        given = (f"; --z {beyond[0]} runs it with the {larger}-atom models" if beyond[0] * apfu <= larger else "")
+        parts.append(f"beyond the {contact_limit}-atom limit of automatic Z "
+                     f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{given}{templates})")
+    if cap in common:
+        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MAX_ATOMS} atoms), so the true cell "
+                     f"may be larger than this program's {MAX_ATOMS}-atom limit")
+    return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
+            f"training data, {share}: " + "; ".join(parts))
+
+def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[TemplateCandidate] | None = None,
+                candidates_given: bool = False) -> list[str]:
+    """What the user should know about the routes for this composition, in words
+    (``templates``: those retrieved; ``candidates_given``: CMCrystal candidates chosen by the caller)."""
+    notes = [note] if (note := cell_size_note(parsed, settings)) else []
+    if "contact" not in settings.sources:
+        return notes
+    if not contact_route_fits(parsed, settings.z):
+        limit = contact_model_max_atoms()
+        atoms = (settings.z or 1) * parsed.atoms_per_formula_unit
+        notes.append(f"contact route skipped: its models cover cells of up to {limit} atoms and "
+                     f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else "")
+                     + f" has {atoms}; the structures come from templates")
+    elif is_all_metal(parsed) and not candidates_given and not runs_cmcrystal_by_default(parsed, templates or []):
+        notes.append(ALL_METAL_NOTE.format(formula=parsed.unit_formula, n=len(templates or [])))
+    elif is_all_metal(parsed):
+        notes.append(f"{parsed.unit_formula} is all-metal: its contact map is empty by definition (metal pairs "
+                     "are never in contact), so CMCrystal places its atoms by the space-group and Wyckoff "
+                     "priors alone")
+    return notes

@@ -1,0 +1,229 @@
+"""What a prediction is asked to do: :class:`PredictionSettings` (every option of ``predict`` and the
+window's run panel, checked on creation) and the constants of its routes and ranking.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, replace
+
+from core.crystal.composition import MP20_MAX_ATOMS
+from core.errors import AlphaCrystalError
+from core.reconstruction.ga import GASettings
+from core.reconstruction.loop import LoopSettings
+from core.relax.potentials import DEFAULT_POTENTIAL, check_potential
+from core.relax.relaxer import (
+    RelaxSettings,
+)
+from core.relax.rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW
+from core.runtime.device import DEFAULT_DEVICE, check_device_name, resolve_device
+from core.stability.hull import (
+    DEFAULT_EHULL_THRESHOLD_EV,
+    DEFAULT_FRAME,
+    FRAMES,
+)
+
+MAGMOM_SOURCES = ("input-set", "potential")
+"""Where the exported INCAR's MAGMOM comes from (:attr:`PredictionSettings.magmom`)."""
+
+STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
+
+SOURCES = ("contact", "templates")
+
+MAX_ATOMS = MP20_MAX_ATOMS
+"""Largest primitive cell a prediction covers (MP-20's range); the contact route stops at its models' size."""
+
+RANKINGS = ("energy", "learned")
+"""How relaxed structures are ordered (:attr:`PredictionSettings.ranking`)."""
+
+SECOND_POTENTIAL = {"chgnet": "sevennet", "sevennet": "chgnet", "sevennet-l3i5": "chgnet"}
+"""The potential that re-ranks the first structures by default, for each relaxing potential
+(``second_potential="auto"``). Chosen on validation (docs/ranking.md: top-1 0.825 -> 0.925 on 40
+formulas with SevenNet-0 re-ranking CHGNet's first 5); on the 100 test formulas the change was
+neutral (0.82 -> 0.81)."""
+
+LEARNED_TOP = 3
+"""How many of the lowest-energy structures ``ranking="learned"`` re-orders (of 3 and all,
+the better on validation: docs/ranking.md)."""
+
+SECOND_TOP = 5
+"""How many of the first structures the second potential re-ranks."""
+
+SECOND_WEIGHT = 1.0
+"""Weight of the second potential's energy against the first's in the re-ranking."""
+
+class PredictionError(AlphaCrystalError):
+    """The formula admits no candidate, or the run cannot proceed; the message says why."""
+
+@dataclass(frozen=True)
+class PredictionSettings:
+    """Settings of one prediction.
+
+    Attributes
+    ----------
+    top_k : int
+        Space-group candidates tried.
+    z : int or None
+        Formula units in the primitive cell; None lets the candidate model pick
+        the most probable feasible Z per space group.
+    spacegroups : tuple of int or None
+        Try exactly these space groups (e.g. a known one) instead of the top-k.
+    n_assignments, restarts : int
+        Wyckoff assignments per candidate (best prior first) and GA runs per assignment.
+    escalate_to : int
+        A candidate none of whose runs reaches fitness 1 goes on with the assignments
+        ranked up to this (0: never; :mod:`core.reconstruction.loop`).
+    population, generations, patience : int
+        GA settings (paper: population 100, 1000 generations).
+    stall : int or None
+        Stop a GA run whose best fitness has not improved for this many generations.
+    max_strain : float
+        Lattice lengths may vary by ± this fraction around the predicted lattice.
+    relax : bool
+        Relax and rank with the potential; otherwise rank by fitness.
+    relax_per_candidate : int
+        Distinct reconstructions of each candidate that are relaxed.
+    fmax, relax_steps : float, int
+        Relaxation convergence (eV/Å) and step limit.
+    prerelax_steps, refine_top : int
+        Every structure is relaxed for ``prerelax_steps`` first; at most ``refine_top``
+        of the unconverged ones, the lowest in energy, continue up to ``relax_steps``.
+    refine_window : float or None
+        eV/atom: of those, only the ones within this much of the lowest energy after the
+        first round continue (None: the ``refine_top`` lowest whatever their energy).
+    ranking : str
+        ``energy`` (the potential's energy per atom) or ``learned`` (the shipped logistic
+        ranker over energy gap, symmetry, route and map agreement: :mod:`core.predict.ranking`).
+    second_potential : str or None
+        A second potential (``sevennet``, ``sevennet-l3i5``, ``chgnet``) that re-ranks the
+        ``second_top`` lowest distinct structures, evaluated at the first one's relaxed geometry
+        (None: off; ``auto``, the default: SevenNet-0 after CHGNet, CHGNet after a SevenNet).
+    second_top : int
+    second_weight : float
+        Weight of the second potential's energy (above its lowest) against the first's:
+        0.5 the mean, 1 the second alone.
+    near_tie : float
+        eV/atom: a relaxed structure that is a distortion of a higher-symmetry one at most
+        this much higher in energy is merged onto it (:mod:`core.predict.ranking`; 0: off, the
+        default: no change of top-1 or top-5 on validation at 5-30 meV/atom).
+    stability_frame : str or None
+        Where the energies of the convex hull come from (:data:`core.stability.hull.FRAMES`; ``auto``,
+        the default: the one chosen for the potential, :data:`core.stability.hull.FRAME_FOR_POTENTIAL`); each
+        relaxed result gets its formation energy, energy above the hull of the known phases
+        and decomposition (None: off).
+    ehull_threshold : float
+        eV/atom above the hull up to which a result is ``metastable`` (above: ``unstable``).
+    jobs : int or None
+        Worker processes (default: all cores).
+    seed : int
+    sources : tuple of str
+        Routes pooled into one ranking: ``contact`` (CMCrystal on the predicted
+        map) and/or ``templates`` (substituted known structures).
+    template_top_k : int
+        Distinct template structures relaxed.
+    template_scorer : str
+        Substitution score of the template retrieval (``mendeleev``, ``ionic``, ``auto``).
+    potential : str
+        Interatomic potential that relaxes and ranks (``chgnet``, ``sevennet``;
+        :mod:`core.relax.potentials`).
+    device : str
+        Where the contact-map network and the potential run: ``auto`` (CUDA when
+        present), ``cpu``, ``cuda`` or ``cuda:N`` (:mod:`core.runtime.device`).
+    magmom : str
+        INCAR ``MAGMOM`` of the exported VASP inputs: ``input-set`` (the Materials
+        Project set's defaults per element) or ``potential`` (CHGNet's predicted
+        moments of the relaxed structure; near zero for many magnetic ions).
+    """
+
+    top_k: int = 5
+    z: int | None = None
+    spacegroups: tuple[int, ...] | None = None
+    n_assignments: int = 5
+    restarts: int = 1
+    escalate_to: int = 0
+    population: int = 100
+    generations: int = 1000
+    patience: int = 50
+    stall: int | None = 200
+    max_strain: float = 0.1
+    relax: bool = True
+    relax_per_candidate: int = 2
+    fmax: float = 0.1
+    relax_steps: int = 300
+    prerelax_steps: int = PRERELAX_STEPS
+    refine_top: int = REFINE_TOP
+    refine_window: float | None = REFINE_WINDOW
+    near_tie: float = 0.0
+    ranking: str = "energy"
+    second_potential: str | None = "auto"
+    second_top: int = SECOND_TOP
+    second_weight: float = SECOND_WEIGHT
+    stability_frame: str | None = DEFAULT_FRAME
+    ehull_threshold: float = DEFAULT_EHULL_THRESHOLD_EV
+    jobs: int | None = None
+    seed: int = 0
+    sources: tuple[str, ...] = SOURCES
+    template_top_k: int = 5
+    template_scorer: str = "mendeleev"
+    potential: str = DEFAULT_POTENTIAL
+    device: str = DEFAULT_DEVICE
+    magmom: str = "input-set"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
+        check_potential(self.potential)
+        if self.ranking not in RANKINGS:
+            raise PredictionError(f"unknown ranking {self.ranking!r}: choose from {', '.join(RANKINGS)}")
+        if self.second_potential not in (None, "auto"):
+            check_potential(self.second_potential)
+            if self.second_potential == self.potential:
+                raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
+                                      "choose the other one or none")
+        if self.stability_frame is not None and self.stability_frame not in (*FRAMES, DEFAULT_FRAME):
+            raise PredictionError(f"unknown stability frame {self.stability_frame!r}: choose from "
+                                  f"{', '.join((DEFAULT_FRAME, *FRAMES))}")
+        if not self.ehull_threshold >= 0:
+            raise PredictionError(f"the E_hull threshold must be >= 0 eV/atom, not {self.ehull_threshold}")
+        check_device_name(self.device)
+        if self.magmom not in MAGMOM_SOURCES:
+            raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
+        if self.magmom == "potential" and (self.potential != "chgnet" or not self.relax):
+            raise PredictionError("MAGMOM from the potential needs CHGNet relaxation (--potential chgnet, no "
+                                  "--no-relax): SevenNet-0 predicts no magnetic moments")
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown or not self.sources:
+            raise PredictionError(f"unknown source(s) {', '.join(unknown) or '(none given)'}: "
+                                  f"choose from {', '.join(SOURCES)}")
+
+    @classmethod
+    def fast(cls, **changes) -> PredictionSettings:
+        """A quick look: 3 assignments, population 60, 300 generations, 1 relaxation per
+        candidate and 3 templates with a looser force criterion, the best 2 relaxed further,
+        no second potential."""
+        base = cls(n_assignments=3, population=60, generations=300, patience=30, stall=100,
+                   relax_per_candidate=1, fmax=0.2, relax_steps=150, prerelax_steps=40, refine_top=2,
+                   template_top_k=3, second_potential=None)
+        return replace(base, **changes)
+
+    @property
+    def reranking_potential(self) -> str | None:
+        """The potential that re-ranks the first structures (``second_potential`` with ``auto``
+        resolved for the relaxing potential), or None."""
+        if self.second_potential == "auto":
+            return SECOND_POTENTIAL[self.potential]
+        return self.second_potential
+
+    def ga(self) -> GASettings:
+        return GASettings(population=self.population, generations=self.generations, patience=self.patience,
+                          stall=self.stall)
+
+    def loop(self) -> LoopSettings:
+        """The reconstruction loop's settings (:mod:`core.reconstruction.loop`)."""
+        return LoopSettings(self.n_assignments, self.restarts, self.ga(), self.seed, self.max_strain,
+                            self.escalate_to, self.jobs)
+
+    def relax_settings(self) -> RelaxSettings:
+        return RelaxSettings(fmax=self.fmax, steps=self.relax_steps, potential=self.potential,
+                             device=resolve_device(self.device))
+
+    def to_dict(self) -> dict:
+        return asdict(self)
