@@ -67,7 +67,7 @@ _LAZY = {
     "MAX_ATOMS": "core.predict.settings", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
     "PredictionResult": "core.predict.results", "PredictionSettings": "core.predict.settings", "check_scope": "core.predict.scope",
     "cell_size_note": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
-    "read_run_folder": "core.predict.run_folder",
+    "read_run_folder": "core.predict.result_folder",
     # stability against the known phases (pymatgen's phase diagram)
     "HullPicture": "core.stability.hull", "Stability": "core.stability.hull", "StabilityError": "core.stability.hull",
     "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",

@@ -12,12 +12,12 @@ from core.predict.run_folder import ForeignResultsError, OutputFolderError, RunF
 
 
 def _result(name: str, formula: str, poscar: str):
-    """A writer of a result folder as the pipeline writes it (core.predict.run_folder.write_structure_folder:
+    """A writer of a result folder as the pipeline writes it (core.predict.result_folder.write_structure_folder:
     symmetrised CIF, POSCAR whose comment names the rank, vasp/, result.json); ``poscar`` names the
     structure ("H one", "H two", ...: a different cell for each)."""
     from pymatgen.core import Composition, Lattice, Structure
 
-    from core.predict.run_folder import write_structure_folder
+    from core.predict.result_folder import write_structure_folder
 
     elements = [str(e) for e in Composition(formula).elements]
     a = 3.0 + sum(map(ord, poscar)) % 97 / 50  # one cell per name

@@ -459,7 +459,7 @@ class Session:
         self._set_dirty(True)
 
     def show_run_folder(self, path: str | Path, formula: str, rows: list[dict], meta: dict) -> None:
-        """Show the results of a finished run folder (:func:`core.predict.run_folder.read_run_folder`):
+        """Show the results of a finished run folder (:func:`core.predict.result_folder.read_run_folder`):
         a run made elsewhere (``predict``, a screen) with no inputs to edit here.
 
         Raises

@@ -166,15 +166,15 @@ def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
 
 def output_file(text: str) -> str:
     """argparse type of ``--json``, ``--plot`` and other files written: checked before any
-    work (:func:`core.io.structures.check_output_file`: not a folder, in a writable folder that exists)."""
-    from core.io.structures import check_output_file
+    work (:func:`core.io.outputs.check_output_file`: not a folder, in a writable folder that exists)."""
+    from core.io.outputs import check_output_file
 
     return _checked(check_output_file)(text)
 
 def output_folder(text: str) -> str:
     """argparse type of ``--out`` folders: not a file, under a writable folder
-    (:func:`core.io.structures.check_output_folder`)."""
-    from core.io.structures import check_output_folder
+    (:func:`core.io.outputs.check_output_folder`)."""
+    from core.io.outputs import check_output_folder
 
     return _checked(check_output_folder)(text)
 
@@ -188,8 +188,8 @@ def export_formats(text: str) -> tuple[str, ...]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 def file_stem(text: str) -> str:
-    """argparse type of ``export --stem``: a plain file name (:func:`core.io.structures.check_file_stem`)."""
-    from core.io.structures import check_file_stem
+    """argparse type of ``export --stem``: a plain file name (:func:`core.io.outputs.check_file_stem`)."""
+    from core.io.outputs import check_file_stem
 
     return _checked(check_file_stem)(text)
 

@@ -12,8 +12,9 @@ from pymatgen.core import Structure
 from core.crystal.composition import parse_formula
 from core.crystal.symmetry import SPACEGROUP_SYMPREC
 from core.errors import FormulaError
+from core.predict.result_folder import write_structure_folder
 from core.predict.results import PredictionResult, RankedStructure, discarded_lines, initial_name
-from core.predict.run_folder import RunFolder, ranked_folder_name, write_structure_folder
+from core.predict.run_folder import RunFolder, ranked_folder_name
 from core.predict.stages import _is_set
 from core.relax.potentials import POTENTIALS
 from core.runtime.device import resolve_device

@@ -1,0 +1,113 @@
+"""Where the engine may write: checks of output files, folders and file stems made before any
+work, and a free name beside existing files (a folder the user edited is never overwritten).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+from core.errors import ExportError, StructureFileError
+
+VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "README.txt")
+"""What :func:`core.io.structures.write_vasp_inputs` writes (and replaces); anything else in the
+folder is the user's."""
+
+
+def free_path(parent: Path, name: str) -> Path:
+    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists: where a folder
+    kept for the user goes without replacing anything."""
+    candidate, k = parent / name, 1
+    while candidate.exists() or candidate.is_symlink():
+        k += 1
+        candidate = parent / f"{name}-{k}"
+    return candidate
+
+def _other_files(folder: Path) -> list[Path]:
+    """Everything in ``folder`` besides :data:`VASP_INPUT_FILES` at its top: the user's
+    files, links and folders (empty ones too), deepest last."""
+    return [p for p in sorted(folder.rglob("*"))
+            if not (p.parent == folder and p.name in VASP_INPUT_FILES and p.is_file() and not p.is_symlink())]
+
+def _retire_keeping_other_files(retired: Path, target: Path) -> None:
+    """Move the user's files (a VASP run's OUTCAR, CONTCAR, job scripts) of the replaced
+    folder ``retired/target.name`` into the new ``target``, then remove it; anything that
+    could not be moved stays in a visible ``target.kept`` folder, never removed."""
+    old = retired / target.name
+    try:
+        for path in _other_files(old):
+            destination = target / path.relative_to(old)
+            if path.is_dir() and not path.is_symlink():
+                destination.mkdir(parents=True, exist_ok=True)
+            elif path.exists() or path.is_symlink():
+                destination.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(path, destination)
+    finally:
+        left = [p for p in _other_files(old) if not p.is_dir() or p.is_symlink()] if old.exists() else []
+        if left:
+            os.replace(old, free_path(target.parent, f"{target.name}.kept"))
+        shutil.rmtree(retired, ignore_errors=True)
+
+def check_output_file(path: str | os.PathLike) -> Path:
+    """An output file (``--json``, ``--plot``, a model file) checked before any work: not
+    a folder, in a folder that exists and is writable, and writable itself if it exists.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output file name is empty")
+    if target.is_dir():
+        raise StructureFileError(f"{target} is a folder, not a file")
+    parent = target.parent
+    if not parent.exists():
+        raise StructureFileError(f"{target}: the folder {parent} does not exist")
+    if not parent.is_dir():
+        raise StructureFileError(f"{target}: {parent} is a file, not a folder")
+    if not os.access(parent, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {parent} is not writable")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise StructureFileError(f"{target}: the file is not writable")
+    return target
+
+def check_output_folder(path: str | os.PathLike) -> Path:
+    """An output folder (``--out``) checked before any work: a folder or not there yet (it
+    is made), not a file, under a writable folder.
+
+    Raises
+    ------
+    StructureFileError
+        Naming the path and the problem.
+    """
+    target = Path(path)
+    if not str(path).strip():
+        raise StructureFileError("the output folder name is empty")
+    if target.exists() and not target.is_dir():
+        raise StructureFileError(f"{target} is a file, not a folder")
+    existing = next((p for p in (target, *target.parents) if p.exists()), Path("."))
+    if existing.exists() and not existing.is_dir():
+        raise StructureFileError(f"{target}: {existing} is a file, not a folder")
+    if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
+        raise StructureFileError(f"{target}: the folder {existing} is not writable")
+    return target
+
+def check_file_stem(stem: str) -> str:
+    """A file name stem for exported files: a plain name, so every file lands in the output
+    folder (no path separator, not ``.`` or ``..``, not empty).
+
+    Raises
+    ------
+    ExportError
+        Naming the stem and the problem.
+    """
+    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    if not stem.strip() or stem.strip() in (".", "..") or "\0" in stem:
+        raise ExportError(f"file stem {stem!r} is not a file name")
+    if any(sep in stem for sep in separators):
+        raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
+                          "(the files go into the output folder)")
+    return stem
