@@ -574,10 +574,6 @@ class MainWindow(QMainWindow):
         return doc
 
     # ------------------------------------------------------------------ run
-    def edited_prediction(self) -> ContactPrediction:
-        """The current Z's prediction with its map as edited."""
-        return self.session.maps_for_run()[self.session.current_z]
-
     def start_run(self, rerun: int | None = None) -> None:
         """Run the ticked candidates and templates, or (``rerun``: a result index) CMCrystal
         again from that result's Wyckoff assignment on the current map of its Z."""

@@ -16,7 +16,8 @@ from core.contact.contact_map import (
 )
 from core.contact.metrics import dice, matched_dice
 from core.crystal.composition import (
-    DEFAULT_MAX_ATOMS,
+    MP20_MAX_ATOMS,
+    PAPER_MAX_ATOMS,
     Formula,
     atom_elements,
     formula_unit_text,
@@ -64,7 +65,7 @@ __version__ = "0.1.0"
 
 _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
-    "MAX_ATOMS": "core.predict.settings", "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
+    "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
     "PredictionResult": "core.predict.results", "PredictionSettings": "core.predict.settings", "check_scope": "core.predict.scope",
     "cell_size_note": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
     "read_run_folder": "core.predict.result_folder",
@@ -105,7 +106,8 @@ __all__ = [*_LAZY,
     "CSP_TOLERANCES",
     "cif_text",
     "poscar_text",
-    "DEFAULT_MAX_ATOMS",
+    "MP20_MAX_ATOMS",
+    "PAPER_MAX_ATOMS",
     "DEFAULT_POTENTIAL",
     "FEATURE_NAMES",
     "PAPER_TOLERANCES",

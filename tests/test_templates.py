@@ -199,19 +199,19 @@ def test_cell_size_note_names_the_limits_for_lifepo4():
     """LiFePO4 (olivine: Z = 4, 28 atoms) must not run without a word: the training
     data's ABCD4 cells are mostly Z = 2, the largest MP-20 holds (automatic Z proposes
     it: cells up to 20 atoms)."""
-    from core.crystal.composition import parse_formula
+    from core.crystal.composition import MP20_MAX_ATOMS, parse_formula
     from core.predict.scope import automatic_z_max_atoms, cell_size_note
-    from core.predict.settings import MAX_ATOMS, PredictionSettings
+    from core.predict.settings import PredictionSettings
 
     note = cell_size_note(parse_formula("LiFePO4"), PredictionSettings())
     assert note is not None and note.startswith("LiFePO4: of the ")
     assert "ABCD4" in note and "have Z = 2 (14 atoms)" in note
-    assert f"{MAX_ATOMS}-atom limit" in note
+    assert f"{MP20_MAX_ATOMS}-atom limit" in note
     assert ("limit of automatic Z" in note) is (automatic_z_max_atoms() < 14)  # 20 with the 20-atom models
     assert cell_size_note(parse_formula("LiFePO4"), PredictionSettings(z=1)) is None  # the user chose Z
     assert cell_size_note(parse_formula("NaCl"), PredictionSettings()) is None
     templates_only = cell_size_note(parse_formula("LiFePO4"), PredictionSettings(sources=("templates",)))
-    assert "contact-map" not in templates_only and f"{MAX_ATOMS}-atom limit" in templates_only
+    assert "contact-map" not in templates_only and f"{MP20_MAX_ATOMS}-atom limit" in templates_only
 
 
 def test_predict_says_the_cell_size_note_before_work_starts(monkeypatch, capsys, tmp_path):

@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import DEFAULT_MAX_ATOMS, MAX_ATOMS, FormulaError, check_scope, parse_formula
+from core import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, FormulaError, check_scope, parse_formula
 
 
 class FormulaBar(QWidget):
@@ -23,7 +23,7 @@ class FormulaBar(QWidget):
 
     predictRequested = Signal(str, object)
 
-    def __init__(self, max_atoms: int = MAX_ATOMS, contact_max_atoms: int = DEFAULT_MAX_ATOMS,
+    def __init__(self, max_atoms: int = MP20_MAX_ATOMS, contact_max_atoms: int = PAPER_MAX_ATOMS,
                  parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.max_atoms = max_atoms

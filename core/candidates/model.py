@@ -18,6 +18,7 @@ import torch
 from core.candidates.features import composition_features
 from core.candidates.lattice import decode
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
 from core.io.model_files import load_payload, save_payload
 
@@ -57,7 +58,7 @@ class CandidateModel:
     x_scale: np.ndarray
     y_mean: np.ndarray
     y_scale: np.ndarray
-    max_atoms: int = 12
+    max_atoms: int = PAPER_MAX_ATOMS
     metadata: dict = field(default_factory=dict)
     train_formulas: list[str] = field(default_factory=list)
 

@@ -14,6 +14,7 @@ from dataclasses import asdict, dataclass
 import torch
 from torch import nn
 
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES
 
 N_LATTICE_TARGETS = 6
@@ -22,7 +23,7 @@ N_LATTICE_TARGETS = 6
 @dataclass(frozen=True)
 class MLPConfig:
     n_features: int
-    max_atoms: int = 12
+    max_atoms: int = PAPER_MAX_ATOMS
     hidden: int = 512
     dropout: float = 0.2
 

@@ -22,6 +22,7 @@ from core.candidates.features import composition_features
 from core.candidates.lattice import encode, free_mask
 from core.candidates.model import CandidateModel, allowed_z_mask
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
 
 Progress = Callable[[dict], None]
@@ -40,7 +41,7 @@ class CandidateTrainingConfig:
     patience: int = 20
     ensemble: int = 3
     seed: int = 0
-    max_atoms: int = 12
+    max_atoms: int = PAPER_MAX_ATOMS
     label_smoothing: float = 0.0
 
     def to_dict(self) -> dict:

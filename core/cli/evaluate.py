@@ -29,6 +29,8 @@ from core.cli.options import (
     z_or_auto,
 )
 from core.cli.proposals import candidate_model
+from core.crystal.composition import PAPER_MAX_ATOMS
+from core.data.sampling import SPLITS
 from core.errors import AlphaCrystalError
 
 
@@ -296,7 +298,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     evaluate, = groups["evaluate"],
     p = evaluate.add_parser("contact-map", help="Dice of predicted contact maps against true ones, with baselines")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
-    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+    p.add_argument("--split", choices=SPLITS, default="all",
                    help="all rows (default), or the model's recorded held-out split of this file")
     p.add_argument("--model", default=None,
                    help="contact model file (default: the shipped ones as predict uses them: the 12-atom model "
@@ -311,7 +313,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.set_defaults(func=cmd_evaluate_contact_map)
     p = evaluate.add_parser("candidates", help="space-group top-k and lattice errors, with baselines")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs (structures with <= L atoms are used)")
-    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+    p.add_argument("--split", choices=SPLITS, default="all",
                    help="all rows (default), or the model's recorded held-out split of this file")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
@@ -321,10 +323,10 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.set_defaults(func=cmd_evaluate_candidates)
     p = evaluate.add_parser("reconstruction", help="oracle-mode reconstruction: match rate, Dice, RMSD, speed")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
-    p.add_argument("--split", choices=["all", "test", "validation"], default="all",
+    p.add_argument("--split", choices=SPLITS, default="all",
                    help="all structures (default), or the held-out test or validation formulas of the models")
     p.add_argument("--n", type=non_negative, default=200, help="seeded sample of at most N structures (0: all)")
-    p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell sampled (default 12)")
+    p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS, help=f"largest primitive cell sampled (default {PAPER_MAX_ATOMS})")
     add_size_filter_arguments(p)
     add_rule_argument(p)
     add_ga_arguments(p)
@@ -336,11 +338,11 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
-    p.add_argument("--split", choices=["all", "test", "validation"], default="test",
+    p.add_argument("--split", choices=SPLITS, default="test",
                    help="held-out formulas: test (default) or validation (for tuning), or all structures; "
                         "up to 12 atoms the paper's scope, above it all compositions (core.data.formula_split)")
     p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all)")
-    p.add_argument("--max-atoms", type=positive, default=12,
+    p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS,
                    help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")

@@ -11,13 +11,16 @@ from typing import NoReturn
 
 import numpy as np
 
+from core.data.sampling import COMPOSITIONS
 from core.errors import AlphaCrystalError
 from core.predict.ranking import NEAR_TIE_EV
+from core.predict.settings import MAGMOM_SOURCES, RANKINGS
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 from core.relax.potentials import POTENTIALS
 from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
 from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
 from core.stability.hull import FRAMES as STABILITY_FRAMES
+from core.templates.retrieval import SCORERS
 
 MAX_COUNT = 1_000_000
 """Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
@@ -233,7 +236,7 @@ def add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
     """``--min-atoms`` and ``--compositions``: which held-out structures a sample draws from."""
     p.add_argument("--min-atoms", type=positive, default=1,
                    help="smallest primitive cell sampled (default 1; e.g. 13 with --max-atoms 20 for 13-20 atoms)")
-    p.add_argument("--compositions", choices=["any", "with-nonmetal", "all-metal"], default="any",
+    p.add_argument("--compositions", choices=COMPOSITIONS, default="any",
                    help="which compositions are sampled: any (default), only those with a non-metal, or only "
                         "all-metal ones (up to 12 atoms the held-out split is the paper's: with a non-metal)")
     p.add_argument("--exclude-from", nargs="+", metavar="JSON", default=[],
@@ -259,7 +262,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
     p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
                    help="where the contact-map network and the potential run (default auto: CUDA when present)")
-    p.add_argument("--magmom", choices=["input-set", "potential"], default=None,
+    p.add_argument("--magmom", choices=MAGMOM_SOURCES, default=None,
                    help="INCAR MAGMOM of the VASP inputs: input-set (default: the Materials Project set's value "
                         "per element, e.g. 5 for Mn, 0.6 otherwise) or potential (CHGNet's predicted moments)")
     p.add_argument("--potential", choices=list(POTENTIALS), default=None,
@@ -278,7 +281,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
-    p.add_argument("--ranking", choices=["energy", "learned"], default=None,
+    p.add_argument("--ranking", choices=RANKINGS, default=None,
                    help="order of the relaxed structures: energy (default: the potential's energy per atom) or "
                         "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
                         "on validation pools; docs/ranking.md)")
@@ -306,7 +309,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                         "(substituted known structures) or both (default contact,templates)")
     p.add_argument("--templates-top-k", type=positive, default=None, metavar="K",
                    help="distinct template structures relaxed (default 5, --fast 3)")
-    p.add_argument("--template-scorer", choices=["mendeleev", "ionic", "auto"], default=None,
+    p.add_argument("--template-scorer", choices=SCORERS, default=None,
                    help="substitution score of the template retrieval (default mendeleev: the Mendeleev-number "
                         "distance; ionic: data-mined ionic substitution probabilities; auto: ionic when "
                         "oxidation states can be guessed)")

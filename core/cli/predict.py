@@ -23,6 +23,7 @@ from core.cli.options import (
     z_or_auto,
 )
 from core.errors import AlphaCrystalError
+from core.screen.screening import CLUSTERS
 
 
 def _rerun_from(path: str, formula, settings):
@@ -249,7 +250,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--out", required=True, type=output_folder,
                    help="output folder; re-running into it skips finished formulas")
     p.add_argument("--scheduler", metavar="ADDRESS", help="connect to a running Dask scheduler, e.g. tcp://host:8786")
-    p.add_argument("--cluster", choices=["local", "slurm", "pbs"], default="local",
+    p.add_argument("--cluster", choices=CLUSTERS, default="local",
                    help="local (default: a Dask LocalCluster here), or slurm / pbs through dask-jobqueue")
     p.add_argument("--cluster-config", metavar="FILE",
                    help="dask-jobqueue settings for slurm/pbs (queue, cores, memory, walltime, account, ...)")

@@ -8,6 +8,7 @@ import time
 
 from core.cli.options import output_file, positive, top_spacegroups, write_json_option
 from core.errors import AlphaCrystalError
+from core.templates.retrieval import DEFAULT_SCORER, SCORERS
 
 
 def candidate_model(path: str | None):
@@ -40,9 +41,8 @@ def cmd_candidates(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_templates(args: argparse.Namespace) -> int:
-    from core.crystal.composition import parse_formula
+    from core.crystal.composition import MP20_MAX_ATOMS, parse_formula
     from core.predict.scope import check_scope
-    from core.predict.settings import MAX_ATOMS
     from core.templates.library import load_library
     from core.templates.retrieval import retrieve_templates
 
@@ -50,9 +50,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
     check_scope(parsed, args.z)
     library = load_library(args.library)
     found = retrieve_templates(parsed, z=args.z, top_k=args.top_k, library=library, scorer=args.scorer,
-                               max_atoms=MAX_ATOMS)
+                               max_atoms=MP20_MAX_ATOMS)
     print(f"{parsed.unit_formula}" + (f" Z={args.z}" if args.z else " (every Z up to "
-                                         f"{MAX_ATOMS} atoms)")
+                                         f"{MP20_MAX_ATOMS} atoms)")
           + f": {len(found)} distinct templates from {len(library)} known structures")
     if not found:
         print("no known structure of the same stoichiometry pattern (anonymous formula and atom count)")
@@ -87,7 +87,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("formula", help="chemical formula, e.g. KBr")
     p.add_argument("--z", type=positive, default=None, help="formula units in the cell (default: every Z up to 20 atoms)")
     p.add_argument("--top-k", type=positive, default=10, help="distinct templates listed (default 10)")
-    p.add_argument("--scorer", choices=["mendeleev", "ionic", "auto"], default="mendeleev",
+    p.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
                    help="substitution score (default mendeleev)")
     p.add_argument("--library", default=None, help="template library file (default: the shipped one)")
     p.add_argument("--json", metavar="PATH", type=output_file, help="also write the templates (with structures) as JSON")

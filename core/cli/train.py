@@ -18,6 +18,8 @@ from core.cli.options import (
     seed,
     write_json_option,
 )
+from core.contact_model.presets import PRESETS
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.runtime.terminal import format_seconds
 
 
@@ -119,7 +121,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p = train.add_parser("contact-map", help="train the contact-map network")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
     p.add_argument("--out", default="contact_model.pt", type=output_file, help="model file to write")
-    p.add_argument("--preset", default="default", choices=["default", "paper", "tiny"],
+    p.add_argument("--preset", default="default", choices=PRESETS,
                    help="network size and schedule: default, paper (as published) or tiny (tests)")
     p.add_argument("--epochs", type=positive, default=200, help="maximum training epochs (default 200)")
     p.add_argument("--time-limit-min", type=positive_float, default=None, help="stop before this many minutes")
@@ -128,7 +130,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--patience", type=positive, default=20, help="early-stopping patience in epochs")
     p.add_argument("--seed", type=seed, default=0, help="seed of weights and batch order")
     p.add_argument("--split-seed", type=seed, default=0, help="seed of the split by reduced formula")
-    p.add_argument("--max-atoms", type=positive, default=12, help="L: largest primitive cell")
+    p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS, help="L: largest primitive cell")
     p.add_argument("--matched-loss", action="store_true",
                    help="align targets to predictions by same-element permutation before the loss")
     p.add_argument("--templates", type=Number(int, 0, 100), default=0, metavar="K",
@@ -158,7 +160,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--ensemble", type=positive, default=3, help="networks per predictor (seeds SEED..SEED+N-1)")
     p.add_argument("--seed", type=seed, default=0, help="seed of weights and batch order (default 0)")
     p.add_argument("--split-seed", type=seed, default=0, help="seed of the split by reduced formula")
-    p.add_argument("--max-atoms", type=positive, default=12, help="largest primitive cell")
+    p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS, help="largest primitive cell")
     p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
     p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_candidates)

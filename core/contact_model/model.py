@@ -19,6 +19,7 @@ from core.contact.metrics import dice
 from core.contact_model.inputs import atom_inputs
 from core.contact_model.network import ContactNet, ContactNetConfig
 from core.contact_model.templates import TemplateBank
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import FeatureScaler
 from core.errors import AlphaCrystalError
 from core.io.model_files import load_payload, save_payload
@@ -68,7 +69,7 @@ class ContactModel:
     net: ContactNet
     scaler: FeatureScaler
     threshold: float = 0.5
-    max_atoms: int = 12
+    max_atoms: int = PAPER_MAX_ATOMS
     z_prior: dict[int, dict[int, int]] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)
     train_formulas: list[str] = field(default_factory=list)

@@ -15,10 +15,13 @@ from pymatgen.core import Composition
 from core.crystal.elements import element_sort_key, element_table
 from core.errors import FormulaError
 
-DEFAULT_MAX_ATOMS = 12
-"""Default map size L (atoms in the primitive cell), as in the paper."""
+PAPER_MAX_ATOMS = 12
+"""The paper's scope: the map size L (atoms in the primitive cell) of the paper and of the
+shipped 12-atom models, and the cells split as those models were (larger ranges extend that
+split: :func:`core.data.formula_split.full_range_split`). The one name of this limit."""
 MP20_MAX_ATOMS = 20
-"""Largest primitive cell of MP-20: the range predictions, templates and the full-range split cover."""
+"""Largest primitive cell of MP-20: the range predictions, templates and the full-range split
+cover (the contact route stops at its models' size). The one name of this limit."""
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
 _SYMBOL = re.compile(r"[A-Z][a-z]*")
@@ -74,7 +77,7 @@ class Formula:
         """Distinct elements in the fixed contact-map element order."""
         return tuple(sorted(self.counts, key=element_sort_key))
 
-    def z_values(self, max_atoms: int = DEFAULT_MAX_ATOMS) -> list[int]:
+    def z_values(self, max_atoms: int = PAPER_MAX_ATOMS) -> list[int]:
         """Numbers of formula units Z whose primitive cell has at most ``max_atoms`` atoms.
 
         Raises
@@ -192,7 +195,7 @@ def atom_elements(formula: str | Formula, z: int, max_atoms: int | None = None) 
     return parsed.atom_elements(z, max_atoms)
 
 
-def z_values(formula: str | Formula, max_atoms: int = DEFAULT_MAX_ATOMS) -> list[int]:
+def z_values(formula: str | Formula, max_atoms: int = PAPER_MAX_ATOMS) -> list[int]:
     """Convenience wrapper: the Z values of ``formula`` that fit in ``max_atoms`` atoms."""
     parsed = formula if isinstance(formula, Formula) else parse_formula(formula)
     return parsed.z_values(max_atoms)

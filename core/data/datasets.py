@@ -30,6 +30,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Composition, Lattice, Structure
 
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import element_table
 from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_system
 from core.errors import DatasetError, StructureFileError
@@ -178,7 +179,7 @@ class CrystalDataset:
             "n_reduced_formulas": int(len(np.unique(self.formulas))),
             "n_atoms": int(nsites.sum()),
             "atoms_per_structure": {int(k): int(v) for k, v in sorted(Counter(nsites.tolist()).items())},
-            "n_le_12_atoms": int((nsites <= 12).sum()),
+            "n_le_12_atoms": int((nsites <= PAPER_MAX_ATOMS).sum()),
             "elements_per_structure": {
                 int(k): int(v) for k, v in sorted(Counter(len(z) for z in elements_per).items())
             },

@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from core.contact.contact_map import DEFAULT_TOLERANCE, contact_map_from_arrays
+from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import N_FEATURES, raw_features
 from core.data.datasets import CACHE_VERSION, CrystalDataset, cache_dir
 from resources import resource_path
@@ -82,7 +83,7 @@ class FeaturizedDataset:
 
 def featurize_dataset(
     dataset: CrystalDataset,
-    max_atoms: int = 12,
+    max_atoms: int = PAPER_MAX_ATOMS,
     tolerance: float = DEFAULT_TOLERANCE,
     use_cache: bool = True,
 ) -> FeaturizedDataset:

@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 from pymatgen.core import Composition
 
-from core.crystal.composition import MP20_MAX_ATOMS
+from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS
 from core.data.datasets import (
     SPLIT_FRACTIONS,
     CrystalDataset,
@@ -34,8 +34,6 @@ from core.data.datasets import (
     load_dataset,
     split_by_formula,
 )
-
-FULL_RANGE_MAX_ATOMS = MP20_MAX_ATOMS
 
 PARTITIONS = ("train", "validation", "test")
 
@@ -52,7 +50,7 @@ class DataSettings:
     """How a training set is drawn from a data file (recorded in the model)."""
 
     path: str
-    max_atoms: int = 12
+    max_atoms: int = PAPER_MAX_ATOMS
     exclude_all_metal: bool = True
     lowest_energy_per_formula: bool = True
     split_seed: int = 0
@@ -69,10 +67,6 @@ class DataSettings:
         values["test_formulas"] = tuple(values.get("test_formulas", ()))
         return cls(**values)
 
-
-PAPER_MAX_ATOMS = 12
-"""Cells up to this size are split as the paper-scope models were (:func:`split_by_formula`);
-larger ranges extend that split (:func:`core.data.formula_split.full_range_split`)."""
 
 
 def split_dataset(settings: DataSettings) -> DatasetSplit:
@@ -119,7 +113,7 @@ def formula_roles(path: str | os.PathLike, dataset: CrystalDataset, base: DataSe
     return roles
 
 
-def full_range_split(path: str | os.PathLike, max_atoms: int = FULL_RANGE_MAX_ATOMS,
+def full_range_split(path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
                      base: DataSettings | None = None) -> DatasetSplit:
     """Train / validation / test partitions of every structure with at most
     ``max_atoms`` atoms (all polymorphs, all compositions) of the data file ``path``."""

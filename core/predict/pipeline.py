@@ -19,7 +19,7 @@ The one orchestration used by the CLI (``alphacrystal predict``) and the GUI:
 
 Routes (``PredictionSettings.sources``): ``contact`` (the paper's CMCrystal
 route, cells up to the shipped models' 20 atoms, automatic Z included) and ``templates`` (every composition
-up to :data:`MAX_ATOMS` atoms). A composition outside a route's scope runs on the
+up to :data:`core.crystal.composition.MP20_MAX_ATOMS` atoms). A composition outside a route's scope runs on the
 other route, and ``PredictionResult.notes`` says why.
 
 Progress arrives through a callback with the stage, counts and an ETA; a
@@ -127,7 +127,7 @@ def predict_structures(
     Raises
     ------
     FormulaError
-        Bad formula, unknown element, or a cell of more than :data:`MAX_ATOMS` atoms.
+        Bad formula, unknown element, or a cell of more than :data:`core.crystal.composition.MP20_MAX_ATOMS` atoms.
     PredictionError
         Neither route has a structure to offer (no feasible candidate, no template).
     OutputFolderError

@@ -4,22 +4,22 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 
 from __future__ import annotations
 
-from core.crystal.composition import Formula
+from core.crystal.composition import MP20_MAX_ATOMS, Formula
 from core.errors import FormulaError
-from core.predict.settings import MAX_ATOMS, PredictionSettings
+from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
 
 
 # ---------------------------------------------------------------- scope
 def check_scope(parsed: Formula, z: int | None) -> None:
-    """Raise :class:`FormulaError` when no cell of ``parsed`` (with ``z``) fits :data:`MAX_ATOMS` atoms."""
+    """Raise :class:`FormulaError` when no cell of ``parsed`` (with ``z``) fits :data:`core.crystal.composition.MP20_MAX_ATOMS` atoms."""
     per_unit = parsed.atoms_per_formula_unit
-    if per_unit > MAX_ATOMS:
+    if per_unit > MP20_MAX_ATOMS:
         raise FormulaError(f"'{parsed.text}' has {per_unit} atoms per formula unit; predictions cover cells of "
-                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
-    if z is not None and (z < 1 or z * per_unit > MAX_ATOMS):
+                           f"up to {MP20_MAX_ATOMS} atoms (MP-20's range)")
+    if z is not None and (z < 1 or z * per_unit > MP20_MAX_ATOMS):
         raise FormulaError(f"'{parsed.text}' with Z={z} has {z * per_unit} atoms; predictions cover cells of "
-                           f"up to {MAX_ATOMS} atoms (MP-20's range)")
+                           f"up to {MP20_MAX_ATOMS} atoms (MP-20's range)")
 
 def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | None]:
     """The Z to run and, when the typed formula says more than its reduced form, the one
@@ -38,8 +38,8 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
     atoms = typed * parsed.atoms_per_formula_unit
     if contact_route_fits(parsed, typed):
         return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
-    limit = MAX_ATOMS if atoms > MAX_ATOMS else contact_model_max_atoms()
-    why = (f"beyond the {MAX_ATOMS}-atom limit" if atoms > MAX_ATOMS else
+    limit = MP20_MAX_ATOMS if atoms > MP20_MAX_ATOMS else contact_model_max_atoms()
+    why = (f"beyond the {MP20_MAX_ATOMS}-atom limit" if atoms > MP20_MAX_ATOMS else
            f"beyond the contact route's {limit} atoms (--z {typed} runs that cell on templates)")
     return None, f"{parsed.text} is {typed} × {unit} ({atoms} atoms), {why}: predicting {unit} with Z chosen " \
                  "automatically"
@@ -62,11 +62,11 @@ def shipped_contact_route_atoms() -> int:
     GUI thread): 20 when the 20-atom models are shipped, else the default 12."""
     from core.candidates.propose import LARGE_CELL_MODEL_NAME
     from core.contact_model.inference import LARGE_CELL_MODEL_PATH
-    from core.crystal.composition import DEFAULT_MAX_ATOMS
+    from core.crystal.composition import PAPER_MAX_ATOMS
     from resources import RESOURCE_DIR
 
     shipped = LARGE_CELL_MODEL_PATH.is_file() and (RESOURCE_DIR / LARGE_CELL_MODEL_NAME).is_file()
-    return MAX_ATOMS if shipped else DEFAULT_MAX_ATOMS
+    return MP20_MAX_ATOMS if shipped else PAPER_MAX_ATOMS
 
 def automatic_z_max_atoms() -> int:
     """Largest cell the contact route proposes when Z is automatic: 20 atoms with the
@@ -113,7 +113,7 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
 
     if settings.z is not None:
         return None
-    census = z_census(parsed, load_library(), MAX_ATOMS)
+    census = z_census(parsed, load_library(), MP20_MAX_ATOMS)
     common = census.common
     if not common:
         return None
@@ -134,8 +134,8 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
         parts.append(f"beyond the {contact_limit}-atom limit of automatic Z "
                      f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{given}{templates})")
     if cap in common:
-        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MAX_ATOMS} atoms), so the true cell "
-                     f"may be larger than this program's {MAX_ATOMS}-atom limit")
+        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MP20_MAX_ATOMS} atoms), so the true cell "
+                     f"may be larger than this program's {MP20_MAX_ATOMS}-atom limit")
     return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
             f"training data, {share}: " + "; ".join(parts))
 

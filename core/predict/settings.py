@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, replace
 
-from core.crystal.composition import MP20_MAX_ATOMS
 from core.errors import AlphaCrystalError
 from core.reconstruction.ga import GASettings
 from core.reconstruction.loop import LoopSettings
@@ -28,9 +27,6 @@ MAGMOM_SOURCES = ("input-set", "potential")
 STAGES = ("candidates", "contact maps", "templates", "reconstruction", "relaxation", "ranking", "export")
 
 SOURCES = ("contact", "templates")
-
-MAX_ATOMS = MP20_MAX_ATOMS
-"""Largest primitive cell a prediction covers (MP-20's range); the contact route stops at its models' size."""
 
 RANKINGS = ("energy", "learned")
 """How relaxed structures are ordered (:attr:`PredictionSettings.ranking`)."""

@@ -13,14 +13,14 @@ from core.candidates.propose import Candidate, propose_candidates
 from core.contact_model.inference import (
     ContactPrediction,
 )
-from core.crystal.composition import Formula
+from core.crystal.composition import MP20_MAX_ATOMS, Formula
 from core.errors import AlphaCrystalError
 from core.io.files import state_key
 from core.predict.ranking import (
     duplicates_before_relaxation,
 )
 from core.predict.results import RankedStructure, candidate_key, result_from_dict, result_to_dict
-from core.predict.settings import MAX_ATOMS, PredictionError, PredictionSettings
+from core.predict.settings import PredictionError, PredictionSettings
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
 from core.reconstruction.loop import reconstruct
 from core.relax.potentials import POTENTIALS
@@ -92,7 +92,7 @@ def _propose(parsed, settings: PredictionSettings, clock=None) -> list[Candidate
 def _retrieve(parsed: Formula, settings: PredictionSettings, clock) -> list[TemplateCandidate]:
     clock.stage("templates", 0, 1, f"searching known structures of {parsed.unit_formula}'s stoichiometry")
     found = retrieve_templates(parsed, z=settings.z, top_k=settings.template_top_k, scorer=settings.template_scorer,
-                               spacegroups=settings.spacegroups, max_atoms=MAX_ATOMS)
+                               spacegroups=settings.spacegroups, max_atoms=MP20_MAX_ATOMS)
     clock.stage("templates", 1, 1, f"{len(found)} templates"
                 + (": " + ", ".join(f"{c.template_formula} {c.symbol}" for c in found[:3]) if found else ""))
     return found
