@@ -110,7 +110,7 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
         return _fail("prediction", errors)
     print(f"smoke: {len(window.candidates.candidates())} candidates, contact map of "
           f"{len(window.prediction.species)} atoms", flush=True)
-    window.run_panel.apply_settings({"population": 20, "generations": 20, "n_assignments": 1, "jobs": 2,
+    window.session.set_run_settings(**{"population": 20, "generations": 20, "n_assignments": 1, "jobs": 2,
                                      "relax": True})
     window.run_panel.start_button.click()
     if not wait(lambda: not window._tasks) or not window.rows:

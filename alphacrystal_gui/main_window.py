@@ -216,15 +216,17 @@ class MainWindow(QMainWindow):
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", results_box, Qt.DockWidgetArea.RightDockWidgetArea)
         self._menus()
-        self.run_panel.processes.setValue(int(self.qsettings.value("processes", 2)))
-        self.run_panel.generations.setValue(int(self.qsettings.value("generations",
-                                                                     PredictionSettings().generations)))
+        self.session.set_run_settings(jobs=int(self.qsettings.value("processes", 2)),
+                                      generations=int(self.qsettings.value("generations",
+                                                                           PredictionSettings().generations)))
+        self.run_panel.show_settings(self.session.run_settings)
 
         # intents: widgets -> session
         self.formula_bar.predictRequested.connect(self.predict)
         self.candidates.message.connect(self.statusBar().showMessage)
         self.candidates.changed.connect(self._candidates_edited)
         self.run_panel.startRequested.connect(self.start_run)
+        self.run_panel.settingsEdited.connect(self._run_settings_edited)
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.rowSelected.connect(self.show_result)
         self.results.actionRequested.connect(self.result_action)
@@ -248,6 +250,7 @@ class MainWindow(QMainWindow):
         s.viewing_changed.connect(lambda _: self._show_current_map())
         s.run_state_changed.connect(self._on_run_state)
         s.histories_changed.connect(lambda: self.run_panel.set_histories(s.histories))
+        s.run_settings_changed.connect(lambda: self.run_panel.show_settings(s.run_settings))
         s.generation.connect(self.run_panel.add_generation)
         s.dirty_changed.connect(lambda _: self.setWindowTitle(s.title()))
         s.reference_changed.connect(self._show_current_map)
@@ -574,13 +577,22 @@ class MainWindow(QMainWindow):
         return doc
 
     # ------------------------------------------------------------------ run
+    def _run_settings_edited(self, values: dict) -> None:
+        """An edit in the run panel, passed to the session (the one copy of the run settings);
+        an invalid combination is refused with a message and the panel shows the session's again."""
+        try:
+            self.session.set_run_settings(**values)
+        except core.AlphaCrystalError as exc:
+            self.show_error(str(exc))
+            self.run_panel.show_settings(self.session.run_settings)
+
     def start_run(self, rerun: int | None = None) -> None:
         """Run the ticked candidates and templates, or (``rerun``: a result index) CMCrystal
         again from that result's Wyckoff assignment on the current map of its Z."""
         if self.task is not None:
             return
         try:
-            settings = replace(self.run_panel.settings(), device=str(self.qsettings.value("device", "auto")))
+            settings = replace(self.session.run_settings, device=str(self.qsettings.value("device", "auto")))
             request = self.session.begin_run() if rerun is None else self.session.begin_rerun(rerun)
         except core.AlphaCrystalError as exc:  # nothing to run, a missing map, a bad device preference
             self.show_error(str(exc))
@@ -865,7 +877,7 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ projects
     def project(self) -> Project:
-        return self.session.to_project(self.run_panel.settings().to_dict())
+        return self.session.to_project()
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> bool:
         if path is None:
@@ -877,7 +889,7 @@ class MainWindow(QMainWindow):
                 return False
             path = chosen if chosen.endswith(PROJECT_SUFFIX) else chosen + PROJECT_SUFFIX
         try:
-            written = self.session.save(path, self.run_panel.settings().to_dict())
+            written = self.session.save(path)
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))
             return False
@@ -900,7 +912,6 @@ class MainWindow(QMainWindow):
         except core.AlphaCrystalError as exc:  # the session names the file and the problem
             self.show_error(str(exc))
             return False
-        self.run_panel.apply_settings(project.settings)
         if project.z is not None:
             index = self.formula_bar.z_box.findData(project.z)
             if index >= 0:
@@ -974,8 +985,7 @@ class MainWindow(QMainWindow):
             self.qsettings.setValue("device", dialog.device.currentText())
             self.qsettings.setValue("processes", dialog.processes.value())
             self.qsettings.setValue("generations", dialog.generations.value())
-            self.run_panel.processes.setValue(dialog.processes.value())
-            self.run_panel.generations.setValue(dialog.generations.value())
+            self.session.set_run_settings(jobs=dialog.processes.value(), generations=dialog.generations.value())
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if not self._may_discard("quit"):

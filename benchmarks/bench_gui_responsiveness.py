@@ -97,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         measure("start-up: models load (engine process)", window.warm_up, rows)
     window.formula_bar.edit.setText(args.formula)
     measure("predict candidates + map", window.formula_bar.predict_button.click, rows)
-    window.run_panel.apply_settings({"generations": args.generations, "jobs": args.processes, "relax": True})
+    window.session.set_run_settings(**{"generations": args.generations, "jobs": args.processes, "relax": True})
     measure("reconstruct + relax (live plots)", window.run_panel.start_button.click, rows)
     measure("select result, show map + 3D", lambda: window.show_result(0), rows)
     cancels = [_cancel_latency(app, window, "reconstruction", {"generations": 100_000, "jobs": args.processes,
@@ -126,7 +126,7 @@ def _cancel_latency(app, window, stage: str, settings: dict, timeout_s: float = 
     (stage, seconds, whether Start is enabled again); seconds is nan if the stage
     was never reached."""
     panel = window.run_panel
-    panel.apply_settings(settings)
+    window.session.set_run_settings(**settings)
     seen = {"stage": None}
     original = panel.show_progress
 

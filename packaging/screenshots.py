@@ -57,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     window.formula_bar.z_box.setCurrentIndex(index)
     window.formula_bar.predict_button.click()
     settle()
-    window.run_panel.apply_settings({"generations": args.generations, "jobs": 2, "relax": True})
+    window.session.set_run_settings(**{"generations": args.generations, "jobs": 2, "relax": True})
     window.run_panel.start_button.click()
     settle(1.0)
     window.results.selectRow(0)

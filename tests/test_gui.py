@@ -163,7 +163,7 @@ def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
 
 def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "NaCl")
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.document.toggle(0, 1)  # an edit that must survive the project round trip
     w.document.toggle(0, 1)
     w.document.toggle(0, 1)
@@ -237,7 +237,7 @@ def test_a_14_atom_cell_and_a_templates_only_run(window, qtbot, tmp_path):
         assert window.prediction is None and window.candidates.table.rowCount() == 0
         assert "up to 12 atoms" in window.map_title.text()
     assert window.run_panel.start_button.isEnabled()
-    window.run_panel.apply_settings(TINY)
+    window.session.set_run_settings(**TINY)
     window.run_panel.start_button.click()
     wait_idle(qtbot, window)
     assert window.rows and all(r["source"].startswith("template m") for r in window.rows)  # mp- or mvc- ids
@@ -250,7 +250,7 @@ def test_a_14_atom_cell_and_a_templates_only_run(window, qtbot, tmp_path):
 
 def test_cancel_stops_a_run_and_leaves_the_app_usable(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
-    w.run_panel.apply_settings({**TINY, "generations": 100000, "n_assignments": 3})
+    w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
     qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
     w.run_panel.cancel_button.click()
@@ -387,12 +387,12 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
     try:
         predicted(qtbot, w, "NaCl")
         assert engine.running  # the models were loaded there, not here
-        w.run_panel.apply_settings(TINY)
+        w.session.set_run_settings(**TINY)
         w.run_panel.start_button.click()
         wait_idle(qtbot, w)
         assert w.rows and w.results.rowCount() == len(w.rows)
         assert w.run_panel._series  # GA generations came back in batches
-        w.run_panel.apply_settings({**TINY, "generations": 100000, "population": 200})
+        w.session.set_run_settings(**{**TINY, "generations": 100000, "population": 200})
         w.run_panel.start_button.click()
         qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
         w.cancel()
@@ -441,11 +441,23 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert selected.args == [0]  # the index into the rows as given
 
 
+def test_the_run_panel_is_a_view_of_the_sessions_run_settings(window):
+    """One copy of the run settings, in the session: the panel shows it and sends edits."""
+    w = window
+    w.session.set_run_settings(population=30, restarts=2)
+    assert w.run_panel.population.value() == 30 and w.run_panel.restarts.value() == 2
+    w.run_panel.generations.setValue(77)  # a user edit
+    assert w.session.run_settings.generations == 77
+    w.run_panel.relax.setChecked(False)
+    assert w.session.run_settings.relax is False
+    assert w.project().settings["generations"] == 77  # what a saved project holds
+
+
 def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "NaCl")
     options = w.run_panel.ranking_options
     assert not options.body.isVisible() and "Ranking: energy, auto second potential" in options.toggle.text()
-    defaults = w.run_panel.settings()
+    defaults = w.session.run_settings
     assert (defaults.second_potential, defaults.stability_frame, defaults.ehull_threshold) == ("auto", "auto", 0.1)
     options.toggle.click()
     assert options.body.isVisible()
@@ -454,7 +466,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     options.near_tie.setValue(5.0)
     options.frame.setCurrentIndex(options.frame.findData("potential"))
     options.threshold.setValue(80.0)
-    chosen = w.run_panel.settings()
+    chosen = w.session.run_settings  # each edit went to the session, the one copy
     assert (chosen.second_potential, chosen.ranking, chosen.stability_frame) == (None, "learned", "potential")
     assert chosen.near_tie == pytest.approx(0.005) and chosen.ehull_threshold == pytest.approx(0.08)
     assert options.toggle.text() == "Ranking: learned, no second potential, near-tie 5 meV; hull potential"
@@ -463,7 +475,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("sevennet"))
     assert options.second.currentData() == "auto"
     assert not options.second.model().item(options.second.findData("sevennet")).isEnabled()
-    w.run_panel.settings()  # no PredictionError: a valid pair
+    assert w.session.run_settings.potential == "sevennet" and w.session.run_settings.second_potential == "auto"
     w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("chgnet"))
     options.second.setCurrentIndex(options.second.findData(None))
     options.frame.setCurrentIndex(options.frame.findData(None))  # no hull: the threshold has no meaning
@@ -474,7 +486,8 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
     assert other.open_project(path)
-    again = other.run_panel.settings()
+    again = other.session.run_settings
+    assert other.run_panel.values() == {k: v for k, v in again.to_dict().items() if k in other.run_panel.values()}
     assert (again.second_potential, again.ranking, again.stability_frame) == (None, "learned", None)
     assert again.near_tie == pytest.approx(0.005) and again.ehull_threshold == pytest.approx(0.08)
 
@@ -491,7 +504,7 @@ def test_about_names_the_data_source_and_licence(window):
 # ---------------------------------------------------------------- one truth (the session model)
 def test_results_of_a_previous_formula_are_never_shown_or_exported_under_a_new_one(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "NaCl")
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     assert w.rows and w.view3d.structure is not None
@@ -501,7 +514,7 @@ def test_results_of_a_previous_formula_are_never_shown_or_exported_under_a_new_o
     assert w.export(tmp_path / "export", selected=False) is None
     assert "no results to export" in w.error_box.text() and not (tmp_path / "export").exists()
     # and a run's results are written under the formula they were computed for
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     w.formula_bar.edit.setText("SrTiO3")  # typed, not predicted: the results stay AgF2's
@@ -518,7 +531,7 @@ def test_a_result_map_is_view_only_and_back_restores_the_input_map_exactly(windo
     w = predicted(qtbot, window, "NaCl")
     w.document.toggle(0, 1)
     edited = w.document.matrix.copy()
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     w.results.selectRow(0)
@@ -574,7 +587,7 @@ def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
     assert other.open_project(path) and other.run_panel.start_button.isEnabled()
-    other.run_panel.apply_settings(TINY)
+    other.session.set_run_settings(**TINY)
     other.run_panel.start_button.click()
     wait_idle(qtbot, other)
     assert other.rows and other.session.results.formula == "NaCl", other.statusBar().currentMessage()
@@ -611,7 +624,7 @@ def test_save_png_button_writes_the_view_at_the_chosen_resolution(window, qtbot,
 
 def test_cancel_shows_cancelled_not_a_full_bar(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
-    w.run_panel.apply_settings({**TINY, "generations": 100000, "n_assignments": 3})
+    w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
     assert w.session.run_state.value in ("starting", "running")
     qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
@@ -651,7 +664,7 @@ def test_one_spelling_of_space_group_symbols(window, qtbot):
 
 def test_the_fitness_axis_fits_the_generations_reached(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
-    w.run_panel.apply_settings({**TINY, "generations": 5000})
+    w.session.set_run_settings(**{**TINY, "generations": 5000})
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     reached = max(points[-1][0] for points in w.run_panel._series.values())
@@ -990,7 +1003,7 @@ def test_3d_view_switches_between_jmol_and_vesta_colours(window):
 
 def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     assert w.rows
@@ -1029,7 +1042,7 @@ def tick_only(w, candidates: int, templates: int) -> None:
 def test_a_new_predict_clears_every_view_of_the_previous_run(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "SrTiO3")
     tick_only(w, 1, 1)
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     assert w.rows and w.run_panel.stage.text().startswith("done: ") and w.run_panel.progress.value() == 100
@@ -1050,7 +1063,7 @@ def test_a_new_predict_clears_every_view_of_the_previous_run(window, qtbot, tmp_
 def test_the_map_selector_names_the_map_on_view(window, qtbot):
     w = predicted(qtbot, window, "NaCl")
     tick_only(w, 1, 1)
-    w.run_panel.apply_settings(TINY)
+    w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     w.results.select_index(0)
@@ -1087,7 +1100,7 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
     try:
         predicted(qtbot, w, "NaCl")
         tick_only(w, 1, 2)
-        w.run_panel.apply_settings({**TINY, "relax": True})
+        w.session.set_run_settings(**{**TINY, "relax": True})
         chosen = w.run_panel.settings
         monkeypatch.setattr(w.run_panel, "settings", lambda *a: replace(
             chosen(*a), relax_steps=20, prerelax_steps=10, refine_top=1, relax_per_candidate=1))

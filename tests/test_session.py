@@ -257,7 +257,7 @@ def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_repla
     assert [r["key"] for r in s.rows] == ["a/0", "b/0", "c/0"] and s.viewing == 0
     with pytest.raises(SessionError, match="provisional"):
         s.export_selection()
-    project = s.to_project({})
+    project = s.to_project()
     assert project.results == [] and project.run is None  # never saved as if final
     assert s.has_unsaved_work  # results are work to lose
     from dataclasses import replace
@@ -330,10 +330,31 @@ def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
     assert not s.provisional and len(s.rows) == 1 and "kept" in s.run_message
     assert "provisional" not in s.rows[0]
     rows, _ = s.export_selection()  # exportable and saved
-    assert len(rows) == 1 and s.to_project({}).results
+    assert len(rows) == 1 and s.to_project().results
     before = s.rows
     s.begin_run()  # with earlier results: they come back, the failed run's partial rows go
     assert s.has_unsaved_work  # quitting now would lose the earlier results: it asks
     s.add_provisional("b/0", provisional_row(-3.5, nacl()))
     s.fail_run("engine stopped")
     assert s.rows == before and not s.provisional and "previous results" in s.run_message
+
+
+def test_the_session_owns_the_run_settings():
+    import pytest
+
+    from core.predict.settings import PredictionError
+
+    s = Session()
+    events = []
+    s.run_settings_changed.connect(lambda: events.append(1))
+    s.set_run_settings(population=40, jobs=1)
+    s.set_run_settings(population=40)  # no change, no event
+    assert s.run_settings.population == 40 and events == [1]
+    with pytest.raises(PredictionError):
+        s.set_run_settings(ranking="astrology")
+    assert s.run_settings.ranking == "energy" and events == [1]  # refused: unchanged
+    project = s.to_project()
+    assert project.settings["population"] == 40
+    other = Session()
+    other.load_project(project)
+    assert other.run_settings.population == 40 and other.run_settings.jobs == 1

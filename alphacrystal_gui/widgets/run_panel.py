@@ -8,6 +8,8 @@ few milliseconds per frame on it.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pyqtgraph as pg
 from PySide6.QtCore import Qt, QTimer, Signal
@@ -28,7 +30,6 @@ from PySide6.QtWidgets import (
 
 from alphacrystal_gui.widgets.labels import fitted
 from core import (
-    DEFAULT_POTENTIAL,
     DEFAULT_STABILITY_FRAME,
     POTENTIALS,
     RANKINGS,
@@ -47,8 +48,14 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 class RunPanel(QWidget):
-    """Emits ``startRequested`` and ``cancelRequested``; shows progress and fitness curves."""
+    """A view of the session's run settings, with Start / Cancel, progress and fitness curves.
 
+    The panel holds no settings of its own: :meth:`show_settings` renders the session's
+    :class:`PredictionSettings`, and an edit emits ``settingsEdited`` with the changed
+    fields for the window to pass to ``Session.set_run_settings``."""
+
+    settingsEdited = Signal(dict)
+    """The user changed a control: ``PredictionSettings`` fields and their new values."""
     startRequested = Signal()
     cancelRequested = Signal()
     candidateClicked = Signal(str)
@@ -61,7 +68,7 @@ class RunPanel(QWidget):
         self.generations = self._spin(1, 100000, d.generations)
         self.restarts = self._spin(1, 20, d.restarts)
         self.assignments = self._spin(1, 50, d.n_assignments)
-        self.processes = self._spin(1, 256, 2)
+        self.processes = self._spin(1, 256, d.jobs or os.cpu_count() or 1)
         self.relax = QCheckBox("Relax and rank with")
         self.relax.setChecked(True)
         self.potential = QComboBox()
@@ -129,6 +136,12 @@ class RunPanel(QWidget):
         self.timer = QTimer(self)
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.redraw)
+        self._showing = False
+        for box in (self.population, self.generations, self.restarts, self.assignments, self.processes):
+            box.valueChanged.connect(self._edited)
+        self.relax.toggled.connect(self._edited)
+        self.potential.currentIndexChanged.connect(self._edited)
+        self.ranking_options.edited.connect(self._edited)
 
     @staticmethod
     def _spin(low: int, high: int, value: int) -> QSpinBox:
@@ -137,28 +150,33 @@ class RunPanel(QWidget):
         box.setValue(value)
         return box
 
-    def settings(self, base: PredictionSettings | None = None) -> PredictionSettings:
-        """The GA and relaxation settings chosen in the panel."""
-        from dataclasses import replace
+    def values(self) -> dict:
+        """The ``PredictionSettings`` fields the controls show."""
+        return {"population": self.population.value(), "generations": self.generations.value(),
+                "restarts": self.restarts.value(), "n_assignments": self.assignments.value(),
+                "jobs": self.processes.value(), "relax": self.relax.isChecked(),
+                "potential": self.potential.currentData(), **self.ranking_options.values()}
 
-        base = base or PredictionSettings()
-        return replace(base, population=self.population.value(), generations=self.generations.value(),
-                       restarts=self.restarts.value(), n_assignments=self.assignments.value(),
-                       jobs=self.processes.value(), relax=self.relax.isChecked(),
-                       potential=self.potential.currentData(), **self.ranking_options.values())
+    def show_settings(self, settings: PredictionSettings) -> None:
+        """Render ``settings`` (the session's) without emitting ``settingsEdited``."""
+        self._showing = True
+        try:
+            self.population.setValue(settings.population)
+            self.generations.setValue(settings.generations)
+            self.restarts.setValue(settings.restarts)
+            self.assignments.setValue(settings.n_assignments)
+            self.processes.setValue(settings.jobs or os.cpu_count() or 1)
+            self.relax.setChecked(settings.relax)
+            found = self.potential.findData(settings.potential)
+            if found >= 0:
+                self.potential.setCurrentIndex(found)
+            self.ranking_options.apply(settings.to_dict())
+        finally:
+            self._showing = False
 
-    def apply_settings(self, settings: dict) -> None:
-        self.population.setValue(int(settings.get("population", self.population.value())))
-        self.generations.setValue(int(settings.get("generations", self.generations.value())))
-        self.restarts.setValue(int(settings.get("restarts", self.restarts.value())))
-        self.assignments.setValue(int(settings.get("n_assignments", self.assignments.value())))
-        if settings.get("jobs"):
-            self.processes.setValue(int(settings["jobs"]))
-        self.relax.setChecked(bool(settings.get("relax", True)))
-        found = self.potential.findData(settings.get("potential", DEFAULT_POTENTIAL))
-        if found >= 0:
-            self.potential.setCurrentIndex(found)
-        self.ranking_options.apply(settings)
+    def _edited(self) -> None:
+        if not self._showing:
+            self.settingsEdited.emit(self.values())
 
     # run state ---------------------------------------------------------------
     def set_running(self, running: bool) -> None:
@@ -336,8 +354,12 @@ class RankingOptions(QWidget):
     keeps its room; every value maps onto one :class:`PredictionSettings` field.
     """
 
+    edited = Signal()
+    """A control changed (not emitted by :meth:`apply`)."""
+
     def __init__(self, defaults: PredictionSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
+        self._applying = False
         self.toggle = QToolButton()
         self.toggle.setCheckable(True)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -393,9 +415,15 @@ class RankingOptions(QWidget):
         self.toggle.toggled.connect(self._fold)
         for combo in (self.second, self.ranking, self.frame):
             combo.currentIndexChanged.connect(self._name_choice)
+            combo.currentIndexChanged.connect(self._changed_by_user)
         for box in (self.near_tie, self.threshold):
             box.valueChanged.connect(self._name_choice)
+            box.valueChanged.connect(self._changed_by_user)
         self.apply(defaults.to_dict())
+
+    def _changed_by_user(self) -> None:
+        if not self._applying:
+            self.edited.emit()
 
     def _fold(self, open_: bool) -> None:
         self.toggle.setArrowType(Qt.ArrowType.DownArrow if open_ else Qt.ArrowType.RightArrow)
@@ -424,6 +452,13 @@ class RankingOptions(QWidget):
 
     def apply(self, settings: dict) -> None:
         """Show the choice of a settings dict (a reopened project); absent keys keep the current value."""
+        self._applying = True
+        try:
+            self._apply(settings)
+        finally:
+            self._applying = False
+
+    def _apply(self, settings: dict) -> None:
         for combo, key in ((self.second, "second_potential"), (self.ranking, "ranking"),
                            (self.frame, "stability_frame")):
             if key in settings:

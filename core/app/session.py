@@ -44,6 +44,7 @@ from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.errors import AlphaCrystalError
+from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
 
 APP_NAME = "AlphaCrystal Studio"
@@ -157,6 +158,8 @@ class Session:
     """The fitness histories were replaced (a new run started, a project was opened)."""
     reference_changed = Signal()
     dirty_changed = Signal(bool)
+    run_settings_changed = Signal()
+    """The run settings changed (an edit in the run panel, a preference, an opened project)."""
 
     def __init__(self) -> None:
         self.formula = ""
@@ -189,6 +192,25 @@ class Session:
         self.project_path: Path | None = None
         self.dirty = False
         self._unsaved_shown = False
+        self.run_settings = PredictionSettings()
+        """What the next run does (GA budget, processes, relaxation, ranking, hull): the one copy;
+        the run panel shows it and sends edits through :meth:`set_run_settings`."""
+
+    # ------------------------------------------------------------------ run settings
+    def set_run_settings(self, **changes) -> PredictionSettings:
+        """Change fields of :attr:`run_settings` (``PredictionSettings`` names); one event.
+
+        Raises
+        ------
+        PredictionError
+            An invalid value or combination (the settings stay as they were)."""
+        from dataclasses import replace
+
+        updated = replace(self.run_settings, **changes)
+        if updated != self.run_settings:
+            self.run_settings = updated
+            self.run_settings_changed.emit()
+        return self.run_settings
 
     # ------------------------------------------------------------------ inputs
     def set_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
@@ -602,7 +624,7 @@ class Session:
             return APP_NAME
         return f"{name}{' *' if self.has_unsaved_work else ''} — {APP_NAME}"
 
-    def to_project(self, settings: dict) -> Project:
+    def to_project(self) -> Project:
         """Everything needed to continue later: inputs, every Z's edited map, results, histories."""
         current = self.document()
         return Project(
@@ -611,7 +633,7 @@ class Session:
             prediction=self.predictions[self.current_z].to_dict() if current is not None else None,
             edited_map=current.matrix.tolist() if current is not None else None,
             threshold=float(current.threshold) if current is not None else None,
-            settings=settings, results=[] if self.provisional else self.rows,
+            settings=self.run_settings.to_dict(), results=[] if self.provisional else self.rows,
             reference={"name": self.reference_name, "structure": self.reference.as_dict()}
             if self.reference is not None else None,
             templates=[c.to_dict() | {"run": t} for c, t in zip(self.templates, self.template_ticked)],
@@ -622,9 +644,9 @@ class Session:
             histories={job: [list(p) for p in points] for job, points in self.histories.items()},
             viewing=None if self.provisional else self.viewing)
 
-    def save(self, path: str | Path, settings: dict) -> Path:
+    def save(self, path: str | Path) -> Path:
         """Write the project atomically; the session is then saved (not dirty) under that name."""
-        written = self.to_project(settings).save(path)
+        written = self.to_project().save(path)
         self.project_path = written
         self._saved()
         return written
@@ -720,6 +742,12 @@ class Session:
             self.results_changed.emit()
             if project.viewing is not None and 0 <= int(project.viewing) < len(self.rows):
                 self.view_result(int(project.viewing))
+        if project.settings:
+            try:
+                self.run_settings = PredictionSettings.from_dict(project.settings)
+            except AlphaCrystalError:  # a hand-edited value out of range: the defaults, not a refusal
+                self.run_settings = PredictionSettings()
+            self.run_settings_changed.emit()
         self.project_path = Path(path) if path is not None else None
         self._saved()
 

@@ -4,7 +4,7 @@ window's run panel, checked on creation) and the constants of its routes and ran
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, fields, replace
 
 from core.errors import AlphaCrystalError
 from core.reconstruction.ga import GASettings
@@ -223,3 +223,16 @@ class PredictionSettings:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> PredictionSettings:
+        """Settings from :meth:`to_dict` output (a project file): unknown keys (an older or newer
+        version's) are ignored, missing ones keep their defaults, lists become tuples.
+
+        Raises
+        ------
+        PredictionError
+            A value out of range or an unknown choice (:meth:`__post_init__`)."""
+        known = {f.name for f in fields(cls)}
+        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        return cls(**values)
