@@ -121,7 +121,8 @@ def test_project_round_trip_keeps_every_map_results_and_histories(nacl_inputs, t
     s.add_generation("c1", {"generation": 3, "best_fitness": 0.9, "mean_fitness": 0.4})
     s.view_result(0)
     assert s.dirty and s.title().startswith("NaCl *")
-    path = s.save(tmp_path / "nacl.acproj", TINY.to_dict())
+    s.set_run_settings(**TINY.to_dict())
+    path = s.save(tmp_path / "nacl.acproj")
     assert not s.dirty and s.title() == "nacl — AlphaCrystal Studio"
 
     other = Session()
@@ -162,7 +163,8 @@ def test_discarded_structures_are_explained(nacl_inputs):
 
 def test_opening_a_project_without_a_reference_drops_the_previous_one(nacl_inputs, tmp_path):
     s = session_with(nacl_inputs)
-    plain = s.save(tmp_path / "plain.acproj", TINY.to_dict())
+    s.set_run_settings(**TINY.to_dict())
+    plain = s.save(tmp_path / "plain.acproj")
     s.set_reference(nacl(), "nacl.cif", None)
     assert s.reference is not None
     s.load_project(Project.load(plain), plain)
@@ -289,7 +291,8 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     assert not s.has_unsaved_work  # a reference is a file that can be opened again
     run(s)
     assert s.has_unsaved_work  # results
-    s.save(tmp_path / "nacl.acproj", TINY.to_dict())
+    s.set_run_settings(**TINY.to_dict())
+    s.save(tmp_path / "nacl.acproj")
     assert not s.has_unsaved_work
     s.set_template_ticked([False] + s.template_ticked[1:])
     s.set_template_ticked([True] * len(s.templates))
