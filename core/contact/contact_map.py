@@ -293,26 +293,26 @@ def canonical_order(
     if coordination_numbers is not None:
         ranks = ranks * 10_000 + np.asarray(coordination_numbers, dtype=np.int64)
     start = np.unique(ranks, return_inverse=True)[1].astype(np.int64)
-    best: dict[str, object] = {"key": None, "order": None, "leaves": 0}
+    best = _BestLeaf()
 
     def search(colours: np.ndarray) -> None:
-        if best["leaves"] >= MAX_CANONICAL_LEAVES:  # type: ignore[operator]
+        if best.leaves >= MAX_CANONICAL_LEAVES:
             return
         colours = _refine(adjacency, colours)
         counts = np.bincount(colours)
         if counts.max() == 1:
             order = np.argsort(colours, kind="stable")
             key = np.packbits(matrix[np.ix_(order, order)]).tobytes()
-            best["leaves"] = int(best["leaves"]) + 1  # type: ignore[arg-type]
-            if best["key"] is None or key > best["key"]:  # type: ignore[operator]
-                best["key"], best["order"] = key, order
+            best.leaves += 1
+            if best.key is None or key > best.key:
+                best.key, best.order = key, order
             return
         cell = int(np.flatnonzero(counts > 1)[0])
         members = np.flatnonzero(colours == cell)
         tried: list[int] = []
         for v in members:
             # twins (same neighbours apart from each other) give the same matrix
-            if any(_are_twins(matrix, u, v) for u in tried):
+            if any(_are_twins(matrix, u, int(v)) for u in tried):
                 continue
             tried.append(int(v))
             split = colours * 2
@@ -321,7 +321,16 @@ def canonical_order(
             search(split)
 
     search(start)
-    return np.asarray(best["order"], dtype=np.int64)
+    return np.asarray(best.order, dtype=np.int64)
+
+
+@dataclass
+class _BestLeaf:
+    """The search's best leaf so far: the largest packed matrix, its order, leaves visited."""
+
+    key: bytes | None = None
+    order: np.ndarray | None = None
+    leaves: int = 0
 
 
 def _are_twins(matrix: np.ndarray, u: int, v: int) -> bool:

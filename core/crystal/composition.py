@@ -7,6 +7,7 @@ are defined: ``Z`` is the number of reduced formula units in that cell.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from math import gcd
 
@@ -118,7 +119,7 @@ class Formula:
         return [el for el in self.elements for _ in range(reduced[el] * z)]
 
 
-def formula_unit_text(counts: dict[str, float] | Composition) -> str:
+def formula_unit_text(counts: Mapping[str, float] | Composition) -> str:
     """The reduced formula unit of ``counts`` (a cell's atoms or a formula's), written so that
     ``Z`` × this unit is the cell: pymatgen's reduced formula where it is that unit, else
     the elements in pymatgen's order with the unit's counts. pymatgen's reduced formula
@@ -135,7 +136,7 @@ def formula_unit_text(counts: dict[str, float] | Composition) -> str:
     written = unit.reduced_formula
     if "(" not in written and Composition(written).almost_equals(unit):
         return written
-    order = [_SYMBOL.match(part)[0] for part in unit.formula.split()]  # pymatgen's element order
+    order = [m[0] for part in unit.formula.split() if (m := _SYMBOL.match(part))]  # pymatgen's element order
     return "".join(el + ("" if unit_counts[el] == 1 else str(unit_counts[el])) for el in order)
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import warnings
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,8 @@ def _short_symbols() -> dict[int, str]:
     out: dict[int, str] = {}
     for hall in range(1, 531):  # spglib's Hall numbers; the first of each group is its standard setting
         data = spglib.get_spacegroup_type(hall)
-        out.setdefault(int(data.number), str(data.international_short))
+        if data is not None:  # every Hall number 1-530 has a type; spglib's stubs allow None
+            out.setdefault(int(data.number), str(data.international_short))
     return out
 
 
@@ -77,8 +79,8 @@ def symmetry_dataset(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return spglib.get_symmetry_dataset((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
-                                               symprec=symprec, angle_tolerance=ANGLE_TOLERANCE)
+            cell: Any = (np.asarray(lattice), np.asarray(frac), np.asarray(numbers))  # spglib takes arrays
+            return spglib.get_symmetry_dataset(cell, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE)
     except Exception:  # noqa: BLE001 - newer spglib raises on degenerate input
         return None
 
@@ -123,8 +125,8 @@ def cell_symmetry(lattice, frac, numbers) -> tuple[int, np.ndarray]:
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        primitive = spglib.find_primitive((np.asarray(lattice), np.asarray(frac), np.asarray(numbers)),
-                                          symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        cell: Any = (np.asarray(lattice), np.asarray(frac), np.asarray(numbers))  # spglib takes arrays
+        primitive = spglib.find_primitive(cell, symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
     if primitive is not None and len(primitive[2]) < len(numbers):
         return symmetry_of(lattice, frac, numbers, symprec=CELL_SYMPREC)
     return symmetry_of(lattice, frac, numbers)

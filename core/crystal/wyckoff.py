@@ -218,7 +218,8 @@ def _best_first(table, options: list[list[tuple[int, ...]]], cost: list[float], 
         return sum(option_cost[i][j] for i, j in enumerate(index))
 
     start = (0,) * len(options)
-    heap, seen, out, steps = [(total(start), start)], {start}, [], 0
+    heap, seen, steps = [(total(start), start)], {start}, 0
+    out: list[tuple[tuple[int, ...], ...]] = []
     while heap and len(out) < max_solutions and steps < max_steps:
         steps += 1
         _, index = heapq.heappop(heap)

@@ -104,7 +104,7 @@ def check_file_stem(stem: str) -> str:
     ExportError
         Naming the stem and the problem.
     """
-    separators = {"/", "\\", os.sep, os.altsep} - {None}
+    separators = {sep for sep in ("/", "\\", os.sep, os.altsep) if sep}
     if not stem.strip() or stem.strip() in (".", "..") or "\0" in stem:
         raise ExportError(f"file stem {stem!r} is not a file name")
     if any(sep in stem for sep in separators):

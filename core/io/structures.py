@@ -302,9 +302,9 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         input_set = MPRelaxSet(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
         if potcar_configured():
-            input_set.write_input(staging)
+            input_set.write_input(str(staging))
         else:
-            input_set.write_input(staging, potcar_spec=True)
+            input_set.write_input(str(staging), potcar_spec=True)
             (staging / "README.txt").write_text(_POTCAR_README)
         _tidy_incar(staging / "INCAR")
         if target.exists():
