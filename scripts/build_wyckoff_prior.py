@@ -26,10 +26,10 @@ from collections import Counter, defaultdict
 import numpy as np
 import spglib
 
-from core.contact_model.data import DataSettings, split_dataset
-from core.io.structures import atomic_write_text
-from core.reconstruction.assignments import prototype_key
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
+from core.data.formula_split import DataSettings, split_dataset
+from core.io.files import atomic_write_text
+from core.reconstruction.assignments import prototype_key
 from resources import RESOURCE_DIR
 
 
