@@ -61,12 +61,10 @@ from core import (
     ContactPrediction,
     PredictionSettings,
     Project,
-    RunRequest,
     Session,
     SessionError,
     __version__,
     parse_formula,
-    runs_cmcrystal_by_default,
 )
 
 MAX_RECENT = 8
@@ -154,9 +152,7 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.task: Task | None = None
         self._tasks: list[Task] = []
-        self._run_request: RunRequest | None = None
         self._refilling = False
-        self._best_live = -1.0
         self._pending_live = None
         self._drawn_row: dict | None = None
         """The result row the 3D view draws (to redraw only when it changed)."""
@@ -457,10 +453,8 @@ class MainWindow(QMainWindow):
                      note: str | None = None) -> None:
         templates = templates or []
         self.formula_bar.show_note(formula, note)
-        # the engine's default: an all-metal formula with templates does not run CMCrystal (ticks off)
-        run_contact = runs_cmcrystal_by_default(parse_formula(formula), templates)
-        self.session.set_inputs(formula, z, candidates, maps, templates, [run_contact] * len(candidates))
-        self.session.project_path = None
+        self.session.set_inputs(formula, z, candidates, maps, templates)  # ticked as predict would run them
+        run_contact = all(self.session.candidate_ticked)
         self.setWindowTitle(self.session.title())
         if not candidates:
             self.statusBar().showMessage(f"{len(templates)} templates (no contact map for this cell size); "
@@ -597,8 +591,6 @@ class MainWindow(QMainWindow):
         except core.AlphaCrystalError as exc:  # nothing to run, a missing map, a bad device preference
             self.show_error(str(exc))
             return
-        self._run_request = request
-        self._best_live = -1.0
         self.run_panel.set_running(True)
         self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
         task = self._start(run_live, request.formula, settings, request.candidates, request.maps,
@@ -618,13 +610,12 @@ class MainWindow(QMainWindow):
         self.show_error(message, details)
 
     def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
-        """Keep the best structure so far; the 3D view shows it at most every
+        """Keep the latest best structure (the engine sends only improvements:
+        ``engine_calls.live_geometry``); the 3D view shows it at most every
         ``LIVE_VIEW_INTERVAL_MS`` (a redraw costs tens of ms in software OpenGL)."""
-        if result.fitness > self._best_live:
-            self._best_live = result.fitness
-            self._pending_live = (name, result, geometry)
-            if not self._live_timer.isActive():
-                self._live_timer.start()
+        self._pending_live = (name, result, geometry)
+        if not self._live_timer.isActive():
+            self._live_timer.start()
 
     def _draw_live(self) -> None:
         if self._pending_live is None or self.session.provisional:  # a relaxed structure is shown instead
@@ -641,7 +632,7 @@ class MainWindow(QMainWindow):
         self._live_timer.stop()
         self._pending_live = None
         result, rows, views = out
-        self.session.finish_run(self._run_request, result, rows, views)
+        self.session.finish_run(self.session.run_request, result, rows, views)
         self.statusBar().showMessage(f"Run {self.session.run_message}"
                                      + (f", {len(result.rejected)} rejected" if result.rejected else ""))
 
@@ -653,7 +644,6 @@ class MainWindow(QMainWindow):
         results, energy plot, the 3D view and its legend, the result's map)."""
         self._live_timer.stop()
         self._pending_live = None
-        self._best_live = -1.0
         self.run_panel.clear_run()
         self._drawn_row = None
         self._on_results()  # no rows: the 3D view is cleared too

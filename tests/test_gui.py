@@ -373,10 +373,12 @@ def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
     label = SimpleNamespace(label="4a 4b")
     worse = SimpleNamespace(fitness=0.5, structure=nacl(), assignment=label)
     better = SimpleNamespace(fitness=0.9, structure=nacl(), assignment=label)
-    window._best_live = -1.0
-    window._live_result("c1", worse)
-    window._live_result("c2", better)
-    window._live_result("c1", worse)  # not an improvement: ignored
+    from alphacrystal_gui.engine_calls import live_geometry
+
+    send = live_geometry(window._live_result)  # as the engine sends them: improvements only, one filter
+    send("c1", worse)
+    send("c2", better)
+    send("c1", worse)  # not an improvement: never sent
     assert "best so far" not in window.view3d.title.text()  # nothing drawn yet: one redraw per interval
     qtbot.waitUntil(lambda: "best so far" in window.view3d.title.text(), timeout=5 * LIVE_VIEW_INTERVAL_MS)
     assert "c2, fitness 0.900" in window.view3d.title.text()

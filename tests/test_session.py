@@ -361,3 +361,14 @@ def test_the_session_owns_the_run_settings():
     other = Session()
     other.load_project(project)
     assert other.run_settings.population == 40 and other.run_settings.jobs == 1
+
+
+def test_an_all_metal_formula_with_templates_comes_with_cmcrystal_unticked():
+    """The session ticks the inputs as ``predict`` would run them (one rule, not the window's)."""
+    candidates, maps, templates = propose_inputs("Cu3Au")
+    assert candidates and templates
+    s = Session()
+    s.set_inputs("Cu3Au", None, candidates, maps, templates)
+    assert not any(s.candidate_ticked) and all(s.template_ticked)
+    s.set_inputs("NaCl", None, *propose_inputs("NaCl"))
+    assert all(s.candidate_ticked)

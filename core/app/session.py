@@ -43,7 +43,9 @@ from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
+from core.crystal.composition import parse_formula
 from core.errors import AlphaCrystalError
+from core.predict.scope import runs_cmcrystal_by_default
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
 
@@ -218,6 +220,10 @@ class Session:
                    candidate_ticked: list[bool] | None = None, template_ticked: list[bool] | None = None) -> None:
         """The outcome of a Predict: replaces every input and clears the previous results.
 
+        Without ``candidate_ticked`` the candidates are ticked as ``predict`` would run them:
+        all of them, none for an all-metal formula that has templates
+        (:func:`core.predict.scope.runs_cmcrystal_by_default`).
+
         Raises
         ------
         SessionError
@@ -227,7 +233,9 @@ class Session:
             raise SessionError("a run is going on: cancel it before predicting another formula")
         self.formula, self.z = formula, z
         self.candidates = list(candidates)
-        self.candidate_ticked = list(candidate_ticked) if candidate_ticked is not None else [True] * len(candidates)
+        if candidate_ticked is None:  # the engine's default: an all-metal formula with templates skips CMCrystal
+            candidate_ticked = [runs_cmcrystal_by_default(parse_formula(formula), list(templates))] * len(candidates)
+        self.candidate_ticked = list(candidate_ticked)
         self.templates = list(templates)
         self.template_ticked = list(template_ticked) if template_ticked is not None else [True] * len(templates)
         self.predictions = dict(maps)
