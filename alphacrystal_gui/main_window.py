@@ -236,6 +236,7 @@ class MainWindow(QMainWindow):
         # events: session -> widgets
         s = self.session
         s.formula_changed.connect(self._on_formula)
+        s.candidates_changed.connect(self._show_candidates)
         s.candidates_changed.connect(self._update_z_select)
         s.candidates_changed.connect(self._update_actions)
         s.current_z_changed.connect(lambda _: self._show_current_map())
@@ -469,16 +470,7 @@ class MainWindow(QMainWindow):
 
     def _on_formula(self, formula: str) -> None:
         """A new formula in the session: every view shows its inputs and no stale result."""
-        s = self.session
-        self._refilling = True  # the tables' change signals echo the session's own state: not an edit
-        try:
-            self.candidates.set_candidates(s.candidates, formula)
-            for row, ticked in enumerate(s.candidate_ticked):
-                self.candidates.table.item(row, 0).setCheckState(Qt.CheckState.Checked if ticked
-                                                                 else Qt.CheckState.Unchecked)
-            self.candidates.set_templates(s.templates, ticked=s.template_ticked)
-        finally:
-            self._refilling = False
+        self._show_candidates()
         if self.formula_bar.edit.text() != formula:
             self.formula_bar.edit.setText(formula)
         self.view3d.show_structure(None)
@@ -486,12 +478,30 @@ class MainWindow(QMainWindow):
         self._update_z_select()
         self._show_current_map()
 
+    def _show_candidates(self) -> None:
+        """Render the session's candidates and templates with their ticks (the one copy). Not
+        while the table hands the session its own edit: it already shows that state, and
+        rebuilding rows inside the table's itemChanged would delete the item Qt is reporting."""
+        s = self.session
+        if self._refilling:
+            return
+        self._refilling = True  # the tables' change signals echo the session's own state: not an edit
+        try:
+            self.candidates.set_candidates(s.candidates, s.formula, s.candidate_ticked)
+            self.candidates.set_templates(s.templates, ticked=s.template_ticked)
+        finally:
+            self._refilling = False
+
     def _candidates_edited(self) -> None:
         """The candidates table changed: hand the edits and ticks to the session."""
         if self._refilling:
             return
-        self.session.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
-        self.session.set_template_ticked(self.candidates.template_ticks())
+        self._refilling = True  # the session's echo of this edit is not rendered back (see _show_candidates)
+        try:
+            self.session.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
+            self.session.set_template_ticked(self.candidates.template_ticks())
+        finally:
+            self._refilling = False
 
     def _z_chosen(self, index: int) -> None:
         z = self.z_select.itemData(index)

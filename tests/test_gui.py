@@ -443,6 +443,19 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert selected.args == [0]  # the index into the rows as given
 
 
+def test_the_candidates_panel_shows_the_sessions_candidates_and_ticks(window, qtbot):
+    """The session's candidates are the one copy: a change made there (a script, an opened
+    project) shows in the panel; a tick in the panel reaches the session."""
+    w = predicted(qtbot, window, "NaCl")
+    n = len(w.session.candidates)
+    w.session.set_candidates(w.session.candidates, [False] * n)
+    assert w.candidates.candidate_ticks() == [False] * n and w.candidates.candidates() == []
+    w.candidates.table.item(0, 0).setCheckState(Qt.CheckState.Checked)  # the user ticks row 1
+    assert w.session.candidate_ticked == [True] + [False] * (n - 1)
+    w.session.set_template_ticked([False] * len(w.session.templates))
+    assert not any(w.candidates.template_ticks())
+
+
 def test_the_run_panel_is_a_view_of_the_sessions_run_settings(window):
     """One copy of the run settings, in the session: the panel shows it and sends edits."""
     w = window

@@ -48,7 +48,9 @@ TEMPLATE_TOOLTIPS = {
 
 
 class CandidatesPanel(QWidget):
-    """Shows candidates; ``candidates()`` returns the checked rows with their edits."""
+    """A view of the session's candidates and templates: renders them (:meth:`set_candidates`,
+    :meth:`set_templates`) and emits ``changed`` after an edit, a tick, an added or a removed
+    row (:meth:`all_candidates` and the tick lists then hold the edited state for the session)."""
 
     changed = Signal()
     message = Signal(str)
@@ -91,15 +93,20 @@ class CandidatesPanel(QWidget):
         self.add_button.clicked.connect(self.add_row)
         self.remove_button.clicked.connect(self._remove_selected)
 
-    def set_candidates(self, candidates: list[Candidate], formula: str = "", checked: int | None = None) -> None:
-        """Show ``candidates`` of ``formula``; the first ``checked`` rows are ticked (default all)."""
+    def set_candidates(self, candidates: list[Candidate], formula: str = "", ticked: list[bool] | None = None) -> None:
+        """Show ``candidates`` of ``formula`` (the session's), ``ticked[k]`` for row k (default
+        all); the selected row stays selected. The rows shown are a rendering of the session's
+        list: an edit is sent with ``changed`` and comes back through here."""
+        current = self.table.currentRow()
         self._rows = list(candidates)
         self.formula = formula or self.formula
         self._filling = True
         self.table.setRowCount(0)
         for k, c in enumerate(self._rows):
-            self._append(c, checked is None or k < checked)
+            self._append(c, ticked is None or k >= len(ticked) or ticked[k])
         self._filling = False
+        if 0 <= current < len(self._rows):
+            self.table.setCurrentCell(current, max(1, self.table.currentColumn()))
         self.add_button.setEnabled(bool(self._rows))
         self._fit_columns()
         self.changed.emit()
