@@ -182,7 +182,7 @@ def _relax(entries: dict[tuple[str, int], RankedStructure], settings, folder, cl
            maps: dict[int, ContactPrediction] | None = None, on_relaxed=None):
     """Relaxations of the structures of both routes (:func:`core.relax.rounds.relax_in_rounds`:
     one shared budget, stored in the run folder as they finish); ``on_relaxed`` as in
-    :func:`predict_structures`."""
+    :func:`core.predict.pipeline.predict_structures`."""
     full = settings.relax_settings()
     label = POTENTIALS[full.potential].label
 
