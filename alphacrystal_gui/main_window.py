@@ -920,7 +920,7 @@ class MainWindow(QMainWindow):
             self.results.select_index(self.session.viewing)
         self._remember(Path(path))
         self.setWindowTitle(self.session.title())
-        self.statusBar().showMessage(f"Opened {path}")
+        self.statusBar().showMessage(f"Opened {path}" + "".join(f"; {note}" for note in self.session.open_notes))
         self._update_actions()
         return True
 

@@ -360,7 +360,10 @@ def test_the_session_owns_the_run_settings():
     assert project.settings["population"] == 40
     other = Session()
     other.load_project(project)
-    assert other.run_settings.population == 40 and other.run_settings.jobs == 1
+    assert other.run_settings.population == 40 and other.run_settings.jobs == 1 and other.open_notes == []
+    project.settings["ranking"] = "astrology"  # a hand-edited file: opened, with the defaults, and said
+    other.load_project(project)
+    assert other.run_settings.ranking == "energy" and "not usable" in other.open_notes[0]
 
 
 def test_an_all_metal_formula_with_templates_comes_with_cmcrystal_unticked():

@@ -194,6 +194,8 @@ class Session:
         self.project_path: Path | None = None
         self.dirty = False
         self._unsaved_shown = False
+        self.open_notes: list[str] = []
+        """What opening the last project could not restore, in words for the user."""
         self.run_settings = PredictionSettings()
         """What the next run does (GA budget, processes, relaxation, ranking, hull): the one copy;
         the run panel shows it and sends edits through :meth:`set_run_settings`."""
@@ -750,11 +752,14 @@ class Session:
             self.results_changed.emit()
             if project.viewing is not None and 0 <= int(project.viewing) < len(self.rows):
                 self.view_result(int(project.viewing))
+        self.open_notes = []
         if project.settings:
             try:
                 self.run_settings = PredictionSettings.from_dict(project.settings)
-            except AlphaCrystalError:  # a hand-edited value out of range: the defaults, not a refusal
+            except AlphaCrystalError as exc:  # a hand-edited value: the defaults, said, not a refusal
                 self.run_settings = PredictionSettings()
+                self.open_notes.append(f"the project's run settings were not usable ({exc}); the defaults "
+                                       "are used instead")
             self.run_settings_changed.emit()
         self.project_path = Path(path) if path is not None else None
         self._saved()
