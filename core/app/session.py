@@ -756,7 +756,7 @@ class Session:
         if project.settings:
             try:
                 self.run_settings = PredictionSettings.from_dict(project.settings)
-            except AlphaCrystalError as exc:  # a hand-edited value: the defaults, said, not a refusal
+            except (AlphaCrystalError, TypeError, ValueError) as exc:  # a hand-edited value: the defaults, said
                 self.run_settings = PredictionSettings()
                 self.open_notes.append(f"the project's run settings were not usable ({exc}); the defaults "
                                        "are used instead")
