@@ -33,7 +33,6 @@ a model problem (docs/contact-model.md).
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import sys
 import time
@@ -75,7 +74,7 @@ def main(argv=None) -> int:
     from core.contact.metrics import dice, matched_dice
     from core.contact_model import DataSettings, load_contact_data
     from core.contact_model.data import groups_by_size
-    from core.contact_model.evaluation import drop_seen_formulas
+    from core.contact_model.evaluation import drop_seen_formulas, with_training_bank
     from core.contact_model.model import ContactModel, snap_to_templates
     from core.contact_model.templates import TemplateBank
 
@@ -84,15 +83,10 @@ def main(argv=None) -> int:
     data = load_contact_data(DataSettings.from_dict({**model.metadata["data"], "path": args.data}))
     cells = data.validation.subset(np.flatnonzero((data.validation.n_atoms >= low)
                                                   & (data.validation.n_atoms <= high)))
-    n_train = int(model.metadata.get("template_bank", {}).get("train", len(model.templates.numbers)))
-    bank = model.templates
-    tuning = copy.copy(model)
-    tuning.templates = TemplateBank(bank.numbers[:n_train], bank.contact[:n_train], bank.scaler, bank.k,
-                                    bank.same_pattern)
-    tuning.train_formulas = sorted(set(data.train.formulas.tolist()))
+    tuning = with_training_bank(model, data.train)
+    bank, n_train = tuning.templates, len(tuning.templates.numbers)
     cells, _ = drop_seen_formulas(cells, tuning.train_formulas)
-    wide = TemplateBank(bank.numbers[:n_train], bank.contact[:n_train], bank.scaler, args.templates,
-                        bank.same_pattern)
+    wide = TemplateBank(bank.numbers, bank.contact, bank.scaler, args.templates, bank.same_pattern)
     start = time.perf_counter()
     probs, shipped, targets, numbers, planes = [], [], [], [], []
     for n, idx in groups_by_size(cells).items():

@@ -27,7 +27,6 @@ finds itself. Report test figures afterwards with ``alphacrystal evaluate contac
 from __future__ import annotations
 
 import argparse
-import copy
 import sys
 from pathlib import Path
 
@@ -53,21 +52,16 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     from core.contact_model import DataSettings, load_contact_data
-    from core.contact_model.evaluation import evaluate_contact_model
+    from core.contact_model.evaluation import evaluate_contact_model, with_training_bank
     from core.contact_model.model import ContactModel
-    from core.contact_model.templates import TemplateBank
 
     model = ContactModel.load(args.model, "cpu")
     low, high = (int(v) for v in args.atoms.split("-"))
     data = load_contact_data(DataSettings.from_dict({**model.metadata["data"], "path": args.data}))
     validation = data.validation.subset(np.flatnonzero((data.validation.n_atoms >= low)
                                                        & (data.validation.n_atoms <= high)))
-    n_train = int(model.metadata.get("template_bank", {}).get("train", len(model.templates.numbers)))
-    tuning = copy.copy(model)
-    bank = model.templates
-    tuning.templates = TemplateBank(bank.numbers[:n_train], bank.contact[:n_train], bank.scaler, bank.k,
-                                    bank.same_pattern)
-    tuning.train_formulas = sorted(set(data.train.formulas.tolist()))  # the shipped list adds validation's
+    tuning = with_training_bank(model, data.train)  # the shipped bank and formula list add validation's
+    n_train = len(tuning.templates.numbers)
     before = (model.threshold, model.snap_similarity)
     print(f"{args.model}: {len(validation)} validation cells of {low}-{high} atoms; bank of {n_train} training "
           f"maps; decision now: threshold {before[0]:.2f}, snapping {before[1]}", flush=True)

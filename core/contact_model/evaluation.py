@@ -195,3 +195,18 @@ def plot_histogram(scores: np.ndarray, path: str | Path, result: dict) -> Path:
     fig.savefig(out)
     plt.close(fig)
     return out
+
+
+def with_training_bank(model: ContactModel, train: FeaturizedDataset) -> ContactModel:
+    """A copy of ``model`` for choosing things on validation: its template bank holds the
+    training maps only (the shipped bank adds the validation maps after tuning) and its
+    seen formulas are the training ones, so no validation cell finds itself."""
+    import copy
+
+    bank = model.templates
+    n_train = int(model.metadata.get("template_bank", {}).get("train", len(bank.numbers)))
+    tuning = copy.copy(model)
+    tuning.templates = TemplateBank(bank.numbers[:n_train], bank.contact[:n_train], bank.scaler, bank.k,
+                                    bank.same_pattern)
+    tuning.train_formulas = sorted(set(train.formulas.tolist()))
+    return tuning
