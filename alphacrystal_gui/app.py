@@ -113,7 +113,7 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     window.session.set_run_settings(**{"population": 20, "generations": 20, "n_assignments": 1, "jobs": 2,
                                      "relax": True})
     window.run_panel.start_button.click()
-    if not wait(lambda: not window._tasks) or not window.rows:
+    if not wait(lambda: not window._tasks) or not window.records:
         return _fail("reconstruction", errors)
     window.results.selectRow(0)
     window.export(folder / "export", selected=True)
@@ -122,18 +122,19 @@ def _smoke(app, folder: Path, formula: str, timeout_s: float) -> int:
     cifs = sorted((folder / "export").glob("*/*.cif"))
     if not cifs or errors:
         return _fail("export", errors)
-    energy = window.rows[0].get("energy_per_atom")
+    first = window.records[0]
+    energy = first.energy_per_atom
     if energy is None:
         return _fail("CHGNet relaxation", errors)
-    second = window.rows[0].get("second_energy_per_atom")
-    if len(window.rows) > 1 and second is None:  # the default re-ranking needs SevenNet-0 in the bundle
-        return _fail("SevenNet-0 re-ranking", errors or [window.rows[0].get("rank_reason", "")])
-    if window.rows[0].get("stability") is None:  # the reference phases must be in the bundle
+    second = first.second_energy_per_atom
+    if len(window.records) > 1 and second is None:  # the default re-ranking needs SevenNet-0 in the bundle
+        return _fail("SevenNet-0 re-ranking", errors or [first.rank_reason])
+    if first.stability is None or first.e_above_hull_meV is None:  # the reference phases must be in the bundle
         return _fail("energy above the hull", errors or ["no result has one: are the reference phases "
                                                           "(resources/reference_phases_chgnet.npz) in the bundle?"])
-    print(f"smoke: #1 is {window.rows[0]['stability']}, {window.rows[0]['e_above_hull_meV']:+.0f} meV/atom "
-          f"against the hull of the known phases ({window.rows[0]['decomposition']})", flush=True)
-    print(f"smoke: {len(window.rows)} structures, best {energy:.4f} eV/atom (CHGNet)"
+    print(f"smoke: #1 is {first.stability}, {first.e_above_hull_meV:+.0f} meV/atom "
+          f"against the hull of the known phases ({first.decomposition})", flush=True)
+    print(f"smoke: {len(window.records)} structures, best {energy:.4f} eV/atom (CHGNet)"
           + (f", {second:.4f} eV/atom (SevenNet-0)" if second is not None else "") + f"; wrote {cifs[0]}",
           flush=True)
     window.confirm_discard = lambda action: True  # a scripted session: nothing to save

@@ -9,27 +9,32 @@ import core
 from core import (
     cell_size_note,
     compare_with_reference,
-    export_rows,
+    export_records,
     loaded_resources,
     predict_structures,
     propose_inputs,
     warm_up,
 )
 
-__all__ = ["export_rows", "hull_picture_of", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
-           "propose_inputs", "provisional_rows", "result_view", "run_and_compare", "run_live", "warm_up"]
+__all__ = ["export_records", "hull_picture_of", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
+           "propose_inputs", "provisional_records", "reference_structure", "result_view", "run_and_compare", "run_live", "warm_up"]
 
 
-def run_folder_results(path, progress=None, cancel=None):
-    """:func:`core.read_run_folder` as a worker call (formula, rows, meta)."""
+def run_folder_results(path):
+    """:func:`core.read_run_folder` as a worker call (formula, records, meta)."""
     return core.read_run_folder(path)
 
 
-def hull_picture_of(rows, progress=None, cancel=None):
-    """(:func:`core.hull_picture` of a run's rows, why there is none): the picture of the hull
+def reference_structure(path):
+    """:func:`core.read_reference` as a worker call (a structure opened for comparison)."""
+    return core.read_reference(path)
+
+
+def hull_picture_of(records):
+    """(:func:`core.hull_picture` of a run's records, why there is none): the picture of the hull
     plot, made off the GUI thread (the first call reads the reference phases, about a second)."""
     try:
-        picture = core.hull_picture(rows)
+        picture = core.hull_picture([r.to_row() for r in records])
     except core.StabilityError as exc:
         return None, str(exc)
     return picture, "" if picture is not None else "no result has an energy above the hull (not relaxed)"
@@ -45,34 +50,27 @@ def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progre
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
                     on_generation=None, on_reconstruction=None, templates=None, on_relaxed=None):
-    """``predict_structures`` plus, when a reference structure is open, its match and RMSD
-    against every result (StructureMatcher at CSP tolerances; the paper's RMSD)."""
+    """``predict_structures`` and its records (:class:`core.ResultRecord`), with, when a
+    reference structure is open, their match and RMSD against it (StructureMatcher at its
+    default tolerances; the paper's RMSD)."""
     result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
                                 contact_maps=contact_maps, on_generation=on_generation,
                                 on_reconstruction=on_reconstruction, templates=templates, on_relaxed=on_relaxed)
-    comparisons = compare_with_reference(result, reference) if reference is not None else None
-    rows = []
-    for k, entry in enumerate(result.ranked):
-        rows.append(result_row(entry) | (comparisons[k] if comparisons else {}))
-    return result, rows, [result_view(entry.structure) for entry in result.ranked]
+    records = compare_with_reference(result, reference) if reference is not None else result.records()
+    return result, records, [result_view(r.structure) for r in records]
 
 
-def result_row(entry) -> dict:
-    """A ranked (or provisional) entry as the window keeps it: its row plus both structures."""
-    return entry.row() | {"structure": entry.structure.as_dict(), "reconstructed": entry.initial.as_dict()}
-
-
-def provisional_rows(on_relaxed):
-    """Wrap the GUI's ``on_relaxed(key, row, view)``: each structure relaxed so far becomes a
-    result row and its view (contact map, 3D geometry), made here, off the GUI thread; the
-    key is ``sg225-z1/0`` or ``mp-22862/0``."""
+def provisional_records(on_relaxed):
+    """Wrap the GUI's ``on_relaxed(key, record, view)``: each structure relaxed so far becomes a
+    record and its view (contact map, 3D geometry), made here, off the GUI thread; the key is
+    ``sg225-z1/0`` or ``mp-22862/0``."""
 
     def callback(item, entry):
         try:
-            row, view = result_row(entry), result_view(entry.structure)
+            record, view = entry.record(), result_view(entry.structure)
         except Exception:  # noqa: BLE001 - a preview must never stop the run; the final ranking has it
             return
-        on_relaxed(f"{item[0]}/{item[1]}", row, view)
+        on_relaxed(f"{item[0]}/{item[1]}", record, view)
 
     return callback
 
@@ -107,8 +105,8 @@ def live_geometry(on_reconstruction):
 
 def run_live(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
              on_generation=None, on_reconstruction=None, templates=None, on_relaxed=None):
-    """:func:`run_and_compare` with 3D geometry of improving structures, and the rows of
-    structures relaxed so far (:func:`provisional_rows`), made off the GUI thread."""
+    """:func:`run_and_compare` with 3D geometry of improving structures, and the records of
+    structures relaxed so far (:func:`provisional_records`), made off the GUI thread."""
     return run_and_compare(formula, settings, candidates, contact_maps, reference, progress, cancel,
                            on_generation, live_geometry(on_reconstruction) if on_reconstruction else None,
-                           templates, provisional_rows(on_relaxed) if on_relaxed else None)
+                           templates, provisional_records(on_relaxed) if on_relaxed else None)

@@ -23,6 +23,7 @@ of its threads to its standard error, and carry on.
 
 from __future__ import annotations
 
+import inspect
 import multiprocessing as mp
 import os
 import queue
@@ -89,6 +90,15 @@ def _dump_stacks_on_request() -> None:
             pass
 
 
+def taken_by(fn: Callable[..., Any], offered: dict[str, Any]) -> dict[str, Any]:
+    """The keywords of ``offered`` (``progress``, ``cancel``, the live callbacks) that ``fn``
+    declares: a call with no use for them does not take them."""
+    parameters = inspect.signature(fn).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values()):
+        return offered
+    return {name: value for name, value in offered.items() if name in parameters}
+
+
 def _run_request(request, events, cancel: _Cancel) -> None:
     fn, args, kwargs, live = request
     kwargs = dict(kwargs)
@@ -106,12 +116,12 @@ def _run_request(request, events, cancel: _Cancel) -> None:
         if time.monotonic() - last[0] >= GENERATION_BATCH_S:
             flush()
 
-    kwargs["progress"] = lambda p: events.put(("progress", (p,)))
-    kwargs["cancel"] = cancel
+    offered = {"progress": lambda p: events.put(("progress", (p,))), "cancel": cancel}
     if live:
-        kwargs["on_generation"] = on_generation
-        kwargs["on_reconstruction"] = lambda *payload: (flush(), events.put(("reconstruction", payload)))
-        kwargs["on_relaxed"] = lambda *payload: events.put(("relaxed", payload))
+        offered |= {"on_generation": on_generation,
+                    "on_reconstruction": lambda *payload: (flush(), events.put(("reconstruction", payload))),
+                    "on_relaxed": lambda *payload: events.put(("relaxed", payload))}
+    kwargs |= taken_by(fn, offered)
     from core import AlphaCrystalError
 
     try:
@@ -156,7 +166,8 @@ class EngineProcess:
 
     def call(self, fn: Callable[..., Any], args: tuple, kwargs: dict, post: Callable[..., None],
              live: bool = False, cancelled: Callable[[], bool] = lambda: False) -> None:
-        """Run ``fn(*args, progress=..., cancel=..., **kwargs)`` in the engine process;
+        """Run ``fn(*args, **kwargs)`` in the engine process, with ``progress=`` and ``cancel=``
+        when ``fn`` takes them (:func:`taken_by`);
         ``post(kind, *payload)`` receives its events (ending with ``succeeded`` or ``failed``).
         ``cancelled()`` is polled: once true, the call is asked to stop."""
         with self._lock:

@@ -1,7 +1,7 @@
 """Run engine calls off the GUI thread and bring their results back as Qt signals.
 
-``start_task(parent, fn, ...)`` runs ``fn(*args, progress=..., cancel=..., **kwargs)``
-in a fresh ``QThread``; what the callbacks ``fn`` receives report is queued and
+``start_task(parent, fn, ...)`` runs ``fn(*args, **kwargs)`` in a fresh ``QThread``, with
+``progress=`` and ``cancel=`` when ``fn`` takes them; what the callbacks ``fn`` receives report is queued and
 delivered to the GUI thread, so widgets are only touched there. Engine errors (:class:`core.AlphaCrystalError`) arrive as a readable
 message; anything else as a message plus the traceback for the details pane.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, Qt, QThread, Signal, Slot
 
-from alphacrystal_gui.engine_process import EngineProcess
+from alphacrystal_gui.engine_process import EngineProcess, taken_by
 from core import AlphaCrystalError, CancelToken
 
 
@@ -59,13 +59,12 @@ class Worker(QObject):
         if self.engine is not None:
             self._run_in_engine()
             return
-        kwargs = dict(self.kwargs)
-        kwargs["progress"] = lambda p: self._post("progress", p)
-        kwargs["cancel"] = self.cancel_token
+        offered = {"progress": lambda p: self._post("progress", p), "cancel": self.cancel_token}
         if self.live:
-            kwargs["on_generation"] = lambda *args: self._post("generation", *args)
-            kwargs["on_reconstruction"] = lambda *args: self._post("reconstruction", *args)
-            kwargs["on_relaxed"] = lambda *args: self._post("relaxed", *args)
+            offered |= {"on_generation": lambda *args: self._post("generation", *args),
+                        "on_reconstruction": lambda *args: self._post("reconstruction", *args),
+                        "on_relaxed": lambda *args: self._post("relaxed", *args)}
+        kwargs = dict(self.kwargs) | taken_by(self.fn, offered)
         try:
             result = self.fn(*self.args, **kwargs)
         except AlphaCrystalError as exc:
@@ -92,7 +91,7 @@ class Worker(QObject):
         Deleted in the ending worker thread (``thread.finished -> deleteLater``), the
         worker's ~QObject held Qt's connection mutex while waiting for the GIL, and the GUI
         thread, holding the GIL, waited for that mutex in ``QObject::disconnect``
-        (``ResultsTable.set_rows`` -> ``setSortingEnabled``): a deadlock, seen once in a
+        (``ResultsTable.set_records`` -> ``setSortingEnabled``): a deadlock, seen once in a
         CI run of the GUI tests (py-spy: ``~QObject`` -> ``Shiboken::GilState::acquire``)."""
         self.state = "returned"
         self.moveToThread(self.home)

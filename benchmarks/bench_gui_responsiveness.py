@@ -183,7 +183,7 @@ def _instrument(spans: list) -> None:
     wrap(workers.Task, "_deliver", lambda a: f"deliver {a[1]}")
     wrap(RunPanel, "redraw", "fitness plot redraw")
     wrap(StructureView, "_draw", "3D scene update")
-    wrap(ResultsTable, "set_rows", "results table")
+    wrap(ResultsTable, "set_records", "results table")
     wrap(scene.SceneCanvas, "on_draw", "3D canvas paint")
     from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget
 

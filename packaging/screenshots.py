@@ -51,6 +51,7 @@ def main(argv: list[str] | None = None) -> int:
 
     if REFERENCE.exists():
         window.open_structure(REFERENCE)
+        settle()
     window.formula_bar.edit.setText("AgF2")
     settle()
     index = window.formula_bar.z_box.findData(2)
@@ -72,9 +73,9 @@ def main(argv: list[str] | None = None) -> int:
     window.editor.grab().save(str(out / "contact-map-editor.png"))
     polyhedra_shot(window, out / "structure-3d-polyhedra.png", settle)
     print(f"saved screenshots to {out}: {window.statusBar().currentMessage()}")
-    for r in window.rows[:5]:
-        print(f"  #{r['rank']} {r['symbol']} -> {r.get('relaxed_symbol')}  E {r.get('energy_per_atom')} eV/atom  "
-              f"match reference {r.get('match_reference')}  Dice {r['dice']}  relaxed Dice {r.get('relaxed_dice')}")
+    for r in window.records[:5]:
+        print(f"  #{r.rank} {r.symbol} -> {r.relaxed_symbol}  E {r.energy_per_atom} eV/atom  "
+              f"match reference {r.match_reference}  Dice {r.dice}  relaxed Dice {r.relaxed_dice}")
     window.close()
     return 0
 

@@ -2,6 +2,7 @@
 
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -43,6 +44,13 @@ def window(qtbot, tmp_path):
     yield w
     w.cancel()
     w.wait_for_tasks()
+
+
+def opened(qtbot, w, path) -> bool:
+    """Open a reference structure and wait for it (read in a worker thread); True when it is shown."""
+    w.open_structure(path)
+    wait_idle(qtbot, w)
+    return w.session.reference_name == Path(path).name
 
 
 def wait_idle(qtbot, w, timeout=120_000):
@@ -176,7 +184,7 @@ def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
     widget_pos = w.editor.plot.mapFromScene(scene_pos)
     qtbot.mouseClick(w.editor.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
     assert doc.matrix[0, 1] != before[0, 1] and doc.matrix[1, 0] == doc.matrix[0, 1]
-    w.undo_action.trigger()
+    w.menu_actions.undo.trigger()
     assert (doc.matrix == before).all()
     assert "Partners in the cell" in w.editor.info.text()
 
@@ -192,9 +200,9 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     w.run_panel.progress.valueChanged.connect(progress.append)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    assert w.rows and w.results.rowCount() == len(w.rows), w.statusBar().currentMessage()
+    assert w.records and w.results.rowCount() == len(w.records), w.statusBar().currentMessage()
     assert progress and w.run_panel.start_button.isEnabled()
-    assert w.run_panel._series  # live fitness curves arrived
+    assert w.session.histories  # live fitness curves arrived
     # export
     w.results.selectRow(0)
     w.export(tmp_path / "export", selected=False)
@@ -202,7 +210,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     from pymatgen.core import Structure
 
     cifs = sorted((tmp_path / "export").glob("*/NaCl.cif"))
-    assert len(cifs) == len(w.rows)
+    assert len(cifs) == len(w.records)
     assert Structure.from_file(cifs[0]).composition.reduced_formula == "NaCl"
     assert Structure.from_file(cifs[0].parent / "POSCAR").composition.reduced_formula == "NaCl"
     # exporting again never replaces a file the user edited in the exported folder
@@ -218,7 +226,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     path = tmp_path / "nacl.acproj"
     assert w.save_project(path=path)
     data = json.loads(path.read_text())
-    assert data["formula"] == "NaCl" and len(data["results"]) == len(w.rows)
+    assert data["formula"] == "NaCl" and len(data["results"]) == len(w.records)
     project = Project.load(path)
     assert np.array_equal(project.edited_map, edited)
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
@@ -228,7 +236,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert other.session.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
     other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
-    assert other.results.rowCount() == len(w.rows)
+    assert other.results.rowCount() == len(w.records)
     assert other.candidates.table.rowCount() == w.candidates.table.rowCount()
     assert [c.template_id for c in other.candidates.templates()] == [c.template_id for c in w.candidates.templates()]
     assert other.candidates.templates() and other.run_panel.start_button.isEnabled()
@@ -260,7 +268,7 @@ def test_a_14_atom_cell_and_a_templates_only_run(window, qtbot, tmp_path):
     window.session.set_run_settings(**TINY)
     window.run_panel.start_button.click()
     wait_idle(qtbot, window)
-    assert window.rows and all(r["source"].startswith("template m") for r in window.rows)  # mp- or mvc- ids
+    assert window.records and all(r.source.startswith("template m") for r in window.records)  # mp- or mvc- ids
     assert window.results.item(0, 1).text().startswith("template m")
     window.export(tmp_path / "export", selected=False)
     wait_idle(qtbot, window)
@@ -272,17 +280,17 @@ def test_cancel_stops_a_run_and_leaves_the_app_usable(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
     w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
-    qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
     w.run_panel.cancel_button.click()
     wait_idle(qtbot, w, timeout=10_000)
     assert w.run_panel.start_button.isEnabled() and not w.run_panel.cancel_button.isEnabled()
     assert "cancelled" in w.statusBar().currentMessage()
 
 
-def test_open_structure_shows_true_map_and_3d(window, tmp_path):
+def test_open_structure_shows_true_map_and_3d(window, qtbot, tmp_path):
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
-    assert window.open_structure(path)
+    assert opened(qtbot, window, path)
     assert window.document.n == 6 and window.document.labels[0] == "Ti1"
     assert window.document.matrix[0, 2] == 1 and window.document.matrix[0, 1] == 0
     assert "P4_2/mnm" in window.view3d.title.text()
@@ -290,19 +298,19 @@ def test_open_structure_shows_true_map_and_3d(window, tmp_path):
     assert g is not None and len(g["bonds"]) > 0 and len(g["positions"]) >= 6
 
 
-def test_a_structure_with_atoms_too_close_opens_with_the_readers_warning(window, tmp_path):
+def test_a_structure_with_atoms_too_close_opens_with_the_readers_warning(window, qtbot, tmp_path):
     path = tmp_path / "POSCAR"
     path.write_text("close\n1.0\n5 0 0\n0 5 0\n0 0 5\nNa Cl\n2 1\ndirect\n"
                     "0 0 0\n0.02 0 0\n0.5 0.5 0.5\n")
-    assert window.open_structure(path)
+    assert opened(qtbot, window, path)
     assert "Warning" in window.error_box.text() and "closer than" in window.error_box.text()
 
 
-def test_bad_files_show_a_message_not_a_traceback(window, tmp_path):
+def test_bad_files_show_a_message_not_a_traceback(window, qtbot, tmp_path):
     bad = tmp_path / "broken.cif"
     bad.write_text("this is not a cif")
-    assert not window.open_structure(bad)
-    assert "broken.cif" in window.error_box.text()
+    assert not opened(qtbot, window, bad)
+    assert "broken.cif" in window.error_box.text() and window.session.reference is None
     junk = tmp_path / "junk.acproj"
     junk.write_text('{"format": "alphacrystal-project/1",\n "formula": ')
     assert not window.open_project(junk)
@@ -328,14 +336,14 @@ def test_candidates_can_be_edited_and_added(window, qtbot):
     assert 221 not in [c.spacegroup for c in panel.candidates()]
 
 
-def test_3d_view_renders_atoms_and_bonds(window, tmp_path, caplog):
+def test_3d_view_renders_atoms_and_bonds(window, qtbot, tmp_path, caplog):
     import logging
 
     from vispy.io import read_png
 
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
-    assert window.open_structure(path)
+    assert opened(qtbot, window, path)
     window.view3d.set_repeat((2, 2, 1))
     assert window.view3d.repeat == (2, 2, 1)
     frac = window.view3d.geometry["frac"]
@@ -412,11 +420,11 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
         w.session.set_run_settings(**TINY)
         w.run_panel.start_button.click()
         wait_idle(qtbot, w)
-        assert w.rows and w.results.rowCount() == len(w.rows)
-        assert w.run_panel._series  # GA generations came back in batches
+        assert w.records and w.results.rowCount() == len(w.records)
+        assert w.session.histories  # GA generations came back in batches
         w.session.set_run_settings(**{**TINY, "generations": 100000, "population": 200})
         w.run_panel.start_button.click()
-        qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+        qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
         w.cancel()
         # 100000 generations would take hours: ending at all shows the cancel reached the GA workers
         # (its latency is measured by benchmarks/bench_gui_responsiveness.py, not timed here)
@@ -440,7 +448,9 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
              "relaxed_dice": 1.0, "dice": 0.0, "valid_fraction": 1.0, "fitness": 0.0, "volume": 124.27,
              "volume_per_atom": 10.356, "density": 4.27, "second_energy_per_atom": -3.38401,
              "rank_reason": "lowest energy of the 2 distinct structures; found 2 times"}]
-    table.set_rows(rows)
+    from core import ResultRecord
+
+    table.set_records([ResultRecord(**r) for r in rows])
     cell = {name: table.item(0, col).text() for col, name in enumerate(COLUMNS)}  # sorted by rank: rank 1 first
     assert cell["V (Å³)"] == "124.27" and cell["V/atom (Å³)"] == "10.36" and cell["ρ (g/cm³)"] == "4.270"
     assert cell["rank"] == "1" and cell["E (eV/atom)"] == "-3.6474" and cell["match ref."] == "yes"
@@ -452,7 +462,7 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     assert table.item(0, 0).toolTip() == "Why rank 1: lowest energy of the 2 distinct structures; found 2 times"
     assert "hover a rank" in table.horizontalHeaderItem(0).toolTip()
     rows[1]["from_relaxation_only"] = True  # fitness 0 with match yes: explained, not left as a riddle
-    table.set_rows(rows)
+    table.set_records([ResultRecord(**r) for r in rows])
     fitness = table.item(0, COLUMNS.index("fitness"))
     assert fitness.text() == "0.000 *" and "comes from the relaxation" in fitness.toolTip()
     assert table.item(1, COLUMNS.index("source")).text() == "template mp-2657 (TiO2)"
@@ -528,7 +538,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
 
 
 def test_about_names_the_data_source_and_licence(window):
-    from alphacrystal_gui.main_window import ABOUT_TEXT
+    from alphacrystal_gui.dialogs import ABOUT_TEXT
 
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     assert [a.text().replace("&", "") for a in menus["Help"].actions()] == ["About AlphaCrystal Studio"]
@@ -542,10 +552,10 @@ def test_results_of_a_previous_formula_are_never_shown_or_exported_under_a_new_o
     w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    assert w.rows and w.view3d.structure is not None
+    assert w.records and w.view3d.structure is not None
     predicted(qtbot, w, "AgF2")
-    assert w.rows == [] and w.results.rowCount() == 0 and w.view3d.structure is None
-    assert not w.export_all_action.isEnabled()
+    assert w.records == [] and w.results.rowCount() == 0 and w.view3d.structure is None
+    assert not w.menu_actions.export_all.isEnabled()
     assert w.export(tmp_path / "export", selected=False) is None
     assert "no results to export" in w.error_box.text() and not (tmp_path / "export").exists()
     # and a run's results are written under the formula they were computed for
@@ -576,7 +586,7 @@ def test_a_result_map_is_view_only_and_back_restores_the_input_map_exactly(windo
     widget_pos = w.editor.plot.mapFromScene(vb.mapViewToScene(QPointF(1.5, 0.5)))
     qtbot.mouseClick(w.editor.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
     assert np.array_equal(w.document.matrix, before)  # a click on a result's map changes nothing
-    assert not w.undo_action.isEnabled()
+    assert not w.menu_actions.undo.isEnabled()
     w.back_button.click()  # Qt passes clicked(False): it must not reach the session
     assert w.session.viewing is None and not w.editor.read_only
     assert w.document.matrix.tobytes() == edited.tobytes()
@@ -625,8 +635,8 @@ def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
     other.session.set_run_settings(**TINY)
     other.run_panel.start_button.click()
     wait_idle(qtbot, other)
-    assert other.rows and other.session.results.formula == "NaCl", other.statusBar().currentMessage()
-    assert other.run_panel._series  # fitness curves of the new run
+    assert other.records and other.session.results.formula == "NaCl", other.statusBar().currentMessage()
+    assert other.session.histories  # fitness curves of the new run
 
 
 def test_quit_with_unsaved_work_asks_first(window, qtbot):
@@ -648,7 +658,7 @@ def test_save_png_button_writes_the_view_at_the_chosen_resolution(window, qtbot,
 
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
-    assert window.open_structure(path)
+    assert opened(qtbot, window, path)
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(tmp_path / "view.png"), ""))
     monkeypatch.setattr(QInputDialog, "getItem", lambda parent, title, label, items, *a, **k: (items[1], True))
     window.view3d.export_button.click()
@@ -662,7 +672,7 @@ def test_cancel_shows_cancelled_not_a_full_bar(window, qtbot):
     w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
     assert w.session.run_state.value in ("starting", "running")
-    qtbot.waitUntil(lambda: bool(w.run_panel._series), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
     w.run_panel.cancel_button.click()
     wait_idle(qtbot, w, timeout=60_000)
     assert w.session.run_state.value == "cancelled"
@@ -674,7 +684,7 @@ def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_pat
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
     asked = []
     window.confirm_discard = lambda action: asked.append(action) or False
-    assert window.open_structure(path)
+    assert opened(qtbot, window, path)
     predicted(qtbot, window, "TiO2")
     assert asked == [] and window.session.reference is not None  # the reference stays for comparison
     window.confirm_discard = lambda action: True
@@ -702,7 +712,7 @@ def test_the_fitness_axis_fits_the_generations_reached(window, qtbot):
     w.session.set_run_settings(**{**TINY, "generations": 5000})
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    reached = max(points[-1][0] for points in w.run_panel._series.values())
+    reached = max(points[-1][0] for points in w.session.histories.values())
     assert reached < 5000  # the runs stopped early (fitness 1 and patience)
     low, high = w.run_panel.plot.getPlotItem().getViewBox().viewRange()[0]
     assert high < 1.1 * reached + 1
@@ -744,9 +754,9 @@ def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_pa
     assert dialog.table.rowCount() == 2 and dialog.table.item(0, 0).text() == "NaCl"
     dialog.table.cellDoubleClicked.emit(0, 0)
     wait_idle(qtbot, window)
-    assert window.session.formula == "NaCl" and len(window.session.rows) == 2
+    assert window.session.formula == "NaCl" and len(window.session.records) == 2
     assert window.results.rowCount() == 2
-    assert window.session.rows[0]["structure"]["lattice"] and window.session.rows[0]["symbol"] == "Fm-3m"
+    assert window.session.records[0].structure is not None and window.session.records[0].symbol == "Fm-3m"
     assert not window.session.has_unsaved_work
     assert window.open_screen(tmp_path / "NaCl") is None  # a run folder is not a screen: an error, no table
 
@@ -755,10 +765,10 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
     panel = window.run_panel
     panel.clear_plot()
     for generation in range(1, 6):
-        panel.add_generation("sg136-z2-sg136-w0-r0", {"generation": generation, "best_fitness": 0.2 * generation,
-                                                      "mean_fitness": 0.1})
-        panel.add_generation("sg136-z2-sg136-w1-r0", {"generation": generation, "best_fitness": 0.1,
-                                                      "mean_fitness": 0.05})
+        window.session.add_generation("sg136-z2-sg136-w0-r0", {"generation": generation,
+                                                               "best_fitness": 0.2 * generation, "mean_fitness": 0.1})
+        window.session.add_generation("sg136-z2-sg136-w1-r0", {"generation": generation, "best_fitness": 0.1,
+                                                               "mean_fitness": 0.05})
     panel.redraw()
     legend = panel.plot.getPlotItem().legend
     assert [label.text for _, label in legend.items] == ["P4_2/mnm (136), Z = 2"]  # one entry per candidate
@@ -805,9 +815,9 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     n = window.results.rowCount()
     assert n >= 2
     assert window.results.set_filter("Fm-3m") == 1 and window.results.set_filter("") == n
-    window.results_filter.setText("no such text")
+    window.results_panel.filter.setText("no such text")
     assert all(window.results.isRowHidden(r) for r in range(n))
-    window.results_filter.clear()
+    window.results_panel.filter.clear()
     menu = window.results.row_menu(0)
     assert [a.text() for a in menu.actions()][:2] == ["Copy CIF", "Copy POSCAR"]
     menu.actions()[1].trigger()
@@ -937,7 +947,7 @@ def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
     window.open_run_folder(tmp_path / "NaCl")
     wait_idle(qtbot, window)
     plot = window.energy_plot
-    assert len(plot.indices) == len([r for r in window.session.rows if r.get("energy_per_atom") is not None]) >= 2
+    assert len(plot.indices) == len([r for r in window.session.records if r.energy_per_atom is not None]) >= 2
     x, y = plot.scatter.getData()
     assert y.min() == 0.0 and list(x) == sorted(x)  # energy above the best, by rank
     last = plot.scatter.points()[-1]
@@ -946,14 +956,16 @@ def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
 
 
 def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
-    rows = [{"rank": 1, "source": "template mp-1", "spacegroup": 225, "z": 1, "structure": None},
-            {"rank": 2, "source": "CMCrystal sg136 (P4_2/mnm Z=2 p=0.40)", "spacegroup": 136, "z": 2}]
+    from core import ResultRecord
+
+    records = [ResultRecord(rank=1, source="template mp-1", spacegroup=225, z=1),
+               ResultRecord(rank=2, source="CMCrystal sg136", spacegroup=136, z=2)]
     selected = []
     window.results.select_index = selected.append
-    window.session.results = type("R", (), {"rows": rows})()
+    window.session.results = type("R", (), {"records": records})()
     panel = window.run_panel
     panel.clear_plot()
-    panel.add_generation("sg136-z2-sg136-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    window.session.add_generation("sg136-z2-sg136-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
     panel.redraw()
     best, _ = panel._curves["sg136-z2-sg136-w0-r0"]
     best.sigClicked.emit(best, None)
@@ -987,7 +999,7 @@ def test_reference_distance_in_the_hover_text(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "TiO2")
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"]()).write_file(path)
-    w.open_structure(path)
+    assert opened(qtbot, w, path)
     doc = w.session.document()
     if doc.reference is None:  # the predicted Z differs from rutile's: no overlay to describe
         pytest.skip("the predicted map's atoms differ from the reference's")
@@ -1001,11 +1013,11 @@ def test_keyboard_shortcuts_and_tooltips_of_the_main_controls(window):
     assert window.formula_bar.predict_button.shortcut().toString() == "Ctrl+P"
     assert window.run_panel.start_button.shortcut().toString() == "Ctrl+R"
     assert window.run_panel.cancel_button.shortcut().toString() == "Esc"
-    assert window.export_selected_action.shortcut().toString() == "Ctrl+E"
+    assert window.menu_actions.export_selected.shortcut().toString() == "Ctrl+E"
     assert [window.view3d.view_buttons[k].shortcut().toString() for k in ("a", "b", "c", "reset")] == \
         ["A", "B", "C", "R"]
     for widget in (window.formula_bar.edit, window.formula_bar.predict_button, window.run_panel.start_button,
-                   window.run_panel.cancel_button, window.view3d.export_button, window.results_filter):
+                   window.run_panel.cancel_button, window.view3d.export_button, window.results_panel.filter):
         assert widget.toolTip(), widget
 
 
@@ -1041,17 +1053,17 @@ def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbo
     w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    assert w.rows
-    cmcrystal = next(k for k, r in enumerate(w.session.rows) if r["source"].startswith("CMCrystal"))
+    assert w.records
+    cmcrystal = next(k for k, r in enumerate(w.session.records) if r.source.startswith("CMCrystal"))
     menu = w.results.row_menu(cmcrystal)
     rerun = next(a for a in menu.actions() if a.text().startswith("Re-run CMCrystal"))
     rerun.trigger()
     assert "re-run of result" in w.statusBar().currentMessage()
     wait_idle(qtbot, w)
     assert w.session.results.inputs.startswith(f"NaCl: re-run of result #{cmcrystal + 1} in ")
-    rows = w.session.rows
-    assert rows and all(r["source"].startswith("CMCrystal") for r in rows)  # no templates in a re-run
-    assert len({r["assignment"] for r in rows}) == 1
+    records = w.session.records
+    assert records and all(r.source.startswith("CMCrystal") for r in records)  # no templates in a re-run
+    assert len({r.assignment for r in records}) == 1
 
 
 def test_long_messages_never_widen_the_window(window):
@@ -1080,18 +1092,18 @@ def test_a_new_predict_clears_every_view_of_the_previous_run(window, qtbot, tmp_
     w.session.set_run_settings(**TINY)
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    assert w.rows and w.run_panel.stage.text().startswith("done: ") and w.run_panel.progress.value() == 100
+    assert w.records and w.run_panel.stage.text().startswith("done: ") and w.run_panel.progress.value() == 100
     assert "Sr" in w.view3d.legend.text() and w.run_panel._curves
     w.grab().save(str(tmp_path / "before.png"))
     events = []
     w.session.run_cleared.connect(lambda: events.append("cleared"))
     predicted(qtbot, w, "KBr")
     assert events == ["cleared"]  # one event, every view follows it
-    assert w.rows == [] and w.results.rowCount() == 0 and w.session.histories == {}
+    assert w.records == [] and w.results.rowCount() == 0 and w.session.histories == {}
     assert w.run_panel.stage.text() == "Idle" and w.run_panel.progress.text() == ""  # no "done: ...", no full bar
-    assert not w.run_panel._curves and not w.run_panel._series
+    assert not w.run_panel._curves and not w.session.histories
     assert w.view3d.title.text() == "No structure" and w.view3d.legend.text() == ""  # no Sr, Ti, O legend
-    assert w.discarded.text() == "" and not w.export_all_action.isEnabled()
+    assert w.discarded.text() == "" and not w.menu_actions.export_all.isEnabled()
     w.grab().save(str(tmp_path / "after.png"))
 
 
@@ -1120,7 +1132,7 @@ def test_quit_after_a_bare_prediction_asks_nothing(window, qtbot):
     assert not w.session.has_unsaved_work and "*" not in w.windowTitle()
     w.document.toggle(0, 1)
     assert w.session.has_unsaved_work and "*" in w.windowTitle()  # an edit is work to lose
-    w.undo_action.trigger()
+    w.menu_actions.undo.trigger()
     assert not w.session.has_unsaved_work and "*" not in w.windowTitle()  # undone: nothing to lose
     w.close()
     assert asked == [] and not w.isVisible()
@@ -1140,7 +1152,7 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         seen, totals = [], set()
         w.session.results_changed.connect(lambda: seen.append((
             w.session.provisional, w.results.rowCount(), w.results.horizontalHeaderItem(0).text(),
-            w.results.item(0, 0).text() if w.results.rowCount() else "", w.export_all_action.isEnabled(),
+            w.results.item(0, 0).text() if w.results.rowCount() else "", w.menu_actions.export_all.isEnabled(),
             w.discarded.text(), w.view3d.title.text())))
         show = w.run_panel.show_progress
         monkeypatch.setattr(w.run_panel, "show_progress", lambda p: (
@@ -1156,27 +1168,27 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
             assert header == "rank (provisional)" and rank == "1?" and not export and note.startswith("Provisional")
             # the 3D view shows the lowest-energy structure relaxed so far, not the GA's best before relaxation
             assert title.startswith("#1 NaCl") and title.endswith("(provisional: relaxed so far)"), title
-        assert not w.session.provisional and w.rows and w.results.horizontalHeaderItem(0).text() == "rank"
-        assert w.results.item(0, 0).text() == "1" and w.export_all_action.isEnabled()
-        assert all("provisional" not in r for r in w.rows)
+        assert not w.session.provisional and w.records and w.results.horizontalHeaderItem(0).text() == "rank"
+        assert w.results.item(0, 0).text() == "1" and w.menu_actions.export_all.isEnabled()
+        assert not any(r.provisional for r in w.records)
         assert len(totals) == 1, totals  # the bar's total never changed
         # every relaxed result is placed on the hull of Na-Cl: the table says where, the hull plot draws it
         from alphacrystal_gui.widgets.results_table import COLUMNS
 
         column = COLUMNS.index("E_hull (meV/atom)")
-        assert w.rows[0]["stability"] in ("stable", "metastable", "unstable")
-        assert w.results.item(0, column).text() == f"{w.rows[0]['e_above_hull_meV']:+.0f}"
+        assert w.records[0].stability in ("stable", "metastable", "unstable")
+        assert w.results.item(0, column).text() == f"{w.records[0].e_above_hull_meV:+.0f}"
         assert "against the hull of the known phases" in w.results.item(0, column).toolTip()
         qtbot.waitUntil(lambda: w.hull_plot.picture is not None, timeout=120_000)
         assert w.hull_plot.picture.elements == ("Na", "Cl")
         assert {p["name"] for p in w.hull_plot.picture.phases if p["stable"]} >= {"Na", "Cl"}
-        assert len(w.hull_plot.picture.predictions) == len(w.rows)
+        assert len(w.hull_plot.picture.predictions) == len(w.records)
         stars = w.hull_plot.results
         last = stars.points()[-1]
         stars.sigClicked.emit(stars, [last], None)  # what a click on that result's star sends
-        assert w.session.viewing == last.data()[0] == len(w.rows) - 1
+        assert w.session.viewing == last.data()[0] == len(w.records) - 1
         # a new Predict leaves no point and no axis of the energy plot behind
-        assert len(w.energy_plot.scatter.points()) == len(w.rows)
+        assert len(w.energy_plot.scatter.points()) == len(w.records)
         predicted(qtbot, w, "KBr")
         assert len(w.energy_plot.scatter.points()) == 0
         from alphacrystal_gui.widgets.energy_plot import EMPTY_RANGE
@@ -1192,7 +1204,7 @@ def test_generations_that_arrive_just_before_the_end_are_still_drawn(window):
     (the final state used to drop them, leaving a run without curves)."""
     panel = window.run_panel
     panel.set_running(True)
-    panel.add_generation("sg225-z1-sg225-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    window.session.add_generation("sg225-z1-sg225-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
     panel.show_state("done", "done: 1 distinct structures in 1 s")
     panel.set_running(False)
     assert "sg225-z1-sg225-w0-r0" in panel._curves and panel.progress.format() == "done"

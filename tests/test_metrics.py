@@ -120,7 +120,7 @@ def test_rmsd_requires_same_atoms():
 def test_structure_matcher_wrappers():
     ref = primitive_cell(FIXTURES["SrTiO3"]())
     moved = ref.copy()
-    moved.perturb(0.05, min_distance=0.05)
+    moved.perturb(0.05, min_distance=0.05, seed=0)  # a fixed shake: the test is the same on every run
     hit = structure_match(moved, ref, CSP_TOLERANCES)
     assert hit.matched and 0 < hit.rms < 0.1
     assert structure_match(ref, ref).rms == pytest.approx(0.0, abs=1e-8)

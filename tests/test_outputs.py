@@ -341,8 +341,43 @@ def test_rows_carry_the_crystallography():
 
     result = predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=1, relax=False,
                                                            jobs=1))
-    row = result.ranked[0].row()
+    row = result.ranked[0].record().to_row()
     assert row["relaxed_symbol"] == "Fm-3m" and row["a"] == row["b"] == row["c"]  # the conventional cube
     assert 5.2 < row["a"] < 6.2 and (row["alpha"], row["beta"], row["gamma"]) == (90.0, 90.0, 90.0)
     assert row["volume"] == pytest.approx(row["a"] ** 3, rel=1e-3)
     assert 1.8 < row["density"] < 2.6  # NaCl: 2.16 g/cm³
+
+
+def test_one_result_record_for_the_summary_the_folder_the_window_and_projects(tmp_path):
+    """The typed record round-trips through summary.csv (strings), result.json (JSON) and a
+    project (with structures); the summary cell is the CIF's cell; a bad value is named."""
+    import csv
+    import io
+
+    from core.predict.export import export_records
+    from core.predict.pipeline import predict_structures
+    from core.predict.record import ResultRecord, ResultRecordError
+    from core.predict.result_folder import read_run_folder
+    from core.predict.settings import PredictionSettings
+
+    result = predict_structures("NaCl", PredictionSettings(sources=("templates",), template_top_k=2, relax=False,
+                                                           jobs=1), out_dir=tmp_path / "run")
+    records = result.records()
+    assert [r.rank for r in records] == list(range(1, len(records) + 1)) and records[0].structure is not None
+    assert list(records[0].to_row()) == list(ResultRecord.columns())  # no reference compared: no such column
+    lines = list(csv.DictReader(io.StringIO((tmp_path / "run" / "summary.csv").read_text())))
+    assert list(lines[0]) == list(ResultRecord.columns())
+    from_csv = [ResultRecord.from_row(line) for line in lines]  # CSV strings back to typed values
+    assert [r.to_row() for r in from_csv] == [r.to_row() for r in records]
+    formula, opened, _ = read_run_folder(tmp_path / "run")
+    assert formula == "NaCl" and [r.to_row() for r in opened] == [r.to_row() for r in records]
+    assert all(r.initial is not None and r.structure is not None for r in opened)
+    project = ResultRecord.from_dict(records[0].to_dict())
+    assert project.to_row() == records[0].to_row() and project.structure == records[0].structure
+    written, _ = export_records(opened[:1], tmp_path / "export", "NaCl")
+    assert [p.name for p in written] == [records[0].folder]
+    assert (written[0] / "template.cif").is_file() and (written[0] / "NaCl.cif").is_file()
+    with pytest.raises(ResultRecordError, match="column 'energy_per_atom' has the value 'low'"):
+        ResultRecord.from_row({"rank": 1, "energy_per_atom": "low"}, where="x")
+    with pytest.raises(ResultRecordError, match="no rank"):
+        ResultRecord.from_row({"source": "template mp-1"})

@@ -104,7 +104,7 @@ def test_without_relaxation_ranks_by_fitness(tmp_path):
     fitness = [r.reconstruction.fitness for r in result.ranked]
     assert fitness == sorted(fitness, reverse=True)
     assert all(r.relaxation is None and math.isnan(r.energy_per_atom) for r in result.ranked)
-    assert all(r.row()["relaxed_dice"] is None for r in result.ranked)
+    assert all(r.record().relaxed_dice is None for r in result.ranked)
     assert json.loads((tmp_path / "summary.json").read_text())["structures"][0]["energy_per_atom"] is None
 
 
@@ -347,10 +347,12 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
     assert "assignment" not in propose_fixture_candidate().to_dict()  # files stay readable by earlier versions
     from conftest import nacl
 
-    shaken = nacl()  # an 8-atom cell moved by 0.04 Å: Fm-3m at the reporting tolerance, as the table says
-    shaken.perturb(0.04)
+    # an 8-atom cell with every atom moved by 0.03 Å (a fixed shake): Fm-3m at the reporting tolerance
+    # (0.1 Å), as the table says. Not 0.04 Å: two atoms then move up to 0.08 Å against each other and
+    # spglib misses Fm-3m for 11 of 200 shakes (measured), which made this test fail now and then.
+    shaken = nacl().perturb(0.03, seed=7)
     again = rerun_candidate(shaken, "NaCl")
-    # the random shake decides whether spglib puts its origin on Na or on Cl: both readings are rock salt
+    # the shake decides whether spglib puts its origin on Na or on Cl: both readings are rock salt
     assert (again.spacegroup, again.z) == (225, 1)
     assert again.assignment["label"] in ("Na 4a, Cl 4b", "Na 4b, Cl 4a")
     runs = []

@@ -104,7 +104,7 @@ def test_vectorised_contacts_equal_the_foundation(name, rule):
     cells = [structure]
     for k in range(4):  # perturbed, compressed and expanded copies: bonds, short contacts, none
         s = structure.copy()
-        s.perturb(0.3 * k, 0.0)
+        s.perturb(0.3 * k, 0.0, seed=k)
         s.scale_lattice(s.volume * (0.85 + 0.1 * k))
         cells.append(s)
     species = [site.specie.symbol for site in structure]

@@ -17,14 +17,15 @@ def _result(name: str, formula: str, poscar: str):
     structure ("H one", "H two", ...: a different cell for each)."""
     from pymatgen.core import Composition, Lattice, Structure
 
+    from core.predict.record import ResultRecord
     from core.predict.result_folder import write_structure_folder
 
     elements = [str(e) for e in Composition(formula).elements]
     a = 3.0 + sum(map(ord, poscar)) % 97 / 50  # one cell per name
     structure = Structure(Lattice.cubic(a), elements, [[k / (len(elements) + 1)] * 3 for k in range(len(elements))])
     rank = int(name.split("_")[0])
-    return name, lambda folder: write_structure_folder(folder, structure, formula, rank,
-                                                       {"formula": formula, "rank": rank})
+    record = ResultRecord(rank=rank, formula=formula, structure=structure)
+    return name, lambda folder: write_structure_folder(folder, record, formula)
 
 
 def _publish(path: Path, formula: str, poscars: dict[str, str]) -> RunFolder:

@@ -34,9 +34,7 @@ def run(session: Session):
     result = predict_structures(request.formula, replace(TINY, sources=("contact", "templates")),
                                 candidates=request.candidates[:1], contact_maps=request.maps,
                                 templates=request.templates[:1])
-    rows = [e.row() | {"structure": e.structure.as_dict(), "reconstructed": e.initial.as_dict()}
-            for e in result.ranked]
-    session.finish_run(request, result, rows)
+    session.finish_run(request, result, result.records())
     return request, result
 
 
@@ -62,11 +60,11 @@ def test_every_z_has_its_own_map_and_edits_reach_their_candidates(nacl_inputs):
 def test_a_new_formula_clears_the_results_of_the_previous_one(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    assert s.rows and s.results.formula == "NaCl" and s.run_state == RunState.DONE
+    assert s.records and s.results.formula == "NaCl" and s.run_state == RunState.DONE
     rows, formula = s.export_selection()
     assert formula == "NaCl"
     s.set_inputs("KBr", None, [], {}, nacl_inputs[2])
-    assert s.results is None and s.rows == []
+    assert s.results is None and s.records == []
     with pytest.raises(SessionError, match="no results"):
         s.export_selection()
 
@@ -132,7 +130,7 @@ def test_project_round_trip_keeps_every_map_results_and_histories(nacl_inputs, t
         assert np.array_equal(other.document(z).matrix, s.document(z).matrix)
     assert other.current_z == zs[1] and other.edited_zs() == s.edited_zs()
     assert other.template_ticked == s.template_ticked and other.candidate_ticked == s.candidate_ticked
-    assert other.results.formula == "NaCl" and len(other.rows) == len(s.rows)
+    assert other.results.formula == "NaCl" and len(other.records) == len(s.records)
     assert other.results.discarded == s.results.discarded
     assert other.histories == s.histories and other.viewing == 0
     assert other.begin_run().maps[zs[0]].contact.tobytes() == s.document(zs[0]).matrix.tobytes()  # re-runs
@@ -186,17 +184,15 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
 def test_a_rerun_starts_from_a_results_assignment_on_the_current_map(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    row = s.rows[0]
+    record = s.records[0]
     z = s.current_z
     s.document(z).toggle(0, 1)  # edited after the run: the re-run takes the map as it is now
     request = s.begin_rerun(0)
     assert s.run_state == RunState.STARTING and request.templates == []
     [candidate] = request.candidates
-    from pymatgen.core import Structure
-
     from core.crystal.symmetry import space_group
 
-    assert candidate.assignment and candidate.spacegroup == space_group(Structure.from_dict(row["structure"]))[0]
+    assert candidate.assignment and candidate.spacegroup == space_group(record.structure)[0]
     assert request.maps[candidate.z].contact.tobytes() == s.document(candidate.z).matrix.tobytes()
     assert f"re-run of result #1 in {candidate.symbol}" in request.describe()
     assert candidate.assignment["label"] in request.describe()
@@ -215,7 +211,7 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
     with pytest.raises(SessionError, match="no result #1"):
         s.begin_rerun(0)
     run(s)
-    s.show_run_folder("/tmp/elsewhere", "KCl", list(s.rows), {})
+    s.show_run_folder("/tmp/elsewhere", "KCl", list(s.records), {})
     with pytest.raises(SessionError, match="press Predict for KCl first"):
         s.begin_rerun(0)
 
@@ -237,9 +233,11 @@ def test_a_new_predict_or_run_clears_the_whole_previous_run_with_one_event(nacl_
     assert len(cleared) == before + 1 and s.results is None and s.run_state == RunState.STARTING
 
 
-def provisional_row(energy, structure) -> dict:
-    return {"source": "template mp-1", "energy_per_atom": energy, "spacegroup": 225, "symbol": "Fm-3m", "z": 1,
-            "structure": structure.as_dict(), "reconstructed": structure.as_dict()}
+def provisional_row(energy, structure):
+    from core import ResultRecord
+
+    return ResultRecord(rank=0, source="template mp-1", energy_per_atom=energy, spacegroup=225, symbol="Fm-3m", z=1,
+                        structure=structure, initial=structure)
 
 
 def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_replaces_them(nacl_inputs, tmp_path):
@@ -248,15 +246,15 @@ def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_repla
     assert s.results is None  # no run going on: a late event changes nothing
     request = s.begin_run()
     events = []
-    s.results_changed.connect(lambda: events.append([(r.get("key"), r["rank"]) for r in s.rows]))
+    s.results_changed.connect(lambda: events.append([(r.key, r.rank) for r in s.records]))
     s.add_provisional("a/0", provisional_row(-3.0, nacl()))
     s.add_provisional("b/0", provisional_row(-3.5, nacl()))
-    assert events[-1] == [("b/0", 1), ("a/0", 2)] and s.provisional and all(r["provisional"] for r in s.rows)
+    assert events[-1] == [("b/0", 1), ("a/0", 2)] and s.provisional and all(r.provisional for r in s.records)
     s.view_result(1)  # a/0
     s.add_provisional("c/0", provisional_row(-3.2, nacl()))
-    assert s.rows[s.viewing]["key"] == "a/0" and s.viewing == 2  # the viewed one stays on view
+    assert s.records[s.viewing].key == "a/0" and s.viewing == 2  # the viewed one stays on view
     s.add_provisional("a/0", provisional_row(-3.9, nacl()))  # relaxed further: it replaces its row
-    assert [r["key"] for r in s.rows] == ["a/0", "b/0", "c/0"] and s.viewing == 0
+    assert [r.key for r in s.records] == ["a/0", "b/0", "c/0"] and s.viewing == 0
     with pytest.raises(SessionError, match="provisional"):
         s.export_selection()
     project = s.to_project()
@@ -266,12 +264,11 @@ def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_repla
 
     result = predict_structures(request.formula, replace(TINY, sources=("contact",)),
                                 candidates=request.candidates[:1], contact_maps=request.maps)
-    rows = [e.row() | {"structure": e.structure.as_dict(), "reconstructed": e.initial.as_dict()}
-            for e in result.ranked]
-    s.finish_run(request, result, rows)
-    assert not s.provisional and s.rows == rows and s.viewing is None
+    records = result.records()
+    s.finish_run(request, result, records)
+    assert not s.provisional and s.records == records and s.viewing is None
     s.add_provisional("d/0", provisional_row(-4.0, nacl()))  # after the end: ignored
-    assert s.rows == rows
+    assert s.records == records
 
 
 def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
@@ -306,13 +303,13 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
 def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    before = s.rows
+    before = s.records
     shown = []
-    s.results_changed.connect(lambda: shown.append(len(s.rows)))
+    s.results_changed.connect(lambda: shown.append(len(s.records)))
     s.begin_run()
     assert s.results is None
     s.fail_run("engine stopped")
-    assert s.rows == before and s.run_state == RunState.FAILED and "previous results" in s.run_message
+    assert s.records == before and s.run_state == RunState.FAILED and "previous results" in s.run_message
     assert shown[-1] == len(before)
     request = s.begin_run()  # a cancelled run with nothing finished
 
@@ -322,7 +319,7 @@ def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(na
 
     s.request_cancel()
     s.finish_run(request, Nothing(), [])
-    assert s.rows == before and s.run_state == RunState.CANCELLED
+    assert s.records == before and s.run_state == RunState.CANCELLED
 
 
 def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
@@ -330,16 +327,16 @@ def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
     s.begin_run()  # no earlier results: the failed run's relaxed structures become its results
     s.add_provisional("a/0", provisional_row(-3.0, nacl()))
     s.fail_run("engine stopped")
-    assert not s.provisional and len(s.rows) == 1 and "kept" in s.run_message
-    assert "provisional" not in s.rows[0]
+    assert not s.provisional and len(s.records) == 1 and "kept" in s.run_message
+    assert not s.records[0].provisional and "provisional" not in s.records[0].to_row()
     rows, _ = s.export_selection()  # exportable and saved
     assert len(rows) == 1 and s.to_project().results
-    before = s.rows
+    before = s.records
     s.begin_run()  # with earlier results: they come back, the failed run's partial rows go
     assert s.has_unsaved_work  # quitting now would lose the earlier results: it asks
     s.add_provisional("b/0", provisional_row(-3.5, nacl()))
     s.fail_run("engine stopped")
-    assert s.rows == before and not s.provisional and "previous results" in s.run_message
+    assert s.records == before and not s.provisional and "previous results" in s.run_message
 
 
 def test_the_session_owns_the_run_settings():
@@ -375,3 +372,33 @@ def test_an_all_metal_formula_with_templates_comes_with_cmcrystal_unticked():
     assert not any(s.candidate_ticked) and all(s.template_ticked)
     s.set_inputs("NaCl", None, *propose_inputs("NaCl"))
     assert all(s.candidate_ticked)
+
+
+def test_the_session_holds_the_busy_state_of_the_windows_foreground_task(nacl_inputs):
+    s = session_with(nacl_inputs)
+    events = []
+    s.busy_changed.connect(events.append)
+    assert not s.busy
+    s.begin_task("predicting NaCl")
+    assert s.busy and s.busy_with == "predicting NaCl"
+    with pytest.raises(SessionError, match="wait for predicting NaCl"):
+        s.begin_task("a run")
+    s.end_task()
+    s.end_task()  # once is enough: one event
+    assert not s.busy and events == ["predicting NaCl", ""]
+    s.begin_run()
+    assert s.busy and not s.busy_with  # a run is busy by its state
+
+
+def test_a_reference_is_read_with_its_map_symmetry_and_the_readers_warnings(tmp_path):
+    from core import AlphaCrystalError, read_reference
+
+    path = tmp_path / "POSCAR"
+    path.write_text("close\n1.0\n5 0 0\n0 5 0\n0 0 5\nNa Cl\n2 1\ndirect\n0 0 0\n0.02 0 0\n0.5 0.5 0.5\n")
+    reference = read_reference(path)
+    assert reference.name == "POSCAR" and len(reference.cell) == 3 and reference.contact_map.matrix.shape == (3, 3)
+    assert reference.warnings and "closer than" in reference.warnings[0]
+    assert reference.describe().startswith("POSCAR: Na2Cl, ")
+    (tmp_path / "bad.cif").write_text("not a cif")
+    with pytest.raises(AlphaCrystalError, match="bad.cif"):
+        read_reference(tmp_path / "bad.cif")

@@ -34,12 +34,11 @@ class EnergyPlot(QWidget):
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.plot)
         self.setMinimumHeight(120)
-        self.set_rows([])
+        self.set_records([])
 
-    def set_rows(self, rows: list[dict]) -> None:
-        """Rows of a run (``energy_per_atom`` in eV/atom; rows without one are left out)."""
-        points = [(k, r.get("rank", k + 1), r["energy_per_atom"]) for k, r in enumerate(rows)
-                  if r.get("energy_per_atom") is not None]
+    def set_records(self, records: list) -> None:
+        """The results of a run (:class:`core.ResultRecord`; those without an energy are left out)."""
+        points = [(k, r.rank, r.energy_per_atom) for k, r in enumerate(records) if r.energy_per_atom is not None]
         self.indices = [k for k, _, _ in points]
         if not points:  # no run's axes left behind either
             self.scatter.setData([], [])
@@ -51,8 +50,7 @@ class EnergyPlot(QWidget):
         energies = np.array([p[2] for p in points], dtype=float)
         above = 1000.0 * (energies - energies.min())
         # blue: CMCrystal, orange: a template
-        brushes = [pg.mkBrush("#1f77b4" if str(rows[k].get("source", "")).startswith("CMCrystal") else "#ff7f0e")
-                   for k in self.indices]
+        brushes = [pg.mkBrush("#1f77b4" if records[k].route == "contact" else "#ff7f0e") for k in self.indices]
         self.scatter.setData(ranks, above, data=self.indices, brush=brushes)
         self.plot.setXRange(0.5, max(ranks) + 0.5, padding=0.02)
 

@@ -79,8 +79,8 @@ class _NumberItem(QTableWidgetItem):
 
 
 class ResultsTable(QTableWidget):
-    """Rows are dicts (``RankedStructure.row()`` plus optional reference columns);
-    ``rowSelected(index)`` gives the index into the list last passed to ``set_rows``."""
+    """One line per result (:class:`core.ResultRecord`); ``rowSelected(index)`` gives the index
+    into the list last passed to :meth:`set_records`."""
 
     rowSelected = Signal(int)
     actionRequested = Signal(str, int)
@@ -130,60 +130,21 @@ class ResultsTable(QTableWidget):
             shown += not hide
         return shown
 
-    def set_rows(self, rows: list[dict], provisional: bool = False) -> None:
-        """Show ``rows``; ``provisional``: a running run's rows, ranked by energy so far (the rank
-        header and each rank say so, in italics, with a tooltip)."""
+    def set_records(self, records: list, provisional: bool = False) -> None:
+        """Show ``records`` (:class:`core.ResultRecord`); ``provisional``: a running run's results,
+        ranked by energy so far (the rank header and each rank say so, in italics, with a tooltip)."""
         self.setSortingEnabled(False)
         self.setRowCount(0)
         rank_header = self.horizontalHeaderItem(0)
         rank_header.setText("rank (provisional)" if provisional else "rank")
         rank_header.setToolTip(PROVISIONAL if provisional else TOOLTIPS["rank"])
-        energies = [r["energy_per_atom"] for r in rows if r.get("energy_per_atom") is not None]
+        energies = [r.energy_per_atom for r in records if r.energy_per_atom is not None]
         lowest = min(energies) if energies else None
-        for index, r in enumerate(rows):
+        for index, r in enumerate(records):
             row = self.rowCount()
             self.insertRow(row)
-            energy = r.get("energy_per_atom")
-            match = r.get("match_reference")
-            source = r.get("source", "")
-            if r.get("template_formula"):
-                source += f" ({r['template_formula']})"
-            if r.get("found_also_by"):
-                source += f"; also {r['found_also_by']}"
-            cells = {
-                "rank": (r.get("rank", index + 1), f"{r.get('rank', index + 1)}" + ("?" if provisional else "")),
-                "source": (source, source),
-                "space group": (r.get("spacegroup"), f"{r.get('symbol', '')} ({r.get('spacegroup', '')})"),
-                "Z": (r.get("z"), str(r.get("z", ""))),
-                "relaxed SG": (r.get("relaxed_spacegroup"),
-                               f"{r.get('relaxed_symbol', '')} ({r.get('relaxed_spacegroup', '')})"
-                               if r.get("relaxed_spacegroup") else ""),
-                "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
-                "ΔE (meV/atom)": (None if energy is None else 1000 * (energy - lowest),
-                                  "" if energy is None else f"{1000 * (energy - lowest):.1f}"),
-                "E 2nd (eV/atom)": (r.get("second_energy_per_atom"), "" if r.get("second_energy_per_atom") is None
-                                    else f"{r['second_energy_per_atom']:.4f}"),
-                "E_hull (meV/atom)": (r.get("e_above_hull_meV"), "" if r.get("e_above_hull_meV") is None
-                                      else f"{r['e_above_hull_meV']:+.0f}"),
-                "stability": (LABEL_ORDER.get(r.get("stability"), None), r.get("stability") or ""),
-                "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
-                "RMSD ref.": (r.get("rmsd_reference"), _f(r.get("rmsd_reference"))),
-                "Dice relaxed": (r.get("relaxed_dice"), _f(r.get("relaxed_dice"))),
-                "Dice": (r.get("dice"), _f(r.get("dice"))),
-                "valid bonds": (r.get("valid_fraction"), _f(r.get("valid_fraction"))),
-                "fitness": (r.get("fitness"), _f(r.get("fitness"))),
-                "a b c (Å)": (r.get("a"), " ".join(f"{r[k]:.3f}" for k in "abc") if r.get("a") else ""),
-                "α β γ (°)": (r.get("alpha"), " ".join(f"{r[k]:.1f}" for k in ("alpha", "beta", "gamma"))
-                              if r.get("alpha") else ""),
-                "V (Å³)": (r.get("volume"), "" if r.get("volume") is None else f"{r['volume']:.2f}"),
-                "V/atom (Å³)": (r.get("volume_per_atom"), "" if r.get("volume_per_atom") is None
-                                else f"{r['volume_per_atom']:.2f}"),
-                "ρ (g/cm³)": (r.get("density"), "" if r.get("density") is None else f"{r['density']:.3f}"),
-                "Wyckoff": (r.get("assignment") or "", r.get("assignment") or ""),
-            }
-            relaxation_only = bool(r.get("from_relaxation_only"))
-            if relaxation_only:
-                cells["fitness"] = (r.get("fitness"), _f(r.get("fitness")) + " *")
+            cells = _cells(r, lowest, provisional)
+            relaxation_only = r.from_relaxation_only
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
                 item = _NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
@@ -193,10 +154,10 @@ class ResultsTable(QTableWidget):
                     item.setToolTip(RELAXATION_ONLY)
                 elif name == "rank" and provisional:
                     item.setToolTip(PROVISIONAL)
-                elif name == "rank" and r.get("rank_reason"):
-                    item.setToolTip(f"Why rank {r.get('rank', index + 1)}: {r['rank_reason']}")
-                elif name in ("E_hull (meV/atom)", "stability") and r.get("stability"):
-                    item.setToolTip(hull_tooltip(r))
+                elif name == "rank" and r.rank_reason:
+                    item.setToolTip(f"Why rank {r.rank}: {r.rank_reason}")
+                elif name in ("E_hull (meV/atom)", "stability") and r.stability:
+                    item.setToolTip(hull_tooltip(r.to_row()))
                 if provisional:
                     font = item.font()
                     font.setItalic(True)
@@ -240,3 +201,38 @@ def hull_tooltip(row: dict) -> str:
 
 def _f(value) -> str:
     return "" if value is None else f"{value:.3f}"
+
+
+def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
+    """(sort value, text) of every column for record ``r``; ``lowest``: the run's lowest energy, eV/atom."""
+    energy, match = r.energy_per_atom, r.match_reference
+    source = r.source + (f" ({r.template_formula})" if r.template_formula else "") \
+        + (f"; also {r.found_also_by}" if r.found_also_by else "")
+    above = None if energy is None or lowest is None else 1000 * (energy - lowest)
+    cell = (r.a, r.b, r.c, r.alpha, r.beta, r.gamma)
+    return {
+        "rank": (r.rank, f"{r.rank}" + ("?" if provisional else "")),
+        "source": (source, source),
+        "space group": (r.spacegroup, f"{r.symbol} ({r.spacegroup})"),
+        "Z": (r.z, "" if r.z is None else str(r.z)),
+        "relaxed SG": (r.relaxed_spacegroup,
+                       f"{r.relaxed_symbol or ''} ({r.relaxed_spacegroup})" if r.relaxed_spacegroup else ""),
+        "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
+        "ΔE (meV/atom)": (above, "" if above is None else f"{above:.1f}"),
+        "E 2nd (eV/atom)": (r.second_energy_per_atom,
+                            "" if r.second_energy_per_atom is None else f"{r.second_energy_per_atom:.4f}"),
+        "E_hull (meV/atom)": (r.e_above_hull_meV, "" if r.e_above_hull_meV is None else f"{r.e_above_hull_meV:+.0f}"),
+        "stability": (LABEL_ORDER.get(r.stability or ""), r.stability or ""),
+        "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
+        "RMSD ref.": (r.rmsd_reference, _f(r.rmsd_reference)),
+        "Dice relaxed": (r.relaxed_dice, _f(r.relaxed_dice)),
+        "Dice": (r.dice, _f(r.dice)),
+        "valid bonds": (r.valid_fraction, _f(r.valid_fraction)),
+        "fitness": (r.fitness, _f(r.fitness) + (" *" if r.from_relaxation_only else "")),
+        "a b c (Å)": (r.a, " ".join(f"{v:.3f}" for v in cell[:3]) if None not in cell[:3] else ""),
+        "α β γ (°)": (r.alpha, " ".join(f"{v:.1f}" for v in cell[3:]) if None not in cell[3:] else ""),
+        "V (Å³)": (r.volume, "" if r.volume is None else f"{r.volume:.2f}"),
+        "V/atom (Å³)": (r.volume_per_atom, "" if r.volume_per_atom is None else f"{r.volume_per_atom:.2f}"),
+        "ρ (g/cm³)": (r.density, "" if r.density is None else f"{r.density:.3f}"),
+        "Wyckoff": (r.assignment or "", r.assignment or ""),
+    }

@@ -9,6 +9,7 @@ few milliseconds per frame on it.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
@@ -127,7 +128,8 @@ class RunPanel(QWidget):
         layout.addWidget(self.plot, 1)
         self.start_button.clicked.connect(self.startRequested)
         self.cancel_button.clicked.connect(self.cancelRequested)
-        self._series: dict[str, list[tuple[int, float, float]]] = {}
+        self._histories: Callable[[], dict[str, list[tuple[int, float, float]]]] = dict
+        """Where the fitness histories live (the session's; :meth:`draw_histories_of`): the panel keeps no copy."""
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[str, str] = {}
         self._changed: set[str] = set()
@@ -207,7 +209,7 @@ class RunPanel(QWidget):
 
     def fit_generations(self) -> None:
         """Fit the x-axis to the generations the runs reached (they stop early: patience, stall)."""
-        last = max((points[-1][0] for points in self._series.values() if points), default=0)
+        last = max((points[-1][0] for points in self._histories().values() if points), default=0)
         if last:
             self.plot.setXRange(0, last, padding=0.02)
 
@@ -231,19 +233,22 @@ class RunPanel(QWidget):
         elif state == "cancelling":
             self.progress.setFormat("cancelling…")
 
-    def set_histories(self, histories: dict[str, list]) -> None:
-        """Draw stored fitness histories (a reopened project) in place of the current curves."""
+    def draw_histories_of(self, histories: Callable[[], dict[str, list[tuple[int, float, float]]]]) -> None:
+        """Draw the fitness histories ``histories()`` returns (job id -> [(generation, best,
+        mean fitness)]), read at each redraw: the session's, never a copy."""
+        self._histories = histories
+        self.histories_replaced()
+
+    def histories_replaced(self) -> None:
+        """The histories were replaced (a reopened project): every curve is drawn again."""
         self.clear_plot()
-        for job_id, points in histories.items():
-            for generation, best, mean in points:
-                self.add_generation(job_id, {"generation": generation, "best_fitness": best,
-                                             "mean_fitness": mean})
+        self._changed.update(self._histories())
         self._dirty = True
         self.redraw()
         self.fit_generations()
 
     def clear_plot(self) -> None:
-        self._series.clear()
+        """Remove the curves (the histories are the session's: untouched)."""
         self._changed.clear()
         for best, mean in self._curves.values():
             self.plot.removeItem(best)
@@ -254,15 +259,15 @@ class RunPanel(QWidget):
         if legend is not None:
             legend.clear()
 
-    def add_generation(self, job_id: str, info: dict) -> None:
-        """Buffer one generation (drawn by the timer); runs without free parameters
-        (generation 0, one evaluation) have no curve."""
-        if int(info["generation"]) == 0:
-            return
-        self._series.setdefault(job_id, []).append(
-            (int(info["generation"]), float(info["best_fitness"]), float(info["mean_fitness"])))
+    def generation_added(self, job_id: str) -> None:
+        """A generation of ``job_id`` joined the histories: drawn at the next tick of the timer."""
         self._changed.add(job_id)
         self._dirty = True
+
+    def _points(self, job_id: str) -> list[tuple[int, float, float]]:
+        """The job's generations that have a curve: runs without free parameters (generation 0,
+        one evaluation) have none."""
+        return [p for p in self._histories().get(job_id, ()) if p[0] > 0]
 
     def redraw(self) -> None:
         """Draw the buffered generations (one colour per candidate; solid: best, dashed: mean)
@@ -271,8 +276,12 @@ class RunPanel(QWidget):
             return
         self._dirty = False
         self._draw_progress()
+        drawn = set()
         for job_id in self._changed:
-            points = self._series[job_id]
+            points = self._points(job_id)
+            if not points:
+                continue
+            drawn.add(job_id)
             if job_id not in self._curves:
                 group = self._group(job_id)
                 if group not in self._colours:
@@ -296,7 +305,7 @@ class RunPanel(QWidget):
             data = np.asarray(points, dtype=float)
             self._curves[job_id][0].setData(data[:, 0], data[:, 1])
             self._curves[job_id][1].setData(data[:, 0], data[:, 2])
-        for group in {self._group(job_id) for job_id in self._changed}:
+        for group in {self._group(job_id) for job_id in drawn}:
             self._emphasise(group)
         self._changed.clear()
 
@@ -309,7 +318,7 @@ class RunPanel(QWidget):
         """The candidate's leading run (highest best fitness so far) bold with its mean
         (dashed); its other runs faint and without mean curves."""
         jobs = [j for j in self._curves if self._group(j) == group]
-        leader = max(jobs, key=lambda j: (self._series[j][-1][1], -jobs.index(j)))
+        leader = max(jobs, key=lambda j: (self._points(j)[-1][1], -jobs.index(j)))
         colour = pg.mkColor(self._colours[group])
         faint = pg.mkColor(colour)
         faint.setAlpha(70)

@@ -13,8 +13,19 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.errors import StructureFileError
+import numpy as np
+from pymatgen.core import Structure
+
+from core.app.run import SessionResults
+from core.candidates.propose import Candidate
+from core.contact.contact_map import ContactMap, compute_contact_map
+from core.contact_model.inference import ContactPrediction
+from core.errors import AlphaCrystalError, StructureFileError
 from core.io.files import atomic_write_text, json_text
+from core.io.structures import primitive_cell
+from core.predict.record import ResultRecord
+from core.predict.settings import PredictionSettings
+from core.templates.retrieval import TemplateCandidate
 
 FORMAT = "alphacrystal-project/1"
 SUFFIX = ".acproj"
@@ -111,3 +122,90 @@ class Project:
             raise ProjectFileError(f"{p} is not an AlphaCrystal Studio project (expected format {FORMAT})")
         known = {k: data[k] for k in cls.__dataclass_fields__ if k in data}
         return cls(**known)
+
+    def contents(self, path: str | os.PathLike | None = None) -> ProjectContents:
+        """Every object of the project, built and checked (a bad file is found before a session
+        changes).
+
+        Raises
+        ------
+        ProjectFileError
+            A malformed project, naming ``path`` and the problem.
+        """
+        try:
+            return _contents(self)
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, AlphaCrystalError) as exc:
+            where = str(path) if path is not None else "project"
+            raise ProjectFileError(f"{where}: not a readable project ({type(exc).__name__}: {exc})") from None
+
+
+@dataclass
+class ProjectContents:
+    """A project's objects (:meth:`Project.contents`), ready for :meth:`core.app.session.Session.load_project`."""
+
+    formula: str
+    z: int | None
+    candidates: list[Candidate]
+    candidate_ticked: list[bool]
+    templates: list[TemplateCandidate]
+    template_ticked: list[bool]
+    predictions: dict[int, ContactPrediction]
+    edited_maps: dict[int, tuple[np.ndarray | None, float | None]]
+    """Z -> (the map as edited, or None; its threshold, or None)."""
+    current_z: int | None
+    reference: Structure | None
+    reference_name: str
+    reference_map: ContactMap | None
+    histories: dict[str, list[tuple[int, float, float]]]
+    results: SessionResults | None
+    viewing: int | None
+    settings: PredictionSettings | None
+    """The run settings (None: none stored; the defaults when the stored ones were unusable)."""
+    notes: list[str] = field(default_factory=list)
+    """What could not be restored, in words for the user."""
+
+
+def _contents(project: Project) -> ProjectContents:
+    candidates = [Candidate.from_dict({k: v for k, v in c.items() if k != "run"}) for c in project.candidates]
+    templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"}) for t in project.templates]
+    stored = project.maps or ({str(project.prediction["z"]): {"prediction": project.prediction,
+                                                               "edited_map": project.edited_map,
+                                                               "threshold": project.threshold}}
+                              if project.prediction else {})
+    predictions = {int(z): ContactPrediction.from_dict(m["prediction"]) for z, m in stored.items()}
+    edited: dict[int, tuple[np.ndarray | None, float | None]] = {}
+    for z, m in stored.items():
+        n = len(predictions[int(z)].species)
+        matrix = None if m.get("edited_map") is None else np.asarray(m["edited_map"], dtype=np.uint8)
+        if matrix is not None and matrix.shape != (n, n):
+            raise ValueError(f"the edited map of Z = {z} is not {n} × {n}")
+        edited[int(z)] = (matrix, None if m.get("threshold") is None else float(m["threshold"]))
+    reference = reference_map = None
+    if project.reference:
+        reference = Structure.from_dict(project.reference["structure"])
+        reference_map = compute_contact_map(primitive_cell(reference))
+    histories = {str(job): [(int(p[0]), float(p[1]), float(p[2])) for p in points]
+                 for job, points in (project.histories or {}).items()}
+    records = [ResultRecord.from_dict(r, where=f"result {k}") for k, r in enumerate(project.results, 1)]
+    if any(r.structure is None for r in records):
+        raise ValueError("a result without its structure")  # every result must be drawable and exportable
+    run = project.run or {}
+    results = SessionResults(str(run.get("formula", project.formula)), str(run.get("inputs", "opened project")),
+                             records, [str(line) for line in run.get("discarded", [])],
+                             bool(run.get("cancelled", False)), float(run.get("seconds", 0.0))) if records else None
+    settings, notes = None, []
+    if project.settings:
+        try:
+            settings = PredictionSettings.from_dict(project.settings)
+        except (AlphaCrystalError, TypeError, ValueError) as exc:  # a hand-edited value: the defaults, said
+            settings = PredictionSettings()
+            notes.append(f"the project's run settings were not usable ({exc}); the defaults are used instead")
+    return ProjectContents(
+        formula=project.formula, z=project.z, candidates=candidates,
+        candidate_ticked=[bool(c.get("run", True)) for c in project.candidates], templates=templates,
+        template_ticked=[bool(t.get("run", True)) for t in project.templates], predictions=predictions,
+        edited_maps=edited, current_z=None if project.current_z is None else int(project.current_z),
+        reference=reference,
+        reference_name=str(project.reference.get("name", "reference")) if project.reference else "",
+        reference_map=reference_map, histories=histories, results=results,
+        viewing=None if project.viewing is None else int(project.viewing), settings=settings, notes=notes)

@@ -31,20 +31,25 @@ It saves and loads itself as a :class:`core.app.project.Project`.
 
 from __future__ import annotations
 
-import enum
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 from psygnal import Signal
+from pymatgen.core import Structure
 
-from core.app.project import Project
-from core.candidates.propose import Candidate
+from core.app.project import Project, ProjectContents
+from core.app.reference import reference_distances
+from core.app.run import RunRequest, RunState, SessionResults, result_contact_map
+from core.candidates.propose import Candidate, rerun_candidate
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.crystal.composition import parse_formula
 from core.errors import AlphaCrystalError
+from core.predict.record import ResultRecord
+from core.predict.results import discarded_lines
 from core.predict.scope import runs_cmcrystal_by_default
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
@@ -54,84 +59,6 @@ APP_NAME = "AlphaCrystal Studio"
 
 class SessionError(AlphaCrystalError):
     """A user intent the session cannot carry out now (the message says why)."""
-
-
-class RunState(str, enum.Enum):
-    """Where a run is: shown to the user as is."""
-
-    IDLE = "idle"
-    STARTING = "starting"  # worker processes starting, nothing computed yet
-    RUNNING = "running"
-    CANCELLING = "cancelling"
-    DONE = "done"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-
-    @property
-    def busy(self) -> bool:
-        return self in (RunState.STARTING, RunState.RUNNING, RunState.CANCELLING)
-
-
-@dataclass
-class RunRequest:
-    """The inputs of one run, copied from the session when it starts (later edits do not reach it)."""
-
-    formula: str
-    candidates: list[Candidate]
-    maps: dict[int, ContactPrediction]
-    templates: list[TemplateCandidate]
-    edited_zs: list[int]
-    rerun_of: str = ""
-    """``result #3`` when the run starts again from a result's Wyckoff assignment."""
-
-    def describe(self) -> str:
-        """E.g. ``NaCl: 3 space-group candidates (Z=1 map edited by hand), 5 templates``, or
-        ``TiO2: re-run of result #3 in P4_2/mnm (136), Z = 2 [Ti 2a, O 4f]``."""
-        edited = f" ({', '.join(f'Z={z}' for z in self.edited_zs)} map edited by hand)" if self.edited_zs else ""
-        if self.rerun_of:
-            c = self.candidates[0]
-            return (f"{self.formula}: re-run of {self.rerun_of} in {c.symbol} ({c.spacegroup}), Z = {c.z} "
-                    f"[{c.assignment['label']}]{edited}")
-        return f"{self.formula}: {len(self.candidates)} space-group candidates{edited}, {len(self.templates)} templates"
-
-
-@dataclass
-class SessionResults:
-    """The results of one run and what they came from.
-
-    Attributes
-    ----------
-    formula : str
-        The formula the run predicted (export and save use this one, never the typed one).
-    inputs : str
-        :meth:`RunRequest.describe` of the run.
-    rows : list of dict
-        ``RankedStructure.row()`` plus ``structure`` and ``reconstructed`` (``as_dict``) per result, rank order.
-    discarded : list of str
-        One line per structure that is not in the list, saying why (duplicate of #k,
-        atoms too close, relaxation failed).
-    cancelled : bool
-    seconds : float
-    views : dict
-        Result index -> (contact map, 3D geometry) made off the GUI thread (not saved).
-    provisional : bool
-        The structures relaxed so far by a run still going on, ranked by energy so far
-        (duplicates not merged yet): never exported or saved; the run's final ranking
-        replaces them.
-    """
-
-    formula: str
-    inputs: str
-    rows: list[dict]
-    discarded: list[str] = field(default_factory=list)
-    cancelled: bool = False
-    seconds: float = 0.0
-    views: dict[int, tuple] = field(default_factory=dict)
-    provisional: bool = False
-
-    def to_dict(self) -> dict:
-        return {"formula": self.formula, "inputs": self.inputs, "discarded": self.discarded,
-                "cancelled": self.cancelled, "seconds": self.seconds}
 
 
 class Session:
@@ -162,6 +89,8 @@ class Session:
     dirty_changed = Signal(bool)
     run_settings_changed = Signal()
     """The run settings changed (an edit in the run panel, a preference, an opened project)."""
+    busy_changed = Signal(str)
+    """The foreground task began (what it does, in words) or ended ("")."""
 
     def __init__(self) -> None:
         self.formula = ""
@@ -171,22 +100,23 @@ class Session:
         self.templates: list[TemplateCandidate] = []
         self.template_ticked: list[bool] = []
         self.documents: dict[int, ContactMapDocument] = {}
-        self._document_listeners: dict[int, object] = {}
+        self._document_listeners: dict[int, Callable[[], None]] = {}
         self.predictions: dict[int, ContactPrediction] = {}
         self.current_z: int | None = None
         self.results: SessionResults | None = None
         self.histories: dict[str, list[tuple[int, float, float]]] = {}
         self.viewing: int | None = None
         self.result_document = ContactMapDocument()
-        self.reference = None
+        self.reference: Structure | None = None
         self.reference_name = ""
         self.reference_map: ContactMap | None = None
         self.reference_distances: np.ndarray | None = None
+        self._reference_document: tuple[ContactMap | None, ContactMapDocument | None] = (None, None)
         self.run_state = RunState.IDLE
         self.run_message = ""
         self.run_request: RunRequest | None = None
         """The inputs of the run going on (or of the last one)."""
-        self._provisional: dict[str, tuple[dict, object]] = {}
+        self._provisional: dict[str, tuple[ResultRecord, tuple | None]] = {}
         self._replaced_results: SessionResults | None = None
         """The results a running run replaced, until it yields its own."""
         self._given: tuple[list, list, list] = ([], [], [])
@@ -196,9 +126,36 @@ class Session:
         self._unsaved_shown = False
         self.open_notes: list[str] = []
         """What opening the last project could not restore, in words for the user."""
+        self.busy_with = ""
+        """The foreground task going on (a Predict, a run, opening a run folder), in words; ""
+        when none. Another one waits until it ends (:meth:`begin_task`)."""
         self.run_settings = PredictionSettings()
         """What the next run does (GA budget, processes, relaxation, ranking, hull): the one copy;
         the run panel shows it and sends edits through :meth:`set_run_settings`."""
+
+    # ------------------------------------------------------------------ foreground task
+    @property
+    def busy(self) -> bool:
+        """A foreground task or a run is going on: Predict, Run and Open wait."""
+        return bool(self.busy_with) or self.run_state.busy
+
+    def begin_task(self, what: str) -> None:
+        """A foreground task starts (``what`` it does, in words).
+
+        Raises
+        ------
+        SessionError
+            While another one is going on."""
+        if self.busy_with:
+            raise SessionError(f"wait for {self.busy_with} to finish (or cancel it)")
+        self.busy_with = what
+        self.busy_changed.emit(what)
+
+    def end_task(self) -> None:
+        """The foreground task ended (finished, failed or cancelled)."""
+        if self.busy_with:
+            self.busy_with = ""
+            self.busy_changed.emit("")
 
     # ------------------------------------------------------------------ run settings
     def set_run_settings(self, **changes) -> PredictionSettings:
@@ -284,7 +241,8 @@ class Session:
 
     def document(self, z: int | None = None) -> ContactMapDocument | None:
         """The input map of ``z`` (default: the one shown for editing)."""
-        return self.documents.get(self.current_z if z is None else z)
+        z = self.current_z if z is None else z
+        return None if z is None else self.documents.get(z)
 
     def select_z(self, z: int) -> None:
         """Show the map of ``z`` for editing (and leave any result's map)."""
@@ -361,7 +319,7 @@ class Session:
         """The previous run is cleared (the window shows only the current run); STARTING."""
         had_results = self.results is not None
         # shown again if this run fails or ends without a structure: starting a run never loses results
-        replaced = self.results if had_results and not self.results.provisional else None
+        replaced = self.results if self.results is not None and not self.results.provisional else None
         self._clear_run()
         self._replaced_results = replaced
         self.run_request = request
@@ -381,19 +339,18 @@ class Session:
             A run going on, no such result, results without input maps here (a run
             folder), no map for the result's Z, or no assignment readable from it.
         """
-        from pymatgen.core import Structure
-
-        from core.candidates.propose import rerun_candidate
-
         if self.run_state.busy:
             raise SessionError("a run is going on")
-        if not 0 <= index < len(self.rows):
+        if not 0 <= index < len(self.records):
             raise SessionError(f"no result #{index + 1}")
-        if self.results.formula != self.formula or not self.documents:
+        results = self.results
+        if results is None:
+            raise SessionError(f"no result #{index + 1}")
+        if results.formula != self.formula or not self.documents:
             raise SessionError(f"these results have no contact maps here (opened from a run folder): press "
-                               f"Predict for {self.results.formula} first")
+                               f"Predict for {results.formula} first")
         try:
-            candidate = rerun_candidate(Structure.from_dict(self.rows[index]["structure"]), self.formula)
+            candidate = rerun_candidate(self.records[index].structure, self.formula)
         except AlphaCrystalError as exc:
             raise SessionError(f"result #{index + 1}: {exc}") from None
         if candidate.z not in self.documents:
@@ -426,34 +383,33 @@ class Session:
         self._set_state(RunState.CANCELLING, "cancelling…")
         return True
 
-    def add_provisional(self, key: str, row: dict, view=None) -> None:
+    def add_provisional(self, key: str, record: ResultRecord, view=None) -> None:
         """A structure of the running run was relaxed (or relaxed further): it joins the
-        provisional results, ranked by energy so far (``row["rank"]``, ``row["provisional"]``).
-        A later call with the same ``key`` replaces its row. A viewed provisional result stays
-        on view (its index follows the new order). Ignored when no run is going on.
+        provisional results, ranked by energy so far (its ``rank``; ``provisional`` set).
+        A later call with the same ``key`` replaces its record. A viewed provisional result
+        stays on view (its index follows the new order). Ignored when no run is going on.
 
-        ``row`` is ``RankedStructure.row()`` plus ``structure`` and ``reconstructed``;
         ``view`` is (contact map, 3D geometry) or None."""
         if not self.run_state.busy or self.run_request is None:
             return
-        viewed = self.rows[self.viewing].get("key") if self.viewing is not None and self.results else None
-        self._provisional[key] = (dict(row) | {"key": key, "provisional": True}, view)
+        viewed = self.records[self.viewing].key if self.viewing is not None and self.results else None
+        self._provisional[key] = (replace(record, key=key, provisional=True), view)
 
         def by_energy(item):
-            energy = item[1][0].get("energy_per_atom")
+            energy = item[1][0].energy_per_atom
             return (energy is None, energy if energy is not None else 0.0, item[0])
 
         ordered = sorted(self._provisional.items(), key=by_energy)
-        rows = []
+        records = []
         for rank, (_, (entry, _view)) in enumerate(ordered, 1):
-            entry["rank"] = rank  # the same dict while its structure stays: views can tell it is unchanged
-            rows.append(entry)
+            entry.rank = rank  # the same record while its structure stays: views can tell it is unchanged
+            records.append(entry)
         request = self.run_request
-        self.results = SessionResults(request.formula, request.describe(), rows, [], False, 0.0,
+        self.results = SessionResults(request.formula, request.describe(), records, [], False, 0.0,
                                       {k: v for k, (_, (_, v)) in enumerate(ordered) if v is not None},
                                       provisional=True)
         if viewed is not None:
-            index = next(k for k, r in enumerate(rows) if r["key"] == viewed)
+            index = next(k for k, r in enumerate(records) if r.key == viewed)
             if viewed == key:
                 self.view_result(index)  # its structure changed: its map again
             elif index != self.viewing:
@@ -467,22 +423,21 @@ class Session:
         """The results shown are a running run's provisional ones."""
         return self.results is not None and self.results.provisional
 
-    def finish_run(self, request: RunRequest, result, rows: list[dict], views: list | None = None) -> None:
-        """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its rows
+    def finish_run(self, request: RunRequest, result, records: list[ResultRecord],
+                   views: list | None = None) -> None:
+        """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its records
         (they replace any provisional results)."""
-        from core.predict.results import discarded_lines
-
         self._provisional = {}
-        if not rows and self._replaced_results is not None:  # nothing finished: the previous results stay
+        if not records and self._replaced_results is not None:  # nothing finished: the previous results stay
             self._restore_replaced(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
                                    "the previous results are shown again")
             return
         self._replaced_results = None
-        self.results = SessionResults(request.formula, request.describe(), list(rows), discarded_lines(result),
+        self.results = SessionResults(request.formula, request.describe(), list(records), discarded_lines(result),
                                       bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])))
         self.back_to_input()  # a result of the previous run may be on view
-        finished = len(rows)
+        finished = len(records)
         if result.cancelled:
             self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
         else:
@@ -490,7 +445,7 @@ class Session:
         self.results_changed.emit()
         self._set_dirty(True)
 
-    def show_run_folder(self, path: str | Path, formula: str, rows: list[dict], meta: dict) -> None:
+    def show_run_folder(self, path: str | Path, formula: str, records: list[ResultRecord], meta: dict) -> None:
         """Show the results of a finished run folder (:func:`core.predict.result_folder.read_run_folder`):
         a run made elsewhere (``predict``, a screen) with no inputs to edit here.
 
@@ -500,16 +455,16 @@ class Session:
             While a run is going on.
         """
         self.set_inputs(formula, None, [], {}, [])
-        self.results = SessionResults(formula, f"run folder {path}", list(rows), list(meta.get("discarded", [])),
+        self.results = SessionResults(formula, f"run folder {path}", list(records), list(meta.get("discarded", [])),
                                       False, float(meta.get("seconds") or 0.0))
-        self._set_state(RunState.DONE, f"{len(rows)} structures from {path}")
+        self._set_state(RunState.DONE, f"{len(records)} structures from {path}")
         self.results_changed.emit()
         self._set_dirty(False)
 
     def fail_run(self, message: str) -> None:
         """The run failed. The results it replaced are shown again (its own provisional rows
         are dropped: the previous run's finished results come first); without any, its
-        provisional rows become its results, ranked by energy and not de-duplicated, so that
+        provisional records become its results, ranked by energy and not de-duplicated, so that
         they can be exported and saved."""
         self._provisional = {}
         if self._replaced_results is not None:
@@ -517,10 +472,10 @@ class Session:
             return
         if self.results is not None and self.results.provisional:
             self.results = replace(self.results, provisional=False,
-                                   rows=[{k: v for k, v in r.items() if k != "provisional"} for r in self.rows],
+                                   records=[replace(r, provisional=False, key="") for r in self.records],
                                    inputs=f"{self.results.inputs} (failed run: the structures relaxed before it "
                                           "failed, not de-duplicated)")
-            message = f"{message} ({len(self.rows)} structures relaxed before it failed are kept)"
+            message = f"{message} ({len(self.records)} structures relaxed before it failed are kept)"
             self.results_changed.emit()
         self._set_state(RunState.FAILED, message)
 
@@ -547,29 +502,31 @@ class Session:
         self.run_cleared.emit()
 
     @property
-    def rows(self) -> list[dict]:
-        return self.results.rows if self.results is not None else []
+    def records(self) -> list[ResultRecord]:
+        """The results shown (final or provisional), rank order; [] without any."""
+        return self.results.records if self.results is not None else []
 
-    def view_result(self, index: int) -> dict:
+    def view_result(self, index: int) -> ResultRecord:
         """Show result ``index``: its map goes to :attr:`result_document` (read-only);
-        the input maps are not touched. Returns its row."""
-        if not 0 <= index < len(self.rows):
+        the input maps are not touched. Returns its record."""
+        if not 0 <= index < len(self.records):
             raise SessionError(f"no result #{index + 1}")
-        row = self.rows[index]
-        cmap = self.results.views.get(index, (None, None))[0]
+        record = self.records[index]
+        cmap = self.results.views.get(index, (None, None))[0] if self.results is not None else None
         if cmap is None:
-            cmap = result_contact_map(row)
+            cmap = result_contact_map(record)
         if cmap is not None:
             self.result_document.load(cmap.labels, cmap.species, cmap.matrix,
                                       image_coordination=cmap.coordination_numbers)
             ref = self.reference_map
             same = ref is not None and list(ref.species) == list(cmap.species)
-            self.result_document.set_reference(ref.matrix if same else None, self.reference_distances)
+            self.result_document.set_reference(ref.matrix if ref is not None and same else None,
+                                               self.reference_distances)
         else:
             self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
         self.viewing = index
         self.viewing_changed.emit(index)
-        return row
+        return record
 
     def back_to_input(self) -> None:
         """Leave a result's map: the input map of the current Z is shown again, exactly as it was."""
@@ -577,17 +534,17 @@ class Session:
             self.viewing = None
             self.viewing_changed.emit(None)
 
-    def export_selection(self, index: int | None = None) -> tuple[list[dict], str]:
-        """(rows, formula) to export: result ``index`` or all, with the formula they were computed for."""
-        if self.results is None or not self.rows:
+    def export_selection(self, index: int | None = None) -> tuple[list[ResultRecord], str]:
+        """(records, formula) to export: result ``index`` or all, with the formula they were computed for."""
+        if self.results is None or not self.records:
             raise SessionError("no results to export: run a prediction first")
         if self.results.provisional:
             raise SessionError("the run is still going on: its results are provisional until it ends")
         if index is None:
-            return list(self.rows), self.results.formula
-        if not 0 <= index < len(self.rows):
+            return list(self.records), self.results.formula
+        if not 0 <= index < len(self.records):
             raise SessionError("select a result to export (or use Export all)")
-        return [self.rows[index]], self.results.formula
+        return [self.records[index]], self.results.formula
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
@@ -596,9 +553,21 @@ class Session:
         self.reference_distances = reference_distances(structure, cmap)
         for doc in [*self.documents.values(), self.result_document]:
             same = cmap is not None and list(cmap.species) == list(doc.species)
-            doc.set_reference(cmap.matrix if same else None, self.reference_distances)
+            doc.set_reference(cmap.matrix if cmap is not None and same else None, self.reference_distances)
         self.reference_changed.emit()
         self._set_dirty(True)
+
+    @property
+    def reference_document(self) -> ContactMapDocument | None:
+        """The reference's true map as a read-only document (shown when there is no input map;
+        None without a reference), made once per reference."""
+        if self.reference_map is None:
+            return None
+        if self._reference_document[0] is not self.reference_map:
+            doc = ContactMapDocument()
+            doc.load(self.reference_map.labels, self.reference_map.species, self.reference_map.matrix)
+            self._reference_document = (self.reference_map, doc)
+        return self._reference_document[1]
 
     # ------------------------------------------------------------------ saving
     def _set_dirty(self, dirty: bool) -> None:
@@ -619,7 +588,7 @@ class Session:
             return False
         if self.project_path is not None:
             return True
-        return bool(self.rows) or self._replaced_results is not None or self.run_state.busy \
+        return bool(self.records) or self._replaced_results is not None or self.run_state.busy \
             or bool(self.edited_zs()) or (self.candidates, self.candidate_ticked, self.template_ticked) != self._given
 
     @property
@@ -640,10 +609,11 @@ class Session:
         return Project(
             formula=self.formula, z=self.z,
             candidates=[c.to_dict() | {"run": t} for c, t in zip(self.candidates, self.candidate_ticked)],
-            prediction=self.predictions[self.current_z].to_dict() if current is not None else None,
+            prediction=self.predictions[self.current_z].to_dict()
+            if current is not None and self.current_z is not None else None,
             edited_map=current.matrix.tolist() if current is not None else None,
             threshold=float(current.threshold) if current is not None else None,
-            settings=self.run_settings.to_dict(), results=[] if self.provisional else self.rows,
+            settings=self.run_settings.to_dict(), results=[] if self.provisional else [r.to_dict() for r in self.records],
             reference={"name": self.reference_name, "structure": self.reference.as_dict()}
             if self.reference is not None else None,
             templates=[c.to_dict() | {"run": t} for c, t in zip(self.templates, self.template_ticked)],
@@ -673,115 +643,37 @@ class Session:
         ------
         ProjectFileError
             A malformed project, naming the file and the problem; the session is
-            left as it was.
+            left as it was (every object is built before anything changes).
         """
-        from core.app.project import ProjectFileError
+        self._apply_project(project.contents(path), path)
 
-        try:
-            parsed = self._parse_project(project)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, AlphaCrystalError) as exc:
-            where = str(path) if path is not None else "project"
-            raise ProjectFileError(f"{where}: not a readable project ({type(exc).__name__}: {exc})") from None
-        self._apply_project(project, path, *parsed)
-
-    @staticmethod
-    def _parse_project(project: Project):
-        """Every object of a project, built before the session changes (a bad file changes nothing)."""
-        from pymatgen.core import Structure
-
-        from core.contact.contact_map import compute_contact_map
-        from core.io.structures import primitive_cell
-
-        candidates = [Candidate.from_dict({k: v for k, v in c.items() if k != "run"}) for c in project.candidates]
-        templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"})
-                     for t in project.templates]
-        stored = project.maps or ({str(project.prediction["z"]): {"prediction": project.prediction,
-                                                                   "edited_map": project.edited_map,
-                                                                   "threshold": project.threshold}}
-                                  if project.prediction else {})
-        predictions = {int(z): ContactPrediction.from_dict(m["prediction"]) for z, m in stored.items()}
-        reference = reference_map = None
-        if project.reference:
-            reference = Structure.from_dict(project.reference["structure"])
-            reference_map = compute_contact_map(primitive_cell(reference))
-        for z, m in stored.items():
-            edited = m.get("edited_map")
-            n = len(predictions[int(z)].species)
-            if edited is not None and np.shape(edited) != (n, n):
-                raise ValueError(f"the edited map of Z = {z} is not {n} × {n}")
-        histories = {str(job): [tuple(float(v) for v in p[:3]) for p in points]
-                     for job, points in (project.histories or {}).items()}
-        for m in stored.values():
-            if m.get("threshold") is not None:
-                float(m["threshold"])
-        for value in (project.current_z, project.viewing):
-            if value is not None:
-                int(value)
-        run = project.run or {}
-        float(run.get("seconds", 0.0)), list(run.get("discarded", []))
-        for row in project.results:
-            Structure.from_dict(row["structure"])  # every result must be drawable and exportable
-        return candidates, templates, stored, predictions, reference, reference_map, histories
-
-    def _apply_project(self, project: Project, path, candidates, templates, stored, predictions, reference,
-                       reference_map, histories) -> None:
+    def _apply_project(self, c: ProjectContents, path: str | Path | None) -> None:
         self.run_state = RunState.IDLE
         # the reference first (or none: never the previous project's), so the new maps get its overlay
-        self.reference, self.reference_map = reference, reference_map
-        self.reference_name = str(project.reference.get("name", "reference")) if reference is not None else ""
-        self.set_inputs(project.formula, project.z, candidates, predictions, templates,
-                        [bool(c.get("run", True)) for c in project.candidates],
-                        [bool(t.get("run", True)) for t in project.templates])
+        self.reference, self.reference_map, self.reference_name = c.reference, c.reference_map, c.reference_name
+        self.reference_distances = reference_distances(c.reference, c.reference_map)
+        self.set_inputs(c.formula, c.z, c.candidates, c.predictions, c.templates, c.candidate_ticked,
+                        c.template_ticked)
         self.reference_changed.emit()
-        for z, m in stored.items():
-            doc = self.documents[int(z)]
-            if m.get("threshold") is not None and abs(float(m["threshold"]) - doc.threshold) > 1e-9:
-                doc.set_threshold(float(m["threshold"]))
-            if m.get("edited_map") is not None and np.shape(m["edited_map"]) == doc.matrix.shape:
-                doc.replace_matrix(np.asarray(m["edited_map"], dtype=np.uint8))
-        if project.current_z is not None and int(project.current_z) in self.documents:
-            self.current_z = int(project.current_z)
+        for z, (matrix, threshold) in c.edited_maps.items():
+            doc = self.documents[z]
+            if threshold is not None and abs(threshold - doc.threshold) > 1e-9:
+                doc.set_threshold(threshold)
+            if matrix is not None:
+                doc.replace_matrix(matrix)
+        if c.current_z is not None and c.current_z in self.documents:
+            self.current_z = c.current_z
             self.current_z_changed.emit(self.current_z)
-        self.histories = {job: [(int(g), b, m) for g, b, m in points] for job, points in histories.items()}
+        self.histories = c.histories
         self.histories_changed.emit()
-        if project.results:
-            run = project.run or {}
-            self.results = SessionResults(run.get("formula", project.formula), run.get("inputs", "opened project"),
-                                          list(project.results), list(run.get("discarded", [])),
-                                          bool(run.get("cancelled", False)), float(run.get("seconds", 0.0)))
+        if c.results is not None:
+            self.results = c.results
             self.results_changed.emit()
-            if project.viewing is not None and 0 <= int(project.viewing) < len(self.rows):
-                self.view_result(int(project.viewing))
-        self.open_notes = []
-        if project.settings:
-            try:
-                self.run_settings = PredictionSettings.from_dict(project.settings)
-            except (AlphaCrystalError, TypeError, ValueError) as exc:  # a hand-edited value: the defaults, said
-                self.run_settings = PredictionSettings()
-                self.open_notes.append(f"the project's run settings were not usable ({exc}); the defaults "
-                                       "are used instead")
+            if c.viewing is not None and 0 <= c.viewing < len(self.records):
+                self.view_result(c.viewing)
+        self.open_notes = list(c.notes)
+        if c.settings is not None:
+            self.run_settings = c.settings
             self.run_settings_changed.emit()
         self.project_path = Path(path) if path is not None else None
         self._saved()
-
-
-def reference_distances(structure, cmap: ContactMap | None) -> np.ndarray | None:
-    """Shortest distances (Å, periodic images counted) between the atoms of ``structure``
-    in the order of its contact map's rows, or None when they cannot be paired up."""
-    if structure is None or cmap is None or len(structure) != len(cmap.species):
-        return None
-    order = np.asarray(cmap.order)
-    return np.asarray(structure.distance_matrix)[np.ix_(order, order)]
-
-
-def result_contact_map(row: dict) -> ContactMap | None:
-    """The contact map (primitive cell) of a result row's structure, or None when it cannot be made."""
-    from pymatgen.core import Structure
-
-    from core.contact.contact_map import compute_contact_map
-    from core.io.structures import primitive_cell
-
-    try:
-        return compute_contact_map(primitive_cell(Structure.from_dict(row["structure"])))
-    except AlphaCrystalError:
-        return None

@@ -18,6 +18,7 @@ import numpy as np
 
 from core.candidates.features import reduce_counts
 from core.crystal.elements import element_table
+from core.crystal.spacegroups import cell_volume, centring_points
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetry_of
 from core.data.datasets import CrystalDataset, cache_dir
 from core.data.formula_split import DataSettings, split_dataset
@@ -64,8 +65,6 @@ class CandidateTable:
     @property
     def volume_per_atom(self) -> np.ndarray:
         """Å³ per atom (setting independent)."""
-        from core.crystal.spacegroups import cell_volume, centring_points
-
         points = np.array([centring_points(int(n)) for n in self.spacegroup])
         return cell_volume(self.lattice) / (self.nsites * points)
 

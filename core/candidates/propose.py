@@ -10,11 +10,13 @@ import numpy as np
 from core.candidates.features import count_matrix, formula_counts
 from core.candidates.model import CandidateModel
 from core.candidates.ranking import pooled_joint, rank_spacegroups
+from core.contact_model.inference import LARGE_CELL_MODEL_PATH
 from core.crystal.composition import Formula, parse_formula
-from core.crystal.spacegroups import centring_points
+from core.crystal.spacegroups import centring_points, constrain_lattice
 from core.crystal.symmetry import crystal_system, hm_symbol
-from core.crystal.wyckoff import count_assignments
+from core.crystal.wyckoff import count_assignments, is_feasible
 from core.errors import FormulaError
+from core.reconstruction.assignments import assignment_of_structure
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
 LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
@@ -87,9 +89,6 @@ class Candidate:
         CandidateEditError
             Not a group number, or no Wyckoff assignment of ``formula`` × Z in it.
         """
-        from core.crystal.spacegroups import constrain_lattice
-        from core.crystal.wyckoff import is_feasible
-
         if not 1 <= int(spacegroup) <= 230:
             raise CandidateEditError(f"space group {spacegroup} does not exist (1-230)")
         per_unit = formula_counts(parse_formula(formula) if isinstance(formula, str) else formula)
@@ -119,8 +118,6 @@ class Candidate:
         CandidateEditError
             A length ≤ 0 or an angle outside (0°, 180°).
         """
-        from core.crystal.spacegroups import constrain_lattice
-
         if not 0 <= index < 6:
             raise CandidateEditError(f"lattice parameter index {index} (0-5)")
         if value <= 0 or (index >= 3 and value >= 180):
@@ -154,8 +151,6 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
     AlphaCrystalError
         When no Wyckoff assignment can be read from it.
     """
-    from core.reconstruction.assignments import assignment_of_structure
-
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     per_unit = parsed.reduced_counts
     assignment, lattice = assignment_of_structure(structure)
@@ -208,8 +203,6 @@ def automatic_z_models(parsed: Formula) -> tuple[CandidateModel, CandidateModel]
     top 5 for 82.5 % of the 13-20-atom cells (12-atom model: 29.7 %) and 87.6 % of the
     smaller ones (89.4 %); over all 85.5 % against 64.6 %.
     """
-    from core.contact_model.inference import LARGE_CELL_MODEL_PATH
-
     small, large = load_default_candidate_model(), load_large_cell_candidate_model()
     if large is None or not LARGE_CELL_MODEL_PATH.is_file() or parsed.atoms_per_formula_unit > small.max_atoms:
         return None  # a 13-20-atom cell needs the 20-atom contact-map model too

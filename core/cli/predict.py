@@ -108,25 +108,26 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"alphacrystal: interrupted; finished steps are kept in {out} - run the same command to resume",
               file=sys.stderr)
         return 143 if signal.SIGTERM in received else 130
-    rows = result.rows()
-    best = min((r["energy_per_atom"] for r in rows if r["energy_per_atom"] is not None), default=None)
+    records = result.records()
+    best = min((r.energy_per_atom for r in records if r.energy_per_atom is not None), default=None)
     for note in result.notes:
         if note not in said:
             print(f"note: {note}")
-    print(f"\n{result.formula}: {len(rows)} distinct structures from {len(result.candidates)} space-group "
+    print(f"\n{result.formula}: {len(records)} distinct structures from {len(result.candidates)} space-group "
           f"candidates and {len(result.templates)} templates "
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
     print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
           f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
-    for r in rows:
+    for r in records:
         print(_result_line(r, best))
-    if rows and rows[0].get("rank_reason"):
-        print(f"why #1: {rows[0]['rank_reason']} (every rank's reason: summary.csv, rank_reason)")
-    if rows and rows[0].get("stability"):
-        print(f"hull of #1: {rows[0]['stability']}, {rows[0]['e_above_hull_meV']:+.0f} meV/atom against the known "
-              f"phases; the hull there is {rows[0]['decomposition']} (summary.csv: e_above_hull_meV, "
+    first = records[0] if records else None
+    if first is not None and first.rank_reason:
+        print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
+    if first is not None and first.stability and first.e_above_hull_meV is not None:
+        print(f"hull of #1: {first.stability}, {first.e_above_hull_meV:+.0f} meV/atom against the known "
+              f"phases; the hull there is {first.decomposition} (summary.csv: e_above_hull_meV, "
               "decomposition; docs/stability.md)")
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
@@ -134,26 +135,28 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"listed in summary.json")
     print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")
     write_json_option(args.json, {"formula": result.formula, "out": str(out), "seconds": result.seconds,
-                            "structures": rows})
+                            "structures": [r.to_row() for r in records]})
     return 0
 
 def _number(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
-def _result_line(r: dict, best: float | None) -> str:
-    """One row of the ``predict`` table (route-specific columns blank for the other route)."""
-    energy = r["energy_per_atom"]
+def _result_line(r, best: float | None) -> str:
+    """One row of the ``predict`` table for a :class:`core.predict.record.ResultRecord`
+    (route-specific columns blank for the other route)."""
+    energy = r.energy_per_atom
     delta = None if energy is None or best is None else 1000 * (energy - best)
-    if r["source"].startswith("template"):
-        start = f"{r['source']} ({r['template_formula']}, {r['symbol']} Z={r['z']})"
+    if r.route == "templates":
+        start = f"{r.source} ({r.template_formula}, {r.symbol} Z={r.z})"
     else:
-        start = f"{r['source']} ({r['symbol']} Z={r['z']} p={r['sg_probability']:.2f})"
-    if r.get("found_also_by"):
-        start += f"; also {r['found_also_by']}"
-    return (f"{r['rank']:>4}  {r['folder']:<28}{r['relaxed_symbol'] + ' (' + str(r['relaxed_spacegroup']) + ')':<17}"
+        start = f"{r.source} ({r.symbol} Z={r.z} p={_number(r.sg_probability, '.2f')})"
+    if r.found_also_by:
+        start += f"; also {r.found_also_by}"
+    relaxed = f"{r.relaxed_symbol} ({r.relaxed_spacegroup})"
+    return (f"{r.rank:>4}  {r.folder:<28}{relaxed:<17}"
             f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}"
-            f"{_number(r.get('e_above_hull_meV'), '.0f'):>13}  {r.get('stability') or '':<11}{_number(r['dice'], '.3f'):>7}"
-            f"{_number(r['fitness'], '.3f'):>9}{_number(r['relaxed_dice'], '.3f'):>9}  {start}")
+            f"{_number(r.e_above_hull_meV, '.0f'):>13}  {r.stability or '':<11}{_number(r.dice, '.3f'):>7}"
+            f"{_number(r.fitness, '.3f'):>9}{_number(r.relaxed_dice, '.3f'):>9}  {start}")
 
 def cmd_screen(args: argparse.Namespace) -> int:
     """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screen.screening)."""

@@ -12,6 +12,8 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.crystal.elements import atomic_numbers, element_table
+
 Listener = Callable[[], None]
 
 
@@ -182,8 +184,6 @@ class ContactMapDocument:
     def rule_conflicts(self) -> list[tuple[int, int]]:
         """Bonded pairs (i < j) that the contact rule never bonds: two metals (their pairs
         are never in contact by the paper's definition, so no structure's map has them)."""
-        from core.crystal.elements import atomic_numbers, element_table
-
         if not self.n:
             return []
         metal = element_table().is_metal[atomic_numbers(self.species)]

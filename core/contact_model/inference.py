@@ -11,6 +11,7 @@ from core.contact_model.model import ContactModel
 from core.crystal.composition import Formula, parse_formula
 from core.crystal.elements import atomic_numbers
 from core.errors import FormulaError
+from core.runtime.device import resolve_device
 from resources import RESOURCE_DIR
 
 DEFAULT_MODEL_PATH = RESOURCE_DIR / "contact_model_default.pt"
@@ -76,8 +77,6 @@ def _cached_model(path: str, device: str) -> ContactModel:
 def load_model(path: str | None = None, device: str = "auto") -> ContactModel:
     """The model at ``path`` (default: the shipped one) on ``device``, loaded once per
     process and concrete device (``auto`` and ``cuda:0`` share one copy on a GPU machine)."""
-    from core.runtime.device import resolve_device
-
     return _cached_model(str(path or DEFAULT_MODEL_PATH), resolve_device(device))
 
 

@@ -23,14 +23,13 @@ from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import FeatureScaler
 from core.errors import AlphaCrystalError
 from core.io.model_files import load_payload, save_payload
+from core.runtime.device import resolve_device
 
 FORMAT = "alphacrystal-contact-model/1"
 
 
 def pick_device(device: str = "auto") -> torch.device:
     """``auto``: CUDA when available, else CPU; or an explicit ``cpu`` / ``cuda[:N]`` (:mod:`core.runtime.device`)."""
-    from core.runtime.device import resolve_device
-
     return torch.device(resolve_device(device))
 
 

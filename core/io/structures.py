@@ -21,6 +21,7 @@ from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.sets import MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
+from core.crystal.elements import element_table
 from core.crystal.symmetry import ANGLE_TOLERANCE, CELL_SYMPREC, SPACEGROUP_SYMPREC
 from core.errors import ExportError, StructureFileError, StructureWarning
 from core.io.files import UMASK, atomic_write_text
@@ -117,8 +118,6 @@ def check_structure(structure: Structure, source: str) -> None:
     StructureWarning
         Atoms closer than :data:`MIN_ATOM_DISTANCE` (the closest pair is named).
     """
-    from core.crystal.elements import element_table
-
     matrix = np.asarray(structure.lattice.matrix, dtype=float)
     if not np.isfinite(matrix).all():
         raise StructureFileError(f"{source}: the lattice has a non-finite number (nan or inf): "

@@ -25,6 +25,7 @@ from dataclasses import replace
 import numpy as np
 from pymatgen.core import Composition, Structure
 
+from core.crystal.elements import atomic_numbers
 from core.crystal.matching import (
     CSP_TOLERANCES,
     PAPER_TOLERANCES,
@@ -36,12 +37,13 @@ from core.errors import AlphaCrystalError
 from core.io.structures import primitive_cell
 from core.predict.pipeline import predict_structures
 from core.predict.settings import PredictionSettings
+from core.reconstruction.selection import same_structure
+from core.runtime.device import resolve_device
+from core.runtime.parallel import spawn_pool
 
 
 def true_z_and_spacegroup(structure: Structure) -> tuple[int, int, int]:
     """(Z, atoms in the primitive cell, space group at symprec 0.1 Å) of a known structure."""
-    from core.crystal.elements import atomic_numbers
-
     cell = primitive_cell(structure)
     per_unit = int(round(Composition(cell.composition.reduced_formula).num_atoms))
     numbers = atomic_numbers([s.specie.symbol for s in cell])
@@ -102,8 +104,6 @@ def route_match_rank(result, route: str, reference: Structure, top: int = 5) -> 
     ``--sources ROUTE`` would have ranked from the same relaxations), or None."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.reconstruction.selection import same_structure
-
     matcher = StructureMatcher()
     distinct: list = []
     for entry in result.pool:
@@ -161,9 +161,6 @@ def evaluate_prediction(structures: list[tuple[str, Structure]], settings: Predi
                         progress: Callable[[int, int, dict], None] | None = None) -> dict:
     """Run :func:`evaluate_one` on every structure (``workers`` formulas at a time)."""
     from concurrent.futures import FIRST_COMPLETED, wait
-
-    from core.runtime.device import resolve_device
-    from core.runtime.parallel import spawn_pool
 
     resolve_device(settings.device)  # one clear error, not an error row per formula
     payload = settings.to_dict()

@@ -1,5 +1,5 @@
 """Writing a prediction: ranked folders (CIF, POSCAR, VASP inputs) and the summaries, for the CLI
-and for the rows the window exports.
+and for the results the window exports.
 """
 
 from __future__ import annotations
@@ -7,13 +7,12 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from pymatgen.core import Structure
-
 from core.crystal.composition import parse_formula
 from core.crystal.symmetry import SPACEGROUP_SYMPREC
 from core.errors import FormulaError
+from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
-from core.predict.results import PredictionResult, RankedStructure, discarded_lines, initial_name
+from core.predict.results import PredictionResult, RankedStructure, discarded_lines
 from core.predict.run_folder import RunFolder, ranked_folder_name
 from core.predict.stages import _is_set
 from core.relax.potentials import POTENTIALS
@@ -53,15 +52,15 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
 def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
     x = entry.relaxation
     magmoms = x.magmoms if magmom == "potential" and x is not None and x.ok else None
-    return lambda path: write_structure_folder(path, entry.structure, formula, entry.rank, entry.row(),
-                                               entry.initial, initial_name(entry.route), magmoms)
+    record = entry.record()
+    return lambda path: write_structure_folder(path, record, formula, magmoms)
 
-def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=None,
-                cancel=None) -> tuple[list[Path], list[str]]:
-    """Write result rows (``RankedStructure.row()`` plus ``structure`` and ``reconstructed``
-    as ``Structure.as_dict()``, as the desktop app keeps them) into ``folder``, one
-    ranked subfolder each, with the same writer and names as a prediction's output folder
-    (the formula written as the unit formula, :func:`core.crystal.composition.formula_unit_text`).
+
+def export_records(records: list[ResultRecord], folder: str | Path, formula: str,
+                   cancel=None) -> tuple[list[Path], list[str]]:
+    """Write results (as the desktop app keeps them) into ``folder``, one ranked subfolder
+    each, with the same writer and names as a prediction's output folder (the formula
+    written as the unit formula, :func:`core.crystal.composition.formula_unit_text`).
 
     Returns the folders written and notes on what was kept of the user's: a file the user
     edited in an earlier export is never replaced (:meth:`core.predict.run_folder.RunFolder.write_in_place`).
@@ -70,15 +69,8 @@ def export_rows(rows: list[dict], folder: str | Path, formula: str, progress=Non
         formula = parse_formula(formula).unit_formula
     except FormulaError:  # a name that is not a formula: kept as it is
         pass
-    entries = []
-    for k, row in enumerate(rows, 1):
-        rank = int(row.get("rank", k))
-        name = ranked_folder_name(rank, formula, row.get("relaxed_symbol") or row.get("symbol", "P1"))
-        initial = Structure.from_dict(row["reconstructed"]) if row.get("reconstructed") else None
-        route = "templates" if str(row.get("source", "")).startswith("template") else "contact"
-        entries.append((name, functools.partial(write_structure_folder, structure=Structure.from_dict(row["structure"]),
-                                                formula=formula, rank=rank, row=row, reconstructed=initial,
-                                                initial_name=initial_name(route))))
+    entries = [(ranked_folder_name(r.rank, formula, r.shown_symbol),
+                functools.partial(write_structure_folder, record=r, formula=formula)) for r in records]
     target = RunFolder(folder)
     out = []
     for entry in entries:

@@ -21,6 +21,7 @@ from core.relax.relaxer import (
     MIN_DISTANCE,
     RelaxResult,
     RelaxSettings,
+    cached_relaxer,
     shortest_distance,
 )
 from core.stability.hull import (
@@ -128,8 +129,6 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
     above its lowest among them); ranks and reasons renewed."""
-    from core.relax.relaxer import cached_relaxer
-
     head = ranked[:settings.second_top]
     relaxer = cached_relaxer(RelaxSettings(potential=settings.reranking_potential, device=device))
     for e in head:

@@ -35,16 +35,19 @@ from pathlib import Path
 
 from pymatgen.core import Structure
 
-from core.candidates.propose import Candidate
+from core.candidates.propose import Candidate, load_default_candidate_model
 from core.contact_model.inference import (
     ContactPrediction,
+    _cached_model,
     load_model,
     model_for_cell,
     predict_contact_map,
 )
 from core.crystal.composition import parse_formula
+from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.predict.export import export_prediction
 from core.predict.ordering import _learned_order, _place_on_hull, _rank, _second_opinion
+from core.predict.record import ResultRecord
 from core.predict.results import PredictionResult, RankedStructure
 from core.predict.run_folder import RunFolder
 from core.predict.scope import (
@@ -74,6 +77,7 @@ from core.relax.relaxer import (
 )
 from core.runtime.device import resolve_device
 from core.runtime.progress import Progress
+from core.templates.library import load_library
 from core.templates.retrieval import TemplateCandidate
 
 
@@ -229,20 +233,20 @@ def predict_structures(
     clock.finish()
     return result
 
-def compare_with_reference(result: PredictionResult, reference: Structure) -> list[dict]:
-    """Per ranked structure: does it match ``reference`` (pymatgen's StructureMatcher at its
-    default tolerances, :data:`core.crystal.matching.DEFAULT_TOLERANCES`: what a user checking by hand
-    would get) and the paper's fractional RMSD (None where undefined)."""
-    from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
+def compare_with_reference(result: PredictionResult, reference: Structure) -> list[ResultRecord]:
+    """The ranked records of ``result``, each with whether it matches ``reference``
+    (pymatgen's StructureMatcher at its default tolerances, :data:`core.crystal.matching.DEFAULT_TOLERANCES`:
+    what a user checking by hand would get) and the paper's fractional RMSD (None where undefined)."""
 
     out = []
-    for entry in result.ranked:
-        match = structure_match(entry.structure, reference, DEFAULT_TOLERANCES)
+    for record in result.records():
+        match = structure_match(record.structure, reference, DEFAULT_TOLERANCES)
         try:
-            rmsd = float(fractional_rmsd_mae(entry.structure, reference)[0])
+            rmsd = float(fractional_rmsd_mae(record.structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
             rmsd = None
-        out.append({"match_reference": bool(match.matched), "rmsd_reference": rmsd})
+        record.match_reference, record.rmsd_reference = bool(match.matched), rmsd
+        out.append(record)
     return out
 
 def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,
@@ -284,20 +288,15 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
     clock.finish()
     return candidates, maps, templates
 
-def warm_up(model_path: str | None = None, device: str = "auto", progress: Progress | None = None,
-            cancel=None) -> None:
+def warm_up(model_path: str | None = None, device: str = "auto") -> None:
     """Load the contact and candidate models, the Wyckoff tables and the template
     library once (a few seconds), so that the first prediction a user asks for is
     quick (an app calls this in the background at start-up)."""
     propose_inputs("NaCl", None, 1, model_path, device)
 
-def loaded_resources(progress=None, cancel=None) -> dict[str, bool]:
+def loaded_resources() -> dict[str, bool]:
     """Which shipped resources this process holds in memory (what :func:`warm_up` loads):
     lets a caller check a process's state instead of timing a call."""
-    from core.candidates.propose import load_default_candidate_model
-    from core.contact_model.inference import _cached_model
-    from core.templates.library import load_library
-
     return {"candidate model": load_default_candidate_model.cache_info().currsize > 0,
             "contact model": _cached_model.cache_info().currsize > 0,
             "template library": load_library.cache_info().currsize > 0}

@@ -35,6 +35,9 @@ from functools import cache
 import numpy as np
 from pymatgen.core import Structure
 
+from core.crystal.spacegroups import centring_points
+from core.reconstruction.selection import same_structure
+
 NEAR_TIE_EV = 0.010
 """eV/atom: a typical window for merging a lower-symmetry structure onto a higher-symmetry
 one it distorts (``predict --near-tie``). Off by default: on the validation pools no window
@@ -51,8 +54,6 @@ def point_group_order(spacegroup: int) -> int:
     """Symmetry operations per primitive cell of a space group (its point group's order):
     1 for P1, 48 for Fm-3m."""
     import spglib
-
-    from core.crystal.spacegroups import centring_points
 
     for hall in range(1, 531):
         if int(spglib.get_spacegroup_type(hall).number) == spacegroup:
@@ -162,8 +163,6 @@ def duplicates_before_relaxation(structures: Sequence[Structure], preferred: Seq
     before a GA structure: a known structure's geometry). Returns duplicate index ->
     index of the one kept."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from core.reconstruction.selection import same_structure
 
     matcher = StructureMatcher()
     preferred = list(preferred) if preferred is not None else [False] * len(structures)

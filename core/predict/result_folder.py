@@ -8,36 +8,42 @@ import json
 import os
 from pathlib import Path
 
+from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
+from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
+from core.predict.record import ResultRecord, ResultRecordError
 from core.predict.run_folder import OutputFolderError, safe_name
 
+INITIAL_NAMES = {"contact": "reconstructed.cif", "templates": "template.cif"}
+"""File name of a result's structure before relaxation, by route."""
 
-def write_structure_folder(folder: Path, structure, formula: str, rank: int, row: dict,
-                           reconstructed=None, initial_name: str = "reconstructed.cif",
+
+def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
                            magmoms: list[float] | None = None) -> Path:
     """Fill ``folder`` with one result: ``FORMULA.cif`` (symmetrised), ``POSCAR``, ``vasp/``
-    (Materials Project relaxation set), the structure before relaxation as ``initial_name``
-    (P1, when given: ``reconstructed.cif`` from CMCrystal, ``template.cif`` from a
-    substituted template) and ``result.json``."""
-    from core.io.structures import write_cif, write_poscar, write_vasp_inputs
+    (Materials Project relaxation set), the structure before relaxation (P1, when the record
+    has one: ``reconstructed.cif`` from CMCrystal, ``template.cif`` from a substituted
+    template, :data:`INITIAL_NAMES`) and ``result.json`` (:meth:`ResultRecord.to_row`)."""
 
     folder = Path(folder)
+    structure = record.structure
+    if structure is None:
+        raise ValueError(f"result #{record.rank} has no structure to write")
     write_cif(structure, folder / f"{safe_name(formula)}.cif", symmetrize=True)
-    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {rank} (AlphaCrystal Studio)")
+    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank} (AlphaCrystal Studio)")
     write_vasp_inputs(structure, folder / "vasp", magmoms)
-    if reconstructed is not None:
-        write_cif(reconstructed, folder / initial_name)
-    clean = {k: v for k, v in row.items() if k not in ("structure", "reconstructed", "initial")}
-    atomic_write_text(folder / "result.json", json_text(clean | {"folder": folder.name}))
+    if record.initial is not None:
+        write_cif(record.initial, folder / INITIAL_NAMES[record.route])
+    atomic_write_text(folder / "result.json", json_text(record.to_row() | {"folder": folder.name}))
     return folder
 
-def read_run_folder(path: str | os.PathLike) -> tuple[str, list[dict], dict]:
-    """A finished run folder read back: (formula, rows, summary meta).
+def read_run_folder(path: str | os.PathLike) -> tuple[str, list[ResultRecord], dict]:
+    """A finished run folder read back: (formula, records, summary meta).
 
-    Each row is the structure's ``result.json`` plus ``structure`` (the relaxed cell, from
-    its ``POSCAR``: exact, not symmetrised) and ``reconstructed`` (its structure before
-    relaxation, when the folder has one), as ``as_dict``, in rank order: what the desktop
-    app shows for a run it did itself (a screen's formulas are opened this way).
+    Each record is the structure's ``result.json`` with its ``structure`` (the relaxed cell,
+    from its ``POSCAR``: exact, not symmetrised) and ``initial`` structure (before relaxation,
+    when the folder has one), in rank order: what the desktop app shows for a run it did
+    itself (a screen's formulas are opened this way).
 
     Raises
     ------
@@ -45,8 +51,6 @@ def read_run_folder(path: str | os.PathLike) -> tuple[str, list[dict], dict]:
         No finished run there (no ``summary.json``), or a listed folder is missing or unreadable.
     """
     from pymatgen.core import Structure
-
-    from core.io.structures import read_structure
 
     path = Path(path)
     summary_path = path / "summary.json"
@@ -56,19 +60,22 @@ def read_run_folder(path: str | os.PathLike) -> tuple[str, list[dict], dict]:
         summary = json.loads(summary_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
         raise OutputFolderError(f"{summary_path}: cannot be read ({exc})") from None
-    rows = []
+    records = []
     for listed in summary.get("structures", []):
         folder = path / str(listed.get("folder", ""))
         try:
             row = json.loads((folder / "result.json").read_text())
-            row["structure"] = Structure.from_file(folder / "POSCAR").as_dict()
-        except (OSError, ValueError) as exc:
+            structure = Structure.from_file(folder / "POSCAR")
+            record = ResultRecord.from_row(row, structure, where=str(folder / "result.json"))
+        except (OSError, ValueError, ResultRecordError) as exc:
             raise OutputFolderError(f"{folder}: the result listed in {summary_path.name} cannot be read "
                                     f"({exc})") from None
-        for name in ("reconstructed.cif", "template.cif"):
-            if (folder / name).is_file():
-                row["reconstructed"] = read_structure(folder / name).as_dict()
-                break
-        rows.append(row)
+        initial = folder / INITIAL_NAMES[record.route]
+        if initial.is_file():
+            try:
+                record.initial = read_structure(initial)
+            except AlphaCrystalError as exc:
+                raise OutputFolderError(f"{initial}: cannot be read ({exc})") from None
+        records.append(record)
     meta = {k: v for k, v in summary.items() if k != "structures"}
-    return str(summary.get("formula", path.name)), rows, meta
+    return str(summary.get("formula", path.name)), records, meta

@@ -16,7 +16,8 @@ from core.contact_model.inference import (
     ContactPrediction,
 )
 from core.crystal.composition import formula_unit_text
-from core.crystal.symmetry import cell_summary, space_group_or_p1
+from core.crystal.symmetry import cell_summary, hm_symbol, space_group_or_p1
+from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult
 from core.relax.relaxer import (
@@ -84,13 +85,21 @@ class RankedStructure:
         return self.relaxation.energy_per_atom if self.relaxation is not None else float("nan")
 
     @property
+    def start(self) -> TemplateCandidate | Candidate:
+        """What the route started from: the template, or CMCrystal's candidate."""
+        start = self.template or self.candidate
+        if start is None:
+            raise ValueError(f"{self.source}: a ranked structure comes from a template or a candidate")
+        return start
+
+    @property
     def spacegroup(self) -> int:
         """Space group the route started from (the candidate's or the template's)."""
-        return self.template.spacegroup if self.template is not None else self.candidate.spacegroup
+        return self.start.spacegroup
 
     @property
     def z(self) -> int:
-        return self.template.z if self.template is not None else self.candidate.z
+        return self.start.z
 
     def crystallography(self) -> dict:
         """``relaxed_spacegroup``, ``relaxed_symbol`` and :func:`core.crystal.symmetry.cell_summary` of
@@ -102,19 +111,20 @@ class RankedStructure:
                                                      **cell_summary(structure)})
         return self._crystallography[1]
 
-    def row(self) -> dict:
-        """The summary row (plain values; route-specific columns are None for the other route)."""
+    def record(self) -> ResultRecord:
+        """The entry as the user sees it: its summary values and both structures
+        (route-specific columns are None for the other route)."""
         r, c, x, tpl = self.reconstruction, self.candidate, self.relaxation, self.template
-        start = tpl or c
+        start = self.start
         seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
-        return {
+        return ResultRecord(**{
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
             "formula": formula_unit_text(self.structure.composition),
             "source": self.source,
             "spacegroup": start.spacegroup, "symbol": start.symbol, "z": start.z, "n_atoms": start.n_atoms,
             "sg_probability": None if c is None else round(c.probability, 4),
-            "assignment": tpl.wyckoff if tpl is not None else r.assignment.label,
+            "assignment": tpl.wyckoff if tpl is not None else r.assignment.label if r is not None else "",
             "template_formula": None if tpl is None else tpl.template_formula,
             "template_score": None if tpl is None else round(tpl.score, 4),
             "dice": None if r is None else round(r.dice, 4),
@@ -136,7 +146,7 @@ class RankedStructure:
             "reconstruction_s": None if r is None else round(r.seconds, 2),
             "relaxation_s": None if x is None else round(x.seconds, 2),
             "wall_s": round(seconds, 2),
-        }
+        }, structure=self.structure, initial=self.initial)
 
 @dataclass
 class PredictionResult:
@@ -164,8 +174,13 @@ class PredictionResult:
     notes: list[str] = field(default_factory=list)
     pool: list[RankedStructure] = field(default_factory=list)
 
+    def records(self) -> list[ResultRecord]:
+        """The ranked structures as records, rank order."""
+        return [r.record() for r in self.ranked]
+
     def rows(self) -> list[dict]:
-        return [r.row() for r in self.ranked]
+        """The summary lines (:meth:`ResultRecord.to_row`), rank order."""
+        return [r.to_row() for r in self.records()]
 
 def candidate_key(candidate: Candidate) -> str:
     """A readable id of a candidate: ``sg136-z2``."""
@@ -181,30 +196,8 @@ def parse_candidate_key(key: str) -> tuple[int, int] | None:
 def candidate_label(key: str) -> str:
     """A candidate key (``sg136-z2``, :func:`candidate_key`) in words: ``P4_2/mnm (136), Z = 2``;
     any other text is returned as it is."""
-    from core.crystal.symmetry import hm_symbol
-
     parsed = parse_candidate_key(key)
     return key if parsed is None else f"{hm_symbol(parsed[0])} ({parsed[0]}), Z = {parsed[1]}"
-
-def initial_name(route: str) -> str:
-    """File name of a result's structure before relaxation: ``reconstructed.cif`` or ``template.cif``."""
-    return "template.cif" if route == "templates" else "reconstructed.cif"
-
-def result_to_dict(r: ReconstructionResult) -> dict:
-    return {**r.to_dict(), "structure": r.structure.as_dict(), "assignment": r.assignment.to_dict(),
-            "assignment_rank": r.assignment_rank, "history": []}
-
-def result_from_dict(d: dict) -> ReconstructionResult:
-    from core.reconstruction.assignments import Assignment
-
-    a = d["assignment"]
-    assignment = Assignment(a["spacegroup"], tuple(a["species"]), tuple(tuple(o) for o in a["orbits"]), a["dof"])
-    return ReconstructionResult(
-        job_id=d["job_id"], structure=Structure.from_dict(d["structure"]), fitness=d["fitness"], dice=d["dice"],
-        valid_fraction=d["valid_fraction"], n_valid_bonds=d["n_valid_bonds"], n_short_contacts=d["n_short_contacts"],
-        assignment=assignment, lattice=tuple(d["lattice"]), generations=d["generations"],
-        evaluations=d["evaluations"], seconds=d["seconds"], cancelled=d["cancelled"],
-        bond_strain=d.get("bond_strain", 0.0), assignment_rank=d.get("assignment_rank", 0))
 
 def discarded_lines(result: PredictionResult) -> list[str]:
     """One line per structure of a run that is not in its ranked list, saying why:
@@ -215,8 +208,9 @@ def discarded_lines(result: PredictionResult) -> list[str]:
         if e.duplicate_of is None:
             continue
         r = e.reconstruction
-        what = f"{e.source} [{r.assignment.label}] fitness {r.fitness:.3f}" if r is not None else \
-            f"{e.source} ({e.template.template_formula} {e.template.symbol})"
+        tpl = e.template
+        what = (f"{e.source} [{r.assignment.label}] fitness {r.fitness:.3f}" if r is not None else
+                f"{e.source} ({tpl.template_formula} {tpl.symbol})" if tpl is not None else e.source)
         energy = f", {e.energy_per_atom:.4f} eV/atom" if math.isfinite(e.energy_per_atom) else ""
         when = " after relaxation" if result.settings.relax else ""
         twin = e.duplicate_of
@@ -229,8 +223,8 @@ def discarded_lines(result: PredictionResult) -> list[str]:
                          "lower: merged onto the higher symmetry")
         else:
             lines.append(f"{what}{energy}: the same structure as #{twin.rank}{when}")
-    for r in result.rejected:
-        fitness = f" fitness {r['fitness']:.3f}" if r.get("fitness") is not None else ""
-        what = r.get("source") or f"CMCrystal {r.get('candidate', '')}"
-        lines.append(f"{what} [{r.get('assignment', '')}]{fitness}: {r['reason']}")
+    for rejected in result.rejected:
+        fitness = f" fitness {rejected['fitness']:.3f}" if rejected.get("fitness") is not None else ""
+        what = rejected.get("source") or f"CMCrystal {rejected.get('candidate', '')}"
+        lines.append(f"{what} [{rejected.get('assignment', '')}]{fitness}: {rejected['reason']}")
     return lines

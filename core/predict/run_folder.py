@@ -168,7 +168,7 @@ class RunFolder:
         atomic_write_text(self.state / f"{kind}-{key}.json", json_text(payload, indent=None))
 
     # results ------------------------------------------------------------
-    def publish(self, entries: list[tuple[str, Callable[[Path], None]]], rows: list[dict], meta: dict) -> list[Path]:
+    def publish(self, entries: list[tuple[str, Callable[[Path], object]]], rows: list[dict], meta: dict) -> list[Path]:
         """Replace the run's results by ``entries`` = [(folder name, writer(folder))]
         and their summary, so that a kill at any moment never leaves a summary that
         lists a folder which is not there, and no file of the user's is ever removed.
@@ -233,7 +233,7 @@ class RunFolder:
             if retired is not None:
                 self._remove_retired(retired, previous)
 
-    def write_in_place(self, entries: list[tuple[str, Callable[[Path], None]]]) -> list[Path]:
+    def write_in_place(self, entries: list[tuple[str, Callable[[Path], object]]]) -> list[Path]:
         """Write result folders ``entries`` = [(folder name, writer(folder))] into the folder
         beside whatever it holds (the desktop app's export: no summary, other folders left as
         they are), never replacing a file the user edited.

@@ -4,10 +4,16 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 
 from __future__ import annotations
 
-from core.crystal.composition import MP20_MAX_ATOMS, Formula
+from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, Formula
+from core.crystal.elements import atomic_numbers, element_table
 from core.errors import FormulaError
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
+from resources import RESOURCE_DIR
+
+# The model modules (core.candidates.propose, core.contact_model.inference: torch) and the template
+# library are imported inside the functions that need them, so that importing this module (the
+# CLI's checks of a formula and Z before any work) does not import torch (about 2 s).
 
 
 # ---------------------------------------------------------------- scope
@@ -62,8 +68,6 @@ def shipped_contact_route_atoms() -> int:
     GUI thread): 20 when the 20-atom models are shipped, else the default 12."""
     from core.candidates.propose import LARGE_CELL_MODEL_NAME
     from core.contact_model.inference import LARGE_CELL_MODEL_PATH
-    from core.crystal.composition import PAPER_MAX_ATOMS
-    from resources import RESOURCE_DIR
 
     shipped = LARGE_CELL_MODEL_PATH.is_file() and (RESOURCE_DIR / LARGE_CELL_MODEL_NAME).is_file()
     return MP20_MAX_ATOMS if shipped else PAPER_MAX_ATOMS
@@ -81,8 +85,6 @@ def contact_route_fits(parsed: Formula, z: int | None) -> bool:
 
 def is_all_metal(parsed: Formula) -> bool:
     """Whether every element of the formula is a metal (the element table the contact rule uses)."""
-    from core.crystal.elements import atomic_numbers, element_table
-
     return bool(element_table().is_metal[atomic_numbers(list(parsed.counts))].all())
 
 ALL_METAL_NOTE = ("{formula} is all-metal and {n} known structures of its stoichiometry serve as templates: "

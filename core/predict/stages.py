@@ -19,8 +19,10 @@ from core.io.files import state_key
 from core.predict.ranking import (
     duplicates_before_relaxation,
 )
-from core.predict.results import RankedStructure, candidate_key, result_from_dict, result_to_dict
+from core.predict.results import RankedStructure, candidate_key
 from core.predict.settings import PredictionError, PredictionSettings
+from core.reconstruction.assignments import Assignment
+from core.reconstruction.fitness import score_structure
 from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
 from core.reconstruction.loop import reconstruct
 from core.relax.potentials import POTENTIALS
@@ -112,8 +114,6 @@ def _entries(candidates: list[Candidate], selected: dict[str, list[Reconstructio
     return out
 
 def _target(candidate: Candidate, prediction: ContactPrediction) -> ReconstructionTarget:
-    from core.reconstruction.assignments import Assignment
-
     forced = (Assignment.from_dict(candidate.assignment),) if candidate.assignment else ()
     return ReconstructionTarget(species=tuple(prediction.species), contact_map=np.asarray(prediction.contact),
                                 spacegroup=candidate.spacegroup, lattice=tuple(candidate.lattice),
@@ -140,7 +140,7 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
         keys[name] = _reconstruction_key(formula, cand, maps[cand.z], settings)
         stored = folder.load("reconstruction", keys[name]) if folder else None
         if stored is not None:
-            results[name] = [result_from_dict(d) for d in stored["results"]]
+            results[name] = [ReconstructionResult.from_stored(d) for d in stored["results"]]
             resumed += 1
         else:
             targets[name] = _target(cand, maps[cand.z])
@@ -160,7 +160,7 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
 
     def target_done(name: str, done: list[ReconstructionResult]) -> None:
         if folder is not None and not any(r.cancelled for r in done):
-            folder.save("reconstruction", keys[name], {"candidate": name, "results": [result_to_dict(r) for r in done]})
+            folder.save("reconstruction", keys[name], {"candidate": name, "results": [r.to_stored() for r in done]})
 
     if targets:
         outcome = reconstruct(targets, settings.loop(), progress=on_generation, cancel=cancel, on_planned=planned,
@@ -208,8 +208,6 @@ def _relaxed_score(entry: RankedStructure, prediction: ContactPrediction) -> tup
 
     Relaxation moves atoms freely: a GA structure of low fitness can relax into one
     with exactly the map's bonds, and a perfect one can lose some."""
-    from core.reconstruction.fitness import score_structure
-
     if entry.relaxation is None or not entry.relaxation.ok:
         return None
     try:

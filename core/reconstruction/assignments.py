@@ -23,7 +23,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 
+from core.crystal.elements import element_sort_key
 from core.crystal.spacegroups import centring_points
+from core.crystal.symmetry import symmetry_dataset
 from core.crystal.wyckoff import (
     DEFAULT_MAX_COMBINATIONS,
     letter_costs,
@@ -155,9 +157,6 @@ def assignment_of_structure(structure) -> tuple[Assignment, tuple[float, ...]]:
     """
 
     from pymatgen.core import Lattice
-
-    from core.crystal.elements import element_sort_key
-    from core.crystal.symmetry import symmetry_dataset
 
     # the cell as given: spglib's equivalent atoms name one representative per crystallographic
     # orbit whatever the cell (a supercell too), so no primitive cell at another tolerance is needed

@@ -25,6 +25,7 @@ import numpy as np
 
 from core.contact.contact_rule import DEFAULT_RULE, DEFAULT_TOLERANCE, pair_windows, rule_for_cell
 from core.crystal.elements import atomic_numbers
+from core.errors import AlphaCrystalError
 
 
 @dataclass
@@ -211,8 +212,6 @@ def score_structure(structure, species: list[str], contact_map: np.ndarray,
     Evaluation
         Arrays of length 1.
     """
-    from core.errors import AlphaCrystalError
-
     own = [site.specie.symbol for site in structure]
     if sorted(own) != sorted(species):
         raise AlphaCrystalError(f"the structure's atoms ({structure.composition.formula}) are not the map's "

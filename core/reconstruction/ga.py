@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 
 import numpy as np
 
+from core.errors import AlphaCrystalError
 from core.reconstruction.fitness import ContactFitness, Evaluation
 from core.reconstruction.genome import Decoder
 
@@ -65,8 +66,6 @@ class GASettings:
 
     def __post_init__(self) -> None:
         if self.population < MIN_POPULATION:
-            from core.errors import AlphaCrystalError
-
             raise AlphaCrystalError(f"GA population {self.population}: at least {MIN_POPULATION} individuals "
                                     f"are needed ({self.elitism} elite and 2 or more children per generation)")
 

@@ -133,6 +133,27 @@ class ReconstructionResult:
                 "lattice": list(self.lattice), "generations": self.generations, "evaluations": self.evaluations,
                 "seconds": self.seconds, "cancelled": self.cancelled, "bond_strain": self.bond_strain}
 
+    def to_stored(self) -> dict:
+        """:meth:`to_dict` with the structure and the assignment's rank: what a resumed run
+        reads back with :meth:`from_stored` (the fitness history is not kept)."""
+        return {**self.to_dict(), "structure": self.structure.as_dict(), "assignment_rank": self.assignment_rank}
+
+    @classmethod
+    def from_stored(cls, data: dict) -> ReconstructionResult:
+        """The result of :meth:`to_stored` (files of older runs without ``bond_strain`` or
+        ``assignment_rank`` too).
+
+        Raises
+        ------
+        AlphaCrystalError
+            An assignment that is not one of the group's (:meth:`Assignment.from_dict`)."""
+        return cls(job_id=data["job_id"], structure=Structure.from_dict(data["structure"]), fitness=data["fitness"],
+                   dice=data["dice"], valid_fraction=data["valid_fraction"], n_valid_bonds=data["n_valid_bonds"],
+                   n_short_contacts=data["n_short_contacts"], assignment=Assignment.from_dict(data["assignment"]),
+                   lattice=tuple(data["lattice"]), generations=data["generations"], evaluations=data["evaluations"],
+                   seconds=data["seconds"], cancelled=data["cancelled"], bond_strain=data.get("bond_strain", 0.0),
+                   assignment_rank=data.get("assignment_rank", 0))
+
 
 def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: int = 1,
               settings: GASettings | None = None, seed: int = 0, max_strain: float = 0.0,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pymatgen.core import Structure
 
+from core.crystal.symmetry import space_group, standard_cell
 from core.reconstruction.job import ReconstructionResult
 from core.relax.relaxer import MIN_DISTANCE, shortest_distance
 
@@ -70,8 +71,6 @@ def same_reported_structure(matcher, a: Structure, b: Structure, cells: dict[int
 
 
 def _reported(structure: Structure, cells: dict[int, tuple]) -> tuple:
-    from core.crystal.symmetry import space_group, standard_cell
-
     key = id(structure)
     if key not in cells:
         try:

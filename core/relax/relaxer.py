@@ -28,6 +28,7 @@ import numpy as np
 from pymatgen.core import Structure
 
 from core.relax.potentials import DEFAULT_POTENTIAL, check_potential, load_calculator, quiet
+from core.runtime.parallel import one_thread, spawn_pool, terminate_workers
 
 MIN_DISTANCE = 0.5
 """Å: closer atoms are a broken structure; it is not sent to the potential."""
@@ -248,13 +249,9 @@ class RelaxRunner:
         """Yield (key, RelaxResult) as relaxations of ``items`` [(key, Structure)] finish."""
         from concurrent.futures import FIRST_COMPLETED, wait
 
-        from core.runtime.parallel import spawn_pool, terminate_workers
-
         if not items or self._cancelled():
             return
         if self.workers <= 1:
-            from core.runtime.parallel import one_thread
-
             relaxer = cached_relaxer(settings)
             for item, structure in items:
                 if self._cancelled():

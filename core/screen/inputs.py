@@ -25,6 +25,7 @@ from pathlib import Path
 
 from core.crystal.composition import parse_formula
 from core.errors import AlphaCrystalError
+from core.predict.scope import check_scope
 
 MAX_PATTERN_FORMULAS = 10_000
 """A pattern that expands to more formulas is refused (a typo, most likely)."""
@@ -165,8 +166,6 @@ def _expand_pattern(pattern: str) -> ScreenInput:
 
 
 def _item(formula: str, z: int | None, groups: tuple[int, ...], reference: str | None, line: int) -> ScreenItem:
-    from core.predict.scope import check_scope
-
     parsed = parse_formula(formula)  # FormulaError names the formula
     check_scope(parsed, z)
     return ScreenItem(formula.strip(), z, groups, reference, line)

@@ -41,7 +41,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import AlphaCrystalError
+from core.io.files import atomic_write_text
+from core.io.structures import read_structure
+from core.predict.record import ResultRecord
+from core.predict.settings import PredictionSettings
+from core.runtime.parallel import background_priority
 from core.screen.inputs import ScreenItem
+from core.screen.report import report_html
 from core.stability.hull import STABILITY_COLUMNS
 
 CLUSTERS = ("local", "slurm", "pbs")
@@ -180,10 +186,11 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     that fails for a reason of its own (an :class:`AlphaCrystalError`) returns a
     ``failed`` row; anything else raises, so that Dask retries it.
     """
+    # imported here, on the worker: the client that schedules the screen (the CLI, a laptop) never
+    # loads torch and the models (seconds of start-up and the memory they hold)
     import torch
 
     from core.predict.pipeline import predict_structures
-    from core.runtime.parallel import background_priority
 
     torch.set_num_threads(1)
     background_priority()  # a window's run beside the screen gets its share of the cores
@@ -236,8 +243,6 @@ IGNORED_SETTINGS = ("jobs", "device")
 def task_settings(item: ScreenItem, settings_dict: dict, as_dict: bool = True):
     """The prediction settings of one formula: the screen's, with its own Z and space groups,
     one core (a ``PredictionSettings``, or its dict as ``summary.json`` stores it)."""
-    from core.predict.settings import PredictionSettings
-
     settings = PredictionSettings(**{**settings_dict, "jobs": 1, "z": item.z,
                                      "spacegroups": item.spacegroups or None})
     return settings.to_dict() if as_dict else settings
@@ -272,14 +277,14 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
 
     summary = json.loads((folder / "summary.json").read_text())
     rows = summary.get("structures", [])
-    best = rows[0] if rows else {}
-    cif = folder / best["folder"] / f"{summary.get('formula', item.name)}.cif" if best.get("folder") else None
+    best = ResultRecord.from_row(rows[0], where=f"{folder / 'summary.json'}, rank 1") if rows else ResultRecord(0)
+    cif = folder / best.folder / f"{summary.get('formula', item.name)}.cif" if best.folder else None
     row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
-           "best_energy_per_atom": best.get("energy_per_atom"),
-           **{k: best.get(k) for k in STABILITY_COLUMNS},
-           "spacegroup": best.get("relaxed_spacegroup", best.get("spacegroup")),
-           "symbol": best.get("relaxed_symbol", best.get("symbol")), "source": best.get("source"),
-           "dice": best.get("dice") if best.get("relaxed_dice") is None else best["relaxed_dice"],
+           "best_energy_per_atom": best.energy_per_atom,
+           **{k: getattr(best, k) for k in STABILITY_COLUMNS},
+           "spacegroup": best.relaxed_spacegroup or best.spacegroup,
+           "symbol": best.relaxed_symbol or best.symbol or None, "source": best.source or None,
+           "dice": best.dice if best.relaxed_dice is None else best.relaxed_dice,
            "n_structures": len(rows),
            "seconds": summary.get("seconds"), "folder": str(folder),
            "cif": str(cif) if cif is not None and cif.is_file() else "", "match": None, "rms": None,
@@ -291,8 +296,6 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
 
 def _match(cif: str, reference: str) -> dict:
     from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from core.io.structures import read_structure
 
     try:
         predicted, known = read_structure(cif), read_structure(reference)
@@ -420,9 +423,6 @@ def write_report(out: Path, rows: list[dict]) -> None:
     """``screen.csv`` and ``report.html`` of the rows so far (each written atomically)."""
     import csv
     import io
-
-    from core.io.files import atomic_write_text
-    from core.screen.report import report_html
 
     rows = screen_order(rows)
     buffer = io.StringIO()

@@ -37,6 +37,12 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Composition
 
+from core.data.datasets import load_dataset
+from core.data.formula_split import full_range_split
+from core.io.files import atomic_write_bytes
+from core.relax.potentials import energies_per_atom
+from core.relax.relaxer import Relaxer, RelaxSettings
+
 MU_KINDS = ("crystal", "static", "fitted")
 
 
@@ -97,8 +103,6 @@ class ReferencePhases:
         """Write as a compressed ``.npz`` (atomically)."""
         import io
 
-        from core.io.files import atomic_write_bytes
-
         buffer = io.BytesIO()
         np.savez_compressed(buffer, potential=self.potential, formulas=self.formulas.astype(str),
                             mp_ids=self.mp_ids.astype(str), mp_formation=self.mp_formation,
@@ -145,11 +149,6 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     """Compute the reference phases of ``potential`` from the data file ``data`` (see the module
     docstring): one static energy per training structure and elemental structure, one
     relaxation per element's lowest-energy elemental structure."""
-    from core.data.datasets import load_dataset
-    from core.data.formula_split import full_range_split
-    from core.relax.potentials import energies_per_atom
-    from core.relax.relaxer import Relaxer, RelaxSettings
-
     say = progress or (lambda message: None)
     train = full_range_split(data).train
     everything = load_dataset(data)

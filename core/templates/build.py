@@ -10,6 +10,8 @@ import numpy as np
 
 from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
 from core.crystal.symmetry import wyckoff_letters
+from core.data.formula_split import full_range_split
+from core.runtime.parallel import spawn_pool
 from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
 from core.templates.volume import fit_element_volumes
 
@@ -35,7 +37,6 @@ def _chunks(items: list, n: int) -> list[list]:
 def _mapped(func, items: list, workers: int) -> list:
     if workers <= 1:
         return func(items)
-    from core.runtime.parallel import spawn_pool
 
     with spawn_pool(workers) as pool:
         parts = pool.map(func, _chunks(items, workers))
@@ -46,8 +47,6 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
                   log: Callable[[str], None] = print) -> TemplateLibrary:
     """The training partition of the full-range split of ``data_path`` as a library."""
     from pymatgen.core import Element
-
-    from core.data.formula_split import full_range_split
 
     start = time.perf_counter()
     split = full_range_split(data_path, max_atoms)

@@ -34,8 +34,10 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
-from core.crystal.composition import MP20_MAX_ATOMS, Formula, parse_formula
+from core.crystal.composition import MP20_MAX_ATOMS, Formula, oxidation_guess, parse_formula
+from core.crystal.symmetry import hm_symbol
 from core.errors import FormulaError
+from core.reconstruction.selection import same_structure
 from core.templates.library import NO_OXIDATION, TemplateLibrary, load_library, wyckoff_label
 from core.templates.volume import substituted_volume
 
@@ -174,8 +176,6 @@ def ions_tabulated(oxidation: dict[str, int]) -> bool:
 @lru_cache(maxsize=4096)
 def query_oxidation(formula: str) -> dict[str, int] | None:
     """Guessed integer oxidation states of a reduced formula (None when none fit)."""
-    from core.crystal.composition import oxidation_guess
-
     return oxidation_guess(formula)
 
 
@@ -328,9 +328,6 @@ def retrieve_templates(formula: str | Formula, z: int | None = None, top_k: int 
 def _distinct(library: TemplateLibrary, scored: list, top_k: int, scorer: str) -> list[TemplateCandidate]:
     """Build the substitutions best first and keep those that are new structures."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    from core.crystal.symmetry import hm_symbol
-    from core.reconstruction.selection import same_structure
 
     matcher = StructureMatcher()
     kept: list[TemplateCandidate] = []

@@ -1,0 +1,80 @@
+"""The *Results* dock: a filter, the results table, the energy and hull plots, and the note on
+the structures not in the list.
+
+A view of the session's results (:meth:`ResultsPanel.show_session`); the user's choices go out
+through the table's and the plots' signals.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+
+from alphacrystal_gui.widgets.energy_plot import EnergyPlot
+from alphacrystal_gui.widgets.hull_plot import HullPlot
+from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.results_table import ResultsTable
+from core import Session
+
+PROVISIONAL_NOTE = ("Provisional: the structures relaxed so far, ranked by their energy so far. Some may still be "
+                    "relaxed further, and duplicates are merged only when the run ends; the final ranking then "
+                    "replaces this list (export and save wait for it).")
+
+PLOT_HEIGHT_PX = 170
+"""Tallest the energy and hull plots grow (px): the table keeps the room."""
+
+DISCARDED_LINES = 6
+"""Lines of the *Not in the list* note shown (all of them in its tooltip)."""
+
+
+class ResultsPanel(QWidget):
+    """Filter, table, plots and the note (see the module docstring)."""
+
+    def __init__(self, session: Session, parent=None) -> None:
+        super().__init__(parent)
+        self.session = session
+        self.table = ResultsTable()
+        self.energy_plot = EnergyPlot()
+        self.energy_plot.setMaximumHeight(PLOT_HEIGHT_PX)
+        self.hull_plot = HullPlot()
+        self.hull_plot.setMaximumHeight(PLOT_HEIGHT_PX)
+        self.discarded = fitted(QLabel(""))
+        self.discarded.setWordWrap(True)
+        self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.filter = QLineEdit(placeholderText="Filter results (e.g. Pnma, template, mp-)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setToolTip("show only the results whose cells contain this text")
+        self.filter.textChanged.connect(self.table.set_filter)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.filter)
+        layout.addWidget(self.table, 1)
+        plots = QHBoxLayout()
+        plots.addWidget(self.energy_plot, 1)
+        plots.addWidget(self.hull_plot, 1)
+        layout.addLayout(plots)
+        layout.addWidget(self.discarded)
+        self.energy_plot.resultClicked.connect(self.table.select_index)
+        self.hull_plot.resultClicked.connect(self.table.select_index)
+
+    def show_session(self) -> None:
+        """The session's results (final, provisional or none) in the table and the energy plot,
+        and the note: a running run's provisional list, or what is not in the list and why."""
+        s = self.session
+        self.table.set_records(s.records, provisional=s.provisional)
+        self.energy_plot.set_records(s.records)
+        if s.provisional:
+            n = len(s.records)
+            self._note(f"Provisional: {n} structure{'s' if n != 1 else ''} relaxed so far, ranked by energy so far; "
+                       "the final ranking (duplicates merged) replaces this list when the run ends.", PROVISIONAL_NOTE)
+        elif s.results is not None and s.results.discarded:
+            lines = s.results.discarded
+            more = f"\n… and {len(lines) - DISCARDED_LINES} more" if len(lines) > DISCARDED_LINES else ""
+            self._note(f"Not in the list ({len(lines)}):\n" + "\n".join(lines[:DISCARDED_LINES]) + more,
+                       "\n".join(lines))
+        else:
+            self._note("", "")
+
+    def _note(self, text: str, tooltip: str) -> None:
+        self.discarded.setText(text)
+        self.discarded.setToolTip(tooltip)

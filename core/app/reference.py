@@ -1,0 +1,69 @@
+"""A known structure opened for comparison (the window's *Open structure*): read, reduced to its
+primitive cell, its true contact map and space group, with the reader's warnings in words.
+
+Reading a CIF and computing its map take from tens of milliseconds to seconds, so the window
+calls :func:`read_reference` in a worker thread and hands the result to
+:meth:`core.app.session.Session.set_reference` on the GUI thread.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from pymatgen.core import Structure
+
+from core.contact.contact_map import ContactMap, compute_contact_map
+from core.crystal.composition import formula_unit_text
+from core.crystal.symmetry import space_group_or_p1
+from core.errors import StructureWarning
+from core.io.structures import primitive_cell, read_structure
+
+
+@dataclass
+class ReferenceStructure:
+    """A reference structure as read (see the module docstring)."""
+
+    name: str
+    """The file's name."""
+    cell: Structure
+    """Its primitive cell."""
+    contact_map: ContactMap
+    spacegroup: int
+    symbol: str
+    warnings: list[str] = field(default_factory=list)
+    """What the reader warned about (atoms closer than a named limit, ...), in words."""
+
+    def describe(self) -> str:
+        """``rutile.cif: TiO2, P4_2/mnm (136), 6 atoms, 12 bonds, 0 short contacts``."""
+        return (f"{self.name}: {formula_unit_text(self.cell.composition)}, {self.symbol} ({self.spacegroup}), "
+                f"{len(self.cell)} atoms, {self.contact_map.n_valid_bonds} bonds, "
+                f"{self.contact_map.n_short_contacts} short contacts")
+
+
+def read_reference(path: str | os.PathLike) -> ReferenceStructure:
+    """Read a structure file (CIF, POSCAR) as a reference.
+
+    Raises
+    ------
+    AlphaCrystalError
+        A file that cannot be read as a structure, naming the file and the problem.
+    """
+    with warnings.catch_warnings(record=True) as said:  # the reader's warnings go to the user
+        warnings.simplefilter("always", StructureWarning)
+        cell = primitive_cell(read_structure(path))
+    number, symbol = space_group_or_p1(cell)
+    return ReferenceStructure(Path(path).name, cell, compute_contact_map(cell), number, symbol,
+                              [str(w.message) for w in said if issubclass(w.category, StructureWarning)])
+
+
+def reference_distances(structure, cmap: ContactMap | None) -> np.ndarray | None:
+    """Shortest distances (Å, periodic images counted) between the atoms of ``structure``
+    in the order of its contact map's rows, or None when they cannot be paired up."""
+    if structure is None or cmap is None or len(structure) != len(cmap.species):
+        return None
+    order = np.asarray(cmap.order)
+    return np.asarray(structure.distance_matrix)[np.ix_(order, order)]
