@@ -58,6 +58,8 @@ def test_atom_elements_rejects_bad_z_and_too_many_atoms():
         ("Fe0.5O", "whole numbers"),
         ("Na-Cl", "invalid characters"),
         ("H2O!", "invalid characters"),
+        ("C1e400", "scientific notation"),  # found by the fuzz test below: an OverflowError before
+        ("Na1e2Cl", "scientific notation"),  # pymatgen would read 100 Na atoms
     ],
 )
 def test_parse_errors_are_clear(text, message):

@@ -5,7 +5,7 @@ was asked to do (:class:`RunRequest`) and what it gave (:class:`SessionResults`)
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
@@ -93,6 +93,34 @@ class SessionResults:
     def to_dict(self) -> dict:
         return {"formula": self.formula, "inputs": self.inputs, "discarded": self.discarded,
                 "cancelled": self.cancelled, "seconds": self.seconds}
+
+
+class ProvisionalResults:
+    """The structures a running run has relaxed so far, ranked by energy so far: one record per
+    key (a later relaxation of the same structure replaces its record)."""
+
+    def __init__(self) -> None:
+        self._by_key: dict[str, tuple[ResultRecord, tuple | None]] = {}
+
+    def add(self, key: str, record: ResultRecord, view: tuple | None = None) -> None:
+        """The structure ``key`` (``sg225-z1/0``) was relaxed; ``view``: (contact map, 3D geometry)."""
+        self._by_key[key] = (replace(record, key=key, provisional=True), view)
+
+    def results(self, formula: str, inputs: str) -> SessionResults:
+        """Provisional results: every record ranked by energy so far (lowest first; those without
+        an energy last). A record keeps its identity while its structure stays, so a view can
+        tell it is unchanged."""
+        def by_energy(item: tuple[str, tuple[ResultRecord, tuple | None]]) -> tuple[bool, float, str]:
+            energy = item[1][0].energy_per_atom
+            return (energy is None, energy if energy is not None else 0.0, item[0])
+
+        ordered = sorted(self._by_key.items(), key=by_energy)
+        records = []
+        for rank, (_, (record, _view)) in enumerate(ordered, 1):
+            record.rank = rank
+            records.append(record)
+        views = {k: view for k, (_, (_, view)) in enumerate(ordered) if view is not None}
+        return SessionResults(formula, inputs, records, [], False, 0.0, views, provisional=True)
 
 
 def result_contact_map(record: ResultRecord) -> ContactMap | None:

@@ -41,7 +41,13 @@ from pymatgen.core import Structure
 
 from core.app.project import Project, ProjectContents
 from core.app.reference import reference_distances
-from core.app.run import RunRequest, RunState, SessionResults, result_contact_map
+from core.app.run import (
+    ProvisionalResults,
+    RunRequest,
+    RunState,
+    SessionResults,
+    result_contact_map,
+)
 from core.candidates.propose import Candidate, rerun_candidate
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
@@ -116,7 +122,7 @@ class Session:
         self.run_message = ""
         self.run_request: RunRequest | None = None
         """The inputs of the run going on (or of the last one)."""
-        self._provisional: dict[str, tuple[ResultRecord, tuple | None]] = {}
+        self._provisional = ProvisionalResults()
         self._replaced_results: SessionResults | None = None
         """The results a running run replaced, until it yields its own."""
         self._given: tuple[list, list, list] = ([], [], [])
@@ -393,23 +399,10 @@ class Session:
         if not self.run_state.busy or self.run_request is None:
             return
         viewed = self.records[self.viewing].key if self.viewing is not None and self.results else None
-        self._provisional[key] = (replace(record, key=key, provisional=True), view)
-
-        def by_energy(item):
-            energy = item[1][0].energy_per_atom
-            return (energy is None, energy if energy is not None else 0.0, item[0])
-
-        ordered = sorted(self._provisional.items(), key=by_energy)
-        records = []
-        for rank, (_, (entry, _view)) in enumerate(ordered, 1):
-            entry.rank = rank  # the same record while its structure stays: views can tell it is unchanged
-            records.append(entry)
-        request = self.run_request
-        self.results = SessionResults(request.formula, request.describe(), records, [], False, 0.0,
-                                      {k: v for k, (_, (_, v)) in enumerate(ordered) if v is not None},
-                                      provisional=True)
+        self._provisional.add(key, record, view)
+        self.results = self._provisional.results(self.run_request.formula, self.run_request.describe())
         if viewed is not None:
-            index = next(k for k, r in enumerate(records) if r.key == viewed)
+            index = next(k for k, r in enumerate(self.records) if r.key == viewed)
             if viewed == key:
                 self.view_result(index)  # its structure changed: its map again
             elif index != self.viewing:
@@ -427,7 +420,7 @@ class Session:
                    views: list | None = None) -> None:
         """The run of ``request`` ended with ``result`` (a ``PredictionResult``) and its records
         (they replace any provisional results)."""
-        self._provisional = {}
+        self._provisional = ProvisionalResults()
         if not records and self._replaced_results is not None:  # nothing finished: the previous results stay
             self._restore_replaced(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
                                    "the previous results are shown again")
@@ -466,7 +459,7 @@ class Session:
         are dropped: the previous run's finished results come first); without any, its
         provisional records become its results, ranked by energy and not de-duplicated, so that
         they can be exported and saved."""
-        self._provisional = {}
+        self._provisional = ProvisionalResults()
         if self._replaced_results is not None:
             self._restore_replaced(f"{message} (the previous results are shown again)", RunState.FAILED)
             return
@@ -494,7 +487,7 @@ class Session:
         """Forget the previous run and everything from it; one :attr:`run_cleared` event."""
         self.results = None
         self.viewing = None
-        self._provisional = {}
+        self._provisional = ProvisionalResults()
         self._replaced_results = None
         self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
         self.histories = {}

@@ -107,7 +107,8 @@ def _accuracy(hits: list[int | None], k: int) -> float:
     return float(np.mean([h is not None and h < k for h in hits])) if hits else float("nan")
 
 
-def _position(ranked: list[int], target: int) -> int | None:
+def _position(ranked: list, target) -> int | None:
+    """Where ``target`` is in ``ranked`` (0 = first), None when it is not there."""
     return ranked.index(target) if target in ranked else None
 
 

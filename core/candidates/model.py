@@ -77,12 +77,14 @@ class CandidateModel:
         counts = np.atleast_2d(np.asarray(counts, dtype=float))
         x = self._x(counts)
         mask = torch.from_numpy(allowed_z_mask(counts.sum(axis=1), self.max_atoms))
-        total = None
+        total: torch.Tensor | None = None
         for net in self.sg_nets:
             z_logits, sg_logits = net.all_z(x)
             p_z = torch.softmax(z_logits.masked_fill(~mask, -torch.inf), dim=1)
             joint = p_z[:, :, None] * torch.softmax(sg_logits, dim=2)
             total = joint if total is None else total + joint
+        if total is None:
+            raise ValueError("a candidate model without space-group networks")
         return (total / len(self.sg_nets)).numpy().astype(np.float64)
 
     @torch.no_grad()

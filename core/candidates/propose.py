@@ -68,7 +68,7 @@ class Candidate:
     z: int
     n_atoms: int
     centring_points: int
-    lattice: tuple[float, float, float, float, float, float]
+    lattice: tuple[float, ...]
     n_wyckoff_assignments: int | None
     z_probabilities: dict[int, float] = field(default_factory=dict)
     assignment: dict | None = None
@@ -96,7 +96,7 @@ class Candidate:
         if not is_feasible(spacegroup, counts):
             raise CandidateEditError(f"space group {spacegroup} has no Wyckoff assignment for this composition "
                                      f"and Z={self.z}")
-        lattice = tuple(float(v) for v in constrain_lattice(spacegroup, list(self.lattice)))
+        lattice = tuple(float(v) for v in constrain_lattice(spacegroup, np.asarray(self.lattice, dtype=float)))
         return replace(self, spacegroup=spacegroup, symbol=hm_symbol(spacegroup),
                        crystal_system=crystal_system(spacegroup), lattice=lattice,
                        centring_points=centring_points(spacegroup), probability=0.0, n_wyckoff_assignments=None,
@@ -128,7 +128,7 @@ class Candidate:
         if index in tied:
             for k in tied:
                 lattice[k] = float(value)
-        return replace(self, lattice=tuple(float(v) for v in constrain_lattice(self.spacegroup, lattice)))
+        return replace(self, lattice=tuple(float(v) for v in constrain_lattice(self.spacegroup, np.asarray(lattice, dtype=float))))
 
     @classmethod
     def from_dict(cls, data: dict) -> Candidate:
@@ -244,7 +244,7 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
         joint = pooled_joint(small.joint_probabilities(counts)[0], large.joint_probabilities(counts)[0],
                              parsed.atoms_per_formula_unit, small.max_atoms)
     else:
-        model = model or candidate_model_for(parsed, z)
+        model = model_for_all = model or candidate_model_for(parsed, z)
         parsed.z_values(model.max_atoms)  # raises FormulaError if one unit is too big
         if z is not None and (z < 1 or z * parsed.atoms_per_formula_unit > model.max_atoms):
             raise FormulaError(f"'{parsed.text}' with Z={z} has {z * parsed.atoms_per_formula_unit} atoms; "
@@ -255,8 +255,8 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
         return []
     zs = np.array([r.best_z for r in ranked])
     # each candidate's lattice from the model of its cell size
-    owners = [model] * len(ranked) if pair is None else \
-        [large if zz * parsed.atoms_per_formula_unit > small.max_atoms else small for zz in zs]
+    owners = [large if zz * parsed.atoms_per_formula_unit > small.max_atoms else small for zz in zs] \
+        if pair is not None else [model_for_all] * len(ranked)
     lattices = np.zeros((len(ranked), 6))
     for owner in {id(m): m for m in owners}.values():
         rows = np.array([k for k, m in enumerate(owners) if m is owner])

@@ -25,7 +25,7 @@ class RankedSpaceGroup:
 
     @property
     def best_z(self) -> int:
-        return max(self.z_probabilities, key=self.z_probabilities.get)
+        return max(self.z_probabilities, key=lambda z: self.z_probabilities[z])
 
 
 def rank_spacegroups(joint: np.ndarray, counts_per_fu: tuple[int, ...], top_k: int = 10,

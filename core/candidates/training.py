@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -110,8 +111,11 @@ def _lattice_loss(net: LatticeNet, t: _Tensors, idx) -> torch.Tensor:
     return ((pred - t.y[idx]) ** 2 * free).sum() / free.sum().clamp_min(1)
 
 
-def _fit(net: nn.Module, loss_fn, val_fn, n_train: int, config: CandidateTrainingConfig, seed: int,
-         progress: Progress | None, label: str) -> tuple[nn.Module, dict]:
+NetT = TypeVar("NetT", bound=nn.Module)
+
+
+def _fit(net: NetT, loss_fn, val_fn, n_train: int, config: CandidateTrainingConfig, seed: int,
+         progress: Progress | None, label: str) -> tuple[NetT, dict]:
     torch.manual_seed(seed)
     rng = np.random.default_rng(seed)
     opt = torch.optim.Adam(net.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
@@ -143,7 +147,8 @@ def _fit(net: nn.Module, loss_fn, val_fn, n_train: int, config: CandidateTrainin
                       "val_loss": val, "best_val_loss": best, "elapsed_s": time.perf_counter() - start})
         if epoch - best_epoch >= config.patience:
             break
-    net.load_state_dict(best_state)
+    if best_state is not None:  # at least one epoch ran (epochs >= 1)
+        net.load_state_dict(best_state)
     net.eval()
     return net, {"best_epoch": best_epoch, "epochs_run": epoch, "best_val_loss": round(best, 5),
                  "seconds": round(time.perf_counter() - start, 1)}
@@ -170,20 +175,22 @@ def train_candidate_model(data: CandidateData, config: CandidateTrainingConfig,
     lattice_mlp = MLPConfig(n_features=x_train.shape[1], max_atoms=config.max_atoms,
                             hidden=config.lattice_hidden, dropout=config.lattice_dropout)
     start = time.perf_counter()
-    sg_nets, lattice_nets, runs = [], [], []
+    sg_nets: list[SpaceGroupNet] = []
+    lattice_nets: list[LatticeNet] = []
+    runs: list[dict] = []
     for k in range(config.ensemble):
         seed = config.seed + k
         torch.manual_seed(seed)
-        net, info = _fit(SpaceGroupNet(sg_mlp), lambda n, i: _sg_loss(n, train, i, config.label_smoothing),
+        sg_net, info = _fit(SpaceGroupNet(sg_mlp), lambda n, i: _sg_loss(n, train, i, config.label_smoothing),
                          lambda n: _marginal_nll(n, val), len(data.train), config, seed, progress,
                          f"space group {k + 1}/{config.ensemble}")
-        sg_nets.append(net)
+        sg_nets.append(sg_net)
         runs.append({"model": "space_group", "seed": seed, **info})
         torch.manual_seed(seed)
-        net, info = _fit(LatticeNet(lattice_mlp), lambda n, i: _lattice_loss(n, train, i),
+        lattice_net, info = _fit(LatticeNet(lattice_mlp), lambda n, i: _lattice_loss(n, train, i),
                          lambda n: _lattice_val_loss(n, val), len(data.train), config, seed,
                          progress, f"lattice {k + 1}/{config.ensemble}")
-        lattice_nets.append(net)
+        lattice_nets.append(lattice_net)
         runs.append({"model": "lattice", "seed": seed, **info})
     meta = {**(metadata or {}), "training": config.to_dict(), "runs": runs,
             "training_seconds": round(time.perf_counter() - start, 1),

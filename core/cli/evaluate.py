@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -77,7 +78,7 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
     low, high = atoms[0], min(atoms[1], model.max_atoms)
     recorded = DataSettings.from_dict(model.metadata["data"])
     train_path = args.train_data or recorded.path
-    data = None
+    data: Any = None  # a FeaturizedDataset once chosen
     if args.split == "all":
         data = load_dataset(args.data).filter(min_atoms=low, max_atoms=high)
         if len(data) == 0:  # said before the training data is needed
@@ -229,7 +230,7 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
         for route, alone in r["by_route_alone"].items():
             print(f"  {route} alone: top-1 {alone['match_rate_top1']:.3f}, top-5 {alone['match_rate_top5']:.3f}; "
                   f"first correct structure from {route}: {r['first_match_by_source'][route]:.3f}", flush=True)
-    main_result = results.get("predicted", results.get("given"))
+    main_result = results["predicted"] if "predicted" in results else results["given"]
     payload = {k: v for k, v in main_result.items() if k != "structures"}
     if "given" in results and "predicted" in results:
         payload["given_spacegroup"] = {k: v for k, v in results["given"].items() if k != "structures"}

@@ -134,7 +134,7 @@ def z_or_auto(text: str) -> int | None:
     if text.strip().lower() == "auto":
         return None
     try:
-        return positive(text)
+        return int(positive(text))
     except argparse.ArgumentTypeError:
         raise argparse.ArgumentTypeError(f"{text.strip()} is not allowed: give auto or {positive.describe()}") from None
 

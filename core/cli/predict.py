@@ -37,7 +37,7 @@ def _rerun_from(path: str, formula, settings):
                                 "leave out --z and --spacegroup")
     candidate = rerun_candidate(read_structure(path), formula)
     print(f"note: CMCrystal from {path}: {candidate.symbol} ({candidate.spacegroup}), Z = {candidate.z}, "
-          f"[{candidate.assignment['label']}], lattice "
+          f"[{(candidate.assignment or {}).get('label', '')}], lattice "
           f"{' '.join(f'{v:.3f}' for v in candidate.lattice)}", flush=True)
     return [candidate], dataclasses.replace(settings, z=candidate.z, sources=("contact",))
 

@@ -47,7 +47,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     settings = LoopSettings(args.assignments, args.restarts, ga_settings(args), args.seed, args.strain, args.escalate,
                             args.jobs)
     mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
-    runs = []
+    runs: list[int] = []  # the planned number of GA runs, at the start and at each escalation
 
     def planned(total: int) -> None:
         if not runs:

@@ -179,7 +179,7 @@ def plot_histogram(scores: np.ndarray, path: str | Path, result: dict) -> Path:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 4.2), dpi=120)
-    ax.hist(scores, bins=np.linspace(0, 1, 21), color="#3a6ea5", edgecolor="white")
+    ax.hist(scores, bins=np.linspace(0, 1, 21).tolist(), color="#3a6ea5", edgecolor="white")
     ax.set_xlabel("contact map accuracy (Dice)")
     ax.set_ylabel("test structures")
     text = (f"n = {result['n']}\nmean {result['dice_mean']:.3f} ± {result['dice_std']:.3f}\n"
@@ -204,6 +204,8 @@ def with_training_bank(model: ContactModel, train: FeaturizedDataset) -> Contact
     import copy
 
     bank = model.templates
+    if bank is None:
+        raise ValueError("the model has no template bank to restrict to its training maps")
     n_train = int(model.metadata.get("template_bank", {}).get("train", len(bank.numbers)))
     tuning = copy.copy(model)
     tuning.templates = TemplateBank(bank.numbers[:n_train], bank.contact[:n_train], bank.scaler, bank.k,

@@ -108,7 +108,7 @@ class ContactModel:
             n = probs.shape[-1]
             probs[:, np.arange(n), np.arange(n)] = 0.0
             maps = (probs > self.threshold).astype(np.uint8)
-            if self.snap_similarity is not None and planes is not None:
+            if self.snap_similarity is not None and planes is not None and self.templates is not None:
                 maps = snap_to_templates(maps, planes, self.templates.k, self.snap_similarity)
             probs_out.append(probs)
             maps_out.append(maps)

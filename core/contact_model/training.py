@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -148,7 +149,7 @@ def tune_decision(model: ContactModel, validation: FeaturizedDataset) -> dict:
         out = []
         for probs, planes, target in cases:
             maps = (probs > threshold).astype(np.uint8)
-            if snap is not None:
+            if snap is not None and planes is not None and model.templates is not None:
                 maps = snap_to_templates(maps, planes, model.templates.k, snap)
             out.append(_dice_per_sample(torch.from_numpy(maps.astype(np.float32)), target))
         return torch.cat(out)
@@ -243,7 +244,7 @@ def train_contact_model(
     )
     train_batches = _Batches(train, scaler, max_atoms, bank, self_bank=True)
     val_batches = _Batches(validation, scaler, max_atoms, bank)
-    state = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "history": [], "elapsed": 0.0,
+    state: dict[str, Any] = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "history": [], "elapsed": 0.0,
              "best_state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
     ckpt = Path(checkpoint) if checkpoint else None
     if resume and ckpt and ckpt.exists():

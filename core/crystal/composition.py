@@ -6,6 +6,7 @@ are defined: ``Z`` is the number of reduced formula units in that cell.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,8 @@ cover (the contact route stops at its models' size). The one name of this limit.
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
 _SYMBOL = re.compile(r"[A-Z][a-z]*")
+_EXPONENT = re.compile(r"[0-9.][eE][0-9+-]")
+"""An amount in scientific notation (``C1e2``), which pymatgen would read as a number."""
 
 
 @dataclass(frozen=True)
@@ -161,6 +164,8 @@ def parse_formula(text: str) -> Formula:
     if not _ALLOWED.match(stripped):
         bad = sorted({c for c in stripped if not _ALLOWED.match(c)})
         raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}")
+    if _EXPONENT.search(stripped):  # pymatgen reads "C1e2" as 100 carbon atoms: never silently
+        raise FormulaError(f"formula '{stripped}': write amounts as whole numbers, not in scientific notation")
     table = element_table()
     for symbol in _SYMBOL.findall(stripped):
         try:
@@ -174,6 +179,8 @@ def parse_formula(text: str) -> Formula:
     counts: dict[str, int] = {}
     for element, amount in composition.items():
         symbol = getattr(element, "symbol", str(element))
+        if not math.isfinite(amount):
+            raise FormulaError(f"formula '{stripped}': {symbol} has amount {amount:g}")
         rounded = round(amount)
         if abs(amount - rounded) > 1e-6 or rounded < 1:
             raise FormulaError(

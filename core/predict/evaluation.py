@@ -21,6 +21,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 from pymatgen.core import Composition, Structure
@@ -58,7 +59,7 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
     formula = reference.composition.reduced_formula
     config = PredictionSettings(**settings)
     config = replace(config, z=z, spacegroups=(sg,) if given_spacegroup else None, jobs=1)
-    row = {"id": name, "formula": formula, "z": z, "n_atoms": n_atoms, "spacegroup": sg}
+    row: dict[str, Any] = {"id": name, "formula": formula, "z": z, "n_atoms": n_atoms, "spacegroup": sg}
     start = time.perf_counter()
     try:
         result = predict_structures(formula, config)

@@ -56,13 +56,15 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
         if reason:
             r = e.reconstruction
             rejected.append({"candidate": item[0], "source": e.source,
-                             "assignment": r.assignment.label if r is not None else e.template.wyckoff,
+                             "assignment": r.assignment.label if r is not None else
+                             e.template.wyckoff if e.template is not None else "",
                              "fitness": None if r is None else round(r.fitness, 4), "reason": reason})
             continue
         e.relaxation = relaxation
         sound.append(e)
     sound = _ordered(sound, relaxed)
-    matcher, cells = StructureMatcher(), {}
+    matcher = StructureMatcher()
+    cells: dict[int, tuple] = {}
     kept: list[RankedStructure] = []
     for e in sound:
         twin = next((k for k in kept if same_reported_structure(matcher, e.structure, k.structure, cells)), None)
@@ -114,7 +116,8 @@ def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) 
              "relaxed_dice": None if e.relaxed_score is None else e.relaxed_score[1],
              "volume_per_atom": e.structure.volume / len(e.structure),
              "initial_volume_per_atom": e.initial.volume / len(e.initial),
-             "times_found": e.duplicates + 1, "converged": e.relaxation.converged} for e in ranked]
+             "times_found": e.duplicates + 1,
+             "converged": e.relaxation.converged if e.relaxation is not None else False} for e in ranked]
     scores = LinearRanker.load().score(ranker_features(rows))
     head = min(LEARNED_TOP, len(ranked))
     order = sorted(range(head), key=lambda k: -scores[k]) + list(range(head, len(ranked)))
@@ -129,13 +132,17 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
     above its lowest among them); ranks and reasons renewed."""
+    potential = settings.reranking_potential
+    if potential is None:  # no second potential chosen: the first one's order stays
+        return ranked, None
     head = ranked[:settings.second_top]
-    relaxer = cached_relaxer(RelaxSettings(potential=settings.reranking_potential, device=device))
+    relaxer = cached_relaxer(RelaxSettings(potential=potential, device=device))
+    second_energies: dict[int, float] = {}
     for e in head:
         try:
-            e.second_energy = relaxer.energy_per_atom(e.structure)
+            e.second_energy = second_energies[id(e)] = relaxer.energy_per_atom(e.structure)
         except Exception as exc:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
-            failure = (f"re-ranking by {POTENTIALS[settings.reranking_potential].label} failed "
+            failure = (f"re-ranking by {POTENTIALS[potential].label} failed "
                        f"({type(exc).__name__}: {exc}); the results are ranked by "
                        f"{POTENTIALS[settings.potential].label} alone")
             for f in head:  # the rows say it too (the window shows rows, not the run's notes)
@@ -143,15 +150,16 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
                 f.rank_reason += f"; {failure}"
             return ranked, failure
     w = settings.second_weight
-    low1, low2 = min(e.energy_per_atom for e in head), min(e.second_energy for e in head)
-    order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (e.second_energy - low2))
+    low1, low2 = min(e.energy_per_atom for e in head), min(second_energies.values())
+    order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (second_energies[id(e)] - low2))
     out = _renumbered(order + ranked[len(head):], settings.near_tie)
-    first, second = POTENTIALS[settings.potential].label, POTENTIALS[settings.reranking_potential].label
+    first, second = POTENTIALS[settings.potential].label, POTENTIALS[potential].label
     how = (f"{second}'s energy at the {first} geometry" if w >= 1 else
            f"{1 - w:g} × {first} + {w:g} × {second} energies")
     for e in head:
         e.rank_reason += (f"; the first {len(head)} ordered by {how}: {first} "
-                          f"{1000 * (e.energy_per_atom - low1):.1f}, {second} {1000 * (e.second_energy - low2):.1f}"
+                          f"{1000 * (e.energy_per_atom - low1):.1f}, {second} "
+                          f"{1000 * (second_energies[id(e)] - low2):.1f}"
                           f" meV/atom above their lowest")
     return out, None
 
@@ -193,9 +201,11 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
         return
     if not relaxed:
         for e in ranked:
-            how = (f"template substitution score {e.template.score:.3f}" if e.template is not None else
-                   f"GA fitness {e.reconstruction.fitness:.3f}, space-group probability "
-                   f"{e.candidate.probability:.3f}")
+            if e.template is not None:
+                how = f"template substitution score {e.template.score:.3f}"
+            else:
+                fitness, probability, _ = _ga_order(e)
+                how = f"GA fitness {-fitness:.3f}, space-group probability {-probability:.3f}"
             e.rank_reason = (f"not relaxed: each route in its own order ({how}), the two routes interleaved, "
                              "template first")
         return
@@ -226,11 +236,18 @@ def _ordered(entries: list[RankedStructure], relaxed: bool) -> list[RankedStruct
             prior = -e.reconstruction.fitness if e.reconstruction is not None else -1.0
             return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0, prior)
         return sorted(entries, key=by_energy)
-    contact = sorted((e for e in entries if e.template is None),
-                     key=lambda e: (-round(e.reconstruction.fitness, 9), -e.candidate.probability,
-                                    e.reconstruction.bond_strain))
-    templates = sorted((e for e in entries if e.template is not None), key=lambda e: -e.template.score)
+    contact = sorted((e for e in entries if e.template is None), key=_ga_order)
+    templates = sorted((e for e in entries if e.template is not None),
+                       key=lambda e: -e.template.score if e.template is not None else 0.0)
     out = []
     for k in range(max(len(contact), len(templates))):
         out += [e[k] for e in (templates, contact) if k < len(e)]
     return out
+
+def _ga_order(e: RankedStructure) -> tuple[float, float, float]:
+    """Sort key of a CMCrystal result without relaxation: higher GA fitness (rounded, so that
+    ties go on), then higher space-group probability, then bonds closer to r_i + r_j."""
+    r, c = e.reconstruction, e.candidate
+    if r is None or c is None:
+        raise ValueError(f"{e.source}: a CMCrystal result without its candidate and GA run")
+    return (-round(r.fitness, 9), -c.probability, r.bond_strain)

@@ -153,7 +153,9 @@ def predict_structures(
     use_contact = ("contact" in settings.sources and contact_route_fits(parsed, settings.z)
                    and (given or runs_cmcrystal_by_default(parsed, templates)))
     notes = scope_notes(parsed, settings, templates, given)
-    candidates = (candidates if given else _propose(parsed, settings, clock)) if use_contact else []
+    chosen: list[Candidate] = ((candidates or []) if given else _propose(parsed, settings, clock)) \
+        if use_contact else []
+    candidates = chosen
     if use_contact and not candidates and not given:
         notes.append("contact route: no space group admits a Wyckoff assignment of "
                      f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else ""))
@@ -237,12 +239,15 @@ def compare_with_reference(result: PredictionResult, reference: Structure) -> li
     """The ranked records of ``result``, each with whether it matches ``reference``
     (pymatgen's StructureMatcher at its default tolerances, :data:`core.crystal.matching.DEFAULT_TOLERANCES`:
     what a user checking by hand would get) and the paper's fractional RMSD (None where undefined)."""
-
     out = []
     for record in result.records():
-        match = structure_match(record.structure, reference, DEFAULT_TOLERANCES)
+        structure = record.structure
+        if structure is None:  # every ranked entry has one; a record read from elsewhere may not
+            out.append(record)
+            continue
+        match = structure_match(structure, reference, DEFAULT_TOLERANCES)
         try:
-            rmsd = float(fractional_rmsd_mae(record.structure, reference)[0])
+            rmsd = float(fractional_rmsd_mae(structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
             rmsd = None
         record.match_reference, record.rmsd_reference = bool(match.matched), rmsd

@@ -56,8 +56,9 @@ def point_group_order(spacegroup: int) -> int:
     import spglib
 
     for hall in range(1, 531):
-        if int(spglib.get_spacegroup_type(hall).number) == spacegroup:
-            ops = spglib.get_symmetry_from_database(hall)
+        kind = spglib.get_spacegroup_type(hall)
+        ops = spglib.get_symmetry_from_database(hall) if kind is not None and int(kind.number) == spacegroup else None
+        if ops is not None:
             return len(ops["rotations"]) // centring_points(spacegroup)
     raise ValueError(f"no space group {spacegroup}")
 

@@ -318,7 +318,7 @@ class RunFolder:
         return sorted(name for name, digest in found.items()
                       if name not in own or (own[name] is not None and own[name] != digest))
 
-    def _plan_user_files(self, old_folders: list[Path], staging: Path, written: dict[str, dict[str, str]],
+    def _plan_user_files(self, old_folders: list[Path], staging: Path, written: dict[str, dict[str, str | None]],
                          previous: dict) -> tuple[dict[Path, Path], list[tuple[str, str, list[str]]]]:
         """Where the user's files of each old result folder go: along with the same structure
         (identical ``POSCAR``) into its new folder, as (old name, new name, files), moved once
@@ -361,7 +361,7 @@ class RunFolder:
                 self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours")
         shutil.rmtree(retired, ignore_errors=True)
 
-    def _save_manifest(self, written: dict[str, dict[str, str]]) -> None:
+    def _save_manifest(self, written: dict[str, dict[str, str | None]]) -> None:
         atomic_write_text(self.state / MANIFEST, json_text(written, indent=1, sort_keys=True))
 
     @staticmethod

@@ -5,6 +5,7 @@ window's run panel, checked on creation) and the constants of its routes and ran
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
 
 from core.errors import AlphaCrystalError
 from core.reconstruction.ga import GASettings
@@ -234,5 +235,5 @@ class PredictionSettings:
         PredictionError
             A value out of range or an unknown choice (:meth:`__post_init__`)."""
         known = {f.name for f in fields(cls)}
-        values = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
+        values: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**values)

@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+from pymatgen.core import Structure
 
 from core.contact.contact_rule import DEFAULT_RULE, RULES
 from core.crystal.composition import parse_formula
@@ -29,7 +30,7 @@ from core.reconstruction.job import ReconstructionTarget, oracle_target
 JSON_SUFFIXES = (".json", ".input")
 
 
-def read_target(path: str | Path, rule: str | None = None) -> tuple[ReconstructionTarget, object | None]:
+def read_target(path: str | Path, rule: str | None = None) -> tuple[ReconstructionTarget, Structure | None]:
     """``(target, reference structure or None)`` from a structure file (its map by ``rule``,
     default the paper's) or a JSON description (its ``rule`` key, else ``rule``; both
     given and different is an error).

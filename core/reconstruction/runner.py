@@ -63,16 +63,16 @@ def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress
         return []
     workers = min(workers or os.cpu_count() or 1, len(jobs))
     if workers <= 1:
-        results = []
+        done_here: list[ReconstructionResult] = []
         for job in jobs:
             if cancel is not None and cancel.is_set():
                 break
             cb = (lambda s, jid=job.job_id: progress(jid, _state_dict(s))) if progress else None
             with one_thread():  # one worker, one core: as a pool worker runs
-                results.append(run_job(job, cb, cancel))
+                done_here.append(run_job(job, cb, cancel))
             if on_result:
-                on_result(results[-1])
-        return results
+                on_result(done_here[-1])
+        return done_here
     ctx = mp.get_context("spawn")
     with start_manager(ctx) as manager:
         events = manager.Queue() if progress else None

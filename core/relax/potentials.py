@@ -20,6 +20,7 @@ import contextlib
 import io
 import warnings
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -109,7 +110,9 @@ def energies_per_atom(structures: list, name: str = DEFAULT_POTENTIAL, device: s
         def evaluate(batch: list) -> list[float]:
             with quiet(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                return [float(p["e"]) for p in model.predict_structure(batch, task="e", batch_size=batch_size)]
+                predicted = model.predict_structure(batch, task="e", batch_size=batch_size)
+                rows: list[Any] = predicted if isinstance(predicted, list) else [predicted]
+                return [float(p["e"]) for p in rows]
     else:
         from pymatgen.io.ase import AseAtomsAdaptor
 

@@ -21,6 +21,8 @@ from __future__ import annotations
 import math
 import time
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from functools import lru_cache
 
@@ -232,8 +234,8 @@ class RelaxRunner:
 
     def __init__(self, workers: int, cancel=None) -> None:
         self.workers, self.cancel = workers, cancel
-        self._pool_context = None
-        self._pool = None
+        self._pool_context: AbstractContextManager[ProcessPoolExecutor] | None = None
+        self._pool: ProcessPoolExecutor | None = None
 
     def __enter__(self) -> RelaxRunner:
         return self
@@ -263,7 +265,8 @@ class RelaxRunner:
         if self._pool is None:
             self._pool_context = spawn_pool(self.workers)
             self._pool = self._pool_context.__enter__()
-        futures = {self._pool.submit(relax_worker, s.as_dict(), settings.to_dict()): item for item, s in items}
+        pool = self._pool
+        futures = {pool.submit(relax_worker, s.as_dict(), settings.to_dict()): item for item, s in items}
         pending = set(futures)
         while pending:
             finished, pending = wait(pending, timeout=0.2, return_when=FIRST_COMPLETED)
@@ -271,5 +274,5 @@ class RelaxRunner:
                 if not fut.cancelled():
                     yield futures[fut], RelaxResult.from_dict(fut.result())
             if self._cancelled():
-                terminate_workers(self._pool)
+                terminate_workers(pool)
                 return

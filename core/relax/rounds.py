@@ -18,7 +18,7 @@ import math
 import multiprocessing as mp
 from collections.abc import Callable, Hashable
 from dataclasses import replace
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from pymatgen.core import Structure
 
@@ -75,12 +75,16 @@ class ResultStore(Protocol):
     def save(self, kind: str, key: str, data: dict) -> None: ...
 
 
-def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, prerelax_steps: int, refine_top: int,
+Key = TypeVar("Key", bound=Hashable)
+"""A structure's key in :func:`relax_in_rounds` (the caller's: a candidate and index, a name)."""
+
+
+def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prerelax_steps: int, refine_top: int,
                     workers: int | None = None, cancel=None, store: ResultStore | None = None,
                     progress: Callable[[int, int, str], None] | None = None,
-                    group: Callable[[Hashable], Hashable] | None = None,
-                    on_result: Callable[[Hashable, RelaxResult], None] | None = None,
-                    refine_window: float | None = None) -> tuple[dict[Hashable, RelaxResult], int]:
+                    group: Callable[[Key], Hashable] | None = None,
+                    on_result: Callable[[Key, RelaxResult], None] | None = None,
+                    refine_window: float | None = None) -> tuple[dict[Key, RelaxResult], int]:
     """Relax ``structures`` (key -> structure) in two rounds (module docstring).
 
     Parameters
@@ -116,8 +120,8 @@ def relax_in_rounds(structures: dict[Hashable, Structure], full: RelaxSettings, 
     (results by key, how many structures reused a relaxation or prerelaxation from ``store``)
     """
     first = replace(full, steps=min(prerelax_steps, full.steps))
-    out: dict[Hashable, RelaxResult] = {}
-    pre: dict[Hashable, RelaxResult] = {}
+    out: dict[Key, RelaxResult] = {}
+    pre: dict[Key, RelaxResult] = {}
     window = () if refine_window is None else (refine_window,)  # keys of runs without a window unchanged
     keys = {item: state_key(cif_text(structure), full.to_dict(), prerelax_steps, refine_top, *window)
             for item, structure in structures.items()}

@@ -140,8 +140,8 @@ def _points(rows: list[dict], key: str) -> list[tuple[str, float]]:
     points = []
     for r in rows:
         try:
-            value = float(r.get(key))
-        except (TypeError, ValueError):
+            value = float(r[key])
+        except (KeyError, TypeError, ValueError):
             continue
         if math.isfinite(value):
             points.append((str(r["formula"]), value))

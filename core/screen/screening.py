@@ -228,8 +228,8 @@ def screen_order(rows: list[dict]) -> list[dict]:
     no reference phases) follow in their own order."""
     def key(row: dict) -> tuple[int, float]:
         try:
-            value = float(row.get("e_above_hull_meV"))
-        except (TypeError, ValueError):
+            value = float(row["e_above_hull_meV"])
+        except (KeyError, TypeError, ValueError):
             return (1, 0.0)
         return (0, value) if math.isfinite(value) else (1, 0.0)
 

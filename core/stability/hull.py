@@ -24,6 +24,7 @@ from __future__ import annotations
 import functools
 import math
 from dataclasses import dataclass
+from typing import cast
 
 import numpy as np
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
@@ -202,7 +203,9 @@ class HullJudge:
         ef = formation_energy(comp, energy_per_atom, self.mu)
         diagram = self.phase_diagram(elements)  # of the known phases only: the prediction is not on it
         e_hull = ef - diagram.get_hull_energy_per_atom(comp)
-        products = sorted(((phase_label(e), float(x)) for e, x in diagram.get_decomposition(comp).items()),
+        # the diagram is built of PDEntry objects (phase_diagram), so its decomposition is too
+        products = sorted(((phase_label(cast(PDEntry, e)), float(x))
+                           for e, x in diagram.get_decomposition(comp).items()),
                           key=lambda p: -p[1])
         return Stability(ef, float(e_hull), tuple(products), label_for(float(e_hull), self.threshold),
                          self.frame_name, self.threshold, self.references.potential)
@@ -263,7 +266,10 @@ def hull_picture(rows: list[dict], judge: HullJudge | None = None) -> HullPictur
 
     phases = []
     for entry in diagram.all_entries:
-        e_hull = float(diagram.get_e_above_hull(entry))
+        above = diagram.get_e_above_hull(entry)
+        if above is None:  # an entry of the diagram always has one; pymatgen's type allows None
+            continue
+        e_hull = float(above)
         phases.append({"name": entry.name, "label": phase_label(entry), "fractions": fractions(entry.composition),
                        "formation_energy": float(diagram.get_form_energy_per_atom(entry)),
                        "e_above_hull": e_hull, "stable": e_hull <= 1e-9})

@@ -33,6 +33,7 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from pymatgen.core import Composition
@@ -104,10 +105,11 @@ class ReferencePhases:
         import io
 
         buffer = io.BytesIO()
-        np.savez_compressed(buffer, potential=self.potential, formulas=self.formulas.astype(str),
-                            mp_ids=self.mp_ids.astype(str), mp_formation=self.mp_formation,
-                            potential_energy=self.potential_energy, elements=self.elements.astype(str),
-                            source=self.source, **{f"mu_{k}": v for k, v in self.mu.items()})
+        arrays: dict[str, Any] = {"potential": self.potential, "formulas": self.formulas.astype(str),
+                                  "mp_ids": self.mp_ids.astype(str), "mp_formation": self.mp_formation,
+                                  "potential_energy": self.potential_energy, "elements": self.elements.astype(str),
+                                  "source": self.source, **{f"mu_{k}": v for k, v in self.mu.items()}}
+        np.savez_compressed(buffer, **arrays)
         return atomic_write_bytes(path, buffer.getvalue())
 
     @classmethod
@@ -166,7 +168,7 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
         formula, ef, e = str(train.formulas[k]), float(train.energies[k]), float(energies_train[k])
         old = rows.get(formula)
         better = old is None or (np.isfinite(ef) and not ef >= old[0])  # NaN: MP has no formation energy
-        mp_best = (ef, str(train.material_ids[k])) if better else old[:2]
+        mp_best = (ef, str(train.material_ids[k])) if better or old is None else old[:2]
         rows[formula] = (*mp_best, min(e, old[2]) if old is not None else e)
     symbols = sorted({str(el) for k in range(len(everything)) for el in
                       Composition(str(everything.formulas[k])).elements},

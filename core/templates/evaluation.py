@@ -55,7 +55,7 @@ def evaluate_one(structure: Structure, z: int, library: TemplateLibrary, scorer:
             t_numbers, t_volume = library.numbers[s], abs(float(np.linalg.det(library.lattices[k])))
             q_numbers = [site.specie.Z for site in cand.structure]  # substituted, in the template's atom order
             estimates = {"template ratio": cand.volume,
-                         "element volumes": model_volume(library.element_volumes, q_numbers),
+                         "element volumes": model_volume(library.element_volumes, np.asarray(q_numbers)),
                          "template unscaled": t_volume,
                          "radius cubes": radius_volume(t_volume, t_numbers, q_numbers)}
             row["volume_error"] = {name: abs(v / true_volume - 1.0) for name, v in estimates.items()}
