@@ -20,19 +20,19 @@ class WindowActions:
         file = w.menuBar().addMenu("&File")
         self.open_structure = QAction("&Open structure…", w, shortcut=QKeySequence.StandardKey.Open,
                                       triggered=w._ask_open_structure)
-        self.open_project = QAction("Open &project…", w, shortcut="Ctrl+Shift+O", triggered=w._ask_open_project)
+        self.open_project = QAction("Open &project…", w, shortcut="Ctrl+Shift+O", triggered=w.files.ask_open_project)
         self.save = QAction("&Save project", w, shortcut=QKeySequence.StandardKey.Save,
                             triggered=lambda: w.save_project())
         self.save_as = QAction("Save project &as…", w, shortcut="Ctrl+Shift+S",
                                triggered=lambda: w.save_project(ask=True))
-        self.open_screen = QAction("Open s&creening folder…", w, triggered=w._ask_open_screen,
+        self.open_screen = QAction("Open s&creening folder…", w, triggered=w.files.ask_open_screen,
                                    toolTip="A folder written by 'alphacrystal screen': its table of formulas")
-        self.open_run = QAction("Open &run folder…", w, triggered=w._ask_open_run_folder,
+        self.open_run = QAction("Open &run folder…", w, triggered=w.files.ask_open_run_folder,
                                 toolTip="The results of a finished 'alphacrystal predict' run")
         self.recent_menu = file.addMenu("Open &recent")
         self.export_selected = QAction("&Export selected…", w, shortcut="Ctrl+E",
-                                       triggered=lambda: w._ask_export(selected=True))
-        self.export_all = QAction("Export &all…", w, triggered=lambda: w._ask_export(selected=False))
+                                       triggered=lambda: w.files.ask_export(selected=True))
+        self.export_all = QAction("Export &all…", w, triggered=lambda: w.files.ask_export(selected=False))
         for action in (self.open_structure, self.open_project, self.open_run, self.open_screen):
             file.addAction(action)
         file.addMenu(self.recent_menu)
@@ -51,7 +51,7 @@ class WindowActions:
         edit.addSeparator()
         edit.addAction(QAction("&Preferences…", w, triggered=w.preferences))
         view = w.menuBar().addMenu("&View")
-        view.addAction(QAction("Save 3D view as &PNG…", w, triggered=w._ask_png))
+        view.addAction(QAction("Save 3D view as &PNG…", w, triggered=w.files.ask_png))
         view.addSeparator()
         for dock in w.docks:  # a panel closed with × comes back from here
             view.addAction(dock.toggleViewAction())

@@ -17,12 +17,17 @@ from core import (
 )
 
 __all__ = ["export_records", "hull_picture_of", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
-           "propose_inputs", "provisional_records", "reference_structure", "result_view", "run_and_compare", "run_live", "warm_up"]
+           "project_contents", "propose_inputs", "provisional_records", "reference_structure", "result_view", "run_and_compare", "run_live", "warm_up"]
 
 
 def run_folder_results(path):
     """:func:`core.read_run_folder` as a worker call (formula, records, meta)."""
     return core.read_run_folder(path)
+
+
+def project_contents(path):
+    """A project file read and every object in it built (:meth:`core.Project.contents`), as a worker call."""
+    return core.Project.load(path).contents(path)
 
 
 def reference_structure(path):

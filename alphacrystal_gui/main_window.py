@@ -27,19 +27,17 @@ from alphacrystal_gui.actions import WindowActions
 from alphacrystal_gui.dialogs import (
     ABOUT_TEXT,
     PreferencesDialog,
-    ask_png_options,
     ask_save_discard,
 )
 from alphacrystal_gui.engine_calls import (
-    export_records,
     hull_picture_of,
     inputs_with_note,
     reference_structure,
-    run_folder_results,
     run_live,
     warm_up,
 )
 from alphacrystal_gui.engine_process import EngineProcess
+from alphacrystal_gui.file_intents import FileIntents
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
@@ -59,7 +57,6 @@ from core import (
     SessionError,
 )
 
-MAX_RECENT = 8
 LIVE_VIEW_INTERVAL_MS = 700
 """Shortest time between two live 3D updates of the best structure during a run."""
 
@@ -117,8 +114,9 @@ class MainWindow(QMainWindow):
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.files = FileIntents(self)
         self.menu_actions = WindowActions(self)
-        self.menu_actions.show_recent(self._recent())
+        self.menu_actions.show_recent(self.files.recent())
         self.session.set_run_settings(jobs=int(self.qsettings.value("processes", 2)),
                                       generations=int(self.qsettings.value("generations",
                                                                            PredictionSettings().generations)))
@@ -136,17 +134,17 @@ class MainWindow(QMainWindow):
         self.run_panel.candidateClicked.connect(self.show_candidate_result)
         self.map_panel.backRequested.connect(lambda: self.back_to_input_map())
         self.map_panel.zChosen.connect(self.session.select_z)
-        self.view3d.export_button.clicked.connect(self._ask_png)
+        self.view3d.export_button.clicked.connect(self.files.ask_png)
         self.view3d.atomPicked.connect(self.statusBar().showMessage)  # a picked atom, a distance, an angle
         # events: session -> widgets
         s = self.session
         s.formula_changed.connect(self._on_formula)
         s.candidates_changed.connect(self._show_candidates)
         s.candidates_changed.connect(self.map_panel.show_z_choices)
-        s.candidates_changed.connect(self._update_actions)
+        s.candidates_changed.connect(self.update_actions)
         s.current_z_changed.connect(lambda _: self._show_current_map())
         s.map_edited.connect(lambda _: self.map_panel.show_z_choices())
-        s.map_edited.connect(lambda _: self._update_actions())
+        s.map_edited.connect(lambda _: self.update_actions())
         s.run_cleared.connect(self._on_run_cleared)
         s.results_changed.connect(self._on_results)
         s.viewing_changed.connect(lambda _: self._show_current_map())
@@ -168,7 +166,7 @@ class MainWindow(QMainWindow):
         self._first_show_docks = None if state is not None else [left_dock, view_dock]
         self.setWindowTitle(s.title())
         self.statusBar().showMessage("Type a formula and press Predict, or File ▸ Open a structure.")
-        self._update_actions()
+        self.update_actions()
 
     # ------------------------------------------------------------------ session views (read-only accessors)
     @property
@@ -220,7 +218,7 @@ class MainWindow(QMainWindow):
         if doc is not None and self.session.viewing is None:
             getattr(doc, what)()
 
-    def _update_actions(self) -> None:
+    def update_actions(self) -> None:
         self.menu_actions.update(self.session)
 
     # ------------------------------------------------------------------ errors and tasks
@@ -232,7 +230,7 @@ class MainWindow(QMainWindow):
         self.error_box = box
         self.statusBar().showMessage(message.splitlines()[0])
 
-    def _start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, in_engine: bool = False,
+    def start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, in_engine: bool = False,
                **kwargs) -> Task:
         def finished() -> None:
             self._tasks.remove(task)
@@ -241,7 +239,7 @@ class MainWindow(QMainWindow):
                 self.session.end_task()
                 self.formula_bar.set_busy(False)
                 self.run_panel.set_running(False)
-            self._update_actions()
+            self.update_actions()
 
         if busy:  # the busy state is the session's (raises while another task is going on)
             self.session.begin_task(getattr(fn, "__name__", "a task").replace("_", " "))
@@ -252,7 +250,7 @@ class MainWindow(QMainWindow):
         if busy:
             self.task = task  # the worker's handle, to cancel it
             self.formula_bar.set_busy(True)
-        self._update_actions()
+        self.update_actions()
         return task
 
     def warm_up(self) -> Task | None:
@@ -263,7 +261,7 @@ class MainWindow(QMainWindow):
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
         # a failure (a broken model file in the preferences) is reported by Predict itself
-        return self._start(warm_up, model, device, busy=False, on_failure=lambda *_: None, in_engine=True)
+        return self.start(warm_up, model, device, busy=False, on_failure=lambda *_: None, in_engine=True)
 
     def cancel(self) -> None:
         if self.task is not None:
@@ -287,18 +285,18 @@ class MainWindow(QMainWindow):
             return self.save_project()
         return answer == "discard"
 
-    def _may_discard(self, action: str) -> bool:
+    def may_discard(self, action: str) -> bool:
         return not self.session.has_unsaved_work or self.confirm_discard(action)
 
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:
         """Candidates, contact maps and templates for ``formula`` (worker thread)."""
-        if self.session.busy_with or not self._may_discard(f"predict {formula}"):
+        if self.session.busy_with or not self.may_discard(f"predict {formula}"):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model = str(self.qsettings.value("model", "") or "") or None
         device = str(self.qsettings.value("device", "auto"))
-        self._start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
+        self.start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, z, *out))
 
     def _show_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
@@ -357,7 +355,7 @@ class MainWindow(QMainWindow):
 
     def _show_current_map(self) -> None:
         self.map_panel.show_session()
-        self._update_actions()
+        self.update_actions()
 
     # ------------------------------------------------------------------ run
     def _run_settings_edited(self, values: dict) -> None:
@@ -382,7 +380,7 @@ class MainWindow(QMainWindow):
             return
         self.run_panel.set_running(True)
         self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
-        task = self._start(run_live, request.formula, settings, request.candidates, request.maps,
+        task = self.start(run_live, request.formula, settings, request.candidates, request.maps,
                            self.session.reference, live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
         task.connect("generation", self.session.add_generation)
@@ -455,14 +453,14 @@ class MainWindow(QMainWindow):
                     self._draw_result(shown)
                 else:
                     self.view3d.title.setText(self._result_title(shown))
-            self._update_actions()
+            self.update_actions()
             return
         if s.records:
             self.results.select_index(0)
         else:
             self._drawn_record = None
             self.view3d.show_structure(None)
-        self._update_actions()
+        self.update_actions()
 
     def _draw_hull(self) -> None:
         """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""
@@ -476,7 +474,7 @@ class MainWindow(QMainWindow):
             if self.session.results is results:  # not replaced meanwhile
                 self.hull_plot.show_picture(*out)
 
-        self._start(hull_picture_of, results.records, busy=False, on_success=drawn,
+        self.start(hull_picture_of, results.records, busy=False, on_success=drawn,
                     on_failure=lambda message, details="": drawn((None, message)))
 
     def show_result(self, index: int) -> None:
@@ -517,7 +515,7 @@ class MainWindow(QMainWindow):
         """Open a reference structure: read in a worker thread (:func:`core.read_reference`), then
         shown: 3D view, space group, its true map (and the diff overlay on maps of the same
         atoms); a file that cannot be read is said in a message."""
-        return self._start(reference_structure, str(path), busy=False, on_success=self._show_reference)
+        return self.start(reference_structure, str(path), busy=False, on_success=self._show_reference)
 
     def _show_reference(self, reference) -> None:
         for warning in reference.warnings:
@@ -561,7 +559,7 @@ class MainWindow(QMainWindow):
             return
         if action == "export":
             self.results.select_index(index)
-            self._ask_export(selected=True)
+            self.files.ask_export(selected=True)
             return
         structure = record.structure
         if action == "copy-cif":
@@ -570,42 +568,6 @@ class MainWindow(QMainWindow):
             text, what = core.poscar_text(structure, f"{self.session.results.formula} rank {index + 1}"), "POSCAR"
         QApplication.clipboard().setText(text)
         self.statusBar().showMessage(f"Copied the {what} of result #{index + 1} to the clipboard")
-
-    # ------------------------------------------------------------------ run and screening folders
-    def _ask_open_run_folder(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open run folder (alphacrystal predict --out)")
-        if path:
-            self.open_run_folder(path)
-
-    def open_run_folder(self, path: str | Path) -> None:
-        """Read a finished run folder in a worker thread and show its results (no inputs to edit)."""
-        if self.session.busy_with or not self._may_discard(f"open {Path(path).name}"):
-            return
-        self.statusBar().showMessage(f"Reading {path}…")
-        self._start(run_folder_results, str(path), on_success=lambda out: self._show_run_folder(path, *out))
-
-    def _show_run_folder(self, path, formula: str, records: list, meta: dict) -> None:
-        self.formula_bar.edit.setText(formula)
-        self.session.show_run_folder(path, formula, records, meta)
-        self.setWindowTitle(self.session.title())
-        self.statusBar().showMessage(f"{formula}: {len(records)} structures from {path}")
-
-    def _ask_open_screen(self) -> None:
-        path = QFileDialog.getExistingDirectory(self, "Open screening folder (alphacrystal screen --out)")
-        if path:
-            self.open_screen(path)
-
-    def open_screen(self, path: str | Path) -> ScreeningTable | None:
-        """Show a screen's table; double-clicking a formula opens its run folder here."""
-        try:
-            rows = core.read_screen_table(path)
-        except core.AlphaCrystalError as exc:
-            self.show_error(str(exc))
-            return None
-        self.screening_table = ScreeningTable(path, rows, self)
-        self.screening_table.openRequested.connect(self.open_run_folder)
-        self.screening_table.show()
-        return self.screening_table
 
     @property
     def reference(self):
@@ -624,97 +586,24 @@ class MainWindow(QMainWindow):
                 self.open_structure(path)
             break
 
-    # ------------------------------------------------------------------ projects
+    # ------------------------------------------------------------------ files (alphacrystal_gui.file_intents)
     def project(self) -> Project:
         return self.session.to_project()
 
     def save_project(self, ask: bool = False, path: str | Path | None = None) -> bool:
-        if path is None:
-            path = self.session.project_path
-        if ask or path is None:
-            chosen, _ = QFileDialog.getSaveFileName(self, "Save project", str(path or f"{self.formula}{PROJECT_SUFFIX}"),
-                                                    f"AlphaCrystal projects (*{PROJECT_SUFFIX})")
-            if not chosen:
-                return False
-            path = chosen if chosen.endswith(PROJECT_SUFFIX) else chosen + PROJECT_SUFFIX
-        try:
-            written = self.session.save(path)
-        except core.AlphaCrystalError as exc:
-            self.show_error(str(exc))
-            return False
-        self._remember(written)
-        self.setWindowTitle(self.session.title())
-        self.statusBar().showMessage(f"Saved {written}")
-        return True
+        return self.files.save_project(ask, path)
 
-    def _ask_open_project(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open project", "", f"AlphaCrystal projects (*{PROJECT_SUFFIX})")
-        if path:
-            self.open_project(path)
+    def open_project(self, path: str | Path) -> Task | None:
+        return self.files.open_project(path)
 
-    def open_project(self, path: str | Path) -> bool:
-        if self.session.busy_with or not self._may_discard(f"open {Path(path).name}"):
-            return False
-        try:
-            project = Project.load(path)
-            self.session.load_project(project, path)
-        except core.AlphaCrystalError as exc:  # the session names the file and the problem
-            self.show_error(str(exc))
-            return False
-        if project.z is not None:
-            index = self.formula_bar.z_box.findData(project.z)
-            if index >= 0:
-                self.formula_bar.z_box.setCurrentIndex(index)
-        if self.session.viewing is not None:
-            self.results.select_index(self.session.viewing)
-        self._remember(Path(path))
-        self.setWindowTitle(self.session.title())
-        self.statusBar().showMessage(f"Opened {path}" + "".join(f"; {note}" for note in self.session.open_notes))
-        self._update_actions()
-        return True
+    def open_run_folder(self, path: str | Path) -> Task | None:
+        return self.files.open_run_folder(path)
 
-    def _remember(self, path: Path) -> None:
-        recent = [str(path.resolve())] + [p for p in self._recent() if p != str(path.resolve())]
-        self.qsettings.setValue("recent", recent[:MAX_RECENT])
-        self.menu_actions.show_recent(self._recent())
-
-    def _recent(self) -> list[str]:
-        value = self.qsettings.value("recent", [])
-        return [value] if isinstance(value, str) else list(value or [])
-
-    # ------------------------------------------------------------------ export
-    def _ask_export(self, selected: bool) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Export to folder")
-        if folder:
-            self.export(folder, selected)
+    def open_screen(self, path: str | Path) -> ScreeningTable | None:
+        return self.files.open_screen(path)
 
     def export(self, folder: str | Path, selected: bool = True) -> Task | None:
-        """Write the session's results (the selected one or all) under the formula they were computed for."""
-        index = None
-        if selected:
-            items = self.results.selectedItems()
-            index = int(items[0].data(Qt.ItemDataRole.UserRole)) if items else -1
-        try:
-            records, formula = self.session.export_selection(index)
-        except SessionError as exc:
-            self.show_error(str(exc))
-            return None
-        return self._start(export_records, records, str(folder), formula, busy=False,
-                           on_success=lambda out: self._exported(out, formula, folder))
-
-    def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path) -> None:
-        paths, notes = out
-        self.statusBar().showMessage(f"Exported {len(paths)} {formula} structures (CIF, POSCAR, VASP inputs) "
-                                     f"to {folder}" + "".join(f"; {note}" for note in notes))
-
-    def _ask_png(self) -> None:
-        path, _ = QFileDialog.getSaveFileName(self, "Save 3D view", "structure.png", "PNG images (*.png)")
-        if not path:
-            return
-        chosen = ask_png_options(self, tuple(self.view3d.canvas.physical_size))
-        if chosen is not None:
-            written = self.view3d.render_png(path, scale=chosen[0], transparent=chosen[1])
-            self.statusBar().showMessage(f"Saved {written}")
+        return self.files.export(folder, selected)
 
     # ------------------------------------------------------------------ preferences and closing
     def preferences(self) -> None:
@@ -727,7 +616,7 @@ class MainWindow(QMainWindow):
             self.session.set_run_settings(jobs=dialog.processes.value(), generations=dialog.generations.value())
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
-        if not self._may_discard("quit"):
+        if not self.may_discard("quit"):
             event.ignore()
             return
         self.qsettings.setValue("geometry", self.saveGeometry())

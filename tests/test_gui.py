@@ -46,6 +46,13 @@ def window(qtbot, tmp_path):
     w.wait_for_tasks()
 
 
+def project_opened(qtbot, w, path) -> bool:
+    """Open a project and wait for it (read in a worker thread); True when the session holds it."""
+    w.open_project(path)
+    wait_idle(qtbot, w)
+    return w.session.project_path == Path(path)
+
+
 def opened(qtbot, w, path) -> bool:
     """Open a reference structure and wait for it (read in a worker thread); True when it is shown."""
     w.open_structure(path)
@@ -232,7 +239,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
-    assert other.open_project(path)
+    assert project_opened(qtbot, other, path)
     assert other.session.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
     other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
@@ -240,7 +247,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert other.candidates.table.rowCount() == w.candidates.table.rowCount()
     assert [c.template_id for c in other.candidates.templates()] == [c.template_id for c in w.candidates.templates()]
     assert other.candidates.templates() and other.run_panel.start_button.isEnabled()
-    assert str(path.resolve()) in other._recent()
+    assert str(path.resolve()) in other.files.recent()
 
 
 def test_a_14_atom_cell_and_a_templates_only_run(window, qtbot, tmp_path):
@@ -313,7 +320,7 @@ def test_bad_files_show_a_message_not_a_traceback(window, qtbot, tmp_path):
     assert "broken.cif" in window.error_box.text() and window.session.reference is None
     junk = tmp_path / "junk.acproj"
     junk.write_text('{"format": "alphacrystal-project/1",\n "formula": ')
-    assert not window.open_project(junk)
+    assert not project_opened(qtbot, window, junk)
     assert "junk.acproj, line 2" in window.error_box.text()
 
 
@@ -382,7 +389,7 @@ def test_warm_up_loads_models_in_the_engine_process(qtbot, tmp_path):
         from alphacrystal_gui.engine_calls import loaded_resources
 
         state = []
-        w._start(loaded_resources, busy=False, in_engine=True, on_success=state.append)
+        w.start(loaded_resources, busy=False, in_engine=True, on_success=state.append)
         wait_idle(qtbot, w)
         assert state == [{"candidate model": True, "contact model": True, "template library": True}]
         predicted(qtbot, w, "NaCl")  # the models stay loaded between calls (a state, not a time, is checked)
@@ -530,7 +537,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
-    assert other.open_project(path)
+    assert project_opened(qtbot, other, path)
     again = other.session.run_settings
     assert other.run_panel.values() == {k: v for k, v in again.to_dict().items() if k in other.run_panel.values()}
     assert (again.second_potential, again.ranking, again.stability_frame) == (None, "learned", None)
@@ -631,7 +638,7 @@ def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
-    assert other.open_project(path) and other.run_panel.start_button.isEnabled()
+    assert project_opened(qtbot, other, path) and other.run_panel.start_button.isEnabled()
     other.session.set_run_settings(**TINY)
     other.run_panel.start_button.click()
     wait_idle(qtbot, other)

@@ -638,9 +638,11 @@ class Session:
             A malformed project, naming the file and the problem; the session is
             left as it was (every object is built before anything changes).
         """
-        self._apply_project(project.contents(path), path)
+        self.open_contents(project.contents(path), path)
 
-    def _apply_project(self, c: ProjectContents, path: str | Path | None) -> None:
+    def open_contents(self, c: ProjectContents, path: str | Path | None = None) -> None:
+        """Replace the session by a project's contents (:meth:`core.app.project.Project.contents`,
+        built off the GUI thread); ``path``: the project file it came from."""
         self.run_state = RunState.IDLE
         # the reference first (or none: never the previous project's), so the new maps get its overlay
         self.reference, self.reference_map, self.reference_name = c.reference, c.reference_map, c.reference_name
