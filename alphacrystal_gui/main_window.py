@@ -12,7 +12,7 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtCore import QSettings, Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
@@ -30,7 +30,6 @@ from alphacrystal_gui.dialogs import (
     ask_save_discard,
 )
 from alphacrystal_gui.engine_calls import (
-    hull_picture_of,
     inputs_with_note,
     reference_structure,
     run_live,
@@ -38,6 +37,7 @@ from alphacrystal_gui.engine_calls import (
 )
 from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.file_intents import FileIntents
+from alphacrystal_gui.structure_views import StructureViews
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
 from alphacrystal_gui.widgets.formula_bar import FormulaBar
@@ -54,12 +54,7 @@ from core import (
     PredictionSettings,
     Project,
     Session,
-    SessionError,
 )
-
-LIVE_VIEW_INTERVAL_MS = 700
-"""Shortest time between two live 3D updates of the best structure during a run."""
-
 
 LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.33, 0.36
 """Initial widths of the candidates/run column and of the 3D view/results column, as
@@ -84,13 +79,6 @@ class MainWindow(QMainWindow):
         self.task: Task | None = None
         self._tasks: list[Task] = []
         self._refilling = False
-        self._pending_live = None
-        self._drawn_record: core.ResultRecord | None = None
-        """The result the 3D view draws (to redraw only when it changed)."""
-        self._live_timer = QTimer(self)
-        self._live_timer.setSingleShot(True)
-        self._live_timer.setInterval(LIVE_VIEW_INTERVAL_MS)
-        self._live_timer.timeout.connect(self._draw_live)
         self.confirm_discard = self._ask_discard
         """Called before unsaved work would be lost; returns whether to go on (tests replace it)."""
 
@@ -115,6 +103,7 @@ class MainWindow(QMainWindow):
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.files = FileIntents(self)
+        self.views = StructureViews(self)
         self.menu_actions = WindowActions(self)
         self.menu_actions.show_recent(self.files.recent())
         self.session.set_run_settings(jobs=int(self.qsettings.value("processes", 2)),
@@ -129,9 +118,9 @@ class MainWindow(QMainWindow):
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.settingsEdited.connect(self._run_settings_edited)
         self.run_panel.cancelRequested.connect(self.cancel)
-        self.results.rowSelected.connect(self.show_result)
-        self.results.actionRequested.connect(self.result_action)
-        self.run_panel.candidateClicked.connect(self.show_candidate_result)
+        self.results.rowSelected.connect(self.views.show_result)
+        self.results.actionRequested.connect(self.views.result_action)
+        self.run_panel.candidateClicked.connect(self.views.show_candidate_result)
         self.map_panel.backRequested.connect(lambda: self.back_to_input_map())
         self.map_panel.zChosen.connect(self.session.select_z)
         self.view3d.export_button.clicked.connect(self.files.ask_png)
@@ -146,7 +135,7 @@ class MainWindow(QMainWindow):
         s.map_edited.connect(lambda _: self.map_panel.show_z_choices())
         s.map_edited.connect(lambda _: self.update_actions())
         s.run_cleared.connect(self._on_run_cleared)
-        s.results_changed.connect(self._on_results)
+        s.results_changed.connect(self.views.show_results)
         s.viewing_changed.connect(lambda _: self._show_current_map())
         s.run_state_changed.connect(self._on_run_state)
         self.run_panel.draw_histories_of(lambda: s.histories)
@@ -384,7 +373,7 @@ class MainWindow(QMainWindow):
                            self.session.reference, live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
         task.connect("generation", self.session.add_generation)
-        task.connect("reconstruction", self._live_result)
+        task.connect("reconstruction", self.views.live_result)
         task.connect("relaxed", self.session.add_provisional)
         self.statusBar().showMessage(f"Running {request.describe()}…")
 
@@ -396,28 +385,8 @@ class MainWindow(QMainWindow):
         self.session.fail_run(message)
         self.show_error(message, details)
 
-    def _live_result(self, name: str, result, geometry: dict | None = None) -> None:
-        """Keep the latest best structure (the engine sends only improvements:
-        ``engine_calls.live_geometry``); the 3D view shows it at most every
-        ``LIVE_VIEW_INTERVAL_MS`` (a redraw costs tens of ms in software OpenGL)."""
-        self._pending_live = (name, result, geometry)
-        if not self._live_timer.isActive():
-            self._live_timer.start()
-
-    def _draw_live(self) -> None:
-        if self._pending_live is None or self.session.provisional:  # a relaxed structure is shown instead
-            self._pending_live = None
-            return
-        name, result, geometry = self._pending_live
-        self._pending_live = None
-        self._drawn_record = None
-        self.view3d.show_structure(result.structure,
-                                   f"best so far: {name}, fitness {result.fitness:.3f} "
-                                   f"[{result.assignment.label}] (before relaxation)", geometry=geometry)
-
     def _run_finished(self, out) -> None:
-        self._live_timer.stop()
-        self._pending_live = None
+        self.views.stop_live()
         result, records, views = out
         self.session.finish_run(self.session.run_request, result, records, views)
         self.statusBar().showMessage(f"Run {self.session.run_message}"
@@ -429,77 +398,11 @@ class MainWindow(QMainWindow):
     def _on_run_cleared(self) -> None:
         """The previous run is gone: every view of it is reset (progress, fitness curves,
         results, energy plot, the 3D view and its legend, the result's map)."""
-        self._live_timer.stop()
-        self._pending_live = None
+        self.views.stop_live()
         self.run_panel.clear_run()
-        self._drawn_record = None
-        self._on_results()  # no results: the 3D view is cleared too
+        self.views.drawn = None
+        self.views.show_results()  # no results: the 3D view is cleared too
         self._show_current_map()
-
-    def _on_results(self) -> None:
-        """New results (or none, or a run's provisional ones): table, notes, 3D view."""
-        s = self.session
-        self.results_panel.show_session()
-        self._draw_hull()
-        if s.provisional:
-            # the viewed one stays selected and drawn (redrawn only if it changed); with none chosen,
-            # the lowest energy so far replaces the GA's best structure before relaxation
-            shown = s.viewing if s.viewing is not None else 0 if s.records else None
-            if s.viewing is not None:
-                self.results.select_index(s.viewing, notify=False)
-            if shown is not None:
-                self._pending_live = None
-                if s.records[shown] is not self._drawn_record:
-                    self._draw_result(shown)
-                else:
-                    self.view3d.title.setText(self._result_title(shown))
-            self.update_actions()
-            return
-        if s.records:
-            self.results.select_index(0)
-        else:
-            self._drawn_record = None
-            self.view3d.show_structure(None)
-        self.update_actions()
-
-    def _draw_hull(self) -> None:
-        """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""
-        results = self.session.results
-        if results is None or results.provisional or not results.records:
-            self.hull_plot.show_picture(None, "the hull of the known phases is drawn when the run ends"
-                                        if results is not None and results.provisional else "no results yet")
-            return
-
-        def drawn(out) -> None:
-            if self.session.results is results:  # not replaced meanwhile
-                self.hull_plot.show_picture(*out)
-
-        self.start(hull_picture_of, results.records, busy=False, on_success=drawn,
-                    on_failure=lambda message, details="": drawn((None, message)))
-
-    def show_result(self, index: int) -> None:
-        """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""
-        try:
-            self.session.view_result(index)
-        except SessionError:
-            return
-        self._draw_result(index)
-
-    def _result_title(self, index: int) -> str:
-        s = self.session
-        record = s.records[index]
-        title = f"#{record.rank} {s.results.formula} {record.shown_symbol}"
-        if record.energy_per_atom is not None:
-            title += f", {record.energy_per_atom:.4f} eV/atom"
-        return title + (" (provisional: relaxed so far)" if record.provisional else "")
-
-    def _draw_result(self, index: int) -> None:
-        s = self.session
-        record = s.records[index]
-        geometry = s.results.views.get(index, (None, None))[1]
-        self.view3d.show_structure(record.structure, self._result_title(index), geometry=geometry)
-        self.view3d.picked.setText("")
-        self._drawn_record = record
 
     def back_to_input_map(self) -> None:
         self.session.back_to_input()
@@ -522,52 +425,11 @@ class MainWindow(QMainWindow):
             self.show_error(f"Warning: {warning}")
         cell, cmap = reference.cell, reference.contact_map
         self.session.set_reference(cell, reference.name, cmap)
-        self._drawn_record = None
-        self.view3d.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
-                                         f"{reference.symbol} ({reference.spacegroup})")
+        self.views.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
+                                        f"{reference.symbol} ({reference.spacegroup})")
         if not self.session.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
             self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
         self.statusBar().showMessage(reference.describe())
-
-    def show_candidate_result(self, key: str) -> None:
-        """A fitness curve was clicked: show the best-ranked result of that candidate."""
-        parsed = core.parse_candidate_key(key)
-        records = self.session.records
-        for index, record in enumerate(records):
-            if parsed and record.route == "contact" and (record.spacegroup, record.z) == parsed:
-                self.results.select_index(index)
-                self.statusBar().showMessage(f"{core.candidate_label(key)}: its best result is #{index + 1}")
-                return
-        self.statusBar().showMessage(f"{core.candidate_label(key)}: no result of this candidate "
-                                     + ("in the list (a duplicate, or discarded)" if records else "yet"))
-
-    def result_action(self, action: str, index: int) -> None:
-        """A result's right-click menu: copy its CIF or POSCAR, export it, show it, or re-run from it."""
-        from PySide6.QtWidgets import QApplication
-
-        if not 0 <= index < len(self.session.records):
-            return
-        record = self.session.records[index]
-        if action == "rerun":
-            if self.session.busy_with:
-                self.statusBar().showMessage("Wait for the current task to finish (or cancel it), then re-run")
-                return
-            self.start_run(rerun=index)
-            return
-        if action == "map":
-            self.results.select_index(index)
-            return
-        if action == "export":
-            self.results.select_index(index)
-            self.files.ask_export(selected=True)
-            return
-        structure = record.structure
-        if action == "copy-cif":
-            text, what = core.cif_text(structure, symmetrize=True), "symmetrised CIF"
-        else:
-            text, what = core.poscar_text(structure, f"{self.session.results.formula} rank {index + 1}"), "POSCAR"
-        QApplication.clipboard().setText(text)
-        self.statusBar().showMessage(f"Copied the {what} of result #{index + 1} to the clipboard")
 
     @property
     def reference(self):

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     measure("predict candidates + map", window.formula_bar.predict_button.click, rows)
     window.session.set_run_settings(**{"generations": args.generations, "jobs": args.processes, "relax": True})
     measure("reconstruct + relax (live plots)", window.run_panel.start_button.click, rows)
-    measure("select result, show map + 3D", lambda: window.show_result(0), rows)
+    measure("select result, show map + 3D", lambda: window.views.show_result(0), rows)
     cancels = [_cancel_latency(app, window, "reconstruction", {"generations": 100_000, "jobs": args.processes,
                                                                 "relax": True}),
                _cancel_latency(app, window, "relaxation", {"generations": 30, "jobs": args.processes,

@@ -403,14 +403,14 @@ def test_live_best_structure_is_drawn_at_most_every_interval(window, qtbot):
 
     from conftest import nacl
 
-    from alphacrystal_gui.main_window import LIVE_VIEW_INTERVAL_MS
+    from alphacrystal_gui.structure_views import LIVE_VIEW_INTERVAL_MS
 
     label = SimpleNamespace(label="4a 4b")
     worse = SimpleNamespace(fitness=0.5, structure=nacl(), assignment=label)
     better = SimpleNamespace(fitness=0.9, structure=nacl(), assignment=label)
     from alphacrystal_gui.engine_calls import live_geometry
 
-    send = live_geometry(window._live_result)  # as the engine sends them: improvements only, one filter
+    send = live_geometry(window.views.live_result)  # as the engine sends them: improvements only, one filter
     send("c1", worse)
     send("c2", better)
     send("c1", worse)  # not an improvement: never sent
@@ -977,7 +977,7 @@ def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
     best, _ = panel._curves["sg136-z2-sg136-w0-r0"]
     best.sigClicked.emit(best, None)
     assert selected == [1] and "its best result is #2" in window.statusBar().currentMessage()
-    window.show_candidate_result("sg14-z4")
+    window.views.show_candidate_result("sg14-z4")
     assert "no result of this candidate" in window.statusBar().currentMessage()
 
 
