@@ -76,10 +76,17 @@ class FileIntents:
         if self.session.busy_with or not w.may_discard(f"open {Path(path).name}"):
             return None
         self._say(f"Reading {path}…")
-        return w.start(project_contents, str(path), on_success=lambda contents: self._opened(path, contents))
+        task: list[Task] = []
+        task.append(w.start(project_contents, str(path),
+                            on_success=lambda contents: self._opened(path, contents, task[0])))
+        return task[0]
 
-    def _opened(self, path: str | Path, contents) -> None:
+    def _opened(self, path: str | Path, contents, task: Task) -> None:
         w = self.window
+        if task.worker.cancel_token.is_set():  # cancelled while it was read: the session stays
+            self._say(f"Opening {path} cancelled")
+            return
+        w.reference_requests += 1  # a reference still being read belongs to the replaced session
         self.session.open_contents(contents, path)
         if contents.z is not None:
             index = w.formula_bar.z_box.findData(contents.z)
@@ -115,9 +122,16 @@ class FileIntents:
         if self.session.busy_with or not w.may_discard(f"open {Path(path).name}"):
             return None
         self._say(f"Reading {path}…")
-        return w.start(run_folder_results, str(path), on_success=lambda out: self._show_run_folder(path, *out))
+        task: list[Task] = []
+        task.append(w.start(run_folder_results, str(path),
+                            on_success=lambda out: self._show_run_folder(path, *out, task=task[0])))
+        return task[0]
 
-    def _show_run_folder(self, path, formula: str, records: list, meta: dict) -> None:
+    def _show_run_folder(self, path, formula: str, records: list, meta: dict, task: Task) -> None:
+        if task.worker.cancel_token.is_set():  # cancelled while it was read: the session stays
+            self._say(f"Opening {path} cancelled")
+            return
+        self.window.reference_requests += 1  # a reference still being read belongs to the replaced session
         self.window.formula_bar.edit.setText(formula)
         self.session.show_run_folder(path, formula, records, meta)
         self.window.setWindowTitle(self.session.title())

@@ -102,6 +102,9 @@ class MainWindow(QMainWindow):
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.reference_requests = 0
+        """Counts the reference structures asked for: a read that finishes after a later one (or
+        after a project or run folder replaced the session) is not shown."""
         self.files = FileIntents(self)
         self.views = StructureViews(self)
         self.menu_actions = WindowActions(self)
@@ -232,9 +235,14 @@ class MainWindow(QMainWindow):
 
         if busy:  # the busy state is the session's (raises while another task is going on)
             self.session.begin_task(getattr(fn, "__name__", "a task").replace("_", " "))
-        task = start_task(self, fn, *args, engine=self.engine if in_engine else None,
-                          on_success=on_success, on_failure=on_failure or self.show_error,
-                          on_finished=finished, **kwargs)
+        try:
+            task = start_task(self, fn, *args, engine=self.engine if in_engine else None,
+                              on_success=on_success, on_failure=on_failure or self.show_error,
+                              on_finished=finished, **kwargs)
+        except BaseException:
+            if busy:  # a task that never started must not leave the window busy for good
+                self.session.end_task()
+            raise
         self._tasks.append(task)
         if busy:
             self.task = task  # the worker's handle, to cancel it
@@ -418,7 +426,14 @@ class MainWindow(QMainWindow):
         """Open a reference structure: read in a worker thread (:func:`core.read_reference`), then
         shown: 3D view, space group, its true map (and the diff overlay on maps of the same
         atoms); a file that cannot be read is said in a message."""
-        return self.start(reference_structure, str(path), busy=False, on_success=self._show_reference)
+        self.reference_requests += 1
+        request = self.reference_requests
+
+        def read(reference) -> None:
+            if request == self.reference_requests:  # not overtaken by a later open, a project or a run folder
+                self._show_reference(reference)
+
+        return self.start(reference_structure, str(path), busy=False, on_success=read)
 
     def _show_reference(self, reference) -> None:
         for warning in reference.warnings:

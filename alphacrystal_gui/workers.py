@@ -180,9 +180,9 @@ def start_task(parent: QObject, fn: Callable[..., Any], *args, live: bool = Fals
                on_progress: Callable[[Any], None] | None = None,
                on_finished: Callable[[], None] | None = None, **kwargs) -> Task:
     """Run ``fn`` in a new thread, or from a new thread in ``engine`` (then ``fn`` must be
-    an importable function with picklable arguments and result). ``fn`` must accept
+    an importable function with picklable arguments and result). ``fn`` gets the
     ``progress`` and ``cancel`` keywords (and ``on_generation`` / ``on_reconstruction`` /
-    ``on_relaxed`` when ``live``)."""
+    ``on_relaxed`` when ``live``) when it declares them (:func:`taken_by`)."""
     thread = QThread(parent)
     worker = Worker(fn, args, kwargs, live, engine)
     worker.moveToThread(thread)

@@ -1215,3 +1215,28 @@ def test_generations_that_arrive_just_before_the_end_are_still_drawn(window):
     panel.show_state("done", "done: 1 distinct structures in 1 s")
     panel.set_running(False)
     assert "sg225-z1-sg225-w0-r0" in panel._curves and panel.progress.format() == "done"
+
+
+def test_a_reference_read_overtaken_by_another_open_is_not_shown(window, qtbot, tmp_path):
+    """A reference structure is read in a worker thread: when a project, a run folder or a later
+    reference replaced what it was asked for before it arrived, it is dropped, not set on the
+    new session (which would also mark it unsaved)."""
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    window.open_structure(path)
+    window.reference_requests += 1  # as opening a project or a run folder does
+    wait_idle(qtbot, window)
+    assert window.session.reference is None and not window.session.has_unsaved_work
+    assert opened(qtbot, window, path)  # asked again: shown
+
+
+def test_a_task_that_cannot_start_leaves_the_window_not_busy(window, monkeypatch):
+    import alphacrystal_gui.main_window as main_window
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("no thread")
+
+    monkeypatch.setattr(main_window, "start_task", broken)
+    with pytest.raises(RuntimeError, match="no thread"):
+        window.start(lambda: None)
+    assert not window.session.busy  # Predict, Run and Open are not refused for good

@@ -381,3 +381,5 @@ def test_one_result_record_for_the_summary_the_folder_the_window_and_projects(tm
         ResultRecord.from_row({"rank": 1, "energy_per_atom": "low"}, where="x")
     with pytest.raises(ResultRecordError, match="no rank"):
         ResultRecord.from_row({"source": "template mp-1"})
+    loose = ResultRecord.from_row({"rank": "2", "source": None, "energy_per_atom": "None", "converged": ""})
+    assert (loose.rank, loose.source, loose.energy_per_atom, loose.converged) == (2, "", None, None)

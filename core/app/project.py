@@ -141,7 +141,7 @@ class Project:
 
 @dataclass
 class ProjectContents:
-    """A project's objects (:meth:`Project.contents`), ready for :meth:`core.app.session.Session.load_project`."""
+    """A project's objects (:meth:`Project.contents`), ready for :meth:`core.app.session.Session.open_contents`."""
 
     formula: str
     z: int | None

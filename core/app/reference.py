@@ -9,7 +9,6 @@ calls :func:`read_reference` in a worker thread and hands the result to
 from __future__ import annotations
 
 import os
-import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,8 +18,7 @@ from pymatgen.core import Structure
 from core.contact.contact_map import ContactMap, compute_contact_map
 from core.crystal.composition import formula_unit_text
 from core.crystal.symmetry import space_group_or_p1
-from core.errors import StructureWarning
-from core.io.structures import primitive_cell, read_structure
+from core.io.structures import close_atoms, primitive_cell, read_structure
 
 
 @dataclass
@@ -52,12 +50,14 @@ def read_reference(path: str | os.PathLike) -> ReferenceStructure:
     AlphaCrystalError
         A file that cannot be read as a structure, naming the file and the problem.
     """
-    with warnings.catch_warnings(record=True) as said:  # the reader's warnings go to the user
-        warnings.simplefilter("always", StructureWarning)
-        cell = primitive_cell(read_structure(path))
+    # read in a worker thread: the reader's warning is asked for, not caught (the warnings
+    # filters are process-wide and not thread-safe)
+    structure = read_structure(path, warn=False)
+    close = close_atoms(structure, str(path))
+    cell = primitive_cell(structure)
     number, symbol = space_group_or_p1(cell)
     return ReferenceStructure(Path(path).name, cell, compute_contact_map(cell), number, symbol,
-                              [str(w.message) for w in said if issubclass(w.category, StructureWarning)])
+                              [close] if close is not None else [])
 
 
 def reference_distances(structure, cmap: ContactMap | None) -> np.ndarray | None:

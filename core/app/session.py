@@ -398,11 +398,11 @@ class Session:
         ``view`` is (contact map, 3D geometry) or None."""
         if not self.run_state.busy or self.run_request is None:
             return
-        viewed = self.records[self.viewing].key if self.viewing is not None and self.results else None
+        viewed = self.records[self.viewing].key if self.viewing is not None and self.results else ""
         self._provisional.add(key, record, view)
         self.results = self._provisional.results(self.run_request.formula, self.run_request.describe())
-        if viewed is not None:
-            index = next(k for k, r in enumerate(self.records) if r.key == viewed)
+        index = next((k for k, r in enumerate(self.records) if viewed and r.key == viewed), None)
+        if index is not None:
             if viewed == key:
                 self.view_result(index)  # its structure changed: its map again
             elif index != self.viewing:

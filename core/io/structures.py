@@ -60,7 +60,7 @@ or concatenate the POTCARs by hand in the order of POTCAR.spec:
 """
 
 
-def read_structure(path: str | os.PathLike) -> Structure:
+def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
     """Read an ordered structure from a CIF, POSCAR/CONTCAR/``*.vasp`` or pymatgen JSON file.
 
     The cell is returned as stored in the file (use :func:`primitive_cell` for
@@ -97,11 +97,11 @@ def read_structure(path: str | os.PathLike) -> Structure:
         raise StructureFileError(
             f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
         )
-    check_structure(structure, str(p))
+    check_structure(structure, str(p), warn)
     return structure
 
 
-def check_structure(structure: Structure, source: str) -> None:
+def check_structure(structure: Structure, source: str, warn: bool = True) -> None:
     """Check a structure read from ``source`` (a file name, for the messages).
 
     Raises
@@ -116,7 +116,9 @@ def check_structure(structure: Structure, source: str) -> None:
     Warns
     -----
     StructureWarning
-        Atoms closer than :data:`MIN_ATOM_DISTANCE` (the closest pair is named).
+        Atoms closer than :data:`MIN_ATOM_DISTANCE` (the closest pair is named;
+        :func:`close_atoms`), unless ``warn`` is false (a caller in a worker thread asks
+        :func:`close_atoms` itself: the ``warnings`` filters are not thread-safe).
     """
     matrix = np.asarray(structure.lattice.matrix, dtype=float)
     if not np.isfinite(matrix).all():
@@ -155,20 +157,28 @@ def check_structure(structure: Structure, source: str) -> None:
         except KeyError:
             raise StructureFileError(f"{source}: atom {k + 1} is '{symbol}', not a known element "
                                      "(H to Lr)") from None
+    message = close_atoms(structure, source) if warn else None
+    if message is not None:
+        warnings.warn(StructureWarning(message), stacklevel=3)
+
+
+def close_atoms(structure: Structure, source: str) -> str | None:
+    """The closest pair of atoms nearer than :data:`MIN_ATOM_DISTANCE` (Å), in words naming
+    ``source``; None when there is none."""
     centre, neighbour, _, distance = structure.get_neighbor_list(MIN_ATOM_DISTANCE)
-    if len(distance):
-        k = int(np.argmin(distance))
-        i, j = int(centre[k]), int(neighbour[k])
-        pairs = len({tuple(sorted((int(a), int(b)))) for a, b in zip(centre, neighbour)})
-        if i == j:
-            where, cause = f"atom {i + 1} ({structure[i].specie}) and its own periodic image", \
-                "a lattice vector too short?"
-        else:
-            where, cause = f"atoms {i + 1} ({structure[i].specie}) and {j + 1} ({structure[j].specie})", \
-                "a duplicated atom or a wrong coordinate?"
-        warnings.warn(StructureWarning(
-            f"{source}: {where} are {distance[k]:.4f} Å apart, closer than {MIN_ATOM_DISTANCE} Å"
-            + (f" ({pairs} such pairs)" if pairs > 1 else "") + f": {cause}"), stacklevel=3)
+    if not len(distance):
+        return None
+    k = int(np.argmin(distance))
+    i, j = int(centre[k]), int(neighbour[k])
+    pairs = len({tuple(sorted((int(a), int(b)))) for a, b in zip(centre, neighbour)})
+    if i == j:
+        where, cause = f"atom {i + 1} ({structure[i].specie}) and its own periodic image", \
+            "a lattice vector too short?"
+    else:
+        where, cause = f"atoms {i + 1} ({structure[i].specie}) and {j + 1} ({structure[j].specie})", \
+            "a duplicated atom or a wrong coordinate?"
+    return (f"{source}: {where} are {distance[k]:.4f} Å apart, closer than {MIN_ATOM_DISTANCE} Å"
+            + (f" ({pairs} such pairs)" if pairs > 1 else "") + f": {cause}")
 
 
 def _rows(matrix) -> str:

@@ -148,7 +148,8 @@ class ResultRecord:
     def from_row(cls, row: dict, structure: Structure | None = None, initial: Structure | None = None,
                  where: str = "result") -> ResultRecord:
         """A record from a summary line, ``result.json`` or a project's result (values as JSON or as
-        the strings of a CSV file; unknown keys are ignored, missing ones take their defaults).
+        the strings of a CSV file; unknown keys are ignored; missing ones, null, empty cells and
+        ``None`` written as text take their defaults).
 
         Raises
         ------
@@ -161,11 +162,14 @@ class ResultRecord:
         for f in dataclasses.fields(cls):
             if f.name in cls.NOT_COLUMNS or f.name not in row:
                 continue
+            if row[f.name] in (None, "", "None") and f.default is not dataclasses.MISSING:
+                continue  # a missing value (null, an empty CSV cell, a None written as text): the default
             try:
                 values[f.name] = _parsed(row[f.name], str(f.type))
             except (TypeError, ValueError):
+                kind = str(f.type).replace(" | None", "")
                 raise ResultRecordError(f"{where}: column {f.name!r} has the value {row[f.name]!r}, "
-                                        f"not a {str(f.type).replace(' | None', '')}") from None
+                                        f"not {_KIND_WORDS.get(kind, kind)}") from None
         if "rank" not in values or values["rank"] is None:
             raise ResultRecordError(f"{where}: no rank")
         return cls(**values, structure=structure, initial=initial)
@@ -184,6 +188,7 @@ class ResultRecord:
 
 
 _PARSERS = {"int": int, "float": float, "str": str}
+_KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
 
 
 def _parsed(value: Any, annotation: str) -> Any:
