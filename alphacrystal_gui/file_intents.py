@@ -77,14 +77,25 @@ class FileIntents:
             return None
         self._say(f"Reading {path}…")
         task: list[Task] = []
+        revision = self.session.revision
         task.append(w.start(project_contents, str(path),
-                            on_success=lambda contents: self._opened(path, contents, task[0])))
+                            on_success=lambda contents: self._opened(path, contents, task[0], revision)))
         return task[0]
 
-    def _opened(self, path: str | Path, contents, task: Task) -> None:
-        w = self.window
-        if task.worker.cancel_token.is_set():  # cancelled while it was read: the session stays
+    def _keeps_session(self, path: str | Path, task: Task, revision: int) -> bool:
+        """Whether the session stays after a file was read: the read was cancelled, or the user
+        changed the session meanwhile and now keeps that work (asked again)."""
+        if task.worker.cancel_token.is_set():
             self._say(f"Opening {path} cancelled")
+            return True
+        if self.session.revision != revision and not self.window.may_discard(f"open {Path(path).name}"):
+            self._say(f"Kept the work done while {path} was read; it is not opened")
+            return True
+        return False
+
+    def _opened(self, path: str | Path, contents, task: Task, revision: int) -> None:
+        w = self.window
+        if self._keeps_session(path, task, revision):
             return
         w.reference_requests += 1  # a reference still being read belongs to the replaced session
         self.session.open_contents(contents, path)
@@ -123,13 +134,14 @@ class FileIntents:
             return None
         self._say(f"Reading {path}…")
         task: list[Task] = []
+        revision = self.session.revision
         task.append(w.start(run_folder_results, str(path),
-                            on_success=lambda out: self._show_run_folder(path, *out, task=task[0])))
+                            on_success=lambda out: self._show_run_folder(path, *out, task=task[0],
+                                                                         revision=revision)))
         return task[0]
 
-    def _show_run_folder(self, path, formula: str, records: list, meta: dict, task: Task) -> None:
-        if task.worker.cancel_token.is_set():  # cancelled while it was read: the session stays
-            self._say(f"Opening {path} cancelled")
+    def _show_run_folder(self, path, formula: str, records: list, meta: dict, task: Task, revision: int) -> None:
+        if self._keeps_session(path, task, revision):
             return
         self.window.reference_requests += 1  # a reference still being read belongs to the replaced session
         self.window.formula_bar.edit.setText(formula)

@@ -1240,3 +1240,23 @@ def test_a_task_that_cannot_start_leaves_the_window_not_busy(window, monkeypatch
     with pytest.raises(RuntimeError, match="no thread"):
         window.start(lambda: None)
     assert not window.session.busy  # Predict, Run and Open are not refused for good
+
+
+def test_an_edit_made_while_a_project_is_read_is_not_lost_without_asking(window, qtbot, tmp_path):
+    """The project is read in a worker thread; a map edited meanwhile is work the user was not
+    asked about: the window asks again, and keeps the edit when told to."""
+    w = predicted(qtbot, window, "NaCl")
+    path = tmp_path / "nacl.acproj"
+    assert w.save_project(path=path)
+    w.session.document().toggle(0, 1)  # unsaved work: asked before the read, discarded
+    answers = iter([True, False])
+    asked = []
+    w.confirm_discard = lambda action: asked.append(action) or next(answers)
+    w.open_project(path)
+    w.session.document().toggle(0, 1)  # made while the project is read (back to the saved map: still a change)
+    edited = w.session.document().matrix.copy()
+    wait_idle(qtbot, w)
+    assert asked == ["open nacl.acproj", "open nacl.acproj"]  # asked again, and told to keep the work
+    assert np.array_equal(w.session.document().matrix, edited)
+    assert "Kept the work done while" in w.statusBar().currentMessage()
+    w.confirm_discard = lambda action: True

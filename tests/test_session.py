@@ -402,3 +402,10 @@ def test_a_reference_is_read_with_its_map_symmetry_and_the_readers_warnings(tmp_
     (tmp_path / "bad.cif").write_text("not a cif")
     with pytest.raises(AlphaCrystalError, match="bad.cif"):
         read_reference(tmp_path / "bad.cif")
+
+
+def test_every_change_counts_in_the_sessions_revision(nacl_inputs):
+    s = session_with(nacl_inputs)
+    before = s.revision
+    s.document().toggle(0, 1)
+    assert s.revision > before  # a file read meanwhile can tell the session changed

@@ -129,6 +129,9 @@ class Session:
         """Candidates, their ticks and the template ticks as the last Predict (or Open) gave them."""
         self.project_path: Path | None = None
         self.dirty = False
+        self.revision = 0
+        """Counts the changes (edits, results, a reference): a task that read a file for a while
+        can tell whether the session changed meanwhile."""
         self._unsaved_shown = False
         self.open_notes: list[str] = []
         """What opening the last project could not restore, in words for the user."""
@@ -566,6 +569,8 @@ class Session:
     def _set_dirty(self, dirty: bool) -> None:
         """Changed since the last save (or not); ``dirty_changed`` also when that changes
         whether there is unsaved work (an edit made, or undone)."""
+        if dirty:
+            self.revision += 1
         unsaved = dirty and self.has_work
         if dirty != self.dirty or unsaved != self._unsaved_shown:
             self.dirty, self._unsaved_shown = dirty, unsaved
