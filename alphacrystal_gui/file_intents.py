@@ -72,32 +72,34 @@ class FileIntents:
         """Read a project in a worker thread (its objects built and checked there:
         :meth:`core.Project.contents`), then hand it to the session; None when refused (a
         task going on, or the user kept unsaved work)."""
+        return self._replace_session(path, project_contents, lambda contents: self._opened(path, contents))
+
+    def _replace_session(self, path: str | Path, read, show) -> Task | None:
+        """Read ``path`` with ``read`` in a worker thread, then ``show`` what was read in place of
+        the session. Not while a task is going on, nor over unsaved work the user keeps; and
+        not when the read was cancelled, or the session changed during the read and the user
+        now keeps that work (asked again). None when refused."""
         w = self.window
         if self.session.busy_with or not w.may_discard(f"open {Path(path).name}"):
             return None
         self._say(f"Reading {path}…")
-        task: list[Task] = []
         revision = self.session.revision
-        task.append(w.start(project_contents, str(path),
-                            on_success=lambda contents: self._opened(path, contents, task[0], revision)))
+        task: list[Task] = []
+
+        def done(out) -> None:
+            if task[0].worker.cancel_token.is_set():
+                self._say(f"Opening {path} cancelled")
+            elif self.session.revision != revision and not w.may_discard(f"open {Path(path).name}"):
+                self._say(f"Kept the work done while {path} was read; it is not opened")
+            else:
+                w.reference_requests += 1  # a reference still being read belongs to the replaced session
+                show(out)
+
+        task.append(w.start(read, str(path), on_success=done))
         return task[0]
 
-    def _keeps_session(self, path: str | Path, task: Task, revision: int) -> bool:
-        """Whether the session stays after a file was read: the read was cancelled, or the user
-        changed the session meanwhile and now keeps that work (asked again)."""
-        if task.worker.cancel_token.is_set():
-            self._say(f"Opening {path} cancelled")
-            return True
-        if self.session.revision != revision and not self.window.may_discard(f"open {Path(path).name}"):
-            self._say(f"Kept the work done while {path} was read; it is not opened")
-            return True
-        return False
-
-    def _opened(self, path: str | Path, contents, task: Task, revision: int) -> None:
+    def _opened(self, path: str | Path, contents) -> None:
         w = self.window
-        if self._keeps_session(path, task, revision):
-            return
-        w.reference_requests += 1  # a reference still being read belongs to the replaced session
         self.session.open_contents(contents, path)
         if contents.z is not None:
             index = w.formula_bar.z_box.findData(contents.z)
@@ -129,21 +131,9 @@ class FileIntents:
 
     def open_run_folder(self, path: str | Path) -> Task | None:
         """Read a finished run folder in a worker thread and show its results (no inputs to edit)."""
-        w = self.window
-        if self.session.busy_with or not w.may_discard(f"open {Path(path).name}"):
-            return None
-        self._say(f"Reading {path}…")
-        task: list[Task] = []
-        revision = self.session.revision
-        task.append(w.start(run_folder_results, str(path),
-                            on_success=lambda out: self._show_run_folder(path, *out, task=task[0],
-                                                                         revision=revision)))
-        return task[0]
+        return self._replace_session(path, run_folder_results, lambda out: self._show_run_folder(path, *out))
 
-    def _show_run_folder(self, path, formula: str, records: list, meta: dict, task: Task, revision: int) -> None:
-        if self._keeps_session(path, task, revision):
-            return
-        self.window.reference_requests += 1  # a reference still being read belongs to the replaced session
+    def _show_run_folder(self, path, formula: str, records: list, meta: dict) -> None:
         self.window.formula_bar.edit.setText(formula)
         self.session.show_run_folder(path, formula, records, meta)
         self.window.setWindowTitle(self.session.title())
