@@ -63,11 +63,11 @@ class WindowActions:
         ticked; export with final results (a running run's provisional ones are not exported);
         undo/redo of the input map on view."""
         self.window.run_panel.start_button.setEnabled(not session.busy_with and session.can_run)
-        final = bool(session.records) and not session.provisional
+        final = bool(session.run.records) and not session.run.provisional
         self.export_selected.setEnabled(final)
         self.export_all.setEnabled(final)
-        doc = session.document()
-        editable = doc is not None and session.viewing is None
+        doc = session.inputs.document()
+        editable = doc is not None and session.run.viewing is None
         self.undo.setEnabled(editable and doc.can_undo)
         self.redo.setEnabled(editable and doc.can_redo)
 

@@ -5,7 +5,6 @@ Each is a plain Qt dialog that returns the user's choice; the window acts on it.
 
 from __future__ import annotations
 
-from PySide6.QtCore import QSettings
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -20,28 +19,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import PredictionSettings, __version__
+from alphacrystal_gui.preferences import DEFAULT_PROCESSES
+from core import Session, __version__
 
 
 class PreferencesDialog(QDialog):
-    """Model file, device, default processes and GA budget."""
+    """Model file, device, default processes and GA budget, as the session holds them."""
 
-    def __init__(self, settings: QSettings, parent=None) -> None:
+    def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
+        settings = session.run_settings
         self.setWindowTitle("Preferences")
-        self.model = QLineEdit(str(settings.value("model", "")))
+        self.model = QLineEdit(session.contact_model or "")
         self.model.setPlaceholderText("shipped model (resources/contact_model_default.pt)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.device.setCurrentText(str(settings.value("device", "auto")))
+        self.device.setCurrentText(settings.device)
         self.processes = QSpinBox()
         self.processes.setRange(1, 256)
-        self.processes.setValue(int(settings.value("processes", 2)))
+        self.processes.setValue(settings.jobs if settings.jobs is not None else DEFAULT_PROCESSES)
         self.generations = QSpinBox()
         self.generations.setRange(1, 100000)
-        self.generations.setValue(int(settings.value("generations", PredictionSettings().generations)))
+        self.generations.setValue(settings.generations)
         form = QFormLayout(self)
         form.addRow("Contact model file", self.model)
         form.addRow("", browse)
@@ -52,6 +53,12 @@ class PreferencesDialog(QDialog):
         box.accepted.connect(self.accept)
         box.rejected.connect(self.reject)
         form.addRow(box)
+
+    def apply(self, session: Session) -> bool:
+        """Give the chosen values to ``session`` (raises AlphaCrystalError for an invalid one)."""
+        session.set_preferences(self.model.text().strip() or None, self.device.currentText(),
+                                self.processes.value(), self.generations.value())
+        return True
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Contact model", "", "Models (*.pt)")

@@ -105,8 +105,8 @@ class FileIntents:
             index = w.formula_bar.z_box.findData(contents.z)
             if index >= 0:
                 w.formula_bar.z_box.setCurrentIndex(index)
-        if self.session.viewing is not None:
-            w.results.select_index(self.session.viewing)
+        if self.session.run.viewing is not None:
+            w.results.select_index(self.session.run.viewing)
         self.remember(Path(path))
         w.setWindowTitle(self.session.title())
         self._say(f"Opened {path}" + "".join(f"; {note}" for note in self.session.open_notes))
@@ -170,7 +170,7 @@ class FileIntents:
             items = w.results.selectedItems()
             index = int(items[0].data(Qt.ItemDataRole.UserRole)) if items else -1
         try:
-            records, formula = self.session.export_selection(index)
+            records, formula = self.session.run.export_selection(index)
         except SessionError as exc:
             w.show_error(str(exc))
             return None

@@ -9,7 +9,6 @@ preferences persist in ``QSettings``.
 from __future__ import annotations
 
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt
@@ -37,6 +36,7 @@ from alphacrystal_gui.engine_calls import (
 )
 from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.file_intents import FileIntents
+from alphacrystal_gui.preferences import load_preferences, save_preferences
 from alphacrystal_gui.structure_views import StructureViews
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
@@ -51,7 +51,6 @@ from core import (
     Candidate,
     ContactMapDocument,
     ContactPrediction,
-    PredictionSettings,
     Project,
     Session,
 )
@@ -109,9 +108,7 @@ class MainWindow(QMainWindow):
         self.views = StructureViews(self)
         self.menu_actions = WindowActions(self)
         self.menu_actions.show_recent(self.files.recent())
-        self.session.set_run_settings(jobs=int(self.qsettings.value("processes", 2)),
-                                      generations=int(self.qsettings.value("generations",
-                                                                           PredictionSettings().generations)))
+        refused = load_preferences(self.qsettings, self.session)
         self.run_panel.show_settings(self.session.run_settings)
 
         # intents: widgets -> session
@@ -131,20 +128,20 @@ class MainWindow(QMainWindow):
         # events: session -> widgets
         s = self.session
         s.formula_changed.connect(self._on_formula)
-        s.candidates_changed.connect(self._show_candidates)
-        s.candidates_changed.connect(self.map_panel.show_z_choices)
-        s.candidates_changed.connect(self.update_actions)
-        s.current_z_changed.connect(lambda _: self._show_current_map())
-        s.map_edited.connect(lambda _: self.map_panel.show_z_choices())
-        s.map_edited.connect(lambda _: self.update_actions())
-        s.run_cleared.connect(self._on_run_cleared)
-        s.results_changed.connect(self.views.show_results)
-        s.viewing_changed.connect(lambda _: self._show_current_map())
-        s.run_state_changed.connect(self._on_run_state)
-        self.run_panel.draw_histories_of(lambda: s.histories)
-        s.histories_changed.connect(self.run_panel.histories_replaced)
+        s.inputs.candidates_changed.connect(self._show_candidates)
+        s.inputs.candidates_changed.connect(self.map_panel.show_z_choices)
+        s.inputs.candidates_changed.connect(self.update_actions)
+        s.inputs.current_z_changed.connect(lambda _: self._show_current_map())
+        s.inputs.map_edited.connect(lambda _: self.map_panel.show_z_choices())
+        s.inputs.map_edited.connect(lambda _: self.update_actions())
+        s.run.cleared.connect(self._on_run_cleared)
+        s.run.results_changed.connect(self.views.show_results)
+        s.run.viewing_changed.connect(lambda _: self._show_current_map())
+        s.run.state_changed.connect(self._on_run_state)
+        self.run_panel.draw_histories_of(lambda: s.run.histories)
+        s.run.histories_changed.connect(self.run_panel.histories_replaced)
         s.run_settings_changed.connect(lambda: self.run_panel.show_settings(s.run_settings))
-        s.generation.connect(lambda job, _data: self.run_panel.generation_added(job))
+        s.run.generation.connect(lambda job, _data: self.run_panel.generation_added(job))
         s.dirty_changed.connect(lambda _: self.setWindowTitle(s.title()))
         s.reference_changed.connect(self._show_current_map)
 
@@ -157,7 +154,7 @@ class MainWindow(QMainWindow):
             self.restoreState(state)
         self._first_show_docks = None if state is not None else [left_dock, view_dock]
         self.setWindowTitle(s.title())
-        self.statusBar().showMessage("Type a formula and press Predict, or File ▸ Open a structure.")
+        self.statusBar().showMessage(refused or "Type a formula and press Predict, or File ▸ Open a structure.")
         self.update_actions()
 
     # ------------------------------------------------------------------ session views (read-only accessors)
@@ -169,21 +166,17 @@ class MainWindow(QMainWindow):
     @property
     def prediction(self) -> ContactPrediction | None:
         """The network's prediction of the current Z (None without a contact map)."""
-        z = self.session.current_z
-        return self.session.predictions.get(z) if z is not None else None
+        z = self.session.inputs.current_z
+        return self.session.inputs.predictions.get(z) if z is not None else None
 
     @property
     def formula(self) -> str:
-        return self.session.formula
+        return self.session.inputs.formula
 
     @property
     def records(self) -> list:
         """The session's results (:class:`core.ResultRecord`), rank order."""
-        return self.session.records
-
-    @property
-    def project_path(self) -> Path | None:
-        return self.session.project_path
+        return self.session.run.records
 
     # ------------------------------------------------------------------ layout
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
@@ -206,8 +199,8 @@ class MainWindow(QMainWindow):
         QMessageBox.about(self, "About AlphaCrystal Studio", ABOUT_TEXT)
 
     def _edit_input_map(self, what: str) -> None:
-        doc = self.session.document()
-        if doc is not None and self.session.viewing is None:
+        doc = self.session.inputs.document()
+        if doc is not None and self.session.run.viewing is None:
             getattr(doc, what)()
 
     def update_actions(self) -> None:
@@ -255,15 +248,14 @@ class MainWindow(QMainWindow):
         then quick); without an engine process there is nothing to warm (returns None)."""
         if self.engine is None:
             return None
-        model = str(self.qsettings.value("model", "") or "") or None
-        device = str(self.qsettings.value("device", "auto"))
+        model, device = self.session.contact_model, self.session.run_settings.device
         # a failure (a broken model file in the preferences) is reported by Predict itself
         return self.start(warm_up, model, device, busy=False, on_failure=lambda *_: None, in_engine=True)
 
     def cancel(self) -> None:
         if self.task is not None:
             self.task.cancel()
-            self.session.request_cancel()
+            self.session.run.request_cancel()
             self.statusBar().showMessage("Cancelling…")
 
     def wait_for_tasks(self, timeout_ms: int = 60000) -> None:
@@ -291,8 +283,7 @@ class MainWindow(QMainWindow):
         if self.session.busy_with or not self.may_discard(f"predict {formula}"):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
-        model = str(self.qsettings.value("model", "") or "") or None
-        device = str(self.qsettings.value("device", "auto"))
+        model, device = self.session.contact_model, self.session.run_settings.device
         self.start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, z, *out))
 
@@ -302,7 +293,7 @@ class MainWindow(QMainWindow):
         templates = templates or []
         self.formula_bar.show_note(formula, note)
         self.session.set_inputs(formula, z, candidates, maps, templates)  # ticked as predict would run them
-        run_contact = all(self.session.candidate_ticked)
+        run_contact = all(self.session.inputs.candidate_ticked)
         self.setWindowTitle(self.session.title())
         if not candidates:
             self.statusBar().showMessage(f"{len(templates)} templates (no contact map for this cell size); "
@@ -334,8 +325,8 @@ class MainWindow(QMainWindow):
             return
         self._refilling = True  # the tables' change signals echo the session's own state: not an edit
         try:
-            self.candidates.set_candidates(s.candidates, s.formula, s.candidate_ticked)
-            self.candidates.set_templates(s.templates, ticked=s.template_ticked)
+            self.candidates.set_candidates(s.inputs.candidates, s.inputs.formula, s.inputs.candidate_ticked)
+            self.candidates.set_templates(s.inputs.templates, ticked=s.inputs.template_ticked)
         finally:
             self._refilling = False
 
@@ -345,8 +336,8 @@ class MainWindow(QMainWindow):
             return
         self._refilling = True  # the session's echo of this edit is not rendered back (see _show_candidates)
         try:
-            self.session.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
-            self.session.set_template_ticked(self.candidates.template_ticks())
+            self.session.inputs.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
+            self.session.inputs.set_template_ticked(self.candidates.template_ticks())
         finally:
             self._refilling = False
 
@@ -370,38 +361,38 @@ class MainWindow(QMainWindow):
         if self.session.busy_with:
             return
         try:
-            settings = replace(self.session.run_settings, device=str(self.qsettings.value("device", "auto")))
+            settings = self.session.run_settings
             request = self.session.begin_run() if rerun is None else self.session.begin_rerun(rerun)
-        except core.AlphaCrystalError as exc:  # nothing to run, a missing map, a bad device preference
+        except core.AlphaCrystalError as exc:  # nothing to run, a missing map
             self.show_error(str(exc))
             return
         self.run_panel.set_running(True)
-        self.run_panel.show_state(self.session.run_state.value, self.session.run_message)
+        self.run_panel.show_state(self.session.run.state.value, self.session.run.message)
         task = self.start(run_live, request.formula, settings, request.candidates, request.maps,
                            self.session.reference, live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
-        task.connect("generation", self.session.add_generation)
+        task.connect("generation", self.session.run.add_generation)
         task.connect("reconstruction", self.views.live_result)
-        task.connect("relaxed", self.session.add_provisional)
+        task.connect("relaxed", self.session.run.add_provisional)
         self.statusBar().showMessage(f"Running {request.describe()}…")
 
     def _progress(self, progress) -> None:
-        self.session.run_progress(progress.message)
+        self.session.run.progress(progress.message)
         self.run_panel.show_progress(progress)
 
     def _run_failed(self, message: str, details: str = "") -> None:
-        self.session.fail_run(message)
+        self.session.run.fail(message)
         self.show_error(message, details)
 
     def _run_finished(self, out) -> None:
         self.views.stop_live()
         result, records, views = out
-        self.session.finish_run(self.session.run_request, result, records, views)
-        self.statusBar().showMessage(f"Run {self.session.run_message}"
+        self.session.run.finish(result, records, views)
+        self.statusBar().showMessage(f"Run {self.session.run.message}"
                                      + (f", {len(result.rejected)} rejected" if result.rejected else ""))
 
     def _on_run_state(self, state: str) -> None:
-        self.run_panel.show_state(state, self.session.run_message)
+        self.run_panel.show_state(state, self.session.run.message)
 
     def _on_run_cleared(self) -> None:
         """The previous run is gone: every view of it is reset (progress, fitness curves,
@@ -413,7 +404,7 @@ class MainWindow(QMainWindow):
         self._show_current_map()
 
     def back_to_input_map(self) -> None:
-        self.session.back_to_input()
+        self.session.run.back_to_input()
 
     # ------------------------------------------------------------------ reference structures
     def _ask_open_structure(self) -> None:
@@ -442,7 +433,7 @@ class MainWindow(QMainWindow):
         self.session.set_reference(cell, reference.name, cmap)
         self.views.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
                                         f"{reference.symbol} ({reference.spacegroup})")
-        if not self.session.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
+        if not self.session.inputs.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
             self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
         self.statusBar().showMessage(reference.describe())
 
@@ -484,13 +475,13 @@ class MainWindow(QMainWindow):
 
     # ------------------------------------------------------------------ preferences and closing
     def preferences(self) -> None:
-        dialog = PreferencesDialog(self.qsettings, self)
-        if dialog.exec():
-            self.qsettings.setValue("model", dialog.model.text().strip())
-            self.qsettings.setValue("device", dialog.device.currentText())
-            self.qsettings.setValue("processes", dialog.processes.value())
-            self.qsettings.setValue("generations", dialog.generations.value())
-            self.session.set_run_settings(jobs=dialog.processes.value(), generations=dialog.generations.value())
+        """Edit the session's preferences; when accepted, they are stored for the next session."""
+        dialog = PreferencesDialog(self.session, self)
+        try:
+            if dialog.exec() and dialog.apply(self.session):
+                save_preferences(self.qsettings, self.session)
+        except core.AlphaCrystalError as exc:
+            self.show_error(str(exc))
 
     def closeEvent(self, event) -> None:  # noqa: N802 - Qt override
         if not self.may_discard("quit"):

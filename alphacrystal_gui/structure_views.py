@@ -54,7 +54,7 @@ class StructureViews:
         self._pending_live = None
 
     def _draw_live(self) -> None:
-        if self._pending_live is None or self.session.provisional:  # a relaxed structure is shown instead
+        if self._pending_live is None or self.session.run.provisional:  # a relaxed structure is shown instead
             self._pending_live = None
             return
         name, result, geometry = self._pending_live
@@ -70,19 +70,19 @@ class StructureViews:
         s, w = self.session, self.window
         w.results_panel.show_session()
         self.draw_hull()
-        if s.provisional:
+        if s.run.provisional:
             # the viewed one stays selected and drawn (redrawn only if it changed); with none chosen,
             # the lowest energy so far replaces the GA's best structure before relaxation
-            shown = s.viewing if s.viewing is not None else 0 if s.records else None
-            if s.viewing is not None:
-                w.results.select_index(s.viewing, notify=False)
+            shown = s.run.viewing if s.run.viewing is not None else 0 if s.run.records else None
+            if s.run.viewing is not None:
+                w.results.select_index(s.run.viewing, notify=False)
             if shown is not None:
                 self._pending_live = None
-                if s.records[shown] is not self.drawn:
+                if s.run.records[shown] is not self.drawn:
                     self._draw_result(shown)
                 else:
                     w.view3d.title.setText(self._result_title(shown))
-        elif s.records:
+        elif s.run.records:
             w.results.select_index(0)
         else:
             self.drawn = None
@@ -91,14 +91,14 @@ class StructureViews:
 
     def draw_hull(self) -> None:
         """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""
-        results, plot = self.session.results, self.window.hull_plot
+        results, plot = self.session.run.results, self.window.hull_plot
         if results is None or results.provisional or not results.records:
             plot.show_picture(None, "the hull of the known phases is drawn when the run ends"
                               if results is not None and results.provisional else "no results yet")
             return
 
         def drawn(out) -> None:
-            if self.session.results is results:  # not replaced meanwhile
+            if self.session.run.results is results:  # not replaced meanwhile
                 plot.show_picture(*out)
 
         self.window.start(hull_picture_of, results.records, busy=False, on_success=drawn,
@@ -107,15 +107,15 @@ class StructureViews:
     def show_result(self, index: int) -> None:
         """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""
         try:
-            self.session.view_result(index)
+            self.session.run.view_result(index)
         except SessionError:
             return
         self._draw_result(index)
 
     def _result_title(self, index: int) -> str:
         s = self.session
-        record = s.records[index]
-        formula = s.results.formula if s.results is not None else ""
+        record = s.run.records[index]
+        formula = s.run.results.formula if s.run.results is not None else ""
         title = f"#{record.rank} {formula} {record.shown_symbol}"
         if record.energy_per_atom is not None:
             title += f", {record.energy_per_atom:.4f} eV/atom"
@@ -123,8 +123,8 @@ class StructureViews:
 
     def _draw_result(self, index: int) -> None:
         s, view3d = self.session, self.window.view3d
-        record = s.records[index]
-        geometry = s.results.views.get(index, (None, None))[1] if s.results is not None else None
+        record = s.run.records[index]
+        geometry = s.run.results.views.get(index, (None, None))[1] if s.run.results is not None else None
         view3d.show_structure(record.structure, self._result_title(index), geometry=geometry)
         view3d.picked.setText("")
         self.drawn = record
@@ -138,7 +138,7 @@ class StructureViews:
         """A fitness curve was clicked: show the best-ranked result of that candidate."""
         w = self.window
         parsed = core.parse_candidate_key(key)
-        records = self.session.records
+        records = self.session.run.records
         for index, record in enumerate(records):
             if parsed and record.route == "contact" and (record.spacegroup, record.z) == parsed:
                 w.results.select_index(index)
@@ -150,9 +150,9 @@ class StructureViews:
     def result_action(self, action: str, index: int) -> None:
         """A result's right-click menu: copy its CIF or POSCAR, export it, show it, or re-run from it."""
         w, s = self.window, self.session
-        if not 0 <= index < len(s.records):
+        if not 0 <= index < len(s.run.records):
             return
-        record = s.records[index]
+        record = s.run.records[index]
         if action == "rerun":
             if s.busy_with:
                 w.statusBar().showMessage("Wait for the current task to finish (or cancel it), then re-run")
@@ -168,7 +168,7 @@ class StructureViews:
         if action == "copy-cif":
             text, what = core.cif_text(structure, symmetrize=True), "symmetrised CIF"
         else:
-            formula = s.results.formula if s.results is not None else record.formula
+            formula = s.run.results.formula if s.run.results is not None else record.formula
             text, what = core.poscar_text(structure, f"{formula} rank {index + 1}"), "POSCAR"
         QApplication.clipboard().setText(text)
         w.statusBar().showMessage(f"Copied the {what} of result #{index + 1} to the clipboard")

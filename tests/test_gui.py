@@ -14,6 +14,7 @@ from PySide6.QtCore import QPointF, QSettings, Qt  # noqa: E402
 
 from alphacrystal_gui.main_window import MainWindow  # noqa: E402
 from core.app.project import Project  # noqa: E402
+from core.predict.settings import PredictionSettings  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
@@ -209,7 +210,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     wait_idle(qtbot, w)
     assert w.records and w.results.rowCount() == len(w.records), w.statusBar().currentMessage()
     assert progress and w.run_panel.start_button.isEnabled()
-    assert w.session.histories  # live fitness curves arrived
+    assert w.session.run.histories  # live fitness curves arrived
     # export
     w.results.selectRow(0)
     w.export(tmp_path / "export", selected=False)
@@ -240,7 +241,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)
     assert project_opened(qtbot, other, path)
-    assert other.session.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
+    assert other.session.run.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
     other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
     assert other.results.rowCount() == len(w.records)
@@ -287,7 +288,7 @@ def test_cancel_stops_a_run_and_leaves_the_app_usable(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
     w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
-    qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
+    qtbot.waitUntil(lambda: bool(w.session.run.histories), timeout=60_000)
     w.run_panel.cancel_button.click()
     wait_idle(qtbot, w, timeout=10_000)
     assert w.run_panel.start_button.isEnabled() and not w.run_panel.cancel_button.isEnabled()
@@ -428,10 +429,10 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
         w.run_panel.start_button.click()
         wait_idle(qtbot, w)
         assert w.records and w.results.rowCount() == len(w.records)
-        assert w.session.histories  # GA generations came back in batches
+        assert w.session.run.histories  # GA generations came back in batches
         w.session.set_run_settings(**{**TINY, "generations": 100000, "population": 200})
         w.run_panel.start_button.click()
-        qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
+        qtbot.waitUntil(lambda: bool(w.session.run.histories), timeout=60_000)
         w.cancel()
         # 100000 generations would take hours: ending at all shows the cancel reached the GA workers
         # (its latency is measured by benchmarks/bench_gui_responsiveness.py, not timed here)
@@ -484,12 +485,12 @@ def test_the_candidates_panel_shows_the_sessions_candidates_and_ticks(window, qt
     """The session's candidates are the one copy: a change made there (a script, an opened
     project) shows in the panel; a tick in the panel reaches the session."""
     w = predicted(qtbot, window, "NaCl")
-    n = len(w.session.candidates)
-    w.session.set_candidates(w.session.candidates, [False] * n)
+    n = len(w.session.inputs.candidates)
+    w.session.inputs.set_candidates(w.session.inputs.candidates, [False] * n)
     assert w.candidates.candidate_ticks() == [False] * n and w.candidates.candidates() == []
     w.candidates.table.item(0, 0).setCheckState(Qt.CheckState.Checked)  # the user ticks row 1
-    assert w.session.candidate_ticked == [True] + [False] * (n - 1)
-    w.session.set_template_ticked([False] * len(w.session.templates))
+    assert w.session.inputs.candidate_ticked == [True] + [False] * (n - 1)
+    w.session.inputs.set_template_ticked([False] * len(w.session.inputs.templates))
     assert not any(w.candidates.template_ticks())
 
 
@@ -503,6 +504,56 @@ def test_the_run_panel_is_a_view_of_the_sessions_run_settings(window):
     w.run_panel.relax.setChecked(False)
     assert w.session.run_settings.relax is False
     assert w.project().settings["generations"] == 77  # what a saved project holds
+
+
+def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatch):
+    """The stored preferences are read into the session when the window opens; Predict and Run
+    use the session's (never QSettings directly); the dialog writes them back; an opened project
+    keeps this machine's device; a hand-edited bad value falls back to the defaults, saying so."""
+    from alphacrystal_gui import dialogs, main_window
+
+    path = tmp_path / "prefs.ini"
+    stored = QSettings(str(path), QSettings.Format.IniFormat)
+    stored.setValue("device", "cpu")
+    stored.setValue("processes", 1)
+    stored.setValue("generations", 123)
+    stored.sync()
+    w = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
+    qtbot.addWidget(w)
+    s = w.session
+    assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations, s.contact_model) == \
+        ("cpu", 1, 123, None)
+    assert w.run_panel.generations.value() == 123
+
+    class Accept(dialogs.PreferencesDialog):
+        def exec(self):  # the user types a model file, chooses cuda and 3 processes, and presses OK
+            assert self.device.currentText() == "cpu" and self.generations.value() == 123  # the session's
+            self.model.setText(str(tmp_path / "my.pt"))
+            self.device.setCurrentText("cuda")
+            self.processes.setValue(3)
+            return True
+
+    monkeypatch.setattr(main_window, "PreferencesDialog", Accept)
+    w.preferences()
+    assert (s.contact_model, s.run_settings.device, s.run_settings.jobs) == (str(tmp_path / "my.pt"), "cuda", 3)
+    again = QSettings(str(path), QSettings.Format.IniFormat)
+    assert (again.value("model"), again.value("device"), int(again.value("processes"))) == \
+        (str(tmp_path / "my.pt"), "cuda", 3)
+    project = w.session.to_project()
+    project.settings["device"] = "cpu"  # saved on another machine
+    project_path = project.save(tmp_path / "other.acproj")
+    w.confirm_discard = lambda action: True
+    assert project_opened(qtbot, w, project_path)
+    assert w.session.run_settings.device == "cuda"  # this machine's preference stays
+
+    bad = QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat)
+    bad.setValue("device", "gpu-please")
+    bad.sync()
+    other = MainWindow(QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat))
+    qtbot.addWidget(other)
+    assert other.session.run_settings.device == PredictionSettings().device
+    assert "stored preferences ignored" in other.statusBar().currentMessage()
+    assert "gpu-please" in other.statusBar().currentMessage()
 
 
 def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(window, qtbot, tmp_path):
@@ -587,7 +638,7 @@ def test_a_result_map_is_view_only_and_back_restores_the_input_map_exactly(windo
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     w.results.selectRow(0)
-    assert w.session.viewing is not None and w.editor.read_only and w.back_button.isEnabled()
+    assert w.session.run.viewing is not None and w.editor.read_only and w.back_button.isEnabled()
     before = w.document.matrix.copy()
     vb = w.editor.plot.getPlotItem().getViewBox()
     widget_pos = w.editor.plot.mapFromScene(vb.mapViewToScene(QPointF(1.5, 0.5)))
@@ -595,19 +646,19 @@ def test_a_result_map_is_view_only_and_back_restores_the_input_map_exactly(windo
     assert np.array_equal(w.document.matrix, before)  # a click on a result's map changes nothing
     assert not w.menu_actions.undo.isEnabled()
     w.back_button.click()  # Qt passes clicked(False): it must not reach the session
-    assert w.session.viewing is None and not w.editor.read_only
+    assert w.session.run.viewing is None and not w.editor.read_only
     assert w.document.matrix.tobytes() == edited.tobytes()
 
 
 def test_edits_on_two_z_values_both_reach_their_candidates(window, qtbot, monkeypatch):
     w = predicted(qtbot, window, "NaCl")
-    zs = w.session.zs
+    zs = w.session.inputs.zs
     assert len(zs) >= 2 and w.z_select.count() == len(zs)
     assert all(f"Z = {z}" in w.z_select.itemText(k) for k, z in enumerate(zs))
-    original = {z: w.session.predictions[z].contact.copy() for z in zs[:2]}
+    original = {z: w.session.inputs.predictions[z].contact.copy() for z in zs[:2]}
     for k in (0, 1):
         w.z_select.activated.emit(k)  # what choosing an entry does
-        assert w.session.current_z == zs[k] and f"Z = {zs[k]}" in w.map_title.text()
+        assert w.session.inputs.current_z == zs[k] and f"Z = {zs[k]}" in w.map_title.text()
         w.document.toggle(0, 1)
     assert "edited" in w.z_select.itemText(0) and "edited" in w.z_select.itemText(1)
     import alphacrystal_gui.main_window as mw
@@ -624,7 +675,7 @@ def test_edits_on_two_z_values_both_reach_their_candidates(window, qtbot, monkey
     wait_idle(qtbot, w)
     for z in zs[:2]:
         assert sent[z].contact[0, 1] == 1 - original[z][0, 1]
-    assert w.session.run_state.value == "failed"
+    assert w.session.run.state.value == "failed"
 
 
 def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
@@ -642,8 +693,8 @@ def test_a_reopened_project_runs_without_predict(window, qtbot, tmp_path):
     other.session.set_run_settings(**TINY)
     other.run_panel.start_button.click()
     wait_idle(qtbot, other)
-    assert other.records and other.session.results.formula == "NaCl", other.statusBar().currentMessage()
-    assert other.session.histories  # fitness curves of the new run
+    assert other.records and other.session.run.results.formula == "NaCl", other.statusBar().currentMessage()
+    assert other.session.run.histories  # fitness curves of the new run
 
 
 def test_quit_with_unsaved_work_asks_first(window, qtbot):
@@ -678,11 +729,11 @@ def test_cancel_shows_cancelled_not_a_full_bar(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
     w.session.set_run_settings(**{**TINY, "generations": 100000, "n_assignments": 3})
     w.run_panel.start_button.click()
-    assert w.session.run_state.value in ("starting", "running")
-    qtbot.waitUntil(lambda: bool(w.session.histories), timeout=60_000)
+    assert w.session.run.state.value in ("starting", "running")
+    qtbot.waitUntil(lambda: bool(w.session.run.histories), timeout=60_000)
     w.run_panel.cancel_button.click()
     wait_idle(qtbot, w, timeout=60_000)
-    assert w.session.run_state.value == "cancelled"
+    assert w.session.run.state.value == "cancelled"
     assert w.run_panel.progress.format() == "cancelled" and "cancelled" in w.run_panel.stage.text()
 
 
@@ -719,7 +770,7 @@ def test_the_fitness_axis_fits_the_generations_reached(window, qtbot):
     w.session.set_run_settings(**{**TINY, "generations": 5000})
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
-    reached = max(points[-1][0] for points in w.session.histories.values())
+    reached = max(points[-1][0] for points in w.session.run.histories.values())
     assert reached < 5000  # the runs stopped early (fitness 1 and patience)
     low, high = w.run_panel.plot.getPlotItem().getViewBox().viewRange()[0]
     assert high < 1.1 * reached + 1
@@ -761,9 +812,9 @@ def test_open_screening_folder_and_open_a_formulas_results(window, qtbot, tmp_pa
     assert dialog.table.rowCount() == 2 and dialog.table.item(0, 0).text() == "NaCl"
     dialog.table.cellDoubleClicked.emit(0, 0)
     wait_idle(qtbot, window)
-    assert window.session.formula == "NaCl" and len(window.session.records) == 2
+    assert window.session.inputs.formula == "NaCl" and len(window.session.run.records) == 2
     assert window.results.rowCount() == 2
-    assert window.session.records[0].structure is not None and window.session.records[0].symbol == "Fm-3m"
+    assert window.session.run.records[0].structure is not None and window.session.run.records[0].symbol == "Fm-3m"
     assert not window.session.has_unsaved_work
     assert window.open_screen(tmp_path / "NaCl") is None  # a run folder is not a screen: an error, no table
 
@@ -772,9 +823,9 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
     panel = window.run_panel
     panel.clear_plot()
     for generation in range(1, 6):
-        window.session.add_generation("sg136-z2-sg136-w0-r0", {"generation": generation,
+        window.session.run.add_generation("sg136-z2-sg136-w0-r0", {"generation": generation,
                                                                "best_fitness": 0.2 * generation, "mean_fitness": 0.1})
-        window.session.add_generation("sg136-z2-sg136-w1-r0", {"generation": generation, "best_fitness": 0.1,
+        window.session.run.add_generation("sg136-z2-sg136-w1-r0", {"generation": generation, "best_fitness": 0.1,
                                                                "mean_fitness": 0.05})
     panel.redraw()
     legend = panel.plot.getPlotItem().legend
@@ -954,12 +1005,12 @@ def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
     window.open_run_folder(tmp_path / "NaCl")
     wait_idle(qtbot, window)
     plot = window.energy_plot
-    assert len(plot.indices) == len([r for r in window.session.records if r.energy_per_atom is not None]) >= 2
+    assert len(plot.indices) == len([r for r in window.session.run.records if r.energy_per_atom is not None]) >= 2
     x, y = plot.scatter.getData()
     assert y.min() == 0.0 and list(x) == sorted(x)  # energy above the best, by rank
     last = plot.scatter.points()[-1]
     plot._clicked(plot.scatter, [last])
-    assert window.session.viewing == plot.indices[-1]
+    assert window.session.run.viewing == plot.indices[-1]
 
 
 def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
@@ -969,10 +1020,10 @@ def test_clicking_a_fitness_curve_selects_that_candidates_best_result(window):
                ResultRecord(rank=2, source="CMCrystal sg136", spacegroup=136, z=2)]
     selected = []
     window.results.select_index = selected.append
-    window.session.results = type("R", (), {"records": records})()
+    window.session.run.results = type("R", (), {"records": records})()
     panel = window.run_panel
     panel.clear_plot()
-    window.session.add_generation("sg136-z2-sg136-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    window.session.run.add_generation("sg136-z2-sg136-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
     panel.redraw()
     best, _ = panel._curves["sg136-z2-sg136-w0-r0"]
     best.sigClicked.emit(best, None)
@@ -1007,7 +1058,7 @@ def test_reference_distance_in_the_hover_text(window, qtbot, tmp_path):
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"]()).write_file(path)
     assert opened(qtbot, w, path)
-    doc = w.session.document()
+    doc = w.session.inputs.document()
     if doc.reference is None:  # the predicted Z differs from rutile's: no overlay to describe
         pytest.skip("the predicted map's atoms differ from the reference's")
     i = doc.labels.index("Ti1")
@@ -1061,14 +1112,14 @@ def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbo
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     assert w.records
-    cmcrystal = next(k for k, r in enumerate(w.session.records) if r.source.startswith("CMCrystal"))
+    cmcrystal = next(k for k, r in enumerate(w.session.run.records) if r.source.startswith("CMCrystal"))
     menu = w.results.row_menu(cmcrystal)
     rerun = next(a for a in menu.actions() if a.text().startswith("Re-run CMCrystal"))
     rerun.trigger()
     assert "re-run of result" in w.statusBar().currentMessage()
     wait_idle(qtbot, w)
-    assert w.session.results.inputs.startswith(f"NaCl: re-run of result #{cmcrystal + 1} in ")
-    records = w.session.records
+    assert w.session.run.results.inputs.startswith(f"NaCl: re-run of result #{cmcrystal + 1} in ")
+    records = w.session.run.records
     assert records and all(r.source.startswith("CMCrystal") for r in records)  # no templates in a re-run
     assert len({r.assignment for r in records}) == 1
 
@@ -1103,12 +1154,12 @@ def test_a_new_predict_clears_every_view_of_the_previous_run(window, qtbot, tmp_
     assert "Sr" in w.view3d.legend.text() and w.run_panel._curves
     w.grab().save(str(tmp_path / "before.png"))
     events = []
-    w.session.run_cleared.connect(lambda: events.append("cleared"))
+    w.session.run.cleared.connect(lambda: events.append("cleared"))
     predicted(qtbot, w, "KBr")
     assert events == ["cleared"]  # one event, every view follows it
-    assert w.records == [] and w.results.rowCount() == 0 and w.session.histories == {}
+    assert w.records == [] and w.results.rowCount() == 0 and w.session.run.histories == {}
     assert w.run_panel.stage.text() == "Idle" and w.run_panel.progress.text() == ""  # no "done: ...", no full bar
-    assert not w.run_panel._curves and not w.session.histories
+    assert not w.run_panel._curves and not w.session.run.histories
     assert w.view3d.title.text() == "No structure" and w.view3d.legend.text() == ""  # no Sr, Ti, O legend
     assert w.discarded.text() == "" and not w.menu_actions.export_all.isEnabled()
     w.grab().save(str(tmp_path / "after.png"))
@@ -1121,14 +1172,14 @@ def test_the_map_selector_names_the_map_on_view(window, qtbot):
     w.run_panel.start_button.click()
     wait_idle(qtbot, w)
     w.results.select_index(0)
-    assert w.session.viewing == 0
-    n = w.session.result_document.n
+    assert w.session.run.viewing == 0
+    n = w.session.run.result_document.n
     shown = w.z_select.currentText()
     assert shown.startswith("result #1") and f"{n} atoms (Z = {n // 2})" in shown and "view only" in shown, shown
-    assert all(f"Z = {z}:" in w.z_select.itemText(k + 1) for k, z in enumerate(w.session.zs))  # the inputs after it
-    z = w.session.zs[-1]
+    assert all(f"Z = {z}:" in w.z_select.itemText(k + 1) for k, z in enumerate(w.session.inputs.zs))  # the inputs after it
+    z = w.session.inputs.zs[-1]
     w.z_select.activated.emit(w.z_select.findData(z))  # choosing an input map leaves the result's
-    assert w.session.viewing is None and w.session.current_z == z
+    assert w.session.run.viewing is None and w.session.inputs.current_z == z
     assert w.z_select.currentText().startswith(f"Z = {z}:") and w.z_select.findData(None) == -1
 
 
@@ -1157,16 +1208,16 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         w.session.set_run_settings(**{**TINY, "relax": True}, relax_steps=20, prerelax_steps=10, refine_top=1,
                                    relax_per_candidate=1)
         seen, totals = [], set()
-        w.session.results_changed.connect(lambda: seen.append((
-            w.session.provisional, w.results.rowCount(), w.results.horizontalHeaderItem(0).text(),
+        w.session.run.results_changed.connect(lambda: seen.append((
+            w.session.run.provisional, w.results.rowCount(), w.results.horizontalHeaderItem(0).text(),
             w.results.item(0, 0).text() if w.results.rowCount() else "", w.menu_actions.export_all.isEnabled(),
             w.discarded.text(), w.view3d.title.text())))
         show = w.run_panel.show_progress
         monkeypatch.setattr(w.run_panel, "show_progress", lambda p: (
             totals.add(p.total) if p.stage == "relaxation" else None, show(p)))
         w.run_panel.start_button.click()
-        qtbot.waitUntil(lambda: w.session.provisional, timeout=300_000)  # before the run ends
-        assert w.session.run_state.busy or w.session.provisional
+        qtbot.waitUntil(lambda: w.session.run.provisional, timeout=300_000)  # before the run ends
+        assert w.session.run.state.busy or w.session.run.provisional
         wait_idle(qtbot, w, timeout=300_000)
         provisional = [s for s in seen if s[0]]
         assert provisional, seen
@@ -1175,7 +1226,7 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
             assert header == "rank (provisional)" and rank == "1?" and not export and note.startswith("Provisional")
             # the 3D view shows the lowest-energy structure relaxed so far, not the GA's best before relaxation
             assert title.startswith("#1 NaCl") and title.endswith("(provisional: relaxed so far)"), title
-        assert not w.session.provisional and w.records and w.results.horizontalHeaderItem(0).text() == "rank"
+        assert not w.session.run.provisional and w.records and w.results.horizontalHeaderItem(0).text() == "rank"
         assert w.results.item(0, 0).text() == "1" and w.menu_actions.export_all.isEnabled()
         assert not any(r.provisional for r in w.records)
         assert len(totals) == 1, totals  # the bar's total never changed
@@ -1193,7 +1244,7 @@ def test_relaxed_structures_appear_as_provisional_results_during_the_run(qtbot, 
         stars = w.hull_plot.results
         last = stars.points()[-1]
         stars.sigClicked.emit(stars, [last], None)  # what a click on that result's star sends
-        assert w.session.viewing == last.data()[0] == len(w.records) - 1
+        assert w.session.run.viewing == last.data()[0] == len(w.records) - 1
         # a new Predict leaves no point and no axis of the energy plot behind
         assert len(w.energy_plot.scatter.points()) == len(w.records)
         predicted(qtbot, w, "KBr")
@@ -1211,7 +1262,7 @@ def test_generations_that_arrive_just_before_the_end_are_still_drawn(window):
     (the final state used to drop them, leaving a run without curves)."""
     panel = window.run_panel
     panel.set_running(True)
-    window.session.add_generation("sg225-z1-sg225-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    window.session.run.add_generation("sg225-z1-sg225-w0-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
     panel.show_state("done", "done: 1 distinct structures in 1 s")
     panel.set_running(False)
     assert "sg225-z1-sg225-w0-r0" in panel._curves and panel.progress.format() == "done"
@@ -1248,15 +1299,15 @@ def test_an_edit_made_while_a_project_is_read_is_not_lost_without_asking(window,
     w = predicted(qtbot, window, "NaCl")
     path = tmp_path / "nacl.acproj"
     assert w.save_project(path=path)
-    w.session.document().toggle(0, 1)  # unsaved work: asked before the read, discarded
+    w.session.inputs.document().toggle(0, 1)  # unsaved work: asked before the read, discarded
     answers = iter([True, False])
     asked = []
     w.confirm_discard = lambda action: asked.append(action) or next(answers)
     w.open_project(path)
-    w.session.document().toggle(0, 1)  # made while the project is read (back to the saved map: still a change)
-    edited = w.session.document().matrix.copy()
+    w.session.inputs.document().toggle(0, 1)  # made while the project is read (back to the saved map: still a change)
+    edited = w.session.inputs.document().matrix.copy()
     wait_idle(qtbot, w)
     assert asked == ["open nacl.acproj", "open nacl.acproj"]  # asked again, and told to keep the work
-    assert np.array_equal(w.session.document().matrix, edited)
+    assert np.array_equal(w.session.inputs.document().matrix, edited)
     assert "Kept the work done while" in w.statusBar().currentMessage()
     w.confirm_discard = lambda action: True

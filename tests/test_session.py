@@ -34,22 +34,22 @@ def run(session: Session):
     result = predict_structures(request.formula, replace(TINY, sources=("contact", "templates")),
                                 candidates=request.candidates[:1], contact_maps=request.maps,
                                 templates=request.templates[:1])
-    session.finish_run(request, result, result.records())
+    session.run.finish(result, result.records())
     return request, result
 
 
 def test_every_z_has_its_own_map_and_edits_reach_their_candidates(nacl_inputs):
     s = session_with(nacl_inputs)
-    zs = sorted({c.z for c in s.candidates})
-    assert len(zs) >= 2 and s.zs == sorted(nacl_inputs[1])
+    zs = sorted({c.z for c in s.inputs.candidates})
+    assert len(zs) >= 2 and s.inputs.zs == sorted(nacl_inputs[1])
     edited = []
-    s.map_edited.connect(edited.append)
+    s.inputs.map_edited.connect(edited.append)
     first, second = zs[0], zs[1]
-    s.document(first).toggle(0, 1)
+    s.inputs.document(first).toggle(0, 1)
     s.select_z(second)
-    assert s.current_z == second and s.document() is s.document(second)
-    s.document().toggle(0, 1)
-    assert edited == [first, second] and s.edited_zs() == [first, second]
+    assert s.inputs.current_z == second and s.inputs.document() is s.inputs.document(second)
+    s.inputs.document().toggle(0, 1)
+    assert edited == [first, second] and s.inputs.edited_zs() == [first, second]
     request = s.begin_run()
     for z in (first, second):
         original = nacl_inputs[1][z].contact
@@ -60,47 +60,47 @@ def test_every_z_has_its_own_map_and_edits_reach_their_candidates(nacl_inputs):
 def test_a_new_formula_clears_the_results_of_the_previous_one(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    assert s.records and s.results.formula == "NaCl" and s.run_state == RunState.DONE
-    rows, formula = s.export_selection()
+    assert s.run.records and s.run.results.formula == "NaCl" and s.run.state == RunState.DONE
+    rows, formula = s.run.export_selection()
     assert formula == "NaCl"
     s.set_inputs("KBr", None, [], {}, nacl_inputs[2])
-    assert s.results is None and s.records == []
+    assert s.run.results is None and s.run.records == []
     with pytest.raises(SessionError, match="no results"):
-        s.export_selection()
+        s.run.export_selection()
 
 
 def test_viewing_a_result_leaves_the_input_map_untouched(nacl_inputs):
     s = session_with(nacl_inputs)
-    s.document().toggle(0, 1)
-    before = s.document().matrix.copy()
+    s.inputs.document().toggle(0, 1)
+    before = s.inputs.document().matrix.copy()
     run(s)
-    s.view_result(0)
-    assert s.viewing == 0 and s.result_document.n > 0
-    s.result_document.toggle(0, 1)  # whatever happens to the result's map...
-    s.back_to_input()
-    assert s.viewing is None
-    assert np.array_equal(s.document().matrix, before)  # ...the input map is byte for byte the same
-    assert s.begin_run().maps[s.current_z].contact.tobytes() == before.tobytes()
+    s.run.view_result(0)
+    assert s.run.viewing == 0 and s.run.result_document.n > 0
+    s.run.result_document.toggle(0, 1)  # whatever happens to the result's map...
+    s.run.back_to_input()
+    assert s.run.viewing is None
+    assert np.array_equal(s.inputs.document().matrix, before)  # ...the input map is byte for byte the same
+    assert s.begin_run().maps[s.inputs.current_z].contact.tobytes() == before.tobytes()
 
 
 def test_run_states_and_cancel(nacl_inputs):
     s = session_with(nacl_inputs)
     states = []
-    s.run_state_changed.connect(states.append)
+    s.run.state_changed.connect(states.append)
     s.begin_run()
-    assert s.run_state == RunState.STARTING and "starting" in s.run_message
+    assert s.run.state == RunState.STARTING and "starting" in s.run.message
     with pytest.raises(SessionError, match="run is going on"):
         s.set_inputs("KBr", None, [], {}, [])
-    s.add_generation("c1-sg225-a1-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
-    assert s.run_state == RunState.RUNNING and s.histories["c1-sg225-a1-r0"] == [(1, 0.5, 0.2)]
-    assert s.request_cancel() and s.run_state == RunState.CANCELLING
+    s.run.add_generation("c1-sg225-a1-r0", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    assert s.run.state == RunState.RUNNING and s.run.histories["c1-sg225-a1-r0"] == [(1, 0.5, 0.2)]
+    assert s.run.request_cancel() and s.run.state == RunState.CANCELLING
     assert states == ["starting", "running", "cancelling"]
 
 
 def test_nothing_ticked_or_a_missing_map_is_a_clear_error(nacl_inputs):
     s = session_with(nacl_inputs)
-    s.set_candidates(s.candidates, [False] * len(s.candidates))
-    s.set_template_ticked([False] * len(s.templates))
+    s.inputs.set_candidates(s.inputs.candidates, [False] * len(s.inputs.candidates))
+    s.inputs.set_template_ticked([False] * len(s.inputs.templates))
     with pytest.raises(SessionError, match="tick at least one"):
         s.begin_run()
     s.set_inputs("NaCl", None, nacl_inputs[0], {}, [])
@@ -110,14 +110,14 @@ def test_nothing_ticked_or_a_missing_map_is_a_clear_error(nacl_inputs):
 
 def test_project_round_trip_keeps_every_map_results_and_histories(nacl_inputs, tmp_path):
     s = session_with(nacl_inputs)
-    zs = s.zs
-    s.document(zs[0]).toggle(0, 1)
+    zs = s.inputs.zs
+    s.inputs.document(zs[0]).toggle(0, 1)
     s.select_z(zs[1])
-    s.document().toggle(0, 1)
-    s.set_template_ticked([False] + [True] * (len(s.templates) - 1))
+    s.inputs.document().toggle(0, 1)
+    s.inputs.set_template_ticked([False] + [True] * (len(s.inputs.templates) - 1))
     run(s)
-    s.add_generation("c1", {"generation": 3, "best_fitness": 0.9, "mean_fitness": 0.4})
-    s.view_result(0)
+    s.run.add_generation("c1", {"generation": 3, "best_fitness": 0.9, "mean_fitness": 0.4})
+    s.run.view_result(0)
     assert s.dirty and s.title().startswith("NaCl *")
     s.set_run_settings(**TINY.to_dict())
     path = s.save(tmp_path / "nacl.acproj")
@@ -125,15 +125,15 @@ def test_project_round_trip_keeps_every_map_results_and_histories(nacl_inputs, t
 
     other = Session()
     other.load_project(Project.load(path), path)
-    assert not other.dirty and other.formula == "NaCl" and other.zs == zs
+    assert not other.dirty and other.inputs.formula == "NaCl" and other.inputs.zs == zs
     for z in zs:
-        assert np.array_equal(other.document(z).matrix, s.document(z).matrix)
-    assert other.current_z == zs[1] and other.edited_zs() == s.edited_zs()
-    assert other.template_ticked == s.template_ticked and other.candidate_ticked == s.candidate_ticked
-    assert other.results.formula == "NaCl" and len(other.records) == len(s.records)
-    assert other.results.discarded == s.results.discarded
-    assert other.histories == s.histories and other.viewing == 0
-    assert other.begin_run().maps[zs[0]].contact.tobytes() == s.document(zs[0]).matrix.tobytes()  # re-runs
+        assert np.array_equal(other.inputs.document(z).matrix, s.inputs.document(z).matrix)
+    assert other.inputs.current_z == zs[1] and other.inputs.edited_zs() == s.inputs.edited_zs()
+    assert other.inputs.template_ticked == s.inputs.template_ticked and other.inputs.candidate_ticked == s.inputs.candidate_ticked
+    assert other.run.results.formula == "NaCl" and len(other.run.records) == len(s.run.records)
+    assert other.run.results.discarded == s.run.results.discarded
+    assert other.run.histories == s.run.histories and other.run.viewing == 0
+    assert other.begin_run().maps[zs[0]].contact.tobytes() == s.inputs.document(zs[0]).matrix.tobytes()  # re-runs
 
 
 def test_a_project_of_the_first_format_still_opens(nacl_inputs, tmp_path):
@@ -146,16 +146,16 @@ def test_a_project_of_the_first_format_still_opens(nacl_inputs, tmp_path):
                   reference={"name": "nacl.cif", "structure": nacl().as_dict()})
     s = Session()
     s.load_project(old)
-    assert s.zs == [z] and np.array_equal(s.document().matrix, edited)
-    assert s.reference_name == "nacl.cif" and s.document().reference is not None
+    assert s.inputs.zs == [z] and np.array_equal(s.inputs.document().matrix, edited)
+    assert s.reference_name == "nacl.cif" and s.inputs.document().reference is not None
 
 
 def test_discarded_structures_are_explained(nacl_inputs):
     s = session_with(nacl_inputs)
     _, result = run(s)
     merged = [e for e in result.pool if e.duplicate_of is not None]
-    assert len(s.results.discarded) == len(merged) + len(result.rejected)
-    for line, e in zip(s.results.discarded, merged):
+    assert len(s.run.results.discarded) == len(merged) + len(result.rejected)
+    for line, e in zip(s.run.results.discarded, merged):
         assert f"the same structure as #{e.duplicate_of.rank}" in line and e.source in line
 
 
@@ -173,27 +173,27 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     from core.app.project import ProjectFileError
 
     s = session_with(nacl_inputs)
-    s.document().toggle(0, 1)
-    before = s.document().matrix.copy()
+    s.inputs.document().toggle(0, 1)
+    before = s.inputs.document().matrix.copy()
     bad = Project(formula="KBr", results=[{"rank": 1, "structure": {"not": "a structure"}}])
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
-    assert s.formula == "NaCl" and np.array_equal(s.document().matrix, before)
+    assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
 
 
 def test_a_rerun_starts_from_a_results_assignment_on_the_current_map(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    record = s.records[0]
-    z = s.current_z
-    s.document(z).toggle(0, 1)  # edited after the run: the re-run takes the map as it is now
+    record = s.run.records[0]
+    z = s.inputs.current_z
+    s.inputs.document(z).toggle(0, 1)  # edited after the run: the re-run takes the map as it is now
     request = s.begin_rerun(0)
-    assert s.run_state == RunState.STARTING and request.templates == []
+    assert s.run.state == RunState.STARTING and request.templates == []
     [candidate] = request.candidates
     from core.crystal.symmetry import space_group
 
     assert candidate.assignment and candidate.spacegroup == space_group(record.structure)[0]
-    assert request.maps[candidate.z].contact.tobytes() == s.document(candidate.z).matrix.tobytes()
+    assert request.maps[candidate.z].contact.tobytes() == s.inputs.document(candidate.z).matrix.tobytes()
     assert f"re-run of result #1 in {candidate.symbol}" in request.describe()
     assert candidate.assignment["label"] in request.describe()
     from dataclasses import replace
@@ -211,7 +211,7 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
     with pytest.raises(SessionError, match="no result #1"):
         s.begin_rerun(0)
     run(s)
-    s.show_run_folder("/tmp/elsewhere", "KCl", list(s.records), {})
+    s.show_run_folder("/tmp/elsewhere", "KCl", list(s.run.records), {})
     with pytest.raises(SessionError, match="press Predict for KCl first"):
         s.begin_rerun(0)
 
@@ -220,17 +220,17 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
 def test_a_new_predict_or_run_clears_the_whole_previous_run_with_one_event(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    s.add_generation("c1", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
-    s.view_result(0)
+    s.run.add_generation("c1", {"generation": 1, "best_fitness": 0.5, "mean_fitness": 0.2})
+    s.run.view_result(0)
     cleared = []
-    s.run_cleared.connect(lambda: cleared.append((s.results, s.histories, s.viewing, s.run_state, s.run_message)))
+    s.run.cleared.connect(lambda: cleared.append((s.run.results, s.run.histories, s.run.viewing, s.run.state, s.run.message)))
     s.set_inputs("NaCl", None, *nacl_inputs[:2], nacl_inputs[2])
     assert cleared == [(None, {}, None, RunState.IDLE, "")]
-    assert s.result_document.n == 0
+    assert s.run.result_document.n == 0
     run(s)
     before = len(cleared)
     s.begin_run()  # the next run starts: the previous one's results go with one event
-    assert len(cleared) == before + 1 and s.results is None and s.run_state == RunState.STARTING
+    assert len(cleared) == before + 1 and s.run.results is None and s.run.state == RunState.STARTING
 
 
 def provisional_row(energy, structure):
@@ -242,21 +242,21 @@ def provisional_row(energy, structure):
 
 def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_replaces_them(nacl_inputs, tmp_path):
     s = session_with(nacl_inputs)
-    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
-    assert s.results is None  # no run going on: a late event changes nothing
+    s.run.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    assert s.run.results is None  # no run going on: a late event changes nothing
     request = s.begin_run()
     events = []
-    s.results_changed.connect(lambda: events.append([(r.key, r.rank) for r in s.records]))
-    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
-    s.add_provisional("b/0", provisional_row(-3.5, nacl()))
-    assert events[-1] == [("b/0", 1), ("a/0", 2)] and s.provisional and all(r.provisional for r in s.records)
-    s.view_result(1)  # a/0
-    s.add_provisional("c/0", provisional_row(-3.2, nacl()))
-    assert s.records[s.viewing].key == "a/0" and s.viewing == 2  # the viewed one stays on view
-    s.add_provisional("a/0", provisional_row(-3.9, nacl()))  # relaxed further: it replaces its row
-    assert [r.key for r in s.records] == ["a/0", "b/0", "c/0"] and s.viewing == 0
+    s.run.results_changed.connect(lambda: events.append([(r.key, r.rank) for r in s.run.records]))
+    s.run.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    s.run.add_provisional("b/0", provisional_row(-3.5, nacl()))
+    assert events[-1] == [("b/0", 1), ("a/0", 2)] and s.run.provisional and all(r.provisional for r in s.run.records)
+    s.run.view_result(1)  # a/0
+    s.run.add_provisional("c/0", provisional_row(-3.2, nacl()))
+    assert s.run.records[s.run.viewing].key == "a/0" and s.run.viewing == 2  # the viewed one stays on view
+    s.run.add_provisional("a/0", provisional_row(-3.9, nacl()))  # relaxed further: it replaces its row
+    assert [r.key for r in s.run.records] == ["a/0", "b/0", "c/0"] and s.run.viewing == 0
     with pytest.raises(SessionError, match="provisional"):
-        s.export_selection()
+        s.run.export_selection()
     project = s.to_project()
     assert project.results == [] and project.run is None  # never saved as if final
     assert s.has_unsaved_work  # results are work to lose
@@ -265,10 +265,10 @@ def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_repla
     result = predict_structures(request.formula, replace(TINY, sources=("contact",)),
                                 candidates=request.candidates[:1], contact_maps=request.maps)
     records = result.records()
-    s.finish_run(request, result, records)
-    assert not s.provisional and s.records == records and s.viewing is None
-    s.add_provisional("d/0", provisional_row(-4.0, nacl()))  # after the end: ignored
-    assert s.records == records
+    s.run.finish(result, records)
+    assert not s.run.provisional and s.run.records == records and s.run.viewing is None
+    s.run.add_provisional("d/0", provisional_row(-4.0, nacl()))  # after the end: ignored
+    assert s.run.records == records
 
 
 def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
@@ -276,13 +276,13 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     changes = []
     s.dirty_changed.connect(lambda _: changes.append(s.has_unsaved_work))
     assert not s.has_unsaved_work and "*" not in s.title()  # a bare prediction can be made again
-    s.document().toggle(0, 1)
+    s.inputs.document().toggle(0, 1)
     assert s.has_unsaved_work and "*" in s.title() and changes[-1] is True
-    s.document().undo()
+    s.inputs.document().undo()
     assert not s.has_unsaved_work and changes[-1] is False
-    s.set_template_ticked([False] + s.template_ticked[1:])
+    s.inputs.set_template_ticked([False] + s.inputs.template_ticked[1:])
     assert s.has_unsaved_work
-    s.set_template_ticked([True] * len(s.templates))
+    s.inputs.set_template_ticked([True] * len(s.inputs.templates))
     assert not s.has_unsaved_work
     s.set_reference(nacl(), "nacl.cif", None)
     assert not s.has_unsaved_work  # a reference is a file that can be opened again
@@ -291,52 +291,52 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     s.set_run_settings(**TINY.to_dict())
     s.save(tmp_path / "nacl.acproj")
     assert not s.has_unsaved_work
-    s.set_template_ticked([False] + s.template_ticked[1:])
-    s.set_template_ticked([True] * len(s.templates))
+    s.inputs.set_template_ticked([False] + s.inputs.template_ticked[1:])
+    s.inputs.set_template_ticked([True] * len(s.inputs.templates))
     assert s.has_unsaved_work and "*" in s.title()  # back to the prediction, but no longer what was saved
     s.set_inputs("NaCl", None, *nacl_inputs[:2], nacl_inputs[2])  # a new Predict: no saved project's
     assert not s.has_unsaved_work and s.project_path is None and "*" not in s.title()
-    s.document().toggle(0, 1)
+    s.inputs.document().toggle(0, 1)
     assert s.has_unsaved_work and changes[-1] is True
 
 
 def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(nacl_inputs):
     s = session_with(nacl_inputs)
     run(s)
-    before = s.records
+    before = s.run.records
     shown = []
-    s.results_changed.connect(lambda: shown.append(len(s.records)))
+    s.run.results_changed.connect(lambda: shown.append(len(s.run.records)))
     s.begin_run()
-    assert s.results is None
-    s.fail_run("engine stopped")
-    assert s.records == before and s.run_state == RunState.FAILED and "previous results" in s.run_message
+    assert s.run.results is None
+    s.run.fail("engine stopped")
+    assert s.run.records == before and s.run.state == RunState.FAILED and "previous results" in s.run.message
     assert shown[-1] == len(before)
-    request = s.begin_run()  # a cancelled run with nothing finished
+    s.begin_run()  # a cancelled run with nothing finished
 
     class Nothing:
         cancelled, seconds = True, 1.0
         pool, rejected = [], []
 
-    s.request_cancel()
-    s.finish_run(request, Nothing(), [])
-    assert s.records == before and s.run_state == RunState.CANCELLED
+    s.run.request_cancel()
+    s.run.finish(Nothing(), [])
+    assert s.run.records == before and s.run.state == RunState.CANCELLED
 
 
 def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
     s = session_with(nacl_inputs)
     s.begin_run()  # no earlier results: the failed run's relaxed structures become its results
-    s.add_provisional("a/0", provisional_row(-3.0, nacl()))
-    s.fail_run("engine stopped")
-    assert not s.provisional and len(s.records) == 1 and "kept" in s.run_message
-    assert not s.records[0].provisional and "provisional" not in s.records[0].to_row()
-    rows, _ = s.export_selection()  # exportable and saved
+    s.run.add_provisional("a/0", provisional_row(-3.0, nacl()))
+    s.run.fail("engine stopped")
+    assert not s.run.provisional and len(s.run.records) == 1 and "kept" in s.run.message
+    assert not s.run.records[0].provisional and "provisional" not in s.run.records[0].to_row()
+    rows, _ = s.run.export_selection()  # exportable and saved
     assert len(rows) == 1 and s.to_project().results
-    before = s.records
+    before = s.run.records
     s.begin_run()  # with earlier results: they come back, the failed run's partial rows go
     assert s.has_unsaved_work  # quitting now would lose the earlier results: it asks
-    s.add_provisional("b/0", provisional_row(-3.5, nacl()))
-    s.fail_run("engine stopped")
-    assert s.records == before and not s.provisional and "previous results" in s.run_message
+    s.run.add_provisional("b/0", provisional_row(-3.5, nacl()))
+    s.run.fail("engine stopped")
+    assert s.run.records == before and not s.run.provisional and "previous results" in s.run.message
 
 
 def test_the_session_owns_the_run_settings():
@@ -369,9 +369,9 @@ def test_an_all_metal_formula_with_templates_comes_with_cmcrystal_unticked():
     assert candidates and templates
     s = Session()
     s.set_inputs("Cu3Au", None, candidates, maps, templates)
-    assert not any(s.candidate_ticked) and all(s.template_ticked)
+    assert not any(s.inputs.candidate_ticked) and all(s.inputs.template_ticked)
     s.set_inputs("NaCl", None, *propose_inputs("NaCl"))
-    assert all(s.candidate_ticked)
+    assert all(s.inputs.candidate_ticked)
 
 
 def test_the_session_holds_the_busy_state_of_the_windows_foreground_task(nacl_inputs):
@@ -407,5 +407,5 @@ def test_a_reference_is_read_with_its_map_symmetry_and_the_readers_warnings(tmp_
 def test_every_change_counts_in_the_sessions_revision(nacl_inputs):
     s = session_with(nacl_inputs)
     before = s.revision
-    s.document().toggle(0, 1)
+    s.inputs.document().toggle(0, 1)
     assert s.revision > before  # a file read meanwhile can tell the session changed

@@ -30,7 +30,7 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.contact_max_atoms = contact_max_atoms
-        self.editor = ContactMapEditor(session.result_document)
+        self.editor = ContactMapEditor(session.run.result_document)
         self.title = fitted(QLabel("Contact map"))
         self.z_select = QComboBox()
         self.z_select.setToolTip(Z_SELECT_TIP)
@@ -57,29 +57,29 @@ class MapPanel(QWidget):
         """The editor shows the viewed result's map (read-only), the current Z's input map, or
         the reference's true map (read-only) when there is no input map."""
         s = self.session
-        if s.viewing is not None:
-            record = s.records[s.viewing]
-            self.editor.set_document(s.result_document, read_only=True)
+        if s.run.viewing is not None:
+            record = s.run.records[s.run.viewing]
+            self.editor.set_document(s.run.result_document, read_only=True)
             provisional = ", provisional rank" if record.provisional else ""
-            self.title.setText(f"Contact map of result #{record.rank} ({s.results.formula}{provisional}; view only)")
+            self.title.setText(f"Contact map of result #{record.rank} ({s.run.results.formula}{provisional}; view only)")
             self.back_button.setEnabled(True)
             self.show_z_choices()
             return
         self.back_button.setEnabled(False)
-        doc = s.document()
+        doc = s.inputs.document()
         if doc is None:
             reference = s.reference_document
-            self.editor.set_document(reference or s.result_document, read_only=True)
+            self.editor.set_document(reference or s.run.result_document, read_only=True)
             if reference is not None:
                 self.title.setText(f"True contact map of {s.reference_name} ({reference.n} atoms)")
-            if s.formula and not s.zs:
-                self.title.setText(f"No contact map for {s.formula}: the contact route covers cells of up to "
+            if s.inputs.formula and not s.inputs.zs:
+                self.title.setText(f"No contact map for {s.inputs.formula}: the contact route covers cells of up to "
                                    f"{self.contact_max_atoms} atoms; the run uses the templates")
         else:
             self.editor.set_document(doc)
-            self.title.setText(f"Contact map of {s.formula}, Z = {s.current_z} ({doc.n} atoms, primitive "
+            self.title.setText(f"Contact map of {s.inputs.formula}, Z = {s.inputs.current_z} ({doc.n} atoms, primitive "
                                "cell): click a cell to toggle a bond")
-        if self.z_select.currentData() != s.current_z or self.z_select.findData(None) >= 0:
+        if self.z_select.currentData() != s.inputs.current_z or self.z_select.findData(None) >= 0:
             self.show_z_choices()  # it named the viewed result's map, or another Z
 
     def show_z_choices(self) -> None:
@@ -88,21 +88,21 @@ class MapPanel(QWidget):
         s = self.session
         self.z_select.blockSignals(True)
         self.z_select.clear()
-        if s.viewing is not None:
+        if s.run.viewing is not None:
             self.z_select.addItem(self._viewed_map_name(), None)
-        for z in s.zs:
-            doc = s.documents[z]
-            groups = [str(c.spacegroup) for c, t in zip(s.candidates, s.candidate_ticked) if c.z == z and t]
+        for z in s.inputs.zs:
+            doc = s.inputs.documents[z]
+            groups = [str(c.spacegroup) for c, t in zip(s.inputs.candidates, s.inputs.candidate_ticked) if c.z == z and t]
             text = f"Z = {z}: {doc.n} atoms · " + (f"candidates sg {', '.join(groups)}" if groups
                                                     else "no ticked candidate")
             if doc.edited:
                 text += " · edited"
             self.z_select.addItem(text, z)
-        if s.viewing is not None:
+        if s.run.viewing is not None:
             self.z_select.setCurrentIndex(0)
-        elif s.current_z is not None:
-            self.z_select.setCurrentIndex(self.z_select.findData(s.current_z))
-        self.z_select.setEnabled(bool(s.zs) or s.viewing is not None)
+        elif s.inputs.current_z is not None:
+            self.z_select.setCurrentIndex(self.z_select.findData(s.inputs.current_z))
+        self.z_select.setEnabled(bool(s.inputs.zs) or s.run.viewing is not None)
         self.z_select.setToolTip(f"{self.z_select.currentText()}\n{Z_SELECT_TIP}" if self.z_select.count()
                                  else Z_SELECT_TIP)  # the whole entry, where the box cuts it
         self.z_select.blockSignals(False)
@@ -110,9 +110,9 @@ class MapPanel(QWidget):
     def _viewed_map_name(self) -> str:
         """``result #1: 10 atoms (Z = 2) · view only`` (the viewed result's map, its own Z)."""
         s = self.session
-        record, n = s.records[s.viewing], s.result_document.n
+        record, n = s.run.records[s.run.viewing], s.run.result_document.n
         try:
-            per_unit = parse_formula(s.results.formula).atoms_per_formula_unit
+            per_unit = parse_formula(s.run.results.formula).atoms_per_formula_unit
         except AlphaCrystalError:
             per_unit = 0
         z = f" (Z = {n // per_unit})" if per_unit and n and n % per_unit == 0 else ""

@@ -61,14 +61,14 @@ class ResultsPanel(QWidget):
         """The session's results (final, provisional or none) in the table and the energy plot,
         and the note: a running run's provisional list, or what is not in the list and why."""
         s = self.session
-        self.table.set_records(s.records, provisional=s.provisional)
-        self.energy_plot.set_records(s.records)
-        if s.provisional:
-            n = len(s.records)
+        self.table.set_records(s.run.records, provisional=s.run.provisional)
+        self.energy_plot.set_records(s.run.records)
+        if s.run.provisional:
+            n = len(s.run.records)
             self._note(f"Provisional: {n} structure{'s' if n != 1 else ''} relaxed so far, ranked by energy so far; "
                        "the final ranking (duplicates merged) replaces this list when the run ends.", PROVISIONAL_NOTE)
-        elif s.results is not None and s.results.discarded:
-            lines = s.results.discarded
+        elif s.run.results is not None and s.run.results.discarded:
+            lines = s.run.results.discarded
             more = f"\n… and {len(lines) - DISCARDED_LINES} more" if len(lines) > DISCARDED_LINES else ""
             self._note(f"Not in the list ({len(lines)}):\n" + "\n".join(lines[:DISCARDED_LINES]) + more,
                        "\n".join(lines))

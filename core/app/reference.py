@@ -60,6 +60,26 @@ def read_reference(path: str | os.PathLike) -> ReferenceStructure:
                               [close] if close is not None else [])
 
 
+@dataclass(frozen=True, eq=False)
+class ReferenceOverlay:
+    """A reference structure's true map and distances, as overlaid on the maps of the same atoms."""
+
+    contact_map: ContactMap | None = None
+    distances: np.ndarray | None = None
+    """Shortest interatomic distances (Å) in the map's row order (:func:`reference_distances`)."""
+
+    @classmethod
+    def of(cls, structure, cmap: ContactMap | None) -> ReferenceOverlay:
+        """The overlay of a reference ``structure`` (primitive cell) and its map (None: no reference)."""
+        return cls(cmap, reference_distances(structure, cmap))
+
+    def apply(self, doc) -> None:
+        """Overlay on ``doc`` (a ``ContactMapDocument``) when it has the same atoms, else clear its overlay."""
+        same = self.contact_map is not None and list(self.contact_map.species) == list(doc.species)
+        doc.set_reference(self.contact_map.matrix if same and self.contact_map is not None else None,
+                          self.distances)
+
+
 def reference_distances(structure, cmap: ContactMap | None) -> np.ndarray | None:
     """Shortest distances (Å, periodic images counted) between the atoms of ``structure``
     in the order of its contact map's rows, or None when they cannot be paired up."""

@@ -1,5 +1,6 @@
-"""A run of the desktop app as the session holds it: where it is (:class:`RunState`), what it
-was asked to do (:class:`RunRequest`) and what it gave (:class:`SessionResults`).
+"""A run of the desktop app as the session holds it (:class:`RunModel`): where it is
+(:class:`RunState`), what it was asked to do (:class:`RunRequest`) and what it gave
+(:class:`SessionResults`).
 """
 
 from __future__ import annotations
@@ -7,12 +8,19 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass, field, replace
 
+import numpy as np
+from psygnal import Signal
+
+from core.app.errors import SessionError
+from core.app.reference import ReferenceOverlay
 from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
+from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.errors import AlphaCrystalError
 from core.io.structures import primitive_cell
 from core.predict.record import ResultRecord
+from core.predict.results import discarded_lines
 from core.templates.retrieval import TemplateCandidate
 
 
@@ -131,3 +139,236 @@ def result_contact_map(record: ResultRecord) -> ContactMap | None:
         return compute_contact_map(primitive_cell(record.structure))
     except AlphaCrystalError:
         return None
+
+
+class RunModel:
+    """The session's run (:attr:`Session.run`): where it is, what it was asked, what it gave.
+
+    It holds the state and message of the run going on (or of the last one), its request,
+    its results (final, or provisional while it runs: the structures relaxed so far, ranked
+    by energy so far), the GA fitness histories, and which result is on view (its map in
+    :attr:`result_document`, read-only; the input maps are untouched).
+
+    Everything here belongs to one run and is cleared together (:meth:`clear`: one
+    :attr:`cleared` event that every view of a run follows). Starting a run never loses
+    results: those it replaces come back if it fails or ends without a structure.
+    """
+
+    state_changed = Signal(str)
+    """The run state (a :class:`RunState` value) or its message changed."""
+    cleared = Signal()
+    """The previous run and everything from it is gone (a new Predict, an opened project, the
+    start of the next run): results, provisional results, fitness histories, the viewed
+    result, the run's state and message."""
+    results_changed = Signal()
+    """New results (final, or a run's provisional ones), or none."""
+    viewing_changed = Signal(object)
+    """The result index whose map is shown read-only, or None (back to the input map)."""
+    generation = Signal(str, dict)
+    """A GA generation of the run: (job id, {generation, best_fitness, mean_fitness, ...})."""
+    histories_changed = Signal()
+    """The fitness histories were replaced (a new run started, a project was opened)."""
+
+    def __init__(self) -> None:
+        self.state = RunState.IDLE
+        self.message = ""
+        self.request: RunRequest | None = None
+        """The inputs of the run going on (or of the last one)."""
+        self.results: SessionResults | None = None
+        self.histories: dict[str, list[tuple[int, float, float]]] = {}
+        """Job id -> (generation, best fitness, mean fitness) per GA generation."""
+        self.viewing: int | None = None
+        self.result_document = ContactMapDocument()
+        self.overlay = ReferenceOverlay()
+        """The reference structure's true map, overlaid on a viewed result of the same atoms."""
+        self.previous_results: SessionResults | None = None
+        """The results a running run replaced, until it yields its own."""
+        self._provisional = ProvisionalResults()
+
+    # ------------------------------------------------------------------ reading
+    @property
+    def busy(self) -> bool:
+        return self.state.busy
+
+    @property
+    def records(self) -> list[ResultRecord]:
+        """The results shown (final or provisional), rank order; [] without any."""
+        return self.results.records if self.results is not None else []
+
+    @property
+    def provisional(self) -> bool:
+        """The results shown are a running run's provisional ones."""
+        return self.results is not None and self.results.provisional
+
+    def export_selection(self, index: int | None = None) -> tuple[list[ResultRecord], str]:
+        """(records, formula) to export: result ``index`` or all, with the formula they were computed for."""
+        if self.results is None or not self.records:
+            raise SessionError("no results to export: run a prediction first")
+        if self.results.provisional:
+            raise SessionError("the run is still going on: its results are provisional until it ends")
+        if index is None:
+            return list(self.records), self.results.formula
+        if not 0 <= index < len(self.records):
+            raise SessionError("select a result to export (or use Export all)")
+        return [self.records[index]], self.results.formula
+
+    # ------------------------------------------------------------------ the run's course
+    def clear(self) -> None:
+        """Forget the previous run and everything from it; one :attr:`cleared` event."""
+        self.results = None
+        self.viewing = None
+        self._provisional = ProvisionalResults()
+        self.previous_results = None
+        self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
+        self.histories = {}
+        self.state, self.message = RunState.IDLE, ""
+        self.cleared.emit()
+
+    def start(self, request: RunRequest) -> bool:
+        """The run of ``request`` starts: the previous one is cleared (the window shows only the
+        current run), :attr:`RunState.STARTING`. Returns whether results were replaced."""
+        had_results = self.results is not None
+        replaced = self.results if self.results is not None and not self.results.provisional else None
+        self.clear()
+        self.previous_results = replaced
+        self.request = request
+        self._set_state(RunState.STARTING, "starting worker processes…")
+        return had_results
+
+    def progress(self, message: str = "") -> None:
+        """Work has been done: STARTING becomes RUNNING (CANCELLING stays)."""
+        if self.state == RunState.STARTING:
+            self._set_state(RunState.RUNNING, message)
+        elif self.state == RunState.RUNNING and message:
+            self.message = message
+
+    def add_generation(self, job: str, data: dict) -> None:
+        """One GA generation of the running run (kept for the plot and the project)."""
+        self.histories.setdefault(job, []).append(
+            (int(data["generation"]), float(data["best_fitness"]), float(data["mean_fitness"])))
+        self.progress()
+        self.generation.emit(job, data)
+
+    def request_cancel(self) -> bool:
+        """Ask the running run to stop (returns whether there was one)."""
+        if not self.state.busy or self.state == RunState.CANCELLING:
+            return False
+        self._set_state(RunState.CANCELLING, "cancelling…")
+        return True
+
+    def add_provisional(self, key: str, record: ResultRecord, view=None) -> None:
+        """A structure of the running run was relaxed (or relaxed further): it joins the
+        provisional results, ranked by energy so far (its ``rank``; ``provisional`` set).
+        A later call with the same ``key`` replaces its record. A viewed provisional result
+        stays on view (its index follows the new order). Ignored when no run is going on.
+
+        ``view`` is (contact map, 3D geometry) or None."""
+        if not self.state.busy or self.request is None:
+            return
+        viewed = self.records[self.viewing].key if self.viewing is not None and self.results else ""
+        self._provisional.add(key, record, view)
+        self.results = self._provisional.results(self.request.formula, self.request.describe())
+        index = next((k for k, r in enumerate(self.records) if viewed and r.key == viewed), None)
+        if index is not None:
+            if viewed == key:
+                self.view_result(index)  # its structure changed: its map again
+            elif index != self.viewing:
+                self.viewing = index
+                self.viewing_changed.emit(index)
+        self.results_changed.emit()
+
+    def finish(self, result, records: list[ResultRecord], views: list | None = None) -> None:
+        """The run ended with ``result`` (a ``PredictionResult``) and its records (they replace
+        any provisional results)."""
+        self._provisional = ProvisionalResults()
+        if not records and self.previous_results is not None:  # nothing finished: the previous results stay
+            self._restore_previous(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
+                                   "the previous results are shown again")
+            return
+        request = self.request
+        formula, inputs = (request.formula, request.describe()) if request is not None else ("", "")
+        self.previous_results = None
+        self.results = SessionResults(formula, inputs, list(records), discarded_lines(result),
+                                      bool(result.cancelled), float(result.seconds), dict(enumerate(views or [])))
+        self.back_to_input()  # a result of the previous run may be on view
+        finished = len(records)
+        if result.cancelled:
+            self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
+        else:
+            self._set_state(RunState.DONE, f"done: {finished} distinct structures in {result.seconds:.0f} s")
+        self.results_changed.emit()
+
+    def fail(self, message: str) -> None:
+        """The run failed. The results it replaced are shown again (its own provisional rows
+        are dropped: the previous run's finished results come first); without any, its
+        provisional records become its results, ranked by energy and not de-duplicated, so that
+        they can be exported and saved."""
+        self._provisional = ProvisionalResults()
+        if self.previous_results is not None:
+            self._restore_previous(f"{message} (the previous results are shown again)", RunState.FAILED)
+            return
+        if self.results is not None and self.results.provisional:
+            self.results = replace(self.results, provisional=False,
+                                   records=[replace(r, provisional=False, key="") for r in self.records],
+                                   inputs=f"{self.results.inputs} (failed run: the structures relaxed before it "
+                                          "failed, not de-duplicated)")
+            message = f"{message} ({len(self.records)} structures relaxed before it failed are kept)"
+            self.results_changed.emit()
+        self._set_state(RunState.FAILED, message)
+
+    def show(self, results: SessionResults, message: str) -> None:
+        """Show finished results made elsewhere (a run folder), :attr:`RunState.DONE` with ``message``."""
+        self.results = results
+        self._set_state(RunState.DONE, message)
+        self.results_changed.emit()
+
+    def restore(self, results: SessionResults | None, histories: dict, viewing: int | None) -> None:
+        """An opened project's run: its fitness histories, results and the result on view."""
+        self.histories = histories
+        self.histories_changed.emit()
+        if results is not None:
+            self.results = results
+            self.results_changed.emit()
+            if viewing is not None and 0 <= viewing < len(self.records):
+                self.view_result(viewing)
+
+    def _restore_previous(self, message: str, state: RunState | None = None) -> None:
+        self.results, self.previous_results = self.previous_results, None
+        self._set_state(state or (RunState.CANCELLED if self.state == RunState.CANCELLING else RunState.DONE),
+                        message)
+        self.results_changed.emit()
+
+    def _set_state(self, state: RunState, message: str) -> None:
+        self.state, self.message = state, message
+        self.state_changed.emit(state.value)
+
+    # ------------------------------------------------------------------ the result on view
+    def view_result(self, index: int) -> ResultRecord:
+        """Show result ``index``: its map goes to :attr:`result_document` (read-only);
+        the input maps are not touched. Returns its record."""
+        if not 0 <= index < len(self.records):
+            raise SessionError(f"no result #{index + 1}")
+        record = self.records[index]
+        cmap = self.results.views.get(index, (None, None))[0] if self.results is not None else None
+        if cmap is None:
+            cmap = result_contact_map(record)
+        if cmap is not None:
+            self.result_document.load(cmap.labels, cmap.species, cmap.matrix,
+                                      image_coordination=cmap.coordination_numbers)
+            self.overlay.apply(self.result_document)
+        else:
+            self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
+        self.viewing = index
+        self.viewing_changed.emit(index)
+        return record
+
+    def back_to_input(self) -> None:
+        """Leave a result's map: the input map of the current Z is shown again, exactly as it was."""
+        if self.viewing is not None:
+            self.viewing = None
+            self.viewing_changed.emit(None)
+
+    def set_overlay(self, overlay: ReferenceOverlay) -> None:
+        """Overlay a reference's true map on the viewed result's map (and on results viewed later)."""
+        self.overlay = overlay
+        overlay.apply(self.result_document)
