@@ -179,6 +179,8 @@ def test_worker_timeout_option(capsys):
     (["predict", "NaCl", "--strain", "1"], "--strain"),
     (["predict", "NaCl", "--strain", "nan"], "--strain"),
     (["predict", "NaCl", "--escalate", "-1"], "--escalate"),
+    (["predict", "NaCl", "--stall", "0"], "--stall"),
+    (["evaluate", "prediction", "--data", "d.csv", "--patience", "-1"], "--patience"),
     (["predict", "NaCl", "--top-k", "231"], "--top-k"),
     (["predict", "NaCl", "--seed", "-1"], "--seed"),
     (["predict", "NaCl", "--z", "0"], "--z"),

@@ -171,12 +171,17 @@ def test_the_default_second_potential_is_the_other_one():
 def test_cli_second_potential_none_and_near_tie(tmp_path):
     from core.cli import build_parser
     from core.cli.options import predict_settings as _predict_settings
+    from core.predict.settings import PredictionSettings
 
     args = build_parser().parse_args(["predict", "NaCl", "--second-potential", "none", "--near-tie", "10"])
     settings = _predict_settings(args)
     assert settings.reranking_potential is None and settings.near_tie == pytest.approx(0.010)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["predict", "NaCl", "--near-tie", "-1"])
+    budget = _predict_settings(build_parser().parse_args(["predict", "NaCl", "--patience", "20", "--stall", "100"]))
+    assert (budget.patience, budget.stall, budget.ga().stall) == (20, 100, 100)
+    fast = _predict_settings(build_parser().parse_args(["predict", "NaCl", "--fast"]))
+    assert (fast.patience, fast.stall) == (PredictionSettings.fast().patience, PredictionSettings.fast().stall)
 
 
 def test_learned_ranker_features_need_no_reference_and_order_the_first_three():

@@ -226,7 +226,8 @@ def cmd_evaluate_prediction(args: argparse.Namespace) -> int:
         r = results[name]
         print(f"{name} space groups: match rate top-1 {r['match_rate_top1']:.3f}, top-5 {r['match_rate_top5']:.3f}, "
               f"RMS {r['rms_mean']:.3f}, attempted {r['attempted_fraction']:.3f}, "
-              f"{r['seconds_per_formula']:.1f} s/formula (one core)", flush=True)
+              f"{r['seconds_per_formula']:.1f} s/formula (one core), {r['ga_generations_per_formula']:.0f} GA "
+              f"generations and {r['relax_steps_per_formula']:.0f} relaxation steps per formula", flush=True)
         for route, alone in r["by_route_alone"].items():
             print(f"  {route} alone: top-1 {alone['match_rate_top1']:.3f}, top-5 {alone['match_rate_top5']:.3f}; "
                   f"first correct structure from {route}: {r['first_match_by_source'][route]:.3f}", flush=True)

@@ -278,6 +278,11 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--population", type=population, default=None,
                    help=f"GA population (default 100, as in the paper; {MIN_POPULATION} to {MAX_POPULATION})")
     p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
+    p.add_argument("--patience", type=non_negative, default=None,
+                   help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default 50)")
+    p.add_argument("--stall", type=positive, default=None,
+                   help="a GA run stops when its best fitness has not improved for this many generations "
+                        "(default 200)")
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
@@ -326,7 +331,7 @@ def predict_settings(args: argparse.Namespace):
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
-    for name in ("assignments", "restarts", "escalate", "population", "generations", "strain", "relax_per_candidate",
+    for name in ("assignments", "restarts", "escalate", "population", "generations", "patience", "stall", "strain", "relax_per_candidate",
                  "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential", "second_weight", "ranking"):
         value = getattr(args, name, None)
         if value is not None:

@@ -70,6 +70,8 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
     relaxations = {id(e.relaxation): e.relaxation for e in result.pool if e.relaxation is not None}
     row["relax_steps"] = sum(x.steps for x in relaxations.values())  # a structure relaxed once counts once
     row["n_relaxed"] = len(relaxations)
+    # the GA's work, independent of the machine's load: generations summed over every run
+    row["ga_generations"] = sum(r.generations for runs in result.reconstructions.values() for r in runs)
     row["n_ranked"] = len(result.ranked)
     row["candidate_spacegroups"] = [c.spacegroup for c in result.candidates]
     row["template_spacegroups"] = [c.spacegroup for c in result.templates]
@@ -154,6 +156,8 @@ def summarise(rows: list[dict]) -> dict:
         "seconds_per_formula": float(np.mean([r["seconds"] for r in rows])) if n else float("nan"),
         "relax_steps_per_formula": float(np.mean([r["relax_steps"] for r in rows if "relax_steps" in r]))
         if any("relax_steps" in r for r in rows) else float("nan"),
+        "ga_generations_per_formula": float(np.mean([r["ga_generations"] for r in rows if "ga_generations" in r]))
+        if any("ga_generations" in r for r in rows) else float("nan"),
     }
 
 
