@@ -19,30 +19,31 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alphacrystal_gui.preferences import DEFAULT_PROCESSES
-from core import Session, __version__
+from core import Preferences, Session, __version__
 
 
 class PreferencesDialog(QDialog):
-    """Model file, device, default processes and GA budget, as the session holds them."""
+    """Model file, device, default processes and GA budget: the session's preferences."""
 
     def __init__(self, session: Session, parent=None) -> None:
         super().__init__(parent)
-        settings = session.run_settings
+        chosen = session.preferences
         self.setWindowTitle("Preferences")
-        self.model = QLineEdit(session.contact_model or "")
+        self.model = QLineEdit(chosen.contact_model or "")
         self.model.setPlaceholderText("shipped model (resources/contact_model_default.pt)")
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse)
         self.device = QComboBox()
         self.device.addItems(["auto", "cpu", "cuda"])
-        self.device.setCurrentText(settings.device)
+        if self.device.findText(chosen.device) < 0:  # cuda:1, typed into the settings file
+            self.device.addItem(chosen.device)
+        self.device.setCurrentText(chosen.device)
         self.processes = QSpinBox()
-        self.processes.setRange(1, 256)
-        self.processes.setValue(settings.jobs if settings.jobs is not None else DEFAULT_PROCESSES)
+        self.processes.setRange(1, Preferences.max_jobs)
+        self.processes.setValue(chosen.jobs)
         self.generations = QSpinBox()
         self.generations.setRange(1, 100000)
-        self.generations.setValue(settings.generations)
+        self.generations.setValue(chosen.generations)
         form = QFormLayout(self)
         form.addRow("Contact model file", self.model)
         form.addRow("", browse)
@@ -54,11 +55,10 @@ class PreferencesDialog(QDialog):
         box.rejected.connect(self.reject)
         form.addRow(box)
 
-    def apply(self, session: Session) -> bool:
-        """Give the chosen values to ``session`` (raises AlphaCrystalError for an invalid one)."""
-        session.set_preferences(self.model.text().strip() or None, self.device.currentText(),
-                                self.processes.value(), self.generations.value())
-        return True
+    def chosen(self) -> Preferences:
+        """The preferences as chosen (raises AlphaCrystalError for an invalid one)."""
+        return Preferences(self.model.text().strip() or None, self.device.currentText(),
+                           self.processes.value(), self.generations.value())
 
     def _browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "Contact model", "", "Models (*.pt)")

@@ -248,7 +248,7 @@ class MainWindow(QMainWindow):
         then quick); without an engine process there is nothing to warm (returns None)."""
         if self.engine is None:
             return None
-        model, device = self.session.contact_model, self.session.run_settings.device
+        model, device = self.session.preferences.contact_model, self.session.preferences.device
         # a failure (a broken model file in the preferences) is reported by Predict itself
         return self.start(warm_up, model, device, busy=False, on_failure=lambda *_: None, in_engine=True)
 
@@ -283,7 +283,7 @@ class MainWindow(QMainWindow):
         if self.session.busy_with or not self.may_discard(f"predict {formula}"):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
-        model, device = self.session.contact_model, self.session.run_settings.device
+        model, device = self.session.preferences.contact_model, self.session.preferences.device
         self.start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, z, *out))
 
@@ -478,7 +478,8 @@ class MainWindow(QMainWindow):
         """Edit the session's preferences; when accepted, they are stored for the next session."""
         dialog = PreferencesDialog(self.session, self)
         try:
-            if dialog.exec() and dialog.apply(self.session):
+            if dialog.exec():
+                self.session.set_preferences(dialog.chosen())
                 save_preferences(self.qsettings, self.session)
         except core.AlphaCrystalError as exc:
             self.show_error(str(exc))

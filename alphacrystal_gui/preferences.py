@@ -1,41 +1,44 @@
-"""The user's preferences, kept between sessions in ``QSettings``: the one place for their
-keys and defaults.
+"""The user's preferences kept between sessions in ``QSettings``: the one place for their keys.
 
-The session holds them while the window is open (``Session.contact_model`` and the device,
-processes and GA generations of ``Session.run_settings``); they are read into it when the
-window opens and written back when the Preferences dialog is accepted.
+They are read into the session when the window opens (``Session.preferences``,
+:class:`core.Preferences`, which holds their defaults and checks them) and written back when
+the Preferences dialog is accepted.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import QSettings
 
-from core import AlphaCrystalError, PredictionSettings, Session
+from core import AlphaCrystalError, Preferences, Session
 
-DEFAULT_PROCESSES = 2
-"""GA processes of a new installation (the CLI's default is every core; the window leaves
-one for itself on a 2-core laptop)."""
+KEYS = {"contact_model": "model", "device": "device", "jobs": "processes", "generations": "generations"}
+"""Preferences field -> QSettings key."""
+_PARSE = {"contact_model": lambda v: str(v or "") or None, "device": str, "jobs": int, "generations": int}
 
 
 def load_preferences(qsettings: QSettings, session: Session) -> str | None:
-    """Read the stored preferences into ``session``; returns a message when a stored value was
-    refused (a hand-edited settings file) and the defaults were used instead, else None."""
-    try:
-        session.set_preferences(str(qsettings.value("model", "") or "") or None,
-                                str(qsettings.value("device", PredictionSettings().device)),
-                                int(qsettings.value("processes", DEFAULT_PROCESSES)),
-                                int(qsettings.value("generations", PredictionSettings().generations)))
-    except (AlphaCrystalError, TypeError, ValueError) as exc:
-        session.set_preferences(None, PredictionSettings().device, DEFAULT_PROCESSES,
-                                PredictionSettings().generations)
-        return f"stored preferences ignored ({exc}); the defaults are used"
+    """Read the stored preferences into ``session``. A stored value that is refused (a
+    hand-edited settings file) is replaced by its default; returns a message naming each
+    such value, else None."""
+    preferences, refused = Preferences(), []
+    for field, key in KEYS.items():
+        raw = qsettings.value(key)
+        if raw is None:
+            continue
+        try:
+            preferences = replace(preferences, **{field: _PARSE[field](raw)})
+        except (AlphaCrystalError, TypeError, ValueError) as exc:
+            refused.append(f"{key} = {raw!r} ({exc})")
+    session.set_preferences(preferences)
+    if refused:
+        return f"stored preferences ignored: {'; '.join(refused)}; the defaults are used for them"
     return None
 
 
 def save_preferences(qsettings: QSettings, session: Session) -> None:
     """Store the session's preferences for the next session."""
-    settings = session.run_settings
-    qsettings.setValue("model", session.contact_model or "")
-    qsettings.setValue("device", settings.device)
-    qsettings.setValue("processes", settings.jobs if settings.jobs is not None else DEFAULT_PROCESSES)
-    qsettings.setValue("generations", settings.generations)
+    for field, key in KEYS.items():
+        value = getattr(session.preferences, field)
+        qsettings.setValue(key, "" if value is None else value)

@@ -82,6 +82,7 @@ _LAZY = {
     # the desktop app's model
     "ContactMapDocument": "core.contact.map_document", "RunRequest": "core.app.run", "RunState": "core.app.run",
     "Session": "core.app.session", "SessionError": "core.app.errors", "PROJECT_SUFFIX": "core.app.project",
+    "Preferences": "core.app.preferences",
     "Project": "core.app.project", "ReferenceStructure": "core.app.reference", "read_reference": "core.app.reference",
     # processes and terminal output
     "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",

@@ -507,10 +507,12 @@ def test_the_run_panel_is_a_view_of_the_sessions_run_settings(window):
 
 
 def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatch):
-    """The stored preferences are read into the session when the window opens; Predict and Run
-    use the session's (never QSettings directly); the dialog writes them back; an opened project
-    keeps this machine's device; a hand-edited bad value falls back to the defaults, saying so."""
-    from alphacrystal_gui import dialogs, main_window
+    """The stored preferences are read into the session when the window opens and become the
+    run settings; Predict and Run use the session's (never QSettings directly); the dialog
+    shows the preferences, not the run panel's edits, and writes them back; an opened
+    project keeps this machine's device; a hand-edited bad value falls back to its default,
+    saying so, and the good ones are kept."""
+    from alphacrystal_gui import main_window
 
     path = tmp_path / "prefs.ini"
     stored = QSettings(str(path), QSettings.Format.IniFormat)
@@ -521,13 +523,13 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
     w = MainWindow(QSettings(str(path), QSettings.Format.IniFormat))
     qtbot.addWidget(w)
     s = w.session
-    assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations, s.contact_model) == \
-        ("cpu", 1, 123, None)
-    assert w.run_panel.generations.value() == 123
+    assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations) == ("cpu", 1, 123)
+    assert s.preferences.contact_model is None and w.run_panel.generations.value() == 123
+    w.run_panel.generations.setValue(77)  # an edit of this run, not of the preferences
 
-    class Accept(dialogs.PreferencesDialog):
+    class Accept(main_window.PreferencesDialog):
         def exec(self):  # the user types a model file, chooses cuda and 3 processes, and presses OK
-            assert self.device.currentText() == "cpu" and self.generations.value() == 123  # the session's
+            assert self.device.currentText() == "cpu" and self.generations.value() == 123  # the preferences
             self.model.setText(str(tmp_path / "my.pt"))
             self.device.setCurrentText("cuda")
             self.processes.setValue(3)
@@ -535,10 +537,12 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
 
     monkeypatch.setattr(main_window, "PreferencesDialog", Accept)
     w.preferences()
-    assert (s.contact_model, s.run_settings.device, s.run_settings.jobs) == (str(tmp_path / "my.pt"), "cuda", 3)
+    assert (s.preferences.contact_model, s.preferences.device, s.preferences.jobs) == (str(tmp_path / "my.pt"),
+                                                                                     "cuda", 3)
+    assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations) == ("cuda", 3, 123)
     again = QSettings(str(path), QSettings.Format.IniFormat)
-    assert (again.value("model"), again.value("device"), int(again.value("processes"))) == \
-        (str(tmp_path / "my.pt"), "cuda", 3)
+    assert (again.value("model"), again.value("device"), int(again.value("processes")),
+            int(again.value("generations"))) == (str(tmp_path / "my.pt"), "cuda", 3, 123)
     project = w.session.to_project()
     project.settings["device"] = "cpu"  # saved on another machine
     project_path = project.save(tmp_path / "other.acproj")
@@ -548,10 +552,12 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
 
     bad = QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat)
     bad.setValue("device", "gpu-please")
+    bad.setValue("processes", 3)
     bad.sync()
     other = MainWindow(QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(other)
     assert other.session.run_settings.device == PredictionSettings().device
+    assert other.session.preferences.jobs == 3  # the good value is kept
     assert "stored preferences ignored" in other.statusBar().currentMessage()
     assert "gpu-please" in other.statusBar().currentMessage()
 

@@ -409,3 +409,71 @@ def test_every_change_counts_in_the_sessions_revision(nacl_inputs):
     before = s.revision
     s.inputs.document().toggle(0, 1)
     assert s.revision > before  # a file read meanwhile can tell the session changed
+
+
+def test_the_sessions_two_models_each_announce_their_own_changes(nacl_inputs, tmp_path):
+    """Views subscribe to the model they show: an input edit is an ``inputs`` event, a run's
+    results a ``run`` event; the session marks itself unsaved from either."""
+    s = session_with(nacl_inputs)
+    s.save(tmp_path / "p.acproj")
+    heard: list[str] = []
+    s.inputs.candidates_changed.connect(lambda: heard.append("candidates"))
+    s.inputs.map_edited.connect(lambda z: heard.append(f"map {z}"))
+    s.run.results_changed.connect(lambda: heard.append("results"))
+    s.run.cleared.connect(lambda: heard.append("cleared"))
+    s.inputs.set_template_ticked([False] * len(s.inputs.templates))
+    assert heard == ["candidates"] and s.has_unsaved_work
+    s.save(tmp_path / "p.acproj")
+    z = s.inputs.current_z
+    s.inputs.document().toggle(0, 1)
+    assert heard[-1] == f"map {z}" and s.has_unsaved_work
+    s.inputs.set_template_ticked([True] * len(s.inputs.templates))
+    run(s)
+    assert heard[-2:] == ["cleared", "results"] and s.run.records
+
+
+def test_results_given_back_after_a_failed_run_are_unsaved_work(nacl_inputs, tmp_path):
+    """Saved during a run (the file then holds no results), then the run fails and the earlier
+    results come back: they are not in the file, so Quit must ask."""
+    s = session_with(nacl_inputs)
+    run(s)
+    s.begin_run()
+    s.save(tmp_path / "during.acproj")
+    assert not Project.load(tmp_path / "during.acproj").results
+    s.run.fail("engine stopped")
+    assert s.run.records and s.has_unsaved_work
+
+
+def test_opening_a_file_marks_the_session_unsaved_at_no_point(nacl_inputs, tmp_path):
+    """A project or run folder replacing the session: the unsaved mark goes from the previous
+    session's state to clean, never through a transient 'unsaved' of the new contents."""
+    s = session_with(nacl_inputs)
+    run(s)
+    path = s.save(tmp_path / "p.acproj")
+    other = Session()
+    marks: list[bool] = []
+    other.dirty_changed.connect(marks.append)
+    other.load_project(Project.load(path), path)
+    assert other.run.records and not other.dirty and marks.count(False) >= 1
+    assert marks[-1] is False and marks.count(True) <= 1  # set_inputs' one mark, then clean
+    folder = Session()
+    folder_marks: list[bool] = []
+    folder.dirty_changed.connect(folder_marks.append)
+    folder.show_run_folder(tmp_path, "NaCl", s.run.records, {"seconds": 1.0})
+    assert folder.run.records and not folder.dirty and folder_marks.count(True) <= 1 and folder_marks[-1] is False
+
+
+def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_way():
+    from core.app.preferences import Preferences
+
+    s = Session()
+    s.set_preferences(Preferences("my.pt", "cpu", 3, 250))
+    assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations) == ("cpu", 3, 250)
+    s.set_run_settings(generations=40)  # the run panel: this run only
+    assert s.preferences.generations == 250 and s.preferences.contact_model == "my.pt"
+    for bad in ({"device": "gpu"}, {"jobs": 0}, {"generations": 0}):
+        with pytest.raises(Exception) as info:
+            s.set_preferences(Preferences(**bad))
+        assert str(next(iter(bad.values()))) in str(info.value)
+    assert s.preferences.device == "cpu"  # unchanged by the refused ones
+    assert Preferences(contact_model="  ").contact_model is None

@@ -199,8 +199,8 @@ class RunInputs:
                           [z for z in self.edited_zs() if z in {c.z for c in chosen}])
 
     def rerun_request(self, candidate: Candidate, rerun_of: str) -> RunRequest:
-        """A run of ``candidate`` alone (a result's assignment) on its Z's map as edited now."""
-        self.require_map(candidate.z)
+        """A run of ``candidate`` alone (a result's assignment) on its Z's map as edited now
+        (the caller has checked that its Z has a map: :meth:`require_map`)."""
         maps = self.maps_for_run()
         return RunRequest(self.formula, [candidate], {candidate.z: maps[candidate.z]}, [],
                           [z for z in self.edited_zs() if z == candidate.z], rerun_of=rerun_of)

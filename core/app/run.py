@@ -155,7 +155,8 @@ class RunModel:
     """
 
     state_changed = Signal(str)
-    """The run state (a :class:`RunState` value) or its message changed."""
+    """The run state changed (its :class:`RunState` value); the message with it. (A running
+    run's progress message changes without an event: the window reads it with the progress.)"""
     cleared = Signal()
     """The previous run and everything from it is gone (a new Predict, an opened project, the
     start of the next run): results, provisional results, fitness histories, the viewed
@@ -285,11 +286,12 @@ class RunModel:
             self._restore_previous(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
                                    "the previous results are shown again")
             return
-        request = self.request
-        formula, inputs = (request.formula, request.describe()) if request is not None else ("", "")
+        if self.request is None:
+            raise SessionError("no run was started: there is nothing to finish")
         self.previous_results = None
-        self.results = SessionResults(formula, inputs, list(records), discarded_lines(result),
-                                      bool(result.cancelled), float(result.seconds), dict(enumerate(views or [])))
+        self.results = SessionResults(self.request.formula, self.request.describe(), list(records),
+                                      discarded_lines(result), bool(result.cancelled), float(result.seconds),
+                                      dict(enumerate(views or [])))
         self.back_to_input()  # a result of the previous run may be on view
         finished = len(records)
         if result.cancelled:

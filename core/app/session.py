@@ -36,6 +36,7 @@ from pymatgen.core import Structure
 
 from core.app.errors import SessionError
 from core.app.inputs import RunInputs
+from core.app.preferences import Preferences
 from core.app.project import Project, ProjectContents
 from core.app.reference import ReferenceOverlay
 from core.app.run import RunModel, RunRequest, RunState, SessionResults
@@ -47,8 +48,6 @@ from core.errors import AlphaCrystalError
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
-
-__all__ = ["APP_NAME", "Session", "SessionError"]
 
 APP_NAME = "AlphaCrystal Studio"
 
@@ -86,15 +85,18 @@ class Session:
         self.run_settings = PredictionSettings()
         """What the next run does (GA budget, processes, relaxation, ranking, hull, device): the
         one copy; the run panel shows it and sends edits through :meth:`set_run_settings`."""
-        self.contact_model: str | None = None
-        """The contact-map model file a Predict uses (a preference; None: the shipped models)."""
+        self.preferences = Preferences()
+        """The user's preferences (model file, device, default processes and generations)."""
+        self._replacing = False
+        """A file's contents are replacing the session: its own events do not mark it unsaved."""
         # connected first, so the unsaved mark is set before any view redraws
         self.inputs.candidates_changed.connect(self._changed)
         self.inputs.map_edited.connect(self._changed)
         self.run.results_changed.connect(self._changed)
 
     def _changed(self, *_args) -> None:
-        self._set_dirty(True)
+        if not self._replacing:
+            self._set_dirty(True)
 
     # ------------------------------------------------------------------ foreground task
     @property
@@ -134,11 +136,11 @@ class Session:
             self.run_settings_changed.emit()
         return self.run_settings
 
-    def set_preferences(self, contact_model: str | None, device: str, jobs: int, generations: int) -> None:
-        """The user's preferences (kept by the window between sessions): the contact-map model
-        file (None or "": the shipped ones), the torch device, GA processes and generations."""
-        self.contact_model = contact_model or None
-        self.set_run_settings(device=device, jobs=jobs, generations=generations)
+    def set_preferences(self, preferences: Preferences) -> None:
+        """New preferences (the window reads them when it opens, the Preferences dialog sets
+        them): they also become the run settings' device, processes and generations."""
+        self.set_run_settings(device=preferences.device, jobs=preferences.jobs, generations=preferences.generations)
+        self.preferences = preferences
 
     # ------------------------------------------------------------------ inputs
     def set_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
@@ -229,9 +231,13 @@ class Session:
             While a run is going on.
         """
         self.set_inputs(formula, None, [], {}, [])
-        self.run.show(SessionResults(formula, f"run folder {path}", list(records), list(meta.get("discarded", [])),
-                                     False, float(meta.get("seconds") or 0.0)),
-                      f"{len(records)} structures from {path}")
+        self._replacing = True
+        try:
+            self.run.show(SessionResults(formula, f"run folder {path}", list(records),
+                                         list(meta.get("discarded", [])), False, float(meta.get("seconds") or 0.0)),
+                          f"{len(records)} structures from {path}")
+        finally:
+            self._replacing = False
         self._set_dirty(False)
 
     # ------------------------------------------------------------------ reference
@@ -340,7 +346,7 @@ class Session:
     def open_contents(self, c: ProjectContents, path: str | Path | None = None) -> None:
         """Replace the session by a project's contents (:meth:`core.app.project.Project.contents`,
         built off the GUI thread); ``path``: the project file it came from. The device
-        preference stays this machine's."""
+        stays this machine's preference."""
         self.run.state = RunState.IDLE
         # the reference first (or none: never the previous project's), so the new maps get its overlay
         self.reference, self.reference_map, self.reference_name = c.reference, c.reference_map, c.reference_name
@@ -349,14 +355,18 @@ class Session:
         self.set_inputs(c.formula, c.z, c.candidates, c.predictions, c.templates, c.candidate_ticked,
                         c.template_ticked)
         self.reference_changed.emit()
-        for z, (matrix, threshold) in c.edited_maps.items():
-            self.inputs.restore_map(z, matrix, threshold)
-        if c.current_z is not None and c.current_z in self.inputs.documents:
-            self.inputs.select_z(c.current_z)
-        self.run.restore(c.results, c.histories, c.viewing)
+        self._replacing = True
+        try:
+            for z, (matrix, threshold) in c.edited_maps.items():
+                self.inputs.restore_map(z, matrix, threshold)
+            if c.current_z is not None and c.current_z in self.inputs.documents:
+                self.inputs.select_z(c.current_z)
+            self.run.restore(c.results, c.histories, c.viewing)
+        finally:
+            self._replacing = False
         self.open_notes = list(c.notes)
         if c.settings is not None:
-            self.run_settings = replace(c.settings, device=self.run_settings.device)
+            self.run_settings = replace(c.settings, device=self.preferences.device)
             self.run_settings_changed.emit()
         self.project_path = Path(path) if path is not None else None
         self._saved()

@@ -17,6 +17,7 @@ from core.predict.ranking import NEAR_TIE_EV
 from core.predict.settings import MAGMOM_SOURCES, RANKINGS
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 from core.relax.potentials import POTENTIALS
+from core.runtime.parallel import MAX_PROCESSES
 from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
 from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
 from core.stability.hull import FRAMES as STABILITY_FRAMES
@@ -24,9 +25,6 @@ from core.templates.retrieval import SCORERS
 
 MAX_COUNT = 1_000_000
 """Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
-
-MAX_PROCESSES = 1024
-"""Most worker processes, threads or batch jobs an option may ask for."""
 
 MAX_POPULATION = 10_000
 """The GA evaluates the whole population at once: 100x the paper's 100 fills the memory."""

@@ -37,6 +37,9 @@ def ignore_interrupts() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
+MAX_PROCESSES = 1024
+"""Most worker processes, threads or batch jobs a setting may ask for."""
+
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
 CANCEL_GRACE_S = 0.3

@@ -1,0 +1,52 @@
+"""The user's preferences: what they chose once for every session (the contact-map model file,
+the torch device, the GA processes and generations a new session starts with).
+
+The window keeps them between sessions (``alphacrystal_gui/preferences.py``, in ``QSettings``);
+the session holds them while it is open (:attr:`core.app.session.Session.preferences`) and
+applies them to its run settings when they are set. They are separate from the run settings:
+an edit in the run panel or an opened project changes the next run, not the preferences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+from core.app.errors import SessionError
+from core.predict.settings import PredictionSettings
+from core.runtime.device import DEFAULT_DEVICE, check_device_name
+from core.runtime.parallel import MAX_PROCESSES
+
+DEFAULT_PROCESSES = 2
+"""GA processes of a new installation (the CLI's default is every core; the window leaves
+the GUI some room on a 2-core laptop)."""
+
+
+@dataclass(frozen=True)
+class Preferences:
+    """The user's preferences (see the module docstring); checked when made.
+
+    Raises
+    ------
+    SessionError
+        A value out of range, naming it.
+    """
+
+    contact_model: str | None = None
+    """Contact-map model file a Predict uses; None: the shipped models."""
+    device: str = DEFAULT_DEVICE
+    """Torch device of the network and the potential: auto, cpu, cuda or cuda:N."""
+    jobs: int = DEFAULT_PROCESSES
+    """GA worker processes a new session starts with."""
+    generations: int = PredictionSettings().generations
+    """GA generations a new session starts with."""
+    max_jobs: ClassVar[int] = MAX_PROCESSES
+
+    def __post_init__(self) -> None:
+        if self.contact_model is not None and not str(self.contact_model).strip():
+            object.__setattr__(self, "contact_model", None)
+        check_device_name(self.device)
+        if not 1 <= int(self.jobs) <= MAX_PROCESSES:
+            raise SessionError(f"processes must be 1 to {MAX_PROCESSES}, not {self.jobs}")
+        if not int(self.generations) >= 1:
+            raise SessionError(f"GA generations must be at least 1, not {self.generations}")
