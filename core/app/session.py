@@ -69,7 +69,6 @@ class Session:
         self.run = RunModel()
         self.reference: Structure | None = None
         self.reference_name = ""
-        self.reference_map: ContactMap | None = None
         self._reference_document: tuple[ContactMap | None, ContactMapDocument | None] = (None, None)
         self.project_path: Path | None = None
         self.dirty = False
@@ -243,12 +242,17 @@ class Session:
     # ------------------------------------------------------------------ reference
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
         """A known structure to compare with (its true map overlays maps of the same atoms)."""
-        self.reference, self.reference_name, self.reference_map = structure, name, cmap
+        self.reference, self.reference_name = structure, name
         overlay = ReferenceOverlay.of(structure, cmap)
         self.inputs.set_overlay(overlay)
         self.run.set_overlay(overlay)
         self.reference_changed.emit()
         self._set_dirty(True)
+
+    @property
+    def reference_map(self) -> ContactMap | None:
+        """The reference's true contact map (its primitive cell), or None: the one the models overlay."""
+        return self.inputs.overlay.contact_map
 
     @property
     def reference_document(self) -> ContactMapDocument | None:
@@ -349,7 +353,7 @@ class Session:
         stays this machine's preference."""
         self.run.state = RunState.IDLE
         # the reference first (or none: never the previous project's), so the new maps get its overlay
-        self.reference, self.reference_map, self.reference_name = c.reference, c.reference_map, c.reference_name
+        self.reference, self.reference_name = c.reference, c.reference_name
         overlay = ReferenceOverlay.of(c.reference, c.reference_map)
         self.inputs.overlay = self.run.overlay = overlay  # applied to the maps made next
         self.set_inputs(c.formula, c.z, c.candidates, c.predictions, c.templates, c.candidate_ticked,
