@@ -184,6 +184,46 @@ def test_cli_second_potential_none_and_near_tie(tmp_path):
     assert (fast.patience, fast.stall) == (PredictionSettings.fast().patience, PredictionSettings.fast().stall)
 
 
+def test_the_ga_budget_follows_the_cell_size_unless_given():
+    """Cells of at most 12 atoms get the short GA budget chosen on validation, larger ones the
+    long one; --patience/--stall given by the user hold for every size; each prediction target
+    carries its own cell's budget, and the budget is part of its resume key."""
+    import numpy as np
+
+    from core.candidates.propose import Candidate
+    from core.predict.settings import (
+        LONG_GA_BUDGET,
+        SHORT_GA_BUDGET,
+        SHORT_GA_MAX_ATOMS,
+        PredictionSettings,
+    )
+    from core.predict.stages import _reconstruction_key, _target
+
+    default = PredictionSettings()
+    budget = lambda ga: (ga.patience, ga.stall)  # noqa: E731
+    assert budget(default.ga(SHORT_GA_MAX_ATOMS)) == SHORT_GA_BUDGET == (20, 100)
+    assert budget(default.ga(SHORT_GA_MAX_ATOMS + 1)) == LONG_GA_BUDGET == (50, 200)
+    assert budget(default.ga()) == LONG_GA_BUDGET  # size unknown: the long one
+    given = PredictionSettings(patience=7)
+    assert budget(given.ga(4)) == (7, 100) and budget(given.ga(16)) == (7, 200)
+    assert budget(PredictionSettings.fast().ga(4)) == budget(PredictionSettings.fast().ga(16)) == (30, 100)
+    assert PredictionSettings.from_dict(default.to_dict()) == default  # a project keeps "by size"
+
+    class Map:  # what _target reads of a ContactPrediction
+        def __init__(self, n):
+            self.species, self.contact = ["Na", "Cl"] * (n // 2), np.zeros((n, n), dtype=np.uint8)
+
+    cand = Candidate(spacegroup=225, symbol="Fm-3m", crystal_system="cubic", probability=1.0, z=1, n_atoms=2,
+                     centring_points=4, lattice=(5.6, 5.6, 5.6, 90.0, 90.0, 90.0), n_wyckoff_assignments=None)
+    small, large = Map(8), Map(16)
+    assert budget(_target(cand, small, default).ga) == SHORT_GA_BUDGET
+    assert budget(_target(cand, large, default).ga) == LONG_GA_BUDGET
+    assert _reconstruction_key("NaCl", cand, small, default) != _reconstruction_key(
+        "NaCl", cand, small, PredictionSettings(patience=50, stall=200))
+    assert _reconstruction_key("NaCl", cand, large, default) == _reconstruction_key(
+        "NaCl", cand, large, PredictionSettings(patience=50, stall=200))  # older run folders still resume
+
+
 def test_learned_ranker_features_need_no_reference_and_order_the_first_three():
     """The features come from what the pipeline knows when it ranks (energies, symmetry, route,
     scores); no reference structure is given anywhere."""

@@ -401,6 +401,27 @@ def test_the_one_loop_escalates_only_targets_below_fitness_one():
     assert keys == sorted(keys)  # best first
 
 
+def test_the_loop_runs_each_target_on_its_own_ga_settings():
+    """A prediction's GA budget depends on the cell's size, so a target may carry its own GA
+    settings: its runs stop within them, a target without any uses the loop's."""
+    from dataclasses import replace
+
+    from core.reconstruction.loop import LoopSettings, reconstruct
+
+    impossible = oracle_target(wurtzite(), name="own")
+    n = len(impossible.species)
+    impossible = replace(impossible, contact_map=np.ones((n, n), dtype=int) - np.eye(n, dtype=int))  # never fitness 1
+    own = replace(impossible, ga=GASettings(population=20, generations=1000, patience=5, stall=7))
+    loops = replace(impossible, name="loops")
+    settings = LoopSettings(n_assignments=1, ga=GASettings(population=20, generations=1000, patience=5, stall=25),
+                            workers=1)
+    outcome = reconstruct({"own": own, "loops": loops}, settings)
+    free = {name: [r.generations for r in results if r.assignment.dof]
+            for name, results in outcome.results.items()}
+    assert free["own"] and free["loops"]
+    assert max(free["own"]) < 25 <= min(free["loops"])  # stalled after 7 flat generations, not 25
+
+
 def test_a_sixteen_atom_oracle_reconstruction_on_a_small_budget():
     """MP-20's range beyond the paper's 12 atoms: LiTiO2 (Fd-3m, 16 atoms in the primitive
     cell; a training structure of the shipped template library) rebuilt from its true map,

@@ -277,10 +277,11 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help=f"GA population (default 100, as in the paper; {MIN_POPULATION} to {MAX_POPULATION})")
     p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=None,
-                   help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default 50)")
+                   help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default: "
+                        "20 for cells of at most 12 atoms, 50 above; docs/ranking.md)")
     p.add_argument("--stall", type=positive, default=None,
                    help="a GA run stops when its best fitness has not improved for this many generations "
-                        "(default 200)")
+                        "(default: 100 for cells of at most 12 atoms, 200 above)")
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")

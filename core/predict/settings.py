@@ -48,6 +48,18 @@ SECOND_TOP = 5
 SECOND_WEIGHT = 1.0
 """Weight of the second potential's energy against the first's in the re-ranking."""
 
+SHORT_GA_MAX_ATOMS = 12
+"""Cells of at most this many atoms get :data:`SHORT_GA_BUDGET`, larger ones :data:`LONG_GA_BUDGET`."""
+
+SHORT_GA_BUDGET = (20, 100)
+"""(patience, stall) of a GA run on a cell of at most :data:`SHORT_GA_MAX_ATOMS` atoms. Chosen on
+validation (docs/ranking.md, "The GA budget"): on 40 formulas of at most 12 atoms it changed no rank
+and halved the GA's generations (4,116 -> 2,188 per formula)."""
+
+LONG_GA_BUDGET = (50, 200)
+"""(patience, stall) of a GA run on a larger cell: on 20 validation formulas of 13-20 atoms the short
+budget lost one match from the top 5, so these keep the longer one."""
+
 class PredictionError(AlphaCrystalError):
     """The formula admits no candidate, or the run cannot proceed; the message says why."""
 
@@ -69,10 +81,13 @@ class PredictionSettings:
     escalate_to : int
         A candidate none of whose runs reaches fitness 1 goes on with the assignments
         ranked up to this (0: never; :mod:`core.reconstruction.loop`).
-    population, generations, patience : int
+    population, generations : int
         GA settings (paper: population 100, 1000 generations).
-    stall : int or None
-        Stop a GA run whose best fitness has not improved for this many generations.
+    patience, stall : int or None
+        Generations a GA run goes on after reaching fitness 1, and generations without
+        improvement after which it stops. None (the default): by the cell's size,
+        :data:`SHORT_GA_BUDGET` up to :data:`SHORT_GA_MAX_ATOMS` atoms, :data:`LONG_GA_BUDGET`
+        above (:meth:`ga`).
     max_strain : float
         Lattice lengths may vary by ± this fraction around the predicted lattice.
     relax : bool
@@ -139,8 +154,8 @@ class PredictionSettings:
     escalate_to: int = 0
     population: int = 100
     generations: int = 1000
-    patience: int = 50
-    stall: int | None = 200
+    patience: int | None = None
+    stall: int | None = None
     max_strain: float = 0.1
     relax: bool = True
     relax_per_candidate: int = 2
@@ -209,12 +224,18 @@ class PredictionSettings:
             return SECOND_POTENTIAL[self.potential]
         return self.second_potential
 
-    def ga(self) -> GASettings:
-        return GASettings(population=self.population, generations=self.generations, patience=self.patience,
-                          stall=self.stall)
+    def ga(self, n_atoms: int | None = None) -> GASettings:
+        """GA settings of a run on a cell of ``n_atoms`` atoms (None: unknown, the long budget):
+        ``patience`` and ``stall`` as given, or by the cell's size where they are None."""
+        short = n_atoms is not None and n_atoms <= SHORT_GA_MAX_ATOMS
+        patience, stall = SHORT_GA_BUDGET if short else LONG_GA_BUDGET
+        return GASettings(population=self.population, generations=self.generations,
+                          patience=patience if self.patience is None else self.patience,
+                          stall=stall if self.stall is None else self.stall)
 
     def loop(self) -> LoopSettings:
-        """The reconstruction loop's settings (:mod:`core.reconstruction.loop`)."""
+        """The reconstruction loop's settings (:mod:`core.reconstruction.loop`); each target of the
+        prediction carries its own GA settings (:meth:`ga` of its cell's size)."""
         return LoopSettings(self.n_assignments, self.restarts, self.ga(), self.seed, self.max_strain,
                             self.escalate_to, self.jobs)
 

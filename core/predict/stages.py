@@ -113,17 +113,18 @@ def _entries(candidates: list[Candidate], selected: dict[str, list[Reconstructio
         out[(tpl.key, 0)] = RankedStructure(0, tpl.source, tpl.structure, None, template=tpl)
     return out
 
-def _target(candidate: Candidate, prediction: ContactPrediction) -> ReconstructionTarget:
+def _target(candidate: Candidate, prediction: ContactPrediction, settings: PredictionSettings) -> ReconstructionTarget:
     forced = (Assignment.from_dict(candidate.assignment),) if candidate.assignment else ()
     return ReconstructionTarget(species=tuple(prediction.species), contact_map=np.asarray(prediction.contact),
                                 spacegroup=candidate.spacegroup, lattice=tuple(candidate.lattice),
-                                name=candidate_key(candidate), assignments=forced)
+                                name=candidate_key(candidate), assignments=forced,
+                                ga=settings.ga(len(prediction.species)))
 
 def _reconstruction_key(formula: str, candidate: Candidate, prediction: ContactPrediction,
                         settings: PredictionSettings) -> str:
     return state_key(formula, candidate.spacegroup, candidate.z, candidate.lattice, list(prediction.species),
                      np.asarray(prediction.contact).tolist(), settings.n_assignments, settings.restarts,
-                     settings.ga().to_dict(), settings.max_strain, settings.seed,
+                     settings.ga(len(prediction.species)).to_dict(), settings.max_strain, settings.seed,
                      *([settings.escalate_to] if settings.escalate_to else []),  # older run folders still resume
                      *([candidate.assignment["label"]] if candidate.assignment else []))
 
@@ -143,7 +144,7 @@ def _reconstruct(formula, candidates, maps, settings, folder, clock, cancel, on_
             results[name] = [ReconstructionResult.from_stored(d) for d in stored["results"]]
             resumed += 1
         else:
-            targets[name] = _target(cand, maps[cand.z])
+            targets[name] = _target(cand, maps[cand.z], settings)
     counter = {"done": 0, "total": 0}
 
     def planned(total: int) -> None:

@@ -53,6 +53,9 @@ class ReconstructionTarget:
     assignments : tuple of Assignment
         Run only these Wyckoff assignments (a re-run from a known structure's one),
         each with at least :data:`FORCED_RESTARTS` seeds; empty: the prior's ranking.
+    ga : GASettings or None
+        This target's GA settings (a prediction's budget depends on the cell's size:
+        :meth:`core.predict.settings.PredictionSettings.ga`); None: the loop's.
     """
 
     species: tuple[str, ...]
@@ -62,6 +65,7 @@ class ReconstructionTarget:
     name: str = ""
     rule: str = DEFAULT_RULE
     assignments: tuple[Assignment, ...] = ()
+    ga: GASettings | None = None
 
     @property
     def species_counts(self) -> dict[str, int]:

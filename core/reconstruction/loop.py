@@ -112,8 +112,8 @@ def reconstruct(targets: Mapping[str, ReconstructionTarget], settings: LoopSetti
     skipped: dict[str, str] = {}
     for name, target in targets.items():
         try:
-            planned[name] = plan_jobs(target, settings.n_assignments, settings.restarts, settings.ga, settings.seed,
-                                      settings.max_strain)
+            planned[name] = plan_jobs(target, settings.n_assignments, settings.restarts, target.ga or settings.ga,
+                                      settings.seed, settings.max_strain)
         except AlphaCrystalError as exc:  # no Wyckoff assignment: the other targets still run
             skipped[name] = str(exc)
     jobs = [job for target_jobs in planned.values() for job in target_jobs]
@@ -146,7 +146,7 @@ def reconstruct(targets: Mapping[str, ReconstructionTarget], settings: LoopSetti
             return  # it would have escalated: not done (a resumed run escalates it)
         more = [] if name in escalated or cancelled else escalate(
             targets[name], results[name], settings.n_assignments, settings.escalate_to, settings.restarts,
-            settings.ga, settings.seed, settings.max_strain)
+            targets[name].ga or settings.ga, settings.seed, settings.max_strain)
         if more:
             escalated.append(name)
             pending[name] += len(more)
