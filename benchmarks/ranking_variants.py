@@ -64,6 +64,17 @@ class Pool:
         self._matches: dict = {}
         self._same: dict = {}
         self.stage_energy: dict = {}  # (k, "pre") -> energy of a simulated shorter first round
+        self._prior: dict[int, float] | None = None
+
+    def sg_prior(self) -> dict[int, float]:
+        """Space group -> the candidate model's probability for this composition and Z (the
+        composition only: no reference), over the feasible groups."""
+        if self._prior is None:
+            from core.candidates.propose import propose_candidates
+
+            candidates = propose_candidates(self.formula, top_k=230, z=int(self.row["z"]), count_wyckoff=False)
+            self._prior = {c.spacegroup: c.probability for c in candidates}
+        return self._prior
 
     def structure(self, k: int, stage: str) -> Structure:
         key = (k, stage)
@@ -213,9 +224,20 @@ def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, 
             w = policy["second"]
             score = {m: (1 - w) * (energy[m] - lo1) + w * (second[m] - lo2) for m in head}
             ranked = sorted(head, key=lambda m: score[m]) + ranked[len(head):]
+    if policy.get("sg_prior"):  # the first k by energy (as re-ranked so far) - kT ln P(relaxed group)
+        head = ranked[:policy.get("prior_top", 5)]
+        prior, kt = pool.sg_prior(), policy["sg_prior"] / 1000
+        low = min(score[m] for m in head) if head else 0.0
+        prior_score = {m: score[m] - low - kt * np.log(max(prior.get(pool.group(*m), 0.0), PRIOR_FLOOR))
+                       for m in head}
+        ranked = sorted(head, key=lambda m: prior_score[m]) + ranked[len(head):]
     if ranker is not None:
         ranked = ranker(pool, ranked)
     return ranked
+
+
+PRIOR_FLOOR = 1e-4
+"""Probability given to a relaxed space group the candidate model does not propose."""
 
 
 def match_rank(pool: Pool, ranked: list[tuple], top: int = 5) -> int | None:
@@ -403,6 +425,9 @@ def main(argv: list[str] | None = None) -> int:
     for w in (0.5, 1.0):
         for k in (3, 5):
             variants.append((chosen, True, {"second": w, "second_top": k, "second_name": "sevennet-l3i5"}))
+    for kt in (2, 5, 10, 20):
+        variants.append((chosen, True, {"second": 1.0, "second_top": 5, "sg_prior": kt}))
+        variants.append((chosen, True, {"sg_prior": kt}))
     print(f"\n{'relaxation':<16}{'dedup':<7}{'ranking':<34}{'top-1':>7}{'top-5':>7}{'steps':>8}")
     for relax, dedup, ranking in variants:
         res = evaluate(pools, relax, dedup, ranking)
