@@ -157,6 +157,43 @@ def test_second_potential_reorders_by_the_mean_of_both():
         PredictionSettings(second_potential="chgnet")
 
 
+def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
+    """SrTiO3, Z = 1: a tetragonal P4/mmm cell 2 meV/atom below the cubic perovskite. The
+    candidate model gives Pm-3m far more weight than P4/mmm for this composition, so with the
+    prior (no second potential here) the cubic one is first and each reason gives P and the
+    penalty; without it the energy order stays; a formula the model cannot answer keeps it too."""
+    from dataclasses import replace
+
+    from core.candidates.propose import spacegroup_prior
+    from core.crystal.composition import parse_formula
+    from core.predict.ordering import _second_opinion
+    from core.predict.settings import SYMMETRY_PRIOR, PredictionSettings
+
+    prior = spacegroup_prior("SrTiO3", 1)
+    assert set(z for _, z in prior) == {1} and sum(prior.values()) == pytest.approx(1.0)
+    assert prior[(221, 1)] > 10 * prior.get((123, 1), 0.0)
+    cub = cubic_perovskite()
+    tet = Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords)
+
+    def ranked():
+        entries = {("tet", 0): entry(tet, -8.002, "mp-2"), ("cub", 0): entry(cub, -8.000, "mp-1")}
+        out, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
+        assert [e.crystallography()["relaxed_spacegroup"] for e in out] == [123, 221]  # by energy
+        return out
+
+    settings = replace(PredictionSettings(), z=1, second_potential=None)
+    assert settings.symmetry_prior == SYMMETRY_PRIOR > 0
+    out, failure = _second_opinion(ranked(), settings, "cpu", parse_formula("SrTiO3"))
+    assert failure is None and [e.crystallography()["relaxed_spacegroup"] for e in out] == [221, 123]
+    assert [e.rank for e in out] == [1, 2]
+    assert "ln P(space group | composition, Z)" in out[0].rank_reason and "P(Pm-3m) = 0.944" in out[0].rank_reason
+    assert "P(P4/mmm)" in out[1].rank_reason
+    off, _ = _second_opinion(ranked(), replace(settings, symmetry_prior=0.0), "cpu", parse_formula("SrTiO3"))
+    assert [e.crystallography()["relaxed_spacegroup"] for e in off] == [123, 221]
+    with pytest.raises(Exception, match="symmetry prior must be >= 0"):
+        PredictionSettings(symmetry_prior=-0.001)
+
+
 def test_the_default_second_potential_is_the_other_one():
     from dataclasses import replace
 
@@ -178,6 +215,10 @@ def test_cli_second_potential_none_and_near_tie(tmp_path):
     assert settings.reranking_potential is None and settings.near_tie == pytest.approx(0.010)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["predict", "NaCl", "--near-tie", "-1"])
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["predict", "NaCl", "--symmetry-prior", "-1"])
+    prior = _predict_settings(build_parser().parse_args(["predict", "NaCl", "--symmetry-prior", "0"]))
+    assert prior.symmetry_prior == 0.0 and settings.symmetry_prior == pytest.approx(0.010)
     budget = _predict_settings(build_parser().parse_args(["predict", "NaCl", "--patience", "20", "--stall", "100"]))
     assert (budget.patience, budget.stall, budget.ga().stall) == (20, 100, 100)
     fast = _predict_settings(build_parser().parse_args(["predict", "NaCl", "--fast"]))

@@ -209,6 +209,51 @@ def automatic_z_models(parsed: Formula) -> tuple[CandidateModel, CandidateModel]
     return small, large
 
 
+def _joint_probabilities(parsed: Formula, z: int | None, model: CandidateModel | None = None
+                         ) -> tuple[np.ndarray, tuple[CandidateModel, ...]]:
+    """P(Z, space group), shape (Z_max, 230), of a composition and the model(s) it came from:
+    the pooled 12- and 20-atom models when Z is automatic (:func:`automatic_z_models`), else
+    ``model`` or the one for the cell (:func:`candidate_model_for`).
+
+    Raises
+    ------
+    FormulaError
+        A formula unit, or the cell of the given Z, larger than the model's cell."""
+    counts = count_matrix([formula_counts(parsed)])
+    pair = automatic_z_models(parsed) if model is None and z is None else None
+    if pair is not None:
+        small, large = pair
+        return pooled_joint(small.joint_probabilities(counts)[0], large.joint_probabilities(counts)[0],
+                            parsed.atoms_per_formula_unit, small.max_atoms), pair
+    model = model or candidate_model_for(parsed, z)
+    parsed.z_values(model.max_atoms)  # raises FormulaError if one unit is too big
+    if z is not None and (z < 1 or z * parsed.atoms_per_formula_unit > model.max_atoms):
+        raise FormulaError(f"'{parsed.text}' with Z={z} has {z * parsed.atoms_per_formula_unit} atoms; "
+                           f"the model handles 1..{model.max_atoms}")
+    return model.joint_probabilities(counts)[0], (model,)
+
+
+def spacegroup_prior(formula: str | Formula, z: int | None = None) -> dict[tuple[int, int], float]:
+    """The candidate model's probability of each feasible (space group, Z) of a composition:
+    a prior on the symmetry of its structure, from the composition alone.
+
+    With ``z`` given, the groups with that Z (their probabilities sum to 1, as the candidates'
+    of ``propose_candidates(formula, z=z)``); with Z automatic, the joint over every Z whose
+    cell the models reach. Pairs the model gives no weight among those it scans are absent
+    (take them as improbable, not impossible).
+
+    Raises
+    ------
+    FormulaError
+        As :func:`propose_candidates`.
+    """
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    per_fu = formula_counts(parsed)
+    joint, _ = _joint_probabilities(parsed, z)
+    ranked = rank_spacegroups(joint, tuple(per_fu[k] for k in sorted(per_fu)), top_k=230, z=z)
+    return {(r.spacegroup, zz): p for r in ranked for zz, p in r.z_probabilities.items()}
+
+
 def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = None,
                        model: CandidateModel | None = None, count_wyckoff: bool = True) -> list[Candidate]:
     """Ranked space-group candidates with Z and a predicted lattice for each.
@@ -238,25 +283,17 @@ def propose_candidates(formula: str | Formula, top_k: int = 10, z: int | None = 
     per_fu = formula_counts(parsed)
     counts = count_matrix([per_fu])
     species = tuple(per_fu[k] for k in sorted(per_fu))
-    pair = automatic_z_models(parsed) if model is None and z is None else None
-    if pair is not None:
-        small, large = pair
-        joint = pooled_joint(small.joint_probabilities(counts)[0], large.joint_probabilities(counts)[0],
-                             parsed.atoms_per_formula_unit, small.max_atoms)
-    else:
-        model = model_for_all = model or candidate_model_for(parsed, z)
-        parsed.z_values(model.max_atoms)  # raises FormulaError if one unit is too big
-        if z is not None and (z < 1 or z * parsed.atoms_per_formula_unit > model.max_atoms):
-            raise FormulaError(f"'{parsed.text}' with Z={z} has {z * parsed.atoms_per_formula_unit} atoms; "
-                               f"the model handles 1..{model.max_atoms}")
-        joint = model.joint_probabilities(counts)[0]
+    joint, models = _joint_probabilities(parsed, z, model)
     ranked = rank_spacegroups(joint, species, top_k=top_k, z=z)
     if not ranked:
         return []
     zs = np.array([r.best_z for r in ranked])
     # each candidate's lattice from the model of its cell size
-    owners = [large if zz * parsed.atoms_per_formula_unit > small.max_atoms else small for zz in zs] \
-        if pair is not None else [model_for_all] * len(ranked)
+    if len(models) == 2:
+        small, large = models
+        owners = [large if zz * parsed.atoms_per_formula_unit > small.max_atoms else small for zz in zs]
+    else:
+        owners = [models[0]] * len(ranked)
     lattices = np.zeros((len(ranked), 6))
     for owner in {id(m): m for m in owners}.values():
         rows = np.array([k for k, m in enumerate(owners) if m is owner])

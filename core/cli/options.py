@@ -14,7 +14,7 @@ import numpy as np
 from core.data.sampling import COMPOSITIONS
 from core.errors import AlphaCrystalError
 from core.predict.ranking import NEAR_TIE_EV
-from core.predict.settings import MAGMOM_SOURCES, RANKINGS
+from core.predict.settings import MAGMOM_SOURCES, RANKINGS, SYMMETRY_PRIOR
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 from core.relax.potentials import POTENTIALS
 from core.runtime.parallel import MAX_PROCESSES
@@ -296,6 +296,10 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
                    help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
                         "mean; 1: the second alone at the first one's geometry)")
+    p.add_argument("--symmetry-prior", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
+                   metavar="MEV", help="the first 5 structures are ordered by energy minus MEV × ln P(relaxed space "
+                   "group | composition, Z), P from the candidate model (default "
+                   f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; docs/ranking.md)")
     p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
@@ -341,6 +345,8 @@ def predict_settings(args: argparse.Namespace):
         changes["second_potential"] = None
     if getattr(args, "near_tie", None) is not None:
         changes["near_tie"] = args.near_tie / 1000
+    if getattr(args, "symmetry_prior", None) is not None:
+        changes["symmetry_prior"] = args.symmetry_prior / 1000
     if getattr(args, "stability_frame", None) is not None:
         changes["stability_frame"] = None if args.stability_frame == "none" else args.stability_frame
     if getattr(args, "ehull_threshold", None) is not None:

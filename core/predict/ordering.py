@@ -6,7 +6,11 @@ The policies themselves are in :mod:`core.predict.ranking`.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
+from core.candidates.propose import spacegroup_prior
+from core.crystal.composition import Formula
+from core.errors import AlphaCrystalError
 from core.predict.ranking import (
     LinearRanker,
     merge_near_ties,
@@ -14,7 +18,7 @@ from core.predict.ranking import (
     ranker_features,
 )
 from core.predict.results import RankedStructure
-from core.predict.settings import LEARNED_TOP, PredictionSettings
+from core.predict.settings import LEARNED_TOP, PRIOR_FLOOR, PredictionSettings
 from core.reconstruction.selection import same_reported_structure
 from core.relax.potentials import POTENTIALS
 from core.relax.relaxer import (
@@ -127,41 +131,87 @@ def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) 
                           f"{scores[k]:.2f}")
     return out
 
-def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str
-                    ) -> tuple[list[RankedStructure], str | None]:
+def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str,
+                    formula: Formula | None = None) -> tuple[list[RankedStructure], str | None]:
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
-    above its lowest among them); ranks and reasons renewed."""
+    above its lowest among them), minus ``symmetry_prior`` × ln P(relaxed space group | ``formula``, Z)
+    (:func:`_symmetry_penalties`); ranks and reasons renewed. Returns (ranked, a note when the
+    second potential failed: the first one's energies are used alone)."""
     potential = settings.reranking_potential
-    if potential is None:  # no second potential chosen: the first one's order stays
+    if (potential is None and (formula is None or settings.symmetry_prior <= 0)) or len(ranked) < 2:
         return ranked, None
     head = ranked[:settings.second_top]
+    first = POTENTIALS[settings.potential].label
+    low1 = min(e.energy_per_atom for e in head)
+    score = {id(e): e.energy_per_atom - low1 for e in head}
+    above = {id(e): f"{first} {1000 * score[id(e)]:.1f}" for e in head}
+    how, failure = f"{first}'s energy", None
+    if potential is not None:
+        second = _second_energies(head, potential, device)
+        label = POTENTIALS[potential].label
+        if isinstance(second, str):
+            failure = f"re-ranking by {label} failed ({second}); the results are ranked by {first} alone"
+            for f in head:
+                f.second_energy = None
+        else:
+            w, low2 = settings.second_weight, min(second.values())
+            score = {id(e): (1 - w) * score[id(e)] + w * (second[id(e)] - low2) for e in head}
+            above = {id(e): f"{above[id(e)]}, {label} {1000 * (second[id(e)] - low2):.1f}" for e in head}
+            how = (f"{label}'s energy at the {first} geometry" if w >= 1 else
+                   f"{1 - w:g} × {first} + {w:g} × {label} energies")
+    penalties = _symmetry_penalties(head, formula, settings) if formula is not None else {}
+    if not penalties and failure:
+        for e in head:  # the rows say it too (the window shows rows, not the run's notes)
+            e.rank_reason += f"; {failure}"
+        return ranked, failure
+    if penalties:
+        how += f" minus {1000 * settings.symmetry_prior:g} meV/atom × ln P(space group | composition, Z)"
+    order = sorted(head, key=lambda e: score[id(e)] + penalties.get(id(e), (0.0, 1.0))[0])
+    out = _renumbered(order + ranked[len(head):], settings.near_tie)
+    for e in head:
+        e.rank_reason += f"; the first {len(head)} ordered by {how}: {above[id(e)]} meV/atom above their lowest"
+        if id(e) in penalties:
+            penalty, probability = penalties[id(e)]
+            e.rank_reason += (f"; P({e.crystallography()['relaxed_symbol']}) = {probability:.3g}, "
+                              f"+{1000 * penalty:.1f} meV/atom")
+        if failure:
+            e.rank_reason += f"; {failure}"
+    return out, failure
+
+def _second_energies(head: list[RankedStructure], potential: str, device: str) -> dict[int, float] | str:
+    """The second potential's energy per atom (eV) of each of ``head`` at its relaxed geometry
+    (also kept on the entry), or the failure's text."""
     relaxer = cached_relaxer(RelaxSettings(potential=potential, device=device))
-    second_energies: dict[int, float] = {}
+    energies: dict[int, float] = {}
     for e in head:
         try:
-            e.second_energy = second_energies[id(e)] = relaxer.energy_per_atom(e.structure)
+            e.second_energy = energies[id(e)] = relaxer.energy_per_atom(e.structure)
         except Exception as exc:  # noqa: BLE001 - a failure of the second potential leaves the first one's order
-            failure = (f"re-ranking by {POTENTIALS[potential].label} failed "
-                       f"({type(exc).__name__}: {exc}); the results are ranked by "
-                       f"{POTENTIALS[settings.potential].label} alone")
-            for f in head:  # the rows say it too (the window shows rows, not the run's notes)
-                f.second_energy = None
-                f.rank_reason += f"; {failure}"
-            return ranked, failure
-    w = settings.second_weight
-    low1, low2 = min(e.energy_per_atom for e in head), min(second_energies.values())
-    order = sorted(head, key=lambda e: (1 - w) * (e.energy_per_atom - low1) + w * (second_energies[id(e)] - low2))
-    out = _renumbered(order + ranked[len(head):], settings.near_tie)
-    first, second = POTENTIALS[settings.potential].label, POTENTIALS[potential].label
-    how = (f"{second}'s energy at the {first} geometry" if w >= 1 else
-           f"{1 - w:g} × {first} + {w:g} × {second} energies")
+            return f"{type(exc).__name__}: {exc}"
+    return energies
+
+def _symmetry_penalties(head: list[RankedStructure], formula: Formula, settings: PredictionSettings
+                        ) -> dict[int, tuple[float, float]]:
+    """-kT ln P (eV/atom) and P of each entry's relaxed (space group, Z) under the candidate model
+    (:func:`core.candidates.propose.spacegroup_prior`: Z as given, else each structure's own);
+    empty when the prior is off or the model cannot answer for the formula."""
+    if settings.symmetry_prior <= 0:
+        return {}
+    try:
+        prior = _cached_prior(formula.text, settings.z)
+    except AlphaCrystalError:
+        return {}
+    out = {}
     for e in head:
-        e.rank_reason += (f"; the first {len(head)} ordered by {how}: {first} "
-                          f"{1000 * (e.energy_per_atom - low1):.1f}, {second} "
-                          f"{1000 * (second_energies[id(e)] - low2):.1f}"
-                          f" meV/atom above their lowest")
-    return out, None
+        key = (e.crystallography()["relaxed_spacegroup"], settings.z or e.z)
+        probability = max(prior.get(key, 0.0), PRIOR_FLOOR)
+        out[id(e)] = (-settings.symmetry_prior * math.log(probability), probability)
+    return out
+
+@lru_cache(maxsize=64)
+def _cached_prior(formula: str, z: int | None) -> dict[tuple[int, int], float]:
+    return spacegroup_prior(formula, z)
 
 def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) -> str | None:
     """Give every relaxed entry its place on the hull of the known phases (:mod:`core.stability.hull`)

@@ -205,9 +205,11 @@ def predict_structures(
             entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
     if settings.relax and settings.ranking == "learned" and len(ranked) > 1:
         ranked = _learned_order(ranked, settings)
-    if settings.relax and settings.reranking_potential and len(ranked) > 1 and not _is_set(cancel):
-        clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}")
-        ranked, failure = _second_opinion(ranked, settings, device)
+    if settings.relax and (settings.reranking_potential or settings.symmetry_prior > 0) and len(ranked) > 1 \
+            and not _is_set(cancel):
+        clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}"
+                    if settings.reranking_potential else "re-ranking with the symmetry prior")
+        ranked, failure = _second_opinion(ranked, settings, device, parsed)
         if failure:
             notes.append(failure)
     if settings.relax and settings.stability_frame and ranked and not _is_set(cancel):
