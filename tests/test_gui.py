@@ -572,13 +572,16 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     assert options.body.isVisible()
     options.second.setCurrentIndex(options.second.findData(None))
     options.ranking.setCurrentIndex(options.ranking.findData("learned"))
+    assert options.prior.value() == pytest.approx(1000 * defaults.symmetry_prior) == pytest.approx(10.0)
+    options.prior.setValue(0.0)
     options.near_tie.setValue(5.0)
     options.frame.setCurrentIndex(options.frame.findData("potential"))
     options.threshold.setValue(80.0)
     chosen = w.session.run_settings  # each edit went to the session, the one copy
     assert (chosen.second_potential, chosen.ranking, chosen.stability_frame) == (None, "learned", "potential")
     assert chosen.near_tie == pytest.approx(0.005) and chosen.ehull_threshold == pytest.approx(0.08)
-    assert options.toggle.text() == "Ranking: learned, no second potential, near-tie 5 meV; hull potential"
+    assert chosen.symmetry_prior == 0.0
+    assert options.toggle.text() == "Ranking: learned, no second potential, no prior, near-tie 5 meV; hull potential"
     # the second potential cannot be the first one: its entry is disabled, auto when it was chosen
     options.second.setCurrentIndex(options.second.findData("sevennet"))
     w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("sevennet"))
@@ -599,6 +602,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     assert other.run_panel.values() == {k: v for k, v in again.to_dict().items() if k in other.run_panel.values()}
     assert (again.second_potential, again.ranking, again.stability_frame) == (None, "learned", None)
     assert again.near_tie == pytest.approx(0.005) and again.ehull_threshold == pytest.approx(0.08)
+    assert again.symmetry_prior == 0.0 and other.run_panel.ranking_options.prior.value() == 0.0
 
 
 def test_about_names_the_data_source_and_licence(window):

@@ -387,6 +387,14 @@ class RankingOptions(QWidget):
             self.ranking.addItem(name, name)
         self.ranking.setToolTip("energy: the potentials' energy per atom; learned: a logistic ranker over energy "
                                 "gap, symmetry, route and map agreement (docs/ranking.md)")
+        self.prior = QDoubleSpinBox()
+        self.prior.setRange(0.0, 1000.0)
+        self.prior.setDecimals(1)
+        self.prior.setSuffix(" meV/atom")
+        self.prior.setSpecialValueText("off")
+        self.prior.setToolTip("the 5 lowest distinct structures are ordered by energy minus this × ln P(space "
+                              "group | composition, Z), P from the candidate model: near-ties go to the likelier "
+                              "symmetry (0: energies alone; docs/ranking.md)")
         self.near_tie = QDoubleSpinBox()
         self.near_tie.setRange(0.0, 1000.0)
         self.near_tie.setDecimals(1)
@@ -412,6 +420,7 @@ class RankingOptions(QWidget):
         form.setContentsMargins(12, 0, 0, 0)
         form.addRow("Second potential", self.second)
         form.addRow("Ranking", self.ranking)
+        form.addRow("Symmetry prior", self.prior)
         form.addRow("Near-tie merge", self.near_tie)
         form.addRow("Stability frame", self.frame)
         form.addRow("Metastable up to", self.threshold)
@@ -425,7 +434,7 @@ class RankingOptions(QWidget):
         for combo in (self.second, self.ranking, self.frame):
             combo.currentIndexChanged.connect(self._name_choice)
             combo.currentIndexChanged.connect(self._changed_by_user)
-        for box in (self.near_tie, self.threshold):
+        for box in (self.prior, self.near_tie, self.threshold):
             box.valueChanged.connect(self._name_choice)
             box.valueChanged.connect(self._changed_by_user)
         self.apply(defaults.to_dict())
@@ -443,7 +452,8 @@ class RankingOptions(QWidget):
         second = values["second_potential"] or "no"
         hull = "no hull" if values["stability_frame"] is None else f"hull {values['stability_frame']}"
         merge = f", near-tie {1000 * values['near_tie']:g} meV" if values["near_tie"] else ""
-        self.toggle.setText(f"Ranking: {values['ranking']}, {second} second potential{merge}; {hull}")
+        prior = f", prior {1000 * values['symmetry_prior']:g} meV" if values["symmetry_prior"] else ", no prior"
+        self.toggle.setText(f"Ranking: {values['ranking']}, {second} second potential{prior}{merge}; {hull}")
 
     def exclude_potential(self, first: str) -> None:
         """The second potential cannot be the first: its entry is disabled (auto when chosen)."""
@@ -456,6 +466,7 @@ class RankingOptions(QWidget):
     def values(self) -> dict:
         """The :class:`PredictionSettings` fields chosen here (energies in eV/atom)."""
         return {"second_potential": self.second.currentData(), "ranking": self.ranking.currentData(),
+                "symmetry_prior": self.prior.value() / 1000.0,
                 "near_tie": self.near_tie.value() / 1000.0, "stability_frame": self.frame.currentData(),
                 "ehull_threshold": self.threshold.value() / 1000.0}
 
@@ -474,6 +485,8 @@ class RankingOptions(QWidget):
                 found = combo.findData(settings[key])
                 if found >= 0 and combo.model().item(found).isEnabled():
                     combo.setCurrentIndex(found)
+        if "symmetry_prior" in settings:
+            self.prior.setValue(1000.0 * float(settings["symmetry_prior"]))
         if "near_tie" in settings:
             self.near_tie.setValue(1000.0 * float(settings["near_tie"]))
         if "ehull_threshold" in settings:
