@@ -137,7 +137,7 @@ def test_second_potential_reorders_by_the_mean_of_both():
     the same geometries decide (its gap between a cell stretched 40 % and a relaxed one is far larger)."""
     from dataclasses import replace
 
-    from core.predict.ordering import _second_opinion
+    from core.predict.ordering import _rerank_first
     from core.predict.settings import PredictionSettings
     from core.relax.relaxer import Relaxer, RelaxSettings
 
@@ -147,7 +147,7 @@ def test_second_potential_reorders_by_the_mean_of_both():
     ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True, near_tie=0.0)
     assert [e.source for e in ranked] == ["template mp-2", "template mp-1"]
     settings = replace(PredictionSettings(), second_potential="sevennet", second_weight=0.5)
-    out, failure = _second_opinion(ranked, settings, "cpu")
+    out, failure = _rerank_first(ranked, settings, "cpu")
     assert failure is None
     second = Relaxer(RelaxSettings(potential="sevennet"))
     assert out[0].second_energy == pytest.approx(second.energy_per_atom(good), abs=1e-5)
@@ -166,7 +166,7 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
 
     from core.candidates.propose import spacegroup_prior
     from core.crystal.composition import parse_formula
-    from core.predict.ordering import _second_opinion
+    from core.predict.ordering import _rerank_first
     from core.predict.settings import SYMMETRY_PRIOR, PredictionSettings
 
     prior = spacegroup_prior("SrTiO3", 1)
@@ -183,12 +183,12 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
 
     settings = replace(PredictionSettings(), z=1, second_potential=None)
     assert settings.symmetry_prior == SYMMETRY_PRIOR > 0
-    out, failure = _second_opinion(ranked(), settings, "cpu", parse_formula("SrTiO3"))
+    out, failure = _rerank_first(ranked(), settings, "cpu", parse_formula("SrTiO3"))
     assert failure is None and [e.crystallography()["relaxed_spacegroup"] for e in out] == [221, 123]
     assert [e.rank for e in out] == [1, 2]
     assert "ln P(space group | composition, Z)" in out[0].rank_reason and "P(Pm-3m) = 0.944" in out[0].rank_reason
     assert "P(P4/mmm)" in out[1].rank_reason
-    off, _ = _second_opinion(ranked(), replace(settings, symmetry_prior=0.0), "cpu", parse_formula("SrTiO3"))
+    off, _ = _rerank_first(ranked(), replace(settings, symmetry_prior=0.0), "cpu", parse_formula("SrTiO3"))
     assert [e.crystallography()["relaxed_spacegroup"] for e in off] == [123, 221]
     with pytest.raises(Exception, match="symmetry prior must be >= 0"):
         PredictionSettings(symmetry_prior=-0.001)
@@ -297,7 +297,7 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     from dataclasses import replace
 
     import core.relax.relaxer
-    from core.predict.ordering import _second_opinion
+    from core.predict.ordering import _rerank_first
     from core.predict.settings import PredictionSettings
 
     def broken(name, device):
@@ -310,7 +310,7 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
                ("b", 0): entry(Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords),
                                -8.000, "mp-1")}
     ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
-    out, failure = _second_opinion(ranked, replace(PredictionSettings(), second_potential="sevennet"), "cpu")
+    out, failure = _rerank_first(ranked, replace(PredictionSettings(), second_potential="sevennet"), "cpu")
     core.relax.relaxer.cached_relaxer.cache_clear()
     assert out == ranked and "re-ranking by SevenNet-0" in failure and "no weights" in failure
     assert "ranked by CHGNet 0.3.0 alone" in failure and all(e.second_energy is None for e in out)

@@ -131,7 +131,7 @@ def _learned_order(ranked: list[RankedStructure], settings: PredictionSettings) 
                           f"{scores[k]:.2f}")
     return out
 
-def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings, device: str,
+def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, device: str,
                     formula: Formula | None = None) -> tuple[list[RankedStructure], str | None]:
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
@@ -161,8 +161,8 @@ def _second_opinion(ranked: list[RankedStructure], settings: PredictionSettings,
             how = (f"{label}'s energy at the {first} geometry" if w >= 1 else
                    f"{1 - w:g} × {first} + {w:g} × {label} energies")
     penalties = _symmetry_penalties(head, formula, settings) if formula is not None else {}
-    if not penalties and failure:
-        for e in head:  # the rows say it too (the window shows rows, not the run's notes)
+    if not penalties and (failure or potential is None):  # nothing to re-order by: the first potential's order
+        for e in head if failure else ():  # the rows say it too (the window shows rows, not the run's notes)
             e.rank_reason += f"; {failure}"
         return ranked, failure
     if penalties:

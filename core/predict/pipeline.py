@@ -46,7 +46,7 @@ from core.contact_model.inference import (
 from core.crystal.composition import parse_formula
 from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.predict.export import export_prediction
-from core.predict.ordering import _learned_order, _place_on_hull, _rank, _second_opinion
+from core.predict.ordering import _learned_order, _place_on_hull, _rank, _rerank_first
 from core.predict.record import ResultRecord
 from core.predict.results import PredictionResult, RankedStructure
 from core.predict.run_folder import RunFolder
@@ -209,7 +209,7 @@ def predict_structures(
             and not _is_set(cancel):
         clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}"
                     if settings.reranking_potential else "re-ranking with the symmetry prior")
-        ranked, failure = _second_opinion(ranked, settings, device, parsed)
+        ranked, failure = _rerank_first(ranked, settings, device, parsed)
         if failure:
             notes.append(failure)
     if settings.relax and settings.stability_frame and ranked and not _is_set(cancel):

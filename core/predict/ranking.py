@@ -20,7 +20,7 @@ docs/ranking.md); the staged relaxation and the removal of duplicates before it 
 * **A learned ranker** (:class:`LinearRanker` over :data:`RANKER_FEATURES`).
 
 The second potential's re-ranking, the default that changed top-1 most on validation,
-lives with the pipeline's ranking (``core.predict.ordering._second_opinion``).
+lives with the pipeline's ranking (``core.predict.ordering._rerank_first``).
 
 Every function here works on plain sequences (structures, energies, space groups),
 so the pipeline and the benchmarks share it.
