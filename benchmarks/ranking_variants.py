@@ -33,6 +33,7 @@ warnings.simplefilter("ignore")
 from pymatgen.core import Structure  # noqa: E402
 
 from core.crystal.matching import CSP_TOLERANCES, structure_match  # noqa: E402
+from core.predict.settings import PRIOR_FLOOR  # noqa: E402 - the pipeline's own floor
 
 
 @dataclass
@@ -225,7 +226,7 @@ def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, 
             score = {m: (1 - w) * (energy[m] - lo1) + w * (second[m] - lo2) for m in head}
             ranked = sorted(head, key=lambda m: score[m]) + ranked[len(head):]
     if policy.get("sg_prior"):  # the first k by energy (as re-ranked so far) - kT ln P(relaxed group)
-        head = ranked[:policy.get("prior_top", 5)]
+        head = ranked[:policy.get("prior_top", 5)]  # within the second potential's head (5) when both are on
         prior, kt = pool.sg_prior(), policy["sg_prior"] / 1000
         low = min(score[m] for m in head) if head else 0.0
         prior_score = {m: score[m] - low - kt * np.log(max(prior.get(pool.group(*m), 0.0), PRIOR_FLOOR))
@@ -234,10 +235,6 @@ def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, 
     if ranker is not None:
         ranked = ranker(pool, ranked)
     return ranked
-
-
-PRIOR_FLOOR = 1e-4
-"""Probability given to a relaxed space group the candidate model does not propose."""
 
 
 def match_rank(pool: Pool, ranked: list[tuple], top: int = 5) -> int | None:

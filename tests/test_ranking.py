@@ -190,6 +190,11 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
     assert "P(P4/mmm)" in out[1].rank_reason
     off, _ = _rerank_first(ranked(), replace(settings, symmetry_prior=0.0), "cpu", parse_formula("SrTiO3"))
     assert [e.crystallography()["relaxed_spacegroup"] for e in off] == [123, 221]
+    auto, _ = _rerank_first(ranked(), replace(settings, z=None), "cpu", parse_formula("SrTiO3"))
+    assert [e.crystallography()["relaxed_spacegroup"] for e in auto] == [221, 123]  # the group summed over Z
+    learned, _ = _rerank_first(ranked(), replace(settings, ranking="learned"), "cpu", parse_formula("SrTiO3"))
+    assert [e.crystallography()["relaxed_spacegroup"] for e in learned] == [123, 221]  # its own order stays
+    assert not any("ln P" in e.rank_reason for e in learned)
     with pytest.raises(Exception, match="symmetry prior must be >= 0"):
         PredictionSettings(symmetry_prior=-0.001)
 
@@ -315,3 +320,16 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     assert out == ranked and "re-ranking by SevenNet-0" in failure and "no weights" in failure
     assert "ranked by CHGNet 0.3.0 alone" in failure and all(e.second_energy is None for e in out)
     assert all(failure in e.rank_reason for e in out)
+    # with the symmetry prior the first potential's energies and the prior still order them, and say so
+    from core.crystal.composition import parse_formula
+
+    entries = {("a", 0): entry(cub, -8.000, "mp-2"),
+               ("b", 0): entry(Structure(Lattice.tetragonal(3.905, 3.905 * 1.4), cub.species, cub.frac_coords),
+                               -8.002, "mp-1")}  # the tetragonal one lower now
+    ranked, _, _ = _rank(entries, {k: e.relaxation for k, e in entries.items()}, True)
+    assert [e.crystallography()["relaxed_spacegroup"] for e in ranked] == [123, 221]
+    both, failure = _rerank_first(ranked, replace(PredictionSettings(), z=1, second_potential="sevennet"), "cpu",
+                                  parse_formula("SrTiO3"))
+    core.relax.relaxer.cached_relaxer.cache_clear()
+    assert "no weights" in failure and all(failure in e.rank_reason and "ln P" in e.rank_reason for e in both)
+    assert [e.crystallography()["relaxed_spacegroup"] for e in both] == [221, 123]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from types import MappingProxyType
 
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
@@ -160,7 +161,9 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
             above = {id(e): f"{above[id(e)]}, {label} {1000 * (second[id(e)] - low2):.1f}" for e in head}
             how = (f"{label}'s energy at the {first} geometry" if w >= 1 else
                    f"{1 - w:g} × {first} + {w:g} × {label} energies")
-    penalties = _symmetry_penalties(head, formula, settings) if formula is not None else {}
+    # the learned ranker is an ordering of its own: the prior does not override it
+    penalties = _symmetry_penalties(head, formula, settings) \
+        if formula is not None and settings.ranking != "learned" else {}
     if not penalties and (failure or potential is None):  # nothing to re-order by: the first potential's order
         for e in head if failure else ():  # the rows say it too (the window shows rows, not the run's notes)
             e.rank_reason += f"; {failure}"
@@ -193,25 +196,30 @@ def _second_energies(head: list[RankedStructure], potential: str, device: str) -
 
 def _symmetry_penalties(head: list[RankedStructure], formula: Formula, settings: PredictionSettings
                         ) -> dict[int, tuple[float, float]]:
-    """-kT ln P (eV/atom) and P of each entry's relaxed (space group, Z) under the candidate model
-    (:func:`core.candidates.propose.spacegroup_prior`: Z as given, else each structure's own);
-    empty when the prior is off or the model cannot answer for the formula."""
+    """-kT ln P (eV/atom) and P of each entry's relaxed space group under the candidate model
+    (:func:`core.candidates.propose.spacegroup_prior`): P(group | composition, Z) with Z given,
+    else the group's probability summed over Z (the relaxed cell's Z may differ from the start's,
+    and validation measured the prior on the group alone); empty when the prior is off or the
+    model cannot answer for the formula."""
     if settings.symmetry_prior <= 0:
         return {}
     try:
-        prior = _cached_prior(formula.text, settings.z)
+        prior = _group_prior(formula.text, settings.z)
     except AlphaCrystalError:
         return {}
     out = {}
     for e in head:
-        key = (e.crystallography()["relaxed_spacegroup"], settings.z or e.z)
-        probability = max(prior.get(key, 0.0), PRIOR_FLOOR)
+        probability = max(prior.get(e.crystallography()["relaxed_spacegroup"], 0.0), PRIOR_FLOOR)
         out[id(e)] = (-settings.symmetry_prior * math.log(probability), probability)
     return out
 
 @lru_cache(maxsize=64)
-def _cached_prior(formula: str, z: int | None) -> dict[tuple[int, int], float]:
-    return spacegroup_prior(formula, z)
+def _group_prior(formula: str, z: int | None) -> MappingProxyType:
+    """Space group -> probability (read-only: the cache shares it)."""
+    groups: dict[int, float] = {}
+    for (group, _), p in spacegroup_prior(formula, z).items():
+        groups[group] = groups.get(group, 0.0) + p
+    return MappingProxyType(groups)
 
 def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) -> str | None:
     """Give every relaxed entry its place on the hull of the known phases (:mod:`core.stability.hull`)
