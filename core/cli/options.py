@@ -299,7 +299,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--symmetry-prior", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="the first 5 structures are ordered by energy minus MEV × ln P(relaxed space "
                    "group | composition, Z), P from the candidate model (default "
-                   f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; docs/ranking.md)")
+                   f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; not with --ranking learned; docs/ranking.md)")
     p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
