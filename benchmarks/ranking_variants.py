@@ -71,10 +71,9 @@ class Pool:
         """Space group -> the candidate model's probability for this composition and Z (the
         composition only: no reference), over the feasible groups."""
         if self._prior is None:
-            from core.candidates.propose import propose_candidates
+            from core.candidates.propose import spacegroup_prior
 
-            candidates = propose_candidates(self.formula, top_k=230, z=int(self.row["z"]), count_wyckoff=False)
-            self._prior = {c.spacegroup: c.probability for c in candidates}
+            self._prior = {group: p for (group, _), p in spacegroup_prior(self.formula, int(self.row["z"])).items()}
         return self._prior
 
     def structure(self, k: int, stage: str) -> Structure:

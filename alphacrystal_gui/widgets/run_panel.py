@@ -387,21 +387,11 @@ class RankingOptions(QWidget):
             self.ranking.addItem(name, name)
         self.ranking.setToolTip("energy: the potentials' energy per atom; learned: a logistic ranker over energy "
                                 "gap, symmetry, route and map agreement (docs/ranking.md)")
-        self.prior = QDoubleSpinBox()
-        self.prior.setRange(0.0, 1000.0)
-        self.prior.setDecimals(1)
-        self.prior.setSuffix(" meV/atom")
-        self.prior.setSpecialValueText("off")
-        self.prior.setToolTip("the 5 lowest distinct structures are ordered by energy minus this × ln P(space "
-                              "group | composition, Z), P from the candidate model: near-ties go to the likelier "
-                              "symmetry (0: energies alone; docs/ranking.md)")
-        self.near_tie = QDoubleSpinBox()
-        self.near_tie.setRange(0.0, 1000.0)
-        self.near_tie.setDecimals(1)
-        self.near_tie.setSuffix(" meV/atom")
-        self.near_tie.setSpecialValueText("off")
-        self.near_tie.setToolTip("merge a relaxed structure onto a higher-symmetry one it distorts when that one is "
-                                 "at most this much higher in energy (0: off)")
+        self.prior = _energy_box(
+            "the 5 lowest distinct structures are ordered by energy minus this × ln P(space group | composition, Z), "
+            "P from the candidate model: near-ties go to the likelier symmetry (0: energies alone; docs/ranking.md)")
+        self.near_tie = _energy_box("merge a relaxed structure onto a higher-symmetry one it distorts when that one "
+                                    "is at most this much higher in energy (0: off)")
         self.frame = QComboBox()
         self.frame.addItem(f"{DEFAULT_STABILITY_FRAME} (chosen per potential)", DEFAULT_STABILITY_FRAME)
         for name in STABILITY_FRAMES:
@@ -492,3 +482,14 @@ class RankingOptions(QWidget):
         if "ehull_threshold" in settings:
             self.threshold.setValue(1000.0 * float(settings["ehull_threshold"]))
         self._name_choice()
+
+
+def _energy_box(tooltip: str) -> QDoubleSpinBox:
+    """A ranking option in meV/atom, 0 to 1,000 at 0.1, shown as "off" at 0."""
+    box = QDoubleSpinBox()
+    box.setRange(0.0, 1000.0)
+    box.setDecimals(1)
+    box.setSuffix(" meV/atom")
+    box.setSpecialValueText("off")
+    box.setToolTip(tooltip)
+    return box
