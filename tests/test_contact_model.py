@@ -260,3 +260,33 @@ def test_validation_maps_join_the_bank_and_count_as_seen(fixture_data, tmp_path)
     assert result["n"] == 0 and result["n_removed_seen_in_training"] == len(val)
     loaded = ContactModel.load(model.save(tmp_path / "v.pt"), device="cpu")
     assert len(loaded.templates.numbers) == len(train) + len(val)
+
+
+def test_gpu_training_harness_trains_members_and_assembles_them(fixture_data, tmp_path):
+    """benchmarks/train_contact_gpu.py: members trained from exported partitions (as on the
+    GPU machine) and assembled here give a working ensemble with the training+validation bank."""
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "benchmarks" / "train_contact_gpu.py"
+    spec = importlib.util.spec_from_file_location("train_contact_gpu", script)
+    harness = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(harness)
+    train, val = fixture_data
+    data, runs = tmp_path / "data", tmp_path / "runs"
+    data.mkdir()
+    train.save(data / "train.npz")
+    val.save(data / "validation.npz")
+    for run in ("a:2,8,2,8:0", "b:1,8,1,16:1"):
+        assert harness.main(["train", "--data", str(data), "--run", run, "--epochs", "2", "--time-limit-s", "600",
+                             "--score-atoms", "1-12", "--threads", "1", "--out", str(runs)]) == 0
+    record = json.loads((runs / "b.json").read_text())
+    assert record["config"]["blocks_2d"] == 1 and record["config"]["filters_2d"] == 16
+    assert record["epochs_run"] == 2 and 0.0 <= record["validation_1-12"]["val_dice_final"] <= 1.0
+    model = harness.assemble([str(runs / "a.member.pt"), str(runs / "b.member.pt")], train, val, {"command": "test"})
+    assert len(model.members) == 1 and model.metadata["command"] == "test"
+    assert len(model.templates.numbers) == len(train) + len(val)
+    probs = model.predict_probabilities(train.numbers[:3, :int(train.n_atoms[0])])
+    assert probs.shape[0] == 3 and np.all((probs >= 0) & (probs <= 1))
+    with pytest.raises(SystemExit):
+        harness.main(["train", "--data", str(data), "--run", "bad:1,2:0", "--out", str(runs)])
