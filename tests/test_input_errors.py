@@ -130,6 +130,21 @@ def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys
         read_structure(good)
 
 
+def test_export_into_an_earlier_export_is_refused_until_told(tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    path = tmp_path / "POSCAR"
+    path.write_text(poscar(CUBIC))
+    out = tmp_path / "out"
+    assert main(["export", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+    before = {p: p.stat().st_mtime_ns for p in out.rglob("*")}
+    assert main(["export", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alphacrystal: error:") and "--overwrite" in err and len(err.splitlines()) == 1
+    assert {p: p.stat().st_mtime_ns for p in out.rglob("*")} == before
+    assert main(["export", str(path), "--out", str(out), "--overwrite"]) == 0
+
+
 # ---------------------------------------------------------------- 3. batch clusters
 @pytest.mark.parametrize("kind, command", [("slurm", "sbatch"), ("pbs", "qsub")])
 def test_a_batch_cluster_without_its_submit_command_fails_at_once(kind, command, tmp_path, monkeypatch, capsys):

@@ -4,10 +4,11 @@ import stat
 import pytest
 from conftest import FIXTURES
 from pymatgen.core import Lattice, Structure
+from pymatgen.io.vasp import Incar
 
 from core.crystal.matching import structure_match
 from core.crystal.symmetry import space_group
-from core.errors import StructureFileError
+from core.errors import ExportError, StructureFileError
 from core.io.files import atomic_write_text
 from core.io.structures import (
     export_structure,
@@ -73,6 +74,40 @@ def test_export_all_formats(tmp_path, monkeypatch):
         assert structure_match(read_structure(path), FIXTURES["SrTiO3"]()).matched
     with pytest.raises(ValueError, match="unknown export format"):
         export_structure(FIXTURES["SrTiO3"](), tmp_path, formats=["xyz"])
+
+
+def test_export_never_silently_replaces_an_earlier_export(tmp_path, monkeypatch):
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")
+    incar = tmp_path / "sto_vasp" / "INCAR"
+    incar.write_text(incar.read_text() + "# my edit\n")
+    (tmp_path / "sto_vasp" / "OUTCAR").write_text("the user's run")
+    before = {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    with pytest.raises(ExportError, match=r"already holds sto\.cif, sto_sym\.cif, sto\.POSCAR, sto_vasp/.*--overwrite"):
+        export_structure(FIXTURES["NaCl"](), tmp_path, stem="sto")
+    assert {p: p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()} == before  # nothing written
+    export_structure(FIXTURES["NaCl"](), tmp_path, stem="other")  # another stem is free
+    export_structure(FIXTURES["NaCl"](), tmp_path, stem="sto", overwrite=True)
+    assert read_structure(tmp_path / "sto.cif").composition.reduced_formula == "NaCl"
+    assert "# my edit" not in incar.read_text()
+    assert (tmp_path / "sto_vasp" / "OUTCAR").read_text() == "the user's run"  # not the program's file: kept
+
+
+def test_vasp_inputs_smear_metals_and_end_potcar_spec_lines(tmp_path, monkeypatch):
+    import warnings
+
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        write_vasp_inputs(iron, tmp_path / "fe")
+    assert not [w for w in caught if "ISMEAR" in str(w.message)]  # pymatgen's "likely metal with ISMEAR < 0"
+    incar = Incar.from_file(tmp_path / "fe" / "INCAR")
+    assert incar["ISMEAR"] == 1 and incar["SIGMA"] == pytest.approx(0.2)
+    write_vasp_inputs(FIXTURES["SrTiO3"](), tmp_path / "sto")
+    assert Incar.from_file(tmp_path / "sto" / "INCAR")["ISMEAR"] == -5  # tetrahedron method for a non-metal
+    spec = (tmp_path / "sto" / "POTCAR.spec").read_text()
+    assert spec.endswith("\n") and spec.splitlines() == ["Sr_sv", "Ti_pv", "O"]
 
 
 def test_unreadable_files_name_the_file(tmp_path):

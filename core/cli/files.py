@@ -26,7 +26,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     structure = read_structure(args.file)  # the formats, the stem and --out are checked by their types
     if args.primitive:
         structure = primitive_cell(structure)
-    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats)
+    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats,
+                               overwrite=args.overwrite)
     for path in written:
         print(path)
     write_json_option(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
@@ -87,6 +88,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--stem", type=file_stem,
                    help="file name stem, a plain name without folders (default: input file stem)")
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace files of an earlier export with the same stem (default: refuse)")
     p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("build-references", help="known phases (training data + elements) and their energies "

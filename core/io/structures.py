@@ -18,7 +18,7 @@ import numpy as np
 from pymatgen.core import SETTINGS, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
-from pymatgen.io.vasp.sets import MPRelaxSet
+from pymatgen.io.vasp.sets import BadInputSetWarning, MPMetalRelaxSet, MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.crystal.elements import element_table
@@ -308,13 +308,25 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
     try:
         if magmoms is not None:
             structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
-        input_set = MPRelaxSet(structure)
+        input_set = relaxation_input_set(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
-        if potcar_configured():
-            input_set.write_input(str(staging))
-        else:
-            input_set.write_input(str(staging), potcar_spec=True)
-            (staging / "README.txt").write_text(_POTCAR_README)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", BadInputSetWarning)
+            if potcar_configured():
+                input_set.write_input(str(staging))
+            else:
+                input_set.write_input(str(staging), potcar_spec=True)
+                spec = staging / "POTCAR.spec"
+                # one symbol per line, the last one ended too (pymatgen leaves it open, and
+                # `while read` loops then skip the last element)
+                spec.write_text(spec.read_text().rstrip("\n") + "\n")
+                (staging / "README.txt").write_text(_POTCAR_README)
+        for warning in caught:  # the input set's own advice, as one line of ours
+            if issubclass(warning.category, BadInputSetWarning):
+                message = str(warning.message).split(" See VASP recommendations")[0]
+                warnings.warn(StructureWarning(f"{target.name}: VASP input set: {message}"), stacklevel=2)
+            else:
+                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
         _tidy_incar(staging / "INCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
@@ -335,6 +347,16 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:
+    """The Materials Project relaxation set for ``structure``: ``MPMetalRelaxSet``
+    (Methfessel-Paxton smearing, ISMEAR = 1 and SIGMA = 0.2 eV, and a denser k-point mesh)
+    when every element is a metal (the element table of the contact rule), else
+    ``MPRelaxSet`` (tetrahedron method, ISMEAR = -5), which VASP advises against for metals."""
+    numbers = sorted({site.specie.Z for site in structure})
+    metal = bool(element_table().is_metal[numbers].all())
+    return MPMetalRelaxSet(structure) if metal else MPRelaxSet(structure)
 
 
 def _tidy_incar(path: Path) -> None:
@@ -374,32 +396,42 @@ def export_structure(
     out_dir: str | os.PathLike,
     stem: str | None = None,
     formats: Iterable[str] = EXPORT_FORMATS,
+    overwrite: bool = False,
 ) -> list[Path]:
     """Export one structure in several formats into ``out_dir``.
 
     Formats: ``cif`` (P1, ``STEM.cif``), ``cif-symmetrized`` (``STEM_sym.cif``),
     ``poscar`` (``STEM.POSCAR``), ``vasp`` (folder ``STEM_vasp/``).
     ``stem`` defaults to the reduced formula. The formats, the stem and the folder
-    are checked before anything is written.
+    are checked before anything is written; a file of the export already there is
+    replaced only with ``overwrite`` (the user's other files in a VASP folder stay).
 
     Raises
     ------
     ExportError
-        No or an unknown format, or a stem that is not a plain file name.
+        No or an unknown format, a stem that is not a plain file name, or files of
+        the export already in ``out_dir`` without ``overwrite``.
     StructureFileError
         ``out_dir`` is a file, or a file cannot be written.
     """
     formats = check_export_formats(formats)
     stem = check_file_stem(stem or structure.composition.reduced_formula)
     out = check_output_folder(out_dir)
+    targets = {"cif": out / f"{stem}.cif", "cif-symmetrized": out / f"{stem}_sym.cif",
+               "poscar": out / f"{stem}.POSCAR", "vasp": out / f"{stem}_vasp"}
+    existing = [targets[fmt] for fmt in formats if targets[fmt].exists()]
+    if existing and not overwrite:
+        names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing)
+        raise ExportError(f"{out} already holds {names}; nothing was written. Choose another folder or "
+                          "--stem, or pass --overwrite to replace them (other files in a VASP folder are kept)")
     written: list[Path] = []
     for fmt in formats:
         if fmt == "cif":
-            written.append(write_cif(structure, out / f"{stem}.cif"))
+            written.append(write_cif(structure, targets[fmt]))
         elif fmt == "cif-symmetrized":
-            written.append(write_cif(structure, out / f"{stem}_sym.cif", symmetrize=True))
+            written.append(write_cif(structure, targets[fmt], symmetrize=True))
         elif fmt == "poscar":
-            written.append(write_poscar(structure, out / f"{stem}.POSCAR", comment=stem))
+            written.append(write_poscar(structure, targets[fmt], comment=stem))
         else:
-            written.append(write_vasp_inputs(structure, out / f"{stem}_vasp"))
+            written.append(write_vasp_inputs(structure, targets[fmt]))
     return written
