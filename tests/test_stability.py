@@ -139,3 +139,44 @@ def test_the_automatic_frame_is_the_one_chosen_for_the_potential():
     assert HullJudge(refs, "auto").frame_name == "mp-fitted"  # CHGNet's
     assert HullJudge(replace(refs, potential="sevennet"), "auto").frame_name == "potential"
     assert HullJudge(replace(refs, potential="sevennet"), "mp-crystal").frame_name == "mp-crystal"
+
+
+def test_a_runs_polymorphs_are_judged_against_its_own_lowest_structure():
+    """NaCl2 is not a known phase: the run's lowest structure lies 0.167 eV/atom below the known
+    hull and the others are measured from it, not from the known hull far above them both."""
+    from core.stability.hull import place_polymorphs
+
+    judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
+    energies = [_energy("NaCl2", ef) for ef in (-1.5, -1.45, -1.2)]
+    best, near, far = place_polymorphs(judge, "NaCl2", energies)
+    assert best.e_above_hull == pytest.approx(-1.5 + 4 / 3) and best.label == "stable"
+    assert "no known phase of NaCl2" in best.note
+    assert near.e_above_hull == pytest.approx(0.05) and near.label == "metastable"
+    assert far.e_above_hull == pytest.approx(0.3) and far.label == "unstable"
+    assert far.decomposition == (("NaCl2 (this run's lowest)", 1.0),)
+    assert "measured from this run's lowest structure, 167 meV/atom below the known hull" in far.describe()
+    assert far.row()["hull_note"] == far.note
+    # without polymorphs below the known hull each keeps its own place
+    above = place_polymorphs(judge, "Na2Cl", [_energy("Na2Cl", -0.6)])[0]
+    assert above.e_above_hull == pytest.approx(-0.6 + 4 / 3) and above.label == "unstable"
+
+
+def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
+    """A run that finds NaCl's known phase (mp-4) with an energy the frame puts 22 meV/atom off
+    the hull: that structure is the phase on the hull (0, stable); a polymorph 30 meV/atom above it
+    in the potential's energies is 30 meV/atom above the hull."""
+    from core.stability.hull import place_polymorphs
+
+    judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
+    energies = [_energy("NaCl", -2.0 + 0.022), _energy("NaCl", -2.0 + 0.052)]
+    known, other = place_polymorphs(judge, "NaCl", energies, [{"mp-4"}, set()])
+    assert known.e_above_hull == pytest.approx(0.0, abs=1e-9) and known.label == "stable"
+    assert known.note == "the known phase mp-4"
+    assert other.e_above_hull == pytest.approx(0.030) and other.label == "metastable"
+    assert "+30 meV/atom from the known phase mp-4" in other.note
+    # the same energies without the match keep the frame's figures
+    plain = place_polymorphs(judge, "NaCl", energies, [set(), set()])
+    assert plain[0].e_above_hull == pytest.approx(0.022) and plain[0].note == ""
+    # a formula judged without its own known phases is never anchored on them
+    excluded = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
+    assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("no known phase")

@@ -196,7 +196,8 @@ def hull_tooltip(row: dict) -> str:
     screen.csv, whose values are strings)."""
     return (f"{row['stability']}: {float(row['e_above_hull_meV']):+.0f} meV/atom against the hull of the known "
             f"phases, which at this composition is {row['decomposition']}; formation energy "
-            f"{float(row['formation_energy_per_atom']):.3f} eV/atom")
+            f"{float(row['formation_energy_per_atom']):.3f} eV/atom"
+            + (f"; {row['hull_note']}" if row.get("hull_note") else ""))
 
 
 def _f(value) -> str:

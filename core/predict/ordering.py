@@ -32,6 +32,7 @@ from core.relax.relaxer import (
 from core.stability.hull import (
     StabilityError,
     hull_judge,
+    place_polymorphs,
 )
 
 
@@ -227,14 +228,21 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
     for the potential, an element without a reference energy)."""
     try:
         judge = hull_judge(settings.potential, settings.stability_frame, settings.ehull_threshold)
-        for e in ranked:
-            if e.relaxation is not None and e.relaxation.ok:
-                e.stability = judge.assess(e.structure.composition, e.energy_per_atom)
+        relaxed = [e for e in ranked if e.relaxation is not None and e.relaxation.ok]
+        if relaxed:
+            placed = place_polymorphs(judge, relaxed[0].structure.composition, [e.energy_per_atom for e in relaxed],
+                                      [_template_ids(e) for e in relaxed])
+            for e, stability in zip(relaxed, placed):
+                e.stability = stability
     except StabilityError as exc:
         for e in ranked:
             e.stability = None
         return f"no energy above the hull: {exc}"
     return None
+
+def _template_ids(entry: RankedStructure) -> set[str]:
+    """Materials Project ids of the templates that gave ``entry`` or the duplicates merged into it."""
+    return {source.split()[-1] for source in (entry.source, *entry.found_also_by) if source.startswith("template ")}
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
     """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""

@@ -89,6 +89,9 @@ class ResultRecord:
     """``stable``, ``metastable`` or ``unstable``."""
     hull_frame: str | None = None
     """``potential:frame`` of the hull (:mod:`core.stability.hull`)."""
+    hull_note: str | None = None
+    """How the run's own structures entered E_hull (the known phase found again, measured from
+    the run's lowest structure), or that the formula has no known phase among the references."""
     duplicates: int = 0
     found_also_by: str = ""
     from_relaxation_only: bool = False

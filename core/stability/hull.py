@@ -71,7 +71,8 @@ known compound is rarely called ``unstable`` (docs/stability.md)."""
 ON_HULL_EV = 0.001
 """Within this of the hull (eV/atom, numerical noise of the hull construction): ``stable``."""
 LABELS = ("stable", "metastable", "unstable")
-STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame")
+STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame",
+                     "hull_note")
 """The summary columns of :meth:`Stability.row` (None where a result has no place on the hull)."""
 
 
@@ -108,15 +109,18 @@ class Stability:
     frame: str
     threshold: float
     potential: str = ""
+    note: str = ""
+    """How the run's own structures entered the figure (:func:`place_polymorphs`), or empty."""
 
     def decomposition_text(self) -> str:
         """``0.500 NaF + 0.500 ZnF2`` (fractions by atom)."""
         return " + ".join(f"{fraction:.3f} {formula}" for formula, fraction in self.decomposition)
 
     def row(self) -> dict:
-        """Columns of a summary row: formation energy (eV/atom), E_hull (meV/atom), decomposition, label."""
+        """Columns of a summary row: formation energy (eV/atom), E_hull (meV/atom), decomposition, label,
+        frame and note."""
         values = (round(self.formation_energy_per_atom, 5), round(1000 * self.e_above_hull, 1),
-                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}")
+                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}", self.note)
         return dict(zip(STABILITY_COLUMNS, values))
 
     def describe(self) -> str:
@@ -126,7 +130,8 @@ class Stability:
                  "above the hull of the known phases")
         return (f"{self.label}: {1000 * self.e_above_hull:+.0f} meV/atom, {where}; the hull at this composition "
                 f"is {self.decomposition_text()} (formation energy {self.formation_energy_per_atom:.3f} eV/atom, "
-                f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)")
+                f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)"
+                + (f"; {self.note}" if self.note else ""))
 
 
 def resolved_frame(frame: str, potential: str) -> str:
@@ -209,6 +214,65 @@ class HullJudge:
                           key=lambda p: -p[1])
         return Stability(ef, float(e_hull), tuple(products), label_for(float(e_hull), self.threshold),
                          self.frame_name, self.threshold, self.references.potential)
+
+
+def place_polymorphs(judge: HullJudge, composition: Composition | str, energies: list[float],
+                     known_ids: list[set[str]] | None = None) -> list[Stability]:
+    """Stabilities of several structures of one composition from one run (``energies``:
+    the potential's energies, eV/atom), each judged against the known phases *and* the
+    run's other structures, which compete with it.
+
+    1. **The known phase found again.** When a structure is the reference phase of its own
+       formula (its Materials Project id is among ``known_ids[i]``, the templates that gave
+       or matched it), its energy above the hull is that phase's own on the hull of the
+       references (0 for a phase on it), not the frame's estimate, which is off by the
+       frame's error (about 20 meV/atom, docs/stability.md); the others keep their energy
+       differences to it.
+    2. **The run's own polymorphs.** When the lowest structure lies below the known hull,
+       it becomes part of the hull: the others are measured from it (a polymorph 0.4
+       eV/atom above the run's best is not ``stable`` because the known phases are far
+       above both). The lowest keeps its (negative) distance to the known hull.
+
+    Raises
+    ------
+    StabilityError
+        When an element has no chemical potential in the references.
+    """
+    from dataclasses import replace
+
+    comp = Composition(composition)
+    placed = [judge.assess(comp, e) for e in energies]
+    if not placed:
+        return placed
+    formula = comp.reduced_formula
+    reference_id = judge._ids.get(formula) if formula not in judge.exclude else None
+    if reference_id is None:  # a new compound, or one held out of the references
+        placed = [replace(s, note=f"no known phase of {formula} among the reference phases (Materials Project "
+                                  "structures of the training partition, docs/stability.md)") for s in placed]
+    anchor = next((i for i, ids in enumerate(known_ids or []) if reference_id and reference_id in ids), None)
+    if anchor is not None:
+        diagram = judge.phase_diagram(frozenset(str(e) for e in comp.elements))
+        entry = next((e for e in diagram.all_entries if e.name == formula and e.attribute == reference_id), None)
+        if entry is not None:
+            known = float(diagram.get_e_above_hull(entry) or 0.0)
+            shift = known - placed[anchor].e_above_hull
+            placed = [replace(s, formation_energy_per_atom=s.formation_energy_per_atom + shift,
+                              e_above_hull=s.e_above_hull + shift,
+                              label=label_for(s.e_above_hull + shift, s.threshold),
+                              note=(f"the known phase {reference_id}" if i == anchor else
+                                    f"{1000 * (s.e_above_hull - placed[anchor].e_above_hull):+.0f} meV/atom from "
+                                    f"the known phase {reference_id}, found by this run"))
+                      for i, s in enumerate(placed)]
+    lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
+    floor = placed[lowest].e_above_hull
+    if floor < -ON_HULL_EV:
+        placed = [s if i == lowest else
+                  replace(s, e_above_hull=s.e_above_hull - floor, label=label_for(s.e_above_hull - floor, s.threshold),
+                          decomposition=((f"{formula} (this run's lowest)", 1.0),),
+                          note=(s.note + "; " if s.note else "") + "measured from this run's lowest structure, "
+                          f"{-1000 * floor:.0f} meV/atom below the known hull")
+                  for i, s in enumerate(placed)]
+    return placed
 
 
 @dataclass
