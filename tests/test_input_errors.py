@@ -77,7 +77,18 @@ DEGENERATE = {
     "too long": (poscar(["1e300 0 0", "0 4 0", "0 0 4"]), "not a crystal's cell"),
     "nan coordinate": (poscar(CUBIC, coords=("nan 0 0", "0.5 0.5 0.5")), "atom 1 has a coordinate"),
     "unknown element": (poscar(CUBIC, species="Xx Cl"), "'Xx', not a known element"),
+    "short lattice line": (poscar(["4 0 0", "0 4 0", "0 0"]), r"line 5: lattice vector '0 0' has 2 numbers, not 3"),
+    "word in lattice": (poscar(["4 0 0", "0 four 0", "0 0 4"]), r"line 4: lattice vector '0 four 0' is not three"),
+    "too few atoms": (poscar(CUBIC, counts="1 2"), r"line 7: the counts '1 2' add up to 3 atoms but 2 coordinate"),
 }
+
+
+@pytest.mark.parametrize("name", ["bad_POSCAR", "my.POSCAR", "CONTCAR_relaxed", "x.vasp"])
+def test_every_name_read_as_a_poscar_is_checked_line_by_line(name, tmp_path):
+    path = tmp_path / name
+    path.write_text(poscar(CUBIC, counts="1 2"))
+    with pytest.raises(StructureFileError, match="line 7: the counts"):
+        read_structure(path)
 
 
 @pytest.mark.parametrize("case", DEGENERATE)

@@ -186,8 +186,9 @@ def _rows(matrix) -> str:
 
 
 def _is_poscar_name(path: Path) -> bool:
+    """The names pymatgen reads as POSCAR (``*POSCAR*``, ``*CONTCAR*``, ``*.vasp``)."""
     name = path.name.upper()
-    return name.startswith(("POSCAR", "CONTCAR")) or name.endswith(".VASP")
+    return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
 
 
 def _check_poscar_counts(path: Path) -> None:
@@ -202,6 +203,17 @@ def _check_poscar_counts(path: Path) -> None:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return  # the reader below reports unreadable files
+    for n in (2, 3, 4):  # the three lattice vectors
+        if n < len(lines):
+            values = lines[n].split()
+            try:
+                [float(v) for v in values[:3]]
+            except ValueError:
+                raise StructureFileError(f"{path}, line {n + 1}: lattice vector '{lines[n].strip()}' is not "
+                                         "three numbers") from None
+            if len(values) < 3:
+                raise StructureFileError(f"{path}, line {n + 1}: lattice vector '{lines[n].strip()}' has "
+                                         f"{len(values)} number{'s' if len(values) != 1 else ''}, not 3")
     k = 5  # comment, scale, three lattice lines
     if len(lines) <= k:
         return
