@@ -332,14 +332,16 @@ def test_a_rerun_from_a_structure_runs_its_assignment_only():
     (rutile: Ti 2a, O 4f), several GA seeds of that one assignment, on the given map."""
     from conftest import rutile
 
-    from core.candidates.propose import Candidate, rerun_candidate
+    from core.candidates.propose import Candidate, rerun_candidate, spacegroup_prior
     from core.contact_model.inference import predict_contact_map
 
     candidate = rerun_candidate(rutile(), "TiO2")
     assert (candidate.spacegroup, candidate.z, candidate.n_atoms) == (136, 2, 6)
     label = candidate.assignment["label"]
     # spglib may read the primitive cell in the other origin of the normaliser: O (x, -x, 0), 4g
-    assert label in ("Ti 2a, O 4f", "Ti 2a, O 4g") and candidate.probability == 0.0
+    assert label in ("Ti 2a, O 4f", "Ti 2a, O 4g")
+    # the candidate model's own probability of the group at that Z, as a proposed candidate has
+    assert candidate.probability == pytest.approx(spacegroup_prior("TiO2", 2)[(136, 2)]) and candidate.probability > 0
     assert candidate.lattice == pytest.approx((4.594, 4.594, 2.959, 90, 90, 90), abs=0.01)
     assert Candidate.from_dict(json.loads(json.dumps(candidate.to_dict()))) == candidate  # saved in projects
     with pytest.raises(FormulaError, match="not of the formula NaCl"):
@@ -386,3 +388,26 @@ def test_cli_predict_from_a_structure(tmp_path, capsys):
     assert "not of the formula NaCl" in capsys.readouterr().err
     assert main(["predict", "TiO2", "--from-structure", str(cif), "--z", "2"]) == 2
     assert "leave out --z" in capsys.readouterr().err
+    overlap = tmp_path / "overlap_POSCAR"
+    overlap.write_text("NaCl\n1.0\n3 0 0\n0 3 0\n0 0 3\nNa Cl\n1 1\nDirect\n0 0 0\n0 0 0\n")
+    assert main(["predict", "NaCl", "--from-structure", str(overlap), "--out", str(tmp_path / "ov")]) == 2
+    assert "two atoms on one site" in capsys.readouterr().err and not (tmp_path / "ov").exists()
+
+
+def test_cli_predict_that_produces_nothing_fails(tmp_path, capsys, monkeypatch):
+    """A run whose every candidate was rejected is not a success: exit 1 and a line saying so."""
+    from core.predict import pipeline
+
+    real = pipeline.predict_structures
+
+    def nothing(*args, **kwargs):
+        result = real(*args, **kwargs)
+        result.ranked.clear()
+        return result
+
+    monkeypatch.setattr(pipeline, "predict_structures", nothing)
+    out = tmp_path / "run"
+    assert main(["predict", "NaCl", "--z", "1", "--spacegroup", "225", "--sources", "contact", "--no-relax",
+                 "--population", "20", "--generations", "5", "--jobs", "1", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "alphacrystal: error: NaCl: no structure was produced" in err and "summary.json" in err

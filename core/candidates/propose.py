@@ -15,7 +15,7 @@ from core.crystal.composition import Formula, parse_formula
 from core.crystal.spacegroups import centring_points, constrain_lattice
 from core.crystal.symmetry import crystal_system, hm_symbol
 from core.crystal.wyckoff import count_assignments, is_feasible
-from core.errors import FormulaError
+from core.errors import AlphaCrystalError, FormulaError
 from core.reconstruction.assignments import assignment_of_structure
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
@@ -142,17 +142,29 @@ class Candidate:
 def rerun_candidate(structure, formula: str | Formula) -> Candidate:
     """A candidate to run CMCrystal again from a structure (a result, a template, a file):
     its space group, Z, conventional lattice and Wyckoff assignment (read by spglib at
-    the reporting tolerance), probability 0 (chosen by hand).
+    the reporting tolerance), with the candidate model's probability of that group and Z
+    for the composition (:func:`spacegroup_prior`; 0 where the model gives it none).
 
     Raises
     ------
     FormulaError
         When the structure is not of ``formula`` (another composition).
     AlphaCrystalError
-        When no Wyckoff assignment can be read from it.
+        When two atoms sit on one site (closer than
+        :data:`core.io.structures.MIN_ATOM_DISTANCE`), or no Wyckoff assignment can be read.
     """
+    from core.io.structures import MIN_ATOM_DISTANCE
+
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     per_unit = parsed.reduced_counts
+    if len(structure) > 1:
+        distances = structure.distance_matrix + np.eye(len(structure)) * 1e9
+        i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
+        if distances[i, j] < MIN_ATOM_DISTANCE:
+            raise AlphaCrystalError(
+                f"atoms {min(i, j) + 1} ({structure[int(min(i, j))].specie}) and {max(i, j) + 1} "
+                f"({structure[int(max(i, j))].specie}) are {distances[i, j]:.4f} Å apart: two atoms on one site "
+                "give no Wyckoff assignment for CMCrystal to start from")
     assignment, lattice = assignment_of_structure(structure)
     primitive_atoms = assignment.primitive_counts
     first = next(iter(per_unit))
@@ -161,7 +173,11 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
         raise FormulaError(f"the structure ({structure.composition.reduced_formula}) is not of the formula "
                            f"{parsed.reduced_formula}")
     number = assignment.spacegroup
-    return Candidate(number, hm_symbol(number), crystal_system(number), 0.0, z,
+    try:
+        probability = spacegroup_prior(parsed, z).get((number, z), 0.0)
+    except FormulaError:  # a cell beyond the candidate models' reach: no probability to give
+        probability = 0.0
+    return Candidate(number, hm_symbol(number), crystal_system(number), probability, z,
                      sum(primitive_atoms.values()), centring_points(number), lattice, 1,
                      assignment=assignment.to_dict())
 

@@ -136,6 +136,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
     print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")
     write_json_option(args.json, {"formula": result.formula, "out": str(out), "seconds": result.seconds,
                             "structures": [r.to_row() for r in records]})
+    if not records:  # a run that produced nothing is not a success
+        print(f"alphacrystal: error: {result.formula}: no structure was produced ({len(result.rejected)} "
+              f"reconstructions or candidates rejected, listed in {out}/summary.json)", file=sys.stderr)
+        return 1
     return 0
 
 def _number(value, spec: str) -> str:
