@@ -67,6 +67,15 @@ def test_the_minimum_population_runs(tmp_path, capsys):
     assert (tmp_path / "out" / "nacl-rank1-sg225.cif").is_file()
 
 
+def test_a_prediction_that_offers_nothing_leaves_no_folder(tmp_path, monkeypatch, capsys):
+    """NaCl with Z = 1 in Ia-3d: no Wyckoff assignment, an error before any folder is made."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["predict", "NaCl", "--sources", "contact", "--spacegroup", "230", "--z", "1", "--no-relax",
+                 "--fast"]) == 2
+    assert "230 admit no Wyckoff assignment" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []  # no predictions/NaCl/.alphacrystal
+
+
 # ---------------------------------------------------------------- 2. structure files, checked once on reading
 DEGENERATE = {
     "zero vector": (poscar(["0 0 0", "0 4 0", "0 0 4"]), "has length 0"),

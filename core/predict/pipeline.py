@@ -145,7 +145,7 @@ def predict_structures(
     device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
     folder = RunFolder(out_dir, parsed.unit_formula, overwrite) if out_dir is not None else None
     if folder is not None:
-        folder.prepare()
+        folder.check()  # a folder this run must not touch is refused before any work; created below
 
     if templates is None:
         templates = _retrieve(parsed, settings, clock) if "templates" in settings.sources else []
@@ -172,6 +172,8 @@ def predict_structures(
     if not candidates and not templates:
         raise PredictionError(f"no structure to offer for '{formula}'"
                               + (f" with Z={settings.z}" if settings.z else "") + ": " + "; ".join(notes))
+    if folder is not None:  # only now: an input that offers nothing leaves no folder behind
+        folder.prepare()
 
     reconstructions, resumed_recon, skipped = {}, 0, []
     if candidates:
