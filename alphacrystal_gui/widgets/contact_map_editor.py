@@ -221,7 +221,8 @@ class ContactMapEditor(QWidget):
                 f"{lab} {cn}/{d}" for lab, cn, d in zip(doc.labels, doc.image_coordination, degrees))
         else:
             text = "Partners in the cell: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
-        text += f"  ·  {int(doc.matrix.sum()) // 2} bonds"
+        bonds = int(doc.matrix.sum()) // 2
+        text += f"  ·  {bonds} bond{'' if bonds == 1 else 's'}"
         conflicts = doc.rule_conflicts()
         if conflicts:
             pairs = ", ".join(f"{doc.labels[i]}–{doc.labels[j]}" for i, j in conflicts[:3])

@@ -20,7 +20,7 @@ Z_SELECT_TIP = ("the contact map of each Z (a candidate runs on the map of its o
 
 
 class MapPanel(QWidget):
-    """Map selector, title, *Back to the input map* and the editor (see the module docstring)."""
+    """Map selector, title, *Input map* (back to the input map) and the editor (see the module docstring)."""
 
     zChosen = Signal(int)
     """The user chose the input map of that Z."""
@@ -34,7 +34,8 @@ class MapPanel(QWidget):
         self.title = fitted(QLabel("Contact map"))
         self.z_select = QComboBox()
         self.z_select.setToolTip(Z_SELECT_TIP)
-        self.back_button = QPushButton("Back to the input map")
+        self.back_button = QPushButton("Input map")  # short: the selector beside it needs the width
+        self.back_button.setToolTip("Back to the input map of the current Z (editable)")
         self.back_button.setEnabled(False)  # enabled, not shown/hidden: a relayout repaints the 3D canvas
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -108,7 +109,8 @@ class MapPanel(QWidget):
         self.z_select.blockSignals(False)
 
     def _viewed_map_name(self) -> str:
-        """``result #1: 10 atoms (Z = 2) · view only`` (the viewed result's map, its own Z)."""
+        """``result #1: 10 atoms (Z = 2)`` (the viewed result's map, its own Z; the title under
+        the selector says it is view only)."""
         s = self.session
         record, n = s.run.records[s.run.viewing], s.run.result_document.n
         try:
@@ -117,4 +119,4 @@ class MapPanel(QWidget):
             per_unit = 0
         z = f" (Z = {n // per_unit})" if per_unit and n and n % per_unit == 0 else ""
         provisional = " · provisional rank" if record.provisional else ""
-        return f"result #{record.rank}: {n} atoms{z} · view only{provisional}"
+        return f"result #{record.rank}: {n} atoms{z}{provisional}"
