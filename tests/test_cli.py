@@ -87,3 +87,29 @@ def test_contact_map_on_every_paper_benchmark_cif(capsys):
     for path in files:
         assert main(["contact-map", str(path)]) == 0, path
     assert capsys.readouterr().out.count("valid-bond fraction") == len(files)
+
+
+def test_evaluation_finds_the_training_data_from_any_folder(tmp_path, monkeypatch, capsys):
+    """The shipped models record ``../shared/data/...`` relative to the repository root: from
+    another folder, --data of that name is taken (with a note), a missing file is one clear error."""
+    import argparse
+
+    from core.cli.evaluate import _training_data
+    from core.data.formula_split import DataSettings
+    from core.errors import AlphaCrystalError
+
+    monkeypatch.chdir(tmp_path)
+    recorded = DataSettings(path="../nowhere/data/mp/structures.csv.gz")
+    data = tmp_path / "copy" / "structures.csv.gz"
+    data.parent.mkdir()
+    data.write_bytes(b"")
+    args = argparse.Namespace(train_data=None, data=str(data))
+    assert _training_data(args, recorded) == str(data)
+    assert "taken to be" in capsys.readouterr().out
+    with pytest.raises(AlphaCrystalError, match="recorded in the model.*--train-data"):
+        _training_data(argparse.Namespace(train_data=None, data=str(tmp_path / "other.csv")), recorded)
+    with pytest.raises(AlphaCrystalError, match="--train-data .*missing.csv: no such file"):
+        _training_data(argparse.Namespace(train_data=str(tmp_path / "missing.csv"), data=str(data)), recorded)
+    here = tmp_path / "here.csv"
+    here.write_text("")
+    assert _training_data(argparse.Namespace(train_data=None, data=str(data)), DataSettings(path=str(here))) == str(here)

@@ -77,15 +77,13 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
     model = load_model(model_path, args.device)
     low, high = atoms[0], min(atoms[1], model.max_atoms)
     recorded = DataSettings.from_dict(model.metadata["data"])
-    train_path = args.train_data or recorded.path
+    train_path = _training_data(args, recorded)
     data: Any = None  # a FeaturizedDataset once chosen
     if args.split == "all":
         data = load_dataset(args.data).filter(min_atoms=low, max_atoms=high)
         if len(data) == 0:  # said before the training data is needed
             return {"n": 0, "n_removed_seen_in_training": 0}
         data = featurize_dataset(data, model.max_atoms)
-    if not Path(train_path).exists():
-        raise AlphaCrystalError(f"training data {train_path} not found (needed for the baselines); pass --train-data")
     base = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
     if data is None and Path(args.data).resolve() == Path(train_path).resolve():
         data = getattr(base, args.split)
@@ -125,6 +123,33 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
         print(f"histogram: {plot}")
     return {**result, "model": str(model_path), "atoms": [low, high]}
 
+def _training_data(args: argparse.Namespace, recorded) -> str:
+    """The data file a model was trained on, needed for the baselines and the split: ``--train-data``;
+    else the path recorded in the model, as given or, when relative, from the repository root (where
+    the shipped models were trained); else ``--data`` when it is a file of the recorded name (the
+    same data set kept elsewhere), with a note.
+
+    Raises
+    ------
+    AlphaCrystalError
+        When none of these exists.
+    """
+    if args.train_data:
+        if not Path(args.train_data).exists():
+            raise AlphaCrystalError(f"--train-data {args.train_data}: no such file")
+        return str(args.train_data)
+    path = Path(recorded.path)
+    for place in (path, *(() if path.is_absolute() else (Path(__file__).resolve().parents[2] / path,))):
+        if place.exists():
+            return str(place)
+    if Path(args.data).name == path.name and Path(args.data).is_file():
+        print(f"note: the training data is taken to be {args.data} (the model records {recorded.path}, not found "
+              "here; --train-data names another file)", flush=True)
+        return str(args.data)
+    raise AlphaCrystalError(f"training data {recorded.path} (recorded in the model) not found, needed for the "
+                            "baselines; pass --train-data FILE")
+
+
 def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     from core.candidates.data import candidate_table, load_candidate_data
     from core.candidates.evaluation import evaluate_candidates
@@ -140,9 +165,7 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
         model = candidate_model(args.model)
     print(f"model: {args.model or 'shipped'}, cells of up to {model.max_atoms} atoms")
     recorded = DataSettings.from_dict(model.metadata["data"])
-    train_path = args.train_data or recorded.path
-    if not Path(train_path).exists():
-        raise AlphaCrystalError(f"training data {train_path} not found (needed for the baselines); pass --train-data")
+    train_path = _training_data(args, recorded)
     base = load_candidate_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
     if args.split == "all":
         table = candidate_table(load_dataset(args.data).filter(max_atoms=model.max_atoms))
