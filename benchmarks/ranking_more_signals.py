@@ -10,9 +10,9 @@ for the same five ordered by:
   ``benchmarks/ranking_second_energies.py CACHE --potential sevennet-l3i5``);
 * **a prototype prior**: the 60 best-scored template substitutions of the formula
   (:func:`core.templates.retrieval.retrieve_templates`; the library holds training formulas
-  only) grouped into distinct structures; a candidate's support is the number of
-  substitutions giving a structure it matches (loose tolerances), and the score adds
-  -kT2 ln((support + 1) / (60 + number of structures));
+  only) grouped into distinct structures; a candidate's support is the size of the largest
+  group whose structure it matches (loose tolerances; 0 for none), and the score adds
+  -kT2 ln((support + 1) / (60 + number of groups)), 60 being the substitutions retrieved;
 * **a learned re-ordering**: logistic regression over the ranker's features
   (:data:`core.predict.ranking.RANKER_FEATURES`) plus ln P(group) and both potentials'
   energy gaps, leave-one-formula-out, pointwise or pairwise.

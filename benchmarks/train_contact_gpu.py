@@ -122,18 +122,22 @@ def cmd_train(args: argparse.Namespace) -> int:
     torch.set_num_threads(args.threads)
     spec = args.run
     b1, f1, b2, f2 = spec["sizes"]
-    # the run's own size instead of a named preset
-    training.preset = lambda name, c_in, t=0: ContactNetConfig(c_in, b1, f1, b2, f2, template_channels=t)
-    # Z counts need pymatgen's Composition; they are recomputed by ``assemble``
-    training.z_prior_from = lambda formulas, n_atoms: {}
     train, validation = _load(args.data)
     config = training.TrainingConfig(
         preset=spec["name"], templates=spec["templates"], same_pattern=True, dice_loss=1.0,
         seed=spec["seed"], time_limit_s=args.time_limit_s, epochs=args.epochs, device="auto")
-    model = training.train_contact_model(
-        train, validation, config,
-        progress=lambda info: print(spec["name"], {k: (round(v, 4) if isinstance(v, float) else v)
-                                                   for k, v in info.items()}, flush=True))
+    saved = training.preset, training.z_prior_from
+    # the run's own size instead of a named preset; the Z counts need pymatgen's Composition
+    # and are recomputed by ``assemble`` (both restored afterwards: a test runs this in-process)
+    training.preset = lambda name, c_in, t=0: ContactNetConfig(c_in, b1, f1, b2, f2, template_channels=t)
+    training.z_prior_from = lambda formulas, n_atoms: {}
+    try:
+        model = training.train_contact_model(
+            train, validation, config,
+            progress=lambda info: print(spec["name"], {k: (round(v, 4) if isinstance(v, float) else v)
+                                                       for k, v in info.items()}, flush=True))
+    finally:
+        training.preset, training.z_prior_from = saved
     atoms = tuple(int(v) for v in args.score_atoms.split("-"))
     scored = training.tune_decision(model, _size_subset(validation, atoms))
     history = model.metadata.get("history", [])

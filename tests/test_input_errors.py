@@ -100,6 +100,14 @@ def test_every_name_read_as_a_poscar_is_checked_line_by_line(name, tmp_path):
         read_structure(path)
 
 
+def test_a_cif_with_poscar_in_its_name_is_read_as_a_cif(tmp_path):
+    from conftest import nacl
+
+    path = tmp_path / "NaCl_from_POSCAR.cif"
+    nacl().to(filename=str(path))
+    assert read_structure(path).composition.reduced_formula == "NaCl"
+
+
 @pytest.mark.parametrize("case", DEGENERATE)
 def test_bad_structure_files_are_a_structure_file_error_naming_the_file(case, tmp_path):
     text, words = DEGENERATE[case]

@@ -173,4 +173,11 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     assert written[1]["stability"] == "metastable" and written[1]["decomposition"] == "0.500 LiO + 0.500 CoO2"
     html = report_html(screen_order(rows), tmp_path)
     assert "id='hull-limit'" in html and "data-hull='35.0'" in html and "data-hull=''" in html
-    assert "Energy above the hull of the known phases (meV/atom)" in html  # the plot compares formulas
+    assert "Energy above the hull of the rank-1 structure (meV/atom)" in html  # rows without their lowest
+    # a formula whose rank 1 is not its lowest structure in the hull's energy is placed by its lowest
+    for row, lowest in zip(rows, (35.0, None, -4.0, -10.0)):
+        row["lowest_e_above_hull_meV"] = lowest
+    assert [r["formula"] for r in screen_order(rows)] == ["LiNiO2", "KCoO2", "LiCoO2", "NaCoO2"]
+    html = report_html(screen_order(rows), tmp_path)
+    assert "Lowest energy above the hull among each formula&#x27;s structures" in html or \
+        "Lowest energy above the hull among each formula's structures" in html

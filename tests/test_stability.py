@@ -180,3 +180,41 @@ def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
     # a formula judged without its own known phases is never anchored on them
     excluded = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
     assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("no known phase")
+
+
+def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
+    """Rock-salt NaCl is the shipped references' NaCl phase, whichever route made it; a CsCl-type
+    NaCl is not (core.predict.ordering._known_phase_ids, with the shipped library and references)."""
+    from conftest import cscl, nacl
+
+    from core.predict.ordering import _known_phase_ids
+    from core.stability.hull import hull_judge
+
+    class Entry:
+        def __init__(self, structure):
+            self.structure = structure
+
+    rock_salt = nacl()
+    caesium_type = cscl().copy()
+    caesium_type.replace_species({"Cs": "Na"})
+    reference = hull_judge("chgnet").reference_id("NaCl")
+    assert reference is not None
+    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], reference) == [{reference}, set()]
+    assert _known_phase_ids([Entry(rock_salt)], None) == [set()]
+
+
+def test_anchoring_on_a_known_phase_above_the_hull_keeps_its_place():
+    """NaCl3 (mp-5) lies 0.1 eV/atom above NaCl + Cl (the hull there: -1.0 eV/atom). Found
+    again 0.02 eV/atom too high in the frame, it is put back at +0.10; a polymorph 0.15 eV/atom
+    below it in the potential's energies then lies 0.05 eV/atom below the known hull, and the
+    known phase's copy is measured from that one: +0.15, unstable."""
+    from core.stability.hull import place_polymorphs
+
+    judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
+    assert judge.assess("NaCl3", _energy("NaCl3", -0.9)).e_above_hull == pytest.approx(0.1)
+    energies = [_energy("NaCl3", -0.9 + 0.02), _energy("NaCl3", -0.9 + 0.02 - 0.15)]
+    known, lower = place_polymorphs(judge, "NaCl3", energies, [{"mp-5"}, set()])
+    assert lower.e_above_hull == pytest.approx(-0.05) and lower.label == "stable"
+    assert lower.formation_energy_per_atom == pytest.approx(-1.05)  # shifted with the anchor
+    assert known.e_above_hull == pytest.approx(0.15) and known.label == "unstable"
+    assert "the known phase mp-5" in known.note and "this run's lowest" in known.note

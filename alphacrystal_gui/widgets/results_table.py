@@ -194,8 +194,8 @@ LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2}
 def hull_tooltip(row: dict) -> str:
     """Where a result lies against the known phases, in words (from its summary row, or a row of
     screen.csv, whose values are strings)."""
-    return (f"{row['stability']}: {float(row['e_above_hull_meV']):+.0f} meV/atom against the hull of the known "
-            f"phases, which at this composition is {row['decomposition']}; formation energy "
+    return (f"{row['stability']}: {float(row['e_above_hull_meV']):+.0f} meV/atom against the hull, which at this "
+            f"composition is {row['decomposition']}; formation energy "
             f"{float(row['formation_energy_per_atom']):.3f} eV/atom"
             + (f"; {row['hull_note']}" if row.get("hull_note") else ""))
 

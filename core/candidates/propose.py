@@ -151,20 +151,17 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
         When the structure is not of ``formula`` (another composition).
     AlphaCrystalError
         When two atoms sit on one site (closer than
-        :data:`core.io.structures.MIN_ATOM_DISTANCE`), or no Wyckoff assignment can be read.
+        :data:`core.io.structures.MIN_ATOM_DISTANCE`, :func:`core.io.structures.close_atoms`), or no
+        Wyckoff assignment can be read.
     """
-    from core.io.structures import MIN_ATOM_DISTANCE
+    from core.io.structures import close_atoms
 
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     per_unit = parsed.reduced_counts
-    if len(structure) > 1:
-        distances = structure.distance_matrix + np.eye(len(structure)) * 1e9
-        i, j = np.unravel_index(int(np.argmin(distances)), distances.shape)
-        if distances[i, j] < MIN_ATOM_DISTANCE:
-            raise AlphaCrystalError(
-                f"atoms {min(i, j) + 1} ({structure[int(min(i, j))].specie}) and {max(i, j) + 1} "
-                f"({structure[int(max(i, j))].specie}) are {distances[i, j]:.4f} Å apart: two atoms on one site "
-                "give no Wyckoff assignment for CMCrystal to start from")
+    crowded = close_atoms(structure, "the structure")
+    if crowded:
+        raise AlphaCrystalError(f"{crowded.rsplit(': ', 1)[0]}: two atoms on one site give no Wyckoff "
+                                "assignment for CMCrystal to start from")
     assignment, lattice = assignment_of_structure(structure)
     primitive_atoms = assignment.primitive_counts
     first = next(iter(per_unit))

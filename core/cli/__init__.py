@@ -3,7 +3,8 @@ and one module per command group that parses its arguments, calls the engine and
 Shared option types and limits live in :mod:`core.cli.options`.
 
 Every sub-command that computes figures accepts ``--json PATH`` and writes them there.
-Bad input ends with one ``alphacrystal: error: ...`` line and exit code 2.
+Bad input ends with one ``alphacrystal: error: ...`` line and exit code 2; a ``predict`` that
+produced no structure, with such a line and exit code 1.
 
 Each command imports the engine modules it needs inside its function, by design: building
 the parser and reporting a usage error must not import torch and the pipeline

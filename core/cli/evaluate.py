@@ -77,13 +77,13 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
     model = load_model(model_path, args.device)
     low, high = atoms[0], min(atoms[1], model.max_atoms)
     recorded = DataSettings.from_dict(model.metadata["data"])
-    train_path = _training_data(args, recorded)
     data: Any = None  # a FeaturizedDataset once chosen
     if args.split == "all":
         data = load_dataset(args.data).filter(min_atoms=low, max_atoms=high)
         if len(data) == 0:  # said before the training data is needed
             return {"n": 0, "n_removed_seen_in_training": 0}
         data = featurize_dataset(data, model.max_atoms)
+    train_path = _training_data(args, recorded)
     base = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
     if data is None and Path(args.data).resolve() == Path(train_path).resolve():
         data = getattr(base, args.split)

@@ -112,6 +112,12 @@ def atomic_numbers(symbols: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array([index[s] for s in symbols], dtype=np.int64)
 
 
+def all_metal(symbols: list[str] | tuple[str, ...]) -> bool:
+    """Whether every element is a metal (pymatgen's ``Element.is_metal``, stored in the element
+    table): the contact rule's all-metal case, and the VASP input set's metal case."""
+    return bool(element_table().is_metal[atomic_numbers(list(symbols))].all())
+
+
 def element_sort_key(symbol: str) -> tuple[float, int]:
     """The fixed element order of contact-map rows: Pettifor's Mendeleev number, then Z.
 

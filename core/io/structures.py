@@ -18,10 +18,10 @@ import numpy as np
 from pymatgen.core import SETTINGS, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
-from pymatgen.io.vasp.sets import BadInputSetWarning, MPMetalRelaxSet, MPRelaxSet
+from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
-from core.crystal.elements import element_table
+from core.crystal.elements import all_metal, element_table
 from core.crystal.symmetry import ANGLE_TOLERANCE, CELL_SYMPREC, SPACEGROUP_SYMPREC
 from core.errors import ExportError, StructureFileError, StructureWarning
 from core.io.files import UMASK, atomic_write_text
@@ -186,8 +186,11 @@ def _rows(matrix) -> str:
 
 
 def _is_poscar_name(path: Path) -> bool:
-    """The names pymatgen reads as POSCAR (``*POSCAR*``, ``*CONTCAR*``, ``*.vasp``)."""
+    """The names pymatgen reads as POSCAR (``*POSCAR*``, ``*CONTCAR*``, ``*.vasp``), in its order:
+    a CIF or JSON name first (``NaCl_from_POSCAR.cif`` is a CIF)."""
     name = path.name.upper()
+    if ".CIF" in name or ".MCIF" in name or name.endswith(".JSON"):
+        return False
     return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
 
 
@@ -322,23 +325,15 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
         input_set = relaxation_input_set(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", BadInputSetWarning)
-            if potcar_configured():
-                input_set.write_input(str(staging))
-            else:
-                input_set.write_input(str(staging), potcar_spec=True)
-                spec = staging / "POTCAR.spec"
-                # one symbol per line, the last one ended too (pymatgen leaves it open, and
-                # `while read` loops then skip the last element)
-                spec.write_text(spec.read_text().rstrip("\n") + "\n")
-                (staging / "README.txt").write_text(_POTCAR_README)
-        for warning in caught:  # the input set's own advice, as one line of ours
-            if issubclass(warning.category, BadInputSetWarning):
-                message = str(warning.message).split(" See VASP recommendations")[0]
-                warnings.warn(StructureWarning(f"{target.name}: VASP input set: {message}"), stacklevel=2)
-            else:
-                warnings.warn_explicit(warning.message, warning.category, warning.filename, warning.lineno)
+        if potcar_configured():
+            input_set.write_input(str(staging))
+        else:
+            input_set.write_input(str(staging), potcar_spec=True)
+            spec = staging / "POTCAR.spec"
+            # one symbol per line, the last one ended too (pymatgen leaves it open, and
+            # `while read` loops then skip the last element)
+            spec.write_text(spec.read_text().rstrip("\n") + "\n")
+            (staging / "README.txt").write_text(_POTCAR_README)
         _tidy_incar(staging / "INCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
@@ -366,8 +361,7 @@ def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:
     (Methfessel-Paxton smearing, ISMEAR = 1 and SIGMA = 0.2 eV, and a denser k-point mesh)
     when every element is a metal (the element table of the contact rule), else
     ``MPRelaxSet`` (tetrahedron method, ISMEAR = -5), which VASP advises against for metals."""
-    numbers = sorted({site.specie.Z for site in structure})
-    metal = bool(element_table().is_metal[numbers].all())
+    metal = all_metal([str(element) for element in structure.composition.elements])
     return MPMetalRelaxSet(structure) if metal else MPRelaxSet(structure)
 
 

@@ -9,6 +9,8 @@ import math
 from functools import lru_cache
 from types import MappingProxyType
 
+import numpy as np
+
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
 from core.errors import AlphaCrystalError
@@ -230,8 +232,9 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         judge = hull_judge(settings.potential, settings.stability_frame, settings.ehull_threshold)
         relaxed = [e for e in ranked if e.relaxation is not None and e.relaxation.ok]
         if relaxed:
-            placed = place_polymorphs(judge, relaxed[0].structure.composition, [e.energy_per_atom for e in relaxed],
-                                      [_template_ids(e) for e in relaxed])
+            composition = relaxed[0].structure.composition
+            placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed],
+                                      _known_phase_ids(relaxed, judge.reference_id(composition.reduced_formula)))
             for e, stability in zip(relaxed, placed):
                 e.stability = stability
     except StabilityError as exc:
@@ -240,9 +243,21 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         return f"no energy above the hull: {exc}"
     return None
 
-def _template_ids(entry: RankedStructure) -> set[str]:
-    """Materials Project ids of the templates that gave ``entry`` or the duplicates merged into it."""
-    return {source.split()[-1] for source in (entry.source, *entry.found_also_by) if source.startswith("template ")}
+def _known_phase_ids(relaxed: list[RankedStructure], reference_id: str | None) -> list[set[str]]:
+    """For each relaxed entry, ``{reference_id}`` when it is that known phase (the template library's
+    structure of that Materials Project id, StructureMatcher at the CSP tolerances), else an empty set:
+    what the structure is decides, not which route found it."""
+    if reference_id is None:
+        return [set() for _ in relaxed]
+    from core.crystal.matching import structure_match
+    from core.templates.library import load_library
+
+    library = load_library()
+    index = np.flatnonzero(np.asarray(library.material_ids) == reference_id)
+    if not len(index):
+        return [set() for _ in relaxed]
+    known = library.structure(int(index[0]))
+    return [{reference_id} if structure_match(e.structure, known).matched else set() for e in relaxed]
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
     """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""

@@ -145,7 +145,7 @@ def predict_structures(
     device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
     folder = RunFolder(out_dir, parsed.unit_formula, overwrite) if out_dir is not None else None
     if folder is not None:
-        folder.check()  # a folder this run must not touch is refused before any work; created below
+        folder.check()  # what this run must not touch is refused before any work; made (and probed) below
 
     if templates is None:
         templates = _retrieve(parsed, settings, clock) if "templates" in settings.sources else []

@@ -5,7 +5,7 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 from __future__ import annotations
 
 from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, Formula
-from core.crystal.elements import atomic_numbers, element_table
+from core.crystal.elements import all_metal
 from core.errors import FormulaError
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
@@ -85,7 +85,7 @@ def contact_route_fits(parsed: Formula, z: int | None) -> bool:
 
 def is_all_metal(parsed: Formula) -> bool:
     """Whether every element of the formula is a metal (the element table the contact rule uses)."""
-    return bool(element_table().is_metal[atomic_numbers(list(parsed.counts))].all())
+    return all_metal(list(parsed.counts))
 
 ALL_METAL_NOTE = ("{formula} is all-metal and {n} known structures of its stoichiometry serve as templates: "
                   "CMCrystal is skipped (an all-metal contact map is empty by definition; on held-out "

@@ -14,7 +14,8 @@ from html import escape
 from pathlib import Path
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
-           ("stability", "Stability"), ("decomposition", "Hull at this composition"),
+           ("stability", "Stability"),
+           ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"), ("decomposition", "Hull at this composition"),
            ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
@@ -106,8 +107,12 @@ def _relative(path: str | None, out: Path) -> str:
 def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
     """Inline SVG: energy above the hull (meV/atom) of every finished formula, in screen order;
     the best energy per atom (eV/atom) where no formula has one (runs without reference phases)."""
-    key, title, unit = "e_above_hull_meV", "Energy above the hull of the known phases (meV/atom)", "meV/atom"
+    key, title, unit = ("lowest_e_above_hull_meV", "Lowest energy above the hull among each formula's structures "
+                        "(meV/atom)", "meV/atom")
     points = _points(rows, key)
+    if not points:  # rows of an earlier version
+        key, title = "e_above_hull_meV", "Energy above the hull of the rank-1 structure (meV/atom)"
+        points = _points(rows, key)
     if not points:
         key, title, unit = "best_energy_per_atom", "Best energy per atom (eV/atom)", "eV/atom"
         points = _points(rows, key)

@@ -216,19 +216,24 @@ def _worker_name() -> str:
 
 
 # ---------------------------------------------------------------- rows
-ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "best_energy_per_atom", "formation_energy_per_atom",
-              "decomposition", "spacegroup", "symbol", "source", "dice", "match", "rms", "n_structures", "seconds",
-              "worker", "folder", "cif", "reason", "line")
-"""Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first)."""
+ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "lowest_e_above_hull_meV", "best_energy_per_atom",
+              "formation_energy_per_atom", "decomposition", "hull_note", "spacegroup", "symbol", "source", "dice",
+              "match", "rms", "n_structures", "seconds", "worker", "folder", "cif", "reason", "line")
+"""Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first).
+``e_above_hull_meV`` and the stability columns are the rank-1 structure's; ``lowest_e_above_hull_meV``
+is the lowest of the formula's structures (rank 1 is not always the lowest in the first potential's
+energy, which the hull uses: docs/stability.md)."""
 
 
 def screen_order(rows: list[dict]) -> list[dict]:
-    """Rows by energy above the hull of the rank-1 structure (meV/atom; comparable across
-    formulas, unlike energies per atom), lowest first; rows without one (not relaxed, failed,
-    no reference phases) follow in their own order."""
+    """Rows by the lowest energy above the hull among each formula's structures (meV/atom;
+    comparable across formulas, unlike energies per atom; rank 1's where a row has no lowest),
+    lowest first; rows without one (not relaxed, failed, no reference phases) follow in their
+    own order."""
     def key(row: dict) -> tuple[int, float]:
         try:
-            value = float(row["e_above_hull_meV"])
+            lowest = row.get("lowest_e_above_hull_meV")
+            value = float(lowest if lowest not in (None, "") else row["e_above_hull_meV"])
         except (KeyError, TypeError, ValueError):
             return (1, 0.0)
         return (0, value) if math.isfinite(value) else (1, 0.0)
@@ -279,9 +284,11 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
     rows = summary.get("structures", [])
     best = ResultRecord.from_row(rows[0], where=f"{folder / 'summary.json'}, rank 1") if rows else ResultRecord(0)
     cif = folder / best.folder / f"{summary.get('formula', item.name)}.cif" if best.folder else None
+    hulls = [float(r["e_above_hull_meV"]) for r in rows if r.get("e_above_hull_meV") not in (None, "")]
     row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
            "best_energy_per_atom": best.energy_per_atom,
            **{k: getattr(best, k) for k in STABILITY_COLUMNS},
+           "lowest_e_above_hull_meV": min(hulls) if hulls else None,
            "spacegroup": best.relaxed_spacegroup or best.spacegroup,
            "symbol": best.relaxed_symbol or best.symbol or None, "source": best.source or None,
            "dice": best.dice if best.relaxed_dice is None else best.relaxed_dice,

@@ -126,8 +126,7 @@ class Stability:
     def describe(self) -> str:
         """One sentence for a tooltip or a report."""
         where = ("below the hull of the known phases" if self.e_above_hull < -ON_HULL_EV else
-                 "on the hull of the known phases" if self.e_above_hull <= ON_HULL_EV else
-                 "above the hull of the known phases")
+                 "on the hull" if self.e_above_hull <= ON_HULL_EV else "above the hull")
         return (f"{self.label}: {1000 * self.e_above_hull:+.0f} meV/atom, {where}; the hull at this composition "
                 f"is {self.decomposition_text()} (formation energy {self.formation_energy_per_atom:.3f} eV/atom, "
                 f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)"
@@ -176,6 +175,11 @@ class HullJudge:
                                                                   self._elements)])
         self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
 
+    def reference_id(self, formula: str) -> str | None:
+        """The Materials Project id of the known phase of ``formula`` (a reduced formula) on
+        which the hull rests, or None (no known phase, or left out by ``exclude``)."""
+        return None if formula in self.exclude else self._ids.get(formula)
+
     def phase_diagram(self, elements: frozenset[str]) -> PhaseDiagram:
         """The hull of the reference phases whose elements all lie in ``elements`` (eV/atom
         formation energies; every element at 0)."""
@@ -223,8 +227,8 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     run's other structures, which compete with it.
 
     1. **The known phase found again.** When a structure is the reference phase of its own
-       formula (its Materials Project id is among ``known_ids[i]``, the templates that gave
-       or matched it), its energy above the hull is that phase's own on the hull of the
+       formula (its Materials Project id, :meth:`HullJudge.reference_id`, is in ``known_ids[i]``:
+       the caller matched the structure to it), its energy above the hull is that phase's own on the hull of the
        references (0 for a phase on it), not the frame's estimate, which is off by the
        frame's error (about 20 meV/atom, docs/stability.md); the others keep their energy
        differences to it.
@@ -245,7 +249,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     if not placed:
         return placed
     formula = comp.reduced_formula
-    reference_id = judge._ids.get(formula) if formula not in judge.exclude else None
+    reference_id = judge.reference_id(formula)
     if reference_id is None:  # a new compound, or one held out of the references
         placed = [replace(s, note=f"no known phase of {formula} among the reference phases (Materials Project "
                                   "structures of the training partition, docs/stability.md)") for s in placed]
