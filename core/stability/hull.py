@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import cast
 
 import numpy as np
@@ -228,8 +228,8 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
 
     1. **The known phase found again.** When a structure is the reference phase of its own
        formula (its Materials Project id, :meth:`HullJudge.reference_id`, is in ``known_ids[i]``:
-       the caller matched the structure to it), its energy above the hull is that phase's own on the hull of the
-       references (0 for a phase on it), not the frame's estimate, which is off by the
+       the caller matched the structure to it), its energy above the hull is that phase's own
+       on the hull of the references (0 for a phase on it), not the frame's estimate, which is off by the
        frame's error (about 20 meV/atom, docs/stability.md); the others keep their energy
        differences to it.
     2. **The run's own polymorphs.** When the lowest structure lies below the known hull,
@@ -242,8 +242,6 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     StabilityError
         When an element has no chemical potential in the references.
     """
-    from dataclasses import replace
-
     comp = Composition(composition)
     placed = [judge.assess(comp, e) for e in energies]
     if not placed:
