@@ -52,7 +52,7 @@ class _Clock:
             self._close(now)
             self.current, self.stage_start = name, now
         eta = None
-        if 0 < done < total:
+        if 2 <= done < total:  # one finished unit says little: the first carries the start-up (pools, models)
             eta = (now - self.stage_start) / done * (total - done)
         elif done >= total:
             eta = 0.0
