@@ -18,8 +18,8 @@ from PySide6.QtWidgets import (
 from alphacrystal_gui.widgets.results_table import hull_tooltip
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
-           ("stability", "Stability"),
-           ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"), ("best_energy_per_atom", "Best E (eV/atom)"),
+           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
+           ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("reason", "Reason"))
 

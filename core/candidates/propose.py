@@ -160,8 +160,8 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
     per_unit = parsed.reduced_counts
     crowded = close_atoms(structure, "the structure")
     if crowded:
-        raise AlphaCrystalError(f"{crowded.rsplit(': ', 1)[0]}: two atoms on one site give no Wyckoff "
-                                "assignment for CMCrystal to start from")
+        raise AlphaCrystalError(f"{crowded}; two atoms on one site give no Wyckoff assignment for CMCrystal "
+                                "to start from")
     assignment, lattice = assignment_of_structure(structure)
     primitive_atoms = assignment.primitive_counts
     first = next(iter(per_unit))

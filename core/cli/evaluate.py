@@ -138,8 +138,11 @@ def _training_data(args: argparse.Namespace, recorded) -> str:
         if not Path(args.train_data).exists():
             raise AlphaCrystalError(f"--train-data {args.train_data}: no such file")
         return str(args.train_data)
+    from resources import RESOURCE_DIR
+
     path = Path(recorded.path)
-    for place in (path, *(() if path.is_absolute() else (Path(__file__).resolve().parents[2] / path,))):
+    repository = RESOURCE_DIR.parent  # where the shipped models were trained, their paths relative to it
+    for place in (path, repository / path):  # an absolute path stays itself under "/"
         if place.exists():
             return str(place)
     if Path(args.data).name == path.name and Path(args.data).is_file():

@@ -9,8 +9,6 @@ import math
 from functools import lru_cache
 from types import MappingProxyType
 
-import numpy as np
-
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
 from core.errors import AlphaCrystalError
@@ -168,8 +166,9 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
     penalties = _symmetry_penalties(head, formula, settings) \
         if formula is not None and settings.ranking != "learned" else {}
     if not penalties and (failure or potential is None):  # nothing to re-order by: the first potential's order
-        for e in head if failure else ():  # the rows say it too (the window shows rows, not the run's notes)
-            e.rank_reason += f"; {failure}"
+        if failure:
+            for e in head:  # the rows say it too (the window shows rows, not the run's notes)
+                e.rank_reason += f"; {failure}"
         return ranked, failure
     if penalties:
         how += f" minus {1000 * settings.symmetry_prior:g} meV/atom × ln P(space group | composition, Z)"
@@ -253,10 +252,10 @@ def _known_phase_ids(relaxed: list[RankedStructure], reference_id: str | None) -
     from core.templates.library import load_library
 
     library = load_library()
-    index = np.flatnonzero(np.asarray(library.material_ids) == reference_id)
-    if not len(index):
+    index = library.find(reference_id)
+    if index is None:
         return [set() for _ in relaxed]
-    known = library.structure(int(index[0]))
+    known = library.structure(index)
     return [{reference_id} if structure_match(e.structure, known).matched else set() for e in relaxed]
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:

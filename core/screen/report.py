@@ -14,8 +14,8 @@ from html import escape
 from pathlib import Path
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
-           ("stability", "Stability"),
-           ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"), ("decomposition", "Hull at this composition"),
+           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
+           ("decomposition", "Hull at this composition"),
            ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))

@@ -50,7 +50,8 @@ def evaluate_one(structure: Structure, z: int, library: TemplateLibrary, scorer:
         if structure_match(cand.structure, structure, CSP_TOLERANCES).matched:
             row["match_rank"] = rank
             true_volume = structure.volume
-            k = int(np.flatnonzero(library.material_ids == cand.template_id)[0])
+            k = library.find(cand.template_id)
+            assert k is not None  # the candidate came from this library
             s = library.atom_slice(k)
             t_numbers, t_volume = library.numbers[s], abs(float(np.linalg.det(library.lattices[k])))
             q_numbers = [site.specie.Z for site in cand.structure]  # substituted, in the template's atom order

@@ -104,6 +104,14 @@ class TemplateLibrary:
         s = self.atom_slice(k)
         return Structure(Lattice(self.lattices[k]), self.numbers[s].tolist(), self.frac_coords[s])
 
+    def find(self, material_id: str) -> int | None:
+        """The index of the template with this Materials Project id, or None."""
+        return self._index_of_id.get(material_id)
+
+    @cached_property
+    def _index_of_id(self) -> dict[str, int]:
+        return {str(m): k for k, m in enumerate(self.material_ids)}
+
     def wyckoff_label(self, k: int) -> str:
         """The Wyckoff occupation of template k, e.g. ``O 3c, Sr 1a, Ti 1b``."""
         s = self.atom_slice(k)
