@@ -197,10 +197,11 @@ def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
     rock_salt = nacl()
     caesium_type = cscl().copy()
     caesium_type.replace_species({"Cs": "Na"})
-    reference = hull_judge("chgnet").reference_id("NaCl")
+    judge = hull_judge("chgnet")
+    reference = judge.reference_id("NaCl")
     assert reference is not None
-    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], reference) == [{reference}, set()]
-    assert _known_phase_ids([Entry(rock_salt)], None) == [set()]
+    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl") == [{reference}, set()]
+    assert _known_phase_ids([Entry(rock_salt)], judge, "NaCl3") == [set()]  # no known phase
 
 
 def test_anchoring_on_a_known_phase_above_the_hull_keeps_its_place():
@@ -218,3 +219,79 @@ def test_anchoring_on_a_known_phase_above_the_hull_keeps_its_place():
     assert lower.formation_energy_per_atom == pytest.approx(-1.05)  # shifted with the anchor
     assert known.e_above_hull == pytest.approx(0.15) and known.label == "unstable"
     assert "the known phase mp-5" in known.note and "this run's lowest" in known.note
+
+
+def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(monkeypatch):
+    """build_reference_phases on a data set built in code: every partition's formulas are kept with
+    their partition, the fitted chemical potentials come from the training formulas alone, the
+    potential's lowest polymorph is named by its own id, and a held-out formula's known structures
+    are stored so that a run can recognise them."""
+    from types import SimpleNamespace
+
+    from conftest import substituted_dataset
+    from pymatgen.core import Composition
+
+    import core.stability.references as references
+    from core.data.datasets import DatasetSplit
+
+    data = substituted_dataset()
+    # two polymorphs of NaCl in the held-out partition: MP's lowest (first) is not the potential's lowest
+    formulas = [str(f) for f in data.formulas]
+    nacl = [k for k, f in enumerate(formulas) if f == "NaCl"]
+    twice = data.subset(list(range(len(data))) + nacl)
+    twice.material_ids = np.array([f"fx-{k}" for k in range(len(twice))])
+    twice.energies = np.array([-1.0] * len(data) + [-0.9] * len(nacl))
+    held = {"NaCl", "KCl"}
+    part = lambda keep: twice.subset([k for k, f in enumerate(twice.formulas) if keep(str(f))])  # noqa: E731
+    split = DatasetSplit(part(lambda f: f not in held and f != "SrTiO3"), part(lambda f: f in held),
+                         part(lambda f: f == "SrTiO3"))
+    energy_of = {str(i): (-5.0 if str(i) == f"fx-{len(data)}" else -4.0) for i in twice.material_ids}
+
+    def energies(structures, *args, **kwargs):
+        return np.array([energy_of[s.properties["id"]] for s in structures])
+
+    for d in (split.train, split.validation, split.test, twice):
+        original = d.structure
+        d.structure = lambda k, d=d, original=original: _tagged(original(k), str(d.material_ids[k]))
+    monkeypatch.setattr(references, "full_range_split", lambda path: split)
+    monkeypatch.setattr(references, "load_dataset", lambda path: twice)
+    monkeypatch.setattr(references, "energies_per_atom", energies)
+    monkeypatch.setattr(references, "Relaxer", lambda settings: SimpleNamespace(
+        relax=lambda s: SimpleNamespace(ok=True, energy_per_atom=-3.0)))
+    refs = references.build_reference_phases("fixtures.csv")
+
+    partition = dict(zip(refs.formulas, refs.partitions))
+    assert partition["NaCl"] == "validation" and partition["SrTiO3"] == "test" and partition["NaBr"] == "train"
+    assert refs.held_out_formulas() == frozenset({"NaCl", "KCl", "SrTiO3"})
+    row = list(refs.formulas).index("NaCl")
+    assert refs.mp_ids[row] == "fx-0" and refs.potential_ids[row] == f"fx-{len(data)}"
+    assert refs.potential_energy[row] == -5.0
+    assert refs.known_structure(f"fx-{len(data)}").composition.reduced_formula == "NaCl"
+    assert refs.known_structure("fx-0") is not None
+    assert refs.known_structure(str(split.train.material_ids[0])) is None  # the library holds those
+    # fitted μ from the training formulas only: every one of them has E_pot - E_f = -4 - (-1) = -3
+    train_elements = {str(e) for f in split.train.formulas for e in Composition(str(f)).elements}
+    fitted = dict(zip(refs.elements, refs.mu["fitted"]))
+    composition = Composition("NaBr")
+    assert sum(fitted[str(e)] * x for e, x in composition.fractional_composition.items()) == pytest.approx(-3.0)
+    assert "Na" in train_elements  # NaF, NaBr, ... are training formulas; NaCl's -5 eV/atom did not enter
+
+
+def _tagged(structure, material_id: str):
+    structure.properties["id"] = material_id
+    return structure
+
+
+def test_the_shipped_references_hold_held_out_formulas_with_their_known_structures():
+    """A user predicting a validation or test formula (BaI2: test) is judged against its own known
+    phase, whose structure ships so that the run can recognise it; an evaluation leaves it out."""
+    from core.stability.hull import HullJudge, hull_judge
+
+    for potential in ("chgnet",):
+        judge = hull_judge(potential)
+        refs = judge.references
+        assert "BaI2" in refs.held_out_formulas()
+        reference = judge.reference_id("BaI2")
+        assert reference is not None
+        assert refs.known_structure(reference).composition.reduced_formula == "BaI2"
+        assert HullJudge(refs, exclude=refs.held_out_formulas()).reference_id("BaI2") is None

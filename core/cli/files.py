@@ -92,7 +92,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="replace files of an earlier export with the same stem (default: refuse)")
     p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
-    p = sub.add_parser("build-references", help="known phases (training data + elements) and their energies "
+    p = sub.add_parser("build-references", help="known phases (every formula of the data + elements) and their energies "
                        "with a potential, for energies above the convex hull")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) with formation energies")
     p.add_argument("--potential", choices=list(POTENTIALS), default=DEFAULT_POTENTIAL,

@@ -30,6 +30,7 @@ from core.relax.relaxer import (
     shortest_distance,
 )
 from core.stability.hull import (
+    HullJudge,
     StabilityError,
     hull_judge,
     place_polymorphs,
@@ -233,7 +234,7 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         if relaxed:
             composition = relaxed[0].structure.composition
             placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed],
-                                      _known_phase_ids(relaxed, judge.reference_id(composition.reduced_formula)))
+                                      _known_phase_ids(relaxed, judge, composition.reduced_formula))
             for e, stability in zip(relaxed, placed):
                 e.stability = stability
     except StabilityError as exc:
@@ -242,20 +243,24 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         return f"no energy above the hull: {exc}"
     return None
 
-def _known_phase_ids(relaxed: list[RankedStructure], reference_id: str | None) -> list[set[str]]:
-    """For each relaxed entry, ``{reference_id}`` when it is that known phase (the template library's
-    structure of that Materials Project id, StructureMatcher at the CSP tolerances), else an empty set:
-    what the structure is decides, not which route found it."""
+def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge, formula: str) -> list[set[str]]:
+    """For each relaxed entry, ``{reference_id}`` when it is the known phase of ``formula`` on
+    ``judge``'s hull (that Materials Project structure: the references' own for a validation or
+    test formula, else the template library's; StructureMatcher at the CSP tolerances), else an
+    empty set: what the structure is decides, not which route found it."""
+    reference_id = judge.reference_id(formula)
     if reference_id is None:
         return [set() for _ in relaxed]
     from core.crystal.matching import structure_match
     from core.templates.library import load_library
 
-    library = load_library()
-    index = library.find(reference_id)
-    if index is None:
-        return [set() for _ in relaxed]
-    known = library.structure(index)
+    known = judge.references.known_structure(reference_id)
+    if known is None:
+        library = load_library()
+        index = library.find(reference_id)
+        if index is None:
+            return [set() for _ in relaxed]
+        known = library.structure(index)
     return [{reference_id} if structure_match(e.structure, known).matched else set() for e in relaxed]
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:

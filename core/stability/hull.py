@@ -150,7 +150,8 @@ class HullJudge:
     """The hulls of one potential's reference phases in one frame (one per chemical system, cached).
 
     ``exclude`` (reduced formulas) leaves phases out, as for the validation of the
-    frames, where a formula's own polymorphs must not judge it.
+    frames, where a formula's own polymorphs must not judge it
+    (:meth:`~core.stability.references.ReferencePhases.held_out_formulas`).
     """
 
     def __init__(self, references: ReferencePhases, frame: str = DEFAULT_FRAME,
@@ -163,7 +164,10 @@ class HullJudge:
         self.mu = references.chemical_potentials(self.frame.mu)
         self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
         self._elements = [frozenset(str(e) for e in c.elements) for c in self._compositions]
-        self._ids = {str(f): str(i) for f, i in zip(references.formulas, references.mp_ids)}
+        # the entry each formula's energy belongs to: MP's lowest, or the potential's own lowest polymorph
+        ids = references.mp_ids if self.frame.references == "mp" else references.potential_ids
+        self._entry_ids = np.asarray(ids).astype(str)
+        self._ids = {str(f): str(i) for f, i in zip(references.formulas, self._entry_ids)}
         self._by_system: dict[frozenset[str], list[int]] = {}
         for k, own in enumerate(self._elements):
             self._by_system.setdefault(own, []).append(k)
@@ -176,8 +180,9 @@ class HullJudge:
         self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
 
     def reference_id(self, formula: str) -> str | None:
-        """The Materials Project id of the known phase of ``formula`` (a reduced formula) on
-        which the hull rests, or None (no known phase, or left out by ``exclude``)."""
+        """The Materials Project id of the known phase of ``formula`` (a reduced formula) whose
+        energy the hull holds (in the ``potential`` frame the potential's lowest polymorph), or
+        None (no known phase, or left out by ``exclude``)."""
         return None if formula in self.exclude else self._ids.get(formula)
 
     def phase_diagram(self, elements: frozenset[str]) -> PhaseDiagram:
@@ -190,7 +195,7 @@ class HullJudge:
                     formula, ef, comp = str(self.references.formulas[k]), self._formation[k], self._compositions[k]
                     if math.isfinite(ef) and formula not in self.exclude:
                         entries.append(PDEntry(comp, ef * comp.num_atoms, name=formula,
-                                               attribute=str(self.references.mp_ids[k])))
+                                               attribute=str(self._entry_ids[k])))
             self._diagrams[elements] = PhaseDiagram(entries)
         return self._diagrams[elements]
 
@@ -250,7 +255,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     reference_id = judge.reference_id(formula)
     if reference_id is None:  # a new compound, or one held out of the references
         placed = [replace(s, note=f"no known phase of {formula} among the reference phases (Materials Project "
-                                  "structures of the training partition, docs/stability.md)") for s in placed]
+                                  "structures of up to 20 atoms, docs/stability.md)") for s in placed]
     anchor = next((i for i, ids in enumerate(known_ids or []) if reference_id and reference_id in ids), None)
     if anchor is not None:
         diagram = judge.phase_diagram(frozenset(str(e) for e in comp.elements))

@@ -1,19 +1,26 @@
 """Known phases to judge a prediction's stability against: formation energies in two frames.
 
-The references are the known structures of the data the models were trained on:
-every polymorph of the *training* partition of the formula split over MP-20's whole
-range (:func:`core.data.formula_split.full_range_split`), plus every elemental structure
-of the data (elements are never "new"). Validation and test formulas are left out,
-so that they can be judged as the new compounds they stand for.
+The references are the known structures of the data: every polymorph of up to 20 atoms of
+every formula of MP-20 (all three partitions of the formula split over the whole range,
+:func:`core.data.formula_split.full_range_split`), plus every elemental structure. A user who
+predicts a known compound sees it judged against its own known phase. Each formula keeps
+its partition, so that an evaluation can leave the validation and test formulas out
+(:meth:`ReferencePhases.held_out_formulas`) and judge them as the new compounds they stand
+for; the fitted chemical potentials use the training partition only, so that such an
+evaluation is not tuned on what it judges.
 
 For each reduced formula the resource keeps
 
 - Materials Project's formation energy per atom (the lowest of its polymorphs, eV/atom;
-  MP-20 holds only entries within 0.08 eV/atom of MP's hull), and
+  MP-20 holds only entries within 0.08 eV/atom of MP's hull) and that entry's id,
 - the potential's energy per atom at the stored (DFT-relaxed) geometry, the lowest
-  of its polymorphs (eV/atom; total energy, not a formation energy);
+  of its polymorphs (eV/atom; total energy, not a formation energy), and that entry's id
+  (the potential's lowest polymorph need not be Materials Project's);
 
-and for each element three chemical potentials of the potential (eV/atom):
+for the validation and test formulas the structures of those entries (the training
+formulas' are in the template library, :mod:`core.templates.library`), so that a run
+can tell whether it found the known phase; and for each element three chemical
+potentials of the potential (eV/atom):
 
 - ``crystal``: its lowest-energy elemental structure of the data, relaxed by the potential;
 - ``static``: the same structures at their stored geometry;
@@ -31,20 +38,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Structure
 
-from core.data.datasets import load_dataset
+from core.data.datasets import CrystalDataset, load_dataset
 from core.data.formula_split import full_range_split
 from core.io.files import atomic_write_bytes
 from core.relax.potentials import energies_per_atom
 from core.relax.relaxer import Relaxer, RelaxSettings
 
 MU_KINDS = ("crystal", "static", "fitted")
+PARTITIONS = ("train", "validation", "test", "element")
+"""The partition of each reference formula: those of the formula split, and ``element``."""
+HELD_OUT = ("validation", "test")
 
 
 def reference_file(potential: str) -> Path:
@@ -56,7 +66,7 @@ def reference_file(potential: str) -> Path:
 
 @dataclass
 class ReferencePhases:
-    """Known phases of the training data and the elements, in the frames of one potential.
+    """Known phases of the data and the elements, in the frames of one potential.
 
     Attributes
     ----------
@@ -77,6 +87,14 @@ class ReferencePhases:
         where it cannot be had (no elemental structure for ``crystal``/``static``).
     source : str
         The data file and split they were built from.
+    partitions : ndarray of str, shape (N,)
+        The partition of each formula (:data:`PARTITIONS`); all ``train`` when not given.
+    potential_ids : ndarray of str, shape (N,)
+        The entry whose energy is ``potential_energy`` (the potential's lowest polymorph);
+        ``mp_ids`` when not given.
+    known : CrystalDataset, optional
+        Structures of entries (by ``material_ids``) that the template library does not
+        hold: those of the validation and test formulas.
     """
 
     potential: str
@@ -87,9 +105,32 @@ class ReferencePhases:
     elements: np.ndarray
     mu: dict[str, np.ndarray]
     source: str = ""
+    partitions: np.ndarray | None = None
+    potential_ids: np.ndarray | None = None
+    known: CrystalDataset | None = None
+
+    def __post_init__(self) -> None:
+        if self.partitions is None:
+            self.partitions = np.full(len(self.formulas), "train")
+        if self.potential_ids is None:
+            self.potential_ids = np.asarray(self.mp_ids)
 
     def __len__(self) -> int:
         return len(self.formulas)
+
+    def held_out_formulas(self) -> frozenset[str]:
+        """The validation and test formulas: what an evaluation leaves out of the hull
+        (``HullJudge(..., exclude=...)``) to judge them as new compounds."""
+        partitions = np.asarray(self.partitions)
+        return frozenset(str(f) for f, p in zip(self.formulas, partitions) if p in HELD_OUT)
+
+    def known_structure(self, material_id: str) -> Structure | None:
+        """The stored structure of entry ``material_id`` (a validation or test formula's
+        reference entry), or None."""
+        if self.known is None:
+            return None
+        hits = np.flatnonzero(self.known.material_ids == material_id)
+        return self.known.structure(int(hits[0])) if len(hits) else None
 
     def chemical_potentials(self, kind: str) -> dict[str, float]:
         """{element: μ (eV/atom)} of ``kind``; an element without one (NaN) falls back to
@@ -108,7 +149,12 @@ class ReferencePhases:
         arrays: dict[str, Any] = {"potential": self.potential, "formulas": self.formulas.astype(str),
                                   "mp_ids": self.mp_ids.astype(str), "mp_formation": self.mp_formation,
                                   "potential_energy": self.potential_energy, "elements": self.elements.astype(str),
-                                  "source": self.source, **{f"mu_{k}": v for k, v in self.mu.items()}}
+                                  "source": self.source, **{f"mu_{k}": v for k, v in self.mu.items()},
+                                  "partitions": np.asarray(self.partitions).astype(str),
+                                  "potential_ids": np.asarray(self.potential_ids).astype(str)}
+        if self.known is not None:  # single precision: 1e-6 Å in a 10 Å cell, half the size
+            arrays |= {f"known_{f.name}": _compact(getattr(self.known, f.name)) for f in fields(CrystalDataset)
+                       if f.name != "source"}
         np.savez_compressed(buffer, **arrays)
         return atomic_write_bytes(path, buffer.getvalue())
 
@@ -116,10 +162,18 @@ class ReferencePhases:
     def load(cls, path: str | os.PathLike) -> ReferencePhases:
         """Read a file written by :meth:`save`."""
         with np.load(path, allow_pickle=False) as data:
+            known = (CrystalDataset(**{f.name: data[f"known_{f.name}"] for f in fields(CrystalDataset)
+                                       if f.name != "source"}) if "known_material_ids" in data else None)
+            optional = {name: data[name] for name in ("partitions", "potential_ids") if name in data}
             return cls(potential=str(data["potential"]), formulas=data["formulas"], mp_ids=data["mp_ids"],
                        mp_formation=data["mp_formation"], potential_energy=data["potential_energy"],
                        elements=data["elements"], mu={k: data[f"mu_{k}"] for k in MU_KINDS},
-                       source=str(data["source"]))
+                       source=str(data["source"]), known=known, **optional)
+
+
+def _compact(values: np.ndarray) -> np.ndarray:
+    """Float arrays in single precision (stored structures), others as they are."""
+    return values.astype(np.float32) if values.dtype == np.float64 else values
 
 
 def formation_energy(composition: Composition, energy_per_atom: float, mu: dict[str, float]) -> float:
@@ -149,27 +203,28 @@ def fit_chemical_potentials(formulas: list[str], energies: np.ndarray, formation
 def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", device: str = "cpu",
                            progress: Callable[[str], None] | None = None) -> ReferencePhases:
     """Compute the reference phases of ``potential`` from the data file ``data`` (see the module
-    docstring): one static energy per training structure and elemental structure, one
-    relaxation per element's lowest-energy elemental structure."""
+    docstring): one static energy per structure of every partition and per elemental structure,
+    one relaxation per element's lowest-energy elemental structure."""
     say = progress or (lambda message: None)
-    train = full_range_split(data).train
+    split = full_range_split(data)
+    parts = {"train": split.train, "validation": split.validation, "test": split.test}
     everything = load_dataset(data)
     single = np.array([len(set(everything.atoms(k)[2].tolist())) == 1 for k in range(len(everything))])
     elemental = everything.subset(np.flatnonzero(single))
-    say(f"{len(train)} training structures and {len(elemental)} elemental structures")
-    energies_train = energies_per_atom([train.structure(k) for k in range(len(train))], potential, device,
-                                       progress=lambda done, total: say(f"training structures: {done}/{total}")
-                                       if done % 3200 == 0 or done == total else None)
+    say(", ".join(f"{len(d)} {name} structures" for name, d in parts.items())
+        + f" and {len(elemental)} elemental structures")
+    rows: dict[str, _ReferenceRow] = {}
+    for name, part in parts.items():
+        energies = energies_per_atom([part.structure(k) for k in range(len(part))], potential, device,
+                                     progress=lambda done, total, name=name: say(f"{name} structures: {done}/{total}")
+                                     if done % 3200 == 0 or done == total else None)
+        for k in range(len(part)):
+            if len(set(part.atoms(k)[2].tolist())) == 1:
+                continue  # elements come from every partition, below
+            formula = str(part.formulas[k])
+            rows.setdefault(formula, _ReferenceRow(name)).add(str(part.material_ids[k]), float(part.energies[k]),
+                                                               float(energies[k]))
     energies_el = energies_per_atom([elemental.structure(k) for k in range(len(elemental))], potential, device)
-    rows: dict[str, tuple[float, str, float]] = {}
-    for k in range(len(train)):
-        if len(set(train.atoms(k)[2].tolist())) == 1:
-            continue  # elements come from every partition, below
-        formula, ef, e = str(train.formulas[k]), float(train.energies[k]), float(energies_train[k])
-        old = rows.get(formula)
-        better = old is None or (np.isfinite(ef) and not ef >= old[0])  # NaN: MP has no formation energy
-        mp_best = (ef, str(train.material_ids[k])) if better or old is None else old[:2]
-        rows[formula] = (*mp_best, min(e, old[2]) if old is not None else e)
     symbols = sorted({str(el) for k in range(len(everything)) for el in
                       Composition(str(everything.formulas[k])).elements},
                      key=lambda s: Composition(s).elements[0].Z)
@@ -186,16 +241,39 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
         crystal[symbol] = result.energy_per_atom if result.ok else static[symbol]
         say(f"elements relaxed: {n + 1}/{len(lowest)}")
     for symbol, k in lowest.items():  # each element is its own reference phase, at formation energy 0
-        rows[symbol] = (0.0, str(elemental.material_ids[k]), static[symbol])
+        rows[symbol] = _ReferenceRow("element", str(elemental.material_ids[k]), 0.0, static[symbol],
+                                     str(elemental.material_ids[k]))
     formulas = sorted(rows)
-    mp_formation = np.array([rows[f][0] for f in formulas])
-    potential_energy = np.array([rows[f][2] for f in formulas])
-    compounds = [f for f in formulas if len(Composition(f).elements) > 1]
-    fitted = fit_chemical_potentials(compounds, np.array([rows[f][2] for f in compounds]),
-                                     np.array([rows[f][0] for f in compounds]), symbols)
+    training = [f for f in formulas if rows[f].partition == "train"]
+    fitted = fit_chemical_potentials(training, np.array([rows[f].energy for f in training]),
+                                     np.array([rows[f].formation for f in training]), symbols)
     mu = {"crystal": np.array([crystal.get(s, np.nan) for s in symbols]),
           "static": np.array([static[s] if np.isfinite(static[s]) else np.nan for s in symbols]),
           "fitted": fitted}
-    return ReferencePhases(potential, np.array(formulas), np.array([rows[f][1] for f in formulas]),
-                           mp_formation, potential_energy, np.array(symbols), mu,
-                           source=f"{Path(data).name}, training partition of the full-range split + elements")
+    held_out = {i for f in formulas if rows[f].partition in HELD_OUT for i in (rows[f].mp_id, rows[f].energy_id)}
+    known = everything.subset([k for k in range(len(everything)) if str(everything.material_ids[k]) in held_out])
+    return ReferencePhases(potential, np.array(formulas), np.array([rows[f].mp_id for f in formulas]),
+                           np.array([rows[f].formation for f in formulas]),
+                           np.array([rows[f].energy for f in formulas]), np.array(symbols), mu,
+                           source=f"{Path(data).name}, every partition of the full-range split + elements",
+                           partitions=np.array([rows[f].partition for f in formulas]),
+                           potential_ids=np.array([rows[f].energy_id for f in formulas]), known=known)
+
+
+@dataclass
+class _ReferenceRow:
+    """One formula's reference while the polymorphs are read: Materials Project's lowest
+    (formation energy, eV/atom, and id) and the potential's lowest (energy, eV/atom, and id)."""
+
+    partition: str
+    mp_id: str = ""
+    formation: float = np.nan
+    energy: float = np.inf
+    energy_id: str = ""
+
+    def add(self, material_id: str, formation: float, energy: float) -> None:
+        """Take one polymorph (NaN formation energy: MP has none; NaN energy: the potential failed)."""
+        if not self.mp_id or (np.isfinite(formation) and not formation >= self.formation):
+            self.mp_id, self.formation = material_id, formation
+        if not self.energy_id or (np.isfinite(energy) and not energy >= self.energy):
+            self.energy_id, self.energy = material_id, energy
