@@ -226,3 +226,29 @@ def test_predict_says_the_cell_size_note_before_work_starts(monkeypatch, capsys,
     assert main(["predict", "LiFePO4", "--out", str(tmp_path / "out")]) == 2
     out = capsys.readouterr().out
     assert out.index("note: LiFePO4: of the ") < out.index("WORK STARTS")
+
+
+def _distorted_rock_salt_supercell() -> Structure:
+    """A 12-atom NaCl cell (mp-1120767's coordinates): P-62m at 0.01 Å, but within 0.1 Å of a
+    4-atom P6_3/mmc cell."""
+    cl = [(0, 0, 0.750916), (0, 0, 0.249084), (0.666672, 0.333328, 0.749557), (0.666672, 0.333328, 0.250443),
+          (0.333328, 0.666672, 0.749557), (0.333328, 0.666672, 0.250443)]
+    na = [(0, 0.336578, 0), (0.663422, 0.663422, 0), (0.336578, 0, 0), (0, 0.669205, 0.5), (0.669205, 0, 0.5),
+          (0.330795, 0.330795, 0.5)]
+    return Structure(Lattice.hexagonal(6.799634, 7.094838), ["Cl"] * 6 + ["Na"] * 6, cl + na)
+
+
+def test_a_templates_orbits_add_up_to_its_own_cell():
+    """A cell that is a distorted superstructure at 0.1 Å is labelled at the tolerance it was found
+    at: its group and Wyckoff orbits describe its 12 atoms (Z = 6), not the 4-atom cell of P6_3/mmc
+    (which read 'Cl 2a, 2a, 2a' for six chlorine atoms). An ordinary cell keeps the 0.1 Å labels."""
+    from core.templates.library import template_labels
+
+    cell = _distorted_rock_salt_supercell()
+    numbers = np.array([site.specie.Z for site in cell])
+    group, letters = template_labels(cell.lattice.matrix, cell.frac_coords, numbers)
+    # P-62m: Cl 2e + 4h, Na 3f + 3g; the 0.1 Å rule gave P6_3/mmc with 'a' (a 2-fold fixed site) six times
+    assert (group, letters) == (189, ["e", "e", "h", "h", "h", "h", "f", "f", "f", "g", "g", "g"])
+    rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"],
+                                          [[0, 0, 0], [0.5, 0.5, 0.5]]).get_primitive_structure()
+    assert template_labels(rock_salt.lattice.matrix, rock_salt.frac_coords, np.array([11, 17]))[0] == 225

@@ -114,22 +114,36 @@ def symmetry_of(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC) -> 
     return int(data.number), np.array(Lattice(data.std_lattice).parameters)
 
 
-def cell_symmetry(lattice, frac, numbers) -> tuple[int, np.ndarray]:
-    """:func:`symmetry_of` a primitive cell (found at :data:`CELL_SYMPREC`) as its atoms can
-    be placed: at :data:`SPACEGROUP_SYMPREC` (MP-20's reporting tolerance) unless that
-    group's primitive cell holds fewer atoms than the cell (a slightly distorted
-    superstructure, e.g. a 20-atom cell read as a 10-atom Fm-3m double perovskite at
-    0.1 Å), when no Wyckoff assignment of it places the cell's atoms: then at
-    :data:`CELL_SYMPREC`, the tolerance the cell was found at."""
+def placement_symprec(lattice, frac, numbers) -> float:
+    """The tolerance (Å) at which the atoms of a primitive cell (found at :data:`CELL_SYMPREC`)
+    can be placed on Wyckoff positions: :data:`SPACEGROUP_SYMPREC` (MP-20's reporting
+    tolerance) unless that group's primitive cell holds fewer atoms than the cell (a slightly
+    distorted superstructure, e.g. a 20-atom cell read as a 10-atom Fm-3m double perovskite at
+    0.1 Å, or a 12-atom NaCl read as 4-atom P6_3/mmc), when no Wyckoff assignment of that group
+    places the cell's atoms: then :data:`CELL_SYMPREC`, the tolerance the cell was found at."""
     import spglib
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         cell: Any = (np.asarray(lattice), np.asarray(frac), np.asarray(numbers))  # spglib takes arrays
-        primitive = spglib.find_primitive(cell, symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
-    if primitive is not None and len(primitive[2]) < len(numbers):
-        return symmetry_of(lattice, frac, numbers, symprec=CELL_SYMPREC)
-    return symmetry_of(lattice, frac, numbers)
+        try:
+            primitive = spglib.find_primitive(cell, symprec=SPACEGROUP_SYMPREC, angle_tolerance=ANGLE_TOLERANCE)
+        except Exception:  # noqa: BLE001 - newer spglib raises on degenerate input
+            primitive = None
+    return CELL_SYMPREC if primitive is not None and len(primitive[2]) < len(numbers) else SPACEGROUP_SYMPREC
+
+
+def cell_symmetry(lattice, frac, numbers) -> tuple[int, np.ndarray]:
+    """:func:`symmetry_of` a primitive cell at the tolerance its atoms can be placed at
+    (:func:`placement_symprec`)."""
+    return symmetry_of(lattice, frac, numbers, symprec=placement_symprec(lattice, frac, numbers))
+
+
+def cell_wyckoff_letters(lattice, frac, numbers) -> tuple[int, list[str]]:
+    """:func:`wyckoff_letters` of a primitive cell at the tolerance its atoms can be placed at
+    (:func:`placement_symprec`): one letter per atom of *this* cell, so that the orbits'
+    multiplicities add up to its atom count."""
+    return wyckoff_letters(lattice, frac, numbers, symprec=placement_symprec(lattice, frac, numbers))
 
 
 def space_group(structure, symprec: float = SPACEGROUP_SYMPREC) -> tuple[int, str]:

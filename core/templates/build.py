@@ -9,10 +9,10 @@ from collections.abc import Callable
 import numpy as np
 
 from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
-from core.crystal.symmetry import wyckoff_letters
+from core.crystal.symmetry import CELL_SYMPREC
 from core.data.formula_split import full_range_split
 from core.runtime.parallel import spawn_pool
-from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
+from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary, template_labels
 from core.templates.volume import fit_element_volumes
 
 LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) via MP-20 "
@@ -22,7 +22,7 @@ LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) vi
 
 
 def _labels_chunk(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[tuple[int, list[str]]]:
-    return [wyckoff_letters(*item, symprec=TEMPLATE_SYMPREC) for item in items]
+    return [template_labels(*item) for item in items]
 
 
 def _oxidation_chunk(formulas: list[str]) -> list[dict[str, int] | None]:
@@ -70,7 +70,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
     meta = {"source": str(data_path), "licence": LICENCE, "max_atoms": max_atoms,
             "split": "core.data.formula_split.full_range_split (paper-scope split, seed 0; other formulas "
                      "seed 1; fractions 0.8/0.1/0.1): training partition only",
-            "symprec": TEMPLATE_SYMPREC, "n_templates": len(train),
+            "symprec": TEMPLATE_SYMPREC, "symprec_superstructures": CELL_SYMPREC, "n_templates": len(train),
             "n_formulas": len(formulas), "seconds": round(time.perf_counter() - start, 1)}
     return TemplateLibrary(
         material_ids=train.material_ids.astype(str), formulas=train.formulas.astype(str),
