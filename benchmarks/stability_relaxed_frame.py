@@ -61,7 +61,8 @@ def main(argv: list[str] | None = None) -> int:
     chosen = [k for k in sample if known.get(str(held.material_ids[k])) is not None][:args.compounds]
     systems = {frozenset(str(e) for e in Composition(str(held.formulas[k])).elements) for k in chosen}
     subsystems = {sub for system in systems for sub in chemical_subsystems(system)}
-    exclude = refs.held_out_formulas()  # judged as new compounds: no validation or test phase on the hull
+    # judged as new compounds: no validation or test phase on the hull, whatever the file's partitions say
+    exclude = refs.held_out() | {str(f) for f in held.formulas}
     wanted = {k for k, f in enumerate(refs.formulas)
               if frozenset(str(e) for e in Composition(str(f)).elements) in subsystems and str(f) not in exclude}
     print(f"{len(chosen)} compounds, {len(systems)} chemical systems, {len(wanted)} reference formulas to relax",
@@ -85,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     for k in wanted:
         value = cache.get(str(refs.mp_ids[k]))
         relaxed_refs.potential_energy[k] = np.nan if value is None else value
+        relaxed_refs.potential_ids[k] = refs.mp_ids[k]  # the polymorph relaxed is MP's lowest
     crystal = relaxed_refs.mu["crystal"]
     relaxed_refs.mu["static"] = np.where(np.isfinite(crystal), crystal, relaxed_refs.mu["fitted"])
     oracle = HullJudge(refs, "mp-fitted", exclude=exclude)

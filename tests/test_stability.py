@@ -221,60 +221,77 @@ def test_anchoring_on_a_known_phase_above_the_hull_keeps_its_place():
     assert "the known phase mp-5" in known.note and "this run's lowest" in known.note
 
 
-def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(monkeypatch):
+def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(monkeypatch, tmp_path):
     """build_reference_phases on a data set built in code: every partition's formulas are kept with
     their partition, the fitted chemical potentials come from the training formulas alone, the
-    potential's lowest polymorph is named by its own id, and a held-out formula's known structures
-    are stored so that a run can recognise them."""
+    potential's lowest polymorph is named by its own id, and the known structures of held-out
+    formulas and of elements from held-out partitions are stored so that a run can recognise them;
+    all of it survives the file, and a file of before (no partitions) still loads."""
     from types import SimpleNamespace
 
     from conftest import substituted_dataset
     from pymatgen.core import Composition
 
     import core.stability.references as references
-    from core.data.datasets import DatasetSplit
+    from core.data.datasets import CrystalDataset, DatasetSplit, _Builder
 
-    data = substituted_dataset()
-    # two polymorphs of NaCl in the held-out partition: MP's lowest (first) is not the potential's lowest
-    formulas = [str(f) for f in data.formulas]
-    nacl = [k for k, f in enumerate(formulas) if f == "NaCl"]
-    twice = data.subset(list(range(len(data))) + nacl)
-    twice.material_ids = np.array([f"fx-{k}" for k in range(len(twice))])
-    twice.energies = np.array([-1.0] * len(data) + [-0.9] * len(nacl))
-    held = {"NaCl", "KCl"}
-    part = lambda keep: twice.subset([k for k, f in enumerate(twice.formulas) if keep(str(f))])  # noqa: E731
+    base = substituted_dataset()
+    builder = _Builder()
+    for k in range(len(base)):
+        lattice, frac, numbers = base.atoms(k)
+        builder.add(f"fx-{k}", lattice, numbers, frac, str(base.formulas[k]), 1, -1.0)
+    # a second NaCl polymorph: MP's lowest is the first, the potential's lowest this one
+    first_nacl = next(k for k in range(len(base)) if base.formulas[k] == "NaCl")
+    lattice, frac, numbers = base.atoms(first_nacl)
+    builder.add("fx-nacl2", lattice, numbers, frac, "NaCl", 1, -0.9)
+    builder.add("fx-na", np.eye(3) * 3.0, np.array([11]), np.zeros((1, 3)), "Na", 221, 0.0)  # a held-out element
+    builder.add("fx-cl", np.eye(3) * 3.5, np.array([17]), np.zeros((1, 3)), "Cl", 221, 0.0)  # a training one
+    data = builder.build("fixtures")
+    held = {"NaCl", "KCl", "Na"}
+    part = lambda keep: data.subset([k for k, f in enumerate(data.formulas) if keep(str(f))])  # noqa: E731
     split = DatasetSplit(part(lambda f: f not in held and f != "SrTiO3"), part(lambda f: f in held),
                          part(lambda f: f == "SrTiO3"))
-    energy_of = {str(i): (-5.0 if str(i) == f"fx-{len(data)}" else -4.0) for i in twice.material_ids}
+    energy_of = {str(i): -5.0 if i == "fx-nacl2" else -4.0 for i in data.material_ids}
 
     def energies(structures, *args, **kwargs):
         return np.array([energy_of[s.properties["id"]] for s in structures])
 
-    for d in (split.train, split.validation, split.test, twice):
-        original = d.structure
-        d.structure = lambda k, d=d, original=original: _tagged(original(k), str(d.material_ids[k]))
+    original = CrystalDataset.structure  # every structure carries its id, for the energies above
+    monkeypatch.setattr(CrystalDataset, "structure", lambda self, k: _tagged(original(self, k),
+                                                                             str(self.material_ids[k])))
     monkeypatch.setattr(references, "full_range_split", lambda path: split)
-    monkeypatch.setattr(references, "load_dataset", lambda path: twice)
+    monkeypatch.setattr(references, "load_dataset", lambda path: data)
     monkeypatch.setattr(references, "energies_per_atom", energies)
     monkeypatch.setattr(references, "Relaxer", lambda settings: SimpleNamespace(
         relax=lambda s: SimpleNamespace(ok=True, energy_per_atom=-3.0)))
-    refs = references.build_reference_phases("fixtures.csv")
+    built = references.build_reference_phases("fixtures.csv")
+    built.save(tmp_path / "refs.npz")
+    refs = references.ReferencePhases.load(tmp_path / "refs.npz")
 
     partition = dict(zip(refs.formulas, refs.partitions))
-    assert partition["NaCl"] == "validation" and partition["SrTiO3"] == "test" and partition["NaBr"] == "train"
-    assert refs.held_out_formulas() == frozenset({"NaCl", "KCl", "SrTiO3"})
+    assert (partition["NaCl"], partition["SrTiO3"], partition["NaBr"]) == ("validation", "test", "train")
+    assert partition["Na"] == partition["Cl"] == "element"
+    assert refs.held_out() == frozenset({"NaCl", "KCl", "SrTiO3"})  # elements are never judged as new
     row = list(refs.formulas).index("NaCl")
-    assert refs.mp_ids[row] == "fx-0" and refs.potential_ids[row] == f"fx-{len(data)}"
-    assert refs.potential_energy[row] == -5.0
-    assert refs.known_structure(f"fx-{len(data)}").composition.reduced_formula == "NaCl"
+    assert (refs.mp_ids[row], refs.potential_ids[row], refs.potential_energy[row]) == ("fx-0", "fx-nacl2", -5.0)
+    assert refs.known_structure("fx-nacl2").composition.reduced_formula == "NaCl"
     assert refs.known_structure("fx-0") is not None
-    assert refs.known_structure(str(split.train.material_ids[0])) is None  # the library holds those
-    # fitted μ from the training formulas only: every one of them has E_pot - E_f = -4 - (-1) = -3
-    train_elements = {str(e) for f in split.train.formulas for e in Composition(str(f)).elements}
+    assert refs.known_structure("fx-na").composition.reduced_formula == "Na"
+    assert refs.known_structure("fx-cl") is None  # the training partition's are in the template library
+    assert refs.known_structure(str(split.train.material_ids[0])) is None
+    # fitted μ from the training compounds only: each has E_pot - E_f = -4 - (-1) = -3 eV/atom;
+    # NaCl's -5 (held out) would have pulled NaBr's Σ x μ to about -3.25
     fitted = dict(zip(refs.elements, refs.mu["fitted"]))
-    composition = Composition("NaBr")
-    assert sum(fitted[str(e)] * x for e, x in composition.fractional_composition.items()) == pytest.approx(-3.0)
-    assert "Na" in train_elements  # NaF, NaBr, ... are training formulas; NaCl's -5 eV/atom did not enter
+    nabr = Composition("NaBr").fractional_composition
+    assert sum(fitted[str(e)] * x for e, x in nabr.items()) == pytest.approx(-3.0)
+
+    with np.load(tmp_path / "refs.npz") as arrays:  # a file of before 2026-12-04: no partitions, no structures
+        old = {k: arrays[k] for k in arrays.files if k not in ("partitions", "potential_ids")
+               and not k.startswith("known_")}
+    np.savez(tmp_path / "old.npz", **old)
+    older = references.ReferencePhases.load(tmp_path / "old.npz")
+    assert set(older.partitions) == {"train"} and list(older.potential_ids) == list(older.mp_ids)
+    assert older.held_out() == frozenset() and older.known_structure("fx-na") is None
 
 
 def _tagged(structure, material_id: str):
@@ -290,8 +307,26 @@ def test_the_shipped_references_hold_held_out_formulas_with_their_known_structur
     for potential in ("chgnet",):
         judge = hull_judge(potential)
         refs = judge.references
-        assert "BaI2" in refs.held_out_formulas()
+        assert "BaI2" in refs.held_out()
         reference = judge.reference_id("BaI2")
         assert reference is not None
         assert refs.known_structure(reference).composition.reduced_formula == "BaI2"
-        assert HullJudge(refs, exclude=refs.held_out_formulas()).reference_id("BaI2") is None
+        assert HullJudge(refs, exclude=refs.held_out()).reference_id("BaI2") is None
+
+
+def test_an_element_the_fit_cannot_place_takes_its_crystals_energy_and_an_unplaced_formula_is_no_known_phase():
+    """Kr occurs in no training compound, so its fitted μ is NaN: the fitted frame then uses its
+    elemental crystal's energy instead of refusing KrF2. A formula without a formation energy
+    (MP has none) is not on the hull, so it has no known phase to anchor on."""
+    refs = _references()
+    refs.mu["fitted"] = refs.mu["fitted"].copy()
+    refs.mu["fitted"][list(refs.elements).index("K")] = np.nan
+    refs.mu["crystal"] = refs.mu["crystal"].copy()
+    refs.mu["crystal"][list(refs.elements).index("K")] = -1.25
+    assert refs.chemical_potentials("fitted")["K"] == -1.25
+    assert HullJudge(refs, "mp-fitted").assess("KCl", _energy("KCl", -2.0)).formation_energy_per_atom \
+        == pytest.approx(-2.0 + 0.5 * (-1.1 - -1.25))
+    refs.mp_formation = refs.mp_formation.copy()
+    refs.mp_formation[list(refs.formulas).index("NaCl3")] = np.nan
+    judge = HullJudge(refs, "mp-fitted")
+    assert judge.reference_id("NaCl3") is None and judge.reference_id("NaCl") == "mp-4"

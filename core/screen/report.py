@@ -59,10 +59,10 @@ th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 </style></head><body>
 <h1>Screen {escape(out.name)}</h1>
-<p>{len(rows)} formulas: {done} done, {failed} failed, sorted by E_hull: the energy of each formula's
-rank-1 structure above the convex hull of the known phases of its chemical system (the training data's
-Materials Project phases; negative: below every known combination of them), which compares across
-formulas. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
+<p>{len(rows)} formulas: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
+structures: energy above the convex hull of the known phases of its chemical system (Materials Project
+phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
+formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
 the run), unstable. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
 within one composition. Match: StructureMatcher at pymatgen's default tolerances against the reference
 given in the input.</p>

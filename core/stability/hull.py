@@ -151,7 +151,7 @@ class HullJudge:
 
     ``exclude`` (reduced formulas) leaves phases out, as for the validation of the
     frames, where a formula's own polymorphs must not judge it
-    (:meth:`~core.stability.references.ReferencePhases.held_out_formulas`).
+    (:meth:`~core.stability.references.ReferencePhases.held_out`).
     """
 
     def __init__(self, references: ReferencePhases, frame: str = DEFAULT_FRAME,
@@ -167,7 +167,6 @@ class HullJudge:
         # the entry each formula's energy belongs to: MP's lowest, or the potential's own lowest polymorph
         ids = references.mp_ids if self.frame.references == "mp" else references.potential_ids
         self._entry_ids = np.asarray(ids).astype(str)
-        self._ids = {str(f): str(i) for f, i in zip(references.formulas, self._entry_ids)}
         self._by_system: dict[frozenset[str], list[int]] = {}
         for k, own in enumerate(self._elements):
             self._by_system.setdefault(own, []).append(k)
@@ -177,6 +176,9 @@ class HullJudge:
             self._formation = np.array([formation_energy(c, e, self.mu) if elements <= self.mu.keys() else np.nan
                                         for c, e, elements in zip(self._compositions, references.potential_energy,
                                                                   self._elements)])
+        # a formula is a known phase of the hull only with a finite formation energy in this frame
+        self._ids = {str(f): str(i) for f, i, ef in zip(references.formulas, self._entry_ids, self._formation)
+                     if math.isfinite(ef)}
         self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
 
     def reference_id(self, formula: str) -> str | None:

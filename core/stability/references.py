@@ -5,7 +5,7 @@ every formula of MP-20 (all three partitions of the formula split over the whole
 :func:`core.data.formula_split.full_range_split`), plus every elemental structure. A user who
 predicts a known compound sees it judged against its own known phase. Each formula keeps
 its partition, so that an evaluation can leave the validation and test formulas out
-(:meth:`ReferencePhases.held_out_formulas`) and judge them as the new compounds they stand
+(:meth:`ReferencePhases.held_out`) and judge them as the new compounds they stand
 for; the fitted chemical potentials use the training partition only, so that such an
 evaluation is not tuned on what it judges.
 
@@ -46,15 +46,17 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from core.data.datasets import CrystalDataset, load_dataset
+from core.data.formula_split import PARTITIONS as SPLIT_PARTITIONS
 from core.data.formula_split import full_range_split
 from core.io.files import atomic_write_bytes
 from core.relax.potentials import energies_per_atom
 from core.relax.relaxer import Relaxer, RelaxSettings
 
 MU_KINDS = ("crystal", "static", "fitted")
-PARTITIONS = ("train", "validation", "test", "element")
+PARTITIONS = (*SPLIT_PARTITIONS, "element")
 """The partition of each reference formula: those of the formula split, and ``element``."""
-HELD_OUT = ("validation", "test")
+HELD_OUT = SPLIT_PARTITIONS[1:]
+"""The partitions an evaluation judges as new compounds (validation, test)."""
 
 
 def reference_file(potential: str) -> Path:
@@ -91,10 +93,10 @@ class ReferencePhases:
         The partition of each formula (:data:`PARTITIONS`); all ``train`` when not given.
     potential_ids : ndarray of str, shape (N,)
         The entry whose energy is ``potential_energy`` (the potential's lowest polymorph);
-        ``mp_ids`` when not given.
+        ``mp_ids`` when not given (a file of before 2026-12-04).
     known : CrystalDataset, optional
-        Structures of entries (by ``material_ids``) that the template library does not
-        hold: those of the validation and test formulas.
+        Structures of the entries (by ``material_ids``) that the template library does not
+        hold: those of the validation and test formulas and of elements from those partitions.
     """
 
     potential: str
@@ -118,9 +120,9 @@ class ReferencePhases:
     def __len__(self) -> int:
         return len(self.formulas)
 
-    def held_out_formulas(self) -> frozenset[str]:
-        """The validation and test formulas: what an evaluation leaves out of the hull
-        (``HullJudge(..., exclude=...)``) to judge them as new compounds."""
+    def held_out(self) -> frozenset[str]:
+        """The validation and test formulas (elements never): what an evaluation leaves out of
+        the hull (``HullJudge(..., exclude=...)``) to judge them as new compounds."""
         partitions = np.asarray(self.partitions)
         return frozenset(str(f) for f, p in zip(self.formulas, partitions) if p in HELD_OUT)
 
@@ -133,13 +135,19 @@ class ReferencePhases:
         return self.known.structure(int(hits[0])) if len(hits) else None
 
     def chemical_potentials(self, kind: str) -> dict[str, float]:
-        """{element: μ (eV/atom)} of ``kind``; an element without one (NaN) falls back to
-        the fitted value, so every element of the references has one."""
+        """{element: μ (eV/atom)} of ``kind``; an element without one (NaN) falls back to the
+        fitted value, and one without a fitted value (Ne, Ar, Kr: in no training compound, so
+        the fit cannot place them) to its elemental crystal's, then its static energy. Elements
+        with none of these are left out."""
         if kind not in MU_KINDS:
             raise ValueError(f"unknown chemical-potential kind {kind!r}: choose from {', '.join(MU_KINDS)}")
-        chosen, fitted = self.mu[kind], self.mu["fitted"]
-        return {str(e): float(c if np.isfinite(c) else f) for e, c, f in zip(self.elements, chosen, fitted)
-                if np.isfinite(c) or np.isfinite(f)}
+        order = [self.mu[k] for k in dict.fromkeys((kind, "fitted", "crystal", "static"))]
+        out = {}
+        for e, values in zip(self.elements, zip(*order)):
+            value = next((float(v) for v in values if np.isfinite(v)), None)
+            if value is not None:
+                out[str(e)] = value
+        return out
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write as a compressed ``.npz`` (atomically)."""
@@ -153,8 +161,8 @@ class ReferencePhases:
                                   "partitions": np.asarray(self.partitions).astype(str),
                                   "potential_ids": np.asarray(self.potential_ids).astype(str)}
         if self.known is not None:  # single precision: 1e-6 Å in a 10 Å cell, half the size
-            arrays |= {f"known_{f.name}": _compact(getattr(self.known, f.name)) for f in fields(CrystalDataset)
-                       if f.name != "source"}
+            arrays |= {f"known_{f.name}": _compact(np.asarray(getattr(self.known, f.name)))
+                       for f in fields(CrystalDataset) if f.name != "source"}
         np.savez_compressed(buffer, **arrays)
         return atomic_write_bytes(path, buffer.getvalue())
 
@@ -172,8 +180,11 @@ class ReferencePhases:
 
 
 def _compact(values: np.ndarray) -> np.ndarray:
-    """Float arrays in single precision (stored structures), others as they are."""
-    return values.astype(np.float32) if values.dtype == np.float64 else values
+    """Float arrays in single precision (stored structures), text as str (never pickled), others as
+    they are."""
+    if values.dtype == np.float64:
+        return values.astype(np.float32)
+    return values.astype(str) if values.dtype == object else values
 
 
 def formation_energy(composition: Composition, energy_per_atom: float, mu: dict[str, float]) -> float:
@@ -250,14 +261,21 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     mu = {"crystal": np.array([crystal.get(s, np.nan) for s in symbols]),
           "static": np.array([static[s] if np.isfinite(static[s]) else np.nan for s in symbols]),
           "fitted": fitted}
-    held_out = {i for f in formulas if rows[f].partition in HELD_OUT for i in (rows[f].mp_id, rows[f].energy_id)}
-    known = everything.subset([k for k in range(len(everything)) if str(everything.material_ids[k]) in held_out])
+    known = known_structures(everything, [i for f in formulas for i in (rows[f].mp_id, rows[f].energy_id)],
+                             split.train)
     return ReferencePhases(potential, np.array(formulas), np.array([rows[f].mp_id for f in formulas]),
                            np.array([rows[f].formation for f in formulas]),
                            np.array([rows[f].energy for f in formulas]), np.array(symbols), mu,
                            source=f"{Path(data).name}, every partition of the full-range split + elements",
                            partitions=np.array([rows[f].partition for f in formulas]),
                            potential_ids=np.array([rows[f].energy_id for f in formulas]), known=known)
+
+
+def known_structures(everything: CrystalDataset, ids: list[str], train: CrystalDataset) -> CrystalDataset:
+    """The structures of the reference entries ``ids`` that the template library (the training
+    partition, ``train``) does not hold: held-out formulas' and elements' from held-out partitions."""
+    wanted = set(ids) - {str(i) for i in train.material_ids}
+    return everything.subset([k for k in range(len(everything)) if str(everything.material_ids[k]) in wanted])
 
 
 @dataclass
