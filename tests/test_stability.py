@@ -174,9 +174,19 @@ def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
     assert known.note == "the known phase mp-4"
     assert other.e_above_hull == pytest.approx(0.030) and other.label == "metastable"
     assert "+30 meV/atom from the known phase mp-4" in other.note
-    # the same energies without the match keep the frame's figures
-    plain = place_polymorphs(judge, "NaCl", energies, [set(), set()])
-    assert plain[0].e_above_hull == pytest.approx(0.022) and plain[0].note == ""
+    # the same energies without the match keep the frame's figures, and say that the known phase was missed
+    plain = place_polymorphs(judge, "NaCl", energies, [set(), set()], known_symbol="Fm-3m")
+    assert plain[0].e_above_hull == pytest.approx(0.022)
+    assert plain[0].note.startswith("the known phase mp-4 (Fm-3m) is not among this run's structures")
+    # two structures taken for the known phase: the lower one is it, whatever their order
+    for order in ([0, 1], [1, 0]):
+        both = place_polymorphs(judge, "NaCl", [energies[k] for k in order], [{"mp-4"}, {"mp-4"}])
+        assert [both[k].e_above_hull for k in order] == pytest.approx([0.0, 0.030])
+        assert both[order.index(0)].note == "the known phase mp-4"
+    # a "match" that would move the run by more than the frame's error is a wrong match: not used
+    far = [_energy("NaCl", -2.0 + 0.40), _energy("NaCl", -2.0 + 0.052)]
+    refused = place_polymorphs(judge, "NaCl", far, [{"mp-4"}, set()])
+    assert refused[0].e_above_hull == pytest.approx(0.40) and "beyond the frame's error" in refused[0].note
     # a formula judged without its own known phases is never anchored on them
     excluded = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
     assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("no known phase")
@@ -200,8 +210,44 @@ def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
     judge = hull_judge("chgnet")
     reference = judge.reference_id("NaCl")
     assert reference is not None
-    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl") == [{reference}, set()]
-    assert _known_phase_ids([Entry(rock_salt)], judge, "NaCl3") == [set()]  # no known phase
+    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl") == ([{reference}, set()],
+                                                                                          "Fm-3m")
+    assert _known_phase_ids([Entry(rock_salt)], judge, "Na3Cl7") == ([set()], None)  # no known phase
+
+
+def test_a_structure_with_other_bonds_is_not_the_known_phase():
+    """StructureMatcher at the CSP tolerances pairs structures whose bonds differ; the bonds decide.
+    Rutile with one oxygen moved to 1.5 Å of another (an O-O bond that rutile lacks) still matches
+    rutile at those tolerances but is not rutile; a relaxed-looking copy (cell 4 % larger, atoms
+    shaken by 0.05 Å) is."""
+    from conftest import rutile
+
+    from core.crystal.matching import structure_match
+    from core.io.structures import primitive_cell
+    from core.stability.identity import is_same_phase
+
+    known = primitive_cell(rutile())
+    relaxed = known.copy()
+    relaxed.scale_lattice(known.volume * 1.04)
+    relaxed.perturb(0.05, min_distance=0.05, seed=0)
+    assert is_same_phase(relaxed, known)
+    oxygens = [i for i, site in enumerate(known) if site.specie.symbol == "O"]
+    d, a, b = min((known.get_distance(a, b), a, b) for a in oxygens for b in oxygens if a < b)
+    _, image = known[a].distance_and_image(known[b])
+    towards = known.lattice.get_cartesian_coords(known[b].frac_coords + image - known[a].frac_coords)
+    peroxide = known.copy()
+    peroxide.translate_sites([a], towards / np.linalg.norm(towards) * (d - 1.5), frac_coords=False)
+    assert structure_match(peroxide, known).matched and not is_same_phase(peroxide, known)
+
+
+def test_an_element_is_measured_from_its_own_crystal():
+    """An elemental structure's formation energy is its energy above the potential's own elemental
+    crystal, not above a fitted chemical potential (Fe's fitted μ lies 73 meV/atom below CHGNet's bcc Fe)."""
+    refs = _references()
+    refs.mu["fitted"] = refs.mu["fitted"] - 0.073
+    judge = HullJudge(refs, "mp-fitted")
+    assert judge.assess("Na", MU["Na"] + 0.012).e_above_hull == pytest.approx(0.012)
+    assert judge.assess("NaCl", _energy("NaCl", -2.0)).formation_energy_per_atom == pytest.approx(-2.0 + 0.073)
 
 
 def test_anchoring_on_a_known_phase_above_the_hull_keeps_its_place():

@@ -297,7 +297,7 @@ class RunModel:
         if result.cancelled:
             self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
         else:
-            self._set_state(RunState.DONE, f"done: {finished} distinct structures in {result.seconds:.0f} s")
+            self._set_state(RunState.DONE, f"done: {finished} distinct structure{'' if finished == 1 else 's'} in {result.seconds:.0f} s")
         self.results_changed.emit()
 
     def fail(self, message: str) -> None:

@@ -113,7 +113,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for note in result.notes:
         if note not in said:
             print(f"note: {note}")
-    print(f"\n{result.formula}: {len(records)} distinct structures from {len(result.candidates)} space-group "
+    print(f"\n{result.formula}: {len(records)} distinct structure{'' if len(records) == 1 else 's'} from {len(result.candidates)} space-group "
           f"candidates and {len(result.templates)} templates "
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
@@ -126,8 +126,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if first is not None and first.rank_reason:
         print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
     if first is not None and first.stability and first.e_above_hull_meV is not None:
-        print(f"hull of #1: {first.stability}, {first.e_above_hull_meV:+.0f} meV/atom against the hull, "
-              f"which there is {first.decomposition}{'; ' + first.hull_note if first.hull_note else ''} "
+        print(f"hull of #1: {first.stability}, {first.e_above_hull_meV:+.0f} meV/atom above the hull (here "
+              f"{first.decomposition}){'; ' + first.hull_note if first.hull_note else ''} "
               "(summary.csv: e_above_hull_meV, decomposition, hull_note; docs/stability.md)")
     if result.rejected:
         print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "

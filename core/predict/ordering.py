@@ -233,8 +233,9 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         relaxed = [e for e in ranked if e.relaxation is not None and e.relaxation.ok]
         if relaxed:
             composition = relaxed[0].structure.composition
-            placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed],
-                                      _known_phase_ids(relaxed, judge, composition.reduced_formula))
+            known_ids, known_symbol = _known_phase_ids(relaxed, judge, composition.reduced_formula)
+            placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed], known_ids,
+                                      known_symbol)
             for e, stability in zip(relaxed, placed):
                 e.stability = stability
     except StabilityError as exc:
@@ -243,15 +244,18 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
         return f"no energy above the hull: {exc}"
     return None
 
-def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge, formula: str) -> list[set[str]]:
+def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge,
+                     formula: str) -> tuple[list[set[str]], str | None]:
     """For each relaxed entry, ``{reference_id}`` when it is the known phase of ``formula`` on
-    ``judge``'s hull (that Materials Project structure: the references' own for a validation or
-    test formula, else the template library's; StructureMatcher at the CSP tolerances), else an
-    empty set: what the structure is decides, not which route found it."""
+    ``judge``'s hull (:func:`core.stability.identity.is_same_phase` with that Materials Project
+    structure: the references' own for a validation or test formula, else the template
+    library's), else an empty set: what the structure is decides, not which route found it.
+    Also the known phase's space-group symbol (None when the formula has no known phase)."""
     reference_id = judge.reference_id(formula)
     if reference_id is None:
-        return [set() for _ in relaxed]
-    from core.crystal.matching import structure_match
+        return [set() for _ in relaxed], None
+    from core.crystal.symmetry import space_group_or_p1
+    from core.stability.identity import bond_map, is_same_phase
     from core.templates.library import load_library
 
     known = judge.references.known_structure(reference_id)
@@ -259,9 +263,11 @@ def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge, formula: 
         library = load_library()
         index = library.find(reference_id)
         if index is None:
-            return [set() for _ in relaxed]
+            return [set() for _ in relaxed], None
         known = library.structure(index)
-    return [{reference_id} if structure_match(e.structure, known).matched else set() for e in relaxed]
+    known_map = bond_map(known)
+    return ([{reference_id} if is_same_phase(e.structure, known, known_map) else set() for e in relaxed],
+            space_group_or_p1(known)[1])
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
     """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""
