@@ -1322,3 +1322,37 @@ def test_an_edit_made_while_a_project_is_read_is_not_lost_without_asking(window,
     assert np.array_equal(w.session.inputs.document().matrix, edited)
     assert "Kept the work done while" in w.statusBar().currentMessage()
     w.confirm_discard = lambda action: True
+
+
+def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
+    """A broken structure 12 eV/atom above the best is drawn at the top edge as a triangle (its
+    tooltip gives the real value) instead of squeezing every other point onto the axis: in the
+    energy plot and in the hull plot."""
+    from alphacrystal_gui.widgets.energy_plot import TOP_MEV, EnergyPlot
+    from alphacrystal_gui.widgets.hull_plot import TOP_EV, HullPlot
+    from core import ResultRecord
+    from core.stability.hull import HullPicture
+
+    energy = EnergyPlot()
+    qtbot.addWidget(energy)
+    records = [ResultRecord(rank=k + 1, source="template mp-1", spacegroup=225, z=1, energy_per_atom=e)
+               for k, e in enumerate([-3.70, -3.69, -3.65, 8.3])]
+    energy.set_records(records)
+    x, y = energy.scatter.getData()
+    assert list(y[:3]) == pytest.approx([0.0, 10.0, 50.0]) and y[3] == TOP_MEV
+    assert energy.plot.getViewBox().viewRange()[1][1] < 1.1 * TOP_MEV
+    tips = [p.data()[1] for p in energy.scatter.points()]
+    assert "12000.0 meV/atom above the best (off the scale)" in tips[3] and "off" not in tips[0]
+
+    hull = HullPlot()
+    qtbot.addWidget(hull)
+    phases = [{"name": n, "label": n, "fractions": f, "formation_energy": e, "e_above_hull": 0.0, "stable": True}
+              for n, f, e in (("Ba", (1.0, 0.0), 0.0), ("BaI2", (1 / 3, 2 / 3), -2.0), ("I", (0.0, 1.0), 0.0))]
+    predictions = [{"index": k, "name": f"#{k + 1} BaI2", "fractions": (1 / 3, 2 / 3), "formation_energy": e,
+                    "e_above_hull": e + 2.0} for k, e in enumerate([-1.99, 9.5])]
+    hull.show_picture(HullPicture(("Ba", "I"), phases, [("Ba", "BaI2"), ("BaI2", "I")], predictions))
+    _, ys = hull.results.getData()
+    assert ys[0] == pytest.approx(-1.99) and ys[1] == TOP_EV
+    low, high = hull.plot.getViewBox().viewRange()[1]
+    assert low < -2.0 and high < 1.0
+    assert "(off the scale)" in hull.results.points()[1].data()[1]

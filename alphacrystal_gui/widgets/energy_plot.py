@@ -9,6 +9,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 EMPTY_RANGE = ((0.5, 5.5), (0.0, 100.0))
 """(rank, meV/atom) axes of the plot without results (no previous run's axes left behind)."""
+TOP_MEV = 500.0
+"""meV/atom above the best: results higher than this (broken structures reach 10,000) are drawn
+at this height as up-triangles, so that they do not flatten the ones that matter."""
 
 
 class EnergyPlot(QWidget):
@@ -23,10 +26,11 @@ class EnergyPlot(QWidget):
         self.plot.setLabel("left", "E − E(best) (meV/atom)")
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMouseEnabled(x=False, y=False)
-        self.plot.setToolTip("energy of each relaxed result above the lowest (blue: CMCrystal, orange: template); "
-                             "click a point to show that structure")
+        self.plot.setToolTip("energy of each relaxed result above the lowest (blue: CMCrystal, orange: template; "
+                             f"a triangle at the top: more than {TOP_MEV:.0f} meV/atom above it); click a point to show "
+                             "that structure")
         self.scatter = pg.ScatterPlotItem(size=9, pen=pg.mkPen("k", width=0.5), hoverable=True,
-                                          tip="rank {x:.0f}: {y:.1f} meV/atom above the best".format)
+                                          tip=lambda x, y, data: data[1])
         self.plot.addItem(self.scatter)
         self.scatter.sigClicked.connect(self._clicked)
         self.indices: list[int] = []
@@ -45,15 +49,19 @@ class EnergyPlot(QWidget):
             self.plot.setXRange(*EMPTY_RANGE[0], padding=0)
             self.plot.setYRange(*EMPTY_RANGE[1], padding=0)
             return
-        self.plot.enableAutoRange(axis="y")
         ranks = np.array([p[1] for p in points], dtype=float)
         energies = np.array([p[2] for p in points], dtype=float)
         above = 1000.0 * (energies - energies.min())
         # blue: CMCrystal, orange: a template
         brushes = [pg.mkBrush("#1f77b4" if records[k].route == "contact" else "#ff7f0e") for k in self.indices]
-        self.scatter.setData(ranks, above, data=self.indices, brush=brushes)
+        off = above > TOP_MEV
+        tips = [(k, f"rank {rank:.0f}: {e:.1f} meV/atom above the best" + (" (off the scale)" if o else ""))
+                for k, rank, e, o in zip(self.indices, ranks, above, off)]
+        self.scatter.setData(ranks, np.minimum(above, TOP_MEV), data=tips, brush=brushes,
+                             symbol=["t1" if o else "o" for o in off])
         self.plot.setXRange(0.5, max(ranks) + 0.5, padding=0.02)
+        self.plot.setYRange(0.0, min(float(above.max()), TOP_MEV) or 1.0, padding=0.05)
 
     def _clicked(self, _item, spots, _event=None) -> None:
         if len(spots):
-            self.resultClicked.emit(int(spots[0].data()))
+            self.resultClicked.emit(int(spots[0].data()[0]))

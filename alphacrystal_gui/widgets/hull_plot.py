@@ -13,6 +13,9 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 STABLE_BRUSH, KNOWN_BRUSH, RESULT_BRUSH = "#202020", "#b0b0b0", "#d62728"
 """Stable known phases, known phases above the hull, this run's results."""
+TOP_EV = 0.5
+"""eV/atom of formation energy: results above it (broken structures reach +10) are drawn at this
+height as up-triangles, so that the hull keeps the plot's height (binary plot)."""
 
 
 class HullPlot(QWidget):
@@ -94,8 +97,12 @@ class HullPlot(QWidget):
             corner.setVisible(False)
         self._points([(p["fractions"][1], p["formation_energy"]) for p in picture.phases], picture)
         self.plot.setToolTip(f"Convex hull of {a}-{b}: known phases (black on the hull, grey above it) and this "
-                             "run's results (red stars); hover a point for its name, click a star to show it")
-        self.plot.enableAutoRange()
+                             f"run's results (red stars; a triangle at the top: formation energy above {TOP_EV} "
+                             "eV/atom); hover a point for its name, click a star to show it")
+        heights = [p["formation_energy"] for p in picture.phases] + [
+            min(m["formation_energy"], TOP_EV) for m in picture.predictions]
+        self.plot.setXRange(0, 1, padding=0.04)
+        self.plot.setYRange(min(heights + [0.0]), max(heights + [0.0]), padding=0.08)
 
     def _ternary(self, picture) -> None:
         def xy(fractions) -> tuple[float, float]:  # Gibbs triangle: a at (0, 0), b at (1, 0), c on top
@@ -128,11 +135,14 @@ class HullPlot(QWidget):
         self.known.setData(np.array([x for x, _ in known_xy]), np.array([y for _, y in known_xy]), data=tips,
                            brush=[pg.mkBrush(STABLE_BRUSH if p["stable"] else KNOWN_BRUSH) for p in phases])
         marks = picture.predictions
+        off = [result_xy is None and m["formation_energy"] > TOP_EV for m in marks]  # binary plot only
         if result_xy is None:
-            result_xy = [(m["fractions"][1], m["formation_energy"]) for m in marks]
+            result_xy = [(m["fractions"][1], min(m["formation_energy"], TOP_EV)) for m in marks]
         data = [(m["index"], f"{m['name']}: {m['formation_energy']:.3f} eV/atom, "
-                 f"{1000 * m['e_above_hull']:+.0f} meV/atom against the hull") for m in marks]
-        self.results.setData(np.array([x for x, _ in result_xy]), np.array([y for _, y in result_xy]), data=data)
+                 f"{1000 * m['e_above_hull']:+.0f} meV/atom above the hull" + (" (off the scale)" if o else ""))
+                for m, o in zip(marks, off)]
+        self.results.setData(np.array([x for x, _ in result_xy]), np.array([y for _, y in result_xy]), data=data,
+                             symbol=["t1" if o else "star" for o in off])
 
     def _clicked(self, _item, spots, _event=None) -> None:
         if len(spots):
