@@ -350,7 +350,7 @@ def test_the_shipped_references_hold_held_out_formulas_with_their_known_structur
     phase, whose structure ships so that the run can recognise it; an evaluation leaves it out."""
     from core.stability.hull import HullJudge, hull_judge
 
-    for potential in ("chgnet",):
+    for potential in ("chgnet", "sevennet"):
         judge = hull_judge(potential)
         refs = judge.references
         assert "BaI2" in refs.held_out()
