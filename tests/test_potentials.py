@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from ase.calculators.calculator import Calculator, all_changes
@@ -50,6 +52,32 @@ class Collapse(Calculator):
         super().calculate(atoms, properties, system_changes)
         d = self.atoms.positions - self.atoms.positions[0]
         self.results = {"energy": -float((d ** 2).sum()), "forces": -2.0 * d * 5.0, "stress": np.zeros(6)}
+
+
+class Squeeze(Calculator):
+    """A toy potential pulling the second atom to 1.2 Å of the first (a short-range hole that
+    stops before the 0.5 Å floor), with a very low energy there."""
+
+    implemented_properties = ["energy", "forces", "stress"]
+
+    def calculate(self, atoms=None, properties=None, system_changes=all_changes):
+        super().calculate(atoms, properties, system_changes)
+        d = self.atoms.get_distance(0, 1, mic=True, vector=True)
+        pull = (np.linalg.norm(d) - 1.2) * d / np.linalg.norm(d)
+        forces = np.zeros_like(self.atoms.positions)
+        forces[1] = -2.0 * pull
+        self.results = {"energy": -30.0 * len(self.atoms) + float((pull ** 2).sum()), "forces": forces,
+                        "stress": np.zeros(6)}
+
+
+def test_a_relaxation_into_a_short_range_hole_is_failed(monkeypatch):
+    """Na-Cl at 1.2 Å is 45 % of their covalent radii (2.68 Å): no real structure comes below 63 %
+    (core.relax.relaxer.COLLAPSE_FRACTION), so the energy of such an end point is not believed (a
+    SevenNet-0 BaI2 with Ba-I at 1.17 Å had ranked first at -28.5 eV/atom)."""
+    monkeypatch.setattr(core.relax.relaxer, "load_calculator", lambda name, device: Squeeze())
+    result = Relaxer(RelaxSettings(steps=300, relax_cell=False)).relax(compressed_rock_salt())
+    assert not result.ok and re.search(r"collapsed during relaxation: (Na-Cl|Cl-Na) 1\.[12]\d Å", result.error)
+    assert core.relax.relaxer.collapsed_pair(compressed_rock_salt()) is None
 
 
 def test_a_relaxation_that_collapses_atoms_is_failed(monkeypatch):

@@ -130,7 +130,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
               f"{first.decomposition}){'; ' + first.hull_note if first.hull_note else ''} "
               "(summary.csv: e_above_hull_meV, decomposition, hull_note; docs/stability.md)")
     if result.rejected:
-        print(f"{len(result.rejected)} reconstructions or candidates rejected (broken geometry, failed "
+        print(f"{len(result.rejected)} reconstruction{'' if len(result.rejected) == 1 else 's'} or candidate"
+              f"{'' if len(result.rejected) == 1 else 's'} rejected (broken geometry, failed "
               f"relaxation, no Wyckoff assignment): "
               f"listed in summary.json")
     print(f"wrote {out}/summary.csv, summary.json and one folder per structure (CIF, POSCAR, VASP inputs)")

@@ -34,6 +34,12 @@ from core.runtime.parallel import one_thread, spawn_pool, terminate_workers
 
 MIN_DISTANCE = 0.5
 """Å: closer atoms are a broken structure; it is not sent to the potential."""
+COLLAPSE_FRACTION = 0.5
+"""Two atoms closer than this fraction of the sum of their covalent radii after relaxation have
+fallen into a potential's short-range hole (SevenNet-0 gave a BaI2 with Ba-I at 1.17 Å, a third
+of 3.54 Å, -28.5 eV/atom against -3.5 for every sound BaI2, and ranked it first). In 7,051
+Materials Project structures of the data the closest pair is never below 0.63 of that sum
+(uranium intermetallics), 0.76 for 99 % of them."""
 
 
 @dataclass(frozen=True)
@@ -187,9 +193,35 @@ class Relaxer:
             error = "non-finite energy"
         elif shortest_distance(final) < MIN_DISTANCE:  # a potential's short-range hole: energy meaningless
             error = f"atoms collapsed closer than {MIN_DISTANCE} Å during relaxation"
+        else:
+            error = collapsed_pair(final)
         magmoms = None if moments is None else [round(float(m), 3) for m in np.ravel(moments)]
         return RelaxResult(final, energy, initial, optimizer.nsteps, max_force, converged,
                            time.perf_counter() - start, error, magmoms, course)
+
+
+def collapsed_pair(structure: Structure) -> str | None:
+    """The closest pair of atoms nearer than :data:`COLLAPSE_FRACTION` of the sum of their covalent
+    radii, in words, or None: a relaxation that ends so has collapsed and its energy is meaningless."""
+    from pymatgen.optimization.neighbors import find_points_in_spheres
+
+    from core.crystal.elements import element_table
+
+    radius = element_table().covalent_radius
+    numbers = np.array([site.specie.Z for site in structure], dtype=np.int64)
+    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    cutoff = 2 * COLLAPSE_FRACTION * float(radius[numbers].max())
+    centre, neighbour, _, distance = find_points_in_spheres(
+        cart, cart, cutoff, np.array([1, 1, 1], dtype=np.int64),
+        np.ascontiguousarray(structure.lattice.matrix, dtype=float), 1e-8)
+    sums = radius[numbers[centre]] + radius[numbers[neighbour]]
+    short = (distance > 1e-8) & (distance < COLLAPSE_FRACTION * sums)
+    if not short.any():
+        return None
+    k = int(np.flatnonzero(short)[np.argmin(distance[short] / sums[short])])
+    a, b = structure[int(centre[k])].specie, structure[int(neighbour[k])].specie
+    return (f"atoms collapsed during relaxation: {a}-{b} {distance[k]:.2f} Å, less than "
+            f"{COLLAPSE_FRACTION:.0%} of their covalent radii ({sums[k]:.2f} Å)")
 
 
 def shortest_distance(structure: Structure) -> float:
