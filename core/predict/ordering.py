@@ -255,7 +255,7 @@ def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge,
     if reference_id is None:
         return [set() for _ in relaxed], None
     from core.crystal.symmetry import space_group_or_p1
-    from core.stability.identity import bond_map, is_same_phase
+    from core.stability.identity import is_same_phase
     from core.templates.library import load_library
 
     known = judge.references.known_structure(reference_id)
@@ -265,8 +265,7 @@ def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge,
         if index is None:
             return [set() for _ in relaxed], None
         known = library.structure(index)
-    known_map = bond_map(known)
-    return ([{reference_id} if is_same_phase(e.structure, known, known_map) else set() for e in relaxed],
+    return ([{reference_id} if is_same_phase(e.structure, known) else set() for e in relaxed],
             space_group_or_p1(known)[1])
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
