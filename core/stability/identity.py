@@ -11,7 +11,9 @@ Two structures are the same phase when
    bonded in one with a margin of :data:`BOND_MARGIN` inside the contact window (the paper's
    rule, :mod:`core.contact.contact_map`; the metallic rule for a cell of metals only) and
    outside the window widened by that margin in the other, and no atom has more such bonds
-   counted over periodic images in one than the other has within the widened window.
+   counted over periodic images in one than the other has within the widened window; and
+3. every atom has the same first shell in both, by neighbour element, within
+   :data:`SHELL_FACTORS` times its shortest distance (relative, so density does not matter).
 
 The second test is needed because the first alone is loose enough to pair different
 phases: a KrF2 made of F2 molecules beside isolated Kr atoms matched the linear F-Kr-F
@@ -27,6 +29,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
+from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from core.contact.contact_map import contact_counts
 from core.contact.contact_rule import DEFAULT_TOLERANCE, rule_for_cell
@@ -36,6 +39,10 @@ from core.errors import AlphaCrystalError
 BOND_MARGIN = 0.15
 """Å: a bond within this of the contact window's edges may cross them under a relaxation's
 strain; only bonds clearer than that count as a difference."""
+SHELL_FACTORS = (1.15, 1.35)
+"""An atom's first shell: neighbours within these multiples of its shortest distance (inner: surely
+in it; outer: perhaps, after a relaxation's distortion). Relative, so a change of density does not
+move a neighbour across."""
 
 
 def aligned_to(known: Structure, structure: Structure) -> Structure | None:
@@ -65,7 +72,14 @@ def _bonds(structure: Structure, tolerance: float):
 
 def is_same_phase(structure: Structure, known: Structure) -> bool:
     """Whether ``structure`` (e.g. a relaxed prediction) is the phase ``known`` (see the module
-    docstring)."""
+    docstring); False, never an exception, where a structure cannot be compared."""
+    try:
+        return _is_same_phase(structure, known)
+    except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell: not recognised, the run goes on
+        return False
+
+
+def _is_same_phase(structure: Structure, known: Structure) -> bool:
     known = known.get_primitive_structure()
     aligned = aligned_to(known, structure)
     if aligned is None:
@@ -77,5 +91,39 @@ def is_same_phase(structure: Structure, known: Structure) -> bool:
         (ours_in, ours_cn), (ours_near, ours_near_cn) = _bonds(aligned, strict), _bonds(aligned, loose)
     except AlphaCrystalError:  # a species outside the element table: no bond test, no identity
         return False
-    return not ((known_in & ~ours_near).any() or (ours_in & ~known_near).any()
-                or (known_cn > ours_near_cn).any() or (ours_cn > known_near_cn).any())
+    if ((known_in & ~ours_near).any() or (ours_in & ~known_near).any()
+            or (known_cn > ours_near_cn).any() or (ours_cn > known_near_cn).any()):
+        return False
+    # bonds outside the windows, or all stretched alike, escape the test above (rock salt scaled to
+    # zinc blende's volume has no bond left in the narrow window): compare first shells as well
+    return _same_shells(known, aligned)
+
+
+def _shell_counts(structure: Structure, factor: float) -> np.ndarray:
+    """(n atoms, 119): neighbours of each atom by atomic number within ``factor`` times that
+    atom's shortest distance, counted over periodic images."""
+    numbers = np.array([site.specie.Z for site in structure])
+    cart = np.ascontiguousarray(structure.cart_coords, dtype=float)
+    lattice = np.ascontiguousarray(structure.lattice.matrix, dtype=float)
+    reach = 2.0 * max(structure.lattice.abc)  # every atom's first neighbours lie within it
+    centre, neighbour, _, distance = find_points_in_spheres(
+        cart, cart, min(reach, 12.0), np.array([1, 1, 1], dtype=np.int64), lattice, 1e-8)
+    keep = distance > 1e-8
+    centre, neighbour, distance = centre[keep], neighbour[keep], distance[keep]
+    shortest = np.full(len(structure), np.inf)
+    np.minimum.at(shortest, centre, distance)
+    inside = distance <= factor * shortest[centre]
+    counts = np.zeros((len(structure), 119), dtype=np.int64)
+    np.add.at(counts, (centre[inside], numbers[neighbour[inside]]), 1)
+    return counts
+
+
+def _same_shells(known: Structure, aligned: Structure) -> bool:
+    """Whether every atom has the same first shell in both (atoms in corresponding order): by
+    neighbour element, no count within :data:`SHELL_FACTORS`' inner bound of the atom's shortest
+    distance in one exceeds the count within the outer bound in the other (rock salt's six
+    neighbours against zinc blende's four; KrF2's F-Kr against F-F)."""
+    inner, outer = SHELL_FACTORS
+    known_in, known_out = _shell_counts(known, inner), _shell_counts(known, outer)
+    ours_in, ours_out = _shell_counts(aligned, inner), _shell_counts(aligned, outer)
+    return not ((known_in > ours_out).any() or (ours_in > known_out).any())
