@@ -46,9 +46,10 @@ move a neighbour across."""
 
 
 def aligned_to(known: Structure, structure: Structure) -> Structure | None:
-    """``structure`` with its sites in the order and cell of ``known`` (StructureMatcher at the
-    CSP tolerances), its volume scaled to ``known``'s; None when they do not match or the atoms
-    do not correspond one to one."""
+    """``structure`` with its sites in the order and cell of ``known``'s primitive cell (both
+    reduced at StructureMatcher's 0.25 Å, then matched at the CSP tolerances), its volume scaled to
+    ``known``'s; None when they do not match or the atoms do not correspond one to one. Pass a
+    primitive ``known`` to get its own order."""
     tol = CSP_TOLERANCES
     matcher = StructureMatcher(ltol=tol.ltol, stol=tol.stol, angle_tol=tol.angle_tol, primitive_cell=False)
     try:  # primitive cells at StructureMatcher's own tolerance (0.25 Å): a supercell is the same phase
