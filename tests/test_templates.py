@@ -242,7 +242,7 @@ def test_a_templates_orbits_add_up_to_its_own_cell():
     """A cell that is a distorted superstructure at 0.1 Å is labelled at the tolerance it was found
     at: its group and Wyckoff orbits describe its 12 atoms (Z = 6), not the 4-atom cell of P6_3/mmc
     (which read 'Cl 2a, 2a, 2a' for six chlorine atoms). An ordinary cell keeps the 0.1 Å labels."""
-    from core.templates.library import template_labels
+    from core.crystal.symmetry import cell_wyckoff_letters as template_labels
 
     cell = _distorted_rock_salt_supercell()
     numbers = np.array([site.specie.Z for site in cell])

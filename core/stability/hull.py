@@ -169,6 +169,7 @@ class HullJudge:
         self.references, self.frame_name, self.frame = references, frame, FRAMES[frame]
         self.threshold, self.exclude = threshold, exclude
         self.mu = references.chemical_potentials(self.frame.mu)
+        self._element_mu = references.chemical_potentials("crystal")  # an element's own reference (assess)
         self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
         self._elements = [frozenset(str(e) for e in c.elements) for c in self._compositions]
         # the entry each formula's energy belongs to: MP's lowest, or the potential's own lowest polymorph
@@ -225,7 +226,7 @@ class HullJudge:
                                  f"{self.references.potential}")
         # an element is measured from the potential's own energy of its elemental crystal (the fitted
         # μ is a compromise over compounds: Fe's lies 73 meV/atom below CHGNet's bcc Fe)
-        mu = self.mu if len(elements) > 1 else self.references.chemical_potentials("crystal")
+        mu = self.mu if len(elements) > 1 else self._element_mu
         ef = formation_energy(comp, energy_per_atom, mu)
         diagram = self.phase_diagram(elements)  # of the known phases only: the prediction is not on it
         e_hull = ef - diagram.get_hull_energy_per_atom(comp)
@@ -299,13 +300,19 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     floor = placed[lowest].e_above_hull
     if floor < -ON_HULL_EV:
         below = f"{-1000 * floor:.0f} meV/atom below the known hull"
-        placed = [replace(s, note=(s.note + "; " if s.note else "") + f"this run's lowest structure, {below}: "
-                          "the run's other structures are measured from it") if i == lowest else
-                  replace(s, e_above_hull=s.e_above_hull - floor, label=label_for(s.e_above_hull - floor, s.threshold),
-                          decomposition=((f"{formula} (this run's lowest)", 1.0),),
-                          note=(s.note + "; " if s.note else "") + f"measured from this run's lowest structure, {below}")
+        placed = [_noted(s, f"this run's lowest structure, {below}: the run's other structures are measured "
+                            "from it") if i == lowest else
+                  _noted(replace(s, e_above_hull=s.e_above_hull - floor,
+                                 label=label_for(s.e_above_hull - floor, s.threshold),
+                                 decomposition=((f"{formula} (this run's lowest)", 1.0),)),
+                         f"measured from this run's lowest structure, {below}")
                   for i, s in enumerate(placed)]
     return placed
+
+
+def _noted(stability: Stability, text: str) -> Stability:
+    """``stability`` with ``text`` added to its note."""
+    return replace(stability, note=f"{stability.note}; {text}" if stability.note else text)
 
 
 @dataclass

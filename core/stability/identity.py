@@ -34,7 +34,6 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 from core.contact.contact_map import contact_counts
 from core.contact.contact_rule import DEFAULT_TOLERANCE, rule_for_cell
 from core.crystal.matching import CSP_TOLERANCES
-from core.errors import AlphaCrystalError
 
 BOND_MARGIN = 0.15
 """Å: a bond within this of the contact window's edges may cross them under a relaxation's
@@ -46,17 +45,13 @@ move a neighbour across."""
 
 
 def aligned_to(known: Structure, structure: Structure) -> Structure | None:
-    """``structure`` with its sites in the order and cell of ``known``'s primitive cell (both
-    reduced at StructureMatcher's 0.25 Å, then matched at the CSP tolerances), its volume scaled to
-    ``known``'s; None when they do not match or the atoms do not correspond one to one. Pass a
-    primitive ``known`` to get its own order."""
+    """``structure`` reduced to its primitive cell (StructureMatcher's 0.25 Å: a supercell is the
+    same phase), with its sites in the order and cell of ``known`` (a primitive cell) by the match
+    at the CSP tolerances and its volume scaled to ``known``'s; None when they do not match or the
+    atoms do not correspond one to one."""
     tol = CSP_TOLERANCES
     matcher = StructureMatcher(ltol=tol.ltol, stol=tol.stol, angle_tol=tol.angle_tol, primitive_cell=False)
-    try:  # primitive cells at StructureMatcher's own tolerance (0.25 Å): a supercell is the same phase
-        known, structure = known.get_primitive_structure(), structure.get_primitive_structure()
-        aligned = matcher.get_s2_like_s1(known, structure)
-    except Exception:  # noqa: BLE001 - pymatgen fails on some degenerate cells: no match
-        return None
+    aligned = matcher.get_s2_like_s1(known, structure.get_primitive_structure())
     if aligned is None or len(aligned) != len(known):
         return None
     aligned = aligned.copy()
@@ -76,8 +71,8 @@ def is_same_phase(structure: Structure, known: Structure) -> bool:
     docstring); False, never an exception, where a structure cannot be compared."""
     try:
         return _is_same_phase(structure, known)
-    except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell: not recognised, the run goes on
-        return False
+    except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell, a species outside the table:
+        return False  # not recognised, the run goes on
 
 
 def _is_same_phase(structure: Structure, known: Structure) -> bool:
@@ -87,11 +82,8 @@ def _is_same_phase(structure: Structure, known: Structure) -> bool:
         return False
     strict = DEFAULT_TOLERANCE - BOND_MARGIN
     loose = DEFAULT_TOLERANCE + BOND_MARGIN
-    try:
-        (known_in, known_cn), (known_near, known_near_cn) = _bonds(known, strict), _bonds(known, loose)
-        (ours_in, ours_cn), (ours_near, ours_near_cn) = _bonds(aligned, strict), _bonds(aligned, loose)
-    except AlphaCrystalError:  # a species outside the element table: no bond test, no identity
-        return False
+    (known_in, known_cn), (known_near, known_near_cn) = _bonds(known, strict), _bonds(known, loose)
+    (ours_in, ours_cn), (ours_near, ours_near_cn) = _bonds(aligned, strict), _bonds(aligned, loose)
     if ((known_in & ~ours_near).any() or (ours_in & ~known_near).any()
             or (known_cn > ours_near_cn).any() or (ours_cn > known_near_cn).any()):
         return False

@@ -9,10 +9,10 @@ from collections.abc import Callable
 import numpy as np
 
 from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
-from core.crystal.symmetry import CELL_SYMPREC
+from core.crystal.symmetry import CELL_SYMPREC, cell_wyckoff_letters
 from core.data.formula_split import full_range_split
 from core.runtime.parallel import spawn_pool
-from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary, template_labels
+from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
 from core.templates.volume import fit_element_volumes
 
 LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) via MP-20 "
@@ -22,7 +22,7 @@ LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) vi
 
 
 def _labels_chunk(items: list[tuple[np.ndarray, np.ndarray, np.ndarray]]) -> list[tuple[int, list[str]]]:
-    return [template_labels(*item) for item in items]
+    return [cell_wyckoff_letters(*item) for item in items]
 
 
 def _oxidation_chunk(formulas: list[str]) -> list[dict[str, int] | None]:

@@ -3,7 +3,7 @@
 Every structure (all polymorphs, all compositions, all-metal ones included) of
 the *training* partition of :func:`core.data.formula_split.full_range_split` with at
 most 20 atoms: lattice, species, fractional coordinates, space group and
-Wyckoff letters (spglib at :data:`TEMPLATE_SYMPREC`, :func:`template_labels`), material id, formation
+Wyckoff letters (spglib at :data:`TEMPLATE_SYMPREC`), material id, formation
 energy, and a guessed oxidation state per atom (pymatgen's
 ``Composition.oxi_state_guesses``; none for most intermetallics). Held-out
 formulas never enter it, so no evaluated formula can retrieve itself.
@@ -37,15 +37,9 @@ DEFAULT_LIBRARY_NAME = "template_library.npz"
 FORMAT_VERSION = 1
 TEMPLATE_SYMPREC = SPACEGROUP_SYMPREC
 """Å: tolerance of the stored space groups and Wyckoff letters (the one engine-wide tolerance, 0.1 Å as MP-20),
-except for a cell that is a slightly distorted superstructure at it (:func:`template_labels`)."""
-
-
-def template_labels(lattice, frac, numbers) -> tuple[int, list[str]]:
-    """Space group and per-atom Wyckoff letters of a template cell: at :data:`TEMPLATE_SYMPREC`, or
-    at the tolerance the cell was found at when the group at 0.1 Å has a smaller primitive cell
-    (:func:`core.crystal.symmetry.placement_symprec`: mp-1120767, a 12-atom NaCl, is P-62m with
-    Z = 6, not P6_3/mmc, whose cell holds 4 atoms), so that the orbits add up to the cell's atoms."""
-    return cell_wyckoff_letters(lattice, frac, numbers)
+except for a cell that is a slightly distorted superstructure at it, labelled at the tolerance it was found at
+(:func:`core.crystal.symmetry.cell_wyckoff_letters`: mp-1120767, a 12-atom NaCl, is P-62m with Z = 6, not
+P6_3/mmc, whose cell holds 4 atoms), so that the orbits add up to the cell's atoms."""
 
 NO_OXIDATION = -128
 """Stored in ``oxidation`` when no oxidation states could be guessed for a structure."""
@@ -140,7 +134,7 @@ class TemplateLibrary:
         number) is given). For tests and small custom libraries."""
 
         numbers = [np.array([site.specie.Z for site in s]) for s in structures]
-        labels = [template_labels(s.lattice.matrix, s.frac_coords, z) for s, z in zip(structures, numbers)]
+        labels = [cell_wyckoff_letters(s.lattice.matrix, s.frac_coords, z) for s, z in zip(structures, numbers)]
         oxidation = []
         for s in structures:
             guess = oxidation_guess(s.composition.reduced_formula)
