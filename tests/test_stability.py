@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -190,6 +192,32 @@ def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
     # a formula judged without its own known phases is never anchored on them
     excluded = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
     assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("no known phase")
+
+
+def test_a_result_within_the_frames_error_of_the_hull_says_the_label_cannot_tell():
+    """CHGNet's mp-fitted frame is off by 20 meV/atom on average (FRAME_EHULL_ERROR_EV): a result 10
+    meV/atom above or below the hull carries that caveat in its note and description, one 50 meV/atom
+    above does not, and the known phase found again (Materials Project's own place) never does."""
+    from core.stability.hull import FRAME_EHULL_ERROR_EV, place_polymorphs
+
+    judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
+    assert judge.error == FRAME_EHULL_ERROR_EV[("chgnet", "mp-fitted")] == 0.020
+    near_above = judge.assess("NaCl", _energy("NaCl", -2.0 + 0.010))
+    near_below = judge.assess("NaCl", _energy("NaCl", -2.0 - 0.010))
+    far = judge.assess("NaCl", _energy("NaCl", -2.0 + 0.050))
+    assert near_above.label == "metastable" and near_below.label == "stable"
+    for near in (near_above, near_below):
+        assert near.near_hull and "about ±20 meV/atom" in near.row()["hull_note"]
+        assert "stable and metastable are not told apart" in near.describe()
+    assert not far.near_hull and far.row()["hull_note"] == ""
+    known, other = place_polymorphs(judge, "NaCl", [_energy("NaCl", -2.0 + 0.022), _energy("NaCl", -2.0 + 0.032)],
+                                     [{"mp-4"}, set()])
+    assert known.row()["hull_note"] == "the known phase mp-4" and not known.near_hull
+    assert other.near_hull and other.row()["hull_note"].startswith("+10 meV/atom from the known phase mp-4")
+    assert "not told apart" in other.row()["hull_note"]
+    # a frame nobody measured makes no claim
+    unmeasured = HullJudge(dataclasses.replace(_references(), potential="other"), "mp-fitted")
+    assert not unmeasured.assess("NaCl", _energy("NaCl", -2.0 + 0.010)).near_hull
 
 
 def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():

@@ -77,6 +77,14 @@ energies on the same hull) has a mean of 20 meV/atom, a 99th percentile of 101 a
 (``benchmarks/stability_frames.py``, docs/stability.md): a larger correction means a wrong match
 more likely than the frame's error, and it is not made. In frames with larger errors (SevenNet-0
 in ``mp-crystal``) it refuses some right matches, and the note says so."""
+FRAME_EHULL_ERROR_EV: dict[tuple[str, str], float] = {
+    ("chgnet", "mp-fitted"): 0.020, ("chgnet", "mp-crystal"): 0.035, ("chgnet", "potential"): 0.023,
+    ("sevennet", "mp-fitted"): 0.067, ("sevennet", "mp-crystal"): 0.123, ("sevennet", "potential"): 0.024,
+}
+"""(potential, frame) -> mean absolute error of E_hull against Materials Project's own energies on
+the same hull, eV/atom: 3,567 validation compounds, the potential's energy at the DFT geometry
+(``benchmarks/stability_frames.py``, tables of docs/stability.md). A result closer to the hull
+than this cannot be told ``stable`` or ``metastable`` by the potential (:attr:`Stability.near_hull`)."""
 LABELS = ("stable", "metastable", "unstable")
 STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame",
                      "hull_note")
@@ -118,6 +126,27 @@ class Stability:
     potential: str = ""
     note: str = ""
     """How the run's own structures entered the figure (:func:`place_polymorphs`), or empty."""
+    error: float = math.nan
+    """The frame's mean E_hull error on validation, eV/atom (:data:`FRAME_EHULL_ERROR_EV`; nan
+    where not measured; 0 for the known phase found again, whose place on the hull is Materials
+    Project's own)."""
+
+    @property
+    def near_hull(self) -> bool:
+        """E_hull within the frame's error of 0: ``stable`` and ``metastable`` are not told apart."""
+        return math.isfinite(self.error) and self.error > 0 and abs(self.e_above_hull) <= self.error
+
+    def full_note(self) -> str:
+        """:attr:`note` and :meth:`caveat`, as the summary's ``hull_note`` reads."""
+        return "; ".join(text for text in (self.note, self.caveat()) if text)
+
+    def caveat(self) -> str:
+        """``within the potential's error of the hull (about ±20 meV/atom): ...`` when
+        :attr:`near_hull`, else empty."""
+        if not self.near_hull:
+            return ""
+        return (f"within the frame's error of the hull (about ±{1000 * self.error:.0f} meV/atom on validation): "
+                "on it or near it, stable and metastable are not told apart here")
 
     def decomposition_text(self) -> str:
         """``0.500 NaF + 0.500 ZnF2`` (fractions by atom)."""
@@ -125,9 +154,9 @@ class Stability:
 
     def row(self) -> dict:
         """Columns of a summary row: formation energy (eV/atom), E_hull (meV/atom), decomposition, label,
-        frame and note."""
+        frame and note (:meth:`full_note`)."""
         values = (round(self.formation_energy_per_atom, 5), round(1000 * self.e_above_hull, 1),
-                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}", self.note)
+                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}", self.full_note())
         return dict(zip(STABILITY_COLUMNS, values))
 
     def describe(self) -> str:
@@ -137,7 +166,7 @@ class Stability:
         return (f"{self.label}: {1000 * self.e_above_hull:+.0f} meV/atom, {where}; the hull at this composition "
                 f"is {self.decomposition_text()} (formation energy {self.formation_energy_per_atom:.3f} eV/atom, "
                 f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)"
-                + (f"; {self.note}" if self.note else ""))
+                + (f"; {self.full_note()}" if self.full_note() else ""))
 
 
 def resolved_frame(frame: str, potential: str) -> str:
@@ -168,6 +197,7 @@ class HullJudge:
             raise StabilityError(f"unknown stability frame {frame!r}: choose from {', '.join(FRAMES)}")
         self.references, self.frame_name, self.frame = references, frame, FRAMES[frame]
         self.threshold, self.exclude = threshold, exclude
+        self.error = FRAME_EHULL_ERROR_EV.get((references.potential, frame), math.nan)
         self.mu = references.chemical_potentials(self.frame.mu)
         self._element_mu = references.chemical_potentials("crystal")  # an element's own reference (assess)
         self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
@@ -235,7 +265,7 @@ class HullJudge:
                            for e, x in diagram.get_decomposition(comp).items()),
                           key=lambda p: -p[1])
         return Stability(ef, float(e_hull), tuple(products), label_for(float(e_hull), self.threshold),
-                         self.frame_name, self.threshold, self.references.potential)
+                         self.frame_name, self.threshold, self.references.potential, error=self.error)
 
 
 def place_polymorphs(judge: HullJudge, composition: Composition | str, energies: list[float],
@@ -285,6 +315,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
             placed = [replace(s, formation_energy_per_atom=s.formation_energy_per_atom + shift,
                               e_above_hull=s.e_above_hull + shift,
                               label=label_for(s.e_above_hull + shift, s.threshold),
+                              error=0.0 if i == anchor else s.error,
                               note=(f"the known phase {named}" if i == anchor else
                                     f"{1000 * (s.e_above_hull - placed[anchor].e_above_hull):+.0f} meV/atom from "
                                     f"the known phase {named}, which this run found as well"))
@@ -294,8 +325,9 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                                       f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the "
                                       "frame's error: not used; the frame's estimate") for s in placed]
     elif reference_id is not None:
+        error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
         placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}; the frame's "
-                                  "estimate (about ±20 meV/atom, docs/stability.md)") for s in placed]
+                                  f"estimate ({error}docs/stability.md)") for s in placed]
     lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
     floor = placed[lowest].e_above_hull
     if floor < -ON_HULL_EV:
