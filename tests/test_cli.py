@@ -113,3 +113,17 @@ def test_evaluation_finds_the_training_data_from_any_folder(tmp_path, monkeypatc
     here = tmp_path / "here.csv"
     here.write_text("")
     assert _training_data(argparse.Namespace(train_data=None, data=str(data)), DataSettings(path=str(here))) == str(here)
+
+
+def test_a_training_file_whose_split_the_model_never_saw_is_refused():
+    """A file of the recorded name that is another data set (or one changed since training) draws
+    another training split: the baselines would come from other structures, so it is refused."""
+    from core.cli.evaluate import _check_training_split
+    from core.errors import AlphaCrystalError
+
+    seen = ["NaCl", "KCl", "MgO", "ZnO"]  # a contact model records its training and validation formulas
+    _check_training_split("data.csv", ["NaCl", "KCl"], seen)  # its own file: no complaint
+    with pytest.raises(AlphaCrystalError, match=r"data.csv: not the data the model was trained on \(1 formula of.*"
+                                                r"e.g. LiF.*--train-data"):
+        _check_training_split("data.csv", ["NaCl", "LiF"], seen)
+    _check_training_split("data.csv", ["LiF"], [])  # a model that records no formulas cannot be checked

@@ -85,6 +85,7 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
         data = featurize_dataset(data, model.max_atoms)
     train_path = _training_data(args, recorded)
     base = load_contact_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
+    _check_training_split(train_path, base.train.formulas, model.train_formulas)
     if data is None and Path(args.data).resolve() == Path(train_path).resolve():
         data = getattr(base, args.split)
     elif data is None:
@@ -127,7 +128,8 @@ def _training_data(args: argparse.Namespace, recorded) -> str:
     """The data file a model was trained on, needed for the baselines and the split: ``--train-data``;
     else the path recorded in the model, as given or, when relative, from the repository root (where
     the shipped models were trained); else ``--data`` when it is a file of the recorded name (the
-    same data set kept elsewhere), with a note.
+    same data set kept elsewhere), with a note. Whichever it is, its training split is then
+    checked against the formulas the model records (:func:`_check_training_split`).
 
     Raises
     ------
@@ -153,6 +155,25 @@ def _training_data(args: argparse.Namespace, recorded) -> str:
                             "baselines; pass --train-data FILE")
 
 
+def _check_training_split(path: str, split_formulas, model_formulas) -> None:
+    """The training file is the model's when its training split is among the formulas the model
+    records as seen (a content check: a file of the recorded name elsewhere, or one changed
+    since, would draw another split and give the baselines other structures).
+
+    Raises
+    ------
+    AlphaCrystalError
+        When formulas of the file's training split are unknown to the model.
+    """
+    unknown = set(split_formulas) - set(model_formulas)
+    if model_formulas and unknown:
+        many = len(unknown) != 1
+        raise AlphaCrystalError(f"{path}: not the data the model was trained on ({len(unknown)} formula"
+                                f"{'s' if many else ''} of its training split, e.g. {sorted(unknown)[0]}, "
+                                f"{'are' if many else 'is'} not among the model's {len(set(model_formulas))}); "
+                                "pass --train-data with the model's training file")
+
+
 def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     from core.candidates.data import candidate_table, load_candidate_data
     from core.candidates.evaluation import evaluate_candidates
@@ -170,6 +191,7 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     recorded = DataSettings.from_dict(model.metadata["data"])
     train_path = _training_data(args, recorded)
     base = load_candidate_data(DataSettings.from_dict({**recorded.to_dict(), "path": train_path}))
+    _check_training_split(train_path, base.train.formulas, model.train_formulas)
     if args.split == "all":
         table = candidate_table(load_dataset(args.data).filter(max_atoms=model.max_atoms))
     elif Path(args.data).resolve() == Path(train_path).resolve():
