@@ -318,6 +318,28 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     bad.write_text("{not json")
     assert main(["reconstruct", str(bad)]) == 2
     assert "bad.json" in capsys.readouterr().err
+    # a re-run into the same folder neither replaces the user's (edited) files nor mixes two runs
+    edited = out / "nacl-rank1-sg225.cif"
+    edited.write_text(edited.read_text() + "# my note\n")
+    (out / "nacl-rank3-sg225.cif").write_text("an earlier run's third\n")
+    capsys.readouterr()
+    assert main(["reconstruct", str(inp), "--out", str(out), "--jobs", "1", "--keep", "1"]) == 2
+    assert "already holds nacl-rank1-sg225.cif" in capsys.readouterr().err
+    assert edited.read_text().endswith("# my note\n")
+    assert main(["reconstruct", str(inp), "--out", str(out), "--jobs", "1", "--keep", "1", "--overwrite"]) == 0
+    assert "replaced 2 files of an earlier reconstruction of nacl" in capsys.readouterr().out
+    assert sorted(p.name for p in out.glob("nacl-*")) == ["nacl-rank1-sg225.cif"]
+    assert "# my note" not in edited.read_text()
+    # without a name the files are named by the formula, never "-rank1-..."
+    inp.write_text(json.dumps({k: v for k, v in spec.items() if k != "name"}))
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "unnamed"), "--jobs", "1", "--keep", "1"]) == 0
+    assert [p.name for p in (tmp_path / "unnamed").iterdir()] == ["NaCl-rank1-sg225.cif"]
+    # a lattice that does not fit the group's crystal system is an error, not silently changed
+    inp.write_text(json.dumps({**spec, "spacegroup": 186, "lattice": [3.25, 3.25, 5.2, 90, 90, 90]}))
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "hex"), "--jobs", "1"]) == 2
+    err = capsys.readouterr().err
+    assert "does not fit space group 186 (hexagonal)" in err and "120.0" in err
+    assert not (tmp_path / "hex").exists()
 
 
 def test_vectorised_lattice_matrices_equal_pymatgen():

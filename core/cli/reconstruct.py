@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import glob
 import time
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from core.cli.options import (
     write_json_option,
 )
 from core.errors import AlphaCrystalError
+from core.predict.run_folder import safe_name
 
 
 def _match_words(strict, loose) -> str:
@@ -34,6 +36,23 @@ def _match_words(strict, loose) -> str:
                 f"rms {loose.rms:.3f}")
     return "does not match the input"
 
+def _earlier_results(out: Path, stem: str, overwrite: bool) -> list[Path]:
+    """The CIFs an earlier reconstruction of ``stem`` wrote into ``out`` (``STEM-rankN-sgG.cif``),
+    to be replaced with ``overwrite``.
+
+    Raises
+    ------
+    AlphaCrystalError
+        When there are some and ``overwrite`` is not given: nothing is run or written.
+    """
+    earlier = sorted(out.glob(f"{glob.escape(stem)}-rank*-sg*.cif")) if out.is_dir() else []
+    if earlier and not overwrite:
+        names = ", ".join(p.name for p in earlier[:3]) + (f" and {len(earlier) - 3} more" if len(earlier) > 3 else "")
+        raise AlphaCrystalError(f"{out} already holds {names} from an earlier reconstruction; nothing was run or "
+                                "written: choose another --out, or pass --overwrite to replace them")
+    return earlier
+
+
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import multiprocessing
 
@@ -41,9 +60,13 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from core.io.structures import write_cif
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
+    from core.reconstruction.selection import distinct_results
+    from core.relax.relaxer import MIN_DISTANCE
 
     multiprocessing.freeze_support()
     target, reference = read_target(args.input, args.rule)
+    out, stem = Path(args.out), safe_name(target.name)
+    earlier = _earlier_results(out, stem, args.overwrite)  # checked before any work
     settings = LoopSettings(args.assignments, args.restarts, ga_settings(args), args.seed, args.strain, args.escalate,
                             args.jobs)
     mode = "oracle (true map, space group and lattice)" if reference is not None else "given map"
@@ -68,11 +91,16 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if outcome.skipped:
         raise AlphaCrystalError(outcome.skipped[target.name])
     results = outcome.results[target.name]
-    out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+    for path in earlier:  # --overwrite: the folder holds this run's files only
+        path.unlink()
+    if earlier:
+        print(f"replaced {len(earlier)} file{'s' if len(earlier) != 1 else ''} of an earlier reconstruction "
+              f"of {stem} in {out}")
     summary = []
-    for rank, result in enumerate(results[: args.keep], 1):
-        path = write_cif(result.structure, out / f"{target.name}-rank{rank}-sg{target.spacegroup}.cif")
+    kept, broken = distinct_results(results, args.keep)  # several runs often end in one structure
+    for rank, result in enumerate(kept, 1):
+        path = write_cif(result.structure, out / f"{stem}-rank{rank}-sg{target.spacegroup}.cif")
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
         said = ""
         if reference is not None:
@@ -84,6 +112,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
             said = f"  ({_match_words(strict, loose)})"
         summary.append(row)
         print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}{said}")
+    if len(kept) < min(args.keep, len(results)):
+        print(f"{len(kept)} distinct structure{'s' if len(kept) != 1 else ''} of {len(results)} runs written"
+              + (f" ({len(broken)} with atoms closer than {MIN_DISTANCE} Å left out)" if broken else "")
+              + "; the others repeat a written structure")
     print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
     write_json_option(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
     return 0
@@ -97,7 +129,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                                  "file with formula, z, spacegroup, lattice and contact_map")
     p.add_argument("--out", default="reconstructed", type=output_folder,
                    help="folder for the best CIFs (default ./reconstructed)")
-    p.add_argument("--keep", type=positive, default=3, help="number of best structures written (default 3)")
+    p.add_argument("--keep", type=positive, default=3, help="number of best distinct structures written (default 3)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace the CIFs of an earlier reconstruction of the same input in --out (default: refuse)")
     p.add_argument("--strain", type=strain, default=0.0,
                    help=f"let free lattice lengths vary by this fraction (e.g. 0.1; default 0: fixed; at most {MAX_STRAIN})")
     add_ga_arguments(p)

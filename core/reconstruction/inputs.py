@@ -7,9 +7,11 @@ JSON (``.json`` or ``.input``)::
      "contact_map": [[0, 1, ...], ...]}
 
 ``lattice`` is the conventional cell (Å, degrees; rhombohedral groups in
-hexagonal axes); the map rows follow the contact-map order of the formula's
+hexagonal axes), obeying the group's crystal system (a hexagonal group's γ is 120°; a
+lattice that does not is an error, not silently changed); the map rows follow the contact-map order of the formula's
 atoms (elements by Mendeleev number, e.g. Ti Ti O O O O), or give ``species``
-explicitly instead of ``formula`` and ``z``. An optional ``"rule": "metallic"``
+explicitly instead of ``formula`` and ``z``. An optional ``name`` names the output
+files (default: the reduced formula). An optional ``"rule": "metallic"``
 says the map follows the metallic contact rule (:mod:`core.contact.contact_rule`).
 """
 
@@ -19,10 +21,12 @@ import json
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Structure
+from pymatgen.core import Composition, Structure
 
 from core.contact.contact_rule import DEFAULT_RULE, RULES
 from core.crystal.composition import parse_formula
+from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
+from core.crystal.symmetry import crystal_system
 from core.errors import AlphaCrystalError
 from core.io.structures import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
@@ -95,8 +99,13 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
     if not 1 <= spacegroup <= 230:
         raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
+    if not satisfies_constraints(spacegroup, np.asarray(lattice), tol_length=1e-3, tol_angle=1e-2):
+        fitted = constrain_lattice(spacegroup, np.asarray(lattice))
+        raise AlphaCrystalError(f"{where}: lattice {list(lattice)} does not fit space group {spacegroup} "
+                                f"({crystal_system(spacegroup)}): it would become "
+                                f"{[round(float(v), 4) for v in fitted]}; give a {crystal_system(spacegroup)} lattice")
     rule = str(data.get("rule", rule or DEFAULT_RULE))
     if rule not in RULES:
         raise AlphaCrystalError(f"{where}: rule must be one of {', '.join(RULES)}, got {rule!r}")
-    return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, str(data.get("name", "")),
-                                rule)
+    name = str(data.get("name") or Composition(" ".join(species)).reduced_formula)  # names the output files
+    return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, name, rule)
