@@ -152,12 +152,22 @@ def test_a_runs_polymorphs_are_judged_against_its_own_lowest_structure():
     energies = [_energy("NaCl2", ef) for ef in (-1.5, -1.45, -1.2)]
     best, near, far = place_polymorphs(judge, "NaCl2", energies)
     assert best.e_above_hull == pytest.approx(-1.5 + 4 / 3) and best.label == "stable"
-    assert "no known phase of NaCl2" in best.note
+    assert best.note.startswith("NaCl2 is not among the reference phases") and "withheld" in best.note
+    # 167 meV/atom below every known combination is beyond the frame's error: the user is told to check
+    assert "far below the known hull (NaCl (mp-4) + Cl (mp-0)), beyond the frame's error" in best.note
+    assert "far below" not in near.note
     assert near.e_above_hull == pytest.approx(0.05) and near.label == "metastable"
     assert far.e_above_hull == pytest.approx(0.3) and far.label == "unstable"
     assert far.decomposition == (("NaCl2 (this run's lowest)", 1.0),)
     assert "measured from this run's lowest structure, 167 meV/atom below the known hull" in far.describe()
     assert far.row()["hull_note"] == far.note
+    # a structure 10 meV/atom below the known phase found again: both figures are the potential's now,
+    # so both carry the frame's error; the known phase reads +10 from the run's lowest
+    energies = [_energy("NaCl", -2.0 + 0.022), _energy("NaCl", -2.0 + 0.012)]
+    known, lower = place_polymorphs(judge, "NaCl", energies, [{"mp-4"}, set()])
+    assert lower.e_above_hull == pytest.approx(-0.010) and known.e_above_hull == pytest.approx(0.010)
+    assert known.near_hull and lower.near_hull and "not told apart" in known.row()["hull_note"]
+    assert "far below" not in lower.note
     # without polymorphs below the known hull each keeps its own place
     above = place_polymorphs(judge, "Na2Cl", [_energy("Na2Cl", -0.6)])[0]
     assert above.e_above_hull == pytest.approx(-0.6 + 4 / 3) and above.label == "unstable"
@@ -191,7 +201,7 @@ def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
     assert refused[0].e_above_hull == pytest.approx(0.40) and "beyond the frame's error" in refused[0].note
     # a formula judged without its own known phases is never anchored on them
     excluded = HullJudge(_references(), "mp-fitted", exclude=frozenset({"NaCl"}))
-    assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("no known phase")
+    assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("NaCl is not among")
 
 
 def test_a_result_within_the_frames_error_of_the_hull_says_the_label_cannot_tell():
