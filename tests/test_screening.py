@@ -20,7 +20,23 @@ def test_text_input_with_comments_z_space_groups_and_bad_lines(tmp_path):
     assert found.problems[0] == "formulas.txt line 5: unknown element 'Xx' in formula 'Xx2O'"
     assert found.problems[1].startswith("formulas.txt line 6: Z must be a positive whole number")
     assert found.problems[2] == "formulas.txt line 7: '999' is not a space-group number (1-230)"
-    assert found.problems[3] == "line 8: NaCl is already on line 4 (run once)"
+    assert len(found.problems) == 3 and found.notes == ["line 8: NaCl is already on line 4 (run once)"]
+
+
+def test_a_screen_with_bad_lines_refuses_before_any_work(tmp_path, capsys):
+    """A typo is not a shorter screen: bad lines are named and nothing runs (exit 2, no output
+    folder) unless --skip-bad-lines; a formula listed twice is only a note."""
+    from core.cli import main
+
+    out = tmp_path / "out"
+    assert main(["screen", "{Li,Na}{Cl,Brr}", "--out", str(out), "--fast", "--no-relax"]) == 2
+    err = capsys.readouterr().err
+    assert "2 bad lines, nothing was run: pattern: unknown element 'Brr' in formula 'LiBrr'" in err
+    assert "--skip-bad-lines" in err and not out.exists()
+    path = tmp_path / "list.txt"
+    path.write_text("NaCl\nZn0\n")
+    assert main(["screen", str(path), "--out", str(out)]) == 2
+    assert "list.txt: 1 bad line, nothing was run: list.txt line 2:" in capsys.readouterr().err
 
 
 def test_csv_input_with_a_reference_column(tmp_path):

@@ -172,10 +172,17 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from core.screen.screening import ClusterSpec, read_cluster_config, screen, start_cluster
 
     found = read_screen_input(args.input)
+    bad = len(found.problems)
+    if found.problems and not args.skip_bad_lines:  # checked before any work: a typo is not a shorter screen
+        shown = "; ".join(found.problems[:5]) + (f"; and {bad - 5} more" if bad > 5 else "")
+        raise AlphaCrystalError(f"{args.input}: {bad} bad line{'s' if bad != 1 else ''}, nothing was run: {shown} "
+                                "(correct them, or pass --skip-bad-lines to screen the rest)")
     for problem in found.problems:
         print(f"skipped: {problem}", file=sys.stderr)
+    for note in found.notes:
+        print(f"note: {note}", file=sys.stderr)
     if not found.items:
-        raise AlphaCrystalError(f"{args.input}: no formula left to screen ({len(found.problems)} bad lines)")
+        raise AlphaCrystalError(f"{args.input}: no formula left to screen ({bad} bad lines)")
     settings = predict_settings(args)
     if args.scheduler and args.cluster != "local":
         raise AlphaCrystalError("give either --scheduler or --cluster, not both")
@@ -185,7 +192,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise AlphaCrystalError("--cluster-config is for --cluster slurm or pbs")
     spec = ClusterSpec(kind, args.scheduler, args.workers, args.threads_per_worker, config)
     print(f"screen: {len(found.items)} formulas from {found.source} -> {args.out}"
-          + (f" ({len(found.problems)} lines skipped)" if found.problems else ""), flush=True)
+          + (f" ({bad} bad line{'s' if bad != 1 else ''} skipped)" if bad else ""), flush=True)
     client, cluster = start_cluster(spec, args.retries)
 
     def progress(p) -> None:
@@ -266,6 +273,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="local: worker processes (default one per core); slurm/pbs: batch jobs (default 1)")
     p.add_argument("--threads-per-worker", type=processes, default=1,
                    help="threads per worker (default 1: each formula runs on one core)")
+    p.add_argument("--skip-bad-lines", action="store_true",
+                   help="screen the good lines of an input with bad ones (default: refuse, naming them)")
     p.add_argument("--retries", type=Number(int, 0, 100), default=2,
                    help="re-runs of a formula whose task crashed or whose worker died (default 2)")
     p.add_argument("--worker-timeout", type=positive_float, default=None, metavar="SECONDS",

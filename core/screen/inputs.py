@@ -11,8 +11,9 @@ Three forms of ``alphacrystal screen INPUT``:
   expands to the product of the alternatives (6 formulas), in order.
 
 Every input is read whole before any work starts: bad lines are collected with
-their line numbers (:class:`ScreenInput`'s ``problems``), the rest runs. A formula
-listed twice runs once (the first line wins).
+their line numbers (:class:`ScreenInput`'s ``problems``); ``alphacrystal screen``
+then refuses to start unless told to skip them (``--skip-bad-lines``). A formula
+listed twice runs once (the first line wins; :class:`ScreenInput`'s ``notes``).
 """
 
 from __future__ import annotations
@@ -71,6 +72,8 @@ class ScreenInput:
     items: list[ScreenItem] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     """One line each: ``line 7: 'Xx2O': unknown element 'Xx'``."""
+    notes: list[str] = field(default_factory=list)
+    """Lines read but not run, one each: a formula already listed."""
     source: str = ""
 
 
@@ -195,12 +198,12 @@ def _lines(path: Path) -> list[str]:
 
 
 def _unique(found: ScreenInput) -> ScreenInput:
-    """Keep the first item of each folder name; later ones become problems."""
+    """Keep the first item of each folder name; later ones become notes."""
     seen: dict[str, int] = {}
     items = []
     for item in found.items:
         if item.name in seen:
-            found.problems.append(f"line {item.line}: {item.formula} is already on line {seen[item.name]} (run once)")
+            found.notes.append(f"line {item.line}: {item.formula} is already on line {seen[item.name]} (run once)")
             continue
         seen[item.name] = item.line
         items.append(item)
