@@ -30,6 +30,24 @@ def test_contact_map_of_a_formula_takes_predicts_z_and_model(capsys):
     assert "formula: H   Z = 2" in out and "2 atoms" in out
 
 
+def test_contact_map_and_templates_read_a_typed_formula_as_predict_does(tmp_path, capsys):
+    """Na20Cl20 (40 atoms) is reduced with automatic Z, and says so without claiming Z was typed;
+    C60 is C for templates too, with the same note; an all-metal map is empty under the paper's
+    rule (the network once gave CuAu an Au-Cu contact no structure can have)."""
+    assert main(["contact-map", "Na20Cl20"]) == 0
+    out = capsys.readouterr().out
+    assert "beyond the 20-atom limit: predicting NaCl with Z chosen automatically" in out
+    assert "as typed" not in out and "the top space-group candidate's" in out
+    assert main(["templates", "C60", "--top-k", "2"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("note: C60 is 60 × C (60 atoms)") and "\nC (every Z up to 20 atoms)" in out
+    path = tmp_path / "cuau.json"
+    assert main(["contact-map", "CuAu", "--json", str(path)]) == 0
+    assert "CuAu is all-metal: under the paper's contact rule its map is empty" in capsys.readouterr().out
+    payload = json.loads(path.read_text())
+    assert not any(map(any, payload["contact"])) and not any(p for row in payload["probabilities"] for p in row)
+
+
 def test_an_empty_evaluation_sample_is_an_error_naming_why(tmp_path, capsys):
     import numpy as np
 

@@ -85,6 +85,7 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     from core.contact_model import load_model, predict_contact_map
     from core.contact_model.inference import model_for_cell
     from core.crystal.composition import parse_formula
+    from core.predict.scope import is_all_metal
 
     parsed = parse_formula(args.file)
     z, how = args.z, "as given" if args.z else None
@@ -92,11 +93,15 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
         model = load_model(args.model, args.device)
         how = how or "from the model's training statistics"
     else:  # the Z and the model `predict` would use
-        z, reading = _z_as_predict_reads_it(parsed, args.z)
+        z, reading, typed = _z_as_predict_reads_it(parsed, args.z)
         if reading:
             print(f"note: {reading}")
-        how = how or ("as typed" if reading else "the top space-group candidate's, as predict tries first")
+        how = how or ("as typed" if typed else "the top space-group candidate's, as predict tries first")
         model = model_for_cell(z * parsed.atoms_per_formula_unit, args.device)
+    if is_all_metal(parsed):
+        print(f"note: {parsed.unit_formula} is all-metal: under the paper's contact rule its map is empty by "
+              "definition (two metals are never in contact); predict builds it from templates, or places its "
+              "atoms by the space-group and Wyckoff priors alone (docs/reconstruction.md: the metallic rule)")
     prediction = predict_contact_map(parsed, z=z, model=model)
     n = len(prediction.species)
     print(f"formula: {prediction.formula}   Z = {prediction.z} ({how}; {n} atoms, primitive cell; "
@@ -116,19 +121,19 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     write_json_option(args.json, prediction.to_dict())
     return 0
 
-def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None]:
-    """(Z, note): a given or typed Z as ``predict`` reads it (:func:`core.predict.scope.z_from_formula`),
-    else the Z of the top space-group candidate (the shipped models pooled, as ``predict``)."""
+def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None, bool]:
+    """(Z, note, typed): a given or typed Z as ``predict`` reads it (:func:`core.predict.scope.z_from_formula`;
+    ``typed`` True), else the Z of the top space-group candidate (the shipped models pooled, as ``predict``)."""
     from core.candidates import propose_candidates
     from core.predict.scope import z_from_formula
 
     z, reading = z_from_formula(parsed, z)
-    if z is None:
-        top = propose_candidates(parsed, top_k=1, count_wyckoff=False)
-        if not top:
-            raise AlphaCrystalError(f"no space group admits '{parsed.text}' in a cell of up to 20 atoms; pass --z")
-        z = top[0].z
-    return z, reading
+    if z is not None:
+        return z, reading, True
+    top = propose_candidates(parsed, top_k=1, count_wyckoff=False)
+    if not top:
+        raise AlphaCrystalError(f"no space group admits '{parsed.text}' in a cell of up to 20 atoms; pass --z")
+    return top[0].z, reading, False
 
 
 def register(groups: dict[str, argparse._SubParsersAction]) -> None:

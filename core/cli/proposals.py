@@ -42,16 +42,19 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
 def cmd_templates(args: argparse.Namespace) -> int:
     from core.crystal.composition import MP20_MAX_ATOMS, parse_formula
-    from core.predict.scope import check_scope
+    from core.predict.scope import check_scope, z_from_formula
     from core.templates.library import load_library
     from core.templates.retrieval import retrieve_templates
 
     parsed = parse_formula(args.formula)
-    check_scope(parsed, args.z)
+    z, reading = z_from_formula(parsed, args.z)  # Na2Cl2 is Z = 2, C60 is C, as predict reads them
+    if reading:
+        print(f"note: {reading}")
+    check_scope(parsed, z)
     library = load_library(args.library)
-    found = retrieve_templates(parsed, z=args.z, top_k=args.top_k, library=library, scorer=args.scorer,
+    found = retrieve_templates(parsed, z=z, top_k=args.top_k, library=library, scorer=args.scorer,
                                max_atoms=MP20_MAX_ATOMS)
-    print(f"{parsed.unit_formula}" + (f" Z={args.z}" if args.z else " (every Z up to "
+    print(f"{parsed.unit_formula}" + (f" Z={z}" if z else " (every Z up to "
                                          f"{MP20_MAX_ATOMS} atoms)")
           + f": {len(found)} distinct templates from {len(library)} known structures")
     if not found:
@@ -66,8 +69,9 @@ def cmd_templates(args: argparse.Namespace) -> int:
         meaning = ("sum of log ionic substitution probabilities" if found[0].scorer == "ionic"
                    else "minus mean |Δ Mendeleev number| per atom")
         print(f"score: {found[0].scorer} ({meaning}; higher is more likely); "
-              "similar: lower-scored templates giving the same structure")
-    write_json_option(args.json, {"formula": parsed.unit_formula, "z": args.z,
+              "similar: lower-scored templates giving the same structure; V: the substituted primitive cell's "
+              "volume, rescaled to the new elements")
+    write_json_option(args.json, {"formula": parsed.unit_formula, "z": z,
                             "templates": [c.to_dict() for c in found]})
     return 0
 

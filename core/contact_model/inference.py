@@ -7,6 +7,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from core.contact.contact_rule import DEFAULT_RULE, pair_windows
 from core.contact_model.model import ContactModel
 from core.crystal.composition import Formula, parse_formula
 from core.crystal.elements import atomic_numbers
@@ -127,8 +128,13 @@ def predict_contact_map(
             f"the model handles at most {model.max_atoms} (Z in {options})"
         )
     species = parsed.atom_elements(z, model.max_atoms)
-    probs, maps = model.predict(atomic_numbers(species)[None, :])
-    probs, contact = probs[0], maps[0]
+    numbers = atomic_numbers(species)
+    probs, maps = model.predict(numbers[None, :])
+    # the map follows the paper's rule, under which two metals are never in contact: a network
+    # trained on compounds with a non-metal says nothing reliable about such pairs (CuAu got an
+    # Au-Cu contact that no structure can have), so they are 0, and an all-metal map is empty
+    bondable = pair_windows(numbers[:, None], numbers[None, :], rule=DEFAULT_RULE).bondable
+    probs, contact = np.where(bondable, probs[0], 0.0), np.where(bondable, maps[0], 0).astype(maps[0].dtype)
     seen: dict[str, int] = {}
     labels = []
     for el in species:
