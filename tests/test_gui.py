@@ -169,7 +169,7 @@ def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(wind
     from core.predict.scope import automatic_z_max_atoms
 
     assert ("limit of automatic Z" in w.formula_bar.status.text()) is (automatic_z_max_atoms() < 14)
-    assert "the true cell may be larger than this program" in w.formula_bar.status.text()  # (HTML-escaped 's)
+    assert "compounds have larger cells than it shows, beyond this program" in w.formula_bar.status.text()
     assert "20-atom limit" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("LiFePO4 ")  # the same formula: the note stays
     assert "note: LiFePO4" in w.formula_bar.status.text()

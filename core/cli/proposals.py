@@ -18,12 +18,20 @@ def candidate_model(path: str | None):
 
 def cmd_candidates(args: argparse.Namespace) -> int:
     from core.candidates import CandidateModel, propose_candidates
+    from core.crystal.composition import parse_formula
+    from core.predict.scope import check_scope, z_from_formula
 
     # without --model the shipped models choose as `predict` does: both pooled when Z is
     # automatic, the 20-atom one for a given Z of 13-20 atoms (candidate_model_for)
     model = CandidateModel.load(args.model) if args.model else None
+    parsed = parse_formula(args.formula)
+    z, reading = z_from_formula(parsed, args.z)  # Na2Cl2 is Z = 2, as predict reads it
+    if reading:
+        print(f"note: {reading}")
+    if model is None:
+        check_scope(parsed, z)  # the program's 20-atom limit, in its own words
     start = time.perf_counter()
-    candidates = propose_candidates(args.formula, top_k=args.top_k, z=args.z, model=model,
+    candidates = propose_candidates(parsed, top_k=args.top_k, z=z, model=model,
                                     count_wyckoff=not args.no_wyckoff)
     seconds = time.perf_counter() - start
     if not candidates:

@@ -136,8 +136,9 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
         parts.append(f"beyond the {contact_limit}-atom limit of automatic Z "
                      f"(CMCrystal runs Z \u2264 {contact_limit // apfu}{given}{templates})")
     if cap in common:
-        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MP20_MAX_ATOMS} atoms), so the true cell "
-                     f"may be larger than this program's {MP20_MAX_ATOMS}-atom limit")
+        parts.append(f"Z = {cap} is the largest cell MP-20 holds (\u2264 {MP20_MAX_ATOMS} atoms), so some "
+                     f"{census.anonymous_formula} compounds have larger cells than it shows, beyond this program's "
+                     f"{MP20_MAX_ATOMS}-atom limit; check this one's known cells")
     return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
             f"training data, {share}: " + "; ".join(parts))
 
