@@ -137,7 +137,8 @@ class FileIntents:
         self.window.formula_bar.edit.setText(formula)
         self.session.show_run_folder(path, formula, records, meta)
         self.window.setWindowTitle(self.session.title())
-        self._say(f"{formula}: {len(records)} structures from {path}")
+        self._say(f"{formula}: {len(records)} structures from {path} (results only: Predict brings candidates, "
+                  "templates and maps to run again)")
 
     def ask_open_screen(self) -> None:
         path = QFileDialog.getExistingDirectory(self.window, "Open screening folder (alphacrystal screen --out)")

@@ -326,7 +326,8 @@ class MainWindow(QMainWindow):
         self._refilling = True  # the tables' change signals echo the session's own state: not an edit
         try:
             self.candidates.set_candidates(s.inputs.candidates, s.inputs.formula, s.inputs.candidate_ticked)
-            self.candidates.set_templates(s.inputs.templates, ticked=s.inputs.template_ticked)
+            self.candidates.set_templates(s.inputs.templates, ticked=s.inputs.template_ticked,
+                                          retrieved=not s.results_only)
         finally:
             self._refilling = False
 
@@ -435,7 +436,13 @@ class MainWindow(QMainWindow):
                                         f"{reference.symbol} ({reference.spacegroup})")
         if not self.session.inputs.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
             self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
-        self.statusBar().showMessage(reference.describe())
+        message = reference.describe()
+        ours = self.session.inputs.formula
+        theirs = core.parse_formula(core.formula_unit_text(cell.composition)).reduced_formula
+        if ours and core.parse_formula(ours).reduced_formula != theirs:
+            message += (f"; note: the reference is {theirs}, this session's formula "
+                        f"{core.parse_formula(ours).reduced_formula}: no map or result of it can be compared with it")
+        self.statusBar().showMessage(message)
 
     @property
     def reference(self):

@@ -9,6 +9,7 @@ that ``import core`` stays light for the CLI: the pipeline pulls in torch.
 """
 
 from core.contact.contact_map import (
+    DEFAULT_TOLERANCE,
     ContactMap,
     canonical_order,
     compute_contact_map,
@@ -115,6 +116,7 @@ __all__ = [*_LAZY,
     "POTENTIALS",
     "AlphaCrystalError",
     "ContactMap",
+    "DEFAULT_TOLERANCE",
     "CrystalDataset",
     "DatasetError",
     "DatasetSplit",

@@ -758,6 +758,16 @@ def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_pat
     window.confirm_discard = lambda action: True
 
 
+
+def test_a_reference_of_another_formula_is_named_as_such(window, qtbot, tmp_path):
+    path = tmp_path / "rutile.cif"
+    CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
+    predicted(qtbot, window, "NaCl")
+    assert opened(qtbot, window, path)
+    message = window.statusBar().currentMessage()
+    assert "the reference is TiO2, this session's formula NaCl: no map or result of it can be compared" in message
+
+
 def test_a_closed_panel_comes_back_from_the_view_menu(window, qtbot):
     menus = {a.text().replace("&", ""): a.menu() for a in window.menuBar().actions()}
     toggles = {a.text(): a for a in menus["View"].actions() if a.isCheckable()}
@@ -855,7 +865,7 @@ def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qt
     cmap = __import__("core").compute_contact_map(FIXTURES["TiO2"]())
     doc.load(cmap.labels, cmap.species, cmap.matrix, image_coordination=cmap.coordination_numbers)
     window.editor.set_document(doc)
-    assert "CN (periodic) / partners in the cell: Ti1 6/" in window.editor.info.text()
+    assert "CN over periodic images / partners in the cell: Ti1 6/" in window.editor.info.text()
     ti = [k for k, el in enumerate(cmap.species) if el == "Ti"]
     doc.toggle(ti[0], ti[1])
     assert "warning: Ti1–Ti2: two metals" in window.editor.info.text()
@@ -866,6 +876,25 @@ def test_candidate_columns_fit_the_panel_at_the_default_window_size(window, qtbo
     table = w.candidates.table
     assert table.horizontalHeader().length() <= table.viewport().width()  # a, b, c, α, β, γ without scrolling
     assert table.horizontalHeaderItem(1).toolTip().startswith("space-group number")
+
+
+def test_a_structure_without_contacts_says_why_the_cn_is_zero(window):
+    """PbI2 with Pb-I at 3.28 Å, beyond 1.46 + 1.39 + 0.4 Å: the map is empty by the paper's rule,
+    and the editor says so rather than leaving "CN 0" for an octahedral Pb unexplained."""
+    from pymatgen.core import Lattice, Structure
+
+    from core import compute_contact_map
+    from core.contact.map_document import ContactMapDocument
+
+    pbi2 = Structure(Lattice.hexagonal(4.70, 7.20), ["Pb", "I", "I"], [[0, 0, 0], [1 / 3, 2 / 3, 0.27],
+                                                                       [2 / 3, 1 / 3, 0.73]])
+    cmap = compute_contact_map(pbi2)
+    assert not cmap.matrix.any()
+    doc = ContactMapDocument()
+    doc.load(cmap.labels, cmap.species, cmap.matrix, image_coordination=cmap.coordination_numbers)
+    window.editor.set_document(doc)
+    text = window.editor.info.text()
+    assert "Contacts (r_i + r_j ± 0.4 Å, covalent radii)" in text and "no pair lies within its window" in text
 
 
 def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
@@ -880,6 +909,7 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
                        out_dir=tmp_path / "NaCl")
     window.open_run_folder(tmp_path / "NaCl")
     wait_idle(qtbot, window)
+    assert "results only: Predict brings candidates" in window.statusBar().currentMessage()
     n = window.results.rowCount()
     assert n >= 2
     assert window.results.set_filter("Fm-3m") == 1 and window.results.set_filter("") == n
@@ -893,6 +923,13 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     assert copied.composition.reduced_formula == "NaCl"
     menu.actions()[0].trigger()
     assert QApplication.clipboard().text().startswith("# generated using pymatgen")
+    # results only: the panels say what was not looked for, and the table keeps five rows in view
+    assert "none looked for (results opened from a run folder" in window.candidates.templates_label.text()
+    table = window.results
+    rows = table.verticalHeader().defaultSectionSize()
+    assert table.minimumHeight() >= 5 * rows
+    predicted(qtbot, window, "NaCl")  # a Predict retrieves them
+    assert "known structures with the elements substituted" in window.candidates.templates_label.text()
 
 
 def test_3d_view_looks_along_each_axis_and_shows_an_element_legend(window, qtbot):

@@ -189,6 +189,9 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     assert written[1]["stability"] == "metastable" and written[1]["decomposition"] == "0.500 LiO + 0.500 CoO2"
     html = report_html(screen_order(rows), tmp_path)
     assert "id='hull-limit'" in html and "data-hull='35.0'" in html and "data-hull=''" in html
+    rows[0]["seconds"] = 20.2
+    assert "<td data-v='20.2'>20.2</td>" in report_html(rows, tmp_path)  # seconds as seconds, not 20.2000
+    del rows[0]["seconds"]
     assert "Energy above the hull of the rank-1 structure (meV/atom)" in html  # rows without their lowest
     # a formula whose rank 1 is not its lowest structure in the hull's energy is placed by its lowest
     for row, lowest in zip(rows, (35.0, None, -4.0, -10.0)):

@@ -202,8 +202,10 @@ class CandidatesPanel(QWidget):
         return [_is_ticked(self.templates_table, row) for row in range(len(self._templates))]
 
     # templates -----------------------------------------------------------------
-    def set_templates(self, templates: list[TemplateCandidate], ticked: list[bool] | None = None) -> None:
-        """Show the template candidates; ``ticked[k]`` says whether row k is run (default all)."""
+    def set_templates(self, templates: list[TemplateCandidate], ticked: list[bool] | None = None,
+                      retrieved: bool = True) -> None:
+        """Show the template candidates; ``ticked[k]`` says whether row k is run (default all);
+        ``retrieved`` False: none were looked for (results opened from a run folder)."""
         self._templates = list(templates)
         table = self.templates_table
         table.blockSignals(True)  # one ``changed`` at the end, not one per cell
@@ -224,9 +226,10 @@ class CandidatesPanel(QWidget):
                                 + f"; {c.similar} more template(s) gave the same structure")
                 table.setItem(k, col, item)
         table.blockSignals(False)
-        self.templates_label.setText(f"Templates: {len(self._templates)} known structures with the elements "
-                                     "substituted" if self._templates else
-                                     "Templates: no known structure of this stoichiometry")
+        self.templates_label.setText(
+            f"Templates: {len(self._templates)} known structures with the elements substituted" if self._templates
+            else "Templates: none looked for (results opened from a run folder; Predict retrieves them)"
+            if not retrieved else "Templates: no known structure of this stoichiometry")
         self.changed.emit()
 
     def templates(self) -> list[TemplateCandidate]:

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.labels import fitted
-from core import ContactMapDocument
+from core import DEFAULT_TOLERANCE, ContactMapDocument
 
 CELL = 12  # pixels per map cell in the rendered image (1-pixel grid lines)
 COLOURS = {
@@ -217,8 +217,12 @@ class ContactMapEditor(QWidget):
         self.plot.setRange(xRange=(0, n), yRange=(0, n), padding=0.02)
         degrees = doc.coordination()
         if doc.image_coordination is not None and len(doc.image_coordination) == n:
-            text = "CN (periodic) / partners in the cell: " + ", ".join(
-                f"{lab} {cn}/{d}" for lab, cn, d in zip(doc.labels, doc.image_coordination, degrees))
+            text = (f"Contacts (r_i + r_j ± {DEFAULT_TOLERANCE} Å, covalent radii): CN over periodic images / "
+                    "partners in the cell: " + ", ".join(
+                        f"{lab} {cn}/{d}" for lab, cn, d in zip(doc.labels, doc.image_coordination, degrees)))
+            if not doc.matrix.any() and not any(doc.image_coordination):
+                text += ("  ·  no pair lies within its window: a bond longer than r_i + r_j + "
+                         f"{DEFAULT_TOLERANCE} Å (a long ionic bond) is no contact by the paper's rule")
         else:
             text = "Partners in the cell: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
         bonds = int(doc.matrix.sum()) // 2

@@ -23,7 +23,8 @@ class EnergyPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "rank")
-        self.plot.setLabel("left", "E − E(best) (meV/atom)")
+        self.plot.setLabel("left", "ΔE (meV/atom)")  # short: a 120-px axis shows it whole
+        self.plot.getAxis("left").enableAutoSIPrefix(False)  # meV/atom stays meV/atom at any range
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMouseEnabled(x=False, y=False)
         self.plot.setToolTip("energy of each relaxed result above the lowest (blue: CMCrystal, orange: template; "

@@ -8,7 +8,7 @@ through the table's and the plots' signals.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
 from alphacrystal_gui.widgets.hull_plot import HullPlot
@@ -23,8 +23,14 @@ PROVISIONAL_NOTE = ("Provisional: the structures relaxed so far, ranked by their
 PLOT_HEIGHT_PX = 170
 """Tallest the energy and hull plots grow (px): the table keeps the room."""
 
-DISCARDED_LINES = 6
-"""Lines of the *Not in the list* note shown (all of them in its tooltip)."""
+PLOT_MIN_HEIGHT_PX = 140
+"""Shortest the plots get (px): their axis labels stay whole."""
+
+DISCARDED_LINES = 2
+"""Lines of the *Not in the list* note shown (all of them in its tooltip): the table keeps the room."""
+
+TABLE_ROWS = 5
+"""Rows of the results table always in view: the plots below give way (a splitter moves the border)."""
 
 
 class ResultsPanel(QWidget):
@@ -45,14 +51,24 @@ class ResultsPanel(QWidget):
         self.filter.setClearButtonEnabled(True)
         self.filter.setToolTip("show only the results whose cells contain this text")
         self.filter.textChanged.connect(self.table.set_filter)
+        rows = self.table.verticalHeader().defaultSectionSize()
+        self.table.setMinimumHeight(self.table.horizontalHeader().sizeHint().height() + TABLE_ROWS * rows + 4)
+        plots = QWidget()
+        plots_row = QHBoxLayout(plots)
+        plots_row.setContentsMargins(0, 0, 0, 0)
+        plots_row.addWidget(self.energy_plot, 1)
+        plots_row.addWidget(self.hull_plot, 1)
+        self.splitter = QSplitter(Qt.Orientation.Vertical)
+        self.splitter.addWidget(self.table)
+        self.splitter.addWidget(plots)
+        self.splitter.setStretchFactor(0, 2)
+        self.splitter.setStretchFactor(1, 1)
+        plots.setMinimumHeight(PLOT_MIN_HEIGHT_PX)
+        self.splitter.setChildrenCollapsible(False)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.filter)
-        layout.addWidget(self.table, 1)
-        plots = QHBoxLayout()
-        plots.addWidget(self.energy_plot, 1)
-        plots.addWidget(self.hull_plot, 1)
-        layout.addLayout(plots)
+        layout.addWidget(self.splitter, 1)
         layout.addWidget(self.discarded)
         self.energy_plot.resultClicked.connect(self.table.select_index)
         self.hull_plot.resultClicked.connect(self.table.select_index)
@@ -69,7 +85,8 @@ class ResultsPanel(QWidget):
                        "the final ranking (duplicates merged) replaces this list when the run ends.", PROVISIONAL_NOTE)
         elif s.run.results is not None and s.run.results.discarded:
             lines = s.run.results.discarded
-            more = f"\n… and {len(lines) - DISCARDED_LINES} more" if len(lines) > DISCARDED_LINES else ""
+            more = (f"\n… and {len(lines) - DISCARDED_LINES} more (hover for all)" if len(lines) > DISCARDED_LINES
+                    else "")
             self._note(f"Not in the list ({len(lines)}):\n" + "\n".join(lines[:DISCARDED_LINES]) + more,
                        "\n".join(lines))
         else:

@@ -88,6 +88,9 @@ class Session:
         """The user's preferences (model file, device, default processes and generations)."""
         self._replacing = False
         """A file's contents are replacing the session: its own events do not mark it unsaved."""
+        self.results_only = False
+        """The results came from a run folder (:meth:`show_run_folder`): no candidates, templates or
+        maps were retrieved for them; a Predict brings them."""
         # connected first, so the unsaved mark is set before any view redraws
         self.inputs.candidates_changed.connect(self._changed)
         self.inputs.map_edited.connect(self._changed)
@@ -144,9 +147,11 @@ class Session:
     # ------------------------------------------------------------------ inputs
     def set_inputs(self, formula: str, z: int | None, candidates: list[Candidate],
                    maps: dict[int, ContactPrediction], templates: list[TemplateCandidate],
-                   candidate_ticked: list[bool] | None = None, template_ticked: list[bool] | None = None) -> None:
+                   candidate_ticked: list[bool] | None = None, template_ticked: list[bool] | None = None,
+                   results_only: bool = False) -> None:
         """The outcome of a Predict: replaces every input (:meth:`RunInputs.load`, ticked as
-        ``predict`` would run them unless told) and clears the previous run.
+        ``predict`` would run them unless told) and clears the previous run (``results_only``:
+        no inputs at all, for results opened from a run folder).
 
         Raises
         ------
@@ -155,6 +160,7 @@ class Session:
         """
         if self.run.busy:
             raise SessionError("a run is going on: cancel it before predicting another formula")
+        self.results_only = results_only
         self.inputs.load(formula, z, candidates, maps, templates, candidate_ticked, template_ticked)
         self.project_path = None  # new inputs are no saved project's (an opened one sets it again)
         self.run.clear()
@@ -229,7 +235,7 @@ class Session:
         SessionError
             While a run is going on.
         """
-        self.set_inputs(formula, None, [], {}, [])
+        self.set_inputs(formula, None, [], {}, [], results_only=True)
         self._replacing = True
         try:
             self.run.show(SessionResults(formula, f"run folder {path}", list(records),

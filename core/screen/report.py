@@ -20,6 +20,10 @@ COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
 
+FLOAT_FORMATS = {"e_above_hull_meV": ".1f", "lowest_e_above_hull_meV": ".1f", "best_energy_per_atom": ".4f",
+                 "dice": ".3f", "seconds": ".1f"}
+"""How each number is shown (its sort value keeps every digit); others: 4 decimals."""
+
 _SORT_SCRIPT = """
 function filterHull() {
   var limit = parseFloat(document.getElementById('hull-limit').value), shown = 0;
@@ -81,7 +85,8 @@ def _row(row: dict, out: Path) -> str:
     cells = []
     for key, _ in COLUMNS:
         value = row.get(key)
-        shown = "" if value is None else (f"{value:.4f}" if isinstance(value, float) else str(value))
+        shown = ("" if value is None else format(value, FLOAT_FORMATS.get(key, ".4f")) if isinstance(value, float)
+                 else str(value))
         sort_value = "" if value is None else str(value)
         text = escape(shown)
         if key == "formula":
