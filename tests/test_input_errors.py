@@ -148,7 +148,13 @@ def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys
                                               rf"{MIN_ATOM_DISTANCE} Å"):
         read_structure(path)
     monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
-    assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp"]) == 0
+    # DFT input from overlapping atoms is refused, nothing written, unless asked for
+    assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("alphacrystal: error:") and "0.0007 Å apart" in err and "--allow-close-atoms" in err
+    assert len(err.splitlines()) == 1 and not (tmp_path / "out").exists()
+    assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp",
+                 "--allow-close-atoms"]) == 0
     err = capsys.readouterr().err
     assert err.startswith("alphacrystal: warning:") and "0.0007 Å apart" in err and len(err.splitlines()) == 1
     with warnings.catch_warnings():

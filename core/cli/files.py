@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import time
+import warnings
 from pathlib import Path
 
 from core.cli.options import (
@@ -16,14 +17,20 @@ from core.cli.options import (
     seed,
     write_json_option,
 )
+from core.errors import AlphaCrystalError, StructureWarning
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.runtime.terminal import format_seconds
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.io.structures import export_structure, primitive_cell, read_structure
+    from core.io.structures import close_atoms, export_structure, primitive_cell, read_structure
 
-    structure = read_structure(args.file)  # the formats, the stem and --out are checked by their types
+    structure = read_structure(args.file, warn=False)  # the formats, the stem and --out are checked by their types
+    overlap = close_atoms(structure, args.file)
+    if overlap and not args.allow_close_atoms:  # DFT input from overlapping atoms is never what was meant
+        raise AlphaCrystalError(f"{overlap}; nothing was written (pass --allow-close-atoms to export it anyway)")
+    if overlap:
+        warnings.warn(StructureWarning(f"{overlap} (exported as asked)"), stacklevel=1)
     if args.primitive:
         structure = primitive_cell(structure)
     written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats,
@@ -90,6 +97,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of an earlier export with the same stem (default: refuse)")
+    p.add_argument("--allow-close-atoms", action="store_true",
+                   help="export a structure with atoms closer than 0.5 Å (default: refuse; they are duplicates or "
+                        "a wrong coordinate)")
     p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("build-references", help="known phases (every formula of the data + elements) and their energies "
