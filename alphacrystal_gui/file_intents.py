@@ -175,12 +175,14 @@ class FileIntents:
         except SessionError as exc:
             w.show_error(str(exc))
             return None
-        return w.start(export_records, records, str(folder), formula, busy=False,
-                       on_success=lambda out: self._exported(out, formula, folder))
+        return w.start(export_records, records, str(folder), formula, summary=not selected, busy=False,
+                       on_success=lambda out: self._exported(out, formula, folder, len(records)))
 
-    def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path) -> None:
+    def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path, n: int) -> None:
         paths, notes = out
-        self._say(f"Exported {len(paths)} {formula} structures (CIF, POSCAR, VASP inputs) to {folder}"
+        summary = any(Path(p).name == "summary.csv" for p in paths)
+        self._say(f"Exported {n} {formula} structure{'s' if n != 1 else ''} (CIF, POSCAR, VASP inputs"
+                  + (", summary.csv and summary.json" if summary else "") + f") to {folder}"
                   + "".join(f"; {note}" for note in notes))
 
     def ask_png(self) -> None:

@@ -221,6 +221,11 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert len(cifs) == len(w.records)
     assert Structure.from_file(cifs[0]).composition.reduced_formula == "NaCl"
     assert Structure.from_file(cifs[0].parent / "POSCAR").composition.reduced_formula == "NaCl"
+    # Export all writes the summary predict writes: one row per structure, E_hull and all
+    summary = json.loads((tmp_path / "export" / "summary.json").read_text())
+    assert summary["formula"] == "NaCl" and len(summary["structures"]) == len(w.records)
+    assert "e_above_hull_meV" in (tmp_path / "export" / "summary.csv").read_text().splitlines()[0]
+    assert "summary.csv and summary.json" in w.statusBar().currentMessage()
     # exporting again never replaces a file the user edited in the exported folder
     poscar = cifs[0].parent / "POSCAR"
     mine = poscar.read_text().replace("AlphaCrystal Studio", "my edit for VASP")

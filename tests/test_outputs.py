@@ -383,3 +383,26 @@ def test_one_result_record_for_the_summary_the_folder_the_window_and_projects(tm
         ResultRecord.from_row({"source": "template mp-1"})
     loose = ResultRecord.from_row({"rank": "2", "source": None, "energy_per_atom": "None", "converged": ""})
     assert (loose.rank, loose.source, loose.energy_per_atom, loose.converged) == (2, "", None, None)
+
+
+def test_exporting_all_results_writes_a_summary_but_never_over_a_users(tmp_path):
+    """The window's Export all: summary.csv/json as predict writes them; a summary that is not this
+    program's, or another formula's, stays as it is and a note says why no summary was written."""
+    from core.predict.export import export_records
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
+
+    result = predict_structures("NaCl", PredictionSettings(sources=("templates",), relax=False, template_top_k=2,
+                                                          jobs=1))
+    records = [e.record() for e in result.ranked]
+    out = tmp_path / "export"
+    paths, notes = export_records(records, out, "NaCl", summary=True)
+    assert {"summary.csv", "summary.json"} <= {p.name for p in paths} and notes == []
+    assert len(json.loads((out / "summary.json").read_text())["structures"]) == len(records)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "summary.csv").write_text("my own table\n")
+    paths, notes = export_records(records, mine, "NaCl", summary=True)
+    assert (mine / "summary.csv").read_text() == "my own table\n" and "summary.csv not written" in notes[0]
+    _, notes = export_records(records, out, "KCl", summary=True)  # another formula's summary is kept
+    assert json.loads((out / "summary.json").read_text())["formula"] == "NaCl" and "summary.csv not written" in notes[-1]

@@ -5,6 +5,7 @@ and for the results the window exports.
 from __future__ import annotations
 
 import functools
+import json
 from pathlib import Path
 
 from core.crystal.composition import parse_formula
@@ -13,7 +14,7 @@ from core.errors import FormulaError
 from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
 from core.predict.results import PredictionResult, RankedStructure, discarded_lines
-from core.predict.run_folder import RunFolder, ranked_folder_name
+from core.predict.run_folder import RunFolder, ranked_folder_name, same_formula
 from core.predict.stages import _is_set
 from core.relax.potentials import POTENTIALS
 from core.runtime.device import resolve_device
@@ -57,12 +58,14 @@ def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input
 
 
 def export_records(records: list[ResultRecord], folder: str | Path, formula: str,
-                   cancel=None) -> tuple[list[Path], list[str]]:
+                   cancel=None, summary: bool = False) -> tuple[list[Path], list[str]]:
     """Write results (as the desktop app keeps them) into ``folder``, one ranked subfolder
     each, with the same writer and names as a prediction's output folder (the formula
-    written as the unit formula, :func:`core.crystal.composition.formula_unit_text`).
+    written as the unit formula, :func:`core.crystal.composition.formula_unit_text`), and
+    with ``summary`` (all of a run's results) its ``summary.csv``/``summary.json`` as
+    ``predict`` writes them (:func:`_export_summary`).
 
-    Returns the folders written and notes on what was kept of the user's: a file the user
+    Returns the paths written and notes on what was kept of the user's: a file the user
     edited in an earlier export is never replaced (:meth:`core.predict.run_folder.RunFolder.write_in_place`).
     """
     try:
@@ -77,4 +80,25 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
         if _is_set(cancel):
             break
         out += target.write_in_place([entry])
+    if summary and not _is_set(cancel):
+        out += _export_summary(target, records, formula)
     return out, target.notes
+
+
+def _export_summary(target: RunFolder, records: list[ResultRecord], formula: str) -> list[Path]:
+    """``summary.csv``/``summary.json`` of ``records`` in the export folder, unless a summary there
+    is not ours or is another formula's (a note says so; nothing of the user's is replaced)."""
+    existing = target.path / "summary.json"
+    if existing.exists() or (target.path / "summary.csv").exists():
+        try:
+            earlier = json.loads(existing.read_text())
+            ours = isinstance(earlier, dict) and isinstance(earlier.get("structures"), list)
+        except (OSError, ValueError):
+            ours = False
+        if not ours or not same_formula(str(earlier.get("formula", "")), formula):
+            target.notes.append("summary.csv not written: the folder holds a summary that is not this program's "
+                                "for " + formula + "; export into another folder for one")
+            return []
+    meta = {"formula": formula, "exported_by": "AlphaCrystal Studio (the window's Export all)",
+            "symprec": SPACEGROUP_SYMPREC}
+    return list(RunFolder.summary_files(target.path, [r.to_row() for r in records], meta))

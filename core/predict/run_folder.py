@@ -191,7 +191,7 @@ class RunFolder:
                 folder.mkdir()
                 writer(folder)
             written = {name: _file_hashes(staging / name) for name, _ in entries}
-            summaries = self._summary_files(staging, rows, meta)
+            summaries = self.summary_files(staging, rows, meta)
             self.check()
             old_folders = self._result_folders()
             names = {name for name, _ in entries}
@@ -365,7 +365,7 @@ class RunFolder:
         atomic_write_text(self.state / MANIFEST, json_text(written, indent=1, sort_keys=True))
 
     @staticmethod
-    def _summary_files(folder: Path, rows: list[dict], meta: dict) -> tuple[Path, Path]:
+    def summary_files(folder: Path, rows: list[dict], meta: dict) -> tuple[Path, Path]:
         """``summary.csv`` (one row per ranked structure) and ``summary.json`` (the same
         rows + run details), written together into ``folder`` from one list of rows."""
         buffer = io.StringIO()
