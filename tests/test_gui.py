@@ -247,6 +247,9 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     qtbot.addWidget(other)
     assert project_opened(qtbot, other, path)
     assert other.session.run.viewing == 0 and other.view3d.structure is not None  # the viewed result is back
+    n = len(w.records)
+    assert other.run_panel.progress.format() == "done" and other.run_panel.progress.value() == 100
+    assert other.run_panel.stage.toolTip().startswith(f"{n} structure{'s' if n != 1 else ''} from the saved project")
     other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
     assert other.results.rowCount() == len(w.records)

@@ -330,6 +330,10 @@ class RunModel:
         self.histories_changed.emit()
         if results is not None:
             self.results = results
+            n = len(results.records)
+            # the run panel reads "done" with what the project holds, not "Idle" beside its results
+            self._set_state(RunState.DONE, f"{n} structure{'s' if n != 1 else ''} from the saved project"
+                            + (f" ({results.seconds:.0f} s when run)" if results.seconds else ""))
             self.results_changed.emit()
             if viewing is not None and 0 <= viewing < len(self.records):
                 self.view_result(viewing)
