@@ -179,8 +179,11 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
         e.rank_reason += f"; the first {len(head)} ordered by {how}: {above[id(e)]} meV/atom above their lowest"
         if id(e) in penalties:
             penalty, probability = penalties[id(e)]
-            e.rank_reason += (f"; P({e.crystallography()['relaxed_symbol']}) = {probability:.3g}, "
-                              f"+{1000 * penalty:.1f} meV/atom")
+            given_z = "" if settings.z is None else f", Z = {settings.z}"
+            e.rank_reason += (f"; P({e.crystallography()['relaxed_symbol']} | composition{given_z}) = "
+                              f"{probability:.3g} (the relaxed group's; "
+                              + ("summed over Z, " if settings.z is None else "")
+                              + f"not the candidate's sg_probability), +{1000 * penalty:.1f} meV/atom")
         if failure:
             e.rank_reason += f"; {failure}"
     return out, failure
