@@ -334,6 +334,15 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     inp.write_text(json.dumps({k: v for k, v in spec.items() if k != "name"}))
     assert main(["reconstruct", str(inp), "--out", str(tmp_path / "unnamed"), "--jobs", "1", "--keep", "1"]) == 0
     assert [p.name for p in (tmp_path / "unnamed").iterdir()] == ["NaCl-rank1-sg225.cif"]
+    # the output of contact-map --json feeds in once a space group and a lattice are added
+    assert main(["contact-map", "NaCl", "--z", "1", "--json", str(tmp_path / "map.json")]) == 0
+    mapped = json.loads((tmp_path / "map.json").read_text())
+    (tmp_path / "map.json").write_text(json.dumps(mapped))
+    assert main(["reconstruct", str(tmp_path / "map.json"), "--out", str(tmp_path / "m")]) == 2
+    assert "needs a space group and a lattice added" in capsys.readouterr().err
+    (tmp_path / "map.json").write_text(json.dumps({**mapped, "spacegroup": 225, "lattice": spec["lattice"]}))
+    assert main(["reconstruct", str(tmp_path / "map.json"), "--out", str(tmp_path / "m"), "--jobs", "1"]) == 0
+    assert (tmp_path / "m" / "NaCl-rank1-sg225.cif").exists()
     # a lattice that does not fit the group's crystal system is an error, not silently changed
     inp.write_text(json.dumps({**spec, "spacegroup": 186, "lattice": [3.25, 3.25, 5.2, 90, 90, 90]}))
     assert main(["reconstruct", str(inp), "--out", str(tmp_path / "hex"), "--jobs", "1"]) == 2

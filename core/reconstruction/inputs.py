@@ -11,7 +11,9 @@ hexagonal axes), obeying the group's crystal system (a hexagonal group's γ is 1
 lattice that does not is an error, not silently changed); the map rows follow the contact-map order of the formula's
 atoms (elements by Mendeleev number, e.g. Ti Ti O O O O), or give ``species``
 explicitly instead of ``formula`` and ``z``. An optional ``name`` names the output
-files (default: the reduced formula). An optional ``"rule": "metallic"``
+files (default: the reduced formula). The map may be given as ``contact`` instead, as
+``alphacrystal contact-map FORMULA --json`` writes it (with its ``formula``, ``z`` and
+``species``; add ``spacegroup`` and ``lattice``). An optional ``"rule": "metallic"``
 says the map follows the metallic contact rule (:mod:`core.contact.contact_rule`).
 """
 
@@ -65,9 +67,13 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
     if rule is not None and "rule" in data and str(data["rule"]) != rule:
         raise AlphaCrystalError(f"{where}: the file's map follows the '{data['rule']}' contact rule, not "
                                 f"'{rule}' as asked")
+    if "contact_map" not in data and "contact" in data:  # the map as `alphacrystal contact-map --json` writes it
+        data = {**data, "contact_map": data["contact"]}
     missing = [k for k in ("spacegroup", "lattice", "contact_map") if k not in data]
     if missing:
-        raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}")
+        raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}"
+                                + (" (the output of contact-map --json needs a space group and a lattice added)"
+                                   if "contact_map" in data and "probabilities" in data else ""))
     if "species" in data:
         species = tuple(str(s) for s in data["species"])
     elif "formula" in data:
