@@ -343,6 +343,12 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     (tmp_path / "map.json").write_text(json.dumps({**mapped, "spacegroup": 225, "lattice": spec["lattice"]}))
     assert main(["reconstruct", str(tmp_path / "map.json"), "--out", str(tmp_path / "m"), "--jobs", "1"]) == 0
     assert (tmp_path / "m" / "NaCl-rank1-sg225.cif").exists()
+    # a structure of higher symmetry than the group it was built in says so (two Na on 4a and 4b of Fm-3m
+    # are a primitive cubic cell of half the edge)
+    inp.write_text(json.dumps({"species": ["Na", "Na"], "spacegroup": 225, "lattice": [4.2, 4.2, 4.2, 90, 90, 90],
+                               "contact_map": [[0, 0], [0, 0]]}))
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "na"), "--jobs", "1"]) == 0
+    assert "(built in group 225; the structure's own group is Pm-3m (221))" in capsys.readouterr().out
     # a lattice that does not fit the group's crystal system is an error, not silently changed
     inp.write_text(json.dumps({**spec, "spacegroup": 186, "lattice": [3.25, 3.25, 5.2, 90, 90, 90]}))
     assert main(["reconstruct", str(inp), "--out", str(tmp_path / "hex"), "--jobs", "1"]) == 2

@@ -57,6 +57,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     import multiprocessing
 
     from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
+    from core.crystal.symmetry import space_group_or_p1
     from core.io.structures import write_cif
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
@@ -111,6 +112,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
                                                            "csp": dataclasses.asdict(CSP_TOLERANCES)}}
             said = f"  ({_match_words(strict, loose)})"
         summary.append(row)
+        own = space_group_or_p1(result.structure)  # the GA built in a subgroup of the structure's own group
+        row["structure_spacegroup"] = int(own[0])
+        if int(own[0]) != target.spacegroup:
+            said += f"  (built in group {target.spacegroup}; the structure's own group is {own[1]} ({own[0]}))"
         print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}{said}")
     if len(kept) < min(args.keep, len(results)):
         print(f"{len(kept)} distinct structure{'s' if len(kept) != 1 else ''} of {len(results)} runs written"
