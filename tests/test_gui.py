@@ -250,6 +250,8 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     n = len(w.records)
     assert other.run_panel.progress.format() == "done" and other.run_panel.progress.value() == 100
     assert other.run_panel.stage.toolTip().startswith(f"{n} structure{'s' if n != 1 else ''} from the saved project")
+    # each candidate keeps its colour (and the legend its order) across save and reopen
+    assert list(other.run_panel._colours.items()) == list(w.run_panel._colours.items())
     other.back_button.click()
     assert np.array_equal(other.document.matrix, edited)
     assert other.results.rowCount() == len(w.records)

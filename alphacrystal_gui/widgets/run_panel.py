@@ -132,7 +132,9 @@ class RunPanel(QWidget):
         """Where the fitness histories live (the session's; :meth:`draw_histories_of`): the panel keeps no copy."""
         self._curves: dict[str, tuple[pg.PlotDataItem, pg.PlotDataItem]] = {}
         self._colours: dict[str, str] = {}
-        self._changed: set[str] = set()
+        self._changed: dict[str, None] = {}
+        """Job ids with new generations, in the order they arrived (a dict, not a set: colours
+        and the legend follow the session's histories' order, live and in a reopened project)."""
         self._dirty = False
         self._progress: PipelineProgress | None = None
         self.timer = QTimer(self)
@@ -242,7 +244,7 @@ class RunPanel(QWidget):
     def histories_replaced(self) -> None:
         """The histories were replaced (a reopened project): every curve is drawn again."""
         self.clear_plot()
-        self._changed.update(self._histories())
+        self._changed.update(dict.fromkeys(self._histories()))
         self._dirty = True
         self.redraw()
         self.fit_generations()
@@ -261,7 +263,7 @@ class RunPanel(QWidget):
 
     def generation_added(self, job_id: str) -> None:
         """A generation of ``job_id`` joined the histories: drawn at the next tick of the timer."""
-        self._changed.add(job_id)
+        self._changed[job_id] = None
         self._dirty = True
 
     def _points(self, job_id: str) -> list[tuple[int, float, float]]:
