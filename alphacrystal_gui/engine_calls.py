@@ -26,8 +26,16 @@ def run_folder_results(path):
 
 
 def project_contents(path):
-    """A project file read and every object in it built (:meth:`core.Project.contents`), as a worker call."""
-    return core.Project.load(path).contents(path)
+    """A project file read and every object in it built (:meth:`core.Project.contents`), and the
+    engine's cell-size note on its formula (as a Predict gives it), as a worker call."""
+    contents = core.Project.load(path).contents(path)
+    note = None
+    if contents.formula:
+        try:
+            note = cell_size_note(core.parse_formula(contents.formula), core.PredictionSettings(z=contents.z))
+        except core.AlphaCrystalError:  # a formula the note cannot read has no note
+            note = None
+    return contents, note
 
 
 def reference_structure(path):

@@ -72,7 +72,7 @@ class FileIntents:
         """Read a project in a worker thread (its objects built and checked there:
         :meth:`core.Project.contents`), then hand it to the session; None when refused (a
         task going on, or the user kept unsaved work)."""
-        return self._replace_session(path, project_contents, lambda contents: self._opened(path, contents))
+        return self._replace_session(path, project_contents, lambda out: self._opened(path, *out))
 
     def _replace_session(self, path: str | Path, read, show) -> Task | None:
         """Read ``path`` with ``read`` in a worker thread, then ``show`` what was read in place of
@@ -98,8 +98,9 @@ class FileIntents:
         task.append(w.start(read, str(path), on_success=done))
         return task[0]
 
-    def _opened(self, path: str | Path, contents) -> None:
+    def _opened(self, path: str | Path, contents, note: str | None = None) -> None:
         w = self.window
+        w.formula_bar.show_note(contents.formula, note)  # as the Predict that made the project showed it
         self.session.open_contents(contents, path)
         if contents.z is not None:
             index = w.formula_bar.z_box.findData(contents.z)

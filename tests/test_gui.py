@@ -163,7 +163,7 @@ def test_formula_validation_as_you_type(window, qtbot):
     assert not window.formula_bar.predict_button.isEnabled()
 
 
-def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot):
+def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "LiFePO4")
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()
     from core.predict.scope import automatic_z_max_atoms
@@ -175,6 +175,12 @@ def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(wind
     assert "note: LiFePO4" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("NaFePO4")
     assert "note:" not in w.formula_bar.status.text()
+    # a saved project brings its note back with it
+    w.formula_bar.edit.setText("LiFePO4")
+    assert w.save_project(path=tmp_path / "lfp.acproj")
+    w.formula_bar.show_note("", None)
+    assert project_opened(qtbot, w, tmp_path / "lfp.acproj")
+    assert "note: LiFePO4: of the " in w.formula_bar.status.text()
 
 
 def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
