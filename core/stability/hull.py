@@ -328,8 +328,9 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                                       "frame's error: not used; the frame's estimate") for s in placed]
     elif reference_id is not None:
         error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
-        placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}; the frame's "
-                                  f"estimate ({error}docs/stability.md)") for s in placed]
+        placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}, Materials "
+                                  f"Project's lowest-energy {formula}; the frame's estimate ({error}"
+                                  "docs/stability.md)") for s in placed]
     lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
     floor = placed[lowest].e_above_hull
     if floor < -ON_HULL_EV:
