@@ -141,7 +141,7 @@ class Stability:
         return "; ".join(text for text in (self.note, self.caveat()) if text)
 
     def caveat(self) -> str:
-        """``within the potential's error of the hull (about ±20 meV/atom): ...`` when
+        """``within the frame's error of the hull (about ±20 meV/atom on validation): ...`` when
         :attr:`near_hull`, else empty."""
         if not self.near_hull:
             return ""
