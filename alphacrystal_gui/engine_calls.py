@@ -29,13 +29,18 @@ def project_contents(path):
     """A project file read and every object in it built (:meth:`core.Project.contents`), and the
     engine's cell-size note on its formula (as a Predict gives it), as a worker call."""
     contents = core.Project.load(path).contents(path)
-    note = None
-    if contents.formula:
-        try:
-            note = cell_size_note(core.parse_formula(contents.formula), core.PredictionSettings(z=contents.z))
-        except core.AlphaCrystalError:  # a formula the note cannot read has no note
-            note = None
-    return contents, note
+    return contents, formula_note(contents.formula, contents.z)
+
+
+def formula_note(formula: str, z: int | None) -> str | None:
+    """The engine's one-line remark on the formula's cell sizes (:func:`core.cell_size_note`), or
+    None: nothing to say, or a formula the note cannot read."""
+    if not formula:
+        return None
+    try:
+        return cell_size_note(core.parse_formula(formula), core.PredictionSettings(z=z))
+    except core.AlphaCrystalError:
+        return None
 
 
 def reference_structure(path):
@@ -57,8 +62,7 @@ def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progre
     """``propose_inputs`` plus the engine's one-line remark on the formula's cell sizes
     (:func:`core.cell_size_note`; None when there is nothing to say)."""
     candidates, maps, templates = propose_inputs(formula, z, top_k, model, device, progress=progress, cancel=cancel)
-    note = cell_size_note(core.parse_formula(formula), core.PredictionSettings(z=z))
-    return candidates, maps, templates, note
+    return candidates, maps, templates, formula_note(formula, z)
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,

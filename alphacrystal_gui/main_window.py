@@ -438,10 +438,14 @@ class MainWindow(QMainWindow):
             self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
         message = reference.describe()
         ours = self.session.inputs.formula
-        theirs = core.parse_formula(core.formula_unit_text(cell.composition)).reduced_formula
-        if ours and core.parse_formula(ours).reduced_formula != theirs:
-            message += (f"; note: the reference is {theirs}, this session's formula "
-                        f"{core.parse_formula(ours).reduced_formula}: no map or result of it can be compared with it")
+        try:
+            theirs = core.parse_formula(core.formula_unit_text(cell.composition)).reduced_formula
+            ours = core.parse_formula(ours).reduced_formula if ours else ""
+        except core.AlphaCrystalError:  # nothing to compare by: no note
+            theirs = ours = ""
+        if ours and theirs and ours != theirs:
+            message += (f"; note: the reference is {theirs}, this session's formula {ours}: no map or result of it "
+                        "can be compared with it")
         self.statusBar().showMessage(message)
 
     @property

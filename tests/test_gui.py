@@ -911,6 +911,14 @@ def test_a_structure_without_contacts_says_why_the_cn_is_zero(window):
     window.editor.set_document(doc)
     text = window.editor.info.text()
     assert "Contacts (r_i + r_j ± 0.4 Å, covalent radii)" in text and "no pair lies within its window" in text
+    # an all-metal cell: the reason is the rule's, not a long bond
+    cu3au = Structure(Lattice.cubic(3.75), ["Au", "Cu", "Cu", "Cu"], [[0, 0, 0], [0, 0.5, 0.5], [0.5, 0, 0.5],
+                                                                      [0.5, 0.5, 0]])
+    cmap = compute_contact_map(cu3au)
+    doc = ContactMapDocument()
+    doc.load(cmap.labels, cmap.species, cmap.matrix, image_coordination=cmap.coordination_numbers)
+    window.editor.set_document(doc)
+    assert "all-metal: two metals are never in contact" in window.editor.info.text()
 
 
 def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
@@ -940,6 +948,9 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     menu.actions()[0].trigger()
     assert QApplication.clipboard().text().startswith("# generated using pymatgen")
     # results only: the panels say what was not looked for, and the table keeps five rows in view
+    assert "none looked for (results opened from a run folder" in window.candidates.templates_label.text()
+    assert window.save_project(path=tmp_path / "results-only.acproj")  # saved and reopened, it still says so
+    assert project_opened(qtbot, window, tmp_path / "results-only.acproj")
     assert "none looked for (results opened from a run folder" in window.candidates.templates_label.text()
     table = window.results
     rows = table.verticalHeader().defaultSectionSize()

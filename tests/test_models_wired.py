@@ -173,3 +173,26 @@ def _niceness_after_two_calls() -> int:
     background_priority()
     background_priority()  # absolute: a second task does not push it further
     return os.getpriority(os.PRIO_PROCESS, 0)
+
+
+def test_evaluation_refuses_a_training_file_that_is_not_the_models(tmp_path, capsys):
+    """A folder of textbook crystals passed as the training data draws a training split the shipped
+    models never saw: both evaluations refuse it (the check is called, not only written)."""
+    from conftest import FIXTURES, SUBSTITUTIONS
+
+    from core.io.structures import primitive_cell, write_cif
+
+    k = 0
+    for name, make in FIXTURES.items():
+        base = primitive_cell(make())
+        for old, new in [(None, None), *SUBSTITUTIONS[name]]:
+            s = base.copy()
+            if old:
+                s.replace_species({old: new})
+                s.scale_lattice(s.volume * 1.1)
+            write_cif(s, tmp_path / f"fx{k}.cif")
+            k += 1
+    for kind in ("contact-map", "candidates"):
+        assert main(["evaluate", kind, "--data", str(tmp_path), "--train-data", str(tmp_path), "--split", "test"]) == 2
+        err = capsys.readouterr().err
+        assert f"{tmp_path}: not the data the model was trained on" in err and "--train-data" in err

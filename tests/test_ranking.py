@@ -189,6 +189,10 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
     assert "ln P(space group | composition, Z)" in out[0].rank_reason and "P(Pm-3m | composition, Z = 1) = 0.944 (the relaxed group's; not the candidate's sg_probability)" \
         in out[0].rank_reason
     assert "P(P4/mmm | composition, Z = 1)" in out[1].rank_reason
+    auto, _ = _rerank_first(ranked(), replace(settings, z=None), "cpu", parse_formula("SrTiO3"))
+    assert "ln P(space group | composition, summed over Z)" in auto[0].rank_reason
+    assert "P(Pm-3m | composition) = " in auto[0].rank_reason and "summed over Z, not the candidate's" in \
+        auto[0].rank_reason
     off, _ = _rerank_first(ranked(), replace(settings, symmetry_prior=0.0), "cpu", parse_formula("SrTiO3"))
     assert [e.crystallography()["relaxed_spacegroup"] for e in off] == [123, 221]
     auto, _ = _rerank_first(ranked(), replace(settings, z=None), "cpu", parse_formula("SrTiO3"))

@@ -330,6 +330,13 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     assert "replaced 2 files of an earlier reconstruction of nacl" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("nacl-*")) == ["nacl-rank1-sg225.cif"]
     assert "# my note" not in edited.read_text()
+    # when every run is broken, --overwrite removes nothing: the earlier files stay, and it says why
+    tiny = tmp_path / "tiny.json"
+    tiny.write_text(json.dumps({"species": ["Na", "Cl"], "spacegroup": 221, "lattice": [0.55] * 3 + [90] * 3,
+                                "contact_map": [[0, 1], [1, 0]], "name": "nacl"}))
+    assert main(["reconstruct", str(tiny), "--out", str(out), "--jobs", "1", "--overwrite"]) == 2
+    assert "have atoms closer than 0.5 Å; nothing was written" in capsys.readouterr().err
+    assert sorted(p.name for p in out.glob("nacl-*")) == ["nacl-rank1-sg225.cif"]
     # without a name the files are named by the formula, never "-rank1-..."
     inp.write_text(json.dumps({k: v for k, v in spec.items() if k != "name"}))
     assert main(["reconstruct", str(inp), "--out", str(tmp_path / "unnamed"), "--jobs", "1", "--keep", "1"]) == 0
@@ -353,7 +360,7 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     inp.write_text(json.dumps({**spec, "spacegroup": 186, "lattice": [3.25, 3.25, 5.2, 90, 90, 90]}))
     assert main(["reconstruct", str(inp), "--out", str(tmp_path / "hex"), "--jobs", "1"]) == 2
     err = capsys.readouterr().err
-    assert "does not fit space group 186 (hexagonal)" in err and "120.0" in err
+    assert "does not fit space group 186 (hexagonal); give hexagonal axes (a = b, α = β = 90°, γ = 120°" in err
     assert not (tmp_path / "hex").exists()
 
 

@@ -20,7 +20,7 @@ def test_text_input_with_comments_z_space_groups_and_bad_lines(tmp_path):
     assert found.problems[0] == "formulas.txt line 5: unknown element 'Xx' in formula 'Xx2O'"
     assert found.problems[1].startswith("formulas.txt line 6: Z must be a positive whole number")
     assert found.problems[2] == "formulas.txt line 7: '999' is not a space-group number (1-230)"
-    assert len(found.problems) == 3 and found.notes == ["line 8: NaCl is already on line 4 (run once)"]
+    assert len(found.problems) == 3 and found.notes == ["formulas.txt line 8: NaCl is already on line 4 (run once)"]
 
 
 def test_a_screen_with_bad_lines_refuses_before_any_work(tmp_path, capsys):

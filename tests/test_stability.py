@@ -225,6 +225,16 @@ def test_a_result_within_the_frames_error_of_the_hull_says_the_label_cannot_tell
     assert known.row()["hull_note"] == "the known phase mp-4" and not known.near_hull
     assert other.near_hull and other.row()["hull_note"].startswith("+10 meV/atom from the known phase mp-4")
     assert "not told apart" in other.row()["hull_note"]
+    # an "unstable" figure is never called a stable/metastable toss-up, whatever the frame's error
+    strict = HullJudge(_references(), "mp-fitted", threshold=0.005)
+    assert not strict.assess("NaCl", _energy("NaCl", -2.0 + 0.010)).near_hull
+    # the missed known phase is the frame's lowest: MP's, or in the potential frame the potential's own
+    own = HullJudge(_references(), "potential")
+    missed = place_polymorphs(own, "NaCl", [_energy("NaCl", -2.0 + 0.05)], [set()])[0]
+    assert "chgnet's lowest-energy NaCl" in missed.note
+    from core.stability.hull import MAX_ANCHOR_SHIFT_EV, far_below
+
+    assert far_below(0.020) == MAX_ANCHOR_SHIFT_EV and far_below(0.123) == pytest.approx(0.369)
     # a frame nobody measured makes no claim
     unmeasured = HullJudge(dataclasses.replace(_references(), potential="other"), "mp-fitted")
     assert not unmeasured.assess("NaCl", _energy("NaCl", -2.0 + 0.010)).near_hull

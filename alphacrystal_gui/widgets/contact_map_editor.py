@@ -221,7 +221,9 @@ class ContactMapEditor(QWidget):
                     "partners in the cell: " + ", ".join(
                         f"{lab} {cn}/{d}" for lab, cn, d in zip(doc.labels, doc.image_coordination, degrees)))
             if not doc.matrix.any() and not any(doc.image_coordination):
-                text += ("  ·  no pair lies within its window: a bond longer than r_i + r_j + "
+                text += ("  ·  all-metal: two metals are never in contact by the paper's rule, so the map is "
+                         "empty by definition" if doc.all_metal() else
+                         "  ·  no pair lies within its window: a bond longer than r_i + r_j + "
                          f"{DEFAULT_TOLERANCE} Å (a long ionic bond) is no contact by the paper's rule")
         else:
             text = "Partners in the cell: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))

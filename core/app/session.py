@@ -362,8 +362,10 @@ class Session:
         self.reference, self.reference_name = c.reference, c.reference_name
         overlay = ReferenceOverlay.of(c.reference, c.reference_map)
         self.inputs.overlay = self.run.overlay = overlay  # applied to the maps made next
+        # results with no inputs at all come from a run folder (a Predict always brings some)
+        results_only = c.results is not None and not (c.candidates or c.predictions or c.templates)
         self.set_inputs(c.formula, c.z, c.candidates, c.predictions, c.templates, c.candidate_ticked,
-                        c.template_ticked)
+                        c.template_ticked, results_only=results_only)
         self.reference_changed.emit()
         self._replacing = True
         try:

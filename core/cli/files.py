@@ -18,6 +18,7 @@ from core.cli.options import (
     write_json_option,
 )
 from core.errors import AlphaCrystalError, StructureWarning
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.runtime.terminal import format_seconds
 
@@ -98,8 +99,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of an earlier export with the same stem (default: refuse)")
     p.add_argument("--allow-close-atoms", action="store_true",
-                   help="export a structure with atoms closer than 0.5 Å (default: refuse; they are duplicates or "
-                        "a wrong coordinate)")
+                   help=f"export a structure with atoms closer than {MIN_ATOM_DISTANCE} Å (default: refuse; they "
+                        "are duplicates or a wrong coordinate)")
     p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("build-references", help="known phases (every formula of the data + elements) and their energies "

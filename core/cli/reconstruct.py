@@ -92,6 +92,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if outcome.skipped:
         raise AlphaCrystalError(outcome.skipped[target.name])
     results = outcome.results[target.name]
+    kept, broken = distinct_results(results, args.keep)  # several runs often end in one structure
+    if not kept:  # before anything is removed: an earlier run's files stay
+        raise AlphaCrystalError(f"all {len(results)} reconstructions of {target.name} have atoms closer than "
+                                f"{MIN_DISTANCE} Å; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
     for path in earlier:  # --overwrite: the folder holds this run's files only
         path.unlink()
@@ -99,7 +103,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         print(f"replaced {len(earlier)} file{'s' if len(earlier) != 1 else ''} of an earlier reconstruction "
               f"of {stem} in {out}")
     summary = []
-    kept, broken = distinct_results(results, args.keep)  # several runs often end in one structure
     for rank, result in enumerate(kept, 1):
         path = write_cif(result.structure, out / f"{stem}-rank{rank}-sg{target.spacegroup}.cif")
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
@@ -117,10 +120,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         if int(own[0]) != target.spacegroup:
             said += f"  (built in group {target.spacegroup}; the structure's own group is {own[1]} ({own[0]}))"
         print(f"rank {rank}: fitness {result.fitness:.3f}, Dice {result.dice:.3f} -> {path}{said}")
-    if len(kept) < min(args.keep, len(results)):
+    if len(kept) < min(args.keep, len(results)):  # every run was looked at: the rest repeat or are broken
+        repeats = len(results) - len(kept) - len(broken)
         print(f"{len(kept)} distinct structure{'s' if len(kept) != 1 else ''} of {len(results)} runs written"
-              + (f" ({len(broken)} with atoms closer than {MIN_DISTANCE} Å left out)" if broken else "")
-              + "; the others repeat a written structure")
+              + (f"; {len(broken)} with atoms closer than {MIN_DISTANCE} Å left out" if broken else "")
+              + (f"; {repeats} repeat{'s' if repeats == 1 else ''} a written structure" if repeats else ""))
     print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
     write_json_option(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
     return 0

@@ -190,6 +190,10 @@ class ContactMapDocument:
         i, j = np.nonzero(np.triu(self.matrix, k=1) & (metal[:, None] & metal[None, :]))
         return list(zip(i.tolist(), j.tolist()))
 
+    def all_metal(self) -> bool:
+        """Whether every atom is a metal: by the paper's rule such a map is empty by definition."""
+        return bool(self.n) and bool(element_table().is_metal[atomic_numbers(self.species)].all())
+
     def diff(self) -> np.ndarray | None:
         """+1 where the map has a bond the reference lacks, -1 where it misses one, else 0."""
         if self.reference is None:

@@ -172,7 +172,8 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
                 e.rank_reason += f"; {failure}"
         return ranked, failure
     if penalties:
-        how += f" minus {1000 * settings.symmetry_prior:g} meV/atom × ln P(space group | composition, Z)"
+        given = "composition, Z" if settings.z is not None else "composition, summed over Z"
+        how += f" minus {1000 * settings.symmetry_prior:g} meV/atom × ln P(space group | {given})"
     order = sorted(head, key=lambda e: score[id(e)] + penalties.get(id(e), (0.0, 1.0))[0])
     out = _renumbered(order + ranked[len(head):], settings.near_tie)
     for e in head:

@@ -107,9 +107,9 @@ def runs_cmcrystal_by_default(parsed: Formula, templates: list[TemplateCandidate
 def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     """One line when the training data's common Z for ``parsed``'s stoichiometry is out of
     reach (``LiFePO4``: 80 % of the known ABCD4 cells have Z = 2, 14 atoms, and Z = 2 is
-    the largest cell MP-20 holds, so the real cell may be larger than this program's
-    limit; without the 20-atom models, Z = 2 is also beyond automatic Z's 12 atoms). None when nothing needs saying or the user
-    chose Z (``settings.z``)."""
+    the largest cell MP-20 holds, so some ABCD4 compounds have larger cells than it shows,
+    beyond this program's limit; without the 20-atom models, Z = 2 is also beyond automatic
+    Z's 12 atoms). None when nothing needs saying or the user chose Z (``settings.z``)."""
     from core.templates.library import load_library
     from core.templates.z_census import z_census
 

@@ -26,7 +26,7 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from core.contact.contact_rule import DEFAULT_RULE, RULES
-from core.crystal.composition import parse_formula
+from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
 from core.crystal.symmetry import crystal_system
 from core.errors import AlphaCrystalError
@@ -106,12 +106,16 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
     if not 1 <= spacegroup <= 230:
         raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
     if not satisfies_constraints(spacegroup, np.asarray(lattice), tol_length=1e-3, tol_angle=1e-2):
-        fitted = constrain_lattice(spacegroup, np.asarray(lattice))
+        system = crystal_system(spacegroup)
+        if system in ("trigonal", "hexagonal"):  # rhombohedral groups too: the conventional cell is hexagonal
+            wanted = "hexagonal axes (a = b, α = β = 90°, γ = 120°; rhombohedral groups too)"
+        else:
+            fitted = [round(float(v), 4) for v in constrain_lattice(spacegroup, np.asarray(lattice))]
+            wanted = f"a {system} lattice (the nearest: {fitted})"
         raise AlphaCrystalError(f"{where}: lattice {list(lattice)} does not fit space group {spacegroup} "
-                                f"({crystal_system(spacegroup)}): it would become "
-                                f"{[round(float(v), 4) for v in fitted]}; give a {crystal_system(spacegroup)} lattice")
+                                f"({system}); give {wanted}")
     rule = str(data.get("rule", rule or DEFAULT_RULE))
     if rule not in RULES:
         raise AlphaCrystalError(f"{where}: rule must be one of {', '.join(RULES)}, got {rule!r}")
-    name = str(data.get("name") or Composition(" ".join(species)).reduced_formula)  # names the output files
+    name = str(data.get("name") or formula_unit_text(Composition(" ".join(species))))  # names the output files
     return ReconstructionTarget(species, matrix.astype(np.uint8), spacegroup, lattice, name, rule)

@@ -203,7 +203,8 @@ def _unique(found: ScreenInput) -> ScreenInput:
     items = []
     for item in found.items:
         if item.name in seen:
-            found.notes.append(f"line {item.line}: {item.formula} is already on line {seen[item.name]} (run once)")
+            where = "pattern" if "{" in found.source else f"{Path(found.source).name} line {item.line}"
+            found.notes.append(f"{where}: {item.formula} is already on line {seen[item.name]} (run once)")
             continue
         seen[item.name] = item.line
         items.append(item)
