@@ -126,7 +126,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if first is not None and first.rank_reason:
         print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
     if first is not None and first.stability and first.e_above_hull_meV is not None:
-        print(f"hull of #1: {first.stability}, {first.e_above_hull_meV:+.0f} meV/atom above the hull (here "
+        e_hull = first.e_above_hull_meV
+        where = f"{e_hull:+.0f} meV/atom above the hull" if e_hull >= 0 else f"{-e_hull:.0f} meV/atom below the hull"
+        print(f"hull of #1: {first.stability}, {where} (here "
               f"{first.decomposition}){'; ' + first.hull_note if first.hull_note else ''} "
               "(summary.csv: e_above_hull_meV, decomposition, hull_note; docs/stability.md)")
     if result.rejected:
