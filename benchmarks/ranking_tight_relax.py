@@ -17,6 +17,9 @@ Each relaxed structure is matched to the known one again (a further relaxation m
 onto or off the match). ``compute`` writes one JSON per pool into ``--out`` (re-runs skip
 finished pools); ``report`` prints top-1 of every energy with and without the shipped prior.
 
+``compute --add sevennet-l3i5`` adds a third potential's single point and own relaxation to
+the records already written.
+
 Usage::
 
     python benchmarks/ranking_tight_relax.py compute benchmarks/cache/pools-validation-12-n100 \
@@ -108,6 +111,38 @@ def head_of_pool(path: str, out_dir: str) -> str:
     return f"{row['formula']} {record['seconds']:.0f} s"
 
 
+def add_potential(job: tuple[str, str, str]) -> str:
+    """Add ``potential``'s single point at the shipped geometry and its own relaxation (|F| <
+    SECOND_FMAX, SECOND_STEPS) of each of the five to ``out_dir/<id>.json``."""
+    from pymatgen.analysis.structure_matcher import StructureMatcher  # noqa: F401 - matches below
+    from ranking_variants import Pool
+
+    from core.crystal.matching import CSP_TOLERANCES, structure_match
+    from core.relax.relaxer import Relaxer, RelaxSettings
+
+    path, out_dir, potential = job
+    row = json.loads(Path(path).read_text())
+    target = Path(out_dir) / f"{row['id']}.json"
+    record = json.loads(target.read_text()) if target.exists() else None
+    if record is None or all(f"{potential}_relaxed" in e for e in record["head"]):
+        return f"{row['formula']} (nothing to add)"
+    import torch
+
+    torch.set_num_threads(1)
+    relaxer = Relaxer(RelaxSettings(fmax=SECOND_FMAX, steps=SECOND_STEPS, potential=potential))
+    pool, start = Pool(row), time.perf_counter()
+    for entry in record["head"]:
+        structure = pool.structure(*entry["key"])
+        entry[potential] = float(relaxer.energy_per_atom(structure))
+        result = relaxer.relax(structure)
+        entry[f"{potential}_relaxed"] = float(result.energy_per_atom) if result.ok else None
+        entry[f"{potential}_relaxed_steps"] = int(result.steps)
+        entry[f"{potential}_relaxed_match"] = bool(result.ok and structure_match(result.structure, pool.reference,
+                                                                                 CSP_TOLERANCES).matched)
+    target.write_text(json.dumps(record))
+    return f"{row['formula']} {time.perf_counter() - start:.0f} s"
+
+
 def compute(args) -> int:
     import multiprocessing as mp
 
@@ -116,15 +151,16 @@ def compute(args) -> int:
     files = [str(f) for cache in args.caches for f in sorted(Path(cache).glob("mp-*.json"))]
     if args.limit:
         files = files[:args.limit]
+    jobs = [(f, args.out, args.add) if args.add else (f, args.out) for f in files]
     with mp.get_context("spawn").Pool(args.jobs) as workers:
-        for n, message in enumerate(workers.imap_unordered(_task, [(f, args.out) for f in files]), 1):
+        for n, message in enumerate(workers.imap_unordered(_task, jobs), 1):
             print(f"  [{n}/{len(files)}] {message}", flush=True)
     return 0
 
 
-def _task(job: tuple[str, str]) -> str:
+def _task(job: tuple) -> str:
     try:
-        return head_of_pool(*job)
+        return add_potential(job) if len(job) == 3 else head_of_pool(*job)
     except Exception as error:  # noqa: BLE001 - one pool's failure is reported, the rest go on
         return f"{job[0]}: failed ({type(error).__name__}: {error})"
 
@@ -159,6 +195,10 @@ def report(args) -> int:
         "SevenNet-0 at the fmax 0.02 CHGNet geometry": ("7n0_at_tight", "chg_tight_match", "group_tight"),
         "SevenNet-0 relaxed (fmax 0.05)": ("7n0_relaxed", "7n0_relaxed_match", "group"),
     }
+    if all("sevennet-l3i5_relaxed" in e for r in records for e in r["head"]):
+        variants["SevenNet-l3i5 at the CHGNet geometry (fmax 0.1)"] = ("sevennet-l3i5", "match", "group")
+        variants["SevenNet-l3i5 relaxed (fmax 0.05)"] = ("sevennet-l3i5_relaxed", "sevennet-l3i5_relaxed_match",
+                                                         "group")
     table = []
     print(f"\n{'first five ordered by':<58}{'kT':>4}{'<= 12':>8}{'13-20':>8}")
     for name, (energy, match, group) in variants.items():
@@ -189,6 +229,8 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--out", required=True)
     c.add_argument("--jobs", type=int, default=2)
     c.add_argument("--limit", type=int, default=0)
+    c.add_argument("--add", metavar="POTENTIAL",
+                   help="add this potential's single point and own relaxation to the records already in --out")
     r = sub.add_parser("report")
     r.add_argument("dir")
     r.add_argument("--json")
