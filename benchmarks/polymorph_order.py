@@ -43,7 +43,7 @@ POTENTIALS_MEASURED = ("chgnet", "sevennet")
 EXTRA_POTENTIALS = ("sevennet-l3i5",)  # reported when computed (compute --potentials sevennet-l3i5)
 
 
-def polymorph_rows(data: str) -> "object":
+def polymorph_rows(data: str):
     """The rows (pandas) of every formula with >= 2 polymorphs of at most MAX_ATOMS atoms."""
     import pandas as pd
 
@@ -179,7 +179,7 @@ def report(args) -> int:
     print("\npairwise order right (validation), by MP's energy gap between the two polymorphs:")
     gap_bins = (0, 5, 10, 20, 50, 1e9)
     pairs = []
-    for f, ix in groups.items():
+    for ix in groups.values():
         if rows.partition.iloc[ix[0]] != "validation":
             continue
         for a in range(len(ix)):
