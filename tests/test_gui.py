@@ -1082,6 +1082,7 @@ def test_energy_plot_click_selects_that_result(window, qtbot, tmp_path):
     assert len(plot.indices) == len([r for r in window.session.run.records if r.energy_per_atom is not None]) >= 2
     x, y = plot.scatter.getData()
     assert y.min() == 0.0 and list(x) == sorted(x)  # energy above the best, by rank
+    assert plot.plot.getAxis("bottom").tickSpacing(0.5, 2.5, 300)[0][0] == 1  # whole ranks (by default 0.5 here)
     last = plot.scatter.points()[-1]
     plot._clicked(plot.scatter, [last])
     assert window.session.run.viewing == plot.indices[-1]

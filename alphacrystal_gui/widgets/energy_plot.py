@@ -14,6 +14,10 @@ TOP_MEV = 500.0
 at this height as up-triangles, so that they do not flatten the ones that matter."""
 
 
+RANK_LABELS = 10
+"""At most about this many labelled ranks along the x axis."""
+
+
 class EnergyPlot(QWidget):
     """Scatter of energy above the lowest (meV/atom) against rank; emits ``resultClicked(index)``."""
 
@@ -61,6 +65,8 @@ class EnergyPlot(QWidget):
         self.scatter.setData(ranks, np.minimum(above, TOP_MEV), data=tips, brush=brushes,
                              symbol=["t1" if o else "o" for o in off])
         self.plot.setXRange(0.5, max(ranks) + 0.5, padding=0.02)
+        # ranks are whole numbers: ticks at 1, 2, 3 ... (every k-th one labelled for long runs)
+        self.plot.getAxis("bottom").setTickSpacing(major=max(1, int(np.ceil(max(ranks) / RANK_LABELS))), minor=1)
         self.plot.setYRange(0.0, min(float(above.max()), TOP_MEV) or 1.0, padding=0.05)
 
     def _clicked(self, _item, spots, _event=None) -> None:
