@@ -5,7 +5,6 @@ and for the results the window exports.
 from __future__ import annotations
 
 import functools
-import json
 from pathlib import Path
 
 from core.crystal.composition import parse_formula
@@ -14,7 +13,13 @@ from core.errors import FormulaError
 from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
 from core.predict.results import PredictionResult, RankedStructure, discarded_lines
-from core.predict.run_folder import RunFolder, ranked_folder_name, same_formula
+from core.predict.run_folder import (
+    OutputFolderError,
+    RunFolder,
+    our_summary_formula,
+    ranked_folder_name,
+    same_formula,
+)
 from core.predict.stages import _is_set
 from core.relax.potentials import POTENTIALS
 from core.runtime.device import resolve_device
@@ -88,17 +93,14 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
 def _export_summary(target: RunFolder, records: list[ResultRecord], formula: str) -> list[Path]:
     """``summary.csv``/``summary.json`` of ``records`` in the export folder, unless a summary there
     is not ours or is another formula's (a note says so; nothing of the user's is replaced)."""
-    existing = target.path / "summary.json"
-    if existing.exists() or (target.path / "summary.csv").exists():
-        try:
-            earlier = json.loads(existing.read_text())
-            ours = isinstance(earlier, dict) and isinstance(earlier.get("structures"), list)
-        except (OSError, ValueError):
-            ours = False
-        if not ours or not same_formula(str(earlier.get("formula", "")), formula):
-            target.notes.append("summary.csv not written: the folder holds a summary that is not this program's "
-                                "for " + formula + "; export into another folder for one")
-            return []
+    try:
+        earlier = our_summary_formula(target.path)
+    except OutputFolderError:
+        earlier = ""
+    if earlier is not None and not same_formula(earlier, formula):
+        target.notes.append("summary.csv not written: the folder holds a summary that is not this program's "
+                            "for " + formula + "; export into another folder for one")
+        return []
     meta = {"formula": formula, "exported_by": "AlphaCrystal Studio (the window's Export all)",
             "symprec": SPACEGROUP_SYMPREC}
     return list(RunFolder.summary_files(target.path, [r.to_row() for r in records], meta))

@@ -94,21 +94,7 @@ class RunFolder:
             raise OutputFolderError(f"output folder {self.path} is a file")
         if not self.path.is_dir():
             return
-        summary = self.path / "summary.json"
-        summary_formula = None
-        if summary.exists():
-            try:
-                payload = json.loads(summary.read_text())
-                rows = payload["structures"]  # every summary of ours lists its structures
-                if not isinstance(rows, list):
-                    raise TypeError("structures is not a list")
-                summary_formula = payload.get("formula")
-            except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-                raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
-                                        "move it or choose another output folder") from None
-        elif (self.path / "summary.csv").exists():
-            raise OutputFolderError(f"{self.path / 'summary.csv'} was not written by alphacrystal (no "
-                                    "summary.json beside it); move it or choose another output folder")
+        summary_formula = our_summary_formula(self.path)
         for folder in sorted(self.path.iterdir()):
             if self._named_like_ours(folder) and not (folder / "result.json").is_file():
                 raise OutputFolderError(f"{folder} is named like a result folder but has no result.json: it is "
@@ -420,6 +406,32 @@ def _sha256(path: Path) -> str:
 
 def _count(files: list[str]) -> str:
     return f"{len(files)} file" + ("" if len(files) == 1 else "s")
+
+
+def our_summary_formula(folder: Path) -> str | None:
+    """The formula of the summary this program wrote into ``folder`` ("" when it names none), or
+    None when there is no summary.
+
+    Raises
+    ------
+    OutputFolderError
+        When ``folder`` holds a ``summary.json``/``summary.csv`` this program did not write.
+    """
+    summary = folder / "summary.json"
+    if summary.exists():
+        try:
+            payload = json.loads(summary.read_text())
+            rows = payload["structures"]  # every summary of ours lists its structures
+            if not isinstance(rows, list):
+                raise TypeError("structures is not a list")
+            return str(payload.get("formula") or "")
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
+                                    "move it or choose another output folder") from None
+    if (folder / "summary.csv").exists():
+        raise OutputFolderError(f"{folder / 'summary.csv'} was not written by alphacrystal (no "
+                                "summary.json beside it); move it or choose another output folder")
+    return None
 
 
 def same_formula(a: str, b: str) -> bool:
