@@ -58,11 +58,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
     from core.crystal.symmetry import space_group_or_p1
-    from core.io.structures import write_cif
+    from core.io.structures import MIN_ATOM_DISTANCE, write_cif
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
     from core.reconstruction.selection import distinct_results
-    from core.relax.relaxer import MIN_DISTANCE
 
     multiprocessing.freeze_support()
     target, reference = read_target(args.input, args.rule)
@@ -95,7 +94,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     kept, broken = distinct_results(results, args.keep)  # several runs often end in one structure
     if not kept:  # before anything is removed: an earlier run's files stay
         raise AlphaCrystalError(f"all {len(results)} reconstructions of {target.name} have atoms closer than "
-                                f"{MIN_DISTANCE} Å; nothing was written")
+                                f"{MIN_ATOM_DISTANCE} Å; nothing was written")
     out.mkdir(parents=True, exist_ok=True)
     for path in earlier:  # --overwrite: the folder holds this run's files only
         path.unlink()
@@ -123,7 +122,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     if len(kept) < min(args.keep, len(results)):  # every run was looked at: the rest repeat or are broken
         repeats = len(results) - len(kept) - len(broken)
         print(f"{len(kept)} distinct structure{'s' if len(kept) != 1 else ''} of {len(results)} runs written"
-              + (f"; {len(broken)} with atoms closer than {MIN_DISTANCE} Å left out" if broken else "")
+              + (f"; {len(broken)} with atoms closer than {MIN_ATOM_DISTANCE} Å left out" if broken else "")
               + (f"; {repeats} repeat{'s' if repeats == 1 else ''} a written structure" if repeats else ""))
     print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
     write_json_option(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})

@@ -36,8 +36,10 @@ MIN_CELL_SHAPE = 1e-3
 """Smallest volume / (a b c) of a cell (1 for a rectangular cell): below it the three
 lattice vectors are nearly coplanar (angles within a few hundredths of a degree of flat)."""
 MIN_ATOM_DISTANCE = 0.5
-"""Å: atoms closer than this are reported with a :class:`StructureWarning` (the shortest
-bond, H-H, is 0.74 Å; closer atoms are duplicates or a wrong coordinate)."""
+"""Å: the one limit for atoms too close (the shortest bond, H-H, is 0.74 Å; closer atoms are
+duplicates, a wrong coordinate or a collapsed relaxation). A file read with such atoms gives a
+:class:`StructureWarning`, export refuses it unless asked, and such a structure is never sent to
+the potential or ranked (:mod:`core.relax.relaxer`, :mod:`core.reconstruction.selection`)."""
 MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
 """Å: a shorter lattice vector (0 in a degenerate cell) puts every atom closer than
 :data:`MIN_ATOM_DISTANCE` to its own periodic image: an error, not a warning."""

@@ -12,6 +12,7 @@ from types import MappingProxyType
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
 from core.errors import AlphaCrystalError
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
     LinearRanker,
     merge_near_ties,
@@ -23,7 +24,6 @@ from core.predict.settings import LEARNED_TOP, PRIOR_FLOOR, PredictionSettings
 from core.reconstruction.selection import same_reported_structure
 from core.relax.potentials import POTENTIALS
 from core.relax.relaxer import (
-    MIN_DISTANCE,
     RelaxResult,
     RelaxSettings,
     cached_relaxer,
@@ -58,8 +58,8 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
         reason = None
         if relaxation is not None and not relaxation.ok:
             reason = f"relaxation failed: {relaxation.error}"
-        elif shortest_distance(e.initial) < MIN_DISTANCE:
-            reason = f"atoms closer than {MIN_DISTANCE} Å"
+        elif shortest_distance(e.initial) < MIN_ATOM_DISTANCE:
+            reason = f"atoms closer than {MIN_ATOM_DISTANCE} Å"
         if reason:
             r = e.reconstruction
             rejected.append({"candidate": item[0], "source": e.source,

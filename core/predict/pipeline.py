@@ -45,6 +45,7 @@ from core.contact_model.inference import (
 )
 from core.crystal.composition import parse_formula
 from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.export import export_prediction
 from core.predict.ordering import _learned_order, _place_on_hull, _rank, _rerank_first
 from core.predict.record import ResultRecord
@@ -72,7 +73,6 @@ from core.reconstruction.job import ReconstructionResult
 from core.reconstruction.selection import distinct_results
 from core.relax.potentials import POTENTIALS
 from core.relax.relaxer import (
-    MIN_DISTANCE,
     RelaxResult,
 )
 from core.runtime.device import resolve_device
@@ -187,7 +187,7 @@ def predict_structures(
     for key, results in reconstructions.items():
         selected[key], dropped = distinct_results(results, settings.relax_per_candidate)
         broken += [{"candidate": key, "assignment": r.assignment.label, "fitness": round(r.fitness, 4),
-                    "reason": f"atoms closer than {MIN_DISTANCE} Å"} for r in dropped]
+                    "reason": f"atoms closer than {MIN_ATOM_DISTANCE} Å"} for r in dropped]
     entries = _entries(candidates, selected, templates)
     relaxations: dict[tuple[str, int], RelaxResult] = {}
     resumed_relax = 0

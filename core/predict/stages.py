@@ -16,6 +16,7 @@ from core.contact_model.inference import (
 from core.crystal.composition import MP20_MAX_ATOMS, Formula
 from core.errors import AlphaCrystalError
 from core.io.files import state_key
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
     duplicates_before_relaxation,
 )
@@ -27,7 +28,6 @@ from core.reconstruction.job import ReconstructionResult, ReconstructionTarget
 from core.reconstruction.loop import reconstruct
 from core.relax.potentials import POTENTIALS
 from core.relax.relaxer import (
-    MIN_DISTANCE,
     RelaxResult,
     shortest_distance,
 )
@@ -192,7 +192,7 @@ def _relax(entries: dict[tuple[str, int], RankedStructure], settings, folder, cl
 
     def relaxed(item: tuple[str, int], result: RelaxResult) -> None:
         entry = entries[item]
-        if not result.ok or shortest_distance(entry.initial) < MIN_DISTANCE:  # the ranking rejects these
+        if not result.ok or shortest_distance(entry.initial) < MIN_ATOM_DISTANCE:  # the ranking rejects these
             return
         entry = replace(entry, relaxation=result, found_also_by=[], _crystallography=None)
         if maps and entry.z in maps:

@@ -10,14 +10,15 @@ from __future__ import annotations
 from pymatgen.core import Structure
 
 from core.crystal.symmetry import space_group, standard_cell
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.reconstruction.job import ReconstructionResult
-from core.relax.relaxer import MIN_DISTANCE, shortest_distance
+from core.relax.relaxer import shortest_distance
 
 
 def distinct_results(results: list[ReconstructionResult], limit: int
                      ) -> tuple[list[ReconstructionResult], list[ReconstructionResult]]:
     """The first ``limit`` results (in the given order, best first) that are sound
-    (no atoms closer than ``MIN_DISTANCE`` Å) and different structures
+    (no atoms closer than ``MIN_ATOM_DISTANCE`` Å) and different structures
     (StructureMatcher, default tolerances); returns (kept, broken ones skipped).
 
     Skipping broken results here, rather than after relaxation, lets the next
@@ -32,7 +33,7 @@ def distinct_results(results: list[ReconstructionResult], limit: int
     for r in results:
         if len(kept) >= limit:
             break
-        if shortest_distance(r.structure) < MIN_DISTANCE:
+        if shortest_distance(r.structure) < MIN_ATOM_DISTANCE:
             broken.append(r)
             continue
         if not any(same_structure(matcher, r.structure, k.structure) for k in kept):

@@ -29,11 +29,10 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Structure
 
+from core.io.structures import MIN_ATOM_DISTANCE
 from core.relax.potentials import DEFAULT_POTENTIAL, check_potential, load_calculator, quiet
 from core.runtime.parallel import one_thread, spawn_pool, terminate_workers
 
-MIN_DISTANCE = 0.5
-"""Å: closer atoms are a broken structure; it is not sent to the potential."""
 COLLAPSE_FRACTION = 0.5
 """Two atoms closer than this fraction of the sum of their covalent radii after relaxation have
 fallen into a potential's short-range hole (SevenNet-0 gave a BaI2 with Ba-I at 1.17 Å, a third
@@ -166,8 +165,8 @@ class Relaxer:
             return RelaxResult(structure, float("nan"), float("nan"), 0, float("nan"), False,
                                time.perf_counter() - start, reason)
 
-        if shortest_distance(structure) < MIN_DISTANCE:
-            return failed(f"atoms closer than {MIN_DISTANCE} Å")
+        if shortest_distance(structure) < MIN_ATOM_DISTANCE:
+            return failed(f"atoms closer than {MIN_ATOM_DISTANCE} Å")
         s = self.settings
         try:
             atoms = self._atoms(structure)
@@ -191,8 +190,8 @@ class Relaxer:
         error = None
         if not math.isfinite(energy):
             error = "non-finite energy"
-        elif shortest_distance(final) < MIN_DISTANCE:  # a potential's short-range hole: energy meaningless
-            error = f"atoms collapsed closer than {MIN_DISTANCE} Å during relaxation"
+        elif shortest_distance(final) < MIN_ATOM_DISTANCE:  # a potential's short-range hole: energy meaningless
+            error = f"atoms collapsed closer than {MIN_ATOM_DISTANCE} Å during relaxation"
         else:
             error = collapsed_pair(final)
         magmoms = None if moments is None else [round(float(m), 3) for m in np.ravel(moments)]
@@ -226,7 +225,7 @@ def collapsed_pair(structure: Structure) -> str | None:
 
 def shortest_distance(structure: Structure) -> float:
     """Shortest interatomic distance in Å over periodic images (inf for one atom alone)."""
-    if len(structure) < 2 and min(structure.lattice.abc) >= MIN_DISTANCE:
+    if len(structure) < 2 and min(structure.lattice.abc) >= MIN_ATOM_DISTANCE:
         return float("inf")
     dist = structure.distance_matrix
     np.fill_diagonal(dist, np.inf)
