@@ -29,6 +29,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from alphacrystal_gui.gui_thread_gc import collect_in_gui_thread
     from alphacrystal_gui.main_window import MainWindow
+    from core import PROJECT_SUFFIX
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("AlphaCrystal Studio")
@@ -43,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     collector = collect_in_gui_thread()  # noqa: F841 (lives as long as the event loop)
     window.warm_up()
     if args.file:
-        if args.file.endswith(".acproj"):
+        if args.file.endswith(PROJECT_SUFFIX):
             window.open_project(args.file)
         else:
             window.open_structure(args.file)

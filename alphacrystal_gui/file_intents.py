@@ -51,7 +51,7 @@ class FileIntents:
                                                     f"AlphaCrystal projects (*{PROJECT_SUFFIX})")
             if not chosen:
                 return False
-            path = chosen if chosen.endswith(PROJECT_SUFFIX) else chosen + PROJECT_SUFFIX
+            path = chosen  # the project gets its suffix when saved (core.Project.save)
         try:
             written = self.session.save(path)
         except core.AlphaCrystalError as exc:

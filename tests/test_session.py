@@ -444,6 +444,20 @@ def test_results_given_back_after_a_failed_run_are_unsaved_work(nacl_inputs, tmp
     assert s.run.records and s.has_unsaved_work
 
 
+def test_a_project_saved_from_code_gets_the_project_suffix(nacl_inputs, tmp_path):
+    """save(path) without the suffix writes NaCl.acproj, as the dialog does (and opens again);
+    a name with another dot keeps it and gains the suffix."""
+    s = session_with(nacl_inputs)
+    written = s.save(tmp_path / "NaCl")
+    assert written == tmp_path / "NaCl.acproj" and written.is_file() and not (tmp_path / "NaCl").exists()
+    assert s.project_path == written and s.title().startswith("NaCl — ")
+    assert s.save(tmp_path / "run.v2") == tmp_path / "run.v2.acproj"
+    assert s.save(tmp_path / "kept.acproj") == tmp_path / "kept.acproj"
+    other = Session()
+    other.load_project(Project.load(written), written)
+    assert other.inputs.formula == "NaCl"
+
+
 def test_opening_a_file_marks_the_session_unsaved_at_no_point(nacl_inputs, tmp_path):
     """A project or run folder replacing the session: the unsaved mark goes from the previous
     session's state to clean, never through a transient 'unsaved' of the new contents."""

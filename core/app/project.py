@@ -31,6 +31,13 @@ FORMAT = "alphacrystal-project/1"
 SUFFIX = ".acproj"
 
 
+def project_file(path: str | os.PathLike) -> Path:
+    """``path`` as a project file name: :data:`SUFFIX` appended unless it ends with it
+    (``NaCl`` and ``NaCl.acproj`` name the same project; ``run.v2`` becomes ``run.v2.acproj``)."""
+    p = Path(path)
+    return p if p.name.endswith(SUFFIX) else p.with_name(p.name + SUFFIX)
+
+
 class ProjectFileError(StructureFileError):
     """A project file cannot be read or written; the message names the file (and line)."""
 
@@ -99,10 +106,11 @@ class Project:
                 "histories": self.histories, "viewing": self.viewing}
 
     def save(self, path: str | os.PathLike) -> Path:
-        """Write atomically; raises :class:`ProjectFileError` naming the file."""
+        """Write atomically to ``path`` (:data:`SUFFIX` added when it lacks it, as the save
+        dialog does); returns the file written. Raises :class:`ProjectFileError` naming the file."""
         try:
             text = json_text(self.to_dict(), indent=1)
-            return atomic_write_text(path, text)
+            return atomic_write_text(project_file(path), text)
         except StructureFileError as exc:
             raise ProjectFileError(str(exc)) from None
 
