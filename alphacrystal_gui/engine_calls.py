@@ -97,11 +97,7 @@ def result_view(structure):
     so that selecting a row costs the GUI thread only the drawing."""
     from alphacrystal_gui.view3d.geometry import scene_geometry
 
-    try:
-        cmap = core.compute_contact_map(core.primitive_cell(structure))
-    except core.AlphaCrystalError:
-        cmap = None
-    return cmap, scene_geometry(structure)
+    return core.structure_contact_map(structure), scene_geometry(structure)
 
 
 def live_geometry(on_reconstruction):

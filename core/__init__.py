@@ -15,6 +15,7 @@ from core.contact.contact_map import (
     compute_contact_map,
     contact_map_from_arrays,
 )
+from core.contact.contact_rule import pair_windows
 from core.contact.metrics import dice, matched_dice
 from core.crystal.composition import (
     MP20_MAX_ATOMS,
@@ -28,11 +29,12 @@ from core.crystal.composition import (
 from core.crystal.elements import FEATURE_NAMES, FeatureScaler, element_table
 from core.crystal.matching import (
     CSP_TOLERANCES,
+    DEFAULT_TOLERANCES,
     PAPER_TOLERANCES,
     fractional_rmsd_mae,
     structure_match,
 )
-from core.crystal.symmetry import space_group
+from core.crystal.symmetry import SPACEGROUP_SYMPREC, space_group
 from core.data.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.data.featurize import FeaturizedDataset, featurize_dataset
 from core.data.formula_split import full_range_split
@@ -74,6 +76,7 @@ _LAZY = {
     "HullPicture": "core.stability.hull", "Stability": "core.stability.hull", "StabilityError": "core.stability.hull",
     "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",
     "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.settings",
+    "SECOND_TOP": "core.predict.settings", "SYMMETRY_PRIOR": "core.predict.settings",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "compare_with_reference": "core.predict.pipeline", "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
@@ -82,6 +85,7 @@ _LAZY = {
     "ContactPrediction": "core.contact_model.inference",
     # the desktop app's model
     "ContactMapDocument": "core.contact.map_document", "RunRequest": "core.app.run", "RunState": "core.app.run",
+    "structure_contact_map": "core.app.run",
     "Session": "core.app.session", "SessionError": "core.app.errors", "PROJECT_SUFFIX": "core.app.project",
     "Preferences": "core.app.preferences",
     "Project": "core.app.project", "ReferenceStructure": "core.app.reference", "read_reference": "core.app.reference",
@@ -106,6 +110,8 @@ def __getattr__(name: str):
 __all__ = [*_LAZY,
     "__version__",
     "CSP_TOLERANCES",
+    "DEFAULT_TOLERANCES",
+    "SPACEGROUP_SYMPREC",
     "cif_text",
     "poscar_text",
     "MP20_MAX_ATOMS",
@@ -133,6 +139,7 @@ __all__ = [*_LAZY,
     "atom_elements",
     "canonical_order",
     "compute_contact_map",
+    "pair_windows",
     "contact_map_from_arrays",
     "dice",
     "element_table",

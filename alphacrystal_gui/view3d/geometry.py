@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from core import atomic_numbers, compute_contact_map, element_table
+from core import atomic_numbers, compute_contact_map, element_table, pair_windows
 
 CELL_EDGES = np.array([[0, 1], [0, 2], [0, 4], [1, 3], [1, 5], [2, 3], [2, 6], [3, 7], [4, 5], [4, 6], [5, 7], [6, 7]])
 
@@ -49,8 +49,9 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     or corner of the block repeated on every face, edge and corner it touches (cubic
     SrTiO3: 8 Sr, 6 O, 1 Ti), and the bonded images just outside the block (labels
     with a prime). Bonds join every pair of drawn atoms that are in contact
-    (``contact[i, j] == 1`` when a map is given, else the foundation's rule) within
-    r_i + r_j + 0.4 Å, so no bond ends where no atom is drawn.
+    (``contact[i, j] == 1`` when a map is given, else the contact rule's) at a distance
+    within the pair's bonding window (:func:`core.pair_windows`, the rule and tolerance of the
+    map: r_i + r_j + 0.4 Å for covalent radii by default), so no bond ends where no atom is drawn.
     """
     na, nb, nc = repeat
     upper = np.array(repeat, dtype=float)
@@ -60,17 +61,19 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     species = [site.specie.symbol for site in structure]
     n = len(structure)
     lattice = structure.lattice.matrix
-    table = element_table()
-    radii = table.covalent_radius[atomic_numbers(species)]
+    numbers = atomic_numbers(species)
+    radii = element_table().covalent_radius[numbers]  # Å, for the balls' sizes
+    window: dict = {}  # a given map: the default rule and tolerance
     if contact is None:
-        contact = compute_contact_map(structure.copy(), canonical=False).matrix
+        cmap = compute_contact_map(structure.copy(), canonical=False)
+        contact, window = cmap.matrix, {"tolerance": cmap.tolerance, "rule": cmap.rule}
     contact = np.asarray(contact)
     counts: dict[str, int] = {}
     labels = []
     for el in species:
         counts[el] = counts.get(el, 0) + 1
         labels.append(f"{el}{counts[el]}")
-    cutoff = radii[:, None] + radii[None, :] + 0.4
+    cutoff = pair_windows(numbers[:, None], numbers[None, :], **window).high
 
     # the block's atoms, then their copies on the far faces, edges and corners
     block = (frac[None, :, :] + shifts[:, None, :]).reshape(-1, 3)

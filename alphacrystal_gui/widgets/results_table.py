@@ -7,6 +7,14 @@ import math
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
 
+from core import (
+    DEFAULT_TOLERANCE,
+    DEFAULT_TOLERANCES,
+    SECOND_TOP,
+    SPACEGROUP_SYMPREC,
+    SYMMETRY_PRIOR,
+)
+
 ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("export", "Export…"),
                ("map", "Show its contact map and 3D structure"),
                ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
@@ -22,15 +30,18 @@ SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
 
 TOOLTIPS = {
-    "rank": "Order of the results: by the potential's energy per atom, the first 5 re-ranked by a second "
-            "potential at the same geometry (SevenNet-0 after CHGNet; docs/ranking.md); hover a rank for the reason",
+    "rank": f"Order of the results: by the potential's energy per atom, the first {SECOND_TOP} re-ranked by a "
+            "second potential at the same geometry (SevenNet-0 after CHGNet) and a symmetry prior (energy − "
+            f"{1000 * SYMMETRY_PRIOR:g} meV/atom × ln P(space group | composition) by default; docs/ranking.md); "
+            "hover a rank for the reason",
     "source": "Which route made the structure: CMCrystal (the GA on the contact map, in the named space group) "
               "or a template (a known Materials Project structure, id given, with the elements substituted); "
               "'also' names other routes that found the same structure",
     "space group": "The space group the structure started in: the GA's candidate or the template's",
-    "relaxed SG": "Space group of the relaxed structure (spglib, 0.1 Å)",
+    "relaxed SG": f"Space group of the relaxed structure (spglib, {SPACEGROUP_SYMPREC:g} Å)",
     "Dice": "Dice of the GA structure's contact map against the input map (same-element atoms matched)",
-    "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window (r_i + r_j ± 0.4 Å)",
+    "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window "
+                   f"(r_i + r_j ± {DEFAULT_TOLERANCE:g} Å)",
     "fitness": "GA fitness: Dice × valid-bond fraction",
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
     "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
@@ -38,15 +49,17 @@ TOOLTIPS = {
     "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
     "E 2nd (eV/atom)": "Energy per atom by the second potential (SevenNet-0 after CHGNet, CHGNet after a "
                        "SevenNet, unless chosen otherwise) at the first potential's relaxed geometry; only the "
-                       "lowest 5 distinct structures are evaluated, and they are re-ranked by it (docs/ranking.md)",
+                       f"lowest {SECOND_TOP} distinct structures are evaluated, and they are re-ranked by it "
+                       "(docs/ranking.md)",
     "E_hull (meV/atom)": "Energy above the convex hull of the known phases of the formula's chemical system "
                          "(training data of Materials Project; negative: below every known combination); "
                          "hover a value for the decomposition (docs/stability.md)",
     "stability": "stable: on or below the hull of the known phases; metastable: above it by at most the "
                  "threshold; unstable: above that",
     "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
-                  "(ltol 0.2, stol 0.3, angle 5°)",
-    "a b c (Å)": "Conventional standard cell of the relaxed structure (spglib, 0.1 Å)",
+                  f"(ltol {DEFAULT_TOLERANCES.ltol:g}, stol {DEFAULT_TOLERANCES.stol:g}, "
+                  f"angle {DEFAULT_TOLERANCES.angle_tol:g}°)",
+    "a b c (Å)": f"Conventional standard cell of the relaxed structure (spglib, {SPACEGROUP_SYMPREC:g} Å)",
     "α β γ (°)": "Conventional standard cell angles of the relaxed structure",
     "V (Å³)": "Volume of the conventional cell",
     "V/atom (Å³)": "Volume per atom of the relaxed structure (compares polymorphs and cells of any size)",

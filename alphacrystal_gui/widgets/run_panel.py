@@ -34,6 +34,7 @@ from core import (
     DEFAULT_STABILITY_FRAME,
     POTENTIALS,
     RANKINGS,
+    SECOND_TOP,
     STABILITY_FRAMES,
     PipelineProgress,
     PredictionSettings,
@@ -382,7 +383,7 @@ class RankingOptions(QWidget):
         self.second.addItem("none", None)
         for name, potential in POTENTIALS.items():
             self.second.addItem(potential.label, name)
-        self.second.setToolTip("a second potential re-ranks the 5 lowest distinct structures at the first one's "
+        self.second.setToolTip(f"a second potential re-ranks the {SECOND_TOP} lowest distinct structures at the first one's "
                                "relaxed geometry (docs/ranking.md)")
         self.ranking = QComboBox()
         for name in RANKINGS:
@@ -390,7 +391,7 @@ class RankingOptions(QWidget):
         self.ranking.setToolTip("energy: the potentials' energy per atom; learned: a logistic ranker over energy "
                                 "gap, symmetry, route and map agreement (docs/ranking.md)")
         self.prior = _energy_box(
-            "the 5 lowest distinct structures are ordered by energy minus this × ln P(space group | composition, Z), "
+            f"the {SECOND_TOP} lowest distinct structures are ordered by energy minus this × ln P(space group | composition, Z), "
             "P from the candidate model: near-ties go to the likelier symmetry (0: energies alone; docs/ranking.md)")
         self.near_tie = _energy_box("merge a relaxed structure onto a higher-symmetry one it distorts when that one "
                                     "is at most this much higher in energy (0: off)")

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field, replace
 
 import numpy as np
 from psygnal import Signal
+from pymatgen.core import Structure
 
 from core.app.errors import SessionError
 from core.app.reference import ReferenceOverlay
@@ -131,14 +132,18 @@ class ProvisionalResults:
         return SessionResults(formula, inputs, records, [], False, 0.0, views, provisional=True)
 
 
-def result_contact_map(record: ResultRecord) -> ContactMap | None:
-    """The contact map (primitive cell) of a result's structure, or None when it cannot be made."""
-    if record.structure is None:
-        return None
+def structure_contact_map(structure: Structure) -> ContactMap | None:
+    """The contact map the window shows for a result's structure: its primitive cell's, by the
+    default rule and tolerance; None when it cannot be made (the map panel then says so)."""
     try:
-        return compute_contact_map(primitive_cell(record.structure))
+        return compute_contact_map(primitive_cell(structure))
     except AlphaCrystalError:
         return None
+
+
+def result_contact_map(record: ResultRecord) -> ContactMap | None:
+    """:func:`structure_contact_map` of a result's structure (None without one)."""
+    return None if record.structure is None else structure_contact_map(record.structure)
 
 
 class RunModel:

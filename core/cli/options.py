@@ -14,7 +14,7 @@ import numpy as np
 from core.data.sampling import COMPOSITIONS
 from core.errors import AlphaCrystalError
 from core.predict.ranking import NEAR_TIE_EV
-from core.predict.settings import MAGMOM_SOURCES, RANKINGS, SYMMETRY_PRIOR
+from core.predict.settings import MAGMOM_SOURCES, RANKINGS, SECOND_TOP, SYMMETRY_PRIOR
 from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
 from core.relax.potentials import POTENTIALS
 from core.runtime.parallel import MAX_PROCESSES
@@ -290,14 +290,14 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                         "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
                         "on validation pools; docs/ranking.md)")
     p.add_argument("--second-potential", choices=[*POTENTIALS, "none"], default=None,
-                   help="potential that re-ranks the 5 lowest distinct structures at the first one's relaxed "
+                   help=f"potential that re-ranks the {SECOND_TOP} lowest distinct structures at the first one's relaxed "
                         "geometry (default: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
                         "docs/ranking.md)")
     p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
                    help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
                         "mean; 1: the second alone at the first one's geometry)")
     p.add_argument("--symmetry-prior", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
-                   metavar="MEV", help="the first 5 structures are ordered by energy minus MEV × ln P(relaxed space "
+                   metavar="MEV", help=f"the first {SECOND_TOP} structures are ordered by energy minus MEV × ln P(relaxed space "
                    "group | composition, Z), P from the candidate model (default "
                    f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; not with --ranking learned; docs/ranking.md)")
     p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
