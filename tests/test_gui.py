@@ -515,6 +515,11 @@ def test_the_run_panel_is_a_view_of_the_sessions_run_settings(window):
     w = window
     w.session.set_run_settings(population=30, restarts=2)
     assert w.run_panel.population.value() == 30 and w.run_panel.restarts.value() == 2
+    w.session.set_run_settings(population=5000, generations=200_000, restarts=40)  # e.g. a project's
+    assert (w.run_panel.population.value(), w.run_panel.generations.value(), w.run_panel.restarts.value()) \
+        == (5000, 200_000, 40)  # shown as the session runs them, not clipped to a narrower box
+    assert w.session.run_settings.population == 5000
+    w.session.set_run_settings(population=30, generations=1000, restarts=2)
     w.run_panel.generations.setValue(77)  # a user edit
     assert w.session.run_settings.generations == 77
     w.run_panel.relax.setChecked(False)

@@ -18,6 +18,7 @@ from core.cli import options as cli
 from core.cli.predict import _worker_timeout as worker_timeout
 from core.errors import StructureFileError, StructureWarning
 from core.io.structures import MIN_ATOM_DISTANCE, read_structure
+from core.reconstruction.ga import MIN_POPULATION
 
 
 def one_error_line(err: str, *words: str) -> None:
@@ -53,8 +54,19 @@ def test_population_below_the_ga_minimum_is_one_rule_before_any_folder(command, 
     monkeypatch.chdir(tmp_path)
     target = "NaCl" if command == "predict" else str(tmp_path / "in.json")
     usage_error([command, target, "--population", value], capsys, "--population", f"{value} is not allowed",
-                f"from {cli.MIN_POPULATION}")
+                f"from {MIN_POPULATION}")
     assert list(tmp_path.iterdir()) == []  # no .alphacrystal, no predictions/ folder
+
+
+@pytest.mark.parametrize("field, value", [("population", 3), ("population", 10_001), ("generations", 0),
+                                          ("restarts", 0), ("n_assignments", 1001), ("jobs", 0)])
+def test_settings_out_of_the_engines_range_are_refused_by_the_settings(field, value):
+    """The one home of the ranges (COUNT_RANGES): a script or a project gets the same refusal as the CLI."""
+    from core.predict.settings import COUNT_RANGES, PredictionError, PredictionSettings
+
+    low, high = COUNT_RANGES[field]
+    with pytest.raises(PredictionError, match=rf"out of range: give {low} to {high}"):
+        PredictionSettings(**{field: value})
 
 
 def test_the_minimum_population_runs(tmp_path, capsys):
@@ -62,7 +74,7 @@ def test_the_minimum_population_runs(tmp_path, capsys):
             "contact_map": [[0, 1], [1, 0]], "name": "nacl"}
     inp = tmp_path / "nacl.json"
     inp.write_text(json.dumps(spec))
-    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "out"), "--population", str(cli.MIN_POPULATION),
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "out"), "--population", str(MIN_POPULATION),
                  "--generations", "3", "--assignments", "1", "--escalate", "0", "--jobs", "1"]) == 0
     assert (tmp_path / "out" / "nacl-rank1-sg225.cif").is_file()
 

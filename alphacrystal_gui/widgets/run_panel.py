@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from alphacrystal_gui.widgets.labels import fitted
 from core import (
+    COUNT_RANGES,
     DEFAULT_STABILITY_FRAME,
     POTENTIALS,
     RANKINGS,
@@ -66,11 +67,11 @@ class RunPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         d = PredictionSettings()
-        self.population = self._spin(10, 2000, d.population)
-        self.generations = self._spin(1, 100000, d.generations)
-        self.restarts = self._spin(1, 20, d.restarts)
-        self.assignments = self._spin(1, 50, d.n_assignments)
-        self.processes = self._spin(1, 256, d.jobs or os.cpu_count() or 1)
+        self.population = self._spin("population", d.population)
+        self.generations = self._spin("generations", d.generations)
+        self.restarts = self._spin("restarts", d.restarts)
+        self.assignments = self._spin("n_assignments", d.n_assignments)
+        self.processes = self._spin("jobs", d.jobs or os.cpu_count() or 1)
         self.relax = QCheckBox("Relax and rank with")
         self.relax.setChecked(True)
         self.potential = QComboBox()
@@ -149,9 +150,11 @@ class RunPanel(QWidget):
         self.ranking_options.edited.connect(self._edited)
 
     @staticmethod
-    def _spin(low: int, high: int, value: int) -> QSpinBox:
+    def _spin(setting: str, value: int) -> QSpinBox:
+        """A spin box over the engine's range of ``setting`` (:data:`core.COUNT_RANGES`), so that any
+        value the session holds (a project's, a run folder's) is shown as it is, never clipped."""
         box = QSpinBox()
-        box.setRange(low, high)
+        box.setRange(*COUNT_RANGES[setting])
         box.setValue(value)
         return box
 

@@ -14,24 +14,19 @@ import numpy as np
 from core.data.sampling import COMPOSITIONS
 from core.errors import AlphaCrystalError
 from core.predict.ranking import NEAR_TIE_EV
-from core.predict.settings import MAGMOM_SOURCES, RANKINGS, SECOND_TOP, SYMMETRY_PRIOR
-from core.reconstruction.ga import MIN_POPULATION  # one rule, the GA's own
+from core.predict.settings import (
+    COUNT_RANGES,
+    MAGMOM_SOURCES,
+    MAX_COUNT,
+    RANKINGS,
+    SECOND_TOP,
+    SYMMETRY_PRIOR,
+)
 from core.relax.potentials import POTENTIALS
-from core.runtime.parallel import MAX_PROCESSES
 from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
 from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
 from core.stability.hull import FRAMES as STABILITY_FRAMES
 from core.templates.retrieval import SCORERS
-
-MAX_COUNT = 1_000_000
-"""Ceiling of whole-number options without a bound of their own (a typo, not a setting)."""
-
-MAX_POPULATION = 10_000
-"""The GA evaluates the whole population at once: 100x the paper's 100 fills the memory."""
-
-MAX_GA_RUNS = 1000
-"""Most Wyckoff assignments, restarts or escalated assignments per candidate (each run
-takes tens of seconds)."""
 
 MAX_STRAIN = 0.5
 """Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
@@ -94,18 +89,18 @@ positive = Number(int, 1, MAX_COUNT)
 
 non_negative = Number(int, 0, MAX_COUNT)
 
-processes = Number(int, 1, MAX_PROCESSES)
+processes = Number(int, *COUNT_RANGES["jobs"])
 
 seed = Number(int, 0, MAX_SEED)
 
 top_spacegroups = Number(int, 1, 230, note="there are 230 space groups")
 
-population = Number(int, MIN_POPULATION, MAX_POPULATION,
+population = Number(int, *COUNT_RANGES["population"],
                     note="the GA keeps 2 elite individuals and breeds at least 2 children")
 
-ga_runs = Number(int, 1, MAX_GA_RUNS)
+ga_runs = Number(int, *COUNT_RANGES["restarts"])
 
-escalate_to = Number(int, 0, MAX_GA_RUNS, note="0: off")
+escalate_to = Number(int, *COUNT_RANGES["escalate_to"], note="0: off")
 
 strain = Number(float, 0.0, MAX_STRAIN, note="a fraction of the lattice lengths; 0: fixed")
 
@@ -248,7 +243,7 @@ def add_ga_arguments(p: argparse.ArgumentParser) -> None:
                    help="when every run ends below fitness 1, go on with the assignments ranked up to N "
                         "(default 20; 0: off)")
     p.add_argument("--population", type=population, default=100,
-                   help=f"GA population (paper: 100; {MIN_POPULATION} to {MAX_POPULATION})")
+                   help=f"GA population (paper: 100; {population.describe()})")
     p.add_argument("--generations", type=positive, default=1000, help="maximum generations (paper: 1000)")
     p.add_argument("--patience", type=non_negative, default=50,
                    help="generations to keep refining bond lengths after fitness 1 (default 50)")
@@ -274,7 +269,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="a candidate whose runs all end below fitness 1 goes on with the assignments ranked up "
                         "to N (default 0: off; each escalated candidate costs about 30 s on 2 cores)")
     p.add_argument("--population", type=population, default=None,
-                   help=f"GA population (default 100, as in the paper; {MIN_POPULATION} to {MAX_POPULATION})")
+                   help=f"GA population (default 100, as in the paper; {population.describe()})")
     p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=None,
                    help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default: "

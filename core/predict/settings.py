@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from core.errors import AlphaCrystalError
-from core.reconstruction.ga import GASettings
+from core.reconstruction.ga import MAX_POPULATION, MIN_POPULATION, GASettings
 from core.reconstruction.loop import LoopSettings
 from core.relax.potentials import DEFAULT_POTENTIAL, check_potential
 from core.relax.relaxer import (
@@ -16,6 +16,7 @@ from core.relax.relaxer import (
 )
 from core.relax.rounds import PRERELAX_STEPS, REFINE_TOP, REFINE_WINDOW
 from core.runtime.device import DEFAULT_DEVICE, check_device_name, resolve_device
+from core.runtime.parallel import MAX_PROCESSES
 from core.stability.hull import (
     DEFAULT_EHULL_THRESHOLD_EV,
     DEFAULT_FRAME,
@@ -72,6 +73,24 @@ budget lost one match from the top 5, so these keep the longer one."""
 
 class PredictionError(AlphaCrystalError):
     """The formula admits no candidate, or the run cannot proceed; the message says why."""
+
+MAX_COUNT = 1_000_000
+"""Ceiling of whole-number settings without a bound of their own (a typo, not a setting)."""
+MAX_GA_RUNS = 1000
+"""Most Wyckoff assignments, restarts or escalated assignments per candidate (each run takes
+tens of seconds)."""
+COUNT_RANGES: dict[str, tuple[int, int]] = {
+    "population": (MIN_POPULATION, MAX_POPULATION),
+    "generations": (1, MAX_COUNT),
+    "n_assignments": (1, MAX_GA_RUNS),
+    "restarts": (1, MAX_GA_RUNS),
+    "escalate_to": (0, MAX_GA_RUNS),
+    "jobs": (1, MAX_PROCESSES),
+}
+"""The allowed range (inclusive) of each whole-number GA and process setting: the one home of
+these limits, checked by :class:`PredictionSettings` and read by the CLI's options and the
+desktop app's spin boxes (so a project's setting is shown as it runs)."""
+
 
 @dataclass(frozen=True)
 class PredictionSettings:
@@ -197,6 +216,10 @@ class PredictionSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
+        for name, (low, high) in COUNT_RANGES.items():
+            value = getattr(self, name)
+            if value is not None and not low <= value <= high:
+                raise PredictionError(f"{name.replace('_', ' ')} {value} is out of range: give {low} to {high}")
         check_potential(self.potential)
         if self.ranking not in RANKINGS:
             raise PredictionError(f"unknown ranking {self.ranking!r}: choose from {', '.join(RANKINGS)}")

@@ -21,8 +21,10 @@ PERFECT = 1.0 - 1e-9
 MIN_POPULATION = 4
 """The smallest population the GA runs: it keeps :attr:`GASettings.elitism` (2) elite
 individuals and needs at least 2 children per generation (with 2 or fewer it failed
-with a ValueError); every command checks it, and :class:`GASettings` refuses less (the
-desktop app's spin box starts at 10)."""
+with a ValueError); every command checks it, and :class:`GASettings` refuses less."""
+MAX_POPULATION = 10_000
+"""The largest population: the GA evaluates the whole population at once, and 100x the paper's
+100 fills the memory."""
 
 
 @dataclass(frozen=True)
