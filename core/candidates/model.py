@@ -20,6 +20,7 @@ from core.candidates.lattice import decode
 from core.candidates.networks import LatticeNet, MLPConfig, SpaceGroupNet
 from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.spacegroups import N_SPACEGROUPS, SYSTEM_NAMES, system_of_all
+from core.io.files import json_text
 from core.io.model_files import load_payload, save_payload
 
 FORMAT = "alphacrystal-candidate-model/1"
@@ -125,7 +126,7 @@ class CandidateModel:
             **{k: torch.from_numpy(np.asarray(getattr(self, k), dtype=np.float32))
                for k in ("x_mean", "x_scale", "y_mean", "y_scale")},
             "max_atoms": int(self.max_atoms),
-            "metadata": json.loads(json.dumps(self.metadata, default=str)),
+            "metadata": json.loads(json_text(self.metadata)),  # plain types only; another type is an error
             "train_formulas": "\n".join(self.train_formulas),
         }
         return save_payload(payload, path)

@@ -181,7 +181,7 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
     from core.data.datasets import load_dataset
 
     atoms = parse_atom_range(args.atoms) if args.atoms else None
-    if args.model is None and atoms is not None and atoms[1] > 12:  # the model predict uses for such cells
+    if args.model is None and atoms is not None and atoms[1] > PAPER_MAX_ATOMS:  # the model predict uses for such cells
         from core.candidates.propose import load_large_cell_candidate_model
 
         model = load_large_cell_candidate_model() or candidate_model(None)

@@ -22,6 +22,7 @@ from core.contact_model.templates import TemplateBank
 from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import FeatureScaler
 from core.errors import AlphaCrystalError
+from core.io.files import json_text
 from core.io.model_files import load_payload, save_payload
 from core.runtime.device import resolve_device
 
@@ -136,7 +137,7 @@ class ContactModel:
             ],
             "max_atoms": int(self.max_atoms),
             "z_prior": {str(k): {str(z): c for z, c in v.items()} for k, v in self.z_prior.items()},
-            "metadata": json.loads(json.dumps(self.metadata, default=str)),  # plain types only
+            "metadata": json.loads(json_text(self.metadata)),  # plain types only; another type is an error
             "train_formulas": "\n".join(self.train_formulas),
             "templates": None if self.templates is None else {
                 "k": self.templates.k, "same_pattern": self.templates.same_pattern,

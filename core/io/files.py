@@ -83,5 +83,7 @@ def write_json(path: str | os.PathLike, payload: object, indent: int | None = 2,
 
 def state_key(*parts: object) -> str:
     """A short stable hash (16 hex digits) of JSON-serialisable parts: the name of a cached state."""
+    # default=str, not plain: a key only names a state (it is never read back), and the keys of
+    # run folders written so far must stay the same for them to resume (numpy ints hash as strings)
     text = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
