@@ -1,6 +1,7 @@
 import os
 import stat
 
+import numpy as np
 import pytest
 from conftest import FIXTURES
 from pymatgen.core import Lattice, Structure
@@ -9,7 +10,7 @@ from pymatgen.io.vasp import Incar
 from core.crystal.matching import structure_match
 from core.crystal.symmetry import space_group
 from core.errors import ExportError, StructureFileError
-from core.io.files import atomic_write_text
+from core.io.files import atomic_write, atomic_write_text
 from core.io.structures import (
     export_structure,
     primitive_cell,
@@ -139,6 +140,25 @@ def test_atomic_write_replaces_and_cleans_up(tmp_path):
     atomic_write_text(target, "two")
     assert target.read_text() == "two"
     assert [p.name for p in tmp_path.iterdir()] == ["a.txt"]
+
+
+def test_a_writer_that_fails_leaves_the_old_file_and_no_temporary_one(tmp_path):
+    """The arrays, models and checkpoints are written through atomic_write: a failure half-way
+    (a full disk, a bug, Ctrl-C) keeps the earlier file whole and leaves nothing beside it."""
+    target = tmp_path / "arrays.npz"
+    atomic_write(target, lambda fh: np.savez(fh, x=np.arange(3)))
+    with np.load(target) as data:
+        assert data["x"].tolist() == [0, 1, 2]
+
+    def broken(fh):
+        fh.write(b"half")
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        atomic_write(target, broken)
+    with np.load(target) as data:
+        assert data["x"].tolist() == [0, 1, 2]
+    assert [p.name for p in tmp_path.iterdir()] == ["arrays.npz"]
 
 
 @pytest.mark.skipif(os.geteuid() == 0, reason="root ignores folder permissions")

@@ -22,6 +22,7 @@ from core.crystal.spacegroups import cell_volume, centring_points
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetry_of
 from core.data.datasets import CrystalDataset, cache_dir
 from core.data.formula_split import DataSettings, split_dataset
+from core.io.files import atomic_write
 
 TABLE_VERSION = "1"
 __all__ = ["ANGLE_TOLERANCE", "SPACEGROUP_SYMPREC", "CandidateData", "CandidateTable", "candidate_table",
@@ -96,10 +97,7 @@ def candidate_table(dataset: CrystalDataset, use_cache: bool = True) -> Candidat
         material_ids=dataset.material_ids, formulas=dataset.formulas, counts=reduced,
         z=(nsites // reduced.sum(axis=1).astype(np.int64)), nsites=nsites, spacegroup=sg, lattice=lat)
     if use_cache:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
-        np.savez(tmp, **{f.name: getattr(table, f.name) for f in fields(table)})
-        tmp.replace(path)
+        atomic_write(path, lambda fh: np.savez(fh, **{f.name: getattr(table, f.name) for f in fields(table)}))
     return table
 
 

@@ -26,6 +26,7 @@ from core.contact_model.network import ContactNet, preset
 from core.contact_model.templates import TemplateBank
 from core.crystal.elements import FeatureScaler, raw_features
 from core.data.featurize import FeaturizedDataset
+from core.io.files import atomic_write
 
 Progress = Callable[[dict], None]
 
@@ -258,12 +259,9 @@ def train_contact_model(
     def save_checkpoint() -> None:
         if ckpt is None:
             return
-        ckpt.parent.mkdir(parents=True, exist_ok=True)
-        tmp = ckpt.with_name(f".{ckpt.name}.tmp")
-        torch.save({"model": net.state_dict(), "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict(), "state": state,
-                    "torch_rng": torch.get_rng_state(), "config": config.to_dict()}, tmp)
-        os.replace(tmp, ckpt)
+        atomic_write(ckpt, lambda fh: torch.save(
+            {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+             "state": state, "torch_rng": torch.get_rng_state(), "config": config.to_dict()}, fh))
 
     start = time.perf_counter() - state["elapsed"]
     stopped = "epochs"

@@ -35,6 +35,7 @@ from core.crystal.elements import element_table
 from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_system
 from core.errors import DatasetError, StructureFileError
 from core.io.cif_p1 import read_p1_cif
+from core.io.files import atomic_write
 from core.io.structures import primitive_cell, read_structure
 
 CACHE_VERSION = "1"
@@ -195,12 +196,9 @@ class CrystalDataset:
 
     def save(self, path: Path) -> None:
         """Write the arrays to an ``.npz`` file atomically."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.savez(fh, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"},
-                     source=np.array(self.source))
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: np.savez(
+            fh, **{f.name: getattr(self, f.name) for f in fields(self) if f.name != "source"},
+            source=np.array(self.source)))
 
     @classmethod
     def load(cls, path: Path) -> CrystalDataset:

@@ -9,7 +9,6 @@ contact map and the short-contact map. Features are stored **raw**; fit a
 from __future__ import annotations
 
 import hashlib
-import os
 import sys
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -20,6 +19,7 @@ from core.contact.contact_map import DEFAULT_TOLERANCE, contact_map_from_arrays
 from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import N_FEATURES, raw_features
 from core.data.datasets import CACHE_VERSION, CrystalDataset, cache_dir
+from core.io.files import atomic_write
 from resources import resource_path
 
 
@@ -69,11 +69,7 @@ class FeaturizedDataset:
         return FeaturizedDataset(**{f.name: getattr(self, f.name)[idx] for f in fields(self)})
 
     def save(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(fh, **{f.name: getattr(self, f.name) for f in fields(self)})
-        os.replace(tmp, path)
+        atomic_write(path, lambda fh: np.savez_compressed(fh, **{f.name: getattr(self, f.name) for f in fields(self)}))
 
     @classmethod
     def load(cls, path: Path) -> FeaturizedDataset:

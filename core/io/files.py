@@ -12,7 +12,9 @@ import hashlib
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from core.errors import StructureFileError
 
@@ -26,12 +28,20 @@ def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically (temporary file + rename).
+    """Write ``data`` to ``path`` atomically (:func:`atomic_write`)."""
+    return atomic_write(path, lambda fh: fh.write(data))
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[BinaryIO], object]) -> Path:
+    """Call ``write(file)`` on a temporary file next to ``path``, then rename it over ``path``:
+    the one way the engine writes a file (text, ``.npz`` arrays, torch payloads), so that a crash,
+    a kill or a failed ``write`` never leaves a half-written file or a stray temporary one.
 
     Raises
     ------
     StructureFileError
-        If the folder is missing or not writable; the message names the path.
+        If the folder is missing or not writable; the message names the path. An exception
+        raised by ``write`` itself goes on, after the temporary file is removed.
     """
     target = Path(path)
     try:
@@ -42,13 +52,16 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
     try:
         os.chmod(tmp, 0o666 & ~UMASK)  # mkstemp makes 0600; a written file gets normal permissions
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            write(fh)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, target)
     except OSError as exc:
         Path(tmp).unlink(missing_ok=True)
         raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     return target
 
 

@@ -13,16 +13,12 @@ from pathlib import Path
 import torch
 
 from core.errors import AlphaCrystalError
+from core.io.files import atomic_write
 
 
 def save_payload(payload: dict, path: str | os.PathLike) -> Path:
     """Write ``payload`` (which must carry its ``format``) to ``path`` atomically."""
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-    torch.save(payload, tmp)
-    os.replace(tmp, target)
-    return target
+    return atomic_write(path, lambda fh: torch.save(payload, fh))
 
 
 def load_payload(path: str | os.PathLike, fmt: str, what: str, train_command: str) -> dict:

@@ -31,6 +31,7 @@ from core.crystal.spacegroups import centring_points
 from core.crystal.symmetry import SPACEGROUP_SYMPREC, cell_wyckoff_letters
 from core.crystal.wyckoff import wyckoff_multiplicities
 from core.errors import AlphaCrystalError
+from core.io.files import atomic_write
 from core.templates.volume import fit_element_volumes
 
 DEFAULT_LIBRARY_NAME = "template_library.npz"
@@ -155,13 +156,9 @@ class TemplateLibrary:
     # ------------------------------------------------------------------ file
     def save(self, path: str | os.PathLike) -> Path:
         """Write the library as a compressed ``.npz`` atomically."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         frac = np.mod(self.frac_coords, 1.0)
         quantised = np.minimum(np.round(frac * _FRAC_SCALE), _FRAC_SCALE - 1).astype(np.uint16)
-        with open(tmp, "wb") as fh:
-            np.savez_compressed(
+        return atomic_write(path, lambda fh: np.savez_compressed(
                 fh,
                 header=np.array(json.dumps({"format": FORMAT_VERSION, **self.meta})),
                 material_ids=self.material_ids.astype("S"), formulas=self.formulas.astype("S"),
@@ -169,9 +166,7 @@ class TemplateLibrary:
                 numbers=self.numbers.astype(np.uint8), frac_coords=quantised,
                 wyckoffs=self.wyckoffs.astype("S1"), oxidation=self.oxidation.astype(np.int8),
                 spacegroups=self.spacegroups.astype(np.uint8), energies=self.energies.astype(np.float32),
-                element_volumes=self.element_volumes.astype(np.float32))
-        os.replace(tmp, path)
-        return path
+                element_volumes=self.element_volumes.astype(np.float32)))
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> TemplateLibrary:
