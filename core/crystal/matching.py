@@ -40,6 +40,13 @@ class MatchResult:
     rms: float | None
 
 
+def structure_matcher(tolerances: MatchTolerances = DEFAULT_TOLERANCES, **options) -> StructureMatcher:
+    """The engine's StructureMatcher at named ``tolerances`` (default :data:`DEFAULT_TOLERANCES`,
+    the one test of "the same structure": duplicates, distinct results, known phases found
+    again); ``options`` go to pymatgen as they are (e.g. ``primitive_cell=False``)."""
+    return StructureMatcher(ltol=tolerances.ltol, stol=tolerances.stol, angle_tol=tolerances.angle_tol, **options)
+
+
 def structure_match(
     predicted: Structure, reference: Structure, tolerances: MatchTolerances = CSP_TOLERANCES
 ) -> MatchResult:
@@ -47,9 +54,7 @@ def structure_match(
 
     ``rms`` is pymatgen's RMS displacement normalised by (V/n)^(1/3).
     """
-    matcher = StructureMatcher(
-        ltol=tolerances.ltol, stol=tolerances.stol, angle_tol=tolerances.angle_tol
-    )
+    matcher = structure_matcher(tolerances)
     result = matcher.get_rms_dist(predicted, reference)
     if result is None:
         return MatchResult(False, None)

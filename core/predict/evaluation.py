@@ -32,6 +32,7 @@ from core.crystal.matching import (
     PAPER_TOLERANCES,
     fractional_rmsd_mae,
     structure_match,
+    structure_matcher,
 )
 from core.crystal.symmetry import symmetry_of
 from core.errors import AlphaCrystalError
@@ -105,9 +106,7 @@ def evaluate_one(name: str, structure: dict, settings: dict, given_spacegroup: b
 def route_match_rank(result, route: str, reference: Structure, top: int = 5) -> int | None:
     """Rank of the first match among the distinct structures of one route alone (what
     ``--sources ROUTE`` would have ranked from the same relaxations), or None."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
+    matcher = structure_matcher()
     distinct: list = []
     for entry in result.pool:
         if entry.route != route:

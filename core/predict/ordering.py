@@ -11,6 +11,7 @@ from types import MappingProxyType
 
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
+from core.crystal.matching import structure_matcher
 from core.errors import AlphaCrystalError
 from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
@@ -48,8 +49,6 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
     Order: by energy per atom; without relaxation the routes have no common
     scale, so their own orders (CMCrystal: fitness, then space-group probability;
     templates: substitution score) are interleaved, template first."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
     sound, rejected = [], []
     for item, e in entries.items():
         relaxation = relaxations.get(item)
@@ -70,7 +69,7 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
         e.relaxation = relaxation
         sound.append(e)
     sound = _ordered(sound, relaxed)
-    matcher = StructureMatcher()
+    matcher = structure_matcher()
     cells: dict[int, tuple] = {}
     kept: list[RankedStructure] = []
     for e in sound:

@@ -35,6 +35,7 @@ from functools import cache
 import numpy as np
 from pymatgen.core import Structure
 
+from core.crystal.matching import DEFAULT_TOLERANCES, structure_matcher
 from core.crystal.spacegroups import centring_points
 from core.reconstruction.selection import same_structure
 
@@ -84,14 +85,13 @@ def distorts(lower: Structure, higher: Structure, higher_group: int,
              symprec: float = NEAR_TIE_SYMPREC) -> bool:
     """Whether ``lower`` is a distortion of ``higher``: symmetrised at ``symprec`` Å it has
     ``higher``'s space group and is the same structure (StructureMatcher, default tolerances)."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
         analyzer = SpacegroupAnalyzer(lower, symprec=symprec, angle_tolerance=10.0)
         if analyzer.get_space_group_number() != higher_group:
             return False
-        return bool(StructureMatcher().fit(analyzer.get_refined_structure(), higher, symmetric=True))
+        return bool(structure_matcher().fit(analyzer.get_refined_structure(), higher, symmetric=True))
     except Exception:  # noqa: BLE001 - spglib/pymatgen fail on degenerate cells: not a distortion
         return False
 
@@ -163,9 +163,7 @@ def duplicates_before_relaxation(structures: Sequence[Structure], preferred: Seq
     ``preferred`` marks the structures kept first when two are the same (a template
     before a GA structure: a known structure's geometry). Returns duplicate index ->
     index of the one kept."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
+    matcher = structure_matcher()
     preferred = list(preferred) if preferred is not None else [False] * len(structures)
     order = sorted(range(len(structures)), key=lambda k: (not preferred[k], k))
     kept: list[int] = []
@@ -180,7 +178,7 @@ def duplicates_before_relaxation(structures: Sequence[Structure], preferred: Seq
     return twins
 
 
-def _same_size(a: Structure, b: Structure, ltol: float = 0.2) -> bool:
+def _same_size(a: Structure, b: Structure, ltol: float = DEFAULT_TOLERANCES.ltol) -> bool:
     """A cheap necessary condition of StructureMatcher's default match: volumes per atom
     within its length tolerance (cubed); most pairs fail here at no cost."""
     va, vb = a.volume / len(a), b.volume / len(b)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pymatgen.core import Structure
 
+from core.crystal.matching import structure_matcher
 from core.crystal.symmetry import space_group, standard_cell
 from core.io.structures import MIN_ATOM_DISTANCE
 from core.reconstruction.job import ReconstructionResult
@@ -25,9 +26,7 @@ def distinct_results(results: list[ReconstructionResult], limit: int
     sound result take their place (measured: with the true space group given,
     3 of 20 held-out formulas had only broken top results).
     """
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
+    matcher = structure_matcher()
     kept: list[ReconstructionResult] = []
     broken: list[ReconstructionResult] = []
     for r in results:

@@ -40,6 +40,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text
 from core.io.structures import read_structure
@@ -302,15 +303,12 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
 
 
 def _match(cif: str, reference: str) -> dict:
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
     try:
         predicted, known = read_structure(cif), read_structure(reference)
     except AlphaCrystalError as exc:
         return {"match": None, "reason": f"reference not compared: {exc}"}
-    matcher = StructureMatcher()
-    rms = matcher.get_rms_dist(predicted, known)
-    return {"match": rms is not None, "rms": None if rms is None else round(float(rms[0]), 4)}
+    found = structure_match(predicted, known, DEFAULT_TOLERANCES)
+    return {"match": found.matched, "rms": None if found.rms is None else round(found.rms, 4)}
 
 
 def failed_row(item: ScreenItem, reason: str, seconds: float | None = None, worker: str = "") -> dict:

@@ -27,13 +27,12 @@ known structures expanded by 1-3 % (CsScI3 lost 12 of its 36 bonds at +1 %).
 from __future__ import annotations
 
 import numpy as np
-from pymatgen.analysis.structure_matcher import StructureMatcher
 from pymatgen.core import Structure
 from pymatgen.optimization.neighbors import find_points_in_spheres
 
 from core.contact.contact_map import contact_counts
 from core.contact.contact_rule import DEFAULT_TOLERANCE, rule_for_cell
-from core.crystal.matching import CSP_TOLERANCES
+from core.crystal.matching import CSP_TOLERANCES, structure_matcher
 
 BOND_MARGIN = 0.15
 """Å: a bond within this of the contact window's edges may cross them under a relaxation's
@@ -50,7 +49,7 @@ def aligned_to(known: Structure, structure: Structure) -> Structure | None:
     at the CSP tolerances and its volume scaled to ``known``'s; None when they do not match or the
     atoms do not correspond one to one."""
     tol = CSP_TOLERANCES
-    matcher = StructureMatcher(ltol=tol.ltol, stol=tol.stol, angle_tol=tol.angle_tol, primitive_cell=False)
+    matcher = structure_matcher(tol, primitive_cell=False)
     aligned = matcher.get_s2_like_s1(known, structure.get_primitive_structure())
     if aligned is None or len(aligned) != len(known):
         return None

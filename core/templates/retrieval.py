@@ -35,6 +35,7 @@ import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
 from core.crystal.composition import MP20_MAX_ATOMS, Formula, oxidation_guess, parse_formula
+from core.crystal.matching import structure_matcher
 from core.crystal.symmetry import hm_symbol
 from core.errors import FormulaError
 from core.reconstruction.selection import same_structure
@@ -327,9 +328,7 @@ def retrieve_templates(formula: str | Formula, z: int | None = None, top_k: int 
 
 def _distinct(library: TemplateLibrary, scored: list, top_k: int, scorer: str) -> list[TemplateCandidate]:
     """Build the substitutions best first and keep those that are new structures."""
-    from pymatgen.analysis.structure_matcher import StructureMatcher
-
-    matcher = StructureMatcher()
+    matcher = structure_matcher()
     kept: list[TemplateCandidate] = []
     for score, _, k, t_elements, q_elements, zz in scored:
         mapping = {int(a): int(b) for a, b in zip(t_elements, q_elements)}
