@@ -32,7 +32,7 @@ def main() -> int:
 
     from core.contact.contact_map import compute_contact_map
     from core.contact.contact_rule import rule_for_cell
-    from core.io.structures import primitive_cell
+    from core.crystal.symmetry import primitive_cell
     from core.stability.identity import is_same_phase
     from core.stability.references import ReferencePhases
 

@@ -60,7 +60,8 @@ def run_target(path: Path, jobs: int) -> dict:
         fractional_rmsd_mae,
         structure_match,
     )
-    from core.io.structures import primitive_cell, read_structure
+    from core.crystal.symmetry import primitive_cell
+    from core.io.structures import read_structure
     from core.predict.evaluation import true_z_and_spacegroup
     from core.predict.pipeline import predict_structures
     from core.predict.settings import PredictionSettings

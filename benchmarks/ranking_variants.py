@@ -323,7 +323,7 @@ def miss_table(pools: list[Pool]) -> list[dict]:
     """Each miss of the fully relaxed, energy-ranked pool: class, energy gap, symmetry relation."""
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.predict.ranking import is_proper_subgroup
+    from core.crystal.spacegroups import is_proper_subgroup
 
     matcher = StructureMatcher()
     rows = []

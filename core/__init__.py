@@ -34,7 +34,7 @@ from core.crystal.matching import (
     fractional_rmsd_mae,
     structure_match,
 )
-from core.crystal.symmetry import SPACEGROUP_SYMPREC, space_group
+from core.crystal.symmetry import SPACEGROUP_SYMPREC, primitive_cell, space_group
 from core.data.datasets import CrystalDataset, DatasetSplit, load_dataset, split_by_formula
 from core.data.featurize import FeaturizedDataset, featurize_dataset
 from core.data.formula_split import full_range_split
@@ -49,7 +49,6 @@ from core.io.structures import (
     cif_text,
     export_structure,
     poscar_text,
-    primitive_cell,
     read_structure,
     write_cif,
     write_poscar,

@@ -12,8 +12,8 @@ import pytest
 from pymatgen.core import Lattice, Structure
 
 from core.crystal.elements import atomic_numbers
+from core.crystal.symmetry import primitive_cell
 from core.data.datasets import _Builder
-from core.io.structures import primitive_cell
 
 # Qt widgets render offscreen unless pytest-xvfb (or a desktop) provides a display.
 if not os.environ.get("DISPLAY"):

@@ -6,7 +6,7 @@ from hypothesis import strategies as st
 from pymatgen.core import Lattice, Structure
 
 from core.contact.contact_map import ContactMap, canonical_order, compute_contact_map
-from core.io.structures import primitive_cell
+from core.crystal.symmetry import primitive_cell
 
 # (species in canonical order, coordination numbers over images) from textbook geometry
 EXPECTED = {

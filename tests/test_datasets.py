@@ -9,11 +9,10 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.cif import CifWriter
 
 from core.contact.contact_map import compute_contact_map
-from core.crystal.symmetry import crystal_system
+from core.crystal.symmetry import crystal_system, primitive_cell
 from core.data.datasets import cache_dir, load_dataset, split_by_formula, stats_text
 from core.data.featurize import featurize_dataset
 from core.errors import DatasetError
-from core.io.structures import primitive_cell
 
 
 def _rows():

@@ -8,12 +8,11 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.io.vasp import Incar
 
 from core.crystal.matching import structure_match
-from core.crystal.symmetry import space_group
+from core.crystal.symmetry import primitive_cell, space_group
 from core.errors import ExportError, StructureFileError
 from core.io.files import atomic_write, atomic_write_text
 from core.io.structures import (
     export_structure,
-    primitive_cell,
     read_structure,
     write_cif,
     write_poscar,

@@ -15,7 +15,7 @@ from core.crystal.matching import (
     fractional_rmsd_mae,
     structure_match,
 )
-from core.io.structures import primitive_cell
+from core.crystal.symmetry import primitive_cell
 
 
 def test_dice_basics():

@@ -180,7 +180,8 @@ def test_evaluation_refuses_a_training_file_that_is_not_the_models(tmp_path, cap
     models never saw: both evaluations refuse it (the check is called, not only written)."""
     from conftest import FIXTURES, SUBSTITUTIONS
 
-    from core.io.structures import primitive_cell, write_cif
+    from core.crystal.symmetry import primitive_cell
+    from core.io.structures import write_cif
 
     k = 0
     for name, make in FIXTURES.items():

@@ -7,14 +7,13 @@ import json
 import pytest
 from pymatgen.core import Lattice, Structure
 
+from core.crystal.spacegroups import is_proper_subgroup, point_group_order
 from core.crystal.symmetry import space_group
 from core.predict.ordering import _rank
 from core.predict.ranking import (
     distorts,
     duplicates_before_relaxation,
-    is_proper_subgroup,
     merge_near_ties,
-    point_group_order,
 )
 from core.predict.results import RankedStructure, discarded_lines
 from core.relax.relaxer import RelaxResult

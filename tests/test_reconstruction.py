@@ -120,7 +120,7 @@ def test_vectorised_contacts_equal_the_foundation(name, rule):
 @pytest.mark.parametrize("name", sorted(FIXTURES))
 def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
     structure = FIXTURES[name]()
-    from core.io.structures import primitive_cell
+    from core.crystal.symmetry import primitive_cell
 
     cell = primitive_cell(structure)
     cmap = compute_contact_map(cell)
@@ -140,7 +140,7 @@ def test_fitness_is_one_on_the_true_structure_and_permutation_invariant(name):
 
 @pytest.mark.parametrize("name", ["TiO2", "SrTiO3"])
 def test_any_structure_is_scored_against_a_map_in_any_site_order(name):
-    from core.io.structures import primitive_cell
+    from core.crystal.symmetry import primitive_cell
     from core.reconstruction.fitness import score_structure
 
     cell = primitive_cell(FIXTURES[name]())

@@ -272,7 +272,7 @@ def test_a_structure_with_other_bonds_is_not_the_known_phase():
     from pymatgen.core import Lattice, Structure
 
     from core.crystal.matching import structure_match
-    from core.io.structures import primitive_cell
+    from core.crystal.symmetry import primitive_cell
     from core.stability.identity import is_same_phase
 
     known = primitive_cell(rutile())

@@ -20,9 +20,9 @@ from core.app.run import SessionResults
 from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
 from core.contact_model.inference import ContactPrediction
+from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError, StructureFileError
 from core.io.files import atomic_write_text, json_text
-from core.io.structures import primitive_cell
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate

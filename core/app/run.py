@@ -18,8 +18,8 @@ from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
+from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError
-from core.io.structures import primitive_cell
 from core.predict.record import ResultRecord
 from core.predict.results import discarded_lines
 from core.templates.retrieval import TemplateCandidate

@@ -24,7 +24,8 @@ from core.runtime.terminal import format_seconds
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from core.io.structures import close_atoms, export_structure, primitive_cell, read_structure
+    from core.crystal.symmetry import primitive_cell
+    from core.io.structures import close_atoms, export_structure, read_structure
 
     structure = read_structure(args.file, warn=False)  # the formats, the stem and --out are checked by their types
     overlap = close_atoms(structure, args.file)

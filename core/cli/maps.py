@@ -45,8 +45,8 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
                      probabilities="--probabilities")
     from core.contact.contact_map import DEFAULT_TOLERANCE, compute_contact_map
     from core.crystal.composition import formula_unit_text
-    from core.crystal.symmetry import space_group
-    from core.io.structures import primitive_cell, read_structure
+    from core.crystal.symmetry import primitive_cell, space_group
+    from core.io.structures import read_structure
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)

@@ -374,7 +374,7 @@ def compute_contact_map(
     structure: Structure, tolerance: float = DEFAULT_TOLERANCE, canonical: bool = True,
     rule: str = DEFAULT_RULE,
 ) -> ContactMap:
-    """Contact map of a structure **as given**; pass a primitive cell (see ``core.io.structures.primitive_cell``).
+    """Contact map of a structure **as given**; pass a primitive cell (see ``core.crystal.symmetry.primitive_cell``).
 
     Parameters
     ----------

@@ -16,6 +16,7 @@ import numpy as np
 
 from core.crystal.symmetry import (
     CRYSTAL_SYSTEMS,
+    conventional_operations,
     crystal_system,
     hm_symbol,
 )
@@ -114,3 +115,27 @@ def primitive_basis(number: int) -> np.ndarray:
     fractional units: ``A_prim = T @ A_conv`` (lattice rows) and fractional
     coordinates convert as ``f_prim = f_conv @ inv(T)``."""
     return np.array(_PRIMITIVE_BASIS[hm_symbol(number)[0]], dtype=float)
+
+
+@cache
+def point_group_order(spacegroup: int) -> int:
+    """Symmetry operations per primitive cell of a space group (its point group's order):
+    1 for P1, 48 for Fm-3m."""
+    return conventional_operations(spacegroup) // centring_points(spacegroup)
+
+
+@cache
+def is_proper_subgroup(sub: int, group: int) -> bool:
+    """Whether space group ``sub`` is a proper subgroup of ``group`` (a chain of maximal
+    subgroups in the International Tables, through pymatgen's tables)."""
+    if sub == group:
+        return False
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    return bool(SpaceGroup.from_int_number(sub).is_subgroup(SpaceGroup.from_int_number(group)))
+
+
+def raises_symmetry(lower: int, higher: int) -> bool:
+    """Whether space group ``higher`` is a proper supergroup of ``lower`` with more operations
+    per primitive cell: the one test of "the higher-symmetry version" of a structure."""
+    return is_proper_subgroup(lower, higher) and point_group_order(higher) > point_group_order(lower)

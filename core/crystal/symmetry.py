@@ -17,7 +17,7 @@ Two tolerances exist on purpose, for two jobs:
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
+from functools import cache, lru_cache
 from typing import Any
 
 import numpy as np
@@ -50,15 +50,36 @@ def crystal_system(spacegroup_number: int) -> str:
 
 
 @lru_cache(maxsize=1)
-def _short_symbols() -> dict[int, str]:
+def _standard_settings() -> dict[int, tuple[int, str]]:
+    """Space-group number -> (Hall number of its standard setting, short symbol), from spglib."""
     import spglib
 
-    out: dict[int, str] = {}
+    out: dict[int, tuple[int, str]] = {}
     for hall in range(1, 531):  # spglib's Hall numbers; the first of each group is its standard setting
         data = spglib.get_spacegroup_type(hall)
         if data is not None:  # every Hall number 1-530 has a type; spglib's stubs allow None
-            out.setdefault(int(data.number), str(data.international_short))
+            out.setdefault(int(data.number), (hall, str(data.international_short)))
     return out
+
+
+def _short_symbols() -> dict[int, str]:
+    return {number: symbol for number, (_, symbol) in _standard_settings().items()}
+
+
+@cache
+def conventional_operations(spacegroup_number: int) -> int:
+    """Symmetry operations of a space group's conventional cell in its standard setting
+    (spglib's database): 192 for Fm-3m (48 per lattice point × 4), 1 for P1. Raises
+    ValueError outside 1-230."""
+    import spglib
+
+    if not 1 <= int(spacegroup_number) <= 230:
+        raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
+    hall, _ = _standard_settings()[int(spacegroup_number)]
+    operations = spglib.get_symmetry_from_database(hall)
+    if operations is None:  # spglib's stubs allow None; every standard Hall number has operations
+        raise ValueError(f"spglib has no operations for space group {spacegroup_number}")
+    return len(operations["rotations"])
 
 
 def hm_symbol(spacegroup_number: int) -> str:
@@ -67,7 +88,7 @@ def hm_symbol(spacegroup_number: int) -> str:
     templates and relaxed structures alike. Raises ValueError outside 1-230."""
     if not 1 <= int(spacegroup_number) <= 230:
         raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
-    return _short_symbols()[int(spacegroup_number)]
+    return _standard_settings()[int(spacegroup_number)][1]
 
 
 def symmetry_dataset(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC):
@@ -180,6 +201,31 @@ def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
         return SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).get_refined_structure()
     except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
         return structure
+
+
+def primitive_cell(structure, symprec: float = CELL_SYMPREC):
+    """The spglib primitive cell of ``structure`` (the cell contact maps refer to), found at
+    ``symprec`` (Å); the input cell when spglib finds no symmetry or fails on it."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
+    except Exception:  # noqa: BLE001 - spglib gives up on some distorted cells
+        primitive = None
+    return primitive if primitive is not None and len(primitive) <= len(structure) else structure
+
+
+def refined_in(structure, symprec: float, angle_tolerance: float = ANGLE_TOLERANCE):
+    """(space-group number, symmetrised conventional cell) of ``structure`` at a tolerance of
+    the caller's (Å, degrees), e.g. a looser one that asks whether a structure is a slight
+    distortion of a higher-symmetry one; None where spglib fails on the cell."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        analyzer = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=angle_tolerance)
+        return analyzer.get_space_group_number(), analyzer.get_refined_structure()
+    except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
+        return None
 
 
 def cell_summary(structure) -> dict:

@@ -32,11 +32,11 @@ from pymatgen.core import Composition, Lattice, Structure
 
 from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import element_table
-from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_system
+from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_system, primitive_cell
 from core.errors import DatasetError, StructureFileError
 from core.io.cif_p1 import read_p1_cif
 from core.io.files import atomic_write
-from core.io.structures import primitive_cell, read_structure
+from core.io.structures import read_structure
 
 CACHE_VERSION = "1"
 

@@ -19,10 +19,9 @@ from pymatgen.core import SETTINGS, Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
-from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.crystal.elements import all_metal, element_table
-from core.crystal.symmetry import ANGLE_TOLERANCE, CELL_SYMPREC, SPACEGROUP_SYMPREC
+from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
 from core.errors import ExportError, StructureFileError, StructureWarning
 from core.io.files import UMASK, atomic_write_text
 from core.io.outputs import _retire_keeping_other_files, check_file_stem, check_output_folder
@@ -246,18 +245,6 @@ def _check_poscar_counts(path: Path) -> None:
         raise StructureFileError(f"{path}, line {k + 1}: the counts '{lines[k].strip()}' add up to "
                                  f"{sum(counts)} atoms but {coordinates} coordinate lines follow "
                                  f"(from line {start + 1})")
-
-
-def primitive_cell(structure: Structure, symprec: float = CELL_SYMPREC) -> Structure:
-    """The spglib primitive cell of ``structure`` (the cell contact maps refer to).
-
-    Falls back to the input cell when spglib finds no symmetry at ``symprec`` (Å).
-    """
-    try:
-        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
-    except Exception:  # spglib gives up on some distorted cells
-        primitive = None
-    return primitive if primitive is not None and len(primitive) <= len(structure) else structure
 
 
 def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:

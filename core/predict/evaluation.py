@@ -34,9 +34,8 @@ from core.crystal.matching import (
     structure_match,
     structure_matcher,
 )
-from core.crystal.symmetry import symmetry_of
+from core.crystal.symmetry import primitive_cell, symmetry_of
 from core.errors import AlphaCrystalError
-from core.io.structures import primitive_cell
 from core.predict.pipeline import predict_structures
 from core.predict.settings import PredictionSettings
 from core.reconstruction.selection import same_structure

@@ -12,12 +12,12 @@ from types import MappingProxyType
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
 from core.crystal.matching import structure_matcher
+from core.crystal.spacegroups import raises_symmetry
 from core.errors import AlphaCrystalError
 from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
     LinearRanker,
     merge_near_ties,
-    raises_symmetry,
     ranker_features,
 )
 from core.predict.results import RankedStructure

@@ -30,13 +30,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 
 import numpy as np
 from pymatgen.core import Structure
 
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_matcher
-from core.crystal.spacegroups import centring_points
+from core.crystal.spacegroups import point_group_order, raises_symmetry
+from core.crystal.symmetry import refined_in
 from core.reconstruction.selection import same_structure
 
 NEAR_TIE_EV = 0.010
@@ -48,52 +48,18 @@ NEAR_TIE_SYMPREC = 0.3
 """Å: the tolerance at which the lower-symmetry structure is symmetrised before it is
 compared with the higher-symmetry one (3× the reporting tolerance
 :data:`core.crystal.symmetry.SPACEGROUP_SYMPREC`)."""
-
-
-@cache
-def point_group_order(spacegroup: int) -> int:
-    """Symmetry operations per primitive cell of a space group (its point group's order):
-    1 for P1, 48 for Fm-3m."""
-    import spglib
-
-    for hall in range(1, 531):
-        kind = spglib.get_spacegroup_type(hall)
-        ops = spglib.get_symmetry_from_database(hall) if kind is not None and int(kind.number) == spacegroup else None
-        if ops is not None:
-            return len(ops["rotations"]) // centring_points(spacegroup)
-    raise ValueError(f"no space group {spacegroup}")
-
-
-@cache
-def is_proper_subgroup(sub: int, group: int) -> bool:
-    """Whether space group ``sub`` is a proper subgroup of ``group`` (a chain of maximal
-    subgroups in the International Tables, through pymatgen's tables)."""
-    if sub == group:
-        return False
-    from pymatgen.symmetry.groups import SpaceGroup
-
-    return bool(SpaceGroup.from_int_number(sub).is_subgroup(SpaceGroup.from_int_number(group)))
-
-
-def raises_symmetry(lower: int, higher: int) -> bool:
-    """Whether space group ``higher`` is a proper supergroup of ``lower`` with more operations
-    per primitive cell: the one test of "the higher-symmetry version" of a structure."""
-    return is_proper_subgroup(lower, higher) and point_group_order(higher) > point_group_order(lower)
+NEAR_TIE_ANGLE = 10.0
+"""Degrees, with :data:`NEAR_TIE_SYMPREC` (2× :data:`core.crystal.symmetry.ANGLE_TOLERANCE`)."""
 
 
 def distorts(lower: Structure, higher: Structure, higher_group: int,
              symprec: float = NEAR_TIE_SYMPREC) -> bool:
     """Whether ``lower`` is a distortion of ``higher``: symmetrised at ``symprec`` Å it has
     ``higher``'s space group and is the same structure (StructureMatcher, default tolerances)."""
-    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
-
-    try:
-        analyzer = SpacegroupAnalyzer(lower, symprec=symprec, angle_tolerance=10.0)
-        if analyzer.get_space_group_number() != higher_group:
-            return False
-        return bool(structure_matcher().fit(analyzer.get_refined_structure(), higher, symmetric=True))
-    except Exception:  # noqa: BLE001 - spglib/pymatgen fail on degenerate cells: not a distortion
+    refined = refined_in(lower, symprec, NEAR_TIE_ANGLE)
+    if refined is None or refined[0] != higher_group:  # spglib fails on degenerate cells: not a distortion
         return False
+    return bool(structure_matcher().fit(refined[1], higher, symmetric=True))
 
 
 @dataclass(frozen=True)

@@ -20,9 +20,8 @@ from pymatgen.core import Structure
 from core.contact.contact_map import DEFAULT_RULE, DEFAULT_TOLERANCE, compute_contact_map
 from core.crystal.elements import atomic_numbers, element_sort_key
 from core.crystal.spacegroups import constrain_lattice
-from core.crystal.symmetry import cell_symmetry
+from core.crystal.symmetry import cell_symmetry, primitive_cell
 from core.errors import AlphaCrystalError
-from core.io.structures import primitive_cell
 from core.reconstruction.assignments import Assignment, enumerate_assignments
 from core.reconstruction.fitness import ContactFitness
 from core.reconstruction.ga import GASettings, GAState, run_ga
