@@ -200,3 +200,26 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     html = report_html(screen_order(rows), tmp_path)
     assert "Lowest energy above the hull among each formula&#x27;s structures" in html or \
         "Lowest energy above the hull among each formula's structures" in html
+
+
+def test_a_screen_row_finds_the_cif_of_a_formula_with_brackets(tmp_path):
+    """The screen reads the rank-1 CIF by the result folder's own name for it (structure_cif_name):
+    for H8S(NO2)2 the file is H8S-NO2-2.cif, and the row named none (no reference match either)."""
+    from pymatgen.core import Lattice, Structure
+
+    from core.predict.record import ResultRecord
+    from core.predict.result_folder import write_structure_folder
+    from core.predict.run_folder import RunFolder
+    from core.screen.screening import row_from_folder
+
+    formula = "H8S(NO2)2"
+    structure = Structure(Lattice.cubic(7.0), ["N", "N", "H", "H", "H", "H", "H", "H", "H", "H", "S", "O", "O", "O", "O"],
+                          [[k / 16, (k * 3 % 16) / 16, (k * 5 % 16) / 16] for k in range(15)])
+    record = ResultRecord(rank=1, formula=formula, structure=structure, energy_per_atom=-5.0)
+    folder = RunFolder(tmp_path / "screen-item", formula)
+    folder.prepare()
+    name = "01_H8S-NO2-2_P1"
+    folder.publish([(name, lambda f: write_structure_folder(f, record, formula))],
+                   [record.to_row() | {"folder": name}], {"formula": formula})
+    row = row_from_folder(ScreenItem(formula), tmp_path / "screen-item")
+    assert row["status"] == "done" and row["cif"].endswith(f"{name}/H8S-NO2-2.cif") and Path(row["cif"]).is_file()

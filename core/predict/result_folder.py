@@ -12,7 +12,7 @@ from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
 from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
 from core.predict.record import ResultRecord, ResultRecordError
-from core.predict.run_folder import OutputFolderError, safe_name
+from core.predict.run_folder import RESULT_FILE, SUMMARY_JSON, OutputFolderError, structure_cif_name
 
 INITIAL_NAMES = {"contact": "reconstructed.cif", "templates": "template.cif"}
 """File name of a result's structure before relaxation, by route."""
@@ -29,12 +29,12 @@ def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
     structure = record.structure
     if structure is None:
         raise ValueError(f"result #{record.rank} has no structure to write")
-    write_cif(structure, folder / f"{safe_name(formula)}.cif", symmetrize=True)
+    write_cif(structure, folder / structure_cif_name(formula), symmetrize=True)
     write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank} (AlphaCrystal Studio)")
     write_vasp_inputs(structure, folder / "vasp", magmoms)
     if record.initial is not None:
         write_cif(record.initial, folder / INITIAL_NAMES[record.route])
-    atomic_write_text(folder / "result.json", json_text(record.to_row() | {"folder": folder.name}))
+    atomic_write_text(folder / RESULT_FILE, json_text(record.to_row() | {"folder": folder.name}))
     return folder
 
 def read_run_folder(path: str | os.PathLike) -> tuple[str, list[ResultRecord], dict]:
@@ -53,9 +53,9 @@ def read_run_folder(path: str | os.PathLike) -> tuple[str, list[ResultRecord], d
     from pymatgen.core import Structure
 
     path = Path(path)
-    summary_path = path / "summary.json"
+    summary_path = path / SUMMARY_JSON
     if not summary_path.is_file():
-        raise OutputFolderError(f"{path}: no finished prediction here (no summary.json)")
+        raise OutputFolderError(f"{path}: no finished prediction here (no {SUMMARY_JSON})")
     try:
         summary = json.loads(summary_path.read_text())
     except (OSError, json.JSONDecodeError) as exc:
@@ -64,9 +64,9 @@ def read_run_folder(path: str | os.PathLike) -> tuple[str, list[ResultRecord], d
     for listed in summary.get("structures", []):
         folder = path / str(listed.get("folder", ""))
         try:
-            row = json.loads((folder / "result.json").read_text())
+            row = json.loads((folder / RESULT_FILE).read_text())
             structure = Structure.from_file(folder / "POSCAR")
-            record = ResultRecord.from_row(row, structure, where=str(folder / "result.json"))
+            record = ResultRecord.from_row(row, structure, where=str(folder / RESULT_FILE))
         except (OSError, ValueError, ResultRecordError) as exc:
             raise OutputFolderError(f"{folder}: the result listed in {summary_path.name} cannot be read "
                                     f"({exc})") from None

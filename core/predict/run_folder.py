@@ -39,7 +39,12 @@ from core.io.outputs import free_path
 
 STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
-SUMMARY_FILES = ("summary.csv", "summary.json")
+SUMMARY_CSV = "summary.csv"
+SUMMARY_JSON = "summary.json"
+"""A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
+SUMMARY_FILES = (SUMMARY_CSV, SUMMARY_JSON)
+RESULT_FILE = "result.json"
+"""A result folder's record (:meth:`core.predict.record.ResultRecord.to_row`)."""
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""
 MANIFEST = "written.json"
@@ -47,7 +52,7 @@ MANIFEST = "written.json"
 SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
 KEPT_PREFIX = "kept_"
 """An earlier result folder that holds files of the user's is kept as ``kept_01_...``."""
-_OWN_FILES = ("result.json", "POSCAR", "reconstructed.cif", "template.cif", "vasp/INCAR", "vasp/KPOINTS",
+_OWN_FILES = (RESULT_FILE, "POSCAR", "reconstructed.cif", "template.cif", "vasp/INCAR", "vasp/KPOINTS",
               "vasp/POSCAR", "vasp/POTCAR", "vasp/POTCAR.spec", "vasp/README.txt")
 """What a result folder of an older version (written before :data:`MANIFEST`) held besides
 ``FORMULA.cif``."""
@@ -65,6 +70,11 @@ def safe_name(text: str) -> str:
     """A file-name-safe version of a formula or space-group symbol (``P4_2/mnm`` -> ``P4_2-mnm``):
     letters, digits, ``_``, ``.`` and ``-`` only, safe on every file system (no brackets)."""
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text.replace("/", "-")).strip("-.") or "x"
+
+
+def structure_cif_name(formula: str) -> str:
+    """The name of a result folder's symmetrised CIF: ``FORMULA.cif``, file-name safe."""
+    return f"{safe_name(formula)}.cif"
 
 
 class RunFolder:
@@ -96,14 +106,14 @@ class RunFolder:
             return
         summary_formula = our_summary_formula(self.path)
         for folder in sorted(self.path.iterdir()):
-            if self._named_like_ours(folder) and not (folder / "result.json").is_file():
+            if self._named_like_ours(folder) and not (folder / RESULT_FILE).is_file():
                 raise OutputFolderError(f"{folder} is named like a result folder but has no result.json: it is "
                                         "not this program's; move it or choose another output folder")
         if self.formula is None or self.overwrite:
             return
         found = {summary_formula} if summary_formula else set()
         for folder in self._result_folders():
-            found.add(str(_read_json(folder / "result.json").get("formula", "")))
+            found.add(str(_read_json(folder / RESULT_FILE).get("formula", "")))
         other = sorted(f for f in found if f and not same_formula(f, self.formula))
         if other:
             raise ForeignResultsError(f"{self.path} holds the results of {', '.join(other)}, not "
@@ -284,11 +294,11 @@ class RunFolder:
         if not self.path.is_dir():
             return []
         listed = set(_read_json(self.state / MANIFEST))
-        summary = _read_json(self.path / "summary.json").get("structures")
+        summary = _read_json(self.path / SUMMARY_JSON).get("structures")
         if isinstance(summary, list):
             listed |= {str(row.get("folder", "")) for row in summary if isinstance(row, dict)}
         return sorted(p for p in self.path.iterdir()
-                      if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / "result.json").is_file()
+                      if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / RESULT_FILE).is_file()
                       and (not listed or p.name in listed))
 
     def user_files(self, folder: Path, manifest: dict | None = None) -> list[str]:
@@ -298,8 +308,8 @@ class RunFolder:
         if isinstance(manifest, dict):
             own = manifest
         else:  # a folder of an older version: its file names
-            formula = str(_read_json(folder / "result.json").get("formula", ""))
-            own = {name: None for name in (*_OWN_FILES, f"{safe_name(formula)}.cif")}
+            formula = str(_read_json(folder / RESULT_FILE).get("formula", ""))
+            own = {name: None for name in (*_OWN_FILES, structure_cif_name(formula))}
         found = _file_hashes(folder, hashed=set(own) if isinstance(manifest, dict) else set())
         return sorted(name for name, digest in found.items()
                       if name not in own or (own[name] is not None and own[name] != digest))
@@ -340,7 +350,7 @@ class RunFolder:
         """Remove retired old result folders, except one still holding files of the user's (a
         move that failed, or a run killed before it): that one is kept as ``kept_NN_...``."""
         for old in sorted(retired.iterdir()) if retired.is_dir() else []:
-            files = self.user_files(old, manifest) if old.is_dir() and (old / "result.json").is_file() else []
+            files = self.user_files(old, manifest) if old.is_dir() and (old / RESULT_FILE).is_file() else []
             if files:
                 kept = free_path(self.path, KEPT_PREFIX + old.name)
                 os.replace(old, kept)
@@ -359,8 +369,8 @@ class RunFolder:
             writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
             writer.writeheader()
             writer.writerows(rows)
-        csv_path = atomic_write_text(folder / "summary.csv", buffer.getvalue())
-        json_path = atomic_write_text(folder / "summary.json",
+        csv_path = atomic_write_text(folder / SUMMARY_CSV, buffer.getvalue())
+        json_path = atomic_write_text(folder / SUMMARY_JSON,
                                       json_text({**meta, "structures": rows}))
         return csv_path, json_path
 
@@ -417,7 +427,7 @@ def our_summary_formula(folder: Path) -> str | None:
     OutputFolderError
         When ``folder`` holds a ``summary.json``/``summary.csv`` this program did not write.
     """
-    summary = folder / "summary.json"
+    summary = folder / SUMMARY_JSON
     if summary.exists():
         try:
             payload = json.loads(summary.read_text())
@@ -428,7 +438,7 @@ def our_summary_formula(folder: Path) -> str | None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
                                     "move it or choose another output folder") from None
-    if (folder / "summary.csv").exists():
+    if (folder / SUMMARY_CSV).exists():
         raise OutputFolderError(f"{folder / 'summary.csv'} was not written by alphacrystal (no "
                                 "summary.json beside it); move it or choose another output folder")
     return None

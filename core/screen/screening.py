@@ -45,6 +45,7 @@ from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text
 from core.io.structures import read_structure
 from core.predict.record import ResultRecord
+from core.predict.run_folder import SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
 from core.runtime.parallel import background_priority
 from core.screen.inputs import ScreenItem
@@ -260,7 +261,7 @@ def finished(folder: Path, settings: dict | None = None) -> bool:
     other settings run again; the run folder then recomputes only what they change."""
     import json
 
-    path = folder / "summary.json"
+    path = folder / SUMMARY_JSON
     if not path.is_file():
         return False
     if settings is None:
@@ -281,10 +282,10 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
     reference, whether it matches it (StructureMatcher at its default tolerances)."""
     import json
 
-    summary = json.loads((folder / "summary.json").read_text())
+    summary = json.loads((folder / SUMMARY_JSON).read_text())
     rows = summary.get("structures", [])
-    best = ResultRecord.from_row(rows[0], where=f"{folder / 'summary.json'}, rank 1") if rows else ResultRecord(0)
-    cif = folder / best.folder / f"{summary.get('formula', item.name)}.cif" if best.folder else None
+    best = ResultRecord.from_row(rows[0], where=f"{folder / SUMMARY_JSON}, rank 1") if rows else ResultRecord(0)
+    cif = folder / best.folder / structure_cif_name(summary.get("formula", item.name)) if best.folder else None
     hulls = [float(r["e_above_hull_meV"]) for r in rows if r.get("e_above_hull_meV") not in (None, "")]
     row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
            "best_energy_per_atom": best.energy_per_atom,
