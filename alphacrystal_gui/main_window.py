@@ -77,7 +77,6 @@ class MainWindow(QMainWindow):
         self.session = Session()
         self.task: Task | None = None
         self._tasks: list[Task] = []
-        self._refilling = False
         self.confirm_discard = self._ask_discard
         """Called before unsaved work would be lost; returns whether to go on (tests replace it)."""
 
@@ -113,8 +112,11 @@ class MainWindow(QMainWindow):
 
         # intents: widgets -> session
         self.formula_bar.predictRequested.connect(self.predict)
-        self.candidates.message.connect(self.statusBar().showMessage)
-        self.candidates.changed.connect(self._candidates_edited)
+        self.candidates.edit_requested.connect(self._edit_candidate)
+        self.candidates.add_requested.connect(self._add_candidate)
+        self.candidates.remove_requested.connect(lambda row: self.session.inputs.remove_candidate(row))
+        self.candidates.tick_requested.connect(lambda row, on: self.session.inputs.tick_candidate(row, on))
+        self.candidates.template_tick_requested.connect(lambda row, on: self.session.inputs.tick_template(row, on))
         self.run_panel.startRequested.connect(self.start_run)
         self.run_panel.settingsEdited.connect(self._run_settings_edited)
         self.run_panel.cancelRequested.connect(self.cancel)
@@ -317,30 +319,24 @@ class MainWindow(QMainWindow):
         self._show_current_map()
 
     def _show_candidates(self) -> None:
-        """Render the session's candidates and templates with their ticks (the one copy). Not
-        while the table hands the session its own edit: it already shows that state, and
-        rebuilding rows inside the table's itemChanged would delete the item Qt is reporting."""
+        """Render the session's candidates and templates with their ticks (the one copy)."""
         s = self.session
-        if self._refilling:
-            return
-        self._refilling = True  # the tables' change signals echo the session's own state: not an edit
-        try:
-            self.candidates.set_candidates(s.inputs.candidates, s.inputs.formula, s.inputs.candidate_ticked)
-            self.candidates.set_templates(s.inputs.templates, ticked=s.inputs.template_ticked,
-                                          retrieved=not s.results_only)
-        finally:
-            self._refilling = False
+        self.candidates.set_candidates(s.inputs.candidates, s.inputs.candidate_ticked)
+        self.candidates.set_templates(s.inputs.templates, ticked=s.inputs.template_ticked,
+                                      retrieved=not s.results_only)
 
-    def _candidates_edited(self) -> None:
-        """The candidates table changed: hand the edits and ticks to the session."""
-        if self._refilling:
-            return
-        self._refilling = True  # the session's echo of this edit is not rendered back (see _show_candidates)
+    def _edit_candidate(self, row: int, field: str, text: str) -> None:
+        """A value typed into the candidates table, handed to the session; a refused one is
+        named in the status bar and the table shows the session's value again."""
         try:
-            self.session.inputs.set_candidates(self.candidates.all_candidates(), self.candidates.candidate_ticks())
-            self.session.inputs.set_template_ticked(self.candidates.template_ticks())
-        finally:
-            self._refilling = False
+            self.session.inputs.edit_candidate(row, field, text)
+        except core.CandidateEditError as exc:
+            self.statusBar().showMessage(str(exc))
+            self._show_candidates()
+
+    def _add_candidate(self, row: int) -> None:
+        added = self.session.inputs.add_candidate_like(row)
+        self.candidates.table.setCurrentCell(added, 1)
 
     def _show_current_map(self) -> None:
         self.map_panel.show_session()

@@ -356,6 +356,8 @@ def test_candidates_can_be_edited_and_added(window, qtbot):
     assert added.spacegroup == 221 and added.symbol == "Pm-3m" and added.probability == 0.0
     panel.table.item(row, 1).setText("abc")
     assert panel.all_candidates()[row].spacegroup == 221  # rejected, with a message
+    assert panel.table.item(row, 1).text() == "221" and "'abc' is not a valid" in w.statusBar().currentMessage()
+    assert w.session.inputs.candidates == panel.all_candidates()  # the panel renders the session's list
     panel.table.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
     assert 221 not in [c.spacegroup for c in panel.candidates()]
 

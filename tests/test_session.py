@@ -444,6 +444,37 @@ def test_results_given_back_after_a_failed_run_are_unsaved_work(nacl_inputs, tmp
     assert s.run.records and s.has_unsaved_work
 
 
+def test_candidate_edits_are_the_sessions_own_intents(nacl_inputs):
+    """What the candidates table asks for, done by the session (the window only renders it):
+    an edit of a lattice value follows the crystal system, another space group is checked,
+    a bad value is refused by row and changes nothing; rows are added, ticked and removed."""
+    from core.candidates.propose import CandidateEditError
+
+    s = session_with(nacl_inputs)
+    events = []
+    s.inputs.candidates_changed.connect(lambda: events.append(1))
+    first = s.inputs.candidates[0]
+    s.inputs.edit_candidate(0, "a", "6.0")
+    assert s.inputs.candidates[0].lattice[:3] == pytest.approx((6.0, 6.0, 6.0)) and s.dirty and events
+    row = s.inputs.add_candidate_like(0)
+    assert row == len(s.inputs.candidates) - 1 and s.inputs.candidate_ticked[row]
+    s.inputs.edit_candidate(row, "spacegroup", "221")
+    assert (s.inputs.candidates[row].spacegroup, s.inputs.candidates[row].symbol) == (221, "Pm-3m")
+    before = list(s.inputs.candidates)
+    with pytest.raises(CandidateEditError, match=rf"row {row + 1}: 'abc' is not a valid space-group number"):
+        s.inputs.edit_candidate(row, "spacegroup", "abc")
+    with pytest.raises(CandidateEditError, match=rf"row {row + 1}: "):
+        s.inputs.edit_candidate(row, "spacegroup", "1000")
+    assert s.inputs.candidates == before
+    s.inputs.tick_candidate(row, False)
+    assert 221 not in [c.spacegroup for c in s.inputs.ticked_candidates()]
+    s.inputs.remove_candidate(row)
+    assert len(s.inputs.candidates) == len(s.inputs.candidate_ticked) == row
+    assert s.inputs.candidates[0].spacegroup == first.spacegroup
+    s.inputs.tick_template(0, False)
+    assert not s.inputs.template_ticked[0]
+
+
 def test_a_project_saved_from_code_gets_the_project_suffix(nacl_inputs, tmp_path):
     """save(path) without the suffix writes NaCl.acproj, as the dialog does (and opens again);
     a name with another dot keeps it and gains the suffix."""

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.labels import fitted
-from core import Candidate, CandidateEditError, TemplateCandidate
+from core import Candidate, TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
 """What each column holds (header tooltips, error messages)."""
@@ -36,7 +36,8 @@ TOOLTIPS = ("tick to run this candidate", "space-group number (editable)", "Herm
             "formula units in the primitive cell", "atoms in the primitive cell",
             "probability of this space group and Z", "a (Å, editable)", "b (Å, editable)", "c (Å, editable)",
             "α (degrees, editable)", "β (degrees, editable)", "γ (degrees, editable)")
-LATTICE_COLUMNS = range(6, 12)
+EDITABLE_COLUMNS = {1: "spacegroup", 6: "a", 7: "b", 8: "c", 9: "alpha", 10: "beta", 11: "gamma"}
+"""Table column -> the candidate field it edits (``RunInputs.EDITABLE``)."""
 TEMPLATE_COLUMNS = ("run", "source", "template", "space group", "Z", "score", "Wyckoff")
 TEMPLATE_TOOLTIPS = {
     "source": "Materials Project id of the known structure used as a template",
@@ -49,11 +50,18 @@ TEMPLATE_TOOLTIPS = {
 
 class CandidatesPanel(QWidget):
     """A view of the session's candidates and templates: renders them (:meth:`set_candidates`,
-    :meth:`set_templates`) and emits ``changed`` after an edit, a tick, an added or a removed
-    row (:meth:`all_candidates` and the tick lists then hold the edited state for the session)."""
+    :meth:`set_templates`) and turns what the user does into requests for the session
+    (:class:`core.app.inputs.RunInputs`: ``edit_candidate``, ``add_candidate_like``,
+    ``remove_candidate``, ``tick_candidate``, ``tick_template``); it never edits a candidate
+    itself. The session's change comes back through :meth:`set_candidates`."""
 
-    changed = Signal()
-    message = Signal(str)
+    edit_requested = Signal(int, str, str)
+    """(row, field of ``RunInputs.EDITABLE``, the text typed)."""
+    add_requested = Signal(int)
+    """A copy of this row, to edit into another candidate."""
+    remove_requested = Signal(int)
+    tick_requested = Signal(int, bool)
+    template_tick_requested = Signal(int, bool)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -85,31 +93,36 @@ class CandidatesPanel(QWidget):
         layout.addWidget(self.templates_label)
         layout.addWidget(self.templates_table, 2)
         self._rows: list[Candidate] = []
+        """The session's candidates as last rendered (to tell a real edit from Qt's echo)."""
         self._templates: list[TemplateCandidate] = []
-        self.formula = ""
         self._filling = False
         self.table.itemChanged.connect(self._edited)
-        self.templates_table.itemChanged.connect(lambda item: item.column() == 0 and self.changed.emit())
+        self.templates_table.itemChanged.connect(self._template_ticked)
         self.add_button.clicked.connect(self.add_row)
         self.remove_button.clicked.connect(self._remove_selected)
 
-    def set_candidates(self, candidates: list[Candidate], formula: str = "", ticked: list[bool] | None = None) -> None:
-        """Show ``candidates`` of ``formula`` (the session's), ``ticked[k]`` for row k (default
-        all); the selected row stays selected. The rows shown are a rendering of the session's
-        list: an edit is sent with ``changed`` and comes back through here."""
+    def set_candidates(self, candidates: list[Candidate], ticked: list[bool] | None = None) -> None:
+        """Show ``candidates`` (the session's), ``ticked[k]`` for row k (default all); the
+        selected row stays selected. Rows are rewritten in place when their number is unchanged
+        (this is also called while the table reports an edit: its items must not be deleted)."""
+        ticks = [ticked is None or k >= len(ticked) or ticked[k] for k in range(len(candidates))]
         current = self.table.currentRow()
-        self._rows = list(candidates)
-        self.formula = formula or self.formula
         self._filling = True
-        self.table.setRowCount(0)
-        for k, c in enumerate(self._rows):
-            self._append(c, ticked is None or k >= len(ticked) or ticked[k])
-        self._filling = False
+        try:
+            if len(candidates) == self.table.rowCount():
+                for row, (c, tick) in enumerate(zip(candidates, ticks)):
+                    self._write_row(row, c, tick)
+            else:
+                self.table.setRowCount(0)
+                for c, tick in zip(candidates, ticks):
+                    self._append(c, tick)
+        finally:
+            self._filling = False
+        self._rows = list(candidates)
         if 0 <= current < len(self._rows):
             self.table.setCurrentCell(current, max(1, self.table.currentColumn()))
         self.add_button.setEnabled(bool(self._rows))
         self._fit_columns()
-        self.changed.emit()
 
     def _fit_columns(self) -> None:
         """Ask for the width every column needs (the dock widens), so the lattice is never
@@ -134,60 +147,45 @@ class CandidatesPanel(QWidget):
         for col, text in enumerate(self._texts(c), 1):
             item = QTableWidgetItem(text)
             flags = Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
-            if col == 1 or col in LATTICE_COLUMNS:
+            if col in EDITABLE_COLUMNS:
                 flags |= Qt.ItemFlag.ItemIsEditable
             item.setFlags(flags)
             item.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
             self.table.setItem(row, col, item)
 
-    def _write_row(self, row: int, c: Candidate) -> None:
-        self._filling = True
+    def _write_row(self, row: int, c: Candidate, checked: bool) -> None:
+        state = Qt.CheckState.Checked if checked else Qt.CheckState.Unchecked
+        if self.table.item(row, 0).checkState() != state:
+            self.table.item(row, 0).setCheckState(state)
         for col, text in enumerate(self._texts(c), 1):
-            self.table.item(row, col).setText(text)
-        self._filling = False
+            if self.table.item(row, col).text() != text:
+                self.table.item(row, col).setText(text)
 
     def add_row(self) -> None:
-        """A copy of the selected (or first) candidate, to edit into another space group."""
-        if not self._rows:
-            return
-        source = self._rows[max(0, self.table.currentRow())]
-        self._rows.append(source.added_by_hand())
-        self._filling = True
-        self._append(self._rows[-1], True)
-        self._filling = False
-        self.table.setCurrentCell(len(self._rows) - 1, 1)
-        self.changed.emit()
+        """Ask for a copy of the selected (or first) candidate, to edit into another space group."""
+        if self._rows:
+            self.add_requested.emit(max(0, self.table.currentRow()))
 
     def _remove_selected(self) -> None:
         row = self.table.currentRow()
         if 0 <= row < len(self._rows):
-            del self._rows[row]
-            self.table.removeRow(row)
-            self.changed.emit()
+            self.remove_requested.emit(row)
 
     def _edited(self, item: QTableWidgetItem) -> None:
         if self._filling:
             return
         row, col = item.row(), item.column()
         if col == 0:
-            self.changed.emit()
-            return
-        c = self._rows[row]
-        if item.text() == self._texts(c)[col - 1]:
-            return  # Qt also reports changes that leave the text as it was
-        try:
-            c = c.with_spacegroup(int(item.text()), self.formula) if col == 1 else \
-                c.with_lattice_value(col - 6, float(item.text()))
-        except ValueError:
-            self.message.emit(f"row {row + 1}: '{item.text()}' is not a valid {COLUMNS[col]}")
-        except CandidateEditError as exc:
-            self.message.emit(f"row {row + 1}: {exc}")
-        self._rows[row] = c
-        self._write_row(row, c)
-        self.changed.emit()
+            self.tick_requested.emit(row, item.checkState() == Qt.CheckState.Checked)
+        elif item.text() != self._texts(self._rows[row])[col - 1]:  # Qt also reports unchanged texts
+            self.edit_requested.emit(row, EDITABLE_COLUMNS[col], item.text())
+
+    def _template_ticked(self, item: QTableWidgetItem) -> None:
+        if item.column() == 0:
+            self.template_tick_requested.emit(item.row(), item.checkState() == Qt.CheckState.Checked)
 
     def candidates(self) -> list[Candidate]:
-        """The ticked candidates, edits applied."""
+        """The ticked candidates as shown."""
         return _ticked(self.table, self._rows)
 
     def all_candidates(self) -> list[Candidate]:
@@ -205,17 +203,25 @@ class CandidatesPanel(QWidget):
     def set_templates(self, templates: list[TemplateCandidate], ticked: list[bool] | None = None,
                       retrieved: bool = True) -> None:
         """Show the template candidates; ``ticked[k]`` says whether row k is run (default all);
-        ``retrieved`` False: none were looked for (results opened from a run folder)."""
-        self._templates = list(templates)
+        ``retrieved`` False: none were looked for (results opened from a run folder). The same
+        templates again only re-tick their rows (this is also called while the table reports a
+        tick: its items must not be deleted)."""
         table = self.templates_table
-        table.blockSignals(True)  # one ``changed`` at the end, not one per cell
+        ticks = [ticked is None or k >= len(ticked) or ticked[k] for k in range(len(templates))]
+        if templates and list(templates) == self._templates and table.rowCount() == len(templates):
+            table.blockSignals(True)  # a rendering, not a user's tick
+            for k, run in enumerate(ticks):
+                table.item(k, 0).setCheckState(Qt.CheckState.Checked if run else Qt.CheckState.Unchecked)
+            table.blockSignals(False)
+            return
+        self._templates = list(templates)
+        table.blockSignals(True)  # a rendering, not a user's tick
         table.setRowCount(0)
         for k, c in enumerate(self._templates):
             table.insertRow(k)
             tick = QTableWidgetItem()
             tick.setFlags(Qt.ItemFlag.ItemIsUserCheckable | Qt.ItemFlag.ItemIsEnabled)
-            run = ticked is None or k >= len(ticked) or ticked[k]
-            tick.setCheckState(Qt.CheckState.Checked if run else Qt.CheckState.Unchecked)
+            tick.setCheckState(Qt.CheckState.Checked if ticks[k] else Qt.CheckState.Unchecked)
             table.setItem(k, 0, tick)
             texts = (c.template_id, c.template_formula, f"{c.symbol} ({c.spacegroup})", str(c.z),
                      f"{c.score:.2f}", c.wyckoff)
@@ -230,7 +236,6 @@ class CandidatesPanel(QWidget):
             f"Templates: {len(self._templates)} known structures with the elements substituted" if self._templates
             else "Templates: none looked for (results opened from a run folder; Predict retrieves them)"
             if not retrieved else "Templates: no known structure of this stoichiometry")
-        self.changed.emit()
 
     def templates(self) -> list[TemplateCandidate]:
         """The ticked template candidates."""

@@ -18,7 +18,7 @@ from psygnal import Signal
 from core.app.errors import SessionError
 from core.app.reference import ReferenceOverlay
 from core.app.run import RunRequest
-from core.candidates.propose import Candidate
+from core.candidates.propose import Candidate, CandidateEditError
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.crystal.composition import parse_formula
@@ -162,6 +162,65 @@ class RunInputs:
             return
         self.candidates, self.candidate_ticked = list(candidates), list(ticked)
         self.candidates_changed.emit()
+
+    EDITABLE = ("spacegroup", "a", "b", "c", "alpha", "beta", "gamma")
+    """The fields of a candidate a user can edit: its space group and its conventional lattice
+    (Å, degrees); lengths and angles tied by the crystal system follow."""
+
+    def edit_candidate(self, row: int, field: str, text: str) -> None:
+        """Set ``field`` (:data:`EDITABLE`) of candidate ``row`` (0-based) to the value typed as
+        ``text``: another space group (checked for a Wyckoff assignment of the formula; its
+        symbol refreshed; probability 0) or a lattice parameter (constrained to the group).
+
+        Raises
+        ------
+        CandidateEditError
+            A value that is not a number, or an edit that cannot be applied; the message names
+            the row and says why. Nothing changes then.
+        """
+        if field not in self.EDITABLE:
+            raise ValueError(f"not an editable field of a candidate: {field!r}")
+        candidate = self.candidates[row]
+        try:
+            value = int(text) if field == "spacegroup" else float(text)
+        except ValueError:
+            what = "space-group number" if field == "spacegroup" else f"value of {field}"
+            raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid {what}") from None
+        try:
+            edited = candidate.with_spacegroup(int(value), self.formula) if field == "spacegroup" else \
+                candidate.with_lattice_value(self.EDITABLE.index(field) - 1, value)
+        except CandidateEditError as exc:
+            raise CandidateEditError(f"row {row + 1}: {exc}") from None
+        if edited != candidate:
+            self.candidates = [*self.candidates[:row], edited, *self.candidates[row + 1:]]
+            self.candidates_changed.emit()
+
+    def add_candidate_like(self, row: int) -> int:
+        """Append a copy of candidate ``row`` to be edited into another one (ticked; probability 0:
+        chosen by hand); returns its row."""
+        self.candidates = [*self.candidates, self.candidates[row].added_by_hand()]
+        self.candidate_ticked = [*self.candidate_ticked, True]
+        self.candidates_changed.emit()
+        return len(self.candidates) - 1
+
+    def remove_candidate(self, row: int) -> None:
+        """Remove candidate ``row`` from the next run's inputs."""
+        keep = [k for k in range(len(self.candidates)) if k != row]
+        self.candidates = [self.candidates[k] for k in keep]
+        self.candidate_ticked = [self.candidate_ticked[k] for k in keep]
+        self.candidates_changed.emit()
+
+    def tick_candidate(self, row: int, ticked: bool) -> None:
+        """Whether candidate ``row`` runs."""
+        if self.candidate_ticked[row] != ticked:
+            self.candidate_ticked = [bool(ticked) if k == row else t for k, t in enumerate(self.candidate_ticked)]
+            self.candidates_changed.emit()
+
+    def tick_template(self, row: int, ticked: bool) -> None:
+        """Whether template ``row`` runs."""
+        if self.template_ticked[row] != ticked:
+            self.template_ticked = [bool(ticked) if k == row else t for k, t in enumerate(self.template_ticked)]
+            self.candidates_changed.emit()
 
     def set_template_ticked(self, ticked: list[bool]) -> None:
         """Which templates run, one tick per template."""
