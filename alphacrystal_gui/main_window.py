@@ -433,13 +433,8 @@ class MainWindow(QMainWindow):
         if not self.session.inputs.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
             self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
         message = reference.describe()
-        ours = self.session.inputs.formula
-        try:
-            theirs = core.parse_formula(core.formula_unit_text(cell.composition)).reduced_formula
-            ours = core.parse_formula(ours).reduced_formula if ours else ""
-        except core.AlphaCrystalError:  # nothing to compare by: no note
-            theirs = ours = ""
-        if ours and theirs and ours != theirs:
+        ours, theirs = self.session.inputs.formula, cell.composition.reduced_formula
+        if ours and not core.same_formula(ours, theirs):
             message += (f"; note: the reference is {theirs}, this session's formula {ours}: no map or result of it "
                         "can be compared with it")
         self.statusBar().showMessage(message)

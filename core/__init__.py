@@ -24,6 +24,7 @@ from core.crystal.composition import (
     atom_elements,
     formula_unit_text,
     parse_formula,
+    same_formula,
     z_values,
 )
 from core.crystal.elements import FEATURE_NAMES, FeatureScaler, element_table
@@ -85,7 +86,7 @@ _LAZY = {
     "ContactPrediction": "core.contact_model.inference",
     # the desktop app's model
     "ContactMapDocument": "core.contact.map_document", "RunRequest": "core.app.run", "RunState": "core.app.run",
-    "structure_contact_map": "core.app.run",
+    "structure_contact_map": "core.app.run", "job_target": "core.reconstruction.job",
     "Session": "core.app.session", "SessionError": "core.app.errors", "PROJECT_SUFFIX": "core.app.project",
     "Preferences": "core.app.preferences",
     "Project": "core.app.project", "ReferenceStructure": "core.app.reference", "read_reference": "core.app.reference",
@@ -140,6 +141,7 @@ __all__ = [*_LAZY,
     "canonical_order",
     "compute_contact_map",
     "pair_windows",
+    "same_formula",
     "contact_map_from_arrays",
     "dice",
     "element_table",

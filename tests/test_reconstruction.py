@@ -177,6 +177,14 @@ def test_assignments_are_ranked_by_the_prior():
     # assignments without free parameters are always tried, beyond the top N
     jobs = plan_jobs(oracle_target(rutile()), n_assignments=1)
     assert len(jobs) > 1 and all(j.assignment.dof == 0 for j in jobs[1:])
+    # the window groups fitness curves by candidate: every id names its target (job_target)
+    from dataclasses import replace
+
+    from core.reconstruction.job import job_target
+
+    named = replace(oracle_target(rutile()), name="sg136-z2")
+    ids = [j.job_id for j in plan_jobs(named, n_assignments=2, restarts=2)]
+    assert ids and {job_target(i) for i in ids} == {"sg136-z2"} and job_target("other") == "other"
     with pytest.raises(AlphaCrystalError):
         plan_jobs(target_from_dict({"species": ["Na", "Cl"], "spacegroup": 230, "lattice": [5, 5, 5, 90, 90, 90],
                                     "contact_map": [[0, 1], [1, 0]]}))

@@ -41,6 +41,7 @@ from core import (
     PredictionSettings,
     candidate_label,
     format_seconds,
+    job_target,
 )
 
 REDRAW_INTERVAL_MS = 200
@@ -317,8 +318,8 @@ class RunPanel(QWidget):
 
     @staticmethod
     def _group(job_id: str) -> str:
-        """The candidate of a GA run (``sg136-z2-sg136-w0-r0`` -> ``sg136-z2``)."""
-        return job_id.split("-sg")[0] if "-sg" in job_id[1:] else job_id
+        """The candidate of a GA run (:func:`core.job_target`: ``sg136-z2-sg136-w0-r0`` -> ``sg136-z2``)."""
+        return job_target(job_id)
 
     def _emphasise(self, group: str) -> None:
         """The candidate's leading run (highest best fitness so far) bold with its mean

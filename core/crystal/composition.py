@@ -221,3 +221,14 @@ def oxidation_guess(formula: str) -> dict[str, int] | None:
     if not guesses:
         return None
     return {el: int(round(v)) for el, v in guesses[0].items()}
+
+
+def same_formula(a: str, b: str) -> bool:
+    """Whether two formulas name the same compound (reduced compositions equal:
+    ``H`` and ``H2``, ``Ag2F4`` and ``AgF2`` are the same)."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
+    except Exception:  # noqa: BLE001 - an unparsable name is another compound
+        return a == b

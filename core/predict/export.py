@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 from pathlib import Path
 
-from core.crystal.composition import parse_formula
+from core.crystal.composition import parse_formula, same_formula
 from core.crystal.symmetry import SPACEGROUP_SYMPREC
 from core.errors import FormulaError
 from core.predict.record import ResultRecord
@@ -18,7 +18,6 @@ from core.predict.run_folder import (
     RunFolder,
     our_summary_formula,
     ranked_folder_name,
-    same_formula,
 )
 from core.predict.stages import _is_set
 from core.relax.potentials import POTENTIALS

@@ -33,6 +33,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+from core.crystal.composition import same_formula
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
 from core.io.outputs import free_path
@@ -442,17 +443,6 @@ def our_summary_formula(folder: Path) -> str | None:
         raise OutputFolderError(f"{folder / 'summary.csv'} was not written by alphacrystal (no "
                                 "summary.json beside it); move it or choose another output folder")
     return None
-
-
-def same_formula(a: str, b: str) -> bool:
-    """Whether two formulas name the same compound (reduced compositions equal:
-    ``H`` and ``H2``, ``Ag2F4`` and ``AgF2`` are the same)."""
-    from pymatgen.core import Composition
-
-    try:
-        return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
-    except Exception:  # noqa: BLE001 - an unparsable name is another compound
-        return a == b
 
 
 def ranked_folder_name(rank: int, formula: str, symbol: str) -> str:

@@ -10,6 +10,7 @@ with a progress callback every generation and a cancellation check.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -195,6 +196,18 @@ def plan_jobs(target: ReconstructionTarget, n_assignments: int = 5, restarts: in
     return [ReconstructionJob(target, a, settings, seed + 1000 * (k if start else pos) + r, max_strain, tolerance,
                               f"{name}-x{k}-r{r}" if start else f"{name}-w{pos}-r{r}", k)
             for pos, (k, a) in enumerate(ranked) for r in range(restarts if a.dof else 1)]
+
+
+_JOB_ID = re.compile(r"^(.+)-sg\d+-[wx]\d+-r\d+$")
+"""``{target}-sg{group}-w{position}-r{restart}`` (``x``: an escalated assignment)."""
+
+
+def job_target(job_id: str) -> str:
+    """The name of the target (the candidate key) a GA run's id was built from by
+    :func:`plan_jobs`: ``sg136-z2-sg136-w0-r0`` -> ``sg136-z2`` (escalated runs ``-x3-r0``
+    too); an id of another form is its own target."""
+    match = _JOB_ID.match(job_id)
+    return match.group(1) if match else job_id
 
 
 def _forced_jobs(target: ReconstructionTarget, restarts: int, settings: GASettings, seed: int, max_strain: float,
