@@ -43,7 +43,7 @@ from core.contact_model.inference import (
     model_for_cell,
     predict_contact_map,
 )
-from core.crystal.composition import parse_formula
+from core.crystal.composition import Formula, parse_formula
 from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
 from core.io.structures import MIN_ATOM_DISTANCE
 from core.predict.export import export_prediction
@@ -159,15 +159,7 @@ def predict_structures(
     if use_contact and not candidates and not given:
         notes.append("contact route: no space group admits a Wyckoff assignment of "
                      f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else ""))
-    maps = dict(contact_maps or {})
-    zs = sorted({c.z for c in candidates})
-    for k, z in enumerate(zs):
-        if z not in maps:
-            clock.stage("contact maps", k, len(zs), f"Z = {z}")
-            maps[z] = predict_contact_map(parsed, z=z, model=model_for_cell(z * parsed.atoms_per_formula_unit,
-                                                                             device))
-    if zs:
-        clock.stage("contact maps", len(zs), len(zs), "")
+    maps = _contact_maps(parsed, sorted({c.z for c in candidates}), clock, device, given=contact_maps)
 
     if not candidates and not templates:
         raise PredictionError(f"no structure to offer for '{formula}'"
@@ -285,17 +277,28 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
     if not candidates and not templates:
         raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
                               + (f" with Z={z}" if z else "") + " within the model's cell size, and no template")
-    zs = sorted({c.z for c in candidates})
-    maps = {}
-    for k, zz in enumerate(zs):
-        if _is_set(cancel):
-            break
-        clock.stage("contact maps", k, len(zs), f"Z = {zz}")
-        model = load_model(model_path, device) if model_path else \
-            model_for_cell(zz * parsed.atoms_per_formula_unit, device)
-        maps[zz] = predict_contact_map(parsed, z=zz, model=model)
+    maps = _contact_maps(parsed, sorted({c.z for c in candidates}), clock, device, model_path, cancel)
     clock.finish()
     return candidates, maps, templates
+
+
+def _contact_maps(parsed: Formula, zs: list[int], clock: _Clock, device: str, model_path: str | None = None,
+                  cancel=None, given: dict[int, ContactPrediction] | None = None) -> dict[int, ContactPrediction]:
+    """The predicted map of each Z in ``zs`` (those in ``given`` kept as given, e.g. edited in the
+    window): ``model_path``'s network, else the shipped one for the cell's size
+    (:func:`core.contact_model.inference.model_for_cell`). Stops early when cancelled."""
+    maps = dict(given or {})
+    for k, z in enumerate(zs):
+        if _is_set(cancel):
+            break
+        if z not in maps:
+            clock.stage("contact maps", k, len(zs), f"Z = {z}")
+            model = load_model(model_path, device) if model_path else \
+                model_for_cell(z * parsed.atoms_per_formula_unit, device)
+            maps[z] = predict_contact_map(parsed, z=z, model=model)
+    if zs:
+        clock.stage("contact maps", len(zs), len(zs), "")
+    return maps
 
 def warm_up(model_path: str | None = None, device: str = "auto") -> None:
     """Load the contact and candidate models, the Wyckoff tables and the template
