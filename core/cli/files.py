@@ -57,7 +57,8 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
     stats["load_seconds"] = round(loaded, 3)
     print(stats_text(stats, top=args.top))
     if split:
-        print(f"split by reduced formula (seed {args.seed}, 80/10/10 of formulas):")
+        shares = "/".join(f"{100 * f:g}" for f in SPLIT_FRACTIONS)
+        print(f"split by reduced formula (seed {args.seed}, {shares} % of formulas):")
         for name, part in split.items():
             print(f"  {name:>10}  {part['structures']:>7} structures  {part['formulas']:>7} formulas")
     print(f"\nloaded in {loaded:.2f} s (cache: {'off' if args.no_cache else 'on'})")

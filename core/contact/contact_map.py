@@ -60,6 +60,9 @@ MAX_CANONICAL_LEAVES = 256
 MAX_TOLERANCE = 1.0
 """Å: the widest bond window half-width a user may ask for (the paper's is 0.4): a wider
 window reaches second neighbours and its lower edge goes below zero for light atoms."""
+DEFAULT_THRESHOLD = 0.5
+"""The probability above which a predicted pair counts as a contact where nothing better is known
+(a shipped model carries its own threshold, tuned on validation: :attr:`ContactModel.threshold`)."""
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from core.contact.contact_map import DEFAULT_THRESHOLD
 from core.crystal.elements import atomic_numbers, element_table
 
 Listener = Callable[[], None]
@@ -39,7 +40,7 @@ class ContactMapDocument:
         self.labels: list[str] = []
         self.species: list[str] = []
         self.probabilities: np.ndarray | None = None
-        self.threshold = 0.5
+        self.threshold = DEFAULT_THRESHOLD
         self.matrix = np.zeros((0, 0), dtype=np.uint8)
         self.reference: np.ndarray | None = None
         self.reference_distances: np.ndarray | None = None
@@ -69,7 +70,7 @@ class ContactMapDocument:
     def n(self) -> int:
         return len(self.labels)
 
-    def load(self, labels, species, matrix, probabilities=None, threshold: float = 0.5,
+    def load(self, labels, species, matrix, probabilities=None, threshold: float = DEFAULT_THRESHOLD,
              predicted=None, image_coordination=None) -> None:
         """Show a new map (clears undo history). ``predicted`` is what Reset returns to;
         ``image_coordination``: a structure's coordination numbers over periodic images."""

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
+from core.contact.contact_map import DEFAULT_THRESHOLD
 from core.contact.metrics import dice, matched_dice
 from core.contact_model.data import groups_by_size
 from core.contact_model.model import ContactModel
@@ -68,7 +69,7 @@ class PairPriorBaseline:
     def predict(self, numbers: np.ndarray) -> np.ndarray:
         z = np.asarray(numbers, dtype=np.int64)
         z = np.where(z < len(self.probability), z, 0)
-        out = (self.probability[z[:, None], z[None, :]] > 0.5).astype(np.uint8)
+        out = (self.probability[z[:, None], z[None, :]] > DEFAULT_THRESHOLD).astype(np.uint8)
         np.fill_diagonal(out, 0)
         return out
 

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from core.contact.contact_map import DEFAULT_THRESHOLD
 from core.contact.metrics import dice
 from core.contact_model.inputs import atom_inputs
 from core.contact_model.network import ContactNet, ContactNetConfig
@@ -68,7 +69,7 @@ class ContactModel:
 
     net: ContactNet
     scaler: FeatureScaler
-    threshold: float = 0.5
+    threshold: float = DEFAULT_THRESHOLD
     max_atoms: int = PAPER_MAX_ATOMS
     z_prior: dict[int, dict[int, int]] = field(default_factory=dict)
     metadata: dict = field(default_factory=dict)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from core.contact.contact_map import DEFAULT_THRESHOLD
 from core.contact.metrics import best_matching_permutation
 from core.contact_model.data import groups_by_size
 from core.contact_model.inputs import N_INPUTS, atom_inputs
@@ -99,7 +100,7 @@ def _matched_targets(probs: np.ndarray, targets: np.ndarray, species: np.ndarray
     """Targets re-ordered (within elements) to best agree with the current predictions."""
     out = targets.copy()
     for k in range(len(targets)):
-        perm, _ = best_matching_permutation(targets[k], probs[k] > 0.5, species[k].tolist(), exact_limit=720)
+        perm, _ = best_matching_permutation(targets[k], probs[k] > DEFAULT_THRESHOLD, species[k].tolist(), exact_limit=720)
         out[k] = targets[k][np.ix_(perm, perm)]
     return out
 
@@ -119,7 +120,7 @@ def predict_groups(net: ContactNet, batches: _Batches, device: torch.device) -> 
     return out
 
 
-def mean_dice(net: ContactNet, batches: _Batches, device: torch.device, threshold: float = 0.5) -> float:
+def mean_dice(net: ContactNet, batches: _Batches, device: torch.device, threshold: float = DEFAULT_THRESHOLD) -> float:
     """Mean positional Dice over a partition."""
     probs = predict_groups(net, batches, device)
     scores = [
@@ -155,7 +156,7 @@ def tune_decision(model: ContactModel, validation: FeaturizedDataset) -> dict:
             out.append(_dice_per_sample(torch.from_numpy(maps.astype(np.float32)), target))
         return torch.cat(out)
 
-    threshold = max(THRESHOLDS, key=lambda t: (float(scores(t, None).mean()), -abs(t - 0.5)))
+    threshold = max(THRESHOLDS, key=lambda t: (float(scores(t, None).mean()), -abs(t - DEFAULT_THRESHOLD)))
     at_threshold = float(scores(threshold, None).mean())
     snaps = SNAP_CANDIDATES if model.templates is not None else (None,)
     best_snap, best_values = None, scores(threshold, None)

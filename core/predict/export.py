@@ -8,7 +8,7 @@ import functools
 from pathlib import Path
 
 from core.crystal.composition import parse_formula, same_formula
-from core.crystal.symmetry import SPACEGROUP_SYMPREC
+from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
 from core.errors import FormulaError
 from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
@@ -41,8 +41,8 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
             "templates": [c.to_dict(with_structure=False) for c in result.templates],
             "notes": result.notes,
             "symprec": SPACEGROUP_SYMPREC,
-            "symprec_note": "Å, with an angle tolerance of 5°: space groups of the table, folder names and "
-                            "symmetrised CIFs",
+            "symprec_note": f"Å, with an angle tolerance of {ANGLE_TOLERANCE:g}°: space groups of the table, "
+                            "folder names and symmetrised CIFs",
             "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
                                     "comes from the relaxation, not from the contact map",
             "device": resolve_device(result.settings.device),

@@ -10,6 +10,7 @@ import numpy as np
 
 from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
 from core.crystal.symmetry import CELL_SYMPREC, cell_wyckoff_letters
+from core.data.datasets import SPLIT_FRACTIONS
 from core.data.formula_split import full_range_split
 from core.runtime.parallel import spawn_pool
 from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
@@ -69,7 +70,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
     volumes = np.abs(np.linalg.det(train.lattices))
     meta = {"source": str(data_path), "licence": LICENCE, "max_atoms": max_atoms,
             "split": "core.data.formula_split.full_range_split (paper-scope split, seed 0; other formulas "
-                     "seed 1; fractions 0.8/0.1/0.1): training partition only",
+                     f"seed 1; fractions {'/'.join(f'{f:g}' for f in SPLIT_FRACTIONS)}): training partition only",
             "symprec": TEMPLATE_SYMPREC, "symprec_superstructures": CELL_SYMPREC, "n_templates": len(train),
             "n_formulas": len(formulas), "seconds": round(time.perf_counter() - start, 1)}
     return TemplateLibrary(
