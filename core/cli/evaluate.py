@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from core.cli.options import (
+    DEFAULT_TOP_K,
     add_ga_arguments,
     add_prediction_options,
     add_rule_argument,
@@ -397,7 +398,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
     add_size_filter_arguments(p)
-    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K, help=f"space-group candidates (default {DEFAULT_TOP_K})")
     p.add_argument("--z", type=z_or_auto, default="auto", help=argparse.SUPPRESS)
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)
     p.add_argument("--jobs", type=processes, default=None, help="formulas evaluated at a time, one core each")

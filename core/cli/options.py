@@ -21,6 +21,7 @@ from core.predict.settings import (
     RANKINGS,
     SECOND_TOP,
     SYMMETRY_PRIOR,
+    PredictionSettings,
 )
 from core.relax.potentials import POTENTIALS
 from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
@@ -236,22 +237,37 @@ def add_size_filter_arguments(p: argparse.ArgumentParser) -> None:
                    help="leave out the structures of these earlier evaluations (their JSON output) before "
                         "sampling: a further sample disjoint from theirs, to be merged with them")
 
+DEFAULT_TOP_K = PredictionSettings.top_k
+"""Space-group candidates per formula unless told (``--top-k``)."""
+RECONSTRUCT_ESCALATE = 20
+"""``reconstruct``'s default for ``--escalate``: one target, so more assignments are affordable
+than in ``predict`` (where it is off)."""
+
+
 def add_ga_arguments(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--assignments", type=ga_runs, default=5, help="Wyckoff assignments tried, best prior first (default 5)")
-    p.add_argument("--restarts", type=ga_runs, default=1, help="GA runs per assignment with different seeds")
-    p.add_argument("--escalate", type=escalate_to, default=20, metavar="N",
+    from core.reconstruction.loop import LoopSettings
+
+    d = LoopSettings()
+    p.add_argument("--assignments", type=ga_runs, default=d.n_assignments,
+                   help=f"Wyckoff assignments tried, best prior first (default {d.n_assignments})")
+    p.add_argument("--restarts", type=ga_runs, default=d.restarts,
+                   help=f"GA runs per assignment with different seeds (default {d.restarts})")
+    p.add_argument("--escalate", type=escalate_to, default=RECONSTRUCT_ESCALATE, metavar="N",
                    help="when every run ends below fitness 1, go on with the assignments ranked up to N "
-                        "(default 20; 0: off)")
-    p.add_argument("--population", type=population, default=100,
-                   help=f"GA population (paper: 100; {population.describe()})")
-    p.add_argument("--generations", type=positive, default=1000, help="maximum generations (paper: 1000)")
-    p.add_argument("--patience", type=non_negative, default=50,
-                   help="generations to keep refining bond lengths after fitness 1 (default 50)")
+                        f"(default {RECONSTRUCT_ESCALATE}; 0: off)")
+    p.add_argument("--population", type=population, default=d.ga.population,
+                   help=f"GA population (default {d.ga.population}, as in the paper; {population.describe()})")
+    p.add_argument("--generations", type=positive, default=d.ga.generations,
+                   help=f"maximum generations (default {d.ga.generations}, as in the paper)")
+    p.add_argument("--patience", type=non_negative, default=d.ga.patience,
+                   help=f"generations to keep refining bond lengths after fitness 1 (default {d.ga.patience})")
     p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
 
 def add_prediction_options(p: argparse.ArgumentParser) -> None:
-    """Options of ``predict`` that ``evaluate prediction`` shares (read by ``predict_settings``)."""
+    """Options of ``predict`` that ``evaluate prediction`` shares (read by ``predict_settings``);
+    the defaults they name are :class:`PredictionSettings`' own."""
+    d, fast = PredictionSettings(), PredictionSettings.fast()
     p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
     p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
                    help="where the contact-map network and the potential run (default auto: CUDA when present)")
@@ -262,15 +278,16 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
                         "both offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
-                   help="quick preset: 3 assignments, population 60, 300 generations, 1 relaxation per candidate")
-    p.add_argument("--assignments", type=ga_runs, default=None, help="Wyckoff assignments per candidate (default 5)")
-    p.add_argument("--restarts", type=ga_runs, default=None, help="GA runs per assignment (default 1)")
+                   help=f"quick preset: {fast.n_assignments} assignments, population {fast.population}, "
+                        f"{fast.generations} generations, {fast.relax_per_candidate} relaxation per candidate")
+    p.add_argument("--assignments", type=ga_runs, default=None, help=f"Wyckoff assignments per candidate (default {d.n_assignments})")
+    p.add_argument("--restarts", type=ga_runs, default=None, help=f"GA runs per assignment (default {d.restarts})")
     p.add_argument("--escalate", type=escalate_to, default=None, metavar="N",
                    help="a candidate whose runs all end below fitness 1 goes on with the assignments ranked up "
-                        "to N (default 0: off; each escalated candidate costs about 30 s on 2 cores)")
+                        f"to N (default {d.escalate_to}: off; each escalated candidate costs about 30 s on 2 cores)")
     p.add_argument("--population", type=population, default=None,
-                   help=f"GA population (default 100, as in the paper; {population.describe()})")
-    p.add_argument("--generations", type=positive, default=None, help="GA generations (default 1000, as in the paper)")
+                   help=f"GA population (default {d.population}, as in the paper; {population.describe()})")
+    p.add_argument("--generations", type=positive, default=None, help=f"GA generations (default {d.generations}, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=None,
                    help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default: "
                         "20 for cells of at most 12 atoms, 50 above; docs/ranking.md)")
@@ -278,8 +295,8 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="a GA run stops when its best fitness has not improved for this many generations "
                         "(default: 100 for cells of at most 12 atoms, 200 above)")
     p.add_argument("--strain", type=strain, default=None,
-                   help=f"lattice length freedom around the prediction, a fraction (default 0.1; 0 to {MAX_STRAIN})")
-    p.add_argument("--relax-per-candidate", type=positive, default=None, help="distinct structures relaxed per candidate (default 2)")
+                   help=f"lattice length freedom around the prediction, a fraction (default {d.max_strain:g}; 0 to {MAX_STRAIN})")
+    p.add_argument("--relax-per-candidate", type=positive, default=None, help=f"distinct structures relaxed per candidate (default {d.relax_per_candidate})")
     p.add_argument("--ranking", choices=RANKINGS, default=None,
                    help="order of the relaxed structures: energy (default: the potential's energy per atom) or "
                         "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
@@ -311,7 +328,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="routes pooled into one ranking: contact (CMCrystal on the predicted map), templates "
                         "(substituted known structures) or both (default contact,templates)")
     p.add_argument("--templates-top-k", type=positive, default=None, metavar="K",
-                   help="distinct template structures relaxed (default 5, --fast 3)")
+                   help=f"distinct template structures relaxed (default {d.template_top_k}, --fast {fast.template_top_k})")
     p.add_argument("--template-scorer", choices=SCORERS, default=None,
                    help="substitution score of the template retrieval (default mendeleev: the Mendeleev-number "
                         "distance; ionic: data-mined ionic substitution probabilities; auto: ionic when "

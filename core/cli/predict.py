@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from core.cli.options import (
+    DEFAULT_TOP_K,
     Number,
     add_prediction_options,
     output_file,
@@ -243,7 +244,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace another formula's results in --out (refused otherwise); files you added to "
                         "result folders are kept either way")
-    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates (default 5)")
+    p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K, help=f"space-group candidates (default {DEFAULT_TOP_K})")
     p.add_argument("--z", type=z_or_auto, default="auto", help="formula units in the primitive cell, or auto (default)")
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
                    help="try this space group instead of the predicted ones (repeatable)")
@@ -283,7 +284,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="stop with an error when the cluster has had no worker for this long while formulas are "
                         f"left (default {DEFAULT_WORKER_TIMEOUT:g} s on a local cluster or a scheduler; none on "
                         "SLURM/PBS, whose batch jobs may wait in the queue for hours)")
-    p.add_argument("--top-k", type=top_spacegroups, default=5, help="space-group candidates per formula (default 5)")
+    p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K,
+                   help=f"space-group candidates per formula (default {DEFAULT_TOP_K})")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0)")
     p.set_defaults(func=cmd_screen, z="auto", spacegroup=None, jobs=1)
