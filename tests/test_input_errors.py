@@ -112,6 +112,24 @@ def test_every_name_read_as_a_poscar_is_checked_line_by_line(name, tmp_path):
         read_structure(path)
 
 
+def test_a_vasp4_poscar_without_element_names_is_an_error_not_hydrogen_and_helium(tmp_path, capsys):
+    """No element line: pymatgen named the atoms H, He (rock salt became H4He4 with H/He VASP
+    inputs). Elements are taken from the first line when it names one per count (the VASP 4
+    habit), with a warning; otherwise an error naming line 6, and nothing is written."""
+    vasp4 = poscar(CUBIC).replace("\nNa Cl\n", "\n")  # comment 'test', then the counts
+    path = tmp_path / "old.POSCAR"
+    path.write_text(vasp4)
+    with pytest.raises(StructureFileError, match=r"line 6: the atom counts '1 1' follow the lattice with no line "
+                                                 r"of element symbols .*add the element line"):
+        read_structure(path)
+    assert main(["export", str(path), "--out", str(tmp_path / "out")]) == 2
+    assert "VASP 4 format" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    path.write_text("Na Cl" + vasp4[len("test"):])
+    with pytest.warns(StructureWarning, match="elements were read from its first line: Na Cl"):
+        structure = read_structure(path)
+    assert structure.composition.reduced_formula == "NaCl"
+
+
 def test_a_cif_with_poscar_in_its_name_is_read_as_a_cif(tmp_path):
     from conftest import nacl
 

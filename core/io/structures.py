@@ -83,12 +83,14 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
         raise StructureFileError(f"{p}: no such file")
     if p.is_dir():
         raise StructureFileError(f"{p}: is a folder, expected a structure file")
+    vasp4_species = None
     if _is_poscar_name(p):
         _check_poscar_counts(p)
+        vasp4_species = _vasp4_species(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = Structure.from_file(p)
+            structure = _read_vasp4(p, vasp4_species) if vasp4_species else Structure.from_file(p)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
@@ -99,6 +101,9 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
             f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
         )
     check_structure(structure, str(p), warn)
+    if vasp4_species and warn:
+        warnings.warn(StructureWarning(f"{p}: no element line (VASP 4 format); the elements were read from its "
+                                       f"first line: {' '.join(vasp4_species)}"), stacklevel=2)
     return structure
 
 
@@ -193,6 +198,50 @@ def _is_poscar_name(path: Path) -> bool:
     if ".CIF" in name or ".MCIF" in name or name.endswith(".JSON"):
         return False
     return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
+
+
+def _vasp4_species(path: Path) -> list[str] | None:
+    """The elements of a POSCAR without an element line (VASP 4 format: the counts follow the
+    lattice), read from its first line, where VASP 4 users name them; None for a VASP 5 file.
+
+    pymatgen would name such atoms H, He, Li, ... (a UserWarning only), and a rock-salt file
+    became H4He4 with VASP inputs for H and He: a silent reinterpretation, hence this check.
+
+    Raises
+    ------
+    StructureFileError
+        The first line does not name one element per count: the message says what to add.
+    """
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None  # the reader reports unreadable files
+    if len(lines) < 6 or not lines[5].split():
+        return None
+    try:
+        counts = [int(v) for v in lines[5].split()]
+    except ValueError:
+        return None  # an element line (VASP 5), or a format problem the reader reports
+    named = lines[0].split()[:len(counts)]
+    table = element_table()
+    try:
+        [table.z_of(symbol) for symbol in named]
+    except KeyError:
+        named = []
+    if len(named) != len(counts) and any(path.parent.glob("POTCAR*")):
+        return None  # pymatgen takes the elements of the POTCAR beside it, as VASP does
+    if len(named) != len(counts):
+        raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
+                                 "line of element symbols (VASP 4 format), and the first line does not name "
+                                 f"{len(counts)} element{'s' if len(counts) != 1 else ''}: add the element "
+                                 "line (e.g. 'Na Cl') above the counts")
+    return named
+
+
+def _read_vasp4(path: Path, species: list[str]) -> Structure:
+    """A VASP 4 POSCAR read with ``species`` as its element line (:func:`_vasp4_species`)."""
+    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return Poscar.from_str("\n".join([*lines[:5], " ".join(species), *lines[5:]]) + "\n").structure
 
 
 def _check_poscar_counts(path: Path) -> None:
