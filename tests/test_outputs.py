@@ -399,10 +399,18 @@ def test_exporting_all_results_writes_a_summary_but_never_over_a_users(tmp_path)
     paths, notes = export_records(records, out, "NaCl", summary=True)
     assert {"summary.csv", "summary.json"} <= {p.name for p in paths} and notes == []
     assert len(json.loads((out / "summary.json").read_text())["structures"]) == len(records)
+    from core.predict.result_folder import read_run_folder
+
+    formula, reopened, _ = read_run_folder(out)  # the export opens as a run folder (its rows name their folders)
+    assert formula == "NaCl" and [r.rank for r in reopened] == [r.rank for r in records]
     mine = tmp_path / "mine"
     mine.mkdir()
     (mine / "summary.csv").write_text("my own table\n")
     paths, notes = export_records(records, mine, "NaCl", summary=True)
     assert (mine / "summary.csv").read_text() == "my own table\n" and "summary.csv not written" in notes[0]
-    _, notes = export_records(records, out, "KCl", summary=True)  # another formula's summary is kept
-    assert json.loads((out / "summary.json").read_text())["formula"] == "NaCl" and "summary.csv not written" in notes[-1]
+    from core.predict.run_folder import ForeignResultsError
+
+    with pytest.raises(ForeignResultsError, match="holds the results of NaCl, not KCl"):  # as predict refuses it
+        export_records(records, out, "KCl", summary=True)
+    assert json.loads((out / "summary.json").read_text())["formula"] == "NaCl"
+    assert not any("KCl" in p.name for p in out.iterdir())  # nothing of KCl's written beside NaCl's

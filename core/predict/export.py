@@ -14,6 +14,7 @@ from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
 from core.predict.results import PredictionResult, RankedStructure, discarded_lines
 from core.predict.run_folder import (
+    ForeignResultsError,
     OutputFolderError,
     RunFolder,
     our_summary_formula,
@@ -76,8 +77,17 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
         formula = parse_formula(formula).unit_formula
     except FormulaError:  # a name that is not a formula: kept as it is
         pass
-    entries = [(ranked_folder_name(r.rank, formula, r.shown_symbol),
-                functools.partial(write_structure_folder, record=r, formula=formula)) for r in records]
+    names = [ranked_folder_name(r.rank, formula, r.shown_symbol) for r in records]
+    entries = [(name, functools.partial(write_structure_folder, record=r, formula=formula))
+               for name, r in zip(names, records)]
+    try:
+        earlier = our_summary_formula(Path(folder))
+    except OutputFolderError:  # the user's own summary: kept, and a note says so (_export_summary)
+        earlier = None
+    try:
+        RunFolder(folder, formula).check_formula(earlier)  # another formula's results: refused, as predict does
+    except ForeignResultsError as exc:
+        raise ForeignResultsError(str(exc).split(": choose")[0] + ": export into another folder") from None
     target = RunFolder(folder)
     out = []
     for entry in entries:
@@ -85,13 +95,14 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
             break
         out += target.write_in_place([entry])
     if summary and not _is_set(cancel):
-        out += _export_summary(target, records, formula)
+        out += _export_summary(target, records, names, formula)
     return out, target.notes
 
 
-def _export_summary(target: RunFolder, records: list[ResultRecord], formula: str) -> list[Path]:
-    """``summary.csv``/``summary.json`` of ``records`` in the export folder, unless a summary there
-    is not ours or is another formula's (a note says so; nothing of the user's is replaced)."""
+def _export_summary(target: RunFolder, records: list[ResultRecord], names: list[str], formula: str) -> list[Path]:
+    """``summary.csv``/``summary.json`` of ``records`` (each row naming its folder, ``names``, so
+    that the export opens as a run folder) in the export folder, unless a summary there is not
+    ours or is another formula's (a note says so; nothing of the user's is replaced)."""
     try:
         earlier = our_summary_formula(target.path)
     except OutputFolderError:
@@ -102,4 +113,5 @@ def _export_summary(target: RunFolder, records: list[ResultRecord], formula: str
         return []
     meta = {"formula": formula, "exported_by": "AlphaCrystal Studio (the window's Export all)",
             "symprec": SPACEGROUP_SYMPREC}
-    return list(RunFolder.summary_files(target.path, [r.to_row() for r in records], meta))
+    rows = [r.to_row() | {"folder": name} for r, name in zip(records, names)]
+    return list(RunFolder.summary_files(target.path, rows, meta))

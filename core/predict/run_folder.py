@@ -112,6 +112,18 @@ class RunFolder:
                                         "not this program's; move it or choose another output folder")
         if self.formula is None or self.overwrite:
             return
+        self.check_formula(summary_formula)
+
+    def check_formula(self, summary_formula: str | None = None) -> None:
+        """Refuse a folder holding another formula's results (its summary's formula,
+        ``summary_formula``, and each result folder's), before anything is written.
+
+        Raises
+        ------
+        ForeignResultsError
+        """
+        if self.formula is None or not self.path.is_dir():
+            return
         found = {summary_formula} if summary_formula else set()
         for folder in self._result_folders():
             found.add(str(_read_json(folder / RESULT_FILE).get("formula", "")))
