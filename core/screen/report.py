@@ -15,7 +15,7 @@ from pathlib import Path
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
            ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
-           ("decomposition", "Hull at this composition"),
+           ("decomposition", "Hull at this composition"), ("hull_note", "Hull note"),
            ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
@@ -67,7 +67,9 @@ th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
-the run), unstable. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
+the run), unstable; "⚠ see note" where the hull note qualifies it (a result far below every known
+phase says the reference phases of that system may be incomplete: check it against a complete phase
+diagram before believing it). Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
 within one composition. Match: StructureMatcher at pymatgen's default tolerances against the reference
 given in the input.</p>
 <p><label>Show E_hull ≤ <input id='hull-limit' type='number' step='10' size='6'> meV/atom</label>
@@ -94,6 +96,8 @@ def _row(row: dict, out: Path) -> str:
             if row.get("cif"):
                 links.append(f"<a href='{escape(_relative(row['cif'], out))}'>CIF</a>")
             text = " ".join(links)
+        if key == "stability" and row.get("hull_note"):  # e.g. far below every known phase: say so where it is read
+            text += f" <span title='{escape(str(row['hull_note']))}' style='color:#b06000'>⚠ see note</span>"
         cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
     css = " class='failed'" if row.get("status") == "failed" else ""
     hull = row.get("e_above_hull_meV")
