@@ -337,3 +337,14 @@ def test_a_failing_second_potential_is_said_and_leaves_the_order(monkeypatch):
     core.relax.relaxer.cached_relaxer.cache_clear()
     assert "no weights" in failure and all(failure in e.rank_reason and "ln P" in e.rank_reason for e in both)
     assert [e.crystallography()["relaxed_spacegroup"] for e in both] == [221, 123]
+
+
+def test_a_result_whose_relaxation_halved_its_cell_is_reported_and_written_in_the_smaller_cell():
+    """A doubled cubic perovskite (the cell a lower-symmetry start relaxed in): the record holds
+    its primitive cell, so POSCAR, Z and n_atoms are those of the result, not of the start."""
+    doubled = cubic_perovskite() * (2, 1, 1)
+    record = entry(doubled, -8.0, "mp-1").record()
+    assert (record.z, record.n_atoms, len(record.structure)) == (1, 5, 5)
+    assert record.structure.composition.reduced_formula == "SrTiO3" and record.energy_per_atom == -8.0
+    same = entry(cubic_perovskite(), -8.0, "mp-1")
+    assert same.record().structure is same.structure  # a cell that is already primitive is written as relaxed

@@ -16,7 +16,7 @@ from core.contact_model.inference import (
     ContactPrediction,
 )
 from core.crystal.composition import formula_unit_text
-from core.crystal.symmetry import cell_summary, hm_symbol, space_group_or_p1
+from core.crystal.symmetry import cell_summary, hm_symbol, primitive_cell, space_group_or_p1
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult
@@ -117,12 +117,17 @@ class RankedStructure:
         r, c, x, tpl = self.reconstruction, self.candidate, self.relaxation, self.template
         start = self.start
         seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
+        # the result's own primitive cell: a relaxation that raised the symmetry (R-3c -> R-3m, F-43m ->
+        # Pm-3m) can halve the cell the route started from, and POSCAR, Z and n_atoms then say so
+        cell = primitive_cell(self.structure)
+        cell = cell if len(cell) < len(self.structure) else self.structure  # else the cell as relaxed, exactly
+        z = cell.composition.get_reduced_composition_and_factor()[1]
         return ResultRecord(**{
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
             "formula": formula_unit_text(self.structure.composition),
             "source": self.source,
-            "spacegroup": start.spacegroup, "symbol": start.symbol, "z": start.z, "n_atoms": start.n_atoms,
+            "spacegroup": start.spacegroup, "symbol": start.symbol, "z": int(z), "n_atoms": len(cell),
             "sg_probability": None if c is None else round(c.probability, 4),
             "assignment": tpl.wyckoff if tpl is not None else r.assignment.label if r is not None else "",
             "template_formula": None if tpl is None else tpl.template_formula,
@@ -146,7 +151,7 @@ class RankedStructure:
             "reconstruction_s": None if r is None else round(r.seconds, 2),
             "relaxation_s": None if x is None else round(x.seconds, 2),
             "wall_s": round(seconds, 2),
-        }, structure=self.structure, initial=self.initial)
+        }, structure=cell, initial=self.initial)
 
 @dataclass
 class PredictionResult:
