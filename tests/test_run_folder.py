@@ -60,7 +60,8 @@ def test_a_folder_whose_structure_is_gone_is_kept_whole_and_said(tmp_path):
     kept = tmp_path / "kept_01_H_P6_3-mmc"
     assert (kept / "vasp" / "INCAR").read_text() == "ENCUT = 700\n" and (kept / "POSCAR").read_text() == before
     assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").read_text() != before
-    assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note for note in folder.notes)
+    assert any("kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc" in note and "no new result has exactly its POSCAR" in note
+               for note in folder.notes)
     # a folder without the user's files is replaced as before
     folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H third\n"})
     assert folder.notes == [] and not (tmp_path / "kept_01_H_P6_3-mmc-2").exists()
@@ -117,6 +118,18 @@ def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
     write_vasp_inputs(rock_salt, folder)
     assert (folder / "OUTCAR").read_text() == "my DFT run" and (folder / "runs" / "job.sh").is_file()
     assert (folder / "INCAR").is_file() and not list(tmp_path.glob(".vasp*"))
+
+
+def test_an_edited_file_of_a_structure_found_again_keeps_the_old_folder_and_says_why(tmp_path):
+    """MAGMOM added to vasp/INCAR, then the same structure again: the old folder is kept (the
+    new run writes its own INCAR), and the note says the structure is there, not that it is gone."""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "INCAR").write_text("MAGMOM = 2*1\n")
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    assert (tmp_path / "kept_01_H_P6_3-mmc" / "vasp" / "INCAR").read_text() == "MAGMOM = 2*1\n"
+    assert folder.notes == ["kept 01_H_P6_3-mmc as kept_01_H_P6_3-mmc: it holds 1 file of yours (vasp/INCAR); the "
+                            "same structure is now 01_H_P6_3-mmc, but the run writes vasp/INCAR there anew, so your "
+                            "version stays with the old folder"]
 
 
 def test_a_run_killed_before_the_users_files_moved_keeps_them(tmp_path):

@@ -36,7 +36,19 @@ def build_parser() -> argparse.ArgumentParser:
     for name, text, module in GROUPS:
         groups[name] = sub.add_parser(name, help=text).add_subparsers(dest="what", required=True, metavar="MODEL")
         module.register(groups)
+    for leaf in _commands(parser):
+        leaf.set_defaults(command_parser=leaf)  # so that an unknown option is reported by its command
     return parser
+
+
+def _commands(parser: argparse.ArgumentParser):
+    """The parsers of every command (``predict``, ``train contact-map``, ...)."""
+    children = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
+    if not children:
+        yield parser
+    for action in children:
+        for child in dict.fromkeys(action.choices.values()):  # aliases map to the same parser
+            yield from _commands(child)
 
 
 def _one_line_warnings(show: Callable) -> Callable:
@@ -54,7 +66,9 @@ def _one_line_warnings(show: Callable) -> Callable:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # named by the command, with its own --help (the root parser would say 'alphacrystal --help')
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards

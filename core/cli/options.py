@@ -301,9 +301,9 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help="order of the relaxed structures: energy (default: the potential's energy per atom) or "
                         "learned (a logistic ranker over energy gap, symmetry, route and map agreement, trained "
                         "on validation pools; docs/ranking.md)")
-    p.add_argument("--second-potential", choices=[*POTENTIALS, "none"], default=None,
+    p.add_argument("--second-potential", choices=["auto", *POTENTIALS, "none"], default=None,
                    help=f"potential that re-ranks the {SECOND_TOP} lowest distinct structures at the first one's relaxed "
-                        "geometry (default: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
+                        "geometry (default auto: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
                         "docs/ranking.md)")
     p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
                    help="weight of the second potential's energy against the first's when re-ranking (0.5: the "

@@ -348,8 +348,15 @@ class RunFolder:
                                   f"along with the same structure into {same}")
                 continue
             keep[old] = free_path(self.path, KEPT_PREFIX + old.name)
+            if same is not None:  # the same structure, but a file of the user's is one the new run writes too
+                why = (f"the same structure is now {same}, but the run writes "
+                       + ", ".join(f for f in files if (staging / same / f).exists())
+                       + " there anew, so your version stays with the old folder")
+            else:
+                why = ("no new result has exactly its POSCAR (a re-run may relax the same structure type a little "
+                       "differently, or not find it)")
             self.notes.append(f"kept {old.name} as {keep[old].name}: it holds {_count(files)} of yours "
-                              f"({', '.join(files)}) and its structure is not among the new results")
+                              f"({', '.join(files)}); {why}")
         return keep, moves
 
     def _move_user_files(self, retired: Path, moves: list[tuple[str, str, list[str]]]) -> None:
