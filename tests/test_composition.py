@@ -1,3 +1,5 @@
+import re
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -54,7 +56,7 @@ def test_atom_elements_rejects_bad_z_and_too_many_atoms():
         ("Xx2", "unknown element 'Xx'"),
         ("D2O", "unknown element 'D'"),
         ("Fe2O(", "cannot parse"),
-        ("nacl", "cannot parse"),
+        ("nacl", "capital letter"),
         ("Fe0.5O", "whole numbers"),
         ("Na-Cl", "invalid characters"),
         ("H2O!", "invalid characters"),
@@ -92,3 +94,12 @@ def test_parser_fuzz_formula_like_text(text):
         pass
     for z in zs:
         assert len(formula.atom_elements(z)) == z * formula.atoms_per_formula_unit
+
+
+@pytest.mark.parametrize("text, words", [
+    ("nacl", "did you mean 'NaCl'?"), ("tio2", "did you mean 'TiO2'?"), ("naCl", "capital letter"),
+    ("NaCl.H2O", "a '.' outside a number; write an adduct or hydrate as one formula ('NaClH2O')"),
+])
+def test_a_formula_typed_in_lower_case_or_with_an_adduct_dot_says_what_to_write(text, words):
+    with pytest.raises(FormulaError, match=re.escape(words)):
+        parse_formula(text)

@@ -385,3 +385,10 @@ def test_screen_input_that_is_a_folder(tmp_path, capsys):
     assert main(["screen", str(folder), "--out", str(tmp_path / "out")]) == 2
     one_error_line(capsys.readouterr().err, str(folder), "is a folder", "a text file", "a CSV file", "a pattern")
     assert not (tmp_path / "out").exists()
+
+
+def test_an_option_a_command_does_not_take_is_named_by_that_command(capsys, tmp_path):
+    usage_error(["screen", str(tmp_path / "f.txt"), "--out", str(tmp_path / "s"), "--spacegroup", "230"], capsys,
+                "screen: unrecognized arguments: --spacegroup 230", "(see alphacrystal screen --help)")
+    usage_error(["train", "candidates", "--data", "x.csv", "--bogus"], capsys,
+                "train candidates: unrecognized arguments: --bogus", "(see alphacrystal train candidates --help)")

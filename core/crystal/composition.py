@@ -27,6 +27,8 @@ cover (the contact route stops at its models' size). The one name of this limit.
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
 _SYMBOL = re.compile(r"[A-Z][a-z]*")
+_LONE_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
+"""A '.' that is not a decimal point (``NaCl.H2O``)."""
 _EXPONENT = re.compile(r"[0-9.][eE][0-9+-]")
 """An amount in scientific notation (``C1e2``), which pymatgen would read as a number."""
 
@@ -164,6 +166,13 @@ def parse_formula(text: str) -> Formula:
     if not _ALLOWED.match(stripped):
         bad = sorted({c for c in stripped if not _ALLOWED.match(c)})
         raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}")
+    if _LONE_DOT.search(stripped):  # NaCl.H2O: an adduct dot, which pymatgen reports as a float error
+        raise FormulaError(f"formula '{stripped}': a '.' outside a number; write an adduct or hydrate as one "
+                           f"formula ('{_LONE_DOT.sub('', stripped)}')")
+    if stripped[0].islower() or (stripped.isalpha() and stripped.lower() == stripped):
+        guess = _capitalised(stripped)
+        raise FormulaError(f"formula '{stripped}': element symbols start with a capital letter"
+                           + (f"; did you mean '{guess}'?" if guess else ""))
     if _EXPONENT.search(stripped):  # pymatgen reads "C1e2" as 100 carbon atoms: never silently
         raise FormulaError(f"formula '{stripped}': write amounts as whole numbers, not in scientific notation")
     table = element_table()
@@ -232,3 +241,33 @@ def same_formula(a: str, b: str) -> bool:
         return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
     except Exception:  # noqa: BLE001 - an unparsable name is another compound
         return a == b
+
+
+def _capitalised(text: str) -> str | None:
+    """``nacl`` -> ``NaCl``: the formula a user typed in lower case, when its letters split into
+    element symbols one way (two-letter symbols first); None otherwise."""
+    table = element_table()
+
+    def known(symbol: str) -> bool:
+        try:
+            table.z_of(symbol)
+            return True
+        except KeyError:
+            return False
+
+    def split(rest: str) -> str | None:
+        if not rest:
+            return ""
+        digits = len(rest) - len(rest.lstrip("0123456789()[]"))
+        if digits:
+            tail = split(rest[digits:])
+            return None if tail is None else rest[:digits] + tail
+        for n in (2, 1):
+            symbol = rest[:n].capitalize()
+            if len(rest) >= n and rest[:n].isalpha() and known(symbol):
+                tail = split(rest[n:])
+                if tail is not None:
+                    return symbol + tail
+        return None
+
+    return split(text.lower())
