@@ -52,6 +52,12 @@ def test_csv_input_with_a_reference_column(tmp_path):
         read_screen_input(str(tmp_path / "bad.csv"))
 
 
+def test_one_formula_is_a_screen_of_one_and_a_missing_file_is_named(tmp_path):
+    assert [i.formula for i in read_screen_input("NaCl").items] == ["NaCl"]
+    with pytest.raises(ScreenInputError, match="no such file, and not a formula or a pattern"):
+        read_screen_input(str(tmp_path / "formulas.txt"))
+
+
 def test_pattern_expands_to_the_product_in_order():
     found = read_screen_input("{Li,Na,K}{Co,Ni}O2")
     assert [i.formula for i in found.items] == ["LiCoO2", "LiNiO2", "NaCoO2", "NaNiO2", "KCoO2", "KNiO2"]

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.crystal.composition import parse_formula
-from core.errors import AlphaCrystalError
+from core.errors import AlphaCrystalError, FormulaError
 from core.predict.scope import check_scope
 
 MAX_PATTERN_FORMULAS = 10_000
@@ -77,6 +77,15 @@ class ScreenInput:
     source: str = ""
 
 
+def _is_formula(text: str) -> bool:
+    """Whether ``text`` reads as one chemical formula (``NaCl``; not ``formulas.txt``)."""
+    try:
+        parse_formula(text)
+        return True
+    except FormulaError:
+        return False
+
+
 def read_screen_input(text_or_path: str) -> ScreenInput:
     """Read INPUT: a ``.csv`` file, a text file, or a pattern (module docstring).
 
@@ -92,10 +101,11 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     elif path.is_dir():
         raise ScreenInputError(f"{text_or_path}: is a folder; give a text file (a formula per line), a CSV file "
                                "with a formula column, or a pattern such as {Li,Na}{Co,Ni}O2")
-    elif "{" in text_or_path:
+    elif "{" in text_or_path or _is_formula(text_or_path):  # one formula is the simplest pattern
         out = _expand_pattern(text_or_path)
     else:
-        raise ScreenInputError(f"{text_or_path}: no such file, and not a pattern such as {{Li,Na}}{{Co,Ni}}O2")
+        raise ScreenInputError(f"{text_or_path}: no such file, and not a formula or a pattern such as "
+                               "{Li,Na}{Co,Ni}O2")
     if not out.items and not out.problems:
         raise ScreenInputError(f"{text_or_path}: no formula in it")
     return _unique(out)
