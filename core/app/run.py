@@ -22,6 +22,7 @@ from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError
 from core.predict.record import ResultRecord
 from core.predict.results import discarded_lines
+from core.runtime.terminal import counted
 from core.templates.retrieval import TemplateCandidate
 
 
@@ -62,7 +63,8 @@ class RunRequest:
             label = c.assignment["label"] if c.assignment else "assignment unknown"
             return (f"{self.formula}: re-run of {self.rerun_of} in {c.symbol} ({c.spacegroup}), Z = {c.z} "
                     f"[{label}]{edited}")
-        return f"{self.formula}: {len(self.candidates)} space-group candidates{edited}, {len(self.templates)} templates"
+        return (f"{self.formula}: {counted(len(self.candidates), 'space-group candidate')}{edited}, "
+                f"{counted(len(self.templates), 'template')}")
 
 
 @dataclass

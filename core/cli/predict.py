@@ -69,7 +69,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.predict.pipeline import predict_structures
     from core.predict.scope import cell_size_note, z_from_formula
     from core.runtime.parallel import CancelToken
-    from core.runtime.terminal import ProgressBar, format_seconds
+    from core.runtime.terminal import ProgressBar, counted, format_seconds
 
     multiprocessing.freeze_support()
     settings = predict_settings(args)
@@ -114,8 +114,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for note in result.notes:
         if note not in said:
             print(f"note: {note}")
-    print(f"\n{result.formula}: {len(records)} distinct structure{'' if len(records) == 1 else 's'} from {len(result.candidates)} space-group "
-          f"candidates and {len(result.templates)} templates "
+    print(f"\n{result.formula}: {counted(len(records), 'distinct structure')} from "
+          f"{counted(len(result.candidates), 'space-group candidate')} and {counted(len(result.templates), 'template')} "
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
@@ -170,7 +170,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     """``alphacrystal screen``: one prediction per formula on a Dask cluster (core.screen.screening)."""
     import signal
 
-    from core.runtime.terminal import format_seconds
+    from core.runtime.terminal import counted, format_seconds
     from core.screen.inputs import read_screen_input
     from core.screen.screening import ClusterSpec, read_cluster_config, screen, start_cluster
 
@@ -194,7 +194,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if config and kind not in ("slurm", "pbs"):
         raise AlphaCrystalError("--cluster-config is for --cluster slurm or pbs")
     spec = ClusterSpec(kind, args.scheduler, args.workers, args.threads_per_worker, config)
-    print(f"screen: {len(found.items)} formulas from {found.source} -> {args.out}"
+    print(f"screen: {counted(len(found.items), 'formula')} from {found.source} -> {args.out}"
           + (f" ({bad} bad line{'s' if bad != 1 else ''} skipped)" if bad else ""), flush=True)
     client, cluster = start_cluster(spec, args.retries)
 

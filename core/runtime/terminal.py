@@ -14,6 +14,11 @@ from typing import TextIO
 from core.runtime.progress import PipelineProgress
 
 
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``1 formula``, ``3 formulas``, ``1 space-group candidate`` (``plural``: when not noun + s)."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"
+
+
 def format_seconds(seconds: float | None) -> str:
     """``75`` -> ``1:15``; ``None`` -> ``?``."""
     if seconds is None:

@@ -13,6 +13,8 @@ import os
 from html import escape
 from pathlib import Path
 
+from core.runtime.terminal import counted
+
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
            ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
            ("decomposition", "Hull at this composition"), ("hull_note", "Hull note"),
@@ -63,7 +65,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 </style></head><body>
 <h1>Screen {escape(out.name)}</h1>
-<p>{len(rows)} formulas: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
+<p>{counted(len(rows), 'formula')}: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
