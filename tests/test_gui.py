@@ -293,7 +293,9 @@ def test_a_14_atom_cell_and_a_templates_only_run(window, qtbot, tmp_path):
     window.run_panel.start_button.click()
     wait_idle(qtbot, window)
     assert window.records and all(r.source.startswith("template m") for r in window.records)  # mp- or mvc- ids
-    assert window.results.item(0, 1).text().startswith("template m")
+    from alphacrystal_gui.widgets.results_table import COLUMNS
+
+    assert window.results.item(0, COLUMNS.index("source")).text().startswith("template m")
     window.export(tmp_path / "export", selected=False)
     wait_idle(qtbot, window)
     first = sorted((tmp_path / "export").glob("01_*"))[0]

@@ -185,6 +185,9 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
     out, failure = _rerank_first(ranked(), settings, "cpu", parse_formula("SrTiO3"))
     assert failure is None and [e.crystallography()["relaxed_spacegroup"] for e in out] == [221, 123]
     assert [e.rank for e in out] == [1, 2]
+    # the score they were ordered by is shown beside the energies (summary rank_score_meV, the table's score)
+    scores = [e.record().rank_score_meV for e in out]
+    assert scores[0] == 0.0 and scores[1] > 0
     assert "ln P(space group | composition, Z)" in out[0].rank_reason and "P(Pm-3m | composition, Z = 1) = 0.944 (the relaxed group's; not the candidate's sg_probability)" \
         in out[0].rank_reason
     assert "P(P4/mmm | composition, Z = 1)" in out[1].rank_reason

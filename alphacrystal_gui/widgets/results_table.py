@@ -20,11 +20,12 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
                ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
 """The right-click menu of a result: (action id, label)."""
 
-COLUMNS = ("rank", "source", "space group", "Z", "relaxed SG", "E (eV/atom)", "ΔE (meV/atom)", "E 2nd (eV/atom)",
-           "E_hull (meV/atom)",
-           "stability", "match ref.", "RMSD ref.", "Dice relaxed",
+COLUMNS = ("rank", "relaxed SG", "ΔE (meV/atom)", "score (meV/atom)", "E_hull (meV/atom)", "stability", "source",
+           "space group", "Z", "E (eV/atom)", "E 2nd (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
            "Wyckoff")
+"""What a crystallographer reads first (the order, its reasons, the stability) comes first, so it
+is in view at the window's default size; the route's and the GA's details follow."""
 
 SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
@@ -46,7 +47,10 @@ TOOLTIPS = {
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
     "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
                    "chosen otherwise; ranks polymorphs; not a formation energy)",
-    "ΔE (meV/atom)": "Energy per atom above the lowest result of this run",
+    "ΔE (meV/atom)": "Energy per atom above the lowest result of this run ('≤': not fully relaxed, an upper bound)",
+    "score (meV/atom)": f"What the first {SECOND_TOP} are ordered by, above the lowest of them: the re-ranking "
+                        "potential's energy (when there is one) minus kT ln P(space group | composition); the rest "
+                        "are ordered by ΔE. Hover a rank for the reason",
     "E 2nd (eV/atom)": "Energy per atom by the second potential (SevenNet-0 after CHGNet, CHGNet after a "
                        "SevenNet, unless chosen otherwise) at the first potential's relaxed geometry; only the "
                        f"lowest {SECOND_TOP} distinct structures are evaluated, and they are re-ranked by it "
@@ -224,6 +228,7 @@ def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
         + (f"; also {r.found_also_by}" if r.found_also_by else "")
     above = None if energy is None or lowest is None else 1000 * (energy - lowest)
     cell = (r.a, r.b, r.c, r.alpha, r.beta, r.gamma)
+    bound = "≤ " if r.converged is False else ""  # relaxed for the first round's steps only
     return {
         "rank": (r.rank, f"{r.rank}" + ("?" if provisional else "")),
         "source": (source, source),
@@ -232,10 +237,12 @@ def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
         "relaxed SG": (r.relaxed_spacegroup,
                        f"{r.relaxed_symbol or ''} ({r.relaxed_spacegroup})" if r.relaxed_spacegroup else ""),
         "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
-        "ΔE (meV/atom)": (above, "" if above is None else f"{above:.1f}"),
+        "ΔE (meV/atom)": (above, "" if above is None else bound + f"{above:.1f}"),
+        "score (meV/atom)": (r.rank_score_meV, "" if r.rank_score_meV is None else f"{r.rank_score_meV:.1f}"),
         "E 2nd (eV/atom)": (r.second_energy_per_atom,
                             "" if r.second_energy_per_atom is None else f"{r.second_energy_per_atom:.4f}"),
-        "E_hull (meV/atom)": (r.e_above_hull_meV, "" if r.e_above_hull_meV is None else f"{r.e_above_hull_meV:+.0f}"),
+        "E_hull (meV/atom)": (r.e_above_hull_meV, "" if r.e_above_hull_meV is None else
+                              bound + f"{r.e_above_hull_meV:+.0f}"),
         "stability": (LABEL_ORDER.get(r.stability or ""), r.stability or ""),
         "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
         "RMSD ref.": (r.rmsd_reference, _f(r.rmsd_reference)),

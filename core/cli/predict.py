@@ -119,10 +119,17 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
-    print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}"
+    print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}{'score':>8}"
           f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for r in records:
         print(_result_line(r, best))
+    if any(r.rank_score_meV is not None for r in records):
+        print("score: what the first ranks are ordered by, meV/atom above the lowest of them (energy, by the "
+              "re-ranking potential when there is one, minus kT ln P(space group): rank_reason); the rest by dE")
+    unconverged = [r.rank for r in records if r.converged is False]
+    if unconverged:
+        print(f"not fully relaxed (the first round's steps only, outside the window of the lowest): rank "
+              f"{', '.join(map(str, unconverged))}; their E, dE and E_hull are upper bounds")
     first = records[0] if records else None
     if first is not None and first.rank_reason:
         print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
@@ -162,7 +169,7 @@ def _result_line(r, best: float | None) -> str:
         start += f"; also {r.found_also_by}"
     relaxed = f"{r.relaxed_symbol} ({r.relaxed_spacegroup})"
     return (f"{r.rank:>4}  {r.folder:<28}{relaxed:<17}"
-            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}"
+            f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}{_number(r.rank_score_meV, '.1f'):>8}"
             f"{_number(r.e_above_hull_meV, '.0f'):>13}  {r.stability or '':<11}{_number(r.dice, '.3f'):>7}"
             f"{_number(r.fitness, '.3f'):>9}{_number(r.relaxed_dice, '.3f'):>9}  {start}")
 

@@ -173,7 +173,10 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
     if penalties:
         given = "composition, Z" if settings.z is not None else "composition, summed over Z"
         how += f" minus {1000 * settings.symmetry_prior:g} meV/atom × ln P(space group | {given})"
-    order = sorted(head, key=lambda e: score[id(e)] + penalties.get(id(e), (0.0, 1.0))[0])
+    total = {id(e): score[id(e)] + penalties.get(id(e), (0.0, 1.0))[0] for e in head}
+    order = sorted(head, key=lambda e: total[id(e)])
+    for e in head:
+        e.rank_score = total[id(e)] - min(total.values())
     out = _renumbered(order + ranked[len(head):], settings.near_tie)
     for e in head:
         e.rank_reason += f"; the first {len(head)} ordered by {how}: {above[id(e)]} meV/atom above their lowest"

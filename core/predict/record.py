@@ -81,6 +81,10 @@ class ResultRecord:
     """The second potential's energy at the relaxed geometry, eV/atom."""
     rank_reason: str = ""
     """Why the result ranks where it does, in words."""
+    rank_score_meV: float | None = None
+    """meV/atom: what the first results were ordered by (energy above their lowest, by the
+    re-ranking potential, plus the symmetry prior's term), from the lowest of them; blank for
+    results ordered by energy alone (``rank_reason`` says how)."""
     formation_energy_per_atom: float | None = None
     e_above_hull_meV: float | None = None
     """Energy above the hull of the known phases, meV/atom."""

@@ -59,6 +59,10 @@ class RankedStructure:
     """The second potential's energy at the relaxed geometry, eV/atom (None when not re-ranked)."""
     rank_reason: str = ""
     """Why the entry ranks where it does, in words (summary ``rank_reason``, the GUI's tooltip)."""
+    rank_score: float | None = None
+    """eV/atom: what the first entries were ordered by (energy above their lowest, by the second
+    potential when it re-ranks, plus the symmetry prior's term), from the lowest of them; None
+    for the entries ordered by the first potential's energy alone."""
     stability: Stability | None = None
     """Formation energy, energy above the hull of the known phases and decomposition
     (:mod:`core.stability.hull`; None without relaxation or reference phases)."""
@@ -144,6 +148,7 @@ class RankedStructure:
             "relax_error": None if x is None else x.error,
             "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, 5),
             "rank_reason": self.rank_reason,
+            "rank_score_meV": None if self.rank_score is None else round(1000 * self.rank_score, 1),
             **(self.stability.row() if self.stability is not None else dict.fromkeys(STABILITY_COLUMNS)),
             "duplicates": self.duplicates,
             "found_also_by": "; ".join(self.found_also_by),
