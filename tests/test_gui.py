@@ -1430,3 +1430,15 @@ def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
     low, high = hull.plot.getViewBox().viewRange()[1]
     assert low < -2.0 and high < 1.0
     assert "(off the scale)" in hull.results.points()[1].data()[1]
+
+
+def test_a_message_in_place_of_the_hull_plot_is_wrapped_not_cut(qtbot):
+    from alphacrystal_gui.widgets.hull_plot import MESSAGE_WIDTH_CHARS, HullPlot
+
+    hull = HullPlot()
+    qtbot.addWidget(hull)
+    why = "the hull of a 4-element system cannot be drawn here; E_hull and the decomposition are in the table"
+    hull.show_picture(None, why)
+    lines = hull.message.toPlainText().splitlines()
+    assert len(lines) > 1 and max(map(len, lines)) <= MESSAGE_WIDTH_CHARS and " ".join(lines) == why
+    assert hull.plot.toolTip() == why

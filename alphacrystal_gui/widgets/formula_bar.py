@@ -33,6 +33,7 @@ class FormulaBar(QWidget):
         self.z_box = QComboBox()
         self.z_box.setToolTip("Formula units in the primitive cell")
         self.z_box.addItem("Z auto", None)
+        self.z_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "Z = 2 (6 atoms)" whole
         self.predict_button = QPushButton("Predict")
         self.predict_button.setShortcut("Ctrl+P")
         self.predict_button.setToolTip("candidates, contact maps and templates of the formula (Enter or Ctrl+P)")

@@ -5,6 +5,7 @@ the Gibbs triangle for a ternary. Hover a point for its name; click a result to 
 from __future__ import annotations
 
 import math
+import textwrap
 
 import numpy as np
 import pyqtgraph as pg
@@ -16,6 +17,11 @@ STABLE_BRUSH, KNOWN_BRUSH, RESULT_BRUSH = "#202020", "#b0b0b0", "#d62728"
 TOP_EV = 0.5
 """eV/atom of formation energy: results above it (broken structures reach +10) are drawn at this
 height as up-triangles, so that the hull keeps the plot's height (binary plot)."""
+
+
+MESSAGE_WIDTH_CHARS = 34
+"""A message in place of the plot is wrapped to lines of this many characters (the plot is about
+300 px wide at the window's default size; a one-line message was cut at both ends)."""
 
 
 class HullPlot(QWidget):
@@ -74,7 +80,7 @@ class HullPlot(QWidget):
         self._axes(False)
         self.plot.setXRange(0, 1, padding=0)
         self.plot.setYRange(0, 1, padding=0)
-        self.message.setText(text)
+        self.message.setText(textwrap.fill(text, MESSAGE_WIDTH_CHARS))  # centred in a narrow plot: never cut
         self.message.setPos(0.5, 0.5)
         self.message.setVisible(True)
         self.plot.setToolTip(text)
