@@ -77,7 +77,7 @@ _LAZY = {
     "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",
     "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.settings",
     "SECOND_TOP": "core.predict.settings", "SYMMETRY_PRIOR": "core.predict.settings",
-    "COUNT_RANGES": "core.predict.settings",
+    "COUNT_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "compare_with_reference": "core.predict.pipeline", "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",

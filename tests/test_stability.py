@@ -443,3 +443,10 @@ def test_an_element_the_fit_cannot_place_takes_its_crystals_energy_and_an_unplac
     refs.mp_formation[list(refs.formulas).index("NaCl3")] = np.nan
     judge = HullJudge(refs, "mp-fitted")
     assert judge.reference_id("NaCl3") is None and judge.reference_id("NaCl") == "mp-4"
+
+
+def test_one_whole_number_for_an_energy_everywhere():
+    """-4.5 meV/atom reads -5 in the table, the notes and the CLI (round half to even gave -4 here, 5 there)."""
+    from core.stability.hull import whole_mev
+
+    assert [whole_mev(v) for v in (-4.5, 4.5, -4.54, 0.04, 30.95, 0.5)] == [-5, 5, -5, 0, 31, 1]

@@ -13,6 +13,7 @@ from core import (
     SECOND_TOP,
     SPACEGROUP_SYMPREC,
     SYMMETRY_PRIOR,
+    whole_mev,
 )
 
 ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("export", "Export…"),
@@ -211,7 +212,7 @@ LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2}
 def hull_tooltip(row: dict) -> str:
     """Where a result lies against the known phases, in words (from its summary row, or a row of
     screen.csv, whose values are strings)."""
-    return (f"{row['stability']}: {float(row['e_above_hull_meV']):+.0f} meV/atom against the hull, which at this "
+    return (f"{row['stability']}: {whole_mev(float(row['e_above_hull_meV'])):+d} meV/atom against the hull, which at this "
             f"composition is {row['decomposition']}; formation energy "
             f"{float(row['formation_energy_per_atom']):.3f} eV/atom"
             + (f"; {row['hull_note']}" if row.get("hull_note") else ""))
@@ -242,7 +243,7 @@ def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
         "E 2nd (eV/atom)": (r.second_energy_per_atom,
                             "" if r.second_energy_per_atom is None else f"{r.second_energy_per_atom:.4f}"),
         "E_hull (meV/atom)": (r.e_above_hull_meV, "" if r.e_above_hull_meV is None else
-                              bound + f"{r.e_above_hull_meV:+.0f}"),
+                              bound + f"{whole_mev(r.e_above_hull_meV):+d}"),
         "stability": (LABEL_ORDER.get(r.stability or ""), r.stability or ""),
         "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
         "RMSD ref.": (r.rmsd_reference, _f(r.rmsd_reference)),

@@ -70,6 +70,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from core.predict.scope import cell_size_note, z_from_formula
     from core.runtime.parallel import CancelToken
     from core.runtime.terminal import ProgressBar, counted, format_seconds
+    from core.stability.hull import whole_mev
 
     multiprocessing.freeze_support()
     settings = predict_settings(args)
@@ -135,7 +136,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
     if first is not None and first.stability and first.e_above_hull_meV is not None:
         e_hull = first.e_above_hull_meV
-        where = f"{e_hull:+.0f} meV/atom above the hull" if e_hull >= 0 else f"{-e_hull:.0f} meV/atom below the hull"
+        where = (f"{whole_mev(e_hull):+d} meV/atom above the hull" if whole_mev(e_hull) >= 0 else
+                 f"{-whole_mev(e_hull)} meV/atom below the hull")
         print(f"hull of #1: {first.stability}, {where} (here "
               f"{first.decomposition}){'; ' + first.hull_note if first.hull_note else ''} "
               "(summary.csv: e_above_hull_meV, decomposition, hull_note; docs/stability.md)")
@@ -159,6 +161,8 @@ def _number(value, spec: str) -> str:
 def _result_line(r, best: float | None) -> str:
     """One row of the ``predict`` table for a :class:`core.predict.record.ResultRecord`
     (route-specific columns blank for the other route)."""
+    from core.stability.hull import whole_mev
+
     energy = r.energy_per_atom
     delta = None if energy is None or best is None else 1000 * (energy - best)
     if r.route == "templates":
@@ -170,7 +174,7 @@ def _result_line(r, best: float | None) -> str:
     relaxed = f"{r.relaxed_symbol} ({r.relaxed_spacegroup})"
     return (f"{r.rank:>4}  {r.folder:<28}{relaxed:<17}"
             f"{_number(energy, '.4f'):>12}{_number(delta, '.1f'):>10}{_number(r.rank_score_meV, '.1f'):>8}"
-            f"{_number(r.e_above_hull_meV, '.0f'):>13}  {r.stability or '':<11}{_number(r.dice, '.3f'):>7}"
+            f"{'' if r.e_above_hull_meV is None else whole_mev(r.e_above_hull_meV):>13}  {r.stability or '':<11}{_number(r.dice, '.3f'):>7}"
             f"{_number(r.fitness, '.3f'):>9}{_number(r.relaxed_dice, '.3f'):>9}  {start}")
 
 def cmd_screen(args: argparse.Namespace) -> int:

@@ -86,6 +86,14 @@ the same hull, eV/atom: 3,567 validation compounds, the potential's energy at th
 (``benchmarks/stability_frames.py``, tables of docs/stability.md). A result closer to the hull
 than this cannot be told ``stable`` or ``metastable`` by the potential (:attr:`Stability.near_hull`)."""
 LABELS = ("stable", "metastable", "unstable")
+def whole_mev(value_mev: float) -> int:
+    """An energy in meV/atom as the program shows it in whole numbers: the stored value (0.1 meV/atom)
+    rounded half away from zero, so that -4.5 reads -5 in the table, the notes and the CLI alike
+    (Python's round-half-to-even gave -4 in one place and 5 below in another)."""
+    tenths = round(value_mev, 1)
+    return int(math.copysign(math.floor(abs(tenths) + 0.5), tenths))
+
+
 STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame",
                      "hull_note")
 """The summary columns of :meth:`Stability.row` (None where a result has no place on the hull)."""
@@ -164,7 +172,7 @@ class Stability:
         """One sentence for a tooltip or a report."""
         where = ("below the hull of the known phases" if self.e_above_hull < -ON_HULL_EV else
                  "on the hull" if self.e_above_hull <= ON_HULL_EV else "above the hull")
-        return (f"{self.label}: {1000 * self.e_above_hull:+.0f} meV/atom, {where}; the hull at this composition "
+        return (f"{self.label}: {whole_mev(1000 * self.e_above_hull):+d} meV/atom, {where}; the hull at this composition "
                 f"is {self.decomposition_text()} (formation energy {self.formation_energy_per_atom:.3f} eV/atom, "
                 f"frame {self.frame}, metastable up to {1000 * self.threshold:.0f} meV/atom)"
                 + (f"; {self.full_note()}" if self.full_note() else ""))
@@ -336,7 +344,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
     floor = placed[lowest].e_above_hull
     if floor < -ON_HULL_EV:
-        below = f"{-1000 * floor:.0f} meV/atom below the known hull"
+        below = f"{-whole_mev(1000 * floor)} meV/atom below the known hull"
         # the decomposition-energy convention: the lowest reads its distance below the hull of the
         # others, the others their distance above the hull it joins; every figure is the potential's
         placed = [_noted(replace(s, error=judge.error), f"this run's lowest structure, {below} (its distance below "
