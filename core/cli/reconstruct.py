@@ -90,7 +90,11 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     outcome = reconstruct({target.name: target}, settings, on_planned=planned, on_result=done)
     if outcome.skipped:
         raise AlphaCrystalError(outcome.skipped[target.name])
-    results = outcome.results[target.name]
+    every = outcome.results[target.name]
+    results = [r for r in every if r.fitness > 0]  # fitness 0: no bond of the map reproduced, not a reconstruction
+    if not results:
+        raise AlphaCrystalError(f"all {len(every)} runs for {target.name} ended at fitness 0 (no contact of the "
+                                "map reproduced); nothing was written: try more --assignments or --restarts")
     kept, broken = distinct_results(results, args.keep)  # several runs often end in one structure
     if not kept:  # before anything is removed: an earlier run's files stay
         raise AlphaCrystalError(f"all {len(results)} reconstructions of {target.name} have atoms closer than "
@@ -124,6 +128,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         print(f"{len(kept)} distinct structure{'s' if len(kept) != 1 else ''} of {len(results)} runs written"
               + (f"; {len(broken)} with atoms closer than {MIN_ATOM_DISTANCE} Å left out" if broken else "")
               + (f"; {repeats} repeat{'s' if repeats == 1 else ''} a written structure" if repeats else ""))
+    if len(results) < len(every):
+        print(f"{len(every) - len(results)} of {len(every)} runs ended at fitness 0 (no contact of the map "
+              "reproduced) and were not written")
+    results = every  # the evaluations below count every run
     print(f"{sum(r.evaluations for r in results):,} evaluations in {time.perf_counter() - start:.1f} s")
     write_json_option(args.json, {"target": target.name, "spacegroup": target.spacegroup, "results": summary})
     return 0
