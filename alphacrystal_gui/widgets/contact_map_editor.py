@@ -200,6 +200,8 @@ class ContactMapEditor(QWidget):
         self.reset_button.setEnabled(has_probs and doc.edited and not self.read_only)
         if n == 0:
             self.image.clear()
+            for side in ("left", "bottom"):  # no map, no atoms: no numbered axes either (they read -1.1 ... 1.1)
+                self.plot.getAxis(side).setTicks([[]])
             self.info.setText("No contact map yet: type a formula and press Predict, or open a structure.")
             return
         probs = doc.probabilities if self.view.currentIndex() == 1 else None
