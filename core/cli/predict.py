@@ -120,7 +120,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
           f"in {format_seconds(result.seconds)}"
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
-    print(f"{'rank':>4}  {'folder':<28}{'relaxed SG':<17}{'E (eV/atom)':>12}{'dE (meV)':>10}{'score':>8}"
+    group = "relaxed SG" if result.settings.relax else "SG (GA)"  # --no-relax: the structure as built
+    print(f"{'rank':>4}  {'folder':<28}{group:<17}{'E (eV/atom)':>12}{'dE (meV)':>10}{'score':>8}"
           f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for r in records:
         print(_result_line(r, best))
