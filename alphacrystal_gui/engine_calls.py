@@ -84,7 +84,8 @@ def provisional_records(on_relaxed):
 
     def callback(item, entry):
         try:
-            record, view = entry.record(), result_view(entry.structure)
+            record = entry.record()
+            view = result_view(record.structure)  # the cell the record holds (its primitive cell)
         except Exception:  # noqa: BLE001 - a preview must never stop the run; the final ranking has it
             return
         on_relaxed(f"{item[0]}/{item[1]}", record, view)

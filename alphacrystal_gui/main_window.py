@@ -332,7 +332,7 @@ class MainWindow(QMainWindow):
             self.session.inputs.edit_candidate(row, field, text)
         except core.CandidateEditError as exc:
             self.statusBar().showMessage(str(exc))
-            self._show_candidates()
+        self._show_candidates()  # the session's value, also where the edit changed nothing (α 80 of a cubic cell)
 
     def _add_candidate(self, row: int) -> None:
         added = self.session.inputs.add_candidate_like(row)

@@ -140,7 +140,8 @@ class StructureViews:
         parsed = core.parse_candidate_key(key)
         records = self.session.run.records
         for index, record in enumerate(records):
-            if parsed and record.route == "contact" and (record.spacegroup, record.z) == parsed:
+            start_z = record.start_z if record.start_z is not None else record.z  # older files: no start_z
+            if parsed and record.route == "contact" and (record.spacegroup, start_z) == parsed:
                 w.results.select_index(index)
                 w.statusBar().showMessage(f"{core.candidate_label(key)}: its best result is #{index + 1}")
                 return

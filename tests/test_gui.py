@@ -360,6 +360,8 @@ def test_candidates_can_be_edited_and_added(window, qtbot):
     assert panel.all_candidates()[row].spacegroup == 221  # rejected, with a message
     assert panel.table.item(row, 1).text() == "221" and "'abc' is not a valid" in w.statusBar().currentMessage()
     assert w.session.inputs.candidates == panel.all_candidates()  # the panel renders the session's list
+    panel.table.item(0, 9).setText("80")  # α of a cubic cell: the session keeps 90, and so does the table
+    assert w.session.inputs.candidates[0].lattice[3] == 90 and panel.table.item(0, 9).text() == "90"
     panel.table.item(row, 0).setCheckState(Qt.CheckState.Unchecked)
     assert 221 not in [c.spacegroup for c in panel.candidates()]
 

@@ -124,6 +124,9 @@ def test_a_vasp4_poscar_without_element_names_is_an_error_not_hydrogen_and_heliu
         read_structure(path)
     assert main(["export", str(path), "--out", str(tmp_path / "out")]) == 2
     assert "VASP 4 format" in capsys.readouterr().err and not (tmp_path / "out").exists()
+    (tmp_path / "POTCAR.spec").write_text("Na\nCl\n")  # what our vasp/ folders hold: not a POTCAR to read
+    with pytest.raises(StructureFileError, match="neither a POTCAR beside it nor the first line"):
+        read_structure(path)
     path.write_text("Na Cl" + vasp4[len("test"):])
     with pytest.warns(StructureWarning, match="elements were read from its first line: Na Cl"):
         structure = read_structure(path)

@@ -351,3 +351,21 @@ def test_a_result_whose_relaxation_halved_its_cell_is_reported_and_written_in_th
     assert record.structure.composition.reduced_formula == "SrTiO3" and record.energy_per_atom == -8.0
     same = entry(cubic_perovskite(), -8.0, "mp-1")
     assert same.record().structure is same.structure  # a cell that is already primitive is written as relaxed
+    # the potential's moments follow the sites kept (Ti keeps its 1.5), and the record's cell carries none
+    halved = entry(doubled, -8.0, "mp-1")
+    halved.relaxation.magmoms = [1.5 if site.specie.symbol == "Ti" else 0.0 for site in doubled]
+    cell, moments = halved.written_cell()
+    assert [m for site, m in zip(cell, moments) if site.specie.symbol == "Ti"] == [1.5]
+    assert sum(moments) == 1.5 and "magmom" not in cell.site_properties
+
+
+def test_z_of_a_result_counts_formula_units_of_the_formula_not_pymatgens_molecules():
+    """H2 and O2 are one 'formula unit' to pymatgen's reduced factor (Z 0 or half): Z counts the
+    formula units of the cell kept; the start's Z stays for the candidate key."""
+    import dataclasses
+
+    hcp = Structure(Lattice.hexagonal(3.3, 5.3), ["H", "H"], [[1 / 3, 2 / 3, 0.25], [2 / 3, 1 / 3, 0.75]])
+    result = entry(hcp, -3.0, "mp-1")
+    result.template = dataclasses.replace(result.template, z=2)
+    record = result.record()
+    assert (record.start_z, record.z, record.n_atoms) == (2, 2, 2)

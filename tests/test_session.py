@@ -465,6 +465,9 @@ def test_candidate_edits_are_the_sessions_own_intents(nacl_inputs):
         s.inputs.edit_candidate(row, "spacegroup", "abc")
     with pytest.raises(CandidateEditError, match=rf"row {row + 1}: "):
         s.inputs.edit_candidate(row, "spacegroup", "1000")
+    for bad in ("nan", "inf", "-5", "0"):
+        with pytest.raises(CandidateEditError, match="a positive finite number"):
+            s.inputs.edit_candidate(row, "a", bad)
     assert s.inputs.candidates == before
     s.inputs.tick_candidate(row, False)
     assert 221 not in [c.spacegroup for c in s.inputs.ticked_candidates()]

@@ -48,7 +48,8 @@ TOOLTIPS = {
     "Dice relaxed": "Dice of the relaxed structure against the input map: does it keep the map's bonds?",
     "E (eV/atom)": "Energy per atom of the relaxed structure by the potential that relaxed it (CHGNet unless "
                    "chosen otherwise; ranks polymorphs; not a formation energy)",
-    "ΔE (meV/atom)": "Energy per atom above the lowest result of this run ('≤': not fully relaxed, an upper bound)",
+    "ΔE (meV/atom)": "Energy per atom above the lowest result of this run ('≤': the relaxation stopped at its step limit "
+                     "before converging, an upper bound)",
     "score (meV/atom)": f"What the first {SECOND_TOP} are ordered by, above the lowest of them: the re-ranking "
                         "potential's energy (when there is one) minus kT ln P(space group | composition); the rest "
                         "are ordered by ΔE. Hover a rank for the reason",
@@ -229,7 +230,7 @@ def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
         + (f"; also {r.found_also_by}" if r.found_also_by else "")
     above = None if energy is None or lowest is None else 1000 * (energy - lowest)
     cell = (r.a, r.b, r.c, r.alpha, r.beta, r.gamma)
-    bound = "≤ " if r.converged is False else ""  # relaxed for the first round's steps only
+    bound = "≤ " if r.converged is False else ""  # stopped at its step limit: the energy is an upper bound
     return {
         "rank": (r.rank, f"{r.rank}" + ("?" if provisional else "")),
         "source": (source, source),

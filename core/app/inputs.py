@@ -10,6 +10,7 @@ later edits do not reach it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -181,11 +182,13 @@ class RunInputs:
         if field not in self.EDITABLE:
             raise ValueError(f"not an editable field of a candidate: {field!r}")
         candidate = self.candidates[row]
+        what = "space-group number" if field == "spacegroup" else f"value of {field}"
         try:
             value = int(text) if field == "spacegroup" else float(text)
         except ValueError:
-            what = "space-group number" if field == "spacegroup" else f"value of {field}"
             raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid {what}") from None
+        if not math.isfinite(value) or value <= 0:
+            raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid {what} (a positive finite number)")
         try:
             edited = candidate.with_spacegroup(int(value), self.formula) if field == "spacegroup" else \
                 candidate.with_lattice_value(self.EDITABLE.index(field) - 1, value)

@@ -130,8 +130,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
               "re-ranking potential when there is one, minus kT ln P(space group): rank_reason); the rest by dE")
     unconverged = [r.rank for r in records if r.converged is False]
     if unconverged:
-        print(f"not fully relaxed (the first round's steps only, outside the window of the lowest): rank "
-              f"{', '.join(map(str, unconverged))}; their E, dE and E_hull are upper bounds")
+        print(f"not converged (the relaxation stopped at its step limit before the force criterion; outside the "
+              f"window of the lowest, after the first round's steps): rank {', '.join(map(str, unconverged))}; their "
+              "E, dE and E_hull are upper bounds")
     first = records[0] if records else None
     if first is not None and first.rank_reason:
         print(f"why #1: {first.rank_reason} (every rank's reason: summary.csv, rank_reason)")
@@ -167,9 +168,9 @@ def _result_line(r, best: float | None) -> str:
     energy = r.energy_per_atom
     delta = None if energy is None or best is None else 1000 * (energy - best)
     if r.route == "templates":
-        start = f"{r.source} ({r.template_formula}, {r.symbol} Z={r.z})"
+        start = f"{r.source} ({r.template_formula}, {r.symbol} Z={r.start_z})"
     else:
-        start = f"{r.source} ({r.symbol} Z={r.z} p={_number(r.sg_probability, '.2f')})"
+        start = f"{r.source} ({r.symbol} Z={r.start_z} p={_number(r.sg_probability, '.2f')})"
     if r.found_also_by:
         start += f"; also {r.found_also_by}"
     relaxed = f"{r.relaxed_symbol} ({r.relaxed_spacegroup})"

@@ -168,11 +168,11 @@ def parse_formula(text: str) -> Formula:
         raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}")
     if _LONE_DOT.search(stripped):  # NaCl.H2O: an adduct dot, which pymatgen reports as a float error
         raise FormulaError(f"formula '{stripped}': a '.' outside a number; write an adduct or hydrate as one "
-                           f"formula ('{_LONE_DOT.sub('', stripped)}')")
+                           f"formula ('{_adduct(stripped)}')")
     if stripped[0].islower() or (stripped.isalpha() and stripped.lower() == stripped):
-        guess = _capitalised(stripped)
+        guesses = _capitalised(stripped)
         raise FormulaError(f"formula '{stripped}': element symbols start with a capital letter"
-                           + (f"; did you mean '{guess}'?" if guess else ""))
+                           + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""))
     if _EXPONENT.search(stripped):  # pymatgen reads "C1e2" as 100 carbon atoms: never silently
         raise FormulaError(f"formula '{stripped}': write amounts as whole numbers, not in scientific notation")
     table = element_table()
@@ -195,6 +195,8 @@ def parse_formula(text: str) -> Formula:
             raise FormulaError(
                 f"formula '{stripped}': {symbol} has amount {amount:g}; "
                 "only whole numbers of atoms are supported (no partial occupancy)"
+                + ("; a hydrate or adduct is written as one formula, e.g. CuSO4(H2O)5 for CuSO4·5H2O"
+                   if "." in stripped else "")
             )
         counts[symbol] = counts.get(symbol, 0) + int(rounded)
     if not counts:
@@ -243,9 +245,20 @@ def same_formula(a: str, b: str) -> bool:
         return a == b
 
 
-def _capitalised(text: str) -> str | None:
-    """``nacl`` -> ``NaCl``: the formula a user typed in lower case, when its letters split into
-    element symbols one way (two-letter symbols first); None otherwise."""
+def _adduct(text: str) -> str:
+    """``NaCl.2H2O`` -> ``NaCl(H2O)2``: the parts after a lone '.' as groups, their counts after them."""
+    parts = _LONE_DOT.split(text)
+    out = parts[0]
+    for part in parts[1:]:
+        count = re.match(r"\d*", part).group()
+        rest = part[len(count):]
+        out += f"({rest}){count}" if count and rest else part
+    return out
+
+
+def _capitalised(text: str) -> list[str]:
+    """``nacl`` -> [``NaCl``]; ``co2`` -> [``Co2``, ``CO2``]: the formulas a user may have meant by
+    text typed in lower case, every way its letters split into element symbols (at most three)."""
     table = element_table()
 
     def known(symbol: str) -> bool:
@@ -255,19 +268,17 @@ def _capitalised(text: str) -> str | None:
         except KeyError:
             return False
 
-    def split(rest: str) -> str | None:
+    def splits(rest: str) -> list[str]:
         if not rest:
-            return ""
+            return [""]
         digits = len(rest) - len(rest.lstrip("0123456789()[]"))
         if digits:
-            tail = split(rest[digits:])
-            return None if tail is None else rest[:digits] + tail
+            return [rest[:digits] + tail for tail in splits(rest[digits:])]
+        out = []
         for n in (2, 1):
             symbol = rest[:n].capitalize()
             if len(rest) >= n and rest[:n].isalpha() and known(symbol):
-                tail = split(rest[n:])
-                if tail is not None:
-                    return symbol + tail
-        return None
+                out += [symbol + tail for tail in splits(rest[n:])]
+        return out
 
-    return split(text.lower())
+    return splits(text.lower())[:3]

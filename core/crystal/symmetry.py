@@ -203,13 +203,14 @@ def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
         return structure
 
 
-def primitive_cell(structure, symprec: float = CELL_SYMPREC):
+def primitive_cell(structure, symprec: float = CELL_SYMPREC, keep_site_properties: bool = False):
     """The spglib primitive cell of ``structure`` (the cell contact maps refer to), found at
-    ``symprec`` (Å); the input cell when spglib finds no symmetry or fails on it."""
+    ``symprec`` (Å); the input cell when spglib finds no symmetry or fails on it.
+    ``keep_site_properties``: carry per-site values (e.g. magnetic moments) to the sites kept."""
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
-        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive()
+        primitive = SpacegroupAnalyzer(structure, symprec=symprec).find_primitive(keep_site_properties)
     except Exception:  # noqa: BLE001 - spglib gives up on some distorted cells
         primitive = None
     return primitive if primitive is not None and len(primitive) <= len(structure) else structure

@@ -90,7 +90,7 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = _read_vasp4(p, vasp4_species) if vasp4_species else Structure.from_file(p)
+            structure = _read_vasp4(p, vasp4_species[0]) if vasp4_species else Structure.from_file(p)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
@@ -102,8 +102,8 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
         )
     check_structure(structure, str(p), warn)
     if vasp4_species and warn:
-        warnings.warn(StructureWarning(f"{p}: no element line (VASP 4 format); the elements were read from its "
-                                       f"first line: {' '.join(vasp4_species)}"), stacklevel=2)
+        warnings.warn(StructureWarning(f"{p}: no element line (VASP 4 format); the elements were read from "
+                                       f"{vasp4_species[1]}: {' '.join(vasp4_species[0])}"), stacklevel=2)
     return structure
 
 
@@ -200,17 +200,19 @@ def _is_poscar_name(path: Path) -> bool:
     return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
 
 
-def _vasp4_species(path: Path) -> list[str] | None:
+def _vasp4_species(path: Path) -> tuple[list[str], str] | None:
     """The elements of a POSCAR without an element line (VASP 4 format: the counts follow the
-    lattice), read from its first line, where VASP 4 users name them; None for a VASP 5 file.
+    lattice) and where they were read from: a POTCAR beside it (as VASP reads them), else its
+    first line, where VASP 4 users name them; None for a VASP 5 file.
 
-    pymatgen would name such atoms H, He, Li, ... (a UserWarning only), and a rock-salt file
-    became H4He4 with VASP inputs for H and He: a silent reinterpretation, hence this check.
+    pymatgen names such atoms H, He, Li, ... when it finds no readable POTCAR (a UserWarning only;
+    ``POTCAR.spec``, which this program writes beside its inputs, is not one): a rock-salt file
+    became H4He4 with VASP inputs for H and He, a silent reinterpretation, hence this check.
 
     Raises
     ------
     StructureFileError
-        The first line does not name one element per count: the message says what to add.
+        Neither names one element per count: the message says what to add.
     """
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -222,20 +224,38 @@ def _vasp4_species(path: Path) -> list[str] | None:
         counts = [int(v) for v in lines[5].split()]
     except ValueError:
         return None  # an element line (VASP 5), or a format problem the reader reports
-    named = lines[0].split()[:len(counts)]
     table = element_table()
+
+    def elements(symbols: list[str]) -> list[str] | None:
+        try:
+            [table.z_of(symbol) for symbol in symbols]
+        except KeyError:
+            return None
+        return symbols if len(symbols) == len(counts) else None
+
+    for potcar in sorted(path.parent.glob("POTCAR*")):
+        named = elements(_potcar_elements(potcar))
+        if named:
+            return named, potcar.name
+    named = elements(lines[0].split()[:len(counts)])
+    if named:
+        return named, "its first line"
+    raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
+                             "line of element symbols (VASP 4 format), and neither a POTCAR beside it nor the "
+                             f"first line names {len(counts)} element{'s' if len(counts) != 1 else ''}: add the "
+                             "element line (e.g. 'Na Cl') above the counts")
+
+
+def _potcar_elements(path: Path) -> list[str]:
+    """The elements of a POTCAR (``Fe_pv`` -> ``Fe``), in order; [] when it is not one."""
+    from pymatgen.io.vasp import Potcar
+
     try:
-        [table.z_of(symbol) for symbol in named]
-    except KeyError:
-        named = []
-    if len(named) != len(counts) and any(path.parent.glob("POTCAR*")):
-        return None  # pymatgen takes the elements of the POTCAR beside it, as VASP does
-    if len(named) != len(counts):
-        raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
-                                 "line of element symbols (VASP 4 format), and the first line does not name "
-                                 f"{len(counts)} element{'s' if len(counts) != 1 else ''}: add the element "
-                                 "line (e.g. 'Na Cl') above the counts")
-    return named
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return [symbol.split("_")[0] for symbol in Potcar.from_file(str(path)).symbols]
+    except Exception:  # noqa: BLE001 - POTCAR.spec, a truncated file: not a POTCAR to read elements from
+        return []
 
 
 def _read_vasp4(path: Path, species: list[str]) -> Structure:

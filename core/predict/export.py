@@ -57,8 +57,8 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
 
 def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
     x = entry.relaxation
-    magmoms = x.magmoms if magmom == "potential" and x is not None and x.ok else None
     record = entry.record()
+    magmoms = entry.written_cell()[1] if magmom == "potential" and x is not None and x.ok else None
     return lambda path: write_structure_folder(path, record, formula, magmoms)
 
 

@@ -45,8 +45,13 @@ class ResultRecord:
     spacegroup: int | None = None
     """Space group the route started from (the candidate's or the template's)."""
     symbol: str = ""
+    start_z: int | None = None
+    """Z of the candidate or template the route started from (the candidate key's Z)."""
     z: int | None = None
+    """Z of the result's primitive cell (its ``POSCAR``): the start's, or less when relaxation
+    raised the symmetry and the cell halved."""
     n_atoms: int | None = None
+    """Atoms in the result's primitive cell (its ``POSCAR``)."""
     sg_probability: float | None = None
     """The space-group predictor's probability of the candidate (CMCrystal only)."""
     assignment: str = ""

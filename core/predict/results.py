@@ -115,6 +115,22 @@ class RankedStructure:
                                                      **cell_summary(structure)})
         return self._crystallography[1]
 
+    def written_cell(self) -> tuple[Structure, list[float] | None]:
+        """The cell the result is reported and written in, and the potential's magnetic moments
+        (μB) per site of it (None without them): the result's primitive cell when relaxation raised
+        the symmetry and it is smaller (R-3c -> R-3m, F-43m -> Pm-3m), else the cell as relaxed."""
+        x, relaxed = self.relaxation, self.structure
+        moments = ([float(m) for m in x.magmoms] if x is not None and x.magmoms is not None
+                   and len(x.magmoms) == len(relaxed) else None)
+        carried = relaxed if moments is None else relaxed.copy(site_properties={"magmom": moments})
+        cell = primitive_cell(carried, keep_site_properties=True)
+        if len(cell) >= len(relaxed):
+            return relaxed, moments
+        if moments is not None:  # kept apart: a magmom site property would set the input set's MAGMOM
+            moments = [float(m) for m in cell.site_properties["magmom"]]
+            cell.remove_site_property("magmom")
+        return cell, moments
+
     def record(self) -> ResultRecord:
         """The entry as the user sees it: its summary values and both structures
         (route-specific columns are None for the other route)."""
@@ -123,15 +139,17 @@ class RankedStructure:
         seconds = (r.seconds if r is not None else 0.0) + (x.seconds if x is not None else 0.0)
         # the result's own primitive cell: a relaxation that raised the symmetry (R-3c -> R-3m, F-43m ->
         # Pm-3m) can halve the cell the route started from, and POSCAR, Z and n_atoms then say so
-        cell = primitive_cell(self.structure)
-        cell = cell if len(cell) < len(self.structure) else self.structure  # else the cell as relaxed, exactly
-        z = cell.composition.get_reduced_composition_and_factor()[1]
+        cell, _ = self.written_cell()
+        # Z: reduced formula units in the cell, by the greatest common divisor of its element counts
+        # (pymatgen's reduced factor counts H2, O2, LiO2 ... as one unit: Z 0 or half)
+        z = math.gcd(*(int(round(n)) for n in cell.composition.values()))
         return ResultRecord(**{
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
             "formula": formula_unit_text(self.structure.composition),
             "source": self.source,
-            "spacegroup": start.spacegroup, "symbol": start.symbol, "z": int(z), "n_atoms": len(cell),
+            "spacegroup": start.spacegroup, "symbol": start.symbol, "start_z": start.z, "z": z,
+            "n_atoms": len(cell),
             "sg_probability": None if c is None else round(c.probability, 4),
             "assignment": tpl.wyckoff if tpl is not None else r.assignment.label if r is not None else "",
             "template_formula": None if tpl is None else tpl.template_formula,

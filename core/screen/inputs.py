@@ -104,7 +104,13 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     elif "{" in text_or_path or _is_formula(text_or_path):  # one formula is the simplest pattern
         out = _expand_pattern(text_or_path)
     else:
-        raise ScreenInputError(f"{text_or_path}: no such file, and not a formula or a pattern such as "
+        why = ""
+        if not any(c in text_or_path for c in "/\\") and "." not in text_or_path:  # meant as a formula
+            try:
+                parse_formula(text_or_path)
+            except FormulaError as exc:
+                why = f" ({exc})"
+        raise ScreenInputError(f"{text_or_path}: no such file, and not a formula{why} or a pattern such as "
                                "{Li,Na}{Co,Ni}O2")
     if not out.items and not out.problems:
         raise ScreenInputError(f"{text_or_path}: no formula in it")
