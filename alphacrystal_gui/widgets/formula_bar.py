@@ -30,6 +30,7 @@ class FormulaBar(QWidget):
         self.contact_max_atoms = contact_max_atoms
         """Cells larger than this are predicted from templates only (the contact route's models stop there)."""
         self.edit = QLineEdit(placeholderText="Formula, e.g. AgF2 or SrTiO3")
+        self.edit.setMinimumWidth(self.edit.fontMetrics().horizontalAdvance("Ca3(PO4)2"))  # beside a wide Z box
         self.z_box = QComboBox()
         self.z_box.setToolTip("Formula units in the primitive cell")
         self.z_box.addItem("Z auto", None)
@@ -78,7 +79,7 @@ class FormulaBar(QWidget):
                 self.status.setText(f"<span style='color:#b00020'>{exc}</span>")
             else:
                 for z in zs:
-                    self.z_box.addItem(f"Z = {z} ({self._atoms(formula, z)})", z)
+                    self.z_box.addItem(f"Z={z} ({self._atoms(formula, z)})", z)
                 options = self._summary(formula, zs)
                 note = self._note[1] if self._note and self._note[0] == text.strip() else ""
                 self.status.setText(f"{formula.unit_formula} — {options}"

@@ -107,7 +107,7 @@ class ResultsTable(QTableWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
-        self.setHorizontalHeaderLabels(COLUMNS)
+        self.setHorizontalHeaderLabels([name.replace(" (", "\n(") for name in COLUMNS])  # units on a second line
         for col, name in enumerate(COLUMNS):
             if name in TOOLTIPS:
                 self.horizontalHeaderItem(col).setToolTip(TOOLTIPS[name])
