@@ -250,7 +250,7 @@ def _adduct(text: str) -> str:
     parts = _LONE_DOT.split(text)
     out = parts[0]
     for part in parts[1:]:
-        count = re.match(r"\d*", part).group()
+        count = part[:len(part) - len(part.lstrip("0123456789"))]
         rest = part[len(count):]
         out += f"({rest}){count}" if count and rest else part
     return out
