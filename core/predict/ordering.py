@@ -20,7 +20,7 @@ from core.predict.ranking import (
     merge_near_ties,
     ranker_features,
 )
-from core.predict.results import RankedStructure
+from core.predict.results import ENERGY_DECIMALS, RankedStructure
 from core.predict.settings import LEARNED_TOP, PRIOR_FLOOR, PredictionSettings
 from core.reconstruction.selection import same_reported_structure
 from core.relax.potentials import POTENTIALS
@@ -305,9 +305,9 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
             e.rank_reason = (f"not relaxed: each route in its own order ({how}), the two routes interleaved, "
                              "template first")
         return
-    lowest = min(e.energy_per_atom for e in ranked)
+    lowest = round(min(e.energy_per_atom for e in ranked), ENERGY_DECIMALS)
     for e in ranked:
-        gap = 1000 * (e.energy_per_atom - lowest)
+        gap = 1000 * (round(e.energy_per_atom, ENERGY_DECIMALS) - lowest)  # as the tables compute it: 30.9, not 31.0
         if len(ranked) == 1:
             text = "the only distinct structure"
         elif e.rank == 1 and gap < 0.05:

@@ -29,6 +29,10 @@ from core.stability.hull import (
 )
 from core.templates.retrieval import TemplateCandidate
 
+ENERGY_DECIMALS = 5
+"""Decimals of an energy per atom (eV) in the summaries: 0.01 meV/atom; every ΔE shown is
+computed from energies rounded so, so that the table, the CLI and rank_reason agree."""
+
 
 @dataclass
 class RankedStructure:
@@ -157,7 +161,7 @@ class RankedStructure:
             "dice": None if r is None else round(r.dice, 4),
             "valid_fraction": None if r is None else round(r.valid_fraction, 4),
             "fitness": None if r is None else round(r.fitness, 4),
-            "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, 5),
+            "energy_per_atom": None if x is None or not x.ok else round(x.energy_per_atom, ENERGY_DECIMALS),
             "relaxed_dice": None if self.relaxed_score is None else round(self.relaxed_score[1], 4),
             "relaxed_fitness": None if self.relaxed_score is None else round(self.relaxed_score[0], 4),
             **self.crystallography(),
