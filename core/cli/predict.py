@@ -39,7 +39,9 @@ def _rerun_from(path: str, formula, settings):
     candidate = rerun_candidate(read_structure(path), formula)
     print(f"note: CMCrystal from {path}: {candidate.symbol} ({candidate.spacegroup}), Z = {candidate.z}, "
           f"[{(candidate.assignment or {}).get('label', '')}], lattice "
-          f"{' '.join(f'{v:.3f}' for v in candidate.lattice)}", flush=True)
+          f"{' '.join(f'{v:.3f}' for v in candidate.lattice)}; its p = {candidate.probability:.2f} is P(group | "
+          f"composition, Z = {candidate.z}) (with an automatic Z, predicted candidates show the joint P(group, Z))",
+          flush=True)
     return [candidate], dataclasses.replace(settings, z=candidate.z, sources=("contact",))
 
 def _default_out(formula) -> Path:
