@@ -395,3 +395,16 @@ def test_an_option_a_command_does_not_take_is_named_by_that_command(capsys, tmp_
                 "screen: unrecognized arguments: --spacegroup 230", "(see alphacrystal screen --help)")
     usage_error(["train", "candidates", "--data", "x.csv", "--bogus"], capsys,
                 "train candidates: unrecognized arguments: --bogus", "(see alphacrystal train candidates --help)")
+
+
+def test_reconstruct_writes_no_run_that_reproduced_no_contact(tmp_path, capsys):
+    """NaCl in Pm-3m with a 20 Å cell: every run ends at fitness 0 (Na-Cl 17 Å apart), which is no
+    reconstruction of the map: an error naming what to try, and nothing written."""
+    spec = {"formula": "NaCl", "z": 1, "spacegroup": 221, "lattice": [20, 20, 20, 90, 90, 90],
+            "contact_map": [[0, 1], [1, 0]], "name": "far"}
+    inp = tmp_path / "far.json"
+    inp.write_text(json.dumps(spec))
+    assert main(["reconstruct", str(inp), "--out", str(tmp_path / "out"), "--generations", "3", "--assignments",
+                 "1", "--escalate", "0", "--jobs", "1"]) == 2
+    one_error_line(capsys.readouterr().err, "ended at fitness 0", "nothing was written", "--assignments")
+    assert not (tmp_path / "out").exists()  # refused before the folder is made
