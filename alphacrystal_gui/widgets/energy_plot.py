@@ -7,6 +7,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from core import energies_above_lowest
+
 EMPTY_RANGE = ((0.5, 5.5), (0.0, 100.0))
 """(rank, meV/atom) axes of the plot without results (no previous run's axes left behind)."""
 TOP_MEV = 500.0
@@ -55,8 +57,8 @@ class EnergyPlot(QWidget):
             self.plot.setYRange(*EMPTY_RANGE[1], padding=0)
             return
         ranks = np.array([p[1] for p in points], dtype=float)
-        energies = np.array([p[2] for p in points], dtype=float)
-        above = 1000.0 * (energies - energies.min())
+        every = energies_above_lowest(records)
+        above = np.array([every[k] for k in self.indices], dtype=float)
         # blue: CMCrystal, orange: a template
         brushes = [pg.mkBrush("#1f77b4" if records[k].route == "contact" else "#ff7f0e") for k in self.indices]
         off = above > TOP_MEV

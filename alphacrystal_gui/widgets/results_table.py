@@ -13,6 +13,7 @@ from core import (
     SECOND_TOP,
     SPACEGROUP_SYMPREC,
     SYMMETRY_PRIOR,
+    energies_above_lowest,
     whole_mev,
 )
 
@@ -157,12 +158,11 @@ class ResultsTable(QTableWidget):
         rank_header = self.horizontalHeaderItem(0)
         rank_header.setText("rank (provisional)" if provisional else "rank")
         rank_header.setToolTip(PROVISIONAL if provisional else TOOLTIPS["rank"])
-        energies = [r.energy_per_atom for r in records if r.energy_per_atom is not None]
-        lowest = min(energies) if energies else None
+        above = energies_above_lowest(records)
         for index, r in enumerate(records):
             row = self.rowCount()
             self.insertRow(row)
-            cells = _cells(r, lowest, provisional)
+            cells = _cells(r, above[index], provisional)
             relaxation_only = r.from_relaxation_only
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
@@ -223,12 +223,12 @@ def _f(value) -> str:
     return "" if value is None else f"{value:.3f}"
 
 
-def _cells(r, lowest: float | None, provisional: bool) -> dict[str, tuple]:
-    """(sort value, text) of every column for record ``r``; ``lowest``: the run's lowest energy, eV/atom."""
+def _cells(r, above: float | None, provisional: bool) -> dict[str, tuple]:
+    """(sort value, text) of every column for record ``r``; ``above``: its energy above the run's
+    lowest, meV/atom (:func:`core.energies_above_lowest`)."""
     energy, match = r.energy_per_atom, r.match_reference
     source = r.source + (f" ({r.template_formula})" if r.template_formula else "") \
         + (f"; also {r.found_also_by}" if r.found_also_by else "")
-    above = None if energy is None or lowest is None else 1000 * (energy - lowest)
     cell = (r.a, r.b, r.c, r.alpha, r.beta, r.gamma)
     bound = "≤ " if r.converged is False else ""  # stopped at its step limit: the energy is an upper bound
     return {

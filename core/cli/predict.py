@@ -69,6 +69,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
     from core.crystal.composition import parse_formula
     from core.predict.pipeline import predict_structures
+    from core.predict.record import energies_above_lowest
     from core.predict.scope import cell_size_note, z_from_formula
     from core.runtime.parallel import CancelToken
     from core.runtime.terminal import ProgressBar, counted, format_seconds
@@ -113,7 +114,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
               file=sys.stderr)
         return 143 if signal.SIGTERM in received else 130
     records = result.records()
-    best = min((r.energy_per_atom for r in records if r.energy_per_atom is not None), default=None)
+    above = energies_above_lowest(records)
     for note in result.notes:
         if note not in said:
             print(f"note: {note}")
@@ -125,8 +126,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     group = "relaxed SG" if result.settings.relax else "SG (GA)"  # --no-relax: the structure as built
     print(f"{'rank':>4}  {'folder':<28}{group:<17}{'E (eV/atom)':>12}{'dE (meV)':>10}{'score':>8}"
           f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
-    for r in records:
-        print(_result_line(r, best))
+    for k, r in enumerate(records):
+        print(_result_line(r, above[k]))
     if any(r.rank_score_meV is not None for r in records):
         print("score: what the first ranks are ordered by, meV/atom above the lowest of them (energy, by the "
               "re-ranking potential when there is one, minus kT ln P(space group): rank_reason); the rest by dE")
@@ -162,13 +163,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
 def _number(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
 
-def _result_line(r, best: float | None) -> str:
+def _result_line(r, delta: float | None) -> str:
     """One row of the ``predict`` table for a :class:`core.predict.record.ResultRecord`
     (route-specific columns blank for the other route)."""
     from core.stability.hull import whole_mev
 
     energy = r.energy_per_atom
-    delta = None if energy is None or best is None else 1000 * (energy - best)
     if r.route == "templates":
         start = f"{r.source} ({r.template_formula}, {r.symbol} Z={r.start_z})"
     else:

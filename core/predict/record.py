@@ -203,6 +203,15 @@ _PARSERS = {"int": int, "float": float, "str": str}
 _KIND_WORDS = {"int": "a whole number", "float": "a number", "bool": "true or false", "str": "text"}
 
 
+def energies_above_lowest(records: list[ResultRecord]) -> list[float | None]:
+    """Each result's energy per atom above the lowest among ``records``, meV/atom (None for a
+    result without an energy): the ΔE of the tables, the plot and the CLI, computed one way."""
+    energies = [r.energy_per_atom for r in records if r.energy_per_atom is not None]
+    lowest = min(energies) if energies else None
+    return [None if r.energy_per_atom is None or lowest is None else 1000.0 * (r.energy_per_atom - lowest)
+            for r in records]
+
+
 def _parsed(value: Any, annotation: str) -> Any:
     """``value`` as the field's type (annotations are strings here: ``from __future__``);
     empty CSV cells and None give None for optional fields."""
