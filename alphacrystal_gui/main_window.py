@@ -328,11 +328,13 @@ class MainWindow(QMainWindow):
     def _edit_candidate(self, row: int, field: str, text: str) -> None:
         """A value typed into the candidates table, handed to the session; a refused one is
         named in the status bar and the table shows the session's value again."""
+        before = self.session.inputs.candidates  # replaced by the session only when the edit changes it
         try:
             self.session.inputs.edit_candidate(row, field, text)
         except core.CandidateEditError as exc:
             self.statusBar().showMessage(str(exc))
-        self._show_candidates()  # the session's value, also where the edit changed nothing (α 80 of a cubic cell)
+        if self.session.inputs.candidates is before:  # refused, or no change (α 80 of a cubic cell): no event
+            self._show_candidates()  # came, so the typed text is replaced by the session's value here
 
     def _add_candidate(self, row: int) -> None:
         added = self.session.inputs.add_candidate_like(row)

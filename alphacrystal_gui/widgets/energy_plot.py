@@ -49,15 +49,14 @@ class EnergyPlot(QWidget):
 
     def set_records(self, records: list) -> None:
         """The results of a run (:class:`core.ResultRecord`; those without an energy are left out)."""
-        points = [(k, r.rank, r.energy_per_atom) for k, r in enumerate(records) if r.energy_per_atom is not None]
-        self.indices = [k for k, _, _ in points]
-        if not points:  # no run's axes left behind either
+        every = energies_above_lowest(records)
+        self.indices = [k for k, e in enumerate(every) if e is not None]
+        if not self.indices:  # no run's axes left behind either
             self.scatter.setData([], [])
             self.plot.setXRange(*EMPTY_RANGE[0], padding=0)
             self.plot.setYRange(*EMPTY_RANGE[1], padding=0)
             return
-        ranks = np.array([p[1] for p in points], dtype=float)
-        every = energies_above_lowest(records)
+        ranks = np.array([records[k].rank for k in self.indices], dtype=float)
         above = np.array([every[k] for k in self.indices], dtype=float)
         # blue: CMCrystal, orange: a template
         brushes = [pg.mkBrush("#1f77b4" if records[k].route == "contact" else "#ff7f0e") for k in self.indices]

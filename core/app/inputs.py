@@ -194,36 +194,26 @@ class RunInputs:
                 candidate.with_lattice_value(self.EDITABLE.index(field) - 1, value)
         except CandidateEditError as exc:
             raise CandidateEditError(f"row {row + 1}: {exc}") from None
-        if edited != candidate:
-            self.candidates = [*self.candidates[:row], edited, *self.candidates[row + 1:]]
-            self.candidates_changed.emit()
+        self.set_candidates(_with(self.candidates, row, edited), self.candidate_ticked)  # no event when unchanged
 
     def add_candidate_like(self, row: int) -> int:
         """Append a copy of candidate ``row`` to be edited into another one (ticked; probability 0:
         chosen by hand); returns its row."""
-        self.candidates = [*self.candidates, self.candidates[row].added_by_hand()]
-        self.candidate_ticked = [*self.candidate_ticked, True]
-        self.candidates_changed.emit()
+        self.set_candidates([*self.candidates, self.candidates[row].added_by_hand()], [*self.candidate_ticked, True])
         return len(self.candidates) - 1
 
     def remove_candidate(self, row: int) -> None:
         """Remove candidate ``row`` from the next run's inputs."""
-        keep = [k for k in range(len(self.candidates)) if k != row]
-        self.candidates = [self.candidates[k] for k in keep]
-        self.candidate_ticked = [self.candidate_ticked[k] for k in keep]
-        self.candidates_changed.emit()
+        self.set_candidates(self.candidates[:row] + self.candidates[row + 1:],
+                            self.candidate_ticked[:row] + self.candidate_ticked[row + 1:])
 
     def tick_candidate(self, row: int, ticked: bool) -> None:
         """Whether candidate ``row`` runs."""
-        if self.candidate_ticked[row] != ticked:
-            self.candidate_ticked = [bool(ticked) if k == row else t for k, t in enumerate(self.candidate_ticked)]
-            self.candidates_changed.emit()
+        self.set_candidates(self.candidates, _with(self.candidate_ticked, row, bool(ticked)))
 
     def tick_template(self, row: int, ticked: bool) -> None:
         """Whether template ``row`` runs."""
-        if self.template_ticked[row] != ticked:
-            self.template_ticked = [bool(ticked) if k == row else t for k, t in enumerate(self.template_ticked)]
-            self.candidates_changed.emit()
+        self.set_template_ticked(_with(self.template_ticked, row, bool(ticked)))
 
     def set_template_ticked(self, ticked: list[bool]) -> None:
         """Which templates run, one tick per template."""
@@ -266,3 +256,9 @@ class RunInputs:
         maps = self.maps_for_run()
         return RunRequest(self.formula, [candidate], {candidate.z: maps[candidate.z]}, [],
                           [z for z in self.edited_zs() if z == candidate.z], rerun_of=rerun_of)
+
+
+def _with(items: list, row: int, value) -> list:
+    """A copy of ``items`` with ``items[row]`` replaced by ``value`` (the model's lists are replaced,
+    never changed in place: a view or a run may hold the old one)."""
+    return [*items[:row], value, *items[row + 1:]]

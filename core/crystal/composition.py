@@ -57,10 +57,7 @@ class Formula:
     @property
     def typed_z(self) -> int:
         """Formula units implied by the typed text (``Ag2F4`` -> 2, ``AgF2`` -> 1)."""
-        divisor = 0
-        for n in self.counts.values():
-            divisor = gcd(divisor, n)
-        return divisor
+        return formula_units(self.counts)
 
     @property
     def reduced_formula(self) -> str:
@@ -124,6 +121,16 @@ class Formula:
         return [el for el in self.elements for _ in range(reduced[el] * z)]
 
 
+def formula_units(counts: Mapping[str, float] | Composition) -> int:
+    """Z: the reduced formula units in ``counts`` (a cell's atoms or a typed formula's), the
+    greatest common divisor of the amounts (``Ag2F4`` -> 2; ``H2`` -> 2, where pymatgen's reduced
+    factor counts the molecule ``H2`` as one unit)."""
+    divisor = 0
+    for n in Composition(counts).values():
+        divisor = gcd(divisor, int(round(n)))
+    return divisor
+
+
 def formula_unit_text(counts: Mapping[str, float] | Composition) -> str:
     """The reduced formula unit of ``counts`` (a cell's atoms or a formula's), written so that
     ``Z`` × this unit is the cell: pymatgen's reduced formula where it is that unit, else
@@ -133,10 +140,8 @@ def formula_unit_text(counts: Mapping[str, float] | Composition) -> str:
     """
     composition = Composition(counts)
     amounts = {str(el): int(round(n)) for el, n in composition.items()}
-    divisor = 0
-    for n in amounts.values():
-        divisor = gcd(divisor, n)
-    unit_counts = {el: n // max(divisor, 1) for el, n in amounts.items()}
+    units = max(formula_units(amounts), 1)
+    unit_counts = {el: n // units for el, n in amounts.items()}
     unit = Composition(unit_counts)
     written = unit.reduced_formula
     if "(" not in written and Composition(written).almost_equals(unit):
@@ -177,10 +182,8 @@ def parse_formula(text: str) -> Formula:
         raise FormulaError(f"formula '{stripped}': write amounts as whole numbers, not in scientific notation")
     table = element_table()
     for symbol in _SYMBOL.findall(stripped):
-        try:
-            table.z_of(symbol)
-        except KeyError:
-            raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'") from None
+        if not table.is_element(symbol):
+            raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'")
     try:
         composition = Composition(stripped)
     except Exception as exc:  # pymatgen raises ValueError, KeyError, IndexError...
@@ -261,13 +264,6 @@ def _capitalised(text: str) -> list[str]:
     text typed in lower case, every way its letters split into element symbols (at most three)."""
     table = element_table()
 
-    def known(symbol: str) -> bool:
-        try:
-            table.z_of(symbol)
-            return True
-        except KeyError:
-            return False
-
     def splits(rest: str) -> list[str]:
         if not rest:
             return [""]
@@ -277,7 +273,7 @@ def _capitalised(text: str) -> list[str]:
         out = []
         for n in (2, 1):
             symbol = rest[:n].capitalize()
-            if len(rest) >= n and rest[:n].isalpha() and known(symbol):
+            if len(rest) >= n and rest[:n].isalpha() and table.is_element(symbol):
                 out += [symbol + tail for tail in splits(rest[n:])]
         return out
 

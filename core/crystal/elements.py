@@ -64,6 +64,10 @@ class ElementTable:
         """Atomic number of ``symbol``; raises ``KeyError`` for unknown symbols."""
         return _symbol_index(self.symbols)[symbol]
 
+    def is_element(self, symbol: str) -> bool:
+        """Whether ``symbol`` is an element of the table (``Fe``; not ``Xx``, ``fe`` or ``""``)."""
+        return bool(symbol) and symbol in _symbol_index(self.symbols)
+
     @property
     def covalent_radius(self) -> np.ndarray:
         """Cordero covalent radius in Å per atomic number."""

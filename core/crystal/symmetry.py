@@ -62,8 +62,11 @@ def _standard_settings() -> dict[int, tuple[int, str]]:
     return out
 
 
-def _short_symbols() -> dict[int, str]:
-    return {number: symbol for number, (_, symbol) in _standard_settings().items()}
+def _standard_setting(spacegroup_number: int) -> tuple[int, str]:
+    """(Hall number, short symbol) of a space group's standard setting; ValueError outside 1-230."""
+    if not 1 <= int(spacegroup_number) <= 230:
+        raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
+    return _standard_settings()[int(spacegroup_number)]
 
 
 @cache
@@ -73,9 +76,7 @@ def conventional_operations(spacegroup_number: int) -> int:
     ValueError outside 1-230."""
     import spglib
 
-    if not 1 <= int(spacegroup_number) <= 230:
-        raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
-    hall, _ = _standard_settings()[int(spacegroup_number)]
+    hall, _ = _standard_setting(spacegroup_number)
     operations = spglib.get_symmetry_from_database(hall)
     if operations is None:  # spglib's stubs allow None; every standard Hall number has operations
         raise ValueError(f"spglib has no operations for space group {spacegroup_number}")
@@ -86,9 +87,7 @@ def hm_symbol(spacegroup_number: int) -> str:
     """Short Hermann-Mauguin symbol as spglib, pymatgen and CIFs write it (``P4_2/mnm``,
     ``P2_1/c``, ``Fm-3m``): the one spelling the program shows, for candidates,
     templates and relaxed structures alike. Raises ValueError outside 1-230."""
-    if not 1 <= int(spacegroup_number) <= 230:
-        raise ValueError(f"space group number must be 1-230, got {spacegroup_number}")
-    return _standard_settings()[int(spacegroup_number)][1]
+    return _standard_setting(spacegroup_number)[1]
 
 
 def symmetry_dataset(lattice, frac, numbers, symprec: float = SPACEGROUP_SYMPREC):

@@ -84,13 +84,14 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
     if p.is_dir():
         raise StructureFileError(f"{p}: is a folder, expected a structure file")
     vasp4_species = None
-    if _is_poscar_name(p):
-        _check_poscar_counts(p)
-        vasp4_species = _vasp4_species(p)
+    lines = _text_lines(p) if _is_poscar_name(p) else None  # None: not a POSCAR, or unreadable (said below)
+    if lines is not None:
+        _check_poscar_counts(p, lines)
+        vasp4_species = _vasp4_species(p, lines)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            structure = _read_vasp4(p, vasp4_species[0]) if vasp4_species else Structure.from_file(p)
+            structure = _read_vasp4(lines, vasp4_species[0]) if lines and vasp4_species else Structure.from_file(p)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
@@ -158,11 +159,8 @@ def check_structure(structure: Structure, source: str, warn: bool = True) -> Non
     table = element_table()
     for k, site in enumerate(structure):
         symbol = getattr(site.specie, "symbol", str(site.specie))
-        try:
-            table.z_of(symbol)
-        except KeyError:
-            raise StructureFileError(f"{source}: atom {k + 1} is '{symbol}', not a known element "
-                                     "(H to Lr)") from None
+        if not table.is_element(symbol):
+            raise StructureFileError(f"{source}: atom {k + 1} is '{symbol}', not a known element (H to Lr)")
     message = close_atoms(structure, source) if warn else None
     if message is not None:
         warnings.warn(StructureWarning(message), stacklevel=3)
@@ -200,7 +198,15 @@ def _is_poscar_name(path: Path) -> bool:
     return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
 
 
-def _vasp4_species(path: Path) -> tuple[list[str], str] | None:
+def _text_lines(path: Path) -> list[str] | None:
+    """The lines of a text file, read once for the checks below; None when it cannot be read."""
+    try:
+        return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+
+
+def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None:
     """The elements of a POSCAR without an element line (VASP 4 format: the counts follow the
     lattice) and where they were read from: a POTCAR beside it (as VASP reads them), else its
     first line, where VASP 4 users name them; None for a VASP 5 file.
@@ -214,10 +220,6 @@ def _vasp4_species(path: Path) -> tuple[list[str], str] | None:
     StructureFileError
         Neither names one element per count: the message says what to add.
     """
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return None  # the reader reports unreadable files
     if len(lines) < 6 or not lines[5].split():
         return None
     try:
@@ -227,11 +229,7 @@ def _vasp4_species(path: Path) -> tuple[list[str], str] | None:
     table = element_table()
 
     def elements(symbols: list[str]) -> list[str] | None:
-        try:
-            [table.z_of(symbol) for symbol in symbols]
-        except KeyError:
-            return None
-        return symbols if len(symbols) == len(counts) else None
+        return symbols if len(symbols) == len(counts) and all(map(table.is_element, symbols)) else None
 
     for potcar in sorted(path.parent.glob("POTCAR*")):
         named = elements(_potcar_elements(potcar))
@@ -258,13 +256,12 @@ def _potcar_elements(path: Path) -> list[str]:
         return []
 
 
-def _read_vasp4(path: Path, species: list[str]) -> Structure:
-    """A VASP 4 POSCAR read with ``species`` as its element line (:func:`_vasp4_species`)."""
-    lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+def _read_vasp4(lines: list[str], species: list[str]) -> Structure:
+    """A VASP 4 POSCAR's ``lines`` read with ``species`` as its element line (:func:`_vasp4_species`)."""
     return Poscar.from_str("\n".join([*lines[:5], " ".join(species), *lines[5:]]) + "\n").structure
 
 
-def _check_poscar_counts(path: Path) -> None:
+def _check_poscar_counts(path: Path, lines: list[str]) -> None:
     """The atom counts of a POSCAR must match its coordinate lines.
 
     pymatgen reads a counts line ``1 0`` followed by two coordinate lines as one
@@ -272,10 +269,6 @@ def _check_poscar_counts(path: Path) -> None:
     silent reinterpretation or a riddle for the user, so they are an error naming
     the line. (Checked here because no library reports it.)
     """
-    try:
-        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return  # the reader below reports unreadable files
     for n in (2, 3, 4):  # the three lattice vectors
         if n < len(lines):
             values = lines[n].split()

@@ -83,11 +83,11 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
     try:
         earlier = our_summary_formula(Path(folder))
     except OutputFolderError:  # the user's own summary: kept, and a note says so (_export_summary)
-        earlier = None
-    try:
-        RunFolder(folder, formula).check_formula(earlier)  # another formula's results: refused, as predict does
-    except ForeignResultsError as exc:
-        raise ForeignResultsError(str(exc).split(": choose")[0] + ": export into another folder") from None
+        earlier = ""
+    other = RunFolder(folder, formula).foreign_formulas(earlier)  # refused before any write, as predict does
+    if other:
+        raise ForeignResultsError(f"{folder} holds the results of {', '.join(other)}, not {formula}: export "
+                                  "into another folder")
     target = RunFolder(folder)
     out = []
     for entry in entries:
@@ -95,18 +95,16 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
             break
         out += target.write_in_place([entry])
     if summary and not _is_set(cancel):
-        out += _export_summary(target, records, names, formula)
+        out += _export_summary(target, records, names, formula, earlier)
     return out, target.notes
 
 
-def _export_summary(target: RunFolder, records: list[ResultRecord], names: list[str], formula: str) -> list[Path]:
+def _export_summary(target: RunFolder, records: list[ResultRecord], names: list[str], formula: str,
+                    earlier: str | None) -> list[Path]:
     """``summary.csv``/``summary.json`` of ``records`` (each row naming its folder, ``names``, so
-    that the export opens as a run folder) in the export folder, unless a summary there is not
-    ours or is another formula's (a note says so; nothing of the user's is replaced)."""
-    try:
-        earlier = our_summary_formula(target.path)
-    except OutputFolderError:
-        earlier = ""
+    that the export opens as a run folder) in the export folder, unless the summary there,
+    ``earlier`` (:func:`our_summary_formula`: "" for one not ours, None for none), is not ours or
+    is another formula's (a note says so; nothing of the user's is replaced)."""
     if earlier is not None and not same_formula(earlier, formula):
         target.notes.append("summary.csv not written: the folder holds a summary that is not this program's "
                             "for " + formula + "; export into another folder for one")

@@ -15,7 +15,7 @@ from core.candidates.propose import Candidate
 from core.contact_model.inference import (
     ContactPrediction,
 )
-from core.crystal.composition import formula_unit_text
+from core.crystal.composition import formula_unit_text, formula_units
 from core.crystal.symmetry import cell_summary, hm_symbol, primitive_cell, space_group_or_p1
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
@@ -74,6 +74,7 @@ class RankedStructure:
     relaxed_score: tuple[float, float, float] | None = None
     """(fitness, Dice, valid-bond fraction) of the relaxed structure against the predicted map of its Z."""
     _crystallography: tuple[int, dict] | None = field(default=None, repr=False, compare=False)
+    _written: tuple[int, Structure, list[float] | None] | None = field(default=None, repr=False, compare=False)
 
     @property
     def route(self) -> str:
@@ -122,7 +123,13 @@ class RankedStructure:
     def written_cell(self) -> tuple[Structure, list[float] | None]:
         """The cell the result is reported and written in, and the potential's magnetic moments
         (μB) per site of it (None without them): the result's primitive cell when relaxation raised
-        the symmetry and it is smaller (R-3c -> R-3m, F-43m -> Pm-3m), else the cell as relaxed."""
+        the symmetry and it is smaller (R-3c -> R-3m, F-43m -> Pm-3m), else the cell as relaxed.
+        Computed once per structure (the record, its folder and its MAGMOM share it)."""
+        if self._written is None or self._written[0] != id(self.structure):
+            self._written = (id(self.structure), *self._reduced_cell())
+        return self._written[1], self._written[2]
+
+    def _reduced_cell(self) -> tuple[Structure, list[float] | None]:
         x, relaxed = self.relaxation, self.structure
         moments = ([float(m) for m in x.magmoms] if x is not None and x.magmoms is not None
                    and len(x.magmoms) == len(relaxed) else None)
@@ -144,15 +151,12 @@ class RankedStructure:
         # the result's own primitive cell: a relaxation that raised the symmetry (R-3c -> R-3m, F-43m ->
         # Pm-3m) can halve the cell the route started from, and POSCAR, Z and n_atoms then say so
         cell, _ = self.written_cell()
-        # Z: reduced formula units in the cell, by the greatest common divisor of its element counts
-        # (pymatgen's reduced factor counts H2, O2, LiO2 ... as one unit: Z 0 or half)
-        z = math.gcd(*(int(round(n)) for n in cell.composition.values()))
         return ResultRecord(**{
             "rank": self.rank,
             "folder": self.folder.name if self.folder else "",
             "formula": formula_unit_text(self.structure.composition),
             "source": self.source,
-            "spacegroup": start.spacegroup, "symbol": start.symbol, "start_z": start.z, "z": z,
+            "spacegroup": start.spacegroup, "symbol": start.symbol, "start_z": start.z, "z": formula_units(cell.composition),
             "n_atoms": len(cell),
             "sg_probability": None if c is None else round(c.probability, 4),
             "assignment": tpl.wyckoff if tpl is not None else r.assignment.label if r is not None else "",

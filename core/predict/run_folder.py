@@ -114,20 +114,25 @@ class RunFolder:
             return
         self.check_formula(summary_formula)
 
+    def foreign_formulas(self, summary_formula: str | None = None) -> list[str]:
+        """The other formulas whose results the folder holds (its summary's, ``summary_formula``,
+        and each result folder's); [] for a folder of this formula's or none."""
+        if self.formula is None or not self.path.is_dir():
+            return []
+        found = {summary_formula} if summary_formula else set()
+        for folder in self._result_folders():
+            found.add(str(_read_json(folder / RESULT_FILE).get("formula", "")))
+        return sorted(f for f in found if f and not same_formula(f, self.formula))
+
     def check_formula(self, summary_formula: str | None = None) -> None:
-        """Refuse a folder holding another formula's results (its summary's formula,
-        ``summary_formula``, and each result folder's), before anything is written.
+        """Refuse a folder holding another formula's results (:meth:`foreign_formulas`), before
+        anything is written.
 
         Raises
         ------
         ForeignResultsError
         """
-        if self.formula is None or not self.path.is_dir():
-            return
-        found = {summary_formula} if summary_formula else set()
-        for folder in self._result_folders():
-            found.add(str(_read_json(folder / RESULT_FILE).get("formula", "")))
-        other = sorted(f for f in found if f and not same_formula(f, self.formula))
+        other = self.foreign_formulas(summary_formula)
         if other:
             raise ForeignResultsError(f"{self.path} holds the results of {', '.join(other)}, not "
                                       f"{self.formula}: choose another output folder, or pass --overwrite to "

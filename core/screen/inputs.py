@@ -77,15 +77,6 @@ class ScreenInput:
     source: str = ""
 
 
-def _is_formula(text: str) -> bool:
-    """Whether ``text`` reads as one chemical formula (``NaCl``; not ``formulas.txt``)."""
-    try:
-        parse_formula(text)
-        return True
-    except FormulaError:
-        return False
-
-
 def read_screen_input(text_or_path: str) -> ScreenInput:
     """Read INPUT: a ``.csv`` file, a text file, or a pattern (module docstring).
 
@@ -101,17 +92,17 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     elif path.is_dir():
         raise ScreenInputError(f"{text_or_path}: is a folder; give a text file (a formula per line), a CSV file "
                                "with a formula column, or a pattern such as {Li,Na}{Co,Ni}O2")
-    elif "{" in text_or_path or _is_formula(text_or_path):  # one formula is the simplest pattern
+    elif "{" in text_or_path:
         out = _expand_pattern(text_or_path)
-    else:
-        why = ""
-        if not any(c in text_or_path for c in "/\\") and "." not in text_or_path:  # meant as a formula
-            try:
-                parse_formula(text_or_path)
-            except FormulaError as exc:
-                why = f" ({exc})"
-        raise ScreenInputError(f"{text_or_path}: no such file, and not a formula{why} or a pattern such as "
-                               "{Li,Na}{Co,Ni}O2")
+    else:  # one formula is the simplest pattern
+        try:
+            parse_formula(text_or_path)
+        except FormulaError as exc:
+            meant_as_formula = not any(c in text_or_path for c in "/\\.")  # not formulas.txt or a path
+            why = f" ({exc})" if meant_as_formula else ""
+            raise ScreenInputError(f"{text_or_path}: no such file, and not a formula{why} or a pattern such as "
+                                   "{Li,Na}{Co,Ni}O2") from None
+        out = _expand_pattern(text_or_path)
     if not out.items and not out.problems:
         raise ScreenInputError(f"{text_or_path}: no formula in it")
     return _unique(out)
