@@ -40,7 +40,7 @@ warnings.simplefilter("ignore")
 MAX_ATOMS = 12
 KT_MEV = 10.0  # the shipped symmetry prior's kT (core.predict.settings.SYMMETRY_PRIOR)
 POTENTIALS_MEASURED = ("chgnet", "sevennet")
-EXTRA_POTENTIALS = ("sevennet-l3i5",)  # reported when computed (compute --potentials sevennet-l3i5)
+EXTRA_POTENTIALS = ("sevennet-l3i5", "sevennet-mf-0")  # reported when computed (compute --potentials NAME)
 
 
 def polymorph_rows(data: str):
@@ -244,7 +244,7 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--out", required=True)
     c.add_argument("--jobs", type=int, default=2)
     c.add_argument("--potentials", default=",".join(POTENTIALS_MEASURED),
-                   help="comma-separated (default chgnet,sevennet; sevennet-l3i5 is reported when present)")
+                   help="comma-separated (default chgnet,sevennet; sevennet-l3i5 and sevennet-mf-0 are reported when present)")
     r = sub.add_parser("report")
     r.add_argument("--data", required=True)
     r.add_argument("--energies", required=True)

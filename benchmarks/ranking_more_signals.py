@@ -5,9 +5,10 @@ The shipped rule orders the five lowest distinct CHGNet structures by SevenNet-0
 minus kT ln P(relaxed space group | composition, Z), kT = 10 meV/atom. This prints top-1
 for the same five ordered by:
 
-* **other energies**: CHGNet, SevenNet-0, SevenNet-l3i5 and their means, each with the
-  space-group prior at several kT (SevenNet-l3i5 energies must have been added first with
-  ``benchmarks/ranking_second_energies.py CACHE --potential sevennet-l3i5``);
+* **other energies**: CHGNet, SevenNet-0, SevenNet-l3i5, SevenNet-MF-0 (PBE head) and their
+  means, each with the space-group prior at several kT (the l3i5 and MF-0 energies must have been
+  added first with ``benchmarks/ranking_second_energies.py CACHE --potential NAME``; a mix whose
+  energies are missing is skipped);
 * **a prototype prior**: the 60 best-scored template substitutions of the formula
   (:func:`core.templates.retrieval.retrieve_templates`; the library holds training formulas
   only) grouped into distinct structures; a candidate's support is the size of the largest
@@ -40,7 +41,11 @@ warnings.simplefilter("ignore")
 
 ENERGY_MIXES = {"CHGNet": {"chg": 1.0}, "SevenNet-0 (shipped)": {"7n0": 1.0}, "SevenNet-l3i5": {"l3i5": 1.0},
                 "CHGNet + SevenNet-0": {"chg": 0.5, "7n0": 0.5}, "SevenNet-0 + l3i5": {"7n0": 0.5, "l3i5": 0.5},
-                "all three": {"chg": 1 / 3, "7n0": 1 / 3, "l3i5": 1 / 3}}
+                "all three": {"chg": 1 / 3, "7n0": 1 / 3, "l3i5": 1 / 3},
+                "SevenNet-MF-0 (PBE)": {"mf0": 1.0}, "SevenNet-0 + MF-0": {"7n0": 0.5, "mf0": 0.5},
+                "MF-0 + l3i5": {"mf0": 0.5, "l3i5": 0.5}, "CHGNet + MF-0": {"chg": 0.5, "mf0": 0.5}}
+EXTRA = {"l3i5": "sevennet-l3i5", "mf0": "sevennet-mf-0"}
+"""Energies added to the pools by ``benchmarks/ranking_second_energies.py --potential NAME``."""
 LOOSE = {"ltol": 0.3, "stol": 0.5, "angle_tol": 10}
 
 
@@ -65,7 +70,8 @@ def pool_heads(pools, with_prototypes: bool) -> list[dict]:
                "y": [bool(pool.matches(*h)) for h in head],
                "chg": [energy_of(pool, h) for h in head],
                "7n0": [pool.items[h[0]]["second_energy_per_atom"] for h in head],
-               "l3i5": [pool.items[h[0]].get("energies_by_potential", {}).get("sevennet-l3i5") for h in head],
+               **{key: [pool.items[h[0]].get("energies_by_potential", {}).get(name) for h in head]
+                  for key, name in EXTRA.items()},
                "log_prior": [float(np.log(max(prior.get(pool.group(*h), 0.0), 1e-4))) for h in head],
                "features": ranker_features(feature_rows(pool, head, members, matcher, cells)).tolist()}
         if with_prototypes:
@@ -144,9 +150,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<58}{values[0]:>8.2f}{values[1]:>8.2f}", flush=True)
 
     print(f"\n{'first five ordered by':<58}{'<= 12':>8}{'13-20':>8}")
-    have_l3i5 = all(v is not None for r in rows for v in r["l3i5"])
+    have = {key for key in EXTRA if all(v is not None for r in rows for v in r[key])}
     for name, mix in ENERGY_MIXES.items():
-        if "l3i5" in mix and not have_l3i5:
+        if any(key in EXTRA and key not in have for key in mix):
             continue
         for kt in (0, 5, 10, 15, 20):
             report(f"{name} - {kt} meV ln P(group)", rule_top1(rows, mix, kt))

@@ -90,3 +90,28 @@ def test_cli_rejects_unknown_potential(capsys):
     with pytest.raises(SystemExit) as stop:
         main(["predict", "NaCl", "--potential", "mace"])
     assert stop.value.code == 2 and "invalid choice: 'mace'" in capsys.readouterr().err
+
+
+def test_every_potential_has_an_automatic_second_one():
+    from core.predict.settings import SECOND_POTENTIAL
+
+    assert set(SECOND_POTENTIAL) == set(POTENTIALS)
+    for name in POTENTIALS:
+        second = PredictionSettings(potential=name, second_potential="auto").reranking_potential
+        assert second in POTENTIALS and second != name
+
+
+def test_the_multi_fidelity_model_is_read_through_its_pbe_head():
+    """SevenNet-MF-0 has a PBE and an r2SCAN head: the potential named ``sevennet-mf-0`` is the
+    PBE one (Materials Project's scale), near SevenNet-0's energy and away from r2SCAN's."""
+    from sevenn.calculator import SevenNetCalculator
+
+    from core.relax.potentials import energies_per_atom
+
+    structure = compressed_rock_salt()
+    mf0, seven = (energies_per_atom([structure], name)[0] for name in ("sevennet-mf-0", "sevennet"))
+    atoms = structure.to_ase_atoms()
+    atoms.calc = SevenNetCalculator("7net-mf-0", device="cpu", modal="R2SCAN")
+    r2scan = atoms.get_potential_energy() / len(atoms)
+    assert abs(mf0 - seven) < 0.1  # two PBE-scale models of MPtrj
+    assert abs(mf0 - r2scan) > 5 * abs(mf0 - seven)

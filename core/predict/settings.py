@@ -33,7 +33,7 @@ SOURCES = ("contact", "templates")
 RANKINGS = ("energy", "learned")
 """How relaxed structures are ordered (:attr:`PredictionSettings.ranking`)."""
 
-SECOND_POTENTIAL = {"chgnet": "sevennet", "sevennet": "chgnet", "sevennet-l3i5": "chgnet"}
+SECOND_POTENTIAL = {"chgnet": "sevennet", "sevennet": "chgnet", "sevennet-l3i5": "chgnet", "sevennet-mf-0": "chgnet"}
 """The potential that re-ranks the first structures by default, for each relaxing potential
 (``second_potential="auto"``). Chosen on validation (docs/ranking.md: top-1 0.825 -> 0.925 on 40
 formulas with SevenNet-0 re-ranking CHGNet's first 5); on the 100 test formulas the change was

@@ -7,8 +7,13 @@ offline (no download at run time):
   MPtrj; energies on the MP GGA/GGA+U scale. The default (see
   ``docs/potentials.md`` for the measurement that chose it).
 - ``sevennet``: SevenNet-0 (11 Jul 2024; Park et al., J. Chem. Theory Comput.
-  2024), trained on MPtrj. The larger ``7net-l3i5`` in the same wheel was
-  2.5× slower per step on this CPU, too slow for the 2-minute budget.
+  2024), trained on MPtrj; the default second potential that re-ranks the first five.
+- ``sevennet-l3i5``: the larger SevenNet-l3i5 in the same wheel, 2.5× slower per
+  step on this CPU (too slow to relax every structure in the 2-minute budget; a
+  second opinion costs five single points).
+- ``sevennet-mf-0``: SevenNet-MF-0, multi-fidelity, read through its PBE head
+  (:data:`SEVENNET_MODALS`); measured no better than SevenNet-0 at ordering
+  polymorphs (``docs/potentials.md``).
 
 Energies of different potentials are not comparable with each other: a run
 ranks all its structures with one potential.
@@ -50,11 +55,16 @@ POTENTIALS: dict[str, Potential] = {
     "chgnet": Potential("chgnet", "CHGNet 0.3.0", "chgnet"),
     "sevennet": Potential("sevennet", "SevenNet-0 (11Jul2024)", "sevenn"),
     "sevennet-l3i5": Potential("sevennet-l3i5", "SevenNet-l3i5", "sevenn"),
+    "sevennet-mf-0": Potential("sevennet-mf-0", "SevenNet-MF-0 (PBE)", "sevenn"),
 }
 DEFAULT_POTENTIAL = "chgnet"
 
-SEVENNET_MODELS = {"sevennet": "7net-0", "sevennet-l3i5": "7net-l3i5"}
+SEVENNET_MODELS = {"sevennet": "7net-0", "sevennet-l3i5": "7net-l3i5", "sevennet-mf-0": "7net-mf-0"}
 """sevenn's names of the pretrained models shipped in its wheel (loaded offline)."""
+
+SEVENNET_MODALS = {"sevennet-mf-0": "PBE"}
+"""The fidelity read from a multi-fidelity model: SevenNet-MF-0 has a PBE (MPtrj, GGA/GGA+U,
+the scale of Materials Project's energies and of CHGNet) and an r2SCAN head."""
 
 
 class PotentialError(AlphaCrystalError):
@@ -86,7 +96,7 @@ def load_calculator(name: str, device: str = "cpu"):
                 return CHGNetCalculator(use_device=None if device == "auto" else device)
             from sevenn.calculator import SevenNetCalculator
 
-            return SevenNetCalculator(SEVENNET_MODELS[name], device=device)
+            return SevenNetCalculator(SEVENNET_MODELS[name], device=device, modal=SEVENNET_MODALS.get(name))
     except ImportError as exc:
         raise PotentialError(f"potential {name!r} needs the {potential.package!r} package "
                              f"(pip install {potential.package}): {exc}") from exc
