@@ -883,6 +883,22 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
     assert lead_mean.isVisible() and not other_mean.isVisible()
 
 
+def test_fitness_legend_sits_below_the_curves_not_over_them(window, qtbot):
+    """Inside the plot a corner legend covered the runs that reach fitness 1 or end at the right."""
+    panel = window.run_panel
+    panel.clear_plot()
+    for k, group in enumerate(("sg136", "sg167", "sg14", "sg15", "sg140")):
+        for generation in range(1, 4):
+            window.session.run.add_generation(f"{group}-z2-{group}-w0-r0", {
+                "generation": generation, "best_fitness": 1.0 - 0.1 * k, "mean_fitness": 0.5})
+    panel.redraw()
+    item = panel.plot.getPlotItem()
+    assert len(item.legend.items) == 5
+    qtbot.waitUntil(lambda: item.legend.sceneBoundingRect().height() > 20)  # the layout took its new size
+    curves, legend = item.vb.sceneBoundingRect(), item.legend.sceneBoundingRect()
+    assert legend.top() >= curves.bottom() and not legend.intersects(curves)
+
+
 def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qtbot):
     from conftest import FIXTURES
 

@@ -51,6 +51,15 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
            "#bcbd22"]
 
 
+class _LegendInLayout(pg.LegendItem):
+    """A legend placed by its parent's layout: pyqtgraph's own resizes itself to its entries
+    by moving to (0, 0) (it expects to float over a view box), which would show it over the
+    plot's corner until the next layout pass."""
+
+    def updateSize(self) -> None:
+        self.updateGeometry()  # the new size hint reaches the plot's layout, which places it
+
+
 class RunPanel(QWidget):
     """A view of the session's run settings, with Start / Cancel, progress and fitness curves.
 
@@ -113,14 +122,16 @@ class RunPanel(QWidget):
         self.stage.setWordWrap(False)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "generation")
-        self.plot.setLabel("left", "fitness (Dice × valid bonds)")
+        self.plot.setLabel("left", "fitness")
+        self.plot.setToolTip("GA fitness = Dice of the contact maps × fraction of valid bond lengths; "
+                             "one colour per candidate, solid: best, dashed: population mean")
         self.plot.setYRange(0, 1.02)
         # fixed ranges: an auto-ranging axis re-lays out its ticks and labels on every
         # update (AxisItem.paint was the largest GUI-thread cost during a run)
         self.plot.getPlotItem().disableAutoRange()
         self.plot.setXRange(0, d.generations)
         self.plot.showGrid(x=True, y=True, alpha=0.2)
-        self.plot.addLegend(offset=(-5, -5), labelTextSize="8pt", brush=pg.mkBrush(255, 255, 255, 200))
+        self._legend_below_plot()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addLayout(form)
@@ -149,6 +160,15 @@ class RunPanel(QWidget):
         self.relax.toggled.connect(self._edited)
         self.potential.currentIndexChanged.connect(self._edited)
         self.ranking_options.edited.connect(self._edited)
+
+    def _legend_below_plot(self) -> None:
+        """The legend in its own row under the generation axis, in two columns: inside the
+        plot it covered the curves (a run's runs at fitness 1 end where a corner legend sits).
+        It stays the plot item's legend, so named curves join it."""
+        item = self.plot.getPlotItem()
+        legend = _LegendInLayout(labelTextSize="8pt", colCount=2, frame=False, verSpacing=-6)
+        item.layout.addItem(legend, 4, 1)
+        item.legend = legend
 
     @staticmethod
     def _spin(setting: str, value: int) -> QSpinBox:
