@@ -28,10 +28,11 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Composition, Lattice, Structure
+from pymatgen.core import Composition, Structure
 
 from core.crystal.composition import PAPER_MAX_ATOMS
 from core.crystal.elements import element_table
+from core.crystal.packed import PackedStructures
 from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_system, primitive_cell
 from core.errors import DatasetError, StructureFileError
 from core.io.cif_p1 import read_p1_cif
@@ -50,8 +51,9 @@ def cache_dir() -> Path:
 
 
 @dataclass
-class CrystalDataset:
-    """Structures packed in arrays.
+class CrystalDataset(PackedStructures):
+    """Structures packed in arrays (:mod:`core.crystal.packed`; ``nsites``, ``atoms(k)`` and
+    ``structure(k)`` come from there).
 
     Attributes
     ----------
@@ -82,24 +84,6 @@ class CrystalDataset:
     spacegroups: np.ndarray
     energies: np.ndarray
     source: str = ""
-
-    def __len__(self) -> int:
-        return len(self.material_ids)
-
-    @property
-    def nsites(self) -> np.ndarray:
-        """Atoms per structure (primitive cell)."""
-        return np.diff(self.offsets)
-
-    def atoms(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """``(lattice (3, 3) Å, fractional coords (n, 3), atomic numbers (n,))`` of structure k."""
-        lo, hi = self.offsets[k], self.offsets[k + 1]
-        return self.lattices[k], self.frac_coords[lo:hi], self.numbers[lo:hi]
-
-    def structure(self, k: int) -> Structure:
-        """Structure k as a pymatgen ``Structure``."""
-        lattice, frac, numbers = self.atoms(k)
-        return Structure(Lattice(lattice), numbers.tolist(), frac)
 
     def subset(self, indices: np.ndarray | list[int]) -> CrystalDataset:
         """A new data set with the structures at ``indices`` (in that order)."""
@@ -168,7 +152,7 @@ class CrystalDataset:
         """Counts by atom number, number of elements, element, space group and crystal system."""
         nsites = self.nsites
         elements_per = [
-            np.unique(self.numbers[self.offsets[k] : self.offsets[k + 1]]) for k in range(len(self))
+            np.unique(self.numbers[self.atom_slice(k)]) for k in range(len(self))
         ]
         symbols = element_table().symbols
         element_counts = Counter(symbols[z] for zs in elements_per for z in zs)

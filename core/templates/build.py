@@ -65,7 +65,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
     for k in range(len(train)):
         guess = guesses[str(train.formulas[k])]
         if guess is not None:
-            s = slice(train.offsets[k], train.offsets[k + 1])
+            s = train.atom_slice(k)
             oxidation[s] = [guess[Element.from_Z(int(z)).symbol] for z in train.numbers[s]]
     volumes = np.abs(np.linalg.det(train.lattices))
     meta = {"source": str(data_path), "licence": LICENCE, "max_atoms": max_atoms,

@@ -24,9 +24,10 @@ from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import Lattice, Structure
+from pymatgen.core import Structure
 
 from core.crystal.composition import oxidation_guess
+from core.crystal.packed import PackedStructures
 from core.crystal.spacegroups import centring_points
 from core.crystal.symmetry import SPACEGROUP_SYMPREC, cell_wyckoff_letters
 from core.crystal.wyckoff import wyckoff_multiplicities
@@ -52,8 +53,9 @@ class TemplateLibraryError(AlphaCrystalError):
 
 
 @dataclass(eq=False)  # compared and hashed by identity: caches key on the loaded library
-class TemplateLibrary:
-    """Known structures packed in arrays (atoms of template k: ``offsets[k]:offsets[k+1]``).
+class TemplateLibrary(PackedStructures):
+    """Known structures packed in arrays (:mod:`core.crystal.packed`: atoms of template k are
+    ``offsets[k]:offsets[k+1]``; ``nsites``, ``atom_slice(k)`` and ``structure(k)`` come from there).
 
     Attributes
     ----------
@@ -92,21 +94,6 @@ class TemplateLibrary:
     energies: np.ndarray
     element_volumes: np.ndarray
     meta: dict
-
-    def __len__(self) -> int:
-        return len(self.material_ids)
-
-    @property
-    def nsites(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def atom_slice(self, k: int) -> slice:
-        return slice(int(self.offsets[k]), int(self.offsets[k + 1]))
-
-    def structure(self, k: int) -> Structure:
-        """Template k as a pymatgen ``Structure`` (its stored cell)."""
-        s = self.atom_slice(k)
-        return Structure(Lattice(self.lattices[k]), self.numbers[s].tolist(), self.frac_coords[s])
 
     def find(self, material_id: str) -> int | None:
         """The index of the template with this Materials Project id, or None."""
