@@ -592,7 +592,7 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
 def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "NaCl")
     options = w.run_panel.ranking_options
-    assert not options.body.isVisible() and "Ranking: energy, auto second potential" in options.toggle.text()
+    assert not options.body.isVisible() and "Ranking: energy, auto second potential" in options.toggle.full_text()
     defaults = w.session.run_settings
     assert (defaults.second_potential, defaults.stability_frame, defaults.ehull_threshold) == ("auto", "auto", 0.1)
     options.toggle.click()
@@ -608,7 +608,7 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     assert (chosen.second_potential, chosen.ranking, chosen.stability_frame) == (None, "learned", "potential")
     assert chosen.near_tie == pytest.approx(0.005) and chosen.ehull_threshold == pytest.approx(0.08)
     assert chosen.symmetry_prior == 0.0
-    assert options.toggle.text() == "Ranking: learned, no second potential, no prior, near-tie 5 meV; hull potential"
+    assert options.toggle.full_text() == "Ranking: learned, no second potential, no prior, near-tie 5 meV; hull potential"
     # the second potential cannot be the first one: its entry is disabled, auto when it was chosen
     options.second.setCurrentIndex(options.second.findData("sevennet"))
     w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("sevennet"))
@@ -1234,8 +1234,25 @@ def test_long_messages_never_widen_the_window(window):
     for label in (window.view3d.title, window.view3d.picked, window.view3d.legend, window.run_panel.stage,
                   window.map_title, window.editor.hover, window.editor.info):
         label.setText(long)
+    window.run_panel.ranking_options.toggle.set_full_text(long)
     assert window.minimumSizeHint().width() <= before
-    assert before < 1500  # fits a 1920-pixel screen with room to spare
+    assert before <= 1100  # fits a 1366-pixel laptop screen (the 3D view's controls in one row asked for 1,433)
+
+
+def test_wrapped_texts_ask_for_the_height_they_need_and_summaries_are_cut(window, qtbot):
+    """A two-line text in a short window got one line's height and its lines overlapped the
+    next row; the ranking summary widened the run panel to its own length."""
+    title = window.map_title
+    title.setText("Contact map of SrTiO3, Z = 4 (20 atoms, primitive cell): click a cell to toggle a bond")
+    title.resize(200, 10)
+    qtbot.waitUntil(lambda: title.minimumHeight() >= 2 * title.fontMetrics().lineSpacing())
+    title.setText("short")
+    assert title.minimumHeight() < 2 * title.fontMetrics().lineSpacing()
+    toggle = window.run_panel.ranking_options.toggle
+    full = toggle.full_text()
+    assert full.startswith("Ranking:") and full in toggle.toolTip()
+    toggle.resize(120, toggle.height())
+    assert toggle.text().endswith("…") and len(toggle.text()) < len(full) and toggle.full_text() == full
 
 
 # ---------------------------------------------------------------- issue 27: only the current run

@@ -38,7 +38,7 @@ from alphacrystal_gui.view3d.geometry import (
     polyhedra_mesh,
     scene_geometry,
 )
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import WrappedLabel, fitted
 
 MEASURE_COLOUR = (0.85, 0.35, 0.0, 1.0)
 """Colour of a measured distance or angle drawn in the scene (orange)."""
@@ -148,9 +148,9 @@ class StructureView(QWidget):
         # a long title ("best so far: ... (before relaxation)") takes the width it is given,
         # on its own row, whole in the tooltip
         self.title = fitted(QLabel("No structure"), wrap=False)
-        self.legend = fitted(QLabel(""))
+        self.legend = WrappedLabel("")
         self.legend.setToolTip("element colours (Jmol scheme)")
-        self.picked = fitted(QLabel(""))
+        self.picked = WrappedLabel("")
         self.view_buttons = {}
         top = QHBoxLayout()
         top.addStretch(1)
@@ -170,15 +170,20 @@ class StructureView(QWidget):
         top.addWidget(reset)
         top.addWidget(self.scheme_box)
         top.addWidget(self.polyhedra_box)
-        top.addWidget(self.labels_box)
-        top.addWidget(QLabel("cells"))
+        # two rows: in one, the controls asked for 684 px and made the window wider than a
+        # 1366-px laptop screen
+        second = QHBoxLayout()
+        second.addStretch(1)
+        second.addWidget(self.labels_box)
+        second.addWidget(QLabel("cells"))
         for box in self.cells:
-            top.addWidget(box)
-        top.addWidget(self.export_button)
+            second.addWidget(box)
+        second.addWidget(self.export_button)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.title)
         layout.addLayout(top)
+        layout.addLayout(second)
         layout.addWidget(self.legend)
         layout.addWidget(canvas_widget, 1)
         self.canvas_widget = canvas_widget

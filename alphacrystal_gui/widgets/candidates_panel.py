@@ -17,7 +17,6 @@ from PySide6.QtWidgets import (
     QAbstractItemView,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QPushButton,
     QTableWidget,
     QTableWidgetItem,
@@ -25,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import WrappedLabel
 from core import Candidate, TemplateCandidate
 
 COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b", "c", "α", "β", "γ")
@@ -77,7 +76,7 @@ class CandidatesPanel(QWidget):
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
         buttons.addStretch(1)
-        self.templates_label = fitted(QLabel("Templates: known structures with the elements substituted"))
+        self.templates_label = WrappedLabel("Templates: known structures with the elements substituted")
         self.templates_table = QTableWidget(0, len(TEMPLATE_COLUMNS))
         self.templates_table.setHorizontalHeaderLabels(TEMPLATE_COLUMNS)
         for col, name in enumerate(TEMPLATE_COLUMNS):

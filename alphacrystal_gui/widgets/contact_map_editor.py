@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import WrappedLabel
 from core import DEFAULT_TOLERANCE, ContactMapDocument
 
 CELL = 12  # pixels per map cell in the rendered image (1-pixel grid lines)
@@ -111,13 +111,13 @@ class ContactMapEditor(QWidget):
         self.undo_button = QPushButton("Undo")
         self.redo_button = QPushButton("Redo")
         self.reset_button = QPushButton("Reset to prediction")
-        self.hover = fitted(QLabel(" "))
+        self.hover = WrappedLabel(" ")
         self.hover.setToolTip("the pair under the mouse: bond, the network's probability, the reference's "
                               "bond and distance")
         self.scale = QLabel(_PROBABILITY_SCALE)
         self.scale.setToolTip("colour scale of the Probabilities view (bonds at or above the threshold are outlined)")
         self.scale.setVisible(False)
-        self.info = fitted(QLabel())
+        self.info = WrappedLabel()
         self.info.setWordWrap(True)
         self.info.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

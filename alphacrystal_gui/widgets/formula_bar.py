@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from alphacrystal_gui.widgets.labels import WrappedLabel
 from core import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, FormulaError, check_scope, parse_formula
 
 
@@ -41,9 +42,8 @@ class FormulaBar(QWidget):
         self.edit.setToolTip("a chemical formula, e.g. Ca3(PO4)2; a multiple such as Ag2F4 means Z = 2")
         self.predict_button.setDefault(True)
         self.predict_button.setEnabled(False)
-        self.status = QLabel()
+        self.status = WrappedLabel()  # a long formula's Z list or note must not widen the window's centre
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self.status.setWordWrap(True)  # a long formula's Z list must not widen the window's centre
         self._note: tuple[str, str] | None = None
         """(formula text, note): the engine's remark on that formula (e.g. its common cells are
         beyond a model's limit), shown under the Z list until the formula is edited."""

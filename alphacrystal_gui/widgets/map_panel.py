@@ -12,7 +12,7 @@ from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import WrappedLabel
 from core import AlphaCrystalError, Session, parse_formula
 
 Z_SELECT_TIP = ("the contact map of each Z (a candidate runs on the map of its own Z); while a result's map "
@@ -31,7 +31,7 @@ class MapPanel(QWidget):
         self.session = session
         self.contact_max_atoms = contact_max_atoms
         self.editor = ContactMapEditor(session.run.result_document)
-        self.title = fitted(QLabel("Contact map"))
+        self.title = WrappedLabel("Contact map")
         self.z_select = QComboBox()
         self.z_select.setToolTip(Z_SELECT_TIP)
         self.back_button = QPushButton("Input map")  # short: the selector beside it needs the width

@@ -8,11 +8,11 @@ through the table's and the plots' signals.
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QLineEdit, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSplitter, QVBoxLayout, QWidget
 
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
 from alphacrystal_gui.widgets.hull_plot import HullPlot
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import WrappedLabel
 from alphacrystal_gui.widgets.results_table import ResultsTable
 from core import Session
 
@@ -44,7 +44,7 @@ class ResultsPanel(QWidget):
         self.energy_plot.setMaximumHeight(PLOT_HEIGHT_PX)
         self.hull_plot = HullPlot()
         self.hull_plot.setMaximumHeight(PLOT_HEIGHT_PX)
-        self.discarded = fitted(QLabel(""))
+        self.discarded = WrappedLabel("")
         self.discarded.setWordWrap(True)
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.filter = QLineEdit(placeholderText="Filter results (e.g. Pnma, template, mp-)")

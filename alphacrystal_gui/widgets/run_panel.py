@@ -24,12 +24,11 @@ from PySide6.QtWidgets import (
     QProgressBar,
     QPushButton,
     QSpinBox,
-    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
-from alphacrystal_gui.widgets.labels import fitted
+from alphacrystal_gui.widgets.labels import FittedToolButton, fitted
 from core import (
     COUNT_RANGES,
     DEFAULT_STABILITY_FRAME,
@@ -119,13 +118,14 @@ class RunPanel(QWidget):
         # a fixed two-line height: text that wraps differently must not re-lay out the
         # dock (a relayout resizes and fully repaints the plot: measured 20-60 ms)
         self.stage.setFixedHeight(2 * self.stage.fontMetrics().lineSpacing() + 4)
-        self.stage.setWordWrap(False)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "generation")
         self.plot.setLabel("left", "fitness")
         self.plot.setToolTip("GA fitness = Dice of the contact maps × fraction of valid bond lengths; "
                              "one colour per candidate, solid: best, dashed: population mean")
-        self.plot.setYRange(0, 1.02)
+        self.plot.setYRange(-0.04, 1.06, padding=0)  # 0 and 1 inside, their tick labels shown
+        # three fixed ticks: pyqtgraph's automatic ones overlapped when the dock was short
+        self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(0.25, ""), (0.75, "")]])
         # fixed ranges: an auto-ranging axis re-lays out its ticks and labels on every
         # update (AxisItem.paint was the largest GUI-thread cost during a run)
         self.plot.getPlotItem().disableAutoRange()
@@ -396,12 +396,11 @@ class RankingOptions(QWidget):
     def __init__(self, defaults: PredictionSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._applying = False
-        self.toggle = QToolButton()
+        self.toggle = FittedToolButton("show or hide the ranking and stability options")
         self.toggle.setCheckable(True)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
         self.toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
         self.toggle.setAutoRaise(True)
-        self.toggle.setToolTip("show or hide the ranking and stability options")
         self.second = QComboBox()
         self.second.addItem("auto (the other potential)", "auto")
         self.second.addItem("none", None)
@@ -470,7 +469,7 @@ class RankingOptions(QWidget):
         hull = "no hull" if values["stability_frame"] is None else f"hull {values['stability_frame']}"
         merge = f", near-tie {1000 * values['near_tie']:g} meV" if values["near_tie"] else ""
         prior = f", prior {1000 * values['symmetry_prior']:g} meV" if values["symmetry_prior"] else ", no prior"
-        self.toggle.setText(f"Ranking: {values['ranking']}, {second} second potential{prior}{merge}; {hull}")
+        self.toggle.set_full_text(f"Ranking: {values['ranking']}, {second} second potential{prior}{merge}; {hull}")
 
     def exclude_potential(self, first: str) -> None:
         """The second potential cannot be the first: its entry is disabled (auto when chosen)."""
