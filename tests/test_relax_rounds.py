@@ -173,3 +173,36 @@ def test_window_continues_only_structures_near_the_lowest_and_keeps_the_best(fak
     fake_runner.runs = []
     relax_rounds.relax_in_rounds(structures(6), FULL, prerelax_steps=10, refine_top=5, workers=1)
     assert sorted(item for item, steps in fake_runner.runs if steps == FULL.steps - 10) == [1, 2, 3, 4, 5]
+
+
+def test_a_cancelled_run_keeps_every_structure_it_relaxed(fake_runner):
+    """Cancelled in round 1 (after 5 of 8) or in round 2, the structures relaxed so far are
+    results (the window showed them, then "0 structures from the finished part"); round-1
+    results are not stored as final, so a resumed run continues them."""
+    store, cancel = DictStore(), CancelToken()
+    fake_runner.stop_after = 5
+    out, _, _, _ = relax(structures(8), store=store, cancel=cancel)
+    assert sorted(out) == [0, 1, 2, 3, 4] and all(out[k].steps == 10 for k in out)
+    assert not any(kind == "relaxation" for kind, _ in store.data)
+    fake_runner.UNCONVERGED, fake_runner.stop_after, fake_runner.runs = {5, 6, 7}, 9, []
+    out, _, _, _ = relax(structures(8), cancel=CancelToken())  # round 2 stopped after its first
+    assert sorted(out) == list(range(8))
+    assert sorted(k for k in out if out[k].steps == 100) == [7] and not out[6].converged
+
+
+@pytest.mark.slow
+def test_predict_cancelled_during_relaxation_ranks_what_was_relaxed():
+    """The window's Cancel in the relaxation stage: the structures relaxed before it are the
+    run's results (marked unconverged where round 2 did not reach them), not an empty list."""
+    settings = PredictionSettings(sources=("templates",), template_top_k=3, jobs=1, relax_steps=20,
+                                  prerelax_steps=5, refine_top=3, second_potential=None, stability_frame=None)
+    cancel = CancelToken()
+    relaxed: list = []
+
+    def first_then_stop(key, entry) -> None:
+        relaxed.append(key)
+        cancel.cancel()
+
+    result = predict_structures("NaCl", settings, cancel=cancel, on_relaxed=first_then_stop)
+    assert result.cancelled and relaxed
+    assert result.ranked and all(math.isfinite(r.energy_per_atom) for r in result.ranked)

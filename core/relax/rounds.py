@@ -117,7 +117,8 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
 
     Returns
     -------
-    (results by key, how many structures reused a relaxation or prerelaxation from ``store``)
+    (results by key, how many structures reused a relaxation or prerelaxation from ``store``);
+    after a cancel, the structures round 1 reached keep their round-1 result
     """
     first = replace(full, steps=min(prerelax_steps, full.steps))
     out: dict[Key, RelaxResult] = {}
@@ -177,7 +178,7 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
             save("prerelaxation", item, result)
             report(item, result)
         if cancel is not None and cancel.is_set():
-            return out, resumed
+            return _so_far(pre, out), resumed
         waiting = [i for i in pre if i not in out]
         per_pool: dict[Hashable, list] = {}
         for item in waiting:
@@ -203,7 +204,14 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
             out[item] = joined(pre[item], result)
             save("relaxation", item, out[item])
             report(item, out[item])
-    return out, resumed
+    return _so_far(pre, out), resumed
+
+
+def _so_far(pre: dict[Key, RelaxResult], out: dict[Key, RelaxResult]) -> dict[Key, RelaxResult]:
+    """Every structure's relaxation so far: its final one, else its round-1 one (a cancelled
+    run keeps what it relaxed: unconverged, it ranks as an upper bound, and it is not stored as
+    final, so a resumed run continues it). Without a cancel every round-1 result is in ``out``."""
+    return {**pre, **out}
 
 
 def joined(first: RelaxResult, second: RelaxResult) -> RelaxResult:
