@@ -432,8 +432,8 @@ class MainWindow(QMainWindow):
         self.session.set_reference(cell, reference.name, cmap)
         self.views.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
                                         f"{reference.symbol} ({reference.spacegroup})")
-        if not self.session.inputs.formula and not self.formula_bar.edit.text().strip():  # never over what was typed
-            self.formula_bar.edit.setText(core.formula_unit_text(cell.composition))
+        if not self.session.inputs.formula:  # a suggestion: never over what was typed
+            self.formula_bar.suggest(core.formula_unit_text(cell.composition))
         message = reference.describe()
         ours, theirs = self.session.inputs.formula, cell.composition.reduced_formula
         if ours and not core.same_formula(ours, theirs):

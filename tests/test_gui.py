@@ -786,6 +786,19 @@ def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_pat
 
 
 
+def test_a_formula_filled_in_from_a_reference_follows_the_next_reference(window, qtbot, tmp_path):
+    """Opening rutile filled in TiO2; opening rock salt next left TiO2 there, and Predict ran it."""
+    paths = {}
+    for name in ("TiO2", "NaCl"):
+        paths[name] = tmp_path / f"{name}.cif"
+        CifWriter(FIXTURES[name](), symprec=0.01).write_file(paths[name])
+    edit = window.formula_bar.edit
+    assert opened(qtbot, window, paths["TiO2"]) and edit.text() == "TiO2"
+    assert opened(qtbot, window, paths["NaCl"]) and edit.text() == "NaCl"
+    edit.setText("ZnO")  # typed by the user: a reference never replaces it
+    assert opened(qtbot, window, paths["TiO2"]) and edit.text() == "ZnO"
+
+
 def test_a_reference_of_another_formula_is_named_as_such(window, qtbot, tmp_path):
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)

@@ -44,6 +44,8 @@ class FormulaBar(QWidget):
         self.predict_button.setEnabled(False)
         self.status = WrappedLabel()  # a long formula's Z list or note must not widen the window's centre
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._suggested: str | None = None
+        """The formula the program last filled in (an opened reference's), while the box still holds it."""
         self._note: tuple[str, str] | None = None
         """(formula text, note): the engine's remark on that formula (e.g. its common cells are
         beyond a model's limit), shown under the Z list until the formula is edited."""
@@ -59,6 +61,15 @@ class FormulaBar(QWidget):
         self.edit.textChanged.connect(self.validate)
         self.edit.returnPressed.connect(self._request)
         self.predict_button.clicked.connect(self._request)
+
+    def suggest(self, formula: str) -> None:
+        """Fill the box with ``formula`` (an opened reference's) unless the user typed one: an
+        empty box, or one still holding the last suggestion (a second reference replaces the
+        first's formula instead of leaving it to be predicted by mistake)."""
+        current = self.edit.text().strip()
+        if not current or current == self._suggested:
+            self._suggested = formula
+            self.edit.setText(formula)
 
     def validate(self, text: str | None = None) -> bool:
         """Show the atoms per Z for a valid formula, or the error; update the Z chooser."""
