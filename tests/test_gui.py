@@ -496,7 +496,10 @@ def test_results_table_shows_each_column_under_its_header(qtbot):
     fitness = table.item(0, COLUMNS.index("fitness"))
     assert fitness.text() == "0.000 *" and "comes from the relaxation" in fitness.toolTip()
     assert table.item(1, COLUMNS.index("source")).text() == "template mp-2657 (TiO2)"
-    assert all(table.horizontalHeaderItem(c).toolTip() for c, n in enumerate(COLUMNS) if n != "Z")
+    assert all(table.horizontalHeaderItem(c).toolTip() for c in range(len(COLUMNS)))
+    rows[0]["z"], rows[0]["start_z"] = 1, 2  # relaxation halved the cell: the start's Z is said too
+    table.set_records([ResultRecord(**r) for r in rows])
+    assert sorted(table.item(k, COLUMNS.index("Z")).text() for k in range(2)) == ["1 (from 2)", "2"]
     table.selectRow(0)
     with qtbot.waitSignal(table.rowSelected) as selected:
         table.selectRow(1)

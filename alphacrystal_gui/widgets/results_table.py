@@ -42,6 +42,8 @@ TOOLTIPS = {
               "'also' names other routes that found the same structure",
     "space group": "The space group the structure started in: the GA's candidate or the template's",
     "relaxed SG": f"Space group of the relaxed structure (spglib, {SPACEGROUP_SYMPREC:g} Å)",
+    "Z": "Formula units in the result's cell: the relaxed structure's primitive cell when relaxation raised "
+         "the symmetry so that it is smaller than the start's ('1 (from 2)': the candidate's Z was 2)",
     "Dice": "Dice of the GA structure's contact map against the input map (same-element atoms matched)",
     "valid bonds": "Fraction of the GA structure's contacts that lie in the bond window "
                    f"(r_i + r_j ± {DEFAULT_TOLERANCE:g} Å)",
@@ -235,7 +237,7 @@ def _cells(r, above: float | None, provisional: bool) -> dict[str, tuple]:
         "rank": (r.rank, f"{r.rank}" + ("?" if provisional else "")),
         "source": (source, source),
         "space group": (r.spacegroup, f"{r.symbol} ({r.spacegroup})"),
-        "Z": (r.z, "" if r.z is None else str(r.z)),
+        "Z": (r.z, "" if r.z is None else str(r.z) if r.start_z in (None, r.z) else f"{r.z} (from {r.start_z})"),
         "relaxed SG": (r.relaxed_spacegroup,
                        f"{r.relaxed_symbol or ''} ({r.relaxed_spacegroup})" if r.relaxed_spacegroup else ""),
         "E (eV/atom)": (energy, "" if energy is None else f"{energy:.4f}"),
