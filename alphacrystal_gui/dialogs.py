@@ -81,12 +81,11 @@ ionic substitution probabilities of Hautier et al. (Inorg. Chem. 2011) and Petti
 for template scores, through pymatgen; spglib and pyxtal for symmetry.</p>"""
 
 
-def ask_save_discard(parent: QWidget, name: str, action: str) -> str:
-    """Save / Discard / Cancel before ``action`` loses the unsaved work of ``name``:
-    ``"save"``, ``"discard"`` or ``"cancel"``."""
+def ask_save_discard(parent: QWidget, name: str, action: str, at_stake: str) -> str:
+    """Save / Discard / Cancel before ``action`` loses the unsaved work of ``name``
+    (``at_stake``: :meth:`core.Session.work_at_stake`): ``"save"``, ``"discard"`` or ``"cancel"``."""
     answer = QMessageBox.question(
-        parent, "Unsaved changes", f"{name} has unsaved changes (edited maps, candidates or results). "
-        f"Save them before you {action}?",
+        parent, "Unsaved changes", f"{name} has unsaved work: {at_stake}. Save it before you {action}?",
         QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
         QMessageBox.StandardButton.Save)
     return {QMessageBox.StandardButton.Save: "save", QMessageBox.StandardButton.Discard: "discard"}.get(answer,

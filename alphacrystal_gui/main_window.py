@@ -271,7 +271,8 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ unsaved work
     def _ask_discard(self, action: str) -> bool:
         """Save / Discard / Cancel before ``action`` loses unsaved work; True to go on."""
-        answer = ask_save_discard(self, self.session.title().split(" — ")[0].rstrip(" *"), action)
+        answer = ask_save_discard(self, self.session.title().split(" — ")[0].rstrip(" *"), action,
+                                  self.session.work_at_stake())
         if answer == "save":
             return self.save_project()
         return answer == "discard"

@@ -10,6 +10,7 @@ from core.app.project import Project
 from core.app.session import RunState, Session, SessionError
 from core.predict.pipeline import predict_structures, propose_inputs
 from core.predict.settings import PredictionSettings
+from core.runtime.terminal import counted
 
 TINY = PredictionSettings(top_k=1, n_assignments=1, population=20, generations=15, patience=5, relax=False, jobs=1)
 
@@ -260,6 +261,7 @@ def test_provisional_results_rank_by_energy_so_far_until_the_final_ranking_repla
     project = s.to_project()
     assert project.results == [] and project.run is None  # never saved as if final
     assert s.has_unsaved_work  # results are work to lose
+    assert s.work_at_stake() == "a run in progress (it is cancelled), 3 provisional results"
     from dataclasses import replace
 
     result = predict_structures(request.formula, replace(TINY, sources=("contact",)),
@@ -278,6 +280,7 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     assert not s.has_unsaved_work and "*" not in s.title()  # a bare prediction can be made again
     s.inputs.document().toggle(0, 1)
     assert s.has_unsaved_work and "*" in s.title() and changes[-1] is True
+    assert s.work_at_stake() == "edited maps, candidates or template ticks"  # what the Quit question names
     s.inputs.document().undo()
     assert not s.has_unsaved_work and changes[-1] is False
     s.inputs.set_template_ticked([False] + s.inputs.template_ticked[1:])
@@ -288,6 +291,7 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     assert not s.has_unsaved_work  # a reference is a file that can be opened again
     run(s)
     assert s.has_unsaved_work  # results
+    assert s.work_at_stake() == counted(len(s.run.records), "result")
     s.set_run_settings(**TINY.to_dict())
     s.save(tmp_path / "nacl.acproj")
     assert not s.has_unsaved_work

@@ -47,6 +47,7 @@ from core.contact_model.inference import ContactPrediction
 from core.errors import AlphaCrystalError
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
+from core.runtime.terminal import counted
 from core.templates.retrieval import TemplateCandidate
 
 APP_NAME = "AlphaCrystal Studio"
@@ -295,6 +296,22 @@ class Session:
             return True
         run = self.run
         return bool(run.records) or run.previous_results is not None or run.busy or self.inputs.edited
+
+    def work_at_stake(self) -> str:
+        """What a Predict, Open or Quit would lose now, in words, for the question asked first:
+        e.g. ``a run in progress (it is cancelled), 6 results``."""
+        run, parts = self.run, []
+        if run.busy:
+            parts.append("a run in progress (it is cancelled)")
+        if run.records:
+            parts.append(counted(len(run.records), "provisional result" if run.provisional else "result"))
+        elif run.previous_results is not None:
+            parts.append("the previous run's results")
+        if self.inputs.edited:
+            parts.append("edited maps, candidates or template ticks")
+        if not parts and self.project_path is not None:
+            parts.append("changes since the project was saved")
+        return ", ".join(parts)
 
     @property
     def has_unsaved_work(self) -> bool:
