@@ -472,6 +472,12 @@ def test_candidate_edits_are_the_sessions_own_intents(nacl_inputs):
     for bad in ("nan", "inf", "-5", "0"):
         with pytest.raises(CandidateEditError, match="a positive finite number"):
             s.inputs.edit_candidate(row, "a", bad)
+    # a value the group fixes, or a cell no atoms fit in, is refused with the reason (it snapped back silently)
+    with pytest.raises(CandidateEditError, match=rf"row {row + 1}: α is fixed at 90° in a cubic cell \(Pm-3m\)"):
+        s.inputs.edit_candidate(row, "alpha", "80")
+    for bad, shown in (("0.5", "0.5"), ("500", "500")):
+        with pytest.raises(CandidateEditError, match=rf"a = {shown} Å is out of range \(1-100 Å\)"):
+            s.inputs.edit_candidate(row, "a", bad)
     assert s.inputs.candidates == before
     s.inputs.tick_candidate(row, False)
     assert 221 not in [c.spacegroup for c in s.inputs.ticked_candidates()]

@@ -24,6 +24,12 @@ LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
 
 
 TIED_LENGTHS = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
+
+EDITABLE_LENGTH_RANGE = (1.0, 100.0)
+"""Å: a lattice length typed by hand outside this is refused. Below 1 Å no two atoms fit (they
+must be at least 0.5 Å apart); the cells of at most 20 atoms in the data are a few to about 30 Å."""
+
+LATTICE_NAMES = ("a", "b", "c", "α", "β", "γ")
 """Conventional-cell lengths (indices into a, b, c) equal by the crystal system."""
 
 
@@ -116,19 +122,29 @@ class Candidate:
         Raises
         ------
         CandidateEditError
-            A length ≤ 0 or an angle outside (0°, 180°).
+            A length outside :data:`EDITABLE_LENGTH_RANGE`, an angle outside (0°, 180°), or a
+            value the space group fixes (α = 80° in a tetragonal cell): the message says which.
         """
         if not 0 <= index < 6:
             raise CandidateEditError(f"lattice parameter index {index} (0-5)")
-        if value <= 0 or (index >= 3 and value >= 180):
-            raise CandidateEditError(f"{'length' if index < 3 else 'angle'} {value} is out of range")
+        name = LATTICE_NAMES[index]
+        low, high = EDITABLE_LENGTH_RANGE
+        if index < 3 and not low <= value <= high:
+            raise CandidateEditError(f"{name} = {value:g} Å is out of range ({low:g}-{high:g} Å)")
+        if index >= 3 and not 0 < value < 180:
+            raise CandidateEditError(f"{name} = {value:g}° is out of range (0-180°)")
         lattice = list(self.lattice)
         lattice[index] = float(value)
         tied = TIED_LENGTHS.get(self.crystal_system, ())
         if index in tied:
             for k in tied:
                 lattice[k] = float(value)
-        return replace(self, lattice=tuple(float(v) for v in constrain_lattice(self.spacegroup, np.asarray(lattice, dtype=float))))
+        constrained = tuple(float(v) for v in constrain_lattice(self.spacegroup, np.asarray(lattice, dtype=float)))
+        if abs(constrained[index] - value) > 1e-6:
+            unit = "Å" if index < 3 else "°"
+            raise CandidateEditError(f"{name} is fixed at {constrained[index]:g}{unit} in a {self.crystal_system} "
+                                     f"cell ({self.symbol}): change the space group first")
+        return replace(self, lattice=constrained)
 
     @classmethod
     def from_dict(cls, data: dict) -> Candidate:
