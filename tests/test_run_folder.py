@@ -52,6 +52,19 @@ def test_a_rerun_moves_the_users_files_along_with_the_same_structure(tmp_path):
     assert (moved / "vasp" / "OUTCAR").read_text() == "my DFT run"
 
 
+def test_a_summary_the_user_edited_is_kept_not_replaced(tmp_path):
+    """A column added to summary.csv was silently overwritten by the next run (a new user's trial)."""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})  # the program's own summary: replaced
+    assert not folder.notes and not list(tmp_path.glob("kept_*"))
+    edited = (tmp_path / "summary.csv").read_text().replace("folder", "folder,my_note", 1) + "first,\n"
+    (tmp_path / "summary.csv").write_text(edited)
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    assert (tmp_path / "kept_summary.csv").read_text() == edited
+    assert "my_note" not in (tmp_path / "summary.csv").read_text()
+    assert any("kept your edited summary.csv as kept_summary.csv" in note for note in folder.notes)
+
+
 def test_a_folder_whose_structure_is_gone_is_kept_whole_and_said(tmp_path):
     _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
     (tmp_path / "01_H_P6_3-mmc" / "vasp" / "INCAR").write_text("ENCUT = 700\n")  # the user edited ours

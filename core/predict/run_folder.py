@@ -49,6 +49,8 @@ RESULT_FILE = "result.json"
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""
 MANIFEST = "written.json"
+SUMMARIES_ENTRY = "(summaries)"
+"""The manifest's entry for the summary files themselves (no result folder is named so)."""
 """``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
 SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
 KEPT_PREFIX = "kept_"
@@ -206,6 +208,7 @@ class RunFolder:
                 writer(folder)
             written = {name: _file_hashes(staging / name) for name, _ in entries}
             summaries = self.summary_files(staging, rows, meta)
+            summary_hashes = {path.name: _sha256(path) for path in summaries}
             self.check()
             old_folders = self._result_folders()
             names = {name for name, _ in entries}
@@ -216,6 +219,7 @@ class RunFolder:
                                             "move it or choose another output folder")
             previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
             keep, moves = self._plan_user_files(old_folders, staging, written, previous)
+            self._keep_edited_summaries(previous)
             for name in SUMMARY_FILES:
                 (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
@@ -239,13 +243,28 @@ class RunFolder:
                 for old in retired.iterdir():
                     os.replace(old, self.path / old.name)
                 raise
-            self._save_manifest(written)
+            self._save_manifest({**written, SUMMARIES_ENTRY: summary_hashes})
             self._move_user_files(retired, moves)
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             if retired is not None:
                 self._remove_retired(retired, previous)
+
+    def _keep_edited_summaries(self, previous: dict) -> None:
+        """A summary the user edited since the program wrote it (its hash differs from the
+        manifest's) is kept as ``kept_summary.csv`` rather than replaced; :attr:`notes` says so.
+        A folder of an earlier version of the program has no hash of its summaries: they are
+        replaced, as they were then."""
+        hashes = previous.get(SUMMARIES_ENTRY)
+        if not isinstance(hashes, dict):
+            return
+        for name in SUMMARY_FILES:
+            path = self.path / name
+            if path.is_file() and name in hashes and _sha256(path) != hashes[name]:
+                kept = free_path(self.path, KEPT_PREFIX + name)
+                os.replace(path, kept)
+                self.notes.append(f"kept your edited {name} as {kept.name} (the new {name} replaces it)")
 
     def write_in_place(self, entries: list[tuple[str, Callable[[Path], object]]]) -> list[Path]:
         """Write result folders ``entries`` = [(folder name, writer(folder))] into the folder
