@@ -359,6 +359,21 @@ def test_a_result_whose_relaxation_halved_its_cell_is_reported_and_written_in_th
     assert sum(moments) == 1.5 and "magmom" not in cell.site_properties
 
 
+def test_the_written_cell_is_reduced_at_the_tolerance_the_group_and_cif_are_reported_at():
+    """A doubled perovskite whose Ti is 0.03 Å off centre in one half: cubic at the reporting
+    tolerance (0.1 Å, the relaxed group and the CIF) but not at the maps' 0.01 Å. It was written
+    as the 10-atom cell beside a 5-atom CIF (a new user's trial: P6_3/mmc, 12 atoms against 4)."""
+    from core.crystal.symmetry import SPACEGROUP_SYMPREC
+
+    doubled = cubic_perovskite() * (2, 1, 1)
+    ti = next(k for k, site in enumerate(doubled) if site.specie.symbol == "Ti")
+    doubled.translate_sites([ti], [0.03 / doubled.lattice.a, 0, 0], frac_coords=True)
+    result = entry(doubled, -8.0, "mp-1")
+    record = result.record()
+    assert result.crystallography()["relaxed_spacegroup"] == 221 and SPACEGROUP_SYMPREC == 0.1
+    assert (record.z, record.n_atoms, len(record.structure)) == (1, 5, 5)
+
+
 def test_z_of_a_result_counts_formula_units_of_the_formula_not_pymatgens_molecules():
     """H2 and O2 are one 'formula unit' to pymatgen's reduced factor (Z 0 or half): Z counts the
     formula units of the cell kept; the start's Z stays for the candidate key."""

@@ -16,7 +16,7 @@ from core.contact_model.inference import (
     ContactPrediction,
 )
 from core.crystal.composition import formula_unit_text, formula_units
-from core.crystal.symmetry import cell_summary, hm_symbol, primitive_cell, space_group_or_p1
+from core.crystal.symmetry import SPACEGROUP_SYMPREC, cell_summary, hm_symbol, primitive_cell, space_group_or_p1
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult
@@ -122,7 +122,8 @@ class RankedStructure:
 
     def written_cell(self) -> tuple[Structure, list[float] | None]:
         """The cell the result is reported and written in, and the potential's magnetic moments
-        (μB) per site of it (None without them): the result's primitive cell when relaxation raised
+        (μB) per site of it (None without them): the result's primitive cell at the reporting
+        tolerance (``SPACEGROUP_SYMPREC``, that of its relaxed group and CIF) when relaxation raised
         the symmetry and it is smaller (R-3c -> R-3m, F-43m -> Pm-3m), else the cell as relaxed.
         Computed once per structure (the record, its folder and its MAGMOM share it)."""
         if self._written is None or self._written[0] != id(self.structure):
@@ -134,7 +135,9 @@ class RankedStructure:
         moments = ([float(m) for m in x.magmoms] if x is not None and x.magmoms is not None
                    and len(x.magmoms) == len(relaxed) else None)
         carried = relaxed if moments is None else relaxed.copy(site_properties={"magmom": moments})
-        cell = primitive_cell(carried, keep_site_properties=True)
+        # at the tolerance the relaxed group and the CIF are reported at: at the contact maps' tighter
+        # one a P6_3/mmc result (at 0.1 Å) stayed a 12-atom cell beside its 4-atom CIF, and VASP got 3x the atoms
+        cell = primitive_cell(carried, symprec=SPACEGROUP_SYMPREC, keep_site_properties=True)
         if len(cell) >= len(relaxed):
             return relaxed, moments
         if moments is not None:  # kept apart: a magmom site property would set the input set's MAGMOM
