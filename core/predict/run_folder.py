@@ -208,7 +208,7 @@ class RunFolder:
                 writer(folder)
             written = {name: _file_hashes(staging / name) for name, _ in entries}
             summaries = self.summary_files(staging, rows, meta)
-            summary_hashes = {path.name: _sha256(path) for path in summaries}
+            summary_hashes: dict[str, str | None] = {path.name: _sha256(path) for path in summaries}
             self.check()
             old_folders = self._result_folders()
             names = {name for name, _ in entries}
