@@ -390,6 +390,18 @@ def test_screen_input_that_is_a_folder(tmp_path, capsys):
     assert not (tmp_path / "out").exists()
 
 
+def test_a_folder_named_like_the_formula_does_not_make_the_formula_a_path(tmp_path, capsys, monkeypatch):
+    """In a folder of earlier runs, ``contact-map AgF2`` said 'is a folder, expected a structure
+    file' and ``screen AgF2`` 'is a folder' (a new user's trial); predict and templates took it."""
+    from core.screen.inputs import read_screen_input
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "NaCl").mkdir()
+    assert [item.formula for item in read_screen_input("NaCl").items] == ["NaCl"]
+    assert main(["contact-map", "NaCl", "--z", "1"]) == 0
+    assert "Na" in capsys.readouterr().out
+
+
 def test_an_option_a_command_does_not_take_is_named_by_that_command(capsys, tmp_path):
     usage_error(["screen", str(tmp_path / "f.txt"), "--out", str(tmp_path / "s"), "--spacegroup", "230"], capsys,
                 "screen: unrecognized arguments: --spacegroup 230", "(see alphacrystal screen --help)")

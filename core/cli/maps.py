@@ -24,9 +24,11 @@ def format_contact_map(labels: Sequence[str], matrix: np.ndarray) -> str:
 _STRUCTURE_SUFFIXES = (".cif", ".vasp", ".json", ".poscar", ".contcar", ".gz")
 
 def _looks_like_formula(text: str) -> bool:
-    """A missing path without a folder, a structure-file suffix or a POSCAR-like name."""
+    """Not a file, and no folder part, structure-file suffix or POSCAR-like name: a folder that
+    happens to be named like the formula (``predict AgF2`` writes ``AgF2/``-like folders) does
+    not make the formula a path."""
     path = Path(text)
-    if path.exists() or "/" in text or "\\" in text:
+    if path.is_file() or "/" in text or "\\" in text:
         return False
     name = path.name.lower()
     return not (name.endswith(_STRUCTURE_SUFFIXES) or name.startswith(("poscar", "contcar")))
