@@ -199,10 +199,12 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     assert "<td data-v='20.2'>20.2</td>" in report_html(rows, tmp_path)  # seconds as seconds, not 20.2000
     del rows[0]["seconds"]
     assert "Energy above the hull of the rank-1 structure (meV/atom)" in html  # rows without their lowest
-    rows[0]["hull_note"] = "1,549 meV/atom below every known phase: the references may be incomplete"
-    html = report_html(rows, tmp_path)  # the note is shown where "stable" is read, not only in screen.csv
+    rows[0]["hull_note"] = "the known phase mp-23193 (Fm-3m)"  # an explanation, not a doubt: no flag
+    assert "⚠ see note</span>" not in report_html(rows, tmp_path)
+    rows[0]["hull_warning"] = "1,549 meV/atom below every known phase: the references may be incomplete"
+    html = report_html(rows, tmp_path)  # the doubt is shown where "stable" is read, not only in screen.csv
     assert "⚠ see note" in html and "below every known phase: the references may be incomplete" in html
-    del rows[0]["hull_note"]
+    del rows[0]["hull_note"], rows[0]["hull_warning"]
     # a formula whose rank 1 is not its lowest structure in the hull's energy is placed by its lowest
     for row, lowest in zip(rows, (35.0, None, -4.0, -10.0)):
         row["lowest_e_above_hull_meV"] = lowest

@@ -155,7 +155,8 @@ def test_a_runs_polymorphs_are_judged_against_its_own_lowest_structure():
     assert best.note.startswith("NaCl2 is not among the reference phases") and "withheld" in best.note
     # 167 meV/atom below every known combination is beyond the frame's error: the user is told to check
     assert "far below the known hull (NaCl (mp-4) + Cl (mp-0)), beyond the frame's error" in best.note
-    assert "far below" not in near.note
+    assert best.warning.startswith("far below the known hull") and best.row()["hull_warning"] == best.warning
+    assert "far below" not in near.note and not near.warning and near.row()["hull_warning"] == ""
     assert near.e_above_hull == pytest.approx(0.05) and near.label == "metastable"
     assert far.e_above_hull == pytest.approx(0.3) and far.label == "unstable"
     assert far.decomposition == (("NaCl2 (this run's lowest)", 1.0),)

@@ -146,6 +146,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"hull of #1: {first.stability}, {where} (here "
               f"{first.decomposition}){'; ' + first.hull_note if first.hull_note else ''} "
               "(summary.csv: e_above_hull_meV, decomposition, hull_note; docs/stability.md)")
+        if first.hull_warning:
+            print(f"warning: E_hull of #1 in doubt: {first.hull_warning}")
     if result.rejected:
         print(f"{len(result.rejected)} reconstruction{'' if len(result.rejected) == 1 else 's'} or candidate"
               f"{'' if len(result.rejected) == 1 else 's'} rejected (broken geometry, failed "

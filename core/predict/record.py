@@ -101,6 +101,8 @@ class ResultRecord:
     hull_note: str | None = None
     """How the run's own structures entered E_hull (the known phase found again, measured from
     the run's lowest structure), or that the formula has no known phase among the references."""
+    hull_warning: str | None = None
+    """The part of the note that puts E_hull in doubt (far below the known hull), or empty."""
     duplicates: int = 0
     found_also_by: str = ""
     from_relaxation_only: bool = False

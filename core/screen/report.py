@@ -69,7 +69,7 @@ th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
-the run), unstable; "⚠ see note" where the hull note qualifies it (a result far below every known
+the run), unstable; "⚠ see note" where the hull warning puts it in doubt (a result far below every known
 phase says the reference phases of that system may be incomplete: check it against a complete phase
 diagram before believing it). Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
 within one composition. Match: StructureMatcher at pymatgen's default tolerances against the reference
@@ -98,8 +98,8 @@ def _row(row: dict, out: Path) -> str:
             if row.get("cif"):
                 links.append(f"<a href='{escape(_relative(row['cif'], out))}'>CIF</a>")
             text = " ".join(links)
-        if key == "stability" and row.get("hull_note"):  # e.g. far below every known phase: say so where it is read
-            text += f" <span title='{escape(str(row['hull_note']))}' style='color:#b06000'>⚠ see note</span>"
+        if key == "stability" and row.get("hull_warning"):  # far below every known phase: said where it is read
+            text += f" <span title='{escape(str(row['hull_warning']))}' style='color:#b06000'>⚠ see note</span>"
         cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
     css = " class='failed'" if row.get("status") == "failed" else ""
     hull = row.get("e_above_hull_meV")

@@ -219,7 +219,7 @@ def _worker_name() -> str:
 
 # ---------------------------------------------------------------- rows
 ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "lowest_e_above_hull_meV", "best_energy_per_atom",
-              "formation_energy_per_atom", "decomposition", "hull_note", "spacegroup", "symbol", "source", "dice",
+              "formation_energy_per_atom", "decomposition", "hull_note", "hull_warning", "spacegroup", "symbol", "source", "dice",
               "match", "rms", "n_structures", "seconds", "worker", "folder", "cif", "reason", "line")
 """Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first).
 ``e_above_hull_meV`` and the stability columns are the rank-1 structure's; ``lowest_e_above_hull_meV``

@@ -95,7 +95,7 @@ def whole_mev(value_mev: float) -> int:
 
 
 STABILITY_COLUMNS = ("formation_energy_per_atom", "e_above_hull_meV", "decomposition", "stability", "hull_frame",
-                     "hull_note")
+                     "hull_note", "hull_warning")
 """The summary columns of :meth:`Stability.row` (None where a result has no place on the hull)."""
 
 
@@ -134,6 +134,10 @@ class Stability:
     potential: str = ""
     note: str = ""
     """How the run's own structures entered the figure (:func:`place_polymorphs`), or empty."""
+    warning: str = ""
+    """The part of :attr:`note` that puts the figure in doubt (far below the known hull: the
+    references may lack phases; the known phase found but off its place), or empty: what a
+    report flags, where the rest of the note only explains."""
     error: float = math.nan
     """The frame's mean E_hull error on validation, eV/atom (:data:`FRAME_EHULL_ERROR_EV`; nan
     where not measured; 0 for the known phase found again, whose place on the hull is Materials
@@ -165,7 +169,8 @@ class Stability:
         """Columns of a summary row: formation energy (eV/atom), E_hull (meV/atom), decomposition, label,
         frame and note (:meth:`full_note`)."""
         values = (round(self.formation_energy_per_atom, 5), round(1000 * self.e_above_hull, 1),
-                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}", self.full_note())
+                  self.decomposition_text(), self.label, f"{self.potential}:{self.frame}", self.full_note(),
+                  self.warning)
         return dict(zip(STABILITY_COLUMNS, values))
 
     def describe(self) -> str:
@@ -332,9 +337,9 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                                     f"the known phase {named}, which this run found as well"))
                       for i, s in enumerate(placed)]
         elif math.isfinite(shift):
-            placed = [replace(s, note=f"one of this run's structures matches the known phase {named}, but lies "
-                                      f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the "
-                                      "frame's error: not used; the frame's estimate") for s in placed]
+            off = (f"one of this run's structures matches the known phase {named}, but lies "
+                   f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the frame's error")
+            placed = [replace(s, note=f"{off}: not used; the frame's estimate", warning=off) for s in placed]
     elif reference_id is not None:
         error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
         lowest_by = "Materials Project's" if judge.frame.references == "mp" else f"{judge.references.potential}'s"
@@ -357,9 +362,10 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                   for i, s in enumerate(placed)]
         if -floor > far_below(judge.error):
             known = " + ".join(name for name, _ in placed[lowest].decomposition)
-            placed[lowest] = _noted(placed[lowest], f"far below the known hull ({known}), beyond the frame's "
-                                    "error: the references may lack this system's phases near this composition; "
-                                    "check against a complete phase diagram before trusting the figure")
+            doubt = (f"far below the known hull ({known}), beyond the frame's error: the references may lack "
+                     "this system's phases near this composition; check against a complete phase diagram before "
+                     "trusting the figure")
+            placed[lowest] = replace(_noted(placed[lowest], doubt), warning=doubt)
     return placed
 
 
