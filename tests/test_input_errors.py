@@ -402,6 +402,19 @@ def test_a_folder_named_like_the_formula_does_not_make_the_formula_a_path(tmp_pa
     assert "Na" in capsys.readouterr().out
 
 
+@pytest.mark.parametrize("extra, words", [
+    (["--no-relax", "--second-potential", "sevennet"], ("--second-potential", "--no-relax")),
+    (["--no-relax", "--symmetry-prior", "5", "--stability-frame", "mp-fitted"],
+     ("--symmetry-prior, --stability-frame", "--no-relax")),
+    (["--ranking", "learned", "--symmetry-prior", "5"], ("--symmetry-prior", "--ranking learned")),
+])
+def test_an_option_that_would_be_ignored_is_refused_not_recorded(extra, words, tmp_path, capsys):
+    """Both ran without comment and wrote the ignored value to summary.json (a new user's trial)."""
+    assert main(["predict", "ZnO", "--fast", "--out", str(tmp_path / "o"), *extra]) == 2
+    one_error_line(capsys.readouterr().err, *words)
+    assert not (tmp_path / "o").exists()
+
+
 def test_an_option_a_command_does_not_take_is_named_by_that_command(capsys, tmp_path):
     usage_error(["screen", str(tmp_path / "f.txt"), "--out", str(tmp_path / "s"), "--spacegroup", "230"], capsys,
                 "screen: unrecognized arguments: --spacegroup 230", "(see alphacrystal screen --help)")

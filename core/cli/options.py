@@ -343,6 +343,7 @@ def predict_settings(args: argparse.Namespace):
     from core.predict.settings import PredictionSettings
 
     z = None if args.z in (None, "auto") else args.z  # checked by z_or_auto (screen's default: "auto")
+    _no_ignored_ranking_options(args)
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
                "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
@@ -364,6 +365,26 @@ def predict_settings(args: argparse.Namespace):
     if getattr(args, "ehull_threshold", None) is not None:
         changes["ehull_threshold"] = args.ehull_threshold / 1000
     return dataclasses.replace(base, **changes)
+
+RELAXED_ONLY_OPTIONS = ("second_potential", "second_weight", "ranking", "symmetry_prior", "near_tie",
+                        "stability_frame", "ehull_threshold", "potential", "magmom")
+"""Options that act on relaxed structures: given with ``--no-relax`` they are an error, not silently
+ignored and then recorded in summary.json as if applied."""
+
+
+def _no_ignored_ranking_options(args: argparse.Namespace) -> None:
+    """Refuse option combinations where one would be ignored (a new user's trial found both run
+    without comment, and the ignored value written to summary.json)."""
+    if getattr(args, "no_relax", False):
+        given = [f"--{name.replace('_', '-')}" for name in RELAXED_ONLY_OPTIONS
+                 if getattr(args, name, None) not in (None, "none", "auto")]
+        if given:
+            raise AlphaCrystalError(f"{', '.join(given)}: {'acts' if len(given) == 1 else 'act'} on relaxed "
+                                    "structures, and --no-relax relaxes none; drop one or the other")
+    if getattr(args, "ranking", None) == "learned" and getattr(args, "symmetry_prior", None):
+        raise AlphaCrystalError("--symmetry-prior: the learned ranker keeps its own order, so the prior would not "
+                                "be applied (--ranking learned); give one or the other")
+
 
 def _sources(text: str) -> tuple[str, ...]:
     """``contact,templates`` -> ("contact", "templates"); an unknown name is an error naming it."""
