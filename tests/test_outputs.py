@@ -320,6 +320,10 @@ def test_magmom_from_the_potential_only_when_asked(tmp_path):
 
     with pytest.raises(PredictionError, match="needs CHGNet relaxation"):
         PredictionSettings(magmom="potential", potential="sevennet")
+    with pytest.raises(PredictionError, match=r"SevenNet-MF-0 \(PBE\) predicts no magnetic moments"):
+        PredictionSettings(magmom="potential", potential="sevennet-mf-0")  # named, not "SevenNet-0"
+    with pytest.raises(PredictionError, match="--no-relax relaxes nothing"):
+        PredictionSettings(magmom="potential", relax=False)
     mno = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.45), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     folder = write_vasp_inputs(mno.get_primitive_structure(), tmp_path / "vasp", magmoms=[4.2, 0.05])
     assert Incar.from_file(folder / "INCAR")["MAGMOM"] == [4.2, 0.05]

@@ -152,7 +152,8 @@ def test_second_potential_reorders_by_the_mean_of_both():
     assert out[0].second_energy == pytest.approx(second.energy_per_atom(good), abs=1e-5)
     assert [e.source for e in out] == ["template mp-1", "template mp-2"] and [e.rank for e in out] == [1, 2]
     assert "ordered by 0.5 × CHGNet 0.3.0 + 0.5 × SevenNet-0 (11Jul2024) energies" in out[0].rank_reason
-    with pytest.raises(Exception, match="second potential is the first one"):
+    with pytest.raises(Exception, match=r"second potential is the first one \(chgnet\): choose another "
+                                        r"\(sevennet, sevennet-l3i5, sevennet-mf-0\) or none"):
         PredictionSettings(second_potential="chgnet")
 
 

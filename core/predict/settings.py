@@ -10,7 +10,7 @@ from typing import Any
 from core.errors import AlphaCrystalError
 from core.reconstruction.ga import MAX_POPULATION, MIN_POPULATION, GASettings
 from core.reconstruction.loop import LoopSettings
-from core.relax.potentials import DEFAULT_POTENTIAL, check_potential
+from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
 from core.relax.relaxer import (
     RelaxSettings,
 )
@@ -226,8 +226,9 @@ class PredictionSettings:
         if self.second_potential not in (None, "auto"):
             check_potential(self.second_potential)
             if self.second_potential == self.potential:
+                others = [name for name in POTENTIALS if name != self.potential]
                 raise PredictionError(f"the second potential is the first one ({self.second_potential}): "
-                                      "choose the other one or none")
+                                      f"choose another ({', '.join(others)}) or none")
         if self.stability_frame is not None and self.stability_frame not in (*FRAMES, DEFAULT_FRAME):
             raise PredictionError(f"unknown stability frame {self.stability_frame!r}: choose from "
                                   f"{', '.join((DEFAULT_FRAME, *FRAMES))}")
@@ -239,8 +240,10 @@ class PredictionSettings:
         if self.magmom not in MAGMOM_SOURCES:
             raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
         if self.magmom == "potential" and (self.potential != "chgnet" or not self.relax):
+            why = ("--no-relax relaxes nothing" if not self.relax else
+                   f"{POTENTIALS[self.potential].label} predicts no magnetic moments")
             raise PredictionError("MAGMOM from the potential needs CHGNet relaxation (--potential chgnet, no "
-                                  "--no-relax): SevenNet-0 predicts no magnetic moments")
+                                  f"--no-relax): {why}")
         unknown = [s for s in self.sources if s not in SOURCES]
         if unknown or not self.sources:
             raise PredictionError(f"unknown source(s) {', '.join(unknown) or '(none given)'}: "
