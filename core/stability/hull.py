@@ -476,8 +476,13 @@ def shipped_references(potential: str) -> ReferencePhases:
     """
     path = reference_file(potential)
     if not path.is_file():
-        raise StabilityError(f"no reference phases are shipped for potential {potential!r} ({path.name} is "
-                             "missing): energies above the hull cannot be computed")
+        shipped = sorted(p.name.removeprefix("reference_phases_").removesuffix(".npz")
+                         for p in path.parent.glob("reference_phases_*.npz"))
+        raise StabilityError(f"no E_hull with potential {potential!r}: every frame places its energies against the "
+                             f"known phases computed with the same potential, and those ship for "
+                             f"{', '.join(shipped) or 'none'} only; `alphacrystal build-references --data STRUCTURES.csv.gz "
+                             f"--potential {potential}` makes them from Materials Project structures (11 minutes on 2 "
+                             "cores for CHGNet, hours for the slower potentials; docs/stability.md)")
     return ReferencePhases.load(path)
 
 
