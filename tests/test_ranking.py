@@ -385,3 +385,20 @@ def test_z_of_a_result_counts_formula_units_of_the_formula_not_pymatgens_molecul
     result.template = dataclasses.replace(result.template, z=2)
     record = result.record()
     assert (record.start_z, record.z, record.n_atoms) == (2, 2, 2)
+
+
+def test_a_hull_whose_references_may_lack_the_ground_state_says_so_on_stable_results():
+    """Mg2SiO4's 14-atom result read 'stable' against a 14-atom known phase while its ground state,
+    forsterite (28 atoms), is beyond the references' 20 atoms (a new user's trial): where the
+    stoichiometry's common cells reach that limit, stable and metastable results carry a warning."""
+    from core.crystal.composition import parse_formula
+    from core.predict.ordering import _place_on_hull
+    from core.predict.scope import hull_caveat
+    from core.predict.settings import PredictionSettings
+
+    assert "Z = 2" in hull_caveat(parse_formula("Mg2SiO4")) and hull_caveat(parse_formula("NaCl")) is None
+    low, high = entry(cubic_perovskite(), -8.6, "mp-1"), entry(tetragonal_copy(), -7.0, "mp-2")
+    assert _place_on_hull([low, high], PredictionSettings(), caveat="larger cells missing") is None
+    assert low.stability.label != "unstable" and "larger cells missing" in low.stability.warning
+    assert high.stability.label == "unstable" and "larger cells missing" not in high.stability.warning
+    assert low.record().hull_warning == low.stability.warning

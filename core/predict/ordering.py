@@ -33,6 +33,7 @@ from core.relax.relaxer import (
 from core.stability.hull import (
     HullJudge,
     StabilityError,
+    doubted,
     hull_judge,
     place_polymorphs,
 )
@@ -230,10 +231,12 @@ def _group_prior(formula: str, z: int | None) -> MappingProxyType:
         groups[group] = groups.get(group, 0.0) + p
     return MappingProxyType(groups)
 
-def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) -> str | None:
+def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings,
+                   caveat: str | None = None) -> str | None:
     """Give every relaxed entry its place on the hull of the known phases (:mod:`core.stability.hull`)
-    in the frame of ``settings``; returns a note when it cannot be done (no reference phases
-    for the potential, an element without a reference energy)."""
+    in the frame of ``settings``, with ``caveat`` (:func:`core.predict.scope.hull_caveat`) as a
+    warning on each; returns a note when it cannot be done (no reference phases for the
+    potential, an element without a reference energy)."""
     try:
         judge = hull_judge(settings.potential, settings.stability_frame, settings.ehull_threshold)
         relaxed = [e for e in ranked if e.relaxation is not None and e.relaxation.ok]
@@ -243,7 +246,8 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings) 
             placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed], known_ids,
                                       known_symbol)
             for e, stability in zip(relaxed, placed):
-                e.stability = stability
+                # only where it matters: a larger missing ground state would lower the hull, not raise it
+                e.stability = doubted(stability, caveat) if caveat and stability.label != "unstable" else stability
     except StabilityError as exc:
         for e in ranked:
             e.stability = None

@@ -54,6 +54,7 @@ from core.predict.run_folder import RunFolder
 from core.predict.scope import (
     check_scope,
     contact_route_fits,
+    hull_caveat,
     runs_cmcrystal_by_default,
     scope_notes,
 )
@@ -208,7 +209,7 @@ def predict_structures(
             notes.append(failure)
     if settings.relax and settings.stability_frame and ranked and not _is_set(cancel):
         clock.stage("ranking", 0, 1, "energy above the hull of the known phases")
-        failure = _place_on_hull(ranked, settings)
+        failure = _place_on_hull(ranked, settings, hull_caveat(parsed))
         if failure:
             notes.append(failure)
     rejected = broken + rejected

@@ -142,6 +142,23 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
             f"training data, {share}: " + "; ".join(parts))
 
+def hull_caveat(parsed: Formula) -> str | None:
+    """Why E_hull may be too low for ``parsed``, or None: the known phases of the hull are cells of
+    at most 20 atoms (MP-20), and when this stoichiometry's common cells reach that limit its real
+    ground state may be a larger cell missing from the references (Mg2SiO4: forsterite, 28 atoms, is
+    not there, and a 14-atom result read "stable" against a 14-atom known phase)."""
+    from core.templates.library import load_library
+    from core.templates.z_census import z_census
+
+    census = z_census(parsed, load_library(), MP20_MAX_ATOMS)
+    cap = census.largest_z_in_data
+    if cap not in census.common:
+        return None
+    return (f"the known phases are cells of at most {MP20_MAX_ATOMS} atoms and {census.share(cap):.0%} of the "
+            f"known {census.anonymous_formula} cells are that large (Z = {cap}): a larger known ground state of "
+            f"{parsed.unit_formula} may be missing from the hull, so 'stable' may be too kind")
+
+
 def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[TemplateCandidate] | None = None,
                 candidates_given: bool = False) -> list[str]:
     """What the user should know about the routes for this composition, in words

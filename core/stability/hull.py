@@ -365,7 +365,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
             doubt = (f"far below the known hull ({known}), beyond the frame's error: the references may lack "
                      "this system's phases near this composition; check against a complete phase diagram before "
                      "trusting the figure")
-            placed[lowest] = replace(_noted(placed[lowest], doubt), warning=doubt)
+            placed[lowest] = doubted(placed[lowest], doubt)
     return placed
 
 
@@ -374,6 +374,11 @@ def far_below(error: float) -> float:
     :data:`MAX_ANCHOR_SHIFT_EV` (the default frame's 99.5th-percentile error), or 3 times the
     frame's mean error where that is larger (SevenNet-0 in ``mp-crystal``: 123 meV/atom)."""
     return max(MAX_ANCHOR_SHIFT_EV, 3 * error) if math.isfinite(error) else MAX_ANCHOR_SHIFT_EV
+
+
+def doubted(stability: Stability, text: str) -> Stability:
+    """``stability`` with ``text`` added to its note and its warning (a reason to doubt the figure)."""
+    return replace(_noted(stability, text), warning=f"{stability.warning}; {text}" if stability.warning else text)
 
 
 def _noted(stability: Stability, text: str) -> Stability:
