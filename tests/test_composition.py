@@ -101,6 +101,8 @@ def test_parser_fuzz_formula_like_text(text):
     ("NaCl.H2O", "a '.' outside a number; write an adduct or hydrate as one formula ('NaClH2O')"),
     ("NaCl.2H2O", "('NaCl(H2O)2')"), ("co2", "did you mean 'Co2' or 'CO2'?"),
     ("CuSO4.5H2O", "e.g. CuSO4(H2O)5 for CuSO4·5H2O"),
+    ("NaCL", "unknown element 'L' in formula 'NaCL'; did you mean 'NaCl'?"),  # a capital too many
+    ("Nacl", "did you mean 'NaCl'?"), ("SrTIO3", "did you mean 'SrTiO3'?"),
 ])
 def test_a_formula_typed_in_lower_case_or_with_an_adduct_dot_says_what_to_write(text, words):
     with pytest.raises(FormulaError, match=re.escape(words)):

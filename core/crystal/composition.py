@@ -183,7 +183,9 @@ def parse_formula(text: str) -> Formula:
     table = element_table()
     for symbol in _SYMBOL.findall(stripped):
         if not table.is_element(symbol):
-            raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'")
+            guesses = [g for g in _capitalised(stripped.lower()) if g != stripped]  # NaCL, Nacl -> NaCl
+            raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'"
+                               + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""))
     try:
         composition = Composition(stripped)
     except Exception as exc:  # pymatgen raises ValueError, KeyError, IndexError...
