@@ -177,3 +177,21 @@ def test_unwritable_target_gives_clear_error(tmp_path):
     blocker.write_text("")
     with pytest.raises(StructureFileError, match="cannot write"):
         write_cif(FIXTURES["NaCl"](), blocker / "sub" / "x.cif")
+
+
+@pytest.mark.parametrize("name, text, words", [
+    ("broken.cif", "data_broken\n_cell_length_a 4.0\n_cell_length_b abc\nloop_\n_atom_site_label\n",
+     ("_cell_length_b 'abc' is not a number", "no _cell_length_c", "no atom sites")),
+    ("POSCAR", "not a structure\n", ("1 line, too short for a POSCAR",)),
+    ("POSCAR", "x\nscale\n4 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 0 0\n", ("line 2: the scale factor 'scale'",)),
+])
+def test_a_broken_structure_file_is_explained_in_its_own_terms(tmp_path, name, text, words):
+    """pymatgen's own words were the message: 'integer modulo by zero', 'list index out of range'."""
+    from core.io.structures import read_structure
+
+    path = tmp_path / name
+    path.write_text(text)
+    with pytest.raises(StructureFileError) as error:
+        read_structure(path)
+    assert all(word in str(error.value) for word in words), str(error.value)
+    assert "modulo" not in str(error.value) and "index out of range" not in str(error.value)

@@ -94,6 +94,9 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
             structure = _read_vasp4(lines, vasp4_species[0]) if lines and vasp4_species else Structure.from_file(p)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        problems = _cif_cell_problems(p) if p.suffix.lower() in (".cif", ".mcif") else []
+        if problems:  # pymatgen's own words ("integer modulo by zero") say nothing about the file
+            reason = "; ".join(problems)
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
     if len(structure) == 0:
         raise StructureFileError(f"{p}: the file contains no atoms")
@@ -261,6 +264,36 @@ def _read_vasp4(lines: list[str], species: list[str]) -> Structure:
     return Poscar.from_str("\n".join([*lines[:5], " ".join(species), *lines[5:]]) + "\n").structure
 
 
+CIF_CELL_TAGS = ("_cell_length_a", "_cell_length_b", "_cell_length_c", "_cell_angle_alpha", "_cell_angle_beta",
+                 "_cell_angle_gamma")
+
+
+def _cif_cell_problems(path: Path) -> list[str]:
+    """What is wrong with a CIF's cell and atom sites, in its own tags (``_cell_length_b 'abc' is
+    not a number``, ``no _atom_site_fract_x loop``), for a file pymatgen could not read: its
+    exceptions name its internals (``integer modulo by zero``). Hand-written because no library
+    reports CIF problems by tag."""
+    lines = _text_lines(path) or []
+    values: dict[str, str] = {}
+    for line in lines:
+        fields = line.split()
+        if fields and fields[0].lower() in CIF_CELL_TAGS:
+            values.setdefault(fields[0].lower(), fields[1] if len(fields) > 1 else "")
+    problems = []
+    for tag in CIF_CELL_TAGS:
+        if tag not in values:
+            problems.append(f"no {tag}")
+            continue
+        try:
+            float(values[tag].split("(")[0])  # 5.431(2): a value with its uncertainty
+        except ValueError:
+            problems.append(f"{tag} '{values[tag]}' is not a number")
+    text = "\n".join(lines).lower()
+    if "_atom_site_fract_x" not in text and "_atom_site_cartn_x" not in text:
+        problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
+    return problems
+
+
 def _check_poscar_counts(path: Path, lines: list[str]) -> None:
     """The atom counts of a POSCAR must match its coordinate lines.
 
@@ -269,6 +302,14 @@ def _check_poscar_counts(path: Path, lines: list[str]) -> None:
     silent reinterpretation or a riddle for the user, so they are an error naming
     the line. (Checked here because no library reports it.)
     """
+    if len(lines) < 8:
+        raise StructureFileError(f"{path}: {len(lines)} line{'' if len(lines) == 1 else 's'}, too short for a POSCAR "
+                                 "(a comment, the scale, three lattice vectors, the element counts, Direct or "
+                                 "Cartesian, and a line per atom)")
+    try:
+        float(lines[1].split()[0])
+    except (ValueError, IndexError):
+        raise StructureFileError(f"{path}, line 2: the scale factor '{lines[1].strip()}' is not a number") from None
     for n in (2, 3, 4):  # the three lattice vectors
         if n < len(lines):
             values = lines[n].split()

@@ -16,7 +16,13 @@ from core.contact_model.inference import (
     ContactPrediction,
 )
 from core.crystal.composition import formula_unit_text, formula_units
-from core.crystal.symmetry import SPACEGROUP_SYMPREC, cell_summary, hm_symbol, primitive_cell, space_group_or_p1
+from core.crystal.symmetry import (
+    SPACEGROUP_SYMPREC,
+    cell_summary,
+    hm_symbol,
+    primitive_cell,
+    space_group_or_p1,
+)
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult
