@@ -93,7 +93,8 @@ _LAZY = {
     "Project": "core.app.project", "ReferenceStructure": "core.app.reference", "read_reference": "core.app.reference",
     # processes and terminal output
     "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",
-    "format_seconds": "core.runtime.terminal", "atomic_numbers": "core.crystal.elements",
+    "format_seconds": "core.runtime.terminal", "counted": "core.runtime.terminal",
+    "atomic_numbers": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
 

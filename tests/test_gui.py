@@ -1255,6 +1255,17 @@ def test_long_messages_never_widen_the_window(window):
     assert before <= 1100  # fits a 1366-pixel laptop screen (the 3D view's controls in one row asked for 1,433)
 
 
+def test_the_z_box_shows_its_entries_whole_in_the_narrowest_window(window, qtbot):
+    """It was cut to 'Z=2 (14 atoms' when the centre was narrow; and 1 atom is one atom."""
+    box = window.formula_bar.z_box
+    window.resize(window.minimumSizeHint())
+    window.formula_bar.edit.setText("Mg2SiO4")
+    qtbot.waitUntil(lambda: box.count() > 2 and box.width() >= box.sizeHint().width())
+    window.formula_bar.edit.setText("Fe")
+    qtbot.waitUntil(lambda: box.findData(1) >= 0)
+    assert box.itemText(box.findData(1)) == "Z=1 (1 atom)"
+
+
 def test_wrapped_texts_ask_for_the_height_they_need_and_summaries_are_cut(window, qtbot):
     """A two-line text in a short window got one line's height and its lines overlapped the
     next row; the ranking summary widened the run panel to its own length."""

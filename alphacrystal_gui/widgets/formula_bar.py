@@ -11,12 +11,13 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from alphacrystal_gui.widgets.labels import WrappedLabel
-from core import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, FormulaError, check_scope, parse_formula
+from core import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, FormulaError, check_scope, counted, parse_formula
 
 
 class FormulaBar(QWidget):
@@ -36,6 +37,9 @@ class FormulaBar(QWidget):
         self.z_box.setToolTip("Formula units in the primitive cell")
         self.z_box.addItem("Z auto", None)
         self.z_box.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)  # "Z = 2 (6 atoms)" whole
+        # never narrower than its entries: in a narrow centre it was cut to "Z=2 (14 atoms" (the box shows only
+        # the choice; the formula field, whose text is short, gives way instead)
+        self.z_box.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Fixed)
         self.predict_button = QPushButton("Predict")
         self.predict_button.setShortcut("Ctrl+P")
         self.predict_button.setToolTip("candidates, contact maps and templates of the formula (Enter or Ctrl+P)")
@@ -121,13 +125,14 @@ class FormulaBar(QWidget):
         for group, suffix in ((both, ""), (only, " (templates only)")):
             if group:
                 span = f"Z={group[0]}" if len(group) == 1 else f"Z={group[0]}–{group[-1]}"
-                atoms = (f"{group[0] * per}" if len(group) == 1 else f"{group[0] * per}–{group[-1] * per}")
-                parts.append(f"{span}: {atoms} atoms{suffix}")
+                atoms = (counted(group[0] * per, "atom") if len(group) == 1
+                         else f"{group[0] * per}–{group[-1] * per} atoms")
+                parts.append(f"{span}: {atoms}{suffix}")
         return "; ".join(parts)
 
     def _atoms(self, formula, z: int) -> str:
         n = z * formula.atoms_per_formula_unit
-        return f"{n} atoms" + (" (templates only)" if n > self.contact_max_atoms else "")
+        return counted(n, "atom") + (" (templates only)" if n > self.contact_max_atoms else "")
 
     @property
     def z(self) -> int | None:

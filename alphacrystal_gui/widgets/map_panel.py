@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.labels import WrappedLabel
-from core import AlphaCrystalError, Session, parse_formula
+from core import AlphaCrystalError, Session, counted, parse_formula
 
 Z_SELECT_TIP = ("the contact map of each Z (a candidate runs on the map of its own Z); while a result's map "
                 "is on view, it is named first")
@@ -72,13 +72,13 @@ class MapPanel(QWidget):
             reference = s.reference_document
             self.editor.set_document(reference or s.run.result_document, read_only=True)
             if reference is not None:
-                self.title.setText(f"True contact map of {s.reference_name} ({reference.n} atoms)")
+                self.title.setText(f"True contact map of {s.reference_name} ({counted(reference.n, 'atom')})")
             if s.inputs.formula and not s.inputs.zs:
                 self.title.setText(f"No contact map for {s.inputs.formula}: the contact route covers cells of up to "
                                    f"{self.contact_max_atoms} atoms; the run uses the templates")
         else:
             self.editor.set_document(doc)
-            self.title.setText(f"Contact map of {s.inputs.formula}, Z = {s.inputs.current_z} ({doc.n} atoms, primitive "
+            self.title.setText(f"Contact map of {s.inputs.formula}, Z = {s.inputs.current_z} ({counted(doc.n, 'atom')}, primitive "
                                "cell): click a cell to toggle a bond")
         if self.z_select.currentData() != s.inputs.current_z or self.z_select.findData(None) >= 0:
             self.show_z_choices()  # it named the viewed result's map, or another Z
@@ -94,7 +94,7 @@ class MapPanel(QWidget):
         for z in s.inputs.zs:
             doc = s.inputs.documents[z]
             groups = [str(c.spacegroup) for c, t in zip(s.inputs.candidates, s.inputs.candidate_ticked) if c.z == z and t]
-            text = f"Z = {z}: {doc.n} atoms · " + (f"candidates sg {', '.join(groups)}" if groups
+            text = f"Z = {z}: {counted(doc.n, 'atom')} · " + (f"candidates sg {', '.join(groups)}" if groups
                                                     else "no ticked candidate")
             if doc.edited:
                 text += " · edited"
@@ -119,4 +119,4 @@ class MapPanel(QWidget):
             per_unit = 0
         z = f" (Z = {n // per_unit})" if per_unit and n and n % per_unit == 0 else ""
         provisional = " · provisional rank" if record.provisional else ""
-        return f"result #{record.rank}: {n} atoms{z}{provisional}"
+        return f"result #{record.rank}: {counted(n, 'atom')}{z}{provisional}"
