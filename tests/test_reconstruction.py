@@ -302,6 +302,20 @@ def test_target_json_errors():
     with pytest.raises(AlphaCrystalError, match="symmetric 0/1"):
         target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
                           "contact_map": [[0, 2], [1, 0]]})
+    # contact-map FILE --json is not a target: said so, with what to do (a new user's trial)
+    with pytest.raises(AlphaCrystalError, match=r"output of contact-map FILE --json: reconstruct rutile.cif itself"):
+        target_from_dict({"file": "rutile.cif", "formula": "TiO2", "spacegroup_number": 136, "matrix": [[0]]})
+    # a lattice by name is read by name; anything else says what a lattice is
+    named = {"a": 5.6, "b": 5.6, "c": 5.6, "alpha": 90, "beta": 90, "gamma": 90}
+    target = target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": named,
+                               "contact_map": [[0, 1], [1, 0]]})
+    assert target.lattice == (5.6, 5.6, 5.6, 90.0, 90.0, 90.0)
+    with pytest.raises(AlphaCrystalError, match="lattice given by name lacks gamma"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "contact_map": [[0, 1], [1, 0]],
+                          "lattice": {k: v for k, v in named.items() if k != "gamma"}})
+    with pytest.raises(AlphaCrystalError, match=r"lattice must be six numbers .* got \['a', 5.6\]"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": ["a", 5.6],
+                          "contact_map": [[0, 1], [1, 0]]})
 
 
 def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):

@@ -34,6 +34,8 @@ from core.io.structures import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
 
 JSON_SUFFIXES = (".json", ".input")
+LATTICE_KEYS = ("a", "b", "c", "alpha", "beta", "gamma")
+"""A lattice given by name in a JSON target (Å, degrees)."""
 
 
 def read_target(path: str | Path, rule: str | None = None) -> tuple[ReconstructionTarget, Structure | None]:
@@ -71,9 +73,20 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         data = {**data, "contact_map": data["contact"]}
     missing = [k for k in ("spacegroup", "lattice", "contact_map") if k not in data]
     if missing:
-        raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}"
-                                + (" (the output of contact-map --json needs a space group and a lattice added)"
-                                   if "contact_map" in data and "probabilities" in data else ""))
+        if "contact_map" in data and "probabilities" in data:
+            hint = " (the output of contact-map FORMULA --json needs a space group and a lattice added)"
+        elif "matrix" in data and "spacegroup_number" in data:
+            hint = (f" (this is the output of contact-map FILE --json: reconstruct {data.get('file') or 'that file'} "
+                    "itself, or name its map contact_map and its space group spacegroup and add a lattice)")
+        else:
+            hint = ""
+        raise AlphaCrystalError(f"{where}: missing key(s) {', '.join(missing)}{hint}")
+    if isinstance(data["lattice"], dict):  # {"a": 4.6, ..., "gamma": 90}: the six by name
+        absent = [k for k in LATTICE_KEYS if k not in data["lattice"]]
+        if absent:
+            raise AlphaCrystalError(f"{where}: lattice given by name lacks {', '.join(absent)} "
+                                    f"(give {', '.join(LATTICE_KEYS)}, or a list of the six)")
+        data = {**data, "lattice": [data["lattice"][k] for k in LATTICE_KEYS]}
     if "species" in data:
         species = tuple(str(s) for s in data["species"])
     elif "formula" in data:
@@ -91,10 +104,17 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
                                 f"entries; row {short + 1} has {len(rows[short])}, row 1 has {len(rows[0])})")
     try:
         matrix = np.asarray(rows, dtype=float)
+    except (TypeError, ValueError):
+        raise AlphaCrystalError(f"{where}: contact_map must hold numbers 0 and 1") from None
+    try:
         lattice = tuple(float(v) for v in data["lattice"])
+    except (TypeError, ValueError):
+        raise AlphaCrystalError(f"{where}: lattice must be six numbers [a, b, c, alpha, beta, gamma] (Å, degrees), "
+                                f"got {data['lattice']!r}") from None
+    try:
         spacegroup = int(data["spacegroup"])
-    except (TypeError, ValueError) as exc:
-        raise AlphaCrystalError(f"{where}: {exc}") from None
+    except (TypeError, ValueError):
+        raise AlphaCrystalError(f"{where}: spacegroup must be a number 1-230, got {data['spacegroup']!r}") from None
     n = len(species)
     if matrix.shape != (n, n):
         raise AlphaCrystalError(f"{where}: contact_map is {matrix.shape[0] if matrix.ndim else 0}x"
