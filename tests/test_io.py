@@ -195,3 +195,19 @@ def test_a_broken_structure_file_is_explained_in_its_own_terms(tmp_path, name, t
         read_structure(path)
     assert all(word in str(error.value) for word in words), str(error.value)
     assert "modulo" not in str(error.value) and "index out of range" not in str(error.value)
+
+
+def test_the_input_sets_remarks_are_one_warning_of_ours(tmp_path):
+    """pymatgen's 'Co ... initialized as low spin' leaked as a UserWarning with its source line."""
+    import warnings
+
+    from core.errors import StructureWarning
+    from core.io.structures import write_vasp_inputs
+
+    coo = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.26), ["Co", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        write_vasp_inputs(coo.get_primitive_structure(), tmp_path / "vasp")
+    ours = [w for w in said if issubclass(w.category, StructureWarning)]
+    assert ours and "VASP inputs: Co without an oxidation state" in str(ours[0].message)
+    assert not [w for w in said if not issubclass(w.category, StructureWarning) and "low spin" in str(w.message)]

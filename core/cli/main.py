@@ -53,11 +53,16 @@ def _commands(parser: argparse.ArgumentParser):
 
 def _one_line_warnings(show: Callable) -> Callable:
     """``warnings.showwarning`` that prints our warnings about the input as one line,
-    ``alphacrystal: warning: ...``, and passes others on to ``show``."""
+    ``alphacrystal: warning: ...``, each text once per command (a prediction writes VASP inputs for
+    every result, and pymatgen's remark on Co would come once per folder), and passes others on
+    to ``show``."""
+    said: set[str] = set()
 
     def show_warning(message, category, filename, lineno, file=None, line=None) -> None:
         if issubclass(category, AlphaCrystalWarning):
-            print(f"alphacrystal: warning: {message}", file=sys.stderr, flush=True)
+            if str(message) not in said:
+                said.add(str(message))
+                print(f"alphacrystal: warning: {message}", file=sys.stderr, flush=True)
         else:
             show(message, category, filename, lineno, file, line)
 

@@ -417,10 +417,15 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
         input_set = relaxation_input_set(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
-        if potcar_configured():
-            input_set.write_input(str(staging))
-        else:
-            input_set.write_input(str(staging), potcar_spec=True)
+        with warnings.catch_warnings(record=True) as said:  # pymatgen's remarks, e.g. Co started low spin
+            warnings.simplefilter("always")
+            if potcar_configured():
+                input_set.write_input(str(staging))
+            else:
+                input_set.write_input(str(staging), potcar_spec=True)
+        for message in dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)):
+            warnings.warn(StructureWarning(f"VASP inputs: {message}"), stacklevel=2)
+        if not potcar_configured():
             spec = staging / "POTCAR.spec"
             # one symbol per line, the last one ended too (pymatgen leaves it open, and
             # `while read` loops then skip the last element)
