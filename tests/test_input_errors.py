@@ -415,6 +415,11 @@ def test_an_option_that_would_be_ignored_is_refused_not_recorded(extra, words, t
     assert not (tmp_path / "o").exists()
 
 
+def test_a_screen_given_z_says_where_a_screens_z_goes(capsys, tmp_path):
+    usage_error(["screen", "NaCl", "--z", "2", "--out", str(tmp_path / "s")], capsys,
+                "screen: unrecognized arguments: --z 2", "'NaCl 4' on a line of a text input", "z column")
+
+
 def test_an_option_a_command_does_not_take_is_named_by_that_command(capsys, tmp_path):
     usage_error(["screen", str(tmp_path / "f.txt"), "--out", str(tmp_path / "s"), "--spacegroup", "230"], capsys,
                 "screen: unrecognized arguments: --spacegroup 230", "(see alphacrystal screen --help)")

@@ -51,6 +51,15 @@ def _commands(parser: argparse.ArgumentParser):
             yield from _commands(child)
 
 
+OPTION_HINTS = {
+    ("screen", "--z"): "a screen's Z is per formula: 'NaCl 4' on a line of a text input, or a z column in a CSV "
+                       "(docs/screening.md)",
+    ("screen", "--spacegroup"): "a screen's space groups are per formula: 'TiO2 2 136 141' on a line of a text "
+                                "input (after Z), or a spacegroup column in a CSV (docs/screening.md)",
+}
+"""(command, option) -> what to do instead, for options a user brings from another command."""
+
+
 def _one_line_warnings(show: Callable) -> Callable:
     """``warnings.showwarning`` that prints our warnings about the input as one line,
     ``alphacrystal: warning: ...``, each text once per command (a prediction writes VASP inputs for
@@ -73,7 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # named by the command, with its own --help (the root parser would say 'alphacrystal --help')
-        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+        hint = next((text for (command, option), text in OPTION_HINTS.items()
+                     if command == args.command_parser.prog.split(" ", 1)[-1] and option in unknown), "")
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f"; {hint}" if hint else ""))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards
