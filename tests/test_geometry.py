@@ -75,3 +75,16 @@ def _geometry_without_bonds():
     g = scene_geometry(_perovskite(), contact=np.zeros((5, 5), dtype=int))
     assert len(g["bond_pairs"]) == 0
     return g
+
+
+def test_the_default_view_holds_every_drawn_atom_not_only_the_cell():
+    """Fitting the cell alone cut rutile's bonded O atoms outside it off the picture."""
+    from alphacrystal_gui.view3d.geometry import view_extent
+
+    rutile = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.59, 2.96), ["Ti", "O"],
+                                       [[0, 0, 0], [0.305, 0.305, 0]])
+    g = scene_geometry(rutile)
+    centre = g["cell"].mean(axis=0)
+    half = view_extent(g, centre) / 2
+    assert (np.linalg.norm(g["positions"] - centre, axis=1) + g["sizes"]).max() < half
+    assert np.linalg.norm(g["positions"] - centre, axis=1).max() > np.linalg.norm(g["cell"] - centre, axis=1).max()

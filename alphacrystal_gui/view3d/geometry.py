@@ -123,6 +123,16 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     }
 
 
+def view_extent(geometry: dict, centre: np.ndarray) -> float:
+    """Å the camera shows around ``centre``: the diameter of the sphere about it that holds the
+    cell and every drawn atom's ball (bonded neighbours drawn outside the cell too), with a
+    margin. Fitting the cell alone cut rutile's outer O atoms off at the default view."""
+    points = np.vstack([geometry["cell"], geometry["positions"]])
+    sizes = np.concatenate([np.zeros(len(geometry["cell"])), np.asarray(geometry["sizes"], dtype=float)])
+    radius = float((np.linalg.norm(points - centre, axis=1) + sizes).max()) if len(points) else 1.0
+    return 2.0 * radius + 0.5
+
+
 def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -> tuple[np.ndarray, np.ndarray]:
     """Vertices and triangle faces of open cylinders along segments (pairs of rows, Å)."""
     start, end = segments[0::2], segments[1::2]

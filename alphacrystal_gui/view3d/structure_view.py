@@ -37,6 +37,7 @@ from alphacrystal_gui.view3d.geometry import (
     polyhedra_edges,
     polyhedra_mesh,
     scene_geometry,
+    view_extent,
 )
 from alphacrystal_gui.widgets.labels import WrappedLabel, fitted
 
@@ -259,7 +260,7 @@ class StructureView(QWidget):
         if reset_camera:
             centre = g["cell"].mean(axis=0)
             self.view.camera.center = tuple(centre)
-            self.view.camera.scale_factor = float(np.ptp(g["cell"], axis=0).max()) * 1.8 + 2.0
+            self.view.camera.scale_factor = view_extent(g, centre)
         self._update_polyhedra_choices(list(dict.fromkeys(g["species"])))
         self._draw_polyhedra()
         self._draw_labels()
