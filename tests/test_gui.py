@@ -1255,6 +1255,17 @@ def test_long_messages_never_widen_the_window(window):
     assert before <= 1100  # fits a 1366-pixel laptop screen (the 3D view's controls in one row asked for 1,433)
 
 
+def test_the_title_marks_a_running_or_finished_run_as_unsaved(window, qtbot):
+    """Quit asked about unsaved work during a run while the title showed no '*'."""
+    w = predicted(qtbot, window, "NaCl")
+    assert "*" not in w.windowTitle()  # a bare prediction can be made again
+    w.session.set_run_settings(**TINY)
+    w.run_panel.start_button.click()
+    qtbot.waitUntil(lambda: w.session.has_unsaved_work and "*" in w.windowTitle(), timeout=60_000)
+    wait_idle(qtbot, w)
+    assert w.session.run.records and "*" in w.windowTitle()
+
+
 def test_the_z_box_shows_its_entries_whole_in_the_narrowest_window(window, qtbot):
     """It was cut to 'Z=2 (14 atoms' when the centre was narrow; and 1 atom is one atom."""
     box = window.formula_bar.z_box
