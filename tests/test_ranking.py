@@ -207,6 +207,33 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
         PredictionSettings(symmetry_prior=-0.001)
 
 
+def test_the_learned_order_stands_against_the_second_potential(monkeypatch):
+    """With --ranking learned and the default second potential, the second potential re-sorted
+    the first structures, overriding the order the docs say is kept; its energies are still shown."""
+    from dataclasses import replace
+
+    import core.predict.ordering as ordering
+    from core.predict.settings import PredictionSettings
+
+    entries = [entry(tetragonal_copy(), -8.002, "mp-1"), entry(cubic_perovskite(), -8.000, "mp-5229")]
+    for rank, e in enumerate(entries, 1):
+        e.rank = rank
+
+    def reversed_second(head, potential, device):  # the second potential prefers the second one
+        energies = {id(e): -7.0 + 0.01 * (k == 0) for k, e in enumerate(head)}
+        for e in head:
+            e.second_energy = energies[id(e)]
+        return energies
+
+    monkeypatch.setattr(ordering, "_second_energies", reversed_second)
+    settings = PredictionSettings(second_potential="sevennet")
+    by_energy, _ = ordering._rerank_first(list(entries), settings, "cpu")
+    assert [e.template.key for e in by_energy] == ["tpl-mp-5229", "tpl-mp-1"]
+    learned, _ = ordering._rerank_first(list(entries), replace(settings, ranking="learned"), "cpu")
+    assert [e.template.key for e in learned] == ["tpl-mp-1", "tpl-mp-5229"]
+    assert all(e.second_energy is not None for e in learned)
+
+
 def test_the_default_second_potential_is_the_other_one():
     from dataclasses import replace
 

@@ -163,9 +163,11 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
             above = {id(e): f"{above[id(e)]}, {label} {1000 * (second[id(e)] - low2):.1f}" for e in head}
             how = (f"{label}'s energy at the {first} geometry" if w >= 1 else
                    f"{1 - w:g} × {first} + {w:g} × {label} energies")
-    # the learned ranker is an ordering of its own: the prior does not override it
-    penalties = _symmetry_penalties(head, formula, settings) \
-        if formula is not None and settings.ranking != "learned" else {}
+    if settings.ranking == "learned":  # an ordering of its own: neither the second potential nor the prior
+        for e in head:                  # overrides it (their energies are still shown, E 2nd)
+            e.rank_reason += f"; {failure}" if failure else ""
+        return ranked, failure
+    penalties = _symmetry_penalties(head, formula, settings) if formula is not None else {}
     if not penalties and (failure or potential is None):  # nothing to re-order by: the first potential's order
         if failure:
             for e in head:  # the rows say it too (the window shows rows, not the run's notes)
