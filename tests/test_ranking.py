@@ -402,6 +402,23 @@ def test_the_written_cell_is_reduced_at_the_tolerance_the_group_and_cif_are_repo
     assert (record.z, record.n_atoms, len(record.structure)) == (1, 5, 5)
 
 
+def test_a_smaller_cell_that_would_merge_different_moments_is_not_written():
+    """Two Fe 0.05 Å from a body-centred pair with 3.9 and 1.2 μB: one atom at 0.1 Å, which would
+    drop the 1.2 μB sublattice from MAGMOM (a second read found it); the relaxed cell is kept. With
+    equal moments the cell is reduced."""
+    from pymatgen.core import Lattice, Structure
+
+    pair = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.51, 0.5, 0.5]])
+    result = entry(pair, -8.0, "mp-1")
+    result.relaxation.magmoms = [3.9, 1.2]
+    cell, moments = result.written_cell()
+    assert len(cell) == 2 and moments == [3.9, 1.2]
+    same = entry(pair, -8.0, "mp-1")
+    same.relaxation.magmoms = [2.2, 2.25]
+    cell, moments = same.written_cell()
+    assert len(cell) == 1 and len(moments) == 1
+
+
 def test_z_of_a_result_counts_formula_units_of_the_formula_not_pymatgens_molecules():
     """H2 and O2 are one 'formula unit' to pymatgen's reduced factor (Z 0 or half): Z counts the
     formula units of the cell kept; the start's Z stays for the candidate key."""

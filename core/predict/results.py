@@ -144,7 +144,7 @@ class RankedStructure:
         # at the tolerance the relaxed group and the CIF are reported at: at the contact maps' tighter
         # one a P6_3/mmc result (at 0.1 Å) stayed a 12-atom cell beside its 4-atom CIF, and VASP got 3x the atoms
         cell = primitive_cell(carried, symprec=SPACEGROUP_SYMPREC, keep_site_properties=True)
-        if len(cell) >= len(relaxed):
+        if len(cell) >= len(relaxed) or (moments is not None and not _same_moments(carried, cell)):
             return relaxed, moments
         if moments is not None:  # kept apart: a magmom site property would set the input set's MAGMOM
             moments = [float(m) for m in cell.site_properties["magmom"]]
@@ -273,3 +273,23 @@ def discarded_lines(result: PredictionResult) -> list[str]:
         what = rejected.get("source") or f"CMCrystal {rejected.get('candidate', '')}"
         lines.append(f"{what} [{rejected.get('assignment', '')}]{fitness}: {rejected['reason']}")
     return lines
+
+
+MOMENT_TOLERANCE = 0.2
+"""μB: moments of sites merged by a smaller cell must agree within this, else the cell is kept."""
+
+
+def _same_moments(relaxed: Structure, cell: Structure) -> bool:
+    """Whether ``cell`` (a primitive cell of ``relaxed`` with its ``magmom`` site property) keeps
+    every element's magnetic moments: each element's sorted moments in ``relaxed`` equal those of
+    ``cell`` repeated by the size ratio, within :data:`MOMENT_TOLERANCE`. spglib's primitive cell
+    does not look at moments, so a ferrimagnetic or charge-ordered cell distorted by less than the
+    tolerance would lose a sublattice's moments from MAGMOM."""
+    factor = len(relaxed) // max(len(cell), 1)
+    for element in relaxed.composition.elements:
+        full = sorted(m for site, m in zip(relaxed, relaxed.site_properties["magmom"]) if site.specie == element)
+        kept = sorted(m for site, m in zip(cell, cell.site_properties["magmom"]) for _ in range(factor)
+                      if site.specie == element)
+        if len(full) != len(kept) or any(abs(a - b) > MOMENT_TOLERANCE for a, b in zip(full, kept)):
+            return False
+    return True
