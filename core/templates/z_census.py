@@ -69,6 +69,14 @@ class ZCensus:
         """The largest Z whose cell fits the data's atom cap."""
         return self.data_max_atoms // self.atoms_per_formula_unit
 
+    @property
+    def crowds_the_cap(self) -> bool:
+        """Whether the largest Z the data's cap allows is common and at least 2: then some compounds
+        of this stoichiometry likely have cells larger than the data holds. A cap of Z = 1 says
+        nothing (every known cell of 11-20 atoms per formula unit is Z = 1: nothing larger fits)."""
+        cap = self.largest_z_in_data
+        return cap >= 2 and cap in self.common
+
 
 @lru_cache(maxsize=4)
 def _census_table(library: TemplateLibrary) -> dict[tuple[int, ...], Counter]:
