@@ -611,7 +611,11 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     assert (chosen.second_potential, chosen.ranking, chosen.stability_frame) == (None, "learned", "potential")
     assert chosen.near_tie == pytest.approx(0.005) and chosen.ehull_threshold == pytest.approx(0.08)
     assert chosen.symmetry_prior == 0.0
-    assert options.toggle.full_text() == "Ranking: learned, no second potential, no prior, near-tie 5 meV; hull potential"
+    assert options.toggle.full_text() == "Ranking: learned, no second potential, near-tie 5 meV; hull potential"
+    assert not options.prior.isEnabled()  # the learned ranker keeps its order: no prior to set
+    options.ranking.setCurrentIndex(options.ranking.findData("energy"))
+    assert options.prior.isEnabled() and "no prior" in options.toggle.full_text()
+    options.ranking.setCurrentIndex(options.ranking.findData("learned"))
     # the second potential cannot be the first one: its entry is disabled, auto when it was chosen
     options.second.setCurrentIndex(options.second.findData("sevennet"))
     w.run_panel.potential.setCurrentIndex(w.run_panel.potential.findData("sevennet"))

@@ -415,6 +415,18 @@ def test_an_option_that_would_be_ignored_is_refused_not_recorded(extra, words, t
     assert not (tmp_path / "o").exists()
 
 
+def test_options_that_change_nothing_are_not_refused_with_no_relax():
+    """Defaults, 0 (off) and --magmom input-set (a --no-relax run still writes VASP inputs) are fine."""
+    from core.cli.options import predict_settings
+
+    parser = build_parser()
+    for extra in (["--magmom", "input-set"], ["--near-tie", "0"], ["--symmetry-prior", "0"],
+                  ["--ranking", "energy"], ["--potential", "chgnet"], ["--second-potential", "auto"],
+                  ["--stability-frame", "auto"]):
+        args = parser.parse_args(["predict", "ZnO", "--no-relax", *extra])
+        assert not predict_settings(args).relax, extra
+
+
 def test_a_screen_given_z_says_where_a_screens_z_goes(capsys, tmp_path):
     usage_error(["screen", "NaCl", "--z", "2", "--out", str(tmp_path / "s")], capsys,
                 "screen: unrecognized arguments: --z 2", "'NaCl 4' on a line of a text input", "z column")

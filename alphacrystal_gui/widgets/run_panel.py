@@ -431,6 +431,8 @@ class RankingOptions(QWidget):
         self.threshold.setSuffix(" meV/atom")
         self.threshold.setToolTip("a result at most this far above the hull is metastable, above it unstable")
         self.frame.currentIndexChanged.connect(lambda: self.threshold.setEnabled(self.frame.currentData() is not None))
+        # the learned ranker keeps its own order: the prior (and the second potential's order) do not apply
+        self.ranking.currentIndexChanged.connect(lambda: self.prior.setEnabled(self.ranking.currentData() != "learned"))
         self.body = QWidget()
         form = QFormLayout(self.body)
         form.setContentsMargins(12, 0, 0, 0)
@@ -468,7 +470,8 @@ class RankingOptions(QWidget):
         second = values["second_potential"] or "no"
         hull = "no hull" if values["stability_frame"] is None else f"hull {values['stability_frame']}"
         merge = f", near-tie {1000 * values['near_tie']:g} meV" if values["near_tie"] else ""
-        prior = f", prior {1000 * values['symmetry_prior']:g} meV" if values["symmetry_prior"] else ", no prior"
+        prior = ("" if values["ranking"] == "learned" else
+                 f", prior {1000 * values['symmetry_prior']:g} meV" if values["symmetry_prior"] else ", no prior")
         self.toggle.set_full_text(f"Ranking: {values['ranking']}, {second} second potential{prior}{merge}; {hull}")
 
     def exclude_potential(self, first: str) -> None:

@@ -366,10 +366,28 @@ def predict_settings(args: argparse.Namespace):
         changes["ehull_threshold"] = args.ehull_threshold / 1000
     return dataclasses.replace(base, **changes)
 
-RELAXED_ONLY_OPTIONS = ("second_potential", "second_weight", "ranking", "symmetry_prior", "near_tie",
-                        "stability_frame", "ehull_threshold", "potential", "magmom")
-"""Options that act on relaxed structures: given with ``--no-relax`` they are an error, not silently
-ignored and then recorded in summary.json as if applied."""
+RELAXED_ONLY_OPTIONS = {"second_potential": ("second_potential", 1), "second_weight": ("second_weight", 1),
+                        "ranking": ("ranking", 1), "symmetry_prior": ("symmetry_prior", 1000),
+                        "near_tie": ("near_tie", 1000), "stability_frame": ("stability_frame", 1),
+                        "ehull_threshold": ("ehull_threshold", 1000), "potential": ("potential", 1)}
+"""Options that act only on relaxed structures -> (their PredictionSettings field, CLI units per
+field unit): given with ``--no-relax`` a value that would change anything is an error, not ignored
+and then recorded in summary.json as if applied. (``--magmom input-set`` is not among them: a
+``--no-relax`` run still writes VASP inputs with the input set's MAGMOM.)"""
+
+
+def _changes_something(name: str, value) -> bool:
+    """Whether ``--name value`` differs from leaving it out: not None, ``none``/``auto``, 0 (off)
+    or the default."""
+    from core.predict.settings import PredictionSettings
+
+    if value in (None, "none", "auto") or value == 0:
+        return False
+    field, scale = RELAXED_ONLY_OPTIONS[name]
+    default = getattr(PredictionSettings(), field)
+    if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, (int, float)):
+        return abs(value - default * scale) > 1e-9
+    return value != default
 
 
 def _no_ignored_ranking_options(args: argparse.Namespace) -> None:
@@ -377,7 +395,7 @@ def _no_ignored_ranking_options(args: argparse.Namespace) -> None:
     without comment, and the ignored value written to summary.json)."""
     if getattr(args, "no_relax", False):
         given = [f"--{name.replace('_', '-')}" for name in RELAXED_ONLY_OPTIONS
-                 if getattr(args, name, None) not in (None, "none", "auto")]
+                 if _changes_something(name, getattr(args, name, None))]
         if given:
             raise AlphaCrystalError(f"{', '.join(given)}: {'acts' if len(given) == 1 else 'act'} on relaxed "
                                     "structures, and --no-relax relaxes none; drop one or the other")
