@@ -181,7 +181,9 @@ def test_unwritable_target_gives_clear_error(tmp_path):
 
 @pytest.mark.parametrize("name, text, words", [
     ("broken.cif", "data_broken\n_cell_length_a 4.0\n_cell_length_b abc\nloop_\n_atom_site_label\n",
-     ("_cell_length_b 'abc' is not a number", "no _cell_length_c", "no atom sites")),
+     ("_cell_length_b 'abc' is not a number", "a loop_ has a row with too few or too many values")),
+    ("nosites.cif", "data_x\n_cell.length_a 4\n_cell.length_b 4\n_cell.length_c 4\n_cell.angle_alpha 90\n"
+     "_cell.angle_beta 90\n_cell.angle_gamma 90\n", ("no atom sites",)),  # mmCIF-style tags are tags too
     ("POSCAR", "not a structure\n", ("1 line, too short for a POSCAR",)),
     ("POSCAR", "x\nscale\n4 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 0 0\n", ("line 2: the scale factor 'scale'",)),
 ])

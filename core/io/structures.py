@@ -270,28 +270,56 @@ CIF_CELL_TAGS = ("_cell_length_a", "_cell_length_b", "_cell_length_c", "_cell_an
 
 def _cif_cell_problems(path: Path) -> list[str]:
     """What is wrong with a CIF's cell and atom sites, in its own tags (``_cell_length_b 'abc' is
-    not a number``, ``no _atom_site_fract_x loop``), for a file pymatgen could not read: its
-    exceptions name its internals (``integer modulo by zero``). Hand-written because no library
-    reports CIF problems by tag."""
-    lines = _text_lines(path) or []
-    values: dict[str, str] = {}
-    for line in lines:
-        fields = line.split()
-        if fields and fields[0].lower() in CIF_CELL_TAGS:
-            values.setdefault(fields[0].lower(), fields[1] if len(fields) > 1 else "")
+    not a number``, ``no _cell_length_c``, ``no atom sites``), for a file pymatgen could not read:
+    its exceptions name its internals (``integer modulo by zero``). The tags are read by pymatgen's
+    CIF tokenizer (values on the next line, several tags to a line); empty when it cannot tokenize
+    the file or finds nothing wrong with these tags (pymatgen's own reason then stands)."""
+    from pymatgen.io.cif import CifFile
+
+    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = list(CifFile.from_str(text).data.values())
+    except Exception as exc:  # noqa: BLE001 - not tokenizable: a broken loop, or read line by line below
+        blocks = None
+        broken_loop = "not a multiple" in str(exc) or "modulo by zero" in str(exc)
+    if blocks is None:  # only what a line says for sure: a cell value on its tag's line that is no number
+        problems = []
+        for line in text.splitlines():
+            fields = line.split()
+            if len(fields) > 1 and _cif_tag(fields[0]) in CIF_CELL_TAGS and not _is_cif_number(fields[1]):
+                problems.append(f"{fields[0]} '{fields[1]}' is not a number")
+        loop = ["a loop_ has a row with too few or too many values, or no rows"] if broken_loop else []
+        return problems + loop
+    if not blocks:
+        return ["no data_ block"]
+    data = next((b.data for b in blocks if any(_cif_tag(k).startswith(("_cell_", "_atom_site")) for k in b.data)),
+                blocks[0].data)
+    tags = {_cif_tag(key): value for key, value in data.items()}
     problems = []
     for tag in CIF_CELL_TAGS:
-        if tag not in values:
+        if tag not in tags:
             problems.append(f"no {tag}")
-            continue
-        try:
-            float(values[tag].split("(")[0])  # 5.431(2): a value with its uncertainty
-        except ValueError:
-            problems.append(f"{tag} '{values[tag]}' is not a number")
-    text = "\n".join(lines).lower()
-    if "_atom_site_fract_x" not in text and "_atom_site_cartn_x" not in text:
+        elif not _is_cif_number(str(tags[tag])):
+            problems.append(f"{tag} '{tags[tag]}' is not a number")
+    if "_atom_site_fract_x" not in tags and "_atom_site_cartn_x" not in tags:
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
     return problems
+
+
+def _cif_tag(name: str) -> str:
+    """A tag as CIF 1 spells it: ``_cell.length_a`` (the mmCIF/CIF 2 form) is ``_cell_length_a``."""
+    return name.lower().replace(".", "_")
+
+
+def _is_cif_number(text: str) -> bool:
+    """``5.431`` or ``5.431(2)`` (a value with its uncertainty)."""
+    try:
+        float(text.split("(")[0])
+    except ValueError:
+        return False
+    return True
 
 
 def _check_poscar_counts(path: Path, lines: list[str]) -> None:
