@@ -63,6 +63,33 @@ def test_a_summary_the_user_edited_is_kept_not_replaced(tmp_path):
     assert (tmp_path / "kept_summary.csv").read_text() == edited
     assert "my_note" not in (tmp_path / "summary.csv").read_text()
     assert any("kept your edited summary.csv as kept_summary.csv" in note for note in folder.notes)
+    (tmp_path / "summary.csv").write_text(edited)  # edited again: the second copy keeps its suffix
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    assert (tmp_path / "kept_summary-2.csv").read_text() == edited
+
+
+def test_a_run_killed_while_swapping_its_summaries_in_does_not_take_its_own_for_the_users(tmp_path, monkeypatch):
+    """Killed after the new summaries were renamed in but before the manifest was saved, the next
+    run saw its own summary with a hash it did not know and kept it as if the user had edited it."""
+    import core.predict.run_folder as run_folder
+
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+
+    saves = []
+
+    def killed(self, written):  # the save during the swap happens, the final one after it never does
+        saves.append(written)
+        if len(saves) > 1:
+            raise KeyboardInterrupt
+        return real(self, written)
+
+    real = run_folder.RunFolder._save_manifest
+    monkeypatch.setattr(run_folder.RunFolder, "_save_manifest", killed)
+    with pytest.raises(KeyboardInterrupt):
+        _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H two\n"})
+    monkeypatch.setattr(run_folder.RunFolder, "_save_manifest", real)
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H two\n"})
+    assert not list(tmp_path.glob("kept_summary*")) and not any("summary" in note for note in folder.notes)
 
 
 def test_a_folder_whose_structure_is_gone_is_kept_whole_and_said(tmp_path):

@@ -24,13 +24,14 @@ LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
 
 
 TIED_LENGTHS = {"cubic": (0, 1, 2), "tetragonal": (0, 1), "hexagonal": (0, 1), "trigonal": (0, 1)}
+"""Conventional-cell lengths (indices into a, b, c) equal by the crystal system."""
 
 EDITABLE_LENGTH_RANGE = (1.0, 100.0)
 """Å: a lattice length typed by hand outside this is refused. Below 1 Å no two atoms fit (they
 must be at least 0.5 Å apart); the cells of at most 20 atoms in the data are a few to about 30 Å."""
 
 LATTICE_NAMES = ("a", "b", "c", "α", "β", "γ")
-"""Conventional-cell lengths (indices into a, b, c) equal by the crystal system."""
+"""The six lattice parameters by index, as messages name them."""
 
 
 class CandidateEditError(FormulaError):

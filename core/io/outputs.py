@@ -16,12 +16,14 @@ folder is the user's."""
 
 
 def free_path(parent: Path, name: str) -> Path:
-    """``parent/name``, or ``parent/name-2``, ``-3``, ... when that exists: where a folder
-    kept for the user goes without replacing anything."""
+    """``parent/name``, or ``name-2``, ``-3``, ... when that exists (before a file's suffix:
+    ``kept_summary-2.csv``): where a folder or file kept for the user goes without replacing anything."""
+    suffix = Path(name).suffix if "." in name.lstrip(".") else ""
+    stem = name[:len(name) - len(suffix)]
     candidate, k = parent / name, 1
     while candidate.exists() or candidate.is_symlink():
         k += 1
-        candidate = parent / f"{name}-{k}"
+        candidate = parent / f"{stem}-{k}{suffix}"
     return candidate
 
 def _other_files(folder: Path) -> list[Path]:

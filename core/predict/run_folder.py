@@ -49,10 +49,13 @@ RESULT_FILE = "result.json"
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""
 MANIFEST = "written.json"
-SUMMARIES_ENTRY = "(summaries)"
-"""The manifest's entry for the summary files themselves (no result folder is named so)."""
 """``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
 SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
+SUMMARIES_ENTRY = "(summaries)"
+"""The manifest's entry for the summary files themselves (no result folder is named so): for each,
+the SHA-256 of every version the program may have left there (the last run's; while a run swaps
+its results in, the new one too, so that a kill mid-swap never makes the program's own summary
+look edited)."""
 KEPT_PREFIX = "kept_"
 """An earlier result folder that holds files of the user's is kept as ``kept_01_...``."""
 _OWN_FILES = (RESULT_FILE, "POSCAR", "reconstructed.cif", "template.cif", "vasp/INCAR", "vasp/KPOINTS",
@@ -208,7 +211,7 @@ class RunFolder:
                 writer(folder)
             written = {name: _file_hashes(staging / name) for name, _ in entries}
             summaries = self.summary_files(staging, rows, meta)
-            summary_hashes: dict[str, str | None] = {path.name: _sha256(path) for path in summaries}
+            summary_hashes = {path.name: [_sha256(path)] for path in summaries}
             self.check()
             old_folders = self._result_folders()
             names = {name for name, _ in entries}
@@ -220,6 +223,9 @@ class RunFolder:
             previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
             keep, moves = self._plan_user_files(old_folders, staging, written, previous)
             self._keep_edited_summaries(previous)
+            # for a kill during the swap: the old summaries or the new ones may be on disk, both the program's
+            self._save_manifest({**previous, SUMMARIES_ENTRY: {
+                name: _own_hashes(previous, name) + summary_hashes[name] for name in summary_hashes}})
             for name in SUMMARY_FILES:
                 (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
@@ -256,12 +262,11 @@ class RunFolder:
         manifest's) is kept as ``kept_summary.csv`` rather than replaced; :attr:`notes` says so.
         A folder of an earlier version of the program has no hash of its summaries: they are
         replaced, as they were then."""
-        hashes = previous.get(SUMMARIES_ENTRY)
-        if not isinstance(hashes, dict):
+        if not isinstance(previous.get(SUMMARIES_ENTRY), dict):
             return
         for name in SUMMARY_FILES:
-            path = self.path / name
-            if path.is_file() and name in hashes and _sha256(path) != hashes[name]:
+            path, own = self.path / name, _own_hashes(previous, name)
+            if path.is_file() and own and _sha256(path) not in own:
                 kept = free_path(self.path, KEPT_PREFIX + name)
                 os.replace(path, kept)
                 self.notes.append(f"kept your edited {name} as {kept.name} (the new {name} replaces it)")
@@ -401,7 +406,7 @@ class RunFolder:
                 self.notes.append(f"kept {old.name} as {kept.name}: it holds {_count(files)} of yours")
         shutil.rmtree(retired, ignore_errors=True)
 
-    def _save_manifest(self, written: dict[str, dict[str, str | None]]) -> None:
+    def _save_manifest(self, written: dict[str, dict]) -> None:
         atomic_write_text(self.state / MANIFEST, json_text(written, indent=1, sort_keys=True))
 
     @staticmethod
@@ -417,6 +422,15 @@ class RunFolder:
         json_path = atomic_write_text(folder / SUMMARY_JSON,
                                       json_text({**meta, "structures": rows}))
         return csv_path, json_path
+
+
+def _own_hashes(manifest: dict, name: str) -> list[str]:
+    """The SHA-256 of every version of summary ``name`` the program may have left (the manifest's
+    :data:`SUMMARIES_ENTRY`; a single hash in the first files of this kind)."""
+    entry = manifest.get(SUMMARIES_ENTRY)
+    value = entry.get(name) if isinstance(entry, dict) else None
+    return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
+        if isinstance(value, list) else []
 
 
 def _read_json(path: Path) -> dict:
