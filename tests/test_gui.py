@@ -907,13 +907,15 @@ def test_fitness_legend_sits_below_the_curves_not_over_them(window, qtbot):
     """Inside the plot a corner legend covered the runs that reach fitness 1 or end at the right."""
     panel = window.run_panel
     panel.clear_plot()
-    for k, group in enumerate(("sg136", "sg167", "sg14", "sg15", "sg140")):
+    for k, group in enumerate(("sg136", "sg167", "sg14", "sg15", "sg140", "sg12", "sg2", "sg1")):
         for generation in range(1, 4):
             window.session.run.add_generation(f"{group}-z2-{group}-w0-r0", {
                 "generation": generation, "best_fitness": 1.0 - 0.1 * k, "mean_fitness": 0.5})
     panel.redraw()
     item = panel.plot.getPlotItem()
-    assert len(item.legend.items) == 5
+    from alphacrystal_gui.widgets.run_panel import LEGEND_ENTRIES
+
+    assert len(item.legend.items) == LEGEND_ENTRIES == 6 and len(panel._colours) == 8  # 8 curves, 6 named
     qtbot.waitUntil(lambda: item.legend.sceneBoundingRect().height() > 20)  # the layout took its new size
     curves, legend = item.vb.sceneBoundingRect(), item.legend.sceneBoundingRect()
     assert legend.top() >= curves.bottom() and not legend.intersects(curves)

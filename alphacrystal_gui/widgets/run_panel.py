@@ -46,6 +46,11 @@ from core import (
 REDRAW_INTERVAL_MS = 200
 """Fitness curves and progress are drawn at most this often during a run."""
 
+LEGEND_ENTRIES = 6
+"""Candidates named in the fitness legend (three rows of two): each more row took the curves' room
+(a 420-px panel had no plot left at the seventh); the others' curves are drawn, unnamed, and a
+click on any curve shows its candidate."""
+
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f",
            "#bcbd22"]
 
@@ -162,9 +167,10 @@ class RunPanel(QWidget):
         self.ranking_options.edited.connect(self._edited)
 
     def _legend_below_plot(self) -> None:
-        """The legend in its own row under the generation axis, in two columns: inside the
-        plot it covered the curves (a run's runs at fitness 1 end where a corner legend sits).
-        It stays the plot item's legend, so named curves join it."""
+        """The legend in its own row under the generation axis, in two columns, at most
+        :data:`LEGEND_ENTRIES` entries: inside the plot it covered the curves (a run's runs at
+        fitness 1 end where a corner legend sits). It stays the plot item's legend, so named
+        curves join it."""
         item = self.plot.getPlotItem()
         legend = _LegendInLayout(labelTextSize="8pt", colCount=2, frame=False, verSpacing=-6)
         item.layout.addItem(legend, 4, 1)
@@ -313,7 +319,7 @@ class RunPanel(QWidget):
                 group = self._group(job_id)
                 if group not in self._colours:
                     self._colours[group] = PALETTE[len(self._colours) % len(PALETTE)]
-                    named = candidate_label(group)
+                    named = candidate_label(group) if len(self._colours) <= LEGEND_ENTRIES else None
                 else:
                     named = None
                 colour = pg.mkColor(self._colours[group])
