@@ -298,6 +298,7 @@ def test_only_work_that_would_be_lost_is_unsaved(nacl_inputs, tmp_path):
     s.inputs.set_template_ticked([False] + s.inputs.template_ticked[1:])
     s.inputs.set_template_ticked([True] * len(s.inputs.templates))
     assert s.has_unsaved_work and "*" in s.title()  # back to the prediction, but no longer what was saved
+    assert s.work_at_stake() == "changes since nacl.acproj was saved"  # its saved results are not at stake
     s.set_inputs("NaCl", None, *nacl_inputs[:2], nacl_inputs[2])  # a new Predict: no saved project's
     assert not s.has_unsaved_work and s.project_path is None and "*" not in s.title()
     s.inputs.document().toggle(0, 1)

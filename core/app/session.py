@@ -303,14 +303,14 @@ class Session:
         run, parts = self.run, []
         if run.busy:
             parts.append("a run in progress (it is cancelled)")
+        if self.project_path is not None:  # what was saved is safe: only the changes since are at stake
+            return ", ".join([*parts, f"changes since {self.project_path.name} was saved"])
         if run.records:
             parts.append(counted(len(run.records), "provisional result" if run.provisional else "result"))
         elif run.previous_results is not None:
             parts.append("the previous run's results")
         if self.inputs.edited:
             parts.append("edited maps, candidates or template ticks")
-        if not parts and self.project_path is not None:
-            parts.append("changes since the project was saved")
         return ", ".join(parts)
 
     @property
