@@ -78,13 +78,25 @@ def _geometry_without_bonds():
 
 
 def test_the_default_view_holds_every_drawn_atom_not_only_the_cell():
-    """Fitting the cell alone cut rutile's bonded O atoms outside it off the picture."""
+    """Fitting the cell alone cut rutile's bonded O atoms outside it off the picture; a bounding
+    sphere (the first fix) left flat supercells small: the fit is the projected extent."""
     from alphacrystal_gui.view3d.geometry import view_extent
 
     rutile = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.59, 2.96), ["Ti", "O"],
                                        [[0, 0, 0], [0.305, 0.305, 0]])
-    g = scene_geometry(rutile)
+    from vispy.scene import TurntableCamera
+
+    g = scene_geometry(rutile, (1, 1, 3))
     centre = g["cell"].mean(axis=0)
-    half = view_extent(g, centre) / 2
-    assert (np.linalg.norm(g["positions"] - centre, axis=1) + g["sizes"]).max() < half
-    assert np.linalg.norm(g["positions"] - centre, axis=1).max() > np.linalg.norm(g["cell"] - centre, axis=1).max()
+    aspect = 1.4
+    extent = view_extent(g, centre, 22, 35, aspect)
+    # every drawn ball inside the view, as vispy's own camera turns the scene (its axes and signs)
+    seen = np.c_[g["positions"] - centre, np.ones(len(g["positions"]))] @ TurntableCamera(
+        elevation=22, azimuth=35)._get_rotation_tr()
+    assert (np.abs(seen[:, 2]) + g["sizes"]).max() <= extent / 2
+    assert (np.abs(seen[:, 0]) + g["sizes"]).max() <= extent / 2 * aspect
+    flat = scene_geometry(rutile, (3, 3, 1))
+    middle = flat["cell"].mean(axis=0)
+    sphere = 2 * (np.linalg.norm(flat["positions"] - middle, axis=1) + flat["sizes"]).max()
+    assert view_extent(flat, middle, 22, 35, aspect=1.5) < sphere
+    assert view_extent(flat, middle, 22, 35, aspect=0.5) > view_extent(flat, middle, 22, 35, aspect=1.5)

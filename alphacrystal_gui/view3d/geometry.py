@@ -123,14 +123,27 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     }
 
 
-def view_extent(geometry: dict, centre: np.ndarray) -> float:
-    """Å the camera shows around ``centre``: the diameter of the sphere about it that holds the
-    cell and every drawn atom's ball (bonded neighbours drawn outside the cell too), with a
-    margin. Fitting the cell alone cut rutile's outer O atoms off at the default view."""
-    points = np.vstack([geometry["cell"], geometry["positions"]])
+VIEW_MARGIN = 1.2
+"""The camera's field over the structure's projected extent: room for the perspective (fov 30°),
+which draws the nearer atoms larger than at the centre plane the extent is measured in."""
+
+
+def view_extent(geometry: dict, centre: np.ndarray, elevation: float, azimuth: float,
+                aspect: float = 1.0) -> float:
+    """Å of height the camera shows at ``centre`` (vispy's ``scale_factor``) so that the cell
+    and every drawn atom's ball (bonded neighbours drawn outside the cell too) fit the view seen
+    from ``elevation`` and ``azimuth`` (degrees, a turntable camera about +z, as vispy turns it)
+    in a canvas ``aspect`` = width / height. Fitting the cell alone cut rutile's outer O atoms off;
+    a bounding sphere left flat supercells small."""
+    from vispy.util import transforms
+
+    rotation = transforms.rotate(elevation, [-1, 0, 0]) @ transforms.rotate(azimuth, [0, 0, 1])
+    points = np.vstack([geometry["cell"], geometry["positions"]]) - centre
     sizes = np.concatenate([np.zeros(len(geometry["cell"])), np.asarray(geometry["sizes"], dtype=float)])
-    radius = float((np.linalg.norm(points - centre, axis=1) + sizes).max()) if len(points) else 1.0
-    return 2.0 * radius + 0.5
+    seen = np.c_[points, np.ones(len(points))] @ rotation  # vispy's row-vector convention
+    half_x = float((np.abs(seen[:, 0]) + sizes).max()) if len(seen) else 1.0  # across the screen
+    half_y = float((np.abs(seen[:, 2]) + sizes).max()) if len(seen) else 1.0  # up the screen (+z up)
+    return 2.0 * max(half_y, half_x / max(aspect, 1e-6)) * VIEW_MARGIN
 
 
 def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -260,7 +260,9 @@ class StructureView(QWidget):
         if reset_camera:
             centre = g["cell"].mean(axis=0)
             self.view.camera.center = tuple(centre)
-            self.view.camera.scale_factor = view_extent(g, centre)
+            width, height = self.canvas.size
+            self.view.camera.scale_factor = view_extent(g, centre, self.view.camera.elevation,
+                                                        self.view.camera.azimuth, width / max(height, 1))
         self._update_polyhedra_choices(list(dict.fromkeys(g["species"])))
         self._draw_polyhedra()
         self._draw_labels()
