@@ -451,3 +451,35 @@ def test_one_whole_number_for_an_energy_everywhere():
     from core.stability.hull import whole_mev
 
     assert [whole_mev(v) for v in (-4.5, 4.5, -4.54, 0.04, 30.95, 0.5)] == [-5, 5, -5, 0, 31, 1]
+
+
+def test_build_references_refuses_to_replace_the_shipped_file_and_checks_its_data(tmp_path, capsys):
+    """Run without --out on ten rows it replaced the shipped references (35,777 formulas) without a
+    word; rows without formation energies or too few compounds gave NaN or meaningless chemical
+    potentials (a new user's trial)."""
+    import csv
+
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    from core.cli import main
+    from core.stability.references import ReferenceDataError, build_reference_phases, reference_file
+
+    shipped = reference_file("chgnet")
+    before = shipped.stat().st_mtime_ns if shipped.exists() else None
+    data = tmp_path / "lio.csv"
+    data.write_text("material_id,formula,cif\n")
+    assert main(["build-references", "--data", str(data)]) == 2
+    err = capsys.readouterr().err
+    if before is not None:
+        assert "exists (the shipped reference phases every prediction uses)" in err and "--overwrite" in err
+        assert shipped.stat().st_mtime_ns == before
+    rows = tmp_path / "li2o.csv"
+    cif = CifWriter(Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.6), ["Li", "O"],
+                                              [[0.25, 0.25, 0.25], [0, 0, 0]])).__str__()
+    with rows.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["material_id", "formula", "formation_energy_per_atom", "cif"])
+        writer.writerow(["mp-1960", "Li2O", "", cif])
+    with pytest.raises(ReferenceDataError, match="no compound has a formation energy"):
+        build_reference_phases(rows)

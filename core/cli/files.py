@@ -68,10 +68,14 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
 def cmd_build_references(args: argparse.Namespace) -> int:
     from core.stability.references import build_reference_phases, reference_file
 
+    target = Path(args.out) if args.out else reference_file(args.potential)
+    if target.exists() and not args.overwrite:  # checked before the hours of work; the shipped file is the hull
+        raise AlphaCrystalError(f"{target} exists{' (the shipped reference phases every prediction uses)' if not args.out else ''}: "
+                                "give --out NEW_FILE, or --overwrite to replace it")
     start = time.perf_counter()
     references = build_reference_phases(args.data, args.potential,
                                         progress=lambda message: print(message, flush=True))
-    path = references.save(args.out or reference_file(args.potential))
+    path = references.save(target)
     print(f"{len(references)} reference formulas, {len(references.elements)} elements -> {path} "
           f"({path.stat().st_size / 1e6:.2f} MB) in {format_seconds(time.perf_counter() - start)}")
     return 0
@@ -112,4 +116,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help=f"potential whose energies are stored (default {DEFAULT_POTENTIAL})")
     p.add_argument("--out", type=output_file, default=None,
                    help="file to write (default: the shipped resources/reference_phases_POTENTIAL.npz)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace --out (or the shipped file) when it exists (default: refuse; predictions read "
+                        "the shipped file for E_hull)")
     p.set_defaults(func=cmd_build_references)

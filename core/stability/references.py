@@ -48,6 +48,7 @@ from pymatgen.core import Composition, Structure
 from core.data.datasets import CrystalDataset, load_dataset
 from core.data.formula_split import PARTITIONS as SPLIT_PARTITIONS
 from core.data.formula_split import full_range_split
+from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_bytes
 from core.relax.potentials import energies_per_atom
 from core.relax.relaxer import Relaxer, RelaxSettings
@@ -211,6 +212,40 @@ def fit_chemical_potentials(formulas: list[str], energies: np.ndarray, formation
     return mu
 
 
+class ReferenceDataError(AlphaCrystalError):
+    """A data file that cannot give reference phases (no formation energies, too few compounds)."""
+
+
+MIN_COMPOUNDS_PER_ELEMENT = 2
+"""Training compounds with a formation energy per element whose chemical potential is fitted:
+with fewer the least-squares fit returns numbers, but not chemical potentials (one Li2O fits Li and
+O to anything on a line)."""
+
+
+def _check_fit_data(everything, single: np.ndarray, train, data) -> None:
+    """The data must carry Materials Project formation energies for its compounds, enough of them
+    to fit a chemical potential per element.
+
+    Raises
+    ------
+    ReferenceDataError
+        Naming the file and what is missing (checked before any energy is computed).
+    """
+    compounds = ~single
+    known = np.isfinite(everything.energies) & compounds
+    if not known.any():
+        raise ReferenceDataError(f"{data}: no compound has a formation energy (column formation_energy_per_atom): "
+                             "the hull is built from Materials Project's formation energies")
+    if known.sum() < compounds.sum():
+        raise ReferenceDataError(f"{data}: {int(compounds.sum() - known.sum())} of {int(compounds.sum())} compounds have "
+                             "no formation energy (formation_energy_per_atom empty or not a number)")
+    elements = {str(e) for f in everything.formulas for e in Composition(str(f)).elements}
+    fitted = sum(len(Composition(str(f)).elements) > 1 for f in set(train.formulas.tolist()))
+    if fitted < MIN_COMPOUNDS_PER_ELEMENT * len(elements):
+        raise ReferenceDataError(f"{data}: {fitted} training compounds for {len(elements)} elements: too few to fit their "
+                             f"chemical potentials (at least {MIN_COMPOUNDS_PER_ELEMENT} per element)")
+
+
 def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", device: str = "cpu",
                            progress: Callable[[str], None] | None = None) -> ReferencePhases:
     """Compute the reference phases of ``potential`` from the data file ``data`` (see the module
@@ -221,6 +256,7 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
     everything = load_dataset(data)
     single = np.array([len(set(everything.atoms(k)[2].tolist())) == 1 for k in range(len(everything))])
+    _check_fit_data(everything, single, split.train, data)
     elemental = everything.subset(np.flatnonzero(single))
     say(", ".join(f"{len(d)} {name} structures" for name, d in parts.items())
         + f" and {len(elemental)} elemental structures")
