@@ -213,3 +213,20 @@ def test_the_input_sets_remarks_are_one_warning_of_ours(tmp_path):
     ours = [w for w in said if issubclass(w.category, StructureWarning)]
     assert ours and "VASP inputs: Co without an oxidation state" in str(ours[0].message)
     assert not [w for w in said if not issubclass(w.category, StructureWarning) and "low spin" in str(w.message)]
+
+
+def test_a_cif_of_several_structures_is_refused_not_read_as_its_first(tmp_path):
+    """export wrote the first of two data blocks and dropped the second without a word."""
+    from pymatgen.io.cif import CifWriter
+
+    from core.io.structures import read_structure
+
+    nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    li2o = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.6), ["Li", "O"], [[0.25, 0.25, 0.25], [0, 0, 0]])
+    path = tmp_path / "two.cif"
+    path.write_text(str(CifWriter(nacl)) + "\n" + str(CifWriter(li2o)))
+    with pytest.raises(StructureFileError, match=r"holds 2 structures \(data_NaCl, data_Li2O\); give one"):
+        read_structure(path)
+    one = tmp_path / "one.cif"
+    one.write_text(str(CifWriter(nacl)))
+    assert read_structure(one).composition.reduced_formula == "NaCl"

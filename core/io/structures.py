@@ -88,6 +88,8 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
     if lines is not None:
         _check_poscar_counts(p, lines)
         vasp4_species = _vasp4_species(p, lines)
+    if p.suffix.lower() in (".cif", ".mcif"):
+        _check_one_structure(p)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -306,6 +308,30 @@ def _cif_cell_problems(path: Path) -> list[str]:
     if "_atom_site_fract_x" not in tags and "_atom_site_cartn_x" not in tags:
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
     return problems
+
+
+def _check_one_structure(path: Path) -> None:
+    """A CIF must hold one structure: pymatgen reads the first of several data blocks and drops
+    the others without a word (an export of a two-block file wrote the first alone).
+
+    Raises
+    ------
+    StructureFileError
+        Naming the blocks that hold atom sites.
+    """
+    from pymatgen.io.cif import CifFile
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            blocks = CifFile.from_str(path.read_text(encoding="utf-8", errors="replace")).data
+    except Exception:  # noqa: BLE001 - a broken file: the reader below says why
+        return
+    with_atoms = [name for name, block in blocks.items()
+                  if any(_cif_tag(k) in ("_atom_site_fract_x", "_atom_site_cartn_x") for k in block.data)]
+    if len(with_atoms) > 1:
+        raise StructureFileError(f"{path}: holds {len(with_atoms)} structures (data_{', data_'.join(with_atoms[:5])}"
+                                 f"{', ...' if len(with_atoms) > 5 else ''}); give one structure per file")
 
 
 def _cif_tag(name: str) -> str:
