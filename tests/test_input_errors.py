@@ -427,6 +427,16 @@ def test_options_that_change_nothing_are_not_refused_with_no_relax():
         assert not predict_settings(args).relax, extra
 
 
+def test_nothing_to_offer_says_why(capsys, tmp_path):
+    """The reason after the colon was empty when only templates were asked for in a space group
+    none of them has (a new user's trial)."""
+    assert main(["predict", "LiF", "--z", "1", "--spacegroup", "1", "--sources", "templates", "--no-relax",
+                 "--fast", "--out", str(tmp_path / "o")]) == 2
+    one_error_line(capsys.readouterr().err, "no structure to offer for 'LiF' with Z=1: no known structure",
+                   "in space group 1", "CMCrystal was not asked for")
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_screen_given_z_says_where_a_screens_z_goes(capsys, tmp_path):
     usage_error(["screen", "NaCl", "--z", "2", "--out", str(tmp_path / "s")], capsys,
                 "screen: unrecognized arguments: --z 2", "'NaCl 4' on a line of a text input", "z column")

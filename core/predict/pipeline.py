@@ -164,7 +164,8 @@ def predict_structures(
 
     if not candidates and not templates:
         raise PredictionError(f"no structure to offer for '{formula}'"
-                              + (f" with Z={settings.z}" if settings.z else "") + ": " + "; ".join(notes))
+                              + (f" with Z={settings.z}" if settings.z else "") + ": "
+                              + "; ".join(notes or _nothing_offered(parsed, settings)))
     if folder is not None:  # only now: an input that offers nothing leaves no folder behind
         folder.prepare()
 
@@ -231,6 +232,21 @@ def predict_structures(
     result.seconds = time.perf_counter() - start
     clock.finish()
     return result
+
+def _nothing_offered(parsed, settings: PredictionSettings) -> list[str]:
+    """Why neither route offered a structure, where the scope notes say nothing (the reason was
+    empty: ``no structure to offer for 'LiF' with Z=1: ``)."""
+    groups = f" in space group {', '.join(map(str, settings.spacegroups))}" if settings.spacegroups else ""
+    z = f" with Z={settings.z}" if settings.z else ""
+    why = []
+    if "templates" in settings.sources:
+        why.append(f"no known structure of {parsed.unit_formula}'s stoichiometry{z}{groups} to substitute")
+    if "contact" in settings.sources:
+        why.append(f"CMCrystal: no candidate{z}{groups}")
+    else:
+        why.append("CMCrystal was not asked for (--sources)")
+    return why
+
 
 def compare_with_reference(result: PredictionResult, reference: Structure) -> list[ResultRecord]:
     """The ranked records of ``result``, each with whether it matches ``reference``
