@@ -97,6 +97,15 @@ def test_resume_from_checkpoint(fixture_data, tmp_path):
                                checkpoint=ckpt, resume=True)
     assert more.metadata["epochs_run"] == 4
     assert [h["epoch"] for h in more.metadata["history"]] == [1, 2, 3, 4]
+    # a checkpoint of another training is refused with the reason, not resumed on other data or crashed on
+    from core.contact_model.training import TrainingError
+
+    with pytest.raises(TrainingError, match="train_formulas differ: other training formulas"):
+        train_contact_model(val, train, TrainingConfig(preset="tiny", epochs=5, batch_size=4), checkpoint=ckpt,
+                            resume=True)
+    with pytest.raises(TrainingError, match="preset differ"):
+        train_contact_model(train, val, TrainingConfig(preset="default", epochs=5, batch_size=4), checkpoint=ckpt,
+                            resume=True)
 
 
 def test_save_load_round_trip(tiny_model, tmp_path):

@@ -427,6 +427,27 @@ def test_options_that_change_nothing_are_not_refused_with_no_relax():
         assert not predict_settings(args).relax, extra
 
 
+def test_training_on_too_little_data_or_resuming_nothing_is_one_error(capsys, tmp_path, monkeypatch):
+    """Five structures left no validation split (a torch traceback); --resume without a checkpoint
+    trained afresh without a word (a new user's trial)."""
+    import csv
+
+    from conftest import FIXTURES
+
+    monkeypatch.setenv("ALPHACRYSTAL_CACHE", str(tmp_path / "cache"))
+    data = tmp_path / "five.csv"
+    with data.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["material_id", "formula", "formation_energy_per_atom", "cif"])
+        for k, (name, make) in enumerate(FIXTURES.items()):
+            writer.writerow([f"mp-{k + 1}", name, "-1.0", str(CifWriter(make()))])
+    for command in (["train", "contact-map", "--preset", "tiny"], ["train", "candidates"]):
+        assert main([*command, "--data", str(data), "--epochs", "1", "--out", str(tmp_path / "m.pt")]) == 2
+        last = capsys.readouterr().err.strip().splitlines()[-1]
+        one_error_line(last, "training and", "validation structures; training needs both")
+    assert not (tmp_path / "m.pt").exists()
+
+
 def test_nothing_to_offer_says_why(capsys, tmp_path):
     """The reason after the colon was empty when only templates were asked for in a space group
     none of them has (a new user's trial)."""

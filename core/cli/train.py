@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from core.cli.options import (
     Number,
@@ -20,6 +21,7 @@ from core.cli.options import (
 )
 from core.contact_model.presets import PRESETS
 from core.crystal.composition import PAPER_MAX_ATOMS
+from core.errors import AlphaCrystalError
 from core.runtime.terminal import format_seconds
 
 
@@ -39,6 +41,7 @@ def cmd_train_candidates(args: argparse.Namespace) -> int:
     data = load_candidate_data(settings)
     print(f"train {len(data.train)}  validation {len(data.validation)}  test {len(data.test)} structures "
           f"(split by reduced formula, seed {args.split_seed})", flush=True)
+    _enough_to_train(data)
     config = CandidateTrainingConfig(sg_hidden=args.sg_hidden, sg_dropout=args.sg_dropout,
                                      lattice_hidden=args.lattice_hidden, lattice_dropout=args.lattice_dropout,
                                      epochs=args.epochs,
@@ -59,6 +62,15 @@ def cmd_train_candidates(args: argparse.Namespace) -> int:
     write_json_option(args.json, {k: v for k, v in model.metadata.items()} | {"model": str(path)})
     return 0
 
+def _enough_to_train(data) -> None:
+    """Training needs structures in both the training and the validation partition (a tiny data
+    file split by formula left one and none: a torch traceback)."""
+    if len(data.train) == 0 or len(data.validation) == 0:
+        raise AlphaCrystalError(f"the split by reduced formula left {len(data.train)} training and "
+                                f"{len(data.validation)} validation structures; training needs both: give a "
+                                "larger data file (the split keeps about 80 % / 10 % / 10 % of the formulas)")
+
+
 def cmd_train_contact_map(args: argparse.Namespace) -> int:
     import shlex
 
@@ -78,6 +90,7 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
     data = load_contact_data(settings)
     print(f"train {len(data.train)}  validation {len(data.validation)}  test {len(data.test)} structures "
           f"(split by reduced formula, seed {args.split_seed})", flush=True)
+    _enough_to_train(data)
     config = TrainingConfig(
         preset=args.preset, epochs=args.epochs, batch_size=args.batch_size, learning_rate=args.lr,
         patience=args.patience, seed=args.seed, matched_loss=args.matched_loss, device=args.device,
@@ -99,6 +112,9 @@ def cmd_train_contact_map(args: argparse.Namespace) -> int:
               f"elapsed {format_seconds(info['elapsed_s'])}  left <= {format_seconds(info['eta_s'])}", flush=True)
 
     checkpoint = args.checkpoint or f"{args.out}.ckpt"
+    if args.resume and not Path(checkpoint).is_file():
+        raise AlphaCrystalError(f"--resume: no checkpoint {checkpoint} to continue from (without --resume the "
+                                "training starts afresh)")
     metadata = {"data": settings.to_dict(), "preset": args.preset,
                 "command": "alphacrystal " + " ".join(shlex.quote(a) for a in sys.argv[1:]),
                 "torch": str(torch.__version__)}

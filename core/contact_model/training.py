@@ -27,6 +27,7 @@ from core.contact_model.network import ContactNet, preset
 from core.contact_model.templates import TemplateBank
 from core.crystal.elements import FeatureScaler, raw_features
 from core.data.featurize import FeaturizedDataset
+from core.errors import AlphaCrystalError
 from core.io.files import atomic_write
 
 Progress = Callable[[dict], None]
@@ -207,6 +208,21 @@ def add_validation_templates(model: ContactModel, validation: FeaturizedDataset)
     return model
 
 
+class TrainingError(AlphaCrystalError):
+    """A training that cannot go on as asked (a checkpoint of another training)."""
+
+
+def _fingerprint(train: FeaturizedDataset, config: TrainingConfig) -> dict[str, str]:
+    """What a checkpoint must share with the training that resumes it: the network's preset, the
+    template channels and the training formulas (SHA-256 of their sorted list): resuming on other
+    data let formulas of the first run's training leak into the second's held-out split."""
+    import hashlib
+
+    formulas = "\n".join(sorted({str(f) for f in train.formulas}))
+    return {"preset": config.preset, "templates": str(config.templates),
+            "train_formulas": hashlib.sha256(formulas.encode()).hexdigest()}
+
+
 def train_contact_model(
     train: FeaturizedDataset,
     validation: FeaturizedDataset,
@@ -249,9 +265,19 @@ def train_contact_model(
     state: dict[str, Any] = {"epoch": 0, "best_dice": -1.0, "best_epoch": 0, "history": [], "elapsed": 0.0,
              "best_state": {k: v.detach().cpu().clone() for k, v in net.state_dict().items()}}
     ckpt = Path(checkpoint) if checkpoint else None
+    fingerprint = _fingerprint(train, config)
     if resume and ckpt and ckpt.exists():
         saved = torch.load(ckpt, map_location="cpu", weights_only=False)
-        net.load_state_dict(saved["model"])
+        if saved.get("fingerprint", fingerprint) != fingerprint:  # a checkpoint of older versions has none
+            differs = [k for k in fingerprint if saved["fingerprint"].get(k) != fingerprint[k]]
+            raise TrainingError(f"{ckpt} was written by another training ({', '.join(differs)} differ"
+                                f"{': other training formulas' if 'train_formulas' in differs else ''}); resuming "
+                                "it would mix the two; start afresh without --resume or give its --checkpoint")
+        try:
+            net.load_state_dict(saved["model"])
+        except RuntimeError:
+            raise TrainingError(f"{ckpt} holds a network of another size than preset {config.preset!r}; "
+                                "resume with the preset it was trained with") from None
         optimizer.load_state_dict(saved["optimizer"])
         scheduler.load_state_dict(saved["scheduler"])
         state = saved["state"]
@@ -262,7 +288,8 @@ def train_contact_model(
             return
         atomic_write(ckpt, lambda fh: torch.save(
             {"model": net.state_dict(), "optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
-             "state": state, "torch_rng": torch.get_rng_state(), "config": config.to_dict()}, fh))
+             "state": state, "torch_rng": torch.get_rng_state(), "config": config.to_dict(),
+             "fingerprint": fingerprint}, fh))
 
     start = time.perf_counter() - state["elapsed"]
     stopped = "epochs"
