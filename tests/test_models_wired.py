@@ -197,3 +197,20 @@ def test_evaluation_refuses_a_training_file_that_is_not_the_models(tmp_path, cap
         assert main(["evaluate", kind, "--data", str(tmp_path), "--train-data", str(tmp_path), "--split", "test"]) == 2
         err = capsys.readouterr().err
         assert f"{tmp_path}: not the data the model was trained on" in err and "--train-data" in err
+
+
+def test_a_chosen_contact_model_gets_candidates_of_its_own_cell_size():
+    """The window's Preferences named the 12-atom model and automatic Z proposed only 16-atom
+    Li3PO4 cells, whose maps that model cannot predict (a new user's trial): the candidates are
+    those the chosen model covers, and a typed Z beyond it is said."""
+    import pytest
+
+    from core.predict.pipeline import propose_inputs
+    from core.predict.settings import PredictionError
+    from resources import RESOURCE_DIR
+
+    model = str(RESOURCE_DIR / "contact_model_default.pt")
+    candidates, maps, _ = propose_inputs("Li3PO4", None, 5, model, "cpu")
+    assert candidates and all(c.n_atoms <= 12 for c in candidates) and set(maps) == {1}
+    with pytest.raises(PredictionError, match="covers cells of up to 12 atoms; Li3PO4 with Z=2 has 16"):
+        propose_inputs("Li3PO4", 2, 5, model, "cpu")

@@ -291,6 +291,20 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
         clock.finish()
         return [], {}, templates
     candidates = _propose(parsed, settings, clock)
+    if model_path:  # a chosen contact model covers its own cell size only (a 12-atom model got a 16-atom Z)
+        from core.contact_model.inference import load_model
+
+        limit = load_model(model_path, device).max_atoms
+        if z is not None and z * parsed.atoms_per_formula_unit > limit:
+            raise PredictionError(f"the chosen contact model ({Path(model_path).name}) covers cells of up to {limit} "
+                                  f"atoms; {parsed.unit_formula} with Z={z} has {z * parsed.atoms_per_formula_unit}")
+        candidates = [c for c in candidates if c.n_atoms <= limit]
+        if not candidates and z is None:  # automatic Z chose only larger cells: the Z values the model covers
+            from dataclasses import replace as changed
+
+            fitting = range(1, limit // parsed.atoms_per_formula_unit + 1)
+            pooled = [c for zz in fitting for c in _propose(parsed, changed(settings, z=zz), clock)]
+            candidates = sorted(pooled, key=lambda c: -c.probability)[:top_k]
     if not candidates and not templates:
         raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
                               + (f" with Z={z}" if z else "") + " within the model's cell size, and no template")
