@@ -566,6 +566,11 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
             return True
 
     monkeypatch.setattr(main_window, "PreferencesDialog", Accept)
+    errors = []
+    monkeypatch.setattr(w, "show_error", lambda message, details="": errors.append(message))
+    w.preferences()  # a model file that is not there: said at once, nothing saved
+    assert errors and "my.pt does not exist" in errors[-1] and s.preferences.contact_model is None
+    (tmp_path / "my.pt").write_bytes(b"a model")
     w.preferences()
     assert (s.preferences.contact_model, s.preferences.device, s.preferences.jobs) == (str(tmp_path / "my.pt"),
                                                                                      "cuda", 3)

@@ -522,9 +522,13 @@ def test_opening_a_file_marks_the_session_unsaved_at_no_point(nacl_inputs, tmp_p
     assert folder.run.records and not folder.dirty and folder_marks.count(True) <= 1 and folder_marks[-1] is False
 
 
-def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_way():
+def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_way(tmp_path, monkeypatch):
     from core.app.preferences import Preferences
 
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(Exception, match="contact model file my.pt does not exist"):
+        Preferences("my.pt", "cpu", 3, 250)
+    (tmp_path / "my.pt").write_bytes(b"a model")
     s = Session()
     s.set_preferences(Preferences("my.pt", "cpu", 3, 250))
     assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations) == ("cpu", 3, 250)

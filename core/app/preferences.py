@@ -10,6 +10,7 @@ an edit in the run panel or an opened project changes the next run, not the pref
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from typing import ClassVar
 
 from core.app.errors import SessionError
@@ -45,6 +46,8 @@ class Preferences:
     def __post_init__(self) -> None:
         if self.contact_model is not None and not str(self.contact_model).strip():
             object.__setattr__(self, "contact_model", None)
+        if self.contact_model is not None and not Path(self.contact_model).is_file():  # said now, not at Predict
+            raise SessionError(f"contact model file {self.contact_model} does not exist")
         check_device_name(self.device)
         if not 1 <= int(self.jobs) <= MAX_PROCESSES:
             raise SessionError(f"processes must be 1 to {MAX_PROCESSES}, not {self.jobs}")
