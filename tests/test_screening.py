@@ -40,13 +40,23 @@ def test_a_screen_with_bad_lines_refuses_before_any_work(tmp_path, capsys):
 
 
 def test_csv_input_with_a_reference_column(tmp_path):
-    (tmp_path / "nacl.cif").write_text("data_x\n")
+    from conftest import nacl
+    from pymatgen.io.cif import CifWriter
+
+    CifWriter(nacl()).write_file(tmp_path / "nacl.cif")
+    (tmp_path / "junk.cif").write_text("data_x\n")
     path = tmp_path / "screen.csv"
-    path.write_text("formula,z,spacegroup,reference\nNaCl,1,225,nacl.cif\nKBr,,,\nCsCl,1,,missing.cif\n")
+    path.write_text("formula,z,spacegroup,reference\nNaCl,1,225,nacl.cif\nKBr,,,\nCsCl,1,,missing.cif\n"
+                    "KCl,,,nacl.cif\nLiF,,,junk.cif\n")
     found = read_screen_input(str(path))
     assert found.items[0] == ScreenItem("NaCl", 1, (225,), str(tmp_path / "nacl.cif"), 2)
     assert found.items[1] == ScreenItem("KBr", None, (), None, 3)
-    assert found.problems == ["screen.csv line 4: reference 'missing.cif': no such file"]
+    # every reference is read with the input: a missing, another compound's or an unreadable one is a problem
+    # of its line before any work (they were a 'match False' or a reason after the run)
+    assert found.problems[:2] == ["screen.csv line 4: reference 'missing.cif': no such file",
+                                  "screen.csv line 5: reference nacl.cif is NaCl, not KCl"]
+    assert found.problems[2].startswith("screen.csv line 6: ") and "junk.cif" in found.problems[2]
+    assert len(found.items) == 2
     (tmp_path / "bad.csv").write_text("compound,z\nNaCl,1\n")
     with pytest.raises(ScreenInputError, match="bad.csv line 1: no 'formula' column"):
         read_screen_input(str(tmp_path / "bad.csv"))

@@ -152,6 +152,7 @@ def _read_csv(path: Path) -> ScreenInput:
                 ref_path = (path.parent / reference) if not Path(reference).is_absolute() else Path(reference)
                 if not ref_path.is_file():
                     raise AlphaCrystalError(f"reference {reference!r}: no such file")
+                _check_reference(ref_path, cell["formula"])
                 reference = str(ref_path.resolve())
             out.items.append(_item(cell["formula"], z, groups, reference, number))
         except AlphaCrystalError as exc:
@@ -181,6 +182,18 @@ def _expand_pattern(pattern: str) -> ScreenInput:
         except AlphaCrystalError as exc:
             out.problems.append(f"pattern: {exc}")
     return out
+
+
+def _check_reference(path: Path, formula: str) -> None:
+    """A reference must be a readable structure of the row's compound: read with the rest of the
+    input, before any work (an unreadable one was said only after its formula ran; another
+    compound's gave 'match False' as if compared)."""
+    from core.crystal.composition import same_formula
+    from core.io.structures import read_structure
+
+    structure = read_structure(path)  # StructureFileError names the file and the problem
+    if not same_formula(structure.composition.reduced_formula, formula):
+        raise AlphaCrystalError(f"reference {path.name} is {structure.composition.reduced_formula}, not {formula}")
 
 
 def _item(formula: str, z: int | None, groups: tuple[int, ...], reference: str | None, line: int) -> ScreenItem:
