@@ -147,6 +147,13 @@ def test_bad_inputs_are_named(tmp_path):
     empty.mkdir()
     with pytest.raises(DatasetError, match="no \\*.cif files"):
         load_dataset(empty)
+    from conftest import nacl
+    from pymatgen.io.cif import CifWriter
+
+    energy = tmp_path / "energy.csv"  # counted as missing without a word before
+    energy.write_text(f'material_id,formation_energy_per_atom,cif\nmp-7,abc,"{CifWriter(nacl())}"\n')
+    with pytest.raises(DatasetError, match=r"energy.csv: line \d+ \(mp-7\): formation_energy_per_atom 'abc' is not"):
+        load_dataset(energy, use_cache=False)
 
 
 def test_stats(tiny_csv):

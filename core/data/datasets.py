@@ -328,13 +328,15 @@ class _Builder:
 
 
 
-def _optional_float(value: str | None) -> float | None:
+def _optional_float(value: str | None, where: str = "", column: str = "") -> float | None:
+    """A number, or None for an empty cell; anything else is an error naming the row and column
+    (a formation energy 'abc' was counted as missing without a word)."""
     if value is None or value.strip() == "":
         return None
     try:
         return float(value)
     except ValueError:
-        return None
+        raise DatasetError(f"{where}: {column} '{value.strip()}' is not a number") from None
 
 
 def _load_csv(path: Path) -> CrystalDataset:
@@ -358,12 +360,12 @@ def _load_csv(path: Path) -> CrystalDataset:
                     numbers = np.array([table.z_of(s) for s in symbols], dtype=np.int16)
                 except KeyError as exc:
                     raise DatasetError(f"{where}: unsupported element {exc}") from None
-                sg = _optional_float(row.get("spacegroup_number"))
+                sg = _optional_float(row.get("spacegroup_number"), where, "spacegroup_number")
                 builder.add(
                     material_id, lattice, numbers, frac,
                     row.get("reduced_formula") or None,
                     int(sg) if sg is not None else None,
-                    _optional_float(row.get("formation_energy_per_atom")),
+                    _optional_float(row.get("formation_energy_per_atom"), where, "formation_energy_per_atom"),
                 )
     except (OSError, EOFError, UnicodeDecodeError, csv.Error, gzip.BadGzipFile) as exc:
         raise DatasetError(f"{path}: cannot read the CSV ({exc})") from None
