@@ -1526,3 +1526,23 @@ def test_a_message_in_place_of_the_hull_plot_is_wrapped_not_cut(qtbot):
     lines = hull.message.toPlainText().splitlines()
     assert len(lines) > 1 and max(map(len, lines)) <= MESSAGE_WIDTH_CHARS and " ".join(lines) == why
     assert hull.plot.toolTip() == why
+
+
+def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
+    """The reason of a failed formula and the match were beyond the dialog's edge, the match read
+    'True', and a finished row kept the status of a failed one opened before (a new user's trial)."""
+    from alphacrystal_gui.widgets.screening_table import COLUMNS, ScreeningTable
+
+    rows = [{"formula": "LiF", "status": "failed", "reason": "no template"},
+            {"formula": "NaCl", "status": "done", "match": "True", "folder": "NaCl"}]
+    dialog = ScreeningTable(tmp_path, rows)
+    qtbot.addWidget(dialog)
+    keys = [key for key, _ in COLUMNS]
+    assert keys.index("reason") < 6 and keys.index("match") < 7  # beside the stability, not at the far end
+    assert dialog.table.item(1, keys.index("match")).text() == "yes"
+    opened = []
+    dialog.openRequested.connect(opened.append)
+    dialog._open(0)
+    assert "LiF has no results: no template" in dialog.status.text()
+    dialog._open(1)
+    assert dialog.status.text() == "" and opened and opened[-1].endswith("NaCl")

@@ -17,11 +17,15 @@ from PySide6.QtWidgets import (
 
 from alphacrystal_gui.widgets.results_table import hull_tooltip
 
-COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
-           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
-           ("best_energy_per_atom", "Best E (eV/atom)"),
-           ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
-           ("n_structures", "Structures"), ("seconds", "Seconds"), ("reason", "Reason"))
+COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
+           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of\nits structures (meV/atom)"),
+           ("reason", "Reason"), ("match", "Match ref."), ("best_energy_per_atom", "Best E\n(eV/atom)"),
+           ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"),
+           ("n_structures", "Structures"), ("seconds", "Seconds"))
+"""Headers on two lines where long; a failed formula's reason and the reference match are in view
+(they were beyond a 900-px dialog's edge)."""
+
+MATCH_TEXT = {"True": "yes", "False": "no"}
 
 
 class ScreeningTable(QDialog):
@@ -47,6 +51,8 @@ class ScreeningTable(QDialog):
         for r, row in enumerate(rows):
             for c, (key, _) in enumerate(COLUMNS):
                 text = row.get(key) or ""
+                if key == "match":
+                    text = MATCH_TEXT.get(text, text)
                 item = QTableWidgetItem(text)
                 try:
                     item.setData(Qt.ItemDataRole.EditRole, float(text))  # numeric columns sort as numbers
@@ -72,6 +78,7 @@ class ScreeningTable(QDialog):
         """The formula's run folder inside this screen folder (the path in screen.csv may be
         relative, or from another machine when the folder was copied off a cluster)."""
         row = self.rows[self.table.item(table_row, 0).data(Qt.ItemDataRole.UserRole)]
+        self.status.setText("")  # no earlier row's message over this one
         if not row.get("folder"):
             self.status.setText(f"{row.get('formula', '')} has no results: {row.get('reason') or row.get('status')}")
             return
