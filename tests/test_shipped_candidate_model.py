@@ -48,6 +48,7 @@ def test_evaluate_candidates_on_the_test_split(shared_mp_csv, tmp_path, capsys):
     assert main(["evaluate", "candidates", "--data", str(shared_mp_csv), "--split", "test", "--json", str(out)]) == 0
     result = json.loads(out.read_text())
     assert result["n"] > 1000 and result["n_removed_seen_in_training"] == 0
+    assert result["sample"]["split"] == "test" and result["sample"]["data"] == str(shared_mp_csv)  # its provenance
     assert result["sg_top5"] > result["baseline_frequency_sg_top5"]
     assert result["volume_mape"] < result["baseline_prototype_volume_mape"]
     assert "top-10" in capsys.readouterr().out

@@ -230,7 +230,9 @@ def cmd_evaluate_candidates(args: argparse.Namespace) -> int:
               f"{result[prefix + 'volume_mape']:>11.2f}%" + "".join(
                   f"{result[prefix + k + '_r2']:>7.3f}" for k in "abc"))
     print(f"cubic a R2 {result['cubic_a_r2']:.3f}   {result['ms_per_formula']:.1f} ms/formula (CPU)")
-    write_json_option(args.json, result)
+    sample = {"data": str(args.data), "split": args.split, "atoms": list(atoms) if atoms else None,
+              "model": args.model or "shipped", "model_max_atoms": int(model.max_atoms), "training_data": str(train_path)}
+    write_json_option(args.json, {"sample": sample, **result})  # what was measured, as the other evaluations say
     return 0
 
 def _evaluation_sample(args: argparse.Namespace):
