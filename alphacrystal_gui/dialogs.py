@@ -5,6 +5,8 @@ Each is a plain Qt dialog that returns the user's choice; the window acts on it.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from PySide6.QtWidgets import (
     QComboBox,
     QDialog,
@@ -57,7 +59,10 @@ class PreferencesDialog(QDialog):
 
     def chosen(self) -> Preferences:
         """The preferences as chosen (raises AlphaCrystalError for an invalid one)."""
-        return Preferences(self.model.text().strip() or None, self.device.currentText(),
+        typed = self.model.text().strip()
+        # absolute: a relative path would be read against another working directory next time
+        model = str(Path(typed).expanduser().resolve()) if typed else None
+        return Preferences(model, self.device.currentText(),
                            self.processes.value(), self.generations.value())
 
     def _browse(self) -> None:

@@ -1533,7 +1533,8 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
     'True', and a finished row kept the status of a failed one opened before (a new user's trial)."""
     from alphacrystal_gui.widgets.screening_table import COLUMNS, ScreeningTable
 
-    rows = [{"formula": "LiF", "status": "failed", "reason": "no template"},
+    long = "PredictionError: no structure to offer for 'LiF' with Z=1: " + "no known structure; " * 20
+    rows = [{"formula": "LiF", "status": "failed", "reason": long},
             {"formula": "NaCl", "status": "done", "match": "True", "folder": "NaCl"}]
     dialog = ScreeningTable(tmp_path, rows)
     qtbot.addWidget(dialog)
@@ -1542,7 +1543,9 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
     assert dialog.table.item(1, keys.index("match")).text() == "yes"
     opened = []
     dialog.openRequested.connect(opened.append)
+    reason = dialog.table.item(0, keys.index("reason"))
+    assert dialog.table.columnWidth(keys.index("reason")) < 400 and reason.toolTip() == long  # cut, whole on hover
     dialog._open(0)
-    assert "LiF has no results: no template" in dialog.status.text()
+    assert "LiF has no results: PredictionError" in dialog.status.text()
     dialog._open(1)
     assert dialog.status.text() == "" and opened and opened[-1].endswith("NaCl")

@@ -27,6 +27,10 @@ COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E
 
 MATCH_TEXT = {"True": "yes", "False": "no"}
 
+REASON_WIDTH_PX = 260
+"""Width the reason column opens at (drag to widen; hover for the whole text): sized to its
+contents, one failure's message made it 1,400 px wide and pushed the match off the dialog."""
+
 
 class ScreeningTable(QDialog):
     """Rows of a screen (strings from ``core.read_screen_table``); emits ``openRequested(folder)``
@@ -61,10 +65,16 @@ class ScreeningTable(QDialog):
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):
                     item.setToolTip(hull_tooltip(row))
+                elif key == "reason" and text:
+                    item.setToolTip(text)  # whole: the column is cut to REASON_WIDTH_PX
                 self.table.setItem(r, c, item)
         self.table.horizontalHeader().setSortIndicator(-1, Qt.SortOrder.AscendingOrder)  # screen.csv's order (by E_hull)
         self.table.setSortingEnabled(True)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+        reason = [key for key, _ in COLUMNS].index("reason")  # a long reason must not push the rest away
+        header.setSectionResizeMode(reason, QHeaderView.ResizeMode.Interactive)
+        header.resizeSection(reason, REASON_WIDTH_PX)
         self.table.cellDoubleClicked.connect(lambda r, _c: self._open(r))
         self.table.itemActivated.connect(lambda item: self._open(item.row()))
         self.status = QLabel()

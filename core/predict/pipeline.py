@@ -298,13 +298,15 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
         if z is not None and z * parsed.atoms_per_formula_unit > limit:
             raise PredictionError(f"the chosen contact model ({Path(model_path).name}) covers cells of up to {limit} "
                                   f"atoms; {parsed.unit_formula} with Z={z} has {z * parsed.atoms_per_formula_unit}")
-        candidates = [c for c in candidates if c.n_atoms <= limit]
-        if not candidates and z is None:  # automatic Z chose only larger cells: the Z values the model covers
-            from dataclasses import replace as changed
+        if z is None and any(c.n_atoms > limit for c in candidates):
+            # automatic Z over the cells the model covers: the 12-atom candidate model's joint P(Z, group)
+            # (one ranking, comparable probabilities), where the pooled models reach 20 atoms
+            from core.candidates.propose import load_default_candidate_model, propose_candidates
 
-            fitting = range(1, limit // parsed.atoms_per_formula_unit + 1)
-            pooled = [c for zz in fitting for c in _propose(parsed, changed(settings, z=zz), clock)]
-            candidates = sorted(pooled, key=lambda c: -c.probability)[:top_k]
+            small = load_default_candidate_model()
+            if small.max_atoms <= limit:
+                candidates = propose_candidates(parsed, top_k=top_k, model=small)
+        candidates = [c for c in candidates if c.n_atoms <= limit]
     if not candidates and not templates:
         raise PredictionError(f"no space group admits a Wyckoff assignment of '{formula}'"
                               + (f" with Z={z}" if z else "") + " within the model's cell size, and no template")

@@ -284,7 +284,10 @@ def _same_moments(relaxed: Structure, cell: Structure) -> bool:
     every element's magnetic moments: each element's sorted moments in ``relaxed`` equal those of
     ``cell`` repeated by the size ratio, within :data:`MOMENT_TOLERANCE`. spglib's primitive cell
     does not look at moments, so a ferrimagnetic or charge-ordered cell distorted by less than the
-    tolerance would lose a sublattice's moments from MAGMOM."""
+    tolerance would lose a sublattice's moments from MAGMOM. pymatgen carries to every site of an
+    element the first such site's moment, so an element on two inequivalent sites with different
+    moments (a spinel's two Fe) also keeps the relaxed cell: larger than needed, but with its
+    MAGMOM right (mapping the moments through spglib's site classes would reduce it)."""
     factor = len(relaxed) // max(len(cell), 1)
     for element in relaxed.composition.elements:
         full = sorted(m for site, m in zip(relaxed, relaxed.site_properties["magmom"]) if site.specie == element)

@@ -152,6 +152,7 @@ def _read_csv(path: Path) -> ScreenInput:
                 ref_path = (path.parent / reference) if not Path(reference).is_absolute() else Path(reference)
                 if not ref_path.is_file():
                     raise AlphaCrystalError(f"reference {reference!r}: no such file")
+                parse_formula(cell["formula"])  # a bad formula is said as such, not as a reference mismatch
                 _check_reference(ref_path, cell["formula"])
                 reference = str(ref_path.resolve())
             out.items.append(_item(cell["formula"], z, groups, reference, number))
