@@ -366,12 +366,10 @@ def predict_settings(args: argparse.Namespace):
         changes["ehull_threshold"] = args.ehull_threshold / 1000
     return dataclasses.replace(base, **changes)
 
-RELAXED_ONLY_OPTIONS = {"second_potential": ("second_potential", 1), "second_weight": ("second_weight", 1),
-                        "ranking": ("ranking", 1), "symmetry_prior": ("symmetry_prior", 1000),
-                        "near_tie": ("near_tie", 1000), "stability_frame": ("stability_frame", 1),
-                        "ehull_threshold": ("ehull_threshold", 1000), "potential": ("potential", 1)}
-"""Options that act only on relaxed structures -> (their PredictionSettings field, CLI units per
-field unit): given with ``--no-relax`` a value that would change anything is an error, not ignored
+RELAXED_ONLY_OPTIONS = {"second_potential": 1, "second_weight": 1, "ranking": 1, "symmetry_prior": 1000,
+                        "near_tie": 1000, "stability_frame": 1, "ehull_threshold": 1000, "potential": 1}
+"""Options that act only on relaxed structures (each the PredictionSettings field of its name) ->
+CLI units per field unit (meV for eV): given with ``--no-relax`` a value that would change anything is an error, not ignored
 and then recorded in summary.json as if applied. (``--magmom input-set`` is not among them: a
 ``--no-relax`` run still writes VASP inputs with the input set's MAGMOM.)"""
 
@@ -383,8 +381,8 @@ def _changes_something(name: str, value) -> bool:
 
     if value in (None, "none", "auto") or value == 0:
         return False
-    field, scale = RELAXED_ONLY_OPTIONS[name]
-    default = getattr(PredictionSettings(), field)
+    scale = RELAXED_ONLY_OPTIONS[name]
+    default = getattr(PredictionSettings(), name)
     if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, (int, float)):
         return abs(value - default * scale) > 1e-9
     return value != default

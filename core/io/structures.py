@@ -276,13 +276,9 @@ def _cif_cell_problems(path: Path) -> list[str]:
     its exceptions name its internals (``integer modulo by zero``). The tags are read by pymatgen's
     CIF tokenizer (values on the next line, several tags to a line); empty when it cannot tokenize
     the file or finds nothing wrong with these tags (pymatgen's own reason then stands)."""
-    from pymatgen.io.cif import CifFile
-
     text = path.read_text(encoding="utf-8", errors="replace")
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            blocks = list(CifFile.from_str(text).data.values())
+        blocks = list(_cif_blocks(text).values())
     except Exception as exc:  # noqa: BLE001 - not tokenizable: a broken loop, or read line by line below
         blocks = None
         broken_loop = "not a multiple" in str(exc) or "modulo by zero" in str(exc)
@@ -296,16 +292,14 @@ def _cif_cell_problems(path: Path) -> list[str]:
         return problems + loop
     if not blocks:
         return ["no data_ block"]
-    data = next((b.data for b in blocks if any(_cif_tag(k).startswith(("_cell_", "_atom_site")) for k in b.data)),
-                blocks[0].data)
-    tags = {_cif_tag(key): value for key, value in data.items()}
+    tags = next((b for b in blocks if any(k.startswith(("_cell_", "_atom_site")) for k in b)), blocks[0])
     problems = []
     for tag in CIF_CELL_TAGS:
         if tag not in tags:
             problems.append(f"no {tag}")
         elif not _is_cif_number(str(tags[tag])):
             problems.append(f"{tag} '{tags[tag]}' is not a number")
-    if "_atom_site_fract_x" not in tags and "_atom_site_cartn_x" not in tags:
+    if not _has_atom_sites(tags):
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
     return problems
 
@@ -319,19 +313,29 @@ def _check_one_structure(path: Path) -> None:
     StructureFileError
         Naming the blocks that hold atom sites.
     """
-    from pymatgen.io.cif import CifFile
-
     try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            blocks = CifFile.from_str(path.read_text(encoding="utf-8", errors="replace")).data
+        blocks = _cif_blocks(path.read_text(encoding="utf-8", errors="replace"))
     except Exception:  # noqa: BLE001 - a broken file: the reader below says why
         return
-    with_atoms = [name for name, block in blocks.items()
-                  if any(_cif_tag(k) in ("_atom_site_fract_x", "_atom_site_cartn_x") for k in block.data)]
+    with_atoms = [name for name, tags in blocks.items() if _has_atom_sites(tags)]
     if len(with_atoms) > 1:
         raise StructureFileError(f"{path}: holds {len(with_atoms)} structures (data_{', data_'.join(with_atoms[:5])}"
                                  f"{', ...' if len(with_atoms) > 5 else ''}); give one structure per file")
+
+
+def _cif_blocks(text: str) -> dict[str, dict]:
+    """A CIF as pymatgen's tokenizer reads it (values on the next line, several tags to a line):
+    {block name: {tag as CIF 1 spells it: value}}. Raises what the tokenizer raises."""
+    from pymatgen.io.cif import CifFile
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        blocks = CifFile.from_str(text).data
+    return {name: {_cif_tag(k): v for k, v in block.data.items()} for name, block in blocks.items()}
+
+
+def _has_atom_sites(tags: dict) -> bool:
+    return "_atom_site_fract_x" in tags or "_atom_site_cartn_x" in tags
 
 
 def _cif_tag(name: str) -> str:

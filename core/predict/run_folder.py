@@ -429,8 +429,8 @@ def _own_hashes(manifest: dict, name: str) -> list[str]:
     :data:`SUMMARIES_ENTRY`; a single hash in the first files of this kind)."""
     entry = manifest.get(SUMMARIES_ENTRY)
     value = entry.get(name) if isinstance(entry, dict) else None
-    return [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)] \
-        if isinstance(value, list) else []
+    values = [value] if isinstance(value, str) else value if isinstance(value, list) else []
+    return [v for v in values if isinstance(v, str)]
 
 
 def _read_json(path: Path) -> dict:
