@@ -346,6 +346,7 @@ def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(mo
     from conftest import substituted_dataset
     from pymatgen.core import Composition
 
+    import core.stability.reference_energies as reference_energies
     import core.stability.references as references
     from core.data.datasets import CrystalDataset, DatasetSplit, _Builder
 
@@ -375,7 +376,7 @@ def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(mo
                                                                              str(self.material_ids[k])))
     monkeypatch.setattr(references, "full_range_split", lambda path: split)
     monkeypatch.setattr(references, "load_dataset", lambda path: data)
-    monkeypatch.setattr(references, "energies_per_atom", energies)
+    monkeypatch.setattr(reference_energies, "energies_per_atom", energies)
     monkeypatch.setattr(references, "Relaxer", lambda settings: SimpleNamespace(
         relax=lambda s: SimpleNamespace(ok=True, energy_per_atom=-3.0)))
     from core.errors import AlphaCrystalWarning
@@ -409,6 +410,70 @@ def test_the_references_hold_every_partition_and_fit_on_the_training_one_only(mo
     older = references.ReferencePhases.load(tmp_path / "old.npz")
     assert set(older.partitions) == {"train"} and list(older.potential_ids) == list(older.mp_ids)
     assert older.held_out() == frozenset() and older.known_structure("fx-na") is None
+
+
+def test_a_stopped_reference_build_continues_from_its_checkpoint(monkeypatch, tmp_path):
+    """The single points are kept chunk by chunk: a build stopped after some chunks computes only
+    the rest when run again, gives the energies an uninterrupted build gives, and a checkpoint
+    of another potential (or data) is refused by name rather than mixed in."""
+    from conftest import substituted_dataset
+
+    import core.stability.reference_energies as reference_energies
+
+    data = substituted_dataset()
+    monkeypatch.setattr(reference_energies, "CHUNK", 3)
+    computed: list[int] = []
+    stop_at = [3]
+
+    def energies(structures, *args, **kwargs):
+        computed.append(len(structures))
+        if len(computed) == stop_at[0]:
+            raise RuntimeError("killed")  # the build is stopped during its third chunk
+        return np.array([-float(s.lattice.volume) / len(s) for s in structures])
+
+    monkeypatch.setattr(reference_energies, "energies_per_atom", energies)
+    folder = reference_energies.checkpoint_folder(tmp_path / "refs.npz")
+    fingerprint = reference_energies.build_fingerprint(data, "chgnet")
+    with pytest.raises(RuntimeError, match="killed"):
+        reference_energies.dataset_energies(data, "train", "chgnet",
+                                            reference_energies.EnergyCheckpoint(folder, fingerprint))
+    assert len(list(folder.glob("train-*.npy"))) == 2
+    computed.clear()
+    stop_at[0] = 0  # no interruption this time
+    messages: list[str] = []
+    resumed = reference_energies.dataset_energies(data, "train", "chgnet",
+                                                  reference_energies.EnergyCheckpoint(folder, fingerprint),
+                                                  progress=messages.append)
+    chunks = -(-len(data) // 3)
+    assert len(computed) == chunks - 2  # only the chunks not kept were computed
+    assert any("2 of" in m and "from the checkpoint" in m for m in messages)
+    expected = np.array([-float(data.structure(k).lattice.volume) / len(data.structure(k)) for k in range(len(data))])
+    np.testing.assert_allclose(resumed, expected)
+
+    with pytest.raises(reference_energies.CheckpointMismatchError, match="potential"):
+        reference_energies.EnergyCheckpoint(folder, reference_energies.build_fingerprint(data, "sevennet"))
+    reference_energies.remove_checkpoint(folder)
+    assert not folder.exists()
+
+
+@pytest.mark.slow
+def test_reference_energies_in_worker_processes_equal_those_in_one(monkeypatch, tmp_path):
+    """``build-references --jobs 2``: chunks computed by spawned workers (real CHGNet single points)
+    land in their own rows, equal to the energies computed in this process."""
+    from conftest import substituted_dataset
+
+    import core.stability.reference_energies as reference_energies
+
+    data = substituted_dataset().subset(list(range(5)))
+    monkeypatch.setattr(reference_energies, "CHUNK", 2)
+    fingerprint = reference_energies.build_fingerprint(data, "chgnet")
+    one = reference_energies.dataset_energies(data, "x", "chgnet", reference_energies.EnergyCheckpoint(None, fingerprint))
+    two = reference_energies.dataset_energies(data, "x", "chgnet",
+                                              reference_energies.EnergyCheckpoint(tmp_path / "kept", fingerprint),
+                                              jobs=2)
+    assert np.isfinite(one).all()
+    np.testing.assert_allclose(two, one, atol=1e-5)
+    assert len(list((tmp_path / "kept").glob("x-*.npy"))) == 3
 
 
 def _tagged(structure, material_id: str):

@@ -14,6 +14,7 @@ from core.cli.options import (
     output_file,
     output_folder,
     positive,
+    processes,
     seed,
     write_json_option,
 )
@@ -66,16 +67,22 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
     return 0
 
 def cmd_build_references(args: argparse.Namespace) -> int:
+    from core.stability.reference_energies import checkpoint_folder, remove_checkpoint
     from core.stability.references import build_reference_phases, reference_file
 
     target = Path(args.out) if args.out else reference_file(args.potential)
     if target.exists() and not args.overwrite:  # checked before the hours of work; the shipped file is the hull
         raise AlphaCrystalError(f"{target} exists{' (the shipped reference phases every prediction uses)' if not args.out else ''}: "
                                 "give --out NEW_FILE, or --overwrite to replace it")
+    folder = checkpoint_folder(target)
+    if folder.is_dir():
+        print(f"continuing from the energies kept in {folder}", flush=True)
     start = time.perf_counter()
     references = build_reference_phases(args.data, args.potential,
-                                        progress=lambda message: print(message, flush=True))
+                                        progress=lambda message: print(message, flush=True),
+                                        jobs=args.jobs, checkpoint=folder)
     path = references.save(target)
+    remove_checkpoint(folder)
     print(f"{len(references)} reference formulas, {len(references.elements)} elements -> {path} "
           f"({path.stat().st_size / 1e6:.2f} MB) in {format_seconds(time.perf_counter() - start)}")
     return 0
@@ -119,4 +126,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace --out (or the shipped file) when it exists (default: refuse; predictions read "
                         "the shipped file for E_hull)")
+    p.add_argument("--jobs", type=processes, default=1,
+                   help="processes computing the single points (default 1); the energies are kept chunk by chunk "
+                        "in OUT.partial/, so a stopped build run again continues where it stopped")
     p.set_defaults(func=cmd_build_references)

@@ -51,8 +51,8 @@ from core.data.formula_split import PARTITIONS as SPLIT_PARTITIONS
 from core.data.formula_split import full_range_split
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.io.files import atomic_write_bytes
-from core.relax.potentials import energies_per_atom
 from core.relax.relaxer import Relaxer, RelaxSettings
+from core.stability.reference_energies import EnergyCheckpoint, build_fingerprint, dataset_energies
 
 MU_KINDS = ("crystal", "static", "fitted")
 PARTITIONS = (*SPLIT_PARTITIONS, "element")
@@ -242,10 +242,24 @@ def _check_fit_data(everything, single: np.ndarray, train, data) -> None:
 
 
 def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", device: str = "cpu",
-                           progress: Callable[[str], None] | None = None) -> ReferencePhases:
+                           progress: Callable[[str], None] | None = None, jobs: int = 1,
+                           checkpoint: str | os.PathLike | None = None) -> ReferencePhases:
     """Compute the reference phases of ``potential`` from the data file ``data`` (see the module
     docstring): one static energy per structure of every partition and per elemental structure,
-    one relaxation per element's lowest-energy elemental structure."""
+    one relaxation per element's lowest-energy elemental structure.
+
+    ``jobs`` processes compute the single points; ``checkpoint`` is a folder keeping them chunk
+    by chunk (:mod:`core.stability.reference_energies`), so that a stopped build run again with
+    the same data and potential continues where it stopped; it is left for the caller to remove
+    once the result is saved.
+
+    Raises
+    ------
+    ReferenceDataError
+        When the data cannot give reference phases.
+    CheckpointMismatchError
+        When ``checkpoint`` holds the energies of another data file or potential.
+    """
     say = progress or (lambda message: None)
     split = full_range_split(data)
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
@@ -255,18 +269,18 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     elemental = everything.subset(np.flatnonzero(single))
     say(", ".join(f"{len(d)} {name} structures" for name, d in parts.items())
         + f" and {len(elemental)} elemental structures")
+    kept = EnergyCheckpoint(Path(checkpoint) if checkpoint is not None else None,
+                            build_fingerprint(everything, potential))
     rows: dict[str, _ReferenceRow] = {}
     for name, part in parts.items():
-        energies = energies_per_atom([part.structure(k) for k in range(len(part))], potential, device,
-                                     progress=lambda done, total, name=name: say(f"{name} structures: {done}/{total}")
-                                     if done % 3200 == 0 or done == total else None)
+        energies = dataset_energies(part, name, potential, kept, device, jobs, say)
         for k in range(len(part)):
             if len(set(part.atoms(k)[2].tolist())) == 1:
                 continue  # elements come from every partition, below
             formula = str(part.formulas[k])
             rows.setdefault(formula, _ReferenceRow(name)).add(str(part.material_ids[k]), float(part.energies[k]),
                                                                float(energies[k]))
-    energies_el = energies_per_atom([elemental.structure(k) for k in range(len(elemental))], potential, device)
+    energies_el = dataset_energies(elemental, "elements", potential, kept, device, jobs, say)
     symbols = sorted({str(el) for k in range(len(everything)) for el in
                       Composition(str(everything.formulas[k])).elements},
                      key=lambda s: Composition(s).elements[0].Z)
