@@ -86,10 +86,6 @@ class EnergyCheckpoint:
         if self.folder is not None:
             atomic_write(self._path(label, start), lambda fh: np.save(fh, np.asarray(energies, dtype=float)))
 
-    def done(self) -> int:
-        """Chunks saved so far."""
-        return 0 if self.folder is None else len(list(self.folder.glob("*-*.npy")))
-
 
 def remove_checkpoint(folder: Path) -> None:
     """Delete a checkpoint folder and the chunks in it (the build is saved); nothing if absent."""
