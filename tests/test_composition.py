@@ -16,6 +16,7 @@ from core.errors import FormulaError
         ("Ca3(PO4)2", "Ca3(PO4)2", 13, 1),
         ("LiFePO4", "LiFePO4", 7, 1),
         (" Sr Ti O3 ", "SrTiO3", 5, 1),
+        ("Fe2 O3", "Fe2O3", 5, 1),  # pymatgen's own spacing: one element a part
     ],
 )
 def test_parse_formula(text, reduced, per_unit, typed_z):
@@ -55,7 +56,13 @@ def test_atom_elements_rejects_bad_z_and_too_many_atoms():
         ("   ", "empty"),
         ("Xx2", "unknown element 'Xx'"),
         ("D2O", "unknown element 'D'"),
-        ("Fe2O(", "cannot parse"),
+        ("Fe2O(", "brackets do not pair up"),
+        ("NaCl2)", "brackets do not pair up"),  # pymatgen's "`)` is an invalid formula!" before
+        ("123", "no element symbol"),
+        ("Og", r"Og \(Z = 118\) is beyond the elements this program handles \(H to Lr"),
+        ("ZnO 2", "the number 2 stands alone; .* --z"),  # joined, it was ZnO2
+        ("Fe2O3 Fe3O4", r"several formulas \(Fe in 'Fe2O3' and in 'Fe3O4'\)"),  # joined, Fe5O7
+        ("CuSO4·5H2O", r"invalid characters: ·; write a hydrate .* CuSO4\(H2O\)5"),
         ("nacl", "capital letter"),
         ("Fe0.5O", "whole numbers"),
         ("Na-Cl", "invalid characters"),

@@ -318,9 +318,30 @@ def test_output_options_are_checked_before_work():
     outputs = {"--json", "--plot", "--checkpoint"}
     for command, action in cli_actions():
         if set(action.option_strings) & outputs:
-            assert action.type is cli.output_file, (command, action.option_strings)
+            expected = {"--json": cli.json_output, "--plot": cli.png_output}.get(action.option_strings[0],
+                                                                                   cli.output_file)
+            assert action.type is expected, (command, action.option_strings)
         if "--out" in action.option_strings:
             assert action.type in (cli.output_file, cli.output_folder), (command, action.option_strings)
+
+
+def test_a_report_file_never_replaces_a_structure_or_the_input(tmp_path, capsys):
+    """``--json`` replaced any existing file, the command's own input too (``contact-map x.cif
+    --json x.cif`` left JSON in the CIF): an existing file is replaced only when it is JSON (a
+    report of before), ``--plot`` only a PNG, and never the file the command reads."""
+    cif = tmp_path / "NaCl.cif"
+    CifWriter(nacl()).write_file(str(cif))
+    before = cif.read_text()
+    usage_error(["contact-map", str(cif), "--json", str(cif)], capsys, "is not a JSON file: not replaced")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a PNG file"):  # evaluate ... --plot
+        cli.png_output(str(cif))
+    assert cif.read_text() == before
+    report = tmp_path / "map.json"
+    assert main(["contact-map", str(cif), "--json", str(report)]) == 0
+    assert main(["contact-map", str(cif), "--json", str(report)]) == 0  # a report of before is replaced
+    kept = report.read_text()
+    assert main(["reconstruct", str(report), "--json", str(report), "--out", str(tmp_path / "r")]) == 2
+    assert "--json" in capsys.readouterr().err and report.read_text() == kept  # the map it reads
 
 
 def cli_actions(parser: argparse.ArgumentParser | None = None, command: tuple[str, ...] = ()):

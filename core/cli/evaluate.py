@@ -17,9 +17,10 @@ from core.cli.options import (
     add_size_filter_arguments,
     atom_range,
     ga_settings,
+    json_output,
     non_negative,
-    output_file,
     parse_atom_range,
+    png_output,
     positive,
     positive_float,
     predict_settings,
@@ -358,9 +359,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                         "for cells of up to 12 atoms, the 20-atom model for 13-20; one table each)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
-    p.add_argument("--plot", metavar="PNG", type=output_file, help="write a histogram of Dice (paper Figure 3)")
+    p.add_argument("--plot", metavar="PNG", type=png_output, help="write a histogram of Dice (paper Figure 3)")
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.add_argument("--atoms", metavar="LOW-HIGH", type=atom_range, default=None,
                    help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
     p.set_defaults(func=cmd_evaluate_contact_map)
@@ -372,7 +373,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--atoms", metavar="LOW-HIGH", type=atom_range, default=None,
                    help="only cells of LOW to HIGH atoms (e.g. 13-20; 12 means 1-12)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_candidates)
     p = evaluate.add_parser("reconstruction", help="oracle-mode reconstruction: match rate, Dice, RMSD, speed")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
@@ -387,7 +388,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
     p.add_argument("--relax-steps", type=positive, default=150, help="CHGNet optimiser steps (with --relax-top)")
     p.add_argument("--fmax", type=positive_float, default=0.1, help="force criterion in eV/Å (with --relax-top)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
@@ -406,5 +407,5 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--jobs", type=processes, default=None, help="formulas evaluated at a time, one core each")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the sample (default 0)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_prediction)

@@ -11,6 +11,7 @@ from pathlib import Path
 from core.cli.options import (
     export_formats,
     file_stem,
+    json_output,
     output_file,
     output_folder,
     positive,
@@ -99,7 +100,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--seed", type=seed, default=0, help="seed of the split by reduced formula (default 0)")
     p.add_argument("--top", type=positive, default=15, help="rows shown per table (default 15)")
     p.add_argument("--no-cache", action="store_true", help="ignore and do not write the on-disk cache")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write all figures as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write all figures as JSON")
     p.set_defaults(func=cmd_dataset_stats)
     p = sub.add_parser("export", help="write a structure as CIF, symmetrised CIF, POSCAR and a VASP input folder")
     p.add_argument("file", help="structure file to export")
@@ -114,7 +115,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--allow-close-atoms", action="store_true",
                    help=f"export a structure with atoms closer than {MIN_ATOM_DISTANCE} Å (default: refuse; they "
                         "are duplicates or a wrong coordinate)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the list of written files as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the list of written files as JSON")
     p.set_defaults(func=cmd_export)
     p = sub.add_parser("build-references", help="known phases (every formula of the data + elements) and their energies "
                        "with a potential, for energies above the convex hull")

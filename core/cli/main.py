@@ -87,6 +87,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}" + (f"; {hint}" if hint else ""))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
+        _outputs_are_not_inputs(args)
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards
             warnings.simplefilter("always", AlphaCrystalWarning)
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
@@ -104,6 +105,32 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
         return 141
+
+
+OUTPUT_FILE_OPTIONS = ("json", "plot")
+"""Options naming a file the command writes (argparse destinations)."""
+
+
+def _outputs_are_not_inputs(args: argparse.Namespace) -> None:
+    """Refuse an output file that is one of the command's inputs (``reconstruct map.json --json
+    map.json`` would replace the map it reads), before any work.
+
+    Raises
+    ------
+    AlphaCrystalError
+        Naming the option and the input.
+    """
+    from pathlib import Path
+
+    for option in OUTPUT_FILE_OPTIONS:
+        written = getattr(args, option, None)
+        if not written or not Path(written).exists():
+            continue
+        for name, value in vars(args).items():
+            if (name not in OUTPUT_FILE_OPTIONS and isinstance(value, str) and value.strip()
+                    and Path(value).is_file() and Path(value).resolve() == Path(written).resolve()):
+                raise AlphaCrystalError(f"--{option} {written} is the file this command reads "
+                                        f"({name.replace('_', '-')}): give another path")
 
 
 if __name__ == "__main__":

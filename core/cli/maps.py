@@ -9,7 +9,13 @@ from pathlib import Path
 
 import numpy as np
 
-from core.cli.options import add_rule_argument, output_file, positive, tolerance, write_json_option
+from core.cli.options import (
+    add_rule_argument,
+    json_output,
+    positive,
+    tolerance,
+    write_json_option,
+)
 from core.errors import AlphaCrystalError
 
 
@@ -153,5 +159,5 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="bond window half-width in Å, for structure files (default 0.4; at most 1)")
     p.add_argument("--as-given", action="store_true", help="use the cell as stored instead of the primitive cell")
     add_rule_argument(p)
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the map and counts as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the map and counts as JSON")
     p.set_defaults(func=cmd_contact_map)

@@ -168,6 +168,19 @@ def output_file(text: str) -> str:
 
     return _checked(check_output_file)(text)
 
+def json_output(text: str) -> str:
+    """argparse type of ``--json``: :func:`output_file`, and an existing file is replaced only
+    when it is a JSON document (never a structure file given by mistake)."""
+    from core.io.outputs import check_output_file
+
+    return _checked(lambda path: check_output_file(path, "json"))(text)
+
+def png_output(text: str) -> str:
+    """argparse type of ``--plot``: :func:`output_file`, replacing only a PNG image."""
+    from core.io.outputs import check_output_file
+
+    return _checked(lambda path: check_output_file(path, "png"))(text)
+
 def output_folder(text: str) -> str:
     """argparse type of ``--out`` folders: not a file, under a writable folder
     (:func:`core.io.outputs.check_output_folder`)."""

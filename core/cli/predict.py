@@ -12,7 +12,7 @@ from core.cli.options import (
     DEFAULT_TOP_K,
     Number,
     add_prediction_options,
-    output_file,
+    json_output,
     output_folder,
     positive_float,
     predict_settings,
@@ -271,7 +271,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the ranked rows as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the ranked rows as JSON")
     p.set_defaults(func=cmd_predict)
     p = sub.add_parser("screen", help="predict many formulas on a Dask cluster (laptop to SLURM/PBS), "
                                       "resumable, with a report",

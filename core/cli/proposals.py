@@ -6,7 +6,12 @@ from __future__ import annotations
 import argparse
 import time
 
-from core.cli.options import output_file, positive, top_spacegroups, write_json_option
+from core.cli.options import (
+    json_output,
+    positive,
+    top_spacegroups,
+    write_json_option,
+)
 from core.errors import AlphaCrystalError
 from core.templates.retrieval import DEFAULT_SCORER, SCORERS
 
@@ -93,7 +98,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--z", type=positive, default=None, help="formula units in the primitive cell (default: predicted)")
     p.add_argument("--model", default=None, help="candidate model file (default: the shipped one)")
     p.add_argument("--no-wyckoff", action="store_true", help="skip counting Wyckoff assignments")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the candidates as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the candidates as JSON")
     p.set_defaults(func=cmd_candidates)
     p = sub.add_parser("templates", help="known structures of the same stoichiometry with the elements substituted")
     p.add_argument("formula", help="chemical formula, e.g. KBr")
@@ -102,5 +107,5 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--scorer", choices=SCORERS, default=DEFAULT_SCORER,
                    help="substitution score (default mendeleev)")
     p.add_argument("--library", default=None, help="template library file (default: the shipped one)")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the templates (with structures) as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the templates (with structures) as JSON")
     p.set_defaults(func=cmd_templates)

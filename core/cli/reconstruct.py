@@ -14,7 +14,7 @@ from core.cli.options import (
     add_ga_arguments,
     add_rule_argument,
     ga_settings,
-    output_file,
+    json_output,
     output_folder,
     positive,
     strain,
@@ -151,5 +151,5 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help=f"let free lattice lengths vary by this fraction (e.g. 0.1; default 0: fixed; at most {MAX_STRAIN})")
     add_ga_arguments(p)
     add_rule_argument(p)
-    p.add_argument("--json", metavar="PATH", type=output_file, help="also write the results as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="also write the results as JSON")
     p.set_defaults(func=cmd_reconstruct)

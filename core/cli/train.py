@@ -10,6 +10,7 @@ from pathlib import Path
 from core.cli.options import (
     Number,
     dropout,
+    json_output,
     learning_rate,
     non_negative_float,
     output_file,
@@ -161,7 +162,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
     p.add_argument("--checkpoint", type=output_file, help="checkpoint file (default OUT.ckpt)")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_contact_map)
     p = train.add_parser("candidates", help="train the space-group/Z and lattice predictors")
     p.add_argument("--data", required=True, help="MP-20-style CSV(.gz) or folder of CIFs")
@@ -178,5 +179,5 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--split-seed", type=seed, default=0, help="seed of the split by reduced formula")
     p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS, help="largest primitive cell")
     p.add_argument("--threads", type=processes, default=None, help="CPU threads for torch")
-    p.add_argument("--json", metavar="PATH", type=output_file, help="write the training summary as JSON")
+    p.add_argument("--json", metavar="PATH", type=json_output, help="write the training summary as JSON")
     p.set_defaults(func=cmd_train_candidates)

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from math import gcd
 
-from pymatgen.core import Composition
+from pymatgen.core import Composition, Element
 
 from core.crystal.elements import element_sort_key, element_table
 from core.errors import FormulaError
@@ -27,6 +27,8 @@ cover (the contact route stops at its models' size). The one name of this limit.
 
 _ALLOWED = re.compile(r"^[A-Za-z0-9().\[\]\s]+$")
 _SYMBOL = re.compile(r"[A-Z][a-z]*")
+_ADDUCT_DOTS = "·•∙⋅"
+"""Characters written for the dot of a hydrate or adduct (CuSO4·5H2O)."""
 _LONE_DOT = re.compile(r"(?<![0-9])\.|\.(?![0-9])")
 """A '.' that is not a decimal point (``NaCl.H2O``)."""
 _EXPONENT = re.compile(r"[0-9.][eE][0-9+-]")
@@ -168,9 +170,14 @@ def parse_formula(text: str) -> Formula:
     stripped = "".join(text.split())
     if not stripped:
         raise FormulaError("the formula is empty")
+    _check_spaced_parts(text)
     if not _ALLOWED.match(stripped):
         bad = sorted({c for c in stripped if not _ALLOWED.match(c)})
-        raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}")
+        raise FormulaError(f"formula '{stripped}' contains invalid characters: {' '.join(bad)}"
+                           + ("; write a hydrate or adduct as one formula, e.g. CuSO4(H2O)5 for CuSO4·5H2O"
+                              if set(bad) & set(_ADDUCT_DOTS) else ""))
+    if stripped.count("(") != stripped.count(")") or stripped.count("[") != stripped.count("]"):
+        raise FormulaError(f"formula '{stripped}': its brackets do not pair up")
     if _LONE_DOT.search(stripped):  # NaCl.H2O: an adduct dot, which pymatgen reports as a float error
         raise FormulaError(f"formula '{stripped}': a '.' outside a number; write an adduct or hydrate as one "
                            f"formula ('{_adduct(stripped)}')")
@@ -178,10 +185,15 @@ def parse_formula(text: str) -> Formula:
         guesses = _capitalised(stripped)
         raise FormulaError(f"formula '{stripped}': element symbols start with a capital letter"
                            + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""))
+    if not _SYMBOL.search(stripped):
+        raise FormulaError(f"formula '{stripped}' has no element symbol")
     if _EXPONENT.search(stripped):  # pymatgen reads "C1e2" as 100 carbon atoms: never silently
         raise FormulaError(f"formula '{stripped}': write amounts as whole numbers, not in scientific notation")
     table = element_table()
     for symbol in _SYMBOL.findall(stripped):
+        if not table.is_element(symbol) and Element.is_valid_symbol(symbol) and Element(symbol).Z > table.max_z:
+            raise FormulaError(f"formula '{stripped}': {symbol} (Z = {Element(symbol).Z}) is beyond the elements "
+                               f"this program handles (H to {table.symbols[-1]}, Z <= {table.max_z})")
         if not table.is_element(symbol):
             guesses = [g for g in _capitalised(stripped.lower()) if g != stripped]  # NaCL, Nacl -> NaCl
             raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'"
@@ -248,6 +260,33 @@ def same_formula(a: str, b: str) -> bool:
         return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
     except Exception:  # noqa: BLE001 - an unparsable name is another compound
         return a == b
+
+
+def _check_spaced_parts(text: str) -> None:
+    """Spaces between the parts of a formula are allowed as pymatgen writes them (``Fe2 O3``),
+    but not where joining the parts would change the compound silently: a number standing
+    alone (``ZnO 2``: Z is given with ``--z``, joining made ZnO2) or two formulas (``Fe2O3
+    Fe3O4``: joining made Fe5O7).
+
+    Raises
+    ------
+    FormulaError
+        Naming the formula and the part.
+    """
+    parts = text.split()
+    if len(parts) < 2:
+        return
+    alone = next((p for p in parts if p.replace(".", "").isdigit()), None)
+    if alone is not None:
+        raise FormulaError(f"formula '{text.strip()}': the number {alone} stands alone; write the formula without "
+                           "spaces, and give the formula units with --z (a screen list takes them after the formula)")
+    seen: dict[str, str] = {}
+    for part in parts:
+        for symbol in dict.fromkeys(_SYMBOL.findall(part)):
+            if symbol in seen:
+                raise FormulaError(f"formula '{text.strip()}' looks like several formulas ({symbol} in "
+                                   f"'{seen[symbol]}' and in '{part}'): give one formula")
+            seen[symbol] = part
 
 
 def _adduct(text: str) -> str:

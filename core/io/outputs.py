@@ -51,9 +51,16 @@ def _retire_keeping_other_files(retired: Path, target: Path) -> None:
             os.replace(old, free_path(target.parent, f"{target.name}.kept"))
         shutil.rmtree(retired, ignore_errors=True)
 
-def check_output_file(path: str | os.PathLike) -> Path:
+REPLACEABLE_KINDS = ("json", "png")
+"""Output files that replace an existing file only when it is of their own kind."""
+
+
+def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
     """An output file (``--json``, ``--plot``, a model file) checked before any work: not
     a folder, in a folder that exists and is writable, and writable itself if it exists.
+    With ``kind`` (``json`` or ``png``) an existing file is replaced only when it is one of
+    that kind (a JSON document, a PNG image): ``--json x.cif`` would have replaced the
+    user's structure with a report.
 
     Raises
     ------
@@ -74,7 +81,25 @@ def check_output_file(path: str | os.PathLike) -> Path:
         raise StructureFileError(f"{target}: the folder {parent} is not writable")
     if target.exists() and not os.access(target, os.W_OK):
         raise StructureFileError(f"{target}: the file is not writable")
+    if kind is not None and target.is_file() and target.stat().st_size and not _is_kind(target, kind):
+        raise StructureFileError(f"{target} exists and is not a {kind.upper()} file: not replaced (give another path)")
     return target
+
+
+def _is_kind(path: Path, kind: str) -> bool:
+    """Whether the file at ``path`` is a JSON document or a PNG image (``kind``)."""
+    if kind == "png":
+        with path.open("rb") as fh:
+            return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+    if kind != "json":
+        raise ValueError(f"unknown output kind {kind!r}: {', '.join(REPLACEABLE_KINDS)}")
+    import json
+
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return True
 
 def check_output_folder(path: str | os.PathLike) -> Path:
     """An output folder (``--out``) checked before any work: a folder or not there yet (it
