@@ -59,7 +59,8 @@ class FileIntents:
             return False
         self.remember(written)
         w.setWindowTitle(self.session.title())
-        self._say(f"Saved {written}")
+        self._say(f"Saved {written}" + (" with the results of before this run: save again when it ends to keep its "
+                                         "results" if self.session.run.busy else ""))
         return True
 
     def ask_open_project(self) -> None:

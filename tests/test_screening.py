@@ -219,6 +219,9 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     for row, lowest in zip(rows, (35.0, None, -4.0, -10.0)):
         row["lowest_e_above_hull_meV"] = lowest
     assert [r["formula"] for r in screen_order(rows)] == ["LiNiO2", "KCoO2", "LiCoO2", "NaCoO2"]
+    # far below a hull that lacks its system's phases (MgO, withheld: -1,549 meV/atom) is no best find
+    uncertain = {"formula": "MgO", "status": "done", "e_above_hull_meV": -1549.0, "stability": "uncertain"}
+    assert [r["formula"] for r in screen_order([*rows, uncertain])] == ["LiNiO2", "KCoO2", "LiCoO2", "MgO", "NaCoO2"]
     html = report_html(screen_order(rows), tmp_path)
     assert "Lowest energy above the hull among each formula&#x27;s structures" in html or \
         "Lowest energy above the hull among each formula's structures" in html

@@ -327,6 +327,42 @@ def test_a_run_that_fails_or_finishes_nothing_gives_the_previous_results_back(na
     assert s.run.records == before and s.run.state == RunState.CANCELLED
 
 
+def test_saving_during_a_run_keeps_the_results_it_replaced_and_stays_unsaved(nacl_inputs, tmp_path):
+    """Save while a run went on wrote a project without results (the provisional ones are not
+    saved) and marked the session clean, so that Quit asked nothing: the results the run replaced
+    and their fitness curves are saved, and the session stays unsaved until the run's own are."""
+    s = session_with(nacl_inputs)
+    s.run.add_generation("c1", {"generation": 1, "best_fitness": 0.7, "mean_fitness": 0.3})
+    run(s)
+    s.run.histories = {"c1": [(1, 0.7, 0.3)]}
+    path = s.save(tmp_path / "nacl.acproj")
+    before = [(r.rank, r.energy_per_atom) for r in s.run.records]
+    s.begin_run()  # Start, then Ctrl+S before any structure finished
+    s.run.add_generation("c9", {"generation": 1, "best_fitness": 0.1, "mean_fitness": 0.1})
+    s.save(path)
+    assert s.has_unsaved_work and "*" in s.title()  # Quit asks
+    saved = Project.load(path)
+    assert [(r["rank"], r["energy_per_atom"]) for r in saved.results] == before and set(saved.histories) == {"c1"}
+    s.run.request_cancel()  # cancelled with nothing finished: the results and their curves come back
+
+    class Nothing:
+        cancelled, seconds = True, 1.0
+        pool, rejected = [], []
+
+    s.run.finish(Nothing(), [])
+    assert [(r.rank, r.energy_per_atom) for r in s.run.records] == before and set(s.run.histories) == {"c1"}
+
+
+def test_a_changed_run_setting_is_unsaved_work_in_a_saved_project(nacl_inputs, tmp_path):
+    s = session_with(nacl_inputs)
+    s.save(tmp_path / "nacl.acproj")
+    assert not s.has_unsaved_work
+    s.set_run_settings(generations=222)
+    assert s.has_unsaved_work and "*" in s.title()
+    s.save(tmp_path / "nacl.acproj")
+    assert Project.load(tmp_path / "nacl.acproj").settings["generations"] == 222
+
+
 def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):
     s = session_with(nacl_inputs)
     s.begin_run()  # no earlier results: the failed run's relaxed structures become its results
@@ -438,13 +474,14 @@ def test_the_sessions_two_models_each_announce_their_own_changes(nacl_inputs, tm
 
 
 def test_results_given_back_after_a_failed_run_are_unsaved_work(nacl_inputs, tmp_path):
-    """Saved during a run (the file then holds no results), then the run fails and the earlier
-    results come back: they are not in the file, so Quit must ask."""
+    """Saved during a run (the file then holds the results the run replaced), then the run fails
+    and the earlier results come back: the session stays unsaved (the file was written while the
+    run went on), so Quit asks."""
     s = session_with(nacl_inputs)
     run(s)
     s.begin_run()
     s.save(tmp_path / "during.acproj")
-    assert not Project.load(tmp_path / "during.acproj").results
+    assert len(Project.load(tmp_path / "during.acproj").results) == len(s.run.previous_results.records)
     s.run.fail("engine stopped")
     assert s.run.records and s.has_unsaved_work
 

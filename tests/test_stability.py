@@ -151,7 +151,7 @@ def test_a_runs_polymorphs_are_judged_against_its_own_lowest_structure():
     judge = HullJudge(_references(), "mp-fitted", threshold=0.1)
     energies = [_energy("NaCl2", ef) for ef in (-1.5, -1.45, -1.2)]
     best, near, far = place_polymorphs(judge, "NaCl2", energies)
-    assert best.e_above_hull == pytest.approx(-1.5 + 4 / 3) and best.label == "stable"
+    assert best.e_above_hull == pytest.approx(-1.5 + 4 / 3) and best.label == "uncertain"  # not "stable"
     assert best.note.startswith("NaCl2 is not among the reference phases") and "withheld" in best.note
     # 167 meV/atom below every known combination is beyond the frame's error: the user is told to check
     assert "far below the known hull (NaCl (mp-4) + Cl (mp-0)), beyond the frame's error" in best.note

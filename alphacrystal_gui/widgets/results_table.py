@@ -64,7 +64,8 @@ TOOLTIPS = {
                          "(training data of Materials Project; negative: below every known combination); "
                          "hover a value for the decomposition (docs/stability.md)",
     "stability": "stable: on or below the hull of the known phases; metastable: above it by at most the "
-                 "threshold; unstable: above that",
+                 "threshold; unstable: above that; uncertain: far below the known hull, beyond the frame's "
+                 "error, where the references most likely lack a phase of the system (⚠: hover for the warning)",
     "match ref.": "Same structure as the open reference: pymatgen StructureMatcher at its default tolerances "
                   f"(ltol {DEFAULT_TOLERANCES.ltol:g}, stol {DEFAULT_TOLERANCES.stol:g}, "
                   f"angle {DEFAULT_TOLERANCES.angle_tol:g}°)",
@@ -208,7 +209,7 @@ class ResultsTable(QTableWidget):
             self.blockSignals(was_blocked)
 
 
-LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2}
+LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2, "uncertain": 3}
 """Sort order of the stability column."""
 
 
@@ -246,7 +247,7 @@ def _cells(r, above: float | None, provisional: bool) -> dict[str, tuple]:
         "E 2nd (eV/atom)": (r.second_energy_per_atom,
                             "" if r.second_energy_per_atom is None else f"{r.second_energy_per_atom:.4f}"),
         "E_hull (meV/atom)": (r.e_above_hull_meV, "" if r.e_above_hull_meV is None else
-                              bound + f"{whole_mev(r.e_above_hull_meV):+d}"),
+                              ("⚠ " if r.hull_warning else "") + bound + f"{whole_mev(r.e_above_hull_meV):+d}"),
         "stability": (LABEL_ORDER.get(r.stability or ""), r.stability or ""),
         "match ref.": (0 if match else 1, "" if match is None else ("yes" if match else "no")),
         "RMSD ref.": (r.rmsd_reference, _f(r.rmsd_reference)),

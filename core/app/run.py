@@ -191,6 +191,8 @@ class RunModel:
         """The reference structure's true map, overlaid on a viewed result of the same atoms."""
         self.previous_results: SessionResults | None = None
         """The results a running run replaced, until it yields its own."""
+        self.previous_histories: dict[str, list[tuple[int, float, float]]] = {}
+        """The fitness histories of :attr:`previous_results`."""
         self._provisional = ProvisionalResults()
 
     # ------------------------------------------------------------------ reading
@@ -220,13 +222,22 @@ class RunModel:
             raise SessionError("select a result to export (or use Export all)")
         return [self.records[index]], self.results.formula
 
+    def saved_results(self) -> tuple[SessionResults | None, dict[str, list[tuple[int, float, float]]], int | None]:
+        """(results, fitness histories, result on view) that a project saves now: the finished
+        ones; while a run is going on, those it replaced (its own are provisional)."""
+        if self.busy:
+            return self.previous_results, self.previous_histories, None
+        if self.results is not None and self.results.provisional:
+            return None, {}, None
+        return self.results, self.histories, self.viewing
+
     # ------------------------------------------------------------------ the run's course
     def clear(self) -> None:
         """Forget the previous run and everything from it; one :attr:`cleared` event."""
         self.results = None
         self.viewing = None
         self._provisional = ProvisionalResults()
-        self.previous_results = None
+        self.previous_results, self.previous_histories = None, {}
         self.result_document.load([], [], np.zeros((0, 0), dtype=np.uint8))
         self.histories = {}
         self.state, self.message = RunState.IDLE, ""
@@ -237,8 +248,9 @@ class RunModel:
         current run), :attr:`RunState.STARTING`. Returns whether results were replaced."""
         had_results = self.results is not None
         replaced = self.results if self.results is not None and not self.results.provisional else None
+        histories = self.histories if replaced is not None else {}
         self.clear()
-        self.previous_results = replaced
+        self.previous_results, self.previous_histories = replaced, histories
         self.request = request
         self._set_state(RunState.STARTING, "starting worker processes…")
         return had_results
@@ -295,14 +307,14 @@ class RunModel:
             return
         if self.request is None:
             raise SessionError("no run was started: there is nothing to finish")
-        self.previous_results = None
+        self.previous_results, self.previous_histories = None, {}
         self.results = SessionResults(self.request.formula, self.request.describe(), list(records),
                                       discarded_lines(result), bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])))
         self.back_to_input()  # a result of the previous run may be on view
         finished = len(records)
         if result.cancelled:
-            self._set_state(RunState.CANCELLED, f"cancelled: {finished} structures from the finished part")
+            self._set_state(RunState.CANCELLED, f"cancelled: {counted(finished, 'structure')} from the finished part")
         else:
             self._set_state(RunState.DONE, f"done: {finished} distinct structure{'' if finished == 1 else 's'} in {result.seconds:.0f} s")
         self.results_changed.emit()
@@ -346,7 +358,10 @@ class RunModel:
                 self.view_result(viewing)
 
     def _restore_previous(self, message: str, state: RunState | None = None) -> None:
+        """Show the results the run replaced again, with their fitness histories."""
         self.results, self.previous_results = self.previous_results, None
+        self.histories, self.previous_histories = self.previous_histories, {}
+        self.histories_changed.emit()
         self._set_state(state or (RunState.CANCELLED if self.state == RunState.CANCELLING else RunState.DONE),
                         message)
         self.results_changed.emit()

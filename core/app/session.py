@@ -137,6 +137,7 @@ class Session:
         if updated != self.run_settings:
             self.run_settings = updated
             self.run_settings_changed.emit()
+            self._changed()  # saved in the project: a change is unsaved work there
         return self.run_settings
 
     def set_preferences(self, preferences: Preferences) -> None:
@@ -326,32 +327,39 @@ class Session:
         return f"{name}{' *' if self.has_unsaved_work else ''} — {APP_NAME}"
 
     def to_project(self) -> Project:
-        """Everything needed to continue later: inputs, every Z's edited map, results, histories."""
+        """Everything needed to continue later: inputs, every Z's edited map, results, histories.
+        While a run is going on, the results it replaced (and their histories) are saved, not
+        its provisional ones: a save then keeps what the project held before the run."""
         inputs, run = self.inputs, self.run
         current, z_now = inputs.document(), inputs.current_z
-        final = not run.provisional
+        results, histories, viewing = run.saved_results()
         return Project(
             formula=inputs.formula, z=inputs.z,
             candidates=[c.to_dict() | {"run": t} for c, t in zip(inputs.candidates, inputs.candidate_ticked)],
             prediction=inputs.predictions[z_now].to_dict() if current is not None and z_now is not None else None,
             edited_map=current.matrix.tolist() if current is not None else None,
             threshold=float(current.threshold) if current is not None else None,
-            settings=self.run_settings.to_dict(), results=[r.to_dict() for r in run.records] if final else [],
+            settings=self.run_settings.to_dict(),
+            results=[r.to_dict() for r in results.records] if results is not None else [],
             reference={"name": self.reference_name, "structure": self.reference.as_dict()}
             if self.reference is not None else None,
             templates=[c.to_dict() | {"run": t} for c, t in zip(inputs.templates, inputs.template_ticked)],
             maps={str(z): {"prediction": inputs.predictions[z].to_dict(), "edited_map": doc.matrix.tolist(),
                            "threshold": float(doc.threshold)} for z, doc in inputs.documents.items()},
             current_z=z_now,
-            run=run.results.to_dict() if run.results is not None and final else None,
-            histories={job: [list(p) for p in points] for job, points in run.histories.items()},
-            viewing=run.viewing if final else None)
+            run=results.to_dict() if results is not None else None,
+            histories={job: [list(p) for p in points] for job, points in histories.items()},
+            viewing=viewing)
 
     def save(self, path: str | Path) -> Path:
-        """Write the project atomically; the session is then saved (not dirty) under that name."""
+        """Write the project atomically; the session is then saved (not dirty) under that name,
+        unless a run is going on: its results are not in the file yet (:meth:`to_project`), so
+        the session stays unsaved and Quit asks."""
         written = self.to_project().save(path)
         self.project_path = written
         self._saved()
+        if self.run.busy:
+            self._set_dirty(True)
         return written
 
     def _saved(self) -> None:

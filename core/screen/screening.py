@@ -50,7 +50,7 @@ from core.predict.settings import PredictionSettings
 from core.runtime.parallel import background_priority
 from core.screen.inputs import ScreenItem
 from core.screen.report import report_html
-from core.stability.hull import STABILITY_COLUMNS
+from core.stability.hull import STABILITY_COLUMNS, UNCERTAIN
 
 CLUSTERS = ("local", "slurm", "pbs")
 DEFAULT_RETRIES = 2
@@ -230,15 +230,18 @@ energy, which the hull uses: docs/stability.md)."""
 def screen_order(rows: list[dict]) -> list[dict]:
     """Rows by the lowest energy above the hull among each formula's structures (meV/atom;
     comparable across formulas, unlike energies per atom; rank 1's where a row has no lowest),
-    lowest first; rows without one (not relaxed, failed, no reference phases) follow in their
-    own order."""
+    lowest first; then those whose rank 1 is ``uncertain`` (far below a hull that lacks phases
+    of its system: MgO at -1,550 meV/atom is no best find), then rows without one (not relaxed,
+    failed, no reference phases) in their own order."""
     def key(row: dict) -> tuple[int, float]:
         try:
             lowest = row.get("lowest_e_above_hull_meV")
             value = float(lowest if lowest not in (None, "") else row["e_above_hull_meV"])
         except (KeyError, TypeError, ValueError):
-            return (1, 0.0)
-        return (0, value) if math.isfinite(value) else (1, 0.0)
+            return (2, 0.0)
+        if not math.isfinite(value):
+            return (2, 0.0)
+        return (1 if row.get("stability") == UNCERTAIN else 0, value)
 
     return sorted(rows, key=key)
 

@@ -85,7 +85,12 @@ FRAME_EHULL_ERROR_EV: dict[tuple[str, str], float] = {
 the same hull, eV/atom: 3,567 validation compounds, the potential's energy at the DFT geometry
 (``benchmarks/stability_frames.py``, tables of docs/stability.md). A result closer to the hull
 than this cannot be told ``stable`` or ``metastable`` by the potential (:attr:`Stability.near_hull`)."""
-LABELS = ("stable", "metastable", "unstable")
+UNCERTAIN = "uncertain"
+"""The label of a result far below the known hull, beyond the frame's error (:func:`far_below`):
+the references most likely lack a phase of its system (MgO, withheld from them, reads 1,550
+meV/atom below Mg + MgO2), so neither ``stable`` nor the figure can be trusted; its
+``hull_warning`` says why."""
+LABELS = ("stable", "metastable", "unstable", UNCERTAIN)
 def whole_mev(value_mev: float) -> int:
     """An energy in meV/atom as the program shows it in whole numbers: the stored value (0.1 meV/atom)
     rounded half away from zero, so that -4.5 reads -5 in the table, the notes and the CLI alike
@@ -116,7 +121,8 @@ class Stability:
     decomposition : tuple of (str, float)
         The phases of the hull at this composition and their fractions by atom, largest first.
     label : str
-        ``stable``, ``metastable`` or ``unstable`` (:data:`LABELS`).
+        ``stable``, ``metastable``, ``unstable`` or, far below the known hull, ``uncertain``
+        (:data:`LABELS`).
     frame : str
         The frame's name (:data:`FRAMES`).
     threshold : float
@@ -365,7 +371,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
             doubt = (f"far below the known hull ({known}), beyond the frame's error: the references may lack "
                      "this system's phases near this composition; check against a complete phase diagram before "
                      "trusting the figure")
-            placed[lowest] = doubted(placed[lowest], doubt)
+            placed[lowest] = doubted(replace(placed[lowest], label=UNCERTAIN), doubt)
     return placed
 
 
