@@ -78,3 +78,25 @@ def test_shipped_table_is_reproducible():
         capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_training_data_elements_are_the_template_librarys():
+    """TRAINING_DATA_Z is what the shipped template library (the training formulas) holds: FmCl3's
+    space groups were printed with confident probabilities and no word that Fm was never seen."""
+    from core.crystal.elements import TRAINING_DATA_Z, unseen_elements
+    from core.templates.library import load_library
+
+    assert set(np.unique(load_library().numbers).tolist()) == set(TRAINING_DATA_Z)
+    assert unseen_elements(["Fm", "Cl", "Fr"]) == ["Fm", "Fr"]
+
+
+def test_a_formula_with_an_element_never_seen_in_training_says_so(capsys):
+    from core.cli import main
+    from core.crystal.composition import parse_formula
+    from core.predict.scope import scope_notes
+    from core.predict.settings import PredictionSettings
+
+    assert any("Fm (Z = 100) never occurs" in n for n in scope_notes(parse_formula("FmCl3"), PredictionSettings()))
+    assert not any("never occur" in n for n in scope_notes(parse_formula("NaCl"), PredictionSettings()))
+    assert main(["templates", "FmCl3"]) == 0
+    assert "note: element Fm (Z = 100) never occurs in the structures the models" in capsys.readouterr().out

@@ -115,3 +115,34 @@ def test_the_multi_fidelity_model_is_read_through_its_pbe_head():
     r2scan = atoms.get_potential_energy() / len(atoms)
     assert abs(mf0 - seven) < 0.1  # two PBE-scale models of MPtrj
     assert abs(mf0 - r2scan) > 5 * abs(mf0 - seven)
+
+
+@pytest.mark.parametrize("name", sorted(n for n in POTENTIALS if n != "chgnet"))
+def test_the_trained_elements_are_each_sevennet_models_own(name):
+    """TRAINED_Z is what the SevenNet models were trained on (their type maps), and CHGNet embeds no
+    element beyond Pu (it failed on AmO2 after the GA's work)."""
+    from core.relax.potentials import TRAINED_Z, load_calculator
+
+    assert {int(z) for z in load_calculator(name).type_map} == set(TRAINED_Z)
+
+
+def test_chgnet_embeds_no_element_beyond_plutonium():
+    from chgnet.model import CHGNet
+
+    from core.relax.potentials import TRAINED_Z
+
+    assert CHGNet.load(verbose=False).atom_embedding.embedding.num_embeddings == max(TRAINED_Z) == 94
+
+
+@pytest.mark.parametrize("formula", ["AmO2", "FrCl", "RnF2"])
+def test_a_relaxation_the_potential_was_not_trained_for_is_refused_before_any_work(formula, tmp_path, capsys):
+    """AmO2 ran the GA, then every relaxation failed ('mat1 and mat2 shapes cannot be multiplied')
+    and a folder without structures was left; FrCl gave 40 Å³/atom at 0 eV/atom without a word."""
+    out = tmp_path / "run"
+    assert main(["predict", formula, "--fast", "--jobs", "1", "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert "outside the elements CHGNet 0.3.0 was trained on" in err and "--no-relax" in err
+    assert not out.exists()
+    with pytest.raises(PotentialError, match="SevenNet-0"):
+        PredictionSettings(potential="sevennet").check_elements(["Fr", "Cl"])
+    PredictionSettings(relax=False).check_elements(["Am", "O"])  # unrelaxed structures need no potential

@@ -116,6 +116,20 @@ def atomic_numbers(symbols: list[str] | tuple[str, ...]) -> np.ndarray:
     return np.array([index[s] for s in symbols], dtype=np.int64)
 
 
+TRAINING_DATA_Z = frozenset(range(1, 95)) - frozenset(range(84, 89))
+"""Atomic numbers that occur in the training formulas of the shipped models and the template
+library (MP-20): H to Pu without Po, At, Rn, Fr and Ra (checked against the template library by
+tests/test_elements.py). For other elements every model's answer is an extrapolation from
+element features alone."""
+
+
+def unseen_elements(symbols) -> list[str]:
+    """The symbols among ``symbols`` that the training data never holds (:data:`TRAINING_DATA_Z`)."""
+    from pymatgen.core import Element
+
+    return [str(s) for s in symbols if Element(str(s)).Z not in TRAINING_DATA_Z]
+
+
 def all_metal(symbols: list[str] | tuple[str, ...]) -> bool:
     """Whether every element is a metal (pymatgen's ``Element.is_metal``, stored in the element
     table): the contact rule's all-metal case, and the VASP input set's metal case."""

@@ -143,6 +143,7 @@ def predict_structures(
     clock = _Clock(progress, start)
     parsed = parse_formula(formula)
     check_scope(parsed, settings.z)
+    settings.check_elements(parsed.counts)
     device = resolve_device(settings.device)  # no CUDA where CUDA was asked: an error before any work
     folder = RunFolder(out_dir, parsed.unit_formula, overwrite) if out_dir is not None else None
     if folder is not None:

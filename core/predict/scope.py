@@ -5,7 +5,7 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 from __future__ import annotations
 
 from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, Formula
-from core.crystal.elements import all_metal
+from core.crystal.elements import all_metal, unseen_elements
 from core.errors import FormulaError
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
@@ -165,11 +165,29 @@ def hull_caveat(parsed: Formula) -> str | None:
             f"{parsed.unit_formula} may be missing from the hull, so 'stable' may be too kind")
 
 
+def unseen_elements_note(parsed: Formula) -> str | None:
+    """A note when an element of ``parsed`` never occurs in the models' training data
+    (:data:`core.crystal.elements.TRAINING_DATA_Z`): FmCl3's space groups were printed with
+    confident probabilities."""
+    unseen = unseen_elements(parsed.counts)
+    if not unseen:
+        return None
+    from pymatgen.core import Element
+
+    named = ", ".join(f"{s} (Z = {Element(s).Z})" for s in unseen)
+    return (f"element{'s' if len(unseen) > 1 else ''} {named} never occur{'s' if len(unseen) == 1 else ''} in the "
+            "structures the models and "
+            "templates were trained on (Materials Project, H to Pu without Po to Ra): space groups, lattices and "
+            "contact maps for it are extrapolations from element features alone")
+
+
 def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[TemplateCandidate] | None = None,
                 candidates_given: bool = False) -> list[str]:
     """What the user should know about the routes for this composition, in words
     (``templates``: those retrieved; ``candidates_given``: CMCrystal candidates chosen by the caller)."""
     notes = [note] if (note := cell_size_note(parsed, settings)) else []
+    if (unseen := unseen_elements_note(parsed)) is not None:
+        notes.append(unseen)
     if "contact" not in settings.sources:
         return notes
     if not contact_route_fits(parsed, settings.z):

@@ -10,7 +10,12 @@ from typing import Any
 from core.errors import AlphaCrystalError
 from core.reconstruction.ga import MAX_POPULATION, MIN_POPULATION, GASettings
 from core.reconstruction.loop import LoopSettings
-from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, check_potential
+from core.relax.potentials import (
+    DEFAULT_POTENTIAL,
+    POTENTIALS,
+    check_potential,
+    check_potential_elements,
+)
 from core.relax.relaxer import (
     RelaxSettings,
 )
@@ -281,6 +286,14 @@ class PredictionSettings:
         prediction carries its own GA settings (:meth:`ga` of its cell's size)."""
         return LoopSettings(self.n_assignments, self.restarts, self.ga(), self.seed, self.max_strain,
                             self.escalate_to, self.jobs)
+
+    def check_elements(self, symbols) -> None:
+        """Refuse, before any work, a relaxation or re-ranking by a potential not trained on one of
+        ``symbols`` (:func:`core.relax.potentials.check_potential_elements`)."""
+        if self.relax:
+            for name in (self.potential, self.reranking_potential):
+                if name is not None:
+                    check_potential_elements(name, symbols)
 
     def relax_settings(self) -> RelaxSettings:
         return RelaxSettings(fmax=self.fmax, steps=self.relax_steps, potential=self.potential,

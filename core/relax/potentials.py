@@ -67,8 +67,34 @@ SEVENNET_MODALS = {"sevennet-mf-0": "PBE"}
 the scale of Materials Project's energies and of CHGNet) and an r2SCAN head."""
 
 
+TRAINED_Z = frozenset(range(1, 95)) - frozenset(range(84, 89))
+"""Atomic numbers every shipped potential was trained on: H to Pu without Po, At, Rn, Fr and Ra
+(Z 84-88), which MPtrj, the training set of all four, does not hold. SevenNet's type maps are
+exactly these 89 elements; CHGNet embeds Z 1-94 but its embeddings of 84-88 were never trained
+(FrCl relaxed to 40 Å³/atom at about 0 eV/atom), and it fails on Am and beyond (checked against
+the models by tests/test_potentials.py)."""
+
+
 class PotentialError(AlphaCrystalError):
     """Unknown potential, or its package is not installed."""
+
+
+def check_potential_elements(name: str, symbols) -> None:
+    """Refuse a relaxation by potential ``name`` of a composition with elements it was not trained
+    on (:data:`TRAINED_Z`), before any work.
+
+    Raises
+    ------
+    PotentialError
+        Naming the elements, the potential and what to do instead.
+    """
+    from pymatgen.core import Element
+
+    outside = [str(s) for s in symbols if Element(str(s)).Z not in TRAINED_Z]
+    if outside:
+        raise PotentialError(f"{', '.join(outside)}: outside the elements {check_potential(name).label} was trained on "
+                             "(H to Pu without Po, At, Rn, Fr, Ra): its energies and relaxations would mean nothing; "
+                             "predict without relaxation (--no-relax) to get unrelaxed structures")
 
 
 def check_potential(name: str) -> Potential:
