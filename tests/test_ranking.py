@@ -66,6 +66,21 @@ def entry(structure: Structure, energy: float, template_id: str) -> RankedStruct
     return RankedStructure(0, template.source, structure, relaxation, template=template)
 
 
+def test_a_structure_given_its_twins_relaxation_does_not_represent_it():
+    """Two structures that were the same before relaxation are relaxed once and share that
+    relaxation: the one relaxed represents both (NaCl's rank 1 read 'CMCrystal sg225' with the
+    template's 0 steps and 0.02 s, the CMCrystal structure never having been relaxed)."""
+    cub = cubic_perovskite()
+    relaxed, twin = entry(cub, -8.0, "mp-5229"), entry(cub.copy(), -8.0, "mp-9")
+    relaxation = relaxed.relaxation
+    twin.relaxation = relaxation
+    entries = {("twin", 0): twin, ("relaxed", 0): relaxed}  # the twin first, as a GA result came first
+    ranked, _, _ = _rank(entries, {k: relaxation for k in entries}, True, borrowed=frozenset({("twin", 0)}))
+    assert [e.source for e in ranked] == ["template mp-5229"] and ranked[0].found_also_by == ["template mp-9"]
+    ranked, _, _ = _rank(entries, {k: relaxation for k in entries}, True)  # without it, the first listed
+    assert [e.source for e in ranked] == ["template mp-9"]
+
+
 def test_pipeline_ranking_merges_the_near_tie_and_says_why():
     """A cubic structure and a slightly distorted tetragonal copy 2 meV/atom lower: one result,
     the cubic one, with the option on; both without it."""

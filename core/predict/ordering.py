@@ -40,7 +40,7 @@ from core.stability.hull import (
 
 
 def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tuple[str, int], RelaxResult],
-          relaxed: bool, near_tie: float = 0.0
+          relaxed: bool, near_tie: float = 0.0, borrowed: frozenset = frozenset()
           ) -> tuple[list[RankedStructure], list[RankedStructure], list[dict]]:
     """Drop broken structures, order the rest, merge duplicates across both routes
     (keeping the better one) and, relaxed, near-ties onto the higher symmetry
@@ -49,7 +49,11 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
 
     Order: by energy per atom; without relaxation the routes have no common
     scale, so their own orders (CMCrystal: fitness, then space-group probability;
-    templates: substitution score) are interleaved, template first."""
+    templates: substitution score) are interleaved, template first.
+
+    ``borrowed``: items not relaxed themselves, given the relaxation of the structure they were
+    before it (:func:`core.predict.ranking.duplicates_before_relaxation`): at equal energy the
+    one relaxed represents them, so that its steps and time are reported with its own source."""
     sound, rejected = [], []
     for item, e in entries.items():
         relaxation = relaxations.get(item)
@@ -69,7 +73,7 @@ def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tup
             continue
         e.relaxation = relaxation
         sound.append(e)
-    sound = _ordered(sound, relaxed)
+    sound = _ordered(sound, relaxed, {id(entries[item]) for item in borrowed if item in entries})
     matcher = structure_matcher()
     cells: dict[int, tuple] = {}
     kept: list[RankedStructure] = []
@@ -331,12 +335,15 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
             text += f"; found {e.duplicates + 1} times"
         e.rank_reason = text
 
-def _ordered(entries: list[RankedStructure], relaxed: bool) -> list[RankedStructure]:
+def _ordered(entries: list[RankedStructure], relaxed: bool, borrowed: set[int] | None = None) -> list[RankedStructure]:
+    """Relaxed: by energy, then structures relaxed themselves before those given another's
+    relaxation (``borrowed``: ids of entries), then by GA fitness."""
     if relaxed:
         def by_energy(e: RankedStructure):
             energy = e.energy_per_atom
             prior = -e.reconstruction.fitness if e.reconstruction is not None else -1.0
-            return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0, prior)
+            return (0 if math.isfinite(energy) else 1, energy if math.isfinite(energy) else 0.0,
+                    id(e) in (borrowed or ()), prior)
         return sorted(entries, key=by_energy)
     contact = sorted((e for e in entries if e.template is None), key=_ga_order)
     templates = sorted((e for e in entries if e.template is not None),

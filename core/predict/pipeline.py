@@ -185,6 +185,7 @@ def predict_structures(
                     "reason": f"atoms closer than {MIN_ATOM_DISTANCE} Å"} for r in dropped]
     entries = _entries(candidates, selected, templates)
     relaxations: dict[tuple[str, int], RelaxResult] = {}
+    twins: dict[tuple[str, int], tuple[str, int]] = {}
     resumed_relax = 0
     if settings.relax and not cancelled:
         twins = _same_before_relaxation(entries)
@@ -196,7 +197,7 @@ def predict_structures(
         cancelled = _is_set(cancel)
 
     clock.stage("ranking", 0, 1, "removing duplicates")
-    ranked, pool, rejected = _rank(entries, relaxations, settings.relax, settings.near_tie)
+    ranked, pool, rejected = _rank(entries, relaxations, settings.relax, settings.near_tie, frozenset(twins))
     for entry in pool:
         if entry.z in maps:
             entry.relaxed_score = _relaxed_score(entry, maps[entry.z])
