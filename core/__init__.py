@@ -71,6 +71,7 @@ _LAZY = {
     "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
     "PredictionResult": "core.predict.results", "PredictionSettings": "core.predict.settings", "check_scope": "core.predict.scope",
     "cell_size_note": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
+    "z_from_formula": "core.predict.scope",
     "read_run_folder": "core.predict.result_folder", "ResultRecord": "core.predict.record",
     "energies_above_lowest": "core.predict.record",
     # stability against the known phases (pymatgen's phase diagram)

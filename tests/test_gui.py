@@ -163,6 +163,21 @@ def test_formula_validation_as_you_type(window, qtbot):
     assert not window.formula_bar.predict_button.isEnabled()
 
 
+def test_a_typed_multiple_chooses_z_as_predict_reads_it(window, qtbot):
+    """The tooltip said Ag2F4 means Z = 2 but the box stayed 'Z auto' (Na2Cl2 ran with Z auto); a
+    multiple beyond every cell (Fe100O150) was reduced without a word."""
+    bar = window.formula_bar
+    qtbot.keyClicks(bar.edit, "Na2Cl2")
+    assert bar.z == 2 and "Na2Cl2 read as NaCl with Z = 2" in bar.status.text()
+    bar.z_box.setCurrentIndex(0)  # the user prefers automatic Z: kept while the text stays
+    bar.validate()
+    assert bar.z is None
+    bar.edit.setText("NaCl")
+    assert bar.z is None and "read as" not in bar.status.text()
+    bar.edit.setText("Fe100O150")
+    assert bar.z is None and "50 × Fe2O3 (250 atoms), beyond the 20-atom limit" in bar.status.text()
+
+
 def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(window, qtbot, tmp_path):
     w = predicted(qtbot, window, "LiFePO4")
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()

@@ -17,7 +17,15 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.labels import WrappedLabel
-from core import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, FormulaError, check_scope, counted, parse_formula
+from core import (
+    MP20_MAX_ATOMS,
+    PAPER_MAX_ATOMS,
+    FormulaError,
+    check_scope,
+    counted,
+    parse_formula,
+    z_from_formula,
+)
 
 
 class FormulaBar(QWidget):
@@ -43,11 +51,15 @@ class FormulaBar(QWidget):
         self.predict_button = QPushButton("Predict")
         self.predict_button.setShortcut("Ctrl+P")
         self.predict_button.setToolTip("candidates, contact maps and templates of the formula (Enter or Ctrl+P)")
-        self.edit.setToolTip("a chemical formula, e.g. Ca3(PO4)2; a multiple such as Ag2F4 means Z = 2")
+        self.edit.setToolTip("a chemical formula, e.g. Ca3(PO4)2; a multiple such as Ag2F4 chooses Z = 2 (the Z "
+                             "box can change it)")
         self.predict_button.setDefault(True)
         self.predict_button.setEnabled(False)
         self.status = WrappedLabel()  # a long formula's Z list or note must not widen the window's centre
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self._typed_read: str | None = None
+        """The formula text whose typed multiple last chose Z (Ag2F4: Z = 2), so that a Z the user
+        chose afterwards for the same text is kept."""
         self._suggested: str | None = None
         """The formula the program last filled in (an opened reference's), while the box still holds it."""
         self._note: tuple[str, str] | None = None
@@ -96,10 +108,15 @@ class FormulaBar(QWidget):
                 for z in zs:
                     self.z_box.addItem(f"Z={z} ({self._atoms(formula, z)})", z)
                 options = self._summary(formula, zs)
-                note = self._note[1] if self._note and self._note[0] == text.strip() else ""
-                self.status.setText(f"{formula.unit_formula} — {options}"
-                                    + (f"<br><span style='color:#8a5a00'>note: {escape(note)}</span>" if note else ""))
+                typed_z, reading = z_from_formula(formula, None, self.contact_max_atoms)
+                notes = [n for n in (reading, self._note[1] if self._note and self._note[0] == text.strip() else "")
+                         if n]
+                self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
+                    f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
                 ok = True
+                if text.strip() != self._typed_read:  # a new text: its typed multiple chooses Z (Ag2F4: 2)
+                    self._typed_read = text.strip()
+                    previous = typed_z
                 index = self.z_box.findData(previous)
                 if previous is not None and index >= 0:
                     self.z_box.setCurrentIndex(index)

@@ -27,13 +27,15 @@ def check_scope(parsed: Formula, z: int | None) -> None:
         raise FormulaError(f"'{parsed.text}' with Z={z} has {z * per_unit} atoms; predictions cover cells of "
                            f"up to {MP20_MAX_ATOMS} atoms (MP-20's range)")
 
-def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | None]:
+def z_from_formula(parsed: Formula, z: int | None, contact_limit: int | None = None) -> tuple[int | None, str | None]:
     """The Z to run and, when the typed formula says more than its reduced form, the one
     line that tells the user how it was read (never a silent reinterpretation).
 
     ``Ag2F4`` means Z = 2 (as the contact-map command reads it) unless ``z`` is given;
     a typed multiple whose cell the contact route cannot take (``Na8Cl8``: 16 atoms;
-    ``C60H120``: 180) is reduced, and Z is chosen automatically.
+    ``C60H120``: 180) is reduced, and Z is chosen automatically. ``contact_limit``: the contact
+    route's largest cell (atoms), when known without loading the models (the window's formula box,
+    :func:`shipped_contact_route_atoms`); by default :func:`contact_model_max_atoms`.
     """
     typed = parsed.typed_z
     if typed <= 1:
@@ -42,9 +44,10 @@ def z_from_formula(parsed: Formula, z: int | None) -> tuple[int | None, str | No
     if z is not None:
         return z, f"{parsed.text} is {typed} × {unit}; running Z = {z} as given by --z"
     atoms = typed * parsed.atoms_per_formula_unit
-    if contact_route_fits(parsed, typed):
+    contact = contact_limit if contact_limit is not None else contact_model_max_atoms()
+    if atoms <= contact:
         return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
-    limit = MP20_MAX_ATOMS if atoms > MP20_MAX_ATOMS else contact_model_max_atoms()
+    limit = MP20_MAX_ATOMS if atoms > MP20_MAX_ATOMS else contact
     why = (f"beyond the {MP20_MAX_ATOMS}-atom limit" if atoms > MP20_MAX_ATOMS else
            f"beyond the contact route's {limit} atoms (--z {typed} runs that cell on templates)")
     return None, f"{parsed.text} is {typed} × {unit} ({atoms} atoms), {why}: predicting {unit} with Z chosen " \
