@@ -184,6 +184,17 @@ def test_unwritable_target_gives_clear_error(tmp_path):
      ("_cell_length_b 'abc' is not a number", "a loop_ has a row with too few or too many values")),
     ("nosites.cif", "data_x\n_cell.length_a 4\n_cell.length_b 4\n_cell.length_c 4\n_cell.angle_alpha 90\n"
      "_cell.angle_beta 90\n_cell.angle_gamma 90\n", ("no atom sites",)),  # mmCIF-style tags are tags too
+    ("zero.cif", "data_x\n_cell_length_a 4\n_cell_length_b 4\n_cell_length_c 0\n_cell_angle_alpha 90\n"
+     "_cell_angle_beta 90\n_cell_angle_gamma 190\nloop_\n_atom_site_type_symbol\n_atom_site_fract_x\n"
+     "_atom_site_fract_y\n_atom_site_fract_z\nNa 0 0 0\n",  # pymatgen: 'Invalid CIF file with no structures!'
+     ("_cell_length_c 0 is not a possible cell length", "_cell_angle_gamma 190 is not a possible cell angle")),
+    ("dup.cif", "data_x\n_cell_length_a 4\n_cell_length_b 4\n_cell_length_c 4\n_cell_angle_alpha 90\n"
+     "_cell_angle_beta 90\n_cell_angle_gamma 90\nloop_\n_atom_site_type_symbol\n_atom_site_label\n"
+     "_atom_site_fract_x\n_atom_site_fract_y\n_atom_site_fract_z\n_atom_site_occupancy\n"
+     "Na Na1 0 0 0 1\nCl Cl1 0.5 0.5 0.5 1\nCl Cl2 0.5 0.5 0.5 1\n",  # pymatgen: 'no structures!'
+     ("is a site listed twice, or an occupancy above 1?",)),
+    ("result.json", '{"rank": 1, "formula": "NaCl"}', ("this JSON is not one",)),  # pymatgen: "'lattice'"
+    ("run.acproj", "{}", ("a project (.acproj) opens with Open project",)),
     ("POSCAR", "not a structure\n", ("1 line, too short for a POSCAR",)),
     ("POSCAR", "x\nscale\n4 0 0\n0 4 0\n0 0 4\nNa\n1\nDirect\n0 0 0\n", ("line 2: the scale factor 'scale'",)),
 ])

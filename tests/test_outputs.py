@@ -235,11 +235,13 @@ def test_sigterm_stops_predict_like_ctrl_c(tmp_path):
 
 @pytest.mark.parametrize("args, words", [
     (["predict", "NaCl", "--spacegroup", "231"], "231 is not a space-group number"),
+    (["predict", "NaCl", "--spacegroup", "Fm-3x"], "'Fm-3x' is neither a space-group number (1 to 230) nor a Hermann"),
     (["predict", "NaCl", "--jobs", "0"], "argument --jobs: 0 is not allowed"),
     (["predict", "NaCl", "--top-k", "0"], "argument --top-k: 0 is not allowed"),
     (["candidates", "NaCl", "--top-k", "-3"], "argument --top-k: -3 is not allowed"),
 ])
 def test_bad_numbers_are_usage_errors_naming_the_option(args, words, capsys):
+    """(A space group is also taken by its symbol: see test_a_space_group_is_taken_by_number_or_symbol.)"""
     with pytest.raises(SystemExit) as stop:
         main(args)
     assert stop.value.code == 2 and words in capsys.readouterr().err
@@ -418,3 +420,10 @@ def test_exporting_all_results_writes_a_summary_but_never_over_a_users(tmp_path)
         export_records(records, out, "KCl", summary=True)
     assert json.loads((out / "summary.json").read_text())["formula"] == "NaCl"
     assert not any("KCl" in p.name for p in out.iterdir())  # nothing of KCl's written beside NaCl's
+
+
+def test_a_space_group_is_taken_by_number_or_symbol():
+    """A crystallographer writes Fm-3m: --spacegroup Fm-3m was refused (numbers only)."""
+    from core.cli.options import spacegroup_number
+
+    assert [spacegroup_number(t) for t in ("225", "Fm-3m", "P6_3/mmc", "P63/mmc", "P2_1/c")] == [225, 225, 194, 194, 14]

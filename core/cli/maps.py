@@ -52,6 +52,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     _options_not_for(args, "a structure file (its atoms fix the cell and the map)", z="--z",
                      probabilities="--probabilities")
     from core.contact.contact_map import DEFAULT_TOLERANCE, compute_contact_map
+    from core.contact.contact_rule import rule_for_cell
     from core.crystal.composition import formula_unit_text
     from core.crystal.symmetry import primitive_cell, space_group
     from core.io.structures import read_structure
@@ -61,10 +62,15 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     window = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     cmap = compute_contact_map(cell, tolerance=window, rule=args.rule or "paper")
     number, symbol = space_group(cell)
+    applied = rule_for_cell(args.rule or "paper", np.array(cell.atomic_numbers))
+    radii = ("metallic radii R_i + R_j for metal pairs (covalent r_i + r_j otherwise)" if applied == "metallic"
+             else "covalent radii r_i + r_j")
     print(f"file: {args.file}")
     print(
         f"formula: {formula_unit_text(cell.composition)}   atoms ({'as given' if args.as_given else 'primitive cell'}): "
-        f"{len(cell)}   space group: {symbol} ({number})   window: r_i + r_j ± {window} Å"
+        f"{len(cell)}   space group: {symbol} ({number})   window: {radii} ± {window} Å"
+        + ("   (rule metallic asked; this cell is not all-metal, so the paper's rule applies)"
+           if args.rule == "metallic" and applied != "metallic" else "")
     )
     print()
     print(format_contact_map(cmap.labels, cmap.matrix))

@@ -114,11 +114,18 @@ dropout = Number(float, 0.0, 1.0, high_open=True)
 learning_rate = Number(float, 0.0, 1.0, low_open=True)
 
 def spacegroup_number(text: str) -> int:
-    """argparse type: an international space-group number, 1-230."""
+    """argparse type: a space group by its international number (1-230) or its Hermann-Mauguin
+    symbol (``Fm-3m``, ``P6_3/mmc``, ``P63/mmc``; read by pymatgen), as its number."""
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a space-group number: they run from 1 to 230") from None
+        from pymatgen.symmetry.groups import SpaceGroup
+
+        try:
+            return int(SpaceGroup(text.strip()).int_number)
+        except (ValueError, KeyError):
+            raise argparse.ArgumentTypeError(f"{text!r} is neither a space-group number (1 to 230) nor a "
+                                             "Hermann-Mauguin symbol such as Fm-3m or P6_3/mmc") from None
     if not 1 <= value <= 230:
         raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
     return value

@@ -263,8 +263,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                         "result folders are kept either way")
     p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K, help=f"space-group candidates (default {DEFAULT_TOP_K})")
     p.add_argument("--z", type=z_or_auto, default="auto", help="formula units in the primitive cell, or auto (default)")
-    p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="N",
-                   help="try this space group instead of the predicted ones (repeatable)")
+    p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="SG",
+                   help="try this space group (number or symbol: 225 or Fm-3m) instead of the predicted ones "
+                        "(repeatable)")
     p.add_argument("--from-structure", metavar="FILE",
                    help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
                         "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")

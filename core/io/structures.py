@@ -99,6 +99,13 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
         problems = _cif_cell_problems(p) if p.suffix.lower() in (".cif", ".mcif") else []
         if problems:  # pymatgen's own words ("integer modulo by zero") say nothing about the file
             reason = "; ".join(problems)
+        elif p.suffix.lower() == ".json":  # pymatgen's "'lattice'" for a run's summary.json or result.json
+            reason = "a JSON structure file is pymatgen's Structure.as_dict(); this JSON is not one"
+        elif "Unrecognized extension" in reason or "Unrecognized file extension" in reason:
+            reason = ("not a structure file name: CIF (.cif), POSCAR/CONTCAR (or *.vasp) or pymatgen JSON (.json)"
+                      + ("; a project (.acproj) opens with Open project" if p.suffix.lower() == ".acproj" else ""))
+        elif "no structures" in reason and p.suffix.lower() in (".cif", ".mcif"):
+            reason = "pymatgen built no structure from its atom sites: is a site listed twice, or an occupancy above 1?"
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
     if len(structure) == 0:
         raise StructureFileError(f"{p}: the file contains no atoms")
@@ -299,6 +306,9 @@ def _cif_cell_problems(path: Path) -> list[str]:
             problems.append(f"no {tag}")
         elif not _is_cif_number(str(tags[tag])):
             problems.append(f"{tag} '{tags[tag]}' is not a number")
+        elif (value := float(str(tags[tag]).split("(")[0])) <= 0 or (
+                tag.startswith("_cell_angle") and value >= 180):
+            problems.append(f"{tag} {tags[tag]} is not a possible cell {'angle' if 'angle' in tag else 'length'}")
     if not _has_atom_sites(tags):
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
     return problems
