@@ -55,7 +55,12 @@ def hull_picture_of(records):
         picture = core.hull_picture([r.to_row() for r in records])
     except core.StabilityError as exc:
         return None, str(exc)
-    return picture, "" if picture is not None else "no result has an energy above the hull (not relaxed)"
+    if picture is not None:
+        return picture, ""
+    if not any(r.energy_per_atom is not None for r in records):
+        return None, "no result has an energy above the hull (not relaxed)"
+    return None, ("no result was placed on the hull (the stability frame is 'none', or the run was cancelled "
+                  "before the hull step)")
 
 
 def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progress=None, cancel=None):

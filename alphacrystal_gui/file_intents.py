@@ -81,7 +81,7 @@ class FileIntents:
         not when the read was cancelled, or the session changed during the read and the user
         now keeps that work (asked again). None when refused."""
         w = self.window
-        if self.session.busy_with or not w.may_discard(f"open {Path(path).name}"):
+        if w.refused_while_busy(f"open {Path(path).name}") or not w.may_discard(f"open {Path(path).name}"):
             return None
         self._say(f"Reading {path}…")
         revision = self.session.revision

@@ -217,6 +217,10 @@ class MainWindow(QMainWindow):
         self.error_box = box
         self.statusBar().showMessage(message.splitlines()[0])
 
+    TASK_WORDS = {"inputs_with_note": "the prediction of candidates and maps", "run_live": "the run",
+                  "read": "the file being read"}
+    """The foreground tasks in the user's words (the session's busy state; the status bar's refusals)."""
+
     def start(self, fn, *args, busy: bool = True, on_success=None, on_failure=None, in_engine: bool = False,
                **kwargs) -> Task:
         def finished() -> None:
@@ -229,7 +233,8 @@ class MainWindow(QMainWindow):
             self.update_actions()
 
         if busy:  # the busy state is the session's (raises while another task is going on)
-            self.session.begin_task(getattr(fn, "__name__", "a task").replace("_", " "))
+            name = getattr(fn, "__name__", "")
+            self.session.begin_task(self.TASK_WORDS.get(name, name.replace("_", " ") or "a task"))
         try:
             task = start_task(self, fn, *args, engine=self.engine if in_engine else None,
                               on_success=on_success, on_failure=on_failure or self.show_error,
@@ -280,10 +285,18 @@ class MainWindow(QMainWindow):
     def may_discard(self, action: str) -> bool:
         return not self.session.has_unsaved_work or self.confirm_discard(action)
 
+    def refused_while_busy(self, what: str) -> bool:
+        """True (and said in the status bar) when a foreground task is going on: Predict, Start
+        and Open wait for it (pressed during a run, they did nothing without a word)."""
+        if not self.session.busy_with:
+            return False
+        self.statusBar().showMessage(f"Cannot {what} now: wait for {self.session.busy_with} to finish, or cancel it")
+        return True
+
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:
         """Candidates, contact maps and templates for ``formula`` (worker thread)."""
-        if self.session.busy_with or not self.may_discard(f"predict {formula}"):
+        if self.refused_while_busy(f"predict {formula}") or not self.may_discard(f"predict {formula}"):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model, device = self.session.preferences.contact_model, self.session.preferences.device
@@ -358,7 +371,7 @@ class MainWindow(QMainWindow):
     def start_run(self, rerun: int | None = None) -> None:
         """Run the ticked candidates and templates, or (``rerun``: a result index) CMCrystal
         again from that result's Wyckoff assignment on the current map of its Z."""
-        if self.session.busy_with:
+        if self.refused_while_busy("start a run"):
             return
         try:
             settings = self.session.run_settings

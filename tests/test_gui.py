@@ -1564,3 +1564,17 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
     assert "LiF has no results: PredictionError" in dialog.status.text()
     dialog._open(1)
     assert dialog.status.text() == "" and opened and opened[-1].endswith("NaCl")
+
+
+def test_predict_start_and_open_during_a_task_say_why_they_wait(window, tmp_path):
+    """Pressed during a run they did nothing without a word."""
+    window.session.begin_task(window.TASK_WORDS["run_live"])
+    try:
+        window.predict("NaCl", None)
+        assert "Cannot predict NaCl now: wait for the run to finish, or cancel it" in window.statusBar().currentMessage()
+        window.start_run()
+        assert "Cannot start a run now" in window.statusBar().currentMessage()
+        assert window.files.open_project(tmp_path / "x.acproj") is None
+        assert "Cannot open x.acproj now" in window.statusBar().currentMessage()
+    finally:
+        window.session.end_task()

@@ -72,6 +72,7 @@ class CandidatesPanel(QWidget):
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
         self.add_button = QPushButton("Add space group")
         self.remove_button = QPushButton("Remove")
+        self.remove_button.setEnabled(False)
         buttons = QHBoxLayout()
         buttons.addWidget(self.add_button)
         buttons.addWidget(self.remove_button)
@@ -121,6 +122,7 @@ class CandidatesPanel(QWidget):
         if 0 <= current < len(self._rows):
             self.table.setCurrentCell(current, max(1, self.table.currentColumn()))
         self.add_button.setEnabled(bool(self._rows))
+        self.remove_button.setEnabled(bool(self._rows))  # nothing to remove in an empty table
         self._fit_columns()
 
     def _fit_columns(self) -> None:

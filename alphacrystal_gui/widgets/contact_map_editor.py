@@ -230,7 +230,7 @@ class ContactMapEditor(QWidget):
         else:
             text = "Partners in the cell: " + ", ".join(f"{lab} {d}" for lab, d in zip(doc.labels, degrees))
         bonds = int(doc.matrix.sum()) // 2
-        text += f"  ·  {bonds} bond{'' if bonds == 1 else 's'}"
+        text += f"  ·  {bonds} atom pair{'' if bonds == 1 else 's'} in contact"  # bonds over images: the CN line
         conflicts = doc.rule_conflicts()
         if conflicts:
             pairs = ", ".join(f"{doc.labels[i]}–{doc.labels[j]}" for i, j in conflicts[:3])

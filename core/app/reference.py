@@ -36,9 +36,13 @@ class ReferenceStructure:
     """What the reader warned about (atoms closer than a named limit, ...), in words."""
 
     def describe(self) -> str:
-        """``rutile.cif: TiO2, P4_2/mnm (136), 6 atoms, 12 bonds, 0 short contacts``."""
+        """``rutile.cif: TiO2, P4_2/mnm (136), 6 atoms, 12 bonds over periodic images (6 atom pairs in
+        contact in the map), 0 short contacts``: the map editor counts the pairs (SrTiO3's 18 bonds
+        and 6 pairs read as a contradiction when both said "bonds")."""
+        pairs = int(self.contact_map.matrix.sum()) // 2
         return (f"{self.name}: {formula_unit_text(self.cell.composition)}, {self.symbol} ({self.spacegroup}), "
-                f"{len(self.cell)} atoms, {self.contact_map.n_valid_bonds} bonds, "
+                f"{len(self.cell)} atoms, {self.contact_map.n_valid_bonds} bonds over periodic images "
+                f"({pairs} atom pair{'' if pairs == 1 else 's'} in contact in the map), "
                 f"{self.contact_map.n_short_contacts} short contacts")
 
 

@@ -270,7 +270,8 @@ class Session:
             return None
         if self._reference_document[0] is not self.reference_map:
             doc = ContactMapDocument()
-            doc.load(self.reference_map.labels, self.reference_map.species, self.reference_map.matrix)
+            doc.load(self.reference_map.labels, self.reference_map.species, self.reference_map.matrix,
+                     image_coordination=self.reference_map.coordination_numbers)  # the CN line, as a result's
             self._reference_document = (self.reference_map, doc)
         return self._reference_document[1]
 
