@@ -11,12 +11,14 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from PySide6.QtCore import QSettings, Qt
+from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtWidgets import (
     QDockWidget,
     QFileDialog,
+    QFrame,
     QMainWindow,
     QMessageBox,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
@@ -60,6 +62,22 @@ LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.33, 0.36
 shares of the window's width (first start; later the saved layout)."""
 
 
+
+class VerticalScrollArea(QScrollArea):
+    """``content`` scrolled vertically only: as wide as the content needs (its minimum width, never
+    cut off at the side), as short as the dock is (the rest scrolls)."""
+
+    def __init__(self, content: QWidget) -> None:
+        super().__init__()
+        self.setWidgetResizable(True)
+        self.setFrameShape(QFrame.Shape.NoFrame)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        self.setWidget(content)
+
+    def minimumSizeHint(self) -> QSize:
+        content = self.widget().minimumSizeHint()
+        return QSize(content.width() + self.verticalScrollBar().sizeHint().width(), super().minimumSizeHint().height())
+
 class MainWindow(QMainWindow):
     """AlphaCrystal Studio's one window: renders the :class:`core.app.session.Session` and
     sends it the user's intents (the window keeps no copy of the workflow state)."""
@@ -97,7 +115,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.map_panel, 1)
         self.setCentralWidget(centre)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.reference_requests = 0
@@ -188,9 +206,14 @@ class MainWindow(QMainWindow):
             self.resizeDocks(self._first_show_docks, widths, Qt.Orientation.Horizontal)
             self._first_show_docks = None
 
-    def _dock(self, title: str, widget: QWidget, area) -> QDockWidget:
+    def _dock(self, title: str, widget: QWidget, area, scroll: bool = False) -> QDockWidget:
+        """A dock holding ``widget``; ``scroll``: inside a scroll area, so that a panel taller than
+        the screen (the Run panel with its ranking options unfolded) scrolls instead of making the
+        window taller than a 768-px laptop screen or squashing its fitness plot to nothing."""
         dock = QDockWidget(title, self)
         dock.setObjectName(title)
+        if scroll:
+            widget = VerticalScrollArea(widget)
         dock.setWidget(widget)
         self.addDockWidget(area, dock)
         self.docks = [*getattr(self, "docks", []), dock]

@@ -18,19 +18,21 @@ from core import Session
 
 PROVISIONAL_NOTE = ("Provisional: the structures relaxed so far, ranked by their energy so far. Some may still be "
                     "relaxed further, and duplicates are merged only when the run ends; the final ranking then "
-                    "replaces this list (export and save wait for it).")
+                    "replaces this list (export waits for it; a save keeps the results of before the run).")
 
 PLOT_HEIGHT_PX = 170
 """Tallest the energy and hull plots grow (px): the table keeps the room."""
 
-PLOT_MIN_HEIGHT_PX = 140
-"""Shortest the plots get (px): their axis labels stay whole."""
+PLOT_MIN_HEIGHT_PX = 120
+"""Shortest the plots get (px): their axis labels stay whole (the plots' own minimum)."""
 
 DISCARDED_LINES = 2
 """Lines of the *Not in the list* note shown (all of them in its tooltip): the table keeps the room."""
 
-TABLE_ROWS = 5
-"""Rows of the results table always in view: the plots below give way (a splitter moves the border)."""
+TABLE_ROWS = 3
+"""Rows of the results table always in view: the plots below give way (a splitter moves the border).
+Three, so that the window with results fits a 1366 x 768 laptop under its title bar and taskbar
+(five made it at least 764 px tall); the splitter gives the table more room when there is some."""
 
 
 class ResultsPanel(QWidget):

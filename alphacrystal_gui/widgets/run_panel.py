@@ -55,6 +55,11 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
            "#bcbd22"]
 
 
+
+FITNESS_PLOT_MIN_HEIGHT_PX = 140
+"""Shortest the fitness plot gets (px): with the ranking options unfolded on a short screen the Run
+dock scrolls (it sits in a scroll area) instead of squashing the curves to an axis."""
+
 class _LegendInLayout(pg.LegendItem):
     """A legend placed by its parent's layout: pyqtgraph's own resizes itself to its entries
     by moving to (0, 0) (it expects to float over a view box), which would show it over the
@@ -124,6 +129,7 @@ class RunPanel(QWidget):
         # dock (a relayout resizes and fully repaints the plot: measured 20-60 ms)
         self.stage.setFixedHeight(2 * self.stage.fontMetrics().lineSpacing() + 4)
         self.plot = pg.PlotWidget(background="w")
+        self.plot.setMinimumHeight(FITNESS_PLOT_MIN_HEIGHT_PX)  # the dock scrolls rather than squash it
         self.plot.setLabel("bottom", "generation")
         self.plot.setLabel("left", "fitness")
         self.plot.setToolTip("GA fitness = Dice of the contact maps × fraction of valid bond lengths; "
