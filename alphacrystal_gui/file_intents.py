@@ -103,10 +103,7 @@ class FileIntents:
         w = self.window
         w.formula_bar.show_note(contents.formula, note)  # as the Predict that made the project showed it
         self.session.open_contents(contents, path)
-        if contents.z is not None:
-            index = w.formula_bar.z_box.findData(contents.z)
-            if index >= 0:
-                w.formula_bar.z_box.setCurrentIndex(index)
+        w.formula_bar.set_z(contents.z)  # the saved Z, automatic too (a typed Na2Cl2 would choose 2)
         if self.session.run.viewing is not None:
             w.results.select_index(self.session.run.viewing)
         self.remember(Path(path))

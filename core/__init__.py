@@ -77,6 +77,7 @@ _LAZY = {
     # stability against the known phases (pymatgen's phase diagram)
     "HullPicture": "core.stability.hull", "Stability": "core.stability.hull", "StabilityError": "core.stability.hull",
     "hull_picture": "core.stability.hull", "STABILITY_FRAMES": "core.stability.hull",
+    "STABILITY_LABELS": "core.stability.hull",
     "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.settings",
     "SECOND_TOP": "core.predict.settings", "SYMMETRY_PRIOR": "core.predict.settings",
     "COUNT_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
@@ -97,7 +98,7 @@ _LAZY = {
     "format_seconds": "core.runtime.terminal", "counted": "core.runtime.terminal",
     "atomic_numbers": "core.crystal.elements",
 }
-_RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
+_RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "STABILITY_LABELS": "LABELS", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME"}
 
 
 def __getattr__(name: str):

@@ -97,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Build dist/AlphaCrystalStudio with PyInstaller.")
     parser.add_argument("--check", action="store_true", help="run the built app's --smoke check afterwards")
     args = parser.parse_args(argv)
+    unfinished = sorted((ROOT / "resources").glob("*.partial"))
+    if unfinished:  # --collect-data resources would ship a reference build's half-made checkpoint
+        print(f"error: {', '.join(p.name for p in unfinished)} in resources/: a build-references run is not "
+              "finished (its checkpoint folder); finish it or remove the folder, then build", file=sys.stderr)
+        return 2
     import PyInstaller.__main__
 
     start = time.perf_counter()

@@ -17,6 +17,8 @@ from core.errors import FormulaError
         ("LiFePO4", "LiFePO4", 7, 1),
         (" Sr Ti O3 ", "SrTiO3", 5, 1),
         ("Fe2 O3", "Fe2O3", 5, 1),  # pymatgen's own spacing: one element a part
+        ("NH4 NO3", "H4N2O3", 9, 1),  # a chemist's: cation and anion
+        ("CH3 COOH", "H2CO", 4, 2),  # pymatgen orders by electronegativity
     ],
 )
 def test_parse_formula(text, reduced, per_unit, typed_z):
@@ -60,8 +62,9 @@ def test_atom_elements_rejects_bad_z_and_too_many_atoms():
         ("NaCl2)", "brackets do not pair up"),  # pymatgen's "`)` is an invalid formula!" before
         ("123", "no element symbol"),
         ("Og", r"Og \(Z = 118\) is beyond the elements this program handles \(H to Lr"),
-        ("ZnO 2", "the number 2 stands alone; .* --z"),  # joined, it was ZnO2
-        ("Fe2O3 Fe3O4", r"several formulas \(Fe in 'Fe2O3' and in 'Fe3O4'\)"),  # joined, Fe5O7
+        ("ZnO 2", "the number 2 stands alone; .*--z"),  # joined, it was ZnO2
+        ("Fe2O3 Fe3O4", r"several formulas \('Fe2O3' and 'Fe3O4', of the same elements\)"),  # joined, Fe5O7
+        ("CuSO4 5H2O", r"the part '5H2O' starts with a number; .* CuSO4\(H2O\)5"),  # joined, CuSO45H2O
         ("CuSO4·5H2O", r"invalid characters: ·; write a hydrate .* CuSO4\(H2O\)5"),
         ("nacl", "capital letter"),
         ("Fe0.5O", "whole numbers"),

@@ -204,3 +204,35 @@ def test_the_paper_rule_is_unchanged_against_a_hand_written_copy(seed):
     bonded, valid, short = _paper_rule_by_hand(cell)
     assert np.array_equal(counts.bonded, bonded)
     assert (counts.n_valid_bonds, counts.n_short_contacts) == (valid, short)
+
+
+def test_contact_map_of_a_file_names_the_radii_of_the_rule_it_applied(tmp_path, capsys):
+    """--rule metallic printed the covalent window; on a cell that is not all-metal the paper's rule
+    applies, and it says so."""
+    from pymatgen.core import Lattice, Structure
+    from pymatgen.io.cif import CifWriter
+
+    from core.cli import main
+
+    cuzn, gaas = tmp_path / "CuZn.cif", tmp_path / "GaAs.cif"
+    CifWriter(Structure.from_spacegroup("Pm-3m", Lattice.cubic(2.95), ["Cu", "Zn"],
+                                        [[0, 0, 0], [0.5, 0.5, 0.5]])).write_file(str(cuzn))
+    CifWriter(Structure.from_spacegroup("F-43m", Lattice.cubic(5.65), ["Ga", "As"],
+                                        [[0, 0, 0], [0.25, 0.25, 0.25]])).write_file(str(gaas))
+    assert main(["contact-map", str(cuzn), "--rule", "metallic"]) == 0
+    assert "window: metallic radii R_i + R_j for metal pairs" in capsys.readouterr().out
+    assert main(["contact-map", str(gaas), "--rule", "metallic"]) == 0
+    out = capsys.readouterr().out
+    assert "window: covalent radii r_i + r_j ± 0.4 Å" in out and "not all-metal, so the paper's rule applies" in out
+
+
+def test_a_reference_names_its_bonds_over_images_apart_from_its_maps_pairs(tmp_path):
+    from pymatgen.core import Lattice, Structure
+
+    from core.app.reference import read_reference
+
+    path = tmp_path / "SrTiO3.cif"
+    Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]).to(filename=str(path))
+    text = read_reference(path).describe()
+    assert "18 bonds over periodic images (6 atom pairs in contact in the map)" in text, text

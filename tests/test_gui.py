@@ -174,6 +174,9 @@ def test_a_typed_multiple_chooses_z_as_predict_reads_it(window, qtbot):
     assert bar.z is None
     bar.edit.setText("NaCl")
     assert bar.z is None and "read as" not in bar.status.text()
+    bar.z_box.setCurrentIndex(bar.z_box.findData(3))  # a Z chosen for NaCl survives an edit that keeps it
+    bar.edit.setText("NaCl ")
+    assert bar.z == 3
     bar.edit.setText("Fe100O150")
     assert bar.z is None and "50 × Fe2O3 (250 atoms), beyond the 20-atom limit" in bar.status.text()
 

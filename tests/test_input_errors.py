@@ -318,7 +318,7 @@ def test_output_options_are_checked_before_work():
     outputs = {"--json", "--plot", "--checkpoint"}
     for command, action in cli_actions():
         if set(action.option_strings) & outputs:
-            expected = {"--json": cli.json_output, "--plot": cli.png_output}.get(action.option_strings[0],
+            expected = {"--json": cli.json_output, "--plot": cli.plot_output}.get(action.option_strings[0],
                                                                                    cli.output_file)
             assert action.type is expected, (command, action.option_strings)
         if "--out" in action.option_strings:
@@ -332,9 +332,24 @@ def test_a_report_file_never_replaces_a_structure_or_the_input(tmp_path, capsys)
     cif = tmp_path / "NaCl.cif"
     CifWriter(nacl()).write_file(str(cif))
     before = cif.read_text()
-    usage_error(["contact-map", str(cif), "--json", str(cif)], capsys, "is not a JSON file: not replaced")
-    with pytest.raises(argparse.ArgumentTypeError, match="is not a PNG file"):  # evaluate ... --plot
-        cli.png_output(str(cif))
+    usage_error(["contact-map", str(cif), "--json", str(cif)], capsys, "is a .cif file, not a JSON report: not replaced")
+    with pytest.raises(argparse.ArgumentTypeError, match="a plot is written as .png, .pdf, .svg"):
+        cli.plot_output(str(cif))  # evaluate ... --plot NaCl.cif
+    png = tmp_path / "dice.pdf"
+    png.write_bytes(b"\x89PNG\r\n\x1a\n...")
+    with pytest.raises(argparse.ArgumentTypeError, match="is not a PDF image"):
+        cli.plot_output(str(png))
+    (tmp_path / "dice.svg").write_text("<?xml version='1.0'?><svg/>")
+    assert cli.plot_output(str(tmp_path / "dice.svg"))  # a plot of before is replaced
+    for name, text, words in (("structure.json", nacl().to_json(), "a pymatgen Structure, not a report"),
+                              ("summary.json", "{}", "a run folder's own file"),
+                              ("bom.json", "\ufeff{}", "")):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+        if words:
+            with pytest.raises(argparse.ArgumentTypeError, match=words):
+                cli.json_output(str(tmp_path / name))
+        else:
+            assert cli.json_output(str(tmp_path / name))  # a report with a byte-order mark is one
     assert cif.read_text() == before
     report = tmp_path / "map.json"
     assert main(["contact-map", str(cif), "--json", str(report)]) == 0
@@ -342,6 +357,11 @@ def test_a_report_file_never_replaces_a_structure_or_the_input(tmp_path, capsys)
     kept = report.read_text()
     assert main(["reconstruct", str(report), "--json", str(report), "--out", str(tmp_path / "r")]) == 2
     assert "--json" in capsys.readouterr().err and report.read_text() == kept  # the map it reads
+    data = tmp_path / "rows.csv"  # an earlier evaluation's JSON, excluded and replaced by the same run
+    data.write_text("material_id,cif\n")
+    assert main(["evaluate", "prediction", "--data", str(data), "--exclude-from", str(report),
+                 "--json", str(report)]) == 2
+    assert "(exclude-from): give another path" in capsys.readouterr().err and report.read_text() == kept
 
 
 def cli_actions(parser: argparse.ArgumentParser | None = None, command: tuple[str, ...] = ()):

@@ -136,7 +136,7 @@ def test_a_zero_count_is_an_error_and_a_typed_multiple_is_said():
     if contact_model_max_atoms() >= 15:  # the 20-atom models are shipped: the typed cell runs as typed
         assert z == 5 and line == "Ag5F10 read as AgF2 with Z = 5 (15 atoms per cell), as typed"
     else:
-        assert z is None and "beyond the contact route's 12 atoms (--z 5 runs that cell on templates)" in line
+        assert z is None and "beyond the contact route's 12 atoms (Z = 5, given, runs that cell on templates)" in line
     z, line = z_from_formula(parse_formula("C60H120"), None)
     assert z is None and "180 atoms" in line and "beyond the 20-atom limit" in line
     assert z_from_formula(parse_formula("AgF2"), None) == (None, None)
@@ -426,4 +426,5 @@ def test_a_space_group_is_taken_by_number_or_symbol():
     """A crystallographer writes Fm-3m: --spacegroup Fm-3m was refused (numbers only)."""
     from core.cli.options import spacegroup_number
 
-    assert [spacegroup_number(t) for t in ("225", "Fm-3m", "P6_3/mmc", "P63/mmc", "P2_1/c")] == [225, 225, 194, 194, 14]
+    written = ("225", "Fm-3m", "P6_3/mmc", "P63/mmc", "P2_1/c", "P21/c", "Fm3m", "fm-3m", "Pbnm", "P23", "I4132")
+    assert [spacegroup_number(t) for t in written] == [225, 225, 194, 194, 14, 14, 225, 225, 62, 195, 214]

@@ -13,13 +13,13 @@ from core.screen.inputs import ScreenInputError, ScreenItem, read_screen_input
 # ---------------------------------------------------------------- input
 def test_text_input_with_comments_z_space_groups_and_bad_lines(tmp_path):
     path = tmp_path / "formulas.txt"
-    path.write_text("# a phase field\nLiCoO2  3  166\n\nNaCl   -  225 221   # two groups\nXx2O\nMgO 0\n"
+    path.write_text("# a phase field\nLiCoO2  3  R-3m\n\nNaCl   -  225 221   # two groups\nXx2O\nMgO 0\n"
                     "TiO2 2 999\nNaCl\n")
     found = read_screen_input(str(path))
     assert found.items == [ScreenItem("LiCoO2", 3, (166,), None, 2), ScreenItem("NaCl", None, (225, 221), None, 4)]
     assert found.problems[0] == "formulas.txt line 5: unknown element 'Xx' in formula 'Xx2O'"
     assert found.problems[1].startswith("formulas.txt line 6: Z must be a positive whole number")
-    assert found.problems[2] == "formulas.txt line 7: '999' is not a space-group number (1-230)"
+    assert found.problems[2] == "formulas.txt line 7: 999 is not a space-group number: they run from 1 to 230"
     assert len(found.problems) == 3 and found.notes == ["formulas.txt line 8: NaCl is already on line 4 (run once)"]
 
 
@@ -222,6 +222,10 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     # far below a hull that lacks its system's phases (MgO, withheld: -1,549 meV/atom) is no best find
     uncertain = {"formula": "MgO", "status": "done", "e_above_hull_meV": -1549.0, "stability": "uncertain"}
     assert [r["formula"] for r in screen_order([*rows, uncertain])] == ["LiNiO2", "KCoO2", "LiCoO2", "MgO", "NaCoO2"]
+    # re-ranked, rank 1 need not be the lowest: the row is placed by its lowest, and so by that one's label
+    reranked = {"formula": "MgO", "status": "done", "e_above_hull_meV": 3.0, "stability": "metastable",
+                "lowest_e_above_hull_meV": -1549.0, "lowest_stability": "uncertain"}
+    assert [r["formula"] for r in screen_order([*rows, reranked])][-2:] == ["MgO", "NaCoO2"]
     html = report_html(screen_order(rows), tmp_path)
     assert "Lowest energy above the hull among each formula&#x27;s structures" in html or \
         "Lowest energy above the hull among each formula's structures" in html

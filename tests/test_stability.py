@@ -476,6 +476,29 @@ def test_reference_energies_in_worker_processes_equal_those_in_one(monkeypatch, 
     assert len(list((tmp_path / "kept").glob("x-*.npy"))) == 3
 
 
+def test_build_references_passes_its_processes_and_removes_the_checkpoint_once_saved(monkeypatch, tmp_path, capsys):
+    """The command's wiring: --jobs reaches the build, the checkpoint folder sits beside --out, a
+    build run again says it continues from it, and the folder is gone once the file is written."""
+    import core.stability.references as references
+    from core.cli import main
+
+    out = tmp_path / "refs.npz"
+    folder = tmp_path / "refs.npz.partial"
+    folder.mkdir()  # a build that was stopped
+    (folder / "fingerprint.json").write_text("{}")
+    seen = {}
+
+    def build(data, potential, progress=None, jobs=1, checkpoint=None):
+        seen.update(jobs=jobs, checkpoint=checkpoint, potential=potential)
+        return _references()
+
+    monkeypatch.setattr(references, "build_reference_phases", build)
+    assert main(["build-references", "--data", "rows.csv", "--out", str(out), "--jobs", "2"]) == 0
+    assert seen == {"jobs": 2, "checkpoint": folder, "potential": "chgnet"}
+    assert f"continuing from the energies kept in {folder}" in capsys.readouterr().out
+    assert out.is_file() and not folder.exists()
+
+
 def _tagged(structure, material_id: str):
     structure.properties["id"] = material_id
     return structure

@@ -57,9 +57,9 @@ class FormulaBar(QWidget):
         self.predict_button.setEnabled(False)
         self.status = WrappedLabel()  # a long formula's Z list or note must not widen the window's centre
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        self._typed_read: str | None = None
-        """The formula text whose typed multiple last chose Z (Ag2F4: Z = 2), so that a Z the user
-        chose afterwards for the same text is kept."""
+        self._typed_multiple = 1
+        """The multiple of the reduced formula last typed (Ag2F4: 2, AgF2: 1): Z follows the text
+        only when it changes, so that a Z the user chose survives edits that keep it."""
         self._suggested: str | None = None
         """The formula the program last filled in (an opened reference's), while the box still holds it."""
         self._note: tuple[str, str] | None = None
@@ -114,9 +114,8 @@ class FormulaBar(QWidget):
                 self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
                     f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
                 ok = True
-                if text.strip() != self._typed_read:  # a new text: its typed multiple chooses Z (Ag2F4: 2)
-                    self._typed_read = text.strip()
-                    previous = typed_z
+                if formula.typed_z != self._typed_multiple:  # another multiple typed: Z as predict reads it
+                    self._typed_multiple, previous = formula.typed_z, typed_z  # (Ag2F4: 2; AgF2, Fe100O150: auto)
                 index = self.z_box.findData(previous)
                 if previous is not None and index >= 0:
                     self.z_box.setCurrentIndex(index)
@@ -154,6 +153,12 @@ class FormulaBar(QWidget):
     @property
     def z(self) -> int | None:
         return self.z_box.currentData()
+
+    def set_z(self, z: int | None) -> None:
+        """Choose ``z`` (None: automatic) in the Z box, when it lists it (an opened project's Z)."""
+        index = self.z_box.findData(z)
+        if index >= 0:
+            self.z_box.setCurrentIndex(index)
 
     def set_busy(self, busy: bool) -> None:
         self.predict_button.setEnabled(not busy and self.validate())

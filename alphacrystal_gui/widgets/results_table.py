@@ -12,6 +12,7 @@ from core import (
     DEFAULT_TOLERANCES,
     SECOND_TOP,
     SPACEGROUP_SYMPREC,
+    STABILITY_LABELS,
     SYMMETRY_PRIOR,
     energies_above_lowest,
     whole_mev,
@@ -209,7 +210,7 @@ class ResultsTable(QTableWidget):
             self.blockSignals(was_blocked)
 
 
-LABEL_ORDER = {"stable": 0, "metastable": 1, "unstable": 2, "uncertain": 3}
+LABEL_ORDER = {label: k for k, label in enumerate(STABILITY_LABELS)}
 """Sort order of the stability column."""
 
 

@@ -133,17 +133,25 @@ class Session:
         ------
         PredictionError
             An invalid value or combination (the settings stay as they were)."""
-        updated = replace(self.run_settings, **changes)
-        if updated != self.run_settings:
-            self.run_settings = updated
-            self.run_settings_changed.emit()
+        if self._apply_run_settings(**changes):
             self._changed()  # saved in the project: a change is unsaved work there
         return self.run_settings
+
+    def _apply_run_settings(self, **changes) -> bool:
+        """Change :attr:`run_settings`; one event; whether anything changed."""
+        updated = replace(self.run_settings, **changes)
+        if updated == self.run_settings:
+            return False
+        self.run_settings = updated
+        self.run_settings_changed.emit()
+        return True
 
     def set_preferences(self, preferences: Preferences) -> None:
         """New preferences (the window reads them when it opens, the Preferences dialog sets
         them): they also become the run settings' device, processes and generations."""
-        self.set_run_settings(device=preferences.device, jobs=preferences.jobs, generations=preferences.generations)
+        # the machine's choices, not the project's work: an opened project takes them too, so a
+        # change here is no unsaved change of a saved project
+        self._apply_run_settings(device=preferences.device, jobs=preferences.jobs, generations=preferences.generations)
         self.preferences = preferences
 
     # ------------------------------------------------------------------ inputs

@@ -20,7 +20,7 @@ from core.cli.options import (
     json_output,
     non_negative,
     parse_atom_range,
-    png_output,
+    plot_output,
     positive,
     positive_float,
     predict_settings,
@@ -359,7 +359,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                         "for cells of up to 12 atoms, the 20-atom model for 13-20; one table each)")
     p.add_argument("--train-data", default=None, help="training data for the baselines (default: as recorded)")
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu or cuda[:N]")
-    p.add_argument("--plot", metavar="PNG", type=png_output, help="write a histogram of Dice (paper Figure 3)")
+    p.add_argument("--plot", metavar="PNG", type=plot_output, help="write a histogram of Dice (paper Figure 3)")
     p.add_argument("--per-structure", action="store_true", help="print one row per structure")
     p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.add_argument("--atoms", metavar="LOW-HIGH", type=atom_range, default=None,

@@ -127,10 +127,12 @@ def _outputs_are_not_inputs(args: argparse.Namespace) -> None:
         if not written or not Path(written).exists():
             continue
         for name, value in vars(args).items():
-            if (name not in OUTPUT_FILE_OPTIONS and isinstance(value, str) and value.strip()
-                    and Path(value).is_file() and Path(value).resolve() == Path(written).resolve()):
-                raise AlphaCrystalError(f"--{option} {written} is the file this command reads "
-                                        f"({name.replace('_', '-')}): give another path")
+            given = value if isinstance(value, (list, tuple)) else [value]  # --exclude-from A.json B.json
+            for path in given:
+                if (name not in OUTPUT_FILE_OPTIONS and isinstance(path, str) and path.strip()
+                        and Path(path).is_file() and Path(path).resolve() == Path(written).resolve()):
+                    raise AlphaCrystalError(f"--{option} {written} is a file this command reads "
+                                            f"({name.replace('_', '-')}): give another path")
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 from collections.abc import Callable
+from pathlib import Path
 from typing import NoReturn
 
 import numpy as np
@@ -115,20 +116,13 @@ learning_rate = Number(float, 0.0, 1.0, low_open=True)
 
 def spacegroup_number(text: str) -> int:
     """argparse type: a space group by its international number (1-230) or its Hermann-Mauguin
-    symbol (``Fm-3m``, ``P6_3/mmc``, ``P63/mmc``; read by pymatgen), as its number."""
-    try:
-        value = int(text)
-    except ValueError:
-        from pymatgen.symmetry.groups import SpaceGroup
+    symbol (:func:`core.crystal.symmetry.spacegroup_from_text`), as its number."""
+    from core.crystal.symmetry import spacegroup_from_text
 
-        try:
-            return int(SpaceGroup(text.strip()).int_number)
-        except (ValueError, KeyError):
-            raise argparse.ArgumentTypeError(f"{text!r} is neither a space-group number (1 to 230) nor a "
-                                             "Hermann-Mauguin symbol such as Fm-3m or P6_3/mmc") from None
-    if not 1 <= value <= 230:
-        raise argparse.ArgumentTypeError(f"{value} is not a space-group number: they run from 1 to 230")
-    return value
+    try:
+        return spacegroup_from_text(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 def z_or_auto(text: str) -> int | None:
     """argparse type of ``--z``: ``auto`` (None) or formula units, a whole number >= 1."""
@@ -182,11 +176,15 @@ def json_output(text: str) -> str:
 
     return _checked(lambda path: check_output_file(path, "json"))(text)
 
-def png_output(text: str) -> str:
-    """argparse type of ``--plot``: :func:`output_file`, replacing only a PNG image."""
-    from core.io.outputs import check_output_file
+def plot_output(text: str) -> str:
+    """argparse type of ``--plot``: :func:`output_file` with a suffix matplotlib writes (.png, .pdf,
+    .svg), replacing only an image of that format."""
+    from core.io.outputs import PLOT_MAGIC, check_output_file
 
-    return _checked(lambda path: check_output_file(path, "png"))(text)
+    if Path(text).suffix.lower() not in PLOT_MAGIC:
+        raise argparse.ArgumentTypeError(f"{text}: a plot is written as {', '.join(PLOT_MAGIC)}; give one of "
+                                         "these suffixes")
+    return _checked(lambda path: check_output_file(path, "plot"))(text)
 
 def output_folder(text: str) -> str:
     """argparse type of ``--out`` folders: not a file, under a writable folder

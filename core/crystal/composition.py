@@ -263,10 +263,11 @@ def same_formula(a: str, b: str) -> bool:
 
 
 def _check_spaced_parts(text: str) -> None:
-    """Spaces between the parts of a formula are allowed as pymatgen writes them (``Fe2 O3``),
-    but not where joining the parts would change the compound silently: a number standing
-    alone (``ZnO 2``: Z is given with ``--z``, joining made ZnO2) or two formulas (``Fe2O3
-    Fe3O4``: joining made Fe5O7).
+    """Spaces between the parts of a formula are allowed (``Fe2 O3`` as pymatgen writes it,
+    ``NH4 NO3`` as a chemist does), but not where joining the parts would change the compound
+    silently: a part that starts with a number (``ZnO 2``: Z is given apart, joining made ZnO2;
+    ``CuSO4 5H2O``: joining made CuSO45H2O) or two complete formulas of the same elements
+    (``Fe2O3 Fe3O4``: joining made Fe5O7).
 
     Raises
     ------
@@ -276,17 +277,24 @@ def _check_spaced_parts(text: str) -> None:
     parts = text.split()
     if len(parts) < 2:
         return
-    alone = next((p for p in parts if p.replace(".", "").isdigit()), None)
-    if alone is not None:
-        raise FormulaError(f"formula '{text.strip()}': the number {alone} stands alone; write the formula without "
-                           "spaces, and give the formula units with --z (a screen list takes them after the formula)")
-    seen: dict[str, str] = {}
+    formula = text.strip()
+    for part in parts[1:]:
+        if part[0].isdigit():
+            if part.replace(".", "").isdigit():
+                raise FormulaError(f"formula '{formula}': the number {part} stands alone; write the formula "
+                                   "without it and give the formula units as Z (--z, or the Z box; a screen list "
+                                   "takes them after the formula)")
+            count = part[:len(part) - len(part.lstrip("0123456789"))]
+            raise FormulaError(f"formula '{formula}': the part '{part}' starts with a number; write a hydrate or "
+                               f"adduct as one formula, e.g. {''.join(parts[:parts.index(part)])}"
+                               f"({part[len(count):]}){count}")
+    seen: dict[frozenset[str], str] = {}
     for part in parts:
-        for symbol in dict.fromkeys(_SYMBOL.findall(part)):
-            if symbol in seen:
-                raise FormulaError(f"formula '{text.strip()}' looks like several formulas ({symbol} in "
-                                   f"'{seen[symbol]}' and in '{part}'): give one formula")
-            seen[symbol] = part
+        elements = frozenset(_SYMBOL.findall(part))
+        if len(elements) >= 2 and elements in seen:
+            raise FormulaError(f"formula '{formula}' looks like several formulas ('{seen[elements]}' and '{part}', "
+                               "of the same elements): give one formula")
+        seen.setdefault(elements, part)
 
 
 def _adduct(text: str) -> str:

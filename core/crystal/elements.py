@@ -123,6 +123,10 @@ tests/test_elements.py). For other elements every model's answer is an extrapola
 element features alone."""
 
 
+TRAINING_DATA_ELEMENTS = "H to Pu without Po, At, Rn, Fr and Ra"
+""":data:`TRAINING_DATA_Z` in words, for messages."""
+
+
 def unseen_elements(symbols) -> list[str]:
     """The symbols among ``symbols`` that the training data never holds (:data:`TRAINING_DATA_Z`)."""
     from pymatgen.core import Element

@@ -83,6 +83,39 @@ def conventional_operations(spacegroup_number: int) -> int:
     return len(operations["rotations"])
 
 
+def spacegroup_from_text(text: str) -> int:
+    """A space group as a user writes it, as its international number: ``225``, ``Fm-3m``,
+    ``P6_3/mmc``, ``P63/mmc``, ``P21/c`` (screw axes without the underscore), ``Fm3m`` (the old
+    full symbol without the bar), ``fm-3m`` (lower case); read by pymatgen.
+
+    Raises
+    ------
+    ValueError
+        Naming the text: neither a number from 1 to 230 nor a symbol pymatgen knows.
+    """
+    import re
+
+    from pymatgen.symmetry.groups import SpaceGroup
+
+    written = text.strip()
+    if written.isdigit():
+        if 1 <= int(written) <= 230:
+            return int(written)
+        raise ValueError(f"{written} is not a space-group number: they run from 1 to 230")
+    capital = written[:1].upper() + written[1:]
+    screw = re.sub(r"([2346])([1-5])", r"\1_\2", capital)  # P21/c -> P2_1/c, P4232 -> P4_232
+    barred = re.sub(r"(?<![-_\d])3", "-3", capital)  # Fm3m -> Fm-3m (cubic groups with a bar)
+    for candidate in dict.fromkeys((written, capital, screw, barred)):
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # pymatgen warns about non-standard settings (Pbnm)
+                return int(SpaceGroup(candidate).int_number)
+        except (ValueError, KeyError):
+            continue
+    raise ValueError(f"{text!r} is neither a space-group number (1 to 230) nor a Hermann-Mauguin symbol such as "
+                     "Fm-3m or P6_3/mmc")
+
+
 def hm_symbol(spacegroup_number: int) -> str:
     """Short Hermann-Mauguin symbol as spglib, pymatgen and CIFs write it (``P4_2/mnm``,
     ``P2_1/c``, ``Fm-3m``): the one spelling the program shows, for candidates,

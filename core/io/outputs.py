@@ -51,16 +51,16 @@ def _retire_keeping_other_files(retired: Path, target: Path) -> None:
             os.replace(old, free_path(target.parent, f"{target.name}.kept"))
         shutil.rmtree(retired, ignore_errors=True)
 
-REPLACEABLE_KINDS = ("json", "png")
+REPLACEABLE_KINDS = ("json", "plot")
 """Output files that replace an existing file only when it is of their own kind."""
 
 
 def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
     """An output file (``--json``, ``--plot``, a model file) checked before any work: not
     a folder, in a folder that exists and is writable, and writable itself if it exists.
-    With ``kind`` (``json`` or ``png``) an existing file is replaced only when it is one of
-    that kind (a JSON document, a PNG image): ``--json x.cif`` would have replaced the
-    user's structure with a report.
+    With ``kind`` (``json`` or ``plot``) an existing file is replaced only when it is one of
+    that kind (a JSON report, not a run folder's own file nor a pymatgen object; an image of the
+    format its suffix names): ``--json x.cif`` would have replaced the user's structure with a report.
 
     Raises
     ------
@@ -81,25 +81,42 @@ def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
         raise StructureFileError(f"{target}: the folder {parent} is not writable")
     if target.exists() and not os.access(target, os.W_OK):
         raise StructureFileError(f"{target}: the file is not writable")
-    if kind is not None and target.is_file() and target.stat().st_size and not _is_kind(target, kind):
-        raise StructureFileError(f"{target} exists and is not a {kind.upper()} file: not replaced (give another path)")
+    if kind is not None and target.is_file() and target.stat().st_size and (found := _not_replaceable(target, kind)):
+        raise StructureFileError(f"{target} exists and is {found}: not replaced (give another path)")
     return target
 
 
-def _is_kind(path: Path, kind: str) -> bool:
-    """Whether the file at ``path`` is a JSON document or a PNG image (``kind``)."""
-    if kind == "png":
+PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<"}
+"""The first bytes of a plot file of each suffix matplotlib writes (an SVG starts with ``<?xml`` or ``<svg``)."""
+
+RUN_FOLDER_JSON = ("summary.json", "written.json", "result.json")
+"""A run folder's own JSON files (:mod:`core.predict.run_folder`): never replaced by a report."""
+
+
+def _not_replaceable(path: Path, kind: str) -> str:
+    """Why the existing file at ``path`` must not be replaced by an output of ``kind`` (``json``: a
+    report; ``plot``: a figure of the suffix's format), in words; "" when it may."""
+    if kind == "plot":
+        magic = PLOT_MAGIC.get(path.suffix.lower())
+        if magic is None:
+            return f"not a plot file (plots are {', '.join(PLOT_MAGIC)})"
         with path.open("rb") as fh:
-            return fh.read(8) == b"\x89PNG\r\n\x1a\n"
+            return "" if fh.read(len(magic)) == magic else f"not a {path.suffix.lower()[1:].upper()} image"
     if kind != "json":
         raise ValueError(f"unknown output kind {kind!r}: {', '.join(REPLACEABLE_KINDS)}")
     import json
 
+    if path.suffix.lower() != ".json":
+        return f"a {path.suffix or 'suffix-less'} file, not a JSON report"
+    if path.name in RUN_FOLDER_JSON:
+        return "a run folder's own file"
     try:
-        json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
-        return False
-    return True
+        return "not a JSON document"
+    if isinstance(document, dict) and "@module" in document:
+        return f"a pymatgen {document.get('@class', 'object')}, not a report"
+    return ""
 
 def check_output_folder(path: str | os.PathLike) -> Path:
     """An output folder (``--out``) checked before any work: a folder or not there yet (it

@@ -5,7 +5,7 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 from __future__ import annotations
 
 from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, Formula
-from core.crystal.elements import all_metal, unseen_elements
+from core.crystal.elements import TRAINING_DATA_ELEMENTS, all_metal, unseen_elements
 from core.errors import FormulaError
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
@@ -49,7 +49,7 @@ def z_from_formula(parsed: Formula, z: int | None, contact_limit: int | None = N
         return typed, f"{parsed.text} read as {unit} with Z = {typed} ({atoms} atoms per cell), as typed"
     limit = MP20_MAX_ATOMS if atoms > MP20_MAX_ATOMS else contact
     why = (f"beyond the {MP20_MAX_ATOMS}-atom limit" if atoms > MP20_MAX_ATOMS else
-           f"beyond the contact route's {limit} atoms (--z {typed} runs that cell on templates)")
+           f"beyond the contact route's {limit} atoms (Z = {typed}, given, runs that cell on templates)")
     return None, f"{parsed.text} is {typed} × {unit} ({atoms} atoms), {why}: predicting {unit} with Z chosen " \
                  "automatically"
 
@@ -179,9 +179,8 @@ def unseen_elements_note(parsed: Formula) -> str | None:
 
     named = ", ".join(f"{s} (Z = {Element(s).Z})" for s in unseen)
     return (f"element{'s' if len(unseen) > 1 else ''} {named} never occur{'s' if len(unseen) == 1 else ''} in the "
-            "structures the models and "
-            "templates were trained on (Materials Project, H to Pu without Po to Ra): space groups, lattices and "
-            "contact maps for it are extrapolations from element features alone")
+            f"structures the models and templates were trained on (Materials Project, {TRAINING_DATA_ELEMENTS}): "
+            "space groups, lattices and contact maps for it are extrapolations from element features alone")
 
 
 def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[TemplateCandidate] | None = None,

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from core.crystal.elements import TRAINING_DATA_ELEMENTS, TRAINING_DATA_Z
 from core.errors import AlphaCrystalError
 
 
@@ -67,12 +68,12 @@ SEVENNET_MODALS = {"sevennet-mf-0": "PBE"}
 the scale of Materials Project's energies and of CHGNet) and an r2SCAN head."""
 
 
-TRAINED_Z = frozenset(range(1, 95)) - frozenset(range(84, 89))
-"""Atomic numbers every shipped potential was trained on: H to Pu without Po, At, Rn, Fr and Ra
-(Z 84-88), which MPtrj, the training set of all four, does not hold. SevenNet's type maps are
-exactly these 89 elements; CHGNet embeds Z 1-94 but its embeddings of 84-88 were never trained
-(FrCl relaxed to 40 Å³/atom at about 0 eV/atom), and it fails on Am and beyond (checked against
-the models by tests/test_potentials.py)."""
+TRAINED_Z = TRAINING_DATA_Z
+"""Atomic numbers every shipped potential was trained on: MPtrj, the training set of all four, holds
+the elements of MP-20 (:data:`core.crystal.elements.TRAINING_DATA_Z`: H to Pu without Po, At, Rn,
+Fr and Ra). SevenNet's type maps are exactly these 89 elements; CHGNet embeds Z 1-94 but its
+embeddings of 84-88 were never trained (FrCl relaxed to 40 Å³/atom at about 0 eV/atom), and it
+fails on Am and beyond (checked against the models by tests/test_potentials.py)."""
 
 
 class PotentialError(AlphaCrystalError):
@@ -93,8 +94,9 @@ def check_potential_elements(name: str, symbols) -> None:
     outside = [str(s) for s in symbols if Element(str(s)).Z not in TRAINED_Z]
     if outside:
         raise PotentialError(f"{', '.join(outside)}: outside the elements {check_potential(name).label} was trained on "
-                             "(H to Pu without Po, At, Rn, Fr, Ra): its energies and relaxations would mean nothing; "
-                             "predict without relaxation (--no-relax) to get unrelaxed structures")
+                             f"({TRAINING_DATA_ELEMENTS}): its energies and relaxations would mean nothing; "
+                             "predict without relaxation (--no-relax; in the window, untick the relaxation) "
+                             "to get unrelaxed structures")
 
 
 def check_potential(name: str) -> Potential:

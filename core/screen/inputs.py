@@ -212,9 +212,13 @@ def _z(text: str) -> int | None:
 
 
 def _spacegroup(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 230:
-        raise AlphaCrystalError(f"{text!r} is not a space-group number (1-230)")
-    return int(text)
+    """A space group of a list line: a number or a symbol (:func:`spacegroup_from_text`)."""
+    from core.crystal.symmetry import spacegroup_from_text
+
+    try:
+        return spacegroup_from_text(text)
+    except ValueError as exc:
+        raise AlphaCrystalError(str(exc)) from None
 
 
 def _lines(path: Path) -> list[str]:

@@ -69,9 +69,10 @@ th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
-the run), unstable; "⚠ see note" where the hull warning puts it in doubt (a result far below every known
-phase says the reference phases of that system may be incomplete: check it against a complete phase
-diagram before believing it). Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
+the run), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
+of that system are most likely incomplete; such formulas are listed after those with a trusted figure);
+"⚠ see note" where the hull warning puts a figure in doubt: check it against a complete phase diagram before
+believing it. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only
 within one composition. Match: StructureMatcher at pymatgen's default tolerances against the reference
 given in the input.</p>
 <p><label>Show E_hull ≤ <input id='hull-limit' type='number' step='10' size='6'> meV/atom</label>

@@ -218,13 +218,14 @@ def _worker_name() -> str:
 
 
 # ---------------------------------------------------------------- rows
-ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "lowest_e_above_hull_meV", "best_energy_per_atom",
+ROW_FIELDS = ("formula", "status", "e_above_hull_meV", "stability", "lowest_e_above_hull_meV", "lowest_stability",
+              "best_energy_per_atom",
               "formation_energy_per_atom", "decomposition", "hull_note", "hull_warning", "spacegroup", "symbol", "source", "dice",
               "match", "rms", "n_structures", "seconds", "worker", "folder", "cif", "reason", "line")
 """Columns of ``screen.csv``; its rows are in :func:`screen_order` (lowest energy above the hull first).
 ``e_above_hull_meV`` and the stability columns are the rank-1 structure's; ``lowest_e_above_hull_meV``
 is the lowest of the formula's structures (rank 1 is not always the lowest in the first potential's
-energy, which the hull uses: docs/stability.md)."""
+energy, which the hull uses: docs/stability.md) and ``lowest_stability`` its label."""
 
 
 def screen_order(rows: list[dict]) -> list[dict]:
@@ -241,7 +242,8 @@ def screen_order(rows: list[dict]) -> list[dict]:
             return (2, 0.0)
         if not math.isfinite(value):
             return (2, 0.0)
-        return (1 if row.get("stability") == UNCERTAIN else 0, value)
+        label = row.get("lowest_stability") or row.get("stability")  # the label of the figure sorted by
+        return (1 if label == UNCERTAIN else 0, value)
 
     return sorted(rows, key=key)
 
@@ -289,11 +291,13 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
     rows = summary.get("structures", [])
     best = ResultRecord.from_row(rows[0], where=f"{folder / SUMMARY_JSON}, rank 1") if rows else ResultRecord(0)
     cif = folder / best.folder / structure_cif_name(summary.get("formula", item.name)) if best.folder else None
-    hulls = [float(r["e_above_hull_meV"]) for r in rows if r.get("e_above_hull_meV") not in (None, "")]
+    placed = [r for r in rows if r.get("e_above_hull_meV") not in (None, "")]
+    lowest = min(placed, key=lambda r: float(r["e_above_hull_meV"])) if placed else {}
     row = {"formula": item.formula, "status": "done" if rows else "failed", "line": item.line,
            "best_energy_per_atom": best.energy_per_atom,
            **{k: getattr(best, k) for k in STABILITY_COLUMNS},
-           "lowest_e_above_hull_meV": min(hulls) if hulls else None,
+           "lowest_e_above_hull_meV": float(lowest["e_above_hull_meV"]) if lowest else None,
+           "lowest_stability": lowest.get("stability"),
            "spacegroup": best.relaxed_spacegroup or best.spacegroup,
            "symbol": best.relaxed_symbol or best.symbol or None, "source": best.source or None,
            "dice": best.dice if best.relaxed_dice is None else best.relaxed_dice,
@@ -301,6 +305,9 @@ def row_from_folder(item: ScreenItem, folder: Path) -> dict:
            "seconds": summary.get("seconds"), "folder": str(folder),
            "cif": str(cif) if cif is not None and cif.is_file() else "", "match": None, "rms": None,
            "reason": "" if rows else "no structure in the summary", "worker": ""}
+    if lowest and lowest is not rows[0] and lowest.get("hull_warning") and not row.get("hull_warning"):
+        # the row is placed by its lowest structure: a doubt about that figure is the row's
+        row["hull_warning"] = f"the formula's lowest structure (rank {lowest.get('rank')}): {lowest['hull_warning']}"
     if item.reference and row["cif"]:
         row.update(_match(row["cif"], item.reference))
     return row

@@ -23,7 +23,7 @@ import numpy as np
 from core.data.datasets import CrystalDataset
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write, atomic_write_text
-from core.relax.potentials import energies_per_atom
+from core.relax.potentials import check_potential, energies_per_atom
 from core.runtime.parallel import spawn_pool, terminate_workers
 
 CHUNK = 800
@@ -96,9 +96,19 @@ def remove_checkpoint(folder: Path) -> None:
     folder.rmdir()
 
 
-def build_fingerprint(data: CrystalDataset, potential: str) -> dict:
-    """What a checkpoint's energies depend on."""
-    return {"data": data.content_hash(), "potential": potential, "chunk": CHUNK}
+def build_fingerprint(data: CrystalDataset, potential: str, parts: dict[str, CrystalDataset] | None = None) -> dict:
+    """What a checkpoint's energies depend on: the data, each partition the chunks are counted in
+    (``parts``: name -> its structures; a changed split would shift them), the potential with its
+    model and package version, and the chunk size."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    model = check_potential(potential)
+    try:
+        package = f"{model.package} {version(model.package)}"
+    except PackageNotFoundError:
+        package = model.package
+    return {"data": data.content_hash(), "potential": potential, "model": model.label, "package": package,
+            "chunk": CHUNK, "partitions": {name: part.content_hash() for name, part in (parts or {}).items()}}
 
 
 def _chunk_energies(job: tuple[list, str, str]) -> np.ndarray:

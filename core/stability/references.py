@@ -270,7 +270,7 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     say(", ".join(f"{len(d)} {name} structures" for name, d in parts.items())
         + f" and {len(elemental)} elemental structures")
     kept = EnergyCheckpoint(Path(checkpoint) if checkpoint is not None else None,
-                            build_fingerprint(everything, potential))
+                            build_fingerprint(everything, potential, {**parts, "elements": elemental}))
     rows: dict[str, _ReferenceRow] = {}
     for name, part in parts.items():
         energies = dataset_energies(part, name, potential, kept, device, jobs, say)
