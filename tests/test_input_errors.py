@@ -84,7 +84,7 @@ def test_a_prediction_that_offers_nothing_leaves_no_folder(tmp_path, monkeypatch
     monkeypatch.chdir(tmp_path)
     assert main(["predict", "NaCl", "--sources", "contact", "--spacegroup", "230", "--z", "1", "--no-relax",
                  "--fast"]) == 2
-    assert "230 admit no Wyckoff assignment" in capsys.readouterr().err
+    assert "Ia-3d (230) admit no Wyckoff assignment" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []  # no predictions/NaCl/.alphacrystal
 
 
@@ -343,7 +343,8 @@ def test_a_report_file_never_replaces_a_structure_or_the_input(tmp_path, capsys)
     assert cli.plot_output(str(tmp_path / "dice.svg"))  # a plot of before is replaced
     for name, text, words in (("structure.json", nacl().to_json(), "a pymatgen Structure, not a report"),
                               ("summary.json", "{}", "a run folder's own file"),
-                              ("bom.json", "\ufeff{}", "")):
+                              ("package.json", '{"name": "my-package"}', "a JSON file this program did not write"),
+                              ("bom.json", '\ufeff{"written_by": "alphacrystal 0.1.0"}', "")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         if words:
             with pytest.raises(argparse.ArgumentTypeError, match=words):

@@ -363,8 +363,8 @@ def test_a_changed_run_setting_is_unsaved_work_in_a_saved_project(nacl_inputs, t
     assert Project.load(tmp_path / "nacl.acproj").settings["generations"] == 222
     from core.app.preferences import Preferences
 
-    s.set_preferences(Preferences(None, "cpu", 1, 150))  # the machine's choices: no unsaved work
-    assert s.run_settings.jobs == 1 and not s.has_unsaved_work
+    s.set_preferences(Preferences(None, "cpu", 1, 150))  # a saved project keeps its own settings
+    assert s.run_settings.generations == 222 and s.run_settings.device == "cpu" and not s.has_unsaved_work
 
 
 def test_a_run_that_fails_after_relaxing_some_keeps_what_it_must(nacl_inputs):

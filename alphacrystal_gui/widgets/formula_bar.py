@@ -75,6 +75,7 @@ class FormulaBar(QWidget):
         layout.addLayout(row)
         layout.addWidget(self.status)
         self.edit.textChanged.connect(self.validate)
+        self.z_box.activated.connect(lambda _index: self.validate())  # the reading note follows the chosen Z
         self.edit.returnPressed.connect(self._request)
         self.predict_button.clicked.connect(self._request)
 
@@ -109,16 +110,18 @@ class FormulaBar(QWidget):
                     self.z_box.addItem(f"Z={z} ({self._atoms(formula, z)})", z)
                 options = self._summary(formula, zs)
                 typed_z, reading = z_from_formula(formula, None, self.contact_max_atoms)
-                notes = [n for n in (reading, self._note[1] if self._note and self._note[0] == text.strip() else "")
-                         if n]
-                self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
-                    f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
                 ok = True
                 if formula.typed_z != self._typed_multiple:  # another multiple typed: Z as predict reads it
                     self._typed_multiple, previous = formula.typed_z, typed_z  # (Ag2F4: 2; AgF2, Fe100O150: auto)
                 index = self.z_box.findData(previous)
                 if previous is not None and index >= 0:
                     self.z_box.setCurrentIndex(index)
+                if self.z_box.currentData() != typed_z:  # another Z chosen: the reading no longer holds
+                    reading = None
+                notes = [n for n in (reading, self._note[1] if self._note and self._note[0] == text.strip() else "")
+                         if n]
+                self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
+                    f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
         self.z_box.blockSignals(False)
         self.predict_button.setEnabled(ok)
         return ok

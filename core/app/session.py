@@ -148,10 +148,15 @@ class Session:
 
     def set_preferences(self, preferences: Preferences) -> None:
         """New preferences (the window reads them when it opens, the Preferences dialog sets
-        them): they also become the run settings' device, processes and generations."""
-        # the machine's choices, not the project's work: an opened project takes them too, so a
-        # change here is no unsaved change of a saved project
-        self._apply_run_settings(device=preferences.device, jobs=preferences.jobs, generations=preferences.generations)
+        them): they become the run settings' device, processes and generations, except in a
+        saved project, whose settings are its own: there only the device (this machine's, as
+        :meth:`open_contents` takes it) changes, and that is no unsaved change (a saved project's
+        Generations became the preference's 500 without a mark before)."""
+        if self.project_path is None:
+            self._apply_run_settings(device=preferences.device, jobs=preferences.jobs,
+                                     generations=preferences.generations)
+        else:
+            self._apply_run_settings(device=preferences.device)
         self.preferences = preferences
 
     # ------------------------------------------------------------------ inputs

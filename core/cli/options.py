@@ -220,10 +220,14 @@ def parse_atom_range(text: str) -> tuple[int, int]:
     return low, high
 
 def write_json_option(path: str | None, payload: dict) -> None:
+    """Write a command's ``--json`` report, stamped ``written_by`` (:data:`core.io.outputs.REPORT_STAMP`):
+    a later ``--json`` replaces only a file that carries the stamp."""
     if path:
+        from core import __version__
         from core.io.files import write_json
+        from core.io.outputs import REPORT_STAMP
 
-        write_json(path, payload)
+        write_json(path, {REPORT_STAMP: f"alphacrystal {__version__}", **payload})
 
 
 class Parser(argparse.ArgumentParser):

@@ -92,6 +92,12 @@ PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<"}
 RUN_FOLDER_JSON = ("summary.json", "written.json", "result.json")
 """A run folder's own JSON files (:mod:`core.predict.run_folder`): never replaced by a report."""
 
+REPORT_STAMP = "written_by"
+"""The key every ``--json`` report carries (``alphacrystal VERSION``): a later ``--json`` replaces an
+existing JSON file only when it carries it, so that no JSON of the user's (a package.json, a
+hand-written map) is ever replaced by a report."""
+
+
 
 def _not_replaceable(path: Path, kind: str) -> str:
     """Why the existing file at ``path`` must not be replaced by an output of ``kind`` (``json``: a
@@ -116,6 +122,9 @@ def _not_replaceable(path: Path, kind: str) -> str:
         return "not a JSON document"
     if isinstance(document, dict) and "@module" in document:
         return f"a pymatgen {document.get('@class', 'object')}, not a report"
+    if not (isinstance(document, dict) and str(document.get(REPORT_STAMP, "")).startswith("alphacrystal")):
+        return ("a JSON file this program did not write (its reports carry 'written_by'; one written before "
+                "2026-12-05 does not either: remove it if it is one)")
     return ""
 
 def check_output_folder(path: str | os.PathLike) -> Path:

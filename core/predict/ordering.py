@@ -306,6 +306,7 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
     if not ranked:
         return
     if not relaxed:
+        both = len({e.template is None for e in ranked}) == 2
         for e in ranked:
             if e.template is not None:
                 how = f"template substitution score {e.template.score:.3f}"
@@ -313,7 +314,7 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
                 fitness, probability, _ = _ga_order(e)
                 how = f"GA fitness {-fitness:.3f}, space-group probability {-probability:.3f}"
             e.rank_reason = (f"not relaxed: each route in its own order ({how}), the two routes interleaved, "
-                             "template first")
+                             "template first" if both else f"not relaxed: in its route's order ({how})")
         return
     lowest = round(min(e.energy_per_atom for e in ranked), ENERGY_DECIMALS)
     for e in ranked:

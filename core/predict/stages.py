@@ -14,6 +14,7 @@ from core.contact_model.inference import (
     ContactPrediction,
 )
 from core.crystal.composition import MP20_MAX_ATOMS, Formula
+from core.crystal.symmetry import hm_symbol
 from core.errors import AlphaCrystalError
 from core.io.files import state_key
 from core.io.structures import MIN_ATOM_DISTANCE
@@ -82,7 +83,8 @@ def _propose(parsed, settings: PredictionSettings, clock=None) -> list[Candidate
         by_sg = {c.spacegroup: c for c in pool}
         missing = [sg for sg in settings.spacegroups if sg not in by_sg]
         if missing:
-            raise PredictionError(f"space group(s) {', '.join(map(str, missing))} admit no Wyckoff assignment "
+            named = ", ".join(f"{hm_symbol(sg)} ({sg})" for sg in missing)
+            raise PredictionError(f"space group(s) {named} admit no Wyckoff assignment "
                                   f"of '{parsed.text}'" + (f" with Z={settings.z}" if settings.z else ""))
         out = [by_sg[sg] for sg in settings.spacegroups]
     else:
