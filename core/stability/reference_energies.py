@@ -34,7 +34,7 @@ FINGERPRINT_FILE = "fingerprint.json"
 
 
 class CheckpointMismatchError(AlphaCrystalError):
-    """A checkpoint folder of another build (data, potential or chunk size)."""
+    """A checkpoint folder of another build (data, partitions, potential, model version or chunk size)."""
 
 
 def checkpoint_folder(target: str | Path) -> Path:
@@ -52,8 +52,8 @@ class EnergyCheckpoint:
     folder : Path or None
         The checkpoint folder (made when missing); ``None``: nothing is kept.
     fingerprint : dict
-        What the energies depend on (data content hash, potential, chunk size). A folder
-        holding another fingerprint is refused (:class:`CheckpointMismatchError`).
+        What the energies depend on (:func:`build_fingerprint`). A folder holding another
+        fingerprint is refused (:class:`CheckpointMismatchError`).
     """
 
     def __init__(self, folder: Path | None, fingerprint: dict) -> None:
