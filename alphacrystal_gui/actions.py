@@ -9,6 +9,7 @@ from __future__ import annotations
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMainWindow
 
+from alphacrystal_gui.widgets.run_panel import RUN_TOOLTIP
 from core import Session
 
 
@@ -62,7 +63,11 @@ class WindowActions:
         """Enable what the session allows now: Run without a task going on and with something
         ticked; export with final results (a running run's provisional ones are not exported);
         undo/redo of the input map on view."""
-        self.window.run_panel.start_button.setEnabled(not session.busy_with and session.can_run)
+        start = self.window.run_panel.start_button
+        start.setEnabled(not session.busy_with and session.can_run)
+        why = (f"wait for {session.busy_with} to finish, or cancel it" if session.busy_with else
+               "" if session.can_run else "tick a candidate or a template to run (Predict lists them)")
+        start.setToolTip(RUN_TOOLTIP + (f" — now: {why}" if why else ""))  # a greyed button says why
         final = bool(session.run.records) and not session.run.provisional
         self.export_selected.setEnabled(final)
         self.export_all.setEnabled(final)

@@ -1579,6 +1579,8 @@ def test_predict_start_and_open_during_a_task_say_why_they_wait(window, tmp_path
         assert "Cannot predict NaCl now: wait for the run to finish, or cancel it" in window.statusBar().currentMessage()
         window.start_run()
         assert "Cannot start a run now" in window.statusBar().currentMessage()
+        window.update_actions()
+        assert "now: wait for the run to finish" in window.run_panel.start_button.toolTip()  # greyed, says why
         assert window.files.open_project(tmp_path / "x.acproj") is None
         assert "Cannot open x.acproj now" in window.statusBar().currentMessage()
     finally:

@@ -56,6 +56,9 @@ PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e
 
 
 
+RUN_TOOLTIP = "run the ticked candidates and templates: GA, relaxation, ranking (Ctrl+R)"
+"""The Start button's tooltip (the window adds why it is greyed, when it is)."""
+
 FITNESS_PLOT_MIN_HEIGHT_PX = 140
 """Shortest the fitness plot gets (px): with the ranking options unfolded on a short screen the Run
 dock scrolls (it sits in a scroll area) instead of squashing the curves to an axis."""
@@ -113,7 +116,7 @@ class RunPanel(QWidget):
         form.addRow(self.relax, self.potential)
         self.start_button = QPushButton("Start reconstruction")
         self.start_button.setShortcut("Ctrl+R")
-        self.start_button.setToolTip("run the ticked candidates and templates: GA, relaxation, ranking (Ctrl+R)")
+        self.start_button.setToolTip(RUN_TOOLTIP)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.setShortcut("Esc")
         self.cancel_button.setToolTip("stop the run after the current GA generation; finished parts are kept (Esc)")
