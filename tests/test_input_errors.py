@@ -344,7 +344,9 @@ def test_a_report_file_never_replaces_a_structure_or_the_input(tmp_path, capsys)
     for name, text, words in (("structure.json", nacl().to_json(), "a pymatgen Structure, not a report"),
                               ("summary.json", "{}", "a run folder's own file"),
                               ("package.json", '{"name": "my-package"}', "a JSON file this program did not write"),
-                              ("bom.json", '\ufeff{"written_by": "alphacrystal 0.1.0"}', "")):
+                              ("bom.json", '\ufeff{"written_by": "alphacrystal 0.1.0"}', ""),
+                              ("report", '{"written_by": "alphacrystal 0.1.0"}', ""),  # our report, no suffix
+                              ("project.acproj", '{"formula": "NaCl"}', "a .acproj file, not a JSON report")):
         (tmp_path / name).write_text(text, encoding="utf-8")
         if words:
             with pytest.raises(argparse.ArgumentTypeError, match=words):

@@ -98,7 +98,6 @@ existing JSON file only when it carries it, so that no JSON of the user's (a pac
 hand-written map) is ever replaced by a report."""
 
 
-
 def _not_replaceable(path: Path, kind: str) -> str:
     """Why the existing file at ``path`` must not be replaced by an output of ``kind`` (``json``: a
     report; ``plot``: a figure of the suffix's format), in words; "" when it may."""
@@ -112,17 +111,18 @@ def _not_replaceable(path: Path, kind: str) -> str:
         raise ValueError(f"unknown output kind {kind!r}: {', '.join(REPLACEABLE_KINDS)}")
     import json
 
-    if path.suffix.lower() != ".json":
-        return f"a {path.suffix or 'suffix-less'} file, not a JSON report"
     if path.name in RUN_FOLDER_JSON:
         return "a run folder's own file"
+    other_suffix = path.suffix.lower() != ".json"  # a CIF, a project: said by its suffix unless our report
     try:
         document = json.loads(path.read_text(encoding="utf-8-sig"))
     except (UnicodeDecodeError, ValueError):
-        return "not a JSON document"
+        return f"a {path.suffix or 'suffix-less'} file, not a JSON report" if other_suffix else "not a JSON document"
     if isinstance(document, dict) and "@module" in document:
         return f"a pymatgen {document.get('@class', 'object')}, not a report"
     if not (isinstance(document, dict) and str(document.get(REPORT_STAMP, "")).startswith("alphacrystal")):
+        if other_suffix:
+            return f"a {path.suffix or 'suffix-less'} file, not a JSON report"
         return ("a JSON file this program did not write (its reports carry 'written_by'; one written before "
                 "2026-12-05 does not either: remove it if it is one)")
     return ""
