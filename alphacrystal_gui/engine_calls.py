@@ -59,7 +59,7 @@ def hull_picture_of(records):
         return picture, ""
     if not any(r.energy_per_atom is not None for r in records):
         return None, "no result has an energy above the hull (not relaxed)"
-    notes = [r.hull_note for r in records if getattr(r, "hull_note", None)]
+    notes = [r.hull_note for r in records if r.hull_note]
     return None, ("no result was placed on the hull: " + (notes[0] if notes else
                   "the potential has no shipped reference phases, the stability frame is 'none', or the run was "
                   "cancelled before the hull step (the run's notes say which)"))

@@ -304,10 +304,9 @@ def _cif_cell_problems(path: Path) -> list[str]:
     for tag in CIF_CELL_TAGS:
         if tag not in tags:
             problems.append(f"no {tag}")
-        elif not _is_cif_number(str(tags[tag])):
+        elif (value := _cif_number(str(tags[tag]))) is None:
             problems.append(f"{tag} '{tags[tag]}' is not a number")
-        elif (value := float(str(tags[tag]).split("(")[0])) <= 0 or (
-                tag.startswith("_cell_angle") and value >= 180):
+        elif value <= 0 or (tag.startswith("_cell_angle") and value >= 180):
             problems.append(f"{tag} {tags[tag]} is not a possible cell {'angle' if 'angle' in tag else 'length'}")
     if not _has_atom_sites(tags):
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
@@ -353,13 +352,16 @@ def _cif_tag(name: str) -> str:
     return name.lower().replace(".", "_")
 
 
-def _is_cif_number(text: str) -> bool:
-    """``5.431`` or ``5.431(2)`` (a value with its uncertainty)."""
+def _cif_number(text: str) -> float | None:
+    """The value of ``5.431`` or ``5.431(2)`` (a value with its uncertainty); None for no number."""
     try:
-        float(text.split("(")[0])
+        return float(text.split("(")[0])
     except ValueError:
-        return False
-    return True
+        return None
+
+
+def _is_cif_number(text: str) -> bool:
+    return _cif_number(text) is not None
 
 
 def _check_poscar_counts(path: Path, lines: list[str]) -> None:
