@@ -1555,10 +1555,15 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
 
     long = "PredictionError: no structure to offer for 'LiF' with Z=1: " + "no known structure; " * 20
     rows = [{"formula": "LiF", "status": "failed", "reason": long},
-            {"formula": "NaCl", "status": "done", "match": "True", "folder": "NaCl"}]
+            {"formula": "NaCl", "status": "done", "match": "True", "folder": "NaCl", "e_above_hull_meV": "0.0",
+             "lowest_e_above_hull_meV": "0.0"},
+            {"formula": "KCl", "status": "done", "e_above_hull_meV": "4.0", "lowest_e_above_hull_meV": "-2.5"}]
     dialog = ScreeningTable(tmp_path, rows)
     qtbot.addWidget(dialog)
     keys = [key for key, _ in COLUMNS]
+    # rank 1's E_hull, and the lowest structure's only where it is lower (they were two equal columns)
+    lower = keys.index("lower_e_above_hull_meV")
+    assert [dialog.table.item(r, lower).text() for r in range(3)] == ["", "", "-2.5"]
     assert keys.index("reason") < 6 and keys.index("match") < 7  # beside the stability, not at the far end
     assert dialog.table.item(1, keys.index("match")).text() == "yes"
     opened = []

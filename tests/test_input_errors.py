@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import warnings
+from pathlib import Path
 
 import pytest
 from conftest import nacl
@@ -416,6 +417,35 @@ def test_json_output_is_checked_before_work(command, tmp_path, monkeypatch, caps
 
 def test_plot_output_is_checked(tmp_path, capsys):
     usage_error(["evaluate", "contact-map", "--data", "d.csv", "--plot", str(tmp_path)], capsys, "--plot")
+
+
+def test_the_derived_histogram_of_the_20_atom_model_is_checked_before_work(tmp_path, capsys):
+    """``--plot hist.png`` with the shipped models also writes ``hist-13-20.png``: a file of the user's by
+    that name is refused before any data is read, not replaced after the evaluation."""
+    from core.contact_model.inference import LARGE_CELL_MODEL_PATH
+
+    if not LARGE_CELL_MODEL_PATH.is_file():
+        pytest.skip("the 20-atom model is not shipped here")
+    mine = tmp_path / "hist-13-20.png"
+    mine.write_text("my notes")
+    assert main(["evaluate", "contact-map", "--data", str(tmp_path / "absent.csv"), "--plot",
+                 str(tmp_path / "hist.png")]) == 2
+    one_error_line(capsys.readouterr().err, "--plot", "13-20-atom cells", "hist-13-20.png", "not a PNG image")
+    assert mine.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == ["hist-13-20.png"]
+
+
+def test_outputs_on_special_files_are_refused_before_work(tmp_path, capsys):
+    """Permission bits do not tell whether a path can be written (root passes every check; /proc refuses
+    even root): write access is tried; a device or a pipe is never replaced by a report."""
+    import os
+    import sys
+
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    usage_error(["templates", "NaCl", "--json", str(fifo)], capsys, "--json", "not a regular file")
+    if sys.platform.startswith("linux") and Path("/proc/version").exists():
+        usage_error(["templates", "NaCl", "--json", "/proc/version"], capsys, "--json", "not writable")
+        usage_error(["templates", "NaCl", "--json", "/proc/report.json"], capsys, "--json", "not writable")
 
 
 def test_out_that_is_a_file(tmp_path, capsys):

@@ -227,6 +227,14 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
                 "lowest_e_above_hull_meV": -1549.0, "lowest_stability": "uncertain"}
     assert [r["formula"] for r in screen_order([*rows, reranked])][-2:] == ["MgO", "NaCoO2"]
     html = report_html(screen_order(rows), tmp_path)
+    # the lowest figure is shown only where it differs from rank 1's, and the E_hull filter reads it
+    from core.screen.report import lower_than_rank1
+
+    assert [lower_than_rank1(r) for r in rows] == [None, None, None, -10.0]  # equal to rank 1, none, equal, lower
+    assert lower_than_rank1({"e_above_hull_meV": "12.0", "lowest_e_above_hull_meV": "12.0"}) is None  # screen.csv
+    assert lower_than_rank1({"e_above_hull_meV": "12.0", "lowest_e_above_hull_meV": "3.5"}) == 3.5
+    assert "<td data-v='-10.0'>-10.0</td>" in html and "data-hull='-10.0'" in html
+    assert "Lowest E_hull of its structures" not in html
     assert "Lowest energy above the hull among each formula&#x27;s structures" in html or \
         "Lowest energy above the hull among each formula's structures" in html
 

@@ -16,9 +16,10 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.results_table import hull_tooltip
+from core import SCREEN_LOWER_COLUMN, lower_than_rank1
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
-           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of\nits structures (meV/atom)"),
+           ("stability", "Stability"), (SCREEN_LOWER_COLUMN, "Lower E_hull of another\nstructure (meV/atom)"),
            ("reason", "Reason"), ("match", "Match ref."), ("best_energy_per_atom", "Best E\n(eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"),
            ("n_structures", "Structures"), ("seconds", "Seconds"))
@@ -54,7 +55,11 @@ class ScreeningTable(QDialog):
         self.table.setToolTip("Double-click a formula to open its run folder's results in the main window")
         for r, row in enumerate(rows):
             for c, (key, _) in enumerate(COLUMNS):
-                text = row.get(key) or ""
+                if key == SCREEN_LOWER_COLUMN:  # shown only where it differs from rank 1's
+                    lower = lower_than_rank1(row)
+                    text = "" if lower is None else f"{lower:.1f}"
+                else:
+                    text = row.get(key) or ""
                 if key == "match":
                     text = MATCH_TEXT.get(text, text)
                 item = QTableWidgetItem(text)

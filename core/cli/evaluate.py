@@ -51,9 +51,17 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
         plan = [(path, (low, high)) for path, (low, high) in plan if low <= high]
         if not plan:
             raise AlphaCrystalError(f"--atoms {args.atoms}: the shipped models take cells of 1-20 atoms")
+    plots = {atoms: _histogram_path(args.plot, atoms, derived=not args.model) for _, atoms in plan}
+    for (low, high), plot in plots.items():  # a derived name is checked as --plot was, before any work
+        if plot and plot != args.plot:
+            try:
+                plot_output(plot)
+            except argparse.ArgumentTypeError as exc:
+                raise AlphaCrystalError(f"--plot {args.plot}: the histogram of the {low}-{high}-atom cells "
+                                        f"goes to {exc}") from None
     results, empty = {}, []
     for path, atoms in plan:
-        result = _evaluate_contact_model_on(args, path, atoms)
+        result = _evaluate_contact_model_on(args, path, atoms, plots[atoms])
         if result["n"] == 0:
             empty.append(f"{atoms[0]}-{atoms[1]} atoms ({Path(path).name}): "
                          + (f"all {result['n_removed_seen_in_training']} have a formula seen in training"
@@ -68,9 +76,19 @@ def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
     write_json_option(args.json, next(iter(results.values())) if len(results) == 1 else {"by_cell_size": results})
     return 0
 
-def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms: tuple[int, int]) -> dict:
+def _histogram_path(plot: str | None, atoms: tuple[int, int], derived: bool) -> str | None:
+    """Where the Dice histogram of the cells of ``atoms`` goes: ``--plot`` itself, or with the shipped
+    models (``derived``) one file per model, ``NAME-13-20.png`` beside ``NAME.png`` for the 20-atom one."""
+    if not plot or not derived or atoms == (1, 12):
+        return plot
+    return str(Path(plot).with_name(f"{Path(plot).stem}-{atoms[0]}-{atoms[1]}{Path(plot).suffix}"))
+
+
+def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms: tuple[int, int],
+                               plot: str | None) -> dict:
     """Evaluate one model on the cells of ``atoms`` = (low, high) atoms of ``args.data``,
-    print its table and return its figures (``n`` = 0 when nothing was left to evaluate)."""
+    print its table, write its histogram to ``plot`` and return its figures (``n`` = 0 when nothing
+    was left to evaluate)."""
     from core.contact_model import DataSettings, load_contact_data, load_model
     from core.contact_model.evaluation import evaluate_contact_model
     from core.data.datasets import load_dataset
@@ -97,9 +115,6 @@ def _evaluate_contact_model_on(args: argparse.Namespace, model_path: str, atoms:
     print(f"\ncells of {low}-{high} atoms: {Path(model_path).name} (contact model of up to {model.max_atoms} atoms)")
     if len(data) == 0:
         return {"n": 0, "n_removed_seen_in_training": 0}
-    plot = args.plot
-    if plot and not args.model and (low, high) != (1, 12):  # one histogram per model
-        plot = str(Path(plot).with_name(f"{Path(plot).stem}-{low}-{high}{Path(plot).suffix}"))
     result = evaluate_contact_model(model, data, base.train, plot=plot)
     if result["n"] == 0:
         return result

@@ -79,11 +79,33 @@ def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
         raise StructureFileError(f"{target}: {parent} is a file, not a folder")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise StructureFileError(f"{target}: the folder {parent} is not writable")
+    if target.exists() and not target.is_file():
+        raise StructureFileError(f"{target} is not a regular file (a device, a pipe or a socket): give a file path")
     if target.exists() and not os.access(target, os.W_OK):
         raise StructureFileError(f"{target}: the file is not writable")
+    _probe_writable(target)
     if kind is not None and target.is_file() and target.stat().st_size and (found := _not_replaceable(target, kind)):
         raise StructureFileError(f"{target} exists and is {found}: not replaced (give another path)")
     return target
+
+
+def _probe_writable(target: Path) -> None:
+    """Write access tried for real, since permission bits do not tell (a read-only or special file system
+    such as /proc, where even root cannot write): an existing file is opened for appending (nothing is
+    written, its contents and time stamps stay), a new one's folder receives a temporary file that is
+    removed at once."""
+    import tempfile
+
+    try:
+        if target.exists():
+            with target.open("ab"):
+                pass
+        else:
+            with tempfile.TemporaryFile(dir=target.parent):
+                pass
+    except OSError as exc:
+        where = "the file" if target.exists() else f"the folder {target.parent}"
+        raise StructureFileError(f"{target}: {where} is not writable ({exc.strerror or exc})") from None
 
 
 PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<"}

@@ -15,16 +15,44 @@ from pathlib import Path
 
 from core.runtime.terminal import counted
 
+LOWER_COLUMN = "lower_e_above_hull_meV"
+"""A view's column: :func:`lower_than_rank1` (not a column of screen.csv)."""
+LOWER_TITLE = "Lower E_hull of another structure (meV/atom)"
+
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull (meV/atom)"),
-           ("stability", "Stability"), ("lowest_e_above_hull_meV", "Lowest E_hull of its structures (meV/atom)"),
+           ("stability", "Stability"), (LOWER_COLUMN, LOWER_TITLE),
            ("decomposition", "Hull at this composition"), ("hull_note", "Hull note"),
            ("best_energy_per_atom", "Best E (eV/atom)"),
            ("symbol", "Space group"), ("source", "Source"), ("dice", "Dice"), ("match", "Match ref."),
            ("n_structures", "Structures"), ("seconds", "Seconds"), ("worker", "Worker"), ("reason", "Reason"))
 
-FLOAT_FORMATS = {"e_above_hull_meV": ".1f", "lowest_e_above_hull_meV": ".1f", "best_energy_per_atom": ".4f",
+FLOAT_FORMATS = {"e_above_hull_meV": ".1f", LOWER_COLUMN: ".1f", "best_energy_per_atom": ".4f",
                  "dice": ".3f", "seconds": ".1f"}
 """How each number is shown (its sort value keeps every digit); others: 4 decimals."""
+
+def _number(value) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+def lower_than_rank1(row: dict) -> float | None:
+    """The lowest E_hull among a formula's structures (meV/atom) where it lies below rank 1's (the
+    ranking put another structure first: the second potential, the symmetry prior), else None: the
+    two figures of a screen row (:data:`core.screen.screening.ROW_FIELDS`) are equal for most formulas,
+    so a view shows the lowest only where it differs. ``row`` holds numbers or screen.csv's strings."""
+    lowest, rank1 = _number(row.get("lowest_e_above_hull_meV")), _number(row.get("e_above_hull_meV"))
+    return lowest if lowest is not None and (rank1 is None or lowest < rank1 - 0.05) else None
+
+
+def sorted_hull(row: dict) -> float | None:
+    """The figure a screen is sorted and filtered by: the lowest E_hull of the formula's structures
+    (meV/atom), rank 1's for a row of an earlier version, None without either."""
+    lowest = _number(row.get("lowest_e_above_hull_meV"))
+    return lowest if lowest is not None else _number(row.get("e_above_hull_meV"))
+
 
 _SORT_SCRIPT = """
 function filterHull() {
@@ -68,7 +96,9 @@ th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 <p>{counted(len(rows), 'formula')}: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
-formulas; the rank-1 structure's E_hull is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
+formulas; the E_hull column is the rank-1 structure's, and where another of the formula's structures lies
+lower on the hull (the ranking put rank 1 first by a second potential or the symmetry prior), that lower
+figure is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
 the run), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
 of that system are most likely incomplete; such formulas are listed after those with a trusted figure);
 "⚠ see note" where the hull warning puts a figure in doubt: check it against a complete phase diagram before
@@ -89,7 +119,7 @@ given in the input.</p>
 def _row(row: dict, out: Path) -> str:
     cells = []
     for key, _ in COLUMNS:
-        value = row.get(key)
+        value = lower_than_rank1(row) if key == LOWER_COLUMN else row.get(key)
         shown = ("" if value is None else format(value, FLOAT_FORMATS.get(key, ".4f")) if isinstance(value, float)
                  else str(value))
         sort_value = "" if value is None else str(value)
@@ -103,7 +133,7 @@ def _row(row: dict, out: Path) -> str:
             text += f" <span title='{escape(str(row['hull_warning']))}' style='color:#b06000'>⚠ see note</span>"
         cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
     css = " class='failed'" if row.get("status") == "failed" else ""
-    hull = row.get("e_above_hull_meV")
+    hull = sorted_hull(row)  # the filter reads the figure the rows are sorted by
     return f"<tr{css} data-hull='{escape('' if hull is None else str(hull))}'>{''.join(cells)}</tr>"
 
 

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import math
 import os
 import shutil
 import socket
@@ -49,7 +48,7 @@ from core.predict.run_folder import SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
 from core.runtime.parallel import background_priority
 from core.screen.inputs import ScreenItem
-from core.screen.report import report_html
+from core.screen.report import report_html, sorted_hull
 from core.stability.hull import STABILITY_COLUMNS, UNCERTAIN
 
 CLUSTERS = ("local", "slurm", "pbs")
@@ -235,12 +234,8 @@ def screen_order(rows: list[dict]) -> list[dict]:
     of its system: MgO at -1,550 meV/atom is no best find), then rows without one (not relaxed,
     failed, no reference phases) in their own order."""
     def key(row: dict) -> tuple[int, float]:
-        try:
-            lowest = row.get("lowest_e_above_hull_meV")
-            value = float(lowest if lowest not in (None, "") else row["e_above_hull_meV"])
-        except (KeyError, TypeError, ValueError):
-            return (2, 0.0)
-        if not math.isfinite(value):
+        value = sorted_hull(row)
+        if value is None:
             return (2, 0.0)
         label = row.get("lowest_stability") or row.get("stability")  # the label of the figure sorted by
         return (1 if label == UNCERTAIN else 0, value)
