@@ -66,6 +66,23 @@ def test_vasp_folder_without_potcar(tmp_path, monkeypatch):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run"]
 
 
+def test_vasp_inputs_are_the_symmetrised_structure_of_the_cif(tmp_path, monkeypatch):
+    """A relaxed rutile left 0.02 Å and 0.6 degrees off P4_2/mnm (P2_1/c at 0.01 Å) was written to
+    vasp/POSCAR as it was, beside a P4_2/mnm CIF and folder name: VASP would have relaxed a monoclinic
+    crystal. The POSCAR is now the symmetrised primitive cell, its moments carried along."""
+    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    rutile = primitive_cell(FIXTURES["TiO2"]())
+    a, b, c, alpha, beta, gamma = rutile.lattice.parameters
+    distorted = Structure(Lattice.from_parameters(a + 0.02, b - 0.01, c, alpha, beta + 0.6, gamma),
+                          rutile.species, rutile.frac_coords + np.linspace(-0.003, 0.003, len(rutile))[:, None])
+    assert space_group(distorted, 0.01)[0] != 136 and space_group(distorted)[0] == 136
+    moments = [1.0 if el.symbol == "Ti" else 0.1 for el in distorted.species]
+    folder = write_vasp_inputs(distorted, tmp_path / "vasp", moments)
+    written = Structure.from_file(folder / "POSCAR")
+    assert space_group(written, 0.001)[0] == 136 and len(written) == len(rutile)
+    assert "MAGMOM = 2*1.0 4*0.1" in (folder / "INCAR").read_text()
+
+
 def test_export_all_formats(tmp_path, monkeypatch):
     monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
     written = export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")

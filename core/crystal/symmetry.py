@@ -235,6 +235,24 @@ def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
         return structure
 
 
+def symmetrised_primitive(structure, symprec: float = SPACEGROUP_SYMPREC):
+    """The primitive cell of ``structure`` symmetrised at ``symprec`` (Å) and :data:`ANGLE_TOLERANCE`,
+    in the standard setting (spglib's), site properties (magnetic moments) kept: the structure of the
+    symmetrised CIF and of the space group in the folder name, in the smallest cell, which the VASP
+    inputs are written in. A relaxed cell a potential left 0.02 Å off rutile is P2_1/c at 0.01 Å: a
+    POSCAR of it would have VASP relax a monoclinic crystal beside a P4_2/mnm CIF. The structure as
+    given when spglib fails on it or the cell it gives has another composition."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    try:
+        cell = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE) \
+            .get_primitive_standard_structure(keep_site_properties=True)
+    except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
+        return structure
+    same = cell.composition.reduced_composition == structure.composition.reduced_composition
+    return cell if same and len(cell) <= len(structure) else structure
+
+
 def primitive_cell(structure, symprec: float = CELL_SYMPREC, keep_site_properties: bool = False):
     """The spglib primitive cell of ``structure`` (the cell contact maps refer to), found at
     ``symprec`` (Å); the input cell when spglib finds no symmetry or fails on it.

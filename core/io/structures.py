@@ -21,7 +21,7 @@ from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 
 from core.crystal.elements import all_metal, element_table
-from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
+from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetrised_primitive
 from core.errors import ExportError, StructureFileError, StructureWarning
 from core.io.files import UMASK, atomic_write_text
 from core.io.outputs import _retire_keeping_other_files, check_file_stem, check_output_folder
@@ -468,6 +468,10 @@ def potcar_configured() -> bool:
 def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None) -> Path:
     """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
 
+    The structure is written symmetrised, in its primitive standard cell
+    (:func:`core.crystal.symmetry.symmetrised_primitive`): the structure of the symmetrised CIF
+    and of the space group the result is named by, not the potential's relaxed cell, which
+    can be a slight distortion of it (VASP would keep the lower symmetry).
     ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
     site, in the structure's site order) are given.
 
@@ -485,6 +489,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
     try:
         if magmoms is not None:
             structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
+        structure = symmetrised_primitive(structure)
         input_set = relaxation_input_set(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
         with warnings.catch_warnings(record=True) as said:  # pymatgen's remarks, e.g. Co started low spin
