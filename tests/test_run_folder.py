@@ -145,6 +145,29 @@ def test_cli_predict_refuses_another_formulas_folder_before_work(tmp_path, capsy
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
+def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, capsys):
+    """`predict ZnO --out SCREEN` wrote its results at the top of a screen's folder, and `screen --out
+    RUN` put a screen.csv and formula folders into a prediction's run folder (a new user's trial):
+    each is refused with one line, nothing written."""
+    screen = tmp_path / "screen"
+    screen.mkdir()
+    (screen / "screen.csv").write_text("formula,status\n")
+    assert main(["predict", "ZnO", "--fast", "--no-relax", "--out", str(screen), "--overwrite"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a screen's folder (it holds screen.csv)" in err
+    assert sorted(p.name for p in screen.iterdir()) == ["screen.csv"]
+    run = tmp_path / "run"
+    _publish(run, "NaCl", {"01_NaCl_Fm-3m": "NaCl\n"})
+    formulas = tmp_path / "formulas.txt"
+    formulas.write_text("NaCl\nZnO\n")
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    for out, words in ((run, "is a prediction's run folder"), (run / "sub", "lies inside")):
+        assert main(["screen", str(formulas), "--out", str(out), "--fast"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and words in err and "give a screen a folder of its own" in err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+
+
 def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
     from pymatgen.core import Lattice, Structure
 

@@ -189,8 +189,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
     from core.runtime.terminal import counted, format_seconds
     from core.screen.inputs import read_screen_input
-    from core.screen.screening import ClusterSpec, read_cluster_config, screen, start_cluster
+    from core.screen.screening import ClusterSpec, check_screen_folder, read_cluster_config, screen, start_cluster
 
+    check_screen_folder(args.out)
     found = read_screen_input(args.input)
     bad = len(found.problems)
     if found.problems and not args.skip_bad_lines:  # checked before any work: a typo is not a shorter screen

@@ -42,6 +42,8 @@ STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
+SCREEN_TABLE = "screen.csv"
+"""The table a screen's folder holds (:mod:`core.screen.screening`): a run folder never does."""
 """A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
 SUMMARY_FILES = (SUMMARY_CSV, SUMMARY_JSON)
 RESULT_FILE = "result.json"
@@ -110,6 +112,9 @@ class RunFolder:
             raise OutputFolderError(f"output folder {self.path} is a file")
         if not self.path.is_dir():
             return
+        if (self.path / SCREEN_TABLE).is_file():
+            raise OutputFolderError(f"{self.path} is a screen's folder (it holds {SCREEN_TABLE}): a prediction "
+                                    "goes into a folder of its own (each formula of a screen has its subfolder)")
         summary_formula = our_summary_formula(self.path)
         for folder in sorted(self.path.iterdir()):
             if self._named_like_ours(folder) and not (folder / RESULT_FILE).is_file():

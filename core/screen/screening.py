@@ -44,7 +44,7 @@ from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text
 from core.io.structures import read_structure
 from core.predict.record import ResultRecord
-from core.predict.run_folder import SUMMARY_JSON, structure_cif_name
+from core.predict.run_folder import SCREEN_TABLE, SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
 from core.runtime.parallel import background_priority
 from core.screen.inputs import ScreenItem
@@ -441,8 +441,25 @@ def write_report(out: Path, rows: list[dict]) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS})
-    atomic_write_text(out / "screen.csv", buffer.getvalue())
+    atomic_write_text(out / SCREEN_TABLE, buffer.getvalue())
     atomic_write_text(out / "report.html", report_html(rows, out))
+
+
+def check_screen_folder(out: str | os.PathLike) -> None:
+    """Refuse, before any work, an output folder that is a prediction's run folder (its
+    ``summary.json``) or lies inside one: a screen's table and formula folders would be mixed
+    with that prediction's results, and the desktop app could open it as either.
+
+    Raises
+    ------
+    ScreenError
+    """
+    out = Path(out)
+    for folder in (out, *out.parents):
+        if (folder / SUMMARY_JSON).is_file() and not (folder / SCREEN_TABLE).is_file():
+            where = "is" if folder == out else f"lies inside {folder},"
+            raise ScreenError(f"--out {out} {where} a prediction's run folder (it holds {SUMMARY_JSON}): "
+                              "give a screen a folder of its own")
 
 
 def read_screen_table(folder: str | os.PathLike) -> list[dict]:
@@ -455,7 +472,7 @@ def read_screen_table(folder: str | os.PathLike) -> list[dict]:
     """
     import csv
 
-    path = Path(folder) / "screen.csv"
+    path = Path(folder) / SCREEN_TABLE
     try:
         with path.open(newline="") as handle:
             return list(csv.DictReader(handle))
