@@ -132,6 +132,19 @@ def test_a_vasp4_poscar_without_element_names_is_an_error_not_hydrogen_and_heliu
     with pytest.warns(StructureWarning, match="elements were read from its first line: Na Cl"):
         structure = read_structure(path)
     assert structure.composition.reduced_formula == "NaCl"
+    # export checks close atoms itself, and still says how the file was read (it said nothing)
+    assert main(["export", str(path), "--out", str(tmp_path / "exported"), "--formats", "cif"]) == 0
+    assert "elements were read from its first line: Na Cl" in capsys.readouterr().err
+    # a formula as the title names the elements too ("NaCl" was refused although it names them)
+    path.write_text("NaCl rock salt" + vasp4[len("test"):])
+    with pytest.warns(StructureWarning, match="read from the formula NaCl on its first line: Na Cl"):
+        assert read_structure(path).composition.reduced_formula == "NaCl"
+    path.write_text("Fe2O3" + vasp4[len("test"):])  # the counts (1 1) are the file's: only the elements are read
+    with pytest.warns(StructureWarning, match="the formula Fe2O3"):
+        assert read_structure(path).composition.reduced_formula == "FeO"
+    path.write_text("NaClO" + vasp4[len("test"):])  # three elements for two counts: refused
+    with pytest.raises(StructureFileError, match="nor the first line names 2 elements"):
+        read_structure(path)
 
 
 def test_a_cif_with_poscar_in_its_name_is_read_as_a_cif(tmp_path):

@@ -56,12 +56,13 @@ def read_reference(path: str | os.PathLike) -> ReferenceStructure:
     """
     # read in a worker thread: the reader's warning is asked for, not caught (the warnings
     # filters are process-wide and not thread-safe)
-    structure = read_structure(path, warn=False)
+    notes: list[str] = []
+    structure = read_structure(path, warn=False, notes=notes)
     close = close_atoms(structure, str(path))
     cell = primitive_cell(structure)
     number, symbol = space_group_or_p1(cell)
     return ReferenceStructure(Path(path).name, cell, compute_contact_map(cell), number, symbol,
-                              [close] if close is not None else [])
+                              notes + ([close] if close is not None else []))
 
 
 @dataclass(frozen=True, eq=False)

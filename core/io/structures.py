@@ -8,6 +8,7 @@ half-written file behind.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import tempfile
 import warnings
@@ -61,7 +62,7 @@ or concatenate the POTCARs by hand in the order of POTCAR.spec:
 """
 
 
-def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
+def read_structure(path: str | os.PathLike, warn: bool = True, notes: list[str] | None = None) -> Structure:
     """Read an ordered structure from a CIF, POSCAR/CONTCAR/``*.vasp`` or pymatgen JSON file.
 
     The cell is returned as stored in the file (use :func:`primitive_cell` for
@@ -69,7 +70,11 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
 
     Every structure file is checked here, once (:func:`check_structure`): a finite,
     non-degenerate lattice and known elements; atoms closer than
-    :data:`MIN_ATOM_DISTANCE` give a :class:`~core.errors.StructureWarning`.
+    :data:`MIN_ATOM_DISTANCE` give a :class:`~core.errors.StructureWarning` (not with
+    ``warn=False``: the caller checks them itself). How the file was read, where that is not
+    plain (a VASP 4 POSCAR's elements taken from its first line), is appended to ``notes`` when
+    given, else warned whatever ``warn`` says (a caller that checks close atoms itself still
+    tells the user how the file was read).
 
     Raises
     ------
@@ -114,9 +119,13 @@ def read_structure(path: str | os.PathLike, warn: bool = True) -> Structure:
             f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
         )
     check_structure(structure, str(p), warn)
-    if vasp4_species and warn:
-        warnings.warn(StructureWarning(f"{p}: no element line (VASP 4 format); the elements were read from "
-                                       f"{vasp4_species[1]}: {' '.join(vasp4_species[0])}"), stacklevel=2)
+    if vasp4_species:
+        read_as = (f"{p}: no element line (VASP 4 format); the elements were read from {vasp4_species[1]}: "
+                   f"{' '.join(vasp4_species[0])}")
+        if notes is not None:
+            notes.append(read_as)
+        else:
+            warnings.warn(StructureWarning(read_as), stacklevel=2)
     return structure
 
 
@@ -250,6 +259,11 @@ def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None
     named = elements(lines[0].split()[:len(counts)])
     if named:
         return named, "its first line"
+    title = lines[0].split()[0] if lines[0].split() else ""
+    if re.fullmatch(r"(?:[A-Z][a-z]?\d*)+", title):  # a formula as the title ("NaCl", "Fe2O3"): its elements
+        named = elements(list(dict.fromkeys(re.findall(r"[A-Z][a-z]?", title))))
+        if named:
+            return named, f"the formula {title} on its first line"
     raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
                              "line of element symbols (VASP 4 format), and neither a POTCAR beside it nor the "
                              f"first line names {len(counts)} element{'s' if len(counts) != 1 else ''}: add the "
