@@ -317,7 +317,7 @@ def test_bad_option_values_are_usage_errors_naming_the_option(argv, option, caps
 def test_every_numeric_option_has_a_checked_type():
     """No option of any command takes a bare int or float: each has a type that checks its range."""
     checked = (cli.Number,)
-    named = {cli.spacegroup_number, cli.z_or_auto, cli.tolerance}
+    named = {cli.spacegroup_number, cli.z_or_auto, cli.tolerance, cli.local_processes}  # the last: a Number, then memory
     numeric = 0
     for command, action in cli_actions():
         assert action.type not in (int, float), (command, action.option_strings)
@@ -445,6 +445,27 @@ def test_the_derived_histogram_of_the_20_atom_model_is_checked_before_work(tmp_p
                  str(tmp_path / "hist.png")]) == 2
     one_error_line(capsys.readouterr().err, "--plot", "13-20-atom cells", "hist-13-20.png", "not a PNG image")
     assert mine.read_text() == "my notes" and sorted(p.name for p in tmp_path.iterdir()) == ["hist-13-20.png"]
+
+
+def test_jobs_beyond_the_machines_memory_are_refused_and_beyond_its_cores_warned(tmp_path, capsys, monkeypatch):
+    """`predict --jobs 99` on a 2-core, 23 GB machine started 99 workers and ended in a traceback;
+    16 ran without a word, 15 times slower than one."""
+    import core.runtime.parallel as parallel
+
+    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 1e9)  # no machine holds one such worker
+    usage_error(["predict", "NaCl", "--jobs", "3", "--out", str(tmp_path / "x")], capsys, "--jobs", "worker processes need",
+                "this machine has")
+    assert not (tmp_path / "x").exists()
+    monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 0.0)
+    from core.cli.options import warn_about_processes
+
+    with pytest.warns(UserWarning, match="--jobs 3: 3 worker processes on 2 cores"):
+        warn_about_processes(argparse.Namespace(jobs=3))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        warn_about_processes(argparse.Namespace(jobs=2))
+        warn_about_processes(argparse.Namespace(jobs=None))
 
 
 def test_outputs_on_special_files_are_refused_before_work(tmp_path, capsys):

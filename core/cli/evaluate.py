@@ -18,13 +18,13 @@ from core.cli.options import (
     atom_range,
     ga_settings,
     json_output,
+    local_processes,
     non_negative,
     parse_atom_range,
     plot_output,
     positive,
     positive_float,
     predict_settings,
-    processes,
     seed,
     spacegroup_number,
     top_spacegroups,
@@ -419,7 +419,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K, help=f"space-group candidates (default {DEFAULT_TOP_K})")
     p.add_argument("--z", type=z_or_auto, default="auto", help=argparse.SUPPRESS)
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", help=argparse.SUPPRESS)
-    p.add_argument("--jobs", type=processes, default=None, help="formulas evaluated at a time, one core each")
+    p.add_argument("--jobs", type=local_processes, default=None, help="formulas evaluated at a time, one core each")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the sample (default 0)")
     p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")

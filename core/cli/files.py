@@ -12,10 +12,10 @@ from core.cli.options import (
     export_formats,
     file_stem,
     json_output,
+    local_processes,
     output_file,
     output_folder,
     positive,
-    processes,
     seed,
     write_json_option,
 )
@@ -127,7 +127,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace --out (or the shipped file) when it exists (default: refuse; predictions read "
                         "the shipped file for E_hull)")
-    p.add_argument("--jobs", type=processes, default=1,
+    p.add_argument("--jobs", type=local_processes, default=1,
                    help="processes computing the single points (default 1); the energies are kept chunk by chunk "
                         "in OUT.partial/, so a stopped build run again continues where it stopped")
     p.set_defaults(func=cmd_build_references)

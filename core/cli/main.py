@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 
 from core import __version__
 from core.cli import evaluate, files, maps, predict, proposals, reconstruct, train
-from core.cli.options import Parser
+from core.cli.options import Parser, warn_about_processes
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
 
 COMMANDS = (maps, files, proposals, reconstruct, predict)
@@ -91,6 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards
             warnings.simplefilter("always", AlphaCrystalWarning)
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
+            warn_about_processes(args)
             code = func(args)
         sys.stdout.flush()  # a closed pipe shows here, inside the handler below, not at exit
         return code

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import NoReturn
@@ -13,7 +14,7 @@ from typing import NoReturn
 import numpy as np
 
 from core.data.sampling import COMPOSITIONS
-from core.errors import AlphaCrystalError
+from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.predict.ranking import NEAR_TIE_EV
 from core.predict.settings import (
     COUNT_RANGES,
@@ -92,6 +93,29 @@ positive = Number(int, 1, MAX_COUNT)
 non_negative = Number(int, 0, MAX_COUNT)
 
 processes = Number(int, *COUNT_RANGES["jobs"])
+
+
+def local_processes(text: str) -> int:
+    """argparse type of ``--jobs`` (worker processes on this machine): :data:`processes`, refused when
+    they would not fit its memory (:func:`core.runtime.parallel.local_processes_problem`; the command
+    warns when they outnumber the cores: :func:`warn_about_processes`)."""
+    from core.runtime.parallel import local_processes_problem
+
+    jobs = int(processes(text))
+    error, _ = local_processes_problem(jobs)
+    if error:
+        raise argparse.ArgumentTypeError(error)
+    return jobs
+
+
+def warn_about_processes(args: argparse.Namespace) -> None:
+    """Warn when ``--jobs`` asks for more worker processes than this machine has cores."""
+    from core.runtime.parallel import local_processes_problem
+
+    jobs = getattr(args, "jobs", None)
+    note = local_processes_problem(jobs)[1] if isinstance(jobs, int) else None
+    if note:
+        warnings.warn(AlphaCrystalWarning(f"--jobs {jobs}: {note}"), stacklevel=2)
 
 seed = Number(int, 0, MAX_SEED)
 
@@ -283,7 +307,7 @@ def add_ga_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"maximum generations (default {d.ga.generations}, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=d.ga.patience,
                    help=f"generations to keep refining bond lengths after fitness 1 (default {d.ga.patience})")
-    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: all cores)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
 
 def add_prediction_options(p: argparse.ArgumentParser) -> None:

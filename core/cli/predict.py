@@ -13,6 +13,7 @@ from core.cli.options import (
     Number,
     add_prediction_options,
     json_output,
+    local_processes,
     output_folder,
     positive_float,
     predict_settings,
@@ -189,7 +190,13 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
     from core.runtime.terminal import counted, format_seconds
     from core.screen.inputs import read_screen_input
-    from core.screen.screening import ClusterSpec, check_screen_folder, read_cluster_config, screen, start_cluster
+    from core.screen.screening import (
+        ClusterSpec,
+        check_screen_folder,
+        read_cluster_config,
+        screen,
+        start_cluster,
+    )
 
     check_screen_folder(args.out)
     found = read_screen_input(args.input)
@@ -270,7 +277,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--from-structure", metavar="FILE",
                    help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
                         "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")
-    p.add_argument("--jobs", type=processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: all cores)")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
     p.add_argument("--json", metavar="PATH", type=json_output, help="also write the ranked rows as JSON")
