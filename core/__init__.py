@@ -83,6 +83,7 @@ _LAZY = {
     "COUNT_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "lower_than_rank1": "core.screen.report", "SCREEN_LOWER_COLUMN": "core.screen.report",
+    "SCREEN_FLOAT_FORMATS": "core.screen.report",
     "compare_with_reference": "core.predict.pipeline", "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
     "runs_cmcrystal_by_default": "core.predict.scope", "warm_up": "core.predict.pipeline",
@@ -100,7 +101,7 @@ _LAZY = {
     "atomic_numbers": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "STABILITY_LABELS": "LABELS", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME",
-            "SCREEN_LOWER_COLUMN": "LOWER_COLUMN"}
+            "SCREEN_LOWER_COLUMN": "LOWER_COLUMN", "SCREEN_FLOAT_FORMATS": "FLOAT_FORMATS"}
 
 
 def __getattr__(name: str):

@@ -1564,6 +1564,19 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
     # rank 1's E_hull, and the lowest structure's only where it is lower (they were two equal columns)
     lower = keys.index("lower_e_above_hull_meV")
     assert [dialog.table.item(r, lower).text() for r in range(3)] == ["", "", "-2.5"]
+    assert "rank 1's E_hull is measured from it" in dialog.table.item(2, lower).toolTip()
+    # numbers as the report shows them, sorted as numbers; a warned figure flagged where it is read
+    warned = [{"formula": "MgF2", "status": "done", "e_above_hull_meV": "-3843.5", "stability": "uncertain",
+               "hull_warning": "far below the known hull", "best_energy_per_atom": "-3.667972",
+               "seconds": "18.38"},
+              {"formula": "ZnO", "status": "done", "e_above_hull_meV": "12.0", "stability": "metastable",
+               "best_energy_per_atom": "-4.5", "seconds": "9"}]
+    other = ScreeningTable(tmp_path, warned)
+    qtbot.addWidget(other)
+    cell = {key: other.table.item(0, keys.index(key)).text() for key in ("best_energy_per_atom", "seconds", "stability")}
+    assert cell == {"best_energy_per_atom": "-3.6680", "seconds": "18.4", "stability": "uncertain ⚠"}
+    other.table.sortItems(keys.index("seconds"))
+    assert [other.table.item(r, 0).text() for r in range(2)] == ["ZnO", "MgF2"]  # 9 before 18.4, as numbers
     assert keys.index("reason") < 6 and keys.index("match") < 7  # beside the stability, not at the far end
     assert dialog.table.item(1, keys.index("match")).text() == "yes"
     opened = []

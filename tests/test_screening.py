@@ -222,6 +222,11 @@ def test_a_screen_is_sorted_by_energy_above_the_hull_and_its_report_filters_by_i
     # far below a hull that lacks its system's phases (MgO, withheld: -1,549 meV/atom) is no best find
     uncertain = {"formula": "MgO", "status": "done", "e_above_hull_meV": -1549.0, "stability": "uncertain"}
     assert [r["formula"] for r in screen_order([*rows, uncertain])] == ["LiNiO2", "KCoO2", "LiCoO2", "MgO", "NaCoO2"]
+    # no E_hull limit keeps an untrusted figure, and the plot does not squash the others to draw it
+    page = report_html(screen_order([*rows, uncertain]), tmp_path)
+    assert page.count("data-uncertain='1'") == 1 and "data-hull='-1549.0' data-uncertain='1'" in page
+    assert "not drawn: MgO (uncertain" in page and ">-1549.0<" not in page.split("<table>")[0]
+    assert "figures of MgO are uncertain" in report_html([uncertain], tmp_path)
     # re-ranked, rank 1 need not be the lowest: the row is placed by its lowest, and so by that one's label
     reranked = {"formula": "MgO", "status": "done", "e_above_hull_meV": 3.0, "stability": "metastable",
                 "lowest_e_above_hull_meV": -1549.0, "lowest_stability": "uncertain"}

@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.results_table import hull_tooltip
-from core import SCREEN_LOWER_COLUMN, lower_than_rank1
+from core import SCREEN_FLOAT_FORMATS, SCREEN_LOWER_COLUMN, lower_than_rank1
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
            ("stability", "Stability"), (SCREEN_LOWER_COLUMN, "Lower E_hull of another\nstructure (meV/atom)"),
@@ -27,6 +27,34 @@ COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E
 (they were beyond a 900-px dialog's edge)."""
 
 MATCH_TEXT = {"True": "yes", "False": "no"}
+
+LOWER_TOOLTIP = ("The lowest E_hull among this formula's structures: the ranking put another structure first "
+                 "(the second potential or the symmetry prior). When it is negative (below the known phases), "
+                 "rank 1's E_hull is measured from it. Double-click to open the run and see every structure.")
+
+
+class _SortedItem(QTableWidgetItem):
+    """A cell that shows formatted text and sorts by its number (the display and edit roles of a
+    QTableWidgetItem are one value, so a number stored for sorting would be shown unformatted)."""
+
+    def __init__(self, text: str, number: float | None) -> None:
+        super().__init__(text)
+        self.number = number
+
+    def __lt__(self, other: QTableWidgetItem) -> bool:
+        mine, theirs = self.number, getattr(other, "number", None)
+        if mine is not None and theirs is not None:
+            return mine < theirs
+        if (mine is None) != (theirs is None):  # numbers before blanks and words
+            return mine is not None
+        return self.text() < other.text()
+
+
+def _number(text: str) -> float | None:
+    try:
+        return float(text)
+    except ValueError:
+        return None
 
 REASON_WIDTH_PX = 260
 """Width the reason column opens at (drag to widen; hover for the whole text): sized to its
@@ -62,14 +90,16 @@ class ScreeningTable(QDialog):
                     text = row.get(key) or ""
                 if key == "match":
                     text = MATCH_TEXT.get(text, text)
-                item = QTableWidgetItem(text)
-                try:
-                    item.setData(Qt.ItemDataRole.EditRole, float(text))  # numeric columns sort as numbers
-                except ValueError:
-                    pass
+                number = _number(text)
+                shown = format(number, SCREEN_FLOAT_FORMATS.get(key, "g")) if number is not None else text
+                if key == "stability" and row.get("hull_warning"):  # as the report flags it
+                    shown = f"{shown} ⚠"
+                item = _SortedItem(shown, number)  # numeric columns sort as numbers, shown as the report shows them
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):
-                    item.setToolTip(hull_tooltip(row))
+                    item.setToolTip(hull_tooltip(row) + (f"\n⚠ {row['hull_warning']}" if row.get("hull_warning") else ""))
+                elif key == SCREEN_LOWER_COLUMN and text:
+                    item.setToolTip(LOWER_TOOLTIP)
                 elif key == "reason" and text:
                     item.setToolTip(text)  # whole: the column is cut to REASON_WIDTH_PX
                 self.table.setItem(r, c, item)

@@ -47,6 +47,12 @@ def lower_than_rank1(row: dict) -> float | None:
     return lowest if lowest is not None and (rank1 is None or lowest < rank1 - 0.05) else None
 
 
+def uncertain(row: dict) -> bool:
+    """Whether the figure a screen row is sorted by is ``uncertain`` (far below a hull that lacks
+    phases of its system: no E_hull limit or plot should treat it as a trusted number)."""
+    return (row.get("lowest_stability") or row.get("stability")) == "uncertain"
+
+
 def sorted_hull(row: dict) -> float | None:
     """The figure a screen is sorted and filtered by: the lowest E_hull of the formula's structures
     (meV/atom), rank 1's for a row of an earlier version, None without either."""
@@ -58,10 +64,11 @@ _SORT_SCRIPT = """
 function filterHull() {
   var limit = parseFloat(document.getElementById('hull-limit').value), shown = 0;
   document.querySelectorAll('tbody tr').forEach(function (r) {
-    var v = parseFloat(r.dataset.hull), hide = !isNaN(limit) && !(v <= limit);
+    var v = parseFloat(r.dataset.hull), hide = !isNaN(limit) && (!(v <= limit) || r.dataset.uncertain === '1');
     r.style.display = hide ? 'none' : ''; shown += hide ? 0 : 1;
   });
-  document.getElementById('hull-shown').textContent = shown + ' shown';
+  document.getElementById('hull-shown').textContent = shown + ' shown' +
+    (isNaN(limit) ? '' : ' (formulas whose figure is uncertain are hidden while a limit is set)');
 }
 document.getElementById('hull-limit').addEventListener('input', filterHull);
 document.querySelectorAll('th').forEach(function (th, col) {
@@ -98,7 +105,9 @@ structures: energy above the convex hull of the known phases of its chemical sys
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the E_hull column is the rank-1 structure's, and where another of the formula's structures lies
 lower on the hull (the ranking put rank 1 first by a second potential or the symmetry prior), that lower
-figure is shown beside it. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
+figure is shown beside it. A lowest structure below the known hull reads its (negative) distance below it,
+and the formula's other structures, rank 1 included, are then measured from that lowest one: rank 1 at
++0.9 beside a lower -4.5 lies 0.9 meV/atom above the lowest, 3.6 below the known phases. Stability: stable (on or below that hull), metastable (above it by at most the threshold of
 the run), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
 of that system are most likely incomplete; such formulas are listed after those with a trusted figure);
 "⚠ see note" where the hull warning puts a figure in doubt: check it against a complete phase diagram before
@@ -134,7 +143,8 @@ def _row(row: dict, out: Path) -> str:
         cells.append(f"<td data-v='{escape(sort_value)}'>{text}</td>")
     css = " class='failed'" if row.get("status") == "failed" else ""
     hull = sorted_hull(row)  # the filter reads the figure the rows are sorted by
-    return f"<tr{css} data-hull='{escape('' if hull is None else str(hull))}'>{''.join(cells)}</tr>"
+    doubt = " data-uncertain='1'" if uncertain(row) else ""  # not a trusted figure: no limit keeps it
+    return f"<tr{css} data-hull='{escape('' if hull is None else str(hull))}'{doubt}>{''.join(cells)}</tr>"
 
 
 def _relative(path: str | None, out: Path) -> str:
@@ -151,6 +161,11 @@ def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
     the best energy per atom (eV/atom) where no formula has one (runs without reference phases)."""
     key, title, unit = ("lowest_e_above_hull_meV", "Lowest energy above the hull among each formula's structures "
                         "(meV/atom)", "meV/atom")
+    doubtful = [r for r in rows if uncertain(r)]
+    if doubtful:  # -3,844 meV/atom squashed every trusted point onto one line
+        rows = [r for r in rows if not uncertain(r)]
+        title += (f"; not drawn: {', '.join(str(r.get('formula')) for r in doubtful)} (uncertain: far below a hull "
+                  "that lacks phases of its system)")
     points = _points(rows, key)
     if not points:  # rows of an earlier version
         key, title = "e_above_hull_meV", "Energy above the hull of the rank-1 structure (meV/atom)"
@@ -159,6 +174,9 @@ def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
         key, title, unit = "best_energy_per_atom", "Best energy per atom (eV/atom)", "eV/atom"
         points = _points(rows, key)
     if not points:
+        if doubtful:
+            return (f"<p>(no energy plot: the figures of {escape(', '.join(str(r.get('formula')) for r in doubtful))} "
+                    "are uncertain, far below a hull that lacks phases of their systems)</p>")
         if any(str(r.get("status", "")).startswith("done") for r in rows):
             return ("<p>(no energy plot: the finished formulas have no energies, as their structures were "
                     "not relaxed (--no-relax); they are ranked by contact-map fitness)</p>")
@@ -175,8 +193,9 @@ def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
                    f"<title>{escape(f)}: {e:.4f} {unit}</title></circle>" for k, (f, e) in enumerate(points))
     labels = "".join(f"<text x='{left + k * step:.1f}' y='{height - 5}' font-size='10' text-anchor='middle'>"
                      f"{escape(f)}</text>" for k, (f, _) in enumerate(points)) if len(points) <= 30 else ""
-    axis = (f"<text x='5' y='{y(hi) + 4:.1f}' font-size='10'>{hi:.3f}</text>"
-            f"<text x='5' y='{y(lo) + 4:.1f}' font-size='10'>{lo:.3f}</text>"
+    digits = ".1f" if unit == "meV/atom" else ".3f"
+    axis = (f"<text x='5' y='{y(hi) + 4:.1f}' font-size='10'>{hi:{digits}}</text>"
+            f"<text x='5' y='{y(lo) + 4:.1f}' font-size='10'>{lo:{digits}}</text>"
             f"<line x1='{left - 5}' y1='{top}' x2='{left - 5}' y2='{height - bottom}' stroke='#888'/>")
     return (f"<h2>{escape(title)}</h2><svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
             f"height='{height}' role='img' aria-label='{escape(title)} of each formula'>{axis}{dots}{labels}</svg>")
