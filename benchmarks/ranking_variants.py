@@ -228,7 +228,8 @@ def rank_policy(pool: Pool, members: list[tuple], policy: dict, matcher, cells, 
         head = ranked[:policy.get("prior_top", 5)]  # within the second potential's head (5) when both are on
         prior, kt = pool.sg_prior(), policy["sg_prior"] / 1000
         low = min(score[m] for m in head) if head else 0.0
-        prior_score = {m: score[m] - low - kt * np.log(max(prior.get(pool.group(*m), 0.0), PRIOR_FLOOR))
+        reach = policy.get("prior_reach", np.inf) / 1000  # the prior term capped: it moves nothing further
+        prior_score = {m: score[m] - low + min(-kt * np.log(max(prior.get(pool.group(*m), 0.0), PRIOR_FLOOR)), reach)
                        for m in head}
         ranked = sorted(head, key=lambda m: prior_score[m]) + ranked[len(head):]
     if ranker is not None:
@@ -365,6 +366,23 @@ def load(paths: list[str]) -> list[Pool]:
     return pools
 
 
+def prior_reach_table(pools: list[Pool], args) -> int:
+    """The shipped ranking (SevenNet-0 re-ranks the first 5, symmetry prior kT = 10 meV/atom) with the
+    prior's term -kT ln P capped at R meV/atom, so that it re-orders only structures within R of each
+    other: top-1 / top-5 and how far rank 1 lies above the lowest by the judging potential."""
+    out: dict = {"pools": [p.id for p in pools], "variants": {}}
+    print(f"\n{'prior term capped at (meV/atom)':<34}{'top-1':>7}{'top-5':>7}")
+    for reach in (None, 50, 30, 20, 15, 10):
+        ranking = {"second": 1.0, "second_top": 5, "sg_prior": 10} | ({"prior_reach": reach} if reach else {})
+        res = evaluate(pools, args.policy, True, ranking)
+        name = "uncapped (shipped)" if reach is None else f"{reach}"
+        out["variants"][name] = res
+        print(f"{name:<34}{res['top1']:>7.3f}{res['top5']:>7.3f}", flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(out, indent=1) + "\n")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("caches", nargs="+")
@@ -374,8 +392,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--train", metavar="JSON", help="fit the learned ranker on every pool given and write it here")
     p.add_argument("--train-policy", default="all", help="relaxation policy the ranker's features come from")
     p.add_argument("--train-c", type=float, default=0.1, help="inverse L2 strength of the ranker")
+    p.add_argument("--prior-reach", action="store_true",
+                   help="only the symmetry prior with its term capped at 10-50 meV/atom (and uncapped)")
     args = p.parse_args(argv)
     pools = load(args.caches)
+    if args.prior_reach:
+        return prior_reach_table(pools, args)
     print(f"{len(pools)} pools from {', '.join(args.caches)}")
     if args.train:
         from core.predict.ranking import RANKER_FEATURES, LinearRanker
