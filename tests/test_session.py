@@ -563,6 +563,21 @@ def test_opening_a_file_marks_the_session_unsaved_at_no_point(nacl_inputs, tmp_p
     assert folder.run.records and not folder.dirty and folder_marks.count(True) <= 1 and folder_marks[-1] is False
 
 
+def test_a_run_folders_results_come_with_the_settings_that_made_them(nacl_inputs):
+    """Opening a `--fast` run folder left the run panel showing the defaults (population 100, 1000
+    generations) beside its results (a new user's trial); where the machine runs stays this one's."""
+    s = session_with(nacl_inputs)
+    run(s)
+    s.set_run_settings(jobs=1, device="cpu")
+    stored = PredictionSettings(population=60, generations=300, second_potential=None, jobs=2, device="cuda")
+    s.show_run_folder("/tmp/elsewhere", "NaCl", list(s.run.records), {"settings": stored.to_dict() | {"new_key": 1}})
+    shown = s.run_settings
+    assert (shown.population, shown.generations, shown.second_potential) == (60, 300, None)
+    assert (shown.jobs, shown.device) == (1, "cpu") and not s.dirty
+    s.show_run_folder("/tmp/elsewhere", "NaCl", list(s.run.records), {"settings": {"population": -5}})
+    assert s.run_settings.population == 60  # another version's unreadable settings leave them
+
+
 def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_way(tmp_path, monkeypatch):
     from core.app.preferences import Preferences
 

@@ -251,6 +251,7 @@ class Session:
             While a run is going on.
         """
         self.set_inputs(formula, None, [], {}, [], results_only=True)
+        self._show_stored_settings(meta.get("settings"))
         self._replacing = True
         try:
             self.run.show(SessionResults(formula, f"run folder {path}", list(records),
@@ -259,6 +260,19 @@ class Session:
         finally:
             self._replacing = False
         self._set_dirty(False)
+
+    def _show_stored_settings(self, stored: dict | None) -> None:
+        """The run settings a run folder's results were made with (its ``summary.json``), so that the
+        run panel does not show other settings beside them; where this machine runs (device,
+        processes) stays the preference's. Unreadable settings (another version's) leave them."""
+        if not isinstance(stored, dict):
+            return
+        try:
+            settings = PredictionSettings.from_dict(stored)
+        except (AlphaCrystalError, TypeError, ValueError):
+            return
+        self._apply_run_settings(**{**settings.to_dict(), "device": self.run_settings.device,
+                                    "jobs": self.run_settings.jobs})
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:
