@@ -89,7 +89,7 @@ def test_the_total_is_known_before_the_first_relaxation_and_never_changes(fake_r
     out, _, events, _ = relax(structures(8))
     totals = {total for _, total, _ in events}
     assert totals == {8 + 3}, events  # 8 of round 1 + at most 3 of round 2, said at the start
-    assert events[0][0] == 0 and events[0][2].startswith("11 relaxations: 8 of 10 steps, then up to 3")
+    assert events[0][0] == 0 and events[0][2].startswith("11 relaxations: 8 structures for 10 steps each, then up to 3")
     assert [done for done, _, _ in events] == sorted(done for done, _, _ in events)  # never goes back
     assert events[-1][0] == 11  # the two round 2 did not need count as done
     assert any("not needed" in message for _, _, message in events)
@@ -114,7 +114,7 @@ def test_a_resumed_run_counts_every_reused_relaxation(fake_runner):
     out, resumed, events, reported = relax(items, store=store)
     assert resumed == 7 and len(fake_runner.runs) == 1 and len(out) == 8
     # one still to prerelax, and round 2 may continue any of the 8: 1 + 3, said at the start
-    assert events[0][2].startswith("4 relaxations: 1 of 10 steps") and "7 of 8 structures resumed" in events[0][2]
+    assert events[0][2].startswith("4 relaxations: 1 structure for 10 steps each") and "7 of 8 structures resumed" in events[0][2]
     assert {total for _, total, _ in events} == {4} and events[-1][0] == 4
     assert sorted(key for key, _ in reported) == list(range(8))  # the resumed ones reported at once too
 

@@ -205,6 +205,41 @@ def test_the_known_phase_found_again_sits_where_it_sits_on_the_known_hull():
     assert place_polymorphs(excluded, "NaCl", energies, [{"mp-4"}, set()])[0].note.startswith("NaCl is not among")
 
 
+def test_a_run_that_missed_the_known_phase_is_placed_from_its_stored_energy():
+    """The potential puts known KCl (mp-2) 50 meV/atom above where the fitted frame expects it. A run
+    of KCl that did not find mp-2, with a structure 30 meV/atom above mp-2's stored energy, reads +30
+    (its difference to the known phase, from that phase's place on the hull), not the frame's +80; the
+    same structure in a run that found mp-2 at its stored energy reads the same; where the file holds
+    another polymorph's energy, or in the potential frame, the figure is the frame's."""
+    from core.stability.hull import ANCHORED_EHULL_ERROR_EV, place_polymorphs
+
+    refs = _references()
+    judge = HullJudge(refs, "mp-fitted", threshold=0.1)
+    stored = float(refs.potential_energy[2])
+    assert judge.stored_energy("KCl") == pytest.approx(stored) and judge.known_place("KCl") == pytest.approx(0.0)
+    assert judge.assess("KCl", stored + 0.030).e_above_hull == pytest.approx(0.080)  # the frame's estimate
+    (missed,) = place_polymorphs(judge, "KCl", [stored + 0.030], [set()], known_symbol="Fm-3m")
+    assert missed.e_above_hull == pytest.approx(0.030) and missed.label == "metastable"
+    assert missed.formation_energy_per_atom == pytest.approx(-2.1 + 0.030)
+    assert missed.note.startswith("no structure of this run was found to be the known phase mp-2 (Fm-3m); placed by "
+                                  "the chgnet energy difference to that phase at its Materials Project geometry")
+    assert missed.error == ANCHORED_EHULL_ERROR_EV.get("chgnet", judge.error)
+    _, other = place_polymorphs(judge, "KCl", [stored, stored + 0.030], [{"mp-2"}, set()])
+    assert other.e_above_hull == pytest.approx(missed.e_above_hull)
+    # the file's energy is of another polymorph than MP's lowest: no stored anchor, the frame's estimate
+    ids = refs.potential_ids.copy()
+    ids[2] = "mp-99"
+    other_polymorph = HullJudge(dataclasses.replace(refs, potential_ids=ids), "mp-fitted")
+    assert other_polymorph.stored_energy("KCl") is None
+    (plain,) = place_polymorphs(other_polymorph, "KCl", [stored + 0.030], [set()])
+    assert plain.e_above_hull == pytest.approx(0.080) and "the frame's estimate" in plain.note
+    # the potential frame's hull already holds the potential's own energy of the known phase
+    (own,) = place_polymorphs(HullJudge(refs, "potential"), "KCl", [stored + 0.030], [set()])
+    assert own.e_above_hull == pytest.approx(0.030) and "the frame's estimate" in own.note
+    # a formula left out of the references has no anchor
+    assert HullJudge(refs, "mp-fitted", exclude=frozenset({"KCl"})).stored_energy("KCl") is None
+
+
 def test_a_result_within_the_frames_error_of_the_hull_says_the_label_cannot_tell():
     """CHGNet's mp-fitted frame is off by 20 meV/atom on average (FRAME_EHULL_ERROR_EV): a result 10
     meV/atom above or below the hull carries that caveat in its note and description, one 50 meV/atom

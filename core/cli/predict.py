@@ -131,7 +131,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(_result_line(r, above[k]))
     if any(r.rank_score_meV is not None for r in records):
         print("score: what the first ranks are ordered by, meV/atom above the lowest of them (energy, by the "
-              "re-ranking potential when there is one, minus kT ln P(space group): rank_reason); the rest by dE")
+              f"re-ranking potential when there is one, minus {result.settings.symmetry_prior:g} meV/atom x ln P(space "
+              "group), --symmetry-prior: rank_reason); the rest by dE")
     unconverged = [r.rank for r in records if r.converged is False]
     if unconverged:
         print(f"not converged (the relaxation stopped at its step limit before the force criterion; outside the "

@@ -25,6 +25,7 @@ from pymatgen.core import Structure
 from core.io.files import state_key
 from core.io.structures import cif_text
 from core.relax.relaxer import RelaxResult, RelaxRunner, RelaxSettings
+from core.runtime.terminal import counted
 
 PRERELAX_STEPS = 20
 """Steps of round 1 (every structure), ``predict``'s default (chosen on validation pools with
@@ -150,7 +151,7 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
     if progress and not total:
         progress(0, 0, f"{resumed} of {len(structures)} structures resumed: no relaxations to run")
     elif progress:
-        progress(0, total, f"{total} relaxations: {len(round1)} of {first.steps} steps"
+        progress(0, total, f"{total} relaxations: {counted(len(round1), 'structure')} for {first.steps} steps each"
                  + (f", then up to {planned} of the lowest in energy"
                     + (f" (within {1000 * refine_window:g} meV/atom)" if refine_window is not None else "")
                     + f" continued to {full.steps} steps" if planned else "")

@@ -85,6 +85,11 @@ FRAME_EHULL_ERROR_EV: dict[tuple[str, str], float] = {
 the same hull, eV/atom: 3,567 validation compounds, the potential's energy at the DFT geometry
 (``benchmarks/stability_frames.py``, tables of docs/stability.md). A result closer to the hull
 than this cannot be told ``stable`` or ``metastable`` by the potential (:attr:`Stability.near_hull`)."""
+ANCHORED_EHULL_ERROR_EV: dict[str, float] = {}
+"""potential -> mean absolute error of E_hull, eV/atom, of a known formula's other polymorphs placed by
+their energy difference to the known phase (:func:`place_polymorphs`): validation polymorphs relaxed
+by the potential, against Materials Project's own energies (``benchmarks/ehull_polymorph_anchor.py
+--relaxed``, docs/stability.md). Filled below once measured."""
 UNCERTAIN = "uncertain"
 """The label of a result far below the known hull, beyond the frame's error (:func:`far_below`):
 the references most likely lack a phase of its system (MgO, withheld from them, reads 1,550
@@ -238,6 +243,29 @@ class HullJudge:
         self._ids = {str(f): str(i) for f, i, ef in zip(references.formulas, self._entry_ids, self._formation)
                      if math.isfinite(ef)}
         self._diagrams: dict[frozenset[str], PhaseDiagram] = {}
+        # the potential's stored energy (eV/atom, DFT geometry) of the entry the hull holds, where the
+        # file has it: in an ``mp`` frame only where the potential's lowest polymorph is MP's lowest
+        self._stored_energy = {str(f): float(e) for f, i, own, e in zip(references.formulas, self._entry_ids,
+                                                                         np.asarray(references.potential_ids).astype(str),
+                                                                         references.potential_energy)
+                               if i == own and math.isfinite(float(e))}
+
+    def stored_energy(self, formula: str) -> float | None:
+        """The potential's energy per atom (eV/atom) of the known phase of ``formula`` at its stored
+        (DFT-relaxed) geometry, or None: no known phase (or left out by ``exclude``), or, in an ``mp``
+        frame, the file holds the energy of another polymorph (the potential's lowest is not MP's)."""
+        return None if self.reference_id(formula) is None else self._stored_energy.get(formula)
+
+    def known_place(self, formula: str) -> float | None:
+        """E_hull of the known phase of ``formula`` on its system's hull in this frame (eV/atom; 0 for
+        a phase on it), or None when it has none."""
+        reference_id = self.reference_id(formula)
+        if reference_id is None:
+            return None
+        comp = Composition(formula)
+        diagram = self.phase_diagram(frozenset(str(e) for e in comp.elements))
+        entry = next((e for e in diagram.all_entries if e.name == formula and e.attribute == reference_id), None)
+        return None if entry is None else float(diagram.get_e_above_hull(entry) or 0.0)
 
     def reference_id(self, formula: str) -> str | None:
         """The Materials Project id of the known phase of ``formula`` (a reduced formula) whose
@@ -328,16 +356,15 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     found = [i for i, ids in enumerate(known_ids or []) if reference_id and reference_id in ids]
     anchor = min(found, key=lambda i: energies[i]) if found else None
     named = f"{reference_id} ({known_symbol})" if known_symbol else str(reference_id)
+    place = judge.known_place(formula)
+    polymorph_error = ANCHORED_EHULL_ERROR_EV.get(judge.references.potential, judge.error)
     if anchor is not None:
-        diagram = judge.phase_diagram(frozenset(str(e) for e in comp.elements))
-        entry = next((e for e in diagram.all_entries if e.name == formula and e.attribute == reference_id), None)
-        shift = (float(diagram.get_e_above_hull(entry) or 0.0) - placed[anchor].e_above_hull
-                 if entry is not None else math.nan)
+        shift = place - placed[anchor].e_above_hull if place is not None else math.nan
         if abs(shift) <= MAX_ANCHOR_SHIFT_EV:
             placed = [replace(s, formation_energy_per_atom=s.formation_energy_per_atom + shift,
                               e_above_hull=s.e_above_hull + shift,
                               label=label_for(s.e_above_hull + shift, s.threshold),
-                              error=0.0 if i == anchor else s.error,
+                              error=0.0 if i == anchor else polymorph_error,
                               note=(f"the known phase {named}" if i == anchor else
                                     f"{1000 * (s.e_above_hull - placed[anchor].e_above_hull):+.0f} meV/atom from "
                                     f"the known phase {named}, which this run found as well"))
@@ -347,11 +374,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                    f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the frame's error")
             placed = [replace(s, note=f"{off}: not used; the frame's estimate", warning=off) for s in placed]
     elif reference_id is not None:
-        error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
-        lowest_by = "Materials Project's" if judge.frame.references == "mp" else f"{judge.references.potential}'s"
-        placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}, "
-                                  f"{lowest_by} lowest-energy {formula}; the frame's estimate ({error}"
-                                  "docs/stability.md)") for s in placed]
+        placed = _placed_from_stored_known(judge, comp, placed, named, place, polymorph_error)
     lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
     floor = placed[lowest].e_above_hull
     if floor < -ON_HULL_EV:
@@ -373,6 +396,34 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                      "trusting the figure")
             placed[lowest] = doubted(replace(placed[lowest], label=UNCERTAIN), doubt)
     return placed
+
+
+def _placed_from_stored_known(judge: HullJudge, comp: Composition, placed: list[Stability], named: str,
+                              place: float | None, polymorph_error: float) -> list[Stability]:
+    """A run of a known formula that did not find its known phase: in an ``mp`` frame, every structure
+    is placed by its energy difference to the potential's stored energy of that phase (its Materials
+    Project geometry) from that phase's own place on the hull, so that the same structure reads the
+    same E_hull whether or not the run found the known phase (the frame's estimate is off by the
+    known phase's own frame error, about 20 meV/atom). Where the file holds no such energy (the
+    potential's lowest polymorph is another one), or in the ``potential`` frame (its hull already holds
+    the potential's own energy of the known phase), the frame's estimate stays."""
+    formula = comp.reduced_formula
+    stored = judge.stored_energy(formula) if judge.frame.references == "mp" else None
+    shift = (place - judge.assess(comp, stored).e_above_hull
+             if stored is not None and place is not None else math.nan)
+    if abs(shift) <= MAX_ANCHOR_SHIFT_EV:
+        error = f"about ±{1000 * polymorph_error:.0f} meV/atom, " if math.isfinite(polymorph_error) else ""
+        how = (f"no structure of this run was found to be the known phase {named}; placed by the "
+               f"{judge.references.potential} energy difference to that phase at its Materials Project geometry "
+               f"({error}docs/stability.md)")
+        return [replace(s, formation_energy_per_atom=s.formation_energy_per_atom + shift,
+                        e_above_hull=s.e_above_hull + shift, label=label_for(s.e_above_hull + shift, s.threshold),
+                        error=polymorph_error, note=how) for s in placed]
+    error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
+    lowest_by = "Materials Project's" if judge.frame.references == "mp" else f"{judge.references.potential}'s"
+    return [replace(s, note=f"no structure of this run was found to be the known phase {named}, "
+                            f"{lowest_by} lowest-energy {formula}; the frame's estimate ({error}"
+                            "docs/stability.md)") for s in placed]
 
 
 def far_below(error: float) -> float:
