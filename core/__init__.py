@@ -98,7 +98,7 @@ _LAZY = {
     # processes and terminal output
     "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",
     "format_seconds": "core.runtime.terminal", "counted": "core.runtime.terminal",
-    "atomic_numbers": "core.crystal.elements",
+    "atomic_numbers": "core.crystal.elements", "element_sort_key": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "STABILITY_LABELS": "LABELS", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME",
             "SCREEN_LOWER_COLUMN": "LOWER_COLUMN", "SCREEN_FLOAT_FORMATS": "FLOAT_FORMATS"}

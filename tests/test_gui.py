@@ -1040,6 +1040,11 @@ def test_3d_view_looks_along_each_axis_and_shows_an_element_legend(window, qtbot
     s = Structure(Lattice.from_parameters(4, 5, 6, 80, 95, 110), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     view.show_structure(s)
     assert "Na" in view.legend.text() and "Cl" in view.legend.text()
+    # the legend's order is the elements', not the sites' (it flipped between two results of one run)
+    flipped = Structure(s.lattice, ["Cl", "Na"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    view.show_structure(flipped)
+    assert view.legend.text().index("Na") < view.legend.text().index("Cl")
+    view.show_structure(s)
     centre = np.array(view.view.camera.center)
 
     def on_screen(vector):

@@ -267,7 +267,7 @@ class StructureView(QWidget):
         self._draw_polyhedra()
         self._draw_labels()
         self._draw_measurement()
-        seen = dict.fromkeys(g["species"])
+        seen = sorted(dict.fromkeys(g["species"]), key=core.element_sort_key)  # cations first, as the maps' rows
         colour = {el: tuple(c) for el, c in zip(g["species"], g["colours"])}
         self.legend.setText("  ".join(
             f"<span style='color:rgb({int(255 * colour[el][0])},{int(255 * colour[el][1])},"
