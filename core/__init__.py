@@ -83,7 +83,7 @@ _LAZY = {
     "COUNT_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "lower_than_rank1": "core.screen.report", "SCREEN_LOWER_COLUMN": "core.screen.report",
-    "SCREEN_FLOAT_FORMATS": "core.screen.report",
+    "SCREEN_FLOAT_FORMATS": "core.screen.report", "finite_number": "core.screen.report",
     "compare_with_reference": "core.predict.pipeline", "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
     "runs_cmcrystal_by_default": "core.predict.scope", "warm_up": "core.predict.pipeline",

@@ -127,3 +127,12 @@ def test_a_training_file_whose_split_the_model_never_saw_is_refused():
                                                 r"e.g. LiF.*--train-data"):
         _check_training_split("data.csv", ["NaCl", "LiF"], seen)
     _check_training_split("data.csv", ["LiF"], [])  # a model that records no formulas cannot be checked
+
+
+def test_the_score_legend_names_the_priors_weight_in_mev():
+    """It read "minus 0.01 meV/atom x ln P": the weight is stored in eV/atom."""
+    from core.cli.predict import score_legend
+    from core.predict.settings import PredictionSettings
+
+    assert "minus 10 meV/atom x ln P(space group)" in score_legend(PredictionSettings())
+    assert "minus 2.5 meV/atom x ln P" in score_legend(PredictionSettings(symmetry_prior=0.0025))

@@ -139,9 +139,13 @@ def test_a_vasp4_poscar_without_element_names_is_an_error_not_hydrogen_and_heliu
     path.write_text("NaCl rock salt" + vasp4[len("test"):])
     with pytest.warns(StructureWarning, match="read from the formula NaCl on its first line: Na Cl"):
         assert read_structure(path).composition.reduced_formula == "NaCl"
-    path.write_text("Fe2O3" + vasp4[len("test"):])  # the counts (1 1) are the file's: only the elements are read
+    path.write_text("Fe2O3" + vasp4[len("test"):])  # counts 1 1 do not make Fe2O3: the title is not trusted
+    with pytest.raises(StructureFileError, match="nor the first line names 2 elements"):
+        read_structure(path)
+    path.write_text("Fe2O3" + vasp4[len("test"):].replace("\n1 1\n", "\n2 3\n").replace(
+        "0.5 0.5 0.5\n", "0.5 0.5 0.5\n0.1 0.2 0.3\n0.6 0.1 0.2\n0.3 0.7 0.1\n"))
     with pytest.warns(StructureWarning, match="the formula Fe2O3"):
-        assert read_structure(path).composition.reduced_formula == "FeO"
+        assert read_structure(path).composition.reduced_formula == "Fe2O3"
     path.write_text("NaClO" + vasp4[len("test"):])  # three elements for two counts: refused
     with pytest.raises(StructureFileError, match="nor the first line names 2 elements"):
         read_structure(path)
@@ -452,12 +456,17 @@ def test_jobs_beyond_the_machines_memory_are_refused_and_beyond_its_cores_warned
     16 ran without a word, 15 times slower than one."""
     import core.runtime.parallel as parallel
 
-    monkeypatch.setattr(parallel.os, "cpu_count", lambda: 2)
+    monkeypatch.setattr(parallel, "usable_cores", lambda: 2)
     monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 1e9)  # no machine holds one such worker
     usage_error(["predict", "NaCl", "--jobs", "3", "--out", str(tmp_path / "x")], capsys, "--jobs", "worker processes need",
                 "this machine has")
     assert not (tmp_path / "x").exists()
-    monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 0.0)
+    formulas = tmp_path / "f.txt"
+    formulas.write_text("NaCl\n")
+    assert main(["screen", str(formulas), "--workers", "3", "--out", str(tmp_path / "s")]) == 2  # local workers too
+    one_error_line(capsys.readouterr().err, "--workers 3", "worker processes need")
+    assert not (tmp_path / "s").exists()
+    monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 1e-6)
     from core.cli.options import warn_about_processes
 
     with pytest.warns(UserWarning, match="--jobs 3: 3 worker processes on 2 cores"):
@@ -474,11 +483,12 @@ def test_outputs_on_special_files_are_refused_before_work(tmp_path, capsys):
     import os
     import sys
 
-    fifo = tmp_path / "pipe.json"
-    os.mkfifo(fifo)
-    usage_error(["templates", "NaCl", "--json", str(fifo)], capsys, "--json", "not a regular file")
+    if hasattr(os, "mkfifo"):  # not on Windows
+        fifo = tmp_path / "pipe.json"
+        os.mkfifo(fifo)
+        usage_error(["templates", "NaCl", "--json", str(fifo)], capsys, "--json", "not a regular file")
     if sys.platform.startswith("linux") and Path("/proc/version").exists():
-        usage_error(["templates", "NaCl", "--json", "/proc/version"], capsys, "--json", "not writable")
+        usage_error(["templates", "NaCl", "--json", "/proc/version"], capsys, "--json", "not writable")  # /proc: no file made
         usage_error(["templates", "NaCl", "--json", "/proc/report.json"], capsys, "--json", "not writable")
 
 

@@ -77,10 +77,17 @@ def test_vasp_inputs_are_the_symmetrised_structure_of_the_cif(tmp_path, monkeypa
                           rutile.species, rutile.frac_coords + np.linspace(-0.003, 0.003, len(rutile))[:, None])
     assert space_group(distorted, 0.01)[0] != 136 and space_group(distorted)[0] == 136
     moments = [1.0 if el.symbol == "Ti" else 0.1 for el in distorted.species]
-    folder = write_vasp_inputs(distorted, tmp_path / "vasp", moments)
+    folder = write_vasp_inputs(distorted, tmp_path / "vasp", moments, symmetrize=True)
     written = Structure.from_file(folder / "POSCAR")
     assert space_group(written, 0.001)[0] == 136 and len(written) == len(rutile)
     assert "MAGMOM = 2*1.0 4*0.1" in (folder / "INCAR").read_text()
+    # an antiferromagnetic order needs its cell: not symmetrised when one element's moments differ
+    afm = write_vasp_inputs(distorted, tmp_path / "afm", [1.0, -1.0, 0.1, 0.1, 0.1, 0.1], symmetrize=True)
+    assert space_group(Structure.from_file(afm / "POSCAR"), 0.001)[0] != 136
+    # export of the user's own file writes the cell as given (a supercell or a distortion may be meant)
+    supercell = rutile * (1, 1, 2)
+    plain = write_vasp_inputs(supercell, tmp_path / "plain")
+    assert len(Structure.from_file(plain / "POSCAR")) == len(supercell) == 12
 
 
 def test_export_all_formats(tmp_path, monkeypatch):

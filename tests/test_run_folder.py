@@ -145,7 +145,7 @@ def test_cli_predict_refuses_another_formulas_folder_before_work(tmp_path, capsy
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
 
 
-def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, capsys):
+def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, capsys, monkeypatch):
     """`predict ZnO --out SCREEN` wrote its results at the top of a screen's folder, and `screen --out
     RUN` put a screen.csv and formula folders into a prediction's run folder (a new user's trial):
     each is refused with one line, nothing written."""
@@ -165,7 +165,16 @@ def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, cap
         assert main(["screen", str(formulas), "--out", str(out), "--fast"]) == 2
         err = capsys.readouterr().err
         assert err.count("\n") == 1 and words in err and "give a screen a folder of its own" in err
+    monkeypatch.chdir(run)  # a relative --out inside a run folder is found too
+    assert main(["screen", str(formulas), "--out", "sub", "--fast"]) == 2
+    assert "lies inside" in capsys.readouterr().err
     assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before
+    from core.screen.screening import check_screen_folder
+
+    other = tmp_path / "node-project"
+    other.mkdir()
+    (other / "summary.json").write_text('{"name": "my tool"}')  # another program's summary: not a run folder
+    check_screen_folder(other / "screens")
 
 
 def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):

@@ -569,11 +569,15 @@ def test_a_run_folders_results_come_with_the_settings_that_made_them(nacl_inputs
     s = session_with(nacl_inputs)
     run(s)
     s.set_run_settings(jobs=1, device="cpu")
-    stored = PredictionSettings(population=60, generations=300, second_potential=None, jobs=2, device="cuda")
+    stored = PredictionSettings(population=60, generations=300, second_potential=None, jobs=2, device="cuda", z=2,
+                                sources=("templates",), seed=7)
     s.show_run_folder("/tmp/elsewhere", "NaCl", list(s.run.records), {"settings": stored.to_dict() | {"new_key": 1}})
     shown = s.run_settings
     assert (shown.population, shown.generations, shown.second_potential) == (60, 300, None)
     assert (shown.jobs, shown.device) == (1, "cpu") and not s.dirty
+    # what the panel does not show would silently steer the next Predict: not taken
+    assert (shown.z, shown.sources, shown.seed) == (PredictionSettings().z, PredictionSettings().sources,
+                                                    PredictionSettings().seed)
     s.show_run_folder("/tmp/elsewhere", "NaCl", list(s.run.records), {"settings": {"population": -5}})
     assert s.run_settings.population == 60  # another version's unreadable settings leave them
 

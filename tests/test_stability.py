@@ -233,6 +233,13 @@ def test_a_run_that_missed_the_known_phase_is_placed_from_its_stored_energy():
     assert other_polymorph.stored_energy("KCl") is None
     (plain,) = place_polymorphs(other_polymorph, "KCl", [stored + 0.030], [set()])
     assert plain.e_above_hull == pytest.approx(0.080) and "the frame's estimate" in plain.note
+    assert "holds chgnet's energy of another polymorph" in plain.note and not plain.warning
+    # a stored energy far from the known phase's place (a wrong entry) is not used, and the figure is doubted
+    energies = refs.potential_energy.copy()
+    energies[2] += 0.3
+    far = HullJudge(dataclasses.replace(refs, potential_energy=energies), "mp-fitted")
+    (doubt,) = place_polymorphs(far, "KCl", [stored + 0.030], [set()])
+    assert doubt.e_above_hull == pytest.approx(0.080) and "beyond the frame's error: not used" in doubt.warning
     # the potential frame's hull already holds the potential's own energy of the known phase
     (own,) = place_polymorphs(HullJudge(refs, "potential"), "KCl", [stored + 0.030], [set()])
     assert own.e_above_hull == pytest.approx(0.030) and "the frame's estimate" in own.note

@@ -56,7 +56,8 @@ TOOLTIPS = {
                      "before converging, an upper bound)",
     "score (meV/atom)": f"What the first {SECOND_TOP} are ordered by, above the lowest of them: the re-ranking "
                         "potential's energy (when there is one) minus kT × ln P(space group | composition), kT the "
-                        "symmetry prior's weight (10 meV/atom by default; not a temperature); the rest "
+                        f"symmetry prior's weight ({1000 * SYMMETRY_PRIOR:g} meV/atom by default; not a temperature); "
+                        "the rest "
                         "are ordered by ΔE. Hover a rank for the reason",
     "E 2nd (eV/atom)": "Energy per atom by the second potential (SevenNet-0 after CHGNet, CHGNet after a "
                        "SevenNet, unless chosen otherwise) at the first potential's relaxed geometry; only the "

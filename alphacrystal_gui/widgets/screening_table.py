@@ -16,7 +16,7 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.results_table import hull_tooltip
-from core import SCREEN_FLOAT_FORMATS, SCREEN_LOWER_COLUMN, lower_than_rank1
+from core import SCREEN_FLOAT_FORMATS, SCREEN_LOWER_COLUMN, finite_number, lower_than_rank1
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
            ("stability", "Stability"), (SCREEN_LOWER_COLUMN, "Lower E_hull of another\nstructure (meV/atom)"),
@@ -49,12 +49,6 @@ class _SortedItem(QTableWidgetItem):
             return mine is not None
         return self.text() < other.text()
 
-
-def _number(text: str) -> float | None:
-    try:
-        return float(text)
-    except ValueError:
-        return None
 
 REASON_WIDTH_PX = 260
 """Width the reason column opens at (drag to widen; hover for the whole text): sized to its
@@ -90,7 +84,7 @@ class ScreeningTable(QDialog):
                     text = row.get(key) or ""
                 if key == "match":
                     text = MATCH_TEXT.get(text, text)
-                number = _number(text)
+                number = finite_number(text)
                 shown = format(number, SCREEN_FLOAT_FORMATS.get(key, "g")) if number is not None else text
                 if key == "stability" and row.get("hull_warning"):  # as the report flags it
                     shown = f"{shown} ⚠"

@@ -53,6 +53,13 @@ from core.templates.retrieval import TemplateCandidate
 APP_NAME = "AlphaCrystal Studio"
 
 
+SHOWN_RUN_SETTINGS = ("population", "generations", "restarts", "n_assignments", "relax", "potential",
+                      "second_potential", "ranking", "stability_frame", "symmetry_prior", "near_tie",
+                      "ehull_threshold")
+"""The ``PredictionSettings`` fields the window's Run panel shows: a run folder opened in the window
+brings these (:meth:`Session.show_run_folder`), no others."""
+
+
 class Session:
     """One working session of the desktop app (see the module docstring)."""
 
@@ -263,16 +270,17 @@ class Session:
 
     def _show_stored_settings(self, stored: dict | None) -> None:
         """The run settings a run folder's results were made with (its ``summary.json``), so that the
-        run panel does not show other settings beside them; where this machine runs (device,
-        processes) stays the preference's. Unreadable settings (another version's) leave them."""
+        Run panel does not show other settings beside them: only :data:`SHOWN_RUN_SETTINGS`, which
+        the panel shows and the user can see to change (a folder's Z, sources or seed would silently
+        steer the next Predict; where this machine runs stays the preference's). Unreadable settings
+        (another version's) leave them."""
         if not isinstance(stored, dict):
             return
         try:
             settings = PredictionSettings.from_dict(stored)
         except (AlphaCrystalError, TypeError, ValueError):
             return
-        self._apply_run_settings(**{**settings.to_dict(), "device": self.run_settings.device,
-                                    "jobs": self.run_settings.jobs})
+        self._apply_run_settings(**{name: getattr(settings, name) for name in SHOWN_RUN_SETTINGS})
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:

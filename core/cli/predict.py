@@ -130,9 +130,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for k, r in enumerate(records):
         print(_result_line(r, above[k]))
     if any(r.rank_score_meV is not None for r in records):
-        print("score: what the first ranks are ordered by, meV/atom above the lowest of them (energy, by the "
-              f"re-ranking potential when there is one, minus {result.settings.symmetry_prior:g} meV/atom x ln P(space "
-              "group), --symmetry-prior: rank_reason); the rest by dE")
+        print(score_legend(result.settings))
     unconverged = [r.rank for r in records if r.converged is False]
     if unconverged:
         print(f"not converged (the relaxation stopped at its step limit before the force criterion; outside the "
@@ -166,6 +164,14 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 def _number(value, spec: str) -> str:
     return "" if value is None else format(value, spec)
+
+def score_legend(settings) -> str:
+    """The line under ``predict``'s table that says what the score column is (``settings``: the run's
+    ``PredictionSettings``; the prior's weight is stored in eV/atom)."""
+    return ("score: what the first ranks are ordered by, meV/atom above the lowest of them (energy, by the "
+            f"re-ranking potential when there is one, minus {1000 * settings.symmetry_prior:g} meV/atom x ln P(space "
+            "group), --symmetry-prior: rank_reason); the rest by dE")
+
 
 def _result_line(r, delta: float | None) -> str:
     """One row of the ``predict`` table for a :class:`core.predict.record.ResultRecord`
@@ -216,6 +222,14 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if args.scheduler and args.cluster != "local":
         raise AlphaCrystalError("give either --scheduler or --cluster, not both")
     kind = "scheduler" if args.scheduler else args.cluster
+    if kind == "local" and args.workers:  # worker processes on this machine, each with a potential loaded
+        from core.runtime.parallel import local_processes_problem
+
+        too_many, slower = local_processes_problem(args.workers)
+        if too_many:
+            raise AlphaCrystalError(f"--workers {args.workers}: {too_many}")
+        if slower:
+            print(f"alphacrystal: warning: --workers {args.workers}: {slower}", file=sys.stderr)
     config = read_cluster_config(args.cluster_config) if args.cluster_config else {}
     if config and kind not in ("slurm", "pbs"):
         raise AlphaCrystalError("--cluster-config is for --cluster slurm or pbs")

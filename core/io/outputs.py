@@ -91,21 +91,17 @@ def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
 
 def _probe_writable(target: Path) -> None:
     """Write access tried for real, since permission bits do not tell (a read-only or special file system
-    such as /proc, where even root cannot write): an existing file is opened for appending (nothing is
-    written, its contents and time stamps stay), a new one's folder receives a temporary file that is
-    removed at once."""
+    such as /proc, where even root cannot write): the folder receives a temporary file that is removed
+    at once, which is what writing the output takes (it is written beside its place and renamed into
+    it, :func:`core.io.files.atomic_write_bytes`); the user's existing file is not touched."""
     import tempfile
 
     try:
-        if target.exists():
-            with target.open("ab"):
-                pass
-        else:
-            with tempfile.TemporaryFile(dir=target.parent):
-                pass
+        with tempfile.TemporaryFile(dir=target.parent):
+            pass
     except OSError as exc:
-        where = "the file" if target.exists() else f"the folder {target.parent}"
-        raise StructureFileError(f"{target}: {where} is not writable ({exc.strerror or exc})") from None
+        raise StructureFileError(f"{target}: the folder {target.parent} is not writable "
+                                 f"({exc.strerror or exc})") from None
 
 
 PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<"}

@@ -262,12 +262,23 @@ def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None
     title = lines[0].split()[0] if lines[0].split() else ""
     if re.fullmatch(r"(?:[A-Z][a-z]?\d*)+", title):  # a formula as the title ("NaCl", "Fe2O3"): its elements
         named = elements(list(dict.fromkeys(re.findall(r"[A-Z][a-z]?", title))))
-        if named:
+        # only when the counts make that formula (a "TiO2" title over O, Ti counts 4 2 would read Ti2O)
+        if named and _same_formula(dict(zip(named, counts)), title):
             return named, f"the formula {title} on its first line"
     raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
                              "line of element symbols (VASP 4 format), and neither a POTCAR beside it nor the "
                              f"first line names {len(counts)} element{'s' if len(counts) != 1 else ''}: add the "
                              "element line (e.g. 'Na Cl') above the counts")
+
+
+def _same_formula(amounts: dict[str, int], formula: str) -> bool:
+    """Whether element counts make ``formula`` (as reduced formulas); False for one pymatgen cannot read."""
+    from pymatgen.core import Composition
+
+    try:
+        return Composition(amounts).reduced_formula == Composition(formula).reduced_formula
+    except (ValueError, KeyError):
+        return False
 
 
 def _potcar_elements(path: Path) -> list[str]:
@@ -479,13 +490,17 @@ def potcar_configured() -> bool:
     return bool(psp) and Path(psp).is_dir()
 
 
-def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None) -> Path:
+def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None,
+                      symmetrize: bool = False) -> Path:
     """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
 
-    The structure is written symmetrised, in its primitive standard cell
-    (:func:`core.crystal.symmetry.symmetrised_primitive`): the structure of the symmetrised CIF
-    and of the space group the result is named by, not the potential's relaxed cell, which
-    can be a slight distortion of it (VASP would keep the lower symmetry).
+    With ``symmetrize`` (a prediction's result) the structure is written symmetrised, in its
+    primitive standard cell (:func:`core.crystal.symmetry.symmetrised_primitive`): the structure
+    of the symmetrised CIF and of the space group the result is named by, not the potential's
+    relaxed cell, which can be a slight distortion of it (VASP would keep the lower symmetry);
+    not when ``magmoms`` differ between sites of one element (an antiferromagnetic order needs its
+    cell). Without it (``export`` of the user's own file) the cell is written as given: a supercell
+    or a small distortion may be meant.
     ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
     site, in the structure's site order) are given.
 
@@ -503,7 +518,8 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
     try:
         if magmoms is not None:
             structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
-        structure = symmetrised_primitive(structure)
+        if symmetrize and _one_moment_per_element(structure, magmoms):
+            structure = symmetrised_primitive(structure)
         input_set = relaxation_input_set(structure)
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
         with warnings.catch_warnings(record=True) as said:  # pymatgen's remarks, e.g. Co started low spin
@@ -540,6 +556,17 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+def _one_moment_per_element(structure: Structure, magmoms: list[float] | None, tolerance: float = 0.05) -> bool:
+    """Whether every site of an element carries the same moment (within ``tolerance`` μB), so that
+    symmetrising the cell cannot merge sites of different moments; True without moments."""
+    if magmoms is None:
+        return True
+    by_element: dict[str, list[float]] = {}
+    for site, moment in zip(structure, magmoms):
+        by_element.setdefault(site.specie.symbol, []).append(float(moment))
+    return all(max(m) - min(m) <= tolerance for m in by_element.values())
 
 
 def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:

@@ -31,7 +31,7 @@ def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
         raise ValueError(f"result #{record.rank} has no structure to write")
     write_cif(structure, folder / structure_cif_name(formula), symmetrize=True)
     write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank} (AlphaCrystal Studio)")
-    write_vasp_inputs(structure, folder / "vasp", magmoms)
+    write_vasp_inputs(structure, folder / "vasp", magmoms, symmetrize=True)  # the CIF's structure
     if record.initial is not None:
         write_cif(record.initial, folder / INITIAL_NAMES[record.route])
     atomic_write_text(folder / RESULT_FILE, json_text(record.to_row() | {"folder": folder.name}))

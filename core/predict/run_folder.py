@@ -42,9 +42,9 @@ STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
 SUMMARY_CSV = "summary.csv"
 SUMMARY_JSON = "summary.json"
+"""A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
 SCREEN_TABLE = "screen.csv"
 """The table a screen's folder holds (:mod:`core.screen.screening`): a run folder never does."""
-"""A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
 SUMMARY_FILES = (SUMMARY_CSV, SUMMARY_JSON)
 RESULT_FILE = "result.json"
 """A result folder's record (:meth:`core.predict.record.ResultRecord.to_row`)."""

@@ -45,19 +45,28 @@ WORKER_MEMORY_GB = 0.45
 resident measured for a ``predict --jobs 16`` worker on 2026-12-05, rounded up)."""
 
 
+def usable_cores() -> int:
+    """Cores this process may run on (its CPU affinity where the platform says, e.g. a 2-core
+    allocation on a large host; else every core)."""
+    try:
+        return len(os.sched_getaffinity(0)) or 1
+    except (AttributeError, OSError):  # not on every platform
+        return os.cpu_count() or 1
+
+
 def local_processes_problem(jobs: int) -> tuple[str | None, str | None]:
     """(error, note) for ``jobs`` worker processes on this machine: an error when they would not fit
     its memory (:data:`WORKER_MEMORY_GB` each: 99 workers on a 23 GB machine ended in a traceback),
     a note when they outnumber its cores (16 processes on 2 cores took 2 min where 1 took 8 s)."""
-    cores = os.cpu_count() or 1
-    try:
-        total_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
-    except (ValueError, OSError, AttributeError):  # not on every platform
-        total_gb = float("inf")
-    if jobs * WORKER_MEMORY_GB > total_gb:
+    import psutil  # a dependency of dask's distributed
+
+    cores = usable_cores()
+    total_gb = psutil.virtual_memory().total / 1e9
+    most = max(1, int(total_gb / WORKER_MEMORY_GB))
+    if jobs > most:
+        fits = f"give at most {most}" + (f", or the number of cores ({cores})" if cores <= most else "")
         return (f"{jobs} worker processes need about {jobs * WORKER_MEMORY_GB:.0f} GB (about "
-                f"{1000 * WORKER_MEMORY_GB:.0f} MB each) and this machine has {total_gb:.0f} GB: give at most "
-                f"{max(1, int(total_gb / WORKER_MEMORY_GB))}, or the number of cores ({cores})"), None
+                f"{1000 * WORKER_MEMORY_GB:.0f} MB each) and this machine has {total_gb:.0f} GB: {fits}"), None
     if jobs > cores:
         return None, (f"{jobs} worker processes on {cores} cores: more processes than cores make the run slower, "
                       "not faster")

@@ -30,7 +30,8 @@ FLOAT_FORMATS = {"e_above_hull_meV": ".1f", LOWER_COLUMN: ".1f", "best_energy_pe
                  "dice": ".3f", "seconds": ".1f"}
 """How each number is shown (its sort value keeps every digit); others: 4 decimals."""
 
-def _number(value) -> float | None:
+def finite_number(value) -> float | None:
+    """``value`` (a number, or a string of screen.csv) as a finite float, or None."""
     try:
         number = float(value)
     except (TypeError, ValueError):
@@ -43,7 +44,7 @@ def lower_than_rank1(row: dict) -> float | None:
     ranking put another structure first: the second potential, the symmetry prior), else None: the
     two figures of a screen row (:data:`core.screen.screening.ROW_FIELDS`) are equal for most formulas,
     so a view shows the lowest only where it differs. ``row`` holds numbers or screen.csv's strings."""
-    lowest, rank1 = _number(row.get("lowest_e_above_hull_meV")), _number(row.get("e_above_hull_meV"))
+    lowest, rank1 = finite_number(row.get("lowest_e_above_hull_meV")), finite_number(row.get("e_above_hull_meV"))
     return lowest if lowest is not None and (rank1 is None or lowest < rank1 - 0.05) else None
 
 
@@ -56,8 +57,8 @@ def uncertain(row: dict) -> bool:
 def sorted_hull(row: dict) -> float | None:
     """The figure a screen is sorted and filtered by: the lowest E_hull of the formula's structures
     (meV/atom), rank 1's for a row of an earlier version, None without either."""
-    lowest = _number(row.get("lowest_e_above_hull_meV"))
-    return lowest if lowest is not None else _number(row.get("e_above_hull_meV"))
+    lowest = finite_number(row.get("lowest_e_above_hull_meV"))
+    return lowest if lowest is not None else finite_number(row.get("e_above_hull_meV"))
 
 
 _SORT_SCRIPT = """

@@ -454,11 +454,20 @@ def check_screen_folder(out: str | os.PathLike) -> None:
     ------
     ScreenError
     """
-    out = Path(out)
-    for folder in (out, *out.parents):
-        if (folder / SUMMARY_JSON).is_file() and not (folder / SCREEN_TABLE).is_file():
-            where = "is" if folder == out else f"lies inside {folder},"
-            raise ScreenError(f"--out {out} {where} a prediction's run folder (it holds {SUMMARY_JSON}): "
+    from core.predict.run_folder import OutputFolderError, our_summary_formula
+
+    given = Path(out)
+    resolved = given.resolve()
+    for folder in (resolved, *resolved.parents):
+        if not (folder / SUMMARY_JSON).is_file() or (folder / SCREEN_TABLE).is_file():
+            continue
+        try:
+            ours = our_summary_formula(folder) is not None
+        except OutputFolderError:  # another program's summary.json: not a run folder of ours
+            ours = False
+        if ours:
+            where = "is" if folder == resolved else f"lies inside {folder},"
+            raise ScreenError(f"--out {given} {where} a prediction's run folder (it holds {SUMMARY_JSON}): "
                               "give a screen a folder of its own")
 
 

@@ -363,7 +363,9 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     anchor = min(found, key=lambda i: energies[i]) if found else None
     named = f"{reference_id} ({known_symbol})" if known_symbol else str(reference_id)
     place = judge.known_place(formula)
-    polymorph_error = ANCHORED_EHULL_ERROR_EV.get(judge.references.potential, judge.error)
+    # measured in the mp frames; in the potential frame a figure from the known phase is the frame's
+    polymorph_error = (ANCHORED_EHULL_ERROR_EV.get(judge.references.potential, judge.error)
+                       if judge.frame.references == "mp" else judge.error)
     if anchor is not None:
         shift = place - placed[anchor].e_above_hull if place is not None else math.nan
         if abs(shift) <= MAX_ANCHOR_SHIFT_EV:
@@ -427,9 +429,16 @@ def _placed_from_stored_known(judge: HullJudge, comp: Composition, placed: list[
                         error=polymorph_error, note=how) for s in placed]
     error = f"about ±{1000 * judge.error:.0f} meV/atom, " if math.isfinite(judge.error) else ""
     lowest_by = "Materials Project's" if judge.frame.references == "mp" else f"{judge.references.potential}'s"
-    return [replace(s, note=f"no structure of this run was found to be the known phase {named}, "
-                            f"{lowest_by} lowest-energy {formula}; the frame's estimate ({error}"
-                            "docs/stability.md)") for s in placed]
+    why = ("" if judge.frame.references != "mp" else
+           f": the reference file holds {judge.references.potential}'s energy of another polymorph, not of this one"
+           if stored is None else "")
+    off = (f"{judge.references.potential}'s stored energy of the known phase {named} lies "
+           f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the frame's error: not used"
+           if math.isfinite(shift) else "")
+    placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}, "
+                              f"{lowest_by} lowest-energy {formula}{why}; the frame's estimate ({error}"
+                              "docs/stability.md)") for s in placed]
+    return [doubted(s, off) for s in placed] if off else placed
 
 
 def far_below(error: float) -> float:
