@@ -102,7 +102,9 @@ def relaxed_errors(rows, potential: str, formulas: set[str], n: int, jobs: int) 
     energies = json.loads(cache.read_text()) if cache.is_file() else {}
     todo = [(m, c) for _, m, c, _, _, _ in picked if m not in energies]
     todo += list({m: (m, c) for *_, m, c in picked if m not in energies}.values())  # the known phases, relaxed
-    if todo:
+    if todo and jobs == 1:  # in this process: a worker that dies would leave a pool waiting for ever
+        energies |= _relax((potential, todo))
+    elif todo:
         chunks = [(potential, todo[k::jobs]) for k in range(jobs)]
         with mp.get_context("spawn").Pool(jobs) as pool:
             energies |= {k: v for part in pool.map(_relax, chunks) for k, v in part.items()}
