@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 import os
 import shutil
 import socket
@@ -46,7 +47,7 @@ from core.io.structures import read_structure
 from core.predict.record import ResultRecord
 from core.predict.run_folder import SCREEN_TABLE, SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
-from core.runtime.parallel import background_priority
+from core.runtime.parallel import background_priority, usable_cores
 from core.screen.inputs import ScreenItem
 from core.screen.report import report_html, sorted_hull
 from core.stability.hull import STABILITY_COLUMNS, UNCERTAIN
@@ -145,9 +146,11 @@ def start_cluster(spec: ClusterSpec, retries: int = DEFAULT_RETRIES):
             raise ScreenError(f"no Dask scheduler answers at {spec.address}: {exc}") from None
     if spec.kind == "local":
         dask.config.set({"distributed.worker.daemon": False})  # a worker may start its own processes
-        workers = spec.workers or os.cpu_count() or 1
+        workers = spec.workers or usable_cores()
+        # Dask's warnings on a Ctrl-C (cancelled tasks, workers killed on shutdown) are its own
+        # housekeeping: our lines say what happened; its errors still show
         cluster = LocalCluster(n_workers=workers, threads_per_worker=spec.threads_per_worker, processes=True,
-                               dashboard_address=":0", env=dict(SINGLE_THREAD_ENV))
+                               dashboard_address=":0", env=dict(SINGLE_THREAD_ENV), silence_logs=logging.ERROR)
         return Client(cluster), cluster
     if spec.kind in ("slurm", "pbs"):
         command = SUBMIT_COMMANDS[spec.kind]
