@@ -219,6 +219,14 @@ def test_predict_shows_candidates_and_map_and_clicks_toggle(window, qtbot):
     w.menu_actions.undo.trigger()
     assert (doc.matrix == before).all()
     assert "Partners in the cell" in w.editor.info.text()
+    # a threshold step by keyboard applies (only the label moved), and replacing a hand edit says so
+    qtbot.mouseClick(w.editor.plot.viewport(), Qt.MouseButton.LeftButton, pos=widget_pos)
+    w.editor.threshold.setFocus()
+    qtbot.keyClick(w.editor.threshold, Qt.Key.Key_PageDown)
+    assert doc.threshold == w.editor.threshold.value() / 100 != 0.5
+    assert "replaced 1 hand edit (Undo brings them back)" in w.editor.info.text()
+    w.editor.undo_button.click()
+    assert doc.matrix[0, 1] != before[0, 1] and "replaced" not in w.editor.info.text()
 
 
 def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp_path):

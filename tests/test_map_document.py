@@ -38,6 +38,17 @@ def test_threshold_and_reset_are_undoable():
     assert not doc.undo()
 
 
+def test_rethresholding_says_how_many_hand_edits_it_replaced():
+    """Moving the threshold wiped hand edits without a word (a new user's trial): it says how many."""
+    doc = _doc()
+    assert doc.set_threshold(0.5) == 0 and not doc.can_undo  # the same threshold: nothing happens
+    doc.toggle(0, 2)  # a bond the 0.5 map lacks
+    doc.toggle(0, 1)  # and one it has, removed
+    assert doc.set_threshold(0.25) == 2 and doc.matrix.sum() == 6
+    assert doc.undo() and doc.matrix[0, 2] == 1 and doc.matrix[0, 1] == 0  # the edits come back
+    assert doc.set_threshold(0.7) == 2
+
+
 def test_diff_against_a_reference():
     doc = _doc()
     ref = np.zeros((3, 3), dtype=np.uint8)

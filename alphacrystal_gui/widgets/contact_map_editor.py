@@ -115,7 +115,7 @@ class ContactMapEditor(QWidget):
         self.hover.setToolTip("the pair under the mouse: bond, the network's probability, the reference's "
                               "bond and distance")
         self.scale = QLabel(_PROBABILITY_SCALE)
-        self.scale.setToolTip("colour scale of the Probabilities view (bonds at or above the threshold are outlined)")
+        self.scale.setToolTip("colour scale of the Probabilities view (the bonds of the current map, hand edits included, are outlined)")
         self.scale.setVisible(False)
         self.info = WrappedLabel()
         self.info.setWordWrap(True)
@@ -140,11 +140,13 @@ class ContactMapEditor(QWidget):
         layout.addWidget(self.info)
 
         self.view.currentIndexChanged.connect(lambda _: self.refresh())
-        self.threshold.valueChanged.connect(lambda v: self.threshold_label.setText(f"threshold {v / 100:.2f}"))
+        self.threshold.valueChanged.connect(self._threshold_moved)
         self.threshold.sliderReleased.connect(self._threshold_released)
-        self.undo_button.clicked.connect(lambda: self.document.undo())
-        self.redo_button.clicked.connect(lambda: self.document.redo())
-        self.reset_button.clicked.connect(lambda: self.document.reset())
+        self.undo_button.clicked.connect(lambda: self._act(self.document.undo))
+        self.redo_button.clicked.connect(lambda: self._act(self.document.redo))
+        self.reset_button.clicked.connect(lambda: self._act(self.document.reset))
+        self._notice = ""
+        """What the last re-thresholding replaced, shown on the info line until the next edit."""
         self.read_only = False
         self.document.connect(self.refresh)
         self.refresh()
@@ -157,12 +159,30 @@ class ContactMapEditor(QWidget):
             self.document = document
             document.connect(self.refresh)
         self.read_only = read_only
+        self._notice = ""
         self.refresh()
 
     # events ------------------------------------------------------------------
+    def _threshold_moved(self, value: int) -> None:
+        """The label follows the slider; a step by keyboard or wheel applies at once (a drag applies
+        when released: re-thresholding at every pixel would flood the undo history)."""
+        self.threshold_label.setText(f"threshold {value / 100:.2f}")
+        if not self.threshold.isSliderDown():
+            self._threshold_released()
+
     def _threshold_released(self) -> None:
-        if not self.read_only:
-            self.document.set_threshold(self.threshold.value() / 100)
+        if self.read_only:
+            return
+        replaced = self.document.set_threshold(self.threshold.value() / 100)
+        if replaced:
+            self._notice = (f"threshold {self.threshold.value() / 100:.2f} replaced {replaced} hand "
+                            f"edit{'s' if replaced != 1 else ''} (Undo brings them back)")
+            self.refresh()
+
+    def _act(self, step) -> None:
+        """An edit button: the last re-thresholding notice goes."""
+        self._notice = ""
+        step()
 
     def cell_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
         """(row, column) of the map cell under a scene position, or None outside the map."""
@@ -181,6 +201,7 @@ class ContactMapEditor(QWidget):
             return
         cell = self.cell_at(event.scenePos())
         if cell is not None and self.document.toggle(*cell):
+            self._notice = ""
             self.cellToggled.emit(*cell)
 
     # drawing -----------------------------------------------------------------
@@ -241,6 +262,8 @@ class ContactMapEditor(QWidget):
             text += "  ·  view only"
         elif doc.edited:
             text += "  ·  edited by hand"
+        if self._notice and not self.read_only:
+            text += f"  ·  <span style='color:#b35c00'>{self._notice}</span>"
         diff = doc.diff()
         if diff is not None:
             text += (f"  ·  vs reference: {int((diff > 0).sum()) // 2} extra (red), "

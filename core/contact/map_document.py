@@ -133,14 +133,21 @@ class ContactMapDocument:
         self._changed()
         return True
 
-    def set_threshold(self, threshold: float) -> None:
-        """Re-threshold the probabilities (an undoable step; drops hand edits)."""
+    def set_threshold(self, threshold: float) -> int:
+        """Re-threshold the probabilities (an undoable step); returns how many atom pairs edited by
+        hand (against the map of the old threshold) the new map replaces, so that the caller can
+        say so (Undo brings them back)."""
         if self.probabilities is None:
-            return
+            return 0
+        if float(threshold) == self.threshold:
+            return 0
+        edited = self.matrix != _symmetric((self.probabilities > self.threshold).astype(np.uint8))
+        replaced = int(np.triu(edited, 1).sum())
         self._push()
         self.threshold = float(threshold)
         self.matrix = _symmetric((self.probabilities > self.threshold).astype(np.uint8))
         self._changed()
+        return replaced
 
     def reset(self) -> None:
         """Back to the prediction (undoable)."""
