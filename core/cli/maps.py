@@ -99,13 +99,13 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     from core.contact_model import load_model, predict_contact_map
     from core.contact_model.inference import model_for_cell
     from core.crystal.composition import parse_formula
-    from core.predict.scope import check_scope, is_all_metal, unseen_elements_note
+    from core.predict.scope import check_scope, composition_notes, is_all_metal
 
     parsed = parse_formula(args.file)
     if not args.model:
         check_scope(parsed, args.z)  # the program's 20-atom limit, in its own words
-    if (unseen := unseen_elements_note(parsed)) is not None:
-        print(f"note: {unseen}")
+    for note in composition_notes(parsed, args.z, ("contact",)):  # what predict says first
+        print(f"note: {note}")
     z, how = args.z, "as given" if args.z else None
     if args.model:
         model = load_model(args.model, args.device)

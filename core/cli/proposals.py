@@ -24,7 +24,7 @@ def candidate_model(path: str | None):
 def cmd_candidates(args: argparse.Namespace) -> int:
     from core.candidates import CandidateModel, propose_candidates
     from core.crystal.composition import parse_formula
-    from core.predict.scope import check_scope, unseen_elements_note, z_from_formula
+    from core.predict.scope import check_scope, composition_notes, z_from_formula
 
     # without --model the shipped models choose as `predict` does: both pooled when Z is
     # automatic, the 20-atom one for a given Z of 13-20 atoms (candidate_model_for)
@@ -35,8 +35,8 @@ def cmd_candidates(args: argparse.Namespace) -> int:
         print(f"note: {reading}")
     if model is None:
         check_scope(parsed, z)  # the program's 20-atom limit, in its own words
-    if (unseen := unseen_elements_note(parsed)) is not None:
-        print(f"note: {unseen}")
+    for note in composition_notes(parsed, z, ("contact",)):  # what predict says first
+        print(f"note: {note}")
     start = time.perf_counter()
     candidates = propose_candidates(parsed, top_k=args.top_k, z=z, model=model,
                                     count_wyckoff=not args.no_wyckoff)
@@ -57,7 +57,7 @@ def cmd_candidates(args: argparse.Namespace) -> int:
 
 def cmd_templates(args: argparse.Namespace) -> int:
     from core.crystal.composition import MP20_MAX_ATOMS, parse_formula
-    from core.predict.scope import check_scope, unseen_elements_note, z_from_formula
+    from core.predict.scope import check_scope, composition_notes, z_from_formula
     from core.templates.library import load_library
     from core.templates.retrieval import retrieve_templates
 
@@ -67,8 +67,8 @@ def cmd_templates(args: argparse.Namespace) -> int:
         print(f"note: {reading}")
     check_scope(parsed, z)
     library = load_library(args.library)
-    if (unseen := unseen_elements_note(parsed)) is not None:
-        print(f"note: {unseen}")
+    for note in composition_notes(parsed, z, ("templates",)):  # what predict says first
+        print(f"note: {note}")
     found = retrieve_templates(parsed, z=z, top_k=args.top_k, library=library, scorer=args.scorer,
                                max_atoms=MP20_MAX_ATOMS)
     print(f"{parsed.unit_formula}" + (f" Z={z}" if z else " (every Z up to "

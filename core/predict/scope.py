@@ -4,6 +4,8 @@ the all-metal rule, and the notes that tell the user why a route did not run.
 
 from __future__ import annotations
 
+import functools
+
 from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS, Formula
 from core.crystal.elements import TRAINING_DATA_ELEMENTS, all_metal, unseen_elements
 from core.errors import FormulaError
@@ -145,6 +147,48 @@ def cell_size_note(parsed: Formula, settings: PredictionSettings) -> str | None:
     return (f"{parsed.unit_formula}: of the {census.total} {census.anonymous_formula} structures in the "
             f"training data, {share}: " + "; ".join(parts))
 
+def held_out_note(parsed: Formula) -> str | None:
+    """A note when ``parsed`` is one of the formulas withheld from the template library and the models'
+    training to measure them honestly (the validation and test formulas of the split, about a fifth):
+    ``templates TiO2`` listed baddeleyite-type HfO2 first without saying that rutile and anatase were
+    left out. None for a training formula or one the data does not hold."""
+    partition = _reference_partitions().get(parsed.reduced_formula)
+    if partition not in ("validation", "test"):
+        return None
+    return (f"{parsed.reduced_formula} is one of the formulas withheld from the template library and the models' "
+            f"training ({partition} split, about a fifth of our formulas, kept to measure the program on "
+            "compounds it has not seen): its own known structures are not among the templates; they are among "
+            "the reference phases, so a relaxed result that is one of them is named as the known phase")
+
+
+@functools.lru_cache(maxsize=1)
+def _reference_partitions() -> dict[str, str]:
+    """Reduced formula -> partition of the shipped reference phases ({} without them): read from the
+    file's two arrays only, not the whole resource."""
+    import numpy as np
+
+    from core.relax.potentials import DEFAULT_POTENTIAL
+    from core.stability.references import reference_file
+
+    path = reference_file(DEFAULT_POTENTIAL)
+    if not path.is_file():
+        return {}
+    with np.load(path, allow_pickle=False) as data:
+        if "partitions" not in data:
+            return {}
+        return dict(zip(data["formulas"].astype(str).tolist(), data["partitions"].astype(str).tolist()))
+
+
+def composition_notes(parsed: Formula, z: int | None, sources: tuple[str, ...] = ("contact", "templates")) -> list[str]:
+    """What every command that proposes structures for ``parsed`` says first (``predict``,
+    ``contact-map``, ``candidates``, ``templates``): larger known cells beyond the program's limit
+    (:func:`cell_size_note`, only with automatic Z), elements the models never saw, and a formula
+    withheld from the templates."""
+    notes = [cell_size_note(parsed, PredictionSettings(z=z, sources=sources))]
+    notes += [unseen_elements_note(parsed), held_out_note(parsed)]
+    return [note for note in notes if note]
+
+
 HULL_CAVEAT_SHARE = 0.5
 """A hull caveat needs at least this share of the stoichiometry's known cells at the largest Z the
 data holds: ABC3 perovskites (39 % at Z = 4) would flag nearly every screen of them, AB2C4 (68 %)
@@ -187,9 +231,8 @@ def scope_notes(parsed: Formula, settings: PredictionSettings, templates: list[T
                 candidates_given: bool = False) -> list[str]:
     """What the user should know about the routes for this composition, in words
     (``templates``: those retrieved; ``candidates_given``: CMCrystal candidates chosen by the caller)."""
-    notes = [note] if (note := cell_size_note(parsed, settings)) else []
-    if (unseen := unseen_elements_note(parsed)) is not None:
-        notes.append(unseen)
+    notes = [note for note in (cell_size_note(parsed, settings), unseen_elements_note(parsed), held_out_note(parsed))
+             if note]
     if "contact" not in settings.sources:
         return notes
     if not contact_route_fits(parsed, settings.z):
