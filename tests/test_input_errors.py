@@ -600,3 +600,15 @@ def test_reconstruct_writes_no_run_that_reproduced_no_contact(tmp_path, capsys):
                  "1", "--escalate", "0", "--jobs", "1"]) == 2
     one_error_line(capsys.readouterr().err, "ended at fitness 0", "nothing was written", "--assignments")
     assert not (tmp_path / "out").exists()  # refused before the folder is made
+
+
+def test_contact_map_of_a_folder_says_it_is_a_folder(tmp_path, capsys, monkeypatch):
+    """`contact-map adir` read the folder's name as a formula ("element symbols start with a capital
+    letter"); a folder named like a formula (a screen's NaCl/) still leaves the formula a formula."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "adir").mkdir()
+    assert main(["contact-map", "adir"]) == 2
+    one_error_line(capsys.readouterr().err, "adir is a folder, not a structure file or a formula")
+    (tmp_path / "NaCl").mkdir()
+    assert main(["contact-map", "NaCl"]) == 0
+    assert capsys.readouterr().out.startswith("formula: NaCl")

@@ -180,6 +180,10 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
     assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
+    binary = tmp_path / "pickled.acproj"
+    binary.write_bytes(b"\x80\x04\x95\xf7\x00binary")
+    with pytest.raises(ProjectFileError, match="pickled.acproj is not an AlphaCrystal Studio project: a binary file"):
+        Project.load(binary)  # it read "'utf-8' codec can't decode byte 0xf7 in position 2"
 
 
 def test_a_rerun_starts_from_a_results_assignment_on_the_current_map(nacl_inputs):
@@ -600,3 +604,17 @@ def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_w
         assert str(next(iter(bad.values()))) in str(info.value)
     assert s.preferences.device == "cpu"  # unchanged by the refused ones
     assert Preferences(contact_model="  ").contact_model is None
+
+
+def test_a_run_with_more_processes_than_memory_holds_is_refused(nacl_inputs, monkeypatch):
+    """The window's Processes box takes up to 1,024 (a project's value is never clipped): a run that
+    would not fit this machine's memory is refused with the CLI's words, before anything starts."""
+    import core.runtime.parallel as parallel
+    from core.app.session import SessionError
+
+    monkeypatch.setattr(parallel, "WORKER_MEMORY_GB", 1e9)
+    s = session_with(nacl_inputs)
+    s.set_run_settings(jobs=3)
+    with pytest.raises(SessionError, match="Processes 3: 3 worker processes need about"):
+        s.begin_run()
+    assert not s.run.busy

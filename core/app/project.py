@@ -120,8 +120,11 @@ class Project:
         p = Path(path)
         try:
             text = p.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ProjectFileError(f"cannot read project {p}: {getattr(exc, 'strerror', None) or exc}") from None
+        except UnicodeDecodeError:  # pickled, compressed or another program's file
+            raise ProjectFileError(f"{p} is not an AlphaCrystal Studio project: a binary file, not the "
+                                   "project's text (JSON)") from None
+        except OSError as exc:
+            raise ProjectFileError(f"cannot read project {p}: {exc.strerror or exc}") from None
         try:
             data = json.loads(text)
         except json.JSONDecodeError as exc:

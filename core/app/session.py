@@ -215,6 +215,12 @@ class Session:
         return self._start(request)
 
     def _start(self, request: RunRequest) -> RunRequest:
+        from core.runtime.parallel import local_processes_problem
+
+        jobs = self.run_settings.jobs
+        too_many = local_processes_problem(jobs)[0] if jobs else None
+        if too_many:  # the CLI's --jobs check: worker processes that would not fit this machine's memory
+            raise SessionError(f"Processes {jobs}: {too_many}")
         self.run.back_to_input()
         if self.run.start(request):
             self._set_dirty(True)
