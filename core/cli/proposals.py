@@ -24,6 +24,7 @@ def candidate_model(path: str | None):
 def cmd_candidates(args: argparse.Namespace) -> int:
     from core.candidates import CandidateModel, propose_candidates
     from core.crystal.composition import parse_formula
+    from core.crystal.wyckoff import DEFAULT_MAX_COMBINATIONS
     from core.predict.scope import check_scope, composition_notes, z_from_formula
 
     # without --model the shipped models choose as `predict` does: both pooled when Z is
@@ -47,11 +48,13 @@ def cmd_candidates(args: argparse.Namespace) -> int:
           f"{'a':>8}{'b':>8}{'c':>8}{'alpha':>7}{'beta':>7}{'gamma':>7}{'Wyckoff':>9}")
     for k, c in enumerate(candidates, 1):
         a, b, cc, al, be, ga = c.lattice
-        wyck = "-" if c.n_wyckoff_assignments is None else str(c.n_wyckoff_assignments)
+        wyck = ("-" if c.n_wyckoff_assignments is None else  # the count stops at the enumeration's cap
+                f"≥{c.n_wyckoff_assignments}" if c.n_wyckoff_assignments >= DEFAULT_MAX_COMBINATIONS
+                else str(c.n_wyckoff_assignments))
         print(f"{k:>4}  {c.spacegroup:>3} {c.symbol:<10}{c.crystal_system:<13}{c.probability:>6.3f}{c.z:>3}"
               f"{c.n_atoms:>6}{a:>8.3f}{b:>8.3f}{cc:>8.3f}{al:>7.1f}{be:>7.1f}{ga:>7.1f}{wyck:>9}")
     print(f"lattice: conventional cell, Å and degrees; atoms: primitive cell; "
-          f"Wyckoff: feasible assignments ({1000 * seconds:.0f} ms)")
+          f"Wyckoff: feasible assignments, counted up to {DEFAULT_MAX_COMBINATIONS} ({1000 * seconds:.0f} ms)")
     write_json_option(args.json, {"formula": args.formula, "candidates": [c.to_dict() for c in candidates]})
     return 0
 
