@@ -316,6 +316,17 @@ def test_target_json_errors():
     with pytest.raises(AlphaCrystalError, match=r"lattice must be six numbers .* got \['a', 5.6\]"):
         target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": ["a", 5.6],
                           "contact_map": [[0, 1], [1, 0]]})
+    with pytest.raises(AlphaCrystalError, match=r"contact_map has 1 on its diagonal \(row 1\)"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": named,
+                          "contact_map": [[1, 1], [1, 0]]})
+    # a space-group symbol, as --spacegroup takes it (it was refused: "must be a number 1-230")
+    for given in ("Fm-3m", "fm3m", "225", 225.0):
+        assert target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": given, "lattice": named,
+                                 "contact_map": [[0, 1], [1, 0]]}).spacegroup == 225
+    for bad in ("Xy-9", 231, True, [225]):
+        with pytest.raises(AlphaCrystalError, match="spacegroup must be a number 1-230 or a symbol"):
+            target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": bad, "lattice": named,
+                              "contact_map": [[0, 1], [1, 0]]})
 
 
 def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):

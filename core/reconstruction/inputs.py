@@ -28,7 +28,7 @@ from pymatgen.core import Composition, Structure
 from core.contact.contact_rule import DEFAULT_RULE, RULES
 from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
-from core.crystal.symmetry import crystal_system
+from core.crystal.symmetry import crystal_system, spacegroup_from_text
 from core.errors import AlphaCrystalError
 from core.io.structures import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
@@ -111,16 +111,26 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
     except (TypeError, ValueError):
         raise AlphaCrystalError(f"{where}: lattice must be six numbers [a, b, c, alpha, beta, gamma] (Å, degrees), "
                                 f"got {data['lattice']!r}") from None
-    try:
-        spacegroup = int(data["spacegroup"])
+    try:  # a number or a symbol, as --spacegroup takes them (Fm-3m, P21/c)
+        given = data["spacegroup"]
+        if isinstance(given, float) and given.is_integer():
+            given = int(given)
+        if isinstance(given, bool) or not isinstance(given, (int, str)):
+            raise TypeError
+        spacegroup = spacegroup_from_text(str(given))
     except (TypeError, ValueError):
-        raise AlphaCrystalError(f"{where}: spacegroup must be a number 1-230, got {data['spacegroup']!r}") from None
+        raise AlphaCrystalError(f"{where}: spacegroup must be a number 1-230 or a symbol such as Fm-3m, "
+                                f"got {data['spacegroup']!r}") from None
     n = len(species)
     if matrix.shape != (n, n):
         raise AlphaCrystalError(f"{where}: contact_map is {matrix.shape[0] if matrix.ndim else 0}x"
                                 f"{matrix.shape[1] if matrix.ndim > 1 else 0}, expected {n}x{n} for {n} atoms")
     if not np.isin(matrix, (0, 1)).all() or not np.array_equal(matrix, matrix.T):
         raise AlphaCrystalError(f"{where}: contact_map must be a symmetric 0/1 matrix")
+    if np.diag(matrix).any():  # it was ignored without a word and the run reported fitness 1
+        rows = ", ".join(str(k + 1) for k in np.flatnonzero(np.diag(matrix))[:5])
+        raise AlphaCrystalError(f"{where}: contact_map has 1 on its diagonal (row {rows}): a contact map pairs "
+                                "different atoms of the cell, its diagonal is 0")
     if len(lattice) != 6 or min(lattice[:3]) <= 0 or not all(0 < a < 180 for a in lattice[3:]):
         raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
     if not 1 <= spacegroup <= 230:
