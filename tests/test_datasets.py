@@ -135,6 +135,10 @@ def test_folder_of_cifs_reduces_to_primitive(tmp_path):
 def test_bad_inputs_are_named(tmp_path):
     with pytest.raises(DatasetError, match="no such file"):
         load_dataset(tmp_path / "nope.csv")
+    one = tmp_path / "NaCl.cif"  # it said "expected a CSV with a 'cif' column, found ['data_NaCl']"
+    one.write_text("data_NaCl\n")
+    with pytest.raises(DatasetError, match="NaCl.cif: one structure file, not a data set: give a folder of CIFs"):
+        load_dataset(one)
     no_col = tmp_path / "nocol.csv"
     no_col.write_text("a,b\n1,2\n")
     with pytest.raises(DatasetError, match="'cif' column"):

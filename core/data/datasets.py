@@ -264,6 +264,9 @@ def load_dataset(path: str | os.PathLike, use_cache: bool = True) -> CrystalData
             return dataset
         except (OSError, ValueError, KeyError):
             cached.unlink(missing_ok=True)  # corrupt cache: rebuild
+    if p.is_file() and (p.suffix.lower() in (".cif", ".mcif", ".vasp", ".json") or p.name.upper() in ("POSCAR", "CONTCAR")):
+        raise DatasetError(f"{p}: one structure file, not a data set: give a folder of CIFs (or an MP-20-style "
+                           "CSV with a 'cif' column)")
     dataset = _load_folder(p) if p.is_dir() else _load_csv(p)
     if len(dataset) == 0:
         raise DatasetError(f"{p}: contains no structures")
