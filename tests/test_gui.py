@@ -1016,6 +1016,8 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     assert "results only: Predict brings candidates" in window.statusBar().currentMessage()
     n = window.results.rowCount()
     assert n >= 2
+    header = window.results.horizontalHeaderItem(1)  # not relaxed: the structure as built, as predict says
+    assert header.text() == "SG (as built)" and "did not relax" in header.toolTip()
     assert window.results.set_filter("Fm-3m") == 1 and window.results.set_filter("") == n
     window.results_panel.filter.setText("no such text")
     assert all(window.results.isRowHidden(r) for r in range(n))

@@ -30,6 +30,9 @@ COLUMNS = ("rank", "relaxed SG", "ΔE (meV/atom)", "score (meV/atom)", "E_hull (
 """What a crystallographer reads first (the order, its reasons, the stability) comes first, so it
 is in view at the window's default size; the route's and the GA's details follow."""
 
+UNRELAXED_GROUP = (f"Space group of the structure as built (spglib, {SPACEGROUP_SYMPREC:g} Å): the run did not "
+                   "relax its structures")
+
 SOURCE_WIDTH_PX = 190
 """Widest the source column opens at (px); drag to widen, hover for the whole text."""
 
@@ -164,6 +167,11 @@ class ResultsTable(QTableWidget):
         rank_header = self.horizontalHeaderItem(0)
         rank_header.setText("rank (provisional)" if provisional else "rank")
         rank_header.setToolTip(PROVISIONAL if provisional else TOOLTIPS["rank"])
+        # a run without relaxation shows the structure as built, as predict's "SG (GA)" column does
+        relaxed = not records or any(r.energy_per_atom is not None for r in records)
+        group_header = self.horizontalHeaderItem(COLUMNS.index("relaxed SG"))
+        group_header.setText("relaxed SG" if relaxed else "SG (as built)")
+        group_header.setToolTip(TOOLTIPS["relaxed SG"] if relaxed else UNRELAXED_GROUP)
         above = energies_above_lowest(records)
         for index, r in enumerate(records):
             row = self.rowCount()
