@@ -611,4 +611,9 @@ def test_contact_map_of_a_folder_says_it_is_a_folder(tmp_path, capsys, monkeypat
     one_error_line(capsys.readouterr().err, "adir is a folder, not a structure file or a formula")
     (tmp_path / "NaCl").mkdir()
     assert main(["contact-map", "NaCl"]) == 0
-    assert capsys.readouterr().out.startswith("formula: NaCl")
+    out = capsys.readouterr().out
+    assert out.startswith("formula: NaCl")
+    from core.predict.scope import contact_model_max_atoms
+
+    # every Z the shipped models take, whichever model this Z ran on (it listed the chosen model's only)
+    assert f"Z options 1-{contact_model_max_atoms() // 2};" in out

@@ -112,7 +112,12 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     from core.contact_model import load_model, predict_contact_map
     from core.contact_model.inference import model_for_cell
     from core.crystal.composition import parse_formula
-    from core.predict.scope import check_scope, composition_notes, is_all_metal
+    from core.predict.scope import (
+        check_scope,
+        composition_notes,
+        contact_model_max_atoms,
+        is_all_metal,
+    )
 
     parsed = parse_formula(args.file)
     if not args.model:
@@ -135,8 +140,13 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
               "atoms by the space-group and Wyckoff priors alone (docs/reconstruction.md: the metallic rule)")
     prediction = predict_contact_map(parsed, z=z, model=model)
     n = len(prediction.species)
+    if args.model:  # one model: the Z its cells hold
+        options = ", ".join(map(str, prediction.z_options))
+    else:  # every Z the shipped models take, as the window offers them (the model follows the cell's size)
+        top = contact_model_max_atoms() // parsed.atoms_per_formula_unit
+        options = f"1-{top}" if top > 1 else "1"
     print(f"formula: {prediction.formula}   Z = {prediction.z} ({how}; {n} atoms, primitive cell; "
-          f"Z options {', '.join(map(str, prediction.z_options))}; model of up to {model.max_atoms} atoms)   "
+          f"Z options {options}; model of up to {model.max_atoms} atoms)   "
           f"threshold {prediction.threshold:.2f}")
     print()
     print(format_contact_map(prediction.labels, prediction.contact))
