@@ -265,6 +265,8 @@ def test_a_formula_withheld_from_the_templates_says_so(capsys):
         pytest.skip("the shipped reference phases are not here")
     assert "TiO2 is one of the formulas withheld from the template library" in held_out_note(parse_formula("TiO2"))
     assert held_out_note(parse_formula("NaCl")) is None  # a training formula
+    assert "Fe is one of the formulas withheld" in held_out_note(parse_formula("Fe"))  # an element: no bcc template
+    assert held_out_note(parse_formula("W")) is None  # an element the library holds
     assert held_out_note(parse_formula("Xe3Cl17")) is None  # not in the data
     for command in (["templates", "TiO2"], ["contact-map", "TiO2"]):
         assert main(command) == 0
