@@ -1618,3 +1618,15 @@ def test_predict_start_and_open_during_a_task_say_why_they_wait(window, tmp_path
         assert "Cannot open x.acproj now" in window.statusBar().currentMessage()
     finally:
         window.session.end_task()
+
+
+def test_the_map_frames_the_pairs_edited_by_hand():
+    """Hand-edited cells looked exactly like predicted ones: they are framed in dark grey."""
+    from alphacrystal_gui.widgets.contact_map_editor import CELL, COLOURS, render_map
+
+    matrix = np.array([[0, 1, 0], [1, 0, 1], [0, 1, 0]], dtype=np.uint8)
+    edited = np.zeros((3, 3), dtype=bool)
+    edited[0, 1] = edited[1, 0] = True
+    plain, framed = render_map(matrix), render_map(matrix, edited=edited)
+    assert tuple(framed[1, CELL + 1, :3]) == COLOURS["edited"] and tuple(plain[1, CELL + 1, :3]) == COLOURS["bond"]
+    assert (framed[CELL:, 2 * CELL:] == plain[CELL:, 2 * CELL:]).all()  # unedited cells as they were

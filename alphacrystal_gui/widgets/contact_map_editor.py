@@ -34,12 +34,14 @@ COLOURS = {
     "missing": (66, 133, 244),
     "grid": (255, 255, 255),
     "diagonal": (200, 200, 200),
+    "edited": (40, 40, 40),
 }
 
 
 def render_map(matrix: np.ndarray, diff: np.ndarray | None = None, probabilities: np.ndarray | None = None,
-               cell: int = CELL) -> np.ndarray:
-    """RGBA image (n*cell, n*cell, 4) of a map, row i at the top (uint8)."""
+               cell: int = CELL, edited: np.ndarray | None = None) -> np.ndarray:
+    """RGBA image (n*cell, n*cell, 4) of a map, row i at the top (uint8); ``edited`` (n, n): pairs
+    changed by hand, framed in dark grey so that the user sees what they changed."""
     n = matrix.shape[0]
     colour = np.empty((n, n, 3), dtype=np.uint8)
     if probabilities is not None:
@@ -57,14 +59,21 @@ def render_map(matrix: np.ndarray, diff: np.ndarray | None = None, probabilities
     rgba = np.concatenate([image, np.full(image.shape[:2] + (1,), 255, np.uint8)], axis=2)
     rgba[::cell, :, :3] = COLOURS["grid"]
     rgba[:, ::cell, :3] = COLOURS["grid"]
-    if probabilities is not None:  # outline the thresholded bonds
-        for i, j in zip(*np.nonzero(matrix)):
-            y, x = i * cell, j * cell
-            rgba[y + 1 : y + cell, x + 1, :3] = 255
-            rgba[y + 1 : y + cell, x + cell - 1, :3] = 255
-            rgba[y + 1, x + 1 : x + cell, :3] = 255
-            rgba[y + cell - 1, x + 1 : x + cell, :3] = 255
+    if probabilities is not None:  # frame the current map's bonds in the Map view's bond colour
+        _frame(rgba, matrix > 0, cell, COLOURS["bond"])  # (white read as a smaller square, not a frame)
+    if edited is not None:
+        _frame(rgba, edited, cell, COLOURS["edited"])
     return rgba
+
+
+def _frame(rgba: np.ndarray, cells: np.ndarray, cell: int, colour: tuple[int, int, int]) -> None:
+    """Draw a one-pixel frame inside each cell of the (n, n) mask ``cells``."""
+    for i, j in zip(*np.nonzero(cells)):
+        y, x = i * cell, j * cell
+        rgba[y + 1 : y + cell, x + 1, :3] = colour
+        rgba[y + 1 : y + cell, x + cell - 1, :3] = colour
+        rgba[y + 1, x + 1 : x + cell, :3] = colour
+        rgba[y + cell - 1, x + 1 : x + cell, :3] = colour
 
 
 def _probability_scale(steps: int = 11) -> str:
@@ -115,7 +124,7 @@ class ContactMapEditor(QWidget):
         self.hover.setToolTip("the pair under the mouse: bond, the network's probability, the reference's "
                               "bond and distance")
         self.scale = QLabel(_PROBABILITY_SCALE)
-        self.scale.setToolTip("colour scale of the Probabilities view (the bonds of the current map, hand edits included, are outlined)")
+        self.scale.setToolTip("colour scale of the Probabilities view (the bonds of the current map, hand edits included, are framed in the bond colour; pairs edited by hand in dark grey)")
         self.scale.setVisible(False)
         self.info = WrappedLabel()
         self.info.setWordWrap(True)
@@ -227,7 +236,8 @@ class ContactMapEditor(QWidget):
             return
         probs = doc.probabilities if self.view.currentIndex() == 1 else None
         self.scale.setVisible(probs is not None)
-        self.image.setImage(render_map(doc.matrix, doc.diff(), probs), levels=(0, 255))
+        edited = doc.edited_cells() if doc.edited and not self.read_only else None
+        self.image.setImage(render_map(doc.matrix, doc.diff(), probs, edited=edited), levels=(0, 255))
         self.image.setRect(QRectF(0, 0, n, n))
         ticks = [[(k + 0.5, lab) for k, lab in enumerate(doc.labels)]]
         self.plot.getAxis("left").setTicks(ticks)
@@ -261,7 +271,7 @@ class ContactMapEditor(QWidget):
         if self.read_only:
             text += "  ·  view only"
         elif doc.edited:
-            text += "  ·  edited by hand"
+            text += "  ·  edited by hand (framed in dark grey)"
         if self._notice and not self.read_only:
             text += f"  ·  <span style='color:#b35c00'>{self._notice}</span>"
         diff = doc.diff()

@@ -202,6 +202,12 @@ class ContactMapDocument:
         """Whether every atom is a metal: by the paper's rule such a map is empty by definition."""
         return bool(self.n) and bool(element_table().is_metal[atomic_numbers(self.species)].all())
 
+    def edited_cells(self) -> np.ndarray:
+        """True where the map differs from the prediction (a pair edited by hand), shape (n, n)."""
+        if self.matrix.shape != self._predicted.shape:
+            return np.ones(self.matrix.shape, dtype=bool)
+        return self.matrix != self._predicted
+
     def diff(self) -> np.ndarray | None:
         """+1 where the map has a bond the reference lacks, -1 where it misses one, else 0."""
         if self.reference is None:
