@@ -319,7 +319,12 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ predict
     def predict(self, formula: str, z: int | None) -> None:
         """Candidates, contact maps and templates for ``formula`` (worker thread)."""
-        if self.refused_while_busy(f"predict {formula}") or not self.may_discard(f"predict {formula}"):
+        if self.refused_while_busy(f"predict {formula}"):
+            return
+        if not self.may_discard(f"predict {formula}"):  # the maps shown stay the session's, and it says so
+            kept = self.session.inputs.formula
+            self.statusBar().showMessage(f"Predict {formula} cancelled: the maps, candidates and results shown "
+                                         f"are still {kept}'s" if kept else f"Predict {formula} cancelled")
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model, device = self.session.preferences.contact_model, self.session.preferences.device

@@ -782,6 +782,9 @@ def test_quit_with_unsaved_work_asks_first(window, qtbot):
     w.formula_bar.edit.setText("KBr")
     w.formula_bar.predict_button.click()
     assert asked == ["quit", "predict KBr"] and w.formula == "NaCl"  # Predict would replace the edits
+    # the typed KBr beside NaCl's maps: said (it was silent)
+    assert "Predict KBr cancelled: the maps, candidates and results shown are still NaCl's" in \
+        w.statusBar().currentMessage()
     w.confirm_discard = lambda action: True
 
 
