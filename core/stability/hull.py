@@ -60,12 +60,13 @@ FRAMES: dict[str, StabilityFrame] = {
 }
 DEFAULT_FRAME = "auto"
 """The frame of :data:`FRAME_FOR_POTENTIAL` for the run's potential."""
-FRAME_FOR_POTENTIAL = {"chgnet": "mp-fitted", "sevennet": "potential", "sevennet-l3i5": "potential"}
+FRAME_FOR_POTENTIAL = {"chgnet": "mp-fitted", "sevennet": "potential", "sevennet-l3i5": "potential",
+                       "sevennet-mf-0": "potential"}
 """Chosen on validation for each potential (docs/stability.md): the smallest error of E_hull
 against Materials Project's own energies on the same hull (CHGNet 20 meV/atom with fitted
 chemical potentials; SevenNet-0 24 meV/atom with its own reference energies, 67 with fitted
 ones: its energies carry no Materials Project correction that a per-element shift can absorb;
-SevenNet-l3i5 21 with its own, 66 with fitted ones)."""
+SevenNet-l3i5 21 with its own, 66 with fitted ones; SevenNet-MF-0 27 and 68)."""
 DEFAULT_EHULL_THRESHOLD_EV = 0.1
 """Above the hull by at most this (eV/atom): ``metastable``; chosen on validation so that a
 known compound is rarely called ``unstable`` (docs/stability.md)."""
@@ -83,6 +84,8 @@ FRAME_EHULL_ERROR_EV: dict[tuple[str, str], float] = {
     ("sevennet", "mp-fitted"): 0.067, ("sevennet", "mp-crystal"): 0.123, ("sevennet", "potential"): 0.024,
     ("sevennet-l3i5", "mp-fitted"): 0.066, ("sevennet-l3i5", "mp-crystal"): 0.121,
     ("sevennet-l3i5", "potential"): 0.021,
+    ("sevennet-mf-0", "mp-fitted"): 0.068, ("sevennet-mf-0", "mp-crystal"): 0.125,
+    ("sevennet-mf-0", "potential"): 0.027,
 }
 """(potential, frame) -> mean absolute error of E_hull against Materials Project's own energies on
 the same hull, eV/atom: 3,567 validation compounds, the potential's energy at the DFT geometry
