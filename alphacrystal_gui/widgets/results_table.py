@@ -93,18 +93,28 @@ RELAXATION_ONLY = ("* The GA structure had no bond of the map (fitness 0: an ass
                    "or far from the map); this result comes from the relaxation, not from the contact map")
 
 
-class _NumberItem(QTableWidgetItem):
-    """Sorts by the number it shows (blank last)."""
+class NumberItem(QTableWidgetItem):
+    """A cell that shows ``text`` and sorts by ``value`` (numbers first, right-aligned; blanks and
+    words after them, by their text): the display and edit roles of a QTableWidgetItem are one
+    value, so a number stored for sorting would be shown unformatted."""
 
     def __init__(self, value, text: str) -> None:
         super().__init__(text)
-        self.value = value
-        self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        self.value = value if _is_number(value) else None
+        if self.value is not None:
+            self.setTextAlignment(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
 
     def __lt__(self, other) -> bool:
-        a = self.value if isinstance(self.value, (int, float)) and not math.isnan(self.value) else math.inf
-        b = other.value if isinstance(other.value, (int, float)) and not math.isnan(other.value) else math.inf
-        return a < b
+        mine, theirs = self.value, getattr(other, "value", None)
+        if mine is not None and theirs is not None:
+            return mine < theirs
+        if (mine is None) != (theirs is None):
+            return mine is not None
+        return self.text() < other.text()
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
 
 
 class ResultsTable(QTableWidget):
@@ -180,7 +190,7 @@ class ResultsTable(QTableWidget):
             relaxation_only = r.from_relaxation_only
             for col, name in enumerate(COLUMNS):
                 value, text = cells[name]
-                item = _NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
+                item = NumberItem(value, text) if name != "source" else QTableWidgetItem(text)
                 if name == "source":
                     item.setToolTip(text)
                 elif name == "fitness" and relaxation_only:

@@ -10,12 +10,11 @@ from PySide6.QtWidgets import (
     QHeaderView,
     QLabel,
     QTableWidget,
-    QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
 
-from alphacrystal_gui.widgets.results_table import hull_tooltip
+from alphacrystal_gui.widgets.results_table import NumberItem, hull_tooltip
 from core import SCREEN_FLOAT_FORMATS, SCREEN_LOWER_COLUMN, finite_number, lower_than_rank1
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
@@ -31,23 +30,6 @@ MATCH_TEXT = {"True": "yes", "False": "no"}
 LOWER_TOOLTIP = ("The lowest E_hull among this formula's structures: the ranking put another structure first "
                  "(the second potential or the symmetry prior). When it is negative (below the known phases), "
                  "rank 1's E_hull is measured from it. Double-click to open the run and see every structure.")
-
-
-class _SortedItem(QTableWidgetItem):
-    """A cell that shows formatted text and sorts by its number (the display and edit roles of a
-    QTableWidgetItem are one value, so a number stored for sorting would be shown unformatted)."""
-
-    def __init__(self, text: str, number: float | None) -> None:
-        super().__init__(text)
-        self.number = number
-
-    def __lt__(self, other: QTableWidgetItem) -> bool:
-        mine, theirs = self.number, getattr(other, "number", None)
-        if mine is not None and theirs is not None:
-            return mine < theirs
-        if (mine is None) != (theirs is None):  # numbers before blanks and words
-            return mine is not None
-        return self.text() < other.text()
 
 
 REASON_WIDTH_PX = 260
@@ -88,7 +70,7 @@ class ScreeningTable(QDialog):
                 shown = format(number, SCREEN_FLOAT_FORMATS.get(key, "g")) if number is not None else text
                 if key == "stability" and row.get("hull_warning"):  # as the report flags it
                     shown = f"{shown} ⚠"
-                item = _SortedItem(shown, number)  # numeric columns sort as numbers, shown as the report shows them
+                item = NumberItem(number, shown)  # numeric columns sort as numbers, shown as the report shows them
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):
                     item.setToolTip(hull_tooltip(row) + (f"\n⚠ {row['hull_warning']}" if row.get("hull_warning") else ""))

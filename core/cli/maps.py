@@ -39,21 +39,12 @@ def _looks_like_formula(text: str) -> bool:
     name = path.name.lower()
     return not (name.endswith(_STRUCTURE_SUFFIXES) or name.startswith(("poscar", "contcar")))
 
-def _is_formula(text: str) -> bool:
-    """Whether ``text`` parses as a chemical formula (a screen's NaCl/ folder beside it stays NaCl)."""
-    from core.crystal.composition import parse_formula
-
-    try:
-        parse_formula(text)
-    except AlphaCrystalError:
-        return False
-    return True
-
-
 def cmd_contact_map(args: argparse.Namespace) -> int:
     if not args.file.strip():
         raise AlphaCrystalError("contact-map: the formula or file name is empty")
-    if Path(args.file).is_dir() and not _is_formula(args.file):  # it read "element symbols start with a capital"
+    from core.crystal.composition import is_formula
+
+    if Path(args.file).is_dir() and not is_formula(args.file):  # a screen's NaCl/ folder leaves NaCl a formula  # it read "element symbols start with a capital"
         raise AlphaCrystalError(f"contact-map: {args.file} is a folder, not a structure file or a formula")
     if _looks_like_formula(args.file):
         if args.rule not in (None, "paper"):

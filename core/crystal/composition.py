@@ -152,6 +152,15 @@ def formula_unit_text(counts: Mapping[str, float] | Composition) -> str:
     return "".join(el + ("" if unit_counts[el] == 1 else str(unit_counts[el])) for el in order)
 
 
+def is_formula(text: str) -> bool:
+    """Whether ``text`` reads as a chemical formula (:func:`parse_formula` accepts it)."""
+    try:
+        parse_formula(text)
+    except FormulaError:
+        return False
+    return True
+
+
 def parse_formula(text: str) -> Formula:
     """Parse a chemical formula such as ``AgF2``, ``Ag2F4``, ``Ca3(PO4)2``, ``LiFePO4``.
 

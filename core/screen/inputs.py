@@ -24,7 +24,7 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from core.crystal.composition import parse_formula
+from core.crystal.composition import is_formula, parse_formula
 from core.errors import AlphaCrystalError, FormulaError
 from core.predict.scope import check_scope
 
@@ -89,7 +89,7 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     path = Path(text_or_path)
     if path.is_file():
         out = _read_csv(path) if path.suffix.lower() == ".csv" else _read_text(path)
-    elif path.is_dir() and not _is_formula(text_or_path):  # a folder named AgF2 is not the formula AgF2's input
+    elif path.is_dir() and not is_formula(text_or_path):  # a folder named AgF2 is not the formula AgF2's input
         raise ScreenInputError(f"{text_or_path}: is a folder; give a text file (a formula per line), a CSV file "
                                "with a formula column, or a pattern such as {Li,Na}{Co,Ni}O2")
     elif "{" in text_or_path:
@@ -106,14 +106,6 @@ def read_screen_input(text_or_path: str) -> ScreenInput:
     if not out.items and not out.problems:
         raise ScreenInputError(f"{text_or_path}: no formula in it")
     return _unique(out)
-
-
-def _is_formula(text: str) -> bool:
-    try:
-        parse_formula(text)
-    except FormulaError:
-        return False
-    return True
 
 
 def _read_text(path: Path) -> ScreenInput:
