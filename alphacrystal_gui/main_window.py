@@ -57,9 +57,14 @@ from core import (
     Session,
 )
 
-LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.33, 0.36
+LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.32, 0.38
 """Initial widths of the candidates/run column and of the 3D view/results column, as
-shares of the window's width (first start; later the saved layout)."""
+shares of the window's width (first start; later the saved layout): at 1366 px the results
+table shows its columns up to E_hull and the candidates table its lattice angles."""
+
+VIEW3D_HEIGHT_SHARE = 0.38
+"""Initial height of the 3D view as a share of the right column (first start; the results below
+get the rest): at 768 px the results table shows six rows, not two and a half."""
 
 
 
@@ -117,7 +122,7 @@ class MainWindow(QMainWindow):
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
         self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
-        self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
+        results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.reference_requests = 0
         """Counts the reference structures asked for: a read that finishes after a later one (or
         after a project or run folder replaced the session) is not shown."""
@@ -172,7 +177,7 @@ class MainWindow(QMainWindow):
         state = self.qsettings.value("windowState")
         if state is not None:
             self.restoreState(state)
-        self._first_show_docks = None if state is not None else [left_dock, view_dock]
+        self._first_show_docks = None if state is not None else [left_dock, view_dock, results_dock]
         self.setWindowTitle(s.title())
         self.statusBar().showMessage(refused or "Type a formula and press Predict, or File ▸ Open a structure.")
         self.update_actions()
@@ -201,9 +206,13 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ layout
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
-        if self._first_show_docks is not None:  # first start: room for the results' columns
+        if self._first_show_docks is not None:  # first start: room for the results' columns and rows
+            left, view, results = self._first_show_docks
             widths = [int(self.width() * LEFT_DOCK_SHARE), int(self.width() * RIGHT_DOCK_SHARE)]
-            self.resizeDocks(self._first_show_docks, widths, Qt.Orientation.Horizontal)
+            self.resizeDocks([left, view], widths, Qt.Orientation.Horizontal)
+            column = view.height() + results.height()
+            share = int(column * VIEW3D_HEIGHT_SHARE)
+            self.resizeDocks([view, results], [share, column - share], Qt.Orientation.Vertical)
             self._first_show_docks = None
 
     def _dock(self, title: str, widget: QWidget, area, scroll: bool = False) -> QDockWidget:

@@ -2,7 +2,7 @@
 
 Usage (from the repository root; needs a display, e.g. Xvfb)::
 
-    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshots.py [--generations 300]
+    xvfb-run -a -s "-screen 0 1600x1000x24" python packaging/screenshots.py [--generations 300] [--size 1560x940]
 
 Steps: open the true AgF2 structure (mp-7715, when ../shared is present) as
 the reference, predict AgF2 with Z = 2, run the reconstruction with CHGNet
@@ -29,6 +29,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=str(ROOT / "docs" / "screenshots"))
     parser.add_argument("--generations", type=int, default=300)
+    parser.add_argument("--size", default="1560x940", metavar="WxH",
+                        help="window size in pixels (1280x720 or 1366x768 to check a laptop screen)")
     args = parser.parse_args(argv)
     sys.path.insert(0, str(ROOT))
     from PySide6.QtCore import QSettings
@@ -40,7 +42,8 @@ def main(argv: list[str] | None = None) -> int:
     settings = QSettings(str(Path(tempfile.mkdtemp()) / "shots.ini"), QSettings.Format.IniFormat)
     window = MainWindow(settings)
     window.confirm_discard = lambda action: True  # a scripted session: nothing to save
-    window.resize(1560, 940)
+    width, height = (int(v) for v in args.size.lower().split("x"))
+    window.resize(width, height)
     window.show()
 
     def settle(seconds: float = 0.5) -> None:

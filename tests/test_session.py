@@ -548,6 +548,20 @@ def test_a_project_saved_from_code_gets_the_project_suffix(nacl_inputs, tmp_path
     assert other.inputs.formula == "NaCl"
 
 
+def test_saving_into_a_missing_folder_is_refused_and_makes_nothing(nacl_inputs, tmp_path):
+    """A mistyped folder is an error naming it (as for every output), not made; the session stays unsaved."""
+    from core.app.project import ProjectFileError
+
+    s = session_with(nacl_inputs)
+    s._set_dirty(True)
+    with pytest.raises(ProjectFileError, match="the folder .*typo.* does not exist"):
+        s.save(tmp_path / "typo" / "NaCl.acproj")
+    assert not (tmp_path / "typo").exists() and s.dirty and s.project_path is None
+    (tmp_path / "dir.acproj").mkdir()
+    with pytest.raises(ProjectFileError, match="is a folder, not a file"):
+        s.save(tmp_path / "dir.acproj")
+
+
 def test_opening_a_file_marks_the_session_unsaved_at_no_point(nacl_inputs, tmp_path):
     """A project or run folder replacing the session: the unsaved mark goes from the previous
     session's state to clean, never through a transient 'unsaved' of the new contents."""

@@ -26,8 +26,6 @@ PLOT_HEIGHT_PX = 170
 PLOT_MIN_HEIGHT_PX = 120
 """Shortest the plots get (px): their axis labels stay whole (the plots' own minimum)."""
 
-DISCARDED_LINES = 2
-"""Lines of the *Not in the list* note shown (all of them in its tooltip): the table keeps the room."""
 
 TABLE_ROWS = 3
 """Rows of the results table always in view: the plots below give way (a splitter moves the border).
@@ -87,10 +85,10 @@ class ResultsPanel(QWidget):
                        "the final ranking (duplicates merged) replaces this list when the run ends.", PROVISIONAL_NOTE)
         elif s.run.results is not None and s.run.results.discarded:
             lines = s.run.results.discarded
-            more = (f"\n… and {len(lines) - DISCARDED_LINES} more (hover for all)" if len(lines) > DISCARDED_LINES
-                    else "")
-            self._note(f"Not in the list ({len(lines)}):\n" + "\n".join(lines[:DISCARDED_LINES]) + more,
-                       "\n".join(lines))
+            # one line under the table (at 768 px the table keeps two more rows), each structure and why in the tooltip
+            n = len(lines)
+            self._note(f"{n} more structure{'s' if n != 1 else ''} not listed (duplicates, rejected): hover for "
+                       f"{'each' if n != 1 else 'it'} and why", "Not in the list:\n" + "\n".join(lines))
         else:
             self._note("", "")
 

@@ -23,12 +23,12 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
                ("rerun", "Re-run CMCrystal from its Wyckoff assignment (on the current map)"))
 """The right-click menu of a result: (action id, label)."""
 
-COLUMNS = ("rank", "relaxed SG", "ΔE (meV/atom)", "score (meV/atom)", "E_hull (meV/atom)", "stability", "source",
+COLUMNS = ("rank", "relaxed SG", "ΔE (meV/atom)", "E_hull (meV/atom)", "stability", "score (meV/atom)", "source",
            "space group", "Z", "E (eV/atom)", "E 2nd (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
            "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
            "Wyckoff")
-"""What a crystallographer reads first (the order, its reasons, the stability) comes first, so it
-is in view at the window's default size; the route's and the GA's details follow."""
+"""What a crystallographer reads first (the order, the stability, the order's score) comes first, so
+the stability is in view on a 1366-px screen; the route's and the GA's details follow."""
 
 UNRELAXED_GROUP = (f"Space group of the structure as built (spglib, {SPACEGROUP_SYMPREC:g} Å): the run did not "
                    "relax its structures")

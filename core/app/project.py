@@ -23,6 +23,7 @@ from core.contact_model.inference import ContactPrediction
 from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError, StructureFileError
 from core.io.files import atomic_write_text, json_text
+from core.io.outputs import check_output_file
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.templates.retrieval import TemplateCandidate
@@ -107,10 +108,13 @@ class Project:
 
     def save(self, path: str | os.PathLike) -> Path:
         """Write atomically to ``path`` (:data:`SUFFIX` added when it lacks it, as the save
-        dialog does); returns the file written. Raises :class:`ProjectFileError` naming the file."""
+        dialog does); returns the file written. Raises :class:`ProjectFileError` naming the file
+        (a missing folder is an error, as for every output: :func:`core.io.outputs.check_output_file`;
+        a mistyped folder is never made)."""
         try:
+            target = check_output_file(project_file(path))
             text = json_text(self.to_dict(), indent=1)
-            return atomic_write_text(project_file(path), text)
+            return atomic_write_text(target, text)
         except StructureFileError as exc:
             raise ProjectFileError(str(exc)) from None
 
