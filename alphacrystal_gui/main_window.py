@@ -62,6 +62,11 @@ LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.32, 0.38
 shares of the window's width (first start; later the saved layout): at 1366 px the results
 table shows its columns up to E_hull and the candidates table its lattice angles."""
 
+RUN_HEIGHT_SHARE_MAX = 0.55
+"""Most of the left column's height the Run dock opens with (first start): enough for its settings
+and the fitness plot at 940 px; the candidates and templates tables keep the rest (on a 768-px
+screen the Run dock scrolls to its plot)."""
+
 VIEW3D_HEIGHT_SHARE = 0.38
 """Initial height of the 3D view as a share of the right column (first start; the results below
 get the rest): at 768 px the results table shows six rows, not two and a half."""
@@ -120,7 +125,7 @@ class MainWindow(QMainWindow):
         layout.addWidget(self.map_panel, 1)
         self.setCentralWidget(centre)
         left_dock = self._dock("Candidates", self.candidates, Qt.DockWidgetArea.LeftDockWidgetArea)
-        self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
+        run_dock = self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
         self.reference_requests = 0
@@ -177,7 +182,7 @@ class MainWindow(QMainWindow):
         state = self.qsettings.value("windowState")
         if state is not None:
             self.restoreState(state)
-        self._first_show_docks = None if state is not None else [left_dock, view_dock, results_dock]
+        self._first_show_docks = None if state is not None else [left_dock, run_dock, view_dock, results_dock]
         self.setWindowTitle(s.title())
         self.statusBar().showMessage(refused or "Type a formula and press Predict, or File ▸ Open a structure.")
         self.update_actions()
@@ -207,12 +212,16 @@ class MainWindow(QMainWindow):
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._first_show_docks is not None:  # first start: room for the results' columns and rows
-            left, view, results = self._first_show_docks
+            left, run, view, results = self._first_show_docks
             widths = [int(self.width() * LEFT_DOCK_SHARE), int(self.width() * RIGHT_DOCK_SHARE)]
             self.resizeDocks([left, view], widths, Qt.Orientation.Horizontal)
             column = view.height() + results.height()
             share = int(column * VIEW3D_HEIGHT_SHARE)
             self.resizeDocks([view, results], [share, column - share], Qt.Orientation.Vertical)
+            column = left.height() + run.height()  # the Run panel whole (its fitness plot too) where it fits
+            wanted = self.run_panel.sizeHint().height() + run.height() - run.widget().height()
+            share = min(wanted, int(column * RUN_HEIGHT_SHARE_MAX))
+            self.resizeDocks([left, run], [column - share, share], Qt.Orientation.Vertical)
             self._first_show_docks = None
 
     def _dock(self, title: str, widget: QWidget, area, scroll: bool = False) -> QDockWidget:

@@ -231,6 +231,10 @@ def test_cli_candidates_table_and_json(tiny, tmp_path, capsys):
     assert payload["formula"] == "NaCl" and 1 <= len(payload["candidates"]) <= 3
     assert main(["candidates", "NaQq", "--model", str(path)]) == 2
     assert "NaQq" in capsys.readouterr().err
+    assert "counted up to" in text  # the footer says what the Wyckoff column holds, also when it is not counted
+    assert main(["candidates", "NaCl", "--top-k", "3", "--model", str(path), "--no-wyckoff"]) == 0
+    footer = capsys.readouterr().out.strip().splitlines()[-1]
+    assert "not counted (--no-wyckoff)" in footer and "counted up to" not in footer
 
 
 # ---------------------------------------------------------------- the bounded Wyckoff enumerator (issue 18)

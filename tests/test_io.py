@@ -36,6 +36,58 @@ def test_cif_round_trip(textbook_crystal, tmp_path, symmetrize):
         assert "_symmetry_space_group_name_H-M   'P 1'" in text
 
 
+NEARLY_C2C_LIMGN = """\
+LiMgN rank 5 (AlphaCrystal Studio)
+1.0
+   5.2287452804856329    0.0000218854187767   -0.0001316142432964
+  -2.6143134550811205    5.6318851852010416   -1.6916832633338967
+  -0.0002410302731095   -0.4442095511757634    8.2293769403138839
+Li Mg N
+6 6 6
+direct
+   0.8405126474998276   -0.0025640846040558    0.7501285714449618 Li
+   0.1576267009504121   -0.0025600668635313    0.2500759131757220 Li
+   0.6511787567382681    0.6044470843222266    0.3455303692439532 Li
+  -0.0498988387780253    0.6017940908923187    0.8438343649880174 Li
+   0.3462342889147154    0.3995624345820414    0.6560709549956369 Li
+   1.0506529495259478    0.3969306600243316    0.1542931607258115 Li
+   0.5069107836582377    0.5032785284449099    0.0023342684894481 Mg
+  -0.0002987084844086    0.5096576173366343    0.4984402717995061 Mg
+   0.6494791746314584    0.9718446503327876    0.0981196247653921 Mg
+   0.3248618138605592    0.9740251660364206    0.5986072597108113 Mg
+   0.3462950979143184    0.0287511349090729    0.9014101587580156 Mg
+   0.6855504591463905    0.0307524779274007    0.4019844356049275 Mg
+  -0.0029097042870412   -0.0053354732754760    0.0000039161708456 N
+  -0.0059423420148955   -0.0132601374894459    0.4994108967429489 N
+   0.4163313086652937    0.7146578352449235    0.2063397536562492 N
+   0.2977631400022136    0.7143540857457115    0.7055337413832302 N
+   0.5814858102994678    0.2869065755925083    0.7944268365113500 N
+   0.7041666809128116    0.2867574308017151    0.2934555603909522 N
+"""
+"""A relaxed LiMgN result of a new user's run (2026-12-05): Cc at 0.1 Å, P1 at 0.01 Å, 0.02 Å off C2/c."""
+
+
+def test_a_nearly_symmetric_cell_gives_a_symmetrised_cif_that_reads_back_as_itself(tmp_path):
+    """pymatgen's CifWriter(symprec=0.1) on this cell wrote Cc with the operations of another group
+    and noisy shifts (-x+305/306, ...): read back, 48 atoms in pairs 0.002 Å apart for a cell of 36.
+    The CIF is written from the cell made exact at 0.1 Å, and read back before it is written."""
+    from pymatgen.io.cif import CifParser
+
+    from core.crystal.symmetry import standard_cell
+    from core.io.structures import cif_text
+
+    relaxed = Structure.from_str(NEARLY_C2C_LIMGN, fmt="poscar")
+    assert space_group(relaxed) == (9, "Cc")
+    text = cif_text(relaxed, symmetrize=True)
+    assert "_symmetry_space_group_name_H-M   Cc" in text
+    back = CifParser.from_str(text).parse_structures(primitive=False)[0]
+    conventional = standard_cell(relaxed)
+    assert len(back) == len(conventional) == 36
+    assert structure_match(back, relaxed).matched and space_group(back, symprec=0.01)[0] == 9  # Cc, exact
+    path = write_cif(relaxed, tmp_path / "LiMgN.cif", symmetrize=True)
+    assert len(read_structure(path)) in (18, 36)  # the program reads its own file without a warning
+
+
 def test_poscar_round_trip(textbook_crystal, tmp_path):
     _, structure = textbook_crystal
     path = write_poscar(structure, tmp_path / "POSCAR")

@@ -350,6 +350,25 @@ def test_a_structure_with_other_bonds_is_not_the_known_phase():
     assert not is_same_phase(rock_salt, zinc_blende) and not is_same_phase(zinc_blende, rock_salt)
 
 
+def test_the_undistorted_parent_of_a_distorted_known_phase_is_not_it():
+    """A known phase that is a distortion (CuF2-type AgF2, a monoclinic rutile) is not recognised in
+    a result that lacks the distortion (rutile, P4_2/mnm: same bonds and shells, another energy), while
+    a result that is a little *less* symmetric than the known structure (a relaxation's strain) is."""
+    from conftest import rutile
+    from pymatgen.core import Lattice
+
+    from core.crystal.symmetry import primitive_cell, space_group_or_p1
+    from core.stability.identity import is_same_phase
+
+    parent = primitive_cell(rutile())
+    distorted = parent.copy()
+    a, b, c, alpha, beta, gamma = parent.lattice.parameters
+    distorted.lattice = Lattice.from_parameters(a * 1.01, b * 0.99, c, alpha, beta + 4, gamma)
+    assert (space_group_or_p1(parent)[0], space_group_or_p1(distorted)[0]) == (136, 14)
+    assert not is_same_phase(parent, distorted)  # the known phase is the distorted one
+    assert is_same_phase(distorted, parent)  # the known phase is rutile; the result a strained copy
+
+
 def test_an_element_is_measured_from_its_own_crystal():
     """An elemental structure's formation energy is its energy above the potential's own elemental
     crystal, not above a fitted chemical potential (Fe's fitted μ lies 73 meV/atom below CHGNet's bcc Fe)."""

@@ -140,11 +140,17 @@ class RunPanel(QWidget):
         self.plot.setYRange(-0.04, 1.06, padding=0)  # 0 and 1 inside, their tick labels shown
         # three fixed ticks: pyqtgraph's automatic ones overlapped when the dock was short
         self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(0.25, ""), (0.75, "")]])
+        # 0 and 1 sit a few px from the view's edges when the legend takes the plot's room: pyqtgraph
+        # hid their labels as overflowing, leaving an axis that read "0.5" alone. Its allowance for
+        # labels past the edge is ignored on an axis drawing a grid, so the y grid is two faint lines.
+        self.plot.getAxis("left").setStyle(hideOverlappingLabels=False)
+        for level in (0.5, 1.0):
+            self.plot.addItem(pg.InfiniteLine(pos=level, angle=0, pen=pg.mkPen((0, 0, 0, 40)), movable=False))
         # fixed ranges: an auto-ranging axis re-lays out its ticks and labels on every
         # update (AxisItem.paint was the largest GUI-thread cost during a run)
         self.plot.getPlotItem().disableAutoRange()
         self.plot.setXRange(0, d.generations)
-        self.plot.showGrid(x=True, y=True, alpha=0.2)
+        self.plot.showGrid(x=True, y=False, alpha=0.2)
         self._legend_below_plot()
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)

@@ -26,7 +26,7 @@ from core.predict.settings import (
     PredictionSettings,
 )
 from core.relax.potentials import POTENTIALS
-from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV
+from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV, FRAME_FOR_POTENTIAL
 from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
 from core.stability.hull import FRAMES as STABILITY_FRAMES
 from core.templates.retrieval import SCORERS
@@ -314,15 +314,19 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     """Options of ``predict`` that ``evaluate prediction`` shares (read by ``predict_settings``);
     the defaults they name are :class:`PredictionSettings`' own."""
     d, fast = PredictionSettings(), PredictionSettings.fast()
-    p.add_argument("--no-relax", action="store_true", help="skip relaxation; rank by contact-map fitness")
+    p.add_argument("--no-relax", action="store_true",
+                   help="skip relaxation: the routes have no common energy scale, so their own orders (CMCrystal: "
+                        "fitness, then space-group probability; templates: substitution score) are interleaved, "
+                        "template first; no E_hull")
     p.add_argument("--device", default=None, metavar="auto|cpu|cuda[:N]",
                    help="where the contact-map network and the potential run (default auto: CUDA when present)")
     p.add_argument("--magmom", choices=MAGMOM_SOURCES, default=None,
                    help="INCAR MAGMOM of the VASP inputs: input-set (default: the Materials Project set's value "
                         "per element, e.g. 5 for Mn, 0.6 otherwise) or potential (CHGNet's predicted moments)")
     p.add_argument("--potential", choices=list(POTENTIALS), default=None,
-                   help="interatomic potential that relaxes and ranks (default chgnet; sevennet: SevenNet-0; "
-                        "both offline; see docs/potentials.md)")
+                   help="interatomic potential that relaxes and ranks (default chgnet; "
+                        + "; ".join(f"{k}: {v.label}" for k, v in POTENTIALS.items() if k != "chgnet")
+                        + "; all offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
                    help=f"quick preset: {fast.n_assignments} assignments, population {fast.population}, "
                         f"{fast.generations} generations, {fast.relax_per_candidate} relaxation per candidate")
@@ -364,9 +368,11 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    "docs/ranking.md)")
     p.add_argument("--stability-frame", choices=[DEFAULT_STABILITY_FRAME, *STABILITY_FRAMES, "none"], default=None,
                    help="energies of the convex hull of the known phases that each relaxed result is placed on "
-                        f"(default {DEFAULT_STABILITY_FRAME}: chosen per potential, mp-fitted for CHGNet "
-                        "(Materials Project's formation energies, the potential's fitted elemental energies), "
-                        "potential for SevenNet-0; none: no energy above the hull; docs/stability.md)")
+                        f"(default {DEFAULT_STABILITY_FRAME}: chosen per potential on validation, "
+                        + ", ".join(f"{frame} for {POTENTIALS[k].label.split(' (')[0]}"
+                                    for k, frame in FRAME_FOR_POTENTIAL.items())
+                        + "; mp-fitted: Materials Project's formation energies with the potential's fitted "
+                        "elemental energies; none: no energy above the hull; docs/stability.md)")
     p.add_argument("--ehull-threshold", type=Number(float, 0.0, 10000.0, note="meV/atom"), default=None,
                    metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
                    f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")

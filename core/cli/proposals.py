@@ -53,8 +53,9 @@ def cmd_candidates(args: argparse.Namespace) -> int:
                 else str(c.n_wyckoff_assignments))
         print(f"{k:>4}  {c.spacegroup:>3} {c.symbol:<10}{c.crystal_system:<13}{c.probability:>6.3f}{c.z:>3}"
               f"{c.n_atoms:>6}{a:>8.3f}{b:>8.3f}{cc:>8.3f}{al:>7.1f}{be:>7.1f}{ga:>7.1f}{wyck:>9}")
-    print(f"lattice: conventional cell, Å and degrees; atoms: primitive cell; "
-          f"Wyckoff: feasible assignments, counted up to {DEFAULT_MAX_COMBINATIONS} ({1000 * seconds:.0f} ms)")
+    wyckoff = ("Wyckoff: not counted (--no-wyckoff)" if args.no_wyckoff else
+               f"Wyckoff: feasible assignments, counted up to {DEFAULT_MAX_COMBINATIONS}")
+    print(f"lattice: conventional cell, Å and degrees; atoms: primitive cell; {wyckoff} ({1000 * seconds:.0f} ms)")
     write_json_option(args.json, {"formula": args.formula, "candidates": [c.to_dict() for c in candidates]})
     return 0
 

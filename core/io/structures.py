@@ -447,23 +447,63 @@ def _check_poscar_counts(path: Path, lines: list[str]) -> None:
 
 def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:
     """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
-    (P1 when spglib cannot determine the symmetry).
+    (P1 when spglib cannot determine the symmetry, or when the symmetrised text would not
+    read back as the structure: :func:`_symmetrised_cif`).
 
     Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
     from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
     """
+    if symmetrize:
+        text = _symmetrised_cif(structure, symprec)
+        if text is not None:
+            return text
+    return str(CifWriter(_labelled(structure)))
+
+
+IDEAL_SYMPREC = 1e-3
+"""Å: the tolerance the symmetrised CIF's operations are found at, in the cell already made exact at
+the caller's tolerance (a cell symmetrised once has its symmetry to rounding)."""
+
+
+def _labelled(structure: Structure) -> Structure:
+    """A copy with the sites labelled ``Ti1, Ti2, O1, ...`` (CIF labels must be unique)."""
     labelled = structure.copy()
     counts: dict[str, int] = {}
     for site in labelled:
         symbol = site.specie.symbol
         counts[symbol] = counts.get(symbol, 0) + 1
         site.label = f"{symbol}{counts[symbol]}"
-    if symmetrize:
-        try:  # refined as core.crystal.symmetry.standard_cell does: the cell the result tables report
-            return str(CifWriter(labelled, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE))
-        except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells
-            pass  # such a cell is written in P1 rather than not at all
-    return str(CifWriter(labelled))
+    return labelled
+
+
+def _symmetrised_cif(structure: Structure, symprec: float) -> str | None:
+    """The CIF of ``structure`` symmetrised at ``symprec`` (Å), in the standard conventional cell
+    (:func:`core.crystal.symmetry.standard_cell`, the cell the result tables report), checked by
+    reading it back; None when spglib fails or the text does not read back as that cell.
+
+    pymatgen's ``CifWriter(symprec=...)`` on a cell only nearly symmetric wrote operations of
+    another group with the noise in their shifts (a LiMgN result 0.02 Å off C2/c, labelled Cc,
+    had ``-x+305/306, -y+1/306, -z``): the file read back as 48 atoms, pairs 0.002 Å apart,
+    for a cell of 36. So the cell is made exact first, and the operations found in it at
+    :data:`IDEAL_SYMPREC`; the read-back check stays, as the last word on what is written."""
+    from pymatgen.io.cif import CifParser
+
+    from core.crystal.matching import structure_matcher
+    from core.crystal.symmetry import standard_cell
+
+    try:
+        ideal = standard_cell(structure, symprec)
+        if ideal is structure:  # spglib found no symmetry
+            return None
+        text = str(CifWriter(_labelled(ideal), symprec=IDEAL_SYMPREC, angle_tolerance=ANGLE_TOLERANCE))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            back = CifParser.from_str(text).parse_structures(primitive=False)[0]
+    except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells; such a
+        return None  # cell is written in P1 rather than not at all
+    if len(back) != len(ideal) or not structure_matcher().fit(back, ideal):
+        return None
+    return text
 
 
 def write_cif(

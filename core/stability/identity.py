@@ -33,6 +33,8 @@ from pymatgen.optimization.neighbors import find_points_in_spheres
 from core.contact.contact_map import contact_counts
 from core.contact.contact_rule import DEFAULT_TOLERANCE, rule_for_cell
 from core.crystal.matching import CSP_TOLERANCES, structure_matcher
+from core.crystal.spacegroups import raises_symmetry
+from core.crystal.symmetry import space_group_or_p1
 
 BOND_MARGIN = 0.15
 """Å: a bond within this of the contact window's edges may cross them under a relaxation's
@@ -77,7 +79,7 @@ def is_same_phase(structure: Structure, known: Structure) -> bool:
 def _is_same_phase(structure: Structure, known: Structure) -> bool:
     known = known.get_primitive_structure()
     aligned = aligned_to(known, structure)
-    if aligned is None:
+    if aligned is None or raises_symmetry(space_group_or_p1(known)[0], space_group_or_p1(structure)[0]):
         return False
     strict = DEFAULT_TOLERANCE - BOND_MARGIN
     loose = DEFAULT_TOLERANCE + BOND_MARGIN
