@@ -88,6 +88,41 @@ def test_a_nearly_symmetric_cell_gives_a_symmetrised_cif_that_reads_back_as_itse
     assert len(read_structure(path)) in (18, 36)  # the program reads its own file without a warning
 
 
+def test_a_cif_whose_atoms_do_not_make_its_declared_formula_is_warned_about(tmp_path):
+    """A ZnS CIF that lost its last atom line read as pure Zn and was exported without a word;
+    the declared formula per formula unit (Zn S for a Zn2 S2 cell) is no difference."""
+    from core.errors import StructureWarning
+
+    text = write_cif(FIXTURES["ZnO"](), tmp_path / "whole.cif").read_text()
+    assert "_chemical_formula_sum   'Zn2 O2'" in text
+    atom_lines = [k for k, line in enumerate(text.splitlines()) if line.strip().startswith("O ")]
+    cut = tmp_path / "cut.cif"
+    cut.write_text("\n".join(line for k, line in enumerate(text.splitlines()) if k not in atom_lines) + "\n")
+    with pytest.warns(StructureWarning, match=r"cut.cif: its atom sites make Zn2 \(Zn\), but the file declares Zn2 O2"):
+        assert read_structure(cut).composition.reduced_formula == "Zn"
+    notes: list[str] = []
+    read_structure(cut, notes=notes)  # the window's reader collects it instead
+    assert len(notes) == 1 and "atom line missing" in notes[0]
+    per_unit = tmp_path / "per_unit.cif"
+    per_unit.write_text(text.replace("'Zn2 O2'", "'Zn O'"))
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", StructureWarning)
+        assert len(read_structure(per_unit)) == 4
+
+
+def test_an_empty_cif_and_a_poscar_named_cif_say_what_they_are(tmp_path):
+    empty = tmp_path / "empty.cif"
+    empty.write_text("")
+    with pytest.raises(StructureFileError, match="empty.cif: cannot read a structure \\(the file is empty\\)"):
+        read_structure(empty)
+    poscar = tmp_path / "mislabelled.cif"
+    poscar.write_text(NEARLY_C2C_LIMGN)
+    with pytest.raises(StructureFileError, match="the text is a POSCAR .*name the file POSCAR, CONTCAR or \\*.vasp"):
+        read_structure(poscar)
+
+
 def test_poscar_round_trip(textbook_crystal, tmp_path):
     _, structure = textbook_crystal
     path = write_poscar(structure, tmp_path / "POSCAR")
@@ -300,6 +335,8 @@ def test_the_input_sets_remarks_are_one_warning_of_ours(tmp_path):
     ours = [w for w in said if issubclass(w.category, StructureWarning)]
     assert ours and "VASP inputs: Co without an oxidation state" in str(ours[0].message)
     assert not [w for w in said if not issubclass(w.category, StructureWarning) and "low spin" in str(w.message)]
+    readme = (tmp_path / "vasp" / "README.txt").read_text()  # and beside the INCAR, where a screen leaves it
+    assert "Remarks of pymatgen's input set" in readme and "- Co without an oxidation state" in readme
 
 
 def test_a_cif_of_several_structures_is_refused_not_read_as_its_first(tmp_path):

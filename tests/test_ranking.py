@@ -249,6 +249,40 @@ def test_the_learned_order_stands_against_the_second_potential(monkeypatch):
     assert all(e.second_energy is not None for e in learned)
 
 
+def test_a_first_place_the_potentials_disagree_on_is_said(monkeypatch):
+    """LaCrSe2O: SevenNet-0 put first a structure CHGNet had 162 meV/atom above another, and nothing said
+    so beside a rank 1 "unstable +169" and a rank 2 "metastable +7". Beyond POTENTIALS_DISAGREE_EV the run's
+    note and rank 1's reason name the other structure and both potentials' gaps; a small gap says nothing."""
+    from dataclasses import replace
+
+    import core.predict.ordering as ordering
+    from core.predict.settings import PredictionSettings
+
+    def second_prefers_the_cubic(head, potential, device):
+        energies = {id(e): -7.0 - 0.11 * (e.template.key == "tpl-mp-5229") for e in head}
+        for e in head:
+            e.second_energy = energies[id(e)]
+        return energies
+
+    monkeypatch.setattr(ordering, "_second_energies", second_prefers_the_cubic)
+    settings = replace(PredictionSettings(second_potential="sevennet"), symmetry_prior=0.0)
+
+    def entries(gap):
+        out = [entry(tetragonal_copy(), -8.0 - gap, "mp-1"), entry(cubic_perovskite(), -8.000, "mp-5229")]
+        for rank, e in enumerate(out, 1):
+            e.rank = rank
+        return out
+
+    far, note = ordering._rerank_first(entries(0.162), settings, "cpu")
+    assert [e.template.key for e in far] == ["tpl-mp-5229", "tpl-mp-1"]
+    assert note is not None and note.startswith("the potentials disagree on #1 (Pm-3m): CHGNet 0.3.0 has #2 (P4mm) "
+                                                "162 meV/atom below it, SevenNet-0 (11Jul2024) 110 meV/atom above it")
+    assert note in far[0].rank_reason and "compare #1 and #2 in DFT" in note
+    near, quiet = ordering._rerank_first(entries(0.020), settings, "cpu")
+    assert [e.template.key for e in near] == ["tpl-mp-5229", "tpl-mp-1"] and quiet is None
+    assert "disagree" not in near[0].rank_reason
+
+
 def test_the_default_second_potential_is_the_other_one():
     from dataclasses import replace
 

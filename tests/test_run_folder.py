@@ -52,6 +52,18 @@ def test_a_rerun_moves_the_users_files_along_with_the_same_structure(tmp_path):
     assert (moved / "vasp" / "OUTCAR").read_text() == "my DFT run"
 
 
+def test_a_narrower_rerun_says_which_earlier_folders_it_removed(tmp_path):
+    """--top-k 3 after --top-k 5 removed 04_ and 05_ without a word (a new user's trial)."""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n", "03_H_Pnma": "H three\n"})
+    (tmp_path / "03_H_Pnma" / "mynotes.txt").write_text("notes")
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    assert not (tmp_path / "02_H_Fm-3m").exists()
+    removed = [note for note in folder.notes if note.startswith("removed ")]
+    assert removed == ["removed 1 result folder of the earlier run that this run did not make again: 02_H_Fm-3m "
+                       "(only files the program wrote; yours were kept, as said)"], folder.notes
+    assert any("03_H_Pnma" in note and "kept" in note for note in folder.notes)  # the user's notes kept it
+
+
 def test_a_summary_the_user_edited_is_kept_not_replaced(tmp_path):
     """A column added to summary.csv was silently overwritten by the next run (a new user's trial)."""
     _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})

@@ -265,3 +265,29 @@ def test_a_screen_row_finds_the_cif_of_a_formula_with_brackets(tmp_path):
                    [record.to_row() | {"folder": name}], {"formula": formula})
     row = row_from_folder(ScreenItem(formula), tmp_path / "screen-item")
     assert row["status"] == "done" and row["cif"].endswith(f"{name}/H8S-NO2-2.cif") and Path(row["cif"]).is_file()
+
+
+def test_a_screen_task_leaves_the_vasp_remarks_in_the_files_not_on_the_terminal(tmp_path, monkeypatch):
+    """Every worker printed pymatgen's 'Co ... low spin' remark (about ten lines for three Co formulas);
+    it is in each vasp/README.txt. Other warnings of a prediction still reach the terminal."""
+    import dataclasses
+    import warnings
+
+    import core.predict.pipeline as pipeline
+    from core.errors import AlphaCrystalError, StructureWarning
+    from core.io.structures import VASP_REMARK_PREFIX
+    from core.predict.settings import PredictionSettings
+    from core.screen.screening import screen_task
+
+    def predicting(formula, settings, out_dir):
+        warnings.warn(StructureWarning(f"{VASP_REMARK_PREFIX}Co without an oxidation state ..."), stacklevel=1)
+        warnings.warn(StructureWarning("atoms 1 and 2 are 0.3 Å apart"), stacklevel=1)
+        raise AlphaCrystalError("stopped here")  # the task's failed row: no files needed
+
+    monkeypatch.setattr(pipeline, "predict_structures", predicting)
+    monkeypatch.setattr("core.screen.screening.background_priority", lambda: None)  # not this test process's
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        row = screen_task(ScreenItem("CoO"), dataclasses.asdict(PredictionSettings.fast()), str(tmp_path))
+    assert row["status"] == "failed" and "stopped here" in row["reason"]
+    assert [str(w.message) for w in said] == ["atoms 1 and 2 are 0.3 Å apart"]

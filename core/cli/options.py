@@ -329,7 +329,12 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                         + "; all offline; see docs/potentials.md)")
     p.add_argument("--fast", action="store_true",
                    help=f"quick preset: {fast.n_assignments} assignments, population {fast.population}, "
-                        f"{fast.generations} generations, {fast.relax_per_candidate} relaxation per candidate")
+                        f"{fast.generations} generations (stop after {fast.stall} without gain), "
+                        f"{fast.relax_per_candidate} relaxation per candidate, {fast.template_top_k} templates "
+                        f"(default {d.template_top_k}); relaxed to {fast.fmax:g} eV/Å (default {d.fmax:g}) in at most "
+                        f"{fast.relax_steps} steps (default {d.relax_steps}), the best {fast.refine_top} further; "
+                        "no second potential (default auto): its energies and ranks can differ from a default "
+                        "run's and the window's")
     p.add_argument("--assignments", type=ga_runs, default=None, help=f"Wyckoff assignments per candidate (default {d.n_assignments})")
     p.add_argument("--restarts", type=ga_runs, default=None, help=f"GA runs per assignment (default {d.restarts})")
     p.add_argument("--escalate", type=escalate_to, default=None, metavar="N",

@@ -125,10 +125,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
           + (f" (resumed {result.resumed['reconstructions']} reconstructions, "
              f"{result.resumed['relaxations']} relaxations)" if any(result.resumed.values()) else ""))
     group = "relaxed SG" if result.settings.relax else "SG (GA)"  # --no-relax: the structure as built
-    print(f"{'rank':>4}  {'folder':<28}{group:<17}{'E (eV/atom)':>12}{'dE (meV)':>10}{'score':>8}"
-          f"{'E_hull (meV)':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
+    print(f"{'rank':>4}  {'folder':<28}{group:<17}{'E (eV/atom)':>12}{'dE':>10}{'score':>8}"
+          f"{'E_hull':>13}  {'stability':<11}{'Dice':>7}{'fitness':>9}{'Dice rlx':>9}  source")
     for k, r in enumerate(records):
         print(_result_line(r, above[k]))
+    if records:
+        print("dE, score, E_hull: meV/atom (dE above the lowest result, E_hull above the hull of the known phases)")
     if any(r.rank_score_meV is not None for r in records):
         print(score_legend(result.settings))
     unconverged = [r.rank for r in records if r.converged is False]

@@ -46,6 +46,9 @@ MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
 MAX_CELL_LENGTH = 1.0e4
 """Å: a longer lattice vector is not a crystal's cell (a unit or number-format mistake)."""
 
+VASP_REMARK_PREFIX = "VASP inputs: "
+"""How a remark of pymatgen's input set is warned (and recognised: a screen leaves them in the files)."""
+
 _POTCAR_README = """\
 POTCAR was not written: pymatgen's pseudopotential directory is not configured.
 
@@ -93,8 +96,7 @@ def read_structure(path: str | os.PathLike, warn: bool = True, notes: list[str] 
     if lines is not None:
         _check_poscar_counts(p, lines)
         vasp4_species = _vasp4_species(p, lines)
-    if p.suffix.lower() in (".cif", ".mcif"):
-        _check_one_structure(p)
+    cif_tags = _check_one_structure(p) if p.suffix.lower() in (".cif", ".mcif") else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -119,14 +121,41 @@ def read_structure(path: str | os.PathLike, warn: bool = True, notes: list[str] 
             f"{p}: has partially occupied sites; AlphaCrystal needs an ordered structure"
         )
     check_structure(structure, str(p), warn)
+    read_as = []
     if vasp4_species:
-        read_as = (f"{p}: no element line (VASP 4 format); the elements were read from {vasp4_species[1]}: "
-                   f"{' '.join(vasp4_species[0])}")
+        read_as.append(f"{p}: no element line (VASP 4 format); the elements were read from {vasp4_species[1]}: "
+                       f"{' '.join(vasp4_species[0])}")
+    if cif_tags and (declared := _declared_formula_problem(p, cif_tags, structure)):
+        read_as.append(declared)
+    for note in read_as:
         if notes is not None:
-            notes.append(read_as)
+            notes.append(note)
         else:
-            warnings.warn(StructureWarning(read_as), stacklevel=2)
+            warnings.warn(StructureWarning(note), stacklevel=2)
     return structure
+
+
+def _declared_formula_problem(path: Path, tags: dict, structure: Structure) -> str | None:
+    """Words for a CIF whose atom sites do not make the formula it declares
+    (``_chemical_formula_sum``), or None: a file that lost an atom line read as another compound
+    (a wurtzite ZnS without its S line was exported to VASP as pure Zn without a word). A warning,
+    not an error: experimental CIFs often declare hydrogen atoms that were not located."""
+    from pymatgen.core import Composition
+
+    declared_text = str(tags.get("_chemical_formula_sum", "")).strip().strip("'\"")
+    if not declared_text or declared_text in ("?", "."):
+        return None
+    try:
+        declared = Composition(declared_text)
+    except Exception:  # noqa: BLE001 - a free-text formula pymatgen cannot parse: nothing to compare
+        return None
+    read = structure.composition
+    if not declared.num_atoms or declared.fractional_composition.almost_equals(
+            read.fractional_composition, rtol=0.0, atol=1e-3):
+        return None
+    return (f"{path}: its atom sites make {read.formula.replace(' ', '')} ({read.reduced_formula}), but the file "
+            f"declares {declared_text} (_chemical_formula_sum): an atom line missing, or atoms not located "
+            "(hydrogen)? The atoms read are what is used")
 
 
 def check_structure(structure: Structure, source: str, warn: bool = True) -> None:
@@ -217,6 +246,18 @@ def _is_poscar_name(path: Path) -> bool:
     if ".CIF" in name or ".MCIF" in name or name.endswith(".JSON"):
         return False
     return "POSCAR" in name or "CONTCAR" in name or name.endswith(".VASP")
+
+
+def _looks_like_poscar(lines: list[str]) -> bool:
+    """Whether text lines begin as a POSCAR does: a comment, a scale, three lattice vectors."""
+    def numbers(line: str, n: int) -> bool:
+        fields = line.split()
+        try:
+            return len(fields) >= n and all(np.isfinite(float(f)) for f in fields[:n])
+        except ValueError:
+            return False
+
+    return len(lines) >= 6 and numbers(lines[1], 1) and all(numbers(line, 3) for line in lines[2:5])
 
 
 def _text_lines(path: Path) -> list[str] | None:
@@ -323,6 +364,11 @@ def _cif_cell_problems(path: Path) -> list[str]:
         loop = ["a loop_ has a row with too few or too many values, or no rows"] if broken_loop else []
         return problems + loop
     if not blocks:
+        if not text.strip():
+            return ["the file is empty"]
+        if _looks_like_poscar(text.splitlines()):
+            return ["no data_ block: the text is a POSCAR (a scale and three lattice vectors); name the file "
+                    "POSCAR, CONTCAR or *.vasp"]
         return ["no data_ block"]
     tags = next((b for b in blocks if any(k.startswith(("_cell_", "_atom_site")) for k in b)), blocks[0])
     problems = []
@@ -338,9 +384,10 @@ def _cif_cell_problems(path: Path) -> list[str]:
     return problems
 
 
-def _check_one_structure(path: Path) -> None:
+def _check_one_structure(path: Path) -> dict | None:
     """A CIF must hold one structure: pymatgen reads the first of several data blocks and drops
-    the others without a word (an export of a two-block file wrote the first alone).
+    the others without a word (an export of a two-block file wrote the first alone). Returns the
+    tags of the block with atom sites (None for a file the tokenizer cannot read: the reader says why).
 
     Raises
     ------
@@ -350,11 +397,12 @@ def _check_one_structure(path: Path) -> None:
     try:
         blocks = _cif_blocks(path.read_text(encoding="utf-8", errors="replace"))
     except Exception:  # noqa: BLE001 - a broken file: the reader below says why
-        return
+        return None
     with_atoms = [name for name, tags in blocks.items() if _has_atom_sites(tags)]
     if len(with_atoms) > 1:
         raise StructureFileError(f"{path}: holds {len(with_atoms)} structures (data_{', data_'.join(with_atoms[:5])}"
                                  f"{', ...' if len(with_atoms) > 5 else ''}); give one structure per file")
+    return blocks[with_atoms[0]] if with_atoms else None
 
 
 def _cif_blocks(text: str) -> dict[str, dict]:
@@ -568,14 +616,19 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
                 input_set.write_input(str(staging))
             else:
                 input_set.write_input(str(staging), potcar_spec=True)
-        for message in dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)):
-            warnings.warn(StructureWarning(f"VASP inputs: {message}"), stacklevel=2)
+        remarks = list(dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)))
+        for message in remarks:
+            warnings.warn(StructureWarning(f"{VASP_REMARK_PREFIX}{message}"), stacklevel=2)
+        readme = "" if potcar_configured() else _POTCAR_README
         if not potcar_configured():
             spec = staging / "POTCAR.spec"
             # one symbol per line, the last one ended too (pymatgen leaves it open, and
             # `while read` loops then skip the last element)
             spec.write_text(spec.read_text().rstrip("\n") + "\n")
-            (staging / "README.txt").write_text(_POTCAR_README)
+        if remarks:  # beside the INCAR they concern, where a screen's batch of them is not lost
+            readme += "\nRemarks of pymatgen's input set on these inputs:\n" + "".join(f"- {m}\n" for m in remarks)
+        if readme:
+            (staging / "README.txt").write_text(readme.lstrip("\n"))
         _tidy_incar(staging / "INCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))

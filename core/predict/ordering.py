@@ -152,6 +152,7 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
     first = POTENTIALS[settings.potential].label
     low1 = min(e.energy_per_atom for e in head)
     score = {id(e): e.energy_per_atom - low1 for e in head}
+    second: dict[int, float] | str = {}
     above = {id(e): f"{first} {1000 * score[id(e)]:.1f}" for e in head}
     how, failure = f"{first}'s energy", None
     if potential is not None:
@@ -196,7 +197,35 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
                               + f"not the candidate's sg_probability), +{1000 * penalty:.1f} meV/atom")
         if failure:
             e.rank_reason += f"; {failure}"
-    return out, failure
+    disagreement = None
+    if potential is not None and not failure and isinstance(second, dict) and second:
+        disagreement = _potentials_disagree(order[0], head, second, first, POTENTIALS[potential].label)
+    if disagreement:
+        order[0].rank_reason += f"; {disagreement}"
+    return out, failure or disagreement
+
+
+POTENTIALS_DISAGREE_EV = 0.1
+"""eV/atom: where the re-ranking put first a structure the relaxing potential has this much above another
+of the first few, the two potentials disagree beyond either's error on polymorph energies (E_hull MAE
+20-27 meV/atom against Materials Project's, docs/stability.md), and the run says so. LaCrSe2O: SevenNet-0
+put a Cmcm structure first that CHGNet has 162 meV/atom above a P2_1/m one (the known phase's type,
++7 meV/atom on the hull), which SevenNet-0 has 108 meV/atom above it."""
+
+
+def _potentials_disagree(top: RankedStructure, head: list[RankedStructure], second: dict[int, float],
+                         first: str, label: str) -> str | None:
+    """Words for rank 1 when the relaxing potential has another of ``head`` more than
+    :data:`POTENTIALS_DISAGREE_EV` below it, or None."""
+    other = min(head, key=lambda e: e.energy_per_atom)
+    gap = top.energy_per_atom - other.energy_per_atom
+    if other is top or gap <= POTENTIALS_DISAGREE_EV or id(other) not in second or id(top) not in second:
+        return None
+    symbol = (top.crystallography()["relaxed_symbol"], other.crystallography()["relaxed_symbol"])
+    return (f"the potentials disagree on #1 ({symbol[0]}): {first} has #{other.rank} ({symbol[1]}) "
+            f"{1000 * gap:.0f} meV/atom below it, {label} {1000 * (second[id(other)] - second[id(top)]):.0f} "
+            f"meV/atom above it, beyond either's error on polymorph energies (about 20-30 meV/atom): compare "
+            f"#1 and #{other.rank} in DFT (--second-potential none ranks by {first} alone)")
 
 def _second_energies(head: list[RankedStructure], potential: str, device: str) -> dict[int, float] | str:
     """The second potential's energy per atom (eV) of each of ``head`` at its relaxed geometry

@@ -256,6 +256,10 @@ class RunFolder:
                 raise
             self._save_manifest({**written, SUMMARIES_ENTRY: summary_hashes})
             self._move_user_files(retired, moves)
+            gone = sorted(old.name for old in old_folders if old not in keep and old.name not in names)
+            if gone:  # a narrower re-run (fewer candidates) ends with fewer folders: say which went
+                self.notes.append(f"removed {_count_folders(gone)} of the earlier run that this run did not make "
+                                  f"again: {', '.join(gone)} (only files the program wrote; yours were kept, as said)")
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -475,6 +479,10 @@ def _sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def _count_folders(names: list[str]) -> str:
+    return f"{len(names)} result folder{'s' if len(names) != 1 else ''}"
 
 
 def _count(files: list[str]) -> str:

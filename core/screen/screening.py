@@ -33,17 +33,19 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import shutil
 import socket
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
-from core.errors import AlphaCrystalError
+from core.errors import AlphaCrystalError, StructureWarning
 from core.io.files import atomic_write_text
-from core.io.structures import read_structure
+from core.io.structures import VASP_REMARK_PREFIX, read_structure
 from core.predict.record import ResultRecord
 from core.predict.run_folder import SCREEN_TABLE, SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
@@ -202,7 +204,10 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     settings = task_settings(item, settings_dict, as_dict=False)
     folder = Path(out_dir) / item.name
     try:
-        result = predict_structures(item.formula, settings, out_dir=folder)
+        with warnings.catch_warnings():  # pymatgen's remarks on VASP inputs (Co started low spin) are in each
+            warnings.filterwarnings(  # vasp/README.txt: printed by every worker, they flooded a screen's terminal
+                "ignore", message=re.escape(VASP_REMARK_PREFIX), category=StructureWarning)
+            result = predict_structures(item.formula, settings, out_dir=folder)
     except AlphaCrystalError as exc:
         return failed_row(item, str(exc), time.perf_counter() - start, worker=_worker_name())
     row = row_from_folder(item, folder)
