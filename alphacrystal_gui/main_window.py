@@ -13,6 +13,7 @@ from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtWidgets import (
+    QApplication,
     QDockWidget,
     QFileDialog,
     QFrame,
@@ -61,6 +62,12 @@ LEFT_DOCK_SHARE, RIGHT_DOCK_SHARE = 0.32, 0.38
 """Initial widths of the candidates/run column and of the 3D view/results column, as
 shares of the window's width (first start; later the saved layout): at 1366 px the results
 table shows its columns up to E_hull and the candidates table its lattice angles."""
+
+FIRST_SIZE = QSize(1400, 860)
+"""The window's size at a first start (px), where the screen has room (later: the saved size)."""
+
+TITLE_BAR_PX = 32
+"""Height left for the window manager's title bar when the first size is fitted to a screen."""
 
 RUN_HEIGHT_SHARE_MAX = 0.55
 """Most of the left column's height the Run dock opens with (first start): enough for its settings
@@ -175,7 +182,7 @@ class MainWindow(QMainWindow):
         s.dirty_changed.connect(lambda _: self.setWindowTitle(s.title()))
         s.reference_changed.connect(self._show_current_map)
 
-        self.resize(1400, 860)
+        self.resize(self._first_size())
         geometry = self.qsettings.value("geometry")
         if geometry is not None:
             self.restoreGeometry(geometry)
@@ -209,6 +216,15 @@ class MainWindow(QMainWindow):
         return self.session.run.records
 
     # ------------------------------------------------------------------ layout
+    def _first_size(self) -> QSize:
+        """The window's size at a first start: :data:`FIRST_SIZE`, within the screen's free area
+        less a title bar (1400 x 860 hung 92 px below a 1366 x 768 laptop's taskbar)."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return FIRST_SIZE
+        free = screen.availableGeometry()
+        return QSize(min(FIRST_SIZE.width(), free.width()), min(FIRST_SIZE.height(), free.height() - TITLE_BAR_PX))
+
     def showEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().showEvent(event)
         if self._first_show_docks is not None:  # first start: room for the results' columns and rows

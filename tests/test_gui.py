@@ -1304,6 +1304,17 @@ def test_long_messages_never_widen_the_window(window):
     assert before <= 1100  # fits a 1366-pixel laptop screen (the 3D view's controls in one row asked for 1,433)
 
 
+def test_a_first_start_fits_the_screen(window):
+    """Without saved settings the window opened at 1400 x 860, 92 px below a 1366 x 768 laptop's
+    taskbar: it takes the screen's free area, less a title bar, unless its minimum is larger."""
+    from alphacrystal_gui.main_window import FIRST_SIZE, TITLE_BAR_PX
+
+    free = window.screen().availableGeometry()
+    least = window.minimumSizeHint()
+    assert window.width() <= max(min(FIRST_SIZE.width(), free.width()), least.width())
+    assert window.height() <= max(min(FIRST_SIZE.height(), free.height() - TITLE_BAR_PX), least.height())
+
+
 def test_the_title_marks_a_running_or_finished_run_as_unsaved(window, qtbot):
     """Quit asked about unsaved work during a run while the title showed no '*'."""
     w = predicted(qtbot, window, "NaCl")

@@ -29,7 +29,8 @@ class EnergyPlot(QWidget):
         super().__init__(parent)
         self.plot = pg.PlotWidget(background="w")
         self.plot.setLabel("bottom", "rank")
-        self.plot.setLabel("left", "ΔE (meV/atom)")  # short: a 120-px axis shows it whole
+        # short, and a point smaller than the ticks: a 120-px axis showed "ΔE (meV/atom" (a new user's 1366 x 768 screen)
+        self.plot.setLabel("left", "ΔE (meV/atom)", **{"font-size": "8pt"})
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # meV/atom stays meV/atom at any range
         self.plot.showGrid(x=True, y=True, alpha=0.3)
         self.plot.setMouseEnabled(x=False, y=False)

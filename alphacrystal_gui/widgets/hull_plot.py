@@ -93,7 +93,7 @@ class HullPlot(QWidget):
         a, b = picture.elements
         self._axes(True)
         self.plot.setLabel("bottom", f"x in {a}(1-x){b}x")
-        self.plot.setLabel("left", "E_f (eV/atom)")  # short: a 120-px axis shows it whole
+        self.plot.setLabel("left", "E_f (eV/atom)", **{"font-size": "8pt"})  # short and small: a 120-px axis shows it whole
         self.plot.getAxis("left").enableAutoSIPrefix(False)  # no "(m)" scaling of eV/atom
         stable = sorted((p for p in picture.phases if p["stable"]), key=lambda p: p["fractions"][1])
         xs = [p["fractions"][1] for p in stable]
