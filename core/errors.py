@@ -34,5 +34,10 @@ class StructureWarning(AlphaCrystalWarning):
     :data:`core.io.structures.MIN_ATOM_DISTANCE`); the message names the file."""
 
 
+class VaspRemarkWarning(StructureWarning):
+    """A remark of pymatgen's VASP input set on the inputs written (Co started low spin), also
+    written to the folder's README.txt: a screen leaves it there rather than on the terminal."""
+
+
 class ExportError(AlphaCrystalError, ValueError):
     """Export settings that cannot work (no or an unknown format, a file stem that is a path)."""

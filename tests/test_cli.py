@@ -136,3 +136,22 @@ def test_the_score_legend_names_the_priors_weight_in_mev():
 
     assert "minus 10 meV/atom x ln P(space group)" in score_legend(PredictionSettings())
     assert "minus 2.5 meV/atom x ln P" in score_legend(PredictionSettings(symmetry_prior=0.0025))
+
+
+def test_a_json_report_holds_no_nan(tmp_path):
+    """evaluate prediction --n 1 --json wrote "rms_mean": NaN, which JavaScript's JSON.parse rejects:
+    a non-finite number is null in every --json report."""
+    import json
+    import math
+
+    import numpy as np
+
+    from core.cli.options import write_json_option
+
+    path = tmp_path / "report.json"
+    write_json_option(str(path), {"rms_mean": math.nan, "rows": [{"rms": np.float64("inf"), "top1": 1.0}],
+                                  "pair": (np.nan, 2)})
+    text = path.read_text()
+    assert "NaN" not in text and "Infinity" not in text
+    data = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a report"))
+    assert data["rms_mean"] is None and data["rows"] == [{"rms": None, "top1": 1.0}] and data["pair"] == [None, 2]

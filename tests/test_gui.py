@@ -947,12 +947,18 @@ def test_fitness_legend_sits_below_the_curves_not_over_them(window, qtbot):
                 "generation": generation, "best_fitness": 1.0 - 0.1 * k, "mean_fitness": 0.5})
     panel.redraw()
     item = panel.plot.getPlotItem()
-    from alphacrystal_gui.widgets.run_panel import LEGEND_ENTRIES
+    from alphacrystal_gui.widgets.run_panel import LEGEND_ENTRIES, LEGEND_MIN_PLOT_PX
 
     assert len(item.legend.items) == LEGEND_ENTRIES == 6 and len(panel._colours) == 8  # 8 curves, 6 named
-    qtbot.waitUntil(lambda: item.legend.sceneBoundingRect().height() > 20)  # the layout took its new size
+    panel.plot.setMinimumHeight(LEGEND_MIN_PLOT_PX + 60)  # a plot with room for its legend (the dock scrolls)
+    qtbot.waitUntil(lambda: item.legend.isVisible() and item.legend.sceneBoundingRect().height() > 20)
     curves, legend = item.vb.sceneBoundingRect(), item.legend.sceneBoundingRect()
     assert legend.top() >= curves.bottom() and not legend.intersects(curves)
+    # a short plot (a 768-px screen) gives the curves the legend's rows: a click on a curve names it
+    panel.plot.setMinimumHeight(120)
+    panel.plot.setMaximumHeight(LEGEND_MIN_PLOT_PX - 40)
+    qtbot.waitUntil(lambda: not item.legend.isVisible())
+    qtbot.waitUntil(lambda: item.vb.sceneBoundingRect().height() > (LEGEND_MIN_PLOT_PX - 40) / 2)
 
 
 def test_map_editor_shows_periodic_cn_and_warns_on_a_metal_metal_bond(window, qtbot):

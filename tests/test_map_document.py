@@ -30,9 +30,10 @@ def test_threshold_and_reset_are_undoable():
     doc = _doc()
     doc.set_threshold(0.25)
     assert doc.matrix.sum() == 6
-    doc.reset()
-    assert doc.matrix.sum() == 4 and doc.threshold == 0.25
+    doc.reset()  # the prediction's map and its threshold: the slider does not stay at 0.25 beside it
+    assert doc.matrix.sum() == 4 and doc.threshold == 0.5
     doc.undo()
+    assert doc.threshold == 0.25 and doc.matrix.sum() == 6
     doc.undo()
     assert doc.threshold == 0.5 and doc.matrix.sum() == 4
     assert not doc.undo()

@@ -276,11 +276,20 @@ def test_a_first_place_the_potentials_disagree_on_is_said(monkeypatch):
     far, note = ordering._rerank_first(entries(0.162), settings, "cpu")
     assert [e.template.key for e in far] == ["tpl-mp-5229", "tpl-mp-1"]
     assert note is not None and note.startswith("the potentials disagree on #1 (Pm-3m): CHGNet 0.3.0 has #2 (P4mm) "
-                                                "162 meV/atom below it, SevenNet-0 (11Jul2024) 110 meV/atom above it")
+                                                "162 meV/atom below it, SevenNet-0 (11Jul2024) 110 meV/atom above it, beyond")
     assert note in far[0].rank_reason and "compare #1 and #2 in DFT" in note
     near, quiet = ordering._rerank_first(entries(0.020), settings, "cpu")
     assert [e.template.key for e in near] == ["tpl-mp-5229", "tpl-mp-1"] and quiet is None
     assert "disagree" not in near[0].rank_reason
+    # first by the symmetry prior while both potentials have the other lower: no talk of disagreement
+    monkeypatch.setattr(ordering, "_symmetry_penalties", lambda head, formula, settings: {
+        id(e): (-0.5 if e.template.key == "tpl-mp-5229" else 0.0, 0.9) for e in head})
+    monkeypatch.setattr(ordering, "_second_energies", lambda head, potential, device: {
+        id(e): -7.0 - 0.01 * (e.template.key == "tpl-mp-1") for e in head})
+    from core.crystal.composition import parse_formula
+
+    prior_first, said = ordering._rerank_first(entries(0.162), settings, "cpu", parse_formula("SrTiO3"))
+    assert prior_first[0].template.key == "tpl-mp-5229" and said is None
 
 
 def test_the_default_second_potential_is_the_other_one():

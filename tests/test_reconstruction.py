@@ -339,6 +339,11 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     payload = json.loads(report.read_text())
     assert payload["results"][0]["fitness"] == pytest.approx(1.0) and payload["results"][0]["matches_input"]
     assert (out / "rutile-rank1-sg136.cif").exists()
+    from core.crystal.symmetry import space_group_or_p1
+
+    for row in payload["results"]:  # each file is named by its structure's own group (a rank 2 of I4/mmm
+        own = space_group_or_p1(Structure.from_file(row["cif"]))[0]  # was once "-sg136")
+        assert row["cif"].endswith(f"-sg{own}.cif") and row["structure_spacegroup"] == own
     spec = {"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.64, 5.64, 5.64, 90, 90, 90],
             "contact_map": [[0, 1], [1, 0]], "name": "nacl"}
     inp = tmp_path / "nacl.json"

@@ -59,9 +59,13 @@ def test_a_narrower_rerun_says_which_earlier_folders_it_removed(tmp_path):
     folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
     assert not (tmp_path / "02_H_Fm-3m").exists()
     removed = [note for note in folder.notes if note.startswith("removed ")]
-    assert removed == ["removed 1 result folder of the earlier run that this run did not make again: 02_H_Fm-3m "
-                       "(only files the program wrote; yours were kept, as said)"], folder.notes
+    assert removed == ["removed 1 result folder of the earlier run that this run did not make again: "
+                       "02_H_Fm-3m (they held only files the program wrote)"], folder.notes
     assert any("03_H_Pnma" in note and "kept" in note for note in folder.notes)  # the user's notes kept it
+    # the same structures ranked the other way round: renamed, none removed
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    swapped = _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    assert not [note for note in swapped.notes if note.startswith("removed ")], swapped.notes
 
 
 def test_a_summary_the_user_edited_is_kept_not_replaced(tmp_path):

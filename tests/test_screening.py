@@ -274,13 +274,12 @@ def test_a_screen_task_leaves_the_vasp_remarks_in_the_files_not_on_the_terminal(
     import warnings
 
     import core.predict.pipeline as pipeline
-    from core.errors import AlphaCrystalError, StructureWarning
-    from core.io.structures import VASP_REMARK_PREFIX
+    from core.errors import AlphaCrystalError, StructureWarning, VaspRemarkWarning
     from core.predict.settings import PredictionSettings
     from core.screen.screening import screen_task
 
     def predicting(formula, settings, out_dir):
-        warnings.warn(StructureWarning(f"{VASP_REMARK_PREFIX}Co without an oxidation state ..."), stacklevel=1)
+        warnings.warn(VaspRemarkWarning("VASP inputs: Co without an oxidation state ..."), stacklevel=1)
         warnings.warn(StructureWarning("atoms 1 and 2 are 0.3 Å apart"), stacklevel=1)
         raise AlphaCrystalError("stopped here")  # the task's failed row: no files needed
 

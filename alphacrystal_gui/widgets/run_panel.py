@@ -13,7 +13,7 @@ from collections.abc import Callable
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -45,6 +45,9 @@ from core import (
 
 REDRAW_INTERVAL_MS = 200
 """Fitness curves and progress are drawn at most this often during a run."""
+
+LEGEND_MIN_PLOT_PX = 200
+"""Height (px) under which the fitness plot shows no legend, only curves (click one for its candidate)."""
 
 LEGEND_ENTRIES = 6
 """Candidates named in the fitness legend (three rows of two): each more row took the curves' room
@@ -136,7 +139,8 @@ class RunPanel(QWidget):
         self.plot.setLabel("bottom", "generation")
         self.plot.setLabel("left", "fitness")
         self.plot.setToolTip("GA fitness = Dice of the contact maps × fraction of valid bond lengths; "
-                             "one colour per candidate, solid: best, dashed: population mean")
+                             "one colour per candidate, solid: best, dashed: population mean; click a curve for its "
+                             "candidate")
         self.plot.setYRange(-0.04, 1.06, padding=0)  # 0 and 1 inside, their tick labels shown
         # three fixed ticks: pyqtgraph's automatic ones overlapped when the dock was short
         self.plot.getAxis("left").setTicks([[(0.0, "0"), (0.5, "0.5"), (1.0, "1")], [(0.25, ""), (0.75, "")]])
@@ -190,6 +194,18 @@ class RunPanel(QWidget):
         legend = _LegendInLayout(labelTextSize="8pt", colCount=2, frame=False, verSpacing=-6)
         item.layout.addItem(legend, 4, 1)
         item.legend = legend
+        self.plot.installEventFilter(self)
+
+    def eventFilter(self, watched, event) -> bool:  # noqa: N802 - Qt override
+        """A plot shorter than :data:`LEGEND_MIN_PLOT_PX` drops its legend (its rows left the curves a
+        strip of 30 px on a 768-px screen); a click on a curve still names its candidate."""
+        if watched is self.plot and event.type() == QEvent.Type.Resize:
+            legend = self.plot.getPlotItem().legend
+            room = event.size().height() >= LEGEND_MIN_PLOT_PX
+            if legend is not None and legend.isVisible() != room:
+                legend.setVisible(room)
+                legend.setMaximumHeight(1e6 if room else 0)
+        return super().eventFilter(watched, event)
 
     @staticmethod
     def _spin(setting: str, value: int) -> QSpinBox:

@@ -251,7 +251,19 @@ def write_json_option(path: str | None, payload: dict) -> None:
         from core.io.files import write_json
         from core.io.outputs import REPORT_STAMP
 
-        write_json(path, {REPORT_STAMP: f"alphacrystal {__version__}", **payload})
+        write_json(path, {REPORT_STAMP: f"alphacrystal {__version__}", **_finite(payload)})
+
+
+def _finite(value):
+    """``value`` with every NaN or infinity (a mean over no structures) as None: JSON has no NaN, and
+    Python's ``NaN`` token is rejected by other readers (JavaScript's JSON.parse)."""
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    if isinstance(value, (float, np.floating)) and not np.isfinite(value):
+        return None
+    return value
 
 
 class Parser(argparse.ArgumentParser):
@@ -333,8 +345,9 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                         f"{fast.relax_per_candidate} relaxation per candidate, {fast.template_top_k} templates "
                         f"(default {d.template_top_k}); relaxed to {fast.fmax:g} eV/Å (default {d.fmax:g}) in at most "
                         f"{fast.relax_steps} steps (default {d.relax_steps}), the best {fast.refine_top} further; "
-                        "no second potential (default auto): its energies and ranks can differ from a default "
-                        "run's and the window's")
+                        + (f"no second potential (default {d.second_potential})" if fast.second_potential is None
+                           else f"second potential {fast.second_potential} (default {d.second_potential})")
+                        + ": its energies and ranks can differ from a default run's and the window's")
     p.add_argument("--assignments", type=ga_runs, default=None, help=f"Wyckoff assignments per candidate (default {d.n_assignments})")
     p.add_argument("--restarts", type=ga_runs, default=None, help=f"GA runs per assignment (default {d.restarts})")
     p.add_argument("--escalate", type=escalate_to, default=None, metavar="N",

@@ -37,7 +37,8 @@ def _match_words(strict, loose) -> str:
     return "does not match the input"
 
 def _earlier_results(out: Path, stem: str, overwrite: bool) -> list[Path]:
-    """The CIFs an earlier reconstruction of ``stem`` wrote into ``out`` (``STEM-rankN-sgG.cif``),
+    """The CIFs an earlier reconstruction of ``stem`` wrote into ``out`` (``STEM-rankN-sgG.cif``, G the
+    structure's own space group),
     to be replaced with ``overwrite``.
 
     Raises
@@ -107,7 +108,10 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
               f"of {stem} in {out}")
     summary = []
     for rank, result in enumerate(kept, 1):
-        path = write_cif(result.structure, out / f"{stem}-rank{rank}-sg{target.spacegroup}.cif")
+        own = space_group_or_p1(result.structure)  # the GA built in a subgroup of the structure's own group
+        # named by the structure's own group, as the program's result folders are: a rank 2 of group
+        # I4/mmm was written as "-sg136" after the group it was built in
+        path = write_cif(result.structure, out / f"{stem}-rank{rank}-sg{own[0]}.cif")
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
         said = ""
         if reference is not None:
@@ -118,7 +122,6 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
                                                            "csp": dataclasses.asdict(CSP_TOLERANCES)}}
             said = f"  ({_match_words(strict, loose)})"
         summary.append(row)
-        own = space_group_or_p1(result.structure)  # the GA built in a subgroup of the structure's own group
         row["structure_spacegroup"] = int(own[0])
         if int(own[0]) != target.spacegroup:
             said += f"  (built in group {target.spacegroup}; the structure's own group is {own[1]} ({own[0]}))"

@@ -51,6 +51,8 @@ class ContactMapDocument:
         self._redo: list[tuple[np.ndarray, float]] = []
         self._listeners: list[Listener] = []
         self._predicted = np.zeros((0, 0), dtype=np.uint8)
+        self._predicted_threshold = DEFAULT_THRESHOLD
+        """The threshold of the prediction's map, which Reset returns to with it."""
 
     # listeners -------------------------------------------------------------
     def connect(self, listener: Listener) -> None:
@@ -80,6 +82,7 @@ class ContactMapDocument:
         self.probabilities = None if probabilities is None else np.asarray(probabilities, dtype=np.float32)
         self.threshold = float(threshold)
         self._predicted = self.matrix.copy() if predicted is None else _symmetric(np.asarray(predicted, np.uint8))
+        self._predicted_threshold = self.threshold
         if self.reference is not None and self.reference.shape != self.matrix.shape:
             self.reference = None
         self._undo.clear()
@@ -150,9 +153,11 @@ class ContactMapDocument:
         return replaced
 
     def reset(self) -> None:
-        """Back to the prediction (undoable)."""
+        """Back to the prediction and its threshold (undoable): the slider had stayed at a threshold
+        moved before, beside the prediction's map, and a saved project kept it."""
         self._push()
         self.matrix = self._predicted.copy()
+        self.threshold = self._predicted_threshold
         self._changed()
 
     def undo(self) -> bool:

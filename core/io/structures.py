@@ -23,7 +23,7 @@ from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 
 from core.crystal.elements import all_metal, element_table
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetrised_primitive
-from core.errors import ExportError, StructureFileError, StructureWarning
+from core.errors import ExportError, StructureFileError, StructureWarning, VaspRemarkWarning
 from core.io.files import UMASK, atomic_write_text
 from core.io.outputs import _retire_keeping_other_files, check_file_stem, check_output_folder
 
@@ -45,9 +45,6 @@ MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
 :data:`MIN_ATOM_DISTANCE` to its own periodic image: an error, not a warning."""
 MAX_CELL_LENGTH = 1.0e4
 """Å: a longer lattice vector is not a crystal's cell (a unit or number-format mistake)."""
-
-VASP_REMARK_PREFIX = "VASP inputs: "
-"""How a remark of pymatgen's input set is warned (and recognised: a screen leaves them in the files)."""
 
 _POTCAR_README = """\
 POTCAR was not written: pymatgen's pseudopotential directory is not configured.
@@ -149,8 +146,8 @@ def _declared_formula_problem(path: Path, tags: dict, structure: Structure) -> s
         declared = Composition(declared_text)
     except Exception:  # noqa: BLE001 - a free-text formula pymatgen cannot parse: nothing to compare
         return None
-    read = structure.composition
-    if not declared.num_atoms or declared.fractional_composition.almost_equals(
+    read = structure.composition.element_composition  # Na+ and Cl- of an ICSD file are Na and Cl
+    if not declared.num_atoms or declared.element_composition.fractional_composition.almost_equals(
             read.fractional_composition, rtol=0.0, atol=1e-3):
         return None
     return (f"{path}: its atom sites make {read.formula.replace(' ', '')} ({read.reduced_formula}), but the file "
@@ -502,9 +499,10 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SP
     from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
     """
     if symmetrize:
-        text = _symmetrised_cif(structure, symprec)
+        text, ideal = _symmetrised_cif(structure, symprec)
         if text is not None:
             return text
+        structure = ideal  # the cell made exact, in P1: it reads back as itself, as the POSCAR beside it
     return str(CifWriter(_labelled(structure)))
 
 
@@ -524,10 +522,11 @@ def _labelled(structure: Structure) -> Structure:
     return labelled
 
 
-def _symmetrised_cif(structure: Structure, symprec: float) -> str | None:
-    """The CIF of ``structure`` symmetrised at ``symprec`` (Å), in the standard conventional cell
-    (:func:`core.crystal.symmetry.standard_cell`, the cell the result tables report), checked by
-    reading it back; None when spglib fails or the text does not read back as that cell.
+def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, Structure]:
+    """(CIF text, cell): the CIF of ``structure`` symmetrised at ``symprec`` (Å), in the standard
+    conventional cell (:func:`core.crystal.symmetry.standard_cell`, the cell the result tables report),
+    checked by reading it back, and that cell; (None, the cell) when spglib fails (the cell is then
+    ``structure``) or the text does not read back as ``structure``.
 
     pymatgen's ``CifWriter(symprec=...)`` on a cell only nearly symmetric wrote operations of
     another group with the noise in their shifts (a LiMgN result 0.02 Å off C2/c, labelled Cc,
@@ -536,22 +535,23 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> str | None:
     :data:`IDEAL_SYMPREC`; the read-back check stays, as the last word on what is written."""
     from pymatgen.io.cif import CifParser
 
-    from core.crystal.matching import structure_matcher
+    from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
     from core.crystal.symmetry import standard_cell
 
+    ideal = structure
     try:
         ideal = standard_cell(structure, symprec)
         if ideal is structure:  # spglib found no symmetry
-            return None
-        text = str(CifWriter(_labelled(ideal), symprec=IDEAL_SYMPREC, angle_tolerance=ANGLE_TOLERANCE))
+            return None, structure
+        text = str(CifWriter(_labelled(ideal), symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = CifParser.from_str(text).parse_structures(primitive=False)[0]
     except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells; such a
-        return None  # cell is written in P1 rather than not at all
-    if len(back) != len(ideal) or not structure_matcher().fit(back, ideal):
-        return None
-    return text
+        return None, ideal  # cell is written in P1 rather than not at all
+    if len(back) != len(ideal) or not structure_match(back, structure, DEFAULT_TOLERANCES).matched:
+        return None, ideal
+    return text, ideal
 
 
 def write_cif(
@@ -618,7 +618,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
                 input_set.write_input(str(staging), potcar_spec=True)
         remarks = list(dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)))
         for message in remarks:
-            warnings.warn(StructureWarning(f"{VASP_REMARK_PREFIX}{message}"), stacklevel=2)
+            warnings.warn(VaspRemarkWarning(f"VASP inputs: {message}"), stacklevel=2)
         readme = "" if potcar_configured() else _POTCAR_README
         if not potcar_configured():
             spec = staging / "POTCAR.spec"

@@ -143,8 +143,9 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
     above its lowest among them), minus ``symmetry_prior`` × ln P(relaxed space group | ``formula``, Z)
-    (:func:`_symmetry_penalties`); ranks and reasons renewed. Returns (ranked, a note when the
-    second potential failed: the first one's energies are used alone)."""
+    (:func:`_symmetry_penalties`); ranks and reasons renewed. Returns (ranked, a note for the run:
+    the second potential failed, so the first one's energies are used alone; or the two potentials
+    disagree on rank 1 beyond :data:`POTENTIALS_DISAGREE_EV`; else None)."""
     potential = settings.reranking_potential
     if (potential is None and (formula is None or settings.symmetry_prior <= 0)) or len(ranked) < 2:
         return ranked, None
@@ -219,13 +220,14 @@ def _potentials_disagree(top: RankedStructure, head: list[RankedStructure], seco
     :data:`POTENTIALS_DISAGREE_EV` below it, or None."""
     other = min(head, key=lambda e: e.energy_per_atom)
     gap = top.energy_per_atom - other.energy_per_atom
-    if other is top or gap <= POTENTIALS_DISAGREE_EV or id(other) not in second or id(top) not in second:
-        return None
+    preferred = second[id(other)] - second[id(top)]  # > 0: the second potential has #1 lower
+    if other is top or gap <= POTENTIALS_DISAGREE_EV or preferred <= 0:
+        return None  # agreement, or the symmetry prior's choice (its reach is the prior's, said in the reasons)
     symbol = (top.crystallography()["relaxed_symbol"], other.crystallography()["relaxed_symbol"])
     return (f"the potentials disagree on #1 ({symbol[0]}): {first} has #{other.rank} ({symbol[1]}) "
-            f"{1000 * gap:.0f} meV/atom below it, {label} {1000 * (second[id(other)] - second[id(top)]):.0f} "
-            f"meV/atom above it, beyond either's error on polymorph energies (about 20-30 meV/atom): compare "
-            f"#1 and #{other.rank} in DFT (--second-potential none ranks by {first} alone)")
+            f"{1000 * gap:.0f} meV/atom below it, {label} {1000 * preferred:.0f} meV/atom above it, beyond "
+            f"either's error on polymorph energies: compare #1 and #{other.rank} in DFT "
+            f"(--second-potential none orders them without {label})")
 
 def _second_energies(head: list[RankedStructure], potential: str, device: str) -> dict[int, float] | str:
     """The second potential's energy per atom (eV) of each of ``head`` at its relaxed geometry

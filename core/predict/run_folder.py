@@ -227,6 +227,10 @@ class RunFolder:
                                             "move it or choose another output folder")
             previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
             keep, moves = self._plan_user_files(old_folders, staging, written, previous)
+            remade = [_structure_lines(staging / name / "POSCAR") for name in written]
+            gone = sorted(old.name for old in old_folders  # not kept, its name not reused, its POSCAR not remade
+                          if old not in keep and old.name not in names
+                          and (_structure_lines(old / "POSCAR") or None) not in remade)
             self._keep_edited_summaries(previous)
             # for a kill during the swap: the old summaries or the new ones may be on disk, both the program's
             self._save_manifest({**previous, SUMMARIES_ENTRY: {
@@ -256,10 +260,9 @@ class RunFolder:
                 raise
             self._save_manifest({**written, SUMMARIES_ENTRY: summary_hashes})
             self._move_user_files(retired, moves)
-            gone = sorted(old.name for old in old_folders if old not in keep and old.name not in names)
             if gone:  # a narrower re-run (fewer candidates) ends with fewer folders: say which went
                 self.notes.append(f"removed {_count_folders(gone)} of the earlier run that this run did not make "
-                                  f"again: {', '.join(gone)} (only files the program wrote; yours were kept, as said)")
+                                  f"again: {', '.join(gone)} (they held only files the program wrote)")
             return out
         finally:
             shutil.rmtree(staging, ignore_errors=True)

@@ -33,7 +33,6 @@ import asyncio
 import dataclasses
 import logging
 import os
-import re
 import shutil
 import socket
 import time
@@ -43,9 +42,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
-from core.errors import AlphaCrystalError, StructureWarning
+from core.errors import AlphaCrystalError, VaspRemarkWarning
 from core.io.files import atomic_write_text
-from core.io.structures import VASP_REMARK_PREFIX, read_structure
+from core.io.structures import read_structure
 from core.predict.record import ResultRecord
 from core.predict.run_folder import SCREEN_TABLE, SUMMARY_JSON, structure_cif_name
 from core.predict.settings import PredictionSettings
@@ -204,10 +203,11 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     settings = task_settings(item, settings_dict, as_dict=False)
     folder = Path(out_dir) / item.name
     try:
-        with warnings.catch_warnings():  # pymatgen's remarks on VASP inputs (Co started low spin) are in each
-            warnings.filterwarnings(  # vasp/README.txt: printed by every worker, they flooded a screen's terminal
-                "ignore", message=re.escape(VASP_REMARK_PREFIX), category=StructureWarning)
-            result = predict_structures(item.formula, settings, out_dir=folder)
+        # pymatgen's remarks on VASP inputs (Co started low spin) are in each vasp/README.txt: printed by
+        # every worker, they flooded a screen's terminal. A filter of the worker process (one entry however
+        # often added), not a catch_warnings block, which is not thread-safe on a worker with several threads.
+        warnings.filterwarnings("ignore", category=VaspRemarkWarning)
+        result = predict_structures(item.formula, settings, out_dir=folder)
     except AlphaCrystalError as exc:
         return failed_row(item, str(exc), time.perf_counter() - start, worker=_worker_name())
     row = row_from_folder(item, folder)
