@@ -384,3 +384,21 @@ def test_a_cif_of_several_structures_is_refused_not_read_as_its_first(tmp_path):
     one = tmp_path / "one.cif"
     one.write_text(str(CifWriter(nacl)))
     assert read_structure(one).composition.reduced_formula == "NaCl"
+
+
+def test_a_magnetic_start_is_said_to_be_ferromagnetic(tmp_path):
+    """A new user's FeF2, MnO and Fe2O3 inputs started every moment parallel and nothing said so:
+    vasp/README.txt says what MAGMOM starts, that it is ferromagnetic, and whether the cell can hold an
+    antiferromagnetic order; a compound without magnetic ions gets no such words."""
+    from core.io.structures import ferromagnetic_start_note, write_vasp_inputs
+
+    fef2 = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.70, 3.31), ["Fe", "F"], [[0, 0, 0], [0.3, 0.3, 0]])
+    readme = (write_vasp_inputs(fef2, tmp_path / "fef2") / "README.txt").read_text()
+    assert "starts 2 Fe at 5 μB, all parallel: a ferromagnetic start" in readme and "this cell has 2 magnetic sites" in readme
+    mno = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.44), ["Mn", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    readme = (write_vasp_inputs(mno.get_primitive_structure(), tmp_path / "mno") / "README.txt").read_text()
+    assert "starts 1 Mn at 5 μB" in readme and "holds no antiferromagnetic order: build a supercell" in readme
+    nacl = write_vasp_inputs(primitive_cell(FIXTURES["NaCl"]()), tmp_path / "nacl")
+    assert "Magnetic start" not in ((nacl / "README.txt").read_text() if (nacl / "README.txt").exists() else "")
+    assert "Fe magnetic with all moments parallel" in ferromagnetic_start_note(["Fe", "F"])
+    assert ferromagnetic_start_note(["Na", "Cl"]) is None

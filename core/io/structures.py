@@ -627,6 +627,9 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             spec.write_text(spec.read_text().rstrip("\n") + "\n")
         if remarks:  # beside the INCAR they concern, where a screen's batch of them is not lost
             readme += "\nRemarks of pymatgen's input set on these inputs:\n" + "".join(f"- {m}\n" for m in remarks)
+        magnetic = magnetic_start_text(input_set.incar.get("MAGMOM"), input_set.poscar.structure, magmoms is not None)
+        if magnetic:
+            readme += "\n" + magnetic
         if readme:
             (staging / "README.txt").write_text(readme.lstrip("\n"))
         _tidy_incar(staging / "INCAR")
@@ -649,6 +652,49 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return target
+
+
+MAGNETIC_START_MU_B = 1.0
+"""μB: a MAGMOM above this starts a site magnetic (the input set gives 0.6 to every non-magnetic one)."""
+
+
+def ferromagnetic_start_note(elements: Iterable[str], from_potential: bool = False) -> str | None:
+    """A run's note when its VASP inputs start some ions magnetic (the input set's default above
+    :data:`MAGNETIC_START_MU_B`): all parallel, which each vasp/README.txt explains; None otherwise."""
+    defaults = MPRelaxSet.CONFIG["INCAR"]["MAGMOM"]
+    magnetic = [el for el in elements if float(defaults.get(el, 0.6)) > MAGNETIC_START_MU_B]
+    if not magnetic:
+        return None
+    source = "the potential's moments, magnitudes only" if from_potential else "the Materials Project input set's"
+    return (f"the VASP inputs start {', '.join(magnetic)} magnetic with all moments parallel (ferromagnetic; "
+            f"MAGMOM: {source}); an antiferromagnetic order needs signed moments and, for some, a supercell: "
+            "each vasp/README.txt says how")
+
+
+def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> str | None:
+    """README words on the magnetic start of VASP inputs, or None when no site starts magnetic: the
+    moments all start parallel (ferromagnetic), which cannot describe the antiferromagnetic order of
+    MnO, NiO, FeF2 or Fe2O3; what to change, and whether this cell can hold such an order."""
+    if not magmom:
+        return None
+    moments = [float(np.linalg.norm(m)) if isinstance(m, (list, tuple)) else abs(float(m)) for m in magmom]
+    magnetic = [k for k, m in enumerate(moments) if m > MAGNETIC_START_MU_B]
+    if not magnetic:
+        return None
+    counts: dict[str, list[float]] = {}
+    for k in magnetic:
+        counts.setdefault(structure[k].specie.symbol, []).append(moments[k])
+    which = ", ".join(f"{len(v)} {el} at {max(v):.3g} μB" for el, v in counts.items())
+    source = ("the potential's predicted moments (magnitudes only: it gives no signs)" if from_potential else
+              "the Materials Project input set's defaults per element")
+    fits = ("a cell of one magnetic site holds no antiferromagnetic order: build a supercell (e.g. MnO's "
+            "rhombohedral AFM-II cell doubles the rock-salt cell along [111])" if len(magnetic) == 1 else
+            f"this cell has {len(magnetic)} magnetic sites, so orders that alternate among them fit in it; others "
+            "need a supercell")
+    return ("Magnetic start: MAGMOM (INCAR, ISPIN = 2) starts " + which + ", all parallel: a ferromagnetic "
+            f"start, from {source}. Many compounds of these ions order antiferromagnetically (MnO, NiO, FeF2, "
+            "Fe2O3). For such an order give the moments signs in MAGMOM, one per site in POSCAR's order; "
+            f"{fits}. Relax each order and compare their energies.\n")
 
 
 def _one_moment_per_element(structure: Structure, magmoms: list[float] | None, tolerance: float = 0.05) -> bool:

@@ -45,7 +45,7 @@ from core.contact_model.inference import (
 )
 from core.crystal.composition import Formula, parse_formula
 from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.structures import MIN_ATOM_DISTANCE, ferromagnetic_start_note
 from core.predict.export import export_prediction
 from core.predict.ordering import _learned_order, _place_on_hull, _rank, _rerank_first
 from core.predict.record import ResultRecord
@@ -230,6 +230,8 @@ def predict_structures(
     if folder is not None and not cancelled:
         clock.stage("export", 0, len(ranked), "writing CIF, POSCAR and VASP inputs")
         export_prediction(result, folder)
+        if ranked and (magnetic := ferromagnetic_start_note(parsed.elements, settings.magmom == "potential")):
+            result.notes.append(magnetic)
         clock.stage("export", len(ranked), len(ranked), str(folder.path))
     result.seconds = time.perf_counter() - start
     clock.finish()
