@@ -17,7 +17,13 @@ from core import (
 )
 
 __all__ = ["export_records", "hull_picture_of", "inputs_with_note", "run_folder_results", "live_geometry", "loaded_resources",
-           "project_contents", "propose_inputs", "provisional_records", "reference_structure", "result_view", "run_and_compare", "run_live", "warm_up"]
+           "project_contents", "propose_inputs", "provisional_records", "reference_comparison", "reference_structure", "result_view", "run_and_compare", "run_live", "warm_up"]
+
+
+def reference_comparison(records, reference):
+    """:func:`core.compare_records` as a worker call: a reference opened after a run, compared with
+    its results (StructureMatcher per result: seconds)."""
+    return core.compare_records(records, reference)
 
 
 def run_folder_results(path):

@@ -33,6 +33,7 @@ from alphacrystal_gui.dialogs import (
 )
 from alphacrystal_gui.engine_calls import (
     inputs_with_note,
+    reference_comparison,
     reference_structure,
     run_live,
     warm_up,
@@ -173,6 +174,7 @@ class MainWindow(QMainWindow):
         s.inputs.map_edited.connect(lambda _: self.update_actions())
         s.run.cleared.connect(self._on_run_cleared)
         s.run.results_changed.connect(self.views.show_results)
+        s.run.comparison_changed.connect(self._show_comparison)
         s.run.viewing_changed.connect(lambda _: self._show_current_map())
         s.run.state_changed.connect(self._on_run_state)
         self.run_panel.draw_histories_of(lambda: s.run.histories)
@@ -516,6 +518,32 @@ class MainWindow(QMainWindow):
             message += (f"; note: the reference is {theirs}, this session's formula {ours}: no map or result of it "
                         "can be compared with it")
         self.statusBar().showMessage(message)
+        self._compare_results_with(cell, ours, theirs)
+
+    def _compare_results_with(self, reference, ours: str, theirs: str) -> None:
+        """Fill the results' match/RMSD columns for a reference opened after the run (a run compares
+        its own at its end): in a worker thread, put on the results if they are still the ones shown
+        and the reference is still this one. The columns stayed empty before (a new user's trial)."""
+        run = self.session.run
+        records = list(run.records)
+        if not records or run.provisional or not ours or not core.same_formula(ours, theirs):
+            return
+        request = self.reference_requests
+
+        def compared(values) -> None:
+            if request == self.reference_requests and run.set_comparison(records, values):
+                matched = sum(1 for match, _ in values if match)
+                self.statusBar().showMessage(f"{self.statusBar().currentMessage()}; compared with the "
+                                             f"{len(records)} results: {matched} match")
+
+        self.start(reference_comparison, records, reference, busy=False, on_success=compared)
+
+    def _show_comparison(self) -> None:
+        """A reference's comparison arrived: the table's match/RMSD columns, the selection kept."""
+        selected = self.session.run.viewing
+        self.results_panel.show_session()
+        if selected is not None:
+            self.results.select_index(selected, notify=False)
 
     @property
     def reference(self):

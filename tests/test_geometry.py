@@ -100,3 +100,27 @@ def test_the_default_view_holds_every_drawn_atom_not_only_the_cell():
     sphere = 2 * (np.linalg.norm(flat["positions"] - middle, axis=1) + flat["sizes"]).max()
     assert view_extent(flat, middle, 22, 35, aspect=1.5) < sphere
     assert view_extent(flat, middle, 22, 35, aspect=0.5) > view_extent(flat, middle, 22, 35, aspect=1.5)
+
+
+def test_the_default_view_holds_the_nearer_atoms_of_a_deep_supercell_in_perspective():
+    """A 2 x 2 x 1 supercell was fitted in its centre plane; the perspective draws nearer atoms larger
+    and cut them off a short panel: every ball, projected as a camera of that fov at that distance
+    projects it, lies within the view."""
+    from vispy.scene import TurntableCamera
+
+    from alphacrystal_gui.view3d.geometry import CAMERA_FOV, view_extent
+
+    rutile = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.59, 2.96), ["Ti", "O"],
+                                       [[0, 0, 0], [0.305, 0.305, 0]])
+    g = scene_geometry(rutile, (2, 2, 2))
+    centre = g["cell"].mean(axis=0)
+    aspect = 608 / 213
+    height = view_extent(g, centre, 22, 35, aspect)
+    assert height > view_extent(g, centre, 22, 35, aspect, fov=0.0)  # the perspective needs room
+    seen = np.c_[g["positions"] - centre, np.ones(len(g["positions"]))] @ TurntableCamera(
+        elevation=22, azimuth=35)._get_rotation_tr()
+    distance = height / 2 / np.tan(np.radians(CAMERA_FOV) / 2)  # the camera's distance from the centre
+    nearer = -seen[:, 1] + g["sizes"]
+    magnified = distance / (distance - nearer)
+    assert ((np.abs(seen[:, 2]) + g["sizes"]) * magnified).max() <= height / 2
+    assert ((np.abs(seen[:, 0]) + g["sizes"]) * magnified).max() <= height / 2 * aspect

@@ -1010,6 +1010,34 @@ def test_a_structure_without_contacts_says_why_the_cn_is_zero(window):
     assert "all-metal: two metals are never in contact" in window.editor.info.text()
 
 
+def test_a_reference_opened_after_the_run_is_compared_with_its_results(window, qtbot, tmp_path):
+    """The match/RMSD columns stayed empty for a reference opened after a run (a new user's trial):
+    the results are compared in a worker thread, the rock salt matches, the viewed result stays viewed."""
+    from conftest import nacl
+
+    from alphacrystal_gui.widgets.results_table import COLUMNS
+    from core.predict.pipeline import predict_structures
+    from core.predict.settings import PredictionSettings
+
+    predict_structures("NaCl", PredictionSettings(sources=("templates",), relax=False, template_top_k=3, jobs=1),
+                       out_dir=tmp_path / "NaCl")
+    window.open_run_folder(tmp_path / "NaCl")
+    wait_idle(qtbot, window)
+    assert window.records and all(r.match_reference is None for r in window.records)
+    window.results.select_index(1)
+    viewed = window.session.run.viewing
+    assert viewed == 1
+    path = tmp_path / "rocksalt.cif"
+    nacl().to(filename=str(path))
+    assert opened(qtbot, window, path)
+    qtbot.waitUntil(lambda: all(r.match_reference is not None for r in window.records), timeout=60_000)
+    assert any(r.match_reference for r in window.records) and window.session.run.viewing == viewed
+    column = COLUMNS.index("match ref.")
+    assert {window.results.item(row, column).text() for row in range(window.results.rowCount())} <= {"yes", "no"}
+    assert "yes" in {window.results.item(row, column).text() for row in range(window.results.rowCount())}
+    assert "compared with the" in window.statusBar().currentMessage()
+
+
 def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     """Results from a run folder: the filter hides rows, the menu copies a POSCAR that parses back."""
     from pymatgen.io.vasp import Poscar

@@ -411,3 +411,15 @@ def test_cli_predict_that_produces_nothing_fails(tmp_path, capsys, monkeypatch):
                  "--population", "20", "--generations", "5", "--jobs", "1", "--out", str(out)]) == 1
     err = capsys.readouterr().err
     assert "alphacrystal: error: NaCl: no structure was produced" in err and "summary.json" in err
+
+
+def test_a_cell_beyond_the_default_model_says_which_model_answered_and_how_well():
+    """A 14-atom MgAl2O4 ran on the 20-atom models without a word on which, or on their lower Dice."""
+    from core.crystal.composition import parse_formula
+    from core.predict.scope import large_cell_note
+
+    note = large_cell_note(parse_formula("MgAl2O4"), [1, 2])
+    assert note is not None and note.startswith("Z = 2 (14 atoms): the contact map comes from the 20-atom model "
+                                                "(contact_model_l20.pt): its maps' Dice on validation cells of 13-20")
+    assert "against 0.93 for the 12-atom model" in note
+    assert large_cell_note(parse_formula("MgAl2O4"), [1]) is None and large_cell_note(parse_formula("NaCl"), [1, 4]) is None

@@ -123,27 +123,36 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     }
 
 
-VIEW_MARGIN = 1.2
-"""The camera's field over the structure's projected extent: room for the perspective (fov 30°),
-which draws the nearer atoms larger than at the centre plane the extent is measured in."""
+VIEW_MARGIN = 1.05
+"""The camera's field over the structure's projected extent, perspective included: a little room
+around the outermost atoms."""
+
+CAMERA_FOV = 30.0
+"""Degrees: the 3D view's perspective (vispy's TurntableCamera ``fov``)."""
 
 
 def view_extent(geometry: dict, centre: np.ndarray, elevation: float, azimuth: float,
-                aspect: float = 1.0) -> float:
+                aspect: float = 1.0, fov: float = CAMERA_FOV) -> float:
     """Å of height the camera shows at ``centre`` (vispy's ``scale_factor``) so that the cell
     and every drawn atom's ball (bonded neighbours drawn outside the cell too) fit the view seen
     from ``elevation`` and ``azimuth`` (degrees, a turntable camera about +z, as vispy turns it)
-    in a canvas ``aspect`` = width / height. Fitting the cell alone cut rutile's outer O atoms off;
-    a bounding sphere left flat supercells small."""
+    in a canvas ``aspect`` = width / height, with a perspective of ``fov`` degrees. Fitting the cell
+    alone cut rutile's outer O atoms off; a bounding sphere left flat supercells small; the extent in
+    the centre plane alone cut the nearer atoms of a deep 2 x 2 x 1 supercell, which the perspective
+    draws larger (a point ``d`` Å nearer than the centre needs ``2 d tan(fov / 2)`` more height)."""
     from vispy.util import transforms
 
     rotation = transforms.rotate(elevation, [-1, 0, 0]) @ transforms.rotate(azimuth, [0, 0, 1])
     points = np.vstack([geometry["cell"], geometry["positions"]]) - centre
     sizes = np.concatenate([np.zeros(len(geometry["cell"])), np.asarray(geometry["sizes"], dtype=float)])
+    if not len(points):
+        return 2.0 * VIEW_MARGIN
     seen = np.c_[points, np.ones(len(points))] @ rotation  # vispy's row-vector convention
-    half_x = float((np.abs(seen[:, 0]) + sizes).max()) if len(seen) else 1.0  # across the screen
-    half_y = float((np.abs(seen[:, 2]) + sizes).max()) if len(seen) else 1.0  # up the screen (+z up)
-    return 2.0 * max(half_y, half_x / max(aspect, 1e-6)) * VIEW_MARGIN
+    nearer = np.clip(-seen[:, 1] + sizes, 0.0, None)  # Å towards the camera (it sits on the -y side)
+    grow = 2.0 * nearer * np.tan(np.radians(fov) / 2.0)
+    height = float((2.0 * (np.abs(seen[:, 2]) + sizes) + grow).max())  # up the screen (+z up)
+    width = float((2.0 * (np.abs(seen[:, 0]) + sizes) + grow).max())  # across the screen
+    return max(height, width / max(aspect, 1e-6)) * VIEW_MARGIN
 
 
 def cylinder_mesh(segments: np.ndarray, radius: float = 0.12, sides: int = 10) -> tuple[np.ndarray, np.ndarray]:

@@ -32,6 +32,7 @@ from vispy.visuals import MeshVisual
 import core
 from alphacrystal_gui.view3d.canvas_host import OffscreenCanvasWidget, create_canvas
 from alphacrystal_gui.view3d.geometry import (
+    CAMERA_FOV,
     COLOUR_SCHEMES,
     atom_colours,
     polyhedra_edges,
@@ -75,7 +76,7 @@ class StructureView(QWidget):
         super().__init__(parent)
         self.canvas, canvas_widget, self.render_mode = create_canvas((480, 420))
         self.view = self.canvas.central_widget.add_view()
-        self.view.camera = scene.TurntableCamera(fov=30, elevation=22, azimuth=35)
+        self.view.camera = scene.TurntableCamera(fov=CAMERA_FOV, elevation=22, azimuth=35)
         self.atoms = scene.visuals.Markers(parent=self.view.scene, spherical=True, scaling="scene")
         # Bonds are cylinders (a mesh): GL lines wider than 1 px are invalid on core-profile
         # contexts (Mesa llvmpipe) and vispy's "agg" lines cannot draw separate segments.

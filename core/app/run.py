@@ -169,6 +169,9 @@ class RunModel:
     start of the next run): results, provisional results, fitness histories, the viewed
     result, the run's state and message."""
     results_changed = Signal()
+    comparison_changed = Signal()
+    """The results shown got a reference's comparison (:meth:`set_comparison`): the same results, new
+    match/RMSD values (a view refreshes them and keeps its selection)."""
     """New results (final, or a run's provisional ones), or none."""
     viewing_changed = Signal(object)
     """The result index whose map is shown read-only, or None (back to the input map)."""
@@ -336,6 +339,17 @@ class RunModel:
             message = f"{message} ({len(self.records)} structures relaxed before it failed are kept)"
             self.results_changed.emit()
         self._set_state(RunState.FAILED, message)
+
+    def set_comparison(self, records: list[ResultRecord], values: list[tuple[bool | None, float | None]]) -> bool:
+        """A reference's comparison with ``records`` (:func:`core.predict.pipeline.compare_records`,
+        computed elsewhere: a reference opened after the run) put on the results shown, when they
+        are still those records; False (nothing changed) when the results changed meanwhile."""
+        if self.results is None or self.provisional or [id(r) for r in self.records] != [id(r) for r in records]:
+            return False
+        for record, (match, rmsd) in zip(records, values):  # the same records: a viewed one stays the viewed one
+            record.match_reference, record.rmsd_reference = match, rmsd
+        self.comparison_changed.emit()
+        return True
 
     def show(self, results: SessionResults, message: str) -> None:
         """Show finished results made elsewhere (a run folder), :attr:`RunState.DONE` with ``message``."""

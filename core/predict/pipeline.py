@@ -55,6 +55,7 @@ from core.predict.scope import (
     check_scope,
     contact_route_fits,
     hull_caveat,
+    large_cell_note,
     runs_cmcrystal_by_default,
     scope_notes,
 )
@@ -162,6 +163,8 @@ def predict_structures(
         notes.append("contact route: no space group admits a Wyckoff assignment of "
                      f"{parsed.unit_formula}" + (f" with Z={settings.z}" if settings.z else ""))
     maps = _contact_maps(parsed, sorted({c.z for c in candidates}), clock, device, given=contact_maps)
+    if candidates and (large := large_cell_note(parsed, sorted({c.z for c in candidates}))):
+        notes.append(large)
 
     if not candidates and not templates:
         raise PredictionError(f"no structure to offer for '{formula}'"
@@ -254,21 +257,32 @@ def _nothing_offered(parsed, settings: PredictionSettings) -> list[str]:
 
 def compare_with_reference(result: PredictionResult, reference: Structure) -> list[ResultRecord]:
     """The ranked records of ``result``, each with whether it matches ``reference``
-    (pymatgen's StructureMatcher at its default tolerances, :data:`core.crystal.matching.DEFAULT_TOLERANCES`:
-    what a user checking by hand would get) and the paper's fractional RMSD (None where undefined)."""
-    out = []
-    for record in result.records():
+    (:func:`compare_records`)."""
+    records = result.records()
+    for record, (match, rmsd) in zip(records, compare_records(records, reference)):
+        if record.structure is not None:
+            record.match_reference, record.rmsd_reference = match, rmsd
+    return records
+
+
+def compare_records(records: list[ResultRecord], reference: Structure) -> list[tuple[bool | None, float | None]]:
+    """(matches, fractional RMSD) of each record's structure against ``reference``: pymatgen's
+    StructureMatcher at its default tolerances (:data:`core.crystal.matching.DEFAULT_TOLERANCES`: what a
+    user checking by hand would get) and the paper's fractional RMSD (None where undefined); (None, None)
+    for a record without a structure. Seconds for a few dozen: a caller with a window runs it in a
+    worker thread (a reference opened after a run)."""
+    out: list[tuple[bool | None, float | None]] = []
+    for record in records:
         structure = record.structure
         if structure is None:  # every ranked entry has one; a record read from elsewhere may not
-            out.append(record)
+            out.append((None, None))
             continue
         match = structure_match(structure, reference, DEFAULT_TOLERANCES)
         try:
             rmsd = float(fractional_rmsd_mae(structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
             rmsd = None
-        record.match_reference, record.rmsd_reference = bool(match.matched), rmsd
-        out.append(record)
+        out.append((bool(match.matched), rmsd))
     return out
 
 def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,

@@ -201,6 +201,29 @@ data holds: ABC3 perovskites (39 % at Z = 4) would flag nearly every screen of t
 and ABCD4 (80 %) are the cases where the ground state is often a larger cell."""
 
 
+def large_cell_note(parsed: Formula, zs: list[int]) -> str | None:
+    """Which contact model the cells of ``zs`` of more atoms than the default model takes run on,
+    and how well it did on validation cells of that size (its own card's figure, from its metadata),
+    or None: a user of a 14-atom MgAl2O4 could not tell from the output which models answered, nor
+    that they are less reliable there."""
+    from core.contact_model.inference import LARGE_CELL_MODEL_PATH, load_model
+
+    small = load_model(None, "cpu")
+    apfu = parsed.atoms_per_formula_unit
+    large = sorted(z for z in zs if z * apfu > small.max_atoms)
+    if not large or not LARGE_CELL_MODEL_PATH.is_file():
+        return None
+    model = load_model(str(LARGE_CELL_MODEL_PATH), "cpu")
+    cells = ", ".join(f"Z = {z} ({z * apfu} atoms)" for z in large)
+    dice_large, dice_small = model.metadata.get("val_dice_13_20"), small.metadata.get("val_dice_final")
+    quality = (f": its maps' Dice on validation cells of {small.max_atoms + 1}-{model.max_atoms} atoms is "
+               f"{dice_large:.2f}, against {dice_small:.2f} for the {small.max_atoms}-atom model on its cells, so "
+               "CMCrystal's structures there miss more often and the templates carry more of the ranking"
+               if isinstance(dice_large, float) and isinstance(dice_small, float) else "")
+    return (f"{cells}: the contact map comes from the {model.max_atoms}-atom model "
+            f"({LARGE_CELL_MODEL_PATH.name}){quality} (docs/contact-model.md)")
+
+
 def hull_caveat(parsed: Formula) -> str | None:
     """Why E_hull may be too low for ``parsed``, or None: the known phases of the hull are cells of
     at most 20 atoms (MP-20), and when this stoichiometry's common cells reach that limit its real
@@ -213,9 +236,10 @@ def hull_caveat(parsed: Formula) -> str | None:
     cap = census.largest_z_in_data
     if not census.crowds_the_cap or census.share(cap) < HULL_CAVEAT_SHARE:
         return None
-    return (f"the known phases are cells of at most {MP20_MAX_ATOMS} atoms and {census.share(cap):.0%} of the "
-            f"known {census.anonymous_formula} cells are that large (Z = {cap}): a larger known ground state of "
-            f"{parsed.unit_formula} may be missing from the hull, so 'stable' may be too kind")
+    return (f"the hull's known phases are cells of at most {MP20_MAX_ATOMS} atoms, and {census.share(cap):.0%} of the "
+            f"known {census.anonymous_formula}-type compounds take the largest cell of that size (Z = {cap}, "
+            f"{cap * census.atoms_per_formula_unit} atoms): a ground state of {parsed.unit_formula} in a larger "
+            "cell would be missing from the hull, so 'stable' may be too kind")
 
 
 def unseen_elements_note(parsed: Formula) -> str | None:
