@@ -627,12 +627,18 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             spec.write_text(spec.read_text().rstrip("\n") + "\n")
         if remarks:  # beside the INCAR they concern, where a screen's batch of them is not lost
             readme += "\nRemarks of pymatgen's input set on these inputs:\n" + "".join(f"- {m}\n" for m in remarks)
-        magnetic = magnetic_start_text(input_set.incar.get("MAGMOM"), input_set.poscar.structure, magmoms is not None)
+        # read from the files written (the input set's incar property would compute it again, with its remarks)
+        from pymatgen.io.vasp import Incar
+
+        magnetic = magnetic_start_text(Incar.from_file(staging / "INCAR").get("MAGMOM"),
+                                       Poscar.from_file(staging / "POSCAR", check_for_potcar=False).structure,
+                                       magmoms is not None)
         if magnetic:
             readme += "\n" + magnetic
         if readme:
             (staging / "README.txt").write_text(readme.lstrip("\n"))
         _tidy_incar(staging / "INCAR")
+        _tidy_poscar(staging / "POSCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
@@ -715,6 +721,23 @@ def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:
     ``MPRelaxSet`` (tetrahedron method, ISMEAR = -5), which VASP advises against for metals."""
     metal = all_metal([str(element) for element in structure.composition.elements])
     return MPMetalRelaxSet(structure) if metal else MPRelaxSet(structure)
+
+
+POSCAR_DECIMALS = 10
+"""Decimals of the VASP inputs' POSCAR (fractional coordinates; lattice in Å): a symmetrised cell's
+0.4999999999999997 and 4e-16 are written 0.5000000000 and 0.0000000000."""
+
+
+def _tidy_poscar(path: Path) -> None:
+    """Rewrite the POSCAR with :data:`POSCAR_DECIMALS` decimals, float noise gone (no -0.0), the
+    sites and their order, the comment and the species lines kept."""
+    poscar = Poscar.from_file(path, check_for_potcar=False)
+    structure = poscar.structure
+    frac = np.round(np.asarray(structure.frac_coords, dtype=float), POSCAR_DECIMALS) % 1.0
+    frac = np.round(frac, POSCAR_DECIMALS) % 1.0 + 0.0  # 0.99999999999 -> 0.0, and never -0.0
+    lattice = np.round(np.asarray(structure.lattice.matrix, dtype=float), POSCAR_DECIMALS) + 0.0
+    tidy = Structure(lattice, structure.species, frac, site_properties=structure.site_properties or None)
+    path.write_text(Poscar(tidy, comment=poscar.comment).get_str(significant_figures=POSCAR_DECIMALS))
 
 
 def _tidy_incar(path: Path) -> None:
