@@ -402,3 +402,19 @@ def test_a_magnetic_start_is_said_to_be_ferromagnetic(tmp_path):
     assert "Magnetic start" not in ((nacl / "README.txt").read_text() if (nacl / "README.txt").exists() else "")
     assert "Fe magnetic with all moments parallel" in ferromagnetic_start_note(["Fe", "F"])
     assert ferromagnetic_start_note(["Na", "Cl"]) is None
+
+
+def test_the_vasp_poscar_carries_no_float_noise(tmp_path):
+    """A symmetrised cell's POSCAR read 0.4999999999999997 and 0.0000000000000004: ten decimals, no -0."""
+    from pymatgen.io.vasp import Poscar
+
+    from core.io.structures import write_vasp_inputs
+
+    rutile = primitive_cell(FIXTURES["TiO2"]())
+    noisy = rutile.copy()
+    noisy.perturb(0.002, min_distance=0.001, seed=3)
+    text = (write_vasp_inputs(noisy, tmp_path / "vasp", symmetrize=True) / "POSCAR").read_text()
+    numbers = [field for line in text.splitlines()[2:5] + text.splitlines()[8:] for field in line.split()[:3]]
+    assert numbers and all(len(field.split(".")[1]) == 10 for field in numbers), numbers
+    assert not any(field.startswith("-0.0000000000") or "99999999" in field for field in numbers)
+    assert structure_match(Poscar.from_str(text).structure, rutile).matched
