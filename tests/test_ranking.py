@@ -110,7 +110,8 @@ def test_pipeline_ranking_merges_the_near_tie_and_says_why():
     entries, relaxations = pool()
     ranked, _, _ = _rank(entries, relaxations, True, near_tie=0.0)
     assert [e.source for e in ranked] == ["template mp-1"]  # the same structure at default tolerances
-    assert ranked[0].rank_reason == "the only distinct structure; found 2 times"
+    assert ranked[0].rank_reason == ("the only distinct structure; found 2 times (1 duplicate merged into it: "
+                                     "the duplicates column)")
     assert ranked[0].crystallography()["relaxed_spacegroup"] == 99
 
 

@@ -364,7 +364,8 @@ def _explain(ranked: list[RankedStructure], relaxed: bool, near_tie: float) -> N
                     f"lower): near-ties within {1000 * near_tie:.0f} meV/atom are merged onto the higher "
                     f"symmetry; " + text)
         if e.duplicates:
-            text += f"; found {e.duplicates + 1} times"
+            text += (f"; found {e.duplicates + 1} times ({e.duplicates} duplicate{'s' if e.duplicates != 1 else ''} "
+                     "merged into it: the duplicates column)")
         e.rank_reason = text
 
 def _ordered(entries: list[RankedStructure], relaxed: bool, borrowed: set[int] | None = None) -> list[RankedStructure]:
