@@ -46,7 +46,7 @@ from core import (
 REDRAW_INTERVAL_MS = 200
 """Fitness curves and progress are drawn at most this often during a run."""
 
-LEGEND_MIN_PLOT_PX = 200
+LEGEND_MIN_PLOT_PX = 170
 """Height (px) under which the fitness plot shows no legend, only curves (click one for its candidate)."""
 
 LEGEND_ENTRIES = 6
