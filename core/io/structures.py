@@ -684,6 +684,8 @@ def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> s
     if not magmom:
         return None
     moments = [float(np.linalg.norm(m)) if isinstance(m, (list, tuple)) else abs(float(m)) for m in magmom]
+    if len(moments) != len(structure):  # not one moment per site (a non-collinear INCAR): nothing to name
+        return None
     magnetic = [k for k, m in enumerate(moments) if m > MAGNETIC_START_MU_B]
     if not magnetic:
         return None
