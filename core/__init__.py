@@ -84,6 +84,7 @@ _LAZY = {
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "lower_than_rank1": "core.screen.report", "SCREEN_LOWER_COLUMN": "core.screen.report",
     "SCREEN_FLOAT_FORMATS": "core.screen.report", "finite_number": "core.screen.report",
+    "screen_row_uncertain": "core.screen.report",
     "compare_with_reference": "core.predict.pipeline", "compare_records": "core.predict.pipeline",
     "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
@@ -102,7 +103,8 @@ _LAZY = {
     "atomic_numbers": "core.crystal.elements", "element_sort_key": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "STABILITY_LABELS": "LABELS", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME",
-            "SCREEN_LOWER_COLUMN": "LOWER_COLUMN", "SCREEN_FLOAT_FORMATS": "FLOAT_FORMATS"}
+            "SCREEN_LOWER_COLUMN": "LOWER_COLUMN", "SCREEN_FLOAT_FORMATS": "FLOAT_FORMATS",
+            "screen_row_uncertain": "uncertain"}
 
 
 def __getattr__(name: str):

@@ -155,3 +155,23 @@ def test_a_json_report_holds_no_nan(tmp_path):
     assert "NaN" not in text and "Infinity" not in text
     data = json.loads(text, parse_constant=lambda name: pytest.fail(f"{name} in a report"))
     assert data["rms_mean"] is None and data["rows"] == [{"rms": None, "top1": 1.0}] and data["pair"] == [None, 2]
+
+
+def test_export_says_when_the_cell_is_larger_than_primitive_and_what_overwrite_left(tmp_path, capsys):
+    """A CIF's conventional cell went to VASP at three times the atoms without a word, and --overwrite
+    with fewer formats left the earlier export's other files (maybe another structure) unsaid."""
+    from pymatgen.core import Lattice, Structure
+
+    from core.cli import main
+
+    cif = tmp_path / "NaCl.cif"
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]).to(
+        filename=str(cif))
+    out = tmp_path / "out"
+    assert main(["export", str(cif), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "holds a cell of 8 atoms, its primitive cell 2" in said and "--primitive writes the smaller one" in said
+    assert main(["export", str(cif), "--out", str(out), "--formats", "cif", "--overwrite", "--primitive"]) == 0
+    said = capsys.readouterr().out
+    assert "primitive cell" not in said
+    assert "also holds NaCl_sym.cif, NaCl.POSCAR, NaCl_vasp/ of an earlier export of NaCl, not replaced" in said

@@ -1640,6 +1640,9 @@ def test_the_screen_table_shows_reasons_and_matches_in_view(qtbot, tmp_path):
     assert cell == {"best_energy_per_atom": "-3.6680", "seconds": "18.4", "stability": "uncertain ⚠"}
     other.table.sortItems(keys.index("seconds"))
     assert [other.table.item(r, 0).text() for r in range(2)] == ["ZnO", "MgF2"]  # 9 before 18.4, as numbers
+    other.table.sortItems(keys.index("e_above_hull_meV"))  # an uncertain figure after the trusted ones, as
+    assert [other.table.item(r, 0).text() for r in range(2)] == ["ZnO", "MgF2"]  # screen.csv and the report
+    assert other.table.item(1, keys.index("e_above_hull_meV")).text() == "-3843.5"  # still shown
     assert keys.index("reason") < 6 and keys.index("match") < 7  # beside the stability, not at the far end
     assert dialog.table.item(1, keys.index("match")).text() == "yes"
     opened = []

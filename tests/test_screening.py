@@ -290,3 +290,37 @@ def test_a_screen_task_leaves_the_vasp_remarks_in_the_files_not_on_the_terminal(
         row = screen_task(ScreenItem("CoO"), dataclasses.asdict(PredictionSettings.fast()), str(tmp_path))
     assert row["status"] == "failed" and "stopped here" in row["reason"]
     assert [str(w.message) for w in said] == ["atoms 1 and 2 are 0.3 Å apart"]
+
+
+def test_a_screen_refuses_the_users_table_and_report_and_other_settings_results(tmp_path):
+    """A screen replaced a user's own screen.csv and report.html, and a re-run with another potential
+    replaced an earlier screen's results in place: both are refused before any work, naming why;
+    --overwrite replaces the results; our own table and report are continued."""
+    import dataclasses
+
+    from core.predict.settings import PredictionSettings
+    from core.screen.screening import ScreenError, check_screen_outputs, task_settings, write_report
+
+    items = [ScreenItem("NaCl"), ScreenItem("KBr")]
+    fast = dataclasses.asdict(PredictionSettings.fast())
+    users = tmp_path / "users"
+    users.mkdir()
+    (users / "screen.csv").write_text("my,own,data\n")
+    with pytest.raises(ScreenError, match="screen.csv is not a screen table of this program"):
+        check_screen_outputs(users, items, fast)
+    (users / "screen.csv").unlink()
+    (users / "report.html").write_text("<html>my notes</html>")
+    with pytest.raises(ScreenError, match="report.html is not a screen report of this program"):
+        check_screen_outputs(users, items, fast)
+    ours = tmp_path / "ours"
+    ours.mkdir()
+    write_report(ours, [])
+    done = ours / items[0].name
+    done.mkdir()
+    (done / "summary.json").write_text(json.dumps({"settings": task_settings(items[0], fast), "structures": []}))
+    check_screen_outputs(ours, items, fast)  # the same settings: that screen goes on
+    other = {**fast, "potential": "sevennet"}
+    with pytest.raises(ScreenError, match=r"1 formula \(NaCl\) was screened there with other settings "
+                                          r"\(potential 'chgnet' -> 'sevennet'\).*--overwrite"):
+        check_screen_outputs(ours, items, other)
+    check_screen_outputs(ours, items, other, overwrite=True)

@@ -15,7 +15,13 @@ from PySide6.QtWidgets import (
 )
 
 from alphacrystal_gui.widgets.results_table import NumberItem, hull_tooltip
-from core import SCREEN_FLOAT_FORMATS, SCREEN_LOWER_COLUMN, finite_number, lower_than_rank1
+from core import (
+    SCREEN_FLOAT_FORMATS,
+    SCREEN_LOWER_COLUMN,
+    finite_number,
+    lower_than_rank1,
+    screen_row_uncertain,
+)
 
 COLUMNS = (("formula", "Formula"), ("status", "Status"), ("e_above_hull_meV", "E_hull\n(meV/atom)"),
            ("stability", "Stability"), (SCREEN_LOWER_COLUMN, "Lower E_hull of another\nstructure (meV/atom)"),
@@ -70,6 +76,8 @@ class ScreeningTable(QDialog):
                 shown = format(number, SCREEN_FLOAT_FORMATS.get(key, "g")) if number is not None else text
                 if key == "stability" and row.get("hull_warning"):  # as the report flags it
                     shown = f"{shown} ⚠"
+                if key in ("e_above_hull_meV", SCREEN_LOWER_COLUMN) and screen_row_uncertain(row):
+                    number = None  # sorted after every trusted figure, as screen.csv and the report order it
                 item = NumberItem(number, shown)  # numeric columns sort as numbers, shown as the report shows them
                 item.setData(Qt.ItemDataRole.UserRole, r)
                 if key in ("e_above_hull_meV", "stability") and row.get("decomposition"):

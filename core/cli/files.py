@@ -27,7 +27,7 @@ from core.runtime.terminal import format_seconds
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.crystal.symmetry import primitive_cell
-    from core.io.structures import close_atoms, export_structure, read_structure
+    from core.io.structures import close_atoms, export_structure, export_targets, read_structure
 
     structure = read_structure(args.file, warn=False)  # the formats, the stem and --out are checked by their types
     overlap = close_atoms(structure, args.file)
@@ -37,10 +37,18 @@ def cmd_export(args: argparse.Namespace) -> int:
         warnings.warn(StructureWarning(f"{overlap} (exported as asked)"), stacklevel=1)
     if args.primitive:
         structure = primitive_cell(structure)
-    written = export_structure(structure, args.out, stem=args.stem or Path(args.file).stem, formats=args.formats,
-                               overwrite=args.overwrite)
+    elif len(smaller := primitive_cell(structure)) < len(structure):  # a CIF's conventional cell, as given
+        print(f"note: {args.file} holds a cell of {len(structure)} atoms, its primitive cell {len(smaller)}: the "
+              "files hold the cell as given; --primitive writes the smaller one (a DFT run of it costs less)")
+    stem = args.stem or Path(args.file).stem
+    stale = ([path for fmt, path in export_targets(Path(args.out), stem).items()
+              if fmt not in args.formats and path.exists()] if args.overwrite else [])
+    written = export_structure(structure, args.out, stem=stem, formats=args.formats, overwrite=args.overwrite)
     for path in written:
         print(path)
+    if stale:  # --overwrite replaces only the formats asked for: the others may be another structure
+        print(f"note: {args.out} also holds {', '.join(p.name + ('/' if p.is_dir() else '') for p in stale)} of an "
+              f"earlier export of {stem}, not replaced: they may be another structure")
     write_json_option(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
     return 0
 

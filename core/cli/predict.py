@@ -202,6 +202,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     from core.screen.screening import (
         ClusterSpec,
         check_screen_folder,
+        check_screen_outputs,
         read_cluster_config,
         screen,
         start_cluster,
@@ -221,6 +222,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
     if not found.items:
         raise AlphaCrystalError(f"{args.input}: no formula left to screen ({bad} bad lines)")
     settings = predict_settings(args)
+    check_screen_outputs(args.out, found.items, dataclasses.asdict(settings), args.overwrite)
     if args.scheduler and args.cluster != "local":
         raise AlphaCrystalError("give either --scheduler or --cluster, not both")
     kind = "scheduler" if args.scheduler else args.cluster
@@ -321,6 +323,9 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                    help="threads per worker (default 1: each formula runs on one core)")
     p.add_argument("--skip-bad-lines", action="store_true",
                    help="screen the good lines of an input with bad ones (default: refuse, naming them)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="re-run and replace the results of formulas that --out holds from a screen with other "
+                        "settings (default: refuse, naming them; the same settings continue that screen)")
     p.add_argument("--retries", type=Number(int, 0, 100), default=2,
                    help="re-runs of a formula whose task crashed or whose worker died (default 2)")
     p.add_argument("--worker-timeout", type=positive_float, default=None, metavar="SECONDS",

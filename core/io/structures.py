@@ -774,6 +774,12 @@ def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
     return chosen
 
 
+def export_targets(out: Path, stem: str) -> dict[str, Path]:
+    """Where :func:`export_structure` writes each format of ``stem`` in ``out``."""
+    return {"cif": out / f"{stem}.cif", "cif-symmetrized": out / f"{stem}_sym.cif",
+            "poscar": out / f"{stem}.POSCAR", "vasp": out / f"{stem}_vasp"}
+
+
 def export_structure(
     structure: Structure,
     out_dir: str | os.PathLike,
@@ -800,8 +806,7 @@ def export_structure(
     formats = check_export_formats(formats)
     stem = check_file_stem(stem or structure.composition.reduced_formula)
     out = check_output_folder(out_dir)
-    targets = {"cif": out / f"{stem}.cif", "cif-symmetrized": out / f"{stem}_sym.cif",
-               "poscar": out / f"{stem}.POSCAR", "vasp": out / f"{stem}_vasp"}
+    targets = export_targets(out, stem)
     existing = [targets[fmt] for fmt in formats if targets[fmt].exists()]
     if existing and not overwrite:
         names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing)

@@ -191,7 +191,8 @@ def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
         return top + (hi - e) / span * (height - top - bottom)
 
     dots = "".join(f"<circle cx='{left + k * step:.1f}' cy='{y(e):.1f}' r='4' fill='#3060c0'>"
-                   f"<title>{escape(f)}: {e:.4f} {unit}</title></circle>" for k, (f, e) in enumerate(points))
+                   f"<title>{escape(f)}: {e:{'.1f' if unit == 'meV/atom' else '.4f'}} {unit}</title></circle>"
+                   for k, (f, e) in enumerate(points))  # as the table shows it (0.0000 meV/atom read as noise)
     labels = "".join(f"<text x='{left + k * step:.1f}' y='{height - 5}' font-size='10' text-anchor='middle'>"
                      f"{escape(f)}</text>" for k, (f, _) in enumerate(points)) if len(points) <= 30 else ""
     digits = ".1f" if unit == "meV/atom" else ".3f"

@@ -438,6 +438,65 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     return [rows[i.name] for i in items if i.name in rows]
 
 
+SCREEN_REPORT = "report.html"
+"""The screen's page, beside :data:`SCREEN_TABLE`; ours begins with :data:`REPORT_TITLE`."""
+REPORT_TITLE = "<title>AlphaCrystal screen:"
+
+
+def check_screen_outputs(out: str | os.PathLike, items: list[ScreenItem], settings_dict: dict,
+                         overwrite: bool = False) -> None:
+    """Refuse, before any work, a screen that would replace what it should not: a ``screen.csv`` or
+    ``report.html`` of the user's (a screen replaced both without a word), or, unless ``overwrite``,
+    the finished results of formulas screened in ``out`` with other settings (a re-run with another
+    potential replaced a whole earlier screen's folders in place).
+
+    Raises
+    ------
+    ScreenError
+        Naming the file, or the formulas and the first settings that differ.
+    """
+    folder = Path(out)
+    table, report = folder / SCREEN_TABLE, folder / SCREEN_REPORT
+    if table.is_file() and _first_line(table).split(",")[:2] != list(ROW_FIELDS[:2]):
+        raise ScreenError(f"{table} is not a screen table of this program (its first line is not "
+                          f"'{','.join(ROW_FIELDS[:3])},...'): move it or give another --out")
+    if report.is_file() and REPORT_TITLE not in report.read_text(encoding="utf-8", errors="replace")[:4000]:
+        raise ScreenError(f"{report} is not a screen report of this program: move it or give another --out")
+    if overwrite:
+        return
+    changed = [(item, settings_changes(folder / item.name, task_settings(item, settings_dict)) or ["settings differ"])
+               for item in items if finished(folder / item.name)
+               and not finished(folder / item.name, task_settings(item, settings_dict))]
+    if changed:
+        names = ", ".join(item.formula for item, _ in changed[:5]) + (" ..." if len(changed) > 5 else "")
+        raise ScreenError(f"{folder}: {len(changed)} formula{'s' if len(changed) != 1 else ''} ({names}) "
+                          f"{'were' if len(changed) != 1 else 'was'} screened there with other settings "
+                          f"({'; '.join(changed[0][1][:3])}): this screen would replace their results. Give "
+                          "the same options to continue that screen, another --out, or --overwrite to replace them")
+
+
+def _first_line(path: Path) -> str:
+    with path.open(encoding="utf-8-sig", errors="replace") as fh:
+        return fh.readline().strip()
+
+
+def settings_changes(folder: Path, settings: dict) -> list[str]:
+    """What differs between the settings a finished run folder was made with and ``settings``
+    (``potential chgnet -> sevennet``); [] when none does or the folder holds no summary."""
+    import json
+
+    try:
+        stored = json.loads((folder / SUMMARY_JSON).read_text()).get("settings", {})
+    except (OSError, ValueError):
+        return []
+
+    def comparable(value):
+        return list(value) if isinstance(value, tuple) else value
+
+    return [f"{key} {stored.get(key)!r} -> {value!r}" for key, value in settings.items()
+            if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(value)]
+
+
 def write_report(out: Path, rows: list[dict]) -> None:
     """``screen.csv`` and ``report.html`` of the rows so far (each written atomically)."""
     import csv
@@ -450,7 +509,7 @@ def write_report(out: Path, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS})
     atomic_write_text(out / SCREEN_TABLE, buffer.getvalue())
-    atomic_write_text(out / "report.html", report_html(rows, out))
+    atomic_write_text(out / SCREEN_REPORT, report_html(rows, out))
 
 
 def check_screen_folder(out: str | os.PathLike) -> None:
