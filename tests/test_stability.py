@@ -301,9 +301,9 @@ def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
     judge = hull_judge("chgnet")
     reference = judge.reference_id("NaCl")
     assert reference is not None
-    assert _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl") == ([{reference}, set()],
-                                                                                          "Fm-3m")
-    assert _known_phase_ids([Entry(rock_salt)], judge, "Na3Cl7") == ([set()], None)  # no known phase
+    ids, symbol, known = _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl")
+    assert (ids, symbol) == ([{reference}, set()], "Fm-3m") and known is not None
+    assert _known_phase_ids([Entry(rock_salt)], judge, "Na3Cl7") == ([set()], None, None)  # no known phase
 
 
 def test_a_structure_with_other_bonds_is_not_the_known_phase():
@@ -374,6 +374,27 @@ def test_the_undistorted_parent_of_a_distorted_known_phase_is_not_it():
     slightly.translate_sites([oxygen], [0.03, 0.0, 0.0], frac_coords=False)
     assert space_group_or_p1(slightly)[0] == 136 and space_group_or_p1(slightly, 0.01)[0] != 136
     assert is_same_phase(slightly, distorted)
+    # what the rutile is, said: the distorted phase's undistorted parent (and a strained copy is not one)
+    from core.stability.identity import is_undistorted_parent
+
+    assert is_undistorted_parent(parent, distorted) and not is_undistorted_parent(distorted, parent)
+    assert not is_undistorted_parent(slightly, distorted)
+    # and the run's note on it says so beside "not found"
+    from core.predict.ordering import _parent_said
+    from core.stability.hull import Stability
+
+    class Entry:
+        def __init__(self, structure):
+            self.structure = structure
+
+        def crystallography(self):
+            return {"relaxed_symbol": space_group_or_p1(self.structure)[1]}
+
+    missed = Stability(0.0, 0.025, (), "metastable", "mp-fitted", 0.1,
+                       note="no structure of this run was found to be the known phase mp-0 (P2_1/c)")
+    said = _parent_said(Entry(parent), missed, distorted, "P2_1/c").note
+    assert said.startswith(missed.note) and "this structure (P4_2/mnm) is the known phase's undistorted parent" in said
+    assert _parent_said(Entry(slightly), missed, distorted, "P2_1/c") is missed
 
 
 def test_an_element_is_measured_from_its_own_crystal():

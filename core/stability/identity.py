@@ -104,10 +104,26 @@ def is_same_phase(structure: Structure, known: Structure) -> bool:
         return False  # not recognised, the run goes on
 
 
+def is_undistorted_parent(structure: Structure, known: Structure) -> bool:
+    """Whether ``structure`` is the known phase but for its distortion: the same bonds and first shells
+    (tests 1-3 of the module docstring), of a higher symmetry (test 4 fails). Such a result is not the
+    known phase (its energy is another), and a note can say what it is; False where it cannot be compared."""
+    try:
+        if not _undistorted_parent(structure, known):
+            return False
+        return _same_bonds_and_shells(structure, known.get_primitive_structure())
+    except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell: not recognised
+        return False
+
+
 def _is_same_phase(structure: Structure, known: Structure) -> bool:
     if _undistorted_parent(structure, known):
         return False
-    known = known.get_primitive_structure()
+    return _same_bonds_and_shells(structure, known.get_primitive_structure())
+
+
+def _same_bonds_and_shells(structure: Structure, known: Structure) -> bool:
+    """Tests 1-3 of the module docstring, ``known`` a primitive cell."""
     aligned = aligned_to(known, structure)
     if aligned is None:
         return False
