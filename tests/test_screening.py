@@ -324,3 +324,11 @@ def test_a_screen_refuses_the_users_table_and_report_and_other_settings_results(
                                           r"\(potential 'chgnet' -> 'sevennet'\).*--overwrite"):
         check_screen_outputs(ours, items, other)
     check_screen_outputs(ours, items, other, overwrite=True)
+
+
+def test_the_report_names_the_metastable_limit_of_the_screen(tmp_path):
+    """report.html said "metastable (above it by at most the threshold of the run)" without the value."""
+    from core.screen.screening import write_report
+
+    write_report(tmp_path, [], ehull_threshold=0.05)
+    assert "by at most 50 meV/atom, this screen's --ehull-threshold" in (tmp_path / "report.html").read_text()

@@ -87,8 +87,11 @@ document.querySelectorAll('th').forEach(function (th, col) {
 """
 
 
-def report_html(rows: list[dict], out: Path) -> str:
-    """The page for ``rows`` (screen rows, :data:`core.screen.screening.ROW_FIELDS`) of the screen in ``out``."""
+def report_html(rows: list[dict], out: Path, ehull_threshold: float | None = None) -> str:
+    """The page for ``rows`` (screen rows, :data:`core.screen.screening.ROW_FIELDS`) of the screen in ``out``;
+    ``ehull_threshold`` (eV/atom): the run's metastable limit, named where the labels are explained."""
+    limit = ("the threshold of the run" if ehull_threshold is None else
+             f"{1000 * ehull_threshold:g} meV/atom, this screen's --ehull-threshold")
     done = sum(1 for r in rows if r.get("status", "").startswith("done"))
     failed = sum(1 for r in rows if r.get("status") == "failed")
     body = "\n".join(_row(r, out) for r in rows)
@@ -108,8 +111,7 @@ formulas; the E_hull column is the rank-1 structure's, and where another of the 
 lower on the hull (the ranking put rank 1 first by a second potential or the symmetry prior), that lower
 figure is shown beside it. A lowest structure below the known hull reads its (negative) distance below it,
 and the formula's other structures, rank 1 included, are then measured from that lowest one: rank 1 at
-+0.9 beside a lower -4.5 lies 0.9 meV/atom above the lowest, 3.6 below the known phases. Stability: stable (on that hull within 1 meV/atom, or below it), metastable (above it by at most the threshold of
-the run), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
++0.9 beside a lower -4.5 lies 0.9 meV/atom above the lowest, 3.6 below the known phases. Stability: stable (on that hull within 1 meV/atom, or below it), metastable (above it by at most {limit}), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
 of that system are most likely incomplete; such formulas are listed after those with a trusted figure);
 "⚠ see note" where the hull warning puts a figure in doubt: check it against a complete phase diagram before
 believing it. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only

@@ -377,7 +377,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
             rows[item.name] = {**row_from_folder(item, out / item.name), "status": "done (earlier run)"}
             state.skipped += 1
     todo = [item for item in items if item.name not in rows]
-    write_report(out, [rows[i.name] for i in items if i.name in rows])
+    write_report(out, [rows[i.name] for i in items if i.name in rows], (settings_dict or {}).get("ehull_threshold"))
     if progress:
         progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
     running: dict = {}
@@ -426,7 +426,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
                 else:
                     state.done += 1
                 state.last = f"{item.formula}: {row['status']}"
-                write_report(out, [rows[i.name] for i in items if i.name in rows])
+                write_report(out, [rows[i.name] for i in items if i.name in rows], (settings_dict or {}).get("ehull_threshold"))
                 if progress:
                     progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
             if cancel is not None and cancel.is_set():
@@ -497,8 +497,9 @@ def settings_changes(folder: Path, settings: dict) -> list[str]:
             if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(value)]
 
 
-def write_report(out: Path, rows: list[dict]) -> None:
-    """``screen.csv`` and ``report.html`` of the rows so far (each written atomically)."""
+def write_report(out: Path, rows: list[dict], ehull_threshold: float | None = None) -> None:
+    """``screen.csv`` and ``report.html`` of the rows so far (each written atomically);
+    ``ehull_threshold``: the screen's metastable limit (eV/atom), named in the report."""
     import csv
     import io
 
@@ -509,7 +510,7 @@ def write_report(out: Path, rows: list[dict]) -> None:
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS})
     atomic_write_text(out / SCREEN_TABLE, buffer.getvalue())
-    atomic_write_text(out / SCREEN_REPORT, report_html(rows, out))
+    atomic_write_text(out / SCREEN_REPORT, report_html(rows, out, ehull_threshold))
 
 
 def check_screen_folder(out: str | os.PathLike) -> None:
