@@ -169,9 +169,10 @@ def test_export_says_when_the_cell_is_larger_than_primitive_and_what_overwrite_l
         filename=str(cif))
     out = tmp_path / "out"
     assert main(["export", str(cif), "--out", str(out)]) == 0
-    said = capsys.readouterr().out
-    assert "holds a cell of 8 atoms, its primitive cell 2" in said and "--primitive writes the smaller one" in said
+    said = capsys.readouterr()
+    assert "holds a cell of 8 atoms, its primitive cell 2" in said.err and "--primitive writes the smaller one" in said.err
+    assert all(line.startswith(str(out)) for line in said.out.splitlines())  # stdout: the files, for scripts
     assert main(["export", str(cif), "--out", str(out), "--formats", "cif", "--overwrite", "--primitive"]) == 0
-    said = capsys.readouterr().out
-    assert "primitive cell" not in said
-    assert "also holds NaCl_sym.cif, NaCl.POSCAR, NaCl_vasp/ of an earlier export of NaCl, not replaced" in said
+    said = capsys.readouterr()
+    assert "primitive cell" not in said.err and said.out.splitlines() == [str(out / "NaCl.cif")]
+    assert "also holds NaCl_sym.cif, NaCl.POSCAR, NaCl_vasp/ of an earlier export of NaCl, not replaced" in said.err

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 import warnings
 from pathlib import Path
@@ -39,7 +40,8 @@ def cmd_export(args: argparse.Namespace) -> int:
         structure = primitive_cell(structure)
     elif len(smaller := primitive_cell(structure)) < len(structure):  # a CIF's conventional cell, as given
         print(f"note: {args.file} holds a cell of {len(structure)} atoms, its primitive cell {len(smaller)}: the "
-              "files hold the cell as given; --primitive writes the smaller one (a DFT run of it costs less)")
+              "files hold the cell as given; --primitive writes the smaller one (a DFT run of it costs less)",
+              file=sys.stderr)  # stdout lists the files written, for scripts
     stem = args.stem or Path(args.file).stem
     stale = ([path for fmt, path in export_targets(Path(args.out), stem).items()
               if fmt not in args.formats and path.exists()] if args.overwrite else [])
@@ -48,7 +50,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(path)
     if stale:  # --overwrite replaces only the formats asked for: the others may be another structure
         print(f"note: {args.out} also holds {', '.join(p.name + ('/' if p.is_dir() else '') for p in stale)} of an "
-              f"earlier export of {stem}, not replaced: they may be another structure")
+              f"earlier export of {stem}, not replaced: they may be another structure", file=sys.stderr)
     write_json_option(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
     return 0
 
