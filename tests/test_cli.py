@@ -176,3 +176,19 @@ def test_export_says_when_the_cell_is_larger_than_primitive_and_what_overwrite_l
     said = capsys.readouterr()
     assert "primitive cell" not in said.err and said.out.splitlines() == [str(out / "NaCl.cif")]
     assert "also holds NaCl_sym.cif, NaCl.POSCAR, NaCl_vasp/ of an earlier export of NaCl, not replaced" in said.err
+
+
+def test_export_names_a_vasp_file_by_its_formula_and_takes_formats_in_any_case(tmp_path, capsys):
+    """Exporting a file named POSCAR wrote POSCAR.POSCAR and POSCAR_vasp/, and 'CIF,Poscar' was refused."""
+    from pymatgen.core import Lattice, Structure
+
+    from core.cli import main
+
+    poscar = tmp_path / "POSCAR"
+    Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]]
+                              ).get_primitive_structure().to(filename=str(poscar), fmt="poscar")
+    out = tmp_path / "out"
+    assert main(["export", str(poscar), "--out", str(out), "--formats", "CIF,Poscar"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["NaCl.POSCAR", "NaCl.cif"]
+    assert main(["export", str(poscar), "--out", str(out), "--stem", "mine", "--formats", "poscar"]) == 0
+    assert (out / "mine.POSCAR").is_file()

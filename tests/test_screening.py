@@ -332,3 +332,13 @@ def test_the_report_names_the_metastable_limit_of_the_screen(tmp_path):
 
     write_report(tmp_path, [], ehull_threshold=0.05)
     assert "by at most 50 meV/atom, this screen's --ehull-threshold" in (tmp_path / "report.html").read_text()
+
+
+def test_a_bad_z_is_told_the_way_of_its_own_input_format(tmp_path):
+    """A CSV's z = 0 was told to write '-', the text format's way of asking for automatic Z."""
+    text = tmp_path / "f.txt"
+    text.write_text("NaCl 0\n")
+    assert "positive whole number or '-' for automatic Z" in read_screen_input(str(text)).problems[0]
+    table = tmp_path / "f.csv"
+    table.write_text("formula,z\nNaCl,0\n")
+    assert "positive whole number or an empty cell for automatic Z" in read_screen_input(str(table)).problems[0]

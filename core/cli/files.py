@@ -42,7 +42,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         print(f"note: {args.file} holds a cell of {len(structure)} atoms, its primitive cell {len(smaller)}: the "
               "files hold the cell as given; --primitive writes the smaller one (a DFT run of it costs less)",
               file=sys.stderr)  # stdout lists the files written, for scripts
-    stem = args.stem or Path(args.file).stem
+    stem = args.stem or _default_stem(Path(args.file), structure)
     stale = ([path for fmt, path in export_targets(Path(args.out), stem).items()
               if fmt not in args.formats and path.exists()] if args.overwrite else [])
     written = export_structure(structure, args.out, stem=stem, formats=args.formats, overwrite=args.overwrite)
@@ -53,6 +53,15 @@ def cmd_export(args: argparse.Namespace) -> int:
               f"earlier export of {stem}, not replaced: they may be another structure", file=sys.stderr)
     write_json_option(args.json, {"file": str(args.file), "written": [str(p) for p in written]})
     return 0
+
+def _default_stem(path: Path, structure) -> str:
+    """The exported files' stem: the input's, or the formula for a VASP file named as VASP names them
+    (``POSCAR`` gave ``POSCAR.POSCAR`` and ``POSCAR_vasp/``)."""
+    stem = path.stem
+    if stem.upper() in ("POSCAR", "CONTCAR"):  # POSCAR, CONTCAR.relax
+        return structure.composition.reduced_formula
+    return stem
+
 
 def cmd_dataset_stats(args: argparse.Namespace) -> int:
     from core.data.datasets import SPLIT_FRACTIONS, load_dataset, split_by_formula, stats_text

@@ -757,14 +757,15 @@ def _tidy_incar(path: Path) -> None:
 
 
 def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
-    """The export formats, each one of :data:`EXPORT_FORMATS`, at least one (repeats dropped).
+    """The export formats, each one of :data:`EXPORT_FORMATS` in any case (``CIF,Poscar``), at least
+    one (repeats dropped).
 
     Raises
     ------
     ExportError
         No format, or an unknown one (named).
     """
-    chosen = tuple(dict.fromkeys(f.strip() for f in formats if f.strip()))
+    chosen = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
     if not chosen:
         raise ExportError(f"no export format given; choose from {', '.join(EXPORT_FORMATS)}")
     unknown = [f for f in chosen if f not in EXPORT_FORMATS]

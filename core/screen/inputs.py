@@ -115,7 +115,7 @@ def _read_text(path: Path) -> ScreenInput:
         if not fields:
             continue
         try:
-            z = _z(fields[1]) if len(fields) > 1 else None
+            z = _z(fields[1], "'-'") if len(fields) > 1 else None
             groups = tuple(_spacegroup(f) for f in fields[2:])
             out.items.append(_item(fields[0], z, groups, None, number))
         except AlphaCrystalError as exc:
@@ -137,7 +137,7 @@ def _read_csv(path: Path) -> ScreenInput:
             continue
         cell = {name: (row[k].strip() if k < len(row) else "") for name, k in column.items()}
         try:
-            z = _z(cell["z"]) if cell.get("z") else None
+            z = _z(cell["z"], "an empty cell") if cell.get("z") else None
             groups = tuple(_spacegroup(g) for g in re.split(r"[ ;]+", cell.get("spacegroup", "")) if g)
             reference = cell.get("reference") or None
             if reference is not None:
@@ -195,11 +195,13 @@ def _item(formula: str, z: int | None, groups: tuple[int, ...], reference: str |
     return ScreenItem(formula.strip(), z, groups, reference, line)
 
 
-def _z(text: str) -> int | None:
+def _z(text: str, automatic: str) -> int | None:
+    """Z of an input line; ``automatic``: how this input's format asks for automatic Z, for the message
+    (a CSV's z = 0 was told to write '-', the text format's way)."""
     if text in ("-", "auto"):
         return None
     if not text.isdigit() or int(text) < 1:
-        raise AlphaCrystalError(f"Z must be a positive whole number or '-', not {text!r}")
+        raise AlphaCrystalError(f"Z must be a positive whole number or {automatic} for automatic Z, not {text!r}")
     return int(text)
 
 
