@@ -285,11 +285,12 @@ def test_a_result_within_the_frames_error_of_the_hull_says_the_label_cannot_tell
 
 def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
     """Rock-salt NaCl is the shipped references' NaCl phase, whichever route made it; a CsCl-type
-    NaCl is not (core.predict.ordering._known_phase_ids, with the shipped library and references)."""
+    NaCl is not (core.predict.ordering._known_phase_relations, with the shipped library and references)."""
     from conftest import cscl, nacl
 
-    from core.predict.ordering import _known_phase_ids
+    from core.predict.ordering import _known_phase_relations
     from core.stability.hull import hull_judge
+    from core.stability.identity import SAME_PHASE
 
     class Entry:
         def __init__(self, structure):
@@ -301,9 +302,9 @@ def test_the_known_phase_is_recognised_by_what_it_is_not_by_its_route():
     judge = hull_judge("chgnet")
     reference = judge.reference_id("NaCl")
     assert reference is not None
-    ids, symbol, known = _known_phase_ids([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl")
-    assert (ids, symbol) == ([{reference}, set()], "Fm-3m") and known is not None
-    assert _known_phase_ids([Entry(rock_salt)], judge, "Na3Cl7") == ([set()], None, None)  # no known phase
+    relations, symbol = _known_phase_relations([Entry(rock_salt), Entry(caesium_type)], judge, "NaCl")
+    assert (relations, symbol) == ([(reference, SAME_PHASE), (reference, None)], "Fm-3m")
+    assert _known_phase_relations([Entry(rock_salt)], judge, "Na3Cl7") == ([("", None)], None)  # no known phase
 
 
 def test_a_structure_with_other_bonds_is_not_the_known_phase():
@@ -375,10 +376,16 @@ def test_the_undistorted_parent_of_a_distorted_known_phase_is_not_it():
     assert space_group_or_p1(slightly)[0] == 136 and space_group_or_p1(slightly, 0.01)[0] != 136
     assert is_same_phase(slightly, distorted)
     # what the rutile is, said: the distorted phase's undistorted parent (and a strained copy is not one)
-    from core.stability.identity import is_undistorted_parent
+    from core.stability.identity import (
+        SAME_PHASE,
+        UNDISTORTED_PARENT,
+        is_undistorted_parent,
+        phase_relation,
+    )
 
     assert is_undistorted_parent(parent, distorted) and not is_undistorted_parent(distorted, parent)
     assert not is_undistorted_parent(slightly, distorted)
+    assert [phase_relation(x, distorted) for x in (parent, slightly)] == [UNDISTORTED_PARENT, SAME_PHASE]
     # and the run's note on it says so beside "not found"
     from core.predict.ordering import _parent_said
     from core.stability.hull import Stability
@@ -392,9 +399,8 @@ def test_the_undistorted_parent_of_a_distorted_known_phase_is_not_it():
 
     missed = Stability(0.0, 0.025, (), "metastable", "mp-fitted", 0.1,
                        note="no structure of this run was found to be the known phase mp-0 (P2_1/c)")
-    said = _parent_said(Entry(parent), missed, distorted, "P2_1/c").note
+    said = _parent_said(Entry(parent), missed, "P2_1/c").note
     assert said.startswith(missed.note) and "this structure (P4_2/mnm) is the known phase's undistorted parent" in said
-    assert _parent_said(Entry(slightly), missed, distorted, "P2_1/c") is missed
 
 
 def test_an_element_is_measured_from_its_own_crystal():

@@ -44,7 +44,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         raise AlphaCrystalError("contact-map: the formula or file name is empty")
     from core.crystal.composition import is_formula
 
-    if Path(args.file).is_dir() and not is_formula(args.file):  # a screen's NaCl/ folder leaves NaCl a formula  # it read "element symbols start with a capital"
+    if Path(args.file).is_dir() and not is_formula(args.file):  # a screen's NaCl/ folder leaves NaCl a formula
         raise AlphaCrystalError(f"contact-map: {args.file} is a folder, not a structure file or a formula")
     if _looks_like_formula(args.file):
         if args.rule not in (None, "paper"):

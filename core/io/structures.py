@@ -627,18 +627,13 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
             spec.write_text(spec.read_text().rstrip("\n") + "\n")
         if remarks:  # beside the INCAR they concern, where a screen's batch of them is not lost
             readme += "\nRemarks of pymatgen's input set on these inputs:\n" + "".join(f"- {m}\n" for m in remarks)
-        # read from the files written (the input set's incar property would compute it again, with its remarks)
-        from pymatgen.io.vasp import Incar
-
-        magnetic = magnetic_start_text(Incar.from_file(staging / "INCAR").get("MAGMOM"),
-                                       Poscar.from_file(staging / "POSCAR", check_for_potcar=False).structure,
-                                       magmoms is not None)
+        # the files as written, each read once (the input set's incar property would compute it again, remarks too)
+        magmom = _tidy_incar(staging / "INCAR").get("MAGMOM")
+        magnetic = magnetic_start_text(magmom, _tidy_poscar(staging / "POSCAR"), magmoms is not None)
         if magnetic:
             readme += "\n" + magnetic
         if readme:
             (staging / "README.txt").write_text(readme.lstrip("\n"))
-        _tidy_incar(staging / "INCAR")
-        _tidy_poscar(staging / "POSCAR")
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
@@ -730,9 +725,9 @@ POSCAR_DECIMALS = 10
 0.4999999999999997 and 4e-16 are written 0.5000000000 and 0.0000000000."""
 
 
-def _tidy_poscar(path: Path) -> None:
+def _tidy_poscar(path: Path) -> Structure:
     """Rewrite the POSCAR with :data:`POSCAR_DECIMALS` decimals, float noise gone (no -0.0), the
-    sites and their order, the comment and the species lines kept."""
+    sites and their order, the comment and the species lines kept; returns the structure written."""
     poscar = Poscar.from_file(path, check_for_potcar=False)
     structure = poscar.structure
     frac = np.round(np.asarray(structure.frac_coords, dtype=float), POSCAR_DECIMALS) % 1.0
@@ -740,11 +735,12 @@ def _tidy_poscar(path: Path) -> None:
     lattice = np.round(np.asarray(structure.lattice.matrix, dtype=float), POSCAR_DECIMALS) + 0.0
     tidy = Structure(lattice, structure.species, frac, site_properties=structure.site_properties or None)
     path.write_text(Poscar(tidy, comment=poscar.comment).get_str(significant_figures=POSCAR_DECIMALS))
+    return tidy
 
 
-def _tidy_incar(path: Path) -> None:
+def _tidy_incar(path: Path):
     """Rewrite INCAR floats as VASP users write them (``EDIFF = 0.0003``, not the
-    ``0.00030000000000000003`` of the input set's per-atom arithmetic)."""
+    ``0.00030000000000000003`` of the input set's per-atom arithmetic); returns the ``Incar`` written."""
     from pymatgen.io.vasp import Incar
 
     incar = Incar.from_file(path)
@@ -754,6 +750,7 @@ def _tidy_incar(path: Path) -> None:
         elif isinstance(value, list) and value and all(isinstance(v, float) for v in value):
             incar[key] = [float(f"{v:.6g}") for v in value]
     incar.write_file(path)
+    return incar
 
 
 def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:

@@ -9,8 +9,6 @@ import math
 from functools import lru_cache
 from types import MappingProxyType
 
-from pymatgen.core import Structure
-
 from core.candidates.propose import spacegroup_prior
 from core.crystal.composition import Formula
 from core.crystal.matching import structure_matcher
@@ -39,6 +37,7 @@ from core.stability.hull import (
     hull_judge,
     place_polymorphs,
 )
+from core.stability.identity import SAME_PHASE, UNDISTORTED_PARENT
 
 
 def _rank(entries: dict[tuple[str, int], RankedStructure], relaxations: dict[tuple[str, int], RelaxResult],
@@ -281,11 +280,13 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings,
         relaxed = [e for e in ranked if e.relaxation is not None and e.relaxation.ok]
         if relaxed:
             composition = relaxed[0].structure.composition
-            known_ids, known_symbol, known = _known_phase_ids(relaxed, judge, composition.reduced_formula)
+            relations, known_symbol = _known_phase_relations(relaxed, judge, composition.reduced_formula)
+            known_ids = [{reference} if relation == SAME_PHASE else set() for reference, relation in relations]
             placed = place_polymorphs(judge, composition, [e.energy_per_atom for e in relaxed], known_ids,
                                       known_symbol)
-            if known is not None and not any(known_ids):  # a run that found only the parent of a distorted phase
-                placed = [_parent_said(e, stability, known, known_symbol) for e, stability in zip(relaxed, placed)]
+            if not any(known_ids):  # a run that found only the parent of a distorted known phase says so
+                placed = [_parent_said(e, stability, known_symbol) if relation == UNDISTORTED_PARENT else stability
+                          for e, stability, (_, relation) in zip(relaxed, placed, relations)]
             for e, stability in zip(relaxed, placed):
                 # only where it matters: a larger missing ground state would lower the hull, not raise it
                 e.stability = doubted(stability, caveat) if caveat and stability.label != "unstable" else stability
@@ -295,34 +296,31 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings,
         return f"no energy above the hull: {exc}"
     return None
 
-def _parent_said(entry: RankedStructure, stability, known, known_symbol: str | None):
-    """``stability`` with a note that ``entry`` is the known phase's undistorted parent, where it is one
-    (:func:`core.stability.identity.is_undistorted_parent`): "not found" alone read as if the run had
+def _parent_said(entry: RankedStructure, stability, known_symbol: str | None):
+    """``stability`` with a note that ``entry`` is the known phase's undistorted parent
+    (:data:`core.stability.identity.UNDISTORTED_PARENT`): "not found" alone read as if the run had
     missed the phase's type altogether."""
     from dataclasses import replace as replaced
 
-    from core.stability.identity import is_undistorted_parent
-
-    if not is_undistorted_parent(entry.structure, known):
-        return stability
     own = entry.crystallography()["relaxed_symbol"]
     said = (f"this structure ({own}) is the known phase's undistorted parent: its bonds, without the "
             f"distortion of the known {known_symbol or 'phase'} (which the figure above is measured from)")
     return replaced(stability, note=f"{stability.note}; {said}" if stability.note else said)
 
 
-def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge,
-                     formula: str) -> tuple[list[set[str]], str | None, Structure | None]:
-    """For each relaxed entry, ``{reference_id}`` when it is the known phase of ``formula`` on
-    ``judge``'s hull (:func:`core.stability.identity.is_same_phase` with that Materials Project
-    structure: the references' own for a validation or test formula, else the template
-    library's), else an empty set: what the structure is decides, not which route found it.
-    Also the known phase's space-group symbol and structure (None when the formula has no known phase)."""
+def _known_phase_relations(relaxed: list[RankedStructure], judge: HullJudge,
+                           formula: str) -> tuple[list[tuple[str, str | None]], str | None]:
+    """For each relaxed entry, (the reference id of ``formula``'s known phase on ``judge``'s hull, what
+    the entry is to it: :func:`core.stability.identity.phase_relation` with that Materials Project
+    structure, the references' own for a validation or test formula, else the template library's):
+    what the structure is decides, not which route found it. Also the known phase's space-group symbol.
+    ("", None) entries and None when the formula has no known phase."""
+    nothing: tuple[list[tuple[str, str | None]], str | None] = ([("", None) for _ in relaxed], None)
     reference_id = judge.reference_id(formula)
     if reference_id is None:
-        return [set() for _ in relaxed], None, None
+        return nothing
     from core.crystal.symmetry import space_group_or_p1
-    from core.stability.identity import is_same_phase
+    from core.stability.identity import phase_relation
     from core.templates.library import load_library
 
     known = judge.references.known_structure(reference_id)
@@ -330,10 +328,10 @@ def _known_phase_ids(relaxed: list[RankedStructure], judge: HullJudge,
         library = load_library()
         index = library.find(reference_id)
         if index is None:
-            return [set() for _ in relaxed], None, None
+            return nothing
         known = library.structure(index)
-    return ([{reference_id} if is_same_phase(e.structure, known) else set() for e in relaxed],
-            space_group_or_p1(known)[1], known)
+    return [(reference_id, phase_relation(e.structure, known)) for e in relaxed], space_group_or_p1(known)[1]
+
 
 def _renumbered(ordered: list[RankedStructure], near_tie: float) -> list[RankedStructure]:
     """``ordered`` (relaxed, re-ordered) with ranks 1..n and their reasons written again."""

@@ -267,22 +267,34 @@ def finished(folder: Path, settings: dict | None = None) -> bool:
     """Whether a formula's run folder holds a finished prediction (its summary) made with
     ``settings`` (:func:`task_settings`; None: any). Another Z, other space groups or
     other settings run again; the run folder then recomputes only what they change."""
-    import json
-
-    path = folder / SUMMARY_JSON
-    if not path.is_file():
+    if not (folder / SUMMARY_JSON).is_file():
         return False
     if settings is None:
         return True
+    stored = _stored_settings(folder)
+    return stored is not None and not settings_changes(stored, settings)
+
+
+def _stored_settings(folder: Path) -> dict | None:
+    """The settings a run folder's summary was made with; None where the summary cannot be read."""
+    import json
+
     try:
-        stored = json.loads(path.read_text()).get("settings", {})
+        return json.loads((folder / SUMMARY_JSON).read_text()).get("settings", {})
     except (OSError, ValueError):
-        return False
+        return None
 
-    def comparable(values: dict) -> dict:
-        return {k: (list(v) if isinstance(v, tuple) else v) for k, v in values.items() if k not in IGNORED_SETTINGS}
 
-    return comparable(stored) == comparable(settings)
+def settings_changes(stored: dict, settings: dict) -> list[str]:
+    """What differs between ``stored`` settings (a finished run folder's) and ``settings``, one
+    ``key old -> new`` each (``potential 'chgnet' -> 'sevennet'``), where the prediction would change
+    (not :data:`IGNORED_SETTINGS`); [] when nothing does."""
+    def comparable(value):
+        return list(value) if isinstance(value, tuple) else value
+
+    keys = dict.fromkeys([*settings, *stored])
+    return [f"{key} {stored.get(key)!r} -> {settings.get(key)!r}" for key in keys
+            if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(settings.get(key))]
 
 
 def row_from_folder(item: ScreenItem, folder: Path) -> dict:
@@ -377,7 +389,8 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
             rows[item.name] = {**row_from_folder(item, out / item.name), "status": "done (earlier run)"}
             state.skipped += 1
     todo = [item for item in items if item.name not in rows]
-    write_report(out, [rows[i.name] for i in items if i.name in rows], (settings_dict or {}).get("ehull_threshold"))
+    threshold = (settings_dict or {}).get("ehull_threshold")  # named in the report
+    write_report(out, [rows[i.name] for i in items if i.name in rows], threshold)
     if progress:
         progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
     running: dict = {}
@@ -426,7 +439,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
                 else:
                     state.done += 1
                 state.last = f"{item.formula}: {row['status']}"
-                write_report(out, [rows[i.name] for i in items if i.name in rows], (settings_dict or {}).get("ehull_threshold"))
+                write_report(out, [rows[i.name] for i in items if i.name in rows], threshold)
                 if progress:
                     progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
             if cancel is not None and cancel.is_set():
@@ -464,9 +477,14 @@ def check_screen_outputs(out: str | os.PathLike, items: list[ScreenItem], settin
         raise ScreenError(f"{report} is not a screen report of this program: move it or give another --out")
     if overwrite:
         return
-    changed = [(item, settings_changes(folder / item.name, task_settings(item, settings_dict)) or ["settings differ"])
-               for item in items if finished(folder / item.name)
-               and not finished(folder / item.name, task_settings(item, settings_dict))]
+    changed = []  # (formula, what differs) of the finished formulas made with other settings
+    for item in items:
+        if finished(folder / item.name):
+            stored = _stored_settings(folder / item.name)
+            changes = ["an unreadable summary"] if stored is None else \
+                settings_changes(stored, task_settings(item, settings_dict))
+            if changes:
+                changed.append((item, changes))
     if changed:
         names = ", ".join(item.formula for item, _ in changed[:5]) + (" ..." if len(changed) > 5 else "")
         raise ScreenError(f"{folder}: {len(changed)} formula{'s' if len(changed) != 1 else ''} ({names}) "
@@ -478,23 +496,6 @@ def check_screen_outputs(out: str | os.PathLike, items: list[ScreenItem], settin
 def _first_line(path: Path) -> str:
     with path.open(encoding="utf-8-sig", errors="replace") as fh:
         return fh.readline().strip()
-
-
-def settings_changes(folder: Path, settings: dict) -> list[str]:
-    """What differs between the settings a finished run folder was made with and ``settings``
-    (``potential chgnet -> sevennet``); [] when none does or the folder holds no summary."""
-    import json
-
-    try:
-        stored = json.loads((folder / SUMMARY_JSON).read_text()).get("settings", {})
-    except (OSError, ValueError):
-        return []
-
-    def comparable(value):
-        return list(value) if isinstance(value, tuple) else value
-
-    return [f"{key} {stored.get(key)!r} -> {value!r}" for key, value in settings.items()
-            if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(value)]
 
 
 def write_report(out: Path, rows: list[dict], ehull_threshold: float | None = None) -> None:

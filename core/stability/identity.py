@@ -95,31 +95,32 @@ def _bonds(structure: Structure, tolerance: float):
     return counts.bonded.astype(bool), counts.coordination_numbers
 
 
-def is_same_phase(structure: Structure, known: Structure) -> bool:
-    """Whether ``structure`` (e.g. a relaxed prediction) is the phase ``known`` (see the module
-    docstring); False, never an exception, where a structure cannot be compared."""
+SAME_PHASE, UNDISTORTED_PARENT = "same phase", "undistorted parent"
+"""What :func:`phase_relation` finds a structure to be to a known one."""
+
+
+def phase_relation(structure: Structure, known: Structure) -> str | None:
+    """:data:`SAME_PHASE` when ``structure`` (e.g. a relaxed prediction) is the phase ``known`` (tests
+    1-4 of the module docstring), :data:`UNDISTORTED_PARENT` when it is that phase but for its
+    distortion (tests 1-3 pass, 4 fails: not the known phase, its energy is another, and a note can say
+    what it is), else None; None too, never an exception, where a structure cannot be compared."""
     try:
-        return _is_same_phase(structure, known)
+        parent = _undistorted_parent(structure, known)
+        if not _same_bonds_and_shells(structure, known.get_primitive_structure()):
+            return None
     except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell, a species outside the table:
-        return False  # not recognised, the run goes on
+        return None  # not recognised, the run goes on
+    return UNDISTORTED_PARENT if parent else SAME_PHASE
+
+
+def is_same_phase(structure: Structure, known: Structure) -> bool:
+    """Whether ``structure`` is the phase ``known`` (:func:`phase_relation`)."""
+    return phase_relation(structure, known) == SAME_PHASE
 
 
 def is_undistorted_parent(structure: Structure, known: Structure) -> bool:
-    """Whether ``structure`` is the known phase but for its distortion: the same bonds and first shells
-    (tests 1-3 of the module docstring), of a higher symmetry (test 4 fails). Such a result is not the
-    known phase (its energy is another), and a note can say what it is; False where it cannot be compared."""
-    try:
-        if not _undistorted_parent(structure, known):
-            return False
-        return _same_bonds_and_shells(structure, known.get_primitive_structure())
-    except Exception:  # noqa: BLE001 - pymatgen/spglib on a degenerate cell: not recognised
-        return False
-
-
-def _is_same_phase(structure: Structure, known: Structure) -> bool:
-    if _undistorted_parent(structure, known):
-        return False
-    return _same_bonds_and_shells(structure, known.get_primitive_structure())
+    """Whether ``structure`` is the phase ``known`` but for its distortion (:func:`phase_relation`)."""
+    return phase_relation(structure, known) == UNDISTORTED_PARENT
 
 
 def _same_bonds_and_shells(structure: Structure, known: Structure) -> bool:
