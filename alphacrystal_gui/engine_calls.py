@@ -56,7 +56,7 @@ def reference_structure(path):
 
 def hull_picture_of(records):
     """(:func:`core.hull_picture` of a run's records, why there is none): the picture of the hull
-    plot, made off the GUI thread (the first call reads the reference phases, about a second)."""
+    plot, made in the engine process (the first call there reads the reference phases, about a second)."""
     try:
         picture = core.hull_picture([r.to_row() for r in records])
     except core.StabilityError as exc:

@@ -101,7 +101,9 @@ class StructureViews:
             if self.session.run.results is results:  # not replaced meanwhile
                 plot.show_picture(*out)
 
-        self.window.start(hull_picture_of, results.records, busy=False, on_success=drawn,
+        # in the engine process: the hull of the run's potential is built there already, and
+        # building it here (about a second of Python) would hold the GUI thread's interpreter lock
+        self.window.start(hull_picture_of, results.records, busy=False, in_engine=True, on_success=drawn,
                           on_failure=lambda message, details="": drawn((None, message)))
 
     def show_result(self, index: int) -> None:

@@ -31,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--formula", default="AgF2")
     parser.add_argument("--generations", type=int, default=300)
     parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--objects", action="store_true",
+                        help="list the most common kinds of object the final full collection walks")
     parser.add_argument("--trace", action="store_true", help="attribute long gaps to GUI-thread handlers")
     parser.add_argument("--no-engine", action="store_true",
                         help="run the engine calls in worker threads of the GUI process (the app uses a helper process)")
@@ -112,6 +114,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name:<34}{seconds:>8.1f}{n:>7}{worst:>12.1f}{p99:>8.1f}{over:>10}")
     print(f"a full garbage collection after these phases: {full_gc_ms:.1f} ms "
           f"({len(gc.get_objects())} objects not frozen)")
+    if args.objects:
+        from collections import Counter
+        kinds = Counter(type(o).__module__ + "." + type(o).__qualname__ for o in gc.get_objects())
+        for kind, n in kinds.most_common(12):
+            print(f"  {n:>8}  {kind}")
     print(f"{'Cancel during':<34}{'cancel -> idle s':>17}{'  Start enabled after'}")
     for stage, seconds, usable in cancels:
         print(f"{stage:<34}{seconds:>17.2f}  {'yes' if usable else 'NO'}")

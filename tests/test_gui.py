@@ -478,6 +478,19 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
         wait_idle(qtbot, w)
         assert w.records and w.results.rowCount() == len(w.records)
         assert w.session.run.histories  # GA generations came back in batches
+        # the hull plot is made in the engine process (the hull of the known phases is built there):
+        # records go there and its picture comes back
+        from alphacrystal_gui.engine_calls import hull_picture_of
+        from core import ResultRecord
+
+        placed = ResultRecord(rank=1, formula="NaCl", source="template mp-22862", spacegroup=225, z=1,
+                              energy_per_atom=-3.4, formation_energy_per_atom=-2.0, e_above_hull_meV=5.0,
+                              hull_frame="chgnet:auto")
+        pictures: list = []
+        w.start(hull_picture_of, [placed], busy=False, in_engine=True, on_success=pictures.append)
+        qtbot.waitUntil(lambda: bool(pictures), timeout=120_000)
+        picture, why = pictures[0]
+        assert why == "" and set(picture.elements) == {"Na", "Cl"} and len(picture.predictions) == 1, why
         w.session.set_run_settings(**{**TINY, "generations": 100000, "population": 200})
         w.run_panel.start_button.click()
         qtbot.waitUntil(lambda: bool(w.session.run.histories), timeout=60_000)

@@ -234,20 +234,23 @@ class HullJudge:
         self.error = FRAME_EHULL_ERROR_EV.get((references.potential, frame), math.nan)
         self.mu = references.chemical_potentials(self.frame.mu)
         self._element_mu = references.chemical_potentials("crystal")  # an element's own reference (assess)
-        self._compositions = [Composition(str(f)) for f in references.formulas]  # parsed once (28k formulas)
-        self._elements = [frozenset(str(e) for e in c.elements) for c in self._compositions]
         # the entry each formula's energy belongs to: MP's lowest, or the potential's own lowest polymorph
         ids = references.mp_ids if self.frame.references == "mp" else references.potential_ids
         self._entry_ids = np.asarray(ids).astype(str)
-        self._by_system: dict[frozenset[str], list[int]] = {}
-        for k, own in enumerate(self._elements):
-            self._by_system.setdefault(own, []).append(k)
-        if self.frame.references == "mp":
-            self._formation = np.asarray(references.mp_formation, dtype=float)
-        else:
-            self._formation = np.array([formation_energy(c, e, self.mu) if elements <= self.mu.keys() else np.nan
-                                        for c, e, elements in zip(self._compositions, references.potential_energy,
-                                                                  self._elements)])
+        # Each formula is parsed here once and its Composition dropped: 36k of them held about
+        # 40 MB and 130k objects that every full garbage collection walked (20 ms each time in
+        # the window's process). The index holds strings and tuples of ints only, which the
+        # collector does not track; phase_diagram parses the few formulas of one system again.
+        by_system: dict[str, list[int]] = {}
+        formation = np.asarray(references.mp_formation, dtype=float).copy()
+        for k, (formula, energy) in enumerate(zip(references.formulas, references.potential_energy)):
+            comp = Composition(str(formula))
+            elements = frozenset(str(e) for e in comp.elements)
+            by_system.setdefault(system_key(elements), []).append(k)
+            if self.frame.references != "mp":
+                formation[k] = formation_energy(comp, energy, self.mu) if elements <= self.mu.keys() else np.nan
+        self._by_system = {key: tuple(rows) for key, rows in by_system.items()}
+        self._formation = formation
         # a formula is a known phase of the hull only with a finite formation energy in this frame
         self._ids = {str(f): str(i) for f, i, ef in zip(references.formulas, self._entry_ids, self._formation)
                      if math.isfinite(ef)}
@@ -288,9 +291,10 @@ class HullJudge:
         if elements not in self._diagrams:
             entries = [PDEntry(Composition(el), 0.0, name=el, attribute=self._ids.get(el)) for el in sorted(elements)]
             for subsystem in chemical_subsystems(elements):
-                for k in self._by_system.get(subsystem, ()):
-                    formula, ef, comp = str(self.references.formulas[k]), self._formation[k], self._compositions[k]
+                for k in self._by_system.get(system_key(subsystem), ()):
+                    formula, ef = str(self.references.formulas[k]), self._formation[k]
                     if math.isfinite(ef) and formula not in self.exclude:
+                        comp = Composition(formula)
                         entries.append(PDEntry(comp, ef * comp.num_atoms, name=formula,
                                                attribute=str(self._entry_ids[k])))
             self._diagrams[elements] = PhaseDiagram(entries)
@@ -536,6 +540,12 @@ def hull_picture(rows: list[dict], judge: HullJudge | None = None) -> HullPictur
 def phase_label(entry: PDEntry) -> str:
     """``ZnO (mp-2133)``: a known phase's formula and its Materials Project entry."""
     return f"{entry.name} ({entry.attribute})" if entry.attribute else entry.name
+
+
+def system_key(elements: frozenset[str]) -> str:
+    """A chemical system as one string (``Cl-Na``): the judge's index keys (a string, unlike a
+    frozenset, is not tracked by the garbage collector)."""
+    return "-".join(sorted(elements))
 
 
 def chemical_subsystems(elements: frozenset[str]) -> list[frozenset[str]]:
