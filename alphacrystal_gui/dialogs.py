@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from core import Preferences, Session, __version__
+from core import COUNT_RANGES, Preferences, Session, __version__
 
 
 class PreferencesDialog(QDialog):
@@ -41,10 +41,10 @@ class PreferencesDialog(QDialog):
             self.device.addItem(chosen.device)
         self.device.setCurrentText(chosen.device)
         self.processes = QSpinBox()
-        self.processes.setRange(1, Preferences.max_jobs)
+        self.processes.setRange(*COUNT_RANGES["jobs"])
         self.processes.setValue(chosen.jobs)
         self.generations = QSpinBox()
-        self.generations.setRange(1, 100000)
+        self.generations.setRange(*COUNT_RANGES["generations"])
         self.generations.setValue(chosen.generations)
         form = QFormLayout(self)
         form.addRow("Contact model file", self.model)

@@ -627,13 +627,15 @@ def test_preferences_live_in_the_session_and_persist(qtbot, tmp_path, monkeypatc
     bad = QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat)
     bad.setValue("device", "gpu-please")
     bad.setValue("processes", 3)
+    bad.setValue("generations", 2_000_000)  # beyond the run settings' range: the window still opens
     bad.sync()
     other = MainWindow(QSettings(str(tmp_path / "bad.ini"), QSettings.Format.IniFormat))
     qtbot.addWidget(other)
     assert other.session.run_settings.device == PredictionSettings().device
     assert other.session.preferences.jobs == 3  # the good value is kept
     assert "stored preferences ignored" in other.statusBar().currentMessage()
-    assert "gpu-please" in other.statusBar().currentMessage()
+    assert "gpu-please" in other.statusBar().currentMessage() and "2000000" in other.statusBar().currentMessage()
+    assert other.session.run_settings.generations == PredictionSettings().generations
 
 
 def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(window, qtbot, tmp_path):

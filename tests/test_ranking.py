@@ -219,7 +219,7 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
     learned, _ = _rerank_first(ranked(), replace(settings, ranking="learned"), "cpu", parse_formula("SrTiO3"))
     assert [e.crystallography()["relaxed_spacegroup"] for e in learned] == [123, 221]  # its own order stays
     assert not any("ln P" in e.rank_reason for e in learned)
-    with pytest.raises(Exception, match="symmetry prior must be >= 0"):
+    with pytest.raises(Exception, match="symmetry prior -0.001 is out of range"):
         PredictionSettings(symmetry_prior=-0.001)
 
 

@@ -612,12 +612,29 @@ def test_preferences_are_checked_and_become_the_run_settings_but_not_the_other_w
     assert (s.run_settings.device, s.run_settings.jobs, s.run_settings.generations) == ("cpu", 3, 250)
     s.set_run_settings(generations=40)  # the run panel: this run only
     assert s.preferences.generations == 250 and s.preferences.contact_model == "my.pt"
-    for bad in ({"device": "gpu"}, {"jobs": 0}, {"generations": 0}):
+    for bad in ({"device": "gpu"}, {"jobs": 0}, {"generations": 0}, {"generations": 2_000_000}):
         with pytest.raises(Exception) as info:
             s.set_preferences(Preferences(**bad))
         assert str(next(iter(bad.values()))) in str(info.value)
     assert s.preferences.device == "cpu"  # unchanged by the refused ones
     assert Preferences(contact_model="  ").contact_model is None
+    from core import COUNT_RANGES
+    most = Preferences(jobs=COUNT_RANGES["jobs"][1], generations=COUNT_RANGES["generations"][1])
+    s.set_preferences(most)  # every preference Preferences takes, the run settings take too
+    assert s.run_settings.generations == COUNT_RANGES["generations"][1]
+
+
+def test_settings_hold_a_project_to_the_limits_of_the_cli():
+    """A project file or a script gets the limits of the CLI's options: one home, OTHER_RANGES."""
+    from core import OTHER_RANGES, PredictionSettings
+
+    for name, value in (("max_strain", 2.0), ("relax_steps", 0), ("top_k", 0), ("second_weight", 1.5),
+                        ("near_tie", -0.001), ("ehull_threshold", float("nan")), ("stall", 0),
+                        ("template_top_k", 0), ("fmax", 0.0), ("fmax", -1.0)):
+        with pytest.raises(Exception, match="out of range|must be above 0") as info:
+            PredictionSettings(**{name: value})
+        assert name.replace("_", " ") in str(info.value) or "fmax" in str(info.value)
+    assert PredictionSettings(max_strain=OTHER_RANGES["max_strain"][1], patience=0, refine_window=None).patience == 0
 
 
 def test_a_run_with_more_processes_than_memory_holds_is_refused(nacl_inputs, monkeypatch):

@@ -32,6 +32,7 @@ from alphacrystal_gui.widgets.labels import FittedToolButton, fitted
 from core import (
     COUNT_RANGES,
     DEFAULT_STABILITY_FRAME,
+    OTHER_RANGES,
     POTENTIALS,
     RANKINGS,
     SECOND_TOP,
@@ -450,10 +451,10 @@ class RankingOptions(QWidget):
             self.ranking.addItem(name, name)
         self.ranking.setToolTip("energy: the potentials' energy per atom; learned: a logistic ranker over energy "
                                 "gap, symmetry, route and map agreement (docs/ranking.md)")
-        self.prior = _energy_box(
+        self.prior = _energy_box("symmetry_prior",
             f"the {SECOND_TOP} lowest distinct structures are ordered by energy minus this × ln P(space group | composition, Z), "
             "P from the candidate model: near-ties go to the likelier symmetry (0: energies alone; docs/ranking.md)")
-        self.near_tie = _energy_box("merge a relaxed structure onto a higher-symmetry one it distorts when that one "
+        self.near_tie = _energy_box("near_tie", "merge a relaxed structure onto a higher-symmetry one it distorts when that one "
                                     "is at most this much higher in energy (0: off)")
         self.frame = QComboBox()
         self.frame.addItem(f"{DEFAULT_STABILITY_FRAME} (chosen per potential)", DEFAULT_STABILITY_FRAME)
@@ -463,7 +464,7 @@ class RankingOptions(QWidget):
         self.frame.setToolTip("energies of the convex hull of the known phases each result is placed on "
                               "(docs/stability.md)")
         self.threshold = QDoubleSpinBox()
-        self.threshold.setRange(0.0, 10000.0)
+        self.threshold.setRange(*(1000.0 * ev for ev in OTHER_RANGES["ehull_threshold"]))
         self.threshold.setDecimals(0)
         self.threshold.setSuffix(" meV/atom")
         self.threshold.setToolTip("a result at most this far above the hull is metastable, above it unstable")
@@ -550,10 +551,11 @@ class RankingOptions(QWidget):
         self._name_choice()
 
 
-def _energy_box(tooltip: str) -> QDoubleSpinBox:
-    """A ranking option in meV/atom, 0 to 1,000 at 0.1, shown as "off" at 0."""
+def _energy_box(setting: str, tooltip: str) -> QDoubleSpinBox:
+    """A ranking option in meV/atom over the engine's range of ``setting`` (:data:`core.OTHER_RANGES`,
+    in eV/atom) at 0.1, shown as "off" at 0."""
     box = QDoubleSpinBox()
-    box.setRange(0.0, 1000.0)
+    box.setRange(*(1000.0 * ev for ev in OTHER_RANGES[setting]))
     box.setDecimals(1)
     box.setSuffix(" meV/atom")
     box.setSpecialValueText("off")

@@ -11,12 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import ClassVar
 
 from core.app.errors import SessionError
-from core.predict.settings import PredictionSettings
+from core.predict.settings import COUNT_RANGES, PredictionSettings
 from core.runtime.device import DEFAULT_DEVICE, check_device_name
-from core.runtime.parallel import MAX_PROCESSES
 
 DEFAULT_PROCESSES = 2
 """GA processes of a new installation (the CLI's default is every core; the window leaves
@@ -41,7 +39,6 @@ class Preferences:
     """GA worker processes a new session starts with."""
     generations: int = PredictionSettings().generations
     """GA generations a new session starts with."""
-    max_jobs: ClassVar[int] = MAX_PROCESSES
 
     def __post_init__(self) -> None:
         if self.contact_model is not None and not str(self.contact_model).strip():
@@ -49,7 +46,9 @@ class Preferences:
         if self.contact_model is not None and not Path(self.contact_model).is_file():  # said now, not at Predict
             raise SessionError(f"contact model file {self.contact_model} does not exist")
         check_device_name(self.device)
-        if not 1 <= int(self.jobs) <= MAX_PROCESSES:
-            raise SessionError(f"processes must be 1 to {MAX_PROCESSES}, not {self.jobs}")
-        if not int(self.generations) >= 1:
-            raise SessionError(f"GA generations must be at least 1, not {self.generations}")
+        # the run settings' own limits (COUNT_RANGES): a preference they refuse would keep the
+        # window from opening when the session applies it
+        for name, what in (("jobs", "processes"), ("generations", "GA generations")):
+            low, high = COUNT_RANGES[name]
+            if not low <= int(getattr(self, name)) <= high:
+                raise SessionError(f"{what} must be {low} to {high}, not {getattr(self, name)}")

@@ -20,6 +20,7 @@ from core.predict.settings import (
     COUNT_RANGES,
     MAGMOM_SOURCES,
     MAX_COUNT,
+    MAX_STRAIN,
     RANKINGS,
     SECOND_TOP,
     SYMMETRY_PRIOR,
@@ -30,9 +31,6 @@ from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV, FRAME_FOR_POTENTIAL
 from core.stability.hull import DEFAULT_FRAME as DEFAULT_STABILITY_FRAME
 from core.stability.hull import FRAMES as STABILITY_FRAMES
 from core.templates.retrieval import SCORERS
-
-MAX_STRAIN = 0.5
-"""Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
 
 MAX_SEED = 2**32 - 1
 """numpy's and torch's seeds are unsigned 32-bit numbers here."""

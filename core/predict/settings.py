@@ -96,6 +96,31 @@ COUNT_RANGES: dict[str, tuple[int, int]] = {
 these limits, checked by :class:`PredictionSettings` and read by the CLI's options and the
 desktop app's spin boxes (so a project's setting is shown as it runs)."""
 
+MAX_STRAIN = 0.5
+"""Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
+
+OTHER_RANGES: dict[str, tuple[float, float]] = {
+    "top_k": (1, 230),
+    "relax_per_candidate": (1, MAX_COUNT),
+    "relax_steps": (1, MAX_COUNT),
+    "prerelax_steps": (1, MAX_COUNT),
+    "refine_top": (0, MAX_COUNT),
+    "second_top": (1, MAX_COUNT),
+    "template_top_k": (1, MAX_COUNT),
+    "patience": (0, MAX_COUNT),
+    "stall": (1, MAX_COUNT),
+    "max_strain": (0.0, MAX_STRAIN),
+    "second_weight": (0.0, 1.0),
+    "symmetry_prior": (0.0, 1.0),
+    "near_tie": (0.0, 1.0),
+    "ehull_threshold": (0.0, 10.0),
+    "refine_window": (0.0, 10.0),
+}
+"""The allowed range (inclusive; energies in eV/atom) of the other numeric settings, checked by
+:class:`PredictionSettings`: a project file or a script is held to the limits the CLI's options
+give (a strain of 2 or a negative step count used to pass there). None, where a setting allows
+it, is not checked. ``fmax`` (eV/Å) must be above 0."""
+
 
 @dataclass(frozen=True)
 class PredictionSettings:
@@ -221,10 +246,12 @@ class PredictionSettings:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "sources", tuple(self.sources))  # JSON gives a list
-        for name, (low, high) in COUNT_RANGES.items():
+        for name, (low, high) in {**COUNT_RANGES, **OTHER_RANGES}.items():
             value = getattr(self, name)
-            if value is not None and not low <= value <= high:
-                raise PredictionError(f"{name.replace('_', ' ')} {value} is out of range: give {low} to {high}")
+            if value is not None and not low <= value <= high:  # NaN fails too
+                raise PredictionError(f"{name.replace('_', ' ')} {value} is out of range: give {low:g} to {high:g}")
+        if not self.fmax > 0:
+            raise PredictionError(f"the force criterion (fmax) must be above 0 eV/Å, not {self.fmax}")
         check_potential(self.potential)
         if self.ranking not in RANKINGS:
             raise PredictionError(f"unknown ranking {self.ranking!r}: choose from {', '.join(RANKINGS)}")
@@ -237,10 +264,6 @@ class PredictionSettings:
         if self.stability_frame is not None and self.stability_frame not in (*FRAMES, DEFAULT_FRAME):
             raise PredictionError(f"unknown stability frame {self.stability_frame!r}: choose from "
                                   f"{', '.join((DEFAULT_FRAME, *FRAMES))}")
-        if not self.symmetry_prior >= 0:
-            raise PredictionError(f"the symmetry prior must be >= 0 eV/atom, not {self.symmetry_prior}")
-        if not self.ehull_threshold >= 0:
-            raise PredictionError(f"the E_hull threshold must be >= 0 eV/atom, not {self.ehull_threshold}")
         check_device_name(self.device)
         if self.magmom not in MAGMOM_SOURCES:
             raise PredictionError(f"unknown MAGMOM source {self.magmom!r}: choose from {', '.join(MAGMOM_SOURCES)}")
