@@ -80,7 +80,7 @@ _LAZY = {
     "STABILITY_LABELS": "core.stability.hull",
     "DEFAULT_STABILITY_FRAME": "core.stability.hull", "RANKINGS": "core.predict.settings",
     "SECOND_TOP": "core.predict.settings", "SYMMETRY_PRIOR": "core.predict.settings",
-    "COUNT_RANGES": "core.predict.settings", "OTHER_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
+    "resolve_workers": "core.runtime.parallel", "COUNT_RANGES": "core.predict.settings", "OTHER_RANGES": "core.predict.settings", "whole_mev": "core.stability.hull",
     "read_screen_table": "core.screen.screening", "ScreenError": "core.screen.screening",
     "lower_than_rank1": "core.screen.report", "SCREEN_LOWER_COLUMN": "core.screen.report",
     "SCREEN_FLOAT_FORMATS": "core.screen.report", "finite_number": "core.screen.report",

@@ -617,3 +617,18 @@ def test_contact_map_of_a_folder_says_it_is_a_folder(tmp_path, capsys, monkeypat
 
     # every Z the shipped models take, whichever model this Z ran on (it listed the chosen model's only)
     assert f"Z options 1-{contact_model_max_atoms() // 2};" in out
+
+
+def test_default_workers_follow_the_cores_this_process_may_use(monkeypatch):
+    """jobs=None starts one worker per usable core (a 2-core allocation on a 64-core host: 2, not
+    64 GA and 64 relaxation workers), at most one per task; the pools and the window share it."""
+    import os
+
+    import core.runtime.parallel as parallel
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 64)
+    assert parallel.usable_cores() == 2
+    assert parallel.resolve_workers(None) == 2 and parallel.resolve_workers(None, tasks=1) == 1
+    assert parallel.resolve_workers(8, tasks=3) == 3 and parallel.resolve_workers(8) == 8
+    assert parallel.resolve_workers(None, tasks=0) == 1

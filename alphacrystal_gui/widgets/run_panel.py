@@ -8,7 +8,6 @@ few milliseconds per frame on it.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 
 import numpy as np
@@ -42,6 +41,7 @@ from core import (
     candidate_label,
     format_seconds,
     job_target,
+    resolve_workers,
 )
 
 REDRAW_INTERVAL_MS = 200
@@ -97,7 +97,7 @@ class RunPanel(QWidget):
         self.generations = self._spin("generations", d.generations)
         self.restarts = self._spin("restarts", d.restarts)
         self.assignments = self._spin("n_assignments", d.n_assignments)
-        self.processes = self._spin("jobs", d.jobs or os.cpu_count() or 1)
+        self.processes = self._spin("jobs", resolve_workers(d.jobs))
         self.relax = QCheckBox("Relax and rank with")
         self.relax.setChecked(True)
         self.potential = QComboBox()
@@ -232,7 +232,7 @@ class RunPanel(QWidget):
             self.generations.setValue(settings.generations)
             self.restarts.setValue(settings.restarts)
             self.assignments.setValue(settings.n_assignments)
-            self.processes.setValue(settings.jobs or os.cpu_count() or 1)
+            self.processes.setValue(resolve_workers(settings.jobs))
             self.relax.setChecked(settings.relax)
             found = self.potential.findData(settings.potential)
             if found >= 0:

@@ -10,7 +10,6 @@ checks every generation.
 from __future__ import annotations
 
 import multiprocessing as mp
-import os
 import queue
 import time
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from core.reconstruction.job import ReconstructionJob, ReconstructionResult, run
 from core.runtime.parallel import (
     CANCEL_GRACE_S,
     one_thread,
+    resolve_workers,
     spawn_pool,
     start_manager,
     terminate_workers,
@@ -61,7 +61,7 @@ def run_jobs(jobs: list[ReconstructionJob], workers: int | None = None, progress
     """
     if not jobs:
         return []
-    workers = min(workers or os.cpu_count() or 1, len(jobs))
+    workers = resolve_workers(workers, len(jobs))
     if workers <= 1:
         done_here: list[ReconstructionResult] = []
         for job in jobs:

@@ -15,7 +15,6 @@ fully made relaxation 2/3 of a run's time. A structure left after round 1 keeps 
 from __future__ import annotations
 
 import math
-import multiprocessing as mp
 from collections.abc import Callable, Hashable
 from dataclasses import replace
 from typing import Protocol, TypeVar
@@ -25,6 +24,7 @@ from pymatgen.core import Structure
 from core.io.files import state_key
 from core.io.structures import cif_text
 from core.relax.relaxer import RelaxResult, RelaxRunner, RelaxSettings
+from core.runtime.parallel import resolve_workers
 from core.runtime.terminal import counted
 
 PRERELAX_STEPS = 20
@@ -172,7 +172,7 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
         if store is not None:
             store.save(kind, keys[item], result.to_dict())
 
-    workers = min(workers or mp.cpu_count() or 1, max(1, len(round1)))
+    workers = resolve_workers(workers, len(round1))
     with RelaxRunner(workers, cancel) as runner:
         for item, result in runner.run([(i, structures[i]) for i in round1], first):
             pre[item] = result

@@ -54,6 +54,16 @@ def usable_cores() -> int:
         return os.cpu_count() or 1
 
 
+def resolve_workers(jobs: int | None, tasks: int | None = None) -> int:
+    """Worker processes to start for ``jobs`` (None: one per :func:`usable_cores`, so a 2-core
+    allocation on a 64-core host starts 2, not 64), at most one per task when ``tasks`` is given,
+    and at least 1: the one rule of every pool of the engine and the window's default."""
+    workers = jobs or usable_cores()
+    if tasks is not None:
+        workers = min(workers, max(1, tasks))
+    return max(1, workers)
+
+
 def local_processes_problem(jobs: int) -> tuple[str | None, str | None]:
     """(error, note) for ``jobs`` worker processes on this machine: an error when they would not fit
     its memory (:data:`WORKER_MEMORY_GB` each: 99 workers on a 23 GB machine ended in a traceback),
