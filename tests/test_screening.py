@@ -267,6 +267,21 @@ def test_a_screen_row_finds_the_cif_of_a_formula_with_brackets(tmp_path):
     assert row["status"] == "done" and row["cif"].endswith(f"{name}/H8S-NO2-2.cif") and Path(row["cif"]).is_file()
 
 
+def test_a_screen_names_folders_as_predict_does_and_resumes_an_earlier_name(tmp_path):
+    """One rule makes a formula a folder name (safe_name): a screen named Ca3(PO4)2's folder
+    `Ca3(PO4)2` where `predict` names it `Ca3-PO4-2`. A screen folder written by the earlier rule is
+    still found, so that re-running that screen resumes it."""
+    from core.predict.run_folder import STATE_DIR, safe_name
+
+    item = ScreenItem("Ca3(PO4)2")
+    assert item.name == safe_name("Ca3(PO4)2") == "Ca3-PO4-2"
+    assert item.folder(tmp_path) == tmp_path / "Ca3-PO4-2"
+    (tmp_path / "Ca3(PO4)2" / STATE_DIR).mkdir(parents=True)  # a screen of before 2026-12-05
+    assert item.folder(tmp_path) == tmp_path / "Ca3(PO4)2"
+    (tmp_path / "Ca3-PO4-2").mkdir()
+    assert item.folder(tmp_path) == tmp_path / "Ca3-PO4-2"  # the new name, once it exists
+
+
 def test_a_screen_task_leaves_the_vasp_remarks_in_the_files_not_on_the_terminal(tmp_path, monkeypatch):
     """Every worker printed pymatgen's 'Co ... low spin' remark (about ten lines for three Co formulas);
     it is in each vasp/README.txt. Other warnings of a prediction still reach the terminal."""

@@ -26,6 +26,7 @@ from pathlib import Path
 
 from core.crystal.composition import is_formula, parse_formula
 from core.errors import AlphaCrystalError, FormulaError
+from core.predict.run_folder import STATE_DIR, safe_name
 from core.predict.scope import check_scope
 
 MAX_PATTERN_FORMULAS = 10_000
@@ -61,8 +62,18 @@ class ScreenItem:
 
     @property
     def name(self) -> str:
-        """The formula's folder name in the screen's output (its text, made file-safe)."""
-        return re.sub(r"[^A-Za-z0-9().+-]", "_", self.formula)
+        """The formula's folder name in the screen's output: its text made file-safe by the rule of
+        every run folder (:func:`~core.predict.run_folder.safe_name`: ``Ca3(PO4)2`` -> ``Ca3-PO4-2``,
+        as ``predict`` names its folder)."""
+        return safe_name(self.formula)
+
+    def folder(self, out: Path) -> Path:
+        """The formula's run folder in the screen folder ``out``: :attr:`name`, or the folder a screen
+        before 2026-12-05 named it (brackets kept, other characters ``_``) when only that one holds a
+        run, so that re-running such a screen resumes it."""
+        folder = Path(out) / self.name
+        earlier = Path(out) / re.sub(r"[^A-Za-z0-9().+-]", "_", self.formula)
+        return earlier if earlier != folder and not folder.exists() and (earlier / STATE_DIR).is_dir() else folder
 
 
 @dataclass

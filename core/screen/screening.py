@@ -201,7 +201,7 @@ def screen_task(item: ScreenItem, settings_dict: dict, out_dir: str) -> dict:
     background_priority()  # a window's run beside the screen gets its share of the cores
     start = time.perf_counter()
     settings = task_settings(item, settings_dict, as_dict=False)
-    folder = Path(out_dir) / item.name
+    folder = item.folder(Path(out_dir))
     try:
         # pymatgen's remarks on VASP inputs (Co started low spin) are in each vasp/README.txt: printed by
         # every worker, they flooded a screen's terminal. A filter of the worker process (one entry however
@@ -385,8 +385,8 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     rows: dict[str, dict] = {}
     state = ScreenProgress(total=len(items))
     for item in items:
-        if finished(out / item.name, task_settings(item, settings_dict) if settings_dict else None):
-            rows[item.name] = {**row_from_folder(item, out / item.name), "status": "done (earlier run)"}
+        if finished(item.folder(out), task_settings(item, settings_dict) if settings_dict else None):
+            rows[item.name] = {**row_from_folder(item, item.folder(out)), "status": "done (earlier run)"}
             state.skipped += 1
     todo = [item for item in items if item.name not in rows]
     threshold = (settings_dict or {}).get("ehull_threshold")  # named in the report
@@ -479,8 +479,8 @@ def check_screen_outputs(out: str | os.PathLike, items: list[ScreenItem], settin
         return
     changed = []  # (formula, what differs) of the finished formulas made with other settings
     for item in items:
-        if finished(folder / item.name):
-            stored = _stored_settings(folder / item.name)
+        if finished(item.folder(folder)):
+            stored = _stored_settings(item.folder(folder))
             changes = ["an unreadable summary"] if stored is None else \
                 settings_changes(stored, task_settings(item, settings_dict))
             if changes:
