@@ -446,7 +446,7 @@ class MainWindow(QMainWindow):
         self.run_panel.set_running(True)
         self.run_panel.show_state(self.session.run.state.value, self.session.run.message)
         task = self.start(run_live, request.formula, settings, request.candidates, request.maps,
-                           self.session.reference, live=True, in_engine=True, on_progress=self._progress,
+                           self.session.comparable_reference(request.formula), live=True, in_engine=True, on_progress=self._progress,
                            on_success=self._run_finished, on_failure=self._run_failed, templates=request.templates)
         task.connect("generation", self.session.run.add_generation)
         task.connect("reconstruction", self.views.live_result)
@@ -518,15 +518,16 @@ class MainWindow(QMainWindow):
             message += (f"; note: the reference is {theirs}, this session's formula {ours}: no map or result of it "
                         "can be compared with it")
         self.statusBar().showMessage(message)
-        self._compare_results_with(cell, ours, theirs)
+        self._compare_results_with()
 
-    def _compare_results_with(self, reference, ours: str, theirs: str) -> None:
+    def _compare_results_with(self) -> None:
         """Fill the results' match/RMSD columns for a reference opened after the run (a run compares
         its own at its end): in a worker thread, put on the results if they are still the ones shown
         and the reference is still this one. The columns stayed empty before (a new user's trial)."""
         run = self.session.run
         records = list(run.records)
-        if not records or run.provisional or not ours or not core.same_formula(ours, theirs):
+        reference = self.session.comparable_reference()
+        if not records or run.provisional or reference is None:
             return
         request = self.reference_requests
 

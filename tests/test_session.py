@@ -170,6 +170,19 @@ def test_opening_a_project_without_a_reference_drops_the_previous_one(nacl_input
     assert s.reference is None and s.reference_name == ""
 
 
+def test_a_reference_is_compared_only_with_results_of_its_own_compound(nacl_inputs):
+    """One rule for both paths of the window (a run's own comparison, a reference opened after
+    it): a KCl reference opened before a NaCl run marked every result "no match"."""
+    s = session_with(nacl_inputs)
+    assert s.comparable_reference() is None  # no reference
+    s.set_reference(nacl(), "nacl.cif", None)
+    assert s.comparable_reference() is s.reference and s.comparable_reference("Na2Cl2") is s.reference
+    kcl = nacl()
+    kcl.replace_species({"Na": "K"})
+    s.set_reference(kcl, "kcl.cif", None)
+    assert s.comparable_reference() is None and s.comparable_reference("KCl") is s.reference
+
+
 def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     from core.app.project import ProjectFileError
 

@@ -44,6 +44,7 @@ from core.candidates.propose import Candidate, rerun_candidate
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
+from core.crystal.composition import same_formula
 from core.errors import AlphaCrystalError
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
@@ -297,6 +298,16 @@ class Session:
         self.run.set_overlay(overlay)
         self.reference_changed.emit()
         self._set_dirty(True)
+
+    def comparable_reference(self, formula: str | None = None) -> Structure | None:
+        """The reference structure when results of ``formula`` (default: the session's formula) can
+        be compared with it, i.e. it is the same compound (:func:`~core.crystal.composition.same_formula`);
+        else None. The one rule of a run's comparison at its end and of a reference opened after it
+        (a reference of another compound opened before Start marked every result "no match")."""
+        formula = self.inputs.formula if formula is None else formula
+        if self.reference is None or not formula:
+            return None
+        return self.reference if same_formula(formula, self.reference.composition.reduced_formula) else None
 
     @property
     def reference_map(self) -> ContactMap | None:
