@@ -1612,6 +1612,9 @@ def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
     low, high = hull.plot.getViewBox().viewRange()[1]
     assert low < -2.0 and high < 1.0
     assert "(off the scale)" in hull.results.points()[1].data()[1]
+    predictions[0]["e_above_hull"] = 0.0045  # rounded as the table rounds it (whole_mev): +5, not +4
+    hull.show_picture(HullPicture(("Ba", "I"), phases, [("Ba", "BaI2"), ("BaI2", "I")], predictions))
+    assert "+5 meV/atom above the hull" in hull.results.points()[0].data()[1]
 
 
 def test_a_message_in_place_of_the_hull_plot_is_wrapped_not_cut(qtbot):

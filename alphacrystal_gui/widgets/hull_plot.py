@@ -12,6 +12,8 @@ import pyqtgraph as pg
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
+from core import whole_mev
+
 STABLE_BRUSH, KNOWN_BRUSH, RESULT_BRUSH = "#202020", "#b0b0b0", "#d62728"
 """Stable known phases, known phases above the hull, this run's results."""
 TOP_EV = 0.5
@@ -137,7 +139,7 @@ class HullPlot(QWidget):
     def _points(self, known_xy: list[tuple[float, float]], picture, result_xy=None) -> None:
         phases = picture.phases
         tips = [f"{p['label']}: {p['formation_energy']:.3f} eV/atom, "
-                + ("on the hull" if p["stable"] else f"{1000 * p['e_above_hull']:.0f} meV/atom above it")
+                + ("on the hull" if p["stable"] else f"{whole_mev(1000 * p['e_above_hull'])} meV/atom above it")
                 for p in phases]
         self.known.setData(np.array([x for x, _ in known_xy]), np.array([y for _, y in known_xy]), data=tips,
                            brush=[pg.mkBrush(STABLE_BRUSH if p["stable"] else KNOWN_BRUSH) for p in phases])
@@ -145,8 +147,9 @@ class HullPlot(QWidget):
         off = [result_xy is None and m["formation_energy"] > TOP_EV for m in marks]  # binary plot only
         if result_xy is None:
             result_xy = [(m["fractions"][1], min(m["formation_energy"], TOP_EV)) for m in marks]
+        # E_hull rounded as the table rounds it (whole_mev)
         data = [(m["index"], f"{m['name']}: {m['formation_energy']:.3f} eV/atom, "
-                 f"{1000 * m['e_above_hull']:+.0f} meV/atom above the hull" + (" (off the scale)" if o else ""))
+                 f"{whole_mev(1000 * m['e_above_hull']):+d} meV/atom above the hull" + (" (off the scale)" if o else ""))
                 for m, o in zip(marks, off)]
         self.results.setData(np.array([x for x, _ in result_xy]), np.array([y for _, y in result_xy]), data=data,
                              symbol=["t1" if o else "star" for o in off])

@@ -181,7 +181,7 @@ class RankedStructure:
             "converged": None if x is None else x.converged,
             "relax_steps": None if x is None else x.steps,
             "relax_error": None if x is None else x.error,
-            "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, 5),
+            "second_energy_per_atom": None if self.second_energy is None else round(self.second_energy, ENERGY_DECIMALS),
             "rank_reason": self.rank_reason,
             "rank_score_meV": None if self.rank_score is None else round(1000 * self.rank_score, 1),
             **(self.stability.row() if self.stability is not None else dict.fromkeys(STABILITY_COLUMNS)),

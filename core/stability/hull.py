@@ -526,7 +526,7 @@ def hull_picture(rows: list[dict], judge: HullJudge | None = None) -> HullPictur
         e_hull = float(above)
         phases.append({"name": entry.name, "label": phase_label(entry), "fractions": fractions(entry.composition),
                        "formation_energy": float(diagram.get_form_energy_per_atom(entry)),
-                       "e_above_hull": e_hull, "stable": e_hull <= 1e-9})
+                       "e_above_hull": e_hull, "stable": e_hull <= ON_HULL_EV})  # as a result is labelled
     edges = set()
     for facet in diagram.facets:
         names = sorted(diagram.qhull_entries[k].name for k in facet)
