@@ -1066,6 +1066,11 @@ def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
     window.open_run_folder(tmp_path / "NaCl")
     wait_idle(qtbot, window)
     assert "results only: Predict brings candidates" in window.statusBar().currentMessage()
+    window.results.select_index(0)
+    window.map_panel.back_button.click()  # "Input map": there is none, and the result's map is not left there
+    assert "opened without their inputs" in window.map_panel.title.text()
+    assert "contact route covers" not in window.map_panel.title.text()
+    assert window.editor.document.n == 0 and window.editor.read_only
     n = window.results.rowCount()
     assert n >= 2
     header = window.results.horizontalHeaderItem(1)  # not relaxed: the structure as built, as predict says

@@ -13,7 +13,7 @@ from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QPushButton, QVBox
 
 from alphacrystal_gui.widgets.contact_map_editor import ContactMapEditor
 from alphacrystal_gui.widgets.labels import WrappedLabel
-from core import AlphaCrystalError, Session, counted, parse_formula
+from core import AlphaCrystalError, ContactMapDocument, Session, counted, parse_formula
 
 Z_SELECT_TIP = ("the contact map of each Z (a candidate runs on the map of its own Z); while a result's map "
                 "is on view, it is named first")
@@ -30,7 +30,9 @@ class MapPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.contact_max_atoms = contact_max_atoms
-        self.editor = ContactMapEditor(session.run.result_document)
+        self.no_map = ContactMapDocument()
+        """Shown where there is no map (not the last viewed result's, which stayed under the title)."""
+        self.editor = ContactMapEditor(self.no_map)
         self.title = WrappedLabel("Contact map")
         self.z_select = QComboBox()
         self.z_select.setToolTip(Z_SELECT_TIP)
@@ -70,12 +72,19 @@ class MapPanel(QWidget):
         doc = s.inputs.document()
         if doc is None:
             reference = s.reference_document
-            self.editor.set_document(reference or s.run.result_document, read_only=True)
+            self.editor.set_document(reference or self.no_map, read_only=True)
+            if s.results_only:
+                text = (f"Results of {s.inputs.formula} opened without their inputs: no input map. Select a result "
+                        "to see its map, or press Predict for the formula's maps and candidates.")
+            elif s.inputs.formula and not s.inputs.zs:
+                text = (f"No contact map for {s.inputs.formula}: the contact route covers cells of up to "
+                        f"{self.contact_max_atoms} atoms; the run uses the templates.")
+            else:
+                text = "" if reference is not None else "Contact map: type a formula and press Predict"
             if reference is not None:
-                self.title.setText(f"True contact map of {s.reference_name} ({counted(reference.n, 'atom')})")
-            if s.inputs.formula and not s.inputs.zs:
-                self.title.setText(f"No contact map for {s.inputs.formula}: the contact route covers cells of up to "
-                                   f"{self.contact_max_atoms} atoms; the run uses the templates")
+                shown = f"true contact map of {s.reference_name} ({counted(reference.n, 'atom')})"
+                text = f"{text} Shown: the {shown}" if text else shown[0].upper() + shown[1:]
+            self.title.setText(text)
         else:
             self.editor.set_document(doc)
             self.title.setText(f"Contact map of {s.inputs.formula}, Z = {s.inputs.current_z} ({counted(doc.n, 'atom')}, primitive "
