@@ -950,6 +950,21 @@ def test_fitness_plot_names_candidates_in_words_and_emphasises_the_leading_run(w
     other_best, other_mean = panel._curves["sg136-z2-sg136-w1-r0"]
     assert lead_best.opts["pen"].width() == 3 and other_best.opts["pen"].width() == 1
     assert lead_mean.isVisible() and not other_mean.isVisible()
+    assert lead_best.opts["symbol"] is None
+    # a run at fitness 1 from its first generation, and one without free parameters (generation 0 only):
+    # one point each, which no line draws; a marker does (a new user saw Pm-3m lead in bold, with no curve)
+    window.session.run.add_generation("sg221-z1-sg221-w0-r0", {"generation": 1, "best_fitness": 1.0,
+                                                              "mean_fitness": 0.4})
+    window.session.run.add_generation("sg221-z1-sg221-w1-r0", {"generation": 0, "best_fitness": 1.0,
+                                                              "mean_fitness": 1.0})
+    panel.redraw()
+    for job in ("sg221-z1-sg221-w0-r0", "sg221-z1-sg221-w1-r0"):
+        best, _ = panel._curves[job]
+        assert best.opts["symbol"] == "o" and list(best.getData()[1]) == [1.0]
+    window.session.run.add_generation("sg221-z1-sg221-w0-r0", {"generation": 2, "best_fitness": 1.0,
+                                                              "mean_fitness": 0.5})
+    panel.redraw()
+    assert panel._curves["sg221-z1-sg221-w0-r0"][0].opts["symbol"] is None  # a line from two points
 
 
 def test_fitness_legend_sits_below_the_curves_not_over_them(window, qtbot):

@@ -67,6 +67,10 @@ FITNESS_PLOT_MIN_HEIGHT_PX = 140
 """Shortest the fitness plot gets (px): with the ranking options unfolded on a short screen the Run
 dock scrolls (it sits in a scroll area) instead of squashing the curves to an axis."""
 
+SINGLE_POINT_PX = 7
+"""Marker size of a GA run with a single point in the fitness plot (no line to draw)."""
+
+
 class _LegendInLayout(pg.LegendItem):
     """A legend placed by its parent's layout: pyqtgraph's own resizes itself to its entries
     by moving to (0, 0) (it expects to float over a view box), which would show it over the
@@ -330,9 +334,10 @@ class RunPanel(QWidget):
         self._dirty = True
 
     def _points(self, job_id: str) -> list[tuple[int, float, float]]:
-        """The job's generations that have a curve: runs without free parameters (generation 0,
-        one evaluation) have none."""
-        return [p for p in self._histories().get(job_id, ()) if p[0] > 0]
+        """The job's generations drawn: from generation 1 on, or the one evaluation of a run
+        without free parameters (generation 0 only)."""
+        history = self._histories().get(job_id, ())
+        return [p for p in history if p[0] > 0] or list(history[:1])
 
     def redraw(self) -> None:
         """Draw the buffered generations (one colour per candidate; solid: best, dashed: mean)
@@ -368,8 +373,15 @@ class RunPanel(QWidget):
                 best.sigClicked.connect(lambda *_, g=group: self.candidateClicked.emit(g))
                 self._curves[job_id] = (best, mean)
             data = np.asarray(points, dtype=float)
-            self._curves[job_id][0].setData(data[:, 0], data[:, 1])
-            self._curves[job_id][1].setData(data[:, 0], data[:, 2])
+            best, mean = self._curves[job_id]
+            best.setData(data[:, 0], data[:, 1])
+            mean.setData(data[:, 0], data[:, 2])
+            single = "o" if len(points) == 1 else None  # one point draws no line: a marker shows it
+            if best.opts["symbol"] != single:  # e.g. a run at fitness 1 from its first generation
+                best.setSymbol(single)
+                best.setSymbolSize(SINGLE_POINT_PX)
+                best.setSymbolPen(None)
+                best.setSymbolBrush(self._colours[self._group(job_id)])
         for group in {self._group(job_id) for job_id in drawn}:
             self._emphasise(group)
         self._changed.clear()
