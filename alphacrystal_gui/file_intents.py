@@ -174,7 +174,8 @@ class FileIntents:
         except SessionError as exc:
             w.show_error(str(exc))
             return None
-        return w.start(export_records, records, str(folder), formula, summary=not selected, busy=False,
+        meta = None if selected or self.session.run.results is None else self.session.run.results.meta
+        return w.start(export_records, records, str(folder), formula, summary=not selected, meta=meta, busy=False,
                        on_success=lambda out: self._exported(out, formula, folder, len(records)))
 
     def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path, n: int) -> None:

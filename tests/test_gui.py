@@ -257,6 +257,12 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     summary = json.loads((tmp_path / "export" / "summary.json").read_text())
     assert summary["formula"] == "NaCl" and len(summary["structures"]) == len(w.records)
     assert "e_above_hull_meV" in (tmp_path / "export" / "summary.csv").read_text().splitlines()[0]
+    # ... with what the run came from: its settings and the map it ran on, as edited (a new user's
+    # export said nothing of the edit, and opened again it showed another session's settings)
+    z = w.session.inputs.current_z
+    assert summary["settings"]["generations"] == TINY["generations"] and summary["edited_maps"] == [z]
+    assert np.array_equal(np.array(summary["contact_maps"][str(z)]["contact"]), edited)
+    assert "edited by hand" in summary["inputs"] and "notes" in summary
     assert "summary.csv and summary.json" in w.statusBar().currentMessage()
     # exporting again never replaces a file the user edited in the exported folder
     poscar = cifs[0].parent / "POSCAR"
@@ -274,6 +280,7 @@ def test_run_fills_results_then_export_and_project_round_trip(window, qtbot, tmp
     assert data["formula"] == "NaCl" and len(data["results"]) == len(w.records)
     project = Project.load(path)
     assert np.array_equal(project.edited_map, edited)
+    assert project.run["meta"]["edited_maps"] == [z]  # a reopened project exports the same summary
     other = MainWindow(QSettings(str(tmp_path / "s2.ini"), QSettings.Format.IniFormat))
     other.confirm_discard = lambda action: True
     qtbot.addWidget(other)

@@ -76,7 +76,8 @@ class Project:
     current_z : int or None
         The Z whose map was shown.
     run : dict or None
-        What the results came from: ``formula``, ``inputs``, ``discarded``, ``cancelled``, ``seconds``.
+        What the results came from: ``formula``, ``inputs``, ``discarded``, ``cancelled``, ``seconds``
+        and ``meta`` (the run's summary metadata: settings, the maps it used, notes; since 2026-12-05).
     histories : dict
         GA fitness history per job: [generation, best, mean] lists.
     viewing : int or None
@@ -207,7 +208,8 @@ def _contents(project: Project) -> ProjectContents:
     run = project.run or {}
     results = SessionResults(str(run.get("formula", project.formula)), str(run.get("inputs", "opened project")),
                              records, [str(line) for line in run.get("discarded", [])],
-                             bool(run.get("cancelled", False)), float(run.get("seconds", 0.0))) if records else None
+                             bool(run.get("cancelled", False)), float(run.get("seconds", 0.0)),
+                             meta=dict(run.get("meta") or {})) if records else None
     settings, notes = None, []
     if project.settings:
         try:

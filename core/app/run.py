@@ -20,6 +20,7 @@ from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError
+from core.predict.export import summary_meta
 from core.predict.record import ResultRecord
 from core.predict.results import discarded_lines
 from core.runtime.terminal import counted
@@ -90,6 +91,12 @@ class SessionResults:
         The structures relaxed so far by a run still going on, ranked by energy so far
         (duplicates not merged yet): never exported or saved; the run's final ranking
         replaces them.
+    meta : dict
+        What the run's ``summary.json`` says besides its rows
+        (:func:`core.predict.export.summary_meta`: settings, candidates, each Z's map as the run
+        took it, templates, notes), with ``edited_maps``, the Zs whose map was edited by hand;
+        a run folder's own; {} where unknown (a project of before 2026-12-05). Export all
+        writes it, a project keeps it.
     """
 
     formula: str
@@ -100,10 +107,11 @@ class SessionResults:
     seconds: float = 0.0
     views: dict[int, tuple] = field(default_factory=dict)
     provisional: bool = False
+    meta: dict = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         return {"formula": self.formula, "inputs": self.inputs, "discarded": self.discarded,
-                "cancelled": self.cancelled, "seconds": self.seconds}
+                "cancelled": self.cancelled, "seconds": self.seconds, "meta": self.meta}
 
 
 class ProvisionalResults:
@@ -311,9 +319,10 @@ class RunModel:
         if self.request is None:
             raise SessionError("no run was started: there is nothing to finish")
         self.previous_results, self.previous_histories = None, {}
+        meta = {**summary_meta(result), "inputs": self.request.describe(), "edited_maps": list(self.request.edited_zs)}
         self.results = SessionResults(self.request.formula, self.request.describe(), list(records),
                                       discarded_lines(result), bool(result.cancelled), float(result.seconds),
-                                      dict(enumerate(views or [])))
+                                      dict(enumerate(views or [])), meta=meta)
         self.back_to_input()  # a result of the previous run may be on view
         finished = len(records)
         if result.cancelled:

@@ -269,7 +269,8 @@ class Session:
         self._replacing = True
         try:
             self.run.show(SessionResults(formula, f"run folder {path}", list(records),
-                                         list(meta.get("discarded", [])), False, float(meta.get("seconds") or 0.0)),
+                                         list(meta.get("discarded", [])), False, float(meta.get("seconds") or 0.0),
+                                         meta=dict(meta)),
                           f"{len(records)} structures from {path}")
         finally:
             self._replacing = False

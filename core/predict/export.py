@@ -32,7 +32,16 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
         name = ranked_folder_name(e.rank, result.formula, e.crystallography()["relaxed_symbol"])
         e.folder = folder.path / name
         entries.append((name, _structure_writer(e, result.formula, result.settings.magmom)))
-    meta = {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),
+    folder.publish(entries, result.rows(), summary_meta(result))
+    result.notes.extend(folder.notes)
+
+
+def summary_meta(result: PredictionResult) -> dict:
+    """What ``summary.json`` says of a prediction besides its rows: the settings, the inputs the run
+    used (space-group candidates, each Z's contact map as the run took it, edited or not; the
+    templates), its notes, timings and units. The window keeps it with a run's results, so that
+    its Export all writes the summary ``predict`` writes."""
+    return {"formula": result.formula, "settings": result.settings.to_dict(), "seconds": round(result.seconds, 2),
             "stage_seconds": {k: round(v, 2) for k, v in result.stage_seconds.items()},
             "resumed": result.resumed,
             "rejected": result.rejected,
@@ -52,8 +61,6 @@ def export_prediction(result: PredictionResult, folder: RunFolder) -> None:
                                           "the Materials Project input set's defaults per element"),
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
-    folder.publish(entries, result.rows(), meta)
-    result.notes.extend(folder.notes)
 
 def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
     x = entry.relaxation
@@ -63,12 +70,13 @@ def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input
 
 
 def export_records(records: list[ResultRecord], folder: str | Path, formula: str,
-                   cancel=None, summary: bool = False) -> tuple[list[Path], list[str]]:
+                   cancel=None, summary: bool = False, meta: dict | None = None) -> tuple[list[Path], list[str]]:
     """Write results (as the desktop app keeps them) into ``folder``, one ranked subfolder
     each, with the same writer and names as a prediction's output folder (the formula
     written as the unit formula, :func:`core.crystal.composition.formula_unit_text`), and
     with ``summary`` (all of a run's results) its ``summary.csv``/``summary.json`` as
-    ``predict`` writes them (:func:`_export_summary`).
+    ``predict`` writes them (:func:`_export_summary`), with ``meta``, the run's own
+    (:func:`summary_meta`: its settings, maps and notes), where it is known.
 
     Returns the paths written and notes on what was kept of the user's: a file the user
     edited in an earlier export is never replaced (:meth:`core.predict.run_folder.RunFolder.write_in_place`).
@@ -95,12 +103,12 @@ def export_records(records: list[ResultRecord], folder: str | Path, formula: str
             break
         out += target.write_in_place([entry])
     if summary and not _is_set(cancel):
-        out += _export_summary(target, records, names, formula, earlier)
+        out += _export_summary(target, records, names, formula, earlier, meta or {})
     return out, target.notes
 
 
 def _export_summary(target: RunFolder, records: list[ResultRecord], names: list[str], formula: str,
-                    earlier: str | None) -> list[Path]:
+                    earlier: str | None, run_meta: dict) -> list[Path]:
     """``summary.csv``/``summary.json`` of ``records`` (each row naming its folder, ``names``, so
     that the export opens as a run folder) in the export folder, unless the summary there,
     ``earlier`` (:func:`our_summary_formula`: "" for one not ours, None for none), is not ours or
@@ -109,7 +117,7 @@ def _export_summary(target: RunFolder, records: list[ResultRecord], names: list[
         target.notes.append("summary.csv not written: the folder holds a summary that is not this program's "
                             "for " + formula + "; export into another folder for one")
         return []
-    meta = {"formula": formula, "exported_by": "AlphaCrystal Studio (the window's Export all)",
+    meta = {**run_meta, "formula": formula, "exported_by": "AlphaCrystal Studio (the window's Export all)",
             "symprec": SPACEGROUP_SYMPREC}
     rows = [r.to_row() | {"folder": name} for r, name in zip(records, names)]
     return list(RunFolder.summary_files(target.path, rows, meta))
