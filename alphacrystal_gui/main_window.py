@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         s.inputs.current_z_changed.connect(lambda _: self._show_current_map())
         s.inputs.map_edited.connect(lambda _: self.map_panel.show_z_choices())
         s.inputs.map_edited.connect(lambda _: self.update_actions())
+        s.inputs.map_edited.connect(self._edited_during_run)
         s.run.cleared.connect(self._on_run_cleared)
         s.run.results_changed.connect(self.views.show_results)
         s.run.comparison_changed.connect(self._show_comparison)
@@ -502,6 +503,13 @@ class MainWindow(QMainWindow):
                 self._show_reference(reference)
 
         return self.start(reference_structure, str(path), busy=False, on_success=read)
+
+    def _edited_during_run(self, z: int) -> None:
+        """An edit while a run goes on is for the next run: said, since the status bar still names
+        the running one (its results keep the map they ran on: SessionResults.meta)."""
+        if self.session.run.busy:
+            self.statusBar().showMessage(f"Map of Z = {z} edited during the run: the running run uses the map as "
+                                         "it was at Start; the edit is for the next run")
 
     def _show_reference(self, reference) -> None:
         for warning in reference.warnings:

@@ -501,6 +501,8 @@ def test_window_with_engine_process_predicts_runs_and_cancels(qtbot, tmp_path):
         w.session.set_run_settings(**{**TINY, "generations": 100000, "population": 200})
         w.run_panel.start_button.click()
         qtbot.waitUntil(lambda: bool(w.session.run.histories), timeout=60_000)
+        w.document.toggle(0, 1)  # an edit during the run is for the next run, and the window says so
+        assert "edited during the run" in w.statusBar().currentMessage()
         w.cancel()
         # 100000 generations would take hours: ending at all shows the cancel reached the GA workers
         # (its latency is measured by benchmarks/bench_gui_responsiveness.py, not timed here)
