@@ -37,6 +37,11 @@ def test_threshold_and_reset_are_undoable():
     doc.undo()
     assert doc.threshold == 0.5 and doc.matrix.sum() == 4
     assert not doc.undo()
+    assert doc.at_prediction
+    doc.set_threshold(0.55)  # the same map (no probability between 0.5 and 0.55), another threshold
+    assert not doc.edited and not doc.at_prediction  # Reset has something to restore: it is offered
+    doc.reset()
+    assert doc.at_prediction
 
 
 def test_rethresholding_says_how_many_hand_edits_it_replaced():

@@ -227,7 +227,7 @@ class ContactMapEditor(QWidget):
         self.threshold_label.setText(f"threshold {doc.threshold:.2f}")
         self.undo_button.setEnabled(doc.can_undo and not self.read_only)
         self.redo_button.setEnabled(doc.can_redo and not self.read_only)
-        self.reset_button.setEnabled(has_probs and doc.edited and not self.read_only)
+        self.reset_button.setEnabled(has_probs and not doc.at_prediction and not self.read_only)
         if n == 0:
             self.image.clear()
             for side in ("left", "bottom"):  # no map, no atoms: no numbered axes either (they read -1.1 ... 1.1)

@@ -188,6 +188,12 @@ class ContactMapDocument:
         """True when the map differs from the prediction."""
         return self.matrix.shape != self._predicted.shape or bool((self.matrix != self._predicted).any())
 
+    @property
+    def at_prediction(self) -> bool:
+        """True when both the map and the threshold are the prediction's (what *Reset to
+        prediction* restores; a threshold moved without changing the map is not at it)."""
+        return not self.edited and self.threshold == self._predicted_threshold
+
     # derived ---------------------------------------------------------------
     def coordination(self) -> np.ndarray:
         """Distinct bonded partners per atom in the cell (row sums); not the coordination
