@@ -158,6 +158,8 @@ class MainWindow(QMainWindow):
         self.run_panel.cancelRequested.connect(self.cancel)
         self.results.rowSelected.connect(self.views.show_result)
         self.results.actionRequested.connect(self.views.result_action)
+        self.results.action_problem = lambda action, index: (self.session.rerun_problem(index)
+                                                             if action == "rerun" else None)
         self.run_panel.candidateClicked.connect(self.views.show_candidate_result)
         self.map_panel.backRequested.connect(lambda: self.back_to_input_map())
         self.map_panel.zChosen.connect(self.session.select_z)

@@ -1360,6 +1360,7 @@ def test_rerun_from_a_result_runs_its_assignment_on_the_current_map(window, qtbo
     cmcrystal = next(k for k, r in enumerate(w.session.run.records) if r.source.startswith("CMCrystal"))
     menu = w.results.row_menu(cmcrystal)
     rerun = next(a for a in menu.actions() if a.text().startswith("Re-run CMCrystal"))
+    assert rerun.isEnabled() and not rerun.toolTip().startswith("these results")
     rerun.trigger()
     assert "re-run of result" in w.statusBar().currentMessage()
     wait_idle(qtbot, w)

@@ -232,6 +232,28 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
     s.show_run_folder("/tmp/elsewhere", "KCl", list(s.run.records), {})
     with pytest.raises(SessionError, match="press Predict for KCl first"):
         s.begin_rerun(0)
+    assert "press Predict for KCl first" in s.rerun_problem(0)  # the menu asks the same question
+
+
+def test_a_rerun_needs_the_map_of_the_results_own_z(nacl_inputs):
+    """A result whose relaxation halved its cell has another Z: the menu offers no re-run, and says
+    which map it would need and that a Predict replaces the current (edited) maps."""
+    from dataclasses import replace
+
+    from conftest import nacl
+
+    s = session_with(nacl_inputs)
+    run(s)
+    doubled = nacl() * (2, 1, 1)  # 16 atoms, made P1 by a small shake: Z = 8, a Z with no map here
+    doubled.perturb(0.05, min_distance=0.02)
+    s.run.results.records[0] = replace(s.run.records[0], structure=doubled)
+    assert 8 not in s.inputs.zs
+    z = s.inputs.current_z
+    s.inputs.documents[z].toggle(0, 1)
+    problem = s.rerun_problem(0)
+    assert problem and "has Z = 8" in problem and "Predict with Z = 8" in problem and "save the project" in problem
+    with pytest.raises(SessionError, match="has Z = 8"):
+        s.begin_rerun(0)
 
 
 # ---------------------------------------------------------------- issue 27: only the current run

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QMenu, QTableWidget, QTableWidgetItem
@@ -127,6 +128,9 @@ class ResultsTable(QTableWidget):
 
     def __init__(self, parent=None) -> None:
         super().__init__(0, len(COLUMNS), parent)
+        self.action_problem: Callable[[str, int], str | None] | None = None
+        """Why a menu action cannot be done on a result now (``(action, index) -> reason or None``),
+        asked of the session by the window; such an action is shown disabled with its reason."""
         self.setHorizontalHeaderLabels([name.replace(" (", "\n(") for name in COLUMNS])  # units on a second line
         for col, name in enumerate(COLUMNS):
             if name in TOOLTIPS:
@@ -148,8 +152,13 @@ class ResultsTable(QTableWidget):
     def row_menu(self, index: int) -> QMenu:
         """The right-click menu of result ``index`` (its actions emit :attr:`actionRequested`)."""
         menu = QMenu(self)
+        menu.setToolTipsVisible(True)
         for action, label in ROW_ACTIONS:
-            menu.addAction(label, lambda a=action: self.actionRequested.emit(a, index))
+            item = menu.addAction(label, lambda a=action: self.actionRequested.emit(a, index))
+            problem = self.action_problem(action, index) if self.action_problem is not None else None
+            if problem:  # offered only where it can be done; the reason on hover
+                item.setEnabled(False)
+                item.setToolTip(problem)
         return menu
 
     def _menu(self, point) -> None:

@@ -240,6 +240,21 @@ class Session:
         """
         if self.run.busy:
             raise SessionError("a run is going on")
+        candidate = self._rerun_candidate(index)
+        return self._start(self.inputs.rerun_request(candidate, f"result #{index + 1}"))
+
+    def rerun_problem(self, index: int) -> str | None:
+        """Why result ``index`` cannot be re-run now (:meth:`begin_rerun`'s refusal, a run going on
+        aside), or None: the results' menu offers the re-run only where it can start."""
+        try:
+            self._rerun_candidate(index)
+        except SessionError as exc:
+            return str(exc)
+        return None
+
+    def _rerun_candidate(self, index: int) -> Candidate:
+        """The candidate a re-run of result ``index`` runs (its space group, Z, lattice and Wyckoff
+        assignment), checked against this session's maps."""
         results, records = self.run.results, self.run.records
         if results is None or not 0 <= index < len(records):
             raise SessionError(f"no result #{index + 1}")
@@ -251,9 +266,12 @@ class Session:
         except AlphaCrystalError as exc:
             raise SessionError(f"result #{index + 1}: {exc}") from None
         if candidate.z not in self.inputs.documents:
-            raise SessionError(f"result #{index + 1} has Z = {candidate.z}: no contact map for that Z; press "
-                               f"Predict with Z = {candidate.z} first")
-        return self._start(self.inputs.rerun_request(candidate, f"result #{index + 1}"))
+            edited = " (it replaces these maps and their edits: save the project first to keep them)" \
+                if self.inputs.edited_zs() else ""
+            raise SessionError(f"result #{index + 1} has Z = {candidate.z} and this prediction has no map of that Z "
+                               f"(maps of Z = {', '.join(map(str, self.inputs.zs))}): Predict with Z = {candidate.z} "
+                               f"to re-run it{edited}")
+        return candidate
 
     def show_run_folder(self, path: str | Path, formula: str, records: list[ResultRecord], meta: dict) -> None:
         """Show the results of a finished run folder (:func:`core.predict.result_folder.read_run_folder`):
