@@ -193,6 +193,9 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
     assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
+    missing = Project(formula="NaCl", maps={"1": {"edited_map": [[0, 1], [1, 0]]}})  # no "prediction"
+    with pytest.raises(ProjectFileError, match="not a readable project \\(the field 'prediction' is missing\\)"):
+        s.load_project(missing, tmp_path / "missing.acproj")
     binary = tmp_path / "pickled.acproj"
     binary.write_bytes(b"\x80\x04\x95\xf7\x00binary")
     with pytest.raises(ProjectFileError, match="pickled.acproj is not an AlphaCrystal Studio project: a binary file"):

@@ -152,7 +152,19 @@ class Project:
             return _contents(self)
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, AlphaCrystalError) as exc:
             where = str(path) if path is not None else "project"
-            raise ProjectFileError(f"{where}: not a readable project ({type(exc).__name__}: {exc})") from None
+            raise ProjectFileError(f"{where}: not a readable project ({_problem(exc)})") from None
+
+
+def _problem(exc: BaseException) -> str:
+    """A malformed project's problem in words: a missing field named as such (``KeyError: 'prediction'``
+    told a user the name of a Python exception), the engine's own message, else the exception."""
+    if isinstance(exc, KeyError):
+        return f"the field {exc.args[0]!r} is missing" if exc.args else "a field is missing"
+    if isinstance(exc, AlphaCrystalError):
+        return str(exc)
+    if isinstance(exc, (TypeError, AttributeError, IndexError)):
+        return f"a field has the wrong kind of value ({exc})"
+    return str(exc)
 
 
 @dataclass
