@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import core
 from core import (
-    cell_size_note,
     compare_with_reference,
+    composition_notes,
     export_records,
     loaded_resources,
     predict_structures,
@@ -39,12 +39,13 @@ def project_contents(path):
 
 
 def formula_note(formula: str, z: int | None) -> str | None:
-    """The engine's one-line remark on the formula's cell sizes (:func:`core.cell_size_note`), or
-    None: nothing to say, or a formula the note cannot read."""
+    """The engine's remarks on the formula, one per line, as every command says them first
+    (:func:`core.composition_notes`: larger known cells, elements the models never saw, a formula
+    withheld from the templates), or None: nothing to say, or a formula the notes cannot read."""
     if not formula:
         return None
     try:
-        return cell_size_note(core.parse_formula(formula), core.PredictionSettings(z=z))
+        return "\n".join(composition_notes(core.parse_formula(formula), z)) or None
     except core.AlphaCrystalError:
         return None
 
@@ -71,10 +72,13 @@ def hull_picture_of(records):
                   "cancelled before the hull step (the run's notes say which)"))
 
 
-def inputs_with_note(formula, z=None, top_k=5, model=None, device="auto", progress=None, cancel=None):
-    """``propose_inputs`` plus the engine's one-line remark on the formula's cell sizes
-    (:func:`core.cell_size_note`; None when there is nothing to say)."""
-    candidates, maps, templates = propose_inputs(formula, z, top_k, model, device, progress=progress, cancel=cancel)
+def inputs_with_note(formula, z, settings, model=None, progress=None, cancel=None):
+    """``propose_inputs`` with the run settings' candidate and template counts, template scorer and
+    device (:class:`core.PredictionSettings`: the CLI's defaults, or a project's), plus the engine's
+    remarks on the formula (:func:`formula_note`; None when there is nothing to say)."""
+    candidates, maps, templates = propose_inputs(formula, z, settings.top_k, model, settings.device, progress=progress,
+                                                 cancel=cancel, template_top_k=settings.template_top_k,
+                                                 template_scorer=settings.template_scorer)
     return candidates, maps, templates, formula_note(formula, z)
 
 

@@ -9,6 +9,7 @@ preferences persist in ``QSettings``.
 from __future__ import annotations
 
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, QSize, Qt
@@ -367,7 +368,8 @@ class MainWindow(QMainWindow):
             return
         self.statusBar().showMessage(f"Predicting candidates and contact map of {formula}…")
         model, device = self.session.preferences.contact_model, self.session.preferences.device
-        self.start(inputs_with_note, formula, z, 5, model, device, in_engine=True,
+        settings = replace(self.session.run_settings, device=device)
+        self.start(inputs_with_note, formula, z, settings, model, in_engine=True,
                     on_success=lambda out: self._show_inputs(formula, z, *out))
 
     def _show_inputs(self, formula: str, z: int | None, candidates: list[Candidate],

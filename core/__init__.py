@@ -70,7 +70,7 @@ _LAZY = {
     # prediction pipeline (torch, pyxtal, the shipped models)
     "PipelineProgress": "core.runtime.progress", "PredictionError": "core.predict.settings",
     "PredictionResult": "core.predict.results", "PredictionSettings": "core.predict.settings", "check_scope": "core.predict.scope",
-    "cell_size_note": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
+    "cell_size_note": "core.predict.scope", "composition_notes": "core.predict.scope", "candidate_label": "core.predict.results", "parse_candidate_key": "core.predict.results", "shipped_contact_route_atoms": "core.predict.scope",
     "z_from_formula": "core.predict.scope",
     "read_run_folder": "core.predict.result_folder", "ResultRecord": "core.predict.record",
     "energies_above_lowest": "core.predict.record",

@@ -118,8 +118,8 @@ class FormulaBar(QWidget):
                     self.z_box.setCurrentIndex(index)
                 if self.z_box.currentData() != typed_z:  # another Z chosen: the reading no longer holds
                     reading = None
-                notes = [n for n in (reading, self._note[1] if self._note and self._note[0] == text.strip() else "")
-                         if n]
+                engine = self._note[1].split("\n") if self._note and self._note[0] == text.strip() else []
+                notes = [n for n in (reading, *engine) if n]
                 self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
                     f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
         self.z_box.blockSignals(False)
@@ -127,8 +127,8 @@ class FormulaBar(QWidget):
         return ok
 
     def show_note(self, formula_text: str, note: str | None) -> None:
-        """Show the engine's ``note`` on ``formula_text`` under the Z list (None clears it);
-        it stays until the formula is edited."""
+        """Show the engine's ``note`` on ``formula_text`` under the Z list, one line each of its
+        lines (None clears it); it stays until the formula is edited."""
         self._note = (formula_text.strip(), note) if note else None
         self.validate()
 

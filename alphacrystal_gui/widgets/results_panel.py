@@ -7,8 +7,10 @@ through the table's and the plots' signals.
 
 from __future__ import annotations
 
+from html import escape
+
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLineEdit, QMessageBox, QSplitter, QVBoxLayout, QWidget
 
 from alphacrystal_gui.widgets.energy_plot import EnergyPlot
 from alphacrystal_gui.widgets.hull_plot import HullPlot
@@ -26,6 +28,9 @@ PLOT_HEIGHT_PX = 170
 PLOT_MIN_HEIGHT_PX = 120
 """Shortest the plots get (px): their axis labels stay whole (the plots' own minimum)."""
 
+
+NOTE_PREVIEW_CHARS = 110
+"""Characters of the run's first note shown under the table (all of them on *show all*)."""
 
 TABLE_ROWS = 3
 """Rows of the results table always in view: the plots below give way (a splitter moves the border).
@@ -47,6 +52,11 @@ class ResultsPanel(QWidget):
         self.discarded = WrappedLabel("")
         self.discarded.setWordWrap(True)
         self.discarded.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.notes = WrappedLabel("")
+        """The run's notes (those ``predict`` prints: potentials that disagree, a magnetic start, a
+        formula withheld from the templates, ...): how many, the first, and all on *show*."""
+        self.notes.setTextFormat(Qt.TextFormat.RichText)
+        self.notes.linkActivated.connect(lambda _: self.show_notes())
         self.filter = QLineEdit(placeholderText="Filter results (e.g. Pnma, template, mp-)")
         self.filter.setClearButtonEnabled(True)
         self.filter.setToolTip("show only the results whose cells contain this text")
@@ -70,6 +80,7 @@ class ResultsPanel(QWidget):
         layout.addWidget(self.filter)
         layout.addWidget(self.splitter, 1)
         layout.addWidget(self.discarded)
+        layout.addWidget(self.notes)
         self.energy_plot.resultClicked.connect(self.table.select_index)
         self.hull_plot.resultClicked.connect(self.table.select_index)
 
@@ -91,6 +102,36 @@ class ResultsPanel(QWidget):
                        f"{'each' if n != 1 else 'it'} and why", "Not in the list:\n" + "\n".join(lines))
         else:
             self._note("", "")
+        self._show_run_notes()
+
+    def run_notes(self) -> list[str]:
+        """The notes of the results shown (none for provisional ones: the run has not said them yet)."""
+        results = self.session.run.results
+        if results is None or results.provisional:
+            return []
+        return [str(n) for n in results.meta.get("notes", []) if n]
+
+    def _show_run_notes(self) -> None:
+        notes = self.run_notes()
+        if not notes:
+            self.notes.setText("")
+            self.notes.setToolTip("")
+            return
+        first = notes[0] if len(notes[0]) <= NOTE_PREVIEW_CHARS else notes[0][:NOTE_PREVIEW_CHARS].rstrip() + "…"
+        self.notes.setText(f"<span style='color:#8a5a00'>{len(notes)} note{'s' if len(notes) != 1 else ''} on this "
+                           f"run: {escape(first)}</span> <a href='notes'>show all</a>")
+        self.notes.setToolTip("\n\n".join(notes))
+
+    def show_notes(self) -> QMessageBox | None:
+        """The run's notes in a dialog whose text can be selected and copied."""
+        notes = self.run_notes()
+        if not notes:
+            return None
+        box = QMessageBox(QMessageBox.Icon.Information, "Notes on this run", "\n\n".join(notes),
+                          QMessageBox.StandardButton.Close, self)
+        box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        box.open()
+        return box
 
     def _note(self, text: str, tooltip: str) -> None:
         self.discarded.setText(text)

@@ -285,8 +285,11 @@ def compare_records(records: list[ResultRecord], reference: Structure) -> list[t
         out.append((bool(match.matched), rmsd))
     return out
 
-def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_path: str | None = None,
-                   device: str = "auto", progress: Progress | None = None, cancel=None, template_top_k: int = 5
+def propose_inputs(formula: str, z: int | None = None, top_k: int = PredictionSettings.top_k,
+                   model_path: str | None = None, device: str = PredictionSettings.device,
+                   progress: Progress | None = None, cancel=None,
+                   template_top_k: int = PredictionSettings.template_top_k,
+                   template_scorer: str = PredictionSettings.template_scorer,
                    ) -> tuple[list[Candidate], dict[int, ContactPrediction], list[TemplateCandidate]]:
     """The inputs of a run without running it (what the GUI shows for editing):
     the space-group candidates, the predicted map of every Z among them, and the
@@ -301,7 +304,7 @@ def propose_inputs(formula: str, z: int | None = None, top_k: int = 5, model_pat
     clock = _Clock(progress, time.perf_counter())
     parsed = parse_formula(formula)
     check_scope(parsed, z)
-    settings = PredictionSettings(top_k=top_k, z=z, template_top_k=template_top_k)
+    settings = PredictionSettings(top_k=top_k, z=z, template_top_k=template_top_k, template_scorer=template_scorer)
     templates = _retrieve(parsed, settings, clock)
     if not contact_route_fits(parsed, z):
         if not templates:
