@@ -394,8 +394,8 @@ class MainWindow(QMainWindow):
     def _on_formula(self, formula: str) -> None:
         """A new formula in the session: every view shows its inputs and no stale result."""
         self._show_candidates()
-        if self.formula_bar.edit.text() != formula:
-            self.formula_bar.edit.setText(formula)
+        inputs = self.session.inputs
+        self.formula_bar.show_predicted(formula, inputs.z, bool(inputs.candidates or inputs.templates))
         self.view3d.show_structure(None)
         self.view3d.picked.setText("")
         self.map_panel.show_z_choices()

@@ -192,7 +192,7 @@ def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(wind
     w.formula_bar.edit.setText("LiFePO4 ")  # the same formula: the note stays
     assert "note: LiFePO4" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("NaFePO4")
-    assert "note:" not in w.formula_bar.status.text()
+    assert "of the " not in w.formula_bar.status.text() and "not predicted yet" in w.formula_bar.status.text()
     # a saved project brings its note back with it
     w.formula_bar.edit.setText("LiFePO4")
     assert w.save_project(path=tmp_path / "lfp.acproj")
@@ -211,6 +211,25 @@ def test_the_window_says_the_notes_every_command_says_first(window, qtbot):
         pytest.skip("TiO2 is not withheld by the shipped references here")
     w = predicted(qtbot, window, "TiO2")
     assert "note: TiO2 is one of the formulas withheld from the template library" in w.formula_bar.status.text()
+
+
+def test_a_formula_or_z_changed_without_predict_is_said_not_to_be_what_start_runs(window, qtbot):
+    """A new user chose Z = 1 in the box of a Z = 2 prediction and pressed Start: it ran Z = 2
+    without a word."""
+    w = predicted(qtbot, window, "NaCl")
+    bar = w.formula_bar
+    assert "not predicted yet" not in bar.status.text()
+    other = next(k for k in range(bar.z_box.count()) if bar.z_box.itemData(k) is not None)
+    bar.z_box.setCurrentIndex(other)
+    bar.validate()
+    assert "not predicted yet: Start runs the inputs predicted for NaCl, Z auto" in bar.status.text()
+    bar.z_box.setCurrentIndex(0)
+    bar.validate()
+    assert "not predicted yet" not in bar.status.text()
+    bar.edit.setText("KCl")
+    assert "not predicted yet" in bar.status.text()
+    bar.edit.setText("NaCl")
+    assert "not predicted yet" not in bar.status.text()
 
 
 def test_the_results_panel_shows_the_runs_notes(window, qtbot):

@@ -24,6 +24,7 @@ from core import (
     check_scope,
     counted,
     parse_formula,
+    same_formula,
     z_from_formula,
 )
 
@@ -62,6 +63,8 @@ class FormulaBar(QWidget):
         only when it changes, so that a Z the user chose survives edits that keep it."""
         self._suggested: str | None = None
         """The formula the program last filled in (an opened reference's), while the box still holds it."""
+        self._predicted: tuple[str, int | None] | None = None
+        """(formula, Z) of the session's inputs, which Start runs (None: no inputs to run)."""
         self._note: tuple[str, str] | None = None
         """(formula text, note): the engine's remark on that formula (e.g. its common cells are
         beyond a model's limit), shown under the Z list until the formula is edited."""
@@ -78,6 +81,28 @@ class FormulaBar(QWidget):
         self.z_box.activated.connect(lambda _index: self.validate())  # the reading note follows the chosen Z
         self.edit.returnPressed.connect(self._request)
         self.predict_button.clicked.connect(self._request)
+
+    def show_predicted(self, formula: str, z: int | None, runnable: bool) -> None:
+        """The session's inputs are now ``formula`` with ``z`` (None: automatic): shown in the box,
+        and remembered, so that a formula or Z changed in the box without Predict is said not to
+        be what Start runs (``runnable``: the session has inputs to run; results alone have none)."""
+        self._predicted = (formula, z) if formula and runnable else None
+        if formula and self.edit.text() != formula:
+            self.edit.setText(formula)
+        index = self.z_box.findData(z)
+        if formula and index >= 0 and self.z_box.currentIndex() != index:
+            self.z_box.setCurrentIndex(index)
+        self.validate()
+
+    def _not_predicted_note(self, text: str) -> str | None:
+        """What Start runs when the box no longer shows the predicted formula and Z, else None."""
+        if self._predicted is None:
+            return None
+        formula, z = self._predicted
+        if same_formula(text.strip(), formula) and self.z_box.currentData() == z:
+            return None
+        shown = f"{formula}, " + (f"Z = {z}" if z is not None else "Z auto")
+        return f"not predicted yet: Start runs the inputs predicted for {shown} until you press Predict"
 
     def suggest(self, formula: str) -> None:
         """Fill the box with ``formula`` (an opened reference's) unless the user typed one: an
@@ -119,7 +144,7 @@ class FormulaBar(QWidget):
                 if self.z_box.currentData() != typed_z:  # another Z chosen: the reading no longer holds
                     reading = None
                 engine = self._note[1].split("\n") if self._note and self._note[0] == text.strip() else []
-                notes = [n for n in (reading, *engine) if n]
+                notes = [n for n in (self._not_predicted_note(text), reading, *engine) if n]
                 self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
                     f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
         self.z_box.blockSignals(False)
