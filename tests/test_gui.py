@@ -186,9 +186,10 @@ def test_predict_shows_the_engines_cell_size_note_until_the_formula_changes(wind
     assert "note: LiFePO4: of the " in w.formula_bar.status.text()
     from core.predict.scope import automatic_z_max_atoms
 
-    assert ("limit of automatic Z" in w.formula_bar.status.text()) is (automatic_z_max_atoms() < 14)
-    assert "compounds have larger cells than it shows, beyond this program" in w.formula_bar.status.text()
-    assert "20-atom limit" in w.formula_bar.status.text()
+    whole = w.formula_bar.status.toolTip()  # the label cuts a long note; its tooltip has it whole
+    assert ("limit of automatic Z" in whole) is (automatic_z_max_atoms() < 14)
+    assert "compounds have larger cells than it shows, beyond this program" in whole
+    assert "20-atom limit" in whole
     w.formula_bar.edit.setText("LiFePO4 ")  # the same formula: the note stays
     assert "note: LiFePO4" in w.formula_bar.status.text()
     w.formula_bar.edit.setText("NaFePO4")
@@ -211,6 +212,8 @@ def test_the_window_says_the_notes_every_command_says_first(window, qtbot):
         pytest.skip("TiO2 is not withheld by the shipped references here")
     w = predicted(qtbot, window, "TiO2")
     assert "note: TiO2 is one of the formulas withheld from the template library" in w.formula_bar.status.text()
+    assert "hover for all" in w.formula_bar.status.text()  # cut to two lines; whole in the tooltip
+    assert "a relaxed result that is one of them is named as the known phase" in w.formula_bar.status.toolTip()
 
 
 def test_a_formula_or_z_changed_without_predict_is_said_not_to_be_what_start_runs(window, qtbot):

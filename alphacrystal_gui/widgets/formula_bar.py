@@ -28,6 +28,14 @@ from core import (
     z_from_formula,
 )
 
+NOTE_CHARS = 150
+"""Characters of a note shown under the formula (two lines at a laptop's width); the whole note is
+in the tooltip: the withheld-formula note took five lines and pushed the map down."""
+
+
+def _cut(note: str) -> str:
+    return note if len(note) <= NOTE_CHARS else note[:NOTE_CHARS].rstrip(" ,;:") + "… (hover for all)"
+
 
 class FormulaBar(QWidget):
     """Emits ``predictRequested(formula, z)`` (z None = automatic) for a valid formula."""
@@ -121,6 +129,7 @@ class FormulaBar(QWidget):
         self.z_box.clear()
         self.z_box.addItem("Z auto", None)
         ok = False
+        self.status.setToolTip("")
         if not text.strip():
             self.status.setText("")
         else:
@@ -146,7 +155,8 @@ class FormulaBar(QWidget):
                 engine = self._note[1].split("\n") if self._note and self._note[0] == text.strip() else []
                 notes = [n for n in (self._not_predicted_note(text), reading, *engine) if n]
                 self.status.setText(f"{formula.unit_formula} — {options}" + "".join(
-                    f"<br><span style='color:#8a5a00'>note: {escape(n)}</span>" for n in notes))
+                    f"<br><span style='color:#8a5a00'>note: {escape(_cut(n))}</span>" for n in notes))
+                self.status.setToolTip("\n\n".join(f"note: {n}" for n in notes))  # each note whole
         self.z_box.blockSignals(False)
         self.predict_button.setEnabled(ok)
         return ok
