@@ -82,7 +82,10 @@ TOOLTIPS = {
     "V/atom (Å³)": "Volume per atom of the relaxed structure (compares polymorphs and cells of any size)",
     "ρ (g/cm³)": "Density of the relaxed structure",
     "Wyckoff": "Wyckoff assignment the structure started from (the GA's or the template's)",
-    "RMSD ref.": "Fractional-coordinate RMSD against the open reference (paper's definition)",
+    "RMSD ref.": ("Fractional-coordinate RMSD against the open reference (the paper's eq. 4): atoms paired in each "
+                  "cell's own fractional coordinates, without aligning the lattices, so it is comparable only "
+                  "between cells of the same setting; a structure that does not match can read lower than one that "
+                  "does. 'match ref.' is the test of sameness"),
 }
 
 
