@@ -180,9 +180,9 @@ class FileIntents:
 
     def _exported(self, out: tuple[list[Path], list[str]], formula: str, folder: str | Path, n: int) -> None:
         paths, notes = out
-        summary = any(Path(p).name == "summary.csv" for p in paths)
+        summary = any(Path(p).name == core.SUMMARY_CSV for p in paths)
         self._say(f"Exported {n} {formula} structure{'s' if n != 1 else ''} (CIF, POSCAR, VASP inputs"
-                  + (", summary.csv and summary.json" if summary else "") + f") to {folder}"
+                  + (f", {core.SUMMARY_CSV} and {core.SUMMARY_JSON}" if summary else "") + f") to {folder}"
                   + "".join(f"; {note}" for note in notes))
 
     def ask_png(self) -> None:

@@ -294,7 +294,7 @@ def test_a_re_export_replaces_its_own_files_and_leaves_the_users_added_ones(tmp_
 
 
 def test_an_export_over_a_folder_it_did_not_record_keeps_every_difference(tmp_path):
-    from core.predict.run_folder import MANIFEST, STATE_DIR
+    from core.io.outputs import MANIFEST, STATE_DIR
 
     _export(tmp_path, {"01_H_P6_3-mmc": "H one\n"})
     (tmp_path / STATE_DIR / MANIFEST).unlink()  # written by an older version, or copied here

@@ -271,7 +271,8 @@ def test_a_screen_names_folders_as_predict_does_and_resumes_an_earlier_name(tmp_
     """One rule makes a formula a folder name (safe_name): a screen named Ca3(PO4)2's folder
     `Ca3(PO4)2` where `predict` names it `Ca3-PO4-2`. A screen folder written by the earlier rule is
     still found, so that re-running that screen resumes it."""
-    from core.predict.run_folder import STATE_DIR, safe_name
+    from core.io.outputs import STATE_DIR
+    from core.predict.run_folder import safe_name
 
     item = ScreenItem("Ca3(PO4)2")
     assert item.name == safe_name("Ca3(PO4)2") == "Ca3-PO4-2"

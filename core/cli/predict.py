@@ -49,11 +49,12 @@ def _default_out(formula) -> Path:
     """``predictions/UNIT`` (the unit formula, :attr:`Formula.unit_formula`), or the folder an
     earlier version named by pymatgen's reduced formula (``predictions/H2``) when only that
     exists, so that re-running the same command resumes there."""
+    from core.io.outputs import STATE_DIR
     from core.predict.run_folder import safe_name
 
     out = Path("predictions") / safe_name(formula.unit_formula)
     earlier = Path("predictions") / safe_name(formula.reduced_formula)
-    return earlier if not out.exists() and earlier != out and (earlier / ".alphacrystal").is_dir() else out
+    return earlier if not out.exists() and earlier != out and (earlier / STATE_DIR).is_dir() else out
 
 def _worker_timeout(given: float | None, kind: str) -> float | None:
     """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS

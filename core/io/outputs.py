@@ -107,8 +107,20 @@ def _probe_writable(target: Path) -> None:
 PLOT_MAGIC = {".png": b"\x89PNG\r\n\x1a\n", ".pdf": b"%PDF", ".svg": b"<"}
 """The first bytes of a plot file of each suffix matplotlib writes (an SVG starts with ``<?xml`` or ``<svg``)."""
 
-RUN_FOLDER_JSON = ("summary.json", "written.json", "result.json")
-"""A run folder's own JSON files (:mod:`core.predict.run_folder`): never replaced by a report."""
+STATE_DIR = ".alphacrystal"
+"""A run folder's working state (checkpoints, the manifest); its presence marks a run folder."""
+SUMMARY_CSV = "summary.csv"
+SUMMARY_JSON = "summary.json"
+"""A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
+RESULT_FILE = "result.json"
+"""A result folder's record (:meth:`core.predict.record.ResultRecord.to_row`)."""
+MANIFEST = "written.json"
+"""``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
+SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
+RUN_FOLDER_JSON = (SUMMARY_JSON, MANIFEST, RESULT_FILE)
+"""A run folder's own JSON files (:mod:`core.predict.run_folder`, which uses these names; they live
+here, below it, so that the output checks of every command can protect them): never replaced by a
+report."""
 
 REPORT_STAMP = "written_by"
 """The key every ``--json`` report carries (``alphacrystal VERSION``): a later ``--json`` replaces an

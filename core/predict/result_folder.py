@@ -10,9 +10,10 @@ from pathlib import Path
 
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
+from core.io.outputs import RESULT_FILE, SUMMARY_JSON
 from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
 from core.predict.record import ResultRecord, ResultRecordError
-from core.predict.run_folder import RESULT_FILE, SUMMARY_JSON, OutputFolderError, structure_cif_name
+from core.predict.run_folder import OutputFolderError, structure_cif_name
 
 INITIAL_NAMES = {"contact": "reconstructed.cif", "templates": "template.cif"}
 """File name of a result's structure before relaxation, by route."""

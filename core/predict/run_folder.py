@@ -36,23 +36,21 @@ from pathlib import Path
 from core.crystal.composition import same_formula
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
-from core.io.outputs import free_path
+from core.io.outputs import (  # their home: below every command's output checks
+    MANIFEST,
+    RESULT_FILE,
+    STATE_DIR,
+    SUMMARY_CSV,
+    SUMMARY_JSON,
+    free_path,
+)
 
-STATE_DIR = ".alphacrystal"
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
-SUMMARY_CSV = "summary.csv"
-SUMMARY_JSON = "summary.json"
-"""A run folder's summaries (one row per ranked structure); the JSON also holds the settings."""
 SCREEN_TABLE = "screen.csv"
 """The table a screen's folder holds (:mod:`core.screen.screening`): a run folder never does."""
 SUMMARY_FILES = (SUMMARY_CSV, SUMMARY_JSON)
-RESULT_FILE = "result.json"
-"""A result folder's record (:meth:`core.predict.record.ResultRecord.to_row`)."""
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""
-MANIFEST = "written.json"
-"""``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
-SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
 SUMMARIES_ENTRY = "(summaries)"
 """The manifest's entry for the summary files themselves (no result folder is named so): for each,
 the SHA-256 of every version the program may have left there (the last run's; while a run swaps
@@ -513,8 +511,8 @@ def our_summary_formula(folder: Path) -> str | None:
             raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
                                     "move it or choose another output folder") from None
     if (folder / SUMMARY_CSV).exists():
-        raise OutputFolderError(f"{folder / 'summary.csv'} was not written by alphacrystal (no "
-                                "summary.json beside it); move it or choose another output folder")
+        raise OutputFolderError(f"{folder / SUMMARY_CSV} was not written by alphacrystal (no "
+                                f"{SUMMARY_JSON} beside it); move it or choose another output folder")
     return None
 
 

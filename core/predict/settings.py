@@ -249,7 +249,7 @@ class PredictionSettings:
         for name, (low, high) in {**COUNT_RANGES, **OTHER_RANGES}.items():
             value = getattr(self, name)
             if value is not None and not low <= value <= high:  # NaN fails too
-                raise PredictionError(f"{name.replace('_', ' ')} {value} is out of range: give {low:g} to {high:g}")
+                raise PredictionError(f"{name.replace('_', ' ')} {value} is out of range: give {low} to {high}")
         if not self.fmax > 0:
             raise PredictionError(f"the force criterion (fmax) must be above 0 eV/Å, not {self.fmax}")
         check_potential(self.potential)

@@ -26,7 +26,8 @@ from pathlib import Path
 
 from core.crystal.composition import is_formula, parse_formula
 from core.errors import AlphaCrystalError, FormulaError
-from core.predict.run_folder import STATE_DIR, safe_name
+from core.io.outputs import STATE_DIR
+from core.predict.run_folder import safe_name
 from core.predict.scope import check_scope
 
 MAX_PATTERN_FORMULAS = 10_000

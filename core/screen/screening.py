@@ -44,9 +44,10 @@ from pathlib import Path
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
 from core.errors import AlphaCrystalError, VaspRemarkWarning
 from core.io.files import atomic_write_text
+from core.io.outputs import SUMMARY_JSON
 from core.io.structures import read_structure
 from core.predict.record import ResultRecord
-from core.predict.run_folder import SCREEN_TABLE, SUMMARY_JSON, structure_cif_name
+from core.predict.run_folder import SCREEN_TABLE, structure_cif_name
 from core.predict.settings import PredictionSettings
 from core.runtime.parallel import background_priority, usable_cores
 from core.screen.inputs import ScreenItem
