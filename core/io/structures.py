@@ -21,6 +21,7 @@ from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
 from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 
+from core.crystal.composition import same_formula
 from core.crystal.elements import all_metal, element_table
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetrised_primitive
 from core.errors import ExportError, StructureFileError, StructureWarning, VaspRemarkWarning
@@ -310,13 +311,15 @@ def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None
 
 
 def _same_formula(amounts: dict[str, int], formula: str) -> bool:
-    """Whether element counts make ``formula`` (as reduced formulas); False for one pymatgen cannot read."""
+    """Whether element counts make ``formula`` (:func:`~core.crystal.composition.same_formula`, the
+    one test of "the same compound"); False for counts pymatgen cannot read."""
     from pymatgen.core import Composition
 
     try:
-        return Composition(amounts).reduced_formula == Composition(formula).reduced_formula
+        counted_formula = Composition(amounts).formula
     except (ValueError, KeyError):
         return False
+    return same_formula(counted_formula, formula)
 
 
 def _potcar_elements(path: Path) -> list[str]:
@@ -700,7 +703,15 @@ def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> s
             f"{fits}. Relax each order and compare their energies.\n")
 
 
-def _one_moment_per_element(structure: Structure, magmoms: list[float] | None, tolerance: float = 0.05) -> bool:
+MOMENT_TOLERANCE = 0.2
+"""μB: two sites' magnetic moments that agree within this are the same moment, the one rule of
+whether a smaller or symmetrised cell may merge them (the written cell of a result,
+:mod:`core.predict.results`, and the VASP POSCAR here: they used 0.2 and 0.05, so a CIF could be
+symmetrised beside a POSCAR that was not)."""
+
+
+def _one_moment_per_element(structure: Structure, magmoms: list[float] | None,
+                            tolerance: float = MOMENT_TOLERANCE) -> bool:
     """Whether every site of an element carries the same moment (within ``tolerance`` μB), so that
     symmetrising the cell cannot merge sites of different moments; True without moments."""
     if magmoms is None:

@@ -23,6 +23,7 @@ from core.crystal.symmetry import (
     primitive_cell,
     space_group_or_p1,
 )
+from core.io.structures import MOMENT_TOLERANCE
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult
@@ -275,8 +276,6 @@ def discarded_lines(result: PredictionResult) -> list[str]:
     return lines
 
 
-MOMENT_TOLERANCE = 0.2
-"""μB: moments of sites merged by a smaller cell must agree within this, else the cell is kept."""
 
 
 def _same_moments(relaxed: Structure, cell: Structure) -> bool:
