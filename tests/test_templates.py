@@ -10,6 +10,7 @@ from pymatgen.core import Lattice, Structure
 from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
 from core.cli import main
+from core.crystal.symmetry import SPACEGROUP_SYMPREC
 from core.predict.pipeline import predict_structures
 from core.predict.settings import PredictionSettings
 from core.templates.library import TemplateLibrary, TemplateLibraryError, load_library
@@ -54,7 +55,7 @@ def test_rock_salt_template_comes_first_for_kbr(small_library):
 def test_substitution_keeps_the_space_group_and_rescales_the_volume(small_library):
     for formula in ("KBr", "MgO", "CsI"):
         for cand in retrieve_templates(formula, z=1, library=small_library):
-            assert SpacegroupAnalyzer(cand.structure, symprec=0.1).get_space_group_number() == cand.spacegroup
+            assert SpacegroupAnalyzer(cand.structure, symprec=SPACEGROUP_SYMPREC).get_space_group_number() == cand.spacegroup
             assert cand.structure.volume == pytest.approx(cand.volume)
     kbr = retrieve_templates("KBr", z=1, library=small_library)[0]
     nacl = small_library.structure(0)

@@ -7,11 +7,17 @@ Two tolerances exist on purpose, for two jobs:
 - :data:`SPACEGROUP_SYMPREC` (0.1 Å, with :data:`ANGLE_TOLERANCE` 5°): the
   space group of a structure as MP-20 and the CSP literature report it, and
   everything a result reports: data sets, candidates, templates, result
-  tables, folder names and the symmetrised CIF (so a folder named for a group
-  holds a CIF of that group; symmetrising moves atoms by at most this much);
+  tables, folder names and the symmetrised CIF's cell (so a folder named for a
+  group holds a CIF of that group; symmetrising moves atoms by at most this much);
 - :data:`CELL_SYMPREC` (0.01 Å): finding the primitive cell of a structure
   (the cell a contact map refers to), where a loose tolerance would merge
   atoms that differ.
+
+The others are derived from these, each for one question (all here, so that a change of the
+base tolerances carries to them): :data:`NEAR_TIE_SYMPREC`/:data:`NEAR_TIE_ANGLE` (is a
+structure a distortion of a higher-symmetry one), :data:`PARENT_SYMPREC` (is a result the
+undistorted parent of a known structure) and :data:`IDEAL_SYMPREC` (the operations of a cell
+already made exact, written into a CIF).
 """
 
 from __future__ import annotations
@@ -27,7 +33,19 @@ SPACEGROUP_SYMPREC = 0.1
 ANGLE_TOLERANCE = 5.0
 """Degrees, with :data:`SPACEGROUP_SYMPREC`."""
 CELL_SYMPREC = 0.01
-"""Å; primitive cells and symmetrised CIFs."""
+"""Å; primitive cells (the cell a contact map refers to)."""
+NEAR_TIE_SYMPREC = 3 * SPACEGROUP_SYMPREC
+"""Å: the tolerance at which a lower-symmetry relaxed structure is symmetrised before it is compared
+with a higher-symmetry one (the ranking's near-tie merge, :mod:`core.predict.ranking`)."""
+NEAR_TIE_ANGLE = 2 * ANGLE_TOLERANCE
+"""Degrees, with :data:`NEAR_TIE_SYMPREC`."""
+PARENT_SYMPREC = SPACEGROUP_SYMPREC / 10
+"""Å: a result counts as a higher-symmetry version of the known structure only when it is one even at
+this tolerance (:mod:`core.stability.identity`): the distortion is missing, not merely below
+:data:`SPACEGROUP_SYMPREC`."""
+IDEAL_SYMPREC = 1e-3
+"""Å: the tolerance the symmetrised CIF's operations are found at, in the cell already made exact at
+:data:`SPACEGROUP_SYMPREC` (a cell symmetrised once has its symmetry to rounding)."""
 
 CRYSTAL_SYSTEMS = (
     ("triclinic", 1, 2),

@@ -23,7 +23,12 @@ from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 
 from core.crystal.composition import same_formula
 from core.crystal.elements import all_metal, element_table
-from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC, symmetrised_primitive
+from core.crystal.symmetry import (
+    ANGLE_TOLERANCE,
+    IDEAL_SYMPREC,
+    SPACEGROUP_SYMPREC,
+    symmetrised_primitive,
+)
 from core.errors import ExportError, StructureFileError, StructureWarning, VaspRemarkWarning
 from core.io.files import UMASK, atomic_write_text
 from core.io.outputs import _retire_keeping_other_files, check_file_stem, check_output_folder
@@ -509,9 +514,6 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SP
     return str(CifWriter(_labelled(structure)))
 
 
-IDEAL_SYMPREC = 1e-3
-"""Å: the tolerance the symmetrised CIF's operations are found at, in the cell already made exact at
-the caller's tolerance (a cell symmetrised once has its symmetry to rounding)."""
 
 
 def _labelled(structure: Structure) -> Structure:

@@ -36,7 +36,7 @@ from pymatgen.core import Structure
 
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_matcher
 from core.crystal.spacegroups import point_group_order, raises_symmetry
-from core.crystal.symmetry import refined_in
+from core.crystal.symmetry import NEAR_TIE_ANGLE, NEAR_TIE_SYMPREC, refined_in
 from core.reconstruction.selection import same_structure
 
 NEAR_TIE_EV = 0.010
@@ -44,12 +44,6 @@ NEAR_TIE_EV = 0.010
 one it distorts (``predict --near-tie``). Off by default: on the validation pools no window
 of 5-30 meV/atom changed a top-1 or top-5 match (docs/ranking.md)."""
 
-NEAR_TIE_SYMPREC = 0.3
-"""Å: the tolerance at which the lower-symmetry structure is symmetrised before it is
-compared with the higher-symmetry one (3× the reporting tolerance
-:data:`core.crystal.symmetry.SPACEGROUP_SYMPREC`)."""
-NEAR_TIE_ANGLE = 10.0
-"""Degrees, with :data:`NEAR_TIE_SYMPREC` (2× :data:`core.crystal.symmetry.ANGLE_TOLERANCE`)."""
 
 
 def distorts(lower: Structure, higher: Structure, higher_group: int,

@@ -72,15 +72,12 @@ def aligned_to(known: Structure, structure: Structure) -> Structure | None:
     return aligned
 
 
-PARENT_SYMPREC = 0.01
-"""Å: a result counts as a higher-symmetry version of the known structure only when it is one even at
-this tolerance (ten times tighter than the engine's): the distortion is missing, not merely below 0.1 Å."""
 
 
 def _undistorted_parent(structure: Structure, known: Structure) -> bool:
     """Whether ``structure``'s space group at :data:`PARENT_SYMPREC` is a proper supergroup of
     ``known``'s at the engine's tolerance (False where spglib fails on either)."""
-    from core.crystal.symmetry import space_group
+    from core.crystal.symmetry import PARENT_SYMPREC, space_group
 
     try:
         return raises_symmetry(space_group(known)[0], space_group(structure, PARENT_SYMPREC)[0])

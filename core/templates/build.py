@@ -9,11 +9,11 @@ from collections.abc import Callable
 import numpy as np
 
 from core.crystal.composition import MP20_MAX_ATOMS, oxidation_guess
-from core.crystal.symmetry import CELL_SYMPREC, cell_wyckoff_letters
+from core.crystal.symmetry import CELL_SYMPREC, SPACEGROUP_SYMPREC, cell_wyckoff_letters
 from core.data.datasets import SPLIT_FRACTIONS
 from core.data.formula_split import full_range_split
 from core.runtime.parallel import spawn_pool
-from core.templates.library import NO_OXIDATION, TEMPLATE_SYMPREC, TemplateLibrary
+from core.templates.library import NO_OXIDATION, TemplateLibrary
 from core.templates.volume import fit_element_volumes
 
 LICENCE = ("Materials Project data (Jain et al., APL Mater. 1, 011002 (2013)) via MP-20 "
@@ -71,7 +71,7 @@ def build_library(data_path: str | os.PathLike, max_atoms: int = MP20_MAX_ATOMS,
     meta = {"source": str(data_path), "licence": LICENCE, "max_atoms": max_atoms,
             "split": "core.data.formula_split.full_range_split (paper-scope split, seed 0; other formulas "
                      f"seed 1; fractions {'/'.join(f'{f:g}' for f in SPLIT_FRACTIONS)}): training partition only",
-            "symprec": TEMPLATE_SYMPREC, "symprec_superstructures": CELL_SYMPREC, "n_templates": len(train),
+            "symprec": SPACEGROUP_SYMPREC, "symprec_superstructures": CELL_SYMPREC, "n_templates": len(train),
             "n_formulas": len(formulas), "seconds": round(time.perf_counter() - start, 1)}
     return TemplateLibrary(
         material_ids=train.material_ids.astype(str), formulas=train.formulas.astype(str),

@@ -3,7 +3,7 @@
 Every structure (all polymorphs, all compositions, all-metal ones included) of
 the *training* partition of :func:`core.data.formula_split.full_range_split` with at
 most 20 atoms: lattice, species, fractional coordinates, space group and
-Wyckoff letters (spglib at :data:`TEMPLATE_SYMPREC`), material id, formation
+Wyckoff letters (spglib at :data:`~core.crystal.symmetry.SPACEGROUP_SYMPREC`), material id, formation
 energy, and a guessed oxidation state per atom (pymatgen's
 ``Composition.oxi_state_guesses``; none for most intermetallics). Held-out
 formulas never enter it, so no evaluated formula can retrieve itself.
@@ -29,7 +29,7 @@ from pymatgen.core import Structure
 from core.crystal.composition import oxidation_guess
 from core.crystal.packed import PackedStructures
 from core.crystal.spacegroups import centring_points
-from core.crystal.symmetry import SPACEGROUP_SYMPREC, cell_wyckoff_letters
+from core.crystal.symmetry import cell_wyckoff_letters
 from core.crystal.wyckoff import wyckoff_multiplicities
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write
@@ -37,7 +37,6 @@ from core.templates.volume import fit_element_volumes
 
 DEFAULT_LIBRARY_NAME = "template_library.npz"
 FORMAT_VERSION = 1
-TEMPLATE_SYMPREC = SPACEGROUP_SYMPREC
 """Å: tolerance of the stored space groups and Wyckoff letters (the one engine-wide tolerance, 0.1 Å as MP-20),
 except for a cell that is a slightly distorted superstructure at it, labelled at the tolerance it was found at
 (:func:`core.crystal.symmetry.cell_wyckoff_letters`: mp-1120767, a 12-atom NaCl, is P-62m with Z = 6, not
