@@ -192,3 +192,19 @@ def test_export_names_a_vasp_file_by_its_formula_and_takes_formats_in_any_case(t
     assert sorted(p.name for p in out.iterdir()) == ["NaCl.POSCAR", "NaCl.cif"]
     assert main(["export", str(poscar), "--out", str(out), "--stem", "mine", "--formats", "poscar"]) == 0
     assert (out / "mine.POSCAR").is_file()
+
+
+def test_the_clis_light_copies_of_engine_values_match_their_homes(capsys):
+    """A few defaults are written out in the CLI so that `--help` does not import the writers and the
+    contact rule (pymatgen's CIF and VASP modules): each must equal its home, or the help lies."""
+    from core.cli.main import build_parser
+    from core.contact.contact_map import DEFAULT_TOLERANCE, MAX_TOLERANCE
+    from core.io.structures import EXPORT_FORMATS
+
+    parser = build_parser()
+    export = parser.parse_args(["export", "x.cif", "--out", "somewhere"])
+    assert tuple(export.formats) == EXPORT_FORMATS  # the default, written out in core/cli/files.py
+    with pytest.raises(SystemExit):
+        parser.parse_args(["contact-map", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert f"default {DEFAULT_TOLERANCE:g}; at most {MAX_TOLERANCE:g}" in help_text

@@ -32,9 +32,10 @@ from core.cli.options import (
     z_or_auto,
 )
 from core.cli.proposals import candidate_model
-from core.crystal.composition import PAPER_MAX_ATOMS
+from core.crystal.composition import MP20_MAX_ATOMS, PAPER_MAX_ATOMS
 from core.data.sampling import SPLITS
 from core.errors import AlphaCrystalError
+from core.predict.settings import PredictionSettings
 
 
 def cmd_evaluate_contact_map(args: argparse.Namespace) -> int:
@@ -402,7 +403,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--relax-top", type=non_negative, default=0, metavar="M",
                    help="also relax the best M distinct results (and the truth) with CHGNet and rank by energy")
     p.add_argument("--relax-steps", type=positive, default=150, help="CHGNet optimiser steps (with --relax-top)")
-    p.add_argument("--fmax", type=positive_float, default=0.1, help="force criterion in eV/Å (with --relax-top)")
+    p.add_argument("--fmax", type=positive_float, default=PredictionSettings.fmax,
+                   help=f"force criterion in eV/Å (with --relax-top; default {PredictionSettings.fmax:g})")
     p.add_argument("--json", metavar="PATH", type=json_output, help="write all figures as JSON")
     p.set_defaults(func=cmd_evaluate_reconstruction)
     p = evaluate.add_parser("prediction", help="full CSP: formula and Z in, match rate of the ranked structures")
@@ -412,7 +414,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                         "up to 12 atoms the paper's scope, above it all compositions (core.data.formula_split)")
     p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all)")
     p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS,
-                   help="largest cell sampled: up to 12 the paper's scope, up to 20 all compositions (default 12)")
+                   help=f"largest cell sampled: up to {PAPER_MAX_ATOMS} the paper's scope, up to {MP20_MAX_ATOMS} all "
+                        f"compositions (default {PAPER_MAX_ATOMS})")
     p.add_argument("--protocol", choices=["predicted", "given", "both"], default="both",
                    help="predicted top-k space groups, the true space group given, or both (default)")
     add_size_filter_arguments(p)

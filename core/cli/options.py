@@ -18,11 +18,14 @@ from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.predict.ranking import NEAR_TIE_EV
 from core.predict.settings import (
     COUNT_RANGES,
+    LONG_GA_BUDGET,
     MAGMOM_SOURCES,
     MAX_COUNT,
     MAX_STRAIN,
     RANKINGS,
     SECOND_TOP,
+    SHORT_GA_BUDGET,
+    SHORT_GA_MAX_ATOMS,
     SYMMETRY_PRIOR,
     PredictionSettings,
 )
@@ -356,10 +359,12 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--generations", type=positive, default=None, help=f"GA generations (default {d.generations}, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=None,
                    help="generations a GA run goes on refining bond lengths after reaching fitness 1 (default: "
-                        "20 for cells of at most 12 atoms, 50 above; docs/ranking.md)")
+                        f"{SHORT_GA_BUDGET[0]} for cells of at most {SHORT_GA_MAX_ATOMS} atoms, {LONG_GA_BUDGET[0]} above; "
+                        "docs/ranking.md)")
     p.add_argument("--stall", type=positive, default=None,
                    help="a GA run stops when its best fitness has not improved for this many generations "
-                        "(default: 100 for cells of at most 12 atoms, 200 above)")
+                        f"(default: {SHORT_GA_BUDGET[1]} for cells of at most {SHORT_GA_MAX_ATOMS} atoms, "
+                        f"{LONG_GA_BUDGET[1]} above)")
     p.add_argument("--strain", type=strain, default=None,
                    help=f"lattice length freedom around the prediction, a fraction (default {d.max_strain:g}; 0 to {MAX_STRAIN})")
     p.add_argument("--relax-per-candidate", type=positive, default=None, help=f"distinct structures relaxed per candidate (default {d.relax_per_candidate})")

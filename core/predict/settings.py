@@ -209,21 +209,23 @@ class PredictionSettings:
         moments of the relaxed structure; near zero for many magnetic ions).
     """
 
+    # the GA's and the relaxation's defaults are their own settings' (one home: reconstruct, predict and
+    # the window start from the same values)
     top_k: int = 5
     z: int | None = None
     spacegroups: tuple[int, ...] | None = None
-    n_assignments: int = 5
-    restarts: int = 1
-    escalate_to: int = 0
-    population: int = 100
-    generations: int = 1000
+    n_assignments: int = LoopSettings.n_assignments
+    restarts: int = LoopSettings.restarts
+    escalate_to: int = LoopSettings.escalate_to
+    population: int = GASettings.population
+    generations: int = GASettings.generations
     patience: int | None = None
     stall: int | None = None
     max_strain: float = 0.1
     relax: bool = True
     relax_per_candidate: int = 2
-    fmax: float = 0.1
-    relax_steps: int = 300
+    fmax: float = RelaxSettings.fmax
+    relax_steps: int = RelaxSettings.steps
     prerelax_steps: int = PRERELAX_STEPS
     refine_top: int = REFINE_TOP
     refine_window: float | None = REFINE_WINDOW
