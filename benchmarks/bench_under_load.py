@@ -54,7 +54,7 @@ def background_load(processes: int, niceness: int = 0):
 def structures(n: int):
     import numpy as np
 
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     base = read_structure(ROOT / "resources" / "examples" / "TiO2_rutile.cif")
     rng = np.random.default_rng(0)

@@ -61,7 +61,7 @@ def run_target(path: Path, jobs: int) -> dict:
         structure_match,
     )
     from core.crystal.symmetry import primitive_cell
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
     from core.predict.evaluation import true_z_and_spacegroup
     from core.predict.pipeline import predict_structures
     from core.predict.settings import PredictionSettings

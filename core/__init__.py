@@ -46,15 +46,9 @@ from core.errors import (
     StructureFileError,
     StructureWarning,
 )
-from core.io.structures import (
-    cif_text,
-    export_structure,
-    poscar_text,
-    read_structure,
-    write_cif,
-    write_poscar,
-    write_vasp_inputs,
-)
+from core.io.read import read_structure
+from core.io.vasp import write_vasp_inputs
+from core.io.write import cif_text, export_structure, poscar_text, write_cif, write_poscar
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS, PotentialError
 from core.templates import (
     TemplateCandidate,

@@ -31,7 +31,7 @@ class AlphaCrystalWarning(UserWarning):
 
 class StructureWarning(AlphaCrystalWarning):
     """A structure file was read but looks wrong (atoms closer than
-    :data:`core.io.structures.MIN_ATOM_DISTANCE`); the message names the file."""
+    :data:`core.io.read.MIN_ATOM_DISTANCE`); the message names the file."""
 
 
 class VaspRemarkWarning(StructureWarning):

@@ -63,7 +63,7 @@ def test_dataset_stats_command(tmp_path, capsys):
 
 
 def test_export_command(rutile_cif, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     out = tmp_path / "out"
     assert main(["export", str(rutile_cif), "--out", str(out), "--formats", "cif,poscar,vasp"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["rutile.POSCAR", "rutile.cif", "rutile_vasp"]
@@ -199,7 +199,7 @@ def test_the_clis_light_copies_of_engine_values_match_their_homes(capsys):
     contact rule (pymatgen's CIF and VASP modules): each must equal its home, or the help lies."""
     from core.cli.main import build_parser
     from core.contact.contact_map import DEFAULT_TOLERANCE, MAX_TOLERANCE
-    from core.io.structures import EXPORT_FORMATS
+    from core.io.write import EXPORT_FORMATS
 
     parser = build_parser()
     export = parser.parse_args(["export", "x.cif", "--out", "somewhere"])

@@ -23,7 +23,8 @@ from pymatgen.io.cif import CifWriter
 from core.app.project import Project
 from core.errors import AlphaCrystalError, StructureFileError, StructureWarning
 from core.io.cif_p1 import read_p1_cif
-from core.io.structures import read_structure, write_poscar
+from core.io.read import read_structure
+from core.io.write import write_poscar
 
 CIF_EXAMPLES = POSCAR_EXAMPLES = 300
 PROJECT_EXAMPLES = 200
@@ -157,7 +158,7 @@ def test_degenerate_poscar_lattices_are_a_structure_file_error(tmp_path, rows):
 @given(rows=st.lists(st.lists(st.floats(allow_nan=True, allow_infinity=True) | FINITE, min_size=3, max_size=3),
                      min_size=3, max_size=3))
 def test_any_poscar_lattice_reads_to_a_sound_cell_or_its_own_error(tmp_path, rows):
-    from core.io.structures import MAX_CELL_LENGTH, MIN_CELL_VOLUME
+    from core.io.read import MAX_CELL_LENGTH, MIN_CELL_VOLUME
 
     path = tmp_path / "POSCAR"
     path.write_text(_poscar(rows))

@@ -18,7 +18,7 @@ from core.cli import build_parser, main
 from core.cli import options as cli
 from core.cli.predict import _worker_timeout as worker_timeout
 from core.errors import StructureFileError, StructureWarning
-from core.io.structures import MIN_ATOM_DISTANCE, read_structure
+from core.io.read import MIN_ATOM_DISTANCE, read_structure
 from core.reconstruction.ga import MIN_POPULATION
 
 
@@ -198,7 +198,7 @@ def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys
     with pytest.warns(StructureWarning, match=rf"atoms 1 \(Na\) and 2 \(Cl\) are 0.0007 Å apart, closer than "
                                               rf"{MIN_ATOM_DISTANCE} Å"):
         read_structure(path)
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     # DFT input from overlapping atoms is refused, nothing written, unless asked for
     assert main(["export", str(path), "--out", str(tmp_path / "out"), "--formats", "poscar,vasp"]) == 2
     err = capsys.readouterr().err
@@ -216,7 +216,7 @@ def test_atoms_on_top_of_each_other_give_a_warning(tmp_path, monkeypatch, capsys
 
 
 def test_export_into_an_earlier_export_is_refused_until_told(tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     path = tmp_path / "POSCAR"
     path.write_text(poscar(CUBIC))
     out = tmp_path / "out"
@@ -411,7 +411,7 @@ def test_contact_map_options_that_do_not_apply_are_errors(tmp_path, capsys):
 
 def test_export_stem_stays_in_the_output_folder(tmp_path):
     from core.errors import ExportError
-    from core.io.structures import export_structure
+    from core.io.write import export_structure
 
     for stem in ("../x", "a/b", "..", ""):
         with pytest.raises(ExportError):

@@ -11,13 +11,9 @@ from core.crystal.matching import structure_match
 from core.crystal.symmetry import primitive_cell, space_group
 from core.errors import ExportError, StructureFileError
 from core.io.files import atomic_write, atomic_write_text
-from core.io.structures import (
-    export_structure,
-    read_structure,
-    write_cif,
-    write_poscar,
-    write_vasp_inputs,
-)
+from core.io.read import read_structure
+from core.io.vasp import write_vasp_inputs
+from core.io.write import export_structure, write_cif, write_poscar
 
 
 @pytest.mark.parametrize("symmetrize", [False, True])
@@ -74,7 +70,7 @@ def test_a_nearly_symmetric_cell_gives_a_symmetrised_cif_that_reads_back_as_itse
     from pymatgen.io.cif import CifParser
 
     from core.crystal.symmetry import standard_cell
-    from core.io.structures import cif_text
+    from core.io.write import cif_text
 
     relaxed = Structure.from_str(NEARLY_C2C_LIMGN, fmt="poscar")
     assert space_group(relaxed) == (9, "Cc")
@@ -102,7 +98,7 @@ def test_a_symmetrised_cif_that_would_not_read_back_is_the_exact_cell_in_p1(monk
     import core.crystal.matching as matching
     from core.crystal.matching import MatchResult
     from core.crystal.symmetry import standard_cell
-    from core.io.structures import cif_text
+    from core.io.write import cif_text
 
     relaxed = Structure.from_str(NEARLY_C2C_LIMGN, fmt="poscar")
     monkeypatch.setattr(matching, "structure_match", lambda *a, **k: MatchResult(False, None))
@@ -170,7 +166,7 @@ def test_primitive_cell_and_space_group():
 
 
 def test_vasp_folder_without_potcar(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     folder = write_vasp_inputs(primitive_cell(FIXTURES["TiO2"]()), tmp_path / "run")
     names = sorted(p.name for p in folder.iterdir())
     assert names == ["INCAR", "KPOINTS", "POSCAR", "POTCAR.spec", "README.txt"]
@@ -187,7 +183,7 @@ def test_vasp_inputs_are_the_symmetrised_structure_of_the_cif(tmp_path, monkeypa
     """A relaxed rutile left 0.02 Å and 0.6 degrees off P4_2/mnm (P2_1/c at 0.01 Å) was written to
     vasp/POSCAR as it was, beside a P4_2/mnm CIF and folder name: VASP would have relaxed a monoclinic
     crystal. The POSCAR is now the symmetrised primitive cell, its moments carried along."""
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     rutile = primitive_cell(FIXTURES["TiO2"]())
     a, b, c, alpha, beta, gamma = rutile.lattice.parameters
     distorted = Structure(Lattice.from_parameters(a + 0.02, b - 0.01, c, alpha, beta + 0.6, gamma),
@@ -208,7 +204,7 @@ def test_vasp_inputs_are_the_symmetrised_structure_of_the_cif(tmp_path, monkeypa
 
 
 def test_export_all_formats(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     written = export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")
     assert [p.name for p in written] == ["sto.cif", "sto_sym.cif", "sto.POSCAR", "sto_vasp"]
     for path in written[:3]:
@@ -218,7 +214,7 @@ def test_export_all_formats(tmp_path, monkeypatch):
 
 
 def test_export_never_silently_replaces_an_earlier_export(tmp_path, monkeypatch):
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     export_structure(FIXTURES["SrTiO3"](), tmp_path, stem="sto")
     incar = tmp_path / "sto_vasp" / "INCAR"
     incar.write_text(incar.read_text() + "# my edit\n")
@@ -237,7 +233,7 @@ def test_export_never_silently_replaces_an_earlier_export(tmp_path, monkeypatch)
 def test_vasp_inputs_smear_metals_and_end_potcar_spec_lines(tmp_path, monkeypatch):
     import warnings
 
-    monkeypatch.setattr("core.io.structures.potcar_configured", lambda: False)
+    monkeypatch.setattr("core.io.vasp.potcar_configured", lambda: False)
     iron = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
@@ -341,7 +337,7 @@ def test_unwritable_target_gives_clear_error(tmp_path):
 ])
 def test_a_broken_structure_file_is_explained_in_its_own_terms(tmp_path, name, text, words):
     """pymatgen's own words were the message: 'integer modulo by zero', 'list index out of range'."""
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     path = tmp_path / name
     path.write_text(text)
@@ -356,7 +352,7 @@ def test_the_input_sets_remarks_are_one_warning_of_ours(tmp_path):
     import warnings
 
     from core.errors import StructureWarning
-    from core.io.structures import write_vasp_inputs
+    from core.io.vasp import write_vasp_inputs
 
     coo = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.26), ["Co", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     with warnings.catch_warnings(record=True) as said:
@@ -373,7 +369,7 @@ def test_a_cif_of_several_structures_is_refused_not_read_as_its_first(tmp_path):
     """export wrote the first of two data blocks and dropped the second without a word."""
     from pymatgen.io.cif import CifWriter
 
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     nacl = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     li2o = Structure.from_spacegroup("Fm-3m", Lattice.cubic(4.6), ["Li", "O"], [[0.25, 0.25, 0.25], [0, 0, 0]])
@@ -390,7 +386,7 @@ def test_a_magnetic_start_is_said_to_be_ferromagnetic(tmp_path):
     """A new user's FeF2, MnO and Fe2O3 inputs started every moment parallel and nothing said so:
     vasp/README.txt says what MAGMOM starts, that it is ferromagnetic, and whether the cell can hold an
     antiferromagnetic order; a compound without magnetic ions gets no such words."""
-    from core.io.structures import ferromagnetic_start_note, write_vasp_inputs
+    from core.io.vasp import ferromagnetic_start_note, write_vasp_inputs
 
     fef2 = Structure.from_spacegroup("P4_2/mnm", Lattice.tetragonal(4.70, 3.31), ["Fe", "F"], [[0, 0, 0], [0.3, 0.3, 0]])
     readme = (write_vasp_inputs(fef2, tmp_path / "fef2") / "README.txt").read_text()
@@ -408,7 +404,7 @@ def test_the_vasp_poscar_carries_no_float_noise(tmp_path):
     """A symmetrised cell's POSCAR read 0.4999999999999997 and 0.0000000000000004: ten decimals, no -0."""
     from pymatgen.io.vasp import Poscar
 
-    from core.io.structures import write_vasp_inputs
+    from core.io.vasp import write_vasp_inputs
 
     rutile = primitive_cell(FIXTURES["TiO2"]())
     noisy = rutile.copy()

@@ -66,7 +66,7 @@ def test_the_summary_reports_the_cell_of_the_cif_beside_it_for_an_orthorhombic_r
     from pymatgen.io.cif import CifParser
 
     from core.crystal.symmetry import cell_summary
-    from core.io.structures import write_cif
+    from core.io.write import write_cif
 
     # a Pnma cell given with its axes sorted a < b < c (pymatgen's convention, not the CIF's)
     pnma = Structure.from_spacegroup("Pnma", Lattice.orthorhombic(5.5, 7.8, 5.3), ["Ca", "Ti", "O", "O"],
@@ -181,7 +181,7 @@ def test_evaluation_refuses_a_training_file_that_is_not_the_models(tmp_path, cap
     from conftest import FIXTURES, SUBSTITUTIONS
 
     from core.crystal.symmetry import primitive_cell
-    from core.io.structures import write_cif
+    from core.io.write import write_cif
 
     k = 0
     for name, make in FIXTURES.items():

@@ -23,7 +23,9 @@ from core.cli import main
 from core.crystal.composition import parse_formula
 from core.crystal.symmetry import SPACEGROUP_SYMPREC, space_group
 from core.errors import FormulaError, StructureFileError
-from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
+from core.io.read import read_structure
+from core.io.vasp import write_vasp_inputs
+from core.io.write import write_cif, write_poscar
 from core.predict.run_folder import RunFolder
 from core.predict.scope import z_from_formula
 from core.reconstruction.selection import same_structure

@@ -570,7 +570,7 @@ def test_an_intermetallic_oracle_reconstruction_with_the_metallic_rule():
 
 
 def test_reconstruct_takes_the_rule(tmp_path, capsys):
-    from core.io.structures import write_cif
+    from core.io.write import write_cif
 
     cif = tmp_path / "Ti3Al.cif"
     write_cif(_ti3al(), cif)

@@ -196,7 +196,7 @@ def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, cap
 def test_writing_vasp_inputs_again_keeps_the_users_vasp_outputs(tmp_path):
     from pymatgen.core import Lattice, Structure
 
-    from core.io.structures import write_vasp_inputs
+    from core.io.vasp import write_vasp_inputs
 
     rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")
@@ -239,7 +239,7 @@ def test_vasp_inputs_that_cannot_replace_the_folder_leave_the_users_files_in_it(
     from pymatgen.core import Lattice, Structure
 
     from core.errors import StructureFileError
-    from core.io.structures import write_vasp_inputs
+    from core.io.vasp import write_vasp_inputs
 
     rock_salt = Structure.from_spacegroup("Fm-3m", Lattice.cubic(5.64), ["Na", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
     folder = write_vasp_inputs(rock_salt, tmp_path / "vasp")

@@ -18,7 +18,7 @@ from pymatgen.core import Structure
 from core.contact.contact_map import ContactMap, compute_contact_map
 from core.crystal.composition import formula_unit_text
 from core.crystal.symmetry import primitive_cell, space_group_or_p1
-from core.io.structures import close_atoms, read_structure
+from core.io.read import close_atoms, read_structure
 
 
 @dataclass

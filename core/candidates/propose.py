@@ -168,10 +168,10 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
         When the structure is not of ``formula`` (another composition).
     AlphaCrystalError
         When two atoms sit on one site (closer than
-        :data:`core.io.structures.MIN_ATOM_DISTANCE`, :func:`core.io.structures.close_atoms`), or no
+        :data:`core.io.read.MIN_ATOM_DISTANCE`, :func:`core.io.read.close_atoms`), or no
         Wyckoff assignment can be read.
     """
-    from core.io.structures import close_atoms
+    from core.io.read import close_atoms
 
     parsed = parse_formula(formula) if isinstance(formula, str) else formula
     per_unit = parsed.reduced_counts

@@ -21,14 +21,15 @@ from core.cli.options import (
     write_json_option,
 )
 from core.errors import AlphaCrystalError, StructureWarning
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.read import MIN_ATOM_DISTANCE
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.runtime.terminal import format_seconds
 
 
 def cmd_export(args: argparse.Namespace) -> int:
     from core.crystal.symmetry import primitive_cell
-    from core.io.structures import close_atoms, export_structure, export_targets, read_structure
+    from core.io.read import close_atoms, read_structure
+    from core.io.write import export_structure, export_targets
 
     structure = read_structure(args.file, warn=False)  # the formats, the stem and --out are checked by their types
     overlap = close_atoms(structure, args.file)

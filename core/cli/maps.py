@@ -59,7 +59,7 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     from core.contact.contact_rule import rule_for_cell
     from core.crystal.composition import formula_unit_text
     from core.crystal.symmetry import primitive_cell, space_group
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     structure = read_structure(args.file)
     cell = structure if args.as_given else primitive_cell(structure)

@@ -175,7 +175,7 @@ def atom_range(text: str) -> str:
     return text
 
 def _checked(check: Callable[[str], object]) -> Callable[[str], str]:
-    """An argparse type from a ``core.io.structures`` check (its error becomes a usage error)."""
+    """An argparse type from a ``core.io`` check (its error becomes a usage error)."""
 
     def convert(text: str) -> str:
         try:
@@ -220,7 +220,7 @@ def output_folder(text: str) -> str:
 
 def export_formats(text: str) -> tuple[str, ...]:
     """argparse type of ``export --formats``: known formats, at least one."""
-    from core.io.structures import check_export_formats
+    from core.io.write import check_export_formats
 
     try:
         return check_export_formats(text.split(","))

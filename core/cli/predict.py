@@ -32,7 +32,7 @@ def _rerun_from(path: str, formula, settings):
     """([candidate], settings) of ``predict --from-structure``: the structure's space group,
     Z, lattice and Wyckoff assignment, CMCrystal only."""
     from core.candidates.propose import rerun_candidate
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     if settings.z is not None or settings.spacegroups:
         raise AlphaCrystalError("--from-structure takes the space group and Z from the structure: "

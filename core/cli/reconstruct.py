@@ -59,7 +59,8 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
 
     from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
     from core.crystal.symmetry import space_group_or_p1
-    from core.io.structures import MIN_ATOM_DISTANCE, write_cif
+    from core.io.read import MIN_ATOM_DISTANCE
+    from core.io.write import write_cif
     from core.reconstruction.inputs import read_target
     from core.reconstruction.loop import LoopSettings, reconstruct
     from core.reconstruction.selection import distinct_results

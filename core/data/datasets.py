@@ -37,7 +37,7 @@ from core.crystal.symmetry import CRYSTAL_SYSTEMS, cell_space_group, crystal_sys
 from core.errors import DatasetError, StructureFileError
 from core.io.cif_p1 import read_p1_cif
 from core.io.files import atomic_write
-from core.io.structures import read_structure
+from core.io.read import read_structure
 
 CACHE_VERSION = "1"
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from core.errors import ExportError, StructureFileError
 
 VASP_INPUT_FILES = ("INCAR", "KPOINTS", "POSCAR", "POTCAR", "POTCAR.spec", "README.txt")
-"""What :func:`core.io.structures.write_vasp_inputs` writes (and replaces); anything else in the
+"""What :func:`core.io.vasp.write_vasp_inputs` writes (and replaces); anything else in the
 folder is the user's."""
 
 

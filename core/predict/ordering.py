@@ -14,7 +14,7 @@ from core.crystal.composition import Formula
 from core.crystal.matching import structure_matcher
 from core.crystal.spacegroups import raises_symmetry
 from core.errors import AlphaCrystalError
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.read import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
     LinearRanker,
     merge_near_ties,

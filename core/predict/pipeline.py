@@ -45,7 +45,8 @@ from core.contact_model.inference import (
 )
 from core.crystal.composition import Formula, parse_formula
 from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
-from core.io.structures import MIN_ATOM_DISTANCE, ferromagnetic_start_note
+from core.io.read import MIN_ATOM_DISTANCE
+from core.io.vasp import ferromagnetic_start_note
 from core.predict.export import export_prediction
 from core.predict.ordering import _learned_order, _place_on_hull, _rank, _rerank_first
 from core.predict.record import ResultRecord

@@ -11,7 +11,9 @@ from pathlib import Path
 from core.errors import AlphaCrystalError
 from core.io.files import atomic_write_text, json_text
 from core.io.outputs import RESULT_FILE, SUMMARY_JSON
-from core.io.structures import read_structure, write_cif, write_poscar, write_vasp_inputs
+from core.io.read import read_structure
+from core.io.vasp import write_vasp_inputs
+from core.io.write import write_cif, write_poscar
 from core.predict.record import ResultRecord, ResultRecordError
 from core.predict.run_folder import OutputFolderError, structure_cif_name
 

@@ -23,7 +23,7 @@ from core.crystal.symmetry import (
     primitive_cell,
     space_group_or_p1,
 )
-from core.io.structures import MOMENT_TOLERANCE
+from core.io.vasp import MOMENT_TOLERANCE
 from core.predict.record import ResultRecord
 from core.predict.settings import PredictionSettings
 from core.reconstruction.job import ReconstructionResult

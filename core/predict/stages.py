@@ -17,7 +17,7 @@ from core.crystal.composition import MP20_MAX_ATOMS, Formula
 from core.crystal.symmetry import hm_symbol
 from core.errors import AlphaCrystalError
 from core.io.files import state_key
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.read import MIN_ATOM_DISTANCE
 from core.predict.ranking import (
     duplicates_before_relaxation,
 )

@@ -30,7 +30,7 @@ from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
 from core.crystal.symmetry import crystal_system, spacegroup_from_text
 from core.errors import AlphaCrystalError
-from core.io.structures import read_structure
+from core.io.read import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
 
 JSON_SUFFIXES = (".json", ".input")

@@ -11,7 +11,7 @@ from pymatgen.core import Structure
 
 from core.crystal.matching import structure_matcher
 from core.crystal.symmetry import space_group, standard_cell
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.read import MIN_ATOM_DISTANCE
 from core.reconstruction.job import ReconstructionResult
 from core.relax.relaxer import shortest_distance
 

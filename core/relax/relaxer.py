@@ -29,7 +29,7 @@ from functools import lru_cache
 import numpy as np
 from pymatgen.core import Structure
 
-from core.io.structures import MIN_ATOM_DISTANCE
+from core.io.read import MIN_ATOM_DISTANCE
 from core.relax.potentials import DEFAULT_POTENTIAL, check_potential, load_calculator, quiet
 from core.runtime.parallel import one_thread, spawn_pool, terminate_workers
 

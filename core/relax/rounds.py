@@ -22,7 +22,7 @@ from typing import Protocol, TypeVar
 from pymatgen.core import Structure
 
 from core.io.files import state_key
-from core.io.structures import cif_text
+from core.io.write import cif_text
 from core.relax.relaxer import RelaxResult, RelaxRunner, RelaxSettings
 from core.runtime.parallel import resolve_workers
 from core.runtime.terminal import counted

@@ -194,7 +194,7 @@ def _check_reference(path: Path, formula: str) -> None:
     input, before any work (an unreadable one was said only after its formula ran; another
     compound's gave 'match False' as if compared)."""
     from core.crystal.composition import same_formula
-    from core.io.structures import read_structure
+    from core.io.read import read_structure
 
     structure = read_structure(path)  # StructureFileError names the file and the problem
     if not same_formula(structure.composition.reduced_formula, formula):

@@ -45,7 +45,7 @@ from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
 from core.errors import AlphaCrystalError, VaspRemarkWarning
 from core.io.files import atomic_write_text
 from core.io.outputs import SUMMARY_JSON
-from core.io.structures import read_structure
+from core.io.read import read_structure
 from core.predict.record import ResultRecord
 from core.predict.run_folder import SCREEN_TABLE, structure_cif_name
 from core.predict.settings import PredictionSettings

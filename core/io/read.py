@@ -1,71 +1,48 @@
-"""Structure files through pymatgen: read CIF/POSCAR, write CIF/POSCAR/VASP inputs.
-
-Every write goes to a temporary file (or folder) next to the target and is then
-renamed over it (:mod:`core.io.files`), so a crash or a kill never leaves a
-half-written file behind.
+"""Reading structure files (CIF, POSCAR/CONTCAR, VASP 4 POSCARs with the element names beside them)
+and the checks every structure gets on reading: a finite, non-degenerate cell, known elements,
+atoms not closer than :data:`MIN_ATOM_DISTANCE`, a CIF's declared formula, a POSCAR's counts. A
+bad file gives one :class:`~core.errors.StructureFileError` naming the file and line.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import shutil
-import tempfile
 import warnings
-from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
-from pymatgen.core import SETTINGS, Structure
-from pymatgen.io.cif import CifWriter
+from pymatgen.core import Structure
 from pymatgen.io.vasp import Poscar
-from pymatgen.io.vasp.sets import MPMetalRelaxSet, MPRelaxSet
 
 from core.crystal.composition import same_formula
-from core.crystal.elements import all_metal, element_table
-from core.crystal.symmetry import (
-    ANGLE_TOLERANCE,
-    IDEAL_SYMPREC,
-    SPACEGROUP_SYMPREC,
-    symmetrised_primitive,
-)
-from core.errors import ExportError, StructureFileError, StructureWarning, VaspRemarkWarning
-from core.io.files import UMASK, atomic_write_text
-from core.io.outputs import _retire_keeping_other_files, check_file_stem, check_output_folder
-
-EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
+from core.crystal.elements import element_table
+from core.errors import StructureFileError, StructureWarning
 
 MIN_CELL_VOLUME = 1.0
 """Å³: a cell of smaller volume is degenerate (a zero or coplanar lattice vector); the
 densest solids have about 5 Å³ per atom."""
+
+
 MIN_CELL_SHAPE = 1e-3
 """Smallest volume / (a b c) of a cell (1 for a rectangular cell): below it the three
 lattice vectors are nearly coplanar (angles within a few hundredths of a degree of flat)."""
+
+
 MIN_ATOM_DISTANCE = 0.5
 """Å: the one limit for atoms too close (the shortest bond, H-H, is 0.74 Å; closer atoms are
 duplicates, a wrong coordinate or a collapsed relaxation). A file read with such atoms gives a
 :class:`StructureWarning`, export refuses it unless asked, and such a structure is never sent to
 the potential or ranked (:mod:`core.relax.relaxer`, :mod:`core.reconstruction.selection`)."""
+
+
 MIN_CELL_LENGTH = MIN_ATOM_DISTANCE
 """Å: a shorter lattice vector (0 in a degenerate cell) puts every atom closer than
 :data:`MIN_ATOM_DISTANCE` to its own periodic image: an error, not a warning."""
+
+
 MAX_CELL_LENGTH = 1.0e4
 """Å: a longer lattice vector is not a crystal's cell (a unit or number-format mistake)."""
-
-_POTCAR_README = """\
-POTCAR was not written: pymatgen's pseudopotential directory is not configured.
-
-POTCAR.spec lists the PAW datasets of the Materials Project relax set (MPRelaxSet)
-in the order of the species in POSCAR. To let AlphaCrystal Studio write POTCAR
-itself, point pymatgen at your licensed VASP pseudopotentials once:
-
-    pmg config -p /path/to/your/VASP/potentials /path/to/pymatgen_psp
-    pmg config --add PMG_VASP_PSP_DIR /path/to/pymatgen_psp
-
-or concatenate the POTCARs by hand in the order of POTCAR.spec:
-
-    cat $VASP_PP/PAW_PBE/<symbol>/POTCAR ... > POTCAR
-"""
 
 
 def read_structure(path: str | os.PathLike, warn: bool = True, notes: list[str] | None = None) -> Structure:
@@ -496,341 +473,3 @@ def _check_poscar_counts(path: Path, lines: list[str]) -> None:
         raise StructureFileError(f"{path}, line {k + 1}: the counts '{lines[k].strip()}' add up to "
                                  f"{sum(counts)} atoms but {coordinates} coordinate lines follow "
                                  f"(from line {start + 1})")
-
-
-def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:
-    """CIF text: P1 with every site (default) or symmetrised with Wyckoff sites
-    (P1 when spglib cannot determine the symmetry, or when the symmetrised text would not
-    read back as the structure: :func:`_symmetrised_cif`).
-
-    Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
-    from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
-    """
-    if symmetrize:
-        text, ideal = _symmetrised_cif(structure, symprec)
-        if text is not None:
-            return text
-        structure = ideal  # the cell made exact, in P1: it reads back as itself, as the POSCAR beside it
-    return str(CifWriter(_labelled(structure)))
-
-
-
-
-def _labelled(structure: Structure) -> Structure:
-    """A copy with the sites labelled ``Ti1, Ti2, O1, ...`` (CIF labels must be unique)."""
-    labelled = structure.copy()
-    counts: dict[str, int] = {}
-    for site in labelled:
-        symbol = site.specie.symbol
-        counts[symbol] = counts.get(symbol, 0) + 1
-        site.label = f"{symbol}{counts[symbol]}"
-    return labelled
-
-
-def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, Structure]:
-    """(CIF text, cell): the CIF of ``structure`` symmetrised at ``symprec`` (Å), in the standard
-    conventional cell (:func:`core.crystal.symmetry.standard_cell`, the cell the result tables report),
-    checked by reading it back, and that cell; (None, the cell) when spglib fails (the cell is then
-    ``structure``) or the text does not read back as ``structure``.
-
-    pymatgen's ``CifWriter(symprec=...)`` on a cell only nearly symmetric wrote operations of
-    another group with the noise in their shifts (a LiMgN result 0.02 Å off C2/c, labelled Cc,
-    had ``-x+305/306, -y+1/306, -z``): the file read back as 48 atoms, pairs 0.002 Å apart,
-    for a cell of 36. So the cell is made exact first, and the operations found in it at
-    :data:`IDEAL_SYMPREC`; the read-back check stays, as the last word on what is written."""
-    from pymatgen.io.cif import CifParser
-
-    from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
-    from core.crystal.symmetry import standard_cell
-
-    ideal = structure
-    try:
-        ideal = standard_cell(structure, symprec)
-        if ideal is structure:  # spglib found no symmetry
-            return None, structure
-        text = str(CifWriter(_labelled(ideal), symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE))
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            back = CifParser.from_str(text).parse_structures(primitive=False)[0]
-    except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells; such a
-        return None, ideal  # cell is written in P1 rather than not at all
-    if len(back) != len(ideal) or not structure_match(back, structure, DEFAULT_TOLERANCES).matched:
-        return None, ideal
-    return text, ideal
-
-
-def write_cif(
-    structure: Structure, path: str | os.PathLike, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC
-) -> Path:
-    """Write a CIF atomically (P1 by default, symmetrised with ``symmetrize=True``)."""
-    return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
-
-
-def poscar_text(structure: Structure, comment: str | None = None) -> str:
-    """A POSCAR of ``structure`` as text (VASP 5 format with element names, species sorted
-    into contiguous blocks): what :func:`write_poscar` writes."""
-    return Poscar(structure, comment=comment, sort_structure=True).get_str()
-
-
-def write_poscar(structure: Structure, path: str | os.PathLike, comment: str | None = None) -> Path:
-    """Write a VASP POSCAR atomically (:func:`poscar_text`)."""
-    return atomic_write_text(path, poscar_text(structure, comment))
-
-
-def potcar_configured() -> bool:
-    """True when pymatgen knows a VASP pseudopotential directory (PMG_VASP_PSP_DIR)."""
-    psp = SETTINGS.get("PMG_VASP_PSP_DIR")
-    return bool(psp) and Path(psp).is_dir()
-
-
-def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None,
-                      symmetrize: bool = False) -> Path:
-    """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
-
-    With ``symmetrize`` (a prediction's result) the structure is written symmetrised, in its
-    primitive standard cell (:func:`core.crystal.symmetry.symmetrised_primitive`): the structure
-    of the symmetrised CIF and of the space group the result is named by, not the potential's
-    relaxed cell, which can be a slight distortion of it (VASP would keep the lower symmetry);
-    not when ``magmoms`` differ between sites of one element (an antiferromagnetic order needs its
-    cell). Without it (``export`` of the user's own file) the cell is written as given: a supercell
-    or a small distortion may be meant.
-    ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
-    site, in the structure's site order) are given.
-
-    The folder gets POSCAR, INCAR and KPOINTS; POTCAR too when pymatgen's
-    pseudopotential directory is configured, otherwise ``POTCAR.spec`` and a
-    ``README.txt`` explaining how to add it. The folder is built next to the
-    target and renamed into place, so it is never left half-written.
-    """
-    target = Path(folder)
-    try:
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    except OSError as exc:
-        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
-    try:
-        if magmoms is not None:
-            structure = structure.copy(site_properties={"magmom": [float(m) for m in magmoms]})
-        if symmetrize and _one_moment_per_element(structure, magmoms):
-            structure = symmetrised_primitive(structure)
-        input_set = relaxation_input_set(structure)
-        os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
-        with warnings.catch_warnings(record=True) as said:  # pymatgen's remarks, e.g. Co started low spin
-            warnings.simplefilter("always")
-            if potcar_configured():
-                input_set.write_input(str(staging))
-            else:
-                input_set.write_input(str(staging), potcar_spec=True)
-        remarks = list(dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)))
-        for message in remarks:
-            warnings.warn(VaspRemarkWarning(f"VASP inputs: {message}"), stacklevel=2)
-        readme = "" if potcar_configured() else _POTCAR_README
-        if not potcar_configured():
-            spec = staging / "POTCAR.spec"
-            # one symbol per line, the last one ended too (pymatgen leaves it open, and
-            # `while read` loops then skip the last element)
-            spec.write_text(spec.read_text().rstrip("\n") + "\n")
-        if remarks:  # beside the INCAR they concern, where a screen's batch of them is not lost
-            readme += "\nRemarks of pymatgen's input set on these inputs:\n" + "".join(f"- {m}\n" for m in remarks)
-        # the files as written, each read once (the input set's incar property would compute it again, remarks too)
-        magmom = _tidy_incar(staging / "INCAR").get("MAGMOM")
-        magnetic = magnetic_start_text(magmom, _tidy_poscar(staging / "POSCAR"), magmoms is not None)
-        if magnetic:
-            readme += "\n" + magnetic
-        if readme:
-            (staging / "README.txt").write_text(readme.lstrip("\n"))
-        if target.exists():
-            retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
-            os.replace(target, retired / target.name)
-            try:
-                os.replace(staging, target)
-            except OSError:
-                os.replace(retired / target.name, target)  # the old folder back, the user's files in it
-                shutil.rmtree(retired, ignore_errors=True)
-                raise
-            _retire_keeping_other_files(retired, target)
-        else:
-            os.replace(staging, target)
-    except OSError as exc:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise StructureFileError(f"cannot write {target}: {exc.strerror or exc}") from None
-    except Exception:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    return target
-
-
-MAGNETIC_START_MU_B = 1.0
-"""μB: a MAGMOM above this starts a site magnetic (the input set gives 0.6 to every non-magnetic one)."""
-
-
-def ferromagnetic_start_note(elements: Iterable[str], from_potential: bool = False) -> str | None:
-    """A run's note when its VASP inputs start some ions magnetic (the input set's default above
-    :data:`MAGNETIC_START_MU_B`): all parallel, which each vasp/README.txt explains; None otherwise."""
-    defaults = MPRelaxSet.CONFIG["INCAR"]["MAGMOM"]
-    magnetic = [el for el in elements if float(defaults.get(el, 0.6)) > MAGNETIC_START_MU_B]
-    if not magnetic:
-        return None
-    source = "the potential's moments, magnitudes only" if from_potential else "the Materials Project input set's"
-    return (f"the VASP inputs start {', '.join(magnetic)} magnetic with all moments parallel (ferromagnetic; "
-            f"MAGMOM: {source}); an antiferromagnetic order needs signed moments and, for some, a supercell: "
-            "each vasp/README.txt says how")
-
-
-def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> str | None:
-    """README words on the magnetic start of VASP inputs, or None when no site starts magnetic: the
-    moments all start parallel (ferromagnetic), which cannot describe the antiferromagnetic order of
-    MnO, NiO, FeF2 or Fe2O3; what to change, and whether this cell can hold such an order."""
-    if not magmom:
-        return None
-    moments = [float(np.linalg.norm(m)) if isinstance(m, (list, tuple)) else abs(float(m)) for m in magmom]
-    if len(moments) != len(structure):  # not one moment per site (a non-collinear INCAR): nothing to name
-        return None
-    magnetic = [k for k, m in enumerate(moments) if m > MAGNETIC_START_MU_B]
-    if not magnetic:
-        return None
-    counts: dict[str, list[float]] = {}
-    for k in magnetic:
-        counts.setdefault(structure[k].specie.symbol, []).append(moments[k])
-    which = ", ".join(f"{len(v)} {el} at {max(v):.3g} μB" for el, v in counts.items())
-    source = ("the potential's predicted moments (magnitudes only: it gives no signs)" if from_potential else
-              "the Materials Project input set's defaults per element")
-    fits = ("a cell of one magnetic site holds no antiferromagnetic order: build a supercell (e.g. MnO's "
-            "rhombohedral AFM-II cell doubles the rock-salt cell along [111])" if len(magnetic) == 1 else
-            f"this cell has {len(magnetic)} magnetic sites, so orders that alternate among them fit in it; others "
-            "need a supercell")
-    return ("Magnetic start: MAGMOM (INCAR, ISPIN = 2) starts " + which + ", all parallel: a ferromagnetic "
-            f"start, from {source}. Many compounds of these ions order antiferromagnetically (MnO, NiO, FeF2, "
-            "Fe2O3). For such an order give the moments signs in MAGMOM, one per site in POSCAR's order; "
-            f"{fits}. Relax each order and compare their energies.\n")
-
-
-MOMENT_TOLERANCE = 0.2
-"""μB: two sites' magnetic moments that agree within this are the same moment, the one rule of
-whether a smaller or symmetrised cell may merge them (the written cell of a result,
-:mod:`core.predict.results`, and the VASP POSCAR here: they used 0.2 and 0.05, so a CIF could be
-symmetrised beside a POSCAR that was not)."""
-
-
-def _one_moment_per_element(structure: Structure, magmoms: list[float] | None,
-                            tolerance: float = MOMENT_TOLERANCE) -> bool:
-    """Whether every site of an element carries the same moment (within ``tolerance`` μB), so that
-    symmetrising the cell cannot merge sites of different moments; True without moments."""
-    if magmoms is None:
-        return True
-    by_element: dict[str, list[float]] = {}
-    for site, moment in zip(structure, magmoms):
-        by_element.setdefault(site.specie.symbol, []).append(float(moment))
-    return all(max(m) - min(m) <= tolerance for m in by_element.values())
-
-
-def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:
-    """The Materials Project relaxation set for ``structure``: ``MPMetalRelaxSet``
-    (Methfessel-Paxton smearing, ISMEAR = 1 and SIGMA = 0.2 eV, and a denser k-point mesh)
-    when every element is a metal (the element table of the contact rule), else
-    ``MPRelaxSet`` (tetrahedron method, ISMEAR = -5), which VASP advises against for metals."""
-    metal = all_metal([str(element) for element in structure.composition.elements])
-    return MPMetalRelaxSet(structure) if metal else MPRelaxSet(structure)
-
-
-POSCAR_DECIMALS = 10
-"""Decimals of the VASP inputs' POSCAR (fractional coordinates; lattice in Å): a symmetrised cell's
-0.4999999999999997 and 4e-16 are written 0.5000000000 and 0.0000000000."""
-
-
-def _tidy_poscar(path: Path) -> Structure:
-    """Rewrite the POSCAR with :data:`POSCAR_DECIMALS` decimals, float noise gone (no -0.0), the
-    sites and their order, the comment and the species lines kept; returns the structure written."""
-    poscar = Poscar.from_file(path, check_for_potcar=False)
-    structure = poscar.structure
-    frac = np.round(np.asarray(structure.frac_coords, dtype=float), POSCAR_DECIMALS) % 1.0
-    frac = np.round(frac, POSCAR_DECIMALS) % 1.0 + 0.0  # 0.99999999999 -> 0.0, and never -0.0
-    lattice = np.round(np.asarray(structure.lattice.matrix, dtype=float), POSCAR_DECIMALS) + 0.0
-    tidy = Structure(lattice, structure.species, frac, site_properties=structure.site_properties or None)
-    path.write_text(Poscar(tidy, comment=poscar.comment).get_str(significant_figures=POSCAR_DECIMALS))
-    return tidy
-
-
-def _tidy_incar(path: Path):
-    """Rewrite INCAR floats as VASP users write them (``EDIFF = 0.0003``, not the
-    ``0.00030000000000000003`` of the input set's per-atom arithmetic); returns the ``Incar`` written."""
-    from pymatgen.io.vasp import Incar
-
-    incar = Incar.from_file(path)
-    for key, value in incar.items():
-        if isinstance(value, float):
-            incar[key] = float(f"{value:.6g}")
-        elif isinstance(value, list) and value and all(isinstance(v, float) for v in value):
-            incar[key] = [float(f"{v:.6g}") for v in value]
-    incar.write_file(path)
-    return incar
-
-
-def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
-    """The export formats, each one of :data:`EXPORT_FORMATS` in any case (``CIF,Poscar``), at least
-    one (repeats dropped).
-
-    Raises
-    ------
-    ExportError
-        No format, or an unknown one (named).
-    """
-    chosen = tuple(dict.fromkeys(f.strip().lower() for f in formats if f.strip()))
-    if not chosen:
-        raise ExportError(f"no export format given; choose from {', '.join(EXPORT_FORMATS)}")
-    unknown = [f for f in chosen if f not in EXPORT_FORMATS]
-    if unknown:
-        raise ExportError(f"unknown export format {', '.join(map(repr, unknown))}; "
-                          f"choose from {', '.join(EXPORT_FORMATS)}")
-    return chosen
-
-
-def export_targets(out: Path, stem: str) -> dict[str, Path]:
-    """Where :func:`export_structure` writes each format of ``stem`` in ``out``."""
-    return {"cif": out / f"{stem}.cif", "cif-symmetrized": out / f"{stem}_sym.cif",
-            "poscar": out / f"{stem}.POSCAR", "vasp": out / f"{stem}_vasp"}
-
-
-def export_structure(
-    structure: Structure,
-    out_dir: str | os.PathLike,
-    stem: str | None = None,
-    formats: Iterable[str] = EXPORT_FORMATS,
-    overwrite: bool = False,
-) -> list[Path]:
-    """Export one structure in several formats into ``out_dir``.
-
-    Formats: ``cif`` (P1, ``STEM.cif``), ``cif-symmetrized`` (``STEM_sym.cif``),
-    ``poscar`` (``STEM.POSCAR``), ``vasp`` (folder ``STEM_vasp/``).
-    ``stem`` defaults to the reduced formula. The formats, the stem and the folder
-    are checked before anything is written; a file of the export already there is
-    replaced only with ``overwrite`` (the user's other files in a VASP folder stay).
-
-    Raises
-    ------
-    ExportError
-        No or an unknown format, a stem that is not a plain file name, or files of
-        the export already in ``out_dir`` without ``overwrite``.
-    StructureFileError
-        ``out_dir`` is a file, or a file cannot be written.
-    """
-    formats = check_export_formats(formats)
-    stem = check_file_stem(stem or structure.composition.reduced_formula)
-    out = check_output_folder(out_dir)
-    targets = export_targets(out, stem)
-    existing = [targets[fmt] for fmt in formats if targets[fmt].exists()]
-    if existing and not overwrite:
-        names = ", ".join(p.name + ("/" if p.is_dir() else "") for p in existing)
-        raise ExportError(f"{out} already holds {names}; nothing was written. Choose another folder or "
-                          "--stem, or pass --overwrite to replace them (other files in a VASP folder are kept)")
-    written: list[Path] = []
-    for fmt in formats:
-        if fmt == "cif":
-            written.append(write_cif(structure, targets[fmt]))
-        elif fmt == "cif-symmetrized":
-            written.append(write_cif(structure, targets[fmt], symmetrize=True))
-        elif fmt == "poscar":
-            written.append(write_poscar(structure, targets[fmt], comment=stem))
-        else:
-            written.append(write_vasp_inputs(structure, targets[fmt]))
-    return written
