@@ -27,8 +27,9 @@ FORMULAS = "NaCl,MgO,ZnS,TiO2,AgF2,CaF2,SrTiO3,GaN"
 
 def main() -> None:
     from core.predict.settings import PredictionSettings
+    from core.screen.cluster import ClusterSpec, start_cluster
     from core.screen.inputs import ScreenItem
-    from core.screen.screening import ClusterSpec, screen, start_cluster
+    from core.screen.screening import screen
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 2])

@@ -1672,8 +1672,7 @@ def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
     energy plot and in the hull plot."""
     from alphacrystal_gui.widgets.energy_plot import TOP_MEV, EnergyPlot
     from alphacrystal_gui.widgets.hull_plot import TOP_EV, HullPlot
-    from core import ResultRecord
-    from core.stability.hull import HullPicture
+    from core import HullPicture, ResultRecord
 
     energy = EnergyPlot()
     qtbot.addWidget(energy)

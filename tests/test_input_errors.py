@@ -254,8 +254,9 @@ class _NoWorkers:
 
 
 def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path):
+    from core.screen.errors import ScreenError
     from core.screen.inputs import ScreenItem
-    from core.screen.screening import ScreenError, screen
+    from core.screen.screening import screen
 
     with pytest.raises(ScreenError, match="no Dask worker in 0 s with 2 formulas left"):
         screen([ScreenItem("NaCl"), ScreenItem("KBr")], tmp_path / "out", {}, _NoWorkers(), worker_timeout=0)
@@ -265,7 +266,7 @@ def test_a_cluster_without_workers_is_an_error_after_the_worker_timeout(tmp_path
 def test_worker_timeout_option(capsys):
     usage_error(["screen", "NaCl", "--out", "x", "--worker-timeout", "0"], capsys, "--worker-timeout")
     args = build_parser().parse_args(["screen", "NaCl", "--out", "x"])
-    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
+    from core.screen.cluster import DEFAULT_WORKER_TIMEOUT
 
     assert args.worker_timeout is None  # the cluster kind's default
     assert worker_timeout(None, "local") == DEFAULT_WORKER_TIMEOUT == 600

@@ -80,7 +80,8 @@ def test_pattern_expands_to_the_product_in_order():
 
 
 def test_cluster_config_file_names_a_bad_line(tmp_path):
-    from core.screen.screening import ScreenError, read_cluster_config
+    from core.screen.cluster import read_cluster_config
+    from core.screen.errors import ScreenError
 
     good = tmp_path / "slurm.cfg"
     good.write_text("# our partition\nqueue = short\ncores = 4\nmemory = 16GB\nwalltime = 02:00:00\naccount = csp\n")
@@ -95,7 +96,7 @@ def test_cluster_config_file_names_a_bad_line(tmp_path):
 # ---------------------------------------------------------------- screens on a real LocalCluster
 @pytest.fixture(scope="module")
 def client():
-    from core.screen.screening import ClusterSpec, start_cluster
+    from core.screen.cluster import ClusterSpec, start_cluster
 
     client, cluster = start_cluster(ClusterSpec("local", workers=2), retries=1)
     yield client
@@ -108,7 +109,7 @@ def test_a_three_formula_screen_writes_rows_folders_and_report(client, tmp_path,
 
     inp = tmp_path / "in.txt"
     inp.write_text("NaCl\nKBr 1\nMgO 1 225\n")
-    monkeypatch.setattr("core.screen.screening.start_cluster", lambda spec, retries=2: (client, None))
+    monkeypatch.setattr("core.screen.cluster.start_cluster", lambda spec, retries=2: (client, None))
     monkeypatch.setattr(client, "close", lambda: None)  # the module's client outlives the command
     out = tmp_path / "screen"
     assert main(["screen", str(inp), "--out", str(out), "--fast", "--no-relax", "--sources", "templates"]) == 0
@@ -137,7 +138,8 @@ def test_a_worker_killed_mid_task_costs_a_retry_and_then_a_failure(tmp_path):
     task twice for one try)."""
     from screen_helpers import dies_on_first_try
 
-    from core.screen.screening import ClusterSpec, screen, start_cluster
+    from core.screen.cluster import ClusterSpec, start_cluster
+    from core.screen.screening import screen
 
     items = [ScreenItem("NaCl", line=1), ScreenItem("KBr", line=2)]
     client, cluster = start_cluster(ClusterSpec("local", workers=1), retries=1)
@@ -156,7 +158,7 @@ def test_a_worker_killed_mid_task_costs_a_retry_and_then_a_failure(tmp_path):
 def test_slurm_job_script_from_a_config_file(tmp_path):
     """--cluster slurm builds dask-jobqueue's SLURMCluster from the config file (no job is
     submitted here: the job script is what sbatch would get)."""
-    from core.screen.screening import ClusterSpec, jobqueue_cluster, read_cluster_config
+    from core.screen.cluster import ClusterSpec, jobqueue_cluster, read_cluster_config
 
     path = tmp_path / "slurm.cfg"
     path.write_text("queue = short\naccount = csp\nwalltime = 01:30:00\nmemory = 8GB\n")
@@ -315,7 +317,8 @@ def test_a_screen_refuses_the_users_table_and_report_and_other_settings_results(
     import dataclasses
 
     from core.predict.settings import PredictionSettings
-    from core.screen.screening import ScreenError, check_screen_outputs, task_settings, write_report
+    from core.screen.errors import ScreenError
+    from core.screen.screening import check_screen_outputs, task_settings, write_report
 
     items = [ScreenItem("NaCl"), ScreenItem("KBr")]
     fast = dataclasses.asdict(PredictionSettings.fast())

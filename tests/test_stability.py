@@ -118,7 +118,7 @@ def test_references_round_trip_through_their_file(tmp_path):
 
 
 def test_the_hull_picture_of_a_binary_names_phases_tie_lines_and_results():
-    from core.stability.hull import hull_picture
+    from core.stability.picture import hull_picture
 
     judge = HullJudge(_references(), "mp-fitted")
     rows = [{"rank": 1, "formula": "Na2Cl", **judge.assess("Na2Cl", _energy("Na2Cl", -0.6)).row()}]

@@ -1,5 +1,5 @@
 """The convex hull of the formula's chemical system with the results on it (a view of
-:class:`core.stability.hull.HullPicture`): formation energy against composition for a binary,
+:class:`core.HullPicture`): formation energy against composition for a binary,
 the Gibbs triangle for a ternary. Hover a point for its name; click a result to select it."""
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ MESSAGE_WIDTH_CHARS = 34
 
 
 class HullPlot(QWidget):
-    """Draws a :class:`core.stability.hull.HullPicture` (or says why there is none); emits
+    """Draws a :class:`core.HullPicture` (or says why there is none); emits
     ``resultClicked(index)`` with the result's index into the rows.
 
     Every item is added to the plot once and then only updated (``setData``, visibility):

@@ -25,7 +25,7 @@ from core.cli.options import (
     z_or_auto,
 )
 from core.errors import AlphaCrystalError
-from core.screen.screening import CLUSTERS
+from core.screen.cluster import CLUSTERS
 
 
 def _rerun_from(path: str, formula, settings):
@@ -58,8 +58,8 @@ def _default_out(formula) -> Path:
 
 def _worker_timeout(given: float | None, kind: str) -> float | None:
     """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS
-    (a queue can hold batch jobs for hours), :data:`core.screen.screening.DEFAULT_WORKER_TIMEOUT` otherwise."""
-    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
+    (a queue can hold batch jobs for hours), :data:`core.screen.cluster.DEFAULT_WORKER_TIMEOUT` otherwise."""
+    from core.screen.cluster import DEFAULT_WORKER_TIMEOUT
 
     if given is not None:
         return given
@@ -199,15 +199,9 @@ def cmd_screen(args: argparse.Namespace) -> int:
     import signal
 
     from core.runtime.terminal import counted, format_seconds
+    from core.screen.cluster import ClusterSpec, read_cluster_config, start_cluster
     from core.screen.inputs import read_screen_input
-    from core.screen.screening import (
-        ClusterSpec,
-        check_screen_folder,
-        check_screen_outputs,
-        read_cluster_config,
-        screen,
-        start_cluster,
-    )
+    from core.screen.screening import check_screen_folder, check_screen_outputs, screen
 
     check_screen_folder(args.out)
     found = read_screen_input(args.input)
@@ -279,7 +273,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
 def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     """Add this module's commands to the parser groups (``sub``: top level; ``train``, ``evaluate``)."""
-    from core.screen.screening import DEFAULT_WORKER_TIMEOUT
+    from core.screen.cluster import DEFAULT_WORKER_TIMEOUT
 
     sub, = groups["sub"],
     p = sub.add_parser("predict", help="formula in, relaxed and ranked crystal structures out (CIF, POSCAR, VASP)")
