@@ -214,3 +214,11 @@ def test_a_chosen_contact_model_gets_candidates_of_its_own_cell_size():
     assert candidates and all(c.n_atoms <= 12 for c in candidates) and set(maps) == {1}
     with pytest.raises(PredictionError, match="covers cells of up to 12 atoms; Li3PO4 with Z=2 has 16"):
         propose_inputs("Li3PO4", 2, 5, model, "cpu")
+
+
+def test_the_windows_file_check_of_the_contact_route_agrees_with_the_loaded_models():
+    """The window asks `shipped_contact_route_atoms` (file checks, no model loaded on the GUI thread);
+    the engine `contact_model_max_atoms` (the models' own metadata): the two must name the same size."""
+    from core.predict.scope import contact_model_max_atoms, shipped_contact_route_atoms
+
+    assert shipped_contact_route_atoms() == contact_model_max_atoms()
