@@ -20,7 +20,7 @@ class WindowActions:
         self.window = w = window
         file = w.menuBar().addMenu("&File")
         self.open_structure = QAction("&Open structure…", w, shortcut=QKeySequence.StandardKey.Open,
-                                      triggered=w._ask_open_structure)
+                                      triggered=w.references.ask)
         self.open_project = QAction("Open &project…", w, shortcut="Ctrl+Shift+O", triggered=w.files.ask_open_project)
         self.save = QAction("&Save project", w, shortcut=QKeySequence.StandardKey.Save,
                             triggered=lambda: w.save_project())

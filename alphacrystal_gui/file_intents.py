@@ -93,7 +93,7 @@ class FileIntents:
             elif self.session.revision != revision and not w.may_discard(f"open {Path(path).name}"):
                 self._say(f"Kept the work done while {path} was read; it is not opened")
             else:
-                w.reference_requests += 1  # a reference still being read belongs to the replaced session
+                w.references.requests += 1  # a reference still being read belongs to the replaced session
                 show(out)
 
         task.append(w.start(read, str(path), on_success=done))

@@ -16,7 +16,6 @@ from PySide6.QtCore import QSettings, QSize, Qt
 from PySide6.QtWidgets import (
     QApplication,
     QDockWidget,
-    QFileDialog,
     QFrame,
     QMainWindow,
     QMessageBox,
@@ -34,14 +33,13 @@ from alphacrystal_gui.dialogs import (
 )
 from alphacrystal_gui.engine_calls import (
     inputs_with_note,
-    reference_comparison,
-    reference_structure,
     run_live,
     warm_up,
 )
 from alphacrystal_gui.engine_process import EngineProcess
 from alphacrystal_gui.file_intents import FileIntents
 from alphacrystal_gui.preferences import load_preferences, save_preferences
+from alphacrystal_gui.reference_intents import ReferenceIntents
 from alphacrystal_gui.structure_views import StructureViews
 from alphacrystal_gui.view3d.structure_view import StructureView
 from alphacrystal_gui.widgets.candidates_panel import CandidatesPanel
@@ -137,10 +135,8 @@ class MainWindow(QMainWindow):
         run_dock = self._dock("Run", self.run_panel, Qt.DockWidgetArea.LeftDockWidgetArea, scroll=True)
         view_dock = self._dock("3D view", self.view3d, Qt.DockWidgetArea.RightDockWidgetArea)
         results_dock = self._dock("Results", self.results_panel, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.reference_requests = 0
-        """Counts the reference structures asked for: a read that finishes after a later one (or
-        after a project or run folder replaced the session) is not shown."""
         self.files = FileIntents(self)
+        self.references = ReferenceIntents(self)
         self.views = StructureViews(self)
         self.menu_actions = WindowActions(self)
         self.menu_actions.show_recent(self.files.recent())
@@ -178,7 +174,7 @@ class MainWindow(QMainWindow):
         s.inputs.map_edited.connect(self._edited_during_run)
         s.run.cleared.connect(self._on_run_cleared)
         s.run.results_changed.connect(self.views.show_results)
-        s.run.comparison_changed.connect(self._show_comparison)
+        s.run.comparison_changed.connect(self.references.show_comparison)
         s.run.viewing_changed.connect(lambda _: self._show_current_map())
         s.run.state_changed.connect(self._on_run_state)
         self.run_panel.draw_histories_of(lambda: s.run.histories)
@@ -485,29 +481,6 @@ class MainWindow(QMainWindow):
         self.views.show_results()  # no results: the 3D view is cleared too
         self._show_current_map()
 
-    def back_to_input_map(self) -> None:
-        self.session.run.back_to_input()
-
-    # ------------------------------------------------------------------ reference structures
-    def _ask_open_structure(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Open structure", "",
-                                              "Structures (*.cif *.vasp POSCAR* CONTCAR*);;All files (*)")
-        if path:
-            self.open_structure(path)
-
-    def open_structure(self, path: str | Path) -> Task:
-        """Open a reference structure: read in a worker thread (:func:`core.read_reference`), then
-        shown: 3D view, space group, its true map (and the diff overlay on maps of the same
-        atoms); a file that cannot be read is said in a message."""
-        self.reference_requests += 1
-        request = self.reference_requests
-
-        def read(reference) -> None:
-            if request == self.reference_requests:  # not overtaken by a later open, a project or a run folder
-                self._show_reference(reference)
-
-        return self.start(reference_structure, str(path), busy=False, on_success=read)
-
     def _edited_during_run(self, z: int) -> None:
         """An edit while a run goes on is for the next run: said, since the status bar still names
         the running one (its results keep the map they ran on: SessionResults.meta)."""
@@ -515,48 +488,12 @@ class MainWindow(QMainWindow):
             self.statusBar().showMessage(f"Map of Z = {z} edited during the run: the running run uses the map as "
                                          "it was at Start; the edit is for the next run")
 
-    def _show_reference(self, reference) -> None:
-        for warning in reference.warnings:
-            self.show_error(f"Warning: {warning}")
-        cell, cmap = reference.cell, reference.contact_map
-        self.session.set_reference(cell, reference.name, cmap)
-        self.views.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
-                                        f"{reference.symbol} ({reference.spacegroup})")
-        if not self.session.inputs.formula:  # a suggestion: never over what was typed
-            self.formula_bar.suggest(core.formula_unit_text(cell.composition))
-        message = reference.describe()
-        ours, theirs = self.session.inputs.formula, cell.composition.reduced_formula
-        if ours and not core.same_formula(ours, theirs):
-            message += (f"; note: the reference is {theirs}, this session's formula {ours}: no map or result of it "
-                        "can be compared with it")
-        self.statusBar().showMessage(message)
-        self._compare_results_with()
+    def back_to_input_map(self) -> None:
+        self.session.run.back_to_input()
 
-    def _compare_results_with(self) -> None:
-        """Fill the results' match/RMSD columns for a reference opened after the run (a run compares
-        its own at its end): in a worker thread, put on the results if they are still the ones shown
-        and the reference is still this one. The columns stayed empty before (a new user's trial)."""
-        run = self.session.run
-        records = list(run.records)
-        reference = self.session.comparable_reference()
-        if not records or run.provisional or reference is None:
-            return
-        request = self.reference_requests
-
-        def compared(values) -> None:
-            if request == self.reference_requests and run.set_comparison(records, values):
-                matched = sum(1 for match, _ in values if match)
-                self.statusBar().showMessage(f"{self.statusBar().currentMessage()}; compared with the "
-                                             f"{len(records)} results: {matched} match")
-
-        self.start(reference_comparison, records, reference, busy=False, on_success=compared)
-
-    def _show_comparison(self) -> None:
-        """A reference's comparison arrived: the table's match/RMSD columns, the selection kept."""
-        selected = self.session.run.viewing
-        self.results_panel.show_session()
-        if selected is not None:
-            self.results.select_index(selected, notify=False)
+    # ------------------------------------------------------------------ reference structures (alphacrystal_gui.reference_intents)
+    def open_structure(self, path: str | Path) -> Task:
+        return self.references.open(path)
 
     @property
     def reference(self):

@@ -1628,7 +1628,7 @@ def test_a_reference_read_overtaken_by_another_open_is_not_shown(window, qtbot, 
     path = tmp_path / "rutile.cif"
     CifWriter(FIXTURES["TiO2"](), symprec=0.01).write_file(path)
     window.open_structure(path)
-    window.reference_requests += 1  # as opening a project or a run folder does
+    window.references.requests += 1  # as opening a project or a run folder does
     wait_idle(qtbot, window)
     assert window.session.reference is None and not window.session.has_unsaved_work
     assert opened(qtbot, window, path)  # asked again: shown

@@ -238,7 +238,7 @@ def test_a_rerun_says_why_it_cannot_start(nacl_inputs):
     assert "press Predict for KCl first" in s.rerun_problem(0)  # the menu asks the same question
 
 
-def test_a_rerun_needs_the_map_of_the_results_own_z(nacl_inputs):
+def test_a_rerun_needs_the_map_of_the_results_own_z(nacl_inputs, monkeypatch):
     """A result whose relaxation halved its cell has another Z: the menu offers no re-run, and says
     which map it would need and that a Predict replaces the current (edited) maps."""
     from dataclasses import replace
@@ -247,13 +247,18 @@ def test_a_rerun_needs_the_map_of_the_results_own_z(nacl_inputs):
 
     s = session_with(nacl_inputs)
     run(s)
-    doubled = nacl() * (2, 1, 1)  # 16 atoms, made P1 by a small shake: Z = 8, a Z with no map here
-    doubled.perturb(0.05, min_distance=0.02)
+    doubled = nacl() * (2, 1, 1)  # 16 atoms, one Na moved 0.36 Å (beyond 0.1 Å): Pm, Z = 8, a Z with no map here
+    doubled.translate_sites([0], [0.3 / 11.28, 0.2 / 5.64, 0.0], frac_coords=True)
     s.run.results.records[0] = replace(s.run.records[0], structure=doubled)
     assert 8 not in s.inputs.zs
     z = s.inputs.current_z
     s.inputs.documents[z].toggle(0, 1)
-    problem = s.rerun_problem(0)
+    def no_model(*args, **kwargs):
+        raise AssertionError("the menu's check loaded the candidate model (on the GUI thread)")
+
+    with monkeypatch.context() as m:
+        m.setattr("core.candidates.propose.spacegroup_prior", no_model)
+        problem = s.rerun_problem(0)
     assert problem and "has Z = 8" in problem and "Predict with Z = 8" in problem and "save the project" in problem
     with pytest.raises(SessionError, match="has Z = 8"):
         s.begin_rerun(0)

@@ -40,7 +40,7 @@ from core.app.preferences import Preferences
 from core.app.project import Project, ProjectContents
 from core.app.reference import ReferenceOverlay
 from core.app.run import RunModel, RunRequest, RunState, SessionResults
-from core.candidates.propose import Candidate, rerun_candidate
+from core.candidates.propose import Candidate, rerun_candidate, rerun_start
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
@@ -241,20 +241,22 @@ class Session:
         if self.run.busy:
             raise SessionError("a run is going on")
         candidate = self._rerun_candidate(index)
+        assert candidate is not None  # not check_only
         return self._start(self.inputs.rerun_request(candidate, f"result #{index + 1}"))
 
     def rerun_problem(self, index: int) -> str | None:
         """Why result ``index`` cannot be re-run now (:meth:`begin_rerun`'s refusal, a run going on
-        aside), or None: the results' menu offers the re-run only where it can start."""
+        aside), or None: the results' menu offers the re-run only where it can start. The check
+        reads the result's symmetry (spglib, milliseconds), not the candidate model."""
         try:
-            self._rerun_candidate(index)
+            self._rerun_candidate(index, check_only=True)
         except SessionError as exc:
             return str(exc)
         return None
 
-    def _rerun_candidate(self, index: int) -> Candidate:
+    def _rerun_candidate(self, index: int, check_only: bool = False) -> Candidate | None:
         """The candidate a re-run of result ``index`` runs (its space group, Z, lattice and Wyckoff
-        assignment), checked against this session's maps."""
+        assignment), checked against this session's maps (``check_only``: the checks alone, None)."""
         results, records = self.run.results, self.run.records
         if results is None or not 0 <= index < len(records):
             raise SessionError(f"no result #{index + 1}")
@@ -262,14 +264,19 @@ class Session:
             raise SessionError(f"these results have no contact maps here (opened from a run folder): press "
                                f"Predict for {results.formula} first")
         try:
-            candidate = rerun_candidate(records[index].structure, self.inputs.formula)
+            if check_only:
+                z = rerun_start(records[index].structure, self.inputs.formula)[2]
+                candidate = None
+            else:
+                candidate = rerun_candidate(records[index].structure, self.inputs.formula)
+                z = candidate.z
         except AlphaCrystalError as exc:
             raise SessionError(f"result #{index + 1}: {exc}") from None
-        if candidate.z not in self.inputs.documents:
+        if z not in self.inputs.documents:
             edited = " (it replaces these maps and their edits: save the project first to keep them)" \
                 if self.inputs.edited_zs() else ""
-            raise SessionError(f"result #{index + 1} has Z = {candidate.z} and this prediction has no map of that Z "
-                               f"(maps of Z = {', '.join(map(str, self.inputs.zs))}): Predict with Z = {candidate.z} "
+            raise SessionError(f"result #{index + 1} has Z = {z} and this prediction has no map of that Z "
+                               f"(maps of Z = {', '.join(map(str, self.inputs.zs))}): Predict with Z = {z} "
                                f"to re-run it{edited}")
         return candidate
 

@@ -16,7 +16,7 @@ from core.crystal.spacegroups import centring_points, constrain_lattice
 from core.crystal.symmetry import crystal_system, hm_symbol
 from core.crystal.wyckoff import count_assignments, is_feasible
 from core.errors import AlphaCrystalError, FormulaError
-from core.reconstruction.assignments import assignment_of_structure
+from core.reconstruction.assignments import Assignment, assignment_of_structure
 
 DEFAULT_MODEL_NAME = "candidate_model_default.pt"
 LARGE_CELL_MODEL_NAME = "candidate_model_l20.pt"
@@ -156,20 +156,15 @@ class Candidate:
         return cls(**values)
 
 
-def rerun_candidate(structure, formula: str | Formula) -> Candidate:
-    """A candidate to run CMCrystal again from a structure (a result, a template, a file):
-    its space group, Z, conventional lattice and Wyckoff assignment (read by spglib at
-    the reporting tolerance), with the candidate model's probability of that group and Z
-    for the composition (:func:`spacegroup_prior`; 0 where the model gives it none).
+def rerun_start(structure, formula: str | Formula) -> tuple[Assignment, tuple[float, ...], int]:
+    """(Wyckoff assignment, conventional lattice, Z) a re-run of CMCrystal from ``structure`` starts
+    from (spglib at the reporting tolerance), without the candidate model: the check a window's menu
+    makes before it offers a re-run (:func:`rerun_candidate` adds the model's probability).
 
     Raises
     ------
-    FormulaError
-        When the structure is not of ``formula`` (another composition).
-    AlphaCrystalError
-        When two atoms sit on one site (closer than
-        :data:`core.io.read.MIN_ATOM_DISTANCE`, :func:`core.io.read.close_atoms`), or no
-        Wyckoff assignment can be read.
+    FormulaError, AlphaCrystalError
+        As :func:`rerun_candidate`.
     """
     from core.io.read import close_atoms
 
@@ -186,6 +181,27 @@ def rerun_candidate(structure, formula: str | Formula) -> Candidate:
     if set(primitive_atoms) != set(per_unit) or any(primitive_atoms[el] != z * n for el, n in per_unit.items()):
         raise FormulaError(f"the structure ({structure.composition.reduced_formula}) is not of the formula "
                            f"{parsed.reduced_formula}")
+    return assignment, lattice, z
+
+
+def rerun_candidate(structure, formula: str | Formula) -> Candidate:
+    """A candidate to run CMCrystal again from a structure (a result, a template, a file):
+    its space group, Z, conventional lattice and Wyckoff assignment (read by spglib at
+    the reporting tolerance), with the candidate model's probability of that group and Z
+    for the composition (:func:`spacegroup_prior`; 0 where the model gives it none).
+
+    Raises
+    ------
+    FormulaError
+        When the structure is not of ``formula`` (another composition).
+    AlphaCrystalError
+        When two atoms sit on one site (closer than
+        :data:`core.io.read.MIN_ATOM_DISTANCE`, :func:`core.io.read.close_atoms`), or no
+        Wyckoff assignment can be read.
+    """
+    parsed = parse_formula(formula) if isinstance(formula, str) else formula
+    assignment, lattice, z = rerun_start(structure, parsed)
+    primitive_atoms = assignment.primitive_counts
     number = assignment.spacegroup
     try:
         probability = spacegroup_prior(parsed, z).get((number, z), 0.0)
