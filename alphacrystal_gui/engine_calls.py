@@ -13,6 +13,7 @@ from core import (
     loaded_resources,
     predict_structures,
     propose_inputs,
+    summary_meta,
     warm_up,
 )
 
@@ -84,14 +85,15 @@ def inputs_with_note(formula, z, settings, model=None, progress=None, cancel=Non
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,
                     on_generation=None, on_reconstruction=None, templates=None, on_relaxed=None):
-    """``predict_structures`` and its records (:class:`core.ResultRecord`), with, when a
+    """``predict_structures``, its records (:class:`core.ResultRecord`), with, when a
     reference structure is open, their match and RMSD against it (StructureMatcher at its
-    default tolerances; the paper's RMSD)."""
+    default tolerances; the paper's RMSD), their views and the run's summary metadata
+    (:func:`core.summary_meta`, made here: it asks torch for the device)."""
     result = predict_structures(formula, settings, progress=progress, cancel=cancel, candidates=candidates,
                                 contact_maps=contact_maps, on_generation=on_generation,
                                 on_reconstruction=on_reconstruction, templates=templates, on_relaxed=on_relaxed)
     records = compare_with_reference(result, reference) if reference is not None else result.records()
-    return result, records, [result_view(r.structure) for r in records]
+    return result, records, [result_view(r.structure) for r in records], summary_meta(result)
 
 
 def provisional_records(on_relaxed):

@@ -464,8 +464,8 @@ class MainWindow(QMainWindow):
 
     def _run_finished(self, out) -> None:
         self.views.stop_live()
-        result, records, views = out
-        self.session.run.finish(result, records, views)
+        result, records, views, meta = out
+        self.session.run.finish(result, records, views, meta)
         self.statusBar().showMessage(f"Run {self.session.run.message}"
                                      + (f", {len(result.rejected)} rejected" if result.rejected else ""))
 

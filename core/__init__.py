@@ -81,7 +81,7 @@ _LAZY = {
     "SCREEN_FLOAT_FORMATS": "core.screen.report", "finite_number": "core.screen.report",
     "screen_row_uncertain": "core.screen.report",
     "compare_with_reference": "core.predict.pipeline", "compare_records": "core.predict.pipeline",
-    "export_records": "core.predict.export", "loaded_resources": "core.predict.pipeline",
+    "export_records": "core.predict.export", "summary_meta": "core.predict.export", "loaded_resources": "core.predict.pipeline",
     "predict_structures": "core.predict.pipeline", "propose_inputs": "core.predict.pipeline",
     "runs_cmcrystal_by_default": "core.predict.scope", "warm_up": "core.predict.pipeline",
     "Candidate": "core.candidates.propose", "CandidateEditError": "core.candidates.propose",

@@ -117,3 +117,25 @@ def test_parser_fuzz_formula_like_text(text):
 def test_a_formula_typed_in_lower_case_or_with_an_adduct_dot_says_what_to_write(text, words):
     with pytest.raises(FormulaError, match=re.escape(words)):
         parse_formula(text)
+
+
+def test_same_formula_is_exact_not_within_ten_percent():
+    """pymatgen's almost_equals allows 10 % per element by default: Li10GeP2S12 and Li11GeP2S12,
+    Fe11O12 and Fe11O13 were one compound, so a VASP 4 POSCAR titled Fe10O11 with counts 11 10 was
+    read as Fe11 O10 instead of being refused."""
+    from core.crystal.composition import same_formula
+
+    assert same_formula("Ag2F4", "AgF2") and same_formula("H", "H2") and same_formula("Fe2 O3", "Fe2O3")
+    assert not same_formula("Li10GeP2S12", "Li11GeP2S12") and not same_formula("Fe11O12", "Fe11O13")
+
+
+def test_a_vasp4_poscar_whose_title_does_not_make_its_counts_is_refused(tmp_path):
+    from core.errors import StructureFileError
+    from core.io.read import read_structure
+
+    lines = ["Fe10O11", "1.0", "10 0 0", "0 10 0", "0 0 10", "11 10", "Direct"]
+    lines += [f"{k / 21:.4f} {(k * 7 % 21) / 21:.4f} {(k * 13 % 21) / 21:.4f}" for k in range(21)]
+    path = tmp_path / "POSCAR"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StructureFileError, match="element"):
+        read_structure(path)

@@ -308,9 +308,11 @@ class RunModel:
                 self.viewing_changed.emit(index)
         self.results_changed.emit()
 
-    def finish(self, result, records: list[ResultRecord], views: list | None = None) -> None:
+    def finish(self, result, records: list[ResultRecord], views: list | None = None,
+               meta: dict | None = None) -> None:
         """The run ended with ``result`` (a ``PredictionResult``) and its records (they replace
-        any provisional results)."""
+        any provisional results); ``meta``: its :func:`~core.predict.export.summary_meta`, made
+        where the run ran (made here when not given)."""
         self._provisional = ProvisionalResults()
         if not records and self.previous_results is not None:  # nothing finished: the previous results stay
             self._restore_previous(f"{'cancelled' if result.cancelled else 'done'}: no structure finished; "
@@ -318,8 +320,9 @@ class RunModel:
             return
         if self.request is None:
             raise SessionError("no run was started: there is nothing to finish")
+        meta = {**(summary_meta(result) if meta is None else meta), "inputs": self.request.describe(),
+                "edited_maps": list(self.request.edited_zs)}  # before anything changes
         self.previous_results, self.previous_histories = None, {}
-        meta = {**summary_meta(result), "inputs": self.request.describe(), "edited_maps": list(self.request.edited_zs)}
         self.results = SessionResults(self.request.formula, self.request.describe(), list(records),
                                       discarded_lines(result), bool(result.cancelled), float(result.seconds),
                                       dict(enumerate(views or [])), meta=meta)

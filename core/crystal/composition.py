@@ -262,11 +262,13 @@ def oxidation_guess(formula: str) -> dict[str, int] | None:
 
 def same_formula(a: str, b: str) -> bool:
     """Whether two formulas name the same compound (reduced compositions equal:
-    ``H`` and ``H2``, ``Ag2F4`` and ``AgF2`` are the same)."""
+    ``H`` and ``H2``, ``Ag2F4`` and ``AgF2`` are the same; ``Fe11O12`` and ``Fe11O13`` are not:
+    pymatgen's ``almost_equals`` allows 10 % by default, which made them one compound)."""
     from pymatgen.core import Composition
 
     try:
-        return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition)
+        return Composition(a).reduced_composition.almost_equals(Composition(b).reduced_composition,
+                                                                rtol=0.0, atol=1e-6)
     except Exception:  # noqa: BLE001 - an unparsable name is another compound
         return a == b
 

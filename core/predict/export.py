@@ -9,7 +9,7 @@ from pathlib import Path
 
 from core.crystal.composition import parse_formula, same_formula
 from core.crystal.symmetry import ANGLE_TOLERANCE, SPACEGROUP_SYMPREC
-from core.errors import FormulaError
+from core.errors import AlphaCrystalError, FormulaError
 from core.predict.record import ResultRecord
 from core.predict.result_folder import write_structure_folder
 from core.predict.results import PredictionResult, RankedStructure, discarded_lines
@@ -55,12 +55,21 @@ def summary_meta(result: PredictionResult) -> dict:
                             "folder names and symmetrised CIFs",
             "from_relaxation_only": "true where the GA structure had fitness 0 (no bond of the map): the result "
                                     "comes from the relaxation, not from the contact map",
-            "device": resolve_device(result.settings.device),
+            "device": _device_name(result.settings.device),
             "magmom": "INCAR MAGMOM: " + ("CHGNet's predicted moments of the relaxed structure"
                                           if result.settings.magmom == "potential" else
                                           "the Materials Project input set's defaults per element"),
             "energy": f"{POTENTIALS[result.settings.potential].label} total energy per atom (eV/atom)"
             if result.settings.relax else None}
+
+def _device_name(device: str) -> str:
+    """The torch device ``device`` resolves to (``auto`` -> ``cpu``/``cuda``), or ``device`` as given
+    where it cannot be resolved here (metadata must never fail a finished run)."""
+    try:
+        return resolve_device(device)
+    except AlphaCrystalError:
+        return device
+
 
 def _structure_writer(entry: RankedStructure, formula: str, magmom: str = "input-set"):
     x = entry.relaxation
