@@ -233,6 +233,10 @@ def test_a_formula_or_z_changed_without_predict_is_said_not_to_be_what_start_run
     assert "not predicted yet" in bar.status.text()
     bar.edit.setText("NaCl")
     assert "not predicted yet" not in bar.status.text()
+    bar.edit.setText("NaXx")  # an error, and Start still runs NaCl's inputs: both said
+    assert "Xx" in bar.status.text() and "not predicted yet" in bar.status.text()
+    bar.show_predicted("NaCl", 50, True)  # a project's Z the box cannot show: the formula alone is compared
+    assert "not predicted yet" not in bar.status.text()
 
 
 def test_the_results_panel_shows_the_runs_notes(window, qtbot):

@@ -193,6 +193,10 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
     assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
+    from core.app.project import _meta
+
+    assert _meta("x") == {} and _meta(5) == {} and _meta({"notes": 5, "settings": {}}) == {"settings": {}}
+    assert _meta({"notes": ["a note"]}) == {"notes": ["a note"]}  # optional information: never refuses a project
     missing = Project(formula="NaCl", maps={"1": {"edited_map": [[0, 1], [1, 0]]}})  # no "prediction"
     with pytest.raises(ProjectFileError, match="not a readable project \\(the field 'prediction' is missing\\)"):
         s.load_project(missing, tmp_path / "missing.acproj")
@@ -450,9 +454,12 @@ def test_the_session_owns_the_run_settings():
     other = Session()
     other.load_project(project)
     assert other.run_settings.population == 40 and other.run_settings.jobs == 1 and other.open_notes == []
-    project.settings["ranking"] = "astrology"  # a hand-edited file: opened, with the defaults, and said
+    project.settings["ranking"] = "astrology"  # a hand-edited file: opened, that value's default, said
+    project.settings["max_strain"] = 2.0  # beyond today's range: dropped alone, the rest kept
     other.load_project(project)
-    assert other.run_settings.ranking == "energy" and "not usable" in other.open_notes[0]
+    assert other.run_settings.ranking == "energy" and other.run_settings.max_strain == PredictionSettings().max_strain
+    assert other.run_settings.population == 40  # the project's other settings are kept
+    assert "ranking 'astrology'" in other.open_notes[0] and "max_strain 2.0" in other.open_notes[0]
 
 
 def test_an_all_metal_formula_with_templates_comes_with_cmcrystal_unticked():

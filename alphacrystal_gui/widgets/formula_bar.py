@@ -107,7 +107,8 @@ class FormulaBar(QWidget):
         if self._predicted is None:
             return None
         formula, z = self._predicted
-        if same_formula(text.strip(), formula) and self.z_box.currentData() == z:
+        z_shown = self.z_box.findData(z) < 0 or self.z_box.currentData() == z  # a Z the box cannot show: not compared
+        if same_formula(text.strip(), formula) and z_shown:
             return None
         shown = f"{formula}, " + (f"Z = {z}" if z is not None else "Z auto")
         return f"not predicted yet: Start runs the inputs predicted for {shown} until you press Predict"
@@ -138,7 +139,9 @@ class FormulaBar(QWidget):
                 check_scope(formula, None)
                 zs = formula.z_values(self.max_atoms)
             except FormulaError as exc:
-                self.status.setText(f"<span style='color:#b00020'>{exc}</span>")
+                note = self._not_predicted_note(text)
+                self.status.setText(f"<span style='color:#b00020'>{escape(str(exc))}</span>"
+                                    + (f"<br><span style='color:#8a5a00'>note: {escape(note)}</span>" if note else ""))
             else:
                 for z in zs:
                     self.z_box.addItem(f"Z={z} ({self._atoms(formula, z)})", z)

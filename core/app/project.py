@@ -155,6 +155,17 @@ class Project:
             raise ProjectFileError(f"{where}: not a readable project ({_problem(exc)})") from None
 
 
+def _meta(value) -> dict:
+    """A project's run metadata (optional information: another kind of value is dropped, never a
+    reason to refuse the project); its ``notes`` only as a list of strings."""
+    if not isinstance(value, dict):
+        return {}
+    notes = value.get("notes")
+    if notes is not None and not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+        value = {k: v for k, v in value.items() if k != "notes"}
+    return dict(value)
+
+
 def _problem(exc: BaseException) -> str:
     """A malformed project's problem in words: a missing field named as such (``KeyError: 'prediction'``
     told a user the name of a Python exception), the engine's own message, else the exception."""
@@ -221,14 +232,13 @@ def _contents(project: Project) -> ProjectContents:
     results = SessionResults(str(run.get("formula", project.formula)), str(run.get("inputs", "opened project")),
                              records, [str(line) for line in run.get("discarded", [])],
                              bool(run.get("cancelled", False)), float(run.get("seconds", 0.0)),
-                             meta=dict(run.get("meta") or {})) if records else None
+                             meta=_meta(run.get("meta"))) if records else None
     settings, notes = None, []
     if project.settings:
-        try:
-            settings = PredictionSettings.from_dict(project.settings)
-        except (AlphaCrystalError, TypeError, ValueError) as exc:  # a hand-edited value: the defaults, said
-            settings = PredictionSettings()
-            notes.append(f"the project's run settings were not usable ({exc}); the defaults are used instead")
+        settings, refused = PredictionSettings.usable_from_dict(project.settings)
+        if refused:  # a hand-edited value, or one beyond today's ranges: that one is dropped, said
+            notes.append(f"the project's run settings: {'; '.join(refused.values())}; the default is used for "
+                         f"{'it' if len(refused) == 1 else 'them'}")
     return ProjectContents(
         formula=project.formula, z=project.z, candidates=candidates,
         candidate_ticked=[bool(c.get("run", True)) for c in project.candidates], templates=templates,

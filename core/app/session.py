@@ -309,11 +309,11 @@ class Session:
         (another version's) leave them."""
         if not isinstance(stored, dict):
             return
-        try:
-            settings = PredictionSettings.from_dict(stored)
-        except (AlphaCrystalError, TypeError, ValueError):
+        settings, refused = PredictionSettings.usable_from_dict(stored)
+        if "*" in refused:
             return
-        self._apply_run_settings(**{name: getattr(settings, name) for name in SHOWN_RUN_SETTINGS})
+        self._apply_run_settings(**{name: getattr(settings, name) for name in SHOWN_RUN_SETTINGS
+                                    if name not in refused})  # a refused value keeps the panel's
 
     # ------------------------------------------------------------------ reference
     def set_reference(self, structure, name: str, cmap: ContactMap | None) -> None:

@@ -339,3 +339,26 @@ class PredictionSettings:
         known = {f.name for f in fields(cls)}
         values: dict[str, Any] = {k: (tuple(v) if isinstance(v, list) else v) for k, v in data.items() if k in known}
         return cls(**values)
+
+    @classmethod
+    def usable_from_dict(cls, data: dict) -> tuple[PredictionSettings, dict[str, str]]:
+        """(settings, refused: key -> why): :meth:`from_dict`, or, where that fails, every value
+        refused on its own dropped (its default used) and the others kept: a project with one value
+        beyond today's ranges keeps its potential, sources and counts. Values refused only together
+        (a combination) give the defaults (key ``*``)."""
+        try:
+            return cls.from_dict(data), {}
+        except (AlphaCrystalError, TypeError, ValueError):
+            pass
+        kept, refused = {}, {}
+        for key, value in data.items():
+            try:
+                cls.from_dict({key: value})
+            except (AlphaCrystalError, TypeError, ValueError) as exc:
+                refused[key] = f"{key} {value!r} ({exc})"
+            else:
+                kept[key] = value
+        try:
+            return cls.from_dict(kept), refused
+        except (AlphaCrystalError, TypeError, ValueError) as exc:
+            return cls(), {"*": f"the settings together ({exc}): the defaults are used"}
