@@ -34,19 +34,21 @@ def run_folder_results(path):
 
 def project_contents(path):
     """A project file read and every object in it built (:meth:`core.Project.contents`), and the
-    engine's cell-size note on its formula (as a Predict gives it), as a worker call."""
+    engine's notes on its formula (as a Predict gives them), as a worker call."""
     contents = core.Project.load(path).contents(path)
-    return contents, formula_note(contents.formula, contents.z)
+    sources = contents.settings.sources if contents.settings is not None else core.PredictionSettings.sources
+    return contents, formula_note(contents.formula, contents.z, sources)
 
 
-def formula_note(formula: str, z: int | None) -> str | None:
+def formula_note(formula: str, z: int | None, sources: tuple[str, ...] = core.PredictionSettings.sources) -> str | None:
     """The engine's remarks on the formula, one per line, as every command says them first
-    (:func:`core.composition_notes`: larger known cells, elements the models never saw, a formula
-    withheld from the templates), or None: nothing to say, or a formula the notes cannot read."""
+    (:func:`core.composition_notes` for the run's ``sources``: larger known cells, elements the
+    models never saw, a formula withheld from the templates), or None: nothing to say, or a formula
+    the notes cannot read."""
     if not formula:
         return None
     try:
-        return "\n".join(composition_notes(core.parse_formula(formula), z)) or None
+        return "\n".join(composition_notes(core.parse_formula(formula), z, tuple(sources))) or None
     except core.AlphaCrystalError:
         return None
 
@@ -80,7 +82,7 @@ def inputs_with_note(formula, z, settings, model=None, progress=None, cancel=Non
     candidates, maps, templates = propose_inputs(formula, z, settings.top_k, model, settings.device, progress=progress,
                                                  cancel=cancel, template_top_k=settings.template_top_k,
                                                  template_scorer=settings.template_scorer)
-    return candidates, maps, templates, formula_note(formula, z)
+    return candidates, maps, templates, formula_note(formula, z, settings.sources)
 
 
 def run_and_compare(formula, settings, candidates, contact_maps, reference=None, progress=None, cancel=None,

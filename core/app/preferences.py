@@ -17,7 +17,7 @@ from core.predict.settings import COUNT_RANGES, PredictionSettings
 from core.runtime.device import DEFAULT_DEVICE, check_device_name
 
 DEFAULT_PROCESSES = 2
-"""GA processes of a new installation (the CLI's default is every core; the window leaves
+"""GA processes of a new installation (the CLI's default is one per core this process may use; the window leaves
 the GUI some room on a 2-core laptop)."""
 
 

@@ -320,7 +320,7 @@ def add_ga_arguments(p: argparse.ArgumentParser) -> None:
                    help=f"maximum generations (default {d.ga.generations}, as in the paper)")
     p.add_argument("--patience", type=non_negative, default=d.ga.patience,
                    help=f"generations to keep refining bond lengths after fitness 1 (default {d.ga.patience})")
-    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: one per core this process may use)")
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
 
 def add_prediction_options(p: argparse.ArgumentParser) -> None:

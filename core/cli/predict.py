@@ -291,7 +291,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--from-structure", metavar="FILE",
                    help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "
                         "result's CIF, say), on the predicted map of its Z: the desktop app's 're-run from it'")
-    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: all cores)")
+    p.add_argument("--jobs", type=local_processes, default=None, help="worker processes (default: one per core this process may use)")
     add_prediction_options(p)
     p.add_argument("--seed", type=seed, default=0, help="seed of the GA runs (default 0; same seed, same result)")
     p.add_argument("--json", metavar="PATH", type=json_output, help="also write the ranked rows as JSON")

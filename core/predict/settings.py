@@ -188,7 +188,7 @@ class PredictionSettings:
     ehull_threshold : float
         eV/atom above the hull up to which a result is ``metastable`` (above: ``unstable``).
     jobs : int or None
-        Worker processes (default: all cores).
+        Worker processes (None: one per core this process may use, :func:`core.runtime.parallel.resolve_workers`).
     seed : int
     sources : tuple of str
         Routes pooled into one ranking: ``contact`` (CMCrystal on the predicted

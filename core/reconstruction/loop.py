@@ -48,7 +48,7 @@ class LoopSettings:
         When no run of a target reaches fitness 1, go on with the assignments ranked up
         to this (0 or at most ``n_assignments``: never).
     workers : int or None
-        Processes (None: every core; 1: in this process).
+        Processes (None: one per core this process may use; 1: in this process).
     """
 
     n_assignments: int = 5

@@ -99,7 +99,7 @@ def relax_in_rounds(structures: dict[Key, Structure], full: RelaxSettings, prere
         lowest round-1 energy of their pool (the lowest unconverged one always; None: the
         ``refine_top`` lowest whatever their energy).
     workers : int, optional
-        Processes (default: every core, at most one per structure).
+        Processes (default: one per core this process may use, at most one per structure).
     cancel : object with ``is_set()``, optional
     store : optional
         Finished (pre)relaxations are saved there as they end and resumed from it.
