@@ -1788,3 +1788,24 @@ def test_the_map_frames_the_pairs_edited_by_hand():
     plain, framed = render_map(matrix), render_map(matrix, edited=edited)
     assert tuple(framed[1, CELL + 1, :3]) == COLOURS["edited"] and tuple(plain[1, CELL + 1, :3]) == COLOURS["bond"]
     assert (framed[CELL:, 2 * CELL:] == plain[CELL:, 2 * CELL:]).all()  # unedited cells as they were
+
+
+def test_the_screen_table_filters_its_rows(qtbot, tmp_path):
+    """A screen of a hundred formulas: a filter shows the stable ones, an element's, the failed ones."""
+    from alphacrystal_gui.widgets.screening_table import ScreeningTable
+
+    rows = [{"formula": "NaCl", "status": "done", "stability": "stable", "symbol": "Fm-3m"},
+            {"formula": "ZnO", "status": "done", "stability": "metastable", "symbol": "P6_3mc"},
+            {"formula": "FeO", "status": "done", "stability": "unstable", "symbol": "Fm-3m"},
+            {"formula": "LiF", "status": "failed", "reason": "no structure"}]
+    dialog = ScreeningTable(tmp_path, rows)
+    qtbot.addWidget(dialog)
+    shown = lambda: [dialog.table.item(r, 0).text() for r in range(4) if not dialog.table.isRowHidden(r)]  # noqa: E731
+    dialog.filter.setText("stable")
+    assert shown() == ["NaCl"] and "1 of 4 formulas shown" in dialog.status.text()  # not meta- or unstable
+    dialog.filter.setText("Fm-3m")
+    assert shown() == ["NaCl", "FeO"]
+    dialog.filter.setText("failed")
+    assert shown() == ["LiF"]
+    dialog.filter.clear()
+    assert len(shown()) == 4 and dialog.status.text() == ""

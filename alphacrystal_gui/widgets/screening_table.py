@@ -9,6 +9,7 @@ from PySide6.QtWidgets import (
     QDialog,
     QHeaderView,
     QLabel,
+    QLineEdit,
     QTableWidget,
     QVBoxLayout,
     QWidget,
@@ -96,12 +97,35 @@ class ScreeningTable(QDialog):
         header.resizeSection(reason, REASON_WIDTH_PX)
         self.table.cellDoubleClicked.connect(lambda r, _c: self._open(r))
         self.table.itemActivated.connect(lambda item: self._open(item.row()))
+        self.filter = QLineEdit(placeholderText="Filter formulas (e.g. Fe, stable, Pnma, failed)")
+        self.filter.setClearButtonEnabled(True)
+        self.filter.setToolTip("show only the rows with a cell that contains this text (any column); a "
+                               "stability is matched as a word: 'stable' finds the stable ones, not the metastable")
+        self.filter.textChanged.connect(self.set_filter)
         self.status = QLabel()
         layout = QVBoxLayout(self)
         layout.addWidget(label)
+        layout.addWidget(self.filter)
         layout.addWidget(self.table)
         layout.addWidget(self.status)
         self.resize(900, 420)
+
+    def set_filter(self, text: str) -> int:
+        """Show only the rows with a cell containing ``text`` (case-insensitive; a stability cell
+        matches by word, so 'stable' is not 'unstable'); returns how many are shown."""
+        needle = text.strip().lower()
+        shown = 0
+        stability = [key for key, _ in COLUMNS].index("stability")
+        for row in range(self.table.rowCount()):
+            cells = [self.table.item(row, col).text().lower() for col in range(self.table.columnCount())
+                     if self.table.item(row, col) is not None and col != stability]
+            label = self.table.item(row, stability)
+            words = label.text().lower().replace("⚠", " ").split() if label is not None else []
+            hide = bool(needle) and not (any(needle in cell for cell in cells) or needle in words)
+            self.table.setRowHidden(row, hide)
+            shown += not hide
+        self.status.setText(f"{shown} of {self.table.rowCount()} formulas shown" if needle else "")
+        return shown
 
     def _open(self, table_row: int) -> None:
         """The formula's run folder inside this screen folder (the path in screen.csv may be
