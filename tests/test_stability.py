@@ -669,3 +669,24 @@ def test_build_references_refuses_to_replace_the_shipped_file_and_checks_its_dat
         writer.writerow(["mp-1960", "Li2O", "", cif])
     with pytest.raises(ReferenceDataError, match="no compound has a formation energy"):
         build_reference_phases(rows)
+
+
+def test_an_elements_known_phase_is_materials_projects_lowest():
+    """An element's known phase was the potential's lowest elemental structure: hcp Cu (MP's fcc
+    mp-30 lies 7.5 meV/atom lower) and the omega phases of Ti, Zr and Hf for CHGNet, so a predicted
+    fcc Cu was told it is not the known phase. Like a compound's, it is MP's lowest now."""
+    from core.stability.hull import shipped_references
+    from core.stability.references import element_mp_ids
+
+    class Elemental:  # the fields element_mp_ids reads of a CrystalDataset
+        formulas = ["Cu", "Cu", "Ti", "Ti", "O2"]
+        material_ids = ["mp-989782", "mp-30", "mp-6985", "mp-72", "mp-12957"]
+        energies = [0.0075, 0.0, 0.062, 0.0, float("nan")]
+
+        def __len__(self) -> int:
+            return len(self.formulas)
+
+    assert element_mp_ids(Elemental()) == {"Cu": "mp-30", "Ti": "mp-72"}  # O: no formation energy given
+    references = shipped_references("chgnet")
+    ids = dict(zip(np.asarray(references.formulas).astype(str), np.asarray(references.mp_ids).astype(str)))
+    assert ids["Cu"] == "mp-30" and ids["Ti"] == "mp-72" and ids["Zr"] == "mp-131"

@@ -39,7 +39,7 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -296,9 +296,10 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
         result = relaxer.relax(elemental.structure(k))
         crystal[symbol] = result.energy_per_atom if result.ok else static[symbol]
         say(f"elements relaxed: {n + 1}/{len(lowest)}")
+    mp_lowest = element_mp_ids(elemental)
     for symbol, k in lowest.items():  # each element is its own reference phase, at formation energy 0
-        rows[symbol] = _ReferenceRow("element", str(elemental.material_ids[k]), 0.0, static[symbol],
-                                     str(elemental.material_ids[k]))
+        rows[symbol] = _ReferenceRow("element", mp_lowest.get(symbol, str(elemental.material_ids[k])), 0.0,
+                                     static[symbol], str(elemental.material_ids[k]))
     formulas = sorted(rows)
     training = [f for f in formulas if rows[f].partition == "train"]
     fitted = fit_chemical_potentials(training, np.array([rows[f].energy for f in training]),
@@ -314,6 +315,39 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
                            source=f"{Path(data).name}, every partition of the full-range split + elements",
                            partitions=np.array([rows[f].partition for f in formulas]),
                            potential_ids=np.array([rows[f].energy_id for f in formulas]), known=known)
+
+
+def element_mp_ids(elemental: CrystalDataset) -> dict[str, str]:
+    """{element: Materials Project id of its lowest-formation-energy elemental structure in
+    ``elemental``}: the element's known phase, as a compound's is MP's lowest polymorph (fcc Cu,
+    mp-30; the potential's lowest, which was taken before 2026-12-05, was hcp Cu for CHGNet, and a
+    predicted fcc Cu read as metastable beside an hcp "known phase"). Elements whose structures
+    have no formation energy are left out."""
+    best: dict[str, tuple[float, str]] = {}
+    for k in range(len(elemental)):
+        formation = float(elemental.energies[k])
+        if not np.isfinite(formation):
+            continue
+        symbol = str(Composition(str(elemental.formulas[k])).elements[0])
+        if symbol not in best or formation < best[symbol][0]:
+            best[symbol] = (formation, str(elemental.material_ids[k]))
+    return {symbol: material_id for symbol, (_, material_id) in best.items()}
+
+
+def with_mp_lowest_elements(references: ReferencePhases, data: str | os.PathLike) -> ReferencePhases:
+    """``references`` with each element's known phase Materials Project's lowest elemental structure
+    (:func:`element_mp_ids`) and the known structures completed for it: what
+    :func:`build_reference_phases` now makes, for reference files built before it without computing
+    any energy again (the potential's energies and ids are unchanged)."""
+    split = full_range_split(data)
+    everything = load_dataset(data)
+    single = np.array([len(set(everything.atoms(k)[2].tolist())) == 1 for k in range(len(everything))])
+    mp_lowest = element_mp_ids(everything.subset(np.flatnonzero(single)))
+    partitions = np.asarray(references.partitions)
+    mp_ids = np.array([mp_lowest.get(str(f), str(i)) if p == "element" else str(i)
+                       for f, i, p in zip(references.formulas, references.mp_ids, partitions)])
+    ids = [str(i) for pair in zip(mp_ids, np.asarray(references.potential_ids)) for i in pair]
+    return replace(references, mp_ids=mp_ids, known=known_structures(everything, ids, split.train))
 
 
 def known_structures(everything: CrystalDataset, ids: list[str], train: CrystalDataset) -> CrystalDataset:
