@@ -172,6 +172,11 @@ def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, cap
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a screen's folder (it holds screen.csv)" in err
     assert sorted(p.name for p in screen.iterdir()) == ["screen.csv"]
+    # nor into one formula's folder of it: that replaced the formula's results behind screen.csv
+    assert main(["predict", "NaCl", "--fast", "--no-relax", "--out", str(screen / "NaCl")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is a formula's folder of the screen" in err and "re-run the screen" in err
+    assert sorted(p.name for p in screen.iterdir()) == ["screen.csv"]
     run = tmp_path / "run"
     _publish(run, "NaCl", {"01_NaCl_Fm-3m": "NaCl\n"})
     formulas = tmp_path / "formulas.txt"

@@ -56,6 +56,20 @@ def _default_out(formula) -> Path:
     earlier = Path("predictions") / safe_name(formula.reduced_formula)
     return earlier if not out.exists() and earlier != out and (earlier / STATE_DIR).is_dir() else out
 
+def _refuse_a_screens_formula_folder(out: Path, overwrite: bool) -> None:
+    """A ``predict --out`` into a formula's folder of a screen replaced that formula's results behind
+    the screen's table and report (they still showed the earlier ones): refused, unless told
+    ``--overwrite``; re-running the screen is the way to change a screen's formula."""
+    from core.predict.run_folder import SCREEN_TABLE, OutputFolderError
+
+    screen = out.resolve().parent
+    if not overwrite and (screen / SCREEN_TABLE).is_file():
+        raise OutputFolderError(f"{out} is a formula's folder of the screen {screen} (it holds {SCREEN_TABLE}): "
+                                f"a prediction there would change that screen's results behind its {SCREEN_TABLE} "
+                                "and report.html; re-run the screen (it resumes; its --overwrite re-runs formulas "
+                                "made with other settings), give another --out, or --overwrite to predict there")
+
+
 def _worker_timeout(given: float | None, kind: str) -> float | None:
     """``--worker-timeout`` as given, else the default of the cluster kind: none for SLURM/PBS
     (a queue can hold batch jobs for hours), :data:`core.screen.cluster.DEFAULT_WORKER_TIMEOUT` otherwise."""
@@ -92,6 +106,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for note in said:
         print(f"note: {note}", flush=True)
     out = Path(args.out) if args.out else _default_out(formula)
+    _refuse_a_screens_formula_folder(out, args.overwrite)
     cancel = CancelToken()
 
     received: list[int] = []
