@@ -433,6 +433,30 @@ def test_json_output_is_checked_before_work(command, tmp_path, monkeypatch, caps
     assert list(tmp_path.iterdir()) == []  # no folder made, no prediction started
 
 
+def test_json_output_is_never_a_file_of_the_run_folder(tmp_path, capsys):
+    """`predict --out R --json R/summary.json` on a first run replaced the run folder's own summary
+    (settings, candidates, notes) with the report: refused before work, as the files --out holds."""
+    run = tmp_path / "r"
+    run.mkdir()
+    for name in ("summary.json", "summary.csv", ".alphacrystal/x.json", "01_NaCl_Fm-3m/result.json"):
+        (run / name).parent.mkdir(parents=True, exist_ok=True)
+        assert main(["predict", "NaCl", "--fast", "--no-relax", "--out", str(run), "--json", str(run / name)]) == 2
+        one_error_line(capsys.readouterr().err, "--json", "is a file of the run folder --out")
+    assert sorted(p.name for p in run.iterdir()) == [".alphacrystal", "01_NaCl_Fm-3m"]  # nothing written
+
+
+def test_export_never_writes_over_the_file_it_reads(tmp_path, capsys):
+    """`export run/01/TiO2.cif --out run/01 --overwrite` replaced the run's symmetrised CIF with a P1 one."""
+    from conftest import nacl
+
+    path = tmp_path / "NaCl.cif"
+    nacl().to(filename=str(path))
+    before = path.read_text()
+    assert main(["export", str(path), "--out", str(tmp_path), "--overwrite"]) == 2
+    one_error_line(capsys.readouterr().err, "would be written over", "the file this command reads")
+    assert path.read_text() == before and sorted(p.name for p in tmp_path.iterdir()) == ["NaCl.cif"]
+
+
 def test_plot_output_is_checked(tmp_path, capsys):
     usage_error(["evaluate", "contact-map", "--data", "d.csv", "--plot", str(tmp_path)], capsys, "--plot")
 

@@ -37,14 +37,20 @@ def cmd_export(args: argparse.Namespace) -> int:
         raise AlphaCrystalError(f"{overlap}; nothing was written (pass --allow-close-atoms to export it anyway)")
     if overlap:
         warnings.warn(StructureWarning(f"{overlap} (exported as asked)"), stacklevel=1)
+    stem = args.stem or _default_stem(Path(args.file), structure)
+    targets = export_targets(Path(args.out), stem)
+    source = Path(args.file).resolve()
+    for fmt in args.formats:  # --overwrite replaced the very file it read (a run's symmetrised CIF by a P1 one)
+        if targets[fmt].resolve() == source or targets[fmt].resolve() in source.parents:
+            raise AlphaCrystalError(f"the {fmt} export would be written over {args.file}, the file this command "
+                                    "reads: give another --out or --stem")
     if args.primitive:
         structure = primitive_cell(structure)
     elif len(smaller := primitive_cell(structure)) < len(structure):  # a CIF's conventional cell, as given
         print(f"note: {args.file} holds a cell of {len(structure)} atoms, its primitive cell {len(smaller)}: the "
               "files hold the cell as given; --primitive writes the smaller one (a DFT run of it costs less)",
               file=sys.stderr)  # stdout lists the files written, for scripts
-    stem = args.stem or _default_stem(Path(args.file), structure)
-    stale = ([path for fmt, path in export_targets(Path(args.out), stem).items()
+    stale = ([path for fmt, path in targets.items()
               if fmt not in args.formats and path.exists()] if args.overwrite else [])
     written = export_structure(structure, args.out, stem=stem, formats=args.formats, overwrite=args.overwrite)
     for path in written:
