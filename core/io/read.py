@@ -280,12 +280,15 @@ def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None
     named = elements(lines[0].split()[:len(counts)])
     if named:
         return named, "its first line"
-    title = lines[0].split()[0] if lines[0].split() else ""
-    if re.fullmatch(r"(?:[A-Z][a-z]?\d*)+", title):  # a formula as the title ("NaCl", "Fe2O3"): its elements
+    formula = r"(?:[A-Z][a-z]?\d*)+"
+    whole = "".join(lines[0].split())  # "Zn1 S1", as pymatgen (and this program's vasp/POSCAR) write the comment
+    title = whole if re.fullmatch(formula, whole) else (lines[0].split()[0] if lines[0].split() else "")
+    if re.fullmatch(formula, title):  # a formula as the title ("NaCl", "Fe2O3", "Zn1 S1"): its elements
         named = elements(list(dict.fromkeys(re.findall(r"[A-Z][a-z]?", title))))
         # only when the counts make that formula (a "TiO2" title over O, Ti counts 4 2 would read Ti2O)
         if named and _same_formula(dict(zip(named, counts)), title):
-            return named, f"the formula {title} on its first line"
+            shown = " ".join(lines[0].split()) if title == whole else title
+            return named, f"the formula {shown} on its first line"
     raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
                              "line of element symbols (VASP 4 format), and neither a POTCAR beside it nor the "
                              f"first line names {len(counts)} element{'s' if len(counts) != 1 else ''}: add the "
