@@ -660,3 +660,19 @@ def test_default_workers_follow_the_cores_this_process_may_use(monkeypatch):
     assert parallel.resolve_workers(None) == 2 and parallel.resolve_workers(None, tasks=1) == 1
     assert parallel.resolve_workers(8, tasks=3) == 3 and parallel.resolve_workers(8) == 8
     assert parallel.resolve_workers(None, tasks=0) == 1
+
+
+def test_a_cif_atom_line_cut_short_is_named_by_its_line(tmp_path):
+    """An atom line cut short gave 'cannot read a structure (zip() argument 2 is longer than argument 1)'."""
+    from conftest import nacl
+    from pymatgen.io.cif import CifWriter
+
+    path = tmp_path / "cut.cif"
+    CifWriter(nacl()).write_file(path)
+    lines = path.read_text().splitlines()
+    last = max(k for k, line in enumerate(lines) if line.strip().startswith("Cl "))
+    lines[last] = " ".join(lines[last].split()[:5])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(StructureFileError, match=rf"line {last + 1}: 5 values for the 7 columns of this loop_ "
+                                                 r"\(_atom_site_type_symbol"):
+        read_structure(path)

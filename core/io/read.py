@@ -339,14 +339,15 @@ def _cif_cell_problems(path: Path) -> list[str]:
         blocks = list(_cif_blocks(text).values())
     except Exception as exc:  # noqa: BLE001 - not tokenizable: a broken loop, or read line by line below
         blocks = None
-        broken_loop = "not a multiple" in str(exc) or "modulo by zero" in str(exc)
+        broken_loop = any(sign in str(exc) for sign in ("not a multiple", "modulo by zero", "zip("))
     if blocks is None:  # only what a line says for sure: a cell value on its tag's line that is no number
         problems = []
         for line in text.splitlines():
             fields = line.split()
             if len(fields) > 1 and _cif_tag(fields[0]) in CIF_CELL_TAGS and not _is_cif_number(fields[1]):
                 problems.append(f"{fields[0]} '{fields[1]}' is not a number")
-        loop = ["a loop_ has a row with too few or too many values, or no rows"] if broken_loop else []
+        rows = _loop_row_problems(text) if broken_loop else []
+        loop = rows or (["a loop_ has a row with too few or too many values, or no rows"] if broken_loop else [])
         return problems + loop
     if not blocks:
         if not text.strip():
@@ -366,6 +367,43 @@ def _cif_cell_problems(path: Path) -> list[str]:
             problems.append(f"{tag} {tags[tag]} is not a possible cell {'angle' if 'angle' in tag else 'length'}")
     if not _has_atom_sites(tags):
         problems.append("no atom sites (_atom_site_fract_x, _y, _z)")
+    return problems
+
+
+def _loop_row_problems(text: str) -> list[str]:
+    """``line 31: 5 values for the 7 columns of this loop_ (_atom_site_type_symbol, ...)`` for each
+    row of a loop written one row to a line whose values do not fill the loop's columns (an atom line
+    cut short). A row spread over several lines, or a text field (``;``), stops the check of its
+    loop: only what a line says for sure is reported."""
+    import shlex
+
+    problems: list[str] = []
+    lines = text.splitlines()
+    k = 0
+    while k < len(lines):
+        if lines[k].strip().lower() != "loop_":
+            k += 1
+            continue
+        k += 1
+        columns = []
+        while k < len(lines) and lines[k].strip().startswith("_"):
+            columns.append(lines[k].split()[0])
+            k += 1
+        counts = []
+        while k < len(lines) and lines[k].strip() and not lines[k].strip().startswith(("_", "loop_", "data_", "#")):
+            if lines[k].startswith(";"):
+                counts = []  # a text field: rows are not one to a line here
+                break
+            try:
+                counts.append((k + 1, len(shlex.split(lines[k], posix=True))))
+            except ValueError:  # an unbalanced quote: not a row this check can read
+                counts = []
+                break
+            k += 1
+        if columns and counts and any(n == len(columns) for _, n in counts):  # rows are one to a line here
+            problems += [f"line {line}: {n} values for the {len(columns)} columns of this loop_ "
+                         f"({', '.join(columns[:3])}{', ...' if len(columns) > 3 else ''})"
+                         for line, n in counts if n != len(columns)]
     return problems
 
 
