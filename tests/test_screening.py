@@ -340,9 +340,19 @@ def test_a_screen_refuses_the_users_table_and_report_and_other_settings_results(
     check_screen_outputs(ours, items, fast)  # the same settings: that screen goes on
     other = {**fast, "potential": "sevennet"}
     with pytest.raises(ScreenError, match=r"1 formula \(NaCl\) was screened there with other settings "
-                                          r"\(potential 'chgnet' -> 'sevennet'\).*--overwrite"):
+                                          r"\(--potential chgnet -> sevennet\).*--overwrite"):
         check_screen_outputs(ours, items, other)
     check_screen_outputs(ours, items, other, overwrite=True)
+    # in the command line's words and units (it said 'ehull_threshold 0.1 -> 0.05' to a user who typed 50) ...
+    from core.screen.screening import settings_changes
+
+    stored = task_settings(items[0], fast)
+    assert settings_changes(stored, {**stored, "symmetry_prior": 0.002}) == [
+        "--symmetry-prior 10 meV/atom -> 2 meV/atom"]
+    default = task_settings(items[0], dataclasses.asdict(PredictionSettings()))
+    assert settings_changes(stored, default) == ["--fast -> no --fast"]  # not six settings of the preset
+    # ... and a threshold or frame alone is no loss: the same structures are placed on the hull again
+    check_screen_outputs(ours, items, {**fast, "ehull_threshold": 0.05, "stability_frame": "potential"})
 
 
 def test_the_report_names_the_metastable_limit_of_the_screen(tmp_path):

@@ -96,6 +96,34 @@ COUNT_RANGES: dict[str, tuple[int, int]] = {
 these limits, checked by :class:`PredictionSettings` and read by the CLI's options and the
 desktop app's spin boxes (so a project's setting is shown as it runs)."""
 
+OPTION_NAMES = {"n_assignments": "assignments", "max_strain": "strain", "escalate_to": "escalate",
+                "template_top_k": "templates-top-k", "spacegroups": "spacegroup", "relax": "no-relax"}
+"""The command-line option of a setting where its name differs (others: the name, ``-`` for ``_``)."""
+MEV_SETTINGS = ("ehull_threshold", "symmetry_prior", "near_tie", "refine_window")
+"""Settings held in eV/atom that the command line and the messages give in meV/atom."""
+
+
+def setting_option(name: str) -> str:
+    """``--ehull-threshold``: the command-line option of setting ``name``."""
+    return "--" + OPTION_NAMES.get(name, name).replace("_", "-")
+
+
+def setting_value(name: str, value) -> str:
+    """A setting's value as the command line gives it: meV/atom for :data:`MEV_SETTINGS` (``50``
+    where the setting holds 0.05), ``on``/``off`` for a flag, lists comma-separated."""
+    if value is None:
+        return "none"
+    if name == "relax":
+        return "off" if value else "on"  # --no-relax
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if name in MEV_SETTINGS and isinstance(value, (int, float)):
+        return f"{1000 * value:g} meV/atom"
+    if isinstance(value, (list, tuple)):
+        return ",".join(map(str, value))
+    return str(value)
+
+
 MAX_STRAIN = 0.5
 """Largest lattice-length freedom: lengths vary by ``1 ± strain`` (at 1 a length may reach 0)."""
 

@@ -46,7 +46,7 @@ from core.io.outputs import SUMMARY_JSON
 from core.io.read import read_structure
 from core.predict.record import ResultRecord
 from core.predict.run_folder import SCREEN_TABLE, structure_cif_name
-from core.predict.settings import PredictionSettings
+from core.predict.settings import PredictionSettings, setting_option, setting_value
 from core.runtime.parallel import background_priority
 from core.screen.cluster import DEFAULT_RETRIES, DEFAULT_WORKER_TIMEOUT
 from core.screen.errors import ScreenError
@@ -157,16 +157,37 @@ def _stored_settings(folder: Path) -> dict | None:
         return None
 
 
-def settings_changes(stored: dict, settings: dict) -> list[str]:
-    """What differs between ``stored`` settings (a finished run folder's) and ``settings``, one
-    ``key old -> new`` each (``potential 'chgnet' -> 'sevennet'``), where the prediction would change
-    (not :data:`IGNORED_SETTINGS`); [] when nothing does."""
+RELABEL_SETTINGS = ("ehull_threshold", "stability_frame")
+"""Settings that only place the same relaxed structures on the hull again: a screen re-run with
+another value re-runs those formulas from their stores in seconds (no refusal)."""
+
+
+def changed_settings(stored: dict, settings: dict) -> list[str]:
+    """The settings (keys) that differ between ``stored`` (a finished run folder's) and ``settings``
+    where the prediction would change (not :data:`IGNORED_SETTINGS`)."""
     def comparable(value):
         return list(value) if isinstance(value, tuple) else value
 
     keys = dict.fromkeys([*settings, *stored])
-    return [f"{key} {stored.get(key)!r} -> {settings.get(key)!r}" for key in keys
+    return [key for key in keys
             if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(settings.get(key))]
+
+
+def settings_changes(stored: dict, settings: dict) -> list[str]:
+    """What differs between ``stored`` settings and ``settings``, in the command line's words, one
+    ``--option old -> new`` each (``--potential chgnet -> sevennet``, ``--ehull-threshold 100 meV/atom
+    -> 50 meV/atom``), or ``--fast`` where the differences are exactly that preset's; [] when nothing
+    differs (:func:`changed_settings`)."""
+    keys = changed_settings(stored, settings)
+    fast, default = dataclasses.asdict(PredictionSettings.fast()), dataclasses.asdict(PredictionSettings())
+    preset = [k for k in default if default[k] != fast[k]]
+    if keys and set(keys) <= set(preset):
+        before = "--fast" if all(stored.get(k) == fast[k] for k in keys) else "no --fast"
+        after = "--fast" if all(settings.get(k) == fast[k] for k in keys) else "no --fast"
+        if before != after:
+            return [f"{before} -> {after}"]
+    return [f"{setting_option(k)} {setting_value(k, stored.get(k))} -> {setting_value(k, settings.get(k))}"
+            for k in keys]
 
 
 def row_from_folder(item: ScreenItem, folder: Path) -> dict:
@@ -353,10 +374,11 @@ def check_screen_outputs(out: str | os.PathLike, items: list[ScreenItem], settin
     for item in items:
         if finished(item.folder(folder)):
             stored = _stored_settings(item.folder(folder))
-            changes = ["an unreadable summary"] if stored is None else \
-                settings_changes(stored, task_settings(item, settings_dict))
-            if changes:
-                changed.append((item, changes))
+            wanted = task_settings(item, settings_dict)
+            if stored is not None and set(changed_settings(stored, wanted)) <= set(RELABEL_SETTINGS):
+                continue  # the same structures placed on the hull again (from the formula's store): no loss
+            changes = ["an unreadable summary"] if stored is None else settings_changes(stored, wanted)
+            changed.append((item, changes))
     if changed:
         names = ", ".join(item.formula for item, _ in changed[:5]) + (" ..." if len(changed) > 5 else "")
         raise ScreenError(f"{folder}: {len(changed)} formula{'s' if len(changed) != 1 else ''} ({names}) "
