@@ -371,3 +371,15 @@ def test_a_bad_z_is_told_the_way_of_its_own_input_format(tmp_path):
     table = tmp_path / "f.csv"
     table.write_text("formula,z\nNaCl,0\n")
     assert "positive whole number or an empty cell for automatic Z" in read_screen_input(str(table)).problems[0]
+
+
+def test_the_report_lists_the_input_lines_a_screen_skipped(tmp_path):
+    """With --skip-bad-lines a bad line was said on the console only: report.html read '3 formulas:
+    3 done' with no word of the fourth line."""
+    from core.screen.screening import write_report
+
+    write_report(tmp_path, [], skipped=("f.txt line 4: Xx2O: unknown element Xx",))
+    page = (tmp_path / "report.html").read_text()
+    assert "1 input line skipped (--skip-bad-lines), not screened" in page and "f.txt line 4: Xx2O" in page
+    write_report(tmp_path, [])
+    assert "skipped" not in (tmp_path / "report.html").read_text().split("<table")[0].split("<h1>")[1]

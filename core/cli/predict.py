@@ -269,7 +269,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
         workers = len(client.scheduler_info().get("workers", {}))
         print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
         rows = screen(found.items, args.out, dataclasses.asdict(settings), client, retries=args.retries,
-                      progress=progress, worker_timeout=_worker_timeout(args.worker_timeout, spec.kind))
+                      progress=progress, worker_timeout=_worker_timeout(args.worker_timeout, spec.kind),
+                      skipped=tuple(found.problems))
     except KeyboardInterrupt:
         print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
               "command to continue", file=sys.stderr)

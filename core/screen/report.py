@@ -87,9 +87,11 @@ document.querySelectorAll('th').forEach(function (th, col) {
 """
 
 
-def report_html(rows: list[dict], out: Path, ehull_threshold: float | None = None) -> str:
+def report_html(rows: list[dict], out: Path, ehull_threshold: float | None = None,
+                skipped: tuple[str, ...] = ()) -> str:
     """The page for ``rows`` (screen rows, :data:`core.screen.screening.ROW_FIELDS`) of the screen in ``out``;
-    ``ehull_threshold`` (eV/atom): the run's metastable limit, named where the labels are explained."""
+    ``ehull_threshold`` (eV/atom): the run's metastable limit, named where the labels are explained;
+    ``skipped``: input lines left out (``--skip-bad-lines``), each with why, listed under the count."""
     limit = ("the threshold of the run" if ehull_threshold is None else
              f"{1000 * ehull_threshold:g} meV/atom, this screen's --ehull-threshold")
     done = sum(1 for r in rows if r.get("status", "").startswith("done"))
@@ -104,7 +106,7 @@ th, td {{ border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: left; }}
 th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 </style></head><body>
 <h1>Screen {escape(out.name)}</h1>
-<p>{counted(len(rows), 'formula')}: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
+{_skipped_html(skipped)}<p>{counted(len(rows), 'formula')}: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
 phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
 formulas; the E_hull column is the rank-1 structure's, and where another of the formula's structures lies
@@ -126,6 +128,15 @@ given in the input.</p>
 <script>{_SORT_SCRIPT}</script>
 </body></html>
 """
+
+
+def _skipped_html(skipped: tuple[str, ...]) -> str:
+    """The input lines a screen left out, said before the table (they are in no row of it)."""
+    if not skipped:
+        return ""
+    items = "".join(f"<li>{escape(line)}</li>" for line in skipped)
+    return (f"<p class='skipped'>{counted(len(skipped), 'input line')} skipped (--skip-bad-lines), "
+            f"not screened:</p><ul>{items}</ul>\n")
 
 
 def _row(row: dict, out: Path) -> str:

@@ -256,7 +256,7 @@ class ScreenProgress:
 def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: dict, client,
            retries: int = DEFAULT_RETRIES, progress: Callable[[ScreenProgress], None] | None = None,
            cancel=None, task: Callable = screen_task,
-           worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT) -> list[dict]:
+           worker_timeout: float | None = DEFAULT_WORKER_TIMEOUT, skipped: tuple[str, ...] = ()) -> list[dict]:
     """Run every item not finished yet on ``client``; return one row per item (input order).
 
     While formulas are left and the cluster has had no worker for ``worker_timeout``
@@ -283,7 +283,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
             state.skipped += 1
     todo = [item for item in items if item.name not in rows]
     threshold = (settings_dict or {}).get("ehull_threshold")  # named in the report
-    write_report(out, [rows[i.name] for i in items if i.name in rows], threshold)
+    write_report(out, [rows[i.name] for i in items if i.name in rows], threshold, skipped)
     if progress:
         progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
     running: dict = {}
@@ -332,7 +332,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
                 else:
                     state.done += 1
                 state.last = f"{item.formula}: {row['status']}"
-                write_report(out, [rows[i.name] for i in items if i.name in rows], threshold)
+                write_report(out, [rows[i.name] for i in items if i.name in rows], threshold, skipped)
                 if progress:
                     progress(dataclasses.replace(state, elapsed_s=time.perf_counter() - start))
             if cancel is not None and cancel.is_set():
@@ -392,9 +392,11 @@ def _first_line(path: Path) -> str:
         return fh.readline().strip()
 
 
-def write_report(out: Path, rows: list[dict], ehull_threshold: float | None = None) -> None:
+def write_report(out: Path, rows: list[dict], ehull_threshold: float | None = None,
+                 skipped: tuple[str, ...] = ()) -> None:
     """``screen.csv`` and ``report.html`` of the rows so far (each written atomically);
-    ``ehull_threshold``: the screen's metastable limit (eV/atom), named in the report."""
+    ``ehull_threshold``: the screen's metastable limit (eV/atom), named in the report; ``skipped``:
+    the input lines ``--skip-bad-lines`` left out, listed in the report."""
     import csv
     import io
 
@@ -405,7 +407,7 @@ def write_report(out: Path, rows: list[dict], ehull_threshold: float | None = No
     for row in rows:
         writer.writerow({k: ("" if row.get(k) is None else row.get(k)) for k in ROW_FIELDS})
     atomic_write_text(out / SCREEN_TABLE, buffer.getvalue())
-    atomic_write_text(out / SCREEN_REPORT, report_html(rows, out, ehull_threshold))
+    atomic_write_text(out / SCREEN_REPORT, report_html(rows, out, ehull_threshold, skipped))
 
 
 def check_screen_folder(out: str | os.PathLike) -> None:
