@@ -419,7 +419,7 @@ def predict_settings(args: argparse.Namespace):
     _no_ignored_ranking_options(args)
     base = PredictionSettings.fast() if args.fast else PredictionSettings()
     changes = {"top_k": args.top_k, "z": z, "jobs": args.jobs, "relax": not args.no_relax, "seed": args.seed,
-               "spacegroups": tuple(args.spacegroup) if args.spacegroup else None}
+               "spacegroups": tuple(dict.fromkeys(args.spacegroup)) if args.spacegroup else None}  # a repeat once
     for name in ("assignments", "restarts", "escalate", "population", "generations", "patience", "stall", "strain", "relax_per_candidate",
                  "templates_top_k", "template_scorer", "potential", "device", "magmom", "second_potential", "second_weight", "ranking"):
         value = getattr(args, name, None)

@@ -209,9 +209,9 @@ def hull_plot(rows: list[dict], width: int = 720, height: int = 220) -> str:
     labels = "".join(f"<text x='{left + k * step:.1f}' y='{height - 5}' font-size='10' text-anchor='middle'>"
                      f"{escape(f)}</text>" for k, (f, _) in enumerate(points)) if len(points) <= 30 else ""
     digits = ".1f" if unit == "meV/atom" else ".3f"
-    axis = (f"<text x='5' y='{y(hi) + 4:.1f}' font-size='10'>{hi:{digits}}</text>"
-            f"<text x='5' y='{y(lo) + 4:.1f}' font-size='10'>{lo:{digits}}</text>"
-            f"<line x1='{left - 5}' y1='{top}' x2='{left - 5}' y2='{height - bottom}' stroke='#888'/>")
+    ticks = [hi] if f"{hi:{digits}}" == f"{lo:{digits}}" else [hi, lo]  # one label where all values are equal
+    axis = ("".join(f"<text x='5' y='{y(v) + 4:.1f}' font-size='10'>{v:{digits}}</text>" for v in ticks)
+            + f"<line x1='{left - 5}' y1='{top}' x2='{left - 5}' y2='{height - bottom}' stroke='#888'/>")
     return (f"<h2>{escape(title)}</h2><svg xmlns='http://www.w3.org/2000/svg' width='{width}' "
             f"height='{height}' role='img' aria-label='{escape(title)} of each formula'>{axis}{dots}{labels}</svg>")
 
