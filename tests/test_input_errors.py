@@ -676,3 +676,21 @@ def test_a_cif_atom_line_cut_short_is_named_by_its_line(tmp_path):
     with pytest.raises(StructureFileError, match=rf"line {last + 1}: 5 values for the 7 columns of this loop_ "
                                                  r"\(_atom_site_type_symbol"):
         read_structure(path)
+
+
+def test_an_interrupted_screen_leaves_no_child_process_running():
+    """After Ctrl-C a local Dask worker busy in a prediction went on for 20-45 s after the screen
+    had returned: the leftover children are stopped (multiprocessing's resource tracker spared)."""
+    import multiprocessing
+    import time
+
+    import psutil
+
+    from core.runtime.parallel import stop_child_processes
+
+    child = multiprocessing.get_context("spawn").Process(target=time.sleep, args=(60,))
+    child.start()
+    others = [p.pid for p in psutil.Process().children() if p.pid != child.pid]  # a virtual display, a tracker
+    assert stop_child_processes(grace_s=5.0) >= 1
+    assert not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
+    assert all(psutil.pid_exists(pid) for pid in others)  # only multiprocessing's workers are stopped

@@ -265,6 +265,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, terminate)
+    interrupted = False
     try:
         workers = len(client.scheduler_info().get("workers", {}))
         print(f"Dask dashboard: {client.dashboard_link}  ({workers} workers now; {spec.kind})", flush=True)
@@ -274,12 +275,17 @@ def cmd_screen(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
               "command to continue", file=sys.stderr)
+        interrupted = True
         return 130
     finally:
         signal.signal(signal.SIGTERM, previous)
         client.close()
         if cluster is not None:
             cluster.close()
+        if interrupted and spec.kind == "local":  # a worker busy in a prediction outlived its cluster
+            from core.runtime.parallel import stop_child_processes
+
+            stop_child_processes()
     failed = [r for r in rows if r["status"] == "failed"]
     print(f"\n{len(rows) - len(failed)} done, {len(failed)} failed: {args.out}/screen.csv, {args.out}/report.html")
     for row in failed:
