@@ -287,6 +287,7 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings,
             if not any(known_ids):  # a run that found only the parent of a distorted known phase says so
                 placed = [_parent_said(e, stability, known_symbol) if relation == UNDISTORTED_PARENT else stability
                           for e, stability, (_, relation) in zip(relaxed, placed, relations)]
+            placed = _with_known_polymorphs(relaxed, placed, settings, judge, composition.reduced_formula)
             for e, stability in zip(relaxed, placed):
                 # only where it matters: a larger missing ground state would lower the hull, not raise it
                 e.stability = doubted(stability, caveat) if caveat and stability.label != "unstable" else stability
@@ -295,6 +296,20 @@ def _place_on_hull(ranked: list[RankedStructure], settings: PredictionSettings,
             e.stability = None
         return f"no energy above the hull: {exc}"
     return None
+
+def _with_known_polymorphs(relaxed: list[RankedStructure], placed: list, settings: PredictionSettings,
+                           judge: HullJudge, formula: str) -> list:
+    """``placed`` with a note on each result that is a Materials Project polymorph of ``formula`` above
+    MP's hull, giving MP's own figure (:func:`core.predict.known_polymorphs.known_polymorph_notes`)."""
+    from dataclasses import replace as replaced
+
+    from core.predict.known_polymorphs import known_polymorph_notes
+
+    mp_judge = judge if judge.frame.references == "mp" else hull_judge(settings.potential, "mp-fitted")
+    notes = known_polymorph_notes([e.structure for e in relaxed], formula, mp_judge)
+    return [replaced(stability, note=f"{stability.note}; {note}" if stability.note else note) if note else stability
+            for stability, note in zip(placed, notes)]
+
 
 def _parent_said(entry: RankedStructure, stability, known_symbol: str | None):
     """``stability`` with a note that ``entry`` is the known phase's undistorted parent
