@@ -385,11 +385,11 @@ def _loop_row_problems(text: str) -> list[str]:
             k += 1
             continue
         k += 1
-        columns = []
+        columns: list[str] = []
         while k < len(lines) and lines[k].strip().startswith("_"):
             columns.append(lines[k].split()[0])
             k += 1
-        counts = []
+        counts: list[tuple[int, int]] = []  # (line number, values on it)
         while k < len(lines) and lines[k].strip() and not lines[k].strip().startswith(("_", "loop_", "data_", "#")):
             if lines[k].startswith(";"):
                 counts = []  # a text field: rows are not one to a line here
