@@ -142,6 +142,9 @@ def test_a_vasp4_poscar_without_element_names_is_an_error_not_hydrogen_and_heliu
     path.write_text("Na1 Cl1" + vasp4[len("test"):])  # the comment pymatgen (and our vasp/POSCAR) write
     with pytest.warns(StructureWarning, match="the formula Na1 Cl1 on its first line: Na Cl"):
         assert read_structure(path).composition.reduced_formula == "NaCl"
+    path.write_text("NaCl 2" + vasp4[len("test"):])  # "NaCl2" is not the counts 1 1: the first word still names them
+    with pytest.warns(StructureWarning, match="the formula NaCl on its first line: Na Cl"):
+        assert read_structure(path).composition.reduced_formula == "NaCl"
     path.write_text("Fe2O3" + vasp4[len("test"):])  # counts 1 1 do not make Fe2O3: the title is not trusted
     with pytest.raises(StructureFileError, match="nor the first line names 2 elements"):
         read_structure(path)

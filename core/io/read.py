@@ -281,13 +281,15 @@ def _vasp4_species(path: Path, lines: list[str]) -> tuple[list[str], str] | None
     if named:
         return named, "its first line"
     formula = r"(?:[A-Z][a-z]?\d*)+"
-    whole = "".join(lines[0].split())  # "Zn1 S1", as pymatgen (and this program's vasp/POSCAR) write the comment
-    title = whole if re.fullmatch(formula, whole) else (lines[0].split()[0] if lines[0].split() else "")
-    if re.fullmatch(formula, title):  # a formula as the title ("NaCl", "Fe2O3", "Zn1 S1"): its elements
+    words = lines[0].split()
+    # the whole line ("Zn1 S1", as pymatgen and this program's vasp/POSCAR write it), else its first word
+    # ("TiO2 1", "NaCl rock salt"): a formula as the title names the elements
+    for title, shown in dict.fromkeys([("".join(words), " ".join(words)), *([(words[0], words[0])] if words else [])]):
+        if not re.fullmatch(formula, title):
+            continue
         named = elements(list(dict.fromkeys(re.findall(r"[A-Z][a-z]?", title))))
         # only when the counts make that formula (a "TiO2" title over O, Ti counts 4 2 would read Ti2O)
         if named and _same_formula(dict(zip(named, counts)), title):
-            shown = " ".join(lines[0].split()) if title == whole else title
             return named, f"the formula {shown} on its first line"
     raise StructureFileError(f"{path}, line 6: the atom counts '{lines[5].strip()}' follow the lattice with no "
                              "line of element symbols (VASP 4 format), and neither a POTCAR beside it nor the "
