@@ -173,10 +173,14 @@ def test_predict_and_screen_refuse_each_others_folders_before_work(tmp_path, cap
     assert err.count("\n") == 1 and "is a screen's folder (it holds screen.csv)" in err
     assert sorted(p.name for p in screen.iterdir()) == ["screen.csv"]
     # nor into one formula's folder of it: that replaced the formula's results behind screen.csv
+    (screen / "NaCl" / ".alphacrystal").mkdir(parents=True)  # the screen's run of NaCl
     assert main(["predict", "NaCl", "--fast", "--no-relax", "--out", str(screen / "NaCl")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "is a formula's folder of the screen" in err and "re-run the screen" in err
-    assert sorted(p.name for p in screen.iterdir()) == ["screen.csv"]
+    assert sorted(p.name for p in (screen / "NaCl").iterdir()) == [".alphacrystal"]
+    from core.cli.predict import _refuse_a_screens_formula_folder
+
+    _refuse_a_screens_formula_folder(screen / "KBr", overwrite=False)  # no run of the screen there: allowed
     run = tmp_path / "run"
     _publish(run, "NaCl", {"01_NaCl_Fm-3m": "NaCl\n"})
     formulas = tmp_path / "formulas.txt"

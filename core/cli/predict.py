@@ -59,11 +59,14 @@ def _default_out(formula) -> Path:
 def _refuse_a_screens_formula_folder(out: Path, overwrite: bool) -> None:
     """A ``predict --out`` into a formula's folder of a screen replaced that formula's results behind
     the screen's table and report (they still showed the earlier ones): refused, unless told
-    ``--overwrite``; re-running the screen is the way to change a screen's formula."""
+    ``--overwrite``; re-running the screen is the way to change a screen's formula. A folder beside
+    them that holds no run yet (another formula) is no screen's result: not refused."""
+    from core.io.outputs import STATE_DIR, SUMMARY_JSON
     from core.predict.run_folder import SCREEN_TABLE, OutputFolderError
 
     screen = out.resolve().parent
-    if not overwrite and (screen / SCREEN_TABLE).is_file():
+    holds_a_run = (out / STATE_DIR).is_dir() or (out / SUMMARY_JSON).is_file()
+    if not overwrite and holds_a_run and (screen / SCREEN_TABLE).is_file():
         raise OutputFolderError(f"{out} is a formula's folder of the screen {screen} (it holds {SCREEN_TABLE}): "
                                 f"a prediction there would change that screen's results behind its {SCREEN_TABLE} "
                                 "and report.html; re-run the screen (it resumes; its --overwrite re-runs formulas "
