@@ -447,8 +447,20 @@ def test_json_output_is_never_a_file_of_the_run_folder(tmp_path, capsys):
     for name in ("summary.json", "summary.csv", ".alphacrystal/x.json", "01_NaCl_Fm-3m/result.json"):
         (run / name).parent.mkdir(parents=True, exist_ok=True)
         assert main(["predict", "NaCl", "--fast", "--no-relax", "--out", str(run), "--json", str(run / name)]) == 2
-        one_error_line(capsys.readouterr().err, "--json", "is a file of the run folder --out")
+        one_error_line(capsys.readouterr().err, "--json", "is a file of the run folder")
     assert sorted(p.name for p in run.iterdir()) == [".alphacrystal", "01_NaCl_Fm-3m"]  # nothing written
+    # predict's default --out (predictions/NaCl) is checked too, once it is known
+    import os
+
+    (tmp_path / "predictions" / "NaCl").mkdir(parents=True)  # where a first run's report was asked for
+    here = os.getcwd()
+    os.chdir(tmp_path)
+    try:
+        assert main(["predict", "NaCl", "--fast", "--no-relax", "--json", "predictions/NaCl/summary.json"]) == 2
+    finally:
+        os.chdir(here)
+    one_error_line(capsys.readouterr().err, "--json", "is a file of the run folder predictions/NaCl")
+    assert list((tmp_path / "predictions" / "NaCl").iterdir()) == []
 
 
 def test_export_never_writes_over_the_file_it_reads(tmp_path, capsys):

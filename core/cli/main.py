@@ -123,18 +123,13 @@ def _outputs_are_not_inputs(args: argparse.Namespace) -> None:
     """
     from pathlib import Path
 
-    from core.io.outputs import RESULT_FILE, STATE_DIR, SUMMARY_CSV, SUMMARY_JSON
-
     out = getattr(args, "out", None)
     for option in OUTPUT_FILE_OPTIONS:
         written = getattr(args, option, None)
-        if written and isinstance(out, str) and out.strip():  # a file the run folder --out will hold
-            target, folder = Path(written).resolve(), Path(out).resolve()
-            if (target.parent == folder and target.name in (SUMMARY_CSV, SUMMARY_JSON)
-                    or folder / STATE_DIR in target.parents
-                    or target.name == RESULT_FILE and target.parent.parent == folder):
-                raise AlphaCrystalError(f"--{option} {written} is a file of the run folder --out {out} "
-                                        "(the program writes it there): give another path")
+        if written and isinstance(out, str) and out.strip():  # predict's default --out: checked by cmd_predict
+            from core.cli.options import check_not_a_run_folder_file
+
+            check_not_a_run_folder_file(option, written, out)
         if not written or not Path(written).exists():
             continue
         for name, value in vars(args).items():

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -485,3 +486,18 @@ def _sources(text: str) -> tuple[str, ...]:
         raise AlphaCrystalError(f"--sources: unknown source {', '.join(unknown) or '(none given)'}; "
                                 f"choose from {','.join(SOURCES)}")
     return names
+
+
+def check_not_a_run_folder_file(option: str, written: str, out: str | os.PathLike) -> None:
+    """Refuse ``--option written`` when it names a file of the run folder ``out``.
+
+    Raises
+    ------
+    AlphaCrystalError
+        Naming the option and the folder.
+    """
+    from core.io.outputs import is_run_folder_file
+
+    if is_run_folder_file(written, out):
+        raise AlphaCrystalError(f"--{option} {written} is a file of the run folder {out} (the program writes it "
+                                "there): give another path")

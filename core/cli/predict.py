@@ -110,6 +110,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"note: {note}", flush=True)
     out = Path(args.out) if args.out else _default_out(formula)
     _refuse_a_screens_formula_folder(out, args.overwrite)
+    if args.json:  # an explicit --out was checked with the other options; the default one is known only now
+        from core.cli.options import check_not_a_run_folder_file
+
+        check_not_a_run_folder_file("json", args.json, out)
     cancel = CancelToken()
 
     received: list[int] = []

@@ -117,6 +117,16 @@ RESULT_FILE = "result.json"
 MANIFEST = "written.json"
 """``STATE_DIR/MANIFEST``: every file the program wrote into its result folders, with its
 SHA-256, so that a re-run can tell the user's own files (added or edited) from its own."""
+def is_run_folder_file(path: str | os.PathLike, folder: str | os.PathLike) -> bool:
+    """Whether ``path`` is a file the run folder ``folder`` holds or will hold (its summaries, its
+    state, a result folder's record): never a report's path (a first run's ``--json`` replaced the
+    run's own summary.json)."""
+    target, root = Path(path).resolve(), Path(folder).resolve()
+    return (target.parent == root and target.name in (SUMMARY_CSV, SUMMARY_JSON)
+            or root / STATE_DIR in target.parents
+            or target.name == RESULT_FILE and target.parent.parent == root)
+
+
 RUN_FOLDER_JSON = (SUMMARY_JSON, MANIFEST, RESULT_FILE)
 """A run folder's own JSON files (:mod:`core.predict.run_folder`, which uses these names; they live
 here, below it, so that the output checks of every command can protect them): never replaced by a
