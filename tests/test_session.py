@@ -699,3 +699,13 @@ def test_a_run_with_more_processes_than_memory_holds_is_refused(nacl_inputs, mon
     with pytest.raises(SessionError, match="Processes 3: 3 worker processes need about"):
         s.begin_run()
     assert not s.run.busy
+
+
+def test_a_setting_refused_beside_the_defaults_is_kept_beside_its_own_values():
+    """A project with SevenNet first and CHGNet second and one out-of-range value: the second potential
+    was dropped with an untrue reason ("the second potential is the first one"), checked alone
+    against the default first potential."""
+    settings, refused = PredictionSettings.usable_from_dict(
+        {"potential": "sevennet", "second_potential": "chgnet", "population": 10**9})
+    assert (settings.potential, settings.second_potential) == ("sevennet", "chgnet")
+    assert list(refused) == ["population"]

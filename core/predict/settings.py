@@ -386,6 +386,13 @@ class PredictionSettings:
                 refused[key] = f"{key} {value!r} ({exc})"
             else:
                 kept[key] = value
+        for key in list(refused):  # refused beside the defaults, fine beside the kept values (a second
+            try:                   # potential checked against the default first one)
+                cls.from_dict({**kept, key: data[key]})
+            except (AlphaCrystalError, TypeError, ValueError):
+                continue
+            kept[key] = data[key]
+            del refused[key]
         try:
             return cls.from_dict(kept), refused
         except (AlphaCrystalError, TypeError, ValueError) as exc:
