@@ -709,3 +709,19 @@ def test_a_known_polymorph_above_the_hull_is_given_materials_projects_own_figure
     notes = known_polymorph_notes([relaxed, library.structure(rock_salt)], "NaCl", hull_judge("chgnet", "mp-fitted"))
     assert notes[0] is not None and "mp-1120767" in notes[0] and "59 meV/atom above its hull (DFT)" in notes[0]
     assert notes[1] is None
+
+
+def test_a_diatomic_elements_known_phase_is_found_by_its_reduced_formula():
+    """pymatgen's reduced formula of nitrogen is N2, and the references name elements by symbol: a
+    nitrogen run said N2 is not among the reference phases, and a P run's MP figure contradicted its
+    known phase (an element sits at 0 on its hull: no known-polymorph note for elements)."""
+    from core.predict.known_polymorphs import known_polymorph_notes
+    from core.stability.hull import hull_judge
+    from core.templates.library import load_library
+
+    judge = hull_judge("chgnet", "mp-fitted")
+    assert judge.reference_id("N2") == judge.reference_id("N") is not None and judge.known_place("N2") == 0.0
+    library = load_library()
+    phosphorus = library.find("mp-157")
+    if phosphorus is not None:
+        assert known_polymorph_notes([library.structure(phosphorus)], "P", judge) == [None]

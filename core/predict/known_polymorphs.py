@@ -32,11 +32,13 @@ def known_polymorph_notes(structures: list[Structure], formula: str, judge: Hull
     used here: it took most SiO2 frameworks for one another."""
     from core.templates.library import load_library
 
+    comp = Composition(formula)
+    if len(comp.elements) == 1:  # an element sits at 0 on the hull by definition, whichever MP's lowest
+        return [None] * len(structures)  # structure (P mp-157 has +37 meV/atom in MP): no MP figure to add
     library = load_library()
     polymorphs = [int(k) for k in np.flatnonzero(library.formulas == formula) if np.isfinite(library.energies[k])]
     if not polymorphs:
         return [None] * len(structures)
-    comp = Composition(formula)
     diagram = judge.phase_diagram(frozenset(str(e) for e in comp.elements))
     hull = float(diagram.get_hull_energy_per_atom(comp))
     notes: list[str | None] = []

@@ -266,7 +266,7 @@ class HullJudge:
         """The potential's energy per atom (eV/atom) of the known phase of ``formula`` at its stored
         (DFT-relaxed) geometry, or None: no known phase (or left out by ``exclude``), or, in an ``mp``
         frame, the file holds the energy of another polymorph (the potential's lowest is not MP's)."""
-        return None if self.reference_id(formula) is None else self._stored_energy.get(formula)
+        return None if self.reference_id(formula) is None else self._stored_energy.get(reference_formula(formula))
 
     def known_place(self, formula: str) -> float | None:
         """E_hull of the known phase of ``formula`` on its system's hull in this frame (eV/atom; 0 for
@@ -274,6 +274,7 @@ class HullJudge:
         reference_id = self.reference_id(formula)
         if reference_id is None:
             return None
+        formula = reference_formula(formula)
         comp = Composition(formula)
         diagram = self.phase_diagram(frozenset(str(e) for e in comp.elements))
         entry = next((e for e in diagram.all_entries if e.name == formula and e.attribute == reference_id), None)
@@ -283,6 +284,7 @@ class HullJudge:
         """The Materials Project id of the known phase of ``formula`` (a reduced formula) whose
         energy the hull holds (in the ``potential`` frame the potential's lowest polymorph), or
         None (no known phase, or left out by ``exclude``)."""
+        formula = reference_formula(formula)
         return None if formula in self.exclude else self._ids.get(formula)
 
     def phase_diagram(self, elements: frozenset[str]) -> PhaseDiagram:
@@ -468,6 +470,16 @@ def _noted(stability: Stability, text: str) -> Stability:
 def phase_label(entry: PDEntry) -> str:
     """``ZnO (mp-2133)``: a known phase's formula and its Materials Project entry."""
     return f"{entry.name} ({entry.attribute})" if entry.attribute else entry.name
+
+
+def reference_formula(formula: str) -> str:
+    """``formula`` as the references name it: an element by its symbol (pymatgen's reduced formula of
+    nitrogen is ``N2``, of hydrogen ``H2``: their known phases were not found), a compound as given."""
+    try:
+        elements = Composition(formula).elements
+    except (ValueError, KeyError):
+        return formula
+    return str(elements[0]) if len(elements) == 1 else formula
 
 
 def system_key(elements: frozenset[str]) -> str:
