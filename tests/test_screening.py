@@ -351,6 +351,8 @@ def test_a_screen_refuses_the_users_table_and_report_and_other_settings_results(
         "--symmetry-prior 10 meV/atom -> 2 meV/atom"]
     default = task_settings(items[0], dataclasses.asdict(PredictionSettings()))
     assert settings_changes(stored, default) == ["--fast -> no --fast"]  # not six settings of the preset
+    assert settings_changes(stored, {**stored, "population": 100}) == ["--population 60 -> 100"]  # one option
+    assert settings_changes(stored, {**stored, "fmax": 0.1}) == ["fmax 0.2 -> 0.1 (a --fast setting)"]
     # ... and a threshold or frame alone is no loss: the same structures are placed on the hull again
     check_screen_outputs(ours, items, {**fast, "ehull_threshold": 0.05, "stability_frame": "potential"})
 

@@ -180,14 +180,34 @@ def settings_changes(stored: dict, settings: dict) -> list[str]:
     differs (:func:`changed_settings`)."""
     keys = changed_settings(stored, settings)
     fast, default = dataclasses.asdict(PredictionSettings.fast()), dataclasses.asdict(PredictionSettings())
-    preset = [k for k in default if default[k] != fast[k]]
-    if keys and set(keys) <= set(preset):
-        before = "--fast" if all(stored.get(k) == fast[k] for k in keys) else "no --fast"
-        after = "--fast" if all(settings.get(k) == fast[k] for k in keys) else "no --fast"
-        if before != after:
-            return [f"{before} -> {after}"]
-    return [f"{setting_option(k)} {setting_value(k, stored.get(k))} -> {setting_value(k, settings.get(k))}"
-            for k in keys]
+    preset = {k for k in default if default[k] != fast[k]}
+
+    def side(values: dict) -> str | None:  # "--fast" or "no --fast" where every changed key says so
+        if all(_same(values.get(k), fast[k]) for k in keys):
+            return "--fast"
+        return "no --fast" if all(_same(values.get(k), default[k]) for k in keys) else None
+
+    # a preset switch changes several settings at once; one of them alone is that option's change
+    if (len(keys) > 1 and set(keys) <= preset and None not in (side(stored), side(settings))
+            and side(stored) != side(settings)):
+        return [f"{side(stored)} -> {side(settings)}"]
+    words = []
+    for k in keys:
+        change = f"{setting_value(k, stored.get(k))} -> {setting_value(k, settings.get(k))}"
+        if k in NO_OPTION_SETTINGS:  # no option of its own: named as the setting, and where it comes from
+            words.append(f"{k} {change}" + (" (a --fast setting)" if k in preset else ""))
+        else:
+            words.append(f"{setting_option(k)} {change}")
+    return words
+
+
+NO_OPTION_SETTINGS = ("fmax", "relax_steps", "prerelax_steps", "refine_top", "refine_window", "second_top")
+"""Settings with no command-line option of their own (``--fast`` sets some of them)."""
+
+
+def _same(a, b) -> bool:
+    """Settings values equal as stored in JSON (a tuple read back as a list)."""
+    return (list(a) if isinstance(a, tuple) else a) == (list(b) if isinstance(b, tuple) else b)
 
 
 def row_from_folder(item: ScreenItem, folder: Path) -> dict:
