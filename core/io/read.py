@@ -396,8 +396,8 @@ def _loop_row_problems(text: str) -> list[str]:
             if lines[k].startswith(";"):
                 counts = []  # a text field: rows are not one to a line here
                 break
-            try:
-                counts.append((k + 1, len(shlex.split(lines[k], posix=True))))
+            try:  # a comment after the values ("... 0.5  # sodium") is not one of them
+                counts.append((k + 1, len(shlex.split(lines[k], comments=True, posix=True))))
             except ValueError:  # an unbalanced quote: not a row this check can read
                 counts = []
                 break

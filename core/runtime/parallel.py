@@ -238,7 +238,7 @@ def terminate_workers(pool: ProcessPoolExecutor) -> None:
         process.join(1.0)
 
 
-def stop_child_processes(grace_s: float = 2.0) -> int:
+def stop_child_processes(grace_s: float = 2.0, only: set[int] | None = None) -> int:
     """Terminate this process's multiprocessing worker processes still alive (then kill those that
     outlive ``grace_s``); returns how many were stopped. Only processes started by multiprocessing
     (``spawn_main``, ``--multiprocessing-fork``) are touched, and not its resource tracker, which
@@ -254,7 +254,8 @@ def stop_child_processes(grace_s: float = 2.0) -> int:
             return False  # gone or not ours to ask: left alone
         return ("spawn_main" in line or "--multiprocessing-fork" in line) and "resource_tracker" not in line
 
-    children = [p for p in psutil.Process().children(recursive=True) if worker(p)]
+    children = [p for p in psutil.Process().children(recursive=True)
+                if worker(p) and (only is None or p.pid in only)]  # only: these pids at most (a test's)
     for child in children:
         try:
             child.terminate()
