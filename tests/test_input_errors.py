@@ -17,7 +17,7 @@ from pymatgen.io.cif import CifWriter
 from core.cli import build_parser, main
 from core.cli import options as cli
 from core.cli.predict import _worker_timeout as worker_timeout
-from core.errors import StructureFileError, StructureWarning
+from core.errors import AlphaCrystalError, StructureFileError, StructureWarning
 from core.io.read import MIN_ATOM_DISTANCE, read_structure
 from core.reconstruction.ga import MIN_POPULATION
 
@@ -712,3 +712,24 @@ def test_an_interrupted_screen_leaves_no_child_process_running():
     assert stop_child_processes(grace_s=5.0, only={child.pid, *others}) == 1
     assert not psutil.pid_exists(child.pid) or psutil.Process(child.pid).status() == psutil.STATUS_ZOMBIE
     assert all(psutil.pid_exists(pid) for pid in others)
+
+
+@pytest.mark.parametrize("change, words", [
+    ({"lattice": [0.1, 0.1, 0.1, 90, 122.77, 90]}, "no structure fits it"),  # it ran the GA for minutes
+    ({"lattice": [3.711, 5.128, 5.98, 90, 179.9, 90]}, "no structure fits it"),
+    ({"lattice": [3.711, 5.128, float("nan"), 90, 122.77, 90]}, "six finite numbers"),
+    ({"z": 2.5}, "z must be a whole number"), ({"z": True}, "z must be a whole number"),  # read as 2 and 1
+    ({"species": ["Xx", "Xx", "F", "F", "F", "F"]}, "are not element symbols"),  # a KeyError traceback
+    ({"species": ["ag", "ag", "f", "f", "f", "f"]}, "are not element symbols"),
+    ({"species": ["Cu", "Cu", "F", "F", "F", "F"]}, "are not the atoms of formula AgF2"),  # CuF2 built silently
+    ({"contact_map": [[0, 0, "1", 1, 1, 1]] + [[0, 0, 1, 1, 1, 1]] + [[1, 1, 0, 0, 0, 0]] * 4},
+     "must hold numbers 0 and 1"),
+])
+def test_a_reconstruction_target_is_checked_before_any_run(change, words):
+    from core.reconstruction.inputs import target_from_dict
+
+    target = {"formula": "AgF2", "z": 2, "spacegroup": 14, "lattice": [3.711, 5.128, 5.980, 90, 122.77, 90],
+              "contact_map": [[0, 0, 1, 1, 1, 1]] * 2 + [[1, 1, 0, 0, 0, 0]] * 4}
+    assert target_from_dict(target).species == ("Ag", "Ag", "F", "F", "F", "F")
+    with pytest.raises(AlphaCrystalError, match=words):
+        target_from_dict({**target, **change})

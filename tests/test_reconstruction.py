@@ -368,12 +368,13 @@ def test_cli_reconstruct_oracle_and_json(tmp_path, capsys):
     assert "replaced 2 files of an earlier reconstruction of nacl" in capsys.readouterr().out
     assert sorted(p.name for p in out.glob("nacl-*")) == ["nacl-rank1-sg225.cif"]
     assert "# my note" not in edited.read_text()
-    # when every run is broken, --overwrite removes nothing: the earlier files stay, and it says why
+    # a cell no structure fits is refused before any run (it ran the GA for minutes, every run broken):
+    # --overwrite removes nothing, the earlier files stay
     tiny = tmp_path / "tiny.json"
     tiny.write_text(json.dumps({"species": ["Na", "Cl"], "spacegroup": 221, "lattice": [0.55] * 3 + [90] * 3,
                                 "contact_map": [[0, 1], [1, 0]], "name": "nacl"}))
     assert main(["reconstruct", str(tiny), "--out", str(out), "--jobs", "1", "--overwrite"]) == 2
-    assert "have atoms closer than 0.5 Å; nothing was written" in capsys.readouterr().err
+    assert "no structure fits it" in capsys.readouterr().err
     assert sorted(p.name for p in out.glob("nacl-*")) == ["nacl-rank1-sg225.cif"]
     # without a name the files are named by the formula, never "-rank1-..."
     inp.write_text(json.dumps({k: v for k, v in spec.items() if k != "name"}))

@@ -61,6 +61,45 @@ def read_target(path: str | Path, rule: str | None = None) -> tuple[Reconstructi
     return target_from_dict(data, where=str(p), rule=rule), None
 
 
+def _whole_z(data: dict, where: str) -> int | None:
+    """The target's ``z`` as a whole number >= 1 (None when not given): 2.5 was read as 2, true as 1."""
+    if "z" not in data or data["z"] is None:
+        return None
+    z = data["z"]
+    if isinstance(z, bool) or not isinstance(z, (int, float)) or z != int(z) or z < 1:
+        raise AlphaCrystalError(f"{where}: z must be a whole number of formula units (1, 2, ...), got {z!r}")
+    return int(z)
+
+
+def _species(values, where: str) -> tuple[str, ...]:
+    """``species`` as element symbols, each checked (``Xx``, ``ag`` and 47 gave tracebacks)."""
+    from core.crystal.elements import element_table
+
+    if not isinstance(values, list) or not values:
+        raise AlphaCrystalError(f"{where}: species must be a list of element symbols, e.g. [\"Ag\", \"F\", \"F\"]")
+    table = element_table()
+    bad = [repr(v) for v in values if not isinstance(v, str) or not table.is_element(v)]
+    if bad:
+        raise AlphaCrystalError(f"{where}: species {', '.join(bad[:5])} {'is not an element symbol' if len(bad) == 1 else 'are not element symbols'} "
+                                "(write them as Ag, F, O: a capital then a small letter)")
+    return tuple(values)
+
+
+def _check_cell(lattice: tuple[float, ...], n_atoms: int, where: str) -> None:
+    """Refuse at once a cell no structure of ``n_atoms`` fits (a 0.1 Å cell, an angle of 179.9°): the GA
+    ran for minutes before every structure failed for atoms too close."""
+    from pymatgen.core import Lattice
+
+    from core.io.read import MIN_CELL_LENGTH, MIN_CELL_SHAPE, MIN_CELL_VOLUME
+
+    a, b, c = lattice[:3]
+    volume = Lattice.from_parameters(*lattice).volume
+    if min(a, b, c) < MIN_CELL_LENGTH or not volume >= MIN_CELL_VOLUME * n_atoms or volume / (a * b * c) < MIN_CELL_SHAPE:
+        raise AlphaCrystalError(f"{where}: lattice {list(lattice)} gives a cell of {volume:.3g} Å³ for {n_atoms} atoms: "
+                                f"no structure fits it (lengths of at least {MIN_CELL_LENGTH} Å and at least "
+                                f"{MIN_CELL_VOLUME:g} Å³ per atom are needed; check its units and angles)")
+
+
 def target_from_dict(data: dict, where: str = "input", rule: str | None = None) -> ReconstructionTarget:
     """A target from the JSON form described in the module docstring (``rule``: the
     caller's contact rule, used when the data names none)."""
@@ -87,11 +126,19 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
             raise AlphaCrystalError(f"{where}: lattice given by name lacks {', '.join(absent)} "
                                     f"(give {', '.join(LATTICE_KEYS)}, or a list of the six)")
         data = {**data, "lattice": [data["lattice"][k] for k in LATTICE_KEYS]}
+    z = _whole_z(data, where)
     if "species" in data:
-        species = tuple(str(s) for s in data["species"])
+        species = _species(data["species"], where)
+        if "formula" in data:  # both given (contact-map FORMULA --json writes both): they must agree
+            formula = parse_formula(str(data["formula"]))
+            expected = tuple(formula.atom_elements(z if z is not None else formula.typed_z))
+            if sorted(species) != sorted(expected):
+                raise AlphaCrystalError(f"{where}: species {' '.join(species)} are not the atoms of formula "
+                                        f"{data['formula']} with Z = {z if z is not None else formula.typed_z} "
+                                        f"({' '.join(expected)}): correct one of them, or give only 'species'")
     elif "formula" in data:
         formula = parse_formula(str(data["formula"]))
-        species = tuple(formula.atom_elements(int(data.get("z", formula.typed_z))))
+        species = tuple(formula.atom_elements(z if z is not None else formula.typed_z))
     else:
         raise AlphaCrystalError(f"{where}: give 'formula' (and 'z') or 'species'")
     rows = data["contact_map"]
@@ -102,10 +149,9 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         short = next(k for k, r in enumerate(rows) if len(r) != len(rows[0]))
         raise AlphaCrystalError(f"{where}: contact_map rows differ in length ({', '.join(map(str, lengths))} "
                                 f"entries; row {short + 1} has {len(rows[short])}, row 1 has {len(rows[0])})")
-    try:
-        matrix = np.asarray(rows, dtype=float)
-    except (TypeError, ValueError):
-        raise AlphaCrystalError(f"{where}: contact_map must hold numbers 0 and 1") from None
+    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in rows for v in r):
+        raise AlphaCrystalError(f"{where}: contact_map must hold numbers 0 and 1 (not text or true/false)")
+    matrix = np.asarray(rows, dtype=float)
     try:
         lattice = tuple(float(v) for v in data["lattice"])
     except (TypeError, ValueError):
@@ -131,8 +177,12 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         rows = ", ".join(str(k + 1) for k in np.flatnonzero(np.diag(matrix))[:5])
         raise AlphaCrystalError(f"{where}: contact_map has 1 on its diagonal (row {rows}): a contact map pairs "
                                 "different atoms of the cell, its diagonal is 0")
-    if len(lattice) != 6 or min(lattice[:3]) <= 0 or not all(0 < a < 180 for a in lattice[3:]):
+    if len(lattice) != 6 or not all(np.isfinite(lattice)):
+        raise AlphaCrystalError(f"{where}: lattice must be six finite numbers [a, b, c, alpha, beta, gamma] "
+                                f"(Å, degrees), got {list(lattice)}")
+    if min(lattice[:3]) <= 0 or not all(0 < a < 180 for a in lattice[3:]):
         raise AlphaCrystalError(f"{where}: lattice must be [a, b, c, alpha, beta, gamma] (Å, degrees)")
+    _check_cell(lattice, len(species), where)
     if not 1 <= spacegroup <= 230:
         raise AlphaCrystalError(f"{where}: spacegroup must be 1-230, got {spacegroup}")
     if not satisfies_constraints(spacegroup, np.asarray(lattice), tol_length=1e-3, tol_angle=1e-2):
