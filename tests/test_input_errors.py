@@ -733,3 +733,13 @@ def test_a_reconstruction_target_is_checked_before_any_run(change, words):
     assert target_from_dict(target).species == ("Ag", "Ag", "F", "F", "F", "F")
     with pytest.raises(AlphaCrystalError, match=words):
         target_from_dict({**target, **change})
+
+
+def test_an_output_folder_on_a_special_file_system_is_refused_before_work(capsys):
+    """`reconstruct --out /proc/x` ran the whole GA, then ended in a traceback (root may write by its
+    permission bits there, but no folder can be made)."""
+    import os
+
+    if not os.path.isdir("/proc") or not os.path.exists("/proc/self"):
+        pytest.skip("no /proc here")
+    usage_error(["reconstruct", "x.json", "--out", "/proc/x"], capsys, "--out", "not writable")

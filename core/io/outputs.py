@@ -186,6 +186,12 @@ def check_output_folder(path: str | os.PathLike) -> Path:
         raise StructureFileError(f"{target}: {existing} is a file, not a folder")
     if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
         raise StructureFileError(f"{target}: the folder {existing} is not writable")
+    if existing.exists():  # permission bits do not tell on /proc or /sys, where even root cannot make a folder
+        try:
+            _probe_writable(existing / "probe")  # a temporary file in it, removed at once
+        except StructureFileError:
+            raise StructureFileError(f"{target}: the folder {existing} is not writable (a read-only or special "
+                                     "file system)") from None
     return target
 
 def check_file_stem(stem: str) -> str:
