@@ -395,7 +395,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--data", required=True, help="CSV(.gz) or folder of CIFs")
     p.add_argument("--split", choices=SPLITS, default="all",
                    help="all structures (default), or the held-out test or validation formulas of the models")
-    p.add_argument("--n", type=non_negative, default=200, help="seeded sample of at most N structures (0: all)")
+    p.add_argument("--n", type=non_negative, default=200, help="seeded sample of at most N structures (0: all; default %(default)s)")
     p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS, help=f"largest primitive cell sampled (default {PAPER_MAX_ATOMS})")
     add_size_filter_arguments(p)
     add_rule_argument(p)
@@ -412,7 +412,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--split", choices=SPLITS, default="test",
                    help="held-out formulas: test (default) or validation (for tuning), or all structures; "
                         "up to 12 atoms the paper's scope, above it all compositions (core.data.formula_split)")
-    p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all)")
+    p.add_argument("--n", type=non_negative, default=30, help="seeded sample of at most N structures (0: all; default %(default)s)")
     p.add_argument("--max-atoms", type=positive, default=PAPER_MAX_ATOMS,
                    help=f"largest cell sampled: up to {PAPER_MAX_ATOMS} the paper's scope, up to {MP20_MAX_ATOMS} all "
                         f"compositions (default {PAPER_MAX_ATOMS})")

@@ -90,6 +90,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         _outputs_are_not_inputs(args)
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards
             warnings.simplefilter("always", AlphaCrystalWarning)
+            # pymatgen sorts a formula's elements by electronegativity and says, for He, Ne, Ar, that it
+            # has none: its own housekeeping (two lines of a library's internals under `contact-map He`)
+            warnings.filterwarnings("ignore", message="No Pauling electronegativity", category=UserWarning)
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
             warn_about_processes(args)
             code = func(args)

@@ -280,7 +280,7 @@ def load_dataset(path: str | os.PathLike, use_cache: bool = True) -> CrystalData
 
 def _content_digest(path: Path) -> str:
     digest = hashlib.sha256()
-    files = sorted(path.glob("*.cif")) if path.is_dir() else [path]
+    files = sorted(f for f in path.glob("*.cif") if f.is_file()) if path.is_dir() else [path]  # a folder named x.cif: not one
     for f in files:
         digest.update(f.name.encode())
         with open(f, "rb") as fh:
@@ -388,7 +388,7 @@ def _parse_cif_with_pymatgen(text: str, where: str) -> tuple[np.ndarray, list[st
 
 
 def _load_folder(path: Path) -> CrystalDataset:
-    files = sorted(path.glob("*.cif"))
+    files = sorted(f for f in path.glob("*.cif") if f.is_file())  # a folder named x.cif is not a CIF
     if not files:
         raise DatasetError(f"{path}: the folder has no *.cif files")
     builder = _Builder()

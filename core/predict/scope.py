@@ -160,9 +160,11 @@ def held_out_note(parsed: Formula) -> str | None:
         partition = None if formula in load_library().formula_set else "held-out"
     if partition not in ("validation", "test", "held-out"):
         return None
-    split = "" if partition == "held-out" else f"{partition} split, "
+    other = {"validation": "test", "test": "validation"}.get(partition)
+    share = ("about a fifth of our formulas" if other is None else
+             f"the {partition} split, about a tenth of our formulas, a fifth with the {other} split")
     return (f"{formula} is one of the formulas withheld from the template library and the models' "
-            f"training ({split}about a fifth of our formulas, kept to measure the program on "
+            f"training ({share}, kept to measure the program on "
             "compounds it has not seen): its own known structures are not among the templates; they are among "
             "the reference phases, so a relaxed result that is one of them is named as the known phase")
 
