@@ -132,9 +132,11 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     prediction = predict_contact_map(parsed, z=z, model=model)
     n = len(prediction.species)
     if args.model:  # one model: the Z its cells hold
-        options = ", ".join(map(str, prediction.z_options))
+        z_options = list(prediction.z_options)
+        options = ", ".join(map(str, z_options))
     else:  # every Z the shipped models take, as the window offers them (the model follows the cell's size)
         top = contact_model_max_atoms() // parsed.atoms_per_formula_unit
+        z_options = list(range(1, top + 1))
         options = f"1-{top}" if top > 1 else "1"
     print(f"formula: {prediction.formula}   Z = {prediction.z} ({how}; {n} atoms, primitive cell; "
           f"Z options {options}; model of up to {model.max_atoms} atoms)   "
@@ -150,7 +152,7 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     print("\natom  predicted map degree")
     for lab, deg in zip(prediction.labels, prediction.contact.sum(axis=1)):
         print(f"{lab:<6}{int(deg):>10}")
-    write_json_option(args.json, prediction.to_dict())
+    write_json_option(args.json, {**prediction.to_dict(), "z_options": z_options})  # as printed above
     return 0
 
 def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None, bool]:
