@@ -743,3 +743,12 @@ def test_an_output_folder_on_a_special_file_system_is_refused_before_work(capsys
     if not os.path.isdir("/proc") or not os.path.exists("/proc/self"):
         pytest.skip("no /proc here")
     usage_error(["reconstruct", "x.json", "--out", "/proc/x"], capsys, "--out", "not writable")
+
+
+def test_a_file_named_like_a_formula_says_why_the_formula_was_not_predicted(tmp_path, capsys, monkeypatch):
+    """`contact-map KBr` beside a file named KBr read the file and said only that it is no structure."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "KBr").write_text("my notes\n")
+    assert main(["contact-map", "KBr"]) == 2
+    one_error_line(capsys.readouterr().err, "KBr is read as the file of that name in this folder",
+                   "run from another folder or rename the file")

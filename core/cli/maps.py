@@ -61,7 +61,13 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     from core.crystal.symmetry import primitive_cell, space_group
     from core.io.read import read_structure
 
-    structure = read_structure(args.file)
+    try:
+        structure = read_structure(args.file)
+    except AlphaCrystalError as exc:  # a file named like a formula (KBr) hid the formula without a word
+        if is_formula(args.file) and "/" not in args.file and "\\" not in args.file:
+            raise AlphaCrystalError(f"{exc}; {args.file} is read as the file of that name in this folder: for the "
+                                    f"formula's predicted map, run from another folder or rename the file") from None
+        raise
     cell = structure if args.as_given else primitive_cell(structure)
     window = DEFAULT_TOLERANCE if args.tolerance is None else args.tolerance
     cmap = compute_contact_map(cell, tolerance=window, rule=args.rule or "paper")
