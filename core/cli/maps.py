@@ -75,6 +75,10 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
     applied = rule_for_cell(args.rule or "paper", np.array(cell.atomic_numbers))
     radii = ("metallic radii R_i + R_j for metal pairs (covalent r_i + r_j otherwise)" if applied == "metallic"
              else "covalent radii r_i + r_j")
+    # the JSON first: output piped into `head` ends at its SIGPIPE, which left the JSON unwritten
+    write_json_option(args.json, {"file": str(args.file), "formula": formula_unit_text(cell.composition),
+                                  "spacegroup_number": number, "spacegroup_symbol": symbol,
+                                  "primitive": not args.as_given, **cmap.to_dict()})
     print(f"file: {args.file}")
     print(
         f"formula: {formula_unit_text(cell.composition)}   atoms ({'as given' if args.as_given else 'primitive cell'}): "
@@ -92,10 +96,6 @@ def cmd_contact_map(args: argparse.Namespace) -> int:
         f"\nvalid bonds: {cmap.n_valid_bonds}   short contacts: {cmap.n_short_contacts}   "
         f"valid-bond fraction: {cmap.valid_bond_fraction:.3f}"
     )
-    payload = {"file": str(args.file), "formula": formula_unit_text(cell.composition),
-               "spacegroup_number": number, "spacegroup_symbol": symbol,
-               "primitive": not args.as_given, **cmap.to_dict()}
-    write_json_option(args.json, payload)
     return 0
 
 def _options_not_for(args: argparse.Namespace, what: str, **options: str) -> None:
@@ -144,6 +144,8 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
         top = contact_model_max_atoms() // parsed.atoms_per_formula_unit
         z_options = list(range(1, top + 1))
         options = f"1-{top}" if top > 1 else "1"
+    # the JSON first (as printed below): output piped into `head` ends at its SIGPIPE
+    write_json_option(args.json, {**prediction.to_dict(), "z_options": z_options})
     print(f"formula: {prediction.formula}   Z = {prediction.z} ({how}; {n} atoms, primitive cell; "
           f"Z options {options}; model of up to {model.max_atoms} atoms)   "
           f"threshold {prediction.threshold:.2f}")
@@ -158,7 +160,6 @@ def _predict_contact_map(args: argparse.Namespace) -> int:
     print("\natom  predicted map degree")
     for lab, deg in zip(prediction.labels, prediction.contact.sum(axis=1)):
         print(f"{lab:<6}{int(deg):>10}")
-    write_json_option(args.json, {**prediction.to_dict(), "z_options": z_options})  # as printed above
     return 0
 
 def _z_as_predict_reads_it(parsed, z: int | None) -> tuple[int, str | None, bool]:
