@@ -86,7 +86,8 @@ def cmd_dataset_stats(args: argparse.Namespace) -> int:
     print(stats_text(stats, top=args.top))
     if split:
         shares = "/".join(f"{100 * f:g}" for f in SPLIT_FRACTIONS)
-        print(f"split by reduced formula (seed {args.seed}, {shares} % of formulas):")
+        print(f"split by reduced formula (seed {args.seed}, {shares} % of formulas; the models' split also puts the "
+              "paper's benchmark formulas in test: evaluate --split uses that one):")
         for name, part in split.items():
             print(f"  {name:>10}  {part['structures']:>7} structures  {part['formulas']:>7} formulas")
     print(f"\nloaded in {loaded:.2f} s (cache: {'off' if args.no_cache else 'on'})")

@@ -14,6 +14,7 @@ from typing import NoReturn
 
 import numpy as np
 
+from core.crystal.composition import MP20_MAX_ATOMS
 from core.data.sampling import COMPOSITIONS
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
 from core.predict.ranking import NEAR_TIE_EV
@@ -243,6 +244,8 @@ def parse_atom_range(text: str) -> tuple[int, int]:
         raise AlphaCrystalError(f"--atoms takes LOW-HIGH or HIGH, e.g. 13-20, not {text!r}") from None
     if len(parts) > 2 or not 1 <= low <= high:
         raise AlphaCrystalError(f"--atoms {text}: need 1 <= LOW <= HIGH")
+    if high > MP20_MAX_ATOMS:  # no model, template or data row holds a larger cell
+        raise AlphaCrystalError(f"--atoms {text}: the program's cells stop at {MP20_MAX_ATOMS} atoms")
     return low, high
 
 def write_json_option(path: str | None, payload: dict) -> None:
