@@ -724,6 +724,8 @@ def test_an_interrupted_screen_leaves_no_child_process_running():
     ({"species": ["Cu", "Cu", "F", "F", "F", "F"]}, "are not the atoms of formula AgF2"),  # CuF2 built silently
     ({"contact_map": [[0, 0, "1", 1, 1, 1]] + [[0, 0, 1, 1, 1, 1]] + [[1, 1, 0, 0, 0, 0]] * 4},
      "must hold numbers 0 and 1"),
+    ({"labels": ["F1", "Ag1", "Ag2", "F2", "F3", "F4"]}, "label 1 is 'F1' but atom 1 is Ag"),  # ignored before
+    ({"labels": ["Ag1"]}, "labels must be one per atom"),
 ])
 def test_a_reconstruction_target_is_checked_before_any_run(change, words):
     from core.reconstruction.inputs import target_from_dict

@@ -85,6 +85,22 @@ def _species(values, where: str) -> tuple[str, ...]:
     return tuple(values)
 
 
+def _check_labels(labels, species: tuple[str, ...], where: str) -> None:
+    """Labels, where given (``contact-map --json`` writes them: Ag1, Ag2, F1, ...), must name the
+    species row by row: a label of another element was ignored, so a hand-edited row order or a
+    relabelled file ran silently on other atoms than the labels said."""
+    if labels is None:
+        return
+    if not isinstance(labels, list) or len(labels) != len(species):
+        raise AlphaCrystalError(f"{where}: labels must be one per atom ({len(species)}), got {labels!r}")
+    for k, (label, element) in enumerate(zip(labels, species), 1):
+        text = str(label)
+        if not (text.startswith(element) and text[len(element):len(element) + 1] in ("", *"0123456789_")):
+            raise AlphaCrystalError(f"{where}: label {k} is {text!r} but atom {k} is {element} (species "
+                                    f"{' '.join(species)}): the map's rows follow the species; correct the labels "
+                                    "or leave them out")
+
+
 def _check_cell(lattice: tuple[float, ...], n_atoms: int, where: str) -> None:
     """Refuse at once a cell no structure of ``n_atoms`` fits (a 0.1 Å cell, an angle of 179.9°): the GA
     ran for minutes before every structure failed for atoms too close."""
@@ -168,6 +184,7 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         raise AlphaCrystalError(f"{where}: spacegroup must be a number 1-230 or a symbol such as Fm-3m, "
                                 f"got {data['spacegroup']!r}") from None
     n = len(species)
+    _check_labels(data.get("labels"), species, where)
     if matrix.shape != (n, n):
         raise AlphaCrystalError(f"{where}: contact_map is {matrix.shape[0] if matrix.ndim else 0}x"
                                 f"{matrix.shape[1] if matrix.ndim > 1 else 0}, expected {n}x{n} for {n} atoms")
