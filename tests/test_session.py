@@ -193,7 +193,7 @@ def test_a_broken_project_changes_nothing(nacl_inputs, tmp_path):
     with pytest.raises(ProjectFileError, match="broken.acproj: not a readable project"):
         s.load_project(bad, tmp_path / "broken.acproj")
     assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
-    from core.app.project import _meta
+    from core.app.run import run_meta as _meta
 
     assert _meta("x") == {} and _meta(5) == {} and _meta({"notes": 5, "settings": {}}) == {"settings": {}}
     assert _meta({"notes": ["a note"]}) == {"notes": ["a note"]}  # optional information: never refuses a project

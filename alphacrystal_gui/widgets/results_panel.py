@@ -109,8 +109,7 @@ class ResultsPanel(QWidget):
         results = self.session.run.results
         if results is None or results.provisional:
             return []
-        notes = results.meta.get("notes")
-        return [str(n) for n in notes if n] if isinstance(notes, list) else []  # a run folder's file may hold anything
+        return [n for n in results.meta.get("notes", []) if n]  # checked on reading (core.app.run.run_meta)
 
     def _show_run_notes(self) -> None:
         notes = self.run_notes()

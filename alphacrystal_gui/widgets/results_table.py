@@ -97,6 +97,22 @@ RELAXATION_ONLY = ("* The GA structure had no bond of the map (fitness 0: an ass
                    "or far from the map); this result comes from the relaxation, not from the contact map")
 
 
+def filter_rows(table: QTableWidget, text: str, word_columns: tuple[int, ...] = ()) -> int:
+    """Show only the rows of ``table`` with a cell containing ``text`` (case-insensitive; in
+    ``word_columns`` a whole word of the cell: 'stable' is not 'metastable'); returns how many are
+    shown. The one filter of the window's tables."""
+    needle = text.strip().lower()
+    shown = 0
+    for row in range(table.rowCount()):
+        texts = {col: table.item(row, col).text().lower() for col in range(table.columnCount())
+                 if table.item(row, col) is not None}
+        hide = bool(needle) and not any(needle in t.replace("⚠", " ").split() if col in word_columns else needle in t
+                                        for col, t in texts.items())
+        table.setRowHidden(row, hide)
+        shown += not hide
+    return shown
+
+
 class NumberItem(QTableWidgetItem):
     """A cell that shows ``text`` and sorts by ``value`` (numbers first, right-aligned; blanks and
     words after them, by their text): the display and edit roles of a QTableWidgetItem are one
@@ -172,14 +188,7 @@ class ResultsTable(QTableWidget):
     def set_filter(self, text: str) -> int:
         """Show only the rows whose cells contain ``text`` (any column, case-insensitive);
         returns how many are shown."""
-        needle = text.strip().lower()
-        shown = 0
-        for row in range(self.rowCount()):
-            cells = (self.item(row, col).text().lower() for col in range(self.columnCount()) if self.item(row, col))
-            hide = bool(needle) and not any(needle in cell for cell in cells)
-            self.setRowHidden(row, hide)
-            shown += not hide
-        return shown
+        return filter_rows(self, text)
 
     def set_records(self, records: list, provisional: bool = False) -> None:
         """Show ``records`` (:class:`core.ResultRecord`); ``provisional``: a running run's results,

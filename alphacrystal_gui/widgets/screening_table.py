@@ -15,7 +15,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from alphacrystal_gui.widgets.results_table import NumberItem, hull_tooltip
+from alphacrystal_gui.widgets.results_table import NumberItem, filter_rows, hull_tooltip
 from core import (
     SCREEN_FLOAT_FORMATS,
     SCREEN_LOWER_COLUMN,
@@ -113,18 +113,8 @@ class ScreeningTable(QDialog):
     def set_filter(self, text: str) -> int:
         """Show only the rows with a cell containing ``text`` (case-insensitive; a stability cell
         matches by word, so 'stable' is not 'unstable'); returns how many are shown."""
-        needle = text.strip().lower()
-        shown = 0
-        stability = [key for key, _ in COLUMNS].index("stability")
-        for row in range(self.table.rowCount()):
-            cells = [self.table.item(row, col).text().lower() for col in range(self.table.columnCount())
-                     if self.table.item(row, col) is not None and col != stability]
-            label = self.table.item(row, stability)
-            words = label.text().lower().replace("⚠", " ").split() if label is not None else []
-            hide = bool(needle) and not (any(needle in cell for cell in cells) or needle in words)
-            self.table.setRowHidden(row, hide)
-            shown += not hide
-        self.status.setText(f"{shown} of {self.table.rowCount()} formulas shown" if needle else "")
+        shown = filter_rows(self.table, text, word_columns=([key for key, _ in COLUMNS].index("stability"),))
+        self.status.setText(f"{shown} of {self.table.rowCount()} formulas shown" if text.strip() else "")
         return shown
 
     def _open(self, table_row: int) -> None:

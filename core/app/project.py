@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from pymatgen.core import Structure
 
-from core.app.run import SessionResults
+from core.app.run import SessionResults, run_meta
 from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
 from core.contact_model.inference import ContactPrediction
@@ -155,17 +155,6 @@ class Project:
             raise ProjectFileError(f"{where}: not a readable project ({_problem(exc)})") from None
 
 
-def _meta(value) -> dict:
-    """A project's run metadata (optional information: another kind of value is dropped, never a
-    reason to refuse the project); its ``notes`` only as a list of strings."""
-    if not isinstance(value, dict):
-        return {}
-    notes = value.get("notes")
-    if notes is not None and not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
-        value = {k: v for k, v in value.items() if k != "notes"}
-    return dict(value)
-
-
 def _problem(exc: BaseException) -> str:
     """A malformed project's problem in words: a missing field named as such (``KeyError: 'prediction'``
     told a user the name of a Python exception), the engine's own message, else the exception."""
@@ -232,7 +221,7 @@ def _contents(project: Project) -> ProjectContents:
     results = SessionResults(str(run.get("formula", project.formula)), str(run.get("inputs", "opened project")),
                              records, [str(line) for line in run.get("discarded", [])],
                              bool(run.get("cancelled", False)), float(run.get("seconds", 0.0)),
-                             meta=_meta(run.get("meta"))) if records else None
+                             meta=run_meta(run.get("meta"))) if records else None
     settings, notes = None, []
     if project.settings:
         settings, refused = PredictionSettings.usable_from_dict(project.settings)

@@ -114,6 +114,18 @@ class SessionResults:
                 "cancelled": self.cancelled, "seconds": self.seconds, "meta": self.meta}
 
 
+def run_meta(value) -> dict:
+    """Run metadata as read from a file (a project, a run folder's summary.json): optional
+    information, so another kind of value is dropped, never a reason to refuse the file; its
+    ``notes`` only as a list of strings (the one check of them: the views trust it)."""
+    if not isinstance(value, dict):
+        return {}
+    notes = value.get("notes")
+    if notes is not None and not (isinstance(notes, list) and all(isinstance(n, str) for n in notes)):
+        value = {k: v for k, v in value.items() if k != "notes"}
+    return dict(value)
+
+
 class ProvisionalResults:
     """The structures a running run has relaxed so far, ranked by energy so far: one record per
     key (a later relaxation of the same structure replaces its record)."""

@@ -39,7 +39,7 @@ from core.app.inputs import RunInputs
 from core.app.preferences import Preferences
 from core.app.project import Project, ProjectContents
 from core.app.reference import ReferenceOverlay
-from core.app.run import RunModel, RunRequest, RunState, SessionResults
+from core.app.run import RunModel, RunRequest, RunState, SessionResults, run_meta
 from core.candidates.propose import Candidate, rerun_candidate, rerun_start
 from core.contact.contact_map import ContactMap
 from core.contact.map_document import ContactMapDocument
@@ -295,7 +295,7 @@ class Session:
         try:
             self.run.show(SessionResults(formula, f"run folder {path}", list(records),
                                          list(meta.get("discarded", [])), False, float(meta.get("seconds") or 0.0),
-                                         meta=dict(meta)),
+                                         meta=run_meta(meta)),
                           f"{len(records)} structures from {path}")
         finally:
             self._replacing = False

@@ -89,18 +89,20 @@ def check_output_file(path: str | os.PathLike, kind: str | None = None) -> Path:
     return target
 
 
-def _probe_writable(target: Path) -> None:
-    """Write access tried for real, since permission bits do not tell (a read-only or special file system
-    such as /proc, where even root cannot write): the folder receives a temporary file that is removed
-    at once, which is what writing the output takes (it is written beside its place and renamed into
-    it, :func:`core.io.files.atomic_write_bytes`); the user's existing file is not touched."""
+def _probe_writable(target: Path, folder: Path | None = None) -> None:
+    """Write access to ``folder`` (default: ``target``'s) tried for real, since permission bits do not
+    tell (a read-only or special file system such as /proc, where even root cannot write): the folder
+    receives a temporary file that is removed at once, which is what writing the output takes (it is
+    written beside its place and renamed into it, :func:`core.io.files.atomic_write_bytes`); the
+    user's existing file is not touched. The error names ``target``."""
     import tempfile
 
+    folder = target.parent if folder is None else folder
     try:
-        with tempfile.TemporaryFile(dir=target.parent):
+        with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise StructureFileError(f"{target}: the folder {target.parent} is not writable "
+        raise StructureFileError(f"{target}: the folder {folder} is not writable "
                                  f"({exc.strerror or exc})") from None
 
 
@@ -187,11 +189,7 @@ def check_output_folder(path: str | os.PathLike) -> Path:
     if existing.exists() and not os.access(existing, os.W_OK | os.X_OK):
         raise StructureFileError(f"{target}: the folder {existing} is not writable")
     if existing.exists():  # permission bits do not tell on /proc or /sys, where even root cannot make a folder
-        try:
-            _probe_writable(existing / "probe")  # a temporary file in it, removed at once
-        except StructureFileError:
-            raise StructureFileError(f"{target}: the folder {existing} is not writable (a read-only or special "
-                                     "file system)") from None
+        _probe_writable(target, existing)
     return target
 
 def check_file_stem(stem: str) -> str:

@@ -165,12 +165,8 @@ another value re-runs those formulas from their stores in seconds (no refusal)."
 def changed_settings(stored: dict, settings: dict) -> list[str]:
     """The settings (keys) that differ between ``stored`` (a finished run folder's) and ``settings``
     where the prediction would change (not :data:`IGNORED_SETTINGS`)."""
-    def comparable(value):
-        return list(value) if isinstance(value, tuple) else value
-
     keys = dict.fromkeys([*settings, *stored])
-    return [key for key in keys
-            if key not in IGNORED_SETTINGS and comparable(stored.get(key)) != comparable(settings.get(key))]
+    return [key for key in keys if key not in IGNORED_SETTINGS and not _same(stored.get(key), settings.get(key))]
 
 
 def settings_changes(stored: dict, settings: dict) -> list[str]:
@@ -188,9 +184,9 @@ def settings_changes(stored: dict, settings: dict) -> list[str]:
         return "no --fast" if all(_same(values.get(k), default[k]) for k in keys) else None
 
     # a preset switch changes several settings at once; one of them alone is that option's change
-    if (len(keys) > 1 and set(keys) <= preset and None not in (side(stored), side(settings))
-            and side(stored) != side(settings)):
-        return [f"{side(stored)} -> {side(settings)}"]
+    before, after = side(stored), side(settings)
+    if len(keys) > 1 and set(keys) <= preset and None not in (before, after) and before != after:
+        return [f"{before} -> {after}"]
     words = []
     for k in keys:
         change = f"{setting_value(k, stored.get(k))} -> {setting_value(k, settings.get(k))}"

@@ -264,7 +264,7 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
     split = full_range_split(data)
     parts = {"train": split.train, "validation": split.validation, "test": split.test}
     everything = load_dataset(data)
-    single = np.array([len(set(everything.atoms(k)[2].tolist())) == 1 for k in range(len(everything))])
+    single = _single_element(everything)
     _check_fit_data(everything, single, split.train, data)
     elemental = everything.subset(np.flatnonzero(single))
     say(", ".join(f"{len(d)} {name} structures" for name, d in parts.items())
@@ -317,6 +317,11 @@ def build_reference_phases(data: str | os.PathLike, potential: str = "chgnet", d
                            potential_ids=np.array([rows[f].energy_id for f in formulas]), known=known)
 
 
+def _single_element(dataset: CrystalDataset) -> np.ndarray:
+    """Whether each structure of ``dataset`` is of one element (an elemental structure)."""
+    return np.array([len(set(dataset.atoms(k)[2].tolist())) == 1 for k in range(len(dataset))])
+
+
 def element_mp_ids(elemental: CrystalDataset) -> dict[str, str]:
     """{element: Materials Project id of its lowest-formation-energy elemental structure in
     ``elemental``}: the element's known phase, as a compound's is MP's lowest polymorph (fcc Cu,
@@ -341,8 +346,7 @@ def with_mp_lowest_elements(references: ReferencePhases, data: str | os.PathLike
     any energy again (the potential's energies and ids are unchanged)."""
     split = full_range_split(data)
     everything = load_dataset(data)
-    single = np.array([len(set(everything.atoms(k)[2].tolist())) == 1 for k in range(len(everything))])
-    mp_lowest = element_mp_ids(everything.subset(np.flatnonzero(single)))
+    mp_lowest = element_mp_ids(everything.subset(np.flatnonzero(_single_element(everything))))
     partitions = np.asarray(references.partitions)
     mp_ids = np.array([mp_lowest.get(str(f), str(i)) if p == "element" else str(i)
                        for f, i, p in zip(references.formulas, references.mp_ids, partitions)])
