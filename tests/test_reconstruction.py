@@ -299,9 +299,12 @@ def test_target_json_errors():
     with pytest.raises(AlphaCrystalError, match="2x2"):
         target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
                           "contact_map": [[0]]})
-    with pytest.raises(AlphaCrystalError, match="symmetric 0/1"):
+    with pytest.raises(AlphaCrystalError, match=r"must hold 0 and 1 only \(row 1 has 2\)"):
         target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
                           "contact_map": [[0, 2], [1, 0]]})
+    with pytest.raises(AlphaCrystalError, match=r"must be symmetric \(row 1 differs from column 1\)"):
+        target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
+                          "contact_map": [[0, 0], [1, 0]]})
     # contact-map FILE --json is not a target: said so, with what to do (a new user's trial)
     with pytest.raises(AlphaCrystalError, match=r"output of contact-map FILE --json: reconstruct rutile.cif itself"):
         target_from_dict({"file": "rutile.cif", "formula": "TiO2", "spacegroup_number": 136, "matrix": [[0]]})

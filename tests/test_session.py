@@ -709,3 +709,52 @@ def test_a_setting_refused_beside_the_defaults_is_kept_beside_its_own_values():
         {"potential": "sevennet", "second_potential": "chgnet", "population": 10**9})
     assert (settings.potential, settings.second_potential) == ("sevennet", "chgnet")
     assert list(refused) == ["population"]
+
+
+def test_a_projects_maps_are_checked_before_the_session_changes(nacl_inputs, tmp_path):
+    """A map of the wrong size, with a -1 or 1e300 in it, one compound's map under another's formula or
+    a threshold of 7.5 is refused naming the file; nothing of the session changes (a 3 × 3 map for two
+    atoms opened half the project and then raised from the session; a -1 raised OverflowError)."""
+    import json
+
+    from core.app.project import ProjectFileError
+
+    saved = session_with(nacl_inputs)
+    path = tmp_path / "good.acproj"
+    saved.save(path)
+    good = json.loads(path.read_text())
+    z = next(iter(good["maps"]))
+    n = len(good["maps"][z]["prediction"]["species"])
+    rows = good["maps"][z]["prediction"]["contact"]
+
+    def damaged(change) -> Project:
+        data = json.loads(path.read_text())
+        change(data["maps"][z])
+        return Project(**{k: v for k, v in data.items() if k in Project.__dataclass_fields__})
+
+    s = session_with(nacl_inputs, "NaCl")
+    s.inputs.document().toggle(0, 1)
+    before = s.inputs.document().matrix.copy()
+    cases = {
+        "edited_map is 3x3, expected 2x2": lambda m: m.update(edited_map=[[0, 1, 0], [1, 0, 0], [0, 0, 0]]),
+        "edited_map must hold 0 and 1 only \\(row 1 has -1\\)": lambda m: m.update(
+            edited_map=[[0, -1] + [0] * (n - 2)] + [[0] * n for _ in range(n - 1)]),
+        "edited_map must hold 0 and 1 only \\(row 2 has 1e\\+300\\)": lambda m: m.update(
+            edited_map=[[0] * n, [1e300] + [0] * (n - 1)] + [[0] * n for _ in range(n - 2)]),
+        "edited_map must be symmetric": lambda m: m.update(
+            edited_map=[[0, 1] + [0] * (n - 2)] + [[0] * n for _ in range(n - 1)]),
+        "threshold must be a probability in \\[0, 1\\], got 7.5": lambda m: m.update(threshold=7.5),
+        "contact is 3x3, expected 2x2": lambda m: m["prediction"].update(contact=[[0, 1, 0], [1, 0, 0], [0, 0, 0]]),
+        "species Na Cl Na Cl are not the atoms of NaCl with Z = 1": lambda m: m["prediction"].update(
+            species=m["prediction"]["species"] * 2, labels=m["prediction"]["labels"] * 2),
+        "is a map of KBr, not of the project's NaCl": lambda m: m["prediction"].update(
+            formula="KBr", species=["K" if e == "Na" else "Br" for e in m["prediction"]["species"]]),
+        "probabilities must lie in \\[0, 1\\]": lambda m: m["prediction"].update(
+            probabilities=[[float("nan")] * n for _ in range(n)]),
+    }
+    assert len(rows) == n
+    for message, change in cases.items():
+        with pytest.raises(ProjectFileError, match=f"bad.acproj: not a readable project \\(the map of Z = {z}.*{message}"):
+            s.load_project(damaged(change), tmp_path / "bad.acproj")
+        assert s.inputs.formula == "NaCl" and np.array_equal(s.inputs.document().matrix, before)
+        assert s.project_path is None

@@ -19,7 +19,9 @@ from pymatgen.core import Structure
 from core.app.run import SessionResults, run_meta
 from core.candidates.propose import Candidate
 from core.contact.contact_map import ContactMap, compute_contact_map
+from core.contact.matrix_check import checked_contact_matrix, checked_threshold
 from core.contact_model.inference import ContactPrediction
+from core.crystal.composition import same_formula
 from core.crystal.symmetry import primitive_cell
 from core.errors import AlphaCrystalError, StructureFileError
 from core.io.files import atomic_write_text, json_text
@@ -150,7 +152,8 @@ class Project:
         """
         try:
             return _contents(self)
-        except (KeyError, TypeError, ValueError, AttributeError, IndexError, AlphaCrystalError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError,
+                AlphaCrystalError) as exc:
             where = str(path) if path is not None else "project"
             raise ProjectFileError(f"{where}: not a readable project ({_problem(exc)})") from None
 
@@ -193,6 +196,29 @@ class ProjectContents:
     """What could not be restored, in words for the user."""
 
 
+def _stored_maps(formula: str, stored: dict) -> tuple[dict[int, ContactPrediction],
+                                                     dict[int, tuple[np.ndarray | None, float | None]]]:
+    """The project's map of each Z, as predicted and as edited (matrix or None; threshold or None),
+    each checked as any map read from a file is (:mod:`core.contact.matrix_check`): one compound's
+    map under another's formula, a 3 × 3 map for two atoms or a -1 in it failed after the session
+    had begun to change."""
+    predictions: dict[int, ContactPrediction] = {}
+    edited: dict[int, tuple[np.ndarray | None, float | None]] = {}
+    for key, m in stored.items():
+        where = f"the map of Z = {key}"
+        prediction = ContactPrediction.from_dict(m["prediction"], where)
+        if str(prediction.z) != str(key):
+            raise AlphaCrystalError(f"{where} holds a prediction for Z = {prediction.z}")
+        if not same_formula(prediction.formula, formula):
+            raise AlphaCrystalError(f"{where} is a map of {prediction.formula}, not of the project's {formula}")
+        n = len(prediction.species)
+        matrix = (None if m.get("edited_map") is None
+                  else checked_contact_matrix(m["edited_map"], n, where, "edited_map"))
+        threshold = None if m.get("threshold") is None else checked_threshold(m["threshold"], where)
+        predictions[prediction.z], edited[prediction.z] = prediction, (matrix, threshold)
+    return predictions, edited
+
+
 def _contents(project: Project) -> ProjectContents:
     candidates = [Candidate.from_dict({k: v for k, v in c.items() if k != "run"}) for c in project.candidates]
     templates = [TemplateCandidate.from_dict({k: v for k, v in t.items() if k != "run"}) for t in project.templates]
@@ -200,14 +226,7 @@ def _contents(project: Project) -> ProjectContents:
                                                                "edited_map": project.edited_map,
                                                                "threshold": project.threshold}}
                               if project.prediction else {})
-    predictions = {int(z): ContactPrediction.from_dict(m["prediction"]) for z, m in stored.items()}
-    edited: dict[int, tuple[np.ndarray | None, float | None]] = {}
-    for z, m in stored.items():
-        n = len(predictions[int(z)].species)
-        matrix = None if m.get("edited_map") is None else np.asarray(m["edited_map"], dtype=np.uint8)
-        if matrix is not None and matrix.shape != (n, n):
-            raise ValueError(f"the edited map of Z = {z} is not {n} × {n}")
-        edited[int(z)] = (matrix, None if m.get("threshold") is None else float(m["threshold"]))
+    predictions, edited = _stored_maps(project.formula, stored)
     reference = reference_map = None
     if project.reference:
         reference = Structure.from_dict(project.reference["structure"])

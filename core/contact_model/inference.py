@@ -8,10 +8,16 @@ from functools import lru_cache
 import numpy as np
 
 from core.contact.contact_rule import DEFAULT_RULE, pair_windows
+from core.contact.matrix_check import (
+    check_species_of_formula,
+    checked_contact_matrix,
+    checked_probabilities,
+    checked_threshold,
+)
 from core.contact_model.model import ContactModel
 from core.crystal.composition import Formula, parse_formula
 from core.crystal.elements import atomic_numbers
-from core.errors import FormulaError
+from core.errors import AlphaCrystalError, FormulaError
 from core.runtime.device import resolve_device
 from resources import RESOURCE_DIR
 
@@ -50,12 +56,30 @@ class ContactPrediction:
     threshold: float
 
     @classmethod
-    def from_dict(cls, data: dict) -> ContactPrediction:
-        """Inverse of :meth:`to_dict` (probabilities rounded to 4 decimals there)."""
-        return cls(formula=data["formula"], z=int(data["z"]), z_options=tuple(data["z_options"]),
-                   species=tuple(data["species"]), labels=tuple(data["labels"]),
-                   probabilities=np.asarray(data["probabilities"], dtype=np.float32),
-                   contact=np.asarray(data["contact"], dtype=np.uint8), threshold=float(data["threshold"]))
+    def from_dict(cls, data: dict, where: str = "prediction") -> ContactPrediction:
+        """Inverse of :meth:`to_dict` (probabilities rounded to 4 decimals there), checked as a
+        file's content is (:mod:`core.contact.matrix_check`).
+
+        Raises
+        ------
+        AlphaCrystalError
+            Species that are not the formula's atoms with Z, labels not one per atom, a map or
+            probabilities not n × n, a map not symmetric 0/1 with a zero diagonal, probabilities
+            or the threshold outside [0, 1]; the message names ``where``.
+        """
+        formula, z = str(data["formula"]), data["z"]
+        if isinstance(z, bool) or not isinstance(z, int) or z < 1:
+            raise AlphaCrystalError(f"{where}: z must be a whole number of formula units, got {z!r}")
+        species, labels = tuple(str(s) for s in data["species"]), tuple(str(s) for s in data["labels"])
+        check_species_of_formula(species, formula, z, where)
+        if len(labels) != len(species):
+            raise AlphaCrystalError(f"{where}: {len(labels)} labels for {len(species)} atoms")
+        n = len(species)
+        return cls(formula=formula, z=z, z_options=tuple(int(v) for v in data["z_options"]),
+                   species=species, labels=labels,
+                   probabilities=checked_probabilities(data["probabilities"], n, where),
+                   contact=checked_contact_matrix(data["contact"], n, where, "contact"),
+                   threshold=checked_threshold(data["threshold"], where))
 
     def to_dict(self) -> dict:
         return {

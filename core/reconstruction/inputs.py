@@ -26,6 +26,7 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from core.contact.contact_rule import DEFAULT_RULE, RULES
+from core.contact.matrix_check import checked_contact_matrix
 from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
 from core.crystal.symmetry import crystal_system, spacegroup_from_text
@@ -157,17 +158,6 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
         species = tuple(formula.atom_elements(z if z is not None else formula.typed_z))
     else:
         raise AlphaCrystalError(f"{where}: give 'formula' (and 'z') or 'species'")
-    rows = data["contact_map"]
-    if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-        raise AlphaCrystalError(f"{where}: contact_map must be a list of rows (a square 0/1 matrix)")
-    lengths = sorted({len(r) for r in rows})
-    if len(lengths) > 1:
-        short = next(k for k, r in enumerate(rows) if len(r) != len(rows[0]))
-        raise AlphaCrystalError(f"{where}: contact_map rows differ in length ({', '.join(map(str, lengths))} "
-                                f"entries; row {short + 1} has {len(rows[short])}, row 1 has {len(rows[0])})")
-    if not all(isinstance(v, (int, float)) and not isinstance(v, bool) for r in rows for v in r):
-        raise AlphaCrystalError(f"{where}: contact_map must hold numbers 0 and 1 (not text or true/false)")
-    matrix = np.asarray(rows, dtype=float)
     try:
         lattice = tuple(float(v) for v in data["lattice"])
     except (TypeError, ValueError):
@@ -185,15 +175,7 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
                                 f"got {data['spacegroup']!r}") from None
     n = len(species)
     _check_labels(data.get("labels"), species, where)
-    if matrix.shape != (n, n):
-        raise AlphaCrystalError(f"{where}: contact_map is {matrix.shape[0] if matrix.ndim else 0}x"
-                                f"{matrix.shape[1] if matrix.ndim > 1 else 0}, expected {n}x{n} for {n} atoms")
-    if not np.isin(matrix, (0, 1)).all() or not np.array_equal(matrix, matrix.T):
-        raise AlphaCrystalError(f"{where}: contact_map must be a symmetric 0/1 matrix")
-    if np.diag(matrix).any():  # it was ignored without a word and the run reported fitness 1
-        rows = ", ".join(str(k + 1) for k in np.flatnonzero(np.diag(matrix))[:5])
-        raise AlphaCrystalError(f"{where}: contact_map has 1 on its diagonal (row {rows}): a contact map pairs "
-                                "different atoms of the cell, its diagonal is 0")
+    matrix = checked_contact_matrix(data["contact_map"], n, where)
     if len(lattice) != 6 or not all(np.isfinite(lattice)):
         raise AlphaCrystalError(f"{where}: lattice must be six finite numbers [a, b, c, alpha, beta, gamma] "
                                 f"(Å, degrees), got {list(lattice)}")
