@@ -179,6 +179,10 @@ class RunPanel(QWidget):
         self.timer.setInterval(REDRAW_INTERVAL_MS)
         self.timer.timeout.connect(self.redraw)
         self._showing = False
+        self._shown: dict = {}
+        """What :meth:`show_settings` last showed, as :meth:`values` reads it: an edit sends only the
+        fields that differ from it (every field was sent, so a session's automatic process count
+        became a fixed one when the population changed)."""
         for box in (self.population, self.generations, self.restarts, self.assignments, self.processes):
             box.valueChanged.connect(self._edited)
         self.relax.toggled.connect(self._edited)
@@ -239,10 +243,16 @@ class RunPanel(QWidget):
             self.ranking_options.apply(settings.to_dict())
         finally:
             self._showing = False
+        self._shown = self.values()
 
     def _edited(self) -> None:
-        if not self._showing:
-            self.settingsEdited.emit(self.values())
+        if self._showing:
+            return
+        values = self.values()
+        changed = {key: value for key, value in values.items() if key not in self._shown or self._shown[key] != value}
+        self._shown = values
+        if changed:
+            self.settingsEdited.emit(changed)
 
     # run state ---------------------------------------------------------------
     def set_running(self, running: bool) -> None:
