@@ -70,6 +70,30 @@ def test_settings_out_of_the_engines_range_are_refused_by_the_settings(field, va
         PredictionSettings(**{field: value})
 
 
+def test_the_clis_setting_options_take_their_ranges_from_the_settings():
+    """Each predict option of a PredictionSettings field allows exactly that field's range (COUNT_RANGES,
+    OTHER_RANGES; meV/atom options × 1000): the CLI had its own literal copies of five of them."""
+    from core.cli.main import build_parser
+    from core.cli.options import RELAXED_ONLY_OPTIONS, Number
+    from core.predict.settings import COUNT_RANGES, OTHER_RANGES
+
+    predict = build_parser()._subparsers._group_actions[0].choices["predict"]
+    fields = {"top_k": "top_k", "strain": "max_strain", "second_weight": "second_weight",
+              "symmetry_prior": "symmetry_prior", "near_tie": "near_tie", "ehull_threshold": "ehull_threshold",
+              "relax_per_candidate": "relax_per_candidate", "templates_top_k": "template_top_k",
+              "patience": "patience", "stall": "stall", "population": "population", "generations": "generations",
+              "restarts": "restarts", "assignments": "n_assignments", "escalate": "escalate_to"}
+    checked = 0
+    for action in predict._actions:
+        if action.dest in fields and isinstance(action.type, Number):
+            field = fields[action.dest]
+            scale = RELAXED_ONLY_OPTIONS.get(field, 1)
+            low, high = {**COUNT_RANGES, **OTHER_RANGES}[field]
+            assert (action.type.low, action.type.high) == pytest.approx((low * scale, high * scale)), action.dest
+            checked += 1
+    assert checked == len(fields)
+
+
 def test_the_minimum_population_runs(tmp_path, capsys):
     spec = {"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.64, 5.64, 5.64, 90, 90, 90],
             "contact_map": [[0, 1], [1, 0]], "name": "nacl"}

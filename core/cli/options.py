@@ -24,6 +24,7 @@ from core.predict.settings import (
     MAGMOM_SOURCES,
     MAX_COUNT,
     MAX_STRAIN,
+    OTHER_RANGES,
     RANKINGS,
     SECOND_TOP,
     SHORT_GA_BUDGET,
@@ -122,7 +123,13 @@ def warn_about_processes(args: argparse.Namespace) -> None:
 
 seed = Number(int, 0, MAX_SEED)
 
-top_spacegroups = Number(int, 1, 230, note="there are 230 space groups")
+def setting_number(setting: str, kind: type = float, scale: float = 1.0, note: str = "") -> Number:
+    """argparse type of the option of ``setting`` over its one range (:data:`OTHER_RANGES`), in the
+    option's unit (``scale`` 1000: meV/atom for a setting in eV/atom)."""
+    low, high = (kind(bound * scale) for bound in OTHER_RANGES[setting])
+    return Number(kind, low, high, note=note)
+
+top_spacegroups = setting_number("top_k", int, note="there are 230 space groups")
 
 population = Number(int, *COUNT_RANGES["population"],
                     note="the GA keeps 2 elite individuals and breeds at least 2 children")
@@ -131,7 +138,7 @@ ga_runs = Number(int, *COUNT_RANGES["restarts"])
 
 escalate_to = Number(int, *COUNT_RANGES["escalate_to"], note="0: off")
 
-strain = Number(float, 0.0, MAX_STRAIN, note="a fraction of the lattice lengths; 0: fixed")
+strain = setting_number("max_strain", note="a fraction of the lattice lengths; 0: fixed")
 
 positive_float = Number(float, 0.0, low_open=True)
 
@@ -380,14 +387,14 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                    help=f"potential that re-ranks the {SECOND_TOP} lowest distinct structures at the first one's relaxed "
                         "geometry (default auto: SevenNet-0 after CHGNet, CHGNet after a SevenNet; --fast: none; "
                         "docs/ranking.md)")
-    p.add_argument("--second-weight", type=Number(float, 0.0, 1.0), default=None, metavar="W",
+    p.add_argument("--second-weight", type=setting_number("second_weight"), default=None, metavar="W",
                    help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
                         "mean; 1: the second alone at the first one's geometry)")
-    p.add_argument("--symmetry-prior", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
+    p.add_argument("--symmetry-prior", type=setting_number("symmetry_prior", scale=1000, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help=f"the first {SECOND_TOP} structures are ordered by energy minus MEV × ln P(relaxed space "
                    "group | composition, Z), P from the candidate model (default "
                    f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; not with --ranking learned; docs/ranking.md)")
-    p.add_argument("--near-tie", type=Number(float, 0.0, 1000.0, note="meV/atom; 0: off"), default=None,
+    p.add_argument("--near-tie", type=setting_number("near_tie", scale=1000, note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
                    "docs/ranking.md)")
@@ -398,7 +405,8 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                                     for k, frame in FRAME_FOR_POTENTIAL.items())
                         + "; mp-fitted: Materials Project's formation energies with the potential's fitted "
                         "elemental energies; none: no energy above the hull; docs/stability.md)")
-    p.add_argument("--ehull-threshold", type=Number(float, 0.0, 10000.0, note="meV/atom"), default=None,
+    p.add_argument("--ehull-threshold", type=setting_number("ehull_threshold", scale=1000, note="meV/atom"),
+                   default=None,
                    metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
                    f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")
     p.add_argument("--sources", default="contact,templates",
