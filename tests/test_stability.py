@@ -128,6 +128,7 @@ def test_the_hull_picture_of_a_binary_names_phases_tie_lines_and_results():
     assert stable == {"Na", "Cl", "NaCl"}  # NaCl3 lies above NaCl + Cl
     assert ("Na", "NaCl") in picture.edges and ("Cl", "NaCl") in picture.edges
     (mark,) = picture.predictions
+    assert mark["hull_text"] == "+733 meV/atom above the hull"
     assert mark["index"] == 0 and mark["fractions"] == pytest.approx((2 / 3, 1 / 3))
     assert mark["formation_energy"] == pytest.approx(-0.6) and mark["e_above_hull"] == pytest.approx(0.733, abs=1e-3)
     assert hull_picture([{"rank": 1, "formula": "NaCl", "formation_energy_per_atom": None}], judge) is None
@@ -169,6 +170,13 @@ def test_a_runs_polymorphs_are_judged_against_its_own_lowest_structure():
     assert lower.e_above_hull == pytest.approx(-0.010) and known.e_above_hull == pytest.approx(0.010)
     assert known.near_hull and lower.near_hull and "not told apart" in known.row()["hull_note"]
     assert "far below" not in lower.note
+    # the hull plot's words: a point drawn under the known hull is not "+50 meV/atom above the hull"
+    from core.stability.picture import hull_picture
+
+    rows = [{"rank": k + 1, "formula": "NaCl2", **s.row()} for k, s in enumerate((best, near, far))]
+    words = [m["hull_text"] for m in hull_picture(rows, judge).predictions]
+    assert words[0] == "167 meV/atom below the known hull (this run's lowest structure)"
+    assert words[1] == "+50 meV/atom above this run's lowest structure, which lies 167 meV/atom below the known hull"
     # without polymorphs below the known hull each keeps its own place
     above = place_polymorphs(judge, "Na2Cl", [_energy("Na2Cl", -0.6)])[0]
     assert above.e_above_hull == pytest.approx(-0.6 + 4 / 3) and above.label == "unstable"

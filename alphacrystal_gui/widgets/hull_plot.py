@@ -147,10 +147,9 @@ class HullPlot(QWidget):
         off = [result_xy is None and m["formation_energy"] > TOP_EV for m in marks]  # binary plot only
         if result_xy is None:
             result_xy = [(m["fractions"][1], min(m["formation_energy"], TOP_EV)) for m in marks]
-        # E_hull rounded as the table rounds it (whole_mev)
-        data = [(m["index"], f"{m['name']}: {m['formation_energy']:.3f} eV/atom, "
-                 f"{whole_mev(1000 * m['e_above_hull']):+d} meV/atom above the hull" + (" (off the scale)" if o else ""))
-                for m, o in zip(marks, off)]
+        # E_hull in the engine's words, rounded as the table rounds it
+        data = [(m["index"], f"{m['name']}: {m['formation_energy']:.3f} eV/atom, {m['hull_text']}"
+                 + (" (off the scale)" if o else "")) for m, o in zip(marks, off)]
         self.results.setData(np.array([x for x, _ in result_xy]), np.array([y for _, y in result_xy]), data=data,
                              symbol=["t1" if o else "star" for o in off])
 

@@ -30,6 +30,7 @@ import numpy as np
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
+from core.crystal.composition import MP20_MAX_ATOMS
 from core.errors import AlphaCrystalError
 from core.stability.references import ReferencePhases, formation_energy, reference_file
 
@@ -209,6 +210,24 @@ def resolved_frame(frame: str, potential: str) -> str:
     return FRAME_FOR_POTENTIAL.get(potential, "potential") if frame == "auto" else frame
 
 
+def measured_from_run_lowest(floor: float) -> bool:
+    """Whether a run whose lowest structure lies ``floor`` eV/atom above the known hull (negative:
+    below it) measures its other structures from that lowest one (:func:`place_on_hull`)."""
+    return floor < -ON_HULL_EV
+
+
+def e_hull_words(e_above_hull: float, floor: float) -> str:
+    """A result's E_hull (eV/atom) in words beside a drawn hull of the known phases, ``floor`` being
+    the run's lowest E_hull: where that lowest lies below the known hull, the others are measured
+    from it, not from the hull drawn (a point drawn under the line read "+23 meV/atom above the hull")."""
+    if not measured_from_run_lowest(floor):
+        return f"{whole_mev(1000 * e_above_hull):+d} meV/atom above the hull"
+    if e_above_hull <= floor:
+        return f"{-whole_mev(1000 * e_above_hull)} meV/atom below the known hull (this run's lowest structure)"
+    return (f"{whole_mev(1000 * e_above_hull):+d} meV/atom above this run's lowest structure, which lies "
+            f"{-whole_mev(1000 * floor)} meV/atom below the known hull")
+
+
 def label_for(e_above_hull: float, threshold: float) -> str:
     """``stable`` / ``metastable`` / ``unstable`` for an energy above the hull (eV/atom)."""
     if e_above_hull <= ON_HULL_EV:
@@ -365,7 +384,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     reference_id = judge.reference_id(formula)
     if reference_id is None:  # a new compound, or one held out of the references
         placed = [replace(s, note=f"{formula} is not among the reference phases (our Materials Project structures of "
-                                  "up to 20 atoms, about 4 % of formulas withheld for independent evaluation): a new "
+                                  f"up to {MP20_MAX_ATOMS} atoms, about 4 % of formulas withheld for independent evaluation): a new "
                                   "compound for this hull, judged against its system's other known phases "
                                   "(docs/stability.md)") for s in placed]
     found = [i for i, ids in enumerate(known_ids or []) if reference_id and reference_id in ids]
@@ -394,7 +413,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
         placed = _placed_from_stored_known(judge, comp, placed, named, place, polymorph_error)
     lowest = min(range(len(placed)), key=lambda i: placed[i].e_above_hull)
     floor = placed[lowest].e_above_hull
-    if floor < -ON_HULL_EV:
+    if measured_from_run_lowest(floor):
         below = f"{-whole_mev(1000 * floor)} meV/atom below the known hull"
         # the decomposition-energy convention: the lowest reads its distance below the hull of the
         # others, the others their distance above the hull it joins; every figure is the potential's

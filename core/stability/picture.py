@@ -11,7 +11,14 @@ from dataclasses import dataclass
 from pymatgen.core import Composition
 
 from core.relax.potentials import DEFAULT_POTENTIAL
-from core.stability.hull import DEFAULT_FRAME, ON_HULL_EV, HullJudge, hull_judge, phase_label
+from core.stability.hull import (
+    DEFAULT_FRAME,
+    ON_HULL_EV,
+    HullJudge,
+    e_hull_words,
+    hull_judge,
+    phase_label,
+)
 
 
 @dataclass
@@ -30,7 +37,8 @@ class HullPicture:
         Tie lines of the hull between stable phases (names).
     predictions : list of dict
         The results placed on the hull: ``index`` (into the rows given), ``name``, ``fractions``,
-        ``formation_energy``, ``e_above_hull``.
+        ``formation_energy``, ``e_above_hull``, ``hull_text`` (E_hull in words: from this run's
+        lowest structure where that lies below the known hull, :func:`core.stability.hull.e_hull_words`).
     """
 
     elements: tuple[str, ...]
@@ -80,7 +88,9 @@ def hull_picture(rows: list[dict], judge: HullJudge | None = None) -> HullPictur
     for facet in diagram.facets:
         names = sorted(diagram.qhull_entries[k].name for k in facet)
         edges |= {(a, b) for i, a in enumerate(names) for b in names[i + 1:]}
+    floor = min(float(r["e_above_hull_meV"]) / 1000 for _, r in placed)
     predictions = [{"index": k, "name": f"#{r.get('rank', k + 1)} {r['formula']}", "fractions": fractions(comp),
                     "formation_energy": float(r["formation_energy_per_atom"]),
-                    "e_above_hull": float(r["e_above_hull_meV"]) / 1000} for k, r in placed]
+                    "e_above_hull": float(r["e_above_hull_meV"]) / 1000,
+                    "hull_text": e_hull_words(float(r["e_above_hull_meV"]) / 1000, floor)} for k, r in placed]
     return HullPicture(elements, phases, sorted(edges), predictions)
