@@ -25,6 +25,7 @@ from core.cli.options import (
     z_or_auto,
 )
 from core.errors import AlphaCrystalError
+from core.io.outputs import SCREEN_REPORT, SCREEN_TABLE
 from core.screen.cluster import CLUSTERS
 
 
@@ -62,14 +63,14 @@ def _refuse_a_screens_formula_folder(out: Path, overwrite: bool) -> None:
     ``--overwrite``; re-running the screen is the way to change a screen's formula. A folder beside
     them that holds no run yet (another formula) is no screen's result: not refused."""
     from core.io.outputs import STATE_DIR, SUMMARY_JSON
-    from core.predict.run_folder import SCREEN_TABLE, OutputFolderError
+    from core.predict.run_folder import OutputFolderError
 
     screen = out.resolve().parent
     holds_a_run = (out / STATE_DIR).is_dir() or (out / SUMMARY_JSON).is_file()
     if not overwrite and holds_a_run and (screen / SCREEN_TABLE).is_file():
         raise OutputFolderError(f"{out} is a formula's folder of the screen {screen} (it holds {SCREEN_TABLE}): "
                                 f"a prediction there would change that screen's results behind its {SCREEN_TABLE} "
-                                "and report.html; re-run the screen (it resumes; its --overwrite re-runs formulas "
+                                f"and {SCREEN_REPORT}; re-run the screen (it resumes; its --overwrite re-runs formulas "
                                 "made with other settings), give another --out, or --overwrite to predict there")
 
 
@@ -280,7 +281,7 @@ def cmd_screen(args: argparse.Namespace) -> int:
                       progress=progress, worker_timeout=_worker_timeout(args.worker_timeout, spec.kind),
                       skipped=tuple(found.problems))
     except KeyboardInterrupt:
-        print(f"alphacrystal: screen interrupted; finished formulas are in {args.out}/screen.csv - run the same "
+        print(f"alphacrystal: screen interrupted; finished formulas are in {Path(args.out) / SCREEN_TABLE} - run the same "
               "command to continue", file=sys.stderr)
         interrupted = True
         return 130
@@ -294,7 +295,8 @@ def cmd_screen(args: argparse.Namespace) -> int:
 
             stop_child_processes()
     failed = [r for r in rows if r["status"] == "failed"]
-    print(f"\n{len(rows) - len(failed)} done, {len(failed)} failed: {args.out}/screen.csv, {args.out}/report.html")
+    print(f"\n{len(rows) - len(failed)} done, {len(failed)} failed: {Path(args.out) / SCREEN_TABLE}, "
+          f"{Path(args.out) / SCREEN_REPORT}")
     for row in failed:
         print(f"  failed: {row['formula']}: {row.get('reason', '')}")
     return 1 if failed else 0
@@ -329,7 +331,7 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
                                       "resumable, with a report",
                        description="One prediction per formula, run as Dask tasks: a local cluster by default "
                                    "(one worker per core), an existing scheduler, or SLURM/PBS via dask-jobqueue. "
-                                   "Writes DIR/FORMULA/ (as predict), DIR/screen.csv and DIR/report.html. "
+                                   f"Writes DIR/FORMULA/ (as predict), DIR/{SCREEN_TABLE} and DIR/{SCREEN_REPORT}. "
                                    "See docs/screening.md.")
     p.add_argument("input", metavar="INPUT",
                    help="a text file (formula [Z] [space group] per line, # comments), a CSV file with a formula "

@@ -39,6 +39,7 @@ from core.io.files import atomic_write_text, json_text
 from core.io.outputs import (  # their home: below every command's output checks
     MANIFEST,
     RESULT_FILE,
+    SCREEN_TABLE,
     STATE_DIR,
     SUMMARY_CSV,
     SUMMARY_JSON,
@@ -46,8 +47,6 @@ from core.io.outputs import (  # their home: below every command's output checks
 )
 
 RANKED_FOLDER = re.compile(r"^\d{2,}_")
-SCREEN_TABLE = "screen.csv"
-"""The table a screen's folder holds (:mod:`core.screen.screening`): a run folder never does."""
 SUMMARY_FILES = (SUMMARY_CSV, SUMMARY_JSON)
 LEFTOVERS = (".staging.*", ".retired.*")
 """Folders a killed run can leave behind; the next run removes them."""

@@ -13,7 +13,9 @@ import os
 from html import escape
 from pathlib import Path
 
+from core.crystal.composition import MP20_MAX_ATOMS
 from core.runtime.terminal import counted
+from core.stability.hull import ON_HULL_EV
 
 LOWER_COLUMN = "lower_e_above_hull_meV"
 """A view's column: :func:`lower_than_rank1` (not a column of screen.csv)."""
@@ -108,12 +110,12 @@ th {{ background: #eef; cursor: pointer; }} tr.failed td {{ color: #b00020; }}
 <h1>Screen {escape(out.name)}</h1>
 {_skipped_html(skipped)}<p>{counted(len(rows), 'formula')}: {done} done, {failed} failed, sorted by the lowest E_hull of each formula's
 structures: energy above the convex hull of the known phases of its chemical system (Materials Project
-phases of up to 20 atoms per cell; negative: below every known combination of them), which compares across
+phases of up to {MP20_MAX_ATOMS} atoms per cell; negative: below every known combination of them), which compares across
 formulas; the E_hull column is the rank-1 structure's, and where another of the formula's structures lies
 lower on the hull (the ranking put rank 1 first by a second potential or the symmetry prior), that lower
 figure is shown beside it. A lowest structure below the known hull reads its (negative) distance below it,
 and the formula's other structures, rank 1 included, are then measured from that lowest one: rank 1 at
-+0.9 beside a lower -4.5 lies 0.9 meV/atom above the lowest, 3.6 below the known phases. Stability: stable (on that hull within 1 meV/atom, or below it), metastable (above it by at most {limit}), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
++0.9 beside a lower -4.5 lies 0.9 meV/atom above the lowest, 3.6 below the known phases. Stability: stable (on that hull within {1000 * ON_HULL_EV:g} meV/atom, or below it), metastable (above it by at most {limit}), unstable, or uncertain (far below every known phase, beyond the frame's error: the reference phases
 of that system are most likely incomplete; such formulas are listed after those with a trusted figure);
 "⚠ see note" where the hull warning puts a figure in doubt: check it against a complete phase diagram before
 believing it. Best E is the CHGNet (or the chosen potential's) energy per atom; it compares only

@@ -42,10 +42,10 @@ from pathlib import Path
 from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
 from core.errors import AlphaCrystalError, VaspRemarkWarning
 from core.io.files import atomic_write_text
-from core.io.outputs import SUMMARY_JSON
+from core.io.outputs import SCREEN_REPORT, SCREEN_TABLE, SUMMARY_JSON
 from core.io.read import read_structure
 from core.predict.record import ResultRecord
-from core.predict.run_folder import SCREEN_TABLE, structure_cif_name
+from core.predict.run_folder import structure_cif_name
 from core.predict.settings import PredictionSettings, setting_option, setting_value
 from core.runtime.parallel import background_priority
 from core.screen.cluster import DEFAULT_RETRIES, DEFAULT_WORKER_TIMEOUT
@@ -317,7 +317,7 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
             raise ScreenError(f"no Dask worker in {worker_timeout:g} s with {len(todo) + len(running)} formulas "
                               "left: the cluster's worker jobs did not start or have all ended (check the batch "
                               "queue, e.g. squeue or qstat; --worker-timeout sets the wait); finished formulas "
-                              f"are in {out}/screen.csv")
+                              f"are in {Path(out) / SCREEN_TABLE}")
         while todo and len(running) < max(1, threads):
             item = todo.pop(0)
             future = client.submit(task, item, settings_dict, str(out), key=f"screen-{item.name}-{time.time_ns()}",
@@ -360,8 +360,6 @@ def screen(items: list[ScreenItem], out_dir: str | os.PathLike, settings_dict: d
     return [rows[i.name] for i in items if i.name in rows]
 
 
-SCREEN_REPORT = "report.html"
-"""The screen's page, beside :data:`SCREEN_TABLE`; ours begins with :data:`REPORT_TITLE`."""
 REPORT_TITLE = "<title>AlphaCrystal screen:"
 
 
@@ -467,4 +465,4 @@ def read_screen_table(folder: str | os.PathLike) -> list[dict]:
         with path.open(newline="") as handle:
             return list(csv.DictReader(handle))
     except OSError as exc:
-        raise ScreenError(f"{folder}: not a screen folder (no readable screen.csv: {exc.strerror})") from None
+        raise ScreenError(f"{folder}: not a screen folder (no readable {SCREEN_TABLE}: {exc.strerror})") from None
