@@ -72,7 +72,8 @@ def test_polyhedra_edges_skip_the_diagonals_of_square_faces():
 
 
 def _geometry_without_bonds():
-    g = scene_geometry(_perovskite(), contact=np.zeros((5, 5), dtype=int))
+    apart = Structure(Lattice.cubic(20.0), ["Ti", "O"], [[0, 0, 0], [0.5, 0.5, 0.5]])  # 17 Å apart: no bond
+    g = scene_geometry(apart)
     assert len(g["bond_pairs"]) == 0
     return g
 

@@ -754,6 +754,26 @@ def test_ranking_and_stability_options_reach_the_settings_and_survive_a_project(
     assert again.symmetry_prior == 0.0 and other.run_panel.ranking_options.prior.value() == 0.0
 
 
+def test_an_edit_in_the_run_panel_changes_only_the_field_edited(window, qtbot):
+    """Settings finer than the panel shows (a CLI run folder's 25.5 meV/atom threshold, a 7.25 meV
+    prior) and an automatic process count survive an edit of another field: every field was sent,
+    rounded to the boxes' decimals, so the next run ranked with other values without a word."""
+    from dataclasses import replace as _replace
+
+    w = window
+    w.session.set_run_settings(ehull_threshold=0.0255, symmetry_prior=0.00725, near_tie=0.00012, jobs=None)
+    w.run_panel.show_settings(w.session.run_settings)
+    before = w.session.run_settings
+    w.run_panel.population.setValue(w.run_panel.population.value() + 1)
+    after = w.session.run_settings
+    assert after == _replace(before, population=before.population + 1)
+    assert (after.ehull_threshold, after.symmetry_prior, after.near_tie, after.jobs) == (0.0255, 0.00725, 0.00012, None)
+    assert "prior 7.25 meV" in w.run_panel.ranking_options.toggle.full_text()
+    w.run_panel.ranking_options.threshold.setValue(30.0)  # the user's own edit is taken as shown
+    assert w.session.run_settings.ehull_threshold == pytest.approx(0.030)
+    assert w.session.run_settings.symmetry_prior == 0.00725
+
+
 def test_about_names_the_data_source_and_licence(window):
     from alphacrystal_gui.dialogs import ABOUT_TEXT
 
@@ -1677,6 +1697,7 @@ def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
     from alphacrystal_gui.widgets.energy_plot import TOP_MEV, EnergyPlot
     from alphacrystal_gui.widgets.hull_plot import TOP_EV, HullPlot
     from core import HullPicture, ResultRecord
+    from core.stability.hull import e_hull_words
 
     energy = EnergyPlot()
     qtbot.addWidget(energy)
@@ -1694,14 +1715,15 @@ def test_results_far_above_the_rest_do_not_flatten_the_plots(qtbot):
     phases = [{"name": n, "label": n, "fractions": f, "formation_energy": e, "e_above_hull": 0.0, "stable": True}
               for n, f, e in (("Ba", (1.0, 0.0), 0.0), ("BaI2", (1 / 3, 2 / 3), -2.0), ("I", (0.0, 1.0), 0.0))]
     predictions = [{"index": k, "name": f"#{k + 1} BaI2", "fractions": (1 / 3, 2 / 3), "formation_energy": e,
-                    "e_above_hull": e + 2.0} for k, e in enumerate([-1.99, 9.5])]
+                    "e_above_hull": e + 2.0, "hull_text": e_hull_words(e + 2.0, 0.01)}
+                   for k, e in enumerate([-1.99, 9.5])]
     hull.show_picture(HullPicture(("Ba", "I"), phases, [("Ba", "BaI2"), ("BaI2", "I")], predictions))
     _, ys = hull.results.getData()
     assert ys[0] == pytest.approx(-1.99) and ys[1] == TOP_EV
     low, high = hull.plot.getViewBox().viewRange()[1]
     assert low < -2.0 and high < 1.0
     assert "(off the scale)" in hull.results.points()[1].data()[1]
-    predictions[0]["e_above_hull"] = 0.0045  # rounded as the table rounds it (whole_mev): +5, not +4
+    predictions[0]["hull_text"] = e_hull_words(0.0045, 0.0045)  # rounded as the table rounds it (whole_mev): +5
     hull.show_picture(HullPicture(("Ba", "I"), phases, [("Ba", "BaI2"), ("BaI2", "I")], predictions))
     assert "+5 meV/atom above the hull" in hull.results.points()[0].data()[1]
 

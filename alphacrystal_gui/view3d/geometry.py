@@ -41,17 +41,16 @@ BOUNDARY_TOL = 1e-3
 """Fractional distance from a face within which an atom is drawn on the opposite face too."""
 
 
-def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1),
-                   contact: np.ndarray | None = None) -> dict:
+def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1)) -> dict:
     """Positions (Å, Cartesian), colours, sizes, labels, bond segments and cell corners to draw.
 
     As VESTA draws a cell: the atoms of the ``repeat`` cells, an atom on a face, edge
     or corner of the block repeated on every face, edge and corner it touches (cubic
     SrTiO3: 8 Sr, 6 O, 1 Ti), and the bonded images just outside the block (labels
-    with a prime). Bonds join every pair of drawn atoms that are in contact
-    (``contact[i, j] == 1`` when a map is given, else the contact rule's) at a distance
-    within the pair's bonding window (:func:`core.pair_windows`, the rule and tolerance of the
-    map: r_i + r_j + 0.4 Å for covalent radii by default), so no bond ends where no atom is drawn.
+    with a prime). Bonds join every pair of drawn atoms that the structure's contact map puts in
+    contact, at a distance within the pair's bonding window (:func:`core.pair_windows`, the rule
+    and tolerance of that map: r_i + r_j + 0.4 Å for covalent radii by default), so no bond ends
+    where no atom is drawn.
     """
     na, nb, nc = repeat
     upper = np.array(repeat, dtype=float)
@@ -63,11 +62,8 @@ def scene_geometry(structure: Structure, repeat: tuple[int, int, int] = (1, 1, 1
     lattice = structure.lattice.matrix
     numbers = atomic_numbers(species)
     radii = element_table().covalent_radius[numbers]  # Å, for the balls' sizes
-    window: dict = {}  # a given map: the default rule and tolerance
-    if contact is None:
-        cmap = compute_contact_map(structure.copy(), canonical=False)
-        contact, window = cmap.matrix, {"tolerance": cmap.tolerance, "rule": cmap.rule}
-    contact = np.asarray(contact)
+    cmap = compute_contact_map(structure.copy(), canonical=False)
+    contact, window = cmap.matrix, {"tolerance": cmap.tolerance, "rule": cmap.rule}
     counts: dict[str, int] = {}
     labels = []
     for el in species:

@@ -121,7 +121,6 @@ class StructureView(QWidget):
         for visual in (self.atoms, self.bond_mesh, self.cell_lines, self.axis):
             visual.visible = False  # drawing an empty visual is a GL error on some drivers
         self.structure: Structure | None = None
-        self.contact: np.ndarray | None = None
         self.geometry: dict | None = None
         self._picks: list[int] = []
         """Drawn atoms clicked for a measurement (indices into the geometry)."""
@@ -210,11 +209,10 @@ class StructureView(QWidget):
             pass
         self.labels.visible = False
 
-    def show_structure(self, structure: Structure | None, title: str = "", contact: np.ndarray | None = None,
-                       geometry: dict | None = None) -> None:
-        """Draw ``structure`` (None clears). ``contact`` draws bonds from a map in site order;
-        ``geometry`` is :func:`scene_geometry` computed elsewhere (e.g. in a worker thread)."""
-        self.structure, self.contact = structure, contact
+    def show_structure(self, structure: Structure | None, title: str = "", geometry: dict | None = None) -> None:
+        """Draw ``structure`` (None clears), its bonds by the contact rule; ``geometry`` is
+        :func:`scene_geometry` computed elsewhere (e.g. in a worker thread)."""
+        self.structure = structure
         self._picks = []
         self.picked.setText("")
         self.title.setText(title or ("No structure" if structure is None
@@ -237,7 +235,7 @@ class StructureView(QWidget):
             return
         repeat = self.repeat
         g = geometry if geometry is not None and repeat == (1, 1, 1) else \
-            scene_geometry(self.structure, repeat, self.contact)
+            scene_geometry(self.structure, repeat)
         if self.scheme_box.currentText() != "Jmol":
             g = {**g, "colours": atom_colours(g["species"], self.scheme_box.currentText())}
         old = self.geometry
