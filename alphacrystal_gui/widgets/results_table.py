@@ -26,8 +26,8 @@ ROW_ACTIONS = (("copy-cif", "Copy CIF"), ("copy-poscar", "Copy POSCAR"), ("expor
 
 COLUMNS = ("rank", "relaxed SG", "ΔE (meV/atom)", "E_hull (meV/atom)", "stability", "score (meV/atom)", "source",
            "space group", "Z", "E (eV/atom)", "E 2nd (eV/atom)", "match ref.", "RMSD ref.", "Dice relaxed",
-           "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "V (Å³)", "V/atom (Å³)", "ρ (g/cm³)",
-           "Wyckoff")
+           "Dice", "valid bonds", "fitness", "a b c (Å)", "α β γ (°)", "Wyckoff", "V (Å³)", "V/atom (Å³)",
+           "ρ (g/cm³)", "Wyckoff (start)")
 """What a crystallographer reads first (the order, the stability, the order's score) comes first, so
 the stability is in view on a 1366-px screen; the route's and the GA's details follow."""
 
@@ -81,7 +81,10 @@ TOOLTIPS = {
     "V (Å³)": "Volume of the conventional cell",
     "V/atom (Å³)": "Volume per atom of the relaxed structure (compares polymorphs and cells of any size)",
     "ρ (g/cm³)": "Density of the relaxed structure",
-    "Wyckoff": "Wyckoff assignment the structure started from (the GA's or the template's)",
+    "Wyckoff": "Occupied Wyckoff sites of the result (relaxed, unless the run did not relax) in its "
+               f"conventional standard cell (spglib, {SPACEGROUP_SYMPREC:g} Å), as its CIF lists them",
+    "Wyckoff (start)": "Wyckoff assignment the structure started from, in the starting space group (the GA's or "
+                       "the template's)",
     "RMSD ref.": ("Fractional-coordinate RMSD against the open reference (the paper's eq. 4): atoms paired in each "
                   "cell's own fractional coordinates, without aligning the lattices, so it is comparable only "
                   "between cells of the same setting; a structure that does not match can read lower than one that "
@@ -163,6 +166,9 @@ class ResultsTable(QTableWidget):
         # the whole text in the cell's tooltip, so energy and match stay in view
         self.horizontalHeader().setSectionResizeMode(COLUMNS.index("source"), QHeaderView.ResizeMode.Interactive)
         self.itemSelectionChanged.connect(self._selected)
+        # a click on the row already selected shows it again (after a reference took the 3D view,
+        # clicking the highlighted row did nothing); the receiver ignores a result already shown
+        self.cellClicked.connect(lambda row, _column: self._selected())
         self.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         self.customContextMenuRequested.connect(self._menu)
         self.setToolTip("Click a row to show it; right-click to copy its CIF or POSCAR, export it, show its map, "
@@ -302,5 +308,6 @@ def _cells(r, above: float | None, provisional: bool) -> dict[str, tuple]:
         "V (Å³)": (r.volume, "" if r.volume is None else f"{r.volume:.2f}"),
         "V/atom (Å³)": (r.volume_per_atom, "" if r.volume_per_atom is None else f"{r.volume_per_atom:.2f}"),
         "ρ (g/cm³)": (r.density, "" if r.density is None else f"{r.density:.3f}"),
-        "Wyckoff": (r.assignment or "", r.assignment or ""),
+        "Wyckoff": (r.relaxed_wyckoff, r.relaxed_wyckoff),
+        "Wyckoff (start)": (r.assignment or "", r.assignment or ""),
     }

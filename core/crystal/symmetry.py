@@ -300,11 +300,31 @@ def refined_in(structure, symprec: float, angle_tolerance: float = ANGLE_TOLERAN
 def cell_summary(structure) -> dict:
     """What a crystallographer reads first about a structure: the conventional cell of the
     symmetrised CIF (:func:`standard_cell`; ``a``, ``b``, ``c`` in Å; ``alpha``, ``beta``,
-    ``gamma`` in degrees; ``volume`` in Å³), the ``volume_per_atom`` (Å³) and the
-    ``density`` (g/cm³)."""
+    ``gamma`` in degrees; ``volume`` in Å³), its occupied Wyckoff sites (``relaxed_wyckoff``,
+    :func:`wyckoff_sites`), the ``volume_per_atom`` (Å³) and the ``density`` (g/cm³)."""
     cell = standard_cell(structure)
     a, b, c, alpha, beta, gamma = cell.lattice.parameters
     return {"a": round(a, 4), "b": round(b, 4), "c": round(c, 4), "alpha": round(alpha, 2), "beta": round(beta, 2),
-            "gamma": round(gamma, 2), "volume": round(cell.volume, 3),
+            "gamma": round(gamma, 2), "volume": round(cell.volume, 3), "relaxed_wyckoff": wyckoff_sites(cell),
             "volume_per_atom": round(structure.volume / len(structure), 3),
             "density": round(float(structure.density), 4)}
+
+
+def wyckoff_sites(cell) -> str:
+    """The occupied Wyckoff sites of a symmetrised standard cell (:func:`standard_cell`), as the CIF
+    written from it lists them: ``Ti 2a, O 4f``, in element order then multiplicity and letter.
+    Found at :data:`IDEAL_SYMPREC` (the cell is already exact: its group is the one it was made
+    in). "" where spglib fails on the cell."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from core.crystal.elements import element_sort_key
+
+    try:
+        symmetrized = SpacegroupAnalyzer(cell, symprec=IDEAL_SYMPREC,
+                                         angle_tolerance=ANGLE_TOLERANCE).get_symmetrized_structure()
+    except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
+        return ""
+    sites = [(sites[0].specie.symbol, symbol) for sites, symbol in
+             zip(symmetrized.equivalent_sites, symmetrized.wyckoff_symbols)]
+    sites.sort(key=lambda s: (element_sort_key(s[0]), int(s[1][:-1]), s[1][-1]))
+    return ", ".join(f"{element} {symbol}" for element, symbol in sites)

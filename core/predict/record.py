@@ -77,6 +77,9 @@ class ResultRecord:
     gamma: float | None = None
     volume: float | None = None
     """Volume of the conventional cell of the symmetrised CIF, Å³."""
+    relaxed_wyckoff: str = ""
+    """The result's occupied Wyckoff sites in that cell, as its CIF lists them (``Ti 2a, O 4f``);
+    :attr:`assignment` is where the route started."""
     volume_per_atom: float | None = None
     density: float | None = None
     converged: bool | None = None
