@@ -156,6 +156,20 @@ def test_poscar_round_trip(textbook_crystal, tmp_path):
     assert structure_match(again, structure).matched
 
 
+def test_a_poscar_holds_its_atoms_inside_the_cell():
+    """A relaxed cell left 1.0004 and -0.0000000018 among its coordinates; the POSCAR writes the same
+    atoms in [0, 1) (a tiny negative is 0, not 0.9999999982)."""
+    from core.io.write import poscar_text
+
+    cell = Structure(Lattice.cubic(4.0), ["Na", "Cl"], [[1.0004, -1.8e-9, 0.5], [0.5, 0.5, -0.2]])
+    text = poscar_text(cell, "x")
+    coords = [[float(v) for v in line.split()[:3]] for line in text.splitlines()[8:10]]
+    assert all(0 <= v < 1 for row in coords for v in row)
+    assert coords[0] == pytest.approx([0.0004, 0.0, 0.5]) and coords[1] == pytest.approx([0.5, 0.5, 0.8])
+    back = Structure.from_str(text, fmt="poscar")
+    assert structure_match(back, cell).matched
+
+
 def test_primitive_cell_and_space_group():
     nacl = FIXTURES["NaCl"]()
     assert len(nacl) == 8

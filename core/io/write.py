@@ -13,6 +13,7 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
+import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
@@ -53,6 +54,24 @@ def _labelled(structure: Structure) -> Structure:
     return labelled
 
 
+def _site_labels_by_element(writer: CifWriter) -> CifWriter:
+    """``writer`` with its symmetry-distinct sites labelled ``Co1, As1, S1, O1, O2`` (numbered
+    within each element, as crystallographers and the window label them): pymatgen numbers them
+    across elements from 0 (``Co0, As1, S2``) whatever labels the sites carry."""
+    for block in writer.cif_file.data.values():
+        symbols = block.data.get("_atom_site_type_symbol")
+        if not symbols or len(symbols) != len(block.data.get("_atom_site_label", [])):
+            continue
+        counts: dict[str, int] = {}
+        labels = []
+        for symbol in symbols:
+            element = "".join(ch for ch in str(symbol) if ch.isalpha())  # "Fe2+" -> Fe
+            counts[element] = counts.get(element, 0) + 1
+            labels.append(f"{element}{counts[element]}")
+        block.data["_atom_site_label"] = labels
+    return writer
+
+
 def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, Structure]:
     """(CIF text, cell): the CIF of ``structure`` symmetrised at ``symprec`` (Å), in the standard
     conventional cell (:func:`core.crystal.symmetry.standard_cell`, the cell the result tables report),
@@ -74,7 +93,8 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
         ideal = standard_cell(structure, symprec)
         if ideal is structure:  # spglib found no symmetry
             return None, structure
-        text = str(CifWriter(_labelled(ideal), symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE))
+        writer = CifWriter(ideal, symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE)
+        text = str(_site_labels_by_element(writer))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = CifParser.from_str(text).parse_structures(primitive=False)[0]
@@ -92,10 +112,18 @@ def write_cif(
     return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
 
 
+WRAP_TOLERANCE = 1e-8
+"""A fractional coordinate this close below 1 is written as 0 (a relaxation leaves -2e-9 for 0)."""
+
+
 def poscar_text(structure: Structure, comment: str | None = None) -> str:
     """A POSCAR of ``structure`` as text (VASP 5 format with element names, species sorted
-    into contiguous blocks): what :func:`write_poscar` writes."""
-    return Poscar(structure, comment=comment, sort_structure=True).get_str()
+    into contiguous blocks, fractional coordinates in [0, 1): the same cell and atoms; a relaxed
+    cell had 1.0004 and -0.0000000018 among them): what :func:`write_poscar` writes."""
+    frac = np.mod(structure.frac_coords, 1.0)
+    frac[frac > 1.0 - WRAP_TOLERANCE] = 0.0
+    wrapped = Structure(structure.lattice, structure.species, frac, site_properties=structure.site_properties)
+    return Poscar(wrapped, comment=comment, sort_structure=True).get_str()
 
 
 def write_poscar(structure: Structure, path: str | os.PathLike, comment: str | None = None) -> Path:

@@ -33,7 +33,8 @@ def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
     if structure is None:
         raise ValueError(f"result #{record.rank} has no structure to write")
     write_cif(structure, folder / structure_cif_name(formula), symmetrize=True)
-    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank} (AlphaCrystal Studio)")
+    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank}, relaxed cell as the potential "
+                 "left it, not symmetrised (AlphaCrystal Studio; the CIF and vasp/POSCAR hold it symmetrised)")
     write_vasp_inputs(structure, folder / "vasp", magmoms, symmetrize=True)  # the CIF's structure
     if record.initial is not None:
         write_cif(record.initial, folder / INITIAL_NAMES[record.route])
