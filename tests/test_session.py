@@ -560,8 +560,13 @@ def test_candidate_edits_are_the_sessions_own_intents(nacl_inputs):
     assert row == len(s.inputs.candidates) - 1 and s.inputs.candidate_ticked[row]
     s.inputs.edit_candidate(row, "spacegroup", "221")
     assert (s.inputs.candidates[row].spacegroup, s.inputs.candidates[row].symbol) == (221, "Pm-3m")
+    s.inputs.edit_candidate(row, "spacegroup", "Fm-3m")  # a symbol, as crystallographers type it
+    assert (s.inputs.candidates[row].spacegroup, s.inputs.candidates[row].symbol) == (225, "Fm-3m")
+    s.inputs.edit_candidate(row, "spacegroup", "pm-3m")
+    assert s.inputs.candidates[row].spacegroup == 221
     before = list(s.inputs.candidates)
-    with pytest.raises(CandidateEditError, match=rf"row {row + 1}: 'abc' is not a valid space-group number"):
+    with pytest.raises(CandidateEditError, match=rf"row {row + 1}: 'abc' is neither a space-group number \(1 to 230\) "
+                                                 "nor a Hermann-Mauguin symbol"):
         s.inputs.edit_candidate(row, "spacegroup", "abc")
     with pytest.raises(CandidateEditError, match=rf"row {row + 1}: "):
         s.inputs.edit_candidate(row, "spacegroup", "1000")

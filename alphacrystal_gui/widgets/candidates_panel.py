@@ -31,7 +31,7 @@ COLUMNS = ("run", "space group", "symbol", "Z", "atoms", "probability", "a", "b"
 """What each column holds (header tooltips, error messages)."""
 HEADERS = ("run", "SG", "symbol", "Z", "n", "p", "a", "b", "c", "α", "β", "γ")
 """Short headers, so that every column, the lattice included, fits the panel at the window's default size."""
-TOOLTIPS = ("tick to run this candidate", "space-group number (editable)", "Hermann-Mauguin symbol",
+TOOLTIPS = ("tick to run this candidate", "space-group number (editable: type a number or a symbol such as P4_2/mnm)", "Hermann-Mauguin symbol",
             "formula units in the primitive cell", "atoms in the primitive cell",
             "probability of this space group and Z", "a (Å, editable)", "b (Å, editable)", "c (Å, editable)",
             "α (degrees, editable)", "β (degrees, editable)", "γ (degrees, editable)")

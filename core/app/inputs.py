@@ -23,6 +23,7 @@ from core.candidates.propose import Candidate, CandidateEditError
 from core.contact.map_document import ContactMapDocument
 from core.contact_model.inference import ContactPrediction
 from core.crystal.composition import parse_formula
+from core.crystal.symmetry import spacegroup_from_text
 from core.predict.scope import runs_cmcrystal_by_default
 from core.templates.retrieval import TemplateCandidate
 
@@ -182,13 +183,19 @@ class RunInputs:
         if field not in self.EDITABLE:
             raise ValueError(f"not an editable field of a candidate: {field!r}")
         candidate = self.candidates[row]
-        what = "space-group number" if field == "spacegroup" else f"value of {field}"
-        try:
-            value = int(text) if field == "spacegroup" else float(text)
-        except ValueError:
-            raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid {what}") from None
-        if not math.isfinite(value) or value <= 0:
-            raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid {what} (a positive finite number)")
+        if field == "spacegroup":  # a number or a symbol, as --spacegroup takes them: 136, P4_2/mnm, P42/mnm
+            try:
+                value: float = spacegroup_from_text(text)
+            except ValueError as exc:
+                raise CandidateEditError(f"row {row + 1}: {exc}") from None
+        else:
+            try:
+                value = float(text)
+            except ValueError:
+                raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid value of {field}") from None
+            if not math.isfinite(value) or value <= 0:
+                raise CandidateEditError(f"row {row + 1}: '{text}' is not a valid value of {field} (a positive "
+                                         "finite number)")
         try:
             edited = candidate.with_spacegroup(int(value), self.formula) if field == "spacegroup" else \
                 candidate.with_lattice_value(self.EDITABLE.index(field) - 1, value)
