@@ -392,7 +392,7 @@ class MainWindow(QMainWindow):
         self._show_candidates()
         inputs = self.session.inputs
         self.formula_bar.show_predicted(formula, inputs.z, bool(inputs.candidates or inputs.templates))
-        self.view3d.show_structure(None)
+        self.views.show_no_result()
         self.view3d.picked.setText("")
         self.map_panel.show_z_choices()
         self._show_current_map()

@@ -85,9 +85,24 @@ class StructureViews:
         elif s.run.records:
             w.results.select_index(0)
         else:
-            self.drawn = None
-            w.view3d.show_structure(None)
+            self.show_no_result()
         w.update_actions()
+
+    def show_no_result(self) -> None:
+        """No result to show: the 3D view shows the open reference of this compound, if any (a
+        Predict left "No structure" while the reference stayed open and compared), else nothing."""
+        self.drawn = None
+        reference = self.session.comparable_reference()
+        if reference is None:
+            self.window.view3d.show_structure(None)
+            return
+        title = f"{self.session.reference_name} (reference): {core.formula_unit_text(reference.composition)}"
+        try:  # a few ms for a cell of at most a few dozen atoms
+            number, symbol = core.space_group(reference)
+            title += f", {symbol} ({number})"
+        except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells: the title without a group
+            pass
+        self.window.view3d.show_structure(reference, title)
 
     def draw_hull(self) -> None:
         """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""
@@ -107,9 +122,13 @@ class StructureViews:
                           on_failure=lambda message, details="": drawn((None, message)))
 
     def show_result(self, index: int) -> None:
-        """Show result ``index`` in the 3D view and its contact map in the editor (read-only)."""
+        """Show result ``index`` in the 3D view and its contact map in the editor (read-only);
+        nothing to do when it is shown already."""
+        run = self.session.run
+        if run.viewing == index and 0 <= index < len(run.records) and self.drawn is run.records[index]:
+            return
         try:
-            self.session.run.view_result(index)
+            run.view_result(index)
         except SessionError:
             return
         self._draw_result(index)

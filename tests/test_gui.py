@@ -451,7 +451,7 @@ def test_candidates_can_be_edited_and_added(window, qtbot):
     assert added.spacegroup == 221 and added.symbol == "Pm-3m" and added.probability == 0.0
     panel.table.item(row, 1).setText("abc")
     assert panel.all_candidates()[row].spacegroup == 221  # rejected, with a message
-    assert panel.table.item(row, 1).text() == "221" and "'abc' is not a valid" in w.statusBar().currentMessage()
+    assert panel.table.item(row, 1).text() == "221" and "'abc' is neither a space-group" in w.statusBar().currentMessage()
     assert w.session.inputs.candidates == panel.all_candidates()  # the panel renders the session's list
     panel.table.item(0, 9).setText("80")  # α of a cubic cell: the session keeps 90, and so does the table
     assert w.session.inputs.candidates[0].lattice[3] == 90 and panel.table.item(0, 9).text() == "90"
@@ -927,6 +927,11 @@ def test_opening_a_reference_then_predicting_asks_nothing(window, qtbot, tmp_pat
     assert opened(qtbot, window, path)
     predicted(qtbot, window, "TiO2")
     assert asked == [] and window.session.reference is not None  # the reference stays for comparison
+    # and stays in view until there is a result to show (Predict left "No structure")
+    assert window.view3d.structure is window.session.reference
+    assert window.view3d.title.text().startswith("rutile.cif (reference): TiO2, P4_2/mnm (136)")
+    predicted(qtbot, window, "NaCl")  # another compound: nothing of the reference is comparable, none shown
+    assert window.view3d.structure is None and window.view3d.title.text() == "No structure"
     window.confirm_discard = lambda action: True
 
 
@@ -1155,6 +1160,13 @@ def test_a_reference_opened_after_the_run_is_compared_with_its_results(window, q
     assert {window.results.item(row, column).text() for row in range(window.results.rowCount())} <= {"yes", "no"}
     assert "yes" in {window.results.item(row, column).text() for row in range(window.results.rowCount())}
     assert "compared with the" in window.statusBar().currentMessage()
+    # the reference took the 3D view; a click on the row still highlighted brings the result back
+    assert window.view3d.structure is window.session.reference
+    row = next(r for r in range(window.results.rowCount())
+               if window.results.item(r, 0).data(Qt.ItemDataRole.UserRole) == viewed)
+    rect = window.results.visualItemRect(window.results.item(row, 0))
+    qtbot.mouseClick(window.results.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert window.view3d.structure is window.records[viewed].structure and window.session.run.viewing == viewed
 
 
 def test_results_filter_and_right_click_copy(window, qtbot, tmp_path):
