@@ -29,7 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from alphacrystal_gui.gui_thread_gc import collect_in_gui_thread
     from alphacrystal_gui.main_window import MainWindow
-    from core import PROJECT_SUFFIX
+    from core import PROJECT_SUFFIX, ignore_library_housekeeping
+
+    ignore_library_housekeeping()
 
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setApplicationName("AlphaCrystal Studio")

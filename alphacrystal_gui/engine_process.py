@@ -56,9 +56,10 @@ class _Cancel:
 
 def _serve(requests, events, cancel, parent_pid: int) -> None:
     """The engine process's loop: run one request after another until told to stop."""
-    from core import ignore_interrupts, lower_priority
+    from core import ignore_interrupts, ignore_library_housekeeping, lower_priority
 
     ignore_interrupts()
+    ignore_library_housekeeping()
     lower_priority(ENGINE_NICENESS)
     _dump_stacks_on_request()
     events.put(("ready", ()))

@@ -95,6 +95,7 @@ _LAZY = {
     # processes and terminal output
     "CancelToken": "core.runtime.parallel", "ignore_interrupts": "core.runtime.parallel", "lower_priority": "core.runtime.parallel",
     "format_seconds": "core.runtime.terminal", "counted": "core.runtime.terminal",
+    "ignore_library_housekeeping": "core.runtime.terminal",
     "atomic_numbers": "core.crystal.elements", "element_sort_key": "core.crystal.elements",
 }
 _RENAMED = {"PROJECT_SUFFIX": "SUFFIX", "STABILITY_FRAMES": "FRAMES", "STABILITY_LABELS": "LABELS", "DEFAULT_STABILITY_FRAME": "DEFAULT_FRAME",

@@ -236,3 +236,9 @@ def test_a_reference_names_its_bonds_over_images_apart_from_its_maps_pairs(tmp_p
                               [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]).to(filename=str(path))
     text = read_reference(path).describe()
     assert "18 bonds over periodic images (6 atom pairs in contact in the map)" in text, text
+    assert "primitive cell" not in text  # a cell read as it is says nothing of it
+    # a supercell is compared as its primitive cell, and says so (a 128-atom file read as "2 atoms")
+    big = tmp_path / "SrTiO3_2x2x2.vasp"
+    Structure.from_spacegroup("Pm-3m", Lattice.cubic(3.905), ["Sr", "Ti", "O"],
+                              [[0, 0, 0], [0.5, 0.5, 0.5], [0.5, 0.5, 0]]).make_supercell(2).to(filename=str(big), fmt="poscar")
+    assert "5 atoms (the primitive cell of the 40 atoms in the file)" in read_reference(big).describe()

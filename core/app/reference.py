@@ -34,14 +34,18 @@ class ReferenceStructure:
     symbol: str
     warnings: list[str] = field(default_factory=list)
     """What the reader warned about (atoms closer than a named limit, ...), in words."""
+    atoms_read: int | None = None
+    """Atoms in the file's cell, where more than in :attr:`cell` (a supercell read as its primitive cell)."""
 
     def describe(self) -> str:
         """``rutile.cif: TiO2, P4_2/mnm (136), 6 atoms, 12 bonds over periodic images (6 atom pairs in
         contact in the map), 0 short contacts``: the map editor counts the pairs (SrTiO3's 18 bonds
         and 6 pairs read as a contradiction when both said "bonds")."""
         pairs = int(self.contact_map.matrix.sum()) // 2
+        reduced = (f" (the primitive cell of the {self.atoms_read} atoms in the file)"
+                   if self.atoms_read and self.atoms_read > len(self.cell) else "")
         return (f"{self.name}: {formula_unit_text(self.cell.composition)}, {self.symbol} ({self.spacegroup}), "
-                f"{len(self.cell)} atoms, {self.contact_map.n_valid_bonds} bonds over periodic images "
+                f"{len(self.cell)} atoms{reduced}, {self.contact_map.n_valid_bonds} bonds over periodic images "
                 f"({pairs} atom pair{'' if pairs == 1 else 's'} in contact in the map), "
                 f"{self.contact_map.n_short_contacts} short contacts")
 
@@ -62,7 +66,8 @@ def read_reference(path: str | os.PathLike) -> ReferenceStructure:
     cell = primitive_cell(structure)
     number, symbol = space_group_or_p1(cell)
     return ReferenceStructure(Path(path).name, cell, compute_contact_map(cell), number, symbol,
-                              notes + ([close] if close is not None else []))
+                              notes + ([close] if close is not None else []),
+                              atoms_read=len(structure) if len(structure) > len(cell) else None)
 
 
 @dataclass(frozen=True, eq=False)

@@ -11,6 +11,7 @@ from core import __version__
 from core.cli import evaluate, files, maps, predict, proposals, reconstruct, train
 from core.cli.options import Parser, warn_about_processes
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
+from core.runtime.terminal import ignore_library_housekeeping
 
 COMMANDS = (maps, files, proposals, reconstruct, predict)
 """Modules of the top-level commands, in the order ``--help`` lists them; each adds its
@@ -90,9 +91,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         _outputs_are_not_inputs(args)
         with warnings.catch_warnings():  # restores the filters and showwarning afterwards
             warnings.simplefilter("always", AlphaCrystalWarning)
-            # pymatgen sorts a formula's elements by electronegativity and says, for He, Ne, Ar, that it
-            # has none: its own housekeeping (two lines of a library's internals under `contact-map He`)
-            warnings.filterwarnings("ignore", message="No Pauling electronegativity", category=UserWarning)
+            ignore_library_housekeeping()
             warnings.showwarning = _one_line_warnings(warnings.showwarning)
             warn_about_processes(args)
             code = func(args)

@@ -161,6 +161,10 @@ def is_formula(text: str) -> bool:
     return True
 
 
+ISOTOPES = {"D": "deuterium", "T": "tritium"}
+"""Isotope symbols a chemist writes in a formula (D2O), refused with the element to write."""
+
+
 def parse_formula(text: str) -> Formula:
     """Parse a chemical formula such as ``AgF2``, ``Ag2F4``, ``Ca3(PO4)2``, ``LiFePO4``.
 
@@ -205,6 +209,10 @@ def parse_formula(text: str) -> Formula:
                                f"this program handles (H to {table.symbols[-1]}, Z <= {table.max_z})")
         if not table.is_element(symbol):
             guesses = [g for g in _capitalised(stripped.lower()) if g != stripped]  # NaCL, Nacl -> NaCl
+            if symbol in ISOTOPES and not guesses:  # elements are predicted, not isotopes: say what to write
+                raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}': {symbol} "
+                                   f"({ISOTOPES[symbol]}) is an isotope of hydrogen; write H (structures are "
+                                   "predicted for elements, not isotopes)")
             raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'"
                                + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""))
     try:

@@ -9,9 +9,22 @@ from __future__ import annotations
 import shutil
 import sys
 import time
+import warnings
 from typing import TextIO
 
 from core.runtime.progress import PipelineProgress
+
+LIBRARY_HOUSEKEEPING = ("No Pauling electronegativity",)
+"""Beginnings of library warnings that say nothing to a user: pymatgen sorts a formula's elements
+by electronegativity and says, for He, Ne and Ar, that it has none (two lines of a library's
+internals under ``contact-map He``, and in the window's terminal while He was typed)."""
+
+
+def ignore_library_housekeeping() -> None:
+    """Filter the warnings of :data:`LIBRARY_HOUSEKEEPING` (in the filters in force: the CLI sets
+    them inside its own ``catch_warnings``, the window and its engine process for their lifetime)."""
+    for message in LIBRARY_HOUSEKEEPING:
+        warnings.filterwarnings("ignore", message=message, category=UserWarning)
 
 
 def counted(n: int, noun: str, plural: str | None = None) -> str:
