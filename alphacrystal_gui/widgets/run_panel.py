@@ -16,7 +16,7 @@ from PySide6.QtCore import QEvent, Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
-    QFormLayout,
+    QGridLayout,
     QHBoxLayout,
     QLabel,
     QProgressBar,
@@ -110,13 +110,27 @@ class RunPanel(QWidget):
         self.ranking_options.exclude_potential(self.potential.currentData())
         self.relax.toggled.connect(self.potential.setEnabled)
         self.relax.toggled.connect(self.ranking_options.setEnabled)
-        form = QFormLayout()
-        form.addRow("Population", self.population)
-        form.addRow("Generations", self.generations)
-        form.addRow("Restarts", self.restarts)
-        form.addRow("Wyckoff assignments", self.assignments)
-        form.addRow("Processes", self.processes)
-        form.addRow(self.relax, self.potential)
+        # two columns of counts: three rows fewer than a form, for the fitness plot below them
+        # (at 1366 x 768 it showed only fitness 0.5-1, without its generation axis)
+        form = QGridLayout()
+        counts = (("Population", self.population, "GA population per run"),
+                  ("Generations", self.generations, "most GA generations per run"),
+                  ("Restarts", self.restarts, "GA runs per Wyckoff assignment"),
+                  ("Assignments", self.assignments, "Wyckoff assignments per candidate (best prior first)"),
+                  ("Processes", self.processes, "worker processes of the GA and the relaxation"))
+        for k, (text, box, tip) in enumerate(counts):
+            label = QLabel(text)
+            label.setBuddy(box)
+            for widget in (label, box):
+                widget.setToolTip(tip)
+            form.addWidget(label, k // 2, 2 * (k % 2))
+            form.addWidget(box, k // 2, 2 * (k % 2) + 1)
+        form.setColumnStretch(1, 1)
+        form.setColumnStretch(3, 1)
+        relax = QHBoxLayout()
+        relax.addWidget(self.relax)
+        relax.addWidget(self.potential, 1)
+        form.addLayout(relax, (len(counts) + 1) // 2, 0, 1, 4)
         self.start_button = QPushButton("Start reconstruction")
         self.start_button.setShortcut("Ctrl+R")
         self.start_button.setToolTip(RUN_TOOLTIP)
