@@ -101,7 +101,7 @@ def test_a_symmetrised_cif_that_would_not_read_back_is_the_exact_cell_in_p1(monk
     from core.io.write import cif_text
 
     relaxed = Structure.from_str(NEARLY_C2C_LIMGN, fmt="poscar")
-    monkeypatch.setattr(matching, "structure_match", lambda *a, **k: MatchResult(False, None))
+    monkeypatch.setattr(matching, "same_structure", lambda *a, **k: MatchResult(False, None))
     text = cif_text(relaxed, symmetrize=True)
     assert "_symmetry_space_group_name_H-M   'P 1'" in text
     back = CifParser.from_str(text).parse_structures(primitive=False)[0]
@@ -428,3 +428,94 @@ def test_the_vasp_poscar_carries_no_float_noise(tmp_path):
     assert numbers and all(len(field.split(".")[1]) == 10 for field in numbers), numbers
     assert not any(field.startswith("-0.0000000000") or "99999999" in field for field in numbers)
     assert structure_match(Poscar.from_str(text).structure, rutile).matched
+
+
+# relaxed results of `predict ZnO --fast` (rank 3, P4_2/mnm; rank 4, Pnma)
+_ZNO_P42MNM = """ZnO rank 3 (AlphaCrystal Studio)
+1.0
+   3.2790219783782959    0.0000000000000000    0.0000000000000002
+   0.0000000000000009    5.6379380226135254    0.0000000000000003
+   0.0000000000000000    0.0000000000000000    5.6379380226135254
+Zn O
+4 4
+direct
+   0.5000000000000000    0.8187408447265625    0.1812591552734375 Zn
+   0.0000000000000000    0.6812591552734375    0.6812591552734375 Zn
+   0.0000000000000000    0.3187408447265625    0.3187408447265625 Zn
+   0.5000000000000001    0.1812591552734375    0.8187408447265625 Zn
+   0.5000000000000000    0.8192291259765625    0.8192291259765624 O
+   0.0000000000000000    0.6807708740234375    0.3192291259765624 O
+   0.0000000000000000    0.3192291259765625    0.6807708740234375 O
+   0.5000000000000001    0.1807708740234375    0.1807708740234375 O
+"""
+_ZNO_PNMA = """ZnO rank 4 (AlphaCrystal Studio)
+1.0
+   6.4792100213741195    0.0000003383857558   -0.0000017980313212
+   0.0000002870747301    3.3803911963658853    0.0000000249573451
+  -0.0000015923183073    0.0000001933699170    5.3037962223140740
+Zn O
+4 4
+direct
+   0.6655371525755152    0.2500002839703840   -0.0958501657889416 Zn
+   0.8344622799642707    0.7500000623390173    0.4041509861224533 Zn
+   0.3344628378440140    0.7499997180370023    1.0958499838375875 Zn
+   0.1655378340180145    0.2499999229375393    0.5958492005676549 Zn
+   0.8393557012582760    0.2500002577639793    0.6068093759372257 O
+   0.6606448346604799    0.7500000603653850    0.1068090738939146 O
+   0.1606441240700566    0.7499997464902307    0.3931906062145605 O
+   0.3393552599871400    0.2499999213080240    0.8931909369495040 O
+"""
+
+
+
+def test_the_same_structure_means_every_site_within_tolerance_not_the_rms():
+    """ZnO's Pnma result 'matched' its P4_2/mnm one at rms 0.29 by get_rms_dist (the CSP match rate's
+    test, kept for the benchmarks); StructureMatcher.fit at the same tolerances says they differ,
+    and that is what "matches the reference" means (screen, predict, reconstruct, the window)."""
+    from core.crystal.matching import DEFAULT_TOLERANCES, same_structure, structure_match
+
+    a, b = (Structure.from_str(text, fmt="poscar") for text in (_ZNO_P42MNM, _ZNO_PNMA))
+    assert structure_match(a, b, DEFAULT_TOLERANCES).matched  # the literature's looser test
+    assert not same_structure(a, b).matched
+    same = same_structure(a, a.copy())
+    assert same.matched and same.rms == pytest.approx(0.0, abs=1e-6)
+
+
+def test_a_pseudopotential_folder_without_an_elements_dataset_gives_a_spec_not_a_failure(tmp_path, monkeypatch):
+    """PMG_VASP_PSP_DIR set up without K_sv: pymatgen's FileNotFoundError ended a whole prediction after
+    its relaxations with no result written; now POTCAR.spec is written, the README and a warning say why,
+    and the README names the input set actually used (a metal's said MPRelaxSet beside MPMetalRelaxSet's INCAR)."""
+    from pymatgen.core import SETTINGS
+
+    from core.errors import VaspRemarkWarning
+    from core.io.vasp import write_vasp_inputs
+
+    (tmp_path / "psp" / "POT_GGA_PAW_PBE").mkdir(parents=True)
+    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(tmp_path / "psp"))
+    kcl = Structure(Lattice.cubic(6.3), ["K", "Cl"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    with pytest.warns(VaspRemarkWarning, match="You do not have the right POTCAR .* symbol='K_sv'.*POTCAR.spec was "
+                                               "written instead"):
+        folder = write_vasp_inputs(kcl, tmp_path / "kcl")
+    assert sorted(p.name for p in folder.iterdir()) == ["INCAR", "KPOINTS", "POSCAR", "POTCAR.spec", "README.txt"]
+    readme = (folder / "README.txt").read_text()
+    assert readme.startswith("Materials Project relaxation inputs: pymatgen") and "MPRelaxSet" in readme
+    assert "POTCAR was not written: You do not have the right POTCAR" in readme
+    monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(tmp_path / "nowhere"))
+    cu = Structure(Lattice.cubic(3.6), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
+    readme = (write_vasp_inputs(cu, tmp_path / "cu") / "README.txt").read_text()
+    assert "MPMetalRelaxSet (every element is a metal" in readme and "MPRelaxSet (" not in readme
+    assert f"PMG_VASP_PSP_DIR={tmp_path / 'nowhere'} is not a folder" in readme
+    fe = Structure(Lattice.cubic(2.87), ["Fe", "Fe"], [[0, 0, 0], [0.5, 0.5, 0.5]])
+    readme = (write_vasp_inputs(fe, tmp_path / "fe") / "README.txt").read_text()
+    assert "In metals the order, if any, is the compound's own" in readme and "MnO" not in readme
+
+
+def test_a_cif_names_its_formula_in_the_programs_convention():
+    """(NH4)2SO4 was written '_chemical_formula_structural H8S(NO2)2' (pymatgen's grouping, read as a
+    nitrite); the program writes H8SN2O4 everywhere, folder names included."""
+    from core.io.write import cif_text
+
+    cell = Structure(Lattice.cubic(8.0), ["N", "N"] + ["H"] * 8 + ["S", "O", "O", "O", "O"],
+                     [[k / 15, 0.37 * k % 1, 0.2 * k % 1] for k in range(15)])
+    for symmetrize in (False, True):
+        assert "_chemical_formula_structural   H8SN2O4" in cif_text(cell, symmetrize)

@@ -228,3 +228,13 @@ def test_the_windows_file_check_of_the_contact_route_agrees_with_the_loaded_mode
     from core.predict.scope import contact_model_max_atoms, shipped_contact_route_atoms
 
     assert shipped_contact_route_atoms() == contact_model_max_atoms()
+
+
+def test_a_symmetrised_cif_of_a_slightly_tilted_perovskite_keeps_its_group():
+    """The I4/mcm SrTiO3 result was written as a P1 CIF in a folder named I4-mcm: the read-back check
+    reduced the symmetrised cell to the cubic 5-atom one at StructureMatcher's 0.25 Å, unlike the
+    10-atom relaxed cell, and took that for a failed read-back."""
+    from core.io.write import cif_text
+
+    text = cif_text(Structure.from_str(_TILTED, fmt="poscar"), symmetrize=True)
+    assert "_symmetry_space_group_name_H-M   I4/mcm" in text and "_symmetry_Int_Tables_number   140" in text

@@ -57,7 +57,12 @@ def _earlier_results(out: Path, stem: str, overwrite: bool) -> list[Path]:
 def cmd_reconstruct(args: argparse.Namespace) -> int:
     import multiprocessing
 
-    from core.crystal.matching import CSP_TOLERANCES, DEFAULT_TOLERANCES, structure_match
+    from core.crystal.matching import (
+        CSP_TOLERANCES,
+        DEFAULT_TOLERANCES,
+        same_structure,
+        structure_match,
+    )
     from core.crystal.symmetry import space_group_or_p1
     from core.io.read import MIN_ATOM_DISTANCE
     from core.io.write import write_cif
@@ -116,7 +121,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
         said = ""
         if reference is not None:
-            strict = structure_match(result.structure, reference, DEFAULT_TOLERANCES)
+            strict = same_structure(result.structure, reference)
             loose = strict if strict.matched else structure_match(result.structure, reference, CSP_TOLERANCES)
             row |= {"matches_input": strict.matched, "matches_input_csp_tolerances": loose.matched,
                     "rms": loose.rms, "match_tolerances": {"default": dataclasses.asdict(DEFAULT_TOLERANCES),

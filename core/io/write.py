@@ -40,7 +40,19 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SP
         if text is not None:
             return text
         structure = ideal  # the cell made exact, in P1: it reads back as itself, as the POSCAR beside it
-    return str(CifWriter(_labelled(structure)))
+    return str(_program_formula(CifWriter(_labelled(structure)), structure))
+
+
+def _program_formula(writer: CifWriter, structure: Structure) -> CifWriter:
+    """``writer`` with ``_chemical_formula_structural`` in the program's one convention
+    (:func:`core.crystal.composition.formula_unit_text`: ``H8SN2O4``): pymatgen groups it into
+    ``H8S(NO2)2`` for (NH4)2SO4, which reads as a nitrite."""
+    from core.crystal.composition import formula_unit_text
+
+    for block in writer.cif_file.data.values():
+        if "_chemical_formula_structural" in block.data:
+            block.data["_chemical_formula_structural"] = formula_unit_text(structure.composition.element_composition)
+    return writer
 
 
 def _labelled(structure: Structure) -> Structure:
@@ -85,7 +97,7 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
     :data:`IDEAL_SYMPREC`; the read-back check stays, as the last word on what is written."""
     from pymatgen.io.cif import CifParser
 
-    from core.crystal.matching import DEFAULT_TOLERANCES, structure_match
+    from core.crystal.matching import same_structure
     from core.crystal.symmetry import standard_cell
 
     ideal = structure
@@ -94,13 +106,16 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
         if ideal is structure:  # spglib found no symmetry
             return None, structure
         writer = CifWriter(ideal, symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE)
-        text = str(_site_labels_by_element(writer))
+        text = str(_program_formula(_site_labels_by_element(writer), ideal))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = CifParser.from_str(text).parse_structures(primitive=False)[0]
     except Exception:  # noqa: BLE001 - spglib finds no symmetry for some distorted cells; such a
         return None, ideal  # cell is written in P1 rather than not at all
-    if len(back) != len(ideal) or not structure_match(back, structure, DEFAULT_TOLERANCES).matched:
+    # the text against the cell it was written from, site by site (no primitive reduction: at its
+    # 0.25 Å a symmetrised I4/mcm SrTiO3 read back as the cubic 5-atom cell, unlike its 10-atom
+    # POSCAR, and a folder named I4-mcm got a P1 CIF); the cell is the structure's within symprec
+    if len(back) != len(ideal) or not same_structure(back, ideal, primitive_cell=False).matched:
         return None, ideal
     return text, ideal
 

@@ -44,7 +44,7 @@ from core.contact_model.inference import (
     predict_contact_map,
 )
 from core.crystal.composition import Formula, parse_formula
-from core.crystal.matching import DEFAULT_TOLERANCES, fractional_rmsd_mae, structure_match
+from core.crystal.matching import fractional_rmsd_mae, same_structure
 from core.io.read import MIN_ATOM_DISTANCE
 from core.io.vasp import ferromagnetic_start_note
 from core.predict.export import export_prediction
@@ -278,7 +278,7 @@ def compare_records(records: list[ResultRecord], reference: Structure) -> list[t
         if structure is None:  # every ranked entry has one; a record read from elsewhere may not
             out.append((None, None))
             continue
-        match = structure_match(structure, reference, DEFAULT_TOLERANCES)
+        match = same_structure(structure, reference)
         try:
             rmsd = float(fractional_rmsd_mae(structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned
