@@ -24,9 +24,9 @@ from core.io.files import UMASK
 from core.io.outputs import _retire_keeping_other_files
 
 _POTCAR_README = """\
-POTCAR was not written: pymatgen's pseudopotential directory is not configured.
+POTCAR was not written: {why}.
 
-POTCAR.spec lists the PAW datasets of the Materials Project relax set (MPRelaxSet)
+POTCAR.spec lists the PAW datasets of the Materials Project input set ({input_set})
 in the order of the species in POSCAR. To let AlphaCrystal Studio write POTCAR
 itself, point pymatgen at your licensed VASP pseudopotentials once:
 
@@ -45,6 +45,30 @@ def potcar_configured() -> bool:
     return bool(psp) and Path(psp).is_dir()
 
 
+def _write_input_set(input_set, staging: Path) -> str | None:
+    """Write ``input_set`` into ``staging``, with POTCAR where pymatgen's pseudopotential directory has
+    every dataset it needs, else with ``POTCAR.spec``; returns why no POTCAR was written (None: it was).
+    A directory set up without one element's dataset made a whole prediction end without results
+    (pymatgen's FileNotFoundError after every relaxation)."""
+    if not potcar_configured():
+        input_set.write_input(str(staging), potcar_spec=True)
+        given = SETTINGS.get("PMG_VASP_PSP_DIR")
+        return (f"pymatgen's pseudopotential directory PMG_VASP_PSP_DIR={given} is not a folder" if given else
+                "pymatgen's pseudopotential directory (PMG_VASP_PSP_DIR) is not configured")
+    try:
+        input_set.write_input(str(staging))
+        return None
+    except FileNotFoundError as exc:
+        if "POTCAR" not in str(exc):
+            raise
+        missing = str(exc).splitlines()[0].strip()
+    for child in staging.iterdir():  # what was written before the failure, written again beside the spec
+        if child.is_file():
+            child.unlink()
+    input_set.write_input(str(staging), potcar_spec=True)
+    return f"{missing.rstrip('.')} (PMG_VASP_PSP_DIR={SETTINGS.get('PMG_VASP_PSP_DIR')})"
+
+
 def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None,
                       symmetrize: bool = False) -> Path:
     """Write a VASP relaxation folder (Materials Project ``MPRelaxSet``).
@@ -59,10 +83,12 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
     ``MAGMOM`` is the input set's default per element unless ``magmoms`` (μB per
     site, in the structure's site order) are given.
 
-    The folder gets POSCAR, INCAR and KPOINTS; POTCAR too when pymatgen's
-    pseudopotential directory is configured, otherwise ``POTCAR.spec`` and a
-    ``README.txt`` explaining how to add it. The folder is built next to the
-    target and renamed into place, so it is never left half-written.
+    The folder gets POSCAR, INCAR, KPOINTS and a ``README.txt`` naming the input set (and
+    pymatgen's remarks, the magnetic start); POTCAR too when pymatgen's pseudopotential
+    directory holds every dataset needed, otherwise ``POTCAR.spec``, the README saying why
+    and how to add it (a warning too where the directory is set up but lacks a dataset).
+    The folder is built next to the target and renamed into place, so it is never left
+    half-written.
     """
     target = Path(folder)
     try:
@@ -79,15 +105,15 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         os.chmod(staging, 0o777 & ~UMASK)  # mkdtemp makes 0700
         with warnings.catch_warnings(record=True) as said:  # pymatgen's remarks, e.g. Co started low spin
             warnings.simplefilter("always")
-            if potcar_configured():
-                input_set.write_input(str(staging))
-            else:
-                input_set.write_input(str(staging), potcar_spec=True)
+            no_potcar = _write_input_set(input_set, staging)
         remarks = list(dict.fromkeys(str(w.message).strip() for w in said if issubclass(w.category, UserWarning)))
+        if no_potcar and potcar_configured():  # set up, but without this element's dataset: said, not fatal
+            remarks.insert(0, f"{no_potcar}; POTCAR.spec was written instead")
         for message in remarks:
             warnings.warn(VaspRemarkWarning(f"VASP inputs: {message}"), stacklevel=2)
-        readme = "" if potcar_configured() else _POTCAR_README
-        if not potcar_configured():
+        readme = _input_set_words(input_set) + (
+            "\n" + _POTCAR_README.format(why=no_potcar, input_set=type(input_set).__name__) if no_potcar else "")
+        if no_potcar:
             spec = staging / "POTCAR.spec"
             # one symbol per line, the last one ended too (pymatgen leaves it open, and
             # `while read` loops then skip the last element)
@@ -99,8 +125,7 @@ def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: 
         magnetic = magnetic_start_text(magmom, _tidy_poscar(staging / "POSCAR"), magmoms is not None)
         if magnetic:
             readme += "\n" + magnetic
-        if readme:
-            (staging / "README.txt").write_text(readme.lstrip("\n"))
+        (staging / "README.txt").write_text(readme.lstrip("\n"))
         if target.exists():
             retired = Path(tempfile.mkdtemp(prefix=f".{target.name}.old.", dir=target.parent))
             os.replace(target, retired / target.name)
@@ -161,10 +186,13 @@ def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> s
             "rhombohedral AFM-II cell doubles the rock-salt cell along [111])" if len(magnetic) == 1 else
             f"this cell has {len(magnetic)} magnetic sites, so orders that alternate among them fit in it; others "
             "need a supercell")
+    metal = all_metal([str(element) for element in structure.composition.elements])
+    examples = ("In metals the order, if any, is the compound's own (ferromagnetic Fe3Al, antiferromagnetic FeRh "
+                "at room temperature)" if metal else
+                "Many compounds of these ions order antiferromagnetically (MnO, NiO, FeF2, Fe2O3)")
     return ("Magnetic start: MAGMOM (INCAR, ISPIN = 2) starts " + which + ", all parallel: a ferromagnetic "
-            f"start, from {source}. Many compounds of these ions order antiferromagnetically (MnO, NiO, FeF2, "
-            "Fe2O3). For such an order give the moments signs in MAGMOM, one per site in POSCAR's order; "
-            f"{fits}. Relax each order and compare their energies.\n")
+            f"start, from {source}. {examples}. For such an order give the moments signs in MAGMOM, one per site "
+            f"in POSCAR's order; {fits}. Relax each order and compare their energies.\n")
 
 
 MOMENT_TOLERANCE = 0.2
@@ -184,6 +212,18 @@ def _one_moment_per_element(structure: Structure, magmoms: list[float] | None,
     for site, moment in zip(structure, magmoms):
         by_element.setdefault(site.specie.symbol, []).append(float(moment))
     return all(max(m) - min(m) <= tolerance for m in by_element.values())
+
+
+def _input_set_words(input_set) -> str:
+    """README's first lines: which of pymatgen's sets wrote these inputs and what sets it apart
+    (a metal's README said MPRelaxSet beside an INCAR of MPMetalRelaxSet's smearing)."""
+    import pymatgen.core
+
+    what = ("every element is a metal: Methfessel-Paxton smearing (ISMEAR = 1, SIGMA = 0.2 eV) and a denser "
+            "k-point mesh" if isinstance(input_set, MPMetalRelaxSet) else
+            "the tetrahedron method (ISMEAR = -5), for a compound that is not all-metal")
+    return (f"Materials Project relaxation inputs: pymatgen {pymatgen.core.__version__}'s "
+            f"{type(input_set).__name__} ({what}).\n")
 
 
 def relaxation_input_set(structure: Structure) -> MPRelaxSet | MPMetalRelaxSet:
