@@ -47,6 +47,8 @@ def test_a_rerun_moves_the_users_files_along_with_the_same_structure(tmp_path):
     assert (moved / "mynotes.txt").read_text() == "notes"
     assert not (tmp_path / "01_H_Fm-3m" / "mynotes.txt").exists()
     assert any("moved along" in note and "02_H_P6_3-mmc" in note for note in folder.notes)
+    # and the summary says so too (a screen prints no notes: it was said nowhere)
+    assert any("moved along" in note for note in json.loads((tmp_path / "summary.json").read_text())["notes"])
     # still the user's on the run after that (the manifest lists what the program wrote)
     _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
     assert (moved / "vasp" / "OUTCAR").read_text() == "my DFT run"
@@ -311,3 +313,54 @@ def test_an_export_over_a_folder_it_did_not_record_keeps_every_difference(tmp_pa
     (tmp_path / STATE_DIR / MANIFEST).unlink()
     folder = _export(tmp_path, {"01_H_P6_3-mmc": "H other\n"})
     assert (tmp_path / "kept_01_H_P6_3-mmc" / "POSCAR").exists() and "kept 01_H_P6_3-mmc" in folder.notes[0]
+
+
+def test_an_old_result_folder_that_cannot_be_moved_leaves_everything_as_it_was(tmp_path, monkeypatch):
+    """A result folder the system would not let go (chattr +i): the summaries were deleted first, then a
+    traceback; now one error names the folder and the old summaries and folders are all still there."""
+    import os
+
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    before = {p.name: p.read_bytes() for p in tmp_path.glob("summary.*")}
+    stuck = tmp_path / "02_H_Fm-3m"
+    real_replace = os.replace
+
+    def refusing(src, dst):
+        if Path(src) == stuck:
+            raise PermissionError(1, "Operation not permitted")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", refusing)
+    with pytest.raises(OutputFolderError, match=r"cannot move .*02_H_Fm-3m aside to replace it \(Operation not "
+                                                r"permitted\); the earlier results are left as they were"):
+        _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    monkeypatch.undo()
+    assert {p.name: p.read_bytes() for p in tmp_path.glob("summary.*")} == before
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.startswith(".")) == [
+        "01_H_P6_3-mmc", "02_H_Fm-3m", "summary.csv", "summary.json"]
+    assert (tmp_path / "01_H_P6_3-mmc" / "POSCAR").is_file()
+
+
+def test_the_programs_own_summary_csv_without_its_json_is_still_its_own(tmp_path):
+    """summary.json deleted by hand: the folder was refused ("summary.csv was not written by alphacrystal"),
+    even with --overwrite, though the manifest lists that summary.csv as written by the program."""
+    from core.predict.run_folder import our_summary_formula
+
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    (tmp_path / "summary.json").unlink()
+    assert our_summary_formula(tmp_path) == ""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})  # runs again into it
+    assert (tmp_path / "summary.json").is_file()
+    (tmp_path / "summary.json").unlink()
+    (tmp_path / "summary.csv").write_text("my own table\n")  # the user's: refused as before
+    with pytest.raises(OutputFolderError, match="summary.csv was not written by alphacrystal"):
+        our_summary_formula(tmp_path)
+
+
+def test_an_empty_folder_the_user_made_in_a_result_folder_moves_along(tmp_path):
+    """mkdir 01_.../vasp/run1 for a DFT run: a re-run removed it without a word (only files counted)."""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    (tmp_path / "01_H_P6_3-mmc" / "vasp" / "run1").mkdir()
+    folder = _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    assert (tmp_path / "02_H_P6_3-mmc" / "vasp" / "run1").is_dir()
+    assert any("vasp/run1/" in note for note in folder.notes)

@@ -212,8 +212,6 @@ class RunFolder:
                 folder.mkdir()
                 writer(folder)
             written = {name: _file_hashes(staging / name) for name, _ in entries}
-            summaries = self.summary_files(staging, rows, meta)
-            summary_hashes = {path.name: [_sha256(path)] for path in summaries}
             self.check()
             old_folders = self._result_folders()
             names = {name for name, _ in entries}
@@ -224,6 +222,11 @@ class RunFolder:
                                             "move it or choose another output folder")
             previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
             keep, moves = self._plan_user_files(old_folders, staging, written, previous)
+            # the summary says where the user's files went (a screen prints no notes: they were said nowhere)
+            said = [note for note in self.notes if note not in meta.get("notes", [])]
+            summaries = self.summary_files(staging, rows, {**meta, "notes": [*meta.get("notes", []), *said]}
+                                           if said else meta)
+            summary_hashes = {path.name: [_sha256(path)] for path in summaries}
             remade = [_structure_lines(staging / name / "POSCAR") for name in written]
             gone = sorted(old.name for old in old_folders  # not kept, its name not reused, its POSCAR not remade
                           if old not in keep and old.name not in names
@@ -232,14 +235,8 @@ class RunFolder:
             # for a kill during the swap: the old summaries or the new ones may be on disk, both the program's
             self._save_manifest({**previous, SUMMARIES_ENTRY: {
                 name: _own_hashes(previous, name) + summary_hashes[name] for name in summary_hashes}})
-            for name in SUMMARY_FILES:
-                (self.path / name).unlink(missing_ok=True)
             retired = Path(tempfile.mkdtemp(prefix=".retired.", dir=self.path))
-            for old in old_folders:  # only result folders: never a user's own "2024_notes/"
-                if old in keep:
-                    os.replace(old, keep[old])
-                else:
-                    os.replace(old, retired / old.name)
+            self._set_aside(old_folders, keep, retired)
             out = []
             try:
                 for name, _ in entries:
@@ -265,6 +262,34 @@ class RunFolder:
             shutil.rmtree(staging, ignore_errors=True)
             if retired is not None:
                 self._remove_retired(retired, previous)
+
+    def _set_aside(self, old_folders: list[Path], keep: dict[Path, Path], retired: Path) -> None:
+        """Move the old summaries and result folders out of the way (into ``retired``, or to their
+        ``kept_`` names); where one cannot be moved (a folder the system will not let go), everything
+        moved is put back and :class:`OutputFolderError` names it. The summaries were deleted first
+        and a traceback followed: the folder was left without them."""
+        done: list[tuple[Path, Path]] = []
+        moving = self.path
+        try:
+            for name in SUMMARY_FILES:
+                moving = self.path / name
+                if moving.exists():
+                    os.replace(moving, retired / name)
+                    done.append((retired / name, moving))
+            for old in old_folders:  # only result folders: never a user's own "2024_notes/"
+                moving = old
+                target = keep.get(old, retired / old.name)
+                os.replace(old, target)
+                done.append((target, old))
+        except OSError as exc:
+            for moved, origin in reversed(done):
+                try:
+                    os.replace(moved, origin)
+                except OSError:  # cannot happen for what was just moved; said by the error below if it does
+                    pass
+            raise OutputFolderError(f"cannot move {moving} aside to replace it ({exc.strerror or exc}); the earlier "
+                                    "results are left as they were: check its permissions (or an immutable "
+                                    "flag), or choose another output folder") from None
 
     def _keep_edited_summaries(self, previous: dict) -> None:
         """A summary the user edited since the program wrote it (its hash differs from the
@@ -354,7 +379,9 @@ class RunFolder:
 
     def user_files(self, folder: Path, manifest: dict | None = None) -> list[str]:
         """Files of a result folder (paths relative to it) that this program did not write,
-        or wrote and somebody changed since (by ``manifest``, default the one on disk)."""
+        or wrote and somebody changed since (by ``manifest``, default the one on disk), and the
+        empty folders in it (``vasp/run1/``, with a slash: the program makes none, and a re-run
+        removed one made for a DFT run)."""
         manifest = (_read_json(self.state / MANIFEST) if manifest is None else manifest).get(folder.name)
         if isinstance(manifest, dict):
             own = manifest
@@ -362,8 +389,10 @@ class RunFolder:
             formula = str(_read_json(folder / RESULT_FILE).get("formula", ""))
             own = {name: None for name in (*_OWN_FILES, structure_cif_name(formula))}
         found = _file_hashes(folder, hashed=set(own) if isinstance(manifest, dict) else set())
-        return sorted(name for name, digest in found.items()
-                      if name not in own or (own[name] is not None and own[name] != digest))
+        empty = [f"{path.relative_to(folder).as_posix()}/" for path in folder.rglob("*")
+                 if path.is_dir() and not path.is_symlink() and not any(path.iterdir())]
+        return sorted([name for name, digest in found.items()
+                       if name not in own or (own[name] is not None and own[name] != digest)] + empty)
 
     def _plan_user_files(self, old_folders: list[Path], staging: Path, written: dict[str, dict[str, str | None]],
                          previous: dict) -> tuple[dict[Path, Path], list[tuple[str, str, list[str]]]]:
@@ -401,6 +430,9 @@ class RunFolder:
         """Move the planned user files from the retired old folders into the new ones."""
         for old_name, new_name, files in moves:
             for f in files:
+                if f.endswith("/"):  # an empty folder of the user's: made again where it belongs
+                    (self.path / new_name / f).mkdir(parents=True, exist_ok=True)
+                    continue
                 (self.path / new_name / f).parent.mkdir(parents=True, exist_ok=True)
                 os.replace(retired / old_name / f, self.path / new_name / f)
 
@@ -509,9 +541,17 @@ def our_summary_formula(folder: Path) -> str | None:
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
             raise OutputFolderError(f"{summary} was not written by alphacrystal ({type(exc).__name__}); "
                                     "move it or choose another output folder") from None
-    if (folder / SUMMARY_CSV).exists():
-        raise OutputFolderError(f"{folder / SUMMARY_CSV} was not written by alphacrystal (no "
-                                f"{SUMMARY_JSON} beside it); move it or choose another output folder")
+    csv_path = folder / SUMMARY_CSV
+    if csv_path.exists():
+        try:  # ours if the manifest of its run folder lists it as written (its json deleted by hand)
+            ours = _sha256(csv_path) in _own_hashes(_read_json(folder / STATE_DIR / MANIFEST), SUMMARY_CSV)
+        except OSError:
+            ours = False
+        if ours:
+            return ""
+        raise OutputFolderError(f"{csv_path} was not written by alphacrystal (no {SUMMARY_JSON} beside it, and "
+                                f"not among the files {STATE_DIR}/{MANIFEST} lists); move it or choose another "
+                                "output folder")
     return None
 
 
