@@ -104,7 +104,10 @@ def conventional_operations(spacegroup_number: int) -> int:
 def spacegroup_from_text(text: str) -> int:
     """A space group as a user writes it, as its international number: ``225``, ``Fm-3m``,
     ``P6_3/mmc``, ``P63/mmc``, ``P21/c`` (screw axes without the underscore), ``Fm3m`` (the old
-    full symbol without the bar), ``fm-3m`` (lower case); read by pymatgen.
+    full symbol without the bar), ``fm-3m`` (lower case); read by pymatgen, or from spglib's table of
+    the 530 settings: a symbol of another setting names its group (``P2_1/n``, ``P 1 21/n 1``,
+    ``I2/a`` -> 14, 14, 15; ``Pbnm`` -> 62), whose structures the program builds in the standard
+    setting.
 
     Raises
     ------
@@ -130,8 +133,32 @@ def spacegroup_from_text(text: str) -> int:
                 return int(SpaceGroup(candidate).int_number)
         except (ValueError, KeyError):
             continue
+    for candidate in dict.fromkeys((written, capital, screw)):
+        number = _setting_symbols().get(re.sub(r"\s+", "", candidate))
+        if number is not None:
+            return number
     raise ValueError(f"{text!r} is neither a space-group number (1 to 230) nor a Hermann-Mauguin symbol such as "
                      "Fm-3m or P6_3/mmc")
+
+
+@cache
+def _setting_symbols() -> dict[str, int]:
+    """Hermann-Mauguin symbols of every setting in spglib's table (530 Hall numbers), spaces removed,
+    with the monoclinic full symbols also without their 1s (``P12_1/n1`` and ``P2_1/n``) -> group
+    number; a symbol two groups would share is left out."""
+    import spglib
+
+    found: dict[str, set[int]] = {}
+    for hall in range(1, 531):
+        kind = spglib.get_spacegroup_type(hall)
+        if kind is None:
+            continue
+        symbols = {part.strip() for part in kind.international.split("=")} | {kind.international_full}
+        tokens = kind.international_full.split()
+        symbols.add(tokens[0] + "".join(t for t in tokens[1:] if t != "1"))
+        for symbol in symbols:
+            found.setdefault(symbol.replace(" ", ""), set()).add(int(kind.number))
+    return {symbol: next(iter(numbers)) for symbol, numbers in found.items() if len(numbers) == 1}
 
 
 def hm_symbol(spacegroup_number: int) -> str:
