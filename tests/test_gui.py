@@ -213,7 +213,7 @@ def test_the_window_says_the_notes_every_command_says_first(window, qtbot):
     w = predicted(qtbot, window, "TiO2")
     assert "note: TiO2 is one of the formulas withheld from the template library" in w.formula_bar.status.text()
     assert "hover for all" in w.formula_bar.status.text()  # cut to two lines; whole in the tooltip
-    assert "a relaxed result that is one of them is named as the known phase" in w.formula_bar.status.toolTip()
+    assert "a relaxed result that is that structure is named as the known phase" in w.formula_bar.status.toolTip()
 
 
 def test_a_formula_or_z_changed_without_predict_is_said_not_to_be_what_start_runs(window, qtbot):

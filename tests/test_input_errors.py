@@ -778,3 +778,16 @@ def test_a_file_named_like_a_formula_says_why_the_formula_was_not_predicted(tmp_
     assert main(["contact-map", "KBr"]) == 2
     one_error_line(capsys.readouterr().err, "KBr is read as the file of that name in this folder",
                    "run from another folder or rename the file")
+
+
+def test_options_of_other_commands_and_suffixed_stems_say_what_to_write(tmp_path, capsys):
+    """screen --jobs and --json were refused without a hint; export --stem x.cif wrote x.cif.cif."""
+    (tmp_path / "in.txt").write_text("NaCl\n")
+    usage_error(["screen", str(tmp_path / "in.txt"), "--out", str(tmp_path / "s"), "--jobs", "2"], capsys,
+                "unrecognized arguments: --jobs 2", "--workers N")
+    usage_error(["screen", str(tmp_path / "in.txt"), "--out", str(tmp_path / "s"), "--json", "x.json"], capsys,
+                "screen.csv and report.html")
+    (tmp_path / "nacl.vasp").write_text(poscar(["5.6 0 0", "0 5.6 0", "0 0 5.6"]))
+    usage_error(["export", str(tmp_path / "nacl.vasp"), "--out", str(tmp_path / "e"), "--stem", "x.cif"], capsys,
+                "file stem 'x.cif' ends in .cif: give the name without it")
+    assert not (tmp_path / "e").exists()

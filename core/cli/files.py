@@ -66,7 +66,9 @@ def _default_stem(path: Path, structure) -> str:
     (``POSCAR`` gave ``POSCAR.POSCAR`` and ``POSCAR_vasp/``)."""
     stem = path.stem
     if stem.upper() in ("POSCAR", "CONTCAR"):  # POSCAR, CONTCAR.relax
-        return structure.composition.reduced_formula
+        from core.crystal.composition import formula_unit_text
+
+        return formula_unit_text(structure.composition)  # the program's convention: H8SN2O4, not H8S(NO2)2
     return stem
 
 
@@ -135,7 +137,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--formats", type=export_formats, default="cif,cif-symmetrized,poscar,vasp",
                    help="comma-separated, from cif, cif-symmetrized, poscar, vasp (default: all four)")
     p.add_argument("--stem", type=file_stem,
-                   help="file name stem, a plain name without folders (default: input file stem)")
+                   help="file name stem, a plain name without folders or suffix (default: the input file's stem; "
+                        "for a file named POSCAR or CONTCAR, its formula)")
     p.add_argument("--primitive", action="store_true", help="reduce to the primitive cell first")
     p.add_argument("--overwrite", action="store_true",
                    help="replace files of an earlier export with the same stem (default: refuse)")

@@ -11,6 +11,7 @@ from core import __version__
 from core.cli import evaluate, files, maps, predict, proposals, reconstruct, train
 from core.cli.options import Parser, warn_about_processes
 from core.errors import AlphaCrystalError, AlphaCrystalWarning
+from core.io.outputs import SCREEN_REPORT, SCREEN_TABLE, SUMMARY_JSON
 from core.runtime.terminal import ignore_library_housekeeping
 
 COMMANDS = (maps, files, proposals, reconstruct, predict)
@@ -57,6 +58,9 @@ OPTION_HINTS = {
                        "(docs/screening.md)",
     ("screen", "--spacegroup"): "a screen's space groups are per formula: 'TiO2 2 136 141' on a line of a text "
                                 "input (after Z), or a spacegroup column in a CSV (docs/screening.md)",
+    ("screen", "--jobs"): "a screen runs one prediction per worker: --workers N sets how many (docs/screening.md)",
+    ("screen", "--json"): f"a screen writes its table and report into --out: {SCREEN_TABLE} and {SCREEN_REPORT}, "
+                          f"and each formula's {SUMMARY_JSON} (docs/screening.md)",
 }
 """(command, option) -> what to do instead, for options a user brings from another command."""
 

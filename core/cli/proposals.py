@@ -13,6 +13,7 @@ from core.cli.options import (
     write_json_option,
 )
 from core.errors import AlphaCrystalError
+from core.runtime.terminal import counted
 from core.templates.retrieval import DEFAULT_SCORER, SCORERS
 
 
@@ -77,7 +78,7 @@ def cmd_templates(args: argparse.Namespace) -> int:
                                max_atoms=MP20_MAX_ATOMS)
     print(f"{parsed.unit_formula}" + (f" Z={z}" if z else " (every Z up to "
                                          f"{MP20_MAX_ATOMS} atoms)")
-          + f": {len(found)} distinct templates from {len(library)} known structures")
+          + f": {counted(len(found), 'distinct template')} from {counted(len(library), 'known structure')}")
     if not found:
         print("no known structure of the same stoichiometry pattern (anonymous formula and atom count)")
     print(f"{'#':>3}  {'source':<22}{'template':<14}{'space group':<16}{'Z':>3}{'score':>9}{'similar':>8}"

@@ -211,4 +211,8 @@ def check_file_stem(stem: str) -> str:
     if any(sep in stem for sep in separators):
         raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
                           "(the files go into the output folder)")
+    suffix = os.path.splitext(stem)[1].lower()
+    if suffix in (".cif", ".vasp", ".poscar"):  # x.cif gave x.cif.cif and x.cif_sym.cif
+        raise ExportError(f"file stem {stem!r} ends in {suffix}: give the name without it (each format adds its "
+                          "own: STEM.cif, STEM_sym.cif, STEM.vasp, STEM_vasp/)")
     return stem

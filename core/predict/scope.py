@@ -165,8 +165,9 @@ def held_out_note(parsed: Formula) -> str | None:
              f"the {partition} split, about a tenth of our formulas, a fifth with the {other} split")
     return (f"{formula} is one of the formulas withheld from the template library and the models' "
             f"training ({share}, kept to measure the program on "
-            "compounds it has not seen): its own known structures are not among the templates; they are among "
-            "the reference phases, so a relaxed result that is one of them is named as the known phase")
+            "compounds it has not seen): its own known structures are not among the templates; its lowest-energy "
+            "known structure (Materials Project's) is among the reference phases of the hull, so a relaxed result "
+            "that is that structure is named as the known phase (other polymorphs are not named)")
 
 
 @functools.lru_cache(maxsize=1)

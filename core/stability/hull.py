@@ -30,7 +30,7 @@ import numpy as np
 from pymatgen.analysis.phase_diagram import PDEntry, PhaseDiagram
 from pymatgen.core import Composition
 
-from core.crystal.composition import MP20_MAX_ATOMS
+from core.crystal.composition import MP20_MAX_ATOMS, formula_unit_text
 from core.errors import AlphaCrystalError
 from core.stability.references import ReferencePhases, formation_energy, reference_file
 
@@ -383,7 +383,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
     formula = comp.reduced_formula
     reference_id = judge.reference_id(formula)
     if reference_id is None:  # a new compound, or one held out of the references
-        placed = [replace(s, note=f"{formula} is not among the reference phases (our Materials Project structures of "
+        placed = [replace(s, note=f"{formula_unit_text(comp)} is not among the reference phases (our Materials Project structures of "
                                   f"up to {MP20_MAX_ATOMS} atoms, about 4 % of formulas withheld for independent evaluation): a new "
                                   "compound for this hull, judged against its system's other known phases "
                                   "(docs/stability.md)") for s in placed]
@@ -422,7 +422,7 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                   if i == lowest else
                   _noted(replace(s, e_above_hull=s.e_above_hull - floor,
                                  label=label_for(s.e_above_hull - floor, s.threshold), error=judge.error,
-                                 decomposition=((f"{formula} (this run's lowest)", 1.0),)),
+                                 decomposition=((f"{formula_unit_text(comp)} (this run's lowest)", 1.0),)),
                          f"measured from this run's lowest structure, {below}")
                   for i, s in enumerate(placed)]
         if -floor > far_below(judge.error):
@@ -464,7 +464,7 @@ def _placed_from_stored_known(judge: HullJudge, comp: Composition, placed: list[
            f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the frame's error: not used"
            if math.isfinite(shift) else "")
     placed = [replace(s, note=f"no structure of this run was found to be the known phase {named}, "
-                              f"{lowest_by} lowest-energy {formula}{why}; the frame's estimate ({error}"
+                              f"{lowest_by} lowest-energy {formula_unit_text(comp)}{why}; the frame's estimate ({error}"
                               "docs/stability.md)") for s in placed]
     return [doubted(s, off) for s in placed] if off else placed
 
