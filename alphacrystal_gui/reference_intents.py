@@ -56,8 +56,7 @@ class ReferenceIntents:
             w.show_error(f"Warning: {warning}")
         cell, cmap = reference.cell, reference.contact_map
         self.session.set_reference(cell, reference.name, cmap)
-        w.views.show_structure(cell, f"{reference.name}: {core.formula_unit_text(cell.composition)}, "
-                                     f"{reference.symbol} ({reference.spacegroup})")
+        w.views.show_reference(cell, reference.name, reference.spacegroup, reference.symbol)
         if not self.session.inputs.formula:  # a suggestion: never over what was typed
             w.formula_bar.suggest(core.formula_unit_text(cell.composition))
         message = reference.describe()

@@ -96,13 +96,16 @@ class StructureViews:
         if reference is None:
             self.window.view3d.show_structure(None)
             return
-        title = f"{self.session.reference_name} (reference): {core.formula_unit_text(reference.composition)}"
         try:  # a few ms for a cell of at most a few dozen atoms
             number, symbol = core.space_group(reference)
-            title += f", {symbol} ({number})"
-        except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells: the title without a group
-            pass
-        self.window.view3d.show_structure(reference, title)
+        except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells: P1 named
+            number, symbol = 1, "P1"
+        self.show_reference(reference, self.session.reference_name, number, symbol)
+
+    def show_reference(self, cell, name: str, number: int, symbol: str) -> None:
+        """Draw the reference structure (its primitive cell), titled by its file, formula and group."""
+        self.show_structure(cell, f"{name} (reference): {core.formula_unit_text(cell.composition)}, "
+                                  f"{symbol} ({number})")
 
     def draw_hull(self) -> None:
         """The hull plot of the results shown: made off the GUI thread, drawn if they are still shown."""

@@ -103,7 +103,8 @@ class Pool:
         return self._matches[(k, stage)]
 
     def same(self, a: tuple, b: tuple, matcher, cells: dict) -> bool:
-        from core.reconstruction.selection import same_reported_structure, same_structure
+        from core.crystal.matching import same_structure
+        from core.reconstruction.selection import same_reported_structure
 
         key = (a, b) if a <= b else (b, a)
         if key not in self._same:

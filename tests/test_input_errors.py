@@ -789,5 +789,11 @@ def test_options_of_other_commands_and_suffixed_stems_say_what_to_write(tmp_path
                 "screen.csv and report.html")
     (tmp_path / "nacl.vasp").write_text(poscar(["5.6 0 0", "0 5.6 0", "0 0 5.6"]))
     usage_error(["export", str(tmp_path / "nacl.vasp"), "--out", str(tmp_path / "e"), "--stem", "x.cif"], capsys,
-                "file stem 'x.cif' ends in .cif: give the name without it")
+                "file stem 'x.cif' ends in .cif: give the name without it", "STEM.POSCAR")
     assert not (tmp_path / "e").exists()
+    # the default stem drops the structure suffixes (nacl.vasp.cif was refused as a stem ending in .vasp)
+    from pymatgen.core import Structure
+
+    Structure.from_file(tmp_path / "nacl.vasp").to(filename=str(tmp_path / "nacl.vasp.cif"))
+    assert main(["export", str(tmp_path / "nacl.vasp.cif"), "--out", str(tmp_path / "e"), "--formats", "cif"]) == 0
+    assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["nacl.cif"]

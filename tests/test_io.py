@@ -101,7 +101,7 @@ def test_a_symmetrised_cif_that_would_not_read_back_is_the_exact_cell_in_p1(monk
     from core.io.write import cif_text
 
     relaxed = Structure.from_str(NEARLY_C2C_LIMGN, fmt="poscar")
-    monkeypatch.setattr(matching, "same_structure", lambda *a, **k: MatchResult(False, None))
+    monkeypatch.setattr(matching, "reference_match", lambda *a, **k: MatchResult(False, None))
     text = cif_text(relaxed, symmetrize=True)
     assert "_symmetry_space_group_name_H-M   'P 1'" in text
     back = CifParser.from_str(text).parse_structures(primitive=False)[0]
@@ -472,13 +472,19 @@ def test_the_same_structure_means_every_site_within_tolerance_not_the_rms():
     """ZnO's Pnma result 'matched' its P4_2/mnm one at rms 0.29 by get_rms_dist (the CSP match rate's
     test, kept for the benchmarks); StructureMatcher.fit at the same tolerances says they differ,
     and that is what "matches the reference" means (screen, predict, reconstruct, the window)."""
-    from core.crystal.matching import DEFAULT_TOLERANCES, same_structure, structure_match
+    from core.crystal.matching import DEFAULT_TOLERANCES, reference_match, structure_match
 
     a, b = (Structure.from_str(text, fmt="poscar") for text in (_ZNO_P42MNM, _ZNO_PNMA))
     assert structure_match(a, b, DEFAULT_TOLERANCES).matched  # the literature's looser test
-    assert not same_structure(a, b).matched
-    same = same_structure(a, a.copy())
+    assert not reference_match(a, b).matched
+    same = reference_match(a, a.copy())
     assert same.matched and same.rms == pytest.approx(0.0, abs=1e-6)
+    # and the window's "match ref." column says the same (predict's comparison of its results)
+    from core.predict.pipeline import compare_records
+    from core.predict.record import ResultRecord
+
+    assert [m for m, _ in compare_records([ResultRecord(rank=1, structure=a), ResultRecord(rank=2, structure=b)],
+                                          b)] == [False, True]
 
 
 def test_a_pseudopotential_folder_without_an_elements_dataset_gives_a_spec_not_a_failure(tmp_path, monkeypatch):

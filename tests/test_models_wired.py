@@ -141,7 +141,8 @@ direct
 def test_results_whose_cifs_are_one_structure_are_merged():
     from pymatgen.analysis.structure_matcher import StructureMatcher
 
-    from core.reconstruction.selection import same_reported_structure, same_structure
+    from core.crystal.matching import same_structure
+    from core.reconstruction.selection import same_reported_structure
 
     one, two = (Structure.from_str(text, fmt="poscar") for text in (_TILTED, _LESS_TILTED))
     matcher = StructureMatcher()

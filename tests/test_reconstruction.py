@@ -305,6 +305,11 @@ def test_target_json_errors():
     with pytest.raises(AlphaCrystalError, match=r"must be symmetric \(row 1 differs from column 1\)"):
         target_from_dict({"formula": "NaCl", "z": 1, "spacegroup": 225, "lattice": [5.6] * 3 + [90] * 3,
                           "contact_map": [[0, 0], [1, 0]]})
+    # a symbol of another setting names its group, but a lattice in that setting's axes is another cell
+    with pytest.raises(AlphaCrystalError, match=r"spacegroup 'P2_1/n' is group 14 in a non-standard setting; the "
+                                                r"lattice is read in the standard setting P2_1/c"):
+        target_from_dict({"formula": "NaCl", "z": 2, "spacegroup": "P2_1/n", "lattice": [5.6, 5.7, 5.8, 90, 91.2, 90],
+                          "contact_map": [[0, 1, 0, 0], [1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 1, 0]]})
     # contact-map FILE --json is not a target: said so, with what to do (a new user's trial)
     with pytest.raises(AlphaCrystalError, match=r"output of contact-map FILE --json: reconstruct rutile.cif itself"):
         target_from_dict({"file": "rutile.cif", "formula": "TiO2", "spacegroup_number": 136, "matrix": [[0]]})

@@ -364,3 +364,21 @@ def test_an_empty_folder_the_user_made_in_a_result_folder_moves_along(tmp_path):
     folder = _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
     assert (tmp_path / "02_H_P6_3-mmc" / "vasp" / "run1").is_dir()
     assert any("vasp/run1/" in note for note in folder.notes)
+
+
+def test_an_emptied_program_folder_is_not_the_users_and_an_edited_summary_is_noted_in_the_new_one(tmp_path):
+    """An emptied vasp/ (the program's own folder) kept the old result folder whole as kept_ with
+    "1 file of yours"; the note on a kept edited summary.csv was missing from summary.json."""
+    import shutil
+
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    vasp = tmp_path / "01_H_P6_3-mmc" / "vasp"
+    shutil.rmtree(vasp)
+    vasp.mkdir()
+    with open(tmp_path / "summary.csv", "a") as table:
+        table.write("my note\n")
+    folder = _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n"})
+    assert not any(p.name.startswith("kept_01") for p in tmp_path.iterdir())
+    assert not any("of yours" in note or "you added" in note for note in folder.notes)
+    notes = json.loads((tmp_path / "summary.json").read_text())["notes"]
+    assert any("kept_summary.csv" in note for note in notes) and (tmp_path / "kept_summary.csv").is_file()

@@ -21,6 +21,7 @@ from core.cli.options import (
     write_json_option,
 )
 from core.errors import AlphaCrystalError, StructureWarning
+from core.io.outputs import stem_of
 from core.io.read import MIN_ATOM_DISTANCE
 from core.relax.potentials import DEFAULT_POTENTIAL, POTENTIALS
 from core.runtime.terminal import format_seconds
@@ -64,8 +65,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def _default_stem(path: Path, structure) -> str:
     """The exported files' stem: the input's, or the formula for a VASP file named as VASP names them
     (``POSCAR`` gave ``POSCAR.POSCAR`` and ``POSCAR_vasp/``)."""
-    stem = path.stem
-    if stem.upper() in ("POSCAR", "CONTCAR"):  # POSCAR, CONTCAR.relax
+    stem = stem_of(path)  # NaCl.cif.gz -> NaCl
+    if stem.upper().split(".")[0] in ("POSCAR", "CONTCAR"):  # POSCAR, CONTCAR.relax
         from core.crystal.composition import formula_unit_text
 
         return formula_unit_text(structure.composition)  # the program's convention: H8SN2O4, not H8S(NO2)2

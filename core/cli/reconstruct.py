@@ -60,7 +60,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
     from core.crystal.matching import (
         CSP_TOLERANCES,
         DEFAULT_TOLERANCES,
-        same_structure,
+        reference_match,
         structure_match,
     )
     from core.crystal.symmetry import space_group_or_p1
@@ -121,7 +121,7 @@ def cmd_reconstruct(args: argparse.Namespace) -> int:
         row = result.to_dict() | {"rank": rank, "cif": str(path)}
         said = ""
         if reference is not None:
-            strict = same_structure(result.structure, reference)
+            strict = reference_match(result.structure, reference)
             loose = strict if strict.matched else structure_match(result.structure, reference, CSP_TOLERANCES)
             row |= {"matches_input": strict.matched, "matches_input_csp_tolerances": loose.matched,
                     "rms": loose.rms, "match_tolerances": {"default": dataclasses.asdict(DEFAULT_TOLERANCES),

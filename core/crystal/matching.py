@@ -64,18 +64,28 @@ def structure_match(
     return MatchResult(True, float(result[0]))
 
 
-def same_structure(a: Structure, b: Structure, tolerances: MatchTolerances = DEFAULT_TOLERANCES,
-                   **options) -> MatchResult:
-    """Whether ``a`` and ``b`` are the same structure: pymatgen's ``StructureMatcher.fit`` at
-    ``tolerances`` (default: pymatgen's own), every paired site within ``stol``, with the normalised
-    RMS displacement where they are. What "matches the reference" and "the same structure" mean
-    wherever the program says so; :func:`structure_match`'s RMS test is looser (a Pnma ZnO with 11 %
-    more volume per atom "matched" a P4_2/mnm one at rms 0.29 there, and ``fit`` says they differ).
-    ``options`` go to the matcher (e.g. ``primitive_cell=False``)."""
+def same_structure(matcher: StructureMatcher, a: Structure, b: Structure) -> bool:
+    """Whether ``a`` and ``b`` are the same structure for ``matcher``: ``fit`` both ways, every paired
+    site within ``stol`` (``fit(a, b)`` alone can differ from ``fit(b, a)``: duplicate removal would
+    then depend on the order); False where pymatgen fails on a degenerate cell. The one test of "the
+    same structure": duplicates, distinct results, a reference matched (:func:`reference_match`)."""
+    try:
+        return bool(matcher.fit(a, b, symmetric=True))
+    except Exception:  # noqa: BLE001 - pymatgen can fail on degenerate cells; treat as different
+        return False
+
+
+def reference_match(structure: Structure, reference: Structure, tolerances: MatchTolerances = DEFAULT_TOLERANCES,
+                    **options) -> MatchResult:
+    """Whether ``structure`` is the ``reference`` structure (:func:`same_structure` at ``tolerances``,
+    default pymatgen's own), with the normalised RMS displacement where it is. What "matches the
+    reference" means wherever the program says so; :func:`structure_match`'s RMS test is looser (a
+    Pnma ZnO with 11 % more volume per atom "matched" a P4_2/mnm one at rms 0.29 there, and ``fit``
+    says they differ). ``options`` go to the matcher (e.g. ``primitive_cell=False``)."""
     matcher = structure_matcher(tolerances, **options)
-    if not matcher.fit(a, b):
+    if not same_structure(matcher, structure, reference):
         return MatchResult(False, None)
-    result = matcher.get_rms_dist(a, b)
+    result = matcher.get_rms_dist(structure, reference)
     return MatchResult(True, None if result is None else float(result[0]))
 
 

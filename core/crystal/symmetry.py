@@ -102,12 +102,24 @@ def conventional_operations(spacegroup_number: int) -> int:
 
 
 def spacegroup_from_text(text: str) -> int:
+    """The international number of a space group as a user writes it (:func:`spacegroup_setting`).
+
+    Raises
+    ------
+    ValueError
+        Naming the text: neither a number from 1 to 230 nor a symbol pymatgen or spglib knows.
+    """
+    return spacegroup_setting(text)[0]
+
+
+def spacegroup_setting(text: str) -> tuple[int, bool]:
     """A space group as a user writes it, as its international number: ``225``, ``Fm-3m``,
     ``P6_3/mmc``, ``P63/mmc``, ``P21/c`` (screw axes without the underscore), ``Fm3m`` (the old
     full symbol without the bar), ``fm-3m`` (lower case); read by pymatgen, or from spglib's table of
     the 530 settings: a symbol of another setting names its group (``P2_1/n``, ``P 1 21/n 1``,
     ``I2/a`` -> 14, 14, 15; ``Pbnm`` -> 62), whose structures the program builds in the standard
-    setting.
+    setting. Returns (number, whether the text names the standard setting): a lattice given with a
+    symbol of another setting is in that setting's axes, not the program's.
 
     Raises
     ------
@@ -121,44 +133,59 @@ def spacegroup_from_text(text: str) -> int:
     written = text.strip()
     if written.isdigit():
         if 1 <= int(written) <= 230:
-            return int(written)
+            return int(written), True
         raise ValueError(f"{written} is not a space-group number: they run from 1 to 230")
     capital = written[:1].upper() + written[1:]
     screw = re.sub(r"([2346])([1-5])", r"\1_\2", capital)  # P21/c -> P2_1/c, P4232 -> P4_232
     barred = re.sub(r"(?<![-_\d])3", "-3", capital)  # Fm3m -> Fm-3m (cubic groups with a bar)
     for candidate in dict.fromkeys((written, capital, screw, barred)):
         try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore")  # pymatgen warns about non-standard settings (Pbnm)
-                return int(SpaceGroup(candidate).int_number)
+            with warnings.catch_warnings(record=True) as said:
+                warnings.simplefilter("always")  # pymatgen warns about non-standard settings (Pbnm)
+                number = int(SpaceGroup(candidate).int_number)
+            return number, not any("Full symbol not available" in str(w.message) for w in said)
         except (ValueError, KeyError):
             continue
     for candidate in dict.fromkeys((written, capital, screw)):
-        number = _setting_symbols().get(re.sub(r"\s+", "", candidate))
-        if number is not None:
-            return number
+        found = _setting_symbols().get(re.sub(r"\s+", "", candidate))
+        if found is not None:
+            return found
+        if re.sub(r"\s+", "", candidate) in OLD_GLIDE_SYMBOLS:  # Cmca, as older papers and CIFs write it
+            return OLD_GLIDE_SYMBOLS[re.sub(r"\s+", "", candidate)], True
     raise ValueError(f"{text!r} is neither a space-group number (1 to 230) nor a Hermann-Mauguin symbol such as "
                      "Fm-3m or P6_3/mmc")
 
 
+OLD_GLIDE_SYMBOLS = {"Abm2": 39, "Aba2": 41, "Cmca": 64, "Cmma": 67, "Ccca": 68}
+"""The five standard symbols the International Tables renamed in 2002 for the double glide plane e
+(Aem2, Aea2, Cmce, Cmme, Ccce): older papers and CIFs write these."""
+
+
 @cache
-def _setting_symbols() -> dict[str, int]:
+def _setting_symbols() -> dict[str, tuple[int, bool]]:
     """Hermann-Mauguin symbols of every setting in spglib's table (530 Hall numbers), spaces removed,
-    with the monoclinic full symbols also without their 1s (``P12_1/n1`` and ``P2_1/n``) -> group
-    number; a symbol two groups would share is left out."""
+    with the monoclinic full symbols also without their 1s (``P12_1/n1`` and ``P2_1/n``) -> (group
+    number, whether the symbol names the group's standard setting: its first Hall number); a
+    symbol two groups would share is left out."""
     import spglib
 
     found: dict[str, set[int]] = {}
+    standard: set[str] = set()
+    first: dict[int, int] = {}
     for hall in range(1, 531):
         kind = spglib.get_spacegroup_type(hall)
         if kind is None:
             continue
+        number = int(kind.number)
+        first.setdefault(number, hall)
         symbols = {part.strip() for part in kind.international.split("=")} | {kind.international_full}
         tokens = kind.international_full.split()
         symbols.add(tokens[0] + "".join(t for t in tokens[1:] if t != "1"))
         for symbol in symbols:
-            found.setdefault(symbol.replace(" ", ""), set()).add(int(kind.number))
-    return {symbol: next(iter(numbers)) for symbol, numbers in found.items() if len(numbers) == 1}
+            found.setdefault(symbol.replace(" ", ""), set()).add(number)
+            if first[number] == hall:
+                standard.add(symbol.replace(" ", ""))
+    return {symbol: (next(iter(numbers)), symbol in standard) for symbol, numbers in found.items() if len(numbers) == 1}
 
 
 def hm_symbol(spacegroup_number: int) -> str:

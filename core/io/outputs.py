@@ -212,7 +212,24 @@ def check_file_stem(stem: str) -> str:
         raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
                           "(the files go into the output folder)")
     suffix = os.path.splitext(stem)[1].lower()
-    if suffix in (".cif", ".vasp", ".poscar"):  # x.cif gave x.cif.cif and x.cif_sym.cif
+    if suffix in STRUCTURE_SUFFIXES:  # x.cif gave x.cif.cif and x.cif_sym.cif
+        names = ", ".join(f"STEM{end}" for end in EXPORT_NAME_ENDS.values())
         raise ExportError(f"file stem {stem!r} ends in {suffix}: give the name without it (each format adds its "
-                          "own: STEM.cif, STEM_sym.cif, STEM.vasp, STEM_vasp/)")
+                          f"own: {names})")
+    return stem
+
+
+EXPORT_NAME_ENDS = {"cif": ".cif", "cif-symmetrized": "_sym.cif", "poscar": ".POSCAR", "vasp": "_vasp"}
+"""What each export format adds to the stem (:func:`core.io.write.export_targets`)."""
+STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".gz")
+"""Suffixes of structure files that a stem never ends in (the default stem drops them; a given one
+ending so is refused)."""
+
+
+def stem_of(path: Path) -> str:
+    """A structure file's name without its structure suffixes: ``NaCl.cif.gz`` -> ``NaCl``
+    (``Path.stem`` gave ``NaCl.cif``)."""
+    stem = path.name
+    while os.path.splitext(stem)[1].lower() in STRUCTURE_SUFFIXES and os.path.splitext(stem)[0]:
+        stem = os.path.splitext(stem)[0]
     return stem

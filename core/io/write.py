@@ -21,10 +21,10 @@ from pymatgen.io.vasp import Poscar
 from core.crystal.symmetry import ANGLE_TOLERANCE, IDEAL_SYMPREC, SPACEGROUP_SYMPREC
 from core.errors import ExportError
 from core.io.files import atomic_write_text
-from core.io.outputs import check_file_stem, check_output_folder
+from core.io.outputs import EXPORT_NAME_ENDS, check_file_stem, check_output_folder
 from core.io.vasp import write_vasp_inputs
 
-EXPORT_FORMATS = ("cif", "cif-symmetrized", "poscar", "vasp")
+EXPORT_FORMATS = tuple(EXPORT_NAME_ENDS)  # ("cif", "cif-symmetrized", "poscar", "vasp")
 
 
 def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SPACEGROUP_SYMPREC) -> str:
@@ -97,7 +97,7 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
     :data:`IDEAL_SYMPREC`; the read-back check stays, as the last word on what is written."""
     from pymatgen.io.cif import CifParser
 
-    from core.crystal.matching import same_structure
+    from core.crystal.matching import reference_match
     from core.crystal.symmetry import standard_cell
 
     ideal = structure
@@ -115,7 +115,7 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
     # the text against the cell it was written from, site by site (no primitive reduction: at its
     # 0.25 Å a symmetrised I4/mcm SrTiO3 read back as the cubic 5-atom cell, unlike its 10-atom
     # POSCAR, and a folder named I4-mcm got a P1 CIF); the cell is the structure's within symprec
-    if len(back) != len(ideal) or not same_structure(back, ideal, primitive_cell=False).matched:
+    if len(back) != len(ideal) or not reference_match(back, ideal, primitive_cell=False).matched:
         return None, ideal
     return text, ideal
 
@@ -167,8 +167,7 @@ def check_export_formats(formats: Iterable[str]) -> tuple[str, ...]:
 
 def export_targets(out: Path, stem: str) -> dict[str, Path]:
     """Where :func:`export_structure` writes each format of ``stem`` in ``out``."""
-    return {"cif": out / f"{stem}.cif", "cif-symmetrized": out / f"{stem}_sym.cif",
-            "poscar": out / f"{stem}.POSCAR", "vasp": out / f"{stem}_vasp"}
+    return {fmt: out / f"{stem}{end}" for fmt, end in EXPORT_NAME_ENDS.items()}
 
 
 def export_structure(

@@ -31,6 +31,7 @@ from core.crystal.matching import (
     CSP_TOLERANCES,
     PAPER_TOLERANCES,
     fractional_rmsd_mae,
+    same_structure,
     structure_match,
     structure_matcher,
 )
@@ -38,7 +39,6 @@ from core.crystal.symmetry import primitive_cell, symmetry_of
 from core.errors import AlphaCrystalError
 from core.predict.pipeline import predict_structures
 from core.predict.settings import PredictionSettings
-from core.reconstruction.selection import same_structure
 from core.runtime.device import resolve_device
 from core.runtime.parallel import spawn_pool
 

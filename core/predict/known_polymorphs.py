@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 from pymatgen.core import Composition, Structure
 
-from core.crystal.matching import same_structure
+from core.crystal.matching import reference_match
 from core.stability.hull import ON_HULL_EV, HullJudge, whole_mev
 
 VOLUME_WINDOW = 0.15
@@ -49,7 +49,7 @@ def known_polymorph_notes(structures: list[Structure], formula: str, judge: Hull
         for k in polymorphs:
             if abs(volume / (known[k].volume / len(known[k])) - 1) > VOLUME_WINDOW:
                 continue  # not this polymorph (a formula such as SiO2 has 38 of them: only plausible ones compared)
-            found = same_structure(structure, known[k])
+            found = reference_match(structure, known[k])
             if found.matched:
                 rms = round(found.rms, 2) if found.rms is not None else float("inf")
                 matches.append((rms, float(library.energies[k]), k))

@@ -144,9 +144,10 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
     """The ``second_top`` first of ``ranked`` re-ordered by the second potential's energy at the
     first one's relaxed geometry, weighted ``second_weight`` against the first's (each taken
     above its lowest among them), minus ``symmetry_prior`` × ln P(relaxed space group | ``formula``, Z)
-    (:func:`_symmetry_penalties`); ranks and reasons renewed. Returns (ranked, a note for the run:
-    the second potential failed, so the first one's energies are used alone; or the two potentials
-    disagree on rank 1 beyond :data:`POTENTIALS_DISAGREE_EV`; else None)."""
+    (:func:`_symmetry_penalties`); ranks and reasons renewed. Returns (ranked, the run's note, its parts
+    joined by "; ": the second potential failed, so the first one's energies are used alone; the two
+    potentials disagree on rank 1 beyond :data:`POTENTIALS_DISAGREE_EV`; the prior, not the energies,
+    put rank 1 first (:func:`_first_by_the_prior`); None when there is nothing to say)."""
     potential = settings.reranking_potential
     if (potential is None and (formula is None or settings.symmetry_prior <= 0)) or len(ranked) < 2:
         return ranked, None
@@ -235,9 +236,10 @@ def _potentials_disagree(top: RankedStructure, head: list[RankedStructure], seco
             f"either's error on polymorph energies: compare #1 and #{other.rank} in DFT "
             f"(--second-potential none orders them without {label})")
 
-PRIOR_RECORD = "gained the known structure for 22 formulas and lost it for 6"
-"""What changing rank 1 by the symmetry prior did on held-out formulas (docs/ranking.md, "A symmetry
-prior": 11 formulas up to rank 1 and 1 down on validation, 11 up and 5 down over both test samples)."""
+PRIOR_RECORD = ("gained the known structure for 11 test formulas and lost it for 5 (11 and 1 on the validation "
+                "formulas its weight was chosen on)")
+"""What changing rank 1 by the symmetry prior did on formulas the models never saw (docs/ranking.md,
+"A symmetry prior": over both test samples, and on the validation pools that chose kT)."""
 
 
 def _first_by_the_prior(top: RankedStructure, head: list[RankedStructure], energy_score: dict[int, float],
@@ -253,8 +255,8 @@ def _first_by_the_prior(top: RankedStructure, head: list[RankedStructure], energ
     gap = 1000 * (energy_score[id(top)] - energy_score[id(lowest)])
     symbols = (top.crystallography()["relaxed_symbol"], lowest.crystallography()["relaxed_symbol"])
     return (f"#1 ({symbols[0]}) is first by the symmetry prior, not by energy: by {how} #{lowest.rank} "
-            f"({symbols[1]}) is {gap:.1f} meV/atom lower; the composition makes {symbols[0]} likelier. On held-out "
-            f"formulas, changing rank 1 this way {PRIOR_RECORD}: compare #1 and #{lowest.rank} in DFT "
+            f"({symbols[1]}) is {gap:.1f} meV/atom lower; the composition makes {symbols[0]} likelier. Changing rank 1 "
+            f"this way {PRIOR_RECORD}: compare #1 and #{lowest.rank} in DFT "
             "(--symmetry-prior 0 orders by energy alone)")
 
 

@@ -44,7 +44,7 @@ from core.contact_model.inference import (
     predict_contact_map,
 )
 from core.crystal.composition import Formula, parse_formula
-from core.crystal.matching import fractional_rmsd_mae, same_structure
+from core.crystal.matching import fractional_rmsd_mae, reference_match
 from core.io.read import MIN_ATOM_DISTANCE
 from core.io.vasp import ferromagnetic_start_note
 from core.predict.export import export_prediction
@@ -211,9 +211,9 @@ def predict_structures(
             and not _is_set(cancel):
         clock.stage("ranking", 0, 1, f"re-ranking with {POTENTIALS[settings.reranking_potential].label}"
                     if settings.reranking_potential else "re-ranking with the symmetry prior")
-        ranked, failure = _rerank_first(ranked, settings, device, parsed)
-        if failure:
-            notes.append(failure)
+        ranked, said = _rerank_first(ranked, settings, device, parsed)  # a failure, a disagreement, the prior's choice
+        if said:
+            notes.append(said)
     if settings.relax and settings.stability_frame and ranked and not _is_set(cancel):
         clock.stage("ranking", 0, 1, "energy above the hull of the known phases")
         failure = _place_on_hull(ranked, settings, hull_caveat(parsed))
@@ -278,7 +278,7 @@ def compare_records(records: list[ResultRecord], reference: Structure) -> list[t
         if structure is None:  # every ranked entry has one; a record read from elsewhere may not
             out.append((None, None))
             continue
-        match = same_structure(structure, reference)
+        match = reference_match(structure, reference)
         try:
             rmsd = float(fractional_rmsd_mae(structure, reference)[0])
         except Exception:  # noqa: BLE001 - undefined when the cells cannot be aligned

@@ -34,10 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 from pymatgen.core import Structure
 
-from core.crystal.matching import DEFAULT_TOLERANCES, structure_matcher
+from core.crystal.matching import DEFAULT_TOLERANCES, same_structure, structure_matcher
 from core.crystal.spacegroups import point_group_order, raises_symmetry
 from core.crystal.symmetry import NEAR_TIE_ANGLE, NEAR_TIE_SYMPREC, refined_in
-from core.reconstruction.selection import same_structure
 
 NEAR_TIE_EV = 0.010
 """eV/atom: a typical window for merging a lower-symmetry structure onto a higher-symmetry

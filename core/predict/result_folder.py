@@ -33,8 +33,10 @@ def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
     if structure is None:
         raise ValueError(f"result #{record.rank} has no structure to write")
     write_cif(structure, folder / structure_cif_name(formula), symmetrize=True)
-    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank}, relaxed cell as the potential "
-                 "left it, not symmetrised (AlphaCrystal Studio; the CIF and vasp/POSCAR hold it symmetrised)")
+    # the cell as ranked, read back by read_run_folder: the relaxed one, or its primitive cell (spglib's,
+    # at the reporting tolerance) where relaxation raised the symmetry; symmetrised in the CIF and vasp/
+    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank}, relaxed cell (AlphaCrystal "
+                 "Studio; symmetrised: the CIF and vasp/POSCAR)")
     write_vasp_inputs(structure, folder / "vasp", magmoms, symmetrize=True)  # the CIF's structure
     if record.initial is not None:
         write_cif(record.initial, folder / INITIAL_NAMES[record.route])
@@ -45,7 +47,7 @@ def read_run_folder(path: str | os.PathLike) -> tuple[str, list[ResultRecord], d
     """A finished run folder read back: (formula, records, summary meta).
 
     Each record is the structure's ``result.json`` with its ``structure`` (the relaxed cell,
-    from its ``POSCAR``: exact, not symmetrised) and ``initial`` structure (before relaxation,
+    from its ``POSCAR``: as ranked, not symmetrised) and ``initial`` structure (before relaxation,
     when the folder has one), in rank order: what the desktop app shows for a run it did
     itself (a screen's formulas are opened this way).
 

@@ -222,16 +222,16 @@ class RunFolder:
                                             "move it or choose another output folder")
             previous = _read_json(self.state / MANIFEST)  # what the earlier run wrote
             keep, moves = self._plan_user_files(old_folders, staging, written, previous)
+            self._keep_edited_summaries(previous)
             # the summary says where the user's files went (a screen prints no notes: they were said nowhere)
-            said = [note for note in self.notes if note not in meta.get("notes", [])]
-            summaries = self.summary_files(staging, rows, {**meta, "notes": [*meta.get("notes", []), *said]}
-                                           if said else meta)
+            noted = list(meta.get("notes") or [])
+            said = [note for note in self.notes if note not in noted]
+            summaries = self.summary_files(staging, rows, {**meta, "notes": noted + said} if said else meta)
             summary_hashes = {path.name: [_sha256(path)] for path in summaries}
             remade = [_structure_lines(staging / name / "POSCAR") for name in written]
             gone = sorted(old.name for old in old_folders  # not kept, its name not reused, its POSCAR not remade
                           if old not in keep and old.name not in names
                           and (_structure_lines(old / "POSCAR") or None) not in remade)
-            self._keep_edited_summaries(previous)
             # for a kill during the swap: the old summaries or the new ones may be on disk, both the program's
             self._save_manifest({**previous, SUMMARIES_ENTRY: {
                 name: _own_hashes(previous, name) + summary_hashes[name] for name in summary_hashes}})
@@ -389,8 +389,10 @@ class RunFolder:
             formula = str(_read_json(folder / RESULT_FILE).get("formula", ""))
             own = {name: None for name in (*_OWN_FILES, structure_cif_name(formula))}
         found = _file_hashes(folder, hashed=set(own) if isinstance(manifest, dict) else set())
+        ours = {parent.as_posix() for name in own for parent in Path(name).parents if parent != Path(".")}
         empty = [f"{path.relative_to(folder).as_posix()}/" for path in folder.rglob("*")
-                 if path.is_dir() and not path.is_symlink() and not any(path.iterdir())]
+                 if path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+                 and path.relative_to(folder).as_posix() not in ours]  # an emptied vasp/ is the program's
         return sorted([name for name, digest in found.items()
                        if name not in own or (own[name] is not None and own[name] != digest)] + empty)
 
@@ -409,7 +411,7 @@ class RunFolder:
                 continue
             poscar = _structure_lines(old / "POSCAR")
             same = next((name for name, lines in poscars.items() if poscar is not None and lines == poscar), None)
-            if same is not None and not any((staging / same / f).exists() for f in files):
+            if same is not None and not any((staging / same / f).exists() for f in files if not f.endswith("/")):
                 moves.append((old.name, same, files))
                 self.notes.append(f"kept {_count(files)} you added to {old.name} ({', '.join(files)}): moved "
                                   f"along with the same structure into {same}")

@@ -29,7 +29,7 @@ from core.contact.contact_rule import DEFAULT_RULE, RULES
 from core.contact.matrix_check import checked_contact_matrix
 from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
-from core.crystal.symmetry import crystal_system, spacegroup_from_text
+from core.crystal.symmetry import crystal_system, hm_symbol, spacegroup_setting
 from core.errors import AlphaCrystalError
 from core.io.read import read_structure
 from core.reconstruction.job import ReconstructionTarget, oracle_target
@@ -169,10 +169,14 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
             given = int(given)
         if isinstance(given, bool) or not isinstance(given, (int, str)):
             raise TypeError
-        spacegroup = spacegroup_from_text(str(given))
+        spacegroup, standard = spacegroup_setting(str(given))
     except (TypeError, ValueError):
         raise AlphaCrystalError(f"{where}: spacegroup must be a number 1-230 or a symbol such as Fm-3m, "
                                 f"got {data['spacegroup']!r}") from None
+    if not standard:  # the lattice would be read in the standard setting's axes: another cell
+        raise AlphaCrystalError(f"{where}: spacegroup {given!r} is group {spacegroup} in a non-standard setting; the "
+                                f"lattice is read in the standard setting {hm_symbol(spacegroup)}: give the group as "
+                                f"{spacegroup} or {hm_symbol(spacegroup)} and the lattice in its axes")
     n = len(species)
     _check_labels(data.get("labels"), species, where)
     matrix = checked_contact_matrix(data["contact_map"], n, where)

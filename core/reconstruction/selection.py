@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pymatgen.core import Structure
 
-from core.crystal.matching import structure_matcher
+from core.crystal.matching import same_structure, structure_matcher
 from core.crystal.symmetry import space_group, standard_cell
 from core.io.read import MIN_ATOM_DISTANCE
 from core.reconstruction.job import ReconstructionResult
@@ -38,16 +38,6 @@ def distinct_results(results: list[ReconstructionResult], limit: int
         if not any(same_structure(matcher, r.structure, k.structure) for k in kept):
             kept.append(r)
     return kept, broken
-
-
-def same_structure(matcher, a: Structure, b: Structure) -> bool:
-    """Whether ``a`` and ``b`` are the same structure for ``matcher``, tested both ways
-    (``fit(a, b)`` alone can differ from ``fit(b, a)``: duplicate removal would then
-    depend on the order); False where pymatgen fails on a degenerate cell."""
-    try:
-        return bool(matcher.fit(a, b, symmetric=True))
-    except Exception:  # noqa: BLE001 - pymatgen can fail on degenerate cells; treat as different
-        return False
 
 
 def same_reported_structure(matcher, a: Structure, b: Structure, cells: dict[int, tuple] | None = None) -> bool:

@@ -39,7 +39,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from core.crystal.matching import same_structure
+from core.crystal.matching import reference_match
 from core.errors import AlphaCrystalError, VaspRemarkWarning
 from core.io.files import atomic_write_text
 from core.io.outputs import SCREEN_REPORT, SCREEN_TABLE, SUMMARY_JSON
@@ -242,7 +242,7 @@ def _match(cif: str, reference: str) -> dict:
         predicted, known = read_structure(cif), read_structure(reference)
     except AlphaCrystalError as exc:
         return {"match": None, "reason": f"reference not compared: {exc}"}
-    found = same_structure(predicted, known)
+    found = reference_match(predicted, known)
     return {"match": found.matched, "rms": None if found.rms is None else round(found.rms, 4)}
 
 

@@ -35,10 +35,9 @@ import numpy as np
 from pymatgen.core import Element, Lattice, Structure
 
 from core.crystal.composition import MP20_MAX_ATOMS, Formula, oxidation_guess, parse_formula
-from core.crystal.matching import structure_matcher
+from core.crystal.matching import same_structure, structure_matcher
 from core.crystal.symmetry import hm_symbol
 from core.errors import FormulaError
-from core.reconstruction.selection import same_structure
 from core.templates.library import NO_OXIDATION, TemplateLibrary, load_library, wyckoff_label
 from core.templates.volume import substituted_volume
 
