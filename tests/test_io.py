@@ -525,3 +525,18 @@ def test_a_cif_names_its_formula_in_the_programs_convention():
                      [[k / 15, 0.37 * k % 1, 0.2 * k % 1] for k in range(15)])
     for symmetrize in (False, True):
         assert "_chemical_formula_structural   H8SN2O4" in cif_text(cell, symmetrize)
+
+
+def test_a_symmetrised_cif_puts_its_atoms_on_the_earliest_wyckoff_letters():
+    """Rutile relaxed with Ti at (0, 0, 1/2) was written with Ti on 2b (spglib keeps a valid origin);
+    the origin the group allows that gives the earliest letters is chosen: Ti 2a, O 4f, as textbooks
+    write it; rock salt given with Na at 1/2 1/2 1/2 reads Na 4a, Cl 4b."""
+    from core.crystal.symmetry import cell_summary
+    from core.io.write import cif_text
+
+    rutile = Structure.from_spacegroup(136, Lattice.tetragonal(4.59, 2.96), ["Ti", "O"], [[0, 0, 0.5], [0.305, 0.305, 0.5]])
+    assert cell_summary(rutile)["relaxed_wyckoff"] == "Ti 2a, O 4f"
+    text = cif_text(rutile, symmetrize=True)
+    assert "Ti  Ti1  2  0.00000000  0.00000000  0.00000000  1" in text
+    salt = Structure.from_spacegroup(225, Lattice.cubic(5.64), ["Na", "Cl"], [[0.5, 0.5, 0.5], [0, 0, 0]])
+    assert cell_summary(salt)["relaxed_wyckoff"] == "Na 4a, Cl 4b"

@@ -298,13 +298,62 @@ def standard_cell(structure, symprec: float = SPACEGROUP_SYMPREC):
 
     (pymatgen's ``get_conventional_standard_structure`` sorts orthorhombic axes a < b < c
     instead, which disagreed with the CIF beside it for every Pnma and Imma result.)
+
+    Of the origins the group allows, the one that puts the atoms on the earliest Wyckoff letters
+    (:func:`preferred_origin`): spglib kept rutile's Ti on 2b (0, 0, 1/2), where the International
+    Tables and every textbook put it on 2a.
     """
     from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
 
     try:
-        return SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).get_refined_structure()
+        refined = SpacegroupAnalyzer(structure, symprec=symprec, angle_tolerance=ANGLE_TOLERANCE).get_refined_structure()
     except Exception:  # noqa: BLE001 - spglib fails on some degenerate cells
         return structure
+    shift = preferred_origin(refined)
+    if np.any(shift):
+        refined = refined.copy()
+        refined.translate_sites(list(range(len(refined))), shift, frac_coords=True, to_unit_cell=True)
+    return refined
+
+
+def preferred_origin(cell) -> np.ndarray:
+    """The origin shift (fractional, of ``cell``: a standard conventional cell, exact) among the pure
+    translations of the group's Euclidean normalizer (pyxtal's alternative Wyckoff sets) that gives its
+    atoms the earliest Wyckoff letters, element by element in the contact-map element order, as
+    STRUCTURE TIDY standardises (Gelato and Parthé, 1987; rutile: Ti 2a, O 4f); zero when the given
+    origin is already that one, or where spglib or pyxtal cannot tell. Hand-written: spglib keeps
+    an origin it finds valid, and neither pymatgen nor pyxtal chooses among them."""
+    from pymatgen.symmetry.analyzer import SpacegroupAnalyzer
+
+    from core.crystal.elements import element_sort_key
+
+    try:
+        data = SpacegroupAnalyzer(cell, symprec=IDEAL_SYMPREC, angle_tolerance=ANGLE_TOLERANCE).get_symmetry_dataset()
+        alternatives = _origin_alternatives(int(data.number))
+    except Exception:  # noqa: BLE001 - spglib or pyxtal fail on a degenerate cell: the origin as given
+        return np.zeros(3)
+    sites = sorted({(element_sort_key(cell[k].specie.symbol), data.wyckoffs[k]) for k in set(data.equivalent_atoms)})
+    best = min(alternatives, key=lambda alt: [(element, alt[1].get(letter, 99)) for element, letter in sites])
+    return np.asarray(best[0], dtype=float)
+
+
+@cache
+def _origin_alternatives(number: int) -> tuple[tuple[tuple[float, ...], dict[str, int]], ...]:
+    """The pure translations of group ``number``'s alternative Wyckoff sets (pyxtal, from the
+    Euclidean normalizer) with the rank (0 = a) each old letter takes after it; the identity first."""
+    from pymatgen.core.operations import SymmOp
+    from pyxtal.symmetry import Group
+
+    table = Group(number).get_alternatives()
+    order = table["Transformed WP"][0].split()  # the letters in order: a b c ... (A, B, ... past z)
+    out = []
+    for representative, letters in zip(table["Coset Representative"], table["Transformed WP"]):
+        op = SymmOp.from_xyz_str(representative)
+        if not np.allclose(op.rotation_matrix, np.eye(3)):
+            continue  # a rotation would change the cell's axes, not only its origin
+        out.append((tuple(float(v) for v in op.translation_vector),
+                    {old: order.index(new) for old, new in zip(order, letters.split())}))
+    return tuple(out)
 
 
 def symmetrised_primitive(structure, symprec: float = SPACEGROUP_SYMPREC):
