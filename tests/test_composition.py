@@ -166,3 +166,6 @@ def test_an_isotope_of_hydrogen_is_named_with_what_to_write(text, symbol):
     with pytest.raises(FormulaError, match=rf"unknown element '{symbol}' in formula '{text}': {symbol} \(\w+\) is an "
                                            "isotope of hydrogen; write H"):
         parse_formula(text)
+    # beside a capitalisation guess too (ND3 only got "did you mean 'Nd3'?")
+    with pytest.raises(FormulaError, match=r"did you mean 'Nd3'\? \(D, deuterium, is an isotope of hydrogen: write H\)"):
+        parse_formula("ND3")

@@ -797,3 +797,13 @@ def test_options_of_other_commands_and_suffixed_stems_say_what_to_write(tmp_path
     Structure.from_file(tmp_path / "nacl.vasp").to(filename=str(tmp_path / "nacl.vasp.cif"))
     assert main(["export", str(tmp_path / "nacl.vasp.cif"), "--out", str(tmp_path / "e"), "--formats", "cif"]) == 0
     assert sorted(p.name for p in (tmp_path / "e").iterdir()) == ["nacl.cif"]
+    # compressed files are read through and named without their suffixes (POSCAR.gz: "too short for a POSCAR")
+    import bz2
+    import gzip
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "POSCAR.gz").write_bytes(gzip.compress((tmp_path / "nacl.vasp").read_bytes()))
+    (tmp_path / "NaCl.cif.bz2").write_bytes(bz2.compress((tmp_path / "nacl.vasp.cif").read_bytes()))
+    for k, name in enumerate(("run/POSCAR.gz", "NaCl.cif.bz2")):
+        assert main(["export", str(tmp_path / name), "--out", str(tmp_path / f"z{k}"), "--formats", "cif"]) == 0
+        assert [p.name for p in (tmp_path / f"z{k}").iterdir()] == ["NaCl.cif"]

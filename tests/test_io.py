@@ -506,6 +506,11 @@ def test_a_pseudopotential_folder_without_an_elements_dataset_gives_a_spec_not_a
     readme = (folder / "README.txt").read_text()
     assert readme.startswith("Materials Project relaxation inputs: pymatgen") and "MPRelaxSet" in readme
     assert "POTCAR was not written: You do not have the right POTCAR" in readme
+    (tmp_path / "psp" / "POT_GGA_PAW_PBE" / "K_sv").mkdir()  # an empty dataset: KeyError 'TITEL' in pymatgen
+    (tmp_path / "psp" / "POT_GGA_PAW_PBE" / "K_sv" / "POTCAR").write_text("")
+    with pytest.warns(VaspRemarkWarning, match=r"a POTCAR of PMG_VASP_PSP_DIR cannot be read \(KeyError"):
+        folder = write_vasp_inputs(kcl, tmp_path / "kcl2")
+    assert (folder / "POTCAR.spec").is_file() and not (folder / "POTCAR").exists()
     monkeypatch.setitem(SETTINGS, "PMG_VASP_PSP_DIR", str(tmp_path / "nowhere"))
     cu = Structure(Lattice.cubic(3.6), ["Cu"] * 4, [[0, 0, 0], [0.5, 0.5, 0], [0.5, 0, 0.5], [0, 0.5, 0.5]])
     readme = (write_vasp_inputs(cu, tmp_path / "cu") / "README.txt").read_text()

@@ -431,5 +431,5 @@ def test_a_space_group_is_taken_by_number_or_symbol():
     written = ("225", "Fm-3m", "P6_3/mmc", "P63/mmc", "P2_1/c", "P21/c", "Fm3m", "fm-3m", "Pbnm", "P23", "I4132")
     assert [spacegroup_number(t) for t in written] == [225, 225, 194, 194, 14, 14, 225, 225, 62, 195, 214]
     # the monoclinic settings crystallographers write (P2_1/n and I2/a were refused while Pbnm was taken)
-    settings = ("P2_1/n", "P21/n", "P 1 21/n 1", "P2_1/a", "I2/a", "C2/c", "A2/m", "Cmca", "Cmma")
-    assert [spacegroup_number(t) for t in settings] == [14, 14, 14, 14, 15, 15, 12, 64, 67]
+    settings = ("P2_1/n", "P21/n", "P 1 21/n 1", "P2_1/a", "I2/a", "C2/c", "A2/m", "Cmca", "Cmma", "Bbcm", "Abma")
+    assert [spacegroup_number(t) for t in settings] == [14, 14, 14, 14, 15, 15, 12, 64, 67, 64, 64]

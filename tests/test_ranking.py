@@ -205,10 +205,15 @@ def test_the_symmetry_prior_puts_the_probable_group_first_within_a_near_tie():
     # rank 1 by the prior, not by energy, is said to the run and in rank 1's reason (CoAsS's known
     # Pmn2_1 structure stood third behind a P2_13 one 20 meV/atom above it, and only a tooltip said why)
     said = ("#1 (Pm-3m) is first by the symmetry prior, not by energy: by CHGNet 0.3.0's energy #2 (P4/mmm) is "
-            "2.0 meV/atom lower; the composition makes Pm-3m likelier. Changing rank 1 this way gained the known "
-            "structure for 11 test formulas and lost it for 5 (11 and 1 on the validation formulas its weight was "
-            "chosen on): compare #1 and #2 in DFT")
+            "2.0 meV/atom lower; the composition makes Pm-3m likelier. The prior's record was measured only at its "
+            "default weight (10 meV/atom) with a second potential re-ranking (docs/ranking.md): compare #1 and #2 in DFT")
     assert note.startswith(said) and said in out[0].rank_reason and "first by the symmetry prior" not in out[1].rank_reason
+    # at the default weight with a second potential, the record measured there is quoted
+    from core.predict import ordering
+
+    record = ordering._first_by_the_prior(out[0], out, {id(out[0]): 0.002, id(out[1]): 0.0}, "SevenNet-0's energy")
+    assert ("Changing rank 1 this way gained the known structure for 11 test formulas and lost it for 5 (11 and 1 on "
+            "the validation formulas its weight was chosen on)") in record
     # the score they were ordered by is shown beside the energies (summary rank_score_meV, the table's score)
     scores = [e.record().rank_score_meV for e in out]
     assert scores[0] == 0.0 and scores[1] > 0

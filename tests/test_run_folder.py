@@ -382,3 +382,17 @@ def test_an_emptied_program_folder_is_not_the_users_and_an_edited_summary_is_not
     assert not any("of yours" in note or "you added" in note for note in folder.notes)
     notes = json.loads((tmp_path / "summary.json").read_text())["notes"]
     assert any("kept_summary.csv" in note for note in notes) and (tmp_path / "kept_summary.csv").is_file()
+
+
+def test_files_that_moved_along_leave_no_kept_copy_behind(tmp_path):
+    """A user's dft/OUTCAR moved along with its structure, and the old folder, now holding only the empty
+    dft/, was also kept whole as kept_02_... ('it holds 1 file of yours'), one more on every re-run."""
+    _publish(tmp_path, "H", {"01_H_P6_3-mmc": "H one\n", "02_H_Fm-3m": "H two\n"})
+    (tmp_path / "02_H_Fm-3m" / "dft").mkdir()
+    (tmp_path / "02_H_Fm-3m" / "dft" / "OUTCAR").write_text("my run")
+    (tmp_path / "01_H_P6_3-mmc" / "emptydir").mkdir()
+    folder = _publish(tmp_path, "H", {"01_H_Fm-3m": "H two\n", "02_H_P6_3-mmc": "H one\n"})
+    assert (tmp_path / "01_H_Fm-3m" / "dft" / "OUTCAR").read_text() == "my run"
+    assert (tmp_path / "02_H_P6_3-mmc" / "emptydir").is_dir()
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("kept_")]
+    assert not any(" as kept_" in note for note in folder.notes)

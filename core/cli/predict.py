@@ -317,7 +317,8 @@ def register(groups: dict[str, argparse._SubParsersAction]) -> None:
     p.add_argument("--top-k", type=top_spacegroups, default=DEFAULT_TOP_K, help=f"space-group candidates (default {DEFAULT_TOP_K})")
     p.add_argument("--z", type=z_or_auto, default="auto", help="formula units in the primitive cell, or auto (default)")
     p.add_argument("--spacegroup", type=spacegroup_number, action="append", metavar="SG",
-                   help="try this space group (number or symbol: 225 or Fm-3m) instead of the predicted ones "
+                   help="try this space group (number or symbol: 225 or Fm-3m; a symbol of another setting, P2_1/n or Pbnm, names "
+                        "its group, built in the standard setting) instead of the predicted ones "
                         "(repeatable)")
     p.add_argument("--from-structure", metavar="FILE",
                    help="CMCrystal only, from this structure's space group, lattice and Wyckoff assignment (a "

@@ -214,7 +214,9 @@ def parse_formula(text: str) -> Formula:
                                    f"({ISOTOPES[symbol]}) is an isotope of hydrogen; write H (structures are "
                                    "predicted for elements, not isotopes)")
             raise FormulaError(f"unknown element '{symbol}' in formula '{stripped}'"
-                               + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else ""))
+                               + (f"; did you mean {' or '.join(repr(g) for g in guesses)}?" if guesses else "")
+                               + (f" ({symbol}, {ISOTOPES[symbol]}, is an isotope of hydrogen: write H)"
+                                  if symbol in ISOTOPES else ""))
     try:
         composition = Composition(stripped)
     except Exception as exc:  # pymatgen raises ValueError, KeyError, IndexError...

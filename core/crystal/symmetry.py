@@ -150,8 +150,11 @@ def spacegroup_setting(text: str) -> tuple[int, bool]:
         found = _setting_symbols().get(re.sub(r"\s+", "", candidate))
         if found is not None:
             return found
-        if re.sub(r"\s+", "", candidate) in OLD_GLIDE_SYMBOLS:  # Cmca, as older papers and CIFs write it
-            return OLD_GLIDE_SYMBOLS[re.sub(r"\s+", "", candidate)], True
+        compact = re.sub(r"\s+", "", candidate)
+        if compact in OLD_GLIDE_SYMBOLS:  # Cmca, as older papers and CIFs write it
+            return OLD_GLIDE_SYMBOLS[compact], True
+        if compact in OLD_GLIDE_SETTINGS:  # Bbcm: group 64 in another setting
+            return OLD_GLIDE_SETTINGS[compact], False
     raise ValueError(f"{text!r} is neither a space-group number (1 to 230) nor a Hermann-Mauguin symbol such as "
                      "Fm-3m or P6_3/mmc")
 
@@ -159,6 +162,8 @@ def spacegroup_setting(text: str) -> tuple[int, bool]:
 OLD_GLIDE_SYMBOLS = {"Abm2": 39, "Aba2": 41, "Cmca": 64, "Cmma": 67, "Ccca": 68}
 """The five standard symbols the International Tables renamed in 2002 for the double glide plane e
 (Aem2, Aea2, Cmce, Cmme, Ccce): older papers and CIFs write these."""
+OLD_GLIDE_SETTINGS = {"Ccmb": 64, "Abma": 64, "Acam": 64, "Bbcm": 64, "Bmab": 64}
+"""The other settings of group 64 in their pre-2002 spellings (Ccme, Aema, Aeam, Bbem, Bmeb now)."""
 
 
 @cache

@@ -208,6 +208,8 @@ def check_file_stem(stem: str) -> str:
     separators = {sep for sep in ("/", "\\", os.sep, os.altsep) if sep}
     if not stem.strip() or stem.strip() in (".", "..") or "\0" in stem:
         raise ExportError(f"file stem {stem!r} is not a file name")
+    if stem.startswith("."):  # .hidden.cif: files most listings do not show
+        raise ExportError(f"file stem {stem!r} starts with a dot: its files would be hidden; give a visible name")
     if any(sep in stem for sep in separators):
         raise ExportError(f"file stem {stem!r} contains a path separator; give a plain name "
                           "(the files go into the output folder)")
@@ -221,7 +223,7 @@ def check_file_stem(stem: str) -> str:
 
 EXPORT_NAME_ENDS = {"cif": ".cif", "cif-symmetrized": "_sym.cif", "poscar": ".POSCAR", "vasp": "_vasp"}
 """What each export format adds to the stem (:func:`core.io.write.export_targets`)."""
-STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".gz")
+STRUCTURE_SUFFIXES = (".cif", ".vasp", ".poscar", ".gz", ".bz2", ".xz")
 """Suffixes of structure files that a stem never ends in (the default stem drops them; a given one
 ending so is refused)."""
 

@@ -76,22 +76,22 @@ def read_structure(path: str | os.PathLike, warn: bool = True, notes: list[str] 
     if lines is not None:
         _check_poscar_counts(p, lines)
         vasp4_species = _vasp4_species(p, lines)
-    cif_tags = _check_one_structure(p) if p.suffix.lower() in (".cif", ".mcif") else None
+    cif_tags = _check_one_structure(p) if _suffix(p) in (".cif", ".mcif") else None
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             structure = _read_vasp4(lines, vasp4_species[0]) if lines and vasp4_species else Structure.from_file(p)
     except Exception as exc:  # pymatgen raises many types for bad files
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        problems = _cif_cell_problems(p) if p.suffix.lower() in (".cif", ".mcif") else []
+        problems = _cif_cell_problems(p) if _suffix(p) in (".cif", ".mcif") else []
         if problems:  # pymatgen's own words ("integer modulo by zero") say nothing about the file
             reason = "; ".join(problems)
-        elif p.suffix.lower() == ".json":  # pymatgen's "'lattice'" for a run's summary.json or result.json
+        elif _suffix(p) == ".json":  # pymatgen's "'lattice'" for a run's summary.json or result.json
             reason = "a JSON structure file is pymatgen's Structure.as_dict(); this JSON is not one"
         elif "Unrecognized extension" in reason or "Unrecognized file extension" in reason:
             reason = ("not a structure file name: CIF (.cif), POSCAR/CONTCAR (or *.vasp) or pymatgen JSON (.json)"
-                      + ("; a project (.acproj) opens with Open project" if p.suffix.lower() == ".acproj" else ""))
-        elif "no structures" in reason and p.suffix.lower() in (".cif", ".mcif"):
+                      + ("; a project (.acproj) opens with Open project" if _suffix(p) == ".acproj" else ""))
+        elif "no structures" in reason and _suffix(p) in (".cif", ".mcif"):
             reason = "pymatgen built no structure from its atom sites: is a site listed twice, or an occupancy above 1?"
         raise StructureFileError(f"{p}: cannot read a structure ({reason})") from None
     if len(structure) == 0:
@@ -240,11 +240,31 @@ def _looks_like_poscar(lines: list[str]) -> bool:
     return len(lines) >= 6 and numbers(lines[1], 1) and all(numbers(line, 3) for line in lines[2:5])
 
 
+COMPRESSED = (".gz", ".bz2", ".xz")
+"""Compression suffixes read through (``POSCAR.gz``, ``NaCl.cif.bz2``), as pymatgen's readers do."""
+
+
+def _suffix(path: Path) -> str:
+    """The file's kind by its suffix, under a compression suffix (``NaCl.cif.gz`` -> ``.cif``)."""
+    suffixes = [s.lower() for s in path.suffixes]
+    while suffixes and suffixes[-1] in COMPRESSED:
+        suffixes.pop()
+    return suffixes[-1] if suffixes else ""
+
+
+def _read_text(path: Path) -> str:
+    """A text file's content, decompressed where its name says so (monty's ``zopen``, as pymatgen reads)."""
+    from monty.io import zopen
+
+    with zopen(path, mode="rt", encoding="utf-8", errors="replace") as handle:
+        return handle.read()
+
+
 def _text_lines(path: Path) -> list[str] | None:
     """The lines of a text file, read once for the checks below; None when it cannot be read."""
     try:
-        return path.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
+        return _read_text(path).splitlines()
+    except (OSError, EOFError):
         return None
 
 
@@ -336,7 +356,7 @@ def _cif_cell_problems(path: Path) -> list[str]:
     its exceptions name its internals (``integer modulo by zero``). The tags are read by pymatgen's
     CIF tokenizer (values on the next line, several tags to a line); empty when it cannot tokenize
     the file or finds nothing wrong with these tags (pymatgen's own reason then stands)."""
-    text = path.read_text(encoding="utf-8", errors="replace")
+    text = _read_text(path)
     try:
         blocks = list(_cif_blocks(text).values())
     except Exception as exc:  # noqa: BLE001 - not tokenizable: a broken loop, or read line by line below
@@ -420,7 +440,7 @@ def _check_one_structure(path: Path) -> dict | None:
         Naming the blocks that hold atom sites.
     """
     try:
-        blocks = _cif_blocks(path.read_text(encoding="utf-8", errors="replace"))
+        blocks = _cif_blocks(_read_text(path))
     except Exception:  # noqa: BLE001 - a broken file: the reader below says why
         return None
     with_atoms = [name for name, tags in blocks.items() if _has_atom_sites(tags)]

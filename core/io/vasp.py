@@ -48,25 +48,24 @@ def potcar_configured() -> bool:
 def _write_input_set(input_set, staging: Path) -> str | None:
     """Write ``input_set`` into ``staging``, with POTCAR where pymatgen's pseudopotential directory has
     every dataset it needs, else with ``POTCAR.spec``; returns why no POTCAR was written (None: it was).
-    A directory set up without one element's dataset made a whole prediction end without results
-    (pymatgen's FileNotFoundError after every relaxation)."""
+    A directory set up without one element's dataset, or with an empty or unreadable one, made a whole
+    prediction end without results (pymatgen's FileNotFoundError, KeyError 'TITEL', after every
+    relaxation): the POTCAR is built first, alone, and any failure of it falls back to the spec."""
     if not potcar_configured():
         input_set.write_input(str(staging), potcar_spec=True)
         given = SETTINGS.get("PMG_VASP_PSP_DIR")
         return (f"pymatgen's pseudopotential directory PMG_VASP_PSP_DIR={given} is not a folder" if given else
                 "pymatgen's pseudopotential directory (PMG_VASP_PSP_DIR) is not configured")
     try:
-        input_set.write_input(str(staging))
-        return None
-    except FileNotFoundError as exc:
-        if "POTCAR" not in str(exc):
-            raise
-        missing = str(exc).splitlines()[0].strip()
-    for child in staging.iterdir():  # what was written before the failure, written again beside the spec
-        if child.is_file():
-            child.unlink()
-    input_set.write_input(str(staging), potcar_spec=True)
-    return f"{missing.rstrip('.')} (PMG_VASP_PSP_DIR={SETTINGS.get('PMG_VASP_PSP_DIR')})"
+        _ = input_set.potcar  # built from the datasets: the one part that reads the user's files
+    except Exception as exc:  # noqa: BLE001 - missing, empty or damaged datasets fail in many ways in pymatgen
+        first = str(exc).splitlines()[0].strip().rstrip(".") if str(exc).strip() else ""
+        problem = first if isinstance(exc, FileNotFoundError) and first else (
+            f"a POTCAR of PMG_VASP_PSP_DIR cannot be read ({type(exc).__name__}: {first or 'no message'})")
+        input_set.write_input(str(staging), potcar_spec=True)
+        return f"{problem} (PMG_VASP_PSP_DIR={SETTINGS.get('PMG_VASP_PSP_DIR')})"
+    input_set.write_input(str(staging))
+    return None
 
 
 def write_vasp_inputs(structure: Structure, folder: str | os.PathLike, magmoms: list[float] | None = None,
@@ -182,11 +181,12 @@ def magnetic_start_text(magmom, structure: Structure, from_potential: bool) -> s
     which = ", ".join(f"{len(v)} {el} at {max(v):.3g} μB" for el, v in counts.items())
     source = ("the potential's predicted moments (magnitudes only: it gives no signs)" if from_potential else
               "the Materials Project input set's defaults per element")
-    fits = ("a cell of one magnetic site holds no antiferromagnetic order: build a supercell (e.g. MnO's "
-            "rhombohedral AFM-II cell doubles the rock-salt cell along [111])" if len(magnetic) == 1 else
+    metal = all_metal([str(element) for element in structure.composition.elements])
+    example = "" if metal else " (e.g. MnO's rhombohedral AFM-II cell doubles the rock-salt cell along [111])"
+    fits = (f"a cell of one magnetic site holds no antiferromagnetic order: build a supercell{example}"
+            if len(magnetic) == 1 else
             f"this cell has {len(magnetic)} magnetic sites, so orders that alternate among them fit in it; others "
             "need a supercell")
-    metal = all_metal([str(element) for element in structure.composition.elements])
     examples = ("In metals the order, if any, is the compound's own (ferromagnetic Fe3Al, antiferromagnetic FeRh "
                 "at room temperature)" if metal else
                 "Many compounds of these ions order antiferromagnetically (MnO, NiO, FeF2, Fe2O3)")

@@ -21,7 +21,7 @@ from core.predict.ranking import (
     ranker_features,
 )
 from core.predict.results import ENERGY_DECIMALS, RankedStructure
-from core.predict.settings import LEARNED_TOP, PRIOR_FLOOR, PredictionSettings
+from core.predict.settings import LEARNED_TOP, PRIOR_FLOOR, SYMMETRY_PRIOR, PredictionSettings
 from core.reconstruction.selection import same_reported_structure
 from core.relax.potentials import POTENTIALS
 from core.relax.relaxer import (
@@ -206,7 +206,9 @@ def _rerank_first(ranked: list[RankedStructure], settings: PredictionSettings, d
         disagreement = _potentials_disagree(order[0], head, second, first, POTENTIALS[potential].label)
     if disagreement:
         order[0].rank_reason += f"; {disagreement}"
-    by_prior = _first_by_the_prior(order[0], head, score, energy_how) if penalties else None
+    # its record was measured at the default weight, with the second potential re-ranking
+    measured = settings.symmetry_prior == SYMMETRY_PRIOR and potential is not None and not failure
+    by_prior = _first_by_the_prior(order[0], head, score, energy_how, measured) if penalties else None
     if by_prior:
         order[0].rank_reason += f"; {by_prior}"
     notes = [note for note in (failure, disagreement, by_prior) if note]
@@ -243,20 +245,24 @@ PRIOR_RECORD = ("gained the known structure for 11 test formulas and lost it for
 
 
 def _first_by_the_prior(top: RankedStructure, head: list[RankedStructure], energy_score: dict[int, float],
-                        how: str) -> str | None:
+                        how: str, measured: bool = True) -> str | None:
     """Words for rank 1 when the symmetry prior, not the energies, put it first: by the energies alone
     (``energy_score``, eV/atom above their lowest, ordered by ``how``) another structure would be rank 1.
     CoAsS: a P2_13 structure 20 meV/atom above a Pmn2_1 one by CHGNet (and 1 above it by SevenNet-0) was
     rank 1 because the composition makes P2_13 likelier; the Pmn2_1 one was the known structure, and
-    only a tooltip said why it stood third."""
+    only a tooltip said why it stood third. ``measured``: the prior's held-out record applies (the
+    default weight with a second potential); else the words say it was measured for those only."""
     lowest = min(head, key=lambda e: energy_score[id(e)])
     if lowest is top:
         return None
     gap = 1000 * (energy_score[id(top)] - energy_score[id(lowest)])
     symbols = (top.crystallography()["relaxed_symbol"], lowest.crystallography()["relaxed_symbol"])
     return (f"#1 ({symbols[0]}) is first by the symmetry prior, not by energy: by {how} #{lowest.rank} "
-            f"({symbols[1]}) is {gap:.1f} meV/atom lower; the composition makes {symbols[0]} likelier. Changing rank 1 "
-            f"this way {PRIOR_RECORD}: compare #1 and #{lowest.rank} in DFT "
+            f"({symbols[1]}) is {gap:.1f} meV/atom lower; the composition makes {symbols[0]} likelier. "
+            + (f"Changing rank 1 this way {PRIOR_RECORD}" if measured else
+               f"The prior's record was measured only at its default weight ({1000 * SYMMETRY_PRIOR:g} meV/atom) with "
+               "a second potential re-ranking (docs/ranking.md)")
+            + f": compare #1 and #{lowest.rank} in DFT "
             "(--symmetry-prior 0 orders by energy alone)")
 
 

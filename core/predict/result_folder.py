@@ -35,7 +35,8 @@ def write_structure_folder(folder: Path, record: ResultRecord, formula: str,
     write_cif(structure, folder / structure_cif_name(formula), symmetrize=True)
     # the cell as ranked, read back by read_run_folder: the relaxed one, or its primitive cell (spglib's,
     # at the reporting tolerance) where relaxation raised the symmetry; symmetrised in the CIF and vasp/
-    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank}, relaxed cell (AlphaCrystal "
+    what = "relaxed cell" if record.energy_per_atom is not None else "cell as built, not relaxed"
+    write_poscar(structure, folder / "POSCAR", comment=f"{formula} rank {record.rank}, {what} (AlphaCrystal "
                  "Studio; symmetrised: the CIF and vasp/POSCAR)")
     write_vasp_inputs(structure, folder / "vasp", magmoms, symmetrize=True)  # the CIF's structure
     if record.initial is not None:

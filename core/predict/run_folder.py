@@ -377,11 +377,12 @@ class RunFolder:
                       if p.is_dir() and RANKED_FOLDER.match(p.name) and (p / RESULT_FILE).is_file()
                       and (not listed or p.name in listed))
 
-    def user_files(self, folder: Path, manifest: dict | None = None) -> list[str]:
+    def user_files(self, folder: Path, manifest: dict | None = None, empty_folders: bool = True) -> list[str]:
         """Files of a result folder (paths relative to it) that this program did not write,
         or wrote and somebody changed since (by ``manifest``, default the one on disk), and the
         empty folders in it (``vasp/run1/``, with a slash: the program makes none, and a re-run
-        removed one made for a DFT run)."""
+        removed one made for a DFT run; ``empty_folders=False``: files only, as for an old folder whose
+        files have moved along and left their folders empty behind)."""
         manifest = (_read_json(self.state / MANIFEST) if manifest is None else manifest).get(folder.name)
         if isinstance(manifest, dict):
             own = manifest
@@ -391,7 +392,7 @@ class RunFolder:
         found = _file_hashes(folder, hashed=set(own) if isinstance(manifest, dict) else set())
         ours = {parent.as_posix() for name in own for parent in Path(name).parents if parent != Path(".")}
         empty = [f"{path.relative_to(folder).as_posix()}/" for path in folder.rglob("*")
-                 if path.is_dir() and not path.is_symlink() and not any(path.iterdir())
+                 if empty_folders and path.is_dir() and not path.is_symlink() and not any(path.iterdir())
                  and path.relative_to(folder).as_posix() not in ours]  # an emptied vasp/ is the program's
         return sorted([name for name, digest in found.items()
                        if name not in own or (own[name] is not None and own[name] != digest)] + empty)
@@ -442,7 +443,9 @@ class RunFolder:
         """Remove retired old result folders, except one still holding files of the user's (a
         move that failed, or a run killed before it): that one is kept as ``kept_NN_...``."""
         for old in sorted(retired.iterdir()) if retired.is_dir() else []:
-            files = self.user_files(old, manifest) if old.is_dir() and (old / RESULT_FILE).is_file() else []
+            # files only: the folders a move along emptied (and the empty ones it made again) are not the user's
+            files = (self.user_files(old, manifest, empty_folders=False)
+                     if old.is_dir() and (old / RESULT_FILE).is_file() else [])
             if files:
                 kept = free_path(self.path, KEPT_PREFIX + old.name)
                 os.replace(old, kept)

@@ -194,7 +194,7 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
             wanted = "hexagonal axes (a = b, α = β = 90°, γ = 120°; rhombohedral groups too)"
         else:
             fitted = [round(float(v), 4) for v in constrain_lattice(spacegroup, np.asarray(lattice))]
-            wanted = f"a {system} lattice (the nearest: {fitted})"
+            wanted = f"{'an' if system[0] in 'aeiou' else 'a'} {system} lattice (the nearest: {fitted})"
         raise AlphaCrystalError(f"{where}: lattice {list(lattice)} does not fit space group {spacegroup} "
                                 f"({system}); give {wanted}")
     rule = str(data.get("rule", rule or DEFAULT_RULE))
