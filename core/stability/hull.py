@@ -406,7 +406,9 @@ def place_polymorphs(judge: HullJudge, composition: Composition | str, energies:
                                     f"the known phase {named}, which this run found as well"))
                       for i, s in enumerate(placed)]
         elif math.isfinite(shift):
-            off = (f"one of this run's structures matches the known phase {named}, but lies "
+            # "taken for": the identity test is bonds and coordination shells, looser than StructureMatcher
+            off = (f"one of this run's structures was taken for the known phase {named} (same bonds and "
+                   "coordination shells), but lies "
                    f"{1000 * abs(shift):.0f} meV/atom from its place on the hull, beyond the frame's error")
             placed = [replace(s, note=f"{off}: not used; the frame's estimate", warning=off) for s in placed]
     elif reference_id is not None:
