@@ -74,8 +74,8 @@ def test_the_clis_setting_options_take_their_ranges_from_the_settings():
     """Each predict option of a PredictionSettings field allows exactly that field's range (COUNT_RANGES,
     OTHER_RANGES; meV/atom options × 1000): the CLI had its own literal copies of five of them."""
     from core.cli.main import build_parser
-    from core.cli.options import RELAXED_ONLY_OPTIONS, Number
-    from core.predict.settings import COUNT_RANGES, OTHER_RANGES
+    from core.cli.options import Number
+    from core.predict.settings import COUNT_RANGES, OTHER_RANGES, cli_scale
 
     predict = build_parser()._subparsers._group_actions[0].choices["predict"]
     fields = {"top_k": "top_k", "strain": "max_strain", "second_weight": "second_weight",
@@ -87,7 +87,7 @@ def test_the_clis_setting_options_take_their_ranges_from_the_settings():
     for action in predict._actions:
         if action.dest in fields and isinstance(action.type, Number):
             field = fields[action.dest]
-            scale = RELAXED_ONLY_OPTIONS.get(field, 1)
+            scale = cli_scale(field)
             low, high = {**COUNT_RANGES, **OTHER_RANGES}[field]
             assert (action.type.low, action.type.high) == pytest.approx((low * scale, high * scale)), action.dest
             checked += 1

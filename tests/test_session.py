@@ -750,7 +750,7 @@ def test_a_projects_maps_are_checked_before_the_session_changes(nacl_inputs, tmp
             edited_map=[[0, 1] + [0] * (n - 2)] + [[0] * n for _ in range(n - 1)]),
         "threshold must be a probability in \\[0, 1\\], got 7.5": lambda m: m.update(threshold=7.5),
         "contact is 3x3, expected 2x2": lambda m: m["prediction"].update(contact=[[0, 1, 0], [1, 0, 0], [0, 0, 0]]),
-        "species Na Cl Na Cl are not the atoms of NaCl with Z = 1": lambda m: m["prediction"].update(
+        "species Na Cl Na Cl are not the atoms of formula NaCl with Z = 1": lambda m: m["prediction"].update(
             species=m["prediction"]["species"] * 2, labels=m["prediction"]["labels"] * 2),
         "is a map of KBr, not of the project's NaCl": lambda m: m["prediction"].update(
             formula="KBr", species=["K" if e == "Na" else "Br" for e in m["prediction"]["species"]]),

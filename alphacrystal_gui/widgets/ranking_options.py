@@ -25,6 +25,10 @@ from core import (
     PredictionSettings,
 )
 
+ENERGY_DECIMALS = 2
+"""Decimals of the energies shown here (meV/atom). A value the session holds more finely is shown
+rounded and never sent back rounded: the run panel sends only the fields the user edits."""
+
 
 class RankingOptions(QWidget):
     """How the relaxed structures are ranked and placed on the hull: the second potential,
@@ -41,9 +45,6 @@ class RankingOptions(QWidget):
     def __init__(self, defaults: PredictionSettings, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._applying = False
-        self._exact: dict[str, float] = {}
-        """Values applied from settings (eV/atom) finer than their box shows: given back unrounded
-        until the user edits that box (a project's 0.0255 eV threshold became 0.026 on any edit)."""
         self.toggle = FittedToolButton("show or hide the ranking and stability options")
         self.toggle.setCheckable(True)
         self.toggle.setArrowType(Qt.ArrowType.RightArrow)
@@ -75,7 +76,7 @@ class RankingOptions(QWidget):
                               "(docs/stability.md)")
         self.threshold = QDoubleSpinBox()
         self.threshold.setRange(*(1000.0 * ev for ev in OTHER_RANGES["ehull_threshold"]))
-        self.threshold.setDecimals(1)
+        self.threshold.setDecimals(ENERGY_DECIMALS)
         self.threshold.setSuffix(" meV/atom")
         self.threshold.setToolTip("a result at most this far above the hull is metastable, above it unstable")
         self.frame.currentIndexChanged.connect(lambda: self.threshold.setEnabled(self.frame.currentData() is not None))
@@ -100,16 +101,10 @@ class RankingOptions(QWidget):
         for combo in (self.second, self.ranking, self.frame):
             combo.currentIndexChanged.connect(self._name_choice)
             combo.currentIndexChanged.connect(self._changed_by_user)
-        for key, box in (("symmetry_prior", self.prior), ("near_tie", self.near_tie),
-                         ("ehull_threshold", self.threshold)):
-            box.valueChanged.connect(lambda _value, key=key: self._box_edited(key))
+        for box in (self.prior, self.near_tie, self.threshold):
             box.valueChanged.connect(self._name_choice)
             box.valueChanged.connect(self._changed_by_user)
         self.apply(defaults.to_dict())
-
-    def _box_edited(self, key: str) -> None:
-        if not self._applying:
-            self._exact.pop(key, None)
 
     def _changed_by_user(self) -> None:
         if not self._applying:
@@ -138,10 +133,9 @@ class RankingOptions(QWidget):
 
     def values(self) -> dict:
         """The :class:`PredictionSettings` fields chosen here (energies in eV/atom)."""
-        shown = {"symmetry_prior": self.prior.value() / 1000.0, "near_tie": self.near_tie.value() / 1000.0,
-                 "ehull_threshold": self.threshold.value() / 1000.0}
         return {"second_potential": self.second.currentData(), "ranking": self.ranking.currentData(),
-                "stability_frame": self.frame.currentData(), **shown, **self._exact}
+                "symmetry_prior": self.prior.value() / 1000.0, "near_tie": self.near_tie.value() / 1000.0,
+                "stability_frame": self.frame.currentData(), "ehull_threshold": self.threshold.value() / 1000.0}
 
     def apply(self, settings: dict) -> None:
         """Show the choice of a settings dict (a reopened project); absent keys keep the current value."""
@@ -161,21 +155,16 @@ class RankingOptions(QWidget):
         for key, box in (("symmetry_prior", self.prior), ("near_tie", self.near_tie),
                          ("ehull_threshold", self.threshold)):
             if key in settings:
-                value = float(settings[key])
-                box.setValue(1000.0 * value)
-                if abs(box.value() / 1000.0 - value) > 1e-12:  # finer than the box shows: kept as given
-                    self._exact[key] = value
-                else:
-                    self._exact.pop(key, None)
+                box.setValue(1000.0 * float(settings[key]))
         self._name_choice()
 
 
 def _energy_box(setting: str, tooltip: str) -> QDoubleSpinBox:
     """A ranking option in meV/atom over the engine's range of ``setting`` (:data:`core.OTHER_RANGES`,
-    in eV/atom) at 0.1, shown as "off" at 0."""
+    in eV/atom) at :data:`ENERGY_DECIMALS` decimals, shown as "off" at 0."""
     box = QDoubleSpinBox()
     box.setRange(*(1000.0 * ev for ev in OTHER_RANGES[setting]))
-    box.setDecimals(1)
+    box.setDecimals(ENERGY_DECIMALS)
     box.setSuffix(" meV/atom")
     box.setSpecialValueText("off")
     box.setToolTip(tooltip)

@@ -31,6 +31,7 @@ from core.predict.settings import (
     SHORT_GA_MAX_ATOMS,
     SYMMETRY_PRIOR,
     PredictionSettings,
+    cli_scale,
 )
 from core.relax.potentials import POTENTIALS
 from core.stability.hull import DEFAULT_EHULL_THRESHOLD_EV, FRAME_FOR_POTENTIAL
@@ -123,10 +124,10 @@ def warn_about_processes(args: argparse.Namespace) -> None:
 
 seed = Number(int, 0, MAX_SEED)
 
-def setting_number(setting: str, kind: type = float, scale: float = 1.0, note: str = "") -> Number:
+def setting_number(setting: str, kind: type = float, note: str = "") -> Number:
     """argparse type of the option of ``setting`` over its one range (:data:`OTHER_RANGES`), in the
-    option's unit (``scale`` 1000: meV/atom for a setting in eV/atom)."""
-    low, high = (kind(bound * scale) for bound in OTHER_RANGES[setting])
+    option's unit (:func:`core.predict.settings.cli_scale`: meV/atom for a setting in eV/atom)."""
+    low, high = (kind(bound * cli_scale(setting)) for bound in OTHER_RANGES[setting])
     return Number(kind, low, high, note=note)
 
 top_spacegroups = setting_number("top_k", int, note="there are 230 space groups")
@@ -390,11 +391,11 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--second-weight", type=setting_number("second_weight"), default=None, metavar="W",
                    help="weight of the second potential's energy against the first's when re-ranking (0.5: the "
                         "mean; 1: the second alone at the first one's geometry)")
-    p.add_argument("--symmetry-prior", type=setting_number("symmetry_prior", scale=1000, note="meV/atom; 0: off"), default=None,
+    p.add_argument("--symmetry-prior", type=setting_number("symmetry_prior", note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help=f"the first {SECOND_TOP} structures are ordered by energy minus MEV × ln P(relaxed space "
                    "group | composition, Z), P from the candidate model (default "
                    f"{1000 * SYMMETRY_PRIOR:g}; 0: energy alone; not with --ranking learned; docs/ranking.md)")
-    p.add_argument("--near-tie", type=setting_number("near_tie", scale=1000, note="meV/atom; 0: off"), default=None,
+    p.add_argument("--near-tie", type=setting_number("near_tie", note="meV/atom; 0: off"), default=None,
                    metavar="MEV", help="merge a relaxed structure onto a higher-symmetry one it distorts when that "
                    f"one is at most this many meV/atom higher (default 0: off; e.g. {1000 * NEAR_TIE_EV:g}; "
                    "docs/ranking.md)")
@@ -405,7 +406,7 @@ def add_prediction_options(p: argparse.ArgumentParser) -> None:
                                     for k, frame in FRAME_FOR_POTENTIAL.items())
                         + "; mp-fitted: Materials Project's formation energies with the potential's fitted "
                         "elemental energies; none: no energy above the hull; docs/stability.md)")
-    p.add_argument("--ehull-threshold", type=setting_number("ehull_threshold", scale=1000, note="meV/atom"),
+    p.add_argument("--ehull-threshold", type=setting_number("ehull_threshold", note="meV/atom"),
                    default=None,
                    metavar="MEV", help="a result at most this many meV/atom above the hull is metastable, above it "
                    f"unstable (default {1000 * DEFAULT_EHULL_THRESHOLD_EV:g}; docs/stability.md)")
@@ -441,22 +442,19 @@ def predict_settings(args: argparse.Namespace):
     changes["sources"] = _sources(args.sources)
     if changes.get("second_potential") == "none":
         changes["second_potential"] = None
-    if getattr(args, "near_tie", None) is not None:
-        changes["near_tie"] = args.near_tie / 1000
-    if getattr(args, "symmetry_prior", None) is not None:
-        changes["symmetry_prior"] = args.symmetry_prior / 1000
+    for name in ("near_tie", "symmetry_prior", "ehull_threshold"):
+        if getattr(args, name, None) is not None:
+            changes[name] = getattr(args, name) / cli_scale(name)
     if getattr(args, "stability_frame", None) is not None:
         changes["stability_frame"] = None if args.stability_frame == "none" else args.stability_frame
-    if getattr(args, "ehull_threshold", None) is not None:
-        changes["ehull_threshold"] = args.ehull_threshold / 1000
     return dataclasses.replace(base, **changes)
 
-RELAXED_ONLY_OPTIONS = {"second_potential": 1, "second_weight": 1, "ranking": 1, "symmetry_prior": 1000,
-                        "near_tie": 1000, "stability_frame": 1, "ehull_threshold": 1000, "potential": 1}
-"""Options that act only on relaxed structures (each the PredictionSettings field of its name) ->
-CLI units per field unit (meV for eV): given with ``--no-relax`` a value that would change anything is an error, not ignored
-and then recorded in summary.json as if applied. (``--magmom input-set`` is not among them: a
-``--no-relax`` run still writes VASP inputs with the input set's MAGMOM.)"""
+RELAXED_ONLY_OPTIONS = ("second_potential", "second_weight", "ranking", "symmetry_prior", "near_tie",
+                        "stability_frame", "ehull_threshold", "potential")
+"""Options that act only on relaxed structures (each the PredictionSettings field of its name, in the
+units of :func:`core.predict.settings.cli_scale`): given with ``--no-relax`` a value that would change
+anything is an error, not ignored and then recorded in summary.json as if applied. (``--magmom input-set``
+is not among them: a ``--no-relax`` run still writes VASP inputs with the input set's MAGMOM.)"""
 
 
 def _changes_something(name: str, value) -> bool:
@@ -466,7 +464,7 @@ def _changes_something(name: str, value) -> bool:
 
     if value in (None, "none", "auto") or value == 0:
         return False
-    scale = RELAXED_ONLY_OPTIONS[name]
+    scale = cli_scale(name)
     default = getattr(PredictionSettings(), name)
     if isinstance(default, (int, float)) and not isinstance(default, bool) and isinstance(value, (int, float)):
         return abs(value - default * scale) > 1e-9

@@ -92,12 +92,16 @@ def checked_threshold(value: object, where: str, name: str = "threshold") -> flo
     return float(value)
 
 
-def check_species_of_formula(species: Sequence[str], formula: str, z: int, where: str) -> None:
-    """Refuse ``species`` that are not the atoms of ``formula`` with ``z`` formula units (one
-    compound's map stored under another's formula)."""
+def check_species_of_formula(species: Sequence[str], formula: str, z: int | None, where: str,
+                             advice: str = "") -> None:
+    """Refuse ``species`` that are not the atoms of ``formula`` with ``z`` formula units (None: as
+    many as the formula is written with, ``Ag2F4`` 2): one compound's map stored under another's
+    formula, or a target's species and formula that disagree; ``advice`` ends the message."""
     from core.crystal.composition import parse_formula
 
-    expected = parse_formula(formula).atom_elements(z)
+    parsed = parse_formula(formula)
+    z = parsed.typed_z if z is None else z
+    expected = parsed.atom_elements(z)
     if sorted(species) != sorted(expected):
-        raise AlphaCrystalError(f"{where}: species {' '.join(species)} are not the atoms of {formula} with "
-                                f"Z = {z} ({' '.join(expected)})")
+        raise AlphaCrystalError(f"{where}: species {' '.join(species)} are not the atoms of formula {formula} with "
+                                f"Z = {z} ({' '.join(expected)})" + (f": {advice}" if advice else ""))

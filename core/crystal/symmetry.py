@@ -147,10 +147,9 @@ def spacegroup_setting(text: str) -> tuple[int, bool]:
         except (ValueError, KeyError):
             continue
     for candidate in dict.fromkeys((written, capital, screw)):
-        found = _setting_symbols().get(re.sub(r"\s+", "", candidate))
-        if found is not None:
-            return found
         compact = re.sub(r"\s+", "", candidate)
+        if compact in _setting_symbols():
+            return _setting_symbols()[compact]
         if compact in OLD_GLIDE_SYMBOLS:  # Cmca, as older papers and CIFs write it
             return OLD_GLIDE_SYMBOLS[compact], True
         if compact in OLD_GLIDE_SETTINGS:  # Bbcm: group 64 in another setting

@@ -240,13 +240,24 @@ POSCAR_DECIMALS = 10
 0.4999999999999997 and 4e-16 are written 0.5000000000 and 0.0000000000."""
 
 
+WRAP_TOLERANCE = 1e-8
+"""A fractional coordinate this close below 1 is written as 0 (a relaxation leaves -2e-9 for 0)."""
+
+
+def wrapped_fractions(frac) -> np.ndarray:
+    """Fractional coordinates in [0, 1) at :data:`POSCAR_DECIMALS`: 0.99999999999 and -2e-9 are 0.0,
+    never -0.0 (a relaxed cell had 1.0004 and -0.0000000018 among them). Every POSCAR's rule."""
+    frac = np.round(np.asarray(frac, dtype=float), POSCAR_DECIMALS) % 1.0
+    frac[frac > 1.0 - WRAP_TOLERANCE] = 0.0
+    return frac + 0.0
+
+
 def _tidy_poscar(path: Path) -> Structure:
     """Rewrite the POSCAR with :data:`POSCAR_DECIMALS` decimals, float noise gone (no -0.0), the
     sites and their order, the comment and the species lines kept; returns the structure written."""
     poscar = Poscar.from_file(path, check_for_potcar=False)
     structure = poscar.structure
-    frac = np.round(np.asarray(structure.frac_coords, dtype=float), POSCAR_DECIMALS) % 1.0
-    frac = np.round(frac, POSCAR_DECIMALS) % 1.0 + 0.0  # 0.99999999999 -> 0.0, and never -0.0
+    frac = wrapped_fractions(structure.frac_coords)
     lattice = np.round(np.asarray(structure.lattice.matrix, dtype=float), POSCAR_DECIMALS) + 0.0
     tidy = Structure(lattice, structure.species, frac, site_properties=structure.site_properties or None)
     path.write_text(Poscar(tidy, comment=poscar.comment).get_str(significant_figures=POSCAR_DECIMALS))

@@ -13,7 +13,6 @@ import warnings
 from collections.abc import Iterable
 from pathlib import Path
 
-import numpy as np
 from pymatgen.core import Structure
 from pymatgen.io.cif import CifWriter
 from pymatgen.io.vasp import Poscar
@@ -22,7 +21,7 @@ from core.crystal.symmetry import ANGLE_TOLERANCE, IDEAL_SYMPREC, SPACEGROUP_SYM
 from core.errors import ExportError
 from core.io.files import atomic_write_text
 from core.io.outputs import EXPORT_NAME_ENDS, check_file_stem, check_output_folder
-from core.io.vasp import write_vasp_inputs
+from core.io.vasp import wrapped_fractions, write_vasp_inputs
 
 EXPORT_FORMATS = tuple(EXPORT_NAME_ENDS)  # ("cif", "cif-symmetrized", "poscar", "vasp")
 
@@ -32,15 +31,23 @@ def cif_text(structure: Structure, symmetrize: bool = False, symprec: float = SP
     (P1 when spglib cannot determine the symmetry, or when the symmetrised text would not
     read back as the structure: :func:`_symmetrised_cif`).
 
-    Sites are relabelled ``Ti1, Ti2, O1, ...`` first, because labels inherited
-    from a symmetrised input repeat (``Ti0, Ti0``), which the CIF spec forbids.
+    Sites are labelled per element (:func:`_site_labels_by_element`).
     """
     if symmetrize:
         text, ideal = _symmetrised_cif(structure, symprec)
         if text is not None:
             return text
         structure = ideal  # the cell made exact, in P1: it reads back as itself, as the POSCAR beside it
-    return str(_program_formula(CifWriter(_labelled(structure)), structure))
+    with warnings.catch_warnings():  # labels inherited from a symmetrised input repeat: relabelled next
+        warnings.filterwarnings("ignore", message="Site labels are not unique")
+        writer = CifWriter(structure)
+    return _written(writer, structure)
+
+
+def _written(writer: CifWriter, structure: Structure) -> str:
+    """The CIF text of ``writer``, its sites labelled per element and its formula in the program's
+    convention (the one finish of a P1 and a symmetrised CIF)."""
+    return str(_program_formula(_site_labels_by_element(writer), structure))
 
 
 def _program_formula(writer: CifWriter, structure: Structure) -> CifWriter:
@@ -55,21 +62,11 @@ def _program_formula(writer: CifWriter, structure: Structure) -> CifWriter:
     return writer
 
 
-def _labelled(structure: Structure) -> Structure:
-    """A copy with the sites labelled ``Ti1, Ti2, O1, ...`` (CIF labels must be unique)."""
-    labelled = structure.copy()
-    counts: dict[str, int] = {}
-    for site in labelled:
-        symbol = site.specie.symbol
-        counts[symbol] = counts.get(symbol, 0) + 1
-        site.label = f"{symbol}{counts[symbol]}"
-    return labelled
-
-
 def _site_labels_by_element(writer: CifWriter) -> CifWriter:
-    """``writer`` with its symmetry-distinct sites labelled ``Co1, As1, S1, O1, O2`` (numbered
-    within each element, as crystallographers and the window label them): pymatgen numbers them
-    across elements from 0 (``Co0, As1, S2``) whatever labels the sites carry."""
+    """``writer`` with its sites labelled ``Co1, As1, S1, O1, O2`` (numbered within each element, as
+    crystallographers and the window label them; CIF labels must be unique): pymatgen numbers a
+    symmetrised CIF's sites across elements from 0 (``Co0, As1, S2``), and writes a P1 CIF with the
+    labels its sites carry, which repeat when inherited from a symmetrised input (``Ti0, Ti0``)."""
     for block in writer.cif_file.data.values():
         symbols = block.data.get("_atom_site_type_symbol")
         if not symbols or len(symbols) != len(block.data.get("_atom_site_label", [])):
@@ -105,8 +102,7 @@ def _symmetrised_cif(structure: Structure, symprec: float) -> tuple[str | None, 
         ideal = standard_cell(structure, symprec)
         if ideal is structure:  # spglib found no symmetry
             return None, structure
-        writer = CifWriter(ideal, symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE)
-        text = str(_program_formula(_site_labels_by_element(writer), ideal))
+        text = _written(CifWriter(ideal, symprec=min(IDEAL_SYMPREC, symprec), angle_tolerance=ANGLE_TOLERANCE), ideal)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             back = CifParser.from_str(text).parse_structures(primitive=False)[0]
@@ -127,17 +123,12 @@ def write_cif(
     return atomic_write_text(path, cif_text(structure, symmetrize, symprec))
 
 
-WRAP_TOLERANCE = 1e-8
-"""A fractional coordinate this close below 1 is written as 0 (a relaxation leaves -2e-9 for 0)."""
-
-
 def poscar_text(structure: Structure, comment: str | None = None) -> str:
     """A POSCAR of ``structure`` as text (VASP 5 format with element names, species sorted
     into contiguous blocks, fractional coordinates in [0, 1): the same cell and atoms; a relaxed
     cell had 1.0004 and -0.0000000018 among them): what :func:`write_poscar` writes."""
-    frac = np.mod(structure.frac_coords, 1.0)
-    frac[frac > 1.0 - WRAP_TOLERANCE] = 0.0
-    wrapped = Structure(structure.lattice, structure.species, frac, site_properties=structure.site_properties)
+    wrapped = Structure(structure.lattice, structure.species, wrapped_fractions(structure.frac_coords),
+                        site_properties=structure.site_properties)
     return Poscar(wrapped, comment=comment, sort_structure=True).get_str()
 
 

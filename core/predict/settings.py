@@ -103,6 +103,12 @@ MEV_SETTINGS = ("ehull_threshold", "symmetry_prior", "near_tie", "refine_window"
 """Settings held in eV/atom that the command line and the messages give in meV/atom."""
 
 
+def cli_scale(name: str) -> float:
+    """Command-line units per unit of setting ``name``: 1000 for the :data:`MEV_SETTINGS` (meV/atom on
+    the command line, eV/atom in the settings), else 1. The one conversion of the options' values."""
+    return 1000.0 if name in MEV_SETTINGS else 1.0
+
+
 def setting_option(name: str) -> str:
     """``--ehull-threshold``: the command-line option of setting ``name``."""
     return "--" + OPTION_NAMES.get(name, name).replace("_", "-")
@@ -118,7 +124,7 @@ def setting_value(name: str, value) -> str:
     if isinstance(value, bool):
         return "on" if value else "off"
     if name in MEV_SETTINGS and isinstance(value, (int, float)):
-        return f"{1000 * value:g} meV/atom"
+        return f"{cli_scale(name) * value:g} meV/atom"
     if isinstance(value, (list, tuple)):
         return ",".join(map(str, value))
     return str(value)

@@ -26,7 +26,7 @@ import numpy as np
 from pymatgen.core import Composition, Structure
 
 from core.contact.contact_rule import DEFAULT_RULE, RULES
-from core.contact.matrix_check import checked_contact_matrix
+from core.contact.matrix_check import check_species_of_formula, checked_contact_matrix
 from core.crystal.composition import formula_unit_text, parse_formula
 from core.crystal.spacegroups import constrain_lattice, satisfies_constraints
 from core.crystal.symmetry import crystal_system, hm_symbol, spacegroup_setting
@@ -147,12 +147,8 @@ def target_from_dict(data: dict, where: str = "input", rule: str | None = None) 
     if "species" in data:
         species = _species(data["species"], where)
         if "formula" in data:  # both given (contact-map FORMULA --json writes both): they must agree
-            formula = parse_formula(str(data["formula"]))
-            expected = tuple(formula.atom_elements(z if z is not None else formula.typed_z))
-            if sorted(species) != sorted(expected):
-                raise AlphaCrystalError(f"{where}: species {' '.join(species)} are not the atoms of formula "
-                                        f"{data['formula']} with Z = {z if z is not None else formula.typed_z} "
-                                        f"({' '.join(expected)}): correct one of them, or give only 'species'")
+            check_species_of_formula(species, str(data["formula"]), z, where,
+                                     "correct one of them, or give only 'species'")
     elif "formula" in data:
         formula = parse_formula(str(data["formula"]))
         species = tuple(formula.atom_elements(z if z is not None else formula.typed_z))
